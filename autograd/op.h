@@ -1,0 +1,91 @@
+// The op table. One OpDef per ONNX operator: forward and backward side by side in one file
+// under autograd/ops/, registered with one line in register_builtin_ops.cpp.
+//
+//   const OpDef& relu = OpRegistry::builtin().get("", "Relu", 17);
+//   std::vector<Tensor> y = run(relu, {x});            // no autograd
+//   std::vector<Variable> v = apply(relu, {xv});       // recorded on the tape
+//
+// Contract for an op author:
+//   forward(ctx, inputs) -> outputs. inputs[i] is undefined when an optional ONNX input is
+//     omitted. Keep what backward needs with ctx.save(...) — only when ctx.any_grad().
+//   backward(ctx, grad_outputs) -> one gradient per input (undefined = no gradient).
+//     grad_outputs[i] is undefined when output i received no gradient. A gradient may have
+//     the broadcast output shape: the engine sums it down to the input's shape.
+//     Only inputs with ctx.needs_grad[i] need a gradient.
+#pragma once
+
+#include <tamp/autograd/attributes.h>
+#include <tamp/autograd/random.h>
+#include <tamp/autograd/tensor.h>
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace tamp {
+
+// Newest default-domain opset tamp implements (what Debian's onnx 1.12 knows).
+constexpr int kMaxOpset = 17;
+// Domain of training-only ops (FakeQuantize, ...); lowered to standard ONNX before export.
+inline constexpr std::string_view kTampDomain = "tamp";
+
+struct OpContext {
+  std::shared_ptr<const Attributes> attrs_ptr;
+  int opset = kMaxOpset;
+  bool training = false;        // module mode: Dropout drops, BatchNorm uses batch stats
+  Generator* rng = nullptr;     // for random ops; the default generator when null
+  std::vector<bool> needs_grad; // per input
+  std::vector<Tensor> saved;    // kept by forward for backward, freed after backward
+
+  const Attributes& attrs() const;
+  bool any_grad() const;
+  void save(std::initializer_list<Tensor> tensors) { saved.insert(saved.end(), tensors); }
+  Generator& generator() const { return rng ? *rng : default_generator(); }
+};
+
+using ForwardFn = std::vector<Tensor> (*)(OpContext& ctx, const std::vector<Tensor>& inputs);
+using BackwardFn = std::vector<Tensor> (*)(OpContext& ctx, const std::vector<Tensor>& grad_outputs);
+
+struct OpDef {
+  std::string domain;      // "" is the default ONNX domain (ai.onnx)
+  std::string type;
+  int since_version = 1;   // first opset whose semantics this def implements
+  ForwardFn forward = nullptr;
+  BackwardFn backward = nullptr;  // null: not differentiable
+  bool differentiable() const { return backward != nullptr; }
+};
+
+class OpRegistry {
+ public:
+  // Every op of register_builtin_ops.cpp.
+  static const OpRegistry& builtin();
+
+  void add(OpDef def);
+  // The def with the highest since_version <= opset, or null.
+  const OpDef* find(std::string_view domain, std::string_view type, int opset) const;
+  // As find, but throws (kUnsupported) naming op, domain and opset.
+  const OpDef& get(std::string_view domain, std::string_view type, int opset) const;
+  const std::vector<OpDef>& ops() const { return ops_; }
+
+ private:
+  std::vector<OpDef> ops_;
+};
+
+// "" and "ai.onnx" are the same domain.
+std::string_view canonical_domain(std::string_view domain);
+
+struct CallOptions {
+  int opset = kMaxOpset;
+  bool training = false;
+  Generator* rng = nullptr;
+};
+
+// Runs an op's forward without recording anything.
+std::vector<Tensor> run(const OpDef& op, const std::vector<Tensor>& inputs,
+                        std::shared_ptr<const Attributes> attrs = nullptr,
+                        const CallOptions& options = {});
+std::vector<Tensor> run(std::string_view type, const std::vector<Tensor>& inputs,
+                        Attributes attrs = {}, const CallOptions& options = {});
+
+}  // namespace tamp

@@ -1,0 +1,149 @@
+// Elementwise binary ops with ONNX (numpy) broadcasting: arithmetic, Pow, comparisons and
+// logic. Backward returns gradients in the broadcast output shape; the engine reduces them.
+#include <tamp/autograd/kernels/broadcast.h>
+#include <tamp/autograd/ops/op_helpers.h>
+#include <tamp/autograd/ops/ops.h>
+
+#include <cmath>
+
+namespace tamp::ops {
+
+namespace {
+
+enum class Arith { kAdd, kSub, kMul, kDiv };
+
+template <Arith kOp>
+std::vector<Tensor> arith_forward(OpContext& ctx, const std::vector<Tensor>& in) {
+  const Tensor& a = input(in, 0, "A");
+  const Tensor& b = input(in, 1, "B");
+  expect_same_dtype(a, b, "A and B");
+  Tensor y = dispatch_numeric(a.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    if constexpr (kOp == Arith::kAdd) return kernels::broadcast_binary<T, T>(a, b, a.dtype(), [](T x, T z) { return T(x + z); });
+    if constexpr (kOp == Arith::kSub) return kernels::broadcast_binary<T, T>(a, b, a.dtype(), [](T x, T z) { return T(x - z); });
+    if constexpr (kOp == Arith::kMul) return kernels::broadcast_binary<T, T>(a, b, a.dtype(), [](T x, T z) { return T(x * z); });
+    if constexpr (kOp == Arith::kDiv) {
+      if constexpr (std::is_integral_v<T>) {
+        const T* pb = b.data<T>();
+        for (int64_t i = 0; i < b.numel(); ++i) TAMP_CHECK(pb[i] != 0, "integer division by zero");
+      }
+      return kernels::broadcast_binary<T, T>(a, b, a.dtype(), [](T x, T z) { return T(x / z); });
+    }
+  });
+  if (ctx.any_grad()) {
+    if constexpr (kOp == Arith::kMul) ctx.save({a, b});
+    if constexpr (kOp == Arith::kDiv) ctx.save({b, y});
+  }
+  return {y};
+}
+
+std::vector<Tensor> add_backward(OpContext& ctx, const std::vector<Tensor>& g) {
+  return {ctx.needs_grad[0] ? g[0] : Tensor(), ctx.needs_grad[1] ? g[0] : Tensor()};
+}
+std::vector<Tensor> sub_backward(OpContext& ctx, const std::vector<Tensor>& g) {
+  return {ctx.needs_grad[0] ? g[0] : Tensor(), ctx.needs_grad[1] ? neg(g[0]) : Tensor()};
+}
+std::vector<Tensor> mul_backward(OpContext& ctx, const std::vector<Tensor>& g) {
+  const Tensor& a = ctx.saved[0];
+  const Tensor& b = ctx.saved[1];
+  return {ctx.needs_grad[0] ? mul(g[0], b) : Tensor(), ctx.needs_grad[1] ? mul(g[0], a) : Tensor()};
+}
+std::vector<Tensor> div_backward(OpContext& ctx, const std::vector<Tensor>& g) {
+  const Tensor& b = ctx.saved[0];
+  const Tensor& y = ctx.saved[1];
+  Tensor ga = div(g[0], b);  // d(a/b)/da = 1/b
+  Tensor gb = ctx.needs_grad[1] ? neg(mul(ga, y)) : Tensor();  // d(a/b)/db = -y/b
+  return {ctx.needs_grad[0] ? ga : Tensor(), gb};
+}
+
+// Pow(X, Y): Y may have another (numeric) type; the result has X's type.
+std::vector<Tensor> pow_forward(OpContext& ctx, const std::vector<Tensor>& in) {
+  const Tensor& x = input(in, 0, "X");
+  Tensor y = input(in, 1, "Y");
+  Tensor out = dispatch_numeric(x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const Tensor yc = y.dtype() == x.dtype() ? y : y.to(x.dtype());
+    return kernels::broadcast_binary<T, T>(x, yc, x.dtype(), [](T a, T b) {
+      return static_cast<T>(std::pow(static_cast<double>(a), static_cast<double>(b)));
+    });
+  });
+  if (ctx.any_grad()) ctx.save({x, y, out});
+  return {out};
+}
+
+std::vector<Tensor> pow_backward(OpContext& ctx, const std::vector<Tensor>& g) {
+  const Tensor& x = ctx.saved[0];
+  const Tensor y = ctx.saved[1].dtype() == x.dtype() ? ctx.saved[1] : ctx.saved[1].to(x.dtype());
+  const Tensor& out = ctx.saved[2];
+  Tensor gx, gy;
+  dispatch_float(x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    if (ctx.needs_grad[0]) {
+      // y * x^(y-1), written without dividing by x so x = 0 works.
+      Tensor d = kernels::broadcast_binary<T, T>(x, y, x.dtype(), [](T a, T b) {
+        return b == T(0) ? T(0) : b * std::pow(a, b - T(1));
+      });
+      gx = mul(g[0], d);
+    }
+    if (ctx.needs_grad[1]) {
+      Tensor logx = Tensor::empty(x.shape(), x.dtype());
+      kernels::map_unary(x.data<T>(), logx.data<T>(), x.numel(), [](T a) { return a > T(0) ? std::log(a) : T(0); });
+      gy = mul(g[0], mul(out, logx));
+    }
+  });
+  return {gx, gy};
+}
+
+enum class Cmp { kEqual, kLess, kLessOrEqual, kGreater, kGreaterOrEqual };
+
+template <Cmp kOp>
+std::vector<Tensor> compare_forward(OpContext&, const std::vector<Tensor>& in) {
+  const Tensor& a = input(in, 0, "A");
+  const Tensor& b = input(in, 1, "B");
+  expect_same_dtype(a, b, "A and B");
+  auto cmp = [](auto x, auto z) {
+    if constexpr (kOp == Cmp::kEqual) return x == z;
+    if constexpr (kOp == Cmp::kLess) return x < z;
+    if constexpr (kOp == Cmp::kLessOrEqual) return x <= z;
+    if constexpr (kOp == Cmp::kGreater) return x > z;
+    if constexpr (kOp == Cmp::kGreaterOrEqual) return x >= z;
+  };
+  if (a.dtype() == DType::kBool) return {kernels::broadcast_binary<bool, bool>(a, b, DType::kBool, cmp)};
+  return {dispatch_numeric(a.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    return kernels::broadcast_binary<T, bool>(a, b, DType::kBool, cmp);
+  })};
+}
+
+enum class Logic { kAnd, kOr, kXor };
+
+template <Logic kOp>
+std::vector<Tensor> logic_forward(OpContext&, const std::vector<Tensor>& in) {
+  const Tensor& a = input(in, 0, "A");
+  const Tensor& b = input(in, 1, "B");
+  TAMP_CHECK(a.dtype() == DType::kBool && b.dtype() == DType::kBool, "inputs must be bool, got {} and {}",
+             describe(a), describe(b));
+  return {kernels::broadcast_binary<bool, bool>(a, b, DType::kBool, [](bool x, bool z) {
+    if constexpr (kOp == Logic::kAnd) return x && z;
+    if constexpr (kOp == Logic::kOr) return x || z;
+    return x != z;
+  })};
+}
+
+}  // namespace
+
+OpDef add_op() { return {"", "Add", 7, &arith_forward<Arith::kAdd>, &add_backward}; }
+OpDef and_op() { return {"", "And", 7, &logic_forward<Logic::kAnd>, nullptr}; }
+OpDef div_op() { return {"", "Div", 7, &arith_forward<Arith::kDiv>, &div_backward}; }
+OpDef equal_op() { return {"", "Equal", 7, &compare_forward<Cmp::kEqual>, nullptr}; }
+OpDef greater_op() { return {"", "Greater", 7, &compare_forward<Cmp::kGreater>, nullptr}; }
+OpDef greater_or_equal_op() { return {"", "GreaterOrEqual", 12, &compare_forward<Cmp::kGreaterOrEqual>, nullptr}; }
+OpDef less_op() { return {"", "Less", 7, &compare_forward<Cmp::kLess>, nullptr}; }
+OpDef less_or_equal_op() { return {"", "LessOrEqual", 12, &compare_forward<Cmp::kLessOrEqual>, nullptr}; }
+OpDef mul_op() { return {"", "Mul", 7, &arith_forward<Arith::kMul>, &mul_backward}; }
+OpDef or_op() { return {"", "Or", 7, &logic_forward<Logic::kOr>, nullptr}; }
+OpDef pow_op() { return {"", "Pow", 7, &pow_forward, &pow_backward}; }
+OpDef sub_op() { return {"", "Sub", 7, &arith_forward<Arith::kSub>, &sub_backward}; }
+OpDef xor_op() { return {"", "Xor", 7, &logic_forward<Logic::kXor>, nullptr}; }
+
+}  // namespace tamp::ops

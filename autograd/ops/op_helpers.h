@@ -1,0 +1,52 @@
+// Internal helpers shared by the op files.
+#pragma once
+
+#include <tamp/autograd/op.h>
+
+#include <vector>
+
+namespace tamp::ops {
+
+// inputs[i], which must be present (not an omitted optional input).
+const Tensor& input(const std::vector<Tensor>& inputs, size_t i, const char* name);
+// inputs[i] if present, else an undefined Tensor.
+Tensor optional_input(const std::vector<Tensor>& inputs, size_t i);
+
+// Calls f(T{}) for float/double tensors; throws kUnsupported naming the dtype otherwise.
+template <class F>
+decltype(auto) dispatch_float(DType dtype, F&& f) {
+  if (dtype == DType::kFloat32) return f(float{});
+  if (dtype == DType::kFloat64) return f(double{});
+  throw Error(fmt::format("dtype {} is not supported (float32 and float64 are)", dtype_name(dtype)),
+              ErrorKind::kUnsupported);
+}
+
+// As dispatch_float, plus every integer type.
+template <class F>
+decltype(auto) dispatch_numeric(DType dtype, F&& f) {
+  switch (dtype) {
+    case DType::kInt8: return f(int8_t{});
+    case DType::kUInt8: return f(uint8_t{});
+    case DType::kInt16: return f(int16_t{});
+    case DType::kUInt16: return f(uint16_t{});
+    case DType::kInt32: return f(int32_t{});
+    case DType::kUInt32: return f(uint32_t{});
+    case DType::kInt64: return f(int64_t{});
+    case DType::kUInt64: return f(uint64_t{});
+    default: return dispatch_float(dtype, std::forward<F>(f));
+  }
+}
+
+// An int64/int32 tensor (shape, axes, indices) as a vector.
+std::vector<int64_t> to_int64s(const Tensor& t, const char* what);
+
+// Elementwise float arithmetic with broadcasting, for backward formulas.
+Tensor mul(const Tensor& a, const Tensor& b);
+Tensor div(const Tensor& a, const Tensor& b);
+Tensor sub(const Tensor& a, const Tensor& b);
+Tensor neg(const Tensor& a);
+
+// Throws naming the op when two inputs have different dtypes.
+void expect_same_dtype(const Tensor& a, const Tensor& b, const char* what);
+
+}  // namespace tamp::ops

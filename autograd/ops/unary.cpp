@@ -1,0 +1,255 @@
+// Elementwise unary ops. Each is a small functor: f(x) forward, df(s) the derivative given
+// the saved input (kSavesOutput = false) or output (true).
+#include <tamp/autograd/kernels/broadcast.h>
+#include <tamp/autograd/ops/op_helpers.h>
+#include <tamp/autograd/ops/ops.h>
+
+#include <cmath>
+
+namespace tamp::ops {
+
+namespace {
+
+template <class Fn>
+std::vector<Tensor> unary_forward(OpContext& ctx, const std::vector<Tensor>& in) {
+  const Tensor& x = input(in, 0, "X");
+  const Fn fn(ctx.attrs());
+  Tensor y = dispatch_float(x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    Tensor out = Tensor::empty(x.shape(), x.dtype());
+    kernels::map_unary(x.data<T>(), out.data<T>(), x.numel(), [&](T v) { return fn.f(v); });
+    return out;
+  });
+  if (ctx.any_grad()) ctx.save({Fn::kSavesOutput ? y : x});
+  return {y};
+}
+
+template <class Fn>
+std::vector<Tensor> unary_backward(OpContext& ctx, const std::vector<Tensor>& grads) {
+  const Tensor& s = ctx.saved.at(0);
+  const Tensor& g = grads[0];
+  const Fn fn(ctx.attrs());
+  Tensor dx = Tensor::empty(s.shape(), s.dtype());
+  dispatch_float(s.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const T* ps = s.data<T>();
+    const T* pg = g.data<T>();
+    T* pd = dx.data<T>();
+    kernels::parallel_for(s.numel(), 32768, [&](int64_t b, int64_t e) {
+      for (int64_t i = b; i < e; ++i) pd[i] = pg[i] * fn.df(ps[i]);
+    });
+  });
+  return {dx};
+}
+
+// Forward only, for ops without a useful gradient (Floor, Ceil, Round, Sign).
+template <class Fn>
+std::vector<Tensor> unary_forward_only(OpContext& ctx, const std::vector<Tensor>& in) {
+  const Tensor& x = input(in, 0, "X");
+  const Fn fn(ctx.attrs());
+  return {dispatch_float(x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    Tensor out = Tensor::empty(x.shape(), x.dtype());
+    kernels::map_unary(x.data<T>(), out.data<T>(), x.numel(), [&](T v) { return fn.f(v); });
+    return out;
+  })};
+}
+
+// Stable on both sides: exp of a non-positive number never overflows.
+template <class T>
+T sigmoid(T x) {
+  if (x >= 0) return T(1) / (T(1) + std::exp(-x));
+  const T e = std::exp(x);
+  return e / (T(1) + e);
+}
+
+struct NoAttrs {
+  explicit NoAttrs(const Attributes&) {}
+};
+
+struct ExpFn : NoAttrs {
+  using NoAttrs::NoAttrs;
+  static constexpr bool kSavesOutput = true;
+  template <class T> T f(T x) const { return std::exp(x); }
+  template <class T> T df(T y) const { return y; }
+};
+struct LogFn : NoAttrs {
+  using NoAttrs::NoAttrs;
+  static constexpr bool kSavesOutput = false;
+  template <class T> T f(T x) const { return std::log(x); }
+  template <class T> T df(T x) const { return T(1) / x; }
+};
+struct SqrtFn : NoAttrs {
+  using NoAttrs::NoAttrs;
+  static constexpr bool kSavesOutput = true;
+  template <class T> T f(T x) const { return std::sqrt(x); }
+  template <class T> T df(T y) const { return T(0.5) / y; }
+};
+struct ReciprocalFn : NoAttrs {
+  using NoAttrs::NoAttrs;
+  static constexpr bool kSavesOutput = true;
+  template <class T> T f(T x) const { return T(1) / x; }
+  template <class T> T df(T y) const { return -y * y; }
+};
+struct ErfFn : NoAttrs {
+  using NoAttrs::NoAttrs;
+  static constexpr bool kSavesOutput = false;
+  template <class T> T f(T x) const { return std::erf(x); }
+  template <class T> T df(T x) const { return T(1.1283791670955126) * std::exp(-x * x); }
+};
+struct TanhFn : NoAttrs {
+  using NoAttrs::NoAttrs;
+  static constexpr bool kSavesOutput = true;
+  template <class T> T f(T x) const { return std::tanh(x); }
+  template <class T> T df(T y) const { return T(1) - y * y; }
+};
+struct SigmoidFn : NoAttrs {
+  using NoAttrs::NoAttrs;
+  static constexpr bool kSavesOutput = true;
+  template <class T> T f(T x) const { return sigmoid(x); }
+  template <class T> T df(T y) const { return y * (T(1) - y); }
+};
+struct SinFn : NoAttrs {
+  using NoAttrs::NoAttrs;
+  static constexpr bool kSavesOutput = false;
+  template <class T> T f(T x) const { return std::sin(x); }
+  template <class T> T df(T x) const { return std::cos(x); }
+};
+struct CosFn : NoAttrs {
+  using NoAttrs::NoAttrs;
+  static constexpr bool kSavesOutput = false;
+  template <class T> T f(T x) const { return std::cos(x); }
+  template <class T> T df(T x) const { return -std::sin(x); }
+};
+struct ReluFn : NoAttrs {
+  using NoAttrs::NoAttrs;
+  static constexpr bool kSavesOutput = true;
+  template <class T> T f(T x) const { return x > T(0) ? x : T(0); }
+  template <class T> T df(T y) const { return y > T(0) ? T(1) : T(0); }
+};
+struct LeakyReluFn {
+  explicit LeakyReluFn(const Attributes& a) : alpha(a.f("alpha", 0.01f)) {}
+  static constexpr bool kSavesOutput = false;
+  template <class T> T f(T x) const { return x >= T(0) ? x : T(alpha) * x; }
+  template <class T> T df(T x) const { return x >= T(0) ? T(1) : T(alpha); }
+  float alpha;
+};
+struct EluFn {
+  explicit EluFn(const Attributes& a) : alpha(a.f("alpha", 1.0f)) {}
+  static constexpr bool kSavesOutput = false;
+  template <class T> T f(T x) const { return x > T(0) ? x : T(alpha) * (std::exp(x) - T(1)); }
+  template <class T> T df(T x) const { return x > T(0) ? T(1) : T(alpha) * std::exp(x); }
+  float alpha;
+};
+struct SoftplusFn : NoAttrs {
+  using NoAttrs::NoAttrs;
+  static constexpr bool kSavesOutput = false;
+  template <class T> T f(T x) const { return x > T(0) ? x + std::log1p(std::exp(-x)) : std::log1p(std::exp(x)); }
+  template <class T> T df(T x) const { return sigmoid(x); }
+};
+struct HardSigmoidFn {
+  explicit HardSigmoidFn(const Attributes& a) : alpha(a.f("alpha", 0.2f)), beta(a.f("beta", 0.5f)) {}
+  static constexpr bool kSavesOutput = false;
+  template <class T> T f(T x) const { return std::clamp(T(alpha) * x + T(beta), T(0), T(1)); }
+  template <class T> T df(T x) const {
+    const T v = T(alpha) * x + T(beta);
+    return v > T(0) && v < T(1) ? T(alpha) : T(0);
+  }
+  float alpha, beta;
+};
+struct HardSwishFn : NoAttrs {
+  using NoAttrs::NoAttrs;
+  static constexpr bool kSavesOutput = false;
+  template <class T> T f(T x) const { return x * std::clamp(x / T(6) + T(0.5), T(0), T(1)); }
+  template <class T> T df(T x) const {
+    if (x < T(-3)) return T(0);
+    if (x > T(3)) return T(1);
+    return (T(2) * x + T(3)) / T(6);
+  }
+};
+struct FloorFn : NoAttrs {
+  using NoAttrs::NoAttrs;
+  template <class T> T f(T x) const { return std::floor(x); }
+};
+struct CeilFn : NoAttrs {
+  using NoAttrs::NoAttrs;
+  template <class T> T f(T x) const { return std::ceil(x); }
+};
+struct RoundFn : NoAttrs {  // ONNX Round: half to even
+  using NoAttrs::NoAttrs;
+  template <class T> T f(T x) const { return std::nearbyint(x); }
+};
+
+// Abs and Neg also take integers.
+template <bool kAbs>
+std::vector<Tensor> sign_forward(OpContext& ctx, const std::vector<Tensor>& in) {
+  const Tensor& x = input(in, 0, "X");
+  Tensor y = Tensor::empty(x.shape(), x.dtype());
+  dispatch_numeric(x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    kernels::map_unary(x.data<T>(), y.data<T>(), x.numel(), [](T v) -> T {
+      if constexpr (kAbs) {
+        if constexpr (std::is_unsigned_v<T>) return v;
+        else return v < T(0) ? T(-v) : v;
+      } else {
+        return static_cast<T>(-v);
+      }
+    });
+  });
+  if (kAbs && ctx.any_grad()) ctx.save({x});
+  return {y};
+}
+
+std::vector<Tensor> abs_backward(OpContext& ctx, const std::vector<Tensor>& grads) {
+  const Tensor& x = ctx.saved.at(0);
+  Tensor dx = Tensor::empty(x.shape(), x.dtype());
+  dispatch_float(x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const T* px = x.data<T>();
+    const T* pg = grads[0].data<T>();
+    T* pd = dx.data<T>();
+    for (int64_t i = 0; i < x.numel(); ++i) pd[i] = px[i] > T(0) ? pg[i] : (px[i] < T(0) ? -pg[i] : T(0));
+  });
+  return {dx};
+}
+
+std::vector<Tensor> neg_backward(OpContext&, const std::vector<Tensor>& grads) { return {neg(grads[0])}; }
+
+std::vector<Tensor> not_forward(OpContext&, const std::vector<Tensor>& in) {
+  const Tensor& x = input(in, 0, "X");
+  TAMP_CHECK(x.dtype() == DType::kBool, "Not takes bool, got {}", describe(x));
+  Tensor y = Tensor::empty(x.shape(), DType::kBool);
+  kernels::map_unary(x.data<bool>(), y.data<bool>(), x.numel(), [](bool v) { return !v; });
+  return {y};
+}
+
+template <class Fn>
+OpDef unary(const char* type, int since = 6) {
+  return {"", type, since, &unary_forward<Fn>, &unary_backward<Fn>};
+}
+
+}  // namespace
+
+OpDef abs_op() { return {"", "Abs", 6, &sign_forward<true>, &abs_backward}; }
+OpDef ceil_op() { return {"", "Ceil", 6, &unary_forward_only<CeilFn>, nullptr}; }
+OpDef cos_op() { return unary<CosFn>("Cos", 7); }
+OpDef elu_op() { return unary<EluFn>("Elu"); }
+OpDef erf_op() { return unary<ErfFn>("Erf", 9); }
+OpDef exp_op() { return unary<ExpFn>("Exp"); }
+OpDef floor_op() { return {"", "Floor", 6, &unary_forward_only<FloorFn>, nullptr}; }
+OpDef hard_sigmoid_op() { return unary<HardSigmoidFn>("HardSigmoid"); }
+OpDef hard_swish_op() { return unary<HardSwishFn>("HardSwish", 14); }
+OpDef leaky_relu_op() { return unary<LeakyReluFn>("LeakyRelu"); }
+OpDef log_op() { return unary<LogFn>("Log"); }
+OpDef neg_op() { return {"", "Neg", 6, &sign_forward<false>, &neg_backward}; }
+OpDef not_op() { return {"", "Not", 1, &not_forward, nullptr}; }
+OpDef reciprocal_op() { return unary<ReciprocalFn>("Reciprocal"); }
+OpDef relu_op() { return unary<ReluFn>("Relu"); }
+OpDef round_op() { return {"", "Round", 11, &unary_forward_only<RoundFn>, nullptr}; }
+OpDef sigmoid_op() { return unary<SigmoidFn>("Sigmoid"); }
+OpDef sin_op() { return unary<SinFn>("Sin", 7); }
+OpDef softplus_op() { return unary<SoftplusFn>("Softplus", 1); }
+OpDef sqrt_op() { return unary<SqrtFn>("Sqrt"); }
+OpDef tanh_op() { return unary<TanhFn>("Tanh"); }
+
+}  // namespace tamp::ops

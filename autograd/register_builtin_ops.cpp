@@ -1,0 +1,51 @@
+// The one list of supported ops: one line per op, alphabetical by ONNX name. The importer,
+// the executor, the gradient checks and `tamp inspect` all read this table.
+#include <tamp/autograd/ops/ops.h>
+
+namespace tamp {
+
+const OpRegistry& OpRegistry::builtin() {
+  static const OpRegistry registry = [] {
+    OpRegistry r;
+    r.add(ops::abs_op());
+    r.add(ops::add_op());
+    r.add(ops::and_op());
+    r.add(ops::ceil_op());
+    r.add(ops::cos_op());
+    r.add(ops::div_op());
+    r.add(ops::elu_op());
+    r.add(ops::equal_op());
+    r.add(ops::erf_op());
+    r.add(ops::exp_op());
+    r.add(ops::floor_op());
+    r.add(ops::gemm_op());
+    r.add(ops::greater_op());
+    r.add(ops::greater_or_equal_op());
+    r.add(ops::hard_sigmoid_op());
+    r.add(ops::hard_swish_op());
+    r.add(ops::leaky_relu_op());
+    r.add(ops::less_op());
+    r.add(ops::less_or_equal_op());
+    r.add(ops::log_op());
+    r.add(ops::matmul_op());
+    r.add(ops::mul_op());
+    r.add(ops::neg_op());
+    r.add(ops::not_op());
+    r.add(ops::or_op());
+    r.add(ops::pow_op());
+    r.add(ops::reciprocal_op());
+    r.add(ops::relu_op());
+    r.add(ops::round_op());
+    r.add(ops::sigmoid_op());
+    r.add(ops::sin_op());
+    r.add(ops::softplus_op());
+    r.add(ops::sqrt_op());
+    r.add(ops::sub_op());
+    r.add(ops::tanh_op());
+    r.add(ops::xor_op());
+    return r;
+  }();
+  return registry;
+}
+
+}  // namespace tamp
