@@ -8,6 +8,10 @@ std::string_view canonical_domain(std::string_view domain) {
   return domain == "ai.onnx" ? std::string_view{} : domain;
 }
 
+bool OpDef::differentiates_input(int i) const {
+  return differentiable() && std::find(nondiff_inputs.begin(), nondiff_inputs.end(), i) == nondiff_inputs.end();
+}
+
 void OpRegistry::add(OpDef def) {
   def.domain = std::string(canonical_domain(def.domain));
   for (const auto& d : ops_) {

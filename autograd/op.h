@@ -53,7 +53,16 @@ struct OpDef {
   int since_version = 1;   // first opset whose semantics this def implements
   ForwardFn forward = nullptr;
   BackwardFn backward = nullptr;  // null: not differentiable
+  // Inputs the backward never differentiates even when they are float (Clip's bounds,
+  // BatchNormalization's running statistics). A float initializer fed only to such inputs
+  // is a constant or a buffer of a GraphModule, not a trainable parameter.
+  std::vector<int> nondiff_inputs = {};
+  // (output k, input i): in training mode output k is the new value of the buffer fed at
+  // input i (BatchNormalization's running mean and variance); the executor stores it there.
+  std::vector<std::pair<int, int>> state_updates = {};
+
   bool differentiable() const { return backward != nullptr; }
+  bool differentiates_input(int i) const;
 };
 
 class OpRegistry {
