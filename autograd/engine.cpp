@@ -76,6 +76,20 @@ std::vector<std::shared_ptr<Node>> topological_order(const std::vector<std::shar
 
 }  // namespace
 
+Node::~Node() {
+  std::vector<std::shared_ptr<Node>> doomed;
+  for (auto& e : next) if (e.node) doomed.push_back(std::move(e.node));
+  next.clear();
+  while (!doomed.empty()) {
+    std::shared_ptr<Node> n = std::move(doomed.back());
+    doomed.pop_back();
+    if (n.use_count() == 1) {  // we hold the last reference: detach its inputs first
+      for (auto& e : n->next) if (e.node) doomed.push_back(std::move(e.node));
+      n->next.clear();
+    }
+  }
+}
+
 const Attributes& OpContext::attrs() const {
   static const Attributes kEmpty;
   return attrs_ptr ? *attrs_ptr : kEmpty;

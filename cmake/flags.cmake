@@ -2,9 +2,17 @@
 # Eigen's GEMM runs twice as fast with it as with AVX2).
 # GCC 12 reports false maybe-uninitialized positives inside its own AVX-512 intrinsics headers.
 add_compile_options(-Wall -Wextra -Wno-unused-parameter -Wno-maybe-uninitialized)
-if(CMAKE_BUILD_TYPE STREQUAL "Release" OR CMAKE_BUILD_TYPE STREQUAL "RelWithDebInfo")
+if(CMAKE_BUILD_TYPE STREQUAL "Release")
   add_compile_options(-O3)
 endif()
 if(TAMP_NATIVE)
   add_compile_options(-march=native)
+endif()
+
+# Sanitizers (presets asan and fuzz): TAMP_SANITIZE is a list such as "address;undefined".
+set(TAMP_SANITIZE "" CACHE STRING "Sanitizers to build with, e.g. address;undefined")
+if(TAMP_SANITIZE)
+  list(JOIN TAMP_SANITIZE "," sanitizers)
+  add_compile_options(-fsanitize=${sanitizers} -fno-omit-frame-pointer -fno-sanitize-recover=all -O1)
+  add_link_options(-fsanitize=${sanitizers})
 endif()

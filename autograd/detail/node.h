@@ -38,6 +38,12 @@ class Node {
   std::vector<Edge> next;                          // one per input
   std::vector<std::weak_ptr<VariableImpl>> outputs;  // for hooks on non-leaf Variables
   bool released = false;                           // backward ran; saved tensors are gone
+
+  Node() = default;
+  Node(const Node&) = delete;
+  Node& operator=(const Node&) = delete;
+  // Releases the chain of inputs iteratively: a long tape must not overflow the stack.
+  ~Node();
 };
 
 }  // namespace tamp

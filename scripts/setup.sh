@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs what tamp needs from Debian 12 (as root, or with sudo), then configures and builds
+# a preset. Idempotent: does nothing but an incremental build when everything is there.
+#   scripts/setup.sh [PRESET]        (default: release)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+preset="${1:-release}"
+
+packages=(
+  build-essential cmake ninja-build pkg-config git
+  libeigen3-dev libprotobuf-dev protobuf-compiler libonnx-dev
+  libopenmpi-dev openmpi-bin libhdf5-dev libfmt-dev zlib1g-dev
+  libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev libyaml-cpp-dev nlohmann-json3-dev
+  dataset-fashion-mnist libonnx-testdata
+  nodejs npm
+)
+case "$preset" in
+  asan|fuzz) packages+=(clang libclang-rt-14-dev) ;;
+esac
+[ "${TAMP_WITH_PEERS:-0}" = 1 ] && packages+=(libtorch-dev python3-torch python3-onnx libopenblas0-openmp)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+cmake --preset "$preset" >/dev/null
+cmake --build --preset "$preset"
