@@ -103,7 +103,7 @@ bool OpContext::any_grad() const {
 std::vector<Tensor> run(const OpDef& op, const std::vector<Tensor>& inputs,
                         std::shared_ptr<const Attributes> attrs, const CallOptions& options) {
   OpContext ctx{std::move(attrs), options.opset, options.training, options.rng,
-                std::vector<bool>(inputs.size(), false), {}};
+                std::vector<bool>(inputs.size(), false), {}, options.num_outputs};
   return run_forward(op, ctx, inputs);
 }
 
@@ -128,7 +128,8 @@ std::vector<Variable> apply(const OpDef& op, const std::vector<Variable>& inputs
   if (!record) std::fill(needs_grad.begin(), needs_grad.end(), false);
 
   auto node = record ? std::make_shared<Node>() : nullptr;
-  OpContext local{std::move(attrs), options.opset, options.training, options.rng, needs_grad, {}};
+  OpContext local{std::move(attrs), options.opset, options.training, options.rng, needs_grad, {},
+                  options.num_outputs};
   OpContext& ctx = node ? node->ctx : local;
   if (node) ctx = std::move(local);
   std::vector<Tensor> outs = run_forward(op, ctx, values);

@@ -37,6 +37,7 @@ struct OpContext {
   Generator* rng = nullptr;     // for random ops; the default generator when null
   std::vector<bool> needs_grad; // per input
   std::vector<Tensor> saved;    // kept by forward for backward, freed after backward
+  int num_outputs = -1;         // outputs the caller wants (a graph node's); -1: unknown
 
   const Attributes& attrs() const;
   bool any_grad() const;
@@ -88,6 +89,7 @@ struct CallOptions {
   int opset = kMaxOpset;
   bool training = false;
   Generator* rng = nullptr;
+  int num_outputs = -1;  // Split without sizes splits into this many equal parts
 };
 
 // Runs an op's forward without recording anything.

@@ -140,6 +140,7 @@ std::map<std::string, Variable> GraphModule::forward(const std::map<std::string,
     for (const auto& in : n.inputs) args.push_back(in.empty() ? Variable() : values.at(in));
     CallOptions opts = base;
     opts.opset = static_cast<int>(graph_.opset(n.domain));
+    opts.num_outputs = static_cast<int>(n.outputs.size());
     std::vector<Variable> outs;
     TAMP_WITH_CONTEXT(node_label(n), outs = apply(*ops_[i], args, n.attrs, opts));
     if (is_training()) {
