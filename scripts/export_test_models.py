@@ -19,6 +19,7 @@ model file the fixture points at and that the initializer holds exactly the torc
 so a gradient can never be attached to a renamed or constant-folded tensor.
 """
 import argparse
+import copy
 import hashlib
 import json
 import math
@@ -200,9 +201,10 @@ def initializer_map(proto):
 
 
 def check_parameters_are_initializers(model, proto, path):
-    """Every parameter must be an initializer of the same name holding the same values."""
+    """Every parameter (and BN running stat) must be an initializer of the same name holding
+    the same values."""
     inits = initializer_map(proto)
-    for name, p in model.named_parameters():
+    for name, p in list(model.named_parameters()) + [(n, b) for n, b in model.named_buffers() if "running" in n]:
         if name not in inits:
             sys.exit(f"{path}: parameter {name} is not an initializer (renamed or folded); "
                      f"initializers: {sorted(inits)}")
@@ -249,6 +251,56 @@ def digest(path):
         return hashlib.sha256(f.read()).hexdigest()[:12]
 
 
+def write_tensor_proto_samples(out_dir):
+    """Small TensorProto files in each dtype the test runners read, stored both as raw_data
+    and in the typed repeated fields, with the expected values in samples.json, so that a
+    TensorProto reader (tests/ort/tensor_proto.js, tamp's io) can be checked without onnx."""
+    os.makedirs(out_dir, exist_ok=True)
+    samples = {
+        "float32": np.array([[1.5, -2.25, 3.0e-8], [float("inf"), -0.0, 65504.0]], dtype=np.float32),
+        "float64": np.array([[1.0 / 3.0, -1e300, 5e-324]], dtype=np.float64),
+        "int64": np.array([0, -1, 2**62 + 7, -(2**63)], dtype=np.int64),
+        "int32": np.array([[-(2**31), 2**31 - 1], [0, -5]], dtype=np.int32),
+        "uint8": np.array([0, 1, 127, 128, 255], dtype=np.uint8),
+        "int8": np.array([-128, -1, 0, 1, 127], dtype=np.int8),
+        "bool": np.array([[True, False, True]], dtype=np.bool_),
+        "float16": np.array([1.0, -2.5, 65504.0, 6e-8], dtype=np.float16),
+        "scalar_float32": np.array(0.125, dtype=np.float32),
+        "empty_float32": np.zeros((2, 0, 3), dtype=np.float32),
+    }
+    index = {}
+    for key, array in samples.items():
+        raw = numpy_helper.from_array(array, name=f"{key}_raw")
+        # make_tensor(raw=False) puts the values in float_data/int32_data/int64_data/double_data
+        # (float16 as bit patterns in int32_data), the other layout a file may use.
+        dtype = onnx.mapping.NP_TYPE_TO_TENSOR_TYPE[array.dtype]
+        values = array.view(np.uint16).flatten().tolist() if array.dtype == np.float16 else array.flatten().tolist()
+        fields = onnx.helper.make_tensor(f"{key}_fields", dtype, array.shape, values, raw=False)
+        if array.dtype == np.float16:
+            fields.ClearField("int32_data")
+            fields.int32_data.extend(values)
+        for tensor, suffix in ((raw, "raw"), (fields, "fields")):
+            assert np.array_equal(numpy_helper.to_array(tensor), array, equal_nan=False)
+            with open(os.path.join(out_dir, f"{key}_{suffix}.pb"), "wb") as f:
+                f.write(tensor.SerializeToString())
+        expected = array.view(np.uint16) if array.dtype == np.float16 else array
+
+        def json_value(v):  # JSON has no int64 or infinities: those go as strings
+            if array.dtype == np.int64:
+                return str(v)
+            if isinstance(v, float) and not math.isfinite(v):
+                return str(v)  # 'inf', '-inf', 'nan'
+            return v
+        index[key] = {"type": key.split("_")[-1], "dims": list(array.shape),
+                      "values": [json_value(v) for v in expected.flatten().tolist()],
+                      "values_are_float16_bits": array.dtype == np.float16,
+                      "files": [f"{key}_raw.pb", f"{key}_fields.pb"]}
+    with open(os.path.join(out_dir, "samples.json"), "w") as f:
+        json.dump(index, f, indent=2)
+        f.write("\n")
+    return os.path.join(out_dir, "samples.json")
+
+
 # ----------------------------------------------------------------------------- main
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -282,13 +334,19 @@ def main():
             # The eval export folded BN into the convs, so the parameters to differentiate
             # live in the training-mode export. BN state before the step is in that file.
             train_path = os.path.join(models_dir, "cnn_bn_train.onnx")
-            train_proto = export(model, x, train_path, opset, training=True)
-            model.eval()  # export(training=TRAINING) leaves the module in train mode
+            # Tracing in training mode runs BN in training mode, which moves the running
+            # stats before they are written: export a copy, then write the model's own
+            # state into the file so both files hold the same model.
+            train_proto = export(copy.deepcopy(model), x, train_path, opset, training=True)
+            state = model.state_dict()
+            for init in train_proto.graph.initializer:
+                init.CopyFrom(numpy_helper.from_array(state[init.name].numpy(), name=init.name))
+            onnx.save(train_proto, train_path)
+            state_before = {k: v.clone() for k, v in state.items()}
             written.append(train_path)
             print(f"{train_path}: opset {opset} training mode, {os.path.getsize(train_path)} bytes, "
                   f"sha256 {digest(train_path)}, ops {op_counts(train_proto)}")
             check_parameters_are_initializers(model, train_proto, train_path)
-            state_before = {k: v.clone() for k, v in model.state_dict().items()}
 
             # Fixture 1 (cnn_bn): eval mode, BN uses the running stats, no dropout.
             idx = gradient_fixture(model, x, labels, fixture_dir, "models/cnn_bn_train.onnx", "eval",
@@ -338,6 +396,7 @@ def main():
             f.write("\n")
             f.truncate()
 
+    written.append(write_tensor_proto_samples(os.path.join(out, "tensor_proto")))
     print("wrote:")
     for path in written:
         print(f"  {path}")
