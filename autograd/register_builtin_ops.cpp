@@ -12,7 +12,9 @@ const OpRegistry& OpRegistry::builtin() {
     r.add(ops::and_op());
     r.add(ops::ceil_op());
     r.add(ops::cos_op());
+    r.add(ops::dequantize_linear_op());
     r.add(ops::div_op());
+    r.add(ops::dynamic_quantize_linear_op());
     r.add(ops::elu_op());
     r.add(ops::equal_op());
     r.add(ops::erf_op());
@@ -33,6 +35,7 @@ const OpRegistry& OpRegistry::builtin() {
     r.add(ops::not_op());
     r.add(ops::or_op());
     r.add(ops::pow_op());
+    r.add(ops::quantize_linear_op());
     r.add(ops::reciprocal_op());
     r.add(ops::relu_op());
     r.add(ops::round_op());
@@ -43,6 +46,8 @@ const OpRegistry& OpRegistry::builtin() {
     r.add(ops::sub_op());
     r.add(ops::tanh_op());
     r.add(ops::xor_op());
+    // Training-only ops of the tamp domain, lowered to standard ONNX before export.
+    r.add(ops::fake_quantize_op());
     return r;
   }();
   return registry;

@@ -21,6 +21,8 @@ OpDef pow_op();
 OpDef sub_op();
 OpDef xor_op();
 
+// fake_quantize.cpp (domain tamp)
+OpDef fake_quantize_op();
 // matmul.cpp
 OpDef gemm_op();
 OpDef matmul_op();
@@ -48,4 +50,8 @@ OpDef softplus_op();
 OpDef sqrt_op();
 OpDef tanh_op();
 
+// quantize_linear.cpp
+OpDef dequantize_linear_op();
+OpDef dynamic_quantize_linear_op();
+OpDef quantize_linear_op();
 }  // namespace tamp::ops

@@ -28,6 +28,12 @@ struct GradCase {
   double eps = 1e-6;            // central-difference step
   double atol = 1e-6;
   double rtol = 1e-5;
+  // For straight-through estimators, whose true derivative is zero almost everywhere: a
+  // smooth surrogate (float64 outputs, given the perturbed inputs and the unperturbed
+  // `base` inputs) that equals the op at `base` and whose derivative is the gradient the op
+  // claims. Central differences are then taken of the surrogate.
+  std::function<std::vector<Tensor>(const std::vector<Tensor>& inputs,
+                                    const std::vector<Tensor>& base)> surrogate = {};
 };
 
 std::vector<GradCase>& grad_cases();

@@ -1,0 +1,138 @@
+// FakeQuantize (domain "tamp"): QuantizeLinear followed by DequantizeLinear in one kernel,
+// with ONNX's numerics exactly (kernels/quantize.h), so an exported QDQ model computes what
+// training simulated.
+//   inputs:  X (float), scale (scalar or [C] for per-channel), zero_point (same shape as
+//            scale, float holding integers — learnable under LSQ)
+//   attrs:   axis (channel axis when per-channel, default 0), quant_min, quant_max (the
+//            integer range, e.g. -128..127, 0..255, -127..127 for narrow range),
+//            grad_factor (LSQ's gradient scale for scale and zero_point, default 1)
+// Gradients: X — straight-through inside the clip range, zero outside; scale and
+// zero_point — LSQ (Esser et al.): d/ds = round(x/s) - x/s inside, (qmin|qmax) - zp outside;
+// d/dzp = 0 inside, -s outside; both summed per channel and scaled by grad_factor.
+#include <tamp/autograd/kernels/parallel.h>
+#include <tamp/autograd/kernels/quantize.h>
+#include <tamp/autograd/ops/op_helpers.h>
+#include <tamp/autograd/ops/ops.h>
+
+#include <cmath>
+
+namespace tamp::ops {
+
+namespace {
+
+struct FakeQuantParams {
+  kernels::QuantLayout layout;
+  double qmin, qmax;
+};
+
+FakeQuantParams params_for(const OpContext& ctx, const Tensor& x, const Tensor& scale, const Tensor& zp) {
+  const auto& a = ctx.attrs();
+  FakeQuantParams p;
+  p.qmin = static_cast<double>(a.i("quant_min", -128));
+  p.qmax = static_cast<double>(a.i("quant_max", 127));
+  TAMP_CHECK(p.qmin < p.qmax, "quant_min {} must be below quant_max {}", p.qmin, p.qmax);
+  TAMP_CHECK(p.qmax - p.qmin <= 65535, "range [{}, {}] is wider than 16 bits", p.qmin, p.qmax);
+  expect_same_dtype(x, scale, "X and scale");
+  expect_same_dtype(x, zp, "X and zero_point");
+  TAMP_CHECK(zp.shape() == scale.shape(), "zero_point {} and scale {} differ", describe(zp), describe(scale));
+  if (scale.numel() != 1) {
+    TAMP_CHECK(scale.rank() == 1, "scale must be a scalar or 1-D, got {}", describe(scale));
+    const int axis = normalize_axis(a.i("axis", 0), x.rank());
+    TAMP_CHECK(scale.dim(0) == x.dim(axis), "scale {} does not match axis {} of X {}", describe(scale),
+               axis, describe(x));
+    p.layout.channels = x.dim(axis);
+    p.layout.inner = numel(x.shape(), axis + 1, x.rank());
+  }
+  return p;
+}
+
+template <class T>
+void check_scale_values(const Tensor& scale) {
+  const T* s = scale.data<T>();
+  for (int64_t i = 0; i < scale.numel(); ++i) {
+    if (!(std::isfinite(s[i]) && s[i] > T(0))) {
+      throw Error(fmt::format("scale[{}] = {} must be finite and positive", i, static_cast<double>(s[i])),
+                  ErrorKind::kNumerical);
+    }
+  }
+}
+
+std::vector<Tensor> fake_quantize_forward(OpContext& ctx, const std::vector<Tensor>& in) {
+  const Tensor& x = input(in, 0, "X");
+  const Tensor& scale = input(in, 1, "scale");
+  const Tensor& zp = input(in, 2, "zero_point");
+  const FakeQuantParams p = params_for(ctx, x, scale, zp);
+  Tensor y = Tensor::empty(x.shape(), x.dtype());
+  dispatch_float(x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    check_scale_values<T>(scale);
+    const T* px = x.data<T>();
+    const T* ps = scale.data<T>();
+    const T* pz = zp.data<T>();
+    T* py = y.data<T>();
+    const T qmin = T(p.qmin), qmax = T(p.qmax);
+    kernels::parallel_for(x.numel(), 16384, [&](int64_t b, int64_t e) {
+      for (int64_t i = b; i < e; ++i) {
+        const int64_t c = p.layout.channel_of(i);
+        const T q = kernels::quantize_value(px[i], ps[c], pz[c], qmin, qmax);
+        py[i] = (q - pz[c]) * ps[c];
+      }
+    });
+  });
+  if (ctx.any_grad()) ctx.save({x, scale, zp});
+  return {y};
+}
+
+std::vector<Tensor> fake_quantize_backward(OpContext& ctx, const std::vector<Tensor>& grads) {
+  const Tensor& x = ctx.saved[0];
+  const Tensor& scale = ctx.saved[1];
+  const Tensor& zp = ctx.saved[2];
+  const Tensor& g = grads[0];
+  const FakeQuantParams p = params_for(ctx, x, scale, zp);
+  const double factor = ctx.attrs().f("grad_factor", 1.0f);
+  Tensor dx, dscale, dzp;
+  dispatch_float(x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const T* px = x.data<T>();
+    const T* ps = scale.data<T>();
+    const T* pz = zp.data<T>();
+    const T* pg = g.data<T>();
+    T* pdx = nullptr;
+    if (ctx.needs_grad[0]) {
+      dx = Tensor::empty(x.shape(), x.dtype());
+      pdx = dx.data<T>();
+    }
+    const bool learn = ctx.needs_grad[1] || ctx.needs_grad[2];
+    std::vector<double> ds(static_cast<size_t>(p.layout.channels), 0.0), dz(ds.size(), 0.0);
+    for (int64_t i = 0; i < x.numel(); ++i) {
+      const int64_t c = p.layout.channel_of(i);
+      const T v = px[i] / ps[c];
+      const T q = std::nearbyint(v) + pz[c];
+      const bool below = q < T(p.qmin), above = q > T(p.qmax);
+      if (pdx) pdx[i] = below || above ? T(0) : pg[i];
+      if (!learn) continue;
+      if (below || above) {
+        ds[c] += static_cast<double>(pg[i]) * ((below ? p.qmin : p.qmax) - static_cast<double>(pz[c]));
+        dz[c] -= static_cast<double>(pg[i]) * static_cast<double>(ps[c]);
+      } else {
+        ds[c] += static_cast<double>(pg[i]) * (static_cast<double>(std::nearbyint(v)) - static_cast<double>(v));
+      }
+    }
+    auto to_tensor = [&](const std::vector<double>& v) {
+      Tensor t = Tensor::empty(scale.shape(), scale.dtype());
+      for (size_t k = 0; k < v.size(); ++k) t.data<T>()[k] = static_cast<T>(v[k] * factor);
+      return t;
+    };
+    if (ctx.needs_grad[1]) dscale = to_tensor(ds);
+    if (ctx.needs_grad[2]) dzp = to_tensor(dz);
+  });
+  return {dx, dscale, dzp};
+}
+
+}  // namespace
+
+OpDef fake_quantize_op() {
+  return {std::string(kTampDomain), "FakeQuantize", 1, &fake_quantize_forward, &fake_quantize_backward};
+}
+
+}  // namespace tamp::ops
