@@ -11,6 +11,8 @@ const OpRegistry& OpRegistry::builtin() {
     r.add(ops::add_op());
     r.add(ops::and_op());
     r.add(ops::ceil_op());
+    r.add(ops::conv_op());
+    r.add(ops::conv_transpose_op());
     r.add(ops::cos_op());
     r.add(ops::dequantize_linear_op());
     r.add(ops::div_op());

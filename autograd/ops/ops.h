@@ -21,6 +21,10 @@ OpDef pow_op();
 OpDef sub_op();
 OpDef xor_op();
 
+// conv.cpp, conv_transpose.cpp
+OpDef conv_op();
+OpDef conv_transpose_op();
+
 // fake_quantize.cpp (domain tamp)
 OpDef fake_quantize_op();
 // matmul.cpp

@@ -1,0 +1,178 @@
+// Convolution by im2col + GEMM. Each thread takes a contiguous chunk of the batch and runs
+// single-threaded GEMMs (Eigen does not nest inside an OpenMP region): per-image GEMMs are
+// small and skinny (K = 9 for a first layer), and do not scale to two threads on their own.
+// With one image, the images run serially and Eigen threads each GEMM instead.
+#include <tamp/autograd/kernels/conv.h>
+#include <tamp/autograd/kernels/gemm.h>
+#include <tamp/autograd/kernels/im2col.h>
+#include <tamp/autograd/kernels/parallel.h>
+
+#include <omp.h>
+
+#include <algorithm>
+#include <vector>
+
+namespace tamp::kernels {
+
+namespace {
+
+// Column buffers are tiled to about this many bytes so that im2col output is still in L2
+// when the GEMM packs it.
+constexpr int64_t kColBudgetBytes = int64_t{1} << 20;
+
+// A per-thread buffer that only grows: OpenMP threads persist, so steady-state training
+// allocates no column buffers.
+template <class T>
+T* scratch(int slot, int64_t n) {
+  thread_local std::vector<T> buffers[2];
+  auto& b = buffers[slot];
+  if (static_cast<int64_t>(b.size()) < n) b.resize(static_cast<size_t>(n));
+  return b.data();
+}
+
+struct Plan {
+  int64_t cin_g, cout_g;
+  int64_t rows_g;     // rows of a group's column matrix: cin_g * kernel_size
+  int64_t in_size, out_size;
+  int64_t out_rows;   // out[0] * out[1]
+  int64_t row_len;    // out[2]
+  int64_t tile_rows;  // output rows per column tile
+  // 1x1 kernel, stride 1, no padding: the input is its own column matrix.
+  bool direct;
+
+  Plan(const ConvShape& s, int64_t elem_bytes) {
+    cin_g = s.in_channels / s.groups;
+    cout_g = s.out_channels / s.groups;
+    rows_g = cin_g * s.kernel_size();
+    in_size = s.in_size();
+    out_size = s.out_size();
+    out_rows = s.out[0] * s.out[1];
+    row_len = s.out[2];
+    direct = s.kernel_size() == 1;
+    for (int d = 0; d < 3; ++d) direct &= s.stride[d] == 1 && s.pad[d] == 0 && s.in[d] == s.out[d];
+    const int64_t row_bytes = std::max<int64_t>(1, s.in_channels * s.kernel_size() * row_len * elem_bytes);
+    tile_rows = direct ? out_rows : std::clamp<int64_t>(kColBudgetBytes / row_bytes, 1, std::max<int64_t>(out_rows, 1));
+  }
+};
+
+// Number of batch chunks, one per thread that will run.
+int64_t batch_chunks(int64_t batch) {
+  const int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
+  return std::max<int64_t>(1, std::min<int64_t>(threads, batch));
+}
+
+}  // namespace
+
+template <class T>
+void conv_forward(const ConvShape& s, const T* x, const T* w, const T* bias, T* y) {
+  const Plan p(s, sizeof(T));
+  const int64_t x_stride = s.in_channels * p.in_size, y_stride = s.out_channels * p.out_size;
+  parallel_for(s.batch, 1, [&](int64_t b0, int64_t b1) {
+    T* col = p.direct ? nullptr : scratch<T>(0, s.groups * p.rows_g * p.tile_rows * p.row_len);
+    for (int64_t n = b0; n < b1; ++n) {
+      const T* xn = x + n * x_stride;  // (C, in)
+      T* yn = y + n * y_stride;        // (M, out)
+      for (int64_t r0 = 0; r0 < p.out_rows; r0 += p.tile_rows) {
+        const int64_t r1 = std::min(p.out_rows, r0 + p.tile_rows);
+        const int64_t cols = (r1 - r0) * p.row_len;
+        const T* src = p.direct ? xn + r0 * p.row_len : col;  // (C * kernel_size, cols)
+        const int64_t ld = p.direct ? p.in_size : cols;
+        if (!p.direct) im2col(s, s.in_channels, xn, r0, r1, col);
+        for (int64_t g = 0; g < s.groups; ++g) {
+          gemm(false, false, p.cout_g, cols, p.rows_g, T(1), w + g * p.cout_g * p.rows_g, p.rows_g,
+               src + g * p.rows_g * ld, ld, T(0), yn + g * p.cout_g * p.out_size + r0 * p.row_len,
+               p.out_size);
+        }
+      }
+      if (bias) {
+        for (int64_t m = 0; m < s.out_channels; ++m) {
+          T* ym = yn + m * p.out_size;
+          const T b = bias[m];
+          for (int64_t i = 0; i < p.out_size; ++i) ym[i] += b;
+        }
+      }
+    }
+  });
+}
+
+template <class T>
+void conv_backward(const ConvShape& s, const T* x, const T* w, const T* dy, T* dx, T* dw,
+                   T* dbias) {
+  const Plan p(s, sizeof(T));
+  const int64_t x_stride = s.in_channels * p.in_size, y_stride = s.out_channels * p.out_size;
+  const int64_t dw_size = s.out_channels * p.rows_g;
+  const int64_t chunks = batch_chunks(s.batch);
+  // Chunk 0 accumulates into dw and dbias themselves, the others into partials summed after.
+  std::vector<T> dw_partial(dw ? static_cast<size_t>((chunks - 1) * dw_size) : 0, T(0));
+  std::vector<T> db_partial(dbias ? static_cast<size_t>((chunks - 1) * s.out_channels) : 0, T(0));
+  if (dw) std::fill(dw, dw + dw_size, T(0));
+  if (dbias) std::fill(dbias, dbias + s.out_channels, T(0));
+
+  parallel_for(chunks, 1, [&](int64_t c0, int64_t c1) {
+    const int64_t col_elems = s.groups * p.rows_g * p.tile_rows * p.row_len;
+    T* col = p.direct || !dw ? nullptr : scratch<T>(0, col_elems);
+    T* dcol = p.direct || !dx ? nullptr : scratch<T>(1, col_elems);
+    for (int64_t chunk = c0; chunk < c1; ++chunk) {
+      T* dwc = chunk == 0 ? dw : dw_partial.data() + (chunk - 1) * dw_size;
+      T* dbc = chunk == 0 ? dbias : db_partial.data() + (chunk - 1) * s.out_channels;
+      for (int64_t n = s.batch * chunk / chunks; n < s.batch * (chunk + 1) / chunks; ++n) {
+        const T* dyn = dy + n * y_stride;  // (M, out)
+        T* dxn = dx ? dx + n * x_stride : nullptr;
+        if (dxn && !p.direct) std::fill(dxn, dxn + x_stride, T(0));
+        for (int64_t r0 = 0; r0 < p.out_rows; r0 += p.tile_rows) {
+          const int64_t r1 = std::min(p.out_rows, r0 + p.tile_rows);
+          const int64_t cols = (r1 - r0) * p.row_len;
+          const T* dy_tile = dyn + r0 * p.row_len;  // (M, cols), row stride out_size
+          if (dw) {
+            const T* xn = x + n * x_stride;
+            const T* src = p.direct ? xn + r0 * p.row_len : col;
+            const int64_t ld = p.direct ? p.in_size : cols;
+            if (!p.direct) im2col(s, s.in_channels, xn, r0, r1, col);
+            for (int64_t g = 0; g < s.groups; ++g) {
+              gemm(false, true, p.cout_g, p.rows_g, cols, T(1), dy_tile + g * p.cout_g * p.out_size,
+                   p.out_size, src + g * p.rows_g * ld, ld, T(1), dwc + g * p.cout_g * p.rows_g,
+                   p.rows_g);
+            }
+          }
+          if (dxn) {
+            T* dst = p.direct ? dxn + r0 * p.row_len : dcol;
+            const int64_t ld = p.direct ? p.in_size : cols;
+            for (int64_t g = 0; g < s.groups; ++g) {
+              gemm(true, false, p.rows_g, cols, p.cout_g, T(1), w + g * p.cout_g * p.rows_g, p.rows_g,
+                   dy_tile + g * p.cout_g * p.out_size, p.out_size, T(0), dst + g * p.rows_g * ld, ld);
+            }
+            if (!p.direct) col2im(s, s.in_channels, dcol, r0, r1, dxn);
+          }
+        }
+        if (dbc) {
+          for (int64_t m = 0; m < s.out_channels; ++m) {
+            const T* g = dyn + m * p.out_size;
+            T acc = T(0);
+            for (int64_t i = 0; i < p.out_size; ++i) acc += g[i];
+            dbc[m] += acc;
+          }
+        }
+      }
+    }
+  });
+
+  for (int64_t c = 1; c < chunks; ++c) {
+    if (dw) {
+      const T* part = dw_partial.data() + (c - 1) * dw_size;
+      for (int64_t i = 0; i < dw_size; ++i) dw[i] += part[i];
+    }
+    if (dbias) {
+      const T* part = db_partial.data() + (c - 1) * s.out_channels;
+      for (int64_t m = 0; m < s.out_channels; ++m) dbias[m] += part[m];
+    }
+  }
+}
+
+template void conv_forward<float>(const ConvShape&, const float*, const float*, const float*, float*);
+template void conv_forward<double>(const ConvShape&, const double*, const double*, const double*, double*);
+template void conv_backward<float>(const ConvShape&, const float*, const float*, const float*, float*,
+                                   float*, float*);
+template void conv_backward<double>(const ConvShape&, const double*, const double*, const double*,
+                                    double*, double*, double*);
+
+}  // namespace tamp::kernels
