@@ -58,4 +58,48 @@ Tensor neg(const Tensor& a) {
   });
 }
 
+std::vector<int> normalize_axes(const std::vector<int64_t>& axes, int rank, const char* what) {
+  std::vector<int> out;
+  out.reserve(axes.size());
+  std::vector<bool> seen(static_cast<size_t>(rank), false);
+  for (int64_t a : axes) {
+    const int n = normalize_axis(a, rank, what);
+    TAMP_CHECK(!seen[n], "{} name axis {} twice (rank {})", what, n, rank);
+    seen[n] = true;
+    out.push_back(n);
+  }
+  return out;
+}
+
+DType dtype_from_onnx(int64_t code) {
+  switch (code) {
+    case 1: return DType::kFloat32;
+    case 2: return DType::kUInt8;
+    case 3: return DType::kInt8;
+    case 4: return DType::kUInt16;
+    case 5: return DType::kInt16;
+    case 6: return DType::kInt32;
+    case 7: return DType::kInt64;
+    case 9: return DType::kBool;
+    case 10: return DType::kFloat16;
+    case 11: return DType::kFloat64;
+    case 12: return DType::kUInt32;
+    case 13: return DType::kUInt64;
+    case 16: return DType::kBFloat16;
+    case 8: throw Error("string tensors are not supported", ErrorKind::kUnsupported);
+    case 14: case 15: throw Error("complex tensors are not supported", ErrorKind::kUnsupported);
+    default: throw Error(fmt::format("{} is not an ONNX tensor data type", code));
+  }
+}
+
+void check_output_size(const Shape& shape, DType dtype, const char* what) {
+  const int64_t n = checked_numel(shape);
+  const int64_t elem = static_cast<int64_t>(size_of(dtype));
+  if (n > kMaxOpOutputBytes / elem) {
+    throw Error(fmt::format("{} would create {} {} ({} elements, more than the {} GiB tamp allows "
+                            "for one tensor)", what, dtype_name(dtype), to_string(shape), n,
+                            kMaxOpOutputBytes >> 30));
+  }
+}
+
 }  // namespace tamp::ops

@@ -6,6 +6,10 @@
 
 namespace tamp::ops {
 
+// arg.cpp
+OpDef arg_max_op();
+OpDef arg_min_op();
+
 // binary.cpp
 OpDef add_op();
 OpDef and_op();
@@ -21,15 +25,67 @@ OpDef pow_op();
 OpDef sub_op();
 OpDef xor_op();
 
+// cast.cpp
+OpDef cast_like_op();
+OpDef cast_op();
+
+// clip.cpp
+OpDef clip_op();
+
+// concat_split.cpp
+OpDef concat_op();
+OpDef split_op();
+
+// constant.cpp
+OpDef constant_of_shape_op();
+OpDef constant_op();
+OpDef range_op();
+
 // conv.cpp, conv_transpose.cpp
 OpDef conv_op();
 OpDef conv_transpose_op();
 
+// expand.cpp
+OpDef expand_op();
+OpDef tile_op();
+
 // fake_quantize.cpp (domain tamp)
 OpDef fake_quantize_op();
+// gather.cpp
+OpDef gather_op();
+
 // matmul.cpp
 OpDef gemm_op();
 OpDef matmul_op();
+
+// pad.cpp
+OpDef pad_op();
+
+// reduce.cpp
+OpDef reduce_l1_op();
+OpDef reduce_l2_op();
+OpDef reduce_log_sum_exp_op();
+OpDef reduce_log_sum_op();
+OpDef reduce_max_op();
+OpDef reduce_mean_op();
+OpDef reduce_min_op();
+OpDef reduce_prod_op();
+OpDef reduce_sum_op();
+OpDef reduce_sum_square_op();
+
+// reshape.cpp
+OpDef flatten_op();
+OpDef identity_op();
+OpDef reshape_op();
+OpDef shape_op();
+OpDef squeeze_op();
+OpDef unsqueeze_op();
+
+// slice.cpp
+OpDef slice_op();
+
+// transpose.cpp
+OpDef transpose_op();
 
 // unary.cpp
 OpDef abs_op();
@@ -58,4 +114,7 @@ OpDef tanh_op();
 OpDef dequantize_linear_op();
 OpDef dynamic_quantize_linear_op();
 OpDef quantize_linear_op();
+// where.cpp
+OpDef where_op();
+
 }  // namespace tamp::ops
