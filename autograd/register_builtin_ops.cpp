@@ -46,6 +46,7 @@ const OpRegistry& OpRegistry::builtin() {
     r.add(ops::matmul_op());
     r.add(ops::mul_op());
     r.add(ops::neg_op());
+    r.add(ops::negative_log_likelihood_loss_op());
     r.add(ops::not_op());
     r.add(ops::or_op());
     r.add(ops::pad_op());
@@ -70,6 +71,7 @@ const OpRegistry& OpRegistry::builtin() {
     r.add(ops::sigmoid_op());
     r.add(ops::sin_op());
     r.add(ops::slice_op());
+    r.add(ops::softmax_cross_entropy_loss_op());
     r.add(ops::softplus_op());
     r.add(ops::split_op());
     r.add(ops::sqrt_op());
@@ -83,6 +85,9 @@ const OpRegistry& OpRegistry::builtin() {
     r.add(ops::xor_op());
     // Training-only ops of the tamp domain, lowered to standard ONNX before export.
     r.add(ops::fake_quantize_op());
+    r.add(ops::tamp_mse_loss_op());
+    r.add(ops::tamp_softmax_cross_entropy_loss_op());
+    r.add(ops::tamp_softmax_kl_div_loss_op());
     return r;
   }();
   return registry;

@@ -45,6 +45,11 @@ OpDef range_op();
 OpDef conv_op();
 OpDef conv_transpose_op();
 
+// cross_entropy.cpp
+OpDef negative_log_likelihood_loss_op();
+OpDef softmax_cross_entropy_loss_op();
+OpDef tamp_softmax_cross_entropy_loss_op();  // domain tamp: + label_smoothing
+
 // expand.cpp
 OpDef expand_op();
 OpDef tile_op();
@@ -54,9 +59,15 @@ OpDef fake_quantize_op();
 // gather.cpp
 OpDef gather_op();
 
+// kl_div.cpp (domain tamp)
+OpDef tamp_softmax_kl_div_loss_op();
+
 // matmul.cpp
 OpDef gemm_op();
 OpDef matmul_op();
+
+// mse_loss.cpp (domain tamp)
+OpDef tamp_mse_loss_op();
 
 // pad.cpp
 OpDef pad_op();
