@@ -17,6 +17,8 @@
 #include <tamp/io/onnx_import.h>
 #include <tamp/io/tensor_proto.h>
 
+#include "io/node_test_data.h"
+
 #include <gtest/gtest.h>
 #include <onnx/onnx_pb.h>
 
@@ -33,11 +35,6 @@ namespace tamp::test {
 namespace {
 
 namespace fs = std::filesystem;
-
-std::string node_test_root() {
-  const char* env = std::getenv("TAMP_ONNX_NODE_TESTS");
-  return env ? env : "/usr/share/libonnx-testdata/data/node";
-}
 
 // Tests that cannot pass whatever tamp implements, with the reason.
 const std::map<std::string, std::string>& excluded() {
@@ -78,17 +75,6 @@ std::mutex results_mutex;
 std::vector<Outcome>& results() {
   static std::vector<Outcome> r;
   return r;
-}
-
-std::vector<std::string> test_dirs() {
-  std::vector<std::string> out;
-  std::error_code ec;
-  for (const auto& e : fs::directory_iterator(node_test_root(), ec)) {
-    if (e.is_directory() && fs::exists(e.path() / "model.onnx")) out.push_back(e.path().filename().string());
-  }
-  std::sort(out.begin(), out.end());
-  if (out.empty()) out.push_back("no_node_tests_found");
-  return out;
 }
 
 onnx::ModelProto read_model_proto(const fs::path& path) {
@@ -154,14 +140,6 @@ std::string short_message(const Error& e) {
   return s;
 }
 
-// ONNX 1.12 writes bfloat16 test data as uint16 (numpy has no bfloat16): same bits.
-Tensor as_bfloat16_if_bits(const Tensor& t, DType wanted) {
-  if (wanted != DType::kBFloat16 || t.dtype() != DType::kUInt16) return t;
-  Tensor out = Tensor::empty(t.shape(), DType::kBFloat16);
-  std::memcpy(out.raw_data(), t.raw_data(), t.nbytes());
-  return out;
-}
-
 // True when tamp implements every op of the test at its newest opset, so only the test's
 // old opset is missing.
 bool ops_known_at_newest_opset(const std::string& test) {
@@ -214,13 +192,12 @@ TEST_P(OnnxNodeTest, MatchesReference) {
       for (size_t k = 0; k < g.inputs.size(); ++k) {
         const fs::path f = data / fmt::format("input_{}.pb", k);
         if (!fs::exists(f)) continue;  // an optional input left out
-        inputs[g.inputs[k].name] = Variable(as_bfloat16_if_bits(io::read_tensor_file(f.string()), g.inputs[k].dtype));
+        inputs[g.inputs[k].name] = Variable(read_node_test_tensor(f.string(), g.inputs[k].dtype));
       }
       const auto outputs = m.forward(inputs);
       for (size_t k = 0; k < g.outputs.size(); ++k) {
         const Tensor& got = outputs.at(g.outputs[k].name).value();
-        const Tensor want = as_bfloat16_if_bits(
-            io::read_tensor_file((data / fmt::format("output_{}.pb", k)).string()), got.dtype());
+        const Tensor want = read_node_test_tensor((data / fmt::format("output_{}.pb", k)).string(), got.dtype());
         const std::string diff = compare(got, want);
         if (!diff.empty() && failure.empty()) {
           failure = fmt::format("data set {}, output '{}': {}", s, g.outputs[k].name, diff);
@@ -242,7 +219,7 @@ TEST_P(OnnxNodeTest, MatchesReference) {
 
 std::string test_name(const ::testing::TestParamInfo<std::string>& info) { return info.param; }
 
-INSTANTIATE_TEST_SUITE_P(Node, OnnxNodeTest, ::testing::ValuesIn(test_dirs()), test_name);
+INSTANTIATE_TEST_SUITE_P(Node, OnnxNodeTest, ::testing::ValuesIn(node_test_dirs()), test_name);
 
 // The per-op table, printed after a run of more than one test.
 class SummaryEnvironment : public ::testing::Environment {

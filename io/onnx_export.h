@@ -1,0 +1,32 @@
+// Writing nn::Graph / nn::GraphModule as ONNX.
+//
+//   io::save_onnx(module, "tuned.onnx");           // the current weights
+//   io::save_onnx_graph(graph, "graph.onnx");
+//
+// The written model is the same graph (nodes, attributes, values, initializers, opsets,
+// metadata): load_onnx_graph gives back an equal nn::Graph. It passes onnx's checker before
+// anything is written, initializers of 1 KiB or more go in raw_data, and the file is written
+// to a temporary name and renamed, so a failure or a kill never leaves a broken model.
+// Nodes in domain "tamp" (training-only ops such as FakeQuantize) are refused with an error
+// naming them: lower them to standard ONNX first. Other domains allowed: ai.onnx,
+// ai.onnx.ml, ai.onnx.preview.training and com.microsoft (ONNX Runtime's contrib ops).
+#pragma once
+
+#include <tamp/nn/graph.h>
+#include <tamp/nn/graph_module.h>
+
+#include <string>
+
+namespace tamp::io {
+
+struct ExportOptions {
+  // Initializers and tensor attributes with at least this many bytes go in raw_data.
+  size_t raw_data_threshold = 1024;
+};
+
+void save_onnx_graph(const nn::Graph& graph, const std::string& path, const ExportOptions& options = {});
+void save_onnx(const nn::GraphModule& module, const std::string& path, const ExportOptions& options = {});
+// The serialized ModelProto (checked like save_onnx_graph).
+std::string serialize_onnx_graph(const nn::Graph& graph, const ExportOptions& options = {});
+
+}  // namespace tamp::io
