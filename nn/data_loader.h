@@ -1,0 +1,109 @@
+// DataLoader: batches of a Dataset in a seeded order, assembled on a background thread while
+// the current batch trains.
+//
+//   nn::DataLoader loader(data, {.batch_size = 64, .shuffle = true, .seed = 1});
+//   for (int64_t epoch = 0; epoch < 3; ++epoch) {
+//     loader.set_epoch(epoch);                 // a new order, the same for the same (seed, epoch)
+//     for (const nn::Batch& b : loader) train_step(b.x, b.y);
+//   }
+//
+// Determinism: the order of an epoch is a function of (seed, epoch) alone — Fisher–Yates
+// driven by a tamp::Generator — and batches are assembled in order, so prefetching changes
+// timing only. An error in the prefetch thread is rethrown by the call that would have
+// returned the failed batch. Sharding (data-parallel training): shard s of n takes positions
+// s, s + n, s + 2n, ... of the epoch's order, padded by wrapping around so every shard gets
+// the same count (PyTorch's DistributedSampler).
+#pragma once
+
+#include <tamp/nn/dataset.h>
+
+#include <condition_variable>
+#include <deque>
+#include <exception>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <thread>
+
+namespace tamp::nn {
+
+struct DataLoaderOptions {
+  int64_t batch_size = 64;
+  bool shuffle = true;
+  uint64_t seed = 0;
+  bool drop_last = false;   // drop a final batch smaller than batch_size
+  bool prefetch = true;     // assemble upcoming batches on a background thread
+  int prefetch_depth = 2;   // batches kept ready ahead of the consumer
+  int num_shards = 1;
+  int shard = 0;
+};
+
+class DataLoader {
+ public:
+  DataLoader(std::shared_ptr<const Dataset> dataset, DataLoaderOptions options = {});
+  ~DataLoader();
+  DataLoader(const DataLoader&) = delete;
+  DataLoader& operator=(const DataLoader&) = delete;
+
+  // Selects the order of the next pass (stops a pass in progress).
+  void set_epoch(int64_t epoch);
+  int64_t epoch() const { return epoch_; }
+  // The permutation of every example for `epoch` (identity without shuffle), before sharding.
+  std::vector<int64_t> epoch_order(int64_t epoch) const;
+  // This shard's examples for `epoch`, in the order they are batched.
+  std::vector<int64_t> shard_indices(int64_t epoch) const;
+  int64_t num_batches() const;
+  const DataLoaderOptions& options() const { return options_; }
+  const Dataset& dataset() const { return *dataset_; }
+
+  // Starts a pass over the current epoch (restarting one in progress).
+  void start();
+  // The next batch of the pass, or nullopt when the pass is over.
+  std::optional<Batch> next();
+
+  class Iterator {
+   public:
+    using value_type = Batch;
+    using difference_type = std::ptrdiff_t;
+    Iterator() = default;
+    explicit Iterator(DataLoader* loader) : loader_(loader) { advance(); }
+    const Batch& operator*() const { return *current_; }
+    const Batch* operator->() const { return &*current_; }
+    Iterator& operator++() { advance(); return *this; }
+    bool operator==(const Iterator& other) const { return loader_ == other.loader_; }
+
+   private:
+    void advance();
+    DataLoader* loader_ = nullptr;
+    std::optional<Batch> current_;
+  };
+  // A range-for pass over the current epoch: begin() calls start().
+  Iterator begin() { start(); return Iterator(this); }
+  Iterator end() { return Iterator(); }
+
+ private:
+  std::vector<int64_t> batch_indices(int64_t b) const;
+  void stop_worker();
+  void worker_loop(int64_t count);
+
+  std::shared_ptr<const Dataset> dataset_;
+  DataLoaderOptions options_;
+  int64_t epoch_ = 0;
+  std::vector<int64_t> order_;  // this shard's indices of the pass
+  int64_t batches_ = 0;         // of the pass
+  int64_t next_batch_ = 0;      // consumer position
+
+  // Prefetch thread state, guarded by mutex_: ready batches in order (an exception stands in
+  // for the batch that failed).
+  struct Slot {
+    std::optional<Batch> batch;
+    std::exception_ptr error;
+  };
+  std::thread worker_;
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  std::deque<Slot> ready_;
+  bool stop_ = false;
+};
+
+}  // namespace tamp::nn
