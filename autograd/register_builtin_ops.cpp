@@ -12,6 +12,8 @@ const OpRegistry& OpRegistry::builtin() {
     r.add(ops::and_op());
     r.add(ops::arg_max_op());
     r.add(ops::arg_min_op());
+    r.add(ops::average_pool_op());
+    r.add(ops::batch_normalization_op());
     r.add(ops::cast_op());
     r.add(ops::cast_like_op());
     r.add(ops::ceil_op());
@@ -24,6 +26,7 @@ const OpRegistry& OpRegistry::builtin() {
     r.add(ops::cos_op());
     r.add(ops::dequantize_linear_op());
     r.add(ops::div_op());
+    r.add(ops::dropout_op());
     r.add(ops::dynamic_quantize_linear_op());
     r.add(ops::elu_op());
     r.add(ops::equal_op());
@@ -34,16 +37,21 @@ const OpRegistry& OpRegistry::builtin() {
     r.add(ops::floor_op());
     r.add(ops::gather_op());
     r.add(ops::gemm_op());
+    r.add(ops::global_average_pool_op());
+    r.add(ops::global_max_pool_op());
     r.add(ops::greater_op());
     r.add(ops::greater_or_equal_op());
     r.add(ops::hard_sigmoid_op());
     r.add(ops::hard_swish_op());
     r.add(ops::identity_op());
+    r.add(ops::layer_normalization_op());
     r.add(ops::leaky_relu_op());
     r.add(ops::less_op());
     r.add(ops::less_or_equal_op());
     r.add(ops::log_op());
+    r.add(ops::log_softmax_op());
     r.add(ops::matmul_op());
+    r.add(ops::max_pool_op());
     r.add(ops::mul_op());
     r.add(ops::neg_op());
     r.add(ops::negative_log_likelihood_loss_op());
@@ -72,6 +80,7 @@ const OpRegistry& OpRegistry::builtin() {
     r.add(ops::sin_op());
     r.add(ops::slice_op());
     r.add(ops::softmax_cross_entropy_loss_op());
+    r.add(ops::softmax_op());
     r.add(ops::softplus_op());
     r.add(ops::split_op());
     r.add(ops::sqrt_op());

@@ -10,6 +10,9 @@ namespace tamp::ops {
 OpDef arg_max_op();
 OpDef arg_min_op();
 
+// batch_norm.cpp
+OpDef batch_normalization_op();
+
 // binary.cpp
 OpDef add_op();
 OpDef and_op();
@@ -50,6 +53,9 @@ OpDef negative_log_likelihood_loss_op();
 OpDef softmax_cross_entropy_loss_op();
 OpDef tamp_softmax_cross_entropy_loss_op();  // domain tamp: + label_smoothing
 
+// dropout.cpp
+OpDef dropout_op();
+
 // expand.cpp
 OpDef expand_op();
 OpDef tile_op();
@@ -59,8 +65,15 @@ OpDef fake_quantize_op();
 // gather.cpp
 OpDef gather_op();
 
+// global_pool.cpp
+OpDef global_average_pool_op();
+OpDef global_max_pool_op();
+
 // kl_div.cpp (domain tamp)
 OpDef tamp_softmax_kl_div_loss_op();
+
+// layer_norm.cpp
+OpDef layer_normalization_op();
 
 // matmul.cpp
 OpDef gemm_op();
@@ -71,6 +84,10 @@ OpDef tamp_mse_loss_op();
 
 // pad.cpp
 OpDef pad_op();
+
+// pool.cpp
+OpDef average_pool_op();
+OpDef max_pool_op();
 
 // reduce.cpp
 OpDef reduce_l1_op();
@@ -94,6 +111,10 @@ OpDef unsqueeze_op();
 
 // slice.cpp
 OpDef slice_op();
+
+// softmax.cpp
+OpDef log_softmax_op();
+OpDef softmax_op();
 
 // transpose.cpp
 OpDef transpose_op();

@@ -1,0 +1,235 @@
+// BatchNormalization (opsets 7-15) over X (N, C, D1, ..., Dn), or (N) with C = 1.
+//
+// Training (batch statistics) is on when the module is in train() mode (ctx.training) or the
+// node asks for it (training_mode = 1 from opset 14, more than one output before). It then returns the new running mean and
+// variance as outputs 1 and 2, running = running * momentum + batch * (1 - momentum), which
+// the executor writes back into the buffers (OpDef::state_updates); opsets < 14 also return
+// saved_mean and saved_var (the batch mean and population variance).
+//
+// Which batch variance enters running_var: ONNX specifies the population variance (divide by
+// the count), PyTorch's BatchNorm the unbiased one (divide by count - 1). A node that
+// asks for training is an ONNX training node and gets ONNX's (the backend node tests check
+// it); a node trained because the module is in train() mode is an inference node exported
+// from a framework, fine-tuned here, and gets PyTorch's, so running statistics evolve as
+// they would have in torch.nn.BatchNorm (whose momentum m is exported as 1 - m). Y is always
+// normalised with the population variance, as both specify.
+#include <tamp/autograd/kernels/parallel.h>
+#include <tamp/autograd/ops/op_helpers.h>
+#include <tamp/autograd/ops/ops.h>
+
+#include <Eigen/Core>
+
+#include <cmath>
+
+namespace tamp::ops {
+
+namespace {
+
+struct Geometry {
+  int64_t n, c, s;   // X as (N, C, S)
+  int64_t count;     // elements per channel, N * S
+};
+
+struct Mode {
+  bool training;
+  bool unbiased;     // running_var takes the unbiased batch variance
+  double momentum, epsilon;
+};
+
+Mode mode_of(const OpContext& ctx) {
+  const auto& at = ctx.attrs();
+  // Before opset 14 a node asks for training by having more than one output.
+  const bool node_training = ctx.opset >= 14 ? at.i("training_mode", 0) != 0 : ctx.num_outputs > 1;
+  Mode m{ctx.training || node_training, !node_training, at.f("momentum", 0.9f), at.f("epsilon", 1e-5f)};
+  TAMP_CHECK(std::isfinite(m.momentum), "momentum must be finite, got {}", m.momentum);
+  TAMP_CHECK(std::isfinite(m.epsilon) && m.epsilon >= 0, "epsilon must be finite and >= 0, got {}", m.epsilon);
+  TAMP_CHECK(at.i("spatial", 1) == 1, "spatial = 0 is not supported; flatten X to (N, C * D1 * ... * Dn) instead");
+  return m;
+}
+
+Geometry geometry(const Tensor& x) {
+  TAMP_CHECK(x.rank() >= 1, "X must have rank >= 1, got {}", describe(x));
+  const int64_t n = x.dim(0), c = x.rank() >= 2 ? x.dim(1) : 1;
+  const int64_t s = numel(x.shape(), std::min(2, x.rank()), x.rank());
+  return {n, c, s, n * s};
+}
+
+void check_channel_input(const Tensor& t, const Tensor& x, const Geometry& g, const char* name) {
+  expect_same_dtype(x, t, name);
+  TAMP_CHECK(t.rank() == 1 && t.dim(0) == g.c, "{} {} must have shape [{}] (the channels of X {})", name,
+             describe(t), g.c, describe(x));
+}
+
+template <class T>
+using ConstVecMap = Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>>;
+template <class T>
+using VecMap = Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>>;
+
+// Sum over channel c of f(x block, other block) for the N contiguous blocks of S elements;
+// blocks are summed in double so large batches keep float32 statistics accurate.
+template <class T, class F>
+double channel_sum(const Geometry& g, int64_t c, F&& f) {
+  double total = 0;
+  for (int64_t i = 0; i < g.n; ++i) total += static_cast<double>(f((i * g.c + c) * g.s));
+  return total;
+}
+
+template <class T>
+void normalize_channels(const Geometry& g, const T* x, const T* a, const T* b, T* y) {
+  kernels::parallel_for(g.c, 1, [&](int64_t c0, int64_t c1) {
+    for (int64_t c = c0; c < c1; ++c) {
+      for (int64_t i = 0; i < g.n; ++i) {
+        const int64_t off = (i * g.c + c) * g.s;
+        VecMap<T>(y + off, g.s) = ConstVecMap<T>(x + off, g.s) * a[c] + b[c];
+      }
+    }
+  });
+}
+
+std::vector<Tensor> batch_norm_forward(OpContext& ctx, const std::vector<Tensor>& in) {
+  const Tensor& x = input(in, 0, "X");
+  const Tensor& scale = input(in, 1, "scale");
+  const Tensor& bias = input(in, 2, "B");
+  const Tensor& run_mean = input(in, 3, "input_mean");
+  const Tensor& run_var = input(in, 4, "input_var");
+  const Geometry g = geometry(x);
+  check_channel_input(scale, x, g, "scale");
+  check_channel_input(bias, x, g, "B");
+  check_channel_input(run_mean, x, g, "input_mean");
+  check_channel_input(run_var, x, g, "input_var");
+  const Mode m = mode_of(ctx);
+  if (m.training) {
+    TAMP_CHECK(g.count > (m.unbiased ? 1 : 0),
+               "training needs more than one value per channel, X {} has {}", describe(x), g.count);
+  }
+
+  Tensor y = Tensor::empty(x.shape(), x.dtype());
+  Tensor mean = Tensor::empty({g.c}, x.dtype()), var = Tensor::empty({g.c}, x.dtype());  // (C)
+  Tensor rstd = Tensor::empty({g.c}, x.dtype());
+  Tensor new_mean, new_var;
+  dispatch_float(x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const T* px = x.data<T>();
+    T* pm = mean.data<T>();
+    T* pv = var.data<T>();
+    T* pr = rstd.data<T>();
+    if (m.training) {
+      kernels::parallel_for(g.c, 1, [&](int64_t c0, int64_t c1) {
+        for (int64_t c = c0; c < c1; ++c) {
+          const T mu = static_cast<T>(
+              channel_sum<T>(g, c, [&](int64_t off) { return ConstVecMap<T>(px + off, g.s).sum(); }) / g.count);
+          const double ss = channel_sum<T>(
+              g, c, [&](int64_t off) { return (ConstVecMap<T>(px + off, g.s) - mu).square().sum(); });
+          pm[c] = mu;
+          pv[c] = static_cast<T>(ss / g.count);
+        }
+      });
+    } else {
+      std::copy_n(run_mean.data<T>(), g.c, pm);
+      std::copy_n(run_var.data<T>(), g.c, pv);
+    }
+    std::vector<T> a(g.c), b(g.c);
+    const T* ps = scale.data<T>();
+    const T* pb = bias.data<T>();
+    for (int64_t c = 0; c < g.c; ++c) {
+      pr[c] = T(1) / std::sqrt(pv[c] + T(m.epsilon));
+      a[c] = ps[c] * pr[c];
+      b[c] = pb[c] - pm[c] * a[c];
+    }
+    normalize_channels<T>(g, px, a.data(), b.data(), y.data<T>());
+    if (m.training) {
+      new_mean = Tensor::empty({g.c}, x.dtype());
+      new_var = Tensor::empty({g.c}, x.dtype());
+      const T mom = T(m.momentum);
+      const T correction = m.unbiased ? T(g.count) / T(g.count - 1) : T(1);
+      const T* rm = run_mean.data<T>();
+      const T* rv = run_var.data<T>();
+      for (int64_t c = 0; c < g.c; ++c) {
+        new_mean.data<T>()[c] = rm[c] * mom + pm[c] * (T(1) - mom);
+        new_var.data<T>()[c] = rv[c] * mom + pv[c] * correction * (T(1) - mom);
+      }
+    }
+  });
+  if (ctx.any_grad()) ctx.save({x, scale, mean, rstd});
+  if (!m.training) return {y};
+  if (ctx.opset >= 14) return {y, new_mean, new_var};
+  return {y, new_mean, new_var, mean, var};
+}
+
+// Training, per channel with xhat = (x - mean) * rstd:
+//   dX = scale * rstd * (dY - mean(dY) - xhat * mean(dY * xhat))
+//        + d(outputs 1-4)/dX (running and saved statistics depend on the batch)
+//   dscale = sum(dY * xhat), dB = sum(dY).
+// Eval: mean and rstd are constants, dX = scale * rstd * dY.
+// Either way dX = alpha * dY + beta * (x - mean) + gamma per channel.
+std::vector<Tensor> batch_norm_backward(OpContext& ctx, const std::vector<Tensor>& grads) {
+  const Tensor& x = ctx.saved.at(0);
+  const Tensor& scale = ctx.saved.at(1);
+  const Tensor& mean = ctx.saved.at(2);
+  const Tensor& rstd = ctx.saved.at(3);
+  const Geometry g = geometry(x);
+  const Mode m = mode_of(ctx);
+  const Tensor& gy = grads[0];
+  auto stat_grad = [&](size_t k) { return k < grads.size() && grads[k].defined() ? grads[k] : Tensor(); };
+  const Tensor g_run_mean = stat_grad(1), g_run_var = stat_grad(2);
+  const Tensor g_saved_mean = stat_grad(3), g_saved_var = stat_grad(4);
+  const bool need_x = ctx.needs_grad[0];
+  const bool need_scale = ctx.needs_grad[1] && gy.defined();
+  const bool need_b = ctx.needs_grad[2] && gy.defined();
+  Tensor dx = need_x ? Tensor::empty(x.shape(), x.dtype()) : Tensor();
+  Tensor dscale = need_scale ? Tensor::empty({g.c}, x.dtype()) : Tensor();
+  Tensor db = need_b ? Tensor::empty({g.c}, x.dtype()) : Tensor();
+  dispatch_float(x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const T* px = x.data<T>();
+    const T* pg = gy.defined() ? gy.data<T>() : nullptr;
+    const T* ps = scale.data<T>();
+    const T* pm = mean.data<T>();
+    const T* pr = rstd.data<T>();
+    auto at = [](const Tensor& t, int64_t c) { return t.defined() ? t.data<T>()[c] : T(0); };
+    const T cnt = T(g.count);
+    const T keep = T(1) - T(m.momentum);
+    const T correction = m.unbiased && g.count > 1 ? cnt / (cnt - 1) : T(1);
+    kernels::parallel_for(g.c, 1, [&](int64_t c0, int64_t c1) {
+      for (int64_t c = c0; c < c1; ++c) {
+        const T mu = pm[c], rs = pr[c];
+        double sg = 0, sgx = 0;  // sum(dY), sum(dY * (x - mean))
+        if (pg && (need_scale || need_b || (need_x && m.training))) {
+          sg = channel_sum<T>(g, c, [&](int64_t off) { return ConstVecMap<T>(pg + off, g.s).sum(); });
+          sgx = channel_sum<T>(g, c, [&](int64_t off) {
+            return (ConstVecMap<T>(pg + off, g.s) * (ConstVecMap<T>(px + off, g.s) - mu)).sum();
+          });
+        }
+        if (need_scale) dscale.data<T>()[c] = static_cast<T>(sgx) * rs;
+        if (need_b) db.data<T>()[c] = static_cast<T>(sg);
+        if (!need_x) continue;
+        const T alpha = pg ? ps[c] * rs : T(0);
+        T beta = 0, gamma = 0;
+        if (m.training) {
+          beta = -alpha * rs * rs * static_cast<T>(sgx) / cnt +
+                 T(2) * (at(g_run_var, c) * keep * correction + at(g_saved_var, c)) / cnt;
+          gamma = -alpha * static_cast<T>(sg) / cnt + (at(g_run_mean, c) * keep + at(g_saved_mean, c)) / cnt;
+        }
+        T* pd = dx.data<T>();
+        for (int64_t i = 0; i < g.n; ++i) {
+          const int64_t off = (i * g.c + c) * g.s;
+          VecMap<T> d(pd + off, g.s);
+          if (pg) d = ConstVecMap<T>(pg + off, g.s) * alpha + (ConstVecMap<T>(px + off, g.s) - mu) * beta + gamma;
+          else d = (ConstVecMap<T>(px + off, g.s) - mu) * beta + gamma;
+        }
+      }
+    });
+  });
+  return {dx, dscale, db, Tensor(), Tensor()};
+}
+
+}  // namespace
+
+OpDef batch_normalization_op() {
+  OpDef def{"", "BatchNormalization", 7, &batch_norm_forward, &batch_norm_backward};
+  def.nondiff_inputs = {3, 4};
+  def.state_updates = {{1, 3}, {2, 4}};
+  return def;
+}
+
+}  // namespace tamp::ops

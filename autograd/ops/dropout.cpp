@@ -1,0 +1,118 @@
+// Dropout (opsets 7-13). Drops when the module is in train() mode (ctx.training) or the node's
+// training_mode input (opset >= 12) is true; otherwise Y is X itself and the mask all true.
+// Kept elements are scaled by 1 / (1 - ratio). ratio is an attribute before opset 12 and an
+// input from 12 on (default 0.5 in both).
+//
+// Masks come from ctx.generator(), so manual_seed() makes them reproducible; the node's
+// `seed` attribute is ignored. The generator gives one seed per fixed chunk of elements and
+// each chunk draws from its own stream, so the mask does not depend on the thread count.
+// The mask is bool, as from opset 10 (before: X's dtype, 1 for kept).
+#include <tamp/autograd/kernels/parallel.h>
+#include <tamp/autograd/ops/op_helpers.h>
+#include <tamp/autograd/ops/ops.h>
+
+#include <cmath>
+
+namespace tamp::ops {
+
+namespace {
+
+constexpr int64_t kChunk = 4096;  // elements per random stream; even
+
+double ratio_of(const OpContext& ctx, const std::vector<Tensor>& in) {
+  double ratio = 0.5;
+  if (ctx.opset < 12) {
+    ratio = ctx.attrs().f("ratio", 0.5f);
+  } else if (Tensor r = optional_input(in, 1); r.defined()) {
+    TAMP_CHECK(r.numel() == 1 && is_floating(r.dtype()), "ratio must be a floating-point scalar, got {}", describe(r));
+    ratio = r.item();
+  }
+  TAMP_CHECK(ratio >= 0 && ratio < 1, "ratio must be in [0, 1), got {}", ratio);
+  return ratio;
+}
+
+bool training_of(const OpContext& ctx, const std::vector<Tensor>& in) {
+  if (ctx.training) return true;
+  if (ctx.opset < 12) return false;
+  const Tensor t = optional_input(in, 2);
+  if (!t.defined()) return false;
+  TAMP_CHECK(t.numel() == 1, "training_mode must be a scalar, got {}", describe(t));
+  return t.item() != 0;
+}
+
+// keep[i] = (32 random bits >= ratio * 2^32), so P(keep) = 1 - ratio to within 2^-32.
+void draw_mask(Generator& gen, double ratio, int64_t n, bool* keep) {
+  const int64_t chunks = (n + kChunk - 1) / kChunk;
+  std::vector<uint64_t> seeds(static_cast<size_t>(chunks));
+  for (auto& s : seeds) s = gen.next();
+  const auto threshold = static_cast<uint64_t>(std::ldexp(ratio, 32));
+  kernels::parallel_for(chunks, 4, [&](int64_t c0, int64_t c1) {
+    for (int64_t c = c0; c < c1; ++c) {
+      Generator local(seeds[static_cast<size_t>(c)]);
+      const int64_t end = std::min(n, (c + 1) * kChunk);
+      for (int64_t i = c * kChunk; i < end; i += 2) {
+        const uint64_t r = local.next();
+        keep[i] = (r & 0xffffffffu) >= threshold;
+        if (i + 1 < end) keep[i + 1] = (r >> 32) >= threshold;
+      }
+    }
+  });
+}
+
+template <class T>
+void apply_mask(const T* x, const bool* keep, T scale, T* y, int64_t n) {
+  kernels::parallel_for(n, 32768, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) y[i] = keep[i] ? x[i] * scale : T(0);
+  });
+}
+
+Tensor mask_output(const OpContext& ctx, const Tensor& mask, DType x_dtype) {
+  return ctx.opset < 10 ? mask.to(x_dtype) : mask;
+}
+
+std::vector<Tensor> dropout_forward(OpContext& ctx, const std::vector<Tensor>& in) {
+  const Tensor& x = input(in, 0, "data");
+  dispatch_float(x.dtype(), [](auto) {});
+  const double ratio = ratio_of(ctx, in);
+  if (!training_of(ctx, in) || ratio == 0) {
+    if (ctx.num_outputs == 1) return {x};
+    Tensor mask = Tensor::empty(x.shape(), DType::kBool);
+    std::fill_n(mask.data<bool>(), mask.numel(), true);
+    return {x, mask_output(ctx, mask, x.dtype())};  // saves nothing: backward passes dY through
+  }
+  Tensor mask = Tensor::empty(x.shape(), DType::kBool);
+  draw_mask(ctx.generator(), ratio, x.numel(), mask.data<bool>());
+  const double scale = 1.0 / (1.0 - ratio);
+  Tensor y = Tensor::empty(x.shape(), x.dtype());
+  dispatch_float(x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    apply_mask<T>(x.data<T>(), mask.data<bool>(), T(scale), y.data<T>(), x.numel());
+  });
+  if (ctx.any_grad()) ctx.save({mask, Tensor::scalar(scale, DType::kFloat64)});
+  if (ctx.num_outputs == 1) return {y};
+  return {y, mask_output(ctx, mask, x.dtype())};
+}
+
+std::vector<Tensor> dropout_backward(OpContext& ctx, const std::vector<Tensor>& grads) {
+  const Tensor& gy = grads[0];
+  if (!gy.defined()) return {};
+  if (ctx.saved.empty()) return {gy};
+  const Tensor& mask = ctx.saved[0];
+  const double scale = ctx.saved[1].item();
+  Tensor dx = Tensor::empty(gy.shape(), gy.dtype());
+  dispatch_float(gy.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    apply_mask<T>(gy.data<T>(), mask.data<bool>(), T(scale), dx.data<T>(), gy.numel());
+  });
+  return {dx};
+}
+
+}  // namespace
+
+OpDef dropout_op() {
+  OpDef def{"", "Dropout", 7, &dropout_forward, &dropout_backward};
+  def.nondiff_inputs = {1};  // ratio
+  return def;
+}
+
+}  // namespace tamp::ops

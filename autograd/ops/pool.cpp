@@ -1,0 +1,303 @@
+// MaxPool and AveragePool over 1-3 spatial dims of X (N, C, D1[, D2[, D3]]).
+//
+// Output sizes follow ONNX (floor or ceil_mode; auto_pad VALID / SAME_UPPER / SAME_LOWER).
+// With ceil_mode a last window that would start inside the end padding is dropped, as
+// PyTorch, ONNX Runtime and ONNX >= 1.16 do. AveragePool's count_include_pad counts the
+// explicit padding, never the extra positions ceil_mode adds past it. MaxPool picks the first
+// maximum of a window (NaN wins), returns Indices (int64, flat over the whole input, spatial
+// part column-major when storage_order = 1) and routes the gradient to that element.
+#include <tamp/autograd/kernels/parallel.h>
+#include <tamp/autograd/ops/op_helpers.h>
+#include <tamp/autograd/ops/ops.h>
+
+#include <array>
+#include <cmath>
+#include <limits>
+
+namespace tamp::ops {
+
+namespace {
+
+constexpr int kMaxSpatial = 3;
+using Dims = std::array<int64_t, kMaxSpatial>;
+
+// Spatial dims are right-aligned in the arrays; unused leading dims are size 1 with a kernel
+// of 1, so one 3-D loop serves 1-D, 2-D and 3-D pooling.
+struct Geometry {
+  int spatial = 0;
+  int64_t planes = 0;  // N * C
+  Dims in{1, 1, 1}, out{1, 1, 1}, kernel{1, 1, 1}, stride{1, 1, 1}, dilation{1, 1, 1};
+  Dims pad_begin{0, 0, 0}, pad_end{0, 0, 0};
+  int64_t in_plane = 1, out_plane = 1;
+  Shape out_shape;
+};
+
+std::vector<int64_t> spatial_attr(const Attributes& at, const char* name, size_t size, int64_t fallback) {
+  std::vector<int64_t> v = at.ints(name, std::vector<int64_t>(size, fallback));
+  TAMP_CHECK(v.size() == size, "attribute {} has {} values, expected {}", name, v.size(), size);
+  return v;
+}
+
+Geometry geometry(const OpContext& ctx, const Shape& x_shape, bool use_dilation) {
+  const auto& at = ctx.attrs();
+  const int rank = static_cast<int>(x_shape.size());
+  TAMP_CHECK(rank >= 3 && rank <= 2 + kMaxSpatial,
+             "X {} must be (N, C, D1[, D2[, D3]]): rank 3 to 5", to_string(x_shape));
+  Geometry g;
+  g.spatial = rank - 2;
+  const size_t ns = static_cast<size_t>(g.spatial);
+  TAMP_CHECK(at.has("kernel_shape"), "attribute kernel_shape is required");
+  const auto kernel = spatial_attr(at, "kernel_shape", ns, 1);
+  const auto strides = spatial_attr(at, "strides", ns, 1);
+  const auto dilations = use_dilation ? spatial_attr(at, "dilations", ns, 1) : std::vector<int64_t>(ns, 1);
+  const auto pads = spatial_attr(at, "pads", 2 * ns, 0);
+  const std::string auto_pad = at.s("auto_pad", "NOTSET");
+  TAMP_CHECK(auto_pad == "NOTSET" || auto_pad == "VALID" || auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER",
+             "auto_pad '{}' is not one of NOTSET, VALID, SAME_UPPER, SAME_LOWER", auto_pad);
+  const bool ceil_mode = at.i("ceil_mode", 0) != 0;
+  g.planes = x_shape[0] * x_shape[1];
+  g.out_shape = {x_shape[0], x_shape[1]};
+  for (size_t i = 0; i < ns; ++i) {
+    const size_t d = kMaxSpatial - ns + i;
+    const int64_t in = x_shape[2 + i], k = kernel[i], s = strides[i], dil = dilations[i];
+    TAMP_CHECK(k >= 1 && s >= 1 && dil >= 1,
+               "kernel_shape, strides and dilations must be >= 1, got {}, {} and {} on spatial axis {}", k, s, dil, i);
+    TAMP_CHECK(k <= (int64_t{1} << 31) && dil <= (int64_t{1} << 31), "kernel_shape {} or dilation {} is too large", k, dil);
+    const int64_t ek = (k - 1) * dil + 1;
+    int64_t pb = pads[i], pe = pads[i + ns], out;
+    if (auto_pad == "NOTSET") {
+      TAMP_CHECK(pb >= 0 && pe >= 0 && pb < ek && pe < ek,
+                 "pads {} and {} on spatial axis {} must be >= 0 and smaller than the kernel extent {}", pb, pe, i, ek);
+      const int64_t span = in + pb + pe - ek;
+      TAMP_CHECK(span >= 0, "the kernel extent {} exceeds the padded input ({} + {} + {}) on spatial axis {} of X {}",
+                 ek, in, pb, pe, i, to_string(x_shape));
+      out = (ceil_mode ? (span + s - 1) / s : span / s) + 1;
+      if (ceil_mode && (out - 1) * s >= in + pb) --out;
+    } else if (auto_pad == "VALID") {
+      pb = pe = 0;
+      TAMP_CHECK(in >= ek, "the kernel extent {} exceeds the input size {} on spatial axis {} of X {}", ek, in, i,
+                 to_string(x_shape));
+      out = (in - ek) / s + 1;
+    } else {
+      out = (in + s - 1) / s;
+      const int64_t total = std::max<int64_t>(0, (out - 1) * s + ek - in);
+      pb = auto_pad == "SAME_UPPER" ? total / 2 : total - total / 2;
+      pe = total - pb;
+    }
+    g.in[d] = in;
+    g.out[d] = out;
+    g.kernel[d] = k;
+    g.stride[d] = s;
+    g.dilation[d] = dil;
+    g.pad_begin[d] = pb;
+    g.pad_end[d] = pe;
+    g.out_shape.push_back(out);
+  }
+  checked_numel(g.out_shape);
+  g.in_plane = g.in[0] * g.in[1] * g.in[2];
+  g.out_plane = g.out[0] * g.out[1] * g.out[2];
+  return g;
+}
+
+// For each output position along one dim: the first input index of its window and the range
+// [lo, hi) of kernel taps inside the input; `padded` counts the taps inside the padded input.
+struct Taps {
+  std::vector<int64_t> start, lo, hi, padded;
+};
+
+std::array<Taps, kMaxSpatial> taps_of(const Geometry& g) {
+  std::array<Taps, kMaxSpatial> t;
+  for (int d = 0; d < kMaxSpatial; ++d) {
+    const int64_t dil = g.dilation[d], k = g.kernel[d], in = g.in[d];
+    auto taps_below = [&](int64_t limit, int64_t start) {  // taps j with start + j * dil < limit
+      return limit <= start ? int64_t{0} : std::min(k, (limit - start + dil - 1) / dil);
+    };
+    for (int64_t o = 0; o < g.out[d]; ++o) {
+      const int64_t start = o * g.stride[d] - g.pad_begin[d];
+      t[d].start.push_back(start);
+      t[d].lo.push_back(start >= 0 ? 0 : std::min(k, (-start + dil - 1) / dil));
+      t[d].hi.push_back(std::max(t[d].lo.back(), taps_below(in, start)));
+      t[d].padded.push_back(taps_below(in + g.pad_end[d], start));
+    }
+  }
+  return t;
+}
+
+// Calls f(plane, out_index, a, b, c, off) over the output, where each window is visited by
+// the caller via window(): parallel over planes.
+template <class F>
+void for_each_window(const Geometry& g, const std::array<Taps, kMaxSpatial>& t, F&& f) {
+  const int64_t grain = std::max<int64_t>(1, 4096 / std::max<int64_t>(g.out_plane, 1));
+  kernels::parallel_for(g.planes, grain, [&](int64_t p0, int64_t p1) {
+    for (int64_t p = p0; p < p1; ++p) {
+      int64_t o = p * g.out_plane;
+      for (int64_t a = 0; a < g.out[0]; ++a) {
+        for (int64_t b = 0; b < g.out[1]; ++b) {
+          for (int64_t c = 0; c < g.out[2]; ++c, ++o) f(p, o, a, b, c);
+        }
+      }
+    }
+  });
+}
+
+// Visits the input elements of window (a, b, c) as plane-local flat indices.
+template <class V>
+void visit_window(const Geometry& g, const std::array<Taps, kMaxSpatial>& t, int64_t a, int64_t b,
+                  int64_t c, V&& v) {
+  for (int64_t ja = t[0].lo[a]; ja < t[0].hi[a]; ++ja) {
+    const int64_t ia = t[0].start[a] + ja * g.dilation[0];
+    for (int64_t jb = t[1].lo[b]; jb < t[1].hi[b]; ++jb) {
+      const int64_t row = (ia * g.in[1] + t[1].start[b] + jb * g.dilation[1]) * g.in[2] + t[2].start[c];
+      for (int64_t jc = t[2].lo[c]; jc < t[2].hi[c]; ++jc) v(row + jc * g.dilation[2]);
+    }
+  }
+}
+
+Tensor shape_tensor(const Shape& s) { return Tensor::from_vector<int64_t>({static_cast<int64_t>(s.size())}, s); }
+Shape shape_of(const Tensor& t) { return t.to_vector<int64_t>(); }
+
+// ---- MaxPool ----
+
+// idx (row-major, flat over the input) is written when not null.
+template <class T, bool kIndex>
+void max_pool_kernel(const Geometry& g, const std::array<Taps, kMaxSpatial>& t, const T* x, T* y, int64_t* idx) {
+  for_each_window(g, t, [&](int64_t p, int64_t o, int64_t a, int64_t b, int64_t c) {
+    const T* plane = x + p * g.in_plane;
+    T best = std::numeric_limits<T>::lowest();
+    if constexpr (std::numeric_limits<T>::has_infinity) best = -std::numeric_limits<T>::infinity();
+    int64_t at = -1;
+    visit_window(g, t, a, b, c, [&](int64_t i) {
+      const T v = plane[i];
+      if (at < 0 || v > best || v != v) {
+        if (at >= 0 && best != best) return;  // keep the first NaN
+        best = v;
+        at = i;
+      }
+    });
+    y[o] = best;
+    if constexpr (kIndex) idx[o] = at < 0 ? -1 : p * g.in_plane + at;
+  });
+}
+
+// Row-major plane-local index -> ONNX's column-major spatial layout (storage_order = 1).
+int64_t column_major(const Geometry& g, int64_t flat) {
+  const int64_t plane = flat / g.in_plane, local = flat % g.in_plane;
+  const Dims pos{local / (g.in[1] * g.in[2]), (local / g.in[2]) % g.in[1], local % g.in[2]};
+  // Column-major: the first spatial dim varies fastest.
+  int64_t out = 0, stride = 1;
+  for (int d = kMaxSpatial - g.spatial; d < kMaxSpatial; ++d) {
+    out += pos[d] * stride;
+    stride *= g.in[d];
+  }
+  return plane * g.in_plane + out;
+}
+
+std::vector<Tensor> max_pool_forward(OpContext& ctx, const std::vector<Tensor>& in) {
+  const Tensor& x = input(in, 0, "X");
+  const Geometry g = geometry(ctx, x.shape(), true);
+  const int64_t storage_order = ctx.attrs().i("storage_order", 0);
+  TAMP_CHECK(storage_order == 0 || storage_order == 1, "storage_order must be 0 or 1, got {}", storage_order);
+  const auto t = taps_of(g);
+  // Indices serve both the optional output and backward; skipped when neither wants them.
+  const bool want_indices = ctx.num_outputs != 1 || ctx.any_grad();
+  Tensor y = Tensor::empty(g.out_shape, x.dtype());
+  Tensor idx = want_indices ? Tensor::empty(g.out_shape, DType::kInt64) : Tensor();
+  auto run = [&](auto tag) {
+    using T = decltype(tag);
+    if (want_indices) max_pool_kernel<T, true>(g, t, x.data<T>(), y.data<T>(), idx.data<int64_t>());
+    else max_pool_kernel<T, false>(g, t, x.data<T>(), y.data<T>(), nullptr);
+  };
+  if (x.dtype() == DType::kInt8) run(int8_t{});
+  else if (x.dtype() == DType::kUInt8) run(uint8_t{});
+  else dispatch_float(x.dtype(), run);
+  if (ctx.any_grad()) ctx.save({idx, shape_tensor(x.shape())});
+  if (ctx.num_outputs == 1) return {y};
+  if (storage_order == 0) return {y, idx};
+  Tensor cm = Tensor::empty(g.out_shape, DType::kInt64);
+  const int64_t* pi = idx.data<int64_t>();
+  int64_t* pc = cm.data<int64_t>();
+  for (int64_t i = 0; i < cm.numel(); ++i) pc[i] = pi[i] < 0 ? -1 : column_major(g, pi[i]);
+  return {y, cm};
+}
+
+std::vector<Tensor> max_pool_backward(OpContext& ctx, const std::vector<Tensor>& grads) {
+  const Tensor& idx = ctx.saved.at(0);
+  const Shape x_shape = shape_of(ctx.saved.at(1));
+  const Tensor& gy = grads[0];
+  Tensor dx = Tensor::zeros(x_shape, gy.dtype());
+  const int64_t planes = x_shape[0] * x_shape[1];
+  const int64_t out_plane = planes > 0 ? idx.numel() / planes : 0;
+  dispatch_float(gy.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const T* pg = gy.data<T>();
+    const int64_t* pi = idx.data<int64_t>();
+    T* pd = dx.data<T>();
+    // Each plane's indices stay inside the plane, so planes scatter independently.
+    const int64_t grain = std::max<int64_t>(1, 4096 / std::max<int64_t>(out_plane, 1));
+    kernels::parallel_for(planes, grain, [&](int64_t p0, int64_t p1) {
+      for (int64_t o = p0 * out_plane; o < p1 * out_plane; ++o) {
+        if (pi[o] >= 0) pd[pi[o]] += pg[o];
+      }
+    });
+  });
+  return {dx};
+}
+
+// ---- AveragePool ----
+
+template <class T>
+T divisor(const Geometry& g, const std::array<Taps, kMaxSpatial>& t, bool include_pad, int64_t a, int64_t b, int64_t c) {
+  if (include_pad) return T(t[0].padded[a] * t[1].padded[b] * t[2].padded[c]);
+  return T((t[0].hi[a] - t[0].lo[a]) * (t[1].hi[b] - t[1].lo[b]) * (t[2].hi[c] - t[2].lo[c]));
+}
+
+std::vector<Tensor> average_pool_forward(OpContext& ctx, const std::vector<Tensor>& in) {
+  const Tensor& x = input(in, 0, "X");
+  const Geometry g = geometry(ctx, x.shape(), false);
+  const bool include_pad = ctx.attrs().i("count_include_pad", 0) != 0;
+  const auto t = taps_of(g);
+  Tensor y = Tensor::empty(g.out_shape, x.dtype());
+  dispatch_float(x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const T* px = x.data<T>();
+    T* py = y.data<T>();
+    for_each_window(g, t, [&](int64_t p, int64_t o, int64_t a, int64_t b, int64_t c) {
+      const T* plane = px + p * g.in_plane;
+      T sum = 0;
+      visit_window(g, t, a, b, c, [&](int64_t i) { sum += plane[i]; });
+      const T n = divisor<T>(g, t, include_pad, a, b, c);
+      py[o] = n > 0 ? sum / n : T(0);
+    });
+  });
+  if (ctx.any_grad()) ctx.save({shape_tensor(x.shape())});
+  return {y};
+}
+
+std::vector<Tensor> average_pool_backward(OpContext& ctx, const std::vector<Tensor>& grads) {
+  const Shape x_shape = shape_of(ctx.saved.at(0));
+  const Geometry g = geometry(ctx, x_shape, false);
+  const bool include_pad = ctx.attrs().i("count_include_pad", 0) != 0;
+  const auto t = taps_of(g);
+  const Tensor& gy = grads[0];
+  Tensor dx = Tensor::zeros(x_shape, gy.dtype());
+  dispatch_float(gy.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const T* pg = gy.data<T>();
+    T* pd = dx.data<T>();
+    for_each_window(g, t, [&](int64_t p, int64_t o, int64_t a, int64_t b, int64_t c) {
+      const T n = divisor<T>(g, t, include_pad, a, b, c);
+      if (n <= 0) return;
+      const T share = pg[o] / n;
+      T* plane = pd + p * g.in_plane;
+      visit_window(g, t, a, b, c, [&](int64_t i) { plane[i] += share; });
+    });
+  });
+  return {dx};
+}
+
+}  // namespace
+
+OpDef average_pool_op() { return {"", "AveragePool", 1, &average_pool_forward, &average_pool_backward}; }
+OpDef max_pool_op() { return {"", "MaxPool", 1, &max_pool_forward, &max_pool_backward}; }
+
+}  // namespace tamp::ops
