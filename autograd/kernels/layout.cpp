@@ -35,7 +35,9 @@ template <class W>
 void copy_run(const char* s, int64_t ss, char* d, int64_t ds, int64_t n) {
   const W* sp = reinterpret_cast<const W*>(s);
   W* dp = reinterpret_cast<W*>(d);
-  if (ss == 0) {
+  if (ss == 1 && ds == 1) {  // short contiguous runs: cheaper than a memcpy call
+    for (int64_t i = 0; i < n; ++i) dp[i] = sp[i];
+  } else if (ss == 0) {
     const W v = *sp;
     for (int64_t i = 0; i < n; ++i) dp[i * ds] = v;
   } else {
@@ -45,7 +47,7 @@ void copy_run(const char* s, int64_t ss, char* d, int64_t ds, int64_t n) {
 
 // One run of the innermost dim: n elements, strides ss and ds (elements of `elem` bytes).
 void run(const char* s, int64_t ss, char* d, int64_t ds, int64_t n, size_t elem) {
-  if (ss == 1 && ds == 1) {
+  if (ss == 1 && ds == 1 && n * static_cast<int64_t>(elem) > 256) {
     std::memcpy(d, s, static_cast<size_t>(n) * elem);
     return;
   }
@@ -57,6 +59,43 @@ void run(const char* s, int64_t ss, char* d, int64_t ds, int64_t n, size_t elem)
     default:
       for (int64_t i = 0; i < n; ++i) std::memcpy(d + i * ds * elem, s + i * ss * elem, elem);
   }
+}
+
+// A transpose-like copy: the source is contiguous along dim k, the destination along the
+// last dim. Copying square tiles keeps both sides' cache lines in use.
+template <class W>
+void copy_tiled(const char* s0, char* d0, const Plan& p, int k) {
+  constexpr int64_t kTile = 16;
+  const int rank = static_cast<int>(p.dims.size());
+  const int last = rank - 1;
+  std::vector<int> others;
+  for (int d = 0; d < last; ++d) if (d != k) others.push_back(d);
+  int64_t outer = 1;
+  for (int d : others) outer *= p.dims[d];
+  const int64_t rows = p.dims[k], cols = p.dims[last];
+  const int64_t tr = (rows + kTile - 1) / kTile, tc = (cols + kTile - 1) / kTile;
+  const int64_t ss = p.src[last], ds = p.dst[k];
+  const W* src = reinterpret_cast<const W*>(s0);
+  W* dst = reinterpret_cast<W*>(d0);
+  parallel_for(outer * tr * tc, 16, [&](int64_t begin, int64_t end) {
+    for (int64_t task = begin; task < end; ++task) {
+      int64_t rem = task / (tr * tc), so = 0, dof = 0;
+      for (size_t i = others.size(); i-- > 0;) {
+        const int d = others[i];
+        const int64_t idx = rem % p.dims[d];
+        rem /= p.dims[d];
+        so += idx * p.src[d];
+        dof += idx * p.dst[d];
+      }
+      const int64_t r0 = (task / tc % tr) * kTile, c0 = (task % tc) * kTile;
+      const int64_t r1 = std::min(rows, r0 + kTile), c1 = std::min(cols, c0 + kTile);
+      for (int64_t r = r0; r < r1; ++r) {
+        const W* s = src + so + r;
+        W* d = dst + dof + r * ds;
+        for (int64_t c = c0; c < c1; ++c) d[c] = s[c * ss];
+      }
+    }
+  });
 }
 
 }  // namespace
@@ -74,6 +113,17 @@ void copy_strided(const void* src, const std::vector<int64_t>& src_strides, int6
     return;
   }
   const int64_t inner = p.dims[rank - 1];
+  int k = -1;  // a dim along which the source is contiguous
+  for (int d = 0; d < rank - 1; ++d) if (p.src[d] == 1 && p.dims[d] >= 8) k = d;
+  if (k >= 0 && p.dst[rank - 1] == 1 && p.src[rank - 1] != 1 && inner >= 8) {
+    switch (elem_size) {
+      case 1: return copy_tiled<uint8_t>(s0, d0, p, k);
+      case 2: return copy_tiled<uint16_t>(s0, d0, p, k);
+      case 4: return copy_tiled<uint32_t>(s0, d0, p, k);
+      case 8: return copy_tiled<uint64_t>(s0, d0, p, k);
+      default: break;
+    }
+  }
   int64_t outer = 1;
   for (int d = 0; d < rank - 1; ++d) outer *= p.dims[d];
   const int64_t elem = static_cast<int64_t>(elem_size);

@@ -84,6 +84,18 @@ TEST(ShapeOps, TransposeAnyDtype) {
   EXPECT_NE(error_of("Transpose", {arange({2, 3})}, {{"perm", I{0}}}).find("rank 2"), std::string::npos);
 }
 
+TEST(ShapeOps, TransposeOfLargeMatricesGoesThroughTiles) {
+  // Sizes that are not multiples of the tile, with a batch dim, for each element width.
+  for (DType d : {DType::kUInt8, DType::kFloat16, DType::kFloat32, DType::kInt64}) {
+    Tensor x = arange({3, 37, 45}, d);
+    Tensor y = run1("Transpose", {x}, {{"perm", I{0, 2, 1}}});
+    ASSERT_EQ(y.shape(), (Shape{3, 45, 37}));
+    for (int64_t b = 0; b < 3; ++b)
+      for (int64_t r = 0; r < 37; ++r)
+        for (int64_t c = 0; c < 45; ++c) ASSERT_EQ(y.at((b * 45 + c) * 37 + r), x.at((b * 37 + r) * 45 + c));
+  }
+}
+
 TEST(ShapeOps, SliceClampsAndStepsBackwards) {
   const int64_t lo = std::numeric_limits<int64_t>::min(), hi = std::numeric_limits<int64_t>::max();
   Tensor x = arange({10});
