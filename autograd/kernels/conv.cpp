@@ -148,6 +148,7 @@ void conv_backward(const ConvShape& s, const T* x, const T* w, const T* dy, T* d
           for (int64_t m = 0; m < s.out_channels; ++m) {
             const T* g = dyn + m * p.out_size;
             T acc = T(0);
+#pragma omp simd reduction(+ : acc)
             for (int64_t i = 0; i < p.out_size; ++i) acc += g[i];
             dbc[m] += acc;
           }

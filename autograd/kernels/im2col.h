@@ -6,10 +6,65 @@
 #include <tamp/autograd/kernels/conv.h>
 
 #include <algorithm>
+#include <type_traits>
+
+#ifdef __AVX512F__
+#include <immintrin.h>
+#endif
 
 namespace tamp::kernels {
 
 namespace detail {
+
+// Short-row helpers: conv rows are often shorter than a vector (11 and 26 floats in a small
+// CNN), where a scalar remainder loop or a memmove call per row would dominate im2col.
+template <class T>
+inline void copy_row(const T* src, T* dst, int64_t n) {
+#ifdef __AVX512F__
+  if constexpr (std::is_same_v<T, float>) {
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) _mm512_storeu_ps(dst + i, _mm512_loadu_ps(src + i));
+    if (i < n) {
+      const __mmask16 m = static_cast<__mmask16>((1u << (n - i)) - 1);
+      _mm512_mask_storeu_ps(dst + i, m, _mm512_maskz_loadu_ps(m, src + i));
+    }
+    return;
+  }
+#endif
+  for (int64_t i = 0; i < n; ++i) dst[i] = src[i];
+}
+
+template <class T>
+inline void add_row(const T* src, T* dst, int64_t n) {
+#ifdef __AVX512F__
+  if constexpr (std::is_same_v<T, float>) {
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+      _mm512_storeu_ps(dst + i, _mm512_add_ps(_mm512_loadu_ps(dst + i), _mm512_loadu_ps(src + i)));
+    }
+    if (i < n) {
+      const __mmask16 m = static_cast<__mmask16>((1u << (n - i)) - 1);
+      const __m512 sum = _mm512_add_ps(_mm512_maskz_loadu_ps(m, dst + i), _mm512_maskz_loadu_ps(m, src + i));
+      _mm512_mask_storeu_ps(dst + i, m, sum);
+    }
+    return;
+  }
+#endif
+  for (int64_t i = 0; i < n; ++i) dst[i] += src[i];
+}
+
+template <class T>
+inline void zero_row(T* dst, int64_t n) {
+#ifdef __AVX512F__
+  if constexpr (std::is_same_v<T, float>) {
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) _mm512_storeu_ps(dst + i, _mm512_setzero_ps());
+    if (i < n) _mm512_mask_storeu_ps(dst + i, static_cast<__mmask16>((1u << (n - i)) - 1), _mm512_setzero_ps());
+    return;
+  }
+#endif
+  for (int64_t i = 0; i < n; ++i) dst[i] = T(0);
+}
 
 // The output positions [lo, hi) of a dim whose input position o * stride + base is in [0, in).
 inline void valid_range(int64_t base, int64_t stride, int64_t in, int64_t out, int64_t& lo,
@@ -67,16 +122,18 @@ void im2col(const ConvShape& s, int64_t channels, const T* x, int64_t r0, int64_
                            [&](int64_t at, const T* src, int64_t base, int64_t lo, int64_t hi) {
     T* dst = col + at;
     if (!src) {
-      std::fill(dst, dst + row_len, T(0));
+      detail::zero_row(dst, row_len);
       return;
     }
-    std::fill(dst, dst + lo, T(0));
     if (stride == 1) {
-      std::copy(src + lo + base, src + hi + base, dst + lo);
+      detail::zero_row(dst, lo);
+      detail::copy_row(src + lo + base, dst + lo, hi - lo);
+      detail::zero_row(dst + hi, row_len - hi);
     } else {
+      std::fill(dst, dst + lo, T(0));
       for (int64_t ow = lo; ow < hi; ++ow) dst[ow] = src[ow * stride + base];
+      std::fill(dst + hi, dst + row_len, T(0));
     }
-    std::fill(dst + hi, dst + row_len, T(0));
   });
 }
 
@@ -90,7 +147,7 @@ void col2im(const ConvShape& s, int64_t channels, const T* col, int64_t r0, int6
     if (!dst) return;
     const T* src = col + at;
     if (stride == 1) {
-      for (int64_t ow = lo; ow < hi; ++ow) dst[ow + base] += src[ow];
+      detail::add_row(src + lo, dst + lo + base, hi - lo);
     } else {
       for (int64_t ow = lo; ow < hi; ++ow) dst[ow * stride + base] += src[ow];
     }

@@ -29,7 +29,8 @@ std::vector<int64_t> ints_of_size(const Attributes& a, const char* name, size_t 
   std::vector<int64_t> v = a.ints(name, std::vector<int64_t>(size, fallback));
   TAMP_CHECK(v.size() == size, "attribute {} {} must have {} values for {}", name, v, size, shapes);
   for (int64_t e : v) {
-    TAMP_CHECK(e >= lo && e <= hi, "attribute {} {} must lie in [{}, {}] ({})", name, v, lo, hi, shapes);
+    TAMP_CHECK(e >= lo, "attribute {} {} must be at least {} ({})", name, v, lo, shapes);
+    TAMP_CHECK(e <= hi, "attribute {} {} must be at most {} ({})", name, v, hi, shapes);
   }
   return v;
 }

@@ -68,6 +68,7 @@ std::vector<Tensor> conv_transpose_backward(OpContext& ctx, const std::vector<Te
           T acc = T(0);
           for (int64_t n = 0; n < g.shape.batch; ++n) {
             const T* row = pdy + (n * channels + m) * size;
+#pragma omp simd reduction(+ : acc)
             for (int64_t j = 0; j < size; ++j) acc += row[j];
           }
           pdb[m] = acc;
