@@ -36,6 +36,7 @@ const OpRegistry& OpRegistry::builtin() {
     r.add(ops::flatten_op());
     r.add(ops::floor_op());
     r.add(ops::gather_op());
+    r.add(ops::gather_elements_op());
     r.add(ops::gemm_op());
     r.add(ops::global_average_pool_op());
     r.add(ops::global_max_pool_op());
@@ -78,6 +79,7 @@ const OpRegistry& OpRegistry::builtin() {
     r.add(ops::shape_op());
     r.add(ops::sigmoid_op());
     r.add(ops::sin_op());
+    r.add(ops::size_op());
     r.add(ops::slice_op());
     r.add(ops::softmax_cross_entropy_loss_op());
     r.add(ops::softmax_op());

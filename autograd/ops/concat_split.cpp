@@ -112,6 +112,7 @@ std::vector<int64_t> split_sizes(const OpContext& ctx, const std::vector<Tensor>
   }
   const int64_t parts = ctx.attrs().i("num_outputs", ctx.num_outputs);
   TAMP_CHECK(parts > 0, "Split without sizes needs its number of outputs (run it as a graph node)");
+  TAMP_CHECK(parts <= std::max<int64_t>(dim, 65536), "an axis of {} cannot be split into {} parts", dim, parts);
   const int64_t chunk = (dim + parts - 1) / parts;
   TAMP_CHECK(dim == 0 || (parts - 1) * chunk < dim, "an axis of {} cannot be split into {} parts", dim, parts);
   for (int64_t i = 0; i < parts; ++i) sizes.push_back(std::min(chunk, dim - std::min(dim, i * chunk)));

@@ -63,6 +63,7 @@ OpDef tile_op();
 // fake_quantize.cpp (domain tamp)
 OpDef fake_quantize_op();
 // gather.cpp
+OpDef gather_elements_op();
 OpDef gather_op();
 
 // global_pool.cpp
@@ -106,6 +107,7 @@ OpDef flatten_op();
 OpDef identity_op();
 OpDef reshape_op();
 OpDef shape_op();
+OpDef size_op();
 OpDef squeeze_op();
 OpDef unsqueeze_op();
 

@@ -1,5 +1,5 @@
 // Ops that only relabel the shape: Reshape, Flatten, Squeeze, Unsqueeze, Identity (all
-// share the input's storage, forward and backward) and Shape.
+// share the input's storage, forward and backward), and Shape and Size.
 #include <tamp/autograd/ops/op_helpers.h>
 #include <tamp/autograd/ops/ops.h>
 
@@ -129,12 +129,17 @@ std::vector<Tensor> shape_forward(OpContext& ctx, const std::vector<Tensor>& in)
   return {Tensor::from_vector<int64_t>({static_cast<int64_t>(dims.size())}, dims)};
 }
 
+std::vector<Tensor> size_forward(OpContext&, const std::vector<Tensor>& in) {
+  return {Tensor::from_vector<int64_t>({}, {input(in, 0, "data").numel()})};
+}
+
 }  // namespace
 
 OpDef flatten_op() { return {"", "Flatten", 1, &flatten_forward, &relabel_backward}; }
 OpDef identity_op() { return {"", "Identity", 1, &identity_forward, &identity_backward}; }
 OpDef reshape_op() { return {"", "Reshape", 5, &reshape_forward, &relabel_backward, {1}}; }
 OpDef shape_op() { return {"", "Shape", 1, &shape_forward, nullptr}; }
+OpDef size_op() { return {"", "Size", 1, &size_forward, nullptr}; }
 OpDef squeeze_op() { return {"", "Squeeze", 1, &squeeze_forward, &relabel_backward, {1}}; }
 OpDef unsqueeze_op() { return {"", "Unsqueeze", 1, &unsqueeze_forward, &relabel_backward, {1}}; }
 

@@ -81,6 +81,10 @@ TAMP_GRAD_CASES(gather_cases) {
        .attrs = {{"axis", int64_t{1}}}, .label = "scalar_index_axis1"},
       {.op = "Gather", .inputs = {uniform({3, 4}, -1, 1, 3), constant_i64({3}, {-1, 0, -1})},
        .attrs = {{"axis", int64_t{-1}}}, .label = "last_axis"},
+      {.op = "GatherElements", .inputs = {uniform({3, 4}, -1, 1, 4), constant_i64({2, 3}, {0, 3, 3, -1, 1, 1})},
+       .attrs = {{"axis", int64_t{1}}}, .label = "repeated_indices"},
+      {.op = "GatherElements", .inputs = {uniform({3, 2, 2}, -1, 1, 5), constant_i64({4, 1, 2}, {2, 0, 1, 1, -3, 2, 0, 0})},
+       .label = "axis0_more_rows"},
   };
 }
 

@@ -123,6 +123,8 @@ TEST(ShapeOps, ConcatSplit) {
   EXPECT_EQ(values<float>(sized[2]), (F{1, 2, 4, 5}));
   EXPECT_NE(error_of("Split", {arange({5}), i64({2, 2})}).find("add up to 4"), std::string::npos);
   EXPECT_NE(error_of("Split", {arange({5})}).find("number of outputs"), std::string::npos);
+  EXPECT_NE(error_of("Split", {arange({5})}, {{"num_outputs", std::numeric_limits<int64_t>::max()}}).find("parts"),
+            std::string::npos);
 }
 
 TEST(ShapeOps, GatherChecksIndices) {
@@ -132,6 +134,23 @@ TEST(ShapeOps, GatherChecksIndices) {
   EXPECT_EQ(values<int>(run1("Gather", {b, Tensor::from_vector<int32_t>({2, 1}, {1, 2})})), (std::vector<int>{0, 1}));
   EXPECT_NE(error_of("Gather", {x, i64({3})}).find("out of range"), std::string::npos);
   EXPECT_NE(error_of("Gather", {x, i64({-4})}).find("out of range"), std::string::npos);
+}
+
+TEST(ShapeOps, GatherElementsAndSize) {
+  // numpy.take_along_axis(x, idx, axis=1) for x = arange(6).reshape(2, 3).
+  Tensor x = arange({2, 3});
+  EXPECT_EQ(values<float>(run1("GatherElements", {x, Tensor::from_vector<int64_t>({2, 2}, {2, 0, -1, 1})},
+                               {{"axis", int64_t{1}}})),
+            (F{2, 0, 5, 4}));
+  EXPECT_EQ(values<float>(run1("GatherElements", {x, Tensor::from_vector<int64_t>({1, 3}, {1, 0, 1})})), (F{3, 1, 5}));
+  EXPECT_NE(error_of("GatherElements", {x, Tensor::from_vector<int64_t>({1, 3}, {2, 0, 0})}).find("out of range"),
+            std::string::npos);
+  EXPECT_NE(error_of("GatherElements", {x, Tensor::from_vector<int64_t>({1, 4}, {0, 0, 0, 0})}).find("exceed"),
+            std::string::npos);
+  EXPECT_NE(error_of("GatherElements", {x, i64({0})}).find("rank"), std::string::npos);
+  Tensor n = run1("Size", {x});
+  EXPECT_EQ(n.shape(), Shape{});
+  EXPECT_EQ(values<int64_t>(n), (I{6}));
 }
 
 TEST(ShapeOps, ExpandTileRejectHostileSizes) {
