@@ -1,0 +1,67 @@
+#include <tamp/io/hdf5_dataset.h>
+
+#include <H5Cpp.h>
+
+#include <filesystem>
+
+namespace tamp::io {
+
+namespace {
+
+// Elements a dataset may declare; a larger one is a corrupt or hostile file, not data to load.
+constexpr int64_t kMaxElements = int64_t{1} << 34;
+
+Tensor read_numeric(const H5::H5File& file, const std::string& path, const std::string& name, bool labels) {
+  if (!file.nameExists(name)) {
+    throw Error(fmt::format("HDF5 file '{}' has no dataset '{}'", path, name), ErrorKind::kInvalidInput);
+  }
+  H5::DataSet ds = file.openDataSet(name);
+  const H5T_class_t cls = ds.getTypeClass();
+  if (cls != H5T_INTEGER && cls != H5T_FLOAT) {
+    throw Error(fmt::format("HDF5 file '{}': dataset '{}' is not numeric (integer or float)", path, name));
+  }
+  H5::DataSpace space = ds.getSpace();
+  if (!space.isSimple()) throw Error(fmt::format("HDF5 file '{}': dataset '{}' has no simple shape", path, name));
+  const int rank = space.getSimpleExtentNdims();
+  if (rank < 1) {
+    throw Error(fmt::format("HDF5 file '{}': dataset '{}' has rank {}, expected >= 1 (examples first)", path, name, rank));
+  }
+  std::vector<hsize_t> dims(static_cast<size_t>(rank));
+  space.getSimpleExtentDims(dims.data());
+  Shape shape(dims.begin(), dims.end());
+  int64_t count = 0;
+  TAMP_WITH_CONTEXT(fmt::format("HDF5 file '{}', dataset '{}'", path, name), count = checked_numel(shape));
+  if (count > kMaxElements) {
+    throw Error(fmt::format("HDF5 file '{}': dataset '{}' declares {} elements ({}), more than tamp loads ({})",
+                            path, name, count, to_string(shape), kMaxElements));
+  }
+  const bool as_int = labels && cls == H5T_INTEGER;
+  Tensor t = Tensor::empty(shape, as_int ? DType::kInt64 : DType::kFloat32);
+  if (count > 0) ds.read(t.raw_data(), as_int ? H5::PredType::NATIVE_INT64 : H5::PredType::NATIVE_FLOAT);
+  return t;
+}
+
+}  // namespace
+
+std::shared_ptr<nn::TensorDataset> hdf5_dataset(const std::string& path, const std::string& x_name,
+                                                const std::string& y_name) {
+  if (!std::filesystem::exists(path)) {
+    throw Error(fmt::format("HDF5 file '{}' does not exist", path), ErrorKind::kIo);
+  }
+  H5::Exception::dontPrint();
+  try {
+    H5::H5File file(path, H5F_ACC_RDONLY);
+    Tensor x = read_numeric(file, path, x_name, false);
+    Tensor y = read_numeric(file, path, y_name, true);
+    if (x.dim(0) != y.dim(0)) {
+      throw Error(fmt::format("HDF5 file '{}': '{}' holds {} examples but '{}' holds {}", path, x_name, x.dim(0),
+                              y_name, y.dim(0)));
+    }
+    return std::make_shared<nn::TensorDataset>(std::move(x), std::move(y));
+  } catch (const H5::Exception& e) {
+    throw Error(fmt::format("HDF5 file '{}' cannot be read: {} ({})", path, e.getDetailMsg(), e.getFuncName()),
+                ErrorKind::kIo);
+  }
+}
+
+}  // namespace tamp::io
