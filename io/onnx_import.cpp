@@ -1,6 +1,7 @@
 #include <tamp/io/detail/files.h>
 #include <tamp/io/detail/onnx_tensor.h>
 #include <tamp/io/onnx_import.h>
+#include <tamp/nn/fold_constants.h>
 
 #include <filesystem>
 #include <set>
@@ -183,6 +184,7 @@ nn::Graph graph_from_model(const onnx::ModelProto& m, const ImportOptions& optio
     graph.nodes.push_back(node_from_proto(g.node(i), i, graph.opsets, model_dir));
   }
   graph.validate();
+  if (options.fold_constants) nn::fold_constants(graph);
   return graph;
 }
 
