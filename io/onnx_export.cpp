@@ -3,7 +3,10 @@
 #include <tamp/io/onnx_export.h>
 
 #include <onnx/checker.h>
+#include <onnx/shape_inference/implementation.h>
 
+#include <algorithm>
+#include <map>
 #include <set>
 
 namespace tamp::io {
@@ -126,10 +129,39 @@ onnx::ModelProto model_from_graph(const nn::Graph& g, const ExportOptions& optio
   return m;
 }
 
+// onnx 1.12's checker requires a shape on every graph input and output, while tamp's graphs
+// may leave an output's shape undeclared: ask onnx's shape inference for it.
+void fill_missing_io_shapes(onnx::ModelProto& m) {
+  auto has_shape = [](const onnx::ValueInfoProto& v) { return v.type().tensor_type().has_shape(); };
+  for (const auto& v : m.graph().input()) {
+    TAMP_CHECK(has_shape(v), "graph input '{}' has no declared shape, which ONNX requires", v.name());
+  }
+  const auto& outputs = m.graph().output();
+  if (std::all_of(outputs.begin(), outputs.end(), has_shape)) return;
+  onnx::ModelProto inferred = m;
+  try {
+    onnx::shape_inference::InferShapes(inferred);
+  } catch (const std::exception& e) {
+    throw Error(fmt::format("a graph output has no declared shape and onnx's shape inference failed: {}", e.what()));
+  }
+  std::map<std::string, const onnx::TypeProto*> types;
+  for (const auto& v : inferred.graph().value_info()) types[v.name()] = &v.type();
+  for (const auto& v : inferred.graph().output()) if (has_shape(v)) types[v.name()] = &v.type();
+  for (auto& v : *m.mutable_graph()->mutable_output()) {
+    if (has_shape(v)) continue;
+    auto it = types.find(v.name());
+    TAMP_CHECK(it != types.end() && it->second->tensor_type().has_shape(),
+               "graph output '{}' has no declared shape and onnx's shape inference finds none; ONNX requires one",
+               v.name());
+    *v.mutable_type()->mutable_tensor_type()->mutable_shape() = it->second->tensor_type().shape();
+  }
+}
+
 }  // namespace
 
 std::string serialize_onnx_graph(const nn::Graph& graph, const ExportOptions& options) {
-  const onnx::ModelProto model = model_from_graph(graph, options);
+  onnx::ModelProto model = model_from_graph(graph, options);
+  fill_missing_io_shapes(model);
   try {
     onnx::checker::check_model(model);
   } catch (const std::exception& e) {  // ValidationError, or the schema lookups' own errors

@@ -95,28 +95,32 @@ const OpDef* op_of(const Graph& g, const Node& n, const OpRegistry& registry) {
 
 // The same rule GraphModule uses: an initializer is constant unless a float one reaches an
 // input some op differentiates (a parameter) or a running statistic (a buffer). Unknown ops
-// count as differentiating everything.
-bool is_constant_initializer(const Graph& g, const std::string& name, const Tensor& t, const OpRegistry& registry) {
-  for (const auto& in : g.inputs) if (in.name == name) return false;  // the caller may override it
-  if (!is_floating(t.dtype())) return true;
+// count as differentiating everything. One pass over the nodes for all initializers.
+std::set<std::string> constant_initializers(const Graph& g, const OpRegistry& registry) {
+  std::set<std::string> trainable;
   for (const Node& n : g.nodes) {
     const OpDef* op = op_of(g, n, registry);
     for (size_t k = 0; k < n.inputs.size(); ++k) {
-      if (n.inputs[k] != name) continue;
-      if (!op || op->differentiates_input(static_cast<int>(k))) return false;
-      for (const auto& [out, in] : op->state_updates) if (in == static_cast<int>(k)) return false;
+      if (n.inputs[k].empty()) continue;
+      bool trains = !op || op->differentiates_input(static_cast<int>(k));
+      if (op) for (const auto& [out, in] : op->state_updates) trains = trains || in == static_cast<int>(k);
+      if (trains) trainable.insert(n.inputs[k]);
     }
   }
-  return true;
+  std::set<std::string> overridable;  // initializers that are also graph inputs
+  for (const auto& in : g.inputs) overridable.insert(in.name);
+  std::set<std::string> out;
+  for (const auto& [name, t] : g.initializers) {
+    if (!overridable.count(name) && (!is_floating(t.dtype()) || !trainable.count(name))) out.insert(name);
+  }
+  return out;
 }
 
 }  // namespace
 
 FoldStats fold_constants(Graph& g, const OpRegistry& registry) {
   std::unordered_map<std::string, Tensor> constants;
-  for (const auto& [name, t] : g.initializers) {
-    if (is_constant_initializer(g, name, t, registry)) constants[name] = t;
-  }
+  for (const auto& name : constant_initializers(g, registry)) constants[name] = g.initializers.at(name);
   std::unordered_map<std::string, const ValueInfo*> known_inputs;  // graph inputs, all dims declared
   for (const auto& in : g.inputs) {
     bool known = in.has_shape;
