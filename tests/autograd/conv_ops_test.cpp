@@ -82,6 +82,58 @@ TEST(ConvOps, ConvTransposeSameUpperPutsTheOddPaddingAtTheEnd) {
   expect_near(y[0], both, 0);
 }
 
+// The definition, loop by loop, for 2-D NCHW with ONNX pads [top, left, bottom, right].
+Tensor naive_conv2d(const Tensor& x, const Tensor& w, int64_t group, Ints strides, Ints pads, Ints dil) {
+  const int64_t n = x.dim(0), c = x.dim(1), h = x.dim(2), wd = x.dim(3), m = w.dim(0), kh = w.dim(2), kw = w.dim(3);
+  const int64_t oh = (h + pads[0] + pads[2] - (kh - 1) * dil[0] - 1) / strides[0] + 1;
+  const int64_t ow = (wd + pads[1] + pads[3] - (kw - 1) * dil[1] - 1) / strides[1] + 1;
+  Tensor y = Tensor::zeros({n, m, oh, ow}, DType::kFloat64);
+  const int64_t cg = c / group, mg = m / group;
+  double* py = y.data<double>();
+  const double *px = x.data<double>(), *pw = w.data<double>();
+  for (int64_t b = 0; b < n; ++b)
+    for (int64_t o = 0; o < m; ++o)
+      for (int64_t i = 0; i < oh; ++i)
+        for (int64_t j = 0; j < ow; ++j)
+          for (int64_t ci = 0; ci < cg; ++ci)
+            for (int64_t u = 0; u < kh; ++u)
+              for (int64_t v = 0; v < kw; ++v) {
+                const int64_t ih = i * strides[0] - pads[0] + u * dil[0], iw = j * strides[1] - pads[1] + v * dil[1];
+                if (ih < 0 || ih >= h || iw < 0 || iw >= wd) continue;
+                const int64_t ch = (o / mg) * cg + ci;
+                py[((b * m + o) * oh + i) * ow + j] +=
+                    px[((b * c + ch) * h + ih) * wd + iw] * pw[((o * cg + ci) * kh + u) * kw + v];
+              }
+  return y;
+}
+
+TEST(ConvOps, DirectAndIm2colKernelsMatchTheDefinition) {
+  struct Case {
+    Shape x, w;
+    int64_t group;
+    Ints strides, pads, dil;
+  };
+  const std::vector<Case> cases = {
+      {{3, 1, 12, 21}, {5, 1, 3, 3}, 1, {1, 1}, {0, 0, 0, 0}, {1, 1}},    // direct, one channel
+      {{2, 3, 9, 18}, {4, 3, 3, 3}, 1, {2, 1}, {1, 2, 0, 1}, {1, 2}},     // direct, row stride, dilation
+      {{2, 6, 7, 19}, {6, 1, 3, 3}, 6, {1, 1}, {1, 1, 1, 1}, {1, 1}},     // direct, depthwise
+      {{2, 8, 7, 9}, {6, 4, 3, 3}, 2, {1, 1}, {1, 1, 1, 1}, {1, 1}},      // im2col, groups
+      {{2, 4, 9, 9}, {5, 4, 3, 3}, 1, {2, 2}, {0, 1, 1, 0}, {1, 1}},      // im2col, strides
+      {{2, 40, 4, 5}, {7, 40, 1, 1}, 1, {1, 1}, {0, 0, 0, 0}, {1, 1}},    // 1x1 GEMM without im2col
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(to_string(c.x) + " * " + to_string(c.w));
+    const Tensor x = pattern(c.x, 17, 8, 0.1), w = pattern(c.w, 13, 6, 0.1);
+    auto y = run("Conv", {x, w},
+                 {{"group", c.group}, {"strides", c.strides}, {"pads", c.pads}, {"dilations", c.dil}});
+    const Tensor want = naive_conv2d(x, w, c.group, c.strides, c.pads, c.dil);
+    EXPECT_LT(max_abs_diff(y[0], want), 1e-12);
+    auto y32 = run("Conv", {x.to(DType::kFloat32), w.to(DType::kFloat32)},
+                   {{"group", c.group}, {"strides", c.strides}, {"pads", c.pads}, {"dilations", c.dil}});
+    EXPECT_LT(max_abs_diff(y32[0], want), 1e-4);
+  }
+}
+
 TEST(ConvOps, Float32PathsMatchFloat64) {
   struct Case {
     Shape x, w;

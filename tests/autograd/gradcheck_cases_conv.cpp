@@ -1,5 +1,6 @@
 // Gradient cases for conv.cpp and conv_transpose.cpp: every attribute path of the kernels
-// (im2col with strides, pads, dilations, groups; the 1x1 path without im2col; 1-D and 3-D).
+// (im2col with strides, pads, dilations, groups; the 1x1 path without im2col; 1-D and 3-D;
+// the direct kernel, taken when C/group * kernel <= 32 and the stride along W is 1).
 #include "autograd/gradcheck.h"
 
 namespace tamp::test {
@@ -55,6 +56,19 @@ TAMP_GRAD_CASES(conv_cases) {
        .inputs = {uniform({2, 1, 6, 6}, -1, 1, 29), uniform({4, 1, 3, 3}, -1, 1, 30), uniform({4}, -1, 1, 31)},
        .wrt = {1, 2},
        .label = "first_layer_no_input_grad"},
+      // The direct kernel (reduction <= 32, unit stride along W) with a row stride, dilations
+      // and asymmetric pads; then im2col with groups (reduction 36) and 1x1 without im2col.
+      {.op = "Conv",
+       .inputs = {uniform({2, 2, 7, 8}, -1, 1, 32), uniform({3, 2, 3, 3}, -1, 1, 33), uniform({3}, -1, 1, 34)},
+       .attrs = {{"dilations", Ints{2, 2}}, {"pads", Ints{2, 1, 0, 3}}, {"strides", Ints{2, 1}}},
+       .label = "direct_dilated_row_stride"},
+      {.op = "Conv",
+       .inputs = {uniform({2, 8, 5, 5}, -1, 1, 35), uniform({4, 4, 3, 3}, -1, 1, 36), uniform({4}, -1, 1, 37)},
+       .attrs = {{"group", int64_t{2}}, {"pads", Ints{1, 1, 1, 1}}},
+       .label = "im2col_groups"},
+      {.op = "Conv",
+       .inputs = {uniform({2, 40, 3, 2}, -1, 1, 38), uniform({5, 40, 1, 1}, -1, 1, 39), uniform({5}, -1, 1, 40)},
+       .label = "pointwise_gemm"},
   };
 }
 
