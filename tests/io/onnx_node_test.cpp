@@ -30,6 +30,7 @@
 #include <iostream>
 #include <map>
 #include <mutex>
+#include <regex>
 
 namespace tamp::test {
 namespace {
@@ -131,11 +132,24 @@ std::string compare(const Tensor& got, const Tensor& want) {
                      first, got.at(first), want.at(first));
 }
 
-// One line for the summary: without the "loading '<path>': " prefix, newlines folded.
+// One line for the summary: without the "loading '<path>': " prefix and the hint, the
+// list of missing ops reduced to their names.
 std::string short_message(const Error& e) {
-  std::string s = e.what();
+  std::string s = e.message();
+  if (s.find("use ops tamp does not support") != std::string::npos) {
+    static const std::regex missing(R"(: (\w+) \(domain ([^,]+), opset (\d+)\))");
+    std::string ops;
+    for (std::sregex_iterator it(s.begin(), s.end(), missing), end; it != end; ++it) {
+      const std::string op = (*it)[2] == "ai.onnx" ? (*it)[1].str() : (*it)[2].str() + "." + (*it)[1].str();
+      const std::string entry = op + " (opset " + (*it)[3].str() + ")";
+      if (ops.find(entry) == std::string::npos) ops += (ops.empty() ? "" : ", ") + entry;
+    }
+    return "no op " + ops;
+  }
+  s = e.what();
   const std::string marker = "model.onnx': ";
   if (auto at = s.find(marker); at != std::string::npos) s = s.substr(at + marker.size());
+  s = s.substr(0, s.find("\nhint: "));
   for (char& c : s) if (c == '\n') c = ' ';
   return s;
 }
@@ -246,12 +260,26 @@ class SummaryEnvironment : public ::testing::Environment {
     for (const auto& [op, c] : per_op) {
       md += fmt::format("| {} | {} | {} | {} | {} |\n", op, c.pass, c.fail, c.unsupported, c.skipped);
     }
-    md += "\nNot passing:\n\n";
-    for (const auto& o : r) {
-      if (o.category == Category::kPass) continue;
-      static const char* names[] = {"pass", "fail", "unsupported", "skipped"};
-      md += fmt::format("- `{}` ({}): {}: {}\n", o.test, o.op, names[static_cast<int>(o.category)], o.detail);
-    }
+    // Failures one by one; skipped and unsupported tests grouped by reason.
+    auto list = [&](Category category, bool grouped) {
+      std::map<std::string, std::vector<std::string>> by_reason;
+      for (const auto& o : r) {
+        if (o.category != category) continue;
+        if (grouped) by_reason[o.detail].push_back(o.test);
+        else md += fmt::format("- `{}` ({}): {}\n", o.test, o.op, o.detail);
+      }
+      for (const auto& [reason, tests] : by_reason) {
+        std::string names;
+        for (const auto& t : tests) names += (names.empty() ? "`" : ", `") + t + "`";
+        md += fmt::format("- {} ({}): {}\n", reason, tests.size(), names);
+      }
+    };
+    md += fmt::format("\nFailing ({}):\n\n", total.fail);
+    list(Category::kFail, false);
+    md += fmt::format("\nSkipped ({}), by reason:\n\n", total.skipped);
+    list(Category::kSkipped, true);
+    md += fmt::format("\nUnsupported ({}), by reason:\n\n", total.unsupported);
+    list(Category::kUnsupported, true);
     std::cout << "\n" << md;
     const char* env = std::getenv("TAMP_NODE_TEST_SUMMARY");
     const std::string path = env ? env : "onnx_node_tests.md";
