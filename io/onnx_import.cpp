@@ -171,8 +171,10 @@ nn::Graph graph_from_model(const onnx::ModelProto& m, const ImportOptions& optio
   }
   for (const auto& v : g.output()) graph.outputs.push_back(value_info_from_proto(v, "graph output"));
   for (const auto& v : g.value_info()) {
-    // value_info only declares shapes: entries tamp cannot represent are dropped.
+    // value_info only declares shapes: entries tamp cannot represent (other value kinds, no
+    // element type, unsupported element types) are dropped.
     if (v.type().value_case() != onnx::TypeProto::kTensorType) continue;
+    if (v.type().tensor_type().elem_type() == onnx::TensorProto::UNDEFINED) continue;
     try {
       graph.value_info.push_back(value_info_from_proto(v, "value_info"));
     } catch (const Error& e) {

@@ -11,7 +11,7 @@
 //   skipped      listed in kExcluded below with its reason, or written for an opset older
 //                than 11 that tamp has no definition for.
 // Running the whole suite prints a per-op table (pass/fail/unsupported/skipped) and writes it
-// as markdown to $TAMP_NODE_TEST_SUMMARY (default: onnx_node_tests.md in the working folder).
+// as markdown to $TAMP_NODE_TEST_SUMMARY (default: onnx_node_tests.md next to the binary).
 #include <tamp/autograd/op.h>
 #include <tamp/autograd/variable.h>
 #include <tamp/io/onnx_import.h>
@@ -282,7 +282,10 @@ class SummaryEnvironment : public ::testing::Environment {
     list(Category::kUnsupported, true);
     std::cout << "\n" << md;
     const char* env = std::getenv("TAMP_NODE_TEST_SUMMARY");
-    const std::string path = env ? env : "onnx_node_tests.md";
+    // By default next to the test binary, so a run from the source tree leaves it clean.
+    std::error_code ec;
+    const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+    const std::string path = env ? env : (ec ? fs::path("onnx_node_tests.md") : exe.parent_path() / "onnx_node_tests.md").string();
     std::ofstream(path) << md;
     std::cout << "summary written to " << path << "\n";
   }
