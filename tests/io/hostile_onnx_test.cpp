@@ -204,6 +204,33 @@ TEST_F(HostileOnnx, MissingOpsetImport) {
   expect_invalid(m2, {"node 'add1' (Add)", "imports no opset for domain 'com.example'"});
 }
 
+TEST_F(HostileOnnx, TampDomainIsVersionOne) {
+  auto m = base_model();
+  auto* op = m.add_opset_import();
+  op->set_domain("tamp");
+  op->set_version(1);
+  EXPECT_NO_THROW(io::load_onnx_graph(write(m)));
+  op->set_version(2);
+  expect_error(write(m), ErrorKind::kUnsupported, {"opset 2 of domain 'tamp'"});
+}
+
+TEST_F(HostileOnnx, UnknownOpsAreListedWithTheFile) {
+  auto m = base_model();
+  m.mutable_graph()->mutable_node(0)->set_op_type("NoSuchOp");
+  const std::string path = write(m);
+  EXPECT_NO_THROW(io::load_onnx_graph(path));  // the graph itself is fine
+  try {
+    io::load_onnx(path);
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kUnsupported);
+    EXPECT_NE(std::string(e.what()).find("loading '" + path + "': 1 node(s) use ops tamp does not support"),
+              std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("node 'add1': NoSuchOp (domain ai.onnx, opset 13)"), std::string::npos)
+        << e.what();
+  }
+}
+
 TEST_F(HostileOnnx, SubgraphAttributeNamesTheNode) {
   auto m = base_model();
   auto* a = m.mutable_graph()->mutable_node(0)->add_attribute();
