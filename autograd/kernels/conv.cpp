@@ -1,9 +1,11 @@
-// Convolution by im2col + GEMM (conv_direct.cpp takes layers with a tiny reduction). Each thread takes a contiguous chunk of the batch and runs
+// Convolution by im2col + GEMM, for what the faster kernels do not take: conv_direct.cpp
+// (a reduction of at most 32), conv_implicit.cpp (unit strides, 1-D/2-D). Each thread takes a contiguous chunk of the batch and runs
 // single-threaded GEMMs (Eigen does not nest inside an OpenMP region): per-image GEMMs are
 // small and skinny (K = 9 for a first layer), and do not scale to two threads on their own.
 // With one image, the images run serially and Eigen threads each GEMM instead.
 #include <tamp/autograd/kernels/conv.h>
 #include <tamp/autograd/kernels/conv_direct.h>
+#include <tamp/autograd/kernels/conv_implicit.h>
 #include <tamp/autograd/kernels/gemm.h>
 #include <tamp/autograd/kernels/im2col.h>
 #include <tamp/autograd/kernels/parallel.h>
@@ -67,6 +69,7 @@ int64_t batch_chunks(int64_t batch) {
 template <class T>
 void conv_forward(const ConvShape& s, const T* x, const T* w, const T* bias, T* y) {
   if (conv_direct_applies(s)) return conv_direct_forward(s, x, w, bias, y);
+  if (conv_implicit_applies(s)) return conv_implicit_forward(s, x, w, bias, y);
   const Plan p(s, sizeof(T));
   const int64_t x_stride = s.in_channels * p.in_size, y_stride = s.out_channels * p.out_size;
   parallel_for(s.batch, 1, [&](int64_t b0, int64_t b1) {
@@ -101,6 +104,7 @@ template <class T>
 void conv_backward(const ConvShape& s, const T* x, const T* w, const T* dy, T* dx, T* dw,
                    T* dbias) {
   if (conv_direct_applies(s)) return conv_direct_backward(s, x, w, dy, dx, dw, dbias);
+  if (conv_implicit_applies(s)) return conv_implicit_backward(s, x, w, dy, dx, dw, dbias);
   const Plan p(s, sizeof(T));
   const int64_t x_stride = s.in_channels * p.in_size, y_stride = s.out_channels * p.out_size;
   const int64_t dw_size = s.out_channels * p.rows_g;

@@ -4,6 +4,7 @@
 // hold a few output channels times a few output rows (8 accumulators), so a depthwise layer
 // (one output channel per group) still keeps enough independent FMA chains in flight.
 #include <tamp/autograd/kernels/conv_direct.h>
+#include <tamp/autograd/kernels/im2col.h>
 #include <tamp/autograd/kernels/parallel.h>
 #include <tamp/autograd/kernels/simd.h>
 
@@ -47,24 +48,9 @@ T* scratch(int64_t n) {
   return buffer.data();
 }
 
-// xp (cin_g, hp, wp) = the window of x (cin_g, h, w) the outputs read, zero outside x.
 template <class T>
 void pad_image(const Geometry& g, const T* x, T* xp) {
-  const int64_t j0 = std::clamp<int64_t>(g.pw, 0, g.wp), j1 = std::clamp<int64_t>(g.pw + g.w, j0, g.wp);
-  for (int64_t c = 0; c < g.cin_g; ++c) {
-    for (int64_t ip = 0; ip < g.hp; ++ip) {
-      T* dst = xp + c * g.padded_size + ip * g.wp;
-      const int64_t ih = ip - g.ph;
-      if (ih < 0 || ih >= g.h) {
-        std::fill(dst, dst + g.wp, T(0));
-        continue;
-      }
-      const T* src = x + c * g.in_size + ih * g.w;
-      std::fill(dst, dst + j0, T(0));
-      for (int64_t jp = j0; jp < j1; ++jp) dst[jp] = src[jp - g.pw];
-      std::fill(dst + j1, dst + g.wp, T(0));
-    }
-  }
+  pad_window(x, g.cin_g, g.h, g.w, g.ph, g.pw, g.hp, g.wp, xp);
 }
 
 // dx (cin_g, h, w) = the part of dxp (cin_g, hp, wp) that lies on x; zero where no output reads.

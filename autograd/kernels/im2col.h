@@ -1,5 +1,5 @@
-// Internal: im2col / col2im for the convolution kernels (conv.cpp), over a band of output rows
-// so that the column buffer stays small. A row is one (d, h) pair of the output grid and
+// Internal: layout helpers of the convolution kernels: im2col / col2im (conv.cpp) over a band
+// of output rows so that the column buffer stays small, and pad_window (the direct kernels). A row is one (d, h) pair of the output grid and
 // spans out[2] positions; the band [r0, r1) gives (r1 - r0) * out[2] columns.
 #pragma once
 
@@ -111,6 +111,28 @@ void for_each_col_row(const ConvShape& s, int64_t channels, T* x, int64_t r0, in
 }
 
 }  // namespace detail
+
+// dst (channels, hp, wp) = the window of src (channels, h, w) that starts at row -pad_h and
+// column -pad_w (pads may be negative: a crop), zero outside src. The direct kernels read
+// this instead of bounds-checking every load.
+template <class T>
+void pad_window(const T* src, int64_t channels, int64_t h, int64_t w, int64_t pad_h, int64_t pad_w,
+                int64_t hp, int64_t wp, T* dst) {
+  const int64_t j0 = std::clamp<int64_t>(pad_w, 0, wp), j1 = std::clamp<int64_t>(pad_w + w, j0, wp);
+  for (int64_t c = 0; c < channels; ++c) {
+    for (int64_t ip = 0; ip < hp; ++ip, dst += wp) {
+      const int64_t ih = ip - pad_h;
+      if (ih < 0 || ih >= h) {
+        detail::zero_row(dst, wp);
+        continue;
+      }
+      const T* row = src + (c * h + ih) * w;
+      detail::zero_row(dst, j0);
+      detail::copy_row(row + (j0 - pad_w), dst + j0, j1 - j0);
+      detail::zero_row(dst + j1, wp - j1);
+    }
+  }
+}
 
 // col (channels * kernel_size, cols) = the input patches of output rows [r0, r1).
 // x is (channels, in).

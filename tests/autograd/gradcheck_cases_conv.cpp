@@ -1,6 +1,7 @@
 // Gradient cases for conv.cpp and conv_transpose.cpp: every attribute path of the kernels
 // (im2col with strides, pads, dilations, groups; the 1x1 path without im2col; 1-D and 3-D;
-// the direct kernel, taken when C/group * kernel <= 32 and the stride along W is 1).
+// the direct kernel, taken when C/group * kernel <= 32 and the stride along W is 1; the
+// implicit GEMM for unit strides; the gradient test runs with two threads, so batch >= 2).
 #include "autograd/gradcheck.h"
 
 namespace tamp::test {
@@ -69,6 +70,11 @@ TAMP_GRAD_CASES(conv_cases) {
       {.op = "Conv",
        .inputs = {uniform({2, 40, 3, 2}, -1, 1, 38), uniform({5, 40, 1, 1}, -1, 1, 39), uniform({5}, -1, 1, 40)},
        .label = "pointwise_gemm"},
+      // Unit strides, reduction > 32: the implicit GEMM, with dilations and asymmetric pads.
+      {.op = "Conv",
+       .inputs = {uniform({2, 4, 7, 8}, -1, 1, 62), uniform({3, 4, 3, 3}, -1, 1, 63), uniform({3}, -1, 1, 64)},
+       .attrs = {{"dilations", Ints{2, 1}}, {"pads", Ints{1, 2, 0, 1}}},
+       .label = "implicit_dilated"},
   };
 }
 
@@ -97,6 +103,10 @@ TAMP_GRAD_CASES(conv_transpose_cases) {
        .inputs = {uniform({2, 2, 4}, -1, 1, 54), uniform({2, 3, 2}, -1, 1, 55), uniform({3}, -1, 1, 56)},
        .attrs = {{"dilations", Ints{2}}, {"pads", Ints{1, 0}}},
        .label = "1d_dilations"},
+      {.op = "ConvTranspose",
+       .inputs = {uniform({2, 3, 4, 4}, -1, 1, 59), uniform({3, 4, 3, 3}, -1, 1, 60), uniform({4}, -1, 1, 61)},
+       .attrs = {{"pads", Ints{1, 0, 0, 1}}},
+       .label = "implicit"},
       {.op = "ConvTranspose",
        .inputs = {uniform({1, 2, 2, 3, 2}, -1, 1, 57), uniform({2, 2, 2, 2, 2}, -1, 1, 58)},
        .attrs = {{"strides", Ints{1, 2, 1}}},

@@ -1,0 +1,292 @@
+// Implicit-GEMM convolution (see conv_implicit.h for the flat-window trick). One register-
+// blocked micro-kernel (up to 6 rows x 4 vectors of accumulators) serves all three passes:
+//   forward  Y'  (M, positions)  = W      (M, C*k)        x window(X)
+//   weights  dW' (C*k, M)       += window(X) rows          x dY^T (positions, M)
+//   data     dX' (C, positions)  = flip(W) (C, M*k)        x window(dY)  -- a stride-1 conv
+// Each thread takes whole images; dW is summed in per-thread partials.
+#include <tamp/autograd/kernels/conv_direct.h>
+#include <tamp/autograd/kernels/conv_implicit.h>
+#include <tamp/autograd/kernels/im2col.h>
+#include <tamp/autograd/kernels/parallel.h>
+#include <tamp/autograd/kernels/simd.h>
+
+#include <omp.h>
+
+#include <algorithm>
+#include <array>
+#include <utility>
+#include <vector>
+
+namespace tamp::kernels {
+
+namespace {
+
+constexpr int kTileRows = 6;  // accumulator rows: 6 x 4 vectors = 24 of the 32 zmm registers
+constexpr int kTileVecs = 4;
+
+template <class T>
+T* scratch(int slot, int64_t n) {
+  thread_local std::vector<T> buffers[4];
+  auto& b = buffers[slot];
+  if (static_cast<int64_t>(b.size()) < n) b.resize(static_cast<size_t>(n));
+  return b.data();
+}
+
+// c[i * ldc + j] (+)= sum over r < depth of a[i][r] * b[boff[r] + j], for i < MR, j < n.
+template <class T, int MR, int NV>
+void tile(int64_t depth, const T* const* a, const T* b, const int64_t* boff, int64_t n, T* c, int64_t ldc,
+          bool accumulate) {
+  using S = Simd<T>;
+  constexpr int kL = S::kLanes;
+  const auto full = S::first(kL), last = S::first(n - (NV - 1) * kL);
+  typename S::Vec acc[MR][NV];
+  const T* ap[MR];
+#pragma GCC unroll 6
+  for (int i = 0; i < MR; ++i) {
+    ap[i] = a[i];
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) acc[i][v] = S::zero();
+  }
+  for (int64_t r = 0; r < depth; ++r) {
+    const T* br = b + boff[r];
+    typename S::Vec bv[NV];
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) bv[v] = S::load(v == NV - 1 ? last : full, br + v * kL);
+#pragma GCC unroll 6
+    for (int i = 0; i < MR; ++i) {
+      const auto av = S::set1(ap[i][r]);
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) acc[i][v] = S::fma(av, bv[v], acc[i][v]);
+    }
+  }
+#pragma GCC unroll 6
+  for (int i = 0; i < MR; ++i) {
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) {
+      const auto m = v == NV - 1 ? last : full;
+      T* p = c + i * ldc + v * kL;
+      S::store(m, p, accumulate ? S::add(acc[i][v], S::load(m, p)) : acc[i][v]);
+    }
+  }
+}
+
+template <class T>
+using TileFn = void (*)(int64_t, const T* const*, const T*, const int64_t*, int64_t, T*, int64_t, bool);
+
+template <class T, int MR, size_t... V>
+constexpr std::array<TileFn<T>, kTileVecs> tile_row(std::index_sequence<V...>) {
+  return {&tile<T, MR, static_cast<int>(V) + 1>...};
+}
+template <class T, size_t... R>
+constexpr std::array<std::array<TileFn<T>, kTileVecs>, kTileRows> tile_table(std::index_sequence<R...>) {
+  return {tile_row<T, static_cast<int>(R) + 1>(std::make_index_sequence<kTileVecs>{})...};
+}
+
+// C (rows, cols; row stride ldc) (+)= A B, where row i of A is a[i][0, depth) and row r of B
+// starts at b + boff[r].
+template <class T>
+void implicit_gemm(int64_t rows, int64_t cols, int64_t depth, const T* const* a, const T* b,
+                   const int64_t* boff, T* c, int64_t ldc, bool accumulate) {
+  static constexpr auto table = tile_table<T>(std::make_index_sequence<kTileRows>{});
+  constexpr int64_t kWidth = kTileVecs * Simd<T>::kLanes;
+  for (int64_t i0 = 0; i0 < rows; i0 += kTileRows) {
+    const int64_t mr = std::min<int64_t>(kTileRows, rows - i0);
+    for (int64_t j0 = 0; j0 < cols; j0 += kWidth) {
+      const int64_t n = std::min(kWidth, cols - j0);
+      const int64_t nv = (n + Simd<T>::kLanes - 1) / Simd<T>::kLanes;
+      table[mr - 1][nv - 1](depth, a + i0, b + j0, boff, n, c + i0 * ldc + j0, ldc, accumulate);
+    }
+  }
+}
+
+// Flat-window geometry of a stride-1 conv from an input (channels, h, w) to an output
+// (oh, ow): window (channels, oh + (kh-1)dh, wp = ow + (kw-1)dw) plus slack for the dropped
+// columns of the last row; offsets of the reduction rows (c, i, j) in the window.
+struct Window {
+  int64_t channels, h, w, pad_h, pad_w, hp, wp, positions, size;
+  std::vector<int64_t> off;
+
+  Window(int64_t channels_, int64_t h_, int64_t w_, int64_t oh, int64_t ow, int64_t pad_h_, int64_t pad_w_,
+         const ConvShape& s)
+      : channels(channels_), h(h_), w(w_), pad_h(pad_h_), pad_w(pad_w_),
+        hp(oh + (s.kernel[1] - 1) * s.dilation[1]), wp(ow + (s.kernel[2] - 1) * s.dilation[2]),
+        positions(oh * wp), size(channels * hp * wp + (s.kernel[2] - 1) * s.dilation[2] + 64) {}
+
+  // Fills dst (size elements) from src (channels, h, w).
+  template <class T>
+  void fill(const T* src, T* dst) const {
+    pad_window(src, channels, h, w, pad_h, pad_w, hp, wp, dst);
+    std::fill(dst + channels * hp * wp, dst + size, T(0));
+  }
+};
+
+// dst (rows, oh, ow) = src (rows, oh * wp) without the wp - ow dropped columns, + bias[row].
+template <class T>
+void compact(const T* src, int64_t rows, int64_t oh, int64_t ow, int64_t wp, const T* bias, T* dst) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const T b = bias ? bias[r] : T(0);
+    for (int64_t o = 0; o < oh; ++o, dst += ow) {
+      const T* row = src + (r * oh + o) * wp;
+      for (int64_t j = 0; j < ow; ++j) dst[j] = row[j] + b;
+    }
+  }
+}
+
+int64_t worker_count(int64_t items) {
+  const int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
+  return std::max<int64_t>(1, std::min<int64_t>(threads, items));
+}
+
+}  // namespace
+
+bool conv_implicit_applies(const ConvShape& s) {
+  const bool planar = s.in[0] == 1 && s.out[0] == 1 && s.kernel[0] == 1 && s.pad[0] == 0;
+  // With fewer images (x groups) than threads, im2col lets Eigen thread each GEMM instead.
+  const int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
+  return planar && s.stride[1] == 1 && s.stride[2] == 1 && s.batch * s.groups >= threads;
+}
+
+template <class T>
+void conv_implicit_forward(const ConvShape& s, const T* x, const T* w, const T* bias, T* y) {
+  const int64_t cin_g = s.in_channels / s.groups, cout_g = s.out_channels / s.groups;
+  const int64_t rows_g = cin_g * s.kernel_size(), oh = s.out[1], ow = s.out[2];
+  const Window win(cin_g, s.in[1], s.in[2], oh, ow, s.pad[1], s.pad[2], s);
+  std::vector<int64_t> off;
+  for (int64_t c = 0; c < cin_g; ++c)
+    for (int64_t i = 0; i < s.kernel[1]; ++i)
+      for (int64_t j = 0; j < s.kernel[2]; ++j) off.push_back((c * win.hp + i * s.dilation[1]) * win.wp + j * s.dilation[2]);
+  std::vector<const T*> w_rows;
+  for (int64_t m = 0; m < s.out_channels; ++m) w_rows.push_back(w + m * rows_g);
+  parallel_for(s.batch * s.groups, 1, [&](int64_t begin, int64_t end) {
+    T* xp = scratch<T>(0, win.size);
+    T* yf = scratch<T>(1, cout_g * win.positions);  // (cout_g, oh * wp)
+    for (int64_t item = begin; item < end; ++item) {
+      const int64_t n = item / s.groups, grp = item % s.groups;
+      win.fill(x + (n * s.in_channels + grp * cin_g) * s.in_size(), xp);
+      implicit_gemm<T>(cout_g, win.positions, rows_g, w_rows.data() + grp * cout_g, xp, off.data(), yf,
+                       win.positions, false);
+      compact(yf, cout_g, oh, ow, win.wp, bias ? bias + grp * cout_g : nullptr,
+              y + (n * s.out_channels + grp * cout_g) * s.out_size());
+    }
+  });
+}
+
+template <class T>
+void conv_implicit_backward(const ConvShape& s, const T* x, const T* w, const T* dy, T* dx, T* dw,
+                            T* dbias) {
+  const int64_t cin_g = s.in_channels / s.groups, cout_g = s.out_channels / s.groups, k = s.kernel_size();
+  const int64_t rows_g = cin_g * k, h = s.in[1], wd = s.in[2], oh = s.out[1], ow = s.out[2];
+  const int64_t dh = s.dilation[1], dwl = s.dilation[2], kh = s.kernel[1], kw = s.kernel[2];
+  const int64_t x_stride = s.in_channels * s.in_size(), dy_stride = s.out_channels * s.out_size();
+
+  if (dx) {
+    // dX is the stride-1 conv of dY, padded by the kernel extent minus the pads, with the
+    // kernel flipped and its in/out channels swapped: W' (C, M/g * k) per group.
+    const Window win(cout_g, oh, ow, h, wd, (kh - 1) * dh - s.pad[1], (kw - 1) * dwl - s.pad[2], s);
+    std::vector<T> flipped(static_cast<size_t>(s.in_channels * cout_g * k));
+    std::vector<const T*> rows;
+    for (int64_t grp = 0; grp < s.groups; ++grp) {
+      for (int64_t c = 0; c < cin_g; ++c) {
+        T* dst = flipped.data() + (grp * cin_g + c) * cout_g * k;
+        rows.push_back(dst);
+        for (int64_t m = 0; m < cout_g; ++m) {
+          const T* src = w + ((grp * cout_g + m) * cin_g + c) * k;
+          for (int64_t e = 0; e < k; ++e) dst[m * k + e] = src[k - 1 - e];
+        }
+      }
+    }
+    std::vector<int64_t> off;
+    for (int64_t m = 0; m < cout_g; ++m)
+      for (int64_t i = 0; i < kh; ++i)
+        for (int64_t j = 0; j < kw; ++j) off.push_back((m * win.hp + i * dh) * win.wp + j * dwl);
+    parallel_for(s.batch * s.groups, 1, [&](int64_t begin, int64_t end) {
+      T* dyp = scratch<T>(2, win.size);
+      T* xf = scratch<T>(1, cin_g * win.positions);  // (cin_g, h * wp)
+      for (int64_t item = begin; item < end; ++item) {
+        const int64_t n = item / s.groups, grp = item % s.groups;
+        win.fill(dy + n * dy_stride + grp * cout_g * s.out_size(), dyp);
+        implicit_gemm<T>(cin_g, win.positions, cout_g * k, rows.data() + grp * cin_g, dyp, off.data(), xf,
+                         win.positions, false);
+        compact<T>(xf, cin_g, h, wd, win.wp, nullptr, dx + n * x_stride + grp * cin_g * s.in_size());
+      }
+    });
+  }
+  if (!dw && !dbias) return;
+
+  const Window win(cin_g, h, wd, oh, ow, s.pad[1], s.pad[2], s);
+  std::vector<int64_t> off, dy_rows;  // window offsets of the reduction rows; rows of dY^T
+  for (int64_t c = 0; c < cin_g; ++c)
+    for (int64_t i = 0; i < kh; ++i)
+      for (int64_t j = 0; j < kw; ++j) off.push_back((c * win.hp + i * dh) * win.wp + j * dwl);
+  for (int64_t p = 0; p < win.positions; ++p) dy_rows.push_back(p * cout_g);
+  const int64_t chunks = worker_count(s.batch);
+  const int64_t part_size = s.groups * rows_g * cout_g;  // dW^T per group: (rows_g, cout_g)
+  std::vector<T> parts(dw ? static_cast<size_t>(chunks * part_size) : 0, T(0));
+  std::vector<T> bias_parts(dbias ? static_cast<size_t>(chunks * s.out_channels) : 0, T(0));
+  parallel_for(chunks, 1, [&](int64_t c0, int64_t c1) {
+    T* xp = dw ? scratch<T>(0, win.size) : nullptr;
+    T* dyt = dw ? scratch<T>(3, win.positions * cout_g) : nullptr;  // (oh * wp, cout_g)
+    std::vector<const T*> rows(static_cast<size_t>(rows_g));
+    for (int64_t chunk = c0; chunk < c1; ++chunk) {
+      for (int64_t n = s.batch * chunk / chunks; n < s.batch * (chunk + 1) / chunks; ++n) {
+        for (int64_t grp = 0; grp < s.groups; ++grp) {
+          const T* dyg = dy + n * dy_stride + grp * cout_g * s.out_size();
+          if (dbias) {
+            T* db = bias_parts.data() + chunk * s.out_channels + grp * cout_g;
+            for (int64_t m = 0; m < cout_g; ++m) {
+              T acc = T(0);
+              const T* g = dyg + m * s.out_size();
+#pragma omp simd reduction(+ : acc)
+              for (int64_t p = 0; p < s.out_size(); ++p) acc += g[p];
+              db[m] += acc;
+            }
+          }
+          if (!dw) continue;
+          win.fill(x + n * x_stride + grp * cin_g * s.in_size(), xp);
+          // dY^T with zero rows at the dropped columns, so they add nothing to dW.
+          for (int64_t o = 0; o < oh; ++o) {
+            for (int64_t j = 0; j < win.wp; ++j) {
+              T* dst = dyt + (o * win.wp + j) * cout_g;
+              if (j >= ow) {
+                std::fill(dst, dst + cout_g, T(0));
+                continue;
+              }
+              for (int64_t m = 0; m < cout_g; ++m) dst[m] = dyg[(m * oh + o) * ow + j];
+            }
+          }
+          for (int64_t r = 0; r < rows_g; ++r) rows[r] = xp + off[r];
+          implicit_gemm<T>(rows_g, cout_g, win.positions, rows.data(), dyt, dy_rows.data(),
+                           parts.data() + chunk * part_size + grp * rows_g * cout_g, cout_g, true);
+        }
+      }
+    }
+  });
+  if (dw) {
+    for (int64_t grp = 0; grp < s.groups; ++grp) {
+      for (int64_t m = 0; m < cout_g; ++m) {
+        for (int64_t r = 0; r < rows_g; ++r) {
+          T sum = T(0);
+          for (int64_t c = 0; c < chunks; ++c) sum += parts[(c * s.groups + grp) * rows_g * cout_g + r * cout_g + m];
+          dw[(grp * cout_g + m) * rows_g + r] = sum;
+        }
+      }
+    }
+  }
+  if (dbias) {
+    for (int64_t m = 0; m < s.out_channels; ++m) {
+      T sum = T(0);
+      for (int64_t c = 0; c < chunks; ++c) sum += bias_parts[c * s.out_channels + m];
+      dbias[m] = sum;
+    }
+  }
+}
+
+template void conv_implicit_forward<float>(const ConvShape&, const float*, const float*, const float*, float*);
+template void conv_implicit_forward<double>(const ConvShape&, const double*, const double*, const double*,
+                                            double*);
+template void conv_implicit_backward<float>(const ConvShape&, const float*, const float*, const float*,
+                                            float*, float*, float*);
+template void conv_implicit_backward<double>(const ConvShape&, const double*, const double*, const double*,
+                                             double*, double*, double*);
+
+}  // namespace tamp::kernels
