@@ -2,6 +2,10 @@
 
 #include <tamp/autograd/random.h>
 
+#include <pthread.h>
+#include <sched.h>
+
+#include <algorithm>
 #include <numeric>
 
 namespace tamp::nn {
@@ -78,15 +82,30 @@ void DataLoader::start() {
   stop_worker();
   order_ = shard_indices(epoch_);
   batches_ = num_batches();
-  next_batch_ = 0;
+  next_batch_ = next_build_ = 0;
   if (options_.prefetch && batches_ > 0) {
     stop_ = false;
-    worker_ = std::thread([this, count = batches_] { worker_loop(count); });
+    worker_ = std::thread([this] { worker_loop(); });
   }
 }
 
-void DataLoader::worker_loop(int64_t count) {
-  for (int64_t b = 0; b < count; ++b) {
+void DataLoader::worker_loop() {
+  // Idle priority: the worker runs on time the training threads leave free and never
+  // preempts them (a woken normal-priority thread would, costing the consumer its slice on a
+  // busy machine). If it gets no time, next() builds the batches itself.
+  sched_param param{};
+  pthread_setschedparam(pthread_self(), SCHED_IDLE, &param);
+  for (;;) {
+    int64_t b;
+    {
+      std::unique_lock lock(mutex_);
+      cv_.wait(lock, [&] {
+        next_build_ = std::max(next_build_, next_batch_);  // skip what the consumer built
+        return stop_ || next_build_ >= batches_ || next_build_ - next_batch_ < options_.prefetch_depth;
+      });
+      if (stop_ || next_build_ >= batches_) return;
+      b = next_build_++;
+    }
     Slot slot;
     try {
       slot.batch = dataset_->get_batch(batch_indices(b));
@@ -95,34 +114,38 @@ void DataLoader::worker_loop(int64_t count) {
     }
     const bool failed = slot.error != nullptr;
     {
-      std::unique_lock lock(mutex_);
-      cv_.wait(lock, [&] { return stop_ || static_cast<int>(ready_.size()) < options_.prefetch_depth; });
-      if (stop_) return;
-      ready_.push_back(std::move(slot));
+      std::lock_guard lock(mutex_);
+      if (b >= next_batch_) ready_.emplace(b, std::move(slot));  // else the consumer built it
     }
-    cv_.notify_all();
     if (failed) return;
   }
 }
 
+std::optional<Batch> DataLoader::fail_pass(std::exception_ptr error) {
+  stop_worker();
+  next_batch_ = batches_;  // the pass ends with the error
+  std::rethrow_exception(error);
+}
+
 std::optional<Batch> DataLoader::next() {
   if (next_batch_ >= batches_) return std::nullopt;
+  if (!worker_.joinable()) return dataset_->get_batch(batch_indices(next_batch_++));
+  std::unique_lock lock(mutex_);
   const int64_t b = next_batch_++;
-  if (!worker_.joinable()) return dataset_->get_batch(batch_indices(b));
-  Slot slot;
-  {
-    std::unique_lock lock(mutex_);
-    cv_.wait(lock, [&] { return !ready_.empty(); });
-    slot = std::move(ready_.front());
-    ready_.pop_front();
+  auto node = ready_.extract(b);
+  lock.unlock();
+  cv_.notify_one();  // one more batch may be built ahead
+  if (node) {
+    if (node.mapped().error) return fail_pass(node.mapped().error);
+    return std::move(node.mapped().batch);
   }
-  cv_.notify_all();
-  if (slot.error) {
-    next_batch_ = batches_;  // the pass ends with the error
-    stop_worker();
-    std::rethrow_exception(slot.error);
+  // Not ready (unclaimed, or the worker is still on it): never wait, build it here. The
+  // dataset is deterministic, so the result is the worker's.
+  try {
+    return dataset_->get_batch(batch_indices(b));
+  } catch (...) {
+    return fail_pass(std::current_exception());
   }
-  return std::move(slot.batch);
 }
 
 void DataLoader::stop_worker() {

@@ -8,8 +8,12 @@
 //   }
 //
 // Determinism: the order of an epoch is a function of (seed, epoch) alone — Fisher–Yates
-// driven by a tamp::Generator — and batches are assembled in order, so prefetching changes
-// timing only. An error in the prefetch thread is rethrown by the call that would have
+// driven by a tamp::Generator — and a batch is a function of its indices, so prefetching
+// changes timing only. The prefetch thread runs at idle priority, up to prefetch_depth
+// batches ahead; next() takes a batch it has ready and otherwise builds the batch itself
+// rather than wait, so prefetching never makes a step slower than building inline (on a busy
+// machine a normal-priority helper thread made next() ten times slower by preempting the
+// trainer). An error in the prefetch thread is rethrown by the call that would have
 // returned the failed batch. Sharding (data-parallel training): shard s of n takes positions
 // s, s + n, s + 2n, ... of the epoch's order, padded by wrapping around so every shard gets
 // the same count (PyTorch's DistributedSampler).
@@ -18,7 +22,7 @@
 #include <tamp/nn/dataset.h>
 
 #include <condition_variable>
-#include <deque>
+#include <map>
 #include <exception>
 #include <memory>
 #include <mutex>
@@ -84,7 +88,8 @@ class DataLoader {
  private:
   std::vector<int64_t> batch_indices(int64_t b) const;
   void stop_worker();
-  void worker_loop(int64_t count);
+  void worker_loop();
+  std::optional<Batch> fail_pass(std::exception_ptr error);
 
   std::shared_ptr<const Dataset> dataset_;
   DataLoaderOptions options_;
@@ -93,16 +98,18 @@ class DataLoader {
   int64_t batches_ = 0;         // of the pass
   int64_t next_batch_ = 0;      // consumer position
 
-  // Prefetch thread state, guarded by mutex_: ready batches in order (an exception stands in
-  // for the batch that failed).
+  // Prefetch state, guarded by mutex_ while a worker runs. The worker claims batches in
+  // order up to prefetch_depth ahead of the consumer; the consumer takes a ready batch or
+  // builds it itself, never waiting. A worker's exception stands in for its batch.
   struct Slot {
     std::optional<Batch> batch;
     std::exception_ptr error;
   };
   std::thread worker_;
   std::mutex mutex_;
-  std::condition_variable cv_;
-  std::deque<Slot> ready_;
+  std::condition_variable cv_;      // wakes the worker
+  std::map<int64_t, Slot> ready_;  // built, not yet consumed
+  int64_t next_build_ = 0;         // the worker's next batch
   bool stop_ = false;
 };
 

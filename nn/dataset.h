@@ -24,9 +24,10 @@ class Dataset {
  public:
   virtual ~Dataset() = default;
   virtual int64_t size() const = 0;
-  // The examples at `indices`, stacked along a new leading dim. Called from the DataLoader's
-  // prefetch thread: must be safe to call concurrently with anything but a modification of
-  // the dataset, and should not start parallel (OpenMP) work of its own.
+  // The examples at `indices`, stacked along a new leading dim; the same indices must give
+  // the same batch (a DataLoader may build one twice). Called from the DataLoader's prefetch
+  // thread too: must be safe to call concurrently with itself, and should not start parallel
+  // (OpenMP) work of its own.
   virtual Batch get_batch(const std::vector<int64_t>& indices) const = 0;
 };
 
