@@ -2,10 +2,12 @@
 // Expected values are numpy's (written out by hand from numpy 1.24 / the ONNX spec text).
 #include <tamp/autograd/apply.h>
 #include <tamp/autograd/op.h>
+#include <tamp/autograd/random.h>
 #include <tamp/autograd/variable.h>
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <limits>
 
 namespace tamp {
@@ -248,6 +250,77 @@ TEST(ReduceOps, LargeInnerReductionMatchesDoubleSum) {
       for (int64_t t = 0; t < 64; ++t) s += x.data<float>()[(b * 64 + t) * 128 + d];
       EXPECT_NEAR(y.data<float>()[b * 128 + d], s / 64, 1e-5);
     }
+  }
+}
+
+// Random shapes (rank 1-5) and axis subsets against a naive loop over every element.
+TEST(ReduceOps, RandomAxesMatchNaiveLoops) {
+  Generator g(7);
+  for (int trial = 0; trial < 200; ++trial) {
+    const int rank = 1 + static_cast<int>(g.uniform_double() * 5);
+    Shape shape;
+    for (int d = 0; d < rank; ++d) shape.push_back(1 + static_cast<int64_t>(g.uniform_double() * 4));
+    I axes;
+    for (int d = 0; d < rank; ++d) if (g.uniform_double() < 0.5) axes.push_back(d);
+    if (axes.empty()) axes.push_back(rank - 1);
+    Tensor x = Tensor::empty(shape, DType::kFloat64);
+    for (int64_t i = 0; i < x.numel(); ++i) x.data<double>()[i] = g.uniform_double() - 0.5;
+    Shape out_shape = shape;
+    for (int64_t a : axes) out_shape[a] = 1;
+    std::vector<double> sum(static_cast<size_t>(numel(out_shape)), 0), max(sum.size(), -INFINITY);
+    const auto in_strides = strides_of(shape), out_strides = strides_of(out_shape);
+    for (int64_t i = 0; i < x.numel(); ++i) {
+      int64_t o = 0;
+      for (int d = 0; d < rank; ++d) o += out_shape[d] == 1 ? 0 : (i / in_strides[d] % shape[d]) * out_strides[d];
+      sum[o] += x.data<double>()[i];
+      max[o] = std::max(max[o], x.data<double>()[i]);
+    }
+    SCOPED_TRACE(to_string(shape) + " axes " + to_string(axes));
+    Tensor s = run1("ReduceSum", {x, i64(axes)});
+    Tensor m = run1("ReduceMax", {x}, {{"axes", axes}});
+    ASSERT_EQ(s.shape(), out_shape);
+    for (size_t k = 0; k < sum.size(); ++k) {
+      ASSERT_NEAR(s.data<double>()[k], sum[k], 1e-12);
+      ASSERT_EQ(m.data<double>()[k], max[k]);
+    }
+  }
+}
+
+// Random starts/ends/steps against Python's slice semantics (as ONNX amends them),
+// enumerated element by element.
+TEST(ShapeOps, RandomSlicesMatchPythonSemanticsAsOnnxAmendsThem) {
+  Generator g(11);
+  auto pick = [&](int64_t lo, int64_t hi) { return lo + static_cast<int64_t>(g.uniform_double() * (hi - lo + 1)); };
+  for (int trial = 0; trial < 300; ++trial) {
+    const Shape shape{pick(1, 6), pick(1, 6)};
+    Tensor x = arange(shape, DType::kInt64);
+    I starts, ends, steps;
+    std::vector<I> picked(2);
+    for (int d = 0; d < 2; ++d) {
+      const int64_t n = shape[d];
+      int64_t start = pick(-8, 8), stop = pick(-8, 8), step = pick(-3, 3);
+      if (step == 0) step = 1;
+      starts.push_back(start);
+      ends.push_back(stop);
+      steps.push_back(step);
+      // Python's slice.indices(n), then range(start, stop, step); except that ONNX clamps
+      // a negative-step start to [0, n-1] where Python uses [-1, n-1] (the spec text, and
+      // ONNX Runtime: Slice(starts=-5, ends=-5, steps=-1) of 2 elements is [x[0]], not []).
+      auto clamp = [&](int64_t v, bool is_start) {
+        if (v < 0) v += n;
+        const int64_t lower = step > 0 || is_start ? 0 : -1, upper = step > 0 ? n : n - 1;
+        return std::min(std::max(v, lower), upper);
+      };
+      const int64_t first = clamp(start, true), last = clamp(stop, false);
+      for (int64_t i = first; step > 0 ? i < last : i > last; i += step) picked[d].push_back(i);
+    }
+    SCOPED_TRACE(to_string(shape) + " starts " + to_string(starts) + " ends " + to_string(ends) + " steps " +
+                 to_string(steps));
+    Tensor y = run1("Slice", {x, i64(starts), i64(ends), i64({0, 1}), i64(steps)});
+    ASSERT_EQ(y.shape(), (Shape{static_cast<int64_t>(picked[0].size()), static_cast<int64_t>(picked[1].size())}));
+    int64_t k = 0;
+    for (int64_t r : picked[0])
+      for (int64_t c : picked[1]) ASSERT_EQ(y.data<int64_t>()[k++], r * shape[1] + c);
   }
 }
 
