@@ -15,33 +15,46 @@ struct AdamStep {
   double lr, beta1, beta2, eps, l2, decay_factor, step_size, inv_sqrt_bc2;
 };
 
-template <class T>
-void adam_kernel(T* p, const T* g, T* m, T* v, T* vmax, int64_t n, const AdamStep& s) {
+// Elements [begin, end). The file is compiled with -fno-math-errno (nn/CMakeLists.txt): with
+// errno semantics GCC keeps a branch to libm's sqrt in the loop and does not vectorise it.
+template <class T, bool kAmsgrad>
+void adam_range(T* p, const T* g, T* m, T* v, T* vmax, int64_t begin,
+                                                   int64_t end, const AdamStep& s) {
   const T b1 = T(s.beta1), b2 = T(s.beta2), c1 = T(1 - s.beta1), c2 = T(1 - s.beta2);
   const T l2 = T(s.l2), decay = T(s.decay_factor), step_size = T(s.step_size);
   const T inv_sqrt_bc2 = T(s.inv_sqrt_bc2), eps = T(s.eps);
-  kernels::parallel_for(n, kGrain, [&](int64_t begin, int64_t end) {
 #pragma omp simd
-    for (int64_t i = begin; i < end; ++i) {
-      const T pi = p[i] * decay;
-      const T d = g[i] + l2 * pi;
-      const T mi = b1 * m[i] + c1 * d;
-      T vi = b2 * v[i] + c2 * d * d;
-      m[i] = mi;
-      v[i] = vi;
-      if (vmax) {
-        vi = std::max(vmax[i], vi);
-        vmax[i] = vi;
-      }
-      p[i] = pi - step_size * mi / (std::sqrt(vi) * inv_sqrt_bc2 + eps);
+  for (int64_t i = begin; i < end; ++i) {
+    const T pi = p[i] * decay;
+    const T d = g[i] + l2 * pi;
+    const T mi = b1 * m[i] + c1 * d;
+    T vi = b2 * v[i] + c2 * d * d;
+    m[i] = mi;
+    v[i] = vi;
+    if constexpr (kAmsgrad) {
+      vi = vmax[i] > vi ? vmax[i] : vi;
+      vmax[i] = vi;
     }
+    p[i] = pi - step_size * mi / (std::sqrt(vi) * inv_sqrt_bc2 + eps);
+  }
+}
+
+template <class T, bool kAmsgrad>
+void adam_kernel(T* p, const T* g, T* m, T* v, T* vmax, int64_t n, const AdamStep& s) {
+  kernels::parallel_for(n, kGrain, [&](int64_t begin, int64_t end) {
+    adam_range<T, kAmsgrad>(p, g, m, v, vmax, begin, end, s);
   });
 }
 
 template <class T>
 void run(Tensor& value, const Tensor& grad, std::vector<Tensor>& slots, bool amsgrad, const AdamStep& s) {
-  adam_kernel<T>(value.data<T>(), grad.data<T>(), slots[0].data<T>(), slots[1].data<T>(),
-                 amsgrad ? slots[2].data<T>() : nullptr, value.numel(), s);
+  T* p = value.data<T>();
+  const T* g = grad.data<T>();
+  if (amsgrad) {
+    adam_kernel<T, true>(p, g, slots[0].data<T>(), slots[1].data<T>(), slots[2].data<T>(), value.numel(), s);
+  } else {
+    adam_kernel<T, false>(p, g, slots[0].data<T>(), slots[1].data<T>(), nullptr, value.numel(), s);
+  }
 }
 
 }  // namespace
