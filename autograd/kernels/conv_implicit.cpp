@@ -2,7 +2,8 @@
 // blocked micro-kernel (up to 6 rows x 4 vectors of accumulators) serves all three passes:
 //   forward  Y'  (M, positions)  = W      (M, C*k)        x window(X)
 //   weights  dW' (C*k, M)       += window(X) rows          x dY^T (positions, M)
-//   data     dX' (C, positions)  = flip(W) (C, M*k)        x window(dY)  -- a stride-1 conv
+//   data     window(dX)         += W^T    (C*k, M)         x dY' (M, positions), each
+//            row added at its reduction row's window offset (col2im fused into the stores)
 // Each thread takes whole images; dW is summed in per-thread partials.
 #include <tamp/autograd/kernels/conv_direct.h>
 #include <tamp/autograd/kernels/conv_implicit.h>
@@ -32,10 +33,10 @@ T* scratch(int slot, int64_t n) {
   return b.data();
 }
 
-// c[i * ldc + j] (+)= sum over r < depth of a[i][r] * b[boff[r] + j], for i < MR, j < n.
+// c[i][j0 + j] (+)= sum over r < depth of a[i][r] * b[boff[r] + j], for i < MR, j < n.
 template <class T, int MR, int NV>
-void tile(int64_t depth, const T* const* a, const T* b, const int64_t* boff, int64_t n, T* c, int64_t ldc,
-          bool accumulate) {
+void tile(int64_t depth, const T* const* a, const T* b, const int64_t* boff, int64_t n, T* const* c,
+          int64_t j0, bool accumulate) {
   using S = Simd<T>;
   constexpr int kL = S::kLanes;
   const auto full = S::first(kL), last = S::first(n - (NV - 1) * kL);
@@ -64,14 +65,14 @@ void tile(int64_t depth, const T* const* a, const T* b, const int64_t* boff, int
 #pragma GCC unroll 4
     for (int v = 0; v < NV; ++v) {
       const auto m = v == NV - 1 ? last : full;
-      T* p = c + i * ldc + v * kL;
+      T* p = c[i] + j0 + v * kL;
       S::store(m, p, accumulate ? S::add(acc[i][v], S::load(m, p)) : acc[i][v]);
     }
   }
 }
 
 template <class T>
-using TileFn = void (*)(int64_t, const T* const*, const T*, const int64_t*, int64_t, T*, int64_t, bool);
+using TileFn = void (*)(int64_t, const T* const*, const T*, const int64_t*, int64_t, T* const*, int64_t, bool);
 
 template <class T, int MR, size_t... V>
 constexpr std::array<TileFn<T>, kTileVecs> tile_row(std::index_sequence<V...>) {
@@ -82,11 +83,12 @@ constexpr std::array<std::array<TileFn<T>, kTileVecs>, kTileRows> tile_table(std
   return {tile_row<T, static_cast<int>(R) + 1>(std::make_index_sequence<kTileVecs>{})...};
 }
 
-// C (rows, cols; row stride ldc) (+)= A B, where row i of A is a[i][0, depth) and row r of B
-// starts at b + boff[r].
+// C (rows, cols) (+)= A B, where row i of A is a[i][0, depth), row r of B starts at
+// b + boff[r] and row i of C at c[i]. Rows of C may overlap (a fused col2im): tiles run in
+// order, each adding into memory.
 template <class T>
 void implicit_gemm(int64_t rows, int64_t cols, int64_t depth, const T* const* a, const T* b,
-                   const int64_t* boff, T* c, int64_t ldc, bool accumulate) {
+                   const int64_t* boff, T* const* c, bool accumulate) {
   static constexpr auto table = tile_table<T>(std::make_index_sequence<kTileRows>{});
   constexpr int64_t kWidth = kTileVecs * Simd<T>::kLanes;
   for (int64_t i0 = 0; i0 < rows; i0 += kTileRows) {
@@ -94,7 +96,7 @@ void implicit_gemm(int64_t rows, int64_t cols, int64_t depth, const T* const* a,
     for (int64_t j0 = 0; j0 < cols; j0 += kWidth) {
       const int64_t n = std::min(kWidth, cols - j0);
       const int64_t nv = (n + Simd<T>::kLanes - 1) / Simd<T>::kLanes;
-      table[mr - 1][nv - 1](depth, a + i0, b + j0, boff, n, c + i0 * ldc + j0, ldc, accumulate);
+      table[mr - 1][nv - 1](depth, a + i0, b + j0, boff, n, c + i0, j0, accumulate);
     }
   }
 }
@@ -132,6 +134,21 @@ void compact(const T* src, int64_t rows, int64_t oh, int64_t ow, int64_t wp, con
   }
 }
 
+// dst (channels, h, w) = the part of the window src that lies on the input; zero where no
+// output reads.
+template <class T>
+void crop(const T* src, const Window& win, T* dst) {
+  for (int64_t c = 0; c < win.channels; ++c) {
+    for (int64_t ih = 0; ih < win.h; ++ih, dst += win.w) {
+      const int64_t ip = ih + win.pad_h;
+      for (int64_t jw = 0; jw < win.w; ++jw) {
+        const int64_t jp = jw + win.pad_w;
+        dst[jw] = ip >= 0 && ip < win.hp && jp >= 0 && jp < win.wp ? src[(c * win.hp + ip) * win.wp + jp] : T(0);
+      }
+    }
+  }
+}
+
 int64_t worker_count(int64_t items) {
   const int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
   return std::max<int64_t>(1, std::min<int64_t>(threads, items));
@@ -160,11 +177,13 @@ void conv_implicit_forward(const ConvShape& s, const T* x, const T* w, const T* 
   parallel_for(s.batch * s.groups, 1, [&](int64_t begin, int64_t end) {
     T* xp = scratch<T>(0, win.size);
     T* yf = scratch<T>(1, cout_g * win.positions);  // (cout_g, oh * wp)
+    std::vector<T*> y_rows;
+    for (int64_t m = 0; m < cout_g; ++m) y_rows.push_back(yf + m * win.positions);
     for (int64_t item = begin; item < end; ++item) {
       const int64_t n = item / s.groups, grp = item % s.groups;
       win.fill(x + (n * s.in_channels + grp * cin_g) * s.in_size(), xp);
-      implicit_gemm<T>(cout_g, win.positions, rows_g, w_rows.data() + grp * cout_g, xp, off.data(), yf,
-                       win.positions, false);
+      implicit_gemm<T>(cout_g, win.positions, rows_g, w_rows.data() + grp * cout_g, xp, off.data(),
+                       y_rows.data(), false);
       compact(yf, cout_g, oh, ow, win.wp, bias ? bias + grp * cout_g : nullptr,
               y + (n * s.out_channels + grp * cout_g) * s.out_size());
     }
@@ -179,45 +198,46 @@ void conv_implicit_backward(const ConvShape& s, const T* x, const T* w, const T*
   const int64_t dh = s.dilation[1], dwl = s.dilation[2], kh = s.kernel[1], kw = s.kernel[2];
   const int64_t x_stride = s.in_channels * s.in_size(), dy_stride = s.out_channels * s.out_size();
 
+  const Window win(cin_g, h, wd, oh, ow, s.pad[1], s.pad[2], s);
+  std::vector<int64_t> off;  // window offsets of the reduction rows (c, i, j)
+  for (int64_t c = 0; c < cin_g; ++c)
+    for (int64_t i = 0; i < kh; ++i)
+      for (int64_t j = 0; j < kw; ++j) off.push_back((c * win.hp + i * dh) * win.wp + j * dwl);
+
   if (dx) {
-    // dX is the stride-1 conv of dY, padded by the kernel extent minus the pads, with the
-    // kernel flipped and its in/out channels swapped: W' (C, M/g * k) per group.
-    const Window win(cout_g, oh, ow, h, wd, (kh - 1) * dh - s.pad[1], (kw - 1) * dwl - s.pad[2], s);
-    std::vector<T> flipped(static_cast<size_t>(s.in_channels * cout_g * k));
-    std::vector<const T*> rows;
+    // dcol (rows_g, positions) = W^T dY', added straight into the window of dX at each
+    // reduction row's offset (a col2im fused into the tile stores); dY' is dY with zero
+    // dropped columns, so they add nothing.
+    std::vector<T> wt(static_cast<size_t>(s.out_channels * rows_g));  // per group (rows_g, cout_g)
+    std::vector<const T*> wt_rows;
     for (int64_t grp = 0; grp < s.groups; ++grp) {
-      for (int64_t c = 0; c < cin_g; ++c) {
-        T* dst = flipped.data() + (grp * cin_g + c) * cout_g * k;
-        rows.push_back(dst);
-        for (int64_t m = 0; m < cout_g; ++m) {
-          const T* src = w + ((grp * cout_g + m) * cin_g + c) * k;
-          for (int64_t e = 0; e < k; ++e) dst[m * k + e] = src[k - 1 - e];
-        }
+      for (int64_t r = 0; r < rows_g; ++r) {
+        T* dst = wt.data() + (grp * rows_g + r) * cout_g;
+        wt_rows.push_back(dst);
+        for (int64_t m = 0; m < cout_g; ++m) dst[m] = w[(grp * cout_g + m) * rows_g + r];
       }
     }
-    std::vector<int64_t> off;
-    for (int64_t m = 0; m < cout_g; ++m)
-      for (int64_t i = 0; i < kh; ++i)
-        for (int64_t j = 0; j < kw; ++j) off.push_back((m * win.hp + i * dh) * win.wp + j * dwl);
+    std::vector<int64_t> dy_off;
+    for (int64_t m = 0; m < cout_g; ++m) dy_off.push_back(m * win.positions);
     parallel_for(s.batch * s.groups, 1, [&](int64_t begin, int64_t end) {
-      T* dyp = scratch<T>(2, win.size);
-      T* xf = scratch<T>(1, cin_g * win.positions);  // (cin_g, h * wp)
+      T* dyp = scratch<T>(2, cout_g * win.positions + 64);  // (cout_g, oh, wp)
+      T* dxp = scratch<T>(0, win.size);
+      std::vector<T*> dx_rows;
+      for (int64_t r = 0; r < rows_g; ++r) dx_rows.push_back(dxp + off[r]);
       for (int64_t item = begin; item < end; ++item) {
         const int64_t n = item / s.groups, grp = item % s.groups;
-        win.fill(dy + n * dy_stride + grp * cout_g * s.out_size(), dyp);
-        implicit_gemm<T>(cin_g, win.positions, cout_g * k, rows.data() + grp * cin_g, dyp, off.data(), xf,
-                         win.positions, false);
-        compact<T>(xf, cin_g, h, wd, win.wp, nullptr, dx + n * x_stride + grp * cin_g * s.in_size());
+        pad_window(dy + n * dy_stride + grp * cout_g * s.out_size(), cout_g, oh, ow, int64_t{0}, int64_t{0}, oh,
+                   win.wp, dyp);
+        std::fill(dxp, dxp + win.size, T(0));
+        implicit_gemm<T>(rows_g, win.positions, cout_g, wt_rows.data() + grp * rows_g, dyp, dy_off.data(),
+                         dx_rows.data(), true);
+        crop(dxp, win, dx + n * x_stride + grp * cin_g * s.in_size());
       }
     });
   }
   if (!dw && !dbias) return;
 
-  const Window win(cin_g, h, wd, oh, ow, s.pad[1], s.pad[2], s);
-  std::vector<int64_t> off, dy_rows;  // window offsets of the reduction rows; rows of dY^T
-  for (int64_t c = 0; c < cin_g; ++c)
-    for (int64_t i = 0; i < kh; ++i)
-      for (int64_t j = 0; j < kw; ++j) off.push_back((c * win.hp + i * dh) * win.wp + j * dwl);
+  std::vector<int64_t> dy_rows;  // rows of dY^T
   for (int64_t p = 0; p < win.positions; ++p) dy_rows.push_back(p * cout_g);
   const int64_t chunks = worker_count(s.batch);
   const int64_t part_size = s.groups * rows_g * cout_g;  // dW^T per group: (rows_g, cout_g)
@@ -227,6 +247,7 @@ void conv_implicit_backward(const ConvShape& s, const T* x, const T* w, const T*
     T* xp = dw ? scratch<T>(0, win.size) : nullptr;
     T* dyt = dw ? scratch<T>(3, win.positions * cout_g) : nullptr;  // (oh * wp, cout_g)
     std::vector<const T*> rows(static_cast<size_t>(rows_g));
+    std::vector<T*> part_rows(static_cast<size_t>(rows_g));
     for (int64_t chunk = c0; chunk < c1; ++chunk) {
       for (int64_t n = s.batch * chunk / chunks; n < s.batch * (chunk + 1) / chunks; ++n) {
         for (int64_t grp = 0; grp < s.groups; ++grp) {
@@ -254,9 +275,12 @@ void conv_implicit_backward(const ConvShape& s, const T* x, const T* w, const T*
               for (int64_t m = 0; m < cout_g; ++m) dst[m] = dyg[(m * oh + o) * ow + j];
             }
           }
-          for (int64_t r = 0; r < rows_g; ++r) rows[r] = xp + off[r];
-          implicit_gemm<T>(rows_g, cout_g, win.positions, rows.data(), dyt, dy_rows.data(),
-                           parts.data() + chunk * part_size + grp * rows_g * cout_g, cout_g, true);
+          T* part = parts.data() + chunk * part_size + grp * rows_g * cout_g;  // (rows_g, cout_g)
+          for (int64_t r = 0; r < rows_g; ++r) {
+            rows[r] = xp + off[r];
+            part_rows[r] = part + r * cout_g;
+          }
+          implicit_gemm<T>(rows_g, cout_g, win.positions, rows.data(), dyt, dy_rows.data(), part_rows.data(), true);
         }
       }
     }
