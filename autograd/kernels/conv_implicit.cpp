@@ -90,13 +90,15 @@ template <class T>
 void implicit_gemm(int64_t rows, int64_t cols, int64_t depth, const T* const* a, const T* b,
                    const int64_t* boff, T* const* c, bool accumulate) {
   static constexpr auto table = tile_table<T>(std::make_index_sequence<kTileRows>{});
-  constexpr int64_t kWidth = kTileVecs * Simd<T>::kLanes;
+  constexpr int64_t kL = Simd<T>::kLanes;
+  // Column tiles as even as possible (143 columns: 3 x 3 vectors, not 4 + 4 + 1).
+  const int64_t vecs = (cols + kL - 1) / kL, tiles = (vecs + kTileVecs - 1) / kTileVecs;
   for (int64_t i0 = 0; i0 < rows; i0 += kTileRows) {
     const int64_t mr = std::min<int64_t>(kTileRows, rows - i0);
-    for (int64_t j0 = 0; j0 < cols; j0 += kWidth) {
-      const int64_t n = std::min(kWidth, cols - j0);
-      const int64_t nv = (n + Simd<T>::kLanes - 1) / Simd<T>::kLanes;
-      table[mr - 1][nv - 1](depth, a + i0, b + j0, boff, n, c + i0, j0, accumulate);
+    for (int64_t t = 0; t < tiles; ++t) {
+      const int64_t v0 = vecs * t / tiles, v1 = vecs * (t + 1) / tiles;
+      const int64_t j0 = v0 * kL, n = std::min(cols, v1 * kL) - j0;
+      table[mr - 1][v1 - v0 - 1](depth, a + i0, b + j0, boff, n, c + i0, j0, accumulate);
     }
   }
 }

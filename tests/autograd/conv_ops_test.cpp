@@ -107,7 +107,7 @@ Tensor naive_conv2d(const Tensor& x, const Tensor& w, int64_t group, Ints stride
   return y;
 }
 
-TEST(ConvOps, DirectAndIm2colKernelsMatchTheDefinition) {
+TEST(ConvOps, EveryKernelMatchesTheDefinition) {
   struct Case {
     Shape x, w;
     int64_t group;
@@ -119,6 +119,8 @@ TEST(ConvOps, DirectAndIm2colKernelsMatchTheDefinition) {
       {{2, 6, 7, 19}, {6, 1, 3, 3}, 6, {1, 1}, {1, 1, 1, 1}, {1, 1}},     // direct, depthwise
       {{2, 8, 7, 9}, {6, 4, 3, 3}, 2, {1, 1}, {1, 1, 1, 1}, {1, 1}},      // im2col, groups
       {{2, 4, 9, 9}, {5, 4, 3, 3}, 1, {2, 2}, {0, 1, 1, 0}, {1, 1}},      // im2col, strides
+      {{1, 8, 6, 7}, {5, 8, 3, 3}, 1, {1, 1}, {1, 1, 1, 1}, {1, 1}},      // im2col when batch < threads
+      {{2, 6, 8, 9}, {7, 6, 3, 2}, 1, {1, 1}, {2, 0, 1, 1}, {2, 3}},      // implicit GEMM, dilations
       {{2, 40, 4, 5}, {7, 40, 1, 1}, 1, {1, 1}, {0, 0, 0, 0}, {1, 1}},    // 1x1 GEMM without im2col
   };
   for (const auto& c : cases) {
