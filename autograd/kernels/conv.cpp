@@ -1,8 +1,10 @@
-// Convolution by im2col + GEMM, for what the faster kernels do not take: conv_direct.cpp
-// (a reduction of at most 32), conv_implicit.cpp (unit strides, 1-D/2-D). Each thread takes a contiguous chunk of the batch and runs
-// single-threaded GEMMs (Eigen does not nest inside an OpenMP region): per-image GEMMs are
-// small and skinny (K = 9 for a first layer), and do not scale to two threads on their own.
-// With one image, the images run serially and Eigen threads each GEMM instead.
+// Convolution entry points. Layers go to the fastest kernel that takes them:
+//   conv_direct.cpp    a reduction (C/groups * kernel) of at most 32: first layers, depthwise;
+//   conv_implicit.cpp  unit strides, 1-D/2-D: the 3x3 body of a CNN;
+//   im2col + GEMM      everything else (strided, 3-D, a single image on several threads).
+// The im2col path gives each thread a contiguous chunk of the batch and runs single-threaded
+// GEMMs (Eigen does not nest inside an OpenMP region); with one image the images run serially
+// and Eigen threads each GEMM instead.
 #include <tamp/autograd/kernels/conv.h>
 #include <tamp/autograd/kernels/conv_direct.h>
 #include <tamp/autograd/kernels/conv_implicit.h>
