@@ -193,12 +193,14 @@ std::vector<Tensor> batch_norm_backward(OpContext& ctx, const std::vector<Tensor
     kernels::parallel_for(g.c, 1, [&](int64_t c0, int64_t c1) {
       for (int64_t c = c0; c < c1; ++c) {
         const T mu = pm[c], rs = pr[c];
-        double sg = 0, sgx = 0;  // sum(dY), sum(dY * (x - mean))
+        double sg = 0, sgx = 0;  // sum(dY), sum(dY * (x - mean)), in one pass over memory
         if (pg && (need_scale || need_b || (need_x && m.training))) {
-          sg = channel_sum<T>(g, c, [&](int64_t off) { return ConstVecMap<T>(pg + off, g.s).sum(); });
-          sgx = channel_sum<T>(g, c, [&](int64_t off) {
-            return (ConstVecMap<T>(pg + off, g.s) * (ConstVecMap<T>(px + off, g.s) - mu)).sum();
-          });
+          for (int64_t i = 0; i < g.n; ++i) {
+            const int64_t off = (i * g.c + c) * g.s;
+            ConstVecMap<T> gb(pg + off, g.s);
+            sg += static_cast<double>(gb.sum());
+            sgx += static_cast<double>((gb * (ConstVecMap<T>(px + off, g.s) - mu)).sum());
+          }
         }
         if (need_scale) dscale.data<T>()[c] = static_cast<T>(sgx) * rs;
         if (need_b) db.data<T>()[c] = static_cast<T>(sg);

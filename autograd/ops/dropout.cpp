@@ -4,9 +4,11 @@
 // input from 12 on (default 0.5 in both).
 //
 // Masks come from ctx.generator(), so manual_seed() makes them reproducible; the node's
-// `seed` attribute is ignored. The generator gives one seed per fixed chunk of elements and
-// each chunk draws from its own stream, so the mask does not depend on the thread count.
-// The mask is bool, as from opset 10 (before: X's dtype, 1 for kept).
+// `seed` attribute is ignored. Each call draws one seed from the generator; element i is kept
+// when 32 bits of a counter-based hash of (seed, i) reach ratio * 2^32 (SplitMix64's output
+// function over its Weyl sequence). The hash vectorises, and the mask depends on neither the
+// thread count nor how the loop is split. The mask is bool, as from opset 10 (before: X's
+// dtype, 1 for kept).
 #include <tamp/autograd/kernels/parallel.h>
 #include <tamp/autograd/ops/op_helpers.h>
 #include <tamp/autograd/ops/ops.h>
@@ -16,8 +18,6 @@
 namespace tamp::ops {
 
 namespace {
-
-constexpr int64_t kChunk = 4096;  // elements per random stream; even
 
 double ratio_of(const OpContext& ctx, const std::vector<Tensor>& in) {
   double ratio = 0.5;
@@ -40,28 +40,25 @@ bool training_of(const OpContext& ctx, const std::vector<Tensor>& in) {
   return t.item() != 0;
 }
 
-// keep[i] = (32 random bits >= ratio * 2^32), so P(keep) = 1 - ratio to within 2^-32.
-void draw_mask(Generator& gen, double ratio, int64_t n, bool* keep) {
-  const int64_t chunks = (n + kChunk - 1) / kChunk;
-  std::vector<uint64_t> seeds(static_cast<size_t>(chunks));
-  for (auto& s : seeds) s = gen.next();
-  const auto threshold = static_cast<uint64_t>(std::ldexp(ratio, 32));
-  kernels::parallel_for(chunks, 4, [&](int64_t c0, int64_t c1) {
-    for (int64_t c = c0; c < c1; ++c) {
-      Generator local(seeds[static_cast<size_t>(c)]);
-      const int64_t end = std::min(n, (c + 1) * kChunk);
-      for (int64_t i = c * kChunk; i < end; i += 2) {
-        const uint64_t r = local.next();
-        keep[i] = (r & 0xffffffffu) >= threshold;
-        if (i + 1 < end) keep[i + 1] = (r >> 32) >= threshold;
-      }
+template <class T>
+void drop(const T* x, T* y, bool* keep, int64_t n, uint64_t seed, double ratio, T scale) {
+  const auto threshold = static_cast<uint64_t>(std::ldexp(ratio, 32));  // P(keep) = 1 - ratio within 2^-32
+  kernels::parallel_for(n, 32768, [=](int64_t b, int64_t e) {  // by value: bool stores may alias refs
+    for (int64_t i = b; i < e; ++i) {
+      uint64_t z = seed + static_cast<uint64_t>(i + 1) * 0x9e3779b97f4a7c15ull;
+      z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+      z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+      z ^= z >> 31;
+      const bool k = (z >> 32) >= threshold;
+      keep[i] = k;
+      y[i] = k ? x[i] * scale : T(0);
     }
   });
 }
 
 template <class T>
 void apply_mask(const T* x, const bool* keep, T scale, T* y, int64_t n) {
-  kernels::parallel_for(n, 32768, [&](int64_t b, int64_t e) {
+  kernels::parallel_for(n, 32768, [=](int64_t b, int64_t e) {
     for (int64_t i = b; i < e; ++i) y[i] = keep[i] ? x[i] * scale : T(0);
   });
 }
@@ -81,12 +78,12 @@ std::vector<Tensor> dropout_forward(OpContext& ctx, const std::vector<Tensor>& i
     return {x, mask_output(ctx, mask, x.dtype())};  // saves nothing: backward passes dY through
   }
   Tensor mask = Tensor::empty(x.shape(), DType::kBool);
-  draw_mask(ctx.generator(), ratio, x.numel(), mask.data<bool>());
+  const uint64_t seed = ctx.generator().next();
   const double scale = 1.0 / (1.0 - ratio);
   Tensor y = Tensor::empty(x.shape(), x.dtype());
   dispatch_float(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    apply_mask<T>(x.data<T>(), mask.data<bool>(), T(scale), y.data<T>(), x.numel());
+    drop<T>(x.data<T>(), y.data<T>(), mask.data<bool>(), x.numel(), seed, ratio, T(scale));
   });
   if (ctx.any_grad()) ctx.save({mask, Tensor::scalar(scale, DType::kFloat64)});
   if (ctx.num_outputs == 1) return {y};

@@ -26,6 +26,10 @@ TAMP_GRAD_CASES(max_pool_cases) {
   return {
       {.op = "MaxPool", .inputs = {distinct({2, 3, 6, 6}, 1)},
        .attrs = {{"kernel_shape", Ints{2, 2}}, {"strides", Ints{2, 2}}}, .label = "2x2"},
+      // Full 2x2 windows take a fast path, the windows ceil_mode cuts at the end do not.
+      {.op = "MaxPool", .inputs = {distinct({2, 2, 7, 5}, 6)},
+       .attrs = {{"kernel_shape", Ints{2, 2}}, {"strides", Ints{2, 2}}, {"ceil_mode", int64_t{1}}},
+       .label = "2x2_ceil_odd"},
       {.op = "MaxPool", .inputs = {distinct({1, 2, 7, 7}, 2)},
        .attrs = {{"kernel_shape", Ints{3, 3}}, {"strides", Ints{2, 2}}, {"pads", Ints{1, 1, 1, 1}},
                  {"ceil_mode", int64_t{1}}},
@@ -43,6 +47,9 @@ TAMP_GRAD_CASES(max_pool_cases) {
 
 TAMP_GRAD_CASES(average_pool_cases) {
   return {
+      {.op = "AveragePool", .inputs = {uniform({2, 2, 7, 5}, -1, 1, 5)},
+       .attrs = {{"kernel_shape", Ints{2, 2}}, {"strides", Ints{2, 2}}, {"ceil_mode", int64_t{1}}},
+       .label = "2x2_ceil_odd"},
       {.op = "AveragePool", .inputs = {uniform({2, 2, 6, 6}, -1, 1, 6)},
        .attrs = {{"kernel_shape", Ints{3, 3}}, {"strides", Ints{2, 2}}, {"pads", Ints{1, 1, 1, 1}},
                  {"ceil_mode", int64_t{1}}},

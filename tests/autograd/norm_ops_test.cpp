@@ -8,6 +8,8 @@
 #include <omp.h>
 
 #include <cmath>
+#include <functional>
+#include <limits>
 
 namespace tamp::test {
 namespace {
@@ -239,6 +241,28 @@ TEST(Pooling, MaxPoolIndicesAndSingleOutput) {
                  std::make_shared<const Attributes>(Attributes{{"kernel_shape", Ints{2, 2}}}), {.num_outputs = 1});
   EXPECT_EQ(one.size(), 1u);
   EXPECT_EQ(one[0].to_vector<float>(), two[0].to_vector<float>());
+}
+
+TEST(Pooling, MaxPoolPropagatesNaNOnFastAndGeneralPaths) {
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  // 4x5: the 2x2 fast path covers columns 0-3; ceil_mode adds a cut window over column 4.
+  std::vector<float> v(20);
+  for (int i = 0; i < 20; ++i) v[i] = static_cast<float>(i);
+  v[1] = nan;   // window (0, 0)
+  v[14] = nan;  // column 4, row 2: the cut window (1, 2)
+  auto out = run("MaxPool", {Tensor::from_vector<float>({1, 1, 4, 5}, v)},
+                 {{"kernel_shape", Ints{2, 2}}, {"strides", Ints{2, 2}}, {"ceil_mode", int64_t{1}}});
+  const auto y = out[0].to_vector<float>();
+  ASSERT_EQ(y.size(), 6u);
+  EXPECT_TRUE(std::isnan(y[0]));
+  EXPECT_EQ(out[1].at(0), 1);
+  EXPECT_EQ(y[1], 8.0f);
+  EXPECT_EQ(y[2], 9.0f);
+  EXPECT_EQ(y[3], 16.0f);
+  EXPECT_TRUE(std::isnan(y[5]));
+  EXPECT_EQ(out[1].at(5), 14);
+  auto g = run("GlobalMaxPool", {Tensor::from_vector<float>({1, 1, 3}, {1, nan, 3})});
+  EXPECT_TRUE(std::isnan(g[0].item()));
 }
 
 void expect_error(const std::function<void()>& f, const std::string& fragment) {
