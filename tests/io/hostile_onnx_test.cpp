@@ -11,6 +11,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <random>
 
 namespace tamp::test {
 namespace {
@@ -105,6 +106,26 @@ TEST_F(HostileOnnx, EveryTruncationFailsCleanly) {
     }
   }
   EXPECT_EQ(errors, static_cast<int>(bytes.size()));  // no prefix is a complete model
+}
+
+TEST_F(HostileOnnx, RandomByteCorruptionNeverEscapesAsAnythingButError) {
+  // Run under the asan preset, this also shows that no corruption reads out of bounds.
+  const std::string bytes = base_model().SerializeAsString();
+  std::mt19937 rng(20240611);
+  int loaded = 0, errors = 0;
+  for (int trial = 0; trial < 3000; ++trial) {
+    std::string bad = bytes;
+    const int flips = 1 + static_cast<int>(rng() % 4);
+    for (int f = 0; f < flips; ++f) bad[rng() % bad.size()] = static_cast<char>(rng() & 0xff);
+    try {
+      io::parse_onnx_graph(bad);
+      ++loaded;
+    } catch (const Error&) {
+      ++errors;
+    }
+  }
+  EXPECT_EQ(loaded + errors, 3000);
+  EXPECT_GT(errors, 1000);
 }
 
 TEST_F(HostileOnnx, NegativeDim) {
