@@ -1,18 +1,19 @@
 // BatchNormalization (opsets 7-15) over X (N, C, D1, ..., Dn), or (N) with C = 1.
 //
 // Training (batch statistics) is on when the module is in train() mode (ctx.training) or the
-// node asks for it (training_mode = 1 from opset 14, more than one output before). It then returns the new running mean and
+// node asks for it: training_mode = 1 from opset 14, more than one output before (how
+// torch.onnx exports a training-mode BatchNorm). It then returns the new running mean and
 // variance as outputs 1 and 2, running = running * momentum + batch * (1 - momentum), which
 // the executor writes back into the buffers (OpDef::state_updates); opsets < 14 also return
 // saved_mean and saved_var (the batch mean and population variance).
 //
-// Which batch variance enters running_var: ONNX specifies the population variance (divide by
-// the count), PyTorch's BatchNorm the unbiased one (divide by count - 1). A node that
-// asks for training is an ONNX training node and gets ONNX's (the backend node tests check
-// it); a node trained because the module is in train() mode is an inference node exported
-// from a framework, fine-tuned here, and gets PyTorch's, so running statistics evolve as
-// they would have in torch.nn.BatchNorm (whose momentum m is exported as 1 - m). Y is always
-// normalised with the population variance, as both specify.
+// Which batch variance enters running_var: opsets 14 and 15 specify the population variance
+// (divide by the count), and a training_mode = 1 node gets it (the backend node tests check
+// it). Everything else gets PyTorch's unbiased one (divide by count - 1): older opsets leave
+// it open, and a node trained because the module is in train() mode is an inference node
+// exported from a framework, fine-tuned here, whose running statistics should evolve as in
+// torch.nn.BatchNorm (whose momentum m is exported as 1 - m). Y is always normalised with
+// the population variance, as both specify.
 #include <tamp/autograd/kernels/parallel.h>
 #include <tamp/autograd/ops/op_helpers.h>
 #include <tamp/autograd/ops/ops.h>
@@ -38,9 +39,9 @@ struct Mode {
 
 Mode mode_of(const OpContext& ctx) {
   const auto& at = ctx.attrs();
-  // Before opset 14 a node asks for training by having more than one output.
-  const bool node_training = ctx.opset >= 14 ? at.i("training_mode", 0) != 0 : ctx.num_outputs > 1;
-  Mode m{ctx.training || node_training, !node_training, at.f("momentum", 0.9f), at.f("epsilon", 1e-5f)};
+  const bool onnx_training = ctx.opset >= 14 && at.i("training_mode", 0) != 0;
+  const bool node_training = onnx_training || (ctx.opset < 14 && ctx.num_outputs > 1);
+  Mode m{ctx.training || node_training, !onnx_training, at.f("momentum", 0.9f), at.f("epsilon", 1e-5f)};
   TAMP_CHECK(std::isfinite(m.momentum), "momentum must be finite, got {}", m.momentum);
   TAMP_CHECK(std::isfinite(m.epsilon) && m.epsilon >= 0, "epsilon must be finite and >= 0, got {}", m.epsilon);
   TAMP_CHECK(at.i("spatial", 1) == 1, "spatial = 0 is not supported; flatten X to (N, C * D1 * ... * Dn) instead");

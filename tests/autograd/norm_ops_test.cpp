@@ -69,6 +69,15 @@ TEST(BatchNormalization, Opset9TrainingReturnsSavedStatistics) {
   EXPECT_NEAR(out[4].item(), 3.5, 1e-6);
 }
 
+TEST(BatchNormalization, FiveOutputsBeforeOpset14TrainLikeTorchExports) {
+  // torch.onnx's training-mode export at opset < 14: five outputs, no training_mode.
+  auto out = run("BatchNormalization", small_bn_inputs(), {{"momentum", 0.9f}}, {.opset = 13, .num_outputs = 5});
+  ASSERT_EQ(out.size(), 5u);
+  EXPECT_NEAR(out[2].item(), 2 * 0.9 + (14.0 / 3) * 0.1, 1e-6);
+  EXPECT_NEAR(out[4].item(), 3.5, 1e-6);
+  EXPECT_EQ(run("BatchNormalization", small_bn_inputs(), {}, {.opset = 13, .num_outputs = 1}).size(), 1u);
+}
+
 // Numbers from torch 1.13: BatchNorm2d(3, eps=1e-5, momentum=0.1) in train(), one step, then
 // eval() on the same input; x, dy and parameters as in the comments.
 TEST(BatchNormalization, MatchesTorchBatchNorm2d) {
