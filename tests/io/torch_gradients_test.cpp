@@ -1,7 +1,8 @@
-// BatchNormalization training through the importer and the executor, against PyTorch: the
-// cnn_bn_train fixture ran the CNN in train() mode (batch statistics; running statistics
-// updated with torch's unbiased variance) with Dropout disabled. tamp must reproduce its
-// logits, gradients and the running statistics the executor writes back into the buffers.
+// Training through the importer and the executor, against PyTorch's fixtures:
+// - cnn_bn_train ran the CNN in train() mode (BatchNormalization on batch statistics, running
+//   statistics updated with torch's unbiased variance) with Dropout disabled: tamp must
+//   reproduce its logits, gradients and the running statistics the executor writes back;
+// - the transformer's gradients pass through Softmax (attention) and LayerNormalization.
 #include <tamp/autograd/apply.h>
 #include <tamp/autograd/variable.h>
 #include <tamp/io/onnx_import.h>
@@ -26,10 +27,6 @@ fs::path fixture_dir() {
   return root / "tests" / "data";
 }
 
-Tensor read(const std::string& file) {
-  return io::read_tensor_file((fixture_dir() / "fixtures" / "cnn_bn_train" / file).string());
-}
-
 void expect_close(const Tensor& got, const Tensor& want, double rtol, double atol, const std::string& what) {
   SCOPED_TRACE(what);
   ASSERT_EQ(got.shape(), want.shape());
@@ -38,11 +35,35 @@ void expect_close(const Tensor& got, const Tensor& want, double rtol, double ato
   }
 }
 
+Tensor read(const std::string& fixture, const std::string& file) {
+  return io::read_tensor_file((fixture_dir() / "fixtures" / fixture / file).string());
+}
+
+nlohmann::json index(const std::string& fixture) {
+  std::ifstream in(fixture_dir() / "fixtures" / fixture / "index.json");
+  return nlohmann::json::parse(in);
+}
+
+// Cross-entropy of the module's logits for the fixture's input, backward, then every
+// parameter's gradient against torch's.
+void check_gradients(nn::GraphModule& m, const std::string& fixture, const nlohmann::json& fx, double rtol) {
+  const Tensor x = read(fixture, fx["input"]["file"].get<std::string>());
+  const Variable logits = m.forward({{fx["input"]["name"].get<std::string>(), Variable(x)}}).at("logits");
+  expect_close(logits.value(), read(fixture, fx["logits"].get<std::string>()), 1e-4, 1e-5, "logits");
+  Variable loss = apply1("SoftmaxCrossEntropyLoss", {logits, Variable(read(fixture, fx["labels"].get<std::string>()))});
+  EXPECT_NEAR(loss.value().item(), fx["loss_value"].get<double>(), 1e-5);
+  loss.backward();
+  for (const auto& [name, param] : m.named_parameters()) {
+    ASSERT_TRUE(param.grad().defined()) << name;
+    expect_close(param.grad(), read(fixture, fx["gradients"][name].get<std::string>()), rtol, 1e-5,
+                 "gradient of " + name);
+  }
+}
+
 class BatchNormTraining : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::ifstream in(fixture_dir() / "fixtures" / "cnn_bn_train" / "index.json");
-    fx_ = nlohmann::json::parse(in);
+    fx_ = index("cnn_bn_train");
     nn::Graph g = io::load_onnx_graph((fixture_dir() / fx_["model"].get<std::string>()).string());
     // The fixture disabled Dropout; the BatchNormalization nodes keep their 5 outputs (opset
     // 13's training form), so they train whatever the module's mode.
@@ -57,7 +78,7 @@ class BatchNormTraining : public ::testing::Test {
   }
 
   Variable forward() {
-    const Tensor x = read(fx_["input"]["file"].get<std::string>());
+    const Tensor x = read("cnn_bn_train", fx_["input"]["file"].get<std::string>());
     return module_->forward({{fx_["input"]["name"].get<std::string>(), Variable(x)}}).at("logits");
   }
 
@@ -75,19 +96,9 @@ class BatchNormTraining : public ::testing::Test {
 
 TEST_F(BatchNormTraining, LogitsGradientsAndRunningStatisticsMatchTorch) {
   module_->train();
-  const Variable logits = forward();
-  expect_close(logits.value(), read(fx_["logits"].get<std::string>()), 1e-4, 1e-5, "logits");
-
-  const Tensor labels = read(fx_["labels"].get<std::string>());
-  Variable loss = apply1("SoftmaxCrossEntropyLoss", {logits, Variable(labels)});
-  EXPECT_NEAR(loss.value().item(), fx_["loss_value"].get<double>(), 1e-5);
-  loss.backward();
-  for (const auto& [name, param] : module_->named_parameters()) {
-    ASSERT_TRUE(param.grad().defined()) << name;
-    expect_close(param.grad(), read(fx_["gradients"][name].get<std::string>()), 1e-3, 1e-5, "gradient of " + name);
-  }
+  check_gradients(*module_, "cnn_bn_train", fx_, 1e-3);
   for (const auto& [name, file] : fx_["running_stats_after"].items()) {
-    expect_close(buffer(name), read(file.get<std::string>()), 1e-5, 1e-6, name);
+    expect_close(buffer(name), read("cnn_bn_train", file.get<std::string>()), 1e-5, 1e-6, name);
   }
 }
 
@@ -101,6 +112,13 @@ TEST_F(BatchNormTraining, EvalModeLeavesTheBuffersAlone) {
   for (const auto& [n, v] : module_->named_buffers()) {
     EXPECT_EQ(v.value().to_vector<float>(), before.at(n).to_vector<float>()) << n;
   }
+}
+
+TEST(TransformerGradients, MatchTorch) {
+  const nlohmann::json fx = index("transformer");
+  nn::GraphModule m(io::load_onnx_graph((fixture_dir() / fx["model"].get<std::string>()).string()));
+  m.eval();
+  check_gradients(m, "transformer", fx, 1e-3);
 }
 
 }  // namespace
