@@ -35,9 +35,11 @@ struct Geometry {
   Shape out_shape;
 };
 
-std::vector<int64_t> spatial_attr(const Attributes& at, const char* name, size_t size, int64_t fallback) {
+std::vector<int64_t> spatial_attr(const Attributes& at, const char* name, size_t size, int64_t fallback,
+                                  const Shape& x_shape) {
   std::vector<int64_t> v = at.ints(name, std::vector<int64_t>(size, fallback));
-  TAMP_CHECK(v.size() == size, "attribute {} has {} values, expected {}", name, v.size(), size);
+  TAMP_CHECK(v.size() == size, "attribute {} has {} values, expected {} for X {}", name, v.size(), size,
+             to_string(x_shape));
   return v;
 }
 
@@ -50,10 +52,10 @@ Geometry geometry(const OpContext& ctx, const Shape& x_shape, bool use_dilation)
   g.spatial = rank - 2;
   const size_t ns = static_cast<size_t>(g.spatial);
   TAMP_CHECK(at.has("kernel_shape"), "attribute kernel_shape is required");
-  const auto kernel = spatial_attr(at, "kernel_shape", ns, 1);
-  const auto strides = spatial_attr(at, "strides", ns, 1);
-  const auto dilations = use_dilation ? spatial_attr(at, "dilations", ns, 1) : std::vector<int64_t>(ns, 1);
-  const auto pads = spatial_attr(at, "pads", 2 * ns, 0);
+  const auto kernel = spatial_attr(at, "kernel_shape", ns, 1, x_shape);
+  const auto strides = spatial_attr(at, "strides", ns, 1, x_shape);
+  const auto dilations = use_dilation ? spatial_attr(at, "dilations", ns, 1, x_shape) : std::vector<int64_t>(ns, 1);
+  const auto pads = spatial_attr(at, "pads", 2 * ns, 0, x_shape);
   const std::string auto_pad = at.s("auto_pad", "NOTSET");
   TAMP_CHECK(auto_pad == "NOTSET" || auto_pad == "VALID" || auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER",
              "auto_pad '{}' is not one of NOTSET, VALID, SAME_UPPER, SAME_LOWER", auto_pad);

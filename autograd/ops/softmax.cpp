@@ -22,7 +22,10 @@ Geometry geometry(const OpContext& ctx, const Shape& shape) {
   const int rank = static_cast<int>(shape.size());
   if (ctx.opset >= 13) {
     TAMP_CHECK(rank >= 1, "input must have rank >= 1, got a scalar");
-    const int axis = normalize_axis(ctx.attrs().i("axis", -1), rank);
+    const int64_t a = ctx.attrs().i("axis", -1);
+    TAMP_CHECK(a >= -rank && a < rank, "axis {} is out of range for input {} (opset {} allows [-{}, {}])", a,
+               to_string(shape), ctx.opset, rank, rank - 1);
+    const int axis = normalize_axis(a, rank);
     return {numel(shape, 0, axis), shape[axis], numel(shape, axis + 1, rank)};
   }
   int64_t axis = ctx.attrs().i("axis", 1);
