@@ -1,7 +1,8 @@
 // Implicit-GEMM convolution (see conv_implicit.h for the flat-window trick). One register-
 // blocked micro-kernel (up to 6 rows x 4 vectors of accumulators) serves all three passes:
 //   forward  Y'  (M, positions)  = W      (M, C*k)        x window(X)
-//   weights  dW' (C*k, M)       += window(X) rows          x dY^T (positions, M)
+//   weights  dW' (C*k, M)       += window(X) rows          x dY^T (positions, M), over the
+//            real positions only (the A operand is indexed, so dropped columns cost nothing)
 //   data     window(dX)         += W^T    (C*k, M)         x dY' (M, positions), each
 //            row added at its reduction row's window offset (col2im fused into the stores)
 // Each thread takes whole images; dW is summed in per-thread partials.
@@ -33,10 +34,10 @@ T* scratch(int slot, int64_t n) {
   return b.data();
 }
 
-// c[i][j0 + j] (+)= sum over r < depth of a[i][r] * b[boff[r] + j], for i < MR, j < n.
+// c[i][j0 + j] (+)= sum over r < depth of a[i][aidx[r]] * b[boff[r] + j], for i < MR, j < n.
 template <class T, int MR, int NV>
-void tile(int64_t depth, const T* const* a, const T* b, const int64_t* boff, int64_t n, T* const* c,
-          int64_t j0, bool accumulate) {
+void tile(int64_t depth, const T* const* a, const int64_t* aidx, const T* b, const int64_t* boff, int64_t n,
+          T* const* c, int64_t j0, bool accumulate) {
   using S = Simd<T>;
   constexpr int kL = S::kLanes;
   const auto full = S::first(kL), last = S::first(n - (NV - 1) * kL);
@@ -55,7 +56,7 @@ void tile(int64_t depth, const T* const* a, const T* b, const int64_t* boff, int
     for (int v = 0; v < NV; ++v) bv[v] = S::load(v == NV - 1 ? last : full, br + v * kL);
 #pragma GCC unroll 6
     for (int i = 0; i < MR; ++i) {
-      const auto av = S::set1(ap[i][r]);
+      const auto av = S::set1(ap[i][aidx[r]]);
 #pragma GCC unroll 4
       for (int v = 0; v < NV; ++v) acc[i][v] = S::fma(av, bv[v], acc[i][v]);
     }
@@ -72,7 +73,8 @@ void tile(int64_t depth, const T* const* a, const T* b, const int64_t* boff, int
 }
 
 template <class T>
-using TileFn = void (*)(int64_t, const T* const*, const T*, const int64_t*, int64_t, T* const*, int64_t, bool);
+using TileFn = void (*)(int64_t, const T* const*, const int64_t*, const T*, const int64_t*, int64_t, T* const*,
+                        int64_t, bool);
 
 template <class T, int MR, size_t... V>
 constexpr std::array<TileFn<T>, kTileVecs> tile_row(std::index_sequence<V...>) {
@@ -83,12 +85,12 @@ constexpr std::array<std::array<TileFn<T>, kTileVecs>, kTileRows> tile_table(std
   return {tile_row<T, static_cast<int>(R) + 1>(std::make_index_sequence<kTileVecs>{})...};
 }
 
-// C (rows, cols) (+)= A B, where row i of A is a[i][0, depth), row r of B starts at
-// b + boff[r] and row i of C at c[i]. Rows of C may overlap (a fused col2im): tiles run in
-// order, each adding into memory.
+// C (rows, cols) (+)= A B, where A[i][r] = a[i][aidx[r]], row r of B starts at b + boff[r]
+// and row i of C at c[i]. Rows of C may overlap (a fused col2im): tiles run in order, each
+// adding into memory.
 template <class T>
-void implicit_gemm(int64_t rows, int64_t cols, int64_t depth, const T* const* a, const T* b,
-                   const int64_t* boff, T* const* c, bool accumulate) {
+void implicit_gemm(int64_t rows, int64_t cols, int64_t depth, const T* const* a, const int64_t* aidx,
+                   const T* b, const int64_t* boff, T* const* c, bool accumulate) {
   static constexpr auto table = tile_table<T>(std::make_index_sequence<kTileRows>{});
   constexpr int64_t kL = Simd<T>::kLanes;
   // Column tiles as even as possible (143 columns: 3 x 3 vectors, not 4 + 4 + 1).
@@ -98,7 +100,7 @@ void implicit_gemm(int64_t rows, int64_t cols, int64_t depth, const T* const* a,
     for (int64_t t = 0; t < tiles; ++t) {
       const int64_t v0 = vecs * t / tiles, v1 = vecs * (t + 1) / tiles;
       const int64_t j0 = v0 * kL, n = std::min(cols, v1 * kL) - j0;
-      table[mr - 1][v1 - v0 - 1](depth, a + i0, b + j0, boff, n, c + i0, j0, accumulate);
+      table[mr - 1][v1 - v0 - 1](depth, a + i0, aidx, b + j0, boff, n, c + i0, j0, accumulate);
     }
   }
 }
@@ -176,6 +178,8 @@ void conv_implicit_forward(const ConvShape& s, const T* x, const T* w, const T* 
       for (int64_t j = 0; j < s.kernel[2]; ++j) off.push_back((c * win.hp + i * s.dilation[1]) * win.wp + j * s.dilation[2]);
   std::vector<const T*> w_rows;
   for (int64_t m = 0; m < s.out_channels; ++m) w_rows.push_back(w + m * rows_g);
+  std::vector<int64_t> iota(static_cast<size_t>(rows_g));
+  for (int64_t r = 0; r < rows_g; ++r) iota[r] = r;
   parallel_for(s.batch * s.groups, 1, [&](int64_t begin, int64_t end) {
     T* xp = scratch<T>(0, win.size);
     T* yf = scratch<T>(1, cout_g * win.positions);  // (cout_g, oh * wp)
@@ -184,7 +188,7 @@ void conv_implicit_forward(const ConvShape& s, const T* x, const T* w, const T* 
     for (int64_t item = begin; item < end; ++item) {
       const int64_t n = item / s.groups, grp = item % s.groups;
       win.fill(x + (n * s.in_channels + grp * cin_g) * s.in_size(), xp);
-      implicit_gemm<T>(cout_g, win.positions, rows_g, w_rows.data() + grp * cout_g, xp, off.data(),
+      implicit_gemm<T>(cout_g, win.positions, rows_g, w_rows.data() + grp * cout_g, iota.data(), xp, off.data(),
                        y_rows.data(), false);
       compact(yf, cout_g, oh, ow, win.wp, bias ? bias + grp * cout_g : nullptr,
               y + (n * s.out_channels + grp * cout_g) * s.out_size());
@@ -210,44 +214,60 @@ void conv_implicit_backward(const ConvShape& s, const T* x, const T* w, const T*
     // dcol (rows_g, positions) = W^T dY', added straight into the window of dX at each
     // reduction row's offset (a col2im fused into the tile stores); dY' is dY with zero
     // dropped columns, so they add nothing.
+    // Reduction rows in (kernel offset, channel) order: the rows of one tile then land in
+    // different channels of the window, so its overlapping adds do not wait on each other's
+    // stores (rows (c, i, j) and (c, i, j + 1) overlap in all but one element).
+    std::vector<int64_t> order;
+    for (int64_t e = 0; e < k; ++e)
+      for (int64_t c = 0; c < cin_g; ++c) order.push_back(c * k + e);
     std::vector<T> wt(static_cast<size_t>(s.out_channels * rows_g));  // per group (rows_g, cout_g)
     std::vector<const T*> wt_rows;
     for (int64_t grp = 0; grp < s.groups; ++grp) {
-      for (int64_t r = 0; r < rows_g; ++r) {
+      for (int64_t r : order) {
         T* dst = wt.data() + (grp * rows_g + r) * cout_g;
         wt_rows.push_back(dst);
         for (int64_t m = 0; m < cout_g; ++m) dst[m] = w[(grp * cout_g + m) * rows_g + r];
       }
     }
-    std::vector<int64_t> dy_off;
-    for (int64_t m = 0; m < cout_g; ++m) dy_off.push_back(m * win.positions);
+    std::vector<int64_t> dy_off, iota;
+    for (int64_t m = 0; m < cout_g; ++m) {
+      dy_off.push_back(m * win.positions);
+      iota.push_back(m);
+    }
     parallel_for(s.batch * s.groups, 1, [&](int64_t begin, int64_t end) {
       T* dyp = scratch<T>(2, cout_g * win.positions + 64);  // (cout_g, oh, wp)
       T* dxp = scratch<T>(0, win.size);
       std::vector<T*> dx_rows;
-      for (int64_t r = 0; r < rows_g; ++r) dx_rows.push_back(dxp + off[r]);
+      for (int64_t r : order) dx_rows.push_back(dxp + off[r]);
       for (int64_t item = begin; item < end; ++item) {
         const int64_t n = item / s.groups, grp = item % s.groups;
         pad_window(dy + n * dy_stride + grp * cout_g * s.out_size(), cout_g, oh, ow, int64_t{0}, int64_t{0}, oh,
                    win.wp, dyp);
         std::fill(dxp, dxp + win.size, T(0));
-        implicit_gemm<T>(rows_g, win.positions, cout_g, wt_rows.data() + grp * rows_g, dyp, dy_off.data(),
-                         dx_rows.data(), true);
+        implicit_gemm<T>(rows_g, win.positions, cout_g, wt_rows.data() + grp * rows_g, iota.data(), dyp,
+                         dy_off.data(), dx_rows.data(), true);
         crop(dxp, win, dx + n * x_stride + grp * cin_g * s.in_size());
       }
     });
   }
   if (!dw && !dbias) return;
 
-  std::vector<int64_t> dy_rows;  // rows of dY^T
-  for (int64_t p = 0; p < win.positions; ++p) dy_rows.push_back(p * cout_g);
+  // dW reduces over the real output positions only: q = o * ow + j is row q of dY^T and
+  // window position o * wp + j.
+  std::vector<int64_t> dy_rows, x_pos;
+  for (int64_t o = 0; o < oh; ++o) {
+    for (int64_t j = 0; j < ow; ++j) {
+      dy_rows.push_back((o * ow + j) * cout_g);
+      x_pos.push_back(o * win.wp + j);
+    }
+  }
   const int64_t chunks = worker_count(s.batch);
   const int64_t part_size = s.groups * rows_g * cout_g;  // dW^T per group: (rows_g, cout_g)
   std::vector<T> parts(dw ? static_cast<size_t>(chunks * part_size) : 0, T(0));
   std::vector<T> bias_parts(dbias ? static_cast<size_t>(chunks * s.out_channels) : 0, T(0));
   parallel_for(chunks, 1, [&](int64_t c0, int64_t c1) {
     T* xp = dw ? scratch<T>(0, win.size) : nullptr;
-    T* dyt = dw ? scratch<T>(3, win.positions * cout_g) : nullptr;  // (oh * wp, cout_g)
+    T* dyt = dw ? scratch<T>(3, s.out_size() * cout_g) : nullptr;  // (oh * ow, cout_g)
     std::vector<const T*> rows(static_cast<size_t>(rows_g));
     std::vector<T*> part_rows(static_cast<size_t>(rows_g));
     for (int64_t chunk = c0; chunk < c1; ++chunk) {
@@ -266,23 +286,17 @@ void conv_implicit_backward(const ConvShape& s, const T* x, const T* w, const T*
           }
           if (!dw) continue;
           win.fill(x + n * x_stride + grp * cin_g * s.in_size(), xp);
-          // dY^T with zero rows at the dropped columns, so they add nothing to dW.
-          for (int64_t o = 0; o < oh; ++o) {
-            for (int64_t j = 0; j < win.wp; ++j) {
-              T* dst = dyt + (o * win.wp + j) * cout_g;
-              if (j >= ow) {
-                std::fill(dst, dst + cout_g, T(0));
-                continue;
-              }
-              for (int64_t m = 0; m < cout_g; ++m) dst[m] = dyg[(m * oh + o) * ow + j];
-            }
+          for (int64_t m = 0; m < cout_g; ++m) {
+            const T* src = dyg + m * s.out_size();
+            for (int64_t q = 0; q < s.out_size(); ++q) dyt[q * cout_g + m] = src[q];
           }
           T* part = parts.data() + chunk * part_size + grp * rows_g * cout_g;  // (rows_g, cout_g)
           for (int64_t r = 0; r < rows_g; ++r) {
             rows[r] = xp + off[r];
             part_rows[r] = part + r * cout_g;
           }
-          implicit_gemm<T>(rows_g, cout_g, win.positions, rows.data(), dyt, dy_rows.data(), part_rows.data(), true);
+          implicit_gemm<T>(rows_g, cout_g, s.out_size(), rows.data(), x_pos.data(), dyt, dy_rows.data(),
+                           part_rows.data(), true);
         }
       }
     }
