@@ -181,6 +181,22 @@ TEST(ConvOps, GradientsDoNotDependOnTheThreadCount) {
   for (size_t i = 0; i < 4; ++i) EXPECT_LT(max_abs_diff(grads[0][i], grads[1][i]), 1e-12) << i;
 }
 
+TEST(ConvOps, EmptyBatchesAndChannelsGiveEmptyOrBiasOutputs) {
+  // No images: an empty output and zero weight gradients.
+  Variable x(Tensor::zeros({0, 3, 5, 5}), true), w(pattern({4, 3, 3, 3}, 7, 3, 0.1, DType::kFloat32), true);
+  Variable y = apply1("Conv", {x, w});
+  EXPECT_EQ(y.shape(), Shape({0, 4, 3, 3}));
+  backward({y}, {Tensor::zeros({0, 4, 3, 3})});
+  EXPECT_EQ(max_abs_diff(w.grad(), Tensor::zeros({4, 3, 3, 3})), 0);
+  // No input channels: the output is the bias.
+  auto yb = run("Conv", {Tensor::zeros({2, 0, 4, 4}), Tensor::zeros({3, 0, 3, 3}), Tensor::ones({3})}, {});
+  EXPECT_EQ(yb[0].shape(), Shape({2, 3, 2, 2}));
+  EXPECT_EQ(max_abs_diff(yb[0], Tensor::ones({2, 3, 2, 2})), 0);
+  // No output channels.
+  auto ym = run("ConvTranspose", {Tensor::zeros({2, 3, 4, 4}), Tensor::zeros({3, 0, 3, 3})}, {});
+  EXPECT_EQ(ym[0].shape(), Shape({2, 0, 6, 6}));
+}
+
 TEST(ConvOps, MalformedShapesAndAttributesAreClearErrors) {
   const Tensor x = Tensor::zeros({1, 4, 5, 5});
   const Tensor w = Tensor::zeros({6, 4, 3, 3});
