@@ -113,33 +113,49 @@ void forward_dispatch(int mb, int ob, const Geometry& g, const T* xp, const T* w
 }
 
 constexpr int kRowBlock = 16;  // reduction rows whose accumulators stay in registers at once
+constexpr int kPairRowBlock = 12;  // the same for two output channels at once
 
-// dw[rb] += sum over output positions of dy_m * xp at reduction row r0 + rb (one image, one
-// output channel m); *db += sum of dy_m when db is non-null. RB is a template argument so the
-// accumulators are registers.
-template <class T, int RB>
+// For each of MB output channels mb (dy rows out_size apart, dw rows rows_g apart):
+// dw[rb] += sum over output positions of dy_m * xp at reduction row r0 + rb (one image), and
+// db[mb] += sum of dy_m when db is non-null. RB and MB are template arguments so the
+// accumulators are registers; two channels share each load of the input.
+template <class T, int RB, int MB>
 void weight_rows(const Geometry& g, const T* xp, const T* dy_m, int64_t r0, T* dw, T* db) {
   using S = Simd<T>;
-  typename S::Vec acc[RB], accb = S::zero();
+  typename S::Vec acc[MB][RB], accb[MB];
   int64_t off[RB];
 #pragma GCC unroll 16
-  for (int rb = 0; rb < RB; ++rb) {
-    acc[rb] = S::zero();
-    off[rb] = g.r_off[r0 + rb];
+  for (int rb = 0; rb < RB; ++rb) off[rb] = g.r_off[r0 + rb];
+#pragma GCC unroll 2
+  for (int mb = 0; mb < MB; ++mb) {
+    accb[mb] = S::zero();
+#pragma GCC unroll 16
+    for (int rb = 0; rb < RB; ++rb) acc[mb][rb] = S::zero();
   }
   for (int64_t o = 0; o < g.oh; ++o) {
     const T* base = xp + o * g.sh * g.wp;
     for (int64_t ow0 = 0; ow0 < g.ow; ow0 += S::kLanes) {
       const auto mask = S::first(g.ow - ow0);
-      const auto dyv = S::load(mask, dy_m + o * g.ow + ow0);
-      if (db) accb = S::add(accb, dyv);
+      typename S::Vec dyv[MB];
+#pragma GCC unroll 2
+      for (int mb = 0; mb < MB; ++mb) {
+        dyv[mb] = S::load(mask, dy_m + mb * g.out_size + o * g.ow + ow0);
+        if (db) accb[mb] = S::add(accb[mb], dyv[mb]);
+      }
 #pragma GCC unroll 16
-      for (int rb = 0; rb < RB; ++rb) acc[rb] = S::fma(dyv, S::load(mask, base + off[rb] + ow0), acc[rb]);
+      for (int rb = 0; rb < RB; ++rb) {
+        const auto xv = S::load(mask, base + off[rb] + ow0);
+#pragma GCC unroll 2
+        for (int mb = 0; mb < MB; ++mb) acc[mb][rb] = S::fma(dyv[mb], xv, acc[mb][rb]);
+      }
     }
   }
+#pragma GCC unroll 2
+  for (int mb = 0; mb < MB; ++mb) {
 #pragma GCC unroll 16
-  for (int rb = 0; rb < RB; ++rb) dw[rb] += S::sum(acc[rb]);
-  if (db) *db += S::sum(accb);
+    for (int rb = 0; rb < RB; ++rb) dw[mb * g.rows_g + rb] += S::sum(acc[mb][rb]);
+    if (db) db[mb] += S::sum(accb[mb]);
+  }
 }
 
 // dxp (cin_g, hp, wp) += the transposed convolution of dy (cout_g, oh, ow) with w (cout_g,
@@ -170,9 +186,9 @@ void data_rows(const Geometry& g, const T* w, const T* dy, T* dxp, int64_t r0) {
 }
 
 // Tables of the RB = 1..kRowBlock instantiations, indexed by RB - 1.
-template <class T, size_t... I>
+template <class T, int MB, size_t... I>
 constexpr auto weight_table(std::index_sequence<I...>) {
-  return std::array{&weight_rows<T, static_cast<int>(I) + 1>...};
+  return std::array{&weight_rows<T, static_cast<int>(I) + 1, MB>...};
 }
 template <class T, size_t... I>
 constexpr auto data_table(std::index_sequence<I...>) {
@@ -226,7 +242,10 @@ void conv_direct_backward(const ConvShape& s, const T* x, const T* w, const T* d
   const Geometry g(s);
   const std::vector<int64_t> blocks = row_blocks(g.rows_g);
   static constexpr auto data_fns = data_table<T>(std::make_index_sequence<kRowBlock>{});
-  static constexpr auto weight_fns = weight_table<T>(std::make_index_sequence<kRowBlock>{});
+  static constexpr auto weight_fns = weight_table<T, 1>(std::make_index_sequence<kRowBlock>{});
+  // Channel pairs while 2 x RB accumulators fit in the registers.
+  static constexpr auto weight2_fns = weight_table<T, 2>(std::make_index_sequence<kPairRowBlock>{});
+  const bool pairs = blocks.size() == 1 && blocks[0] <= kPairRowBlock;
   const int64_t x_stride = s.in_channels * g.in_size, dy_stride = s.out_channels * g.out_size;
   if (dx) {
     parallel_for(s.batch * s.groups, 1, [&](int64_t begin, int64_t end) {
@@ -263,6 +282,11 @@ void conv_direct_backward(const ConvShape& s, const T* x, const T* w, const T* d
           if (dwc) pad_image(g, x + n * x_stride + grp * g.cin_g * g.in_size, xp);
           for (int64_t m = grp * g.cout_g; m < (grp + 1) * g.cout_g; ++m) {
             const T* dy_m = dy + n * dy_stride + m * g.out_size;
+            if (dwc && pairs && m + 1 < (grp + 1) * g.cout_g) {
+              weight2_fns[blocks[0] - 1](g, xp, dy_m, 0, dwc + m * g.rows_g, dbc ? dbc + m : nullptr);
+              ++m;
+              continue;
+            }
             if (!dwc) {  // dB alone
               const T* end = dy_m + g.out_size;
               T acc = T(0);
