@@ -81,8 +81,8 @@ const OpRegistry& OpRegistry::builtin() {
     r.add(ops::sin_op());
     r.add(ops::size_op());
     r.add(ops::slice_op());
-    r.add(ops::softmax_cross_entropy_loss_op());
     r.add(ops::softmax_op());
+    r.add(ops::softmax_cross_entropy_loss_op());
     r.add(ops::softplus_op());
     r.add(ops::split_op());
     r.add(ops::sqrt_op());

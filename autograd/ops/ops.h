@@ -60,8 +60,6 @@ OpDef dropout_op();
 OpDef expand_op();
 OpDef tile_op();
 
-// fake_quantize.cpp (domain tamp)
-OpDef fake_quantize_op();
 // gather.cpp
 OpDef gather_elements_op();
 OpDef gather_op();
@@ -69,6 +67,9 @@ OpDef gather_op();
 // global_pool.cpp
 OpDef global_average_pool_op();
 OpDef global_max_pool_op();
+
+// fake_quantize.cpp (domain tamp)
+OpDef fake_quantize_op();
 
 // kl_div.cpp (domain tamp)
 OpDef tamp_softmax_kl_div_loss_op();
@@ -148,6 +149,7 @@ OpDef tanh_op();
 OpDef dequantize_linear_op();
 OpDef dynamic_quantize_linear_op();
 OpDef quantize_linear_op();
+
 // where.cpp
 OpDef where_op();
 
