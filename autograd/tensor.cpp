@@ -1,3 +1,4 @@
+#include <tamp/autograd/allocator.h>
 #include <tamp/autograd/tensor.h>
 
 #include <cstdlib>
@@ -6,21 +7,18 @@
 
 namespace tamp {
 
-// 64-byte aligned, never shared between tensors of different lifetimes except by design.
+// 64-byte aligned, from the buffer cache (allocator.h).
 class Storage {
  public:
-  explicit Storage(size_t nbytes) : nbytes_(nbytes) {
-    const size_t rounded = (std::max<size_t>(nbytes, 1) + 63) / 64 * 64;
-    data_ = std::aligned_alloc(64, rounded);
-    if (!data_) throw Error(fmt::format("cannot allocate {} bytes", nbytes), ErrorKind::kIo);
-  }
-  ~Storage() { std::free(data_); }
+  explicit Storage(size_t nbytes) : data_(allocate_buffer(nbytes, &capacity_)), nbytes_(nbytes) {}
+  ~Storage() { release_buffer(data_, capacity_); }
   Storage(const Storage&) = delete;
   Storage& operator=(const Storage&) = delete;
   void* data() { return data_; }
   size_t nbytes() const { return nbytes_; }
 
  private:
+  size_t capacity_ = 0;
   void* data_;
   size_t nbytes_;
 };

@@ -87,3 +87,32 @@ TEST(Shape, BroadcastAndAxes) {
 
 }  // namespace
 }  // namespace tamp
+
+#include <tamp/autograd/allocator.h>
+
+namespace tamp {
+namespace {
+
+TEST(BufferCache, LargeBuffersAreReusedAndTheLimitHolds) {
+  if (!buffer_cache_enabled()) GTEST_SKIP() << "sanitized build: the cache is bypassed on purpose";
+  release_cached_buffers();
+  const auto before = buffer_cache_stats();
+  { Tensor a({1 << 18}); }  // 1 MiB, back to the cache
+  EXPECT_GE(buffer_cache_stats().cached_bytes, size_t{1} << 20);
+  { Tensor b({1 << 18}); }  // served from it
+  EXPECT_EQ(buffer_cache_stats().hits, before.hits + 1);
+  set_buffer_cache_limit(size_t{1} << 19);  // below one buffer: trimmed, nothing kept
+  EXPECT_EQ(buffer_cache_stats().cached_bytes, 0u);
+  { Tensor c({1 << 18}); }
+  EXPECT_EQ(buffer_cache_stats().cached_bytes, 0u);
+  set_buffer_cache_limit(size_t{1} << 30);
+}
+
+TEST(BufferCache, ReusedBuffersStillZeroFill) {
+  { Tensor a = Tensor::full({1 << 18}, 7.0); }
+  Tensor b({1 << 18});
+  for (int64_t i = 0; i < b.numel(); i += 4099) ASSERT_EQ(b.data<float>()[i], 0.0f);
+}
+
+}  // namespace
+}  // namespace tamp

@@ -1,0 +1,44 @@
+// Accuracy and loss of a classifier over a dataset, and the input adaptation every entry
+// point shares (Fashion-MNIST images are (N, 1, 28, 28); an MLP exported with a flat
+// (N, 784) input gets them flattened).
+//
+//   EvalResult r = evaluate(model, *data.test, {.batch_size = 256});
+//   fmt::print("top-1 {:.2f} %\n", 100 * r.top1);
+#pragma once
+
+#include <tamp/nn/collective.h>
+#include <tamp/nn/dataset.h>
+#include <tamp/nn/graph_module.h>
+
+#include <string>
+
+namespace tamp {
+
+struct EvalOptions {
+  int64_t batch_size = 256;
+  int64_t max_batches = -1;          // -1: the whole dataset
+  std::string input;                 // graph input to feed; empty: the only one
+  std::string output;                // logits; empty: the first graph output
+  nn::Collective* collective = nullptr;  // shards the data and sums the counts over ranks
+};
+
+struct EvalResult {
+  double top1 = 0;     // in [0, 1]
+  double top5 = 0;
+  double loss = 0;     // mean cross-entropy
+  int64_t count = 0;   // examples seen (over all ranks)
+};
+
+// Runs the model in eval mode without recording a tape; restores the previous mode.
+EvalResult evaluate(nn::GraphModule& model, const nn::Dataset& data, const EvalOptions& options = {});
+
+// `x` reshaped to what graph input `info` declares when only the per-example layout differs
+// (same element count per example); otherwise `x` unchanged, and the GraphModule reports the
+// mismatch.
+Tensor fit_input(const nn::ValueInfo& info, const Tensor& x);
+
+// The name of the single graph input, or `requested` after checking it exists.
+const nn::ValueInfo& input_info(const nn::Graph& graph, const std::string& requested);
+std::string output_name(const nn::Graph& graph, const std::string& requested);
+
+}  // namespace tamp

@@ -1,0 +1,189 @@
+#include <tamp/autograd/apply.h>
+#include <tamp/nn/data_loader.h>
+#include <tamp/nn/loss.h>
+#include <tamp/scheduler/trainer.h>
+
+#include <chrono>
+#include <cmath>
+#include <set>
+
+namespace tamp {
+
+std::unique_ptr<nn::Optimizer> make_optimizer(const OptimizerSpec& spec, nn::NamedParameters params) {
+  return std::visit(
+      [&](const auto& o) -> std::unique_ptr<nn::Optimizer> {
+        using T = std::decay_t<decltype(o)>;
+        if constexpr (std::is_same_v<T, SGD>) return std::make_unique<nn::Sgd>(std::move(params), o);
+        else if constexpr (std::is_same_v<T, AdamW>) return std::make_unique<nn::AdamW>(std::move(params), o);
+        else return std::make_unique<nn::Adam>(std::move(params), o);
+      },
+      spec);
+}
+
+double base_lr(const OptimizerSpec& spec) {
+  return std::visit([](const auto& o) { return o.lr; }, spec);
+}
+
+Trainer::Trainer(nn::GraphModule& model, std::vector<std::shared_ptr<compression::Component>> components,
+                 TrainOptions options)
+    : model_(model), components_(std::move(components)), options_(std::move(options)),
+      collective_(options_.collective ? *options_.collective : nn::local_collective()) {
+  TAMP_CHECK(options_.train, "training needs a training dataset");
+  TAMP_CHECK(options_.epochs >= 0 && options_.batch_size > 0, "epochs {} and batch size {} must be positive",
+             options_.epochs, options_.batch_size);
+  input_ = input_info(model_.graph(), options_.input).name;
+  output_ = output_name(model_.graph(), options_.output);
+  size_t calibrating = 0;
+  for (const auto& c : components_) calibrating += c->needs_training() ? 0 : 1;
+  TAMP_CHECK(calibrating == 0 || calibrating == components_.size(),
+             "a stage cannot both calibrate (post-training quantization) and train; put the "
+             "calibration in a stage of its own");
+}
+
+std::vector<std::string> Trainer::wanted_outputs() const {
+  std::set<std::string> names{output_};
+  for (const auto& c : components_) for (const auto& n : c->extra_outputs()) names.insert(n);
+  return {names.begin(), names.end()};
+}
+
+void Trainer::calibrate() {
+  nn::DataLoader loader(options_.train, {.batch_size = options_.batch_size, .shuffle = true,
+                                         .seed = options_.seed, .num_shards = collective_.size(),
+                                         .shard = collective_.rank()});
+  const bool was_training = model_.is_training();
+  model_.eval();
+  NoGradGuard no_grad;
+  const nn::ValueInfo& info = input_info(model_.graph(), input_);
+  const auto wanted = wanted_outputs();
+  int64_t n = 0;
+  for (const nn::Batch& b : loader) {
+    if (n++ >= options_.calibration_batches) break;
+    std::map<std::string, Variable> inputs{{input_, Variable(fit_input(info, b.x))}};
+    Variable labels(b.y);
+    auto values = model_.forward(inputs, wanted);
+    for (auto& c : components_) c->on_calibration_batch({inputs, labels, values});
+  }
+  TAMP_CHECK(n > 0, "calibration needs data: the dataset is empty");
+  model_.train(was_training);
+}
+
+bool Trainer::train_step(const nn::Batch& batch, const compression::StepInfo& at, double& loss_out) {
+  for (auto& c : components_) c->on_step_begin(at);
+  const nn::ValueInfo& info = input_info(model_.graph(), input_);
+  std::map<std::string, Variable> inputs{{input_, Variable(fit_input(info, batch.x))}};
+  Variable labels(batch.y);
+  auto values = model_.forward(inputs, wanted_outputs());
+  Variable loss = nn::cross_entropy(values.at(output_), labels, {.label_smoothing = options_.label_smoothing});
+  double weight = 1;
+  for (auto& c : components_) weight *= c->task_loss_weight();
+  if (weight != 1) loss = apply1("Mul", {loss, Variable(Tensor::scalar(weight, loss.dtype()))});
+  for (auto& c : components_) {
+    Variable extra = c->extra_loss({inputs, labels, values}, at);
+    if (extra.defined()) loss = apply1("Add", {loss, extra});
+  }
+  loss_out = loss.value().item();
+  // Every rank takes the same decision, so no rank waits in a collective the others skip.
+  Tensor finite = Tensor::scalar(std::isfinite(loss_out) ? 0.0 : 1.0, DType::kFloat64);
+  collective_.allreduce(finite, nn::Reduce::kMax);
+  if (finite.item() != 0) return false;
+  loss.backward();
+  if (collective_.size() > 1) {
+    for (auto& [name, p] : model_.named_parameters()) {
+      if (!p.requires_grad()) continue;
+      Tensor g = p.grad().defined() ? p.grad() : Tensor::zeros(p.shape(), p.dtype());
+      collective_.allreduce(g, nn::Reduce::kMean);
+      p.set_grad(g);
+    }
+  }
+  for (auto& c : components_) c->on_after_backward(at);
+  return true;
+}
+
+void Trainer::explain_nonfinite(const nn::Batch& batch) {
+  model_.set_check_finite(true);
+  const nn::ValueInfo& info = input_info(model_.graph(), input_);
+  try {
+    NoGradGuard no_grad;
+    model_.forward({{input_, Variable(fit_input(info, batch.x))}}, wanted_outputs());
+  } catch (Error& e) {
+    model_.set_check_finite(false);
+    e.add_context(fmt::format("{} training steps in a row had a non-finite loss", options_.max_nonfinite_steps));
+    throw;
+  }
+  model_.set_check_finite(false);
+  throw Error(fmt::format("{} training steps in a row had a non-finite loss although every node's "
+                          "output is finite: the loss itself overflows",
+                          options_.max_nonfinite_steps),
+              ErrorKind::kNumerical, "lower the learning rate");
+}
+
+StageRecord Trainer::run() {
+  const auto start = std::chrono::steady_clock::now();
+  StageRecord record;
+  for (auto& c : components_) c->attach(model_, collective_);
+  const bool calibration_only = !components_.empty() && !components_.front()->needs_training();
+
+  nn::DataLoader loader(options_.train, {.batch_size = options_.batch_size, .shuffle = true,
+                                         .seed = options_.seed, .drop_last = false,
+                                         .num_shards = collective_.size(), .shard = collective_.rank()});
+  int64_t per_epoch = loader.num_batches();
+  if (options_.max_steps_per_epoch >= 0) per_epoch = std::min(per_epoch, options_.max_steps_per_epoch);
+  compression::StepInfo at{0, 0, per_epoch, calibration_only ? 0 : per_epoch * options_.epochs};
+  for (auto& c : components_) c->on_stage_begin(at);
+
+  if (calibration_only) {
+    calibrate();
+  } else {
+    auto optimizer = make_optimizer(options_.optimizer, model_.named_parameters());
+    model_.train();
+    double loss_sum = 0, window_sum = 0;
+    int64_t window = 0, bad_in_a_row = 0;
+    auto window_start = std::chrono::steady_clock::now();
+    for (int epoch = 0; epoch < options_.epochs; ++epoch) {
+      at.epoch = epoch;
+      loader.set_epoch(epoch);
+      for (auto& c : components_) c->on_epoch_begin(at);
+      int64_t i = 0;
+      for (const nn::Batch& b : loader) {
+        if (i++ >= per_epoch) break;
+        if (options_.lr_schedule) options_.lr_schedule->apply(*optimizer, at.step);
+        double loss = 0;
+        if (!train_step(b, at, loss)) {
+          optimizer->zero_grad();
+          ++record.skipped_steps;
+          if (++bad_in_a_row >= options_.max_nonfinite_steps) explain_nonfinite(b);
+          ++at.step;
+          continue;
+        }
+        bad_in_a_row = 0;
+        optimizer->step();
+        optimizer->zero_grad();
+        for (auto& c : components_) c->on_after_step(at);
+        loss_sum += loss;
+        window_sum += loss;
+        ++window;
+        ++record.steps;
+        ++at.step;
+        if (options_.on_log && (at.step % options_.log_every == 0 || at.step == at.total_steps)) {
+          const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - window_start).count();
+          options_.on_log({epoch, at.step, at.total_steps, window_sum / window, optimizer->lr(),
+                           secs > 0 ? window * options_.batch_size * collective_.size() / secs : 0});
+          window_sum = 0;
+          window = 0;
+          window_start = std::chrono::steady_clock::now();
+        }
+      }
+      for (auto& c : components_) c->on_epoch_end(at);
+    }
+    record.train_loss = record.steps ? loss_sum / record.steps : 0;
+  }
+  for (auto& c : components_) c->finalize(model_);
+  if (options_.eval) {
+    record.eval = evaluate(model_, *options_.eval, {.input = input_, .output = output_, .collective = &collective_});
+    record.evaluated = true;
+  }
+  record.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return record;
+}
+
+}  // namespace tamp

@@ -1,0 +1,91 @@
+// Trainer: one stage of training with compression components — the loop whose hook order
+// compression/component.h documents. The Scheduler runs one Trainer per stage.
+//
+//   Trainer t(model, {qat}, {.train = data.train, .eval = data.test, .epochs = 2,
+//                            .optimizer = SGD{.lr = 0.01, .momentum = 0.9}});
+//   StageRecord r = t.run();            // r.eval.top1, r.train_loss, r.seconds
+//
+// A stage whose components all calibrate only (post-training quantization) runs
+// `calibration_batches` forward passes in eval mode instead of training.
+// Non-finite losses: the step is skipped (no update); after `max_nonfinite_steps` in a row
+// the forward pass is re-run checking every node and the error names the first node that
+// produced NaN/Inf.
+#pragma once
+
+#include <tamp/compression/component.h>
+#include <tamp/nn/adam.h>
+#include <tamp/nn/dataset.h>
+#include <tamp/nn/lr_schedule.h>
+#include <tamp/nn/sgd.h>
+#include <tamp/scheduler/evaluate.h>
+
+#include <functional>
+#include <memory>
+#include <variant>
+
+namespace tamp {
+
+using SGD = nn::SgdOptions;
+using Adam = nn::AdamOptions;
+struct AdamW : nn::AdamOptions {};
+using OptimizerSpec = std::variant<SGD, Adam, AdamW>;
+std::unique_ptr<nn::Optimizer> make_optimizer(const OptimizerSpec& spec, nn::NamedParameters params);
+double base_lr(const OptimizerSpec& spec);
+
+struct StepLog {
+  int epoch = 0;
+  int64_t step = 0;          // within the stage
+  int64_t total_steps = 0;
+  double loss = 0;           // mean over the steps since the previous log
+  double lr = 0;
+  double samples_per_s = 0;
+};
+
+struct TrainOptions {
+  std::shared_ptr<const nn::Dataset> train;
+  std::shared_ptr<const nn::Dataset> eval;     // evaluated after the stage when set
+  int epochs = 1;
+  int64_t max_steps_per_epoch = -1;            // -1: whole epochs
+  int64_t batch_size = 64;
+  OptimizerSpec optimizer = SGD{.lr = 0.01, .momentum = 0.9};
+  std::shared_ptr<const nn::LrSchedule> lr_schedule;  // per step; constant when null
+  double label_smoothing = 0;
+  uint64_t seed = 0;                           // data order
+  int max_nonfinite_steps = 5;
+  int64_t calibration_batches = 32;
+  int64_t log_every = 50;
+  std::function<void(const StepLog&)> on_log;
+  std::string input;                           // empty: the graph's only input
+  std::string output;                          // logits; empty: the first graph output
+  nn::Collective* collective = nullptr;        // data-parallel ranks; null: one process
+};
+
+struct StageRecord {
+  double train_loss = 0;     // mean over the stage's steps (NaN steps excluded)
+  bool evaluated = false;
+  EvalResult eval;
+  double seconds = 0;
+  int64_t steps = 0;
+  int64_t skipped_steps = 0;
+};
+
+class Trainer {
+ public:
+  Trainer(nn::GraphModule& model, std::vector<std::shared_ptr<compression::Component>> components,
+          TrainOptions options);
+  StageRecord run();
+
+ private:
+  void calibrate();
+  bool train_step(const nn::Batch& batch, const compression::StepInfo& at, double& loss_out);
+  [[noreturn]] void explain_nonfinite(const nn::Batch& batch);
+  std::vector<std::string> wanted_outputs() const;
+
+  nn::GraphModule& model_;
+  std::vector<std::shared_ptr<compression::Component>> components_;
+  TrainOptions options_;
+  nn::Collective& collective_;
+  std::string input_, output_;
+};
+
+}  // namespace tamp
