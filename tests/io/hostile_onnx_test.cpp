@@ -4,7 +4,7 @@
 // several of these, so the importer checks them itself.)
 #include <tamp/io/onnx_import.h>
 
-#include "io/temp_dir.h"
+#include "support/temp_dir.h"
 
 #include <gtest/gtest.h>
 #include <onnx/onnx_pb.h>

@@ -6,7 +6,7 @@
 #include <tamp/io/tensor_proto.h>
 
 #include "io/graph_compare.h"
-#include "io/temp_dir.h"
+#include "support/temp_dir.h"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>

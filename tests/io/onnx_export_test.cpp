@@ -5,7 +5,7 @@
 #include <tamp/io/onnx_import.h>
 
 #include "io/graph_compare.h"
-#include "io/temp_dir.h"
+#include "support/temp_dir.h"
 
 #include <gtest/gtest.h>
 #include <onnx/onnx_pb.h>

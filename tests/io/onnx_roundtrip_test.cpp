@@ -8,7 +8,7 @@
 
 #include "io/graph_compare.h"
 #include "io/node_test_data.h"
-#include "io/temp_dir.h"
+#include "support/temp_dir.h"
 
 #include <gtest/gtest.h>
 

@@ -4,7 +4,7 @@
 #include <tamp/io/detail/onnx_tensor.h>
 #include <tamp/io/tensor_proto.h>
 
-#include "io/temp_dir.h"
+#include "support/temp_dir.h"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
