@@ -52,6 +52,7 @@ const OpRegistry& OpRegistry::builtin() {
     r.add(ops::log_op());
     r.add(ops::log_softmax_op());
     r.add(ops::matmul_op());
+    r.add(ops::matmul_integer_op());
     r.add(ops::max_pool_op());
     r.add(ops::mul_op());
     r.add(ops::neg_op());
@@ -99,6 +100,8 @@ const OpRegistry& OpRegistry::builtin() {
     r.add(ops::tamp_mse_loss_op());
     r.add(ops::tamp_softmax_cross_entropy_loss_op());
     r.add(ops::tamp_softmax_kl_div_loss_op());
+    // ONNX Runtime's contrib ops (com.microsoft) that tamp exports and evaluates.
+    r.add(ops::matmul_nbits_op());
     return r;
   }();
   return registry;

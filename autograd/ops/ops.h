@@ -81,6 +81,12 @@ OpDef layer_normalization_op();
 OpDef gemm_op();
 OpDef matmul_op();
 
+// matmul_integer.cpp
+OpDef matmul_integer_op();
+
+// matmul_nbits.cpp (domain com.microsoft)
+OpDef matmul_nbits_op();
+
 // mse_loss.cpp (domain tamp)
 OpDef tamp_mse_loss_op();
 
