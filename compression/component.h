@@ -9,6 +9,7 @@
 // The loop calls, for one stage (an ordered list of components trained together):
 //   attach(model)                     once, before anything else, in list order
 //   on_stage_begin(stage)
+//   trainable_parameters()            once; trained alongside the model's parameters
 //   for each epoch:
 //     on_epoch_begin(step)
 //     for each batch:
@@ -30,6 +31,7 @@
 
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace tamp::compression {
@@ -64,6 +66,12 @@ class Component {
   virtual std::vector<std::string> extra_outputs() const { return {}; }
   // Scales the task (hard-label) loss; distillation mixes it with its own by alpha.
   virtual double task_loss_weight() const { return 1.0; }
+  // Trainable parameters the component owns (distillation's projections, self-distillation's
+  // classifier heads), with names unique across components.
+  // requires: called after on_stage_begin (create them in attach).
+  // ensures: the loop trains them with the model's parameters (same optimizer, gradients
+  //          averaged over ranks); they are not in the model's graph, so export drops them.
+  virtual std::vector<std::pair<std::string, Variable>> trainable_parameters() const { return {}; }
 
   virtual void on_stage_begin(const StepInfo& at) {}
   virtual void on_epoch_begin(const StepInfo& at) {}

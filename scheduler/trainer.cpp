@@ -88,7 +88,7 @@ bool Trainer::train_step(const nn::Batch& batch, const compression::StepInfo& at
   if (finite.item() != 0) return false;
   loss.backward();
   if (collective_.size() > 1) {
-    for (auto& [name, p] : model_.named_parameters()) {
+    for (auto& [name, p] : trained_) {
       if (!p.requires_grad()) continue;
       Tensor g = p.grad().defined() ? p.grad() : Tensor::zeros(p.shape(), p.dtype());
       collective_.allreduce(g, nn::Reduce::kMean);
@@ -134,7 +134,11 @@ StageRecord Trainer::run() {
   if (calibration_only) {
     calibrate();
   } else {
-    auto optimizer = make_optimizer(options_.optimizer, model_.named_parameters());
+    trained_ = model_.named_parameters();
+    for (const auto& c : components_) {
+      for (auto& p : c->trainable_parameters()) trained_.push_back(std::move(p));
+    }
+    auto optimizer = make_optimizer(options_.optimizer, trained_);
     model_.train();
     double loss_sum = 0, window_sum = 0;
     int64_t window = 0, bad_in_a_row = 0;

@@ -86,6 +86,7 @@ class Trainer {
   TrainOptions options_;
   nn::Collective& collective_;
   std::string input_, output_;
+  nn::NamedParameters trained_;   // the model's parameters and the components' own
 };
 
 }  // namespace tamp
