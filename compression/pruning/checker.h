@@ -1,0 +1,52 @@
+// Checks that weights satisfy a sparsity pattern, and names the structure of a weight's
+// zeros for `tamp inspect`.
+//
+//   PatternCheck c = check_pattern(w, WeightLayout::of("Conv", w.shape()), Pattern::parse("2:4"));
+//   c.valid;      // every group of 4 along the input channels has at most 2 non-zeros
+//   c.detail;     // "2:4 valid" or "17 of 4608 groups have more than 2 non-zeros"
+//
+//   for (const WeightSparsity& s : sparsity_report(graph)) fmt::print("{} {}\n", s.weight, s.summary);
+//   // conv2.weight  "50.0 % 2:4 valid"; fc1.weight "90.0 % unstructured"; fc1 "25.0 % channel 32/128"
+//
+// Valid means, per pattern: unstructured — always; N:M — every group of M consecutive
+// reduction elements (pattern.h's view) has at most N non-zeros; RxC blocks — no block is
+// partly zero (every zero lies in an all-zero block); channel — no output channel is partly
+// zero. A pattern that does not tile the weight is not valid (detail says why).
+#pragma once
+
+#include <tamp/compression/pruning/pattern.h>
+#include <tamp/nn/graph.h>
+
+#include <string>
+#include <vector>
+
+namespace tamp::compression::pruning {
+
+struct PatternCheck {
+  bool valid = false;
+  double sparsity = 0;       // zeros / elements of the weight
+  int64_t units = 0;         // groups (N:M), blocks, rows (channel) or elements
+  int64_t zero_units = 0;    // all-zero blocks / rows / elements (N:M: groups with <= N non-zeros)
+  int64_t violations = 0;    // groups over N non-zeros, partly zero blocks or rows
+  std::string detail;
+};
+
+PatternCheck check_pattern(const Tensor& weight, const WeightLayout& layout, const Pattern& pattern);
+
+struct WeightSparsity {
+  std::string weight, node, op_type;
+  Shape shape;
+  double sparsity = 0;
+  std::string structure;     // "dense", "2:4", "4x1", "channel", "unstructured"
+  std::string summary;       // "50.0 % 2:4 valid", "dense", ...
+};
+
+// The weights of Conv / Gemm / MatMul nodes (pruning/targets.h), with the strongest structure
+// their zeros follow, tried in this order: N:M among 1:8, 1:4, 2:8, 1:2, 2:4, 4:8 (sparsest
+// first, then the finer group); whole channels (at least one all-zero row); blocks among 8x1,
+// 1x8, 4x1, 1x4, 2x2, 2x1, 1x2 (largest first, at least one all-zero block); else unstructured.
+std::vector<WeightSparsity> sparsity_report(const nn::Graph& graph);
+// The same for one weight.
+WeightSparsity describe_sparsity(const Tensor& weight, const WeightLayout& layout);
+
+}  // namespace tamp::compression::pruning

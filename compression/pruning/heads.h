@@ -1,0 +1,51 @@
+// Attention heads in an imported graph, for the "head" pruning pattern.
+//
+//   for (const AttentionBlock& b : find_attention_blocks(graph)) ... b.heads, b.head_dim
+//
+// Recognised: multi-head attention written out with separate Q/K/V projections, as
+// PyTorch exports it from code like tests/data/models/transformer.onnx
+// (scripts/export_test_models.py, EncoderLayer):
+//   Q = Transpose_{0,2,1,3}(Reshape(MatMul(x, Wq) [+ bq], [*, S, H, Dh]))
+//   K = Transpose_{0,2,3,1}(Reshape(MatMul(x, Wk) [+ bk], ...))   (or Transpose_{0,2,1,3} then
+//       Transpose_{0,1,3,2})
+//   V = Transpose_{0,2,1,3}(Reshape(MatMul(x, Wv) [+ bv], ...))
+//   P = Softmax_{axis -1}(MatMul(Q, K) [* or / constant]... [+ mask])
+//   out = MatMul(Reshape(Transpose_{0,2,1,3}(MatMul(P, V)), [*, S, H*Dh]), Wo) [+ bo]
+// with Wq, Wk, Wv initializers [D_in, H*Dh] (MatMul weights stored [in, out]), Wo [H*Dh, D_out]
+// and constant Reshape targets. Not recognised: fused in-projections (nn.MultiheadAttention's
+// single in_proj_weight followed by Slice/Split), Gemm projections, ONNX Runtime's fused
+// Attention op.
+//
+// Head h owns columns [h*Dh, (h+1)*Dh) of Wq, Wk, Wv, those entries of bq, bk, bv, and rows
+// [h*Dh, (h+1)*Dh) of Wo. With V's part zero the head's output is exactly zero, so a pruned
+// head can be removed (shrink.h) without changing the model.
+#pragma once
+
+#include <tamp/nn/graph.h>
+
+#include <string>
+#include <vector>
+
+namespace tamp::compression::pruning {
+
+struct AttentionBlock {
+  std::string name;                        // the Softmax node
+  std::string q_weight, k_weight, v_weight, o_weight;
+  std::string q_bias, k_bias, v_bias;      // "" when absent
+  int64_t heads = 0, head_dim = 0;
+  std::vector<int> split_reshapes;         // the Q, K, V Reshape nodes
+  int merge_reshape = -1;                  // the Reshape back to [*, S, H*Dh]
+};
+
+std::vector<AttentionBlock> find_attention_blocks(const nn::Graph& graph);
+
+// The parameters a head touches, each with the axis and the [begin, end) index range along
+// it that the head owns.
+struct HeadSlice {
+  std::string param;
+  int axis;
+  int64_t begin, end;
+};
+std::vector<HeadSlice> head_slices(const AttentionBlock& block, int64_t head);
+
+}  // namespace tamp::compression::pruning

@@ -1,0 +1,215 @@
+#include <tamp/compression/pruning/targets.h>
+
+#include <algorithm>
+#include <set>
+
+namespace tamp::compression::pruning {
+
+namespace {
+
+bool is_fake_quantize(const nn::Node& n) { return n.op_type == "FakeQuantize" && n.domain == "tamp"; }
+
+bool is_float(const Tensor& t) { return t.dtype() == DType::kFloat32 || t.dtype() == DType::kFloat64; }
+
+// Ops that map a zero channel to a zero channel, elementwise.
+bool is_elementwise(const nn::Node& n) {
+  static const std::set<std::string> ops{"Relu", "LeakyRelu", "Dropout", "Identity"};
+  return n.domain.empty() && ops.count(n.op_type);
+}
+
+// Ops that map a zero channel (axis 1) to a zero channel and keep the channel axis.
+bool is_pass_through(const nn::Node& n) {
+  static const std::set<std::string> ops{"MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool"};
+  return is_elementwise(n) || (n.domain.empty() && ops.count(n.op_type));
+}
+
+bool per_tensor_qdq(const nn::Graph& g, const nn::Node& n) {
+  if (!n.domain.empty() || (n.op_type != "QuantizeLinear" && n.op_type != "DequantizeLinear")) return false;
+  const Tensor scale = n.inputs.size() > 1 ? constant_value(g, n.inputs[1]) : Tensor();
+  return scale.defined() && scale.numel() == 1;
+}
+
+std::string node_label(const nn::Node& n) { return fmt::format("{} node '{}'", n.op_type, n.name); }
+
+// Follows the channels of `value` to the layers that read them; fills w.channel_problem on
+// the first path that cannot carry a removed channel.
+// Conv outputs carry channels on axis 1, Gemm/MatMul outputs on the last axis; only
+// elementwise ops keep the last axis, so pooling, BatchNormalization and flattening are
+// followed for Conv producers only.
+void trace_channels(const nn::Graph& g, const std::string& start, int64_t channels, bool channels_last,
+                    PrunableWeight& w) {
+  struct Item {
+    std::string value;
+    bool flattened;
+  };
+  std::vector<Item> todo{{start, false}};
+  std::set<std::string> seen;
+  auto fail = [&](std::string why) {
+    if (w.channel_problem.empty()) w.channel_problem = std::move(why);
+  };
+  while (!todo.empty() && w.channel_problem.empty()) {
+    const Item item = todo.back();
+    todo.pop_back();
+    if (!seen.insert(item.value).second) continue;
+    for (const auto& o : g.outputs) {
+      if (o.name == item.value) fail(fmt::format("its channels reach the graph output '{}'", o.name));
+    }
+    for (int ci : g.consumers(item.value)) {
+      const nn::Node& c = g.nodes[ci];
+      const bool first_input = !c.inputs.empty() && c.inputs[0] == item.value &&
+                               std::count(c.inputs.begin(), c.inputs.end(), item.value) == 1;
+      if (!first_input) {
+        fail(fmt::format("its channels feed input of {} other than the first", node_label(c)));
+        break;
+      }
+      const bool elementwise = is_elementwise(c) || is_fake_quantize(c) || per_tensor_qdq(g, c);
+      if (channels_last && !elementwise && c.op_type != "Gemm" && c.op_type != "MatMul") {
+        fail(fmt::format("its channels (last axis) feed {}", node_label(c)));
+        break;
+      }
+      if (elementwise || is_pass_through(c)) {
+        if (is_fake_quantize(c)) {
+          const Tensor scale = c.inputs.size() > 1 ? constant_value(g, c.inputs[1]) : Tensor();
+          if (!scale.defined() || scale.numel() != 1) {
+            fail(fmt::format("its channels go through per-channel {}", node_label(c)));
+            break;
+          }
+        }
+        if (item.flattened && c.op_type.find("Pool") != std::string::npos) {
+          fail(fmt::format("{} reads flattened channels", node_label(c)));
+          break;
+        }
+        todo.push_back({c.outputs[0], item.flattened});
+      } else if (c.op_type == "BatchNormalization" && c.domain.empty()) {
+        if (item.flattened) {
+          fail(fmt::format("{} reads flattened channels", node_label(c)));
+          break;
+        }
+        w.batch_norms.push_back(ci);
+        todo.push_back({c.outputs[0], false});
+      } else if (c.op_type == "Flatten" && c.domain.empty()) {
+        if (c.attrs->i("axis", 1) != 1 || item.flattened) {
+          fail(fmt::format("{} does not flatten from axis 1", node_label(c)));
+          break;
+        }
+        todo.push_back({c.outputs[0], true});
+      } else if (c.op_type == "Reshape" && c.domain.empty()) {
+        const Tensor shape = c.inputs.size() > 1 ? constant_value(g, c.inputs[1]) : Tensor();
+        if (!shape.defined() || shape.numel() != 2 || shape.at(1) != -1 || shape.at(0) == -1 || item.flattened) {
+          fail(fmt::format("{} is not a flatten to (batch, -1) with a constant shape", node_label(c)));
+          break;
+        }
+        w.reshapes.push_back(ci);
+        todo.push_back({c.outputs[0], true});
+      } else if ((c.op_type == "Conv" || c.op_type == "Gemm" || c.op_type == "MatMul") && c.domain.empty()) {
+        const std::string weight = c.inputs.size() > 1 ? c.inputs[1] : "";
+        auto it = g.initializers.find(weight);
+        if (it == g.initializers.end()) {
+          fail(fmt::format("{} reads them with a weight that is not an initializer", node_label(c)));
+          break;
+        }
+        if (c.op_type == "Conv" && (c.attrs->i("group", 1) != 1 || item.flattened)) {
+          fail(fmt::format("{} is grouped or reads flattened channels", node_label(c)));
+          break;
+        }
+        if (c.op_type == "Gemm" && c.attrs->i("transA", 0) != 0) {
+          fail(fmt::format("{} has transA = 1", node_label(c)));
+          break;
+        }
+        if (c.op_type != "Conv" && it->second.rank() != 2) {
+          fail(fmt::format("{} has a weight of rank {}", node_label(c), it->second.rank()));
+          break;
+        }
+        ChannelConsumer cc;
+        cc.node = ci;
+        cc.weight = weight;
+        cc.layout = WeightLayout::of(c.op_type, it->second.shape(), c.op_type == "Gemm" && c.attrs->i("transB", 0) == 0);
+        cc.flattened = item.flattened;
+        if (cc.layout.in_channels % channels != 0 || (!item.flattened && cc.layout.in_channels != channels)) {
+          fail(fmt::format("{} reads {} input channels, not a multiple of the {} produced", node_label(c),
+                           cc.layout.in_channels, channels));
+          break;
+        }
+        cc.per_channel = cc.layout.in_channels / channels;
+        w.consumers.push_back(cc);
+      } else {
+        fail(fmt::format("its channels feed {}", node_label(c)));
+        break;
+      }
+    }
+  }
+  if (w.channel_problem.empty() && w.consumers.empty()) w.channel_problem = "no layer reads its channels";
+}
+
+}  // namespace
+
+Tensor constant_value(const nn::Graph& g, const std::string& value) {
+  if (auto it = g.initializers.find(value); it != g.initializers.end()) return it->second;
+  const int p = g.producer(value);
+  if (p >= 0 && g.nodes[p].op_type == "Constant" && g.nodes[p].domain.empty() && g.nodes[p].attrs->has("value")) {
+    return g.nodes[p].attrs->t("value");
+  }
+  return {};
+}
+
+std::string resolve_initializer(const nn::Graph& g, const std::string& value) {
+  std::string v = value;
+  for (int hops = 0; hops < 4 && !v.empty(); ++hops) {
+    if (g.initializers.count(v)) return v;
+    const int p = g.producer(v);
+    if (p < 0 || !is_fake_quantize(g.nodes[p]) || g.nodes[p].inputs.empty()) return {};
+    v = g.nodes[p].inputs[0];
+  }
+  return {};
+}
+
+std::vector<PrunableWeight> find_prunable_weights(const nn::Graph& g) {
+  std::vector<PrunableWeight> out;
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
+    const nn::Node& n = g.nodes[i];
+    if (!n.domain.empty() || (n.op_type != "Conv" && n.op_type != "Gemm" && n.op_type != "MatMul")) continue;
+    if (n.inputs.size() < 2) continue;
+    const std::string weight = resolve_initializer(g, n.inputs[1]);
+    if (weight.empty()) continue;
+    const Tensor& t = g.initializers.at(weight);
+    if (!is_float(t)) continue;
+    if (n.op_type == "Conv" ? t.rank() < 3 : t.rank() != 2) continue;
+    PrunableWeight w;
+    w.weight = weight;
+    w.node = n.name;
+    w.node_index = static_cast<int>(i);
+    w.op_type = n.op_type;
+    w.layout = WeightLayout::of(n.op_type, t.shape(), n.op_type == "Gemm" && n.attrs->i("transB", 0) == 0);
+    w.weight_is_initializer = weight == n.inputs[1];
+    std::string output = n.outputs.empty() ? "" : n.outputs[0];
+    if (n.op_type != "MatMul") {
+      if (n.inputs.size() > 2 && !n.inputs[2].empty()) {
+        const std::string b = resolve_initializer(g, n.inputs[2]);
+        if (!b.empty() && g.initializers.at(b).numel() == w.layout.out) w.bias = b;
+      }
+    } else {
+      // x @ W + b: the Add right after, when it is the only reader and b is an initializer [N].
+      const auto readers = g.consumers(output);
+      if (readers.size() == 1 && g.nodes[readers[0]].op_type == "Add" && g.nodes[readers[0]].domain.empty()) {
+        const nn::Node& add = g.nodes[readers[0]];
+        const std::string other = add.inputs[0] == output ? add.inputs[1] : add.inputs[0];
+        const std::string b = resolve_initializer(g, other);
+        if (!b.empty() && g.initializers.at(b).numel() == w.layout.out &&
+            g.initializers.at(b).shape().back() == w.layout.out) {
+          w.bias = b;
+          w.bias_add = readers[0];
+          output = add.outputs[0];
+        }
+      }
+    }
+    if (n.op_type == "Conv" && n.attrs->i("group", 1) != 1) {
+      w.channel_problem = "grouped convolutions keep their channels";
+    } else {
+      trace_channels(g, output, w.layout.out, /*channels_last=*/n.op_type != "Conv", w);
+    }
+    out.push_back(std::move(w));
+  }
+  return out;
+}
+
+}  // namespace tamp::compression::pruning
