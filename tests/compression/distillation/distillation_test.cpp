@@ -1,0 +1,172 @@
+// Distillation and self-distillation components: bad input, the frozen teacher, projections
+// trained with the student and dropped at export, and losses that fall.
+#include <tamp/compression/distillation/distillation.h>
+#include <tamp/compression/distillation/self_distillation.h>
+#include <tamp/nn/loss.h>
+#include <tamp/scheduler/trainer.h>
+
+#include "compression/pruning/prune_test_support.h"
+
+#include <gtest/gtest.h>
+
+using namespace tamp;
+using namespace tamp::compression;
+
+namespace {
+
+std::shared_ptr<nn::GraphModule> module(nn::Graph g) { return std::make_shared<nn::GraphModule>(std::move(g)); }
+
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+TrainOptions training(std::shared_ptr<nn::TensorDataset> data, int epochs) {
+  TrainOptions o;
+  o.train = std::move(data);
+  o.epochs = epochs;
+  o.batch_size = 32;
+  o.optimizer = SGD{.lr = 0.05, .momentum = 0.9};
+  return o;
+}
+
+}  // namespace
+
+TEST(Distillation, MissingValueNamesAreNamed) {
+  nn::GraphModule student(test::mlp_graph(16, 32, 8));
+  Distillation bad_student(module(test::mlp_graph(16, 64, 8)), {.layers = {{.student = "nope", .teacher = "h"}}});
+  std::string what = error_of([&] { bad_student.attach(student, nn::local_collective()); });
+  EXPECT_NE(what.find("student has no value named 'nope'"), std::string::npos) << what;
+  nn::GraphModule student2(test::mlp_graph(16, 32, 8));
+  Distillation bad_teacher(module(test::mlp_graph(16, 64, 8)), {.layers = {{.student = "h", .teacher = "/fc9"}}});
+  what = error_of([&] { bad_teacher.attach(student2, nn::local_collective()); });
+  EXPECT_NE(what.find("teacher has no value named '/fc9'"), std::string::npos) << what;
+}
+
+TEST(Distillation, TeacherWithOtherOutputShapeIsRejected) {
+  nn::GraphModule student(test::mlp_graph(16, 32, 8));
+  Distillation kd(module(test::mlp_graph(16, 32, 5)), {});
+  const std::string what = error_of([&] { kd.attach(student, nn::local_collective()); });
+  EXPECT_NE(what.find("teacher's output 'logits' has shape [2, 5]"), std::string::npos) << what;
+  EXPECT_NE(what.find("student's output 'logits' has [2, 8]"), std::string::npos) << what;
+}
+
+TEST(Distillation, RejectsBadOptions) {
+  auto t = module(test::mlp_graph(16, 32, 8));
+  EXPECT_THROW(Distillation(t, {.temperature = 0}), Error);
+  EXPECT_THROW(Distillation(t, {.alpha = 1.5}), Error);
+  EXPECT_THROW(Distillation(t, {.logits = false}), Error);
+  EXPECT_THROW(Distillation(nullptr, {}), Error);
+  nn::GraphModule student(test::mlp_graph(16, 32, 8));
+  Distillation no_projection(module(test::mlp_graph(16, 64, 8)),
+                             {.layers = {{.student = "h", .teacher = "h", .project = false}}});
+  EXPECT_THROW(no_projection.attach(student, nn::local_collective()), Error);
+  EXPECT_THROW(SelfDistillation({}), Error);
+  nn::GraphModule m(test::mlp_graph(16, 32, 8));
+  SelfDistillation sd({.pairs = {{.shallow = "missing"}}});
+  EXPECT_NE(error_of([&] { sd.attach(m, nn::local_collective()); }).find("model has no value named 'missing'"),
+            std::string::npos);
+}
+
+TEST(Distillation, TeacherIsFrozenAndKeepsNoTape) {
+  auto teacher = module(test::mlp_graph(16, 32, 8, 11));
+  nn::GraphModule student(test::mlp_graph(16, 32, 8));
+  Distillation kd(teacher, {.temperature = 2, .alpha = 0.7});
+  kd.attach(student, nn::local_collective());
+  EXPECT_FALSE(teacher->is_training());
+  for (const auto& [name, p] : teacher->named_parameters()) EXPECT_FALSE(p.requires_grad()) << name;
+  EXPECT_DOUBLE_EQ(kd.task_loss_weight(), 1 - 0.7);
+  Generator rng(3);
+  const Variable x(test::random_tensor({4, 16}, rng));
+  const std::map<std::string, Variable> inputs{{"input", x}};
+  auto values = student.forward(inputs, kd.extra_outputs());
+  const Variable labels(Tensor::zeros({4}, DType::kInt64));
+  Variable loss = kd.extra_loss({inputs, labels, values}, {});
+  EXPECT_TRUE(loss.value().item() > 0);
+  EXPECT_EQ(loss.grad_fn() != nullptr, true);
+  loss.backward();
+  for (const auto& [name, p] : teacher->named_parameters()) EXPECT_FALSE(p.grad().defined()) << name;
+  EXPECT_TRUE(student.parameter("fc1.weight").grad().defined());
+  // The logit term is alpha * T^2 KL, computed from the teacher's eval-mode logits.
+  NoGradGuard no_grad;
+  const Tensor t = teacher->forward(x).value();
+  const double kl = nn::kl_div_distill(values.at("logits"), Variable(t), 2).value().item();
+  EXPECT_NEAR(loss.value().item(), 0.7 * kl, 1e-6);
+}
+
+TEST(Distillation, ProjectionsTrainWithTheStudentAndAreNotExported) {
+  auto teacher = module(test::mlp_graph(16, 48, 8, 12));
+  nn::GraphModule student(test::mlp_graph(16, 24, 8));
+  auto kd = std::make_shared<Distillation>(
+      teacher, DistillationOptions{.temperature = 2,
+                                   .layers = {{.student = "r", .teacher = "r", .loss = distillation::FeatureLoss::kMSE,
+                                               .weight = 1}}});
+  kd->attach(student, nn::local_collective());
+  const auto params = kd->trainable_parameters();
+  ASSERT_EQ(params.size(), 2u);
+  EXPECT_EQ(params[0].first, "distillation.layer0.weight");
+  EXPECT_EQ(params[0].second.shape(), (Shape{48, 24}));  // Linear(24 -> 48)
+  const Tensor before = params[0].second.value().clone();
+  // attach was done above; a Trainer attaches again, so train a fresh component.
+  // alpha 1: the (untrained) teacher alone; its logits and its activations are what to learn.
+  auto kd2 = std::make_shared<Distillation>(
+      teacher, DistillationOptions{.temperature = 2, .alpha = 1, .layers = {{.student = "r", .teacher = "r"}}});
+  nn::GraphModule student2(test::mlp_graph(16, 24, 8));
+  Trainer(student2, {kd2}, training(test::synthetic_data({16}, 512, 8), 3)).run();
+  const auto trained = kd2->trainable_parameters();
+  double moved = 0;
+  for (int64_t i = 0; i < before.numel(); ++i) moved += std::fabs(trained[0].second.value().at(i) - before.at(i));
+  EXPECT_GT(moved, 1e-3);
+  const auto h = kd2->history();
+  ASSERT_EQ(h.size(), 3u);
+  EXPECT_LT(h[2].at("layer0"), h[0].at("layer0"));
+  EXPECT_LT(h[2].at("logits"), h[0].at("logits"));
+  // The student's graph gained nothing: export holds its own initializers only.
+  const nn::Graph exported = student2.export_graph();
+  EXPECT_EQ(exported.initializers.size(), 4u);
+  for (const auto& [name, t] : exported.initializers) EXPECT_EQ(name.find("distillation"), std::string::npos);
+  EXPECT_EQ(kd2->state().count("distillation.layer0.weight"), 1u);
+}
+
+TEST(Distillation, IntermediateLayersOnlyWithCosineAndKl) {
+  auto teacher = module(test::conv_bn_graph(16, 16, 32, 13));
+  for (auto loss : {distillation::FeatureLoss::kCosine, distillation::FeatureLoss::kKL}) {
+    nn::GraphModule student(test::conv_bn_graph(8, 8, 16));
+    auto kd = std::make_shared<Distillation>(
+        teacher, DistillationOptions{.logits = false, .layers = {{.student = "p1", .teacher = "p1", .loss = loss},
+                                                                 {.student = "h", .teacher = "h", .loss = loss,
+                                                                  .weight = 0.5}}});
+    Trainer(student, {kd}, training(test::synthetic_data({1, 12, 12}, 256, 10), 3)).run();
+    EXPECT_DOUBLE_EQ(kd->task_loss_weight(), 1.0);
+    EXPECT_EQ(kd->trainable_parameters().size(), 4u);  // a 1x1 conv and a linear projection
+    const auto& h = kd->history();
+    ASSERT_EQ(h.size(), 3u);
+    EXPECT_LT(h[2].at("total"), h[0].at("total")) << distillation::feature_loss_name(loss);
+  }
+}
+
+TEST(SelfDistillation, HeadsLearnAndLossesFall) {
+  nn::GraphModule m(test::conv_bn_graph());
+  // head0 on the pooled first block (8 channels, 5x5); head1 on the flattened second block
+  // (72 features), which is also pulled towards the fc1 activations (16) through a projection.
+  auto sd = std::make_shared<SelfDistillation>(SelfDistillationOptions{
+      .temperature = 3,
+      .pairs = {{.shallow = "p1"},
+                {.shallow = "f", .deep = "r3", .kd_weight = 1, .label_weight = 0.3, .feature_weight = 0.1}}});
+  Trainer(m, {sd}, training(test::synthetic_data({1, 12, 12}, 512, 10), 4)).run();
+  std::map<std::string, Shape> params;
+  for (const auto& [name, v] : sd->trainable_parameters()) params[name] = v.shape();
+  EXPECT_EQ(params.at("self_distillation.head0.weight"), (Shape{10, 8}));
+  EXPECT_EQ(params.at("self_distillation.head1.weight"), (Shape{10, 72}));
+  EXPECT_EQ(params.at("self_distillation.proj1.weight"), (Shape{16, 72}));
+  const auto& h = sd->history();
+  ASSERT_EQ(h.size(), 4u);
+  for (const char* term : {"head0.kd", "head0.ce", "head1.ce", "head1.feature", "total"}) {
+    EXPECT_LT(h[3].at(term), h[0].at(term)) << term;
+  }
+  EXPECT_EQ(m.export_graph().initializers.size(), test::conv_bn_graph().initializers.size());
+}
