@@ -169,6 +169,9 @@ MODELS = [
     ("cnn_wide", lambda: Cnn(c1=64, c2=128, fc=192), (1, 28, 28), 13, "teacher, 64/128 channels, fc 192"),
     ("transformer", lambda: TinyTransformer(), (64, 16), 17,
      "opset 17 so LayerNormalization is one op; MatMul+Add dense layers with [in, out] weights"),
+    # Last, so the seeds (SEED + index) of the models above stay what they were.
+    ("cnn_half", lambda: Cnn(c1=16, c2=32, fc=64), (1, 28, 28), 13,
+     "distillation student: half the CNN's channels (16/32, fc 64)"),
 ]
 
 
