@@ -1,0 +1,39 @@
+// Dynamic post-training quantization: int8 weights, activations quantized at run time. Every
+// MatMul / Gemm with a constant weight (linear_layers.h) becomes the pattern ONNX Runtime
+// fuses into its DynamicQuantizeMatMul kernel:
+//
+//   x ─ DynamicQuantizeLinear ─┬ x_q ─────┐
+//                              ├ x_zp ────┼ MatMulInteger(x_q, W_q, x_zp[, W_zp]) ─ Cast(float) ─┐
+//                              └ x_scale ─ Mul(x_scale, W_scale) ──────────────────────────── Mul ─ Add(bias) ─ y
+//
+// with W_q int8 [K, N] (Gemm weights transposed, alpha folded in), W_scale a scalar or one
+// per output column [N]. Each layer gets its own DynamicQuantizeLinear even when layers share
+// an input (attention's q, k, v): ORT fuses only a DynamicQuantizeLinear whose outputs feed a
+// single MatMulInteger. No calibration is needed.
+//
+//   nn::Graph q = quantize_dynamic(io::load_onnx_graph("transformer.onnx"));
+//   io::save_onnx_graph(q, "transformer_dynamic.onnx");
+#pragma once
+
+#include <tamp/compression/quantization/qspec.h>
+#include <tamp/nn/graph.h>
+
+#include <string>
+#include <vector>
+
+namespace tamp::compression {
+
+struct DynamicQuantOptions {
+  // 8 bits. Symmetric: int8 with zero point 0 (no b_zero_point written); asymmetric: int8 or
+  // uint8 (is_signed) with per-column zero points. per_channel: one scale per output column.
+  QuantSpec weights = qint8_per_channel;
+  // Node names, op types or weight names left in float.
+  std::vector<std::string> exclude;
+};
+
+// requires: at least one quantizable MatMul/Gemm that is not excluded (kInvalidInput naming
+//           the graph's ops otherwise); weights.bits == 8.
+// ensures: a validated graph; opset raised to 11 when lower (DynamicQuantizeLinear).
+nn::Graph quantize_dynamic(const nn::Graph& graph, const DynamicQuantOptions& options = {});
+
+}  // namespace tamp::compression

@@ -1,0 +1,80 @@
+// FakeQuantizer: what quantization-aware training and static post-training quantization
+// share as Components. attach() folds BatchNorm into Conv, plans the quantization points
+// (quant_plan.h) and inserts FakeQuantize nodes: weights get their scales from their values,
+// activations start bypassed (float) until their observers have seen a batch. finalize()
+// freezes every scale; the model then holds the FakeQuantize graph that lower_quantized()
+// exports as QDQ or QOperator ONNX.
+//
+// Scales and zero points are initializers of the model named after the value
+// (value + "_scale", value + "_zero_point"); they are frozen parameters unless scales are
+// learnable (LSQ), in which case the optimizer trains them.
+#pragma once
+
+#include <tamp/compression/component.h>
+#include <tamp/compression/quantization/fake_quant_graph.h>
+#include <tamp/compression/quantization/observer.h>
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace tamp::compression {
+
+struct QuantizerOptions {
+  QuantSpec weights = qint8_per_channel;
+  QuantSpec activations = quint8;     // observer.kind picks the calibration method
+  std::vector<std::string> exclude;   // node names or op types kept in float
+  bool fold_batch_norm = true;
+  bool learnable_scales = false;      // LSQ (Esser et al.): scales trained by the optimizer
+};
+
+class FakeQuantizer : public Component {
+ public:
+  explicit FakeQuantizer(QuantizerOptions options);
+
+  // requires: the model holds a float graph with at least one quantizable op not excluded.
+  // ensures: BatchNorm folded, FakeQuantize on the planned weights and activations.
+  void attach(nn::GraphModule& model, nn::Collective& collective) override;
+  // The float values whose observers still learn (activation FakeQuantize inputs).
+  std::vector<std::string> extra_outputs() const override;
+  // ensures: scales from the final weights and observers (agreed over ranks), every scale
+  //          and zero point frozen, activations connected. Throws when no activation was
+  //          ever observed.
+  void finalize(nn::GraphModule& model) override;
+  std::map<std::string, Tensor> state() const override;
+  void load_state(const std::map<std::string, Tensor>& state) override;
+
+  const QuantizerOptions& options() const { return options_; }
+  const std::vector<FakeQuantSite>& sites() const { return sites_; }
+  // The observer of an activation value (nullptr for weights or unknown values).
+  const Observer* observer(const std::string& value) const;
+  int folded_batch_norms() const { return folded_; }
+
+ protected:
+  void observe(const Batch& batch);
+  void freeze_observers(bool frozen = true);
+  // Each rank's observers reduced so every rank uses the same scales.
+  void sync_observers();
+  void refresh_weight_scales();
+  // From the observers; the first call connects the bypassed activation FakeQuantize nodes.
+  void refresh_activation_scales();
+  bool active() const { return active_; }
+  nn::GraphModule& model() const;
+
+ private:
+  void write_scale(const FakeQuantSite& site, const QuantParams& p);
+  void activate();
+
+  QuantizerOptions options_;
+  nn::GraphModule* model_ = nullptr;
+  nn::Collective* collective_ = nullptr;
+  std::vector<FakeQuantSite> sites_;
+  std::map<std::string, std::unique_ptr<Observer>> observers_;  // by site value
+  std::map<std::string, int64_t> observed_numel_;               // LSQ gradient factors
+  std::map<std::string, Tensor> pending_state_;                 // load_state before attach
+  bool active_ = false;
+  int folded_ = 0;
+};
+
+}  // namespace tamp::compression

@@ -1,0 +1,45 @@
+// Lowering a FakeQuantize graph (after QAT or static PTQ) to standard ONNX that ONNX Runtime
+// runs with int8 kernels, and that tamp itself can run to measure the exported accuracy.
+//
+//   nn::Graph qdq = lower_quantized(model.export_graph(), QuantFormat::kQdq);
+//   io::save_onnx_graph(qdq, "cnn_int8.onnx");
+//
+// QDQ (kQdq): weights become int8 initializers + DequantizeLinear (per output channel),
+// biases of Conv/Gemm int32 initializers with scale s_x * s_w (zero point 0) +
+// DequantizeLinear, activations QuantizeLinear -> DequantizeLinear pairs; pass-through ops
+// (MaxPool, Flatten, Reshape, ...) get Q/DQ with their input's parameters after them and
+// Dropout goes. ORT fuses every Conv/Gemm/MatMul into QLinearConv / QGemm / QLinearMatMul.
+//
+// QOperator (kQOperator): the QDQ graph with each quantized Conv turned into QLinearConv,
+// MatMul into QLinearMatMul, Gemm into MatMulInteger (+ int32 bias, requantization as
+// Cast/Mul/QuantizeLinear), pass-through ops run on uint8 directly; QuantizeLinear at the
+// entry and DequantizeLinear at the exit; ops without an integer form (residual Add, ...)
+// stay float between DequantizeLinear and QuantizeLinear.
+//
+// Refused, with an error naming the node: FakeQuantize ranges other than int8 [-128, 127],
+// [-127, 127] (weights) and uint8 [0, 255] (e.g. 4-bit: use weight-only export), scales that
+// are zero, negative or not finite, zero points off the integer grid, narrow-range
+// activations, bypassed (never calibrated) FakeQuantize, default-domain opset below 13, and
+// for QOperator a quantized Conv/Gemm/MatMul that has no integer form.
+#pragma once
+
+#include <tamp/nn/graph.h>
+
+#include <string_view>
+
+namespace tamp::compression {
+
+enum class QuantFormat { kQdq, kQOperator };
+
+// "qdq" / "qoperator" (throws naming the accepted values).
+QuantFormat quant_format_from_name(std::string_view name);
+
+// requires: `graph` holds FakeQuantize nodes (the result of QAT or static PTQ).
+// ensures: no node of the tamp domain is left; the graph passes onnx's checker.
+nn::Graph lower_quantized(const nn::Graph& graph, QuantFormat format);
+
+// The two steps of lower_quantized(kQOperator), for tests.
+nn::Graph lower_to_qdq(const nn::Graph& graph);
+nn::Graph qdq_to_qoperator(const nn::Graph& qdq);
+
+}  // namespace tamp::compression

@@ -1,0 +1,25 @@
+// Static post-training quantization: no training, only calibration. The loop runs forward
+// passes over calibration batches (TrainOptions::calibration_batches); observers of the
+// chosen kind (activations.observer.kind: min-max, percentile, entropy, MSE) see every
+// activation; finalize() fixes the scales. The result is the same FakeQuantize graph as QAT,
+// exported by the same lowering.
+//
+//   QuantizerOptions o{.activations = quint8};
+//   o.activations.observer.kind = ObserverKind::kEntropy;
+//   Trainer(model, {std::make_shared<StaticQuantization>(o)},
+//           {.train = calibration_data, .calibration_batches = 16}).run();
+#pragma once
+
+#include <tamp/compression/quantization/fake_quantizer.h>
+
+namespace tamp::compression {
+
+class StaticQuantization : public FakeQuantizer {
+ public:
+  explicit StaticQuantization(QuantizerOptions options = {}) : FakeQuantizer(std::move(options)) {}
+  std::string name() const override { return "StaticQuantization"; }
+  bool needs_training() const override { return false; }
+  void on_calibration_batch(const Batch& batch) override { observe(batch); }
+};
+
+}  // namespace tamp::compression
