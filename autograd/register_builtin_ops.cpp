@@ -22,6 +22,7 @@ const OpRegistry& OpRegistry::builtin() {
     r.add(ops::constant_op());
     r.add(ops::constant_of_shape_op());
     r.add(ops::conv_op());
+    r.add(ops::conv_integer_op());
     r.add(ops::conv_transpose_op());
     r.add(ops::cos_op());
     r.add(ops::dequantize_linear_op());
@@ -61,6 +62,8 @@ const OpRegistry& OpRegistry::builtin() {
     r.add(ops::or_op());
     r.add(ops::pad_op());
     r.add(ops::pow_op());
+    r.add(ops::qlinear_conv_op());
+    r.add(ops::qlinear_matmul_op());
     r.add(ops::quantize_linear_op());
     r.add(ops::range_op());
     r.add(ops::reciprocal_op());

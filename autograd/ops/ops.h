@@ -151,6 +151,11 @@ OpDef softplus_op();
 OpDef sqrt_op();
 OpDef tanh_op();
 
+// qlinear.cpp
+OpDef conv_integer_op();
+OpDef qlinear_conv_op();
+OpDef qlinear_matmul_op();
+
 // quantize_linear.cpp
 OpDef dequantize_linear_op();
 OpDef dynamic_quantize_linear_op();
