@@ -1,0 +1,119 @@
+// What the subcommands of `tamp` share: the command table's types, the exit-code policy, and
+// the options several commands take (model loading, dataset selection, threads, JSON output).
+//
+// Adding a subcommand: write cli/<name>.cpp defining
+//   tamp::cli::Action tamp::cli::setup_<name>(CLI::App& sub)   // declares options, returns the action
+// and add one line TAMP_COMMAND(<name>, "...") to cli/commands.def.
+//
+//   Action setup_hello(CLI::App& sub) {
+//     auto o = std::make_shared<ModelArg>();
+//     add_model_arg(sub, *o);
+//     return [o] { auto model = load_model(o->path); fmt::print("ok\n"); return kExitOk; };
+//   }
+#pragma once
+
+#include <tamp/nn/dataset.h>
+#include <tamp/nn/graph_module.h>
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include <functional>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace tamp::cli {
+
+// Exit codes (README: "Exit codes"). kInvalidInput, kUnsupported and kIo errors are a bad
+// input file; any other failure (a bug, a training run that diverged) is 1.
+constexpr int kExitOk = 0;
+constexpr int kExitFailure = 1;
+constexpr int kExitUsage = 2;
+constexpr int kExitBadInput = 3;
+
+// What a subcommand does once its arguments are parsed; returns the exit code. Errors are
+// thrown (UsageError, tamp::Error) and mapped to exit codes by main.
+using Action = std::function<int()>;
+
+// A mistake in the arguments that the parser cannot see (a malformed NAME=FILE, an option
+// that does not apply): exit code 2.
+class UsageError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// ---- the model argument ----
+
+struct ModelArg {
+  std::string path;
+};
+// The positional MODEL.onnx argument (required).
+void add_model_arg(CLI::App& sub, ModelArg& arg);
+// io::load_onnx, after checking the file exists (a missing file is a kIo error naming it).
+nn::GraphModule load_model(const std::string& path);
+
+// ---- threads ----
+
+// --threads N (OpenMP threads; 0 = OpenMP's default). Call apply_threads in the action.
+void add_threads_option(CLI::App& sub, int& threads);
+void apply_threads(int threads);
+
+// ---- datasets ----
+
+constexpr const char* kFashionMnistDir = "/usr/share/datasets/fashion-mnist";
+
+struct DatasetArgs {
+  std::string spec;        // "fashion-mnist[:train|:test]" or "hdf5:FILE.h5"
+  std::string data_dir;    // folder of the Fashion-MNIST files (--data-dir)
+  int64_t limit = -1;      // keep only the first N examples of each split (--limit)
+};
+
+// --dataset, --data-dir and --limit. `default_spec` is used when --dataset is absent (empty:
+// the option is required).
+void add_dataset_options(CLI::App& sub, DatasetArgs& args, const std::string& default_spec = {});
+
+struct LoadedDataset {
+  std::string name;     // canonical, e.g. "fashion-mnist:test"
+  std::shared_ptr<const nn::Dataset> train;   // may be null (a set with no training split)
+  std::shared_ptr<const nn::Dataset> test;    // may be null
+  // The split the spec names (":test" / ":train"); the default split for specs without one.
+  std::shared_ptr<const nn::Dataset> selected;
+};
+
+// Throws UsageError for an unknown dataset name or split, tamp::Error (kIo, kInvalidInput)
+// for missing or corrupt files. `default_split` is "test" or "train".
+LoadedDataset load_dataset(const DatasetArgs& args, const std::string& default_split);
+
+// --input NAME and --output NAME of the commands that feed a dataset to a classifier.
+void add_data_input_output_options(CLI::App& sub, std::string& input, std::string& output);
+// Throws UsageError when `input` / `output` (empty: the defaults) do not name a graph input
+// / a value of the graph, or when the model has several inputs and `input` is empty.
+void check_data_input_output(const nn::Graph& graph, const std::string& input, const std::string& output);
+
+// ---- output ----
+
+// --json: the machine-readable result on stdout instead of the text.
+void add_json_flag(CLI::App& sub, bool& json);
+// Two-space indented, newline-terminated, on stdout.
+void print_json(const nlohmann::ordered_json& j);
+
+// "[batch, 1, 28, 28]" ("?" for an unknown dim); "(no shape)" when undeclared.
+std::string shape_text(const nn::ValueInfo& info);
+// A declared shape as JSON: ints for known dims, the symbol (a string) for symbolic ones,
+// null for unknown ones; null when the shape is not declared.
+nlohmann::ordered_json shape_json(const nn::ValueInfo& info);
+// A file name for a value name: bytes other than [A-Za-z0-9._-] become '_', a name that is
+// empty or starts with '.' gets a leading '_', and names are cut to 200 bytes. Two values
+// may map to the same name; callers that write several files resolve that (unique_file_names).
+std::string safe_file_stem(const std::string& value_name);
+// safe_file_stem of each name plus `extension`, with "_2", "_3", ... appended to the stem of
+// a later name whose file name (compared case-insensitively) is already taken.
+std::vector<std::string> unique_file_names(const std::vector<std::string>& value_names, const std::string& extension);
+// "1.61 MiB"
+std::string bytes_text(uint64_t bytes);
+// "421,642"
+std::string count_text(int64_t n);
+
+}  // namespace tamp::cli

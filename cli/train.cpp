@@ -1,0 +1,143 @@
+// tamp train MODEL.onnx --dataset fashion-mnist --epochs E --lr LR --out OUT.onnx: plain
+// fine-tuning of an imported model (scheduler/trainer.h with no compression component), then
+// the test accuracy and the export of the trained weights as ONNX.
+#include "common.h"
+
+#include <tamp/io/onnx_export.h>
+#include <tamp/scheduler/trainer.h>
+
+#include <fmt/format.h>
+
+namespace tamp::cli {
+
+namespace {
+
+struct TrainArgs {
+  ModelArg model;
+  DatasetArgs data;
+  std::string out;
+  int epochs = 1;
+  int64_t steps = -1;           // per epoch; -1: whole epochs
+  int64_t batch = 64;
+  std::string optimizer = "sgd";
+  double lr = -1;               // < 0: the optimizer's default
+  double momentum = -1;         // < 0: 0.9 (SGD only)
+  double weight_decay = -1;     // < 0: 0 (SGD, Adam), 0.01 (AdamW)
+  uint64_t seed = 0;
+  int64_t log_every = 50;
+  std::string input, output;
+  bool json = false;
+  int threads = 0;
+  // Compression flags (--qat, ...) go here; run_train turns them into components.
+};
+
+OptimizerSpec optimizer_spec(const TrainArgs& a) {
+  if (a.optimizer == "sgd") {
+    return SGD{.lr = a.lr < 0 ? 0.01 : a.lr,
+               .momentum = a.momentum < 0 ? 0.9 : a.momentum,
+               .weight_decay = a.weight_decay < 0 ? 0 : a.weight_decay};
+  }
+  if (a.momentum >= 0) throw UsageError(fmt::format("--momentum applies to sgd, not {}", a.optimizer));
+  if (a.optimizer == "adam") {
+    return Adam{.lr = a.lr < 0 ? 1e-3 : a.lr, .weight_decay = a.weight_decay < 0 ? 0 : a.weight_decay};
+  }
+  AdamW w;
+  w.lr = a.lr < 0 ? 1e-3 : a.lr;
+  w.weight_decay = a.weight_decay < 0 ? 0.01 : a.weight_decay;
+  return w;
+}
+
+nlohmann::ordered_json eval_json(const StageRecord& r) {
+  if (!r.evaluated) return nullptr;
+  return {{"examples", r.eval.count}, {"top1", r.eval.top1}, {"top5", r.eval.top5}, {"loss", r.eval.loss}};
+}
+
+int run_train(const TrainArgs& args) {
+  apply_threads(args.threads);
+  nn::GraphModule model = load_model(args.model.path);
+  check_data_input_output(model.graph(), args.input, args.output);
+  const LoadedDataset data = load_dataset(args.data, "train");
+  Generator rng(args.seed);   // Dropout masks
+  model.set_generator(&rng);
+
+  std::vector<std::shared_ptr<compression::Component>> components;  // --qat and friends add theirs
+
+  // Progress goes to stdout, or to stderr when stdout carries the JSON result.
+  FILE* progress = args.json ? stderr : stdout;
+  TrainOptions options;
+  options.train = data.selected;
+  options.eval = data.test;
+  options.epochs = args.epochs;
+  options.max_steps_per_epoch = args.steps;
+  options.batch_size = args.batch;
+  options.optimizer = optimizer_spec(args);
+  options.seed = args.seed;
+  options.log_every = args.log_every;
+  options.input = args.input;
+  options.output = args.output;
+  options.on_log = [&](const StepLog& log) {
+    fmt::print(progress, "epoch {}/{}  step {}/{}  loss {:.4f}  lr {:.3g}  {:.0f} samples/s\n", log.epoch + 1,
+               args.epochs, log.step, log.total_steps, log.loss, log.lr, log.samples_per_s);
+    std::fflush(progress);
+  };
+  fmt::print(progress, "training {} on {} ({} examples), {} epoch(s), batch {}, {}\n", args.model.path, data.name,
+             data.selected->size(), args.epochs, args.batch, args.optimizer);
+  const StageRecord r = Trainer(model, components, options).run();
+  io::save_onnx(model, args.out);
+
+  if (args.json) {
+    print_json({{"model", args.model.path},
+                {"out", args.out},
+                {"dataset", data.name},
+                {"epochs", args.epochs},
+                {"steps", r.steps},
+                {"skipped_steps", r.skipped_steps},
+                {"train_loss", r.train_loss},
+                {"test", eval_json(r)},
+                {"seconds", r.seconds}});
+    return kExitOk;
+  }
+  fmt::print("trained {} steps in {:.1f} s, mean train loss {:.4f}{}\n", r.steps, r.seconds, r.train_loss,
+             r.skipped_steps ? fmt::format(" ({} non-finite steps skipped)", r.skipped_steps) : "");
+  if (r.evaluated) {
+    fmt::print("test: {} examples, top-1 {:.2f} %, top-5 {:.2f} %, mean loss {:.4f}\n", r.eval.count,
+               100 * r.eval.top1, 100 * r.eval.top5, r.eval.loss);
+  }
+  fmt::print("wrote {}\n", args.out);
+  return kExitOk;
+}
+
+}  // namespace
+
+Action setup_train(CLI::App& sub) {
+  auto args = std::make_shared<TrainArgs>();
+  add_model_arg(sub, args->model);
+  add_dataset_options(sub, args->data);
+  sub.add_option("--out", args->out, "where the trained model is written (ONNX)")->required()->type_name("OUT.onnx");
+  sub.add_option("--epochs", args->epochs, "passes over the training set")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  sub.add_option("--steps", args->steps, "stop each epoch after N steps (quick runs)")
+      ->check(CLI::PositiveNumber)
+      ->type_name("N");
+  sub.add_option("--batch", args->batch, "examples per step")->check(CLI::PositiveNumber)->capture_default_str();
+  sub.add_option("--optimizer", args->optimizer, "sgd, adam or adamw")
+      ->check(CLI::IsMember({"sgd", "adam", "adamw"}))
+      ->capture_default_str();
+  sub.add_option("--lr", args->lr, "learning rate (default: 0.01 for sgd, 0.001 for adam and adamw)")
+      ->check(CLI::PositiveNumber);
+  sub.add_option("--momentum", args->momentum, "SGD momentum (default 0.9)")->check(CLI::Range(0.0, 1.0));
+  sub.add_option("--weight-decay", args->weight_decay, "weight decay (default: 0; 0.01 for adamw)")
+      ->check(CLI::NonNegativeNumber);
+  sub.add_option("--seed", args->seed, "data order and Dropout masks")->capture_default_str();
+  sub.add_option("--log-every", args->log_every, "steps between progress lines")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  add_data_input_output_options(sub, args->input, args->output);
+  add_json_flag(sub, args->json);
+  add_threads_option(sub, args->threads);
+  // --qat (the quantization issue) is declared here.
+  return [args] { return run_train(*args); };
+}
+
+}  // namespace tamp::cli
