@@ -137,7 +137,9 @@ nn::Node node_from_proto(const onnx::NodeProto& n, int index, const std::map<std
   return node;
 }
 
-nn::Graph graph_from_model(const onnx::ModelProto& m, const ImportOptions& options, const std::string& model_dir) {
+// Takes `m` mutable only to free each initializer's data once it is a Tensor, so the message
+// and the tensors never both hold all the weights.
+nn::Graph graph_from_model(onnx::ModelProto& m, const ImportOptions& options, const std::string& model_dir) {
   TAMP_CHECK(m.has_graph(), "the model has no graph");
   TAMP_CHECK(m.ir_version() >= 3, "IR version {} is too old (opset imports start at IR version 3)",
              m.ir_version());
@@ -159,11 +161,13 @@ nn::Graph graph_from_model(const onnx::ModelProto& m, const ImportOptions& optio
   for (const auto& kv : m.metadata_props()) graph.metadata[kv.key()] = kv.value();
   graph.opsets = read_opsets(m, options);
 
-  for (const auto& init : g.initializer()) {
+  for (int i = 0; i < g.initializer_size(); ++i) {
+    onnx::TensorProto& init = *m.mutable_graph()->mutable_initializer(i);
     TAMP_CHECK(!init.name().empty(), "an initializer has an empty name");
     TAMP_CHECK(!graph.initializers.count(init.name()), "initializer '{}' is defined twice", init.name());
     TAMP_WITH_CONTEXT(fmt::format("initializer '{}'", init.name()),
                       graph.initializers[init.name()] = detail::tensor_from_proto(init, model_dir));
+    std::string().swap(*init.mutable_raw_data());
   }
   for (const auto& v : g.input()) {
     if (graph.initializers.count(v.name())) continue;  // IR < 4 lists initializers as inputs
@@ -190,19 +194,26 @@ nn::Graph graph_from_model(const onnx::ModelProto& m, const ImportOptions& optio
   return graph;
 }
 
-}  // namespace
-
-nn::Graph parse_onnx_graph(const std::string& bytes, const ImportOptions& options, const std::string& model_dir,
-                           const std::string& label) {
+// `owned`, when given, is `bytes` itself, freed as soon as it is parsed.
+nn::Graph parse_bytes(const std::string& bytes, std::string* owned, const ImportOptions& options,
+                      const std::string& model_dir, const std::string& label) {
   nn::Graph graph;
   TAMP_WITH_CONTEXT(fmt::format("loading '{}'", label), {
     TAMP_CHECK(bytes.size() <= kMaxModelBytes, "{} bytes is over protobuf's 2 GiB limit; store the weights "
                "as external data", bytes.size());
     onnx::ModelProto model;
     TAMP_CHECK(model.ParseFromString(bytes), "not a valid ONNX model (truncated or corrupt protobuf)");
+    if (owned) std::string().swap(*owned);
     graph = graph_from_model(model, options, model_dir);
   });
   return graph;
+}
+
+}  // namespace
+
+nn::Graph parse_onnx_graph(const std::string& bytes, const ImportOptions& options, const std::string& model_dir,
+                           const std::string& label) {
+  return parse_bytes(bytes, nullptr, options, model_dir, label);
 }
 
 nn::Graph load_onnx_graph(const std::string& path, const ImportOptions& options) {
@@ -210,7 +221,7 @@ nn::Graph load_onnx_graph(const std::string& path, const ImportOptions& options)
   TAMP_WITH_CONTEXT(fmt::format("loading '{}'", path), bytes = detail::read_file(path, kMaxModelBytes));
   std::string dir = std::filesystem::path(path).parent_path().string();
   if (dir.empty()) dir = ".";
-  return parse_onnx_graph(bytes, options, dir, path);
+  return parse_bytes(bytes, &bytes, options, dir, path);
 }
 
 nn::GraphModule load_onnx(const std::string& path, const ImportOptions& options) {
