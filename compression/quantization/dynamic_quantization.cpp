@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
 
 namespace tamp::compression {
 
@@ -68,7 +69,13 @@ QuantizedWeight quantize_weight(const Tensor& w, const QuantSpec& spec) {
   return out;
 }
 
-void rewrite_layer(nn::Graph& g, const LinearLayer& layer, const QuantSpec& spec) {
+// The outputs of the DynamicQuantizeLinear of a value: quantized, scale, zero point.
+struct QuantizedInput {
+  std::string q, scale, zero_point;
+};
+
+void rewrite_layer(nn::Graph& g, const LinearLayer& layer, const QuantSpec& spec,
+                   std::map<std::string, QuantizedInput>& quantized_inputs) {
   const QuantizedWeight w = quantize_weight(layer.weight, spec);
   NameScope names(g);
   const std::string base = layer.weight_name;
@@ -76,8 +83,15 @@ void rewrite_layer(nn::Graph& g, const LinearLayer& layer, const QuantSpec& spec
   const std::string wq = names.fresh(base + "_quantized"), ws = names.fresh(base + "_scale");
   g.initializers[wq] = w.q;
   g.initializers[ws] = w.scale;
-  const std::string xq = names.fresh(layer.input + "_quantized"), xs = names.fresh(layer.input + "_scale"),
-                    xz = names.fresh(layer.input + "_zero_point");
+  std::vector<nn::Node> nodes;
+  auto [it, fresh] = quantized_inputs.try_emplace(layer.input);
+  if (fresh) {
+    it->second = {names.fresh(layer.input + "_quantized"), names.fresh(layer.input + "_scale"),
+                  names.fresh(layer.input + "_zero_point")};
+    nodes.push_back({names.fresh(node + "_quantize_input"), "DynamicQuantizeLinear", "", {layer.input},
+                     {it->second.q, it->second.scale, it->second.zero_point}});
+  }
+  const std::string xq = it->second.q, xs = it->second.scale, xz = it->second.zero_point;
   std::vector<std::string> mm_inputs{xq, wq, xz};
   if (w.zero_point.defined()) {
     mm_inputs.push_back(names.fresh(base + "_zero_point"));
@@ -86,8 +100,6 @@ void rewrite_layer(nn::Graph& g, const LinearLayer& layer, const QuantSpec& spec
   const std::string acc = names.fresh(layer.node_output + "_int32"), accf = names.fresh(layer.node_output + "_float");
   const std::string scale = names.fresh(layer.node_output + "_scale");
   const std::string scaled = layer.bias.defined() ? names.fresh(layer.node_output + "_scaled") : layer.output;
-  std::vector<nn::Node> nodes;
-  nodes.push_back({names.fresh(node + "_quantize_input"), "DynamicQuantizeLinear", "", {layer.input}, {xq, xs, xz}});
   nodes.push_back({node, "MatMulInteger", "", mm_inputs, {acc}});
   nodes.push_back({names.fresh(node + "_cast"), "Cast", "", {acc}, {accf}, nn::attrs_with({{"to", kOnnxFloat}})});
   // Scale product first with the input's scale first: ORT's fusion reads its inputs in this order.
@@ -116,9 +128,10 @@ nn::Graph quantize_dynamic(const nn::Graph& graph, const DynamicQuantOptions& op
   const LinearLayerOptions find{options.exclude};
   const std::vector<LinearLayer> layers = find_linear_layers(g, find);
   require_linear_layers(g, layers, find);
+  std::map<std::string, QuantizedInput> quantized_inputs;
   for (const auto& l : layers) {
     try {
-      rewrite_layer(g, l, options.weights);
+      rewrite_layer(g, l, options.weights, quantized_inputs);
     } catch (Error& e) {
       e.add_context(fmt::format("quantizing layer '{}'", l.node));
       throw;

@@ -7,9 +7,10 @@
 //                              └ x_scale ─ Mul(x_scale, W_scale) ──────────────────────────── Mul ─ Add(bias) ─ y
 //
 // with W_q int8 [K, N] (Gemm weights transposed, alpha folded in), W_scale a scalar or one
-// per output column [N]. Each layer gets its own DynamicQuantizeLinear even when layers share
-// an input (attention's q, k, v): ORT fuses only a DynamicQuantizeLinear whose outputs feed a
-// single MatMulInteger. No calibration is needed.
+// per output column [N]. Layers reading the same value (attention's q, k, v) share one
+// DynamicQuantizeLinear: ORT then fuses each of them into MatMulIntegerToFloat, the same
+// integer kernel without the quantization (a DynamicQuantizeLinear per layer would not help:
+// ORT's common-subexpression elimination merges identical ones). No calibration is needed.
 //
 //   nn::Graph q = quantize_dynamic(io::load_onnx_graph("transformer.onnx"));
 //   io::save_onnx_graph(q, "transformer_dynamic.onnx");

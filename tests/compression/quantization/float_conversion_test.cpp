@@ -80,6 +80,7 @@ TEST(Bf16Conversion, RunsInOrtWithReportedError) {
 // A single-op model in `to`: input [2, 3, 4, 5] (and a second operand for binary ops).
 nn::Graph single_op(const std::string& op, DType to) {
   nn::Graph g;
+  g.opsets[""] = 17;  // LayerNormalization
   const std::vector<nn::Dim> shape{nn::Dim::of(2), nn::Dim::of(3), nn::Dim::of(4), nn::Dim::of(5)};
   g.inputs.push_back({"x", DType::kFloat32, shape});
   std::vector<std::string> inputs{"x"};

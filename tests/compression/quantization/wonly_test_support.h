@@ -39,12 +39,12 @@ inline Tensor flat_images(const Tensor& x, int64_t begin, int64_t end) {
   return out;
 }
 
-// The MLP after one epoch of SGD on Fashion-MNIST (about 84 % test accuracy); trained once
+// The MLP after 300 SGD steps of 64 Fashion-MNIST images (about 80 % test accuracy); trained once
 // per test binary.
 inline const nn::Graph& trained_mlp() {
   static const nn::Graph g = [] {
     nn::GraphModule m(load_model("mlp"));
-    Trainer t(m, {}, {.train = fashion_mnist().train, .epochs = 1, .batch_size = 64,
+    Trainer t(m, {}, {.train = fashion_mnist().train, .epochs = 1, .max_steps_per_epoch = 300, .batch_size = 64,
                       .optimizer = SGD{.lr = 0.05, .momentum = 0.9}, .seed = 7});
     t.run();
     return m.export_graph();
