@@ -26,8 +26,9 @@ namespace tamp::compression {
 
 struct DynamicQuantOptions {
   // 8 bits. Symmetric: int8 with zero point 0 (no b_zero_point written); asymmetric: int8 or
-  // uint8 (is_signed) with per-column zero points. per_channel: one scale per output column.
-  QuantSpec weights = qint8_per_channel;
+  // uint8 (is_signed) with per-column zero points. per_channel: one scale per output column
+  // (axis 1 of the weight as MatMulInteger reads it, [K, N]).
+  QuantSpec weights{.bits = 8, .is_signed = true, .symmetric = true, .per_channel = true, .axis = 1};
   // Node names, op types or weight names left in float.
   std::vector<std::string> exclude;
 };

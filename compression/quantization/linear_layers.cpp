@@ -113,9 +113,9 @@ void require_linear_layers(const nn::Graph& g, const std::vector<LinearLayer>& l
   for (const auto& n : g.nodes) ++ops[n.op_type];
   std::string list;
   for (const auto& [op, count] : ops) list += fmt::format("{}{} x{}", list.empty() ? "" : ", ", op, count);
-  throw Error(fmt::format("the graph has no MatMul or Gemm with a constant 2-D float weight{} to quantize "
+  throw Error(fmt::format("nothing to quantize: the graph has no MatMul or Gemm with a constant 2-D float weight{} "
                           "(ops: {})",
-                          options.exclude.empty() ? "" : " that is not excluded", list.empty() ? "none" : list),
+                          options.exclude.empty() ? "" : " left after the exclusions", list.empty() ? "none" : list),
               ErrorKind::kInvalidInput);
 }
 

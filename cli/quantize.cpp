@@ -1,0 +1,240 @@
+// tamp quantize MODEL.onnx --method dynamic|weight-only [--bits 4|8] [--group-size N]
+//                [--algorithm rtn|gptq] [--symmetric|--asymmetric] [--per-tensor]
+//                [--calib-data fashion-mnist] [--calib-batches N] [--exclude NAME|OP ...]
+//                [--eval-data fashion-mnist:test] --out OUT.onnx
+// Post-training quantization without training:
+//  - dynamic: int8 weights, activations quantized at run time (DynamicQuantizeLinear +
+//    MatMulInteger, fused by ONNX Runtime into DynamicQuantizeMatMul);
+//  - weight-only: 4/8-bit block-quantized weights (RTN or GPTQ) as com.microsoft MatMulNBits.
+// Methods are listed in kMethods; each has a run_<method> function below.
+#include "common.h"
+
+#include <tamp/autograd/variable.h>
+#include <tamp/compression/quantization/dynamic_quantization.h>
+#include <tamp/compression/quantization/weight_only.h>
+#include <tamp/io/onnx_export.h>
+#include <tamp/io/onnx_import.h>
+#include <tamp/scheduler/evaluate.h>
+
+#include <fmt/format.h>
+
+#include <filesystem>
+
+namespace tamp::cli {
+
+namespace {
+
+using namespace compression;
+
+const std::vector<std::string> kMethods = {"dynamic", "weight-only"};
+
+struct QuantizeArgs {
+  ModelArg model;
+  std::string out;
+  std::string method;
+  int bits = -1;                 // -1: 8 for dynamic, 4 for weight-only
+  int64_t group_size = 32;
+  std::string algorithm = "rtn";
+  bool symmetric = false, asymmetric = false, per_tensor = false;
+  DatasetArgs calib;             // --calib-data, --data-dir
+  int64_t calib_batches = 32;
+  int64_t batch = 64;
+  double damp = 0.01;
+  bool act_order = false;
+  std::vector<std::string> exclude;
+  std::string eval_data;         // --eval-data: accuracy of both models in tamp
+  std::string input, output;
+  bool json = false;
+  int threads = 0;
+};
+
+nn::Graph load_graph(const std::string& path) {
+  if (!std::filesystem::exists(path)) throw Error(fmt::format("'{}': no such file", path), ErrorKind::kIo);
+  return io::load_onnx_graph(path);
+}
+
+// The first `count` batches of `batch` examples of the selected split, shaped for the input.
+std::vector<CalibrationBatch> calibration_batches(const QuantizeArgs& a, const nn::Graph& g, std::string* name) {
+  if (a.calib.spec.empty()) return {};
+  const LoadedDataset data = load_dataset(a.calib, "train");
+  *name = data.name;
+  const nn::ValueInfo& info = input_info(g, a.input);
+  std::vector<CalibrationBatch> out;
+  const int64_t n = data.selected->size();
+  for (int64_t b = 0; b < a.calib_batches && b * a.batch < n; ++b) {
+    std::vector<int64_t> idx;
+    for (int64_t i = b * a.batch; i < std::min(n, (b + 1) * a.batch); ++i) idx.push_back(i);
+    out.push_back({{info.name, fit_input(info, data.selected->get_batch(idx).x)}});
+  }
+  return out;
+}
+
+uint64_t file_size(const std::string& path) {
+  std::error_code ec;
+  const auto s = std::filesystem::file_size(path, ec);
+  return ec ? 0 : s;
+}
+
+struct Outcome {
+  nn::Graph graph;
+  nlohmann::ordered_json settings;                // what was done, for --json
+  std::vector<WeightOnlyLayerReport> layers;      // weight-only: per-layer errors
+  std::string summary;                            // one line for the text output
+};
+
+Outcome run_dynamic(const QuantizeArgs& a, const nn::Graph& g) {
+  if (a.bits != -1 && a.bits != 8) throw UsageError(fmt::format("--method dynamic stores 8-bit weights, not --bits {}", a.bits));
+  if (!a.calib.spec.empty()) throw UsageError("--method dynamic needs no calibration data (drop --calib-data)");
+  DynamicQuantOptions o;
+  o.weights.per_channel = !a.per_tensor;
+  if (a.asymmetric) {
+    o.weights.symmetric = false;
+    o.weights.is_signed = false;
+  }
+  o.exclude = a.exclude;
+  Outcome r{quantize_dynamic(g, o), {}, {}, {}};
+  r.settings = {{"method", "dynamic"}, {"weights", o.weights.describe()}};
+  int layers = 0;
+  for (const auto& n : r.graph.nodes) layers += n.op_type == "MatMulInteger";
+  r.summary = fmt::format("dynamic int8: {} layer(s), weights {}", layers, o.weights.describe());
+  return r;
+}
+
+Outcome run_weight_only(const QuantizeArgs& a, const nn::Graph& g) {
+  WeightOnlyOptions o;
+  o.weights.bits = a.bits == -1 ? 4 : a.bits;
+  o.weights.group_size = a.group_size;
+  o.weights.symmetric = !a.asymmetric;
+  if (a.per_tensor) throw UsageError("--per-tensor applies to --method dynamic; weight-only uses --group-size (0: per channel)");
+  const int64_t gs = a.group_size;
+  if (gs != 0 && (gs < 16 || gs > 256 || (gs & (gs - 1)) != 0)) {
+    throw UsageError(fmt::format("--group-size {}: MatMulNBits takes a power of two in 16..256 (or 0: one scale per "
+                                 "output channel)", gs));
+  }
+  try {
+    o.algorithm = weight_only_algorithm_from_name(a.algorithm);
+  } catch (const Error& e) {
+    throw UsageError("--algorithm: " + e.message());
+  }
+  o.gptq.damp_percent = a.damp;
+  o.gptq.act_order = a.act_order;
+  o.exclude = a.exclude;
+  std::string calib_name;
+  const auto calib = calibration_batches(a, g, &calib_name);
+  if (o.algorithm == WeightOnlyAlgorithm::kGptq && a.calib.spec.empty()) {
+    throw UsageError("--algorithm gptq needs calibration data: give --calib-data fashion-mnist");
+  }
+  WeightOnlyResult w = quantize_weight_only(g, calib, o);
+  Outcome r{std::move(w.graph), {}, std::move(w.layers), {}};
+  r.settings = {{"method", "weight-only"}, {"algorithm", a.algorithm}, {"bits", o.weights.bits},
+                {"group_size", o.weights.group_size}, {"symmetric", o.weights.symmetric},
+                {"act_order", a.act_order}, {"calibration", calib_name.empty() ? nlohmann::ordered_json(nullptr)
+                                                                               : nlohmann::ordered_json(calib_name)},
+                {"calibration_batches", calib.size()}};
+  r.summary = fmt::format("weight-only int{} {} ({}, group {}){}: {} layer(s) as MatMulNBits", o.weights.bits,
+                          a.algorithm, o.weights.symmetric ? "symmetric" : "asymmetric", o.weights.group_size,
+                          calib.empty() ? "" : fmt::format(", {} calibration batch(es) of {}", calib.size(), calib_name),
+                          r.layers.size());
+  return r;
+}
+
+int run_quantize(const QuantizeArgs& a) {
+  apply_threads(a.threads);
+  if (a.symmetric && a.asymmetric) throw UsageError("--symmetric and --asymmetric exclude each other");
+  const nn::Graph g = load_graph(a.model.path);
+  check_data_input_output(g, a.input, a.output);
+  Outcome r;
+  if (a.method == "dynamic") r = run_dynamic(a, g);
+  else if (a.method == "weight-only") r = run_weight_only(a, g);
+  io::save_onnx_graph(r.graph, a.out);
+
+  nlohmann::ordered_json eval = nullptr;
+  if (!a.eval_data.empty()) {
+    DatasetArgs d = a.calib;
+    d.spec = a.eval_data;
+    const LoadedDataset data = load_dataset(d, "test");
+    nn::GraphModule before(g), after(r.graph);
+    const EvalOptions eo{.input = a.input, .output = a.output};
+    const EvalResult e0 = evaluate(before, *data.selected, eo), e1 = evaluate(after, *data.selected, eo);
+    eval = {{"dataset", data.name}, {"examples", e1.count}, {"top1_float", e0.top1}, {"top1_quantized", e1.top1}};
+  }
+  const uint64_t in_bytes = file_size(a.model.path), out_bytes = file_size(a.out);
+  if (a.json) {
+    nlohmann::ordered_json j{{"model", a.model.path}, {"out", a.out}};
+    j.update(r.settings);
+    j["bytes_before"] = in_bytes;
+    j["bytes_after"] = out_bytes;
+    j["layers"] = nlohmann::ordered_json::array();
+    for (const auto& l : r.layers) {
+      j["layers"].push_back({{"node", l.node}, {"k", l.k}, {"n", l.n}, {"block_size", l.block_size},
+                             {"relative_error", std::isnan(l.relative_error) ? nlohmann::ordered_json(nullptr)
+                                                                             : nlohmann::ordered_json(l.relative_error)}});
+    }
+    j["eval"] = eval;
+    print_json(j);
+    return kExitOk;
+  }
+  fmt::print("{}\n", r.summary);
+  if (!r.layers.empty()) {
+    size_t w = 4;
+    for (const auto& l : r.layers) w = std::max(w, l.node.size());
+    fmt::print("\n{:<{}}  {:>6}  {:>6}  {:>5}  {}\n", "node", w, "K", "N", "block", "||WX - ŴX||² / ||WX||² (calibration)");
+    for (const auto& l : r.layers) {
+      fmt::print("{:<{}}  {:>6}  {:>6}  {:>5}  {}\n", l.node, w, l.k, l.n, l.block_size,
+                 std::isnan(l.relative_error) ? std::string("-") : fmt::format("{:.3g}", l.relative_error));
+    }
+    fmt::print("\n");
+  }
+  fmt::print("size {} -> {} ({:.2f}x)\n", bytes_text(in_bytes), bytes_text(out_bytes),
+             out_bytes ? static_cast<double>(in_bytes) / static_cast<double>(out_bytes) : 0.0);
+  if (!eval.is_null()) {
+    fmt::print("{}: top-1 {:.2f} % float, {:.2f} % quantized (tamp's evaluation, {} examples)\n",
+               eval["dataset"].get<std::string>(), 100 * eval["top1_float"].get<double>(),
+               100 * eval["top1_quantized"].get<double>(), eval["examples"].get<int64_t>());
+  }
+  fmt::print("wrote {}\n", a.out);
+  return kExitOk;
+}
+
+}  // namespace
+
+Action setup_quantize(CLI::App& sub) {
+  auto a = std::make_shared<QuantizeArgs>();
+  add_model_arg(sub, a->model);
+  sub.add_option("--out", a->out, "where the quantized model is written (ONNX)")->required()->type_name("OUT.onnx");
+  sub.add_option("--method", a->method, "dynamic (int8 weights, activations at run time) or weight-only "
+                                        "(MatMulNBits)")
+      ->required()
+      ->check(CLI::IsMember(kMethods));
+  sub.add_option("--bits", a->bits, "weight bits: 4 or 8 (default: 8 dynamic, 4 weight-only)")->check(CLI::IsMember({4, 8}));
+  sub.add_option("--group-size", a->group_size, "weight-only: weights per scale along K, a power of two in 16..256 "
+                                                "(0: one scale per output channel)")
+      ->capture_default_str();
+  sub.add_option("--algorithm", a->algorithm, "weight-only: rtn (round to nearest) or gptq (needs --calib-data)")
+      ->capture_default_str();
+  sub.add_flag("--symmetric", a->symmetric, "zero point in the middle of the range (the default)");
+  sub.add_flag("--asymmetric", a->asymmetric, "a zero point per scale (weight-only) or per column (dynamic)");
+  sub.add_flag("--per-tensor", a->per_tensor, "dynamic: one weight scale per layer instead of per output column");
+  sub.add_option("--calib-data", a->calib.spec, "calibration data for GPTQ (and the per-layer error report): "
+                                                "fashion-mnist[:train|:test] or hdf5:FILE.h5")
+      ->type_name("NAME[:SPLIT]");
+  a->calib.data_dir = std::getenv("TAMP_FASHION_MNIST_DIR") && *std::getenv("TAMP_FASHION_MNIST_DIR")
+                          ? std::getenv("TAMP_FASHION_MNIST_DIR")
+                          : kFashionMnistDir;
+  sub.add_option("--data-dir", a->calib.data_dir, "folder of the Fashion-MNIST files")->type_name("DIR");
+  sub.add_option("--calib-batches", a->calib_batches, "calibration batches")->check(CLI::PositiveNumber)->capture_default_str();
+  sub.add_option("--batch", a->batch, "examples per calibration batch")->check(CLI::PositiveNumber)->capture_default_str();
+  sub.add_option("--damp", a->damp, "GPTQ: damping, a fraction of the Hessian's mean diagonal")->capture_default_str();
+  sub.add_flag("--act-order", a->act_order, "GPTQ: quantize columns by decreasing Hessian diagonal");
+  sub.add_option("--exclude", a->exclude, "node names, op types (MatMul, Gemm) or weight names to keep in float")
+      ->type_name("NAME|OP");
+  sub.add_option("--eval-data", a->eval_data, "also report top-1 accuracy of the float and quantized models in tamp "
+                                              "on this dataset (fashion-mnist[:test])")
+      ->type_name("NAME[:SPLIT]");
+  add_data_input_output_options(sub, a->input, a->output);
+  add_json_flag(sub, a->json);
+  add_threads_option(sub, a->threads);
+  return [a] { return run_quantize(*a); };
+}
+
+}  // namespace tamp::cli
