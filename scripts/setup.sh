@@ -12,10 +12,11 @@ packages=(
   libopenmpi-dev openmpi-bin libhdf5-dev libfmt-dev zlib1g-dev
   libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev libyaml-cpp-dev nlohmann-json3-dev
   dataset-fashion-mnist libonnx-testdata
-  nodejs npm
 )
+# NodeSource's nodejs bundles npm and conflicts with Debian's npm package.
+command -v npm >/dev/null || packages+=(nodejs npm)
 case "$preset" in
-  asan|fuzz) packages+=(clang libclang-rt-14-dev) ;;
+  asan|fuzz) packages+=(clang libclang-rt-14-dev libomp-14-dev) ;;  # clang presets; libomp: OpenMP
 esac
 [ "${TAMP_WITH_PEERS:-0}" = 1 ] && packages+=(libtorch-dev python3-torch python3-onnx libopenblas0-openmp)
 
