@@ -146,7 +146,7 @@ Tensor Tensor::to(DType dtype) const {
       } else if constexpr (std::is_same_v<S, float> && std::is_same_v<D, double>) {
         for (int64_t i = 0; i < numel_; ++i) dst[i] = src[i];
       } else if constexpr (std::is_same_v<S, double> && std::is_same_v<D, float>) {
-        for (int64_t i = 0; i < numel_; ++i) dst[i] = static_cast<float>(src[i]);
+        for (int64_t i = 0; i < numel_; ++i) dst[i] = static_cast<D>(src[i]);  // D, not float: clang checks this in discarded branches
       } else {
         for (int64_t i = 0; i < numel_; ++i) dst[i] = store<D>(load(src[i]));
       }

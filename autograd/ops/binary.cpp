@@ -64,7 +64,7 @@ std::vector<Tensor> pow_forward(OpContext& ctx, const std::vector<Tensor>& in) {
     using T = decltype(tag);
     const Tensor yc = y.dtype() == x.dtype() ? y : y.to(x.dtype());
     return kernels::broadcast_binary<T, T>(x, yc, x.dtype(), [](T a, T b) {
-      return static_cast<T>(std::pow(static_cast<double>(a), static_cast<double>(b)));
+      return saturating_cast<T>(std::pow(static_cast<double>(a), static_cast<double>(b)));
     });
   });
   if (ctx.any_grad()) ctx.save({x, y, out});

@@ -118,8 +118,9 @@ void backward_kernel(const Geometry& g, const T* x, const T* scale, int64_t scal
   kernels::parallel_for(blocks, 1, [&](int64_t k0, int64_t k1) {
     Vec<T> xhat(n), gs(n);
     for (int64_t k = k0; k < k1; ++k) {
-      VecMap<T> ps(partial.data() + k * 2 * n, want_affine ? n : 0);
-      VecMap<T> pb(partial.data() + (k * 2 + 1) * n, want_affine ? n : 0);
+      // Without affine gradients `partial` is empty: no offset from its null data().
+      VecMap<T> ps(want_affine ? partial.data() + k * 2 * n : nullptr, want_affine ? n : 0);
+      VecMap<T> pb(want_affine ? partial.data() + (k * 2 + 1) * n : nullptr, want_affine ? n : 0);
       for (int64_t r = g.rows * k / blocks; r < g.rows * (k + 1) / blocks; ++r) {
         ConstVecMap<T> xr(x + r * n, n);
         xhat = (xr - mean[r]) * rstd[r];

@@ -3,6 +3,8 @@
 
 #include <tamp/autograd/op.h>
 
+#include <limits>
+#include <type_traits>
 #include <vector>
 
 namespace tamp::ops {
@@ -35,6 +37,18 @@ decltype(auto) dispatch_numeric(DType dtype, F&& f) {
     case DType::kUInt64: return f(uint64_t{});
     default: return dispatch_float(dtype, std::forward<F>(f));
   }
+}
+
+// A double result stored as T. Integers saturate and NaN becomes 0, as in Tensor::to: an
+// out-of-range float-to-integer conversion is undefined behaviour in C++ (Pow(0, -1) on ints).
+template <class T>
+T saturating_cast(double v) {
+  if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
+    if (!(v == v)) return T{0};
+    if (v <= static_cast<double>(std::numeric_limits<T>::lowest())) return std::numeric_limits<T>::lowest();
+    if (v >= static_cast<double>(std::numeric_limits<T>::max())) return std::numeric_limits<T>::max();
+  }
+  return static_cast<T>(v);
 }
 
 // An int64/int32 tensor (shape, axes, indices) as a vector.

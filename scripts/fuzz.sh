@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Runs one libFuzzer target of the fuzz preset (clang, ASan + UBSan) for a given time.
+#   scripts/fuzz.sh TARGET SECONDS [more libFuzzer flags]
+#   scripts/fuzz.sh list
+# Targets: onnx_model, tensor_proto, idx, hdf5_dataset (fuzz/CMakeLists.txt). The preset is
+# built first (incrementally). The corpus grows in build/fuzz/corpus/TARGET, seeded from the
+# files fuzz/CMakeLists.txt names; findings (crash-*, timeout-*, oom-*, leak-*) land in
+# build/fuzz/findings/TARGET/, and every run appends a line to build/fuzz/runs.tsv. Exits
+# nonzero on a finding. Replay one input: build/fuzz/fuzz/TARGET_fuzzer FILE.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build=build/fuzz
+
+if [ "${1:-}" = list ]; then
+  sed -n 's/^tamp_fuzzer(\([a-z0-9_]*\).*/\1/p' fuzz/CMakeLists.txt
+  exit 0
+fi
+target="${1:?usage: scripts/fuzz.sh TARGET SECONDS [libFuzzer flags] (or: scripts/fuzz.sh list)}"
+seconds="${2:?usage: scripts/fuzz.sh TARGET SECONDS [libFuzzer flags]}"
+shift 2
+
+[ -f "$build/build.ninja" ] || cmake --preset fuzz >/dev/null
+cmake --build --preset fuzz --target "${target}_fuzzer"
+bin="$build/fuzz/${target}_fuzzer"
+
+# Seeds: copied once into one folder (libFuzzer takes folders, the list has files and globs).
+corpus="$build/corpus/$target"
+seeds="$build/seeds/$target"
+findings="$build/findings/$target"
+mkdir -p "$corpus" "$findings"
+if [ ! -d "$seeds" ]; then
+  mkdir -p "$seeds"
+  shopt -s nullglob
+  while read -r pattern; do
+    [ -n "$pattern" ] || continue
+    for f in $pattern; do
+      if [ -d "$f" ]; then
+        find "$f" -maxdepth 1 -type f -exec cp {} "$seeds/" \;
+      elif [ -f "$f" ]; then
+        # Several node tests share file names: keep the folder in the copy's name.
+        cp "$f" "$seeds/$(echo "$f" | tr '/' '_')"
+      fi
+    done
+  done < "$bin.seeds"
+  shopt -u nullglob
+fi
+dict=()
+[ -f "$bin.dict" ] && dict=(-dict="$bin.dict")
+
+log="$findings/last_run.log"
+set +e
+UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1}" \
+  nice -n 10 "$bin" -max_total_time="$seconds" -rss_limit_mb=2048 -max_len=2097152 -timeout=60 \
+  -print_final_stats=1 -artifact_prefix="$findings/" "${dict[@]}" "$@" "$corpus" "$seeds" \
+  2>&1 | tee "$log" | grep -E '^(#[0-9]+.*(INITED|DONE)|==[0-9]+==|SUMMARY|artifact|stat::)'
+status=${PIPESTATUS[0]}
+set -e
+runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
+[ -n "$runs" ] || runs=$(sed -n 's/^#\([0-9]*\).*/\1/p' "$log" | tail -1)  # -fork mode prints no stats
+result=$([ "$status" = 0 ] && echo "no finding" || echo "FINDING (exit $status), see $log")
+printf '%s\t%s\t%ss\t%s runs\t%s\n' "$(date -u +%FT%TZ)" "$target" "$seconds" "${runs:-?}" "$result" \
+  >> "$build/runs.tsv"
+echo "fuzz.sh: $target, ${seconds}s, ${runs:-?} runs: $result"
+exit "$status"
