@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cmath>
 #include <cstdlib>
 #include <iostream>
 #include <set>
@@ -35,9 +36,53 @@ void apply_threads(int threads) {
 
 namespace {
 
-std::shared_ptr<const nn::Dataset> first_n(const std::shared_ptr<nn::TensorDataset>& data, int64_t limit) {
+std::shared_ptr<nn::TensorDataset> first_n(const std::shared_ptr<nn::TensorDataset>& data, int64_t limit) {
   if (!data || limit < 0 || limit >= data->size()) return data;
   return data->slice(0, limit);
+}
+
+// Mean and standard deviation of every input value, summed in double in storage order.
+std::pair<double, double> input_statistics(const nn::TensorDataset& data) {
+  const Tensor x = data.x().dtype() == DType::kFloat32 ? data.x() : data.x().to(DType::kFloat32);
+  const float* p = x.data<float>();
+  double sum = 0, sq = 0;
+  for (int64_t i = 0; i < x.numel(); ++i) {
+    sum += p[i];
+    sq += static_cast<double>(p[i]) * p[i];
+  }
+  const double mean = sum / static_cast<double>(x.numel());
+  return {mean, std::sqrt(sq / static_cast<double>(x.numel()) - mean * mean)};
+}
+
+std::shared_ptr<nn::TensorDataset> normalized(const std::shared_ptr<nn::TensorDataset>& data, double mean,
+                                              double stddev) {
+  if (!data) return data;
+  Tensor x = data->x().to(DType::kFloat32);   // a copy: the loaded set stays as read
+  float* q = x.data<float>();
+  for (int64_t i = 0; i < x.numel(); ++i) q[i] = static_cast<float>((q[i] - mean) / stddev);
+  return std::make_shared<nn::TensorDataset>(x, data->y());
+}
+
+// "MEAN,STD" or "train".
+std::optional<std::pair<double, double>> parse_normalize(const std::string& spec, const nn::TensorDataset* train) {
+  if (spec.empty()) return std::nullopt;
+  if (spec == "train") {
+    if (!train) throw UsageError("--normalize train: this dataset has no training split");
+    return input_statistics(*train);
+  }
+  const auto comma = spec.find(',');
+  try {
+    size_t used_mean = 0, used_std = 0;
+    if (comma == std::string::npos) throw std::invalid_argument("no comma");
+    const double mean = std::stod(spec.substr(0, comma), &used_mean);
+    const double stddev = std::stod(spec.substr(comma + 1), &used_std);
+    if (used_mean != comma || used_std != spec.size() - comma - 1 || !(stddev > 0) || !std::isfinite(mean)) {
+      throw std::invalid_argument("bad numbers");
+    }
+    return std::make_pair(mean, stddev);
+  } catch (const std::logic_error&) {
+    throw UsageError(fmt::format("--normalize {}: want MEAN,STD (STD > 0) or 'train'", spec));
+  }
 }
 
 std::string default_data_dir() {
@@ -63,6 +108,10 @@ void add_dataset_options(CLI::App& sub, DatasetArgs& args, const std::string& de
   sub.add_option("--limit", args.limit, "use only the first N examples of each split (quick runs)")
       ->check(CLI::PositiveNumber)
       ->type_name("N");
+  sub.add_option("--normalize", args.normalize,
+                 "feed (x - MEAN) / STD instead of x; 'train' takes the mean and deviation of every value of "
+                 "the whole training split (default: the values as loaded, Fashion-MNIST in [0, 1])")
+      ->type_name("MEAN,STD|train");
 }
 
 LoadedDataset load_dataset(const DatasetArgs& args, const std::string& default_split) {
@@ -76,10 +125,15 @@ LoadedDataset load_dataset(const DatasetArgs& args, const std::string& default_s
     if (split != "test" && split != "train") {
       throw UsageError(fmt::format("--dataset {}: the split must be 'test' or 'train', not '{}'", args.spec, split));
     }
-    const nn::TrainTest data = io::fashion_mnist(args.data_dir);
+    nn::TrainTest data = io::fashion_mnist(args.data_dir);
     out.name = "fashion-mnist:" + split;
-    out.train = first_n(data.train, args.limit);
-    out.test = first_n(data.test, args.limit);
+    out.normalization = parse_normalize(args.normalize, data.train.get());
+    for (auto* set : {&data.train, &data.test}) {
+      *set = first_n(*set, args.limit);
+      if (out.normalization) *set = normalized(*set, out.normalization->first, out.normalization->second);
+    }
+    out.train = data.train;
+    out.test = data.test;
     out.selected = split == "test" ? out.test : out.train;
   } else if (name == "hdf5") {
     // One file is one split: it is what --dataset selects, and the training set of `train`.
@@ -87,7 +141,11 @@ LoadedDataset load_dataset(const DatasetArgs& args, const std::string& default_s
       throw UsageError("--dataset hdf5:FILE.h5 needs the file name after 'hdf5:'");
     }
     out.name = args.spec;
-    out.train = first_n(io::hdf5_dataset(rest), args.limit);
+    auto train = io::hdf5_dataset(rest);
+    out.normalization = parse_normalize(args.normalize, train.get());
+    train = first_n(train, args.limit);
+    if (out.normalization) train = normalized(train, out.normalization->first, out.normalization->second);
+    out.train = train;
     out.selected = out.train;
   } else {
     throw UsageError(fmt::format("--dataset {}: unknown dataset '{}' (known: fashion-mnist, hdf5:FILE)",
@@ -125,6 +183,16 @@ void check_data_input_output(const nn::Graph& graph, const std::string& input, c
   if (std::find(defined.begin(), defined.end(), output) == defined.end()) {
     throw UsageError(fmt::format("--output {}: the model has no value of that name", output));
   }
+}
+
+std::string normalization_text(const LoadedDataset& data) {
+  if (!data.normalization) return "";
+  return fmt::format(", normalized with mean {:.9g}, std {:.9g}", data.normalization->first, data.normalization->second);
+}
+
+nlohmann::ordered_json normalization_json(const LoadedDataset& data) {
+  if (!data.normalization) return nullptr;
+  return {{"mean", data.normalization->first}, {"std", data.normalization->second}};
 }
 
 // ---- output ----

@@ -20,6 +20,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -68,9 +69,10 @@ struct DatasetArgs {
   std::string spec;        // "fashion-mnist[:train|:test]" or "hdf5:FILE.h5"
   std::string data_dir;    // folder of the Fashion-MNIST files (--data-dir)
   int64_t limit = -1;      // keep only the first N examples of each split (--limit)
+  std::string normalize;   // "MEAN,STD", "train" (the training split's statistics) or "" (--normalize)
 };
 
-// --dataset, --data-dir and --limit. `default_spec` is used when --dataset is absent (empty:
+// --dataset, --data-dir, --limit and --normalize. `default_spec` is used when --dataset is absent (empty:
 // the option is required).
 void add_dataset_options(CLI::App& sub, DatasetArgs& args, const std::string& default_spec = {});
 
@@ -80,7 +82,13 @@ struct LoadedDataset {
   std::shared_ptr<const nn::Dataset> test;    // may be null
   // The split the spec names (":test" / ":train"); the default split for specs without one.
   std::shared_ptr<const nn::Dataset> selected;
+  // --normalize: inputs became (x - mean) / std.
+  std::optional<std::pair<double, double>> normalization;
 };
+
+// " normalized with mean M, std S" or ""; the same as JSON ({"mean", "std"} or null).
+std::string normalization_text(const LoadedDataset& data);
+nlohmann::ordered_json normalization_json(const LoadedDataset& data);
 
 // Throws UsageError for an unknown dataset name or split, tamp::Error (kIo, kInvalidInput)
 // for missing or corrupt files. `default_split` is "test" or "train".

@@ -32,14 +32,15 @@ int run_eval(const EvalArgs& args) {
   if (args.json) {
     print_json({{"model", args.model.path},
                 {"dataset", data.name},
+                {"normalize", normalization_json(data)},
                 {"examples", r.count},
                 {"top1", r.top1},
                 {"top5", r.top5},
                 {"loss", r.loss},
                 {"seconds", secs}});
   } else {
-    fmt::print("{}: {} examples, top-1 {:.2f} %, top-5 {:.2f} %, mean loss {:.4f} ({:.1f} s)\n", data.name,
-               r.count, 100 * r.top1, 100 * r.top5, r.loss, secs);
+    fmt::print("{}: {} examples{}, top-1 {:.2f} %, top-5 {:.2f} %, mean loss {:.4f} ({:.1f} s)\n", data.name,
+               r.count, normalization_text(data), 100 * r.top1, 100 * r.top5, r.loss, secs);
   }
   return kExitOk;
 }

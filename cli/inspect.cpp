@@ -21,7 +21,7 @@ constexpr int kInspectFormatVersion = 1;
 struct InspectArgs {
   ModelArg model;
   bool json = false;
-  // Options that add per-weight columns (e.g. an N:M pattern to check) go here.
+  std::string pattern;   // --pattern: check every Conv/Gemm/MatMul weight against it
 };
 
 std::string domain_label(const std::string& domain) { return domain.empty() ? "ai.onnx" : domain; }
@@ -66,6 +66,8 @@ nlohmann::ordered_json weight_json(const WeightInfo& w) {
                    {"sparsity", w.packed ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(sparsity(w))},
                    {"packed", w.packed},
                    {"consumers", w.consumers}};
+  j["structure"] = w.structure.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(w.structure);
+  if (w.pattern_valid) j["pattern"] = {{"valid", *w.pattern_valid}, {"detail", w.pattern_detail}};
   // Further per-weight keys (WeightInfo's extra fields) go here.
   return j;
 }
@@ -137,20 +139,27 @@ void print_weights(const std::vector<WeightInfo>& weights) {
     fmt::print("\nweights      none\n");
     return;
   }
-  size_t name_w = 6, shape_w = 5;
+  size_t name_w = 6, shape_w = 5, pattern_w = 7;
+  // The pattern column: the checked pattern (--pattern) or the structure the zeros follow.
+  auto pattern_text = [](const WeightInfo& w) {
+    if (w.pattern_valid) return w.pattern_detail;
+    if (w.structure.empty() || w.structure == "dense" || w.structure == "unstructured") return w.structure;
+    return w.structure_summary.substr(w.structure_summary.find("% ") + 2);
+  };
   for (const auto& w : weights) {
     name_w = std::max(name_w, w.name.size());
     shape_w = std::max(shape_w, tensor_shape_text(w.shape).size());
+    pattern_w = std::max(pattern_w, pattern_text(w).size());
   }
-  fmt::print("\n{:<{}}  {:<{}}  {:<8}  {:>10}  {:>8}  {}\n", "weight", name_w, "shape", shape_w, "dtype", "count",
-             "sparsity", "read by");
+  fmt::print("\n{:<{}}  {:<{}}  {:<8}  {:>10}  {:>8}  {:<{}}  {}\n", "weight", name_w, "shape", shape_w, "dtype",
+             "count", "sparsity", "pattern", pattern_w, "read by");
   for (const auto& w : weights) {
     const std::string sp = w.packed ? "packed" : fmt::format("{:.2f} %", 100 * sparsity(w));
     std::string readers;
     for (size_t i = 0; i < w.consumers.size(); ++i) readers += (i ? ", " : "") + w.consumers[i];
     // Further per-weight columns go here.
-    fmt::print("{:<{}}  {:<{}}  {:<8}  {:>10}  {:>8}  {}\n", w.name, name_w, tensor_shape_text(w.shape), shape_w,
-               dtype_name(w.dtype), count_text(w.elements), sp, readers);
+    fmt::print("{:<{}}  {:<{}}  {:<8}  {:>10}  {:>8}  {:<{}}  {}\n", w.name, name_w, tensor_shape_text(w.shape),
+               shape_w, dtype_name(w.dtype), count_text(w.elements), sp, pattern_text(w), pattern_w, readers);
   }
 }
 
@@ -211,10 +220,14 @@ Action setup_inspect(CLI::App& sub) {
   auto args = std::make_shared<InspectArgs>();
   add_model_arg(sub, args->model);
   add_json_flag(sub, args->json);
+  sub.add_option("--pattern", args->pattern,
+                 "check every Conv/Gemm/MatMul weight against a pruning pattern (2:4, 4x1, channel, ...)")
+      ->type_name("PATTERN");
   return [args] {
     const nn::Graph graph =
         io::load_onnx_graph(args->model.path, {.fold_constants = false, .allow_old_opsets = true});
-    const ModelReport report = analyse_model(graph);
+    ModelReport report = analyse_model(graph);
+    if (!args->pattern.empty()) check_weight_patterns(graph, args->pattern, report);
     if (args->json) print_json(report_json(args->model.path, report));
     else print_text(args->model.path, report);
     return kExitOk;

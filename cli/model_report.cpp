@@ -1,5 +1,7 @@
 #include "model_report.h"
 
+#include <tamp/compression/pruning/checker.h>
+#include <tamp/compression/pruning/targets.h>
 #include <tamp/nn/graph_module.h>
 
 #include <cmath>
@@ -229,7 +231,29 @@ ModelReport analyse_model(const nn::Graph& graph, const OpRegistry& registry) {
     r.weights.push_back(std::move(w));
   }
   if (r.unsupported.empty()) r.trainable = trainable_elements(graph, registry);
+  std::map<std::string, compression::pruning::WeightSparsity> structures;
+  for (auto& s : compression::pruning::sparsity_report(graph)) structures[s.weight] = std::move(s);
+  for (auto& w : r.weights) {
+    auto it = structures.find(w.name);
+    if (it == structures.end()) continue;
+    w.structure = it->second.structure;
+    w.structure_summary = it->second.summary;
+  }
   return r;
+}
+
+void check_weight_patterns(const nn::Graph& graph, const std::string& pattern_text, ModelReport& report) {
+  using namespace compression::pruning;
+  const Pattern pattern = Pattern::parse(pattern_text);
+  std::map<std::string, WeightLayout> layouts;
+  for (const auto& w : find_prunable_weights(graph)) layouts.emplace(w.weight, w.layout);
+  for (auto& w : report.weights) {
+    auto it = layouts.find(w.name);
+    if (it == layouts.end()) continue;
+    const PatternCheck c = check_pattern(graph.initializers.at(w.name), it->second, pattern);
+    w.pattern_valid = c.valid;
+    w.pattern_detail = c.valid ? c.detail : fmt::format("{}: {}", pattern.str(), c.detail);
+  }
 }
 
 }  // namespace tamp::cli

@@ -32,6 +32,13 @@ struct WeightInfo {
   int64_t zeros = 0;                  // stored values equal to 0
   bool packed = false;                // several values per element (MatMulNBits' B): no sparsity
   std::vector<std::string> consumers; // "node (Op)" of every node reading it
+  // Conv / Gemm / MatMul weights: the structure their zeros follow (compression/pruning/
+  // checker.h): "dense", "2:4", "channel", "4x1", "unstructured", ...; empty for others.
+  std::string structure;
+  std::string structure_summary;      // e.g. "50.0 % 2:4 valid"
+  // Set by check_weight_patterns (`tamp inspect --pattern P`): whether the weight satisfies P.
+  std::optional<bool> pattern_valid;
+  std::string pattern_detail;         // "2:4 valid", "3 of 512 groups have more than 2 non-zeros"
   // Room for more per-weight columns (e.g. whether the weight satisfies an N:M pattern):
   // add a field here, fill it in analyse_model, print it in inspect.cpp.
 };
@@ -77,5 +84,8 @@ struct ModelReport {
 };
 
 ModelReport analyse_model(const nn::Graph& graph, const OpRegistry& registry = OpRegistry::builtin());
+// Checks every Conv / Gemm / MatMul weight of `report` against a pruning pattern ("2:4",
+// "4x1", "channel", ...); throws for a malformed pattern.
+void check_weight_patterns(const nn::Graph& graph, const std::string& pattern, ModelReport& report);
 
 }  // namespace tamp::cli

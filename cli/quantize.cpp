@@ -41,6 +41,7 @@ struct QuantizeArgs {
   int64_t batch = 64;
   double damp = 0.01;
   bool act_order = false;
+  int accuracy_level = 0;
   std::vector<std::string> exclude;
   std::string eval_data;         // --eval-data: accuracy of both models in tamp
   std::string input, output;
@@ -119,6 +120,7 @@ Outcome run_weight_only(const QuantizeArgs& a, const nn::Graph& g) {
   o.gptq.damp_percent = a.damp;
   o.gptq.act_order = a.act_order;
   o.exclude = a.exclude;
+  o.accuracy_level = a.accuracy_level;
   std::string calib_name;
   const auto calib = calibration_batches(a, g, &calib_name);
   if (o.algorithm == WeightOnlyAlgorithm::kGptq && a.calib.spec.empty()) {
@@ -128,7 +130,7 @@ Outcome run_weight_only(const QuantizeArgs& a, const nn::Graph& g) {
   Outcome r{std::move(w.graph), {}, std::move(w.layers), {}};
   r.settings = {{"method", "weight-only"}, {"algorithm", a.algorithm}, {"bits", o.weights.bits},
                 {"group_size", o.weights.group_size}, {"symmetric", o.weights.symmetric},
-                {"act_order", a.act_order}, {"calibration", calib_name.empty() ? nlohmann::ordered_json(nullptr)
+                {"act_order", a.act_order}, {"accuracy_level", a.accuracy_level}, {"calibration", calib_name.empty() ? nlohmann::ordered_json(nullptr)
                                                                                : nlohmann::ordered_json(calib_name)},
                 {"calibration_batches", calib.size()}};
   r.summary = fmt::format("weight-only int{} {} ({}, group {}){}: {} layer(s) as MatMulNBits", o.weights.bits,
@@ -226,6 +228,11 @@ Action setup_quantize(CLI::App& sub) {
   sub.add_option("--batch", a->batch, "examples per calibration batch")->check(CLI::PositiveNumber)->capture_default_str();
   sub.add_option("--damp", a->damp, "GPTQ: damping, a fraction of the Hessian's mean diagonal")->capture_default_str();
   sub.add_flag("--act-order", a->act_order, "GPTQ: quantize columns by decreasing Hessian diagonal");
+  sub.add_option("--accuracy-level", a->accuracy_level,
+                 "weight-only: MatMulNBits accuracy_level; 4 lets ONNX Runtime quantize activations to int8 on the "
+                 "fly (much faster, int8 weights above all; tamp's own evaluation stays float32)")
+      ->check(CLI::IsMember({0, 4}))
+      ->capture_default_str();
   sub.add_option("--exclude", a->exclude, "node names, op types (MatMul, Gemm) or weight names to keep in float")
       ->type_name("NAME|OP");
   sub.add_option("--eval-data", a->eval_data, "also report top-1 accuracy of the float and quantized models in tamp "

@@ -8,6 +8,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 namespace tamp::cli {
 
 namespace {
@@ -23,6 +25,8 @@ struct TrainArgs {
   double lr = -1;               // < 0: the optimizer's default
   double momentum = -1;         // < 0: 0.9 (SGD only)
   double weight_decay = -1;     // < 0: 0 (SGD, Adam), 0.01 (AdamW)
+  std::string lr_schedule = "constant";
+  double label_smoothing = 0;
   uint64_t seed = 0;
   int64_t log_every = 50;
   std::string input, output;
@@ -72,6 +76,13 @@ int run_train(const TrainArgs& args) {
   options.batch_size = args.batch;
   options.optimizer = optimizer_spec(args);
   options.seed = args.seed;
+  options.label_smoothing = args.label_smoothing;
+  if (args.lr_schedule == "cosine") {
+    // Over every step of the run, as torch's CosineAnnealingLR(T_max = total steps).
+    const int64_t batches = (data.selected->size() + args.batch - 1) / args.batch;
+    const int64_t per_epoch = args.steps > 0 ? std::min(batches, args.steps) : batches;
+    options.lr_schedule = std::make_shared<nn::CosineAnnealingLr>(base_lr(options.optimizer), args.epochs * per_epoch);
+  }
   options.log_every = args.log_every;
   options.input = args.input;
   options.output = args.output;
@@ -80,8 +91,9 @@ int run_train(const TrainArgs& args) {
                args.epochs, log.step, log.total_steps, log.loss, log.lr, log.samples_per_s);
     std::fflush(progress);
   };
-  fmt::print(progress, "training {} on {} ({} examples), {} epoch(s), batch {}, {}\n", args.model.path, data.name,
-             data.selected->size(), args.epochs, args.batch, args.optimizer);
+  fmt::print(progress, "training {} on {} ({} examples{}), {} epoch(s), batch {}, {} lr {:g} ({})\n",
+             args.model.path, data.name, data.selected->size(), normalization_text(data), args.epochs, args.batch,
+             args.optimizer, base_lr(options.optimizer), args.lr_schedule);
   const StageRecord r = Trainer(model, components, options).run();
   io::save_onnx(model, args.out);
 
@@ -89,6 +101,7 @@ int run_train(const TrainArgs& args) {
     print_json({{"model", args.model.path},
                 {"out", args.out},
                 {"dataset", data.name},
+                {"normalize", normalization_json(data)},
                 {"epochs", args.epochs},
                 {"steps", r.steps},
                 {"skipped_steps", r.skipped_steps},
@@ -129,6 +142,13 @@ Action setup_train(CLI::App& sub) {
   sub.add_option("--momentum", args->momentum, "SGD momentum (default 0.9)")->check(CLI::Range(0.0, 1.0));
   sub.add_option("--weight-decay", args->weight_decay, "weight decay (default: 0; 0.01 for adamw)")
       ->check(CLI::NonNegativeNumber);
+  sub.add_option("--lr-schedule", args->lr_schedule,
+                 "constant, or cosine (decay to 0 over every step of the run, per step)")
+      ->check(CLI::IsMember({"constant", "cosine"}))
+      ->capture_default_str();
+  sub.add_option("--label-smoothing", args->label_smoothing, "cross-entropy label smoothing")
+      ->check(CLI::Range(0.0, 1.0))
+      ->capture_default_str();
   sub.add_option("--seed", args->seed, "data order and Dropout masks")->capture_default_str();
   sub.add_option("--log-every", args->log_every, "steps between progress lines")
       ->check(CLI::PositiveNumber)

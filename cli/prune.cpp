@@ -1,0 +1,237 @@
+// tamp prune MODEL.onnx --pattern P [--sparsity S] [--criterion C] [--schedule CURVE]
+//            [--finetune-epochs E --dataset fashion-mnist ...] --out OUT.onnx
+// Prunes a model's Conv / Gemm / MatMul weights (compression/pruning/pruning.h): at once by
+// magnitude, or while fine-tuning (the Trainer with a Pruning component), then exports it.
+// Pruned weights are exact zeros in the file; with the channel and head patterns the pruned
+// channels and heads are removed from the graph (unless --no-shrink).
+#include "common.h"
+
+#include <tamp/compression/pruning/checker.h>
+#include <tamp/compression/pruning/pruning.h>
+#include <tamp/compression/pruning/shrink.h>
+#include <tamp/io/onnx_export.h>
+#include <tamp/nn/lr_schedule.h>
+#include <tamp/scheduler/trainer.h>
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+namespace tamp::cli {
+
+namespace {
+
+using namespace compression;
+
+struct PruneArgs {
+  ModelArg model;
+  DatasetArgs data;
+  std::string out;
+  std::string pattern;
+  double sparsity = -1;            // < 0: the pattern's own (N:M)
+  std::string criterion = "magnitude";
+  std::string schedule = "";       // "": cubic when fine-tuning over 2+ epochs, else one_shot
+  double start_epoch = 0;
+  double end_epoch = -1;           // < 0: max(1, epochs - 1)
+  int64_t frequency = 50;
+  bool global = false;
+  std::vector<std::string> exclude, exclude_op_types, include;
+  bool no_shrink = false;
+  int epochs = 0;                  // --finetune-epochs
+  int64_t steps = -1;
+  int64_t batch = 64;
+  double lr = 0.01;
+  uint64_t seed = 0;
+  std::string input, output;
+  bool json = false;
+  int threads = 0;
+};
+
+PruningOptions pruning_options(const PruneArgs& a) {
+  PruningOptions o;
+  o.pattern = a.pattern;
+  if (a.sparsity >= 0) o.target_sparsity = a.sparsity;
+  o.criterion = pruning::parse_criterion(a.criterion);
+  o.global = a.global;
+  o.include = a.include;
+  o.exclude = a.exclude;
+  o.exclude_op_types = a.exclude_op_types;
+  const std::string curve = !a.schedule.empty() ? a.schedule : a.epochs >= 2 ? "cubic" : "one_shot";
+  const pruning::Curve c = pruning::parse_curve(curve);
+  if (c == pruning::Curve::kOneShot) {
+    o.schedule = pruning::Schedule::one_shot(0);
+    o.schedule.start_epoch = a.start_epoch;
+  } else {
+    const double end = a.end_epoch >= 0 ? a.end_epoch : std::max(1.0, a.epochs - 1.0);
+    o.schedule = pruning::Schedule::gradual_epochs(c, a.start_epoch, end, a.frequency);
+  }
+  return o;
+}
+
+int64_t float_parameters(const nn::Graph& g) {
+  int64_t n = 0;
+  for (const auto& [name, t] : g.initializers) {
+    if (t.dtype() == DType::kFloat32 || t.dtype() == DType::kFloat64) n += t.numel();
+  }
+  return n;
+}
+
+int run_prune(const PruneArgs& args) {
+  apply_threads(args.threads);
+  PruningOptions options;
+  try {
+    options = pruning_options(args);
+    Pruning check(options);  // validates the pattern, sparsity and flags before any work
+  } catch (const Error& e) {
+    throw UsageError(e.message());
+  }
+  const pruning::Pattern pattern = pruning::Pattern::parse(args.pattern);
+  if (args.sparsity < 0 && pattern.kind != pruning::PatternKind::kNofM) {
+    throw UsageError(fmt::format("--sparsity is required for the {} pattern", pattern.str()));
+  }
+  if (args.epochs == 0 && pruning::needs_gradients(options.criterion)) {
+    throw UsageError(fmt::format("the {} criterion scores with gradients: give --finetune-epochs (or use magnitude)",
+                                 args.criterion));
+  }
+  if (args.epochs == 0 && !args.schedule.empty() && args.schedule != "one_shot") {
+    throw UsageError("a gradual --schedule needs --finetune-epochs");
+  }
+  nn::GraphModule model = load_model(args.model.path);
+  check_data_input_output(model.graph(), args.input, args.output);
+  const int64_t params_before = float_parameters(model.graph());
+  FILE* progress = args.json ? stderr : stdout;
+
+  auto component = std::make_shared<Pruning>(options);
+  StageRecord record;
+  std::optional<LoadedDataset> data;
+  if (args.epochs > 0 || !args.data.spec.empty()) data = load_dataset(args.data, "train");
+  if (args.epochs > 0) {
+    Generator rng(args.seed);
+    model.set_generator(&rng);
+    TrainOptions t;
+    t.train = data->selected;
+    t.eval = data->test;
+    t.epochs = args.epochs;
+    t.max_steps_per_epoch = args.steps;
+    t.batch_size = args.batch;
+    t.optimizer = SGD{.lr = args.lr, .momentum = 0.9};
+    const int64_t batches = (data->selected->size() + args.batch - 1) / args.batch;
+    const int64_t per_epoch = args.steps > 0 ? std::min(batches, args.steps) : batches;
+    t.lr_schedule = std::make_shared<nn::CosineAnnealingLr>(args.lr, std::max<int64_t>(1, args.epochs * per_epoch));
+    t.seed = args.seed;
+    t.input = args.input;
+    t.output = args.output;
+    t.on_log = [&](const StepLog& log) {
+      fmt::print(progress, "epoch {}/{}  step {}/{}  loss {:.4f}  lr {:.3g}  {:.0f} samples/s\n", log.epoch + 1,
+                 args.epochs, log.step, log.total_steps, log.loss, log.lr, log.samples_per_s);
+      std::fflush(progress);
+    };
+    fmt::print(progress, "pruning {} to {} ({} criterion, {}) while fine-tuning {} epoch(s) on {}\n",
+               args.model.path, args.pattern, args.criterion, options.schedule.curve == pruning::Curve::kOneShot
+                   ? std::string("one shot") : pruning::curve_name(options.schedule.curve) + " schedule",
+               args.epochs, data->name);
+    record = Trainer(model, {component}, t).run();
+  } else {
+    component->attach(model, nn::local_collective());
+    component->prune_now();
+    component->finalize(model);
+    if (data && data->test) {
+      record.eval = evaluate(model, *data->test, {.input = args.input, .output = args.output});
+      record.evaluated = true;
+    }
+  }
+
+  nn::Graph out = model.export_graph();
+  pruning::ShrinkReport shrink;
+  const bool structured = pattern.kind == pruning::PatternKind::kChannel || pattern.kind == pruning::PatternKind::kHead;
+  if (structured && !args.no_shrink) out = pruning::shrink_pruned(out, &shrink);
+  io::save_onnx_graph(out, args.out);
+  const int64_t params_after = float_parameters(out);
+  const auto layers = component->report();
+
+  if (args.json) {
+    nlohmann::json j{{"model", args.model.path}, {"out", args.out}, {"pattern", args.pattern},
+                     {"criterion", args.criterion}, {"finetune_epochs", args.epochs},
+                     {"parameters_before", params_before}, {"parameters_after", params_after}};
+    j["layers"] = nlohmann::json::array();
+    for (const auto& l : layers) {
+      j["layers"].push_back({{"weight", l.weight}, {"op_type", l.op_type}, {"pattern", l.pattern},
+                             {"target", l.target}, {"sparsity", l.sparsity},
+                             {"skipped", l.skipped.empty() ? nlohmann::json(nullptr) : nlohmann::json(l.skipped)}});
+    }
+    j["removed"] = nlohmann::json::array();
+    for (const auto& l : shrink.layers) j["removed"].push_back({{"node", l.node}, {"before", l.before}, {"after", l.after}});
+    j["test"] = record.evaluated ? nlohmann::json{{"examples", record.eval.count}, {"top1", record.eval.top1}}
+                                 : nlohmann::json(nullptr);
+    print_json(j);
+    return kExitOk;
+  }
+  size_t w = 6;
+  for (const auto& l : layers) w = std::max(w, l.weight.size());
+  fmt::print("\n{:<{}}  {:<9}  {:<12}  {:>7}  {:>8}  {}\n", "weight", w, "op", "pattern", "target", "sparsity", "");
+  for (const auto& l : layers) {
+    if (!l.skipped.empty()) {
+      fmt::print("{:<{}}  {:<9}  {:<12}  {:>7}  {:>8}  left dense: {}\n", l.weight, w, l.op_type, l.pattern, "-", "-",
+                 l.skipped);
+    } else {
+      fmt::print("{:<{}}  {:<9}  {:<12}  {:>6.1f}%  {:>7.2f}%\n", l.weight, w, l.op_type, l.pattern, 100 * l.target,
+                 100 * l.sparsity);
+    }
+  }
+  for (const auto& l : shrink.layers) {
+    fmt::print("removed {} of {} {} from '{}'\n", l.before - l.after, l.before,
+               pattern.kind == pruning::PatternKind::kHead ? "heads" : "channels", l.node);
+  }
+  for (const auto& n : shrink.notes) fmt::print("note: {}\n", n);
+  fmt::print("parameters {} -> {}\n", count_text(params_before), count_text(params_after));
+  if (record.evaluated) {
+    fmt::print("test: {} examples, top-1 {:.2f} %\n", record.eval.count, 100 * record.eval.top1);
+  }
+  fmt::print("wrote {}\n", args.out);
+  return kExitOk;
+}
+
+}  // namespace
+
+Action setup_prune(CLI::App& sub) {
+  auto a = std::make_shared<PruneArgs>();
+  add_model_arg(sub, a->model);
+  sub.add_option("--out", a->out, "where the pruned model is written (ONNX)")->required()->type_name("OUT.onnx");
+  sub.add_option("--pattern", a->pattern, "unstructured, RxC blocks (4x1, 1x4, 2x2), N:M (2:4, 1:2, 4:8), channel or head")
+      ->required()
+      ->type_name("PATTERN");
+  sub.add_option("--sparsity", a->sparsity, "target in [0, 1) (default for N:M: 1 - N/M)");
+  sub.add_option("--criterion", a->criterion, "magnitude, gradient, snip, snip_momentum or movement")
+      ->capture_default_str();
+  sub.add_option("--schedule", a->schedule,
+                 "one_shot, linear, cubic, exponential or cosine (default: cubic when fine-tuning 2+ epochs)");
+  sub.add_option("--start-epoch", a->start_epoch, "first pruning epoch")->check(CLI::NonNegativeNumber);
+  sub.add_option("--end-epoch", a->end_epoch, "the final sparsity is reached when this epoch begins "
+                                              "(default: the last epoch)")
+      ->check(CLI::NonNegativeNumber);
+  sub.add_option("--frequency", a->frequency, "steps between mask updates")->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  sub.add_flag("--global", a->global, "one threshold over all pruned weights instead of per weight");
+  sub.add_option("--include", a->include, "prune only the weights matching these regexes")->type_name("REGEX");
+  sub.add_option("--exclude", a->exclude, "leave the weights matching these regexes dense")->type_name("REGEX");
+  sub.add_option("--exclude-op-types", a->exclude_op_types, "leave the weights of these ops dense (Conv, Gemm, MatMul)");
+  sub.add_flag("--no-shrink", a->no_shrink, "channel/head patterns: keep the zero channels instead of removing them");
+  sub.add_option("--finetune-epochs", a->epochs, "fine-tune while pruning (0: prune at once, by magnitude)")
+      ->check(CLI::NonNegativeNumber);
+  add_dataset_options(sub, a->data, "");
+  sub.get_option("--dataset")->required(false);
+  sub.add_option("--steps", a->steps, "stop each epoch after N steps (quick runs)")->check(CLI::PositiveNumber);
+  sub.add_option("--batch", a->batch, "examples per step")->check(CLI::PositiveNumber)->capture_default_str();
+  sub.add_option("--lr", a->lr, "SGD learning rate (momentum 0.9, cosine decay)")->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  sub.add_option("--seed", a->seed, "data order")->capture_default_str();
+  add_data_input_output_options(sub, a->input, a->output);
+  add_json_flag(sub, a->json);
+  add_threads_option(sub, a->threads);
+  return [a] {
+    if (a->epochs > 0 && a->data.spec.empty()) throw UsageError("--finetune-epochs needs --dataset");
+    return run_prune(*a);
+  };
+}
+
+}  // namespace tamp::cli

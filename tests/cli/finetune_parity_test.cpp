@@ -1,0 +1,69 @@
+// Slow (label "slow"): fine-tuning the imported CNN (tests/data/models/cnn.onnx, torch's
+// initialisation) for 2 epochs with `tamp train` reaches the test accuracy of the same CNN
+// written in C++ (examples/train_cnn.cpp, tamp's initialisation) trained the same way — same
+// optimizer, batch size and data order — within 0.5 points.
+//
+//   ctest --preset slow        (or: build/.../tests/cli_tests --gtest_filter='Slow*')
+#include "tamp_runner.h"
+
+#include "support/ort_runner.h"
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <iostream>
+#include <regex>
+
+namespace tamp::test {
+namespace {
+
+// What examples/train_cnn.cpp trains with; the test checks the example still says so.
+constexpr const char* kExampleOptimizerLine = "nn::Adam optimizer(model->named_parameters(), {.lr = 1e-3});";
+const std::vector<std::string> kTampOptimizerFlags = {"--optimizer", "adam", "--lr", "0.001", "--batch", "64"};
+constexpr const char* kSeed = "1";
+constexpr const char* kThreads = "2";
+
+TEST(SlowFineTuneParity, ImportedCnnMatchesTheCppCnnAfterTwoEpochs) {
+#ifndef TAMP_TRAIN_CNN_BINARY
+  GTEST_SKIP() << "examples are not built (TAMP_BUILD_EXAMPLES=OFF)";
+#else
+  const std::string example = slurp(source_dir() + "/examples/train_cnn.cpp");
+  ASSERT_NE(example.find(kExampleOptimizerLine), std::string::npos)
+      << "examples/train_cnn.cpp no longer trains with `" << kExampleOptimizerLine
+      << "`: update kExampleOptimizerLine and kTampOptimizerFlags together";
+  ASSERT_NE(example.find("{.batch_size = 64, .shuffle = true, .seed = seed}"), std::string::npos)
+      << "examples/train_cnn.cpp changed its data order";
+
+  const CliResult cpp = run_program(TAMP_TRAIN_CNN_BINARY, {"--epochs", "2", "--seed", kSeed, "--threads", kThreads});
+  ASSERT_EQ(cpp.code, 0) << cpp.err;
+  std::smatch m;
+  std::string last;
+  for (auto it = cpp.out.cbegin(); std::regex_search(it, cpp.out.cend(), m, std::regex("test accuracy ([0-9.]+) %"));
+       it = m.suffix().first) {
+    last = m[1];
+  }
+  ASSERT_FALSE(last.empty()) << cpp.out;
+  const double cpp_top1 = std::stod(last);
+
+  TempDir dir;
+  std::vector<std::string> args{"train", source_dir() + "/tests/data/models/cnn.onnx", "--dataset", "fashion-mnist",
+                                "--epochs", "2", "--seed", kSeed, "--threads", kThreads, "--out",
+                                dir.file("cnn_tuned.onnx"), "--json"};
+  args.insert(args.end(), kTampOptimizerFlags.begin(), kTampOptimizerFlags.end());
+  const CliResult tamp = run_tamp(args);
+  ASSERT_EQ(tamp.code, 0) << tamp.err;
+  const auto j = nlohmann::json::parse(tamp.out);
+  const double tamp_top1 = 100 * j.at("test").at("top1").get<double>();
+
+  std::cout << "C++ CNN (train_cnn):        test top-1 " << cpp_top1 << " %\n"
+            << "imported cnn.onnx (tamp):   test top-1 " << tamp_top1 << " % (train loss "
+            << j.at("train_loss") << ", " << j.at("seconds") << " s)\n";
+  RecordProperty("cpp_top1", std::to_string(cpp_top1));
+  RecordProperty("tamp_top1", std::to_string(tamp_top1));
+  EXPECT_EQ(j.at("test").at("examples"), 10000);
+  EXPECT_NEAR(tamp_top1, cpp_top1, 0.5);
+#endif
+}
+
+}  // namespace
+}  // namespace tamp::test
