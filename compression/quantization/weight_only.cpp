@@ -66,7 +66,9 @@ WeightOnlyAlgorithm weight_only_algorithm_from_name(std::string_view name) {
   throw Error(fmt::format("unknown weight-only algorithm '{}' (rtn, gptq)", name));
 }
 
-void rewrite_as_matmul_nbits(nn::Graph& g, const LinearLayer& layer, const BlockQuantized& q) {
+void rewrite_as_matmul_nbits(nn::Graph& g, const LinearLayer& layer, const BlockQuantized& q, int accuracy_level) {
+  TAMP_CHECK(accuracy_level >= 0 && accuracy_level <= 4, "MatMulNBits accuracy_level must be in 0..4, got {}",
+             accuracy_level);
   TAMP_CHECK(q.n() == layer.n() && q.k() == layer.k(), "quantized weight [{}, {}] does not fit layer '{}' (K {}, N {})",
              q.n(), q.k(), layer.node, layer.k(), layer.n());
   const MatMulNBitsWeights packed = pack_matmul_nbits(q);
@@ -82,10 +84,10 @@ void rewrite_as_matmul_nbits(nn::Graph& g, const LinearLayer& layer, const Block
   }
   const std::string node_name = layer.node.empty() ? names.fresh(base + "_MatMulNBits") : layer.node;
   const std::string product = layer.bias.defined() ? names.fresh(layer.node_output + "_nbits") : layer.output;
+  Attributes attrs{{"K", layer.k()}, {"N", layer.n()}, {"bits", int64_t{q.bits}}, {"block_size", q.block_size}};
+  if (accuracy_level != 0) attrs.set("accuracy_level", int64_t{accuracy_level});
   std::vector<nn::Node> nodes;
-  nodes.push_back({node_name, "MatMulNBits", "com.microsoft", inputs, {product},
-                   nn::attrs_with({{"K", layer.k()}, {"N", layer.n()}, {"bits", int64_t{q.bits}},
-                                   {"block_size", q.block_size}})});
+  nodes.push_back({node_name, "MatMulNBits", "com.microsoft", inputs, {product}, nn::attrs_with(std::move(attrs))});
   if (layer.bias.defined()) {
     const std::string bias_name = names.fresh(base + "_bias");
     g.initializers[bias_name] = layer.bias;
@@ -142,6 +144,8 @@ WeightOnlyResult quantize_weight_only(const nn::Graph& graph, const std::vector<
                                       const WeightOnlyOptions& options) {
   options.weights.validate();
   check_matmul_nbits_format(options.weights.bits, 16);
+  TAMP_CHECK(options.accuracy_level >= 0 && options.accuracy_level <= 4,
+             "MatMulNBits accuracy_level must be in 0..4, got {}", options.accuracy_level);
   WeightOnlyResult result{graph, {}};
   nn::Graph& g = result.graph;
   const LinearLayerOptions find{options.exclude};
@@ -189,7 +193,9 @@ WeightOnlyResult quantize_weight_only(const nn::Graph& graph, const std::vector<
         throw;
       }
     }
-    for (size_t i = 0; i < group.size(); ++i) rewrite_as_matmul_nbits(g, layers[group[i]], quantized[i]);
+    for (size_t i = 0; i < group.size(); ++i) {
+      rewrite_as_matmul_nbits(g, layers[group[i]], quantized[i], options.accuracy_level);
+    }
   }
   remove_unused(g);
   g.validate();
