@@ -1,0 +1,216 @@
+// What pruning and distillation cost in a training step, and what channel pruning buys at
+// inference, measured side by side in one run (rounds alternate between the variants, so a
+// busy machine slows all of them alike; ratios of medians are reported):
+//   masked / dense       the CNN (cnn.onnx) with 90 % unstructured and with 2:4 masks: the
+//                        gradient hooks and the re-apply after each SGD step
+//   KD / student alone   cnn_half.onnx trained with cnn_wide.onnx as teacher (logit KD; and
+//                        with two intermediate layers through projections)
+//   ORT latency          the CNN before and after 50 % channel pruning shrinks it, in ONNX
+//                        Runtime (tests/ort/run_ort.js --bench), batch 1 and 64
+//
+//   bench_compression [--threads 2] [--steps 20] [--rounds 7] [--batch 64] [--ort-runs 300]
+//                     [--no-ort] [--source DIR]
+#include <tamp/autograd/apply.h>
+#include <tamp/autograd/threads.h>
+#include <tamp/compression/distillation/distillation.h>
+#include <tamp/compression/pruning/pruning.h>
+#include <tamp/compression/pruning/shrink.h>
+#include <tamp/io/onnx_export.h>
+#include <tamp/io/onnx_import.h>
+#include <tamp/io/tensor_proto.h>
+#include <tamp/nn/init.h>
+#include <tamp/nn/loss.h>
+#include <tamp/nn/sgd.h>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <map>
+#include <unistd.h>
+
+using namespace tamp;
+using namespace tamp::compression;
+
+namespace {
+
+struct Variant {
+  std::string name;
+  std::shared_ptr<nn::GraphModule> model;
+  std::vector<std::shared_ptr<Component>> components;
+  std::unique_ptr<nn::Sgd> optimizer;
+  std::vector<std::string> wanted;
+  int64_t step = 0;
+  std::vector<double> ms_per_step;  // one entry per round
+};
+
+// One training step as the Trainer runs it (scheduler/trainer.cpp), components included.
+void train_step(Variant& v, const Tensor& x, const Tensor& y) {
+  const StepInfo at{0, v.step, 1000, 1000};
+  for (auto& c : v.components) c->on_step_begin(at);
+  std::map<std::string, Variable> inputs{{"input", Variable(x)}};
+  Variable labels(y);
+  auto values = v.model->forward(inputs, v.wanted);
+  Variable loss = nn::cross_entropy(values.at("logits"), labels);
+  double w = 1;
+  for (auto& c : v.components) w *= c->task_loss_weight();
+  if (w != 1) loss = apply1("Mul", {loss, Variable(Tensor::scalar(w, loss.dtype()))});
+  for (auto& c : v.components) {
+    Variable extra = c->extra_loss({inputs, labels, values}, at);
+    if (extra.defined()) loss = apply1("Add", {loss, extra});
+  }
+  loss.backward();
+  for (auto& c : v.components) c->on_after_backward(at);
+  v.optimizer->step();
+  v.optimizer->zero_grad();
+  for (auto& c : v.components) c->on_after_step(at);
+  ++v.step;
+}
+
+Variant make_variant(const std::string& name, const std::string& model_path,
+                     std::vector<std::shared_ptr<Component>> components) {
+  Variant v;
+  v.name = name;
+  v.model = std::make_shared<nn::GraphModule>(io::load_onnx_graph(model_path));
+  v.model->train();
+  v.components = std::move(components);
+  for (auto& c : v.components) {
+    c->attach(*v.model, nn::local_collective());
+    c->on_stage_begin({0, 0, 1000, 1000});
+  }
+  auto params = v.model->named_parameters();
+  for (auto& c : v.components) for (auto& p : c->trainable_parameters()) params.push_back(p);
+  v.optimizer = std::make_unique<nn::Sgd>(params, nn::SgdOptions{.lr = 0.01, .momentum = 0.9});
+  v.wanted = {"logits"};
+  for (auto& c : v.components) for (auto& n : c->extra_outputs()) v.wanted.push_back(n);
+  std::sort(v.wanted.begin(), v.wanted.end());
+  v.wanted.erase(std::unique(v.wanted.begin(), v.wanted.end()), v.wanted.end());
+  return v;
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0 : v[v.size() / 2];
+}
+
+// Rounds of `steps` steps per variant, alternating; prints the medians and ratios to the first.
+void compare(std::vector<Variant>& vs, const Tensor& x, const Tensor& y, int steps, int rounds) {
+  for (auto& v : vs) for (int i = 0; i < 3; ++i) train_step(v, x, y);  // warm-up (and the one-shot masks)
+  for (int r = 0; r < rounds; ++r) {
+    for (auto& v : vs) {
+      const auto t0 = std::chrono::steady_clock::now();
+      for (int i = 0; i < steps; ++i) train_step(v, x, y);
+      const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+      v.ms_per_step.push_back(ms / steps);
+    }
+  }
+  const double base = median(vs.front().ms_per_step);
+  for (const auto& v : vs) {
+    const double m = median(v.ms_per_step);
+    fmt::print("  {:<44} {:8.3f} ms/step   ratio {:.3f}\n", v.name, m, m / base);
+  }
+}
+
+double ort_median_ms(const std::string& source, const std::string& model, const std::string& input, int runs) {
+  const std::string cmd = fmt::format("node {}/tests/ort/run_ort.js {} --input input={} --bench {} --threads 1",
+                                      source, model, input, runs);
+  std::array<char, 4096> buf{};
+  std::string out;
+  FILE* p = popen(cmd.c_str(), "r");
+  if (!p) throw Error("cannot run node", ErrorKind::kIo);
+  while (fgets(buf.data(), buf.size(), p)) out += buf.data();
+  const int rc = pclose(p);
+  const auto at = out.find("\"median_ms\":");
+  if (rc != 0 || at == std::string::npos) throw Error(fmt::format("`{}` failed: {}", cmd, out), ErrorKind::kIo);
+  return std::strtod(out.c_str() + at + 12, nullptr);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"Cost of pruning masks and distillation per training step; ORT latency of a channel-pruned CNN"};
+  int threads = 2, steps = 20, rounds = 7, ort_runs = 300;
+  int64_t batch = 64;
+  bool no_ort = false;
+  std::string source = TAMP_SOURCE_DIR;
+  app.add_option("--threads", threads)->check(CLI::PositiveNumber);
+  app.add_option("--steps", steps, "steps per round and variant")->check(CLI::PositiveNumber);
+  app.add_option("--rounds", rounds)->check(CLI::PositiveNumber);
+  app.add_option("--batch", batch)->check(CLI::PositiveNumber);
+  app.add_option("--ort-runs", ort_runs)->check(CLI::PositiveNumber);
+  app.add_flag("--no-ort", no_ort, "skip the ONNX Runtime latency");
+  app.add_option("--source", source, "repository root");
+  CLI11_PARSE(app, argc, argv);
+  try {
+    set_num_threads(threads);
+    const std::string models = source + "/tests/data/models/";
+    Generator rng(1);
+    const Tensor x = nn::init::uniform({batch, 1, 28, 28}, 0, 1, rng);
+    Tensor y({batch}, DType::kInt64);
+    for (int64_t i = 0; i < batch; ++i) y.data<int64_t>()[i] = i % 10;
+
+    fmt::print("pruning masks in a training step (cnn.onnx, batch {}, {} threads):\n", batch, threads);
+    std::vector<Variant> prune;
+    prune.push_back(make_variant("dense", models + "cnn.onnx", {}));
+    prune.push_back(make_variant("unstructured 90 % (magnitude, masks + hooks)", models + "cnn.onnx",
+                                 {std::make_shared<Pruning>(PruningOptions{.pattern = "unstructured",
+                                                                           .target_sparsity = 0.9})}));
+    prune.push_back(make_variant("2:4 (magnitude, masks + hooks)", models + "cnn.onnx",
+                                 {std::make_shared<Pruning>(PruningOptions{.pattern = "2:4"})}));
+    prune.push_back(make_variant("2:4 (snip_momentum: scores every step)", models + "cnn.onnx",
+                                 {std::make_shared<Pruning>(PruningOptions{
+                                     .pattern = "2:4", .criterion = pruning::Criterion::kSnipMomentum,
+                                     .schedule = pruning::Schedule::gradual(pruning::Curve::kCubic, 0, 100000, 100)})}));
+    compare(prune, x, y, steps, rounds);
+
+    fmt::print("\ndistillation (student cnn_half.onnx, teacher cnn_wide.onnx, batch {}):\n", batch);
+    auto teacher = std::make_shared<nn::GraphModule>(io::load_onnx_graph(models + "cnn_wide.onnx"));
+    std::vector<Variant> kd;
+    kd.push_back(make_variant("student alone", models + "cnn_half.onnx", {}));
+    kd.push_back(make_variant("logit KD", models + "cnn_half.onnx",
+                              {std::make_shared<Distillation>(teacher, DistillationOptions{.temperature = 4})}));
+    kd.push_back(make_variant(
+        "logit KD + 2 projected layers", models + "cnn_half.onnx",
+        {std::make_shared<Distillation>(
+            teacher, DistillationOptions{.temperature = 4,
+                                         .layers = {{.student = "/MaxPool_1_output_0", .teacher = "/MaxPool_1_output_0"},
+                                                    {.student = "/Relu_2_output_0", .teacher = "/Relu_2_output_0"}}})}));
+    compare(kd, x, y, steps, rounds);
+
+    if (!no_ort) {
+      fmt::print("\nONNX Runtime, 1 thread, median of {} runs: cnn.onnx before / after 50 % channel pruning:\n",
+                 ort_runs);
+      const auto dir = std::filesystem::temp_directory_path() / fmt::format("tamp_bench_{}", ::getpid());
+      std::filesystem::create_directories(dir);
+      nn::GraphModule m(io::load_onnx_graph(models + "cnn.onnx"));
+      const nn::Graph dense = m.export_graph();
+      prune_once(m, {.pattern = "channel", .target_sparsity = 0.5});
+      pruning::ShrinkReport report;
+      const nn::Graph small = pruning::shrink_pruned(m.export_graph(), &report);
+      io::save_onnx_graph(dense, (dir / "dense.onnx").string());
+      io::save_onnx_graph(small, (dir / "shrunk.onnx").string());
+      fmt::print("  parameters {} -> {} ({:.1f} %)\n", report.parameters_before, report.parameters_after,
+                 100.0 * static_cast<double>(report.parameters_after) / static_cast<double>(report.parameters_before));
+      for (int64_t b : {int64_t{1}, batch}) {
+        const std::string in = (dir / fmt::format("x{}.pb", b)).string();
+        io::write_tensor_file(in, nn::init::uniform({b, 1, 28, 28}, 0, 1, rng), "input");
+        std::vector<double> d, s;
+        for (int r = 0; r < 3; ++r) {  // alternate, as the machine's load drifts
+          d.push_back(ort_median_ms(source, (dir / "dense.onnx").string(), in, ort_runs));
+          s.push_back(ort_median_ms(source, (dir / "shrunk.onnx").string(), in, ort_runs));
+        }
+        fmt::print("  batch {:>3}: dense {:.4f} ms, shrunk {:.4f} ms, ratio {:.3f}\n", b, median(d), median(s),
+                   median(s) / median(d));
+      }
+      std::filesystem::remove_all(dir);
+    }
+  } catch (const Error& e) {
+    fmt::print(stderr, "bench_compression: {}\n", e.what());
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,75 @@
+// The Fashion-MNIST pruning and distillation experiments behind the README's figures, shared
+// by examples/prune_distill_figures.cpp (prints the tables) and the slow tests
+// (tests/compression/*/slow_*_test.cpp, which check the accuracy budgets).
+//
+//   ExperimentOptions o;                       // 4 base epochs, 3 fine-tuning epochs, seed 1
+//   Baseline b = train_baseline(model_file("cnn"), data, o);          // dense reference
+//   PruningRow r = run_pruning(b, data, "2:4", pruning::Criterion::kMagnitude, o);
+//   r.top1 - b.finetuned_top1                  // the accuracy cost of 2:4 (negative = loss)
+//
+// Every run uses SGD (momentum 0.9) with a cosine learning-rate decay over its stage, the same
+// seed and data order; pruned and dense fine-tuning runs get the same number of epochs, so
+// their difference is what pruning costs.
+#pragma once
+
+#include <tamp/compression/pruning/criteria.h>
+#include <tamp/nn/dataset.h>
+#include <tamp/nn/graph.h>
+
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace tamp::examples {
+
+struct ExperimentOptions {
+  int base_epochs = 4;             // the dense baseline, from the model file's initialisation
+  int finetune_epochs = 3;         // every compressed run and the dense continuation
+  int distill_epochs = 4;          // student runs (alone and with the teacher)
+  int teacher_epochs = 4;
+  int64_t max_steps_per_epoch = -1;   // -1: whole epochs (quick runs set a cap)
+  int64_t batch_size = 64;
+  double lr = 0.01;
+  uint64_t seed = 1;
+  std::function<void(const std::string&)> log;  // progress lines (may be null)
+};
+
+std::string model_file(const std::string& source_dir, const std::string& name);
+
+struct Baseline {
+  nn::Graph trained;               // after base_epochs
+  double top1 = 0;                 // of `trained`
+  double finetuned_top1 = 0;       // after finetune_epochs more, dense
+  double seconds = 0;
+};
+Baseline train_baseline(const std::string& model_path, const nn::TrainTest& data, const ExperimentOptions& o);
+
+struct PruningRow {
+  std::string pattern, criterion, schedule;
+  double target = 0;               // requested sparsity of the pruned weights
+  double sparsity = 0;             // measured over the pruned weights of the exported model
+  double model_sparsity = 0;       // over all Conv/Gemm weights
+  bool pattern_valid = false;      // every pruned weight passes the checker
+  double top1 = 0;
+  double seconds = 0;
+};
+// 2:4 (or any N:M / block pattern): pruned gradually over the first fine-tuning epoch, then
+// fine-tuned. "unstructured" at `sparsity`: cubic (GMP) from the start to the end of the
+// second-to-last epoch, then one epoch at the final sparsity. conv1 (one input channel) is
+// left dense for N:M and the first layers pruned layer-wise.
+PruningRow run_pruning(const Baseline& base, const nn::TrainTest& data, const std::string& pattern,
+                       compression::pruning::Criterion criterion, const ExperimentOptions& o,
+                       double sparsity = -1);
+
+struct DistillationRow {
+  std::string setting;             // "student alone", "KD T=4 alpha=0.7", ...
+  double top1 = 0;
+  double seconds = 0;
+  std::vector<double> epoch_losses;  // the component's total extra loss per epoch
+};
+// The teacher (cnn_wide) trained teacher_epochs; then the student (cnn_half) alone and with
+// logit KD, intermediate-layer KD and self-distillation, each distill_epochs, same seed.
+std::vector<DistillationRow> run_distillation(const std::string& source_dir, const nn::TrainTest& data,
+                                              const ExperimentOptions& o, double* teacher_top1 = nullptr);
+
+}  // namespace tamp::examples

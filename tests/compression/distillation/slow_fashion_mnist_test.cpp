@@ -1,0 +1,32 @@
+// The half-width student on Fashion-MNIST, alone and with the wide teacher (label "slow"):
+// every distillation run completes, its losses fall, and the accuracies are recorded.
+// examples/prune_distill_figures prints the same runs as the README's table.
+#ifdef TAMP_HAVE_EXPERIMENTS
+
+#include "compression_experiments.h"
+
+#include "compression/pruning/prune_test_support.h"
+
+#include <gtest/gtest.h>
+
+#include <fmt/format.h>
+
+using namespace tamp;
+
+TEST(SlowDistillationFashionMnist, StudentWithTeacherAgainstStudentAlone) {
+  double teacher = 0;
+  const auto rows = examples::run_distillation(test::source_dir(), test::fashion_data(), {}, &teacher);
+  ASSERT_EQ(rows.size(), 4u);
+  RecordProperty("teacher_top1", fmt::format("{:.4f}", teacher));
+  const double alone = rows[0].top1;
+  for (const auto& r : rows) {
+    RecordProperty(r.setting, fmt::format("{:.4f}", r.top1));
+    EXPECT_GT(r.top1, 0.8) << r.setting;
+    if (&r == &rows[0]) continue;
+    ASSERT_GE(r.epoch_losses.size(), 2u) << r.setting;
+    EXPECT_LT(r.epoch_losses.back(), r.epoch_losses.front()) << r.setting;
+    EXPECT_GE(r.top1, alone - 0.01) << r.setting;  // distillation must not break the student
+  }
+}
+
+#endif  // TAMP_HAVE_EXPERIMENTS
