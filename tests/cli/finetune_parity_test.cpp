@@ -17,9 +17,15 @@
 namespace tamp::test {
 namespace {
 
-// What examples/train_cnn.cpp trains with; the test checks the example still says so.
-constexpr const char* kExampleOptimizerLine = "nn::Adam optimizer(model->named_parameters(), {.lr = 1e-3});";
-const std::vector<std::string> kTampOptimizerFlags = {"--optimizer", "adam", "--lr", "0.001", "--batch", "64"};
+// What examples/train_cnn.cpp trains with (Adam, cosine decay per step, label smoothing,
+// inputs standardized with the training split's statistics); the test checks the example
+// still says so and passes both programs the same values.
+constexpr const char* kExampleOptimizerLine = "nn::Adam optimizer(model->named_parameters(), {.lr = lr});";
+constexpr const char* kExampleScheduleLine = "const nn::CosineAnnealingLr schedule(lr, epochs * loader.num_batches());";
+const std::vector<std::string> kExampleFlags = {"--lr", "0.002", "--label-smoothing", "0.1", "--batch", "64"};
+const std::vector<std::string> kTampOptimizerFlags = {"--optimizer", "adam", "--lr", "0.002", "--lr-schedule", "cosine",
+                                                      "--label-smoothing", "0.1", "--normalize", "train",
+                                                      "--batch", "64"};
 constexpr const char* kSeed = "1";
 constexpr const char* kThreads = "2";
 
@@ -31,10 +37,14 @@ TEST(SlowFineTuneParity, ImportedCnnMatchesTheCppCnnAfterTwoEpochs) {
   ASSERT_NE(example.find(kExampleOptimizerLine), std::string::npos)
       << "examples/train_cnn.cpp no longer trains with `" << kExampleOptimizerLine
       << "`: update kExampleOptimizerLine and kTampOptimizerFlags together";
-  ASSERT_NE(example.find("{.batch_size = 64, .shuffle = true, .seed = seed}"), std::string::npos)
+  ASSERT_NE(example.find(kExampleScheduleLine), std::string::npos)
+      << "examples/train_cnn.cpp changed its learning-rate schedule";
+  ASSERT_NE(example.find("{.batch_size = batch, .shuffle = true, .seed = seed}"), std::string::npos)
       << "examples/train_cnn.cpp changed its data order";
 
-  const CliResult cpp = run_program(TAMP_TRAIN_CNN_BINARY, {"--epochs", "2", "--seed", kSeed, "--threads", kThreads});
+  std::vector<std::string> cpp_args{"--epochs", "2", "--seed", kSeed, "--threads", kThreads};
+  cpp_args.insert(cpp_args.end(), kExampleFlags.begin(), kExampleFlags.end());
+  const CliResult cpp = run_program(TAMP_TRAIN_CNN_BINARY, cpp_args);
   ASSERT_EQ(cpp.code, 0) << cpp.err;
   std::smatch m;
   std::string last;
