@@ -7,6 +7,8 @@
 
 #include <tamp/autograd/tensor.h>
 
+#include <vector>
+
 namespace tamp::nn {
 
 enum class Reduce { kSum, kMean, kMin, kMax };
@@ -20,6 +22,16 @@ class Collective {
   virtual void allreduce(Tensor& t, Reduce op) {}
   // In place: every rank gets rank `root`'s t.
   virtual void broadcast(Tensor& t, int root = 0) {}
+  // Many tensors at once (gradients, parameters): implementations fuse them into a few large
+  // messages; the default makes one call per tensor.
+  virtual void allreduce_many(std::vector<Tensor>& ts, Reduce op) {
+    for (auto& t : ts) allreduce(t, op);
+  }
+  virtual void broadcast_many(std::vector<Tensor>& ts, int root = 0) {
+    for (auto& t : ts) broadcast(t, root);
+  }
+  // Returns when every rank has called it.
+  virtual void barrier() {}
 };
 
 // The single-process collective (every operation is the identity).

@@ -85,8 +85,12 @@ void MovingAverageMinMaxObserver::sync(nn::Collective& collective) {
   if (!min_.defined()) {
     throw Error("moving-average observer sync before any data: every rank must observe at least one batch");
   }
-  collective.allreduce(min_, nn::Reduce::kMean);
-  collective.allreduce(max_, nn::Reduce::kMean);
+  // Synced after every update, the ranks enter an update with the same state, and the update
+  // is monotonic in the batch's min and max: the min over ranks of the updated mins is the
+  // update with the min over every rank's batch, i.e. exactly what one process seeing the
+  // global batch computes (a mean would not be).
+  collective.allreduce(min_, nn::Reduce::kMin);
+  collective.allreduce(max_, nn::Reduce::kMax);
 }
 
 }  // namespace tamp::compression

@@ -1,0 +1,102 @@
+// Distributed data-parallel training over MPI (Open MPI): one process per rank, launched by
+// `mpirun`; each rank trains on its shard of every batch and gradients are averaged.
+//
+//   int main(int argc, char** argv) {
+//     dist::Context world(argc, argv);          // a single process needs no mpirun
+//     auto model = io::load_onnx("cnn.onnx");
+//     Trainer t(model, {}, {.train = data.train, .eval = data.test, .batch_size = 32,  // per rank
+//                           .collective = &world.collective()});
+//     StageRecord r = t.run();                  // parameters broadcast from rank 0 first
+//     if (world.is_root()) io::save_onnx(model, "out.onnx");
+//   }
+//
+//   mpirun --allow-run-as-root --oversubscribe -np 2 ./train   # 2 ranks, global batch 64
+//
+// Without mpirun (no Open MPI launcher variables in the environment) MPI is not initialised
+// at all: rank 0 of 1, and collective() is the identity. Under mpirun the Context initialises
+// MPI with thread support (the watchdog thread sends heartbeats), duplicates the world
+// communicator, and starts the watchdog: a collective that waits longer than
+// `watchdog_seconds`, or a peer whose heartbeats stop for that long, ends the whole job with
+// MPI_Abort (exit status kWatchdogExitCode) after printing which rank is missing. A rank that
+// dies outright is noticed by mpirun itself, which ends the others.
+//
+// Collective semantics (collective()): allreduce of float32 / float64 / int64 tensors (sum,
+// mean, min, max; an integer mean rounds toward zero), broadcast, barrier, and the _many
+// variants, which pack tensors of one dtype into buckets of `bucket_bytes` and reduce each
+// bucket with one MPI_Allreduce. Every rank must make the same calls in the same order with
+// the same shapes; a shape mismatch is a programming error MPI cannot detect.
+#pragma once
+
+#include <tamp/nn/collective.h>
+#include <tamp/nn/graph_module.h>
+
+#include <cstddef>
+#include <memory>
+#include <string>
+
+namespace tamp::dist {
+
+// Exit status of a job ended by the watchdog.
+constexpr int kWatchdogExitCode = 86;
+
+struct ContextOptions {
+  double watchdog_seconds = 7;             // 0 turns it off; env TAMP_DIST_WATCHDOG_SECONDS overrides
+  size_t bucket_bytes = size_t{4} << 20;   // fused allreduce bucket size
+};
+
+// Timing of the collectives since the Context started (or since reset_stats()).
+struct CollectiveStats {
+  int64_t calls = 0;           // MPI collective calls (one per bucket for the _many variants)
+  int64_t bytes = 0;           // payload bytes reduced or broadcast
+  double seconds = 0;          // wall time inside MPI collectives (includes waiting for peers)
+};
+
+class Context {
+ public:
+  // MPI_Init_thread under mpirun; nothing otherwise. argc/argv may be left out.
+  Context(int argc, char** argv, ContextOptions options = {});
+  explicit Context(ContextOptions options = {}) : Context(0, nullptr, options) {}
+  // Waits for every rank (so no rank finalises while a peer still reduces), stops the
+  // watchdog and finalises MPI. MPI cannot be initialised again in the same process.
+  ~Context();
+  Context(const Context&) = delete;
+  Context& operator=(const Context&) = delete;
+
+  int rank() const;
+  int size() const;
+  bool is_root() const { return rank() == 0; }
+  // True when running under an MPI launcher (even with one rank).
+  bool uses_mpi() const;
+  // The host name, for logs ("rank 1 of 4 on node2").
+  std::string host() const;
+
+  nn::Collective& collective();
+  void barrier() { collective().barrier(); }
+
+  // Ends every rank of the job now with `exit_code` (MPI_Abort; a single process exits):
+  // for a rank that cannot go on, so that its peers do not wait for it.
+  [[noreturn]] void abort(int exit_code);
+
+  CollectiveStats stats() const;
+  void reset_stats();
+
+  struct Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+// Every parameter (trainable or not: BatchNorm running statistics, quantization scales) of
+// `model` set to rank `root`'s values. Trainer::run does this itself before training.
+void broadcast_parameters(nn::GraphModule& model, nn::Collective& collective, int root = 0);
+
+// The running mean and variance of every BatchNormalization node averaged over ranks. Batch
+// statistics in training stay per rank (each rank normalises with its own batch); this makes
+// the evaluated and exported model the same on every rank. Returns the number of tensors.
+int average_batch_norm_statistics(nn::GraphModule& model, nn::Collective& collective);
+
+// A 64-bit FNV-1a hash of the named parameters' values (names in order, shapes, bytes): ranks
+// that agree print the same hash.
+uint64_t parameter_hash(const nn::GraphModule& model);
+
+}  // namespace tamp::dist
