@@ -1,0 +1,196 @@
+#include <tamp/scheduler/tuning/fallback_strategy.h>
+
+#include <algorithm>
+#include <set>
+
+namespace tamp::tuning {
+
+namespace {
+
+// When no single fallback recovers this fraction of the accuracy gap, the ops interact and
+// the single-fallback ranking is noise: basic then measures each op quantized alone.
+constexpr double kWeakSignal = 0.25;
+
+}  // namespace
+
+std::optional<Config> FallbackStrategy::next(const StrategyContext& ctx) {
+  while (pending_.empty()) {
+    if (phase_ == Phase::kDone) return std::nullopt;
+    advance(ctx);
+  }
+  Config c = pending_.front();
+  pending_.pop_front();
+  return c;
+}
+
+void FallbackStrategy::observe(const TrialRecord& r, const StrategyContext& ctx) {
+  phase_results_.push_back(r);
+  if (phase_ == Phase::kCumulative && r.meets) {
+    met_ = r;
+    pending_.clear();  // the first (smallest) cumulative fallback that meets is kept
+  }
+  if (phase_ == Phase::kRefine && r.meets && met_ && r.score <= met_->score) met_ = r;
+}
+
+void FallbackStrategy::advance(const StrategyContext& ctx) {
+  std::vector<TrialRecord> results = std::move(phase_results_);
+  phase_results_.clear();
+  const TrialRecord* best_met = nullptr;
+  for (const auto& r : results) if (r.meets && (!best_met || r.score < best_met->score)) best_met = &r;
+
+  switch (phase_) {
+    case Phase::kDefault:
+      if (results.empty()) {  // first call: all ops quantized, default options
+        pending_.push_back(ctx.space.default_config());
+        return;  // stays kDefault until its result is in
+      }
+      base_ = results.front();
+      if (base_->meets) {
+        phase_ = Phase::kDone;  // nothing falls back: nothing to re-quantize
+        return;
+      }
+      if (order_ == Order::kMeasured) {
+        plan_global(ctx);
+      } else {
+        std::map<int, double> err = ctx.problem.quantization_error();
+        plan_cumulative(ctx, err);
+      }
+      return;
+    case Phase::kGlobal:
+      for (const auto& r : results) if (r.outcome.accuracy > base_->outcome.accuracy) base_ = r;
+      if (best_met) {
+        phase_ = Phase::kDone;  // met without any fallback
+        return;
+      }
+      plan_single(ctx);
+      return;
+    case Phase::kSingle: {
+      std::map<int, double> sensitivity;
+      for (size_t i = 0; i < results.size() && i < single_dims_.size(); ++i) {
+        sensitivity[single_dims_[i]] = results[i].outcome.accuracy - base_->outcome.accuracy;
+      }
+      if (best_met) {  // one op in fp32 was enough; the most accurate such trial wins ties
+        met_ = *best_met;
+        if (ctx.keep_improving) plan_refine(ctx);
+        else phase_ = Phase::kDone;
+        return;
+      }
+      double best_gain = 0;
+      for (const auto& [d, g] : sensitivity) best_gain = std::max(best_gain, g);
+      const double gap = ctx.required_accuracy - base_->outcome.accuracy;
+      if (best_gain < kWeakSignal * gap && plan_alone(ctx)) return;
+      plan_cumulative(ctx, sensitivity);
+      return;
+    }
+    case Phase::kAlone: {
+      // Harm of quantizing each op with every other op in fp32: the accuracy it leaves
+      // missing (ops that only hurt together, like two sharing a hostile activation, show).
+      std::map<int, double> harm;
+      for (size_t i = 0; i < results.size() && i < single_dims_.size(); ++i) {
+        harm[single_dims_[i]] = ctx.required_accuracy - results[i].outcome.accuracy;
+      }
+      plan_cumulative(ctx, harm);
+      return;
+    }
+    case Phase::kCumulative:
+      if (met_ && ctx.keep_improving) plan_refine(ctx);
+      else phase_ = Phase::kDone;
+      return;
+    case Phase::kRefine:
+      if (refine_at_ < static_cast<int>(refine_dims_.size())) {
+        Config c = met_->config;
+        c[static_cast<size_t>(refine_dims_[static_cast<size_t>(refine_at_++)])] = 0;
+        pending_.push_back(ctx.space.canonical(c));
+      } else {
+        phase_ = Phase::kDone;
+      }
+      return;
+    case Phase::kDone:
+      return;
+  }
+}
+
+void FallbackStrategy::plan_global(const StrategyContext& ctx) {
+  phase_ = Phase::kGlobal;
+  // Option dimensions grouped by knob ("calibration", "granularity", ...): each alternative
+  // value is tried for every op at once, as INC's op-type-wise tuning does.
+  std::map<std::string, std::vector<int>> by_knob;
+  for (int d : ctx.space.dimensions_of_kind(DimensionKind::kOption)) by_knob[ctx.space.dimensions()[static_cast<size_t>(d)].knob].push_back(d);
+  for (const auto& [knob, dims] : by_knob) {
+    std::set<std::string> values;
+    for (int d : dims) for (const auto& v : ctx.space.dimensions()[static_cast<size_t>(d)].values) values.insert(v);
+    for (const auto& v : values) {
+      Config c = base_->config;
+      bool changed = false;
+      for (int d : dims) {
+        const auto& cand = ctx.space.dimensions()[static_cast<size_t>(d)].values;
+        auto it = std::find(cand.begin(), cand.end(), v);
+        if (it == cand.end() || it == cand.begin()) continue;
+        c[static_cast<size_t>(d)] = static_cast<int>(it - cand.begin());
+        changed = true;
+      }
+      if (changed) pending_.push_back(ctx.space.canonical(c));
+    }
+  }
+  if (pending_.empty()) plan_single(ctx);
+}
+
+void FallbackStrategy::plan_single(const StrategyContext& ctx) {
+  phase_ = Phase::kSingle;
+  single_dims_.clear();
+  for (int d : ctx.space.dimensions_of_kind(DimensionKind::kFallback)) {
+    Config c = base_->config;
+    c[static_cast<size_t>(d)] = 1;
+    pending_.push_back(ctx.space.canonical(c));
+    single_dims_.push_back(d);
+  }
+  if (pending_.empty()) phase_ = Phase::kDone;
+}
+
+bool FallbackStrategy::plan_alone(const StrategyContext& ctx) {
+  const auto dims = ctx.space.dimensions_of_kind(DimensionKind::kFallback);
+  if (dims.size() < 3) return false;  // with two ops "alone" is what the single trials measured
+  phase_ = Phase::kAlone;
+  single_dims_.clear();
+  for (int d : dims) {
+    Config c = base_->config;
+    for (int e : dims) c[static_cast<size_t>(e)] = e == d ? 0 : 1;
+    pending_.push_back(ctx.space.canonical(c));
+    single_dims_.push_back(d);
+  }
+  return true;
+}
+
+void FallbackStrategy::plan_cumulative(const StrategyContext& ctx, const std::map<int, double>& sensitivity) {
+  phase_ = Phase::kCumulative;
+  order_dims_ = ctx.space.dimensions_of_kind(DimensionKind::kFallback);
+  auto score = [&](int d) {
+    auto it = sensitivity.find(d);
+    return it == sensitivity.end() ? 0.0 : it->second;
+  };
+  std::stable_sort(order_dims_.begin(), order_dims_.end(), [&](int a, int b) { return score(a) > score(b); });
+  Config c = base_->config;
+  for (int d : order_dims_) {
+    c[static_cast<size_t>(d)] = 1;
+    pending_.push_back(ctx.space.canonical(c));
+  }
+  if (pending_.empty()) phase_ = Phase::kDone;
+}
+
+void FallbackStrategy::plan_refine(const StrategyContext& ctx) {
+  phase_ = Phase::kRefine;
+  refine_dims_.clear();
+  refine_at_ = 0;
+  std::vector<int> dims = order_dims_.empty() ? ctx.space.dimensions_of_kind(DimensionKind::kFallback) : order_dims_;
+  for (auto it = dims.rbegin(); it != dims.rend(); ++it) {
+    if (met_->config[static_cast<size_t>(*it)] != 0) refine_dims_.push_back(*it);
+  }
+  // plan the first one now; advance() plans the rest after each result
+  advance(ctx);
+}
+
+std::unique_ptr<Strategy> make_basic_strategy() {
+  return std::make_unique<FallbackStrategy>(FallbackStrategy::Order::kMeasured);
+}
+
+}  // namespace tamp::tuning

@@ -1,0 +1,112 @@
+// Accuracy-aware tuning of static post-training quantization (and one-shot per-layer
+// magnitude pruning): the TuningProblem whose trials are simulated fake-quant models built
+// from one calibration (calibration_cache.h) and evaluated on a dataset.
+//
+//   QuantTuningProblem p(io::load_onnx_graph("cnn.onnx"),
+//                        {.calibration = data.train, .eval = data.test, .eval_options = {.max_batches = 8}});
+//   auto s = make_strategy("basic");
+//   TuningResult r = tune(p, *s, {.criterion = AccuracyCriterion::parse("relative:0.01")});
+//   io::save_onnx_graph(p.export_graph(r.best->config), "cnn_tuned.onnx");
+//
+// The space, per quantizable op of quant_plan.h (Conv, ConvTranspose, Gemm, MatMul, residual
+// Add), in this order:
+//   <node>:quantize     int8 | fp32 (fp32: the op is excluded from the plan)
+//   <node>:granularity  per_channel | per_tensor (weight; ops with a weight whose channel axis
+//                       is known)
+//   <node>:scheme       asym | sym (uint8 activations the op owns: zero point from the range,
+//                       or 128)
+//   <node>:calibration  minmax | percentile | entropy | mse (range rule of those activations)
+// then per weight of those ops <weight>:sparsity (the `sparsities` levels, unstructured
+// magnitude, applied before quantization; no fine-tuning), then user:<key> searchable values.
+// An op "owns" its output's quantization point, and an input point whose producer is not
+// quantized. Weights are int8 symmetric; bits other than 8 are refused (the QDQ export
+// supports 8 only). Options with one candidate are fixed, not searched.
+#pragma once
+
+#include <tamp/compression/quantization/lower.h>
+#include <tamp/nn/dataset.h>
+#include <tamp/nn/graph.h>
+#include <tamp/scheduler/evaluate.h>
+#include <tamp/scheduler/tuning/calibration_cache.h>
+#include <tamp/scheduler/tuning/criterion.h>
+#include <tamp/scheduler/tuning/problem.h>
+
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace tamp::tuning {
+
+struct QuantTuningOptions {
+  std::vector<std::string> granularities{"per_channel", "per_tensor"};
+  std::vector<std::string> schemes{"asym", "sym"};
+  std::vector<std::string> calibrations{"minmax", "percentile", "entropy", "mse"};
+  std::vector<std::string> bits{"8"};
+  std::vector<std::string> sparsities;   // e.g. {"0", "0.5", "0.75"}; empty: no pruning dimensions
+  std::vector<std::string> exclude;      // node names or op types never quantized nor searched
+  // Searchable values: "percentile" (of the percentile calibration, default 99.99) and
+  // "weight_narrow_range" (true | false, default false).
+  std::map<std::string, std::vector<std::string>> searchable;
+
+  std::shared_ptr<const nn::Dataset> calibration;
+  int64_t calibration_batches = 8;
+  int64_t calibration_batch_size = 64;
+  std::shared_ptr<const nn::Dataset> eval;
+  EvalOptions eval_options;              // batch size, max batches, input, output
+  Objective objective;
+  std::string work_dir = ".";            // latency objective: where trial models are written
+};
+
+class QuantTuningProblem : public TuningProblem {
+ public:
+  // Folds BatchNorm, builds the space, calibrates once. Throws (kInvalidInput) for missing
+  // datasets, unknown option values or searchable keys, bits other than 8, and a model
+  // with no quantizable op left after exclusions and no sparsity levels (empty space).
+  QuantTuningProblem(nn::Graph float_graph, QuantTuningOptions options);
+
+  const TuningSpace& space() const override { return space_; }
+  Outcome baseline() override;
+  Outcome evaluate(const Config& c) override;
+  // Per op: relative MSE of the model's output on the first calibration batch with that op
+  // alone quantized (default options), sum((q - f)^2) / sum(f^2). Measured at the model
+  // output rather than the op's own output because one dominant channel can hide the error
+  // of every other channel in an op-output MSE. Computed once.
+  std::map<int, double> quantization_error() override;
+
+  // The fake-quant model of a configuration (what a trial evaluates).
+  nn::Graph simulated_graph(const Config& c);
+  // The model as exported: lowered to QDQ / QOperator, or float when nothing is quantized.
+  nn::Graph export_graph(const Config& c, compression::QuantFormat format = compression::QuantFormat::kQdq);
+  double objective(const Config& c);
+
+  int calibration_passes() const { return cache_->passes(); }
+  int evaluations() const { return evaluations_; }
+  const std::vector<std::string>& ops() const { return ops_; }
+
+ private:
+  struct Choice {
+    std::set<std::string> quantized;            // compute nodes
+    std::map<std::string, double> sparsity;     // weight -> level
+  };
+  Choice choice(const Config& c) const;
+  void build_space();
+  nn::Graph pruned_graph(const Choice& ch) const;
+  double objective_of(const Choice& ch, const Config* c);
+  double run_latency(const nn::Graph& g, const std::string& stem);
+
+  nn::Graph float_;                       // BatchNorm folded
+  QuantTuningOptions options_;
+  TuningSpace space_;
+  std::unique_ptr<CalibrationCache> cache_;
+  std::vector<std::string> ops_;          // quantizable compute nodes, graph order
+  std::map<std::string, std::vector<std::string>> op_weights_;  // node -> its weights
+  std::map<std::string, int64_t> macs_;   // per example
+  std::map<int, double> error_;
+  bool error_done_ = false;
+  int evaluations_ = 0;
+  int exports_ = 0;
+};
+
+}  // namespace tamp::tuning

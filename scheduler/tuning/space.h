@@ -1,0 +1,84 @@
+// TuningSpace: the configurations accuracy-aware tuning searches. A space is a list of
+// dimensions, each with candidate values (strings); a Config picks one index per dimension.
+// Candidate 0 is the default: for a fallback dimension "int8" (quantized), for an option the
+// first value the user listed. A dimension may depend on another (`parent`): an op's
+// granularity, scheme and calibration matter only while the op is quantized, so canonical()
+// resets them to 0 when the op falls back, and two configs that differ only there are one.
+//
+//   TuningSpace s;
+//   int q = s.add({.name = "/fc1/Gemm:quantize", .target = "/fc1/Gemm", .knob = "quantize",
+//                  .kind = DimensionKind::kFallback, .values = {"int8", "fp32"}});
+//   s.add({.name = "/fc1/Gemm:calibration", .target = "/fc1/Gemm", .knob = "calibration",
+//          .kind = DimensionKind::kOption, .values = {"minmax", "entropy"}, .parent = q});
+//   Config c = s.canonical({1, 1});      // {1, 0}: fc1 in fp32, its calibration irrelevant
+//   s.value(c, "/fc1/Gemm:quantize");     // "fp32"
+//
+// A searchable value with a single candidate is not a dimension: add() records it as fixed
+// (value() still answers it), so the search never spends a trial on it.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+namespace tamp::tuning {
+
+enum class DimensionKind {
+  kFallback,  // {"int8", "fp32"}: quantize the op or keep it in float
+  kOption,    // a per-op quantization setting (granularity, scheme, calibration, bits)
+  kSparsity,  // a per-layer sparsity level ("0", "0.5", ...)
+  kUser,      // a value the user marked searchable
+};
+
+struct Dimension {
+  std::string name;                 // unique: "<target>:<knob>"
+  std::string target;               // node, weight or user key
+  std::string knob;                 // "quantize", "granularity", "scheme", "calibration", "sparsity", ...
+  DimensionKind kind = DimensionKind::kOption;
+  std::vector<std::string> values;  // candidates; values[0] is the default
+  int parent = -1;                  // matters only while dimension `parent` is at index 0
+};
+
+using Config = std::vector<int>;  // one candidate index per dimension
+
+class TuningSpace {
+ public:
+  // Adds a dimension and returns its index, or -1 when it has one candidate (then recorded
+  // as fixed). Throws (kInvalidInput) for no candidates, repeated candidates, a repeated
+  // name or a parent that is not an earlier dimension.
+  int add(Dimension d);
+
+  const std::vector<Dimension>& dimensions() const { return dims_; }
+  const std::map<std::string, std::string>& fixed() const { return fixed_; }
+  size_t size() const { return dims_.size(); }
+  bool empty() const { return dims_.empty(); }
+  int index_of(const std::string& name) const;  // -1 when absent
+  std::vector<int> dimensions_of_kind(DimensionKind kind) const;
+
+  Config default_config() const { return Config(dims_.size(), 0); }
+  // Dependent dimensions at 0 where their parent is not. Throws for a wrong length or an
+  // index out of range.
+  Config canonical(Config c) const;
+  bool is_canonical(const Config& c) const { return canonical(c) == c; }
+  // The value of dimension `name` in c; a fixed value; else `otherwise`.
+  std::string value(const Config& c, const std::string& name, const std::string& otherwise = "") const;
+
+  // Config <-> {dimension name: value}, the history file's form. from_values throws naming
+  // the dimension when a name or value is unknown or a dimension is missing.
+  std::map<std::string, std::string> to_values(const Config& c) const;
+  Config from_values(const std::map<std::string, std::string>& values) const;
+  std::string key(const Config& c) const;  // "0.1.0", for maps
+  // A fingerprint of names and candidates: a history written for another space is refused.
+  std::string signature() const;
+  // log10 of the number of configurations before canonicalisation (spaces can be huge).
+  double log10_count() const;
+  // "12 dimensions (4 fallback, 8 options), ~10^5.4 configurations, 2 fixed values".
+  std::string describe() const;
+
+ private:
+  std::vector<Dimension> dims_;
+  std::map<std::string, int> index_;
+  std::map<std::string, std::string> fixed_;
+};
+
+}  // namespace tamp::tuning
