@@ -4,5 +4,5 @@
 # prints its test accuracy. Extra arguments go to the example (--epochs, --threads, --seed).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup.sh release
+scripts/setup.sh release train_cnn
 exec build/release/examples/train_cnn "$@"

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Installs what tamp needs from Debian 12 (as root, or with sudo), then configures and builds
-# a preset. Idempotent: does nothing but an incremental build when everything is there.
-#   scripts/setup.sh [PRESET]        (default: release)
+# a preset (all of it, or only the given targets). Idempotent: does nothing but an
+# incremental build when everything is there.
+#   scripts/setup.sh [PRESET [TARGET ...]]        (default: release, every target)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 preset="${1:-release}"
+targets=("${@:2}")
 
 packages=(
   build-essential cmake ninja-build pkg-config git
@@ -32,4 +34,8 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 cmake --preset "$preset" >/dev/null
-cmake --build --preset "$preset"
+if [ ${#targets[@]} -gt 0 ]; then
+  cmake --build --preset "$preset" --target "${targets[@]}"
+else
+  cmake --build --preset "$preset"
+fi
