@@ -1,0 +1,128 @@
+// Data-parallel throughput: full training steps (forward, cross-entropy, backward, gradient
+// allreduce, SGD momentum) of the reference models imported from ONNX, under mpirun or alone.
+// The global batch is fixed (--global-batch, default 64); each of the N ranks takes
+// global/N of it, so `mpirun -np 2 bench_dist` and `bench_dist` do the same work per step.
+//
+//   bench_dist --model cnn                                            # 1 process
+//   mpirun --allow-run-as-root --oversubscribe -np 2 -x OMP_NUM_THREADS=1 bench_dist --model cnn
+//   benchmarks/bench_dist.sh                                          # both, alternately
+//
+// Rank 0 prints one JSON line per round: global samples/s, step time, and per step the time
+// spent waiting for the slower rank (a barrier before the reduction, timed apart; it stands
+// for the imbalance a plain allreduce would absorb) and in the fused gradient allreduce (mean
+// and fastest step: on a loaded machine the mean is mostly time the peer waits for a core).
+#include <tamp/autograd/threads.h>
+#include <tamp/io/onnx_import.h>
+#include <tamp/nn/loss.h>
+#include <tamp/nn/sgd.h>
+#include <tamp/scheduler/dist.h>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include <chrono>
+#include <cmath>
+#include <fstream>
+
+using namespace tamp;
+
+int main(int argc, char** argv) {
+  std::string model_name = "cnn", models_dir = std::string(TAMP_SOURCE_DIR) + "/tests/data/models";
+  int threads = 1, warmup = 10, steps = 40, rounds = 3;
+  int64_t global_batch = 64;
+  size_t bucket_bytes = size_t{4} << 20;
+  CLI::App app{"tamp data-parallel training-step benchmark"};
+  app.add_option("--model", model_name)->check(CLI::IsMember({"mlp", "cnn", "transformer"}));
+  app.add_option("--models", models_dir);
+  app.add_option("--threads", threads)->check(CLI::PositiveNumber);
+  app.add_option("--warmup", warmup);
+  app.add_option("--steps", steps)->check(CLI::PositiveNumber);
+  app.add_option("--rounds", rounds)->check(CLI::PositiveNumber);
+  app.add_option("--global-batch", global_batch)->check(CLI::PositiveNumber);
+  app.add_option("--bucket-bytes", bucket_bytes);
+  CLI11_PARSE(app, argc, argv);
+
+  dist::Context world(argc, argv, {.bucket_bytes = bucket_bytes});
+  nn::Collective& collective = world.collective();
+  try {
+    set_num_threads(threads);
+    TAMP_CHECK(global_batch % world.size() == 0, "global batch {} does not split over {} ranks", global_batch,
+               world.size());
+    const int64_t batch = global_batch / world.size();
+    nn::GraphModule model = io::load_onnx(models_dir + "/" + model_name + ".onnx");
+    model.train();
+    dist::broadcast_parameters(model, collective);
+    const nn::Graph& g = model.graph();
+    Shape shape{batch};
+    for (size_t i = 1; i < g.inputs[0].shape.size(); ++i) shape.push_back(g.inputs[0].shape[i].value);
+
+    Generator rng(1 + static_cast<uint64_t>(world.rank()));
+    constexpr int kBatches = 8;
+    std::vector<Variable> inputs, labels;
+    for (int i = 0; i < kBatches; ++i) {
+      Tensor x = Tensor::empty(shape);
+      for (int64_t j = 0; j < x.numel(); ++j) x.data<float>()[j] = rng.normal();
+      Tensor y = Tensor::empty({batch}, DType::kInt64);
+      for (int64_t j = 0; j < batch; ++j) y.data<int64_t>()[j] = static_cast<int64_t>(rng.below(10));
+      inputs.emplace_back(x);
+      labels.emplace_back(y);
+    }
+    auto params = model.named_parameters();
+    nn::Sgd optimizer(params, {.lr = 0.01, .momentum = 0.9});
+    int64_t step = 0;
+    double wait_s = 0, reduce_s = 0, reduce_min_s = INFINITY;
+    auto train_step = [&] {
+      Variable loss = nn::cross_entropy(model.forward(inputs[step % kBatches]), labels[step % kBatches]);
+      loss.backward();
+      if (collective.size() > 1) {
+        std::vector<Tensor> grads;
+        for (auto& [name, p] : params) {
+          if (p.requires_grad() && p.grad().defined()) grads.push_back(p.grad());
+        }
+        // Timed apart: waiting for the slower rank (a barrier) and the reduction itself.
+        const auto t0 = std::chrono::steady_clock::now();
+        collective.barrier();
+        const auto t1 = std::chrono::steady_clock::now();
+        collective.allreduce_many(grads, nn::Reduce::kMean);
+        wait_s += std::chrono::duration<double>(t1 - t0).count();
+        const double reduce = std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count();
+        reduce_s += reduce;
+        reduce_min_s = std::min(reduce_min_s, reduce);
+      }
+      optimizer.step();
+      optimizer.zero_grad();
+      ++step;
+      return loss.value().item();
+    };
+    for (int i = 0; i < warmup; ++i) train_step();
+    double load = -1;
+    for (int r = 0; r < rounds; ++r) {
+      collective.barrier();
+      world.reset_stats();
+      wait_s = reduce_s = 0;
+      reduce_min_s = INFINITY;
+      const auto t0 = std::chrono::steady_clock::now();
+      double loss = 0;
+      for (int i = 0; i < steps; ++i) loss = train_step();
+      const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      const dist::CollectiveStats s = world.stats();
+      std::ifstream("/proc/loadavg") >> load;
+      if (world.is_root()) {
+        fmt::print("{{\"model\":\"{}\",\"ranks\":{},\"threads\":{},\"batch_per_rank\":{},\"round\":{},\"steps\":{},"
+                   "\"seconds\":{:.4f},\"samples_per_s\":{:.1f},\"step_ms\":{:.3f},\"wait_ms_per_step\":{:.3f},"
+                   "\"allreduce_ms_per_step\":{:.3f},\"allreduce_min_ms\":{:.3f},\"allreduce_calls_per_step\":{:.1f},\"allreduce_kib_per_step\":{:.1f},\"loadavg_1min\":{:.2f},"
+                   "\"loss\":{:.4f}}}\n",
+                   model_name, world.size(), threads, batch, r, steps, seconds, steps * global_batch / seconds,
+                   1e3 * seconds / steps, 1e3 * wait_s / steps, 1e3 * reduce_s / steps,
+                   world.size() > 1 ? 1e3 * reduce_min_s : 0.0,
+                   world.size() > 1 ? double(s.calls - steps) / steps : 0.0,
+                   double(s.bytes) / 1024.0 / steps, load, loss);
+        std::fflush(stdout);
+      }
+    }
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "bench_dist (rank {}): {}\n", world.rank(), e.what());
+    world.abort(1);
+  }
+  return 0;
+}
