@@ -13,6 +13,7 @@
 // last batch is uneven. --fail-rank/--fail-step/--fail-mode make a rank die or hang (tests of
 // the watchdog).
 #include <tamp/autograd/threads.h>
+#include <tamp/compression/distillation/distillation.h>
 #include <tamp/compression/pruning/pruning.h>
 #include <tamp/compression/quantization/qat.h>
 #include <tamp/io/idx.h>
@@ -36,7 +37,7 @@ using namespace tamp;
 namespace {
 
 struct Options {
-  std::string model, data = "/usr/share/datasets/fashion-mnist", method = "none", dump, optimizer = "sgd";
+  std::string model, teacher, data = "/usr/share/datasets/fashion-mnist", method = "none", dump, optimizer = "sgd";
   int64_t train_examples = 96, eval_examples = 0, batch = 8, max_steps = -1;
   int epochs = 2, threads = 1, emulate_ranks = 0, fail_rank = -1, fail_step = -1;
   std::string fail_mode = "kill";
@@ -111,7 +112,9 @@ int main(int argc, char** argv) {
   app.add_option("--lr", o.lr);
   app.add_option("--momentum", o.momentum);
   app.add_option("--seed", o.seed);
-  app.add_option("--method", o.method)->check(CLI::IsMember({"none", "qat", "prune"}));
+  app.add_option("--method", o.method)->check(CLI::IsMember({"none", "qat", "prune", "kd"}));
+  app.add_option("--teacher", o.teacher, "kd: the teacher model (logits at T=4, alpha 0.5, and conv2's output "
+                                         "through a learned projection)");
   app.add_option("--prune-criterion", o.prune_criterion);
   app.add_option("--threads", o.threads)->check(CLI::PositiveNumber);
   app.add_option("--dump", o.dump, "write the final parameters here (rank 0)");
@@ -145,6 +148,13 @@ int main(int argc, char** argv) {
           .schedule = compression::pruning::Schedule::gradual(compression::pruning::Curve::kCubic, 1, 6, 1)});
       pruning = p.get();
       component = p;
+    } else if (o.method == "kd") {
+      TAMP_CHECK(!o.teacher.empty(), "--method kd needs --teacher");
+      auto teacher = std::make_shared<nn::GraphModule>(io::load_onnx(o.teacher));
+      component = std::make_shared<compression::Distillation>(teacher, compression::DistillationOptions{
+          .temperature = 4, .alpha = 0.5,
+          .layers = {{.student = "/conv2/Conv_output_0", .teacher = "/conv2/Conv_output_0", .weight = 0.1}},
+          .seed = 7});
     }
     std::vector<std::shared_ptr<compression::Component>> components;
     if (component) components.push_back(component);

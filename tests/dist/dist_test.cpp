@@ -281,3 +281,10 @@ TEST_F(Dist, FailingRankEndsTheJobAtOnce) {
   EXPECT_NE(r.output.find("fails at step 3 on purpose"), std::string::npos) << r.output;
   EXPECT_LT(r.seconds, 30.0) << r.output;
 }
+
+// Distillation: the teacher runs on each rank's own examples (per-example outputs need no
+// reduction); the learned projection (a component's own parameter) is averaged like the model's.
+TEST_F(Dist, DistillationMatchesOneProcess) {
+  EXPECT_LT(parity(2, fmt::format("--model {} --teacher {} --epochs 1 --lr 0.02 --method kd", model("cnn"), model("cnn_wide")), 8),
+            1e-5);
+}
