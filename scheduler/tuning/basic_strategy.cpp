@@ -32,6 +32,47 @@ void FallbackStrategy::observe(const TrialRecord& r, const StrategyContext& ctx)
   if (phase_ == Phase::kRefine && r.meets && met_ && r.score <= met_->score) met_ = r;
 }
 
+void FallbackStrategy::plan_compress(const StrategyContext& ctx) {
+  phase_ = Phase::kCompress;
+  compress_dims_ = ctx.space.dimensions_of_kind(DimensionKind::kSparsity);
+  compress_at_ = 0;
+  compress_improved_ = false;
+  compress_step(ctx, {});
+}
+
+// Greedy: raise one sparsity level at a time (candidates are listed from least to most
+// sparse), keeping each step that still meets the criterion with a better score; passes
+// over the layers until a whole pass changes nothing.
+void FallbackStrategy::compress_step(const StrategyContext& ctx, const std::vector<TrialRecord>& results) {
+  if (!results.empty()) {
+    const TrialRecord& r = results.back();
+    if (r.meets && r.score < met_->score) {
+      met_ = r;
+      compress_improved_ = true;
+    } else {
+      ++compress_at_;  // this layer is as sparse as it can be for now
+    }
+  }
+  while (true) {
+    if (compress_at_ >= compress_dims_.size()) {
+      if (!compress_improved_ || compress_dims_.empty()) {
+        phase_ = Phase::kDone;
+        return;
+      }
+      compress_at_ = 0;
+      compress_improved_ = false;
+    }
+    const auto d = static_cast<size_t>(compress_dims_[compress_at_]);
+    Config c = met_->config;
+    if (c[d] + 1 < static_cast<int>(ctx.space.dimensions()[d].values.size())) {
+      ++c[d];
+      pending_.push_back(ctx.space.canonical(c));
+      return;
+    }
+    ++compress_at_;
+  }
+}
+
 void FallbackStrategy::advance(const StrategyContext& ctx) {
   std::vector<TrialRecord> results = std::move(phase_results_);
   phase_results_.clear();
@@ -45,8 +86,10 @@ void FallbackStrategy::advance(const StrategyContext& ctx) {
         return;  // stays kDefault until its result is in
       }
       base_ = results.front();
-      if (base_->meets) {
-        phase_ = Phase::kDone;  // nothing falls back: nothing to re-quantize
+      if (base_->meets) {  // nothing falls back: nothing to re-quantize
+        met_ = base_;
+        if (ctx.keep_improving) plan_compress(ctx);
+        else phase_ = Phase::kDone;
         return;
       }
       if (order_ == Order::kMeasured) {
@@ -58,8 +101,10 @@ void FallbackStrategy::advance(const StrategyContext& ctx) {
       return;
     case Phase::kGlobal:
       for (const auto& r : results) if (r.outcome.accuracy > base_->outcome.accuracy) base_ = r;
-      if (best_met) {
-        phase_ = Phase::kDone;  // met without any fallback
+      if (best_met) {  // met without any fallback
+        met_ = *best_met;
+        if (ctx.keep_improving) plan_compress(ctx);
+        else phase_ = Phase::kDone;
         return;
       }
       plan_single(ctx);
@@ -102,8 +147,11 @@ void FallbackStrategy::advance(const StrategyContext& ctx) {
         c[static_cast<size_t>(refine_dims_[static_cast<size_t>(refine_at_++)])] = 0;
         pending_.push_back(ctx.space.canonical(c));
       } else {
-        phase_ = Phase::kDone;
+        plan_compress(ctx);
       }
+      return;
+    case Phase::kCompress:
+      compress_step(ctx, results);
       return;
     case Phase::kDone:
       return;

@@ -8,7 +8,8 @@
 // quarter of the accuracy gap (ops that hurt only together, e.g. the producer and the
 // consumer of one badly quantized activation), it measures each op quantized alone (the
 // others in fp32) and orders by that harm instead. mse takes the order from the problem's
-// quantization_error() without spending trials.
+// quantization_error() without spending trials. With keep-improving, once a config meets
+// the criterion, per-layer sparsity levels are then raised greedily one step at a time.
 #pragma once
 
 #include <tamp/scheduler/tuning/strategy.h>
@@ -27,13 +28,15 @@ class FallbackStrategy : public Strategy {
   void observe(const TrialRecord& record, const StrategyContext& ctx) override;
 
  private:
-  enum class Phase { kDefault, kGlobal, kSingle, kAlone, kCumulative, kRefine, kDone };
+  enum class Phase { kDefault, kGlobal, kSingle, kAlone, kCumulative, kRefine, kCompress, kDone };
   void advance(const StrategyContext& ctx);
   void plan_global(const StrategyContext& ctx);
   void plan_single(const StrategyContext& ctx);
   bool plan_alone(const StrategyContext& ctx);
   void plan_cumulative(const StrategyContext& ctx, const std::map<int, double>& sensitivity);
   void plan_refine(const StrategyContext& ctx);
+  void plan_compress(const StrategyContext& ctx);
+  void compress_step(const StrategyContext& ctx, const std::vector<TrialRecord>& results);
 
   Order order_;
   Phase phase_ = Phase::kDefault;
@@ -45,6 +48,9 @@ class FallbackStrategy : public Strategy {
   std::vector<int> single_dims_;      // the dimension each single-fallback trial dropped
   int refine_at_ = -1;                // index into the fallen-back dims being re-quantized
   std::vector<int> refine_dims_;
+  std::vector<int> compress_dims_;   // sparsity dimensions raised greedily
+  size_t compress_at_ = 0;
+  bool compress_improved_ = false;
 };
 
 }  // namespace tamp::tuning

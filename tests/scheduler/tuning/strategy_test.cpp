@@ -73,6 +73,44 @@ TEST(FallbackStrategies, KeepImprovingRequantizesNeedlessFallbacks) {
   EXPECT_EQ(r.best->config, (Config{1, 0, 1}));
 }
 
+// Sparsity levels with a known best: accuracy 1 - sum w_i s_i^2, objective sum (1 - s_i).
+class SparsityToy : public TuningProblem {
+ public:
+  SparsityToy() {
+    for (int i = 0; i < 3; ++i) {
+      space_.add({.name = "w" + std::to_string(i) + ":sparsity", .knob = "sparsity", .kind = DimensionKind::kSparsity,
+                  .values = {"0", "0.25", "0.5", "0.75"}});
+    }
+  }
+  const TuningSpace& space() const override { return space_; }
+  Outcome baseline() override { return {1.0, 3.0}; }
+  Outcome evaluate(const Config& c) override {
+    const double w[3] = {0.1, 0.4, 2.0};
+    double acc = 1, obj = 0;
+    for (size_t i = 0; i < 3; ++i) {
+      const double s = 0.25 * c[i];
+      acc -= w[i] * s * s;
+      obj += 1 - s;
+    }
+    return {acc, obj};
+  }
+
+ private:
+  TuningSpace space_;
+};
+
+TEST(FallbackStrategies, KeepImprovingRaisesSparsityGreedily) {
+  for (const std::string name : {"basic", "mse"}) {
+    SparsityToy toy;
+    auto s = make_strategy(name);
+    TuningResult r = tune(toy, *s, {.criterion = AccuracyCriterion::parse("absolute:0.1"),
+                                    .exit = {.max_trials = 50, .stop_at_first = false}});
+    ASSERT_TRUE(r.met) << name;
+    EXPECT_EQ(r.best->config, (Config{3, 1, 0})) << name;  // the best under the budget 0.1
+    EXPECT_EQ(r.stop_reason, "strategy exhausted") << name;
+  }
+}
+
 TEST(Exhaustive, VisitsEveryCanonicalConfigOnce) {
   FallbackToy toy({0.1, 0.2}, {"a", "b", "c"});
   auto s = make_strategy("exhaustive");
