@@ -90,7 +90,7 @@ onnx::ModelProto model_from_graph(const nn::Graph& g, const ExportOptions& optio
     p->set_value(v);
   }
   for (const auto& [domain, version] : g.opsets) {
-    if (domain == kTampDomain) continue;  // no tamp node survives check_domain
+    if (domain == kTampDomain && !options.keep_training_ops) continue;  // no tamp node survives check_domain
     auto* op = m.add_opset_import();
     op->set_domain(domain);
     op->set_version(version);
@@ -115,7 +115,7 @@ onnx::ModelProto model_from_graph(const nn::Graph& g, const ExportOptions& optio
   }
   for (size_t i = 0; i < g.nodes.size(); ++i) {
     const nn::Node& n = g.nodes[i];
-    check_domain(n, i);
+    if (!options.keep_training_ops || n.domain != kTampDomain) check_domain(n, i);
     onnx::NodeProto* p = graph->add_node();
     p->set_name(n.name);
     p->set_op_type(n.op_type);
@@ -163,7 +163,7 @@ std::string serialize_onnx_graph(const nn::Graph& graph, const ExportOptions& op
   onnx::ModelProto model = model_from_graph(graph, options);
   fill_missing_io_shapes(model);
   try {
-    onnx::checker::check_model(model);
+    if (!options.keep_training_ops) onnx::checker::check_model(model);
   } catch (const std::exception& e) {  // ValidationError, or the schema lookups' own errors
     throw Error(fmt::format("the model fails onnx's checker: {}", e.what()));
   }

@@ -22,6 +22,9 @@ namespace tamp::io {
 struct ExportOptions {
   // Initializers and tensor attributes with at least this many bytes go in raw_data.
   size_t raw_data_threshold = 1024;
+  // Keep nodes of domain "tamp" (FakeQuantize, ...) and skip onnx's checker: for tamp's own
+  // checkpoints of a graph in training, which only tamp loads back.
+  bool keep_training_ops = false;
 };
 
 void save_onnx_graph(const nn::Graph& graph, const std::string& path, const ExportOptions& options = {});

@@ -139,46 +139,70 @@ StageRecord Trainer::run() {
       for (auto& p : c->trainable_parameters()) trained_.push_back(std::move(p));
     }
     auto optimizer = make_optimizer(options_.optimizer, trained_);
+    TrainProgress progress;
+    if (options_.resume) {
+      progress = *options_.resume;
+      if (options_.after_attach) options_.after_attach(trained_);
+      optimizer->load_state(progress.optimizer);
+      progress.optimizer.clear();
+    }
     model_.train();
-    double loss_sum = 0, window_sum = 0;
-    int64_t window = 0, bad_in_a_row = 0;
     auto window_start = std::chrono::steady_clock::now();
-    for (int epoch = 0; epoch < options_.epochs; ++epoch) {
+    const int first_epoch = per_epoch > 0 ? static_cast<int>(std::min<int64_t>(progress.step / per_epoch, options_.epochs)) : 0;
+    // A checkpoint taken after an epoch's last step resumes inside that epoch (its end hooks
+    // have not run yet), with every batch already done.
+    const int resume_epoch = per_epoch > 0 && progress.step > 0 && progress.step % per_epoch == 0 ? first_epoch - 1 : first_epoch;
+    for (int epoch = std::max(0, resume_epoch); epoch < options_.epochs; ++epoch) {
       at.epoch = epoch;
+      at.step = static_cast<int64_t>(epoch) * per_epoch;
+      const int64_t skip = std::max<int64_t>(0, progress.step - at.step);
       loader.set_epoch(epoch);
       for (auto& c : components_) c->on_epoch_begin(at);
       int64_t i = 0;
-      for (const nn::Batch& b : loader) {
-        if (i++ >= per_epoch) break;
-        if (options_.lr_schedule) options_.lr_schedule->apply(*optimizer, at.step);
-        double loss = 0;
-        if (!train_step(b, at, loss)) {
-          optimizer->zero_grad();
-          ++record.skipped_steps;
-          if (++bad_in_a_row >= options_.max_nonfinite_steps) explain_nonfinite(b);
+      if (skip < per_epoch) {
+        for (const nn::Batch& b : loader) {
+          if (i >= per_epoch) break;
+          if (i++ < skip) {
+            ++at.step;
+            continue;
+          }
+          if (options_.lr_schedule) options_.lr_schedule->apply(*optimizer, at.step);
+          double loss = 0;
+          const bool took = train_step(b, at, loss);
+          if (!took) {
+            optimizer->zero_grad();
+            ++progress.skipped;
+            if (++progress.bad_in_a_row >= options_.max_nonfinite_steps) explain_nonfinite(b);
+          } else {
+            progress.bad_in_a_row = 0;
+            optimizer->step();
+            optimizer->zero_grad();
+            for (auto& c : components_) c->on_after_step(at);
+            progress.loss_sum += loss;
+            progress.window_sum += loss;
+            ++progress.window;
+            ++progress.steps;
+          }
           ++at.step;
-          continue;
-        }
-        bad_in_a_row = 0;
-        optimizer->step();
-        optimizer->zero_grad();
-        for (auto& c : components_) c->on_after_step(at);
-        loss_sum += loss;
-        window_sum += loss;
-        ++window;
-        ++record.steps;
-        ++at.step;
-        if (options_.on_log && (at.step % options_.log_every == 0 || at.step == at.total_steps)) {
-          const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - window_start).count();
-          options_.on_log({epoch, at.step, at.total_steps, window_sum / window, optimizer->lr(),
-                           secs > 0 ? window * options_.batch_size * collective_.size() / secs : 0});
-          window_sum = 0;
-          window = 0;
-          window_start = std::chrono::steady_clock::now();
+          progress.step = at.step;
+          if (options_.on_log && took &&
+              (at.step % options_.log_every == 0 || at.step == at.total_steps)) {
+            const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - window_start).count();
+            options_.on_log({epoch, at.step, at.total_steps, progress.window_sum / progress.window, optimizer->lr(),
+                             secs > 0 ? progress.window * options_.batch_size * collective_.size() / secs : 0});
+            progress.window_sum = 0;
+            progress.window = 0;
+            window_start = std::chrono::steady_clock::now();
+          }
+          if (options_.on_step_end) options_.on_step_end({progress, *optimizer, trained_, i == per_epoch});
         }
       }
+      at.step = static_cast<int64_t>(epoch + 1) * per_epoch;
       for (auto& c : components_) c->on_epoch_end(at);
     }
+    record.steps = progress.steps;
+    record.skipped_steps = progress.skipped;
+    const double loss_sum = progress.loss_sum;
     record.train_loss = record.steps ? loss_sum / record.steps : 0;
   }
   for (auto& c : components_) c->finalize(model_);

@@ -20,6 +20,7 @@
 #include <tamp/scheduler/evaluate.h>
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <variant>
 
@@ -41,6 +42,29 @@ struct StepLog {
   double samples_per_s = 0;
 };
 
+// Where a stage's training loop is, for checkpoints: written after every step (taken or
+// skipped) through TrainOptions::on_step_end, and handed back through TrainOptions::resume to
+// continue exactly (the data order is a function of (seed, epoch), so the position suffices).
+struct TrainProgress {
+  int64_t step = 0;              // steps done in the stage, skipped ones included
+  double loss_sum = 0;           // the running sums behind StageRecord and StepLog
+  double window_sum = 0;
+  int64_t window = 0;
+  int64_t steps = 0;
+  int64_t skipped = 0;
+  int64_t bad_in_a_row = 0;
+  std::map<std::string, Tensor> optimizer;   // optimizer state (nn/optimizer.h keys)
+};
+
+// What on_step_end sees: the progress (optimizer state not filled, read it from `optimizer`)
+// and every trained parameter (the model's and the components').
+struct TrainCheckpointView {
+  const TrainProgress& progress;
+  const nn::Optimizer& optimizer;
+  const nn::NamedParameters& trained;
+  bool epoch_end = false;        // the step was the last of its epoch
+};
+
 struct TrainOptions {
   std::shared_ptr<const nn::Dataset> train;
   std::shared_ptr<const nn::Dataset> eval;     // evaluated after the stage when set
@@ -58,6 +82,13 @@ struct TrainOptions {
   std::string input;                           // empty: the graph's only input
   std::string output;                          // logits; empty: the first graph output
   nn::Collective* collective = nullptr;        // data-parallel ranks; null: one process
+  // Checkpointing (scheduler/scheduler.h): called after every training step.
+  std::function<void(const TrainCheckpointView&)> on_step_end;
+  // Resuming: set, the loop starts at resume->step with these sums and optimizer state;
+  // after_attach runs once the components are attached and their trainable parameters
+  // exist (restore parameter values and component states there).
+  std::shared_ptr<const TrainProgress> resume;
+  std::function<void(const nn::NamedParameters& trained)> after_attach;
 };
 
 struct StageRecord {

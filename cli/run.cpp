@@ -1,0 +1,255 @@
+// tamp run RECIPE.yaml [--out DIR] [--resume]: runs a recipe (scheduler/recipe.h) and writes
+// into DIR the exported model, checkpoint.h5, metrics.jsonl, summary.json and report.html
+// (run_report.h). Only rank 0 writes files when run under mpirun.
+#include "common.h"
+#include "run_report.h"
+
+#include <tamp/compression/quantization/lower.h>
+#include <tamp/io/onnx_export.h>
+#include <tamp/io/onnx_import.h>
+#include <tamp/scheduler/recipe.h>
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+namespace tamp::cli {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+struct RunArgs {
+  std::string recipe;
+  std::string out;
+  bool resume = false;
+  bool quiet = false;
+  int threads = -1;
+};
+
+std::shared_ptr<const nn::Dataset> limited(std::shared_ptr<const nn::Dataset> data, int64_t limit) {
+  if (!data || limit < 0 || limit >= data->size()) return data;
+  auto t = std::dynamic_pointer_cast<const nn::TensorDataset>(data);
+  TAMP_CHECK(t, "data.limit needs an in-memory dataset");
+  return t->slice(0, limit);
+}
+
+// Progress: a bar redrawn in place on a terminal, plain lines otherwise.
+class Progress {
+ public:
+  Progress(bool quiet, size_t stages) : quiet_(quiet), tty_(::isatty(STDOUT_FILENO) != 0), stages_(stages) {}
+  void stage(size_t k, const std::string& name, const std::string& what) {
+    if (quiet_) return;
+    end_line();
+    fmt::print("stage {}/{} '{}': {}\n", k + 1, stages_, name, what);
+    std::fflush(stdout);
+  }
+  void step(size_t k, const StepLog& l, int64_t batch) {
+    if (quiet_) return;
+    const double steps_per_s = l.samples_per_s / static_cast<double>(std::max<int64_t>(1, batch));
+    const double eta = steps_per_s > 0 ? static_cast<double>(l.total_steps - l.step) / steps_per_s : 0;
+    const std::string eta_text = fmt::format("{}:{:02d}", static_cast<int>(eta) / 60, static_cast<int>(eta) % 60);
+    if (tty_) {
+      constexpr int kWidth = 30;
+      const int done = l.total_steps > 0 ? static_cast<int>(kWidth * l.step / l.total_steps) : kWidth;
+      fmt::print("\r  [{}{}] {}/{}  loss {:.4f}  {:.1f} steps/s  ETA {}   ", std::string(done, '#'),
+                 std::string(kWidth - done, '.'), l.step, l.total_steps, l.loss, steps_per_s, eta_text);
+      open_ = true;
+    } else {
+      fmt::print("  stage {} epoch {} step {}/{}  loss {:.4f}  lr {:.3g}  {:.1f} steps/s  ETA {}\n", k + 1, l.epoch + 1,
+                 l.step, l.total_steps, l.loss, l.lr, steps_per_s, eta_text);
+    }
+    std::fflush(stdout);
+  }
+  void line(const std::string& text) {
+    if (quiet_) return;
+    end_line();
+    fmt::print("{}\n", text);
+    std::fflush(stdout);
+  }
+
+ private:
+  void end_line() {
+    if (open_) fmt::print("\n");
+    open_ = false;
+  }
+  bool quiet_, tty_, open_ = false;
+  size_t stages_;
+};
+
+nlohmann::ordered_json eval_json(const EvalResult& e) {
+  return {{"top1", e.top1}, {"top5", e.top5}, {"loss", e.loss}, {"examples", e.count}};
+}
+
+int run_recipe(const RunArgs& args) {
+  const Recipe recipe = load_recipe(args.recipe);
+  apply_threads(args.threads >= 0 ? args.threads : recipe.training.threads);
+  const std::string out = args.out.empty() ? (fs::path("runs") / fs::path(args.recipe).stem()).string() : args.out;
+  fs::create_directories(out);
+  const std::string checkpoint = (fs::path(out) / "checkpoint.h5").string();
+  const std::string metrics_path = (fs::path(out) / "metrics.jsonl").string();
+  if (args.resume && !fs::exists(checkpoint)) {
+    throw Error(fmt::format("--resume: there is no checkpoint in '{}'", out), ErrorKind::kIo,
+                "run once without --resume");
+  }
+
+  nn::GraphModule model = load_model(recipe.model);
+  check_data_input_output(model.graph(), recipe.input, recipe.output);
+  DatasetArgs da;
+  da.spec = recipe.data.dataset;
+  da.data_dir = recipe.data.dir;
+  da.normalize = recipe.data.normalize;
+  const LoadedDataset data = load_dataset(da, "train");
+  std::shared_ptr<const nn::Dataset> train = limited(data.train, recipe.data.limit);
+  std::shared_ptr<const nn::Dataset> eval = data.test;
+  if (!recipe.data.eval_dataset.empty()) {
+    DatasetArgs ea = da;
+    ea.spec = recipe.data.eval_dataset;
+    eval = load_dataset(ea, "train").train;
+  }
+  eval = limited(eval, recipe.data.eval_limit);
+  TAMP_CHECK(eval, "the recipe needs evaluation data: data.eval_dataset (hdf5:FILE) for an HDF5 training set");
+
+  Scheduler scheduler = build_scheduler(recipe);
+  FitOptions fit = fit_options(recipe);
+  fit.train = train;
+  fit.eval = eval;
+  Generator rng(recipe.seed);
+  fit.generator = &rng;
+  fit.checkpoint_path = checkpoint;
+  fit.resume = args.resume;
+
+  // metrics.jsonl: one line per logged step and per stage end; a resumed run cuts the file
+  // back to what the checkpoint had seen, so the lines equal an uninterrupted run's.
+  std::FILE* metrics = nullptr;
+  fit.load_extra_state = [&](const std::map<std::string, Tensor>& extra) {
+    auto it = extra.find("metrics_bytes");
+    TAMP_CHECK(it != extra.end(), "the checkpoint does not say how long metrics.jsonl was");
+    const auto bytes = static_cast<uintmax_t>(it->second.item());
+    std::fclose(metrics);
+    TAMP_CHECK(fs::exists(metrics_path) && fs::file_size(metrics_path) >= bytes,
+               "'{}' is shorter than the checkpoint remembers ({} bytes)", metrics_path, bytes);
+    fs::resize_file(metrics_path, bytes);
+    metrics = std::fopen(metrics_path.c_str(), "a");
+    TAMP_CHECK(metrics, "cannot open '{}'", metrics_path);
+  };
+  fit.extra_state = [&] {
+    std::fflush(metrics);
+    return std::map<std::string, Tensor>{
+        {"metrics_bytes", Tensor::scalar(static_cast<double>(std::ftell(metrics)), DType::kInt64)}};
+  };
+  Progress progress(args.quiet, recipe.stages.size());
+  fit.on_stage_begin = [&](size_t k, const Stage& s) {
+    std::string names;
+    for (const auto& c : s.components) names += (names.empty() ? "" : " + ") + c->name();
+    progress.stage(k, s.name.empty() ? fmt::format("stage{}", k) : s.name, names.empty() ? "fine-tuning" : names);
+  };
+  fit.on_log = [&](size_t k, const StepLog& l) {
+    progress.step(k, l, recipe.training.batch_size);
+    nlohmann::ordered_json j{{"type", "train"}, {"stage", k}, {"epoch", l.epoch}, {"step", l.step},
+                             {"loss", l.loss}, {"lr", l.lr}, {"samples_per_s", l.samples_per_s}};
+    fmt::print(metrics, "{}\n", j.dump());
+  };
+  fit.on_stage_end = [&](size_t k, const StageResult& r) {
+    std::string acc = r.record.evaluated ? fmt::format(", top-1 {:.2f} %", 100 * r.record.eval.top1) : "";
+    progress.line(fmt::format("  done in {:.1f} s: {} steps, train loss {:.4f}{}, sparsity {:.1f} %, {} bits",
+                              r.record.seconds, r.record.steps, r.record.train_loss, acc, 100 * r.sparsity,
+                              r.weight_bits));
+    nlohmann::ordered_json j{{"type", "stage"},         {"stage", k},
+                             {"name", r.name},          {"train_loss", r.record.train_loss},
+                             {"steps", r.record.steps}, {"skipped_steps", r.record.skipped_steps},
+                             {"sparsity", r.sparsity},  {"weight_bits", r.weight_bits},
+                             {"size_bytes", r.size_bytes}, {"seconds", r.record.seconds}};
+    if (r.record.evaluated) j["eval"] = eval_json(r.record.eval);
+    fmt::print(metrics, "{}\n", j.dump());
+  };
+
+  const nn::Graph original = model.export_graph();
+  if (!args.resume) std::fclose(std::fopen(metrics_path.c_str(), "w"));
+  metrics = std::fopen(metrics_path.c_str(), "a");
+  TAMP_CHECK(metrics, "cannot open '{}'", metrics_path);
+  progress.line(fmt::format("{} {} on {} ({} training, {} evaluation examples) -> {}",
+                            args.resume ? "resuming" : "running", args.recipe, data.name, train->size(), eval->size(),
+                            out));
+  FitResult result;
+  try {
+    result = scheduler.fit(model, fit);
+  } catch (...) {
+    std::fclose(metrics);
+    throw;
+  }
+  std::fclose(metrics);
+
+  // Export and measure what was exported.
+  const fs::path model_out = fs::path(out) / recipe.export_.path;
+  nn::Graph trained = model.export_graph();
+  nn::Graph exported = recipe.export_.format == "float"
+                           ? trained
+                           : compression::lower_quantized(trained, compression::quant_format_from_name(recipe.export_.format));
+  io::save_onnx_graph(exported, model_out.string());
+  nn::GraphModule reloaded(io::load_onnx_graph(model_out.string()));
+  const EvalResult final_eval = evaluate(reloaded, *eval, {.max_batches = recipe.evaluation.max_batches,
+                                                            .input = recipe.input, .output = recipe.output});
+  const auto exported_bytes = fs::file_size(model_out);
+  const auto original_bytes = fs::file_size(recipe.model);
+
+  nlohmann::ordered_json summary{{"recipe", args.recipe},
+                                 {"recipe_hash", recipe.hash},
+                                 {"model", recipe.model},
+                                 {"dataset", data.name},
+                                 {"train_examples", train->size()},
+                                 {"eval_examples", eval->size()},
+                                 {"resumed", result.resumed}};
+  nlohmann::ordered_json stages = nlohmann::ordered_json::array();
+  for (const auto& s : result.stages) {
+    nlohmann::ordered_json j{{"name", s.name},
+                             {"components", s.components},
+                             {"calibration_only", s.calibration_only},
+                             {"train_loss", s.record.train_loss},
+                             {"steps", s.record.steps},
+                             {"skipped_steps", s.record.skipped_steps},
+                             {"eval", s.record.evaluated ? eval_json(s.record.eval) : nlohmann::ordered_json(nullptr)},
+                             {"sparsity", s.sparsity},
+                             {"weight_bits", s.weight_bits},
+                             {"size_bytes", s.size_bytes},
+                             {"seconds", s.record.seconds}};
+    stages.push_back(j);
+  }
+  summary["stages"] = stages;
+  summary["export"] = {{"path", model_out.string()},
+                       {"format", recipe.export_.format},
+                       {"bytes", exported_bytes},
+                       {"original_bytes", original_bytes},
+                       {"eval", eval_json(final_eval)}};
+  {
+    std::ofstream f(fs::path(out) / "summary.json");
+    f << summary.dump(2) << "\n";
+  }
+  write_run_report((fs::path(out) / "report.html").string(), ReportInput{recipe, summary, metrics_path, original, trained});
+  progress.line(fmt::format("exported {} ({}, {} -> {}): top-1 {:.2f} % on {} examples", model_out.string(),
+                            recipe.export_.format, bytes_text(original_bytes), bytes_text(exported_bytes),
+                            100 * final_eval.top1, final_eval.count));
+  progress.line(fmt::format("wrote {}/summary.json, metrics.jsonl, report.html, checkpoint.h5", out));
+  return kExitOk;
+}
+
+}  // namespace
+
+Action setup_run(CLI::App& sub) {
+  auto args = std::make_shared<RunArgs>();
+  sub.add_option("recipe", args->recipe, "the recipe (YAML; docs/recipe.schema.json)")
+      ->required()
+      ->type_name("RECIPE.yaml");
+  sub.add_option("--out", args->out, "output folder (default: runs/<recipe name>)")->type_name("DIR");
+  sub.add_flag("--resume", args->resume, "continue from DIR/checkpoint.h5 exactly where it stopped");
+  sub.add_flag("--quiet", args->quiet, "no progress output");
+  sub.add_option("--threads", args->threads, "OpenMP threads (default: the recipe's training.threads)")
+      ->check(CLI::NonNegativeNumber);
+  return [args] { return run_recipe(*args); };
+}
+
+}  // namespace tamp::cli

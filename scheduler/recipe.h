@@ -1,0 +1,111 @@
+// Recipes: everything a `tamp run` needs, in one strict YAML file, parsed into a typed Recipe;
+// build_scheduler() turns it into a Scheduler (the one place where recipe sections become
+// components). docs/recipe.schema.json is the JSON Schema of the format; README: "Recipes".
+//
+//   Recipe r = load_recipe("examples/recipes/demo.yaml");     // throws naming the bad key's path
+//   Scheduler s = build_scheduler(r);                            // loads teachers
+//   FitOptions o = fit_options(r);                               // datasets are the caller's
+//
+// Strict: an unknown key, a wrong type, a value out of range or a missing required field is a
+// kInvalidInput error whose message starts with the path of the value, e.g.
+// "stages[1].pruning.pattern: ...". Values written once and referenced: YAML anchors and
+// aliases (`&lr 0.01` ... `*lr`), and merge keys (`<<: *base` in a mapping, or a list of
+// them; explicit keys win). A top-level `definitions:` mapping holds anchored values and is
+// otherwise ignored. Relative paths (model, teacher, hdf5 data) are relative to the recipe's
+// folder.
+#pragma once
+
+#include <tamp/compression/distillation/distillation.h>
+#include <tamp/compression/distillation/self_distillation.h>
+#include <tamp/compression/pruning/pruning.h>
+#include <tamp/compression/quantization/fake_quantizer.h>
+#include <tamp/scheduler/scheduler.h>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace tamp {
+
+struct RecipeData {
+  std::string dataset = "fashion-mnist";   // fashion-mnist, or hdf5:FILE (training set)
+  std::string eval_dataset;                // hdf5:FILE for evaluation ("" : fashion-mnist's test split)
+  std::string dir = "/usr/share/datasets/fashion-mnist";
+  int64_t limit = -1;                      // first N training examples (-1: all)
+  int64_t eval_limit = -1;                 // first N evaluation examples
+  std::string normalize;                   // "MEAN,STD", "train" or ""
+};
+
+struct RecipeDistillation {
+  std::string teacher;                     // ONNX path
+  compression::DistillationOptions options;
+};
+
+struct RecipeStage {
+  std::string name;
+  std::optional<int> epochs;
+  std::optional<int64_t> steps_per_epoch;
+  std::optional<OptimizerSpec> optimizer;
+  std::optional<LrScheduleSpec> lr_schedule;
+  std::optional<int64_t> calibration_batches;
+  bool evaluate = true;
+  bool lock_masks = true;
+  // Components, trained together in this order (only the ones present):
+  std::optional<RecipeDistillation> distillation;
+  std::optional<compression::SelfDistillationOptions> self_distillation;
+  std::optional<compression::PruningOptions> pruning;
+  bool pattern_lock = false;
+  std::optional<compression::QuantizerOptions> qat;
+  std::optional<compression::QuantizerOptions> ptq;   // calibration only: alone in its stage
+};
+
+struct RecipeTraining {
+  int epochs = 1;
+  int64_t steps_per_epoch = -1;
+  int64_t batch_size = 64;
+  OptimizerSpec optimizer = SGD{.lr = 0.01, .momentum = 0.9};
+  LrScheduleSpec lr_schedule;
+  double label_smoothing = 0;
+  int max_nonfinite_steps = 5;
+  int64_t calibration_batches = 32;
+  int64_t log_every = 50;
+  int64_t checkpoint_every = 200;          // steps (0: stage ends only)
+  int threads = 0;                         // OpenMP threads (0: default)
+};
+
+struct RecipeEvaluation {
+  bool after_each_stage = true;
+  int64_t max_batches = -1;
+  double min_agreement = 0;                // reserved for accuracy-aware tuning
+};
+
+struct RecipeExport {
+  std::string format = "qdq";              // qdq, qoperator, float (float: no lowering)
+  std::string path = "model.onnx";         // relative to the output folder
+};
+
+struct Recipe {
+  std::string file;                        // where it was read ("" : from text)
+  std::string base_dir;                    // relative paths start here
+  std::string model;                       // ONNX path (resolved)
+  std::string input, output;               // graph input / logits ("" : defaults)
+  uint64_t seed = 0;
+  RecipeData data;
+  RecipeTraining training;
+  RecipeEvaluation evaluation;
+  std::vector<RecipeStage> stages;
+  RecipeExport export_;
+  std::string hash;                        // FNV-1a 64 of the canonical text, hex
+};
+
+// `text` is YAML; `base_dir` resolves relative paths; `label` names the source in errors.
+Recipe parse_recipe(const std::string& text, const std::string& base_dir = ".", const std::string& label = "recipe");
+Recipe load_recipe(const std::string& path);
+
+// The components of one stage, in the order they are combined (teachers loaded here).
+std::vector<std::shared_ptr<compression::Component>> build_components(const RecipeStage& stage, const Recipe& recipe);
+Scheduler build_scheduler(const Recipe& recipe);
+// Every FitOptions field a recipe decides (not the datasets, callbacks or checkpoint path).
+FitOptions fit_options(const Recipe& recipe);
+
+}  // namespace tamp

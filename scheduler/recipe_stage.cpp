@@ -1,0 +1,250 @@
+// The stage sections of a recipe and the one place where they become components
+// (build_components); accuracy-aware tuning builds its trials through the same functions.
+#include <tamp/compression/pruning/pattern.h>
+#include <tamp/compression/quantization/qat.h>
+#include <tamp/compression/quantization/static_quantization.h>
+#include <tamp/io/onnx_import.h>
+#include <tamp/scheduler/detail/recipe_fields.h>
+
+namespace tamp {
+namespace recipe_detail {
+
+namespace {
+
+// Runs `f`, turning a tamp::Error into one at `path` (the library's own messages name the value).
+template <class F>
+auto at_path(const std::string& path, F&& f) {
+  try {
+    return f();
+  } catch (const Error& e) {
+    fail(path, e.message());
+  }
+}
+
+RecipeDistillation read_distillation(Fields& f, const std::string& base_dir) {
+  RecipeDistillation d;
+  d.teacher = resolve(base_dir, f.required_str("teacher"));
+  auto& o = d.options;
+  o.temperature = f.num("temperature", 1, 1e-3, 1e3);
+  o.alpha = f.num("alpha", 0.5, 0, 1);
+  const std::string loss = f.choice("loss", "kl", {"kl", "soft_ce", "mse"});
+  o.loss = compression::distillation::parse_logit_loss(loss);
+  o.logits = f.flag("logits", true);
+  o.student_output = f.str("student_output");
+  o.teacher_output = f.str("teacher_output");
+  o.seed = static_cast<uint64_t>(f.integer("seed", 0, 0));
+  if (f.has("layers")) {
+    YAML::Node layers = f.node("layers");
+    if (!layers.IsSequence()) fail(f.at("layers"), fmt::format("expected a list, got {}", kind_of(layers)));
+    for (size_t i = 0; i < layers.size(); ++i) {
+      Fields l(layers[i], fmt::format("{}[{}]", f.at("layers"), i));
+      compression::LayerPair p;
+      p.student = l.required_str("student");
+      p.teacher = l.required_str("teacher");
+      p.loss = compression::distillation::parse_feature_loss(l.choice("loss", "mse", {"mse", "cosine", "kl"}));
+      p.weight = l.num("weight", 1, 0, 1e6);
+      p.temperature = l.num("temperature", 1, 1e-3, 1e3);
+      p.project = l.flag("project", true);
+      l.finish();
+      o.layers.push_back(p);
+    }
+  }
+  f.finish();
+  return d;
+}
+
+compression::SelfDistillationOptions read_self_distillation(Fields& f) {
+  compression::SelfDistillationOptions o;
+  o.temperature = f.num("temperature", 3, 1e-3, 1e3);
+  o.seed = static_cast<uint64_t>(f.integer("seed", 0, 0));
+  if (!f.has("pairs")) fail(f.at("pairs"), "missing (required): a list of {shallow, deep} values");
+  YAML::Node pairs = f.node("pairs");
+  if (!pairs.IsSequence() || pairs.size() == 0) fail(f.at("pairs"), fmt::format("expected a non-empty list, got {}", kind_of(pairs)));
+  for (size_t i = 0; i < pairs.size(); ++i) {
+    Fields p(pairs[i], fmt::format("{}[{}]", f.at("pairs"), i));
+    compression::SelfDistillationPair pair;
+    pair.shallow = p.required_str("shallow");
+    pair.deep = p.str("deep");
+    pair.kd_weight = p.num("kd_weight", 1, 0, 1e6);
+    pair.label_weight = p.num("label_weight", 0.3, 0, 1e6);
+    pair.feature_weight = p.num("feature_weight", 0, 0, 1e6);
+    if (pair.feature_weight > 0 && pair.deep.empty()) fail(p.at("deep"), "missing: feature_weight needs a deep value");
+    p.finish();
+    o.pairs.push_back(pair);
+  }
+  f.finish();
+  return o;
+}
+
+compression::pruning::Schedule read_schedule(Fields& f) {
+  compression::pruning::Schedule s;
+  const std::string curve = f.choice("curve", "one_shot", {"one_shot", "linear", "cubic", "exponential", "cosine"});
+  s.curve = compression::pruning::parse_curve(curve);
+  s.start_step = f.integer("start_step", 0, 0);
+  s.end_step = f.integer("end_step", s.start_step, 0);
+  s.start_epoch = f.num("start_epoch", -1, -1, 1e6);
+  s.end_epoch = f.num("end_epoch", -1, -1, 1e6);
+  s.frequency = f.integer("frequency", 1, 1);
+  f.finish();
+  if (s.end_epoch >= 0 && s.start_epoch >= 0 && s.end_epoch < s.start_epoch) fail(f.at("end_epoch"), "is before start_epoch");
+  if (s.end_step < s.start_step) fail(f.at("end_step"), "is before start_step");
+  return s;
+}
+
+compression::PruningOptions read_pruning(Fields& f) {
+  compression::PruningOptions o;
+  o.pattern = f.required_str("pattern");
+  at_path(f.at("pattern"), [&] { return compression::pruning::Pattern::parse(o.pattern); });
+  if (f.has("sparsity")) o.target_sparsity = f.num("sparsity", 0, 0, 0.999);
+  const std::string criterion =
+      f.choice("criterion", "magnitude", {"magnitude", "gradient", "snip", "snip_momentum", "movement"});
+  o.criterion = compression::pruning::parse_criterion(criterion);
+  if (f.has("schedule")) {
+    Fields s(f.node("schedule"), f.at("schedule"));
+    o.schedule = read_schedule(s);
+  }
+  o.global = f.flag("global", false);
+  if (f.has("op_types")) o.op_types = f.strings("op_types");
+  o.include = f.strings("include");
+  o.exclude = f.strings("exclude");
+  o.exclude_op_types = f.strings("exclude_op_types");
+  if (f.has("overrides")) {
+    YAML::Node list = f.node("overrides");
+    if (!list.IsSequence()) fail(f.at("overrides"), fmt::format("expected a list, got {}", kind_of(list)));
+    for (size_t i = 0; i < list.size(); ++i) {
+      Fields x(list[i], fmt::format("{}[{}]", f.at("overrides"), i));
+      compression::PruningOverride ov;
+      ov.match = x.required_str("match");
+      if (x.has("pattern")) {
+        ov.pattern = x.str("pattern");
+        at_path(x.at("pattern"), [&] { return compression::pruning::Pattern::parse(*ov.pattern); });
+      }
+      if (x.has("sparsity")) ov.sparsity = x.num("sparsity", 0, 0, 0.999);
+      ov.exclude = x.flag("exclude", false);
+      x.finish();
+      o.overrides.push_back(ov);
+    }
+  }
+  f.finish();
+  return o;
+}
+
+}  // namespace
+
+RecipeStage read_stage(const YAML::Node& node, const std::string& path, const std::string& base_dir) {
+  Fields f(node, path);
+  RecipeStage s;
+  s.name = f.str("name");
+  if (f.has("epochs")) s.epochs = static_cast<int>(f.integer("epochs", 1, 0, 100000));
+  if (f.has("steps_per_epoch")) s.steps_per_epoch = f.integer("steps_per_epoch", -1, 1);
+  if (f.has("optimizer")) {
+    Fields o(f.node("optimizer"), f.at("optimizer"));
+    s.optimizer = read_optimizer(o);
+  }
+  if (f.has("lr_schedule")) {
+    Fields o(f.node("lr_schedule"), f.at("lr_schedule"));
+    s.lr_schedule = read_lr_schedule(o);
+  }
+  if (f.has("calibration_batches")) s.calibration_batches = f.integer("calibration_batches", 1, 1);
+  s.evaluate = f.flag("evaluate", true);
+  s.lock_masks = f.flag("lock_masks", true);
+  if (f.has("distillation")) {
+    Fields d(f.node("distillation"), f.at("distillation"));
+    s.distillation = read_distillation(d, base_dir);
+  }
+  if (f.has("self_distillation")) {
+    Fields d(f.node("self_distillation"), f.at("self_distillation"));
+    s.self_distillation = read_self_distillation(d);
+  }
+  if (f.has("pruning")) {
+    Fields p(f.node("pruning"), f.at("pruning"));
+    s.pruning = read_pruning(p);
+  }
+  s.pattern_lock = f.flag("pattern_lock", false);
+  if (f.has("qat")) {
+    Fields q(f.node("qat"), f.at("qat"));
+    s.qat = read_quantizer(q);
+    q.finish();
+  }
+  if (f.has("ptq")) {
+    Fields q(f.node("ptq"), f.at("ptq"));
+    s.ptq = read_quantizer(q);
+    q.finish();
+  }
+  f.finish();
+  const bool trains = s.distillation || s.self_distillation || s.pruning || s.pattern_lock || s.qat;
+  if (s.ptq && trains) {
+    fail(f.at("ptq"), "post-training quantization only calibrates: put it in a stage of its own");
+  }
+  if (s.pruning && s.pattern_lock) fail(f.at("pattern_lock"), "pruning already keeps its masks; drop pattern_lock");
+  if (s.qat && s.ptq) fail(f.at("ptq"), "a stage quantizes once (qat or ptq)");
+  return s;
+}
+
+}  // namespace recipe_detail
+
+std::vector<std::shared_ptr<compression::Component>> build_components(const RecipeStage& stage, const Recipe& recipe) {
+  std::vector<std::shared_ptr<compression::Component>> out;
+  if (stage.pattern_lock) out.push_back(std::make_shared<compression::PatternLock>());
+  if (stage.distillation) {
+    std::shared_ptr<nn::GraphModule> teacher;
+    TAMP_WITH_CONTEXT("loading the teacher",
+                      teacher = std::make_shared<nn::GraphModule>(io::load_onnx_graph(stage.distillation->teacher)));
+    auto o = stage.distillation->options;
+    o.student_input = recipe.input;
+    if (o.student_output.empty()) o.student_output = recipe.output;
+    out.push_back(std::make_shared<compression::Distillation>(teacher, o));
+  }
+  if (stage.self_distillation) {
+    auto o = *stage.self_distillation;
+    o.input = recipe.input;
+    o.output = recipe.output;
+    out.push_back(std::make_shared<compression::SelfDistillation>(o));
+  }
+  if (stage.pruning) out.push_back(std::make_shared<compression::Pruning>(*stage.pruning));
+  if (stage.qat) out.push_back(std::make_shared<compression::QuantizationAwareTraining>(*stage.qat));
+  if (stage.ptq) out.push_back(std::make_shared<compression::StaticQuantization>(*stage.ptq));
+  return out;
+}
+
+Scheduler build_scheduler(const Recipe& recipe) {
+  Scheduler s;
+  for (size_t i = 0; i < recipe.stages.size(); ++i) {
+    const RecipeStage& rs = recipe.stages[i];
+    Stage st;
+    st.name = rs.name;
+    TAMP_WITH_CONTEXT(fmt::format("stages[{}]", i), st.components = build_components(rs, recipe));
+    st.epochs = rs.epochs;
+    st.max_steps_per_epoch = rs.steps_per_epoch;
+    st.optimizer = rs.optimizer;
+    st.lr_schedule = rs.lr_schedule;
+    st.calibration_batches = rs.calibration_batches;
+    st.evaluate = rs.evaluate && recipe.evaluation.after_each_stage;
+    st.lock_masks = rs.lock_masks;
+    s.append(std::move(st));
+  }
+  return s;
+}
+
+FitOptions fit_options(const Recipe& recipe) {
+  FitOptions o;
+  const RecipeTraining& t = recipe.training;
+  o.epochs = t.epochs;
+  o.max_steps_per_epoch = t.steps_per_epoch;
+  o.batch_size = t.batch_size;
+  o.optimizer = t.optimizer;
+  o.lr_schedule = t.lr_schedule;
+  o.label_smoothing = t.label_smoothing;
+  o.seed = recipe.seed;
+  o.max_nonfinite_steps = t.max_nonfinite_steps;
+  o.calibration_batches = t.calibration_batches;
+  o.log_every = t.log_every;
+  o.eval_batches = recipe.evaluation.max_batches;
+  o.input = recipe.input;
+  o.output = recipe.output;
+  o.checkpoint_every = t.checkpoint_every;
+  o.recipe_hash = recipe.hash;
+  return o;
+}
+
+}  // namespace tamp

@@ -1,0 +1,139 @@
+// Scheduler: an ordered list of stages (append = multi-shot); a stage is one or more
+// components trained together (combine = one-shot). A stage whose components only calibrate
+// (static PTQ) runs forward passes instead of training. Masks and quantization carry over:
+// each stage starts from the model the previous one finalized, and a training stage after a
+// pruning stage gets a PatternLock (pruning.h) so no pruned weight comes back.
+//
+//   Scheduler sched;
+//   sched.append(Scheduler::combine({kd, prune}));          // shot 1: distil while pruning
+//   sched.append(Stage{.components = {qat}, .epochs = 1});  // shot 2: QAT, masks locked
+//   FitResult r = sched.fit(model, {.train = data.train, .eval = data.test,
+//                                   .optimizer = SGD{.lr = 0.01, .momentum = 0.9}});
+//   for (auto& s : r.stages) fmt::print("{} {:.2f} %\n", s.name, 100 * s.record.eval.top1);
+//
+// Checkpoints (io/checkpoint.h): with FitOptions::checkpoint_path set, fit() writes one every
+// checkpoint_every steps and at every stage end, holding what resuming exactly needs: the
+// graph the stage started from (FakeQuantize nodes included), every parameter and buffer, the
+// optimizer and component states, the loop position and running sums, the Dropout generator,
+// the finished stages' records and the caller's extra tensors. With resume set, fit() reads
+// it and continues; the run then ends bit-identical to one never interrupted. Only the rank
+// that `is_writer` names writes (rank 0 by default).
+#pragma once
+
+#include <tamp/autograd/random.h>
+#include <tamp/scheduler/trainer.h>
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace tamp {
+
+// A learning-rate schedule resolved when the stage's length is known.
+struct LrScheduleSpec {
+  std::string kind = "constant";   // constant, cosine, step, multistep
+  double eta_min = 0;              // cosine
+  int64_t step_size = 1;           // step (in steps)
+  std::vector<int64_t> milestones; // multistep (in steps)
+  double gamma = 0.1;              // step, multistep
+  int64_t warmup_steps = 0;        // linear warm-up before any of them
+  double warmup_start_factor = 0;
+};
+std::shared_ptr<const nn::LrSchedule> make_lr_schedule(const LrScheduleSpec& spec, double lr, int64_t total_steps);
+
+struct Stage {
+  std::string name = {};                                         // "" : "stage<i>"
+  std::vector<std::shared_ptr<compression::Component>> components = {};
+  std::optional<int> epochs = {};                                // unset: FitOptions::epochs
+  std::optional<int64_t> max_steps_per_epoch = {};               // unset: FitOptions's
+  std::optional<OptimizerSpec> optimizer = {};                   // unset: FitOptions's
+  std::optional<LrScheduleSpec> lr_schedule = {};                // unset: FitOptions's
+  std::optional<int64_t> calibration_batches = {};               // calibration-only stages
+  bool evaluate = true;                                          // on FitOptions::eval after the stage
+  bool lock_masks = true;                                        // PatternLock after a pruning stage
+};
+
+struct StageResult {
+  std::string name;
+  std::vector<std::string> components;
+  bool calibration_only = false;
+  StageRecord record;
+  double sparsity = 0;             // zeros over all Conv/Gemm/MatMul weights after the stage
+  int64_t weight_bits = 32;        // of the quantized weights (32: float)
+  int64_t size_bytes = 0;          // estimate: weights at their bits, the rest float
+};
+
+struct FitOptions {
+  std::shared_ptr<const nn::Dataset> train;
+  std::shared_ptr<const nn::Dataset> eval;
+  int epochs = 1;
+  int64_t max_steps_per_epoch = -1;
+  int64_t batch_size = 64;
+  OptimizerSpec optimizer = SGD{.lr = 0.01, .momentum = 0.9};
+  LrScheduleSpec lr_schedule = {};
+  double label_smoothing = 0;
+  uint64_t seed = 0;
+  int max_nonfinite_steps = 5;
+  int64_t calibration_batches = 32;
+  int64_t log_every = 50;
+  int64_t eval_batches = -1;       // -1: the whole eval set
+  std::string input, output;
+  nn::Collective* collective = nullptr;   // null: one process
+  Generator* generator = nullptr;         // Dropout masks (saved in checkpoints)
+
+  // stage index, its log line
+  std::function<void(size_t, const StepLog&)> on_log;
+  std::function<void(size_t, const Stage&)> on_stage_begin;
+  std::function<void(size_t, const StageResult&)> on_stage_end;
+
+  std::string checkpoint_path;     // "" : no checkpoints
+  int64_t checkpoint_every = 0;    // steps; 0: at stage ends only
+  bool resume = false;             // continue from checkpoint_path
+  std::string recipe_hash;         // stored; a resume with another hash is refused
+  // Extra tensors stored with each checkpoint (the CLI's metrics-file length), and given back
+  // on resume before training continues.
+  std::function<std::map<std::string, Tensor>()> extra_state;
+  std::function<void(const std::map<std::string, Tensor>&)> load_extra_state;
+  // Whether this process writes checkpoints (default: rank 0 of `collective`).
+  std::function<bool()> is_writer;
+};
+
+struct FitResult {
+  std::vector<StageResult> stages;
+  bool resumed = false;
+  size_t resumed_stage = 0;
+  int64_t resumed_step = 0;
+};
+
+class Scheduler {
+ public:
+  // One stage training `components` together (one-shot).
+  static Stage combine(std::vector<std::shared_ptr<compression::Component>> components);
+
+  Scheduler& append(Stage stage);
+  Scheduler& append(std::shared_ptr<compression::Component> component);
+
+  const std::vector<Stage>& stages() const { return stages_; }
+
+  // requires: at least one stage; FitOptions::train set.
+  // ensures: `model` holds the result of the last stage (finalized: masks baked, scales
+  //          frozen); one StageResult per stage.
+  FitResult fit(nn::GraphModule& model, const FitOptions& options);
+
+ private:
+  std::vector<Stage> stages_;
+};
+
+// What StageResult's sparsity / bits / size fields measure, for a graph.
+struct ModelStats {
+  double sparsity = 0;
+  int64_t weight_bits = 32;
+  int64_t size_bytes = 0;
+  int64_t float_bytes = 0;         // every parameter as float32
+};
+ModelStats model_stats(const nn::Graph& graph);
+
+}  // namespace tamp

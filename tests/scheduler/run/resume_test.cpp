@@ -1,0 +1,103 @@
+// Resume: `tamp run` killed with SIGKILL (mid-epoch, at several points, across stage
+// boundaries) and resumed ends with a model and metrics bit-identical to an uninterrupted run.
+#include "run_test_support.h"
+
+#include <gtest/gtest.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <thread>
+
+namespace tamp::test {
+namespace {
+
+ino_t inode_of(const std::string& path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0 ? st.st_ino : 0;
+}
+
+// Starts `tamp run`, waits until the checkpoint has been replaced `writes` times (or the run
+// ended), waits `delay_ms` more and kills it. Returns true when it was killed, false when it
+// finished first.
+bool run_and_kill(const std::vector<std::string>& args, const std::string& checkpoint, int writes, int delay_ms) {
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    std::vector<char*> argv{const_cast<char*>(TAMP_CLI_BINARY)};
+    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    const int null = ::open("/dev/null", O_WRONLY);
+    ::dup2(null, 1);
+    ::execv(TAMP_CLI_BINARY, argv.data());
+    ::_exit(127);
+  }
+  ino_t last = inode_of(checkpoint);
+  int seen = 0;
+  int status = 0;
+  while (seen < writes) {
+    if (::waitpid(pid, &status, WNOHANG) == pid) return false;
+    const ino_t now = inode_of(checkpoint);
+    if (now != 0 && now != last) {
+      ++seen;
+      last = now;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
+  ::kill(pid, SIGKILL);
+  ::waitpid(pid, &status, 0);
+  return WIFSIGNALED(status);
+}
+
+TEST(Resume, KilledRunsResumeBitIdenticalAcrossStages) {
+  TempDir dir;
+  // Three stages (distillation, 2:4 pruning, PTQ); 10 steps per stage, a checkpoint every 3.
+  const std::string recipe = tiny_recipe("multishot_distill_prune_ptq", dir, 10, 3);
+  const std::string full = dir.file("full"), cut = dir.file("cut");
+  const CliResult a = run_tamp({"run", recipe, "--out", full, "--quiet"});
+  ASSERT_EQ(a.code, 0) << a.err;
+
+  // Kill points: after the 1st, 3rd, 5th and 8th checkpoint write, some mid-write (0 ms).
+  const std::string ckpt = cut + "/checkpoint.h5";
+  bool first = true;
+  int kills = 0;
+  for (auto [writes, delay] : std::vector<std::pair<int, int>>{{1, 30}, {2, 0}, {2, 55}, {3, 5}}) {
+    std::vector<std::string> args{"run", recipe, "--out", cut, "--quiet"};
+    if (!first) args.push_back("--resume");
+    first = false;
+    if (run_and_kill(args, ckpt, writes, delay)) ++kills;
+    else break;   // finished before the kill point
+  }
+  EXPECT_GE(kills, 2);
+  const CliResult b = run_tamp({"run", recipe, "--out", cut, "--resume", "--quiet"});
+  ASSERT_EQ(b.code, 0) << b.err;
+  EXPECT_EQ(slurp(full + "/model.onnx"), slurp(cut + "/model.onnx")) << "exported models differ";
+  EXPECT_EQ(metrics_without_timing(full + "/metrics.jsonl"), metrics_without_timing(cut + "/metrics.jsonl"));
+  const auto sa = nlohmann::json::parse(slurp(full + "/summary.json"));
+  const auto sb = nlohmann::json::parse(slurp(cut + "/summary.json"));
+  EXPECT_EQ(sa["export"]["eval"], sb["export"]["eval"]);
+  for (size_t i = 0; i < sa["stages"].size(); ++i) {
+    EXPECT_EQ(sa["stages"][i]["train_loss"], sb["stages"][i]["train_loss"]) << i;
+    EXPECT_EQ(sa["stages"][i]["eval"], sb["stages"][i]["eval"]) << i;
+  }
+  EXPECT_TRUE(sb["resumed"].get<bool>());
+}
+
+TEST(Resume, RefusesAnotherRecipeAndAMissingCheckpoint) {
+  TempDir dir;
+  const std::string recipe = tiny_recipe("oneshot_prune_qat", dir, 4, 2);
+  const std::string out = dir.file("out");
+  const CliResult none = run_tamp({"run", recipe, "--out", out, "--resume"});
+  EXPECT_EQ(none.code, 3);
+  EXPECT_NE(none.err.find("no checkpoint"), std::string::npos) << none.err;
+  ASSERT_EQ(run_tamp({"run", recipe, "--out", out, "--quiet"}).code, 0);
+  std::ofstream(recipe, std::ios::app) << "# edited\n";
+  const CliResult other = run_tamp({"run", recipe, "--out", out, "--resume"});
+  EXPECT_EQ(other.code, 3);
+  EXPECT_NE(other.err.find("another recipe"), std::string::npos) << other.err;
+}
+
+}  // namespace
+}  // namespace tamp::test

@@ -1,0 +1,89 @@
+// The six compression combinations of the example recipes, run by the `tamp` binary with tiny
+// settings; each exported model runs in ONNX Runtime and agrees with tamp's own forward pass.
+#include "run_test_support.h"
+
+#include <tamp/io/idx.h>
+#include <tamp/io/onnx_import.h>
+#include <tamp/nn/graph_module.h>
+
+#include <gtest/gtest.h>
+
+namespace tamp::test {
+namespace {
+
+// The first n test images, normalized as the tiny recipes do.
+Tensor test_images(int64_t n) {
+  static const nn::TrainTest data = io::fashion_mnist("/usr/share/datasets/fashion-mnist");
+  Tensor x = data.test->slice(0, n)->x().to(DType::kFloat32);
+  float* p = x.data<float>();
+  for (int64_t i = 0; i < x.numel(); ++i) p[i] = (p[i] - 0.2860f) / 0.3530f;
+  return x;
+}
+
+std::vector<int64_t> argmax_rows(const Tensor& logits) {
+  const Tensor l = logits.to(DType::kFloat32);
+  const int64_t n = l.dim(0), c = l.dim(1);
+  std::vector<int64_t> out(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) {
+    const float* row = l.data<float>() + i * c;
+    out[static_cast<size_t>(i)] = std::max_element(row, row + c) - row;
+  }
+  return out;
+}
+
+class SixCombinations : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(SixCombinations, RunsExportsAndAgreesWithOnnxRuntime) {
+  TempDir dir;
+  const std::string recipe = tiny_recipe(GetParam(), dir);
+  const std::string out = dir.file("out");
+  const CliResult r = run_tamp({"run", recipe, "--out", out});
+  ASSERT_EQ(r.code, 0) << r.out << r.err;
+  for (const char* f : {"metrics.jsonl", "summary.json", "report.html", "checkpoint.h5", "model.onnx"}) {
+    EXPECT_TRUE(std::filesystem::exists(out + "/" + f)) << f;
+  }
+  const auto summary = nlohmann::json::parse(slurp(out + "/summary.json"));
+  const auto& ex = summary["export"];
+  EXPECT_GT(ex["bytes"].get<int64_t>(), 0);
+  EXPECT_EQ(ex["eval"]["examples"].get<int64_t>(), 300);
+  if (ex["format"] != "float") EXPECT_LT(ex["bytes"].get<double>(), 0.5 * ex["original_bytes"].get<double>());
+  const std::string html = slurp(out + "/report.html");
+  EXPECT_NE(html.find("<svg"), std::string::npos);
+  EXPECT_NE(html.find("Sparsity per layer"), std::string::npos);
+
+  const std::string model = out + "/model.onnx";
+  nn::GraphModule m(io::load_onnx_graph(model));
+  const std::string input = m.graph().inputs[0].name, output = m.graph().outputs[0].name;
+  const Tensor x = test_images(1000);
+  NoGradGuard no_grad;
+  m.eval();
+  const auto ours = argmax_rows(m.forward({{input, Variable(x)}}).at(output).value());
+  const auto theirs = argmax_rows(run_ort(model, {{input, x}}).at(output));
+  int64_t agree = 0;
+  for (size_t i = 0; i < ours.size(); ++i) agree += ours[i] == theirs[i];
+  EXPECT_GE(static_cast<double>(agree) / static_cast<double>(ours.size()), 0.999)
+      << agree << " of " << ours.size() << " argmax agree";
+}
+
+INSTANTIATE_TEST_SUITE_P(Recipes, SixCombinations,
+                         ::testing::Values("oneshot_prune_qat", "oneshot_distill_lock", "oneshot_distill_lock_qat",
+                                           "multishot_prune_ptq", "multishot_distill_ptq",
+                                           "multishot_distill_prune_ptq"));
+
+TEST(RunRecipe, MasksOfAPruningStageStayThroughLaterStages) {
+  TempDir dir;
+  const std::string out = dir.file("out");
+  const CliResult r = run_tamp({"run", tiny_recipe("multishot_distill_prune_ptq", dir), "--out", out, "--quiet"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto summary = nlohmann::json::parse(slurp(out + "/summary.json"));
+  const auto& stages = summary["stages"];
+  ASSERT_EQ(stages.size(), 3u);
+  EXPECT_LT(stages[0]["sparsity"].get<double>(), 0.01);
+  EXPECT_GT(stages[1]["sparsity"].get<double>(), 0.4);   // 2:4 on every layer but conv1
+  EXPECT_EQ(stages[2]["sparsity"].get<double>(), stages[1]["sparsity"].get<double>());
+  EXPECT_EQ(stages[2]["weight_bits"].get<int>(), 8);
+  EXPECT_TRUE(stages[2]["calibration_only"].get<bool>());
+}
+
+}  // namespace
+}  // namespace tamp::test
