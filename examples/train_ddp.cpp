@@ -16,6 +16,7 @@
 #include <tamp/compression/distillation/distillation.h>
 #include <tamp/compression/pruning/pruning.h>
 #include <tamp/compression/quantization/qat.h>
+#include <tamp/compression/quantization/static_quantization.h>
 #include <tamp/io/idx.h>
 #include <tamp/io/onnx_import.h>
 #include <tamp/io/tensor_proto.h>
@@ -112,7 +113,7 @@ int main(int argc, char** argv) {
   app.add_option("--lr", o.lr);
   app.add_option("--momentum", o.momentum);
   app.add_option("--seed", o.seed);
-  app.add_option("--method", o.method)->check(CLI::IsMember({"none", "qat", "prune", "kd"}));
+  app.add_option("--method", o.method)->check(CLI::IsMember({"none", "qat", "prune", "kd", "ptq", "ptq-entropy"}));
   app.add_option("--teacher", o.teacher, "kd: the teacher model (logits at T=4, alpha 0.5, and conv2's output "
                                          "through a learned projection)");
   app.add_option("--prune-criterion", o.prune_criterion);
@@ -148,6 +149,11 @@ int main(int argc, char** argv) {
           .schedule = compression::pruning::Schedule::gradual(compression::pruning::Curve::kCubic, 1, 6, 1)});
       pruning = p.get();
       component = p;
+    } else if (o.method == "ptq" || o.method == "ptq-entropy") {
+      // Calibration only: --max-steps batches per rank (observers min-max or histogram/entropy).
+      compression::QuantizerOptions q;
+      if (o.method == "ptq-entropy") q.activations.observer.kind = compression::ObserverKind::kEntropy;
+      component = std::make_shared<compression::StaticQuantization>(q);
     } else if (o.method == "kd") {
       TAMP_CHECK(!o.teacher.empty(), "--method kd needs --teacher");
       auto teacher = std::make_shared<nn::GraphModule>(io::load_onnx(o.teacher));
@@ -165,6 +171,7 @@ int main(int argc, char** argv) {
                          .batch_size = o.batch, .optimizer = optimizer, .seed = o.seed};
     if (o.eval_examples > 0) options.eval = data.test->slice(0, std::min(o.eval_examples, data.test->size()));
     options.collective = &world.collective();
+    if (o.max_steps >= 0) options.calibration_batches = o.max_steps;
     options.log_every = 1;
     int64_t steps_seen = 0;
     options.on_log = [&](const StepLog& log) {

@@ -19,7 +19,12 @@ class StaticQuantization : public FakeQuantizer {
   explicit StaticQuantization(QuantizerOptions options = {}) : FakeQuantizer(std::move(options)) {}
   std::string name() const override { return "StaticQuantization"; }
   bool needs_training() const override { return false; }
-  void on_calibration_batch(const Batch& batch) override { observe(batch); }
+  void on_calibration_batch(const Batch& batch) override {
+    observe(batch);
+    // Data-parallel: a moving average equals one process's only when reduced after every update
+    // (minmax_observer.cpp); min-max and histogram observers are reduced once, at finalize.
+    if (options().activations.observer.kind == ObserverKind::kMovingAverageMinMax) sync_observers();
+  }
 };
 
 }  // namespace tamp::compression

@@ -288,3 +288,11 @@ TEST_F(Dist, DistillationMatchesOneProcess) {
   EXPECT_LT(parity(2, fmt::format("--model {} --teacher {} --epochs 1 --lr 0.02 --method kd", model("cnn"), model("cnn_wide")), 8),
             1e-5);
 }
+
+// Post-training calibration: 4 batches per rank; the observers are reduced over the ranks at
+// finalize, so the scales equal one process calibrating on the same 4 global batches.
+TEST_F(Dist, CalibrationMatchesOneProcess) {
+  EXPECT_LT(parity(2, fmt::format("--model {} --method ptq --max-steps 4", model("cnn")), 8), 1e-5);
+  // Histogram observers (entropy threshold): counts summed over the ranks once, at finalize.
+  EXPECT_LT(parity(2, fmt::format("--model {} --method ptq-entropy --max-steps 4", model("cnn")), 8), 1e-5);
+}
