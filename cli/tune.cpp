@@ -1,0 +1,204 @@
+// tamp tune MODEL.onnx --out OUT.onnx [--accuracy-criterion relative:0.01]
+//           [--strategy basic|mse|exhaustive|random|bayesian|tpe] [--objective size|bops|latency:CMD]
+//           [--max-trials N] [--timeout S] [--keep-improving] [--history tuning.jsonl]
+//           [--calib-data fashion-mnist:train] [--eval-data fashion-mnist:test] [--limit N]
+//           [--granularity ...] [--scheme ...] [--calibration ...] [--sparsity 0,0.5]
+//           [--searchable percentile=99.9,99.99] [--exclude NAME|OP] [--format qdq|qoperator]
+// Accuracy-aware static int8 quantization (scheduler/tuning): searches per-op fallback,
+// granularity, scheme and calibration (and per-layer sparsity) for the smallest model that
+// meets the criterion against the float model, then exports it. Every trial is appended to
+// the history; running the same command again resumes from it. When no configuration meets
+// the criterion, the most accurate one is written and the exit code is 1.
+#include "common.h"
+
+#include <tamp/io/onnx_export.h>
+#include <tamp/io/onnx_import.h>
+#include <tamp/scheduler/tuning/quant_tuning.h>
+#include <tamp/scheduler/tuning/tuner.h>
+
+#include <fmt/format.h>
+
+#include <filesystem>
+
+namespace tamp::cli {
+
+namespace {
+
+using namespace tuning;
+
+struct TuneArgs {
+  ModelArg model;
+  std::string out;
+  std::string criterion = "relative:0.01";
+  std::string strategy = "basic";
+  std::string objective = "size";
+  int max_trials = 100;
+  double timeout = 0;
+  bool keep_improving = false;
+  std::string history;           // "" = tuning.jsonl next to --out
+  uint64_t seed = 0;
+  DatasetArgs calib{.spec = "fashion-mnist:train"};
+  std::string eval_data = "fashion-mnist:test";
+  int64_t calib_batches = 8, batch = 64;
+  std::vector<std::string> granularity{"per_channel", "per_tensor"}, scheme{"asym", "sym"},
+      calibration{"minmax", "percentile", "entropy", "mse"}, sparsity, searchable, exclude;
+  std::string format = "qdq";
+  std::string input, output;
+  bool json = false;
+  int threads = 0;
+};
+
+std::map<std::string, std::vector<std::string>> parse_searchable(const std::vector<std::string>& items) {
+  std::map<std::string, std::vector<std::string>> out;
+  for (const auto& item : items) {
+    const auto eq = item.find('=');
+    if (eq == std::string::npos || eq == 0 || eq + 1 == item.size()) {
+      throw UsageError(fmt::format("--searchable '{}': write KEY=V1,V2,...", item));
+    }
+    std::vector<std::string> values;
+    std::string rest = item.substr(eq + 1);
+    for (size_t at = 0; at <= rest.size();) {
+      const size_t comma = std::min(rest.find(',', at), rest.size());
+      values.push_back(rest.substr(at, comma - at));
+      at = comma + 1;
+    }
+    out[item.substr(0, eq)] = values;
+  }
+  return out;
+}
+
+nlohmann::ordered_json trial_json(const TuningSpace& space, const TrialRecord& r) {
+  return {{"trial", r.trial}, {"accuracy", r.outcome.accuracy}, {"objective", r.outcome.objective},
+          {"meets", r.meets}, {"resumed", r.resumed}, {"config", space.to_values(r.config)}};
+}
+
+int run_tune(const TuneArgs& a) {
+  apply_threads(a.threads);
+  const AccuracyCriterion criterion = AccuracyCriterion::parse(a.criterion);
+  auto strategy = make_strategy(a.strategy, a.seed);
+  const auto format = compression::quant_format_from_name(a.format);
+  if (!std::filesystem::exists(a.model.path)) throw Error(fmt::format("'{}': no such file", a.model.path), ErrorKind::kIo);
+  const nn::Graph g = io::load_onnx_graph(a.model.path);
+  check_data_input_output(g, a.input, a.output);
+  const LoadedDataset calib = load_dataset(a.calib, "train");
+  DatasetArgs e = a.calib;
+  e.spec = a.eval_data;
+  const LoadedDataset eval = load_dataset(e, "test");
+
+  QuantTuningOptions o;
+  o.granularities = a.granularity;
+  o.schemes = a.scheme;
+  o.calibrations = a.calibration;
+  o.sparsities = a.sparsity;
+  o.exclude = a.exclude;
+  o.searchable = parse_searchable(a.searchable);
+  o.calibration = calib.selected;
+  o.calibration_batches = a.calib_batches;
+  o.calibration_batch_size = a.batch;
+  o.eval = eval.selected;
+  o.eval_options = {.input = a.input, .output = a.output};
+  o.objective = Objective::parse(a.objective);
+  const std::filesystem::path out_dir = std::filesystem::absolute(a.out).parent_path();
+  o.work_dir = out_dir.string();
+  QuantTuningProblem problem(g, o);
+  const std::string history = a.history.empty() ? (out_dir / "tuning.jsonl").string() : a.history;
+  if (!a.json) {
+    fmt::print("tuning space: {} ops, {}\n", problem.ops().size(), problem.space().describe());
+    fmt::print("strategy {}, criterion {}, objective {}, history {}\n", strategy->name(), criterion.describe(),
+               o.objective.name(), history);
+  }
+  TunerOptions t{.criterion = criterion,
+                 .exit = {.max_trials = a.max_trials, .timeout_seconds = a.timeout, .stop_at_first = !a.keep_improving},
+                 .history = history};
+  if (!a.json) {
+    t.on_trial = [](const TrialRecord& r) {
+      fmt::print("trial {:3d}: accuracy {:.4f}  objective {:.6g}  {}{}\n", r.trial, r.outcome.accuracy,
+                 r.outcome.objective, r.meets ? "meets" : "misses", r.resumed ? "  (from history)" : "");
+    };
+  }
+  const TuningResult r = tune(problem, *strategy, t);
+  io::save_onnx_graph(problem.export_graph(r.best->config, format), a.out);
+  const auto values = problem.space().to_values(r.best->config);
+  if (a.json) {
+    nlohmann::ordered_json j{{"model", a.model.path}, {"out", a.out}, {"strategy", strategy->name()},
+                             {"criterion", a.criterion}, {"objective", o.objective.name()},
+                             {"baseline", {{"accuracy", r.baseline.accuracy}, {"objective", r.baseline.objective}}},
+                             {"required_accuracy", r.required_accuracy}, {"met", r.met}, {"trials", r.trials},
+                             {"evaluations", r.evaluations}, {"resumed", r.resumed}, {"stop_reason", r.stop_reason},
+                             {"calibration_passes", problem.calibration_passes()}, {"message", r.message},
+                             {"best", trial_json(problem.space(), *r.best)}};
+    j["fallbacks"] = nlohmann::ordered_json::array();
+    for (const auto& f : r.fallbacks) j["fallbacks"].push_back({{"op", f.op}, {"reason", f.text}});
+    j["history"] = nlohmann::ordered_json::array();
+    for (const auto& h : r.history) j["history"].push_back(trial_json(problem.space(), h));
+    print_json(j);
+  } else {
+    fmt::print("{}\n", r.message);
+    fmt::print("ops kept in fp32: {}\n", r.fallbacks.empty() ? "none" : std::to_string(r.fallbacks.size()));
+    for (const auto& f : r.fallbacks) fmt::print("  {}: {}\n", f.op, f.text);
+    for (const auto& [name, value] : values) {
+      if (name.ends_with(":quantize")) continue;
+      const std::string op = name.substr(0, name.rfind(':'));
+      if (values.count(op + ":quantize") && values.at(op + ":quantize") == "fp32") continue;
+      fmt::print("  {} = {}\n", name, value);
+    }
+    fmt::print("wrote {} ({} trials, {} evaluated, {} from the history, {} calibration pass)\n", a.out, r.trials,
+               r.evaluations, r.resumed, problem.calibration_passes());
+  }
+  if (!r.met) {
+    fmt::print(stderr, "tamp tune: the accuracy criterion was not met; {} holds the most accurate configuration\n", a.out);
+    return kExitFailure;
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
+Action setup_tune(CLI::App& sub) {
+  auto a = std::make_shared<TuneArgs>();
+  add_model_arg(sub, a->model);
+  sub.add_option("--out", a->out, "where the tuned model is written (ONNX)")->required()->type_name("OUT.onnx");
+  sub.add_option("--accuracy-criterion", a->criterion, "relative:FRACTION or absolute:POINTS of top-1 lost vs fp32")
+      ->capture_default_str();
+  sub.add_option("--strategy", a->strategy, "basic, mse, exhaustive, random, bayesian or tpe")
+      ->check(CLI::IsMember(strategy_names()))
+      ->capture_default_str();
+  sub.add_option("--objective", a->objective, "what to minimise: size (weight bytes), bops (MACs x bits x bits) or "
+                                              "latency:COMMAND (COMMAND with {model}; its last printed number)")
+      ->capture_default_str();
+  sub.add_option("--max-trials", a->max_trials, "trials at most (resumed ones count)")->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  sub.add_option("--timeout", a->timeout, "seconds at most (0: none)")->check(CLI::NonNegativeNumber);
+  sub.add_flag("--keep-improving", a->keep_improving, "go on after the first config meeting the criterion");
+  sub.add_option("--history", a->history, "the trial history (JSON lines; default tuning.jsonl next to --out)");
+  sub.add_option("--seed", a->seed, "random, bayesian, tpe: seed")->capture_default_str();
+  sub.add_option("--calib-data", a->calib.spec, "calibration data: fashion-mnist[:train|:test] or hdf5:FILE.h5")
+      ->capture_default_str();
+  sub.add_option("--eval-data", a->eval_data, "evaluation data for the criterion")->capture_default_str();
+  a->calib.data_dir = std::getenv("TAMP_FASHION_MNIST_DIR") && *std::getenv("TAMP_FASHION_MNIST_DIR")
+                          ? std::getenv("TAMP_FASHION_MNIST_DIR")
+                          : kFashionMnistDir;
+  sub.add_option("--data-dir", a->calib.data_dir, "folder of the Fashion-MNIST files")->type_name("DIR");
+  sub.add_option("--limit", a->calib.limit, "use only the first N examples of each split");
+  sub.add_option("--normalize", a->calib.normalize, "feed (x - MEAN) / STD, or 'train' statistics")
+      ->type_name("MEAN,STD|train");
+  sub.add_option("--calib-batches", a->calib_batches, "calibration batches (run once)")->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  sub.add_option("--batch", a->batch, "examples per calibration batch")->check(CLI::PositiveNumber)->capture_default_str();
+  sub.add_option("--granularity", a->granularity, "weight granularities searched")->delimiter(',')->capture_default_str();
+  sub.add_option("--scheme", a->scheme, "activation schemes searched (asym, sym)")->delimiter(',')->capture_default_str();
+  sub.add_option("--calibration", a->calibration, "calibration methods searched")->delimiter(',')->capture_default_str();
+  sub.add_option("--sparsity", a->sparsity, "per-layer sparsity levels searched (e.g. 0,0.5); none by default")
+      ->delimiter(',');
+  sub.add_option("--searchable", a->searchable, "KEY=V1,V2: percentile or weight_narrow_range candidates")
+      ->type_name("KEY=V1,V2");
+  sub.add_option("--exclude", a->exclude, "node names or op types never quantized")->type_name("NAME|OP");
+  sub.add_option("--format", a->format, "qdq or qoperator")->check(CLI::IsMember({"qdq", "qoperator"}))
+      ->capture_default_str();
+  add_data_input_output_options(sub, a->input, a->output);
+  add_json_flag(sub, a->json);
+  add_threads_option(sub, a->threads);
+  return [a] { return run_tune(*a); };
+}
+
+}  // namespace tamp::cli

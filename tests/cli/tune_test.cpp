@@ -1,0 +1,85 @@
+// `tamp tune` run as a user runs it, on the range-hostile MLP of the tuning tests: the
+// criterion is met by falling back two ops, the written model is what the report says, a
+// second run resumes from tuning.jsonl without evaluating, an unreachable criterion writes
+// the most accurate model and exits 1.
+#include "scheduler/tuning/tuning_test_support.h"
+#include "support/temp_dir.h"
+#include "tamp_runner.h"
+
+#include <tamp/io/onnx_export.h>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+
+namespace tamp::test {
+namespace {
+
+std::string hostile_model(const TempDir& dir) {
+  const std::string path = dir.file("hostile.onnx");
+  io::save_onnx_graph(trained_mlp(300, /*hostile=*/true), path);
+  return path;
+}
+
+TEST(TuneCli, FallsBackMeetsTheCriterionAndResumes) {
+  TempDir dir;
+  const std::string model = hostile_model(dir), out = dir.file("tuned.onnx");
+  const std::vector<std::string> args{"tune", model, "--out", out, "--strategy", "mse", "--calibration", "minmax",
+                                      "--limit", "2000", "--accuracy-criterion", "relative:0.01", "--json"};
+  CliResult r = run_tamp(args);
+  ASSERT_EQ(r.code, 0) << r.err << r.out;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_TRUE(j.at("met").get<bool>());
+  EXPECT_EQ(j.at("fallbacks").size(), 2u);
+  EXPECT_EQ(j.at("calibration_passes").get<int>(), 1);
+  EXPECT_GE(j.at("best").at("accuracy").get<double>(), j.at("required_accuracy").get<double>());
+  EXPECT_TRUE(std::filesystem::exists(out));
+  EXPECT_TRUE(std::filesystem::exists(dir.file("tuning.jsonl")));
+  const int trials = j.at("trials").get<int>();
+  EXPECT_EQ(j.at("evaluations").get<int>(), trials);
+
+  CliResult again = run_tamp(args);
+  ASSERT_EQ(again.code, 0) << again.err;
+  const auto k = nlohmann::json::parse(again.out);
+  EXPECT_EQ(k.at("evaluations").get<int>(), 0);
+  EXPECT_EQ(k.at("resumed").get<int>(), trials);
+  EXPECT_EQ(k.at("best").at("config"), j.at("best").at("config"));
+
+  // the text report names the ops kept in fp32
+  CliResult text = run_tamp({"tune", model, "--out", out, "--strategy", "mse", "--calibration", "minmax", "--limit",
+                             "2000", "--history", dir.file("text.jsonl")});
+  ASSERT_EQ(text.code, 0) << text.err;
+  EXPECT_NE(text.out.find("ops kept in fp32: 2"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("output MSE"), std::string::npos) << text.out;
+}
+
+TEST(TuneCli, UnreachableCriterionWritesTheBestAndExits1) {
+  TempDir dir;
+  const std::string model = hostile_model(dir), out = dir.file("best.onnx");
+  CliResult r = run_tamp({"tune", model, "--out", out, "--strategy", "random", "--max-trials", "3", "--limit", "1000",
+                          "--accuracy-criterion", "absolute:0", "--objective", "bops", "--calibration", "minmax"});
+  // absolute:0 can be met only by trials as accurate as fp32: all-fp32 is never proposed in 3
+  // random trials here, or if it is, the run succeeds; both end with a written model
+  EXPECT_TRUE(std::filesystem::exists(out));
+  if (r.code != 0) {
+    EXPECT_EQ(r.code, 1);
+    EXPECT_NE(r.out.find("no configuration met"), std::string::npos) << r.out;
+    EXPECT_NE(r.err.find("not met"), std::string::npos) << r.err;
+  }
+}
+
+TEST(TuneCli, BadArguments) {
+  TempDir dir;
+  const std::string model = source_dir() + "/tests/data/models/mlp.onnx";
+  EXPECT_EQ(run_tamp({"tune", model, "--out", dir.file("x.onnx"), "--strategy", "annealing"}).code, 2);
+  CliResult c = run_tamp({"tune", model, "--out", dir.file("x.onnx"), "--accuracy-criterion", "loss:1"});
+  EXPECT_EQ(c.code, 3) << c.err;
+  EXPECT_NE(c.err.find("relative:FRACTION"), std::string::npos) << c.err;
+  CliResult e = run_tamp({"tune", model, "--out", dir.file("x.onnx"), "--exclude", "Gemm", "--limit", "200"});
+  EXPECT_EQ(e.code, 3) << e.err;
+  EXPECT_NE(e.err.find("tuning space is empty"), std::string::npos) << e.err;
+}
+
+}  // namespace
+}  // namespace tamp::test
