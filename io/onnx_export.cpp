@@ -1,6 +1,7 @@
 #include <tamp/io/detail/files.h>
 #include <tamp/io/detail/onnx_tensor.h>
 #include <tamp/io/onnx_export.h>
+#include <tamp/version.h>
 
 #include <onnx/checker.h>
 #include <onnx/shape_inference/implementation.h>
@@ -81,8 +82,8 @@ void value_info_to_proto(const nn::ValueInfo& info, onnx::ValueInfoProto& v) {
 onnx::ModelProto model_from_graph(const nn::Graph& g, const ExportOptions& options) {
   onnx::ModelProto m;
   m.set_ir_version(g.ir_version);
-  m.set_producer_name(g.producer_name);
-  m.set_producer_version(g.producer_version);
+  m.set_producer_name(options.keep_producer ? g.producer_name : "tamp");
+  m.set_producer_version(options.keep_producer ? g.producer_version : kVersion);
   m.set_doc_string(g.doc_string);
   for (const auto& [k, v] : g.metadata) {
     auto* p = m.add_metadata_props();

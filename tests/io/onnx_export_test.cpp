@@ -3,10 +3,12 @@
 // anything is written, and an existing file is never left half-replaced.
 #include <tamp/io/onnx_export.h>
 #include <tamp/io/onnx_import.h>
+#include <tamp/version.h>
 
 #include "io/graph_compare.h"
 #include "support/temp_dir.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <onnx/onnx_pb.h>
 
@@ -50,9 +52,22 @@ TEST(OnnxExport, EveryAttributeAndDimKindSurvives) {
   g.nodes.push_back({"custom", "Custom", "com.microsoft", {"y"}, {"z"}, nn::attrs_with(a)});
   g.outputs.push_back({"z", DType::kFloat16, {nn::Dim::of(1)}});
   TempDir dir;
-  io::save_onnx_graph(g, dir.file("m.onnx"));
+  io::save_onnx_graph(g, dir.file("m.onnx"), {.keep_producer = true});
   const nn::Graph back = io::load_onnx_graph(dir.file("m.onnx"));
   EXPECT_EQ(graph_difference(g, back), "");
+}
+
+TEST(OnnxExport, ProducerIsTampAndItsVersionUnlessKept) {
+  nn::Graph g = relu_graph();
+  g.producer_version = "9.9";
+  const nn::Graph stamped = io::parse_onnx_graph(io::serialize_onnx_graph(g));
+  EXPECT_EQ(stamped.producer_name, "tamp");
+  EXPECT_EQ(stamped.producer_version, kVersion);
+  EXPECT_EQ(stamped.producer_version,
+            fmt::format("{}.{}.{}", TAMP_VERSION_MAJOR, TAMP_VERSION_MINOR, TAMP_VERSION_PATCH));
+  const nn::Graph kept = io::parse_onnx_graph(io::serialize_onnx_graph(g, {.keep_producer = true}));
+  EXPECT_EQ(kept.producer_name, "tamp-test");
+  EXPECT_EQ(kept.producer_version, "9.9");
 }
 
 TEST(OnnxExport, BeforeIr4InitializersAreAlsoInputs) {
@@ -63,7 +78,7 @@ TEST(OnnxExport, BeforeIr4InitializersAreAlsoInputs) {
   g.nodes.push_back({"add", "Add", "", {"y", "b"}, {"z"}, nn::attrs_with({})});
   g.outputs = {{"z", DType::kFloat32, {nn::Dim::symbolic("batch"), nn::Dim{}, nn::Dim::of(4)}}};
   TempDir dir;
-  io::save_onnx_graph(g, dir.file("m.onnx"));
+  io::save_onnx_graph(g, dir.file("m.onnx"), {.keep_producer = true});
   onnx::ModelProto m;
   ASSERT_TRUE(m.ParseFromString(read_bytes(dir.file("m.onnx"))));
   ASSERT_EQ(m.graph().input_size(), 2);
