@@ -1,8 +1,11 @@
-// tamp quantize MODEL.onnx --method dynamic|weight-only [--bits 4|8] [--group-size N]
+// tamp quantize MODEL.onnx --method static|dynamic|weight-only [--bits 4|8] [--group-size N]
 //                [--algorithm rtn|gptq] [--symmetric|--asymmetric] [--per-tensor]
-//                [--calib-data fashion-mnist] [--calib-batches N] [--exclude NAME|OP ...]
-//                [--eval-data fashion-mnist:test] --out OUT.onnx
+//                [--calibration minmax|percentile|entropy|mse] [--format qdq|qoperator]
+//                [--power-of-two] [--calib-data fashion-mnist] [--calib-batches N]
+//                [--exclude NAME|OP ...] [--eval-data fashion-mnist:test] --out OUT.onnx
 // Post-training quantization without training:
+//  - static: int8 weights (per output channel) and uint8 activations whose ranges come from
+//    calibration batches (observer chosen by --calibration), exported as QDQ or QOperator;
 //  - dynamic: int8 weights, activations quantized at run time (DynamicQuantizeLinear +
 //    MatMulInteger, fused by ONNX Runtime into DynamicQuantizeMatMul);
 //  - weight-only: 4/8-bit block-quantized weights (RTN or GPTQ) as com.microsoft MatMulNBits.
@@ -11,10 +14,13 @@
 
 #include <tamp/autograd/variable.h>
 #include <tamp/compression/quantization/dynamic_quantization.h>
+#include <tamp/compression/quantization/lower.h>
+#include <tamp/compression/quantization/static_quantization.h>
 #include <tamp/compression/quantization/weight_only.h>
 #include <tamp/io/onnx_export.h>
 #include <tamp/io/onnx_import.h>
 #include <tamp/scheduler/evaluate.h>
+#include <tamp/scheduler/trainer.h>
 
 #include <fmt/format.h>
 
@@ -26,7 +32,8 @@ namespace {
 
 using namespace compression;
 
-const std::vector<std::string> kMethods = {"dynamic", "weight-only"};
+const std::vector<std::string> kMethods = {"static", "dynamic", "weight-only"};
+const std::vector<std::string> kCalibrations = {"minmax", "moving-average", "percentile", "entropy", "mse"};
 
 struct QuantizeArgs {
   ModelArg model;
@@ -44,6 +51,10 @@ struct QuantizeArgs {
   int accuracy_level = 0;
   std::vector<std::string> exclude;
   std::string eval_data;         // --eval-data: accuracy of both models in tamp
+  std::string calibration;       // static: observer ("" = minmax)
+  double percentile = 99.99;     // static --calibration percentile
+  std::string format;            // static: qdq | qoperator ("" = qdq)
+  bool power_of_two = false;     // static: scales rounded up to 2^k
   std::string input, output;
   bool json = false;
   int threads = 0;
@@ -101,6 +112,52 @@ Outcome run_dynamic(const QuantizeArgs& a, const nn::Graph& g) {
   return r;
 }
 
+Outcome run_static(const QuantizeArgs& a, const nn::Graph& g) {
+  if (a.bits != -1 && a.bits != 8) throw UsageError(fmt::format("--method static stores 8-bit integers, not --bits {}", a.bits));
+  if (a.calib.spec.empty()) throw UsageError("--method static needs calibration data: give --calib-data fashion-mnist");
+  if (a.symmetric || a.asymmetric) {
+    throw UsageError("--method static uses int8 symmetric weights and uint8 asymmetric activations (what ONNX Runtime "
+                     "fuses); drop --symmetric/--asymmetric");
+  }
+  QuantizerOptions o;
+  o.weights.per_channel = !a.per_tensor;
+  o.weights.power_of_two = o.activations.power_of_two = a.power_of_two;
+  o.activations.observer.kind = observer_from_name(a.calibration.empty() ? "minmax" : a.calibration);
+  o.activations.observer.percentile = a.percentile;
+  o.exclude = a.exclude;
+  const QuantFormat format = quant_format_from_name(a.format.empty() ? "qdq" : a.format);
+  const LoadedDataset data = load_dataset(a.calib, "train");
+  if (data.selected->size() == 0) throw Error(fmt::format("calibration dataset {} is empty", data.name), ErrorKind::kInvalidInput);
+
+  nn::GraphModule m(g);
+  auto sq = std::make_shared<StaticQuantization>(o);
+  TrainOptions t;
+  t.train = data.selected;
+  t.batch_size = a.batch;
+  t.calibration_batches = a.calib_batches;
+  t.input = a.input;
+  t.output = a.output;
+  Trainer(m, {sq}, t).run();
+  const int64_t batches = std::min(a.calib_batches, (data.selected->size() + a.batch - 1) / a.batch);
+  Outcome r{lower_quantized(m.export_graph(), format), {}, {}, {}};
+  int weights = 0, activations = 0;
+  for (const auto& s : sq->sites()) (s.is_weight ? weights : activations) += 1;
+  const std::string format_name = format == QuantFormat::kQdq ? "qdq" : "qoperator";
+  r.settings = {{"method", "static"}, {"format", format_name},
+                {"calibration", std::string(observer_name(o.activations.observer.kind))},
+                {"calibration_data", data.name + normalization_text(data)}, {"calibration_batches", batches},
+                {"batch", a.batch}, {"power_of_two", a.power_of_two}, {"weights", o.weights.describe()},
+                {"activations", o.activations.describe()}, {"quantized_weights", weights},
+                {"quantized_activations", activations}, {"folded_batch_norms", sq->folded_batch_norms()}};
+  r.summary = fmt::format("static int8 ({}): {} weight(s) {}, {} activation(s) {}{}, {} calibration batch(es) of {} "
+                          "from {}{}",
+                          format == QuantFormat::kQdq ? "QDQ" : "QOperator", weights, o.weights.describe(), activations,
+                          o.activations.describe(), a.power_of_two ? ", power-of-two scales" : "", batches, a.batch,
+                          data.name, normalization_text(data));
+  if (sq->folded_batch_norms() > 0) r.summary += fmt::format("; {} BatchNorm(s) folded", sq->folded_batch_norms());
+  return r;
+}
+
 Outcome run_weight_only(const QuantizeArgs& a, const nn::Graph& g) {
   WeightOnlyOptions o;
   o.weights.bits = a.bits == -1 ? 4 : a.bits;
@@ -143,10 +200,16 @@ Outcome run_weight_only(const QuantizeArgs& a, const nn::Graph& g) {
 int run_quantize(const QuantizeArgs& a) {
   apply_threads(a.threads);
   if (a.symmetric && a.asymmetric) throw UsageError("--symmetric and --asymmetric exclude each other");
+  if (a.method != "static") {
+    if (!a.calibration.empty()) throw UsageError("--calibration applies to --method static");
+    if (!a.format.empty()) throw UsageError("--format applies to --method static");
+    if (a.power_of_two) throw UsageError("--power-of-two applies to --method static");
+  }
   const nn::Graph g = load_graph(a.model.path);
   check_data_input_output(g, a.input, a.output);
   Outcome r;
-  if (a.method == "dynamic") r = run_dynamic(a, g);
+  if (a.method == "static") r = run_static(a, g);
+  else if (a.method == "dynamic") r = run_dynamic(a, g);
   else if (a.method == "weight-only") r = run_weight_only(a, g);
   io::save_onnx_graph(r.graph, a.out);
 
@@ -204,8 +267,8 @@ Action setup_quantize(CLI::App& sub) {
   auto a = std::make_shared<QuantizeArgs>();
   add_model_arg(sub, a->model);
   sub.add_option("--out", a->out, "where the quantized model is written (ONNX)")->required()->type_name("OUT.onnx");
-  sub.add_option("--method", a->method, "dynamic (int8 weights, activations at run time) or weight-only "
-                                        "(MatMulNBits)")
+  sub.add_option("--method", a->method, "static (int8 weights and activations calibrated on --calib-data), dynamic "
+                                        "(int8 weights, activations at run time) or weight-only (MatMulNBits)")
       ->required()
       ->check(CLI::IsMember(kMethods));
   sub.add_option("--bits", a->bits, "weight bits: 4 or 8 (default: 8 dynamic, 4 weight-only)")->check(CLI::IsMember({4, 8}));
@@ -216,10 +279,24 @@ Action setup_quantize(CLI::App& sub) {
       ->capture_default_str();
   sub.add_flag("--symmetric", a->symmetric, "zero point in the middle of the range (the default)");
   sub.add_flag("--asymmetric", a->asymmetric, "a zero point per scale (weight-only) or per column (dynamic)");
-  sub.add_flag("--per-tensor", a->per_tensor, "dynamic: one weight scale per layer instead of per output column");
-  sub.add_option("--calib-data", a->calib.spec, "calibration data for GPTQ (and the per-layer error report): "
-                                                "fashion-mnist[:train|:test] or hdf5:FILE.h5")
+  sub.add_flag("--per-tensor", a->per_tensor, "dynamic, static: one weight scale per layer instead of per output channel");
+  sub.add_option("--calib-data", a->calib.spec, "calibration data for static quantization and GPTQ (and the "
+                                                "per-layer error report): fashion-mnist[:train|:test] or hdf5:FILE.h5")
       ->type_name("NAME[:SPLIT]");
+  sub.add_option("--calibration", a->calibration, "static: how activation ranges are chosen: minmax (the default), "
+                                                  "moving-average, percentile, entropy (KL) or mse")
+      ->check(CLI::IsMember(kCalibrations));
+  sub.add_option("--percentile", a->percentile, "static --calibration percentile: the percentile kept, in (50, 100]")
+      ->check(CLI::Range(50.0, 100.0))
+      ->capture_default_str();
+  sub.add_option("--format", a->format, "static: qdq (QuantizeLinear/DequantizeLinear around float ops, the default) "
+                                        "or qoperator (QLinearConv, QLinearMatMul, MatMulInteger)")
+      ->check(CLI::IsMember({"qdq", "qoperator"}));
+  sub.add_flag("--power-of-two", a->power_of_two, "static: scales rounded up to powers of two (Vitis AI style)");
+  sub.add_option("--normalize", a->calib.normalize, "feed (x - MEAN) / STD of the calibration and evaluation data "
+                                                    "(as the model was trained), or 'train' for the training split's "
+                                                    "statistics")
+      ->type_name("MEAN,STD|train");
   a->calib.data_dir = std::getenv("TAMP_FASHION_MNIST_DIR") && *std::getenv("TAMP_FASHION_MNIST_DIR")
                           ? std::getenv("TAMP_FASHION_MNIST_DIR")
                           : kFashionMnistDir;

@@ -1,8 +1,13 @@
 // tamp train MODEL.onnx --dataset fashion-mnist --epochs E --lr LR --out OUT.onnx: plain
 // fine-tuning of an imported model (scheduler/trainer.h with no compression component), then
 // the test accuracy and the export of the trained weights as ONNX.
+// With --qat the training runs through the QuantizationAwareTraining component (BatchNorm
+// folded, FakeQuantize on weights and activations) and --out is the int8 model lowered to
+// --format qdq|qoperator; the reported test accuracy is that of tamp's simulated model.
 #include "common.h"
 
+#include <tamp/compression/quantization/lower.h>
+#include <tamp/compression/quantization/qat.h>
 #include <tamp/io/onnx_export.h>
 #include <tamp/scheduler/trainer.h>
 
@@ -33,6 +38,14 @@ struct TrainArgs {
   bool json = false;
   int threads = 0;
   // Compression flags (--qat, ...) go here; run_train turns them into components.
+  bool qat = false;
+  std::string format;           // --qat export: qdq | qoperator ("" = qdq)
+  std::string qat_observer;     // activation observer ("" = moving-average)
+  int freeze_observers = -1;    // epoch from which observers stop (-1: never)
+  bool learnable_scales = false;
+  bool power_of_two = false;
+  bool per_tensor = false;
+  std::vector<std::string> exclude;
 };
 
 OptimizerSpec optimizer_spec(const TrainArgs& a) {
@@ -65,6 +78,26 @@ int run_train(const TrainArgs& args) {
   model.set_generator(&rng);
 
   std::vector<std::shared_ptr<compression::Component>> components;  // --qat and friends add theirs
+  std::shared_ptr<compression::QuantizationAwareTraining> qat;
+  compression::QuantFormat format = compression::QuantFormat::kQdq;
+  if (!args.qat) {
+    if (!args.format.empty() || !args.qat_observer.empty() || args.freeze_observers >= 0 || args.learnable_scales ||
+        args.power_of_two || args.per_tensor || !args.exclude.empty()) {
+      throw UsageError("--format, --qat-observer, --freeze-observers, --learnable-scales, --power-of-two, "
+                       "--per-tensor and --exclude apply to --qat");
+    }
+  } else {
+    compression::QuantizerOptions o;
+    o.weights.per_channel = !args.per_tensor;
+    o.weights.power_of_two = o.activations.power_of_two = args.power_of_two;
+    if (!args.qat_observer.empty()) o.activations.observer.kind = compression::observer_from_name(args.qat_observer);
+    o.activations.observer.freeze_epoch = args.freeze_observers;
+    o.learnable_scales = args.learnable_scales;
+    o.exclude = args.exclude;
+    format = compression::quant_format_from_name(args.format.empty() ? "qdq" : args.format);
+    qat = std::make_shared<compression::QuantizationAwareTraining>(o);
+    components.push_back(qat);
+  }
 
   // Progress goes to stdout, or to stderr when stdout carries the JSON result.
   FILE* progress = args.json ? stderr : stdout;
@@ -91,11 +124,25 @@ int run_train(const TrainArgs& args) {
                args.epochs, log.step, log.total_steps, log.loss, log.lr, log.samples_per_s);
     std::fflush(progress);
   };
-  fmt::print(progress, "training {} on {} ({} examples{}), {} epoch(s), batch {}, {} lr {:g} ({})\n",
+  fmt::print(progress, "training {} on {} ({} examples{}), {} epoch(s), batch {}, {} lr {:g} ({}){}\n",
              args.model.path, data.name, data.selected->size(), normalization_text(data), args.epochs, args.batch,
-             args.optimizer, base_lr(options.optimizer), args.lr_schedule);
+             args.optimizer, base_lr(options.optimizer), args.lr_schedule, args.qat ? ", quantization-aware" : "");
   const StageRecord r = Trainer(model, components, options).run();
-  io::save_onnx(model, args.out);
+  nlohmann::ordered_json quantized = nullptr;
+  if (qat) {
+    io::save_onnx_graph(compression::lower_quantized(model.export_graph(), format), args.out);
+    int weights = 0, activations = 0;
+    for (const auto& s : qat->sites()) (s.is_weight ? weights : activations) += 1;
+    quantized = {{"format", format == compression::QuantFormat::kQdq ? "qdq" : "qoperator"},
+                 {"weights", qat->options().weights.describe()},
+                 {"activations", qat->options().activations.describe()},
+                 {"quantized_weights", weights},
+                 {"quantized_activations", activations},
+                 {"folded_batch_norms", qat->folded_batch_norms()},
+                 {"learnable_scales", args.learnable_scales}};
+  } else {
+    io::save_onnx(model, args.out);
+  }
 
   if (args.json) {
     print_json({{"model", args.model.path},
@@ -107,14 +154,22 @@ int run_train(const TrainArgs& args) {
                 {"skipped_steps", r.skipped_steps},
                 {"train_loss", r.train_loss},
                 {"test", eval_json(r)},
+                {"quantization", quantized},
                 {"seconds", r.seconds}});
     return kExitOk;
   }
   fmt::print("trained {} steps in {:.1f} s, mean train loss {:.4f}{}\n", r.steps, r.seconds, r.train_loss,
              r.skipped_steps ? fmt::format(" ({} non-finite steps skipped)", r.skipped_steps) : "");
   if (r.evaluated) {
-    fmt::print("test: {} examples, top-1 {:.2f} %, top-5 {:.2f} %, mean loss {:.4f}\n", r.eval.count,
-               100 * r.eval.top1, 100 * r.eval.top5, r.eval.loss);
+    fmt::print("test{}: {} examples, top-1 {:.2f} %, top-5 {:.2f} %, mean loss {:.4f}\n",
+               qat ? " (simulated int8)" : "", r.eval.count, 100 * r.eval.top1, 100 * r.eval.top5, r.eval.loss);
+  }
+  if (qat) {
+    fmt::print("quantized: {} weight(s) {}, {} activation(s) {}{}; exported as {}\n",
+               quantized["quantized_weights"].get<int>(), quantized["weights"].get<std::string>(),
+               quantized["quantized_activations"].get<int>(), quantized["activations"].get<std::string>(),
+               qat->folded_batch_norms() ? fmt::format(", {} BatchNorm(s) folded", qat->folded_batch_norms()) : "",
+               format == compression::QuantFormat::kQdq ? "QDQ" : "QOperator");
   }
   fmt::print("wrote {}\n", args.out);
   return kExitOk;
@@ -156,7 +211,21 @@ Action setup_train(CLI::App& sub) {
   add_data_input_output_options(sub, args->input, args->output);
   add_json_flag(sub, args->json);
   add_threads_option(sub, args->threads);
-  // --qat (the quantization issue) is declared here.
+  sub.add_flag("--qat", args->qat, "quantization-aware training: BatchNorm folded, int8 FakeQuantize on the weights "
+                                  "and uint8 on the activations; --out is the int8 model (--format)");
+  sub.add_option("--format", args->format, "--qat export: qdq (the default) or qoperator")
+      ->check(CLI::IsMember({"qdq", "qoperator"}));
+  sub.add_option("--qat-observer", args->qat_observer, "--qat activation ranges: moving-average (the default), minmax, "
+                                                       "percentile, entropy or mse")
+      ->check(CLI::IsMember({"minmax", "moving-average", "percentile", "entropy", "mse"}));
+  sub.add_option("--freeze-observers", args->freeze_observers, "--qat: activation ranges stop moving from this epoch "
+                                                               "(0-based)")
+      ->check(CLI::NonNegativeNumber)
+      ->type_name("EPOCH");
+  sub.add_flag("--learnable-scales", args->learnable_scales, "--qat: scales trained by the optimizer (LSQ)");
+  sub.add_flag("--power-of-two", args->power_of_two, "--qat: scales rounded up to powers of two");
+  sub.add_flag("--per-tensor", args->per_tensor, "--qat: one weight scale per layer instead of per output channel");
+  sub.add_option("--exclude", args->exclude, "--qat: node names or op types kept in float")->type_name("NAME|OP");
   return [args] { return run_train(*args); };
 }
 

@@ -1,0 +1,253 @@
+// `tamp quantize --method static` and `tamp train --qat` run as a user runs them: the int8
+// files they write are fused by ONNX Runtime (no float Conv/Gemm left in its optimized
+// graph), ORT and tamp compute the same logits from them, ORT's accuracy on Fashion-MNIST
+// images equals tamp's simulated accuracy, and bad arguments are usage errors (exit 2),
+// models with nothing to quantize bad input (exit 3).
+#include "tamp_runner.h"
+
+#include "support/ort_runner.h"
+
+#include <tamp/io/idx.h>
+#include <tamp/io/onnx_import.h>
+#include <tamp/nn/graph_module.h>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+
+namespace tamp::test {
+namespace {
+
+std::string model_path(const std::string& name) { return source_dir() + "/tests/data/models/" + name + ".onnx"; }
+
+int count_op(const std::string& path, const std::string& op) {
+  int c = 0;
+  for (const auto& n : io::load_onnx_graph(path, {.fold_constants = false}).nodes) c += n.op_type == op;
+  return c;
+}
+
+// The first n Fashion-MNIST test images and labels.
+std::pair<Tensor, Tensor> test_images(int64_t n) {
+  static const nn::TrainTest data = io::fashion_mnist("/usr/share/datasets/fashion-mnist");
+  auto s = data.test->slice(0, n);
+  return {s->x(), s->y()};
+}
+
+Tensor tamp_run(const std::string& path, const Tensor& x) {
+  nn::GraphModule m(io::load_onnx_graph(path));
+  m.eval();
+  NoGradGuard no_grad;
+  return m.forward({{"input", Variable(x)}}).at("logits").value();
+}
+
+std::vector<int64_t> argmax_rows(const Tensor& t) {
+  std::vector<int64_t> out;
+  for (int64_t i = 0; i < t.dim(0); ++i) {
+    const float* r = t.data<float>() + i * t.dim(1);
+    out.push_back(std::max_element(r, r + t.dim(1)) - r);
+  }
+  return out;
+}
+
+double agreement(const Tensor& a, const Tensor& b) {
+  const auto x = argmax_rows(a), y = argmax_rows(b);
+  double same = 0;
+  for (size_t i = 0; i < x.size(); ++i) same += x[i] == y[i];
+  return same / static_cast<double>(x.size());
+}
+
+double accuracy(const Tensor& logits, const Tensor& labels) {
+  const auto x = argmax_rows(logits);
+  double hits = 0;
+  for (size_t i = 0; i < x.size(); ++i) hits += x[i] == labels.at(static_cast<int64_t>(i));
+  return hits / static_cast<double>(x.size());
+}
+
+double max_diff(const Tensor& a, const Tensor& b) {
+  double m = 0;
+  for (int64_t i = 0; i < a.numel(); ++i) m = std::max(m, std::abs(a.at(i) - b.at(i)));
+  return m;
+}
+
+// The scale of the model output's DequantizeLinear (one output quantization step).
+double output_step(const std::string& path) {
+  const nn::Graph g = io::load_onnx_graph(path, {.fold_constants = false});
+  const int p = g.producer(g.outputs.at(0).name);
+  EXPECT_GE(p, 0);
+  const nn::Node& n = g.nodes.at(static_cast<size_t>(p));
+  EXPECT_EQ(n.op_type, "DequantizeLinear");
+  return g.initializers.at(n.inputs.at(1)).at(0);
+}
+
+// ORT fuses every Conv/Gemm of the file (its optimized graph holds no float one), and ORT's
+// logits equal tamp's run of the same file within one output step.
+void expect_fused_and_agreeing(const std::string& path, const TempDir& dir, int qlinear_conv, int qgemm) {
+  const auto [x, y] = test_images(256);
+  const std::string opt = dir.file("opt.onnx");
+  const Tensor ort = run_ort(path, {{"input", x}}, {.optimized_model = opt}).at("logits");
+  for (const char* fp : {"Conv", "Gemm", "MatMul", "FakeQuantize"}) EXPECT_EQ(count_op(opt, fp), 0) << fp;
+  EXPECT_EQ(count_op(opt, "QLinearConv"), qlinear_conv);
+  EXPECT_EQ(count_op(opt, "QGemm"), qgemm);
+  const Tensor mine = tamp_run(path, x);
+  EXPECT_GE(agreement(ort, mine), 0.996);  // 256 images: at most one differs (a tie)
+  EXPECT_LE(max_diff(ort, mine), output_step(path) * 1.0001);
+}
+
+TEST(QuantizeStaticCli, EntropyQdqIsFusedByOrtAndAgreesWithTamp) {
+  TempDir dir;
+  const std::string out = dir.file("cnn_int8.onnx");
+  const CliResult r = run_tamp({"quantize", model_path("cnn"), "--method", "static", "--calibration", "entropy",
+                                "--calib-data", "fashion-mnist", "--calib-batches", "2", "--format", "qdq", "--out",
+                                out, "--json"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["method"], "static");
+  EXPECT_EQ(j["format"], "qdq");
+  EXPECT_EQ(j["calibration"], "entropy");
+  EXPECT_EQ(j["calibration_batches"], 2);
+  EXPECT_EQ(j["quantized_weights"], 4);
+  EXPECT_LE(j["bytes_after"].get<double>(), 0.27 * j["bytes_before"].get<double>());
+  EXPECT_EQ(count_op(out, "FakeQuantize"), 0);
+  expect_fused_and_agreeing(out, dir, 2, 2);
+}
+
+TEST(QuantizeStaticCli, EveryCalibrationMethodWritesAModelOrtRuns) {
+  TempDir dir;
+  const auto [x, y] = test_images(64);
+  const Tensor f = run_ort(model_path("cnn"), {{"input", x}}).at("logits");
+  for (const char* method : {"minmax", "percentile", "mse", "moving-average"}) {
+    const std::string out = dir.file(std::string(method) + ".onnx");
+    const CliResult r = run_tamp({"quantize", model_path("cnn"), "--method", "static", "--calibration", method,
+                                  "--calib-data", "fashion-mnist", "--calib-batches", "1", "--out", out});
+    ASSERT_EQ(r.code, 0) << method << ": " << r.err;
+    EXPECT_NE(r.out.find("static int8 (QDQ)"), std::string::npos) << r.out;
+    const Tensor q = run_ort(out, {{"input", x}}).at("logits");
+    // The untrained CNN's logits are small and close together: a loose agreement, but a
+    // wrong scale or zero point would scatter them.
+    double scale = 0;
+    for (int64_t i = 0; i < f.numel(); ++i) scale = std::max(scale, static_cast<double>(std::abs(f.at(i))));
+    EXPECT_LT(max_diff(q, f), 0.1 * scale) << method;
+  }
+}
+
+TEST(QuantizeStaticCli, QOperatorPowerOfTwoAndExclusions) {
+  TempDir dir;
+  const std::string qop = dir.file("qop.onnx");
+  CliResult r = run_tamp({"quantize", model_path("cnn"), "--method", "static", "--calib-data", "fashion-mnist",
+                          "--calib-batches", "1", "--format", "qoperator", "--power-of-two", "--out", qop, "--json"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(nlohmann::json::parse(r.out)["power_of_two"], true);
+  EXPECT_EQ(count_op(qop, "QLinearConv"), 2);
+  EXPECT_EQ(count_op(qop, "MatMulInteger"), 2);
+  for (const char* fp : {"Conv", "Gemm", "MatMul"}) EXPECT_EQ(count_op(qop, fp), 0) << fp;
+  // Every float scale of the file is a power of two.
+  const nn::Graph g = io::load_onnx_graph(qop, {.fold_constants = false});
+  int scales = 0;
+  for (const auto& n : g.nodes) {
+    if (n.op_type != "QLinearConv") continue;
+    for (size_t i : {1, 4, 6}) {
+      const Tensor& s = g.initializers.at(n.inputs.at(i));
+      for (int64_t k = 0; k < s.numel(); ++k, ++scales) {
+        int e = 0;
+        EXPECT_EQ(std::frexp(s.at(k), &e), 0.5) << n.name << " input " << i;
+      }
+    }
+  }
+  EXPECT_GT(scales, 64);
+  const auto [x, y] = test_images(128);
+  const Tensor ort = run_ort(qop, {{"input", x}}).at("logits");
+  EXPECT_LE(max_diff(ort, tamp_run(qop, x)), output_step(qop) * 1.0001);
+
+  // Excluding the Gemms keeps them float: ORT fuses the convolutions only.
+  const std::string conv_only = dir.file("conv_only.onnx");
+  r = run_tamp({"quantize", model_path("cnn"), "--method", "static", "--calib-data", "fashion-mnist",
+                "--calib-batches", "1", "--exclude", "Gemm", "--out", conv_only});
+  ASSERT_EQ(r.code, 0) << r.err;
+  const std::string opt = dir.file("opt.onnx");
+  run_ort(conv_only, {{"input", x}}, {.optimized_model = opt});
+  EXPECT_EQ(count_op(opt, "QLinearConv"), 2);
+  EXPECT_EQ(count_op(opt, "Gemm") + count_op(opt, "FusedGemm"), 2);  // ORT fuses fc1's Relu into FusedGemm
+  EXPECT_EQ(count_op(opt, "QGemm"), 0);
+}
+
+TEST(QuantizeStaticCli, BadArgumentsAndModels) {
+  TempDir dir;
+  const std::string out = dir.file("x.onnx");
+  const std::string cnn = model_path("cnn");
+  auto code = [&](std::vector<std::string> extra) {
+    std::vector<std::string> args{"quantize", cnn, "--out", out};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return run_tamp(args);
+  };
+  EXPECT_EQ(code({"--method", "static"}).code, 2);  // no calibration data
+  EXPECT_NE(code({"--method", "static"}).err.find("--calib-data"), std::string::npos);
+  EXPECT_EQ(code({"--method", "static", "--calib-data", "fashion-mnist", "--bits", "4"}).code, 2);
+  EXPECT_EQ(code({"--method", "static", "--calib-data", "fashion-mnist", "--calibration", "kl"}).code, 2);
+  EXPECT_EQ(code({"--method", "static", "--calib-data", "fashion-mnist", "--format", "qlinear"}).code, 2);
+  EXPECT_EQ(code({"--method", "static", "--calib-data", "fashion-mnist", "--asymmetric"}).code, 2);
+  EXPECT_EQ(code({"--method", "static", "--calib-data", "fashion-mnist:validation"}).code, 2);
+  EXPECT_EQ(code({"--method", "dynamic", "--format", "qdq"}).code, 2);
+  EXPECT_EQ(code({"--method", "dynamic", "--calibration", "entropy"}).code, 2);
+  EXPECT_EQ(code({"--method", "weight-only", "--power-of-two"}).code, 2);
+  // Nothing left to quantize, or an exclusion naming nothing: bad input, nothing written.
+  const CliResult none = code({"--method", "static", "--calib-data", "fashion-mnist", "--exclude", "Conv", "Gemm"});
+  EXPECT_EQ(none.code, 3) << none.err;
+  EXPECT_NE(none.err.find("no quantizable op"), std::string::npos) << none.err;
+  const CliResult typo = code({"--method", "static", "--calib-data", "fashion-mnist", "--exclude", "Comv"});
+  EXPECT_EQ(typo.code, 3) << typo.err;
+  EXPECT_NE(typo.err.find("Comv"), std::string::npos) << typo.err;
+  EXPECT_FALSE(std::filesystem::exists(out));
+}
+
+// QAT from the untrained CNN on a slice of Fashion-MNIST: the exported model's accuracy in
+// ORT is the simulated accuracy tamp reported.
+void qat_round_trip(const std::string& model, const std::string& format, int folded) {
+  TempDir dir;
+  const std::string out = dir.file("qat.onnx");
+  const CliResult r = run_tamp({"train", model_path(model), "--dataset", "fashion-mnist", "--limit", "512", "--steps",
+                                "8", "--lr", "0.05", "--qat", "--format", format, "--out", out, "--json"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["quantization"]["format"], format);
+  EXPECT_EQ(j["quantization"]["quantized_weights"], 4);
+  EXPECT_EQ(j["quantization"]["folded_batch_norms"], folded);
+  EXPECT_EQ(j["test"]["examples"], 512);
+  const auto [x, y] = test_images(512);
+  const Tensor ort = run_ort(out, {{"input", x}}).at("logits");
+  EXPECT_NEAR(accuracy(ort, y), j["test"]["top1"].get<double>(), 2.5 / 512) << model << " " << format;
+  EXPECT_LE(max_diff(ort, tamp_run(out, x)), output_step(out) * 1.0001);
+  if (format == "qdq") {
+    TempDir d2;
+    run_ort(out, {{"input", x}}, {.optimized_model = d2.file("opt.onnx")});
+    for (const char* fp : {"Conv", "Gemm", "BatchNormalization"}) EXPECT_EQ(count_op(d2.file("opt.onnx"), fp), 0) << fp;
+  } else {
+    EXPECT_EQ(count_op(out, "QLinearConv"), 2);
+  }
+}
+
+TEST(TrainQatCli, CnnQdqMatchesSimulatedAccuracyInOrt) { qat_round_trip("cnn", "qdq", 0); }
+TEST(TrainQatCli, CnnQOperatorMatchesSimulatedAccuracyInOrt) { qat_round_trip("cnn", "qoperator", 0); }
+TEST(TrainQatCli, BatchNormCnnFoldsAndMatchesInOrt) { qat_round_trip("cnn_bn_train", "qdq", 2); }
+
+TEST(TrainQatCli, QatOptionsNeedQat) {
+  TempDir dir;
+  const std::string out = dir.file("x.onnx");
+  const std::vector<std::vector<std::string>> cases = {
+      {"--format", "qdq"}, {"--learnable-scales"}, {"--exclude", "Gemm"}, {"--freeze-observers", "1"}};
+  for (const auto& extra : cases) {
+    std::vector<std::string> args{"train", model_path("cnn"), "--dataset", "fashion-mnist", "--limit", "64",
+                                  "--out", out};
+    args.insert(args.end(), extra.begin(), extra.end());
+    EXPECT_EQ(run_tamp(args).code, 2) << extra.front();
+  }
+  const CliResult none = run_tamp({"train", model_path("cnn"), "--dataset", "fashion-mnist", "--limit", "64",
+                                   "--qat", "--exclude", "Conv", "Gemm", "--out", out});
+  EXPECT_EQ(none.code, 3) << none.err;
+  EXPECT_NE(none.err.find("no quantizable op"), std::string::npos) << none.err;
+}
+
+}  // namespace
+}  // namespace tamp::test
