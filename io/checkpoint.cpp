@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -25,19 +26,27 @@ DType dtype_from_name(const std::string& name) {
   throw Error(fmt::format("unknown dtype '{}'", name), ErrorKind::kInvalidInput);
 }
 
+// Fixed-length strings: they live inside the attribute message. (Variable-length strings live
+// in the global heap, which HDF5 reads without bounds checks: a damaged heap crashed it.)
 void write_string_attr(H5::H5Object& obj, const std::string& name, const std::string& value) {
-  H5::StrType type(H5::PredType::C_S1, H5T_VARIABLE);
+  H5::StrType type(H5::PredType::C_S1, std::max<size_t>(1, value.size()));
   H5::Attribute a = obj.createAttribute(name, type, H5::DataSpace(H5S_SCALAR));
-  a.write(type, value);
+  a.write(type, value.empty() ? std::string(1, '\0') : value);
 }
 
 std::string read_string_attr(const H5::H5Object& obj, const std::string& name) {
   TAMP_CHECK(obj.attrExists(name), "attribute '{}' is missing", name);
   H5::Attribute a = obj.openAttribute(name);
   TAMP_CHECK(a.getTypeClass() == H5T_STRING, "attribute '{}' is not a string", name);
-  TAMP_CHECK(a.getSpace().getSimpleExtentNpoints() == 1, "attribute '{}' is not a single string", name);
-  std::string value;
-  a.read(a.getStrType(), value);
+  H5::StrType type = a.getStrType();
+  TAMP_CHECK(!type.isVariableStr(), "attribute '{}' is a variable-length string", name);
+  const size_t size = type.getSize();
+  TAMP_CHECK(size >= 1 && size <= 65536, "attribute '{}' has a {}-byte string", name, size);
+  H5::DataSpace space = a.getSpace();
+  TAMP_CHECK(space.getSimpleExtentNpoints() == 1, "attribute '{}' is not a single string", name);
+  std::string value(size, '\0');
+  a.read(type, value.data());
+  value.resize(std::strlen(value.c_str()));
   return value;
 }
 

@@ -39,7 +39,11 @@ class Fields {
 
   const std::string& path() const { return path_; }
   std::string at(const std::string& key) const { return path_.empty() ? key : path_ + "." + key; }
-  bool has(const std::string& key) const { return entries_.count(key) != 0; }
+  // Every key asked about is a known key of this mapping (listed when another is unknown).
+  bool has(const std::string& key) const {
+    asked_.insert(key);
+    return entries_.count(key) != 0;
+  }
 
   YAML::Node node(const std::string& key) {
     used_.insert(key);
@@ -114,11 +118,15 @@ class Fields {
     for (const auto& [k, n] : entries_) {
       if (used_.count(k)) continue;
       std::string list;
-      for (const auto& [k2, n2] : entries_) if (used_.count(k2)) list += (list.empty() ? "" : ", ") + k2;
+      for (const auto& k2 : asked_) list += (list.empty() ? "" : ", ") + k2;
       fail(at(k), "unknown key" + (list.empty() ? std::string() : fmt::format(" (known here: {})", list)));
     }
   }
-  void allow(const std::vector<std::string>& keys) { for (const auto& k : keys) if (has(k)) used_.insert(k); }
+  void allow(const std::vector<std::string>& keys) {
+    for (const auto& k : keys) {
+      if (has(k)) used_.insert(k);
+    }
+  }
 
  private:
   // Explicit keys first; keys merged in by "<<" only fill what is missing.
@@ -146,6 +154,7 @@ class Fields {
   std::string path_;
   std::map<std::string, YAML::Node> entries_;
   std::set<std::string> used_;
+  mutable std::set<std::string> asked_;
 };
 
 inline std::string resolve(const std::string& base_dir, const std::string& p) {
