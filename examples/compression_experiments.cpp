@@ -4,6 +4,7 @@
 #include <tamp/compression/distillation/self_distillation.h>
 #include <tamp/compression/pruning/checker.h>
 #include <tamp/compression/pruning/pruning.h>
+#include <tamp/compression/pruning/shrink.h>
 #include <tamp/io/onnx_import.h>
 #include <tamp/nn/lr_schedule.h>
 #include <tamp/scheduler/trainer.h>
@@ -39,6 +40,14 @@ Run train(nn::GraphModule& model, const nn::TrainTest& data, std::vector<std::sh
   return {r.eval.top1, r.seconds};
 }
 
+// A GraphModule trains its initializers in place, and a Graph copy shares their storage:
+// every run starts from its own copy, so runs neither see nor change each other's weights.
+nn::Graph own_copy(const nn::Graph& g) {
+  nn::Graph c = g;
+  for (auto& [name, t] : c.initializers) t = t.clone();
+  return c;
+}
+
 void say(const ExperimentOptions& o, const std::string& line) {
   if (o.log) o.log(line);
 }
@@ -56,7 +65,7 @@ Baseline train_baseline(const std::string& model_path, const nn::TrainTest& data
   b.trained = m.export_graph();
   b.top1 = base.top1;
   say(o, fmt::format("baseline: {} epochs, top-1 {:.2f} % ({:.0f} s)", o.base_epochs, 100 * b.top1, base.seconds));
-  nn::GraphModule dense(b.trained);
+  nn::GraphModule dense(own_copy(b.trained));
   const Run ft = train(dense, data, {}, o.finetune_epochs, o);
   b.finetuned_top1 = ft.top1;
   b.seconds = base.seconds + ft.seconds;
@@ -83,11 +92,12 @@ PruningRow run_pruning(const Baseline& base, const nn::TrainTest& data, const st
     p.schedule = pruning::Schedule::gradual_epochs(pruning::Curve::kCubic, 0, 1, 50);
     row.schedule = "cubic over epoch 0, every 50 steps";
   }
-  nn::GraphModule m(base.trained);
+  nn::GraphModule m(own_copy(base.trained));
   auto component = std::make_shared<Pruning>(p);
   const Run r = train(m, data, {component}, o.finetune_epochs, o);
   row.top1 = r.top1;
   row.seconds = r.seconds;
+  row.model = m.export_graph();
   int64_t zeros = 0, total = 0, pruned_zeros = 0, pruned_total = 0;
   row.pattern_valid = true;
   for (const auto& l : component->report()) {
@@ -100,10 +110,17 @@ PruningRow run_pruning(const Baseline& base, const nn::TrainTest& data, const st
     pruned_zeros += std::llround(check.sparsity * static_cast<double>(w.numel()));
     pruned_total += w.numel();
   }
-  for (const auto& s : pruning::sparsity_report(m.export_graph())) {
+  for (const auto& s : pruning::sparsity_report(row.model)) {
     const Tensor w = m.parameter(s.weight).value();
     zeros += std::llround(s.sparsity * static_cast<double>(w.numel()));
     total += w.numel();
+  }
+  if (pattern.kind == pruning::PatternKind::kChannel) {
+    pruning::ShrinkReport r;
+    pruning::shrink_pruned(row.model, &r);
+    row.shrink.parameters_before = r.parameters_before;
+    row.shrink.parameters_after = r.parameters_after;
+    for (const auto& l : r.layers) row.shrink.layers.push_back(fmt::format("{} {} -> {}", l.node, l.before, l.after));
   }
   row.sparsity = pruned_total ? static_cast<double>(pruned_zeros) / static_cast<double>(pruned_total) : 0;
   row.model_sparsity = total ? static_cast<double>(zeros) / static_cast<double>(total) : 0;
@@ -134,16 +151,16 @@ std::vector<DistillationRow> run_distillation(const std::string& source_dir, con
     rows.push_back(std::move(row));
   };
   {
-    nn::GraphModule s(student_graph);
+    nn::GraphModule s(own_copy(student_graph));
     record("alone", train(s, data, {}, o.distill_epochs, o), {});
   }
   {
-    nn::GraphModule s(student_graph);
+    nn::GraphModule s(own_copy(student_graph));
     auto kd = std::make_shared<Distillation>(teacher, DistillationOptions{.temperature = 4, .alpha = 0.7});
     record("logit KD (KL, T 4, alpha 0.7)", train(s, data, {kd}, o.distill_epochs, o), kd->history());
   }
   {
-    nn::GraphModule s(student_graph);
+    nn::GraphModule s(own_copy(student_graph));
     auto kd = std::make_shared<Distillation>(
         teacher, DistillationOptions{
                      .temperature = 4,
@@ -153,7 +170,7 @@ std::vector<DistillationRow> run_distillation(const std::string& source_dir, con
     record("logit KD + 2 layers (MSE, projected)", train(s, data, {kd}, o.distill_epochs, o), kd->history());
   }
   {
-    nn::GraphModule s(student_graph);
+    nn::GraphModule s(own_copy(student_graph));
     auto sd = std::make_shared<SelfDistillation>(SelfDistillationOptions{
         .temperature = 3, .pairs = {{.shallow = "/MaxPool_output_0"}, {.shallow = "/MaxPool_1_output_0"}}});
     record("self-distillation (2 heads)", train(s, data, {sd}, o.distill_epochs, o), sd->history());

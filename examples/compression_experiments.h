@@ -44,6 +44,11 @@ struct Baseline {
 };
 Baseline train_baseline(const std::string& model_path, const nn::TrainTest& data, const ExperimentOptions& o);
 
+struct ShrinkSummary {
+  int64_t parameters_before = 0, parameters_after = 0;   // float initializer elements
+  std::vector<std::string> layers;                       // "conv1 32 -> 16", ...
+};
+
 struct PruningRow {
   std::string pattern, criterion, schedule;
   double target = 0;               // requested sparsity of the pruned weights
@@ -52,10 +57,13 @@ struct PruningRow {
   bool pattern_valid = false;      // every pruned weight passes the checker
   double top1 = 0;
   double seconds = 0;
+  nn::Graph model;                 // the pruned model as exported (masked; channels not removed)
+  ShrinkSummary shrink;            // channel pattern: what shrink_pruned removes
 };
 // 2:4 (or any N:M / block pattern): pruned gradually over the first fine-tuning epoch, then
 // fine-tuned. "unstructured" at `sparsity`: cubic (GMP) from the start to the end of the
-// second-to-last epoch, then one epoch at the final sparsity. conv1 (one input channel) is
+// second-to-last epoch, then one epoch at the final sparsity. "channel" at `sparsity`: like
+// N:M, and row.shrink says what removing the pruned channels saves. conv1 (one input channel) is
 // left dense for N:M and the first layers pruned layer-wise.
 PruningRow run_pruning(const Baseline& base, const nn::TrainTest& data, const std::string& pattern,
                        compression::pruning::Criterion criterion, const ExperimentOptions& o,

@@ -4,20 +4,89 @@
 //
 //   prune_distill_figures [--what pruning|distillation|all] [--threads 2] [--out figures.md]
 //                         [--base-epochs 4] [--finetune-epochs 3] [--distill-epochs 4]
-//                         [--teacher-epochs 4] [--steps N] [--seed 1]
+//                         [--teacher-epochs 4] [--steps N] [--seed 1] [--criteria c1 c2 ...]
+//                         [--patterns 2:4 unstructured] [--channel-sparsity 0.5]
+// --channel-sparsity adds a row pruning whole channels (magnitude) and the parameters that
+// removing them from the graph (shrink_pruned) saves; 0 leaves it out. --ort-check also runs
+// the shrunk model in ONNX Runtime on the test set against tamp's masked model.
 #include "compression_experiments.h"
 
 #include <tamp/autograd/threads.h>
+#include <tamp/compression/pruning/shrink.h>
 #include <tamp/io/idx.h>
+#include <tamp/io/onnx_export.h>
+#include <tamp/io/tensor_proto.h>
+#include <tamp/nn/graph_module.h>
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include <array>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
+#include <unistd.h>
 
 using namespace tamp;
+
+namespace {
+
+struct OrtCheck {
+  int64_t examples = 0, argmax_differ = 0;
+  double max_abs = 0;
+};
+
+// The channel-pruned model with its channels removed, run in ONNX Runtime (node and
+// tests/ort/setup.sh) on the whole test set, against tamp's masked model on the same images.
+OrtCheck shrunk_in_ort_vs_masked(const nn::Graph& masked, const nn::Dataset& test, const std::string& source) {
+  const auto dir = std::filesystem::temp_directory_path() / fmt::format("tamp_figures_{}", ::getpid());
+  std::filesystem::create_directories(dir / "out");
+  const nn::Graph shrunk = compression::pruning::shrink_pruned(masked);
+  io::save_onnx_graph(shrunk, (dir / "shrunk.onnx").string());
+  std::vector<int64_t> rows(static_cast<size_t>(test.size()));
+  for (int64_t i = 0; i < test.size(); ++i) rows[i] = i;
+  const Tensor x = test.get_batch(rows).x.reshape({test.size(), 1, 28, 28});
+  io::write_tensor_file((dir / "x.pb").string(), x, "input");
+  const std::string cmd = fmt::format("node {}/tests/ort/run_ort.js {} --input {}={} --output-dir {} 2>&1", source,
+                                      (dir / "shrunk.onnx").string(), shrunk.inputs[0].name,
+                                      (dir / "x.pb").string(), (dir / "out").string());
+  std::string log;
+  std::array<char, 4096> buf{};
+  FILE* p = popen(cmd.c_str(), "r");
+  if (!p) throw Error("cannot run node", ErrorKind::kIo);
+  while (fgets(buf.data(), buf.size(), p)) log += buf.data();
+  if (pclose(p) != 0) throw Error(fmt::format("`{}` failed: {}", cmd, log), ErrorKind::kIo);
+  const Tensor ort = io::read_tensor_file((dir / "out" / (shrunk.outputs[0].name + ".pb")).string());
+  std::filesystem::remove_all(dir);
+
+  nn::GraphModule m(masked);
+  m.eval();
+  NoGradGuard no_grad;
+  OrtCheck c;
+  const int64_t classes = ort.numel() / test.size();
+  for (int64_t b0 = 0; b0 < test.size(); b0 += 500) {
+    const int64_t n = std::min<int64_t>(500, test.size() - b0);
+    const std::vector<int64_t> part(rows.begin() + b0, rows.begin() + b0 + n);
+    const Tensor xb = test.get_batch(part).x.reshape({n, 1, 28, 28});
+    const Tensor t = m.forward({{masked.inputs[0].name, Variable(xb)}}).at(masked.outputs[0].name).value();
+    for (int64_t i = 0; i < n; ++i) {
+      int64_t ia = 0, ib = 0;
+      for (int64_t k = 0; k < classes; ++k) {
+        const double a = t.at(i * classes + k), b = ort.at((b0 + i) * classes + k);
+        c.max_abs = std::max(c.max_abs, std::fabs(a - b));
+        if (a > t.at(i * classes + ia)) ia = k;
+        if (b > ort.at((b0 + i) * classes + ib)) ib = k;
+      }
+      c.argmax_differ += ia != ib;
+    }
+    c.examples += n;
+  }
+  return c;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"Fashion-MNIST figures for pruning and distillation"};
@@ -35,6 +104,13 @@ int main(int argc, char** argv) {
   app.add_option("--steps", o.max_steps_per_epoch, "cap on steps per epoch (quick runs)");
   app.add_option("--seed", o.seed, "data order");
   app.add_option("--criteria", criteria, "pruning criteria to run");
+  std::vector<std::string> patterns{"2:4", "unstructured"};
+  double channel_sparsity = 0.5;
+  app.add_option("--patterns", patterns, "2:4 and/or unstructured (90 %)")
+      ->check(CLI::IsMember({"2:4", "unstructured"}));
+  bool ort_check = false;
+  app.add_flag("--ort-check", ort_check, "run the shrunk channel-pruned model in ONNX Runtime on the test set");
+  app.add_option("--channel-sparsity", channel_sparsity, "channel pruning row (0: none)")->check(CLI::Range(0.0, 0.95));
   app.add_option("--data", data_dir, "Fashion-MNIST folder");
   app.add_option("--source", source, "repository root (for the test models)");
   CLI11_PARSE(app, argc, argv);
@@ -57,7 +133,8 @@ int main(int argc, char** argv) {
                         o.finetune_epochs, o.base_epochs, o.lr, o.batch_size, o.seed);
       md += "| pattern | criterion | schedule | sparsity (pruned weights / all) | checker | top-1 | vs dense |\n";
       md += "|---|---|---|---|---|---|---|\n";
-      for (const auto& [pattern, sparsity] : std::vector<std::pair<std::string, double>>{{"2:4", -1}, {"unstructured", 0.9}}) {
+      for (const auto& pattern : patterns) {
+        const double sparsity = pattern == "unstructured" ? 0.9 : -1;
         for (const auto& c : criteria) {
           const auto row = examples::run_pruning(base, data, pattern, compression::pruning::parse_criterion(c), o, sparsity);
           md += fmt::format("| {} | {} | {} | {:.1f} % / {:.1f} % | {} | {:.2f} % | {:+.2f} pt |\n", row.pattern,
@@ -66,7 +143,30 @@ int main(int argc, char** argv) {
                             100 * (row.top1 - base.finetuned_top1));
         }
       }
-      md += "\n";
+      std::string shrink_line;
+      if (channel_sparsity > 0) {
+        const auto row = examples::run_pruning(base, data, "channel", compression::pruning::Criterion::kMagnitude, o,
+                                               channel_sparsity);
+        md += fmt::format("| channel | magnitude | {} | {:.1f} % / {:.1f} % | {} | {:.2f} % | {:+.2f} pt |\n",
+                          row.schedule, 100 * row.sparsity, 100 * row.model_sparsity,
+                          row.pattern_valid ? "valid" : "INVALID", 100 * row.top1,
+                          100 * (row.top1 - base.finetuned_top1));
+        std::string layers;
+        for (const auto& l : row.shrink.layers) layers += (layers.empty() ? "" : ", ") + l;
+        shrink_line = fmt::format("\nChannel row: removing the pruned channels (shrink_pruned) takes the model from {} "
+                                  "to {} parameters ({:.1f} %; {}).\n",
+                                  row.shrink.parameters_before, row.shrink.parameters_after,
+                                  100.0 * static_cast<double>(row.shrink.parameters_after) /
+                                      static_cast<double>(std::max<int64_t>(1, row.shrink.parameters_before)),
+                                  layers);
+        if (ort_check) {
+          const OrtCheck c = shrunk_in_ort_vs_masked(row.model, *data.test, source);
+          shrink_line += fmt::format("The shrunk model in ONNX Runtime against tamp's masked model on the {} test "
+                                     "images: argmax differs on {}, largest logit difference {:.2e}.\n",
+                                     c.examples, c.argmax_differ, c.max_abs);
+        }
+      }
+      md += shrink_line + "\n";
     }
     if (what != "pruning") {
       double teacher = 0;

@@ -10,7 +10,11 @@
 
 #include <gtest/gtest.h>
 
+#include <tamp/compression/pruning/shrink.h>
+
 #include <fmt/format.h>
+
+#include <cmath>
 
 using namespace tamp;
 using namespace tamp::compression::pruning;
@@ -55,6 +59,50 @@ TEST(SlowPruningFashionMnist, EveryCriterionGivesValidTwoFourMasks) {
     EXPECT_DOUBLE_EQ(r.sparsity, 0.5) << criterion_name(c);
     EXPECT_GE(r.top1, b.finetuned_top1 - 0.02) << criterion_name(c);  // a broken criterion loses far more
   }
+}
+
+// Channel pruning on the trained CNN: the model with the pruned channels removed, run in ONNX
+// Runtime on the whole test set, gives tamp's masked model's argmax and logits within 1e-4.
+TEST(SlowPruningFashionMnist, ShrunkChannelPrunedModelInOrtEqualsTheMaskedModelOnTheTestSet) {
+  const auto& b = baseline();
+  const auto r = examples::run_pruning(b, test::fashion_data(), "channel", Criterion::kMagnitude, {}, 0.5);
+  record("top1_channel50", r.top1);
+  EXPECT_TRUE(r.pattern_valid);
+  EXPECT_GE(r.top1, b.finetuned_top1 - 0.05);  // half the channels of every hidden layer
+  EXPECT_EQ(r.shrink.layers.size(), 3u);
+  EXPECT_LT(r.shrink.parameters_after * 3, r.shrink.parameters_before);
+  const nn::Graph shrunk = shrink_pruned(r.model);
+  test::TempDir dir;
+  io::save_onnx_graph(shrunk, dir.file("shrunk.onnx"));
+  const nn::Dataset& data = *test::fashion_data().test;
+  nn::GraphModule masked(r.model);
+  masked.eval();
+  double worst = 0;
+  int64_t differ = 0, seen = 0;
+  for (int64_t b0 = 0; b0 < data.size(); b0 += 1000) {  // (1000, 32, 26, 26) activations at most
+    const int64_t n = std::min<int64_t>(1000, data.size() - b0);
+    std::vector<int64_t> rows(static_cast<size_t>(n));
+    for (int64_t i = 0; i < n; ++i) rows[i] = b0 + i;
+    const Tensor x = data.get_batch(rows).x.reshape({n, 1, 28, 28});
+    const Tensor ort = test::run_ort(dir.file("shrunk.onnx"), {{"input", x}}).at("logits");
+    NoGradGuard no_grad;
+    const Tensor t = masked.forward({{"input", Variable(x)}}).at("logits").value();
+    ASSERT_EQ(t.shape(), ort.shape());
+    for (int64_t i = 0; i < n; ++i) {
+      int64_t ia = 0, ib = 0;
+      for (int64_t k = 0; k < 10; ++k) {
+        worst = std::max(worst, std::fabs(t.at(i * 10 + k) - ort.at(i * 10 + k)));
+        if (t.at(i * 10 + k) > t.at(i * 10 + ia)) ia = k;
+        if (ort.at(i * 10 + k) > ort.at(i * 10 + ib)) ib = k;
+      }
+      differ += ia != ib;
+    }
+    seen += n;
+  }
+  EXPECT_EQ(seen, 10000);
+  record("max_abs_logit_difference", worst);
+  EXPECT_LE(worst, 1e-4);
+  EXPECT_EQ(differ, 0);
 }
 
 #endif  // TAMP_HAVE_EXPERIMENTS
