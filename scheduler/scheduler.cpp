@@ -255,7 +255,8 @@ FitResult Scheduler::fit(nn::GraphModule& model, const FitOptions& options) {
     t.collective = options.collective;
     if (checkpoints && options.checkpoint_every > 0) {
       t.on_step_end = [&, k](const TrainCheckpointView& v) {
-        if (v.progress.step % options.checkpoint_every != 0) return;
+        // A step whose loss was not finite is no place to resume from: the last good one stays.
+        if (v.progress.step % options.checkpoint_every != 0 || v.progress.bad_in_a_row > 0) return;
         if (!writer) return;
         io::Checkpoint c = base_checkpoint(k, true);
         const TrainProgress& p = v.progress;
