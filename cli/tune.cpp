@@ -1,4 +1,5 @@
 // tamp tune MODEL.onnx --out OUT.onnx [--accuracy-criterion relative:0.01]
+// tamp tune RECIPE.yaml [--out DIR]     (a recipe with a `tuning:` section, no stages)
 //           [--strategy basic|mse|exhaustive|random|bayesian|tpe] [--objective size|bops|latency:CMD]
 //           [--max-trials N] [--timeout S] [--keep-improving] [--history tuning.jsonl]
 //           [--calib-data fashion-mnist:train] [--eval-data fashion-mnist:test] [--limit N]
@@ -13,6 +14,7 @@
 
 #include <tamp/io/onnx_export.h>
 #include <tamp/io/onnx_import.h>
+#include <tamp/scheduler/recipe.h>
 #include <tamp/scheduler/tuning/quant_tuning.h>
 #include <tamp/scheduler/tuning/tuner.h>
 
@@ -39,6 +41,8 @@ struct TuneArgs {
   uint64_t seed = 0;
   DatasetArgs calib{.spec = "fashion-mnist:train"};
   std::string eval_data = "fashion-mnist:test";
+  int64_t eval_limit = -2;       // -2: as --limit
+  int64_t eval_max_batches = -1;
   int64_t calib_batches = 8, batch = 64;
   std::vector<std::string> granularity{"per_channel", "per_tensor"}, scheme{"asym", "sym"},
       calibration{"minmax", "percentile", "entropy", "mse"}, sparsity, searchable, exclude;
@@ -72,7 +76,60 @@ nlohmann::ordered_json trial_json(const TuningSpace& space, const TrialRecord& r
           {"meets", r.meets}, {"resumed", r.resumed}, {"config", space.to_values(r.config)}};
 }
 
-int run_tune(const TuneArgs& a) {
+bool is_recipe(const std::string& path) { return path.ends_with(".yaml") || path.ends_with(".yml"); }
+
+// The arguments a tuning recipe stands for.
+TuneArgs from_recipe(const TuneArgs& cli) {
+  const Recipe r = load_recipe(cli.model.path);
+  if (!r.tuning) {
+    throw Error(fmt::format("recipe '{}' has no tuning: section", cli.model.path), ErrorKind::kInvalidInput,
+                "tamp run runs recipes with stages; tamp tune needs a tuning: section");
+  }
+  const tuning::RecipeTuning& t = *r.tuning;
+  TuneArgs a;
+  a.json = cli.json;
+  a.threads = cli.threads ? cli.threads : r.training.threads;
+  const std::filesystem::path dir =
+      cli.out.empty() ? std::filesystem::path("runs") / std::filesystem::path(cli.model.path).stem() : std::filesystem::path(cli.out);
+  std::filesystem::create_directories(dir);
+  a.model.path = r.model;
+  a.out = (dir / r.export_.path).string();
+  a.history = (dir / t.history).string();
+  a.criterion = t.criterion;
+  a.strategy = t.strategy;
+  a.objective = t.objective;
+  a.max_trials = t.max_trials;
+  a.timeout = t.timeout;
+  a.keep_improving = t.keep_improving;
+  a.seed = t.seed;
+  a.calib_batches = t.calibration_batches;
+  a.batch = r.training.batch_size;
+  if (!t.granularity.empty()) a.granularity = t.granularity;
+  if (!t.scheme.empty()) a.scheme = t.scheme;
+  if (!t.calibration.empty()) a.calibration = t.calibration;
+  a.sparsity = t.sparsity;
+  a.exclude = t.exclude;
+  for (const auto& [k, v] : t.searchable) {
+    std::string item = k + "=";
+    for (size_t i = 0; i < v.size(); ++i) item += (i ? "," : "") + v[i];
+    a.searchable.push_back(item);
+  }
+  a.format = r.export_.format;
+  a.input = r.input;
+  a.output = r.output;
+  a.calib.spec = r.data.dataset;
+  a.calib.data_dir = r.data.dir;
+  a.calib.limit = r.data.limit;
+  a.calib.normalize = r.data.normalize;
+  a.eval_data = r.data.eval_dataset.empty() ? r.data.dataset + ":test" : r.data.eval_dataset;
+  a.eval_limit = r.data.eval_limit;
+  a.eval_max_batches = r.evaluation.max_batches;
+  return a;
+}
+
+int run_tune(const TuneArgs& cli) {
+  const TuneArgs a = is_recipe(cli.model.path) ? from_recipe(cli) : cli;
+  if (a.out.empty()) throw UsageError("--out OUT.onnx is required (the tuned model)");
   apply_threads(a.threads);
   const AccuracyCriterion criterion = AccuracyCriterion::parse(a.criterion);
   auto strategy = make_strategy(a.strategy, a.seed);
@@ -83,6 +140,7 @@ int run_tune(const TuneArgs& a) {
   const LoadedDataset calib = load_dataset(a.calib, "train");
   DatasetArgs e = a.calib;
   e.spec = a.eval_data;
+  if (a.eval_limit != -2) e.limit = a.eval_limit;
   const LoadedDataset eval = load_dataset(e, "test");
 
   QuantTuningOptions o;
@@ -96,7 +154,7 @@ int run_tune(const TuneArgs& a) {
   o.calibration_batches = a.calib_batches;
   o.calibration_batch_size = a.batch;
   o.eval = eval.selected;
-  o.eval_options = {.input = a.input, .output = a.output};
+  o.eval_options = {.max_batches = a.eval_max_batches, .input = a.input, .output = a.output};
   o.objective = Objective::parse(a.objective);
   const std::filesystem::path out_dir = std::filesystem::absolute(a.out).parent_path();
   o.work_dir = out_dir.string();
@@ -157,7 +215,9 @@ int run_tune(const TuneArgs& a) {
 Action setup_tune(CLI::App& sub) {
   auto a = std::make_shared<TuneArgs>();
   add_model_arg(sub, a->model);
-  sub.add_option("--out", a->out, "where the tuned model is written (ONNX)")->required()->type_name("OUT.onnx");
+  sub.add_option("--out", a->out, "where the tuned model is written (ONNX); with a recipe, the output folder "
+                                  "(default runs/<recipe name>)")
+      ->type_name("OUT.onnx|DIR");
   sub.add_option("--accuracy-criterion", a->criterion, "relative:FRACTION or absolute:POINTS of top-1 lost vs fp32")
       ->capture_default_str();
   sub.add_option("--strategy", a->strategy, "basic, mse, exhaustive, random, bayesian or tpe")

@@ -1,6 +1,7 @@
 // parse_recipe: the top-level sections, optimizers, schedules and quantization specs (the
 // stage sections are in recipe_stage.cpp, the reader in detail/recipe_fields.h).
 #include <tamp/scheduler/detail/recipe_fields.h>
+#include <tamp/scheduler/tuning/recipe_tuning.h>
 
 #include <fstream>
 #include <sstream>
@@ -170,11 +171,18 @@ Recipe parse_recipe(const std::string& text, const std::string& base_dir, const 
     if (r.evaluation.max_batches == 0) fail(e.at("max_batches"), "must be positive (or -1: the whole set)");
     e.finish();
   }
-  if (!top.has("stages")) fail("stages", "missing (required): a list of stages");
-  YAML::Node stages = top.node("stages");
-  if (!stages.IsSequence() || stages.size() == 0) fail("stages", fmt::format("expected a non-empty list, got {}", kind_of(stages)));
-  for (size_t i = 0; i < stages.size(); ++i) {
-    r.stages.push_back(read_stage(stages[i], fmt::format("stages[{}]", i), base_dir));
+  if (top.has("tuning")) {
+    Fields t(top.node("tuning"), "tuning");
+    r.tuning = tuning::read_recipe_tuning(t);
+    r.tuning->seed = r.seed;
+    if (top.has("stages")) fail("stages", "a tuning recipe has no stages (tuning searches post-training quantization)");
+  } else {
+    if (!top.has("stages")) fail("stages", "missing (required): a list of stages");
+    YAML::Node stages = top.node("stages");
+    if (!stages.IsSequence() || stages.size() == 0) fail("stages", fmt::format("expected a non-empty list, got {}", kind_of(stages)));
+    for (size_t i = 0; i < stages.size(); ++i) {
+      r.stages.push_back(read_stage(stages[i], fmt::format("stages[{}]", i), base_dir));
+    }
   }
   if (top.has("export")) {
     Fields x(top.node("export"), "export");
@@ -187,7 +195,7 @@ Recipe parse_recipe(const std::string& text, const std::string& base_dir, const 
     x.finish();
   }
   top.finish();
-  bool quantized = false;
+  bool quantized = r.tuning.has_value();
   for (const auto& s : r.stages) quantized = quantized || s.qat || s.ptq;
   if (quantized && r.export_.format == "float") {
     fail("export.format", "'float' cannot hold a quantized model: use qdq or qoperator");

@@ -20,6 +20,7 @@
 #include <tamp/compression/pruning/pruning.h>
 #include <tamp/compression/quantization/fake_quantizer.h>
 #include <tamp/scheduler/scheduler.h>
+#include <tamp/scheduler/tuning/recipe_tuning.h>
 
 #include <optional>
 #include <string>
@@ -95,6 +96,7 @@ struct Recipe {
   RecipeEvaluation evaluation;
   std::vector<RecipeStage> stages;
   RecipeExport export_;
+  std::optional<tuning::RecipeTuning> tuning;  // `tuning:` (tamp tune RECIPE.yaml); then no stages
   std::string hash;                        // FNV-1a 64 of the canonical text, hex
 };
 

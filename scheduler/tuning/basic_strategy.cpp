@@ -8,7 +8,7 @@ namespace tamp::tuning {
 namespace {
 
 // When no single fallback recovers this fraction of the accuracy gap, the ops interact and
-// the single-fallback ranking is noise: basic then measures each op quantized alone.
+// the single-fallback ranking is noise: basic then orders by the quantization error.
 constexpr double kWeakSignal = 0.25;
 
 }  // namespace
@@ -123,18 +123,18 @@ void FallbackStrategy::advance(const StrategyContext& ctx) {
       double best_gain = 0;
       for (const auto& [d, g] : sensitivity) best_gain = std::max(best_gain, g);
       const double gap = ctx.required_accuracy - base_->outcome.accuracy;
-      if (best_gain < kWeakSignal * gap && plan_alone(ctx)) return;
-      plan_cumulative(ctx, sensitivity);
-      return;
-    }
-    case Phase::kAlone: {
-      // Harm of quantizing each op with every other op in fp32: the accuracy it leaves
-      // missing (ops that only hurt together, like two sharing a hostile activation, show).
-      std::map<int, double> harm;
-      for (size_t i = 0; i < results.size() && i < single_dims_.size(); ++i) {
-        harm[single_dims_[i]] = ctx.required_accuracy - results[i].outcome.accuracy;
+      if (best_gain < kWeakSignal * gap) {
+        // Ops that only hurt together (the producer and the consumer of one badly quantized
+        // activation): no single fallback shows them. The problem's quantization error
+        // (each op quantized alone) does, without trials that could stop a first-meet run
+        // on a big configuration.
+        std::map<int, double> err = ctx.problem.quantization_error();
+        if (!err.empty()) {
+          plan_cumulative(ctx, err);
+          return;
+        }
       }
-      plan_cumulative(ctx, harm);
+      plan_cumulative(ctx, sensitivity);
       return;
     }
     case Phase::kCumulative:
@@ -193,20 +193,6 @@ void FallbackStrategy::plan_single(const StrategyContext& ctx) {
     single_dims_.push_back(d);
   }
   if (pending_.empty()) phase_ = Phase::kDone;
-}
-
-bool FallbackStrategy::plan_alone(const StrategyContext& ctx) {
-  const auto dims = ctx.space.dimensions_of_kind(DimensionKind::kFallback);
-  if (dims.size() < 3) return false;  // with two ops "alone" is what the single trials measured
-  phase_ = Phase::kAlone;
-  single_dims_.clear();
-  for (int d : dims) {
-    Config c = base_->config;
-    for (int e : dims) c[static_cast<size_t>(e)] = e == d ? 0 : 1;
-    pending_.push_back(ctx.space.canonical(c));
-    single_dims_.push_back(d);
-  }
-  return true;
 }
 
 void FallbackStrategy::plan_cumulative(const StrategyContext& ctx, const std::map<int, double>& sensitivity) {

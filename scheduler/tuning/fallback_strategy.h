@@ -6,10 +6,10 @@
 // per op (that op alone in fp32) after trying global option changes (every op's
 // calibration, granularity, ... switched at once); when no single fallback recovers a
 // quarter of the accuracy gap (ops that hurt only together, e.g. the producer and the
-// consumer of one badly quantized activation), it measures each op quantized alone (the
-// others in fp32) and orders by that harm instead. mse takes the order from the problem's
-// quantization_error() without spending trials. With keep-improving, once a config meets
-// the criterion, per-layer sparsity levels are then raised greedily one step at a time.
+// consumer of one badly quantized activation), it orders by the problem's
+// quantization_error() instead, as mse does from the start without spending trials. With
+// keep-improving, once a config meets the criterion, per-layer sparsity levels are then
+// raised greedily one step at a time.
 #pragma once
 
 #include <tamp/scheduler/tuning/strategy.h>
@@ -28,11 +28,10 @@ class FallbackStrategy : public Strategy {
   void observe(const TrialRecord& record, const StrategyContext& ctx) override;
 
  private:
-  enum class Phase { kDefault, kGlobal, kSingle, kAlone, kCumulative, kRefine, kCompress, kDone };
+  enum class Phase { kDefault, kGlobal, kSingle, kCumulative, kRefine, kCompress, kDone };
   void advance(const StrategyContext& ctx);
   void plan_global(const StrategyContext& ctx);
   void plan_single(const StrategyContext& ctx);
-  bool plan_alone(const StrategyContext& ctx);
   void plan_cumulative(const StrategyContext& ctx, const std::map<int, double>& sensitivity);
   void plan_refine(const StrategyContext& ctx);
   void plan_compress(const StrategyContext& ctx);

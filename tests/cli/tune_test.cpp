@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include <filesystem>
+#include <fstream>
 
 namespace tamp::test {
 namespace {
@@ -67,6 +68,35 @@ TEST(TuneCli, UnreachableCriterionWritesTheBestAndExits1) {
     EXPECT_NE(r.out.find("no configuration met"), std::string::npos) << r.out;
     EXPECT_NE(r.err.find("not met"), std::string::npos) << r.err;
   }
+}
+
+TEST(TuneCli, RecipeWithATuningSection) {
+  TempDir dir;
+  const std::string model = hostile_model(dir);
+  {
+    std::ofstream out(dir.file("tune.yaml"));
+    out << "model: hostile.onnx\n"
+           "data: {limit: 1024, eval_limit: 2000}\n"
+           "tuning:\n  criterion: relative:0.01\n  strategy: mse\n  calibration: [minmax]\n"
+           "export: {path: tuned.onnx}\n";
+  }
+  const std::string out = dir.file("run");
+  CliResult r = run_tamp({"tune", dir.file("tune.yaml"), "--out", out, "--json"});
+  ASSERT_EQ(r.code, 0) << r.err << r.out;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_TRUE(j.at("met").get<bool>());
+  EXPECT_EQ(j.at("fallbacks").size(), 2u);
+  EXPECT_EQ(j.at("strategy"), "mse");
+  EXPECT_TRUE(std::filesystem::exists(out + "/tuned.onnx"));
+  EXPECT_TRUE(std::filesystem::exists(out + "/tuning.jsonl"));
+  // a recipe with stages is for tamp run
+  {
+    std::ofstream bad(dir.file("run.yaml"));
+    bad << "model: hostile.onnx\nstages: [{ptq: {}}]\n";
+  }
+  CliResult b = run_tamp({"tune", dir.file("run.yaml"), "--out", out});
+  EXPECT_EQ(b.code, 3) << b.err;
+  EXPECT_NE(b.err.find("no tuning: section"), std::string::npos) << b.err;
 }
 
 TEST(TuneCli, BadArguments) {
