@@ -2,7 +2,8 @@
 // a wider teacher while pruning to 2:4, then quantization-aware training with the masks
 // locked, on one process or many under mpirun; writes int8 QDQ ONNX.
 //
-//   cd tests/data/models && design_example          # reads cnn.onnx and cnn_wide.onnx
+//   cp tests/data/models/cnn.onnx tests/data/models/cnn_wide.onnx /tmp/run && cd /tmp/run
+//   design_example                                   # writes cnn_int8_2of4.onnx here
 //   mpirun -np 2 design_example                      # data-parallel
 #include <tamp/tamp.h>
 using namespace tamp;
