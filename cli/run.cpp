@@ -7,6 +7,7 @@
 #include <tamp/compression/quantization/lower.h>
 #include <tamp/io/onnx_export.h>
 #include <tamp/io/onnx_import.h>
+#include <tamp/scheduler/dist.h>
 #include <tamp/scheduler/recipe.h>
 
 #include <fmt/format.h>
@@ -85,7 +86,8 @@ nlohmann::ordered_json eval_json(const EvalResult& e) {
   return {{"top1", e.top1}, {"top5", e.top5}, {"loss", e.loss}, {"examples", e.count}};
 }
 
-int run_recipe(const RunArgs& args) {
+int run_on_rank(const RunArgs& args, dist::Context& world) {
+  const bool root = world.is_root();
   const Recipe recipe = load_recipe(args.recipe);
   apply_threads(args.threads >= 0 ? args.threads : recipe.training.threads);
   const std::string out = args.out.empty() ? (fs::path("runs") / fs::path(args.recipe).stem()).string() : args.out;
@@ -122,11 +124,13 @@ int run_recipe(const RunArgs& args) {
   fit.generator = &rng;
   fit.checkpoint_path = checkpoint;
   fit.resume = args.resume;
+  fit.collective = &world.collective();
 
   // metrics.jsonl: one line per logged step and per stage end; a resumed run cuts the file
   // back to what the checkpoint had seen, so the lines equal an uninterrupted run's.
   std::FILE* metrics = nullptr;
   fit.load_extra_state = [&](const std::map<std::string, Tensor>& extra) {
+    if (!root) return;
     auto it = extra.find("metrics_bytes");
     TAMP_CHECK(it != extra.end(), "the checkpoint does not say how long metrics.jsonl was");
     const auto bytes = static_cast<uintmax_t>(it->second.item());
@@ -142,14 +146,14 @@ int run_recipe(const RunArgs& args) {
     return std::map<std::string, Tensor>{
         {"metrics_bytes", Tensor::scalar(static_cast<double>(std::ftell(metrics)), DType::kInt64)}};
   };
-  Progress progress(args.quiet, recipe.stages.size());
+  Progress progress(args.quiet || !root, recipe.stages.size());
   fit.on_stage_begin = [&](size_t k, const Stage& s) {
     std::string names;
     for (const auto& c : s.components) names += (names.empty() ? "" : " + ") + c->name();
     progress.stage(k, s.name.empty() ? fmt::format("stage{}", k) : s.name, names.empty() ? "fine-tuning" : names);
   };
   fit.on_log = [&](size_t k, const StepLog& l) {
-    progress.step(k, l, recipe.training.batch_size);
+    progress.step(k, l, recipe.training.batch_size * world.size());
     nlohmann::ordered_json j{{"type", "train"}, {"stage", k}, {"epoch", l.epoch}, {"step", l.step},
                              {"loss", l.loss}, {"lr", l.lr}, {"samples_per_s", l.samples_per_s}};
     fmt::print(metrics, "{}\n", j.dump());
@@ -169,8 +173,8 @@ int run_recipe(const RunArgs& args) {
   };
 
   const nn::Graph original = model.export_graph();
-  if (!args.resume) std::fclose(std::fopen(metrics_path.c_str(), "w"));
-  metrics = std::fopen(metrics_path.c_str(), "a");
+  if (!args.resume && root) std::fclose(std::fopen(metrics_path.c_str(), "w"));
+  metrics = std::fopen(root ? metrics_path.c_str() : "/dev/null", "a");
   TAMP_CHECK(metrics, "cannot open '{}'", metrics_path);
   progress.line(fmt::format("{} {} on {} ({} training, {} evaluation examples) -> {}",
                             args.resume ? "resuming" : "running", args.recipe, data.name, train->size(), eval->size(),
@@ -190,10 +194,14 @@ int run_recipe(const RunArgs& args) {
   nn::Graph exported = recipe.export_.format == "float"
                            ? trained
                            : compression::lower_quantized(trained, compression::quant_format_from_name(recipe.export_.format));
-  io::save_onnx_graph(exported, model_out.string());
-  nn::GraphModule reloaded(io::load_onnx_graph(model_out.string()));
-  const EvalResult final_eval = evaluate(reloaded, *eval, {.max_batches = recipe.evaluation.max_batches,
-                                                            .input = recipe.input, .output = recipe.output});
+  // Rank 0 writes and re-reads the file; the other ranks take the same graph from memory and
+  // evaluate their shards of the data with it.
+  if (root) io::save_onnx_graph(exported, model_out.string());
+  nn::GraphModule reloaded(root ? io::load_onnx_graph(model_out.string()) : exported);
+  const EvalResult final_eval =
+      evaluate(reloaded, *eval, {.max_batches = recipe.evaluation.max_batches, .input = recipe.input,
+                                 .output = recipe.output, .collective = &world.collective()});
+  if (!root) return kExitOk;
   const auto exported_bytes = fs::file_size(model_out);
   const auto original_bytes = fs::file_size(recipe.model);
 
@@ -235,6 +243,19 @@ int run_recipe(const RunArgs& args) {
                             100 * final_eval.top1, final_eval.count));
   progress.line(fmt::format("wrote {}/summary.json, metrics.jsonl, report.html, checkpoint.h5", out));
   return kExitOk;
+}
+
+int run_recipe(const RunArgs& args) {
+  // Under mpirun every rank runs the recipe on its shard; rank 0 alone prints and writes.
+  dist::Context world;
+  try {
+    return run_on_rank(args, world);
+  } catch (const std::exception& e) {
+    if (world.size() <= 1) throw;
+    // The other ranks would wait for this one in their next collective: end the job now.
+    std::fprintf(stderr, "tamp run (rank %d of %d): %s\n", world.rank(), world.size(), e.what());
+    world.abort(kExitFailure);
+  }
 }
 
 }  // namespace

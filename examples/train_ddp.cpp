@@ -171,6 +171,7 @@ int main(int argc, char** argv) {
                          .batch_size = o.batch, .optimizer = optimizer, .seed = o.seed};
     if (o.eval_examples > 0) options.eval = data.test->slice(0, std::min(o.eval_examples, data.test->size()));
     options.collective = &world.collective();
+    options.average_batch_norm_statistics = o.sync_bn;
     if (o.max_steps >= 0) options.calibration_batches = o.max_steps;
     options.log_every = 1;
     int64_t steps_seen = 0;
@@ -181,10 +182,8 @@ int main(int argc, char** argv) {
         fail_now(o.fail_mode);
       }
     };
-    dist::broadcast_parameters(model, world.collective());  // rank 0's initial weights everywhere
     world.reset_stats();
     StageRecord r = Trainer(model, components, options).run();
-    if (o.sync_bn) dist::average_batch_norm_statistics(model, world.collective());
     const dist::CollectiveStats stats = world.stats();
 
     if (world.is_root()) {

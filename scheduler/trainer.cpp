@@ -1,6 +1,7 @@
 #include <tamp/autograd/apply.h>
 #include <tamp/nn/data_loader.h>
 #include <tamp/nn/loss.h>
+#include <tamp/scheduler/dist.h>
 #include <tamp/scheduler/trainer.h>
 
 #include <chrono>
@@ -88,12 +89,17 @@ bool Trainer::train_step(const nn::Batch& batch, const compression::StepInfo& at
   if (finite.item() != 0) return false;
   loss.backward();
   if (collective_.size() > 1) {
+    // Fused: a few bucket-sized allreduces (collective.h), not one per tensor. Gradients are
+    // reduced in place, so a storage two parameters share is cloned first.
+    std::vector<Tensor> grads;
+    std::set<const void*> seen;
     for (auto& [name, p] : trained_) {
       if (!p.requires_grad()) continue;
-      Tensor g = p.grad().defined() ? p.grad() : Tensor::zeros(p.shape(), p.dtype());
-      collective_.allreduce(g, nn::Reduce::kMean);
-      p.set_grad(g);
+      if (!p.grad().defined()) p.set_grad(Tensor::zeros(p.shape(), p.dtype()));
+      if (!seen.insert(p.grad().raw_data()).second) p.set_grad(p.grad().clone());
+      grads.push_back(p.grad());
     }
+    collective_.allreduce_many(grads, nn::Reduce::kMean);
   }
   for (auto& c : components_) c->on_after_backward(at);
   return true;
@@ -137,6 +143,15 @@ StageRecord Trainer::run() {
     trained_ = model_.named_parameters();
     for (const auto& c : components_) {
       for (auto& p : c->trainable_parameters()) trained_.push_back(std::move(p));
+    }
+    if (collective_.size() > 1) {
+      // Every rank starts from rank 0's values (initialisations may differ per process).
+      dist::broadcast_parameters(model_, collective_);
+      std::vector<Tensor> own;
+      for (const auto& c : components_) {
+        for (auto& [name, p] : c->trainable_parameters()) own.push_back(p.value());
+      }
+      collective_.broadcast_many(own, 0);
     }
     auto optimizer = make_optimizer(options_.optimizer, trained_);
     TrainProgress progress;
@@ -199,6 +214,7 @@ StageRecord Trainer::run() {
       }
       at.step = static_cast<int64_t>(epoch + 1) * per_epoch;
       for (auto& c : components_) c->on_epoch_end(at);
+      if (options_.average_batch_norm_statistics) dist::average_batch_norm_statistics(model_, collective_);
     }
     record.steps = progress.steps;
     record.skipped_steps = progress.skipped;

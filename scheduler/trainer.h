@@ -82,6 +82,9 @@ struct TrainOptions {
   std::string input;                           // empty: the graph's only input
   std::string output;                          // logits; empty: the first graph output
   nn::Collective* collective = nullptr;        // data-parallel ranks; null: one process
+  // Data-parallel: BatchNorm running statistics averaged over ranks after every epoch (batch
+  // statistics in training stay per rank); off, each rank keeps its own.
+  bool average_batch_norm_statistics = true;
   // Checkpointing (scheduler/scheduler.h): called after every training step.
   std::function<void(const TrainCheckpointView&)> on_step_end;
   // Resuming: set, the loop starts at resume->step with these sums and optimizer state;

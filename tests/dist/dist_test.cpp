@@ -296,3 +296,75 @@ TEST_F(Dist, CalibrationMatchesOneProcess) {
   // Histogram observers (entropy threshold): counts summed over the ranks once, at finalize.
   EXPECT_LT(parity(2, fmt::format("--model {} --method ptq-entropy --max-steps 4", model("cnn")), 8), 1e-5);
 }
+
+// `mpirun -np 2 tamp run`: rank 0 alone prints and writes; the evaluation is sharded and counts
+// every example once; a run stopped mid-way (SIGTERM to mpirun) and resumed with the same rank
+// count ends with the same exported model as an uninterrupted one.
+TEST_F(Dist, TampRunUnderMpirunWritesOnceAndResumes) {
+  test::TempDir dir;
+  const std::string recipe = dir.file("r.yaml");
+  std::ofstream(recipe) << fmt::format(R"(model: {}
+seed: 1
+data: {{dataset: fashion-mnist, normalize: "0.2860,0.3530", limit: 512, eval_limit: 301}}
+training:
+  epochs: 1
+  steps_per_epoch: 16
+  batch_size: 16
+  optimizer: {{kind: sgd, lr: 0.01, momentum: 0.9}}
+  log_every: 2
+  checkpoint_every: 3
+  calibration_batches: 4
+evaluation: {{after_each_stage: true}}
+stages:
+  - name: prune
+    pruning: {{pattern: "2:4", schedule: {{curve: cubic, start_step: 0, end_step: 4, frequency: 1}}}}
+  - name: qat
+    qat: {{}}
+export: {{format: qdq, path: model.onnx}}
+)", model("cnn"));
+  const std::string tamp = TAMP_CLI_BINARY;
+  const std::string full = dir.file("full"), cut = dir.file("cut");
+  const Job a = run(mpirun(2) + tamp + " run " + recipe + " --out " + full);
+  ASSERT_EQ(a.status, 0) << a.output;
+  auto count = [](const std::string& text, const std::string& what) {
+    size_t n = 0;
+    for (size_t p = text.find(what); p != std::string::npos; p = text.find(what, p + 1)) ++n;
+    return n;
+  };
+  EXPECT_EQ(count(a.output, "exported "), 1u) << a.output;
+  EXPECT_NE(a.output.find("on 301 examples"), std::string::npos) << a.output;
+
+  const Job stopped = run(fmt::format(
+      "bash -c 'setsid {0} {1} run {2} --out {3} --quiet & pid=$!; i=0; "
+      "while [ ! -f {3}/checkpoint.h5 ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i+1)); done; "
+      "sleep 0.3; kill -TERM -- -$pid; wait $pid; exit 0'",
+      mpirun(2), tamp, recipe, cut));
+  std::ifstream lines_in(cut + "/metrics.jsonl");
+  const std::string cut_metrics((std::istreambuf_iterator<char>(lines_in)), std::istreambuf_iterator<char>());
+  std::ifstream full_in(full + "/metrics.jsonl");
+  const std::string full_metrics((std::istreambuf_iterator<char>(full_in)), std::istreambuf_iterator<char>());
+  EXPECT_LT(count(cut_metrics, "\"train\""), count(full_metrics, "\"train\"")) << "the run was not stopped mid-way";
+  const Job resumed = run(mpirun(2) + tamp + " run " + recipe + " --out " + cut + " --resume --quiet");
+  ASSERT_EQ(resumed.status, 0) << resumed.output;
+  std::ifstream ma(full + "/model.onnx", std::ios::binary), mb(cut + "/model.onnx", std::ios::binary);
+  const std::string bytes_a((std::istreambuf_iterator<char>(ma)), std::istreambuf_iterator<char>());
+  const std::string bytes_b((std::istreambuf_iterator<char>(mb)), std::istreambuf_iterator<char>());
+  EXPECT_FALSE(bytes_a.empty());
+  EXPECT_TRUE(bytes_a == bytes_b) << "the resumed run exported another model";
+}
+
+// BatchNorm (the training-mode export, whose running statistics update): batch statistics are
+// per rank, so the running statistics differ between ranks
+// unless averaged (the default); with averaging every rank ends with the same model.
+TEST_F(Dist, BatchNormRunningStatisticsAveragedOrLocal) {
+  const std::string args = fmt::format("--model {} --epochs 1 --max-steps 4", model("cnn_bn_train"));
+  const Job synced = run(mpirun(2) + train_ddp(args));
+  const Job local = run(mpirun(2) + train_ddp(args + " --sync-bn 0"));
+  ASSERT_EQ(synced.status, 0) << synced.output;
+  ASSERT_EQ(local.status, 0) << local.output;
+  const auto a = hashes(synced.output), b = hashes(local.output);
+  ASSERT_EQ(a.size(), 2u);
+  ASSERT_EQ(b.size(), 2u);
+  EXPECT_EQ(a.at(0), a.at(1));
+  EXPECT_NE(b.at(0).first, b.at(1).first);
+}
