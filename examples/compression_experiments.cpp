@@ -142,12 +142,16 @@ std::vector<DistillationRow> run_distillation(const std::string& source_dir, con
   const nn::Graph student_graph = io::load_onnx_graph(model_file(source_dir, "cnn_half"));
   std::vector<DistillationRow> rows;
   auto record = [&](const std::string& setting, const Run& r, const std::vector<std::map<std::string, double>>& h) {
-    DistillationRow row{setting, r.top1, r.seconds, {}};
+    DistillationRow row{setting, r.top1, r.seconds, {}, h};
     for (const auto& epoch : h) row.epoch_losses.push_back(epoch.count("total") ? epoch.at("total") : 0.0);
     std::string losses;
-    for (double l : row.epoch_losses) losses += fmt::format(" {:.4f}", l);
+    for (const auto& epoch : h) {
+      losses += " [";
+      for (const auto& [term, v] : epoch) losses += fmt::format(" {} {:.4f}", term, v);
+      losses += " ]";
+    }
     say(o, fmt::format("student {}: top-1 {:.2f} % ({:.0f} s){}", setting, 100 * r.top1, r.seconds,
-                       losses.empty() ? "" : ", extra loss per epoch" + losses));
+                       losses.empty() ? "" : ", extra loss terms per epoch" + losses));
     rows.push_back(std::move(row));
   };
   {

@@ -17,6 +17,7 @@
 #include <tamp/nn/graph.h>
 
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -74,6 +75,8 @@ struct DistillationRow {
   double top1 = 0;
   double seconds = 0;
   std::vector<double> epoch_losses;  // the component's total extra loss per epoch
+  // Per epoch, each term the component reports ("logits", "layer0", "head0.kd", "head0.ce", ...).
+  std::vector<std::map<std::string, double>> history;
 };
 // The teacher (cnn_wide) trained teacher_epochs; then the student (cnn_half) alone and with
 // logit KD, intermediate-layer KD and self-distillation, each distill_epochs, same seed.

@@ -174,12 +174,19 @@ int main(int argc, char** argv) {
       md += fmt::format("Teacher cnn_wide.onnx (64/128 channels, fc 192) trained {} epochs: {:.2f} %. Student "
                         "cnn_half.onnx (16/32, fc 64), {} epochs each, same seed and data order:\n\n",
                         o.teacher_epochs, 100 * teacher, o.distill_epochs);
-      md += "| student | top-1 | vs alone | extra loss, first -> last epoch | seconds |\n|---|---|---|---|---|\n";
+      md += "| student | top-1 | vs alone | loss terms (epoch mean), first -> last epoch | seconds |\n|---|---|---|---|---|\n";
       const double alone = rows.front().top1;
       for (const auto& r : rows) {
-        const std::string losses = r.epoch_losses.empty()
-                                       ? "-"
-                                       : fmt::format("{:.4f} -> {:.4f}", r.epoch_losses.front(), r.epoch_losses.back());
+        // Each loss term, first -> last epoch.
+        std::string losses;
+        if (!r.history.empty()) {
+          for (const auto& [term, first] : r.history.front()) {
+            const auto& last = r.history.back();
+            losses += fmt::format("{}{} {:.4f} -> {:.4f}", losses.empty() ? "" : "; ", term, first,
+                                  last.count(term) ? last.at(term) : 0.0);
+          }
+        }
+        if (losses.empty()) losses = "-";
         md += fmt::format("| {} | {:.2f} % | {:+.2f} pt | {} | {:.0f} |\n", r.setting, 100 * r.top1,
                           100 * (r.top1 - alone), losses, r.seconds);
       }

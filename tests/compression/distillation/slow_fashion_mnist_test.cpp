@@ -23,8 +23,18 @@ TEST(SlowDistillationFashionMnist, StudentWithTeacherAgainstStudentAlone) {
     RecordProperty(r.setting, fmt::format("{:.4f}", r.top1));
     EXPECT_GT(r.top1, 0.8) << r.setting;
     if (&r == &rows[0]) continue;
-    ASSERT_GE(r.epoch_losses.size(), 2u) << r.setting;
-    EXPECT_LT(r.epoch_losses.back(), r.epoch_losses.front()) << r.setting;
+    ASSERT_GE(r.history.size(), 2u) << r.setting;
+    const auto& first = r.history.front();
+    const auto& last = r.history.back();
+    for (const auto& [term, v] : first) {
+      // Self-distillation's KD terms compare the heads with the model's own logits, which
+      // start uniform (KL near 0) and sharpen as the model learns: in a run from scratch they
+      // grow. Its heads' label losses, and every term with a fixed teacher, fall.
+      if (term.find(".kd") != std::string::npos || (term == "total" && r.setting.find("self") != std::string::npos)) {
+        continue;
+      }
+      EXPECT_LT(last.at(term), v) << r.setting << " " << term;
+    }
     EXPECT_GE(r.top1, alone - 0.01) << r.setting;  // distillation must not break the student
   }
 }
