@@ -14,6 +14,7 @@
 #include <tamp/autograd/ops/op_helpers.h>
 #include <tamp/autograd/ops/ops.h>
 
+#include <algorithm>
 #include <cmath>
 
 namespace tamp::ops {
@@ -46,6 +47,21 @@ FakeQuantParams params_for(const OpContext& ctx, const Tensor& x, const Tensor& 
   return p;
 }
 
+// Calls f(i0, i1, c) on the runs of [b, e) that share one channel c of the layout, so inner
+// loops carry no per-element division.
+template <class F>
+void for_each_channel_run(const kernels::QuantLayout& layout, int64_t b, int64_t e, F&& f) {
+  if (layout.channels == 1) {
+    f(b, e, int64_t{0});
+    return;
+  }
+  for (int64_t i = b; i < e;) {
+    const int64_t end = std::min(e, (i / layout.inner + 1) * layout.inner);
+    f(i, end, layout.channel_of(i));
+    i = end;
+  }
+}
+
 template <class T>
 void check_scale_values(const Tensor& scale) {
   const T* s = scale.data<T>();
@@ -72,11 +88,10 @@ std::vector<Tensor> fake_quantize_forward(OpContext& ctx, const std::vector<Tens
     T* py = y.data<T>();
     const T qmin = T(p.qmin), qmax = T(p.qmax);
     kernels::parallel_for(x.numel(), 16384, [&](int64_t b, int64_t e) {
-      for (int64_t i = b; i < e; ++i) {
-        const int64_t c = p.layout.channel_of(i);
-        const T q = kernels::quantize_value(px[i], ps[c], pz[c], qmin, qmax);
-        py[i] = (q - pz[c]) * ps[c];
-      }
+      for_each_channel_run(p.layout, b, e, [&](int64_t i0, int64_t i1, int64_t c) {
+        const T s = ps[c], z = pz[c];
+        for (int64_t i = i0; i < i1; ++i) py[i] = (kernels::quantize_value(px[i], s, z, qmin, qmax) - z) * s;
+      });
     });
   });
   if (ctx.any_grad()) ctx.save({x, scale, zp});
@@ -103,6 +118,22 @@ std::vector<Tensor> fake_quantize_backward(OpContext& ctx, const std::vector<Ten
       pdx = dx.data<T>();
     }
     const bool learn = ctx.needs_grad[1] || ctx.needs_grad[2];
+    if (!learn) {
+      // Straight-through only (frozen scales, the usual QAT case): a branch-free loop per run
+      // of one channel, the forward pass's rounding decides the clip range.
+      if (!pdx) return;
+      const T qmin = T(p.qmin), qmax = T(p.qmax);
+      kernels::parallel_for(x.numel(), 16384, [&](int64_t b, int64_t e) {
+        for_each_channel_run(p.layout, b, e, [&](int64_t i0, int64_t i1, int64_t c) {
+          const T s = ps[c], z = pz[c];
+          for (int64_t i = i0; i < i1; ++i) {
+            const T q = std::nearbyint(px[i] / s) + z;
+            pdx[i] = q < qmin || q > qmax ? T(0) : pg[i];
+          }
+        });
+      });
+      return;
+    }
     std::vector<double> ds(static_cast<size_t>(p.layout.channels), 0.0), dz(ds.size(), 0.0);
     for (int64_t i = 0; i < x.numel(); ++i) {
       const int64_t c = p.layout.channel_of(i);

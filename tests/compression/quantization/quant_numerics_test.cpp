@@ -2,6 +2,7 @@
 // saturation, per channel); observers on known distributions; power-of-two scales;
 // BatchNorm folding against the unfolded graph; static PTQ on a small conv net in ORT; and
 // the bad inputs the issue lists, each a clear error.
+#include <tamp/autograd/apply.h>
 #include <tamp/compression/quantization/batch_norm_folding.h>
 #include <tamp/compression/quantization/fake_quant_graph.h>
 #include <tamp/compression/quantization/minmax_observer.h>
@@ -102,6 +103,40 @@ TEST(FakeQuantizeNumerics, PerChannelInt8BitExactWithOrt) {
                                  : static_cast<float>((r * 2 - 1) * 3.5);  // beyond 127 s for the small scales
   }
   expect_bit_exact_with_ort(qdq_pair(x.shape(), scale, zp, -128, 127, 1), x);
+}
+
+// The straight-through gradient with frozen scales (the fast path) equals the X gradient
+// computed next to LSQ's scale and zero-point gradients, per tensor and per channel.
+TEST(FakeQuantizeNumerics, FrozenScalePathGivesTheSameXGradient) {
+  Generator rng(13);
+  for (bool per_channel : {false, true}) {
+    Tensor x = Tensor::empty({4, 3, 5, 6});
+    for (int64_t i = 0; i < x.numel(); ++i) x.data<float>()[i] = static_cast<float>(rng.uniform() * 6 - 3);
+    const Tensor scale = per_channel ? Tensor::from_vector<float>({3}, {0.01f, 0.02f, 0.005f}) : Tensor::scalar(0.015f);
+    const Tensor zp = per_channel ? Tensor::from_vector<float>({3}, {10, 128, 200}) : Tensor::scalar(90.0);
+    Tensor g = Tensor::empty(x.shape());
+    for (int64_t i = 0; i < g.numel(); ++i) g.data<float>()[i] = static_cast<float>(rng.uniform() - 0.5);
+    Attributes a{{"quant_min", int64_t{0}}, {"quant_max", int64_t{255}}};
+    if (per_channel) a.set("axis", int64_t{1});
+    const OpDef& op = OpRegistry::builtin().get("tamp", "FakeQuantize", 1);
+    Tensor dx[2];
+    for (int learn = 0; learn < 2; ++learn) {
+      Variable vx(x.clone()), vs(scale.clone()), vz(zp.clone());
+      vx.set_requires_grad(true);
+      vs.set_requires_grad(learn == 1);
+      Variable y = apply(op, {vx, vs, vz}, std::make_shared<Attributes>(a)).at(0);
+      Variable loss = apply1("ReduceSum", {apply1("Mul", {y, Variable(g)})}, {{"keepdims", int64_t{0}}});
+      loss.backward();
+      dx[learn] = vx.grad();
+    }
+    int64_t zeros = 0;
+    for (int64_t i = 0; i < x.numel(); ++i) {
+      ASSERT_EQ(dx[0].at(i), dx[1].at(i)) << i;
+      zeros += dx[0].at(i) == 0;
+    }
+    EXPECT_GT(zeros, 10) << per_channel;  // some values clip
+    EXPECT_LT(zeros, x.numel() / 2) << per_channel;
+  }
 }
 
 TEST(Observers, RangesOnKnownData) {

@@ -21,7 +21,7 @@ namespace {
 
 using namespace compression;
 
-constexpr int kFloatEpochs = 3;
+constexpr int kFloatEpochs = 2;
 
 struct FloatModel {
   nn::Graph graph;   // trained, as exported (BatchNorm unfolded)
