@@ -6,6 +6,7 @@
 #include <tamp/scheduler/scheduler.h>
 
 #include <cmath>
+#include <filesystem>
 #include <set>
 
 namespace tamp {
@@ -146,6 +147,16 @@ FitResult Scheduler::fit(nn::GraphModule& model, const FitOptions& options) {
     r.calibration_only = calibrates_only(stages_[k]);
   }
   if (options.generator) model.set_generator(options.generator);
+  if (checkpoints && writer) {
+    // Temporary files of writes a kill interrupted (io/checkpoint.h names them <path>.tmp-<pid>).
+    const std::filesystem::path p(options.checkpoint_path);
+    const std::string prefix = p.filename().string() + ".tmp-";
+    std::error_code ec;
+    const auto dir = p.has_parent_path() ? p.parent_path() : std::filesystem::path(".");
+    for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
+      if (e.path().filename().string().rfind(prefix, 0) == 0) std::filesystem::remove(e.path(), ec);
+    }
+  }
 
   // ---- resume ----
   ResumePoint resume;

@@ -83,6 +83,9 @@ TEST(Resume, KilledRunsResumeBitIdenticalAcrossStages) {
     EXPECT_EQ(sa["stages"][i]["eval"], sb["stages"][i]["eval"]) << i;
   }
   EXPECT_TRUE(sb["resumed"].get<bool>());
+  for (const auto& e : std::filesystem::directory_iterator(cut)) {
+    EXPECT_EQ(e.path().filename().string().find(".tmp-"), std::string::npos) << "left behind: " << e.path();
+  }
 }
 
 TEST(Resume, RefusesAnotherRecipeAndAMissingCheckpoint) {
