@@ -11,6 +11,7 @@
 //  - weight-only: 4/8-bit block-quantized weights (RTN or GPTQ) as com.microsoft MatMulNBits.
 // Methods are listed in kMethods; each has a run_<method> function below.
 #include "common.h"
+#include "tune.h"
 
 #include <tamp/autograd/variable.h>
 #include <tamp/compression/quantization/dynamic_quantization.h>
@@ -54,6 +55,8 @@ struct QuantizeArgs {
   std::string calibration;       // static: observer ("" = minmax)
   double percentile = 99.99;     // static --calibration percentile
   std::string format;            // static: qdq | qoperator ("" = qdq)
+  std::string accuracy_criterion;  // static: accuracy-aware tuning (cli/tune.h) when set
+  std::string strategy;          // its strategy ("" = basic)
   bool power_of_two = false;     // static: scales rounded up to 2^k
   std::string input, output;
   bool json = false;
@@ -197,7 +200,34 @@ Outcome run_weight_only(const QuantizeArgs& a, const nn::Graph& g) {
   return r;
 }
 
+// --accuracy-criterion: static quantization searched by `tamp tune` with this command's
+// data, exclusions and format; --calibration and --per-tensor fix those knobs.
+int run_tuned_quantize(const QuantizeArgs& a) {
+  if (a.method != "static") throw UsageError("--accuracy-criterion applies to --method static");
+  TuneArgs t;
+  t.model = a.model;
+  t.out = a.out;
+  t.criterion = a.accuracy_criterion;
+  if (!a.strategy.empty()) t.strategy = a.strategy;
+  t.calib = a.calib;
+  if (t.calib.spec.empty()) throw UsageError("--method static needs calibration data: give --calib-data fashion-mnist");
+  if (!a.eval_data.empty()) t.eval_data = a.eval_data;
+  t.calib_batches = a.calib_batches;
+  t.batch = a.batch;
+  if (!a.calibration.empty()) t.calibration = {a.calibration == "moving-average" ? "minmax" : a.calibration};
+  if (a.per_tensor) t.granularity = {"per_tensor"};
+  t.exclude = a.exclude;
+  if (!a.format.empty()) t.format = a.format;
+  t.input = a.input;
+  t.output = a.output;
+  t.json = a.json;
+  t.threads = a.threads;
+  return run_tune(t);
+}
+
 int run_quantize(const QuantizeArgs& a) {
+  if (!a.accuracy_criterion.empty()) return run_tuned_quantize(a);
+  if (!a.strategy.empty()) throw UsageError("--strategy applies with --accuracy-criterion");
   apply_threads(a.threads);
   if (a.symmetric && a.asymmetric) throw UsageError("--symmetric and --asymmetric exclude each other");
   if (a.method != "static") {
@@ -292,6 +322,13 @@ Action setup_quantize(CLI::App& sub) {
   sub.add_option("--format", a->format, "static: qdq (QuantizeLinear/DequantizeLinear around float ops, the default) "
                                         "or qoperator (QLinearConv, QLinearMatMul, MatMulInteger)")
       ->check(CLI::IsMember({"qdq", "qoperator"}));
+  sub.add_option("--accuracy-criterion", a->accuracy_criterion,
+                 "static: search op fallbacks and settings (as tamp tune) until top-1 on --eval-data stays within "
+                 "relative:FRACTION or absolute:POINTS of the float model")
+      ->type_name("KIND:VALUE");
+  sub.add_option("--strategy", a->strategy, "with --accuracy-criterion: basic (default), mse, exhaustive, random, "
+                                            "bayesian or tpe")
+      ->check(CLI::IsMember({"basic", "mse", "exhaustive", "random", "bayesian", "tpe"}));
   sub.add_flag("--power-of-two", a->power_of_two, "static: scales rounded up to powers of two (Vitis AI style)");
   sub.add_option("--normalize", a->calib.normalize, "feed (x - MEAN) / STD of the calibration and evaluation data "
                                                     "(as the model was trained), or 'train' for the training split's "

@@ -10,7 +10,7 @@
 // meets the criterion against the float model, then exports it. Every trial is appended to
 // the history; running the same command again resumes from it. When no configuration meets
 // the criterion, the most accurate one is written and the exit code is 1.
-#include "common.h"
+#include "tune.h"
 
 #include <tamp/io/onnx_export.h>
 #include <tamp/io/onnx_import.h>
@@ -27,30 +27,6 @@ namespace tamp::cli {
 namespace {
 
 using namespace tuning;
-
-struct TuneArgs {
-  ModelArg model;
-  std::string out;
-  std::string criterion = "relative:0.01";
-  std::string strategy = "basic";
-  std::string objective = "size";
-  int max_trials = 100;
-  double timeout = 0;
-  bool keep_improving = false;
-  std::string history;           // "" = tuning.jsonl next to --out
-  uint64_t seed = 0;
-  DatasetArgs calib{.spec = "fashion-mnist:train"};
-  std::string eval_data = "fashion-mnist:test";
-  int64_t eval_limit = -2;       // -2: as --limit
-  int64_t eval_max_batches = -1;
-  int64_t calib_batches = 8, batch = 64;
-  std::vector<std::string> granularity{"per_channel", "per_tensor"}, scheme{"asym", "sym"},
-      calibration{"minmax", "percentile", "entropy", "mse"}, sparsity, searchable, exclude;
-  std::string format = "qdq";
-  std::string input, output;
-  bool json = false;
-  int threads = 0;
-};
 
 std::map<std::string, std::vector<std::string>> parse_searchable(const std::vector<std::string>& items) {
   std::map<std::string, std::vector<std::string>> out;
@@ -127,7 +103,10 @@ TuneArgs from_recipe(const TuneArgs& cli) {
   return a;
 }
 
+}  // namespace
+
 int run_tune(const TuneArgs& cli) {
+  using namespace tuning;
   const TuneArgs a = is_recipe(cli.model.path) ? from_recipe(cli) : cli;
   if (a.out.empty()) throw UsageError("--out OUT.onnx is required (the tuned model)");
   apply_threads(a.threads);
@@ -209,8 +188,6 @@ int run_tune(const TuneArgs& cli) {
   }
   return kExitOk;
 }
-
-}  // namespace
 
 Action setup_tune(CLI::App& sub) {
   auto a = std::make_shared<TuneArgs>();

@@ -99,6 +99,26 @@ TEST(TuneCli, RecipeWithATuningSection) {
   EXPECT_NE(b.err.find("no tuning: section"), std::string::npos) << b.err;
 }
 
+TEST(TuneCli, QuantizeStaticWithAnAccuracyCriterion) {
+  TempDir dir;
+  const std::string model = hostile_model(dir), out = dir.file("q.onnx");
+  CliResult r = run_tamp({"quantize", model, "--method", "static", "--calib-data", "fashion-mnist",
+                          "--calibration", "minmax", "--calib-batches", "8", "--eval-data", "fashion-mnist:test",
+                          "--accuracy-criterion", "relative:0.01", "--strategy", "mse", "--out", out, "--json"});
+  ASSERT_EQ(r.code, 0) << r.err << r.out;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_TRUE(j.at("met").get<bool>());
+  EXPECT_EQ(j.at("strategy"), "mse");
+  EXPECT_EQ(j.at("fallbacks").size(), 2u);
+  EXPECT_TRUE(std::filesystem::exists(out));
+  CliResult bad = run_tamp({"quantize", model, "--method", "static", "--calib-data", "fashion-mnist", "--strategy",
+                            "mse", "--out", out});
+  EXPECT_EQ(bad.code, 2) << bad.err;
+  CliResult dyn = run_tamp({"quantize", model, "--method", "dynamic", "--accuracy-criterion", "relative:0.01",
+                            "--out", out});
+  EXPECT_EQ(dyn.code, 2) << dyn.err;
+}
+
 TEST(TuneCli, BadArguments) {
   TempDir dir;
   const std::string model = source_dir() + "/tests/data/models/mlp.onnx";

@@ -1,0 +1,44 @@
+// Accuracy-aware static int8 quantization as the CLI runs it, shared by `tamp tune`
+// (cli/tune.cpp) and `tamp quantize --method static --accuracy-criterion ...`
+// (cli/quantize.cpp).
+//
+//   TuneArgs t;  t.model.path = "cnn.onnx";  t.out = "cnn_int8.onnx";  t.strategy = "mse";
+//   return run_tune(t);   // exit code: 0 criterion met, 1 not met (best model written)
+#pragma once
+
+#include "common.h"
+
+#include <string>
+#include <vector>
+
+namespace tamp::cli {
+
+struct TuneArgs {
+  ModelArg model;
+  std::string out;
+  std::string criterion = "relative:0.01";
+  std::string strategy = "basic";
+  std::string objective = "size";
+  int max_trials = 100;
+  double timeout = 0;
+  bool keep_improving = false;
+  std::string history;           // "" = tuning.jsonl next to --out
+  uint64_t seed = 0;
+  DatasetArgs calib{.spec = "fashion-mnist:train"};
+  std::string eval_data = "fashion-mnist:test";
+  int64_t eval_limit = -2;       // -2: as --limit
+  int64_t eval_max_batches = -1;
+  int64_t calib_batches = 8, batch = 64;
+  std::vector<std::string> granularity{"per_channel", "per_tensor"}, scheme{"asym", "sym"},
+      calibration{"minmax", "percentile", "entropy", "mse"}, sparsity, searchable, exclude;
+  std::string format = "qdq";
+  std::string input, output;
+  bool json = false;
+  int threads = 0;
+};
+
+// A path ending in .yaml / .yml is a recipe with a tuning: section; the other fields then
+// come from it (except out = the output folder, json, threads).
+int run_tune(const TuneArgs& args);
+
+}  // namespace tamp::cli
