@@ -130,6 +130,13 @@ int run_on_rank(const RunArgs& args, dist::Context& world) {
   // back to what the checkpoint had seen, so the lines equal an uninterrupted run's.
   std::FILE* metrics = nullptr;
   fit.load_extra_state = [&](const std::map<std::string, Tensor>& extra) {
+    // The shards and the global batch depend on the rank count: resuming with another would
+    // silently train on a different data order.
+    if (auto r = extra.find("ranks"); r != extra.end() && static_cast<int>(r->second.item()) != world.size()) {
+      throw Error(fmt::format("the checkpoint in '{}' was written by {} rank(s), this run has {}", out,
+                              static_cast<int>(r->second.item()), world.size()),
+                  ErrorKind::kInvalidInput, fmt::format("resume with mpirun -np {}", static_cast<int>(r->second.item())));
+    }
     if (!root) return;
     auto it = extra.find("metrics_bytes");
     TAMP_CHECK(it != extra.end(), "the checkpoint does not say how long metrics.jsonl was");
@@ -144,7 +151,8 @@ int run_on_rank(const RunArgs& args, dist::Context& world) {
   fit.extra_state = [&] {
     std::fflush(metrics);
     return std::map<std::string, Tensor>{
-        {"metrics_bytes", Tensor::scalar(static_cast<double>(std::ftell(metrics)), DType::kInt64)}};
+        {"metrics_bytes", Tensor::scalar(static_cast<double>(std::ftell(metrics)), DType::kInt64)},
+        {"ranks", Tensor::scalar(world.size(), DType::kInt64)}};
   };
   Progress progress(args.quiet || !root, recipe.stages.size());
   fit.on_stage_begin = [&](size_t k, const Stage& s) {

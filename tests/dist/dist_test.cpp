@@ -299,7 +299,7 @@ TEST_F(Dist, CalibrationMatchesOneProcess) {
 
 // `mpirun -np 2 tamp run`: rank 0 alone prints and writes; the evaluation is sharded and counts
 // every example once; a run stopped mid-way (SIGTERM to mpirun) and resumed with the same rank
-// count ends with the same exported model as an uninterrupted one.
+// count ends with the same exported model as an uninterrupted one; another rank count is refused.
 TEST_F(Dist, TampRunUnderMpirunWritesOnceAndResumes) {
   test::TempDir dir;
   const std::string recipe = dir.file("r.yaml");
@@ -344,6 +344,10 @@ export: {{format: qdq, path: model.onnx}}
   std::ifstream full_in(full + "/metrics.jsonl");
   const std::string full_metrics((std::istreambuf_iterator<char>(full_in)), std::istreambuf_iterator<char>());
   EXPECT_LT(count(cut_metrics, "\"train\""), count(full_metrics, "\"train\"")) << "the run was not stopped mid-way";
+  // Another rank count would train on other shards: refused, naming the right one.
+  const Job wrong = run(tamp + " run " + recipe + " --out " + cut + " --resume --quiet");
+  EXPECT_EQ(wrong.status, 3) << wrong.output;
+  EXPECT_NE(wrong.output.find("resume with mpirun -np 2"), std::string::npos) << wrong.output;
   const Job resumed = run(mpirun(2) + tamp + " run " + recipe + " --out " + cut + " --resume --quiet");
   ASSERT_EQ(resumed.status, 0) << resumed.output;
   std::ifstream ma(full + "/model.onnx", std::ios::binary), mb(cut + "/model.onnx", std::ios::binary);
