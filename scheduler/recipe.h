@@ -77,7 +77,6 @@ struct RecipeTraining {
 struct RecipeEvaluation {
   bool after_each_stage = true;
   int64_t max_batches = -1;
-  double min_agreement = 0;                // reserved for accuracy-aware tuning
 };
 
 struct RecipeExport {
