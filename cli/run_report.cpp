@@ -108,7 +108,11 @@ std::string bar_chart(const std::string& title, const std::vector<std::pair<std:
 std::vector<std::pair<std::string, double>> bits_per_tensor(const nn::Graph& g) {
   std::map<std::string, double> bits;
   for (const auto& [name, t] : g.initializers) {
-    if (is_floating(t.dtype()) && t.numel() > 16) bits[name] = static_cast<double>(size_of(t.dtype()) * 8);
+    if (is_floating(t.dtype()) && t.numel() > 1) bits[name] = static_cast<double>(size_of(t.dtype()) * 8);
+  }
+  for (const auto& n : g.nodes) {   // scales and zero points are quantization parameters, not tensors of the model
+    if (n.op_type != "FakeQuantize") continue;
+    for (size_t i = 1; i < n.inputs.size(); ++i) bits.erase(n.inputs[i]);
   }
   for (const auto& n : g.nodes) {
     if (n.op_type != "FakeQuantize" || n.inputs.empty() || !bits.count(n.inputs[0])) continue;
