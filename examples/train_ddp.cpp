@@ -113,7 +113,7 @@ int main(int argc, char** argv) {
   app.add_option("--lr", o.lr);
   app.add_option("--momentum", o.momentum);
   app.add_option("--seed", o.seed);
-  app.add_option("--method", o.method)->check(CLI::IsMember({"none", "qat", "prune", "kd", "ptq", "ptq-entropy"}));
+  app.add_option("--method", o.method)->check(CLI::IsMember({"none", "qat", "qat-entropy", "prune", "kd", "ptq", "ptq-entropy"}));
   app.add_option("--teacher", o.teacher, "kd: the teacher model (logits at T=4, alpha 0.5, and conv2's output "
                                          "through a learned projection)");
   app.add_option("--prune-criterion", o.prune_criterion);
@@ -140,8 +140,10 @@ int main(int argc, char** argv) {
     }
     std::shared_ptr<compression::Component> component;
     compression::Pruning* pruning = nullptr;
-    if (o.method == "qat") {
-      component = std::make_shared<compression::QuantizationAwareTraining>();
+    if (o.method == "qat" || o.method == "qat-entropy") {
+      compression::QuantizerOptions q;
+      if (o.method == "qat-entropy") q.activations.observer.kind = compression::ObserverKind::kEntropy;
+      component = std::make_shared<compression::QuantizationAwareTraining>(q);
     } else if (o.method == "prune") {
       auto p = std::make_shared<compression::Pruning>(compression::PruningOptions{
           .target_sparsity = 0.6,

@@ -71,6 +71,8 @@ void HistogramObserver::reset() {
   max_ = -std::numeric_limits<double>::infinity();
   count_ = 0;
   channels_ = 0;
+  synced_ = Histogram{};
+  synced_count_ = 0;
 }
 
 void HistogramObserver::update(const Tensor& x) {
@@ -111,17 +113,26 @@ void HistogramObserver::sync(nn::Collective& collective) {
   if (r.item() == 0) return;  // no rank saw data
   hist_.grow_to(r.item());
   if (hist_.range == 0) hist_.range = r.item();
-  Tensor counts = Tensor::from_vector<double>({static_cast<int64_t>(hist_.counts.size())}, hist_.counts);
+  if (synced_.counts.size() != hist_.counts.size()) synced_.counts.assign(hist_.counts.size(), 0.0);
+  synced_.grow_to(r.item());  // merging bin pairs is linear: the difference stays exact
+  if (synced_.range == 0) synced_.range = r.item();
+  // Only what this rank added since the previous sync is summed over the ranks.
+  std::vector<double> delta(hist_.counts.size());
+  for (size_t i = 0; i < delta.size(); ++i) delta[i] = hist_.counts[i] - synced_.counts[i];
+  Tensor counts = Tensor::from_vector<double>({static_cast<int64_t>(delta.size())}, delta);
   Tensor lo = Tensor::scalar(min_, DType::kFloat64), hi = Tensor::scalar(max_, DType::kFloat64);
-  Tensor n = Tensor::scalar(count_, DType::kFloat64);
+  Tensor n = Tensor::scalar(count_ - synced_count_, DType::kFloat64);
   collective.allreduce(counts, nn::Reduce::kSum);
   collective.allreduce(lo, nn::Reduce::kMin);
   collective.allreduce(hi, nn::Reduce::kMax);
   collective.allreduce(n, nn::Reduce::kSum);
-  hist_.counts = counts.to_vector<double>();
+  const double* added = counts.data<double>();
+  for (size_t i = 0; i < delta.size(); ++i) hist_.counts[i] = synced_.counts[i] + added[i];
   min_ = lo.item();
   max_ = hi.item();
-  count_ = n.item();
+  count_ = synced_count_ + n.item();
+  synced_ = hist_;
+  synced_count_ = count_;
 }
 
 std::map<std::string, Tensor> HistogramObserver::state() const {
@@ -147,6 +158,9 @@ void HistogramObserver::load_state(const std::map<std::string, Tensor>& state) {
   TAMP_CHECK(r > 0 && std::isfinite(r) && power_of_two_at_least(r) == r && min_ <= max_ && count_ > 0,
              "histogram observer state is inconsistent (range {}, min {}, max {}, count {})", r, min_, max_, count_);
   channels_ = 1;
+  // A saved state is the ranks' common one (checkpoints are taken after a sync).
+  synced_ = hist_;
+  synced_count_ = count_;
 }
 
 }  // namespace tamp::compression

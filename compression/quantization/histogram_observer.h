@@ -42,7 +42,8 @@ class HistogramObserver : public Observer {
   bool has_data() const override { return count_ > 0; }
   std::pair<Tensor, Tensor> range() const override;
   void reset() override;
-  // Common R (max over ranks), then sums of counts, min of mins, max of maxes.
+  // Common R (max over ranks), then sums of the counts added since the previous sync (so a
+  // sync after every step counts each example once), min of mins, max of maxes.
   void sync(nn::Collective& collective) override;
   std::map<std::string, Tensor> state() const override;
   void load_state(const std::map<std::string, Tensor>& state) override;
@@ -55,6 +56,8 @@ class HistogramObserver : public Observer {
   Histogram hist_;
   double min_, max_;
   double count_ = 0;
+  Histogram synced_;         // hist_ as of the previous sync (the same on every rank)
+  double synced_count_ = 0;
 };
 
 }  // namespace tamp::compression

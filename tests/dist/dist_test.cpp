@@ -202,6 +202,11 @@ TEST_F(Dist, QatObserversAgreeAndMatchOneProcess) {
   EXPECT_LT(parity(2, fmt::format("--model {} --epochs 1 --lr 0.02 --method qat", model("cnn")), 8), 1e-5);
 }
 
+// Histogram observers synced after every step: each rank's new counts are summed once.
+TEST_F(Dist, QatHistogramObserversMatchOneProcess) {
+  EXPECT_LT(parity(2, fmt::format("--model {} --epochs 1 --lr 0.02 --method qat-entropy", model("cnn")), 8), 1e-5);
+}
+
 TEST_F(Dist, GradualPruningMasksIdenticalOnEveryRank) {
   std::string masks, reference_masks;
   // Cubic from step 1 to 6, 12 steps; SNIP-momentum scores come from the averaged gradients.
