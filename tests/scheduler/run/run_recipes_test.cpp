@@ -85,5 +85,21 @@ TEST(RunRecipe, MasksOfAPruningStageStayThroughLaterStages) {
   EXPECT_TRUE(stages[2]["calibration_only"].get<bool>());
 }
 
+TEST(RunRecipe, ProgressIsABarOnATerminalAndPlainLinesOtherwise) {
+  TempDir dir;
+  const std::string recipe = tiny_recipe("oneshot_prune_qat", dir, 8);
+  const CliResult plain = run_tamp({"run", recipe, "--out", dir.file("a")});
+  ASSERT_EQ(plain.code, 0) << plain.err;
+  EXPECT_EQ(plain.out.find('\r'), std::string::npos);
+  EXPECT_NE(plain.out.find("stage 1 epoch 1 step 2/8"), std::string::npos) << plain.out;
+  EXPECT_NE(plain.out.find("ETA"), std::string::npos);
+  if (!std::filesystem::exists("/usr/bin/script")) GTEST_SKIP() << "no script(1) to give tamp a terminal";
+  const std::string cmd = shell_quote(TAMP_CLI_BINARY) + " run " + shell_quote(recipe) + " --out " + shell_quote(dir.file("b"));
+  const CliResult tty = run_program("/usr/bin/script", {"-qec", cmd, "/dev/null"});
+  ASSERT_EQ(tty.code, 0) << tty.out;
+  EXPECT_NE(tty.out.find("\r  ["), std::string::npos) << "a bar redrawn in place: " << tty.out;
+  EXPECT_NE(tty.out.find("steps/s  ETA"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace tamp::test
