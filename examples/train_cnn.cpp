@@ -57,7 +57,7 @@ int main(int argc, char** argv) {
   CLI::App app{"Train the reference CNN on Fashion-MNIST"};
   int epochs = 2, threads = 2;
   int64_t batch = 64;
-  double lr = 2e-3, smoothing = 0.1;
+  double lr = 3e-3, smoothing = 0.1;
   uint64_t seed = 1;
   std::string dir = "/usr/share/datasets/fashion-mnist";
   app.add_option("--epochs", epochs, "training epochs")->check(CLI::PositiveNumber);

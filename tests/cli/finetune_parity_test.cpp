@@ -22,8 +22,8 @@ namespace {
 // still says so and passes both programs the same values.
 constexpr const char* kExampleOptimizerLine = "nn::Adam optimizer(model->named_parameters(), {.lr = lr});";
 constexpr const char* kExampleScheduleLine = "const nn::CosineAnnealingLr schedule(lr, epochs * loader.num_batches());";
-const std::vector<std::string> kExampleFlags = {"--lr", "0.002", "--label-smoothing", "0.1", "--batch", "64"};
-const std::vector<std::string> kTampOptimizerFlags = {"--optimizer", "adam", "--lr", "0.002", "--lr-schedule", "cosine",
+const std::vector<std::string> kExampleFlags = {"--lr", "0.003", "--label-smoothing", "0.1", "--batch", "64"};
+const std::vector<std::string> kTampOptimizerFlags = {"--optimizer", "adam", "--lr", "0.003", "--lr-schedule", "cosine",
                                                       "--label-smoothing", "0.1", "--normalize", "train",
                                                       "--batch", "64"};
 constexpr const char* kSeed = "1";
