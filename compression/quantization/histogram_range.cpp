@@ -50,6 +50,13 @@ std::pair<double, double> entropy_range(const Histogram& h, int levels, double m
   // |x| histogram: bin k covers [k w, (k + 1) w).
   std::vector<double> a(static_cast<size_t>(n));
   for (int64_t k = 0; k < n; ++k) a[k] = h.counts[n + k] + h.counts[n - 1 - k];
+  // The bin at zero leaves the comparison: zero is exact under every threshold (the zero point),
+  // and after a ReLU it holds a spike of about half the mass that Q, spreading each level's
+  // mass over its bins, would smear into its neighbours; kept, it made every candidate with
+  // more than one bin per level look worse than clipping, so the search clipped at the
+  // smallest thresholds (about half the maximum of the CNN's ReLU outputs at 2048 bins, less
+  // with finer histograms).
+  a[0] = 0;
   int64_t used = n;
   while (used > levels && a[used - 1] == 0) --used;
   std::vector<double> tail(static_cast<size_t>(n + 1), 0.0);  // tail[i] = sum of a[i:]

@@ -3,6 +3,7 @@
 // BatchNorm folding against the unfolded graph; static PTQ on a small conv net in ORT; and
 // the bad inputs the issue lists, each a clear error.
 #include <tamp/autograd/apply.h>
+#include <tamp/nn/init.h>
 #include <tamp/compression/quantization/batch_norm_folding.h>
 #include <tamp/compression/quantization/fake_quant_graph.h>
 #include <tamp/compression/quantization/minmax_observer.h>
@@ -185,6 +186,25 @@ TEST(Observers, RangesOnKnownData) {
   const auto mse_tail = range_of(ObserverKind::kMse);
   EXPECT_LT(mse_tail.second, 4);
   EXPECT_LE(quant_mse(mse_tail), quant_mse(range_of(ObserverKind::kMinMax)) * 1.001);
+
+  // A ReLU output: half the values exactly 0, the rest |N(0, 1)| (a thin tail, as the CNN's
+  // activations have). Entropy clips a little of the tail; it clipped to about a fifth of the
+  // maximum while the zero spike took part in the KL comparison.
+  {
+    Tensor relu = nn::init::normal({20000}, 0, 1, rng);
+    for (int64_t i = 0; i < relu.numel(); ++i) {
+      float& v = relu.data<float>()[i];
+      v = i % 2 ? std::abs(v) : 0.0f;
+    }
+    QuantSpec s = quint8;
+    s.observer.kind = ObserverKind::kEntropy;
+    auto obs = make_observer(s);
+    obs->observe(relu);
+    const double amax = channel_min_max(relu, false, 0).second.item();
+    EXPECT_EQ(obs->range().first.item(), 0);
+    EXPECT_GT(obs->range().second.item(), 0.6 * amax) << "max " << amax;
+    EXPECT_LE(obs->range().second.item(), amax);
+  }
 
   // Moving average: m = (1 - c) m + c batch_min, starting from the first batch.
   QuantSpec ma = quint8;
