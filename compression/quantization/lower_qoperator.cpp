@@ -219,8 +219,10 @@ nn::Graph qdq_to_qoperator(const nn::Graph& qdq) {
   Rewriter r(g);
   for (const auto& n : g.nodes) {
     if (!is_quantizable_compute(n.op_type) || n.inputs.size() < 2) continue;
-    Dq a, b;
-    if (!r.dq(n.inputs[0], a) && !r.dq(n.inputs[1], b)) continue;  // a float op the user excluded
+    // A float op the user excluded keeps its float weight (input 1) and may read a dequantized
+    // activation; a quantized op left unlowered reads a dequantized weight.
+    Dq b;
+    if (!r.dq(n.inputs[1], b)) continue;
     throw Error(fmt::format("node '{}' ({}) reads quantized values but has no QOperator form here: QLinearConv needs "
                             "a per-tensor input, weights per output channel and a QuantizeLinear after it "
                             "(a Relu in between only with the zero point at the bottom of the range); "

@@ -161,6 +161,19 @@ TEST(QuantizeStaticCli, QOperatorPowerOfTwoAndExclusions) {
   const Tensor ort = run_ort(qop, {{"input", x}}).at("logits");
   EXPECT_LE(max_diff(ort, tamp_run(qop, x)), output_step(qop) * 1.0001);
 
+  // QOperator with the last Gemm kept float: it reads the dequantized fc1 output.
+  const std::string qop_fc2 = dir.file("qop_fc2.onnx");
+  r = run_tamp({"quantize", model_path("cnn"), "--method", "static", "--calib-data", "fashion-mnist",
+                "--calib-batches", "1", "--format", "qoperator", "--exclude", "/fc2/Gemm", "--out", qop_fc2});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(count_op(qop_fc2, "MatMulInteger"), 1);
+  EXPECT_EQ(count_op(qop_fc2, "Gemm"), 1);
+  {
+    const Tensor o = run_ort(qop_fc2, {{"input", x}}).at("logits");
+    const Tensor t = tamp_run(qop_fc2, x);
+    EXPECT_LT(max_diff(o, t), 1e-4);  // the float Gemm after integer layers: float rounding only
+  }
+
   // Excluding the Gemms keeps them float: ORT fuses the convolutions only.
   const std::string conv_only = dir.file("conv_only.onnx");
   r = run_tamp({"quantize", model_path("cnn"), "--method", "static", "--calib-data", "fashion-mnist",
