@@ -8,6 +8,8 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
+
 namespace tamp::test {
 namespace {
 
@@ -83,6 +85,43 @@ TEST(RunRecipe, MasksOfAPruningStageStayThroughLaterStages) {
   EXPECT_EQ(stages[2]["sparsity"].get<double>(), stages[1]["sparsity"].get<double>());
   EXPECT_EQ(stages[2]["weight_bits"].get<int>(), 8);
   EXPECT_TRUE(stages[2]["calibration_only"].get<bool>());
+}
+
+// The two pattern-lock combinations on a student `tamp prune` made 2:4-sparse: distillation
+// (and QAT) train it, and every weight that was zero stays zero.
+TEST(RunRecipe, PatternLockKeepsTheZerosOfAPrunedStudent) {
+  TempDir dir;
+  const std::string pruned = dir.file("pruned.onnx");
+  const CliResult p = run_tamp({"prune", source_dir() + "/tests/data/models/cnn.onnx", "--pattern", "2:4",
+                                "--out", pruned, "--exclude", "conv1"});
+  ASSERT_EQ(p.code, 0) << p.err;
+  const nn::Graph before = io::load_onnx_graph(pruned);
+  for (const std::string name : {"oneshot_distill_lock", "oneshot_distill_lock_qat"}) {
+    SCOPED_TRACE(name);
+    const std::string recipe = tiny_recipe(name, dir);
+    std::string text = slurp(recipe);
+    text = replace_all(text, source_dir() + "/tests/data/models/cnn.onnx", pruned);
+    std::ofstream(recipe) << text;
+    const std::string out = dir.file(name + "_out");
+    const CliResult r = run_tamp({"run", recipe, "--out", out, "--quiet"});
+    ASSERT_EQ(r.code, 0) << r.err;
+    const auto summary = nlohmann::json::parse(slurp(out + "/summary.json"));
+    EXPECT_GT(summary["stages"][0]["sparsity"].get<double>(), 0.4);
+    if (name != "oneshot_distill_lock") continue;
+    const nn::Graph after = io::load_onnx_graph(out + "/model.onnx");
+    int64_t zeros = 0;
+    for (const char* w : {"conv2.weight", "fc1.weight", "fc2.weight"}) {
+      const Tensor& b = before.initializers.at(w);
+      const Tensor& a = after.initializers.at(w);
+      ASSERT_EQ(a.numel(), b.numel());
+      for (int64_t i = 0; i < b.numel(); ++i) {
+        if (b.data<float>()[i] != 0.0f) continue;
+        ++zeros;
+        ASSERT_EQ(a.data<float>()[i], 0.0f) << w << "[" << i << "] was pruned and came back";
+      }
+    }
+    EXPECT_GT(zeros, 100000);
+  }
 }
 
 TEST(RunRecipe, ProgressIsABarOnATerminalAndPlainLinesOtherwise) {
