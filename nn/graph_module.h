@@ -24,6 +24,10 @@ class GraphModule : public Module {
  public:
   // Validates the graph and resolves every node's op; throws one error listing every
   // unsupported op (node name, op, domain, opset) before anything runs.
+  // Parameters share storage with the graph's initializer tensors (no copy of a large model):
+  // training this module changes every other nn::Graph that copied the same initializers
+  // (Tensor copies share their buffer). Give each module its own with Tensor::clone() when
+  // two modules must train one starting point independently.
   explicit GraphModule(Graph graph, const OpRegistry& registry = OpRegistry::builtin());
 
   // Runs the graph. `outputs` names the values to return (graph outputs when empty); any
