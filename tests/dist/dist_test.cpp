@@ -303,17 +303,18 @@ TEST_F(Dist, CalibrationMatchesOneProcess) {
 }
 
 // `mpirun -np 2 tamp run`: rank 0 alone prints and writes; the evaluation is sharded and counts
-// every example once; a run stopped mid-way (SIGTERM to mpirun) and resumed with the same rank
-// count ends with the same exported model as an uninterrupted one; another rank count is refused.
+// every example once; a run stopped mid-way (SIGTERM to mpirun as soon as the first checkpoint,
+// at step 3 of 256, exists) and resumed with the same rank count ends with the same exported
+// model as an uninterrupted one; another rank count is refused.
 TEST_F(Dist, TampRunUnderMpirunWritesOnceAndResumes) {
   test::TempDir dir;
   const std::string recipe = dir.file("r.yaml");
   std::ofstream(recipe) << fmt::format(R"(model: {}
 seed: 1
-data: {{dataset: fashion-mnist, normalize: "0.2860,0.3530", limit: 512, eval_limit: 301}}
+data: {{dataset: fashion-mnist, normalize: "0.2860,0.3530", limit: 4096, eval_limit: 301}}
 training:
   epochs: 1
-  steps_per_epoch: 16
+  steps_per_epoch: 128
   batch_size: 16
   optimizer: {{kind: sgd, lr: 0.01, momentum: 0.9}}
   log_every: 2
@@ -342,7 +343,7 @@ export: {{format: qdq, path: model.onnx}}
   const Job stopped = run(fmt::format(
       "bash -c 'setsid {0} {1} run {2} --out {3} --quiet & pid=$!; i=0; "
       "while [ ! -f {3}/checkpoint.h5 ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i+1)); done; "
-      "sleep 0.3; kill -TERM -- -$pid; wait $pid; exit 0'",
+      "kill -TERM -- -$pid; wait $pid; exit 0'",
       mpirun(2), tamp, recipe, cut));
   std::ifstream lines_in(cut + "/metrics.jsonl");
   const std::string cut_metrics((std::istreambuf_iterator<char>(lines_in)), std::istreambuf_iterator<char>());
