@@ -22,6 +22,8 @@
 #include <tamp/nn/sgd.h>
 #include <tamp/scheduler/trainer.h>
 
+#include "component_bench.h"
+
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
@@ -38,101 +40,11 @@ using namespace tamp::compression;
 
 namespace {
 
-struct Variant {
-  std::string name;
-  std::shared_ptr<nn::GraphModule> model;
-  std::vector<std::shared_ptr<Component>> components;
-  std::unique_ptr<nn::Sgd> optimizer;
-  int64_t step = 0;
-  std::vector<double> ms_per_step;  // one entry per round
-};
+using namespace tamp::bench;
 
-// One training step as the Trainer runs it (scheduler/trainer.cpp), components included; the
-// wanted outputs are asked for at each step, as the Trainer does (observers follow them).
-void train_step(Variant& v, const Tensor& x, const Tensor& y) {
-  const StepInfo at{0, v.step, 1000, 1000};
-  for (auto& c : v.components) c->on_step_begin(at);
-  std::vector<std::string> wanted{"logits"};
-  for (auto& c : v.components) for (auto& n : c->extra_outputs()) wanted.push_back(n);
-  std::sort(wanted.begin(), wanted.end());
-  wanted.erase(std::unique(wanted.begin(), wanted.end()), wanted.end());
-  std::map<std::string, Variable> inputs{{"input", Variable(x)}};
-  Variable labels(y);
-  auto values = v.model->forward(inputs, wanted);
-  Variable loss = nn::cross_entropy(values.at("logits"), labels);
-  for (auto& c : v.components) {
-    Variable extra = c->extra_loss({inputs, labels, values}, at);
-    if (extra.defined()) loss = apply1("Add", {loss, extra});
-  }
-  loss.backward();
-  for (auto& c : v.components) c->on_after_backward(at);
-  v.optimizer->step();
-  v.optimizer->zero_grad();
-  for (auto& c : v.components) c->on_after_step(at);
-  ++v.step;
-}
+constexpr double kLr = 0.005;  // SGD with momentum 0.9: QAT of a trained model
 
-Variant make_variant(const std::string& name, const std::string& model_path,
-                     std::vector<std::shared_ptr<Component>> components) {
-  Variant v;
-  v.name = name;
-  v.model = std::make_shared<nn::GraphModule>(io::load_onnx_graph(model_path));
-  v.model->train();
-  v.components = std::move(components);
-  for (auto& c : v.components) {
-    c->attach(*v.model, nn::local_collective());
-    c->on_stage_begin({0, 0, 1000, 1000});
-  }
-  v.optimizer = std::make_unique<nn::Sgd>(v.model->named_parameters(), nn::SgdOptions{.lr = 0.005, .momentum = 0.9});
-  return v;
-}
 
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v.empty() ? 0 : v[v.size() / 2];
-}
-
-void compare(std::vector<Variant>& vs, const Tensor& x, const Tensor& y, int steps, int rounds) {
-  for (auto& v : vs) for (int i = 0; i < 3; ++i) train_step(v, x, y);  // warm-up; QAT connects its activations
-  for (int r = 0; r < rounds; ++r) {
-    for (auto& v : vs) {
-      const auto t0 = std::chrono::steady_clock::now();
-      for (int i = 0; i < steps; ++i) train_step(v, x, y);
-      const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-      v.ms_per_step.push_back(ms / steps);
-    }
-  }
-  const double base = median(vs.front().ms_per_step);
-  for (const auto& v : vs) {
-    const double m = median(v.ms_per_step);
-    fmt::print("  {:<40} {:8.3f} ms/step   ratio {:.3f}\n", v.name, m, m / base);
-  }
-}
-
-double ort_median_ms(const std::string& source, const std::string& model, const std::string& input, int runs) {
-  const std::string cmd = fmt::format("node {}/tests/ort/run_ort.js {} --input input={} --bench {} --threads 1",
-                                      source, model, input, runs);
-  std::array<char, 4096> buf{};
-  std::string out;
-  FILE* p = popen(cmd.c_str(), "r");
-  if (!p) throw Error("cannot run node", ErrorKind::kIo);
-  while (fgets(buf.data(), buf.size(), p)) out += buf.data();
-  const int rc = pclose(p);
-  const auto at = out.find("\"median_ms\":");
-  if (rc != 0 || at == std::string::npos) throw Error(fmt::format("`{}` failed: {}", cmd, out), ErrorKind::kIo);
-  return std::strtod(out.c_str() + at + 12, nullptr);
-}
-
-std::string uptime_text() {
-  std::array<char, 256> buf{};
-  std::string out;
-  if (FILE* p = popen("uptime", "r")) {
-    while (fgets(buf.data(), buf.size(), p)) out += buf.data();
-    pclose(p);
-  }
-  while (!out.empty() && out.back() == '\n') out.pop_back();
-  return out;
-}
 
 }  // namespace
 
@@ -163,9 +75,9 @@ int main(int argc, char** argv) {
       fmt::print("QAT step vs fp32 step ({}.onnx, batch {}, {} thread(s), SGD, median of {} rounds of {} steps):\n",
                  name, batch, threads, rounds, steps);
       std::vector<Variant> vs;
-      vs.push_back(make_variant("fp32", models + name + ".onnx", {}));
+      vs.push_back(make_variant("fp32", models + name + ".onnx", {}, kLr));
       vs.push_back(make_variant("QAT (int8 per-channel W, uint8 A)", models + name + ".onnx",
-                                {std::make_shared<QuantizationAwareTraining>()}));
+                                {std::make_shared<QuantizationAwareTraining>()}, kLr));
       compare(vs, x, y, steps, rounds);
     }
     fmt::print("load after: {}\n", uptime_text());
