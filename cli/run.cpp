@@ -89,6 +89,10 @@ nlohmann::ordered_json eval_json(const EvalResult& e) {
 int run_on_rank(const RunArgs& args, dist::Context& world) {
   const bool root = world.is_root();
   const Recipe recipe = load_recipe(args.recipe);
+  if (recipe.tuning) {
+    throw UsageError(fmt::format("'{}' is a tuning recipe (it has a tuning: section and no stages): run it with "
+                                 "`tamp tune {}`", args.recipe, args.recipe));
+  }
   apply_threads(args.threads >= 0 ? args.threads : recipe.training.threads);
   const std::string out = args.out.empty() ? (fs::path("runs") / fs::path(args.recipe).stem()).string() : args.out;
   fs::create_directories(out);

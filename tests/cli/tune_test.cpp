@@ -97,6 +97,10 @@ TEST(TuneCli, RecipeWithATuningSection) {
   CliResult b = run_tamp({"tune", dir.file("run.yaml"), "--out", out});
   EXPECT_EQ(b.code, 3) << b.err;
   EXPECT_NE(b.err.find("no tuning: section"), std::string::npos) << b.err;
+  // and a tuning recipe is for tamp tune
+  CliResult c = run_tamp({"run", dir.file("tune.yaml"), "--out", dir.file("run2")});
+  EXPECT_EQ(c.code, 2) << c.err;
+  EXPECT_NE(c.err.find("tamp tune"), std::string::npos) << c.err;
 }
 
 TEST(TuneCli, QuantizeStaticWithAnAccuracyCriterion) {
