@@ -37,37 +37,20 @@
 
 using namespace tamp;
 using namespace tamp::compression;
-
-namespace {
-
 using namespace tamp::bench;
-
-
-}  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"Cost of pruning masks and distillation per training step; ORT latency of a channel-pruned CNN"};
-  int threads = 2, steps = 20, rounds = 7, ort_runs = 300;
-  int64_t batch = 64;
-  bool no_ort = false;
-  std::string source = TAMP_SOURCE_DIR;
-  app.add_option("--threads", threads)->check(CLI::PositiveNumber);
-  app.add_option("--steps", steps, "steps per round and variant")->check(CLI::PositiveNumber);
-  app.add_option("--rounds", rounds)->check(CLI::PositiveNumber);
-  app.add_option("--batch", batch)->check(CLI::PositiveNumber);
-  app.add_option("--ort-runs", ort_runs)->check(CLI::PositiveNumber);
-  app.add_flag("--no-ort", no_ort, "skip the ONNX Runtime latency");
-  app.add_option("--source", source, "repository root");
+  Options o{.threads = 2, .rounds = 7, .source = TAMP_SOURCE_DIR};
+  add_options(app, o);
   CLI11_PARSE(app, argc, argv);
   try {
-    set_num_threads(threads);
-    const std::string models = source + "/tests/data/models/";
+    set_num_threads(o.threads);
+    const std::string models = o.source + "/tests/data/models/";
     Generator rng(1);
-    const Tensor x = nn::init::uniform({batch, 1, 28, 28}, 0, 1, rng);
-    Tensor y({batch}, DType::kInt64);
-    for (int64_t i = 0; i < batch; ++i) y.data<int64_t>()[i] = i % 10;
+    const auto [x, y] = image_batch(o.batch, rng);
 
-    fmt::print("pruning masks in a training step (cnn.onnx, batch {}, {} threads):\n", batch, threads);
+    fmt::print("pruning masks in a training step (cnn.onnx, batch {}, {} threads):\n", o.batch, o.threads);
     std::vector<Variant> prune;
     prune.push_back(make_variant("dense", models + "cnn.onnx", {}));
     prune.push_back(make_variant("unstructured 90 % (magnitude, masks + hooks)", models + "cnn.onnx",
@@ -79,9 +62,9 @@ int main(int argc, char** argv) {
                                  {std::make_shared<Pruning>(PruningOptions{
                                      .pattern = "2:4", .criterion = pruning::Criterion::kSnipMomentum,
                                      .schedule = pruning::Schedule::gradual(pruning::Curve::kCubic, 0, 100000, 100)})}));
-    compare(prune, x, y, steps, rounds);
+    compare(prune, x, y, o.steps, o.rounds);
 
-    fmt::print("\ndistillation (student cnn_half.onnx, teacher cnn_wide.onnx, batch {}):\n", batch);
+    fmt::print("\ndistillation (student cnn_half.onnx, teacher cnn_wide.onnx, batch {}):\n", o.batch);
     auto teacher = std::make_shared<nn::GraphModule>(io::load_onnx_graph(models + "cnn_wide.onnx"));
     std::vector<Variant> kd;
     kd.push_back(make_variant("student alone", models + "cnn_half.onnx", {}));
@@ -93,11 +76,11 @@ int main(int argc, char** argv) {
             teacher, DistillationOptions{.temperature = 4,
                                          .layers = {{.student = "/MaxPool_1_output_0", .teacher = "/MaxPool_1_output_0"},
                                                     {.student = "/Relu_2_output_0", .teacher = "/Relu_2_output_0"}}})}));
-    compare(kd, x, y, steps, rounds);
+    compare(kd, x, y, o.steps, o.rounds);
 
-    if (!no_ort) {
+    if (!o.no_ort) {
       fmt::print("\nONNX Runtime, 1 thread, median of {} runs: cnn.onnx before / after 50 % channel pruning:\n",
-                 ort_runs);
+                 o.ort_runs);
       const auto dir = std::filesystem::temp_directory_path() / fmt::format("tamp_bench_{}", ::getpid());
       std::filesystem::create_directories(dir);
       nn::GraphModule m(io::load_onnx_graph(models + "cnn.onnx"));
@@ -109,13 +92,13 @@ int main(int argc, char** argv) {
       io::save_onnx_graph(small, (dir / "shrunk.onnx").string());
       fmt::print("  parameters {} -> {} ({:.1f} %)\n", report.parameters_before, report.parameters_after,
                  100.0 * static_cast<double>(report.parameters_after) / static_cast<double>(report.parameters_before));
-      for (int64_t b : {int64_t{1}, batch}) {
+      for (int64_t b : {int64_t{1}, o.batch}) {
         const std::string in = (dir / fmt::format("x{}.pb", b)).string();
         io::write_tensor_file(in, nn::init::uniform({b, 1, 28, 28}, 0, 1, rng), "input");
         std::vector<double> d, s;
         for (int r = 0; r < 3; ++r) {  // alternate, as the machine's load drifts
-          d.push_back(ort_median_ms(source, (dir / "dense.onnx").string(), in, ort_runs));
-          s.push_back(ort_median_ms(source, (dir / "shrunk.onnx").string(), in, ort_runs));
+          d.push_back(ort_median_ms(o.source, (dir / "dense.onnx").string(), in, o.ort_runs));
+          s.push_back(ort_median_ms(o.source, (dir / "shrunk.onnx").string(), in, o.ort_runs));
         }
         fmt::print("  batch {:>3}: dense {:.4f} ms, shrunk {:.4f} ms, ratio {:.3f}\n", b, median(d), median(s),
                    median(s) / median(d));

@@ -37,54 +37,40 @@
 
 using namespace tamp;
 using namespace tamp::compression;
+using namespace tamp::bench;
 
 namespace {
 
-using namespace tamp::bench;
-
 constexpr double kLr = 0.005;  // SGD with momentum 0.9: QAT of a trained model
-
-
 
 }  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"Cost of quantization-aware training per step; ORT latency of the int8 CNN against fp32"};
-  int threads = 1, steps = 20, rounds = 9, ort_runs = 300;
-  int64_t batch = 64;
-  bool no_ort = false;
-  std::string source = TAMP_SOURCE_DIR;
-  app.add_option("--threads", threads)->check(CLI::PositiveNumber);
-  app.add_option("--steps", steps, "steps per round and variant")->check(CLI::PositiveNumber);
-  app.add_option("--rounds", rounds)->check(CLI::PositiveNumber);
-  app.add_option("--batch", batch)->check(CLI::PositiveNumber);
-  app.add_option("--ort-runs", ort_runs)->check(CLI::PositiveNumber);
-  app.add_flag("--no-ort", no_ort, "skip the ONNX Runtime latency");
-  app.add_option("--source", source, "repository root");
+  Options o{.threads = 1, .rounds = 9, .source = TAMP_SOURCE_DIR};
+  add_options(app, o);
   CLI11_PARSE(app, argc, argv);
   try {
-    set_num_threads(threads);
-    const std::string models = source + "/tests/data/models/";
+    set_num_threads(o.threads);
+    const std::string models = o.source + "/tests/data/models/";
     Generator rng(1);
-    const Tensor x = nn::init::uniform({batch, 1, 28, 28}, 0, 1, rng);
-    Tensor y({batch}, DType::kInt64);
-    for (int64_t i = 0; i < batch; ++i) y.data<int64_t>()[i] = i % 10;
+    const auto [x, y] = image_batch(o.batch, rng);
 
     fmt::print("load before: {}\n", uptime_text());
     for (const char* name : {"cnn", "cnn_bn_train"}) {
       fmt::print("QAT step vs fp32 step ({}.onnx, batch {}, {} thread(s), SGD, median of {} rounds of {} steps):\n",
-                 name, batch, threads, rounds, steps);
+                 name, o.batch, o.threads, o.rounds, o.steps);
       std::vector<Variant> vs;
       vs.push_back(make_variant("fp32", models + name + ".onnx", {}, kLr));
       vs.push_back(make_variant("QAT (int8 per-channel W, uint8 A)", models + name + ".onnx",
                                 {std::make_shared<QuantizationAwareTraining>()}, kLr));
-      compare(vs, x, y, steps, rounds);
+      compare(vs, x, y, o.steps, o.rounds);
     }
     fmt::print("load after: {}\n", uptime_text());
 
-    if (!no_ort) {
+    if (!o.no_ort) {
       fmt::print("\nONNX Runtime, 1 thread, median of {} runs (3 alternating rounds, median): cnn.onnx fp32 vs "
-                 "static int8 (minmax, 8 batches):\n", ort_runs);
+                 "static int8 (minmax, 8 batches):\n", o.ort_runs);
       const auto dir = std::filesystem::temp_directory_path() / fmt::format("tamp_qbench_{}", ::getpid());
       std::filesystem::create_directories(dir);
       nn::GraphModule m(io::load_onnx_graph(models + "cnn.onnx"));
@@ -95,13 +81,13 @@ int main(int argc, char** argv) {
       io::save_onnx_graph(fp32, (dir / "fp32.onnx").string());
       io::save_onnx_graph(lower_quantized(m.export_graph(), QuantFormat::kQdq), (dir / "qdq.onnx").string());
       io::save_onnx_graph(lower_quantized(m.export_graph(), QuantFormat::kQOperator), (dir / "qop.onnx").string());
-      for (int64_t b : {int64_t{1}, batch}) {
+      for (int64_t b : {int64_t{1}, o.batch}) {
         const std::string in = (dir / fmt::format("x{}.pb", b)).string();
         io::write_tensor_file(in, nn::init::uniform({b, 1, 28, 28}, 0, 1, rng), "input");
         std::map<std::string, std::vector<double>> ms;
         for (int r = 0; r < 3; ++r) {
           for (const char* f : {"fp32", "qdq", "qop"}) {
-            ms[f].push_back(ort_median_ms(source, (dir / (std::string(f) + ".onnx")).string(), in, ort_runs));
+            ms[f].push_back(ort_median_ms(o.source, (dir / (std::string(f) + ".onnx")).string(), in, o.ort_runs));
           }
         }
         const double base = median(ms["fp32"]);

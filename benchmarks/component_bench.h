@@ -9,6 +9,10 @@
 #include <tamp/nn/loss.h>
 #include <tamp/nn/sgd.h>
 
+#include <tamp/autograd/random.h>
+#include <tamp/nn/init.h>
+
+#include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -121,6 +125,32 @@ inline double ort_median_ms(const std::string& source, const std::string& model,
   const auto at = out.find("\"median_ms\":");
   if (at == std::string::npos) throw Error(fmt::format("`{}` printed no median: {}", cmd, out), ErrorKind::kIo);
   return std::strtod(out.c_str() + at + 12, nullptr);
+}
+
+// The options both programs take; each sets its own defaults before calling add_options.
+struct Options {
+  int threads = 1, steps = 20, rounds = 9, ort_runs = 300;
+  int64_t batch = 64;
+  bool no_ort = false;
+  std::string source;  // repository root (tests/data/models, tests/ort)
+};
+
+inline void add_options(CLI::App& app, Options& o) {
+  app.add_option("--threads", o.threads)->check(CLI::PositiveNumber);
+  app.add_option("--steps", o.steps, "steps per round and variant")->check(CLI::PositiveNumber);
+  app.add_option("--rounds", o.rounds)->check(CLI::PositiveNumber);
+  app.add_option("--batch", o.batch)->check(CLI::PositiveNumber);
+  app.add_option("--ort-runs", o.ort_runs)->check(CLI::PositiveNumber);
+  app.add_flag("--no-ort", o.no_ort, "skip the ONNX Runtime latency");
+  app.add_option("--source", o.source, "repository root");
+}
+
+// A batch of uniform [0, 1] images (N, 1, 28, 28) drawn from rng, and labels 0..9 in turn.
+inline std::pair<Tensor, Tensor> image_batch(int64_t batch, Generator& rng) {
+  Tensor x = nn::init::uniform({batch, 1, 28, 28}, 0, 1, rng);
+  Tensor y({batch}, DType::kInt64);
+  for (int64_t i = 0; i < batch; ++i) y.data<int64_t>()[i] = i % 10;
+  return {x, y};
 }
 
 inline std::string uptime_text() {
