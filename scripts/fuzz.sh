@@ -2,7 +2,7 @@
 # Runs one libFuzzer target of the fuzz preset (clang, ASan + UBSan) for a given time.
 #   scripts/fuzz.sh TARGET SECONDS [more libFuzzer flags]
 #   scripts/fuzz.sh list
-# Targets: onnx_model, tensor_proto, idx, hdf5_dataset (fuzz/CMakeLists.txt). The preset is
+# Targets: onnx_model, tensor_proto, idx, hdf5_dataset, checkpoint, recipe (fuzz/CMakeLists.txt). The preset is
 # built first (incrementally). The corpus grows in build/fuzz/corpus/TARGET, seeded from the
 # files fuzz/CMakeLists.txt names; findings (crash-*, timeout-*, oom-*, leak-*) land in
 # build/fuzz/findings/TARGET/, and every run appends a line to build/fuzz/runs.tsv. Exits

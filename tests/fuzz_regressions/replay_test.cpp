@@ -44,12 +44,13 @@ fs::path source_dir() {
 }
 
 // The committed inputs of one target: its regressions, then seeds in the source tree (the
-// test models and TensorProto files, or fuzz/seeds/TARGET for the readers without any).
+// test models, TensorProto files and example recipes, or fuzz/seeds/TARGET for the rest).
 std::vector<fs::path> replay_dirs(const std::string& target) {
   const fs::path root = source_dir();
   std::vector<fs::path> dirs{root / "tests" / "fuzz_regressions" / target};
   if (target == "onnx_model") dirs.push_back(root / "tests" / "data" / "models");
   if (target == "tensor_proto") dirs.push_back(root / "tests" / "data" / "tensor_proto");
+  if (target == "recipe") dirs.push_back(root / "examples" / "recipes");
   dirs.push_back(root / "fuzz" / "seeds" / target);
   return dirs;
 }

@@ -1,0 +1,140 @@
+// Recipe parsing (no model is loaded, nothing runs): a table of bad recipes, each with the
+// path its error must name; anchors, aliases and merge keys; every example recipe parses.
+// Also built in the sanitized configuration (tests/CMakeLists.txt), since the parser reads
+// files users hand it.
+#include "support/ort_runner.h"  // source_dir()
+
+#include <tamp/scheduler/recipe.h>
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+namespace tamp::test {
+namespace {
+
+constexpr const char* kBase = R"(
+model: m.onnx
+stages:
+  - name: a
+    pruning: {pattern: "2:4"}
+  - name: b
+    qat: {}
+)";
+
+std::string error_of(const std::string& text) {
+  try {
+    parse_recipe(text, "/models", "r.yaml");
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kInvalidInput);
+    return e.what();
+  }
+  return "";
+}
+
+struct BadRecipe {
+  const char* what;
+  std::string text;
+  const char* path;       // the error starts with this path
+  const char* detail;     // and says this
+};
+
+TEST(Recipe, BadRecipesNameThePathOfTheProblem) {
+  const std::string base = kBase;
+  const std::vector<BadRecipe> table{
+      {"unknown top-level key", base + "epochs: 3\n", "epochs: unknown key", ""},
+      {"missing model", "stages: [{name: a}]\n", "model: missing", ""},
+      {"missing stages", "model: m.onnx\n", "stages: missing", ""},
+      {"empty stages", "model: m.onnx\nstages: []\n", "stages: expected a non-empty list", ""},
+      {"unknown stage key", "model: m.onnx\nstages:\n  - {name: a, prunning: {}}\n", "stages[0].prunning: unknown key", ""},
+      {"bad pattern", "model: m.onnx\nstages:\n  - {qat: {}}\n  - pruning: {pattern: \"5:4\"}\n",
+       "stages[1].pruning.pattern:", ""},
+      {"pattern of wrong type", "model: m.onnx\nstages:\n  - {qat: {}}\n  - pruning: {pattern: [2, 4]}\n",
+       "stages[1].pruning.pattern: expected a string", ""},
+      {"missing pattern", "model: m.onnx\nstages:\n  - pruning: {sparsity: 0.5}\n  - {qat: {}}\n",
+       "stages[0].pruning.pattern: missing", ""},
+      {"sparsity out of range", "model: m.onnx\nstages:\n  - pruning: {pattern: unstructured, sparsity: 1.5}\n  - {qat: {}}\n",
+       "stages[0].pruning.sparsity: 1.5 is outside", ""},
+      {"sparsity not a number", "model: m.onnx\nstages:\n  - pruning: {pattern: unstructured, sparsity: half}\n  - {qat: {}}\n",
+       "stages[0].pruning.sparsity: expected a number", "half"},
+      {"unknown criterion", "model: m.onnx\nstages:\n  - pruning: {pattern: \"2:4\", criterion: biggest}\n  - {qat: {}}\n",
+       "stages[0].pruning.criterion: 'biggest' is not one of", "magnitude"},
+      {"schedule curve", "model: m.onnx\nstages:\n  - pruning: {pattern: \"2:4\", schedule: {curve: quadratic}}\n  - {qat: {}}\n",
+       "stages[0].pruning.schedule.curve:", "cubic"},
+      {"epochs not an integer", base + "training: {epochs: 1.5}\n", "training.epochs: expected an integer", ""},
+      {"negative batch", base + "training: {batch_size: -4}\n", "training.batch_size: -4 is outside", ""},
+      {"optimizer kind", base + "training: {optimizer: {kind: rmsprop}}\n", "training.optimizer.kind:", "adamw"},
+      {"sgd has no beta1", base + "training: {optimizer: {kind: sgd, beta1: 0.9}}\n", "training.optimizer.beta1: unknown key", ""},
+      {"lr schedule kind", base + "training: {lr_schedule: {kind: onecycle}}\n", "training.lr_schedule.kind:", ""},
+      {"milestones", base + "training: {lr_schedule: {kind: multistep, milestones: [10, x]}}\n",
+       "training.lr_schedule.milestones[1]:", ""},
+      {"qat bits", "model: m.onnx\nstages:\n  - qat: {weights: {bits: 16}}\n", "stages[0].qat.weights.bits: 16 is outside", ""},
+      {"observer", "model: m.onnx\nstages:\n  - ptq: {activations: {observer: median}}\n",
+       "stages[0].ptq.activations.observer:", "entropy"},
+      {"ptq with training", "model: m.onnx\nstages:\n  - {ptq: {}, pruning: {pattern: \"2:4\"}}\n", "stages[0].ptq:",
+       "stage of its own"},
+      {"teacher missing", "model: m.onnx\nstages:\n  - distillation: {alpha: 0.5}\n  - {qat: {}}\n",
+       "stages[0].distillation.teacher: missing", ""},
+      {"alpha range", "model: m.onnx\nstages:\n  - distillation: {teacher: t.onnx, alpha: 2}\n  - {qat: {}}\n",
+       "stages[0].distillation.alpha: 2 is outside", ""},
+      {"layer key", "model: m.onnx\nstages:\n  - distillation: {teacher: t.onnx, layers: [{student: a, teacher: b, wieght: 1}]}\n  - {qat: {}}\n",
+       "stages[0].distillation.layers[0].wieght: unknown key", ""},
+      {"self-distillation pairs", "model: m.onnx\nstages:\n  - self_distillation: {temperature: 3}\n  - {qat: {}}\n",
+       "stages[0].self_distillation.pairs: missing", ""},
+      {"export format", base + "export: {format: tflite}\n", "export.format:", "qoperator"},
+      {"float export of a quantized model", base + "export: {format: float}\n", "export.format:", "quantized"},
+      {"qdq export without quantization", "model: m.onnx\nstages: [{name: a}]\n", "export.format:", "float"},
+      {"export outside the folder", base + "export: {path: ../x.onnx}\n", "export.path:", "inside the output folder"},
+      {"data set", base + "data: {dataset: cifar10}\n", "data.dataset:", "hdf5:FILE"},
+      {"stage is a list", "model: m.onnx\nstages:\n  - [qat]\n", "stages[0]: expected a mapping", ""},
+      {"duplicate key", "model: m.onnx\nmodel: n.onnx\nstages: [{qat: {}}]\n", "", "duplicate"},
+      {"merge of a scalar", "model: m.onnx\nstages:\n  - {<<: 3, qat: {}}\n", "stages[0].<<:", "mapping"},
+      {"not YAML", "model: [unclosed\n", "r.yaml: not valid YAML", ""},
+  };
+  for (const auto& bad : table) {
+    const std::string e = error_of(bad.text);
+    EXPECT_NE(e, "") << bad.what << ": no error";
+    EXPECT_EQ(e.rfind(bad.path, 0), 0u) << bad.what << ": " << e;
+    EXPECT_NE(e.find(bad.detail), std::string::npos) << bad.what << ": " << e;
+  }
+}
+
+TEST(Recipe, AnchorsAliasesAndMergeKeysShareValues) {
+  const Recipe r = parse_recipe(R"(
+definitions:
+  lr: &lr 0.05
+  prune: &prune {pattern: "2:4", criterion: snip_momentum}
+model: student.onnx
+training: {optimizer: {kind: sgd, lr: *lr}}
+stages:
+  - pruning: {<<: *prune, criterion: magnitude}
+  - name: second
+    optimizer: {kind: adamw, lr: *lr}
+    pruning: *prune
+  - ptq: {}
+)",
+                                "/models");
+  EXPECT_EQ(r.model, "/models/student.onnx");
+  EXPECT_EQ(std::get<SGD>(r.training.optimizer).lr, 0.05);
+  EXPECT_EQ(std::get<AdamW>(*r.stages[1].optimizer).lr, 0.05);
+  EXPECT_EQ(std::get<AdamW>(*r.stages[1].optimizer).weight_decay, 0.01);
+  EXPECT_EQ(r.stages[0].pruning->pattern, "2:4");
+  EXPECT_EQ(r.stages[0].pruning->criterion, compression::pruning::Criterion::kMagnitude) << "explicit keys win";
+  EXPECT_EQ(r.stages[1].pruning->criterion, compression::pruning::Criterion::kSnipMomentum);
+  EXPECT_TRUE(r.stages[2].ptq.has_value());
+  EXPECT_EQ(r.export_.format, "qdq");
+  EXPECT_EQ(r.hash.size(), 16u);
+}
+
+TEST(Recipe, EveryExampleRecipeParses) {
+  int n = 0;
+  for (const auto& e : std::filesystem::directory_iterator(source_dir() + "/examples/recipes")) {
+    if (e.path().extension() != ".yaml") continue;
+    ++n;
+    EXPECT_NO_THROW(load_recipe(e.path().string())) << e.path();
+  }
+  EXPECT_GE(n, 7);
+}
+
+}  // namespace
+}  // namespace tamp::test
