@@ -3,11 +3,14 @@
 
     python3 benchmarks/compare.py [--build-dir build] [--models mlp,cnn,transformer]
                                   [--threads 1,2] [--rounds 5] [--steps 50] [--warmup 10]
+                                  [--source cpp|onnx|both]
 
 Runs bench_tamp and bench_torch (same flags, one JSON line per round on stdout) alternately,
 each round in a fresh process of its own, and prints per model and thread count the median
 samples/s of each side, their ratio and each side's peak RSS. With only bench_torch built it
-prints the torch figures alone.
+prints the torch figures alone. --source picks tamp's model: written with tamp's layers (cpp),
+imported from the ONNX files PyTorch exported (onnx, tests/data/models), or both, which adds
+a tamp side per source to every round and a row per source to the table.
 
 The torch side runs with OpenBLAS-openmp (LD_LIBRARY_PATH): Debian's libtorch otherwise
 picks the reference BLAS and is ~15x slower. OPENBLAS_CORETYPE matters on CPUs newer than
@@ -52,10 +55,10 @@ def torch_env(coretype):
     return env
 
 
-def run_side(binary, env, model, threads, warmup, steps):
+def run_side(binary, env, model, threads, warmup, steps, extra=()):
     """One process, one timed round; returns its JSON line as a dict."""
     cmd = [binary, "--model", model, "--threads", str(threads), "--warmup", str(warmup),
-           "--steps", str(steps), "--rounds", "1"]
+           "--steps", str(steps), "--rounds", "1", *extra]
     try:
         proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=RUN_TIMEOUT_S)
     except subprocess.TimeoutExpired:
@@ -98,6 +101,8 @@ def main():
     parser.add_argument("--warmup", type=int, default=0, help="untimed steps in each process (default: per model)")
     parser.add_argument("--coretype", default="probe", choices=["probe"] + CORETYPE_CANDIDATES,
                         help="OPENBLAS_CORETYPE for the torch side")
+    parser.add_argument("--source", default="cpp", choices=["cpp", "onnx", "both"],
+                        help="tamp's model: C++ layers, imported ONNX, or both (one tamp side each)")
     parser.add_argument("--json", help="also write every round's result to this file")
     args = parser.parse_args()
     if args.rounds < 1:
@@ -107,6 +112,7 @@ def main():
     default_steps = {"mlp": 400, "cnn": 60, "transformer": 6}
     default_warmup = {"mlp": 50, "cnn": 10, "transformer": 2}
     models = [m for m in args.models.split(",") if m]
+    sources = ["cpp", "onnx"] if args.source == "both" else [args.source]
     threads = [int(t) for t in args.threads.split(",") if t]
 
     tamp = find_binary("bench_tamp", args.tamp, args.build_dir)
@@ -128,27 +134,30 @@ def main():
             print(f"{model}: OPENBLAS_CORETYPE probe (samples/s, 1 thread): "
                   + ", ".join(f"{c} {v:.0f}" for c, v in medians.items()) + f" -> {coretype}")
         for n in threads:
-            sides = [("tamp", tamp, dict(os.environ)), ("torch", torch, torch_env(coretype))]
-            sides = [s for s in sides if s[1]]
-            results = {name: [] for name, _, _ in sides}
+            sides = [(f"tamp:{src}", tamp, dict(os.environ), ["--source", src]) for src in sources if tamp]
+            if torch:
+                sides.append(("torch", torch, torch_env(coretype), []))
+            results = {name: [] for name, _, _, _ in sides}
             for r in range(args.rounds):
                 # Alternate which side goes first so drift on a shared machine hits both.
-                for name, binary, env in (sides if r % 2 == 0 else sides[::-1]):
-                    res = run_side(binary, env, model, n, warmup, steps)
+                for name, binary, env, extra in (sides if r % 2 == 0 else sides[::-1]):
+                    res = run_side(binary, env, model, n, warmup, steps, extra)
                     res.update(side=name, round=r)
                     results[name].append(res)
                     records.append(res)
             med = {k: statistics.median(x["samples_per_s"] for x in v) for k, v in results.items()}
             rss = {k: max(x["peak_rss_mib"] for x in v) for k, v in results.items()}
-            ratio = med["tamp"] / med["torch"] if "tamp" in med and "torch" in med else None
-            rows.append((model, n, med.get("tamp"), med.get("torch"), ratio, rss.get("tamp"), rss.get("torch"),
-                         coretype if torch else None))
+            for src in sources if tamp else [None]:
+                mine = f"tamp:{src}"
+                ratio = med[mine] / med["torch"] if mine in med and "torch" in med else None
+                rows.append((model, src or "-", n, med.get(mine), med.get("torch"), ratio, rss.get(mine),
+                             rss.get("torch"), coretype if torch else None))
             print(f"{model} threads={n}: " + ", ".join(f"{k} {v:.0f} samples/s" for k, v in med.items()), flush=True)
 
-    header = ("model", "threads", "tamp samples/s", "torch samples/s", "tamp/torch", "tamp RSS MiB",
+    header = ("model", "tamp source", "threads", "tamp samples/s", "torch samples/s", "tamp/torch", "tamp RSS MiB",
               "torch RSS MiB", "OPENBLAS_CORETYPE")
-    table = [header] + [(m, str(n), fmt(a, ".0f"), fmt(b, ".0f"), fmt(r, ".2f"), fmt(ra, ".0f"), fmt(rb, ".0f"), c or "-")
-                        for m, n, a, b, r, ra, rb, c in rows]
+    table = [header] + [(m, src, str(n), fmt(a, ".0f"), fmt(b, ".0f"), fmt(r, ".2f"), fmt(ra, ".0f"), fmt(rb, ".0f"),
+                         c or "-") for m, src, n, a, b, r, ra, rb, c in rows]
     widths = [max(len(row[i]) for row in table) for i in range(len(header))]
     print()
     for i, row in enumerate(table):

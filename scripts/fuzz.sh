@@ -2,10 +2,15 @@
 # Runs one libFuzzer target of the fuzz preset (clang, ASan + UBSan) for a given time.
 #   scripts/fuzz.sh TARGET SECONDS [more libFuzzer flags]
 #   scripts/fuzz.sh list
-# Targets: onnx_model, tensor_proto, idx, hdf5_dataset, checkpoint, recipe (fuzz/CMakeLists.txt). The preset is
-# built first (incrementally). The corpus grows in build/fuzz/corpus/TARGET, seeded from the
-# files fuzz/CMakeLists.txt names; findings (crash-*, timeout-*, oom-*, leak-*) land in
-# build/fuzz/findings/TARGET/, and every run appends a line to build/fuzz/runs.tsv. Exits
+#   scripts/fuzz.sh report        (CPU time, runs and findings per target, from runs.tsv)
+# Targets: onnx_model, tensor_proto, idx, hdf5_dataset, checkpoint, recipe (fuzz/CMakeLists.txt).
+#   scripts/fuzz.sh all SECONDS   (every target in turn, SECONDS each; stops at a finding)
+# scripts/setup.sh installs what the preset needs and builds the target first. The corpus
+# grows in build/fuzz/corpus/TARGET, seeded from the files fuzz/CMakeLists.txt names; findings
+# (crash-*, timeout-*, oom-*, leak-*) land in build/fuzz/findings/TARGET/, and every run
+# appends a line to build/fuzz/runs.tsv
+# (date, target, wall seconds, CPU seconds, executions, result). The fuzzer runs at nice 10
+# (TAMP_FUZZ_NICE), so on a busy machine CPU time, not wall time, is what was spent. Exits
 # nonzero on a finding. Replay one input: build/fuzz/fuzz/TARGET_fuzzer FILE.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,12 +20,25 @@ if [ "${1:-}" = list ]; then
   sed -n 's/^tamp_fuzzer(\([a-z0-9_]*\).*/\1/p' fuzz/CMakeLists.txt
   exit 0
 fi
+if [ "${1:-}" = report ]; then
+  [ -f "$build/runs.tsv" ] || { echo "fuzz.sh: no runs recorded in $build/runs.tsv"; exit 0; }
+  awk -F'\t' '{ cpu[$2] += $4; n[$2] += $5; runs[$2]++; if ($6 != "no finding") bad[$2]++ }
+    END { printf "%-14s %9s %9s %14s %8s\n", "target", "runs", "CPU min", "executions", "findings"
+          for (t in cpu) printf "%-14s %9d %9.1f %14d %8d\n", t, runs[t], cpu[t] / 60, n[t], bad[t] }' \
+    "$build/runs.tsv" | sort
+  exit 0
+fi
+if [ "${1:-}" = all ]; then
+  shift
+  for t in $("$0" list); do "$0" "$t" "$@"; done
+  exit 0
+fi
 target="${1:?usage: scripts/fuzz.sh TARGET SECONDS [libFuzzer flags] (or: scripts/fuzz.sh list)}"
 seconds="${2:?usage: scripts/fuzz.sh TARGET SECONDS [libFuzzer flags]}"
 shift 2
 
-[ -f "$build/build.ninja" ] || cmake --preset fuzz >/dev/null
-cmake --build --preset fuzz --target "${target}_fuzzer"
+# Installs clang and friends when missing, configures and builds the target (incrementally).
+scripts/setup.sh fuzz "${target}_fuzzer"
 bin="$build/fuzz/${target}_fuzzer"
 
 # Seeds: copied once into one folder (libFuzzer takes folders, the list has files and globs).
@@ -48,17 +66,19 @@ dict=()
 [ -f "$bin.dict" ] && dict=(-dict="$bin.dict")
 
 log="$findings/last_run.log"
+cpu_file="$findings/last_run.cpu"
 set +e
 UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1}" \
-  nice -n 10 "$bin" -max_total_time="$seconds" -rss_limit_mb=2048 -max_len=2097152 -timeout=60 \
+  nice -n "${TAMP_FUZZ_NICE:-10}" /usr/bin/time -f '%U %S' -o "$cpu_file" "$bin" -max_total_time="$seconds" -rss_limit_mb=2048 -max_len=2097152 -timeout=60 \
   -print_final_stats=1 -artifact_prefix="$findings/" "${dict[@]}" "$@" "$corpus" "$seeds" \
   2>&1 | tee "$log" | grep -E '^(#[0-9]+.*(INITED|DONE)|==[0-9]+==|SUMMARY|artifact|stat::)'
 status=${PIPESTATUS[0]}
 set -e
 runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
 [ -n "$runs" ] || runs=$(sed -n 's/^#\([0-9]*\).*/\1/p' "$log" | tail -1)  # -fork mode prints no stats
+cpu=$(awk 'NF == 2 && $1 ~ /^[0-9.]+$/ { printf "%.0f", $1 + $2 }' "$cpu_file")
 result=$([ "$status" = 0 ] && echo "no finding" || echo "FINDING (exit $status), see $log")
-printf '%s\t%s\t%ss\t%s runs\t%s\n' "$(date -u +%FT%TZ)" "$target" "$seconds" "${runs:-?}" "$result" \
+printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$(date -u +%FT%TZ)" "$target" "$seconds" "${cpu:-0}" "${runs:-0}" "$result" \
   >> "$build/runs.tsv"
-echo "fuzz.sh: $target, ${seconds}s, ${runs:-?} runs: $result"
+echo "fuzz.sh: $target, ${seconds} s wall, ${cpu:-?} s CPU, ${runs:-?} executions: $result"
 exit "$status"

@@ -18,7 +18,8 @@ packages=(
 # NodeSource's nodejs bundles npm and conflicts with Debian's npm package.
 command -v npm >/dev/null || packages+=(nodejs npm)
 case "$preset" in
-  asan|fuzz) packages+=(clang libclang-rt-14-dev libomp-14-dev) ;;  # clang presets; libomp: OpenMP
+  asan) packages+=(clang libclang-rt-14-dev libomp-14-dev) ;;  # clang presets; libomp: OpenMP
+  fuzz) packages+=(clang libclang-rt-14-dev libomp-14-dev time) ;;  # time: fuzz.sh records CPU seconds
 esac
 [ "${TAMP_WITH_PEERS:-0}" = 1 ] && packages+=(libtorch-dev python3-torch python3-onnx libopenblas0-openmp)
 
