@@ -53,6 +53,10 @@ void accumulate_leaf(VariableImpl& leaf, Tensor g) {
   }
 }
 
+void run_ready_hooks(VariableImpl& leaf) {
+  for (auto& [id, hook] : leaf.ready_hooks) hook(leaf.grad);
+}
+
 // Reverse post-order of the nodes reachable from `roots`, without recursion.
 std::vector<std::shared_ptr<Node>> topological_order(const std::vector<std::shared_ptr<Node>>& roots) {
   std::vector<std::shared_ptr<Node>> post;
@@ -177,6 +181,7 @@ void backward(const std::vector<Variable>& roots, std::vector<Tensor> seeds) {
   TAMP_CHECK(seeds.size() == roots.size(), "backward: {} roots but {} seeds", roots.size(), seeds.size());
   std::unordered_map<Node*, std::vector<Tensor>> pending;
   std::vector<std::shared_ptr<Node>> root_nodes;
+  std::unordered_set<VariableImpl*> root_leaves;  // with ready hooks
   for (size_t r = 0; r < roots.size(); ++r) {
     const auto& impl = roots[r].impl();
     TAMP_CHECK(impl && impl->requires_grad,
@@ -191,6 +196,7 @@ void backward(const std::vector<Variable>& roots, std::vector<Tensor> seeds) {
                "backward seed {} does not match {}", describe(seed), describe(impl->value));
     if (!impl->grad_fn) {
       accumulate_leaf(*impl, seed.clone());
+      if (!impl->ready_hooks.empty()) root_leaves.insert(impl.get());
       continue;
     }
     auto& slot = pending[impl->grad_fn.get()];
@@ -199,9 +205,33 @@ void backward(const std::vector<Variable>& roots, std::vector<Tensor> seeds) {
     root_nodes.push_back(impl->grad_fn);
   }
 
-  for (const auto& node : topological_order(root_nodes)) {
+  const std::vector<std::shared_ptr<Node>> order = topological_order(root_nodes);
+  // Leaves with ready hooks: how many edges of the walk may still bring them a gradient. A
+  // node settles its edges once it has run or been skipped; the hooks run at zero.
+  std::unordered_map<VariableImpl*, int> edges_left;
+  for (const auto& node : order) {
+    for (const Node::Edge& e : node->next) {
+      if (e.leaf && !e.leaf->ready_hooks.empty()) ++edges_left[e.leaf.get()];
+    }
+  }
+  for (VariableImpl* leaf : root_leaves) {
+    if (!edges_left.count(leaf)) run_ready_hooks(*leaf);
+  }
+  auto settle = [&](const Node& node) {
+    if (edges_left.empty()) return;
+    for (const Node::Edge& e : node.next) {
+      if (!e.leaf) continue;
+      auto left = edges_left.find(e.leaf.get());
+      if (left != edges_left.end() && --left->second == 0) run_ready_hooks(*e.leaf);
+    }
+  };
+
+  for (const auto& node : order) {
     auto it = pending.find(node.get());
-    if (it == pending.end()) continue;
+    if (it == pending.end()) {
+      settle(*node);
+      continue;
+    }
     std::vector<Tensor> grad_outputs = std::move(it->second);
     pending.erase(it);
     if (node->released) {
@@ -217,7 +247,10 @@ void backward(const std::vector<Variable>& roots, std::vector<Tensor> seeds) {
         grad_outputs[k] = run_hooks(*out, std::move(grad_outputs[k]));
       }
     }
-    if (!any) continue;
+    if (!any) {
+      settle(*node);
+      continue;
+    }
     std::vector<Tensor> grad_inputs;
     try {
       grad_inputs = node->op->backward(node->ctx, grad_outputs);
@@ -244,6 +277,7 @@ void backward(const std::vector<Variable>& roots, std::vector<Tensor> seeds) {
         accumulate(slot[edge.index], std::move(g));
       }
     }
+    settle(*node);
     node->next.clear();
   }
 }

@@ -62,6 +62,17 @@ int Variable::add_hook(GradHook hook) {
 
 void Variable::remove_hook(int id) { checked(impl_).hooks.erase(id); }
 
+int add_ready_hook(const Variable& leaf, GradReadyHook hook) {
+  auto& impl = checked(leaf.impl());
+  TAMP_CHECK(impl.requires_grad && !impl.grad_fn,
+             "a gradient-ready hook on Variable '{}', which is not a leaf that requires a gradient", impl.name);
+  const int id = impl.next_hook_id++;
+  impl.ready_hooks.emplace(id, std::move(hook));
+  return id;
+}
+
+void remove_ready_hook(const Variable& leaf, int id) { checked(leaf.impl()).ready_hooks.erase(id); }
+
 Variable Variable::detach() const {
   Variable v(value(), false);
   v.set_name(name());

@@ -8,9 +8,9 @@
 //   benchmarks/bench_dist.sh                                          # both, alternately
 //
 // Rank 0 prints one JSON line per round: global samples/s, step time, and per step the time
-// spent waiting for the slower rank (a barrier before the reduction, timed apart; it stands
-// for the imbalance a plain allreduce would absorb) and in the fused gradient allreduce (mean
-// and fastest step: on a loaded machine the mean is mostly time the peer waits for a core).
+// spent after backward in the gradient reduction (dist::GradientReducer::finish: with
+// --overlap 1 only what backward did not hide; mean and fastest step) and, with --barrier 1,
+// the wait for the slower rank timed apart (a barrier before the reduction).
 #include <tamp/autograd/threads.h>
 #include <tamp/io/onnx_import.h>
 #include <tamp/nn/loss.h>
@@ -31,6 +31,8 @@ int main(int argc, char** argv) {
   int threads = 1, warmup = 10, steps = 40, rounds = 3;
   int64_t global_batch = 64;
   size_t bucket_bytes = size_t{4} << 20;
+  dist::ReducerOptions reducer_options;
+  bool barrier = false;
   CLI::App app{"tamp data-parallel training-step benchmark"};
   app.add_option("--model", model_name)->check(CLI::IsMember({"mlp", "cnn", "transformer"}));
   app.add_option("--models", models_dir);
@@ -39,7 +41,10 @@ int main(int argc, char** argv) {
   app.add_option("--steps", steps)->check(CLI::PositiveNumber);
   app.add_option("--rounds", rounds)->check(CLI::PositiveNumber);
   app.add_option("--global-batch", global_batch)->check(CLI::PositiveNumber);
-  app.add_option("--bucket-bytes", bucket_bytes);
+  app.add_option("--bucket-bytes", bucket_bytes, "fused allreduce bucket (without --overlap)");
+  app.add_option("--overlap", reducer_options.overlap, "start gradient buckets during backward (1) or reduce after it (0)");
+  app.add_option("--overlap-bucket-bytes", reducer_options.bucket_bytes);
+  app.add_option("--barrier", barrier, "time the wait for the slower rank apart (a barrier before the reduction)");
   CLI11_PARSE(app, argc, argv);
 
   dist::Context world(argc, argv, {.bucket_bytes = bucket_bytes});
@@ -69,21 +74,22 @@ int main(int argc, char** argv) {
     }
     auto params = model.named_parameters();
     nn::Sgd optimizer(params, {.lr = 0.01, .momentum = 0.9});
+    // The Trainer's reduction: buckets started during backward (--overlap 1) or one fused
+    // allreduce after it (--overlap 0).
+    dist::GradientReducer reducer(collective, params, reducer_options);
     int64_t step = 0;
     double wait_s = 0, reduce_s = 0, reduce_min_s = INFINITY;
     auto train_step = [&] {
       Variable loss = nn::cross_entropy(model.forward(inputs[step % kBatches]), labels[step % kBatches]);
+      reducer.arm();
       loss.backward();
       if (collective.size() > 1) {
-        std::vector<Tensor> grads;
-        for (auto& [name, p] : params) {
-          if (p.requires_grad() && p.grad().defined()) grads.push_back(p.grad());
-        }
-        // Timed apart: waiting for the slower rank (a barrier) and the reduction itself.
+        // Timed apart: waiting for the slower rank (optional barrier) and the rest of the
+        // reduction (what backward did not hide).
         const auto t0 = std::chrono::steady_clock::now();
-        collective.barrier();
+        if (barrier) collective.barrier();
         const auto t1 = std::chrono::steady_clock::now();
-        collective.allreduce_many(grads, nn::Reduce::kMean);
+        reducer.finish();
         wait_s += std::chrono::duration<double>(t1 - t0).count();
         const double reduce = std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count();
         reduce_s += reduce;
@@ -99,6 +105,7 @@ int main(int argc, char** argv) {
     for (int r = 0; r < rounds; ++r) {
       collective.barrier();
       world.reset_stats();
+      const int64_t early0 = reducer.started_early();
       wait_s = reduce_s = 0;
       reduce_min_s = INFINITY;
       const auto t0 = std::chrono::steady_clock::now();
@@ -110,13 +117,14 @@ int main(int argc, char** argv) {
       if (world.is_root()) {
         fmt::print("{{\"model\":\"{}\",\"ranks\":{},\"threads\":{},\"batch_per_rank\":{},\"round\":{},\"steps\":{},"
                    "\"seconds\":{:.4f},\"samples_per_s\":{:.1f},\"step_ms\":{:.3f},\"wait_ms_per_step\":{:.3f},"
-                   "\"allreduce_ms_per_step\":{:.3f},\"allreduce_min_ms\":{:.3f},\"allreduce_calls_per_step\":{:.1f},\"allreduce_kib_per_step\":{:.1f},\"loadavg_1min\":{:.2f},"
-                   "\"loss\":{:.4f}}}\n",
+                   "\"allreduce_ms_per_step\":{:.3f},\"allreduce_min_ms\":{:.3f},\"allreduce_calls_per_step\":{:.1f},\"allreduce_kib_per_step\":{:.1f},"
+                   "\"overlap\":{},\"buckets\":{},\"started_in_backward_per_step\":{:.2f},\"loadavg_1min\":{:.2f},\"loss\":{:.4f}}}\n",
                    model_name, world.size(), threads, batch, r, steps, seconds, steps * global_batch / seconds,
                    1e3 * seconds / steps, 1e3 * wait_s / steps, 1e3 * reduce_s / steps,
                    world.size() > 1 ? 1e3 * reduce_min_s : 0.0,
-                   world.size() > 1 ? double(s.calls - steps) / steps : 0.0,
-                   double(s.bytes) / 1024.0 / steps, load, loss);
+                   world.size() > 1 ? double(s.calls - (barrier ? steps : 0)) / steps : 0.0,
+                   double(s.bytes) / 1024.0 / steps, reducer_options.overlap ? 1 : 0, reducer.buckets(),
+                   double(reducer.started_early() - early0) / steps, load, loss);
         std::fflush(stdout);
       }
     }

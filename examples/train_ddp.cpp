@@ -44,7 +44,7 @@ struct Options {
   std::string fail_mode = "kill";
   double lr = 0.05, momentum = 0.9;
   uint64_t seed = 1;
-  bool dump_all_ranks = false, sync_bn = true, stats = false;
+  bool dump_all_ranks = false, sync_bn = true, stats = false, overlap = true;
   std::string prune_criterion = "magnitude";
 };
 
@@ -123,6 +123,7 @@ int main(int argc, char** argv) {
   app.add_option("--emulate-ranks", o.emulate_ranks, "one process: train on the order N ranks would see");
   app.add_option("--sync-bn", o.sync_bn, "average BatchNorm running statistics over ranks");
   app.add_flag("--stats", o.stats, "print the time spent in collectives per step");
+  app.add_option("--overlap", o.overlap, "start gradient allreduces during backward (0: one fused allreduce after it)");
   app.add_option("--fail-rank", o.fail_rank);
   app.add_option("--fail-step", o.fail_step);
   app.add_option("--fail-mode", o.fail_mode)->check(CLI::IsMember({"kill", "stop", "hang", "throw"}));
@@ -174,6 +175,7 @@ int main(int argc, char** argv) {
     if (o.eval_examples > 0) options.eval = data.test->slice(0, std::min(o.eval_examples, data.test->size()));
     options.collective = &world.collective();
     options.average_batch_norm_statistics = o.sync_bn;
+    options.overlap_allreduce = o.overlap;
     if (o.max_steps >= 0) options.calibration_batches = o.max_steps;
     options.log_every = 1;
     int64_t steps_seen = 0;
@@ -193,8 +195,8 @@ int main(int argc, char** argv) {
                  r.train_loss);
       if (r.evaluated) fmt::print("eval: top-1 {:.2f} % over {} examples\n", 100 * r.eval.top1, r.eval.count);
       if (o.stats && r.steps > 0) {
-        fmt::print("collectives: {} calls, {:.1f} KiB, {:.3f} ms per step\n", stats.calls, stats.bytes / 1024.0,
-                   1e3 * stats.seconds / static_cast<double>(r.steps));
+        fmt::print("collectives: {} calls ({} nonblocking), {:.1f} KiB, {:.3f} ms per step\n", stats.calls,
+                   stats.nonblocking, stats.bytes / 1024.0, 1e3 * stats.seconds / static_cast<double>(r.steps));
       }
     }
     std::fflush(stdout);

@@ -29,6 +29,7 @@
 
 #include <tamp/nn/collective.h>
 #include <tamp/nn/graph_module.h>
+#include <tamp/nn/optimizer.h>
 
 #include <cstddef>
 #include <memory>
@@ -49,6 +50,7 @@ struct CollectiveStats {
   int64_t calls = 0;           // MPI collective calls (one per bucket for the _many variants)
   int64_t bytes = 0;           // payload bytes reduced or broadcast
   double seconds = 0;          // wall time inside MPI collectives (includes waiting for peers)
+  int64_t nonblocking = 0;     // of the calls, MPI_Iallreduce (gradient buckets started during backward)
 };
 
 class Context {
@@ -94,6 +96,51 @@ void broadcast_parameters(nn::GraphModule& model, nn::Collective& collective, in
 // statistics in training stay per rank (each rank normalises with its own batch); this makes
 // the evaluated and exported model the same on every rank. Returns the number of tensors.
 int average_batch_norm_statistics(nn::GraphModule& model, nn::Collective& collective);
+
+struct ReducerOptions {
+  // Start each bucket's allreduce as soon as backward has finished its gradients (false: one
+  // fused allreduce_many after backward, as before).
+  bool overlap = true;
+  // Bucket size for the overlapped reduction: small enough that the first buckets (the last
+  // layers, whose gradients backward finishes first) start early; a larger tensor goes alone.
+  size_t bucket_bytes = size_t{256} << 10;
+};
+
+// Averages the gradients of `params` over the ranks of `collective`, overlapping the
+// communication with the backward pass: each parameter tells the reducer when its gradient is
+// complete (a ready hook, autograd/ready_hook.h); buckets, in reverse parameter order (the
+// order backward finishes them), start a nonblocking MPI_Iallreduce as soon as they are full
+// and every earlier bucket has started — the same order on every rank. finish() starts the
+// rest, waits, and writes the means into grad() (zeros for a parameter no gradient reached).
+// The sums are the same as one blocking allreduce's, so parity with one process is unchanged.
+// Without MPI (one process, or another nn::Collective) finish() falls back to allreduce_many.
+//
+//   dist::GradientReducer reducer(world.collective(), model.named_parameters());
+//   reducer.arm();            // this step's backward may start reductions
+//   loss.backward();
+//   reducer.finish();         // every grad() is now the mean over ranks
+//   optimizer.step();
+//
+// A gradient changed after its bucket started (a second backward in one step) is detected, and
+// that step is reduced again, synchronously, from the final gradients.
+class GradientReducer {
+ public:
+  GradientReducer(nn::Collective& collective, const nn::NamedParameters& params, ReducerOptions options = {});
+  ~GradientReducer();  // removes its hooks
+  GradientReducer(const GradientReducer&) = delete;
+  GradientReducer& operator=(const GradientReducer&) = delete;
+
+  void arm();
+  void finish();
+  // Buckets, and how many of them started during backward over all steps so far.
+  int buckets() const;
+  int64_t started_early() const;
+
+  struct Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
 
 // A 64-bit FNV-1a hash of the named parameters' values (names in order, shapes, bytes): ranks
 // that agree print the same hash.

@@ -122,6 +122,35 @@ class Impl final : public MpiCollective {
     timed("MPI_Barrier", 0, [&] { return MPI_Barrier(comm_); });
   }
 
+  void start_sum(void* data, int64_t count, DType dtype) override {
+    TAMP_CHECK(count <= INT32_MAX, "allreduce of {} elements exceeds MPI's int count", count);
+    MPI_Request request = MPI_REQUEST_NULL;
+    check_mpi(MPI_Iallreduce(MPI_IN_PLACE, data, static_cast<int>(count), mpi_type(dtype), MPI_SUM, comm_, &request),
+              "MPI_Iallreduce");
+    started_.push_back(request);
+    stats_.calls += 1;
+    stats_.nonblocking += 1;
+    stats_.bytes += count * static_cast<int64_t>(size_of(dtype));
+  }
+
+  void test_started() override {
+    if (started_.empty()) return;
+    int done = 0;
+    check_mpi(MPI_Testall(static_cast<int>(started_.size()), started_.data(), &done, MPI_STATUSES_IGNORE),
+              "MPI_Testall");
+  }
+
+  void wait_started() override {
+    if (started_.empty()) return;
+    // One watchdog entry for the lot (some may have completed in a test on one rank and not on
+    // another), so every rank counts the same collectives.
+    timed("MPI_Waitall (gradient buckets)", 0, [&] {
+      return MPI_Waitall(static_cast<int>(started_.size()), started_.data(), MPI_STATUSES_IGNORE);
+    });
+    stats_.calls -= 1;  // the sums were counted when started
+    started_.clear();
+  }
+
   CollectiveStats stats() const override { return stats_; }
   void reset_stats() override { stats_ = {}; }
 
@@ -189,6 +218,7 @@ class Impl final : public MpiCollective {
   MPI_Comm comm_ = MPI_COMM_NULL;
   int rank_ = 0, size_ = 1;
   std::vector<unsigned char> buffer_;  // bucket staging (reused: no allocation per step)
+  std::vector<MPI_Request> started_;   // start_sum's requests, in order
   CollectiveStats stats_;
 };
 

@@ -87,20 +87,10 @@ bool Trainer::train_step(const nn::Batch& batch, const compression::StepInfo& at
   Tensor finite = Tensor::scalar(std::isfinite(loss_out) ? 0.0 : 1.0, DType::kFloat64);
   collective_.allreduce(finite, nn::Reduce::kMax);
   if (finite.item() != 0) return false;
+  if (reducer_) reducer_->arm();
   loss.backward();
-  if (collective_.size() > 1) {
-    // Fused: a few bucket-sized allreduces (collective.h), not one per tensor. Gradients are
-    // reduced in place, so a storage two parameters share is cloned first.
-    std::vector<Tensor> grads;
-    std::set<const void*> seen;
-    for (auto& [name, p] : trained_) {
-      if (!p.requires_grad()) continue;
-      if (!p.grad().defined()) p.set_grad(Tensor::zeros(p.shape(), p.dtype()));
-      if (!seen.insert(p.grad().raw_data()).second) p.set_grad(p.grad().clone());
-      grads.push_back(p.grad());
-    }
-    collective_.allreduce_many(grads, nn::Reduce::kMean);
-  }
+  // Data-parallel: the mean gradient over ranks, in buckets started during backward.
+  if (reducer_) reducer_->finish();
   for (auto& c : components_) c->on_after_backward(at);
   return true;
 }
@@ -122,6 +112,8 @@ void Trainer::explain_nonfinite(const nn::Batch& batch) {
                           options_.max_nonfinite_steps),
               ErrorKind::kNumerical, "lower the learning rate");
 }
+
+Trainer::~Trainer() = default;
 
 StageRecord Trainer::run() {
   const auto start = std::chrono::steady_clock::now();
@@ -152,6 +144,10 @@ StageRecord Trainer::run() {
         for (auto& [name, p] : c->trainable_parameters()) own.push_back(p.value());
       }
       collective_.broadcast_many(own, 0);
+    }
+    if (collective_.size() > 1) {
+      reducer_ = std::make_unique<dist::GradientReducer>(collective_, trained_,
+                                                         dist::ReducerOptions{.overlap = options_.overlap_allreduce});
     }
     auto optimizer = make_optimizer(options_.optimizer, trained_);
     TrainProgress progress;
@@ -216,6 +212,7 @@ StageRecord Trainer::run() {
       for (auto& c : components_) c->on_epoch_end(at);
       if (options_.average_batch_norm_statistics) dist::average_batch_norm_statistics(model_, collective_);
     }
+    reducer_.reset();
     record.steps = progress.steps;
     record.skipped_steps = progress.skipped;
     const double loss_sum = progress.loss_sum;

@@ -82,6 +82,9 @@ struct TrainOptions {
   std::string input;                           // empty: the graph's only input
   std::string output;                          // logits; empty: the first graph output
   nn::Collective* collective = nullptr;        // data-parallel ranks; null: one process
+  // Data-parallel: gradient buckets start their allreduce while backward still runs
+  // (dist::GradientReducer); false: one fused allreduce after backward.
+  bool overlap_allreduce = true;
   // Data-parallel: BatchNorm running statistics averaged over ranks after every epoch (batch
   // statistics in training stay per rank); off, each rank keeps its own.
   bool average_batch_norm_statistics = true;
@@ -103,10 +106,15 @@ struct StageRecord {
   int64_t skipped_steps = 0;
 };
 
+namespace dist {
+class GradientReducer;
+}
+
 class Trainer {
  public:
   Trainer(nn::GraphModule& model, std::vector<std::shared_ptr<compression::Component>> components,
           TrainOptions options);
+  ~Trainer();
   StageRecord run();
 
  private:
@@ -121,6 +129,7 @@ class Trainer {
   nn::Collective& collective_;
   std::string input_, output_;
   nn::NamedParameters trained_;   // the model's parameters and the components' own
+  std::unique_ptr<dist::GradientReducer> reducer_;  // data-parallel runs, while run() trains
 };
 
 }  // namespace tamp

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <tamp/autograd/op.h>
+#include <tamp/autograd/ready_hook.h>
 #include <tamp/autograd/variable.h>
 
 #include <map>
@@ -19,6 +20,7 @@ struct VariableImpl {
   std::shared_ptr<Node> grad_fn;  // null for leaves
   int output_index = 0;
   std::map<int, GradHook> hooks;
+  std::map<int, GradReadyHook> ready_hooks;  // leaves: after the last accumulation of a backward
   int next_hook_id = 0;
 };
 

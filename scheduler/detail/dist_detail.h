@@ -37,6 +37,13 @@ class MpiCollective : public nn::Collective {
  public:
   virtual CollectiveStats stats() const = 0;
   virtual void reset_stats() = 0;
+  // Nonblocking in-place sums for the gradient reducer (MPI_Iallreduce): start_sum returns at
+  // once and `data` must stay untouched until wait_started; test_started lets MPI advance what
+  // is in flight (it does so only inside MPI calls); wait_started blocks, under the watchdog,
+  // until every started sum is done. Every rank starts the same sums in the same order.
+  virtual void start_sum(void* data, int64_t count, DType dtype) = 0;
+  virtual void test_started() = 0;
+  virtual void wait_started() = 0;
 };
 
 // Over a duplicate of MPI_COMM_WORLD; `watchdog` may be null.

@@ -4,6 +4,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <string>
+#include <utility>
+
 namespace tamp {
 namespace {
 
@@ -72,6 +76,34 @@ TEST(Engine, HookOnAnIntermediateSeesItsTotalGradient) {
   y.backward(Tensor::ones({1}));
   EXPECT_EQ(values(seen), (std::vector<float>{2}));
   EXPECT_EQ(values(x.grad()), (std::vector<float>{8}));  // 2 * 2x
+}
+
+TEST(Engine, ReadyHookRunsOnceAfterTheLastContributionOfALeaf) {
+  // x reaches the loss twice, through the root Add (early in the walk) and through the first
+  // Mul (last): its ready hook must wait for both. w is used once.
+  Variable x = param({1}, {2});
+  Variable w = param({1}, {3});
+  Variable unused = param({1}, {5});
+  std::vector<std::pair<std::string, float>> seen;
+  add_ready_hook(x, [&](const Tensor& g) { seen.emplace_back("x", g.data<float>()[0]); });
+  add_ready_hook(w, [&](const Tensor& g) { seen.emplace_back("w", g.data<float>()[0]); });
+  const int id = add_ready_hook(unused, [&](const Tensor&) { seen.emplace_back("unused", 0.f); });
+  Variable h = apply1("Mul", {x, w});                        // 6
+  Variable y = apply1("Add", {apply1("Mul", {h, h}), x});    // h^2 + x
+  y.backward(Tensor::ones({1}));
+  ASSERT_EQ(seen.size(), 2u);  // an unreachable leaf's hook does not run
+  std::sort(seen.begin(), seen.end());
+  EXPECT_EQ(seen[0], std::make_pair(std::string("w"), 24.f));  // 2h * x
+  EXPECT_EQ(seen[1], std::make_pair(std::string("x"), 37.f));  // 2h * w + 1
+  // Once per backward, with the accumulated gradient.
+  seen.clear();
+  apply1("Mul", {x, w}).backward(Tensor::ones({1}));
+  std::sort(seen.begin(), seen.end());
+  ASSERT_EQ(seen.size(), 2u);
+  EXPECT_EQ(seen[0], std::make_pair(std::string("w"), 26.f));
+  EXPECT_EQ(seen[1], std::make_pair(std::string("x"), 40.f));
+  remove_ready_hook(unused, id);
+  EXPECT_THROW(add_ready_hook(h, [](const Tensor&) {}), Error);  // not a leaf
 }
 
 TEST(Engine, NoGradGuardRecordsNothing) {
