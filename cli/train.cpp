@@ -2,8 +2,9 @@
 // fine-tuning of an imported model (scheduler/trainer.h with no compression component), then
 // the test accuracy and the export of the trained weights as ONNX.
 // With --qat the training runs through the QuantizationAwareTraining component (BatchNorm
-// folded, FakeQuantize on weights and activations) and --out is the int8 model lowered to
-// --format qdq|qoperator; the reported test accuracy is that of tamp's simulated model.
+// folded, trained live until --freeze-bn; FakeQuantize on weights and activations) and --out
+// is the int8 model lowered to --format qdq|qoperator; the reported test accuracy is that of
+// tamp's simulated model.
 #include "common.h"
 
 #include <tamp/compression/quantization/lower.h>
@@ -42,6 +43,7 @@ struct TrainArgs {
   std::string format;           // --qat export: qdq | qoperator ("" = qdq)
   std::string qat_observer;     // activation observer ("" = moving-average)
   int freeze_observers = -1;    // epoch from which observers stop (-1: never)
+  std::string freeze_bn;        // --freeze-bn: an epoch, "last" or "never" ("" = last)
   bool learnable_scales = false;
   bool power_of_two = false;
   bool per_tensor = false;
@@ -82,9 +84,9 @@ int run_train(const TrainArgs& args) {
   compression::QuantFormat format = compression::QuantFormat::kQdq;
   if (!args.qat) {
     if (!args.format.empty() || !args.qat_observer.empty() || args.freeze_observers >= 0 || args.learnable_scales ||
-        args.power_of_two || args.per_tensor || !args.exclude.empty()) {
-      throw UsageError("--format, --qat-observer, --freeze-observers, --learnable-scales, --power-of-two, "
-                       "--per-tensor and --exclude apply to --qat");
+        args.power_of_two || args.per_tensor || !args.exclude.empty() || !args.freeze_bn.empty()) {
+      throw UsageError("--format, --qat-observer, --freeze-observers, --freeze-bn, --learnable-scales, "
+                       "--power-of-two, --per-tensor and --exclude apply to --qat");
     }
   } else {
     compression::QuantizerOptions o;
@@ -93,6 +95,8 @@ int run_train(const TrainArgs& args) {
     if (!args.qat_observer.empty()) o.activations.observer.kind = compression::observer_from_name(args.qat_observer);
     o.activations.observer.freeze_epoch = args.freeze_observers;
     o.learnable_scales = args.learnable_scales;
+    if (args.freeze_bn == "never") o.freeze_bn_epoch = -1;
+    else if (!args.freeze_bn.empty() && args.freeze_bn != "last") o.freeze_bn_epoch = std::stoi(args.freeze_bn);
     o.exclude = args.exclude;
     format = compression::quant_format_from_name(args.format.empty() ? "qdq" : args.format);
     qat = std::make_shared<compression::QuantizationAwareTraining>(o);
@@ -139,6 +143,7 @@ int run_train(const TrainArgs& args) {
                  {"quantized_weights", weights},
                  {"quantized_activations", activations},
                  {"folded_batch_norms", qat->folded_batch_norms()},
+                 {"freeze_bn", args.freeze_bn.empty() ? "last" : args.freeze_bn},
                  {"learnable_scales", args.learnable_scales}};
   } else {
     io::save_onnx(model, args.out);
@@ -221,6 +226,11 @@ Action setup_train(CLI::App& sub) {
   sub.add_option("--freeze-observers", args->freeze_observers, "--qat: activation ranges stop moving from this epoch "
                                                                "(0-based)")
       ->check(CLI::NonNegativeNumber)
+      ->type_name("EPOCH");
+  sub.add_option("--freeze-bn", args->freeze_bn, "--qat: BatchNorm trains (batch statistics) until this epoch "
+                                                 "(0-based), then uses its running statistics; 0 folds it into the "
+                                                 "Conv from the start; last (the default): the last epoch; never")
+      ->check(CLI::NonNegativeNumber | CLI::IsMember({"last", "never"}))
       ->type_name("EPOCH");
   sub.add_flag("--learnable-scales", args->learnable_scales, "--qat: scales trained by the optimizer (LSQ)");
   sub.add_flag("--power-of-two", args->power_of_two, "--qat: scales rounded up to powers of two");

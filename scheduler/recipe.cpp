@@ -100,6 +100,14 @@ compression::QuantizerOptions read_quantizer(Fields& f) {
   o.exclude = f.strings("exclude");
   o.fold_batch_norm = f.flag("fold_batch_norm", true);
   o.learnable_scales = f.flag("learnable_scales", false);
+  if (f.has("freeze_bn_epoch")) {
+    // An epoch, or "last" (the default: the stage's last epoch) or "never".
+    const YAML::Node n = f.node("freeze_bn_epoch");
+    if (n.IsScalar() && n.Scalar() == "last") o.freeze_bn_epoch = compression::kFreezeBnLastEpoch;
+    else if (n.IsScalar() && n.Scalar() == "never") o.freeze_bn_epoch = -1;
+    else o.freeze_bn_epoch = static_cast<int>(f.integer("freeze_bn_epoch", 0, 0, 1 << 20));
+  }
+  o.freeze_bn_step = f.integer("freeze_bn_step", -1, -1);
   return o;
 }
 

@@ -168,6 +168,9 @@ RecipeStage read_stage(const YAML::Node& node, const std::string& path, const st
   }
   if (f.has("ptq")) {
     Fields q(f.node("ptq"), f.at("ptq"));
+    for (const char* k : {"freeze_bn_epoch", "freeze_bn_step"}) {
+      if (q.has(k)) fail(q.at(k), "post-training quantization folds BatchNorm as it is; this key applies to qat");
+    }
     s.ptq = read_quantizer(q);
     q.finish();
   }
@@ -243,6 +246,7 @@ FitOptions fit_options(const Recipe& recipe) {
   o.input = recipe.input;
   o.output = recipe.output;
   o.checkpoint_every = t.checkpoint_every;
+  o.sync_batch_norm = t.sync_batch_norm;
   o.recipe_hash = recipe.hash;
   return o;
 }

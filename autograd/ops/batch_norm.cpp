@@ -41,7 +41,10 @@ Mode mode_of(const OpContext& ctx) {
   const auto& at = ctx.attrs();
   const bool onnx_training = ctx.opset >= 14 && at.i("training_mode", 0) != 0;
   const bool node_training = onnx_training || (ctx.opset < 14 && ctx.num_outputs > 1);
-  Mode m{ctx.training || node_training, !onnx_training, at.f("momentum", 0.9f), at.f("epsilon", 1e-5f)};
+  // tamp's QAT freezes a BatchNormalization while the model trains (running statistics, no
+  // updates); the attribute never reaches an export, the folding pass removes the node first.
+  const bool frozen = at.i("tamp_frozen_statistics", 0) != 0;
+  Mode m{!frozen && (ctx.training || node_training), !onnx_training, at.f("momentum", 0.9f), at.f("epsilon", 1e-5f)};
   TAMP_CHECK(std::isfinite(m.momentum), "momentum must be finite, got {}", m.momentum);
   TAMP_CHECK(std::isfinite(m.epsilon) && m.epsilon >= 0, "epsilon must be finite and >= 0, got {}", m.epsilon);
   TAMP_CHECK(at.i("spatial", 1) == 1, "spatial = 0 is not supported; flatten X to (N, C * D1 * ... * Dn) instead");

@@ -22,7 +22,7 @@ const Tensor* float_initializer(const nn::Graph& g, const std::string& name, int
 }
 
 // Folds BN node `b` into Conv node `c` when the pattern holds; returns whether it did.
-bool fold_one(nn::Graph& g, size_t c, size_t b) {
+bool fold_one(nn::Graph& g, size_t c, size_t b, std::vector<FoldedBatchNorm>* record) {
   nn::Node& conv = g.nodes[c];
   const nn::Node bn = g.nodes[b];
   if (bn.inputs.size() < 5 || conv.inputs.size() < 2) return false;
@@ -55,6 +55,10 @@ bool fold_one(nn::Graph& g, size_t c, size_t b) {
     new_b.data<float>()[o] = static_cast<float>((b0 - mean->data<float>()[o]) * f + beta->data<float>()[o]);
   }
   const std::string bias_name = has_bias ? conv.inputs[2] : bn.inputs[2];
+  if (record) {
+    record->push_back({conv.name, conv.inputs[1], bias_name, w->clone(), bias ? bias->clone() : Tensor(), bn,
+                       gamma->clone(), beta->clone(), mean->clone(), var->clone()});
+  }
   g.initializers[conv.inputs[1]] = new_w;
   if (conv.inputs.size() < 3) conv.inputs.resize(3);
   conv.inputs[2] = bias_name;
@@ -70,7 +74,7 @@ bool fold_one(nn::Graph& g, size_t c, size_t b) {
 
 }  // namespace
 
-int fold_batch_norms(nn::Graph& g, const std::vector<std::string>& exclude) {
+int fold_batch_norms(nn::Graph& g, const std::vector<std::string>& exclude, std::vector<FoldedBatchNorm>* record) {
   auto is_excluded = [&](const nn::Node& n) {
     return std::find(exclude.begin(), exclude.end(), n.name) != exclude.end();
   };
@@ -88,7 +92,7 @@ int fold_batch_norms(nn::Graph& g, const std::vector<std::string>& exclude) {
       bool graph_output = false;
       for (const auto& o : g.outputs) graph_output = graph_output || o.name == bn.inputs[0];
       if (graph_output) continue;
-      if (fold_one(g, static_cast<size_t>(c), b)) {
+      if (fold_one(g, static_cast<size_t>(c), b, record)) {
         ++folded;
         changed = true;
       }

@@ -37,7 +37,7 @@ void FakeQuantizer::attach(nn::GraphModule& m, nn::Collective& collective) {
   nn::Graph g = m.export_graph();
   TAMP_CHECK(find_fake_quantize(g).empty(), "the model already holds FakeQuantize nodes (quantized twice?)");
   release_dropout_modes(g);
-  if (options_.fold_batch_norm) folded_ = fold_batch_norms(g, options_.exclude);
+  if (options_.fold_batch_norm) folded_ = fold_batch_norms(g, options_.exclude, &folds_);
   remove_unused(g);
   const QuantPlan plan = plan_quantization(g, {.exclude = options_.exclude, .fuse_relu = !options_.activations.symmetric});
   sites_ = insert_fake_quantize(g, plan, options_.weights, options_.activations, /*bypass=*/true);
@@ -104,10 +104,54 @@ void FakeQuantizer::write_scale(const FakeQuantSite& s, const QuantParams& p) {
   zp.copy_from(p.zero_point);
 }
 
+Tensor FakeQuantizer::weight_value(const FakeQuantSite& s) const {
+  for (const auto& l : live_) {
+    if (l.fold.weight != s.value) continue;
+    const nn::Node& bn = *model().graph().find_node(l.fold.bn.name);
+    Tensor var;
+    for (const auto& [name, v] : model().named_buffers()) if (name == bn.inputs[4]) var = v.value();
+    TAMP_CHECK(var.defined(), "BatchNormalization '{}' lost its running variance '{}'", bn.name, bn.inputs[4]);
+    return live_folded_weight(model().parameter(s.value).value(), model().parameter(bn.inputs[1]).value(), var,
+                              bn.attrs->f("epsilon", 1e-5f));
+  }
+  return model().parameter(s.input).value();
+}
+
+void FakeQuantizer::unfold_batch_norms() {
+  if (folds_.empty() || !live_.empty()) return;
+  nn::Graph g = model().export_graph();
+  for (const auto& f : folds_) {
+    live_.push_back(unfold_for_training(g, f));
+    for (auto& s : sites_) if (s.is_weight && s.value == f.weight) s.input = live_.back().folded_weight;
+    if (bn_frozen_) set_batch_norm_frozen(g, live_.back(), true);
+  }
+  model().set_graph(std::move(g));
+  if (!options_.learnable_scales) refresh_weight_scales();
+}
+
+void FakeQuantizer::freeze_batch_norms() {
+  if (live_.empty()) return;
+  if (collective_ && collective_->size() > 1) {
+    // Frozen mid-epoch, each rank's running statistics differ: every rank freezes the mean.
+    std::vector<Tensor> stats;
+    for (const auto& [name, v] : model().named_buffers()) {
+      for (const auto& l : live_) {
+        if (name == l.fold.bn.inputs[3] || name == l.fold.bn.inputs[4]) stats.push_back(v.value());
+      }
+    }
+    collective_->allreduce_many(stats, nn::Reduce::kMean);
+  }
+  nn::Graph g = model().export_graph();
+  for (const auto& l : live_) set_batch_norm_frozen(g, l, true);
+  model().set_graph(std::move(g));
+  bn_frozen_ = true;
+  if (!options_.learnable_scales) refresh_weight_scales();
+}
+
 void FakeQuantizer::refresh_weight_scales() {
   for (const auto& s : sites_) {
     if (!s.is_weight) continue;
-    const Tensor w = model().parameter(s.input).value();
+    const Tensor w = weight_value(s);
     auto [lo, hi] = channel_min_max(w, s.spec.per_channel, s.spec.axis);
     TAMP_WITH_CONTEXT(fmt::format("weight '{}'", s.value), write_scale(s, choose_qparams(s.spec, lo, hi)));
   }
@@ -138,7 +182,7 @@ void FakeQuantizer::activate() {
     for (auto& n : g.nodes) {
       for (const auto& s : sites_) {
         if (n.name != s.node) continue;
-        const double count = s.is_weight ? static_cast<double>(model().parameter(s.input).value().numel()) /
+        const double count = s.is_weight ? static_cast<double>(weight_value(s).numel()) /
                                                static_cast<double>(model().parameter(s.scale).value().numel())
                                          : static_cast<double>(observed_numel_[s.value]);
         const double factor = 1.0 / std::sqrt(std::max(1.0, count) * static_cast<double>(s.spec.quant_max()));
@@ -161,6 +205,16 @@ void FakeQuantizer::finalize(nn::GraphModule& m) {
     refresh_activation_scales();
   }
   if (!active_) activate();
+  if (!live_.empty()) {
+    // The export folds the final running statistics: what eval() simulated is what ORT runs.
+    nn::Graph g = m.export_graph();
+    for (const auto& l : live_) {
+      refold(g, l);
+      for (auto& s : sites_) if (s.is_weight && s.value == l.fold.weight) s.input = l.fold.weight;
+    }
+    m.set_graph(std::move(g));
+    live_.clear();
+  }
   for (const auto& s : sites_) {
     Variable scale = m.parameter(s.scale), zp = m.parameter(s.zero_point);
     scale.set_requires_grad(false);
@@ -180,6 +234,7 @@ void FakeQuantizer::finalize(nn::GraphModule& m) {
 std::map<std::string, Tensor> FakeQuantizer::state() const {
   std::map<std::string, Tensor> out;
   out["active"] = Tensor::scalar(active_ ? 1 : 0);
+  if (!folds_.empty()) out["batch_norm_frozen"] = Tensor::scalar(bn_frozen_ ? 1 : 0);
   for (const auto& [v, obs] : observers_) {
     for (auto& [k, t] : obs->state()) out["observer/" + v + "/" + k] = t;
     out["observer/" + v + "/frozen"] = Tensor::scalar(obs->frozen() ? 1 : 0);
@@ -201,6 +256,14 @@ void FakeQuantizer::load_state(const std::map<std::string, Tensor>& state) {
     obs->load_state(mine);
     auto f = state.find(prefix + "frozen");
     obs->freeze(f != state.end() && f->second.item() != 0);
+  }
+  if (auto f = state.find("batch_norm_frozen"); f != state.end() && f->second.item() != 0 && !bn_frozen_) {
+    bn_frozen_ = true;  // the running statistics came back with the model's buffers
+    if (!live_.empty()) {
+      nn::Graph g = model().export_graph();
+      for (const auto& l : live_) set_batch_norm_frozen(g, l, true);
+      model().set_graph(std::move(g));
+    }
   }
   auto a = state.find("active");
   if (a != state.end() && a->second.item() != 0 && !active_) activate();

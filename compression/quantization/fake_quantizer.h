@@ -11,6 +11,7 @@
 #pragma once
 
 #include <tamp/compression/component.h>
+#include <tamp/compression/quantization/batch_norm_qat.h>
 #include <tamp/compression/quantization/fake_quant_graph.h>
 #include <tamp/compression/quantization/observer.h>
 
@@ -21,12 +22,22 @@
 
 namespace tamp::compression {
 
+// QuantizerOptions::freeze_bn_epoch: BatchNorm trains until the last epoch of the stage.
+inline constexpr int kFreezeBnLastEpoch = -2;
+
 struct QuantizerOptions {
   QuantSpec weights = qint8_per_channel;
   QuantSpec activations = quint8;     // observer.kind picks the calibration method
   std::vector<std::string> exclude;   // node names or op types kept in float
   bool fold_batch_norm = true;
   bool learnable_scales = false;      // LSQ (Esser et al.): scales trained by the optimizer
+  // QAT only (batch_norm_qat.h): a folded BatchNorm keeps training (batch statistics, running
+  // statistics updated, gamma and beta learnt) until this epoch, then uses its running
+  // statistics. 0: frozen from the start (folded into the Conv at attach); -1: never frozen
+  // while training (the export folds the final running statistics); kFreezeBnLastEpoch: the
+  // start of the stage's last epoch (one epoch of QAT: frozen from the start).
+  int freeze_bn_epoch = kFreezeBnLastEpoch;
+  int64_t freeze_bn_step = -1;        // >= 0: freeze at this step of the stage instead
 };
 
 class FakeQuantizer : public Component {
@@ -50,6 +61,9 @@ class FakeQuantizer : public Component {
   // The observer of an activation value (nullptr for weights or unknown values).
   const Observer* observer(const std::string& value) const;
   int folded_batch_norms() const { return folded_; }
+  // BatchNorms still in their training form (batch_norm_qat.h), and whether they are frozen.
+  int live_batch_norms() const { return static_cast<int>(live_.size()); }
+  bool batch_norms_frozen() const { return bn_frozen_; }
 
  protected:
   void observe(const Batch& batch);
@@ -61,10 +75,16 @@ class FakeQuantizer : public Component {
   void refresh_activation_scales();
   bool active() const { return active_; }
   nn::GraphModule& model() const;
+  // Puts the folded BatchNorms back in their training form (before the optimizer exists).
+  void unfold_batch_norms();
+  // BatchNorms use their running statistics from now on (averaged over ranks first).
+  void freeze_batch_norms();
 
  private:
   void write_scale(const FakeQuantSite& site, const QuantParams& p);
   void activate();
+  // The weight a weight site's FakeQuantize sees (the folded one while BatchNorm is live).
+  Tensor weight_value(const FakeQuantSite& site) const;
 
   QuantizerOptions options_;
   nn::GraphModule* model_ = nullptr;
@@ -75,6 +95,9 @@ class FakeQuantizer : public Component {
   std::map<std::string, Tensor> pending_state_;                 // load_state before attach
   bool active_ = false;
   int folded_ = 0;
+  std::vector<FoldedBatchNorm> folds_;
+  std::vector<LiveBatchNorm> live_;
+  bool bn_frozen_ = false;
 };
 
 }  // namespace tamp::compression

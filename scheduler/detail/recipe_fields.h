@@ -165,7 +165,8 @@ inline std::string resolve(const std::string& base_dir, const std::string& p) {
 
 OptimizerSpec read_optimizer(Fields& f);
 LrScheduleSpec read_lr_schedule(Fields& f);
-// Reads weights / activations / exclude / fold_batch_norm / learnable_scales (not finish()).
+// Reads weights / activations / exclude / fold_batch_norm / learnable_scales / freeze_bn_epoch
+// (an epoch, "last" or "never") / freeze_bn_step (not finish()).
 compression::QuantizerOptions read_quantizer(Fields& f);
 RecipeStage read_stage(const YAML::Node& node, const std::string& path, const std::string& base_dir);
 

@@ -217,11 +217,14 @@ TEST(QuantizeStaticCli, BadArgumentsAndModels) {
 
 // QAT from the untrained CNN on a slice of Fashion-MNIST: the exported model's accuracy in
 // ORT is the simulated accuracy tamp reported.
-void qat_round_trip(const std::string& model, const std::string& format, int folded) {
+void qat_round_trip(const std::string& model, const std::string& format, int folded,
+                    const std::vector<std::string>& extra = {}) {
   TempDir dir;
   const std::string out = dir.file("qat.onnx");
-  const CliResult r = run_tamp({"train", model_path(model), "--dataset", "fashion-mnist", "--limit", "512", "--steps",
-                                "8", "--lr", "0.05", "--qat", "--format", format, "--out", out, "--json"});
+  std::vector<std::string> args{"train", model_path(model), "--dataset", "fashion-mnist", "--limit", "512", "--steps",
+                                "8", "--lr", "0.05", "--qat", "--format", format, "--out", out, "--json"};
+  args.insert(args.end(), extra.begin(), extra.end());
+  const CliResult r = run_tamp(args);
   ASSERT_EQ(r.code, 0) << r.err;
   const auto j = nlohmann::json::parse(r.out);
   EXPECT_EQ(j["quantization"]["format"], format);
@@ -244,17 +247,31 @@ void qat_round_trip(const std::string& model, const std::string& format, int fol
 TEST(TrainQatCli, CnnQdqMatchesSimulatedAccuracyInOrt) { qat_round_trip("cnn", "qdq", 0); }
 TEST(TrainQatCli, CnnQOperatorMatchesSimulatedAccuracyInOrt) { qat_round_trip("cnn", "qoperator", 0); }
 TEST(TrainQatCli, BatchNormCnnFoldsAndMatchesInOrt) { qat_round_trip("cnn_bn_train", "qdq", 2); }
+// BN trains live (batch statistics) in epoch 0, frozen in epoch 1; the export folds the final
+// running statistics and ORT computes what tamp reported.
+TEST(TrainQatCli, BatchNormLiveUntilEpochOneMatchesInOrt) {
+  qat_round_trip("cnn_bn_train", "qdq", 2, {"--epochs", "2", "--freeze-bn", "1"});
+  qat_round_trip("cnn_bn_train", "qoperator", 2, {"--epochs", "2", "--freeze-bn", "never"});
+}
 
 TEST(TrainQatCli, QatOptionsNeedQat) {
   TempDir dir;
   const std::string out = dir.file("x.onnx");
   const std::vector<std::vector<std::string>> cases = {
-      {"--format", "qdq"}, {"--learnable-scales"}, {"--exclude", "Gemm"}, {"--freeze-observers", "1"}};
+      {"--format", "qdq"}, {"--learnable-scales"}, {"--exclude", "Gemm"}, {"--freeze-observers", "1"},
+      {"--freeze-bn", "1"}};
   for (const auto& extra : cases) {
     std::vector<std::string> args{"train", model_path("cnn"), "--dataset", "fashion-mnist", "--limit", "64",
                                   "--out", out};
     args.insert(args.end(), extra.begin(), extra.end());
     EXPECT_EQ(run_tamp(args).code, 2) << extra.front();
+  }
+  for (const char* bad : {"soon", "-3"}) {
+    EXPECT_EQ(run_tamp({"train", model_path("cnn"), "--dataset", "fashion-mnist", "--limit", "64", "--qat",
+                        "--freeze-bn", bad, "--out", out})
+                  .code,
+              2)
+        << bad;
   }
   const CliResult none = run_tamp({"train", model_path("cnn"), "--dataset", "fashion-mnist", "--limit", "64",
                                    "--qat", "--exclude", "Conv", "Gemm", "--out", out});

@@ -71,6 +71,10 @@ TEST(Recipe, BadRecipesNameThePathOfTheProblem) {
       {"qat bits", "model: m.onnx\nstages:\n  - qat: {weights: {bits: 16}}\n", "stages[0].qat.weights.bits: 16 is outside", ""},
       {"observer", "model: m.onnx\nstages:\n  - ptq: {activations: {observer: median}}\n",
        "stages[0].ptq.activations.observer:", "entropy"},
+      {"freeze_bn_epoch word", "model: m.onnx\nstages:\n  - qat: {freeze_bn_epoch: soon}\n",
+       "stages[0].qat.freeze_bn_epoch:", "integer"},
+      {"freeze_bn_step on ptq", "model: m.onnx\nstages:\n  - ptq: {freeze_bn_step: 3}\n",
+       "stages[0].ptq.freeze_bn_step:", "applies to qat"},
       {"ptq with training", "model: m.onnx\nstages:\n  - {ptq: {}, pruning: {pattern: \"2:4\"}}\n", "stages[0].ptq:",
        "stage of its own"},
       {"teacher missing", "model: m.onnx\nstages:\n  - distillation: {alpha: 0.5}\n  - {qat: {}}\n",
@@ -97,6 +101,19 @@ TEST(Recipe, BadRecipesNameThePathOfTheProblem) {
     EXPECT_EQ(e.rfind(bad.path, 0), 0u) << bad.what << ": " << e;
     EXPECT_NE(e.find(bad.detail), std::string::npos) << bad.what << ": " << e;
   }
+}
+
+TEST(Recipe, QatFreezeBatchNormKeys) {
+  auto qat_of = [](const std::string& options) {
+    return *parse_recipe("model: m.onnx\nstages:\n  - qat: " + options + "\n", "/models", "r.yaml").stages.at(0).qat;
+  };
+  EXPECT_EQ(qat_of("{}").freeze_bn_epoch, compression::kFreezeBnLastEpoch);
+  EXPECT_EQ(qat_of("{freeze_bn_epoch: 2}").freeze_bn_epoch, 2);
+  EXPECT_EQ(qat_of("{freeze_bn_epoch: 0}").freeze_bn_epoch, 0);
+  EXPECT_EQ(qat_of("{freeze_bn_epoch: never}").freeze_bn_epoch, -1);
+  EXPECT_EQ(qat_of("{freeze_bn_epoch: last}").freeze_bn_epoch, compression::kFreezeBnLastEpoch);
+  EXPECT_EQ(qat_of("{freeze_bn_step: 500}").freeze_bn_step, 500);
+  EXPECT_EQ(qat_of("{}").freeze_bn_step, -1);
 }
 
 TEST(Recipe, AnchorsAliasesAndMergeKeysShareValues) {
