@@ -30,6 +30,7 @@ struct RunArgs {
   bool resume = false;
   bool quiet = false;
   int threads = -1;
+  bool sync_batch_norm = false;
 };
 
 std::shared_ptr<const nn::Dataset> limited(std::shared_ptr<const nn::Dataset> data, int64_t limit) {
@@ -129,6 +130,7 @@ int run_on_rank(const RunArgs& args, dist::Context& world) {
   fit.checkpoint_path = checkpoint;
   fit.resume = args.resume;
   fit.collective = &world.collective();
+  fit.sync_batch_norm = fit.sync_batch_norm || args.sync_batch_norm;
 
   // metrics.jsonl: one line per logged step and per stage end; a resumed run cuts the file
   // back to what the checkpoint had seen, so the lines equal an uninterrupted run's.
@@ -280,6 +282,8 @@ Action setup_run(CLI::App& sub) {
   sub.add_option("--out", args->out, "output folder (default: runs/<recipe name>)")->type_name("DIR");
   sub.add_flag("--resume", args->resume, "continue from DIR/checkpoint.h5 exactly where it stopped");
   sub.add_flag("--quiet", args->quiet, "no progress output");
+  sub.add_flag("--sync-batch-norm", args->sync_batch_norm,
+               "under mpirun: BatchNorm statistics over every rank (the recipe's training.sync_batch_norm)");
   sub.add_option("--threads", args->threads, "OpenMP threads (default: the recipe's training.threads)")
       ->check(CLI::NonNegativeNumber);
   return [args] { return run_recipe(*args); };

@@ -44,7 +44,7 @@ struct Options {
   std::string fail_mode = "kill";
   double lr = 0.05, momentum = 0.9;
   uint64_t seed = 1;
-  bool dump_all_ranks = false, sync_bn = true, stats = false, overlap = true;
+  bool dump_all_ranks = false, average_bn = true, sync_bn = false, no_dropout = false, stats = false, overlap = true;
   std::string prune_criterion = "magnitude";
 };
 
@@ -121,7 +121,9 @@ int main(int argc, char** argv) {
   app.add_option("--dump", o.dump, "write the final parameters here (rank 0)");
   app.add_flag("--dump-all-ranks", o.dump_all_ranks, "every rank writes DUMP.rankR");
   app.add_option("--emulate-ranks", o.emulate_ranks, "one process: train on the order N ranks would see");
-  app.add_option("--sync-bn", o.sync_bn, "average BatchNorm running statistics over ranks");
+  app.add_option("--average-bn-stats", o.average_bn, "average BatchNorm running statistics over ranks after each epoch");
+  app.add_option("--sync-bn", o.sync_bn, "synchronised BatchNorm: batch statistics over every rank");
+  app.add_flag("--no-dropout", o.no_dropout, "replace Dropout nodes by Identity (parity needs no random masks)");
   app.add_flag("--stats", o.stats, "print the time spent in collectives per step");
   app.add_option("--overlap", o.overlap, "start gradient allreduces during backward (0: one fused allreduce after it)");
   app.add_option("--fail-rank", o.fail_rank);
@@ -133,6 +135,17 @@ int main(int argc, char** argv) {
   try {
     set_num_threads(o.threads);
     auto model = io::load_onnx(o.model);
+    if (o.no_dropout) {
+      nn::Graph g = model.export_graph();
+      for (auto& n : g.nodes) {
+        if (n.op_type != "Dropout") continue;
+        n.op_type = "Identity";
+        n.inputs.resize(1);
+        n.outputs.resize(1);
+        n.attrs = nn::attrs_with({});
+      }
+      model.set_graph(std::move(g));
+    }
     auto data = io::fashion_mnist(o.data);
     auto train = o.train_examples > 0 ? data.train->slice(0, std::min(o.train_examples, data.train->size())) : data.train;
     if (o.emulate_ranks > 1) {
@@ -174,7 +187,8 @@ int main(int argc, char** argv) {
                          .batch_size = o.batch, .optimizer = optimizer, .seed = o.seed};
     if (o.eval_examples > 0) options.eval = data.test->slice(0, std::min(o.eval_examples, data.test->size()));
     options.collective = &world.collective();
-    options.average_batch_norm_statistics = o.sync_bn;
+    options.average_batch_norm_statistics = o.average_bn;
+    options.sync_batch_norm = o.sync_bn;
     options.overlap_allreduce = o.overlap;
     if (o.max_steps >= 0) options.calibration_batches = o.max_steps;
     options.log_every = 1;

@@ -27,6 +27,7 @@
 // the same shapes; a shape mismatch is a programming error MPI cannot detect.
 #pragma once
 
+#include <tamp/autograd/cross_rank.h>
 #include <tamp/nn/collective.h>
 #include <tamp/nn/graph_module.h>
 #include <tamp/nn/optimizer.h>
@@ -140,6 +141,27 @@ class GradientReducer {
 
  private:
   std::unique_ptr<Impl> impl_;
+};
+
+// Synchronised BatchNorm (TrainOptions::sync_batch_norm; the Trainer does this for its
+// training loop): every BatchNormalization node of `model` gets the attribute
+// tamp_sync_group naming a cross-rank sum over `collective` (autograd/cross_rank.h), so that
+// in training its batch mean and variance, and in backward its two per-channel gradient sums,
+// cover every rank: N ranks with batch B then train a BatchNorm model exactly like one
+// process with batch N * B. The destructor removes the attribute (it is never exported).
+// Each synchronised node costs two small allreduces in forward and one in backward.
+class SyncBatchNorm {
+ public:
+  SyncBatchNorm(nn::GraphModule& model, nn::Collective& collective);
+  ~SyncBatchNorm();
+  SyncBatchNorm(const SyncBatchNorm&) = delete;
+  SyncBatchNorm& operator=(const SyncBatchNorm&) = delete;
+  int nodes() const { return nodes_; }
+
+ private:
+  nn::GraphModule& model_;
+  std::unique_ptr<CrossRankGroup> group_;
+  int nodes_ = 0;
 };
 
 // A 64-bit FNV-1a hash of the named parameters' values (names in order, shapes, bytes): ranks

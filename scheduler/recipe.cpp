@@ -170,6 +170,7 @@ Recipe parse_recipe(const std::string& text, const std::string& base_dir, const 
     o.log_every = t.integer("log_every", 50, 1);
     o.checkpoint_every = t.integer("checkpoint_every", 200, 0);
     o.threads = static_cast<int>(t.integer("threads", 0, 0, 1024));
+    o.sync_batch_norm = t.flag("sync_batch_norm", false);
     t.finish();
   }
   if (top.has("evaluation")) {

@@ -72,6 +72,7 @@ struct RecipeTraining {
   int64_t log_every = 50;
   int64_t checkpoint_every = 200;          // steps (0: stage ends only)
   int threads = 0;                         // OpenMP threads (0: default)
+  bool sync_batch_norm = false;            // under mpirun: BatchNorm statistics over all ranks
 };
 
 struct RecipeEvaluation {

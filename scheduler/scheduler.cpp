@@ -264,6 +264,7 @@ FitResult Scheduler::fit(nn::GraphModule& model, const FitOptions& options) {
     t.input = options.input;
     t.output = options.output;
     t.collective = options.collective;
+    t.sync_batch_norm = options.sync_batch_norm;
     if (checkpoints && options.checkpoint_every > 0) {
       t.on_step_end = [&, k](const TrainCheckpointView& v) {
         // A step whose loss was not finite is no place to resume from: the last good one stays.

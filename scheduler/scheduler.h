@@ -82,6 +82,7 @@ struct FitOptions {
   int64_t eval_batches = -1;       // -1: the whole eval set
   std::string input, output;
   nn::Collective* collective = nullptr;   // null: one process
+  bool sync_batch_norm = false;           // data-parallel: TrainOptions::sync_batch_norm
   Generator* generator = nullptr;         // Dropout masks (saved in checkpoints)
 
   // stage index, its log line

@@ -132,6 +132,11 @@ StageRecord Trainer::run() {
   if (calibration_only) {
     calibrate();
   } else {
+    // Marked after the components attached (their rewrites keep the marks), removed before
+    // they finalize (folding, export) and before evaluation.
+    if (options_.sync_batch_norm && collective_.size() > 1) {
+      sync_bn_ = std::make_unique<dist::SyncBatchNorm>(model_, collective_);
+    }
     trained_ = model_.named_parameters();
     for (const auto& c : components_) {
       for (auto& p : c->trainable_parameters()) trained_.push_back(std::move(p));
@@ -213,6 +218,7 @@ StageRecord Trainer::run() {
       if (options_.average_batch_norm_statistics) dist::average_batch_norm_statistics(model_, collective_);
     }
     reducer_.reset();
+    sync_bn_.reset();
     record.steps = progress.steps;
     record.skipped_steps = progress.skipped;
     const double loss_sum = progress.loss_sum;

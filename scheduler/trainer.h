@@ -85,8 +85,13 @@ struct TrainOptions {
   // Data-parallel: gradient buckets start their allreduce while backward still runs
   // (dist::GradientReducer); false: one fused allreduce after backward.
   bool overlap_allreduce = true;
-  // Data-parallel: BatchNorm running statistics averaged over ranks after every epoch (batch
-  // statistics in training stay per rank); off, each rank keeps its own.
+  // Data-parallel: BatchNorm batch statistics (and their backward sums) over every rank
+  // (dist::SyncBatchNorm), so N ranks with batch B train like one process with batch N * B;
+  // false: each rank normalises with its own batch.
+  bool sync_batch_norm = false;
+  // Data-parallel: BatchNorm running statistics averaged over ranks after every epoch (with
+  // local batch statistics they differ per rank; synchronised, they agree already); off, each
+  // rank keeps its own.
   bool average_batch_norm_statistics = true;
   // Checkpointing (scheduler/scheduler.h): called after every training step.
   std::function<void(const TrainCheckpointView&)> on_step_end;
@@ -108,6 +113,7 @@ struct StageRecord {
 
 namespace dist {
 class GradientReducer;
+class SyncBatchNorm;
 }
 
 class Trainer {
@@ -130,6 +136,7 @@ class Trainer {
   std::string input_, output_;
   nn::NamedParameters trained_;   // the model's parameters and the components' own
   std::unique_ptr<dist::GradientReducer> reducer_;  // data-parallel runs, while run() trains
+  std::unique_ptr<dist::SyncBatchNorm> sync_bn_;     // the same, with sync_batch_norm
 };
 
 }  // namespace tamp

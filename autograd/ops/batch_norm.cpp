@@ -14,6 +14,15 @@
 // exported from a framework, fine-tuned here, whose running statistics should evolve as in
 // torch.nn.BatchNorm (whose momentum m is exported as 1 - m). Y is always normalised with
 // the population variance, as both specify.
+//
+// Synchronised BatchNorm (data-parallel training): a node with the attribute tamp_sync_group
+// = id (autograd/cross_rank.h; set by scheduler/dist for the training loop, never exported)
+// computes its batch statistics over every rank — the per-channel sums, then the sums of
+// squared deviations, each summed over the ranks — and its backward sums the two per-channel
+// gradient sums over the ranks as well, so N ranks with batch B normalise and differentiate
+// exactly like one process with batch N * B. dscale and dB stay per rank: the gradient
+// allreduce averages them like any parameter's.
+#include <tamp/autograd/cross_rank.h>
 #include <tamp/autograd/kernels/parallel.h>
 #include <tamp/autograd/ops/op_helpers.h>
 #include <tamp/autograd/ops/ops.h>
@@ -35,6 +44,7 @@ struct Mode {
   bool training;
   bool unbiased;     // running_var takes the unbiased batch variance
   double momentum, epsilon;
+  int64_t group = 0; // tamp_sync_group: statistics summed over ranks (0: this process only)
 };
 
 Mode mode_of(const OpContext& ctx) {
@@ -48,6 +58,7 @@ Mode mode_of(const OpContext& ctx) {
   TAMP_CHECK(std::isfinite(m.momentum), "momentum must be finite, got {}", m.momentum);
   TAMP_CHECK(std::isfinite(m.epsilon) && m.epsilon >= 0, "epsilon must be finite and >= 0, got {}", m.epsilon);
   TAMP_CHECK(at.i("spatial", 1) == 1, "spatial = 0 is not supported; flatten X to (N, C * D1 * ... * Dn) instead");
+  m.group = at.i("tamp_sync_group", 0);
   return m;
 }
 
@@ -90,6 +101,34 @@ void normalize_channels(const Geometry& g, const T* x, const T* a, const T* b, T
   });
 }
 
+// Synchronised batch statistics: mean and population variance over every rank's X; returns
+// the total count per channel.
+template <class T>
+double synced_statistics(const Geometry& g, int64_t group, const T* px, T* pm, T* pv) {
+  Tensor sums = Tensor::empty({g.c + 1}, DType::kFloat64);  // (C) sums of x, then the count
+  double* ps = sums.data<double>();
+  kernels::parallel_for(g.c, 1, [&](int64_t c0, int64_t c1) {
+    for (int64_t c = c0; c < c1; ++c) {
+      ps[c] = channel_sum<T>(g, c, [&](int64_t off) { return ConstVecMap<T>(px + off, g.s).sum(); });
+    }
+  });
+  ps[g.c] = static_cast<double>(g.count);
+  cross_rank_sum(group, sums);
+  const double total = ps[g.c];
+  for (int64_t c = 0; c < g.c; ++c) pm[c] = static_cast<T>(ps[c] / total);
+  Tensor squares = Tensor::empty({g.c}, DType::kFloat64);  // (C) sums of (x - mean)^2
+  double* pq = squares.data<double>();
+  kernels::parallel_for(g.c, 1, [&](int64_t c0, int64_t c1) {
+    for (int64_t c = c0; c < c1; ++c) {
+      const T mu = pm[c];
+      pq[c] = channel_sum<T>(g, c, [&](int64_t off) { return (ConstVecMap<T>(px + off, g.s) - mu).square().sum(); });
+    }
+  });
+  cross_rank_sum(group, squares);
+  for (int64_t c = 0; c < g.c; ++c) pv[c] = static_cast<T>(pq[c] / total);
+  return total;
+}
+
 std::vector<Tensor> batch_norm_forward(OpContext& ctx, const std::vector<Tensor>& in) {
   const Tensor& x = input(in, 0, "X");
   const Tensor& scale = input(in, 1, "scale");
@@ -111,13 +150,16 @@ std::vector<Tensor> batch_norm_forward(OpContext& ctx, const std::vector<Tensor>
   Tensor mean = Tensor::empty({g.c}, x.dtype()), var = Tensor::empty({g.c}, x.dtype());  // (C)
   Tensor rstd = Tensor::empty({g.c}, x.dtype());
   Tensor new_mean, new_var;
+  double count = static_cast<double>(g.count);  // over every rank when synchronised
   dispatch_float(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
     const T* px = x.data<T>();
     T* pm = mean.data<T>();
     T* pv = var.data<T>();
     T* pr = rstd.data<T>();
-    if (m.training) {
+    if (m.training && m.group != 0) {
+      count = synced_statistics<T>(g, m.group, px, pm, pv);
+    } else if (m.training) {
       kernels::parallel_for(g.c, 1, [&](int64_t c0, int64_t c1) {
         for (int64_t c = c0; c < c1; ++c) {
           const T mu = static_cast<T>(
@@ -145,7 +187,7 @@ std::vector<Tensor> batch_norm_forward(OpContext& ctx, const std::vector<Tensor>
       new_mean = Tensor::empty({g.c}, x.dtype());
       new_var = Tensor::empty({g.c}, x.dtype());
       const T mom = T(m.momentum);
-      const T correction = m.unbiased ? T(g.count) / T(g.count - 1) : T(1);
+      const T correction = m.unbiased ? T(count) / T(count - 1) : T(1);
       const T* rm = run_mean.data<T>();
       const T* rv = run_var.data<T>();
       for (int64_t c = 0; c < g.c; ++c) {
@@ -154,7 +196,10 @@ std::vector<Tensor> batch_norm_forward(OpContext& ctx, const std::vector<Tensor>
       }
     }
   });
-  if (ctx.any_grad()) ctx.save({x, scale, mean, rstd});
+  if (ctx.any_grad()) {
+    if (m.training && m.group != 0) ctx.save({x, scale, mean, rstd, Tensor::scalar(count, DType::kFloat64)});
+    else ctx.save({x, scale, mean, rstd});
+  }
   if (!m.training) return {y};
   if (ctx.opset >= 14) return {y, new_mean, new_var};
   return {y, new_mean, new_var, mean, var};
@@ -166,7 +211,87 @@ std::vector<Tensor> batch_norm_forward(OpContext& ctx, const std::vector<Tensor>
 //   dscale = sum(dY * xhat), dB = sum(dY).
 // Eval: mean and rstd are constants, dX = scale * rstd * dY.
 // Either way dX = alpha * dY + beta * (x - mean) + gamma per channel.
+// Synchronised training backward: the same formula with sum(dY), sum(dY * (x - mean)) and the
+// statistics outputs' terms summed over the ranks (one cross-rank sum of 4C values) and the
+// total count; dscale and dB from this rank's sums.
+std::vector<Tensor> synced_backward(OpContext& ctx, const std::vector<Tensor>& grads, const Mode& m) {
+  const Tensor& x = ctx.saved.at(0);
+  const Tensor& scale = ctx.saved.at(1);
+  const Tensor& mean = ctx.saved.at(2);
+  const Tensor& rstd = ctx.saved.at(3);
+  const double total = ctx.saved.at(4).item();
+  const Geometry g = geometry(x);
+  const Tensor& gy = grads[0];
+  auto stat_grad = [&](size_t k) { return k < grads.size() && grads[k].defined() ? grads[k] : Tensor(); };
+  const Tensor g_run_mean = stat_grad(1), g_run_var = stat_grad(2);
+  const Tensor g_saved_mean = stat_grad(3), g_saved_var = stat_grad(4);
+  const bool need_x = ctx.needs_grad[0];
+  const bool need_scale = ctx.needs_grad[1] && gy.defined();
+  const bool need_b = ctx.needs_grad[2] && gy.defined();
+  Tensor dx = need_x ? Tensor::empty(x.shape(), x.dtype()) : Tensor();
+  Tensor dscale = need_scale ? Tensor::empty({g.c}, x.dtype()) : Tensor();
+  Tensor db = need_b ? Tensor::empty({g.c}, x.dtype()) : Tensor();
+  Tensor sums = Tensor::zeros({4 * g.c}, DType::kFloat64);  // (4, C): dY, dY * (x - mean), var and mean terms
+  double* ps = sums.data<double>();
+  std::vector<double> local(2 * static_cast<size_t>(g.c), 0.0);  // this rank's dY and dY * (x - mean) sums
+  dispatch_float(x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const T* px = x.data<T>();
+    const T* pg = gy.defined() ? gy.data<T>() : nullptr;
+    const T* ps_scale = scale.data<T>();
+    const T* pm = mean.data<T>();
+    const T* pr = rstd.data<T>();
+    auto at = [](const Tensor& t, int64_t c) { return t.defined() ? static_cast<double>(t.data<T>()[c]) : 0.0; };
+    const double keep = 1.0 - static_cast<double>(static_cast<T>(m.momentum));
+    const double correction = m.unbiased && total > 1 ? total / (total - 1) : 1.0;
+    kernels::parallel_for(g.c, 1, [&](int64_t c0, int64_t c1) {
+      for (int64_t c = c0; c < c1; ++c) {
+        double sg = 0, sgx = 0;
+        if (pg) {
+          const T mu = pm[c];
+          for (int64_t i = 0; i < g.n; ++i) {
+            const int64_t off = (i * g.c + c) * g.s;
+            ConstVecMap<T> gb(pg + off, g.s);
+            sg += static_cast<double>(gb.sum());
+            sgx += static_cast<double>((gb * (ConstVecMap<T>(px + off, g.s) - mu)).sum());
+          }
+        }
+        local[static_cast<size_t>(c)] = sg;
+        local[static_cast<size_t>(g.c + c)] = sgx;
+        ps[c] = sg;
+        ps[g.c + c] = sgx;
+        ps[2 * g.c + c] = 2 * (at(g_run_var, c) * keep * correction + at(g_saved_var, c));
+        ps[3 * g.c + c] = at(g_run_mean, c) * keep + at(g_saved_mean, c);
+      }
+    });
+    // Every rank sums, whether or not it needs dX here (the graphs are the same, so they all do).
+    if (need_x) cross_rank_sum(m.group, sums);
+    for (int64_t c = 0; c < g.c; ++c) {
+      if (need_scale) dscale.data<T>()[c] = static_cast<T>(local[static_cast<size_t>(g.c + c)]) * pr[c];
+      if (need_b) db.data<T>()[c] = static_cast<T>(local[static_cast<size_t>(c)]);
+    }
+    if (!need_x) return;
+    T* pd = dx.data<T>();
+    kernels::parallel_for(g.c, 1, [&](int64_t c0, int64_t c1) {
+      for (int64_t c = c0; c < c1; ++c) {
+        const T mu = pm[c], rs = pr[c];
+        const T alpha = pg ? ps_scale[c] * rs : T(0);
+        const T beta = static_cast<T>(-alpha * rs * rs * ps[g.c + c] / total + ps[2 * g.c + c] / total);
+        const T gamma = static_cast<T>(-alpha * ps[c] / total + ps[3 * g.c + c] / total);
+        for (int64_t i = 0; i < g.n; ++i) {
+          const int64_t off = (i * g.c + c) * g.s;
+          VecMap<T> d(pd + off, g.s);
+          if (pg) d = ConstVecMap<T>(pg + off, g.s) * alpha + (ConstVecMap<T>(px + off, g.s) - mu) * beta + gamma;
+          else d = (ConstVecMap<T>(px + off, g.s) - mu) * beta + gamma;
+        }
+      }
+    });
+  });
+  return {dx, dscale, db, Tensor(), Tensor()};
+}
+
 std::vector<Tensor> batch_norm_backward(OpContext& ctx, const std::vector<Tensor>& grads) {
+  if (const Mode m = mode_of(ctx); m.training && m.group != 0) return synced_backward(ctx, grads, m);
   const Tensor& x = ctx.saved.at(0);
   const Tensor& scale = ctx.saved.at(1);
   const Tensor& mean = ctx.saved.at(2);

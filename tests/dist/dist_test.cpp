@@ -387,7 +387,7 @@ export: {{format: qdq, path: model.onnx}}
 TEST_F(Dist, BatchNormRunningStatisticsAveragedOrLocal) {
   const std::string args = fmt::format("--model {} --epochs 1 --max-steps 4", model("cnn_bn_train"));
   const Job synced = run(mpirun(2) + train_ddp(args));
-  const Job local = run(mpirun(2) + train_ddp(args + " --sync-bn 0"));
+  const Job local = run(mpirun(2) + train_ddp(args + " --average-bn-stats 0"));
   ASSERT_EQ(synced.status, 0) << synced.output;
   ASSERT_EQ(local.status, 0) << local.output;
   const auto a = hashes(synced.output), b = hashes(local.output);
@@ -395,4 +395,14 @@ TEST_F(Dist, BatchNormRunningStatisticsAveragedOrLocal) {
   ASSERT_EQ(b.size(), 2u);
   EXPECT_EQ(a.at(0), a.at(1));
   EXPECT_NE(b.at(0).first, b.at(1).first);
+}
+
+// Synchronised BatchNorm (--sync-bn, TrainOptions::sync_batch_norm): the training-mode BN export
+// (Dropout replaced by Identity: its masks cannot match) on 2 ranks with batch 8 equals one
+// process with batch 16 — parameters and running statistics — which local batch statistics
+// do not.
+TEST_F(Dist, SyncBatchNormMatchesOneProcessWithTwiceTheBatch) {
+  const std::string args = fmt::format("--model {} --epochs 1 --max-steps 6 --no-dropout", model("cnn_bn_train"));
+  EXPECT_LT(parity(2, args + " --sync-bn 1", 8), 1e-5);
+  EXPECT_GT(parity(2, args + " --sync-bn 0", 8), 1e-4);
 }
