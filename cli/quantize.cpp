@@ -1,6 +1,7 @@
 // tamp quantize MODEL.onnx --method static|dynamic|weight-only [--bits 4|8] [--group-size N]
 //                [--algorithm rtn|gptq] [--symmetric|--asymmetric] [--per-tensor]
 //                [--calibration minmax|percentile|entropy|mse] [--format qdq|qoperator]
+//                [--weight-calibration minmax|percentile|entropy|mse]
 //                [--power-of-two] [--calib-data fashion-mnist] [--calib-batches N]
 //                [--exclude NAME|OP ...] [--eval-data fashion-mnist:test] --out OUT.onnx
 // Post-training quantization without training:
@@ -53,6 +54,7 @@ struct QuantizeArgs {
   std::vector<std::string> exclude;
   std::string eval_data;         // --eval-data: accuracy of both models in tamp
   std::string calibration;       // static: observer ("" = minmax)
+  std::string weight_calibration;  // static: weight range ("" = minmax), per channel unless --per-tensor
   double percentile = 99.99;     // static --calibration percentile
   std::string format;            // static: qdq | qoperator ("" = qdq)
   std::string accuracy_criterion;  // static: accuracy-aware tuning (cli/tune.h) when set
@@ -127,6 +129,8 @@ Outcome run_static(const QuantizeArgs& a, const nn::Graph& g) {
   o.weights.power_of_two = o.activations.power_of_two = a.power_of_two;
   o.activations.observer.kind = observer_from_name(a.calibration.empty() ? "minmax" : a.calibration);
   o.activations.observer.percentile = a.percentile;
+  o.weights.observer.kind = observer_from_name(a.weight_calibration.empty() ? "minmax" : a.weight_calibration);
+  o.weights.observer.percentile = a.percentile;
   o.exclude = a.exclude;
   const QuantFormat format = quant_format_from_name(a.format.empty() ? "qdq" : a.format);
   const LoadedDataset data = load_dataset(a.calib, "train");
@@ -148,6 +152,7 @@ Outcome run_static(const QuantizeArgs& a, const nn::Graph& g) {
   const std::string format_name = format == QuantFormat::kQdq ? "qdq" : "qoperator";
   r.settings = {{"method", "static"}, {"format", format_name},
                 {"calibration", std::string(observer_name(o.activations.observer.kind))},
+                {"weight_calibration", std::string(observer_name(o.weights.observer.kind))},
                 {"calibration_data", data.name + normalization_text(data)}, {"calibration_batches", batches},
                 {"batch", a.batch}, {"power_of_two", a.power_of_two}, {"weights", o.weights.describe()},
                 {"activations", o.activations.describe()}, {"quantized_weights", weights},
@@ -226,12 +231,16 @@ int run_tuned_quantize(const QuantizeArgs& a) {
 }
 
 int run_quantize(const QuantizeArgs& a) {
-  if (!a.accuracy_criterion.empty()) return run_tuned_quantize(a);
+  if (!a.accuracy_criterion.empty()) {
+    if (!a.weight_calibration.empty()) throw UsageError("--weight-calibration does not combine with --accuracy-criterion");
+    return run_tuned_quantize(a);
+  }
   if (!a.strategy.empty()) throw UsageError("--strategy applies with --accuracy-criterion");
   apply_threads(a.threads);
   if (a.symmetric && a.asymmetric) throw UsageError("--symmetric and --asymmetric exclude each other");
   if (a.method != "static") {
     if (!a.calibration.empty()) throw UsageError("--calibration applies to --method static");
+    if (!a.weight_calibration.empty()) throw UsageError("--weight-calibration applies to --method static");
     if (!a.format.empty()) throw UsageError("--format applies to --method static");
     if (a.power_of_two) throw UsageError("--power-of-two applies to --method static");
   }
@@ -316,6 +325,10 @@ Action setup_quantize(CLI::App& sub) {
   sub.add_option("--calibration", a->calibration, "static: how activation ranges are chosen: minmax (the default), "
                                                   "moving-average, percentile, entropy (KL) or mse")
       ->check(CLI::IsMember(kCalibrations));
+  sub.add_option("--weight-calibration", a->weight_calibration,
+                 "static: how weight ranges are chosen, per output channel: minmax (the default), percentile, "
+                 "entropy (KL) or mse (a histogram of each channel's weights)")
+      ->check(CLI::IsMember({"minmax", "percentile", "entropy", "mse"}));
   sub.add_option("--percentile", a->percentile, "static --calibration percentile: the percentile kept, in (50, 100]")
       ->check(CLI::Range(50.0, 100.0))
       ->capture_default_str();

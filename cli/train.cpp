@@ -42,6 +42,7 @@ struct TrainArgs {
   bool qat = false;
   std::string format;           // --qat export: qdq | qoperator ("" = qdq)
   std::string qat_observer;     // activation observer ("" = moving-average)
+  std::string weight_observer;  // weight range ("" = minmax)
   int freeze_observers = -1;    // epoch from which observers stop (-1: never)
   std::string freeze_bn;        // --freeze-bn: an epoch, "last" or "never" ("" = last)
   bool learnable_scales = false;
@@ -84,15 +85,17 @@ int run_train(const TrainArgs& args) {
   compression::QuantFormat format = compression::QuantFormat::kQdq;
   if (!args.qat) {
     if (!args.format.empty() || !args.qat_observer.empty() || args.freeze_observers >= 0 || args.learnable_scales ||
-        args.power_of_two || args.per_tensor || !args.exclude.empty() || !args.freeze_bn.empty()) {
-      throw UsageError("--format, --qat-observer, --freeze-observers, --freeze-bn, --learnable-scales, "
-                       "--power-of-two, --per-tensor and --exclude apply to --qat");
+        args.power_of_two || args.per_tensor || !args.exclude.empty() || !args.freeze_bn.empty() ||
+        !args.weight_observer.empty()) {
+      throw UsageError("--format, --qat-observer, --weight-observer, --freeze-observers, --freeze-bn, "
+                       "--learnable-scales, --power-of-two, --per-tensor and --exclude apply to --qat");
     }
   } else {
     compression::QuantizerOptions o;
     o.weights.per_channel = !args.per_tensor;
     o.weights.power_of_two = o.activations.power_of_two = args.power_of_two;
     if (!args.qat_observer.empty()) o.activations.observer.kind = compression::observer_from_name(args.qat_observer);
+    if (!args.weight_observer.empty()) o.weights.observer.kind = compression::observer_from_name(args.weight_observer);
     o.activations.observer.freeze_epoch = args.freeze_observers;
     o.learnable_scales = args.learnable_scales;
     if (args.freeze_bn == "never") o.freeze_bn_epoch = -1;
@@ -223,6 +226,10 @@ Action setup_train(CLI::App& sub) {
   sub.add_option("--qat-observer", args->qat_observer, "--qat activation ranges: moving-average (the default), minmax, "
                                                        "percentile, entropy or mse")
       ->check(CLI::IsMember({"minmax", "moving-average", "percentile", "entropy", "mse"}));
+  sub.add_option("--weight-observer", args->weight_observer, "--qat weight ranges, per output channel, from the "
+                                                            "current weights at every step: minmax (the default), "
+                                                            "percentile, entropy or mse")
+      ->check(CLI::IsMember({"minmax", "percentile", "entropy", "mse"}));
   sub.add_option("--freeze-observers", args->freeze_observers, "--qat: activation ranges stop moving from this epoch "
                                                                "(0-based)")
       ->check(CLI::NonNegativeNumber)

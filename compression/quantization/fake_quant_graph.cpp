@@ -47,8 +47,7 @@ std::vector<FakeQuantSite> insert_fake_quantize(nn::Graph& g, const QuantPlan& p
     s.node = names.fresh(w.weight + "_FakeQuantize");
     s.scale = names.fresh(w.weight + "_scale");
     s.zero_point = names.fresh(w.weight + "_zero_point");
-    auto [lo, hi] = channel_min_max(t, s.spec.per_channel, s.spec.axis);
-    QuantParams p = choose_qparams(s.spec, lo, hi);
+    QuantParams p = weight_qparams(s.spec, t);
     g.initializers[s.scale] = p.scale;
     g.initializers[s.zero_point] = p.zero_point;
     for (auto& n : g.nodes) {

@@ -151,9 +151,7 @@ void FakeQuantizer::freeze_batch_norms() {
 void FakeQuantizer::refresh_weight_scales() {
   for (const auto& s : sites_) {
     if (!s.is_weight) continue;
-    const Tensor w = weight_value(s);
-    auto [lo, hi] = channel_min_max(w, s.spec.per_channel, s.spec.axis);
-    TAMP_WITH_CONTEXT(fmt::format("weight '{}'", s.value), write_scale(s, choose_qparams(s.spec, lo, hi)));
+    TAMP_WITH_CONTEXT(fmt::format("weight '{}'", s.value), write_scale(s, weight_qparams(s.spec, weight_value(s))));
   }
 }
 

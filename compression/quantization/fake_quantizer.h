@@ -26,7 +26,8 @@ namespace tamp::compression {
 inline constexpr int kFreezeBnLastEpoch = -2;
 
 struct QuantizerOptions {
-  QuantSpec weights = qint8_per_channel;
+  QuantSpec weights = qint8_per_channel;  // observer.kind: min-max of the current weights (the
+                                          // default), or percentile / entropy / MSE per channel
   QuantSpec activations = quint8;     // observer.kind picks the calibration method
   std::vector<std::string> exclude;   // node names or op types kept in float
   bool fold_batch_norm = true;

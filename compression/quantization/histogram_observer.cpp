@@ -58,109 +58,207 @@ void Histogram::add(const float* x, int64_t n) {
   for (const auto& p : part) for (size_t i = 0; i < counts.size(); ++i) counts[i] += p[i];
 }
 
-HistogramObserver::HistogramObserver(QuantSpec spec) : Observer(spec) {
-  TAMP_CHECK(!spec.per_channel, "histogram observers are per tensor");
-  reset();
+HistogramObserver::HistogramObserver(QuantSpec spec) : Observer(spec) { reset(); }
+
+void HistogramObserver::make_channels(int64_t count) {
+  const int64_t per_sign = (spec().observer.bins + 1) / 2 * 2;
+  Channel c;
+  c.hist.counts.assign(static_cast<size_t>(2 * per_sign), 0.0);
+  c.min = std::numeric_limits<double>::infinity();
+  c.max = -std::numeric_limits<double>::infinity();
+  hists_.assign(static_cast<size_t>(count), c);
 }
 
 void HistogramObserver::reset() {
-  const int64_t per_sign = (spec().observer.bins + 1) / 2 * 2;
-  hist_.counts.assign(static_cast<size_t>(2 * per_sign), 0.0);
-  hist_.range = 0;
-  min_ = std::numeric_limits<double>::infinity();
-  max_ = -std::numeric_limits<double>::infinity();
-  count_ = 0;
+  hists_.clear();
   channels_ = 0;
-  synced_ = Histogram{};
-  synced_count_ = 0;
+  if (!spec().per_channel) make_channels(1);
 }
 
 void HistogramObserver::update(const Tensor& x) {
-  channels_of(x);
-  auto [lo, hi] = channel_min_max(x, false, 0);
-  const double l = lo.item(), h = hi.item();
-  if (!std::isfinite(l) || !std::isfinite(h)) {
-    throw Error(fmt::format("observed values reach [{}, {}]: a histogram needs finite values", l, h),
-                ErrorKind::kNumerical);
+  const int64_t channels = channels_of(x);
+  if (hists_.size() != static_cast<size_t>(channels)) make_channels(channels);
+  auto [lo, hi] = channel_min_max(x, spec().per_channel, spec().axis);
+  for (int64_t c = 0; c < channels; ++c) {
+    const double l = lo.at(c), h = hi.at(c);
+    if (!std::isfinite(l) || !std::isfinite(h)) {
+      throw Error(fmt::format("observed values reach [{}, {}]{}: a histogram needs finite values", l, h,
+                              spec().per_channel ? fmt::format(" in channel {}", c) : ""),
+                  ErrorKind::kNumerical);
+    }
+    Channel& ch = hists_[static_cast<size_t>(c)];
+    ch.min = std::min(ch.min, l);
+    ch.max = std::max(ch.max, h);
+    ch.hist.grow_to(std::max(-l, h));
   }
-  min_ = std::min(min_, l);
-  max_ = std::max(max_, h);
-  hist_.grow_to(std::max(-l, h));
-  hist_.add(x.data<float>(), x.numel());
-  count_ += static_cast<double>(x.numel());
+  if (!spec().per_channel) {
+    hists_[0].hist.add(x.data<float>(), x.numel());
+    hists_[0].count += static_cast<double>(x.numel());
+    return;
+  }
+  // x as (outer, C, inner): channel c is `outer` runs of `inner` values.
+  const int a = spec().axis < 0 ? spec().axis + x.rank() : spec().axis;
+  int64_t inner = 1;
+  for (int d = a + 1; d < x.rank(); ++d) inner *= x.dim(d);
+  const int64_t outer = x.numel() / (channels * inner);
+  const float* p = x.data<float>();
+#pragma omp parallel for schedule(static) if (x.numel() >= (1 << 16))
+  for (int64_t c = 0; c < channels; ++c) {
+    Channel& ch = hists_[static_cast<size_t>(c)];
+    const double inv_width = 1.0 / ch.hist.bin_width();
+    const int64_t last = static_cast<int64_t>(ch.hist.counts.size()) - 1;
+    for (int64_t o = 0; o < outer; ++o) bin_into(p + (o * channels + c) * inner, inner, -ch.hist.range, inv_width, last, ch.hist.counts.data());
+    ch.count += static_cast<double>(outer * inner);
+  }
+}
+
+std::pair<double, double> HistogramObserver::channel_range(const Channel& c) const {
+  switch (spec().observer.kind) {
+    case ObserverKind::kPercentile: return percentile_range(c.hist, spec().observer.percentile, c.min, c.max);
+    case ObserverKind::kEntropy: {
+      // Levels available on the side(s) the data occupies.
+      const int64_t levels = spec().quant_max() - spec().quant_min() + 1;
+      return entropy_range(c.hist, static_cast<int>(c.min < 0 && c.max > 0 ? levels / 2 : levels), c.min, c.max);
+    }
+    case ObserverKind::kMse: return mse_range(c.hist, spec(), c.min, c.max);
+    default: return {c.min, c.max};
+  }
 }
 
 std::pair<Tensor, Tensor> HistogramObserver::range() const {
   TAMP_CHECK(has_data(), "the observer has seen no data (calibrate on at least one batch first)");
-  std::pair<double, double> r;
-  switch (spec().observer.kind) {
-    case ObserverKind::kPercentile: r = percentile_range(hist_, spec().observer.percentile, min_, max_); break;
-    case ObserverKind::kEntropy: {
-      // Levels available on the side(s) the data occupies.
-      const int64_t levels = spec().quant_max() - spec().quant_min() + 1;
-      r = entropy_range(hist_, static_cast<int>(min_ < 0 && max_ > 0 ? levels / 2 : levels), min_, max_);
-      break;
-    }
-    case ObserverKind::kMse: r = mse_range(hist_, spec(), min_, max_); break;
-    default: r = {min_, max_}; break;
+  if (!spec().per_channel) {
+    const auto r = channel_range(hists_[0]);
+    return {Tensor::scalar(r.first), Tensor::scalar(r.second)};
   }
-  return {Tensor::scalar(r.first), Tensor::scalar(r.second)};
+  const int64_t n = static_cast<int64_t>(hists_.size());
+  Tensor lo = Tensor::empty({n}), hi = Tensor::empty({n});
+  for (int64_t c = 0; c < n; ++c) {
+    const auto r = channel_range(hists_[static_cast<size_t>(c)]);
+    lo.data<float>()[c] = static_cast<float>(r.first);
+    hi.data<float>()[c] = static_cast<float>(r.second);
+  }
+  return {lo, hi};
 }
 
 void HistogramObserver::sync(nn::Collective& collective) {
-  Tensor r = Tensor::scalar(hist_.range, DType::kFloat64);
+  if (spec().per_channel) {
+    // A rank that saw nothing does not know the channel count yet; the others tell it.
+    Tensor c = Tensor::scalar(static_cast<double>(hists_.size()), DType::kFloat64);
+    collective.allreduce(c, nn::Reduce::kMax);
+    if (c.item() == 0) return;
+    if (hists_.empty()) make_channels(static_cast<int64_t>(c.item()));
+    TAMP_CHECK(hists_.size() == static_cast<size_t>(c.item()), "ranks observed {} and {} channels", hists_.size(),
+               c.item());
+  }
+  const int64_t n = static_cast<int64_t>(hists_.size());
+  const size_t bins = hists_[0].hist.counts.size();
+  std::vector<double> ranges(static_cast<size_t>(n));
+  for (int64_t c = 0; c < n; ++c) ranges[static_cast<size_t>(c)] = hists_[static_cast<size_t>(c)].hist.range;
+  Tensor r = Tensor::from_vector<double>({n}, ranges);
   collective.allreduce(r, nn::Reduce::kMax);
-  if (r.item() == 0) return;  // no rank saw data
-  hist_.grow_to(r.item());
-  if (hist_.range == 0) hist_.range = r.item();
-  if (synced_.counts.size() != hist_.counts.size()) synced_.counts.assign(hist_.counts.size(), 0.0);
-  synced_.grow_to(r.item());  // merging bin pairs is linear: the difference stays exact
-  if (synced_.range == 0) synced_.range = r.item();
+  bool any = false;
+  for (int64_t c = 0; c < n; ++c) any = any || r.data<double>()[c] > 0;
+  if (!any) return;  // no rank saw data
   // Only what this rank added since the previous sync is summed over the ranks.
-  std::vector<double> delta(hist_.counts.size());
-  for (size_t i = 0; i < delta.size(); ++i) delta[i] = hist_.counts[i] - synced_.counts[i];
+  std::vector<double> delta(static_cast<size_t>(n) * bins), lo(static_cast<size_t>(n)), hi(static_cast<size_t>(n)),
+      added(static_cast<size_t>(n));
+  for (int64_t c = 0; c < n; ++c) {
+    Channel& ch = hists_[static_cast<size_t>(c)];
+    const double rc = r.data<double>()[c];
+    if (rc > 0) {
+      ch.hist.grow_to(rc);
+      if (ch.hist.range == 0) ch.hist.range = rc;
+      if (ch.synced.counts.size() != bins) ch.synced.counts.assign(bins, 0.0);
+      ch.synced.grow_to(rc);  // merging bin pairs is linear: the difference stays exact
+      if (ch.synced.range == 0) ch.synced.range = rc;
+    }
+    for (size_t i = 0; i < bins; ++i) {
+      delta[static_cast<size_t>(c) * bins + i] = ch.hist.counts[i] - (ch.synced.counts.empty() ? 0.0 : ch.synced.counts[i]);
+    }
+    lo[static_cast<size_t>(c)] = ch.min;
+    hi[static_cast<size_t>(c)] = ch.max;
+    added[static_cast<size_t>(c)] = ch.count - ch.synced_count;
+  }
   Tensor counts = Tensor::from_vector<double>({static_cast<int64_t>(delta.size())}, delta);
-  Tensor lo = Tensor::scalar(min_, DType::kFloat64), hi = Tensor::scalar(max_, DType::kFloat64);
-  Tensor n = Tensor::scalar(count_ - synced_count_, DType::kFloat64);
+  Tensor tlo = Tensor::from_vector<double>({n}, lo), thi = Tensor::from_vector<double>({n}, hi);
+  Tensor tn = Tensor::from_vector<double>({n}, added);
   collective.allreduce(counts, nn::Reduce::kSum);
-  collective.allreduce(lo, nn::Reduce::kMin);
-  collective.allreduce(hi, nn::Reduce::kMax);
-  collective.allreduce(n, nn::Reduce::kSum);
-  const double* added = counts.data<double>();
-  for (size_t i = 0; i < delta.size(); ++i) hist_.counts[i] = synced_.counts[i] + added[i];
-  min_ = lo.item();
-  max_ = hi.item();
-  count_ = synced_count_ + n.item();
-  synced_ = hist_;
-  synced_count_ = count_;
+  collective.allreduce(tlo, nn::Reduce::kMin);
+  collective.allreduce(thi, nn::Reduce::kMax);
+  collective.allreduce(tn, nn::Reduce::kSum);
+  for (int64_t c = 0; c < n; ++c) {
+    Channel& ch = hists_[static_cast<size_t>(c)];
+    if (r.data<double>()[c] == 0) continue;  // no rank saw this channel (cannot happen past the first batch)
+    const double* sum = counts.data<double>() + static_cast<size_t>(c) * bins;
+    for (size_t i = 0; i < bins; ++i) ch.hist.counts[i] = ch.synced.counts[i] + sum[i];
+    ch.min = tlo.data<double>()[c];
+    ch.max = thi.data<double>()[c];
+    ch.count = ch.synced_count + tn.data<double>()[c];
+    ch.synced = ch.hist;
+    ch.synced_count = ch.count;
+  }
 }
 
 std::map<std::string, Tensor> HistogramObserver::state() const {
   if (!has_data()) return {};
-  return {{"histogram", Tensor::from_vector<double>({static_cast<int64_t>(hist_.counts.size())}, hist_.counts)},
-          {"range", Tensor::scalar(hist_.range, DType::kFloat64)},
-          {"min", Tensor::scalar(min_, DType::kFloat64)},
-          {"max", Tensor::scalar(max_, DType::kFloat64)},
-          {"count", Tensor::scalar(count_, DType::kFloat64)}};
+  const int64_t n = static_cast<int64_t>(hists_.size()), bins = static_cast<int64_t>(hists_[0].hist.counts.size());
+  std::vector<double> counts, range, min, max, count;
+  for (const auto& ch : hists_) {
+    counts.insert(counts.end(), ch.hist.counts.begin(), ch.hist.counts.end());
+    range.push_back(ch.hist.range);
+    min.push_back(ch.min);
+    max.push_back(ch.max);
+    count.push_back(ch.count);
+  }
+  // Per tensor the shapes of the single-histogram format (checkpoints written before channels).
+  const Shape hist_shape = spec().per_channel ? Shape{n, bins} : Shape{bins};
+  const Shape shape = spec().per_channel ? Shape{n} : Shape{};
+  return {{"histogram", Tensor::from_vector<double>(hist_shape, counts)},
+          {"range", Tensor::from_vector<double>(shape, range)},
+          {"min", Tensor::from_vector<double>(shape, min)},
+          {"max", Tensor::from_vector<double>(shape, max)},
+          {"count", Tensor::from_vector<double>(shape, count)}};
 }
 
 void HistogramObserver::load_state(const std::map<std::string, Tensor>& state) {
   reset();
   if (state.empty()) return;
-  const Tensor like = Tensor::zeros({static_cast<int64_t>(hist_.counts.size())}, DType::kFloat64);
-  const Tensor scalar = Tensor::scalar(0, DType::kFloat64);
-  hist_.counts = state_entry(state, "histogram", like).to_vector<double>();
-  hist_.range = state_entry(state, "range", scalar).item();
-  min_ = state_entry(state, "min", scalar).item();
-  max_ = state_entry(state, "max", scalar).item();
-  count_ = state_entry(state, "count", scalar).item();
-  const double r = hist_.range;
-  TAMP_CHECK(r > 0 && std::isfinite(r) && power_of_two_at_least(r) == r && min_ <= max_ && count_ > 0,
-             "histogram observer state is inconsistent (range {}, min {}, max {}, count {})", r, min_, max_, count_);
-  channels_ = 1;
-  // A saved state is the ranks' common one (checkpoints are taken after a sync).
-  synced_ = hist_;
-  synced_count_ = count_;
+  const int64_t bins = (spec().observer.bins + 1) / 2 * 2 * 2;
+  int64_t n = 1;
+  if (spec().per_channel) {
+    const Tensor h = state_entry(state, "histogram");
+    TAMP_CHECK(h.rank() == 2 && h.dim(0) > 0, "per-channel histogram observer state needs a [C, {}] histogram, got {}",
+               bins, describe(h));
+    n = h.dim(0);
+  }
+  make_channels(n);
+  const Shape shape = spec().per_channel ? Shape{n} : Shape{};
+  const Tensor like = Tensor::zeros(spec().per_channel ? Shape{n, bins} : Shape{bins}, DType::kFloat64);
+  const Tensor per = Tensor::zeros(shape, DType::kFloat64);
+  const auto counts = state_entry(state, "histogram", like).to_vector<double>();
+  const auto range = state_entry(state, "range", per).to_vector<double>();
+  const auto min = state_entry(state, "min", per).to_vector<double>();
+  const auto max = state_entry(state, "max", per).to_vector<double>();
+  const auto count = state_entry(state, "count", per).to_vector<double>();
+  for (int64_t c = 0; c < n; ++c) {
+    Channel& ch = hists_[static_cast<size_t>(c)];
+    const size_t k = static_cast<size_t>(c);
+    ch.hist.counts.assign(counts.begin() + static_cast<std::ptrdiff_t>(k * bins),
+                          counts.begin() + static_cast<std::ptrdiff_t>((k + 1) * bins));
+    ch.hist.range = range[k];
+    ch.min = min[k];
+    ch.max = max[k];
+    ch.count = count[k];
+    const double r = ch.hist.range;
+    TAMP_CHECK(r > 0 && std::isfinite(r) && power_of_two_at_least(r) == r && ch.min <= ch.max && ch.count > 0,
+               "histogram observer state is inconsistent (channel {}: range {}, min {}, max {}, count {})", c, r,
+               ch.min, ch.max, ch.count);
+    // A saved state is the ranks' common one (checkpoints are taken after a sync).
+    ch.synced = ch.hist;
+    ch.synced_count = ch.count;
+  }
+  channels_ = spec().per_channel ? n : 1;
 }
 
 }  // namespace tamp::compression

@@ -1,8 +1,12 @@
 // HistogramObserver: a histogram of everything observed, from which the range is chosen by
 // percentile, entropy (KL divergence, TensorRT-style) or MSE (QuantSpec::observer.kind).
+// Per channel (spec.per_channel, spec.axis) it keeps one histogram per channel and computes
+// exactly what a per-tensor observer fed with that channel's slices would.
 //
 //   QuantSpec s = quint8;  s.observer = {.kind = ObserverKind::kEntropy};
 //   HistogramObserver h(s);  for (...) h.observe(act);  auto [lo, hi] = h.range();
+//   QuantSpec w = qint8_per_channel;  w.observer.kind = ObserverKind::kMse;   // weights
+//   HistogramObserver hw(w);  hw.observe(weight);  auto [wlo, whi] = hw.range();   // [C] each
 //
 // The histogram covers [-R, R] with `bins` bins per sign, R a power of two. When a batch
 // exceeds R, R doubles and pairs of bins merge, which is exact; so histograms of different
@@ -39,25 +43,34 @@ std::pair<double, double> mse_range(const Histogram& h, const QuantSpec& spec, d
 class HistogramObserver : public Observer {
  public:
   explicit HistogramObserver(QuantSpec spec);
-  bool has_data() const override { return count_ > 0; }
+  bool has_data() const override { return !hists_.empty() && hists_[0].count > 0; }
+  // Scalars per tensor, [C] per channel.
   std::pair<Tensor, Tensor> range() const override;
   void reset() override;
-  // Common R (max over ranks), then sums of the counts added since the previous sync (so a
-  // sync after every step counts each example once), min of mins, max of maxes.
+  // Per channel: common R (max over ranks), then sums of the counts added since the previous
+  // sync (so a sync after every step counts each example once), min of mins, max of maxes.
   void sync(nn::Collective& collective) override;
+  // Per tensor: histogram [2 bins], range/min/max/count scalars; per channel: [C, 2 bins], [C].
   std::map<std::string, Tensor> state() const override;
   void load_state(const std::map<std::string, Tensor>& state) override;
-  const Histogram& histogram() const { return hist_; }
+  const Histogram& histogram(int64_t channel = 0) const { return hists_.at(static_cast<size_t>(channel)).hist; }
+
+  struct Channel {
+    Histogram hist;
+    double min, max;
+    double count = 0;
+    Histogram synced;        // hist as of the previous sync (the same on every rank)
+    double synced_count = 0;
+  };
 
  protected:
   void update(const Tensor& x) override;
 
  private:
-  Histogram hist_;
-  double min_, max_;
-  double count_ = 0;
-  Histogram synced_;         // hist_ as of the previous sync (the same on every rank)
-  double synced_count_ = 0;
+  void make_channels(int64_t count);
+  std::pair<double, double> channel_range(const Channel& c) const;
+
+  std::vector<Channel> hists_;  // one per tensor, C per channel (created by the first batch)
 };
 
 }  // namespace tamp::compression

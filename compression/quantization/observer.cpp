@@ -130,12 +130,26 @@ std::unique_ptr<Observer> make_observer(const QuantSpec& spec) {
     case ObserverKind::kMovingAverageMinMax: return std::make_unique<MovingAverageMinMaxObserver>(spec);
     case ObserverKind::kPercentile:
     case ObserverKind::kEntropy:
-    case ObserverKind::kMse:
-      TAMP_CHECK(!spec.per_channel, "{} observers are per tensor; use minmax or moving-average per channel",
-                 observer_name(spec.observer.kind));
-      return std::make_unique<HistogramObserver>(spec);
+    case ObserverKind::kMse: return std::make_unique<HistogramObserver>(spec);
   }
   throw Error("unknown observer kind", ErrorKind::kInternal);
+}
+
+QuantParams weight_qparams(const QuantSpec& spec, const Tensor& w) {
+  switch (spec.observer.kind) {
+    case ObserverKind::kPercentile:
+    case ObserverKind::kEntropy:
+    case ObserverKind::kMse: {
+      HistogramObserver h(spec);
+      h.observe(w);
+      auto [lo, hi] = h.range();
+      return choose_qparams(spec, lo, hi);
+    }
+    default: {
+      auto [lo, hi] = channel_min_max(w, spec.per_channel, spec.axis);
+      return choose_qparams(spec, lo, hi);
+    }
+  }
 }
 
 }  // namespace tamp::compression

@@ -6,10 +6,10 @@
 //   obs->sync(collective);                            // ranks agree (min/max, histograms)
 //   QuantParams p = obs->qparams();                   // FakeQuantize's scale and zero point
 //
-// Kinds (QuantSpec::observer.kind): min-max and moving-average min-max (per tensor or per
-// channel), and histogram observers (per tensor) that choose the range by percentile,
-// entropy (KL divergence, TensorRT-style) or MSE. State is kept as tensors, so checkpoints
-// (state / load_state) and cross-rank reductions (sync) need nothing else.
+// Kinds (QuantSpec::observer.kind): min-max, moving-average min-max, and histogram observers
+// that choose the range by percentile, entropy (KL divergence, TensorRT-style) or MSE; each
+// per tensor or per channel. State is kept as tensors, so checkpoints (state / load_state)
+// and cross-rank reductions (sync) need nothing else.
 #pragma once
 
 #include <tamp/compression/quantization/qspec.h>
@@ -61,9 +61,13 @@ class Observer {
   bool frozen_ = false;
 };
 
-// The observer QuantSpec::observer.kind names. Throws for an invalid spec or a per-channel
-// histogram observer.
+// The observer QuantSpec::observer.kind names. Throws for an invalid spec.
 std::unique_ptr<Observer> make_observer(const QuantSpec& spec);
+
+// Scale and zero point of a weight under `spec`: min-max of its current values (per channel
+// when spec.per_channel), or, when spec.observer.kind is percentile, entropy or MSE, the range
+// that histogram observer picks from these values alone (e.g. MSE clipping of outliers).
+QuantParams weight_qparams(const QuantSpec& spec, const Tensor& weight);
 
 // Per-channel (or per-tensor: channels = 1) minimum and maximum of x along `axis`.
 // Throws (kNumerical) when x holds NaN. x must be float32 and non-empty.

@@ -114,6 +114,27 @@ TEST(QuantizeStaticCli, EntropyQdqIsFusedByOrtAndAgreesWithTamp) {
   expect_fused_and_agreeing(out, dir, 2, 2);
 }
 
+// Per-channel histogram ranges for the weights (MSE per output channel), fused by ORT.
+TEST(QuantizeStaticCli, MseWeightCalibrationIsFusedByOrtAndAgreesWithTamp) {
+  TempDir dir;
+  const std::string out = dir.file("cnn_w_mse.onnx");
+  const CliResult r = run_tamp({"quantize", model_path("cnn"), "--method", "static", "--weight-calibration", "mse",
+                                "--calib-data", "fashion-mnist", "--calib-batches", "2", "--out", out, "--json"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["weight_calibration"], "mse");
+  EXPECT_NE(j["weights"].get<std::string>().find("per-channel"), std::string::npos) << j["weights"];
+  expect_fused_and_agreeing(out, dir, 2, 2);
+  EXPECT_EQ(run_tamp({"quantize", model_path("cnn"), "--method", "dynamic", "--weight-calibration", "mse", "--out",
+                      dir.file("d.onnx")})
+                .code,
+            2);
+  EXPECT_EQ(run_tamp({"quantize", model_path("cnn"), "--method", "static", "--weight-calibration", "median",
+                      "--calib-data", "fashion-mnist", "--out", dir.file("m.onnx")})
+                .code,
+            2);
+}
+
 TEST(QuantizeStaticCli, EveryCalibrationMethodWritesAModelOrtRuns) {
   TempDir dir;
   const auto [x, y] = test_images(64);
@@ -253,13 +274,17 @@ TEST(TrainQatCli, BatchNormLiveUntilEpochOneMatchesInOrt) {
   qat_round_trip("cnn_bn_train", "qdq", 2, {"--epochs", "2", "--freeze-bn", "1"});
   qat_round_trip("cnn_bn_train", "qoperator", 2, {"--epochs", "2", "--freeze-bn", "never"});
 }
+// Weight ranges by a per-channel percentile histogram at every step.
+TEST(TrainQatCli, PercentileWeightObserverMatchesInOrt) {
+  qat_round_trip("cnn", "qdq", 0, {"--weight-observer", "percentile"});
+}
 
 TEST(TrainQatCli, QatOptionsNeedQat) {
   TempDir dir;
   const std::string out = dir.file("x.onnx");
   const std::vector<std::vector<std::string>> cases = {
       {"--format", "qdq"}, {"--learnable-scales"}, {"--exclude", "Gemm"}, {"--freeze-observers", "1"},
-      {"--freeze-bn", "1"}};
+      {"--freeze-bn", "1"}, {"--weight-observer", "mse"}};
   for (const auto& extra : cases) {
     std::vector<std::string> args{"train", model_path("cnn"), "--dataset", "fashion-mnist", "--limit", "64",
                                   "--out", out};

@@ -114,6 +114,8 @@ TEST(Recipe, QatFreezeBatchNormKeys) {
   EXPECT_EQ(qat_of("{freeze_bn_epoch: last}").freeze_bn_epoch, compression::kFreezeBnLastEpoch);
   EXPECT_EQ(qat_of("{freeze_bn_step: 500}").freeze_bn_step, 500);
   EXPECT_EQ(qat_of("{}").freeze_bn_step, -1);
+  // Weight ranges by a per-channel histogram observer (per_channel is the weights' default).
+  EXPECT_EQ(qat_of("{weights: {observer: mse}}").weights.observer.kind, compression::ObserverKind::kMse);
 }
 
 TEST(Recipe, AnchorsAliasesAndMergeKeysShareValues) {
