@@ -10,7 +10,9 @@
 // Rank 0 prints one JSON line per round: global samples/s, step time, and per step the time
 // spent after backward in the gradient reduction (dist::GradientReducer::finish: with
 // --overlap 1 only what backward did not hide; mean and fastest step) and, with --barrier 1,
-// the wait for the slower rank timed apart (a barrier before the reduction).
+// the wait for the slower rank timed apart (a barrier before the reduction); and the main
+// thread's CPU time per step (whole step, and inside finish()), which machine load barely
+// changes: on a shared machine compare those.
 #include <tamp/autograd/threads.h>
 #include <tamp/io/onnx_import.h>
 #include <tamp/nn/loss.h>
@@ -22,9 +24,21 @@
 
 #include <chrono>
 #include <cmath>
+#include <ctime>
 #include <fstream>
 
 using namespace tamp;
+
+namespace {
+
+// CPU time of the calling thread: what a step costs this rank whatever else the machine runs.
+double thread_cpu_seconds() {
+  timespec t{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+  return static_cast<double>(t.tv_sec) + 1e-9 * static_cast<double>(t.tv_nsec);
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   std::string model_name = "cnn", models_dir = std::string(TAMP_SOURCE_DIR) + "/tests/data/models";
@@ -78,7 +92,7 @@ int main(int argc, char** argv) {
     // allreduce after it (--overlap 0).
     dist::GradientReducer reducer(collective, params, reducer_options);
     int64_t step = 0;
-    double wait_s = 0, reduce_s = 0, reduce_min_s = INFINITY;
+    double wait_s = 0, reduce_s = 0, reduce_min_s = INFINITY, reduce_cpu_s = 0;
     auto train_step = [&] {
       Variable loss = nn::cross_entropy(model.forward(inputs[step % kBatches]), labels[step % kBatches]);
       reducer.arm();
@@ -89,7 +103,9 @@ int main(int argc, char** argv) {
         const auto t0 = std::chrono::steady_clock::now();
         if (barrier) collective.barrier();
         const auto t1 = std::chrono::steady_clock::now();
+        const double cpu0 = thread_cpu_seconds();
         reducer.finish();
+        reduce_cpu_s += thread_cpu_seconds() - cpu0;
         wait_s += std::chrono::duration<double>(t1 - t0).count();
         const double reduce = std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count();
         reduce_s += reduce;
@@ -106,25 +122,28 @@ int main(int argc, char** argv) {
       collective.barrier();
       world.reset_stats();
       const int64_t early0 = reducer.started_early();
-      wait_s = reduce_s = 0;
+      wait_s = reduce_s = reduce_cpu_s = 0;
       reduce_min_s = INFINITY;
       const auto t0 = std::chrono::steady_clock::now();
+      const double cpu0 = thread_cpu_seconds();
       double loss = 0;
       for (int i = 0; i < steps; ++i) loss = train_step();
       const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      const double cpu = thread_cpu_seconds() - cpu0;
       const dist::CollectiveStats s = world.stats();
       std::ifstream("/proc/loadavg") >> load;
       if (world.is_root()) {
         fmt::print("{{\"model\":\"{}\",\"ranks\":{},\"threads\":{},\"batch_per_rank\":{},\"round\":{},\"steps\":{},"
                    "\"seconds\":{:.4f},\"samples_per_s\":{:.1f},\"step_ms\":{:.3f},\"wait_ms_per_step\":{:.3f},"
                    "\"allreduce_ms_per_step\":{:.3f},\"allreduce_min_ms\":{:.3f},\"allreduce_calls_per_step\":{:.1f},\"allreduce_kib_per_step\":{:.1f},"
-                   "\"overlap\":{},\"buckets\":{},\"started_in_backward_per_step\":{:.2f},\"loadavg_1min\":{:.2f},\"loss\":{:.4f}}}\n",
+                   "\"overlap\":{},\"buckets\":{},\"started_in_backward_per_step\":{:.2f},\"cpu_ms_per_step\":{:.3f},\"finish_cpu_ms_per_step\":{:.3f},\"loadavg_1min\":{:.2f},\"loss\":{:.4f}}}\n",
                    model_name, world.size(), threads, batch, r, steps, seconds, steps * global_batch / seconds,
                    1e3 * seconds / steps, 1e3 * wait_s / steps, 1e3 * reduce_s / steps,
                    world.size() > 1 ? 1e3 * reduce_min_s : 0.0,
                    world.size() > 1 ? double(s.calls - (barrier ? steps : 0)) / steps : 0.0,
                    double(s.bytes) / 1024.0 / steps, reducer_options.overlap ? 1 : 0, reducer.buckets(),
-                   double(reducer.started_early() - early0) / steps, load, loss);
+                   double(reducer.started_early() - early0) / steps, 1e3 * cpu / steps, 1e3 * reduce_cpu_s / steps,
+                   load, loss);
         std::fflush(stdout);
       }
     }

@@ -5,6 +5,7 @@
 #include "run_report.h"
 
 #include <tamp/compression/quantization/lower.h>
+#include <tamp/io/checkpoint.h>
 #include <tamp/io/onnx_export.h>
 #include <tamp/io/onnx_import.h>
 #include <tamp/scheduler/dist.h>
@@ -121,8 +122,36 @@ int run_on_rank(const RunArgs& args, dist::Context& world) {
   eval = limited(eval, recipe.data.eval_limit);
   TAMP_CHECK(eval, "the recipe needs evaluation data: data.eval_dataset (hdf5:FILE) for an HDF5 training set");
 
+  // The global batch (ranks x per-rank batch) fixes each step's examples — the k-th block of
+  // that many positions of the epoch's order —, the steps per epoch and the LR schedule. A
+  // resume with another rank count keeps the saved run's global batch (each rank takes its
+  // share), so it continues the same training; a count that does not divide it is refused.
+  int64_t batch_size = recipe.training.batch_size;
+  if (args.resume) {
+    const io::Checkpoint saved = io::load_checkpoint(checkpoint);
+    if (saved.has("extra/ranks")) {
+      const auto saved_ranks = static_cast<int64_t>(saved.at("extra/ranks").item());
+      const int64_t saved_batch = saved.has("extra/batch") ? static_cast<int64_t>(saved.at("extra/batch").item())
+                                                           : recipe.training.batch_size;
+      const int64_t global = saved_ranks * saved_batch;
+      if (global % world.size() != 0) {
+        throw Error(fmt::format("the checkpoint in '{}' was written by {} rank(s) with a global batch of {}, which "
+                                "{} ranks cannot share evenly", out, saved_ranks, global, world.size()),
+                    ErrorKind::kInvalidInput,
+                    fmt::format("resume with mpirun -np {} (or another count that divides {})", saved_ranks, global));
+      }
+      batch_size = global / world.size();
+      if (root && saved_ranks != world.size()) {
+        std::fprintf(stderr, "tamp run: resuming a %lld-rank run on %d rank(s): batch %lld per rank keeps the global "
+                     "batch of %lld\n", static_cast<long long>(saved_ranks), world.size(),
+                     static_cast<long long>(batch_size), static_cast<long long>(global));
+      }
+    }
+  }
+
   Scheduler scheduler = build_scheduler(recipe);
   FitOptions fit = fit_options(recipe);
+  fit.batch_size = batch_size;
   fit.train = train;
   fit.eval = eval;
   Generator rng(recipe.seed);
@@ -136,12 +165,13 @@ int run_on_rank(const RunArgs& args, dist::Context& world) {
   // back to what the checkpoint had seen, so the lines equal an uninterrupted run's.
   std::FILE* metrics = nullptr;
   fit.load_extra_state = [&](const std::map<std::string, Tensor>& extra) {
-    // The shards and the global batch depend on the rank count: resuming with another would
-    // silently train on a different data order.
-    if (auto r = extra.find("ranks"); r != extra.end() && static_cast<int>(r->second.item()) != world.size()) {
-      throw Error(fmt::format("the checkpoint in '{}' was written by {} rank(s), this run has {}", out,
-                              static_cast<int>(r->second.item()), world.size()),
-                  ErrorKind::kInvalidInput, fmt::format("resume with mpirun -np {}", static_cast<int>(r->second.item())));
+    // Checked before fit (batch_size above); the global batch must be the saved one.
+    if (auto r = extra.find("ranks"); r != extra.end()) {
+      auto b = extra.find("batch");
+      const int64_t saved = static_cast<int64_t>(r->second.item()) *
+                            (b != extra.end() ? static_cast<int64_t>(b->second.item()) : recipe.training.batch_size);
+      TAMP_CHECK(saved == batch_size * world.size(), "the checkpoint's global batch {} is not this run's {}", saved,
+                 batch_size * world.size());
     }
     if (!root) return;
     auto it = extra.find("metrics_bytes");
@@ -158,7 +188,8 @@ int run_on_rank(const RunArgs& args, dist::Context& world) {
     std::fflush(metrics);
     return std::map<std::string, Tensor>{
         {"metrics_bytes", Tensor::scalar(static_cast<double>(std::ftell(metrics)), DType::kInt64)},
-        {"ranks", Tensor::scalar(world.size(), DType::kInt64)}};
+        {"ranks", Tensor::scalar(world.size(), DType::kInt64)},
+        {"batch", Tensor::scalar(static_cast<double>(batch_size), DType::kInt64)}};
   };
   Progress progress(args.quiet || !root, recipe.stages.size());
   fit.on_stage_begin = [&](size_t k, const Stage& s) {
@@ -167,7 +198,7 @@ int run_on_rank(const RunArgs& args, dist::Context& world) {
     progress.stage(k, s.name.empty() ? fmt::format("stage{}", k) : s.name, names.empty() ? "fine-tuning" : names);
   };
   fit.on_log = [&](size_t k, const StepLog& l) {
-    progress.step(k, l, recipe.training.batch_size * world.size());
+    progress.step(k, l, batch_size * world.size());
     nlohmann::ordered_json j{{"type", "train"}, {"stage", k}, {"epoch", l.epoch}, {"step", l.step},
                              {"loss", l.loss}, {"lr", l.lr}, {"samples_per_s", l.samples_per_s}};
     fmt::print(metrics, "{}\n", j.dump());
