@@ -84,9 +84,13 @@ PruningRow run_pruning(const Baseline& base, const nn::TrainTest& data, const st
   row.criterion = pruning::criterion_name(criterion);
   const double epochs = o.finetune_epochs;
   if (pattern.kind == pruning::PatternKind::kUnstructured) {
+    const UnstructuredRecipe& u = o.unstructured;
+    TAMP_CHECK(u.end > 0 && u.end <= 1, "the pruning end must be a fraction of the run in (0, 1], got {}", u.end);
     p.target_sparsity = sparsity;
-    p.schedule = pruning::Schedule::gradual_epochs(pruning::Curve::kCubic, 0, std::max(1.0, epochs - 1), 50);
-    row.schedule = fmt::format("cubic, epochs 0-{}, every 50 steps", std::max(1.0, epochs - 1));
+    p.global = u.global;
+    p.schedule = pruning::Schedule::gradual_epochs(u.curve, 0, u.end * epochs, u.frequency);
+    row.schedule = fmt::format("{}{}, epochs 0-{:.3g} of {}, every {} steps", u.global ? "global, " : "",
+                               pruning::curve_name(u.curve), u.end * epochs, epochs, u.frequency);
   } else {
     if (sparsity >= 0) p.target_sparsity = sparsity;
     p.schedule = pruning::Schedule::gradual_epochs(pruning::Curve::kCubic, 0, 1, 50);
@@ -107,6 +111,7 @@ PruningRow run_pruning(const Baseline& base, const nn::TrainTest& data, const st
     const auto layout = pruning::WeightLayout::of(l.op_type, w.shape());
     const auto check = pruning::check_pattern(w, layout, pruning::Pattern::parse(l.pattern));
     row.pattern_valid = row.pattern_valid && check.valid;
+    row.layers.emplace_back(l.weight, check.sparsity);
     pruned_zeros += std::llround(check.sparsity * static_cast<double>(w.numel()));
     pruned_total += w.numel();
   }

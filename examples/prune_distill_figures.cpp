@@ -86,6 +86,31 @@ OrtCheck shrunk_in_ort_vs_masked(const nn::Graph& masked, const nn::Dataset& tes
   return c;
 }
 
+// "global=1,end=0.5,freq=10,curve=cubic": keys left out keep `base`'s values.
+examples::UnstructuredRecipe parse_variant(const std::string& text, examples::UnstructuredRecipe r) {
+  std::string rest = text;
+  while (!rest.empty()) {
+    const size_t comma = rest.find(',');
+    const std::string item = rest.substr(0, comma);
+    rest = comma == std::string::npos ? "" : rest.substr(comma + 1);
+    const size_t eq = item.find('=');
+    if (eq == std::string::npos) throw Error(fmt::format("--variants: '{}' is not key=value", item), ErrorKind::kInvalidInput);
+    const std::string key = item.substr(0, eq), value = item.substr(eq + 1);
+    if (key == "global") {
+      r.global = value == "1" || value == "true";
+    } else if (key == "end") {
+      r.end = std::stod(value);
+    } else if (key == "freq") {
+      r.frequency = std::stoll(value);
+    } else if (key == "curve") {
+      r.curve = compression::pruning::parse_curve(value);
+    } else {
+      throw Error(fmt::format("--variants: unknown key '{}' (global, end, freq, curve)", key), ErrorKind::kInvalidInput);
+    }
+  }
+  return r;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -110,6 +135,18 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"2:4", "unstructured"}));
   bool ort_check = false;
   app.add_flag("--ort-check", ort_check, "run the shrunk channel-pruned model in ONNX Runtime on the test set");
+  bool global = o.unstructured.global;
+  std::string curve = "cubic";
+  app.add_flag("--global,!--layer-wise", global, "90 % unstructured: one threshold over all pruned weights");
+  app.add_option("--prune-end", o.unstructured.end, "90 % unstructured: fraction of the run that reaches the target")
+      ->check(CLI::Range(0.01, 1.0));
+  app.add_option("--prune-frequency", o.unstructured.frequency, "90 % unstructured: steps between mask updates")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--prune-curve", curve, "90 % unstructured: linear, cubic, exponential or cosine");
+  std::vector<std::string> variants;
+  app.add_option("--variants", variants,
+                 "several 90 % unstructured recipes against one baseline, each like "
+                 "'global=1,end=0.5,freq=10,curve=cubic' (keys left out keep the flags' values)");
   app.add_option("--channel-sparsity", channel_sparsity, "channel pruning row (0: none)")->check(CLI::Range(0.0, 0.95));
   app.add_option("--data", data_dir, "Fashion-MNIST folder");
   app.add_option("--source", source, "repository root (for the test models)");
@@ -117,6 +154,11 @@ int main(int argc, char** argv) {
 
   try {
     set_num_threads(threads);
+    o.unstructured.global = global;
+    o.unstructured.curve = compression::pruning::parse_curve(curve);
+    std::vector<examples::UnstructuredRecipe> recipes;
+    for (const auto& v : variants) recipes.push_back(parse_variant(v, o.unstructured));
+    if (recipes.empty()) recipes.push_back(o.unstructured);
     o.log = [](const std::string& line) {
       fmt::print("  {}\n", line);
       std::fflush(stdout);
@@ -131,16 +173,23 @@ int main(int argc, char** argv) {
                         "momentum 0.9, lr {} with cosine decay, batch {}, seed {}.\n\n",
                         o.base_epochs, 100 * base.top1, o.finetune_epochs, 100 * base.finetuned_top1,
                         o.finetune_epochs, o.base_epochs, o.lr, o.batch_size, o.seed);
-      md += "| pattern | criterion | schedule | sparsity (pruned weights / all) | checker | top-1 | vs dense |\n";
+      md += "| pattern | criterion | schedule | sparsity (pruned weights / all; per weight) | checker | top-1 | vs dense |\n";
       md += "|---|---|---|---|---|---|---|\n";
       for (const auto& pattern : patterns) {
         const double sparsity = pattern == "unstructured" ? 0.9 : -1;
-        for (const auto& c : criteria) {
-          const auto row = examples::run_pruning(base, data, pattern, compression::pruning::parse_criterion(c), o, sparsity);
-          md += fmt::format("| {} | {} | {} | {:.1f} % / {:.1f} % | {} | {:.2f} % | {:+.2f} pt |\n", row.pattern,
-                            row.criterion, row.schedule, 100 * row.sparsity, 100 * row.model_sparsity,
-                            row.pattern_valid ? "valid" : "INVALID", 100 * row.top1,
-                            100 * (row.top1 - base.finetuned_top1));
+        for (const auto& recipe : pattern == "unstructured" ? recipes : std::vector{o.unstructured}) {
+          examples::ExperimentOptions ro = o;
+          ro.unstructured = recipe;
+          for (const auto& c : criteria) {
+            const auto row =
+                examples::run_pruning(base, data, pattern, compression::pruning::parse_criterion(c), ro, sparsity);
+            std::string layers;
+            for (const auto& [w, sp] : row.layers) layers += fmt::format("{}{} {:.1f} %", layers.empty() ? "" : ", ", w, 100 * sp);
+            md += fmt::format("| {} | {} | {} | {:.1f} % / {:.1f} % ({}) | {} | {:.2f} % | {:+.2f} pt |\n",
+                              row.pattern, row.criterion, row.schedule, 100 * row.sparsity, 100 * row.model_sparsity,
+                              layers, row.pattern_valid ? "valid" : "INVALID", 100 * row.top1,
+                              100 * (row.top1 - base.finetuned_top1));
+          }
         }
       }
       std::string shrink_line;

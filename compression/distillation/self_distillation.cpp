@@ -13,29 +13,86 @@ namespace tamp::compression {
 
 using namespace distillation;
 
+namespace {
+
+// A classifier on one shallow value (see the header): grid pooling, optional hidden layer.
+struct Head {
+  int rank = 2;
+  Attributes pool;                           // AveragePool attributes; empty: no pooling
+  std::shared_ptr<nn::Linear> hidden, out;   // hidden may be null
+
+  Head(const Shape& s, int64_t classes, int64_t grid, int64_t hidden_width, Generator& rng)
+      : rank(static_cast<int>(s.size())) {
+    int64_t features = width_of(s);
+    if (rank == 4) {
+      // Windows of ceil(H / grid) x ceil(W / grid), the padding split over both ends and left
+      // out of the mean, so an H that grid does not divide still gives whole cells.
+      std::vector<int64_t> kernel, begin, end;
+      int64_t cells = 1;
+      for (int axis = 2; axis < 4; ++axis) {
+        const int64_t k = (s[axis] + grid - 1) / grid, n = (s[axis] + k - 1) / k, pad = n * k - s[axis];
+        kernel.push_back(k);
+        begin.push_back(pad / 2);
+        end.push_back(pad - pad / 2);
+        cells *= n;
+      }
+      features *= cells;
+      if (kernel[0] > 1 || kernel[1] > 1) {
+        std::vector<int64_t> pads = begin;
+        pads.insert(pads.end(), end.begin(), end.end());
+        pool.set("kernel_shape", kernel);
+        pool.set("strides", kernel);
+        pool.set("pads", pads);
+        pool.set("count_include_pad", int64_t{0});
+      }
+    }
+    if (hidden_width > 0) hidden = std::make_shared<nn::Linear>(features, hidden_width, true, rng);
+    out = std::make_shared<nn::Linear>(hidden ? hidden_width : features, classes, true, rng);
+  }
+
+  Variable forward(const Variable& shallow) const {
+    Variable x = shallow;
+    if (rank == 4) {
+      if (!pool.empty()) x = apply1("AveragePool", {x}, pool);
+      x = nn::flatten(x, 1);
+    } else if (rank == 3) {
+      x = apply1("ReduceMean", {x}, {{"axes", std::vector<int64_t>{1}}, {"keepdims", int64_t{0}}});
+    }
+    if (hidden) x = nn::relu(hidden->forward(x));
+    return out->forward(x);
+  }
+
+  std::vector<std::pair<std::string, Variable>> named_parameters(const std::string& prefix) const {
+    std::vector<std::pair<std::string, Variable>> params;
+    const std::string last = hidden ? prefix + ".out" : prefix;   // a linear head keeps the old names
+    if (hidden) {
+      for (auto& [n, v] : hidden->named_parameters()) params.emplace_back(prefix + ".hidden." + n, v);
+    }
+    for (auto& [n, v] : out->named_parameters()) params.emplace_back(last + "." + n, v);
+    return params;
+  }
+};
+
+}  // namespace
+
 struct SelfDistillation::Impl {
   SelfDistillationOptions options;
   nn::GraphModule* model = nullptr;
   std::string output;
-  std::vector<std::shared_ptr<nn::Linear>> heads;
+  std::vector<Head> heads;
   std::vector<std::optional<Projection>> projections;
-  std::vector<int> ranks;   // of each shallow value
   LossHistory history;
 
-  Variable head(size_t i, const Variable& shallow) const {
-    Variable pooled = shallow;
-    if (ranks[i] == 4) {
-      pooled = nn::flatten(nn::global_avg_pool(shallow), 1);
-    } else if (ranks[i] == 3) {
-      pooled = apply1("ReduceMean", {shallow}, {{"axes", std::vector<int64_t>{1}}, {"keepdims", int64_t{0}}});
-    }
-    return heads[i]->forward(pooled);
-  }
+  Variable head(size_t i, const Variable& shallow) const { return heads[i].forward(shallow); }
 };
 
 SelfDistillation::SelfDistillation(SelfDistillationOptions options) : impl_(std::make_unique<Impl>()) {
   TAMP_CHECK(options.temperature > 0, "self-distillation temperature must be positive, got {}", options.temperature);
   TAMP_CHECK(!options.pairs.empty(), "self-distillation needs at least one pair of values");
+  TAMP_CHECK(options.head_grid >= 1 && options.head_grid <= 64, "self-distillation head_grid must be in [1, 64], got {}",
+             options.head_grid);
+  TAMP_CHECK(options.head_hidden >= 0 && options.head_hidden <= 65536,
+             "self-distillation head_hidden must be in [0, 65536], got {}", options.head_hidden);
   for (size_t i = 0; i < options.pairs.size(); ++i) {
     const auto& p = options.pairs[i];
     TAMP_CHECK(!p.shallow.empty(), "self-distillation pair {} names no shallow value", i);
@@ -73,8 +130,7 @@ void SelfDistillation::attach(nn::GraphModule& model, nn::Collective&) {
     const Shape& s = shapes.at(p.shallow);
     TAMP_CHECK(s.size() >= 2 && s.size() <= 4, "self-distillation pair {}: '{}' is {}, need rank 2, 3 or 4", i,
                p.shallow, to_string(s));
-    I.ranks.push_back(static_cast<int>(s.size()));
-    I.heads.push_back(std::make_shared<nn::Linear>(width_of(s), logits[1], true, rng));
+    I.heads.emplace_back(s, logits[1], I.options.head_grid, I.options.head_hidden, rng);
     if (p.feature_weight > 0 && s != shapes.at(p.deep)) {
       I.projections.emplace_back(Projection(s, shapes.at(p.deep), rng,
                                             fmt::format("self-distillation pair {} ('{}' -> '{}')", i, p.shallow, p.deep)));
@@ -97,7 +153,7 @@ std::vector<std::string> SelfDistillation::extra_outputs() const {
 std::vector<std::pair<std::string, Variable>> SelfDistillation::trainable_parameters() const {
   std::vector<std::pair<std::string, Variable>> out;
   for (size_t i = 0; i < impl_->heads.size(); ++i) {
-    for (auto& [n, v] : impl_->heads[i]->named_parameters()) out.emplace_back(fmt::format("self_distillation.head{}.{}", i, n), v);
+    for (auto& p : impl_->heads[i].named_parameters(fmt::format("self_distillation.head{}", i))) out.push_back(std::move(p));
     if (impl_->projections[i]) {
       for (auto& p : impl_->projections[i]->named_parameters(fmt::format("self_distillation.proj{}", i))) {
         out.push_back(std::move(p));

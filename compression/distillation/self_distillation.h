@@ -9,16 +9,23 @@
 //                  .feature_weight = 0.05}}});
 //   Trainer(model, {sd}, {...}).run();          // heads trained, dropped at export
 //
-// Per pair, with h = head(shallow) (global average pool over H, W for (N, C, H, W), mean over
-// S for (N, S, C), then Linear(C -> classes)) and z = the model's logits (constant):
+// Per pair, with h = head(shallow) and z = the model's logits (constant):
 //   kd_weight * T^2 KL(softmax(z/T) || softmax(h/T)) + label_weight * CE(h, labels)
 //   + feature_weight * MSE(projection(shallow), deep)   (deep constant; a 1x1 Conv / Linear
 //     projection when the widths differ; the other dims must match)
 // The task loss keeps weight 1.
+// The head: a (N, C, H, W) value is average-pooled to a grid of at most head_grid x head_grid
+// cells (1: global average pool), a (N, S, C) value averaged over S; then, with head_hidden > 0,
+// Linear(features -> head_hidden) + ReLU; then Linear(-> classes). A head must be able to
+// follow the deep logits: a global-pooled linear head (head_grid 1, head_hidden 0) on the
+// 16-channel first block of the Fashion-MNIST CNN cannot, and its KD term grows while the
+// model's logits sharpen; the default 4x4 grid and 64 hidden units follow them, and every term
+// falls (tests/compression/distillation/self_distillation_fashion_test.cpp).
 //
 // Contract (component.h): attach checks the names (an error names a missing value), probes
 // shapes like Distillation and creates heads and projections; trainable_parameters are
-// "self_distillation.head<i>.*" and "self_distillation.proj<i>.*"; history() holds the per
+// "self_distillation.head<i>.hidden.*" and ".out.*" (a linear head: "self_distillation.head<i>.*")
+// and "self_distillation.proj<i>.*"; history() holds the per
 // epoch means of "head<i>.kd", "head<i>.ce", "head<i>.feature" and "total".
 #pragma once
 
@@ -45,6 +52,8 @@ struct SelfDistillationOptions {
   std::string input = {};       // empty: the only input
   Tensor example_input = {};    // for the shape probe
   uint64_t seed = 0;            // heads and projections
+  int64_t head_grid = 4;        // in [1, 64]
+  int64_t head_hidden = 64;     // in [0, 65536]; 0: a linear head
 };
 
 class SelfDistillation : public Component {
