@@ -281,7 +281,9 @@ std::map<std::string, Tensor> Pruning::state() const {
 void Pruning::load_state(const std::map<std::string, Tensor>& state) {
   Impl& I = *impl_;
   TAMP_CHECK(I.model, "Pruning: attach before load_state");
-  for (const auto& [key, t] : state) {
+  for (const auto& entry : state) {
+    const std::string& key = entry.first;  // a named reference, not a binding: clang 14 cannot capture those
+    const Tensor& t = entry.second;
     auto ends = [&](const std::string& suffix) {
       return key.size() > suffix.size() && key.compare(key.size() - suffix.size(), suffix.size(), suffix) == 0;
     };
