@@ -42,6 +42,7 @@ float* scratch(int which, int64_t floats) {
   thread_local std::unique_ptr<float, FreeAligned> buffers[2];
   thread_local int64_t sizes[2] = {0, 0};
   if (sizes[which] < floats) {
+    floats = (floats + 15) / 16 * 16;  // aligned_alloc wants a multiple of the alignment
     buffers[which].reset(static_cast<float*>(std::aligned_alloc(64, static_cast<size_t>(floats) * sizeof(float))));
     if (!buffers[which]) throw std::bad_alloc();
     sizes[which] = floats;
