@@ -3,7 +3,8 @@
 // busy machine slows all of them alike; ratios of medians are reported):
 //   QAT / fp32 step     cnn.onnx and cnn_bn_train.onnx trained with and without the
 //                       QuantizationAwareTraining component (BN folded, FakeQuantize on 4
-//                       weights and the activations, moving-average observers every step)
+//                       weights and the activations, moving-average observers every step);
+//                       for cnn_bn_train also QAT with BatchNorm live (before its freeze step)
 //   ORT latency         the CNN in fp32 and after static PTQ as QDQ and QOperator int8, batch
 //                       1 and 64, one intra-op thread (tests/ort/run_ort.js --bench)
 //
@@ -64,6 +65,13 @@ int main(int argc, char** argv) {
       vs.push_back(make_variant("fp32", models + name + ".onnx", {}, kLr));
       vs.push_back(make_variant("QAT (int8 per-channel W, uint8 A)", models + name + ".onnx",
                                 {std::make_shared<QuantizationAwareTraining>()}, kLr));
+      if (std::string(name) == "cnn_bn_train") {
+        // Before the freeze-BN step: BN trains on batch statistics behind the folded weights.
+        QuantizerOptions live;
+        live.freeze_bn_epoch = -1;
+        vs.push_back(make_variant("QAT, BatchNorm live (before freeze_bn)", models + name + ".onnx",
+                                  {std::make_shared<QuantizationAwareTraining>(live)}, kLr));
+      }
       compare(vs, x, y, o.steps, o.rounds);
     }
     fmt::print("load after: {}\n", uptime_text());

@@ -9,6 +9,8 @@
 // Gradients: X — straight-through inside the clip range, zero outside; scale and
 // zero_point — LSQ (Esser et al.): d/ds = round(x/s) - x/s inside, (qmin|qmax) - zp outside;
 // d/dzp = 0 inside, -s outside; both summed per channel and scaled by grad_factor.
+// With frozen scales (the usual QAT case) the forward pass keeps only a byte mask of the
+// values inside the clip range, so the backward is a masked copy (no division, no rounding).
 #include <tamp/autograd/kernels/parallel.h>
 #include <tamp/autograd/kernels/quantize.h>
 #include <tamp/autograd/ops/op_helpers.h>
@@ -79,6 +81,8 @@ std::vector<Tensor> fake_quantize_forward(OpContext& ctx, const std::vector<Tens
   const Tensor& zp = input(in, 2, "zero_point");
   const FakeQuantParams p = params_for(ctx, x, scale, zp);
   Tensor y = Tensor::empty(x.shape(), x.dtype());
+  const bool ste_only = ctx.any_grad() && !ctx.needs_grad[1] && !ctx.needs_grad[2];
+  Tensor mask = ste_only ? Tensor::empty(x.shape(), DType::kUInt8) : Tensor();  // 1: inside the clip range
   dispatch_float(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
     check_scale_values<T>(scale);
@@ -86,19 +90,52 @@ std::vector<Tensor> fake_quantize_forward(OpContext& ctx, const std::vector<Tens
     const T* ps = scale.data<T>();
     const T* pz = zp.data<T>();
     T* py = y.data<T>();
-    const T qmin = T(p.qmin), qmax = T(p.qmax);
+    uint8_t* pm = ste_only ? mask.data<uint8_t>() : nullptr;
     kernels::parallel_for(x.numel(), 16384, [&](int64_t b, int64_t e) {
       for_each_channel_run(p.layout, b, e, [&](int64_t i0, int64_t i1, int64_t c) {
-        const T s = ps[c], z = pz[c];
-        for (int64_t i = i0; i < i1; ++i) py[i] = (kernels::quantize_value(px[i], s, z, qmin, qmax) - z) * s;
+        // Locals, so the stores cannot alias them and the loops vectorise.
+        const T s = ps[c], z = pz[c], qmin = T(p.qmin), qmax = T(p.qmax);
+        if (!pm) {
+          for (int64_t i = i0; i < i1; ++i) py[i] = (kernels::quantize_value(px[i], s, z, qmin, qmax) - z) * s;
+          return;
+        }
+        // uint8_t may alias anything: without restrict the compiler keeps this loop scalar.
+        const T* __restrict xs = px;
+        T* __restrict ys = py;
+        uint8_t* __restrict ms = pm;
+        for (int64_t i = i0; i < i1; ++i) {
+          const T q = std::nearbyint(xs[i] / s) + z;  // kernels::quantize_value before its clamp
+          ys[i] = ((q < qmin ? qmin : (q > qmax ? qmax : q)) - z) * s;
+          ms[i] = static_cast<uint8_t>((q >= qmin) & (q <= qmax));
+        }
       });
     });
   });
-  if (ctx.any_grad()) ctx.save({x, scale, zp});
+  if (ste_only) ctx.save({mask});
+  else if (ctx.any_grad()) ctx.save({x, scale, zp});
   return {y};
 }
 
 std::vector<Tensor> fake_quantize_backward(OpContext& ctx, const std::vector<Tensor>& grads) {
+  if (ctx.saved.size() == 1) {
+    // Straight-through with frozen scales: the forward's clip mask decides.
+    const Tensor& mask = ctx.saved[0];
+    const Tensor& g = grads[0];
+    Tensor dx = Tensor::empty(g.shape(), g.dtype());
+    dispatch_float(g.dtype(), [&](auto tag) {
+      using T = decltype(tag);
+      const uint8_t* __restrict pm = mask.data<uint8_t>();
+      const T* __restrict pg = g.data<T>();
+      T* __restrict pdx = dx.data<T>();
+      kernels::parallel_for(g.numel(), 32768, [&](int64_t b, int64_t e) {
+        const uint8_t* __restrict ms = pm;
+        const T* __restrict gs = pg;
+        T* __restrict ds = pdx;
+        for (int64_t i = b; i < e; ++i) ds[i] = ms[i] ? gs[i] : T(0);
+      });
+    });
+    return {dx, Tensor(), Tensor()};
+  }
   const Tensor& x = ctx.saved[0];
   const Tensor& scale = ctx.saved[1];
   const Tensor& zp = ctx.saved[2];
@@ -117,23 +154,7 @@ std::vector<Tensor> fake_quantize_backward(OpContext& ctx, const std::vector<Ten
       dx = Tensor::empty(x.shape(), x.dtype());
       pdx = dx.data<T>();
     }
-    const bool learn = ctx.needs_grad[1] || ctx.needs_grad[2];
-    if (!learn) {
-      // Straight-through only (frozen scales, the usual QAT case): a branch-free loop per run
-      // of one channel, the forward pass's rounding decides the clip range.
-      if (!pdx) return;
-      const T qmin = T(p.qmin), qmax = T(p.qmax);
-      kernels::parallel_for(x.numel(), 16384, [&](int64_t b, int64_t e) {
-        for_each_channel_run(p.layout, b, e, [&](int64_t i0, int64_t i1, int64_t c) {
-          const T s = ps[c], z = pz[c];
-          for (int64_t i = i0; i < i1; ++i) {
-            const T q = std::nearbyint(px[i] / s) + z;
-            pdx[i] = q < qmin || q > qmax ? T(0) : pg[i];
-          }
-        });
-      });
-      return;
-    }
+    // LSQ (learnable scale or zero point); frozen scales took the mask path above.
     std::vector<double> ds(static_cast<size_t>(p.layout.channels), 0.0), dz(ds.size(), 0.0);
     for (int64_t i = 0; i < x.numel(); ++i) {
       const int64_t c = p.layout.channel_of(i);
@@ -141,7 +162,6 @@ std::vector<Tensor> fake_quantize_backward(OpContext& ctx, const std::vector<Ten
       const T q = std::nearbyint(v) + pz[c];
       const bool below = q < T(p.qmin), above = q > T(p.qmax);
       if (pdx) pdx[i] = below || above ? T(0) : pg[i];
-      if (!learn) continue;
       if (below || above) {
         ds[c] += static_cast<double>(pg[i]) * ((below ? p.qmin : p.qmax) - static_cast<double>(pz[c]));
         dz[c] -= static_cast<double>(pg[i]) * static_cast<double>(ps[c]);

@@ -78,7 +78,8 @@ LiveBatchNorm unfold_for_training(nn::Graph& g, const FoldedBatchNorm& f) {
 
   const std::string eps = value("_epsilon"), var_eps = value("_var_eps"), sd = value("_std"), s = value("_scale_factor");
   const std::string shape_w = value("_weight_shape"), shape_y = value("_channel_shape");
-  const std::string s_w = value("_scale_factor_weight"), s_y = value("_scale_factor_channel");
+  const std::string s_w = value("_scale_factor_weight"), inv = value("_inverse_scale_factor");
+  const std::string inv_y = value("_inverse_scale_factor_channel");
   live.folded_weight = names.fresh(f.weight + "_folded");
   add("Constant", {}, {eps}, Attributes{{"value", Tensor::scalar(epsilon_of(f.bn), DType::kFloat32)}});
   add("Add", {var, eps}, {var_eps});
@@ -93,15 +94,18 @@ LiveBatchNorm unfold_for_training(nn::Graph& g, const FoldedBatchNorm& f) {
   live.conv_output = names.fresh(out + "_conv");
   conv.outputs[0] = live.conv_output;
   conv.inputs.resize(2);
-  add("Reshape", {s, shape_y}, {s_y});
-  std::string y = value("_unscaled");
-  add("Div", {live.conv_output, s_y}, {y});
   if (has_bias) {
-    const std::string b_y = value("_bias_channel"), with_bias = value("_with_bias");
-    add("Reshape", {f.bias, shape_y}, {b_y});
-    add("Add", {y, b_y}, {with_bias});
-    y = with_bias;
+    // (Conv(x, W s) + b s) / s = Conv(x, W s) / s + b: the bias rides in the Conv, one pass
+    // over the activations fewer (forward and backward).
+    const std::string b_s = value("_bias_scaled");
+    add("Mul", {f.bias, s}, {b_s});
+    conv.inputs.push_back(b_s);
   }
+  // Multiplying by 1/s is cheaper than dividing by s, above all in the backward pass.
+  add("Div", {sd, gamma}, {inv});
+  add("Reshape", {inv, shape_y}, {inv_y});
+  const std::string y = value("_unscaled");
+  add("Mul", {live.conv_output, inv_y}, {y});
   Attributes bn_attrs = *f.bn.attrs;
   bn_attrs.erase("training_mode");  // follows the module's train()/eval(), as torch's BN does
   added.push_back({f.bn.name, "BatchNormalization", "", {y, gamma, beta, mean, var}, {out},

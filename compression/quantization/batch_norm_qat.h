@@ -5,8 +5,9 @@
 // QAT first folds every Conv + BN (batch_norm_folding.h) and plans the FakeQuantize points on
 // the folded graph. While BN is live, unfold_for_training() rewrites each fold so that
 //   s       = gamma / sqrt(running_var + eps)                (per output channel)
-//   y_conv  = Conv(x, FakeQuantize(W * s))                   (the weight ORT will run)
-//   y       = y_conv / s + b                                 (back to the unfolded scale)
+//   y_conv  = Conv(x, FakeQuantize(W * s), b * s)            (the weight ORT will run)
+//   y       = y_conv * (1 / s)                               (= Conv(x, W s) / s + b, the
+//                                                             unfolded scale)
 //   out     = BatchNormalization(y, gamma, beta, running_mean, running_var)
 // In train() mode BN normalises with the batch statistics and updates the running ones; W,
 // b, gamma and beta all train (gamma through s as well). In eval() mode BN uses the running
