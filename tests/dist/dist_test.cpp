@@ -454,3 +454,11 @@ export: {{format: float, path: model.onnx}}
   std::fprintf(stderr, "1-process resume of a 2-rank run vs the uninterrupted run: %.3g (%s)\n", d, worst.c_str());
   EXPECT_LT(d, 1e-2);
 }
+
+// Synchronised BatchNorm under QAT with BatchNorm trained live (the default freeze-BN schedule:
+// live until the last epoch, then frozen on its running statistics and folded at the end).
+TEST_F(Dist, SyncBatchNormWithLiveBatchNormQatMatchesOneProcess) {
+  const std::string args = fmt::format("--model {} --method qat --epochs 2 --max-steps 3 --no-dropout --sync-bn 1",
+                                       model("cnn_bn_train"));
+  EXPECT_LT(parity(2, args, 8), 1e-5);
+}
