@@ -30,6 +30,7 @@ struct Head {
       std::vector<int64_t> kernel, begin, end;
       int64_t cells = 1;
       for (int axis = 2; axis < 4; ++axis) {
+        TAMP_CHECK(s[axis] > 0, "self-distillation: a head needs a non-empty value, got {}", to_string(s));
         const int64_t k = (s[axis] + grid - 1) / grid, n = (s[axis] + k - 1) / k, pad = n * k - s[axis];
         kernel.push_back(k);
         begin.push_back(pad / 2);
