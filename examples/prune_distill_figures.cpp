@@ -96,12 +96,23 @@ examples::UnstructuredRecipe parse_variant(const std::string& text, examples::Un
     const size_t eq = item.find('=');
     if (eq == std::string::npos) throw Error(fmt::format("--variants: '{}' is not key=value", item), ErrorKind::kInvalidInput);
     const std::string key = item.substr(0, eq), value = item.substr(eq + 1);
+    auto number = [&](auto convert) {
+      try {
+        size_t used = 0;
+        const auto v = convert(value, &used);
+        if (used == value.size()) return v;
+      } catch (const std::exception&) {
+      }
+      throw Error(fmt::format("--variants: '{}' needs a number, got '{}'", key, value), ErrorKind::kInvalidInput);
+    };
     if (key == "global") {
       r.global = value == "1" || value == "true";
     } else if (key == "end") {
-      r.end = std::stod(value);
+      r.end = number([](const std::string& t, size_t* n) { return std::stod(t, n); });
+      if (!(r.end > 0 && r.end <= 1)) throw Error("--variants: end must be in (0, 1]", ErrorKind::kInvalidInput);
     } else if (key == "freq") {
-      r.frequency = std::stoll(value);
+      r.frequency = number([](const std::string& t, size_t* n) { return std::stoll(t, n); });
+      if (r.frequency < 1) throw Error("--variants: freq must be at least 1", ErrorKind::kInvalidInput);
     } else if (key == "curve") {
       r.curve = compression::pruning::parse_curve(value);
     } else {
