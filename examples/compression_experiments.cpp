@@ -181,7 +181,10 @@ std::vector<DistillationRow> run_distillation(const std::string& source_dir, con
   {
     nn::GraphModule s(own_copy(student_graph));
     auto sd = std::make_shared<SelfDistillation>(SelfDistillationOptions{
-        .temperature = 3, .pairs = {{.shallow = "/MaxPool_output_0"}, {.shallow = "/MaxPool_1_output_0"}}});
+        .temperature = 3,
+        .pairs = {{.shallow = "/MaxPool_output_0"}, {.shallow = "/MaxPool_1_output_0"}},
+        .head_grid = o.sd_head_grid,
+        .head_hidden = o.sd_head_hidden});
     record("self-distillation (2 heads)", train(s, data, {sd}, o.distill_epochs, o), sd->history());
   }
   return rows;

@@ -49,6 +49,8 @@ struct ExperimentOptions {
   double lr = 0.01;
   uint64_t seed = 1;
   UnstructuredRecipe unstructured = {};
+  int64_t sd_head_grid = 4;        // self-distillation heads (SelfDistillationOptions)
+  int64_t sd_head_hidden = 64;
   std::function<void(const std::string&)> log;  // progress lines (may be null)
 };
 

@@ -158,6 +158,10 @@ int main(int argc, char** argv) {
   app.add_option("--variants", variants,
                  "several 90 % unstructured recipes against one baseline, each like "
                  "'global=1,end=0.5,freq=10,curve=cubic' (keys left out keep the flags' values)");
+  app.add_option("--sd-head-grid", o.sd_head_grid, "self-distillation heads: pooling grid (1: global pool)")
+      ->check(CLI::Range(1, 64));
+  app.add_option("--sd-head-hidden", o.sd_head_hidden, "self-distillation heads: hidden units (0: linear head)")
+      ->check(CLI::Range(0, 65536));
   app.add_option("--channel-sparsity", channel_sparsity, "channel pruning row (0: none)")->check(CLI::Range(0.0, 0.95));
   app.add_option("--data", data_dir, "Fashion-MNIST folder");
   app.add_option("--source", source, "repository root (for the test models)");
