@@ -30,6 +30,17 @@ void check_input(const ValueInfo& info, const Tensor& t) {
   }
 }
 
+// A value a node or the caller reads. Missing only when its producer did not return it: an
+// optional output the op leaves out (e.g. Dropout's mask), which nothing may then read.
+const Variable& computed(const std::map<std::string, Variable>& values, const std::string& name, const Graph& g) {
+  auto it = values.find(name);
+  if (it != values.end()) return it->second;
+  const int p = g.producer(name);
+  throw Error(fmt::format("value '{}' is read but was never computed: {} does not return it", name,
+                          p >= 0 ? node_label(g.nodes[p]) : "no node"),
+              ErrorKind::kInvalidInput);
+}
+
 }  // namespace
 
 GraphModule::GraphModule(Graph graph, const OpRegistry& registry)
@@ -137,7 +148,7 @@ std::map<std::string, Variable> GraphModule::forward(const std::map<std::string,
     const Node& n = graph_.nodes[i];
     std::vector<Variable> args;
     args.reserve(n.inputs.size());
-    for (const auto& in : n.inputs) args.push_back(in.empty() ? Variable() : values.at(in));
+    for (const auto& in : n.inputs) args.push_back(in.empty() ? Variable() : computed(values, in, graph_));
     CallOptions opts = base;
     opts.opset = static_cast<int>(graph_.opset(n.domain));
     opts.num_outputs = static_cast<int>(n.outputs.size());
@@ -171,7 +182,7 @@ std::map<std::string, Variable> GraphModule::forward(const std::map<std::string,
     }
   }
   std::map<std::string, Variable> result;
-  for (const auto& w : wanted) result[w] = values.at(w);
+  for (const auto& w : wanted) result[w] = computed(values, w, graph_);
   return result;
 }
 

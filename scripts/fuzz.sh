@@ -11,7 +11,9 @@
 # appends a line to build/fuzz/runs.tsv
 # (date, target, wall seconds, CPU seconds, executions, result). The fuzzer runs at nice 10
 # (TAMP_FUZZ_NICE), so on a busy machine CPU time, not wall time, is what was spent. Exits
-# nonzero on a finding. Replay one input: build/fuzz/fuzz/TARGET_fuzzer FILE.
+# nonzero on a finding. Replay one input: build/fuzz/fuzz/TARGET_fuzzer FILE. Leaks inside
+# libhdf5 are suppressed (fuzz/lsan.supp says why). A fuzzer stopped with SIGSTOP for longer
+# than -timeout reports a false timeout when it resumes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=build/fuzz
@@ -68,7 +70,7 @@ dict=()
 log="$findings/last_run.log"
 cpu_file="$findings/last_run.cpu"
 set +e
-UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1}" \
+UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1}" LSAN_OPTIONS="suppressions=$PWD/fuzz/lsan.supp" \
   nice -n "${TAMP_FUZZ_NICE:-10}" /usr/bin/time -f '%U %S' -o "$cpu_file" "$bin" -max_total_time="$seconds" -rss_limit_mb=2048 -max_len=2097152 -timeout=60 \
   -print_final_stats=1 -artifact_prefix="$findings/" "${dict[@]}" "$@" "$corpus" "$seeds" \
   2>&1 | tee "$log" | grep -E '^(#[0-9]+.*(INITED|DONE)|==[0-9]+==|SUMMARY|artifact|stat::)'

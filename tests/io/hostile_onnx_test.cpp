@@ -3,6 +3,7 @@
 // crash, never an allocation sized by the file's claims. (Debian's onnx 1.12 checker accepts
 // several of these, so the importer checks them itself.)
 #include <tamp/io/onnx_import.h>
+#include <tamp/nn/graph_module.h>
 
 #include "support/temp_dir.h"
 
@@ -331,6 +332,52 @@ TEST_F(HostileExternalData, RefusedWithoutAModelFolder) {
     FAIL() << "expected an error";
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("needs the model's folder"), std::string::npos) << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace tamp::test
+
+namespace tamp::test {
+namespace {
+
+// Found by the onnx_model fuzzer: an inference-mode BatchNormalization declares the optional
+// running-statistics outputs (returned only with training_mode = 1) and the graph outputs one.
+TEST(HostileGraph, ReadingAnOutputTheOpDoesNotReturnIsAnError) {
+  auto m = base_model();
+  m.mutable_opset_import(0)->set_version(15);
+  auto* g = m.mutable_graph();
+  g->clear_initializer();
+  for (const char* name : {"scale", "bias", "mean", "var"}) {
+    auto* t = g->add_initializer();
+    t->set_name(name);
+    t->set_data_type(TensorProto::FLOAT);
+    t->add_dims(3);
+    for (int i = 0; i < 3; ++i) t->add_float_data(1.0f);
+  }
+  auto* n = g->mutable_node(0);
+  n->set_name("bn");
+  n->set_op_type("BatchNormalization");
+  n->clear_input();
+  for (const char* in : {"x", "scale", "bias", "mean", "var"}) n->add_input(in);
+  n->add_output("running_mean");
+  n->add_output("running_var");
+  auto* out = g->add_output();
+  out->set_name("running_mean");
+  out->mutable_type()->mutable_tensor_type()->set_elem_type(TensorProto::FLOAT);
+  TempDir dir;
+  const std::string path = dir.file("bn.onnx");
+  std::ofstream(path, std::ios::binary) << m.SerializeAsString();
+  nn::GraphModule module(io::load_onnx_graph(path));
+  module.eval();
+  try {
+    module.forward({{"x", Variable(Tensor::zeros({2, 3}, DType::kFloat32))}});
+    ADD_FAILURE() << "forward returned a value the node never computed";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kInvalidInput);
+    EXPECT_NE(std::string(e.what()).find("'running_mean' is read but was never computed: node 'bn' (BatchNormalization)"),
+              std::string::npos)
+        << e.what();
   }
 }
 
