@@ -57,6 +57,8 @@ compression::SelfDistillationOptions read_self_distillation(Fields& f) {
   compression::SelfDistillationOptions o;
   o.temperature = f.num("temperature", 3, 1e-3, 1e3);
   o.seed = static_cast<uint64_t>(f.integer("seed", 0, 0));
+  o.head_grid = f.integer("head_grid", o.head_grid, 1, 64);
+  o.head_hidden = f.integer("head_hidden", o.head_hidden, 0, 65536);
   if (!f.has("pairs")) fail(f.at("pairs"), "missing (required): a list of {shallow, deep} values");
   YAML::Node pairs = f.node("pairs");
   if (!pairs.IsSequence() || pairs.size() == 0) fail(f.at("pairs"), fmt::format("expected a non-empty list, got {}", kind_of(pairs)));

@@ -85,6 +85,8 @@ TEST(Recipe, BadRecipesNameThePathOfTheProblem) {
        "stages[0].distillation.layers[0].wieght: unknown key", ""},
       {"self-distillation pairs", "model: m.onnx\nstages:\n  - self_distillation: {temperature: 3}\n  - {qat: {}}\n",
        "stages[0].self_distillation.pairs: missing", ""},
+      {"self-distillation head grid", "model: m.onnx\nstages:\n  - self_distillation: {head_grid: 0, pairs: [{shallow: a}]}\n",
+       "stages[0].self_distillation.head_grid: 0 is outside", ""},
       {"export format", base + "export: {format: tflite}\n", "export.format:", "qoperator"},
       {"float export of a quantized model", base + "export: {format: float}\n", "export.format:", "quantized"},
       {"qdq export without quantization", "model: m.onnx\nstages: [{name: a}]\n", "export.format:", "float"},
@@ -143,6 +145,16 @@ stages:
   EXPECT_TRUE(r.stages[2].ptq.has_value());
   EXPECT_EQ(r.export_.format, "qdq");
   EXPECT_EQ(r.hash.size(), 16u);
+}
+
+TEST(Recipe, SelfDistillationHeadShape) {
+  const Recipe plain = parse_recipe("model: m.onnx\nstages:\n  - self_distillation: {pairs: [{shallow: a}]}\n  - {qat: {}}\n");
+  EXPECT_EQ(plain.stages[0].self_distillation->head_grid, 4);
+  EXPECT_EQ(plain.stages[0].self_distillation->head_hidden, 64);
+  const Recipe r = parse_recipe(
+      "model: m.onnx\nstages:\n  - self_distillation: {head_grid: 1, head_hidden: 0, pairs: [{shallow: a}]}\n  - {qat: {}}\n");
+  EXPECT_EQ(r.stages[0].self_distillation->head_grid, 1);
+  EXPECT_EQ(r.stages[0].self_distillation->head_hidden, 0);
 }
 
 TEST(Recipe, EveryExampleRecipeParses) {
