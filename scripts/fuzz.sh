@@ -24,9 +24,9 @@ if [ "${1:-}" = list ]; then
 fi
 if [ "${1:-}" = report ]; then
   [ -f "$build/runs.tsv" ] || { echo "fuzz.sh: no runs recorded in $build/runs.tsv"; exit 0; }
-  awk -F'\t' '{ cpu[$2] += $4; n[$2] += $5; runs[$2]++; if ($6 != "no finding") bad[$2]++ }
-    END { printf "%-14s %9s %9s %14s %8s\n", "target", "runs", "CPU min", "executions", "findings"
-          for (t in cpu) printf "%-14s %9d %9.1f %14d %8d\n", t, runs[t], cpu[t] / 60, n[t], bad[t] }' \
+  printf "%-14s %9s %9s %14s %8s\n" target runs "CPU min" executions findings
+  awk -F'\t' '{ cpu[$2] += $4; n[$2] += $5; runs[$2]++; if ($6 ~ /^FINDING/) bad[$2]++ }
+    END { for (t in cpu) printf "%-14s %9d %9.1f %14d %8d\n", t, runs[t], cpu[t] / 60, n[t], bad[t] }' \
     "$build/runs.tsv" | sort
   exit 0
 fi
