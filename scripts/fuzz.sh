@@ -11,7 +11,8 @@
 # appends a line to build/fuzz/runs.tsv
 # (date, target, wall seconds, CPU seconds, executions, result). The fuzzer runs at nice 10
 # (TAMP_FUZZ_NICE), so on a busy machine CPU time, not wall time, is what was spent. Exits
-# nonzero on a finding. Replay one input: build/fuzz/fuzz/TARGET_fuzzer FILE. Leaks inside
+# nonzero on a finding. One run per target at a time (runs of different targets may share the
+# machine). Replay one input: build/fuzz/fuzz/TARGET_fuzzer FILE. Leaks inside
 # libhdf5 are suppressed (fuzz/lsan.supp says why). A fuzzer stopped with SIGSTOP for longer
 # than -timeout reports a false timeout when it resumes.
 set -euo pipefail
@@ -78,7 +79,7 @@ status=${PIPESTATUS[0]}
 set -e
 runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
 [ -n "$runs" ] || runs=$(sed -n 's/^#\([0-9]*\).*/\1/p' "$log" | tail -1)  # -fork mode prints no stats
-cpu=$(awk 'NF == 2 && $1 ~ /^[0-9.]+$/ { printf "%.0f", $1 + $2 }' "$cpu_file")
+cpu=$(awk 'NF == 2 && $1 ~ /^[0-9.]+$/ { v = $1 + $2 } END { if (v != "") printf "%.0f", v }' "$cpu_file")
 result=$([ "$status" = 0 ] && echo "no finding" || echo "FINDING (exit $status), see $log")
 printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$(date -u +%FT%TZ)" "$target" "$seconds" "${cpu:-0}" "${runs:-0}" "$result" \
   >> "$build/runs.tsv"
