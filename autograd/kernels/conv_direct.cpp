@@ -271,11 +271,12 @@ void conv_direct_backward(const ConvShape& s, const T* x, const T* w, const T* d
       }
     });
   }
+  const int64_t dw_size = s.out_channels * g.rows_g;
+  if (dw_size == 0) dw = nullptr;  // an empty W (a zero-length kernel dim): no dW to write
   if (!dw && !dbias) return;
   // Each thread sums its chunk of the batch into its own partial; chunk 0 writes the outputs.
   const int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
   const int64_t chunks = std::max<int64_t>(1, std::min<int64_t>(threads, s.batch));
-  const int64_t dw_size = s.out_channels * g.rows_g;
   std::vector<T> dw_part(dw ? static_cast<size_t>((chunks - 1) * dw_size) : 0, T(0));
   std::vector<T> db_part(dbias ? static_cast<size_t>((chunks - 1) * s.out_channels) : 0, T(0));
   if (dw) std::fill(dw, dw + dw_size, T(0));

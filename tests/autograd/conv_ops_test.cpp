@@ -7,6 +7,8 @@
 
 #include <gtest/gtest.h>
 
+#include <fmt/format.h>
+
 #include <cmath>
 
 namespace tamp {
@@ -195,6 +197,35 @@ TEST(ConvOps, EmptyBatchesAndChannelsGiveEmptyOrBiasOutputs) {
   // No output channels.
   auto ym = run("ConvTranspose", {Tensor::zeros({2, 3, 4, 4}), Tensor::zeros({3, 0, 3, 3})}, {});
   EXPECT_EQ(ym[0].shape(), Shape({2, 0, 6, 6}));
+}
+
+// Found by the onnx_model fuzzer: with an empty W, every batch chunk but the first had a null
+// dW partial and the direct kernel took it for "dB alone" with no dB (a store through null).
+TEST(ConvOps, ZeroLengthKernelDimensionGivesBiasOutputsAndEmptyWeightGradients) {
+  const int before = num_threads();
+  for (int t = 1; t <= 2; ++t) {
+    set_num_threads(t);
+    for (const bool transpose : {false, true}) {
+      SCOPED_TRACE(fmt::format("{} threads, {}", t, transpose ? "ConvTranspose" : "Conv"));
+      const Shape wshape = transpose ? Shape{3, 2, 0, 3} : Shape{2, 3, 0, 3};
+      Variable x(pattern({4, 3, 5, 5}, 7, 3, 0.1, DType::kFloat32), true), w(Tensor::zeros(wshape), true),
+          b(pattern({2}, 5, 2, 0.5, DType::kFloat32), true);
+      Variable y = apply1(transpose ? "ConvTranspose" : "Conv", {x, w, b}, {{"pads", Ints{0, 1, 0, 1}}});
+      const Tensor dy = pattern(y.shape(), 13, 6, 0.1, DType::kFloat32);
+      backward({y}, {dy});
+      for (int64_t i = 0; i < y.value().numel(); ++i) {
+        ASSERT_EQ(y.value().at(i), b.value().at((i / (y.shape()[2] * y.shape()[3])) % 2)) << i;
+      }
+      EXPECT_EQ(max_abs_diff(x.grad(), Tensor::zeros(x.shape())), 0);
+      EXPECT_EQ(w.grad().shape(), wshape);
+      for (int64_t m = 0; m < 2; ++m) {
+        double sum = 0;
+        for (int64_t i = 0; i < dy.numel(); ++i) sum += (i / (dy.shape()[2] * dy.shape()[3])) % 2 == m ? dy.at(i) : 0;
+        EXPECT_NEAR(b.grad().at(m), sum, 1e-4) << m;
+      }
+    }
+  }
+  set_num_threads(before);
 }
 
 TEST(ConvOps, MalformedShapesAndAttributesAreClearErrors) {
