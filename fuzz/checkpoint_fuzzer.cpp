@@ -1,6 +1,7 @@
 // libFuzzer target: tamp checkpoints (io/checkpoint.h), through a file since HDF5 reads paths.
 // Any input must load or give a tamp::Error; a loaded entry's bytes must match its dtype and
-// shape.
+// shape. Inputs are files as a user would pass them: the seal (magic, length, CRC-32) is
+// checked first, so libhdf5 sees only inputs whose seal the fuzzer got right.
 #include <tamp/io/checkpoint.h>
 
 #include "fuzz_input.h"

@@ -11,11 +11,17 @@
 // tensor is a one-dimensional uint8 dataset "/t<i>" holding its bytes (little-endian, row
 // major) with the attributes name (string), dtype ("float32", ...) and shape (int64: the rank,
 // then the dims). Names are free text ('/' allowed), so they live in attributes.
-// Writing: a temporary file in the same folder ("<path>.tmp-<pid>"), fsynced, renamed over
-// `path`, then the folder fsynced.
-// Reading: every problem (not HDF5, not a tamp checkpoint, a dtype or shape that does not
-// match the byte count, sizes larger than the file) is a tamp::Error naming the file and the
-// entry — kIo for a missing or unreadable file, kInvalidInput for a malformed one.
+// The file is sealed: HDF5's 512-byte user block at its start (bytes libhdf5 skips) holds
+// "tamp-checkpoint\n", a seal version, the file's length and a CRC-32 of everything after the
+// block. Loading checks the seal before libhdf5 reads the file, so a truncated, extended or
+// damaged file (one flipped bit, in the data too), or an HDF5 file tamp did not write, is a
+// clear error instead of wrong weights or a libhdf5 parse of damaged metadata. (A file crafted
+// with a valid seal still reaches libhdf5: see the README's known limits.)
+// Writing: a temporary file in the same folder ("<path>.tmp-<pid>"), sealed, fsynced, renamed
+// over `path`, then the folder fsynced.
+// Reading: every problem (no or a wrong seal, not a tamp checkpoint, a dtype or shape that
+// does not match the byte count, sizes larger than the file) is a tamp::Error naming the file
+// and the entry — kIo for a missing or unreadable file, kInvalidInput for a malformed one.
 #pragma once
 
 #include <tamp/autograd/tensor.h>

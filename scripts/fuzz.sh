@@ -6,7 +6,8 @@
 # Targets: onnx_model, tensor_proto, idx, hdf5_dataset, checkpoint, recipe (fuzz/CMakeLists.txt).
 #   scripts/fuzz.sh all SECONDS   (every target in turn, SECONDS each; stops at a finding)
 # scripts/setup.sh installs what the preset needs and builds the target first. The corpus
-# grows in build/fuzz/corpus/TARGET, seeded from the files fuzz/CMakeLists.txt names; findings
+# grows in build/fuzz/corpus/TARGET, seeded from the files fuzz/CMakeLists.txt names (copied
+# to build/fuzz/seeds/TARGET at every run); findings
 # (crash-*, timeout-*, oom-*, leak-*) land in build/fuzz/findings/TARGET/, and every run
 # appends a line to build/fuzz/runs.tsv
 # (date, target, wall seconds, CPU seconds, executions, result). The fuzzer runs at nice 10
@@ -44,33 +45,36 @@ shift 2
 scripts/setup.sh fuzz "${target}_fuzzer"
 bin="$build/fuzz/${target}_fuzzer"
 
-# Seeds: copied once into one folder (libFuzzer takes folders, the list has files and globs).
+# Seeds: copied into one folder (libFuzzer takes folders, the list has files and globs).
 corpus="$build/corpus/$target"
 seeds="$build/seeds/$target"
 findings="$build/findings/$target"
 mkdir -p "$corpus" "$findings"
-if [ ! -d "$seeds" ]; then
-  mkdir -p "$seeds"
-  shopt -s nullglob
-  while read -r pattern; do
-    [ -n "$pattern" ] || continue
-    for f in $pattern; do
-      if [ -d "$f" ]; then
-        find "$f" -maxdepth 1 -type f -exec cp {} "$seeds/" \;
-      elif [ -f "$f" ]; then
-        # Several node tests share file names: keep the folder in the copy's name.
-        cp "$f" "$seeds/$(echo "$f" | tr '/' '_')"
-      fi
-    done
-  done < "$bin.seeds"
-  shopt -u nullglob
-fi
+rm -rf "$seeds"  # copied afresh each run, so changed seeds are picked up
+mkdir -p "$seeds"
+shopt -s nullglob
+while read -r pattern; do
+  [ -n "$pattern" ] || continue
+  for f in $pattern; do
+    if [ -d "$f" ]; then
+      find "$f" -maxdepth 1 -type f -exec cp {} "$seeds/" \;
+    elif [ -f "$f" ]; then
+      # Several node tests share file names: keep the folder in the copy's name.
+      cp "$f" "$seeds/$(echo "$f" | tr '/' '_')"
+    fi
+  done
+done < "$bin.seeds"
+shopt -u nullglob
 dict=()
 [ -f "$bin.dict" ] && dict=(-dict="$bin.dict")
 
 log="$findings/last_run.log"
 cpu_file="$findings/last_run.cpu"
 set +e
+# An allocation over 2 GiB fails (NULL from malloc, std::bad_alloc from new) as it would on a
+# machine without that memory, instead of ASan stopping: libhdf5 asks for sizes read from the
+# file and handles NULL; a bad_alloc escaping tamp is still a finding.
+ASAN_OPTIONS="${ASAN_OPTIONS:-allocator_may_return_null=1:max_allocation_size_mb=2048}" \
 UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1}" LSAN_OPTIONS="suppressions=$PWD/fuzz/lsan.supp" \
   nice -n "${TAMP_FUZZ_NICE:-10}" /usr/bin/time -f '%U %S' -o "$cpu_file" "$bin" -max_total_time="$seconds" -rss_limit_mb=2048 -max_len=2097152 -timeout=60 \
   -print_final_stats=1 -artifact_prefix="$findings/" "${dict[@]}" "$@" "$corpus" "$seeds" \
