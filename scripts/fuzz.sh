@@ -3,6 +3,7 @@
 #   scripts/fuzz.sh TARGET SECONDS [more libFuzzer flags]
 #   scripts/fuzz.sh list
 #   scripts/fuzz.sh report        (CPU time, runs and findings per target, from runs.tsv)
+#   scripts/fuzz.sh triage TARGET (replays each finding: "tamp" or the library it happened in)
 # Targets: onnx_model, tensor_proto, idx, hdf5_dataset, checkpoint, recipe (fuzz/CMakeLists.txt).
 #   scripts/fuzz.sh all SECONDS   (every target in turn, SECONDS each; stops at a finding)
 # scripts/setup.sh installs what the preset needs and builds the target first. The corpus
@@ -30,6 +31,21 @@ if [ "${1:-}" = report ]; then
   awk -F'\t' '{ cpu[$2] += $4; n[$2] += $5; runs[$2]++; if ($6 ~ /^FINDING/) bad[$2]++ }
     END { for (t in cpu) printf "%-14s %9d %9.1f %14d %8d\n", t, runs[t], cpu[t] / 60, n[t], bad[t] }' \
     "$build/runs.tsv" | sort
+  exit 0
+fi
+if [ "${1:-}" = triage ]; then
+  # Replays each finding of a target and names where it happened: the innermost stack frame
+  # outside the sanitizer runtime and libc, as "tamp" (our code, to fix) or the library's name.
+  t="${2:?usage: scripts/fuzz.sh triage TARGET}"
+  shopt -s nullglob
+  for f in "$build/findings/$t"/{crash,oom,timeout,leak}-*; do
+    where=$(ASAN_OPTIONS=allocator_may_return_null=1:max_allocation_size_mb=2048 \
+      LSAN_OPTIONS="suppressions=$PWD/fuzz/lsan.supp" "$build/fuzz/${t}_fuzzer" -rss_limit_mb=2048 "$f" 2>&1 |
+      awk '/^ *#[0-9]+ / && !/__interceptor_|__sanitizer|__asan|__ubsan|libc\.so|sysdeps|string\/|in fuzzer::/ {
+             if ($0 ~ /\/work\/|tamp::/) print "tamp"; else if (match($0, /\(\/[^)+ ]*/)) {
+               n = substr($0, RSTART + 1, RLENGTH - 1); sub(/.*\//, "", n); print n } else print "?"; exit }' || true)
+    echo "${where:-no report on replay} $(basename "$f")"
+  done
   exit 0
 fi
 if [ "${1:-}" = all ]; then

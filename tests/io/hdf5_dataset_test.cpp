@@ -93,5 +93,34 @@ TEST_F(Hdf5Files, ErrorsNameTheFileAndTheDataset) {
   EXPECT_NE(m.find("cannot be read"), std::string::npos) << m;
 }
 
+// Chunked datasets: compressed data loads (constant values pack ~1000:1 under deflate); a
+// dataset whose chunks were mostly never written, or whose storage is smaller than raw
+// contiguous data, is refused before anything is allocated.
+TEST_F(Hdf5Files, StorageSmallerThanTheShapeNeedsIsRefused) {
+  const hsize_t rows = 4096, cols = 256, chunk[2] = {64, 256};
+  {
+    H5::H5File f(path("chunks.h5"), H5F_ACC_TRUNC);
+    H5::DSetCreatPropList deflate;
+    deflate.setChunk(2, chunk);
+    deflate.setDeflate(9);
+    const hsize_t dims[2] = {rows, cols};
+    H5::DataSet x = f.createDataSet("x", H5::PredType::NATIVE_FLOAT, H5::DataSpace(2, dims), deflate);
+    x.write(std::vector<float>(rows * cols, 0.5f).data(), H5::PredType::NATIVE_FLOAT);
+    H5::DataSet sparse = f.createDataSet("sparse", H5::PredType::NATIVE_FLOAT, H5::DataSpace(2, dims), deflate);
+    H5::DataSpace file_part(2, dims);
+    const hsize_t start[2] = {0, 0};
+    file_part.selectHyperslab(H5S_SELECT_SET, chunk, start);
+    sparse.write(std::vector<float>(64 * 256, 0.5f).data(), H5::PredType::NATIVE_FLOAT, H5::DataSpace(2, chunk),
+                 file_part);
+    put(f, "y", {rows}, std::vector<int32_t>(rows, 1), H5::PredType::NATIVE_INT32);
+  }
+  auto data = hdf5_dataset(path("chunks.h5"));
+  EXPECT_EQ(data->x().shape(), Shape({4096, 256}));
+  EXPECT_EQ(data->x().data<float>()[rows * cols - 1], 0.5f);
+  const std::string m = message_of([&] { hdf5_dataset(path("chunks.h5"), "sparse", "y"); });
+  EXPECT_NE(m.find("dataset 'sparse' stores"), std::string::npos) << m;
+  EXPECT_NE(m.find("never fully written"), std::string::npos) << m;
+}
+
 }  // namespace
 }  // namespace tamp::io
