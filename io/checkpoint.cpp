@@ -1,16 +1,14 @@
 #include <tamp/io/checkpoint.h>
+#include <tamp/io/detail/checkpoint_seal.h>
 
 #include <H5Cpp.h>
 #include <fcntl.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #include <algorithm>
-#include <array>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 
 namespace tamp::io {
 
@@ -20,89 +18,6 @@ constexpr const char* kFormat = "tamp-checkpoint";
 constexpr int64_t kVersion = 1;
 constexpr int64_t kMaxRank = 64;
 constexpr int64_t kMaxEntries = int64_t{1} << 20;
-
-// The seal lives in HDF5's user block, bytes at the start of the file that libhdf5 skips:
-// magic (16 bytes), seal version (u32), CRC-32 of every byte after the block (u32), the whole
-// file's length (u64), little-endian, zeros to the end of the block (checked too).
-constexpr hsize_t kSealBytes = 512;  // HDF5's smallest user block
-constexpr std::array<char, 16> kSealMagic{'t', 'a', 'm', 'p', '-', 'c', 'h', 'e', 'c', 'k', 'p', 'o', 'i', 'n', 't', '\n'};
-constexpr uint32_t kSealVersion = 1;
-constexpr std::array<char, 8> kHdf5Signature{'\x89', 'H', 'D', 'F', '\r', '\n', '\x1a', '\n'};
-
-struct Seal {
-  uint32_t version = 0, crc = 0;
-  uint64_t length = 0;
-};
-
-template <class U>
-void put_le(char* at, U value) {
-  for (size_t i = 0; i < sizeof(U); ++i) at[i] = static_cast<char>((value >> (8 * i)) & 0xff);
-}
-
-template <class U>
-U get_le(const char* at) {
-  U value = 0;
-  for (size_t i = 0; i < sizeof(U); ++i) value |= static_cast<U>(static_cast<unsigned char>(at[i])) << (8 * i);
-  return value;
-}
-
-// CRC-32 of the bytes from the end of the user block to the end of the stream.
-uint32_t crc_after_block(std::istream& in, const std::string& path) {
-  in.seekg(static_cast<std::streamoff>(kSealBytes));
-  std::vector<char> buffer(size_t{1} << 20);
-  uLong crc = crc32(0L, Z_NULL, 0);
-  while (in) {
-    in.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
-    const std::streamsize got = in.gcount();
-    if (got > 0) crc = crc32(crc, reinterpret_cast<const Bytef*>(buffer.data()), static_cast<uInt>(got));
-  }
-  if (!in.eof()) throw Error(fmt::format("cannot read checkpoint '{}'", path), ErrorKind::kIo);
-  return static_cast<uint32_t>(crc);
-}
-
-void seal_file(const std::string& path) {
-  std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
-  if (!f) throw Error(fmt::format("cannot reopen '{}' to seal it", path), ErrorKind::kIo);
-  std::array<char, kSealBytes> block{};
-  std::copy(kSealMagic.begin(), kSealMagic.end(), block.begin());
-  put_le<uint32_t>(block.data() + 16, kSealVersion);
-  put_le<uint32_t>(block.data() + 20, crc_after_block(f, path));
-  put_le<uint64_t>(block.data() + 24, std::filesystem::file_size(path));
-  f.clear();
-  f.seekp(0);
-  f.write(block.data(), block.size());
-  f.flush();
-  if (!f) throw Error(fmt::format("cannot write the seal of '{}'", path), ErrorKind::kIo);
-}
-
-// Checks the seal before libhdf5 reads a byte: a truncated, extended or damaged file, or one
-// tamp did not write, stops here with an error saying which.
-void check_seal(const std::string& path, uint64_t file_bytes) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error(fmt::format("cannot open checkpoint '{}'", path), ErrorKind::kIo);
-  std::array<char, kSealBytes> block{};
-  in.read(block.data(), block.size());
-  const auto starts_with = [&](const auto& magic) { return std::equal(magic.begin(), magic.end(), block.begin()); };
-  if (static_cast<uint64_t>(in.gcount()) < kSealBytes || !starts_with(kSealMagic)) {
-    throw Error(starts_with(kHdf5Signature)
-                    ? fmt::format("checkpoint '{}' is an HDF5 file without tamp's seal: tamp did not write it, or a "
-                                  "tamp from before checkpoints were sealed did (re-create it)",
-                                  path)
-                    : fmt::format("checkpoint '{}' is not a tamp checkpoint (no tamp seal; {} bytes)", path, file_bytes),
-                ErrorKind::kInvalidInput);
-  }
-  TAMP_CHECK(std::all_of(block.begin() + 32, block.end(), [](char b) { return b == 0; }),
-             "checkpoint '{}' is damaged: its seal's reserved bytes are not zero", path);
-  Seal seal{get_le<uint32_t>(block.data() + 16), get_le<uint32_t>(block.data() + 20),
-            get_le<uint64_t>(block.data() + 24)};
-  TAMP_CHECK(seal.version == kSealVersion, "checkpoint '{}' has seal version {}; this tamp reads {}", path,
-             seal.version, kSealVersion);
-  TAMP_CHECK(seal.length == file_bytes, "checkpoint '{}' is {} bytes but was written with {}: it was truncated or "
-             "appended to", path, file_bytes, seal.length);
-  const uint32_t crc = crc_after_block(in, path);
-  TAMP_CHECK(crc == seal.crc, "checkpoint '{}' is damaged: the CRC-32 of its contents is {:08x}, written as {:08x}",
-             path, crc, seal.crc);
-}
 
 DType dtype_from_name(const std::string& name) {
   for (int i = 0; i <= static_cast<int>(DType::kBool); ++i) {
@@ -168,7 +83,7 @@ void fsync_path(const std::string& path, bool directory) {
 
 void write_file(const Checkpoint& c, const std::string& path) {
   H5::FileCreatPropList create;
-  create.setUserblock(kSealBytes);
+  create.setUserblock(detail::kSealBytes);
   H5::H5File file(path, H5F_ACC_TRUNC, create);
   write_string_attr(file, "format", kFormat);
   write_ints_attr(file, "version", {kVersion});
@@ -253,7 +168,7 @@ void save_checkpoint(const Checkpoint& checkpoint, const std::string& path) {
   const std::string tmp = fmt::format("{}.tmp-{}", path, ::getpid());
   try {
     write_file(checkpoint, tmp);
-    seal_file(tmp);
+    detail::seal_checkpoint(tmp);
     fsync_path(tmp, false);
   } catch (const H5::Exception& e) {
     std::remove(tmp.c_str());
@@ -279,7 +194,7 @@ Checkpoint load_checkpoint(const std::string& path) {
     throw Error(fmt::format("checkpoint '{}' does not exist", path), ErrorKind::kIo);
   }
   const uint64_t file_bytes = std::filesystem::file_size(path, ec);
-  check_seal(path, file_bytes);
+  detail::check_checkpoint_seal(path, file_bytes);
   H5::Exception::dontPrint();
   Checkpoint c;
   std::string where = "the file header";
