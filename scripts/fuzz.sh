@@ -14,7 +14,8 @@
 # (date, target, wall seconds, CPU seconds, executions, result). The fuzzer runs at nice 10
 # (TAMP_FUZZ_NICE), so on a busy machine CPU time, not wall time, is what was spent. Exits
 # nonzero on a finding. One run per target at a time (runs of different targets may share the
-# machine). Replay one input: build/fuzz/fuzz/TARGET_fuzzer FILE. Leaks inside
+# machine). Stop a run early with SIGINT to the fuzzer (recorded as interrupted, not a finding).
+# Replay one input: build/fuzz/fuzz/TARGET_fuzzer FILE. Leaks inside
 # libhdf5 are suppressed (fuzz/lsan.supp says why). A fuzzer stopped with SIGSTOP for longer
 # than -timeout reports a false timeout when it resumes.
 set -euo pipefail
@@ -87,6 +88,7 @@ dict=()
 log="$findings/last_run.log"
 cpu_file="$findings/last_run.cpu"
 set +e
+started=$SECONDS
 # An allocation over 2 GiB fails (NULL from malloc, std::bad_alloc from new) as it would on a
 # machine without that memory, instead of ASan stopping: libhdf5 asks for sizes read from the
 # file and handles NULL; a bad_alloc escaping tamp is still a finding.
@@ -96,12 +98,18 @@ UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1}" LSAN_OPTIONS="suppressions=
   -print_final_stats=1 -artifact_prefix="$findings/" "${dict[@]}" "$@" "$corpus" "$seeds" \
   2>&1 | tee "$log" | grep -E '^(#[0-9]+.*(INITED|DONE)|==[0-9]+==|SUMMARY|artifact|stat::)'
 status=${PIPESTATUS[0]}
+wall=$((SECONDS - started))
 set -e
 runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
 [ -n "$runs" ] || runs=$(sed -n 's/^#\([0-9]*\).*/\1/p' "$log" | tail -1)  # -fork mode prints no stats
 cpu=$(awk 'NF == 2 && $1 ~ /^[0-9.]+$/ { v = $1 + $2 } END { if (v != "") printf "%.0f", v }' "$cpu_file")
-result=$([ "$status" = 0 ] && echo "no finding" || echo "FINDING (exit $status), see $log")
-printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$(date -u +%FT%TZ)" "$target" "$seconds" "${cpu:-0}" "${runs:-0}" "$result" \
+case "$status" in
+  0) result="no finding" ;;
+  72) result="no finding; interrupted (SIGINT)" ;;  # libFuzzer's exit code for an interrupt
+  *) result="FINDING (exit $status), see $log" ;;
+esac
+[ "$status" = 72 ] && status=0
+printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$(date -u +%FT%TZ)" "$target" "$wall" "${cpu:-0}" "${runs:-0}" "$result" \
   >> "$build/runs.tsv"
-echo "fuzz.sh: $target, ${seconds} s wall, ${cpu:-?} s CPU, ${runs:-?} executions: $result"
+echo "fuzz.sh: $target, ${wall} s wall, ${cpu:-?} s CPU, ${runs:-?} executions: $result"
 exit "$status"
