@@ -1,5 +1,6 @@
 #include <tamp/io/checkpoint.h>
 #include <tamp/io/detail/checkpoint_seal.h>
+#include <tamp/io/detail/isolated_read.h>
 
 #include <H5Cpp.h>
 #include <fcntl.h>
@@ -130,6 +131,41 @@ Tensor read_entry(const H5::H5File& file, const std::string& ds_name, uint64_t f
   return t;
 }
 
+// The entries of a sealed checkpoint, through libhdf5 (in the isolated reader process).
+detail::NamedTensors read_hdf5(const std::string& path, uint64_t file_bytes) {
+  H5::Exception::dontPrint();
+  detail::NamedTensors tensors;
+  std::string where = "the file header";
+  try {
+    if (!H5::H5File::isHdf5(path)) {
+      throw Error(fmt::format("checkpoint '{}' is not an HDF5 file", path), ErrorKind::kInvalidInput);
+    }
+    H5::H5File file(path, H5F_ACC_RDONLY);
+    TAMP_WITH_CONTEXT(fmt::format("checkpoint '{}'", path), {
+      const std::string format = file.attrExists("format") ? read_string_attr(file, "format") : "";
+      TAMP_CHECK(format == kFormat, "not a tamp checkpoint (format attribute '{}', expected '{}')", format, kFormat);
+      const auto version = read_ints_attr(file, "version");
+      TAMP_CHECK(version.size() == 1 && version[0] == kVersion, "checkpoint version {} is not {}", version[0],
+                 kVersion);
+      const hsize_t count = file.getNumObjs();
+      TAMP_CHECK(count <= static_cast<hsize_t>(kMaxEntries), "{} entries is more than a checkpoint holds", count);
+      for (hsize_t i = 0; i < count; ++i) {
+        const std::string ds_name = file.getObjnameByIdx(i);
+        where = fmt::format("dataset '{}'", ds_name);
+        TAMP_CHECK(file.getObjTypeByIdx(i) == H5G_DATASET, "'{}' is not a dataset", ds_name);
+        std::string name;
+        Tensor t = read_entry(file, ds_name, file_bytes, name);
+        TAMP_CHECK(tensors.emplace(name, std::move(t)).second, "entry '{}' appears twice", name);
+      }
+    });
+  } catch (const H5::Exception& e) {
+    throw Error(fmt::format("checkpoint '{}' cannot be read at {}: {} ({}); the file is damaged", path, where,
+                            e.getDetailMsg(), e.getFuncName()),
+                ErrorKind::kInvalidInput);
+  }
+  return tensors;
+}
+
 }  // namespace
 
 const Tensor& Checkpoint::at(const std::string& name) const {
@@ -195,36 +231,8 @@ Checkpoint load_checkpoint(const std::string& path) {
   }
   const uint64_t file_bytes = std::filesystem::file_size(path, ec);
   detail::check_checkpoint_seal(path, file_bytes);
-  H5::Exception::dontPrint();
   Checkpoint c;
-  std::string where = "the file header";
-  try {
-    if (!H5::H5File::isHdf5(path)) {
-      throw Error(fmt::format("checkpoint '{}' is not an HDF5 file", path), ErrorKind::kInvalidInput);
-    }
-    H5::H5File file(path, H5F_ACC_RDONLY);
-    TAMP_WITH_CONTEXT(fmt::format("checkpoint '{}'", path), {
-      const std::string format = file.attrExists("format") ? read_string_attr(file, "format") : "";
-      TAMP_CHECK(format == kFormat, "not a tamp checkpoint (format attribute '{}', expected '{}')", format, kFormat);
-      const auto version = read_ints_attr(file, "version");
-      TAMP_CHECK(version.size() == 1 && version[0] == kVersion, "checkpoint version {} is not {}", version[0],
-                 kVersion);
-      const hsize_t count = file.getNumObjs();
-      TAMP_CHECK(count <= static_cast<hsize_t>(kMaxEntries), "{} entries is more than a checkpoint holds", count);
-      for (hsize_t i = 0; i < count; ++i) {
-        const std::string ds_name = file.getObjnameByIdx(i);
-        where = fmt::format("dataset '{}'", ds_name);
-        TAMP_CHECK(file.getObjTypeByIdx(i) == H5G_DATASET, "'{}' is not a dataset", ds_name);
-        std::string name;
-        Tensor t = read_entry(file, ds_name, file_bytes, name);
-        TAMP_CHECK(c.tensors.emplace(name, std::move(t)).second, "entry '{}' appears twice", name);
-      }
-    });
-  } catch (const H5::Exception& e) {
-    throw Error(fmt::format("checkpoint '{}' cannot be read at {}: {} ({}); the file is damaged", path, where,
-                            e.getDetailMsg(), e.getFuncName()),
-                ErrorKind::kInvalidInput);
-  }
+  c.tensors = detail::read_isolated([&] { return read_hdf5(path, file_bytes); }, fmt::format("checkpoint '{}'", path));
   return c;
 }
 

@@ -1,4 +1,5 @@
 #include <tamp/io/hdf5_dataset.h>
+#include <tamp/io/detail/isolated_read.h>
 
 #include <H5Cpp.h>
 
@@ -69,21 +70,27 @@ std::shared_ptr<nn::TensorDataset> hdf5_dataset(const std::string& path, const s
   if (!std::filesystem::exists(path)) {
     throw Error(fmt::format("HDF5 file '{}' does not exist", path), ErrorKind::kIo);
   }
-  H5::Exception::dontPrint();
-  try {
-    H5::H5File file(path, H5F_ACC_RDONLY);
-    const uint64_t file_bytes = std::filesystem::file_size(path);
-    Tensor x = read_numeric(file, path, x_name, false, file_bytes);
-    Tensor y = read_numeric(file, path, y_name, true, file_bytes);
-    if (x.dim(0) != y.dim(0)) {
-      throw Error(fmt::format("HDF5 file '{}': '{}' holds {} examples but '{}' holds {}", path, x_name, x.dim(0),
-                              y_name, y.dim(0)));
-    }
-    return std::make_shared<nn::TensorDataset>(std::move(x), std::move(y));
-  } catch (const H5::Exception& e) {
-    throw Error(fmt::format("HDF5 file '{}' cannot be read: {} ({})", path, e.getDetailMsg(), e.getFuncName()),
-                ErrorKind::kIo);
+  detail::NamedTensors read = detail::read_isolated(
+      [&] {
+        H5::Exception::dontPrint();
+        try {
+          H5::H5File file(path, H5F_ACC_RDONLY);
+          const uint64_t file_bytes = std::filesystem::file_size(path);
+          return detail::NamedTensors{{"x", read_numeric(file, path, x_name, false, file_bytes)},
+                                      {"y", read_numeric(file, path, y_name, true, file_bytes)}};
+        } catch (const H5::Exception& e) {
+          throw Error(fmt::format("HDF5 file '{}' cannot be read: {} ({})", path, e.getDetailMsg(), e.getFuncName()),
+                      ErrorKind::kIo);
+        }
+      },
+      fmt::format("HDF5 file '{}'", path));
+  Tensor& x = read.at("x");
+  Tensor& y = read.at("y");
+  if (x.dim(0) != y.dim(0)) {
+    throw Error(fmt::format("HDF5 file '{}': '{}' holds {} examples but '{}' holds {}", path, x_name, x.dim(0), y_name,
+                            y.dim(0)));
   }
+  return std::make_shared<nn::TensorDataset>(std::move(x), std::move(y));
 }
 
 }  // namespace tamp::io

@@ -1,0 +1,27 @@
+// Internal to io/: runs a file reader in a child process, so that a crash inside a library
+// that parses the file (libhdf5 1.10.8 crashes on many malformed files: see the README's known
+// limits) becomes a tamp::Error in the caller instead of killing a training run. The child
+// forks from the caller, reads, streams its tensors (or its tamp::Error) through an anonymous
+// memory file and exits; the caller copies the tensors back. Crash isolation only, not a
+// security boundary: the child has the caller's rights.
+#pragma once
+
+#include <tamp/autograd/tensor.h>
+
+#include <functional>
+#include <map>
+#include <string>
+
+namespace tamp::io::detail {
+
+using NamedTensors = std::map<std::string, Tensor>;
+
+// `read()` in a child process; `what` names the file in the errors ("HDF5 file 'x.h5'").
+// A tamp::Error thrown by `read` reaches the caller with its message and kind; a child that
+// dies (a signal, a sanitizer's exit) gives kInvalidInput "... crashed ...".
+NamedTensors read_isolated(const std::function<NamedTensors()>& read, const std::string& what);
+
+// In-process reads for the fuzz targets, whose coverage feedback stops at a fork (default: on).
+void set_read_isolation(bool on);
+
+}  // namespace tamp::io::detail
