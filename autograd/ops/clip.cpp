@@ -6,6 +6,7 @@
 #include <tamp/autograd/ops/ops.h>
 
 #include <limits>
+#include <type_traits>
 
 namespace tamp::ops {
 
@@ -15,6 +16,11 @@ template <class T>
 std::pair<T, T> bounds(const OpContext& ctx, const std::vector<Tensor>& in, const Tensor& x) {
   T lo = std::numeric_limits<T>::lowest(), hi = std::numeric_limits<T>::max();
   if (ctx.opset < 11) {
+    // Float bounds as attributes; ONNX allows these opsets float tensors only (an integer one
+    // would also make the default bounds unrepresentable).
+    if constexpr (!std::is_floating_point_v<T>) {
+      throw Error(fmt::format("Clip before opset 11 takes float tensors, got {} (opset {})", describe(x), ctx.opset));
+    }
     lo = static_cast<T>(ctx.attrs().f("min", std::numeric_limits<float>::lowest()));
     hi = static_cast<T>(ctx.attrs().f("max", std::numeric_limits<float>::max()));
     return {lo, hi};

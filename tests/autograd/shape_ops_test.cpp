@@ -211,6 +211,12 @@ TEST(ShapeOps, WhereClipCast) {
   EXPECT_EQ(values<float>(run1("Clip", {v, Tensor::scalar(-1), Tensor::scalar(1)})), (F{-1, -0.5f, 0.5f, 1}));
   EXPECT_EQ(values<float>(run1("Clip", {v, Tensor(), Tensor::scalar(0)})), (F{-2, -0.5f, 0, 0}));
   EXPECT_EQ(values<float>(run1("Clip", {v}, {{"min", 0.0f}}, 6)), (F{0, 0, 0.5f, 2}));
+  // Found by the onnx_model fuzzer: an int8 tensor under Clip-6 cast the float default bounds
+  // to int8 (undefined behaviour); those opsets take float tensors only.
+  const Tensor i8 = Tensor::from_vector<int8_t>({2}, {-5, 5});
+  EXPECT_NE(error_of("Clip", {i8}, {}, 6).find("Clip before opset 11 takes float tensors, got int8[2]"),
+            std::string::npos)
+      << error_of("Clip", {i8}, {}, 6);
   EXPECT_EQ(values<int>(run1("Cast", {f32({3}, {-1.7f, 0.2f, 2.9f})}, {{"to", int64_t{6}}})), (std::vector<int>{-1, 0, 2}));
   Tensor b = run1("Cast", {f32({3}, {0, -0.1f, 2})}, {{"to", int64_t{9}}});
   EXPECT_EQ(b.dtype(), DType::kBool);
