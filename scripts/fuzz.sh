@@ -106,7 +106,9 @@ cpu=$(awk 'NF == 2 && $1 ~ /^[0-9.]+$/ { v = $1 + $2 } END { if (v != "") printf
 case "$status" in
   0) result="no finding" ;;
   72) result="no finding; interrupted (SIGINT)" ;;  # libFuzzer's exit code for an interrupt
-  *) result="FINDING (exit $status), see $log" ;;
+  *) kept="$findings/finding-$(date -u +%Y%m%dT%H%M%S).log"  # the next run overwrites last_run.log
+     cp "$log" "$kept"
+     result="FINDING (exit $status), see $kept" ;;
 esac
 [ "$status" = 72 ] && status=0
 printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$(date -u +%FT%TZ)" "$target" "$wall" "${cpu:-0}" "${runs:-0}" "$result" \
