@@ -9,7 +9,6 @@
 
 #include <atomic>
 #include <cerrno>
-#include <cstdio>
 #include <cstring>
 
 namespace tamp::io::detail {
@@ -133,7 +132,6 @@ NamedTensors read_isolated(const std::function<NamedTensors()>& read, const std:
   if (!isolation) return read();
   const Fd file{::memfd_create("tamp-read", MFD_CLOEXEC)};
   if (file.fd < 0) throw Error(fmt::format("{}: cannot create the reader's memory file: {}", what, std::strerror(errno)), ErrorKind::kIo);
-  std::fflush(nullptr);  // nothing buffered is written twice
   const pid_t pid = ::fork();
   if (pid < 0) throw Error(fmt::format("{}: cannot start the reader process: {}", what, std::strerror(errno)), ErrorKind::kIo);
   if (pid == 0) child(file.fd, read);
