@@ -100,8 +100,9 @@ UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1}" LSAN_OPTIONS="suppressions=
 status=${PIPESTATUS[0]}
 wall=$((SECONDS - started))
 set -e
-runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
-[ -n "$runs" ] || runs=$(sed -n 's/^#\([0-9]*\).*/\1/p' "$log" | tail -1)  # -fork mode prints no stats
+# Fork mode: the parent's "#N: cov: ..." lines count its jobs' executions (its own stats say 0).
+runs=$(sed -n 's/^#\([0-9]*\): cov:.*/\1/p' "$log" | tail -1)
+[ -n "$runs" ] || runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
 cpu=$(awk 'NF == 2 && $1 ~ /^[0-9.]+$/ { v = $1 + $2 } END { if (v != "") printf "%.0f", v }' "$cpu_file")
 case "$status" in
   0) result="no finding" ;;
