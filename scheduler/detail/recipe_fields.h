@@ -134,16 +134,19 @@ class Fields {
     if (depth > 16) fail(path_, "merge keys nest too deeply");
     std::vector<YAML::Node> merges;
     for (auto it = node.begin(); it != node.end(); ++it) {
-      if (!it->first.IsScalar()) fail(path_, "keys must be strings");
-      const std::string key = it->first.Scalar();
+      // Copies: yaml-cpp's `it->` is a temporary proxy, so `it->second` dangles after its
+      // expression (a range-for over it read a dead stack slot: recipe fuzzer, ASan).
+      const YAML::Node key_node = it->first, value = it->second;
+      if (!key_node.IsScalar()) fail(path_, "keys must be strings");
+      const std::string key = key_node.Scalar();
       if (key == "<<") {
-        if (it->second.IsMap()) merges.push_back(it->second);
-        else if (it->second.IsSequence()) for (const auto& m : it->second) merges.push_back(m);
-        else fail(at("<<"), fmt::format("a merge key needs a mapping or a list of mappings, got {}", kind_of(it->second)));
+        if (value.IsMap()) merges.push_back(value);
+        else if (value.IsSequence()) for (const auto& m : value) merges.push_back(m);
+        else fail(at("<<"), fmt::format("a merge key needs a mapping or a list of mappings, got {}", kind_of(value)));
         continue;
       }
       if (explicit_keys && entries_.count(key)) fail(at(key), "duplicate key");
-      entries_.emplace(key, it->second);
+      entries_.emplace(key, value);
     }
     for (const auto& m : merges) {
       if (!m.IsMap()) fail(at("<<"), fmt::format("a merge key needs a mapping, got {}", kind_of(m)));
