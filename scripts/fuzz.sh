@@ -28,9 +28,10 @@ if [ "${1:-}" = list ]; then
 fi
 if [ "${1:-}" = report ]; then
   [ -f "$build/runs.tsv" ] || { echo "fuzz.sh: no runs recorded in $build/runs.tsv"; exit 0; }
-  printf "%-14s %9s %9s %14s %8s\n" target runs "CPU min" executions findings
-  awk -F'\t' '{ cpu[$2] += $4; n[$2] += $5; runs[$2]++; if ($6 ~ /^FINDING/) bad[$2]++ }
-    END { for (t in cpu) printf "%-14s %9d %9.1f %14d %8d\n", t, runs[t], cpu[t] / 60, n[t], bad[t] }' \
+  printf "%-14s %6s %9s %14s %8s %s\n" target runs "CPU min" executions findings "CPU min since the last finding"
+  awk -F'\t' '{ cpu[$2] += $4; n[$2] += $5; runs[$2]++; since[$2] += $4
+                 if ($6 ~ /^FINDING/) { bad[$2]++; since[$2] = 0 } }
+    END { for (t in cpu) printf "%-14s %6d %9.1f %14d %8d %.1f\n", t, runs[t], cpu[t] / 60, n[t], bad[t], since[t] / 60 }' \
     "$build/runs.tsv" | sort
   exit 0
 fi
