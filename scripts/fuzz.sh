@@ -37,8 +37,8 @@ if [ "${1:-}" = report ]; then
 fi
 if [ "${1:-}" = triage ]; then
   # Replays each finding of a target and names where it happened: the innermost stack frame
-  # outside the sanitizer runtime, libc and the libc calls ASan intercepts, as "tamp" (code compiled into the
-  # target: ours to fix) or the shared library's name, then the function.
+  # outside the sanitizer runtime, libc and the libc calls ASan intercepts, as "tamp" (code
+  # compiled into the target: ours to fix) or the shared library's name, then the function.
   t="${2:?usage: scripts/fuzz.sh triage TARGET}"
   shopt -s nullglob
   for f in "$build/findings/$t"/{crash,oom,timeout,leak}-*; do
