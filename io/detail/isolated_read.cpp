@@ -2,7 +2,7 @@
 
 #include <signal.h>
 #include <string.h>
-#include <sys/mman.h>
+#include <sys/mman.h>  // memfd_create
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -65,38 +65,49 @@ void put_string(int fd, const std::string& s) {
   ::_exit(0);  // no atexit handlers, no destructors of the parent's objects
 }
 
-// Reads what the child wrote, checking every size against what is left.
+// Reads what the child wrote, checking every size against what is left; tensor bytes go
+// straight from the memory file into the tensors (no mapping, no second copy).
 class Reply {
  public:
-  Reply(const char* data, size_t size, const std::string& what) : p_(data), end_(data + size), what_(what) {}
+  Reply(int fd, uint64_t size, const std::string& what) : fd_(fd), left_(size), what_(what) {}
 
   template <class T>
   T value() {
     T v;
-    std::memcpy(&v, take(sizeof v), sizeof v);
+    read_into(&v, sizeof v);
     return v;
   }
   std::string string() {
-    const uint64_t n = value<uint64_t>();
-    return std::string(take(n), n);
+    std::string s(check(value<uint64_t>()), '\0');
+    read_into(s.data(), s.size());
+    return s;
   }
-  const char* take(uint64_t n) {
-    if (n > static_cast<uint64_t>(end_ - p_)) {
-      throw Error(fmt::format("{}: the reader process returned a truncated reply", what_), ErrorKind::kInternal);
+  // n, if that many bytes are left.
+  uint64_t check(uint64_t n) const {
+    if (n > left_) throw Error(fmt::format("{}: the reader process returned a truncated reply", what_), ErrorKind::kInternal);
+    return n;
+  }
+  void read_into(void* dst, uint64_t n) {
+    check(n);
+    for (char* p = static_cast<char*>(dst); n > 0;) {
+      const ssize_t got = ::pread(fd_, p, n, static_cast<off_t>(offset_));
+      if (got < 0 && errno == EINTR) continue;
+      if (got <= 0) throw Error(fmt::format("{}: cannot read the reader's reply", what_), ErrorKind::kIo);
+      p += got;
+      n -= static_cast<uint64_t>(got);
+      offset_ += static_cast<uint64_t>(got);
+      left_ -= static_cast<uint64_t>(got);
     }
-    const char* at = p_;
-    p_ += n;
-    return at;
   }
 
  private:
-  const char* p_;
-  const char* end_;
+  int fd_;
+  uint64_t offset_ = 0, left_;
   const std::string& what_;
 };
 
-NamedTensors parse_reply(const char* data, size_t size, const std::string& what) {
-  Reply r(data, size, what);
+NamedTensors parse_reply(int fd, uint64_t size, const std::string& what) {
+  Reply r(fd, size, what);
   if (r.value<char>() == 'E') {
     const auto kind = static_cast<ErrorKind>(r.value<int32_t>());
     throw Error(r.string(), kind);
@@ -113,9 +124,9 @@ NamedTensors parse_reply(const char* data, size_t size, const std::string& what)
     Shape shape(rank);
     for (int64_t& d : shape) d = r.value<int64_t>();
     const uint64_t nbytes = static_cast<uint64_t>(checked_numel(shape)) * size_of(static_cast<DType>(dtype));
-    const char* bytes = r.take(nbytes);  // checked before anything is allocated
+    r.check(nbytes);  // before anything is allocated
     Tensor t = Tensor::empty(shape, static_cast<DType>(dtype));
-    if (nbytes > 0) std::memcpy(t.raw_data(), bytes, nbytes);
+    r.read_into(t.raw_data(), nbytes);
     out.emplace(std::move(name), std::move(t));
   }
   return out;
@@ -155,17 +166,7 @@ NamedTensors read_isolated(const std::function<NamedTensors()>& read, const std:
   if (::fstat(file.fd, &st) != 0 || st.st_size <= 0) {
     throw Error(fmt::format("{}: the reader process returned nothing", what), ErrorKind::kInternal);
   }
-  const size_t size = static_cast<size_t>(st.st_size);
-  void* map = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, file.fd, 0);
-  if (map == MAP_FAILED) throw Error(fmt::format("{}: cannot map the reader's reply: {}", what, std::strerror(errno)), ErrorKind::kIo);
-  try {
-    NamedTensors out = parse_reply(static_cast<const char*>(map), size, what);
-    ::munmap(map, size);
-    return out;
-  } catch (...) {
-    ::munmap(map, size);
-    throw;
-  }
+  return parse_reply(file.fd, static_cast<uint64_t>(st.st_size), what);
 }
 
 void set_read_isolation(bool on) { isolation = on; }
