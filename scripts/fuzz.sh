@@ -3,7 +3,8 @@
 #   scripts/fuzz.sh TARGET SECONDS [more libFuzzer flags]
 #   scripts/fuzz.sh list
 #   scripts/fuzz.sh report        (CPU time, runs and findings per target, from runs.tsv)
-#   scripts/fuzz.sh triage TARGET (replays each finding: "tamp" or the library it happened in)
+#   scripts/fuzz.sh triage TARGET [FOLDER]  (replays each finding, or each input in FOLDER:
+#                                 "tamp" or the library it happened in, and the function)
 # Targets: onnx_model, tensor_proto, idx, hdf5_dataset, checkpoint, recipe (fuzz/CMakeLists.txt).
 #   scripts/fuzz.sh all SECONDS   (every target in turn, SECONDS each; names those with findings)
 # scripts/setup.sh installs what the preset needs and builds the target first. The corpus
@@ -39,9 +40,9 @@ if [ "${1:-}" = triage ]; then
   # Replays each finding of a target and names where it happened: the innermost stack frame
   # outside the sanitizer runtime, libc and the libc calls ASan intercepts, as "tamp" (code
   # compiled into the target: ours to fix) or the shared library's name, then the function.
-  t="${2:?usage: scripts/fuzz.sh triage TARGET}"
+  t="${2:?usage: scripts/fuzz.sh triage TARGET [FOLDER]}"
   shopt -s nullglob
-  for f in "$build/findings/$t"/{crash,oom,timeout,leak}-*; do
+  for f in "${3:-$build/findings/$t}"/{crash,oom,timeout,leak}-*; do
     where=$(ASAN_OPTIONS=allocator_may_return_null=1:max_allocation_size_mb=2048 \
       LSAN_OPTIONS="suppressions=$PWD/fuzz/lsan.supp" "$build/fuzz/${t}_fuzzer" -rss_limit_mb=2048 "$f" 2>&1 |
       awk '/^ *#[0-9]+ / && !/__interceptor_|__sanitizer|__asan|__ubsan|libc\.so|sysdeps|string\/|in fuzzer::| in (malloc|calloc|realloc|aligned_alloc|operator new|free|str[a-z]*|mem[a-z]*) / {
