@@ -232,7 +232,10 @@ Checkpoint load_checkpoint(const std::string& path) {
   const uint64_t file_bytes = std::filesystem::file_size(path, ec);
   detail::check_checkpoint_seal(path, file_bytes);
   Checkpoint c;
-  c.tensors = detail::read_isolated([&] { return read_hdf5(path, file_bytes); }, fmt::format("checkpoint '{}'", path));
+  // The reader holds the tensors (at most the file's bytes) and writes them out: twice the
+  // file plus a GiB for libhdf5 is plenty.
+  c.tensors = detail::read_isolated([&] { return read_hdf5(path, file_bytes); }, fmt::format("checkpoint '{}'", path),
+                                    2 * file_bytes + (uint64_t{1} << 30));
   return c;
 }
 

@@ -83,7 +83,10 @@ std::shared_ptr<nn::TensorDataset> hdf5_dataset(const std::string& path, const s
                       ErrorKind::kIo);
         }
       },
-      fmt::format("HDF5 file '{}'", path));
+      fmt::format("HDF5 file '{}'", path),
+      // Stored data expands at most kMaxCompression times, then up to 8 times more as int64
+      // labels from bytes; a GiB more for libhdf5.
+      std::filesystem::file_size(path) * kMaxCompression * 8 + (uint64_t{1} << 30));
   Tensor& x = read.at("x");
   Tensor& y = read.at("y");
   if (x.dim(0) != y.dim(0)) {

@@ -3,13 +3,26 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/mman.h>  // memfd_create
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
+
+// Clang says so through __has_feature, GCC through __SANITIZE_ADDRESS__.
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer) || __has_feature(memory_sanitizer)
+#define TAMP_HAS_SANITIZER 1
+#endif
+#endif
+#ifndef TAMP_HAS_SANITIZER
+#define TAMP_HAS_SANITIZER 0
+#endif
 
 namespace tamp::io::detail {
 
@@ -41,7 +54,27 @@ void put_string(int fd, const std::string& s) {
   put(fd, s.data(), s.size());
 }
 
-[[noreturn]] void child(int fd, const std::function<NamedTensors()>& read) {
+// The limit for the child's address space: what it inherited from the caller plus what the
+// caller allows the reader, at most the machine's memory.
+rlim_t address_space_limit(uint64_t max_bytes) {
+  const uint64_t page = static_cast<uint64_t>(::sysconf(_SC_PAGE_SIZE));
+  const uint64_t ram = static_cast<uint64_t>(::sysconf(_SC_PHYS_PAGES)) * page;
+  uint64_t inherited_pages = 0;
+  if (std::FILE* statm = std::fopen("/proc/self/statm", "r")) {
+    if (std::fscanf(statm, "%lu", &inherited_pages) != 1) inherited_pages = 0;
+    std::fclose(statm);
+  }
+  return static_cast<rlim_t>(inherited_pages * page + std::min(max_bytes, ram));
+}
+
+[[noreturn]] void child(int fd, const std::function<NamedTensors()>& read, uint64_t max_bytes) {
+#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__) && !TAMP_HAS_SANITIZER
+  const rlim_t bytes = address_space_limit(max_bytes);
+  const struct rlimit limit{bytes, bytes};
+  ::setrlimit(RLIMIT_AS, &limit);
+#else
+  (void)max_bytes;
+#endif
   try {
     const NamedTensors tensors = read();
     put_value<char>(fd, 'T');
@@ -139,13 +172,13 @@ struct Fd {
 
 }  // namespace
 
-NamedTensors read_isolated(const std::function<NamedTensors()>& read, const std::string& what) {
+NamedTensors read_isolated(const std::function<NamedTensors()>& read, const std::string& what, uint64_t max_bytes) {
   if (!isolation) return read();
   const Fd file{::memfd_create("tamp-read", MFD_CLOEXEC)};
   if (file.fd < 0) throw Error(fmt::format("{}: cannot create the reader's memory file: {}", what, std::strerror(errno)), ErrorKind::kIo);
   const pid_t pid = ::fork();
   if (pid < 0) throw Error(fmt::format("{}: cannot start the reader process: {}", what, std::strerror(errno)), ErrorKind::kIo);
-  if (pid == 0) child(file.fd, read);
+  if (pid == 0) child(file.fd, read, max_bytes);
   int status = 0;
   while (::waitpid(pid, &status, 0) < 0) {
     if (errno != EINTR) throw Error(fmt::format("{}: lost the reader process: {}", what, std::strerror(errno)), ErrorKind::kIo);

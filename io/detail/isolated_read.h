@@ -18,8 +18,11 @@ using NamedTensors = std::map<std::string, Tensor>;
 
 // `read()` in a child process; `what` names the file in the errors ("HDF5 file 'x.h5'").
 // A tamp::Error thrown by `read` reaches the caller with its message and kind; a child that
-// dies (a signal, a sanitizer's exit) gives kInvalidInput "... crashed ...".
-NamedTensors read_isolated(const std::function<NamedTensors()>& read, const std::string& what);
+// dies (a signal, a sanitizer's exit) gives kInvalidInput "... crashed ...". The child's
+// address space is limited to `max_bytes` (capped at the machine's memory; not in sanitizer
+// builds, whose shadow memory it would count): a file that makes the parser ask for more is an
+// error, not a machine out of memory.
+NamedTensors read_isolated(const std::function<NamedTensors()>& read, const std::string& what, uint64_t max_bytes);
 
 // In-process reads for the fuzz targets, whose coverage feedback stops at a fork (default: on).
 void set_read_isolation(bool on);
