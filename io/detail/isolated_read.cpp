@@ -15,7 +15,9 @@
 #include <cstring>
 
 // Clang says so through __has_feature, GCC through __SANITIZE_ADDRESS__.
-#if defined(__has_feature)
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define TAMP_HAS_SANITIZER 1
+#elif defined(__has_feature)
 #if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer) || __has_feature(memory_sanitizer)
 #define TAMP_HAS_SANITIZER 1
 #endif
@@ -68,13 +70,11 @@ rlim_t address_space_limit(uint64_t max_bytes) {
 }
 
 [[noreturn]] void child(int fd, const std::function<NamedTensors()>& read, uint64_t max_bytes) {
-#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__) && !TAMP_HAS_SANITIZER
-  const rlim_t bytes = address_space_limit(max_bytes);
-  const struct rlimit limit{bytes, bytes};
-  ::setrlimit(RLIMIT_AS, &limit);
-#else
-  (void)max_bytes;
-#endif
+  if (reader_memory_is_limited()) {
+    const rlim_t bytes = address_space_limit(max_bytes);
+    const struct rlimit limit{bytes, bytes};
+    ::setrlimit(RLIMIT_AS, &limit);
+  }
   try {
     const NamedTensors tensors = read();
     put_value<char>(fd, 'T');
@@ -203,5 +203,7 @@ NamedTensors read_isolated(const std::function<NamedTensors()>& read, const std:
 }
 
 void set_read_isolation(bool on) { isolation = on; }
+
+bool reader_memory_is_limited() { return !TAMP_HAS_SANITIZER; }
 
 }  // namespace tamp::io::detail

@@ -24,6 +24,9 @@ using NamedTensors = std::map<std::string, Tensor>;
 // error, not a machine out of memory.
 NamedTensors read_isolated(const std::function<NamedTensors()>& read, const std::string& what, uint64_t max_bytes);
 
+// False in sanitizer builds, where the child's address space is not limited.
+bool reader_memory_is_limited();
+
 // In-process reads for the fuzz targets, whose coverage feedback stops at a fork (default: on).
 void set_read_isolation(bool on);
 
