@@ -34,6 +34,11 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+# One configure-and-build per preset at a time: two runs at once (fuzz.sh for two targets,
+# a demo beside the tests) would otherwise race in the same ninja build folder and fail.
+mkdir -p build
+exec {lock}>"build/.$preset.lock"
+flock "$lock"
 cmake --preset "$preset" >/dev/null
 if [ ${#targets[@]} -gt 0 ]; then
   cmake --build --preset "$preset" --target "${targets[@]}"
