@@ -66,4 +66,19 @@ Shape broadcast_shapes(const Shape& a, const Shape& b) {
   return out;
 }
 
+int64_t broadcast_offset(int64_t i, const Shape& out, const Shape& own) {
+  int64_t off = 0, stride = 1;
+  const size_t shift = out.size() - own.size();
+  for (int d = static_cast<int>(out.size()) - 1; d >= 0; --d) {
+    const int64_t idx = i % out[d];
+    i /= out[d];
+    if (d >= static_cast<int>(shift)) {
+      const int64_t od = own[d - shift];
+      if (od != 1) off += idx * stride;
+      stride *= od;
+    }
+  }
+  return off;
+}
+
 }  // namespace tamp

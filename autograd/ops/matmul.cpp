@@ -113,22 +113,6 @@ MatMulDims matmul_dims(const Tensor& a, const Tensor& b) {
   return d;
 }
 
-// Offset (in matrices) of batch index `i` of the output inside an operand with `own` batch dims.
-int64_t batch_offset(int64_t i, const Shape& batch, const Shape& own) {
-  int64_t off = 0, stride = 1;
-  const size_t shift = batch.size() - own.size();
-  for (int d = static_cast<int>(batch.size()) - 1; d >= 0; --d) {
-    const int64_t idx = i % batch[d];
-    i /= batch[d];
-    if (d >= static_cast<int>(shift)) {
-      const int64_t od = own[d - shift];
-      if (od != 1) off += idx * stride;
-      stride *= od;
-    }
-  }
-  return off;
-}
-
 // C[b] = op(A[b]) * op(B[b]) over the output batch, parallel over the batch.
 template <class T>
 void batched_gemm(const MatMulDims& d, bool ta, bool tb, int64_t m, int64_t n, int64_t k,
@@ -137,8 +121,8 @@ void batched_gemm(const MatMulDims& d, bool ta, bool tb, int64_t m, int64_t n, i
   const int64_t count = numel(d.batch);
   kernels::parallel_for(count, 1, [&](int64_t begin, int64_t end) {
     for (int64_t i = begin; i < end; ++i) {
-      const T* ai = a + batch_offset(i, d.batch, a_batch) * a_rows * a_cols;
-      const T* bi = b + batch_offset(i, d.batch, b_batch) * b_rows * b_cols;
+      const T* ai = a + broadcast_offset(i, d.batch, a_batch) * a_rows * a_cols;
+      const T* bi = b + broadcast_offset(i, d.batch, b_batch) * b_rows * b_cols;
       kernels::gemm(ta, tb, m, n, k, T(1), ai, a_cols, bi, b_cols, T(0), c + i * m * n, n);
     }
   });

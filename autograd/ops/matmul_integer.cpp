@@ -15,22 +15,6 @@ namespace tamp::ops {
 
 namespace {
 
-// Offset (in matrices) of output batch index `i` in an operand with batch dims `own`.
-int64_t batch_offset(int64_t i, const Shape& batch, const Shape& own) {
-  int64_t off = 0, stride = 1;
-  const size_t shift = batch.size() - own.size();
-  for (int d = static_cast<int>(batch.size()) - 1; d >= 0; --d) {
-    const int64_t idx = i % batch[d];
-    i /= batch[d];
-    if (d >= static_cast<int>(shift)) {
-      const int64_t od = own[d - shift];
-      if (od != 1) off += idx * stride;
-      stride *= od;
-    }
-  }
-  return off;
-}
-
 int32_t int_at(const Tensor& t, int64_t i) {
   return t.dtype() == DType::kInt8 ? t.data<int8_t>()[i] : t.data<uint8_t>()[i];
 }
@@ -101,7 +85,8 @@ std::vector<Tensor> matmul_integer(OpContext&, const std::vector<Tensor>& in) {
   int32_t* py = y.data<int32_t>();
   const int64_t count = numel(batch);
   for (int64_t bi = 0; bi < count; ++bi) {
-    const int64_t ao = batch_offset(bi, batch, a_batch), bo = batch_offset(bi, batch, b_batch);
+    const int64_t ao = broadcast_offset(bi, batch, a_batch);
+    const int64_t bo = broadcast_offset(bi, batch, b_batch);
     // B of this batch minus its zero points, widened once: (K, N).
     std::vector<int32_t> bc(static_cast<size_t>(k * n));
     for (int64_t kk = 0; kk < k; ++kk) {

@@ -85,6 +85,20 @@ TEST(Shape, BroadcastAndAxes) {
   EXPECT_THROW(normalize_axis(4, 4), Error);
 }
 
+TEST(Shape, BroadcastOffsetWalksTheOperandAsNumpyBroadcastingDoes) {
+  // Every element of out = [2, 3, 4] against a [3, 1] operand: reads own[j][0] at out[., j, .].
+  const Shape out = {2, 3, 4}, own = {3, 1};
+  for (int64_t i = 0; i < numel(out); ++i) {
+    EXPECT_EQ(broadcast_offset(i, out, own), (i / 4) % 3) << i;
+  }
+  for (int64_t i = 0; i < 12; ++i) {
+    EXPECT_EQ(broadcast_offset(i, {4, 3}, {3}), i % 3);
+    EXPECT_EQ(broadcast_offset(i, {4, 3}, {4, 1}), i / 3);
+    EXPECT_EQ(broadcast_offset(i, {4, 3}, {4, 3}), i);
+    EXPECT_EQ(broadcast_offset(i, {4, 3}, {}), 0);
+  }
+}
+
 }  // namespace
 }  // namespace tamp
 
