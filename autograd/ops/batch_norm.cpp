@@ -30,6 +30,7 @@
 #include <Eigen/Core>
 
 #include <cmath>
+#include <utility>
 
 namespace tamp::ops {
 
@@ -205,6 +206,61 @@ std::vector<Tensor> batch_norm_forward(OpContext& ctx, const std::vector<Tensor>
   return {y, new_mean, new_var, mean, var};
 }
 
+// What both backward passes start from: the saved tensors, the incoming gradients (dY and the
+// statistics outputs' gradients, undefined when absent) and the gradients to fill.
+struct Backward {
+  const Tensor &x, &scale, &mean, &rstd, &gy;
+  Geometry g;
+  Tensor g_run_mean, g_run_var, g_saved_mean, g_saved_var;
+  bool need_x, need_scale, need_b;
+  Tensor dx, dscale, db;
+
+  // sum(dY) and sum(dY * (x - mean)) over channel c, in one pass over memory.
+  template <class T>
+  std::pair<double, double> channel_sums(int64_t c) const {
+    double sg = 0, sgx = 0;
+    const T* px = x.data<T>();
+    const T* pg = gy.data<T>();
+    const T mu = mean.data<T>()[c];
+    for (int64_t i = 0; i < g.n; ++i) {
+      const int64_t off = (i * g.c + c) * g.s;
+      ConstVecMap<T> gb(pg + off, g.s);
+      sg += static_cast<double>(gb.sum());
+      sgx += static_cast<double>((gb * (ConstVecMap<T>(px + off, g.s) - mu)).sum());
+    }
+    return {sg, sgx};
+  }
+
+  // dX = alpha * dY + beta * (x - mean) + gamma over channel c (no dY term when dY is absent).
+  template <class T>
+  void write_dx(int64_t c, T alpha, T beta, T gamma) {
+    const T* px = x.data<T>();
+    const T* pg = gy.defined() ? gy.data<T>() : nullptr;
+    const T mu = mean.data<T>()[c];
+    T* pd = dx.data<T>();
+    for (int64_t i = 0; i < g.n; ++i) {
+      const int64_t off = (i * g.c + c) * g.s;
+      VecMap<T> d(pd + off, g.s);
+      if (pg) d = ConstVecMap<T>(pg + off, g.s) * alpha + (ConstVecMap<T>(px + off, g.s) - mu) * beta + gamma;
+      else d = (ConstVecMap<T>(px + off, g.s) - mu) * beta + gamma;
+    }
+  }
+};
+
+Backward backward_of(const OpContext& ctx, const std::vector<Tensor>& grads) {
+  auto stat_grad = [&](size_t k) { return k < grads.size() && grads[k].defined() ? grads[k] : Tensor(); };
+  const Tensor& x = ctx.saved.at(0);
+  const Tensor& gy = grads[0];
+  Backward b{x, ctx.saved.at(1), ctx.saved.at(2), ctx.saved.at(3), gy, geometry(x),
+             stat_grad(1), stat_grad(2), stat_grad(3), stat_grad(4),
+             ctx.needs_grad[0], ctx.needs_grad[1] && gy.defined(), ctx.needs_grad[2] && gy.defined(),
+             Tensor(), Tensor(), Tensor()};
+  if (b.need_x) b.dx = Tensor::empty(x.shape(), x.dtype());
+  if (b.need_scale) b.dscale = Tensor::empty({b.g.c}, x.dtype());
+  if (b.need_b) b.db = Tensor::empty({b.g.c}, x.dtype());
+  return b;
+}
+
 // Training, per channel with xhat = (x - mean) * rstd:
 //   dX = scale * rstd * (dY - mean(dY) - xhat * mean(dY * xhat))
 //        + d(outputs 1-4)/dX (running and saved statistics depend on the batch)
@@ -215,143 +271,81 @@ std::vector<Tensor> batch_norm_forward(OpContext& ctx, const std::vector<Tensor>
 // statistics outputs' terms summed over the ranks (one cross-rank sum of 4C values) and the
 // total count; dscale and dB from this rank's sums.
 std::vector<Tensor> synced_backward(OpContext& ctx, const std::vector<Tensor>& grads, const Mode& m) {
-  const Tensor& x = ctx.saved.at(0);
-  const Tensor& scale = ctx.saved.at(1);
-  const Tensor& mean = ctx.saved.at(2);
-  const Tensor& rstd = ctx.saved.at(3);
+  Backward b = backward_of(ctx, grads);
   const double total = ctx.saved.at(4).item();
-  const Geometry g = geometry(x);
-  const Tensor& gy = grads[0];
-  auto stat_grad = [&](size_t k) { return k < grads.size() && grads[k].defined() ? grads[k] : Tensor(); };
-  const Tensor g_run_mean = stat_grad(1), g_run_var = stat_grad(2);
-  const Tensor g_saved_mean = stat_grad(3), g_saved_var = stat_grad(4);
-  const bool need_x = ctx.needs_grad[0];
-  const bool need_scale = ctx.needs_grad[1] && gy.defined();
-  const bool need_b = ctx.needs_grad[2] && gy.defined();
-  Tensor dx = need_x ? Tensor::empty(x.shape(), x.dtype()) : Tensor();
-  Tensor dscale = need_scale ? Tensor::empty({g.c}, x.dtype()) : Tensor();
-  Tensor db = need_b ? Tensor::empty({g.c}, x.dtype()) : Tensor();
-  Tensor sums = Tensor::zeros({4 * g.c}, DType::kFloat64);  // (4, C): dY, dY * (x - mean), var and mean terms
+  Tensor sums = Tensor::zeros({4 * b.g.c}, DType::kFloat64);  // (4, C): dY, dY * (x - mean), var and mean terms
   double* ps = sums.data<double>();
-  std::vector<double> local(2 * static_cast<size_t>(g.c), 0.0);  // this rank's dY and dY * (x - mean) sums
-  dispatch_float(x.dtype(), [&](auto tag) {
+  std::vector<double> local(2 * static_cast<size_t>(b.g.c), 0.0);  // this rank's dY and dY * (x - mean) sums
+  dispatch_float(b.x.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    const T* px = x.data<T>();
-    const T* pg = gy.defined() ? gy.data<T>() : nullptr;
-    const T* ps_scale = scale.data<T>();
-    const T* pm = mean.data<T>();
-    const T* pr = rstd.data<T>();
+    const T* ps_scale = b.scale.data<T>();
+    const T* pr = b.rstd.data<T>();
     auto at = [](const Tensor& t, int64_t c) { return t.defined() ? static_cast<double>(t.data<T>()[c]) : 0.0; };
     const double keep = 1.0 - static_cast<double>(static_cast<T>(m.momentum));
     const double correction = m.unbiased && total > 1 ? total / (total - 1) : 1.0;
-    kernels::parallel_for(g.c, 1, [&](int64_t c0, int64_t c1) {
+    kernels::parallel_for(b.g.c, 1, [&](int64_t c0, int64_t c1) {
       for (int64_t c = c0; c < c1; ++c) {
-        double sg = 0, sgx = 0;
-        if (pg) {
-          const T mu = pm[c];
-          for (int64_t i = 0; i < g.n; ++i) {
-            const int64_t off = (i * g.c + c) * g.s;
-            ConstVecMap<T> gb(pg + off, g.s);
-            sg += static_cast<double>(gb.sum());
-            sgx += static_cast<double>((gb * (ConstVecMap<T>(px + off, g.s) - mu)).sum());
-          }
-        }
+        const auto [sg, sgx] = b.gy.defined() ? b.channel_sums<T>(c) : std::pair<double, double>();
         local[static_cast<size_t>(c)] = sg;
-        local[static_cast<size_t>(g.c + c)] = sgx;
+        local[static_cast<size_t>(b.g.c + c)] = sgx;
         ps[c] = sg;
-        ps[g.c + c] = sgx;
-        ps[2 * g.c + c] = 2 * (at(g_run_var, c) * keep * correction + at(g_saved_var, c));
-        ps[3 * g.c + c] = at(g_run_mean, c) * keep + at(g_saved_mean, c);
+        ps[b.g.c + c] = sgx;
+        ps[2 * b.g.c + c] = 2 * (at(b.g_run_var, c) * keep * correction + at(b.g_saved_var, c));
+        ps[3 * b.g.c + c] = at(b.g_run_mean, c) * keep + at(b.g_saved_mean, c);
       }
     });
     // Every rank sums, whether or not it needs dX here (the graphs are the same, so they all do).
-    if (need_x) cross_rank_sum(m.group, sums);
-    for (int64_t c = 0; c < g.c; ++c) {
-      if (need_scale) dscale.data<T>()[c] = static_cast<T>(local[static_cast<size_t>(g.c + c)]) * pr[c];
-      if (need_b) db.data<T>()[c] = static_cast<T>(local[static_cast<size_t>(c)]);
+    if (b.need_x) cross_rank_sum(m.group, sums);
+    for (int64_t c = 0; c < b.g.c; ++c) {
+      if (b.need_scale) b.dscale.data<T>()[c] = static_cast<T>(local[static_cast<size_t>(b.g.c + c)]) * pr[c];
+      if (b.need_b) b.db.data<T>()[c] = static_cast<T>(local[static_cast<size_t>(c)]);
     }
-    if (!need_x) return;
-    T* pd = dx.data<T>();
-    kernels::parallel_for(g.c, 1, [&](int64_t c0, int64_t c1) {
+    if (!b.need_x) return;
+    kernels::parallel_for(b.g.c, 1, [&](int64_t c0, int64_t c1) {
       for (int64_t c = c0; c < c1; ++c) {
-        const T mu = pm[c], rs = pr[c];
-        const T alpha = pg ? ps_scale[c] * rs : T(0);
-        const T beta = static_cast<T>(-alpha * rs * rs * ps[g.c + c] / total + ps[2 * g.c + c] / total);
-        const T gamma = static_cast<T>(-alpha * ps[c] / total + ps[3 * g.c + c] / total);
-        for (int64_t i = 0; i < g.n; ++i) {
-          const int64_t off = (i * g.c + c) * g.s;
-          VecMap<T> d(pd + off, g.s);
-          if (pg) d = ConstVecMap<T>(pg + off, g.s) * alpha + (ConstVecMap<T>(px + off, g.s) - mu) * beta + gamma;
-          else d = (ConstVecMap<T>(px + off, g.s) - mu) * beta + gamma;
-        }
+        const T rs = pr[c];
+        const T alpha = b.gy.defined() ? ps_scale[c] * rs : T(0);
+        const T beta = static_cast<T>(-alpha * rs * rs * ps[b.g.c + c] / total + ps[2 * b.g.c + c] / total);
+        const T gamma = static_cast<T>(-alpha * ps[c] / total + ps[3 * b.g.c + c] / total);
+        b.write_dx<T>(c, alpha, beta, gamma);
       }
     });
   });
-  return {dx, dscale, db, Tensor(), Tensor()};
+  return {b.dx, b.dscale, b.db, Tensor(), Tensor()};
 }
 
 std::vector<Tensor> batch_norm_backward(OpContext& ctx, const std::vector<Tensor>& grads) {
-  if (const Mode m = mode_of(ctx); m.training && m.group != 0) return synced_backward(ctx, grads, m);
-  const Tensor& x = ctx.saved.at(0);
-  const Tensor& scale = ctx.saved.at(1);
-  const Tensor& mean = ctx.saved.at(2);
-  const Tensor& rstd = ctx.saved.at(3);
-  const Geometry g = geometry(x);
   const Mode m = mode_of(ctx);
-  const Tensor& gy = grads[0];
-  auto stat_grad = [&](size_t k) { return k < grads.size() && grads[k].defined() ? grads[k] : Tensor(); };
-  const Tensor g_run_mean = stat_grad(1), g_run_var = stat_grad(2);
-  const Tensor g_saved_mean = stat_grad(3), g_saved_var = stat_grad(4);
-  const bool need_x = ctx.needs_grad[0];
-  const bool need_scale = ctx.needs_grad[1] && gy.defined();
-  const bool need_b = ctx.needs_grad[2] && gy.defined();
-  Tensor dx = need_x ? Tensor::empty(x.shape(), x.dtype()) : Tensor();
-  Tensor dscale = need_scale ? Tensor::empty({g.c}, x.dtype()) : Tensor();
-  Tensor db = need_b ? Tensor::empty({g.c}, x.dtype()) : Tensor();
-  dispatch_float(x.dtype(), [&](auto tag) {
+  if (m.training && m.group != 0) return synced_backward(ctx, grads, m);
+  Backward b = backward_of(ctx, grads);
+  dispatch_float(b.x.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    const T* px = x.data<T>();
-    const T* pg = gy.defined() ? gy.data<T>() : nullptr;
-    const T* ps = scale.data<T>();
-    const T* pm = mean.data<T>();
-    const T* pr = rstd.data<T>();
+    const T* ps = b.scale.data<T>();
+    const T* pr = b.rstd.data<T>();
     auto at = [](const Tensor& t, int64_t c) { return t.defined() ? t.data<T>()[c] : T(0); };
-    const T cnt = T(g.count);
+    const T cnt = T(b.g.count);
     const T keep = T(1) - T(m.momentum);
-    const T correction = m.unbiased && g.count > 1 ? cnt / (cnt - 1) : T(1);
-    kernels::parallel_for(g.c, 1, [&](int64_t c0, int64_t c1) {
+    const T correction = m.unbiased && b.g.count > 1 ? cnt / (cnt - 1) : T(1);
+    kernels::parallel_for(b.g.c, 1, [&](int64_t c0, int64_t c1) {
       for (int64_t c = c0; c < c1; ++c) {
-        const T mu = pm[c], rs = pr[c];
-        double sg = 0, sgx = 0;  // sum(dY), sum(dY * (x - mean)), in one pass over memory
-        if (pg && (need_scale || need_b || (need_x && m.training))) {
-          for (int64_t i = 0; i < g.n; ++i) {
-            const int64_t off = (i * g.c + c) * g.s;
-            ConstVecMap<T> gb(pg + off, g.s);
-            sg += static_cast<double>(gb.sum());
-            sgx += static_cast<double>((gb * (ConstVecMap<T>(px + off, g.s) - mu)).sum());
-          }
-        }
-        if (need_scale) dscale.data<T>()[c] = static_cast<T>(sgx) * rs;
-        if (need_b) db.data<T>()[c] = static_cast<T>(sg);
-        if (!need_x) continue;
-        const T alpha = pg ? ps[c] * rs : T(0);
+        const T rs = pr[c];
+        const bool need_sums = b.gy.defined() && (b.need_scale || b.need_b || (b.need_x && m.training));
+        const auto [sg, sgx] = need_sums ? b.channel_sums<T>(c) : std::pair<double, double>();
+        if (b.need_scale) b.dscale.data<T>()[c] = static_cast<T>(sgx) * rs;
+        if (b.need_b) b.db.data<T>()[c] = static_cast<T>(sg);
+        if (!b.need_x) continue;
+        const T alpha = b.gy.defined() ? ps[c] * rs : T(0);
         T beta = 0, gamma = 0;
         if (m.training) {
           beta = -alpha * rs * rs * static_cast<T>(sgx) / cnt +
-                 T(2) * (at(g_run_var, c) * keep * correction + at(g_saved_var, c)) / cnt;
-          gamma = -alpha * static_cast<T>(sg) / cnt + (at(g_run_mean, c) * keep + at(g_saved_mean, c)) / cnt;
+                 T(2) * (at(b.g_run_var, c) * keep * correction + at(b.g_saved_var, c)) / cnt;
+          gamma = -alpha * static_cast<T>(sg) / cnt + (at(b.g_run_mean, c) * keep + at(b.g_saved_mean, c)) / cnt;
         }
-        T* pd = dx.data<T>();
-        for (int64_t i = 0; i < g.n; ++i) {
-          const int64_t off = (i * g.c + c) * g.s;
-          VecMap<T> d(pd + off, g.s);
-          if (pg) d = ConstVecMap<T>(pg + off, g.s) * alpha + (ConstVecMap<T>(px + off, g.s) - mu) * beta + gamma;
-          else d = (ConstVecMap<T>(px + off, g.s) - mu) * beta + gamma;
-        }
+        b.write_dx<T>(c, alpha, beta, gamma);
       }
     });
   });
-  return {dx, dscale, db, Tensor(), Tensor()};
+  return {b.dx, b.dscale, b.db, Tensor(), Tensor()};
 }
 
 }  // namespace
