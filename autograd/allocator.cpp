@@ -1,6 +1,8 @@
 #include <tamp/autograd/allocator.h>
 #include <tamp/autograd/error.h>
 
+#include <pthread.h>
+
 #include <cstdlib>
 #include <map>
 #include <mutex>
@@ -54,7 +56,15 @@ struct Cache {
 };
 
 Cache& cache() {
-  static Cache* c = new Cache;  // never destroyed: tensors may be freed during static destruction
+  // Never destroyed: tensors may be freed during static destruction. The lock is held across
+  // fork(), so a child process (io's isolated reader) never inherits it locked by a thread it
+  // does not have.
+  static Cache* c = [] {
+    auto* made = new Cache;
+    ::pthread_atfork([] { cache().mutex.lock(); }, [] { cache().mutex.unlock(); },
+                     [] { cache().mutex.unlock(); });
+    return made;
+  }();
   return *c;
 }
 

@@ -1,5 +1,7 @@
 #include <tamp/io/detail/isolated_read.h>
 
+#include <tamp/autograd/threads.h>
+
 #include <signal.h>
 #include <string.h>
 #include <sys/mman.h>  // memfd_create
@@ -70,6 +72,8 @@ rlim_t address_space_limit(uint64_t max_bytes) {
 }
 
 [[noreturn]] void child(int fd, const std::function<NamedTensors()>& read, uint64_t max_bytes) {
+  // The caller's OpenMP threads were not forked: a parallel region here would wait for them.
+  set_num_threads(1);
   if (reader_memory_is_limited()) {
     const rlim_t bytes = address_space_limit(max_bytes);
     const struct rlimit limit{bytes, bytes};

@@ -9,13 +9,23 @@
 #include <tamp/io/detail/isolated_read.h>
 #include <tamp/io/hdf5_dataset.h>
 
+#include <tamp/autograd/kernels/parallel.h>
+#include <tamp/autograd/threads.h>
+
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
+#include <atomic>
+#include <chrono>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <functional>
+#include <future>
+#include <sstream>
+#include <thread>
 
 namespace tamp::test {
 namespace {
@@ -69,6 +79,61 @@ TEST(IsolatedRead, AReaderThatCrashesIsAnErrorInTheCaller) {
     EXPECT_NE(m.find("nothing was loaded"), std::string::npos) << m;
     EXPECT_EQ(e.kind(), ErrorKind::kInvalidInput);
   }
+}
+
+// Runs `before`, then `reads` read_isolated calls of `read`, on one thread, and says whether
+// they all came back within a minute. A reader that hangs in its process is killed (SIGKILL to
+// every child of this process), so a hang fails the test instead of stopping the suite.
+bool reads_come_back(int reads, const std::function<NamedTensors()>& read, const std::function<void()>& before = [] {}) {
+  auto done = std::async(std::launch::async, [&] {
+    before();
+    for (int i = 0; i < reads; ++i) read_isolated(read, "test", uint64_t{1} << 30);
+  });
+  if (done.wait_for(std::chrono::minutes(1)) == std::future_status::ready) {
+    done.get();
+    return true;
+  }
+  for (const auto& e : std::filesystem::directory_iterator("/proc")) {
+    std::ifstream stat(e.path() / "stat");
+    std::string line;
+    if (!std::getline(stat, line) || line.rfind(')') == std::string::npos) continue;
+    std::istringstream rest(line.substr(line.rfind(')') + 2));
+    char state = 0;
+    int ppid = 0;
+    rest >> state >> ppid;
+    if (ppid == ::getpid()) ::kill(std::stoi(e.path().filename().string()), SIGKILL);
+  }
+  EXPECT_THROW(done.get(), Error);  // "the reader crashed (Killed)"
+  return false;
+}
+
+// The caller's OpenMP threads do not exist in the reader's process: a reader that runs a
+// parallel kernel after the calling thread did must not wait for them.
+TEST(IsolatedRead, AReaderRunsParallelKernelsAfterTheCallerDid) {
+  auto count = [] {
+    std::atomic<int64_t> n{0};
+    kernels::parallel_for(1 << 20, 1, [&](int64_t b, int64_t e) { n += e - b; });
+    return n.load();
+  };
+  set_num_threads(2);
+  int64_t in_caller = 0;
+  EXPECT_TRUE(reads_come_back(
+      3, [&] { return NamedTensors{{"n", Tensor::scalar(static_cast<double>(count()), DType::kInt64)}}; },
+      [&] { in_caller = count(); }));
+  EXPECT_EQ(in_caller, 1 << 20);
+}
+
+// Another thread allocating tensors at the moment of the fork (a data loader prefetching)
+// may hold the tensor allocator's lock: the reader must still allocate.
+TEST(IsolatedRead, AReaderAllocatesWhileAnotherThreadOfTheCallerDoes) {
+  std::atomic<bool> stop{false};
+  std::thread allocating([&] {
+    while (!stop) Tensor t = Tensor::empty({1 << 16}, DType::kFloat32);  // cached sizes: the lock
+  });
+  const bool ok = reads_come_back(200, [] { return NamedTensors{{"t", Tensor::zeros({1 << 16}, DType::kFloat32)}}; });
+  stop = true;
+  allocating.join();
+  EXPECT_TRUE(ok);
 }
 
 // Each input crashed libhdf5 inside the fuzzer's process (the triage put the innermost frame
