@@ -200,10 +200,13 @@ std::string Checkpoint::string(const std::string& name) const {
 }
 
 void save_checkpoint(const Checkpoint& checkpoint, const std::string& path) {
-  H5::Exception::dontPrint();
   const std::string tmp = fmt::format("{}.tmp-{}", path, ::getpid());
   try {
-    write_file(checkpoint, tmp);
+    {
+      const auto held = detail::lock_libhdf5_in_caller();
+      H5::Exception::dontPrint();
+      write_file(checkpoint, tmp);
+    }
     detail::seal_checkpoint(tmp);
     fsync_path(tmp, false);
   } catch (const H5::Exception& e) {

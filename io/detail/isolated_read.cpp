@@ -180,7 +180,11 @@ NamedTensors read_isolated(const std::function<NamedTensors()>& read, const std:
   if (!isolation) return read();
   const Fd file{::memfd_create("tamp-read", MFD_CLOEXEC)};
   if (file.fd < 0) throw Error(fmt::format("{}: cannot create the reader's memory file: {}", what, std::strerror(errno)), ErrorKind::kIo);
-  const pid_t pid = ::fork();
+  pid_t pid = 0;
+  {
+    const auto no_libhdf5_call_in_flight = lock_libhdf5_in_caller();
+    pid = ::fork();
+  }
   if (pid < 0) throw Error(fmt::format("{}: cannot start the reader process: {}", what, std::strerror(errno)), ErrorKind::kIo);
   if (pid == 0) child(file.fd, read, max_bytes);
   int status = 0;
@@ -204,6 +208,11 @@ NamedTensors read_isolated(const std::function<NamedTensors()>& read, const std:
     throw Error(fmt::format("{}: the reader process returned nothing", what), ErrorKind::kInternal);
   }
   return parse_reply(file.fd, static_cast<uint64_t>(st.st_size), what);
+}
+
+std::unique_lock<std::mutex> lock_libhdf5_in_caller() {
+  static std::mutex m;
+  return std::unique_lock<std::mutex>(m);
 }
 
 void set_read_isolation(bool on) { isolation = on; }

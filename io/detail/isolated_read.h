@@ -10,6 +10,7 @@
 
 #include <functional>
 #include <map>
+#include <mutex>
 #include <string>
 
 namespace tamp::io::detail {
@@ -23,6 +24,11 @@ using NamedTensors = std::map<std::string, Tensor>;
 // builds, whose shadow memory it would count): a file that makes the parser ask for more is an
 // error, not a machine out of memory.
 NamedTensors read_isolated(const std::function<NamedTensors()>& read, const std::string& what, uint64_t max_bytes);
+
+// Held around tamp's libhdf5 calls in the caller's process (save_checkpoint) and across the
+// reader's fork, so that the reader never inherits libhdf5's global lock (Debian's libhdf5 is
+// thread-safe) held by another thread, which it would wait on forever.
+std::unique_lock<std::mutex> lock_libhdf5_in_caller();
 
 // False in sanitizer builds, where the child's address space is not limited.
 bool reader_memory_is_limited();

@@ -81,14 +81,11 @@ TEST(IsolatedRead, AReaderThatCrashesIsAnErrorInTheCaller) {
   }
 }
 
-// Runs `before`, then `reads` read_isolated calls of `read`, on one thread, and says whether
-// they all came back within a minute. A reader that hangs in its process is killed (SIGKILL to
-// every child of this process), so a hang fails the test instead of stopping the suite.
-bool reads_come_back(int reads, const std::function<NamedTensors()>& read, const std::function<void()>& before = [] {}) {
-  auto done = std::async(std::launch::async, [&] {
-    before();
-    for (int i = 0; i < reads; ++i) read_isolated(read, "test", uint64_t{1} << 30);
-  });
+// Runs `work` on another thread and says whether it came back within a minute. A reader that
+// hangs in its process is killed (SIGKILL to every child of this process), so a hang fails the
+// test instead of stopping the suite.
+bool comes_back(const std::function<void()>& work) {
+  auto done = std::async(std::launch::async, work);
   if (done.wait_for(std::chrono::minutes(1)) == std::future_status::ready) {
     done.get();
     return true;
@@ -117,9 +114,13 @@ TEST(IsolatedRead, AReaderRunsParallelKernelsAfterTheCallerDid) {
   };
   set_num_threads(2);
   int64_t in_caller = 0;
-  EXPECT_TRUE(reads_come_back(
-      3, [&] { return NamedTensors{{"n", Tensor::scalar(static_cast<double>(count()), DType::kInt64)}}; },
-      [&] { in_caller = count(); }));
+  EXPECT_TRUE(comes_back([&] {
+    in_caller = count();  // on the thread that forks next
+    for (int i = 0; i < 3; ++i) {
+      read_isolated([&] { return NamedTensors{{"n", Tensor::scalar(static_cast<double>(count()), DType::kInt64)}}; },
+                    "test", uint64_t{1} << 30);
+    }
+  }));
   EXPECT_EQ(in_caller, 1 << 20);
 }
 
@@ -130,9 +131,34 @@ TEST(IsolatedRead, AReaderAllocatesWhileAnotherThreadOfTheCallerDoes) {
   std::thread allocating([&] {
     while (!stop) Tensor t = Tensor::empty({1 << 16}, DType::kFloat32);  // cached sizes: the lock
   });
-  const bool ok = reads_come_back(200, [] { return NamedTensors{{"t", Tensor::zeros({1 << 16}, DType::kFloat32)}}; });
+  const bool ok = comes_back([] {
+    for (int i = 0; i < 200; ++i) {
+      read_isolated([] { return NamedTensors{{"t", Tensor::zeros({1 << 16}, DType::kFloat32)}}; }, "test",
+                    uint64_t{1} << 30);
+    }
+  });
   stop = true;
   allocating.join();
+  EXPECT_TRUE(ok);
+}
+
+// Another thread saving a checkpoint at the moment of the fork may hold libhdf5's global lock
+// (Debian builds it thread-safe): the reader, which opens the file with libhdf5, must not
+// inherit it held.
+TEST(IsolatedRead, ACheckpointLoadsWhileAnotherThreadSavesOne) {
+  TempDir dir;
+  io::Checkpoint c;
+  c.set_group("w", {{"a", Tensor::full({1 << 12}, 0.5, DType::kFloat32)}});
+  io::save_checkpoint(c, dir.file("load.h5"));
+  std::atomic<bool> stop{false};
+  std::thread saving([&] {
+    while (!stop) io::save_checkpoint(c, dir.file("save.h5"));
+  });
+  const bool ok = comes_back([&] {
+    for (int i = 0; i < 100; ++i) io::load_checkpoint(dir.file("load.h5"));
+  });
+  stop = true;
+  saving.join();
   EXPECT_TRUE(ok);
 }
 
