@@ -38,14 +38,15 @@ if [ "${1:-}" = report ]; then
 fi
 if [ "${1:-}" = triage ]; then
   # Replays each finding of a target and names where it happened: the innermost stack frame
-  # outside the sanitizer runtime, libc and the libc calls ASan intercepts, as "tamp" (code
+  # outside the sanitizer runtime, libc (its frames may name only glibc source folders, as a
+  # stack-protector abort does) and the libc calls ASan intercepts, as "tamp" (code
   # compiled into the target: ours to fix) or the shared library's name, then the function.
   t="${2:?usage: scripts/fuzz.sh triage TARGET [FOLDER]}"
   shopt -s nullglob
   for f in "${3:-$build/findings/$t}"/{crash,oom,timeout,leak}-*; do
     where=$(ASAN_OPTIONS=allocator_may_return_null=1:max_allocation_size_mb=2048 \
       LSAN_OPTIONS="suppressions=$PWD/fuzz/lsan.supp" "$build/fuzz/${t}_fuzzer" -rss_limit_mb=2048 "$f" 2>&1 |
-      awk '/^ *#[0-9]+ / && !/__interceptor_|__sanitizer|__asan|__ubsan|libc\.so|sysdeps|string\/|in fuzzer::| in (malloc|calloc|realloc|aligned_alloc|operator new|free|str[a-z]*|mem[a-z]*) / {
+      awk '/^ *#[0-9]+ / && !/__interceptor_|__sanitizer|__asan|__ubsan|libc\.so|sysdeps|(string|nptl|stdlib|debug|libio|signal)\/|in fuzzer::| in (malloc|calloc|realloc|aligned_alloc|operator new|free|str[a-z]*|mem[a-z]*) / {
              fn = ($3 == "in") ? $4 : (match($0, /\+0x[0-9a-f]+/) ? substr($0, RSTART, RLENGTH) : "?")
              if (match($0, /\(\/[^)+ ]*\.so[^)+ ]*/)) { n = substr($0, RSTART + 1, RLENGTH - 1); sub(/.*\//, "", n) }
              else n = "tamp"  # compiled into the target: tamp and the headers it inlines
