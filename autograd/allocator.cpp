@@ -1,4 +1,5 @@
 #include <tamp/autograd/allocator.h>
+#include <tamp/autograd/detail/sanitizer.h>
 #include <tamp/autograd/error.h>
 
 #include <pthread.h>
@@ -12,17 +13,8 @@ namespace tamp {
 
 namespace {
 
-#if defined(__SANITIZE_ADDRESS__)
-constexpr bool kCacheEnabled = false;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-constexpr bool kCacheEnabled = false;
-#else
-constexpr bool kCacheEnabled = true;
-#endif
-#else
-constexpr bool kCacheEnabled = true;
-#endif
+// The sanitizers must see every allocation and free: no reuse cache under them.
+constexpr bool kCacheEnabled = !TAMP_HAS_SANITIZER;
 
 // Below this size glibc's heap already reuses memory without system calls.
 constexpr size_t kMinCached = size_t{64} << 10;

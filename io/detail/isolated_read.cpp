@@ -1,5 +1,6 @@
 #include <tamp/io/detail/isolated_read.h>
 
+#include <tamp/autograd/detail/sanitizer.h>
 #include <tamp/autograd/threads.h>
 
 #include <signal.h>
@@ -15,18 +16,6 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-
-// Clang says so through __has_feature, GCC through __SANITIZE_ADDRESS__.
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define TAMP_HAS_SANITIZER 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer) || __has_feature(memory_sanitizer)
-#define TAMP_HAS_SANITIZER 1
-#endif
-#endif
-#ifndef TAMP_HAS_SANITIZER
-#define TAMP_HAS_SANITIZER 0
-#endif
 
 namespace tamp::io::detail {
 
