@@ -107,6 +107,7 @@ nn::Graph lower_to_qdq(const nn::Graph& in) {
   }
   const auto sites = find_fake_quantize(g);
   TAMP_CHECK(!sites.empty(), "the graph has no FakeQuantize node: quantize it first (QAT or static PTQ)");
+  g.metadata[std::string(kTargetMetadataKey)] = std::string(export_target_name(detail::checked_export_target(g, sites)));
   remove_dropouts(g);
   NameScope names(g);
   std::map<std::string, ActQuant> act;            // activation DQ output -> its parameters

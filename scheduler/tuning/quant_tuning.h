@@ -49,6 +49,9 @@ struct QuantTuningOptions {
   // Searchable values: "percentile" (of the percentile calibration, default 99.99) and
   // "weight_narrow_range" (true | false, default false).
   std::map<std::string, std::vector<std::string>> searchable;
+  // The export target (compression/quantization/export_target.h): trials quantize the weights
+  // to the range it computes exactly, and the export records it.
+  compression::ExportTarget target = compression::ExportTarget::kPortable;
 
   std::shared_ptr<const nn::Dataset> calibration;
   int64_t calibration_batches = 8;
