@@ -107,7 +107,6 @@ nn::Graph lower_to_qdq(const nn::Graph& in) {
   }
   const auto sites = find_fake_quantize(g);
   TAMP_CHECK(!sites.empty(), "the graph has no FakeQuantize node: quantize it first (QAT or static PTQ)");
-  g.metadata[std::string(kTargetMetadataKey)] = std::string(export_target_name(detail::checked_export_target(g, sites)));
   remove_dropouts(g);
   NameScope names(g);
   std::map<std::string, ActQuant> act;            // activation DQ output -> its parameters
@@ -143,6 +142,8 @@ nn::Graph lower_to_qdq(const nn::Graph& in) {
       act[s.output] = {s.scale, s.zero_point};
     }
   }
+  // Every range is storable (check_lowerable); now each must be exact on the target's CPUs.
+  g.metadata[std::string(kTargetMetadataKey)] = std::string(export_target_name(detail::checked_export_target(g, sites)));
   g.nodes.clear();
   // Pass-through ops keep the grid: Q/DQ with their input's parameters after them, so ORT
   // runs them on integers (and fuses the op after them).
