@@ -123,10 +123,10 @@ Outcome run_dynamic(const QuantizeArgs& a, const nn::Graph& g) {
   Outcome r{quantize_dynamic(g, o), {}, {}, {}, nullptr};
   r.simulated = std::make_shared<nn::GraphModule>(r.graph);
   const QuantSpec weights = weights_for_target(o.weights, quint8, o.target);
-  r.settings = {{"method", "dynamic"}, {"target", a.target}, {"weights", weights.describe()}};
+  r.settings = {{"method", "dynamic"}, {"target", a.target.target}, {"weights", weights.describe()}};
   int layers = 0;
   for (const auto& n : r.graph.nodes) layers += n.op_type == "MatMulInteger";
-  r.summary = fmt::format("dynamic 8-bit for target {}: {} layer(s), weights {}", a.target, layers, weights.describe());
+  r.summary = fmt::format("dynamic 8-bit for target {}: {} layer(s), weights {}", a.target.target, layers, weights.describe());
   return r;
 }
 
@@ -165,7 +165,7 @@ Outcome run_static(const QuantizeArgs& a, const nn::Graph& g) {
   int weights = 0, activations = 0;
   for (const auto& s : sq->sites()) (s.is_weight ? weights : activations) += 1;
   const std::string format_name = format == QuantFormat::kQdq ? "qdq" : "qoperator";
-  r.settings = {{"method", "static"}, {"format", format_name}, {"target", a.target},
+  r.settings = {{"method", "static"}, {"format", format_name}, {"target", a.target.target},
                 {"calibration", std::string(observer_name(o.activations.observer.kind))},
                 {"weight_calibration", std::string(observer_name(o.weights.observer.kind))},
                 {"calibration_data", data.name + normalization_text(data)}, {"calibration_batches", batches},
@@ -174,7 +174,7 @@ Outcome run_static(const QuantizeArgs& a, const nn::Graph& g) {
                 {"quantized_activations", activations}, {"folded_batch_norms", sq->folded_batch_norms()}};
   r.summary = fmt::format("static 8-bit ({}, target {}): {} weight(s) {}, {} activation(s) {}{}, {} calibration "
                           "batch(es) of {} from {}{}",
-                          format == QuantFormat::kQdq ? "QDQ" : "QOperator", a.target, weights, weights_spec.describe(), activations,
+                          format == QuantFormat::kQdq ? "QDQ" : "QOperator", a.target.target, weights, weights_spec.describe(), activations,
                           o.activations.describe(), a.power_of_two ? ", power-of-two scales" : "", batches, a.batch,
                           data.name, normalization_text(data));
   if (sq->folded_batch_norms() > 0) r.summary += fmt::format("; {} BatchNorm(s) folded", sq->folded_batch_norms());

@@ -154,7 +154,7 @@ int run_train(const TrainArgs& args) {
     int weights = 0, activations = 0;
     for (const auto& s : qat->sites()) (s.is_weight ? weights : activations) += 1;
     quantized = {{"format", format == compression::QuantFormat::kQdq ? "qdq" : "qoperator"},
-                 {"target", args.target},
+                 {"target", args.target.target},
                  {"weights", qat->options().weights.describe()},
                  {"activations", qat->options().activations.describe()},
                  {"quantized_weights", weights},
@@ -193,7 +193,7 @@ int run_train(const TrainArgs& args) {
                quantized["quantized_weights"].get<int>(), quantized["weights"].get<std::string>(),
                quantized["quantized_activations"].get<int>(), quantized["activations"].get<std::string>(),
                qat->folded_batch_norms() ? fmt::format(", {} BatchNorm(s) folded", qat->folded_batch_norms()) : "",
-               format == compression::QuantFormat::kQdq ? "QDQ" : "QOperator", args.target);
+               format == compression::QuantFormat::kQdq ? "QDQ" : "QOperator", args.target.target);
     if (parity) print_parity(*parity, stdout);
   }
   fmt::print("wrote {}\n", args.out);

@@ -126,7 +126,7 @@ ExportTarget checked_export_target(const nn::Graph& g, const std::vector<FakeQua
     }
     return ExportTarget::kVnni;
   }
-  ExportTarget target;
+  ExportTarget target = ExportTarget::kPortable;
   TAMP_WITH_CONTEXT(fmt::format("graph metadata '{}'", kTargetMetadataKey), target = export_target_from_name(it->second));
   for (const auto& s : sites) {
     const auto [qmin, qmax] = range_of(g, s);

@@ -23,6 +23,7 @@
 // supports 8 only). Options with one candidate are fixed, not searched.
 #pragma once
 
+#include <tamp/compression/quantization/export_target.h>
 #include <tamp/compression/quantization/lower.h>
 #include <tamp/nn/dataset.h>
 #include <tamp/nn/graph.h>
