@@ -10,7 +10,7 @@ targets=("${@:2}")
 
 packages=(
   build-essential cmake ninja-build pkg-config git
-  libeigen3-dev libprotobuf-dev protobuf-compiler libonnx-dev
+  libeigen3-dev libhwy-dev libprotobuf-dev protobuf-compiler libonnx-dev
   libopenmpi-dev openmpi-bin libhdf5-dev libfmt-dev zlib1g-dev
   libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev libyaml-cpp-dev nlohmann-json3-dev
   dataset-fashion-mnist libonnx-testdata

@@ -5,19 +5,27 @@
 // The im2col path gives each thread a contiguous chunk of the batch and runs single-threaded
 // GEMMs (Eigen does not nest inside an OpenMP region); with one image the images run serially
 // and Eigen threads each GEMM instead.
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "tamp/autograd/kernels/conv.cpp"
+#include <hwy/foreach_target.h>  // IWYU pragma: keep
+
+#include <hwy/highway.h>
 #include <tamp/autograd/kernels/conv.h>
 #include <tamp/autograd/kernels/conv_direct.h>
 #include <tamp/autograd/kernels/conv_implicit.h>
+#include <tamp/autograd/kernels/dispatch.h>
 #include <tamp/autograd/kernels/gemm.h>
-#include <tamp/autograd/kernels/im2col.h>
+#include <tamp/autograd/kernels/im2col_inl.h>
 #include <tamp/autograd/kernels/parallel.h>
 
 #include <omp.h>
 
 #include <algorithm>
+#include <type_traits>
 #include <vector>
 
-namespace tamp::kernels {
+HWY_BEFORE_NAMESPACE();
+namespace tamp::kernels::HWY_NAMESPACE {
 
 namespace {
 
@@ -69,7 +77,7 @@ int64_t batch_chunks(int64_t batch) {
 }  // namespace
 
 template <class T>
-void conv_forward(const ConvShape& s, const T* x, const T* w, const T* bias, T* y) {
+void lowered_forward(const ConvShape& s, const T* x, const T* w, const T* bias, T* y) {
   if (conv_direct_applies(s)) return conv_direct_forward(s, x, w, bias, y);
   if (conv_implicit_applies(s)) return conv_implicit_forward(s, x, w, bias, y);
   const Plan p(s, sizeof(T));
@@ -103,7 +111,7 @@ void conv_forward(const ConvShape& s, const T* x, const T* w, const T* bias, T* 
 }
 
 template <class T>
-void conv_backward(const ConvShape& s, const T* x, const T* w, const T* dy, T* dx, T* dw,
+void lowered_backward(const ConvShape& s, const T* x, const T* w, const T* dy, T* dx, T* dw,
                    T* dbias) {
   if (conv_direct_applies(s)) return conv_direct_backward(s, x, w, dy, dx, dw, dbias);
   if (conv_implicit_applies(s)) return conv_implicit_backward(s, x, w, dy, dx, dw, dbias);
@@ -178,11 +186,47 @@ void conv_backward(const ConvShape& s, const T* x, const T* w, const T* dy, T* d
   }
 }
 
-template void conv_forward<float>(const ConvShape&, const float*, const float*, const float*, float*);
-template void conv_forward<double>(const ConvShape&, const double*, const double*, const double*, double*);
-template void conv_backward<float>(const ConvShape&, const float*, const float*, const float*, float*,
-                                   float*, float*);
-template void conv_backward<double>(const ConvShape&, const double*, const double*, const double*,
-                                    double*, double*, double*);
+void conv_forward_f32(const ConvShape& s, const float* x, const float* w, const float* bias, float* y) {
+  lowered_forward<float>(s, x, w, bias, y);
+}
+void conv_forward_f64(const ConvShape& s, const double* x, const double* w, const double* bias, double* y) {
+  lowered_forward<double>(s, x, w, bias, y);
+}
+void conv_backward_f32(const ConvShape& s, const float* x, const float* w, const float* dy, float* dx, float* dw,
+                       float* dbias) {
+  lowered_backward<float>(s, x, w, dy, dx, dw, dbias);
+}
+void conv_backward_f64(const ConvShape& s, const double* x, const double* w, const double* dy, double* dx,
+                       double* dw, double* dbias) {
+  lowered_backward<double>(s, x, w, dy, dx, dw, dbias);
+}
+
+}  // namespace tamp::kernels::HWY_NAMESPACE
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+namespace tamp::kernels {
+
+HWY_EXPORT(conv_forward_f32);
+HWY_EXPORT(conv_forward_f64);
+HWY_EXPORT(conv_backward_f32);
+HWY_EXPORT(conv_backward_f64);
+
+template <class T>
+void conv_forward(const ConvShape& s, const T* x, const T* w, const T* bias, T* y) {
+  if constexpr (std::is_same_v<T, float>) TAMP_DISPATCH(conv_forward_f32)(s, x, w, bias, y);
+  else TAMP_DISPATCH(conv_forward_f64)(s, x, w, bias, y);
+}
+template void conv_forward<float>(const ConvShape& s, const float* x, const float* w, const float* bias, float* y);
+template void conv_forward<double>(const ConvShape& s, const double* x, const double* w, const double* bias, double* y);
+
+template <class T>
+void conv_backward(const ConvShape& s, const T* x, const T* w, const T* dy, T* dx, T* dw, T* dbias) {
+  if constexpr (std::is_same_v<T, float>) TAMP_DISPATCH(conv_backward_f32)(s, x, w, dy, dx, dw, dbias);
+  else TAMP_DISPATCH(conv_backward_f64)(s, x, w, dy, dx, dw, dbias);
+}
+template void conv_backward<float>(const ConvShape& s, const float* x, const float* w, const float* dy, float* dx, float* dw, float* dbias);
+template void conv_backward<double>(const ConvShape& s, const double* x, const double* w, const double* dy, double* dx, double* dw, double* dbias);
 
 }  // namespace tamp::kernels
+#endif  // HWY_ONCE

@@ -1,69 +1,49 @@
-// Internal: layout helpers of the convolution kernels: im2col / col2im (conv.cpp) over a band
-// of output rows so that the column buffer stays small, and pad_window (the direct kernels). A row is one (d, h) pair of the output grid and
-// spans out[2] positions; the band [r0, r1) gives (r1 - r0) * out[2] columns.
-#pragma once
-
-#include <tamp/autograd/kernels/conv.h>
-
-#include <algorithm>
-#include <type_traits>
-
-#ifdef __AVX512F__
-#include <immintrin.h>
+// Internal: layout helpers of the convolution kernels, one copy per instruction set (see
+// simd_inl.h): im2col / col2im (conv.cpp) over a band of output rows so that the column
+// buffer stays small, and pad_window (the direct and implicit kernels). A row is one (d, h)
+// pair of the output grid and spans out[2] positions; the band [r0, r1) gives
+// (r1 - r0) * out[2] columns.
+#if defined(TAMP_AUTOGRAD_KERNELS_IM2COL_INL_H_) == defined(HWY_TARGET_TOGGLE)
+#ifdef TAMP_AUTOGRAD_KERNELS_IM2COL_INL_H_
+#undef TAMP_AUTOGRAD_KERNELS_IM2COL_INL_H_
+#else
+#define TAMP_AUTOGRAD_KERNELS_IM2COL_INL_H_
 #endif
 
-namespace tamp::kernels {
+#include <tamp/autograd/kernels/conv.h>
+#include <tamp/autograd/kernels/simd_inl.h>
+
+#include <algorithm>
+
+HWY_BEFORE_NAMESPACE();
+namespace tamp::kernels::HWY_NAMESPACE {
 
 namespace detail {
 
-// Short-row helpers: conv rows are often shorter than a vector (11 and 26 floats in a small
-// CNN), where a scalar remainder loop or a memmove call per row would dominate im2col.
+// Short-row helpers: conv rows are often shorter than a vector or two (11 and 26 floats in a
+// small CNN), where a scalar remainder loop or a memmove call per row would dominate im2col.
 template <class T>
 inline void copy_row(const T* src, T* dst, int64_t n) {
-#ifdef __AVX512F__
-  if constexpr (std::is_same_v<T, float>) {
-    int64_t i = 0;
-    for (; i + 16 <= n; i += 16) _mm512_storeu_ps(dst + i, _mm512_loadu_ps(src + i));
-    if (i < n) {
-      const __mmask16 m = static_cast<__mmask16>((1u << (n - i)) - 1);
-      _mm512_mask_storeu_ps(dst + i, m, _mm512_maskz_loadu_ps(m, src + i));
-    }
-    return;
-  }
-#endif
-  for (int64_t i = 0; i < n; ++i) dst[i] = src[i];
+  using S = Simd<T>;
+  int64_t i = 0;
+  for (; i + S::kLanes <= n; i += S::kLanes) S::store(dst + i, S::load(src + i));
+  if (i < n) S::store_first(dst + i, S::load_first(src + i, n - i), n - i);
 }
 
 template <class T>
 inline void add_row(const T* src, T* dst, int64_t n) {
-#ifdef __AVX512F__
-  if constexpr (std::is_same_v<T, float>) {
-    int64_t i = 0;
-    for (; i + 16 <= n; i += 16) {
-      _mm512_storeu_ps(dst + i, _mm512_add_ps(_mm512_loadu_ps(dst + i), _mm512_loadu_ps(src + i)));
-    }
-    if (i < n) {
-      const __mmask16 m = static_cast<__mmask16>((1u << (n - i)) - 1);
-      const __m512 sum = _mm512_add_ps(_mm512_maskz_loadu_ps(m, dst + i), _mm512_maskz_loadu_ps(m, src + i));
-      _mm512_mask_storeu_ps(dst + i, m, sum);
-    }
-    return;
-  }
-#endif
-  for (int64_t i = 0; i < n; ++i) dst[i] += src[i];
+  using S = Simd<T>;
+  int64_t i = 0;
+  for (; i + S::kLanes <= n; i += S::kLanes) S::store(dst + i, S::add(S::load(dst + i), S::load(src + i)));
+  if (i < n) S::store_first(dst + i, S::add(S::load_first(dst + i, n - i), S::load_first(src + i, n - i)), n - i);
 }
 
 template <class T>
 inline void zero_row(T* dst, int64_t n) {
-#ifdef __AVX512F__
-  if constexpr (std::is_same_v<T, float>) {
-    int64_t i = 0;
-    for (; i + 16 <= n; i += 16) _mm512_storeu_ps(dst + i, _mm512_setzero_ps());
-    if (i < n) _mm512_mask_storeu_ps(dst + i, static_cast<__mmask16>((1u << (n - i)) - 1), _mm512_setzero_ps());
-    return;
-  }
-#endif
-  for (int64_t i = 0; i < n; ++i) dst[i] = T(0);
+  using S = Simd<T>;
+  int64_t i = 0;
+  for (; i + S::kLanes <= n; i += S::kLanes) S::store(dst + i, S::zero());
+  if (i < n) S::store_first(dst + i, S::zero(), n - i);
 }
 
 // The output positions [lo, hi) of a dim whose input position o * stride + base is in [0, in).
@@ -176,4 +156,7 @@ void col2im(const ConvShape& s, int64_t channels, const T* col, int64_t r0, int6
   });
 }
 
-}  // namespace tamp::kernels
+}  // namespace tamp::kernels::HWY_NAMESPACE
+HWY_AFTER_NAMESPACE();
+
+#endif  // TAMP_AUTOGRAD_KERNELS_IM2COL_INL_H_ toggle
