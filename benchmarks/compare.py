@@ -79,8 +79,11 @@ def probe_coretype(binary, model, threads, warmup, steps):
     """Alternates the candidates twice with a short run each; the best median wins."""
     speeds = {c: [] for c in CORETYPE_CANDIDATES}
     for _ in range(2):
-        for c in CORETYPE_CANDIDATES:
-            speeds[c].append(run_side(binary, torch_env(c), model, threads, warmup, steps)["samples_per_s"])
+        for c in list(speeds):
+            try:
+                speeds[c].append(run_side(binary, torch_env(c), model, threads, warmup, steps)["samples_per_s"])
+            except RuntimeError:  # kernels this CPU lacks (SkylakeX without AVX-512: SIGILL)
+                del speeds[c]
     medians = {c: statistics.median(v) for c, v in speeds.items()}
     return max(medians, key=medians.get), medians
 
