@@ -111,6 +111,11 @@ void unary_forward_f32(Unary f, UnaryParams p, const float* x, float* y, int64_t
       const V sixth = hn::Set(d, 1.0f / 6.0f), half = hn::Set(d, 0.5f);
       return map1(x, y, n, [&](V v) HWY_ATTR { return keep_nan(v, hn::Mul(v, clamp01(hn::MulAdd(v, sixth, half)))); });
     }
+    case Unary::kClip:  // the compares of v < lo ? lo : v, then a > hi ? hi : a: NaN stays NaN
+      return map1(x, y, n, [&](V v) HWY_ATTR {
+        const V a = hn::IfThenElse(hn::Lt(v, alpha), alpha, v);
+        return hn::IfThenElse(hn::Gt(a, beta), beta, a);
+      });
   }
 }
 
@@ -147,6 +152,10 @@ void unary_backward_f32(Unary f, UnaryParams p, const float* saved, const float*
         return hn::Mul(g, slope);
       });
     }
+    case Unary::kClip:
+      return map2(saved, dy, dx, n, [&](V x, V g) HWY_ATTR {
+        return hn::IfThenElseZero(hn::And(hn::Ge(x, alpha), hn::Le(x, beta)), g);
+      });
   }
 }
 

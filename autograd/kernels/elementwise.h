@@ -19,6 +19,7 @@ enum class Unary {
   kErf,          // backward from the input
   kHardSigmoid,  // alpha, beta; backward from the input
   kHardSwish,    // backward from the input
+  kClip,         // min alpha, max beta (max wins when min > max); backward from the input
 };
 
 struct UnaryParams {

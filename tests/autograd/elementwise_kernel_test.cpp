@@ -21,11 +21,14 @@ namespace {
 struct Activation {
   const char* op;
   Attributes attrs;
+  int opset = kMaxOpset;
 };
 
 const std::vector<Activation> kActivations = {
     {"Relu", {}},        {"LeakyRelu", {{"alpha", 0.1f}}}, {"Sigmoid", {}},   {"Tanh", {}},
     {"Exp", {}},         {"Erf", {}},                      {"HardSwish", {}}, {"HardSigmoid", {{"alpha", 0.25f}, {"beta", 0.4f}}},
+    {"Clip", {{"min", 0.0f}, {"max", 6.0f}}, 6},   // bounds as attributes (opset 6): ReLU6
+    {"Clip", {{"min", 2.0f}, {"max", -1.0f}}, 6},  // min > max: max wins
 };
 
 // 1,000 values from -100 to 100 (dense near 0, where the kernels switch formulas), the
@@ -71,7 +74,8 @@ TEST_P(ElementwiseKernel, ForwardAndBackwardMatchTheFloat64Definitions) {
   for (const Activation& a : kActivations) {
     SCOPED_TRACE(a.op);
     Variable x32(from(x), true), x64(from(x).to(DType::kFloat64), true);
-    Variable y32 = apply1(a.op, {x32}, a.attrs), y64 = apply1(a.op, {x64}, a.attrs);
+    Variable y32 = apply1(a.op, {x32}, a.attrs, {.opset = a.opset});
+    Variable y64 = apply1(a.op, {x64}, a.attrs, {.opset = a.opset});
     expect_matches(y32.value(), y64.value(), x, "forward");
     backward({y32}, {from(seed)});
     backward({y64}, {from(seed).to(DType::kFloat64)});
