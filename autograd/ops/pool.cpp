@@ -7,6 +7,7 @@
 // maximum of a window (NaN wins), returns Indices (int64, flat over the whole input, spatial
 // part column-major when storage_order = 1) and routes the gradient to that element.
 #include <tamp/autograd/kernels/parallel.h>
+#include <tamp/autograd/kernels/pool.h>
 #include <tamp/autograd/ops/op_helpers.h>
 #include <tamp/autograd/ops/ops.h>
 
@@ -174,6 +175,9 @@ bool is_2x2_stride_2(const Geometry& g) {
 // wins ties; NaN wins, which the branch-free loop ignores, so a row holding NaN is redone.
 template <class T, bool kIndex>
 void max_row_2x2(const T* r0, int64_t w, int64_t n, int64_t base, T* y, int64_t* idx) {
+  if constexpr (std::is_same_v<T, float>) {
+    if (kernels::max_pool_2x2_row(r0, w, n, base, y, kIndex ? idx : nullptr)) return;
+  }
   const T* r1 = r0 + w;
   for (int64_t j = 0; j < n; ++j) {
     const T a = r0[2 * j], b = r0[2 * j + 1], c = r1[2 * j], d = r1[2 * j + 1];
