@@ -15,8 +15,9 @@ kernels used. docs/benchmarks.md describes the models and how the comparison is 
   tamp side   bench_tamp. mlp/cnn/transformer: written with tamp's layers (--source cpp) or
               imported from tests/data/models (onnx; both: a row per source). The others
               are imported: cnn_wide from tests/data/models, resnet18/mobilenetv2/bert from
-              --bench-models, where benchmarks/models.py exports them (run here when a file
-              is missing; it needs Debian's python3-torch, python3-torchvision, python3-onnx).
+              --bench-models, where benchmarks/models.py exports them (run first; it exports
+              a model only when its file is missing or older than the script, and needs
+              Debian's python3-torch, python3-torchvision and python3-onnx).
   torch side  mlp/cnn/transformer: libtorch C++ (bench_torch) when built, else eager PyTorch;
               the others: eager PyTorch (benchmarks/torch/bench_torch_eager.py) training the
               nn.Module the ONNX file was exported from. --torch-impl eager runs every model
@@ -138,16 +139,16 @@ def cpu_description():
     return f"{name}, {os.cpu_count()} logical CPUs, {' '.join(have) or 'none of ' + ' '.join(wanted)}"
 
 
-def ensure_exported(models, bench_models):
-    missing = [m for m in models if MODELS[m]["kind"] == EXPORTED
-               and not os.path.isfile(os.path.join(bench_models, m + ".onnx"))]
-    if not missing:
+def export_models(models, bench_models):
+    """Runs benchmarks/models.py, which exports the models missing or older than itself."""
+    exported = [m for m in models if MODELS[m]["kind"] == EXPORTED]
+    if not exported:
         return
-    print(f"exporting {', '.join(missing)} to {bench_models} (benchmarks/models.py)", flush=True)
-    proc = subprocess.run([TORCH_PYTHON, MODELS_SCRIPT, bench_models, "--models", ",".join(missing)],
+    proc = subprocess.run([TORCH_PYTHON, MODELS_SCRIPT, bench_models, "--models", ",".join(exported)],
                           capture_output=True, text=True)
     if proc.returncode != 0:
         raise RuntimeError(f"benchmarks/models.py failed: {proc.stderr.strip()[-2000:]}")
+    print(proc.stdout.strip(), flush=True)
 
 
 def tamp_commands(tamp, model, sources, bench_models):
@@ -228,7 +229,7 @@ def main():
     if tamp:
         if not eager and any(MODELS[m]["kind"] == EXPORTED for m in models):
             sys.exit("compare.py: exporting the benchmark models needs python3-torch python3-torchvision python3-onnx")
-        ensure_exported(models, args.bench_models)
+        export_models(models, args.bench_models)
 
     rows, records = [], []
     for model in models:
