@@ -351,7 +351,8 @@ bool conv_implicit_applies(const ConvShape& s) {
   const bool planar = s.in[0] == 1 && s.out[0] == 1 && s.kernel[0] == 1 && s.pad[0] == 0;
   // With fewer images (x groups) than threads, im2col lets the GEMM thread instead.
   const int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
-  return planar && s.stride[1] == 1 && s.stride[2] == 1 && s.batch * s.groups >= threads;
+  return planar && s.stride[1] == 1 && s.stride[2] == 1 && s.batch * s.groups >= threads &&
+         s.out_size() >= kSmallPlane;
 }
 
 HWY_EXPORT(implicit_forward_f32);

@@ -60,7 +60,7 @@ inline void valid_range(int64_t base, int64_t stride, int64_t in, int64_t out, i
 // the input row is null when the whole row is padding.
 template <class T, class F>
 void for_each_col_row(const ConvShape& s, int64_t channels, T* x, int64_t r0, int64_t r1,
-                      int64_t cols, F&& f) {
+                      int64_t ld, F&& f) {
   const int64_t row_len = s.out[2];
   const int64_t in_size = s.in_size();
   int64_t row = 0;
@@ -77,7 +77,7 @@ void for_each_col_row(const ConvShape& s, int64_t channels, T* x, int64_t r0, in
             const int64_t id = od * s.stride[0] - s.pad[0] + kd * s.dilation[0];
             const int64_t ih = oh * s.stride[1] - s.pad[1] + kh * s.dilation[1];
             const bool inside = id >= 0 && id < s.in[0] && ih >= 0 && ih < s.in[1];
-            f(row * cols + (r - r0) * row_len, inside ? xc + (id * s.in[1] + ih) * s.in[2] : nullptr,
+            f(row * ld + (r - r0) * row_len, inside ? xc + (id * s.in[1] + ih) * s.in[2] : nullptr,
               wbase, lo, hi);
             if (++oh == s.out[1]) {
               oh = 0;
@@ -114,12 +114,13 @@ void pad_window(const T* src, int64_t channels, int64_t h, int64_t w, int64_t pa
   }
 }
 
-// col (channels * kernel_size, cols) = the input patches of output rows [r0, r1).
+// col (channels * kernel_size, cols) = the input patches of output rows [r0, r1), cols =
+// (r1 - r0) * out[2]; rows of col are ld apart (ld > cols: several images side by side).
 // x is (channels, in).
 template <class T>
-void im2col(const ConvShape& s, int64_t channels, const T* x, int64_t r0, int64_t r1, T* col) {
+void im2col(const ConvShape& s, int64_t channels, const T* x, int64_t r0, int64_t r1, T* col, int64_t ld = 0) {
   const int64_t row_len = s.out[2], stride = s.stride[2];
-  const int64_t cols = (r1 - r0) * row_len;
+  const int64_t cols = ld > 0 ? ld : (r1 - r0) * row_len;
   detail::for_each_col_row(s, channels, x, r0, r1, cols,
                            [&](int64_t at, const T* src, int64_t base, int64_t lo, int64_t hi) {
     T* dst = col + at;
@@ -139,11 +140,12 @@ void im2col(const ConvShape& s, int64_t channels, const T* x, int64_t r0, int64_
   });
 }
 
-// x (channels, in) += the patches of col (channels * kernel_size, cols), the adjoint of im2col.
+// x (channels, in) += the patches of col (channels * kernel_size, cols), the adjoint of im2col
+// (the same ld).
 template <class T>
-void col2im(const ConvShape& s, int64_t channels, const T* col, int64_t r0, int64_t r1, T* x) {
+void col2im(const ConvShape& s, int64_t channels, const T* col, int64_t r0, int64_t r1, T* x, int64_t ld = 0) {
   const int64_t row_len = s.out[2], stride = s.stride[2];
-  const int64_t cols = (r1 - r0) * row_len;
+  const int64_t cols = ld > 0 ? ld : (r1 - r0) * row_len;
   detail::for_each_col_row(s, channels, x, r0, r1, cols,
                            [&](int64_t at, T* dst, int64_t base, int64_t lo, int64_t hi) {
     if (!dst) return;

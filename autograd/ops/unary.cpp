@@ -1,14 +1,25 @@
 // Elementwise unary ops. Each is a small functor: f(x) forward, df(s) the derivative given
 // the saved input (kSavesOutput = false) or output (true).
 #include <tamp/autograd/kernels/broadcast.h>
+#include <tamp/autograd/kernels/elementwise.h>
 #include <tamp/autograd/ops/op_helpers.h>
 #include <tamp/autograd/ops/ops.h>
 
 #include <cmath>
+#include <concepts>
+#include <type_traits>
 
 namespace tamp::ops {
 
 namespace {
+
+// Functors with a vectorised fp32 kernel (kernels/elementwise.h) name it as kKernel; their
+// f and df stay the definition (fp64 and the kernel tests use them).
+template <class Fn>
+concept HasKernel = requires(const Fn& fn) {
+  Fn::kKernel;
+  { fn.params() } -> std::same_as<kernels::UnaryParams>;
+};
 
 template <class Fn>
 std::vector<Tensor> unary_forward(OpContext& ctx, const std::vector<Tensor>& in) {
@@ -17,7 +28,11 @@ std::vector<Tensor> unary_forward(OpContext& ctx, const std::vector<Tensor>& in)
   Tensor y = dispatch_float(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
     Tensor out = Tensor::empty(x.shape(), x.dtype());
-    kernels::map_unary(x.data<T>(), out.data<T>(), x.numel(), [&](T v) { return fn.f(v); });
+    if constexpr (HasKernel<Fn> && std::is_same_v<T, float>) {
+      kernels::unary_forward(Fn::kKernel, fn.params(), x.data<float>(), out.data<float>(), x.numel());
+    } else {
+      kernels::map_unary(x.data<T>(), out.data<T>(), x.numel(), [&](T v) { return fn.f(v); });
+    }
     return out;
   });
   if (ctx.any_grad()) ctx.save({Fn::kSavesOutput ? y : x});
@@ -35,9 +50,13 @@ std::vector<Tensor> unary_backward(OpContext& ctx, const std::vector<Tensor>& gr
     const T* ps = s.data<T>();
     const T* pg = g.data<T>();
     T* pd = dx.data<T>();
-    kernels::parallel_for(s.numel(), 32768, [&](int64_t b, int64_t e) {
-      for (int64_t i = b; i < e; ++i) pd[i] = pg[i] * fn.df(ps[i]);
-    });
+    if constexpr (HasKernel<Fn> && std::is_same_v<T, float>) {
+      kernels::unary_backward(Fn::kKernel, fn.params(), ps, pg, pd, s.numel());
+    } else {
+      kernels::parallel_for(s.numel(), 32768, [&](int64_t b, int64_t e) {
+        for (int64_t i = b; i < e; ++i) pd[i] = pg[i] * fn.df(ps[i]);
+      });
+    }
   });
   return {dx};
 }
@@ -65,10 +84,12 @@ T sigmoid(T x) {
 
 struct NoAttrs {
   explicit NoAttrs(const Attributes&) {}
+  kernels::UnaryParams params() const { return {}; }
 };
 
 struct ExpFn : NoAttrs {
   using NoAttrs::NoAttrs;
+  static constexpr auto kKernel = kernels::Unary::kExp;
   static constexpr bool kSavesOutput = true;
   template <class T> T f(T x) const { return std::exp(x); }
   template <class T> T df(T y) const { return y; }
@@ -93,18 +114,21 @@ struct ReciprocalFn : NoAttrs {
 };
 struct ErfFn : NoAttrs {
   using NoAttrs::NoAttrs;
+  static constexpr auto kKernel = kernels::Unary::kErf;
   static constexpr bool kSavesOutput = false;
   template <class T> T f(T x) const { return std::erf(x); }
   template <class T> T df(T x) const { return T(1.1283791670955126) * std::exp(-x * x); }
 };
 struct TanhFn : NoAttrs {
   using NoAttrs::NoAttrs;
+  static constexpr auto kKernel = kernels::Unary::kTanh;
   static constexpr bool kSavesOutput = true;
   template <class T> T f(T x) const { return std::tanh(x); }
   template <class T> T df(T y) const { return T(1) - y * y; }
 };
 struct SigmoidFn : NoAttrs {
   using NoAttrs::NoAttrs;
+  static constexpr auto kKernel = kernels::Unary::kSigmoid;
   static constexpr bool kSavesOutput = true;
   template <class T> T f(T x) const { return sigmoid(x); }
   template <class T> T df(T y) const { return y * (T(1) - y); }
@@ -123,15 +147,18 @@ struct CosFn : NoAttrs {
 };
 struct ReluFn : NoAttrs {
   using NoAttrs::NoAttrs;
+  static constexpr auto kKernel = kernels::Unary::kRelu;
   static constexpr bool kSavesOutput = true;
   template <class T> T f(T x) const { return x > T(0) ? x : T(0); }
   template <class T> T df(T y) const { return y > T(0) ? T(1) : T(0); }
 };
 struct LeakyReluFn {
   explicit LeakyReluFn(const Attributes& a) : alpha(a.f("alpha", 0.01f)) {}
+  static constexpr auto kKernel = kernels::Unary::kLeakyRelu;
   static constexpr bool kSavesOutput = false;
   template <class T> T f(T x) const { return x >= T(0) ? x : T(alpha) * x; }
   template <class T> T df(T x) const { return x >= T(0) ? T(1) : T(alpha); }
+  kernels::UnaryParams params() const { return {alpha, 0}; }
   float alpha;
 };
 struct EluFn {
@@ -149,16 +176,19 @@ struct SoftplusFn : NoAttrs {
 };
 struct HardSigmoidFn {
   explicit HardSigmoidFn(const Attributes& a) : alpha(a.f("alpha", 0.2f)), beta(a.f("beta", 0.5f)) {}
+  static constexpr auto kKernel = kernels::Unary::kHardSigmoid;
   static constexpr bool kSavesOutput = false;
   template <class T> T f(T x) const { return std::clamp(T(alpha) * x + T(beta), T(0), T(1)); }
   template <class T> T df(T x) const {
     const T v = T(alpha) * x + T(beta);
     return v > T(0) && v < T(1) ? T(alpha) : T(0);
   }
+  kernels::UnaryParams params() const { return {alpha, beta}; }
   float alpha, beta;
 };
 struct HardSwishFn : NoAttrs {
   using NoAttrs::NoAttrs;
+  static constexpr auto kKernel = kernels::Unary::kHardSwish;
   static constexpr bool kSavesOutput = false;
   template <class T> T f(T x) const { return x * std::clamp(x / T(6) + T(0.5), T(0), T(1)); }
   template <class T> T df(T x) const {

@@ -34,11 +34,15 @@ const std::vector<Case> kCases = {
     {"direct: one channel, rows of 1", 2, 1, 3, 1, 5, 3, 3, 3, 1, 1, 0, 0, 1, 1},
     {"implicit: 5 -> 7 channels, rows of 11", 3, 5, 7, 1, 13, 13, 3, 3, 1, 1, 0, 0, 1, 1},
     {"implicit: 12 -> 13, padded, rows of 16", 2, 12, 13, 1, 16, 16, 3, 3, 1, 1, 1, 1, 1, 1},
-    {"implicit: groups, dilation, rows of 5", 2, 16, 10, 2, 9, 9, 3, 3, 1, 1, 0, 0, 1, 2},
+    {"implicit: groups, dilation, rows of 12", 2, 16, 10, 2, 16, 16, 3, 3, 1, 1, 0, 0, 1, 2},
     {"implicit: 40 -> 33, 1x3", 2, 40, 33, 1, 6, 23, 1, 3, 1, 1, 0, 1, 1, 1},
-    {"im2col: strides 2, 9 -> 6", 2, 9, 6, 1, 12, 10, 3, 3, 2, 2, 1, 0, 1, 1},
-    {"im2col: one image (threads > batch)", 1, 11, 9, 1, 8, 8, 3, 3, 1, 1, 1, 1, 1, 1},
-    {"1x1 without im2col", 2, 37, 19, 1, 5, 7, 1, 1, 1, 1, 0, 0, 1, 1},
+    {"im2col per image: strides 2, 9 -> 6", 2, 9, 6, 1, 20, 22, 3, 3, 2, 2, 1, 0, 1, 1},
+    {"im2col per image: one image (threads > batch)", 1, 11, 9, 1, 8, 8, 3, 3, 1, 1, 1, 1, 1, 1},
+    {"1x1 without im2col", 2, 37, 19, 1, 9, 8, 1, 1, 1, 1, 0, 0, 1, 1},
+    {"small planes: 3x3 on 4x4, 5 images", 5, 24, 20, 1, 4, 4, 3, 3, 1, 1, 1, 1, 1, 1},
+    {"small planes: stride 2, groups, 3 images", 3, 12, 8, 2, 9, 10, 3, 3, 2, 2, 1, 0, 1, 1},
+    {"small planes: 1x1 on 2x2", 7, 37, 19, 1, 2, 2, 1, 1, 1, 1, 0, 0, 1, 1},
+    {"small planes: 3x3 pad 1 on 1x1", 4, 17, 9, 1, 1, 1, 3, 3, 1, 1, 1, 1, 1, 1},
 };
 
 ConvShape shape_of(const Case& c) {
@@ -132,6 +136,9 @@ void check_case(const Case& c, double tol) {
   std::vector<T> only_dw(nw, T(7));
   kernels::conv_backward<T>(s, xt.data(), wt.data(), dyt.data(), nullptr, only_dw.data(), nullptr);
   expect_close(only_dw, dw, tol, "dw alone");
+  std::vector<T> only_dx(nx, T(7));
+  kernels::conv_backward<T>(s, nullptr, wt.data(), dyt.data(), only_dx.data(), nullptr, nullptr);
+  expect_close(only_dx, dx, tol, "dx alone (x not given)");
 }
 
 class ConvKernel : public OnEverySimdTarget {
