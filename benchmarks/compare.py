@@ -15,8 +15,9 @@ kernels used. docs/benchmarks.md describes the models and how the comparison is 
   tamp side   bench_tamp. mlp/cnn/transformer: written with tamp's layers (--source cpp) or
               imported from tests/data/models (onnx; both: a row per source). The others
               are imported: cnn_wide from tests/data/models, resnet18/mobilenetv2/bert from
-              --bench-models, where benchmarks/models.py exports them (run here when a file
-              is missing; it needs Debian's python3-torch, python3-torchvision, python3-onnx).
+              --bench-models, where benchmarks/models.py exports them (run first; it exports
+              a model only when its file is missing or older than the script, and needs
+              Debian's python3-torch, python3-torchvision and python3-onnx).
   torch side  mlp/cnn/transformer: libtorch C++ (bench_torch) when built, else eager PyTorch;
               the others: eager PyTorch (benchmarks/torch/bench_torch_eager.py) training the
               nn.Module the ONNX file was exported from. --torch-impl eager runs every model
@@ -26,8 +27,8 @@ The torch side runs with OpenBLAS-openmp (LD_LIBRARY_PATH): Debian's libtorch ot
 pick the reference BLAS and is ~15x slower; Debian's python3-torch calls the same system
 libblas.so.3 (torch.__config__.show() says BLAS_INFO=generic), so the path switches it too.
 OPENBLAS_CORETYPE matters on CPUs newer than the OpenBLAS build (0.3.21 does not know Zen 5):
---coretype probe (the default) times the torch side once per candidate and keeps the fastest
-for each model.
+--coretype probe (the default) times the torch side once per candidate the CPU can run
+(SkylakeX only with AVX-512) and keeps the fastest for each model.
 
 Standard library only (the torch side's Python needs torch).
 """
@@ -40,7 +41,10 @@ import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OPENBLAS_OPENMP = "/usr/lib/x86_64-linux-gnu/openblas-openmp"
-CORETYPE_CANDIDATES = ["unset", "Haswell", "SkylakeX"]
+# OPENBLAS_CORETYPE candidates and the CPU flags their kernels need: forcing SkylakeX on a
+# CPU without AVX-512 dies of an illegal instruction.
+CORETYPE_NEEDS = {"unset": set(), "Haswell": {"avx2", "fma"}, "SkylakeX": {"avx512f"}}
+CORETYPE_CANDIDATES = list(CORETYPE_NEEDS)
 RUN_TIMEOUT_S = 900
 # Debian's python3-torch lives in the system interpreter, whatever python3 is first on PATH.
 TORCH_PYTHON = "/usr/bin/python3" if os.path.isfile("/usr/bin/python3") else sys.executable
@@ -110,21 +114,19 @@ def run_side(command, env, threads, warmup, steps):
     return result
 
 
-def probe_coretype(command, warmup, steps):
-    """Alternates the candidates twice with a short 1-thread run each; the best median wins."""
-    speeds = {c: [] for c in CORETYPE_CANDIDATES}
+def probe_coretype(command, warmup, steps, cpu_flags):
+    """Alternates the candidates this CPU runs twice with a short 1-thread run each; the best
+    median wins."""
+    speeds = {c: [] for c, needs in CORETYPE_NEEDS.items() if needs <= cpu_flags}
     for _ in range(2):
-        for c in list(speeds):
-            try:
-                speeds[c].append(run_side(command, torch_env(c), 1, warmup, steps)["samples_per_s"])
-            except RuntimeError:  # kernels this CPU lacks (SkylakeX without AVX-512: SIGILL)
-                del speeds[c]
+        for c in speeds:
+            speeds[c].append(run_side(command, torch_env(c), 1, warmup, steps)["samples_per_s"])
     medians = {c: statistics.median(v) for c, v in speeds.items()}
     return max(medians, key=medians.get), medians
 
 
-def cpu_description():
-    """The CPU's model name and the vector extensions that decide tamp's kernels."""
+def cpu_info():
+    """The CPU's model name and flags (/proc/cpuinfo)."""
     name, flags = "unknown CPU", set()
     try:
         with open("/proc/cpuinfo") as f:
@@ -136,21 +138,26 @@ def cpu_description():
                     flags = set(value.split())
     except OSError:
         pass
+    return name, flags
+
+
+def cpu_description(name, flags):
+    """The CPU's name and the vector extensions that decide tamp's kernels."""
     wanted = ["avx512f", "avx512_vnni", "avx2", "fma", "sse4_2", "asimd", "sve"]
     have = [f for f in wanted if f in flags]
     return f"{name}, {os.cpu_count()} logical CPUs, {' '.join(have) or 'none of ' + ' '.join(wanted)}"
 
 
-def ensure_exported(models, bench_models):
-    missing = [m for m in models if MODELS[m]["kind"] == EXPORTED
-               and not os.path.isfile(os.path.join(bench_models, m + ".onnx"))]
-    if not missing:
+def export_models(models, bench_models):
+    """Runs benchmarks/models.py, which exports the models missing or older than itself."""
+    exported = [m for m in models if MODELS[m]["kind"] == EXPORTED]
+    if not exported:
         return
-    print(f"exporting {', '.join(missing)} to {bench_models} (benchmarks/models.py)", flush=True)
-    proc = subprocess.run([TORCH_PYTHON, MODELS_SCRIPT, bench_models, "--models", ",".join(missing)],
+    proc = subprocess.run([TORCH_PYTHON, MODELS_SCRIPT, bench_models, "--models", ",".join(exported)],
                           capture_output=True, text=True)
     if proc.returncode != 0:
         raise RuntimeError(f"benchmarks/models.py failed: {proc.stderr.strip()[-2000:]}")
+    print(proc.stdout.strip(), flush=True)
 
 
 def tamp_commands(tamp, model, sources, bench_models):
@@ -209,6 +216,9 @@ def main():
     args = parser.parse_args()
     if args.rounds < 1:
         parser.error("--rounds must be at least 1")
+    if not CORETYPE_NEEDS.get(args.coretype, set()) <= cpu_info()[1]:
+        parser.error(f"--coretype {args.coretype} needs {' '.join(sorted(CORETYPE_NEEDS[args.coretype]))}, "
+                     "which this CPU lacks")
     models = [m for m in args.models.split(",") if m]
     unknown = [m for m in models if m not in MODELS]
     if unknown:
@@ -222,7 +232,9 @@ def main():
     if not tamp and not torch_cpp and not eager:
         sys.exit("compare.py: neither bench_tamp nor a torch side found; build bench_tamp/bench_torch or install "
                  "python3-torch python3-torchvision python3-onnx")
-    print(f"CPU:   {cpu_description()}")
+    cpu_name, cpu_flags = cpu_info()
+    cpu = cpu_description(cpu_name, cpu_flags)
+    print(f"CPU:   {cpu}")
     print(f"tamp:  {tamp or 'not built: torch figures only'}")
     print(f"torch: libtorch {torch_cpp or 'not built'}; eager "
           + (f"{TORCH_PYTHON} {EAGER_SCRIPT}" if eager else f"unavailable ({TORCH_PYTHON} lacks torch/torchvision/onnx)"))
@@ -231,7 +243,7 @@ def main():
     if tamp:
         if not eager and any(MODELS[m]["kind"] == EXPORTED for m in models):
             sys.exit("compare.py: exporting the benchmark models needs python3-torch python3-torchvision python3-onnx")
-        ensure_exported(models, args.bench_models)
+        export_models(models, args.bench_models)
 
     rows, records = [], []
     for model in models:
@@ -240,7 +252,7 @@ def main():
         impl, torch_cmd = torch_command(torch_cpp, eager, model, args.torch_impl)
         coretype = args.coretype
         if torch_cmd and coretype == "probe":
-            coretype, medians = probe_coretype(torch_cmd, warmup, max(1, steps // 2))
+            coretype, medians = probe_coretype(torch_cmd, warmup, max(1, steps // 2), cpu_flags)
             print(f"{model}: OPENBLAS_CORETYPE probe (samples/s, 1 thread): "
                   + ", ".join(f"{c} {v:.0f}" for c, v in medians.items()) + f" -> {coretype}")
         tamp_sides = tamp_commands(tamp, model, sources, args.bench_models) if tamp else []
@@ -266,7 +278,7 @@ def main():
             print(f"{model} threads={n}: " + ", ".join(f"{k} {v:.0f} samples/s" for k, v in med.items()), flush=True)
 
     print()
-    print(f"CPU: {cpu_description()}")
+    print(f"CPU: {cpu}")
     simd = sorted({r["simd"] for r in records if r["side"].startswith("tamp") and "simd" in r})
     print(f"tamp kernels: {', '.join(simd) or '-'}"
           + (f" (TAMP_SIMD={os.environ['TAMP_SIMD']})" if os.environ.get("TAMP_SIMD") else ""))

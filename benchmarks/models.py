@@ -3,9 +3,10 @@
 
     /usr/bin/python3 benchmarks/models.py [OUT_DIR] [--models resnet18,mobilenetv2,bert] [--force]
 
-OUT_DIR defaults to build/bench_models. A file already there is kept unless --force: the
-export is seeded, so a re-export writes the same model. The files are large (ResNet-18 is
-45 MB) and are never committed; benchmarks/compare.py runs this script when one is missing.
+OUT_DIR defaults to build/bench_models. A file already there is kept unless it is older than
+this script, or --force: the export is seeded, so a re-export writes the same model. The
+files are large (ResNet-18 is 45 MB) and are never committed; benchmarks/compare.py and the
+bench_model_tests' ctest fixture run this script before they read them.
 Needs Debian's python3-torch (1.13), python3-torchvision (0.14) and python3-onnx.
 
   resnet18     torchvision resnet18(num_classes=10) on 3x32x32: 7x7/2 stem, max pool,
@@ -184,10 +185,10 @@ def main():
         path = onnx_path(name, args.out_dir)
         if MODELS[name].committed:
             print(f"{path}: committed, not exported")
-        elif args.force or not os.path.isfile(path):
+        elif args.force or not os.path.isfile(path) or os.path.getmtime(path) < os.path.getmtime(__file__):
             export(name, path)
         else:
-            print(f"{path}: exists")
+            print(f"{path}: up to date")
 
 
 if __name__ == "__main__":
