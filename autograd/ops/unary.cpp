@@ -21,6 +21,28 @@ concept HasKernel = requires(const Fn& fn) {
   { fn.params() } -> std::same_as<kernels::UnaryParams>;
 };
 
+// y = f(x) through the functor's kernel: true when there is one for T.
+template <class Fn, class T>
+bool kernel_forward(const Fn&, const T*, T*, int64_t) {
+  return false;
+}
+template <HasKernel Fn>
+bool kernel_forward(const Fn& fn, const float* x, float* y, int64_t n) {
+  kernels::unary_forward(Fn::kKernel, fn.params(), x, y, n);
+  return true;
+}
+
+// dx = dy * f'(saved) through the functor's kernel: true when there is one for T.
+template <class Fn, class T>
+bool kernel_backward(const Fn&, const T*, const T*, T*, int64_t) {
+  return false;
+}
+template <HasKernel Fn>
+bool kernel_backward(const Fn& fn, const float* saved, const float* dy, float* dx, int64_t n) {
+  kernels::unary_backward(Fn::kKernel, fn.params(), saved, dy, dx, n);
+  return true;
+}
+
 template <class Fn>
 std::vector<Tensor> unary_forward(OpContext& ctx, const std::vector<Tensor>& in) {
   const Tensor& x = input(in, 0, "X");
@@ -28,9 +50,7 @@ std::vector<Tensor> unary_forward(OpContext& ctx, const std::vector<Tensor>& in)
   Tensor y = dispatch_float(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
     Tensor out = Tensor::empty(x.shape(), x.dtype());
-    if constexpr (HasKernel<Fn> && std::is_same_v<T, float>) {
-      kernels::unary_forward(Fn::kKernel, fn.params(), x.data<float>(), out.data<float>(), x.numel());
-    } else {
+    if (!kernel_forward(fn, x.data<T>(), out.data<T>(), x.numel())) {
       kernels::map_unary(x.data<T>(), out.data<T>(), x.numel(), [&](T v) { return fn.f(v); });
     }
     return out;
@@ -50,9 +70,7 @@ std::vector<Tensor> unary_backward(OpContext& ctx, const std::vector<Tensor>& gr
     const T* ps = s.data<T>();
     const T* pg = g.data<T>();
     T* pd = dx.data<T>();
-    if constexpr (HasKernel<Fn> && std::is_same_v<T, float>) {
-      kernels::unary_backward(Fn::kKernel, fn.params(), ps, pg, pd, s.numel());
-    } else {
+    if (!kernel_backward(fn, ps, pg, pd, s.numel())) {
       kernels::parallel_for(s.numel(), 32768, [&](int64_t b, int64_t e) {
         for (int64_t i = b; i < e; ++i) pd[i] = pg[i] * fn.df(ps[i]);
       });
