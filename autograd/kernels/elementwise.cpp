@@ -45,20 +45,29 @@ void map2(const float* s, const float* g, float* dx, int64_t n, F f) {
 
 V keep_nan(V x, V r) { return hn::IfThenElse(hn::IsNaN(x), x, r); }
 
+// x with NaN as 0, clamped to [lo, hi]: what Highway's Exp and Tanh may be given (they
+// convert to integers inside, which is undefined for NaN and infinities on the portable
+// target). Callers put NaN back with keep_nan.
+V tame(V x, float lo, float hi) {
+  const S::D d;
+  const V v = hn::IfThenElseZero(hn::Not(hn::IsNaN(x)), x);
+  return hn::Min(hn::Max(v, hn::Set(d, lo)), hn::Set(d, hi));
+}
+
 // exp(x) over the whole float range: Highway's Exp is exact to 1 ulp up to the overflow
-// threshold; above it the result is +inf.
+// threshold; above it the result is +inf, below -104 it is 0.
 V exp_all(V x) {
   const S::D d;
-  const V limit = hn::Set(d, 88.72283f);
-  const V e = hn::Exp(d, hn::Min(x, limit));
-  return keep_nan(x, hn::IfThenElse(hn::Gt(x, limit), hn::Set(d, HUGE_VALF), e));
+  const float limit = 88.72283f;
+  const V e = hn::Exp(d, tame(x, -104.0f, limit));
+  return keep_nan(x, hn::IfThenElse(hn::Gt(x, hn::Set(d, limit)), hn::Set(d, HUGE_VALF), e));
 }
 
 // erf(x), relative error below 2e-8 of the exact value before rounding (fitted for tamp:
 // x * P(x^2) up to |x| = 0.9, 1 - exp(-x^2) R(1 / (1 + |x| / 2)) beyond, 1 past 3.92).
 V erf(V x) {
   const S::D d;
-  const V ax = hn::Min(hn::Abs(x), hn::Set(d, 3.92f));
+  const V ax = hn::Abs(tame(x, -3.92f, 3.92f));
   const V u = hn::Mul(ax, ax);
   V p = hn::Set(d, -6.122645088e-04f);
   for (float c : {5.018991900e-03f, -2.678440870e-02f, 1.128232484e-01f, -3.761254711e-01f, 1.128379161e+00f}) {
@@ -78,7 +87,7 @@ V erf(V x) {
 
 V sigmoid(V x) {
   const S::D d;
-  const V e = hn::Exp(d, hn::Min(hn::Neg(x), hn::Set(d, 88.0f)));
+  const V e = hn::Exp(d, tame(hn::Neg(x), -104.0f, 88.0f));
   return keep_nan(x, hn::Div(hn::Set(d, 1.0f), hn::Add(hn::Set(d, 1.0f), e)));
 }
 
@@ -100,7 +109,7 @@ void unary_forward_f32(Unary f, UnaryParams p, const float* x, float* y, int64_t
     case Unary::kSigmoid:
       return map1(x, y, n, [&](V v) HWY_ATTR { return sigmoid(v); });
     case Unary::kTanh:
-      return map1(x, y, n, [&](V v) HWY_ATTR { return keep_nan(v, hn::Tanh(d, v)); });
+      return map1(x, y, n, [&](V v) HWY_ATTR { return keep_nan(v, hn::Tanh(d, tame(v, -20.0f, 20.0f))); });
     case Unary::kExp:
       return map1(x, y, n, [&](V v) HWY_ATTR { return exp_all(v); });
     case Unary::kErf:
@@ -136,7 +145,8 @@ void unary_backward_f32(Unary f, UnaryParams p, const float* saved, const float*
     case Unary::kErf: {
       const V two_over_sqrt_pi = hn::Set(d, 1.1283791670955126f);
       return map2(saved, dy, dx, n, [&](V x, V g) HWY_ATTR {
-        return hn::Mul(g, keep_nan(x, hn::Mul(two_over_sqrt_pi, hn::Exp(d, hn::Neg(hn::Mul(x, x))))));
+        const V t = tame(x, -10.0f, 10.0f);  // exp(-100) is 0 in float
+        return hn::Mul(g, keep_nan(x, hn::Mul(two_over_sqrt_pi, hn::Exp(d, hn::Neg(hn::Mul(t, t))))));
       });
     }
     case Unary::kHardSigmoid:
