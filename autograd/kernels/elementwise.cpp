@@ -5,14 +5,13 @@
 #define HWY_TARGET_INCLUDE "tamp/autograd/kernels/elementwise.cpp"
 #include <hwy/foreach_target.h>  // IWYU pragma: keep
 
-#include <hwy/contrib/math/math-inl.h>
 #include <hwy/highway.h>
 #include <tamp/autograd/kernels/dispatch.h>
 #include <tamp/autograd/kernels/elementwise.h>
 #include <tamp/autograd/kernels/parallel.h>
 #include <tamp/autograd/kernels/simd_inl.h>
+#include <tamp/autograd/kernels/simd_math_inl.h>
 
-#include <cmath>
 
 HWY_BEFORE_NAMESPACE();
 namespace tamp::kernels::HWY_NAMESPACE {
@@ -20,6 +19,12 @@ namespace {
 
 using S = Simd<float>;
 using V = S::Vec;
+using math::clamp01;
+using math::erf;
+using math::exp_all;
+using math::keep_nan;
+using math::sigmoid;
+using math::tame;
 
 constexpr int64_t kGrain = 32768;  // elements per thread before splitting pays
 
@@ -41,59 +46,6 @@ void map2(const float* s, const float* g, float* dx, int64_t n, F f) {
     for (; i + S::kLanes <= end; i += S::kLanes) S::store(dx + i, f(S::load(s + i), S::load(g + i)));
     if (i < end) S::store_first(dx + i, f(S::load_first(s + i, end - i), S::load_first(g + i, end - i)), end - i);
   });
-}
-
-V keep_nan(V x, V r) { return hn::IfThenElse(hn::IsNaN(x), x, r); }
-
-// x with NaN as 0, clamped to [lo, hi]: what Highway's Exp and Tanh may be given (they
-// convert to integers inside, which is undefined for NaN and infinities on the portable
-// target). Callers put NaN back with keep_nan.
-V tame(V x, float lo, float hi) {
-  const S::D d;
-  const V v = hn::IfThenElseZero(hn::Not(hn::IsNaN(x)), x);
-  return hn::Min(hn::Max(v, hn::Set(d, lo)), hn::Set(d, hi));
-}
-
-// exp(x) over the whole float range: Highway's Exp is exact to 1 ulp up to the overflow
-// threshold; above it the result is +inf, below -104 it is 0.
-V exp_all(V x) {
-  const S::D d;
-  const float limit = 88.72283f;
-  const V e = hn::Exp(d, tame(x, -104.0f, limit));
-  return keep_nan(x, hn::IfThenElse(hn::Gt(x, hn::Set(d, limit)), hn::Set(d, HUGE_VALF), e));
-}
-
-// erf(x), relative error below 2e-8 of the exact value before rounding (fitted for tamp:
-// x * P(x^2) up to |x| = 0.9, 1 - exp(-x^2) R(1 / (1 + |x| / 2)) beyond, 1 past 3.92).
-V erf(V x) {
-  const S::D d;
-  const V ax = hn::Abs(tame(x, -3.92f, 3.92f));
-  const V u = hn::Mul(ax, ax);
-  V p = hn::Set(d, -6.122645088e-04f);
-  for (float c : {5.018991900e-03f, -2.678440870e-02f, 1.128232484e-01f, -3.761254711e-01f, 1.128379161e+00f}) {
-    p = hn::MulAdd(p, u, hn::Set(d, c));
-  }
-  const V small = hn::Mul(p, ax);
-  const V t = hn::Div(hn::Set(d, 1.0f), hn::MulAdd(ax, hn::Set(d, 0.5f), hn::Set(d, 1.0f)));
-  V r = hn::Set(d, -5.007146611e-02f);
-  for (float c : {-6.711600507e-02f, 4.152007702e-01f, 9.429462432e-02f, 3.332265551e-01f, 2.731863237e-01f,
-                  6.387433549e-04f}) {
-    r = hn::MulAdd(r, t, hn::Set(d, c));
-  }
-  const V large = hn::NegMulAdd(hn::Exp(d, hn::Neg(u)), r, hn::Set(d, 1.0f));
-  const V magnitude = hn::IfThenElse(hn::Le(ax, hn::Set(d, 0.9f)), small, large);
-  return keep_nan(x, hn::CopySign(magnitude, x));
-}
-
-V sigmoid(V x) {
-  const S::D d;
-  const V e = hn::Exp(d, tame(hn::Neg(x), -104.0f, 88.0f));
-  return keep_nan(x, hn::Div(hn::Set(d, 1.0f), hn::Add(hn::Set(d, 1.0f), e)));
-}
-
-V clamp01(V v) {
-  const S::D d;
-  return hn::Min(hn::Max(v, hn::Zero(d)), hn::Set(d, 1.0f));
 }
 
 }  // namespace
