@@ -13,7 +13,7 @@
 #include <tamp/autograd/kernels/conv.h>
 #include <tamp/autograd/kernels/conv_direct.h>
 #include <tamp/autograd/kernels/conv_implicit.h>
-#include <tamp/autograd/kernels/dispatch.h>
+#include <tamp/autograd/kernels/conv_dispatch.h>
 #include <tamp/autograd/kernels/gemm.h>
 #include <tamp/autograd/kernels/im2col_inl.h>
 #include <tamp/autograd/kernels/parallel.h>
@@ -21,7 +21,6 @@
 #include <omp.h>
 
 #include <algorithm>
-#include <type_traits>
 #include <vector>
 
 HWY_BEFORE_NAMESPACE();
@@ -311,20 +310,7 @@ void lowered_backward(const ConvShape& s, const T* x, const T* w, const T* dy, T
   }
 }
 
-void conv_forward_f32(const ConvShape& s, const float* x, const float* w, const float* bias, float* y) {
-  lowered_forward<float>(s, x, w, bias, y);
-}
-void conv_forward_f64(const ConvShape& s, const double* x, const double* w, const double* bias, double* y) {
-  lowered_forward<double>(s, x, w, bias, y);
-}
-void conv_backward_f32(const ConvShape& s, const float* x, const float* w, const float* dy, float* dx, float* dw,
-                       float* dbias) {
-  lowered_backward<float>(s, x, w, dy, dx, dw, dbias);
-}
-void conv_backward_f64(const ConvShape& s, const double* x, const double* w, const double* dy, double* dx,
-                       double* dw, double* dbias) {
-  lowered_backward<double>(s, x, w, dy, dx, dw, dbias);
-}
+TAMP_CONV_TARGET_ENTRIES(lowered)
 
 }  // namespace tamp::kernels::HWY_NAMESPACE
 HWY_AFTER_NAMESPACE();
@@ -332,26 +318,7 @@ HWY_AFTER_NAMESPACE();
 #if HWY_ONCE
 namespace tamp::kernels {
 
-HWY_EXPORT(conv_forward_f32);
-HWY_EXPORT(conv_forward_f64);
-HWY_EXPORT(conv_backward_f32);
-HWY_EXPORT(conv_backward_f64);
-
-template <class T>
-void conv_forward(const ConvShape& s, const T* x, const T* w, const T* bias, T* y) {
-  if constexpr (std::is_same_v<T, float>) TAMP_DISPATCH(conv_forward_f32)(s, x, w, bias, y);
-  else TAMP_DISPATCH(conv_forward_f64)(s, x, w, bias, y);
-}
-template void conv_forward<float>(const ConvShape& s, const float* x, const float* w, const float* bias, float* y);
-template void conv_forward<double>(const ConvShape& s, const double* x, const double* w, const double* bias, double* y);
-
-template <class T>
-void conv_backward(const ConvShape& s, const T* x, const T* w, const T* dy, T* dx, T* dw, T* dbias) {
-  if constexpr (std::is_same_v<T, float>) TAMP_DISPATCH(conv_backward_f32)(s, x, w, dy, dx, dw, dbias);
-  else TAMP_DISPATCH(conv_backward_f64)(s, x, w, dy, dx, dw, dbias);
-}
-template void conv_backward<float>(const ConvShape& s, const float* x, const float* w, const float* dy, float* dx, float* dw, float* dbias);
-template void conv_backward<double>(const ConvShape& s, const double* x, const double* w, const double* dy, double* dx, double* dw, double* dbias);
+TAMP_CONV_EXPORTS(lowered, conv);
 
 }  // namespace tamp::kernels
 #endif  // HWY_ONCE

@@ -10,7 +10,7 @@
 
 #include <hwy/highway.h>
 #include <tamp/autograd/kernels/conv_direct.h>
-#include <tamp/autograd/kernels/dispatch.h>
+#include <tamp/autograd/kernels/conv_dispatch.h>
 #include <tamp/autograd/kernels/im2col_inl.h>
 #include <tamp/autograd/kernels/parallel.h>
 #include <tamp/autograd/kernels/simd_inl.h>
@@ -18,7 +18,6 @@
 #include <omp.h>
 
 #include <algorithm>
-#include <type_traits>
 #include <array>
 #include <utility>
 #include <vector>
@@ -338,20 +337,7 @@ void direct_backward(const ConvShape& s, const T* x, const T* w, const T* dy, T*
   }
 }
 
-void direct_forward_f32(const ConvShape& s, const float* x, const float* w, const float* bias, float* y) {
-  direct_forward<float>(s, x, w, bias, y);
-}
-void direct_forward_f64(const ConvShape& s, const double* x, const double* w, const double* bias, double* y) {
-  direct_forward<double>(s, x, w, bias, y);
-}
-void direct_backward_f32(const ConvShape& s, const float* x, const float* w, const float* dy, float* dx, float* dw,
-                         float* dbias) {
-  direct_backward<float>(s, x, w, dy, dx, dw, dbias);
-}
-void direct_backward_f64(const ConvShape& s, const double* x, const double* w, const double* dy, double* dx,
-                         double* dw, double* dbias) {
-  direct_backward<double>(s, x, w, dy, dx, dw, dbias);
-}
+TAMP_CONV_TARGET_ENTRIES(direct)
 
 }  // namespace tamp::kernels::HWY_NAMESPACE
 HWY_AFTER_NAMESPACE();
@@ -364,26 +350,7 @@ bool conv_direct_applies(const ConvShape& s) {
   return planar && s.stride[2] == 1 && (s.in_channels / s.groups) * s.kernel_size() <= kDirectMaxRows;
 }
 
-HWY_EXPORT(direct_forward_f32);
-HWY_EXPORT(direct_forward_f64);
-HWY_EXPORT(direct_backward_f32);
-HWY_EXPORT(direct_backward_f64);
-
-template <class T>
-void conv_direct_forward(const ConvShape& s, const T* x, const T* w, const T* bias, T* y) {
-  if constexpr (std::is_same_v<T, float>) TAMP_DISPATCH(direct_forward_f32)(s, x, w, bias, y);
-  else TAMP_DISPATCH(direct_forward_f64)(s, x, w, bias, y);
-}
-template void conv_direct_forward<float>(const ConvShape& s, const float* x, const float* w, const float* bias, float* y);
-template void conv_direct_forward<double>(const ConvShape& s, const double* x, const double* w, const double* bias, double* y);
-
-template <class T>
-void conv_direct_backward(const ConvShape& s, const T* x, const T* w, const T* dy, T* dx, T* dw, T* dbias) {
-  if constexpr (std::is_same_v<T, float>) TAMP_DISPATCH(direct_backward_f32)(s, x, w, dy, dx, dw, dbias);
-  else TAMP_DISPATCH(direct_backward_f64)(s, x, w, dy, dx, dw, dbias);
-}
-template void conv_direct_backward<float>(const ConvShape& s, const float* x, const float* w, const float* dy, float* dx, float* dw, float* dbias);
-template void conv_direct_backward<double>(const ConvShape& s, const double* x, const double* w, const double* dy, double* dx, double* dw, double* dbias);
+TAMP_CONV_EXPORTS(direct, conv_direct);
 
 }  // namespace tamp::kernels
 #endif  // HWY_ONCE

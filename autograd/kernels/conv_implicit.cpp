@@ -13,7 +13,7 @@
 
 #include <hwy/highway.h>
 #include <tamp/autograd/kernels/conv_implicit.h>
-#include <tamp/autograd/kernels/dispatch.h>
+#include <tamp/autograd/kernels/conv_dispatch.h>
 #include <tamp/autograd/kernels/im2col_inl.h>
 #include <tamp/autograd/kernels/parallel.h>
 #include <tamp/autograd/kernels/simd_inl.h>
@@ -21,7 +21,6 @@
 #include <omp.h>
 
 #include <algorithm>
-#include <type_traits>
 #include <array>
 #include <utility>
 #include <vector>
@@ -326,20 +325,7 @@ void implicit_backward(const ConvShape& s, const T* x, const T* w, const T* dy, 
   }
 }
 
-void implicit_forward_f32(const ConvShape& s, const float* x, const float* w, const float* bias, float* y) {
-  implicit_forward<float>(s, x, w, bias, y);
-}
-void implicit_forward_f64(const ConvShape& s, const double* x, const double* w, const double* bias, double* y) {
-  implicit_forward<double>(s, x, w, bias, y);
-}
-void implicit_backward_f32(const ConvShape& s, const float* x, const float* w, const float* dy, float* dx,
-                           float* dw, float* dbias) {
-  implicit_backward<float>(s, x, w, dy, dx, dw, dbias);
-}
-void implicit_backward_f64(const ConvShape& s, const double* x, const double* w, const double* dy, double* dx,
-                           double* dw, double* dbias) {
-  implicit_backward<double>(s, x, w, dy, dx, dw, dbias);
-}
+TAMP_CONV_TARGET_ENTRIES(implicit)
 
 }  // namespace tamp::kernels::HWY_NAMESPACE
 HWY_AFTER_NAMESPACE();
@@ -355,26 +341,7 @@ bool conv_implicit_applies(const ConvShape& s) {
          s.out_size() >= kSmallPlane;
 }
 
-HWY_EXPORT(implicit_forward_f32);
-HWY_EXPORT(implicit_forward_f64);
-HWY_EXPORT(implicit_backward_f32);
-HWY_EXPORT(implicit_backward_f64);
-
-template <class T>
-void conv_implicit_forward(const ConvShape& s, const T* x, const T* w, const T* bias, T* y) {
-  if constexpr (std::is_same_v<T, float>) TAMP_DISPATCH(implicit_forward_f32)(s, x, w, bias, y);
-  else TAMP_DISPATCH(implicit_forward_f64)(s, x, w, bias, y);
-}
-template void conv_implicit_forward<float>(const ConvShape& s, const float* x, const float* w, const float* bias, float* y);
-template void conv_implicit_forward<double>(const ConvShape& s, const double* x, const double* w, const double* bias, double* y);
-
-template <class T>
-void conv_implicit_backward(const ConvShape& s, const T* x, const T* w, const T* dy, T* dx, T* dw, T* dbias) {
-  if constexpr (std::is_same_v<T, float>) TAMP_DISPATCH(implicit_backward_f32)(s, x, w, dy, dx, dw, dbias);
-  else TAMP_DISPATCH(implicit_backward_f64)(s, x, w, dy, dx, dw, dbias);
-}
-template void conv_implicit_backward<float>(const ConvShape& s, const float* x, const float* w, const float* dy, float* dx, float* dw, float* dbias);
-template void conv_implicit_backward<double>(const ConvShape& s, const double* x, const double* w, const double* dy, double* dx, double* dw, double* dbias);
+TAMP_CONV_EXPORTS(implicit, conv_implicit);
 
 }  // namespace tamp::kernels
 #endif  // HWY_ONCE
