@@ -1,6 +1,8 @@
 // Reduce* ops over any set of axes (kernels/reduce.h does the strided work). Axes are an
-// attribute, except ReduceSum's, which is an input from opset 13. ReduceMax/ReduceMin send
-// the gradient to the elements equal to the result, split evenly between ties.
+// attribute, or an input: ReduceSum's from opset 13, every other op's from opset 18 (with
+// noop_with_empty_axes). ReduceMax/ReduceMin send the gradient to the elements equal to the
+// result, split evenly between ties; from opset 20 they take bool (any / all) and reduce an
+// empty set to the lowest / highest value (-inf / inf for floats), which the kernels do.
 #include <tamp/autograd/kernels/broadcast.h>
 #include <tamp/autograd/kernels/layout.h>
 #include <tamp/autograd/kernels/reduce.h>
@@ -84,6 +86,11 @@ Tensor reduce_keepdims(const Tensor& x, const std::vector<int>& axes) {
 template <Kind K>
 std::vector<Tensor> reduce_forward(OpContext& ctx, const std::vector<Tensor>& in) {
   const Tensor& x = input(in, 0, "data");
+  if ((K == Kind::kMax || K == Kind::kMin) && x.dtype() == DType::kBool) {
+    std::vector<Tensor> bytes = in;
+    bytes[0] = x.to(DType::kUInt8);
+    return {reduce_forward<K>(ctx, bytes).at(0).to(DType::kBool)};
+  }
   const auto axes = reduce_axes(ctx, in, x.rank());
   if (!axes) return {x};
   if constexpr (K == Kind::kL2 || K == Kind::kLogSum || K == Kind::kLogSumExp) {
