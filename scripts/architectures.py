@@ -62,6 +62,9 @@ class BertEncoder(nn.Module):
 
 
 # ----------------------------------------------------------------------------- upgrade
+# The IR version ONNX released with each opset (an opset-21 file says IR 10).
+IR_VERSION_OF_OPSET = {18: 8, 19: 9, 20: 9, 21: 10}
+
 REDUCE_OPS = {"ReduceL1", "ReduceL2", "ReduceLogSum", "ReduceLogSumExp", "ReduceMax", "ReduceMean",
               "ReduceMin", "ReduceProd", "ReduceSumSquare"}
 
@@ -160,4 +163,5 @@ def upgrade(model, opset):
     if opset >= 20:
         notes.append(f"{_fuse_gelu(out)} GELU subgraphs fused into Gelu")
     current[0].version = opset
+    out.ir_version = max(out.ir_version, IR_VERSION_OF_OPSET[opset])
     return out, notes

@@ -77,6 +77,7 @@ std::string with_opset(const std::string& path, int opset, const TempDir& dir) {
   std::ifstream in(path, std::ios::binary);
   EXPECT_TRUE(m.ParseFromIstream(&in)) << path;
   for (auto& o : *m.mutable_opset_import()) if (o.domain().empty()) o.set_version(opset);
+  m.set_ir_version(opset >= 21 ? 10 : opset >= 19 ? 9 : 8);  // the IR version released with the opset
   const std::string out = dir.file("opset" + std::to_string(opset) + ".onnx");
   std::ofstream f(out, std::ios::binary);
   m.SerializeToOstream(&f);
