@@ -95,6 +95,27 @@ std::map<std::string, std::pair<int, int>> node_tests_per_op() {
   return out;
 }
 
+// The PyTorch-exported operator tests (pytorch_operator_test.cpp): the pass count and every
+// folder that does not pass, with why.
+std::string pytorch_section() {
+  int all = 0, passed = 0;
+  std::string others;
+  for (const char* suite : {"pytorch-operator", "pytorch-converted"}) {
+    const fs::path root = fs::path(onnx_test_data_root()) / suite;
+    for (const auto& name : node_test_dirs(root.string())) {
+      if (!fs::exists(root / name / "model.onnx")) continue;
+      const NodeTestOutcome o = run_node_test((root / name).string());
+      ++all;
+      if (o.category == NodeTestCategory::kPass) ++passed;
+      else others += fmt::format("- `{}/{}`: {}\n", suite, name, o.detail);
+    }
+  }
+  return fmt::format("\n## PyTorch-exported operator tests\n\nlibonnx-testdata's `pytorch-operator` and "
+                     "`pytorch-converted` folders (torch.nn modules exported at opset 6): {} of {} pass "
+                     "(`tests/io/pytorch_operator_test.cpp` holds the rate at 97 % or more).{}\n{}",
+                     passed, all, others.empty() ? "" : " Not passing:\n", others);
+}
+
 std::string coverage_markdown() {
   const auto onnx_ops = onnx_operators();
   const auto tamp = tamp_ops();
@@ -135,7 +156,8 @@ std::string coverage_markdown() {
         "- *node tests*: ONNX backend node tests of the operator alone (onnx 1.12's, opsets up to 17) that pass "
         "in tamp, of all of them.\n\n"
      << "| op | ONNX versions | tamp accepts | gradient | node tests |\n|---|---|---|---|---|\n"
-     << rows << "\nOps of other domains:\n\n| op | domain | tamp accepts | gradient |\n|---|---|---|---|\n" << other;
+     << rows << "\nOps of other domains:\n\n| op | domain | tamp accepts | gradient |\n|---|---|---|---|\n" << other
+     << pytorch_section();
   return md.str();
 }
 
