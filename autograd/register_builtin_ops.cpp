@@ -88,6 +88,8 @@ const OpRegistry& OpRegistry::builtin() {
     r.add(ops::relu_op());
     r.add(ops::reshape_op());
     r.add(ops::round_op());
+    r.add(ops::scatter_elements_op());
+    r.add(ops::scatter_nd_op());
     r.add(ops::selu_op());
     r.add(ops::shape_op());
     r.add(ops::sigmoid_op());

@@ -60,9 +60,11 @@ OpDef dropout_op();
 OpDef expand_op();
 OpDef tile_op();
 
-// gather.cpp
+// gather.cpp (and the Scatter ops)
 OpDef gather_elements_op();
 OpDef gather_op();
+OpDef scatter_elements_op();
+OpDef scatter_nd_op();
 
 // global_pool.cpp
 OpDef global_average_pool_op();
