@@ -87,6 +87,7 @@ const OpRegistry& OpRegistry::builtin() {
     r.add(ops::reduce_sum_square_op());
     r.add(ops::relu_op());
     r.add(ops::reshape_op());
+    r.add(ops::resize_op());
     r.add(ops::round_op());
     r.add(ops::scatter_elements_op());
     r.add(ops::scatter_nd_op());

@@ -124,6 +124,9 @@ OpDef size_op();
 OpDef squeeze_op();
 OpDef unsqueeze_op();
 
+// resize.cpp
+OpDef resize_op();
+
 // slice.cpp
 OpDef slice_op();
 
