@@ -2,7 +2,8 @@
 // implements them; onnx 1.12's node tests predate them): Gelu, Mish, GroupNormalization (per
 // group at 18, per channel at 21), AveragePool's dilations, Reduce axes as an input, bool
 // ReduceMax, Split's num_outputs, Pad's axes input and wrap mode, 16-bit and output_dtype
-// QuantizeLinear, Cast's saturate attribute. Each graph goes through tamp's exporter and
+// QuantizeLinear, Cast's saturate attribute, Resize's axes, antialias, keep_aspect_ratio_policy
+// and half_pixel_symmetric. Each graph goes through tamp's exporter and
 // importer as a user's file would.
 #include "support/ort_runner.h"
 #include "support/temp_dir.h"
@@ -39,6 +40,7 @@ Tensor uniform(const Shape& shape, uint64_t seed, float lo = -2, float hi = 2) {
   return t;
 }
 
+Tensor f32(std::vector<float> v) { return Tensor::from_vector<float>({static_cast<int64_t>(v.size())}, v); }
 Tensor i64(std::vector<int64_t> v) { return Tensor::from_vector<int64_t>({static_cast<int64_t>(v.size())}, v); }
 
 std::vector<Dim> dims(const Shape& s) {
@@ -143,6 +145,22 @@ std::vector<Case> cases() {
        DType::kInt16},
       {"quantize_output_dtype", 21, "QuantizeLinear", attrs({{"output_dtype", int64_t{3}}}),
        {{"x", uniform({2, 5}, 16)}}, {{"scale", Tensor::scalar(0.02)}}, {{"y", {2, 5}}}, DType::kInt8},
+      {"resize_linear_antialias_axes", 18, "Resize",
+       attrs({{"mode", std::string("linear")}, {"antialias", int64_t{1}}, {"axes", std::vector<int64_t>{3, 2}}}),
+       {{"x", uniform({1, 2, 9, 8}, 18)}}, {{"roi", Tensor()}, {"scales", f32({0.5f, 0.6f})}}, {{"y", {1, 2, 5, 4}}}},
+      {"resize_cubic_antialias_sizes_not_larger", 18, "Resize",
+       attrs({{"mode", std::string("cubic")}, {"antialias", int64_t{1}},
+              {"keep_aspect_ratio_policy", std::string("not_larger")}, {"axes", std::vector<int64_t>{2, 3}}}),
+       {{"x", uniform({1, 1, 9, 7}, 19)}}, {{"roi", Tensor()}, {"scales", Tensor()}, {"sizes", i64({4, 6})}},
+       {{"y", {1, 1, 4, 3}}}},
+      {"resize_half_pixel_symmetric", 19, "Resize",
+       attrs({{"mode", std::string("linear")}, {"coordinate_transformation_mode", std::string("half_pixel_symmetric")}}),
+       {{"x", uniform({1, 1, 4, 5}, 20)}}, {{"roi", Tensor()}, {"scales", f32({1, 1, 1.7f, 2.3f})}},
+       {{"y", {1, 1, 6, 11}}}},
+      {"resize_nearest_not_smaller_axes", 18, "Resize",
+       attrs({{"keep_aspect_ratio_policy", std::string("not_smaller")}, {"axes", std::vector<int64_t>{1, 2}}}),
+       {{"x", uniform({2, 3, 4}, 21)}}, {{"roi", Tensor()}, {"scales", Tensor()}, {"sizes", i64({5, 2})}},
+       {{"y", {2, 5, 7}}}},
       {"cast_saturate", 19, "Cast", attrs({{"to", int64_t{6}}, {"saturate", int64_t{1}}}),
        {{"x", uniform({2, 5}, 17, -100, 100)}}, {}, {{"y", {2, 5}}}, DType::kInt32},
   };
