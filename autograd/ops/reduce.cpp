@@ -11,7 +11,6 @@
 #include <tamp/autograd/tensor_math.h>
 
 #include <cmath>
-#include <optional>
 
 namespace tamp::ops {
 
@@ -21,14 +20,16 @@ using kernels::ReduceKind;
 
 enum class Kind { kSum, kMean, kMax, kMin, kProd, kL1, kL2, kSumSquare, kLogSum, kLogSumExp };
 
-// The reduced axes, or nullopt for ReduceSum's no-op (empty axes with noop_with_empty_axes).
-std::optional<std::vector<int>> reduce_axes(const OpContext& ctx, const std::vector<Tensor>& in, int rank) {
+// The reduced axes; none for noop_with_empty_axes without axes, where the op still applies
+// its elementwise parts (ReduceL2 gives |x|, ReduceSumSquare x^2), as ONNX's reference and
+// ONNX Runtime do.
+std::vector<int> reduce_axes(const OpContext& ctx, const std::vector<Tensor>& in, int rank) {
   std::vector<int64_t> axes;
   Tensor t = optional_input(in, 1);
   if (t.defined()) axes = to_int64s(t, "axes");
   else axes = ctx.attrs().ints("axes", {});
   if (axes.empty()) {
-    if (ctx.attrs().i("noop_with_empty_axes", 0) != 0) return std::nullopt;
+    if (ctx.attrs().i("noop_with_empty_axes", 0) != 0) return {};
     for (int64_t d = 0; d < rank; ++d) axes.push_back(d);
   }
   return normalize_axes(axes, rank);
@@ -91,25 +92,23 @@ std::vector<Tensor> reduce_forward(OpContext& ctx, const std::vector<Tensor>& in
     bytes[0] = x.to(DType::kUInt8);
     return {reduce_forward<K>(ctx, bytes).at(0).to(DType::kBool)};
   }
-  const auto axes = reduce_axes(ctx, in, x.rank());
-  if (!axes) return {x};
+  const std::vector<int> axes = reduce_axes(ctx, in, x.rank());
   if constexpr (K == Kind::kL2 || K == Kind::kLogSum || K == Kind::kLogSumExp) {
     TAMP_CHECK(is_floating(x.dtype()), "{} needs a float input", describe(x));
   }
-  Tensor y = reduce_keepdims<K>(x, *axes);
+  Tensor y = reduce_keepdims<K>(x, axes);
   if (ctx.any_grad()) {
-    std::vector<int64_t> a(axes->begin(), axes->end());
+    std::vector<int64_t> a(axes.begin(), axes.end());
     const bool needs_x = K != Kind::kSum && K != Kind::kMean;
     ctx.save({Tensor::from_vector<int64_t>({static_cast<int64_t>(a.size())}, a),
               needs_x ? x : Tensor::from_vector<int64_t>({x.rank()}, x.shape()), y});
   }
   const bool keepdims = ctx.attrs().i("keepdims", 1) != 0;
-  return {keepdims ? y : y.reshape(kernels::reduced_shape(x.shape(), *axes, false))};
+  return {keepdims ? y : y.reshape(kernels::reduced_shape(x.shape(), axes, false))};
 }
 
 template <Kind K>
 std::vector<Tensor> reduce_backward(OpContext& ctx, const std::vector<Tensor>& grads) {
-  if (ctx.saved.empty()) return {grads[0], Tensor()};  // the no-op case
   const auto a = ctx.saved.at(0).to_vector<int64_t>();
   const std::vector<int> axes(a.begin(), a.end());
   const Tensor& y = ctx.saved.at(2);
