@@ -2,7 +2,7 @@
 // resized axis, each output index a weighted sum of a few input indices (taps) along that
 // axis, computed as ONNX's reference does: the coordinate transformation modes (half_pixel,
 // half_pixel_symmetric from opset 19, pytorch_half_pixel, align_corners, asymmetric,
-// tf_crop_and_resize with roi and extrapolation_value), the nearest rounding modes,
+// tf_crop_and_resize with roi and extrapolation_value, opset 11's tf_half_pixel_for_nn), the nearest rounding modes,
 // cubic_coeff_a and exclude_outside, and from opset 18 axes, antialias (the filter stretched
 // by 1 / scale when downscaling) and keep_aspect_ratio_policy. Taps outside the input read the
 // edge. The gradient runs the passes transposed (a scatter-add of the same weights).
@@ -45,6 +45,7 @@ double source_coordinate(const std::string& mode, double y, double scale, int64_
   if (mode == "pytorch_half_pixel") return out_int > 1 ? (y + 0.5) / scale - 0.5 : -0.5;
   if (mode == "align_corners") return out == 1 ? 0.0 : y * static_cast<double>(in - 1) / (out - 1);
   if (mode == "asymmetric") return y / scale;
+  if (mode == "tf_half_pixel_for_nn") return (y + 0.5) / scale;  // opset 11 only
   if (mode == "tf_crop_and_resize") {
     const double span = static_cast<double>(in - 1);
     if (out == 1) return 0.5 * (roi_start + roi_end) * span;
