@@ -1,4 +1,5 @@
-// MaxPool and AveragePool over 1-3 spatial dims of X (N, C, D1[, D2[, D3]]).
+// MaxPool and AveragePool over 1-3 spatial dims of X (N, C, D1[, D2[, D3]]), both with
+// dilations (AveragePool's since opset 19).
 //
 // Output sizes follow ONNX (floor or ceil_mode; auto_pad VALID / SAME_UPPER / SAME_LOWER).
 // With ceil_mode a last window that would start inside the end padding is dropped, as
@@ -44,7 +45,7 @@ std::vector<int64_t> spatial_attr(const Attributes& at, const char* name, size_t
   return v;
 }
 
-Geometry geometry(const OpContext& ctx, const Shape& x_shape, bool use_dilation) {
+Geometry geometry(const OpContext& ctx, const Shape& x_shape) {
   const auto& at = ctx.attrs();
   const int rank = static_cast<int>(x_shape.size());
   TAMP_CHECK(rank >= 3 && rank <= 2 + kMaxSpatial,
@@ -55,7 +56,7 @@ Geometry geometry(const OpContext& ctx, const Shape& x_shape, bool use_dilation)
   TAMP_CHECK(at.has("kernel_shape"), "attribute kernel_shape is required");
   const auto kernel = spatial_attr(at, "kernel_shape", ns, 1, x_shape);
   const auto strides = spatial_attr(at, "strides", ns, 1, x_shape);
-  const auto dilations = use_dilation ? spatial_attr(at, "dilations", ns, 1, x_shape) : std::vector<int64_t>(ns, 1);
+  const auto dilations = spatial_attr(at, "dilations", ns, 1, x_shape);  // AveragePool's from opset 19
   const auto pads = spatial_attr(at, "pads", 2 * ns, 0, x_shape);
   const std::string auto_pad = at.s("auto_pad", "NOTSET");
   TAMP_CHECK(auto_pad == "NOTSET" || auto_pad == "VALID" || auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER",
@@ -256,7 +257,7 @@ int64_t column_major(const Geometry& g, int64_t flat) {
 
 std::vector<Tensor> max_pool_forward(OpContext& ctx, const std::vector<Tensor>& in) {
   const Tensor& x = input(in, 0, "X");
-  const Geometry g = geometry(ctx, x.shape(), true);
+  const Geometry g = geometry(ctx, x.shape());
   const int64_t storage_order = ctx.attrs().i("storage_order", 0);
   TAMP_CHECK(storage_order == 0 || storage_order == 1, "storage_order must be 0 or 1, got {}", storage_order);
   const auto t = taps_of(g);
@@ -317,7 +318,7 @@ T divisor(const Geometry& g, const std::array<Taps, kMaxSpatial>& t, bool includ
 
 std::vector<Tensor> average_pool_forward(OpContext& ctx, const std::vector<Tensor>& in) {
   const Tensor& x = input(in, 0, "X");
-  const Geometry g = geometry(ctx, x.shape(), false);
+  const Geometry g = geometry(ctx, x.shape());
   const bool include_pad = ctx.attrs().i("count_include_pad", 0) != 0;
   const auto t = taps_of(g);
   const bool fast = is_2x2_stride_2(g);
@@ -349,7 +350,7 @@ std::vector<Tensor> average_pool_forward(OpContext& ctx, const std::vector<Tenso
 
 std::vector<Tensor> average_pool_backward(OpContext& ctx, const std::vector<Tensor>& grads) {
   const Shape x_shape = shape_of(ctx.saved.at(0));
-  const Geometry g = geometry(ctx, x_shape, false);
+  const Geometry g = geometry(ctx, x_shape);
   const bool include_pad = ctx.attrs().i("count_include_pad", 0) != 0;
   const auto t = taps_of(g);
   const bool fast = is_2x2_stride_2(g);

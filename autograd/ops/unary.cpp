@@ -100,6 +100,12 @@ T sigmoid(T x) {
   return e / (T(1) + e);
 }
 
+// log(1 + exp(x)) without overflow for large x.
+template <class T>
+T softplus(T x) {
+  return x > T(0) ? x + std::log1p(std::exp(-x)) : std::log1p(std::exp(x));
+}
+
 struct NoAttrs {
   explicit NoAttrs(const Attributes&) {}
   kernels::UnaryParams params() const { return {}; }
@@ -186,11 +192,50 @@ struct EluFn {
   template <class T> T df(T x) const { return x > T(0) ? T(1) : T(alpha) * std::exp(x); }
   float alpha;
 };
+struct SeluFn {
+  explicit SeluFn(const Attributes& a)
+      : alpha(a.f("alpha", 1.67326319217681884765625f)), gamma(a.f("gamma", 1.05070102214813232421875f)) {}
+  static constexpr bool kSavesOutput = false;
+  template <class T> T f(T x) const { return x > T(0) ? T(gamma) * x : T(gamma) * T(alpha) * (std::exp(x) - T(1)); }
+  template <class T> T df(T x) const { return x > T(0) ? T(gamma) : T(gamma) * T(alpha) * std::exp(x); }
+  float alpha, gamma;
+};
+// Gelu (opset 20): x * Phi(x) with the exact normal CDF, or its tanh approximation.
+struct GeluFn {
+  explicit GeluFn(const Attributes& a) : tanh_approx(a.s("approximate", "none") == "tanh") {
+    const std::string m = a.s("approximate", "none");
+    TAMP_CHECK(m == "none" || m == "tanh", "approximate must be 'none' or 'tanh', got '{}'", m);
+  }
+  static constexpr bool kSavesOutput = false;
+  static constexpr double kSqrt2OverPi = 0.79788456080286535588, kCubic = 0.044715;
+  template <class T> T f(T x) const {
+    if (tanh_approx) return T(0.5) * x * (T(1) + std::tanh(T(kSqrt2OverPi) * (x + T(kCubic) * x * x * x)));
+    return T(0.5) * x * (T(1) + std::erf(x * T(0.70710678118654752440)));
+  }
+  template <class T> T df(T x) const {
+    if (tanh_approx) {
+      const T t = std::tanh(T(kSqrt2OverPi) * (x + T(kCubic) * x * x * x));
+      return T(0.5) * (T(1) + t) + T(0.5) * x * (T(1) - t * t) * T(kSqrt2OverPi) * (T(1) + T(3 * kCubic) * x * x);
+    }
+    return T(0.5) * (T(1) + std::erf(x * T(0.70710678118654752440))) +
+           x * std::exp(T(-0.5) * x * x) * T(0.39894228040143267794);  // x * pdf(x)
+  }
+  bool tanh_approx;
+};
 struct SoftplusFn : NoAttrs {
   using NoAttrs::NoAttrs;
   static constexpr bool kSavesOutput = false;
-  template <class T> T f(T x) const { return x > T(0) ? x + std::log1p(std::exp(-x)) : std::log1p(std::exp(x)); }
+  template <class T> T f(T x) const { return softplus(x); }
   template <class T> T df(T x) const { return sigmoid(x); }
+};
+struct MishFn : NoAttrs {  // x * tanh(softplus(x)), opset 18
+  using NoAttrs::NoAttrs;
+  static constexpr bool kSavesOutput = false;
+  template <class T> T f(T x) const { return x * std::tanh(softplus(x)); }
+  template <class T> T df(T x) const {
+    const T t = std::tanh(softplus(x));
+    return t + x * (T(1) - t * t) * sigmoid(x);
+  }
 };
 struct HardSigmoidFn {
   explicit HardSigmoidFn(const Attributes& a) : alpha(a.f("alpha", 0.2f)), beta(a.f("beta", 0.5f)) {}
@@ -285,15 +330,18 @@ OpDef elu_op() { return unary<EluFn>("Elu"); }
 OpDef erf_op() { return unary<ErfFn>("Erf", 9); }
 OpDef exp_op() { return unary<ExpFn>("Exp"); }
 OpDef floor_op() { return {"", "Floor", 6, &unary_forward_only<FloorFn>, nullptr}; }
+OpDef gelu_op() { return unary<GeluFn>("Gelu", 20); }
 OpDef hard_sigmoid_op() { return unary<HardSigmoidFn>("HardSigmoid"); }
 OpDef hard_swish_op() { return unary<HardSwishFn>("HardSwish", 14); }
 OpDef leaky_relu_op() { return unary<LeakyReluFn>("LeakyRelu"); }
 OpDef log_op() { return unary<LogFn>("Log"); }
+OpDef mish_op() { return unary<MishFn>("Mish", 18); }
 OpDef neg_op() { return {"", "Neg", 6, &sign_forward<false>, &neg_backward}; }
 OpDef not_op() { return {"", "Not", 1, &not_forward, nullptr}; }
 OpDef reciprocal_op() { return unary<ReciprocalFn>("Reciprocal"); }
 OpDef relu_op() { return unary<ReluFn>("Relu"); }
 OpDef round_op() { return {"", "Round", 11, &unary_forward_only<RoundFn>, nullptr}; }
+OpDef selu_op() { return unary<SeluFn>("Selu"); }
 OpDef sigmoid_op() { return unary<SigmoidFn>("Sigmoid"); }
 OpDef sin_op() { return unary<SinFn>("Sin", 7); }
 OpDef softplus_op() { return unary<SoftplusFn>("Softplus", 1); }
