@@ -12,6 +12,8 @@
 #include <tamp/autograd/kernels/simd_inl.h>
 #include <tamp/autograd/kernels/simd_math_inl.h>
 
+#include <limits>
+
 
 HWY_BEFORE_NAMESPACE();
 namespace tamp::kernels::HWY_NAMESPACE {
@@ -48,6 +50,39 @@ void map2(const float* s, const float* g, float* dx, int64_t n, F f) {
   });
 }
 
+// Gelu and its derivative at x: x * Phi(x) with Phi(x) = (1 + erf(x / sqrt 2)) / 2, and
+// Phi(x) + x * pdf(x).
+struct ValueAndSlope {
+  V value, slope;
+};
+ValueAndSlope gelu(V x) {
+  const S::D d;
+  const V half = hn::Set(d, 0.5f);
+  const V phi = math::normal_cdf(x);
+  const V t = tame(x, -20.0f, 20.0f);
+  const V pdf = hn::Mul(hn::Set(d, 0.39894228040143268f), hn::Exp(d, hn::Mul(hn::Neg(half), hn::Mul(t, t))));
+  return {hn::Mul(x, phi), keep_nan(x, hn::MulAdd(x, pdf, phi))};
+}
+
+// The tanh approximation: x (1 + tanh(u)) / 2 with u = sqrt(2 / pi) (x + 0.044715 x^3), written
+// with s = (1 + tanh(u)) / 2 = 1 / (1 + exp(-2u)) and 1 - s = exp(-2u) s so that neither tail
+// cancels: value x s, slope s + 2 x s (1 - s) u'.
+ValueAndSlope gelu_tanh(V x) {
+  const S::D d;
+  const V one = hn::Set(d, 1.0f), k = hn::Set(d, 0.79788456080286536f);
+  // Past |x| = 10 the slope is 1 or 0 in float: x is tamed there so that x^3 stays finite.
+  const V xt = tame(x, -10.0f, 10.0f), x2 = hn::Mul(xt, xt);
+  const V u = hn::Mul(k, hn::MulAdd(hn::Mul(hn::Set(d, 0.044715f), x2), xt, xt));
+  const V e = hn::Exp(d, hn::Mul(hn::Set(d, -2.0f), u));
+  const V s = hn::Div(one, hn::Add(one, e)), rest = hn::Mul(e, s);  // s and 1 - s
+  const V du = hn::Mul(k, hn::MulAdd(hn::Set(d, 3 * 0.044715f), x2, one));
+  const V slope = hn::MulAdd(hn::Mul(hn::Add(xt, xt), hn::Mul(s, rest)), du, s);
+  // At +-inf the definition's 0 * inf gives NaN, which the kernel keeps.
+  const V nan = hn::Set(d, std::numeric_limits<float>::quiet_NaN());
+  const V s_of_x = hn::IfThenElseZero(hn::Ge(x, hn::Set(d, -10.0f)), s);  // 0 where x^3 was tamed
+  return {keep_nan(x, hn::Mul(x, s_of_x)), hn::IfThenElse(hn::IsFinite(x), slope, nan)};
+}
+
 }  // namespace
 
 void unary_forward_f32(Unary f, UnaryParams p, const float* x, float* y, int64_t n) {
@@ -72,6 +107,9 @@ void unary_forward_f32(Unary f, UnaryParams p, const float* x, float* y, int64_t
       const V sixth = hn::Set(d, 1.0f / 6.0f), half = hn::Set(d, 0.5f);
       return map1(x, y, n, [&](V v) HWY_ATTR { return keep_nan(v, hn::Mul(v, clamp01(hn::MulAdd(v, sixth, half)))); });
     }
+    case Unary::kGelu:
+      if (p.alpha != 0) return map1(x, y, n, [&](V v) HWY_ATTR { return gelu_tanh(v).value; });
+      return map1(x, y, n, [&](V v) HWY_ATTR { return gelu(v).value; });
     case Unary::kClip:  // the compares of v < lo ? lo : v, then a > hi ? hi : a: NaN stays NaN
       return map1(x, y, n, [&](V v) HWY_ATTR {
         const V a = hn::IfThenElse(hn::Lt(v, alpha), alpha, v);
@@ -114,6 +152,9 @@ void unary_backward_f32(Unary f, UnaryParams p, const float* saved, const float*
         return hn::Mul(g, slope);
       });
     }
+    case Unary::kGelu:
+      if (p.alpha != 0) return map2(saved, dy, dx, n, [&](V x, V g) HWY_ATTR { return hn::Mul(g, gelu_tanh(x).slope); });
+      return map2(saved, dy, dx, n, [&](V x, V g) HWY_ATTR { return hn::Mul(g, gelu(x).slope); });
     case Unary::kClip:
       return map2(saved, dy, dx, n, [&](V x, V g) HWY_ATTR {
         return hn::IfThenElseZero(hn::And(hn::Ge(x, alpha), hn::Le(x, beta)), g);

@@ -20,6 +20,7 @@ enum class Unary {
   kHardSigmoid,  // alpha, beta; backward from the input
   kHardSwish,    // backward from the input
   kClip,         // min alpha, max beta (max wins when min > max); backward from the input
+  kGelu,         // x * Phi(x); alpha = 1: the tanh approximation; backward from the input
 };
 
 struct UnaryParams {

@@ -206,7 +206,9 @@ struct GeluFn {
     const std::string m = a.s("approximate", "none");
     TAMP_CHECK(m == "none" || m == "tanh", "approximate must be 'none' or 'tanh', got '{}'", m);
   }
+  static constexpr auto kKernel = kernels::Unary::kGelu;
   static constexpr bool kSavesOutput = false;
+  kernels::UnaryParams params() const { return {tanh_approx ? 1.0f : 0.0f, 0}; }
   static constexpr double kSqrt2OverPi = 0.79788456080286535588, kCubic = 0.044715;
   template <class T> T f(T x) const {
     if (tanh_approx) return T(0.5) * x * (T(1) + std::tanh(T(kSqrt2OverPi) * (x + T(kCubic) * x * x * x)));

@@ -27,6 +27,8 @@ struct Activation {
 const std::vector<Activation> kActivations = {
     {"Relu", {}},        {"LeakyRelu", {{"alpha", 0.1f}}}, {"Sigmoid", {}},   {"Tanh", {}},
     {"Exp", {}},         {"Erf", {}},                      {"HardSwish", {}}, {"HardSigmoid", {{"alpha", 0.25f}, {"beta", 0.4f}}},
+    {"Gelu", {}},
+    {"Gelu", {{"approximate", std::string("tanh")}}},
     {"Clip", {{"min", 0.0f}, {"max", 6.0f}}, 6},   // bounds as attributes (opset 6): ReLU6
     {"Clip", {{"min", 2.0f}, {"max", -1.0f}}, 6},  // min > max: max wins
 };
