@@ -172,7 +172,7 @@ TEST_F(UiApiTest, StartRefusesRecipesNamingFilesOutsideTheFolders) {
 
 TEST_F(UiApiTest, RunNamesAreCheckedBeforeAnyFileIsRead) {
   const UiApi api = make_api();
-  for (const std::string id : {"..", "../outside", "a/b", ".hidden", ""}) {
+  for (const char* id : {"..", "../outside", "a/b", ".hidden", ""}) {
     EXPECT_THROW(api.run(id), OutsideFolder) << id;
   }
   EXPECT_THROW(api.run("nothing-here"), NotFound);

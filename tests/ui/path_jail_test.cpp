@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <vector>
 
 namespace tamp::cli::ui {
 namespace {
@@ -41,7 +42,7 @@ TEST_F(PathJailTest, ResolvesNamesInsideToCanonicalPaths) {
 
 TEST_F(PathJailTest, RefusesAbsoluteEmptyAndDotDotNames) {
   const PathJail jail(root_.string(), "--models");
-  for (const std::string bad : {"", "/etc/passwd", (tmp_.path() / "outside" / "secret.onnx").string(),
+  for (const std::string& bad : std::vector<std::string>{"", "/etc/passwd", (tmp_.path() / "outside" / "secret.onnx").string(),
                                 "../outside/secret.onnx", "sub/../../outside/secret.onnx", "sub/../cnn.onnx", "..",
                                 "../models2/sibling.onnx", std::string("cnn.onnx\0x", 10)}) {
     EXPECT_THROW(jail.resolve(bad), OutsideFolder) << "'" << bad << "'";

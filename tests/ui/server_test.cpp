@@ -140,7 +140,7 @@ TEST_F(UiServerTest, DownloadsTheExportedModelOfARun) {
 }
 
 TEST(UiBind, RefusesAddressesOtherThanLoopback) {
-  for (const std::string a : {"0.0.0.0", "::", "192.168.1.10", "127.0.0.2", ""}) {
+  for (const char* a : {"0.0.0.0", "::", "192.168.1.10", "127.0.0.2", ""}) {
     EXPECT_THROW(require_loopback(a), UsageError) << a;
   }
   EXPECT_NO_THROW(require_loopback("127.0.0.1"));
