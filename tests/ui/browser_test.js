@@ -75,7 +75,16 @@ async function wd(method, route, body) {
 }
 const js = (script, ...args) => wd('POST', '/execute/sync', { script, args });
 const find = async (css) => (await wd('POST', '/element', { using: 'css selector', value: css }))[ELEMENT];
-const click = async (css) => wd('POST', `/element/${await find(css)}/click`, {});
+// The runs table is redrawn when a run changes: an element found just before may be gone.
+async function click(css) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await wd('POST', `/element/${await find(css)}/click`, {});
+    } catch (e) {
+      if (attempt === 3 || !/stale element/.test(e.message)) throw e;
+    }
+  }
+}
 async function type(css, text) {
   const id = await find(css);
   await wd('POST', `/element/${id}/clear`, {});

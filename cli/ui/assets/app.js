@@ -50,6 +50,8 @@ function kib(bytes) {
 }
 
 const pct = (v) => (Number.isFinite(v) ? (100 * v).toFixed(2) : '');
+// A NaN in metrics.jsonl arrives as null.
+const fixed = (v, digits) => (Number.isFinite(v) ? v.toFixed(digits) : '–');
 
 // ---- New run ----
 
@@ -151,9 +153,9 @@ function renderRun(run) {
   const bits = lastStage && (!last || lastStage.x >= last.x) ? lastStage.weight_bits : last ? last.weight_bits : undefined;
   const nStages = run.meta && run.meta.stages;
   const figs = [
-    figure('stage', last || lastStage ? `${(last || lastStage).stage + 1} / ${nStages || '?'}` : '–', 'stage'),
+    figure('stage', lines.length ? `${Math.max(...lines.map((l) => l.stage)) + 1} / ${nStages || '?'}` : '–', 'stage'),
     figure('step', last ? `${last.step} / ${last.total_steps || '?'}` : '–', 'step'),
-    figure('loss', last ? last.loss.toFixed(4) : '–', 'loss'),
+    figure('loss', last ? fixed(last.loss, 4) : '–', 'loss'),
     figure(s ? 'top-1 (exported)' : 'top-1 (last stage)', Number.isFinite(top1) ? `${pct(top1)} %` : '–', 'top1'),
     figure('sparsity', Number.isFinite(sparsity) ? `${(100 * sparsity).toFixed(1)} %` : '–', 'sparsity'),
     figure('weight bits', Number.isFinite(bits) ? String(bits) : '–', 'bits'),
@@ -185,8 +187,8 @@ function renderRun(run) {
   const body = document.createElement('tbody');
   for (const l of stages) {
     const tr = document.createElement('tr');
-    [l.name, l.steps, l.train_loss.toFixed(4), l.eval ? pct(l.eval.top1) : '', (100 * l.sparsity).toFixed(1),
-     l.weight_bits, kib(l.size_bytes), l.seconds.toFixed(1)].forEach((v) => cell(tr, v));
+    [l.name, l.steps, fixed(l.train_loss, 4), l.eval ? pct(l.eval.top1) : '', fixed(100 * l.sparsity, 1),
+     l.weight_bits, kib(l.size_bytes), fixed(l.seconds, 1)].forEach((v) => cell(tr, v));
     body.appendChild(tr);
   }
   table.appendChild(body);
