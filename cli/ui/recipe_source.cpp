@@ -2,6 +2,7 @@
 #include "ui/embedded_files.h"
 
 #include <tamp/autograd/error.h>
+#include <tamp/scheduler/recipe.h>
 
 #include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
@@ -77,7 +78,11 @@ std::string generate_recipe(const RecipeRequest& q) {
   if (q.steps_per_epoch > 0) training["steps_per_epoch"] = q.steps_per_epoch;
   // A short run logs and prunes more often than the examples' every 50 steps, so that the
   // page's plots have points and pruning reaches its target.
-  const int64_t steps = q.steps_per_epoch > 0 ? q.steps_per_epoch * q.epochs : -1;
+  // An epoch ends when the data does: `limit` examples make limit / batch steps at most.
+  const int64_t batch = training["batch_size"] ? training["batch_size"].as<int64_t>() : RecipeTraining{}.batch_size;
+  int64_t per_epoch = q.steps_per_epoch;
+  if (q.limit > 0) per_epoch = std::min(per_epoch > 0 ? per_epoch : q.limit, std::max<int64_t>(1, q.limit / batch));
+  const int64_t steps = per_epoch > 0 ? per_epoch * q.epochs : -1;
   const int64_t every = steps > 0 ? std::clamp<int64_t>(steps / 20, 1, 50) : 50;
   training["log_every"] = every;
 

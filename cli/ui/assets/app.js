@@ -327,9 +327,11 @@ async function renderCompare() {
   );
   $('compare-plots').replaceChildren(plots);
 
-  // Per layer: the weights of the exported models, matched by name.
-  const layerNames = [...new Set(data.flatMap((d) => d.layers.exported.map((w) => w.name)))];
-  const find = (d, n) => d.layers.exported.find((w) => w.name === n);
+  // Per layer: the weights of the exported models, matched by the original name (an int8
+  // export stores conv1.weight as conv1.weight_int8).
+  const layerOf = (name) => name.replace(/_u?int[48]$/, '');
+  const layerNames = [...new Set(data.flatMap((d) => d.layers.exported.map((w) => layerOf(w.name))))];
+  const find = (d, n) => d.layers.exported.find((w) => layerOf(w.name) === n);
   const table = document.createElement('table');
   table.className = 'layer-table';
   const head = document.createElement('tr');
