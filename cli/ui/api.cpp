@@ -155,7 +155,8 @@ nlohmann::json UiApi::measure_latency(const std::string& id) {
   const fs::path exported = store_.exported_model(id);
   const nlohmann::json summary = read_json_file(dir / "summary.json");
   const fs::path original = summary.value("model", "");
-  if (read_json_file(dir / "latency.json").value("status", "") == "measuring") return {{"status", "measuring"}};
+  const nlohmann::json before = read_json_file(dir / "latency.json");   // null when never measured
+  if (before.is_object() && before.value("status", "") == "measuring") return {{"status", "measuring"}};
   write_json_file(dir / "latency.json", {{"status", "measuring"}, {"command", latency_command_}});
   const bool original_ok = folders_.models.contains(original) || folders_.runs.contains(original);
   std::thread([command = latency_command_, dir, exported, original, original_ok] {

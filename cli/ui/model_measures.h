@@ -14,7 +14,8 @@
 namespace tamp::cli::ui {
 
 // One row per weight (an initializer of rank >= 2): name, shape, elements, sparsity (stored
-// zeros / elements), bits (of the stored values), structure ("2:4", "unstructured", ...).
+// zeros / elements), bits (of the stored values), structure (of a float Conv/Gemm/MatMul
+// weight's zeros, "2:4", "unstructured", ...; empty for weights behind DequantizeLinear).
 nlohmann::json layer_table(const std::filesystem::path& model);
 
 // Writes an all-zero batch of one for the model's first input to WORK/latency_input.pb, runs

@@ -8,6 +8,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <utility>
 
 namespace tamp::cli::ui {
 
@@ -79,7 +80,8 @@ std::string generate_recipe(const RecipeRequest& q) {
   // A short run logs and prunes more often than the examples' every 50 steps, so that the
   // page's plots have points and pruning reaches its target.
   // An epoch ends when the data does: `limit` examples make limit / batch steps at most.
-  const int64_t batch = training["batch_size"] ? training["batch_size"].as<int64_t>() : RecipeTraining{}.batch_size;
+  const YAML::Node batch_node = std::as_const(training)["batch_size"];   // const: a lookup adds no key
+  const int64_t batch = batch_node ? batch_node.as<int64_t>() : RecipeTraining{}.batch_size;
   int64_t per_epoch = q.steps_per_epoch;
   if (q.limit > 0) per_epoch = std::min(per_epoch > 0 ? per_epoch : q.limit, std::max<int64_t>(1, q.limit / batch));
   const int64_t steps = per_epoch > 0 ? per_epoch * q.epochs : -1;

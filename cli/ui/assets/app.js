@@ -335,7 +335,7 @@ async function renderCompare() {
   const table = document.createElement('table');
   table.className = 'layer-table';
   const head = document.createElement('tr');
-  ['layer', 'shape', ...names.flatMap((n) => [`${n} sparsity %`, `${n} bits`, `${n} structure`])].forEach((h) => {
+  ['layer', 'shape', ...names.flatMap((n) => [`${n} sparsity %`, `${n} bits`])].forEach((h) => {
     const th = document.createElement('th'); th.textContent = h; head.appendChild(th);
   });
   const thead = document.createElement('thead');
@@ -350,7 +350,6 @@ async function renderCompare() {
       const w = find(d, n);
       cell(tr, w ? (100 * w.sparsity).toFixed(1) : '');
       cell(tr, w ? w.bits : '');
-      cell(tr, w ? w.structure : '');
     }
     body.appendChild(tr);
   }

@@ -21,7 +21,7 @@ const Plot = (() => {
 
   // series: [{label, points: [[x, y], ...]}]; options: {title, xLabel, width, height, yMin}
   function line(series, options) {
-    const o = Object.assign({ width: 460, height: 220, title: '', xLabel: '' }, options);
+    const o = Object.assign({ width: 420, height: 220, title: '', xLabel: '' }, options);
     const L = 52, R = 12, T = 26, B = 34;
     const svg = el('svg', { width: o.width, height: o.height, viewBox: `0 0 ${o.width} ${o.height}`, role: 'img',
                             'aria-label': o.title, 'data-plot': o.title });
@@ -39,11 +39,13 @@ const Plot = (() => {
     const px = (x) => L + ((x - x0) / (x1 - x0)) * (o.width - L - R);
     const py = (y) => o.height - B - ((y - y0) / (y1 - y0)) * (o.height - T - B);
     svg.appendChild(el('rect', { x: L, y: T, width: o.width - L - R, height: o.height - T - B, fill: 'none', stroke: '#bbb' }));
+    let lastX;
     for (let i = 0; i <= 4; i++) {
-      const y = y0 + ((y1 - y0) * i) / 4, x = x0 + ((x1 - x0) * i) / 4;
+      const y = y0 + ((y1 - y0) * i) / 4, x = Math.round(x0 + ((x1 - x0) * i) / 4);
       svg.appendChild(el('line', { x1: L, x2: o.width - R, y1: py(y), y2: py(y), stroke: '#eee' }));
       svg.appendChild(el('text', { x: L - 4, y: py(y) + 4, 'text-anchor': 'end' }, fmt(y)));
-      svg.appendChild(el('text', { x: px(x), y: o.height - B + 14, 'text-anchor': 'middle' }, fmt(Math.round(x))));
+      if (x !== lastX) svg.appendChild(el('text', { x: px(x), y: o.height - B + 14, 'text-anchor': 'middle' }, fmt(x)));
+      lastX = x;   // steps and stages are whole numbers: a short axis repeats none
     }
     svg.appendChild(el('text', { x: (o.width + L) / 2, y: o.height - 4, 'text-anchor': 'middle' }, o.xLabel));
     series.forEach((s, i) => {
