@@ -178,7 +178,7 @@ async function main() {
 
   // Run 1: 2:4 pruning then int8, watched live.
   await runThroughPage({ goal: '2:4+int8', name: 'cnn-2of4-int8', steps: 60 });
-  await waitFor('a live loss point', "return document.querySelector('#run-figures [data-figure=loss] .value').textContent !== '–'", 120);
+  await waitFor('a live loss point', "return document.querySelector('#run-figures [data-figure=loss] .value').textContent !== '–'", 300);
   await screenshot('ui_running.png');
   await waitFor('run 1 to finish', "return document.getElementById('run-status').textContent === 'finished'", 300);
   const figures = await js("return Object.fromEntries([...document.querySelectorAll('#run-figures .figure')].map(f => [f.dataset.figure, f.querySelector('.value').textContent]))");
