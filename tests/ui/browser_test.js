@@ -223,10 +223,11 @@ async function main() {
   const layer = await js("return [...document.querySelectorAll('#compare-layers tbody tr')[0].children].map(td => td.textContent)");
   const col = (h) => layer[head.indexOf(h)];
   const second = await js("return [...document.querySelectorAll('#compare-layers tbody tr')[1].children].map(td => td.textContent)");
+  // Rounding to int8 makes a few weights zero (under 5 %): only 2:4 makes half of them zero.
   check(second[0] === 'conv2.weight' && second[head.indexOf('cnn-2of4-int8 sparsity %')] === '50.0' &&
-        second[head.indexOf('cnn-int8 sparsity %')] === '0.0', `conv2: half zeros in the pruned run only (${second.join(' | ')})`);
-  check(layer[0] === 'conv1.weight' && col('cnn-2of4-int8 sparsity %') === '0.0' && col('cnn-2of4-int8 bits') === '8' &&
-        col('cnn-int8 sparsity %') === '0.0' && col('cnn-int8 bits') === '8',
+        Number(second[head.indexOf('cnn-int8 sparsity %')]) < 5, `conv2: half zeros in the pruned run only (${second.join(' | ')})`);
+  check(layer[0] === 'conv1.weight' && Number(col('cnn-2of4-int8 sparsity %')) < 5 && col('cnn-2of4-int8 bits') === '8' &&
+        Number(col('cnn-int8 sparsity %')) < 5 && col('cnn-int8 bits') === '8',
         `conv1 (left dense by the recipe): 8-bit in both runs (${layer.join(' | ')})`);
   const plots = await js("return [...document.querySelectorAll('#compare svg')].map(s => s.dataset.plot)");
   check(['Top-1 % (exported model)', 'Size of the exported model', 'Training loss', 'Sparsity % per layer'].every((p) => plots.includes(p)),
