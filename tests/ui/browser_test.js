@@ -106,8 +106,18 @@ async function waitFor(what, script, seconds, ...args) {
   const log = await js("return document.getElementById('run-log').textContent + '\\n' + document.getElementById('new-run-message').textContent");
   throw new Error(`timed out waiting for ${what} (last: ${JSON.stringify(last)}); page says:\n${log}`);
 }
+// A renderer busy on a loaded machine can miss chromedriver's 10 s for a screenshot: try again.
 async function screenshot(name) {
-  const png = Buffer.from(await wd('GET', '/screenshot'), 'base64');
+  let data;
+  for (let attempt = 1; !data; attempt++) {
+    try {
+      data = await wd('GET', '/screenshot');
+    } catch (e) {
+      if (attempt === 3 || !/timeout/.test(e.message)) throw e;
+      await sleep(2000);
+    }
+  }
+  const png = Buffer.from(data, 'base64');
   const file = path.join(shots, name);
   fs.writeFileSync(file, png);
   console.log(`screenshot ${file} (${png.length} bytes)`);
