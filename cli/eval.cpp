@@ -4,6 +4,7 @@
 #include "common.h"
 #include "export_target_options.h"
 
+#include <tamp/autograd/simd_target.h>
 #include <tamp/scheduler/evaluate.h>
 
 #include <fmt/format.h>
@@ -43,7 +44,8 @@ int run_eval(const EvalArgs& args) {
                 {"arithmetic", args.arithmetic.empty() ? nlohmann::ordered_json(nullptr)
                                                        : nlohmann::ordered_json(integer_arithmetic_name(
                                                              model.integer_arithmetic()))},
-                {"seconds", secs}});
+                {"seconds", secs},
+                {"simd", simd_target()}});
   } else {
     fmt::print("{}: {} examples{}, top-1 {:.2f} %, top-5 {:.2f} %, mean loss {:.4f} ({:.1f} s){}\n", data.name,
                r.count, normalization_text(data), 100 * r.top1, 100 * r.top5, r.loss, secs,

@@ -1,6 +1,7 @@
 // tamp inspect MODEL.onnx [--json]: what a model holds — inputs and outputs, op histogram,
 // parameters, per-weight sparsity, quantization nodes and the ops tamp lacks. Reads the
-// graph only (constants unfolded, old opsets accepted), so any well-formed model inspects.
+// graph only (constants unfolded, any opset), so any well-formed model inspects; what it
+// reports unsupported is exactly what `tamp infer` refuses (the op table decides both).
 #include "common.h"
 #include "model_report.h"
 
@@ -231,7 +232,7 @@ Action setup_inspect(CLI::App& sub) {
       ->type_name("PATTERN");
   return [args] {
     const nn::Graph graph =
-        io::load_onnx_graph(args->model.path, {.fold_constants = false, .allow_old_opsets = true});
+        io::load_onnx_graph(args->model.path, {.fold_constants = false});
     ModelReport report = analyse_model(graph);
     if (!args->pattern.empty()) check_weight_patterns(graph, args->pattern, report);
     if (args->json) print_json(report_json(args->model.path, report));

@@ -203,8 +203,13 @@ int run_on_rank(const RunArgs& args, dist::Context& world) {
   };
   fit.on_log = [&](size_t k, const StepLog& l) {
     progress.step(k, l, batch_size * world.size());
+    // Sparsity and bits as they are now, for a live view (tamp ui): a pruning schedule raises
+    // the sparsity during the stage.
+    const ModelStats now = model_stats(model.export_graph());
     nlohmann::ordered_json j{{"type", "train"}, {"stage", k}, {"epoch", l.epoch}, {"step", l.step},
-                             {"loss", l.loss}, {"lr", l.lr}, {"samples_per_s", l.samples_per_s}};
+                             {"total_steps", l.total_steps}, {"loss", l.loss}, {"lr", l.lr},
+                             {"samples_per_s", l.samples_per_s}, {"sparsity", now.sparsity},
+                             {"weight_bits", now.weight_bits}};
     fmt::print(metrics, "{}\n", j.dump());
   };
   fit.on_stage_end = [&](size_t k, const StageResult& r) {

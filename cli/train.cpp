@@ -9,6 +9,7 @@
 #include "common.h"
 #include "export_target_options.h"
 
+#include <tamp/autograd/simd_target.h>
 #include <tamp/compression/quantization/lower.h>
 #include <tamp/compression/quantization/qat.h>
 #include <tamp/io/onnx_export.h>
@@ -178,7 +179,8 @@ int run_train(const TrainArgs& args) {
                 {"train_loss", r.train_loss},
                 {"test", eval_json(r)},
                 {"quantization", quantized},
-                {"seconds", r.seconds}});
+                {"seconds", r.seconds},
+                {"simd", simd_target()}});
     if (parity && !parity->passed()) print_parity(*parity, stderr);
     return parity ? parity_exit_code(*parity) : kExitOk;
   }
