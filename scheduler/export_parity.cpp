@@ -64,6 +64,7 @@ ParityResult check_export_parity(nn::GraphModule& simulated, const nn::Graph& ex
   nn::DataLoader loader(view, {.batch_size = options.batch_size, .shuffle = false, .prefetch = true,
                                .num_shards = coll.size(), .shard = coll.rank()});
   const int64_t real = data.size() / coll.size() + (coll.rank() < data.size() % coll.size() ? 1 : 0);
+  const double tie = std::isnan(r.output_step) ? 0.0 : r.output_step * 1.0001;
   int64_t same = 0, hits_sim = 0, hits_exp = 0, seen = 0, batches = 0;
   double max_diff = 0;
   {
@@ -85,7 +86,9 @@ ParityResult check_export_parity(nn::GraphModule& simulated, const nn::Graph& ex
         const float* rs = ys.data<float>() + i * classes;
         const float* re = ye.data<float>() + i * classes;
         const int64_t as = argmax_row(rs, classes), ae = argmax_row(re, classes);
-        same += as == ae;
+        // Quantized logits tie often (an untrained model's most of all); the exported model
+        // agrees when the class it picks was within one output step of the simulated best.
+        same += as == ae || rs[ae] >= rs[as] - tie;
         const auto label = static_cast<int64_t>(b.y.at(i));
         hits_sim += as == label;
         hits_exp += ae == label;

@@ -32,7 +32,9 @@ struct ParityOptions {
 struct ParityResult {
   IntegerArithmetic arithmetic = IntegerArithmetic::kExact;
   int64_t examples = 0;
-  double agreement = 0;              // fraction of examples whose argmax is the simulated one
+  // Fraction of examples whose exported argmax is the simulated one, or a class the simulated
+  // model scored within one output step of its best (a tie on the quantized output grid).
+  double agreement = 0;
   double max_abs_diff = 0;           // over every output value
   // The exported output's quantization step (its DequantizeLinear scale) and max_abs_diff in
   // those steps; NaN when the output is not quantized (dynamic quantization).

@@ -209,7 +209,9 @@ std::vector<Tensor> qlinear_matmul(OpContext& ctx, const std::vector<Tensor>& in
   const Tensor a_zp = input(in, 2, "a_zero_point").reshape({});
   const Tensor b_zp_arg = b_zp.numel() == 1 ? b_zp.reshape({}) : b_zp;
   static const OpDef& matmul_integer = OpRegistry::builtin().get("", "MatMulInteger", 10);
-  const Tensor acc32 = run(matmul_integer, {a, b, a_zp, b_zp_arg}).at(0);
+  CallOptions sums;  // the integer arithmetic this op runs under, for MatMulInteger's sums
+  sums.integer_arithmetic = ctx.integer_arithmetic;
+  const Tensor acc32 = run(matmul_integer, {a, b, a_zp, b_zp_arg}, nullptr, sums).at(0);
   Tensor acc = Tensor::empty(acc32.shape(), DType::kFloat64);
   for (int64_t i = 0; i < acc.numel(); ++i) acc.data<double>()[i] = acc32.data<int32_t>()[i];
   return {requantize(acc, {}, multipliers(sa, sb, sy[0]), n, 1, input(in, 7, "y_zero_point"))};
