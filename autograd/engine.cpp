@@ -107,7 +107,7 @@ bool OpContext::any_grad() const {
 std::vector<Tensor> run(const OpDef& op, const std::vector<Tensor>& inputs,
                         std::shared_ptr<const Attributes> attrs, const CallOptions& options) {
   OpContext ctx{std::move(attrs), options.opset, options.training, options.rng,
-                std::vector<bool>(inputs.size(), false), {}, options.num_outputs};
+                std::vector<bool>(inputs.size(), false), {}, options.num_outputs, options.integer_arithmetic};
   return run_forward(op, ctx, inputs);
 }
 
@@ -133,7 +133,7 @@ std::vector<Variable> apply(const OpDef& op, const std::vector<Variable>& inputs
 
   auto node = record ? std::make_shared<Node>() : nullptr;
   OpContext local{std::move(attrs), options.opset, options.training, options.rng, needs_grad, {},
-                  options.num_outputs};
+                  options.num_outputs, options.integer_arithmetic};
   OpContext& ctx = node ? node->ctx : local;
   if (node) ctx = std::move(local);
   std::vector<Tensor> outs = run_forward(op, ctx, values);

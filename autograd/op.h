@@ -15,6 +15,7 @@
 #pragma once
 
 #include <tamp/autograd/attributes.h>
+#include <tamp/autograd/integer_arithmetic.h>
 #include <tamp/autograd/random.h>
 #include <tamp/autograd/tensor.h>
 
@@ -40,6 +41,7 @@ struct OpContext {
   std::vector<bool> needs_grad; // per input
   std::vector<Tensor> saved;    // kept by forward for backward, freed after backward
   int num_outputs = -1;         // outputs the caller wants (a graph node's); -1: unknown
+  IntegerArithmetic integer_arithmetic = IntegerArithmetic::kExact;  // integer ops' sums
 
   const Attributes& attrs() const;
   bool any_grad() const;
@@ -95,6 +97,7 @@ struct CallOptions {
   bool training = false;
   Generator* rng = nullptr;
   int num_outputs = -1;  // Split without sizes splits into this many equal parts
+  IntegerArithmetic integer_arithmetic = IntegerArithmetic::kExact;
 };
 
 // Runs an op's forward without recording anything.

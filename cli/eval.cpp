@@ -1,6 +1,8 @@
 // tamp eval MODEL.onnx --dataset fashion-mnist[:test|:train]: top-1 / top-5 accuracy and mean
-// cross-entropy of a classifier (eval mode), through scheduler/evaluate.h.
+// cross-entropy of a classifier (eval mode), through scheduler/evaluate.h. --arithmetic
+// avx2|exact|host runs a quantized model as ONNX Runtime's integer kernels would on such a CPU.
 #include "common.h"
+#include "export_target_options.h"
 
 #include <tamp/autograd/simd_target.h>
 #include <tamp/scheduler/evaluate.h>
@@ -18,13 +20,14 @@ struct EvalArgs {
   DatasetArgs data;
   int64_t batch = 256;
   std::string input, output;
+  std::string arithmetic;   // --arithmetic ("" : the model as written)
   bool json = false;
   int threads = 0;
 };
 
 int run_eval(const EvalArgs& args) {
   apply_threads(args.threads);
-  nn::GraphModule model = load_model(args.model.path);
+  nn::GraphModule model = load_model_for_arithmetic(args.model.path, args.arithmetic);
   check_data_input_output(model.graph(), args.input, args.output);
   const LoadedDataset data = load_dataset(args.data, "test");
   const auto start = std::chrono::steady_clock::now();
@@ -38,11 +41,17 @@ int run_eval(const EvalArgs& args) {
                 {"top1", r.top1},
                 {"top5", r.top5},
                 {"loss", r.loss},
+                {"arithmetic", args.arithmetic.empty() ? nlohmann::ordered_json(nullptr)
+                                                       : nlohmann::ordered_json(integer_arithmetic_name(
+                                                             model.integer_arithmetic()))},
                 {"seconds", secs},
                 {"simd", simd_target()}});
   } else {
-    fmt::print("{}: {} examples{}, top-1 {:.2f} %, top-5 {:.2f} %, mean loss {:.4f} ({:.1f} s)\n", data.name,
-               r.count, normalization_text(data), 100 * r.top1, 100 * r.top5, r.loss, secs);
+    fmt::print("{}: {} examples{}, top-1 {:.2f} %, top-5 {:.2f} %, mean loss {:.4f} ({:.1f} s){}\n", data.name,
+               r.count, normalization_text(data), 100 * r.top1, 100 * r.top5, r.loss, secs,
+               args.arithmetic.empty() ? ""
+                                       : fmt::format(", {} integer arithmetic",
+                                                     integer_arithmetic_name(model.integer_arithmetic())));
   }
   return kExitOk;
 }
@@ -55,6 +64,7 @@ Action setup_eval(CLI::App& sub) {
   add_dataset_options(sub, args->data);
   sub.add_option("--batch", args->batch, "examples per forward pass")->check(CLI::PositiveNumber)->capture_default_str();
   add_data_input_output_options(sub, args->input, args->output);
+  add_arithmetic_option(sub, args->arithmetic);
   add_json_flag(sub, args->json);
   add_threads_option(sub, args->threads);
   return [args] { return run_eval(*args); };

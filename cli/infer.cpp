@@ -1,6 +1,9 @@
 // tamp infer MODEL.onnx --input [NAME=]FILE.pb ... --output-dir DIR: one forward pass (eval
 // mode) on TensorProto files; one <output>.pb per graph output (or per --output value).
+// --arithmetic avx2|exact|host computes a quantized model as ONNX Runtime's integer kernels
+// would on such a CPU.
 #include "common.h"
+#include "export_target_options.h"
 
 #include <tamp/autograd/variable.h>
 #include <tamp/io/tensor_proto.h>
@@ -20,6 +23,7 @@ struct InferArgs {
   std::vector<std::string> inputs;
   std::vector<std::string> outputs;
   std::string output_dir;
+  std::string arithmetic;   // --arithmetic ("" : the model as written)
   bool json = false;
   int threads = 0;
 };
@@ -75,7 +79,7 @@ std::map<std::string, std::string> bind_inputs(const nn::Graph& graph, const std
 
 int run_infer(const InferArgs& args) {
   apply_threads(args.threads);
-  nn::GraphModule model = load_model(args.model.path);
+  nn::GraphModule model = load_model_for_arithmetic(args.model.path, args.arithmetic);
   model.eval();
   const auto bound = bind_inputs(model.graph(), args.inputs);
   std::map<std::string, Variable> feeds;
@@ -126,6 +130,7 @@ Action setup_infer(CLI::App& sub) {
   sub.add_option("--output", args->outputs,
                  "a value to write instead of the graph outputs; any intermediate value may be named (repeatable)")
       ->type_name("NAME");
+  add_arithmetic_option(sub, args->arithmetic);
   add_json_flag(sub, args->json);
   add_threads_option(sub, args->threads);
   return [args] { return run_infer(*args); };

@@ -113,6 +113,8 @@ nlohmann::ordered_json report_json(const std::string& path, const ModelReport& r
     j["quantization"].push_back(
         {{"node", q.name}, {"op_type", q.op_type}, {"domain", domain_label(q.domain)}, {"scales", scales}});
   }
+  j["quantization_target"] =
+      r.quantization_target.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(r.quantization_target);
   j["unsupported_ops"] = nlohmann::ordered_json::array();
   for (const auto& u : r.unsupported) {
     j["unsupported_ops"].push_back(
@@ -193,6 +195,10 @@ void print_text(const std::string& path, const ModelReport& r) {
 
   if (r.quantization.empty()) fmt::print("\nquantization none\n");
   else fmt::print("\nquantization {} node(s)\n", r.quantization.size());
+  if (!r.quantization_target.empty()) {
+    fmt::print("  target {}: exported to compute exactly on its CPUs in ONNX Runtime (docs/quantization_targets.md)\n",
+               r.quantization_target);
+  }
   for (const auto& q : r.quantization) {
     std::string scales;
     for (const auto& s : q.scales) {

@@ -1,6 +1,7 @@
 #include "model_report.h"
 
 #include <tamp/compression/pruning/checker.h>
+#include <tamp/compression/quantization/export_target.h>
 #include <tamp/compression/pruning/targets.h>
 #include <tamp/nn/graph_module.h>
 
@@ -189,6 +190,9 @@ ModelReport analyse_model(const nn::Graph& graph, const OpRegistry& registry) {
   }
   r.outputs = graph.outputs;
   r.nodes = static_cast<int64_t>(graph.nodes.size());
+  if (auto it = graph.metadata.find(std::string(compression::kTargetMetadataKey)); it != graph.metadata.end()) {
+    r.quantization_target = it->second;
+  }
 
   const ValueLookup values(graph);
   std::map<std::pair<std::string, std::string>, size_t> unsupported_index;

@@ -80,6 +80,9 @@ struct ModelReport {
   std::optional<int64_t> trainable;              // GraphModule's trainable elements; unset when it cannot load
   std::vector<WeightInfo> weights;
   std::vector<QuantNode> quantization;
+  // The export target recorded in the model's metadata (compression/quantization/export_target.h);
+  // empty when the model has none.
+  std::string quantization_target;
   std::vector<UnsupportedOp> unsupported;
 };
 

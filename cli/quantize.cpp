@@ -3,15 +3,20 @@
 //                [--calibration minmax|percentile|entropy|mse] [--format qdq|qoperator]
 //                [--weight-calibration minmax|percentile|entropy|mse]
 //                [--power-of-two] [--calib-data fashion-mnist] [--calib-batches N]
-//                [--exclude NAME|OP ...] [--eval-data fashion-mnist:test] --out OUT.onnx
+//                [--exclude NAME|OP ...] [--eval-data fashion-mnist:test] [--target portable|vnni|arm]
+//                --out OUT.onnx
 // Post-training quantization without training:
-//  - static: int8 weights (per output channel) and uint8 activations whose ranges come from
+//  - static: 8-bit weights (per output channel) and uint8 activations whose ranges come from
 //    calibration batches (observer chosen by --calibration), exported as QDQ or QOperator;
-//  - dynamic: int8 weights, activations quantized at run time (DynamicQuantizeLinear +
+//  - dynamic: 8-bit weights, activations quantized at run time (DynamicQuantizeLinear +
 //    MatMulInteger, fused by ONNX Runtime into DynamicQuantizeMatMul);
 //  - weight-only: 4/8-bit block-quantized weights (RTN or GPTQ) as com.microsoft MatMulNBits.
+// Static and dynamic weights take the range --target computes exactly (export_target.h), and
+// the written file is checked against what tamp simulated (export parity, on --eval-data or
+// else the calibration data): below 99.9 % argmax agreement the command exits with 4.
 // Methods are listed in kMethods; each has a run_<method> function below.
 #include "common.h"
+#include "export_target_options.h"
 #include "tune.h"
 
 #include <tamp/autograd/variable.h>
@@ -27,6 +32,7 @@
 #include <fmt/format.h>
 
 #include <filesystem>
+#include <optional>
 
 namespace tamp::cli {
 
@@ -63,6 +69,7 @@ struct QuantizeArgs {
   std::string input, output;
   bool json = false;
   int threads = 0;
+  TargetArgs target;             // static, dynamic: --target, --parity-arithmetic
 };
 
 nn::Graph load_graph(const std::string& path) {
@@ -97,6 +104,9 @@ struct Outcome {
   nlohmann::ordered_json settings;                // what was done, for --json
   std::vector<WeightOnlyLayerReport> layers;      // weight-only: per-layer errors
   std::string summary;                            // one line for the text output
+  // What the export must compute (static: the FakeQuantize model; dynamic: the exported graph
+  // with exact integer arithmetic); null for weight-only, which has no integer kernels.
+  std::shared_ptr<nn::GraphModule> simulated;
 };
 
 Outcome run_dynamic(const QuantizeArgs& a, const nn::Graph& g) {
@@ -109,11 +119,14 @@ Outcome run_dynamic(const QuantizeArgs& a, const nn::Graph& g) {
     o.weights.is_signed = false;
   }
   o.exclude = a.exclude;
-  Outcome r{quantize_dynamic(g, o), {}, {}, {}};
-  r.settings = {{"method", "dynamic"}, {"weights", o.weights.describe()}};
+  o.target = export_target_of(a.target);
+  Outcome r{quantize_dynamic(g, o), {}, {}, {}, nullptr};
+  r.simulated = std::make_shared<nn::GraphModule>(r.graph);
+  const QuantSpec weights = weights_for_target(o.weights, quint8, o.target);
+  r.settings = {{"method", "dynamic"}, {"target", a.target.target}, {"weights", weights.describe()}};
   int layers = 0;
   for (const auto& n : r.graph.nodes) layers += n.op_type == "MatMulInteger";
-  r.summary = fmt::format("dynamic int8: {} layer(s), weights {}", layers, o.weights.describe());
+  r.summary = fmt::format("dynamic 8-bit for target {}: {} layer(s), weights {}", a.target.target, layers, weights.describe());
   return r;
 }
 
@@ -132,11 +145,12 @@ Outcome run_static(const QuantizeArgs& a, const nn::Graph& g) {
   o.weights.observer.kind = observer_from_name(a.weight_calibration.empty() ? "minmax" : a.weight_calibration);
   o.weights.observer.percentile = a.percentile;
   o.exclude = a.exclude;
+  o.target = export_target_of(a.target);
   const QuantFormat format = quant_format_from_name(a.format.empty() ? "qdq" : a.format);
   const LoadedDataset data = load_dataset(a.calib, "train");
   if (data.selected->size() == 0) throw Error(fmt::format("calibration dataset {} is empty", data.name), ErrorKind::kInvalidInput);
 
-  nn::GraphModule m(g);
+  auto m = std::make_shared<nn::GraphModule>(g);
   auto sq = std::make_shared<StaticQuantization>(o);
   TrainOptions t;
   t.train = data.selected;
@@ -144,22 +158,23 @@ Outcome run_static(const QuantizeArgs& a, const nn::Graph& g) {
   t.calibration_batches = a.calib_batches;
   t.input = a.input;
   t.output = a.output;
-  Trainer(m, {sq}, t).run();
+  Trainer(*m, {sq}, t).run();
   const int64_t batches = std::min(a.calib_batches, (data.selected->size() + a.batch - 1) / a.batch);
-  Outcome r{lower_quantized(m.export_graph(), format), {}, {}, {}};
+  Outcome r{lower_quantized(m->export_graph(), format), {}, {}, {}, m};
+  const QuantSpec& weights_spec = sq->options().weights;
   int weights = 0, activations = 0;
   for (const auto& s : sq->sites()) (s.is_weight ? weights : activations) += 1;
   const std::string format_name = format == QuantFormat::kQdq ? "qdq" : "qoperator";
-  r.settings = {{"method", "static"}, {"format", format_name},
+  r.settings = {{"method", "static"}, {"format", format_name}, {"target", a.target.target},
                 {"calibration", std::string(observer_name(o.activations.observer.kind))},
                 {"weight_calibration", std::string(observer_name(o.weights.observer.kind))},
                 {"calibration_data", data.name + normalization_text(data)}, {"calibration_batches", batches},
-                {"batch", a.batch}, {"power_of_two", a.power_of_two}, {"weights", o.weights.describe()},
+                {"batch", a.batch}, {"power_of_two", a.power_of_two}, {"weights", weights_spec.describe()},
                 {"activations", o.activations.describe()}, {"quantized_weights", weights},
                 {"quantized_activations", activations}, {"folded_batch_norms", sq->folded_batch_norms()}};
-  r.summary = fmt::format("static int8 ({}): {} weight(s) {}, {} activation(s) {}{}, {} calibration batch(es) of {} "
-                          "from {}{}",
-                          format == QuantFormat::kQdq ? "QDQ" : "QOperator", weights, o.weights.describe(), activations,
+  r.summary = fmt::format("static 8-bit ({}, target {}): {} weight(s) {}, {} activation(s) {}{}, {} calibration "
+                          "batch(es) of {} from {}{}",
+                          format == QuantFormat::kQdq ? "QDQ" : "QOperator", a.target.target, weights, weights_spec.describe(), activations,
                           o.activations.describe(), a.power_of_two ? ", power-of-two scales" : "", batches, a.batch,
                           data.name, normalization_text(data));
   if (sq->folded_batch_norms() > 0) r.summary += fmt::format("; {} BatchNorm(s) folded", sq->folded_batch_norms());
@@ -192,7 +207,7 @@ Outcome run_weight_only(const QuantizeArgs& a, const nn::Graph& g) {
     throw UsageError("--algorithm gptq needs calibration data: give --calib-data fashion-mnist");
   }
   WeightOnlyResult w = quantize_weight_only(g, calib, o);
-  Outcome r{std::move(w.graph), {}, std::move(w.layers), {}};
+  Outcome r{std::move(w.graph), {}, std::move(w.layers), {}, nullptr};
   r.settings = {{"method", "weight-only"}, {"algorithm", a.algorithm}, {"bits", o.weights.bits},
                 {"group_size", o.weights.group_size}, {"symmetric", o.weights.symmetric},
                 {"act_order", a.act_order}, {"accuracy_level", a.accuracy_level}, {"calibration", calib_name.empty() ? nlohmann::ordered_json(nullptr)
@@ -227,10 +242,15 @@ int run_tuned_quantize(const QuantizeArgs& a) {
   t.output = a.output;
   t.json = a.json;
   t.threads = a.threads;
+  t.target = a.target;
   return run_tune(t);
 }
 
 int run_quantize(const QuantizeArgs& a) {
+  if (a.target.given() && a.method == "weight-only") {
+    throw UsageError("--target and --parity-arithmetic apply to --method static and dynamic (MatMulNBits has no "
+                     "integer product to make exact)");
+  }
   if (!a.accuracy_criterion.empty()) {
     if (!a.weight_calibration.empty()) throw UsageError("--weight-calibration does not combine with --accuracy-criterion");
     return run_tuned_quantize(a);
@@ -253,14 +273,29 @@ int run_quantize(const QuantizeArgs& a) {
   io::save_onnx_graph(r.graph, a.out);
 
   nlohmann::ordered_json eval = nullptr;
+  std::optional<LoadedDataset> eval_data;
   if (!a.eval_data.empty()) {
     DatasetArgs d = a.calib;
     d.spec = a.eval_data;
-    const LoadedDataset data = load_dataset(d, "test");
+    eval_data = load_dataset(d, "test");
     nn::GraphModule before(g), after(r.graph);
     const EvalOptions eo{.input = a.input, .output = a.output};
-    const EvalResult e0 = evaluate(before, *data.selected, eo), e1 = evaluate(after, *data.selected, eo);
-    eval = {{"dataset", data.name}, {"examples", e1.count}, {"top1_float", e0.top1}, {"top1_quantized", e1.top1}};
+    const EvalResult e0 = evaluate(before, *eval_data->selected, eo), e1 = evaluate(after, *eval_data->selected, eo);
+    eval = {{"dataset", eval_data->name}, {"examples", e1.count}, {"top1_float", e0.top1}, {"top1_quantized", e1.top1}};
+  }
+  // The file as written, against what tamp simulated: on the evaluation data, else the
+  // calibration batches; dynamic quantization without either has nothing to run.
+  std::optional<ParityResult> parity;
+  std::string parity_data;
+  if (r.simulated && (eval_data || !a.calib.spec.empty())) {
+    const LoadedDataset data = eval_data ? *eval_data : load_dataset(a.calib, "train");
+    parity_data = data.name;
+    ParityOptions po{.arithmetic = parity_arithmetic_of(a.target), .input = a.input, .output = a.output};
+    if (!eval_data) {
+      po.batch_size = a.batch;
+      po.max_batches = a.calib_batches;
+    }
+    parity = check_export_parity(*r.simulated, io::load_onnx_graph(a.out), *data.selected, po);
   }
   const uint64_t in_bytes = file_size(a.model.path), out_bytes = file_size(a.out);
   if (a.json) {
@@ -275,8 +310,11 @@ int run_quantize(const QuantizeArgs& a) {
                                                                              : nlohmann::ordered_json(l.relative_error)}});
     }
     j["eval"] = eval;
+    j["parity"] = parity ? parity_json(*parity) : nlohmann::ordered_json(nullptr);
+    if (parity) j["parity"]["dataset"] = parity_data;
     print_json(j);
-    return kExitOk;
+    if (parity && !parity->passed()) print_parity(*parity, stderr);
+    return parity ? parity_exit_code(*parity) : kExitOk;
   }
   fmt::print("{}\n", r.summary);
   if (!r.layers.empty()) {
@@ -296,8 +334,13 @@ int run_quantize(const QuantizeArgs& a) {
                eval["dataset"].get<std::string>(), 100 * eval["top1_float"].get<double>(),
                100 * eval["top1_quantized"].get<double>(), eval["examples"].get<int64_t>());
   }
+  if (parity) {
+    print_parity(*parity, stdout);
+  } else if (r.simulated) {
+    fmt::print("parity: not checked (no data: give --eval-data)\n");
+  }
   fmt::print("wrote {}\n", a.out);
-  return kExitOk;
+  return parity ? parity_exit_code(*parity) : kExitOk;
 }
 
 }  // namespace
@@ -365,6 +408,7 @@ Action setup_quantize(CLI::App& sub) {
   sub.add_option("--eval-data", a->eval_data, "also report top-1 accuracy of the float and quantized models in tamp "
                                               "on this dataset (fashion-mnist[:test])")
       ->type_name("NAME[:SPLIT]");
+  add_target_options(sub, a->target);
   add_data_input_output_options(sub, a->input, a->output);
   add_json_flag(sub, a->json);
   add_threads_option(sub, a->threads);

@@ -12,6 +12,7 @@
 // the criterion, the most accurate one is written and the exit code is 1.
 #include "tune.h"
 
+#include <tamp/compression/quantization/fake_quant_graph.h>
 #include <tamp/io/onnx_export.h>
 #include <tamp/io/onnx_import.h>
 #include <tamp/scheduler/recipe.h>
@@ -21,6 +22,7 @@
 #include <fmt/format.h>
 
 #include <filesystem>
+#include <optional>
 
 namespace tamp::cli {
 
@@ -91,6 +93,7 @@ TuneArgs from_recipe(const TuneArgs& cli) {
     a.searchable.push_back(item);
   }
   a.format = r.export_.format;
+  a.target.target = std::string(compression::export_target_name(r.export_.target));
   a.input = r.input;
   a.output = r.output;
   a.calib.spec = r.data.dataset;
@@ -135,6 +138,7 @@ int run_tune(const TuneArgs& cli) {
   o.eval = eval.selected;
   o.eval_options = {.max_batches = a.eval_max_batches, .input = a.input, .output = a.output};
   o.objective = Objective::parse(a.objective);
+  o.target = export_target_of(a.target);
   const std::filesystem::path out_dir = std::filesystem::absolute(a.out).parent_path();
   o.work_dir = out_dir.string();
   QuantTuningProblem problem(g, o);
@@ -156,6 +160,15 @@ int run_tune(const TuneArgs& cli) {
   const TuningResult r = tune(problem, *strategy, t);
   io::save_onnx_graph(problem.export_graph(r.best->config, format), a.out);
   const auto values = problem.space().to_values(r.best->config);
+  // The file as written against the trial tamp evaluated (nothing to check when every op
+  // stayed float).
+  std::optional<ParityResult> parity;
+  nn::GraphModule simulated(problem.simulated_graph(r.best->config));
+  if (!compression::find_fake_quantize(simulated.graph()).empty()) {
+    parity = check_export_parity(simulated, io::load_onnx_graph(a.out), *eval.selected,
+                                 {.arithmetic = parity_arithmetic_of(a.target), .input = a.input, .output = a.output,
+                                  .max_batches = a.eval_max_batches});
+  }
   if (a.json) {
     nlohmann::ordered_json j{{"model", a.model.path}, {"out", a.out}, {"strategy", strategy->name()},
                              {"criterion", a.criterion}, {"objective", o.objective.name()},
@@ -168,7 +181,10 @@ int run_tune(const TuneArgs& cli) {
     for (const auto& f : r.fallbacks) j["fallbacks"].push_back({{"op", f.op}, {"reason", f.text}});
     j["history"] = nlohmann::ordered_json::array();
     for (const auto& h : r.history) j["history"].push_back(trial_json(problem.space(), h));
+    j["target"] = a.target.target;
+    j["parity"] = parity ? parity_json(*parity) : nlohmann::ordered_json(nullptr);
     print_json(j);
+    if (parity && !parity->passed()) print_parity(*parity, stderr);
   } else {
     fmt::print("{}\n", r.message);
     fmt::print("ops kept in fp32: {}\n", r.fallbacks.empty() ? "none" : std::to_string(r.fallbacks.size()));
@@ -179,14 +195,15 @@ int run_tune(const TuneArgs& cli) {
       if (values.count(op + ":quantize") && values.at(op + ":quantize") == "fp32") continue;
       fmt::print("  {} = {}\n", name, value);
     }
-    fmt::print("wrote {} ({} trials, {} evaluated, {} from the history, {} calibration pass)\n", a.out, r.trials,
-               r.evaluations, r.resumed, problem.calibration_passes());
+    if (parity) print_parity(*parity, stdout);
+    fmt::print("wrote {} for target {} ({} trials, {} evaluated, {} from the history, {} calibration pass)\n", a.out,
+               a.target.target, r.trials, r.evaluations, r.resumed, problem.calibration_passes());
   }
   if (!r.met) {
     fmt::print(stderr, "tamp tune: the accuracy criterion was not met; {} holds the most accurate configuration\n", a.out);
     return kExitFailure;
   }
-  return kExitOk;
+  return parity ? parity_exit_code(*parity) : kExitOk;
 }
 
 Action setup_tune(CLI::App& sub) {
@@ -233,6 +250,7 @@ Action setup_tune(CLI::App& sub) {
   sub.add_option("--format", a->format, "qdq or qoperator")->check(CLI::IsMember({"qdq", "qoperator"}))
       ->capture_default_str();
   add_data_input_output_options(sub, a->input, a->output);
+  add_target_options(sub, a->target);
   add_json_flag(sub, a->json);
   add_threads_option(sub, a->threads);
   return [a] { return run_tune(*a); };

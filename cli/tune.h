@@ -3,10 +3,12 @@
 // (cli/quantize.cpp).
 //
 //   TuneArgs t;  t.model.path = "cnn.onnx";  t.out = "cnn_int8.onnx";  t.strategy = "mse";
-//   return run_tune(t);   // exit code: 0 criterion met, 1 not met (best model written)
+//   return run_tune(t);   // exit code: 0 criterion met, 1 not met (best model written),
+//                         // 4 the written model fails the export parity check
 #pragma once
 
 #include "common.h"
+#include "export_target_options.h"
 
 #include <string>
 #include <vector>
@@ -35,6 +37,7 @@ struct TuneArgs {
   std::string input, output;
   bool json = false;
   int threads = 0;
+  TargetArgs target;             // --target, --parity-arithmetic
 };
 
 // A path ending in .yaml / .yml is a recipe with a tuning: section; the other fields then

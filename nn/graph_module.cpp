@@ -144,7 +144,8 @@ std::map<std::string, Variable> GraphModule::forward(const std::map<std::string,
     TAMP_CHECK(values.count(w) || graph_.producer(w) >= 0, "'{}' is not a value of the graph", w);
   }
 
-  const CallOptions base{static_cast<int>(graph_.opset("")), is_training(), rng_};
+  CallOptions base{static_cast<int>(graph_.opset("")), is_training(), rng_};
+  base.integer_arithmetic = integer_arithmetic_;
   for (size_t i = 0; i < graph_.nodes.size(); ++i) {
     const Node& n = graph_.nodes[i];
     std::vector<Variable> args;

@@ -57,6 +57,9 @@ class GraphModule : public Module {
   // is named in a kNumerical error.
   void set_check_finite(bool on) { check_finite_ = on; }
   void set_generator(Generator* rng) { rng_ = rng; }
+  // How the integer ops add their products (autograd/integer_arithmetic.h); exact by default.
+  void set_integer_arithmetic(IntegerArithmetic a) { integer_arithmetic_ = a; }
+  IntegerArithmetic integer_arithmetic() const { return integer_arithmetic_; }
 
  private:
   enum class Role { kParameter, kBuffer, kConstant };
@@ -70,6 +73,7 @@ class GraphModule : public Module {
   std::map<std::string, int> last_use_;       // value -> index of the last node reading it
   bool check_finite_ = false;
   Generator* rng_ = nullptr;
+  IntegerArithmetic integer_arithmetic_ = IntegerArithmetic::kExact;
 };
 
 }  // namespace tamp::nn

@@ -197,6 +197,7 @@ Recipe parse_recipe(const std::string& text, const std::string& base_dir, const 
     Fields x(top.node("export"), "export");
     r.export_.format = x.choice("format", "qdq", {"qdq", "qoperator", "float"});
     r.export_.path = x.str("path", "model.onnx");
+    r.export_.target = compression::export_target_from_name(x.choice("target", "portable", {"portable", "vnni", "arm"}));
     if (r.export_.path.empty() || std::filesystem::path(r.export_.path).is_absolute() ||
         r.export_.path.find("..") != std::string::npos) {
       fail(x.at("path"), fmt::format("'{}' must be a file name inside the output folder", r.export_.path));
@@ -204,6 +205,11 @@ Recipe parse_recipe(const std::string& text, const std::string& base_dir, const 
     x.finish();
   }
   top.finish();
+  for (auto& s : r.stages) {
+    for (auto* q : {&s.qat, &s.ptq}) {
+      if (*q) (*q)->target = r.export_.target;
+    }
+  }
   bool quantized = r.tuning.has_value();
   for (const auto& s : r.stages) quantized = quantized || s.qat || s.ptq;
   if (quantized && r.export_.format == "float") {

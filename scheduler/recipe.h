@@ -83,6 +83,9 @@ struct RecipeEvaluation {
 struct RecipeExport {
   std::string format = "qdq";              // qdq, qoperator, float (float: no lowering)
   std::string path = "model.onnx";         // relative to the output folder
+  // portable, vnni or arm (compression/quantization/export_target.h): every qat / ptq stage
+  // quantizes its weights for it, and the export is checked against it (export parity).
+  compression::ExportTarget target = compression::ExportTarget::kPortable;
 };
 
 struct Recipe {

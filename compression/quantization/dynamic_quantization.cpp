@@ -128,16 +128,19 @@ nn::Graph quantize_dynamic(const nn::Graph& graph, const DynamicQuantOptions& op
   const LinearLayerOptions find{options.exclude};
   const std::vector<LinearLayer> layers = find_linear_layers(g, find);
   require_linear_layers(g, layers, find);
+  // DynamicQuantizeLinear makes uint8 activations.
+  const QuantSpec weights = weights_for_target(options.weights, quint8, options.target);
   std::map<std::string, QuantizedInput> quantized_inputs;
   for (const auto& l : layers) {
     try {
-      rewrite_layer(g, l, options.weights, quantized_inputs);
+      rewrite_layer(g, l, weights, quantized_inputs);
     } catch (Error& e) {
       e.add_context(fmt::format("quantizing layer '{}'", l.node));
       throw;
     }
   }
   remove_unused(g);
+  g.metadata[std::string(kTargetMetadataKey)] = std::string(export_target_name(options.target));
   g.validate();
   return g;
 }

@@ -16,6 +16,7 @@
 //   io::save_onnx_graph(q, "transformer_dynamic.onnx");
 #pragma once
 
+#include <tamp/compression/quantization/export_target.h>
 #include <tamp/compression/quantization/qspec.h>
 #include <tamp/nn/graph.h>
 
@@ -31,11 +32,14 @@ struct DynamicQuantOptions {
   QuantSpec weights{.bits = 8, .is_signed = true, .symmetric = true, .per_channel = true, .axis = 1};
   // Node names, op types or weight names left in float.
   std::vector<std::string> exclude;
+  // The CPUs the model must compute exactly on (export_target.h): the weights are stored in
+  // the range weights_for_target gives (portable: uint8), and the graph's metadata says so.
+  ExportTarget target = ExportTarget::kPortable;
 };
 
 // requires: at least one quantizable MatMul/Gemm that is not excluded (kInvalidInput naming
 //           the graph's ops otherwise); weights.bits == 8.
-// ensures: a validated graph; opset raised to 11 when lower (DynamicQuantizeLinear).
+// ensures: a validated graph whose metadata names the export target.
 nn::Graph quantize_dynamic(const nn::Graph& graph, const DynamicQuantOptions& options = {});
 
 }  // namespace tamp::compression

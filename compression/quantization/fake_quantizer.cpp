@@ -25,6 +25,7 @@ void release_dropout_modes(nn::Graph& g) {
 FakeQuantizer::FakeQuantizer(QuantizerOptions options) : options_(std::move(options)) {
   options_.weights.validate();
   options_.activations.validate();
+  options_.weights = weights_for_target(options_.weights, options_.activations, options_.target);
 }
 
 nn::GraphModule& FakeQuantizer::model() const {
@@ -41,6 +42,7 @@ void FakeQuantizer::attach(nn::GraphModule& m, nn::Collective& collective) {
   remove_unused(g);
   const QuantPlan plan = plan_quantization(g, {.exclude = options_.exclude, .fuse_relu = !options_.activations.symmetric});
   sites_ = insert_fake_quantize(g, plan, options_.weights, options_.activations, /*bypass=*/true);
+  g.metadata[std::string(kTargetMetadataKey)] = std::string(export_target_name(options_.target));
   m.set_graph(std::move(g));
   model_ = &m;
   collective_ = &collective;

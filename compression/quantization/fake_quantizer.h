@@ -12,6 +12,7 @@
 
 #include <tamp/compression/component.h>
 #include <tamp/compression/quantization/batch_norm_qat.h>
+#include <tamp/compression/quantization/export_target.h>
 #include <tamp/compression/quantization/fake_quant_graph.h>
 #include <tamp/compression/quantization/observer.h>
 
@@ -39,6 +40,10 @@ struct QuantizerOptions {
   // start of the stage's last epoch (one epoch of QAT: frozen from the start).
   int freeze_bn_epoch = kFreezeBnLastEpoch;
   int64_t freeze_bn_step = -1;        // >= 0: freeze at this step of the stage instead
+  // The CPUs the export must compute exactly on (export_target.h): the weights are quantized
+  // to the range the target exports (weights_for_target), so training sees what ONNX Runtime
+  // computes; the graph records the target for the export.
+  ExportTarget target = ExportTarget::kPortable;
 };
 
 class FakeQuantizer : public Component {
@@ -57,6 +62,7 @@ class FakeQuantizer : public Component {
   std::map<std::string, Tensor> state() const override;
   void load_state(const std::map<std::string, Tensor>& state) override;
 
+  // The options with options().weights as the target makes them (weights_for_target).
   const QuantizerOptions& options() const { return options_; }
   const std::vector<FakeQuantSite>& sites() const { return sites_; }
   // The observer of an activation value (nullptr for weights or unknown values).

@@ -16,11 +16,18 @@
 // entry and DequantizeLinear at the exit; ops without an integer form (residual Add, ...)
 // stay float between DequantizeLinear and QuantizeLinear.
 //
-// Refused, with an error naming the node: FakeQuantize ranges other than int8 [-128, 127],
-// [-127, 127] (weights) and uint8 [0, 255] (e.g. 4-bit: use weight-only export), scales that
-// are zero, negative or not finite, zero points off the integer grid, narrow-range
-// activations, bypassed (never calibrated) FakeQuantize, default-domain opset below 13, and
-// for QOperator a quantized Conv/Gemm/MatMul that has no integer form.
+// Weights keep the integer range they were quantized to, stored as int8 or uint8 (7-bit
+// reduce-range, narrow range and fewer bits included). The graph's export target
+// (export_target.h, metadata kTargetMetadataKey, set by the quantizer) is checked against
+// every range and recorded in the result's metadata; a graph without one gets the first of
+// portable, arm, vnni its ranges are exact on.
+//
+// Refused, with an error naming the node: weight ranges int8/uint8 cannot hold, activation
+// ranges other than int8 [-128, 127] and uint8 [0, 255] (QuantizeLinear saturates to those),
+// ranges the export target does not compute exactly, scales that are zero, negative or not
+// finite, zero points off the integer grid, bypassed (never calibrated) FakeQuantize,
+// default-domain opset below 13, and for QOperator a quantized Conv/Gemm/MatMul that has no
+// integer form.
 #pragma once
 
 #include <tamp/nn/graph.h>

@@ -13,21 +13,29 @@ DType check_lowerable(const nn::Graph& g, const FakeQuantSite& s, const nn::Node
   }
   const int64_t qmin = n.attrs->i("quant_min", -128), qmax = n.attrs->i("quant_max", 127);
   const bool int8 = qmin == -128 && qmax == 127;
-  const bool narrow = qmin == -127 && qmax == 127;
   const bool uint8 = qmin == 0 && qmax == 255;
-  if (!(int8 || uint8 || (narrow && s.is_weight))) {
-    if (narrow) {
+  const double bits = std::log2(static_cast<double>(qmax - qmin + 1));
+  if (s.is_weight) {
+    // The stored integers are what DequantizeLinear reads, whatever part of the type they use.
+    const bool fits = qmin < qmax && ((qmin >= -128 && qmax <= 127) || (qmin >= 0 && qmax <= 255));
+    if (!fits) {
+      throw Error(fmt::format("{} quantizes to [{}, {}] ({:.3g} bits): int8 [-128, 127] / uint8 [0, 255] weights "
+                              "cannot hold that range",
+                              where, qmin, qmax, bits),
+                  ErrorKind::kUnsupported, "quantize weights with 2 to 8 bits");
+    }
+  } else if (!(int8 || uint8)) {
+    if (qmin == -127 && qmax == 127) {
       throw Error(fmt::format("{} is a narrow-range [-127, 127] activation: QuantizeLinear always saturates to "
                               "[-128, 127], so ONNX Runtime would not compute what training simulated",
                               where),
                   ErrorKind::kUnsupported, "use narrow range for weights only");
     }
-    const double bits = std::log2(static_cast<double>(qmax - qmin + 1));
-    throw Error(fmt::format("{} quantizes to [{}, {}] ({:.3g} bits): the QDQ / QOperator export writes 8-bit "
-                            "int8 [-128, 127] / uint8 [0, 255] tensors only",
+    throw Error(fmt::format("{} quantizes an activation to [{}, {}] ({:.3g} bits): QuantizeLinear saturates to the "
+                            "whole int8 [-128, 127] / uint8 [0, 255] range, so ONNX Runtime would not compute what "
+                            "training simulated",
                             where, qmin, qmax, bits),
-                ErrorKind::kUnsupported,
-                "quantize with 8 bits; 4-bit weights export through weight-only quantization (MatMulNBits)");
+                ErrorKind::kUnsupported, "quantize activations with 8 bits; fewer bits suit weights only");
   }
   auto si = g.initializers.find(s.scale);
   auto zi = g.initializers.find(s.zero_point);
@@ -84,6 +92,55 @@ Tensor quantize_tensor(const Tensor& x, const Tensor& scale, const Tensor& zp, i
     q.data<float>()[i] = v < qmin ? qmin : (v > qmax ? qmax : v);
   }
   return integers_as(q, type);
+}
+
+}  // namespace tamp::compression::detail
+
+namespace tamp::compression::detail {
+
+namespace {
+
+std::pair<int64_t, int64_t> range_of(const nn::Graph& g, const FakeQuantSite& s) {
+  const nn::Node* n = g.find_node(s.node);
+  TAMP_CHECK(n, "FakeQuantize node '{}' is missing", s.node);
+  return {n->attrs->i("quant_min", -128), n->attrs->i("quant_max", 127)};
+}
+
+bool exact_on(const nn::Graph& g, const std::vector<FakeQuantSite>& sites, ExportTarget t) {
+  for (const auto& s : sites) {
+    const auto [qmin, qmax] = range_of(g, s);
+    if (s.is_weight ? !weight_range_exact_on(t, qmin, qmax) : (t == ExportTarget::kPortable && qmin < 0)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+ExportTarget checked_export_target(const nn::Graph& g, const std::vector<FakeQuantSite>& sites) {
+  auto it = g.metadata.find(std::string(kTargetMetadataKey));
+  if (it == g.metadata.end()) {
+    for (ExportTarget t : {ExportTarget::kPortable, ExportTarget::kArm, ExportTarget::kVnni}) {
+      if (exact_on(g, sites, t)) return t;
+    }
+    return ExportTarget::kVnni;
+  }
+  ExportTarget target = ExportTarget::kPortable;
+  TAMP_WITH_CONTEXT(fmt::format("graph metadata '{}'", kTargetMetadataKey), target = export_target_from_name(it->second));
+  for (const auto& s : sites) {
+    const auto [qmin, qmax] = range_of(g, s);
+    const bool exact = s.is_weight ? weight_range_exact_on(target, qmin, qmax)
+                                   : !(target == ExportTarget::kPortable && qmin < 0);
+    if (exact) continue;
+    throw Error(fmt::format("FakeQuantize '{}' (of '{}') quantizes {} to [{}, {}]: ONNX Runtime does not compute that "
+                            "exactly on every CPU of export target {} (docs/quantization_targets.md)",
+                            s.node, s.value, s.is_weight ? "weights" : "an activation", qmin, qmax, it->second),
+                ErrorKind::kUnsupported,
+                "quantize with QuantizerOptions::target set to the export target (tamp's CLI and recipes do), or "
+                "export for target vnni");
+  }
+  return target;
 }
 
 }  // namespace tamp::compression::detail

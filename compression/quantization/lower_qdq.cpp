@@ -142,6 +142,8 @@ nn::Graph lower_to_qdq(const nn::Graph& in) {
       act[s.output] = {s.scale, s.zero_point};
     }
   }
+  // Every range is storable (check_lowerable); now each must be exact on the target's CPUs.
+  g.metadata[std::string(kTargetMetadataKey)] = std::string(export_target_name(detail::checked_export_target(g, sites)));
   g.nodes.clear();
   // Pass-through ops keep the grid: Q/DQ with their input's parameters after them, so ORT
   // runs them on integers (and fuses the op after them).

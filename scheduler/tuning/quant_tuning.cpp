@@ -157,7 +157,8 @@ nn::Graph QuantTuningProblem::simulated_graph(const Config& c) {
         return space_.value(c, op + ":" + knob, otherwise);
       },
       .percentile = std::stod(space_.value(c, "user:percentile", "99.99")),
-      .weight_narrow_range = space_.value(c, "user:weight_narrow_range", "false") == "true"};
+      .weight_narrow_range = space_.value(c, "user:weight_narrow_range", "false") == "true",
+      .target = options_.target};
   apply_quantization(g, plan, settings, *cache_);
   return g;
 }

@@ -23,6 +23,7 @@
 // supports 8 only). Options with one candidate are fixed, not searched.
 #pragma once
 
+#include <tamp/compression/quantization/export_target.h>
 #include <tamp/compression/quantization/lower.h>
 #include <tamp/nn/dataset.h>
 #include <tamp/nn/graph.h>
@@ -49,6 +50,9 @@ struct QuantTuningOptions {
   // Searchable values: "percentile" (of the percentile calibration, default 99.99) and
   // "weight_narrow_range" (true | false, default false).
   std::map<std::string, std::vector<std::string>> searchable;
+  // The export target (compression/quantization/export_target.h): trials quantize the weights
+  // to the range it computes exactly, and the export records it.
+  compression::ExportTarget target = compression::ExportTarget::kPortable;
 
   std::shared_ptr<const nn::Dataset> calibration;
   int64_t calibration_batches = 8;

@@ -71,6 +71,7 @@ void apply_quantization(nn::Graph& g, const QuantPlan& plan, const TrialSettings
       spec.per_channel = s.spec.per_channel && st.setting(op, "granularity", "per_channel") == "per_channel";
       spec.axis = s.spec.axis;
       spec.narrow_range = st.weight_narrow_range;
+      spec = weights_for_target(spec, quint8, st.target);
       auto [lo, hi] = channel_min_max(g.initializers.at(s.input), spec.per_channel, spec.axis);
       p = choose_qparams(spec, lo, hi);
     } else {
@@ -86,6 +87,7 @@ void apply_quantization(nn::Graph& g, const QuantPlan& plan, const TrialSettings
     g.initializers[s.zero_point] = p.zero_point;
     set_attrs(g, s.node, spec);
   }
+  g.metadata[std::string(kTargetMetadataKey)] = std::string(export_target_name(st.target));
 }
 
 std::vector<std::string> calibration_values(const nn::Graph& g, const std::vector<std::string>& ops,

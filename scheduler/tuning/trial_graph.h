@@ -5,6 +5,7 @@
 //   apply_quantization(graph, plan, settings, cache);   // FakeQuantize inserted and scaled
 #pragma once
 
+#include <tamp/compression/quantization/export_target.h>
 #include <tamp/compression/quantization/quant_plan.h>
 #include <tamp/scheduler/tuning/calibration_cache.h>
 
@@ -20,10 +21,12 @@ struct TrialSettings {
   std::function<std::string(const std::string& op, const std::string& knob, const std::string& otherwise)> setting;
   double percentile = 99.99;
   bool weight_narrow_range = false;
+  compression::ExportTarget target = compression::ExportTarget::kPortable;
 };
 
-// Inserts FakeQuantize at the plan's points (graph changed in place): weights int8 symmetric
-// per channel or per tensor as their op says, activations uint8 with the scheme and
+// Inserts FakeQuantize at the plan's points (graph changed in place): weights 8-bit symmetric
+// per channel or per tensor as their op says, in the range the export target computes exactly
+// (weights_for_target; the graph's metadata records the target), activations uint8 with the scheme and
 // calibration of the op that owns them (the quantized op producing the value, else the first
 // quantized op reading it), scales from `cache`.
 void apply_quantization(nn::Graph& graph, const compression::QuantPlan& plan, const TrialSettings& settings,

@@ -206,6 +206,18 @@ nn::Graph unsupported_graph() {
   return g;
 }
 
+// The export target tamp records in a quantized model's metadata; none in a float one.
+TEST(Inspect, ShowsTheQuantizationTarget) {
+  EXPECT_TRUE(inspect_json(model_path("mlp")).at("quantization_target").is_null());
+  TempDir dir;
+  const std::string out = dir.file("mlp_dynamic.onnx");
+  const CliResult q = run_tamp({"quantize", model_path("mlp"), "--method", "dynamic", "--target", "arm", "--out", out});
+  ASSERT_EQ(q.code, 0) << q.err;
+  EXPECT_EQ(inspect_json(out).at("quantization_target"), "arm");
+  const CliResult text = run_tamp({"inspect", out});
+  EXPECT_NE(text.out.find("target arm: exported to compute exactly"), std::string::npos) << text.out;
+}
+
 TEST(Inspect, ListsUnsupportedOpsAndStillSucceeds) {
   TempDir dir;
   io::save_onnx_graph(unsupported_graph(), dir.file("u.onnx"));

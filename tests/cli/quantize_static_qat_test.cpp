@@ -1,15 +1,19 @@
 // `tamp quantize --method static` and `tamp train --qat` run as a user runs them: the int8
 // files they write are fused by ONNX Runtime (no float Conv/Gemm left in its optimized
 // graph), ORT and tamp compute the same logits from them, ORT's accuracy on Fashion-MNIST
-// images equals tamp's simulated accuracy, and bad arguments are usage errors (exit 2),
-// models with nothing to quantize bad input (exit 3).
+// images equals tamp's simulated accuracy, their export parity check passes, and bad
+// arguments are usage errors (exit 2), models with nothing to quantize bad input (exit 3).
+// The default (portable) target holds on every CPU; the vnni target is checked against ORT
+// only on CPUs with VNNI, and elsewhere against what tamp says ORT computes on this CPU.
 #include "tamp_runner.h"
 
+#include "support/host_cpu.h"
 #include "support/ort_runner.h"
 
 #include <tamp/io/idx.h>
 #include <tamp/io/onnx_import.h>
 #include <tamp/nn/graph_module.h>
+#include <tamp/scheduler/export_parity.h>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -17,6 +21,7 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <set>
 
 namespace tamp::test {
 namespace {
@@ -38,6 +43,16 @@ std::pair<Tensor, Tensor> test_images(int64_t n) {
 
 Tensor tamp_run(const std::string& path, const Tensor& x) {
   nn::GraphModule m(io::load_onnx_graph(path));
+  m.eval();
+  NoGradGuard no_grad;
+  return m.forward({{"input", Variable(x)}}).at("logits").value();
+}
+
+// What tamp says ONNX Runtime computes from the file on this CPU: fused as ORT fuses it, with
+// this CPU's integer arithmetic (int16 pair saturation on x86 without VNNI).
+Tensor tamp_run_as_ort_here(const std::string& path, const Tensor& x) {
+  nn::GraphModule m(fused_like_onnx_runtime(io::load_onnx_graph(path)));
+  m.set_integer_arithmetic(host_integer_arithmetic());
   m.eval();
   NoGradGuard no_grad;
   return m.forward({{"input", Variable(x)}}).at("logits").value();
@@ -82,6 +97,37 @@ double output_step(const std::string& path) {
   return g.initializers.at(n.inputs.at(1)).at(0);
 }
 
+std::string target_of(const std::string& path) {
+  const auto m = io::load_onnx_graph(path, {.fold_constants = false}).metadata;
+  auto it = m.find("tamp.quantization_target");
+  return it == m.end() ? "(none)" : it->second;
+}
+
+// The dtype of every weight DequantizeLinear's integers (an initializer) in the file.
+std::set<DType> weight_dtypes(const std::string& path) {
+  const nn::Graph g = io::load_onnx_graph(path, {.fold_constants = false});
+  std::set<DType> out;
+  for (const auto& n : g.nodes) {
+    if ((n.op_type == "DequantizeLinear" || n.op_type == "QLinearConv" || n.op_type == "MatMulInteger") &&
+        !n.inputs.empty()) {
+      const size_t w = n.op_type == "QLinearConv" ? 3 : n.op_type == "MatMulInteger" ? 1 : 0;
+      auto it = g.initializers.find(n.inputs.at(w));
+      if (it != g.initializers.end() && it->second.rank() >= 2) out.insert(it->second.dtype());
+    }
+  }
+  return out;
+}
+
+// The export parity the command reported: passed, on at least `examples` examples.
+void expect_parity_passed(const nlohmann::json& parity, int64_t examples, const std::string& arithmetic) {
+  ASSERT_TRUE(parity.is_object()) << parity;
+  EXPECT_TRUE(parity["passed"].get<bool>()) << parity;
+  EXPECT_EQ(parity["arithmetic"], arithmetic);
+  EXPECT_GE(parity["examples"].get<int64_t>(), examples);
+  EXPECT_GE(parity["agreement"].get<double>(), 0.999) << parity;
+  EXPECT_LE(parity["max_step_diff"].get<double>(), 1.0001) << parity;
+}
+
 // ORT fuses every Conv/Gemm of the file (its optimized graph holds no float one), and ORT's
 // logits equal tamp's run of the same file within one output step.
 void expect_fused_and_agreeing(const std::string& path, const TempDir& dir, int qlinear_conv, int qgemm) {
@@ -94,6 +140,8 @@ void expect_fused_and_agreeing(const std::string& path, const TempDir& dir, int 
   const Tensor mine = tamp_run(path, x);
   EXPECT_GE(agreement(ort, mine), 0.996);  // 256 images: at most one differs (a tie)
   EXPECT_LE(max_diff(ort, mine), output_step(path) * 1.0001);
+  // What tamp says ORT computes here (fused integer ops, this CPU's arithmetic) is ORT's result.
+  EXPECT_LE(max_diff(ort, tamp_run_as_ort_here(path, x)), output_step(path) * 1.0001);
 }
 
 TEST(QuantizeStaticCli, EntropyQdqIsFusedByOrtAndAgreesWithTamp) {
@@ -106,12 +154,64 @@ TEST(QuantizeStaticCli, EntropyQdqIsFusedByOrtAndAgreesWithTamp) {
   const auto j = nlohmann::json::parse(r.out);
   EXPECT_EQ(j["method"], "static");
   EXPECT_EQ(j["format"], "qdq");
+  EXPECT_EQ(j["target"], "portable");
   EXPECT_EQ(j["calibration"], "entropy");
   EXPECT_EQ(j["calibration_batches"], 2);
   EXPECT_EQ(j["quantized_weights"], 4);
   EXPECT_LE(j["bytes_after"].get<double>(), 0.27 * j["bytes_before"].get<double>());
   EXPECT_EQ(count_op(out, "FakeQuantize"), 0);
+  // Portable: uint8 weights, recorded in the file; the parity ran on the calibration batches.
+  EXPECT_EQ(weight_dtypes(out), std::set<DType>{DType::kUInt8});
+  EXPECT_EQ(target_of(out), "portable");
+  expect_parity_passed(j["parity"], 128, "avx2");
+  EXPECT_EQ(j["parity"]["dataset"], "fashion-mnist:train");
   expect_fused_and_agreeing(out, dir, 2, 2);
+}
+
+// Full-range int8 weights: exact in ORT on CPUs with VNNI only.
+TEST(QuantizeStaticCli, VnniTargetAgreesWithOrtOnVnniCpus) {
+  if (const std::string why = skip_unless_uint8_int8_exact(); !why.empty()) GTEST_SKIP() << why;
+  TempDir dir;
+  const std::string out = dir.file("cnn_vnni.onnx");
+  const CliResult r = run_tamp({"quantize", model_path("cnn"), "--method", "static", "--calib-data", "fashion-mnist",
+                                "--calib-batches", "2", "--target", "vnni", "--out", out, "--json"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["target"], "vnni");
+  expect_parity_passed(j["parity"], 128, "exact");
+  EXPECT_EQ(weight_dtypes(out), std::set<DType>{DType::kInt8});
+  expect_fused_and_agreeing(out, dir, 2, 2);
+}
+
+// A vnni-target file on whatever CPU this is: tamp says what ORT computes here (exact with
+// VNNI, int16 pairs saturated without), and the parity check, asked for this CPU's arithmetic,
+// reports what ORT will do. On x86 without VNNI the int8 weights do saturate.
+TEST(QuantizeStaticCli, VnniTargetOnThisCpuIsWhatTampSaysOrtComputes) {
+  TempDir dir;
+  const std::string out = dir.file("cnn_vnni.onnx");
+  const CliResult r = run_tamp({"quantize", model_path("cnn"), "--method", "static", "--calib-data", "fashion-mnist",
+                                "--calib-batches", "2", "--target", "vnni", "--parity-arithmetic", "host", "--out",
+                                out, "--json"});
+  ASSERT_TRUE(r.code == 0 || r.code == 4) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["parity"]["arithmetic"], std::string(integer_arithmetic_name(host_integer_arithmetic())));
+  EXPECT_EQ(r.code == 0, j["parity"]["passed"].get<bool>());
+  EXPECT_EQ(weight_dtypes(out), std::set<DType>{DType::kInt8});
+  EXPECT_EQ(target_of(out), "vnni");
+  const auto [x, y] = test_images(256);
+  const Tensor ort = run_ort(out, {{"input", x}}).at("logits");
+  EXPECT_LE(max_diff(ort, tamp_run_as_ort_here(out, x)), output_step(out) * 1.0001);
+  if (host_saturates_int16_pairs()) {
+    // The file as written (float DequantizeLinear -> Conv) is what training simulated, not ORT.
+    EXPECT_GT(max_diff(ort, tamp_run(out, x)), 2 * output_step(out));
+  }
+  // tamp eval --arithmetic host: ORT's accuracy on this CPU.
+  const CliResult e = run_tamp({"eval", out, "--dataset", "fashion-mnist:test", "--limit", "256", "--arithmetic",
+                                "host", "--json"});
+  ASSERT_EQ(e.code, 0) << e.err;
+  const auto je = nlohmann::json::parse(e.out);
+  EXPECT_EQ(je["examples"], 256);
+  EXPECT_NEAR(je["top1"].get<double>(), accuracy(ort, y), 1.5 / 256) << je;
 }
 
 // Per-channel histogram ranges for the weights (MSE per output channel), fused by ORT.
@@ -144,7 +244,8 @@ TEST(QuantizeStaticCli, EveryCalibrationMethodWritesAModelOrtRuns) {
     const CliResult r = run_tamp({"quantize", model_path("cnn"), "--method", "static", "--calibration", method,
                                   "--calib-data", "fashion-mnist", "--calib-batches", "1", "--out", out});
     ASSERT_EQ(r.code, 0) << method << ": " << r.err;
-    EXPECT_NE(r.out.find("static int8 (QDQ)"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("static 8-bit (QDQ, target portable)"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("parity: argmax agreement"), std::string::npos) << r.out;
     const Tensor q = run_ort(out, {{"input", x}}).at("logits");
     // The untrained CNN's logits are small and close together: a loose agreement, but a
     // wrong scale or zero point would scatter them.
@@ -252,10 +353,14 @@ void qat_round_trip(const std::string& model, const std::string& format, int fol
   EXPECT_EQ(j["quantization"]["quantized_weights"], 4);
   EXPECT_EQ(j["quantization"]["folded_batch_norms"], folded);
   EXPECT_EQ(j["test"]["examples"], 512);
+  const std::string target = j["quantization"]["target"];
+  expect_parity_passed(j["quantization"]["parity"], 512, target == "portable" ? "avx2" : "exact");
+  EXPECT_EQ(target_of(out), target);
   const auto [x, y] = test_images(512);
   const Tensor ort = run_ort(out, {{"input", x}}).at("logits");
   EXPECT_NEAR(accuracy(ort, y), j["test"]["top1"].get<double>(), 2.5 / 512) << model << " " << format;
   EXPECT_LE(max_diff(ort, tamp_run(out, x)), output_step(out) * 1.0001);
+  EXPECT_LE(max_diff(ort, tamp_run_as_ort_here(out, x)), output_step(out) * 1.0001);
   if (format == "qdq") {
     TempDir d2;
     run_ort(out, {{"input", x}}, {.optimized_model = d2.file("opt.onnx")});
@@ -266,6 +371,35 @@ void qat_round_trip(const std::string& model, const std::string& format, int fol
 }
 
 TEST(TrainQatCli, CnnQdqMatchesSimulatedAccuracyInOrt) { qat_round_trip("cnn", "qdq", 0); }
+TEST(TrainQatCli, VnniTargetMatchesSimulatedAccuracyInOrtOnVnniCpus) {
+  if (const std::string why = skip_unless_uint8_int8_exact(); !why.empty()) GTEST_SKIP() << why;
+  qat_round_trip("cnn", "qdq", 0, {"--target", "vnni"});
+  qat_round_trip("cnn_bn_train", "qoperator", 2, {"--target", "vnni"});
+}
+// Weights in [-127, 127]: exact on ARM and wherever vnni is; on x86 without VNNI its parity
+// check, run for ARM (exact arithmetic), passes, and ORT here may differ.
+TEST(TrainQatCli, ArmTargetWritesNarrowInt8Weights) {
+  TempDir dir;
+  const std::string out = dir.file("arm.onnx");
+  const CliResult r = run_tamp({"train", model_path("cnn"), "--dataset", "fashion-mnist", "--limit", "256", "--steps",
+                                "4", "--qat", "--target", "arm", "--weight-observer", "percentile", "--out", out,
+                                "--json"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["quantization"]["target"], "arm");
+  EXPECT_EQ(j["quantization"]["weights"].get<std::string>().rfind("int8 symmetric", 0), 0u) << j["quantization"];
+  EXPECT_NE(j["quantization"]["weights"].get<std::string>().find("narrow"), std::string::npos);
+  expect_parity_passed(j["quantization"]["parity"], 256, "exact");
+  EXPECT_EQ(target_of(out), "arm");
+  const nn::Graph g = io::load_onnx_graph(out, {.fold_constants = false});
+  int64_t weights = 0;
+  for (const auto& [name, t] : g.initializers) {
+    if (t.dtype() != DType::kInt8 || t.rank() < 2) continue;
+    ++weights;
+    for (int64_t i = 0; i < t.numel(); ++i) ASSERT_GE(t.at(i), -127) << name;  // the percentile clips some
+  }
+  EXPECT_EQ(weights, 4);
+}
 TEST(TrainQatCli, CnnQOperatorMatchesSimulatedAccuracyInOrt) { qat_round_trip("cnn", "qoperator", 0); }
 TEST(TrainQatCli, BatchNormCnnFoldsAndMatchesInOrt) { qat_round_trip("cnn_bn_train", "qdq", 2); }
 // BN trains live (batch statistics) in epoch 0, frozen in epoch 1; the export folds the final
@@ -284,7 +418,7 @@ TEST(TrainQatCli, QatOptionsNeedQat) {
   const std::string out = dir.file("x.onnx");
   const std::vector<std::vector<std::string>> cases = {
       {"--format", "qdq"}, {"--learnable-scales"}, {"--exclude", "Gemm"}, {"--freeze-observers", "1"},
-      {"--freeze-bn", "1"}, {"--weight-observer", "mse"}};
+      {"--freeze-bn", "1"}, {"--weight-observer", "mse"}, {"--target", "vnni"}, {"--parity-arithmetic", "exact"}};
   for (const auto& extra : cases) {
     std::vector<std::string> args{"train", model_path("cnn"), "--dataset", "fashion-mnist", "--limit", "64",
                                   "--out", out};

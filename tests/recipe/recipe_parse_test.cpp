@@ -91,6 +91,7 @@ TEST(Recipe, BadRecipesNameThePathOfTheProblem) {
       {"float export of a quantized model", base + "export: {format: float}\n", "export.format:", "quantized"},
       {"qdq export without quantization", "model: m.onnx\nstages: [{name: a}]\n", "export.format:", "float"},
       {"export outside the folder", base + "export: {path: ../x.onnx}\n", "export.path:", "inside the output folder"},
+      {"export target", base + "export: {target: avx512}\n", "export.target:", "portable"},
       {"data set", base + "data: {dataset: cifar10}\n", "data.dataset:", "hdf5:FILE"},
       {"stage is a list", "model: m.onnx\nstages:\n  - [qat]\n", "stages[0]: expected a mapping", ""},
       {"duplicate key", "model: m.onnx\nmodel: n.onnx\nstages: [{qat: {}}]\n", "", "duplicate"},
@@ -118,6 +119,18 @@ TEST(Recipe, QatFreezeBatchNormKeys) {
   EXPECT_EQ(qat_of("{}").freeze_bn_step, -1);
   // Weight ranges by a per-channel histogram observer (per_channel is the weights' default).
   EXPECT_EQ(qat_of("{weights: {observer: mse}}").weights.observer.kind, compression::ObserverKind::kMse);
+}
+
+// export.target reaches every quantization stage (what QAT and PTQ simulate), portable when absent.
+TEST(Recipe, ExportTargetReachesEveryQuantizationStage) {
+  const std::string stages = "model: m.onnx\nstages:\n  - {name: q, qat: {}}\n  - {name: p, ptq: {}}\n";
+  const Recipe portable = parse_recipe(stages, "/models", "r.yaml");
+  EXPECT_EQ(portable.export_.target, compression::ExportTarget::kPortable);
+  EXPECT_EQ(portable.stages.at(0).qat->target, compression::ExportTarget::kPortable);
+  const Recipe arm = parse_recipe(stages + "export: {target: arm}\n", "/models", "r.yaml");
+  EXPECT_EQ(arm.export_.target, compression::ExportTarget::kArm);
+  EXPECT_EQ(arm.stages.at(0).qat->target, compression::ExportTarget::kArm);
+  EXPECT_EQ(arm.stages.at(1).ptq->target, compression::ExportTarget::kArm);
 }
 
 TEST(Recipe, AnchorsAliasesAndMergeKeysShareValues) {

@@ -1,11 +1,16 @@
 // Dynamic PTQ: the exports run in ONNX Runtime, which fuses every quantized layer into
 // DynamicQuantizeMatMul (no float MatMul/Gemm left on them), and tamp's evaluation of the
-// exported graph (DynamicQuantizeLinear, MatMulInteger, Cast, Mul, Add) equals ORT's.
+// exported graph (DynamicQuantizeLinear, MatMulInteger, Cast, Mul, Add) equals ORT's: on every
+// CPU for the portable target (uint8 weights), and with this CPU's integer arithmetic for the
+// vnni target (int8 weights, whose pair sums ORT saturates on x86 without VNNI).
 #include <tamp/compression/quantization/dynamic_quantization.h>
 
 #include "compression/quantization/wonly_test_support.h"
+#include "support/host_cpu.h"
 
 #include <gtest/gtest.h>
+
+#include <set>
 
 namespace tamp::test::wonly {
 namespace {
@@ -30,12 +35,30 @@ std::string all_ops(const std::string& path) {
   return all;
 }
 
+// The dtypes of the MatMulInteger weights (input 1).
+std::set<DType> weight_dtypes(const nn::Graph& q) {
+  std::set<DType> out;
+  for (const auto& n : q.nodes) if (n.op_type == "MatMulInteger") out.insert(q.initializers.at(n.inputs[1]).dtype());
+  return out;
+}
+
+// The graph's output in tamp with the given integer arithmetic.
+Tensor tamp_output_with(const nn::Graph& g, const Tensor& x, IntegerArithmetic a) {
+  nn::GraphModule m(g);
+  m.set_integer_arithmetic(a);
+  m.eval();
+  NoGradGuard no_grad;
+  return m.forward({{g.inputs.at(0).name, Variable(x)}}).at(g.outputs.at(0).name).value();
+}
+
 TEST(DynamicQuantization, MlpFusesInOrtAndTampAgrees) {
   const nn::Graph g = load_model("mlp");
   for (bool per_channel : {true, false}) {
     DynamicQuantOptions o;
     o.weights.per_channel = per_channel;
     const nn::Graph q = compression::quantize_dynamic(g, o);
+    EXPECT_EQ(weight_dtypes(q), std::set<DType>{DType::kUInt8});  // the portable target
+    EXPECT_EQ(q.metadata.at("tamp.quantization_target"), "portable");
     const Tensor x = flat_images(fashion_mnist().test->x(), 0, 64);
     TempDir dir;
     const Tensor ort = ort_output(q, x, dir, "mlp_dyn.onnx", dir.file("opt.onnx"));
@@ -71,6 +94,35 @@ TEST(DynamicQuantization, TransformerFusesInOrtAndTampAgrees) {
   std::cout << "[ info ] transformer dynamic int8 per-channel: output relative error vs fp32 " << err
             << ", tamp vs ORT max |diff| " << max_abs_diff(mine, ort) << "\n";
   EXPECT_LT(err, 0.05);
+}
+
+// int8 weights (vnni target) on this CPU: tamp with this CPU's arithmetic is ORT; exact
+// arithmetic is ORT only where uint8 x int8 is exact (on x86 without VNNI the MLP's 784-long
+// rows of bright pixels times large weights saturate).
+TEST(DynamicQuantization, VnniTargetIsWhatTampSaysOrtComputesHere) {
+  const nn::Graph q = compression::quantize_dynamic(load_model("mlp"), {.target = compression::ExportTarget::kVnni});
+  EXPECT_EQ(weight_dtypes(q), std::set<DType>{DType::kInt8});
+  EXPECT_EQ(q.metadata.at("tamp.quantization_target"), "vnni");
+  const Tensor x = flat_images(fashion_mnist().test->x(), 0, 64);
+  TempDir dir;
+  const Tensor ort = ort_output(q, x, dir, "mlp_vnni.onnx");
+  const double tol = 1e-5 * std::max(1.0, max_abs(ort));
+  EXPECT_LE(max_abs_diff(tamp_output_with(q, x, host_integer_arithmetic()), ort), tol) << host_integer_features();
+  const double exact = max_abs_diff(tamp_output_with(q, x, IntegerArithmetic::kExact), ort);
+  std::cout << "[ info ] MLP dynamic, vnni target on " << host_integer_features() << ": ORT vs tamp exact max |diff| "
+            << exact << "\n";
+  if (host_saturates_int16_pairs()) EXPECT_GT(exact, 100 * tol);
+  else EXPECT_LE(exact, tol);
+}
+
+TEST(DynamicQuantization, VnniTargetAgreesWithOrtOnVnniCpus) {
+  if (const std::string why = skip_unless_uint8_int8_exact(); !why.empty()) GTEST_SKIP() << why;
+  const nn::Graph q =
+      compression::quantize_dynamic(load_model("transformer"), {.target = compression::ExportTarget::kVnni});
+  const Tensor x = transformer_input(8, 2);
+  TempDir dir;
+  const Tensor ort = ort_output(q, x, dir, "transformer_vnni.onnx");
+  EXPECT_LE(max_abs_diff(tamp_output(q, x), ort), 1e-4 * std::max(1.0, max_abs(ort)));
 }
 
 TEST(DynamicQuantization, AsymmetricWeightsCarryZeroPoints) {

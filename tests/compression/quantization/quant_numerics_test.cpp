@@ -341,15 +341,25 @@ nn::Graph calibrated_mlp() {
   return m.export_graph();
 }
 
-TEST(QuantizationBadInput, FourBitFakeQuantizeToQdq) {
+// QuantizeLinear saturates to the whole int8/uint8 range: a 4-bit activation cannot be written
+// (4-bit weights can: export_target_test.cpp); nor can a weight range int8 cannot hold.
+TEST(QuantizationBadInput, FourBitActivationAndOversizedWeightToQdq) {
   nn::Graph g = calibrated_mlp();
   for (auto& n : g.nodes) {
-    if (n.op_type == "FakeQuantize" && n.inputs[0] == "fc1.weight") {
-      n.attrs = nn::attrs_with({{"axis", int64_t{0}}, {"quant_min", int64_t{-8}}, {"quant_max", int64_t{7}}});
+    if (n.op_type == "FakeQuantize" && !g.initializers.count(n.inputs[0])) {
+      n.attrs = nn::attrs_with({{"quant_min", int64_t{0}}, {"quant_max", int64_t{15}}});
+      break;
     }
   }
-  expect_error([&] { lower_quantized(g, QuantFormat::kQdq); }, "bits");
-  expect_error([&] { lower_quantized(g, QuantFormat::kQOperator); }, "bits");
+  expect_error([&] { lower_quantized(g, QuantFormat::kQdq); }, "quantizes an activation to [0, 15] (4 bits)");
+  expect_error([&] { lower_quantized(g, QuantFormat::kQOperator); }, "QuantizeLinear saturates");
+  nn::Graph w = calibrated_mlp();
+  for (auto& n : w.nodes) {
+    if (n.op_type == "FakeQuantize" && n.inputs[0] == "fc1.weight") {
+      n.attrs = nn::attrs_with({{"axis", int64_t{0}}, {"quant_min", int64_t{-200}}, {"quant_max", int64_t{200}}});
+    }
+  }
+  expect_error([&] { lower_quantized(w, QuantFormat::kQdq); }, "more than 8 bits");
 }
 
 TEST(QuantizationBadInput, ZeroAndNanScales) {

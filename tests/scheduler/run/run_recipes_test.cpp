@@ -48,7 +48,18 @@ TEST_P(SixCombinations, RunsExportsAndAgreesWithOnnxRuntime) {
   const auto& ex = summary["export"];
   EXPECT_GT(ex["bytes"].get<int64_t>(), 0);
   EXPECT_EQ(ex["eval"]["examples"].get<int64_t>(), 300);
-  if (ex["format"] != "float") EXPECT_LT(ex["bytes"].get<double>(), 0.5 * ex["original_bytes"].get<double>());
+  if (ex["format"] != "float") {
+    EXPECT_LT(ex["bytes"].get<double>(), 0.5 * ex["original_bytes"].get<double>());
+    // The export parity check ran for the default target on the evaluation data and passed.
+    EXPECT_EQ(ex["target"], "portable");
+    EXPECT_TRUE(ex["parity"]["passed"].get<bool>()) << ex["parity"];
+    EXPECT_EQ(ex["parity"]["arithmetic"], "avx2");
+    EXPECT_EQ(ex["parity"]["examples"].get<int64_t>(), 300);
+    EXPECT_LE(ex["parity"]["max_step_diff"].get<double>(), 1.0001) << ex["parity"];
+    EXPECT_NE(r.out.find("parity: argmax agreement"), std::string::npos) << r.out;
+  } else {
+    EXPECT_TRUE(ex["parity"].is_null());
+  }
   const std::string html = slurp(out + "/report.html");
   EXPECT_NE(html.find("<svg"), std::string::npos);
   EXPECT_NE(html.find("Sparsity per layer"), std::string::npos);

@@ -1,0 +1,180 @@
+// tamp's integer ops against ONNX Runtime on the CPU the test runs on: with the arithmetic of
+// this CPU (autograd/integer_arithmetic.h) MatMulInteger, QLinearConv (both MLAS paths: the
+// symmetric indirect convolution and im2col + QGEMM) and a one-node QDQ MatMul that ORT fuses
+// give ORT's very integers, saturated int16 pairs included on x86 without VNNI; the exact
+// arithmetic then differs from ORT, so the cases can fail.
+#include <tamp/io/onnx_export.h>
+#include <tamp/scheduler/export_parity.h>
+
+#include "support/host_cpu.h"
+#include "support/ort_runner.h"
+#include "support/temp_dir.h"
+
+#include <gtest/gtest.h>
+
+#include <iostream>
+#include <random>
+
+namespace tamp::test {
+namespace {
+
+Tensor random_uint8(const Shape& shape, std::mt19937& rng, int lo = 0, int hi = 255) {
+  std::uniform_int_distribution<int> d(lo, hi);
+  Tensor t = Tensor::empty(shape, DType::kUInt8);
+  for (int64_t i = 0; i < t.numel(); ++i) t.data<uint8_t>()[i] = static_cast<uint8_t>(d(rng));
+  return t;
+}
+
+// Weights as trained int8 weights look, with the large magnitudes that make pairs saturate.
+Tensor random_int8(const Shape& shape, std::mt19937& rng) {
+  std::uniform_int_distribution<int> d(-128, 127);
+  Tensor t = Tensor::empty(shape, DType::kInt8);
+  for (int64_t i = 0; i < t.numel(); ++i) t.data<int8_t>()[i] = static_cast<int8_t>(d(rng));
+  return t;
+}
+
+std::vector<nn::Dim> dims_of(const Shape& s) {
+  std::vector<nn::Dim> d;
+  for (int64_t v : s) d.push_back(nn::Dim::of(v));
+  return d;
+}
+
+// `out` of `g` for `x` (input "x"): in ORT, and in tamp with `arithmetic` after fusing as ORT does.
+struct Outputs {
+  Tensor ort, same_arithmetic, exact;
+};
+
+Outputs run_both(const nn::Graph& g, const Tensor& x) {
+  TempDir dir;
+  io::save_onnx_graph(g, dir.file("m.onnx"));
+  Outputs o;
+  o.ort = run_ort(dir.file("m.onnx"), {{"x", x}}).at("y");
+  for (auto [a, dst] : {std::pair{host_integer_arithmetic(), &o.same_arithmetic},
+                        std::pair{IntegerArithmetic::kExact, &o.exact}}) {
+    nn::GraphModule m(fused_like_onnx_runtime(g));
+    m.set_integer_arithmetic(a);
+    NoGradGuard no_grad;
+    *dst = m.forward({{"x", Variable(x)}}).at("y").value();
+  }
+  return o;
+}
+
+int64_t differing(const Tensor& a, const Tensor& b) {
+  EXPECT_EQ(a.shape(), b.shape());
+  int64_t n = 0;
+  for (int64_t i = 0; i < a.numel(); ++i) n += a.at(i) != b.at(i);
+  return n;
+}
+
+// tamp with this CPU's arithmetic gives ORT's integers; with the exact one it does not when
+// this CPU saturates (every case here has saturating pairs).
+void expect_host_arithmetic_is_ort(const Outputs& o, const std::string& what) {
+  EXPECT_EQ(differing(o.same_arithmetic, o.ort), 0) << what << " (" << host_integer_features() << ")";
+  if (host_saturates_int16_pairs()) {
+    EXPECT_GT(differing(o.exact, o.ort), 0) << what << ": the exact sums should differ from ORT's saturated ones";
+  } else {
+    EXPECT_EQ(differing(o.exact, o.ort), 0) << what;
+  }
+}
+
+TEST(OrtIntegerArithmetic, MatMulIntegerSaturatedPairsAlongK) {
+  std::mt19937 rng(7);
+  for (int64_t k : {37, 64, 300}) {  // odd (a pair with the padding), a block, several K strides
+    const int64_t m = 5, n = 19;
+    nn::Graph g;
+    g.opsets[""] = 13;
+    g.inputs.push_back({"x", DType::kUInt8, dims_of({m, k})});
+    g.outputs.push_back({"y", DType::kInt32, dims_of({m, n})});
+    g.initializers["w"] = random_int8({k, n}, rng);
+    g.initializers["x_zp"] = Tensor::scalar(3, DType::kUInt8);
+    g.initializers["w_zp"] = random_int8({n}, rng);
+    g.nodes.push_back({"mm", "MatMulInteger", "", {"x", "w", "x_zp", "w_zp"}, {"y"}});
+    expect_host_arithmetic_is_ort(run_both(g, random_uint8({m, k}, rng, 128, 255)), fmt::format("K = {}", k));
+  }
+}
+
+// QLinearConv, uint8 x int8 with zero weight zero points: ORT takes its symmetric indirect
+// convolution (ConvSym) when the channels allow, im2col + QGEMM otherwise; both pack the
+// filter by kernel position, then input channel.
+TEST(OrtIntegerArithmetic, QLinearConvBothMlasPathsSaturateAlike) {
+  std::mt19937 rng(11);
+  struct Case {
+    int64_t cin, cout, stride;
+    const char* path;
+  };
+  for (const Case c : {Case{1, 4, 1, "im2col, one input channel"}, Case{8, 16, 2, "ConvSym"},
+                       Case{6, 16, 1, "im2col, pairs across kernel positions"}}) {
+    const int64_t h = 9;
+    nn::Graph g;
+    g.opsets[""] = 13;
+    g.inputs.push_back({"x", DType::kUInt8, dims_of({2, c.cin, h, h})});
+    const int64_t ho = (h + 2 - 3) / c.stride + 1;
+    g.outputs.push_back({"y", DType::kUInt8, dims_of({2, c.cout, ho, ho})});
+    g.initializers["w"] = random_int8({c.cout, c.cin, 3, 3}, rng);
+    g.initializers["x_scale"] = Tensor::scalar(0.02f);
+    g.initializers["x_zp"] = Tensor::scalar(9, DType::kUInt8);
+    Tensor ws = Tensor::empty({c.cout});
+    for (int64_t i = 0; i < c.cout; ++i) ws.data<float>()[i] = 0.01f + 0.001f * static_cast<float>(i);
+    g.initializers["w_scale"] = ws;
+    g.initializers["w_zp"] = Tensor::zeros({c.cout}, DType::kInt8);
+    // One output step spans a few hundred integer units: sums that lose 32003 to a saturated
+    // pair land far away, and the uint8 range still holds most outputs.
+    g.initializers["y_scale"] = Tensor::scalar(0.02f * 0.015f * 400.0f * static_cast<float>(c.cin));
+    g.initializers["y_zp"] = Tensor::scalar(128, DType::kUInt8);
+    g.initializers["b"] = Tensor::from_vector<int32_t>({c.cout}, std::vector<int32_t>(static_cast<size_t>(c.cout), 1000));
+    Attributes a{{"pads", std::vector<int64_t>{1, 1, 1, 1}}, {"strides", std::vector<int64_t>{c.stride, c.stride}},
+                 {"kernel_shape", std::vector<int64_t>{3, 3}}};
+    g.nodes.push_back({"conv", "QLinearConv", "",
+                       {"x", "x_scale", "x_zp", "w", "w_scale", "w_zp", "y_scale", "y_zp", "b"},
+                       {"y"},
+                       nn::attrs_with(a)});
+    expect_host_arithmetic_is_ort(run_both(g, random_uint8({2, c.cin, h, h}, rng, 100, 255)), c.path);
+  }
+}
+
+// The case: a one-node QDQ MatMul (ORT fuses it into QLinearMatMul). K = 64 inputs at
+// 255 and weights at 127: exactly 64 * 255 * 127 = 2,072,640, but each pair saturates at 32767
+// on x86 without VNNI.
+TEST(OrtIntegerArithmetic, QdqMatMulFusedByOrtSaturatesLikeTampSays) {
+  const int64_t k = 64, n = 3;
+  nn::Graph g;
+  g.opsets[""] = 13;
+  g.inputs.push_back({"x", DType::kFloat32, dims_of({2, k})});
+  g.outputs.push_back({"y", DType::kFloat32, dims_of({2, n})});
+  g.initializers["x_scale"] = Tensor::scalar(1.0f);
+  g.initializers["x_zp"] = Tensor::scalar(0, DType::kUInt8);
+  Tensor w = Tensor::empty({k, n}, DType::kInt8);
+  for (int64_t i = 0; i < w.numel(); ++i) w.data<int8_t>()[i] = static_cast<int8_t>(i % n == 2 ? -7 : 127);
+  g.initializers["w"] = w;
+  g.initializers["w_scale"] = Tensor::scalar(1.0f);
+  g.initializers["w_zp"] = Tensor::scalar(0, DType::kInt8);
+  g.initializers["y_scale"] = Tensor::scalar(16384.0f);  // 2,072,640 and 2,097,088 stay below 255 steps
+  g.initializers["y_zp"] = Tensor::scalar(0, DType::kUInt8);
+  g.nodes.push_back({"qx", "QuantizeLinear", "", {"x", "x_scale", "x_zp"}, {"xq"}});
+  g.nodes.push_back({"dqx", "DequantizeLinear", "", {"xq", "x_scale", "x_zp"}, {"xd"}});
+  g.nodes.push_back({"dqw", "DequantizeLinear", "", {"w", "w_scale", "w_zp"}, {"wd"}});
+  g.nodes.push_back({"mm", "MatMul", "", {"xd", "wd"}, {"yf"}});
+  g.nodes.push_back({"qy", "QuantizeLinear", "", {"yf", "y_scale", "y_zp"}, {"yq"}});
+  g.nodes.push_back({"dqy", "DequantizeLinear", "", {"yq", "y_scale", "y_zp"}, {"y"}});
+  Tensor x = Tensor::empty({2, k});
+  for (int64_t i = 0; i < x.numel(); ++i) x.data<float>()[i] = 255.0f;
+  const Outputs o = run_both(g, x);
+  std::cout << "[ info ] one-node QDQ MatMul, exact sum 2072640: ORT " << o.ort.at(0) << ", tamp exact "
+            << o.exact.at(0) << ", tamp " << integer_arithmetic_name(host_integer_arithmetic()) << " "
+            << o.same_arithmetic.at(0) << " (" << host_integer_features() << ")\n";
+  EXPECT_EQ(o.exact.at(0), 16384.0f * 127);  // round(2072640 / 16384) = 127
+  expect_host_arithmetic_is_ort(o, "QDQ MatMul");
+  if (host_saturates_int16_pairs()) EXPECT_EQ(o.ort.at(0), 16384.0f * 64);  // 32 * 32767 = 1048544 -> 64 steps
+}
+
+TEST(OrtIntegerArithmetic, NamesAndHostDetection) {
+  EXPECT_EQ(integer_arithmetic_from_name("avx2"), IntegerArithmetic::kX86Int16Pairs);
+  EXPECT_EQ(integer_arithmetic_name(IntegerArithmetic::kExact), "exact");
+  EXPECT_THROW(integer_arithmetic_from_name("vnni"), Error);
+  std::cout << "[ info ] this CPU: " << host_integer_features() << "; ONNX Runtime integer arithmetic "
+            << integer_arithmetic_name(host_integer_arithmetic()) << "\n";
+  EXPECT_FALSE(host_integer_features().empty());
+}
+
+}  // namespace
+}  // namespace tamp::test
