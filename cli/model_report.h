@@ -29,7 +29,7 @@ struct WeightInfo {
   DType dtype = DType::kFloat32;
   Shape shape;
   int64_t elements = 0;
-  int64_t zeros = 0;                  // stored values equal to 0
+  int64_t zeros = 0;                  // values equal to 0 (integers read by DequantizeLinear: dequantized)
   bool packed = false;                // several values per element (MatMulNBits' B): no sparsity
   std::vector<std::string> consumers; // "node (Op)" of every node reading it
   // Conv / Gemm / MatMul weights: the structure their zeros follow (compression/pruning/
@@ -81,6 +81,10 @@ struct ModelReport {
   std::vector<WeightInfo> weights;
   std::vector<QuantNode> quantization;
   std::vector<UnsupportedOp> unsupported;
+  // Why loading it to run refuses the model as a whole (its opsets: io::check_opsets, the
+  // check `tamp infer`, eval and train pass through); "" when nothing does.
+  std::string refusal;
+  bool runnable() const { return refusal.empty() && unsupported.empty(); }
 };
 
 ModelReport analyse_model(const nn::Graph& graph, const OpRegistry& registry = OpRegistry::builtin());

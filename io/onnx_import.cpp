@@ -93,9 +93,16 @@ std::map<std::string, int64_t> read_opsets(const onnx::ModelProto& m, const Impo
                domain.empty() ? "ai.onnx" : domain);
     TAMP_CHECK(op.version() >= 1, "domain '{}' is imported with opset {}", domain, op.version());
   }
+  if (!options.allow_any_opset) check_opsets(opsets, options.allow_old_opsets);
+  return opsets;
+}
+
+}  // namespace
+
+void check_opsets(const std::map<std::string, int64_t>& opsets, bool allow_old_opsets) {
   auto it = opsets.find("");
   if (it != opsets.end()) {
-    if (it->second < kMinImportOpset && !options.allow_old_opsets) {
+    if (it->second < kMinImportOpset && !allow_old_opsets) {
       throw Error(fmt::format("opset {} of the default domain is older than {}, the oldest tamp imports",
                               it->second, kMinImportOpset),
                   ErrorKind::kUnsupported, kOpsetHint);
@@ -103,7 +110,7 @@ std::map<std::string, int64_t> read_opsets(const onnx::ModelProto& m, const Impo
     if (it->second > kMaxImportOpset) {
       throw Error(fmt::format("opset {} of the default domain is newer than {}, the newest tamp knows",
                               it->second, kMaxImportOpset),
-                  ErrorKind::kUnsupported, "re-export with opset 17 or lower");
+                  ErrorKind::kUnsupported, fmt::format("re-export with opset {} or lower", kMaxImportOpset));
     }
   }
   auto tamp_it = opsets.find(std::string(kTampDomain));
@@ -111,8 +118,9 @@ std::map<std::string, int64_t> read_opsets(const onnx::ModelProto& m, const Impo
     throw Error(fmt::format("opset {} of domain 'tamp' is unknown; tamp defines version 1", tamp_it->second),
                 ErrorKind::kUnsupported);
   }
-  return opsets;
 }
+
+namespace {
 
 nn::Node node_from_proto(const onnx::NodeProto& n, int index, const std::map<std::string, int64_t>& opsets,
                          const std::string& model_dir) {

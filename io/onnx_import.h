@@ -30,7 +30,14 @@ struct ImportOptions {
   // Accept default-domain opsets below kMinImportOpset (ONNX's node tests use them; an op
   // that changed since then may not be found in the op table).
   bool allow_old_opsets = false;
+  // Read any opset, unchecked (`tamp inspect`, which reports check_opsets' verdict instead).
+  bool allow_any_opset = false;
 };
+
+// The opset imports tamp loads (what load_onnx_graph checks, and `tamp inspect` reports):
+// throws (kUnsupported) for a default-domain opset outside [kMinImportOpset, kMaxImportOpset]
+// (below it only without allow_old_opsets) or a tamp domain of another version.
+void check_opsets(const std::map<std::string, int64_t>& opsets, bool allow_old_opsets = false);
 
 nn::Graph load_onnx_graph(const std::string& path, const ImportOptions& options = {});
 // From serialized ModelProto bytes. `model_dir` is where external data is looked up (empty:

@@ -23,13 +23,27 @@
 // for QOperator a quantized Conv/Gemm/MatMul that has no integer form.
 #pragma once
 
+#include <tamp/compression/quantization/qspec.h>
 #include <tamp/nn/graph.h>
 
+#include <string>
 #include <string_view>
+#include <vector>
 
 namespace tamp::compression {
 
 enum class QuantFormat { kQdq, kQOperator };
+
+// The integer ranges QDQ and QOperator write: the one list the lowering checks FakeQuantize
+// nodes against and recipes check QAT / PTQ specs against before training.
+struct WritableRange {
+  int64_t quant_min = 0, quant_max = 0;
+  bool weights = false, activations = false;   // which tensors may use it
+};
+const std::vector<WritableRange>& writable_ranges();
+// "" when a tensor quantized to [quant_min, quant_max] can be written (as a weight or as an
+// activation), else why not, listing what can.
+std::string unwritable_reason(int64_t quant_min, int64_t quant_max, bool is_weight);
 
 // "qdq" / "qoperator" (throws naming the accepted values).
 QuantFormat quant_format_from_name(std::string_view name);

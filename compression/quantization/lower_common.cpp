@@ -3,6 +3,35 @@
 #include <cmath>
 #include <limits>
 
+namespace tamp::compression {
+
+const std::vector<WritableRange>& writable_ranges() {
+  static const std::vector<WritableRange> ranges{
+      {-128, 127, true, true},
+      {0, 255, true, true},
+      // Weights only: QuantizeLinear saturates to [-128, 127], so a narrow activation would
+      // not compute in ONNX Runtime what training simulated.
+      {-127, 127, true, false},
+  };
+  return ranges;
+}
+
+std::string unwritable_reason(int64_t quant_min, int64_t quant_max, bool is_weight) {
+  std::string writable;
+  for (const WritableRange& r : writable_ranges()) {
+    if (!(is_weight ? r.weights : r.activations)) continue;
+    if (r.quant_min == quant_min && r.quant_max == quant_max) return "";
+    writable += fmt::format("{}[{}, {}]", writable.empty() ? "" : ", ", r.quant_min, r.quant_max);
+  }
+  const double bits = std::log2(static_cast<double>(quant_max - quant_min + 1));
+  return fmt::format("{} quantized to [{}, {}] ({:.3g} bits) cannot be exported: the QDQ / QOperator export writes "
+                     "{} {}",
+                     is_weight ? "a weight" : "an activation", quant_min, quant_max, bits,
+                     is_weight ? "weights in" : "activations in", writable);
+}
+
+}  // namespace tamp::compression
+
 namespace tamp::compression::detail {
 
 DType check_lowerable(const nn::Graph& g, const FakeQuantSite& s, const nn::Node& n) {
@@ -12,22 +41,9 @@ DType check_lowerable(const nn::Graph& g, const FakeQuantSite& s, const nn::Node
                 ErrorKind::kInvalidInput, "finalize the QAT / static PTQ component (run at least one batch) before export");
   }
   const int64_t qmin = n.attrs->i("quant_min", -128), qmax = n.attrs->i("quant_max", 127);
-  const bool int8 = qmin == -128 && qmax == 127;
-  const bool narrow = qmin == -127 && qmax == 127;
-  const bool uint8 = qmin == 0 && qmax == 255;
-  if (!(int8 || uint8 || (narrow && s.is_weight))) {
-    if (narrow) {
-      throw Error(fmt::format("{} is a narrow-range [-127, 127] activation: QuantizeLinear always saturates to "
-                              "[-128, 127], so ONNX Runtime would not compute what training simulated",
-                              where),
-                  ErrorKind::kUnsupported, "use narrow range for weights only");
-    }
-    const double bits = std::log2(static_cast<double>(qmax - qmin + 1));
-    throw Error(fmt::format("{} quantizes to [{}, {}] ({:.3g} bits): the QDQ / QOperator export writes 8-bit "
-                            "int8 [-128, 127] / uint8 [0, 255] tensors only",
-                            where, qmin, qmax, bits),
-                ErrorKind::kUnsupported,
-                "quantize with 8 bits; 4-bit weights export through weight-only quantization (MatMulNBits)");
+  if (const std::string why = unwritable_reason(qmin, qmax, s.is_weight); !why.empty()) {
+    throw Error(fmt::format("{}: {}", where, why), ErrorKind::kUnsupported,
+                "quantize to one of those ranges; 4-bit weights export through weight-only quantization (MatMulNBits)");
   }
   auto si = g.initializers.find(s.scale);
   auto zi = g.initializers.find(s.zero_point);

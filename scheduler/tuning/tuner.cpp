@@ -70,7 +70,7 @@ TuningResult tune(TuningProblem& problem, Strategy& strategy, const TunerOptions
     throw Error(fmt::format("max trials must be at least 1 (got {})", options.exit.max_trials), ErrorKind::kInvalidInput);
   }
   const auto start = Clock::now();
-  TuningHistory history(options.history, space);
+  TuningHistory history(options.history, space, problem.fingerprint());
   TuningResult result;
   if (history.baseline()) {
     result.baseline = *history.baseline();
@@ -120,7 +120,8 @@ TuningResult tune(TuningProblem& problem, Strategy& strategy, const TunerOptions
       ++result.evaluations;
     }
     r.trial = result.trials++;
-    r.meets = options.criterion.met(r.outcome.accuracy, result.baseline.accuracy);
+    // Quantizing nothing is the float model again: never an answer to a quantization goal.
+    r.meets = !space.quantizes_nothing(c) && options.criterion.met(r.outcome.accuracy, result.baseline.accuracy);
     r.score = trial_score(r.outcome.accuracy, r.outcome.objective, result.required_accuracy, result.baseline.objective);
     if (!r.resumed) history.append(r);
     index[space.key(c)] = result.history.size();
@@ -135,6 +136,7 @@ TuningResult tune(TuningProblem& problem, Strategy& strategy, const TunerOptions
   }
 
   for (const auto& r : result.history) {
+    if (space.quantizes_nothing(r.config)) continue;
     if (r.meets) {
       if (!result.best || !result.best->meets || r.outcome.objective < result.best->outcome.objective ||
           (r.outcome.objective == result.best->outcome.objective && r.outcome.accuracy > result.best->outcome.accuracy)) {
@@ -157,7 +159,8 @@ TuningResult tune(TuningProblem& problem, Strategy& strategy, const TunerOptions
                                  "reached {:.4f}",
                                  crit, result.trials, result.stop_reason, result.best->trial, result.best->outcome.accuracy);
   } else {
-    result.message = fmt::format("no trial ran (stopped: {})", result.stop_reason);
+    result.message = fmt::format("no trial quantizing an op ran ({} trials, stopped: {})", result.trials,
+                                 result.stop_reason);
   }
   result.fallbacks = explain(problem, result);
   return result;

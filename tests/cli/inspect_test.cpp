@@ -6,6 +6,7 @@
 
 #include <tamp/io/onnx_export.h>
 #include <tamp/io/onnx_import.h>
+#include <tamp/io/tensor_proto.h>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -224,6 +225,62 @@ TEST(Inspect, ListsUnsupportedOpsAndStillSucceeds) {
   EXPECT_EQ(text.code, 0);
   EXPECT_NE(text.out.find("Hardmax (ai.onnx, opset 13): 1 node(s): hm"), std::string::npos) << text.out;
   EXPECT_NE(text.out.find("FastGelu (com.microsoft, opset 1): 2 node(s): g1, g2"), std::string::npos) << text.out;
+}
+
+// inspect says the model runs exactly when infer runs it: both ask the importer's opset check.
+// (Opset 7 used to be "unsupported none", then refused by infer; opset 18 was refused by
+// inspect itself.)
+TEST(Inspect, OpsetVerdictIsTheOneInferActsOn) {
+  TempDir dir;
+  nn::Graph g = io::load_onnx_graph(model_path("mlp"), {.fold_constants = false});
+  io::write_tensor_file(dir.file("x.pb"), Tensor::zeros({1, 784}));
+  for (const int64_t opset : {int64_t{7}, int64_t{13}, int64_t{io::kMaxImportOpset}, int64_t{io::kMaxImportOpset + 1}}) {
+    g.opsets[""] = opset;
+    const std::string path = dir.file(fmt::format("opset{}.onnx", opset));
+    std::ofstream(path, std::ios::binary) << io::serialize_onnx_graph(g, {.keep_training_ops = true});
+    const nlohmann::json j = inspect_json(path);
+    const CliResult infer = run_tamp({"infer", path, "--input", dir.file("x.pb"), "--output-dir", dir.file("o")});
+    const bool in_range = opset >= io::kMinImportOpset && opset <= io::kMaxImportOpset;
+    EXPECT_EQ(j.at("runnable").get<bool>(), in_range) << opset;
+    EXPECT_EQ(infer.code == 0, in_range) << opset << ": " << infer.err;
+    if (in_range) {
+      EXPECT_TRUE(j.at("refusal").is_null()) << opset;
+      continue;
+    }
+    // The same sentence as infer's error.
+    const std::string refusal = j.at("refusal").get<std::string>();
+    EXPECT_NE(infer.err.find(refusal.substr(0, refusal.find(" ("))), std::string::npos) << infer.err << "\n" << refusal;
+    const CliResult text = run_tamp({"inspect", path});
+    EXPECT_EQ(text.code, 0) << text.err;
+    EXPECT_NE(text.out.find("infer, eval and train will refuse this model"), std::string::npos) << text.out;
+    EXPECT_EQ(text.out.find("tamp runs every node"), std::string::npos) << text.out;
+  }
+}
+
+// A 2:4-pruned model quantized to int8 QDQ: the pattern is checked on the int8 weights behind
+// DequantizeLinear (as the exported model computes with them), where it used to show nothing.
+TEST(Inspect, PatternOfInt8QdqWeights) {
+  TempDir dir;
+  const std::string pruned = dir.file("p.onnx"), q = dir.file("q.onnx");
+  ASSERT_EQ(run_tamp({"prune", model_path("cnn"), "--pattern", "2:4", "--out", pruned}).code, 0);
+  const CliResult quantized = run_tamp({"quantize", pruned, "--method", "static", "--calib-data", "fashion-mnist",
+                                        "--calib-batches", "2", "--out", q});
+  ASSERT_EQ(quantized.code, 0) << quantized.err;
+  const nlohmann::json j = nlohmann::json::parse(run_tamp({"inspect", q, "--pattern", "2:4", "--json"}).out);
+  int checked = 0, valid = 0;
+  for (const auto& w : j.at("weights")) {
+    if (!w.contains("pattern")) continue;
+    ++checked;
+    EXPECT_EQ(w.at("dtype"), "int8") << w.dump();
+    // conv1 has one input channel (9 values per output: no groups of 4) and stays dense
+    if (w.at("shape")[1] == 1) continue;
+    valid += w.at("pattern").at("valid").get<bool>();
+    EXPECT_NEAR(w.at("sparsity").get<double>(), 0.5, 0.01) << w.dump();
+  }
+  EXPECT_EQ(checked, 4);
+  EXPECT_EQ(valid, 3);
+  const CliResult dense = run_tamp({"inspect", q, "--pattern", "1:4"});
+  EXPECT_NE(dense.out.find("1:4: "), std::string::npos) << dense.out;   // violations named
 }
 
 }  // namespace
