@@ -116,8 +116,9 @@ void check_recipe_files(const Recipe& recipe);
 // combines them; each component's name() is its key.
 std::vector<std::string> component_keys(const RecipeStage& stage);
 // The components of one stage, in the order they are combined (teachers loaded here). With
-// `normalization` (data.normalize, resolved by the caller), each teacher normalizes its input
-// as the student does (nn/input_normalization.h), so both read the same raw data.
+// `normalization` (data.normalize, resolved by the caller), a teacher that does not normalize
+// its input yet gets it as the student does (nn/input_normalization.h), so both read the
+// same raw data; one that does (a model tamp wrote) keeps its own.
 std::vector<std::shared_ptr<compression::Component>> build_components(
     const RecipeStage& stage, const Recipe& recipe, const std::optional<nn::InputNormalization>& normalization = {});
 Scheduler build_scheduler(const Recipe& recipe, const std::optional<nn::InputNormalization>& normalization = {});

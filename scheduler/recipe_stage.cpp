@@ -208,9 +208,9 @@ std::vector<std::shared_ptr<compression::Component>> build_components(
     std::shared_ptr<nn::GraphModule> teacher;
     TAMP_WITH_CONTEXT("loading the teacher", {
       nn::Graph g = io::load_onnx_graph(stage.distillation->teacher);
-      if (normalization) {
-        nn::normalize_input(g, input_info(g, stage.distillation->options.teacher_input).name, *normalization);
-      }
+      // A teacher that normalizes its input already (tamp wrote it) takes raw values as it is.
+      const std::string input = input_info(g, stage.distillation->options.teacher_input).name;
+      if (normalization && !nn::input_normalization(g, input)) nn::normalize_input(g, input, *normalization);
       teacher = std::make_shared<nn::GraphModule>(std::move(g));
     });
     auto o = stage.distillation->options;
