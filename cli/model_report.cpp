@@ -234,7 +234,7 @@ ModelReport analyse_model(const nn::Graph& graph, const OpRegistry& registry) {
   try {
     io::check_opsets(graph.opsets);
   } catch (const Error& e) {
-    r.refusal = e.message() + (e.hint().empty() ? "" : " (" + e.hint() + ")");
+    r.refusal = e.message() + (e.hint().empty() ? "" : "; " + e.hint());
   }
   if (r.runnable()) r.trainable = trainable_elements(graph, registry);
   // Integer weights read through DequantizeLinear: a zero is a value equal to its zero point.

@@ -93,12 +93,22 @@ nlohmann::ordered_json eval_json(const EvalResult& e) {
   return {{"top1", e.top1}, {"top5", e.top5}, {"loss", e.loss}, {"examples", e.count}};
 }
 
-// A fresh run would replace what an earlier one wrote into `out`: refused, naming the files.
-void refuse_earlier_run(const std::string& out, const std::string& export_path) {
+// What a run writes into its folder, that an earlier run's files would be confused with.
+std::vector<fs::path> run_files(const std::string& out, const std::string& export_path) {
+  std::vector<fs::path> files;
+  for (const char* f : {"checkpoint.h5", "metrics.jsonl", "summary.json", "report.html"}) files.push_back(fs::path(out) / f);
+  files.push_back(fs::path(out) / export_path);
+  return files;
+}
+
+// A fresh run would replace what an earlier one wrote into `out`: refused, naming the files,
+// unless told to; then the earlier run's files go first, so none of them outlives it.
+void clear_earlier_run(const std::string& out, const std::string& export_path, bool overwrite) {
   std::string found;
-  for (const std::string f : {std::string("checkpoint.h5"), std::string("metrics.jsonl"), std::string("summary.json"),
-                              std::string("report.html"), export_path}) {
-    if (fs::exists(fs::path(out) / f)) found += (found.empty() ? "" : ", ") + f;
+  for (const auto& f : run_files(out, export_path)) {
+    if (!fs::exists(f)) continue;
+    if (overwrite) fs::remove(f);
+    else found += (found.empty() ? "" : ", ") + f.filename().string();
   }
   if (found.empty()) return;
   throw Error(fmt::format("'{}' holds another run ({})", out, found), ErrorKind::kInvalidInput,
@@ -121,7 +131,7 @@ int run_on_rank(const RunArgs& args, dist::Context& world) {
                 "run once without --resume");
   }
   // Rank 0 alone looks: the others may start when it has written its first files.
-  if (root && !args.resume && !args.overwrite) refuse_earlier_run(out, recipe.export_.path);
+  if (root && !args.resume) clear_earlier_run(out, recipe.export_.path, args.overwrite);
   fs::create_directories(out);
 
   nn::GraphModule model = load_model(recipe.model);

@@ -1,3 +1,4 @@
+#include <tamp/compression/quantization/lower.h>
 #include <tamp/compression/quantization/lower_common.h>
 
 #include <cmath>

@@ -53,7 +53,7 @@ TEST_P(OrtReference, TampMatchesOnnxRuntimeBeforeAndAfterExport) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Models, OrtReference,
-                         ::testing::Values("mlp", "cnn", "cnn_bn", "cnn_wide", "transformer"));
+                         ::testing::Values("mlp", "cnn", "cnn_bn", "cnn_wide", "transformer", "cnn_fmnist"));
 
 }  // namespace
 }  // namespace tamp::test
