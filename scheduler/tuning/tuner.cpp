@@ -120,8 +120,7 @@ TuningResult tune(TuningProblem& problem, Strategy& strategy, const TunerOptions
       ++result.evaluations;
     }
     r.trial = result.trials++;
-    // Quantizing nothing is the float model again: never an answer to a quantization goal.
-    r.meets = !space.quantizes_nothing(c) && options.criterion.met(r.outcome.accuracy, result.baseline.accuracy);
+    r.meets = options.criterion.met(r.outcome.accuracy, result.baseline.accuracy);
     r.score = trial_score(r.outcome.accuracy, r.outcome.objective, result.required_accuracy, result.baseline.objective);
     if (!r.resumed) history.append(r);
     index[space.key(c)] = result.history.size();
@@ -129,7 +128,9 @@ TuningResult tune(TuningProblem& problem, Strategy& strategy, const TunerOptions
     strategy.observe(result.history.back(), StrategyContext{space, problem, result.history, result.required_accuracy,
                                                             !options.exit.stop_at_first});
     if (options.on_trial) options.on_trial(r);
-    if (r.meets && options.exit.stop_at_first) {
+    // Quantizing nothing is the float model again: never an answer to a quantization goal
+    // (strategies still see that it meets, and may re-quantize ops from there).
+    if (r.meets && !space.quantizes_nothing(c) && options.exit.stop_at_first) {
       result.stop_reason = "criterion met";
       break;
     }

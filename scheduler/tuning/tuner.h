@@ -2,7 +2,8 @@
 // (or answered from the history), until the exit policy stops it. The result is the
 // configuration with the smallest objective among those meeting the criterion, or — when
 // none does — the most accurate one found, with a message saying so. A configuration that
-// quantizes nothing (every op in fp32) never meets the criterion and is never the result.
+// quantizes nothing (every op in fp32) is never the result, and stop_at_first does not stop
+// on it (TrialRecord::meets still says whether its accuracy meets the criterion).
 //
 //   QuantTuningProblem problem(graph, {...});                 // quant_tuning.h
 //   auto strategy = make_strategy("basic");

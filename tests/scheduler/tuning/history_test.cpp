@@ -159,8 +159,22 @@ TEST(BadInput, QuantizingNothingIsNeverTheAnswer) {
     EXPECT_FALSE(r.met) << name << ": " << r.message;
     ASSERT_TRUE(r.best.has_value()) << name;
     EXPECT_FALSE(toy.space().quantizes_nothing(r.best->config)) << name;
-    for (const auto& t : r.history) EXPECT_TRUE(!t.meets || !toy.space().quantizes_nothing(t.config)) << name;
   }
+}
+
+// A misleading error ranking (op1 first) makes the cumulative fallback reach every op in
+// fp32 before anything meets; that is no answer, so the strategy re-quantizes the ops it does
+// not need and stops at the first configuration that meets.
+TEST(BadInput, AllFp32MeetingLeadsToRequantizing) {
+  struct Misleading : FallbackToy {
+    using FallbackToy::FallbackToy;
+    std::map<int, double> quantization_error() override { return {{0, 3.0}, {1, 2.0}, {2, 1.0}}; }
+  } toy({0.3, 0.01, 0.3});   // op1 can be quantized, the others cannot
+  auto s = make_strategy("mse");
+  TuningResult r = tune(toy, *s, {.criterion = AccuracyCriterion::parse("absolute:0.05"), .exit = {.max_trials = 20}});
+  ASSERT_TRUE(r.met) << r.message;
+  EXPECT_EQ(r.best->config, (Config{1, 0, 1}));
+  EXPECT_EQ(r.stop_reason, "criterion met");
 }
 
 TEST(BadInput, EmptySpaceIsAClearError) {
