@@ -25,6 +25,7 @@ void OpRegistry::add(OpDef def) {
 
 const OpDef* OpRegistry::find(std::string_view domain, std::string_view type, int opset) const {
   domain = canonical_domain(domain);
+  if (domain.empty() && opset > kMaxOpset) return nullptr;
   const OpDef* best = nullptr;
   for (const auto& d : ops_) {
     if (d.type != type || d.domain != domain || d.since_version > opset) continue;
@@ -33,17 +34,24 @@ const OpDef* OpRegistry::find(std::string_view domain, std::string_view type, in
   return best;
 }
 
+std::string OpRegistry::why_missing(std::string_view domain, std::string_view type, int opset) const {
+  domain = canonical_domain(domain);
+  int oldest = 0;
+  for (const auto& d : ops_) {
+    if (d.type == type && d.domain == domain && (oldest == 0 || d.since_version < oldest)) oldest = d.since_version;
+  }
+  if (oldest == 0) return "tamp has no such op";
+  if (!domain.empty()) return fmt::format("tamp implements it from opset {}", oldest);
+  if (opset > kMaxOpset) return fmt::format("tamp implements the default domain up to opset {}", kMaxOpset);
+  return fmt::format("tamp implements it at opsets {} to {}", oldest, kMaxOpset);
+}
+
 const OpDef& OpRegistry::get(std::string_view domain, std::string_view type, int opset) const {
   if (const OpDef* d = find(domain, type, opset)) return *d;
   const std::string dom = domain.empty() ? "ai.onnx" : std::string(domain);
-  bool other_version = false;
-  for (const auto& d : ops_) other_version |= d.type == type && d.domain == canonical_domain(domain);
-  if (other_version) {
-    throw Error(fmt::format("op {} (domain {}) is not supported at opset {}", type, dom, opset),
-                ErrorKind::kUnsupported, "re-export the model with opset 13 to 17");
-  }
-  throw Error(fmt::format("op {} (domain {}, opset {}) is not supported by tamp", type, dom, opset),
-              ErrorKind::kUnsupported, "`tamp inspect` lists the supported ops");
+  throw Error(fmt::format("op {} (domain {}, opset {}) is not supported: {}", type, dom, opset,
+                          why_missing(domain, type, opset)),
+              ErrorKind::kUnsupported, "`tamp inspect` lists the ops a model uses that tamp lacks");
 }
 
 }  // namespace tamp

@@ -25,8 +25,10 @@
 
 namespace tamp {
 
-// Newest default-domain opset tamp implements (what Debian's onnx 1.12 knows).
-constexpr int kMaxOpset = 17;
+// Newest default-domain opset tamp implements: every op of the table follows ONNX's
+// semantics up to this opset, including the changes of opsets 18-21 (docs/onnx_coverage.md).
+// A default-domain node of a newer opset is unsupported, whatever its op.
+constexpr int kMaxOpset = 21;
 // Domain of training-only ops (FakeQuantize, ...); lowered to standard ONNX before export.
 inline constexpr std::string_view kTampDomain = "tamp";
 
@@ -72,10 +74,13 @@ class OpRegistry {
   static const OpRegistry& builtin();
 
   void add(OpDef def);
-  // The def with the highest since_version <= opset, or null.
+  // The def with the highest since_version <= opset, or null (always null for a
+  // default-domain opset above kMaxOpset, whose semantics tamp cannot know).
   const OpDef* find(std::string_view domain, std::string_view type, int opset) const;
-  // As find, but throws (kUnsupported) naming op, domain and opset.
+  // As find, but throws (kUnsupported) naming op, domain, opset and why_missing.
   const OpDef& get(std::string_view domain, std::string_view type, int opset) const;
+  // Why find() gave null: no such op, or the opsets tamp implements it at.
+  std::string why_missing(std::string_view domain, std::string_view type, int opset) const;
   const std::vector<OpDef>& ops() const { return ops_; }
 
  private:

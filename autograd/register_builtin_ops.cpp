@@ -38,14 +38,17 @@ const OpRegistry& OpRegistry::builtin() {
     r.add(ops::floor_op());
     r.add(ops::gather_op());
     r.add(ops::gather_elements_op());
+    r.add(ops::gelu_op());
     r.add(ops::gemm_op());
     r.add(ops::global_average_pool_op());
     r.add(ops::global_max_pool_op());
     r.add(ops::greater_op());
     r.add(ops::greater_or_equal_op());
+    r.add(ops::group_normalization_op());
     r.add(ops::hard_sigmoid_op());
     r.add(ops::hard_swish_op());
     r.add(ops::identity_op());
+    r.add(ops::instance_normalization_op());
     r.add(ops::layer_normalization_op());
     r.add(ops::leaky_relu_op());
     r.add(ops::less_op());
@@ -54,7 +57,11 @@ const OpRegistry& OpRegistry::builtin() {
     r.add(ops::log_softmax_op());
     r.add(ops::matmul_op());
     r.add(ops::matmul_integer_op());
+    r.add(ops::max_op());
     r.add(ops::max_pool_op());
+    r.add(ops::mean_op());
+    r.add(ops::min_op());
+    r.add(ops::mish_op());
     r.add(ops::mul_op());
     r.add(ops::neg_op());
     r.add(ops::negative_log_likelihood_loss_op());
@@ -62,6 +69,7 @@ const OpRegistry& OpRegistry::builtin() {
     r.add(ops::or_op());
     r.add(ops::pad_op());
     r.add(ops::pow_op());
+    r.add(ops::prelu_op());
     r.add(ops::qlinear_conv_op());
     r.add(ops::qlinear_matmul_op());
     r.add(ops::quantize_linear_op());
@@ -79,7 +87,11 @@ const OpRegistry& OpRegistry::builtin() {
     r.add(ops::reduce_sum_square_op());
     r.add(ops::relu_op());
     r.add(ops::reshape_op());
+    r.add(ops::resize_op());
     r.add(ops::round_op());
+    r.add(ops::scatter_elements_op());
+    r.add(ops::scatter_nd_op());
+    r.add(ops::selu_op());
     r.add(ops::shape_op());
     r.add(ops::sigmoid_op());
     r.add(ops::sin_op());
@@ -92,6 +104,7 @@ const OpRegistry& OpRegistry::builtin() {
     r.add(ops::sqrt_op());
     r.add(ops::squeeze_op());
     r.add(ops::sub_op());
+    r.add(ops::sum_op());
     r.add(ops::tanh_op());
     r.add(ops::tile_op());
     r.add(ops::transpose_op());

@@ -2,6 +2,7 @@
 // cross-entropy of a classifier (eval mode), through scheduler/evaluate.h.
 #include "common.h"
 
+#include <tamp/autograd/simd_target.h>
 #include <tamp/scheduler/evaluate.h>
 
 #include <fmt/format.h>
@@ -38,7 +39,8 @@ int run_eval(const EvalArgs& args) {
                 {"top1", r.top1},
                 {"top5", r.top5},
                 {"loss", r.loss},
-                {"seconds", secs}});
+                {"seconds", secs},
+                {"simd", simd_target()}});
   } else {
     fmt::print("{}: {} examples{}, top-1 {:.2f} %, top-5 {:.2f} %, mean loss {:.4f} ({:.1f} s)\n", data.name,
                r.count, normalization_text(data), 100 * r.top1, 100 * r.top5, r.loss, secs);

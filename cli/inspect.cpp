@@ -1,7 +1,7 @@
 // tamp inspect MODEL.onnx [--json]: what a model holds — inputs and outputs, op histogram,
-// parameters, per-weight sparsity, quantization nodes, the ops tamp lacks and opsets it
-// refuses. Reads the graph only (constants unfolded, any opset), so any well-formed model
-// inspects; whether infer, eval and train would load it is the importer's own opset check.
+// parameters, per-weight sparsity, quantization nodes and the ops tamp lacks. Reads the
+// graph only (constants unfolded, any opset), so any well-formed model inspects; what it
+// reports unsupported is exactly what `tamp infer` refuses (the op table decides both).
 #include "common.h"
 #include "model_report.h"
 
@@ -118,8 +118,7 @@ nlohmann::ordered_json report_json(const std::string& path, const ModelReport& r
     j["unsupported_ops"].push_back(
         {{"op_type", u.op_type}, {"domain", domain_label(u.domain)}, {"opset", u.opset}, {"nodes", u.nodes}});
   }
-  j["refusal"] = r.refusal.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(r.refusal);
-  j["runnable"] = r.runnable();
+  j["runnable"] = r.unsupported.empty();
   return j;
 }
 
@@ -202,11 +201,8 @@ void print_text(const std::string& path, const ModelReport& r) {
     fmt::print("  {} ({}{})  {}\n", q.name, q.domain.empty() ? "" : q.domain + ":", q.op_type, scales);
   }
 
-  if (!r.refusal.empty()) {
-    fmt::print("\nrefused      {}: infer, eval and train will refuse this model\n", r.refusal);
-  }
   if (r.unsupported.empty()) {
-    if (r.refusal.empty()) fmt::print("\nunsupported  none (tamp runs every node)\n");
+    fmt::print("\nunsupported  none (tamp runs every node)\n");
     return;
   }
   fmt::print("\nunsupported  {} op(s) tamp lacks: infer, eval and train will refuse this model\n", r.unsupported.size());
@@ -229,8 +225,8 @@ Action setup_inspect(CLI::App& sub) {
                  "check every Conv/Gemm/MatMul weight against a pruning pattern (2:4, 4x1, channel, ...)")
       ->type_name("PATTERN");
   return [args] {
-    // Any opset reads; the report says whether the importer would refuse it (io::check_opsets).
-    const nn::Graph graph = io::load_onnx_graph(args->model.path, {.fold_constants = false, .allow_any_opset = true});
+    const nn::Graph graph =
+        io::load_onnx_graph(args->model.path, {.fold_constants = false});
     ModelReport report = analyse_model(graph);
     if (!args->pattern.empty()) check_weight_patterns(graph, args->pattern, report);
     if (args->json) print_json(report_json(args->model.path, report));

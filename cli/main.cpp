@@ -5,6 +5,7 @@
 #include "common.h"
 
 #include <tamp/autograd/error.h>
+#include <tamp/autograd/simd_target.h>
 
 #include <fmt/format.h>
 
@@ -48,10 +49,26 @@ int exit_code_for(ErrorKind kind) {
   return kExitFailure;
 }
 
+// "tamp 0.1.0 (kernels: avx2; this CPU also runs: sse4, scalar)": the instruction set in
+// use, and what TAMP_SIMD may choose instead.
+std::string version_text() {
+  std::string others;
+  try {
+    const std::string current = simd_target();
+    for (const std::string& t : simd_targets_available()) {
+      if (t != current) others += (others.empty() ? "" : ", ") + t;
+    }
+    return fmt::format("tamp {} (kernels: {}{})", TAMP_VERSION, current,
+                       others.empty() ? "" : "; this CPU also runs: " + others);
+  } catch (const Error& e) {  // a TAMP_SIMD the CPU lacks
+    return fmt::format("tamp {} ({})", TAMP_VERSION, e.what());
+  }
+}
+
 int run(int argc, char** argv) {
   CLI::App app{"tamp " TAMP_VERSION " — compress neural networks while fine-tuning them, ONNX in and out",
                "tamp"};
-  app.set_version_flag("--version", "tamp " TAMP_VERSION);
+  app.set_version_flag("--version", version_text);
   app.require_subcommand(1);
   app.fallthrough(false);
   std::vector<std::pair<CLI::App*, Action>> commands;

@@ -2,7 +2,6 @@
 
 #include <tamp/compression/pruning/checker.h>
 #include <tamp/compression/pruning/targets.h>
-#include <tamp/io/onnx_import.h>
 #include <tamp/nn/graph_module.h>
 
 #include <cmath>
@@ -231,12 +230,7 @@ ModelReport analyse_model(const nn::Graph& graph, const OpRegistry& registry) {
     if (it != readers.end()) w.consumers = it->second;
     r.weights.push_back(std::move(w));
   }
-  try {
-    io::check_opsets(graph.opsets);
-  } catch (const Error& e) {
-    r.refusal = e.message() + (e.hint().empty() ? "" : "; " + e.hint());
-  }
-  if (r.runnable()) r.trainable = trainable_elements(graph, registry);
+  if (r.unsupported.empty()) r.trainable = trainable_elements(graph, registry);
   // Integer weights read through DequantizeLinear: a zero is a value equal to its zero point.
   for (const auto& c : compression::pruning::computed_weights(graph)) {
     for (auto& w : r.weights) {

@@ -81,10 +81,6 @@ struct ModelReport {
   std::vector<WeightInfo> weights;
   std::vector<QuantNode> quantization;
   std::vector<UnsupportedOp> unsupported;
-  // Why loading it to run refuses the model as a whole (its opsets: io::check_opsets, the
-  // check `tamp infer`, eval and train pass through); "" when nothing does.
-  std::string refusal;
-  bool runnable() const { return refusal.empty() && unsupported.empty(); }
 };
 
 ModelReport analyse_model(const nn::Graph& graph, const OpRegistry& registry = OpRegistry::builtin());

@@ -7,6 +7,7 @@
 // tamp's simulated model.
 #include "common.h"
 
+#include <tamp/autograd/simd_target.h>
 #include <tamp/compression/quantization/lower.h>
 #include <tamp/compression/quantization/qat.h>
 #include <tamp/io/onnx_export.h>
@@ -165,7 +166,8 @@ int run_train(const TrainArgs& args) {
                 {"train_loss", r.train_loss},
                 {"test", eval_json(r)},
                 {"quantization", quantized},
-                {"seconds", r.seconds}});
+                {"seconds", r.seconds},
+                {"simd", simd_target()}});
     return kExitOk;
   }
   fmt::print("trained {} steps in {:.1f} s, mean train loss {:.4f}{}\n", r.steps, r.seconds, r.train_loss,

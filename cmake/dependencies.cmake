@@ -1,5 +1,6 @@
 # Every dependency comes from Debian 12; scripts/setup.sh installs the packages.
 find_package(Eigen3 3.4 REQUIRED NO_MODULE)
+find_package(hwy 1.0 REQUIRED)  # Google Highway: the kernels' runtime dispatch over instruction sets
 find_package(OpenMP REQUIRED COMPONENTS CXX)
 find_package(fmt REQUIRED)
 find_package(ZLIB REQUIRED)

@@ -1,5 +1,6 @@
-# Release: -O3 and, unless TAMP_NATIVE=OFF, the host's vector units (AVX-512 on our machines:
-# Eigen's GEMM runs twice as fast with it as with AVX2).
+# Release: -O3. The kernels choose their instruction set at run time (autograd/kernels/
+# simd_inl.h), so the default binary runs on any x86-64; TAMP_NATIVE=ON builds for this host
+# only (-march=native), which also lets the compiler vectorise the other loops for it.
 # GCC 12 reports false maybe-uninitialized positives inside its own AVX-512 intrinsics headers.
 add_compile_options(-Wall -Wextra -Wno-unused-parameter $<$<CXX_COMPILER_ID:GNU>:-Wno-maybe-uninitialized>)
 if(CMAKE_BUILD_TYPE STREQUAL "Release")

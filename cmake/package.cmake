@@ -39,6 +39,7 @@ set(tamp_known_dependencies
   "^fmt::|fmt|fmt|"
   "^OpenMP::|OpenMP COMPONENTS CXX||-fopenmp"
   "^Eigen3::|Eigen3 3.4 NO_MODULE|eigen3|"
+  "^hwy::|hwy 1.0|libhwy|"
   "^protobuf::|Protobuf|protobuf|"
   "^onnx(_proto)?$|ONNX|protobuf|-lonnx -lonnx_proto"
   "^ZLIB::|ZLIB|zlib|"

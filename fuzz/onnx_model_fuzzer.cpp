@@ -66,8 +66,7 @@ void run(const nn::Graph& graph, nn::GraphModule& module) {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   try {
-    nn::Graph graph = io::parse_onnx_graph(std::string(reinterpret_cast<const char*>(data), size),
-                                           {.allow_old_opsets = true});
+    nn::Graph graph = io::parse_onnx_graph(std::string(reinterpret_cast<const char*>(data), size));
     const bool run_it = small_enough(graph);
     nn::GraphModule module(graph);
     if (run_it) {

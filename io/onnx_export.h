@@ -5,7 +5,8 @@
 //
 // The written model is the same graph (nodes, attributes, values, initializers, opsets,
 // metadata; the producer too with keep_producer, else "tamp" and its version): load_onnx_graph
-// gives back an equal nn::Graph. It passes onnx's checker before anything is written,
+// gives back an equal nn::Graph. It passes onnx's checker before anything is written (when
+// Debian's onnx 1.12 knows its opsets and IR version: up to opset 17, IR 8),
 // initializers of 1 KiB or more go in raw_data, and the file is written to a temporary name
 // and renamed, so a failure or a kill never leaves a broken model.
 // Nodes in domain "tamp" (training-only ops such as FakeQuantize) are refused with an error

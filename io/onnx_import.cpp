@@ -13,7 +13,6 @@ namespace {
 using onnx::AttributeProto;
 
 constexpr uint64_t kMaxModelBytes = (uint64_t{1} << 31) - 1;  // protobuf's message limit
-constexpr const char* kOpsetHint = "re-export with opset >= 13 (torch.onnx.export(..., opset_version=13))";
 
 std::string canonical(const std::string& domain) { return domain == "ai.onnx" ? "" : domain; }
 
@@ -84,43 +83,24 @@ nn::ValueInfo value_info_from_proto(const onnx::ValueInfoProto& v, const char* w
   return info;
 }
 
-std::map<std::string, int64_t> read_opsets(const onnx::ModelProto& m, const ImportOptions& options) {
+std::map<std::string, int64_t> read_opsets(const onnx::ModelProto& m) {
   std::map<std::string, int64_t> opsets;
   TAMP_CHECK(m.opset_import_size() > 0, "the model has no opset import");
   for (const auto& op : m.opset_import()) {
     const std::string domain = canonical(op.domain());
     TAMP_CHECK(opsets.emplace(domain, op.version()).second, "the opset of domain '{}' is imported twice",
                domain.empty() ? "ai.onnx" : domain);
-    TAMP_CHECK(op.version() >= 1, "domain '{}' is imported with opset {}", domain, op.version());
-  }
-  if (!options.allow_any_opset) check_opsets(opsets, options.allow_old_opsets);
-  return opsets;
-}
-
-}  // namespace
-
-void check_opsets(const std::map<std::string, int64_t>& opsets, bool allow_old_opsets) {
-  auto it = opsets.find("");
-  if (it != opsets.end()) {
-    if (it->second < kMinImportOpset && !allow_old_opsets) {
-      throw Error(fmt::format("opset {} of the default domain is older than {}, the oldest tamp imports",
-                              it->second, kMinImportOpset),
-                  ErrorKind::kUnsupported, kOpsetHint);
-    }
-    if (it->second > kMaxImportOpset) {
-      throw Error(fmt::format("opset {} of the default domain is newer than {}, the newest tamp knows",
-                              it->second, kMaxImportOpset),
-                  ErrorKind::kUnsupported, fmt::format("re-export with opset {} or lower", kMaxImportOpset));
-    }
+    // The executor passes opsets as int: a huge one must not wrap around into a known one.
+    TAMP_CHECK(op.version() >= 1 && op.version() <= (int64_t{1} << 30), "domain '{}' is imported with opset {}",
+               domain, op.version());
   }
   auto tamp_it = opsets.find(std::string(kTampDomain));
   if (tamp_it != opsets.end() && tamp_it->second != 1) {
     throw Error(fmt::format("opset {} of domain 'tamp' is unknown; tamp defines version 1", tamp_it->second),
                 ErrorKind::kUnsupported);
   }
+  return opsets;
 }
-
-namespace {
 
 nn::Node node_from_proto(const onnx::NodeProto& n, int index, const std::map<std::string, int64_t>& opsets,
                          const std::string& model_dir) {
@@ -167,7 +147,7 @@ nn::Graph graph_from_model(onnx::ModelProto& m, const ImportOptions& options, co
   graph.producer_version = m.producer_version();
   graph.doc_string = m.doc_string();
   for (const auto& kv : m.metadata_props()) graph.metadata[kv.key()] = kv.value();
-  graph.opsets = read_opsets(m, options);
+  graph.opsets = read_opsets(m);
 
   for (int i = 0; i < g.initializer_size(); ++i) {
     onnx::TensorProto& init = *m.mutable_graph()->mutable_initializer(i);

@@ -88,8 +88,9 @@ void GraphModule::build(const OpRegistry& registry, const std::map<std::string, 
     const int64_t opset = graph_.opset(n.domain);
     ops_[i] = registry.find(n.domain, n.op_type, static_cast<int>(opset));
     if (!ops_[i]) {
-      missing.push_back(fmt::format("node '{}': {} (domain {}, opset {})", n.name, n.op_type,
-                                    n.domain.empty() ? "ai.onnx" : n.domain, opset));
+      missing.push_back(fmt::format("node '{}': {} (domain {}, opset {}): {}", n.name, n.op_type,
+                                    n.domain.empty() ? "ai.onnx" : n.domain, opset,
+                                    registry.why_missing(n.domain, n.op_type, static_cast<int>(opset))));
     }
   }
   if (!missing.empty()) {

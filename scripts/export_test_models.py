@@ -1,10 +1,10 @@
 #!/usr/bin/python3
 """Exports tamp's reference test models from PyTorch to ONNX, with torch-computed fixtures.
 
-    /usr/bin/python3 scripts/export_test_models.py [--out tests/data]
+    /usr/bin/python3 scripts/export_test_models.py [--out tests/data] [--architectures]
 
-Needs Debian's python3-torch (1.13) and python3-onnx (1.12); the tests that read the files
-do not. Everything is seeded and torch runs on one thread, so a re-run writes byte-identical
+Needs Debian's python3-torch (1.13) and python3-onnx (1.12), and python3-torchvision for
+--architectures; the tests that read the files do not. Everything is seeded and torch runs on one thread, so a re-run writes byte-identical
 files. It writes:
 
   models/<name>.onnx          eval-mode export, symbolic batch dim "batch"
@@ -13,6 +13,11 @@ files. It writes:
                               gradient belongs to
   fixtures/<name>/*.pb        ONNX TensorProto files: input, labels, output, loss, one
                               gradient per parameter (named after its ONNX initializer)
+
+With --architectures it writes only models/resnet18.onnx, models/mobilenet_v2.onnx and
+models/bert_encoder.onnx (narrow torchvision ResNet-18 and MobileNetV2 on 3x32x32, a 4-layer
+BERT-style encoder on 16 token ids; torch's opset-17 exports) and the encoder upgraded to
+opsets 18 and 21 (models/bert_encoder_opset18.onnx, _opset21.onnx; see architectures.py).
 
 The script checks, for each fixture, that every gradient file names an initializer of the
 model file the fixture points at and that the initializer holds exactly the torch parameter,
@@ -304,15 +309,49 @@ def write_tensor_proto_samples(out_dir):
     return os.path.join(out_dir, "samples.json")
 
 
+def export_architectures(models_dir):
+    """The narrow ResNet-18, MobileNetV2 and BERT-style encoder (opset 17), and the encoder
+    upgraded to opsets 18 and 21."""
+    import architectures
+    specs = [("resnet18", architectures.NarrowResNet18, torch.randn(2, 3, 32, 32)),
+             ("mobilenet_v2", architectures.mobilenet_v2, torch.randn(2, 3, 32, 32)),
+             ("bert_encoder", architectures.BertEncoder, torch.randint(0, 100, (2, 16)))]
+    for index, (name, make, example) in enumerate(specs):
+        torch.manual_seed(SEED + 200 + index)
+        gen = torch.Generator().manual_seed(SEED + 300 + index)
+        model = make()
+        randomise_batch_norm(model, gen)
+        randomise_layer_norm(model, gen)
+        model.eval()
+        path = os.path.join(models_dir, f"{name}.onnx")
+        # Grad enabled: torch's fused fast path of TransformerEncoderLayer (no ONNX export)
+        # is only taken without it.
+        proto = export(model, example, path, 17, training=False)
+        print(f"{path}: opset 17, {os.path.getsize(path)} bytes, sha256 {digest(path)}, ops {op_counts(proto)}")
+        if name != "bert_encoder":
+            continue
+        for opset in (18, 21):
+            upgraded, notes = architectures.upgrade(proto, opset)
+            up_path = os.path.join(models_dir, f"{name}_opset{opset}.onnx")
+            onnx.save(upgraded, up_path)
+            print(f"{up_path}: opset {opset} ({'; '.join(notes)}), {os.path.getsize(up_path)} bytes, "
+                  f"sha256 {digest(up_path)}, ops {op_counts(upgraded)}")
+
+
 # ----------------------------------------------------------------------------- main
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "data"))
+    parser.add_argument("--architectures", action="store_true",
+                        help="write only the ResNet-18 / MobileNetV2 / encoder files")
     args = parser.parse_args()
     out = os.path.normpath(args.out)
     models_dir = os.path.join(out, "models")
     os.makedirs(models_dir, exist_ok=True)
     torch.set_num_threads(1)  # one reduction order, the same on every machine
+    if args.architectures:
+        export_architectures(models_dir)
+        return
     written = []
 
     for index, (name, make, in_shape, opset, notes) in enumerate(MODELS):

@@ -10,7 +10,7 @@ targets=("${@:2}")
 
 packages=(
   build-essential cmake ninja-build pkg-config git
-  libeigen3-dev libprotobuf-dev protobuf-compiler libonnx-dev
+  libeigen3-dev libhwy-dev libprotobuf-dev protobuf-compiler libonnx-dev
   libopenmpi-dev openmpi-bin libhdf5-dev libfmt-dev zlib1g-dev
   libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev libyaml-cpp-dev nlohmann-json3-dev
   dataset-fashion-mnist libonnx-testdata
@@ -21,7 +21,7 @@ case "$preset" in
   asan) packages+=(clang libclang-rt-14-dev libomp-14-dev) ;;  # clang presets; libomp: OpenMP
   fuzz) packages+=(clang libclang-rt-14-dev libomp-14-dev time) ;;  # time: fuzz.sh records CPU seconds
 esac
-[ "${TAMP_WITH_PEERS:-0}" = 1 ] && packages+=(libtorch-dev python3-torch python3-onnx libopenblas0-openmp)
+[ "${TAMP_WITH_PEERS:-0}" = 1 ] && packages+=(libtorch-dev python3-torch python3-torchvision python3-onnx libopenblas0-openmp)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -5,11 +5,17 @@
 // The im2col path gives each thread a contiguous chunk of the batch and runs single-threaded
 // GEMMs (Eigen does not nest inside an OpenMP region); with one image the images run serially
 // and Eigen threads each GEMM instead.
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "tamp/autograd/kernels/conv.cpp"
+#include <hwy/foreach_target.h>  // IWYU pragma: keep
+
+#include <hwy/highway.h>
 #include <tamp/autograd/kernels/conv.h>
 #include <tamp/autograd/kernels/conv_direct.h>
 #include <tamp/autograd/kernels/conv_implicit.h>
+#include <tamp/autograd/kernels/conv_dispatch.h>
 #include <tamp/autograd/kernels/gemm.h>
-#include <tamp/autograd/kernels/im2col.h>
+#include <tamp/autograd/kernels/im2col_inl.h>
 #include <tamp/autograd/kernels/parallel.h>
 
 #include <omp.h>
@@ -17,7 +23,8 @@
 #include <algorithm>
 #include <vector>
 
-namespace tamp::kernels {
+HWY_BEFORE_NAMESPACE();
+namespace tamp::kernels::HWY_NAMESPACE {
 
 namespace {
 
@@ -66,13 +73,137 @@ int64_t batch_chunks(int64_t batch) {
   return std::max<int64_t>(1, std::min<int64_t>(threads, batch));
 }
 
+// Images per GEMM for a small output plane: as many as keep the column buffer near the
+// budget, but no more than one thread's share of the batch.
+int64_t images_per_gemm(const ConvShape& s, const Plan& p, int64_t elem_bytes) {
+  const int64_t image_bytes = std::max<int64_t>(1, s.in_channels * s.kernel_size() * p.out_size * elem_bytes);
+  const int64_t share = (s.batch + batch_chunks(s.batch) - 1) / batch_chunks(s.batch);
+  return std::clamp<int64_t>(kColBudgetBytes / image_bytes, 1, std::max<int64_t>(share, 1));
+}
+
+// The columns of images [n0, n1) side by side, rows ld apart: each image's im2col, or for a
+// 1x1 unit-stride kernel its planes themselves.
+template <class T>
+void gather_columns(const ConvShape& s, const Plan& p, const T* x, int64_t n0, int64_t n1, T* col, int64_t ld) {
+  const int64_t x_stride = s.in_channels * p.in_size;
+  for (int64_t n = n0; n < n1; ++n) {
+    T* dst = col + (n - n0) * p.out_size;
+    if (!p.direct) {
+      im2col(s, s.in_channels, x + n * x_stride, 0, p.out_rows, dst, ld);
+      continue;
+    }
+    for (int64_t c = 0; c < s.in_channels; ++c) std::copy_n(x + n * x_stride + c * p.in_size, p.in_size, dst + c * ld);
+  }
+}
+
+// dx of images [n0, n1) = the adjoint of gather_columns applied to dcol.
+template <class T>
+void scatter_columns(const ConvShape& s, const Plan& p, const T* dcol, int64_t n0, int64_t n1, T* dx, int64_t ld) {
+  const int64_t x_stride = s.in_channels * p.in_size;
+  for (int64_t n = n0; n < n1; ++n) {
+    const T* src = dcol + (n - n0) * p.out_size;
+    T* dxn = dx + n * x_stride;
+    if (!p.direct) {
+      std::fill(dxn, dxn + x_stride, T(0));
+      col2im(s, s.in_channels, src, 0, p.out_rows, dxn, ld);
+      continue;
+    }
+    for (int64_t c = 0; c < s.in_channels; ++c) std::copy_n(src + c * ld, p.in_size, dxn + c * p.in_size);
+  }
+}
+
+// y of images [n0, n1) = W x (their columns side by side): one GEMM per group over
+// (n1 - n0) * out_size columns, then each image's block to its place (+ bias).
+template <class T>
+void batched_forward(const ConvShape& s, const Plan& p, const T* x, const T* w, const T* bias, T* y) {
+  const int64_t per = images_per_gemm(s, p, sizeof(T)), tiles = (s.batch + per - 1) / per;
+  const int64_t y_stride = s.out_channels * p.out_size;
+  parallel_for(tiles, 1, [&](int64_t t0, int64_t t1) {
+    T* col = scratch<T>(0, s.groups * p.rows_g * per * p.out_size);  // (C * kernel, images * out)
+    T* out = scratch<T>(1, p.cout_g * per * p.out_size);             // (M / groups, images * out)
+    for (int64_t t = t0; t < t1; ++t) {
+      const int64_t n0 = t * per, n1 = std::min(s.batch, n0 + per), cols = (n1 - n0) * p.out_size;
+      gather_columns(s, p, x, n0, n1, col, cols);
+      for (int64_t g = 0; g < s.groups; ++g) {
+        gemm(false, false, p.cout_g, cols, p.rows_g, T(1), w + g * p.cout_g * p.rows_g, p.rows_g,
+             col + g * p.rows_g * cols, cols, T(0), out, cols);
+        for (int64_t m = 0; m < p.cout_g; ++m) {
+          const T b = bias ? bias[g * p.cout_g + m] : T(0);
+          for (int64_t n = n0; n < n1; ++n) {
+            const T* src = out + m * cols + (n - n0) * p.out_size;
+            T* dst = y + n * y_stride + (g * p.cout_g + m) * p.out_size;
+            for (int64_t i = 0; i < p.out_size; ++i) dst[i] = src[i] + b;
+          }
+        }
+      }
+    }
+  });
+}
+
+// The backward of batched_forward: dY of a tile gathered to (M, images * out), then
+// dW += dY' col^T and dcol = W^T dY', scattered back per image by col2im.
+template <class T>
+void batched_backward(const ConvShape& s, const Plan& p, const T* x, const T* w, const T* dy, T* dx, T* dw,
+                      T* dbias) {
+  const int64_t per = images_per_gemm(s, p, sizeof(T)), tiles = (s.batch + per - 1) / per;
+  const int64_t y_stride = s.out_channels * p.out_size;
+  const int64_t dw_size = s.out_channels * p.rows_g, chunks = std::min(batch_chunks(s.batch), tiles);
+  // Chunk 0 accumulates into dw itself, the others into partials summed after.
+  std::vector<T> dw_partial(dw ? static_cast<size_t>((chunks - 1) * dw_size) : 0, T(0));
+  if (dw) std::fill(dw, dw + dw_size, T(0));
+  if (dbias) {
+    for (int64_t m = 0; m < s.out_channels; ++m) {
+      T acc = T(0);
+      for (int64_t n = 0; n < s.batch; ++n) {
+        const T* g = dy + n * y_stride + m * p.out_size;
+        for (int64_t i = 0; i < p.out_size; ++i) acc += g[i];
+      }
+      dbias[m] = acc;
+    }
+  }
+  parallel_for(chunks, 1, [&](int64_t c0, int64_t c1) {
+    T* col = scratch<T>(0, s.groups * p.rows_g * per * p.out_size);
+    T* dyt = scratch<T>(1, s.out_channels * per * p.out_size);  // (M, images * out)
+    for (int64_t chunk = c0; chunk < c1; ++chunk) {
+      T* dwc = !dw ? nullptr : chunk == 0 ? dw : dw_partial.data() + (chunk - 1) * dw_size;
+      for (int64_t t = tiles * chunk / chunks; t < tiles * (chunk + 1) / chunks; ++t) {
+        const int64_t n0 = t * per, n1 = std::min(s.batch, n0 + per), cols = (n1 - n0) * p.out_size;
+        for (int64_t m = 0; m < s.out_channels; ++m) {
+          for (int64_t n = n0; n < n1; ++n) {
+            std::copy_n(dy + n * y_stride + m * p.out_size, p.out_size, dyt + m * cols + (n - n0) * p.out_size);
+          }
+        }
+        if (dwc) {
+          gather_columns(s, p, x, n0, n1, col, cols);
+          for (int64_t g = 0; g < s.groups; ++g) {
+            gemm(false, true, p.cout_g, p.rows_g, cols, T(1), dyt + g * p.cout_g * cols, cols, col + g * p.rows_g * cols,
+                 cols, T(1), dwc + g * p.cout_g * p.rows_g, p.rows_g);
+          }
+        }
+        if (dx) {
+          for (int64_t g = 0; g < s.groups; ++g) {
+            gemm(true, false, p.rows_g, cols, p.cout_g, T(1), w + g * p.cout_g * p.rows_g, p.rows_g,
+                 dyt + g * p.cout_g * cols, cols, T(0), col + g * p.rows_g * cols, cols);
+          }
+          scatter_columns(s, p, col, n0, n1, dx, cols);
+        }
+      }
+    }
+  });
+  for (int64_t c = 1; dw && c < chunks; ++c) {
+    const T* part = dw_partial.data() + (c - 1) * dw_size;
+    for (int64_t i = 0; i < dw_size; ++i) dw[i] += part[i];
+  }
+}
+
 }  // namespace
 
 template <class T>
-void conv_forward(const ConvShape& s, const T* x, const T* w, const T* bias, T* y) {
+void lowered_forward(const ConvShape& s, const T* x, const T* w, const T* bias, T* y) {
   if (conv_direct_applies(s)) return conv_direct_forward(s, x, w, bias, y);
   if (conv_implicit_applies(s)) return conv_implicit_forward(s, x, w, bias, y);
   const Plan p(s, sizeof(T));
+  if (p.out_size < kSmallPlane) return batched_forward(s, p, x, w, bias, y);
   const int64_t x_stride = s.in_channels * p.in_size, y_stride = s.out_channels * p.out_size;
   parallel_for(s.batch, 1, [&](int64_t b0, int64_t b1) {
     T* col = p.direct ? nullptr : scratch<T>(0, s.groups * p.rows_g * p.tile_rows * p.row_len);
@@ -103,11 +234,12 @@ void conv_forward(const ConvShape& s, const T* x, const T* w, const T* bias, T* 
 }
 
 template <class T>
-void conv_backward(const ConvShape& s, const T* x, const T* w, const T* dy, T* dx, T* dw,
+void lowered_backward(const ConvShape& s, const T* x, const T* w, const T* dy, T* dx, T* dw,
                    T* dbias) {
   if (conv_direct_applies(s)) return conv_direct_backward(s, x, w, dy, dx, dw, dbias);
   if (conv_implicit_applies(s)) return conv_implicit_backward(s, x, w, dy, dx, dw, dbias);
   const Plan p(s, sizeof(T));
+  if (p.out_size < kSmallPlane) return batched_backward(s, p, x, w, dy, dx, dw, dbias);
   const int64_t x_stride = s.in_channels * p.in_size, y_stride = s.out_channels * p.out_size;
   const int64_t dw_size = s.out_channels * p.rows_g;
   const int64_t chunks = batch_chunks(s.batch);
@@ -178,11 +310,15 @@ void conv_backward(const ConvShape& s, const T* x, const T* w, const T* dy, T* d
   }
 }
 
-template void conv_forward<float>(const ConvShape&, const float*, const float*, const float*, float*);
-template void conv_forward<double>(const ConvShape&, const double*, const double*, const double*, double*);
-template void conv_backward<float>(const ConvShape&, const float*, const float*, const float*, float*,
-                                   float*, float*);
-template void conv_backward<double>(const ConvShape&, const double*, const double*, const double*,
-                                    double*, double*, double*);
+TAMP_CONV_TARGET_ENTRIES(lowered)
+
+}  // namespace tamp::kernels::HWY_NAMESPACE
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+namespace tamp::kernels {
+
+TAMP_CONV_EXPORTS(lowered, conv);
 
 }  // namespace tamp::kernels
+#endif  // HWY_ONCE

@@ -29,6 +29,11 @@ struct ConvShape {
   int64_t kernel_size() const { return kernel[0] * kernel[1] * kernel[2]; }
 };
 
+// Output planes of fewer positions (a ResNet's last stages on small images: 4x4 ... 1x1) are
+// computed for several images in one GEMM (im2col side by side), whatever the kernel: a GEMM
+// per image would be a few columns wide.
+inline constexpr int64_t kSmallPlane = 64;
+
 // y (N, M, out) = conv(x (N, C, in), w) + bias (M, may be null).
 template <class T>
 void conv_forward(const ConvShape& s, const T* x, const T* w, const T* bias, T* y);

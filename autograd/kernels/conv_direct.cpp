@@ -3,10 +3,17 @@
 // loops are pointer arithmetic and one row-end mask, with no bounds checks. Register blocks
 // hold a few output channels times a few output rows (8 accumulators), so a depthwise layer
 // (one output channel per group) still keeps enough independent FMA chains in flight.
+// Compiled once per instruction set (simd_inl.h).
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "tamp/autograd/kernels/conv_direct.cpp"
+#include <hwy/foreach_target.h>  // IWYU pragma: keep
+
+#include <hwy/highway.h>
 #include <tamp/autograd/kernels/conv_direct.h>
-#include <tamp/autograd/kernels/im2col.h>
+#include <tamp/autograd/kernels/conv_dispatch.h>
+#include <tamp/autograd/kernels/im2col_inl.h>
 #include <tamp/autograd/kernels/parallel.h>
-#include <tamp/autograd/kernels/simd.h>
+#include <tamp/autograd/kernels/simd_inl.h>
 
 #include <omp.h>
 
@@ -15,7 +22,8 @@
 #include <utility>
 #include <vector>
 
-namespace tamp::kernels {
+HWY_BEFORE_NAMESPACE();
+namespace tamp::kernels::HWY_NAMESPACE {
 
 namespace {
 
@@ -40,11 +48,13 @@ struct Geometry {
   }
 };
 
-// A per-thread buffer that only grows (OpenMP threads persist across calls).
+// A per-thread buffer that only grows (OpenMP threads persist across calls), with a vector
+// of zeroed slack past n: the forward kernel reads padded rows as whole vectors.
 template <class T>
 T* scratch(int64_t n) {
   thread_local std::vector<T> buffer;
-  if (static_cast<int64_t>(buffer.size()) < n) buffer.resize(static_cast<size_t>(n));
+  const int64_t size = n + Simd<T>::kLanes;
+  if (static_cast<int64_t>(buffer.size()) < size) buffer.resize(static_cast<size_t>(size));
   return buffer.data();
 }
 
@@ -75,7 +85,6 @@ void forward_block(const Geometry& g, const T* xp, const T* w, const T* bias, T*
   using S = Simd<T>;
   const int64_t row_step = g.sh * g.wp;
   for (int64_t ow0 = 0; ow0 < g.ow; ow0 += S::kLanes) {
-    const auto mask = S::first(g.ow - ow0);
     const T* base = xp + oh0 * row_step + ow0;
     typename S::Vec acc[MB][OB];
 #pragma GCC unroll 8
@@ -87,7 +96,7 @@ void forward_block(const Geometry& g, const T* xp, const T* w, const T* bias, T*
     for (int64_t r = 0; r < g.rows_g; ++r) {
       typename S::Vec xv[OB];
 #pragma GCC unroll 8
-      for (int ob = 0; ob < OB; ++ob) xv[ob] = S::load(mask, base + g.r_off[r] + ob * row_step);
+      for (int ob = 0; ob < OB; ++ob) xv[ob] = S::load(base + g.r_off[r] + ob * row_step);
 #pragma GCC unroll 8
       for (int mb = 0; mb < MB; ++mb) {
         const auto wv = S::set1(w[mb * g.rows_g + r]);
@@ -98,7 +107,7 @@ void forward_block(const Geometry& g, const T* xp, const T* w, const T* bias, T*
 #pragma GCC unroll 8
     for (int mb = 0; mb < MB; ++mb) {
 #pragma GCC unroll 8
-      for (int ob = 0; ob < OB; ++ob) S::store(mask, y + (mb * g.oh + oh0 + ob) * g.ow + ow0, acc[mb][ob]);
+      for (int ob = 0; ob < OB; ++ob) S::store_first(y + (mb * g.oh + oh0 + ob) * g.ow + ow0, acc[mb][ob], g.ow - ow0);
     }
   }
 }
@@ -112,8 +121,10 @@ void forward_dispatch(int mb, int ob, const Geometry& g, const T* xp, const T* w
   return ob == 8 ? forward_block<T, 1, 8>(g, xp, w, bias, y, oh0) : forward_block<T, 1, 1>(g, xp, w, bias, y, oh0);
 }
 
-constexpr int kRowBlock = 16;  // reduction rows whose accumulators stay in registers at once
-constexpr int kPairRowBlock = 12;  // the same for two output channels at once
+// Reduction rows whose accumulators stay in registers at once, for one output channel and
+// for two (with 32 vector registers: 16 and 24 accumulators; with 16: 12 and 12).
+constexpr int kRowBlock = kVectorRegisters >= 32 ? 16 : 12;
+constexpr int kPairRowBlock = kVectorRegisters >= 32 ? 12 : 6;
 
 // For each of MB output channels mb (dy rows out_size apart, dw rows rows_g apart):
 // dw[rb] += sum over output positions of dy_m * xp at reduction row r0 + rb (one image), and
@@ -132,23 +143,28 @@ void weight_rows(const Geometry& g, const T* xp, const T* dy_m, int64_t r0, T* d
 #pragma GCC unroll 16
     for (int rb = 0; rb < RB; ++rb) acc[mb][rb] = S::zero();
   }
+  // One vector of output positions from ow0: whole vectors plain, the row's tail masked (the
+  // lanes past the row read zero in both operands, so they add nothing).
+  auto step = [&](const T* base, const T* dy_row, int64_t ow0, int64_t n) HWY_ATTR {
+    typename S::Vec dyv[MB];
+#pragma GCC unroll 2
+    for (int mb = 0; mb < MB; ++mb) {
+      dyv[mb] = S::load_first(dy_row + mb * g.out_size + ow0, n);
+      if (db) accb[mb] = S::add(accb[mb], dyv[mb]);
+    }
+#pragma GCC unroll 16
+    for (int rb = 0; rb < RB; ++rb) {
+      const auto xv = S::load_first(base + off[rb] + ow0, n);
+#pragma GCC unroll 2
+      for (int mb = 0; mb < MB; ++mb) acc[mb][rb] = S::fma(dyv[mb], xv, acc[mb][rb]);
+    }
+  };
+  const int64_t whole = g.ow / S::kLanes * S::kLanes;
   for (int64_t o = 0; o < g.oh; ++o) {
     const T* base = xp + o * g.sh * g.wp;
-    for (int64_t ow0 = 0; ow0 < g.ow; ow0 += S::kLanes) {
-      const auto mask = S::first(g.ow - ow0);
-      typename S::Vec dyv[MB];
-#pragma GCC unroll 2
-      for (int mb = 0; mb < MB; ++mb) {
-        dyv[mb] = S::load(mask, dy_m + mb * g.out_size + o * g.ow + ow0);
-        if (db) accb[mb] = S::add(accb[mb], dyv[mb]);
-      }
-#pragma GCC unroll 16
-      for (int rb = 0; rb < RB; ++rb) {
-        const auto xv = S::load(mask, base + off[rb] + ow0);
-#pragma GCC unroll 2
-        for (int mb = 0; mb < MB; ++mb) acc[mb][rb] = S::fma(dyv[mb], xv, acc[mb][rb]);
-      }
-    }
+    const T* dy_row = dy_m + o * g.ow;
+    for (int64_t ow0 = 0; ow0 < whole; ow0 += S::kLanes) step(base, dy_row, ow0, S::kLanes);
+    if (whole < g.ow) step(base, dy_row, whole, g.ow - whole);
   }
 #pragma GCC unroll 2
   for (int mb = 0; mb < MB; ++mb) {
@@ -166,12 +182,12 @@ void data_rows(const Geometry& g, const T* w, const T* dy, T* dxp, int64_t r0) {
   for (int64_t o = 0; o < g.oh; ++o) {
     T* base = dxp + o * g.sh * g.wp;
     for (int64_t ow0 = 0; ow0 < g.ow; ow0 += S::kLanes) {
-      const auto mask = S::first(g.ow - ow0);
+      const int64_t n = g.ow - ow0;
       typename S::Vec acc[RB];
 #pragma GCC unroll 16
       for (int rb = 0; rb < RB; ++rb) acc[rb] = S::zero();
       for (int64_t m = 0; m < g.cout_g; ++m) {
-        const auto dyv = S::load(mask, dy + (m * g.oh + o) * g.ow + ow0);
+        const auto dyv = S::load_first(dy + (m * g.oh + o) * g.ow + ow0, n);
         const T* wm = w + m * g.rows_g + r0;
 #pragma GCC unroll 16
         for (int rb = 0; rb < RB; ++rb) acc[rb] = S::fma(S::set1(wm[rb]), dyv, acc[rb]);
@@ -179,7 +195,7 @@ void data_rows(const Geometry& g, const T* w, const T* dy, T* dxp, int64_t r0) {
 #pragma GCC unroll 16
       for (int rb = 0; rb < RB; ++rb) {
         T* p = base + g.r_off[r0 + rb] + ow0;
-        S::store(mask, p, S::add(S::load(mask, p), acc[rb]));
+        S::store_first(p, S::add(S::load_first(p, n), acc[rb]), n);
       }
     }
   }
@@ -206,13 +222,8 @@ std::vector<int64_t> row_blocks(int64_t rows) {
 
 }  // namespace
 
-bool conv_direct_applies(const ConvShape& s) {
-  const bool planar = s.in[0] == 1 && s.out[0] == 1 && s.kernel[0] == 1 && s.pad[0] == 0;
-  return planar && s.stride[2] == 1 && (s.in_channels / s.groups) * s.kernel_size() <= kDirectMaxRows;
-}
-
 template <class T>
-void conv_direct_forward(const ConvShape& s, const T* x, const T* w, const T* bias, T* y) {
+void direct_forward(const ConvShape& s, const T* x, const T* w, const T* bias, T* y) {
   const Geometry g(s);
   if (g.rows_g == 0) {  // no input channel: every output is its bias (and x, the scratch, may be null)
     for (int64_t n = 0; n < s.batch; ++n) {
@@ -245,7 +256,7 @@ void conv_direct_forward(const ConvShape& s, const T* x, const T* w, const T* bi
 }
 
 template <class T>
-void conv_direct_backward(const ConvShape& s, const T* x, const T* w, const T* dy, T* dx, T* dw,
+void direct_backward(const ConvShape& s, const T* x, const T* w, const T* dy, T* dx, T* dw,
                           T* dbias) {
   const Geometry g(s);
   const std::vector<int64_t> blocks = row_blocks(g.rows_g);
@@ -326,12 +337,20 @@ void conv_direct_backward(const ConvShape& s, const T* x, const T* w, const T* d
   }
 }
 
-template void conv_direct_forward<float>(const ConvShape&, const float*, const float*, const float*, float*);
-template void conv_direct_forward<double>(const ConvShape&, const double*, const double*, const double*,
-                                          double*);
-template void conv_direct_backward<float>(const ConvShape&, const float*, const float*, const float*,
-                                          float*, float*, float*);
-template void conv_direct_backward<double>(const ConvShape&, const double*, const double*, const double*,
-                                           double*, double*, double*);
+TAMP_CONV_TARGET_ENTRIES(direct)
+
+}  // namespace tamp::kernels::HWY_NAMESPACE
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+namespace tamp::kernels {
+
+bool conv_direct_applies(const ConvShape& s) {
+  const bool planar = s.in[0] == 1 && s.out[0] == 1 && s.kernel[0] == 1 && s.pad[0] == 0;
+  return planar && s.stride[2] == 1 && (s.in_channels / s.groups) * s.kernel_size() <= kDirectMaxRows;
+}
+
+TAMP_CONV_EXPORTS(direct, conv_direct);
 
 }  // namespace tamp::kernels
+#endif  // HWY_ONCE

@@ -5,12 +5,18 @@
 //            real positions only (the A operand is indexed, so dropped columns cost nothing)
 //   data     window(dX)         += W^T    (C*k, M)         x dY' (M, positions), each
 //            row added at its reduction row's window offset (col2im fused into the stores)
-// Each thread takes whole images; dW is summed in per-thread partials.
-#include <tamp/autograd/kernels/conv_direct.h>
+// Each thread takes whole images; dW is summed in per-thread partials. Compiled once per
+// instruction set (simd_inl.h).
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "tamp/autograd/kernels/conv_implicit.cpp"
+#include <hwy/foreach_target.h>  // IWYU pragma: keep
+
+#include <hwy/highway.h>
 #include <tamp/autograd/kernels/conv_implicit.h>
-#include <tamp/autograd/kernels/im2col.h>
+#include <tamp/autograd/kernels/conv_dispatch.h>
+#include <tamp/autograd/kernels/im2col_inl.h>
 #include <tamp/autograd/kernels/parallel.h>
-#include <tamp/autograd/kernels/simd.h>
+#include <tamp/autograd/kernels/simd_inl.h>
 
 #include <omp.h>
 
@@ -19,12 +25,15 @@
 #include <utility>
 #include <vector>
 
-namespace tamp::kernels {
+HWY_BEFORE_NAMESPACE();
+namespace tamp::kernels::HWY_NAMESPACE {
 
 namespace {
 
-constexpr int kTileRows = 6;  // accumulator rows: 6 x 4 vectors = 24 of the 32 zmm registers
-constexpr int kTileVecs = 4;
+// Accumulators: 6 rows x 4 vectors = 24 of 32 registers (AVX-512, NEON); 4 x 3 = 12 of 16
+// (AVX2, SSE4), leaving room for the three B vectors and the broadcast A value.
+constexpr int kTileRows = kVectorRegisters >= 32 ? 6 : 4;
+constexpr int kTileVecs = kVectorRegisters >= 32 ? 4 : 3;
 
 template <class T>
 T* scratch(int slot, int64_t n) {
@@ -35,12 +44,13 @@ T* scratch(int slot, int64_t n) {
 }
 
 // c[i][j0 + j] (+)= sum over r < depth of a[i][aidx[r]] * b[boff[r] + j], for i < MR, j < n.
+// B rows are read as whole vectors past n (every B buffer has a vector of slack); C only
+// within n.
 template <class T, int MR, int NV>
 void tile(int64_t depth, const T* const* a, const int64_t* aidx, const T* b, const int64_t* boff, int64_t n,
           T* const* c, int64_t j0, bool accumulate) {
   using S = Simd<T>;
   constexpr int kL = S::kLanes;
-  const auto full = S::first(kL), last = S::first(n - (NV - 1) * kL);
   typename S::Vec acc[MR][NV];
   const T* ap[MR];
 #pragma GCC unroll 6
@@ -53,7 +63,7 @@ void tile(int64_t depth, const T* const* a, const int64_t* aidx, const T* b, con
     const T* br = b + boff[r];
     typename S::Vec bv[NV];
 #pragma GCC unroll 4
-    for (int v = 0; v < NV; ++v) bv[v] = S::load(v == NV - 1 ? last : full, br + v * kL);
+    for (int v = 0; v < NV; ++v) bv[v] = S::load(br + v * kL);
 #pragma GCC unroll 6
     for (int i = 0; i < MR; ++i) {
       const auto av = S::set1(ap[i][aidx[r]]);
@@ -65,9 +75,9 @@ void tile(int64_t depth, const T* const* a, const int64_t* aidx, const T* b, con
   for (int i = 0; i < MR; ++i) {
 #pragma GCC unroll 4
     for (int v = 0; v < NV; ++v) {
-      const auto m = v == NV - 1 ? last : full;
+      const int64_t left = n - v * kL;
       T* p = c[i] + j0 + v * kL;
-      S::store(m, p, accumulate ? S::add(acc[i][v], S::load(m, p)) : acc[i][v]);
+      S::store_first(p, accumulate ? S::add(acc[i][v], S::load_first(p, left)) : acc[i][v], left);
     }
   }
 }
@@ -160,15 +170,8 @@ int64_t worker_count(int64_t items) {
 
 }  // namespace
 
-bool conv_implicit_applies(const ConvShape& s) {
-  const bool planar = s.in[0] == 1 && s.out[0] == 1 && s.kernel[0] == 1 && s.pad[0] == 0;
-  // With fewer images (x groups) than threads, im2col lets Eigen thread each GEMM instead.
-  const int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
-  return planar && s.stride[1] == 1 && s.stride[2] == 1 && s.batch * s.groups >= threads;
-}
-
 template <class T>
-void conv_implicit_forward(const ConvShape& s, const T* x, const T* w, const T* bias, T* y) {
+void implicit_forward(const ConvShape& s, const T* x, const T* w, const T* bias, T* y) {
   const int64_t cin_g = s.in_channels / s.groups, cout_g = s.out_channels / s.groups;
   const int64_t rows_g = cin_g * s.kernel_size(), oh = s.out[1], ow = s.out[2];
   const Window win(cin_g, s.in[1], s.in[2], oh, ow, s.pad[1], s.pad[2], s);
@@ -197,7 +200,7 @@ void conv_implicit_forward(const ConvShape& s, const T* x, const T* w, const T* 
 }
 
 template <class T>
-void conv_implicit_backward(const ConvShape& s, const T* x, const T* w, const T* dy, T* dx, T* dw,
+void implicit_backward(const ConvShape& s, const T* x, const T* w, const T* dy, T* dx, T* dw,
                             T* dbias) {
   const int64_t cin_g = s.in_channels / s.groups, cout_g = s.out_channels / s.groups, k = s.kernel_size();
   const int64_t rows_g = cin_g * k, h = s.in[1], wd = s.in[2], oh = s.out[1], ow = s.out[2];
@@ -267,7 +270,8 @@ void conv_implicit_backward(const ConvShape& s, const T* x, const T* w, const T*
   std::vector<T> bias_parts(dbias ? static_cast<size_t>(chunks * s.out_channels) : 0, T(0));
   parallel_for(chunks, 1, [&](int64_t c0, int64_t c1) {
     T* xp = dw ? scratch<T>(0, win.size) : nullptr;
-    T* dyt = dw ? scratch<T>(3, s.out_size() * cout_g) : nullptr;  // (oh * ow, cout_g)
+    // (oh * ow, cout_g) and a vector of slack: the tiles read B rows as whole vectors.
+    T* dyt = dw ? scratch<T>(3, s.out_size() * cout_g + Simd<T>::kLanes) : nullptr;
     std::vector<const T*> rows(static_cast<size_t>(rows_g));
     std::vector<T*> part_rows(static_cast<size_t>(rows_g));
     for (int64_t chunk = c0; chunk < c1; ++chunk) {
@@ -321,12 +325,23 @@ void conv_implicit_backward(const ConvShape& s, const T* x, const T* w, const T*
   }
 }
 
-template void conv_implicit_forward<float>(const ConvShape&, const float*, const float*, const float*, float*);
-template void conv_implicit_forward<double>(const ConvShape&, const double*, const double*, const double*,
-                                            double*);
-template void conv_implicit_backward<float>(const ConvShape&, const float*, const float*, const float*,
-                                            float*, float*, float*);
-template void conv_implicit_backward<double>(const ConvShape&, const double*, const double*, const double*,
-                                             double*, double*, double*);
+TAMP_CONV_TARGET_ENTRIES(implicit)
+
+}  // namespace tamp::kernels::HWY_NAMESPACE
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+namespace tamp::kernels {
+
+bool conv_implicit_applies(const ConvShape& s) {
+  const bool planar = s.in[0] == 1 && s.out[0] == 1 && s.kernel[0] == 1 && s.pad[0] == 0;
+  // With fewer images (x groups) than threads, im2col lets the GEMM thread instead.
+  const int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
+  return planar && s.stride[1] == 1 && s.stride[2] == 1 && s.batch * s.groups >= threads &&
+         s.out_size() >= kSmallPlane;
+}
+
+TAMP_CONV_EXPORTS(implicit, conv_implicit);
 
 }  // namespace tamp::kernels
+#endif  // HWY_ONCE

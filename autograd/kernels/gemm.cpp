@@ -1,6 +1,6 @@
 #include <tamp/autograd/kernels/gemm.h>
 
-#include <tamp/autograd/kernels/sgemm_avx512.h>
+#include <tamp/autograd/kernels/sgemm.h>
 
 #include <Eigen/Core>
 
@@ -50,14 +50,10 @@ void gemm_impl(bool ta, bool tb, int64_t m, int64_t n, int64_t k, T alpha, const
 
 void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
           int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
-#if defined(__AVX512F__)
-  // Below 16 columns the 32-wide register tile would mostly multiply padding: Eigen's
-  // narrower kernels do better there (a classifier's N = 10).
-  if (m > 0 && n >= 16 && k > 0) {
-    sgemm_avx512(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+  if (m > 0 && n > 0 && k > 0) {
+    sgemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
     return;
   }
-#endif
   gemm_impl<float>(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 

@@ -1,8 +1,7 @@
 // Internal: row-major GEMM on raw buffers, C = alpha * op(A) * op(B) + beta * C, where op(A)
 // is M x K and op(B) is K x N; lda/ldb/ldc are row strides of the stored matrices.
-// fp32 runs tamp's AVX-512 kernel (sgemm_avx512.h) where the build targets AVX-512, Eigen's
-// GEMM otherwise; fp64 always runs Eigen's. Multi-threaded over OpenMP unless called inside
-// a parallel region.
+// fp32 runs tamp's own kernel (sgemm.h) on the CPU's best instruction set; fp64 runs Eigen's
+// (gradient checks). Multi-threaded over OpenMP unless called inside a parallel region.
 #pragma once
 
 #include <cstdint>

@@ -1,4 +1,6 @@
-// BatchNormalization (opsets 7-15) over X (N, C, D1, ..., Dn), or (N) with C = 1.
+// BatchNormalization (opsets 6-15) over X (N, C, D1, ..., Dn), or (N) with C = 1. Opset 6's
+// is_test = 1 node has the one output of an inference node; is_test = 0 has the five of a
+// training node, so the number of outputs decides there as up to opset 13.
 //
 // Training (batch statistics) is on when the module is in train() mode (ctx.training) or the
 // node asks for it: training_mode = 1 from opset 14, more than one output before (how
@@ -351,7 +353,7 @@ std::vector<Tensor> batch_norm_backward(OpContext& ctx, const std::vector<Tensor
 }  // namespace
 
 OpDef batch_normalization_op() {
-  OpDef def{"", "BatchNormalization", 7, &batch_norm_forward, &batch_norm_backward};
+  OpDef def{"", "BatchNormalization", 6, &batch_norm_forward, &batch_norm_backward};
   def.nondiff_inputs = {3, 4};
   def.state_updates = {{1, 3}, {2, 4}};
   return def;

@@ -1,8 +1,12 @@
 // Elementwise binary ops with ONNX (numpy) broadcasting: arithmetic, Pow, comparisons and
 // logic. Backward returns gradients in the broadcast output shape; the engine reduces them.
+// Before opset 7 B broadcasts only when the node says broadcast = 1, aligned with A from
+// `axis` (suffix matching, numpy's rule, without it): B is then given A's rank with 1s around
+// it, and its gradient is reduced here to that aligned shape.
 #include <tamp/autograd/kernels/broadcast.h>
 #include <tamp/autograd/ops/op_helpers.h>
 #include <tamp/autograd/ops/ops.h>
+#include <tamp/autograd/tensor_math.h>
 
 #include <cmath>
 
@@ -10,12 +14,51 @@ namespace tamp::ops {
 
 namespace {
 
+// True when the legacy rule aligns B at an explicit axis (numpy's rule would not).
+bool legacy_axis(const OpContext& ctx) {
+  return ctx.opset < 7 && ctx.attrs().i("broadcast", 0) != 0 && ctx.attrs().has("axis");
+}
+
+// B's shape with A's rank under the legacy rule; B's own shape otherwise.
+Shape aligned_b_shape(const OpContext& ctx, int a_rank, const Shape& b) {
+  if (!legacy_axis(ctx)) return b;
+  const int b_rank = static_cast<int>(b.size());
+  int64_t axis = ctx.attrs().i("axis");
+  if (axis < 0) axis += a_rank;
+  TAMP_CHECK(axis >= 0 && axis + b_rank <= a_rank, "B {} does not fit in A (rank {}) from axis {}", to_string(b),
+             a_rank, ctx.attrs().i("axis"));
+  Shape s(static_cast<size_t>(a_rank), 1);
+  std::copy(b.begin(), b.end(), s.begin() + axis);
+  return s;
+}
+
+// B as the op broadcasts it (see the file comment).
+Tensor legacy_b(const OpContext& ctx, const Tensor& a, const Tensor& b) {
+  if (ctx.opset < 7 && ctx.attrs().i("broadcast", 0) == 0) {
+    TAMP_CHECK(a.shape() == b.shape(), "A {} and B {} differ and broadcast is 0 (opset {})", describe(a),
+               describe(b), ctx.opset);
+  }
+  return legacy_axis(ctx) ? b.reshape(aligned_b_shape(ctx, a.rank(), b.shape())) : b;
+}
+
+// Keeps B's shape for legacy_b_grad when the legacy rule aligned it.
+void save_b_shape(OpContext& ctx, const Tensor& b) {
+  if (legacy_axis(ctx) && ctx.any_grad()) ctx.saved.push_back(Tensor::from_vector<int64_t>({b.rank()}, b.shape()));
+}
+
+// B's gradient (in the output's shape) summed to B's shape under the legacy rule.
+Tensor legacy_b_grad(const OpContext& ctx, const Tensor& gb) {
+  if (!gb.defined() || !legacy_axis(ctx)) return gb;
+  const Shape b_shape = ctx.saved.back().to_vector<int64_t>();
+  return sum_to(gb, aligned_b_shape(ctx, gb.rank(), b_shape)).reshape(b_shape);
+}
+
 enum class Arith { kAdd, kSub, kMul, kDiv };
 
 template <Arith kOp>
 std::vector<Tensor> arith_forward(OpContext& ctx, const std::vector<Tensor>& in) {
   const Tensor& a = input(in, 0, "A");
-  const Tensor& b = input(in, 1, "B");
+  const Tensor b = legacy_b(ctx, a, input(in, 1, "B"));
   expect_same_dtype(a, b, "A and B");
   Tensor y = dispatch_numeric(a.dtype(), [&](auto tag) {
     using T = decltype(tag);
@@ -34,32 +77,33 @@ std::vector<Tensor> arith_forward(OpContext& ctx, const std::vector<Tensor>& in)
     if constexpr (kOp == Arith::kMul) ctx.save({a, b});
     if constexpr (kOp == Arith::kDiv) ctx.save({b, y});
   }
+  save_b_shape(ctx, input(in, 1, "B"));
   return {y};
 }
 
 std::vector<Tensor> add_backward(OpContext& ctx, const std::vector<Tensor>& g) {
-  return {ctx.needs_grad[0] ? g[0] : Tensor(), ctx.needs_grad[1] ? g[0] : Tensor()};
+  return {ctx.needs_grad[0] ? g[0] : Tensor(), ctx.needs_grad[1] ? legacy_b_grad(ctx, g[0]) : Tensor()};
 }
 std::vector<Tensor> sub_backward(OpContext& ctx, const std::vector<Tensor>& g) {
-  return {ctx.needs_grad[0] ? g[0] : Tensor(), ctx.needs_grad[1] ? neg(g[0]) : Tensor()};
+  return {ctx.needs_grad[0] ? g[0] : Tensor(), ctx.needs_grad[1] ? legacy_b_grad(ctx, neg(g[0])) : Tensor()};
 }
 std::vector<Tensor> mul_backward(OpContext& ctx, const std::vector<Tensor>& g) {
   const Tensor& a = ctx.saved[0];
   const Tensor& b = ctx.saved[1];
-  return {ctx.needs_grad[0] ? mul(g[0], b) : Tensor(), ctx.needs_grad[1] ? mul(g[0], a) : Tensor()};
+  return {ctx.needs_grad[0] ? mul(g[0], b) : Tensor(), ctx.needs_grad[1] ? legacy_b_grad(ctx, mul(g[0], a)) : Tensor()};
 }
 std::vector<Tensor> div_backward(OpContext& ctx, const std::vector<Tensor>& g) {
   const Tensor& b = ctx.saved[0];
   const Tensor& y = ctx.saved[1];
   Tensor ga = div(g[0], b);  // d(a/b)/da = 1/b
   Tensor gb = ctx.needs_grad[1] ? neg(mul(ga, y)) : Tensor();  // d(a/b)/db = -y/b
-  return {ctx.needs_grad[0] ? ga : Tensor(), gb};
+  return {ctx.needs_grad[0] ? ga : Tensor(), legacy_b_grad(ctx, gb)};
 }
 
 // Pow(X, Y): Y may have another (numeric) type; the result has X's type.
 std::vector<Tensor> pow_forward(OpContext& ctx, const std::vector<Tensor>& in) {
   const Tensor& x = input(in, 0, "X");
-  Tensor y = input(in, 1, "Y");
+  const Tensor y = legacy_b(ctx, x, input(in, 1, "Y"));
   Tensor out = dispatch_numeric(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
     const Tensor yc = y.dtype() == x.dtype() ? y : y.to(x.dtype());
@@ -68,6 +112,7 @@ std::vector<Tensor> pow_forward(OpContext& ctx, const std::vector<Tensor>& in) {
     });
   });
   if (ctx.any_grad()) ctx.save({x, y, out});
+  save_b_shape(ctx, input(in, 1, "Y"));
   return {out};
 }
 
@@ -91,15 +136,15 @@ std::vector<Tensor> pow_backward(OpContext& ctx, const std::vector<Tensor>& g) {
       gy = mul(g[0], mul(out, logx));
     }
   });
-  return {gx, gy};
+  return {gx, legacy_b_grad(ctx, gy)};
 }
 
 enum class Cmp { kEqual, kLess, kLessOrEqual, kGreater, kGreaterOrEqual };
 
 template <Cmp kOp>
-std::vector<Tensor> compare_forward(OpContext&, const std::vector<Tensor>& in) {
+std::vector<Tensor> compare_forward(OpContext& ctx, const std::vector<Tensor>& in) {
   const Tensor& a = input(in, 0, "A");
-  const Tensor& b = input(in, 1, "B");
+  const Tensor b = legacy_b(ctx, a, input(in, 1, "B"));
   expect_same_dtype(a, b, "A and B");
   auto cmp = [](auto x, auto z) {
     if constexpr (kOp == Cmp::kEqual) return x == z;
@@ -118,9 +163,9 @@ std::vector<Tensor> compare_forward(OpContext&, const std::vector<Tensor>& in) {
 enum class Logic { kAnd, kOr, kXor };
 
 template <Logic kOp>
-std::vector<Tensor> logic_forward(OpContext&, const std::vector<Tensor>& in) {
+std::vector<Tensor> logic_forward(OpContext& ctx, const std::vector<Tensor>& in) {
   const Tensor& a = input(in, 0, "A");
-  const Tensor& b = input(in, 1, "B");
+  const Tensor b = legacy_b(ctx, a, input(in, 1, "B"));
   TAMP_CHECK(a.dtype() == DType::kBool && b.dtype() == DType::kBool, "inputs must be bool, got {} and {}",
              describe(a), describe(b));
   return {kernels::broadcast_binary<bool, bool>(a, b, DType::kBool, [](bool x, bool z) {
@@ -132,18 +177,18 @@ std::vector<Tensor> logic_forward(OpContext&, const std::vector<Tensor>& in) {
 
 }  // namespace
 
-OpDef add_op() { return {"", "Add", 7, &arith_forward<Arith::kAdd>, &add_backward}; }
-OpDef and_op() { return {"", "And", 7, &logic_forward<Logic::kAnd>, nullptr}; }
-OpDef div_op() { return {"", "Div", 7, &arith_forward<Arith::kDiv>, &div_backward}; }
-OpDef equal_op() { return {"", "Equal", 7, &compare_forward<Cmp::kEqual>, nullptr}; }
-OpDef greater_op() { return {"", "Greater", 7, &compare_forward<Cmp::kGreater>, nullptr}; }
+OpDef add_op() { return {"", "Add", 6, &arith_forward<Arith::kAdd>, &add_backward}; }
+OpDef and_op() { return {"", "And", 1, &logic_forward<Logic::kAnd>, nullptr}; }
+OpDef div_op() { return {"", "Div", 6, &arith_forward<Arith::kDiv>, &div_backward}; }
+OpDef equal_op() { return {"", "Equal", 1, &compare_forward<Cmp::kEqual>, nullptr}; }
+OpDef greater_op() { return {"", "Greater", 1, &compare_forward<Cmp::kGreater>, nullptr}; }
 OpDef greater_or_equal_op() { return {"", "GreaterOrEqual", 12, &compare_forward<Cmp::kGreaterOrEqual>, nullptr}; }
-OpDef less_op() { return {"", "Less", 7, &compare_forward<Cmp::kLess>, nullptr}; }
+OpDef less_op() { return {"", "Less", 1, &compare_forward<Cmp::kLess>, nullptr}; }
 OpDef less_or_equal_op() { return {"", "LessOrEqual", 12, &compare_forward<Cmp::kLessOrEqual>, nullptr}; }
-OpDef mul_op() { return {"", "Mul", 7, &arith_forward<Arith::kMul>, &mul_backward}; }
-OpDef or_op() { return {"", "Or", 7, &logic_forward<Logic::kOr>, nullptr}; }
-OpDef pow_op() { return {"", "Pow", 7, &pow_forward, &pow_backward}; }
-OpDef sub_op() { return {"", "Sub", 7, &arith_forward<Arith::kSub>, &sub_backward}; }
-OpDef xor_op() { return {"", "Xor", 7, &logic_forward<Logic::kXor>, nullptr}; }
+OpDef mul_op() { return {"", "Mul", 6, &arith_forward<Arith::kMul>, &mul_backward}; }
+OpDef or_op() { return {"", "Or", 1, &logic_forward<Logic::kOr>, nullptr}; }
+OpDef pow_op() { return {"", "Pow", 1, &pow_forward, &pow_backward}; }
+OpDef sub_op() { return {"", "Sub", 6, &arith_forward<Arith::kSub>, &sub_backward}; }
+OpDef xor_op() { return {"", "Xor", 1, &logic_forward<Logic::kXor>, nullptr}; }
 
 }  // namespace tamp::ops

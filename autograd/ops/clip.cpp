@@ -1,6 +1,7 @@
 // Clip(x, min, max): bounds are optional scalar inputs from opset 11, attributes before.
 // The gradient passes where min <= x <= max (bounds are never differentiated).
 #include <tamp/autograd/kernels/broadcast.h>
+#include <tamp/autograd/kernels/elementwise.h>
 #include <tamp/autograd/kernels/parallel.h>
 #include <tamp/autograd/ops/op_helpers.h>
 #include <tamp/autograd/ops/ops.h>
@@ -43,6 +44,10 @@ std::vector<Tensor> clip_forward(OpContext& ctx, const std::vector<Tensor>& in) 
     using T = decltype(tag);
     const auto [lo, hi] = bounds<T>(ctx, in, x);
     Tensor out = Tensor::empty(x.shape(), x.dtype());
+    if constexpr (std::is_same_v<T, float>) {
+      kernels::unary_forward(kernels::Unary::kClip, {lo, hi}, x.data<float>(), out.data<float>(), x.numel());
+      return out;
+    }
     // As numpy.clip: the upper bound wins when min > max.
     kernels::map_unary(x.data<T>(), out.data<T>(), x.numel(), [lo = lo, hi = hi](T v) {
       const T a = v < lo ? lo : v;
@@ -67,6 +72,10 @@ std::vector<Tensor> clip_backward(OpContext& ctx, const std::vector<Tensor>& g) 
     const T* px = x.data<T>();
     const T* pg = g[0].data<T>();
     T* pd = dx.data<T>();
+    if constexpr (std::is_same_v<T, float>) {
+      kernels::unary_backward(kernels::Unary::kClip, {lo, hi}, px, pg, pd, x.numel());
+      return;
+    }
     kernels::parallel_for(x.numel(), 32768, [&, lo = lo, hi = hi](int64_t b, int64_t e) {
       for (int64_t i = b; i < e; ++i) pd[i] = px[i] >= lo && px[i] <= hi ? pg[i] : T(0);
     });

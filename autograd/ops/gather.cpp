@@ -1,5 +1,9 @@
-// Gather (along one axis: row copies) and GatherElements (per element), any dtype. The
-// gradients scatter-add back, so repeated indices accumulate.
+// Gather (along one axis: row copies) and GatherElements (per element), any dtype; their
+// gradients scatter-add back, so repeated indices accumulate. ScatterElements and ScatterND
+// write updates into a copy of data at the indexed elements (slices for ScatterND), replacing
+// them or combining with reduction add / mul (opset 16), max / min (opset 18). Their gradient
+// (reduction none or add; with none, an element written twice has no defined value in ONNX)
+// goes to data where nothing was replaced and to each update from the element it wrote.
 #include <tamp/autograd/kernels/parallel.h>
 #include <tamp/autograd/ops/op_helpers.h>
 #include <tamp/autograd/ops/ops.h>
@@ -139,11 +143,129 @@ std::vector<Tensor> gather_elements_backward(OpContext& ctx, const std::vector<T
   return {dx, Tensor()};
 }
 
+enum class Reduction { kNone, kAdd, kMul, kMax, kMin };
+
+Reduction reduction_of(const OpContext& ctx) {
+  const std::string r = ctx.attrs().s("reduction", "none");
+  if (r == "none") return Reduction::kNone;
+  if (r == "add") return Reduction::kAdd;
+  if (r == "mul") return Reduction::kMul;
+  if (r == "max") return Reduction::kMax;
+  if (r == "min") return Reduction::kMin;
+  throw Error(fmt::format("unknown reduction '{}' (none, add, mul, max or min)", r));
+}
+
+template <class T>
+T reduce_into(Reduction r, T old, T update) {
+  switch (r) {
+    case Reduction::kAdd: return static_cast<T>(old + update);
+    case Reduction::kMul: return static_cast<T>(old * update);
+    case Reduction::kMax: return old < update ? update : old;
+    case Reduction::kMin: return update < old ? update : old;
+    default: return update;
+  }
+}
+
+// Calls f(flat index into updates, flat index into data, count) for each run of `count`
+// elements an update writes: single elements for ScatterElements (count 1), slices for
+// ScatterND.
+template <bool kND, class F>
+void for_each_write(const Shape& data_shape, const Tensor& indices, const Tensor& updates, int axis, F f) {
+  if constexpr (!kND) {
+    TAMP_CHECK(updates.shape() == indices.shape(), "updates {} must have the shape of indices {}", describe(updates),
+               describe(indices));
+    for_each_element(data_shape, indices, axis, [&](int64_t j, int64_t k) { f(j, k, int64_t{1}); });
+  } else {
+    const int rank = static_cast<int>(data_shape.size());
+    TAMP_CHECK(indices.rank() >= 1, "indices {} must have rank >= 1", describe(indices));
+    const int k = static_cast<int>(indices.shape().back());
+    TAMP_CHECK(k >= 1 && k <= rank, "indices {} index {} axes of data {} (1 to its rank)", describe(indices), k,
+               to_string(data_shape));
+    Shape want(indices.shape().begin(), indices.shape().end() - 1);
+    want.insert(want.end(), data_shape.begin() + k, data_shape.end());
+    TAMP_CHECK(updates.shape() == want, "updates {} must have shape {} (indices {}, data {})", describe(updates),
+               to_string(want), describe(indices), to_string(data_shape));
+    TAMP_CHECK(indices.dtype() == DType::kInt64, "indices must be int64, got {}", describe(indices));
+    const int64_t slice = numel(data_shape, k, rank);
+    const auto strides = strides_of(data_shape);
+    const int64_t* idx = indices.data<int64_t>();
+    const int64_t n = indices.numel() / k;
+    for (int64_t i = 0; i < n; ++i) {
+      int64_t offset = 0;
+      for (int d = 0; d < k; ++d) {
+        const int64_t v = idx[i * k + d], dim = data_shape[d];
+        TAMP_CHECK(v >= -dim && v < dim, "index {} is out of range for axis {} of size {}", v, d, dim);
+        offset += (v < 0 ? v + dim : v) * strides[d];
+      }
+      f(i * slice, offset, slice);
+    }
+  }
+}
+
+template <bool kND>
+std::vector<Tensor> scatter_forward(OpContext& ctx, const std::vector<Tensor>& in) {
+  const Tensor& data = input(in, 0, "data");
+  const Tensor& indices = input(in, 1, "indices");
+  const Tensor& updates = input(in, 2, "updates");
+  expect_same_dtype(data, updates, "data and updates");
+  TAMP_CHECK(data.rank() >= 1, "data must have rank >= 1, got {}", describe(data));
+  const int axis = kND ? 0 : normalize_axis(ctx.attrs().i("axis", 0), data.rank());
+  const Reduction r = reduction_of(ctx);
+  Tensor out = data.clone();
+  if (r == Reduction::kNone) {
+    const size_t elem = size_of(data.dtype());
+    const char* src = static_cast<const char*>(updates.raw_data());
+    char* dst = static_cast<char*>(out.raw_data());
+    for_each_write<kND>(data.shape(), indices, updates, axis, [&](int64_t j, int64_t k, int64_t n) {
+      std::memcpy(dst + k * elem, src + j * elem, static_cast<size_t>(n) * elem);
+    });
+  } else {
+    dispatch_numeric(data.dtype(), [&](auto tag) {
+      using T = decltype(tag);
+      const T* src = updates.data<T>();
+      T* dst = out.data<T>();
+      for_each_write<kND>(data.shape(), indices, updates, axis, [&](int64_t j, int64_t k, int64_t n) {
+        for (int64_t t = 0; t < n; ++t) dst[k + t] = reduce_into(r, dst[k + t], src[j + t]);
+      });
+    });
+  }
+  if (ctx.any_grad()) {
+    TAMP_CHECK(r == Reduction::kNone || r == Reduction::kAdd,
+               "no gradient for reduction '{}' (none and add have one)", ctx.attrs().s("reduction", "none"));
+    ctx.save({indices, updates});
+  }
+  return {out};
+}
+
+template <bool kND>
+std::vector<Tensor> scatter_backward(OpContext& ctx, const std::vector<Tensor>& g) {
+  const Tensor& indices = ctx.saved.at(0);
+  const Tensor& updates = ctx.saved.at(1);
+  const Shape& shape = g[0].shape();
+  const int axis = kND ? 0 : normalize_axis(ctx.attrs().i("axis", 0), static_cast<int>(shape.size()));
+  const bool replaced = reduction_of(ctx) == Reduction::kNone;
+  Tensor ddata = ctx.needs_grad[0] ? g[0].clone() : Tensor();
+  Tensor dupdates = ctx.needs_grad[2] ? Tensor::empty(updates.shape(), g[0].dtype()) : Tensor();
+  dispatch_float(g[0].dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const T* src = g[0].data<T>();
+    for_each_write<kND>(shape, indices, updates, axis, [&](int64_t j, int64_t k, int64_t n) {
+      if (dupdates.defined()) std::copy(src + k, src + k + n, dupdates.data<T>() + j);
+      if (ddata.defined() && replaced) std::fill(ddata.data<T>() + k, ddata.data<T>() + k + n, T(0));
+    });
+  });
+  return {ddata, Tensor(), dupdates};
+}
+
 }  // namespace
 
 OpDef gather_elements_op() {
   return {"", "GatherElements", 11, &gather_elements_forward, &gather_elements_backward, {1}};
 }
 OpDef gather_op() { return {"", "Gather", 1, &gather_forward, &gather_backward, {1}}; }
+OpDef scatter_elements_op() {
+  return {"", "ScatterElements", 11, &scatter_forward<false>, &scatter_backward<false>, {1}};
+}
+OpDef scatter_nd_op() { return {"", "ScatterND", 11, &scatter_forward<true>, &scatter_backward<true>, {1}}; }
 
 }  // namespace tamp::ops

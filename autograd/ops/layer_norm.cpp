@@ -4,12 +4,14 @@
 // float32 as ONNX allows; tamp also accepts 11 = float64). The statistics are computed in
 // the wider of X's dtype and float32, so float64 gradient checks stay exact.
 #include <tamp/autograd/kernels/parallel.h>
+#include <tamp/autograd/kernels/rows.h>
 #include <tamp/autograd/ops/op_helpers.h>
 #include <tamp/autograd/ops/ops.h>
 
 #include <Eigen/Core>
 
 #include <cmath>
+#include <type_traits>
 
 namespace tamp::ops {
 
@@ -56,6 +58,11 @@ void forward_kernel(const Geometry& g, T eps, const T* x, const T* scale, int64_
                     const T* b, int64_t b_n, T* y, T* mean, T* rstd) {
   const int64_t n = g.cols;
   kernels::parallel_for(g.rows, std::max<int64_t>(1, 8192 / std::max<int64_t>(n, 1)), [&](int64_t r0, int64_t r1) {
+    if constexpr (std::is_same_v<T, float>) {
+      if (scale_n == n && (!b || b_n == n)) {
+        return kernels::layer_norm_rows(x + r0 * n, scale, b, eps, y + r0 * n, mean + r0, rstd + r0, r1 - r0, n);
+      }
+    }
     for (int64_t r = r0; r < r1; ++r) {
       ConstVecMap<T> xr(x + r * n, n);
       VecMap<T> yr(y + r * n, n);
@@ -101,6 +108,16 @@ std::vector<Tensor> layer_norm_forward(OpContext& ctx, const std::vector<Tensor>
   return {y, mean.to(stash_dtype), rstd.to(stash_dtype)};
 }
 
+// One row's dx through the vector kernel (fp32, a scale per element): false for other dtypes.
+bool dx_row_kernel(const double*, const double*, const double*, const double*, const double*, double*, int64_t) {
+  return false;
+}
+bool dx_row_kernel(const float* x, const float* scale, const float* mean, const float* rstd, const float* dy, float* dx,
+                   int64_t n) {
+  kernels::layer_norm_rows_backward(x, scale, mean, rstd, dy, dx, 1, n);
+  return true;
+}
+
 // With xhat = (x - mean) * rstd and gs = dY * scale:
 //   dX = rstd * (gs - mean(gs) - xhat * mean(gs * xhat))
 //        + dMean / N - dInvStdDev * rstd^2 * xhat / N
@@ -130,7 +147,8 @@ void backward_kernel(const Geometry& g, const T* x, const T* scale, int64_t scal
             ps += gr * xhat;
             pb += gr;
           }
-          if (dx) {
+          const bool by_kernel = dx && scale_n == n && dx_row_kernel(x + r * n, scale, mean + r, rstd + r, gy + r * n, dx + r * n, n);
+          if (dx && !by_kernel) {
             if (scale_n == n) gs = gr * ConstVecMap<T>(scale, n);
             else gs = gr * scale[0];
             const T inv_n = T(1) / T(n);

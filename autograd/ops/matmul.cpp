@@ -203,7 +203,7 @@ std::vector<Tensor> matmul_backward(OpContext& ctx, const std::vector<Tensor>& g
 
 }  // namespace
 
-OpDef gemm_op() { return {"", "Gemm", 7, &gemm_forward, &gemm_backward}; }
+OpDef gemm_op() { return {"", "Gemm", 6, &gemm_forward, &gemm_backward}; }
 OpDef matmul_op() { return {"", "MatMul", 1, &matmul_forward, &matmul_backward}; }
 
 }  // namespace tamp::ops

@@ -60,9 +60,11 @@ OpDef dropout_op();
 OpDef expand_op();
 OpDef tile_op();
 
-// gather.cpp
+// gather.cpp (and the Scatter ops)
 OpDef gather_elements_op();
 OpDef gather_op();
+OpDef scatter_elements_op();
+OpDef scatter_nd_op();
 
 // global_pool.cpp
 OpDef global_average_pool_op();
@@ -73,6 +75,10 @@ OpDef fake_quantize_op();
 
 // kl_div.cpp (domain tamp)
 OpDef tamp_softmax_kl_div_loss_op();
+
+// group_norm.cpp
+OpDef group_normalization_op();
+OpDef instance_normalization_op();
 
 // layer_norm.cpp
 OpDef layer_normalization_op();
@@ -118,6 +124,9 @@ OpDef size_op();
 OpDef squeeze_op();
 OpDef unsqueeze_op();
 
+// resize.cpp
+OpDef resize_op();
+
 // slice.cpp
 OpDef slice_op();
 
@@ -136,20 +145,26 @@ OpDef elu_op();
 OpDef erf_op();
 OpDef exp_op();
 OpDef floor_op();
+OpDef gelu_op();
 OpDef hard_sigmoid_op();
 OpDef hard_swish_op();
 OpDef leaky_relu_op();
 OpDef log_op();
+OpDef mish_op();
 OpDef neg_op();
 OpDef not_op();
 OpDef reciprocal_op();
 OpDef relu_op();
 OpDef round_op();
+OpDef selu_op();
 OpDef sigmoid_op();
 OpDef sin_op();
 OpDef softplus_op();
 OpDef sqrt_op();
 OpDef tanh_op();
+
+// prelu.cpp
+OpDef prelu_op();
 
 // qlinear.cpp
 OpDef conv_integer_op();
@@ -160,6 +175,12 @@ OpDef qlinear_matmul_op();
 OpDef dequantize_linear_op();
 OpDef dynamic_quantize_linear_op();
 OpDef quantize_linear_op();
+
+// variadic.cpp
+OpDef max_op();
+OpDef mean_op();
+OpDef min_op();
+OpDef sum_op();
 
 // where.cpp
 OpDef where_op();

@@ -1,4 +1,5 @@
-// MaxPool and AveragePool over 1-3 spatial dims of X (N, C, D1[, D2[, D3]]).
+// MaxPool and AveragePool over 1-3 spatial dims of X (N, C, D1[, D2[, D3]]), both with
+// dilations (AveragePool's since opset 19).
 //
 // Output sizes follow ONNX (floor or ceil_mode; auto_pad VALID / SAME_UPPER / SAME_LOWER).
 // With ceil_mode a last window that would start inside the end padding is dropped, as
@@ -7,6 +8,7 @@
 // maximum of a window (NaN wins), returns Indices (int64, flat over the whole input, spatial
 // part column-major when storage_order = 1) and routes the gradient to that element.
 #include <tamp/autograd/kernels/parallel.h>
+#include <tamp/autograd/kernels/pool.h>
 #include <tamp/autograd/ops/op_helpers.h>
 #include <tamp/autograd/ops/ops.h>
 
@@ -43,7 +45,7 @@ std::vector<int64_t> spatial_attr(const Attributes& at, const char* name, size_t
   return v;
 }
 
-Geometry geometry(const OpContext& ctx, const Shape& x_shape, bool use_dilation) {
+Geometry geometry(const OpContext& ctx, const Shape& x_shape) {
   const auto& at = ctx.attrs();
   const int rank = static_cast<int>(x_shape.size());
   TAMP_CHECK(rank >= 3 && rank <= 2 + kMaxSpatial,
@@ -54,7 +56,7 @@ Geometry geometry(const OpContext& ctx, const Shape& x_shape, bool use_dilation)
   TAMP_CHECK(at.has("kernel_shape"), "attribute kernel_shape is required");
   const auto kernel = spatial_attr(at, "kernel_shape", ns, 1, x_shape);
   const auto strides = spatial_attr(at, "strides", ns, 1, x_shape);
-  const auto dilations = use_dilation ? spatial_attr(at, "dilations", ns, 1, x_shape) : std::vector<int64_t>(ns, 1);
+  const auto dilations = spatial_attr(at, "dilations", ns, 1, x_shape);  // AveragePool's from opset 19
   const auto pads = spatial_attr(at, "pads", 2 * ns, 0, x_shape);
   const std::string auto_pad = at.s("auto_pad", "NOTSET");
   TAMP_CHECK(auto_pad == "NOTSET" || auto_pad == "VALID" || auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER",
@@ -174,6 +176,9 @@ bool is_2x2_stride_2(const Geometry& g) {
 // wins ties; NaN wins, which the branch-free loop ignores, so a row holding NaN is redone.
 template <class T, bool kIndex>
 void max_row_2x2(const T* r0, int64_t w, int64_t n, int64_t base, T* y, int64_t* idx) {
+  if constexpr (std::is_same_v<T, float>) {
+    if (kernels::max_pool_2x2_row(r0, w, n, base, y, kIndex ? idx : nullptr)) return;
+  }
   const T* r1 = r0 + w;
   for (int64_t j = 0; j < n; ++j) {
     const T a = r0[2 * j], b = r0[2 * j + 1], c = r1[2 * j], d = r1[2 * j + 1];
@@ -252,7 +257,7 @@ int64_t column_major(const Geometry& g, int64_t flat) {
 
 std::vector<Tensor> max_pool_forward(OpContext& ctx, const std::vector<Tensor>& in) {
   const Tensor& x = input(in, 0, "X");
-  const Geometry g = geometry(ctx, x.shape(), true);
+  const Geometry g = geometry(ctx, x.shape());
   const int64_t storage_order = ctx.attrs().i("storage_order", 0);
   TAMP_CHECK(storage_order == 0 || storage_order == 1, "storage_order must be 0 or 1, got {}", storage_order);
   const auto t = taps_of(g);
@@ -313,7 +318,7 @@ T divisor(const Geometry& g, const std::array<Taps, kMaxSpatial>& t, bool includ
 
 std::vector<Tensor> average_pool_forward(OpContext& ctx, const std::vector<Tensor>& in) {
   const Tensor& x = input(in, 0, "X");
-  const Geometry g = geometry(ctx, x.shape(), false);
+  const Geometry g = geometry(ctx, x.shape());
   const bool include_pad = ctx.attrs().i("count_include_pad", 0) != 0;
   const auto t = taps_of(g);
   const bool fast = is_2x2_stride_2(g);
@@ -345,7 +350,7 @@ std::vector<Tensor> average_pool_forward(OpContext& ctx, const std::vector<Tenso
 
 std::vector<Tensor> average_pool_backward(OpContext& ctx, const std::vector<Tensor>& grads) {
   const Shape x_shape = shape_of(ctx.saved.at(0));
-  const Geometry g = geometry(ctx, x_shape, false);
+  const Geometry g = geometry(ctx, x_shape);
   const bool include_pad = ctx.attrs().i("count_include_pad", 0) != 0;
   const auto t = taps_of(g);
   const bool fast = is_2x2_stride_2(g);

@@ -1,6 +1,9 @@
 // QuantizeLinear, DequantizeLinear and DynamicQuantizeLinear (ONNX, opset 13 semantics with
-// per-axis scales). Forward only: tamp trains through FakeQuantize (fake_quantize.cpp) and
-// runs these to evaluate exported QDQ models.
+// per-axis scales; the 8- and 16-bit integer types of opset 21, QuantizeLinear's output_dtype).
+// Forward only: tamp trains through FakeQuantize (fake_quantize.cpp) and runs these to
+// evaluate exported QDQ models. Opset 19's float8 types and saturate attribute (float8 only)
+// and opset 21's int4 types are not tamp dtypes: their tensors are refused where they are read;
+// opset 21's blocked scales (block_size > 0) are refused here.
 #include <tamp/autograd/kernels/quantize.h>
 #include <tamp/autograd/ops/op_helpers.h>
 #include <tamp/autograd/ops/ops.h>
@@ -14,6 +17,11 @@ namespace tamp::ops {
 namespace {
 
 kernels::QuantLayout layout_for(const Tensor& x, const Tensor& scale, const OpContext& ctx) {
+  if (ctx.attrs().i("block_size", 0) != 0) {
+    throw Error(fmt::format("blocked quantization (block_size {}) is not supported; per-tensor and per-axis are",
+                            ctx.attrs().i("block_size", 0)),
+                ErrorKind::kUnsupported);
+  }
   kernels::QuantLayout l;
   if (scale.numel() == 1 && scale.rank() <= 1) return l;
   TAMP_CHECK(scale.rank() == 1, "scale must be a scalar or 1-D, got {}", describe(scale));
@@ -56,12 +64,23 @@ std::vector<Tensor> quantize_linear(OpContext& ctx, const std::vector<Tensor>& i
              "x {} and y_scale {} must be float32", describe(x), describe(scale));
   check_scales(scale);
   const auto l = layout_for(x, scale, ctx);
-  const DType out_type = zp.defined() ? zp.dtype() : DType::kUInt8;
+  const int64_t output_dtype = ctx.attrs().i("output_dtype", 0);  // opset 21; 0: from zp, else uint8
+  const DType out_type = zp.defined() ? zp.dtype() : output_dtype ? dtype_from_onnx(output_dtype) : DType::kUInt8;
+  if (zp.defined() && output_dtype) {
+    TAMP_CHECK(dtype_from_onnx(output_dtype) == zp.dtype(), "output_dtype {} differs from y_zero_point {}",
+               output_dtype, describe(zp));
+  }
   if (zp.defined()) TAMP_CHECK(zp.numel() == scale.numel(), "y_zero_point {} and y_scale {} differ", describe(zp), describe(scale));
   Tensor out = Tensor::empty(x.shape(), out_type);
-  if (out_type == DType::kUInt8) quantize_into<uint8_t>(x, scale, zp, l, out);
-  else if (out_type == DType::kInt8) quantize_into<int8_t>(x, scale, zp, l, out);
-  else throw Error(fmt::format("y_zero_point of type {} is not supported (uint8, int8 are)", dtype_name(out_type)), ErrorKind::kUnsupported);
+  switch (out_type) {
+    case DType::kUInt8: quantize_into<uint8_t>(x, scale, zp, l, out); break;
+    case DType::kInt8: quantize_into<int8_t>(x, scale, zp, l, out); break;
+    case DType::kUInt16: quantize_into<uint16_t>(x, scale, zp, l, out); break;
+    case DType::kInt16: quantize_into<int16_t>(x, scale, zp, l, out); break;
+    default:
+      throw Error(fmt::format("quantizing to {} is not supported (uint8, int8, uint16, int16 are)", dtype_name(out_type)),
+                  ErrorKind::kUnsupported);
+  }
   return {out};
 }
 
@@ -94,9 +113,11 @@ std::vector<Tensor> dequantize_linear(OpContext& ctx, const std::vector<Tensor>&
   switch (x.dtype()) {
     case DType::kUInt8: dequantize_into<uint8_t>(x, scale, zp, l, out); break;
     case DType::kInt8: dequantize_into<int8_t>(x, scale, zp, l, out); break;
+    case DType::kUInt16: dequantize_into<uint16_t>(x, scale, zp, l, out); break;
+    case DType::kInt16: dequantize_into<int16_t>(x, scale, zp, l, out); break;
     case DType::kInt32: dequantize_into<int32_t>(x, scale, zp, l, out); break;
     default:
-      throw Error(fmt::format("x of type {} is not supported (uint8, int8, int32 are)", dtype_name(x.dtype())),
+      throw Error(fmt::format("x of type {} is not supported (uint8, int8, uint16, int16, int32 are)", dtype_name(x.dtype())),
                   ErrorKind::kUnsupported);
   }
   return {out};

@@ -1,6 +1,8 @@
 // Reduce* ops over any set of axes (kernels/reduce.h does the strided work). Axes are an
-// attribute, except ReduceSum's, which is an input from opset 13. ReduceMax/ReduceMin send
-// the gradient to the elements equal to the result, split evenly between ties.
+// attribute, or an input: ReduceSum's from opset 13, every other op's from opset 18 (with
+// noop_with_empty_axes). ReduceMax/ReduceMin send the gradient to the elements equal to the
+// result, split evenly between ties; from opset 20 they take bool (any / all) and reduce an
+// empty set to the lowest / highest value (-inf / inf for floats), which the kernels do.
 #include <tamp/autograd/kernels/broadcast.h>
 #include <tamp/autograd/kernels/layout.h>
 #include <tamp/autograd/kernels/reduce.h>
@@ -9,7 +11,6 @@
 #include <tamp/autograd/tensor_math.h>
 
 #include <cmath>
-#include <optional>
 
 namespace tamp::ops {
 
@@ -19,14 +20,16 @@ using kernels::ReduceKind;
 
 enum class Kind { kSum, kMean, kMax, kMin, kProd, kL1, kL2, kSumSquare, kLogSum, kLogSumExp };
 
-// The reduced axes, or nullopt for ReduceSum's no-op (empty axes with noop_with_empty_axes).
-std::optional<std::vector<int>> reduce_axes(const OpContext& ctx, const std::vector<Tensor>& in, int rank) {
+// The reduced axes; none for noop_with_empty_axes without axes, where the op still applies
+// its elementwise parts (ReduceL2 gives |x|, ReduceSumSquare x^2), as ONNX's reference and
+// ONNX Runtime do.
+std::vector<int> reduce_axes(const OpContext& ctx, const std::vector<Tensor>& in, int rank) {
   std::vector<int64_t> axes;
   Tensor t = optional_input(in, 1);
   if (t.defined()) axes = to_int64s(t, "axes");
   else axes = ctx.attrs().ints("axes", {});
   if (axes.empty()) {
-    if (ctx.attrs().i("noop_with_empty_axes", 0) != 0) return std::nullopt;
+    if (ctx.attrs().i("noop_with_empty_axes", 0) != 0) return {};
     for (int64_t d = 0; d < rank; ++d) axes.push_back(d);
   }
   return normalize_axes(axes, rank);
@@ -84,25 +87,28 @@ Tensor reduce_keepdims(const Tensor& x, const std::vector<int>& axes) {
 template <Kind K>
 std::vector<Tensor> reduce_forward(OpContext& ctx, const std::vector<Tensor>& in) {
   const Tensor& x = input(in, 0, "data");
-  const auto axes = reduce_axes(ctx, in, x.rank());
-  if (!axes) return {x};
+  if ((K == Kind::kMax || K == Kind::kMin) && x.dtype() == DType::kBool) {
+    std::vector<Tensor> bytes = in;
+    bytes[0] = x.to(DType::kUInt8);
+    return {reduce_forward<K>(ctx, bytes).at(0).to(DType::kBool)};
+  }
+  const std::vector<int> axes = reduce_axes(ctx, in, x.rank());
   if constexpr (K == Kind::kL2 || K == Kind::kLogSum || K == Kind::kLogSumExp) {
     TAMP_CHECK(is_floating(x.dtype()), "{} needs a float input", describe(x));
   }
-  Tensor y = reduce_keepdims<K>(x, *axes);
+  Tensor y = reduce_keepdims<K>(x, axes);
   if (ctx.any_grad()) {
-    std::vector<int64_t> a(axes->begin(), axes->end());
+    std::vector<int64_t> a(axes.begin(), axes.end());
     const bool needs_x = K != Kind::kSum && K != Kind::kMean;
     ctx.save({Tensor::from_vector<int64_t>({static_cast<int64_t>(a.size())}, a),
               needs_x ? x : Tensor::from_vector<int64_t>({x.rank()}, x.shape()), y});
   }
   const bool keepdims = ctx.attrs().i("keepdims", 1) != 0;
-  return {keepdims ? y : y.reshape(kernels::reduced_shape(x.shape(), *axes, false))};
+  return {keepdims ? y : y.reshape(kernels::reduced_shape(x.shape(), axes, false))};
 }
 
 template <Kind K>
 std::vector<Tensor> reduce_backward(OpContext& ctx, const std::vector<Tensor>& grads) {
-  if (ctx.saved.empty()) return {grads[0], Tensor()};  // the no-op case
   const auto a = ctx.saved.at(0).to_vector<int64_t>();
   const std::vector<int> axes(a.begin(), a.end());
   const Tensor& y = ctx.saved.at(2);

@@ -2,12 +2,14 @@
 // coerce the input to 2-D at `axis` (default 1) and normalise each row of that matrix.
 // Both subtract the maximum first, so exp never overflows.
 #include <tamp/autograd/kernels/parallel.h>
+#include <tamp/autograd/kernels/rows.h>
 #include <tamp/autograd/ops/op_helpers.h>
 #include <tamp/autograd/ops/ops.h>
 
 #include <Eigen/Core>
 
 #include <cmath>
+#include <type_traits>
 
 namespace tamp::ops {
 
@@ -74,6 +76,7 @@ template <class T, bool kLog>
 void forward_kernel(const Geometry& g, const T* x, T* y) {
   const int64_t d = g.dim;
   auto rows = [&](int64_t off) {
+    if constexpr (std::is_same_v<T, float>) return kernels::softmax_rows(x + off, y + off, 1, d, kLog);
     Eigen::Map<const Vec<T>> xr(x + off, d);
     Eigen::Map<Vec<T>> yr(y + off, d);
     const T m = xr.maxCoeff();
@@ -105,6 +108,7 @@ template <class T, bool kLog>
 void backward_kernel(const Geometry& g, const T* y, const T* gy, T* dx) {
   const int64_t d = g.dim;
   auto rows = [&](int64_t off) {
+    if constexpr (std::is_same_v<T, float>) return kernels::softmax_rows_backward(y + off, gy + off, dx + off, 1, d, kLog);
     Eigen::Map<const Vec<T>> yr(y + off, d), gr(gy + off, d);
     Eigen::Map<Vec<T>> dr(dx + off, d);
     if constexpr (kLog) {

@@ -1,4 +1,4 @@
-// Gradient cases for batch_norm.cpp and layer_norm.cpp. BatchNormalization's running
+// Gradient cases for batch_norm.cpp, group_norm.cpp and layer_norm.cpp. BatchNormalization's running
 // statistics (inputs 3, 4) are not differentiated; in training its outputs 1-4 (new running
 // and saved statistics) depend on X and are checked along with Y.
 #include "autograd/gradcheck.h"
@@ -50,6 +50,20 @@ TAMP_GRAD_CASES(layer_norm_cases) {
       {.op = "LayerNormalization",
        .inputs = {uniform({2, 3, 4}, -2, 2, 12), uniform({1}, 0.5, 1.5, 13), uniform({1}, -1, 1, 14)},
        .attrs = {{"axis", int64_t{-2}}}, .label = "single_scale"},
+  };
+}
+
+TAMP_GRAD_CASES(group_norm_cases) {
+  return {
+      {.op = "InstanceNormalization",
+       .inputs = {uniform({2, 3, 4, 2}, -2, 2, 1), uniform({3}, 0.5, 1.5, 2), uniform({3}, -1, 1, 3)},
+       .attrs = {{"epsilon", 0.01f}}},
+      {.op = "GroupNormalization",
+       .inputs = {uniform({2, 4, 3}, -2, 2, 4), uniform({4}, 0.5, 1.5, 5), uniform({4}, -1, 1, 6)},
+       .attrs = {{"num_groups", int64_t{2}}}, .label = "per_channel_opset21", .opset = 21},
+      {.op = "GroupNormalization",
+       .inputs = {uniform({2, 6, 2, 2}, -2, 2, 7), uniform({3}, 0.5, 1.5, 8), uniform({3}, -1, 1, 9)},
+       .attrs = {{"num_groups", int64_t{3}}, {"epsilon", 0.001f}}, .label = "per_group_opset18", .opset = 18},
   };
 }
 

@@ -75,4 +75,23 @@ TAMP_GRAD_CASES(global_pool_cases) {
   };
 }
 
+TAMP_GRAD_CASES(resize_cases) {
+  const Tensor none;
+  auto scales = [](std::vector<float> v) { return Tensor::from_vector<float>({static_cast<int64_t>(v.size())}, v); };
+  return {
+      {.op = "Resize", .inputs = {uniform({1, 2, 3, 4}, -1, 1, 1), none, scales({1, 1, 2, 1.5f})},
+       .attrs = {{"mode", std::string("linear")}}, .wrt = {0}, .label = "linear_half_pixel"},
+      {.op = "Resize", .inputs = {uniform({1, 1, 4, 3}, -1, 1, 2), none, none, constant_i64({4}, {1, 1, 3, 5})},
+       .attrs = {{"mode", std::string("cubic")}, {"coordinate_transformation_mode", std::string("align_corners")}},
+       .wrt = {0}, .label = "cubic_sizes_align_corners"},
+      {.op = "Resize", .inputs = {uniform({2, 3, 5}, -1, 1, 3), none, scales({2})},
+       .attrs = {{"coordinate_transformation_mode", std::string("asymmetric")},
+                 {"nearest_mode", std::string("floor")}, {"axes", std::vector<int64_t>{-1}}},
+       .wrt = {0}, .label = "nearest_axes", .opset = 18},
+      {.op = "Resize", .inputs = {uniform({1, 1, 7, 6}, -1, 1, 4), none, scales({0.5f, 0.6f})},
+       .attrs = {{"mode", std::string("linear")}, {"antialias", int64_t{1}}, {"axes", std::vector<int64_t>{2, 3}}},
+       .wrt = {0}, .label = "linear_antialias_down", .opset = 18},
+  };
+}
+
 }  // namespace tamp::test

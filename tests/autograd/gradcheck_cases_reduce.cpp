@@ -37,6 +37,12 @@ TAMP_GRAD_CASES(reduce_cases) {
       {.op = "ReduceSum", .inputs = {uniform(s, -1, 1, 12)}, .label = "all_axes"},
       {.op = "ReduceSum", .inputs = {uniform(s, -1, 1, 13), constant_i64({0}, {})},
        .attrs = {{"noop_with_empty_axes", int64_t{1}}}, .label = "noop"},
+      // Opset 18: axes as an input for every Reduce op; without axes and with
+      // noop_with_empty_axes, only the elementwise part (|x| for L2) applies.
+      {.op = "ReduceL2", .inputs = {uniform(s, -1, 1, 15, 0.05), constant_i64({0}, {})},
+       .attrs = {{"noop_with_empty_axes", int64_t{1}}}, .label = "noop_opset18", .opset = 18},
+      {.op = "ReduceLogSumExp", .inputs = {uniform(s, -1, 1, 16), constant_i64({1}, {-1})},
+       .label = "axes_input_opset18", .opset = 18},
       {.op = "ReduceSum", .inputs = {uniform(s, -1, 1, 14)}, .attrs = {{"axes", std::vector<int64_t>{-2}}},
        .label = "opset11_attribute", .opset = 11},
       // Two-way ties: the even split equals the central difference (half the step each way).

@@ -85,6 +85,19 @@ TAMP_GRAD_CASES(gather_cases) {
        .attrs = {{"axis", int64_t{1}}}, .label = "repeated_indices"},
       {.op = "GatherElements", .inputs = {uniform({3, 2, 2}, -1, 1, 5), constant_i64({4, 1, 2}, {2, 0, 1, 1, -3, 2, 0, 0})},
        .label = "axis0_more_rows"},
+      // Replacing scatters write each element once; adding ones may repeat an index.
+      {.op = "ScatterElements",
+       .inputs = {uniform({3, 4}, -1, 1, 6), constant_i64({2, 2}, {1, -1, 0, 2}), uniform({2, 2}, -1, 1, 7)},
+       .attrs = {{"axis", int64_t{1}}}, .label = "replace"},
+      {.op = "ScatterElements",
+       .inputs = {uniform({3, 2}, -1, 1, 8), constant_i64({2, 2}, {2, 0, 2, 0}), uniform({2, 2}, -1, 1, 9)},
+       .attrs = {{"reduction", std::string("add")}}, .label = "add_repeated"},
+      {.op = "ScatterND",
+       .inputs = {uniform({4, 3}, -1, 1, 10), constant_i64({2, 1}, {3, -4}), uniform({2, 3}, -1, 1, 11)},
+       .label = "replace_rows"},
+      {.op = "ScatterND",
+       .inputs = {uniform({2, 3, 2}, -1, 1, 12), constant_i64({3, 2}, {1, 2, 0, 0, 1, 2}), uniform({3, 2}, -1, 1, 13)},
+       .attrs = {{"reduction", std::string("add")}}, .label = "add_repeated"},
   };
 }
 

@@ -1,5 +1,7 @@
 // The exit-code policy of `tamp`: 0 success, 2 bad usage, 3 bad input file, messages on
 // stderr; --version and --help.
+#include <tamp/autograd/simd_target.h>
+
 #include "tamp_runner.h"
 
 #include "support/ort_runner.h"
@@ -19,7 +21,14 @@ std::string model_path(const std::string& name) { return source_dir() + "/tests/
 TEST(ExitCodes, VersionAndHelp) {
   const CliResult v = run_tamp({"--version"});
   EXPECT_EQ(v.code, 0);
-  EXPECT_EQ(v.out, "tamp " TAMP_PROJECT_VERSION "\n");
+  EXPECT_EQ(v.out.rfind("tamp " TAMP_PROJECT_VERSION " (kernels: " + simd_target(), 0), 0u) << v.out;
+
+  // A lower instruction set on request; one this CPU lacks is named in the message.
+  const std::vector<std::string> targets = simd_targets_available();
+  const CliResult low = run_tamp({"--version"}, {{"TAMP_SIMD", targets.back()}});
+  EXPECT_EQ(low.out.rfind("tamp " TAMP_PROJECT_VERSION " (kernels: " + targets.back(), 0), 0u) << low.out;
+  const CliResult bad = run_tamp({"--version"}, {{"TAMP_SIMD", "avx9"}});
+  EXPECT_NE(bad.out.find("unknown instruction set 'avx9'"), std::string::npos) << bad.out;
 
   const CliResult h = run_tamp({"--help"});
   EXPECT_EQ(h.code, 0);

@@ -13,6 +13,7 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace tamp::test {
@@ -35,9 +36,15 @@ inline std::string slurp(const std::string& path) {
   return ss.str();
 }
 
-inline CliResult run_program(const std::string& program, const std::vector<std::string>& args) {
+// Environment variables set for the one run (NAME, value).
+using Environment = std::vector<std::pair<std::string, std::string>>;
+
+inline CliResult run_program(const std::string& program, const std::vector<std::string>& args,
+                             const Environment& env = {}) {
   TempDir dir;
-  std::string cmd = shell_quote(program);
+  std::string cmd;
+  for (const auto& [name, value] : env) cmd.append(name).append("=").append(shell_quote(value)).append(" ");
+  cmd.append(shell_quote(program));
   for (const auto& a : args) cmd.append(" ").append(shell_quote(a));
   cmd.append(" >").append(shell_quote(dir.file("out")));
   cmd.append(" 2>").append(shell_quote(dir.file("err")));
@@ -50,6 +57,8 @@ inline CliResult run_program(const std::string& program, const std::vector<std::
   return r;
 }
 
-inline CliResult run_tamp(const std::vector<std::string>& args) { return run_program(TAMP_CLI_BINARY, args); }
+inline CliResult run_tamp(const std::vector<std::string>& args, const Environment& env = {}) {
+  return run_program(TAMP_CLI_BINARY, args, env);
+}
 
 }  // namespace tamp::test

@@ -19,7 +19,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-const io::ImportOptions kAsIs{.fold_constants = false, .allow_old_opsets = true};
+const io::ImportOptions kAsIs{.fold_constants = false};
 
 class OnnxRoundTrip : public ::testing::TestWithParam<std::string> {};
 

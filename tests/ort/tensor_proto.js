@@ -14,6 +14,8 @@ const DTYPES = {
   1: { name: 'float32', array: Float32Array, size: 4, field: F_FLOAT },
   2: { name: 'uint8', array: Uint8Array, size: 1, field: F_INT32 },
   3: { name: 'int8', array: Int8Array, size: 1, field: F_INT32 },
+  4: { name: 'uint16', array: Uint16Array, size: 2, field: F_INT32 },
+  5: { name: 'int16', array: Int16Array, size: 2, field: F_INT32 },
   6: { name: 'int32', array: Int32Array, size: 4, field: F_INT32 },
   7: { name: 'int64', array: BigInt64Array, size: 8, field: F_INT64 },
   9: { name: 'bool', array: Uint8Array, size: 1, field: F_INT32 },

@@ -37,8 +37,8 @@ endif()
 
 # The CLI knows its version.
 step("tamp --version" ${prefix}/bin/tamp --version)
-if(NOT step_output MATCHES "^tamp ${VERSION}\n")
-  message(FATAL_ERROR "tamp --version printed '${step_output}', expected 'tamp ${VERSION}'")
+if(NOT step_output MATCHES "^tamp ${VERSION} \\(kernels: [a-z0-9_]+")
+  message(FATAL_ERROR "tamp --version printed '${step_output}', expected 'tamp ${VERSION} (kernels: ...'")
 endif()
 
 # find_package(tamp) from a separate project; the source tree is not on any path it sees.

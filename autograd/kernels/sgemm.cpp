@@ -1,58 +1,54 @@
-#include <tamp/autograd/kernels/sgemm_avx512.h>
+// tamp's fp32 GEMM (the float path of kernels::gemm), compiled once per instruction set.
+// BLIS-style: C is computed in register tiles of kMr rows x two vectors (12 x 32 with
+// AVX-512's 32 registers, 6 x 16 with AVX2's 16), from a kKc x kNr panel of B packed to stay
+// in L1 and a kMc x kKc block of A in L2; threads take disjoint slabs of C.
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "tamp/autograd/kernels/sgemm.cpp"
+#include <hwy/foreach_target.h>  // IWYU pragma: keep
 
-#if defined(__AVX512F__)
+#include <hwy/aligned_allocator.h>
+#include <hwy/highway.h>
+#include <tamp/autograd/kernels/dispatch.h>
+#include <tamp/autograd/kernels/sgemm.h>
+#include <tamp/autograd/kernels/simd_inl.h>
 
-#include <immintrin.h>
 #include <omp.h>
 
 #include <algorithm>
-#include <cstdlib>
 #include <exception>
-#include <memory>
 #include <new>
 
-namespace tamp::kernels {
-
+HWY_BEFORE_NAMESPACE();
+namespace tamp::kernels::HWY_NAMESPACE {
 namespace {
 
-// Register tile: kMr rows of C by kNr columns (two 16-float vectors), 24 accumulators.
-constexpr int64_t kMr = 12;
-constexpr int64_t kNr = 32;
-// Cache blocks: a kKc x kNr panel of B (40 KiB) stays in L1 while a kMc x kKc block of A
-// (240 KiB) stays in L2; kKc x kNc of B (2.5 MiB) is the L3-resident block. kKc = 320 keeps
-// the im2col GEMM of a 3x3 conv over 32 channels (K = 288) in one block; 256 and 384
-// measured within noise of it on the transformer's shapes.
+using S = Simd<float>;
+constexpr int64_t kL = S::kLanes;
+constexpr int64_t kNr = 2 * kL;                                // columns of a register tile
+constexpr int64_t kMr = kVectorRegisters >= 32 ? 12 : 6;      // rows: 2 * kMr accumulators
+// kKc x kNr of B stays in L1 (40 KiB with AVX-512, 20 KiB with AVX2); kMc x kKc of A (240
+// KiB) in L2; kKc x kNc of B in L3. kKc = 320 keeps the im2col GEMM of a 3x3 conv over 32
+// channels (K = 288) in one block.
 constexpr int64_t kKc = 320;
-constexpr int64_t kMc = 192;
+constexpr int64_t kMc = kMr * (192 / kMr);
 constexpr int64_t kNc = 2048;
 
-// A stored matrix and whether the product reads it transposed.
 struct Operand {
   const float* data;
   int64_t ld;
   bool trans;
 };
 
-struct FreeAligned {
-  void operator()(float* p) const { std::free(p); }
-};
-
 // Packing buffers of this thread, grown on demand (OpenMP threads persist across calls).
 float* scratch(int which, int64_t floats) {
-  thread_local std::unique_ptr<float, FreeAligned> buffers[2];
+  thread_local hwy::AlignedFreeUniquePtr<float[]> buffers[2];
   thread_local int64_t sizes[2] = {0, 0};
   if (sizes[which] < floats) {
-    floats = (floats + 15) / 16 * 16;  // aligned_alloc wants a multiple of the alignment
-    buffers[which].reset(static_cast<float*>(std::aligned_alloc(64, static_cast<size_t>(floats) * sizeof(float))));
+    buffers[which] = hwy::AllocateAligned<float>(static_cast<size_t>(floats));
     if (!buffers[which]) throw std::bad_alloc();
     sizes[which] = floats;
   }
   return buffers[which].get();
-}
-
-// The first n of 16 lanes.
-__mmask16 first_lanes(int64_t n) {
-  return static_cast<__mmask16>(n >= 16 ? 0xFFFF : n <= 0 ? 0 : (1u << n) - 1);
 }
 
 // A block of op(A) (rows [i0, i0+mc), columns [p0, p0+kc)) as panels of kMr rows stored
@@ -61,11 +57,14 @@ void pack_a(const Operand& a, int64_t i0, int64_t mc, int64_t p0, int64_t kc, fl
   for (int64_t i = 0; i < mc; i += kMr) {
     const int64_t rows = std::min(kMr, mc - i);
     float* panel = out + i * kc;
-    if (a.trans) {  // op(A)(i, k) = A[k][i]: kMr contiguous floats per k, zero past `rows`
-      const __mmask16 load = first_lanes(rows), store = first_lanes(kMr);
+    if (a.trans) {  // op(A)(i, k) = A[k][i]: `rows` contiguous floats per k
       for (int64_t k = 0; k < kc; ++k) {
         const float* src = a.data + (p0 + k) * a.ld + i0 + i;
-        _mm512_mask_storeu_ps(panel + k * kMr, store, _mm512_maskz_loadu_ps(load, src));
+        float* dst = panel + k * kMr;
+        // Element by element: a memmove call per k cost as much as the product (ResNet's
+        // data gradients).
+#pragma GCC unroll 12
+        for (int64_t r = 0; r < kMr; ++r) dst[r] = r < rows ? src[r] : 0.0f;
       }
     } else {
       for (int64_t r = 0; r < kMr; ++r) {
@@ -80,29 +79,25 @@ void pack_a(const Operand& a, int64_t i0, int64_t mc, int64_t p0, int64_t kc, fl
   }
 }
 
-// rows[c] (c < 16) = 16 floats; out[k * out_ld + c] = rows[c][k] for k < 16 (k < kn stored).
-void transpose16(__m512 r[16], float* out, int64_t out_ld, int64_t kn) {
-  __m512 u[16];
-  for (int q = 0; q < 4; ++q) {
-    const __m512 lo01 = _mm512_unpacklo_ps(r[4 * q], r[4 * q + 1]), hi01 = _mm512_unpackhi_ps(r[4 * q], r[4 * q + 1]);
-    const __m512 lo23 = _mm512_unpacklo_ps(r[4 * q + 2], r[4 * q + 3]), hi23 = _mm512_unpackhi_ps(r[4 * q + 2], r[4 * q + 3]);
-    // u[4q + g], lane l: rows 4q..4q+3 of column 4l + g.
-    u[4 * q] = _mm512_shuffle_ps(lo01, lo23, 0x44);
-    u[4 * q + 1] = _mm512_shuffle_ps(lo01, lo23, 0xEE);
-    u[4 * q + 2] = _mm512_shuffle_ps(hi01, hi23, 0x44);
-    u[4 * q + 3] = _mm512_shuffle_ps(hi01, hi23, 0xEE);
-  }
-  __m512 col[16];
-  for (int g = 0; g < 4; ++g) {
-    const __m512 x0 = _mm512_shuffle_f32x4(u[g], u[4 + g], 0x88), x1 = _mm512_shuffle_f32x4(u[g], u[4 + g], 0xDD);
-    const __m512 y0 = _mm512_shuffle_f32x4(u[8 + g], u[12 + g], 0x88), y1 = _mm512_shuffle_f32x4(u[8 + g], u[12 + g], 0xDD);
-    col[g] = _mm512_shuffle_f32x4(x0, y0, 0x88);
-    col[g + 8] = _mm512_shuffle_f32x4(x0, y0, 0xDD);
-    col[g + 4] = _mm512_shuffle_f32x4(x1, y1, 0x88);
-    col[g + 12] = _mm512_shuffle_f32x4(x1, y1, 0xDD);
-  }
-  for (int64_t k = 0; k < kn; ++k) _mm512_store_ps(out + k * out_ld, col[k]);
+#if HWY_TARGET != HWY_SCALAR
+constexpr int64_t kTransposeBlock = 4;
+// panel[k * kNr + c] = B[j + c][p0 + k] for 4 stored rows c and 4 k at once, transposed in
+// 128-bit registers (every vector target has them).
+void transpose4(const float* b, int64_t ld, float* panel) {
+  const hn::Full128<float> d;
+  const auto r0 = hn::LoadU(d, b), r1 = hn::LoadU(d, b + ld), r2 = hn::LoadU(d, b + 2 * ld),
+             r3 = hn::LoadU(d, b + 3 * ld);
+  const auto lo01 = hn::InterleaveLower(d, r0, r1), lo23 = hn::InterleaveLower(d, r2, r3);
+  const auto hi01 = hn::InterleaveUpper(d, r0, r1), hi23 = hn::InterleaveUpper(d, r2, r3);
+  hn::StoreU(hn::ConcatLowerLower(d, lo23, lo01), d, panel);
+  hn::StoreU(hn::ConcatUpperUpper(d, lo23, lo01), d, panel + kNr);
+  hn::StoreU(hn::ConcatLowerLower(d, hi23, hi01), d, panel + 2 * kNr);
+  hn::StoreU(hn::ConcatUpperUpper(d, hi23, hi01), d, panel + 3 * kNr);
 }
+#else
+constexpr int64_t kTransposeBlock = 1;  // one lane: element by element
+void transpose4(const float*, int64_t, float*) {}
+#endif
 
 // A block of op(B) (rows [p0, p0+kc), columns [j0, j0+nc)) as panels of kNr columns stored
 // k-major: panel[k * kNr + c], zero past nc.
@@ -111,26 +106,22 @@ void pack_b(const Operand& b, int64_t p0, int64_t kc, int64_t j0, int64_t nc, fl
     const int64_t cols = std::min(kNr, nc - j);
     float* panel = out + j * kc;
     if (!b.trans) {  // op(B)(k, j) = B[k][j]: kNr contiguous floats per k
-      const __mmask16 m0 = first_lanes(cols), m1 = first_lanes(cols - 16);
       for (int64_t k = 0; k < kc; ++k) {
         const float* src = b.data + (p0 + k) * b.ld + j0 + j;
-        _mm512_store_ps(panel + k * kNr, _mm512_maskz_loadu_ps(m0, src));
-        _mm512_store_ps(panel + k * kNr + 16, _mm512_maskz_loadu_ps(m1, src + 16));
+        float* dst = panel + k * kNr;
+        for (int64_t v = 0; v < kNr; v += kL) hn::Store(S::load_first(src + v, cols - v), S::D(), dst + v);
       }
       continue;
     }
-    // op(B)(k, j) = B[j][k]: 16 stored rows x 16 k at a time, transposed in registers.
-    for (int64_t half = 0; half < kNr; half += 16) {
-      const int64_t valid = std::min<int64_t>(16, cols - half);
-      for (int64_t k = 0; k < kc; k += 16) {
-        const int64_t kn = std::min<int64_t>(16, kc - k);
-        const __mmask16 mk = first_lanes(kn);
-        __m512 rows[16];
-        for (int64_t c = 0; c < 16; ++c) {
-          rows[c] = c < valid ? _mm512_maskz_loadu_ps(mk, b.data + (j0 + j + half + c) * b.ld + p0 + k) : _mm512_setzero_ps();
-        }
-        transpose16(rows, panel + k * kNr + half, kNr, kn);
-      }
+    // op(B)(k, j) = B[j][k]: 4 x 4 blocks through registers, the ragged edges one by one.
+    const float* src = b.data + (j0 + j) * b.ld + p0;
+    const int64_t c4 = kTransposeBlock == 4 ? cols / 4 * 4 : 0, k4 = kTransposeBlock == 4 ? kc / 4 * 4 : 0;
+    for (int64_t c = 0; c < c4; c += 4) {
+      for (int64_t k = 0; k < k4; k += 4) transpose4(src + c * b.ld + k, b.ld, panel + k * kNr + c);
+    }
+    for (int64_t c = 0; c < kNr; ++c) {
+      const bool real = c < cols;
+      for (int64_t k = c < c4 ? k4 : 0; k < kc; ++k) panel[k * kNr + c] = real ? src[c * b.ld + k] : 0.0f;
     }
   }
 }
@@ -139,34 +130,35 @@ void pack_b(const Operand& b, int64_t p0, int64_t kc, int64_t j0, int64_t nc, fl
 // A(r, k) is a[k * kMr + r] in a packed panel, or a[r * lda + k] read in place from a
 // row-major op(A) (whole panels only: all kMr rows exist).
 template <bool kPacked>
-void micro_kernel(int64_t kc, const float* a, int64_t lda, const float* bp, float* c, int64_t ldc, int64_t rows,
-                  int64_t cols, float alpha, float beta, bool accumulate) {
-  __m512 acc[kMr][2];
-  for (int64_t r = 0; r < kMr; ++r) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+void micro_kernel(int64_t kc, const float* HWY_RESTRICT a, int64_t lda, const float* HWY_RESTRICT bp,
+                  float* c, int64_t ldc, int64_t rows, int64_t cols, float alpha, float beta, bool accumulate) {
+  const S::D d;
+  S::Vec acc[kMr][2];
+#pragma GCC unroll 12
+  for (int64_t r = 0; r < kMr; ++r) acc[r][0] = acc[r][1] = S::zero();
   for (int64_t k = 0; k < kc; ++k) {
-    const __m512 b0 = _mm512_load_ps(bp + k * kNr);
-    const __m512 b1 = _mm512_load_ps(bp + k * kNr + 16);
+    const S::Vec b0 = hn::Load(d, bp + k * kNr);
+    const S::Vec b1 = hn::Load(d, bp + k * kNr + kL);
 #pragma GCC unroll 12
     for (int64_t r = 0; r < kMr; ++r) {
-      const __m512 av = _mm512_set1_ps(kPacked ? a[k * kMr + r] : a[r * lda + k]);
-      acc[r][0] = _mm512_fmadd_ps(av, b0, acc[r][0]);
-      acc[r][1] = _mm512_fmadd_ps(av, b1, acc[r][1]);
+      const S::Vec av = S::set1(kPacked ? a[k * kMr + r] : a[r * lda + k]);
+      acc[r][0] = S::fma(av, b0, acc[r][0]);
+      acc[r][1] = S::fma(av, b1, acc[r][1]);
     }
   }
-  const __mmask16 m0 = first_lanes(cols), m1 = first_lanes(cols - 16);
-  const __m512 va = _mm512_set1_ps(alpha);
-  const __m512 vb = _mm512_set1_ps(accumulate ? 1.0f : beta);
+  const S::Vec va = S::set1(alpha);
+  const S::Vec vb = S::set1(accumulate ? 1.0f : beta);
   const bool read_c = accumulate || beta != 0.0f;
   for (int64_t r = 0; r < rows; ++r) {
     float* row = c + r * ldc;
-    __m512 v0 = _mm512_mul_ps(va, acc[r][0]);
-    __m512 v1 = _mm512_mul_ps(va, acc[r][1]);
-    if (read_c) {
-      v0 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m0, row), v0);
-      v1 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m1, row + 16), v1);
+#pragma GCC unroll 2
+    for (int64_t v = 0; v < 2; ++v) {
+      const int64_t n = cols - v * kL;
+      if (n <= 0) break;
+      S::Vec out = S::mul(va, acc[r][v]);
+      if (read_c) out = S::fma(vb, S::load_first(row + v * kL, n), out);
+      S::store_first(row + v * kL, out, n);
     }
-    _mm512_mask_storeu_ps(row, m0, v0);
-    _mm512_mask_storeu_ps(row + 16, m1, v1);
   }
 }
 
@@ -211,8 +203,8 @@ void gemm_part(const Operand& a, const Operand& b, int64_t m, int64_t n, int64_t
 
 }  // namespace
 
-void sgemm_avx512(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
-                  int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
+void sgemm_f32(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
+               int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
   const Operand ao{a, lda, trans_a}, bo{b, ldb, trans_b};
   // Threads split C into slabs along its longer side (in whole register tiles): each packs
   // its own blocks, no synchronisation. Small products stay on one thread.
@@ -249,6 +241,18 @@ void sgemm_avx512(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, f
   if (failure) std::rethrow_exception(failure);
 }
 
-}  // namespace tamp::kernels
+}  // namespace tamp::kernels::HWY_NAMESPACE
+HWY_AFTER_NAMESPACE();
 
-#endif  // __AVX512F__
+#if HWY_ONCE
+namespace tamp::kernels {
+
+HWY_EXPORT(sgemm_f32);
+
+void sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
+           const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
+  TAMP_DISPATCH(sgemm_f32)(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
+}  // namespace tamp::kernels
+#endif

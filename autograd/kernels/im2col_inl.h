@@ -1,69 +1,49 @@
-// Internal: layout helpers of the convolution kernels: im2col / col2im (conv.cpp) over a band
-// of output rows so that the column buffer stays small, and pad_window (the direct kernels). A row is one (d, h) pair of the output grid and
-// spans out[2] positions; the band [r0, r1) gives (r1 - r0) * out[2] columns.
-#pragma once
-
-#include <tamp/autograd/kernels/conv.h>
-
-#include <algorithm>
-#include <type_traits>
-
-#ifdef __AVX512F__
-#include <immintrin.h>
+// Internal: layout helpers of the convolution kernels, one copy per instruction set (see
+// simd_inl.h): im2col / col2im (conv.cpp) over a band of output rows so that the column
+// buffer stays small, and pad_window (the direct and implicit kernels). A row is one (d, h)
+// pair of the output grid and spans out[2] positions; the band [r0, r1) gives
+// (r1 - r0) * out[2] columns.
+#if defined(TAMP_AUTOGRAD_KERNELS_IM2COL_INL_H_) == defined(HWY_TARGET_TOGGLE)
+#ifdef TAMP_AUTOGRAD_KERNELS_IM2COL_INL_H_
+#undef TAMP_AUTOGRAD_KERNELS_IM2COL_INL_H_
+#else
+#define TAMP_AUTOGRAD_KERNELS_IM2COL_INL_H_
 #endif
 
-namespace tamp::kernels {
+#include <tamp/autograd/kernels/conv.h>
+#include <tamp/autograd/kernels/simd_inl.h>
+
+#include <algorithm>
+
+HWY_BEFORE_NAMESPACE();
+namespace tamp::kernels::HWY_NAMESPACE {
 
 namespace detail {
 
-// Short-row helpers: conv rows are often shorter than a vector (11 and 26 floats in a small
-// CNN), where a scalar remainder loop or a memmove call per row would dominate im2col.
+// Short-row helpers: conv rows are often shorter than a vector or two (11 and 26 floats in a
+// small CNN), where a scalar remainder loop or a memmove call per row would dominate im2col.
 template <class T>
 inline void copy_row(const T* src, T* dst, int64_t n) {
-#ifdef __AVX512F__
-  if constexpr (std::is_same_v<T, float>) {
-    int64_t i = 0;
-    for (; i + 16 <= n; i += 16) _mm512_storeu_ps(dst + i, _mm512_loadu_ps(src + i));
-    if (i < n) {
-      const __mmask16 m = static_cast<__mmask16>((1u << (n - i)) - 1);
-      _mm512_mask_storeu_ps(dst + i, m, _mm512_maskz_loadu_ps(m, src + i));
-    }
-    return;
-  }
-#endif
-  for (int64_t i = 0; i < n; ++i) dst[i] = src[i];
+  using S = Simd<T>;
+  int64_t i = 0;
+  for (; i + S::kLanes <= n; i += S::kLanes) S::store(dst + i, S::load(src + i));
+  if (i < n) S::store_first(dst + i, S::load_first(src + i, n - i), n - i);
 }
 
 template <class T>
 inline void add_row(const T* src, T* dst, int64_t n) {
-#ifdef __AVX512F__
-  if constexpr (std::is_same_v<T, float>) {
-    int64_t i = 0;
-    for (; i + 16 <= n; i += 16) {
-      _mm512_storeu_ps(dst + i, _mm512_add_ps(_mm512_loadu_ps(dst + i), _mm512_loadu_ps(src + i)));
-    }
-    if (i < n) {
-      const __mmask16 m = static_cast<__mmask16>((1u << (n - i)) - 1);
-      const __m512 sum = _mm512_add_ps(_mm512_maskz_loadu_ps(m, dst + i), _mm512_maskz_loadu_ps(m, src + i));
-      _mm512_mask_storeu_ps(dst + i, m, sum);
-    }
-    return;
-  }
-#endif
-  for (int64_t i = 0; i < n; ++i) dst[i] += src[i];
+  using S = Simd<T>;
+  int64_t i = 0;
+  for (; i + S::kLanes <= n; i += S::kLanes) S::store(dst + i, S::add(S::load(dst + i), S::load(src + i)));
+  if (i < n) S::store_first(dst + i, S::add(S::load_first(dst + i, n - i), S::load_first(src + i, n - i)), n - i);
 }
 
 template <class T>
 inline void zero_row(T* dst, int64_t n) {
-#ifdef __AVX512F__
-  if constexpr (std::is_same_v<T, float>) {
-    int64_t i = 0;
-    for (; i + 16 <= n; i += 16) _mm512_storeu_ps(dst + i, _mm512_setzero_ps());
-    if (i < n) _mm512_mask_storeu_ps(dst + i, static_cast<__mmask16>((1u << (n - i)) - 1), _mm512_setzero_ps());
-    return;
-  }
-#endif
-  for (int64_t i = 0; i < n; ++i) dst[i] = T(0);
+  using S = Simd<T>;
+  int64_t i = 0;
+  for (; i + S::kLanes <= n; i += S::kLanes) S::store(dst + i, S::zero());
+  if (i < n) S::store_first(dst + i, S::zero(), n - i);
 }
 
 // The output positions [lo, hi) of a dim whose input position o * stride + base is in [0, in).
@@ -80,7 +60,7 @@ inline void valid_range(int64_t base, int64_t stride, int64_t in, int64_t out, i
 // the input row is null when the whole row is padding.
 template <class T, class F>
 void for_each_col_row(const ConvShape& s, int64_t channels, T* x, int64_t r0, int64_t r1,
-                      int64_t cols, F&& f) {
+                      int64_t ld, F&& f) {
   const int64_t row_len = s.out[2];
   const int64_t in_size = s.in_size();
   int64_t row = 0;
@@ -97,7 +77,7 @@ void for_each_col_row(const ConvShape& s, int64_t channels, T* x, int64_t r0, in
             const int64_t id = od * s.stride[0] - s.pad[0] + kd * s.dilation[0];
             const int64_t ih = oh * s.stride[1] - s.pad[1] + kh * s.dilation[1];
             const bool inside = id >= 0 && id < s.in[0] && ih >= 0 && ih < s.in[1];
-            f(row * cols + (r - r0) * row_len, inside ? xc + (id * s.in[1] + ih) * s.in[2] : nullptr,
+            f(row * ld + (r - r0) * row_len, inside ? xc + (id * s.in[1] + ih) * s.in[2] : nullptr,
               wbase, lo, hi);
             if (++oh == s.out[1]) {
               oh = 0;
@@ -134,12 +114,13 @@ void pad_window(const T* src, int64_t channels, int64_t h, int64_t w, int64_t pa
   }
 }
 
-// col (channels * kernel_size, cols) = the input patches of output rows [r0, r1).
+// col (channels * kernel_size, cols) = the input patches of output rows [r0, r1), cols =
+// (r1 - r0) * out[2]; rows of col are ld apart (ld > cols: several images side by side).
 // x is (channels, in).
 template <class T>
-void im2col(const ConvShape& s, int64_t channels, const T* x, int64_t r0, int64_t r1, T* col) {
+void im2col(const ConvShape& s, int64_t channels, const T* x, int64_t r0, int64_t r1, T* col, int64_t ld = 0) {
   const int64_t row_len = s.out[2], stride = s.stride[2];
-  const int64_t cols = (r1 - r0) * row_len;
+  const int64_t cols = ld > 0 ? ld : (r1 - r0) * row_len;
   detail::for_each_col_row(s, channels, x, r0, r1, cols,
                            [&](int64_t at, const T* src, int64_t base, int64_t lo, int64_t hi) {
     T* dst = col + at;
@@ -159,11 +140,12 @@ void im2col(const ConvShape& s, int64_t channels, const T* x, int64_t r0, int64_
   });
 }
 
-// x (channels, in) += the patches of col (channels * kernel_size, cols), the adjoint of im2col.
+// x (channels, in) += the patches of col (channels * kernel_size, cols), the adjoint of im2col
+// (the same ld).
 template <class T>
-void col2im(const ConvShape& s, int64_t channels, const T* col, int64_t r0, int64_t r1, T* x) {
+void col2im(const ConvShape& s, int64_t channels, const T* col, int64_t r0, int64_t r1, T* x, int64_t ld = 0) {
   const int64_t row_len = s.out[2], stride = s.stride[2];
-  const int64_t cols = (r1 - r0) * row_len;
+  const int64_t cols = ld > 0 ? ld : (r1 - r0) * row_len;
   detail::for_each_col_row(s, channels, x, r0, r1, cols,
                            [&](int64_t at, T* dst, int64_t base, int64_t lo, int64_t hi) {
     if (!dst) return;
@@ -176,4 +158,7 @@ void col2im(const ConvShape& s, int64_t channels, const T* col, int64_t r0, int6
   });
 }
 
-}  // namespace tamp::kernels
+}  // namespace tamp::kernels::HWY_NAMESPACE
+HWY_AFTER_NAMESPACE();
+
+#endif  // TAMP_AUTOGRAD_KERNELS_IM2COL_INL_H_ toggle

@@ -1,0 +1,83 @@
+// The row kernels (kernels/rows.h: Softmax, LogSoftmax, LayerNormalization over the last
+// axis, fp32) through their ops, on every instruction set this CPU runs, against the same ops
+// in float64 (which run the general code): row lengths that end inside a vector (1 to 70),
+// large and negative values, forward and backward.
+#include <tamp/autograd/apply.h>
+#include <tamp/autograd/op.h>
+#include <tamp/autograd/random.h>
+#include <tamp/autograd/variable.h>
+
+#include "support/simd_targets.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <string>
+#include <vector>
+
+namespace tamp::test {
+namespace {
+
+Tensor random_tensor(const Shape& shape, uint64_t seed, double scale) {
+  Generator rng(seed);
+  Tensor t = Tensor::empty(shape, DType::kFloat64);
+  for (int64_t i = 0; i < t.numel(); ++i) t.data<double>()[i] = scale * (2 * rng.uniform() - 1);
+  return t;
+}
+
+void expect_close(const Tensor& got32, const Tensor& want64, double tol, const std::string& what) {
+  ASSERT_EQ(got32.numel(), want64.numel()) << what;
+  for (int64_t i = 0; i < got32.numel(); ++i) {
+    const double w = want64.at(i);
+    ASSERT_NEAR(got32.at(i), w, tol * (1 + std::abs(w))) << what << " [" << i << "]";
+  }
+}
+
+// Runs `op` on the float32 and float64 copies of the inputs and compares outputs and the
+// gradients of every input.
+void compare(const char* op, const std::vector<Tensor>& inputs64, const Attributes& attrs, double tol) {
+  std::vector<Variable> v32, v64;
+  for (const Tensor& t : inputs64) {
+    v64.emplace_back(t, true);
+    v32.emplace_back(t.to(DType::kFloat32), true);
+  }
+  Variable y32 = apply1(op, v32, attrs), y64 = apply1(op, v64, attrs);
+  expect_close(y32.value(), y64.value(), tol, std::string(op) + " forward");
+  const Tensor seed = random_tensor(y64.shape(), 99, 1.0);
+  backward({y32}, {seed.to(DType::kFloat32)});
+  backward({y64}, {seed});
+  for (size_t i = 0; i < inputs64.size(); ++i) {
+    expect_close(v32[i].grad(), v64[i].grad(), tol, std::string(op) + " gradient of input " + std::to_string(i));
+  }
+}
+
+class RowKernel : public OnEverySimdTarget {};
+
+TEST_P(RowKernel, SoftmaxLogSoftmaxAndLayerNormMatchFloat64) {
+  for (int64_t n : {1, 3, 7, 8, 9, 16, 17, 32, 70}) {
+    SCOPED_TRACE("row length " + std::to_string(n));
+    for (double scale : {1.0, 30.0}) {  // 30: exp of large differences, rows dominated by one value
+      const Tensor x = random_tensor({5, 3, n}, static_cast<uint64_t>(n), scale);
+      compare("Softmax", {x}, {}, 2e-6);
+      compare("LogSoftmax", {x}, {}, 2e-6);
+    }
+    const Tensor x = random_tensor({6, n}, 7 + n, 3.0), gamma = random_tensor({n}, 11, 2.0), beta = random_tensor({n}, 13, 1.0);
+    compare("LayerNormalization", {x, gamma, beta}, {}, 2e-5);
+    compare("LayerNormalization", {x, gamma}, {{"epsilon", 0.1f}}, 2e-5);
+  }
+}
+
+TEST_P(RowKernel, NaNInARowMakesThatRowNaNOnly) {
+  Tensor x = Tensor::zeros({2, 9}, DType::kFloat32);
+  x.data<float>()[4] = std::nanf("");
+  const Tensor y = run("Softmax", {x})[0];
+  for (int64_t j = 0; j < 9; ++j) {
+    EXPECT_TRUE(std::isnan(y.data<float>()[j])) << j;
+    EXPECT_FLOAT_EQ(y.data<float>()[9 + j], 1.0f / 9) << j;
+  }
+}
+
+TAMP_ON_EVERY_SIMD_TARGET(RowKernel);
+
+}  // namespace
+}  // namespace tamp::test
