@@ -232,8 +232,13 @@ int run_on_rank(const RunArgs& args, dist::Context& world) {
     progress.step(k, l, batch_size * world.size());
     nlohmann::ordered_json terms = nlohmann::ordered_json::object();
     for (const auto& [term, value] : l.terms) terms[term] = value;
-    nlohmann::ordered_json j{{"type", "train"}, {"stage", k},       {"epoch", l.epoch}, {"step", l.step},
-                             {"loss", l.loss},  {"terms", terms},   {"lr", l.lr},       {"samples_per_s", l.samples_per_s}};
+    // Sparsity and bits as they are now, for a live view (tamp ui): a pruning schedule raises
+    // the sparsity during the stage.
+    const ModelStats now = model_stats(model.export_graph());
+    nlohmann::ordered_json j{{"type", "train"}, {"stage", k}, {"epoch", l.epoch}, {"step", l.step},
+                             {"total_steps", l.total_steps}, {"loss", l.loss}, {"terms", terms}, {"lr", l.lr},
+                             {"samples_per_s", l.samples_per_s}, {"sparsity", now.sparsity},
+                             {"weight_bits", now.weight_bits}};
     fmt::print(metrics, "{}\n", j.dump());
   };
   // A stage that only calibrates (ptq) has no training loss: it says how it calibrated.

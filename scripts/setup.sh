@@ -12,7 +12,7 @@ packages=(
   build-essential cmake ninja-build pkg-config git
   libeigen3-dev libhwy-dev libprotobuf-dev protobuf-compiler libonnx-dev
   libopenmpi-dev openmpi-bin libhdf5-dev libfmt-dev zlib1g-dev
-  libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev libyaml-cpp-dev nlohmann-json3-dev
+  libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev libyaml-cpp-dev nlohmann-json3-dev libcpp-httplib-dev
   dataset-fashion-mnist libonnx-testdata
 )
 # NodeSource's nodejs bundles npm and conflicts with Debian's npm package.

@@ -8,6 +8,7 @@ cd "$(dirname "$0")/.."
 
 scripts/setup.sh release
 [ -x tests/ort/setup.sh ] && tests/ort/setup.sh
+[ -x tests/ui/setup.sh ] && tests/ui/setup.sh   # Chromium for the browser test of tamp ui
 ctest --preset release
 
 if [ "${TAMP_SKIP_ASAN:-0}" != 1 ]; then
