@@ -11,7 +11,7 @@
 //   io::save_onnx_graph(compression::lower_quantized(model.export_graph(), compression::QuantFormat::kQdq),
 //                       "cnn_int8.onnx");
 //
-// DESIGN.md's "What the user sees" is examples/standalone/design_example.cpp.
+// docs/architecture.md's "What the user sees" is examples/standalone/design_example.cpp.
 //
 // Built against an installed tamp: find_package(tamp) and link tamp::tamp, or
 // `pkg-config --cflags --libs tamp` (C++20). Single headers (<tamp/nn/graph.h>, ...) compile

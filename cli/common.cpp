@@ -4,6 +4,7 @@
 #include <tamp/io/hdf5_dataset.h>
 #include <tamp/io/idx.h>
 #include <tamp/io/onnx_import.h>
+#include <tamp/scheduler/evaluate.h>
 
 #include <fmt/format.h>
 
@@ -11,6 +12,7 @@
 #include <cctype>
 #include <cmath>
 #include <cstdlib>
+#include <filesystem>
 #include <iostream>
 #include <set>
 
@@ -54,21 +56,13 @@ std::pair<double, double> input_statistics(const nn::TensorDataset& data) {
   return {mean, std::sqrt(sq / static_cast<double>(x.numel()) - mean * mean)};
 }
 
-std::shared_ptr<nn::TensorDataset> normalized(const std::shared_ptr<nn::TensorDataset>& data, double mean,
-                                              double stddev) {
-  if (!data) return data;
-  Tensor x = data->x().to(DType::kFloat32);   // a copy: the loaded set stays as read
-  float* q = x.data<float>();
-  for (int64_t i = 0; i < x.numel(); ++i) q[i] = static_cast<float>((q[i] - mean) / stddev);
-  return std::make_shared<nn::TensorDataset>(x, data->y());
-}
-
 // "MEAN,STD" or "train".
-std::optional<std::pair<double, double>> parse_normalize(const std::string& spec, const nn::TensorDataset* train) {
+std::optional<nn::InputNormalization> parse_normalize(const std::string& spec, const nn::TensorDataset* train) {
   if (spec.empty()) return std::nullopt;
   if (spec == "train") {
     if (!train) throw UsageError("--normalize train: this dataset has no training split");
-    return input_statistics(*train);
+    const auto [mean, stddev] = input_statistics(*train);
+    return nn::InputNormalization{mean, stddev};
   }
   const auto comma = spec.find(',');
   try {
@@ -79,7 +73,7 @@ std::optional<std::pair<double, double>> parse_normalize(const std::string& spec
     if (used_mean != comma || used_std != spec.size() - comma - 1 || !(stddev > 0) || !std::isfinite(mean)) {
       throw std::invalid_argument("bad numbers");
     }
-    return std::make_pair(mean, stddev);
+    return nn::InputNormalization{mean, stddev};
   } catch (const std::logic_error&) {
     throw UsageError(fmt::format("--normalize {}: want MEAN,STD (STD > 0) or 'train'", spec));
   }
@@ -109,8 +103,9 @@ void add_dataset_options(CLI::App& sub, DatasetArgs& args, const std::string& de
       ->check(CLI::PositiveNumber)
       ->type_name("N");
   sub.add_option("--normalize", args.normalize,
-                 "feed (x - MEAN) / STD instead of x; 'train' takes the mean and deviation of every value of "
-                 "the whole training split (default: the values as loaded, Fashion-MNIST in [0, 1])")
+                 "the model normalizes its input: (x - MEAN) / STD becomes its first nodes, so it and the file "
+                 "written take raw values; 'train' takes the mean and deviation of every value of the whole "
+                 "training split (default: none, Fashion-MNIST values in [0, 1])")
       ->type_name("MEAN,STD|train");
 }
 
@@ -128,10 +123,7 @@ LoadedDataset load_dataset(const DatasetArgs& args, const std::string& default_s
     nn::TrainTest data = io::fashion_mnist(args.data_dir);
     out.name = "fashion-mnist:" + split;
     out.normalization = parse_normalize(args.normalize, data.train.get());
-    for (auto* set : {&data.train, &data.test}) {
-      *set = first_n(*set, args.limit);
-      if (out.normalization) *set = normalized(*set, out.normalization->first, out.normalization->second);
-    }
+    for (auto* set : {&data.train, &data.test}) *set = first_n(*set, args.limit);
     out.train = data.train;
     out.test = data.test;
     out.selected = split == "test" ? out.test : out.train;
@@ -143,9 +135,7 @@ LoadedDataset load_dataset(const DatasetArgs& args, const std::string& default_s
     out.name = args.spec;
     auto train = io::hdf5_dataset(rest);
     out.normalization = parse_normalize(args.normalize, train.get());
-    train = first_n(train, args.limit);
-    if (out.normalization) train = normalized(train, out.normalization->first, out.normalization->second);
-    out.train = train;
+    out.train = first_n(train, args.limit);
     out.selected = out.train;
   } else {
     throw UsageError(fmt::format("--dataset {}: unknown dataset '{}' (known: fashion-mnist, hdf5:FILE)",
@@ -187,15 +177,34 @@ void check_data_input_output(const nn::Graph& graph, const std::string& input, c
 
 std::string normalization_text(const LoadedDataset& data) {
   if (!data.normalization) return "";
-  return fmt::format(", normalized with mean {:.9g}, std {:.9g}", data.normalization->first, data.normalization->second);
+  return fmt::format(", normalized in the model with mean {:.9g}, std {:.9g}", data.normalization->mean,
+                     data.normalization->std);
 }
 
 nlohmann::ordered_json normalization_json(const LoadedDataset& data) {
   if (!data.normalization) return nullptr;
-  return {{"mean", data.normalization->first}, {"std", data.normalization->second}};
+  return {{"mean", data.normalization->mean}, {"std", data.normalization->std}};
+}
+
+void normalize_model_input(nn::Graph& graph, const LoadedDataset& data, const std::string& input) {
+  if (data.normalization) nn::normalize_input(graph, input_info(graph, input).name, *data.normalization);
+}
+
+void normalize_model_input(nn::GraphModule& model, const LoadedDataset& data, const std::string& input) {
+  if (!data.normalization) return;
+  nn::Graph g = model.export_graph();
+  normalize_model_input(g, data, input);
+  model.set_graph(std::move(g));
 }
 
 // ---- output ----
+
+void check_output_folder(const std::string& file, const std::string& option) {
+  const std::filesystem::path folder = std::filesystem::path(file).parent_path();
+  if (folder.empty() || std::filesystem::is_directory(folder)) return;
+  throw Error(fmt::format("{} {}: the folder '{}' does not exist", option, file, folder.string()), ErrorKind::kIo,
+              fmt::format("create it first (mkdir -p {})", folder.string()));
+}
 
 void add_json_flag(CLI::App& sub, bool& json) {
   sub.add_flag("--json", json, "print the result as JSON on stdout (schema in the README)");

@@ -14,6 +14,7 @@
 
 #include <tamp/nn/dataset.h>
 #include <tamp/nn/graph_module.h>
+#include <tamp/nn/input_normalization.h>
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
@@ -71,6 +72,9 @@ struct DatasetArgs {
   int64_t limit = -1;      // keep only the first N examples of each split (--limit)
   std::string normalize;   // "MEAN,STD", "train" (the training split's statistics) or "" (--normalize)
 };
+// --normalize is part of the model, not of the data: the commands prepend (x - mean) / std to
+// the model's data input (normalize_model_input), so what they train, evaluate and write takes
+// raw values, as a deployer feeds them.
 
 // --dataset, --data-dir, --limit and --normalize. `default_spec` is used when --dataset is absent (empty:
 // the option is required).
@@ -82,13 +86,17 @@ struct LoadedDataset {
   std::shared_ptr<const nn::Dataset> test;    // may be null
   // The split the spec names (":test" / ":train"); the default split for specs without one.
   std::shared_ptr<const nn::Dataset> selected;
-  // --normalize: inputs became (x - mean) / std.
-  std::optional<std::pair<double, double>> normalization;
+  // --normalize: the statistics the model normalizes its input with (the data stays raw).
+  std::optional<nn::InputNormalization> normalization;
 };
 
-// " normalized with mean M, std S" or ""; the same as JSON ({"mean", "std"} or null).
+// ", normalized in the model with mean M, std S" or ""; the same as JSON ({"mean", "std"} or null).
 std::string normalization_text(const LoadedDataset& data);
 nlohmann::ordered_json normalization_json(const LoadedDataset& data);
+// nn::normalize_input on the data input (`input`, or the only one) when `data` has a
+// normalization; a model that already normalizes with the same statistics is unchanged.
+void normalize_model_input(nn::Graph& graph, const LoadedDataset& data, const std::string& input);
+void normalize_model_input(nn::GraphModule& model, const LoadedDataset& data, const std::string& input);
 
 // Throws UsageError for an unknown dataset name or split, tamp::Error (kIo, kInvalidInput)
 // for missing or corrupt files. `default_split` is "test" or "train".
@@ -101,6 +109,10 @@ void add_data_input_output_options(CLI::App& sub, std::string& input, std::strin
 void check_data_input_output(const nn::Graph& graph, const std::string& input, const std::string& output);
 
 // ---- output ----
+
+// Before any work: the folder `file` goes into exists (the current one when it names none),
+// else a kIo error naming `option`, the file and the missing folder.
+void check_output_folder(const std::string& file, const std::string& option);
 
 // --json: the machine-readable result on stdout instead of the text.
 void add_json_flag(CLI::App& sub, bool& json);

@@ -30,6 +30,7 @@ struct ConvertArgs {
 };
 
 int run_convert(const ConvertArgs& a) {
+  check_output_folder(a.out, "--out");
   if (!std::filesystem::exists(a.model.path)) throw Error(fmt::format("'{}': no such file", a.model.path), ErrorKind::kIo);
   const nn::Graph g = io::load_onnx_graph(a.model.path);
   compression::FloatConversionOptions o;

@@ -30,6 +30,7 @@ int run_eval(const EvalArgs& args) {
   nn::GraphModule model = load_model_for_arithmetic(args.model.path, args.arithmetic);
   check_data_input_output(model.graph(), args.input, args.output);
   const LoadedDataset data = load_dataset(args.data, "test");
+  normalize_model_input(model, data, args.input);
   const auto start = std::chrono::steady_clock::now();
   const EvalResult r = evaluate(model, *data.selected, {.batch_size = args.batch, .input = args.input, .output = args.output});
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

@@ -235,6 +235,12 @@ ModelReport analyse_model(const nn::Graph& graph, const OpRegistry& registry) {
     r.weights.push_back(std::move(w));
   }
   if (r.unsupported.empty()) r.trainable = trainable_elements(graph, registry);
+  // Integer weights read through DequantizeLinear: a zero is a value equal to its zero point.
+  for (const auto& c : compression::pruning::computed_weights(graph)) {
+    for (auto& w : r.weights) {
+      if (w.name == c.weight && is_integer(w.dtype)) w.zeros = count_zeros(c.values);
+    }
+  }
   std::map<std::string, compression::pruning::WeightSparsity> structures;
   for (auto& s : compression::pruning::sparsity_report(graph)) structures[s.weight] = std::move(s);
   for (auto& w : r.weights) {
@@ -249,12 +255,12 @@ ModelReport analyse_model(const nn::Graph& graph, const OpRegistry& registry) {
 void check_weight_patterns(const nn::Graph& graph, const std::string& pattern_text, ModelReport& report) {
   using namespace compression::pruning;
   const Pattern pattern = Pattern::parse(pattern_text);
-  std::map<std::string, WeightLayout> layouts;
-  for (const auto& w : find_prunable_weights(graph)) layouts.emplace(w.weight, w.layout);
+  std::map<std::string, ComputedWeight> computed;   // int8 weights of a QDQ export dequantized
+  for (auto& w : computed_weights(graph)) computed.emplace(w.weight, std::move(w));
   for (auto& w : report.weights) {
-    auto it = layouts.find(w.name);
-    if (it == layouts.end()) continue;
-    const PatternCheck c = check_pattern(graph.initializers.at(w.name), it->second, pattern);
+    auto it = computed.find(w.name);
+    if (it == computed.end()) continue;
+    const PatternCheck c = check_pattern(it->second.values, it->second.layout, pattern);
     w.pattern_valid = c.valid;
     w.pattern_detail = c.valid ? c.detail : fmt::format("{}: {}", pattern.str(), c.detail);
   }

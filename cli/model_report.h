@@ -29,7 +29,7 @@ struct WeightInfo {
   DType dtype = DType::kFloat32;
   Shape shape;
   int64_t elements = 0;
-  int64_t zeros = 0;                  // stored values equal to 0
+  int64_t zeros = 0;                  // values equal to 0 (integers read by DequantizeLinear: dequantized)
   bool packed = false;                // several values per element (MatMulNBits' B): no sparsity
   std::vector<std::string> consumers; // "node (Op)" of every node reading it
   // Conv / Gemm / MatMul weights: the structure their zeros follow (compression/pruning/

@@ -96,6 +96,7 @@ int run_prune(const PruneArgs& args) {
   if (args.epochs == 0 && !args.schedule.empty() && args.schedule != "one_shot") {
     throw UsageError("a gradual --schedule needs --finetune-epochs");
   }
+  check_output_folder(args.out, "--out");
   nn::GraphModule model = load_model(args.model.path);
   check_data_input_output(model.graph(), args.input, args.output);
   const int64_t params_before = float_parameters(model.graph());
@@ -104,7 +105,10 @@ int run_prune(const PruneArgs& args) {
   auto component = std::make_shared<Pruning>(options);
   StageRecord record;
   std::optional<LoadedDataset> data;
-  if (args.epochs > 0 || !args.data.spec.empty()) data = load_dataset(args.data, "train");
+  if (args.epochs > 0 || !args.data.spec.empty()) {
+    data = load_dataset(args.data, "train");
+    normalize_model_input(model, *data, args.input);
+  }
   if (args.epochs > 0) {
     Generator rng(args.seed);
     model.set_generator(&rng);

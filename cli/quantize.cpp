@@ -247,6 +247,7 @@ int run_tuned_quantize(const QuantizeArgs& a) {
 }
 
 int run_quantize(const QuantizeArgs& a) {
+  check_output_folder(a.out, "--out");
   if (a.target.given() && a.method == "weight-only") {
     throw UsageError("--target and --parity-arithmetic apply to --method static and dynamic (MatMulNBits has no "
                      "integer product to make exact)");
@@ -264,8 +265,15 @@ int run_quantize(const QuantizeArgs& a) {
     if (!a.format.empty()) throw UsageError("--format applies to --method static");
     if (a.power_of_two) throw UsageError("--power-of-two applies to --method static");
   }
-  const nn::Graph g = load_graph(a.model.path);
+  nn::Graph g = load_graph(a.model.path);
   check_data_input_output(g, a.input, a.output);
+  if (!a.calib.normalize.empty()) {
+    // The statistics come from the calibration data, else from the evaluation data.
+    DatasetArgs d = a.calib;
+    if (d.spec.empty()) d.spec = a.eval_data;
+    if (d.spec.empty()) throw UsageError("--normalize needs --calib-data or --eval-data");
+    normalize_model_input(g, load_dataset(d, "train"), a.input);
+  }
   Outcome r;
   if (a.method == "static") r = run_static(a, g);
   else if (a.method == "dynamic") r = run_dynamic(a, g);
@@ -277,6 +285,7 @@ int run_quantize(const QuantizeArgs& a) {
   if (!a.eval_data.empty()) {
     DatasetArgs d = a.calib;
     d.spec = a.eval_data;
+    d.normalize.clear();   // the model normalizes already
     eval_data = load_dataset(d, "test");
     nn::GraphModule before(g), after(r.graph);
     const EvalOptions eo{.input = a.input, .output = a.output};
@@ -386,9 +395,9 @@ Action setup_quantize(CLI::App& sub) {
                                             "bayesian or tpe")
       ->check(CLI::IsMember({"basic", "mse", "exhaustive", "random", "bayesian", "tpe"}));
   sub.add_flag("--power-of-two", a->power_of_two, "static: scales rounded up to powers of two (Vitis AI style)");
-  sub.add_option("--normalize", a->calib.normalize, "feed (x - MEAN) / STD of the calibration and evaluation data "
-                                                    "(as the model was trained), or 'train' for the training split's "
-                                                    "statistics")
+  sub.add_option("--normalize", a->calib.normalize, "the model normalizes its input: (x - MEAN) / STD becomes its "
+                                                    "first nodes (kept in the file written), or 'train' for the "
+                                                    "training split's statistics")
       ->type_name("MEAN,STD|train");
   a->calib.data_dir = std::getenv("TAMP_FASHION_MNIST_DIR") && *std::getenv("TAMP_FASHION_MNIST_DIR")
                           ? std::getenv("TAMP_FASHION_MNIST_DIR")

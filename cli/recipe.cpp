@@ -1,5 +1,6 @@
-// tamp recipe validate FILE: parses a recipe strictly (scheduler/recipe.h) without running
-// it; errors name the path of the bad value (exit code 3). --json prints the parsed outline.
+// tamp recipe validate FILE: parses a recipe strictly (scheduler/recipe.h) and checks the files
+// it reads (model, teachers, datasets) without running it; errors name the path of the bad
+// value (exit code 3). --json prints the parsed outline.
 #include "common.h"
 
 #include <tamp/scheduler/recipe.h>
@@ -8,34 +9,21 @@
 
 namespace tamp::cli {
 
-namespace {
-
-std::vector<std::string> component_names(const RecipeStage& s) {
-  std::vector<std::string> out;
-  if (s.pattern_lock) out.push_back("pattern_lock");
-  if (s.distillation) out.push_back("distillation");
-  if (s.self_distillation) out.push_back("self_distillation");
-  if (s.pruning) out.push_back("pruning " + s.pruning->pattern);
-  if (s.qat) out.push_back("qat");
-  if (s.ptq) out.push_back("ptq");
-  return out;
-}
-
-}  // namespace
-
 Action setup_recipe(CLI::App& sub) {
   sub.require_subcommand(1);
-  CLI::App* validate = sub.add_subcommand("validate", "Check a recipe against the format without running it");
+  CLI::App* validate =
+      sub.add_subcommand("validate", "Check a recipe against the format and the files it reads, without running it");
   auto file = std::make_shared<std::string>();
   auto json = std::make_shared<bool>(false);
   validate->add_option("file", *file, "the recipe")->required()->type_name("RECIPE.yaml");
   add_json_flag(*validate, *json);
   return [file, json] {
     const Recipe r = load_recipe(*file);
+    check_recipe_files(r);
     nlohmann::ordered_json stages = nlohmann::ordered_json::array();
     for (size_t i = 0; i < r.stages.size(); ++i) {
       stages.push_back({{"name", r.stages[i].name.empty() ? fmt::format("stage{}", i) : r.stages[i].name},
-                        {"components", component_names(r.stages[i])}});
+                        {"components", component_keys(r.stages[i])}});
     }
     if (*json) {
       print_json({{"file", *file}, {"valid", true}, {"hash", r.hash}, {"model", r.model}, {"stages", stages},

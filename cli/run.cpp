@@ -33,6 +33,7 @@ struct RunArgs {
   std::string recipe;
   std::string out;
   bool resume = false;
+  bool overwrite = false;
   bool quiet = false;
   int threads = -1;
   bool sync_batch_norm = false;
@@ -60,15 +61,19 @@ class Progress {
     const double steps_per_s = l.samples_per_s / static_cast<double>(std::max<int64_t>(1, batch));
     const double eta = steps_per_s > 0 ? static_cast<double>(l.total_steps - l.step) / steps_per_s : 0;
     const std::string eta_text = fmt::format("{}:{:02d}", static_cast<int>(eta) / 60, static_cast<int>(eta) % 60);
+    // The terms when there is more than the task loss: "(task 0.41, distillation.logits 0.38)".
+    std::string terms;
+    for (const auto& [term, value] : l.terms) terms += fmt::format("{}{} {:.4f}", terms.empty() ? "" : ", ", term, value);
+    terms = l.terms.size() > 1 ? " (" + terms + ")" : "";
     if (tty_) {
       constexpr int kWidth = 30;
       const int done = l.total_steps > 0 ? static_cast<int>(kWidth * l.step / l.total_steps) : kWidth;
-      fmt::print("\r  [{}{}] {}/{}  loss {:.4f}  {:.1f} steps/s  ETA {}   ", std::string(done, '#'),
-                 std::string(kWidth - done, '.'), l.step, l.total_steps, l.loss, steps_per_s, eta_text);
+      fmt::print("\r  [{}{}] {}/{}  loss {:.4f}{}  {:.1f} steps/s  ETA {}   ", std::string(done, '#'),
+                 std::string(kWidth - done, '.'), l.step, l.total_steps, l.loss, terms, steps_per_s, eta_text);
       open_ = true;
     } else {
-      fmt::print("  stage {} epoch {} step {}/{}  loss {:.4f}  lr {:.3g}  {:.1f} steps/s  ETA {}\n", k + 1, l.epoch + 1,
-                 l.step, l.total_steps, l.loss, l.lr, steps_per_s, eta_text);
+      fmt::print("  stage {} epoch {} step {}/{}  loss {:.4f}{}  lr {:.3g}  {:.1f} steps/s  ETA {}\n", k + 1,
+                 l.epoch + 1, l.step, l.total_steps, l.loss, terms, l.lr, steps_per_s, eta_text);
     }
     std::fflush(stdout);
   }
@@ -92,6 +97,28 @@ nlohmann::ordered_json eval_json(const EvalResult& e) {
   return {{"top1", e.top1}, {"top5", e.top5}, {"loss", e.loss}, {"examples", e.count}};
 }
 
+// What a run writes into its folder, that an earlier run's files would be confused with.
+std::vector<fs::path> run_files(const std::string& out, const std::string& export_path) {
+  std::vector<fs::path> files;
+  for (const char* f : {"checkpoint.h5", "metrics.jsonl", "summary.json", "report.html"}) files.push_back(fs::path(out) / f);
+  files.push_back(fs::path(out) / export_path);
+  return files;
+}
+
+// A fresh run would replace what an earlier one wrote into `out`: refused, naming the files,
+// unless told to; then the earlier run's files go first, so none of them outlives it.
+void clear_earlier_run(const std::string& out, const std::string& export_path, bool overwrite) {
+  std::string found;
+  for (const auto& f : run_files(out, export_path)) {
+    if (!fs::exists(f)) continue;
+    if (overwrite) fs::remove(f);
+    else found += (found.empty() ? "" : ", ") + f.filename().string();
+  }
+  if (found.empty()) return;
+  throw Error(fmt::format("'{}' holds another run ({})", out, found), ErrorKind::kInvalidInput,
+              "continue it with --resume, replace it with --overwrite, or pass another --out");
+}
+
 int run_on_rank(const RunArgs& args, dist::Context& world) {
   const bool root = world.is_root();
   const Recipe recipe = load_recipe(args.recipe);
@@ -101,13 +128,15 @@ int run_on_rank(const RunArgs& args, dist::Context& world) {
   }
   apply_threads(args.threads >= 0 ? args.threads : recipe.training.threads);
   const std::string out = args.out.empty() ? (fs::path("runs") / fs::path(args.recipe).stem()).string() : args.out;
-  fs::create_directories(out);
   const std::string checkpoint = (fs::path(out) / "checkpoint.h5").string();
   const std::string metrics_path = (fs::path(out) / "metrics.jsonl").string();
   if (args.resume && !fs::exists(checkpoint)) {
     throw Error(fmt::format("--resume: there is no checkpoint in '{}'", out), ErrorKind::kIo,
                 "run once without --resume");
   }
+  // Rank 0 alone looks: the others may start when it has written its first files.
+  if (root && !args.resume) clear_earlier_run(out, recipe.export_.path, args.overwrite);
+  fs::create_directories(out);
 
   nn::GraphModule model = load_model(recipe.model);
   check_data_input_output(model.graph(), recipe.input, recipe.output);
@@ -116,11 +145,13 @@ int run_on_rank(const RunArgs& args, dist::Context& world) {
   da.data_dir = recipe.data.dir;
   da.normalize = recipe.data.normalize;
   const LoadedDataset data = load_dataset(da, "train");
+  normalize_model_input(model, data, recipe.input);
   std::shared_ptr<const nn::Dataset> train = limited(data.train, recipe.data.limit);
   std::shared_ptr<const nn::Dataset> eval = data.test;
   if (!recipe.data.eval_dataset.empty()) {
     DatasetArgs ea = da;
     ea.spec = recipe.data.eval_dataset;
+    ea.normalize.clear();   // the model normalizes with the training data's statistics
     eval = load_dataset(ea, "train").train;
   }
   eval = limited(eval, recipe.data.eval_limit);
@@ -153,7 +184,7 @@ int run_on_rank(const RunArgs& args, dist::Context& world) {
     }
   }
 
-  Scheduler scheduler = build_scheduler(recipe);
+  Scheduler scheduler = build_scheduler(recipe, data.normalization);
   FitOptions fit = fit_options(recipe);
   fit.batch_size = batch_size;
   fit.train = train;
@@ -203,22 +234,33 @@ int run_on_rank(const RunArgs& args, dist::Context& world) {
   };
   fit.on_log = [&](size_t k, const StepLog& l) {
     progress.step(k, l, batch_size * world.size());
+    nlohmann::ordered_json terms = nlohmann::ordered_json::object();
+    for (const auto& [term, value] : l.terms) terms[term] = value;
     // Sparsity and bits as they are now, for a live view (tamp ui): a pruning schedule raises
     // the sparsity during the stage.
     const ModelStats now = model_stats(model.export_graph());
     nlohmann::ordered_json j{{"type", "train"}, {"stage", k}, {"epoch", l.epoch}, {"step", l.step},
-                             {"total_steps", l.total_steps}, {"loss", l.loss}, {"lr", l.lr},
+                             {"total_steps", l.total_steps}, {"loss", l.loss}, {"terms", terms}, {"lr", l.lr},
                              {"samples_per_s", l.samples_per_s}, {"sparsity", now.sparsity},
                              {"weight_bits", now.weight_bits}};
     fmt::print(metrics, "{}\n", j.dump());
   };
+  // A stage that only calibrates (ptq) has no training loss: it says how it calibrated.
+  auto work_text = [&](size_t k, const StageResult& r) {
+    if (!r.calibration_only) return fmt::format("{} steps, train loss {:.4f}", r.record.steps, r.record.train_loss);
+    const int64_t requested = recipe.stages[k].calibration_batches.value_or(recipe.training.calibration_batches);
+    const int64_t available = (train->size() + batch_size * world.size() - 1) / (batch_size * world.size());
+    return fmt::format("calibrated on {} batches", std::min(requested, available));
+  };
+  auto train_loss_json = [](const StageResult& r) {
+    return r.calibration_only ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(r.record.train_loss);
+  };
   fit.on_stage_end = [&](size_t k, const StageResult& r) {
     std::string acc = r.record.evaluated ? fmt::format(", top-1 {:.2f} %", 100 * r.record.eval.top1) : "";
-    progress.line(fmt::format("  done in {:.1f} s: {} steps, train loss {:.4f}{}, sparsity {:.1f} %, {} bits",
-                              r.record.seconds, r.record.steps, r.record.train_loss, acc, 100 * r.sparsity,
-                              r.weight_bits));
+    progress.line(fmt::format("  done in {:.1f} s: {}{}, sparsity {:.1f} %, {} bits", r.record.seconds,
+                              work_text(k, r), acc, 100 * r.sparsity, r.weight_bits));
     nlohmann::ordered_json j{{"type", "stage"},         {"stage", k},
-                             {"name", r.name},          {"train_loss", r.record.train_loss},
+                             {"name", r.name},          {"train_loss", train_loss_json(r)},
                              {"steps", r.record.steps}, {"skipped_steps", r.record.skipped_steps},
                              {"sparsity", r.sparsity},  {"weight_bits", r.weight_bits},
                              {"size_bytes", r.size_bytes}, {"seconds", r.record.seconds}};
@@ -278,7 +320,7 @@ int run_on_rank(const RunArgs& args, dist::Context& world) {
     nlohmann::ordered_json j{{"name", s.name},
                              {"components", s.components},
                              {"calibration_only", s.calibration_only},
-                             {"train_loss", s.record.train_loss},
+                             {"train_loss", train_loss_json(s)},
                              {"steps", s.record.steps},
                              {"skipped_steps", s.record.skipped_steps},
                              {"eval", s.record.evaluated ? eval_json(s.record.eval) : nlohmann::ordered_json(nullptr)},
@@ -334,7 +376,9 @@ Action setup_run(CLI::App& sub) {
       ->required()
       ->type_name("RECIPE.yaml");
   sub.add_option("--out", args->out, "output folder (default: runs/<recipe name>)")->type_name("DIR");
-  sub.add_flag("--resume", args->resume, "continue from DIR/checkpoint.h5 exactly where it stopped");
+  auto* resume = sub.add_flag("--resume", args->resume, "continue from DIR/checkpoint.h5 exactly where it stopped");
+  sub.add_flag("--overwrite", args->overwrite, "replace the run DIR holds (without it, a DIR holding a run is refused)")
+      ->excludes(resume);
   sub.add_flag("--quiet", args->quiet, "no progress output");
   sub.add_flag("--sync-batch-norm", args->sync_batch_norm,
                "under mpirun: BatchNorm statistics over every rank (the recipe's training.sync_batch_norm)");

@@ -165,9 +165,11 @@ void write_run_report(const std::string& path, const ReportInput& in) {
   for (const auto& s : in.summary["stages"]) {
     std::string comps;
     for (const auto& c : s["components"]) comps += (comps.empty() ? "" : " + ") + c.get<std::string>();
-    html += fmt::format("<tr><td>{}</td><td>{}</td><td>{}</td><td>{:.4f}</td><td>{}</td><td>{:.1f}</td><td>{}</td><td>{}</td>"
+    // A calibration-only stage (ptq) trains nothing: no loss to show.
+    const std::string loss = s["train_loss"].is_null() ? "calibration" : fmt::format("{:.4f}", s["train_loss"].get<double>());
+    html += fmt::format("<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.1f}</td><td>{}</td><td>{}</td>"
                         "<td>{:.1f}</td></tr>",
-                        escape(s.value("name", "")), escape(comps), s.value("steps", 0), s.value("train_loss", 0.0),
+                        escape(s.value("name", "")), escape(comps), s.value("steps", 0), loss,
                         s["eval"].is_null() ? "" : fmt::format("{:.2f}", 100 * s["eval"].value("top1", 0.0)),
                         100 * s.value("sparsity", 0.0), s.value("weight_bits", 32),
                         bytes_text(s.value("size_bytes", uint64_t{0})), s.value("seconds", 0.0));

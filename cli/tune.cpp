@@ -112,16 +112,20 @@ int run_tune(const TuneArgs& cli) {
   using namespace tuning;
   const TuneArgs a = is_recipe(cli.model.path) ? from_recipe(cli) : cli;
   if (a.out.empty()) throw UsageError("--out OUT.onnx is required (the tuned model)");
+  check_output_folder(a.out, "--out");
+  check_output_folder(a.history, "--history");
   apply_threads(a.threads);
   const AccuracyCriterion criterion = AccuracyCriterion::parse(a.criterion);
   auto strategy = make_strategy(a.strategy, a.seed);
   const auto format = compression::quant_format_from_name(a.format);
   if (!std::filesystem::exists(a.model.path)) throw Error(fmt::format("'{}': no such file", a.model.path), ErrorKind::kIo);
-  const nn::Graph g = io::load_onnx_graph(a.model.path);
+  nn::Graph g = io::load_onnx_graph(a.model.path);
   check_data_input_output(g, a.input, a.output);
   const LoadedDataset calib = load_dataset(a.calib, "train");
+  normalize_model_input(g, calib, a.input);
   DatasetArgs e = a.calib;
   e.spec = a.eval_data;
+  e.normalize.clear();   // the model normalizes with the calibration data's statistics
   if (a.eval_limit != -2) e.limit = a.eval_limit;
   const LoadedDataset eval = load_dataset(e, "test");
 
@@ -158,6 +162,7 @@ int run_tune(const TuneArgs& cli) {
     };
   }
   const TuningResult r = tune(problem, *strategy, t);
+  if (!r.best) throw Error(r.message, ErrorKind::kInvalidInput, "allow more trials (--max-trials)");
   io::save_onnx_graph(problem.export_graph(r.best->config, format), a.out);
   const auto values = problem.space().to_values(r.best->config);
   // The file as written against the trial tamp evaluated (nothing to check when every op
@@ -234,7 +239,8 @@ Action setup_tune(CLI::App& sub) {
                           : kFashionMnistDir;
   sub.add_option("--data-dir", a->calib.data_dir, "folder of the Fashion-MNIST files")->type_name("DIR");
   sub.add_option("--limit", a->calib.limit, "use only the first N examples of each split");
-  sub.add_option("--normalize", a->calib.normalize, "feed (x - MEAN) / STD, or 'train' statistics")
+  sub.add_option("--normalize", a->calib.normalize, "the model normalizes its input with (x - MEAN) / STD (kept in "
+                                                    "the file written), or 'train' statistics")
       ->type_name("MEAN,STD|train");
   sub.add_option("--calib-batches", a->calib_batches, "calibration batches (run once)")->check(CLI::PositiveNumber)
       ->capture_default_str();

@@ -54,6 +54,8 @@ struct Batch {
 class Component {
  public:
   virtual ~Component() = default;
+  // The method's recipe key (qat, ptq, pruning, pattern_lock, distillation,
+  // self_distillation): one name in recipes, logs, summaries and reports.
   virtual std::string name() const = 0;
 
   // requires: called once, before training, with the model this component compresses.
@@ -78,6 +80,9 @@ class Component {
   virtual void on_step_begin(const StepInfo& at) {}
   // ensures: an undefined Variable or a scalar loss to add to the total.
   virtual Variable extra_loss(const Batch& batch, const StepInfo& at) { return {}; }
+  // The terms of the last extra_loss, each as added (their sum is its value), for the loop's
+  // log next to the task loss; the loop names them "<name()>.<term>".
+  virtual std::vector<std::pair<std::string, double>> loss_terms() const { return {}; }
   virtual void on_after_backward(const StepInfo& at) {}
   virtual void on_after_step(const StepInfo& at) {}
   virtual void on_epoch_end(const StepInfo& at) {}

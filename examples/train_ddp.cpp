@@ -12,6 +12,7 @@
 // wrapped padding included, so its --batch N*B run is the reference for an N-rank run whose
 // last batch is uneven. --fail-rank/--fail-step/--fail-mode make a rank die or hang (tests of
 // the watchdog).
+#include <tamp/autograd/fnv1a.h>
 #include <tamp/autograd/threads.h>
 #include <tamp/compression/distillation/distillation.h>
 #include <tamp/compression/pruning/pruning.h>
@@ -79,14 +80,10 @@ void dump(const std::string& path, const nn::GraphModule& model) {
 }
 
 uint64_t mask_hash(const compression::Pruning* pruning) {
-  uint64_t h = 1469598103934665603ull;
   if (!pruning) return 0;
-  for (const auto& [name, m] : pruning->masks()) {
-    for (char c : name) h = (h ^ static_cast<unsigned char>(c)) * 1099511628211ull;
-    const auto* p = static_cast<const unsigned char*>(m.raw_data());
-    for (size_t i = 0; i < m.nbytes(); ++i) h = (h ^ p[i]) * 1099511628211ull;
-  }
-  return h;
+  Fnv1a h;
+  for (const auto& [name, m] : pruning->masks()) h.add(name).add(m.raw_data(), m.nbytes());
+  return h.value();
 }
 
 void fail_now(const std::string& mode) {

@@ -31,6 +31,19 @@ void check_storage(const H5::DataSet& ds, const std::string& path, const std::st
   }
 }
 
+// Integers keep their width and sign (token ids stay int64); floats become float32.
+std::pair<DType, H5::PredType> memory_type(const H5::DataSet& ds) {
+  if (ds.getTypeClass() == H5T_FLOAT) return {DType::kFloat32, H5::PredType::NATIVE_FLOAT};
+  const H5::IntType stored = ds.getIntType();
+  const bool is_signed = stored.getSign() != H5T_SGN_NONE;
+  switch (stored.getSize()) {
+    case 1: return is_signed ? std::pair{DType::kInt8, H5::PredType::NATIVE_INT8} : std::pair{DType::kUInt8, H5::PredType::NATIVE_UINT8};
+    case 2: return is_signed ? std::pair{DType::kInt16, H5::PredType::NATIVE_INT16} : std::pair{DType::kUInt16, H5::PredType::NATIVE_UINT16};
+    case 4: return is_signed ? std::pair{DType::kInt32, H5::PredType::NATIVE_INT32} : std::pair{DType::kUInt32, H5::PredType::NATIVE_UINT32};
+    default: return is_signed ? std::pair{DType::kInt64, H5::PredType::NATIVE_INT64} : std::pair{DType::kUInt64, H5::PredType::NATIVE_UINT64};
+  }
+}
+
 Tensor read_numeric(const H5::H5File& file, const std::string& path, const std::string& name, bool labels,
                     uint64_t file_bytes) {
   if (!file.nameExists(name)) {
@@ -57,9 +70,11 @@ Tensor read_numeric(const H5::H5File& file, const std::string& path, const std::
                             path, name, count, to_string(shape), kMaxElements));
   }
   check_storage(ds, path, name, count, file_bytes);
-  const bool as_int = labels && cls == H5T_INTEGER;
-  Tensor t = Tensor::empty(shape, as_int ? DType::kInt64 : DType::kFloat32);
-  if (count > 0) ds.read(t.raw_data(), as_int ? H5::PredType::NATIVE_INT64 : H5::PredType::NATIVE_FLOAT);
+  // Integer labels are int64, as cross-entropy wants them.
+  const auto [dtype, h5type] = labels && cls == H5T_INTEGER ? std::pair{DType::kInt64, H5::PredType::NATIVE_INT64}
+                                                            : memory_type(ds);
+  Tensor t = Tensor::empty(shape, dtype);
+  if (count > 0) ds.read(t.raw_data(), h5type);
   return t;
 }
 

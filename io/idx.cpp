@@ -133,6 +133,15 @@ Tensor read_idx(const std::string& path) {
   return t;
 }
 
+std::vector<std::string> fashion_mnist_files(const std::string& dir) {
+  std::vector<std::string> files;
+  for (const char* prefix : {"train", "t10k"}) {
+    files.push_back(find_file(dir, std::string(prefix) + "-images-idx3-ubyte"));
+    files.push_back(find_file(dir, std::string(prefix) + "-labels-idx1-ubyte"));
+  }
+  return files;
+}
+
 nn::TrainTest fashion_mnist(const std::string& dir) {
   nn::TrainTest data;
   data.train = load_split(dir, "train");

@@ -10,6 +10,7 @@
 #include <tamp/nn/dataset.h>
 
 #include <string>
+#include <vector>
 
 namespace tamp::io {
 
@@ -24,5 +25,8 @@ Tensor read_idx(const std::string& path);
 // (N, 1, 28, 28) scaled to [0, 1], labels int64 in [0, 10). A missing file is an error that
 // names the path and the Debian package that installs the data (dataset-fashion-mnist).
 nn::TrainTest fashion_mnist(const std::string& dir);
+// The four files fashion_mnist reads from `dir`, found without reading them; throws as
+// fashion_mnist does when one is missing.
+std::vector<std::string> fashion_mnist_files(const std::string& dir);
 
 }  // namespace tamp::io

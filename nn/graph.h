@@ -47,6 +47,10 @@ struct Node {
 
 std::shared_ptr<const Attributes> attrs_with(Attributes a);
 
+// Metadata key: comma-separated names of float initializers that GraphModule keeps constant
+// where it would otherwise train them (input normalization's mean and std).
+inline constexpr const char* kConstantsKey = "tamp.constants";
+
 struct Graph {
   std::string name = "tamp";
   std::vector<Node> nodes;                   // topological order (validate() checks)
@@ -57,7 +61,7 @@ struct Graph {
   std::map<std::string, int64_t> opsets{{"", 13}};  // domain -> version
   int64_t ir_version = 8;
   std::string producer_name, producer_version, doc_string;
-  std::map<std::string, std::string> metadata;
+  std::map<std::string, std::string> metadata;   // kConstantsKey among them
 
   int64_t opset(const std::string& domain = "") const;
   // Index of the node producing `value`, or -1 (graph input, initializer or undefined).

@@ -57,6 +57,14 @@ void GraphModule::set_graph(Graph graph) {
 GraphModule::Role GraphModule::role_of(const std::string& init) const {
   const Tensor& t = graph_.initializers.at(init);
   if (!is_floating(t.dtype())) return Role::kConstant;
+  if (auto it = graph_.metadata.find(kConstantsKey); it != graph_.metadata.end()) {
+    const std::string& list = it->second;
+    for (size_t at = 0; at <= list.size();) {
+      const size_t comma = std::min(list.find(',', at), list.size());
+      if (list.compare(at, comma - at, init) == 0) return Role::kConstant;
+      at = comma + 1;
+    }
+  }
   bool param = false;
   for (size_t i = 0; i < graph_.nodes.size(); ++i) {
     const Node& n = graph_.nodes[i];

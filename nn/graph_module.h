@@ -1,6 +1,7 @@
 // GraphModule: runs an nn::Graph through the op table with autograd. Float initializers that
-// feed a differentiable input become trainable parameters named after the initializer;
-// BatchNormalization running statistics become buffers; the rest are constants.
+// feed a differentiable input become trainable parameters named after the initializer, unless
+// the graph's metadata lists them as constants (kConstantsKey, graph.h); BatchNormalization
+// running statistics become buffers; the rest are constants.
 //
 //   nn::GraphModule m(io::load_onnx_graph("cnn.onnx"));
 //   m.train();

@@ -1,4 +1,5 @@
 // Model-level helpers of dist.h over any nn::Collective (no MPI here).
+#include <tamp/autograd/fnv1a.h>
 #include <tamp/scheduler/dist.h>
 
 #include <cstring>
@@ -23,17 +24,13 @@ int average_batch_norm_statistics(nn::GraphModule& model, nn::Collective& collec
 }
 
 uint64_t parameter_hash(const nn::GraphModule& model) {
-  uint64_t h = 1469598103934665603ull;
-  auto mix = [&](const void* data, size_t n) {
-    const auto* p = static_cast<const unsigned char*>(data);
-    for (size_t i = 0; i < n; ++i) h = (h ^ p[i]) * 1099511628211ull;
-  };
+  Fnv1a h;
   for (const auto& [name, t] : model.state_dict()) {
-    mix(name.data(), name.size());
-    for (int64_t d : t.shape()) mix(&d, sizeof d);
-    mix(t.raw_data(), t.nbytes());
+    h.add(name);
+    for (int64_t d : t.shape()) h.add(&d, sizeof d);
+    h.add(t.raw_data(), t.nbytes());
   }
-  return h;
+  return h.value();
 }
 
 }  // namespace tamp::dist

@@ -22,7 +22,9 @@ std::string output_name(const nn::Graph& graph, const std::string& requested) {
   return graph.outputs[0].name;
 }
 
-Tensor fit_input(const nn::ValueInfo& info, const Tensor& x) {
+namespace {
+
+Tensor fit_shape(const nn::ValueInfo& info, const Tensor& x) {
   if (!info.has_shape || info.shape.empty() || x.rank() == 0) return x;
   Shape want{x.dim(0)};
   int64_t known = 1;
@@ -37,6 +39,14 @@ Tensor fit_input(const nn::ValueInfo& info, const Tensor& x) {
   for (auto& d : want) if (d < 0) d = per_example / known;
   if (unknown == 0 && known != per_example) return x;
   return want == x.shape() ? x : x.reshape(want);
+}
+
+}  // namespace
+
+Tensor fit_input(const nn::ValueInfo& info, const Tensor& x) {
+  const bool convert = is_integer(x.dtype()) && x.dtype() != info.dtype &&
+                       (is_floating(info.dtype) || info.dtype == DType::kInt64);
+  return fit_shape(info, convert ? x.to(info.dtype) : x);
 }
 
 EvalResult evaluate(nn::GraphModule& model, const nn::Dataset& data, const EvalOptions& options) {

@@ -32,9 +32,10 @@ struct EvalResult {
 // Runs the model in eval mode without recording a tape; restores the previous mode.
 EvalResult evaluate(nn::GraphModule& model, const nn::Dataset& data, const EvalOptions& options = {});
 
-// `x` reshaped to what graph input `info` declares when only the per-example layout differs
-// (same element count per example); otherwise `x` unchanged, and the GraphModule reports the
-// mismatch.
+// `x` as graph input `info` declares it: reshaped when only the per-example layout differs
+// (same element count per example), and integers converted when the input is a float one
+// (images stored as uint8) or int64 (narrower token ids); any other mismatch is left for the
+// GraphModule to report.
 Tensor fit_input(const nn::ValueInfo& info, const Tensor& x);
 
 // The name of the single graph input, or `requested` after checking it exists.

@@ -1,6 +1,10 @@
 // parse_recipe: the top-level sections, optimizers, schedules and quantization specs (the
 // stage sections are in recipe_stage.cpp, the reader in detail/recipe_fields.h).
 #include <tamp/scheduler/detail/recipe_fields.h>
+#include <tamp/autograd/fnv1a.h>
+#include <tamp/compression/quantization/lower.h>
+#include <tamp/io/idx.h>
+#include <tamp/io/onnx_import.h>
 #include <tamp/scheduler/tuning/recipe_tuning.h>
 
 #include <fstream>
@@ -89,14 +93,21 @@ compression::QuantSpec read_qspec(Fields& f, compression::QuantSpec spec) {
 
 compression::QuantizerOptions read_quantizer(Fields& f) {
   compression::QuantizerOptions o;
+  // Refused here, not after training: ranges the export cannot write (lower.h).
+  auto writable = [&](const compression::QuantSpec& spec, const char* key, bool is_weight) {
+    const std::string why = compression::unwritable_reason(spec.quant_min(), spec.quant_max(), is_weight);
+    if (!why.empty()) fail(f.at(key), why);
+  };
   if (f.has("weights")) {
     Fields w(f.node("weights"), f.at("weights"));
     o.weights = read_qspec(w, compression::qint8_per_channel);
   }
+  writable(o.weights, "weights", true);
   if (f.has("activations")) {
     Fields a(f.node("activations"), f.at("activations"));
     o.activations = read_qspec(a, compression::quint8);
   }
+  writable(o.activations, "activations", false);
   o.exclude = f.strings("exclude");
   o.fold_batch_norm = f.flag("fold_batch_norm", true);
   o.learnable_scales = f.flag("learnable_scales", false);
@@ -193,9 +204,13 @@ Recipe parse_recipe(const std::string& text, const std::string& base_dir, const 
       r.stages.push_back(read_stage(stages[i], fmt::format("stages[{}]", i), base_dir));
     }
   }
+  bool quantized = r.tuning.has_value();
+  for (const auto& s : r.stages) quantized = quantized || s.qat || s.ptq;
+  // Unwritten, the format follows the stages: a quantized model in QDQ, else float.
+  r.export_.format = quantized ? "qdq" : "float";
   if (top.has("export")) {
     Fields x(top.node("export"), "export");
-    r.export_.format = x.choice("format", "qdq", {"qdq", "qoperator", "float"});
+    r.export_.format = x.choice("format", r.export_.format, {"qdq", "qoperator", "float"});
     r.export_.path = x.str("path", "model.onnx");
     r.export_.target = compression::export_target_from_name(x.choice("target", "portable", {"portable", "vnni", "arm"}));
     if (r.export_.path.empty() || std::filesystem::path(r.export_.path).is_absolute() ||
@@ -210,18 +225,40 @@ Recipe parse_recipe(const std::string& text, const std::string& base_dir, const 
       if (*q) (*q)->target = r.export_.target;
     }
   }
-  bool quantized = r.tuning.has_value();
-  for (const auto& s : r.stages) quantized = quantized || s.qat || s.ptq;
   if (quantized && r.export_.format == "float") {
     fail("export.format", "'float' cannot hold a quantized model: use qdq or qoperator");
   }
   if (!quantized && r.export_.format != "float") {
     fail("export.format", fmt::format("'{}' needs a quantization stage (qat or ptq); use 'float'", r.export_.format));
   }
-  uint64_t h = 1469598103934665603ull;
-  for (unsigned char ch : text) h = (h ^ ch) * 1099511628211ull;
-  r.hash = fmt::format("{:016x}", h);
+  r.hash = Fnv1a().add(text).hex();
   return r;
+}
+
+void check_recipe_files(const Recipe& r) {
+  auto onnx = [](const std::string& key, const std::string& path) {
+    if (!std::filesystem::exists(path)) {
+      throw Error(fmt::format("{}: '{}' does not exist", key, path), ErrorKind::kIo,
+                  "relative paths start at the recipe's folder");
+    }
+    TAMP_WITH_CONTEXT(key, io::load_onnx_graph(path));
+  };
+  auto dataset = [&](const std::string& key, const std::string& spec) {
+    if (spec.rfind("hdf5:", 0) == 0) {
+      if (!std::filesystem::exists(spec.substr(5))) {
+        throw Error(fmt::format("{}: '{}' does not exist", key, spec.substr(5)), ErrorKind::kIo,
+                    "relative paths start at the recipe's folder");
+      }
+    } else {
+      TAMP_WITH_CONTEXT(key, io::fashion_mnist_files(r.data.dir));
+    }
+  };
+  onnx("model", r.model);
+  for (size_t i = 0; i < r.stages.size(); ++i) {
+    if (r.stages[i].distillation) onnx(fmt::format("stages[{}].distillation.teacher", i), r.stages[i].distillation->teacher);
+  }
+  dataset("data.dataset", r.data.dataset);
+  if (!r.data.eval_dataset.empty()) dataset("data.eval_dataset", r.data.eval_dataset);
 }
 
 Recipe load_recipe(const std::string& path) {

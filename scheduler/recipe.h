@@ -19,6 +19,7 @@
 #include <tamp/compression/distillation/self_distillation.h>
 #include <tamp/compression/pruning/pruning.h>
 #include <tamp/compression/quantization/fake_quantizer.h>
+#include <tamp/nn/input_normalization.h>
 #include <tamp/scheduler/scheduler.h>
 #include <tamp/scheduler/tuning/recipe_tuning.h>
 
@@ -81,7 +82,8 @@ struct RecipeEvaluation {
 };
 
 struct RecipeExport {
-  std::string format = "qdq";              // qdq, qoperator, float (float: no lowering)
+  std::string format = "qdq";              // qdq, qoperator, float (float: no lowering); unwritten:
+                                           // qdq after a qat / ptq stage, else float
   std::string path = "model.onnx";         // relative to the output folder
   // portable, vnni or arm (compression/quantization/export_target.h): every qat / ptq stage
   // quantizes its weights for it, and the export is checked against it (export parity).
@@ -107,9 +109,22 @@ struct Recipe {
 Recipe parse_recipe(const std::string& text, const std::string& base_dir = ".", const std::string& label = "recipe");
 Recipe load_recipe(const std::string& path);
 
-// The components of one stage, in the order they are combined (teachers loaded here).
-std::vector<std::shared_ptr<compression::Component>> build_components(const RecipeStage& stage, const Recipe& recipe);
-Scheduler build_scheduler(const Recipe& recipe);
+// Every file the recipe reads exists and loads: the model and the teachers (as ONNX), the
+// HDF5 datasets, the Fashion-MNIST files of data.dir when the data is fashion-mnist. Throws
+// (kIo, kInvalidInput, kUnsupported) starting with the recipe key, e.g. "stages[0].
+// distillation.teacher: ...". HDF5 files are checked to exist, not read.
+void check_recipe_files(const Recipe& recipe);
+
+// The recipe keys of a stage's components (qat, pruning, ...), in the order build_components
+// combines them; each component's name() is its key.
+std::vector<std::string> component_keys(const RecipeStage& stage);
+// The components of one stage, in the order they are combined (teachers loaded here). With
+// `normalization` (data.normalize, resolved by the caller), a teacher that does not normalize
+// its input yet gets it as the student does (nn/input_normalization.h), so both read the
+// same raw data; one that does (a model tamp wrote) keeps its own.
+std::vector<std::shared_ptr<compression::Component>> build_components(
+    const RecipeStage& stage, const Recipe& recipe, const std::optional<nn::InputNormalization>& normalization = {});
+Scheduler build_scheduler(const Recipe& recipe, const std::optional<nn::InputNormalization>& normalization = {});
 // Every FitOptions field a recipe decides (not the datasets, callbacks or checkpoint path).
 FitOptions fit_options(const Recipe& recipe);
 

@@ -5,6 +5,7 @@
 #include <tamp/compression/quantization/static_quantization.h>
 #include <tamp/io/onnx_import.h>
 #include <tamp/scheduler/detail/recipe_fields.h>
+#include <tamp/scheduler/evaluate.h>
 
 namespace tamp {
 namespace recipe_detail {
@@ -188,13 +189,30 @@ RecipeStage read_stage(const YAML::Node& node, const std::string& path, const st
 
 }  // namespace recipe_detail
 
-std::vector<std::shared_ptr<compression::Component>> build_components(const RecipeStage& stage, const Recipe& recipe) {
+std::vector<std::string> component_keys(const RecipeStage& stage) {
+  std::vector<std::string> out;
+  if (stage.pattern_lock) out.push_back("pattern_lock");
+  if (stage.distillation) out.push_back("distillation");
+  if (stage.self_distillation) out.push_back("self_distillation");
+  if (stage.pruning) out.push_back("pruning");
+  if (stage.qat) out.push_back("qat");
+  if (stage.ptq) out.push_back("ptq");
+  return out;
+}
+
+std::vector<std::shared_ptr<compression::Component>> build_components(
+    const RecipeStage& stage, const Recipe& recipe, const std::optional<nn::InputNormalization>& normalization) {
   std::vector<std::shared_ptr<compression::Component>> out;
   if (stage.pattern_lock) out.push_back(std::make_shared<compression::PatternLock>());
   if (stage.distillation) {
     std::shared_ptr<nn::GraphModule> teacher;
-    TAMP_WITH_CONTEXT("loading the teacher",
-                      teacher = std::make_shared<nn::GraphModule>(io::load_onnx_graph(stage.distillation->teacher)));
+    TAMP_WITH_CONTEXT("loading the teacher", {
+      nn::Graph g = io::load_onnx_graph(stage.distillation->teacher);
+      // A teacher that normalizes its input already (tamp wrote it) takes raw values as it is.
+      const std::string input = input_info(g, stage.distillation->options.teacher_input).name;
+      if (normalization && !nn::input_normalization(g, input)) nn::normalize_input(g, input, *normalization);
+      teacher = std::make_shared<nn::GraphModule>(std::move(g));
+    });
     auto o = stage.distillation->options;
     o.student_input = recipe.input;
     if (o.student_output.empty()) o.student_output = recipe.output;
@@ -212,13 +230,13 @@ std::vector<std::shared_ptr<compression::Component>> build_components(const Reci
   return out;
 }
 
-Scheduler build_scheduler(const Recipe& recipe) {
+Scheduler build_scheduler(const Recipe& recipe, const std::optional<nn::InputNormalization>& normalization) {
   Scheduler s;
   for (size_t i = 0; i < recipe.stages.size(); ++i) {
     const RecipeStage& rs = recipe.stages[i];
     Stage st;
     st.name = rs.name;
-    TAMP_WITH_CONTEXT(fmt::format("stages[{}]", i), st.components = build_components(rs, recipe));
+    TAMP_WITH_CONTEXT(fmt::format("stages[{}]", i), st.components = build_components(rs, recipe, normalization));
     st.epochs = rs.epochs;
     st.max_steps_per_epoch = rs.steps_per_epoch;
     st.optimizer = rs.optimizer;

@@ -275,6 +275,7 @@ FitResult Scheduler::fit(nn::GraphModule& model, const FitOptions& options) {
         c.tensors["pos/step"] = i64(p.step);
         c.tensors["pos/loss_sum"] = f64(p.loss_sum);
         c.tensors["pos/window_sum"] = f64(p.window_sum);
+        for (const auto& [term, sum] : p.window_terms) c.tensors["pos/window_terms/" + term] = f64(sum);
         c.tensors["pos/window"] = i64(p.window);
         c.tensors["pos/steps"] = i64(p.steps);
         c.tensors["pos/skipped"] = i64(p.skipped);
@@ -292,6 +293,7 @@ FitResult Scheduler::fit(nn::GraphModule& model, const FitOptions& options) {
       p->step = as_i64(c.at("pos/step"));
       p->loss_sum = c.at("pos/loss_sum").item();
       p->window_sum = c.at("pos/window_sum").item();
+      for (const auto& [term, sum] : c.group("pos/window_terms/")) p->window_terms[term] = sum.item();
       p->window = as_i64(c.at("pos/window"));
       p->steps = as_i64(c.at("pos/steps"));
       p->skipped = as_i64(c.at("pos/skipped"));

@@ -68,7 +68,8 @@ void Trainer::calibrate() {
   model_.train(was_training);
 }
 
-bool Trainer::train_step(const nn::Batch& batch, const compression::StepInfo& at, double& loss_out) {
+bool Trainer::train_step(const nn::Batch& batch, const compression::StepInfo& at, double& loss_out,
+                         std::vector<std::pair<std::string, double>>& terms_out) {
   for (auto& c : components_) c->on_step_begin(at);
   const nn::ValueInfo& info = input_info(model_.graph(), input_);
   std::map<std::string, Variable> inputs{{input_, Variable(fit_input(info, batch.x))}};
@@ -78,9 +79,12 @@ bool Trainer::train_step(const nn::Batch& batch, const compression::StepInfo& at
   double weight = 1;
   for (auto& c : components_) weight *= c->task_loss_weight();
   if (weight != 1) loss = apply1("Mul", {loss, Variable(Tensor::scalar(weight, loss.dtype()))});
+  terms_out = {{"task", loss.value().item()}};
   for (auto& c : components_) {
     Variable extra = c->extra_loss({inputs, labels, values}, at);
-    if (extra.defined()) loss = apply1("Add", {loss, extra});
+    if (!extra.defined()) continue;
+    loss = apply1("Add", {loss, extra});
+    for (const auto& [term, value] : c->loss_terms()) terms_out.emplace_back(c->name() + "." + term, value);
   }
   loss_out = loss.value().item();
   // Every rank takes the same decision, so no rank waits in a collective the others skip.
@@ -164,6 +168,7 @@ StageRecord Trainer::run() {
     }
     model_.train();
     auto window_start = std::chrono::steady_clock::now();
+    std::vector<std::pair<std::string, double>> step_terms;
     const int first_epoch = per_epoch > 0 ? static_cast<int>(std::min<int64_t>(progress.step / per_epoch, options_.epochs)) : 0;
     // A checkpoint taken after an epoch's last step resumes inside that epoch (its end hooks
     // have not run yet), with every batch already done.
@@ -184,7 +189,7 @@ StageRecord Trainer::run() {
           }
           if (options_.lr_schedule) options_.lr_schedule->apply(*optimizer, at.step);
           double loss = 0;
-          const bool took = train_step(b, at, loss);
+          const bool took = train_step(b, at, loss, step_terms);
           if (!took) {
             optimizer->zero_grad();
             ++progress.skipped;
@@ -196,6 +201,7 @@ StageRecord Trainer::run() {
             for (auto& c : components_) c->on_after_step(at);
             progress.loss_sum += loss;
             progress.window_sum += loss;
+            for (const auto& [term, value] : step_terms) progress.window_terms[term] += value;
             ++progress.window;
             ++progress.steps;
           }
@@ -204,9 +210,16 @@ StageRecord Trainer::run() {
           if (options_.on_log && took &&
               (at.step % options_.log_every == 0 || at.step == at.total_steps)) {
             const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - window_start).count();
+            // In the order the step added them (every step adds the same terms).
+            std::vector<std::pair<std::string, double>> terms;
+            for (const auto& [term, value] : step_terms) {
+              terms.emplace_back(term, progress.window_terms[term] / static_cast<double>(progress.window));
+            }
             options_.on_log({epoch, at.step, at.total_steps, progress.window_sum / progress.window, optimizer->lr(),
-                             secs > 0 ? progress.window * options_.batch_size * collective_.size() / secs : 0});
+                             secs > 0 ? progress.window * options_.batch_size * collective_.size() / secs : 0,
+                             std::move(terms)});
             progress.window_sum = 0;
+            progress.window_terms.clear();
             progress.window = 0;
             window_start = std::chrono::steady_clock::now();
           }

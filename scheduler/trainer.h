@@ -40,6 +40,10 @@ struct StepLog {
   double loss = 0;           // mean over the steps since the previous log
   double lr = 0;
   double samples_per_s = 0;
+  // The loss's terms, means over the same steps: "task" (the weighted task loss) and, with
+  // components that add losses, "<component>.<term>" (distillation.logits, ...). They sum to
+  // `loss`.
+  std::vector<std::pair<std::string, double>> terms;
 };
 
 // Where a stage's training loop is, for checkpoints: written after every step (taken or
@@ -49,6 +53,7 @@ struct TrainProgress {
   int64_t step = 0;              // steps done in the stage, skipped ones included
   double loss_sum = 0;           // the running sums behind StageRecord and StepLog
   double window_sum = 0;
+  std::map<std::string, double> window_terms;   // per loss term (StepLog::terms)
   int64_t window = 0;
   int64_t steps = 0;
   int64_t skipped = 0;
@@ -125,7 +130,9 @@ class Trainer {
 
  private:
   void calibrate();
-  bool train_step(const nn::Batch& batch, const compression::StepInfo& at, double& loss_out);
+  // The step's loss and its terms (StepLog::terms); false when the loss was not finite.
+  bool train_step(const nn::Batch& batch, const compression::StepInfo& at, double& loss_out,
+                  std::vector<std::pair<std::string, double>>& terms_out);
   [[noreturn]] void explain_nonfinite(const nn::Batch& batch);
   std::vector<std::string> wanted_outputs() const;
 

@@ -122,6 +122,7 @@ std::vector<std::pair<std::string, Variable>> Distillation::trainable_parameters
 Variable Distillation::extra_loss(const Batch& batch, const StepInfo&) {
   Impl& I = *impl_;
   TAMP_CHECK(I.student, "Distillation: attach before training");
+  I.history.begin_step();
   auto in = batch.inputs.find(I.student_input);
   TAMP_CHECK(in != batch.inputs.end(), "distillation: the batch has no student input '{}'", I.student_input);
   std::map<std::string, Variable> t_values;
@@ -159,13 +160,17 @@ Variable Distillation::extra_loss(const Batch& batch, const StepInfo&) {
                       l = feature_loss(s, t_values.at(p.teacher).value(), p.loss, p.temperature));
     add(fmt::format("layer{}", i), apply1("Mul", {l, Variable(Tensor::scalar(p.weight, l.dtype()))}));
   }
-  if (total.defined()) I.history.add("total", total.value().item());
+  if (total.defined()) I.history.add_total(total.value().item());
   return total;
 }
 
 void Distillation::on_epoch_end(const StepInfo&) { impl_->history.end_epoch(); }
 
 const std::vector<std::map<std::string, double>>& Distillation::history() const { return impl_->history.epochs(); }
+
+std::vector<std::pair<std::string, double>> Distillation::loss_terms() const {
+  return impl_->history.step_terms();
+}
 
 std::map<std::string, Tensor> Distillation::state() const {
   std::map<std::string, Tensor> s;

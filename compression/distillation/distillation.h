@@ -26,6 +26,7 @@
 //                with the student, never part of its graph: export drops them.
 //   extra_loss   runs the teacher under NoGradGuard (no tape, nothing kept for backward).
 //   on_epoch_end appends the epoch's mean of each loss term to history().
+//   loss_terms   the last step's terms, weighted as added.
 //   state        the projections' parameters.
 #pragma once
 
@@ -73,6 +74,8 @@ class Distillation : public Component {
   std::vector<std::pair<std::string, Variable>> trainable_parameters() const override;
   Variable extra_loss(const Batch& batch, const StepInfo& at) override;
   void on_epoch_end(const StepInfo& at) override;
+  // "logits" and "layer<i>", as history() names them.
+  std::vector<std::pair<std::string, double>> loss_terms() const override;
   std::map<std::string, Tensor> state() const override;
   void load_state(const std::map<std::string, Tensor>& state) override;
 

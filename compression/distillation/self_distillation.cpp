@@ -172,6 +172,7 @@ Variable SelfDistillation::head_logits(size_t i, const std::map<std::string, Var
 Variable SelfDistillation::extra_loss(const Batch& batch, const StepInfo&) {
   Impl& I = *impl_;
   TAMP_CHECK(I.model, "SelfDistillation: attach before training");
+  I.history.begin_step();
   auto value = [&](const std::string& name) {
     auto it = batch.values.find(name);
     TAMP_CHECK(it != batch.values.end(), "self-distillation: the forward pass did not return '{}'", name);
@@ -199,7 +200,7 @@ Variable SelfDistillation::extra_loss(const Batch& batch, const StepInfo&) {
           p.feature_weight);
     }
   }
-  if (total.defined()) I.history.add("total", total.value().item());
+  if (total.defined()) I.history.add_total(total.value().item());
   return total;
 }
 
@@ -207,6 +208,10 @@ void SelfDistillation::on_epoch_end(const StepInfo&) { impl_->history.end_epoch(
 
 const std::vector<std::map<std::string, double>>& SelfDistillation::history() const {
   return impl_->history.epochs();
+}
+
+std::vector<std::pair<std::string, double>> SelfDistillation::loss_terms() const {
+  return impl_->history.step_terms();
 }
 
 std::map<std::string, Tensor> SelfDistillation::state() const {

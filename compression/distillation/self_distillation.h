@@ -67,6 +67,8 @@ class SelfDistillation : public Component {
   std::vector<std::pair<std::string, Variable>> trainable_parameters() const override;
   Variable extra_loss(const Batch& batch, const StepInfo& at) override;
   void on_epoch_end(const StepInfo& at) override;
+  // "head<i>.kd", "head<i>.ce", "head<i>.feature", as history() names them.
+  std::vector<std::pair<std::string, double>> loss_terms() const override;
   std::map<std::string, Tensor> state() const override;
 
   const std::vector<std::map<std::string, double>>& history() const;

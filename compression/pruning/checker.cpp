@@ -105,10 +105,62 @@ WeightSparsity describe_sparsity(const Tensor& weight, const WeightLayout& layou
   return s;
 }
 
+namespace {
+
+// (q - zero_point) * scale, per tensor or along `axis`, as float32.
+Tensor dequantized(const Tensor& q, const Tensor& scale, const Tensor& zero_point, int64_t axis) {
+  Tensor out = Tensor::empty(q.shape(), DType::kFloat32);
+  const int64_t a = axis < 0 ? axis + q.rank() : axis;
+  const bool per_channel = scale.numel() > 1;
+  TAMP_CHECK(!per_channel || (a >= 0 && a < q.rank() && q.dim(a) == scale.numel()),
+             "DequantizeLinear scale {} does not match axis {} of {}", describe(scale), axis, describe(q));
+  int64_t inner = 1;
+  for (int64_t d = a + 1; per_channel && d < q.rank(); ++d) inner *= q.dim(d);
+  float* o = out.data<float>();
+  for (int64_t i = 0; i < q.numel(); ++i) {
+    const int64_t c = per_channel ? (i / inner) % scale.numel() : 0;
+    const double zp = zero_point.defined() ? zero_point.at(zero_point.numel() > 1 ? c : 0) : 0.0;
+    o[i] = static_cast<float>((q.at(i) - zp) * scale.at(c));
+  }
+  return out;
+}
+
+}  // namespace
+
+std::vector<ComputedWeight> computed_weights(const nn::Graph& g) {
+  std::vector<ComputedWeight> out;
+  for (const PrunableWeight& w : find_prunable_weights(g)) {
+    out.push_back({w.weight, w.node, w.op_type, w.layout, g.initializers.at(w.weight)});
+  }
+  for (const nn::Node& n : g.nodes) {
+    if (!n.domain.empty() || (n.op_type != "Conv" && n.op_type != "Gemm" && n.op_type != "MatMul")) continue;
+    if (n.inputs.size() < 2) continue;
+    const int p = g.producer(n.inputs[1]);
+    if (p < 0 || g.nodes[p].op_type != "DequantizeLinear" || !g.nodes[p].domain.empty()) continue;
+    const nn::Node& dq = g.nodes[p];
+    auto q = g.initializers.find(dq.inputs.at(0));
+    auto scale = dq.inputs.size() > 1 ? g.initializers.find(dq.inputs[1]) : g.initializers.end();
+    if (q == g.initializers.end() || scale == g.initializers.end() || !is_integer(q->second.dtype())) continue;
+    Tensor zero_point;
+    if (dq.inputs.size() > 2 && !dq.inputs[2].empty()) {
+      auto z = g.initializers.find(dq.inputs[2]);
+      if (z == g.initializers.end()) continue;
+      zero_point = z->second;
+    }
+    const Tensor& t = q->second;
+    if (n.op_type == "Conv" ? t.rank() < 3 : t.rank() != 2) continue;
+    const WeightLayout layout =
+        WeightLayout::of(n.op_type, t.shape(), n.op_type == "Gemm" && n.attrs->i("transB", 0) == 0);
+    out.push_back({q->first, n.name, n.op_type, layout,
+                   dequantized(t, scale->second, zero_point, dq.attrs->i("axis", 1))});
+  }
+  return out;
+}
+
 std::vector<WeightSparsity> sparsity_report(const nn::Graph& graph) {
   std::vector<WeightSparsity> out;
-  for (const PrunableWeight& w : find_prunable_weights(graph)) {
-    WeightSparsity s = describe_sparsity(graph.initializers.at(w.weight), w.layout);
+  for (const ComputedWeight& w : computed_weights(graph)) {
+    WeightSparsity s = describe_sparsity(w.values, w.layout);
     s.weight = w.weight;
     s.node = w.node;
     s.op_type = w.op_type;

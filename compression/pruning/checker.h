@@ -41,7 +41,19 @@ struct WeightSparsity {
   std::string summary;       // "50.0 % 2:4 valid", "dense", ...
 };
 
-// The weights of Conv / Gemm / MatMul nodes (pruning/targets.h), with the strongest structure
+// A Conv / Gemm / MatMul weight as the node computes with it: a float initializer (found as
+// pruning/targets.h finds them, through FakeQuantize), or an integer initializer read through
+// a DequantizeLinear with initializer scale and zero point (a QDQ export), dequantized — so
+// the zeros pruning left show in an int8 model too (a stored value equal to its zero point).
+struct ComputedWeight {
+  std::string weight;        // the initializer
+  std::string node, op_type;
+  WeightLayout layout;
+  Tensor values;             // float32 (float64 when stored so)
+};
+std::vector<ComputedWeight> computed_weights(const nn::Graph& graph);
+
+// The computed weights of Conv / Gemm / MatMul nodes, with the strongest structure
 // their zeros follow, tried in this order: N:M among 1:8, 1:4, 2:8, 1:2, 2:4, 4:8 (sparsest
 // first, then the finer group); whole channels (at least one all-zero row); blocks among 8x1,
 // 1x8, 4x1, 1x4, 2x2, 2x1, 1x2 (largest first, at least one all-zero block); else unstructured.

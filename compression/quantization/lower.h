@@ -30,13 +30,23 @@
 // integer form.
 #pragma once
 
+#include <tamp/compression/quantization/qspec.h>
 #include <tamp/nn/graph.h>
 
+#include <string>
 #include <string_view>
+#include <vector>
 
 namespace tamp::compression {
 
 enum class QuantFormat { kQdq, kQOperator };
+
+// The one check of the integer ranges QDQ and QOperator write, which the lowering applies to
+// FakeQuantize nodes and recipes to QAT / PTQ specs before training: weights of 2 to 8 bits
+// inside int8 or uint8, activations of the whole int8 or uint8 range.
+// "" when a tensor quantized to [quant_min, quant_max] can be written (as a weight or as an
+// activation), else why not, listing what can.
+std::string unwritable_reason(int64_t quant_min, int64_t quant_max, bool is_weight);
 
 // "qdq" / "qoperator" (throws naming the accepted values).
 QuantFormat quant_format_from_name(std::string_view name);

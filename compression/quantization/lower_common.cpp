@@ -1,7 +1,33 @@
+#include <tamp/compression/quantization/lower.h>
 #include <tamp/compression/quantization/lower_common.h>
 
 #include <cmath>
 #include <limits>
+
+namespace tamp::compression {
+
+std::string unwritable_reason(int64_t quant_min, int64_t quant_max, bool is_weight) {
+  const double bits = std::log2(static_cast<double>(quant_max - quant_min + 1));
+  if (is_weight) {
+    // The stored integers are what DequantizeLinear reads, whatever part of the type they use.
+    const bool fits = quant_min < quant_max && ((quant_min >= -128 && quant_max <= 127) ||
+                                                (quant_min >= 0 && quant_max <= 255));
+    if (fits) return "";
+    return fmt::format("a weight quantized to [{}, {}] ({:.3g} bits) cannot be exported: the QDQ / QOperator export "
+                       "writes weights of 2 to 8 bits inside int8 [-128, 127] or uint8 [0, 255]",
+                       quant_min, quant_max, bits);
+  }
+  if ((quant_min == -128 && quant_max == 127) || (quant_min == 0 && quant_max == 255)) return "";
+  if (quant_min == -127 && quant_max == 127) {
+    return "a narrow-range [-127, 127] activation cannot be exported: QuantizeLinear always saturates to "
+           "[-128, 127], so ONNX Runtime would not compute what training simulated (narrow range suits weights)";
+  }
+  return fmt::format("an activation quantized to [{}, {}] ({:.3g} bits) cannot be exported: QuantizeLinear "
+                     "saturates to the whole int8 [-128, 127] / uint8 [0, 255] range, so activations take 8 bits",
+                     quant_min, quant_max, bits);
+}
+
+}  // namespace tamp::compression
 
 namespace tamp::compression::detail {
 
@@ -12,30 +38,10 @@ DType check_lowerable(const nn::Graph& g, const FakeQuantSite& s, const nn::Node
                 ErrorKind::kInvalidInput, "finalize the QAT / static PTQ component (run at least one batch) before export");
   }
   const int64_t qmin = n.attrs->i("quant_min", -128), qmax = n.attrs->i("quant_max", 127);
-  const bool int8 = qmin == -128 && qmax == 127;
-  const bool uint8 = qmin == 0 && qmax == 255;
-  const double bits = std::log2(static_cast<double>(qmax - qmin + 1));
-  if (s.is_weight) {
-    // The stored integers are what DequantizeLinear reads, whatever part of the type they use.
-    const bool fits = qmin < qmax && ((qmin >= -128 && qmax <= 127) || (qmin >= 0 && qmax <= 255));
-    if (!fits) {
-      throw Error(fmt::format("{} quantizes to [{}, {}] ({:.3g} bits): int8 [-128, 127] / uint8 [0, 255] weights "
-                              "cannot hold that range",
-                              where, qmin, qmax, bits),
-                  ErrorKind::kUnsupported, "quantize weights with 2 to 8 bits");
-    }
-  } else if (!(int8 || uint8)) {
-    if (qmin == -127 && qmax == 127) {
-      throw Error(fmt::format("{} is a narrow-range [-127, 127] activation: QuantizeLinear always saturates to "
-                              "[-128, 127], so ONNX Runtime would not compute what training simulated",
-                              where),
-                  ErrorKind::kUnsupported, "use narrow range for weights only");
-    }
-    throw Error(fmt::format("{} quantizes an activation to [{}, {}] ({:.3g} bits): QuantizeLinear saturates to the "
-                            "whole int8 [-128, 127] / uint8 [0, 255] range, so ONNX Runtime would not compute what "
-                            "training simulated",
-                            where, qmin, qmax, bits),
-                ErrorKind::kUnsupported, "quantize activations with 8 bits; fewer bits suit weights only");
+  if (const std::string why = unwritable_reason(qmin, qmax, s.is_weight); !why.empty()) {
+    throw Error(fmt::format("{}: {}", where, why), ErrorKind::kUnsupported,
+                "quantize weights with 2 to 8 bits and activations with 8; 4-bit weights also export through "
+                "weight-only quantization (MatMulNBits)");
   }
   auto si = g.initializers.find(s.scale);
   auto zi = g.initializers.find(s.zero_point);

@@ -1,4 +1,4 @@
-// ONNX Runtime's com.microsoft MatMulNBits weight layout (DESIGN.md "Numerics"): packing
+// ONNX Runtime's com.microsoft MatMulNBits weight layout (docs/architecture.md, "Numerics"): packing
 // block-quantized integer weights into the B / scales / zero_points initializers, and back.
 //
 //   BlockQuantized q = quantize_blocks_rtn(w_nk, {.bits = 4, .block_size = 32});  // block_quant.h

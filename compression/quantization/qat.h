@@ -38,7 +38,7 @@ namespace tamp::compression {
 class QuantizationAwareTraining : public FakeQuantizer {
  public:
   explicit QuantizationAwareTraining(QuantizerOptions options = {}) : FakeQuantizer(std::move(options)) {}
-  std::string name() const override { return "QuantizationAwareTraining"; }
+  std::string name() const override { return "qat"; }
 
   void on_stage_begin(const StepInfo& at) override;
   void on_epoch_begin(const StepInfo& at) override;

@@ -1,5 +1,5 @@
 // Where fake quantization goes in a float graph, following the placement ONNX Runtime's QDQ
-// fusion needs (DESIGN.md "Numerics"): the weight of every Conv, ConvTranspose, Gemm and
+// fusion needs (docs/architecture.md, "Numerics"): the weight of every Conv, ConvTranspose, Gemm and
 // MatMul (per output channel), the activations entering them, their outputs (after a
 // following Relu, which ORT folds into the quantization), and both inputs and the output of
 // residual Adds. "Pass-through" ops (MaxPool, Reshape, Flatten, Transpose, Relu, ...) keep

@@ -17,7 +17,7 @@ namespace tamp::compression {
 class StaticQuantization : public FakeQuantizer {
  public:
   explicit StaticQuantization(QuantizerOptions options = {}) : FakeQuantizer(std::move(options)) {}
-  std::string name() const override { return "StaticQuantization"; }
+  std::string name() const override { return "ptq"; }
   bool needs_training() const override { return false; }
   void on_calibration_batch(const Batch& batch) override {
     observe(batch);

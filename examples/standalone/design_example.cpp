@@ -1,4 +1,4 @@
-// DESIGN.md's "What the user sees", as it compiles against the installed package: distil from
+// docs/architecture.md's "What the user sees", as it compiles against the installed package: distil from
 // a wider teacher while pruning to 2:4, then quantization-aware training with the masks
 // locked, on one process or many under mpirun; writes int8 QDQ ONNX.
 //

@@ -138,7 +138,8 @@ void FallbackStrategy::advance(const StrategyContext& ctx) {
       return;
     }
     case Phase::kCumulative:
-      if (met_ && ctx.keep_improving) plan_refine(ctx);
+      // Every op in fp32 is no answer: re-quantize the ones it does not need.
+      if (met_ && (ctx.keep_improving || ctx.space.quantizes_nothing(met_->config))) plan_refine(ctx);
       else phase_ = Phase::kDone;
       return;
     case Phase::kRefine:

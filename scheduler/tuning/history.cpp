@@ -6,13 +6,15 @@
 
 #include <filesystem>
 #include <fstream>
+#include <tuple>
 #include <vector>
 
 namespace tamp::tuning {
 
 using nlohmann::json;
 
-TuningHistory::TuningHistory(std::string path, const TuningSpace& space) : path_(std::move(path)), space_(space) {
+TuningHistory::TuningHistory(std::string path, const TuningSpace& space, const ProblemFingerprint& fingerprint)
+    : path_(std::move(path)), space_(space) {
   if (path_.empty()) return;
   std::vector<std::string> lines;
   if (std::filesystem::exists(path_)) {
@@ -28,7 +30,9 @@ TuningHistory::TuningHistory(std::string path, const TuningSpace& space) : path_
     }
   }
   if (lines.empty()) {
-    write_line(json{{"tamp_tuning", 1}, {"space", space.signature()}, {"dimensions", space.size()}}.dump());
+    write_line(json{{"tamp_tuning", 1}, {"space", space.signature()}, {"model", fingerprint.model},
+                    {"data", fingerprint.data}, {"dimensions", space.size()}}
+                   .dump());
     return;
   }
   for (size_t i = 0; i < lines.size(); ++i) {
@@ -41,6 +45,14 @@ TuningHistory::TuningHistory(std::string path, const TuningSpace& space) : path_
                                   "searchable values differ)",
                                   path_),
                       ErrorKind::kInvalidInput, "delete it to start afresh, or give another history file");
+        }
+        // Files without these keys predate them: their trials may belong to any model.
+        for (const auto& [key, want, what] : {std::tuple{"model", fingerprint.model, "another model (its weights or graph differ)"},
+                                             std::tuple{"data", fingerprint.data, "other data (examples or settings differ)"}}) {
+          if (j.value(key, std::string()) != want) {
+            throw Error(fmt::format("the tuning history '{}' was written for {}", path_, what), ErrorKind::kInvalidInput,
+                        "delete it to start afresh, or give another history file");
+          }
         }
       } else if (j.contains("baseline")) {
         baseline_ = Outcome{j.at("baseline").at("accuracy").get<double>(), j.at("baseline").at("objective").get<double>()};

@@ -1,7 +1,8 @@
 // The tuning history, tuning.jsonl: one JSON object per line, appended and flushed as each
 // trial finishes, so an interrupted run loses at most the trial it was evaluating.
 //
-//   {"tamp_tuning": 1, "space": "3f2a...", "dimensions": 16}             header
+//   {"tamp_tuning": 1, "space": "3f2a...", "model": "91c0...", "data": "5e77...",
+//    "dimensions": 16}                                                     header
 //   {"baseline": {"accuracy": 0.8412, "objective": 1706536}}              fp32 model
 //   {"trial": 0, "config": {"/fc1/Gemm:quantize": "int8", ...}, "accuracy": 0.62,
 //    "objective": 427000, "seconds": 0.41}                                 one per trial
@@ -9,7 +10,8 @@
 // A restarted run opens the same file: the strategy replays from the start (strategies are
 // deterministic for a seed) and every configuration found here is answered from the file
 // instead of evaluated. Accuracy and objective are stored raw, so a restart may change the
-// criterion. A file written for another tuning space is refused; a torn last line (the
+// criterion. A file written for another tuning space, another model (its content, not its
+// file name) or other data (problem.h: ProblemFingerprint) is refused; a torn last line (the
 // process was killed while writing it) is ignored.
 #pragma once
 
@@ -23,9 +25,9 @@ namespace tamp::tuning {
 
 class TuningHistory {
  public:
-  // path "" keeps nothing. Throws (kInvalidInput) for a file of another space or a
-  // malformed line other than the last, (kIo) when the file cannot be written.
-  TuningHistory(std::string path, const TuningSpace& space);
+  // path "" keeps nothing. Throws (kInvalidInput) for a file of another space, model or
+  // data, or a malformed line other than the last, (kIo) when the file cannot be written.
+  TuningHistory(std::string path, const TuningSpace& space, const ProblemFingerprint& fingerprint = {});
 
   const std::optional<Outcome>& baseline() const { return baseline_; }
   void set_baseline(const Outcome& b);

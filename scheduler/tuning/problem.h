@@ -21,10 +21,20 @@ struct Outcome {
   double objective = 0;  // lower is better (size, BOPs, latency)
 };
 
+// What a trial's outcome depends on besides its configuration, as hashes: the model's
+// content, and the data it is calibrated and evaluated on with the settings that pick it.
+// The history (history.h) refuses a file written for another model or other data. Empty:
+// the problem cannot tell (synthetic problems).
+struct ProblemFingerprint {
+  std::string model;
+  std::string data;
+};
+
 class TuningProblem {
  public:
   virtual ~TuningProblem() = default;
   virtual const TuningSpace& space() const = 0;
+  virtual ProblemFingerprint fingerprint() const { return {}; }
   // The uncompressed model. Called at most once per tuning run (and not at all when the
   // history holds it).
   virtual Outcome baseline() = 0;

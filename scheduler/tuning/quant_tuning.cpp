@@ -1,3 +1,4 @@
+#include <tamp/autograd/fnv1a.h>
 #include <tamp/autograd/variable.h>
 #include <tamp/compression/quantization/batch_norm_folding.h>
 #include <tamp/compression/quantization/fake_quant_graph.h>
@@ -40,6 +41,21 @@ double parse_level(const std::string& text, const std::string& what) {
   return v;
 }
 
+// Every example of `data`, its dtypes and shapes included.
+void add_examples(Fnv1a& h, const nn::Dataset& data) {
+  constexpr int64_t kChunk = 1024;
+  for (int64_t begin = 0; begin < data.size(); begin += kChunk) {
+    std::vector<int64_t> indices;
+    for (int64_t i = begin; i < std::min(data.size(), begin + kChunk); ++i) indices.push_back(i);
+    const nn::Batch b = data.get_batch(indices);
+    for (const Tensor* t : {&b.x, &b.y}) {
+      if (!t->defined()) continue;
+      h.add(describe(*t));
+      h.add(t->raw_data(), t->nbytes());
+    }
+  }
+}
+
 }  // namespace
 
 QuantTuningProblem::QuantTuningProblem(nn::Graph float_graph, QuantTuningOptions options)
@@ -71,6 +87,14 @@ QuantTuningProblem::QuantTuningProblem(nn::Graph float_graph, QuantTuningOptions
                   ErrorKind::kInvalidInput);
     }
   }
+  fingerprint_.model = Fnv1a().add(io::serialize_onnx_graph(float_, {.keep_training_ops = true})).hex();
+  Fnv1a data;
+  add_examples(data, *options_.calibration);
+  add_examples(data, *options_.eval);
+  data.add(fmt::format("calibration {} x {}; eval batch {}, max {}, input '{}', output '{}'",
+                       options_.calibration_batches, options_.calibration_batch_size, options_.eval_options.batch_size,
+                       options_.eval_options.max_batches, options_.eval_options.input, options_.eval_options.output));
+  fingerprint_.data = data.hex();
   fold_batch_norms(float_, options_.exclude);
   remove_unused(float_);
   try {

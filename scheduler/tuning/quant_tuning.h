@@ -71,6 +71,9 @@ class QuantTuningProblem : public TuningProblem {
   QuantTuningProblem(nn::Graph float_graph, QuantTuningOptions options);
 
   const TuningSpace& space() const override { return space_; }
+  // model: the float graph as given; data: every example of both datasets, the calibration
+  // batches and batch size, and the evaluation options.
+  ProblemFingerprint fingerprint() const override { return fingerprint_; }
   Outcome baseline() override;
   Outcome evaluate(const Config& c) override;
   // Per op: relative MSE of the model's output on the first calibration batch with that op
@@ -102,6 +105,7 @@ class QuantTuningProblem : public TuningProblem {
 
   nn::Graph float_;                       // BatchNorm folded
   QuantTuningOptions options_;
+  ProblemFingerprint fingerprint_;
   TuningSpace space_;
   std::unique_ptr<CalibrationCache> cache_;
   std::vector<std::string> ops_;          // quantizable compute nodes, graph order

@@ -1,4 +1,5 @@
 #include <tamp/autograd/error.h>
+#include <tamp/autograd/fnv1a.h>
 #include <tamp/scheduler/tuning/space.h>
 
 #include <fmt/format.h>
@@ -45,6 +46,15 @@ std::vector<int> TuningSpace::dimensions_of_kind(DimensionKind kind) const {
   std::vector<int> out;
   for (size_t i = 0; i < dims_.size(); ++i) if (dims_[i].kind == kind) out.push_back(static_cast<int>(i));
   return out;
+}
+
+bool TuningSpace::quantizes_nothing(const Config& c) const {
+  const std::vector<int> fallbacks = dimensions_of_kind(DimensionKind::kFallback);
+  if (fallbacks.empty()) return false;
+  for (int d : fallbacks) {
+    if (c.at(static_cast<size_t>(d)) == 0) return false;
+  }
+  return true;
 }
 
 Config TuningSpace::canonical(Config c) const {
@@ -94,18 +104,15 @@ std::string TuningSpace::key(const Config& c) const {
 }
 
 std::string TuningSpace::signature() const {
-  uint64_t h = 1469598103934665603ull;  // FNV-1a: stable across builds, unlike std::hash
-  auto mix = [&](const std::string& s) {
-    for (unsigned char ch : s) h = (h ^ ch) * 1099511628211ull;
-    h = (h ^ 0xff) * 1099511628211ull;
-  };
+  Fnv1a h;
+  auto mix = [&](const std::string& s) { h.add(s).add("\xff"); };
   for (const auto& d : dims_) {
     mix(d.name);
     for (const auto& v : d.values) mix(v);
     mix(std::to_string(d.parent));
   }
   for (const auto& [k, v] : fixed_) mix(k + "=" + v);
-  return fmt::format("{:016x}", h);
+  return h.hex();
 }
 
 double TuningSpace::log10_count() const {

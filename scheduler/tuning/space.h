@@ -56,6 +56,9 @@ class TuningSpace {
   std::vector<int> dimensions_of_kind(DimensionKind kind) const;
 
   Config default_config() const { return Config(dims_.size(), 0); }
+  // Every fallback dimension (there is at least one) keeps its op in float: the
+  // configuration quantizes nothing.
+  bool quantizes_nothing(const Config& c) const;
   // Dependent dimensions at 0 where their parent is not. Throws for a wrong length or an
   // index out of range.
   Config canonical(Config c) const;

@@ -70,7 +70,7 @@ TuningResult tune(TuningProblem& problem, Strategy& strategy, const TunerOptions
     throw Error(fmt::format("max trials must be at least 1 (got {})", options.exit.max_trials), ErrorKind::kInvalidInput);
   }
   const auto start = Clock::now();
-  TuningHistory history(options.history, space);
+  TuningHistory history(options.history, space, problem.fingerprint());
   TuningResult result;
   if (history.baseline()) {
     result.baseline = *history.baseline();
@@ -128,13 +128,16 @@ TuningResult tune(TuningProblem& problem, Strategy& strategy, const TunerOptions
     strategy.observe(result.history.back(), StrategyContext{space, problem, result.history, result.required_accuracy,
                                                             !options.exit.stop_at_first});
     if (options.on_trial) options.on_trial(r);
-    if (r.meets && options.exit.stop_at_first) {
+    // Quantizing nothing is the float model again: never an answer to a quantization goal
+    // (strategies still see that it meets, and may re-quantize ops from there).
+    if (r.meets && !space.quantizes_nothing(c) && options.exit.stop_at_first) {
       result.stop_reason = "criterion met";
       break;
     }
   }
 
   for (const auto& r : result.history) {
+    if (space.quantizes_nothing(r.config)) continue;
     if (r.meets) {
       if (!result.best || !result.best->meets || r.outcome.objective < result.best->outcome.objective ||
           (r.outcome.objective == result.best->outcome.objective && r.outcome.accuracy > result.best->outcome.accuracy)) {
@@ -157,7 +160,8 @@ TuningResult tune(TuningProblem& problem, Strategy& strategy, const TunerOptions
                                  "reached {:.4f}",
                                  crit, result.trials, result.stop_reason, result.best->trial, result.best->outcome.accuracy);
   } else {
-    result.message = fmt::format("no trial ran (stopped: {})", result.stop_reason);
+    result.message = fmt::format("no trial quantizing an op ran ({} trials, stopped: {})", result.trials,
+                                 result.stop_reason);
   }
   result.fallbacks = explain(problem, result);
   return result;

@@ -1,7 +1,9 @@
 // The accuracy-aware tuning loop: a strategy proposes configurations, each is evaluated once
 // (or answered from the history), until the exit policy stops it. The result is the
 // configuration with the smallest objective among those meeting the criterion, or — when
-// none does — the most accurate one found, with a message saying so.
+// none does — the most accurate one found, with a message saying so. A configuration that
+// quantizes nothing (every op in fp32) is never the result, and stop_at_first does not stop
+// on it (TrialRecord::meets still says whether its accuracy meets the criterion).
 //
 //   QuantTuningProblem problem(graph, {...});                 // quant_tuning.h
 //   auto strategy = make_strategy("basic");
@@ -39,7 +41,7 @@ struct TuningResult {
   Outcome baseline;
   double required_accuracy = 0;
   bool met = false;                     // best meets the criterion
-  std::optional<TrialRecord> best;      // null only when no trial ran
+  std::optional<TrialRecord> best;      // null only when no trial quantizing something ran
   int trials = 0;                       // proposed and answered, resumed ones included
   int evaluations = 0;                  // run in this process
   int resumed = 0;                      // answered from the history

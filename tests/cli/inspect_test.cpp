@@ -268,5 +268,31 @@ TEST(Inspect, AgreesWithInferAtEveryOpset) {
   }
 }
 
+// A 2:4-pruned model quantized to int8 QDQ: the pattern is checked on the int8 weights behind
+// DequantizeLinear (as the exported model computes with them), where it used to show nothing.
+TEST(Inspect, PatternOfInt8QdqWeights) {
+  TempDir dir;
+  const std::string pruned = dir.file("p.onnx"), q = dir.file("q.onnx");
+  ASSERT_EQ(run_tamp({"prune", model_path("cnn"), "--pattern", "2:4", "--out", pruned}).code, 0);
+  const CliResult quantized = run_tamp({"quantize", pruned, "--method", "static", "--calib-data", "fashion-mnist",
+                                        "--calib-batches", "2", "--out", q});
+  ASSERT_EQ(quantized.code, 0) << quantized.err;
+  const nlohmann::json j = nlohmann::json::parse(run_tamp({"inspect", q, "--pattern", "2:4", "--json"}).out);
+  int checked = 0, valid = 0;
+  for (const auto& w : j.at("weights")) {
+    if (!w.contains("pattern")) continue;
+    ++checked;
+    EXPECT_EQ(w.at("dtype"), "int8") << w.dump();
+    // conv1 has one input channel (9 values per output: no groups of 4) and stays dense
+    if (w.at("shape")[1] == 1) continue;
+    valid += w.at("pattern").at("valid").get<bool>();
+    EXPECT_NEAR(w.at("sparsity").get<double>(), 0.5, 0.01) << w.dump();
+  }
+  EXPECT_EQ(checked, 4);
+  EXPECT_EQ(valid, 3);
+  const CliResult dense = run_tamp({"inspect", q, "--pattern", "1:4"});
+  EXPECT_NE(dense.out.find("1:4: "), std::string::npos) << dense.out;   // violations named
+}
+
 }  // namespace
 }  // namespace tamp::test

@@ -123,6 +123,50 @@ TEST(TuneCli, QuantizeStaticWithAnAccuracyCriterion) {
   EXPECT_EQ(dyn.code, 2) << dyn.err;
 }
 
+// The history answers trials only for the model and data it was written with: the same file
+// name holding other weights, or other examples, is refused instead of reported from it.
+TEST(TuneCli, HistoryOfAnotherModelOrOtherDataIsRefused) {
+  TempDir dir;
+  const std::string model = dir.file("mlp.onnx"), out = dir.file("q.onnx");
+  std::filesystem::copy_file(source_dir() + "/tests/data/models/mlp.onnx", model);
+  auto tune_with = [&](const std::string& limit) {
+    return run_tamp({"tune", model, "--out", out, "--strategy", "basic", "--calibration", "minmax", "--max-trials", "1",
+                     "--calib-batches", "2", "--limit", limit, "--accuracy-criterion", "absolute:0.5"});
+  };
+  ASSERT_EQ(tune_with("300").code, 0);
+  const std::string untrained = slurp(model);
+  io::save_onnx_graph(trained_mlp(20, /*hostile=*/false), model);
+  const CliResult other_model = tune_with("300");
+  EXPECT_EQ(other_model.code, 3) << other_model.err;
+  EXPECT_NE(other_model.err.find("written for another model"), std::string::npos) << other_model.err;
+  std::ofstream(model, std::ios::binary) << untrained;
+  const CliResult other_data = tune_with("200");
+  EXPECT_EQ(other_data.code, 3) << other_data.err;
+  EXPECT_NE(other_data.err.find("written for other data"), std::string::npos) << other_data.err;
+  const CliResult same = tune_with("300");
+  EXPECT_EQ(same.code, 0) << same.err;
+  EXPECT_NE(same.out.find("1 from the history"), std::string::npos) << same.out;
+}
+
+TEST(TuneCli, MissingOutputFolderIsNamed) {
+  TempDir dir;
+  const std::string model = source_dir() + "/tests/data/models/mlp.onnx";
+  const std::string out = dir.file("newdir") + "/x.onnx";
+  const CliResult r = run_tamp({"tune", model, "--out", out, "--limit", "200"});
+  EXPECT_EQ(r.code, 3) << r.err;
+  EXPECT_NE(r.err.find("the folder '" + dir.file("newdir") + "' does not exist"), std::string::npos) << r.err;
+  for (const std::string cmd : {"train", "prune", "convert", "quantize"}) {
+    std::vector<std::string> args{cmd, model, "--out", out};
+    if (cmd == "train") args.insert(args.end(), {"--dataset", "fashion-mnist"});
+    if (cmd == "prune") args.insert(args.end(), {"--pattern", "2:4"});
+    if (cmd == "convert") args.insert(args.end(), {"--to", "fp16"});
+    if (cmd == "quantize") args.insert(args.end(), {"--method", "dynamic"});
+    const CliResult c = run_tamp(args);
+    EXPECT_EQ(c.code, 3) << cmd << ": " << c.err;
+    EXPECT_NE(c.err.find("does not exist"), std::string::npos) << cmd << ": " << c.err;
+  }
+}
+
 TEST(TuneCli, BadArguments) {
   TempDir dir;
   const std::string model = source_dir() + "/tests/data/models/mlp.onnx";

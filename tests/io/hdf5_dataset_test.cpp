@@ -66,6 +66,28 @@ TEST_F(Hdf5Files, ReadsBackWhatWasWritten) {
   EXPECT_EQ(b.y.to_vector<int64_t>(), std::vector<int64_t>({7}));
 }
 
+// Integer inputs keep their type: token ids beyond float32's 24-bit mantissa stay exact, and
+// uint8 images stay one byte each (the model's input decides, scheduler/evaluate.h fit_input).
+TEST_F(Hdf5Files, IntegerInputsKeepTheirType) {
+  const int64_t big = (int64_t{1} << 40) + 1;
+  {
+    H5::H5File f(path("ids.h5"), H5F_ACC_TRUNC);
+    put(f, "x", {2, 2}, std::vector<int64_t>{big, 7, -3, 0}, H5::PredType::NATIVE_INT64);
+    put(f, "y", {2}, std::vector<int64_t>{1, 0}, H5::PredType::NATIVE_INT64);
+    put(f, "img", {2, 2}, std::vector<uint8_t>{0, 255, 17, 3}, H5::PredType::NATIVE_UINT8);
+    put(f, "short", {2, 2}, std::vector<int16_t>{-300, 2, 3, 4}, H5::PredType::NATIVE_INT16);
+  }
+  auto ids = hdf5_dataset(path("ids.h5"));
+  EXPECT_EQ(ids->x().dtype(), DType::kInt64);
+  EXPECT_EQ(ids->x().to_vector<int64_t>(), std::vector<int64_t>({big, 7, -3, 0}));
+  auto img = hdf5_dataset(path("ids.h5"), "img");
+  EXPECT_EQ(img->x().dtype(), DType::kUInt8);
+  EXPECT_EQ(img->x().to_vector<uint8_t>(), std::vector<uint8_t>({0, 255, 17, 3}));
+  auto shorts = hdf5_dataset(path("ids.h5"), "short");
+  EXPECT_EQ(shorts->x().dtype(), DType::kInt16);
+  EXPECT_EQ(shorts->x().to_vector<int16_t>(), std::vector<int16_t>({-300, 2, 3, 4}));
+}
+
 TEST_F(Hdf5Files, ErrorsNameTheFileAndTheDataset) {
   {
     H5::H5File f(path("bad.h5"), H5F_ACC_TRUNC);

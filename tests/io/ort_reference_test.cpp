@@ -60,7 +60,7 @@ TEST_P(OrtReference, TampMatchesOnnxRuntimeBeforeAndAfterExport) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Models, OrtReference,
-                         ::testing::Values("mlp", "cnn", "cnn_bn", "cnn_wide", "transformer"));
+                         ::testing::Values("mlp", "cnn", "cnn_bn", "cnn_wide", "transformer", "cnn_fmnist"));
 
 // scripts/export_test_models.py --architectures: torch's opset-17 exports, the encoder also
 // upgraded to opsets 18 and 21 by the script (Reduce axes inputs, Gelu). The CNNs use no op

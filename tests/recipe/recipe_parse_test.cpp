@@ -4,6 +4,7 @@
 // files users hand it.
 #include "support/ort_runner.h"  // source_dir()
 
+#include <tamp/compression/quantization/lower.h>
 #include <tamp/scheduler/recipe.h>
 
 #include <gtest/gtest.h>
@@ -89,7 +90,15 @@ TEST(Recipe, BadRecipesNameThePathOfTheProblem) {
        "stages[0].self_distillation.head_grid: 0 is outside", ""},
       {"export format", base + "export: {format: tflite}\n", "export.format:", "qoperator"},
       {"float export of a quantized model", base + "export: {format: float}\n", "export.format:", "quantized"},
-      {"qdq export without quantization", "model: m.onnx\nstages: [{name: a}]\n", "export.format:", "float"},
+      {"qdq export without quantization", "model: m.onnx\nstages: [{name: a}]\nexport: {format: qdq}\n",
+       "export.format:", "float"},
+      // Ranges the export cannot write are refused before any training (lower.h).
+      {"7-bit qat weights", "model: m.onnx\nstages:\n  - qat: {weights: {bits: 7}}\n", "stages[0].qat.weights:",
+       "cannot be exported"},
+      {"4-bit ptq activations", "model: m.onnx\nstages:\n  - ptq: {activations: {bits: 4}}\n",
+       "stages[0].ptq.activations:", "[0, 255]"},
+      {"narrow-range activations", "model: m.onnx\nstages:\n  - qat: {activations: {signed: true, narrow_range: true}}\n",
+       "stages[0].qat.activations:", "[-127, 127]"},
       {"export outside the folder", base + "export: {path: ../x.onnx}\n", "export.path:", "inside the output folder"},
       {"export target", base + "export: {target: avx512}\n", "export.target:", "portable"},
       {"data set", base + "data: {dataset: cifar10}\n", "data.dataset:", "hdf5:FILE"},
@@ -104,6 +113,52 @@ TEST(Recipe, BadRecipesNameThePathOfTheProblem) {
     EXPECT_EQ(e.rfind(bad.path, 0), 0u) << bad.what << ": " << e;
     EXPECT_NE(e.find(bad.detail), std::string::npos) << bad.what << ": " << e;
   }
+}
+
+// Every spec a recipe accepts is one the export writes, and every one it refuses is one the
+// export refuses: both read lower.h's list.
+TEST(Recipe, QuantizationBitsAreWhatTheExportWrites) {
+  for (int bits = 2; bits <= 8; ++bits) {
+    for (const bool is_signed : {true, false}) {
+      for (const char* role : {"weights", "activations"}) {
+        const std::string text = fmt::format("model: m.onnx\nstages:\n  - qat: {{{}: {{bits: {}, signed: {}}}}}\n", role,
+                                             bits, is_signed);
+        const compression::QuantSpec spec{.bits = bits, .is_signed = is_signed};
+        const bool writable = compression::unwritable_reason(spec.quant_min(), spec.quant_max(),
+                                                             std::string(role) == "weights") == "";
+        EXPECT_EQ(error_of(text) == "", writable) << text;
+        EXPECT_EQ(writable, bits == 8 || std::string(role) == "weights") << text;   // 2-8 bit weights, 8-bit activations
+      }
+    }
+  }
+}
+
+TEST(Recipe, ExportFormatFollowsTheStagesWhenUnwritten) {
+  EXPECT_EQ(parse_recipe("model: m.onnx\nstages: [{name: a}]\n").export_.format, "float");
+  EXPECT_EQ(parse_recipe("model: m.onnx\nstages: [{pruning: {pattern: \"2:4\"}}]\nexport: {path: p.onnx}\n").export_.format,
+            "float");
+  EXPECT_EQ(parse_recipe("model: m.onnx\nstages: [{qat: {}}]\n").export_.format, "qdq");
+  EXPECT_EQ(parse_recipe("model: m.onnx\nstages: [{ptq: {}}]\nexport: {format: qoperator}\n").export_.format,
+            "qoperator");
+}
+
+// One name per method: recipe key, Component::name(), logs and summaries.
+TEST(Recipe, EveryComponentIsNamedAfterItsRecipeKey) {
+  const std::string model = source_dir() + "/tests/data/models/cnn.onnx";
+  const Recipe r = parse_recipe("model: " + model + "\nstages:\n"
+                                "  - distillation: {teacher: " + model + "}\n"
+                                "    self_distillation: {pairs: [{shallow: x}]}\n"
+                                "    pruning: {pattern: \"2:4\"}\n"
+                                "    qat: {}\n"
+                                "  - pattern_lock: true\n"
+                                "  - ptq: {}\n");
+  std::vector<std::string> keys, names;
+  for (const auto& stage : r.stages) {
+    for (const auto& k : component_keys(stage)) keys.push_back(k);
+    for (const auto& c : build_components(stage, r)) names.push_back(c->name());
+  }
+  EXPECT_EQ(names, keys);
+  EXPECT_EQ(keys, (std::vector<std::string>{"distillation", "self_distillation", "pruning", "qat", "pattern_lock", "ptq"}));
 }
 
 TEST(Recipe, QatFreezeBatchNormKeys) {

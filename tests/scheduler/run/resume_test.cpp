@@ -88,6 +88,30 @@ TEST(Resume, KilledRunsResumeBitIdenticalAcrossStages) {
   }
 }
 
+// A second run into a folder holding one replaces nothing unless told: --resume continues it,
+// --overwrite replaces it.
+TEST(Resume, AFolderHoldingAnotherRunIsRefusedUnlessOverwritten) {
+  TempDir dir;
+  const std::string recipe = tiny_recipe("oneshot_prune_qat", dir, 2);
+  const std::string out = dir.file("out");
+  ASSERT_EQ(run_tamp({"run", recipe, "--out", out, "--quiet"}).code, 0);
+  const std::string summary = slurp(out + "/summary.json");
+  const CliResult again = run_tamp({"run", recipe, "--out", out, "--quiet"});
+  EXPECT_EQ(again.code, 3);
+  EXPECT_NE(again.err.find("'" + out + "' holds another run (checkpoint.h5, metrics.jsonl, summary.json, report.html, "
+                           "model.onnx)"), std::string::npos) << again.err;
+  EXPECT_NE(again.err.find("--overwrite"), std::string::npos) << again.err;
+  EXPECT_EQ(slurp(out + "/summary.json"), summary) << "the refused run changed the folder";
+  EXPECT_EQ(run_tamp({"run", recipe, "--out", out, "--resume", "--overwrite"}).code, 2);
+  const CliResult replaced = run_tamp({"run", recipe, "--out", out, "--quiet", "--overwrite"});
+  EXPECT_EQ(replaced.code, 0) << replaced.err;
+  // Another file in the folder is no run: nothing of it would be replaced.
+  const std::string other = dir.file("other");
+  std::filesystem::create_directories(other);
+  std::ofstream(other + "/notes.txt") << "mine\n";
+  EXPECT_EQ(run_tamp({"run", recipe, "--out", other, "--quiet"}).code, 0);
+}
+
 TEST(Resume, RefusesAnotherRecipeAndAMissingCheckpoint) {
   TempDir dir;
   const std::string recipe = tiny_recipe("oneshot_prune_qat", dir, 4, 2);

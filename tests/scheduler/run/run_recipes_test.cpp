@@ -13,13 +13,11 @@
 namespace tamp::test {
 namespace {
 
-// The first n test images, normalized as the tiny recipes do.
+// The first n test images as loaded: the tiny recipes' normalization is inside the exported
+// model, which takes raw pixels.
 Tensor test_images(int64_t n) {
   static const nn::TrainTest data = io::fashion_mnist("/usr/share/datasets/fashion-mnist");
-  Tensor x = data.test->slice(0, n)->x().to(DType::kFloat32);
-  float* p = x.data<float>();
-  for (int64_t i = 0; i < x.numel(); ++i) p[i] = (p[i] - 0.2860f) / 0.3530f;
-  return x;
+  return data.test->slice(0, n)->x();
 }
 
 std::vector<int64_t> argmax_rows(const Tensor& logits) {
@@ -133,6 +131,52 @@ TEST(RunRecipe, PatternLockKeepsTheZerosOfAPrunedStudent) {
     }
     EXPECT_GT(zeros, 100000);
   }
+}
+
+// Distillation logs each term of its loss (metrics.jsonl and the progress line): the task loss,
+// the logit KD and every intermediate layer, summing to the loss. A PTQ stage says it
+// calibrated (no "train loss 0.0000"), and components carry their recipe keys everywhere.
+TEST(RunRecipe, DistillationLogsEveryLossTermAndPtqSaysItCalibrated) {
+  TempDir dir;
+  const std::string path = tiny_recipe("multishot_distill_ptq", dir, 4);
+  YAML::Node r = YAML::LoadFile(path);
+  YAML::Node layer;
+  layer["student"] = "/fc1/Gemm_output_0";
+  layer["teacher"] = "/fc1/Gemm_output_0";
+  layer["weight"] = 0.1;
+  r["stages"][0]["distillation"]["layers"].push_back(layer);
+  std::ofstream(path) << YAML::Dump(r) << "\n";
+  const std::string out = dir.file("out");
+  const CliResult run = run_tamp({"run", path, "--out", out});
+  ASSERT_EQ(run.code, 0) << run.err;
+  EXPECT_NE(run.out.find("stage 1/2 'distill': distillation"), std::string::npos) << run.out;
+  EXPECT_NE(run.out.find("stage 2/2 'ptq': ptq"), std::string::npos) << run.out;
+  EXPECT_NE(run.out.find("(task "), std::string::npos) << run.out;
+  EXPECT_NE(run.out.find("distillation.logits "), std::string::npos) << run.out;
+  EXPECT_NE(run.out.find("distillation.layer0 "), std::string::npos) << run.out;
+  EXPECT_NE(run.out.find("calibrated on 4 batches"), std::string::npos) << run.out;
+  EXPECT_EQ(run.out.find("train loss 0.0000"), std::string::npos) << run.out;
+
+  int train_lines = 0;
+  std::ifstream metrics(out + "/metrics.jsonl");
+  for (std::string line; std::getline(metrics, line);) {
+    const auto j = nlohmann::json::parse(line);
+    if (j.at("type") == "stage") {
+      EXPECT_EQ(j.at("train_loss").is_null(), j.at("stage") == 1) << line;
+      continue;
+    }
+    ++train_lines;
+    const auto& terms = j.at("terms");
+    ASSERT_EQ(terms.size(), 3u) << line;
+    double sum = 0;
+    for (const char* t : {"task", "distillation.logits", "distillation.layer0"}) sum += terms.at(t).get<double>();
+    EXPECT_NEAR(sum, j.at("loss").get<double>(), 1e-9 * std::max(1.0, sum)) << line;
+  }
+  EXPECT_EQ(train_lines, 2);
+  const auto summary = nlohmann::json::parse(slurp(out + "/summary.json"));
+  EXPECT_EQ(summary["stages"][0]["components"], nlohmann::json::array({"distillation"}));
+  EXPECT_EQ(summary["stages"][1]["components"], nlohmann::json::array({"ptq"}));
+  EXPECT_TRUE(summary["stages"][1]["train_loss"].is_null());
 }
 
 TEST(RunRecipe, ProgressIsABarOnATerminalAndPlainLinesOtherwise) {

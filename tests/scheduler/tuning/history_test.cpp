@@ -137,10 +137,44 @@ TEST(BadInput, UnreachableCriterionEndsWithTheBestConfigAndAClearMessage) {
     TuningResult r = tune(toy, *s, {.criterion = AccuracyCriterion::parse("relative:0.01"), .exit = {.max_trials = 20}});
     EXPECT_FALSE(r.met) << name;
     ASSERT_TRUE(r.best.has_value()) << name;
-    EXPECT_NEAR(r.best->outcome.accuracy, 0.5, 1e-9) << name;  // the most accurate: all fp32
+    // The most accurate trial that quantizes something (all fp32, at 0.5, is no answer).
+    double most = 0;
+    for (const auto& t : r.history) {
+      if (!toy.space().quantizes_nothing(t.config)) most = std::max(most, t.outcome.accuracy);
+    }
+    EXPECT_FALSE(toy.space().quantizes_nothing(r.best->config)) << name;
+    EXPECT_NEAR(r.best->outcome.accuracy, most, 1e-9) << name;
     EXPECT_NE(r.message.find("no configuration met relative loss <= 1 %"), std::string::npos) << r.message;
-    EXPECT_NE(r.message.find("reached 0.5000"), std::string::npos) << r.message;
+    EXPECT_NE(r.message.find(fmt::format("reached {:.4f}", most)), std::string::npos) << r.message;
   }
+}
+
+// Only all-fp32 meets the criterion (each quantized op costs 0.3): every strategy, stopping
+// at the first configuration that meets it, used to return the float model as the answer.
+TEST(BadInput, QuantizingNothingIsNeverTheAnswer) {
+  for (const std::string name : {"basic", "mse", "random", "bayesian", "tpe", "exhaustive"}) {
+    FallbackToy toy({0.3, 0.3});
+    auto s = make_strategy(name, 3);
+    TuningResult r = tune(toy, *s, {.criterion = AccuracyCriterion::parse("absolute:0.05"), .exit = {.max_trials = 20}});
+    EXPECT_FALSE(r.met) << name << ": " << r.message;
+    ASSERT_TRUE(r.best.has_value()) << name;
+    EXPECT_FALSE(toy.space().quantizes_nothing(r.best->config)) << name;
+  }
+}
+
+// A misleading error ranking (op1 first) makes the cumulative fallback reach every op in
+// fp32 before anything meets; that is no answer, so the strategy re-quantizes the ops it does
+// not need and stops at the first configuration that meets.
+TEST(BadInput, AllFp32MeetingLeadsToRequantizing) {
+  struct Misleading : FallbackToy {
+    using FallbackToy::FallbackToy;
+    std::map<int, double> quantization_error() override { return {{0, 3.0}, {1, 2.0}, {2, 1.0}}; }
+  } toy({0.3, 0.01, 0.3});   // op1 can be quantized, the others cannot
+  auto s = make_strategy("mse");
+  TuningResult r = tune(toy, *s, {.criterion = AccuracyCriterion::parse("absolute:0.05"), .exit = {.max_trials = 20}});
+  ASSERT_TRUE(r.met) << r.message;
+  EXPECT_EQ(r.best->config, (Config{1, 0, 1}));
+  EXPECT_EQ(r.stop_reason, "criterion met");
 }
 
 TEST(BadInput, EmptySpaceIsAClearError) {
