@@ -20,6 +20,8 @@ command -v npm >/dev/null || packages+=(nodejs npm)
 case "$preset" in
   asan) packages+=(clang libclang-rt-14-dev libomp-14-dev) ;;  # clang presets; libomp: OpenMP
   fuzz) packages+=(clang libclang-rt-14-dev libomp-14-dev time) ;;  # time: fuzz.sh records CPU seconds
+  # The cross build run under qemu (scripts/arm64_check.sh); Eigen's headers serve every arch.
+  arm64) packages+=(g++-aarch64-linux-gnu qemu-user libhwy-dev:arm64 libfmt-dev:arm64 libgtest-dev:arm64) ;;
 esac
 [ "${TAMP_WITH_PEERS:-0}" = 1 ] && packages+=(libtorch-dev python3-torch python3-torchvision python3-onnx libopenblas0-openmp)
 
@@ -30,6 +32,10 @@ done
 if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing ${missing[*]}"
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  # :arm64 packages install beside the host's (multiarch) once dpkg knows the architecture.
+  if [ "$preset" = arm64 ] && ! dpkg --print-foreign-architectures | grep -qx arm64; then
+    $SUDO dpkg --add-architecture arm64
+  fi
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
