@@ -3,6 +3,7 @@
 // (run_report.h). Only rank 0 writes files when run under mpirun.
 #include "common.h"
 #include "run_report.h"
+#include "search_report.h"
 
 #include <tamp/compression/quantization/lower.h>
 #include <tamp/io/checkpoint.h>
@@ -273,6 +274,11 @@ int run_on_rank(const RunArgs& args, dist::Context& world) {
     stages.push_back(j);
   }
   summary["stages"] = stages;
+  for (const auto& stage : scheduler.stages()) {
+    for (const auto& c : stage.components) {
+      if (auto s = std::dynamic_pointer_cast<search::ArchitectureSearch>(c)) summary["search"] = search_json(s->result());
+    }
+  }
   summary["export"] = {{"path", model_out.string()},
                        {"format", recipe.export_.format},
                        {"bytes", exported_bytes},
