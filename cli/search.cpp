@@ -98,23 +98,23 @@ struct Finetuned {
 };
 
 // Fine-tunes `g` (its own copy) with the search's budget and measures it on `test`.
-Finetuned finetune(const nn::Graph& g, const SearchArgs& a, std::shared_ptr<const nn::Dataset> train,
+Finetuned finetune(const nn::Graph& g, const SearchArgs& a, int epochs, std::shared_ptr<const nn::Dataset> train,
                    std::shared_ptr<const nn::Dataset> test, nn::Graph* trained = nullptr) {
   nn::Graph own = g;
   for (auto& [name, t] : own.initializers) t = t.clone();
   nn::GraphModule m(own);
   Generator rng(a.options.seed);
   m.set_generator(&rng);
-  if (a.finetune_epochs > 0) {
+  if (epochs > 0) {
     TrainOptions t;
     t.train = train;
-    t.epochs = a.finetune_epochs;
+    t.epochs = epochs;
     t.max_steps_per_epoch = a.steps;
     t.batch_size = a.options.batch_size;
     t.optimizer = SGD{.lr = a.lr, .momentum = 0.9};
     const int64_t batches = (train->size() + t.batch_size - 1) / t.batch_size;
     const int64_t per_epoch = a.steps > 0 ? std::min(batches, a.steps) : batches;
-    t.lr_schedule = std::make_shared<nn::CosineAnnealingLr>(a.lr, std::max<int64_t>(1, a.finetune_epochs * per_epoch));
+    t.lr_schedule = std::make_shared<nn::CosineAnnealingLr>(a.lr, std::max<int64_t>(1, epochs * per_epoch));
     t.seed = a.options.seed;
     t.input = a.options.input;
     t.output = a.options.output;
@@ -161,7 +161,7 @@ int run_search(SearchArgs a) {
 
   nn::GraphModule model = load_model(a.model.path);
   check_data_input_output(model.graph(), a.options.input, a.options.output);
-  const nn::Graph original = model.export_graph();
+  const nn::Graph original_graph = model.export_graph();
   const LoadedDataset data = load_dataset(a.data, "train");
   auto all_train = std::dynamic_pointer_cast<const nn::TensorDataset>(data.train);
   if (!all_train) throw UsageError(fmt::format("--dataset {} has no training split to search with", a.data.spec));
@@ -210,7 +210,7 @@ int run_search(SearchArgs a) {
                   count_text(chosen.macs), count_text(chosen.parameters), chosen.description));
 
   nn::Graph final_graph;
-  const Finetuned final_model = finetune(model.export_graph(), a, train, test, &final_graph);
+  const Finetuned final_model = finetune(model.export_graph(), a, a.finetune_epochs, train, test, &final_graph);
   const std::string out_model = (fs::path(dir) / "model.onnx").string();
   io::save_onnx_graph(final_graph, out_model);
   say(fmt::format("fine-tuned {} epoch(s): top-1 {:.2f} % on {} test examples; wrote {}", a.finetune_epochs,
@@ -230,31 +230,46 @@ int run_search(SearchArgs a) {
                        {"params", final_model.params}};
   nlohmann::ordered_json baselines = nlohmann::ordered_json::array();
   if (a.compare_uniform) {
-    // Uniform channel pruning from the original weights against the front's best candidate at
-    // no more MACs (from the search's weights), both fine-tuned with the same budget.
+    // At each uniform width: uniform channel pruning (a) from the search's weights, fine-tuned
+    // as the chosen candidate is, (b) from the original weights, fine-tuned for the super-
+    // network's epochs too (the same training in all); and the front's most accurate candidate
+    // at no more MACs, fine-tuned as (a). All measured on the test set.
     nlohmann::ordered_json rows = nlohmann::ordered_json::array();
+    auto row_json = [](const Finetuned& f) {
+      return nlohmann::ordered_json{{"test_top1", f.accuracy}, {"macs", f.macs}, {"params", f.params}};
+    };
     for (double ratio : a.options.seed_ratios) {
       const auto genome = search->space().uniform(ratio);
-      const Finetuned u = finetune(search->space().extract(original, genome), a, train, test);
-      int best = -1;
+      int uniform = -1, best = -1;
+      for (size_t i = 0; i < result.candidates.size(); ++i) {
+        if (result.candidates[i].genome == genome) uniform = static_cast<int>(i);
+      }
+      const auto& u = result.candidates.at(static_cast<size_t>(uniform));
       for (int i : result.front) {
         const auto& c = result.candidates[static_cast<size_t>(i)];
         if (c.macs <= u.macs && (best < 0 || c.accuracy > result.candidates[static_cast<size_t>(best)].accuracy)) best = i;
       }
-      nlohmann::ordered_json row{{"ratio", ratio}, {"uniform", {{"test_top1", u.accuracy}, {"macs", u.macs}, {"params", u.params}}}};
-      baselines.push_back({{"label", fmt::format("uniform {}", ratio)}, {"macs", u.macs}, {"params", u.params},
-                           {"accuracy", u.accuracy}});
-      std::string line = fmt::format("uniform {:.3g}: {} MACs, top-1 {:.2f} %", ratio, count_text(u.macs), 100 * u.accuracy);
-      if (best >= 0) {
-        const auto& c = result.candidates[static_cast<size_t>(best)];
-        const Finetuned s = finetune(search->candidate_graph(best), a, train, test);
-        row["searched"] = {{"test_top1", s.accuracy}, {"macs", s.macs}, {"params", s.params}, {"description", c.description}};
-        row["difference_pt"] = 100 * (s.accuracy - u.accuracy);
-        line += fmt::format("; searched at {} MACs: top-1 {:.2f} % ({:+.2f} pt): {}", count_text(s.macs), 100 * s.accuracy,
-                            100 * (s.accuracy - u.accuracy), c.description);
-      }
-      say(line);
+      const Finetuned shared = finetune(search->candidate_graph(uniform), a, a.finetune_epochs, train, test);
+      const Finetuned original = finetune(search->space().extract(original_graph, genome), a,
+                                          a.finetune_epochs + supernet_epochs, train, test);
+      const Finetuned searched = finetune(search->candidate_graph(best), a, a.finetune_epochs, train, test);
+      const auto& c = result.candidates[static_cast<size_t>(best)];
+      nlohmann::ordered_json row{{"ratio", ratio}, {"uniform", u.description}, {"searched", c.description}};
+      row["uniform_shared_weights"] = row_json(shared);
+      row["uniform_original_weights"] = row_json(original);
+      row["searched_result"] = row_json(searched);
+      row["difference_pt"] = 100 * (searched.accuracy - std::max(shared.accuracy, original.accuracy));
       rows.push_back(row);
+      const std::pair<const char*, Finetuned> uniforms[] = {{"uniform (search weights)", shared},
+                                                            {"uniform (original weights)", original}};
+      for (const auto& [label, f] : uniforms) {
+        baselines.push_back({{"label", label}, {"macs", f.macs}, {"params", f.params}, {"accuracy", f.accuracy}});
+      }
+      say(fmt::format("width {:.3g}: uniform {} MACs: top-1 {:.2f} % (search weights, {} epoch(s)), {:.2f} % (original "
+                      "weights, {} epoch(s)); searched {} MACs: {:.2f} % ({:+.2f} pt): {}",
+                      ratio, count_text(shared.macs), 100 * shared.accuracy, a.finetune_epochs, 100 * original.accuracy,
+                      a.finetune_epochs + supernet_epochs, count_text(searched.macs), 100 * searched.accuracy,
+                      row["difference_pt"].get<double>(), c.description));
     }
     summary["uniform_comparison"] = rows;
   }

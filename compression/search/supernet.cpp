@@ -75,6 +75,22 @@ void SuperNet::on_after_step(const StepInfo&) {
   I.saved.clear();
 }
 
+std::map<std::string, Tensor> SuperNet::state() const {
+  const Generator::State st = impl_->rng.state();
+  std::vector<int64_t> words;
+  for (uint64_t w : st) words.push_back(static_cast<int64_t>(w));
+  return {{"supernet.rng", Tensor::from_vector<int64_t>({4}, words)}};
+}
+
+void SuperNet::load_state(const std::map<std::string, Tensor>& state) {
+  auto it = state.find("supernet.rng");
+  TAMP_CHECK(it != state.end() && it->second.numel() == 4 && it->second.dtype() == DType::kInt64,
+             "super-network state: no sampler position 'supernet.rng'");
+  Generator::State st;
+  for (size_t i = 0; i < 4; ++i) st[i] = static_cast<uint64_t>(it->second.data<int64_t>()[i]);
+  impl_->rng.set_state(st);
+}
+
 void SuperNet::finalize(nn::GraphModule&) {
   on_after_step({});
   impl_->masks.release();

@@ -46,6 +46,9 @@ class SuperNet : public Component {
   void on_step_begin(const StepInfo& at) override;
   void on_after_step(const StepInfo& at) override;
   void finalize(nn::GraphModule& model) override;
+  // The sampler's position ("supernet.rng"), so a resumed run samples what it would have.
+  std::map<std::string, Tensor> state() const override;
+  void load_state(const std::map<std::string, Tensor>& state) override;
 
   // requires: attach.
   const SearchSpace& space() const;

@@ -216,6 +216,14 @@ void ArchitectureSearch::on_after_step(const compression::StepInfo& at) {
   if (impl_->supernet) impl_->supernet->on_after_step(at);
 }
 
+std::map<std::string, Tensor> ArchitectureSearch::state() const {
+  return impl_->supernet ? impl_->supernet->state() : std::map<std::string, Tensor>{};
+}
+
+void ArchitectureSearch::load_state(const std::map<std::string, Tensor>& state) {
+  if (impl_->supernet) impl_->supernet->load_state(state);
+}
+
 const SearchSpace& ArchitectureSearch::space() const {
   TAMP_CHECK(impl_->attached, "ArchitectureSearch: attach first");
   return impl_->the_space();

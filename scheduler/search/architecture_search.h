@@ -104,6 +104,8 @@ class ArchitectureSearch : public compression::Component {
   void on_after_step(const compression::StepInfo& at) override;
   // Runs the search and replaces the model's graph by the chosen sub-network.
   void finalize(nn::GraphModule& model) override;
+  std::map<std::string, Tensor> state() const override;
+  void load_state(const std::map<std::string, Tensor>& state) override;
 
   const compression::search::SearchSpace& space() const;
   // requires: finalize.
