@@ -97,6 +97,24 @@ struct Finetuned {
   int64_t macs = 0, params = 0;
 };
 
+// Every phase trains alike: SGD with momentum 0.9, the learning rate decaying (cosine) over
+// the phase's steps, the data order of --seed.
+TrainOptions train_options(const SearchArgs& a, int epochs, std::shared_ptr<const nn::Dataset> train) {
+  TrainOptions t;
+  t.train = train;
+  t.epochs = epochs;
+  t.max_steps_per_epoch = a.steps;
+  t.batch_size = a.options.batch_size;
+  t.optimizer = SGD{.lr = a.lr, .momentum = 0.9};
+  const int64_t batches = (train->size() + t.batch_size - 1) / t.batch_size;
+  const int64_t per_epoch = a.steps > 0 ? std::min(batches, a.steps) : batches;
+  t.lr_schedule = std::make_shared<nn::CosineAnnealingLr>(a.lr, std::max<int64_t>(1, epochs * per_epoch));
+  t.seed = a.options.seed;
+  t.input = a.options.input;
+  t.output = a.options.output;
+  return t;
+}
+
 // Fine-tunes `g` (its own copy) with the search's budget and measures it on `test`.
 Finetuned finetune(const nn::Graph& g, const SearchArgs& a, int epochs, std::shared_ptr<const nn::Dataset> train,
                    std::shared_ptr<const nn::Dataset> test, nn::Graph* trained = nullptr) {
@@ -105,21 +123,7 @@ Finetuned finetune(const nn::Graph& g, const SearchArgs& a, int epochs, std::sha
   nn::GraphModule m(own);
   Generator rng(a.options.seed);
   m.set_generator(&rng);
-  if (epochs > 0) {
-    TrainOptions t;
-    t.train = train;
-    t.epochs = epochs;
-    t.max_steps_per_epoch = a.steps;
-    t.batch_size = a.options.batch_size;
-    t.optimizer = SGD{.lr = a.lr, .momentum = 0.9};
-    const int64_t batches = (train->size() + t.batch_size - 1) / t.batch_size;
-    const int64_t per_epoch = a.steps > 0 ? std::min(batches, a.steps) : batches;
-    t.lr_schedule = std::make_shared<nn::CosineAnnealingLr>(a.lr, std::max<int64_t>(1, epochs * per_epoch));
-    t.seed = a.options.seed;
-    t.input = a.options.input;
-    t.output = a.options.output;
-    Trainer(m, {}, t).run();
-  }
+  if (epochs > 0) Trainer(m, {}, train_options(a, epochs, train)).run();
   Finetuned f;
   f.accuracy = evaluate(m, *test, {.input = a.options.input, .output = a.options.output}).top1;
   const nn::Graph out = m.export_graph();
@@ -184,18 +188,7 @@ int run_search(SearchArgs a) {
   search->set_data(train, validation);
   Generator rng(a.options.seed);
   model.set_generator(&rng);
-  TrainOptions t;
-  t.train = train;
-  t.epochs = supernet_epochs;
-  t.max_steps_per_epoch = a.steps;
-  t.batch_size = a.options.batch_size;
-  t.optimizer = SGD{.lr = a.lr, .momentum = 0.9};
-  const int64_t batches = (train->size() + t.batch_size - 1) / t.batch_size;
-  const int64_t per_epoch = a.steps > 0 ? std::min(batches, a.steps) : batches;
-  t.lr_schedule = std::make_shared<nn::CosineAnnealingLr>(a.lr, std::max<int64_t>(1, supernet_epochs * per_epoch));
-  t.seed = a.options.seed;
-  t.input = a.options.input;
-  t.output = a.options.output;
+  TrainOptions t = train_options(a, supernet_epochs, train);
   t.log_every = 100;
   t.on_log = [&](const StepLog& l) {
     say(fmt::format("super-network epoch {}/{}  step {}/{}  loss {:.4f}  {:.0f} samples/s", l.epoch + 1,

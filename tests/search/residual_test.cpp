@@ -11,47 +11,8 @@ using namespace tamp::compression::search;
 
 namespace {
 
-// x [1,4,6,6] -> block A: y = relu(x + bn(conv(relu(bn(conv(x))))))    (identity shortcut)
-//            -> block B: z = relu(bn(conv_s2(y)) + bn(conv1x1_s2(y)))  (projection shortcut)
-nn::Graph residual_graph() {
-  nn::Graph g;
-  g.inputs.push_back({"x", DType::kFloat32, {nn::Dim::symbolic("batch"), nn::Dim::of(4), nn::Dim::of(6), nn::Dim::of(6)}});
-  Generator rng(3);
-  auto init = [&](const std::string& name, Shape shape, double offset = 0) {
-    g.initializers[name] = test::random_tensor(shape, rng.next());
-    if (offset != 0) {
-      for (int64_t i = 0; i < g.initializers[name].numel(); ++i) {
-        g.initializers[name].data<float>()[i] = static_cast<float>(offset + 0.1 * std::fabs(g.initializers[name].at(i)));
-      }
-    }
-  };
-  auto conv_bn = [&](const std::string& p, const std::string& in, const std::string& out, int64_t k, int64_t stride) {
-    init(p + ".w", {4, 4, k, k});
-    for (const char* s : {".scale", ".bias", ".mean"}) init(p + s, {4});
-    init(p + ".var", {4}, 1.0);
-    const int64_t pad = k / 2;
-    g.nodes.push_back({p + "/Conv", "Conv", "", {in, p + ".w"}, {p + "_c"},
-                       nn::attrs_with({{"pads", std::vector<int64_t>{pad, pad, pad, pad}},
-                                       {"strides", std::vector<int64_t>{stride, stride}}})});
-    g.nodes.push_back({p + "/BN", "BatchNormalization", "", {p + "_c", p + ".scale", p + ".bias", p + ".mean", p + ".var"},
-                       {out}});
-  };
-  conv_bn("a1", "x", "a1_out", 3, 1);
-  g.nodes.push_back({"a/Relu1", "Relu", "", {"a1_out"}, {"a1_relu"}});
-  conv_bn("a2", "a1_relu", "a2_out", 3, 1);
-  g.nodes.push_back({"a/Add", "Add", "", {"x", "a2_out"}, {"a_sum"}});
-  g.nodes.push_back({"a/Relu2", "Relu", "", {"a_sum"}, {"y"}});
-  conv_bn("b1", "y", "b1_out", 3, 2);
-  conv_bn("bd", "y", "bd_out", 1, 2);
-  g.nodes.push_back({"b/Add", "Add", "", {"b1_out", "bd_out"}, {"b_sum"}});
-  g.nodes.push_back({"b/Relu", "Relu", "", {"b_sum"}, {"z"}});
-  g.outputs.push_back({"z", DType::kFloat32, {}});
-  g.validate();
-  return g;
-}
-
 TEST(ResidualBlocks, IdentityShortcutIsDroppable) {
-  const nn::Graph g = residual_graph();
+  const nn::Graph g = test::residual_graph();
   const auto blocks = find_residual_blocks(g);
   ASSERT_EQ(blocks.size(), 1u);
   const ResidualBlock& b = blocks[0];
@@ -74,7 +35,7 @@ TEST(ResidualBlocks, IdentityShortcutIsDroppable) {
 }
 
 TEST(ResidualBlocks, DroppedBlockAtTheOutputLeavesAnIdentity) {
-  nn::Graph g = residual_graph();
+  nn::Graph g = test::residual_graph();
   // Make block A's sum the graph output.
   g.nodes.resize(6);   // block A alone: conv, BN, Relu, conv, BN, Add
   g.outputs = {{"a_sum", DType::kFloat32, {}}};
