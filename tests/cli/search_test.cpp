@@ -9,6 +9,7 @@
 #include "support/temp_dir.h"
 
 #include <gtest/gtest.h>
+#include <fstream>
 #include <nlohmann/json.hpp>
 
 using namespace tamp;
@@ -98,6 +99,31 @@ TEST(SearchCli, BasicFineTunesEachCandidate) {
   EXPECT_EQ(summary["supernet_steps"].get<int>(), 0);
   expect_valid_search(summary["search"], 3);
   expect_exported_model(dir, summary);
+}
+
+TEST(SearchCli, RecipeStageReplacesTheModel) {
+  TempDir dir;
+  {
+    std::ofstream f(dir.file("search.yaml"));
+    f << "model: " << model_path("cnn") << "\n"
+      << "data: {dataset: fashion-mnist, limit: 600, eval_limit: 300}\n"
+         "training: {epochs: 1, steps_per_epoch: 4}\n"
+         "stages:\n"
+         "  - name: search\n"
+         "    search: {population: 4, generations: 1, width_ratios: [0.25, 0.5, 1], seed_ratios: [0.5], pick: \"within:50\"}\n"
+         "  - name: finetune\n"
+         "export: {format: float, path: model.onnx}\n";
+  }
+  const CliResult r = run_tamp({"run", dir.file("search.yaml"), "--out", dir.file("out"), "--quiet"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto summary = nlohmann::json::parse(slurp(dir.file("out/summary.json")));
+  ASSERT_TRUE(summary.contains("search"));
+  const auto& s = summary["search"];
+  expect_valid_search(s, 50);
+  const auto& chosen = s["candidates"][s["chosen"].get<size_t>()];
+  EXPECT_EQ(nn::graph_cost(io::load_onnx_graph(dir.file("out/model.onnx"))).macs, chosen["macs"].get<int64_t>());
+  EXPECT_LT(chosen["macs"].get<int64_t>(), s["candidates"][0]["macs"].get<int64_t>());
+  EXPECT_NE(slurp(dir.file("out/report.html")).find("Architecture search"), std::string::npos);
 }
 
 TEST(SearchCli, BadArgumentsAreUsageErrors) {
