@@ -10,6 +10,7 @@
 #include <tamp/compression/pruning/pruning.h>
 #include <tamp/compression/pruning/shrink.h>
 #include <tamp/io/onnx_export.h>
+#include <tamp/nn/graph_cost.h>
 #include <tamp/nn/lr_schedule.h>
 #include <tamp/scheduler/trainer.h>
 
@@ -68,14 +69,6 @@ PruningOptions pruning_options(const PruneArgs& a) {
   return o;
 }
 
-int64_t float_parameters(const nn::Graph& g) {
-  int64_t n = 0;
-  for (const auto& [name, t] : g.initializers) {
-    if (t.dtype() == DType::kFloat32 || t.dtype() == DType::kFloat64) n += t.numel();
-  }
-  return n;
-}
-
 int run_prune(const PruneArgs& args) {
   apply_threads(args.threads);
   PruningOptions options;
@@ -99,7 +92,7 @@ int run_prune(const PruneArgs& args) {
   check_output_folder(args.out, "--out");
   nn::GraphModule model = load_model(args.model.path);
   check_data_input_output(model.graph(), args.input, args.output);
-  const int64_t params_before = float_parameters(model.graph());
+  const int64_t params_before = nn::float_parameter_count(model.graph());
   FILE* progress = args.json ? stderr : stdout;
 
   auto component = std::make_shared<Pruning>(options);
@@ -150,7 +143,7 @@ int run_prune(const PruneArgs& args) {
   const bool structured = pattern.kind == pruning::PatternKind::kChannel || pattern.kind == pruning::PatternKind::kHead;
   if (structured && !args.no_shrink) out = pruning::shrink_pruned(out, &shrink);
   io::save_onnx_graph(out, args.out);
-  const int64_t params_after = float_parameters(out);
+  const int64_t params_after = nn::float_parameter_count(out);
   const auto layers = component->report();
 
   if (args.json) {

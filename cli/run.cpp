@@ -6,6 +6,7 @@
 #include "common.h"
 #include "export_target_options.h"
 #include "run_report.h"
+#include "search_report.h"
 
 #include <tamp/compression/quantization/lower.h>
 #include <tamp/io/checkpoint.h>
@@ -331,6 +332,11 @@ int run_on_rank(const RunArgs& args, dist::Context& world) {
     stages.push_back(j);
   }
   summary["stages"] = stages;
+  for (const auto& stage : scheduler.stages()) {
+    for (const auto& c : stage.components) {
+      if (auto s = std::dynamic_pointer_cast<search::ArchitectureSearch>(c)) summary["search"] = search_json(s->result());
+    }
+  }
   summary["export"] = {{"path", model_out.string()},
                        {"format", recipe.export_.format},
                        {"target", parity ? nlohmann::ordered_json(std::string(compression::export_target_name(recipe.export_.target)))

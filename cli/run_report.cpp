@@ -1,5 +1,6 @@
 #include "run_report.h"
 #include "common.h"
+#include "search_report.h"
 
 #include <tamp/compression/pruning/checker.h>
 
@@ -12,20 +13,6 @@
 namespace tamp::cli {
 
 namespace {
-
-std::string escape(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '&': out += "&amp;"; break;
-      case '"': out += "&quot;"; break;
-      default: out += c;
-    }
-  }
-  return out;
-}
 
 struct Series {
   std::string label;
@@ -47,7 +34,7 @@ std::string line_plot(const std::string& title, const std::string& x_label, cons
     }
   }
   std::string svg = fmt::format("<h3>{}</h3><svg width='{}' height='{}' xmlns='http://www.w3.org/2000/svg'>",
-                                escape(title), kW, kH);
+                                html_escape(title), kW, kH);
   if (x0 > x1) return svg + "<text x='20' y='40'>no data</text></svg>";
   if (x1 == x0) x1 = x0 + 1;
   if (y1 == y0) y1 = y0 + 1;
@@ -62,7 +49,7 @@ std::string line_plot(const std::string& title, const std::string& x_label, cons
     svg += fmt::format("<text x='{:.1f}' y='{}' font-size='11' text-anchor='middle'>{:.0f}</text>", px(x), kH - kB + 14, x);
   }
   svg += fmt::format("<text x='{}' y='{}' font-size='12' text-anchor='middle'>{}</text>", (kW + kL) / 2, kH - 6,
-                     escape(x_label));
+                     html_escape(x_label));
   for (size_t i = 0; i < series.size(); ++i) {
     std::string pts;
     for (auto [x, y] : series[i].points) {
@@ -76,7 +63,7 @@ std::string line_plot(const std::string& title, const std::string& x_label, cons
       }
     }
     svg += fmt::format("<text x='{}' y='{}' font-size='11' fill='{}'>{}</text>", kL + 8, kT + 14 + 14 * i, color,
-                       escape(series[i].label));
+                       html_escape(series[i].label));
   }
   return svg + "</svg>";
 }
@@ -86,7 +73,7 @@ std::string bar_chart(const std::string& title, const std::vector<std::pair<std:
   const int row = 18, label_w = 260, bar_w = 300;
   const int h = static_cast<int>(bars.size()) * row + 10;
   std::string svg = fmt::format("<h3>{}</h3><svg width='{}' height='{}' xmlns='http://www.w3.org/2000/svg'>",
-                                escape(title), label_w + bar_w + 120, std::max(h, 30));
+                                html_escape(title), label_w + bar_w + 120, std::max(h, 30));
   if (bars.empty()) return svg + "<text x='10' y='20'>none</text></svg>";
   double top = 0;
   for (const auto& b : bars) top = std::max(top, b.second);
@@ -95,11 +82,11 @@ std::string bar_chart(const std::string& title, const std::vector<std::pair<std:
     const double y = 5 + static_cast<double>(i) * row;
     const double w = bars[i].second / top * bar_w;
     svg += fmt::format("<text x='{}' y='{:.0f}' font-size='11' text-anchor='end'>{}</text>", label_w - 6, y + 12,
-                       escape(bars[i].first));
+                       html_escape(bars[i].first));
     svg += fmt::format("<rect x='{}' y='{:.0f}' width='{:.1f}' height='{}' fill='{}'/>", label_w, y, w, row - 4,
                        kColors[i % 2 == 0 ? 0 : 1]);
     svg += fmt::format("<text x='{:.1f}' y='{:.0f}' font-size='11'>{:.4g}{}</text>", label_w + w + 4, y + 12,
-                       bars[i].second, escape(unit));
+                       bars[i].second, html_escape(unit));
   }
   return svg + "</svg>";
 }
@@ -158,8 +145,8 @@ void write_run_report(const std::string& path, const ReportInput& in) {
   std::string html = "<!DOCTYPE html><html><head><meta charset='utf-8'><title>tamp run report</title>"
                      "<style>body{font-family:sans-serif;max-width:1000px;margin:auto}table{border-collapse:collapse}"
                      "td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}</style></head><body>";
-  html += fmt::format("<h1>tamp run: {}</h1><p>model {} &middot; recipe hash {}</p>", escape(in.summary.value("recipe", "")),
-                      escape(in.recipe.model), escape(in.recipe.hash));
+  html += fmt::format("<h1>tamp run: {}</h1><p>model {} &middot; recipe hash {}</p>", html_escape(in.summary.value("recipe", "")),
+                      html_escape(in.recipe.model), html_escape(in.recipe.hash));
   html += "<h2>Stages</h2><table><tr><th>stage</th><th>components</th><th>steps</th><th>train loss</th><th>top-1 %</th>"
           "<th>sparsity %</th><th>bits</th><th>size</th><th>seconds</th></tr>";
   for (const auto& s : in.summary["stages"]) {
@@ -169,16 +156,17 @@ void write_run_report(const std::string& path, const ReportInput& in) {
     const std::string loss = s["train_loss"].is_null() ? "calibration" : fmt::format("{:.4f}", s["train_loss"].get<double>());
     html += fmt::format("<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.1f}</td><td>{}</td><td>{}</td>"
                         "<td>{:.1f}</td></tr>",
-                        escape(s.value("name", "")), escape(comps), s.value("steps", 0), loss,
+                        html_escape(s.value("name", "")), html_escape(comps), s.value("steps", 0), loss,
                         s["eval"].is_null() ? "" : fmt::format("{:.2f}", 100 * s["eval"].value("top1", 0.0)),
                         100 * s.value("sparsity", 0.0), s.value("weight_bits", 32),
                         bytes_text(s.value("size_bytes", uint64_t{0})), s.value("seconds", 0.0));
   }
   html += "</table>";
   html += fmt::format("<h2>Exported model</h2><p>{} ({}): top-1 {:.2f} % on {} examples measured in tamp; {} &rarr; {}</p>",
-                      escape(ex.value("path", "")), escape(ex.value("format", "")),
+                      html_escape(ex.value("path", "")), html_escape(ex.value("format", "")),
                       100 * ex["eval"].value("top1", 0.0), ex["eval"].value("examples", 0),
                       bytes_text(static_cast<uint64_t>(before)), bytes_text(static_cast<uint64_t>(after)));
+  if (in.summary.contains("search")) html += search_report_section(in.summary["search"], nullptr);
   html += line_plot("Training loss", "step (over all stages)", loss_series);
   html += line_plot("Accuracy after each stage", "stage", {Series{"top-1 %", acc}});
   html += bar_chart("Sparsity per layer", sparsity, " %");

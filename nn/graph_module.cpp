@@ -106,14 +106,16 @@ void GraphModule::build(const OpRegistry& registry, const std::map<std::string, 
     const Role role = role_of(name);
     Variable v;
     auto it = previous.find(name);
-    if (it != previous.end() && it->second.shape() == t.shape() && it->second.dtype() == t.dtype()) {
+    const bool kept = it != previous.end() && it->second.shape() == t.shape() && it->second.dtype() == t.dtype();
+    if (kept) {
       v = it->second;
       v.set_value(t);
     } else {
       v = Variable(t, false).set_name(name);
     }
     if (role == Role::kParameter) {
-      if (it == previous.end()) v.set_requires_grad(true);
+      // A parameter that changed shape (channels removed) stays trainable or frozen as it was.
+      if (!kept) v.set_requires_grad(it == previous.end() || it->second.requires_grad());
       adopt_parameter(name, v);
     } else {
       if (v.requires_grad()) v.set_requires_grad(false);

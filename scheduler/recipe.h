@@ -21,6 +21,7 @@
 #include <tamp/compression/quantization/fake_quantizer.h>
 #include <tamp/nn/input_normalization.h>
 #include <tamp/scheduler/scheduler.h>
+#include <tamp/scheduler/search/architecture_search.h>
 #include <tamp/scheduler/tuning/recipe_tuning.h>
 
 #include <optional>
@@ -59,6 +60,10 @@ struct RecipeStage {
   bool pattern_lock = false;
   std::optional<compression::QuantizerOptions> qat;
   std::optional<compression::QuantizerOptions> ptq;   // calibration only: alone in its stage
+  // Architecture search (scheduler/search): the stage's steps train the super-network (dynas),
+  // then the chosen sub-network replaces the model; alone in its stage. Candidates are scored
+  // on the run's evaluation data.
+  std::optional<search::SearchOptions> search;
 };
 
 struct RecipeTraining {

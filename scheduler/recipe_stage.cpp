@@ -79,6 +79,52 @@ compression::SelfDistillationOptions read_self_distillation(Fields& f) {
   return o;
 }
 
+// A list of numbers in [lo, hi] (a YAML sequence).
+std::vector<double> numbers(Fields& f, const std::string& key, std::vector<double> fallback, double lo, double hi) {
+  if (!f.has(key)) return fallback;
+  YAML::Node n = f.node(key);
+  if (!n.IsSequence() || n.size() == 0) fail(f.at(key), fmt::format("expected a non-empty list of numbers, got {}", kind_of(n)));
+  std::vector<double> out;
+  for (size_t i = 0; i < n.size(); ++i) {
+    double v = 0;
+    if (!n[i].IsScalar() || !YAML::convert<double>::decode(n[i], v) || !(v >= lo && v <= hi)) {
+      fail(fmt::format("{}[{}]", f.at(key), i), fmt::format("expected a number in [{}, {}], got {}", lo, hi, kind_of(n[i])));
+    }
+    out.push_back(v);
+  }
+  return out;
+}
+
+search::SearchOptions read_search(Fields& f) {
+  search::SearchOptions o;
+  o.strategy = f.choice("strategy", o.strategy, {"dynas", "basic"});
+  o.search = f.choice("search", o.search, {"evolution", "random"});
+  if (f.has("objectives")) o.objectives = f.strings("objectives");
+  o.pick = f.str("pick", o.pick);
+  o.population = static_cast<int>(f.integer("population", o.population, 2, 100000));
+  o.generations = static_cast<int>(f.integer("generations", o.generations, 0, 100000));
+  o.space.width_ratios = numbers(f, "width_ratios", o.space.width_ratios, 1e-6, 1);
+  o.space.channel_multiple = f.integer("channel_multiple", 1, 1, 4096);
+  o.space.widths = f.flag("widths", true);
+  o.space.heads = f.flag("heads", true);
+  o.space.depth = f.flag("depth", true);
+  if (f.has("exclude")) o.space.exclude = f.strings("exclude");
+  o.seed_ratios = numbers(f, "seed_ratios", o.seed_ratios, 1e-6, 1);
+  o.validation_batches = f.integer("validation_batches", -1, -1);
+  o.recalibration_examples = f.integer("recalibration_examples", o.recalibration_examples, 1);
+  o.candidate_steps = f.integer("candidate_steps", o.candidate_steps, 0);
+  o.seed = static_cast<uint64_t>(f.integer("seed", 0, 0));
+  f.finish();
+  at_path(f.path(), [&] {
+    search::check_search_options(o);
+    return 0;
+  });
+  if (std::count(o.objectives.begin(), o.objectives.end(), "latency")) {
+    fail(f.at("objectives"), "latency is measured by `tamp search --ort-runner`; a recipe searches macs or params");
+  }
+  return o;
+}
+
 compression::pruning::Schedule read_schedule(Fields& f) {
   compression::pruning::Schedule s;
   const std::string curve = f.choice("curve", "one_shot", {"one_shot", "linear", "cubic", "exponential", "cosine"});
@@ -164,6 +210,10 @@ RecipeStage read_stage(const YAML::Node& node, const std::string& path, const st
     s.pruning = read_pruning(p);
   }
   s.pattern_lock = f.flag("pattern_lock", false);
+  if (f.has("search")) {
+    Fields q(f.node("search"), f.at("search"));
+    s.search = read_search(q);
+  }
   if (f.has("qat")) {
     Fields q(f.node("qat"), f.at("qat"));
     s.qat = read_quantizer(q);
@@ -184,6 +234,9 @@ RecipeStage read_stage(const YAML::Node& node, const std::string& path, const st
   }
   if (s.pruning && s.pattern_lock) fail(f.at("pattern_lock"), "pruning already keeps its masks; drop pattern_lock");
   if (s.qat && s.ptq) fail(f.at("ptq"), "a stage quantizes once (qat or ptq)");
+  if (s.search && (trains || s.ptq)) {
+    fail(f.at("search"), "an architecture search replaces the model's graph: put it in a stage of its own");
+  }
   return s;
 }
 
@@ -227,6 +280,13 @@ std::vector<std::shared_ptr<compression::Component>> build_components(
   if (stage.pruning) out.push_back(std::make_shared<compression::Pruning>(*stage.pruning));
   if (stage.qat) out.push_back(std::make_shared<compression::QuantizationAwareTraining>(*stage.qat));
   if (stage.ptq) out.push_back(std::make_shared<compression::StaticQuantization>(*stage.ptq));
+  if (stage.search) {
+    auto o = *stage.search;
+    o.batch_size = recipe.training.batch_size;
+    o.input = recipe.input;
+    o.output = recipe.output;
+    out.push_back(std::make_shared<search::ArchitectureSearch>(o));
+  }
   return out;
 }
 

@@ -1,5 +1,6 @@
 #include <tamp/compression/pruning/checker.h>
 #include <tamp/compression/pruning/pruning.h>
+#include <tamp/scheduler/search/architecture_search.h>
 #include <tamp/io/checkpoint.h>
 #include <tamp/io/onnx_export.h>
 #include <tamp/io/onnx_import.h>
@@ -240,6 +241,11 @@ FitResult Scheduler::fit(nn::GraphModule& model, const FitOptions& options) {
     // Masks of earlier stages stay: a PatternLock first, before quantization rewrites weights.
     if (pruned_before && stage.lock_masks && !calibration) components.push_back(std::make_shared<compression::PatternLock>());
     components.insert(components.end(), stage.components.begin(), stage.components.end());
+    // An architecture search given no data of its own evaluates its candidates on the run's.
+    for (const auto& c : components) {
+      auto s = std::dynamic_pointer_cast<search::ArchitectureSearch>(c);
+      if (s && !s->has_data() && options.eval) s->set_data(options.train, options.eval);
+    }
 
     TrainOptions t;
     t.train = options.train;

@@ -21,6 +21,7 @@
 // head can be removed (shrink.h) without changing the model.
 #pragma once
 
+#include <tamp/autograd/shape.h>
 #include <tamp/nn/graph.h>
 
 #include <string>
@@ -47,5 +48,22 @@ struct HeadSlice {
   int64_t begin, end;
 };
 std::vector<HeadSlice> head_slices(const AttentionBlock& block, int64_t head);
+
+// Calls f(flat index) for the elements of a tensor of `shape` whose index along `axis` (-1:
+// the last) is in [begin, end): a head's slice, a layer's output channel.
+template <class F>
+void for_slice(const Shape& shape, int axis, int64_t begin, int64_t end, F&& f) {
+  const int rank = static_cast<int>(shape.size());
+  if (axis < 0) axis += rank;
+  int64_t outer = 1, inner = 1;
+  for (int d = 0; d < axis; ++d) outer *= shape[d];
+  for (int d = axis + 1; d < rank; ++d) inner *= shape[d];
+  const int64_t dim = shape[axis];
+  for (int64_t o = 0; o < outer; ++o) {
+    for (int64_t j = begin; j < end; ++j) {
+      for (int64_t i = 0; i < inner; ++i) f((o * dim + j) * inner + i);
+    }
+  }
+}
 
 }  // namespace tamp::compression::pruning

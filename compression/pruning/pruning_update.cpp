@@ -13,22 +13,6 @@ namespace {
 
 constexpr double kPruned = -std::numeric_limits<double>::infinity();
 
-// Calls f(flat index) for the elements with index in [begin, end) along `axis` (-1: last).
-template <class F>
-void for_slice(const Shape& shape, int axis, int64_t begin, int64_t end, F&& f) {
-  const int rank = static_cast<int>(shape.size());
-  if (axis < 0) axis += rank;
-  int64_t outer = 1, inner = 1;
-  for (int d = 0; d < axis; ++d) outer *= shape[d];
-  for (int d = axis + 1; d < rank; ++d) inner *= shape[d];
-  const int64_t dim = shape[axis];
-  for (int64_t o = 0; o < outer; ++o) {
-    for (int64_t j = begin; j < end; ++j) {
-      for (int64_t i = 0; i < inner; ++i) f((o * dim + j) * inner + i);
-    }
-  }
-}
-
 void zero_at(Tensor& m, int64_t i) {
   if (m.dtype() == DType::kFloat32) m.data<float>()[i] = 0;
   else m.data<double>()[i] = 0;

@@ -1,6 +1,7 @@
 #include <tamp/compression/pruning/heads.h>
 #include <tamp/compression/pruning/shrink.h>
 #include <tamp/compression/pruning/targets.h>
+#include <tamp/nn/graph_cost.h>
 
 #include <cstring>
 #include <set>
@@ -34,14 +35,6 @@ Tensor keep_along(const Tensor& t, int axis, const std::vector<int64_t>& keep) {
 }
 
 float at_f(const Tensor& t, int64_t i) { return static_cast<float>(t.at(i)); }
-
-int64_t float_elements(const nn::Graph& g) {
-  int64_t n = 0;
-  for (const auto& [name, t] : g.initializers) {
-    if (t.dtype() == DType::kFloat32 || t.dtype() == DType::kFloat64 || t.dtype() == DType::kFloat16) n += t.numel();
-  }
-  return n;
-}
 
 // Points input `k` of node `n` at a new initializer holding `value` (the old one may be
 // shared); remembers the old name in `replaced`.
@@ -182,7 +175,7 @@ nn::Graph shrink_pruned(const nn::Graph& graph, ShrinkReport* report) {
   ShrinkReport& r = report ? *report : local;
   r = {};
   nn::Graph g = graph;
-  r.parameters_before = float_elements(graph);
+  r.parameters_before = nn::float_parameter_count(graph);
   shrink_channels(graph, g, r);
   std::set<std::string> replaced;
   shrink_heads(graph, g, r, replaced);
@@ -196,7 +189,7 @@ nn::Graph shrink_pruned(const nn::Graph& graph, ShrinkReport* report) {
     for (const auto& name : replaced) if (!used.count(name)) g.initializers.erase(name);
   }
   g.validate();
-  r.parameters_after = float_elements(g);
+  r.parameters_after = nn::float_parameter_count(g);
   return g;
 }
 

@@ -1,5 +1,6 @@
 #include <tamp/compression/quantization/fake_quant_graph.h>
 #include <tamp/compression/quantization/observer.h>
+#include <tamp/nn/graph_cost.h>
 #include <tamp/scheduler/evaluate.h>
 #include <tamp/scheduler/tuning/trial_graph.h>
 
@@ -115,28 +116,15 @@ std::vector<std::string> calibration_values(const nn::Graph& g, const std::vecto
 
 std::map<std::string, int64_t> macs_per_example(const nn::Graph& g, const std::vector<std::string>& ops,
                                                 const std::map<std::string, Shape>& shapes) {
+  std::map<std::string, Shape> all = shapes;   // the calibration values, and the weights
+  for (const auto& [name, t] : g.initializers) all.emplace(name, t.shape());
   std::map<std::string, int64_t> macs;
   for (const auto& op : ops) {
     const nn::Node* n = g.find_node(op);
-    if (!n || n->inputs.size() < 2 || n->outputs.empty() || n->op_type == "Add") continue;
-    auto out = shapes.find(n->outputs[0]);
-    auto in = shapes.find(n->inputs[0]);
-    if (out == shapes.end() || out->second.empty() || out->second[0] == 0) continue;
-    const int64_t batch = out->second[0];
-    const int64_t out_numel = std::accumulate(out->second.begin(), out->second.end(), int64_t{1}, std::multiplies<>());
-    int64_t k = 0;
-    auto w = g.initializers.find(n->inputs[1]);
-    if (n->op_type == "Conv" && w != g.initializers.end() && w->second.dim(0) > 0) {
-      k = w->second.numel() / w->second.dim(0);
-    } else if (n->op_type == "ConvTranspose" && w != g.initializers.end() && in != shapes.end() && w->second.dim(0) > 0) {
-      const int64_t in_numel = std::accumulate(in->second.begin(), in->second.end(), int64_t{1}, std::multiplies<>());
-      macs[op] = in_numel / batch * (w->second.numel() / w->second.dim(0));
-      continue;
-    } else if (in != shapes.end() && !in->second.empty()) {
-      const bool trans_a = n->op_type == "Gemm" && n->attrs->i("transA", 0) != 0;
-      k = trans_a ? in->second[0] : in->second.back();
-    }
-    macs[op] = out_numel / batch * k;
+    if (!n || n->outputs.empty()) continue;
+    auto out = all.find(n->outputs[0]);
+    if (out == all.end() || out->second.empty() || out->second[0] == 0) continue;
+    if (const int64_t m = nn::node_macs(*n, all); m > 0) macs[op] = m / out->second[0];
   }
   return macs;
 }

@@ -237,3 +237,43 @@ TEST(Recipe, EveryExampleRecipeParses) {
 
 }  // namespace
 }  // namespace tamp::test
+
+namespace tamp::test {
+namespace {
+
+TEST(Recipe, SearchStage) {
+  const Recipe r = parse_recipe(R"(
+model: m.onnx
+training: {batch_size: 32}
+stages:
+  - name: search
+    epochs: 2
+    search: {strategy: basic, search: random, objectives: [params, macs], pick: "under:0.5", population: 6,
+             generations: 2, width_ratios: [0.5, 1], heads: false, candidate_steps: 7, exclude: [fc2.*]}
+  - name: finetune
+)", "/models", "r.yaml");
+  ASSERT_TRUE(r.stages[0].search);
+  const search::SearchOptions& o = *r.stages[0].search;
+  EXPECT_EQ(o.strategy, "basic");
+  EXPECT_EQ(o.search, "random");
+  EXPECT_EQ(o.objectives, (std::vector<std::string>{"params", "macs"}));
+  EXPECT_EQ(o.pick, "under:0.5");
+  EXPECT_EQ(o.space.width_ratios, (std::vector<double>{0.5, 1}));
+  EXPECT_FALSE(o.space.heads);
+  EXPECT_TRUE(o.space.depth);
+  EXPECT_EQ(o.candidate_steps, 7);
+  EXPECT_EQ(o.space.exclude, (std::vector<std::string>{"fc2.*"}));
+  EXPECT_FALSE(r.stages[1].search);
+
+  const std::string head = "model: m.onnx\nstages:\n  - search: ";
+  EXPECT_NE(error_of(head + "{strategy: ofa}\n").find("stages[0].search.strategy"), std::string::npos);
+  EXPECT_NE(error_of(head + "{pick: \"best\"}\n").find("unknown pick rule 'best'"), std::string::npos);
+  EXPECT_NE(error_of(head + "{objectives: [latency]}\n").find("stages[0].search.objectives: latency"), std::string::npos);
+  EXPECT_NE(error_of(head + "{width_ratios: [0, 1]}\n").find("stages[0].search.width_ratios[0]"), std::string::npos);
+  EXPECT_NE(error_of(head + "{populations: 3}\n").find("stages[0].search.populations: unknown key"), std::string::npos);
+  EXPECT_NE(error_of(head + "{}\n    pruning: {pattern: channel, sparsity: 0.5}\n").find("stage of its own"),
+            std::string::npos);
+}
+
+}  // namespace
+}  // namespace tamp::test

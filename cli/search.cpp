@@ -1,0 +1,357 @@
+// tamp search MODEL.onnx --dataset fashion-mnist [--out-dir DIR] [--strategy dynas|basic]
+//             [--search evolution|random] [--objectives macs,params,latency] [--pick within:1]
+//             [--width-ratios 0.25,0.5,...] [--supernet-epochs E] [--finetune-epochs F] ...
+// Architecture search over the model's channel widths, attention heads and residual blocks
+// (scheduler/search/architecture_search.h): candidates are scored on a validation split held
+// out from the training set, the chosen one is fine-tuned and exported. DIR gets model.onnx,
+// summary.json (every candidate, the Pareto front, the test accuracy) and report.html.
+// --compare-uniform also fine-tunes uniform channel pruning at each --seed-ratios width and
+// the front's most accurate candidate at no more MACs, with the same budget, on the test set.
+#include "common.h"
+#include "search_report.h"
+
+#include <tamp/io/onnx_export.h>
+#include <tamp/io/tensor_proto.h>
+#include <tamp/nn/graph_cost.h>
+#include <tamp/scheduler/evaluate.h>
+#include <tamp/scheduler/search/architecture_search.h>
+
+#include <fmt/format.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+namespace tamp::cli {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+struct SearchArgs {
+  ModelArg model;
+  DatasetArgs data;
+  std::string out_dir;
+  search::SearchOptions options;
+  std::string width_ratios, seed_ratios, objectives = "macs";
+  bool no_heads = false, no_depth = false;
+  int supernet_epochs = -1;        // -1: 2 for dynas, 0 for basic
+  int finetune_epochs = 1;
+  int64_t steps = -1;
+  double lr = 0.01;
+  int64_t val_size = 5000;
+  std::string ort_runner;
+  int latency_runs = 50;
+  int64_t latency_batch = 1;
+  bool compare_uniform = false;
+  bool json = false;
+  int threads = 0;
+};
+
+std::vector<double> parse_ratios(const std::string& text, const char* flag) {
+  std::vector<double> out;
+  std::stringstream in(text);
+  for (std::string item; std::getline(in, item, ',');) {
+    char* end = nullptr;
+    const double v = std::strtod(item.c_str(), &end);
+    if (item.empty() || end != item.c_str() + item.size() || !(v > 0 && v <= 1)) {
+      throw UsageError(fmt::format("{} '{}': write ratios in (0, 1] separated by commas", flag, text));
+    }
+    out.push_back(v);
+  }
+  return out;
+}
+
+// Median milliseconds of `runs` runs of the graph in ONNX Runtime (node RUNNER, one thread)
+// on a zero batch of `batch` examples.
+double ort_latency_ms(const nn::Graph& g, const std::string& runner, const std::string& dir, int runs, int64_t batch,
+                      const Tensor& example) {
+  static int serial = 0;
+  const fs::path model = fs::path(dir) / fmt::format("latency_{}.onnx", serial++);
+  const fs::path input = fs::path(dir) / "latency_input.pb";
+  io::save_onnx_graph(g, model.string());
+  const nn::ValueInfo& in = input_info(g, "");
+  Shape shape = fit_input(in, example).shape();
+  shape[0] = batch;
+  io::write_tensor_file(input.string(), Tensor::zeros(shape, example.dtype()), in.name);
+  const std::string cmd = fmt::format("node '{}' '{}' --input '{}={}' --bench {} --threads 1 2>&1", runner, model.string(),
+                                      in.name, input.string(), runs);
+  FILE* pipe = popen(cmd.c_str(), "r");
+  if (!pipe) throw Error(fmt::format("cannot run `{}`", cmd), ErrorKind::kIo);
+  std::string out;
+  char buf[4096];
+  for (size_t n; (n = fread(buf, 1, sizeof buf, pipe)) > 0;) out.append(buf, n);
+  const int status = pclose(pipe);
+  fs::remove(model);
+  const auto j = nlohmann::json::parse(out, nullptr, false);
+  if (status != 0 || j.is_discarded() || !j.contains("median_ms")) {
+    throw Error(fmt::format("measuring latency with `{}` failed: {}", cmd, out), ErrorKind::kIo,
+                "tests/ort/setup.sh installs onnxruntime-node next to run_ort.js");
+  }
+  return j["median_ms"].get<double>();
+}
+
+struct Finetuned {
+  double accuracy = 0;
+  int64_t macs = 0, params = 0;
+};
+
+// Every phase trains alike: SGD with momentum 0.9, the learning rate decaying (cosine) over
+// the phase's steps, the data order of --seed.
+TrainOptions train_options(const SearchArgs& a, int epochs, std::shared_ptr<const nn::Dataset> train) {
+  TrainOptions t;
+  t.train = train;
+  t.epochs = epochs;
+  t.max_steps_per_epoch = a.steps;
+  t.batch_size = a.options.batch_size;
+  t.optimizer = SGD{.lr = a.lr, .momentum = 0.9};
+  const int64_t batches = (train->size() + t.batch_size - 1) / t.batch_size;
+  const int64_t per_epoch = a.steps > 0 ? std::min(batches, a.steps) : batches;
+  t.lr_schedule = std::make_shared<nn::CosineAnnealingLr>(a.lr, std::max<int64_t>(1, epochs * per_epoch));
+  t.seed = a.options.seed;
+  t.input = a.options.input;
+  t.output = a.options.output;
+  return t;
+}
+
+// Fine-tunes `g` (its own copy) with the search's budget and measures it on `test`.
+Finetuned finetune(const nn::Graph& g, const SearchArgs& a, int epochs, std::shared_ptr<const nn::Dataset> train,
+                   std::shared_ptr<const nn::Dataset> test, nn::Graph* trained = nullptr) {
+  nn::Graph own = g;
+  for (auto& [name, t] : own.initializers) t = t.clone();
+  nn::GraphModule m(own);
+  Generator rng(a.options.seed);
+  m.set_generator(&rng);
+  if (epochs > 0) Trainer(m, {}, train_options(a, epochs, train)).run();
+  Finetuned f;
+  f.accuracy = evaluate(m, *test, {.input = a.options.input, .output = a.options.output}).top1;
+  const nn::Graph out = m.export_graph();
+  const nn::GraphCost c = nn::graph_cost(out, nn::value_shapes(out, {{input_info(out, a.options.input).name,
+                                                                      fit_input(input_info(out, a.options.input),
+                                                                                test->get_batch({0}).x)}}));
+  f.macs = c.macs;
+  f.params = c.parameters;
+  if (trained) *trained = out;
+  return f;
+}
+
+int run_search(SearchArgs a) {
+  apply_threads(a.threads);
+  if (!a.width_ratios.empty()) a.options.space.width_ratios = parse_ratios(a.width_ratios, "--width-ratios");
+  if (!a.seed_ratios.empty()) a.options.seed_ratios = parse_ratios(a.seed_ratios, "--seed-ratios");
+  a.options.objectives.clear();
+  std::stringstream objectives(a.objectives);
+  for (std::string o; std::getline(objectives, o, ',');) a.options.objectives.push_back(o);
+  a.options.space.heads = !a.no_heads;
+  a.options.space.depth = !a.no_depth;
+  if (std::count(a.options.objectives.begin(), a.options.objectives.end(), "latency") && a.ort_runner.empty()) {
+    throw UsageError("the latency objective is measured in ONNX Runtime: give --ort-runner tests/ort/run_ort.js");
+  }
+  try {
+    search::check_search_options(a.options);
+  } catch (const Error& e) {
+    throw UsageError(e.message());
+  }
+  const int supernet_epochs = a.supernet_epochs >= 0 ? a.supernet_epochs : a.options.strategy == "dynas" ? 2 : 0;
+  const std::string dir = a.out_dir.empty() ? (fs::path("runs") / ("search_" + fs::path(a.model.path).stem().string())).string()
+                                            : a.out_dir;
+  fs::create_directories(dir);
+  FILE* progress = a.json ? stderr : stdout;
+  auto say = [&](const std::string& line) {
+    fmt::print(progress, "{}\n", line);
+    std::fflush(progress);
+  };
+
+  nn::GraphModule model = load_model(a.model.path);
+  check_data_input_output(model.graph(), a.options.input, a.options.output);
+  const nn::Graph original_graph = model.export_graph();
+  const LoadedDataset data = load_dataset(a.data, "train");
+  auto all_train = std::dynamic_pointer_cast<const nn::TensorDataset>(data.train);
+  if (!all_train) throw UsageError(fmt::format("--dataset {} has no training split to search with", a.data.spec));
+  if (a.val_size <= 0 || a.val_size >= all_train->size()) {
+    throw UsageError(fmt::format("--val-size {} must leave training examples (the set has {})", a.val_size,
+                                 all_train->size()));
+  }
+  auto [train, validation] = all_train->split(all_train->size() - a.val_size);
+  std::shared_ptr<const nn::Dataset> test = data.test ? data.test : validation;
+  const Tensor example = validation->get_batch({0}).x;
+  if (!a.ort_runner.empty()) {
+    if (!fs::exists(a.ort_runner)) throw UsageError(fmt::format("--ort-runner '{}' does not exist", a.ort_runner));
+    a.options.latency_ms = [&, dir](const nn::Graph& g) {
+      return ort_latency_ms(g, a.ort_runner, dir, a.latency_runs, a.latency_batch, example);
+    };
+  }
+  a.options.on_progress = say;
+
+  auto search = std::make_shared<search::ArchitectureSearch>(a.options);
+  search->set_data(train, validation);
+  Generator rng(a.options.seed);
+  model.set_generator(&rng);
+  TrainOptions t = train_options(a, supernet_epochs, train);
+  t.log_every = 100;
+  t.on_log = [&](const StepLog& l) {
+    say(fmt::format("super-network epoch {}/{}  step {}/{}  loss {:.4f}  {:.0f} samples/s", l.epoch + 1,
+                    supernet_epochs, l.step, l.total_steps, l.loss, l.samples_per_s));
+  };
+  say(fmt::format("searching {} ({} strategy, {}): {} training / {} validation examples", a.model.path,
+                  a.options.strategy, a.options.search, train->size(), validation->size()));
+  const StageRecord supernet = Trainer(model, {search}, t).run();
+  const search::SearchResult& result = search->result();
+  const search::Candidate& chosen = result.candidates.at(static_cast<size_t>(result.chosen));
+  say(fmt::format("chosen: top-1 {:.2f} % (validation), {} MACs, {} params: {}", 100 * chosen.accuracy,
+                  count_text(chosen.macs), count_text(chosen.parameters), chosen.description));
+
+  nn::Graph final_graph;
+  const Finetuned final_model = finetune(model.export_graph(), a, a.finetune_epochs, train, test, &final_graph);
+  const std::string out_model = (fs::path(dir) / "model.onnx").string();
+  io::save_onnx_graph(final_graph, out_model);
+  say(fmt::format("fine-tuned {} epoch(s): top-1 {:.2f} % on {} test examples; wrote {}", a.finetune_epochs,
+                  100 * final_model.accuracy, test->size(), out_model));
+
+  nlohmann::ordered_json summary{{"model", a.model.path},
+                                 {"dataset", data.name},
+                                 {"train_examples", train->size()},
+                                 {"validation_examples", validation->size()},
+                                 {"test_examples", test->size()},
+                                 {"supernet_epochs", supernet_epochs},
+                                 {"supernet_steps", supernet.steps},
+                                 {"finetune_epochs", a.finetune_epochs},
+                                 {"steps_per_epoch", a.steps}};
+  summary["search"] = search_json(result);
+  summary["export"] = {{"path", out_model}, {"test_top1", final_model.accuracy}, {"macs", final_model.macs},
+                       {"params", final_model.params}};
+  nlohmann::ordered_json baselines = nlohmann::ordered_json::array();
+  if (a.compare_uniform) {
+    // At each uniform width: uniform channel pruning (a) from the search's weights, fine-tuned
+    // as the chosen candidate is, (b) from the original weights, fine-tuned for the super-
+    // network's epochs too (the same training in all); and the front's most accurate candidate
+    // at no more MACs, fine-tuned as (a). All measured on the test set.
+    nlohmann::ordered_json rows = nlohmann::ordered_json::array();
+    auto row_json = [](const Finetuned& f) {
+      return nlohmann::ordered_json{{"test_top1", f.accuracy}, {"macs", f.macs}, {"params", f.params}};
+    };
+    for (double ratio : a.options.seed_ratios) {
+      const auto genome = search->space().uniform(ratio);
+      int uniform = -1, best = -1;
+      for (size_t i = 0; i < result.candidates.size(); ++i) {
+        if (result.candidates[i].genome == genome) uniform = static_cast<int>(i);
+      }
+      const auto& u = result.candidates.at(static_cast<size_t>(uniform));
+      for (int i : result.front) {
+        const auto& c = result.candidates[static_cast<size_t>(i)];
+        if (c.macs <= u.macs && (best < 0 || c.accuracy > result.candidates[static_cast<size_t>(best)].accuracy)) best = i;
+      }
+      const Finetuned shared = finetune(search->candidate_graph(uniform), a, a.finetune_epochs, train, test);
+      const Finetuned original = finetune(search->space().extract(original_graph, genome), a,
+                                          a.finetune_epochs + supernet_epochs, train, test);
+      const Finetuned searched = finetune(search->candidate_graph(best), a, a.finetune_epochs, train, test);
+      const auto& c = result.candidates[static_cast<size_t>(best)];
+      nlohmann::ordered_json row{{"ratio", ratio}, {"uniform", u.description}, {"searched", c.description}};
+      row["uniform_shared_weights"] = row_json(shared);
+      row["uniform_original_weights"] = row_json(original);
+      row["searched_result"] = row_json(searched);
+      row["difference_pt"] = 100 * (searched.accuracy - std::max(shared.accuracy, original.accuracy));
+      rows.push_back(row);
+      const std::pair<const char*, Finetuned> uniforms[] = {{"uniform (search weights)", shared},
+                                                            {"uniform (original weights)", original}};
+      for (const auto& [label, f] : uniforms) {
+        baselines.push_back({{"label", label}, {"macs", f.macs}, {"params", f.params}, {"accuracy", f.accuracy}});
+      }
+      say(fmt::format("width {:.3g}: uniform {} MACs: top-1 {:.2f} % (search weights, {} epoch(s)), {:.2f} % (original "
+                      "weights, {} epoch(s)); searched {} MACs: {:.2f} % ({:+.2f} pt): {}",
+                      ratio, count_text(shared.macs), 100 * shared.accuracy, a.finetune_epochs, 100 * original.accuracy,
+                      a.finetune_epochs + supernet_epochs, count_text(searched.macs), 100 * searched.accuracy,
+                      row["difference_pt"].get<double>(), c.description));
+    }
+    summary["uniform_comparison"] = rows;
+  }
+  {
+    std::ofstream f(fs::path(dir) / "summary.json");
+    f << summary.dump(2) << "\n";
+  }
+  {
+    std::string html = "<!DOCTYPE html><html><head><meta charset='utf-8'><title>tamp search report</title>"
+                       "<style>body{font-family:sans-serif;max-width:1000px;margin:auto}table{border-collapse:collapse}"
+                       "td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}</style></head><body>";
+    html += fmt::format("<h1>tamp search: {}</h1><p>{} training, {} validation, {} test examples of {}; super-network "
+                        "{} epoch(s), fine-tuning {} epoch(s){}</p>",
+                        html_escape(a.model.path), train->size(), validation->size(), test->size(), html_escape(data.name),
+                        supernet_epochs, a.finetune_epochs, a.steps > 0 ? fmt::format(" of {} steps", a.steps) : "");
+    html += fmt::format("<h2>Exported model</h2><p>{}: top-1 {:.2f} % on the test set, {} MACs, {} parameters; {}</p>",
+                        html_escape(out_model), 100 * final_model.accuracy, count_text(final_model.macs),
+                        count_text(final_model.params), html_escape(chosen.description));
+    html += search_report_section(summary["search"], baselines);
+    html += "</body></html>\n";
+    std::ofstream f(fs::path(dir) / "report.html");
+    f << html;
+  }
+  if (a.json) print_json(summary);
+  else say(fmt::format("wrote {}/summary.json and report.html", dir));
+  return kExitOk;
+}
+
+}  // namespace
+
+Action setup_search(CLI::App& sub) {
+  auto a = std::make_shared<SearchArgs>();
+  add_model_arg(sub, a->model);
+  add_dataset_options(sub, a->data, "");
+  sub.add_option("--out-dir", a->out_dir, "where model.onnx, summary.json and report.html go (default: runs/search_<model>)")
+      ->type_name("DIR");
+  sub.add_option("--strategy", a->options.strategy, "dynas (train a weight-sharing super-network once) or basic "
+                                                    "(fine-tune each candidate for --candidate-steps)")
+      ->check(CLI::IsMember({"dynas", "basic"}))->capture_default_str();
+  sub.add_option("--search", a->options.search, "evolution (NSGA-II) or random")
+      ->check(CLI::IsMember({"evolution", "random"}))->capture_default_str();
+  sub.add_option("--objectives", a->objectives, "costs minimised with the accuracy: macs, params, latency "
+                                                "(comma-separated; the first picks and plots)")->capture_default_str();
+  sub.add_option("--pick", a->options.pick, "within:P (smallest cost within P accuracy points of the full network) "
+                                            "or under:F (most accurate at <= F x its cost)")->capture_default_str();
+  sub.add_option("--width-ratios", a->width_ratios, "channel (and head) counts searched, as fractions of each layer's "
+                                                    "(default 0.25,0.375,...,1)")->type_name("R1,R2,...");
+  sub.add_option("--channel-multiple", a->options.space.channel_multiple, "round channel counts up to a multiple of this")
+      ->check(CLI::PositiveNumber)->capture_default_str();
+  sub.add_flag("--no-heads", a->no_heads, "do not search attention heads");
+  sub.add_flag("--no-depth", a->no_depth, "do not drop residual blocks");
+  sub.add_option("--exclude", a->options.space.exclude, "keep these weights / attention blocks / Add nodes as they are")
+      ->type_name("REGEX");
+  sub.add_option("--population", a->options.population, "candidates per generation")->check(CLI::Range(2, 100000))
+      ->capture_default_str();
+  sub.add_option("--generations", a->options.generations, "NSGA-II generations (random: as many candidates in all)")
+      ->check(CLI::NonNegativeNumber)->capture_default_str();
+  sub.add_option("--seed-ratios", a->seed_ratios, "uniform widths evaluated first (and --compare-uniform's)")
+      ->type_name("R1,R2,...");
+  sub.add_option("--supernet-epochs", a->supernet_epochs, "dynas: super-network training (default 2); basic: the "
+                                                          "whole model's fine-tuning before the search (default 0)")
+      ->check(CLI::NonNegativeNumber);
+  sub.add_option("--candidate-steps", a->options.candidate_steps, "basic: fine-tuning steps per candidate")
+      ->check(CLI::NonNegativeNumber)->capture_default_str();
+  sub.add_option("--recalibration-examples", a->options.recalibration_examples,
+                 "dynas: examples that measure a candidate's BatchNormalization statistics")
+      ->check(CLI::PositiveNumber)->capture_default_str();
+  sub.add_option("--finetune-epochs", a->finetune_epochs, "fine-tuning of the chosen candidate before export")
+      ->check(CLI::NonNegativeNumber)->capture_default_str();
+  sub.add_option("--steps", a->steps, "stop each epoch after N steps (quick runs)")->check(CLI::PositiveNumber);
+  sub.add_option("--batch", a->options.batch_size, "examples per step")->check(CLI::PositiveNumber)->capture_default_str();
+  sub.add_option("--lr", a->lr, "SGD learning rate (momentum 0.9, cosine decay per phase)")->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  sub.add_option("--val-size", a->val_size, "training examples held out to score candidates")->capture_default_str();
+  sub.add_option("--validation-batches", a->options.validation_batches, "score candidates on this many batches of 256")
+      ->check(CLI::PositiveNumber);
+  sub.add_option("--ort-runner", a->ort_runner, "tests/ort/run_ort.js: measure latency in ONNX Runtime (the latency "
+                                                "objective; else the front's)")->type_name("run_ort.js");
+  sub.add_option("--latency-runs", a->latency_runs, "runs per latency median")->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  sub.add_option("--latency-batch", a->latency_batch, "examples per latency run")->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  sub.add_flag("--compare-uniform", a->compare_uniform, "also fine-tune uniform channel pruning at each --seed-ratios "
+                                                        "width and the best searched candidate at its MACs (test set)");
+  sub.add_option("--seed", a->options.seed, "data order, sampled sub-networks, evolution")->capture_default_str();
+  add_data_input_output_options(sub, a->options.input, a->options.output);
+  add_json_flag(sub, a->json);
+  add_threads_option(sub, a->threads);
+  return [a] { return run_search(*a); };
+}
+
+}  // namespace tamp::cli

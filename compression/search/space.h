@@ -1,0 +1,102 @@
+// The search space of an architecture search over an imported graph: per-layer channel
+// widths, attention heads per block and residual blocks kept or dropped, each realised through
+// tamp's structured pruning, so every point is a physically smaller graph.
+//
+//   SearchSpace space = SearchSpace::of(graph, {.width_ratios = {0.25, 0.5, 0.75, 1}});
+//   Genome g = space.uniform(0.5);                 // every layer at half its channels
+//   g[0] = 3;                                      // the first dimension at its 4th choice
+//   auto masks = space.masks(g, graph);            // parameter -> 1/0 mask (super-network)
+//   nn::Graph small = space.extract(graph, g);     // the sub-network, channels removed
+//   fmt::print("{}\n", space.describe(g));         // "conv1.weight 16/32, conv2.weight 64/64, ..."
+//
+// Dimensions, in this order:
+//   width  a Conv / Gemm / MatMul whose output channels pruning/targets.h can remove; the
+//          choices are its channel counts for `width_ratios` (at least 1, rounded up to
+//          `channel_multiple`). A sub-network keeps the channels of highest importance: |scale|
+//          of the BatchNormalization after the layer (which normalises the weight's magnitude
+//          away), else the L1 norm of the weight's output row.
+//   heads  an attention block of pruning/heads.h; choices 1..H scaled by the ratios; heads
+//          ranked by the L1 norm of their V columns and output-projection rows.
+//   depth  a residual block of residual.h that can be zeroed (zero_params); choices 0
+//          (dropped) and 1 (kept).
+// The importance order is fixed when the space is made (from the graph's weights then), so
+// the sub-networks of a super-network are nested: a narrower one keeps a subset of the
+// channels of a wider one.
+//
+// A masked graph (masks() applied to the weights) and the extracted sub-network compute the
+// same function: removed channels, heads and blocks output exact zeros in the masked one.
+#pragma once
+
+#include <tamp/compression/pruning/heads.h>
+#include <tamp/compression/pruning/targets.h>
+#include <tamp/compression/search/residual.h>
+
+#include <map>
+#include <string>
+#include <vector>
+
+namespace tamp::compression::search {
+
+struct SpaceOptions {
+  std::vector<double> width_ratios = {0.25, 0.375, 0.5, 0.625, 0.75, 0.875, 1.0};  // in (0, 1]
+  int64_t channel_multiple = 1;
+  bool widths = true;
+  bool heads = true;
+  bool depth = true;
+  std::vector<std::string> exclude = {};   // regexes over weight, attention block and Add names
+};
+
+enum class DimensionKind { kWidth, kHeads, kDepth };
+std::string dimension_kind_name(DimensionKind k);   // "width", "heads", "depth"
+
+struct Dimension {
+  DimensionKind kind = DimensionKind::kWidth;
+  std::string name;                 // the weight (width), Softmax node (heads), Add node (depth)
+  int64_t full = 0;                 // channels, heads, or 1 (depth)
+  std::vector<int64_t> choices;     // ascending, the last = full
+  std::vector<int64_t> order;       // units by importance, most important first (width, heads)
+};
+
+// One index into choices per dimension.
+using Genome = std::vector<int>;
+
+class SearchSpace {
+ public:
+  // Throws (kInvalidInput) when the graph has no dimension to search, with the reasons.
+  static SearchSpace of(const nn::Graph& graph, const SpaceOptions& options = {});
+
+  const std::vector<Dimension>& dimensions() const { return dims_; }
+  Genome largest() const;
+  Genome smallest() const;
+  // Widths and heads at the choice nearest `ratio` of their full size; blocks kept.
+  Genome uniform(double ratio) const;
+  // Throws when a gene is outside its choices or the length is wrong.
+  void check(const Genome& g) const;
+  // The chosen value per dimension.
+  std::vector<int64_t> values(const Genome& g) const;
+  // "conv1.weight 16/32, /attn/Softmax 2/4 heads, /layer1.1/Add dropped" (full ones left out;
+  // "full" when all are).
+  std::string describe(const Genome& g) const;
+
+  // 1 keep / 0 remove, by parameter name, of the parameters' shapes in `graph` (float32):
+  // the rows (and bias, BatchNormalization scale and shift entries) of removed channels, the
+  // slices of removed heads, the zero_params of dropped blocks. Parameters no choice touches
+  // are absent.
+  std::map<std::string, Tensor> masks(const Genome& g, const nn::Graph& graph) const;
+  // The sub-network: `graph` with the masks applied (to copies of its initializers), dropped
+  // blocks removed and the removed channels and heads cut out (pruning/shrink.h).
+  nn::Graph extract(const nn::Graph& graph, const Genome& g) const;
+
+ private:
+  struct WidthSource {
+    std::string weight;
+    int out_axis = 0;                    // rows of the stored weight
+    std::vector<std::string> followers;  // bias and BatchNormalization scale and shift
+  };
+  std::vector<Dimension> dims_;
+  std::vector<WidthSource> widths_;              // per width dimension
+  std::vector<pruning::AttentionBlock> blocks_;  // per heads dimension
+  std::vector<std::vector<std::string>> zero_params_;  // per depth dimension
+};
+
+}  // namespace tamp::compression::search
