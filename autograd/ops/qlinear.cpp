@@ -10,12 +10,12 @@
 // one float multiplier per output channel (column), x_scale * w_scale / y_scale, applied to
 // the int32 sum (plus the int32 bias), rounded half to even, plus y_zero_point, saturated.
 #include <tamp/autograd/kernels/int8_conv.h>
+#include <tamp/autograd/kernels/requantize.h>
 #include <tamp/autograd/ops/conv_geometry.h>
 #include <tamp/autograd/ops/op_helpers.h>
 #include <tamp/autograd/ops/ops.h>
 
 #include <cmath>
-#include <limits>
 
 namespace tamp::ops {
 
@@ -76,31 +76,21 @@ Tensor integer_conv(const OpContext& ctx, const Tensor& x, const Tensor& x_zp, c
   return y;
 }
 
-// The int32 result of the exact sum `v`: wrapped as int32 arithmetic does ("the accumulation
-// may overflow if and only if in 32 bits").
-int32_t wrap_int32(int64_t v) { return static_cast<int32_t>(static_cast<uint32_t>(v)); }
-
 std::vector<Tensor> conv_integer(OpContext& ctx, const std::vector<Tensor>& in) {
   return {integer_conv(ctx, input(in, 0, "x"), optional_input(in, 2), input(in, 1, "w"), optional_input(in, 3))};
 }
 
 // y = saturate(round_half_even(float(acc + bias) * multiplier[channel]) + zp) of zp's type.
-// acc (rows, channels, inner) int32 in element order; channel c of element i is (i / inner) % channels.
+// acc (rows, channels, inner) int32; channel c of element i is (i / inner) % channels.
 Tensor requantize(const Tensor& acc, const std::vector<int32_t>& bias, const std::vector<float>& multiplier,
                   int64_t channels, int64_t inner, const Tensor& y_zp) {
   TAMP_CHECK(is_8bit(y_zp.dtype()) && y_zp.numel() == 1, "y_zero_point {} must be an int8 or uint8 scalar",
              describe(y_zp));
-  const float zp = static_cast<float>(int_at(y_zp, 0));
-  const float lo = y_zp.dtype() == DType::kInt8 ? -128.0f : 0.0f, hi = y_zp.dtype() == DType::kInt8 ? 127.0f : 255.0f;
   Tensor y = Tensor::empty(acc.shape(), y_zp.dtype());
-  for (int64_t i = 0; i < acc.numel(); ++i) {
-    const int64_t c = (i / inner) % channels;
-    const int32_t sum = wrap_int32(int64_t{acc.data<int32_t>()[i]} + (bias.empty() ? 0 : bias[static_cast<size_t>(c)]));
-    float v = std::nearbyint(static_cast<float>(sum) * multiplier[multiplier.size() == 1 ? 0 : c]) + zp;
-    v = v < lo ? lo : (v > hi ? hi : v);
-    if (y.dtype() == DType::kInt8) y.data<int8_t>()[i] = static_cast<int8_t>(v);
-    else y.data<uint8_t>()[i] = static_cast<uint8_t>(v);
-  }
+  if (acc.numel() == 0) return y;
+  const kernels::Requantization r{bias.empty() ? nullptr : bias.data(), multiplier.data(), multiplier.size() > 1,
+                                  static_cast<int32_t>(int_at(y_zp, 0)), y_zp.dtype() == DType::kInt8};
+  kernels::requantize(acc.data<int32_t>(), acc.numel() / (channels * inner), channels, inner, r, y.raw_data());
   return y;
 }
 
