@@ -35,6 +35,8 @@ constexpr int64_t kMr = HWY_ARCH_X86 && kVectorRegisters >= 32 ? 12 : 6;
 constexpr int64_t kKc = 512;  // k per block (even, so that blocks keep the pairs of the whole K)
 constexpr int64_t kMc = kMr * (192 / kMr);
 
+int32_t wrapped(int64_t v) { return static_cast<int32_t>(static_cast<uint32_t>(v)); }
+
 // One pair of int16 in a 32-bit word, the even k in the low half (a little-endian int16 lane
 // pair, as the vector loads see it).
 inline int32_t pair_of(int32_t even, int32_t odd) {
@@ -58,22 +60,29 @@ S::Vec load_widened(const T8* p, int64_t n) {
 
 // All of B (k, n) as panels of kNr columns, each (pairs, kNr) with pairs = ceil(k / 2): word
 // [p * kNr + c] of panel j is pair_of(B[2p][j * kNr + c], B[2p + 1][j * kNr + c]), zero past
-// k and n.
+// k and n. With col_sums (n rounded up to whole panels), also the sums of B's columns.
 template <class T8>
-void pack_b(const Int8Matrix& b, int64_t k, int64_t n, int32_t* out) {
+void pack_b(const Int8Matrix& b, int64_t k, int64_t n, int32_t* out, int32_t* col_sums) {
   const int64_t pairs = (k + 1) / 2;
   const S::Vec low = S::set1(0xFFFF);
   for (int64_t j = 0; j < n; j += kNr) {
     int32_t* panel = out + j / kNr * pairs * kNr;
+    S::Vec sums[2] = {S::zero(), S::zero()};
     for (int64_t p = 0; p < pairs; ++p) {
       const T8* even = row_of<T8>(b, 2 * p) + j;
       const T8* odd = 2 * p + 1 < k ? row_of<T8>(b, 2 * p + 1) + j : nullptr;
-      for (int64_t v = 0; v < kNr; v += kL) {
-        const int64_t cols = n - j - v;
-        const S::Vec lo = load_widened(even + v, cols);
-        const S::Vec hi = odd ? load_widened(odd + v, cols) : S::zero();
-        hn::Store(hn::Or(hn::And(lo, low), hn::ShiftLeft<16>(hi)), S::D(), panel + p * kNr + v);
+#pragma GCC unroll 2
+      for (int64_t v = 0; v < 2; ++v) {
+        const int64_t cols = n - j - v * kL;
+        const S::Vec lo = load_widened(even + v * kL, cols);
+        const S::Vec hi = odd ? load_widened(odd + v * kL, cols) : S::zero();
+        hn::Store(hn::Or(hn::And(lo, low), hn::ShiftLeft<16>(hi)), S::D(), panel + p * kNr + v * kL);
+        sums[v] = hn::Add(sums[v], hn::Add(lo, hi));
       }
+    }
+    if (col_sums) {
+      hn::StoreU(sums[0], S::D(), col_sums + j);
+      hn::StoreU(sums[1], S::D(), col_sums + j + kL);
     }
   }
 }
@@ -99,46 +108,42 @@ void pack_a(const Int8Matrix& a, int64_t r0, int64_t rows, int64_t p0, int64_t k
 // with colterm[j] = colsum[j] - k * zb[j] (all wrapping like int32): the expansion of
 // sum_k (A - za)(B - zb). Column vectors are padded to whole panels.
 struct ZeroPointTerms {
+  bool a_shifted = false, b_shifted = false;  // some zero point of A / B is not 0
+  bool any() const { return a_shifted || b_shifted; }  // (else none of the rest is set)
   std::vector<int32_t> za, rowsum;   // (m)
-  std::vector<int32_t> zb, colterm;  // (panels * kNr)
+  std::vector<int32_t> zb, colterm;  // (panels * kNr); colterm holds colsum until finish()
 };
 
-int32_t wrapped(int64_t v) { return static_cast<int32_t>(static_cast<uint32_t>(v)); }
+int32_t zero_point_of(const Int8Matrix& x, int64_t i) {
+  return x.zero_points ? x.zero_points[x.zero_point_per_vector ? i : 0] : 0;
+}
 
-template <class TA, class TB>
-bool zero_point_terms(const Int8Matrix& a, const Int8Matrix& b, int64_t m, int64_t n, int64_t k, ZeroPointTerms& t) {
-  const auto zero_point = [](const Int8Matrix& x, int64_t i) {
-    return x.zero_points ? x.zero_points[x.zero_point_per_vector ? i : 0] : 0;
-  };
-  bool any_a = false, any_b = false;
-  for (int64_t i = 0; i < m && !any_a; ++i) any_a = zero_point(a, i) != 0;
-  for (int64_t j = 0; j < n && !any_b; ++j) any_b = zero_point(b, j) != 0;
-  if (!any_a && !any_b) return false;
+// Reads the zero points and A's row sums (when B has a zero point); B's column sums (needed
+// when A has one) come from pack_b into colterm, then finish() turns them into the terms.
+template <class TA>
+void start_zero_point_terms(const Int8Matrix& a, const Int8Matrix& b, int64_t m, int64_t n, int64_t k,
+                            ZeroPointTerms& t) {
+  for (int64_t i = 0; i < m && !t.a_shifted; ++i) t.a_shifted = zero_point_of(a, i) != 0;
+  for (int64_t j = 0; j < n && !t.b_shifted; ++j) t.b_shifted = zero_point_of(b, j) != 0;
+  if (!t.any()) return;
   const int64_t padded = (n + kNr - 1) / kNr * kNr;
   t.za.assign(m, 0);
   t.rowsum.assign(m, 0);
   t.zb.assign(padded, 0);
   t.colterm.assign(padded, 0);
   for (int64_t i = 0; i < m; ++i) {
-    t.za[i] = zero_point(a, i);
-    if (!any_b) continue;
+    t.za[i] = zero_point_of(a, i);
+    if (!t.b_shifted) continue;
     const TA* row = row_of<TA>(a, i);
     int64_t sum = 0;
     for (int64_t p = 0; p < k; ++p) sum += row[p];
     t.rowsum[i] = wrapped(sum);
   }
-  std::vector<int64_t> colsum(n, 0);
-  if (any_a) {
-    for (int64_t p = 0; p < k; ++p) {
-      const TB* row = row_of<TB>(b, p);
-      for (int64_t j = 0; j < n; ++j) colsum[j] += row[j];
-    }
-  }
-  for (int64_t j = 0; j < n; ++j) {
-    t.zb[j] = zero_point(b, j);
-    t.colterm[j] = wrapped(colsum[j] - k * int64_t{t.zb[j]});
-  }
-  return true;
+  for (int64_t j = 0; j < n; ++j) t.zb[j] = zero_point_of(b, j);
+}
+
+void finish_zero_point_terms(int64_t n, int64_t k, ZeroPointTerms& t) {
+  for (int64_t j = 0; j < n; ++j) t.colterm[j] = wrapped(int64_t{t.colterm[j]} - k * int64_t{t.zb[j]});
 }
 
 #if HWY_TARGET != HWY_SCALAR
@@ -257,14 +262,15 @@ void gemm_rows(const Int8Matrix& a, const int32_t* bpack, int64_t i_begin, int64
 template <class TA, class TB, bool kSaturate>
 void gemm_typed(const Int8Matrix& a, const Int8Matrix& b, int64_t m, int64_t n, int64_t k, int32_t* c, int64_t ldc) {
   int32_t* bpack = thread_scratch<int32_t, 0>((n + kNr - 1) / kNr * kNr * ((k + 1) / 2));
-  pack_b<TB>(b, k, n, bpack);
   ZeroPointTerms terms;
-  const bool zero_points = zero_point_terms<TA, TB>(a, b, m, n, k, terms);
+  start_zero_point_terms<TA>(a, b, m, n, k, terms);
+  pack_b<TB>(b, k, n, bpack, terms.a_shifted ? terms.colterm.data() : nullptr);
+  if (terms.any()) finish_zero_point_terms(n, k, terms);
   // Whole register tiles per thread, and enough work per thread to pay for waking it.
   const int64_t tiles = (m + kMr - 1) / kMr;
   const int64_t grain = std::max<int64_t>(1, (int64_t{1} << 18) / std::max<int64_t>(1, kMr * n * k));
   parallel_for(tiles, grain, [&](int64_t t0, int64_t t1) {
-    gemm_rows<TA, kSaturate>(a, bpack, t0 * kMr, std::min(m, t1 * kMr), n, k, zero_points ? &terms : nullptr,
+    gemm_rows<TA, kSaturate>(a, bpack, t0 * kMr, std::min(m, t1 * kMr), n, k, terms.any() ? &terms : nullptr,
                              c, ldc);
   });
 }

@@ -85,8 +85,9 @@ std::vector<Tensor> matmul_integer(OpContext& ctx, const std::vector<Tensor>& in
   const ZeroPoints za = zero_points(optional_input(in, 2), a, as, true, "a_zero_point");
   const ZeroPoints zb = zero_points(optional_input(in, 3), b, bs, false, "b_zero_point");
 
-  Tensor y = Tensor::zeros(out_shape, DType::kInt32);
-  if (y.numel() == 0 || k == 0) return {y};  // no sums, or sums of nothing
+  if (k == 0) return {Tensor::zeros(out_shape, DType::kInt32)};  // sums of nothing
+  Tensor y = Tensor::empty(out_shape, DType::kInt32);
+  if (y.numel() == 0) return {y};
   const bool a_signed = a.dtype() == DType::kInt8, b_signed = b.dtype() == DType::kInt8;
   const bool pairs = ctx.integer_arithmetic == IntegerArithmetic::kX86Int16Pairs && !a_signed && b_signed;
   const auto* pa = static_cast<const uint8_t*>(a.raw_data());

@@ -68,8 +68,9 @@ Tensor integer_conv(const OpContext& ctx, const Tensor& x, const Tensor& x_zp, c
   const bool depthwise = s.in_channels == s.groups && s.out_channels == s.groups;
   const bool pairs = ctx.integer_arithmetic == IntegerArithmetic::kX86Int16Pairs && x.dtype() == DType::kUInt8 &&
                      w.dtype() == DType::kInt8 && !depthwise;
-  Tensor y = Tensor::zeros(g.y_shape, DType::kInt32);
-  if (y.numel() > 0 && s.in_channels > 0) {
+  if (s.in_channels == 0) return Tensor::zeros(g.y_shape, DType::kInt32);  // sums of nothing
+  Tensor y = Tensor::empty(g.y_shape, DType::kInt32);
+  if (y.numel() > 0) {
     kernels::int8_conv(s, {x.raw_data(), x.dtype() == DType::kInt8, zx},
                        {w.raw_data(), w.dtype() == DType::kInt8, zw_per_m.data()}, pairs, y.data<int32_t>());
   }
