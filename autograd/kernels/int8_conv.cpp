@@ -13,6 +13,7 @@
 #include <tamp/autograd/kernels/int8_conv.h>
 #include <tamp/autograd/kernels/int8_gemm.h>
 #include <tamp/autograd/kernels/parallel.h>
+#include <tamp/autograd/kernels/requantize.h>
 #include <tamp/autograd/kernels/scratch.h>
 
 #include <omp.h>
@@ -50,10 +51,9 @@ void im2col_bytes(const ConvShape& s, int64_t channels, const uint8_t* x, uint8_
   });
 }
 
-}  // namespace
-
-void int8_conv_i32(const ConvShape& s, const Int8ConvInput& x, const Int8ConvWeights& w, bool saturate_pairs,
-                   int32_t* y) {
+// The int32 sums into y32, or requantized by r into y8.
+void int8_conv_any(const ConvShape& s, const Int8ConvInput& x, const Int8ConvWeights& w, bool saturate_pairs,
+                   int32_t* y32, const Requantization* r, void* y8) {
   const int64_t cg = s.in_channels / s.groups, mg = s.out_channels / s.groups, ks = s.kernel_size();
   const int64_t k = ks * cg, out = s.out_size(), in = s.in_size();
   // The filters as rows of A, (M, kernel offset, channel).
@@ -74,26 +74,54 @@ void int8_conv_i32(const ConvShape& s, const Int8ConvInput& x, const Int8ConvWei
     for (int64_t n0 = c0 * images; n0 < std::min(s.batch, c1 * images); n0 += images) {
       const int64_t count = std::min(images, s.batch - n0), cols = count * out;
       uint8_t* col = thread_scratch<uint8_t, 0>(k * cols);  // (k, count * out)
-      // One image: the GEMM writes y; several: a (mg, count * out) block scattered after.
-      int32_t* block = count > 1 ? thread_scratch<int32_t, 2>(mg * cols) : nullptr;
+      // One image without requantization: the GEMM writes y32; else a (mg, count * out) block
+      // scattered (requantized) after.
+      const bool direct = count == 1 && !r;
+      int32_t* block = direct ? nullptr : thread_scratch<int32_t, 2>(mg * cols);
       for (int64_t g = 0; g < s.groups; ++g) {
         for (int64_t i = 0; i < count; ++i) {
           im2col_bytes(s, cg, px + ((n0 + i) * s.in_channels + g * cg) * in, pad, col + i * out, cols);
         }
-        int32_t* yg = y + (n0 * s.out_channels + g * mg) * out;
+        const int64_t y0 = (n0 * s.out_channels + g * mg) * out;  // y (image n0, channel g * mg)
         const Int8Matrix a{filters.data() + g * mg * k, k, w.is_signed, w.zero_points + g * mg, true};
         const Int8Matrix b{col, cols, x.is_signed, &x.zero_point, false};
-        int8_gemm(a, b, mg, cols, k, saturate_pairs, block ? block : yg, block ? cols : out);
-        if (!block) continue;
+        int32_t* c = direct ? y32 + y0 : block;
+        if (k > 0) {
+          int8_gemm(a, b, mg, cols, k, saturate_pairs, c, direct ? out : cols);
+        } else {  // no input channels: sums of nothing
+          std::fill(c, c + mg * cols, 0);
+        }
+        if (direct) continue;
         for (int64_t m = 0; m < mg; ++m) {
+          const int64_t channel = g * mg + m;
           for (int64_t i = 0; i < count; ++i) {
-            std::memcpy(yg + (i * s.out_channels + m) * out, block + m * cols + i * out,
-                        static_cast<size_t>(out) * sizeof(int32_t));
+            const int32_t* sums = block + m * cols + i * out;
+            const int64_t at = y0 + (i * s.out_channels + m) * out;
+            if (!r) {
+              std::memcpy(y32 + at, sums, static_cast<size_t>(out) * sizeof(int32_t));
+              continue;
+            }
+            const Requantization channel_r{r->bias ? r->bias + channel : nullptr,
+                                           r->multipliers + (r->per_channel ? channel : 0), false, r->zero_point,
+                                           r->is_signed};
+            requantize(sums, 1, 1, out, channel_r, static_cast<uint8_t*>(y8) + at);
           }
         }
       }
     }
   });
+}
+
+}  // namespace
+
+void int8_conv_i32(const ConvShape& s, const Int8ConvInput& x, const Int8ConvWeights& w, bool saturate_pairs,
+                   int32_t* y) {
+  int8_conv_any(s, x, w, saturate_pairs, y, nullptr, nullptr);
+}
+
+void int8_conv_requantized_8bit(const ConvShape& s, const Int8ConvInput& x, const Int8ConvWeights& w,
+                              bool saturate_pairs, const Requantization& r, void* y) {
+  int8_conv_any(s, x, w, saturate_pairs, nullptr, &r, y);
 }
 
 }  // namespace tamp::kernels::HWY_NAMESPACE
@@ -103,9 +131,15 @@ HWY_AFTER_NAMESPACE();
 namespace tamp::kernels {
 
 HWY_EXPORT(int8_conv_i32);
+HWY_EXPORT(int8_conv_requantized_8bit);
 
 void int8_conv(const ConvShape& s, const Int8ConvInput& x, const Int8ConvWeights& w, bool saturate_pairs, int32_t* y) {
   TAMP_DISPATCH(int8_conv_i32)(s, x, w, saturate_pairs, y);
+}
+
+void int8_conv_requantized(const ConvShape& s, const Int8ConvInput& x, const Int8ConvWeights& w, bool saturate_pairs,
+                           const Requantization& r, void* y) {
+  TAMP_DISPATCH(int8_conv_requantized_8bit)(s, x, w, saturate_pairs, r, y);
 }
 
 }  // namespace tamp::kernels

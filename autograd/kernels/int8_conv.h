@@ -2,6 +2,8 @@
 // input and the integer GEMM (int8_gemm.h), parallel over the batch.
 //
 //   kernels::int8_conv(shape, {x, true, 3}, {w, true, w_zero_points.data()}, false, y);
+//   kernels::int8_conv_requantized(shape, {x, false, 128}, {w, true, zeros.data()}, false,
+//                                  {bias.data(), multipliers.data(), true, 128, false}, y8);
 //
 // The reduction runs in (kernel offset, input channel) order, the order ONNX Runtime packs
 // its filters in, so that saturate_pairs pairs the products as its x86 kernels without VNNI
@@ -9,6 +11,7 @@
 #pragma once
 
 #include <tamp/autograd/kernels/conv.h>
+#include <tamp/autograd/kernels/requantize.h>
 
 #include <cstdint>
 
@@ -28,5 +31,10 @@ struct Int8ConvWeights {
 
 // y (N, M, out...) = the int32 sums of conv(x - x_zero_point, w - w_zero_points[m]).
 void int8_conv(const ConvShape& s, const Int8ConvInput& x, const Int8ConvWeights& w, bool saturate_pairs, int32_t* y);
+
+// The same sums requantized (channel m: r.bias[m], r.multipliers[m]) into the 8-bit y while
+// they are in cache: QLinearConv without an int32 tensor of the whole output.
+void int8_conv_requantized(const ConvShape& s, const Int8ConvInput& x, const Int8ConvWeights& w, bool saturate_pairs,
+                           const Requantization& r, void* y);
 
 }  // namespace tamp::kernels

@@ -49,8 +49,10 @@ void check_scales(const std::vector<double>& s, const char* name) {
 
 double at(const std::vector<double>& v, int64_t c) { return v.size() == 1 ? v[0] : v[static_cast<size_t>(c)]; }
 
-// (N, M, out...) int32 sums of the convolution of x - x_zp with w - w_zp (w_zp per M).
-Tensor integer_conv(const OpContext& ctx, const Tensor& x, const Tensor& x_zp, const Tensor& w, const Tensor& w_zp) {
+// The convolution of x - x_zp with w - w_zp (w_zp per M): its int32 sums (N, M, out...), or
+// with `r` those sums requantized to r's 8-bit type (`type`).
+Tensor integer_conv(const OpContext& ctx, const Tensor& x, const Tensor& x_zp, const Tensor& w, const Tensor& w_zp,
+                    const kernels::Requantization* r = nullptr, DType type = DType::kInt32) {
   TAMP_CHECK(is_8bit(x.dtype()) && is_8bit(w.dtype()), "x {} and w {} must be int8 or uint8", describe(x), describe(w));
   TAMP_CHECK(w.rank() >= 3, "w {} must have rank >= 3", describe(w));
   if (x_zp.defined()) expect_same_dtype(x, x_zp, "x and x_zero_point");
@@ -68,11 +70,14 @@ Tensor integer_conv(const OpContext& ctx, const Tensor& x, const Tensor& x_zp, c
   const bool depthwise = s.in_channels == s.groups && s.out_channels == s.groups;
   const bool pairs = ctx.integer_arithmetic == IntegerArithmetic::kX86Int16Pairs && x.dtype() == DType::kUInt8 &&
                      w.dtype() == DType::kInt8 && !depthwise;
-  if (s.in_channels == 0) return Tensor::zeros(g.y_shape, DType::kInt32);  // sums of nothing
-  Tensor y = Tensor::empty(g.y_shape, DType::kInt32);
-  if (y.numel() > 0) {
-    kernels::int8_conv(s, {x.raw_data(), x.dtype() == DType::kInt8, zx},
-                       {w.raw_data(), w.dtype() == DType::kInt8, zw_per_m.data()}, pairs, y.data<int32_t>());
+  Tensor y = Tensor::empty(g.y_shape, type);
+  if (y.numel() == 0) return y;
+  const kernels::Int8ConvInput xi{x.raw_data(), x.dtype() == DType::kInt8, zx};
+  const kernels::Int8ConvWeights wi{w.raw_data(), w.dtype() == DType::kInt8, zw_per_m.data()};
+  if (r) {
+    kernels::int8_conv_requantized(s, xi, wi, pairs, *r, y.raw_data());
+  } else {
+    kernels::int8_conv(s, xi, wi, pairs, y.data<int32_t>());
   }
   return y;
 }
@@ -81,18 +86,14 @@ std::vector<Tensor> conv_integer(OpContext& ctx, const std::vector<Tensor>& in) 
   return {integer_conv(ctx, input(in, 0, "x"), optional_input(in, 2), input(in, 1, "w"), optional_input(in, 3))};
 }
 
-// y = saturate(round_half_even(float(acc + bias) * multiplier[channel]) + zp) of zp's type.
-// acc (rows, channels, inner) int32; channel c of element i is (i / inner) % channels.
-Tensor requantize(const Tensor& acc, const std::vector<int32_t>& bias, const std::vector<float>& multiplier,
-                  int64_t channels, int64_t inner, const Tensor& y_zp) {
+// ONNX Runtime's requantization (kernels/requantize.h) to y_zp's type; bias and multiplier
+// must outlive its use.
+kernels::Requantization requantization(const std::vector<int32_t>& bias, const std::vector<float>& multiplier,
+                                       const Tensor& y_zp) {
   TAMP_CHECK(is_8bit(y_zp.dtype()) && y_zp.numel() == 1, "y_zero_point {} must be an int8 or uint8 scalar",
              describe(y_zp));
-  Tensor y = Tensor::empty(acc.shape(), y_zp.dtype());
-  if (acc.numel() == 0) return y;
-  const kernels::Requantization r{bias.empty() ? nullptr : bias.data(), multiplier.data(), multiplier.size() > 1,
-                                  static_cast<int32_t>(int_at(y_zp, 0)), y_zp.dtype() == DType::kInt8};
-  kernels::requantize(acc.data<int32_t>(), acc.numel() / (channels * inner), channels, inner, r, y.raw_data());
-  return y;
+  return {bias.empty() ? nullptr : bias.data(), multiplier.data(), multiplier.size() > 1,
+          static_cast<int32_t>(int_at(y_zp, 0)), y_zp.dtype() == DType::kInt8};
 }
 
 std::vector<float> multipliers(const std::vector<double>& a, const std::vector<double>& b, double y) {
@@ -116,14 +117,15 @@ std::vector<Tensor> qlinear_conv(OpContext& ctx, const std::vector<Tensor>& in) 
   check_scales(sx, "x_scale");
   check_scales(sw, "w_scale");
   check_scales(sy, "y_scale");
-  const Tensor acc = integer_conv(ctx, x, input(in, 2, "x_zero_point"), w, input(in, 5, "w_zero_point"));
   std::vector<int32_t> bias;
   if (const Tensor b = optional_input(in, 8); b.defined()) {
     TAMP_CHECK(b.dtype() == DType::kInt32 && b.rank() == 1 && b.dim(0) == m, "B {} must be int32 [{}]", describe(b), m);
-    for (int64_t c = 0; c < m; ++c) bias.push_back(b.data<int32_t>()[c]);
+    bias.assign(b.data<int32_t>(), b.data<int32_t>() + m);
   }
-  const int64_t inner = acc.numel() / std::max<int64_t>(acc.dim(0) * m, 1);
-  return {requantize(acc, bias, multipliers(sx, sw, sy[0]), m, inner, input(in, 7, "y_zero_point"))};
+  const std::vector<float> multiplier = multipliers(sx, sw, sy[0]);
+  const Tensor& y_zp = input(in, 7, "y_zero_point");
+  const kernels::Requantization r = requantization(bias, multiplier, y_zp);
+  return {integer_conv(ctx, x, input(in, 2, "x_zero_point"), w, input(in, 5, "w_zero_point"), &r, y_zp.dtype())};
 }
 
 std::vector<Tensor> qlinear_matmul(OpContext& ctx, const std::vector<Tensor>& in) {
@@ -147,7 +149,12 @@ std::vector<Tensor> qlinear_matmul(OpContext& ctx, const std::vector<Tensor>& in
   CallOptions sums;  // the integer arithmetic this op runs under, for MatMulInteger's sums
   sums.integer_arithmetic = ctx.integer_arithmetic;
   const Tensor acc = run(matmul_integer, {a, b, a_zp, b_zp_arg}, nullptr, sums).at(0);
-  return {requantize(acc, {}, multipliers(sa, sb, sy[0]), n, 1, input(in, 7, "y_zero_point"))};
+  const std::vector<float> multiplier = multipliers(sa, sb, sy[0]);
+  const Tensor& y_zp = input(in, 7, "y_zero_point");
+  const kernels::Requantization r = requantization({}, multiplier, y_zp);
+  Tensor y = Tensor::empty(acc.shape(), y_zp.dtype());
+  if (y.numel() > 0) kernels::requantize(acc.data<int32_t>(), y.numel() / n, n, 1, r, y.raw_data());
+  return {y};
 }
 
 }  // namespace

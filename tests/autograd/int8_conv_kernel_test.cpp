@@ -6,6 +6,7 @@
 // ONNX Runtime's x86 sums: the patch in (kernel offset, input channel) order, padding read as
 // the input's zero point, raw products summed in pairs clamped to int16.
 #include <tamp/autograd/kernels/int8_conv.h>
+#include <tamp/autograd/kernels/requantize.h>
 #include <tamp/autograd/random.h>
 #include <tamp/autograd/threads.h>
 
@@ -48,6 +49,8 @@ const std::vector<Case> kCases = {
      {1, 6, 6}, {1, 3, 3}, {1, 1, 1}, {1, 1, 1}, {0, 1, 1}, {0, 1, 1}},
     {"one image, 16 channels on 12x12", 1, 8, 16, 1,
      {1, 12, 12}, {1, 3, 3}, {1, 1, 1}, {1, 1, 1}, {0, 1, 1}, {0, 1, 1}},
+    {"no input channels: sums of nothing", 2, 0, 3, 1,
+     {1, 4, 4}, {1, 3, 3}, {1, 1, 1}, {1, 1, 1}, {0, 1, 1}, {0, 1, 1}},
 };
 
 ConvShape shape_of(const Case& c) {
@@ -141,13 +144,7 @@ class Int8ConvKernel : public OnEverySimdTarget {
     OnEverySimdTarget::TearDown();
   }
 
-  // Returns how many outputs differ from the exact convolution (for the saturated mode).
-  int64_t check(const Case& c, bool x_signed, bool w_signed, bool per_channel, bool saturate_pairs, int threads) {
-    SCOPED_TRACE(::testing::Message() << c.what << ": x " << (x_signed ? "s8" : "u8") << ", w "
-                                      << (w_signed ? "s8" : "u8") << (per_channel ? ", w_zp per channel" : "")
-                                      << (saturate_pairs ? ", saturated pairs" : "") << ", threads " << threads);
-    set_num_threads(threads);
-    const ConvShape s = shape_of(c);
+  Data random_data(const ConvShape& s, bool x_signed, bool w_signed, bool per_channel) {
     Generator rng(static_cast<uint64_t>(s.in_channels * 97 + s.out_channels * 13 + x_signed * 2 + w_signed));
     Data d{{}, {}, x_signed, w_signed, value(rng, x_signed), {}};
     d.x.resize(static_cast<size_t>(s.batch * s.in_channels * s.in_size()));
@@ -156,6 +153,17 @@ class Int8ConvKernel : public OnEverySimdTarget {
     for (uint8_t& v : d.w) v = static_cast<uint8_t>(value(rng, w_signed));
     const int32_t shared = value(rng, w_signed);
     for (int64_t m = 0; m < s.out_channels; ++m) d.zw.push_back(per_channel ? value(rng, w_signed) : shared);
+    return d;
+  }
+
+  // Returns how many outputs differ from the exact convolution (for the saturated mode).
+  int64_t check(const Case& c, bool x_signed, bool w_signed, bool per_channel, bool saturate_pairs, int threads) {
+    SCOPED_TRACE(::testing::Message() << c.what << ": x " << (x_signed ? "s8" : "u8") << ", w "
+                                      << (w_signed ? "s8" : "u8") << (per_channel ? ", w_zp per channel" : "")
+                                      << (saturate_pairs ? ", saturated pairs" : "") << ", threads " << threads);
+    set_num_threads(threads);
+    const ConvShape s = shape_of(c);
+    const Data d = random_data(s, x_signed, w_signed, per_channel);
     std::vector<int32_t> y(static_cast<size_t>(s.batch * s.out_channels * s.out_size()), 0x5a5a5a5a);
     kernels::int8_conv(s, {d.x.data(), x_signed, d.zx}, {d.w.data(), w_signed, d.zw.data()}, saturate_pairs, y.data());
     const std::vector<int32_t> want = reference(s, d, saturate_pairs);
@@ -198,6 +206,36 @@ TEST_P(Int8ConvKernel, SplitsTheBatchOrOneImagesRowsOverTwoThreads) {
     check(c, false, false, true, false, 2);
     check(c, false, true, false, true, 2);
     if (HasFailure()) return;
+  }
+}
+
+// QLinearConv's path: the sums requantized per output channel inside the kernel are the
+// int32 sums requantized afterwards (kernels::requantize, tested against ONNX Runtime's
+// formula), for int8 and uint8 outputs, with and without bias, one and two threads.
+TEST_P(Int8ConvKernel, RequantizedOutputIsTheSumsRequantized) {
+  for (const Case& c : kCases) {
+    for (int t = 0; t < 4; ++t) {
+      SCOPED_TRACE(::testing::Message() << c.what << ", variant " << t);
+      set_num_threads(1 + t / 2);
+      const ConvShape s = shape_of(c);
+      const Data d = random_data(s, false, t & 1, true);
+      const size_t ny = static_cast<size_t>(s.batch * s.out_channels * s.out_size());
+      std::vector<int32_t> sums(ny), bias;
+      std::vector<float> multipliers;
+      for (int64_t m = 0; m < s.out_channels; ++m) {
+        bias.push_back(static_cast<int32_t>(m * 37 % 201) - 100);
+        multipliers.push_back(1e-3f * static_cast<float>(1 + m % 7));
+      }
+      const kernels::Requantization r{t & 2 ? bias.data() : nullptr, multipliers.data(), true, t & 1 ? -5 : 120,
+                                      static_cast<bool>(t & 1)};
+      const kernels::Int8ConvInput x{d.x.data(), false, d.zx};
+      const kernels::Int8ConvWeights w{d.w.data(), static_cast<bool>(t & 1), d.zw.data()};
+      kernels::int8_conv(s, x, w, false, sums.data());
+      std::vector<uint8_t> want(ny), got(ny, 0xa5);
+      kernels::requantize(sums.data(), s.batch, s.out_channels, s.out_size(), r, want.data());
+      kernels::int8_conv_requantized(s, x, w, false, r, got.data());
+      ASSERT_EQ(got, want);
+    }
   }
 }
 
