@@ -11,6 +11,7 @@
 // d/dzp = 0 inside, -s outside; both summed per channel and scaled by grad_factor.
 // With frozen scales (the usual QAT case) the forward pass keeps only a byte mask of the
 // values inside the clip range, so the backward is a masked copy (no division, no rounding).
+#include <tamp/autograd/kernels/fake_quant.h>
 #include <tamp/autograd/kernels/parallel.h>
 #include <tamp/autograd/kernels/quantize.h>
 #include <tamp/autograd/ops/op_helpers.h>
@@ -18,6 +19,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <type_traits>
 
 namespace tamp::ops {
 
@@ -93,20 +95,17 @@ std::vector<Tensor> fake_quantize_forward(OpContext& ctx, const std::vector<Tens
     uint8_t* pm = ste_only ? mask.data<uint8_t>() : nullptr;
     kernels::parallel_for(x.numel(), 16384, [&](int64_t b, int64_t e) {
       for_each_channel_run(p.layout, b, e, [&](int64_t i0, int64_t i1, int64_t c) {
-        // Locals, so the stores cannot alias them and the loops vectorise.
-        const T s = ps[c], z = pz[c], qmin = T(p.qmin), qmax = T(p.qmax);
-        if (!pm) {
-          for (int64_t i = i0; i < i1; ++i) py[i] = (kernels::quantize_value(px[i], s, z, qmin, qmax) - z) * s;
+        if constexpr (std::is_same_v<T, float>) {
+          kernels::fake_quantize_run(px + i0, py + i0, pm ? pm + i0 : nullptr, i1 - i0,
+                                     {.scale = ps[c], .zero_point = pz[c], .qmin = float(p.qmin), .qmax = float(p.qmax)});
           return;
         }
-        // uint8_t may alias anything: without restrict the compiler keeps this loop scalar.
-        const T* __restrict xs = px;
-        T* __restrict ys = py;
-        uint8_t* __restrict ms = pm;
+        // float64: the scalar definition (kernels/quantize.h), the reference of the fp32 kernel.
+        const T s = ps[c], z = pz[c], qmin = T(p.qmin), qmax = T(p.qmax);
         for (int64_t i = i0; i < i1; ++i) {
-          const T q = std::nearbyint(xs[i] / s) + z;  // kernels::quantize_value before its clamp
-          ys[i] = ((q < qmin ? qmin : (q > qmax ? qmax : q)) - z) * s;
-          ms[i] = static_cast<uint8_t>((q >= qmin) & (q <= qmax));
+          const T q = std::nearbyint(px[i] / s) + z;  // kernels::quantize_value before its clamp
+          py[i] = ((q < qmin ? qmin : (q > qmax ? qmax : q)) - z) * s;
+          if (pm) pm[i] = static_cast<uint8_t>((q >= qmin) & (q <= qmax));
         }
       });
     });

@@ -125,6 +125,7 @@ nn::Graph quantize_dynamic(const nn::Graph& graph, const DynamicQuantOptions& op
   TAMP_CHECK(graph.opset() >= 11, "dynamic quantization needs opset >= 11 (DynamicQuantizeLinear), the graph has {}",
              graph.opset());
   nn::Graph g = graph;
+  release_training_modes(g);  // the written model is an inference model
   const LinearLayerOptions find{options.exclude};
   const std::vector<LinearLayer> layers = find_linear_layers(g, find);
   require_linear_layers(g, layers, find);

@@ -6,21 +6,6 @@
 
 namespace tamp::compression {
 
-namespace {
-
-// A Dropout whose training_mode input is a constant (torch's training export writes `true`)
-// would drop in evaluation too; after the rewrite it follows the module's train/eval mode.
-void release_dropout_modes(nn::Graph& g) {
-  for (auto& n : g.nodes) {
-    if (n.op_type != "Dropout" || n.inputs.size() < 3 || n.inputs[2].empty()) continue;
-    const int p = g.producer(n.inputs[2]);
-    if (g.initializers.count(n.inputs[2]) || (p >= 0 && g.nodes[static_cast<size_t>(p)].op_type == "Constant")) {
-      n.inputs.resize(2);
-    }
-  }
-}
-
-}  // namespace
 
 FakeQuantizer::FakeQuantizer(QuantizerOptions options) : options_(std::move(options)) {
   options_.weights.validate();
@@ -37,7 +22,7 @@ void FakeQuantizer::attach(nn::GraphModule& m, nn::Collective& collective) {
   TAMP_CHECK(!model_, "{} is already attached to a model", name());
   nn::Graph g = m.export_graph();
   TAMP_CHECK(find_fake_quantize(g).empty(), "the model already holds FakeQuantize nodes (quantized twice?)");
-  release_dropout_modes(g);
+  release_training_modes(g);
   if (options_.fold_batch_norm) folded_ = fold_batch_norms(g, options_.exclude, &folds_);
   remove_unused(g);
   const QuantPlan plan = plan_quantization(g, {.exclude = options_.exclude, .fuse_relu = !options_.activations.symmetric});

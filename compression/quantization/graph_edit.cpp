@@ -59,4 +59,28 @@ void replace_uses(nn::Graph& g, const std::string& from, const std::string& to, 
   }
 }
 
+void release_training_modes(nn::Graph& g) {
+  std::set<std::string> read;
+  for (const auto& n : g.nodes) read.insert(n.inputs.begin(), n.inputs.end());
+  for (auto& n : g.nodes) {
+    if (n.op_type == "Dropout" && n.domain.empty() && n.inputs.size() >= 3 && !n.inputs[2].empty()) {
+      const int p = g.producer(n.inputs[2]);
+      if (g.initializers.count(n.inputs[2]) || (p >= 0 && g.nodes[static_cast<size_t>(p)].op_type == "Constant")) {
+        n.inputs.resize(2);
+      }
+    }
+    if (n.op_type == "BatchNormalization" && n.domain.empty()) {
+      const bool extra_read = std::any_of(n.outputs.begin() + std::min<size_t>(1, n.outputs.size()), n.outputs.end(),
+                                          [&](const std::string& o) { return read.count(o) || is_graph_output(g, o); });
+      if (!extra_read) n.outputs.resize(std::min<size_t>(1, n.outputs.size()));
+      if (n.attrs && n.attrs->has("training_mode")) {
+        Attributes a = *n.attrs;
+        a.erase("training_mode");
+        n.attrs = nn::attrs_with(std::move(a));
+      }
+    }
+  }
+  remove_unused(g);
+}
+
 }  // namespace tamp::compression

@@ -33,4 +33,12 @@ void replace_uses(nn::Graph& graph, const std::string& from, const std::string& 
 
 bool is_graph_output(const nn::Graph& graph, const std::string& value);
 
+// For an inference export of a graph a framework exported in training mode (torch's
+// `training=TrainingMode.TRAINING`): a Dropout whose training_mode input is a constant stops
+// reading it, and a BatchNormalization loses its training_mode attribute and the running-
+// statistics outputs nothing reads (opsets < 14 train when they have them). Both then follow
+// the module's train()/eval() in tamp, and ONNX Runtime runs them as inference nodes, instead
+// of dropping at random and normalising with batch statistics.
+void release_training_modes(nn::Graph& graph);
+
 }  // namespace tamp::compression

@@ -93,8 +93,6 @@ TEST(Recipe, BadRecipesNameThePathOfTheProblem) {
       {"qdq export without quantization", "model: m.onnx\nstages: [{name: a}]\nexport: {format: qdq}\n",
        "export.format:", "float"},
       // Ranges the export cannot write are refused before any training (lower.h).
-      {"7-bit qat weights", "model: m.onnx\nstages:\n  - qat: {weights: {bits: 7}}\n", "stages[0].qat.weights:",
-       "cannot be exported"},
       {"4-bit ptq activations", "model: m.onnx\nstages:\n  - ptq: {activations: {bits: 4}}\n",
        "stages[0].ptq.activations:", "[0, 255]"},
       {"narrow-range activations", "model: m.onnx\nstages:\n  - qat: {activations: {signed: true, narrow_range: true}}\n",

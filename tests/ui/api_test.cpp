@@ -242,12 +242,12 @@ TEST_F(UiApiTest, ShortRunFinishesAndReportsItsModel) {
   EXPECT_EQ(train_lines, 10);   // log_every 1 for 10 steps
   EXPECT_NEAR(last_sparsity, 0.5, 0.002);   // all but conv1's 288 of 224,800 weights
 
-  // The exported model: every Conv/Gemm weight 2:4 and stored in 8 bits; the original dense, float.
+  // The exported model: every Conv/Gemm weight 2:4 and stored in 8 bits (uint8: the portable target); the original dense, float.
   const nlohmann::json layers = api.layers(id);
   ASSERT_EQ(layers["exported"].size(), 4u);
   for (const auto& w : layers["exported"]) {   // the recipe leaves the first layer dense
     EXPECT_EQ(w["bits"], 8) << w;
-    EXPECT_EQ(w["sparsity"].get<double>(), w["name"] == "conv1.weight_int8" ? 0.0 : 0.5) << w;
+    EXPECT_EQ(w["sparsity"].get<double>(), w["name"] == "conv1.weight_uint8" ? 0.0 : 0.5) << w;
   }
   ASSERT_EQ(layers["original"].size(), 4u);
   for (const auto& w : layers["original"]) EXPECT_EQ(w["bits"], 32) << w;

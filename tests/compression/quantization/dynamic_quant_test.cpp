@@ -125,6 +125,32 @@ TEST(DynamicQuantization, VnniTargetAgreesWithOrtOnVnniCpus) {
   EXPECT_LE(max_abs_diff(tamp_output(q, x), ort), 1e-4 * std::max(1.0, max_abs(ort)));
 }
 
+// torch's training-mode export (cnn_bn_train: Dropout with a constant training_mode = true,
+// BatchNormalization with its five training outputs) becomes an inference model: ORT no
+// longer drops at random nor normalises with batch statistics, so two ORT runs agree and tamp
+// agrees with them.
+TEST(DynamicQuantization, TrainingModeExportBecomesAnInferenceModel) {
+  const nn::Graph q = compression::quantize_dynamic(load_model("cnn_bn_train"));
+  int dropouts = 0, batch_norms = 0;
+  for (const auto& n : q.nodes) {
+    if (n.op_type == "Dropout") {
+      ++dropouts;
+      EXPECT_LE(n.inputs.size(), 2u) << n.name;
+    }
+    if (n.op_type == "BatchNormalization") {
+      ++batch_norms;
+      EXPECT_EQ(n.outputs.size(), 1u) << n.name;
+    }
+  }
+  EXPECT_EQ(dropouts, 1);
+  EXPECT_EQ(batch_norms, 2);
+  const Tensor x = flat_images(fashion_mnist().test->x(), 0, 32).reshape({32, 1, 28, 28});
+  TempDir dir;
+  const Tensor first = ort_output(q, x, dir, "cnn_bn_dyn.onnx"), second = ort_output(q, x, dir, "cnn_bn_dyn2.onnx");
+  EXPECT_EQ(max_abs_diff(first, second), 0.0);
+  EXPECT_LE(max_abs_diff(tamp_output(q, x), first), 2e-3 * std::max(1.0, max_abs(first)));
+}
+
 TEST(DynamicQuantization, AsymmetricWeightsCarryZeroPoints) {
   DynamicQuantOptions o;
   o.weights.symmetric = false;

@@ -351,7 +351,7 @@ TEST(QuantizationBadInput, FourBitActivationAndOversizedWeightToQdq) {
       break;
     }
   }
-  expect_error([&] { lower_quantized(g, QuantFormat::kQdq); }, "quantizes an activation to [0, 15] (4 bits)");
+  expect_error([&] { lower_quantized(g, QuantFormat::kQdq); }, "an activation quantized to [0, 15] (4 bits)");
   expect_error([&] { lower_quantized(g, QuantFormat::kQOperator); }, "QuantizeLinear saturates");
   nn::Graph w = calibrated_mlp();
   for (auto& n : w.nodes) {

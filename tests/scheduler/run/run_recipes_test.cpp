@@ -170,7 +170,7 @@ TEST(RunRecipe, DistillationLogsEveryLossTermAndPtqSaysItCalibrated) {
     ASSERT_EQ(terms.size(), 3u) << line;
     double sum = 0;
     for (const char* t : {"task", "distillation.logits", "distillation.layer0"}) sum += terms.at(t).get<double>();
-    EXPECT_NEAR(sum, j.at("loss").get<double>(), 1e-9 * std::max(1.0, sum)) << line;
+    EXPECT_NEAR(sum, j.at("loss").get<double>(), 1e-6 * std::max(1.0, sum)) << line;   // float terms
   }
   EXPECT_EQ(train_lines, 2);
   const auto summary = nlohmann::json::parse(slurp(out + "/summary.json"));
