@@ -57,18 +57,22 @@ inline void valid_range(int64_t base, int64_t stride, int64_t in, int64_t out, i
 
 // Calls f(offset_in_col, input_row_or_null, base, lo, hi) for every (channel, kernel offset,
 // output row) of the band: output column ow in [lo, hi) reads input_row[ow * stride[2] + base];
-// the input row is null when the whole row is padding.
-template <class T, class F>
+// the input row is null when the whole row is padding. Rows of col are (channel, kernel
+// offset), or with kOffsetMajor (kernel offset, channel) — the filter order ONNX Runtime's
+// integer convolutions sum in.
+template <bool kOffsetMajor = false, class T, class F>
 void for_each_col_row(const ConvShape& s, int64_t channels, T* x, int64_t r0, int64_t r1,
                       int64_t ld, F&& f) {
   const int64_t row_len = s.out[2];
   const int64_t in_size = s.in_size();
-  int64_t row = 0;
+  const int64_t kernel_size = s.kernel_size();
   for (int64_t c = 0; c < channels; ++c) {
     T* xc = x + c * in_size;
+    int64_t offset = 0;
     for (int64_t kd = 0; kd < s.kernel[0]; ++kd) {
       for (int64_t kh = 0; kh < s.kernel[1]; ++kh) {
-        for (int64_t kw = 0; kw < s.kernel[2]; ++kw, ++row) {
+        for (int64_t kw = 0; kw < s.kernel[2]; ++kw, ++offset) {
+          const int64_t row = kOffsetMajor ? offset * channels + c : c * kernel_size + offset;
           const int64_t wbase = kw * s.dilation[2] - s.pad[2];
           int64_t lo, hi;
           valid_range(wbase, s.stride[2], s.in[2], row_len, lo, hi);

@@ -6,11 +6,11 @@
 // A — [M] for a 2-D A, or A's shape with the last dim 1; b_zero_point is a scalar or per
 // column of B — [N] for a 2-D B, or B's shape with the second-to-last dim 1.
 //
-// Under IntegerArithmetic::kX86Int16Pairs a uint8 A times an int8 B is summed as ONNX
-// Runtime's AVX2 kernel sums it (integer_dot.h): the raw products in saturating pairs along
-// K, the zero points applied exactly afterwards through row and column sums, as MLAS does.
-#include <tamp/autograd/kernels/parallel.h>
-#include <tamp/autograd/ops/integer_dot.h>
+// The sums run in kernels::int8_gemm. Under IntegerArithmetic::kX86Int16Pairs a uint8 A
+// times an int8 B is summed as ONNX Runtime's AVX2 kernel sums it: the raw products in
+// saturating pairs along K, the zero points applied exactly afterwards through row and
+// column sums, as MLAS does.
+#include <tamp/autograd/kernels/int8_gemm.h>
 #include <tamp/autograd/ops/op_helpers.h>
 #include <tamp/autograd/ops/ops.h>
 
@@ -30,9 +30,8 @@ struct ZeroPoints {
   std::vector<int32_t> values;  // (matrices, vectors), or one value
   int64_t vectors = 1;
   bool scalar = true;
-  int32_t at(int64_t matrix, int64_t v) const {
-    return scalar ? values[0] : values[matrix * vectors + v];
-  }
+  // The zero points of one matrix: one value, or `vectors`.
+  const int32_t* of_matrix(int64_t matrix) const { return scalar ? values.data() : values.data() + matrix * vectors; }
 };
 
 // `operand` is A (per_row) or B (per column); `own` is its shape with 1-D operands promoted.
@@ -65,32 +64,6 @@ ZeroPoints zero_points(const Tensor& zp, const Tensor& operand, const Shape& own
   return z;
 }
 
-// One batch of Y (M, N) under kX86Int16Pairs: A (M, K) uint8 at `pa`, B (K, N) int8 at `pb`.
-void x86_int16_pairs_matmul(const uint8_t* pa, const int8_t* pb, int64_t m, int64_t k, int64_t n,
-                            const ZeroPoints& za, const ZeroPoints& zb, int64_t ao, int64_t bo, int32_t* y) {
-  std::vector<int8_t> bt(static_cast<size_t>(n * k));  // B's columns, (N, K)
-  std::vector<int64_t> column_sums(static_cast<size_t>(n), 0);
-  for (int64_t kk = 0; kk < k; ++kk) {
-    for (int64_t j = 0; j < n; ++j) {
-      bt[j * k + kk] = pb[kk * n + j];
-      column_sums[j] += pb[kk * n + j];
-    }
-  }
-  kernels::parallel_for(m, 4, [&](int64_t begin, int64_t end) {
-    for (int64_t i = begin; i < end; ++i) {
-      const uint8_t* row = pa + i * k;
-      int64_t row_sum = 0;
-      for (int64_t kk = 0; kk < k; ++kk) row_sum += row[kk];
-      const int64_t zpa = za.at(ao, i);
-      for (int64_t j = 0; j < n; ++j) {
-        const int64_t zpb = zb.at(bo, j);
-        const int64_t raw = x86_int16_pair_dot(row, bt.data() + j * k, k);
-        y[i * n + j] = wrap_int32(raw - zpb * row_sum - zpa * column_sums[j] + k * zpa * zpb);
-      }
-    }
-  });
-}
-
 std::vector<Tensor> matmul_integer(OpContext& ctx, const std::vector<Tensor>& in) {
   const Tensor& a = input(in, 0, "A");
   const Tensor& b = input(in, 1, "B");
@@ -112,38 +85,19 @@ std::vector<Tensor> matmul_integer(OpContext& ctx, const std::vector<Tensor>& in
   const ZeroPoints za = zero_points(optional_input(in, 2), a, as, true, "a_zero_point");
   const ZeroPoints zb = zero_points(optional_input(in, 3), b, bs, false, "b_zero_point");
 
-  Tensor y = Tensor::zeros(out_shape, DType::kInt32);
-  int32_t* py = y.data<int32_t>();
-  const int64_t count = numel(batch);
-  const bool pairs = ctx.integer_arithmetic == IntegerArithmetic::kX86Int16Pairs && a.dtype() == DType::kUInt8 &&
-                     b.dtype() == DType::kInt8;
-  for (int64_t bi = 0; bi < count; ++bi) {
+  if (k == 0) return {Tensor::zeros(out_shape, DType::kInt32)};  // sums of nothing
+  Tensor y = Tensor::empty(out_shape, DType::kInt32);
+  if (y.numel() == 0) return {y};
+  const bool a_signed = a.dtype() == DType::kInt8, b_signed = b.dtype() == DType::kInt8;
+  const bool pairs = ctx.integer_arithmetic == IntegerArithmetic::kX86Int16Pairs && !a_signed && b_signed;
+  const auto* pa = static_cast<const uint8_t*>(a.raw_data());
+  const auto* pb = static_cast<const uint8_t*>(b.raw_data());
+  for (int64_t bi = 0; bi < numel(batch); ++bi) {
     const int64_t ao = broadcast_offset(bi, batch, a_batch);
     const int64_t bo = broadcast_offset(bi, batch, b_batch);
-    if (pairs) {
-      x86_int16_pairs_matmul(a.data<uint8_t>() + ao * m * k, b.data<int8_t>() + bo * k * n, m, k, n, za, zb, ao, bo,
-                             py + bi * m * n);
-      continue;
-    }
-    // B of this batch minus its zero points, widened once: (K, N).
-    std::vector<int32_t> bc(static_cast<size_t>(k * n));
-    for (int64_t kk = 0; kk < k; ++kk) {
-      for (int64_t j = 0; j < n; ++j) bc[kk * n + j] = int_at(b, (bo * k + kk) * n + j) - zb.at(bo, j);
-    }
-    int32_t* yb = py + bi * m * n;
-    kernels::parallel_for(m, 16, [&](int64_t begin, int64_t end) {
-      std::vector<int32_t> ar(static_cast<size_t>(k));  // one row of A minus its zero point
-      for (int64_t i = begin; i < end; ++i) {
-        const int32_t zpa = za.at(ao, i);
-        for (int64_t kk = 0; kk < k; ++kk) ar[kk] = int_at(a, (ao * m + i) * k + kk) - zpa;
-        int32_t* yr = yb + i * n;  // (N)
-        for (int64_t kk = 0; kk < k; ++kk) {
-          const int32_t av = ar[kk];
-          const int32_t* br = bc.data() + kk * n;
-          for (int64_t j = 0; j < n; ++j) yr[j] += av * br[j];
-        }
-      }
-    });
+    const kernels::Int8Matrix am{pa + ao * m * k, k, a_signed, za.of_matrix(ao), !za.scalar};
+    const kernels::Int8Matrix bm{pb + bo * k * n, n, b_signed, zb.of_matrix(bo), !zb.scalar};
+    kernels::int8_gemm(am, bm, m, n, k, pairs, y.data<int32_t>() + bi * m * n, n);
   }
   return {y};
 }
