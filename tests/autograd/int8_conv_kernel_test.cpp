@@ -10,6 +10,7 @@
 #include <tamp/autograd/random.h>
 #include <tamp/autograd/threads.h>
 
+#include "support/int8_values.h"
 #include "support/simd_targets.h"
 
 #include <gtest/gtest.h>
@@ -68,15 +69,6 @@ ConvShape shape_of(const Case& c) {
     s.out[d] = (c.in[d] + c.pad_begin[d] + c.pad_end[d] - (c.kernel[d] - 1) * c.dilation[d] - 1) / c.stride[d] + 1;
   }
   return s;
-}
-
-int32_t value(Generator& rng, bool is_signed) {
-  const int32_t lo = is_signed ? -128 : 0, hi = is_signed ? 127 : 255;
-  switch (rng.below(4)) {
-    case 0: return lo;
-    case 1: return hi;
-    default: return lo + static_cast<int32_t>(rng.below(256));
-  }
 }
 
 struct Data {
@@ -146,13 +138,13 @@ class Int8ConvKernel : public OnEverySimdTarget {
 
   Data random_data(const ConvShape& s, bool x_signed, bool w_signed, bool per_channel) {
     Generator rng(static_cast<uint64_t>(s.in_channels * 97 + s.out_channels * 13 + x_signed * 2 + w_signed));
-    Data d{{}, {}, x_signed, w_signed, value(rng, x_signed), {}};
+    Data d{{}, {}, x_signed, w_signed, int8_test_value(rng, x_signed), {}};
     d.x.resize(static_cast<size_t>(s.batch * s.in_channels * s.in_size()));
     d.w.resize(static_cast<size_t>(s.out_channels * s.in_channels / s.groups * s.kernel_size()));
-    for (uint8_t& v : d.x) v = static_cast<uint8_t>(value(rng, x_signed));
-    for (uint8_t& v : d.w) v = static_cast<uint8_t>(value(rng, w_signed));
-    const int32_t shared = value(rng, w_signed);
-    for (int64_t m = 0; m < s.out_channels; ++m) d.zw.push_back(per_channel ? value(rng, w_signed) : shared);
+    for (uint8_t& v : d.x) v = static_cast<uint8_t>(int8_test_value(rng, x_signed));
+    for (uint8_t& v : d.w) v = static_cast<uint8_t>(int8_test_value(rng, w_signed));
+    const int32_t shared = int8_test_value(rng, w_signed);
+    for (int64_t m = 0; m < s.out_channels; ++m) d.zw.push_back(per_channel ? int8_test_value(rng, w_signed) : shared);
     return d;
   }
 

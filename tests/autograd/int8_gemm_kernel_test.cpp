@@ -9,6 +9,7 @@
 #include <tamp/autograd/random.h>
 #include <tamp/autograd/threads.h>
 
+#include "support/int8_values.h"
 #include "support/simd_targets.h"
 
 #include <gtest/gtest.h>
@@ -48,23 +49,13 @@ struct Operand {
   }
 };
 
-// Half the values at the ends of the range (so that pairs of them saturate), half uniform.
-int32_t value(Generator& rng, bool is_signed) {
-  const int32_t lo = is_signed ? -128 : 0, hi = is_signed ? 127 : 255;
-  switch (rng.below(4)) {
-    case 0: return lo;
-    case 1: return hi;
-    default: return lo + static_cast<int32_t>(rng.below(256));
-  }
-}
-
 Operand random_operand(Generator& rng, int64_t rows, int64_t cols, int64_t pad, bool is_signed, ZeroPoints zp,
                        int64_t vectors) {
   Operand o{{}, cols + pad, is_signed, {}};
   o.bytes.resize(static_cast<size_t>(rows * o.ld));
-  for (uint8_t& b : o.bytes) b = static_cast<uint8_t>(value(rng, is_signed));
+  for (uint8_t& b : o.bytes) b = static_cast<uint8_t>(int8_test_value(rng, is_signed));
   const int64_t count = zp == ZeroPoints::kNone ? 0 : zp == ZeroPoints::kPerTensor ? 1 : vectors;
-  for (int64_t i = 0; i < count; ++i) o.zero_points.push_back(value(rng, is_signed));
+  for (int64_t i = 0; i < count; ++i) o.zero_points.push_back(int8_test_value(rng, is_signed));
   return o;
 }
 
