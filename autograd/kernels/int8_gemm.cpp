@@ -3,8 +3,8 @@
 // (B[2p][j], B[2p+1][j]), a packed row of A holds (A[i][2p], A[i][2p+1]) per 32-bit word, so
 // one broadcast of A's pair times a panel vector is one vpmaddwd (ReorderWidenMulAccumulate):
 // kL columns, two k, into int32. Register tiles of kMr rows x two vectors (12 x 32 columns with
-// AVX-512, 6 x 16 with AVX2), B packed once per call (its panels of kKc pairs stay in L1), A
-// packed per thread in blocks of kMc rows; threads take disjoint rows of C.
+// AVX-512, 6 x 16 with AVX2), B packed once per call (a panel's block of kKc k, 16 KiB with
+// AVX2, stays in L1), A packed per thread in blocks of kMc rows; threads take disjoint rows of C.
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "tamp/autograd/kernels/int8_gemm.cpp"
 #include <hwy/foreach_target.h>  // IWYU pragma: keep
