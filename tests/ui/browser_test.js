@@ -136,6 +136,8 @@ async function runThroughPage({ goal, name, edit, steps }) {
   await type('#steps', steps);
   await type('#limit', 64 * steps);
   await type('#eval-limit', 200);
+  // The text area still holds the previous run's recipe: empty it so that the wait sees the new one.
+  await js("document.getElementById('recipe').value = ''");
   await click('#generate');
   const recipe = await waitFor('a recipe', "return document.getElementById('recipe').value", 20);
   check(recipe.includes(`goal '${goal}'`) && recipe.includes(path.join(work, 'models', 'cnn.onnx')),
