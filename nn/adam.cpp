@@ -1,5 +1,6 @@
 #include <tamp/nn/adam.h>
 
+#include <tamp/autograd/kernels/optimizer_step.h>
 #include <tamp/autograd/kernels/parallel.h>
 
 #include <algorithm>
@@ -15,8 +16,9 @@ struct AdamStep {
   double lr, beta1, beta2, eps, l2, decay_factor, step_size, inv_sqrt_bc2;
 };
 
-// Elements [begin, end). The file is compiled with -fno-math-errno (nn/CMakeLists.txt): with
-// errno semantics GCC keeps a branch to libm's sqrt in the loop and does not vectorise it.
+// Elements [begin, end) of a float64 parameter (float32 ones go through kernels::adam_step).
+// The file is compiled with -fno-math-errno (nn/CMakeLists.txt): with errno semantics GCC
+// keeps a branch to libm's sqrt in the loop and does not vectorise it.
 template <class T, bool kAmsgrad>
 void adam_range(T* p, const T* g, T* m, T* v, T* vmax, int64_t begin,
                                                    int64_t end, const AdamStep& s) {
@@ -85,7 +87,16 @@ void Adam::update(Tensor& value, const Tensor& grad, ParamState& state) {
   s.step_size = lr() / (1 - std::pow(options_.beta1, t));
   s.inv_sqrt_bc2 = 1 / std::sqrt(1 - std::pow(options_.beta2, t));
   if (value.dtype() == DType::kFloat32) {
-    run<float>(value, grad, slots, options_.amsgrad, s);
+    const kernels::AdamStep step{static_cast<float>(s.beta1),        static_cast<float>(s.beta2),
+                                 static_cast<float>(s.eps),          static_cast<float>(s.l2),
+                                 static_cast<float>(s.decay_factor), static_cast<float>(s.step_size),
+                                 static_cast<float>(s.inv_sqrt_bc2)};
+    float* p = value.data<float>();
+    const float* g = grad.data<float>();
+    float* vmax = options_.amsgrad ? slots[2].data<float>() : nullptr;
+    kernels::parallel_for(value.numel(), kGrain, [&](int64_t begin, int64_t end) {
+      kernels::adam_step(p, g, slots[0].data<float>(), slots[1].data<float>(), vmax, begin, end, step);
+    });
   } else if (value.dtype() == DType::kFloat64) {
     run<double>(value, grad, slots, options_.amsgrad, s);
   } else {

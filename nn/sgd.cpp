@@ -1,5 +1,6 @@
 #include <tamp/nn/sgd.h>
 
+#include <tamp/autograd/kernels/optimizer_step.h>
 #include <tamp/autograd/kernels/parallel.h>
 
 #include <cmath>
@@ -11,6 +12,7 @@ namespace {
 // Elements per thread below which a tensor is updated on one thread.
 constexpr int64_t kGrain = 1 << 15;
 
+// float64 parameters (float32 ones go through kernels::sgd_step).
 template <class T>
 void sgd_kernel(T* p, const T* g, T* buf, int64_t n, const SgdOptions& o, T lr, bool first) {
   const T wd = T(o.weight_decay), mu = T(o.momentum), keep = T(1 - o.dampening);
@@ -53,9 +55,15 @@ void Sgd::update(Tensor& value, const Tensor& grad, ParamState& state) {
   const bool first = options_.momentum != 0 && !buf.defined();
   if (first) buf = Tensor::empty(value.shape(), value.dtype());
   if (value.dtype() == DType::kFloat32) {
-    sgd_kernel<float>(value.data<float>(), grad.data<float>(),
-                      options_.momentum != 0 ? buf.data<float>() : nullptr, value.numel(), options_,
-                      static_cast<float>(lr()), first);
+    const kernels::SgdStep step{static_cast<float>(lr()), static_cast<float>(options_.weight_decay),
+                                static_cast<float>(options_.momentum), static_cast<float>(1 - options_.dampening),
+                                options_.nesterov};
+    float* p = value.data<float>();
+    const float* g = grad.data<float>();
+    float* b = options_.momentum != 0 ? buf.data<float>() : nullptr;
+    kernels::parallel_for(value.numel(), kGrain, [&](int64_t begin, int64_t end) {
+      kernels::sgd_step(p, g, b, begin, end, step, first);
+    });
   } else if (value.dtype() == DType::kFloat64) {
     sgd_kernel<double>(value.data<double>(), grad.data<double>(),
                        options_.momentum != 0 ? buf.data<double>() : nullptr, value.numel(), options_,

@@ -25,6 +25,7 @@
 // exactly like one process with batch N * B. dscale and dB stay per rank: the gradient
 // allreduce averages them like any parameter's.
 #include <tamp/autograd/cross_rank.h>
+#include <tamp/autograd/kernels/channels.h>
 #include <tamp/autograd/kernels/parallel.h>
 #include <tamp/autograd/ops/op_helpers.h>
 #include <tamp/autograd/ops/ops.h>
@@ -32,6 +33,7 @@
 #include <Eigen/Core>
 
 #include <cmath>
+#include <type_traits>
 #include <utility>
 
 namespace tamp::ops {
@@ -83,19 +85,40 @@ using ConstVecMap = Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>>;
 template <class T>
 using VecMap = Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>>;
 
-// Sum over channel c of f(x block, other block) for the N contiguous blocks of S elements;
-// blocks are summed in double so large batches keep float32 statistics accurate.
-template <class T, class F>
-double channel_sum(const Geometry& g, int64_t c, F&& f) {
+// Channel c of an (N, C, S) tensor: N runs of S values, C * S apart.
+kernels::Strided channel_runs(const Geometry& g) { return {g.n, g.c * g.s, g.s}; }
+
+// Sum over channel c of f(offset of a run), in double across runs (float64 tensors; float32
+// ones go through the vectorised kernels of kernels/channels.h).
+template <class F>
+double run_sum(const Geometry& g, int64_t c, F&& f) {
   double total = 0;
   for (int64_t i = 0; i < g.n; ++i) total += static_cast<double>(f((i * g.c + c) * g.s));
   return total;
+}
+
+// sum(x) over channel c.
+template <class T>
+double channel_sum(const Geometry& g, const T* x, int64_t c) {
+  if constexpr (std::is_same_v<T, float>) return kernels::strided_sum(x + c * g.s, channel_runs(g));
+  return run_sum(g, c, [&](int64_t off) { return ConstVecMap<T>(x + off, g.s).sum(); });
+}
+
+// sum((x - mu)^2) over channel c.
+template <class T>
+double channel_centered_squares(const Geometry& g, const T* x, int64_t c, T mu) {
+  if constexpr (std::is_same_v<T, float>) return kernels::strided_centered_squares(x + c * g.s, channel_runs(g), mu);
+  return run_sum(g, c, [&](int64_t off) { return (ConstVecMap<T>(x + off, g.s) - mu).square().sum(); });
 }
 
 template <class T>
 void normalize_channels(const Geometry& g, const T* x, const T* a, const T* b, T* y) {
   kernels::parallel_for(g.c, 1, [&](int64_t c0, int64_t c1) {
     for (int64_t c = c0; c < c1; ++c) {
+      if constexpr (std::is_same_v<T, float>) {
+        kernels::strided_affine(x + c * g.s, y + c * g.s, channel_runs(g), a[c], b[c]);
+        continue;
+      }
       for (int64_t i = 0; i < g.n; ++i) {
         const int64_t off = (i * g.c + c) * g.s;
         VecMap<T>(y + off, g.s) = ConstVecMap<T>(x + off, g.s) * a[c] + b[c];
@@ -112,7 +135,7 @@ double synced_statistics(const Geometry& g, int64_t group, const T* px, T* pm, T
   double* ps = sums.data<double>();
   kernels::parallel_for(g.c, 1, [&](int64_t c0, int64_t c1) {
     for (int64_t c = c0; c < c1; ++c) {
-      ps[c] = channel_sum<T>(g, c, [&](int64_t off) { return ConstVecMap<T>(px + off, g.s).sum(); });
+      ps[c] = channel_sum(g, px, c);
     }
   });
   ps[g.c] = static_cast<double>(g.count);
@@ -124,7 +147,7 @@ double synced_statistics(const Geometry& g, int64_t group, const T* px, T* pm, T
   kernels::parallel_for(g.c, 1, [&](int64_t c0, int64_t c1) {
     for (int64_t c = c0; c < c1; ++c) {
       const T mu = pm[c];
-      pq[c] = channel_sum<T>(g, c, [&](int64_t off) { return (ConstVecMap<T>(px + off, g.s) - mu).square().sum(); });
+      pq[c] = channel_centered_squares(g, px, c, mu);
     }
   });
   cross_rank_sum(group, squares);
@@ -165,10 +188,8 @@ std::vector<Tensor> batch_norm_forward(OpContext& ctx, const std::vector<Tensor>
     } else if (m.training) {
       kernels::parallel_for(g.c, 1, [&](int64_t c0, int64_t c1) {
         for (int64_t c = c0; c < c1; ++c) {
-          const T mu = static_cast<T>(
-              channel_sum<T>(g, c, [&](int64_t off) { return ConstVecMap<T>(px + off, g.s).sum(); }) / g.count);
-          const double ss = channel_sum<T>(
-              g, c, [&](int64_t off) { return (ConstVecMap<T>(px + off, g.s) - mu).square().sum(); });
+          const T mu = static_cast<T>(channel_sum(g, px, c) / g.count);
+          const double ss = channel_centered_squares(g, px, c, mu);
           pm[c] = mu;
           pv[c] = static_cast<T>(ss / g.count);
         }
@@ -220,10 +241,11 @@ struct Backward {
   // sum(dY) and sum(dY * (x - mean)) over channel c, in one pass over memory.
   template <class T>
   std::pair<double, double> channel_sums(int64_t c) const {
-    double sg = 0, sgx = 0;
     const T* px = x.data<T>();
     const T* pg = gy.data<T>();
     const T mu = mean.data<T>()[c];
+    if constexpr (std::is_same_v<T, float>) return kernels::strided_grad_sums(pg + c * g.s, px + c * g.s, channel_runs(g), mu);
+    double sg = 0, sgx = 0;
     for (int64_t i = 0; i < g.n; ++i) {
       const int64_t off = (i * g.c + c) * g.s;
       ConstVecMap<T> gb(pg + off, g.s);
@@ -240,6 +262,10 @@ struct Backward {
     const T* pg = gy.defined() ? gy.data<T>() : nullptr;
     const T mu = mean.data<T>()[c];
     T* pd = dx.data<T>();
+    if constexpr (std::is_same_v<T, float>) {
+      const float* pgc = pg ? pg + c * g.s : nullptr;
+      return kernels::strided_affine_grad(pgc, px + c * g.s, pd + c * g.s, channel_runs(g), mu, alpha, beta, gamma);
+    }
     for (int64_t i = 0; i < g.n; ++i) {
       const int64_t off = (i * g.c + c) * g.s;
       VecMap<T> d(pd + off, g.s);

@@ -82,14 +82,22 @@ TEST(IsolatedRead, AReaderThatCrashesIsAnErrorInTheCaller) {
   }
 }
 
-// Runs `work` on another thread and says whether it came back within a minute. A reader that
-// hangs in its process is killed (SIGKILL to every child of this process), so a hang fails the
-// test instead of stopping the suite.
-bool comes_back(const std::function<void()>& work) {
-  auto done = std::async(std::launch::async, work);
-  if (done.wait_for(std::chrono::minutes(1)) == std::future_status::ready) {
-    done.get();
-    return true;
+// Runs `one` `times` times on another thread and says whether it came back. A hang is a
+// minute without one run finishing (a loaded machine only slows the runs down: the whole
+// loop may take longer than that); a reader that hangs in its process is then killed
+// (SIGKILL to every child of this process), so a hang fails the test instead of stopping the
+// suite.
+bool comes_back(int times, const std::function<void()>& one) {
+  std::atomic<int> finished{0};
+  auto done = std::async(std::launch::async, [&] {
+    for (int i = 0; i < times; ++i, ++finished) one();
+  });
+  for (int seen = -1; seen != finished.load();) {
+    seen = finished.load();
+    if (done.wait_for(std::chrono::minutes(1)) == std::future_status::ready) {
+      done.get();
+      return true;
+    }
   }
   for (const auto& e : std::filesystem::directory_iterator("/proc")) {
     std::ifstream stat(e.path() / "stat");
@@ -115,7 +123,7 @@ TEST(IsolatedRead, AReaderRunsParallelKernelsAfterTheCallerDid) {
   };
   set_num_threads(2);
   int64_t in_caller = 0;
-  EXPECT_TRUE(comes_back([&] {
+  EXPECT_TRUE(comes_back(1, [&] {
     in_caller = count();  // on the thread that forks next
     for (int i = 0; i < 3; ++i) {
       read_isolated([&] { return NamedTensors{{"n", Tensor::scalar(static_cast<double>(count()), DType::kInt64)}}; },
@@ -135,11 +143,9 @@ TEST(IsolatedRead, AReaderAllocatesWhileAnotherThreadOfTheCallerDoes) {
   std::thread allocating([&] {
     while (!stop) Tensor t = Tensor::empty({1 << 16}, DType::kFloat32);  // cached sizes: the lock
   });
-  const bool ok = comes_back([] {
-    for (int i = 0; i < 200; ++i) {
-      read_isolated([] { return NamedTensors{{"t", Tensor::zeros({1 << 16}, DType::kFloat32)}}; }, "test",
-                    uint64_t{1} << 30);
-    }
+  const bool ok = comes_back(200, [] {
+    read_isolated([] { return NamedTensors{{"t", Tensor::zeros({1 << 16}, DType::kFloat32)}}; }, "test",
+                  uint64_t{1} << 30);
   });
   stop = true;
   allocating.join();
@@ -158,9 +164,7 @@ TEST(IsolatedRead, ACheckpointLoadsWhileAnotherThreadSavesOne) {
   std::thread saving([&] {
     while (!stop) io::save_checkpoint(c, dir.file("save.h5"));
   });
-  const bool ok = comes_back([&] {
-    for (int i = 0; i < 100; ++i) io::load_checkpoint(dir.file("load.h5"));
-  });
+  const bool ok = comes_back(100, [&] { io::load_checkpoint(dir.file("load.h5")); });
   stop = true;
   saving.join();
   EXPECT_TRUE(ok);

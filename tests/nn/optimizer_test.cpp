@@ -1,13 +1,19 @@
 // Optimizers against PyTorch 1.13: four steps on p = [0.5, -1, 2, 0.25] (float32) with the
 // gradient of step t set to 0.3 cos(1.1 t + 0.7 i) - 0.05 i, as the script that printed the
-// constants did (torch.optim.SGD / Adam / AdamW, defaults unless given).
+// constants did (torch.optim.SGD / Adam / AdamW, defaults unless given). The float32 updates
+// (kernels/optimizer_step.cpp) also run on every instruction set of the CPU against the
+// float64 ones, over lengths that end inside a vector.
 #include <tamp/nn/adam.h>
 #include <tamp/nn/sgd.h>
+
+#include "support/simd_targets.h"
 
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <functional>
+#include <memory>
+#include <string>
 
 namespace tamp::nn {
 namespace {
@@ -189,6 +195,56 @@ TEST(Optimizer, LargeTensorsTakeTheParallelPathIdentically) {
   EXPECT_EQ(big.value().data<float>()[n / 2], small.value().data<float>()[1]);
   EXPECT_EQ(big.value().data<float>()[n - 1], small.value().data<float>()[2]);
 }
+
+// Steps of the optimizer `make` builds on float32 and float64 copies of the same parameter
+// (length n, gradients varying per step) agree to float rounding.
+void expect_float32_follows_float64(const std::function<std::unique_ptr<Optimizer>(NamedParameters)>& make) {
+  for (int64_t n : {1, 7, 8, 9, 37, 64}) {
+    SCOPED_TRACE("length " + std::to_string(n));
+    Tensor start = Tensor::empty({n}, DType::kFloat64);
+    for (int64_t i = 0; i < n; ++i) start.data<double>()[i] = std::sin(0.7 * static_cast<double>(i)) + 0.1;
+    Variable p32(start.to(DType::kFloat32), true), p64(start.clone(), true);
+    auto opt32 = make({{"p", p32}}), opt64 = make({{"p", p64}});
+    for (int t = 0; t < 5; ++t) {
+      Tensor g = Tensor::empty({n}, DType::kFloat64);
+      for (int64_t i = 0; i < n; ++i) g.data<double>()[i] = 0.4 * std::cos(1.3 * t + 0.9 * static_cast<double>(i));
+      p32.set_grad(g.to(DType::kFloat32));
+      p64.set_grad(g);
+      opt32->step();
+      opt64->step();
+    }
+    for (int64_t i = 0; i < n; ++i) {
+      const double want = p64.value().data<double>()[i];
+      ASSERT_NEAR(p32.value().data<float>()[i], want, 2e-6 * std::max(1.0, std::abs(want))) << "element " << i;
+    }
+  }
+}
+
+class OptimizerKernel : public test::OnEverySimdTarget {};
+
+TEST_P(OptimizerKernel, SgdFloat32FollowsFloat64) {
+  expect_float32_follows_float64([](NamedParameters p) { return std::make_unique<Sgd>(std::move(p), SgdOptions{.lr = 0.1}); });
+  expect_float32_follows_float64([](NamedParameters p) {
+    return std::make_unique<Sgd>(std::move(p), SgdOptions{.lr = 0.1, .momentum = 0.9, .dampening = 0.1, .weight_decay = 0.01});
+  });
+  expect_float32_follows_float64([](NamedParameters p) {
+    return std::make_unique<Sgd>(std::move(p), SgdOptions{.lr = 0.05, .momentum = 0.8, .weight_decay = 0.001, .nesterov = true});
+  });
+}
+
+TEST_P(OptimizerKernel, AdamFloat32FollowsFloat64) {
+  expect_float32_follows_float64([](NamedParameters p) {
+    return std::make_unique<Adam>(std::move(p), AdamOptions{.lr = 0.01, .weight_decay = 0.01});
+  });
+  expect_float32_follows_float64([](NamedParameters p) {
+    return std::make_unique<Adam>(std::move(p), AdamOptions{.lr = 0.01, .amsgrad = true});
+  });
+  expect_float32_follows_float64([](NamedParameters p) {
+    return std::make_unique<AdamW>(std::move(p), AdamOptions{.lr = 0.01, .weight_decay = 0.1});
+  });
+}
+
+TAMP_ON_EVERY_SIMD_TARGET(OptimizerKernel);
 
 }  // namespace
 }  // namespace tamp::nn
