@@ -16,23 +16,11 @@ namespace {
 
 using S = Simd<float>;
 using V = S::Vec;
-constexpr int64_t kL = S::kLanes;
 
-// f(run pointer offset, i, lanes) for every vector of every run; lanes = min(kL, len - i).
+// f(i, lanes) for every vector of every run of the channel (Simd::for_vectors).
 template <class F>
 void for_channel(const Strided& ch, F&& f) {
-  for (int64_t r = 0; r < ch.runs; ++r) {
-    const int64_t off = r * ch.stride;
-    int64_t i = 0;
-    for (; i + kL <= ch.len; i += kL) f(off + i, kL);
-    if (i < ch.len) f(off + i, ch.len - i);
-  }
-}
-
-// The first `lanes` lanes of v, zero past them.
-V first(V v, int64_t lanes) {
-  if (lanes >= kL) return v;
-  return hn::IfThenElseZero(hn::FirstN(S::D(), static_cast<size_t>(lanes)), v);
+  for (int64_t r = 0; r < ch.runs; ++r) S::for_vectors(r * ch.stride, r * ch.stride + ch.len, f);
 }
 
 // Values summed in float lanes before the partial sum moves to double: short runs (the late
@@ -48,10 +36,8 @@ double run_sums(const Strided& ch, F&& term) {
   V acc = S::zero();
   int64_t pending = 0;
   for (int64_t r = 0; r < ch.runs; ++r) {
-    const int64_t off = r * ch.stride;
-    int64_t i = 0;
-    for (; i + kL <= ch.len; i += kL) acc = hn::Add(acc, term(off + i, kL));
-    if (i < ch.len) acc = hn::Add(acc, term(off + i, ch.len - i));
+    S::for_vectors(r * ch.stride, r * ch.stride + ch.len,
+                   [&](int64_t i, int64_t lanes) HWY_ATTR { acc = hn::Add(acc, term(i, lanes)); });
     pending += ch.len;
     if (pending >= kFlush) {
       total += static_cast<double>(S::sum(acc));
@@ -71,7 +57,7 @@ double strided_sum_f32(const float* x, const Strided& ch) {
 double strided_centered_squares_f32(const float* x, const Strided& ch, float mu) {
   const V m = S::set1(mu);
   return run_sums(ch, [&](int64_t o, int64_t lanes) HWY_ATTR {
-    const V d = first(hn::Sub(S::load_first(x + o, lanes), m), lanes);
+    const V d = S::first_or(hn::Sub(S::load_first(x + o, lanes), m), lanes, S::zero());
     return hn::Mul(d, d);
   });
 }
@@ -91,13 +77,11 @@ std::pair<double, double> strided_grad_sums_f32(const float* g, const float* x, 
   V acc_g = S::zero(), acc_gx = S::zero();
   int64_t pending = 0;
   for (int64_t r = 0; r < ch.runs; ++r) {
-    const int64_t off = r * ch.stride;
-    for (int64_t i = 0; i < ch.len; i += kL) {
-      const int64_t lanes = ch.len - i < kL ? ch.len - i : kL;
-      const V gv = S::load_first(g + off + i, lanes);  // zero past the run: no term there
+    S::for_vectors(r * ch.stride, r * ch.stride + ch.len, [&](int64_t i, int64_t lanes) HWY_ATTR {
+      const V gv = S::load_first(g + i, lanes);  // zero past the run: no term there
       acc_g = hn::Add(acc_g, gv);
-      acc_gx = hn::MulAdd(gv, hn::Sub(S::load_first(x + off + i, lanes), m), acc_gx);
-    }
+      acc_gx = hn::MulAdd(gv, hn::Sub(S::load_first(x + i, lanes), m), acc_gx);
+    });
     pending += ch.len;
     if (pending >= kFlush || r + 1 == ch.runs) {
       sg += static_cast<double>(S::sum(acc_g));

@@ -11,25 +11,12 @@
 
 HWY_BEFORE_NAMESPACE();
 namespace tamp::kernels::HWY_NAMESPACE {
-namespace {
-
 using S = Simd<float>;
 using V = S::Vec;
-constexpr int64_t kL = S::kLanes;
-
-// f(i, lanes) for i = begin, begin + kL ... < end; lanes = min(kL, end - i).
-template <class F>
-void for_vectors(int64_t begin, int64_t end, F&& f) {
-  int64_t i = begin;
-  for (; i + kL <= end; i += kL) f(i, kL);
-  if (i < end) f(i, end - i);
-}
-
-}  // namespace
 
 void sgd_step_f32(float* p, const float* g, float* buf, int64_t begin, int64_t end, const SgdStep& s, bool first) {
   const V lr = S::set1(s.lr), wd = S::set1(s.weight_decay), mu = S::set1(s.momentum), keep = S::set1(s.keep);
-  for_vectors(begin, end, [&](int64_t i, int64_t lanes) HWY_ATTR {
+  S::for_vectors(begin, end, [&](int64_t i, int64_t lanes) HWY_ATTR {
     const V pv = S::load_first(p + i, lanes);
     const V d = hn::MulAdd(wd, pv, S::load_first(g + i, lanes));
     V step = d;
@@ -47,7 +34,7 @@ void adam_step_f32(float* p, const float* g, float* m, float* v, float* vmax, in
   const V b1 = S::set1(s.beta1), b2 = S::set1(s.beta2), c1 = S::set1(1 - s.beta1), c2 = S::set1(1 - s.beta2);
   const V l2 = S::set1(s.l2), decay = S::set1(s.decay_factor), step_size = S::set1(s.step_size);
   const V inv_sqrt_bc2 = S::set1(s.inv_sqrt_bc2), eps = S::set1(s.eps);
-  for_vectors(begin, end, [&](int64_t i, int64_t lanes) HWY_ATTR {
+  S::for_vectors(begin, end, [&](int64_t i, int64_t lanes) HWY_ATTR {
     const V pv = hn::Mul(S::load_first(p + i, lanes), decay);
     const V d = hn::MulAdd(l2, pv, S::load_first(g + i, lanes));
     const V mv = hn::MulAdd(b1, S::load_first(m + i, lanes), hn::Mul(c1, d));

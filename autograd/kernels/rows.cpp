@@ -19,27 +19,18 @@ namespace {
 
 using S = Simd<float>;
 using V = S::Vec;
-constexpr int64_t kL = S::kLanes;
 
-// f(i, lanes) for i = 0, kL, 2kL ... < n; lanes = min(kL, n - i).
+// f(i, lanes) over a row of n values (Simd::for_vectors).
 template <class F>
 void for_vectors(int64_t n, F&& f) {
-  int64_t i = 0;
-  for (; i + kL <= n; i += kL) f(i, kL);
-  if (i < n) f(i, n - i);
-}
-
-// The first `lanes` lanes of v, the others `fill`.
-V first_or(V v, int64_t lanes, V fill) {
-  if (lanes >= kL) return v;
-  return hn::IfThenElse(hn::FirstN(S::D(), static_cast<size_t>(lanes)), v, fill);
+  S::for_vectors(0, n, f);
 }
 
 float row_max(const float* x, int64_t n) {
   const V lowest = S::set1(-HUGE_VALF);
   V m = lowest;
   for_vectors(n, [&](int64_t i, int64_t lanes) HWY_ATTR {
-    m = hn::Max(m, first_or(S::load_first(x + i, lanes), lanes, lowest));
+    m = hn::Max(m, S::first_or(S::load_first(x + i, lanes), lanes, lowest));
   });
   return hn::GetLane(hn::MaxOfLanes(S::D(), m));
 }
@@ -51,7 +42,7 @@ void softmax_rows_f32(const float* x, float* y, int64_t rows, int64_t n, bool lo
     const V m = S::set1(row_max(x, n));
     V sum = S::zero();
     for_vectors(n, [&](int64_t i, int64_t lanes) HWY_ATTR {
-      const V e = first_or(math::exp_all(hn::Sub(S::load_first(x + i, lanes), m)), lanes, S::zero());
+      const V e = S::first_or(math::exp_all(hn::Sub(S::load_first(x + i, lanes), m)), lanes, S::zero());
       if (!log) S::store_first(y + i, e, lanes);
       sum = hn::Add(sum, e);
     });
@@ -96,7 +87,7 @@ void layer_norm_rows_f32(const float* x, const float* scale, const float* bias, 
     const V m = S::set1(mu);
     acc = S::zero();
     for_vectors(n, [&](int64_t i, int64_t lanes) HWY_ATTR {
-      const V c = first_or(hn::Sub(S::load_first(x + i, lanes), m), lanes, S::zero());
+      const V c = S::first_or(hn::Sub(S::load_first(x + i, lanes), m), lanes, S::zero());
       acc = hn::MulAdd(c, c, acc);
     });
     const float rs = 1.0f / std::sqrt(S::sum(acc) * inv_n + eps);
@@ -119,7 +110,7 @@ void layer_norm_rows_backward_f32(const float* x, const float* scale, const floa
     V sum_gs = S::zero(), sum_gsx = S::zero();
     for_vectors(n, [&](int64_t i, int64_t lanes) HWY_ATTR {
       const V gs = hn::Mul(S::load_first(dy + i, lanes), S::load_first(scale + i, lanes));
-      const V xhat = first_or(hn::Mul(hn::Sub(S::load_first(x + i, lanes), m), vr), lanes, S::zero());
+      const V xhat = S::first_or(hn::Mul(hn::Sub(S::load_first(x + i, lanes), m), vr), lanes, S::zero());
       sum_gs = hn::Add(sum_gs, gs);
       sum_gsx = hn::MulAdd(gs, xhat, sum_gsx);
     });

@@ -77,6 +77,19 @@ struct Simd {
       return hn::Load(D(), buf);
     }
   }
+  // The first n lanes of v, the others `fill`.
+  static Vec first_or(Vec v, int64_t n, Vec fill) {
+    if (n >= kLanes) return v;
+    return hn::IfThenElse(hn::FirstN(D(), n > 0 ? static_cast<size_t>(n) : 0), v, fill);
+  }
+  // f(i, lanes) for i = begin, begin + kLanes, ... < end, lanes = min(kLanes, end - i): a
+  // loop over whole vectors that finishes with a partial one (load_first / store_first).
+  template <class F>
+  static void for_vectors(int64_t begin, int64_t end, F&& f) {
+    int64_t i = begin;
+    for (; i + kLanes <= end; i += kLanes) f(i, int64_t{kLanes});
+    if (i < end) f(i, end - i);
+  }
   // Lanes [0, n) of v to p; nothing past p + n is written.
   static void store_first(T* p, Vec v, int64_t n) {
     if (n >= kLanes) return store(p, v);
