@@ -168,8 +168,8 @@ TEST(Recipe, EveryComponentIsNamedAfterItsRecipeKey) {
   EXPECT_EQ(names, keys);
   EXPECT_EQ(keys, (std::vector<std::string>{"distillation", "self_distillation", "pruning", "qat", "pattern_lock", "ptq",
                                             "batch_norm_reestimation", "equalization", "ptq", "bias_correction"}));
-  EXPECT_TRUE(r.stages[3].equalization->relu6_to_relu);
-  EXPECT_EQ(r.stages[3].bias_correction->batches, 4);
+  EXPECT_TRUE(r.stages[4].equalization->relu6_to_relu);
+  EXPECT_EQ(r.stages[4].bias_correction->batches, 4);
 }
 
 TEST(Recipe, QatFreezeBatchNormKeys) {
