@@ -1,14 +1,16 @@
 // tamp prune MODEL.onnx --pattern P [--sparsity S] [--criterion C] [--schedule CURVE]
-//            [--finetune-epochs E --dataset fashion-mnist ...] --out OUT.onnx
+//            [--finetune-epochs E --dataset fashion-mnist ...] [--bn-reestimate N] --out OUT.onnx
 // Prunes a model's Conv / Gemm / MatMul weights (compression/pruning/pruning.h): at once by
 // magnitude, or while fine-tuning (the Trainer with a Pruning component), then exports it.
 // Pruned weights are exact zeros in the file; with the channel and head patterns the pruned
-// channels and heads are removed from the graph (unless --no-shrink).
+// channels and heads are removed from the graph (unless --no-shrink). --bn-reestimate
+// recomputes the BatchNorm running statistics of the pruned model on N batches of --dataset.
 #include "common.h"
 
 #include <tamp/compression/pruning/checker.h>
 #include <tamp/compression/pruning/pruning.h>
 #include <tamp/compression/pruning/shrink.h>
+#include <tamp/compression/quantization/batch_norm_reestimation.h>
 #include <tamp/io/onnx_export.h>
 #include <tamp/nn/graph_cost.h>
 #include <tamp/nn/lr_schedule.h>
@@ -39,6 +41,7 @@ struct PruneArgs {
   std::vector<std::string> exclude, exclude_op_types, include;
   bool no_shrink = false;
   int epochs = 0;                  // --finetune-epochs
+  int64_t bn_batches = 0;          // --bn-reestimate (0: off)
   int64_t steps = -1;
   int64_t batch = 64;
   double lr = 0.01;
@@ -132,10 +135,21 @@ int run_prune(const PruneArgs& args) {
     component->attach(model, nn::local_collective());
     component->prune_now();
     component->finalize(model);
-    if (data && data->test) {
-      record.eval = evaluate(model, *data->test, {.input = args.input, .output = args.output});
-      record.evaluated = true;
-    }
+  }
+  if (args.bn_batches > 0) {
+    fmt::print(progress, "re-estimating BatchNorm statistics on {} batch(es) of {}\n", args.bn_batches, data->name);
+    TrainOptions t;
+    t.train = data->selected;
+    t.batch_size = args.batch;
+    t.calibration_batches = args.bn_batches;
+    t.seed = args.seed;
+    t.input = args.input;
+    t.output = args.output;
+    Trainer(model, {std::make_shared<BatchNormReestimation>()}, t).run();
+  }
+  if ((args.epochs == 0 || args.bn_batches > 0) && data && data->test) {
+    record.eval = evaluate(model, *data->test, {.input = args.input, .output = args.output});
+    record.evaluated = true;
   }
 
   nn::Graph out = model.export_graph();
@@ -158,6 +172,7 @@ int run_prune(const PruneArgs& args) {
     }
     j["removed"] = nlohmann::json::array();
     for (const auto& l : shrink.layers) j["removed"].push_back({{"node", l.node}, {"before", l.before}, {"after", l.after}});
+    j["bn_reestimation_batches"] = args.bn_batches;
     j["test"] = record.evaluated ? nlohmann::json{{"examples", record.eval.count}, {"top1", record.eval.top1}}
                                  : nlohmann::json(nullptr);
     print_json(j);
@@ -215,6 +230,10 @@ Action setup_prune(CLI::App& sub) {
   sub.add_flag("--no-shrink", a->no_shrink, "channel/head patterns: keep the zero channels instead of removing them");
   sub.add_option("--finetune-epochs", a->epochs, "fine-tune while pruning (0: prune at once, by magnitude)")
       ->check(CLI::NonNegativeNumber);
+  sub.add_option("--bn-reestimate", a->bn_batches, "after pruning, recompute BatchNorm running statistics on N "
+                                                  "batches of --dataset (train-mode statistics)")
+      ->check(CLI::NonNegativeNumber)
+      ->type_name("N");
   add_dataset_options(sub, a->data, "");
   sub.get_option("--dataset")->required(false);
   sub.add_option("--steps", a->steps, "stop each epoch after N steps (quick runs)")->check(CLI::PositiveNumber);
@@ -227,6 +246,7 @@ Action setup_prune(CLI::App& sub) {
   add_threads_option(sub, a->threads);
   return [a] {
     if (a->epochs > 0 && a->data.spec.empty()) throw UsageError("--finetune-epochs needs --dataset");
+    if (a->bn_batches > 0 && a->data.spec.empty()) throw UsageError("--bn-reestimate needs --dataset");
     return run_prune(*a);
   };
 }

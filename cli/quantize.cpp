@@ -3,6 +3,7 @@
 //                [--calibration minmax|percentile|entropy|mse] [--format qdq|qoperator]
 //                [--weight-calibration minmax|percentile|entropy|mse]
 //                [--power-of-two] [--calib-data fashion-mnist] [--calib-batches N]
+//                [--equalize [--equalize-relu6]] [--bias-correction] [--bn-reestimate]
 //                [--exclude NAME|OP ...] [--eval-data fashion-mnist:test] [--target portable|vnni|arm]
 //                --out OUT.onnx
 // Post-training quantization without training:
@@ -11,6 +12,10 @@
 //  - dynamic: 8-bit weights, activations quantized at run time (DynamicQuantizeLinear +
 //    MatMulInteger, fused by ONNX Runtime into DynamicQuantizeMatMul);
 //  - weight-only: 4/8-bit block-quantized weights (RTN or GPTQ) as com.microsoft MatMulNBits.
+// Static quantization can recover accuracy: --bn-reestimate recomputes BatchNorm statistics
+// on the calibration data first, --equalize equalizes Conv pairs (cross-layer equalization)
+// and --bias-correction corrects the quantized layers' biases afterwards
+// (docs/ptq_recovery.md).
 // Static and dynamic weights take the range --target computes exactly (export_target.h), and
 // the written file is checked against what tamp simulated (export parity, on --eval-data or
 // else the calibration data): below 99.9 % argmax agreement the command exits with 4.
@@ -20,7 +25,10 @@
 #include "tune.h"
 
 #include <tamp/autograd/variable.h>
+#include <tamp/compression/quantization/batch_norm_reestimation.h>
+#include <tamp/compression/quantization/bias_correction.h>
 #include <tamp/compression/quantization/dynamic_quantization.h>
+#include <tamp/compression/quantization/equalization.h>
 #include <tamp/compression/quantization/lower.h>
 #include <tamp/compression/quantization/static_quantization.h>
 #include <tamp/compression/quantization/weight_only.h>
@@ -66,6 +74,11 @@ struct QuantizeArgs {
   std::string accuracy_criterion;  // static: accuracy-aware tuning (cli/tune.h) when set
   std::string strategy;          // its strategy ("" = basic)
   bool power_of_two = false;     // static: scales rounded up to 2^k
+  bool equalize = false;         // static: cross-layer equalization first
+  bool equalize_relu6 = false;   // its ReLU6 between a pair becomes Relu
+  bool bias_correction = false;  // static: empirical bias correction after calibration
+  int64_t bias_correction_batches = 8;
+  bool bn_reestimate = false;    // static: BatchNorm statistics recomputed first
   std::string input, output;
   bool json = false;
   int threads = 0;
@@ -158,7 +171,23 @@ Outcome run_static(const QuantizeArgs& a, const nn::Graph& g) {
   t.calibration_batches = a.calib_batches;
   t.input = a.input;
   t.output = a.output;
-  Trainer(*m, {sq}, t).run();
+  if (a.bn_reestimate) Trainer(*m, {std::make_shared<BatchNormReestimation>()}, t).run();
+  std::vector<std::shared_ptr<Component>> components;
+  std::shared_ptr<CrossLayerEqualization> cle;
+  std::shared_ptr<BiasCorrection> bc;
+  if (a.equalize) {
+    EqualizationOptions eo;
+    eo.exclude = a.exclude;
+    eo.relu6_to_relu = a.equalize_relu6;
+    cle = std::make_shared<CrossLayerEqualization>(eo);
+    components.push_back(cle);
+  }
+  components.push_back(sq);
+  if (a.bias_correction) {
+    bc = std::make_shared<BiasCorrection>(BiasCorrectionOptions{.batches = a.bias_correction_batches, .exclude = a.exclude});
+    components.push_back(bc);
+  }
+  Trainer(*m, components, t).run();
   const int64_t batches = std::min(a.calib_batches, (data.selected->size() + a.batch - 1) / a.batch);
   Outcome r{lower_quantized(m->export_graph(), format), {}, {}, {}, m};
   const QuantSpec& weights_spec = sq->options().weights;
@@ -171,13 +200,33 @@ Outcome run_static(const QuantizeArgs& a, const nn::Graph& g) {
                 {"calibration_data", data.name + normalization_text(data)}, {"calibration_batches", batches},
                 {"batch", a.batch}, {"power_of_two", a.power_of_two}, {"weights", weights_spec.describe()},
                 {"activations", o.activations.describe()}, {"quantized_weights", weights},
-                {"quantized_activations", activations}, {"folded_batch_norms", sq->folded_batch_norms()}};
+                {"quantized_activations", activations},
+                {"folded_batch_norms", sq->folded_batch_norms() + (cle ? cle->report().folded_batch_norms : 0)},
+                {"bn_reestimation", a.bn_reestimate}};
+  r.settings["equalization"] = cle ? nlohmann::ordered_json{{"pairs", cle->report().pairs.size()},
+                                                            {"relu6_replaced", cle->report().relu6_replaced},
+                                                            {"relu6_pairs_skipped", cle->report().skipped_relu6},
+                                                            {"iterations", cle->report().iterations}}
+                                   : nlohmann::ordered_json(nullptr);
+  r.settings["bias_correction"] = bc ? nlohmann::ordered_json{{"layers", bc->report().size()},
+                                                              {"batches", std::min(a.bias_correction_batches, batches)}}
+                                     : nlohmann::ordered_json(nullptr);
   r.summary = fmt::format("static 8-bit ({}, target {}): {} weight(s) {}, {} activation(s) {}{}, {} calibration "
                           "batch(es) of {} from {}{}",
                           format == QuantFormat::kQdq ? "QDQ" : "QOperator", a.target.target, weights, weights_spec.describe(), activations,
                           o.activations.describe(), a.power_of_two ? ", power-of-two scales" : "", batches, a.batch,
                           data.name, normalization_text(data));
-  if (sq->folded_batch_norms() > 0) r.summary += fmt::format("; {} BatchNorm(s) folded", sq->folded_batch_norms());
+  const int folded = sq->folded_batch_norms() + (cle ? cle->report().folded_batch_norms : 0);
+  if (a.bn_reestimate) r.summary += "; BatchNorm statistics re-estimated on the calibration batches";
+  if (folded > 0) r.summary += fmt::format("; {} BatchNorm(s) folded", folded);
+  if (cle) {
+    r.summary += fmt::format("; cross-layer equalization: {} Conv pair(s)", cle->report().pairs.size());
+    if (cle->report().relu6_replaced > 0) r.summary += fmt::format(", {} ReLU6 made Relu", cle->report().relu6_replaced);
+    if (cle->report().skipped_relu6 > 0) {
+      r.summary += fmt::format(", {} pair(s) joined by ReLU6 left alone (--equalize-relu6 takes them)", cle->report().skipped_relu6);
+    }
+  }
+  if (bc) r.summary += fmt::format("; bias correction: {} layer(s)", bc->report().size());
   return r;
 }
 
@@ -252,8 +301,12 @@ int run_quantize(const QuantizeArgs& a) {
     throw UsageError("--target and --parity-arithmetic apply to --method static and dynamic (MatMulNBits has no "
                      "integer product to make exact)");
   }
+  if (a.equalize_relu6 && !a.equalize) throw UsageError("--equalize-relu6 applies with --equalize");
   if (!a.accuracy_criterion.empty()) {
     if (!a.weight_calibration.empty()) throw UsageError("--weight-calibration does not combine with --accuracy-criterion");
+    if (a.equalize || a.bias_correction || a.bn_reestimate) {
+      throw UsageError("--equalize, --bias-correction and --bn-reestimate do not combine with --accuracy-criterion");
+    }
     return run_tuned_quantize(a);
   }
   if (!a.strategy.empty()) throw UsageError("--strategy applies with --accuracy-criterion");
@@ -264,6 +317,9 @@ int run_quantize(const QuantizeArgs& a) {
     if (!a.weight_calibration.empty()) throw UsageError("--weight-calibration applies to --method static");
     if (!a.format.empty()) throw UsageError("--format applies to --method static");
     if (a.power_of_two) throw UsageError("--power-of-two applies to --method static");
+    if (a.equalize || a.bias_correction || a.bn_reestimate) {
+      throw UsageError("--equalize, --bias-correction and --bn-reestimate apply to --method static");
+    }
   }
   nn::Graph g = load_graph(a.model.path);
   check_data_input_output(g, a.input, a.output);
@@ -395,6 +451,17 @@ Action setup_quantize(CLI::App& sub) {
                                             "bayesian or tpe")
       ->check(CLI::IsMember({"basic", "mse", "exhaustive", "random", "bayesian", "tpe"}));
   sub.add_flag("--power-of-two", a->power_of_two, "static: scales rounded up to powers of two (Vitis AI style)");
+  sub.add_flag("--equalize", a->equalize, "static: cross-layer equalization of Conv pairs before quantizing (the "
+                                          "float function stays; pairs joined by ReLU6 are left alone)");
+  sub.add_flag("--equalize-relu6", a->equalize_relu6, "with --equalize: a ReLU6 between a pair becomes Relu so the "
+                                                      "pair is equalized too (changes activations above 6)");
+  sub.add_flag("--bias-correction", a->bias_correction, "static: correct each quantized layer's bias by its mean "
+                                                        "output error against float on the calibration data");
+  sub.add_option("--bias-correction-batches", a->bias_correction_batches, "calibration batches bias correction uses")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  sub.add_flag("--bn-reestimate", a->bn_reestimate, "static: recompute BatchNorm running statistics on the "
+                                                    "calibration batches (train-mode statistics) before folding");
   sub.add_option("--normalize", a->calib.normalize, "the model normalizes its input: (x - MEAN) / STD becomes its "
                                                     "first nodes (kept in the file written), or 'train' for the "
                                                     "training split's statistics")

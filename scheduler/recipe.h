@@ -18,6 +18,8 @@
 #include <tamp/compression/distillation/distillation.h>
 #include <tamp/compression/distillation/self_distillation.h>
 #include <tamp/compression/pruning/pruning.h>
+#include <tamp/compression/quantization/bias_correction.h>
+#include <tamp/compression/quantization/equalization.h>
 #include <tamp/compression/quantization/fake_quantizer.h>
 #include <tamp/nn/input_normalization.h>
 #include <tamp/scheduler/scheduler.h>
@@ -60,6 +62,13 @@ struct RecipeStage {
   bool pattern_lock = false;
   std::optional<compression::QuantizerOptions> qat;
   std::optional<compression::QuantizerOptions> ptq;   // calibration only: alone in its stage
+  // Accuracy recovery for post-training quantization (calibration only): equalization
+  // rewrites the float model before ptq; bias_correction follows ptq in its stage;
+  // batch_norm_reestimation (on the stage's calibration batches) needs BatchNorm unfolded,
+  // so it has a stage of its own before.
+  std::optional<compression::EqualizationOptions> equalization;
+  std::optional<compression::BiasCorrectionOptions> bias_correction;
+  bool batch_norm_reestimation = false;
   // Architecture search (scheduler/search): the stage's steps train the super-network (dynas),
   // then the chosen sub-network replaces the model; alone in its stage. Candidates are scored
   // on the run's evaluation data.

@@ -1,6 +1,7 @@
 // The stage sections of a recipe and the one place where they become components
 // (build_components); accuracy-aware tuning builds its trials through the same functions.
 #include <tamp/compression/pruning/pattern.h>
+#include <tamp/compression/quantization/batch_norm_reestimation.h>
 #include <tamp/compression/quantization/qat.h>
 #include <tamp/compression/quantization/static_quantization.h>
 #include <tamp/io/onnx_import.h>
@@ -178,6 +179,23 @@ compression::PruningOptions read_pruning(Fields& f) {
   return o;
 }
 
+compression::EqualizationOptions read_equalization(Fields& f) {
+  compression::EqualizationOptions o;
+  o.relu6_to_relu = f.flag("relu6_to_relu", false);
+  o.max_iterations = static_cast<int>(f.integer("max_iterations", o.max_iterations, 1, 1000));
+  o.exclude = f.strings("exclude");
+  f.finish();
+  return o;
+}
+
+compression::BiasCorrectionOptions read_bias_correction(Fields& f) {
+  compression::BiasCorrectionOptions o;
+  o.batches = f.integer("batches", o.batches, 1);
+  o.exclude = f.strings("exclude");
+  f.finish();
+  return o;
+}
+
 }  // namespace
 
 RecipeStage read_stage(const YAML::Node& node, const std::string& path, const std::string& base_dir) {
@@ -227,6 +245,15 @@ RecipeStage read_stage(const YAML::Node& node, const std::string& path, const st
     s.ptq = read_quantizer(q);
     q.finish();
   }
+  if (f.has("equalization")) {
+    Fields q(f.node("equalization"), f.at("equalization"));
+    s.equalization = read_equalization(q);
+  }
+  if (f.has("bias_correction")) {
+    Fields q(f.node("bias_correction"), f.at("bias_correction"));
+    s.bias_correction = read_bias_correction(q);
+  }
+  s.batch_norm_reestimation = f.flag("batch_norm_reestimation", false);
   f.finish();
   const bool trains = s.distillation || s.self_distillation || s.pruning || s.pattern_lock || s.qat;
   if (s.ptq && trains) {
@@ -234,7 +261,18 @@ RecipeStage read_stage(const YAML::Node& node, const std::string& path, const st
   }
   if (s.pruning && s.pattern_lock) fail(f.at("pattern_lock"), "pruning already keeps its masks; drop pattern_lock");
   if (s.qat && s.ptq) fail(f.at("ptq"), "a stage quantizes once (qat or ptq)");
-  if (s.search && (trains || s.ptq)) {
+  const bool recovers = s.equalization || s.bias_correction || s.batch_norm_reestimation;
+  for (const auto& [key, present] : {std::pair<const char*, bool>{"equalization", s.equalization.has_value()},
+                                      {"bias_correction", s.bias_correction.has_value()},
+                                      {"batch_norm_reestimation", s.batch_norm_reestimation}}) {
+    if (trains && present) fail(f.at(key), "calibrates only: put it in a stage of its own (or the ptq stage)");
+  }
+  if (s.bias_correction && !s.ptq) fail(f.at("bias_correction"), "corrects what ptq quantized: put it in the ptq stage");
+  if (s.batch_norm_reestimation && (s.ptq || s.equalization)) {
+    fail(f.at("batch_norm_reestimation"), "needs BatchNorm unfolded, and ptq and equalization fold it: put it in a "
+         "stage of its own before");
+  }
+  if (s.search && (trains || s.ptq || recovers)) {
     fail(f.at("search"), "an architecture search replaces the model's graph: put it in a stage of its own");
   }
   return s;
@@ -249,7 +287,10 @@ std::vector<std::string> component_keys(const RecipeStage& stage) {
   if (stage.self_distillation) out.push_back("self_distillation");
   if (stage.pruning) out.push_back("pruning");
   if (stage.qat) out.push_back("qat");
+  if (stage.batch_norm_reestimation) out.push_back("batch_norm_reestimation");
+  if (stage.equalization) out.push_back("equalization");
   if (stage.ptq) out.push_back("ptq");
+  if (stage.bias_correction) out.push_back("bias_correction");
   return out;
 }
 
@@ -279,7 +320,10 @@ std::vector<std::shared_ptr<compression::Component>> build_components(
   }
   if (stage.pruning) out.push_back(std::make_shared<compression::Pruning>(*stage.pruning));
   if (stage.qat) out.push_back(std::make_shared<compression::QuantizationAwareTraining>(*stage.qat));
+  if (stage.batch_norm_reestimation) out.push_back(std::make_shared<compression::BatchNormReestimation>());
+  if (stage.equalization) out.push_back(std::make_shared<compression::CrossLayerEqualization>(*stage.equalization));
   if (stage.ptq) out.push_back(std::make_shared<compression::StaticQuantization>(*stage.ptq));
+  if (stage.bias_correction) out.push_back(std::make_shared<compression::BiasCorrection>(*stage.bias_correction));
   if (stage.search) {
     auto o = *stage.search;
     o.batch_size = recipe.training.batch_size;

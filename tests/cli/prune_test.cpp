@@ -209,6 +209,36 @@ TEST(PruneCli, FineTunesWithAGradientCriterionAndReportsAccuracy) {
   }
 }
 
+// --bn-reestimate: the pruned file's BatchNorm statistics are recomputed (they differ from the
+// same pruning without it); the command says on how many batches.
+TEST(PruneCli, BatchNormReestimationRewritesTheRunningStatistics) {
+  TempDir dir;
+  const std::string with = dir.file("with.onnx"), without = dir.file("without.onnx");
+  const std::vector<std::string> common{"prune", source_dir() + "/tests/data/models/cnn_bn_train.onnx", "--pattern",
+                                        "unstructured", "--sparsity", "0.7", "--dataset", "fashion-mnist",
+                                        "--limit", "256", "--batch", "32", "--json"};
+  auto args = common;
+  for (const char* a : {"--bn-reestimate", "2", "--out"}) args.push_back(a);
+  args.push_back(with);
+  const CliResult r = run_tamp(args);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(nlohmann::json::parse(r.out)["bn_reestimation_batches"], 2);
+  args = common;
+  args.push_back("--out");
+  args.push_back(without);
+  ASSERT_EQ(run_tamp(args).code, 0);
+  const nn::Graph a = io::load_onnx_graph(with), b = io::load_onnx_graph(without);
+  for (const char* name : {"bn1.running_mean", "bn1.running_var", "bn2.running_mean", "bn2.running_var"}) {
+    const Tensor& x = a.initializers.at(name);
+    const Tensor& y = b.initializers.at(name);
+    double d = 0;
+    for (int64_t i = 0; i < x.numel(); ++i) d = std::max(d, std::fabs(double(x.at(i)) - y.at(i)));
+    EXPECT_GT(d, 1e-4) << name;
+  }
+  EXPECT_EQ(run_tamp({"prune", source_dir() + "/tests/data/models/cnn_bn_train.onnx", "--pattern", "unstructured",
+                      "--sparsity", "0.5", "--bn-reestimate", "2", "--out", dir.file("x.onnx")}).code, 2);
+}
+
 TEST(PruneCli, BadArgumentsAreUsageErrorsAndImpossiblePatternsBadInput) {
   TempDir dir;
   const std::string out = dir.file("x.onnx");

@@ -168,6 +168,48 @@ TEST(QuantizeStaticCli, EntropyQdqIsFusedByOrtAndAgreesWithTamp) {
   expect_fused_and_agreeing(out, dir, 2, 2);
 }
 
+// Accuracy recovery (docs/ptq_recovery.md) on the trained CNN: cross-layer equalization of
+// conv1 -> Relu -> MaxPool -> conv2 and bias correction of its four layers; the file is plain
+// QDQ that ORT fuses, and ORT computes what tamp simulated.
+TEST(QuantizeStaticCli, EqualizationAndBiasCorrectionExportPlainQdqThatOrtAgreesWith) {
+  TempDir dir;
+  const std::string out = dir.file("cnn_recovered.onnx");
+  const CliResult r = run_tamp({"quantize", model_path("cnn_fmnist"), "--method", "static", "--calib-data",
+                                "fashion-mnist", "--calib-batches", "4", "--equalize", "--bias-correction",
+                                "--bias-correction-batches", "2", "--out", out, "--json"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["equalization"]["pairs"], 1);
+  EXPECT_EQ(j["bias_correction"]["layers"], 4);
+  EXPECT_EQ(j["bias_correction"]["batches"], 2);
+  expect_parity_passed(j["parity"], 256, "avx2");
+  expect_fused_and_agreeing(out, dir, 2, 2);
+  // The biases moved: the same command without bias correction writes other int32 biases.
+  const std::string plain = dir.file("cnn_equalized.onnx");
+  ASSERT_EQ(run_tamp({"quantize", model_path("cnn_fmnist"), "--method", "static", "--calib-data", "fashion-mnist",
+                      "--calib-batches", "4", "--equalize", "--out", plain}).code, 0);
+  const auto a = io::load_onnx_graph(out, {.fold_constants = false}), b = io::load_onnx_graph(plain, {.fold_constants = false});
+  int differing = 0;
+  for (const auto& [name, t] : a.initializers) {
+    auto it = b.initializers.find(name);
+    if (t.dtype() == DType::kInt32 && it != b.initializers.end() && max_diff(t, it->second) > 0) ++differing;
+  }
+  EXPECT_EQ(differing, 4);
+}
+
+TEST(QuantizeStaticCli, RecoveryFlagsNeedStaticQuantization) {
+  TempDir dir;
+  for (const char* flag : {"--equalize", "--bias-correction", "--bn-reestimate"}) {
+    const CliResult r = run_tamp({"quantize", model_path("cnn"), "--method", "dynamic", flag, "--out", dir.file("x.onnx")});
+    EXPECT_EQ(r.code, 2) << flag << ": " << r.err;
+  }
+  EXPECT_EQ(run_tamp({"quantize", model_path("cnn"), "--method", "static", "--calib-data", "fashion-mnist",
+                      "--equalize-relu6", "--out", dir.file("x.onnx")}).code, 2);
+  // No BatchNorm left to re-estimate (the file was exported with BN folded): bad input.
+  EXPECT_EQ(run_tamp({"quantize", model_path("cnn"), "--method", "static", "--calib-data", "fashion-mnist",
+                      "--bn-reestimate", "--out", dir.file("x.onnx")}).code, 3);
+}
+
 // Full-range int8 weights: exact in ORT on CPUs with VNNI only.
 TEST(QuantizeStaticCli, VnniTargetAgreesWithOrtOnVnniCpus) {
   if (const std::string why = skip_unless_uint8_int8_exact(); !why.empty()) GTEST_SKIP() << why;

@@ -76,6 +76,14 @@ TEST(Recipe, BadRecipesNameThePathOfTheProblem) {
        "stages[0].qat.freeze_bn_epoch:", "integer"},
       {"freeze_bn_step on ptq", "model: m.onnx\nstages:\n  - ptq: {freeze_bn_step: 3}\n",
        "stages[0].ptq.freeze_bn_step:", "applies to qat"},
+      {"bias correction without ptq", "model: m.onnx\nstages:\n  - bias_correction: {}\n", "stages[0].bias_correction:",
+       "put it in the ptq stage"},
+      {"equalization while training", "model: m.onnx\nstages:\n  - {equalization: {}, pruning: {pattern: \"2:4\"}}\n",
+       "stages[0].equalization:", "calibrates only"},
+      {"batch norm re-estimation beside ptq", "model: m.onnx\nstages:\n  - {batch_norm_reestimation: true, ptq: {}}\n",
+       "stages[0].batch_norm_reestimation:", "stage of its own before"},
+      {"bias correction batches", "model: m.onnx\nstages:\n  - {ptq: {}, bias_correction: {batches: 0}}\n",
+       "stages[0].bias_correction.batches:", ""},
       {"ptq with training", "model: m.onnx\nstages:\n  - {ptq: {}, pruning: {pattern: \"2:4\"}}\n", "stages[0].ptq:",
        "stage of its own"},
       {"teacher missing", "model: m.onnx\nstages:\n  - distillation: {alpha: 0.5}\n  - {qat: {}}\n",
@@ -149,14 +157,19 @@ TEST(Recipe, EveryComponentIsNamedAfterItsRecipeKey) {
                                 "    pruning: {pattern: \"2:4\"}\n"
                                 "    qat: {}\n"
                                 "  - pattern_lock: true\n"
-                                "  - ptq: {}\n");
+                                "  - ptq: {}\n"
+                                "  - batch_norm_reestimation: true\n"
+                                "  - {equalization: {relu6_to_relu: true}, ptq: {}, bias_correction: {batches: 4}}\n");
   std::vector<std::string> keys, names;
   for (const auto& stage : r.stages) {
     for (const auto& k : component_keys(stage)) keys.push_back(k);
     for (const auto& c : build_components(stage, r)) names.push_back(c->name());
   }
   EXPECT_EQ(names, keys);
-  EXPECT_EQ(keys, (std::vector<std::string>{"distillation", "self_distillation", "pruning", "qat", "pattern_lock", "ptq"}));
+  EXPECT_EQ(keys, (std::vector<std::string>{"distillation", "self_distillation", "pruning", "qat", "pattern_lock", "ptq",
+                                            "batch_norm_reestimation", "equalization", "ptq", "bias_correction"}));
+  EXPECT_TRUE(r.stages[4].equalization->relu6_to_relu);
+  EXPECT_EQ(r.stages[4].bias_correction->batches, 4);
 }
 
 TEST(Recipe, QatFreezeBatchNormKeys) {

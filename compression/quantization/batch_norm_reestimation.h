@@ -1,0 +1,51 @@
+// BatchNorm re-estimation: pruning (or any weight change) moves the statistics of the values
+// entering each BatchNormalization, and its running mean and variance, measured on the
+// original weights, no longer normalise them. This recomputes them on calibration batches,
+// as PyTorch does with `momentum=None` after resetting the running statistics:
+//   running_mean = mean over batches of the batch mean          (per channel)
+//   running_var  = mean over batches of the unbiased batch variance
+// with the model in training mode, so each BatchNorm normalises with its batch statistics
+// and the inputs of later ones are what training-mode statistics see. Dropout, if any, is
+// in training mode too (as in PyTorch's recipe).
+//
+// Run it before BatchNorm is folded (quantization folds it at attach): after pruning, in a
+// stage of its own before the ptq stage; `tamp prune --bn-reestimate`, `tamp quantize
+// --bn-reestimate`; recipe key `batch_norm_reestimation`.
+//
+//   Trainer(model, {std::make_shared<BatchNormReestimation>()},
+//           {.train = data, .calibration_batches = 32}).run();
+#pragma once
+
+#include <tamp/compression/component.h>
+
+#include <string>
+#include <vector>
+
+namespace tamp::compression {
+
+class BatchNormReestimation : public Component {
+ public:
+  std::string name() const override { return "batch_norm_reestimation"; }
+  // requires: the model has at least one BatchNormalization with running statistics.
+  void attach(nn::GraphModule& model, nn::Collective& collective) override;
+  bool needs_training() const override { return false; }
+  // Runs the batch once more in training mode and accumulates each BatchNorm's batch
+  // statistics.
+  void on_calibration_batch(const Batch& batch) override;
+  // ensures: every BatchNorm's running mean and variance hold the means over the batches seen
+  //          (over every rank). Throws when no batch was seen.
+  void finalize(nn::GraphModule& model) override;
+  int64_t batches_seen() const { return batches_; }
+
+ private:
+  struct Stats {
+    std::string input, mean, var;     // the BN's X and its running-statistic buffers
+    std::vector<double> mean_sum, var_sum;
+  };
+  nn::GraphModule* model_ = nullptr;
+  nn::Collective* collective_ = nullptr;
+  std::vector<Stats> stats_;
+  int64_t batches_ = 0;
+};
+
+}  // namespace tamp::compression
