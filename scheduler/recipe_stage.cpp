@@ -227,7 +227,38 @@ RecipeStage read_stage(const YAML::Node& node, const std::string& path, const st
     s.ptq = read_quantizer(q);
     q.finish();
   }
+  if (f.has("smooth_quant")) {
+    Fields q(f.node("smooth_quant"), f.at("smooth_quant"));
+    compression::SmoothQuantOptions o;
+    o.alpha = q.num("alpha", o.alpha, 0, 1);
+    o.search_alpha = q.flag("search_alpha", false);
+    o.search_rows = q.integer("search_rows", o.search_rows, 1);
+    o.exclude = q.strings("exclude");
+    q.finish();
+    s.smooth_quant = o;
+  }
+  if (f.has("adaround")) {
+    Fields q(f.node("adaround"), f.at("adaround"));
+    compression::AdaRoundOptions o;
+    o.steps = q.integer("steps", o.steps, 0);
+    o.batch = q.integer("batch", o.batch, 1);
+    o.max_examples = q.integer("max_examples", o.max_examples, 1);
+    o.lr = q.num("lr", o.lr, 1e-9, 10);
+    o.reg_weight = q.num("reg_weight", o.reg_weight, 0, 1e6);
+    o.beta_start = q.num("beta_start", o.beta_start, 1e-3, 1e3);
+    o.beta_end = q.num("beta_end", o.beta_end, 1e-3, 1e3);
+    o.warmup = q.num("warmup", o.warmup, 0, 1);
+    o.seed = static_cast<uint64_t>(q.integer("seed", 0, 0));
+    o.exclude = q.strings("exclude");
+    q.finish();
+    s.adaround = o;
+  }
   f.finish();
+  const int calibrating = !!s.ptq + !!s.smooth_quant + !!s.adaround;
+  if ((s.smooth_quant || s.adaround) && (calibrating > 1 || s.distillation || s.self_distillation || s.pruning ||
+                                         s.pattern_lock || s.qat || s.search)) {
+    fail(f.at(s.smooth_quant ? "smooth_quant" : "adaround"), "only calibrates: put it in a stage of its own");
+  }
   const bool trains = s.distillation || s.self_distillation || s.pruning || s.pattern_lock || s.qat;
   if (s.ptq && trains) {
     fail(f.at("ptq"), "post-training quantization only calibrates: put it in a stage of its own");
@@ -250,6 +281,8 @@ std::vector<std::string> component_keys(const RecipeStage& stage) {
   if (stage.pruning) out.push_back("pruning");
   if (stage.qat) out.push_back("qat");
   if (stage.ptq) out.push_back("ptq");
+  if (stage.smooth_quant) out.push_back("smooth_quant");
+  if (stage.adaround) out.push_back("adaround");
   return out;
 }
 
@@ -280,6 +313,8 @@ std::vector<std::shared_ptr<compression::Component>> build_components(
   if (stage.pruning) out.push_back(std::make_shared<compression::Pruning>(*stage.pruning));
   if (stage.qat) out.push_back(std::make_shared<compression::QuantizationAwareTraining>(*stage.qat));
   if (stage.ptq) out.push_back(std::make_shared<compression::StaticQuantization>(*stage.ptq));
+  if (stage.smooth_quant) out.push_back(std::make_shared<compression::SmoothQuant>(*stage.smooth_quant));
+  if (stage.adaround) out.push_back(std::make_shared<compression::AdaRound>(*stage.adaround));
   if (stage.search) {
     auto o = *stage.search;
     o.batch_size = recipe.training.batch_size;

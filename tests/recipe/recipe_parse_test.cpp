@@ -76,6 +76,12 @@ TEST(Recipe, BadRecipesNameThePathOfTheProblem) {
        "stages[0].qat.freeze_bn_epoch:", "integer"},
       {"freeze_bn_step on ptq", "model: m.onnx\nstages:\n  - ptq: {freeze_bn_step: 3}\n",
        "stages[0].ptq.freeze_bn_step:", "applies to qat"},
+      {"adaround before ptq", "model: m.onnx\nstages:\n  - adaround: {}\n  - ptq: {}\n", "stages[0].adaround:",
+       "ptq"},
+      {"smooth_quant with ptq", "model: m.onnx\nstages:\n  - {smooth_quant: {}, ptq: {}}\n", "stages[0].smooth_quant:",
+       "its own"},
+      {"smooth_quant alpha", "model: m.onnx\nstages:\n  - smooth_quant: {alpha: 2}\n  - ptq: {}\n",
+       "stages[0].smooth_quant.alpha:", ""},
       {"ptq with training", "model: m.onnx\nstages:\n  - {ptq: {}, pruning: {pattern: \"2:4\"}}\n", "stages[0].ptq:",
        "stage of its own"},
       {"teacher missing", "model: m.onnx\nstages:\n  - distillation: {alpha: 0.5}\n  - {qat: {}}\n",
@@ -149,14 +155,19 @@ TEST(Recipe, EveryComponentIsNamedAfterItsRecipeKey) {
                                 "    pruning: {pattern: \"2:4\"}\n"
                                 "    qat: {}\n"
                                 "  - pattern_lock: true\n"
-                                "  - ptq: {}\n");
+                                "  - smooth_quant: {alpha: 0.7}\n"
+                                "  - ptq: {}\n"
+                                "  - adaround: {steps: 10}\n");
   std::vector<std::string> keys, names;
   for (const auto& stage : r.stages) {
     for (const auto& k : component_keys(stage)) keys.push_back(k);
     for (const auto& c : build_components(stage, r)) names.push_back(c->name());
   }
   EXPECT_EQ(names, keys);
-  EXPECT_EQ(keys, (std::vector<std::string>{"distillation", "self_distillation", "pruning", "qat", "pattern_lock", "ptq"}));
+  EXPECT_EQ(keys, (std::vector<std::string>{"distillation", "self_distillation", "pruning", "qat", "pattern_lock", "smooth_quant",
+                                            "ptq", "adaround"}));
+  EXPECT_DOUBLE_EQ(r.stages[2].smooth_quant->alpha, 0.7);
+  EXPECT_EQ(r.stages[4].adaround->steps, 10);
 }
 
 TEST(Recipe, QatFreezeBatchNormKeys) {
