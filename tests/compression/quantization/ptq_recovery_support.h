@@ -69,9 +69,39 @@ inline double relative_max_error(const Tensor& a, const Tensor& b) {
   return d / m;
 }
 
-// Static PTQ (min-max) of a copy of g calibrated on x; returns the FakeQuantize model.
+inline double max_abs_diff(const Tensor& a, const Tensor& b) {
+  double d = 0;
+  for (int64_t i = 0; i < a.numel(); ++i) d = std::max(d, std::abs(static_cast<double>(a.data<float>()[i]) - b.data<float>()[i]));
+  return d;
+}
+
+// Rows whose argmax differs (ORT and tamp may break a tie within one output step apart).
+inline int64_t argmax_differences(const Tensor& a, const Tensor& b) {
+  const int64_t n = a.dim(0), c = a.numel() / n;
+  int64_t diff = 0;
+  for (int64_t r = 0; r < n; ++r) {
+    const float* pa = a.data<float>() + r * c;
+    const float* pb = b.data<float>() + r * c;
+    diff += (std::max_element(pa, pa + c) - pa) != (std::max_element(pb, pb + c) - pb);
+  }
+  return diff;
+}
+
+// The scale of a QDQ graph's output DequantizeLinear: one output quantization step, what ORT
+// and tamp's FakeQuantize simulation may differ by.
+inline double output_step(const nn::Graph& qdq) {
+  const int p = qdq.producer(qdq.outputs.at(0).name);
+  EXPECT_GE(p, 0);
+  const nn::Node& n = qdq.nodes.at(static_cast<size_t>(p));
+  EXPECT_EQ(n.op_type, "DequantizeLinear");
+  return qdq.initializers.at(n.inputs.at(1)).at(0);
+}
+
+// Static PTQ (min-max activation ranges, as `tamp quantize` calibrates by default) of a copy
+// of g calibrated on x; returns the FakeQuantize model.
 inline std::shared_ptr<nn::GraphModule> quantized(const nn::Graph& g, const Tensor& x,
                                                   compression::QuantizerOptions o = {}) {
+  o.activations.observer.kind = compression::ObserverKind::kMinMax;
   nn::Graph copy = g;
   for (auto& [name, t] : copy.initializers) t = t.clone();
   auto m = std::make_shared<nn::GraphModule>(std::move(copy));
