@@ -5,6 +5,8 @@
 //                [--power-of-two] [--calib-data fashion-mnist] [--calib-batches N]
 //                [--equalize [--equalize-relu6]] [--bias-correction] [--bn-reestimate]
 //                [--exclude NAME|OP ...] [--eval-data fashion-mnist:test] [--target portable|vnni|arm]
+//                [--smooth-quant[=ALPHA|search]] [--adaround [--adaround-steps N]]
+//                [--report FILE.json] [--fallback-bf16 K]
 //                --out OUT.onnx
 // Post-training quantization without training:
 //  - static: 8-bit weights (per output channel) and uint8 activations whose ranges come from
@@ -19,17 +21,22 @@
 // Static and dynamic weights take the range --target computes exactly (export_target.h), and
 // the written file is checked against what tamp simulated (export parity, on --eval-data or
 // else the calibration data): below 99.9 % argmax agreement the command exits with 4.
+// Static extras (docs/ptq_smoothquant_adaround.md): SmoothQuant before calibration, AdaRound
+// after it, a per-layer sensitivity report and the K most sensitive layers kept as bf16 weights.
 // Methods are listed in kMethods; each has a run_<method> function below.
 #include "common.h"
 #include "export_target_options.h"
 #include "tune.h"
 
 #include <tamp/autograd/variable.h>
+#include <tamp/compression/quantization/adaround.h>
 #include <tamp/compression/quantization/batch_norm_reestimation.h>
 #include <tamp/compression/quantization/bias_correction.h>
 #include <tamp/compression/quantization/dynamic_quantization.h>
 #include <tamp/compression/quantization/equalization.h>
 #include <tamp/compression/quantization/lower.h>
+#include <tamp/compression/quantization/sensitivity.h>
+#include <tamp/compression/quantization/smooth_quant.h>
 #include <tamp/compression/quantization/static_quantization.h>
 #include <tamp/compression/quantization/weight_only.h>
 #include <tamp/io/onnx_export.h>
@@ -40,6 +47,7 @@
 #include <fmt/format.h>
 
 #include <filesystem>
+#include <fstream>
 #include <optional>
 
 namespace tamp::cli {
@@ -83,6 +91,11 @@ struct QuantizeArgs {
   bool json = false;
   int threads = 0;
   TargetArgs target;             // static, dynamic: --target, --parity-arithmetic
+  std::string smooth_quant;      // static: "" off, an alpha, or "search"
+  bool adaround = false;         // static: learned rounding after calibration
+  int64_t adaround_steps = 500;
+  std::string report;            // static: per-layer sensitivity report (JSON)
+  int fallback_bf16 = 0;         // static: the K most sensitive layers as bf16 weights
 };
 
 nn::Graph load_graph(const std::string& path) {
@@ -112,6 +125,23 @@ uint64_t file_size(const std::string& path) {
   return ec ? 0 : s;
 }
 
+// Up to `a.calib_batches` batches of `spec` with their labels, shaped for the model input.
+std::vector<std::map<std::string, Tensor>> labelled_batches(const QuantizeArgs& a, const nn::Graph& g,
+                                                           const LoadedDataset& data, std::vector<Tensor>* labels) {
+  const nn::ValueInfo& info = input_info(g, a.input);
+  std::vector<std::map<std::string, Tensor>> out;
+  const int64_t n = data.selected->size();
+  for (int64_t b = 0; b < a.calib_batches && b * a.batch < n; ++b) {
+    std::vector<int64_t> idx;
+    for (int64_t i = b * a.batch; i < std::min(n, (b + 1) * a.batch); ++i) idx.push_back(i);
+    nn::Batch batch = data.selected->get_batch(idx);
+    out.push_back({{info.name, fit_input(info, batch.x)}});
+    if (labels && batch.y.defined() && batch.y.rank() == 1) labels->push_back(batch.y);
+  }
+  if (labels && labels->size() != out.size()) labels->clear();
+  return out;
+}
+
 struct Outcome {
   nn::Graph graph;
   nlohmann::ordered_json settings;                // what was done, for --json
@@ -120,6 +150,7 @@ struct Outcome {
   // What the export must compute (static: the FakeQuantize model; dynamic: the exported graph
   // with exact integer arithmetic); null for weight-only, which has no integer kernels.
   std::shared_ptr<nn::GraphModule> simulated;
+  nlohmann::ordered_json sensitivity = nullptr;   // static --report / --fallback-bf16
 };
 
 Outcome run_dynamic(const QuantizeArgs& a, const nn::Graph& g) {
@@ -133,7 +164,7 @@ Outcome run_dynamic(const QuantizeArgs& a, const nn::Graph& g) {
   }
   o.exclude = a.exclude;
   o.target = export_target_of(a.target);
-  Outcome r{quantize_dynamic(g, o), {}, {}, {}, nullptr};
+  Outcome r{quantize_dynamic(g, o), {}, {}, {}, nullptr, nullptr};
   r.simulated = std::make_shared<nn::GraphModule>(r.graph);
   const QuantSpec weights = weights_for_target(o.weights, quint8, o.target);
   r.settings = {{"method", "dynamic"}, {"target", a.target.target}, {"weights", weights.describe()}};
@@ -141,6 +172,95 @@ Outcome run_dynamic(const QuantizeArgs& a, const nn::Graph& g) {
   for (const auto& n : r.graph.nodes) layers += n.op_type == "MatMulInteger";
   r.summary = fmt::format("dynamic 8-bit for target {}: {} layer(s), weights {}", a.target.target, layers, weights.describe());
   return r;
+}
+
+double smooth_alpha(const std::string& text) {
+  try {
+    size_t used = 0;
+    const double alpha = std::stod(text, &used);
+    if (used == text.size() && alpha >= 0 && alpha <= 1) return alpha;
+  } catch (const std::exception&) {
+  }
+  throw UsageError(fmt::format("--smooth-quant={}: give an alpha in [0, 1] or 'search'", text));
+}
+
+// SmoothQuant folded into the float model before calibration; returns the summary's part.
+std::string run_smooth_quant(const QuantizeArgs& a, nn::GraphModule& m, const TrainOptions& t,
+                             nlohmann::ordered_json& extras) {
+  SmoothQuantOptions so;
+  so.exclude = a.exclude;
+  if (a.smooth_quant == "search") so.search_alpha = true;
+  else so.alpha = smooth_alpha(a.smooth_quant);
+  auto smooth = std::make_shared<SmoothQuant>(so);
+  Trainer(m, {smooth}, t).run();
+  auto groups = nlohmann::ordered_json::array();
+  for (const auto& grp : smooth->groups()) {
+    groups.push_back({{"producer", grp.producer}, {"producer_op", grp.producer_op}, {"value", grp.value},
+                      {"through_relu", grp.through_relu}, {"readers", grp.readers}, {"alpha", grp.alpha}});
+  }
+  extras["smooth_quant"] = {{"alpha", so.search_alpha ? nlohmann::ordered_json("search") : nlohmann::ordered_json(so.alpha)},
+                            {"groups", groups}};
+  if (smooth->groups().empty()) return "; SmoothQuant: no activation with a foldable producer (LayerNorm or linear layer)";
+  return fmt::format("; SmoothQuant (alpha {}) folded into {} producer(s)", a.smooth_quant, smooth->groups().size());
+}
+
+// AdaRound on the calibrated model; returns the summary's part.
+std::string run_adaround(const QuantizeArgs& a, nn::GraphModule& m, const TrainOptions& t, nlohmann::ordered_json& extras) {
+  AdaRoundOptions ao;
+  ao.steps = a.adaround_steps;
+  auto ada = std::make_shared<AdaRound>(ao);
+  Trainer(m, {ada}, t).run();
+  auto layers = nlohmann::ordered_json::array();
+  int kept = 0;
+  for (const auto& l : ada->layers()) {
+    layers.push_back({{"node", l.node}, {"weight", l.weight}, {"mse_nearest", l.mse_nearest},
+                      {"mse_adaround", l.mse_adaround}, {"changed", l.changed}, {"kept_nearest", l.kept_nearest}});
+    kept += l.kept_nearest;
+  }
+  extras["adaround"] = {{"steps", ao.steps}, {"layers", layers}};
+  return fmt::format("; AdaRound ({} steps) on {} layer(s){}", ao.steps, ada->layers().size(),
+                     kept ? fmt::format(", {} kept round-to-nearest", kept) : "");
+}
+
+// One full static quantization of a copy, then each layer quantized alone against the float
+// model on the evaluation data (else the calibration data). Fills *bf16 with the
+// --fallback-bf16 most sensitive layers and writes --report.
+nlohmann::ordered_json measure_sensitivity(const QuantizeArgs& a, const nn::Graph& base, const QuantizerOptions& o,
+                                           const TrainOptions& t, const LoadedDataset& calib, std::vector<std::string>* bf16) {
+  nn::Graph copy = base;
+  for (auto& [name, init] : copy.initializers) init = init.clone();
+  nn::GraphModule probe(std::move(copy));
+  Trainer(probe, {std::make_shared<StaticQuantization>(o)}, t).run();
+  std::optional<LoadedDataset> eval;
+  if (!a.eval_data.empty()) {
+    DatasetArgs d = a.calib;
+    d.spec = a.eval_data;
+    d.normalize.clear();   // the model normalizes already
+    eval = load_dataset(d, "test");
+  }
+  const LoadedDataset& on = eval ? *eval : calib;
+  std::vector<Tensor> labels;
+  const auto batches = labelled_batches(a, base, on, &labels);
+  const auto layers = layer_sensitivity(base, probe.export_graph(), batches, labels, {.output = a.output});
+  auto list = nlohmann::ordered_json::array();
+  for (size_t i = 0; i < layers.size(); ++i) {
+    const auto& l = layers[i];
+    const bool fallback = static_cast<int>(i) < a.fallback_bf16;
+    if (fallback) bf16->push_back(l.node);
+    list.push_back({{"node", l.node}, {"op_type", l.op_type}, {"output_mse", l.mse},
+                    {"top1", std::isnan(l.top1) ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(l.top1)},
+                    {"precision", fallback ? "bf16" : "int8"}});
+  }
+  nlohmann::ordered_json j{{"model", a.model.path}, {"dataset", on.name}, {"batches", batches.size()},
+                           {"batch", a.batch}, {"measure", "each layer alone quantized (weight and inputs), output "
+                                                           "MSE against the float model"},
+                           {"layers", list}};
+  if (!a.report.empty()) {
+    std::ofstream f(a.report);
+    f << j.dump(2) << "\n";
+    if (!f) throw Error(fmt::format("could not write the report {}", a.report), ErrorKind::kIo);
+  }
+  return j;
 }
 
 Outcome run_static(const QuantizeArgs& a, const nn::Graph& g) {
@@ -163,15 +283,25 @@ Outcome run_static(const QuantizeArgs& a, const nn::Graph& g) {
   const LoadedDataset data = load_dataset(a.calib, "train");
   if (data.selected->size() == 0) throw Error(fmt::format("calibration dataset {} is empty", data.name), ErrorKind::kInvalidInput);
 
-  auto m = std::make_shared<nn::GraphModule>(g);
-  auto sq = std::make_shared<StaticQuantization>(o);
   TrainOptions t;
   t.train = data.selected;
   t.batch_size = a.batch;
   t.calibration_batches = a.calib_batches;
   t.input = a.input;
   t.output = a.output;
+  auto m = std::make_shared<nn::GraphModule>(g);
   if (a.bn_reestimate) Trainer(*m, {std::make_shared<BatchNormReestimation>()}, t).run();
+  nlohmann::ordered_json extras = nlohmann::ordered_json::object();
+  std::string extra_summary;
+  if (!a.smooth_quant.empty()) extra_summary += run_smooth_quant(a, *m, t, extras);
+  std::vector<std::string> bf16;
+  nlohmann::ordered_json sensitivity = nullptr;
+  if (!a.report.empty() || a.fallback_bf16 > 0) {
+    sensitivity = measure_sensitivity(a, m->export_graph(), o, t, data, &bf16);
+    o.exclude.insert(o.exclude.end(), bf16.begin(), bf16.end());
+    if (!bf16.empty()) extra_summary += fmt::format("; bf16 weights (float32 compute) for {}", fmt::join(bf16, ", "));
+  }
+  auto sq = std::make_shared<StaticQuantization>(o);
   std::vector<std::shared_ptr<Component>> components;
   std::shared_ptr<CrossLayerEqualization> cle;
   std::shared_ptr<BiasCorrection> bc;
@@ -188,8 +318,15 @@ Outcome run_static(const QuantizeArgs& a, const nn::Graph& g) {
     components.push_back(bc);
   }
   Trainer(*m, components, t).run();
+  if (a.adaround) extra_summary += run_adaround(a, *m, t, extras);
+  if (!bf16.empty()) {
+    nn::Graph fq = m->export_graph();
+    round_weights_bf16(fq, bf16);
+    m->set_graph(std::move(fq));
+  }
   const int64_t batches = std::min(a.calib_batches, (data.selected->size() + a.batch - 1) / a.batch);
-  Outcome r{lower_quantized(m->export_graph(), format), {}, {}, {}, m};
+  Outcome r{lower_quantized(m->export_graph(), format), {}, {}, {}, m, sensitivity};
+  store_weights_bf16(r.graph, bf16);
   const QuantSpec& weights_spec = sq->options().weights;
   int weights = 0, activations = 0;
   for (const auto& s : sq->sites()) (s.is_weight ? weights : activations) += 1;
@@ -227,6 +364,9 @@ Outcome run_static(const QuantizeArgs& a, const nn::Graph& g) {
     }
   }
   if (bc) r.summary += fmt::format("; bias correction: {} layer(s)", bc->report().size());
+  r.summary += extra_summary;
+  r.settings.update(extras);
+  if (!bf16.empty()) r.settings["fallback_bf16"] = bf16;
   return r;
 }
 
@@ -256,7 +396,7 @@ Outcome run_weight_only(const QuantizeArgs& a, const nn::Graph& g) {
     throw UsageError("--algorithm gptq needs calibration data: give --calib-data fashion-mnist");
   }
   WeightOnlyResult w = quantize_weight_only(g, calib, o);
-  Outcome r{std::move(w.graph), {}, std::move(w.layers), {}, nullptr};
+  Outcome r{std::move(w.graph), {}, std::move(w.layers), {}, nullptr, nullptr};
   r.settings = {{"method", "weight-only"}, {"algorithm", a.algorithm}, {"bits", o.weights.bits},
                 {"group_size", o.weights.group_size}, {"symmetric", o.weights.symmetric},
                 {"act_order", a.act_order}, {"accuracy_level", a.accuracy_level}, {"calibration", calib_name.empty() ? nlohmann::ordered_json(nullptr)
@@ -302,7 +442,14 @@ int run_quantize(const QuantizeArgs& a) {
                      "integer product to make exact)");
   }
   if (a.equalize_relu6 && !a.equalize) throw UsageError("--equalize-relu6 applies with --equalize");
+  if (a.adaround && a.bias_correction) {
+    throw UsageError("--adaround and --bias-correction exclude each other: bias correction measures the rounded "
+                     "weights that AdaRound then changes");
+  }
   if (!a.accuracy_criterion.empty()) {
+    if (!a.smooth_quant.empty() || a.adaround || !a.report.empty() || a.fallback_bf16 > 0) {
+      throw UsageError("--smooth-quant, --adaround, --report and --fallback-bf16 do not combine with --accuracy-criterion");
+    }
     if (!a.weight_calibration.empty()) throw UsageError("--weight-calibration does not combine with --accuracy-criterion");
     if (a.equalize || a.bias_correction || a.bn_reestimate) {
       throw UsageError("--equalize, --bias-correction and --bn-reestimate do not combine with --accuracy-criterion");
@@ -319,6 +466,9 @@ int run_quantize(const QuantizeArgs& a) {
     if (a.power_of_two) throw UsageError("--power-of-two applies to --method static");
     if (a.equalize || a.bias_correction || a.bn_reestimate) {
       throw UsageError("--equalize, --bias-correction and --bn-reestimate apply to --method static");
+    }
+    if (!a.smooth_quant.empty() || a.adaround || !a.report.empty() || a.fallback_bf16 > 0) {
+      throw UsageError("--smooth-quant, --adaround, --report and --fallback-bf16 apply to --method static");
     }
   }
   nn::Graph g = load_graph(a.model.path);
@@ -375,6 +525,7 @@ int run_quantize(const QuantizeArgs& a) {
                                                                              : nlohmann::ordered_json(l.relative_error)}});
     }
     j["eval"] = eval;
+    if (!r.sensitivity.is_null()) j["sensitivity"] = r.sensitivity;
     j["parity"] = parity ? parity_json(*parity) : nlohmann::ordered_json(nullptr);
     if (parity) j["parity"]["dataset"] = parity_data;
     print_json(j);
@@ -390,6 +541,17 @@ int run_quantize(const QuantizeArgs& a) {
       fmt::print("{:<{}}  {:>6}  {:>6}  {:>5}  {}\n", l.node, w, l.k, l.n, l.block_size,
                  std::isnan(l.relative_error) ? std::string("-") : fmt::format("{:.3g}", l.relative_error));
     }
+    fmt::print("\n");
+  }
+  if (!r.sensitivity.is_null()) {
+    fmt::print("\nsensitivity ({}, each layer alone quantized):\n", r.sensitivity["dataset"].get<std::string>());
+    for (const auto& l : r.sensitivity["layers"]) {
+      fmt::print("  {:<40} {:<10} output MSE {:.3e}{}  {}\n", l["node"].get<std::string>(), l["op_type"].get<std::string>(),
+                 l["output_mse"].get<double>(),
+                 l["top1"].is_null() ? std::string() : fmt::format("  top-1 {:.2f} %", 100 * l["top1"].get<double>()),
+                 l["precision"].get<std::string>());
+    }
+    if (!a.report.empty()) fmt::print("wrote {}\n", a.report);
     fmt::print("\n");
   }
   fmt::print("size {} -> {} ({:.2f}x)\n", bytes_text(in_bytes), bytes_text(out_bytes),
@@ -484,6 +646,23 @@ Action setup_quantize(CLI::App& sub) {
   sub.add_option("--eval-data", a->eval_data, "also report top-1 accuracy of the float and quantized models in tamp "
                                               "on this dataset (fashion-mnist[:test])")
       ->type_name("NAME[:SPLIT]");
+  sub.add_flag("--smooth-quant{0.5}", a->smooth_quant,
+               "static: SmoothQuant before calibration, folded into the LayerNorm or linear layer producing each "
+               "smoothed activation; =ALPHA sets the migration strength (default 0.5), =search picks it per layer "
+               "on the calibration data")
+      ->type_name("[=ALPHA|search]");
+  sub.add_flag("--adaround", a->adaround, "static: learn each Conv/Gemm/MatMul weight's rounding (AdaRound) on the "
+                                          "calibration data after calibration");
+  sub.add_option("--adaround-steps", a->adaround_steps, "AdaRound: Adam steps per layer")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  sub.add_option("--report", a->report, "static: write the per-layer sensitivity (output MSE, top-1 with labels, "
+                                        "each layer alone quantized) to this JSON file")
+      ->type_name("FILE.json");
+  sub.add_option("--fallback-bf16", a->fallback_bf16, "static: keep the K most sensitive layers as bf16 weights "
+                                                      "(float32 compute) instead of int8")
+      ->check(CLI::NonNegativeNumber)
+      ->type_name("K");
   add_target_options(sub, a->target);
   add_data_input_output_options(sub, a->input, a->output);
   add_json_flag(sub, a->json);

@@ -204,6 +204,13 @@ Recipe parse_recipe(const std::string& text, const std::string& base_dir, const 
       r.stages.push_back(read_stage(stages[i], fmt::format("stages[{}]", i), base_dir));
     }
   }
+  bool fake_quantized = false;
+  for (size_t i = 0; i < r.stages.size(); ++i) {
+    if (r.stages[i].adaround && !fake_quantized) {
+      fail(fmt::format("stages[{}].adaround", i), "learns the rounding of quantized weights: put a ptq (or qat) stage before it");
+    }
+    fake_quantized = fake_quantized || r.stages[i].qat || r.stages[i].ptq;
+  }
   bool quantized = r.tuning.has_value();
   for (const auto& s : r.stages) quantized = quantized || s.qat || s.ptq;
   // Unwritten, the format follows the stages: a quantized model in QDQ, else float.

@@ -18,9 +18,11 @@
 #include <tamp/compression/distillation/distillation.h>
 #include <tamp/compression/distillation/self_distillation.h>
 #include <tamp/compression/pruning/pruning.h>
+#include <tamp/compression/quantization/adaround.h>
 #include <tamp/compression/quantization/bias_correction.h>
 #include <tamp/compression/quantization/equalization.h>
 #include <tamp/compression/quantization/fake_quantizer.h>
+#include <tamp/compression/quantization/smooth_quant.h>
 #include <tamp/nn/input_normalization.h>
 #include <tamp/scheduler/scheduler.h>
 #include <tamp/scheduler/search/architecture_search.h>
@@ -69,6 +71,10 @@ struct RecipeStage {
   std::optional<compression::EqualizationOptions> equalization;
   std::optional<compression::BiasCorrectionOptions> bias_correction;
   bool batch_norm_reestimation = false;
+  // Calibration only, each alone in its stage: SmoothQuant folds before a ptq stage, AdaRound
+  // learns the weight rounding after a ptq (or qat) stage.
+  std::optional<compression::SmoothQuantOptions> smooth_quant;
+  std::optional<compression::AdaRoundOptions> adaround;
   // Architecture search (scheduler/search): the stage's steps train the super-network (dynas),
   // then the chosen sub-network replaces the model; alone in its stage. Candidates are scored
   // on the run's evaluation data.

@@ -254,14 +254,44 @@ RecipeStage read_stage(const YAML::Node& node, const std::string& path, const st
     s.bias_correction = read_bias_correction(q);
   }
   s.batch_norm_reestimation = f.flag("batch_norm_reestimation", false);
+  if (f.has("smooth_quant")) {
+    Fields q(f.node("smooth_quant"), f.at("smooth_quant"));
+    compression::SmoothQuantOptions o;
+    o.alpha = q.num("alpha", o.alpha, 0, 1);
+    o.search_alpha = q.flag("search_alpha", false);
+    o.search_rows = q.integer("search_rows", o.search_rows, 1);
+    o.exclude = q.strings("exclude");
+    q.finish();
+    s.smooth_quant = o;
+  }
+  if (f.has("adaround")) {
+    Fields q(f.node("adaround"), f.at("adaround"));
+    compression::AdaRoundOptions o;
+    o.steps = q.integer("steps", o.steps, 0);
+    o.batch = q.integer("batch", o.batch, 1);
+    o.max_examples = q.integer("max_examples", o.max_examples, 1);
+    o.lr = q.num("lr", o.lr, 1e-9, 10);
+    o.reg_weight = q.num("reg_weight", o.reg_weight, 0, 1e6);
+    o.beta_start = q.num("beta_start", o.beta_start, 1e-3, 1e3);
+    o.beta_end = q.num("beta_end", o.beta_end, 1e-3, 1e3);
+    o.warmup = q.num("warmup", o.warmup, 0, 1);
+    o.seed = static_cast<uint64_t>(q.integer("seed", 0, 0));
+    o.exclude = q.strings("exclude");
+    q.finish();
+    s.adaround = o;
+  }
   f.finish();
   const bool trains = s.distillation || s.self_distillation || s.pruning || s.pattern_lock || s.qat;
+  const bool recovers = s.equalization || s.bias_correction || s.batch_norm_reestimation;
+  const int calibrating = !!s.ptq + !!s.smooth_quant + !!s.adaround;
+  if ((s.smooth_quant || s.adaround) && (calibrating > 1 || trains || recovers || s.search)) {
+    fail(f.at(s.smooth_quant ? "smooth_quant" : "adaround"), "only calibrates: put it in a stage of its own");
+  }
   if (s.ptq && trains) {
     fail(f.at("ptq"), "post-training quantization only calibrates: put it in a stage of its own");
   }
   if (s.pruning && s.pattern_lock) fail(f.at("pattern_lock"), "pruning already keeps its masks; drop pattern_lock");
   if (s.qat && s.ptq) fail(f.at("ptq"), "a stage quantizes once (qat or ptq)");
-  const bool recovers = s.equalization || s.bias_correction || s.batch_norm_reestimation;
   for (const auto& [key, present] : {std::pair<const char*, bool>{"equalization", s.equalization.has_value()},
                                       {"bias_correction", s.bias_correction.has_value()},
                                       {"batch_norm_reestimation", s.batch_norm_reestimation}}) {
@@ -291,6 +321,8 @@ std::vector<std::string> component_keys(const RecipeStage& stage) {
   if (stage.equalization) out.push_back("equalization");
   if (stage.ptq) out.push_back("ptq");
   if (stage.bias_correction) out.push_back("bias_correction");
+  if (stage.smooth_quant) out.push_back("smooth_quant");
+  if (stage.adaround) out.push_back("adaround");
   return out;
 }
 
@@ -324,6 +356,8 @@ std::vector<std::shared_ptr<compression::Component>> build_components(
   if (stage.equalization) out.push_back(std::make_shared<compression::CrossLayerEqualization>(*stage.equalization));
   if (stage.ptq) out.push_back(std::make_shared<compression::StaticQuantization>(*stage.ptq));
   if (stage.bias_correction) out.push_back(std::make_shared<compression::BiasCorrection>(*stage.bias_correction));
+  if (stage.smooth_quant) out.push_back(std::make_shared<compression::SmoothQuant>(*stage.smooth_quant));
+  if (stage.adaround) out.push_back(std::make_shared<compression::AdaRound>(*stage.adaround));
   if (stage.search) {
     auto o = *stage.search;
     o.batch_size = recipe.training.batch_size;

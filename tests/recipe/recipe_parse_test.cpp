@@ -84,6 +84,12 @@ TEST(Recipe, BadRecipesNameThePathOfTheProblem) {
        "stages[0].batch_norm_reestimation:", "stage of its own before"},
       {"bias correction batches", "model: m.onnx\nstages:\n  - {ptq: {}, bias_correction: {batches: 0}}\n",
        "stages[0].bias_correction.batches:", ""},
+      {"adaround before ptq", "model: m.onnx\nstages:\n  - adaround: {}\n  - ptq: {}\n", "stages[0].adaround:",
+       "ptq"},
+      {"smooth_quant with ptq", "model: m.onnx\nstages:\n  - {smooth_quant: {}, ptq: {}}\n", "stages[0].smooth_quant:",
+       "its own"},
+      {"smooth_quant alpha", "model: m.onnx\nstages:\n  - smooth_quant: {alpha: 2}\n  - ptq: {}\n",
+       "stages[0].smooth_quant.alpha:", ""},
       {"ptq with training", "model: m.onnx\nstages:\n  - {ptq: {}, pruning: {pattern: \"2:4\"}}\n", "stages[0].ptq:",
        "stage of its own"},
       {"teacher missing", "model: m.onnx\nstages:\n  - distillation: {alpha: 0.5}\n  - {qat: {}}\n",
@@ -159,7 +165,10 @@ TEST(Recipe, EveryComponentIsNamedAfterItsRecipeKey) {
                                 "  - pattern_lock: true\n"
                                 "  - ptq: {}\n"
                                 "  - batch_norm_reestimation: true\n"
-                                "  - {equalization: {relu6_to_relu: true}, ptq: {}, bias_correction: {batches: 4}}\n");
+                                "  - {equalization: {relu6_to_relu: true}, ptq: {}, bias_correction: {batches: 4}}\n"
+                                "  - smooth_quant: {alpha: 0.7}\n"
+                                "  - ptq: {}\n"
+                                "  - adaround: {steps: 10}\n");
   std::vector<std::string> keys, names;
   for (const auto& stage : r.stages) {
     for (const auto& k : component_keys(stage)) keys.push_back(k);
@@ -167,9 +176,12 @@ TEST(Recipe, EveryComponentIsNamedAfterItsRecipeKey) {
   }
   EXPECT_EQ(names, keys);
   EXPECT_EQ(keys, (std::vector<std::string>{"distillation", "self_distillation", "pruning", "qat", "pattern_lock", "ptq",
-                                            "batch_norm_reestimation", "equalization", "ptq", "bias_correction"}));
+                                            "batch_norm_reestimation", "equalization", "ptq", "bias_correction",
+                                            "smooth_quant", "ptq", "adaround"}));
   EXPECT_TRUE(r.stages[4].equalization->relu6_to_relu);
   EXPECT_EQ(r.stages[4].bias_correction->batches, 4);
+  EXPECT_DOUBLE_EQ(r.stages[5].smooth_quant->alpha, 0.7);
+  EXPECT_EQ(r.stages[7].adaround->steps, 10);
 }
 
 TEST(Recipe, QatFreezeBatchNormKeys) {

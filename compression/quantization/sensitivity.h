@@ -1,0 +1,62 @@
+// Per-layer quantization sensitivity and the bf16 fallback built on it.
+//
+//   nn::Graph fq = ...;                                 // a calibrated FakeQuantize graph (PTQ)
+//   auto report = layer_sensitivity(float_graph, fq, batches, {.output = "logits"});
+//   // report[0] is the layer whose quantization alone hurts the output most
+//   round_weights_bf16(float_graph, {report[0].node});  // before quantizing the rest
+//   ... quantize with exclude = {report[0].node}, lower to QDQ ...
+//   store_weights_bf16(qdq_graph, {report[0].node});    // bf16 initializers + Cast
+//
+// A layer "alone quantized" keeps the FakeQuantize nodes of its own weight and of the
+// activations entering it (found through pass-through ops) and runs every other FakeQuantize
+// as Identity. An activation shared by several layers (a LayerNorm feeding Q, K and V) is
+// quantized with each of them.
+//
+// bf16 fallback: ONNX Runtime's CPU provider has no bf16 Conv / Gemm / MatMul kernel, so a
+// bf16 layer stores its weight and bias as bfloat16 (half the bytes of float32) behind a Cast
+// that ORT folds at load time, and computes in float32: the error is that of bf16 weights.
+#pragma once
+
+#include <tamp/nn/graph.h>
+
+#include <limits>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace tamp::compression {
+
+struct LayerSensitivity {
+  std::string node;
+  std::string op_type;
+  double mse = 0;       // mean squared difference of the output from the float model's
+  double top1 = std::numeric_limits<double>::quiet_NaN();  // with labels: top-1 accuracy
+};
+
+struct SensitivityOptions {
+  std::string output;   // the value compared ("" = the graph's first output)
+};
+
+// The compute nodes of a FakeQuantize graph that read at least one fake-quantized value.
+std::vector<std::string> quantized_layers(const nn::Graph& fq_graph);
+
+// `fq_graph` with only `node`'s FakeQuantize nodes kept (the others become Identity).
+// Throws (kInvalidInput) when `node` is not one of quantized_layers().
+nn::Graph isolate_layer(const nn::Graph& fq_graph, const std::string& node);
+
+// requires: batches of graph inputs; labels empty or one int64 [batch] tensor per batch.
+// ensures: one entry per quantized layer, most sensitive first (largest mse).
+std::vector<LayerSensitivity> layer_sensitivity(const nn::Graph& float_graph, const nn::Graph& fq_graph,
+                                                const std::vector<std::map<std::string, Tensor>>& batches,
+                                                const std::vector<Tensor>& labels = {},
+                                                const SensitivityOptions& options = {});
+
+// The float32 weight and bias initializers of `nodes` rounded to bfloat16 (kept float32):
+// what a bf16 fallback computes. Throws (kInvalidInput) for an unknown node.
+void round_weights_bf16(nn::Graph& graph, const std::vector<std::string>& nodes);
+
+// The float32 weight and bias initializers of `nodes` stored as bfloat16, each read through a
+// Cast to float32. Initializers read by other nodes too are left alone.
+void store_weights_bf16(nn::Graph& graph, const std::vector<std::string>& nodes);
+
+}  // namespace tamp::compression
