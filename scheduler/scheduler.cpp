@@ -68,18 +68,6 @@ struct ResumePoint {
 
 }  // namespace
 
-std::shared_ptr<const nn::LrSchedule> make_lr_schedule(const LrScheduleSpec& spec, double lr, int64_t total_steps) {
-  std::shared_ptr<const nn::LrSchedule> s;
-  const int64_t after = std::max<int64_t>(1, total_steps - spec.warmup_steps);
-  if (spec.kind == "constant") s = std::make_shared<nn::ConstantLr>(lr);
-  else if (spec.kind == "cosine") s = std::make_shared<nn::CosineAnnealingLr>(lr, after, spec.eta_min);
-  else if (spec.kind == "step") s = std::make_shared<nn::StepLr>(lr, spec.step_size, spec.gamma);
-  else if (spec.kind == "multistep") s = std::make_shared<nn::MultiStepLr>(lr, spec.milestones, spec.gamma);
-  else throw Error(fmt::format("unknown learning-rate schedule '{}' (constant, cosine, step, multistep)", spec.kind));
-  if (spec.warmup_steps > 0) s = std::make_shared<nn::LinearWarmup>(s, spec.warmup_steps, spec.warmup_start_factor);
-  return s;
-}
-
 Stage Scheduler::combine(std::vector<std::shared_ptr<compression::Component>> components) {
   Stage s;
   s.components = std::move(components);
@@ -253,14 +241,7 @@ FitResult Scheduler::fit(nn::GraphModule& model, const FitOptions& options) {
     t.max_steps_per_epoch = stage.max_steps_per_epoch.value_or(options.max_steps_per_epoch);
     t.batch_size = options.batch_size;
     t.optimizer = stage.optimizer.value_or(options.optimizer);
-    {
-      const int64_t shard = (options.train->size() + collective.size() - 1) / std::max(1, collective.size());
-      const int64_t batches = (shard + options.batch_size - 1) /
-                              options.batch_size;
-      const int64_t per_epoch = t.max_steps_per_epoch >= 0 ? std::min(batches, t.max_steps_per_epoch) : batches;
-      t.lr_schedule = make_lr_schedule(stage.lr_schedule.value_or(options.lr_schedule), base_lr(t.optimizer),
-                                       std::max<int64_t>(1, per_epoch * t.epochs));
-    }
+    t.lr_schedule = stage.lr_schedule.value_or(options.lr_schedule);
     t.label_smoothing = options.label_smoothing;
     t.seed = options.seed + k;   // each stage its own data order, fixed by the recipe
     t.max_nonfinite_steps = options.max_nonfinite_steps;

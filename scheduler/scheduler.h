@@ -32,18 +32,6 @@
 
 namespace tamp {
 
-// A learning-rate schedule resolved when the stage's length is known.
-struct LrScheduleSpec {
-  std::string kind = "constant";   // constant, cosine, step, multistep
-  double eta_min = 0;              // cosine
-  int64_t step_size = 1;           // step (in steps)
-  std::vector<int64_t> milestones; // multistep (in steps)
-  double gamma = 0.1;              // step, multistep
-  int64_t warmup_steps = 0;        // linear warm-up before any of them
-  double warmup_start_factor = 0;
-};
-std::shared_ptr<const nn::LrSchedule> make_lr_schedule(const LrScheduleSpec& spec, double lr, int64_t total_steps);
-
 struct Stage {
   std::string name = {};                                         // "" : "stage<i>"
   std::vector<std::shared_ptr<compression::Component>> components = {};
