@@ -13,7 +13,6 @@
 #include <tamp/compression/quantization/batch_norm_reestimation.h>
 #include <tamp/io/onnx_export.h>
 #include <tamp/nn/graph_cost.h>
-#include <tamp/nn/lr_schedule.h>
 #include <tamp/scheduler/trainer.h>
 
 #include <fmt/format.h>
@@ -115,9 +114,7 @@ int run_prune(const PruneArgs& args) {
     t.max_steps_per_epoch = args.steps;
     t.batch_size = args.batch;
     t.optimizer = SGD{.lr = args.lr, .momentum = 0.9};
-    const int64_t batches = (data->selected->size() + args.batch - 1) / args.batch;
-    const int64_t per_epoch = args.steps > 0 ? std::min(batches, args.steps) : batches;
-    t.lr_schedule = std::make_shared<nn::CosineAnnealingLr>(args.lr, std::max<int64_t>(1, args.epochs * per_epoch));
+    t.lr_schedule = {.kind = "cosine"};
     t.seed = args.seed;
     t.input = args.input;
     t.output = args.output;

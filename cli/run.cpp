@@ -9,7 +9,6 @@
 #include "search_report.h"
 
 #include <tamp/compression/quantization/lower.h>
-#include <tamp/io/checkpoint.h>
 #include <tamp/io/onnx_export.h>
 #include <tamp/io/onnx_import.h>
 #include <tamp/scheduler/dist.h>
@@ -22,6 +21,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <optional>
 
 namespace tamp::cli {
@@ -120,34 +120,21 @@ void clear_earlier_run(const std::string& out, const std::string& export_path, b
               "continue it with --resume, replace it with --overwrite, or pass another --out");
 }
 
-int run_on_rank(const RunArgs& args, dist::Context& world) {
-  const bool root = world.is_root();
-  const Recipe recipe = load_recipe(args.recipe);
-  if (recipe.tuning) {
-    throw UsageError(fmt::format("'{}' is a tuning recipe (it has a tuning: section and no stages): run it with "
-                                 "`tamp tune {}`", args.recipe, args.recipe));
-  }
-  apply_threads(args.threads >= 0 ? args.threads : recipe.training.threads);
-  const std::string out = args.out.empty() ? (fs::path("runs") / fs::path(args.recipe).stem()).string() : args.out;
-  const std::string checkpoint = (fs::path(out) / "checkpoint.h5").string();
-  const std::string metrics_path = (fs::path(out) / "metrics.jsonl").string();
-  if (args.resume && !fs::exists(checkpoint)) {
-    throw Error(fmt::format("--resume: there is no checkpoint in '{}'", out), ErrorKind::kIo,
-                "run once without --resume");
-  }
-  // Rank 0 alone looks: the others may start when it has written its first files.
-  if (root && !args.resume) clear_earlier_run(out, recipe.export_.path, args.overwrite);
-  fs::create_directories(out);
+// The recipe's training and evaluation data, limited as it says; the model normalizes its
+// input with the training data's statistics.
+struct RunData {
+  std::string name;
+  std::shared_ptr<const nn::Dataset> train, eval;
+  std::optional<nn::InputNormalization> normalization;
+};
 
-  nn::GraphModule model = load_model(recipe.model);
-  check_data_input_output(model.graph(), recipe.input, recipe.output);
+RunData load_run_data(const Recipe& recipe, nn::GraphModule& model) {
   DatasetArgs da;
   da.spec = recipe.data.dataset;
   da.data_dir = recipe.data.dir;
   da.normalize = recipe.data.normalize;
   const LoadedDataset data = load_dataset(da, "train");
   normalize_model_input(model, data, recipe.input);
-  std::shared_ptr<const nn::Dataset> train = limited(data.train, recipe.data.limit);
   std::shared_ptr<const nn::Dataset> eval = data.test;
   if (!recipe.data.eval_dataset.empty()) {
     DatasetArgs ea = da;
@@ -157,164 +144,174 @@ int run_on_rank(const RunArgs& args, dist::Context& world) {
   }
   eval = limited(eval, recipe.data.eval_limit);
   TAMP_CHECK(eval, "the recipe needs evaluation data: data.eval_dataset (hdf5:FILE) for an HDF5 training set");
+  return {data.name, limited(data.train, recipe.data.limit), eval, data.normalization};
+}
 
-  // The global batch (ranks x per-rank batch) fixes each step's examples — the k-th block of
-  // that many positions of the epoch's order —, the steps per epoch and the LR schedule. A
-  // resume with another rank count keeps the saved run's global batch (each rank takes its
-  // share), so it continues the same training; a count that does not divide it is refused.
-  int64_t batch_size = recipe.training.batch_size;
-  if (args.resume) {
-    const io::Checkpoint saved = io::load_checkpoint(checkpoint);
-    if (saved.has("extra/ranks")) {
-      const auto saved_ranks = static_cast<int64_t>(saved.at("extra/ranks").item());
-      const int64_t saved_batch = saved.has("extra/batch") ? static_cast<int64_t>(saved.at("extra/batch").item())
-                                                           : recipe.training.batch_size;
-      const int64_t global = saved_ranks * saved_batch;
-      if (global % world.size() != 0) {
-        throw Error(fmt::format("the checkpoint in '{}' was written by {} rank(s) with a global batch of {}, which "
-                                "{} ranks cannot share evenly", out, saved_ranks, global, world.size()),
-                    ErrorKind::kInvalidInput,
-                    fmt::format("resume with mpirun -np {} (or another count that divides {})", saved_ranks, global));
-      }
-      batch_size = global / world.size();
-      if (root && saved_ranks != world.size()) {
-        std::fprintf(stderr, "tamp run: resuming a %lld-rank run on %d rank(s): batch %lld per rank keeps the global "
-                     "batch of %lld\n", static_cast<long long>(saved_ranks), world.size(),
-                     static_cast<long long>(batch_size), static_cast<long long>(global));
-      }
-    }
+// metrics.jsonl: one line per logged step and per stage end, written by rank 0 (the others
+// write to /dev/null). A resumed run cuts the file back to what the checkpoint had seen, so
+// the lines equal an uninterrupted run's.
+class MetricsFile {
+ public:
+  MetricsFile(std::string path, bool root, bool resume) : path_(std::move(path)), root_(root) {
+    if (!resume && root_) std::fclose(std::fopen(path_.c_str(), "w"));
+    open();
   }
+  ~MetricsFile() { std::fclose(file_); }
+  MetricsFile(const MetricsFile&) = delete;
+  MetricsFile& operator=(const MetricsFile&) = delete;
 
-  Scheduler scheduler = build_scheduler(recipe, data.normalization);
-  FitOptions fit = fit_options(recipe);
-  fit.batch_size = batch_size;
-  fit.train = train;
-  fit.eval = eval;
-  Generator rng(recipe.seed);
-  fit.generator = &rng;
-  fit.checkpoint_path = checkpoint;
-  fit.resume = args.resume;
-  fit.collective = &world.collective();
-  fit.sync_batch_norm = fit.sync_batch_norm || args.sync_batch_norm;
-
-  // metrics.jsonl: one line per logged step and per stage end; a resumed run cuts the file
-  // back to what the checkpoint had seen, so the lines equal an uninterrupted run's.
-  std::FILE* metrics = nullptr;
-  fit.load_extra_state = [&](const std::map<std::string, Tensor>& extra) {
-    // Checked before fit (batch_size above); the global batch must be the saved one.
-    if (auto r = extra.find("ranks"); r != extra.end()) {
-      auto b = extra.find("batch");
-      const int64_t saved = static_cast<int64_t>(r->second.item()) *
-                            (b != extra.end() ? static_cast<int64_t>(b->second.item()) : recipe.training.batch_size);
-      TAMP_CHECK(saved == batch_size * world.size(), "the checkpoint's global batch {} is not this run's {}", saved,
-                 batch_size * world.size());
-    }
-    if (!root) return;
+  void line(const nlohmann::ordered_json& j) { fmt::print(file_, "{}\n", j.dump()); }
+  // Stored with every checkpoint (FitOptions::extra_state).
+  std::map<std::string, Tensor> state() {
+    std::fflush(file_);
+    return {{"metrics_bytes", Tensor::scalar(static_cast<double>(std::ftell(file_)), DType::kInt64)}};
+  }
+  // Back to the length a checkpoint remembers (FitOptions::load_extra_state).
+  void restore(const std::map<std::string, Tensor>& extra) {
+    if (!root_) return;
     auto it = extra.find("metrics_bytes");
     TAMP_CHECK(it != extra.end(), "the checkpoint does not say how long metrics.jsonl was");
     const auto bytes = static_cast<uintmax_t>(it->second.item());
-    std::fclose(metrics);
-    TAMP_CHECK(fs::exists(metrics_path) && fs::file_size(metrics_path) >= bytes,
-               "'{}' is shorter than the checkpoint remembers ({} bytes)", metrics_path, bytes);
-    fs::resize_file(metrics_path, bytes);
-    metrics = std::fopen(metrics_path.c_str(), "a");
-    TAMP_CHECK(metrics, "cannot open '{}'", metrics_path);
-  };
-  fit.extra_state = [&] {
-    std::fflush(metrics);
-    return std::map<std::string, Tensor>{
-        {"metrics_bytes", Tensor::scalar(static_cast<double>(std::ftell(metrics)), DType::kInt64)},
-        {"ranks", Tensor::scalar(world.size(), DType::kInt64)},
-        {"batch", Tensor::scalar(static_cast<double>(batch_size), DType::kInt64)}};
-  };
-  Progress progress(args.quiet || !root, recipe.stages.size());
-  fit.on_stage_begin = [&](size_t k, const Stage& s) {
+    std::fclose(file_);
+    TAMP_CHECK(fs::exists(path_) && fs::file_size(path_) >= bytes,
+               "'{}' is shorter than the checkpoint remembers ({} bytes)", path_, bytes);
+    fs::resize_file(path_, bytes);
+    open();
+  }
+
+ private:
+  void open() {
+    file_ = std::fopen(root_ ? path_.c_str() : "/dev/null", "a");
+    TAMP_CHECK(file_, "cannot open '{}'", path_);
+  }
+  std::string path_;
+  bool root_;
+  std::FILE* file_ = nullptr;
+};
+
+// The per-rank batch: the recipe's, or on --resume the one that keeps the saved run's global
+// batch on this rank count (resume_batch).
+int64_t run_batch_size(const Recipe& recipe, const std::string& checkpoint, bool resume, dist::Context& world) {
+  if (!resume) return recipe.training.batch_size;
+  const ResumeBatch b = resume_batch(checkpoint, recipe.training.batch_size, world.size());
+  if (world.is_root() && b.saved_ranks > 0 && b.saved_ranks != world.size()) {
+    std::fprintf(stderr, "tamp run: resuming a %lld-rank run on %d rank(s): batch %lld per rank keeps the global "
+                 "batch of %lld\n", static_cast<long long>(b.saved_ranks), world.size(),
+                 static_cast<long long>(b.batch_size), static_cast<long long>(b.global_batch));
+  }
+  return b.batch_size;
+}
+
+nlohmann::ordered_json train_loss_json(const StageResult& r) {
+  return r.calibration_only ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(r.record.train_loss);
+}
+
+// What a run is: its recipe, folder, data and per-rank batch.
+struct RunSetup {
+  const RunArgs& args;
+  const Recipe& recipe;
+  std::string out;
+  RunData data;
+  int64_t batch_size = 0;
+  dist::Context& world;
+  std::string metrics_path() const { return (fs::path(out) / "metrics.jsonl").string(); }
+  std::string checkpoint() const { return (fs::path(out) / "checkpoint.h5").string(); }
+};
+
+// A stage that only calibrates (ptq) has no training loss: it says how it calibrated.
+std::string stage_work_text(const RunSetup& run, size_t k, const StageResult& r) {
+  if (!r.calibration_only) return fmt::format("{} steps, train loss {:.4f}", r.record.steps, r.record.train_loss);
+  const int64_t requested = run.recipe.stages[k].calibration_batches.value_or(run.recipe.training.calibration_batches);
+  const int64_t global = run.batch_size * run.world.size();
+  const int64_t available = (run.data.train->size() + global - 1) / global;
+  return fmt::format("calibrated on {} batches", std::min(requested, available));
+}
+
+// The recipe's fit options with the run's data, checkpoint, progress and metrics lines.
+FitOptions run_fit_options(const RunSetup& run, nn::GraphModule& model, Generator& rng, MetricsFile& metrics,
+                           Progress& progress) {
+  FitOptions fit = fit_options(run.recipe);
+  fit.batch_size = run.batch_size;
+  fit.train = run.data.train;
+  fit.eval = run.data.eval;
+  fit.generator = &rng;
+  fit.checkpoint_path = run.checkpoint();
+  fit.resume = run.args.resume;
+  fit.collective = &run.world.collective();
+  fit.sync_batch_norm = fit.sync_batch_norm || run.args.sync_batch_norm;
+  fit.extra_state = [&metrics] { return metrics.state(); };
+  fit.load_extra_state = [&metrics](const std::map<std::string, Tensor>& extra) { metrics.restore(extra); };
+  fit.on_stage_begin = [&progress](size_t k, const Stage& s) {
     std::string names;
     for (const auto& c : s.components) names += (names.empty() ? "" : " + ") + c->name();
     progress.stage(k, s.name.empty() ? fmt::format("stage{}", k) : s.name, names.empty() ? "fine-tuning" : names);
   };
-  fit.on_log = [&](size_t k, const StepLog& l) {
-    progress.step(k, l, batch_size * world.size());
+  fit.on_log = [&run, &model, &metrics, &progress](size_t k, const StepLog& l) {
+    progress.step(k, l, run.batch_size * run.world.size());
     nlohmann::ordered_json terms = nlohmann::ordered_json::object();
     for (const auto& [term, value] : l.terms) terms[term] = value;
     // Sparsity and bits as they are now, for a live view (tamp ui): a pruning schedule raises
     // the sparsity during the stage.
     const ModelStats now = model_stats(model.export_graph());
-    nlohmann::ordered_json j{{"type", "train"}, {"stage", k}, {"epoch", l.epoch}, {"step", l.step},
-                             {"total_steps", l.total_steps}, {"loss", l.loss}, {"terms", terms}, {"lr", l.lr},
-                             {"samples_per_s", l.samples_per_s}, {"sparsity", now.sparsity},
-                             {"weight_bits", now.weight_bits}};
-    fmt::print(metrics, "{}\n", j.dump());
+    metrics.line({{"type", "train"}, {"stage", k}, {"epoch", l.epoch}, {"step", l.step},
+                  {"total_steps", l.total_steps}, {"loss", l.loss}, {"terms", terms}, {"lr", l.lr},
+                  {"samples_per_s", l.samples_per_s}, {"sparsity", now.sparsity}, {"weight_bits", now.weight_bits}});
   };
-  // A stage that only calibrates (ptq) has no training loss: it says how it calibrated.
-  auto work_text = [&](size_t k, const StageResult& r) {
-    if (!r.calibration_only) return fmt::format("{} steps, train loss {:.4f}", r.record.steps, r.record.train_loss);
-    const int64_t requested = recipe.stages[k].calibration_batches.value_or(recipe.training.calibration_batches);
-    const int64_t available = (train->size() + batch_size * world.size() - 1) / (batch_size * world.size());
-    return fmt::format("calibrated on {} batches", std::min(requested, available));
-  };
-  auto train_loss_json = [](const StageResult& r) {
-    return r.calibration_only ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(r.record.train_loss);
-  };
-  fit.on_stage_end = [&](size_t k, const StageResult& r) {
+  fit.on_stage_end = [&run, &metrics, &progress](size_t k, const StageResult& r) {
     std::string acc = r.record.evaluated ? fmt::format(", top-1 {:.2f} %", 100 * r.record.eval.top1) : "";
     progress.line(fmt::format("  done in {:.1f} s: {}{}, sparsity {:.1f} %, {} bits", r.record.seconds,
-                              work_text(k, r), acc, 100 * r.sparsity, r.weight_bits));
+                              stage_work_text(run, k, r), acc, 100 * r.sparsity, r.weight_bits));
     nlohmann::ordered_json j{{"type", "stage"},         {"stage", k},
                              {"name", r.name},          {"train_loss", train_loss_json(r)},
                              {"steps", r.record.steps}, {"skipped_steps", r.record.skipped_steps},
                              {"sparsity", r.sparsity},  {"weight_bits", r.weight_bits},
                              {"size_bytes", r.size_bytes}, {"seconds", r.record.seconds}};
     if (r.record.evaluated) j["eval"] = eval_json(r.record.eval);
-    fmt::print(metrics, "{}\n", j.dump());
+    metrics.line(j);
   };
+  return fit;
+}
 
-  const nn::Graph original = model.export_graph();
-  if (!args.resume && root) std::fclose(std::fopen(metrics_path.c_str(), "w"));
-  metrics = std::fopen(root ? metrics_path.c_str() : "/dev/null", "a");
-  TAMP_CHECK(metrics, "cannot open '{}'", metrics_path);
-  progress.line(fmt::format("{} {} on {} ({} training, {} evaluation examples) -> {}",
-                            args.resume ? "resuming" : "running", args.recipe, data.name, train->size(), eval->size(),
-                            out));
-  FitResult result;
-  try {
-    result = scheduler.fit(model, fit);
-  } catch (...) {
-    std::fclose(metrics);
-    throw;
-  }
-  std::fclose(metrics);
+// The trained model exported, re-read and measured: accuracy and, quantized, export parity.
+struct ExportResult {
+  fs::path path;
+  nn::Graph trained;
+  EvalResult eval;
+  std::optional<ParityResult> parity;
+};
 
-  // Export and measure what was exported.
-  const fs::path model_out = fs::path(out) / recipe.export_.path;
-  nn::Graph trained = model.export_graph();
+ExportResult export_and_measure(const RunSetup& run, nn::GraphModule& model) {
+  const Recipe& recipe = run.recipe;
+  ExportResult x{fs::path(run.out) / recipe.export_.path, model.export_graph(), {}, {}};
   nn::Graph exported = recipe.export_.format == "float"
-                           ? trained
-                           : compression::lower_quantized(trained, compression::quant_format_from_name(recipe.export_.format));
+                           ? x.trained
+                           : compression::lower_quantized(x.trained, compression::quant_format_from_name(recipe.export_.format));
   // Rank 0 writes and re-reads the file; the other ranks take the same graph from memory and
   // evaluate their shards of the data with it.
-  if (root) io::save_onnx_graph(exported, model_out.string());
-  nn::GraphModule reloaded(root ? io::load_onnx_graph(model_out.string()) : exported);
-  const EvalResult final_eval =
-      evaluate(reloaded, *eval, {.max_batches = recipe.evaluation.max_batches, .input = recipe.input,
-                                 .output = recipe.output, .collective = &world.collective()});
-  std::optional<ParityResult> parity;
+  const bool root = run.world.is_root();
+  if (root) io::save_onnx_graph(exported, x.path.string());
+  nn::GraphModule reloaded(root ? io::load_onnx_graph(x.path.string()) : exported);
+  x.eval = evaluate(reloaded, *run.data.eval, {.max_batches = recipe.evaluation.max_batches, .input = recipe.input,
+                                               .output = recipe.output, .collective = &run.world.collective()});
   if (recipe.export_.format != "float") {
-    parity = check_export_parity(model, reloaded.graph(), *eval,
-                                 {.arithmetic = compression::parity_arithmetic(recipe.export_.target),
-                                  .input = recipe.input, .output = recipe.output,
-                                  .max_batches = recipe.evaluation.max_batches, .collective = &world.collective()});
+    x.parity = check_export_parity(model, reloaded.graph(), *run.data.eval,
+                                   {.arithmetic = compression::parity_arithmetic(recipe.export_.target),
+                                    .input = recipe.input, .output = recipe.output,
+                                    .max_batches = recipe.evaluation.max_batches,
+                                    .collective = &run.world.collective()});
   }
-  if (!root) return parity ? parity_exit_code(*parity) : kExitOk;
-  const auto exported_bytes = fs::file_size(model_out);
-  const auto original_bytes = fs::file_size(recipe.model);
+  return x;
+}
 
-  nlohmann::ordered_json summary{{"recipe", args.recipe},
+nlohmann::ordered_json summary_json(const RunSetup& run, const Scheduler& scheduler, const FitResult& result,
+                                    const ExportResult& x) {
+  const Recipe& recipe = run.recipe;
+  nlohmann::ordered_json summary{{"recipe", run.args.recipe},
                                  {"recipe_hash", recipe.hash},
                                  {"model", recipe.model},
-                                 {"dataset", data.name},
-                                 {"train_examples", train->size()},
-                                 {"eval_examples", eval->size()},
+                                 {"dataset", run.data.name},
+                                 {"train_examples", run.data.train->size()},
+                                 {"eval_examples", run.data.eval->size()},
                                  {"resumed", result.resumed}};
   nlohmann::ordered_json stages = nlohmann::ordered_json::array();
   for (const auto& s : result.stages) {
@@ -337,28 +334,74 @@ int run_on_rank(const RunArgs& args, dist::Context& world) {
       if (auto s = std::dynamic_pointer_cast<search::ArchitectureSearch>(c)) summary["search"] = search_json(s->result());
     }
   }
-  summary["export"] = {{"path", model_out.string()},
+  const auto target = x.parity ? nlohmann::ordered_json(std::string(compression::export_target_name(recipe.export_.target)))
+                               : nlohmann::ordered_json(nullptr);
+  summary["export"] = {{"path", x.path.string()},
                        {"format", recipe.export_.format},
-                       {"target", parity ? nlohmann::ordered_json(std::string(compression::export_target_name(recipe.export_.target)))
-                                         : nlohmann::ordered_json(nullptr)},
-                       {"bytes", exported_bytes},
-                       {"original_bytes", original_bytes},
-                       {"eval", eval_json(final_eval)},
-                       {"parity", parity ? parity_json(*parity) : nlohmann::ordered_json(nullptr)}};
+                       {"target", target},
+                       {"bytes", fs::file_size(x.path)},
+                       {"original_bytes", fs::file_size(recipe.model)},
+                       {"eval", eval_json(x.eval)},
+                       {"parity", x.parity ? parity_json(*x.parity) : nlohmann::ordered_json(nullptr)}};
+  return summary;
+}
+
+// Rank 0: summary.json, report.html and the closing lines.
+void write_run_files(const RunSetup& run, const nlohmann::ordered_json& summary, const nn::Graph& original,
+                     const ExportResult& x, Progress& progress) {
+  std::ofstream(fs::path(run.out) / "summary.json") << summary.dump(2) << "\n";
+  write_run_report((fs::path(run.out) / "report.html").string(),
+                   ReportInput{run.recipe, summary, run.metrics_path(), original, x.trained});
+  progress.line(fmt::format("exported {} ({}, {} -> {}): top-1 {:.2f} % on {} examples", x.path.string(),
+                            run.recipe.export_.format, bytes_text(fs::file_size(run.recipe.model)),
+                            bytes_text(fs::file_size(x.path)), 100 * x.eval.top1, x.eval.count));
+  if (x.parity) {
+    progress.line("parity: " + parity_text(*x.parity) + (x.parity->passed() ? "" : "  FAILED"));
+    if (!x.parity->passed()) print_parity(*x.parity, stderr);
+  }
+  progress.line(fmt::format("wrote {}/summary.json, metrics.jsonl, report.html, checkpoint.h5", run.out));
+}
+
+void check_run_recipe(const Recipe& recipe, const RunArgs& args) {
+  if (recipe.tuning) {
+    throw UsageError(fmt::format("'{}' is a tuning recipe (it has a tuning: section and no stages): run it with "
+                                 "`tamp tune {}`", args.recipe, args.recipe));
+  }
+}
+
+int run_on_rank(const RunArgs& args, dist::Context& world) {
+  const Recipe recipe = load_recipe(args.recipe);
+  check_run_recipe(recipe, args);
+  apply_threads(args.threads >= 0 ? args.threads : recipe.training.threads);
+  const std::string out = args.out.empty() ? (fs::path("runs") / fs::path(args.recipe).stem()).string() : args.out;
+  const std::string checkpoint = (fs::path(out) / "checkpoint.h5").string();
+  if (args.resume && !fs::exists(checkpoint)) {
+    throw Error(fmt::format("--resume: there is no checkpoint in '{}'", out), ErrorKind::kIo, "run once without --resume");
+  }
+  // Rank 0 alone looks: the others may start when it has written its first files.
+  if (world.is_root() && !args.resume) clear_earlier_run(out, recipe.export_.path, args.overwrite);
+  fs::create_directories(out);
+
+  nn::GraphModule model = load_model(recipe.model);
+  check_data_input_output(model.graph(), recipe.input, recipe.output);
+  const RunSetup run{args, recipe, out, load_run_data(recipe, model),
+                     run_batch_size(recipe, checkpoint, args.resume, world), world};
+  Scheduler scheduler = build_scheduler(recipe, run.data.normalization);
+  Generator rng(recipe.seed);
+  Progress progress(args.quiet || !world.is_root(), recipe.stages.size());
+  const nn::Graph original = model.export_graph();
+  FitResult result;
   {
-    std::ofstream f(fs::path(out) / "summary.json");
-    f << summary.dump(2) << "\n";
+    MetricsFile metrics(run.metrics_path(), world.is_root(), args.resume);
+    const FitOptions fit = run_fit_options(run, model, rng, metrics, progress);
+    progress.line(fmt::format("{} {} on {} ({} training, {} evaluation examples) -> {}",
+                              args.resume ? "resuming" : "running", args.recipe, run.data.name,
+                              run.data.train->size(), run.data.eval->size(), out));
+    result = scheduler.fit(model, fit);
   }
-  write_run_report((fs::path(out) / "report.html").string(), ReportInput{recipe, summary, metrics_path, original, trained});
-  progress.line(fmt::format("exported {} ({}, {} -> {}): top-1 {:.2f} % on {} examples", model_out.string(),
-                            recipe.export_.format, bytes_text(original_bytes), bytes_text(exported_bytes),
-                            100 * final_eval.top1, final_eval.count));
-  if (parity) {
-    progress.line("parity: " + parity_text(*parity) + (parity->passed() ? "" : "  FAILED"));
-    if (!parity->passed()) print_parity(*parity, stderr);
-  }
-  progress.line(fmt::format("wrote {}/summary.json, metrics.jsonl, report.html, checkpoint.h5", out));
-  return parity ? parity_exit_code(*parity) : kExitOk;
+  const ExportResult exported = export_and_measure(run, model);
+  if (world.is_root()) write_run_files(run, summary_json(run, scheduler, result, exported), original, exported, progress);
+  return exported.parity ? parity_exit_code(*exported.parity) : kExitOk;
 }
 
 int run_recipe(const RunArgs& args) {

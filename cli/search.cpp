@@ -106,9 +106,7 @@ TrainOptions train_options(const SearchArgs& a, int epochs, std::shared_ptr<cons
   t.max_steps_per_epoch = a.steps;
   t.batch_size = a.options.batch_size;
   t.optimizer = SGD{.lr = a.lr, .momentum = 0.9};
-  const int64_t batches = (train->size() + t.batch_size - 1) / t.batch_size;
-  const int64_t per_epoch = a.steps > 0 ? std::min(batches, a.steps) : batches;
-  t.lr_schedule = std::make_shared<nn::CosineAnnealingLr>(a.lr, std::max<int64_t>(1, epochs * per_epoch));
+  t.lr_schedule = {.kind = "cosine"};
   t.seed = a.options.seed;
   t.input = a.options.input;
   t.output = a.options.output;

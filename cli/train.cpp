@@ -127,12 +127,7 @@ int run_train(const TrainArgs& args) {
   options.optimizer = optimizer_spec(args);
   options.seed = args.seed;
   options.label_smoothing = args.label_smoothing;
-  if (args.lr_schedule == "cosine") {
-    // Over every step of the run, as torch's CosineAnnealingLR(T_max = total steps).
-    const int64_t batches = (data.selected->size() + args.batch - 1) / args.batch;
-    const int64_t per_epoch = args.steps > 0 ? std::min(batches, args.steps) : batches;
-    options.lr_schedule = std::make_shared<nn::CosineAnnealingLr>(base_lr(options.optimizer), args.epochs * per_epoch);
-  }
+  options.lr_schedule.kind = args.lr_schedule;   // cosine: over every step of the run (T_max = total steps)
   options.log_every = args.log_every;
   options.input = args.input;
   options.output = args.output;

@@ -6,7 +6,6 @@
 #include <tamp/compression/pruning/pruning.h>
 #include <tamp/compression/pruning/shrink.h>
 #include <tamp/io/onnx_import.h>
-#include <tamp/nn/lr_schedule.h>
 #include <tamp/scheduler/trainer.h>
 
 #include <fmt/format.h>
@@ -31,9 +30,7 @@ Run train(nn::GraphModule& model, const nn::TrainTest& data, std::vector<std::sh
   t.max_steps_per_epoch = o.max_steps_per_epoch;
   t.batch_size = o.batch_size;
   t.optimizer = SGD{.lr = o.lr, .momentum = 0.9};
-  int64_t per_epoch = (data.train->size() + o.batch_size - 1) / o.batch_size;
-  if (o.max_steps_per_epoch >= 0) per_epoch = std::min(per_epoch, o.max_steps_per_epoch);
-  t.lr_schedule = std::make_shared<nn::CosineAnnealingLr>(o.lr, std::max<int64_t>(1, per_epoch * epochs), o.lr * 0.05);
+  t.lr_schedule = {.kind = "cosine", .eta_min = o.lr * 0.05};
   t.seed = o.seed;
   t.log_every = 1 << 30;
   const StageRecord r = Trainer(model, std::move(components), t).run();

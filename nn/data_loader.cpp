@@ -65,11 +65,13 @@ std::vector<int64_t> DataLoader::shard_indices(int64_t epoch) const {
 }
 
 int64_t DataLoader::num_batches() const {
-  const int64_t n = static_cast<int64_t>(options_.num_shards == 1
-                                             ? dataset_->size()
-                                             : (dataset_->size() + options_.num_shards - 1) / options_.num_shards);
-  if (dataset_->size() == 0) return 0;
-  return options_.drop_last ? n / options_.batch_size : (n + options_.batch_size - 1) / options_.batch_size;
+  return num_batches(static_cast<int64_t>(dataset_->size()), options_.batch_size, options_.num_shards,
+                     options_.drop_last);
+}
+
+int64_t DataLoader::num_batches(int64_t examples, int64_t batch_size, int num_shards, bool drop_last) {
+  const int64_t n = (examples + num_shards - 1) / num_shards;
+  return drop_last ? n / batch_size : (n + batch_size - 1) / batch_size;
 }
 
 std::vector<int64_t> DataLoader::batch_indices(int64_t b) const {

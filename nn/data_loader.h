@@ -57,6 +57,9 @@ class DataLoader {
   // This shard's examples for `epoch`, in the order they are batched.
   std::vector<int64_t> shard_indices(int64_t epoch) const;
   int64_t num_batches() const;
+  // The batches of one shard of `examples` split over `num_shards` (every shard gets the
+  // ceiling share; the last batch is smaller unless dropped).
+  static int64_t num_batches(int64_t examples, int64_t batch_size, int num_shards = 1, bool drop_last = false);
   const DataLoaderOptions& options() const { return options_; }
   const Dataset& dataset() const { return *dataset_; }
 

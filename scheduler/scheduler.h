@@ -15,7 +15,8 @@
 // checkpoint_every steps and at every stage end, holding what resuming exactly needs: the
 // graph the stage started from (FakeQuantize nodes included), every parameter and buffer, the
 // optimizer and component states, the loop position and running sums, the Dropout generator,
-// the finished stages' records and the caller's extra tensors. With resume set, fit() reads
+// the finished stages' records, the data-parallel shape (ranks, per-rank batch) and the caller's
+// extra tensors (layout: scheduler/detail/run_state.h). With resume set, fit() reads
 // it and continues; the run then ends bit-identical to one never interrupted. Only the rank
 // that `is_writer` names writes (rank 0 by default).
 #pragma once
@@ -31,18 +32,6 @@
 #include <vector>
 
 namespace tamp {
-
-// A learning-rate schedule resolved when the stage's length is known.
-struct LrScheduleSpec {
-  std::string kind = "constant";   // constant, cosine, step, multistep
-  double eta_min = 0;              // cosine
-  int64_t step_size = 1;           // step (in steps)
-  std::vector<int64_t> milestones; // multistep (in steps)
-  double gamma = 0.1;              // step, multistep
-  int64_t warmup_steps = 0;        // linear warm-up before any of them
-  double warmup_start_factor = 0;
-};
-std::shared_ptr<const nn::LrSchedule> make_lr_schedule(const LrScheduleSpec& spec, double lr, int64_t total_steps);
 
 struct Stage {
   std::string name = {};                                         // "" : "stage<i>"
@@ -71,7 +60,7 @@ struct FitOptions {
   std::shared_ptr<const nn::Dataset> eval;
   int epochs = 1;
   int64_t max_steps_per_epoch = -1;
-  int64_t batch_size = 64;
+  int64_t batch_size = 64;        // per rank; a resume takes resume_batch()
   OptimizerSpec optimizer = SGD{.lr = 0.01, .momentum = 0.9};
   LrScheduleSpec lr_schedule = {};
   double label_smoothing = 0;
@@ -127,6 +116,18 @@ class Scheduler {
  private:
   std::vector<Stage> stages_;
 };
+
+// The per-rank batch (FitOptions::batch_size) that resumes the run saved at checkpoint_path on
+// `ranks` ranks: the global batch (ranks x per-rank batch) fixes each step's examples, the
+// steps per epoch and the LR schedule, so a resume on another rank count keeps the saved one,
+// each rank taking its share. `batch_size` when the checkpoint records none; throws when
+// `ranks` does not divide the saved global batch. fit() refuses a resume with another one.
+struct ResumeBatch {
+  int64_t batch_size = 0;      // per rank, on `ranks` ranks
+  int64_t saved_ranks = 0;     // 0: the checkpoint records no data-parallel shape
+  int64_t global_batch = 0;
+};
+ResumeBatch resume_batch(const std::string& checkpoint_path, int64_t batch_size, int ranks);
 
 // What StageResult's sparsity / bits / size fields measure, for a graph.
 struct ModelStats {

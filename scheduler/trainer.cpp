@@ -128,9 +128,10 @@ StageRecord Trainer::run() {
   nn::DataLoader loader(options_.train, {.batch_size = options_.batch_size, .shuffle = true,
                                          .seed = options_.seed, .drop_last = false,
                                          .num_shards = collective_.size(), .shard = collective_.rank()});
-  int64_t per_epoch = loader.num_batches();
-  if (options_.max_steps_per_epoch >= 0) per_epoch = std::min(per_epoch, options_.max_steps_per_epoch);
-  compression::StepInfo at{0, 0, per_epoch, calibration_only ? 0 : per_epoch * options_.epochs};
+  const TrainLength length = train_length(static_cast<int64_t>(options_.train->size()), options_.batch_size,
+                                          options_.epochs, options_.max_steps_per_epoch, collective_.size());
+  const int64_t per_epoch = length.steps_per_epoch;
+  compression::StepInfo at{0, 0, per_epoch, calibration_only ? 0 : length.total_steps};
   for (auto& c : components_) c->on_stage_begin(at);
 
   if (calibration_only) {
@@ -159,6 +160,7 @@ StageRecord Trainer::run() {
                                                          dist::ReducerOptions{.overlap = options_.overlap_allreduce});
     }
     auto optimizer = make_optimizer(options_.optimizer, trained_);
+    const auto lr_schedule = make_lr_schedule(options_.lr_schedule, base_lr(options_.optimizer), length.total_steps);
     TrainProgress progress;
     if (options_.resume) {
       progress = *options_.resume;
@@ -187,7 +189,7 @@ StageRecord Trainer::run() {
             ++at.step;
             continue;
           }
-          if (options_.lr_schedule) options_.lr_schedule->apply(*optimizer, at.step);
+          lr_schedule->apply(*optimizer, at.step);
           double loss = 0;
           const bool took = train_step(b, at, loss, step_terms);
           if (!took) {

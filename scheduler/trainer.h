@@ -18,6 +18,7 @@
 #include <tamp/nn/lr_schedule.h>
 #include <tamp/nn/sgd.h>
 #include <tamp/scheduler/evaluate.h>
+#include <tamp/scheduler/train_schedule.h>
 
 #include <functional>
 #include <map>
@@ -77,7 +78,7 @@ struct TrainOptions {
   int64_t max_steps_per_epoch = -1;            // -1: whole epochs
   int64_t batch_size = 64;
   OptimizerSpec optimizer = SGD{.lr = 0.01, .momentum = 0.9};
-  std::shared_ptr<const nn::LrSchedule> lr_schedule;  // per step; constant when null
+  LrScheduleSpec lr_schedule;                  // per step, over the stage's steps (train_length)
   double label_smoothing = 0;
   uint64_t seed = 0;                           // data order
   int max_nonfinite_steps = 5;

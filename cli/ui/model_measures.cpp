@@ -3,12 +3,9 @@
 
 #include <tamp/io/onnx_import.h>
 #include <tamp/io/tensor_proto.h>
-#include <tamp/scheduler/tuning/trial_graph.h>
+#include <tamp/scheduler/tuning/latency_command.h>
 
 #include <fmt/format.h>
-
-#include <cstdio>
-#include <sys/wait.h>
 
 namespace tamp::cli::ui {
 
@@ -64,18 +61,7 @@ double command_latency(const std::string& command, const fs::path& model, const 
   std::string cmd = command;
   replace_all(cmd, "{model}", shell_quote(model.string()));
   replace_all(cmd, "{input}", shell_quote(input.string()));
-  FILE* pipe = ::popen((cmd + " 2>&1").c_str(), "r");
-  if (!pipe) throw Error(fmt::format("cannot run the latency command '{}'", cmd), ErrorKind::kIo);
-  std::string out;
-  char buf[4096];
-  for (size_t n; (n = std::fread(buf, 1, sizeof buf, pipe)) > 0;) out.append(buf, n);
-  const int status = ::pclose(pipe);
-  if (status != 0) {
-    throw Error(fmt::format("the latency command '{}' failed (status {}): {}", cmd,
-                            WIFEXITED(status) ? WEXITSTATUS(status) : status, out),
-                ErrorKind::kInvalidInput);
-  }
-  return tuning::last_number(out, cmd);
+  return tuning::run_latency_command(cmd + " 2>&1");
 }
 
 }  // namespace tamp::cli::ui

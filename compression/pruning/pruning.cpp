@@ -1,4 +1,4 @@
-#include <tamp/compression/pruning/pruning_impl.h>
+#include <tamp/compression/pruning/detail/pruning_impl.h>
 
 #include <regex>
 #include <set>

@@ -1,5 +1,5 @@
 // Mask updates of the Pruning component: scores -> units -> selection -> masks.
-#include <tamp/compression/pruning/pruning_impl.h>
+#include <tamp/compression/pruning/detail/pruning_impl.h>
 #include <tamp/compression/pruning/selection.h>
 
 #include <cmath>

@@ -1,5 +1,5 @@
 #include <tamp/compression/quantization/batch_norm_qat.h>
-#include <tamp/compression/quantization/graph_edit.h>
+#include <tamp/nn/graph_edit.h>
 
 #include <tamp/autograd/op.h>
 
@@ -60,7 +60,7 @@ LiveBatchNorm unfold_for_training(nn::Graph& g, const FoldedBatchNorm& f) {
   }
   TAMP_CHECK(fq, "QAT BatchNorm: no FakeQuantize reads the weight '{}' of Conv '{}'", f.weight, f.conv);
   live.fake_quantize = fq->name;
-  NameScope names(g);
+  nn::NameScope names(g);
   const int rank = f.weight_before.rank();
   const std::string& gamma = f.bn.inputs[1];
   const std::string& beta = f.bn.inputs[2];

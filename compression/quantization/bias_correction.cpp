@@ -1,7 +1,7 @@
 #include <tamp/autograd/op.h>
 #include <tamp/compression/quantization/bias_correction.h>
 #include <tamp/compression/quantization/fake_quant_graph.h>
-#include <tamp/compression/quantization/graph_edit.h>
+#include <tamp/nn/graph_edit.h>
 
 #include <algorithm>
 #include <cmath>
@@ -39,7 +39,7 @@ nn::Graph float_graph(const nn::Graph& quantized) {
 std::vector<Layer> find_layers(nn::Graph& g, const BiasCorrectionOptions& o, const std::map<std::string, int64_t>& channels) {
   std::set<std::string> quantized_weights;
   for (const auto& s : find_fake_quantize(g)) if (s.is_weight) quantized_weights.insert(s.output);
-  NameScope names(g);
+  nn::NameScope names(g);
   std::vector<Layer> out;
   for (auto& n : g.nodes) {
     if (n.op_type != "Conv" && n.op_type != "ConvTranspose" && n.op_type != "Gemm") continue;

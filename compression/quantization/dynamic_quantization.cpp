@@ -1,6 +1,6 @@
 #include <tamp/compression/quantization/dynamic_quantization.h>
 
-#include <tamp/compression/quantization/graph_edit.h>
+#include <tamp/nn/graph_edit.h>
 #include <tamp/compression/quantization/linear_layers.h>
 
 #include <algorithm>
@@ -77,7 +77,7 @@ struct QuantizedInput {
 void rewrite_layer(nn::Graph& g, const LinearLayer& layer, const QuantSpec& spec,
                    std::map<std::string, QuantizedInput>& quantized_inputs) {
   const QuantizedWeight w = quantize_weight(layer.weight, spec);
-  NameScope names(g);
+  nn::NameScope names(g);
   const std::string base = layer.weight_name;
   const std::string node = layer.node.empty() ? names.fresh(base + "_MatMulInteger") : layer.node;
   const std::string wq = names.fresh(base + "_quantized"), ws = names.fresh(base + "_scale");

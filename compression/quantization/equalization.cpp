@@ -1,7 +1,7 @@
 #include <tamp/compression/quantization/batch_norm_folding.h>
 #include <tamp/compression/quantization/equalization.h>
 #include <tamp/compression/quantization/fake_quant_graph.h>
-#include <tamp/compression/quantization/graph_edit.h>
+#include <tamp/nn/graph_edit.h>
 
 #include <algorithm>
 #include <cmath>

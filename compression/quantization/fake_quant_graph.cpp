@@ -1,5 +1,5 @@
 #include <tamp/compression/quantization/fake_quant_graph.h>
-#include <tamp/compression/quantization/graph_edit.h>
+#include <tamp/nn/graph_edit.h>
 #include <tamp/compression/quantization/observer.h>
 
 #include <tamp/autograd/op.h>
@@ -28,7 +28,7 @@ std::vector<FakeQuantSite> insert_fake_quantize(nn::Graph& g, const QuantPlan& p
                                                 const QuantSpec& activations, bool bypass) {
   weights.validate();
   activations.validate();
-  NameScope names(g);
+  nn::NameScope names(g);
   g.opsets[std::string(kTampDomain)] = 1;
   std::vector<FakeQuantSite> sites;
   std::vector<nn::Node> added;

@@ -1,6 +1,6 @@
 #include <tamp/compression/quantization/batch_norm_folding.h>
 #include <tamp/compression/quantization/fake_quantizer.h>
-#include <tamp/compression/quantization/graph_edit.h>
+#include <tamp/nn/graph_edit.h>
 
 #include <cmath>
 

@@ -1,6 +1,6 @@
 #include <tamp/compression/quantization/float_conversion.h>
 
-#include <tamp/compression/quantization/graph_edit.h>
+#include <tamp/nn/graph_edit.h>
 
 #include <algorithm>
 #include <map>
@@ -200,7 +200,7 @@ class Converter {
 
   const nn::Graph& g_;
   const FloatConversionOptions& opt_;
-  NameScope names_;
+  nn::NameScope names_;
   std::map<std::string, DType> dtypes_;
   std::map<std::string, Precision> precision_;  // float32 values and where they are now
   std::map<std::pair<std::string, Precision>, std::string> casts_;

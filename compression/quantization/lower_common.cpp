@@ -1,5 +1,5 @@
 #include <tamp/compression/quantization/lower.h>
-#include <tamp/compression/quantization/lower_common.h>
+#include <tamp/compression/quantization/detail/lower_common.h>
 
 #include <cmath>
 #include <limits>

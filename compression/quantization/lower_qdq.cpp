@@ -1,7 +1,7 @@
 // FakeQuantize graph -> QDQ ONNX (see lower.h).
-#include <tamp/compression/quantization/graph_edit.h>
+#include <tamp/nn/graph_edit.h>
 #include <tamp/compression/quantization/lower.h>
-#include <tamp/compression/quantization/lower_common.h>
+#include <tamp/compression/quantization/detail/lower_common.h>
 #include <tamp/compression/quantization/quant_plan.h>
 
 #include <tamp/autograd/op.h>
@@ -43,7 +43,7 @@ nn::Node make_node(std::string name, const char* op, std::vector<std::string> in
 }
 
 // Bias of a Conv/ConvTranspose/Gemm as int32 with scale s_x * s_w, zero point 0.
-void quantize_bias(nn::Graph& g, NameScope& names, nn::Node& n, const ActQuant& x, const std::string& w_scale,
+void quantize_bias(nn::Graph& g, nn::NameScope& names, nn::Node& n, const ActQuant& x, const std::string& w_scale,
                    std::vector<nn::Node>& added) {
   if (n.inputs.size() < 3 || n.inputs[2].empty()) return;
   auto bi = g.initializers.find(n.inputs[2]);
@@ -108,7 +108,7 @@ nn::Graph lower_to_qdq(const nn::Graph& in) {
   const auto sites = find_fake_quantize(g);
   TAMP_CHECK(!sites.empty(), "the graph has no FakeQuantize node: quantize it first (QAT or static PTQ)");
   remove_dropouts(g);
-  NameScope names(g);
+  nn::NameScope names(g);
   std::map<std::string, ActQuant> act;            // activation DQ output -> its parameters
   std::map<std::string, std::string> weight_scale;  // weight DQ output -> scale initializer
   std::vector<nn::Node> nodes;

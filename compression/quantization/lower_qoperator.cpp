@@ -1,6 +1,6 @@
 // QDQ ONNX -> QOperator ONNX (see lower.h): integer operators replace the
 // DequantizeLinear -> Conv/MatMul/Gemm -> QuantizeLinear groups of a QDQ graph.
-#include <tamp/compression/quantization/graph_edit.h>
+#include <tamp/nn/graph_edit.h>
 #include <tamp/compression/quantization/lower.h>
 #include <tamp/compression/quantization/quant_plan.h>
 
@@ -68,7 +68,7 @@ class Rewriter {
   nn::Graph& g_;
 
  private:
-  NameScope names_;
+  nn::NameScope names_;
 };
 
 nn::Node node(std::string name, const char* op, std::vector<std::string> in, std::vector<std::string> out,

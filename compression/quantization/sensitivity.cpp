@@ -1,6 +1,6 @@
 #include <tamp/compression/quantization/sensitivity.h>
 
-#include <tamp/compression/quantization/graph_edit.h>
+#include <tamp/nn/graph_edit.h>
 #include <tamp/compression/quantization/quant_plan.h>
 #include <tamp/nn/graph_module.h>
 
@@ -161,7 +161,7 @@ void round_weights_bf16(nn::Graph& g, const std::vector<std::string>& nodes) {
 }
 
 void store_weights_bf16(nn::Graph& g, const std::vector<std::string>& nodes) {
-  NameScope names(g);
+  nn::NameScope names(g);
   for (const auto& name : nodes) {
     const int at = node_index(g, name);
     if (at < 0) throw Error(fmt::format("bf16 fallback: no node '{}' in the graph", name), ErrorKind::kInvalidInput);

@@ -1,6 +1,6 @@
 #include <tamp/compression/quantization/smooth_quant.h>
 
-#include <tamp/compression/quantization/graph_edit.h>
+#include <tamp/nn/graph_edit.h>
 #include <tamp/compression/quantization/linear_layers.h>
 
 #include <Eigen/Dense>

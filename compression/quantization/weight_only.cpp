@@ -1,7 +1,7 @@
 #include <tamp/compression/quantization/weight_only.h>
 
 #include <tamp/autograd/variable.h>
-#include <tamp/compression/quantization/graph_edit.h>
+#include <tamp/nn/graph_edit.h>
 #include <tamp/nn/graph_module.h>
 
 #include <cmath>
@@ -72,7 +72,7 @@ void rewrite_as_matmul_nbits(nn::Graph& g, const LinearLayer& layer, const Block
   TAMP_CHECK(q.n() == layer.n() && q.k() == layer.k(), "quantized weight [{}, {}] does not fit layer '{}' (K {}, N {})",
              q.n(), q.k(), layer.node, layer.k(), layer.n());
   const MatMulNBitsWeights packed = pack_matmul_nbits(q);
-  NameScope names(g);
+  nn::NameScope names(g);
   const std::string base = layer.weight_name;
   const std::string b_name = names.fresh(base + "_nbits"), s_name = names.fresh(base + "_scales");
   g.initializers[b_name] = packed.b;
@@ -100,7 +100,7 @@ void rewrite_as_matmul_nbits(nn::Graph& g, const LinearLayer& layer, const Block
 
 nn::Graph dequantize_matmul_nbits(const nn::Graph& graph) {
   nn::Graph g = graph;
-  NameScope names(g);
+  nn::NameScope names(g);
   std::vector<nn::Node> bias_adds;  // appended after the loop; validate() orders them
   for (auto& node : g.nodes) {
     if (node.op_type != "MatMulNBits" || node.domain != "com.microsoft") continue;

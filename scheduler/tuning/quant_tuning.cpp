@@ -2,21 +2,20 @@
 #include <tamp/autograd/variable.h>
 #include <tamp/compression/quantization/batch_norm_folding.h>
 #include <tamp/compression/quantization/fake_quant_graph.h>
-#include <tamp/compression/quantization/graph_edit.h>
 #include <tamp/compression/quantization/quant_plan.h>
 #include <tamp/io/onnx_export.h>
+#include <tamp/nn/graph_edit.h>
 #include <tamp/nn/graph_module.h>
 #include <tamp/scheduler/tuning/quant_tuning.h>
-#include <tamp/scheduler/tuning/trial_graph.h>
+#include <tamp/scheduler/tuning/detail/trial_graph.h>
+#include <tamp/scheduler/tuning/latency_command.h>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
 #include <algorithm>
 #include <cmath>
-#include <cstdio>
 #include <filesystem>
-#include <sys/wait.h>
 
 namespace tamp::tuning {
 
@@ -248,18 +247,14 @@ double QuantTuningProblem::run_latency(const nn::Graph& g, const std::string& st
   io::save_onnx_graph(g, path);
   std::string cmd = options_.objective.command;
   for (size_t at; (at = cmd.find("{model}")) != std::string::npos;) cmd.replace(at, 7, path);
-  FILE* pipe = popen(cmd.c_str(), "r");
-  if (!pipe) throw Error(fmt::format("cannot run the latency command '{}'", cmd), ErrorKind::kIo);
-  std::string out;
-  char buf[4096];
-  for (size_t n; (n = fread(buf, 1, sizeof buf, pipe)) > 0;) out.append(buf, n);
-  const int status = pclose(pipe);
-  std::filesystem::remove(path);
-  if (status != 0) {
-    throw Error(fmt::format("the latency command '{}' failed (status {}): {}", cmd, WIFEXITED(status) ? WEXITSTATUS(status) : status, out),
-                ErrorKind::kInvalidInput);
+  try {
+    const double latency = run_latency_command(cmd);
+    std::filesystem::remove(path);
+    return latency;
+  } catch (const Error&) {
+    std::filesystem::remove(path);
+    throw;
   }
-  return last_number(out, cmd);
 }
 
 std::map<int, double> QuantTuningProblem::quantization_error() {

@@ -2,16 +2,14 @@
 #include <tamp/compression/quantization/observer.h>
 #include <tamp/nn/graph_cost.h>
 #include <tamp/scheduler/evaluate.h>
-#include <tamp/scheduler/tuning/trial_graph.h>
+#include <tamp/scheduler/tuning/detail/trial_graph.h>
 
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <cmath>
-#include <cstdlib>
 #include <numeric>
 #include <set>
-#include <sstream>
 
 namespace tamp::tuning {
 
@@ -149,19 +147,6 @@ void prune_by_magnitude(nn::Graph& g, const std::string& weight, double sparsity
   std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return std::fabs(x[a]) < std::fabs(x[b]); });
   for (int64_t i = 0; i < std::min(k, n); ++i) x[order[static_cast<size_t>(i)]] = 0.0f;
   g.initializers[weight] = t;
-}
-
-double last_number(const std::string& output, const std::string& command) {
-  std::istringstream in(output);
-  std::vector<std::string> tokens;
-  for (std::string tok; in >> tok;) tokens.push_back(tok);
-  for (auto it = tokens.rbegin(); it != tokens.rend(); ++it) {
-    char* end = nullptr;
-    const double v = std::strtod(it->c_str(), &end);
-    if (end != it->c_str() && end == it->c_str() + it->size() && std::isfinite(v)) return v;
-  }
-  throw Error(fmt::format("the latency command '{}' printed no number (output: '{}')", command, output),
-              ErrorKind::kInvalidInput, "print the latency as the last number of the output");
 }
 
 double relative_mse(const Tensor& a, const Tensor& b) {

@@ -7,6 +7,7 @@
 #include <tamp/autograd/random.h>
 #include <tamp/autograd/threads.h>
 
+#include "support/expect.h"
 #include "support/simd_targets.h"
 
 #include <gtest/gtest.h>
@@ -99,14 +100,6 @@ std::vector<T> cast(const std::vector<double>& v) {
 }
 
 template <class T>
-void expect_close(const std::vector<T>& got, const std::vector<double>& want, double tol, const char* what) {
-  ASSERT_EQ(got.size(), want.size()) << what;
-  for (size_t i = 0; i < got.size(); ++i) {
-    ASSERT_NEAR(static_cast<double>(got[i]), want[i], tol * (1 + std::abs(want[i]))) << what << " [" << i << "]";
-  }
-}
-
-template <class T>
 void check_case(const Case& c, double tol) {
   SCOPED_TRACE(c.what);
   const ConvShape s = shape_of(c);
@@ -127,18 +120,18 @@ void check_case(const Case& c, double tol) {
   const auto xt = cast<T>(x), wt = cast<T>(w), bt = cast<T>(bias), dyt = cast<T>(dy);
   std::vector<T> got_y(ny), got_dx(nx, T(7)), got_dw(nw, T(7)), got_db(s.out_channels, T(7));
   kernels::conv_forward<T>(s, xt.data(), wt.data(), bt.data(), got_y.data());
-  expect_close(got_y, y, tol, "y");
+  expect_close(got_y, y, {.atol = tol, .rtol = tol}, "y");
   kernels::conv_backward<T>(s, xt.data(), wt.data(), dyt.data(), got_dx.data(), got_dw.data(), got_db.data());
-  expect_close(got_dx, dx, tol, "dx");
-  expect_close(got_dw, dw, tol, "dw");
-  expect_close(got_db, db, tol, "dbias");
+  expect_close(got_dx, dx, {.atol = tol, .rtol = tol}, "dx");
+  expect_close(got_dw, dw, {.atol = tol, .rtol = tol}, "dw");
+  expect_close(got_db, db, {.atol = tol, .rtol = tol}, "dbias");
   // Each gradient alone (the others null) is the same.
   std::vector<T> only_dw(nw, T(7));
   kernels::conv_backward<T>(s, xt.data(), wt.data(), dyt.data(), nullptr, only_dw.data(), nullptr);
-  expect_close(only_dw, dw, tol, "dw alone");
+  expect_close(only_dw, dw, {.atol = tol, .rtol = tol}, "dw alone");
   std::vector<T> only_dx(nx, T(7));
   kernels::conv_backward<T>(s, nullptr, wt.data(), dyt.data(), only_dx.data(), nullptr, nullptr);
-  expect_close(only_dx, dx, tol, "dx alone (x not given)");
+  expect_close(only_dx, dx, {.atol = tol, .rtol = tol}, "dx alone (x not given)");
 }
 
 class ConvKernel : public OnEverySimdTarget {

@@ -21,7 +21,7 @@ struct GradCase {
   std::vector<Tensor> inputs;   // float64 for the inputs to check
   Attributes attrs = {};
   std::vector<int> wrt = {};    // inputs to differentiate; empty: every float64 input
-  std::string label = {};       // tells cases of one op apart
+  std::string label = {};       // tells cases of one op apart: the test is named OP_LABEL
   int opset = kMaxOpset;
   std::string domain = {};
   bool training = false;

@@ -8,6 +8,7 @@
 #include <tamp/autograd/random.h>
 #include <tamp/autograd/variable.h>
 
+#include "support/expect.h"
 #include "support/simd_targets.h"
 
 #include <gtest/gtest.h>
@@ -27,14 +28,6 @@ Tensor random_tensor(const Shape& shape, uint64_t seed, double scale) {
   return t;
 }
 
-void expect_close(const Tensor& got32, const Tensor& want64, double tol, const std::string& what) {
-  ASSERT_EQ(got32.numel(), want64.numel()) << what;
-  for (int64_t i = 0; i < got32.numel(); ++i) {
-    const double w = want64.at(i);
-    ASSERT_NEAR(got32.at(i), w, tol * (1 + std::abs(w))) << what << " [" << i << "]";
-  }
-}
-
 // Runs `op` on the float32 and float64 copies of the inputs and compares the first output and
 // the gradients of the first `differentiated` inputs (-1: every input).
 void compare(const char* op, const std::vector<Tensor>& inputs64, const Attributes& attrs, double tol,
@@ -45,13 +38,13 @@ void compare(const char* op, const std::vector<Tensor>& inputs64, const Attribut
     v32.emplace_back(t.to(DType::kFloat32), true);
   }
   Variable y32 = apply1(op, v32, attrs, options), y64 = apply1(op, v64, attrs, options);
-  expect_close(y32.value(), y64.value(), tol, std::string(op) + " forward");
+  expect_close(y32.value().to(DType::kFloat64), y64.value(), {.atol = tol, .rtol = tol}, std::string(op) + " forward");
   const Tensor seed = random_tensor(y64.shape(), 99, 1.0);
   backward({y32}, {seed.to(DType::kFloat32)});
   backward({y64}, {seed});
   const size_t count = differentiated < 0 ? inputs64.size() : static_cast<size_t>(differentiated);
   for (size_t i = 0; i < count; ++i) {
-    expect_close(v32[i].grad(), v64[i].grad(), tol, std::string(op) + " gradient of input " + std::to_string(i));
+    expect_close(v32[i].grad().to(DType::kFloat64), v64[i].grad(), {.atol = tol, .rtol = tol}, std::string(op) + " gradient of input " + std::to_string(i));
   }
 }
 

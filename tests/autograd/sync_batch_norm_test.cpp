@@ -7,6 +7,8 @@
 #include <tamp/autograd/cross_rank.h>
 #include <tamp/autograd/random.h>
 
+#include "support/expect.h"
+
 #include <gtest/gtest.h>
 
 #include <barrier>
@@ -15,6 +17,8 @@
 
 namespace tamp {
 namespace {
+
+using test::expect_close;
 
 // Two ranks' in-place sums: each deposits its tensor, both add the pair in the same order.
 struct Exchange {
@@ -63,16 +67,6 @@ Result run_bn(const Tensor& x, const Tensor& upstream, const Tensor& scale, cons
   return {out[0].value(), out[1].value(), out[2].value(), vx.grad(), vs.grad(), vb.grad()};
 }
 
-void expect_close(const Tensor& a, const Tensor& b, double tol, const char* what) {
-  ASSERT_EQ(a.numel(), b.numel()) << what;
-  double worst = 0, scale = 0;
-  for (int64_t i = 0; i < a.numel(); ++i) {
-    worst = std::max(worst, std::abs(double(a.data<float>()[i]) - double(b.data<float>()[i])));
-    scale = std::max(scale, std::abs(double(b.data<float>()[i])));
-  }
-  EXPECT_LE(worst, tol * std::max(scale, 1.0)) << what;
-}
-
 Tensor add(const Tensor& a, const Tensor& b) {
   Tensor out = a.clone();
   for (int64_t i = 0; i < a.numel(); ++i) out.data<float>()[i] += b.data<float>()[i];
@@ -98,13 +92,13 @@ TEST(SyncBatchNorm, TwoRanksEqualOneProcessWithTheWholeBatch) {
   for (int r = 0; r < 2; ++r) {
     SCOPED_TRACE("rank " + std::to_string(r));
     const int64_t begin = r == 0 ? 0 : split, end = r == 0 ? split : 6;
-    expect_close(part[r].y, rows(whole.y, begin, end), 1e-5, "Y");
-    expect_close(part[r].dx, rows(whole.dx, begin, end), 1e-5, "dX");
-    expect_close(part[r].run_mean, whole.run_mean, 1e-6, "running mean");
-    expect_close(part[r].run_var, whole.run_var, 1e-6, "running variance (unbiased over 120 values per channel)");
+    expect_close(part[r].y, rows(whole.y, begin, end), {.atol = 1e-5, .rtol_of_max = 1e-5}, "Y");
+    expect_close(part[r].dx, rows(whole.dx, begin, end), {.atol = 1e-5, .rtol_of_max = 1e-5}, "dX");
+    expect_close(part[r].run_mean, whole.run_mean, {.atol = 1e-6, .rtol_of_max = 1e-6}, "running mean");
+    expect_close(part[r].run_var, whole.run_var, {.atol = 1e-6, .rtol_of_max = 1e-6}, "running variance (unbiased over 120 values per channel)");
   }
-  expect_close(add(part[0].dscale, part[1].dscale), whole.dscale, 1e-5, "dscale");
-  expect_close(add(part[0].db, part[1].db), whole.db, 1e-5, "dB");
+  expect_close(add(part[0].dscale, part[1].dscale), whole.dscale, {.atol = 1e-5, .rtol_of_max = 1e-5}, "dscale");
+  expect_close(add(part[0].db, part[1].db), whole.db, {.atol = 1e-5, .rtol_of_max = 1e-5}, "dB");
 
   // Unsynchronised, each half normalises with its own statistics: Y differs (the test can fail).
   const Result local = run_bn(rows(x, 0, split), rows(upstream, 0, split), scale, bias, 0);

@@ -2,7 +2,9 @@
 // Runtime's, for every test model; inputs bind by name or in order; names become safe files.
 #include "tamp_runner.h"
 
+#include "support/expect.h"
 #include "support/ort_runner.h"
+#include "support/random_input.h"
 
 #include <tamp/autograd/threads.h>
 #include <tamp/io/onnx_import.h>
@@ -18,25 +20,6 @@ namespace tamp::test {
 namespace {
 
 std::string model_path(const std::string& name) { return source_dir() + "/tests/data/models/" + name + ".onnx"; }
-
-Tensor random_input(const nn::ValueInfo& info, int64_t batch, uint64_t seed) {
-  Shape shape;
-  for (const auto& d : info.shape) shape.push_back(d.known() ? d.value : batch);
-  Generator g(seed);
-  Tensor t = Tensor::empty(shape);
-  for (int64_t i = 0; i < t.numel(); ++i) t.data<float>()[i] = g.uniform();
-  return t;
-}
-
-void expect_close(const Tensor& got, const Tensor& want, double rtol) {
-  ASSERT_EQ(got.shape(), want.shape());
-  ASSERT_EQ(got.dtype(), want.dtype());
-  double scale = 0;
-  for (int64_t i = 0; i < want.numel(); ++i) scale = std::max(scale, std::abs(want.at(i)));
-  for (int64_t i = 0; i < want.numel(); ++i) {
-    ASSERT_NEAR(got.at(i), want.at(i), rtol * std::max(scale, 1e-6)) << "element " << i;
-  }
-}
 
 class InferModels : public ::testing::TestWithParam<std::string> {};
 
@@ -61,8 +44,8 @@ TEST_P(InferModels, OutputsEqualTampsForwardAndOnnxRuntime) {
   EXPECT_NE(r.out.find("logits float32[3, 10] -> " + dir.file("out") + "/logits.pb"), std::string::npos) << r.out;
   const io::NamedTensor written = io::read_named_tensor_file(dir.file("out/logits.pb"));
   EXPECT_EQ(written.name, "logits");
-  expect_close(written.tensor, mine, 1e-6);   // same code, same thread count
-  expect_close(written.tensor, run_ort(path, {{in.name, x}}).at("logits"), 1e-4);
+  expect_close(written.tensor, mine, {.rtol_of_max = 1e-6});   // same code, same thread count
+  expect_close(written.tensor, run_ort(path, {{in.name, x}}).at("logits"), {.rtol_of_max = 1e-4});
 }
 
 INSTANTIATE_TEST_SUITE_P(TestModels, InferModels,
@@ -104,8 +87,8 @@ TEST(Infer, BareFilesBindInOrderAndIntermediateValuesGetSafeFileNames) {
   EXPECT_EQ(j.at("outputs")[1].at("shape"), (Shape{2, 10}));
   const io::NamedTensor h = io::read_named_tensor_file(dir.file("o") + "/" + safe + ".pb");
   EXPECT_EQ(h.name, hidden);
-  expect_close(h.tensor, want_hidden, 1e-5);
-  expect_close(io::read_tensor_file(dir.file("o/logits.pb")), want_logits, 1e-5);
+  expect_close(h.tensor, want_hidden, {.rtol_of_max = 1e-5});
+  expect_close(io::read_tensor_file(dir.file("o/logits.pb")), want_logits, {.rtol_of_max = 1e-5});
   EXPECT_EQ(std::distance(std::filesystem::directory_iterator(dir.file("o")), {}), 2);
 }
 

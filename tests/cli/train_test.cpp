@@ -3,6 +3,7 @@
 // the same outputs as tamp's forward pass (1e-4 relative).
 #include "tamp_runner.h"
 
+#include "support/expect.h"
 #include "support/ort_runner.h"
 
 #include <tamp/autograd/threads.h>
@@ -31,15 +32,6 @@ Tensor test_images(const nn::ValueInfo& info, int64_t n) {
   return fit_input(info, x);
 }
 
-void expect_close(const Tensor& got, const Tensor& want, double rtol) {
-  ASSERT_EQ(got.shape(), want.shape());
-  double scale = 0;
-  for (int64_t i = 0; i < want.numel(); ++i) scale = std::max(scale, std::abs(want.at(i)));
-  for (int64_t i = 0; i < want.numel(); ++i) {
-    ASSERT_NEAR(got.at(i), want.at(i), rtol * std::max(scale, 1e-6)) << "element " << i;
-  }
-}
-
 // Runs the exported model in tamp and in ONNX Runtime on 16 test images.
 void expect_tamp_equals_ort(const std::string& exported) {
   nn::GraphModule trained = io::load_onnx(exported);
@@ -51,7 +43,7 @@ void expect_tamp_equals_ort(const std::string& exported) {
     NoGradGuard no_grad;
     mine = trained.forward({{in.name, Variable(x)}}).at("logits").value();
   }
-  expect_close(mine, run_ort(exported, {{in.name, x}}).at("logits"), 1e-4);
+  expect_close(mine, run_ort(exported, {{in.name, x}}).at("logits"), {.rtol_of_max = 1e-4});
 }
 
 TEST(Train, SgdStepsEqualTheTrainerAndTheExportRunsInOnnxRuntime) {

@@ -7,6 +7,7 @@
 #include <tamp/io/tensor_proto.h>
 
 #include "io/graph_compare.h"
+#include "support/expect.h"
 #include "support/temp_dir.h"
 
 #include <gtest/gtest.h>
@@ -33,14 +34,6 @@ fs::path data_dir() {
 nlohmann::json fixture(const std::string& name) {
   std::ifstream in(data_dir() / "fixtures" / name / "index.json");
   return nlohmann::json::parse(in);
-}
-
-void expect_close(const Tensor& got, const Tensor& want, double rtol = 1e-4, double atol = 1e-5) {
-  ASSERT_EQ(got.shape(), want.shape());
-  ASSERT_EQ(got.dtype(), want.dtype());
-  for (int64_t i = 0; i < want.numel(); ++i) {
-    ASSERT_NEAR(got.at(i), want.at(i), atol + rtol * std::abs(want.at(i))) << "element " << i;
-  }
 }
 
 Tensor run(nn::GraphModule& m, const nlohmann::json& fx, const std::string& name) {
@@ -77,7 +70,7 @@ TEST_P(TorchModel, LoadsWithTorchParameterNamesAndOutputs) {
   for (const auto& [n, file] : fx["gradients"].items()) torch_params.insert(n);
   EXPECT_EQ(params, torch_params);  // constant folding made no parameter of its own
   const Tensor logits = io::read_tensor_file((data_dir() / "fixtures" / name / fx["logits"].get<std::string>()).string());
-  expect_close(run(m, fx, name), logits);
+  expect_close(run(m, fx, name), logits, {.atol = 1e-5, .rtol = 1e-4});
 }
 
 TEST_P(TorchModel, EvalExportMatchesTorch) {
@@ -86,7 +79,7 @@ TEST_P(TorchModel, EvalExportMatchesTorch) {
   nn::GraphModule m(load(fx["eval_model"].get<std::string>()));
   const Tensor want = io::read_tensor_file(
       (data_dir() / "fixtures" / name / fx["eval_output"]["file"].get<std::string>()).string());
-  expect_close(run(m, fx, name), want);
+  expect_close(run(m, fx, name), want, {.atol = 1e-5, .rtol = 1e-4});
 }
 
 TEST_P(TorchModel, FoldingChangesNoOutput) {

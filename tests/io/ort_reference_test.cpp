@@ -1,7 +1,9 @@
 // The exported test models run in tamp and in ONNX Runtime: same outputs, before and after a
 // round trip through tamp's exporter; and the architectures (ResNet-18, MobileNetV2, a
 // BERT-style encoder) at opsets 17, 18 and 21.
+#include "support/expect.h"
 #include "support/ort_runner.h"
+#include "support/random_input.h"
 #include "support/temp_dir.h"
 
 #include <tamp/io/onnx_export.h>
@@ -15,28 +17,6 @@
 
 namespace tamp::test {
 namespace {
-
-// Uniform [0, 1) floats, or int64 token ids below `vocab` for an int64 input.
-Tensor random_input(const nn::ValueInfo& info, int64_t batch, uint64_t seed, int64_t vocab = 100) {
-  Shape shape;
-  for (const auto& d : info.shape) shape.push_back(d.known() ? d.value : batch);
-  Generator g(seed);
-  Tensor t = Tensor::empty(shape, info.dtype);
-  for (int64_t i = 0; i < t.numel(); ++i) {
-    if (info.dtype == DType::kInt64) t.data<int64_t>()[i] = static_cast<int64_t>(g.uniform() * vocab) % vocab;
-    else t.data<float>()[i] = g.uniform();
-  }
-  return t;
-}
-
-void expect_close(const Tensor& tamp_out, const Tensor& ort_out, double rtol) {
-  ASSERT_EQ(tamp_out.shape(), ort_out.shape());
-  double scale = 0;
-  for (int64_t i = 0; i < ort_out.numel(); ++i) scale = std::max(scale, std::abs(ort_out.at(i)));
-  for (int64_t i = 0; i < ort_out.numel(); ++i) {
-    ASSERT_NEAR(tamp_out.at(i), ort_out.at(i), rtol * std::max(scale, 1e-6)) << "element " << i;
-  }
-}
 
 class OrtReference : public ::testing::TestWithParam<std::string> {};
 
@@ -52,11 +32,11 @@ TEST_P(OrtReference, TampMatchesOnnxRuntimeBeforeAndAfterExport) {
     NoGradGuard no_grad;
     mine = model.forward({{in.name, Variable(x)}}).at(out).value();
   }
-  expect_close(mine, run_ort(path, {{in.name, x}}).at(out), 1e-4);
+  expect_close(mine, run_ort(path, {{in.name, x}}).at(out), {.rtol_of_max = 1e-4});
 
   TempDir dir;
   io::save_onnx(model, dir.file("roundtrip.onnx"));
-  expect_close(mine, run_ort(dir.file("roundtrip.onnx"), {{in.name, x}}).at(out), 1e-4);
+  expect_close(mine, run_ort(dir.file("roundtrip.onnx"), {{in.name, x}}).at(out), {.rtol_of_max = 1e-4});
 }
 
 INSTANTIATE_TEST_SUITE_P(Models, OrtReference,
@@ -103,12 +83,12 @@ TEST_P(ArchitectureOpsets, TampMatchesOnnxRuntime) {
     mine = model.forward({{in.name, Variable(x)}}).at(out).value();
   }
   const Tensor ort = run_ort(path, {{in.name, x}}).at(out);
-  expect_close(mine, ort, 1e-4);
+  expect_close(mine, ort, {.rtol_of_max = 1e-4});
   // The upgraded file computes what torch's opset-17 export computes.
-  expect_close(ort, run_ort(models + c.model + ".onnx", {{in.name, x}}).at(out), 1e-5);
+  expect_close(ort, run_ort(models + c.model + ".onnx", {{in.name, x}}).at(out), {.rtol_of_max = 1e-5});
   // tamp writes the opset it read (onnx 1.12's checker skipped above opset 17).
   io::save_onnx(model, dir.file("tamp.onnx"));
-  expect_close(mine, run_ort(dir.file("tamp.onnx"), {{in.name, x}}).at(out), 1e-4);
+  expect_close(mine, run_ort(dir.file("tamp.onnx"), {{in.name, x}}).at(out), {.rtol_of_max = 1e-4});
 }
 
 INSTANTIATE_TEST_SUITE_P(

@@ -4,6 +4,7 @@
 #include <tamp/io/detail/onnx_tensor.h>
 #include <tamp/io/tensor_proto.h>
 
+#include "support/expect.h"
 #include "support/temp_dir.h"
 
 #include <gtest/gtest.h>
@@ -121,16 +122,6 @@ TEST(TensorProtoFiles, NonzeroBoolBytesReadAsTrue) {
   p.add_dims(3);
   p.set_raw_data(std::string("\x00\x02\xff", 3));
   EXPECT_EQ(io::detail::tensor_from_proto(p).to_vector<int>(), (std::vector<int>{0, 1, 1}));
-}
-
-void expect_error(const std::function<void()>& f, ErrorKind kind, const std::vector<std::string>& parts) {
-  try {
-    f();
-    ADD_FAILURE() << "expected an error containing '" << parts[0] << "'";
-  } catch (const Error& e) {
-    EXPECT_EQ(e.kind(), kind) << e.what();
-    for (const auto& part : parts) EXPECT_NE(std::string(e.what()).find(part), std::string::npos) << e.what();
-  }
 }
 
 TEST(TensorProtoFiles, BadFilesNameTheFileAndTheProblem) {

@@ -8,6 +8,8 @@
 #include <tamp/io/onnx_import.h>
 #include <tamp/io/tensor_proto.h>
 
+#include "support/expect.h"
+
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
@@ -27,14 +29,6 @@ fs::path fixture_dir() {
   return root / "tests" / "data";
 }
 
-void expect_close(const Tensor& got, const Tensor& want, double rtol, double atol, const std::string& what) {
-  SCOPED_TRACE(what);
-  ASSERT_EQ(got.shape(), want.shape());
-  for (int64_t i = 0; i < want.numel(); ++i) {
-    ASSERT_NEAR(got.at(i), want.at(i), atol + rtol * std::abs(want.at(i))) << "element " << i;
-  }
-}
-
 Tensor read(const std::string& fixture, const std::string& file) {
   return io::read_tensor_file((fixture_dir() / "fixtures" / fixture / file).string());
 }
@@ -49,13 +43,13 @@ nlohmann::json index(const std::string& fixture) {
 void check_gradients(nn::GraphModule& m, const std::string& fixture, const nlohmann::json& fx, double rtol) {
   const Tensor x = read(fixture, fx["input"]["file"].get<std::string>());
   const Variable logits = m.forward({{fx["input"]["name"].get<std::string>(), Variable(x)}}).at("logits");
-  expect_close(logits.value(), read(fixture, fx["logits"].get<std::string>()), 1e-4, 1e-5, "logits");
+  expect_close(logits.value(), read(fixture, fx["logits"].get<std::string>()), {.atol = 1e-5, .rtol = 1e-4}, "logits");
   Variable loss = apply1("SoftmaxCrossEntropyLoss", {logits, Variable(read(fixture, fx["labels"].get<std::string>()))});
   EXPECT_NEAR(loss.value().item(), fx["loss_value"].get<double>(), 1e-5);
   loss.backward();
   for (const auto& [name, param] : m.named_parameters()) {
     ASSERT_TRUE(param.grad().defined()) << name;
-    expect_close(param.grad(), read(fixture, fx["gradients"][name].get<std::string>()), rtol, 1e-5,
+    expect_close(param.grad(), read(fixture, fx["gradients"][name].get<std::string>()), {.atol = 1e-5, .rtol = rtol},
                  "gradient of " + name);
   }
 }
@@ -98,7 +92,7 @@ TEST_F(BatchNormTraining, LogitsGradientsAndRunningStatisticsMatchTorch) {
   module_->train();
   check_gradients(*module_, "cnn_bn_train", fx_, 1e-3);
   for (const auto& [name, file] : fx_["running_stats_after"].items()) {
-    expect_close(buffer(name), read("cnn_bn_train", file.get<std::string>()), 1e-5, 1e-6, name);
+    expect_close(buffer(name), read("cnn_bn_train", file.get<std::string>()), {.atol = 1e-6, .rtol = 1e-5}, name);
   }
 }
 

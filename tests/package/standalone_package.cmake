@@ -29,10 +29,26 @@ foreach(f include/tamp/tamp.h include/tamp/version.h include/tamp/autograd/tenso
     message(FATAL_ERROR "not installed: ${f}")
   endif()
 endforeach()
-file(GLOB_RECURSE internal RELATIVE ${prefix}/include ${prefix}/include/tamp/autograd/kernels/*
-     ${prefix}/include/tamp/autograd/ops/* ${prefix}/include/tamp/io/detail/*)
+# Installed headers = the public API: none from an internal folder (detail/, kernels/, ops/:
+# cmake/tamp_library.cmake) and the same set public_headers_alone compiles.
+file(GLOB_RECURSE installed_headers RELATIVE ${prefix}/include/tamp ${prefix}/include/tamp/*.h)
+list(LENGTH installed_headers n_installed)
+message(STATUS "installed headers: ${n_installed}")
+set(internal ${installed_headers})
+list(FILTER internal INCLUDE REGEX "(^|/)(detail|kernels|ops)/")
 if(internal)
   message(FATAL_ERROR "internal headers installed: ${internal}")
+endif()
+file(STRINGS ${BUILD_DIR}/tests/package/public_headers.txt public_headers)
+list(SORT installed_headers)
+list(SORT public_headers)
+if(NOT installed_headers STREQUAL public_headers)
+  set(only_installed ${installed_headers})
+  list(REMOVE_ITEM only_installed ${public_headers})
+  set(only_listed ${public_headers})
+  list(REMOVE_ITEM only_listed ${installed_headers})
+  message(FATAL_ERROR "installed headers differ from the public ones: installed only: ${only_installed}; "
+                      "public but not installed: ${only_listed}")
 endif()
 
 # The CLI knows its version.

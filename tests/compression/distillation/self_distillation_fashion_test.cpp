@@ -28,7 +28,7 @@ std::vector<std::map<std::string, double>> windows(SelfDistillationOptions optio
   t.max_steps_per_epoch = steps;
   t.batch_size = 64;
   t.optimizer = SGD{.lr = 0.01, .momentum = 0.9};
-  t.lr_schedule = std::make_shared<nn::CosineAnnealingLr>(0.01, count * steps, 0.0005);
+  t.lr_schedule = {.kind = "cosine", .eta_min = 0.0005};
   t.seed = 1;
   t.log_every = 1 << 30;
   Trainer(m, {sd}, t).run();

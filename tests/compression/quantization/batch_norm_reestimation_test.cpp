@@ -4,7 +4,7 @@
 // scripts/bn_reestimation_fixture.py). Also: through the Trainer, and a clear error without
 // BatchNorm.
 #include <tamp/compression/quantization/batch_norm_reestimation.h>
-#include <tamp/compression/quantization/graph_edit.h>
+#include <tamp/nn/graph_edit.h>
 #include <tamp/io/tensor_proto.h>
 
 #include "quant_test_support.h"

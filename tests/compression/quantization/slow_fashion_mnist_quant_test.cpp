@@ -48,9 +48,8 @@ const FloatModel& trained(const std::string& name) {
   if (it != cache.end()) return it->second;
   const auto& data = fashion_mnist();
   nn::GraphModule m(load_model(name));
-  const int64_t steps = kFloatEpochs * ((data.train->size() + 63) / 64);
-  TrainOptions o{.train = data.train, .epochs = kFloatEpochs, .optimizer = SGD{.lr = 0.02, .momentum = 0.9}};
-  o.lr_schedule = std::make_shared<nn::CosineAnnealingLr>(0.02, steps);
+  TrainOptions o{.train = data.train, .epochs = kFloatEpochs, .optimizer = SGD{.lr = 0.02, .momentum = 0.9},
+                 .lr_schedule = {.kind = "cosine"}};
   Trainer(m, {}, o).run();
   FloatModel f{m.export_graph(), evaluate(m, *data.test).top1};
   return cache.emplace(name, std::move(f)).first->second;
@@ -115,9 +114,8 @@ TEST(SlowQuantFashionMnist, CnnBnFreezeBnAtEpochOneNoWorseThanFoldAtAttach) {
     nn::GraphModule m(g);
     QuantizerOptions q;
     q.freeze_bn_epoch = epoch;
-    const int64_t steps = 2 * ((data.train->size() + 63) / 64);
-    TrainOptions o{.train = data.train, .epochs = 2, .optimizer = SGD{.lr = 0.002, .momentum = 0.9}};
-    o.lr_schedule = std::make_shared<nn::CosineAnnealingLr>(0.002, steps);
+    TrainOptions o{.train = data.train, .epochs = 2, .optimizer = SGD{.lr = 0.002, .momentum = 0.9},
+                   .lr_schedule = {.kind = "cosine"}};
     o.seed = 7;
     const StageRecord r = Trainer(m, {std::make_shared<QuantizationAwareTraining>(q)}, o).run();
     const Tensor sim = tamp_logits(m, data.test->x());

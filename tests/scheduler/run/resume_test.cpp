@@ -2,6 +2,12 @@
 // boundaries) and resumed ends with a model and metrics bit-identical to an uninterrupted run.
 #include "run_test_support.h"
 
+#include <tamp/io/checkpoint.h>
+#include <tamp/scheduler/scheduler.h>
+
+#include "support/expect.h"
+#include "support/temp_dir.h"
+
 #include <gtest/gtest.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -124,6 +130,29 @@ TEST(Resume, RefusesAnotherRecipeAndAMissingCheckpoint) {
   const CliResult other = run_tamp({"run", recipe, "--out", out, "--resume"});
   EXPECT_EQ(other.code, 3);
   EXPECT_NE(other.err.find("another recipe"), std::string::npos) << other.err;
+}
+
+// The data-parallel shape a checkpoint records (scheduler/detail/run_state.h) fixes the
+// per-rank batch of a resume on another rank count; mpirun runs of it: tests/dist.
+TEST(Resume, AnotherRankCountKeepsTheSavedGlobalBatch) {
+  TempDir dir;
+  const std::string path = dir.file("checkpoint.h5");
+  io::Checkpoint c;
+  c.tensors["run/ranks"] = Tensor::scalar(2, DType::kInt64);
+  c.tensors["run/batch"] = Tensor::scalar(16, DType::kInt64);
+  io::save_checkpoint(c, path);
+  EXPECT_EQ(resume_batch(path, 64, 1).batch_size, 32);
+  const ResumeBatch four = resume_batch(path, 64, 4);
+  EXPECT_EQ(four.batch_size, 8);
+  EXPECT_EQ(four.saved_ranks, 2);
+  EXPECT_EQ(four.global_batch, 32);
+  expect_error([&] { resume_batch(path, 64, 3); }, ErrorKind::kInvalidInput,
+               {"resuming from '" + path + "'", "global batch of 32, which 3 ranks cannot share evenly",
+                "mpirun -np 2"});
+  io::Checkpoint unshaped;
+  unshaped.tensors["pos/stage"] = Tensor::scalar(0, DType::kInt64);
+  io::save_checkpoint(unshaped, path);
+  EXPECT_EQ(resume_batch(path, 64, 3).batch_size, 64);   // none recorded: the recipe's batch
 }
 
 }  // namespace

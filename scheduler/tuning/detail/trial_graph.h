@@ -44,9 +44,6 @@ bool weight_has_channel_axis(const nn::Graph& graph, const std::string& op, cons
 // Zeroes the `sparsity` fraction of the weight's elements smallest in magnitude (ties: lower
 // index first), in a copy of the initializer.
 void prune_by_magnitude(nn::Graph& graph, const std::string& weight, double sparsity);
-// The last number in a command's output (the latency it measured). Throws naming the command
-// when there is none.
-double last_number(const std::string& output, const std::string& command);
 // sum((b - a)^2) / sum(a^2) over float tensors of one shape (0 when a is all zero and b equal).
 double relative_mse(const Tensor& a, const Tensor& b);
 

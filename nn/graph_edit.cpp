@@ -1,8 +1,8 @@
-#include <tamp/compression/quantization/graph_edit.h>
+#include <tamp/nn/graph_edit.h>
 
 #include <algorithm>
 
-namespace tamp::compression {
+namespace tamp::nn {
 
 NameScope::NameScope(const nn::Graph& g) {
   for (const auto& v : g.defined_values()) used_.insert(v);
@@ -83,4 +83,4 @@ void release_training_modes(nn::Graph& g) {
   remove_unused(g);
 }
 
-}  // namespace tamp::compression
+}  // namespace tamp::nn

@@ -1,4 +1,4 @@
-// Small graph-editing helpers shared by the quantization passes.
+// Graph-editing helpers for passes that rewrite a graph (quantization, export, tuning).
 //
 //   NameScope names(graph);
 //   std::string s = names.fresh("conv1.weight_scale");   // unused as value and node name
@@ -10,7 +10,7 @@
 #include <set>
 #include <string>
 
-namespace tamp::compression {
+namespace tamp::nn {
 
 // Hands out names not yet used by any value or node of a graph.
 class NameScope {
@@ -41,4 +41,4 @@ bool is_graph_output(const nn::Graph& graph, const std::string& value);
 // of dropping at random and normalising with batch statistics.
 void release_training_modes(nn::Graph& graph);
 
-}  // namespace tamp::compression
+}  // namespace tamp::nn
