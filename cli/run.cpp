@@ -2,11 +2,14 @@
 // into DIR the exported model, checkpoint.h5, metrics.jsonl, summary.json and report.html
 // (run_report.h). Only rank 0 writes files when run under mpirun. A quantized export is
 // checked against the simulated model with its target's integer arithmetic (export parity;
-// summary.json export.parity; exit 4 below 99.9 % argmax agreement).
+// summary.json export.parity; exit 4 below 99.9 % argmax agreement). A tuning recipe runs
+// through run_tune (tune.h).
+#include "run.h"
 #include "common.h"
 #include "export_target_options.h"
 #include "run_report.h"
 #include "search_report.h"
+#include "tune.h"
 
 #include <tamp/compression/quantization/lower.h>
 #include <tamp/io/checkpoint.h>
@@ -29,16 +32,6 @@ namespace tamp::cli {
 namespace {
 
 namespace fs = std::filesystem;
-
-struct RunArgs {
-  std::string recipe;
-  std::string out;
-  bool resume = false;
-  bool overwrite = false;
-  bool quiet = false;
-  int threads = -1;
-  bool sync_batch_norm = false;
-};
 
 std::shared_ptr<const nn::Dataset> limited(std::shared_ptr<const nn::Dataset> data, int64_t limit) {
   if (!data || limit < 0 || limit >= data->size()) return data;
@@ -123,10 +116,6 @@ void clear_earlier_run(const std::string& out, const std::string& export_path, b
 int run_on_rank(const RunArgs& args, dist::Context& world) {
   const bool root = world.is_root();
   const Recipe recipe = load_recipe(args.recipe);
-  if (recipe.tuning) {
-    throw UsageError(fmt::format("'{}' is a tuning recipe (it has a tuning: section and no stages): run it with "
-                                 "`tamp tune {}`", args.recipe, args.recipe));
-  }
   apply_threads(args.threads >= 0 ? args.threads : recipe.training.threads);
   const std::string out = args.out.empty() ? (fs::path("runs") / fs::path(args.recipe).stem()).string() : args.out;
   const std::string checkpoint = (fs::path(out) / "checkpoint.h5").string();
@@ -361,7 +350,19 @@ int run_on_rank(const RunArgs& args, dist::Context& world) {
   return parity ? parity_exit_code(*parity) : kExitOk;
 }
 
+}  // namespace
+
 int run_recipe(const RunArgs& args) {
+  if (const Recipe recipe = load_recipe(args.recipe); recipe.tuning) {
+    // Accuracy-aware tuning has no stages to train: a run again (or --resume) replays the trials
+    // of its history file; --overwrite starts afresh without it.
+    TuneArgs t;
+    t.model.path = args.recipe;
+    t.out = args.out.empty() ? (fs::path("runs") / fs::path(args.recipe).stem()).string() : args.out;
+    t.threads = std::max(0, args.threads);
+    if (args.overwrite) fs::remove(fs::path(t.out) / recipe.tuning->history);
+    return run_tune(t);
+  }
   // Under mpirun every rank runs the recipe on its shard; rank 0 alone prints and writes.
   dist::Context world;
   try {
@@ -373,8 +374,6 @@ int run_recipe(const RunArgs& args) {
     world.abort(kExitFailure);
   }
 }
-
-}  // namespace
 
 Action setup_run(CLI::App& sub) {
   auto args = std::make_shared<RunArgs>();
