@@ -75,8 +75,10 @@ TEST(RecipeNew, EveryModelAndGoalValidates) {
   int recipes = 0;
   for (const auto& entry : fs::directory_iterator(source_dir() + "/tests/data/models")) {
     if (entry.path().extension() != ".onnx") continue;
-    for (const char* goal : {"int8", "int8-qat", "2:4", "2:4+int8", "smallest-within:1%"}) {
-      const std::string name = entry.path().stem().string(), file = dir.file(name + "_" + std::to_string(recipes) + ".yaml");
+    const std::vector<std::string> goals{"int8", "int8-qat", "2:4", "2:4+int8", "smallest-within:1%"};
+    for (size_t k = 0; k < goals.size(); ++k) {
+      const std::string& goal = goals[k];
+      const std::string name = entry.path().stem().string(), file = dir.file(name + "_" + std::to_string(k) + ".yaml");
       SCOPED_TRACE(name + " " + goal);
       const CliResult r = run_tamp({"recipe", "new", entry.path().string(), "--goal", goal, "--out", file});
       ASSERT_EQ(r.code, 0) << r.err;
