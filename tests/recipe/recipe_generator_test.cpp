@@ -86,9 +86,9 @@ TEST(RecipeGenerator, EveryModelAndGoalParsesWithTheGoalsStages) {
       EXPECT_EQ(stages, want.at(goal));
       EXPECT_EQ(r.export_.format, goal == "2:4" ? "float" : "qdq");
       for (const auto& s : r.stages) {
-        if (s.pruning) EXPECT_EQ(s.pruning->pattern, "2:4");
-        if (s.qat) EXPECT_TRUE(s.qat->exclude.empty());
-        if (s.ptq) EXPECT_TRUE(s.ptq->exclude.empty());
+        EXPECT_TRUE(!s.pruning || s.pruning->pattern == "2:4");
+        EXPECT_TRUE(!s.qat || s.qat->exclude.empty());
+        EXPECT_TRUE(!s.ptq || s.ptq->exclude.empty());
       }
       // Every weight 2:4 cannot tile is excluded by name, with its reason.
       if (r.stages[0].pruning) {
