@@ -148,21 +148,26 @@ std::string untouched_text(const ModelSurvey& s) {
   return t;
 }
 
+// One line, so that an edit (the UI's page, a sed) replaces the whole section.
 void write_data(std::ostringstream& out, const ModelSurvey& s, const RecipeData& d) {
-  out << "data:\n";
-  out << "  dataset: " << quoted(d.dataset) << "\n";
-  if (!d.eval_dataset.empty()) out << "  eval_dataset: " << quoted(d.eval_dataset) << "\n";
-  if (d.dataset == "fashion-mnist") out << "  dir: " << quoted(d.dir) << "\n";
-  if (d.limit > 0) out << "  limit: " << d.limit << "\n";
-  if (d.eval_limit > 0) out << "  eval_limit: " << d.eval_limit << "\n";
   if (!d.normalize.empty()) {
-    out << "  normalize: " << quoted(d.normalize) << "   # (x - mean) / std goes into the model, which then takes raw values\n";
+    comment(out, 0, "normalize: (x - mean) / std goes into the model, which then takes raw values.");
   } else if (s.normalizes_input) {
-    comment(out, 2, "The model standardizes its input itself (Sub, Div): the data is fed raw.");
+    comment(out, 0, "The model standardizes its input itself (Sub, Div): the data is fed raw.");
   } else if (s.inputs[0].dtype == DType::kFloat32) {
-    comment(out, 2, "Fed as the dataset holds it (Fashion-MNIST: pixels in [0, 1]), as the model is assumed to have "
-                    "been trained; `normalize: train` would put the training split's (x - mean) / std into it.");
+    comment(out, 0, "The data is fed as the dataset holds it (Fashion-MNIST: pixels in [0, 1]), as the model is "
+                    "assumed to have been trained; `normalize: train` would put the training split's (x - mean) / "
+                    "std into it.");
   }
+  std::vector<std::string> f{"dataset: " + quoted(d.dataset)};
+  if (!d.eval_dataset.empty()) f.push_back("eval_dataset: " + quoted(d.eval_dataset));
+  if (d.dataset == "fashion-mnist") f.push_back("dir: " + quoted(d.dir));
+  if (d.limit > 0) f.push_back(fmt::format("limit: {}", d.limit));
+  if (d.eval_limit > 0) f.push_back(fmt::format("eval_limit: {}", d.eval_limit));
+  if (!d.normalize.empty()) f.push_back("normalize: " + quoted(d.normalize));
+  std::string line;
+  for (const auto& x : f) line += (line.empty() ? "" : ", ") + x;
+  out << "data: {" << line << "}\n";
 }
 
 void write_training(std::ostringstream& out, const ModelSurvey& s, const RecipeRequest& q, int64_t steps) {
