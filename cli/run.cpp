@@ -2,11 +2,14 @@
 // into DIR the exported model, checkpoint.h5, metrics.jsonl, summary.json and report.html
 // (run_report.h). Only rank 0 writes files when run under mpirun. A quantized export is
 // checked against the simulated model with its target's integer arithmetic (export parity;
-// summary.json export.parity; exit 4 below 99.9 % argmax agreement).
+// summary.json export.parity; exit 4 below 99.9 % argmax agreement). A tuning recipe runs
+// through run_tune (tune.h).
+#include "run.h"
 #include "common.h"
 #include "export_target_options.h"
 #include "run_report.h"
 #include "search_report.h"
+#include "tune.h"
 
 #include <tamp/compression/quantization/lower.h>
 #include <tamp/io/onnx_export.h>
@@ -29,16 +32,6 @@ namespace tamp::cli {
 namespace {
 
 namespace fs = std::filesystem;
-
-struct RunArgs {
-  std::string recipe;
-  std::string out;
-  bool resume = false;
-  bool overwrite = false;
-  bool quiet = false;
-  int threads = -1;
-  bool sync_batch_norm = false;
-};
 
 std::shared_ptr<const nn::Dataset> limited(std::shared_ptr<const nn::Dataset> data, int64_t limit) {
   if (!data || limit < 0 || limit >= data->size()) return data;
@@ -362,16 +355,8 @@ void write_run_files(const RunSetup& run, const nlohmann::ordered_json& summary,
   progress.line(fmt::format("wrote {}/summary.json, metrics.jsonl, report.html, checkpoint.h5", run.out));
 }
 
-void check_run_recipe(const Recipe& recipe, const RunArgs& args) {
-  if (recipe.tuning) {
-    throw UsageError(fmt::format("'{}' is a tuning recipe (it has a tuning: section and no stages): run it with "
-                                 "`tamp tune {}`", args.recipe, args.recipe));
-  }
-}
-
 int run_on_rank(const RunArgs& args, dist::Context& world) {
   const Recipe recipe = load_recipe(args.recipe);
-  check_run_recipe(recipe, args);
   apply_threads(args.threads >= 0 ? args.threads : recipe.training.threads);
   const std::string out = args.out.empty() ? (fs::path("runs") / fs::path(args.recipe).stem()).string() : args.out;
   const std::string checkpoint = (fs::path(out) / "checkpoint.h5").string();
@@ -404,7 +389,19 @@ int run_on_rank(const RunArgs& args, dist::Context& world) {
   return exported.parity ? parity_exit_code(*exported.parity) : kExitOk;
 }
 
+}  // namespace
+
 int run_recipe(const RunArgs& args) {
+  if (const Recipe recipe = load_recipe(args.recipe); recipe.tuning) {
+    // Accuracy-aware tuning has no stages to train: a run again (or --resume) replays the trials
+    // of its history file; --overwrite starts afresh without it.
+    TuneArgs t;
+    t.model.path = args.recipe;
+    t.out = args.out.empty() ? (fs::path("runs") / fs::path(args.recipe).stem()).string() : args.out;
+    t.threads = std::max(0, args.threads);
+    if (args.overwrite) fs::remove(fs::path(t.out) / recipe.tuning->history);
+    return run_tune(t);
+  }
   // Under mpirun every rank runs the recipe on its shard; rank 0 alone prints and writes.
   dist::Context world;
   try {
@@ -416,8 +413,6 @@ int run_recipe(const RunArgs& args) {
     world.abort(kExitFailure);
   }
 }
-
-}  // namespace
 
 Action setup_run(CLI::App& sub) {
   auto args = std::make_shared<RunArgs>();

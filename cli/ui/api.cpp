@@ -46,7 +46,7 @@ UiApi::UiApi(UiFolders folders, std::string tamp_binary, std::string latency_com
 nlohmann::json UiApi::catalog() const {
   nlohmann::json j = catalog_json(list_catalog(folders_.models, folders_.data));
   nlohmann::json goals = nlohmann::json::array();
-  for (const Goal& g : recipe_goals()) goals.push_back({{"name", g.name}, {"description", g.description}});
+  for (const RecipeGoal& g : recipe_goals()) goals.push_back({{"name", g.name}, {"description", g.description}});
   j["goals"] = goals;
   j["latency"] = !latency_command_.empty();
   j["folders"] = {{"models", folders_.models.root().string()},

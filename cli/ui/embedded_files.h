@@ -1,5 +1,5 @@
 // Files compiled into the `tamp` binary by cmake/embed_files.cmake: the page of `tamp ui`
-// (cli/ui/assets) and the example recipes (examples/recipes) its goals start from.
+// (cli/ui/assets).
 //
 //   for (const EmbeddedFile& f : page_assets()) if (f.path == "index.html") serve(f.bytes);
 #pragma once
@@ -15,7 +15,6 @@ struct EmbeddedFile {
 };
 
 const std::vector<EmbeddedFile>& page_assets();
-const std::vector<EmbeddedFile>& example_recipes();
 
 // The file of `files` at `path`, or nullptr.
 const EmbeddedFile* find_embedded(const std::vector<EmbeddedFile>& files, std::string_view path);

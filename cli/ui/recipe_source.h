@@ -1,9 +1,8 @@
 // Where the page's recipes come from: a goal ("int8", "2:4+int8", ...) for a model and a
-// dataset becomes the text of a recipe, which the page shows for editing before a run.
-//
-// This is the one place that makes recipes for the UI. For now it starts from the example
-// recipes compiled into the binary (examples/recipes); when `tamp recipe new MODEL --goal G`
-// (which inspects the graph) is in the library, generate_recipe calls it instead.
+// dataset becomes the text of a recipe, which the page shows for editing before a run. The
+// recipe is `tamp recipe new`'s (scheduler/recipe_generator.h), for the goals whose recipes
+// have stages: the page runs `tamp run` and shows training progress, which accuracy-aware
+// tuning (smallest-within) does not have.
 //
 //   RecipeRequest q{.model = "/m/cnn.onnx", .data = {.dataset = "fashion-mnist", .dir = "/d/fm"},
 //                   .goal = "2:4+int8", .epochs = 1, .steps_per_epoch = 20, .limit = 512};
@@ -12,17 +11,16 @@
 
 #include "ui/catalog.h"
 
+#include <tamp/scheduler/recipe_generator.h>
+
 #include <cstdint>
 #include <string>
 #include <vector>
 
 namespace tamp::cli::ui {
 
-struct Goal {
-  std::string name;          // as `tamp recipe new --goal` spells it
-  std::string description;
-};
-const std::vector<Goal>& recipe_goals();
+// The goals the page offers.
+std::vector<RecipeGoal> recipe_goals();
 
 struct RecipeRequest {
   std::string model;               // absolute path of the ONNX file
@@ -34,8 +32,8 @@ struct RecipeRequest {
   int64_t eval_limit = -1;         // evaluation examples
 };
 
-// The recipe's YAML, commented with where it came from. Throws kInvalidInput for an unknown
-// goal or values out of range.
+// The recipe's YAML, commented. Throws kInvalidInput for a goal the page does not offer,
+// values out of range and what the generator refuses (a model 2:4 cannot prune, ...).
 std::string generate_recipe(const RecipeRequest& request);
 
 }  // namespace tamp::cli::ui

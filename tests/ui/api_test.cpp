@@ -90,9 +90,11 @@ TEST_F(UiApiTest, RecipeOfEveryGoalIsValidAndNamesTheChoices) {
     EXPECT_EQ(r.data.dir, fs::canonical(tmp_.path() / "data/fm").string());
     EXPECT_EQ(r.data.limit, 3000);
     EXPECT_EQ(r.data.eval_limit, 100);
-    EXPECT_EQ(r.training.epochs, 2);
-    EXPECT_EQ(r.training.steps_per_epoch, 40);
-    EXPECT_EQ(r.training.log_every, 4);   // 80 steps / 20: a point every few steps
+    if (e.goal != "int8") {   // int8 only calibrates
+      EXPECT_EQ(r.training.epochs, 2);
+      EXPECT_EQ(r.training.steps_per_epoch, 40);
+      EXPECT_EQ(r.training.log_every, 4);   // 80 steps / 20: a point every few steps
+    }
     EXPECT_EQ(r.export_.format, e.format);
     ASSERT_EQ(r.stages.size(), e.components.size());
     for (size_t i = 0; i < r.stages.size(); ++i) {
@@ -240,14 +242,16 @@ TEST_F(UiApiTest, ShortRunFinishesAndReportsItsModel) {
     last_sparsity = l["sparsity"];
   }
   EXPECT_EQ(train_lines, 10);   // log_every 1 for 10 steps
-  EXPECT_NEAR(last_sparsity, 0.5, 0.002);   // all but conv1's 288 of 224,800 weights
+  EXPECT_NEAR(last_sparsity, 0.4965, 0.001);   // half of all but conv1's 288 and fc2's 1,280 of 224,800 weights
 
   // The exported model: every Conv/Gemm weight 2:4 and stored in 8 bits (uint8: the portable target); the original dense, float.
   const nlohmann::json layers = api.layers(id);
   ASSERT_EQ(layers["exported"].size(), 4u);
-  for (const auto& w : layers["exported"]) {   // the recipe leaves the first layer dense
+  for (const auto& w : layers["exported"]) {   // the recipe leaves the first layer and the classifier dense
     EXPECT_EQ(w["bits"], 8) << w;
-    EXPECT_EQ(w["sparsity"].get<double>(), w["name"] == "conv1.weight_uint8" ? 0.0 : 0.5) << w;
+    const bool dense = w["name"] == "conv1.weight_uint8" || w["name"] == "fc2.weight_uint8";
+    if (dense) EXPECT_LT(w["sparsity"].get<double>(), 0.05) << w;   // a few weights round to 0
+    else EXPECT_EQ(w["sparsity"].get<double>(), 0.5) << w;
   }
   ASSERT_EQ(layers["original"].size(), 4u);
   for (const auto& w : layers["original"]) EXPECT_EQ(w["bits"], 32) << w;
