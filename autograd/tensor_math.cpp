@@ -1,6 +1,9 @@
 #include <tamp/autograd/tensor_math.h>
 
+#include <tamp/autograd/kernels/rows.h>
+
 #include <cmath>
+#include <type_traits>
 
 namespace tamp {
 
@@ -28,7 +31,15 @@ void sum_to_impl(const Tensor& t, Tensor& out) {
     int64_t off = 0;
     for (int d = 0; d < rank - 1; ++d) off += (target[d] == 1 ? 0 : idx[d]) * out_strides[d];
     const T* row = src + o * inner;
-    if (inner_kept) {
+    if constexpr (std::is_same_v<T, float>) {  // the vectorised row kernels (kernels/rows.h)
+      if (inner_kept) {
+        kernels::add_rows(row, inner, dst + off, 1, inner);
+      } else {
+        float s = 0;
+        kernels::row_sums(row, &s, 1, inner);
+        dst[off] += s;
+      }
+    } else if (inner_kept) {
       T* drow = dst + off;
       for (int64_t i = 0; i < inner; ++i) drow[i] += row[i];
     } else {

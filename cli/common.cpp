@@ -4,6 +4,7 @@
 #include <tamp/io/hdf5_dataset.h>
 #include <tamp/io/idx.h>
 #include <tamp/io/onnx_import.h>
+#include <tamp/nn/graph_edit.h>
 #include <tamp/scheduler/evaluate.h>
 
 #include <fmt/format.h>
@@ -23,6 +24,12 @@ void add_model_arg(CLI::App& sub, ModelArg& arg) {
 }
 
 nn::GraphModule load_model(const std::string& path) { return io::load_onnx(path); }
+
+nn::GraphModule load_model_to_train(const std::string& path) {
+  nn::Graph g = io::load_onnx_graph(path);
+  nn::release_training_modes(g);
+  return nn::GraphModule(std::move(g));
+}
 
 void add_threads_option(CLI::App& sub, int& threads) {
   sub.add_option("--threads", threads, "OpenMP threads (0: OpenMP's default, OMP_NUM_THREADS)")

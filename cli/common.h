@@ -55,6 +55,11 @@ struct ModelArg {
 void add_model_arg(CLI::App& sub, ModelArg& arg);
 // io::load_onnx, after checking the file exists (a missing file is a kIo error naming it).
 nn::GraphModule load_model(const std::string& path);
+// load_model for the commands that train and write a model (train, prune, run, search): a
+// training-mode export (torch.onnx with training=TRAINING: BatchNormalization training_mode = 1,
+// Dropout with a constant training_mode input) becomes an inference model whose BatchNorm and
+// Dropout follow training and evaluation, so the written file runs as deployed.
+nn::GraphModule load_model_to_train(const std::string& path);
 
 // ---- threads ----
 

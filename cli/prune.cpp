@@ -92,7 +92,7 @@ int run_prune(const PruneArgs& args) {
     throw UsageError("a gradual --schedule needs --finetune-epochs");
   }
   check_output_folder(args.out, "--out");
-  nn::GraphModule model = load_model(args.model.path);
+  nn::GraphModule model = load_model_to_train(args.model.path);
   check_data_input_output(model.graph(), args.input, args.output);
   const int64_t params_before = nn::float_parameter_count(model.graph());
   FILE* progress = args.json ? stderr : stdout;

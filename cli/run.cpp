@@ -367,7 +367,7 @@ int run_on_rank(const RunArgs& args, dist::Context& world) {
   if (world.is_root() && !args.resume) clear_earlier_run(out, recipe.export_.path, args.overwrite);
   fs::create_directories(out);
 
-  nn::GraphModule model = load_model(recipe.model);
+  nn::GraphModule model = load_model_to_train(recipe.model);
   check_data_input_output(model.graph(), recipe.input, recipe.output);
   const RunSetup run{args, recipe, out, load_run_data(recipe, model),
                      run_batch_size(recipe, checkpoint, args.resume, world), world};

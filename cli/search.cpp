@@ -161,7 +161,7 @@ int run_search(SearchArgs a) {
     std::fflush(progress);
   };
 
-  nn::GraphModule model = load_model(a.model.path);
+  nn::GraphModule model = load_model_to_train(a.model.path);
   check_data_input_output(model.graph(), a.options.input, a.options.output);
   const nn::Graph original_graph = model.export_graph();
   const LoadedDataset data = load_dataset(a.data, "train");

@@ -81,7 +81,7 @@ nlohmann::ordered_json eval_json(const StageRecord& r) {
 int run_train(const TrainArgs& args) {
   check_output_folder(args.out, "--out");
   apply_threads(args.threads);
-  nn::GraphModule model = load_model(args.model.path);
+  nn::GraphModule model = load_model_to_train(args.model.path);
   check_data_input_output(model.graph(), args.input, args.output);
   const LoadedDataset data = load_dataset(args.data, "train");
   normalize_model_input(model, data, args.input);

@@ -1,8 +1,10 @@
 #include <tamp/autograd/kernels/parallel.h>
 #include <tamp/autograd/kernels/reduce.h>
+#include <tamp/autograd/kernels/rows.h>
 
 #include <algorithm>
 #include <limits>
+#include <type_traits>
 
 namespace tamp::kernels {
 
@@ -34,6 +36,15 @@ struct Fold {
 template <class T, ReduceKind K>
 void reduce_block(const T* in, T* out, int64_t outer, int64_t r_len, int64_t inner) {
   using F = Fold<T, K>;
+  constexpr bool kFloatSum = std::is_same_v<T, float> && K == ReduceKind::kSum;  // rows.h's kernels
+  if constexpr (kFloatSum) {
+    if (inner == 1) {
+      const int64_t grain = std::max<int64_t>(1, 32768 / std::max<int64_t>(r_len, 1));
+      parallel_for(outer, grain,
+                   [&](int64_t begin, int64_t end) { row_sums(in + begin * r_len, out + begin, end - begin, r_len); });
+      return;
+    }
+  }
   if (inner == 1) {
     const int64_t grain = std::max<int64_t>(1, 32768 / std::max<int64_t>(r_len, 1));
     parallel_for(outer, grain, [&](int64_t begin, int64_t end) {
@@ -65,6 +76,10 @@ void reduce_block(const T* in, T* out, int64_t outer, int64_t r_len, int64_t inn
       T* dst = out + o * inner;
       for (int64_t i = c0; i < c1; ++i) dst[i] = F::identity();
       const T* src = in + o * r_len * inner;
+      if constexpr (kFloatSum) {
+        add_rows(src + c0, inner, dst + c0, r_len, c1 - c0);
+        continue;
+      }
       for (int64_t r = 0; r < r_len; ++r) {
         const T* row = src + r * inner;
         for (int64_t i = c0; i < c1; ++i) dst[i] = F::apply(dst[i], row[i]);

@@ -123,6 +123,22 @@ void layer_norm_rows_backward_f32(const float* x, const float* scale, const floa
   }
 }
 
+void row_sums_f32(const float* x, float* out, int64_t rows, int64_t n) {
+  for (int64_t r = 0; r < rows; ++r, x += n) {
+    V acc = S::zero();
+    for_vectors(n, [&](int64_t i, int64_t lanes) HWY_ATTR { acc = hn::Add(acc, S::load_first(x + i, lanes)); });
+    out[r] = S::sum(acc);
+  }
+}
+
+void add_rows_f32(const float* x, int64_t stride, float* out, int64_t rows, int64_t n) {
+  for_vectors(n, [&](int64_t i, int64_t lanes) HWY_ATTR {
+    V acc = S::load_first(out + i, lanes);
+    for (int64_t r = 0; r < rows; ++r) acc = hn::Add(acc, S::load_first(x + r * stride + i, lanes));
+    S::store_first(out + i, acc, lanes);
+  });
+}
+
 }  // namespace tamp::kernels::HWY_NAMESPACE
 HWY_AFTER_NAMESPACE();
 
@@ -133,6 +149,14 @@ HWY_EXPORT(softmax_rows_f32);
 HWY_EXPORT(softmax_rows_backward_f32);
 HWY_EXPORT(layer_norm_rows_f32);
 HWY_EXPORT(layer_norm_rows_backward_f32);
+HWY_EXPORT(row_sums_f32);
+HWY_EXPORT(add_rows_f32);
+
+void row_sums(const float* x, float* out, int64_t rows, int64_t n) { TAMP_DISPATCH(row_sums_f32)(x, out, rows, n); }
+
+void add_rows(const float* x, int64_t stride, float* out, int64_t rows, int64_t n) {
+  TAMP_DISPATCH(add_rows_f32)(x, stride, out, rows, n);
+}
 
 void softmax_rows(const float* x, float* y, int64_t rows, int64_t n, bool log) {
   TAMP_DISPATCH(softmax_rows_f32)(x, y, rows, n, log);

@@ -1,5 +1,6 @@
 // Internal: vectorised fp32 kernels over contiguous rows (the last axis), on the CPU's best
-// instruction set: Softmax / LogSoftmax and LayerNormalization, forward and backward. The
+// instruction set: Softmax / LogSoftmax and LayerNormalization, forward and backward, and the
+// sums of ReduceSum / ReduceMean and of broadcast gradients (reduce.cpp, sum_to). The
 // ops (ops/softmax.cpp, ops/layer_norm.cpp) keep their general code for other layouts and
 // dtypes; rows run in parallel.
 //
@@ -26,5 +27,11 @@ void layer_norm_rows(const float* x, const float* scale, const float* bias, floa
 // own gradients (the op adds those).
 void layer_norm_rows_backward(const float* x, const float* scale, const float* mean, const float* rstd,
                               const float* dy, float* dx, int64_t rows, int64_t n);
+
+// out[r] = sum of row r (n values), for `rows` rows; float lanes, summed at the end.
+void row_sums(const float* x, float* out, int64_t rows, int64_t n);
+
+// out[i] += sum over r < rows of x[r * stride + i], for i < n: rows added onto one.
+void add_rows(const float* x, int64_t stride, float* out, int64_t rows, int64_t n);
 
 }  // namespace tamp::kernels

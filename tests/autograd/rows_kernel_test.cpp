@@ -1,8 +1,8 @@
 // The row kernels (kernels/rows.h: Softmax, LogSoftmax, LayerNormalization over the last
-// axis) and the channel kernels (kernels/channels.h: BatchNormalization), fp32, through their
-// ops, on every instruction set this CPU runs, against the same ops in float64 (which run the
-// general code): lengths that end inside a vector (1 to 70), large and negative values,
-// forward and backward.
+// axis, and the sums of ReduceSum and of broadcast gradients) and the channel kernels
+// (kernels/channels.h: BatchNormalization), fp32, through their ops, on every instruction set
+// this CPU runs, against the same ops in float64 (which run the general code): lengths that
+// end inside a vector (1 to 70), large and negative values, forward and backward.
 #include <tamp/autograd/apply.h>
 #include <tamp/autograd/op.h>
 #include <tamp/autograd/random.h>
@@ -78,6 +78,19 @@ TEST_P(RowKernel, BatchNormalizationChannelsMatchFloat64) {
                                        random_tensor({c}, 42, 1.0), random_tensor({c}, 43, 0.5), var};
     compare("BatchNormalization", stats, {{"momentum", 0.8f}}, 2e-5, {.opset = 15, .training = true}, 3);
     compare("BatchNormalization", stats, {}, 2e-5, {.opset = 15}, 3);   // eval: running statistics
+  }
+}
+
+TEST_P(RowKernel, SumsOfReduceSumAndBroadcastGradientsMatchFloat64) {
+  for (int64_t n : {1, 7, 8, 9, 17, 70}) {
+    SCOPED_TRACE("last axis " + std::to_string(n));
+    const Tensor x = random_tensor({5, 3, n}, 60 + n, 3.0);
+    for (const std::vector<int64_t>& axes : std::vector<std::vector<int64_t>>{{2}, {0}, {1}, {0, 2}, {0, 1}}) {
+      compare("ReduceSum", {x}, {{"axes", axes}}, 2e-6, {.opset = 11});
+    }
+    // The bias gradient of a broadcast Add: dY summed over the leading axes (sum_to).
+    compare("Add", {x, random_tensor({n}, 61, 1.0)}, {}, 2e-6);
+    compare("Add", {x, random_tensor({3, 1}, 62, 1.0)}, {}, 2e-6);
   }
 }
 

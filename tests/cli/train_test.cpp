@@ -14,6 +14,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 
@@ -105,6 +106,40 @@ TEST(Train, AdamOnTheFlatInputMlpPrintsProgressAndExports) {
   EXPECT_NE(r.out.find("test: 200 examples, top-1 "), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("wrote " + dir.file("mlp.onnx")), std::string::npos) << r.out;
   expect_tamp_equals_ort(dir.file("mlp.onnx"));
+}
+
+// A torch training-mode export (BatchNormalization with its five training outputs, Dropout with
+// a constant training_mode = true) trains as usual and is written as an inference model:
+// ONNX Runtime's output for an image does not depend on the other images of the batch.
+TEST(Train, ATrainingModeExportIsWrittenAsAnInferenceModel) {
+  TempDir dir;
+  const std::string out = dir.file("trained.onnx");
+  const CliResult r = run_tamp({"train", model_path("cnn_bn_train"), "--dataset", "fashion-mnist", "--limit", "256",
+                                "--steps", "3", "--batch", "32", "--threads", "1", "--out", out});
+  ASSERT_EQ(r.code, 0) << r.err;
+  const nn::Graph g = io::load_onnx_graph(out);
+  int batch_norms = 0, dropouts = 0;
+  for (const auto& n : g.nodes) {
+    if (n.op_type == "BatchNormalization") {
+      ++batch_norms;
+      EXPECT_EQ(n.outputs.size(), 1u) << n.name;
+      EXPECT_FALSE(n.attrs && n.attrs->has("training_mode")) << n.name;
+    }
+    if (n.op_type == "Dropout") {
+      ++dropouts;
+      EXPECT_LE(n.inputs.size(), 2u) << n.name;
+    }
+  }
+  EXPECT_EQ(batch_norms, 2);
+  EXPECT_EQ(dropouts, 1);
+  const nn::ValueInfo& in = g.inputs.at(0);
+  const Tensor batch = test_images(in, 16);
+  const Tensor logits = run_ort(out, {{in.name, batch}}).at("logits");
+  Tensor first = Tensor::empty({1, logits.dim(1)}, DType::kFloat32);
+  std::copy_n(logits.data<float>(), logits.dim(1), first.data<float>());
+  const Tensor alone = run_ort(out, {{in.name, test_images(in, 1)}}).at("logits");
+  expect_close(first, alone, {.rtol_of_max = 1e-5});
+  expect_tamp_equals_ort(out);
 }
 
 TEST(Train, UsageErrors) {
