@@ -25,6 +25,14 @@ void add_model_arg(CLI::App& sub, ModelArg& arg) {
 
 nn::GraphModule load_model(const std::string& path) { return io::load_onnx(path); }
 
+std::function<void(const StepLog&)> print_step_progress(std::FILE* out, int epochs) {
+  return [out, epochs](const StepLog& log) {
+    fmt::print(out, "epoch {}/{}  step {}/{}  loss {:.4f}  lr {:.3g}  {:.0f} samples/s\n", log.epoch + 1, epochs,
+               log.step, log.total_steps, log.loss, log.lr, log.samples_per_s);
+    std::fflush(out);
+  };
+}
+
 nn::GraphModule load_model_to_train(const std::string& path) {
   nn::Graph g = io::load_onnx_graph(path);
   nn::release_training_modes(g);

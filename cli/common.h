@@ -15,8 +15,10 @@
 #include <tamp/nn/dataset.h>
 #include <tamp/nn/graph_module.h>
 #include <tamp/nn/input_normalization.h>
+#include <tamp/scheduler/trainer.h>
 
 #include <CLI/CLI.hpp>
+#include <cstdio>
 #include <nlohmann/json.hpp>
 
 #include <functional>
@@ -60,6 +62,10 @@ nn::GraphModule load_model(const std::string& path);
 // Dropout with a constant training_mode input) becomes an inference model whose BatchNorm and
 // Dropout follow training and evaluation, so the written file runs as deployed.
 nn::GraphModule load_model_to_train(const std::string& path);
+
+// The progress line of `tamp train` and `tamp prune` for each logged step, flushed to `out`:
+// "epoch E/EPOCHS  step S/TOTAL  loss L  lr R  N samples/s".
+std::function<void(const StepLog&)> print_step_progress(std::FILE* out, int epochs);
 
 // ---- threads ----
 

@@ -118,11 +118,7 @@ int run_prune(const PruneArgs& args) {
     t.seed = args.seed;
     t.input = args.input;
     t.output = args.output;
-    t.on_log = [&](const StepLog& log) {
-      fmt::print(progress, "epoch {}/{}  step {}/{}  loss {:.4f}  lr {:.3g}  {:.0f} samples/s\n", log.epoch + 1,
-                 args.epochs, log.step, log.total_steps, log.loss, log.lr, log.samples_per_s);
-      std::fflush(progress);
-    };
+    t.on_log = print_step_progress(progress, args.epochs);
     fmt::print(progress, "pruning {} to {} ({} criterion, {}) while fine-tuning {} epoch(s) on {}\n",
                args.model.path, args.pattern, args.criterion, options.schedule.curve == pruning::Curve::kOneShot
                    ? std::string("one shot") : pruning::curve_name(options.schedule.curve) + " schedule",

@@ -131,11 +131,7 @@ int run_train(const TrainArgs& args) {
   options.log_every = args.log_every;
   options.input = args.input;
   options.output = args.output;
-  options.on_log = [&](const StepLog& log) {
-    fmt::print(progress, "epoch {}/{}  step {}/{}  loss {:.4f}  lr {:.3g}  {:.0f} samples/s\n", log.epoch + 1,
-               args.epochs, log.step, log.total_steps, log.loss, log.lr, log.samples_per_s);
-    std::fflush(progress);
-  };
+  options.on_log = print_step_progress(progress, args.epochs);
   fmt::print(progress, "training {} on {} ({} examples{}), {} epoch(s), batch {}, {} lr {:g} ({}){}\n",
              args.model.path, data.name, data.selected->size(), normalization_text(data), args.epochs, args.batch,
              args.optimizer, base_lr(options.optimizer), args.lr_schedule, args.qat ? ", quantization-aware" : "");
