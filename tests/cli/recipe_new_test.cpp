@@ -5,6 +5,7 @@
 // where it excludes; bad goals, files and models are refused with clear errors.
 #include "tamp_runner.h"
 
+#include "support/lone_gemm.h"
 #include "support/ort_runner.h"
 
 #include <tamp/io/idx.h>
@@ -114,13 +115,7 @@ TEST(RecipeNew, BadGoalsFilesAndModelsAreRefused) {
   EXPECT_NE(text.err.find("notes.onnx"), std::string::npos) << text.err;
   EXPECT_FALSE(fs::exists(dir.file("run")));   // refused before anything is written
   // One Gemm 784 -> 10 reads the input and gives the logits: 2:4 has nothing to prune.
-  nn::Graph one;
-  one.inputs.push_back({"input", DType::kFloat32, {nn::Dim::symbolic("batch"), nn::Dim::of(784)}});
-  one.outputs.push_back({"logits", DType::kFloat32, {nn::Dim::symbolic("batch"), nn::Dim::of(10)}});
-  one.initializers["w"] = Tensor::zeros({10, 784});
-  Attributes gemm;
-  gemm.set("transB", int64_t{1});
-  one.nodes.push_back({"fc", "Gemm", "", {"input", "w"}, {"logits"}, nn::attrs_with(gemm)});
+  const nn::Graph one = test::lone_gemm();
   io::save_onnx_graph(one, dir.file("one.onnx"));
   const CliResult none = run_tamp({"recipe", "new", dir.file("one.onnx"), "--goal", "2:4+int8"});
   EXPECT_EQ(none.code, 3) << none.err;

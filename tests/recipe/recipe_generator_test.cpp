@@ -2,6 +2,7 @@
 // goal the text parses strictly, and the survey's exclusions are the layers a person would
 // leave dense — the first conv and the classifier of the CNN, the depthwise convs of
 // MobileNetV2, the embeddings of the BERT encoder — each named with its reason.
+#include "support/lone_gemm.h"
 #include "support/ort_runner.h"  // source_dir()
 
 #include <tamp/io/onnx_import.h>
@@ -187,13 +188,7 @@ TEST(RecipeGenerator, BadGoalsAndUnprunableModelsAreRefused) {
   }
   EXPECT_NO_THROW(recipe(g, "smallest-within:0.5%"));
   // One Gemm 784 -> 10: the first layer and the classifier at once; 2:4 has nothing left.
-  nn::Graph one;
-  one.inputs.push_back({"input", DType::kFloat32, {nn::Dim::symbolic("batch"), nn::Dim::of(784)}});
-  one.outputs.push_back({"logits", DType::kFloat32, {nn::Dim::symbolic("batch"), nn::Dim::of(10)}});
-  one.initializers["w"] = Tensor::zeros({10, 784});
-  Attributes gemm;
-  gemm.set("transB", int64_t{1});
-  one.nodes.push_back({"fc", "Gemm", "", {"input", "w"}, {"logits"}, nn::attrs_with(gemm)});
+  const nn::Graph one = test::lone_gemm();
   try {
     recipe(one, "2:4");
     ADD_FAILURE() << "2:4 of a lone classifier";
