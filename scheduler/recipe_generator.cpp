@@ -148,8 +148,27 @@ std::string untouched_text(const ModelSurvey& s) {
   return t;
 }
 
+// Whether Fashion-MNIST's examples (float32 1x28x28 images, 784 values) can feed `in`: its
+// dims after the batch are unknown or multiply to 784.
+bool takes_fashion_mnist(const nn::ValueInfo& in) {
+  if (in.dtype != DType::kFloat32) return false;
+  if (!in.has_shape || in.shape.size() < 2) return true;
+  int64_t values = 1;
+  for (size_t i = 1; i < in.shape.size(); ++i) {
+    if (!in.shape[i].known()) return true;
+    values *= in.shape[i].value;
+  }
+  return values == 784;
+}
+
 // One line, so that an edit (the UI's page, a sed) replaces the whole section.
 void write_data(std::ostringstream& out, const ModelSurvey& s, const RecipeData& d) {
+  if (d.dataset == "fashion-mnist" && !takes_fashion_mnist(s.inputs[0])) {
+    comment(out, 0, fmt::format("NOTE: the model's input {} does not take Fashion-MNIST's float32 1x28x28 "
+                                "images, so `tamp run` will stop at the first batch: point `dataset:` at an HDF5 "
+                                "file of inputs of that shape (`hdf5:FILE.h5`, docs/recipes.md).",
+                                input_text(s.inputs[0])));
+  }
   if (!d.normalize.empty()) {
     comment(out, 0, "normalize: (x - mean) / std goes into the model, which then takes raw values.");
   } else if (s.normalizes_input) {

@@ -174,6 +174,18 @@ TEST(RecipeGenerator, BertKeepsItsEmbeddingsAndMobileNetItsDepthwiseConvs) {
   EXPECT_TRUE(std::count(dense.begin(), dense.end(), s.layers.front().weight));   // the stem, 3 input channels
 }
 
+// Fashion-MNIST (the default data) feeds 1x28x28 or 784-value inputs: a recipe for a model
+// that takes anything else says so where the data is named, and one for the CNN does not.
+TEST(RecipeGenerator, ARecipeSaysWhenFashionMnistCannotFeedTheModel) {
+  const std::string note = "does not take Fashion-MNIST's";
+  for (const char* name : {"mobilenet_v2", "resnet18", "bert_encoder"}) {
+    EXPECT_NE(unwrapped(recipe(model(name), "int8")).find(note), std::string::npos) << name;
+  }
+  for (const char* name : {"cnn", "mlp"}) {
+    EXPECT_EQ(unwrapped(recipe(model(name), "int8")).find(note), std::string::npos) << name;
+  }
+}
+
 TEST(RecipeGenerator, BadGoalsAndUnprunableModelsAreRefused) {
   const nn::Graph g = model("cnn");
   for (const char* goal : {"int4", "smallest", "smallest-within:0%", "smallest-within:1", "smallest-within:x%",
