@@ -198,88 +198,74 @@ compression::BiasCorrectionOptions read_bias_correction(Fields& f) {
 
 }  // namespace
 
+compression::SmoothQuantOptions read_smooth_quant(Fields& q) {
+  compression::SmoothQuantOptions o;
+  o.alpha = q.num("alpha", o.alpha, 0, 1);
+  o.search_alpha = q.flag("search_alpha", false);
+  o.search_rows = q.integer("search_rows", o.search_rows, 1);
+  o.exclude = q.strings("exclude");
+  q.finish();
+  return o;
+}
+
+compression::AdaRoundOptions read_adaround(Fields& q) {
+  compression::AdaRoundOptions o;
+  o.steps = q.integer("steps", o.steps, 0);
+  o.batch = q.integer("batch", o.batch, 1);
+  o.max_examples = q.integer("max_examples", o.max_examples, 1);
+  o.lr = q.num("lr", o.lr, 1e-9, 10);
+  o.reg_weight = q.num("reg_weight", o.reg_weight, 0, 1e6);
+  o.beta_start = q.num("beta_start", o.beta_start, 1e-3, 1e3);
+  o.beta_end = q.num("beta_end", o.beta_end, 1e-3, 1e3);
+  o.warmup = q.num("warmup", o.warmup, 0, 1);
+  o.seed = static_cast<uint64_t>(q.integer("seed", 0, 0));
+  o.exclude = q.strings("exclude");
+  q.finish();
+  return o;
+}
+
+// The stage's mapping under `key`, read by `read`, when the stage has one.
+template <class T, class Read>
+void read_section(Fields& f, const char* key, std::optional<T>& into, Read&& read) {
+  if (!f.has(key)) return;
+  Fields sub(f.node(key), f.at(key));
+  into = read(sub);
+}
+
 RecipeStage read_stage(const YAML::Node& node, const std::string& path, const std::string& base_dir) {
   Fields f(node, path);
   RecipeStage s;
   s.name = f.str("name");
   if (f.has("epochs")) s.epochs = static_cast<int>(f.integer("epochs", 1, 0, 100000));
   if (f.has("steps_per_epoch")) s.steps_per_epoch = f.integer("steps_per_epoch", -1, 1);
-  if (f.has("optimizer")) {
-    Fields o(f.node("optimizer"), f.at("optimizer"));
-    s.optimizer = read_optimizer(o);
-  }
-  if (f.has("lr_schedule")) {
-    Fields o(f.node("lr_schedule"), f.at("lr_schedule"));
-    s.lr_schedule = read_lr_schedule(o);
-  }
+  read_section(f, "optimizer", s.optimizer, read_optimizer);
+  read_section(f, "lr_schedule", s.lr_schedule, read_lr_schedule);
   if (f.has("calibration_batches")) s.calibration_batches = f.integer("calibration_batches", 1, 1);
   s.evaluate = f.flag("evaluate", true);
   s.lock_masks = f.flag("lock_masks", true);
-  if (f.has("distillation")) {
-    Fields d(f.node("distillation"), f.at("distillation"));
-    s.distillation = read_distillation(d, base_dir);
-  }
-  if (f.has("self_distillation")) {
-    Fields d(f.node("self_distillation"), f.at("self_distillation"));
-    s.self_distillation = read_self_distillation(d);
-  }
-  if (f.has("pruning")) {
-    Fields p(f.node("pruning"), f.at("pruning"));
-    s.pruning = read_pruning(p);
-  }
+  read_section(f, "distillation", s.distillation, [&](Fields& d) { return read_distillation(d, base_dir); });
+  read_section(f, "self_distillation", s.self_distillation, read_self_distillation);
+  read_section(f, "pruning", s.pruning, read_pruning);
   s.pattern_lock = f.flag("pattern_lock", false);
-  if (f.has("search")) {
-    Fields q(f.node("search"), f.at("search"));
-    s.search = read_search(q);
-  }
-  if (f.has("qat")) {
-    Fields q(f.node("qat"), f.at("qat"));
-    s.qat = read_quantizer(q);
+  read_section(f, "search", s.search, read_search);
+  read_section(f, "qat", s.qat, [](Fields& q) {
+    auto o = read_quantizer(q);
     q.finish();
-  }
-  if (f.has("ptq")) {
-    Fields q(f.node("ptq"), f.at("ptq"));
+    return o;
+  });
+  read_section(f, "ptq", s.ptq, [](Fields& q) {
     for (const char* k : {"freeze_bn_epoch", "freeze_bn_step"}) {
       if (q.has(k)) fail(q.at(k), "post-training quantization folds BatchNorm as it is; this key applies to qat");
     }
-    s.ptq = read_quantizer(q);
+    auto o = read_quantizer(q);
     q.finish();
-  }
-  if (f.has("equalization")) {
-    Fields q(f.node("equalization"), f.at("equalization"));
-    s.equalization = read_equalization(q);
-  }
-  if (f.has("bias_correction")) {
-    Fields q(f.node("bias_correction"), f.at("bias_correction"));
-    s.bias_correction = read_bias_correction(q);
-  }
+    return o;
+  });
+  read_section(f, "equalization", s.equalization, read_equalization);
+  read_section(f, "bias_correction", s.bias_correction, read_bias_correction);
   s.batch_norm_reestimation = f.flag("batch_norm_reestimation", false);
-  if (f.has("smooth_quant")) {
-    Fields q(f.node("smooth_quant"), f.at("smooth_quant"));
-    compression::SmoothQuantOptions o;
-    o.alpha = q.num("alpha", o.alpha, 0, 1);
-    o.search_alpha = q.flag("search_alpha", false);
-    o.search_rows = q.integer("search_rows", o.search_rows, 1);
-    o.exclude = q.strings("exclude");
-    q.finish();
-    s.smooth_quant = o;
-  }
-  if (f.has("adaround")) {
-    Fields q(f.node("adaround"), f.at("adaround"));
-    compression::AdaRoundOptions o;
-    o.steps = q.integer("steps", o.steps, 0);
-    o.batch = q.integer("batch", o.batch, 1);
-    o.max_examples = q.integer("max_examples", o.max_examples, 1);
-    o.lr = q.num("lr", o.lr, 1e-9, 10);
-    o.reg_weight = q.num("reg_weight", o.reg_weight, 0, 1e6);
-    o.beta_start = q.num("beta_start", o.beta_start, 1e-3, 1e3);
-    o.beta_end = q.num("beta_end", o.beta_end, 1e-3, 1e3);
-    o.warmup = q.num("warmup", o.warmup, 0, 1);
-    o.seed = static_cast<uint64_t>(q.integer("seed", 0, 0));
-    o.exclude = q.strings("exclude");
-    q.finish();
-    s.adaround = o;
-  }
+  read_section(f, "smooth_quant", s.smooth_quant, read_smooth_quant);
+  read_section(f, "adaround", s.adaround, read_adaround);
   f.finish();
   const bool trains = s.distillation || s.self_distillation || s.pruning || s.pattern_lock || s.qat;
   const bool recovers = s.equalization || s.bias_correction || s.batch_norm_reestimation;
