@@ -222,6 +222,16 @@ std::string run_adaround(const QuantizeArgs& a, nn::GraphModule& m, const TrainO
                      kept ? fmt::format(", {} kept round-to-nearest", kept) : "");
 }
 
+// --eval-data's test split, read like the calibration data but without its normalization
+// (the model normalizes already); nothing without --eval-data.
+std::optional<LoadedDataset> load_eval_data(const QuantizeArgs& a) {
+  if (a.eval_data.empty()) return std::nullopt;
+  DatasetArgs d = a.calib;
+  d.spec = a.eval_data;
+  d.normalize.clear();
+  return load_dataset(d, "test");
+}
+
 // One full static quantization of a copy, then each layer quantized alone against the float
 // model on the evaluation data (else the calibration data). Fills *bf16 with the
 // --fallback-bf16 most sensitive layers and writes --report.
@@ -231,13 +241,7 @@ nlohmann::ordered_json measure_sensitivity(const QuantizeArgs& a, const nn::Grap
   for (auto& [name, init] : copy.initializers) init = init.clone();
   nn::GraphModule probe(std::move(copy));
   Trainer(probe, {std::make_shared<StaticQuantization>(o)}, t).run();
-  std::optional<LoadedDataset> eval;
-  if (!a.eval_data.empty()) {
-    DatasetArgs d = a.calib;
-    d.spec = a.eval_data;
-    d.normalize.clear();   // the model normalizes already
-    eval = load_dataset(d, "test");
-  }
+  const std::optional<LoadedDataset> eval = load_eval_data(a);
   const LoadedDataset& on = eval ? *eval : calib;
   std::vector<Tensor> labels;
   const auto batches = labelled_batches(a, base, on, &labels);
@@ -487,12 +491,8 @@ int run_quantize(const QuantizeArgs& a) {
   io::save_onnx_graph(r.graph, a.out);
 
   nlohmann::ordered_json eval = nullptr;
-  std::optional<LoadedDataset> eval_data;
-  if (!a.eval_data.empty()) {
-    DatasetArgs d = a.calib;
-    d.spec = a.eval_data;
-    d.normalize.clear();   // the model normalizes already
-    eval_data = load_dataset(d, "test");
+  const std::optional<LoadedDataset> eval_data = load_eval_data(a);
+  if (eval_data) {
     nn::GraphModule before(g), after(r.graph);
     const EvalOptions eo{.input = a.input, .output = a.output};
     const EvalResult e0 = evaluate(before, *eval_data->selected, eo), e1 = evaluate(after, *eval_data->selected, eo);

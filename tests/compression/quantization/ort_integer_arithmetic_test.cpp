@@ -137,23 +137,19 @@ TEST(OrtIntegerArithmetic, QLinearConvBothMlasPathsSaturateAlike) {
   }
 }
 
-// The case: a one-node QDQ MatMul (ORT fuses it into QLinearMatMul). K = 64 inputs at
-// 255 and weights at 127: exactly 64 * 255 * 127 = 2,072,640, but each pair saturates at 32767
-// on x86 without VNNI.
-TEST(OrtIntegerArithmetic, QdqMatMulFusedByOrtSaturatesLikeTampSays) {
-  const int64_t k = 64, n = 3;
+// x (rows, K) -> Q/DQ -> MatMul with DQ(w (K, N) int8) -> Q/DQ -> y, every zero point 0 and
+// uint8 activations: the QDQ pattern ONNX Runtime fuses into QLinearMatMul.
+nn::Graph qdq_matmul(int64_t rows, const Tensor& w, float x_scale, float w_scale, float y_scale) {
   nn::Graph g;
   g.opsets[""] = 13;
-  g.inputs.push_back({"x", DType::kFloat32, dims_of({2, k})});
-  g.outputs.push_back({"y", DType::kFloat32, dims_of({2, n})});
-  g.initializers["x_scale"] = Tensor::scalar(1.0f);
+  g.inputs.push_back({"x", DType::kFloat32, dims_of({rows, w.dim(0)})});
+  g.outputs.push_back({"y", DType::kFloat32, dims_of({rows, w.dim(1)})});
+  g.initializers["x_scale"] = Tensor::scalar(x_scale);
   g.initializers["x_zp"] = Tensor::scalar(0, DType::kUInt8);
-  Tensor w = Tensor::empty({k, n}, DType::kInt8);
-  for (int64_t i = 0; i < w.numel(); ++i) w.data<int8_t>()[i] = static_cast<int8_t>(i % n == 2 ? -7 : 127);
   g.initializers["w"] = w;
-  g.initializers["w_scale"] = Tensor::scalar(1.0f);
+  g.initializers["w_scale"] = Tensor::scalar(w_scale);
   g.initializers["w_zp"] = Tensor::scalar(0, DType::kInt8);
-  g.initializers["y_scale"] = Tensor::scalar(16384.0f);  // 2,072,640 and 2,097,088 stay below 255 steps
+  g.initializers["y_scale"] = Tensor::scalar(y_scale);
   g.initializers["y_zp"] = Tensor::scalar(0, DType::kUInt8);
   g.nodes.push_back({"qx", "QuantizeLinear", "", {"x", "x_scale", "x_zp"}, {"xq"}});
   g.nodes.push_back({"dqx", "DequantizeLinear", "", {"xq", "x_scale", "x_zp"}, {"xd"}});
@@ -161,6 +157,18 @@ TEST(OrtIntegerArithmetic, QdqMatMulFusedByOrtSaturatesLikeTampSays) {
   g.nodes.push_back({"mm", "MatMul", "", {"xd", "wd"}, {"yf"}});
   g.nodes.push_back({"qy", "QuantizeLinear", "", {"yf", "y_scale", "y_zp"}, {"yq"}});
   g.nodes.push_back({"dqy", "DequantizeLinear", "", {"yq", "y_scale", "y_zp"}, {"y"}});
+  return g;
+}
+
+// The case: a one-node QDQ MatMul (ORT fuses it into QLinearMatMul). K = 64 inputs at
+// 255 and weights at 127: exactly 64 * 255 * 127 = 2,072,640, but each pair saturates at 32767
+// on x86 without VNNI.
+TEST(OrtIntegerArithmetic, QdqMatMulFusedByOrtSaturatesLikeTampSays) {
+  const int64_t k = 64, n = 3;
+  Tensor w = Tensor::empty({k, n}, DType::kInt8);
+  for (int64_t i = 0; i < w.numel(); ++i) w.data<int8_t>()[i] = static_cast<int8_t>(i % n == 2 ? -7 : 127);
+  // y scale 16384: 2,072,640 and 2,097,088 stay below 255 steps
+  const nn::Graph g = qdq_matmul(2, w, 1.0f, 1.0f, 16384.0f);
   Tensor x = Tensor::empty({2, k});
   for (int64_t i = 0; i < x.numel(); ++i) x.data<float>()[i] = 255.0f;
   const Outputs o = run_both(g, x);
@@ -182,25 +190,9 @@ TEST(OrtIntegerArithmetic, QdqMatMulFusedByOrtSaturatesLikeTampSays) {
 // layer-0 K projection's; tamp's fused integer op computes ORT's 54 with either arithmetic.
 TEST(OrtIntegerArithmetic, QdqMatMulRequantizedByOrtRoundsAFloatTieTheQdqGraphDoesNot) {
   const float sa = 0.028550131f, sw = 0.0054661273f, sy = 0.018482013f;
-  nn::Graph g;
-  g.opsets[""] = 13;
-  g.inputs.push_back({"x", DType::kFloat32, dims_of({1, 1})});
-  g.outputs.push_back({"y", DType::kFloat32, dims_of({1, 1})});
-  g.initializers["x_scale"] = Tensor::scalar(sa);
-  g.initializers["x_zp"] = Tensor::scalar(0, DType::kUInt8);
   Tensor w = Tensor::empty({1, 1}, DType::kInt8);
   w.data<int8_t>()[0] = 99;
-  g.initializers["w"] = w;
-  g.initializers["w_scale"] = Tensor::scalar(sw);
-  g.initializers["w_zp"] = Tensor::scalar(0, DType::kInt8);
-  g.initializers["y_scale"] = Tensor::scalar(sy);
-  g.initializers["y_zp"] = Tensor::scalar(0, DType::kUInt8);
-  g.nodes.push_back({"qx", "QuantizeLinear", "", {"x", "x_scale", "x_zp"}, {"xq"}});
-  g.nodes.push_back({"dqx", "DequantizeLinear", "", {"xq", "x_scale", "x_zp"}, {"xd"}});
-  g.nodes.push_back({"dqw", "DequantizeLinear", "", {"w", "w_scale", "w_zp"}, {"wd"}});
-  g.nodes.push_back({"mm", "MatMul", "", {"xd", "wd"}, {"yf"}});
-  g.nodes.push_back({"qy", "QuantizeLinear", "", {"yf", "y_scale", "y_zp"}, {"yq"}});
-  g.nodes.push_back({"dqy", "DequantizeLinear", "", {"yq", "y_scale", "y_zp"}, {"y"}});
+  const nn::Graph g = qdq_matmul(1, w, sa, sw, sy);
   const Tensor x = Tensor::from_vector<float>({1, 1}, {64 * sa});  // quantizes to 64: acc = 64 * 99 = 6336
   const Outputs o = run_both(g, x);
   Tensor qdq;
