@@ -86,6 +86,7 @@ TuneArgs from_recipe(const TuneArgs& cli) {
   if (!t.scheme.empty()) a.scheme = t.scheme;
   if (!t.calibration.empty()) a.calibration = t.calibration;
   a.sparsity = t.sparsity;
+  if (!t.fallback.empty()) a.fallback = t.fallback;
   a.exclude = t.exclude;
   for (const auto& [k, v] : t.searchable) {
     std::string item = k + "=";
@@ -134,6 +135,7 @@ int run_tune(const TuneArgs& cli) {
   o.schemes = a.scheme;
   o.calibrations = a.calibration;
   o.sparsities = a.sparsity;
+  o.fallbacks = a.fallback;
   o.exclude = a.exclude;
   o.searchable = parse_searchable(a.searchable);
   o.calibration = calib.selected;
@@ -183,7 +185,9 @@ int run_tune(const TuneArgs& cli) {
                              {"calibration_passes", problem.calibration_passes()}, {"message", r.message},
                              {"best", trial_json(problem.space(), *r.best)}};
     j["fallbacks"] = nlohmann::ordered_json::array();
-    for (const auto& f : r.fallbacks) j["fallbacks"].push_back({{"op", f.op}, {"reason", f.text}});
+    for (const auto& f : r.fallbacks) {
+      j["fallbacks"].push_back({{"op", f.op}, {"precision", f.precision}, {"reason", f.text}});
+    }
     j["history"] = nlohmann::ordered_json::array();
     for (const auto& h : r.history) j["history"].push_back(trial_json(problem.space(), h));
     j["target"] = a.target.target;
@@ -192,12 +196,12 @@ int run_tune(const TuneArgs& cli) {
     if (parity && !parity->passed()) print_parity(*parity, stderr);
   } else {
     fmt::print("{}\n", r.message);
-    fmt::print("ops kept in fp32: {}\n", r.fallbacks.empty() ? "none" : std::to_string(r.fallbacks.size()));
-    for (const auto& f : r.fallbacks) fmt::print("  {}: {}\n", f.op, f.text);
+    fmt::print("ops not in int8: {}\n", r.fallbacks.empty() ? "none" : std::to_string(r.fallbacks.size()));
+    for (const auto& f : r.fallbacks) fmt::print("  {} ({}): {}\n", f.op, f.precision, f.text);
     for (const auto& [name, value] : values) {
       if (name.ends_with(":quantize")) continue;
       const std::string op = name.substr(0, name.rfind(':'));
-      if (values.count(op + ":quantize") && values.at(op + ":quantize") == "fp32") continue;
+      if (values.count(op + ":quantize") && values.at(op + ":quantize") != "int8") continue;
       fmt::print("  {} = {}\n", name, value);
     }
     if (parity) print_parity(*parity, stdout);
@@ -252,6 +256,11 @@ Action setup_tune(CLI::App& sub) {
       ->delimiter(',');
   sub.add_option("--searchable", a->searchable, "KEY=V1,V2: percentile or weight_narrow_range candidates")
       ->type_name("KEY=V1,V2");
+  sub.add_option("--fallback", a->fallback, "what an op that is not int8 may become, cheapest tried first: bf16 "
+                                            "(bfloat16 weights, float compute), fp32, or bf16,fp32")
+      ->delimiter(',')
+      ->check(CLI::IsMember({"bf16", "fp32"}))
+      ->capture_default_str();
   sub.add_option("--exclude", a->exclude, "node names or op types never quantized")->type_name("NAME|OP");
   sub.add_option("--format", a->format, "qdq or qoperator")->check(CLI::IsMember({"qdq", "qoperator"}))
       ->capture_default_str();

@@ -33,6 +33,7 @@ struct TuneArgs {
   int64_t calib_batches = 8, batch = 64;
   std::vector<std::string> granularity{"per_channel", "per_tensor"}, scheme{"asym", "sym"},
       calibration{"minmax", "percentile", "entropy", "mse"}, sparsity, searchable, exclude;
+  std::vector<std::string> fallback{"fp32"};  // what an op that is not int8 may become: bf16, fp32
   std::string format = "qdq";
   std::string input, output;
   bool json = false;

@@ -10,7 +10,8 @@
 //
 // The space, per quantizable op of quant_plan.h (Conv, ConvTranspose, Gemm, MatMul, residual
 // Add), in this order:
-//   <node>:quantize     int8 | fp32 (fp32: the op is excluded from the plan)
+//   <node>:quantize     int8 | the `fallbacks` (bf16: weight and bias rounded to bfloat16 and
+//                       stored so, compute in float32; fp32: the op is excluded from the plan)
 //   <node>:granularity  per_channel | per_tensor (weight; ops with a weight whose channel axis
 //                       is known)
 //   <node>:scheme       asym | sym (uint8 activations the op owns: zero point from the range,
@@ -45,6 +46,8 @@ struct QuantTuningOptions {
   std::vector<std::string> schemes{"asym", "sym"};
   std::vector<std::string> calibrations{"minmax", "percentile", "entropy", "mse"};
   std::vector<std::string> bits{"8"};
+  // What an op that is not int8 may become, cheapest first: "bf16", "fp32" or both.
+  std::vector<std::string> fallbacks{"fp32"};
   std::vector<std::string> sparsities;   // e.g. {"0", "0.5", "0.75"}; empty: no pruning dimensions
   std::vector<std::string> exclude;      // node names or op types never quantized nor searched
   // Searchable values: "percentile" (of the percentile calibration, default 99.99) and
@@ -95,6 +98,7 @@ class QuantTuningProblem : public TuningProblem {
  private:
   struct Choice {
     std::set<std::string> quantized;            // compute nodes
+    std::vector<std::string> bf16;              // compute nodes with bf16 weights
     std::map<std::string, double> sparsity;     // weight -> level
   };
   Choice choice(const Config& c) const;

@@ -54,6 +54,7 @@ RecipeTuning read_recipe_tuning(recipe_detail::Fields& f) {
       fail(fmt::format("{}[{}]", f.at("sparsity"), i), fmt::format("'{}' is not a level in [0, 1)", t.sparsity[i]));
     }
   }
+  t.fallback = scalars(f, "fallback", {"bf16", "fp32"});
   t.exclude = f.strings("exclude");
   if (f.has("searchable")) {
     recipe_detail::Fields s(f.node("searchable"), f.at("searchable"));

@@ -41,6 +41,7 @@ struct RecipeTuning {
   uint64_t seed = 0;                 // the recipe's seed
   int64_t calibration_batches = 8;
   std::vector<std::string> granularity, scheme, calibration, sparsity, exclude;  // empty: defaults
+  std::vector<std::string> fallback;  // bf16, fp32 or both; empty: fp32
   std::map<std::string, std::vector<std::string>> searchable;
   std::string history = "tuning.jsonl";  // a file name inside the output folder
 };

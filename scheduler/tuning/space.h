@@ -24,7 +24,7 @@
 namespace tamp::tuning {
 
 enum class DimensionKind {
-  kFallback,  // {"int8", "fp32"}: quantize the op or keep it in float
+  kFallback,  // {"int8", "fp32"} or {"int8", "bf16", "fp32"}: quantize the op or not, cheapest first
   kOption,    // a per-op quantization setting (granularity, scheme, calibration, bits)
   kSparsity,  // a per-layer sparsity level ("0", "0.5", ...)
   kUser,      // a value the user marked searchable
@@ -56,6 +56,8 @@ class TuningSpace {
   std::vector<int> dimensions_of_kind(DimensionKind kind) const;
 
   Config default_config() const { return Config(dims_.size(), 0); }
+  // The index of dimension d's last candidate (a fallback dimension's widest precision).
+  int last_index(int d) const { return static_cast<int>(dims_.at(static_cast<size_t>(d)).values.size()) - 1; }
   // Every fallback dimension (there is at least one) keeps its op in float: the
   // configuration quantizes nothing.
   bool quantizes_nothing(const Config& c) const;

@@ -29,12 +29,13 @@ struct TunerOptions {
   std::function<void(const TrialRecord&)> on_trial;  // after each trial (progress lines)
 };
 
-// Why an op of the result stays in fp32.
+// Why an op of the result is not int8.
 struct FallbackReason {
   std::string op;                 // the fallback dimension's target (the node)
-  std::optional<double> accuracy_alone;     // a trial with only this op in fp32, if any ran
+  std::string precision;          // what it became: "bf16" or "fp32"
+  std::optional<double> accuracy_alone;     // a trial with only this op not int8, if any ran
   std::optional<double> quantization_error; // TuningProblem::quantization_error, if known
-  std::string text;               // "accuracy 0.83 with this op alone in fp32 (0.61 all int8)"
+  std::string text;               // "accuracy 0.83 with this op alone not int8 (0.61 all int8)"
 };
 
 struct TuningResult {
