@@ -18,11 +18,11 @@
 #include <tamp/compression/distillation/distillation.h>
 #include <tamp/compression/distillation/self_distillation.h>
 #include <tamp/compression/pruning/pruning.h>
-#include <tamp/compression/quantization/adaround.h>
-#include <tamp/compression/quantization/bias_correction.h>
-#include <tamp/compression/quantization/equalization.h>
 #include <tamp/compression/quantization/fake_quantizer.h>
-#include <tamp/compression/quantization/smooth_quant.h>
+#include <tamp/compression/quantization/ptq/adaround.h>
+#include <tamp/compression/quantization/ptq/bias_correction.h>
+#include <tamp/compression/quantization/ptq/equalization.h>
+#include <tamp/compression/quantization/ptq/smooth_quant.h>
 #include <tamp/nn/input_normalization.h>
 #include <tamp/scheduler/scheduler.h>
 #include <tamp/scheduler/search/architecture_search.h>

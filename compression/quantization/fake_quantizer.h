@@ -11,10 +11,10 @@
 #pragma once
 
 #include <tamp/compression/component.h>
-#include <tamp/compression/quantization/batch_norm_qat.h>
 #include <tamp/compression/quantization/export_target.h>
 #include <tamp/compression/quantization/fake_quant_graph.h>
-#include <tamp/compression/quantization/observer.h>
+#include <tamp/compression/quantization/observers/observer.h>
+#include <tamp/compression/quantization/qat/batch_norm_qat.h>
 
 #include <map>
 #include <memory>

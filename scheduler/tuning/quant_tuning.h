@@ -24,7 +24,7 @@
 #pragma once
 
 #include <tamp/compression/quantization/export_target.h>
-#include <tamp/compression/quantization/lower.h>
+#include <tamp/compression/quantization/lowering/lower.h>
 #include <tamp/nn/dataset.h>
 #include <tamp/nn/graph.h>
 #include <tamp/scheduler/evaluate.h>
