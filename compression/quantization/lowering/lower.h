@@ -1,33 +1,10 @@
 // Lowering a FakeQuantize graph (after QAT or static PTQ) to standard ONNX that ONNX Runtime
-// runs with int8 kernels, and that tamp itself can run to measure the exported accuracy.
+// runs with integer kernels, as QDQ or QOperator, and that tamp itself can run. Throws, naming
+// the node, on ranges, scales or ops the export cannot write exactly for the graph's target.
+// What each format writes and what is refused: docs/quantization.md#lowering-to-qdq-and-qoperator
 //
 //   nn::Graph qdq = lower_quantized(model.export_graph(), QuantFormat::kQdq);
 //   io::save_onnx_graph(qdq, "cnn_int8.onnx");
-//
-// QDQ (kQdq): weights become int8 initializers + DequantizeLinear (per output channel),
-// biases of Conv/Gemm int32 initializers with scale s_x * s_w (zero point 0) +
-// DequantizeLinear, activations QuantizeLinear -> DequantizeLinear pairs; pass-through ops
-// (MaxPool, Flatten, Reshape, ...) get Q/DQ with their input's parameters after them and
-// Dropout goes. ORT fuses every Conv/Gemm/MatMul into QLinearConv / QGemm / QLinearMatMul.
-//
-// QOperator (kQOperator): the QDQ graph with each quantized Conv turned into QLinearConv,
-// MatMul into QLinearMatMul, Gemm into MatMulInteger (+ int32 bias, requantization as
-// Cast/Mul/QuantizeLinear), pass-through ops run on uint8 directly; QuantizeLinear at the
-// entry and DequantizeLinear at the exit; ops without an integer form (residual Add, ...)
-// stay float between DequantizeLinear and QuantizeLinear.
-//
-// Weights keep the integer range they were quantized to, stored as int8 or uint8 (7-bit
-// reduce-range, narrow range and fewer bits included). The graph's export target
-// (export_target.h, metadata kTargetMetadataKey, set by the quantizer) is checked against
-// every range and recorded in the result's metadata; a graph without one gets the first of
-// portable, arm, vnni its ranges are exact on.
-//
-// Refused, with an error naming the node: weight ranges int8/uint8 cannot hold, activation
-// ranges other than int8 [-128, 127] and uint8 [0, 255] (QuantizeLinear saturates to those),
-// ranges the export target does not compute exactly, scales that are zero, negative or not
-// finite, zero points off the integer grid, bypassed (never calibrated) FakeQuantize,
-// default-domain opset below 13, and for QOperator a quantized Conv/Gemm/MatMul that has no
-// integer form.
 #pragma once
 
 #include <tamp/compression/quantization/qspec.h>

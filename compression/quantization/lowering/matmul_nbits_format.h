@@ -1,19 +1,10 @@
-// ONNX Runtime's com.microsoft MatMulNBits weight layout (docs/architecture.md, "Numerics"): packing
-// block-quantized integer weights into the B / scales / zero_points initializers, and back.
+// ONNX Runtime's com.microsoft MatMulNBits weight layout: block-quantized integer weights
+// packed into the B / scales / zero_points initializers, and back.
+// Layout: docs/quantization.md#weight-only-blocks-gptq-matmulnbits
 //
-//   BlockQuantized q = quantize_blocks_rtn(w_nk, {.bits = 4, .block_size = 32});  // block_quant.h
-//   MatMulNBitsWeights p = pack_matmul_nbits(q);
+//   MatMulNBitsWeights p = pack_matmul_nbits(q);         // q: quantize_blocks_rtn (block_quant.h)
 //   // B uint8 [N, K/32, 16], scales float [N * K/32], zero_points absent (symmetric: zp 8)
 //   Tensor w_hat = dequantize(p);                       // float [N, K], what ORT multiplies by
-//
-// Layout, with k_blocks = ceil(K / block_size) (a K that the block size does not divide gets a
-// padded last block; its padding holds the block's zero point, so it dequantizes to 0):
-//   B            uint8 [N, k_blocks, block_size * bits / 8], row n = output channel n; values
-//                packed little-end first: for 4 bits, value 2i in the low nibble of byte i,
-//                value 2i+1 in the high nibble.
-//   scales       float32 [N * k_blocks]
-//   zero_points  uint8 [N * ceil(k_blocks * bits / 8)], each row packed like B and padded to a
-//                whole byte; absent when every zero point is 2^(bits-1) (symmetric).
 #pragma once
 
 #include <tamp/autograd/tensor.h>

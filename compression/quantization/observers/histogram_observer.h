@@ -1,16 +1,9 @@
-// HistogramObserver: a histogram of everything observed, from which the range is chosen by
-// percentile, entropy (KL divergence, TensorRT-style) or MSE (QuantSpec::observer.kind).
-// Per channel (spec.per_channel, spec.axis) it keeps one histogram per channel and computes
-// exactly what a per-tensor observer fed with that channel's slices would.
+// HistogramObserver: a histogram of everything observed (one per channel when per channel),
+// from which the range is chosen by percentile, entropy (KL) or MSE (QuantSpec::observer.kind).
+// Bins, merging and sync: docs/quantization.md#observers
 //
 //   QuantSpec s = quint8;  s.observer = {.kind = ObserverKind::kEntropy};
 //   HistogramObserver h(s);  for (...) h.observe(act);  auto [lo, hi] = h.range();
-//   QuantSpec w = qint8_per_channel;  w.observer.kind = ObserverKind::kMse;   // weights
-//   HistogramObserver hw(w);  hw.observe(weight);  auto [wlo, whi] = hw.range();   // [C] each
-//
-// The histogram covers [-R, R] with `bins` bins per sign, R a power of two. When a batch
-// exceeds R, R doubles and pairs of bins merge, which is exact; so histograms of different
-// ranks can be brought to a common R and summed (sync).
 #pragma once
 
 #include <tamp/compression/quantization/observers/observer.h>

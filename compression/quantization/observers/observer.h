@@ -1,15 +1,10 @@
-// Observers: watch the values a tensor takes (activations during calibration or QAT, weights
-// at every step) and turn them into a quantization range, then into a scale and zero point.
+// Observers: watch the values a tensor takes and turn them into a range, then a scale and zero
+// point; state is tensors (checkpoints, cross-rank sync). Kinds: docs/quantization.md#observers
 //
 //   auto obs = make_observer(quint8);                 // moving-average min-max, per tensor
 //   for (auto& batch : calibration) obs->observe(activation(batch));
 //   obs->sync(collective);                            // ranks agree (min/max, histograms)
 //   QuantParams p = obs->qparams();                   // FakeQuantize's scale and zero point
-//
-// Kinds (QuantSpec::observer.kind): min-max, moving-average min-max, and histogram observers
-// that choose the range by percentile, entropy (KL divergence, TensorRT-style) or MSE; each
-// per tensor or per channel. State is kept as tensors, so checkpoints (state / load_state)
-// and cross-rank reductions (sync) need nothing else.
 #pragma once
 
 #include <tamp/compression/quantization/qspec.h>

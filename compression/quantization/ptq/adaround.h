@@ -1,23 +1,10 @@
-// AdaRound (Nagel et al., "Up or Down? Adaptive Rounding for Post-Training Quantization",
-// ICML 2020): instead of rounding every weight to the nearest grid point, learn per weight
-// whether to round down or up so that the layer's output on calibration data changes least.
+// AdaRound (Nagel et al., ICML 2020): after calibration, each quantized layer learns per weight
+// whether to round down or up so that its output on calibration data changes least; a layer
+// it does not improve keeps round-to-nearest. Algorithm: docs/ptq_smoothquant_adaround.md#adaround
 //
-//   // after a ptq stage (scales frozen), on the same calibration data:
-//   auto ada = std::make_shared<AdaRound>(AdaRoundOptions{.steps = 500});
+//   auto ada = std::make_shared<AdaRound>(AdaRoundOptions{.steps = 500});   // after a ptq stage
 //   Trainer(model, {ada}, {.train = calib, .calibration_batches = 8}).run();
 //   for (const auto& l : ada->layers()) ... // l.mse_nearest, l.mse_adaround
-//
-// Per Conv / Gemm / MatMul whose weight is fake-quantized, in graph order: the layer's input x
-// is taken from the quantized model as the earlier layers left it; W̃ = s · (floor(W / s) +
-// h(V)) with the rectified sigmoid h(V) = clip(σ(V)(ζ − γ) + γ, 0, 1), ζ = 1.1, γ = −0.1, V
-// initialised so that h(V) is the fractional part of W / s. Adam on V minimises
-// ||W x − W̃ x||² (summed over a sample's outputs, mean over the batch) + λ Σ (1 − |2h(V) − 1|^β)
-// with the regulariser off for the first `warmup` of the steps and β annealed linearly from
-// beta_start to beta_end after it. The weights are then fixed to floor + [h(V) ≥ 0.5] on the
-// site's frozen scale and zero point (weights already at the end of the integer range keep
-// their nearest value), so the FakeQuantize graph and its QDQ export hold exactly these
-// integers. A layer whose learned rounding reconstructs worse than rounding to nearest on the
-// calibration data keeps round-to-nearest (layers() says which).
 #pragma once
 
 #include <tamp/compression/component.h>

@@ -1,16 +1,6 @@
-// BatchNorm re-estimation: pruning (or any weight change) moves the statistics of the values
-// entering each BatchNormalization, and its running mean and variance, measured on the
-// original weights, no longer normalise them. This recomputes them on calibration batches,
-// as PyTorch does with `momentum=None` after resetting the running statistics:
-//   running_mean = mean over batches of the batch mean          (per channel)
-//   running_var  = mean over batches of the unbiased batch variance
-// with the model in training mode, so each BatchNorm normalises with its batch statistics
-// and the inputs of later ones are what training-mode statistics see. Dropout, if any, is
-// in training mode too (as in PyTorch's recipe).
-//
-// Run it before BatchNorm is folded (quantization folds it at attach): after pruning, in a
-// stage of its own before the ptq stage; `tamp prune --bn-reestimate`, `tamp quantize
-// --bn-reestimate`; recipe key `batch_norm_reestimation`.
+// BatchNorm re-estimation: running mean and variance recomputed on calibration batches (as
+// PyTorch with momentum=None), after pruning and before BatchNorm is folded (a stage before
+// ptq). Method: docs/ptq_recovery.md#batchnorm-re-estimation
 //
 //   Trainer(model, {std::make_shared<BatchNormReestimation>()},
 //           {.train = data, .calibration_batches = 32}).run();

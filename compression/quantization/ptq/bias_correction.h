@@ -1,12 +1,6 @@
-// Empirical bias correction (Nagel et al. 2019, "Data-Free Quantization", section 4.2, with
-// data instead of BatchNorm statistics): quantization moves the mean of a layer's output,
-// E[Q(W) x_q] != E[W x], and later layers inherit the shift. Layer by layer, in graph order,
-//   b_c += E[y_float]_c - E[y_quantized]_c        (per output channel c)
-// where y_float is the layer's output in the float model and y_quantized its output in the
-// quantized model with every earlier layer already corrected, both on the same inputs.
-// The bias is a float initializer in the FakeQuantize graph (lowering quantizes it to int32
-// at export), so the exported model carries the correction. Conv, ConvTranspose and Gemm with
-// a quantized weight are corrected; a layer without a bias gets one.
+// Empirical bias correction (Nagel et al. 2019, section 4.2): layer by layer, each quantized
+// layer's bias absorbs the shift quantization made in its output's per-channel mean.
+// Method: docs/ptq_recovery.md#bias-correction
 //
 //   correct_biases(quantized_model, batches);   // after StaticQuantization::finalize
 #pragma once

@@ -1,19 +1,9 @@
-// Group-wise (block) quantization of a weight matrix along its reduction axis, the scheme of
-// weight-only quantization: each output channel n of W [N, K] is cut into blocks of
-// `group_size` columns along K, each with its own scale (and zero point when asymmetric).
-// Round-to-nearest (RTN) is quantize_blocks_rtn; GPTQ (gptq.h) uses the same per-block
-// parameters and codes but chooses them column by column with error feedback.
+// Group-wise (block) quantization of a weight W [N, K] along K, each block with its own scale
+// (and zero point when asymmetric); codes unsigned as MatMulNBits stores them,
+// w ≈ (code - zp) * scale. Ranges: docs/quantization.md#weight-only-blocks-gptq-matmulnbits
 //
-//   QuantSpec spec{.bits = 4, .group_size = 32};                   // symmetric int4
-//   BlockQuantized q = quantize_blocks_rtn(w_nk, spec);            // codes, scales
+//   BlockQuantized q = quantize_blocks_rtn(w_nk, {.bits = 4, .group_size = 32});  // symmetric int4
 //   Tensor w_hat = dequantize(q);                                  // matmul_nbits_format.h
-//
-// Codes are unsigned, as MatMulNBits stores them: w ≈ (code - zp) * scale.
-//  - symmetric: the signed range [-2^(b-1), 2^(b-1) - 1] shifted by zp = 2^(b-1) (ORT's
-//    implicit zero point); scale = max|w| / (2^(b-1) - 1), as choose_qparams picks it.
-//  - asymmetric: [0, 2^b - 1] with zp = -round(min / scale), scale = (max - min) / (2^b - 1),
-//    the range first widened to contain 0 (choose_qparams).
-// spec.is_signed is ignored (implied by spec.symmetric); narrow_range and power_of_two apply.
 #pragma once
 
 #include <tamp/compression/quantization/lowering/matmul_nbits_format.h>

@@ -1,16 +1,6 @@
-// Dynamic post-training quantization: int8 weights, activations quantized at run time. Every
-// MatMul / Gemm with a constant weight (linear_layers.h) becomes the pattern ONNX Runtime
-// fuses into its DynamicQuantizeMatMul kernel:
-//
-//   x ─ DynamicQuantizeLinear ─┬ x_q ─────┐
-//                              ├ x_zp ────┼ MatMulInteger(x_q, W_q, x_zp[, W_zp]) ─ Cast(float) ─┐
-//                              └ x_scale ─ Mul(x_scale, W_scale) ──────────────────────────── Mul ─ Add(bias) ─ y
-//
-// with W_q int8 [K, N] (Gemm weights transposed, alpha folded in), W_scale a scalar or one
-// per output column [N]. Layers reading the same value (attention's q, k, v) share one
-// DynamicQuantizeLinear: ORT then fuses each of them into MatMulIntegerToFloat, the same
-// integer kernel without the quantization (a DynamicQuantizeLinear per layer would not help:
-// ORT's common-subexpression elimination merges identical ones). No calibration is needed.
+// Dynamic post-training quantization: int8 weights, activations quantized at run time; every
+// MatMul / Gemm with a constant weight becomes the pattern ONNX Runtime fuses into
+// DynamicQuantizeMatMul. No calibration. Pattern: docs/quantization.md#dynamic-ptq
 //
 //   nn::Graph q = quantize_dynamic(io::load_onnx_graph("transformer.onnx"));
 //   io::save_onnx_graph(q, "transformer_dynamic.onnx");

@@ -1,23 +1,6 @@
-// Cross-layer equalization (Nagel et al. 2019, "Data-Free Quantization Through Weight
-// Equalization and Bias Correction", section 4.1): for two consecutive Convs joined by a
-// positive-homogeneous activation (none, Relu, LeakyRelu, Clip(0, inf)) and per-channel
-// pooling (MaxPool, AveragePool), output channel i of the first and input channel i of the
-// second are rescaled,
-//   W1[i] /= s_i,  b1[i] /= s_i,  W2[:, i] *= s_i,   s_i = sqrt(r1_i * r2_i) / r2_i
-// (r1_i, r2_i: the largest |weight| of that channel in each layer), which leaves the float
-// function unchanged (f(x / s) = f(x) / s for s > 0) and makes both channel ranges
-// sqrt(r1_i * r2_i): per-channel ranges of very different sizes, the depthwise layers of
-// MobileNets above all, become comparable, so per-tensor (and per-channel activation) grids
-// lose less. Chains (expand -> depthwise -> project) are equalized pair by pair, repeatedly,
-// until the scales settle.
-//
-// ReLU6 (Clip(0, 6)) is not positive-homogeneous: clip(x / s, 0, 6) != clip(x, 0, 6) / s.
-// Such pairs are skipped by default; with relu6_to_relu the Clip becomes a Relu first (what
-// the paper does for MobileNetV2), which changes the function wherever an activation
-// exceeded 6 — the caller accepts that by asking for it.
-//
-// BatchNormalization is folded into its Conv first (batch_norm_folding.h), as quantization
-// would do. Grouped and depthwise Convs take part on either side.
+// Cross-layer equalization (Nagel et al. 2019, section 4.1): consecutive Convs rescaled per
+// channel so both channel ranges become sqrt(r1 * r2), the float function unchanged; ReLU6
+// pairs skipped unless relu6_to_relu. Algorithm: docs/ptq_recovery.md#cross-layer-equalization
 //
 //   EqualizationReport r = equalize_cross_layer(graph, {.relu6_to_relu = true});
 //   // r.pairs: the (first, second) Conv node names equalized

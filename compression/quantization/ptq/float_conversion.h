@@ -1,26 +1,10 @@
-// fp16 / bf16 conversion of a float32 graph: float initializers are stored in the low
-// precision type, ops run in it where the target runtime has a kernel, and Cast nodes are
-// inserted where precision changes — around ops on the block list (which stay float32) and,
-// with keep_io_types, at the graph's inputs and outputs.
+// fp16 / bf16 conversion of a float32 graph: initializers stored in the low-precision type,
+// ops run in it where the runtime has a kernel, Casts where precision changes (around blocked
+// ops; with keep_io_types at the inputs and outputs). Default block list (ONNX Runtime 1.30's
+// CPU kernels): docs/quantization.md#fp16-and-bf16
 //
 //   nn::Graph half = convert_float(graph, {.to = DType::kFloat16, .keep_io_types = true});
 //   io::save_onnx_graph(half, "mlp_fp16.onnx");
-//
-// The default block list is what ONNX Runtime 1.30's CPU provider needs, measured by running
-// single-op models (tests/compression/quantization/ptq/float_conversion_test.cpp re-checks it):
-//  - float16: kernels only for LayerNormalization, Clip, Max, Min, Round and data movement;
-//    for everything else (Add, MatMul, Gemm, Conv, Relu, Softmax, ...) ORT itself would insert
-//    Casts to float32, so those ops are blocked and the Casts are explicit in the file.
-//  - bfloat16: kernels only for LayerNormalization and data movement; ORT inserts no Casts
-//    for bf16 and refuses the model, so the block list is what makes a bf16 model load.
-// Data-movement ops (Reshape, Transpose, Flatten, Squeeze, Unsqueeze, Identity, Slice, Gather,
-// Concat, Split, Dropout, and Expand for float16) never convert anything: they run in the
-// precision their data input arrives in. Set default_block_list = false for runtimes with
-// full low-precision kernels (GPUs): then only block_ops / block_nodes stay float32.
-//
-// Blocked ops still read float16 initializers (through a Cast ORT folds at load time), so the
-// file is half the size either way; the error is the weights' rounding plus that of the
-// values that cross into low precision.
 #pragma once
 
 #include <tamp/nn/graph.h>

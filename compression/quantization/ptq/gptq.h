@@ -1,24 +1,10 @@
-// GPTQ (Frantar et al., "GPTQ: Accurate Post-Training Quantization for Generative
-// Pre-trained Transformers", ICLR 2023): quantizes a linear layer's weight column by column,
-// pushing each column's rounding error onto the columns not yet quantized through the inverse
-// Hessian of the layer's reconstruction error ||W X - Ŵ X||², H = X^T X over calibration
-// inputs.
+// GPTQ (Frantar et al., ICLR 2023): a linear layer's weight quantized column by column, each
+// column's rounding error pushed onto the columns not yet quantized through the inverse Hessian
+// H = X^T X. Algorithm: docs/quantization.md#weight-only-blocks-gptq-matmulnbits
 //
 //   HessianAccumulator h(k);
 //   for (const Tensor& x : layer_inputs) h.add(x);                  // float32 [..., K]
 //   BlockQuantized q = gptq_quantize(w_nk, h.hessian(), {.bits = 4, .group_size = 128});
-//   double e = reconstruction_error(w_nk, dequantize(q), h.hessian());
-//
-// What it does, as in the paper: dead inputs (H_ii = 0) get their weights zeroed; H is damped
-// by `damp_percent` of its mean diagonal; the upper Cholesky factor U of H^-1 gives each
-// column's update row; columns are processed in lazy batches of `block_size` — inside a batch
-// updates go column by column, the rest of the matrix gets one GEMM per batch. Group
-// parameters (scale, zero point per group_size columns) are chosen when the loop reaches a
-// group, from the weights as the earlier columns' errors left them.
-// act_order processes columns by decreasing H_ii. With groups it uses "static groups": the
-// group parameters are chosen up front from the original weights, so that groups stay
-// contiguous in K and the export needs no g_idx permutation (ORT's fast MatMulNBits path
-// does not take g_idx).
 #pragma once
 
 #include <tamp/compression/quantization/ptq/block_quant.h>

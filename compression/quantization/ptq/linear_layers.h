@@ -1,14 +1,9 @@
-// The linear layers of a float graph that weight quantization rewrites: MatMul and Gemm nodes
-// whose weight is a constant 2-D float initializer, described in one form whatever the op —
-// y = x * W + bias with W stored [K, N] (in features, out features). PyTorch exports Linear as
-// Gemm (transB = 1, weight [N, K]) or as MatMul with an Add of the bias; both end up here.
+// The linear layers of a float graph that weight quantization rewrites (MatMul / Gemm with a
+// constant 2-D float weight), in one form whatever the op: y = x * W + bias, W stored [K, N];
+// `output` is the value the rewrite must produce (docs/quantization.md#dynamic-ptq).
 //
 //   for (const LinearLayer& l : find_linear_layers(graph, {.exclude = {"/head/MatMul"}}))
 //     fmt::print("{}: {} x {} -> {}\n", l.node, l.k(), l.n(), l.output);
-//
-// A layer's `output` is the value the rewrite must produce: the node's output, or the output
-// of the Add that adds a constant bias to a MatMul (that Add is then part of the layer, and
-// the rewrite replaces both nodes).
 #pragma once
 
 #include <tamp/nn/graph.h>

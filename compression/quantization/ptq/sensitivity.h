@@ -1,20 +1,11 @@
-// Per-layer quantization sensitivity and the bf16 fallback built on it.
+// Per-layer quantization sensitivity (each layer quantized alone against the float model) and
+// the bf16 fallback built on it.
+// Details: docs/ptq_smoothquant_adaround.md#sensitivity-report-and-bf16-fallback
 //
-//   nn::Graph fq = ...;                                 // a calibrated FakeQuantize graph (PTQ)
 //   auto report = layer_sensitivity(float_graph, fq, batches, {.output = "logits"});
-//   // report[0] is the layer whose quantization alone hurts the output most
 //   round_weights_bf16(float_graph, {report[0].node});  // before quantizing the rest
 //   ... quantize with exclude = {report[0].node}, lower to QDQ ...
 //   store_weights_bf16(qdq_graph, {report[0].node});    // bf16 initializers + Cast
-//
-// A layer "alone quantized" keeps the FakeQuantize nodes of its own weight and of the
-// activations entering it (found through pass-through ops) and runs every other FakeQuantize
-// as Identity. An activation shared by several layers (a LayerNorm feeding Q, K and V) is
-// quantized with each of them.
-//
-// bf16 fallback: ONNX Runtime's CPU provider has no bf16 Conv / Gemm / MatMul kernel, so a
-// bf16 layer stores its weight and bias as bfloat16 (half the bytes of float32) behind a Cast
-// that ORT folds at load time, and computes in float32: the error is that of bf16 weights.
 #pragma once
 
 #include <tamp/nn/graph.h>

@@ -1,23 +1,10 @@
-// SmoothQuant (Xiao et al., "SmoothQuant: Accurate and Efficient Post-Training Quantization for
-// Large Language Models", 2022): activations with outlier channels quantize badly per tensor,
-// weights quantize well per channel. Dividing input channel j of a linear layer's activation by
-// s_j = max|X_j|^α / max|W_j|^(1-α) and multiplying row j of its weight by s_j leaves the float
-// function unchanged and moves the difficulty from the activation to the weight.
+// SmoothQuant (Xiao et al. 2022): activation channel j divided by s_j, the readers' weight row
+// j multiplied by it, folded into the activation's producer so the export is plain QDQ.
+// Foldable producers and skipped activations: docs/ptq_smoothquant_adaround.md#smoothquant
 //
 //   auto smooth = std::make_shared<SmoothQuant>(SmoothQuantOptions{.alpha = 0.5});
 //   Trainer(model, {smooth}, {.train = calib, .calibration_batches = 16}).run();   // folds
 //   Trainer(model, {std::make_shared<StaticQuantization>()}, ...).run();          // then PTQ
-//
-// The division is folded into the op that produces the activation, so the exported graph is
-// plain QDQ with no extra Mul. Foldable producers (find_smooth_groups):
-//  - LayerNormalization over the last axis with constant Scale (and B): Scale /= s, B /= s;
-//  - a linear layer (MatMul with a constant [K, N] weight and optional bias Add, or Gemm with a
-//    constant B and C of N values): output columns and bias divided by s, optionally through a
-//    Relu between the two layers (Relu(x / s) = Relu(x) / s for s > 0).
-// The activation must be read only by linear layers with constant weights used nowhere else
-// (their weights are multiplied), so it is skipped when it also feeds a residual Add, a
-// graph output or a GELU (post-norm transformers smooth only their Relu feed-forward layers).
-// All readers of one activation share s (the paper's Q/K/V projections of one LayerNorm).
 #pragma once
 
 #include <tamp/compression/component.h>

@@ -1,8 +1,6 @@
-// Static post-training quantization: no training, only calibration. The loop runs forward
-// passes over calibration batches (TrainOptions::calibration_batches); observers of the
-// chosen kind (activations.observer.kind: min-max, percentile, entropy, MSE) see every
-// activation; finalize() fixes the scales. The result is the same FakeQuantize graph as QAT,
-// exported by the same lowering.
+// Static post-training quantization: no training, only calibration (forward passes over
+// TrainOptions::calibration_batches); finalize() fixes the scales, leaving the same
+// FakeQuantize graph as QAT (docs/quantization.md#the-qat-schedule).
 //
 //   QuantizerOptions o{.activations = quint8};
 //   o.activations.observer.kind = ObserverKind::kEntropy;

@@ -1,26 +1,11 @@
-// Weight-only post-training quantization: the weights of MatMul / Gemm layers become 4- or
-// 8-bit integers in blocks along K (group size 32/64/128), activations stay float; exported as
-// ONNX Runtime's com.microsoft MatMulNBits (matmul_nbits_format.h), which tamp also runs.
+// Weight-only post-training quantization: MatMul / Gemm weights become 4- or 8-bit integers in
+// blocks along K (RTN or GPTQ), activations stay float; exported as ONNX Runtime's MatMulNBits.
+// The rewrite, and why a function and not a Component:
+// docs/quantization.md#weight-only-blocks-gptq-matmulnbits
 //
-//   auto calib = std::vector<CalibrationBatch>{{{"input", x0}}, {{"input", x1}}};
 //   WeightOnlyResult r = quantize_weight_only(graph, calib,
 //       {.weights = {.bits = 4, .group_size = 128}, .algorithm = WeightOnlyAlgorithm::kGptq});
 //   io::save_onnx_graph(r.graph, "mlp_int4.onnx");     // opset imports gain com.microsoft 1
-//   for (auto& l : r.layers) fmt::print("{} rel. error {:.4f}\n", l.node, l.relative_error);
-//
-// Algorithms: RTN rounds every block to nearest (no data needed); GPTQ (gptq.h) uses the
-// Hessian X^T X of each layer's inputs over the calibration batches.
-//
-// Why a function and not a calibration-only Component: GPTQ as the paper runs it is
-// sequential — a layer's Hessian comes from the inputs the already-quantized earlier layers
-// produce — so it needs one pass over the calibration data per group of layers sharing an
-// input, with the graph rewritten in between. The Trainer's calibration stage makes a single
-// pass with a fixed graph; a Component could only do the one-pass ("non-sequential") variant,
-// which `sequential = false` gives here too.
-//
-// Each layer is rewritten as MatMulNBits(x, B, scales[, zero_points]) followed by an Add of
-// the bias (kept as its own node: older ORT versions have no MatMulNBits bias input). A
-// Gemm's alpha, beta and transB are folded into the weight and bias.
 #pragma once
 
 #include <tamp/compression/quantization/ptq/gptq.h>

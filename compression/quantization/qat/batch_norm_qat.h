@@ -1,23 +1,8 @@
-// BatchNormalization during quantization-aware training, before and after its statistics
-// freeze (the scheme of Krishnamoorthi 2018, "Quantizing deep convolutional networks for
-// efficient inference", section 3.2, and of PyTorch's ConvBn QAT modules).
+// BatchNormalization during QAT, before and after its statistics freeze: a folded Conv + BN
+// rewritten back to a live BN that trains on the fake-quantized folded weight, frozen, then
+// refolded. Scheme and formulas: docs/quantization.md#batchnorm-folding-and-freeze-bn
 //
-// QAT first folds every Conv + BN (batch_norm_folding.h) and plans the FakeQuantize points on
-// the folded graph. While BN is live, unfold_for_training() rewrites each fold so that
-//   s       = gamma / sqrt(running_var + eps)                (per output channel)
-//   y_conv  = Conv(x, FakeQuantize(W * s), b * s)            (the weight ORT will run)
-//   y       = y_conv * (1 / s)                               (= Conv(x, W s) / s + b, the
-//                                                             unfolded scale)
-//   out     = BatchNormalization(y, gamma, beta, running_mean, running_var)
-// In train() mode BN normalises with the batch statistics and updates the running ones; W,
-// b, gamma and beta all train (gamma through s as well). In eval() mode BN uses the running
-// statistics, so the graph computes the folded Conv the export writes. freeze() switches BN
-// to the running statistics for training too (no more updates). refold() bakes the current
-// values into the plain folded Conv: W' = W * s, b' = (b - mean) * s + beta.
-//
-//   std::vector<FoldedBatchNorm> folds;
-//   fold_batch_norms(g, {}, &folds);  ... insert_fake_quantize(g, ...);
-//   for (auto& f : folds) live.push_back(unfold_for_training(g, f));
+//   for (auto& f : folds) live.push_back(unfold_for_training(g, f));  // folds: fold_batch_norms
 //   set_batch_norm_frozen(g, live[0], true);        // from the freeze step on
 //   refold(g, live[0]);                             // g holds the current values
 #pragma once
@@ -38,7 +23,7 @@ struct LiveBatchNorm {
 };
 
 // requires: `graph` holds the fold `f` with a FakeQuantize reading its weight initializer.
-// ensures: the live form above; W, b, gamma, beta, mean, var restored from `f`.
+// ensures: the live form (docs/quantization.md); W, b, gamma, beta, mean, var restored from `f`.
 LiveBatchNorm unfold_for_training(nn::Graph& graph, const FoldedBatchNorm& f);
 
 // Whether the BN of `live` normalises with its running statistics even in train() mode.
