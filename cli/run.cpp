@@ -11,7 +11,7 @@
 #include "search_report.h"
 #include "tune.h"
 
-#include <tamp/compression/quantization/lower.h>
+#include <tamp/compression/quantization/lowering/lower.h>
 #include <tamp/io/onnx_export.h>
 #include <tamp/io/onnx_import.h>
 #include <tamp/scheduler/dist.h>

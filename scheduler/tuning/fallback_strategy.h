@@ -1,16 +1,7 @@
-// The fallback search that the basic and MSE strategies share (strategy.h): all ops
-// quantized; if that misses the criterion, ops fall back cumulatively in order of sensitivity
-// (most sensitive first) until the criterion is met — to bf16 when the space offers it, then,
-// if bf16 everywhere is not enough, to fp32; with keep-improving, the fallen-back ops are then
-// re-quantized one at a time, least sensitive first, keeping each re-quantization that still
-// meets the criterion (and ops left in fp32 are tried in bf16 the same way). basic measures sensitivity with one trial
-// per op (that op alone in fp32) after trying global option changes (every op's
-// calibration, granularity, ... switched at once); when no single fallback recovers a
-// quarter of the accuracy gap (ops that hurt only together, e.g. the producer and the
-// consumer of one badly quantized activation), it orders by the problem's
-// quantization_error() instead, as mse does from the start without spending trials. With
-// keep-improving, once a config meets the criterion, per-layer sparsity levels are then
-// raised greedily one step at a time.
+// The fallback search the basic and mse strategies share: all ops quantized, then ops fall back
+// cumulatively, most sensitive first, until the criterion is met (to bf16 when offered; to fp32
+// when bf16 everywhere misses); with keep-improving, unneeded fallbacks are re-quantized, fp32
+// ones moved to bf16, and sparsity raised greedily. How sensitivity is measured: docs/tuning.md
 #pragma once
 
 #include <tamp/scheduler/tuning/strategy.h>

@@ -3,7 +3,7 @@
 #include <tamp/compression/quantization/batch_norm_folding.h>
 #include <tamp/compression/quantization/fake_quant_graph.h>
 #include <tamp/compression/quantization/quant_plan.h>
-#include <tamp/compression/quantization/sensitivity.h>
+#include <tamp/compression/quantization/ptq/sensitivity.h>
 #include <tamp/io/onnx_export.h>
 #include <tamp/nn/graph_edit.h>
 #include <tamp/nn/graph_module.h>

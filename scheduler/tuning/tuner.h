@@ -1,14 +1,10 @@
-// The accuracy-aware tuning loop: a strategy proposes configurations, each is evaluated once
-// (or answered from the history), until the exit policy stops it. The result is the
-// configuration with the smallest objective among those meeting the criterion, or — when
-// none does — the most accurate one found, with a message saying so. A configuration that
-// quantizes nothing (every op in fp32) is never the result, and stop_at_first does not stop
-// on it (TrialRecord::meets still says whether its accuracy meets the criterion).
+// The accuracy-aware tuning loop: a strategy proposes configurations, each evaluated once (or
+// answered from the history) until the exit policy stops it. Result: the smallest objective
+// meeting the criterion, else the most accurate found; never a config that quantizes nothing.
 //
-//   QuantTuningProblem problem(graph, {...});                 // quant_tuning.h
-//   auto strategy = make_strategy("basic");
-//   TuningResult r = tune(problem, *strategy, {.criterion = AccuracyCriterion::parse("relative:0.01"),
-//                                              .exit = {.max_trials = 50}, .history = "tuning.jsonl"});
+//   TuningResult r = tune(problem, *make_strategy("basic"),
+//                         {.criterion = AccuracyCriterion::parse("relative:0.01"),
+//                          .exit = {.max_trials = 50}, .history = "tuning.jsonl"});
 //   if (r.met) io::save_onnx_graph(problem.export_graph(r.best->config), "tuned.onnx");
 #pragma once
 

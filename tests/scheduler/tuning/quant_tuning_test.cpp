@@ -2,8 +2,8 @@
 // full int8 PTQ misses a 1 % relative criterion; basic and mse fall back a few ops and the
 // exported QDQ model meets the criterion in ONNX Runtime too. Calibration runs once.
 #include <tamp/compression/quantization/fake_quant_graph.h>
-#include <tamp/compression/quantization/minmax_observer.h>
-#include <tamp/compression/quantization/static_quantization.h>
+#include <tamp/compression/quantization/observers/minmax_observer.h>
+#include <tamp/compression/quantization/ptq/static_quantization.h>
 #include <tamp/io/onnx_export.h>
 #include <tamp/scheduler/tuning/quant_tuning.h>
 #include <tamp/scheduler/tuning/tuner.h>
