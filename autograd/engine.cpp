@@ -99,6 +99,11 @@ const Attributes& OpContext::attrs() const {
   return attrs_ptr ? *attrs_ptr : kEmpty;
 }
 
+void OpContext::throw_no_saved(bool saved_other) {
+  throw Error(saved_other ? "backward found another op's saved state" : "backward found nothing saved: forward "
+              "saves only when an input needs a gradient", ErrorKind::kInternal);
+}
+
 bool OpContext::any_grad() const {
   for (bool b : needs_grad) if (b) return true;
   return false;
@@ -259,7 +264,7 @@ void backward(const std::vector<Variable>& roots, std::vector<Tensor> seeds) {
       throw;
     }
     grad_outputs.clear();
-    node->ctx.saved.clear();
+    node->ctx.saved.reset();
     node->released = true;
     const size_t n = std::min(grad_inputs.size(), node->next.size());
     for (size_t i = 0; i < n; ++i) {
