@@ -7,9 +7,11 @@
 //
 // Weights are found through FakeQuantize nodes (a QAT stage may have inserted them first).
 // A layer's output channels are removable when every path from its output reaches only
-//   pass-through ops  Relu, LeakyRelu, Dropout, Identity, MaxPool, AveragePool, GlobalAveragePool,
-//                     GlobalMaxPool, BatchNormalization (input 0), tamp FakeQuantize, per-tensor
-//                     QuantizeLinear/DequantizeLinear, Flatten (axis 1) and Reshape to (d0, -1)
+//   pass-through ops  Relu, LeakyRelu, Clip with min <= 0 <= max (ReLU6), Dropout, Identity,
+//                     MaxPool, AveragePool, GlobalAveragePool, GlobalMaxPool, BatchNormalization
+//                     (input 0), depthwise Conv (group = channels; its filters and bias go with
+//                     the channels, MobileNet's expand -> depthwise -> project), tamp FakeQuantize,
+//                     per-tensor QuantizeLinear/DequantizeLinear, Flatten (axis 1) and Reshape to (d0, -1)
 //   then consumers    Conv (input 0, group 1), Gemm (input 0, transA 0) and MatMul (input 0)
 //                     whose weight is an initializer
 // and never a graph output or another op (Add, Concat, Mul, Softmax, ...): a removed channel is
@@ -47,11 +49,14 @@ struct PrunableWeight {
   std::string channel_problem;            // why the channels cannot be removed ("" if they can)
   std::vector<int> batch_norms;           // BatchNormalization nodes on the way to the consumers
   std::vector<int> reshapes;              // Reshape nodes with a (d0, -1) target on the way
+  std::vector<int> depthwise;             // depthwise Conv nodes on the way (their filters and
+                                          // biases are indexed by the channel)
   std::vector<ChannelConsumer> consumers;
 };
 
 // Every Conv / Gemm / MatMul whose weight (input 1) is a float initializer of a layout
-// pattern.h supports, in node order. One entry per (node, weight).
+// pattern.h supports, in node order. One entry per (node, weight). A MatMul reading
+// Transpose(W) (perm [1, 0]) has W as its weight, laid out [out, reduction]; its channels stay.
 std::vector<PrunableWeight> find_prunable_weights(const nn::Graph& graph);
 
 // The initializer a node input reads, looking through tamp FakeQuantize nodes; "" if none.
