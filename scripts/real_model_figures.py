@@ -11,7 +11,8 @@ Per model (--models resnet18,mobilenet_v2,bert_encoder), in --work/<model>/:
   1. export: torch training-mode export (opset 17, BatchNorm unfolded, so it trains), seed of
      export_test_models.py --architectures; the CNNs get scripts/fashion_mnist_front.py's front
      (28x28 zero-padded to 32x32, repeated over 3 channels);
-  2. float: `tamp train` --float-steps of batch 64, Adam, cosine;
+  2. float: `tamp train`, batch 64, Adam, cosine; steps and learning rate per model in
+     FLOAT_TRAINING (--float-steps overrides the steps);
   3. static PTQ (`tamp quantize --method static`, 32 calibration batches of 64, minmax, the
      default portable target): plain, with --equalize --equalize-relu6 --bias-correction, and
      with --adaround;
@@ -23,8 +24,10 @@ Per model (--models resnet18,mobilenet_v2,bert_encoder), in --work/<model>/:
   7. PyTorch: the float ONNX's weights loaded into the torch module, FX static PTQ (same
      calibration batches) and FX QAT (--qat-steps, same optimizer), backend onednn (Debian's torch has
      no fbgemm; onednn quantizes weights per channel as tamp does), evaluated in torch; the
-     encoder's Embedding stays float in torch as its Gather does in tamp.
-Every step is skipped when its result file exists: delete --work to start from scratch.
+     encoder's Embedding stays float in torch as its Gather does in tamp, and the encoder is
+     quantized as traceable_encoder's rewrite (torch.fx leaves nn.TransformerEncoder float).
+Every step is skipped when its result file exists: delete --work to start from scratch;
+--only STEP,... runs some steps again (after deleting their .json).
 
 The encoder's token task (no text corpus with labels ships on the machine): each Fashion-MNIST
 image becomes 16 tokens, one per 7x7 patch of its 4x4 grid in row-major order, the token being
