@@ -158,6 +158,13 @@ void Pruning::attach(nn::GraphModule& model, nn::Collective&) {
       t.global = o.global && !(ov && ov->sparsity) && p.kind != PatternKind::kNofM;
       if (p.kind == PatternKind::kChannel) {
         if (!w.bias.empty()) t.followers.push_back(w.bias);
+        for (int dw : w.depthwise) {  // a depthwise filter reads zeros; its bias would not stay zero
+          const nn::Node& n = g.nodes[dw];
+          if (n.inputs.size() < 3 || n.inputs[2].empty()) continue;
+          TAMP_CHECK(params.count(n.inputs[2]), "channel pruning of '{}': {} '{}' bias '{}' is not a trainable parameter",
+                     w.weight, n.op_type, n.name, n.inputs[2]);
+          t.followers.push_back(n.inputs[2]);
+        }
         for (int bn : w.batch_norms) {
           const nn::Node& n = g.nodes[bn];
           for (size_t k = 1; k <= 2 && k < n.inputs.size(); ++k) {
