@@ -135,7 +135,11 @@ std::vector<ComputedWeight> computed_weights(const nn::Graph& g) {
   for (const nn::Node& n : g.nodes) {
     if (!n.domain.empty() || (n.op_type != "Conv" && n.op_type != "Gemm" && n.op_type != "MatMul")) continue;
     if (n.inputs.size() < 2) continue;
-    const int p = g.producer(n.inputs[1]);
+    int p = g.producer(n.inputs[1]);
+    // MatMul(x, Transpose(DequantizeLinear(W))): torch's nn.Linear on a 3-D input, W [out, reduction]
+    const bool transposed = n.op_type == "MatMul" && p >= 0 && g.nodes[p].op_type == "Transpose" &&
+                            g.nodes[p].domain.empty() && g.nodes[p].attrs->ints("perm", {1, 0}) == std::vector<int64_t>{1, 0};
+    if (transposed) p = g.producer(g.nodes[p].inputs.at(0));
     if (p < 0 || g.nodes[p].op_type != "DequantizeLinear" || !g.nodes[p].domain.empty()) continue;
     const nn::Node& dq = g.nodes[p];
     auto q = g.initializers.find(dq.inputs.at(0));
@@ -149,8 +153,8 @@ std::vector<ComputedWeight> computed_weights(const nn::Graph& g) {
     }
     const Tensor& t = q->second;
     if (n.op_type == "Conv" ? t.rank() < 3 : t.rank() != 2) continue;
-    const WeightLayout layout =
-        WeightLayout::of(n.op_type, t.shape(), n.op_type == "Gemm" && n.attrs->i("transB", 0) == 0);
+    const WeightLayout layout = transposed ? WeightLayout::of("Gemm", t.shape())
+                                           : WeightLayout::of(n.op_type, t.shape(), n.op_type == "Gemm" && n.attrs->i("transB", 0) == 0);
     out.push_back({q->first, n.name, n.op_type, layout,
                    dequantized(t, scale->second, zero_point, dq.attrs->i("axis", 1))});
   }

@@ -190,3 +190,21 @@ TEST(PruningChecker, DescribesTheStrongestStructure) {
   scattered.data<float>()[5] = 0;
   EXPECT_EQ(describe_sparsity(scattered, l).summary, "3.1 % unstructured");
 }
+
+TEST(PruningChecker, SeesTheZerosOfAQuantizedWeightReadThroughATranspose) {
+  // MatMul(x, Transpose(DequantizeLinear(W))) as the QDQ export of torch's nn.Linear on a 3-D
+  // input writes it: W [out 4, reduction 8] uint8 with zero point 119, 2:4 along the reduction.
+  std::vector<uint8_t> q(32, 200);
+  for (int64_t i = 0; i < 32; i += 4) q[static_cast<size_t>(i)] = q[static_cast<size_t>(i) + 1] = 119;
+  nn::Graph g;
+  g.initializers["W_q"] = Tensor::from_vector<uint8_t>({4, 8}, q);
+  g.initializers["s"] = Tensor::scalar(0.1f);
+  g.initializers["z"] = Tensor::from_vector<uint8_t>({}, {119});
+  g.nodes.push_back({"dq", "DequantizeLinear", "", {"W_q", "s", "z"}, {"W"}});
+  g.nodes.push_back({"t", "Transpose", "", {"W"}, {"Wt"}, nn::attrs_with({{"perm", std::vector<int64_t>{1, 0}}})});
+  g.nodes.push_back({"mm", "MatMul", "", {"x", "Wt"}, {"y"}});
+  const std::vector<WeightSparsity> report = sparsity_report(g);
+  ASSERT_EQ(report.size(), 1u);
+  EXPECT_EQ(report[0].weight, "W_q");
+  EXPECT_EQ(report[0].summary, "50.0 % 2:4 valid");
+}
