@@ -25,15 +25,6 @@ std::string error_of(const std::function<void()>& f) {
   return "(no error)";
 }
 
-TrainOptions training(std::shared_ptr<nn::TensorDataset> data, int epochs) {
-  TrainOptions o;
-  o.train = std::move(data);
-  o.epochs = epochs;
-  o.batch_size = 32;
-  o.optimizer = SGD{.lr = 0.05, .momentum = 0.9};
-  return o;
-}
-
 }  // namespace
 
 TEST(Distillation, MissingValueNamesAreNamed) {
@@ -116,7 +107,7 @@ TEST(Distillation, ProjectionsTrainWithTheStudentAndAreNotExported) {
   auto kd2 = std::make_shared<Distillation>(
       teacher, DistillationOptions{.temperature = 2, .alpha = 1, .layers = {{.student = "r", .teacher = "r"}}});
   nn::GraphModule student2(test::mlp_graph(16, 24, 8));
-  Trainer(student2, {kd2}, training(test::synthetic_data({16}, 512, 8), 3)).run();
+  Trainer(student2, {kd2}, test::quick_training(test::synthetic_data({16}, 512, 8), 3)).run();
   const auto trained = kd2->trainable_parameters();
   double moved = 0;
   for (int64_t i = 0; i < before.numel(); ++i) moved += std::fabs(trained[0].second.value().at(i) - before.at(i));
@@ -140,7 +131,7 @@ TEST(Distillation, IntermediateLayersOnlyWithCosineAndKl) {
         teacher, DistillationOptions{.logits = false, .layers = {{.student = "p1", .teacher = "p1", .loss = loss},
                                                                  {.student = "h", .teacher = "h", .loss = loss,
                                                                   .weight = 0.5}}});
-    Trainer(student, {kd}, training(test::synthetic_data({1, 12, 12}, 256, 10), 3)).run();
+    Trainer(student, {kd}, test::quick_training(test::synthetic_data({1, 12, 12}, 256, 10), 3)).run();
     EXPECT_DOUBLE_EQ(kd->task_loss_weight(), 1.0);
     EXPECT_EQ(kd->trainable_parameters().size(), 4u);  // a 1x1 conv and a linear projection
     const auto& h = kd->history();
@@ -175,7 +166,7 @@ TEST(SelfDistillation, HeadsLearnAndLossesFall) {
                 {.shallow = "f", .deep = "r3", .kd_weight = 1, .label_weight = 0.3, .feature_weight = 0.1}}};
   auto sd = std::make_shared<SelfDistillation>(options);
   const auto before = sd_parameters_after_attach(test::conv_bn_graph(), options);
-  Trainer(m, {sd}, training(test::synthetic_data({1, 12, 12}, 512, 10), 4)).run();
+  Trainer(m, {sd}, test::quick_training(test::synthetic_data({1, 12, 12}, 512, 10), 4)).run();
   std::map<std::string, Shape> params;
   for (const auto& [name, v] : sd->trainable_parameters()) params[name] = v.shape();
   EXPECT_EQ(params.at("self_distillation.head0.hidden.weight"), (Shape{64, 72}));
