@@ -6,6 +6,7 @@
 #include <tamp/scheduler/trainer.h>
 
 #include "compression/pruning/prune_test_support.h"
+#include "support/expect.h"
 
 #include <gtest/gtest.h>
 
@@ -16,32 +17,23 @@ namespace {
 
 std::shared_ptr<nn::GraphModule> module(nn::Graph g) { return std::make_shared<nn::GraphModule>(std::move(g)); }
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
-
 }  // namespace
 
 TEST(Distillation, MissingValueNamesAreNamed) {
   nn::GraphModule student(test::mlp_graph(16, 32, 8));
   Distillation bad_student(module(test::mlp_graph(16, 64, 8)), {.layers = {{.student = "nope", .teacher = "h"}}});
-  std::string what = error_of([&] { bad_student.attach(student, nn::local_collective()); });
+  std::string what = test::error_message([&] { bad_student.attach(student, nn::local_collective()); });
   EXPECT_NE(what.find("student has no value named 'nope'"), std::string::npos) << what;
   nn::GraphModule student2(test::mlp_graph(16, 32, 8));
   Distillation bad_teacher(module(test::mlp_graph(16, 64, 8)), {.layers = {{.student = "h", .teacher = "/fc9"}}});
-  what = error_of([&] { bad_teacher.attach(student2, nn::local_collective()); });
+  what = test::error_message([&] { bad_teacher.attach(student2, nn::local_collective()); });
   EXPECT_NE(what.find("teacher has no value named '/fc9'"), std::string::npos) << what;
 }
 
 TEST(Distillation, TeacherWithOtherOutputShapeIsRejected) {
   nn::GraphModule student(test::mlp_graph(16, 32, 8));
   Distillation kd(module(test::mlp_graph(16, 32, 5)), {});
-  const std::string what = error_of([&] { kd.attach(student, nn::local_collective()); });
+  const std::string what = test::error_message([&] { kd.attach(student, nn::local_collective()); });
   EXPECT_NE(what.find("teacher's output 'logits' has shape [2, 5]"), std::string::npos) << what;
   EXPECT_NE(what.find("student's output 'logits' has [2, 8]"), std::string::npos) << what;
 }
@@ -59,7 +51,7 @@ TEST(Distillation, RejectsBadOptions) {
   EXPECT_THROW(SelfDistillation({}), Error);
   nn::GraphModule m(test::mlp_graph(16, 32, 8));
   SelfDistillation sd({.pairs = {{.shallow = "missing"}}});
-  EXPECT_NE(error_of([&] { sd.attach(m, nn::local_collective()); }).find("model has no value named 'missing'"),
+  EXPECT_NE(test::error_message([&] { sd.attach(m, nn::local_collective()); }).find("model has no value named 'missing'"),
             std::string::npos);
 }
 
