@@ -102,11 +102,12 @@ TrainOptions base_train_options(const PruneArgs& args, const LoadedDataset& data
 
 // Prunes while fine-tuning (--finetune-epochs) or at once, then re-estimates BatchNorm
 // statistics (--bn-reestimate); the record holds the test accuracy when there is test data.
-StageRecord prune_model(const PruneArgs& args, const PruningOptions& options, nn::GraphModule& model,
+// `rng` (Dropout masks while fine-tuning) outlives both Trainers: the re-estimation runs the
+// model in training mode too.
+StageRecord prune_model(const PruneArgs& args, const PruningOptions& options, nn::GraphModule& model, Generator& rng,
                         const std::optional<LoadedDataset>& data, FILE* progress, const std::shared_ptr<Pruning>& component) {
   StageRecord record;
   if (args.epochs > 0) {
-    Generator rng(args.seed);
     model.set_generator(&rng);
     TrainOptions t = base_train_options(args, *data);
     t.eval = data->test;
@@ -205,7 +206,8 @@ int run_prune(const PruneArgs& args) {
     normalize_model_input(model, *data, args.input);
   }
   auto component = std::make_shared<Pruning>(options);
-  r.record = prune_model(args, options, model, data, args.json ? stderr : stdout, component);
+  Generator rng(args.seed);
+  r.record = prune_model(args, options, model, rng, data, args.json ? stderr : stdout, component);
 
   nn::Graph out = model.export_graph();
   const bool structured = pattern.kind == pruning::PatternKind::kChannel || pattern.kind == pruning::PatternKind::kHead;
