@@ -75,13 +75,13 @@
 #include <tamp/compression/pruning/pruning.h>
 #include <tamp/compression/pruning/shrink.h>
 #include <tamp/compression/quantization/batch_norm_folding.h>
-#include <tamp/compression/quantization/dynamic_quantization.h>
-#include <tamp/compression/quantization/float_conversion.h>
-#include <tamp/compression/quantization/lower.h>
-#include <tamp/compression/quantization/qat.h>
+#include <tamp/compression/quantization/lowering/lower.h>
+#include <tamp/compression/quantization/ptq/dynamic_quantization.h>
+#include <tamp/compression/quantization/ptq/float_conversion.h>
+#include <tamp/compression/quantization/ptq/static_quantization.h>
+#include <tamp/compression/quantization/ptq/weight_only.h>
+#include <tamp/compression/quantization/qat/qat.h>
 #include <tamp/compression/quantization/qspec.h>
-#include <tamp/compression/quantization/static_quantization.h>
-#include <tamp/compression/quantization/weight_only.h>
 
 // scheduler: the training loop, multi-stage schedules and recipes, data-parallel training
 // (MPI stays inside the library), evaluation, accuracy-aware tuning

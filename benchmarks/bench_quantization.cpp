@@ -12,9 +12,9 @@
 //                      [--no-ort] [--source DIR]
 #include <tamp/autograd/apply.h>
 #include <tamp/autograd/threads.h>
-#include <tamp/compression/quantization/lower.h>
-#include <tamp/compression/quantization/qat.h>
-#include <tamp/compression/quantization/static_quantization.h>
+#include <tamp/compression/quantization/lowering/lower.h>
+#include <tamp/compression/quantization/ptq/static_quantization.h>
+#include <tamp/compression/quantization/qat/qat.h>
 #include <tamp/io/onnx_export.h>
 #include <tamp/io/onnx_import.h>
 #include <tamp/io/tensor_proto.h>

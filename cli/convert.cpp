@@ -1,12 +1,12 @@
 // tamp convert MODEL.onnx --to fp16|bf16 [--keep-io-types] [--block-op OP ...]
 //              [--block-node NAME ...] [--no-default-block-list] --out OUT.onnx
-// Stores a float32 model in float16 or bfloat16 (compression/quantization/float_conversion.h):
+// Stores a float32 model in float16 or bfloat16 (compression/quantization/ptq/float_conversion.h):
 // initializers converted, ops without an ONNX Runtime CPU kernel for the type kept in float32
 // behind Cast nodes (unless --no-default-block-list), --block-op / --block-node keep more in
 // float32, --keep-io-types leaves the graph's inputs and outputs float32.
 #include "common.h"
 
-#include <tamp/compression/quantization/float_conversion.h>
+#include <tamp/compression/quantization/ptq/float_conversion.h>
 #include <tamp/io/onnx_export.h>
 #include <tamp/io/onnx_import.h>
 

@@ -10,7 +10,7 @@
 #include <tamp/compression/pruning/checker.h>
 #include <tamp/compression/pruning/pruning.h>
 #include <tamp/compression/pruning/shrink.h>
-#include <tamp/compression/quantization/batch_norm_reestimation.h>
+#include <tamp/compression/quantization/ptq/batch_norm_reestimation.h>
 #include <tamp/io/onnx_export.h>
 #include <tamp/nn/graph_cost.h>
 #include <tamp/scheduler/trainer.h>

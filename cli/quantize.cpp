@@ -29,10 +29,10 @@
 #include "tune.h"
 
 #include <tamp/autograd/variable.h>
-#include <tamp/compression/quantization/dynamic_quantization.h>
-#include <tamp/compression/quantization/lower.h>
-#include <tamp/compression/quantization/static_quantization.h>
-#include <tamp/compression/quantization/weight_only.h>
+#include <tamp/compression/quantization/lowering/lower.h>
+#include <tamp/compression/quantization/ptq/dynamic_quantization.h>
+#include <tamp/compression/quantization/ptq/static_quantization.h>
+#include <tamp/compression/quantization/ptq/weight_only.h>
 #include <tamp/io/onnx_export.h>
 #include <tamp/io/onnx_import.h>
 #include <tamp/scheduler/evaluate.h>

@@ -7,7 +7,7 @@
 #include "common.h"
 #include "export_target_options.h"
 
-#include <tamp/compression/quantization/weight_only.h>
+#include <tamp/compression/quantization/ptq/weight_only.h>
 #include <tamp/nn/graph.h>
 #include <tamp/nn/graph_module.h>
 

@@ -4,14 +4,14 @@
 // report and bf16 fallback; docs/ptq_smoothquant_adaround.md).
 #include "quantize.h"
 
-#include <tamp/compression/quantization/adaround.h>
-#include <tamp/compression/quantization/batch_norm_reestimation.h>
-#include <tamp/compression/quantization/bias_correction.h>
-#include <tamp/compression/quantization/equalization.h>
-#include <tamp/compression/quantization/lower.h>
-#include <tamp/compression/quantization/sensitivity.h>
-#include <tamp/compression/quantization/smooth_quant.h>
-#include <tamp/compression/quantization/static_quantization.h>
+#include <tamp/compression/quantization/lowering/lower.h>
+#include <tamp/compression/quantization/ptq/adaround.h>
+#include <tamp/compression/quantization/ptq/batch_norm_reestimation.h>
+#include <tamp/compression/quantization/ptq/bias_correction.h>
+#include <tamp/compression/quantization/ptq/equalization.h>
+#include <tamp/compression/quantization/ptq/sensitivity.h>
+#include <tamp/compression/quantization/ptq/smooth_quant.h>
+#include <tamp/compression/quantization/ptq/static_quantization.h>
 #include <tamp/scheduler/evaluate.h>
 #include <tamp/scheduler/trainer.h>
 

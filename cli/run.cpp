@@ -9,7 +9,7 @@
 #include "run_output.h"
 #include "tune.h"
 
-#include <tamp/compression/quantization/lower.h>
+#include <tamp/compression/quantization/lowering/lower.h>
 #include <tamp/io/onnx_export.h>
 #include <tamp/io/onnx_import.h>
 #include <tamp/scheduler/dist.h>

@@ -10,8 +10,8 @@
 #include "export_target_options.h"
 
 #include <tamp/autograd/simd_target.h>
-#include <tamp/compression/quantization/lower.h>
-#include <tamp/compression/quantization/qat.h>
+#include <tamp/compression/quantization/lowering/lower.h>
+#include <tamp/compression/quantization/qat/qat.h>
 #include <tamp/io/onnx_export.h>
 #include <tamp/io/onnx_import.h>
 #include <tamp/scheduler/trainer.h>

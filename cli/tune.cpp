@@ -64,7 +64,9 @@ nlohmann::ordered_json result_json(const TuneArgs& a, const QuantTuningProblem& 
                            {"calibration_passes", problem.calibration_passes()}, {"message", r.message},
                            {"best", trial_json(problem.space(), *r.best)}};
   j["fallbacks"] = nlohmann::ordered_json::array();
-  for (const auto& f : r.fallbacks) j["fallbacks"].push_back({{"op", f.op}, {"reason", f.text}});
+  for (const auto& f : r.fallbacks) {
+    j["fallbacks"].push_back({{"op", f.op}, {"precision", f.precision}, {"reason", f.text}});
+  }
   j["history"] = nlohmann::ordered_json::array();
   for (const auto& h : r.history) j["history"].push_back(trial_json(problem.space(), h));
   j["target"] = a.target.target;
@@ -72,17 +74,17 @@ nlohmann::ordered_json result_json(const TuneArgs& a, const QuantTuningProblem& 
   return j;
 }
 
-// The result, the ops kept in fp32 and the chosen values of the quantized ops.
+// The result, the ops not in int8 and the chosen values of the int8 ops.
 void print_result(const TuneArgs& a, const QuantTuningProblem& problem, const TuningResult& r,
                   const std::optional<ParityResult>& parity) {
   fmt::print("{}\n", r.message);
-  fmt::print("ops kept in fp32: {}\n", r.fallbacks.empty() ? "none" : std::to_string(r.fallbacks.size()));
-  for (const auto& f : r.fallbacks) fmt::print("  {}: {}\n", f.op, f.text);
+  fmt::print("ops not in int8: {}\n", r.fallbacks.empty() ? "none" : std::to_string(r.fallbacks.size()));
+  for (const auto& f : r.fallbacks) fmt::print("  {} ({}): {}\n", f.op, f.precision, f.text);
   const auto values = problem.space().to_values(r.best->config);
   for (const auto& [name, value] : values) {
     if (name.ends_with(":quantize")) continue;
     const std::string op = name.substr(0, name.rfind(':'));
-    if (values.count(op + ":quantize") && values.at(op + ":quantize") == "fp32") continue;
+    if (values.count(op + ":quantize") && values.at(op + ":quantize") != "int8") continue;
     fmt::print("  {} = {}\n", name, value);
   }
   if (parity) print_parity(*parity, stdout);
@@ -202,6 +204,7 @@ Action setup_tune(CLI::App& sub) {
   a->search.granularity = defaults.granularities;
   a->search.scheme = defaults.schemes;
   a->search.calibration = defaults.calibrations;
+  a->search.fallback = defaults.fallbacks;
   add_model_arg(sub, a->model);
   sub.add_option("--out", a->out, "where the tuned model is written (ONNX); with a recipe, the output folder "
                                   "(default runs/<recipe name>)")
@@ -241,6 +244,11 @@ Action setup_tune(CLI::App& sub) {
       ->delimiter(',');
   sub.add_option("--searchable", a->searchable, "KEY=V1,V2: percentile or weight_narrow_range candidates")
       ->type_name("KEY=V1,V2");
+  sub.add_option("--fallback", a->search.fallback, "what an op that is not int8 may become, cheapest tried first: "
+                                                   "bf16 (bfloat16 weights, float compute), fp32, or bf16,fp32")
+      ->delimiter(',')
+      ->check(CLI::IsMember({"bf16", "fp32"}))
+      ->capture_default_str();
   sub.add_option("--exclude", a->search.exclude, "node names or op types never quantized")->type_name("NAME|OP");
   sub.add_option("--format", a->format, "qdq or qoperator")->check(CLI::IsMember({"qdq", "qoperator"}))
       ->capture_default_str();

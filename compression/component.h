@@ -5,25 +5,6 @@
 //     void attach(nn::GraphModule& m, nn::Collective&) override { /* register masks */ }
 //     void on_after_step(const StepInfo& s) override { /* re-apply masks */ }
 //   };
-//
-// The loop calls, for one stage (an ordered list of components trained together):
-//   attach(model)                     once, before anything else, in list order
-//   on_stage_begin(stage)
-//   trainable_parameters()            once; trained alongside the model's parameters
-//   for each epoch:
-//     on_epoch_begin(step)
-//     for each batch:
-//       on_step_begin(step)           may change the model (pruning schedules update masks)
-//       forward; loss = task_loss_weight-scaled task loss + sum of extra_loss(batch)
-//       backward
-//       on_after_backward(step)       may edit gradients (masks, clipping)
-//       optimizer step
-//       on_after_step(step)           may edit parameters (re-apply masks, observer updates)
-//     on_epoch_end(step)
-//   finalize(model)                   once: bake masks, freeze scales, drop training-only parts
-//
-// A component that only calibrates (post-training quantization) says needs_training() false;
-// the loop then runs forward passes over the calibration data, calling on_calibration_batch.
 #pragma once
 
 #include <tamp/nn/collective.h>
@@ -51,6 +32,24 @@ struct Batch {
   const std::map<std::string, Variable>& values;   // the model's outputs plus extra_outputs()
 };
 
+// The loop calls, for one stage (an ordered list of components trained together):
+//   attach(model)                     once, before anything else, in list order
+//   on_stage_begin(stage)
+//   trainable_parameters()            once; trained alongside the model's parameters
+//   for each epoch:
+//     on_epoch_begin(step)
+//     for each batch:
+//       on_step_begin(step)           may change the model (pruning schedules update masks)
+//       forward; loss = task_loss_weight-scaled task loss + sum of extra_loss(batch)
+//       backward
+//       on_after_backward(step)       may edit gradients (masks, clipping)
+//       optimizer step
+//       on_after_step(step)           may edit parameters (re-apply masks, observer updates)
+//     on_epoch_end(step)
+//   finalize(model)                   once: bake masks, freeze scales, drop training-only parts
+//
+// A component that only calibrates (post-training quantization) says needs_training() false;
+// the loop then runs forward passes over the calibration data, calling on_calibration_batch.
 class Component {
  public:
   virtual ~Component() = default;

@@ -16,8 +16,8 @@
 #include <tamp/autograd/threads.h>
 #include <tamp/compression/distillation/distillation.h>
 #include <tamp/compression/pruning/pruning.h>
-#include <tamp/compression/quantization/qat.h>
-#include <tamp/compression/quantization/static_quantization.h>
+#include <tamp/compression/quantization/ptq/static_quantization.h>
+#include <tamp/compression/quantization/qat/qat.h>
 #include <tamp/io/idx.h>
 #include <tamp/io/onnx_import.h>
 #include <tamp/io/tensor_proto.h>

@@ -1,30 +1,11 @@
-// Distributed data-parallel training over MPI (Open MPI): one process per rank, launched by
-// `mpirun`; each rank trains on its shard of every batch and gradients are averaged.
+// Distributed data-parallel training over MPI (Open MPI): one process per rank under `mpirun`,
+// each training on its shard of every batch with gradients averaged; without mpirun, rank 0 of
+// 1. Watchdog and collective semantics: docs/distributed.md#c-api-include-tampschedulerdisth
 //
-//   int main(int argc, char** argv) {
-//     dist::Context world(argc, argv);          // a single process needs no mpirun
-//     auto model = io::load_onnx("cnn.onnx");
-//     Trainer t(model, {}, {.train = data.train, .eval = data.test, .batch_size = 32,  // per rank
-//                           .collective = &world.collective()});
-//     StageRecord r = t.run();                  // parameters broadcast from rank 0 first
-//     if (world.is_root()) io::save_onnx(model, "out.onnx");
-//   }
-//
-//   mpirun --allow-run-as-root --oversubscribe -np 2 ./train   # 2 ranks, global batch 64
-//
-// Without mpirun (no Open MPI launcher variables in the environment) MPI is not initialised
-// at all: rank 0 of 1, and collective() is the identity. Under mpirun the Context initialises
-// MPI with thread support (the watchdog thread sends heartbeats), duplicates the world
-// communicator, and starts the watchdog: a collective that waits longer than
-// `watchdog_seconds`, or a peer whose heartbeats stop for that long, ends the whole job with
-// MPI_Abort (exit status kWatchdogExitCode) after printing which rank is missing. A rank that
-// dies outright is noticed by mpirun itself, which ends the others.
-//
-// Collective semantics (collective()): allreduce of float32 / float64 / int64 tensors (sum,
-// mean, min, max; an integer mean rounds toward zero), broadcast, barrier, and the _many
-// variants, which pack tensors of one dtype into buckets of `bucket_bytes` and reduce each
-// bucket with one MPI_Allreduce. Every rank must make the same calls in the same order with
-// the same shapes; a shape mismatch is a programming error MPI cannot detect.
+//   dist::Context world(argc, argv);          // a single process needs no mpirun
+//   Trainer t(model, {}, {.train = data.train, .batch_size = 32,  // per rank
+//                         .collective = &world.collective()});
+//   if (world.is_root()) io::save_onnx(model, "out.onnx");
 #pragma once
 
 #include <tamp/autograd/cross_rank.h>

@@ -1,4 +1,4 @@
-#include <tamp/compression/quantization/lower.h>
+#include <tamp/compression/quantization/lowering/lower.h>
 #include <tamp/compression/quantization/quant_plan.h>
 #include <tamp/nn/data_loader.h>
 #include <tamp/nn/metrics.h>

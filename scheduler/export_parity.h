@@ -1,11 +1,9 @@
 // The check at the end of every quantized export: the exported model, run with the integer
-// arithmetic of the CPUs its target promises (compression/quantization/export_target.h),
-// against the model tamp simulated (FakeQuantize) on the evaluation data. A QDQ file is first
-// fused the way ONNX Runtime fuses it (DequantizeLinear -> Conv -> QuantizeLinear becomes
-// QLinearConv, ...), so the integer ops run where ONNX Runtime runs them.
+// arithmetic of the CPUs its target promises (QDQ first fused as ONNX Runtime fuses it), against
+// the model tamp simulated, on the evaluation data (docs/quantization_targets.md).
 //
 //   ParityResult p = check_export_parity(simulated, io::load_onnx_graph("int8.onnx"), *data.test,
-//                                        {.arithmetic = parity_arithmetic(ExportTarget::kPortable)});
+//       {.arithmetic = parity_arithmetic(ExportTarget::kPortable)});
 //   if (!p.passed()) ...   // agreement below 99.9 %: the export does not compute what was trained
 #pragma once
 

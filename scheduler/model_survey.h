@@ -1,12 +1,9 @@
-// What a recipe for a model must know about its graph (recipe_generator.h reads it): the
-// layers pruning and quantization act on, which of them read the model's input or produce
-// its logits, depthwise convs, what an N:M pattern can tile, embedding tables,
-// normalization layers and attention.
+// What a recipe for a model must know about its graph (recipe_generator.h reads it): the layers
+// pruning and quantization act on, which read the input or produce the logits, depthwise convs,
+// what N:M can tile, embedding tables, normalization layers and attention.
 //
 //   ModelSurvey s = survey_model(io::load_onnx_graph("cnn.onnx"));
-//   for (const SurveyLayer& l : s.layers)
-//     if (l.first) ...                          // conv1.weight: reads the input
-//   std::string why = nm_problem(s.layers[0], "2:4");   // "2:4 groups need the input channels (1) ..."
+//   std::string why = nm_problem(s.layers[0], "2:4");   // "2:4 groups need the input ..."
 #pragma once
 
 #include <tamp/compression/pruning/pattern.h>

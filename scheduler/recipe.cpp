@@ -1,10 +1,10 @@
 // parse_recipe: the top-level sections, optimizers, schedules and quantization specs (the
 // stage sections are in recipe_stage.cpp, the reader in detail/recipe_fields.h).
-#include <tamp/scheduler/detail/recipe_fields.h>
 #include <tamp/autograd/fnv1a.h>
-#include <tamp/compression/quantization/lower.h>
+#include <tamp/compression/quantization/lowering/lower.h>
 #include <tamp/io/idx.h>
 #include <tamp/io/onnx_import.h>
+#include <tamp/scheduler/detail/recipe_fields.h>
 #include <tamp/scheduler/tuning/recipe_tuning.h>
 
 #include <fstream>

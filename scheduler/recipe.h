@@ -1,28 +1,21 @@
 // Recipes: everything a `tamp run` needs, in one strict YAML file, parsed into a typed Recipe;
-// build_scheduler() turns it into a Scheduler (the one place where recipe sections become
-// components). docs/recipe.schema.json is the JSON Schema of the format; README: "Recipes".
+// build_scheduler() turns it into a Scheduler (the one place recipe sections become
+// components). Errors start with the bad value's path. Format: docs/recipes.md,
+// docs/recipe.schema.json
 //
 //   Recipe r = load_recipe("examples/recipes/demo.yaml");     // throws naming the bad key's path
 //   Scheduler s = build_scheduler(r);                            // loads teachers
 //   FitOptions o = fit_options(r);                               // datasets are the caller's
-//
-// Strict: an unknown key, a wrong type, a value out of range or a missing required field is a
-// kInvalidInput error whose message starts with the path of the value, e.g.
-// "stages[1].pruning.pattern: ...". Values written once and referenced: YAML anchors and
-// aliases (`&lr 0.01` ... `*lr`), and merge keys (`<<: *base` in a mapping, or a list of
-// them; explicit keys win). A top-level `definitions:` mapping holds anchored values and is
-// otherwise ignored. Relative paths (model, teacher, hdf5 data) are relative to the recipe's
-// folder.
 #pragma once
 
 #include <tamp/compression/distillation/distillation.h>
 #include <tamp/compression/distillation/self_distillation.h>
 #include <tamp/compression/pruning/pruning.h>
-#include <tamp/compression/quantization/adaround.h>
-#include <tamp/compression/quantization/bias_correction.h>
-#include <tamp/compression/quantization/equalization.h>
 #include <tamp/compression/quantization/fake_quantizer.h>
-#include <tamp/compression/quantization/smooth_quant.h>
+#include <tamp/compression/quantization/ptq/adaround.h>
+#include <tamp/compression/quantization/ptq/bias_correction.h>
+#include <tamp/compression/quantization/ptq/equalization.h>
+#include <tamp/compression/quantization/ptq/smooth_quant.h>
 #include <tamp/nn/input_normalization.h>
 #include <tamp/scheduler/scheduler.h>
 #include <tamp/scheduler/search/architecture_search.h>

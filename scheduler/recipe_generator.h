@@ -1,19 +1,10 @@
-// A recipe written for one model and a goal (`tamp recipe new`, `tamp compress`, the page of
-// `tamp ui`): the graph is surveyed (model_survey.h) and the recipe says, in its comments,
-// what it found and why each setting and each exclusion was chosen. parse_recipe accepts the
-// text; `tamp run` runs it unchanged. docs/zero_code.md lists the goals and the rules.
+// A recipe written for one model and a goal (`tamp recipe new`, `tamp compress`, `tamp ui`):
+// the graph is surveyed (model_survey.h) and the recipe's comments say what was found and why
+// each setting was chosen; `tamp run` runs it unchanged. Goals and rules: docs/zero_code.md
 //
 //   RecipeRequest q{.goal = "2:4+int8", .model = "cnn.onnx",
 //                   .data = {.dataset = "fashion-mnist", .limit = 640}, .steps_per_epoch = 10};
 //   std::string yaml = generate_recipe(io::load_onnx_graph("cnn.onnx"), q);
-//
-// Goals:
-//   int8                  static int8 quantization (calibration only)
-//   int8-qat              int8 quantization-aware training
-//   2:4                   2:4 sparsity learnt while fine-tuning, float export
-//   2:4+int8              2:4 sparsity while fine-tuning, then static int8
-//   smallest-within:X%    the smallest model whose top-1 stays within X % (relative) of the
-//                         float model's: accuracy-aware tuning (a `tuning:` recipe, docs/tuning.md)
 #pragma once
 
 #include <tamp/nn/graph.h>

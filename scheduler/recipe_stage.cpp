@@ -1,9 +1,9 @@
 // The stage sections of a recipe and the one place where they become components
 // (build_components); accuracy-aware tuning builds its trials through the same functions.
 #include <tamp/compression/pruning/pattern.h>
-#include <tamp/compression/quantization/batch_norm_reestimation.h>
-#include <tamp/compression/quantization/qat.h>
-#include <tamp/compression/quantization/static_quantization.h>
+#include <tamp/compression/quantization/ptq/batch_norm_reestimation.h>
+#include <tamp/compression/quantization/ptq/static_quantization.h>
+#include <tamp/compression/quantization/qat/qat.h>
 #include <tamp/io/onnx_import.h>
 #include <tamp/scheduler/detail/recipe_fields.h>
 #include <tamp/scheduler/evaluate.h>

@@ -1,24 +1,11 @@
-// Scheduler: an ordered list of stages (append = multi-shot); a stage is one or more
-// components trained together (combine = one-shot). A stage whose components only calibrate
-// (static PTQ) runs forward passes instead of training. Masks and quantization carry over:
-// each stage starts from the model the previous one finalized, and a training stage after a
-// pruning stage gets a PatternLock (pruning.h) so no pruned weight comes back.
+// Scheduler: an ordered list of stages (append = multi-shot); a stage is one or more components
+// trained together (combine = one-shot). Each stage starts from the model the previous one
+// finalized; pruned weights stay locked.
+// Checkpoint and resume: docs/recipes.md#checkpoints-and---resume
 //
-//   Scheduler sched;
 //   sched.append(Scheduler::combine({kd, prune}));          // shot 1: distil while pruning
 //   sched.append(Stage{.components = {qat}, .epochs = 1});  // shot 2: QAT, masks locked
-//   FitResult r = sched.fit(model, {.train = data.train, .eval = data.test,
-//                                   .optimizer = SGD{.lr = 0.01, .momentum = 0.9}});
-//   for (auto& s : r.stages) fmt::print("{} {:.2f} %\n", s.name, 100 * s.record.eval.top1);
-//
-// Checkpoints (io/checkpoint.h): with FitOptions::checkpoint_path set, fit() writes one every
-// checkpoint_every steps and at every stage end, holding what resuming exactly needs: the
-// graph the stage started from (FakeQuantize nodes included), every parameter and buffer, the
-// optimizer and component states, the loop position and running sums, the Dropout generator,
-// the finished stages' records, the data-parallel shape (ranks, per-rank batch) and the caller's
-// extra tensors (layout: scheduler/detail/run_state.h). With resume set, fit() reads
-// it and continues; the run then ends bit-identical to one never interrupted. Only the rank
-// that `is_writer` names writes (rank 0 by default).
+//   FitResult r = sched.fit(model, {.train = data.train, .eval = data.test});
 #pragma once
 
 #include <tamp/autograd/random.h>

@@ -1,15 +1,10 @@
-// Trainer: one stage of training with compression components — the loop whose hook order
-// compression/component.h documents. The Scheduler runs one Trainer per stage.
+// Trainer: one stage of training with compression components, calling their hooks in the
+// order compression/component.h gives; calibration-only stages run forward passes instead.
+// Non-finite losses skip the step, and too many in a row name the first NaN/Inf node.
 //
 //   Trainer t(model, {qat}, {.train = data.train, .eval = data.test, .epochs = 2,
 //                            .optimizer = SGD{.lr = 0.01, .momentum = 0.9}});
 //   StageRecord r = t.run();            // r.eval.top1, r.train_loss, r.seconds
-//
-// A stage whose components all calibrate only (post-training quantization) runs
-// `calibration_batches` forward passes in eval mode instead of training.
-// Non-finite losses: the step is skipped (no update); after `max_nonfinite_steps` in a row
-// the forward pass is re-run checking every node and the error names the first node that
-// produced NaN/Inf.
 #pragma once
 
 #include <tamp/compression/component.h>

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Writes tests/data/fixtures/bn_reestimation: PyTorch's BatchNorm re-estimation of
 models/cnn_bn_train.onnx on three fixed batches, the reference of
-tests/compression/quantization/batch_norm_reestimation_test.cpp.
+tests/compression/quantization/ptq/batch_norm_reestimation_test.cpp.
 
     /usr/bin/python3 scripts/bn_reestimation_fixture.py [--data tests/data]
 

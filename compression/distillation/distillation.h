@@ -1,33 +1,11 @@
 // Distillation: a Component that trains a student with a frozen teacher's outputs (logit KD)
-// and, optionally, its intermediate values (feature distillation).
+// and, optionally, its intermediate values (feature distillation, with learned projections
+// when widths differ). Loss and hooks: docs/distillation.md#how-the-components-run
 //
-//   auto teacher = std::make_shared<nn::GraphModule>(io::load_onnx("cnn_wide.onnx"));
-//   auto kd = std::make_shared<compression::Distillation>(teacher, compression::DistillationOptions{
-//       .temperature = 4, .alpha = 0.5,
-//       .layers = {{.student = "/conv2/Conv_output_0", .teacher = "/conv2/Conv_output_0",
-//                   .loss = distillation::FeatureLoss::kMSE, .weight = 0.1}}});
+//   auto kd = std::make_shared<Distillation>(teacher, DistillationOptions{.temperature = 4,
+//       .alpha = 0.5, .layers = {{.student = "/conv2/Conv_output_0",
+//                                 .teacher = "/conv2/Conv_output_0", .weight = 0.1}}});
 //   Trainer(student, {kd}, {...}).run();
-//
-// Loss: (1 - alpha) * task loss (through task_loss_weight) + alpha * logit loss (losses.h, at
-// `temperature`) + sum over layers of weight * feature loss. With logits = false only the
-// layer losses are added and the task loss keeps weight 1.
-//
-// Contract (component.h):
-//   constructor  freezes the teacher (requires_grad off) and puts it in eval mode.
-//   attach       checks every value name exists (an error names the missing one and the
-//                model), finds the shapes of the compared values with one forward pass of each
-//                model on a zero example (batch 2; `example_input` when an input dim is not
-//                declared), checks the teacher's output has the student's shape (an error names
-//                both), and creates a learned projection (1x1 Conv for (N, C, H, W), Linear on
-//                the last axis for (N, C) and (N, S, C)) for each layer pair whose widths differ
-//                (project = false makes that an error). The teacher reads the student's input
-//                (reshaped when only its per-example layout differs, flat vs image).
-//   trainable_parameters  the projections ("distillation.layer<i>.weight" / ".bias"), trained
-//                with the student, never part of its graph: export drops them.
-//   extra_loss   runs the teacher under NoGradGuard (no tape, nothing kept for backward).
-//   on_epoch_end appends the epoch's mean of each loss term to history().
-//   loss_terms   the last step's terms, weighted as added.
-//   state        the projections' parameters.
 #pragma once
 
 #include <tamp/compression/component.h>

@@ -1,32 +1,11 @@
-// SelfDistillation: deeper parts of one model teach shallower ones (Zhang et al., "Be Your Own
-// Teacher", as Intel Neural Compressor describes it). Each pair puts a small classifier head on
-// a shallow value; the head learns from the labels and from the model's own logits, and the
-// shallow value may also be pulled towards a deeper one.
+// SelfDistillation: deeper parts of one model teach shallower ones ("Be Your Own Teacher"):
+// a small classifier head on each shallow value learns from the labels and the model's own
+// logits. Loss, heads and names: docs/distillation.md#how-the-components-run
 //
-//   auto sd = std::make_shared<compression::SelfDistillation>(compression::SelfDistillationOptions{
-//       .temperature = 3,
+//   auto sd = std::make_shared<SelfDistillation>(SelfDistillationOptions{.temperature = 3,
 //       .pairs = {{.shallow = "/pool1/MaxPool_output_0", .deep = "/pool2/MaxPool_output_0",
 //                  .feature_weight = 0.05}}});
 //   Trainer(model, {sd}, {...}).run();          // heads trained, dropped at export
-//
-// Per pair, with h = head(shallow) and z = the model's logits (constant):
-//   kd_weight * T^2 KL(softmax(z/T) || softmax(h/T)) + label_weight * CE(h, labels)
-//   + feature_weight * MSE(projection(shallow), deep)   (deep constant; a 1x1 Conv / Linear
-//     projection when the widths differ; the other dims must match)
-// The task loss keeps weight 1.
-// The head: a (N, C, H, W) value is average-pooled to a grid of at most head_grid x head_grid
-// cells (1: global average pool), a (N, S, C) value averaged over S; then, with head_hidden > 0,
-// Linear(features -> head_hidden) + ReLU; then Linear(-> classes). A head must be able to
-// follow the deep logits: a global-pooled linear head (head_grid 1, head_hidden 0) on the
-// 16-channel first block of the Fashion-MNIST CNN cannot, and its KD term grows while the
-// model's logits sharpen; the default 4x4 grid and 64 hidden units follow them, and every term
-// falls (tests/compression/distillation/self_distillation_fashion_test.cpp).
-//
-// Contract (component.h): attach checks the names (an error names a missing value), probes
-// shapes like Distillation and creates heads and projections; trainable_parameters are
-// "self_distillation.head<i>.hidden.*" and ".out.*" (a linear head: "self_distillation.head<i>.*")
-// and "self_distillation.proj<i>.*"; history() holds the per
-// epoch means of "head<i>.kd", "head<i>.ce", "head<i>.feature" and "total".
 #pragma once
 
 #include <tamp/compression/component.h>

@@ -1,17 +1,10 @@
-// Checks that weights satisfy a sparsity pattern, and names the structure of a weight's
-// zeros for `tamp inspect`.
+// Checks that weights satisfy a sparsity pattern, and names the structure of a weight's zeros
+// for `tamp inspect`. What "valid" means per pattern: docs/pruning.md (checker.h)
 //
 //   PatternCheck c = check_pattern(w, WeightLayout::of("Conv", w.shape()), Pattern::parse("2:4"));
 //   c.valid;      // every group of 4 along the input channels has at most 2 non-zeros
 //   c.detail;     // "2:4 valid" or "17 of 4608 groups have more than 2 non-zeros"
-//
-//   for (const WeightSparsity& s : sparsity_report(graph)) fmt::print("{} {}\n", s.weight, s.summary);
-//   // conv2.weight  "50.0 % 2:4 valid"; fc1.weight "90.0 % unstructured"; fc1 "25.0 % channel 32/128"
-//
-// Valid means, per pattern: unstructured — always; N:M — every group of M consecutive
-// reduction elements (pattern.h's view) has at most N non-zeros; RxC blocks — no block is
-// partly zero (every zero lies in an all-zero block); channel — no output channel is partly
-// zero. A pattern that does not tile the weight is not valid (detail says why).
+//   for (const WeightSparsity& s : sparsity_report(graph)) ... // s.weight, s.summary
 #pragma once
 
 #include <tamp/compression/pruning/pattern.h>

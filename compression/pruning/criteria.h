@@ -1,23 +1,11 @@
-// Importance scores for pruning: higher means keep. One ScoreTracker per weight; the pruning
-// component feeds it (weight, gradient) after each backward pass of the pruning window and
-// asks for scores at each mask update. Patterns reduce element scores over their blocks
-// (selection.h).
+// Importance scores for pruning (higher means keep): one ScoreTracker per weight, fed (weight,
+// gradient) after each backward pass and asked for scores at each mask update.
+// The criteria and their state: docs/pruning.md#criteria---criterion
 //
 //   ScoreTracker t(Criterion::kSnipMomentum);
 //   t.observe(w, g);                   // every step
 //   Tensor s = t.scores(w);            // at a mask update
 //   t.after_update();
-//
-//   criterion        element score                                   state across steps
-//   magnitude        |w|                                             none
-//   gradient         |w * mean(g)|, g averaged over the steps since   sum of g, restarted at
-//                    the previous mask update (first-order Taylor)    each update
-//   snip             |w * g|, g of the latest step (SNIP's            the latest g
-//                    connection sensitivity)
-//   snip_momentum    s <- 0.9 s + |w * g| every step (Intel Neural    s, never restarted
-//                    Compressor's default)
-//   movement         s <- s - w * g every step (Sanh et al. 2020:      s, never restarted
-//                    weights moving away from zero score high)
 #pragma once
 
 #include <tamp/autograd/tensor.h>

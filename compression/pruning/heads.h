@@ -1,24 +1,8 @@
-// Attention heads in an imported graph, for the "head" pruning pattern.
+// Attention heads in an imported graph, for the "head" pruning pattern: multi-head attention
+// written out with separate Q/K/V MatMul projections, as PyTorch exports it.
+// The graph recognised and what a head owns: docs/pruning.md#attention-heads
 //
 //   for (const AttentionBlock& b : find_attention_blocks(graph)) ... b.heads, b.head_dim
-//
-// Recognised: multi-head attention written out with separate Q/K/V projections, as
-// PyTorch exports it from code like tests/data/models/transformer.onnx
-// (scripts/export_test_models.py, EncoderLayer):
-//   Q = Transpose_{0,2,1,3}(Reshape(MatMul(x, Wq) [+ bq], [*, S, H, Dh]))
-//   K = Transpose_{0,2,3,1}(Reshape(MatMul(x, Wk) [+ bk], ...))   (or Transpose_{0,2,1,3} then
-//       Transpose_{0,1,3,2})
-//   V = Transpose_{0,2,1,3}(Reshape(MatMul(x, Wv) [+ bv], ...))
-//   P = Softmax_{axis -1}(MatMul(Q, K) [* or / constant]... [+ mask])
-//   out = MatMul(Reshape(Transpose_{0,2,1,3}(MatMul(P, V)), [*, S, H*Dh]), Wo) [+ bo]
-// with Wq, Wk, Wv initializers [D_in, H*Dh] (MatMul weights stored [in, out]), Wo [H*Dh, D_out]
-// and constant Reshape targets. Not recognised: fused in-projections (nn.MultiheadAttention's
-// single in_proj_weight followed by Slice/Split), Gemm projections, ONNX Runtime's fused
-// Attention op.
-//
-// Head h owns columns [h*Dh, (h+1)*Dh) of Wq, Wk, Wv, those entries of bq, bk, bv, and rows
-// [h*Dh, (h+1)*Dh) of Wo. With V's part zero the head's output is exactly zero, so a pruned
-// head can be removed (shrink.h) without changing the model.
 #pragma once
 
 #include <tamp/autograd/shape.h>

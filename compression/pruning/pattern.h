@@ -1,25 +1,10 @@
-// Sparsity patterns, and the 2-D view of a weight they are defined on.
+// Sparsity patterns (unstructured, RxC blocks, N:M, channel, head), and the 2-D view
+// [out, reduction] of a weight they are defined on: docs/pruning.md#patterns---pattern
 //
 //   Pattern p = Pattern::parse("2:4");      // at most 2 non-zeros in every 4 reduction elements
 //   WeightLayout l = WeightLayout::of("Conv", {64, 32, 3, 3});
 //   std::string why = divisibility_problem(p, l);   // "" : the pattern tiles the weight
 //   std::vector<float> v = to_view(w, l);           // [out, reduction] order
-//
-// Every pattern is defined on the view [out, reduction] of a weight:
-//   Conv   [M, C, k1, k2, ...]  row m; column p*C + c for kernel position p and input channel c,
-//                               so consecutive columns are consecutive input channels at one
-//                               kernel position (N:M groups and 1xN blocks run along C)
-//   Gemm   transB=1  [N, K]     as stored
-//   Gemm   transB=0  [K, N]     transposed (row n, column k)
-//   MatMul weight    [K, N]     transposed
-// Patterns:
-//   "unstructured"   any element
-//   "RxC"            blocks of R rows (output channels) by C columns (reduction elements),
-//                    e.g. "4x1", "1x4", "2x2"; a block is pruned whole
-//   "N:M"            at most N non-zeros in every M consecutive reduction elements of a row
-//                    ("2:4", "1:2", "4:8"), the axis sparse kernels use
-//   "channel"        whole output channels (rows); `tamp prune` removes them from the graph
-//   "head"           whole attention heads (see heads.h for the graphs recognised)
 #pragma once
 
 #include <tamp/autograd/tensor.h>

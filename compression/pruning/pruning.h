@@ -1,37 +1,11 @@
 // Pruning: a Component that learns sparsity masks for a model's Conv / Gemm / MatMul weights
-// while it trains.
+// while it trains; masks are monotone and locked for later stages. What each hook does and how
+// untileable weights are treated: docs/pruning.md#the-components-hooks
 //
-//   auto prune = std::make_shared<compression::Pruning>(compression::PruningOptions{
-//       .pattern = "2:4", .criterion = pruning::Criterion::kMagnitude,
+//   auto prune = std::make_shared<Pruning>(PruningOptions{.pattern = "2:4",
 //       .schedule = pruning::Schedule::gradual_epochs(pruning::Curve::kCubic, 0, 2, 50)});
 //   Trainer(model, {prune}, {...}).run();          // masks applied every step
 //   io::save_onnx(model, "pruned.onnx");           // pruned weights are exact zeros
-//   for (auto& r : prune->report()) fmt::print("{} {} {:.2f}\n", r.weight, r.pattern, r.sparsity);
-//
-// Contract (see component.h for the hook order):
-//   attach       picks the weights (op types, exclusions, overrides; the "head" pattern picks
-//                the attention blocks of heads.h), creates a mask beside each parameter it
-//                touches and adds a gradient hook (grad * mask) to it. Exact zeros already in
-//                a weight count as pruned: masks of an earlier stage stay locked.
-//   on_stage_begin  resolves the schedule to steps (schedule.h).
-//   on_after_backward  feeds gradient criteria; at a scheduled update step it recomputes the
-//                masks to that step's target (so after step s the weights have the target of
-//                step s exactly), then masks the gradients and weights.
-//   on_after_step   re-applies the masks to the weights (momentum would move a pruned weight).
-//   finalize     performs the final update if the stage ended before the schedule did, bakes
-//                the masks into the weights and (keep_locked) leaves the gradient hooks in
-//                place, so later stages, whose optimizers start afresh, keep every zero.
-//   state        "<param>.mask" per masked parameter, "<weight>.score" / "<weight>.count" for
-//                criteria with history.
-// Masks are monotone: a pruned unit never comes back.
-//
-// Weights whose shape the pattern does not tile: a weight selected only by op type (the
-// default) is left dense and listed in report() with the reason (a model's first conv has one
-// input channel, its classifier ten outputs); a weight named by `include` or an override is an
-// error naming the weight, its shape and the pattern. Channel pruning prunes only layers whose
-// channels can be removed from the graph (targets.h) and masks their biases and the
-// BatchNormalization scale and bias after them too, so shrink_pruned_channels (shrink.h)
-// removes them exactly.
 #pragma once
 
 #include <tamp/compression/component.h>

@@ -1,22 +1,9 @@
-// When pruning happens and how sparse each update makes a weight.
+// When pruning happens and how sparse each update makes a weight: update steps and the target
+// curves (one_shot, linear, cubic, exponential, cosine). Formulas: docs/pruning.md#schedules
 //
 //   Schedule s{.curve = Curve::kCubic, .start_epoch = 0, .end_epoch = 2, .frequency = 50};
 //   ScheduleClock clock(s, /*steps_per_epoch=*/938);
 //   if (clock.is_update(step)) prune_to(clock.target(step, /*initial=*/0, /*final=*/0.9));
-//
-// Updates happen at start, start + f, start + 2f, ... and always at end (a final update
-// that does not land on the frequency grid is added). With p = (step - start) / (end - start)
-// the target sparsity after the update at `step` is, from s0 (initial) to s1 (final):
-//   one_shot     s1, at start only
-//   linear       s0 + (s1 - s0) p
-//   cubic        s1 + (s0 - s1) (1 - p)^3            (Zhu & Gupta's gradual magnitude pruning)
-//   exponential  1 - (1 - s0) ((1 - s1) / (1 - s0))^p  (the kept fraction shrinks by a constant
-//                                                       factor per unit of progress)
-//   cosine       s0 + (s1 - s0) (1 - cos(pi p)) / 2
-// so every curve gives s0 at start and exactly s1 at end.
-// Epochs, when given (>= 0), override steps: start = start_epoch * steps_per_epoch and
-// end = end_epoch * steps_per_epoch - 1 (the last step before epoch `end_epoch` begins), so
-// {.start_epoch = 0, .end_epoch = 2} reaches the final sparsity at the end of the second epoch.
 #pragma once
 
 #include <cstdint>

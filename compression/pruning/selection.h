@@ -1,13 +1,10 @@
-// Choosing what to prune: the units of a pattern (elements, blocks, rows, N:M candidates)
-// ranked by importance score, lowest pruned first. Masks are float (1 keep, 0 pruned) in a
-// weight's view order (pattern.h), so a mask multiplies a gradient or a weight directly.
+// Choosing what to prune: a pattern's units (elements, blocks, rows, N:M candidates) ranked
+// by score, lowest pruned first; masks are float (1 keep, 0 pruned) in the weight's view order,
+// and a unit already pruned stays pruned.
 //
 //   auto units = unit_scores(scores, mask, Pattern::parse("4x1"), layout);
-//   std::vector<Candidate> c = candidates(units, /*owner=*/0);
-//   auto pruned = select_lowest(c, 0.5 * layout.numel());
+//   auto pruned = select_lowest(candidates(units, /*owner=*/0), 0.5 * layout.numel());
 //   apply_units(units, pruned, mask);       // mask now has the 4x1 blocks of `pruned` at 0
-//
-// Pruning is monotone: a unit already pruned in `mask` scores -inf and stays pruned.
 #pragma once
 
 #include <tamp/compression/pruning/pattern.h>

@@ -1,20 +1,9 @@
-// What can be pruned in a graph: the weights of Conv, Gemm and MatMul nodes, their biases,
-// and for channel pruning, where each output channel goes — so that a pruned channel can be
-// removed from the exported graph (shrink.h) and masked exactly during training.
+// What can be pruned in a graph: the weights of Conv, Gemm and MatMul nodes, their biases, and
+// for channel pruning where each output channel goes, so a pruned channel can be removed.
+// When channels are removable: docs/pruning.md#which-channels-can-be-removed
 //
 //   for (const PrunableWeight& w : find_prunable_weights(graph))
 //     if (w.channel_problem.empty()) { /* its output channels can be removed */ }
-//
-// Weights are found through FakeQuantize nodes (a QAT stage may have inserted them first).
-// A layer's output channels are removable when every path from its output reaches only
-//   pass-through ops  Relu, LeakyRelu, Dropout, Identity, MaxPool, AveragePool, GlobalAveragePool,
-//                     GlobalMaxPool, BatchNormalization (input 0), tamp FakeQuantize, per-tensor
-//                     QuantizeLinear/DequantizeLinear, Flatten (axis 1) and Reshape to (d0, -1)
-//   then consumers    Conv (input 0, group 1), Gemm (input 0, transA 0) and MatMul (input 0)
-//                     whose weight is an initializer
-// and never a graph output or another op (Add, Concat, Mul, Softmax, ...): a removed channel is
-// all zeros in the masked model (its bias and the BatchNormalization scale and bias after it
-// are masked too), and each of these ops maps a zero channel to a zero channel.
 #pragma once
 
 #include <tamp/compression/pruning/pattern.h>

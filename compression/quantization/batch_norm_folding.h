@@ -1,16 +1,8 @@
-// Folds BatchNormalization into the Conv before it, with the running statistics:
-//   W' = W * gamma / sqrt(var + eps)   (per output channel)
-//   b' = (b - mean) * gamma / sqrt(var + eps) + beta
-// so the folded Conv computes what Conv + BN computed in eval mode, and quantization sees
-// the weights ONNX Runtime will run. The Conv keeps its weight's initializer name (new
-// values); its bias keeps its name, or takes the BN bias's name when the Conv had none. The
-// BN node and its other initializers go; the Conv writes the BN's output value.
+// Folds BatchNormalization into the Conv before it with the running statistics, so the folded
+// Conv computes what Conv + BN computed in eval mode; BNs that cannot be folded stay.
+// Formulas, names kept and what folds: docs/quantization.md#batchnorm-folding-and-freeze-bn
 //
 //   int folded = fold_batch_norms(graph);       // graph: nn::Graph, changed in place
-//
-// Folded: a BN whose input comes from a Conv read by nothing else, whose statistics and
-// affine parameters are float initializers, and whose extra (training-form) outputs are
-// unused. Other BNs stay as they are.
 #pragma once
 
 #include <tamp/nn/graph.h>

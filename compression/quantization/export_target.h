@@ -1,21 +1,10 @@
-// Export targets: which CPUs the exported int8 model computes exactly on in ONNX Runtime, and
-// so which integer range the weights take. QAT and PTQ simulate that very range; the export
-// records the target in the model's metadata (kTargetMetadataKey). docs/quantization_targets.md
-// has the reasoning from ONNX Runtime's kernels.
+// Export targets (portable, vnni, arm): which CPUs the exported int8 model computes exactly on
+// in ONNX Runtime, and so which integer range the weights take; QAT and PTQ simulate that range
+// and the export records it (kTargetMetadataKey). Table and reasoning: docs/quantization_targets.md
 //
 //   QuantizerOptions o{.target = ExportTarget::kPortable};   // the default
 //   QuantSpec w = weights_for_target(qint8_per_channel, quint8, ExportTarget::kPortable);
 //   // w: uint8 symmetric, zero point 128 — the same grid as int8, exact on every x86 kernel
-//
-//   portable  uint8 weights (int8 specs move to uint8, zero point + 128: the same integer
-//             grid) with uint8 activations: ONNX Runtime runs its uint8 x uint8 kernels,
-//             exact on every x86 CPU (SSE, AVX2, AVX-512, VNNI, AMX) and on ARM. 7-bit signed
-//             weights (ONNX Runtime's reduce_range) are exact too, and kept when asked for.
-//   vnni      full-range int8 weights: exact with VNNI (AVX-VNNI, AVX512-VNNI), AMX, SSE and
-//             ARM dot-product CPUs; without VNNI on AVX2 / AVX-512 some uint8 x int8 pair sums
-//             saturate to int16.
-//   arm       int8 weights in [-127, 127] (narrow range): exact on ARM with and without the
-//             dot-product instructions, and wherever vnni is.
 #pragma once
 
 #include <tamp/autograd/integer_arithmetic.h>

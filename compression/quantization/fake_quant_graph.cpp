@@ -1,6 +1,6 @@
 #include <tamp/compression/quantization/fake_quant_graph.h>
+#include <tamp/compression/quantization/observers/observer.h>
 #include <tamp/nn/graph_edit.h>
-#include <tamp/compression/quantization/observer.h>
 
 #include <tamp/autograd/op.h>
 

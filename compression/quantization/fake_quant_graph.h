@@ -1,13 +1,6 @@
-// Inserting FakeQuantize nodes (domain tamp) into a float graph at the points of a
-// QuantPlan, and finding them again. Activations keep their value names: the producer's
-// output is renamed (value + "_float") and the FakeQuantize writes the original name, so
-// readers, graph outputs and names asked for by distillation see the quantized value.
-// Weights keep their initializers (the trainable parameter) and gain a FakeQuantize output
-// (weight + "_quantized") that the Conv/Gemm/MatMul reads.
-//
-// Activation points can start "bypassed": an Identity carries the float value to the
-// readers and the FakeQuantize output is unused, until observers have seen data and
-// activate() connects it (the first QAT step and PTQ calibration run on float activations).
+// Inserting FakeQuantize nodes (domain tamp) into a float graph at the points of a QuantPlan,
+// and finding them again; activations keep their value names and can start bypassed.
+// Naming and bypass: docs/quantization.md#where-the-fakequantize-nodes-go
 //
 //   auto sites = insert_fake_quantize(graph, plan, qint8_per_channel, quint8, /*bypass=*/true);
 //   ...                                     // observe values sites[i].input

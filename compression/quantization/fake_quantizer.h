@@ -1,20 +1,14 @@
-// FakeQuantizer: what quantization-aware training and static post-training quantization
-// share as Components. attach() folds BatchNorm into Conv, plans the quantization points
-// (quant_plan.h) and inserts FakeQuantize nodes: weights get their scales from their values,
-// activations start bypassed (float) until their observers have seen a batch. finalize()
-// freezes every scale; the model then holds the FakeQuantize graph that lower_quantized()
-// exports as QDQ or QOperator ONNX.
-//
-// Scales and zero points are initializers of the model named after the value
-// (value + "_scale", value + "_zero_point"); they are frozen parameters unless scales are
-// learnable (LSQ), in which case the optimizer trains them.
+// FakeQuantizer: the Component QAT and static PTQ share. attach() folds BatchNorm, plans the
+// points and inserts FakeQuantize nodes; finalize() freezes every scale, leaving the graph that
+// lower_quantized() exports. Scales and zero points are initializers named value + "_scale" /
+// "_zero_point" (docs/quantization.md#where-the-fakequantize-nodes-go).
 #pragma once
 
 #include <tamp/compression/component.h>
-#include <tamp/compression/quantization/batch_norm_qat.h>
 #include <tamp/compression/quantization/export_target.h>
 #include <tamp/compression/quantization/fake_quant_graph.h>
-#include <tamp/compression/quantization/observer.h>
+#include <tamp/compression/quantization/observers/observer.h>
+#include <tamp/compression/quantization/qat/batch_norm_qat.h>
 
 #include <map>
 #include <memory>

@@ -1,15 +1,10 @@
-// QuantSpec: how one tensor is quantized — bit width, signedness, symmetric or asymmetric,
-// per tensor or per channel (or per group along the reduction axis), narrow range,
-// power-of-two scales, and which observer picks the range. Shared by QAT, PTQ static,
-// PTQ dynamic, weight-only quantization and the export lowering.
+// QuantSpec: how one tensor is quantized (bits, signedness, symmetry, per tensor / channel /
+// group, narrow range, power-of-two scales, observer), shared by QAT, every PTQ and the export.
+// Numerics are ONNX QuantizeLinear's (docs/quantization.md#quantspec-and-the-numerics).
 //
 //   QuantizationAwareTraining({.weights = qint8_per_channel, .activations = quint8});
 //   QuantSpec w4{.bits = 4, .group_size = 32};            // weight-only int4, blocks of 32
 //   QuantParams p = choose_qparams(quint8, Tensor::scalar(-1.0f), Tensor::scalar(3.0f));
-//   // p.scale = 4/255, p.zero_point = 64: FakeQuantize(x, p.scale, p.zero_point,
-//   //   quant_min = quint8.quant_min(), quant_max = quint8.quant_max())
-//
-// Numerics are ONNX QuantizeLinear's: q = saturate(round_half_to_even(x / s) + zp).
 #pragma once
 
 #include <tamp/autograd/tensor.h>

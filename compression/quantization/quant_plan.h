@@ -1,10 +1,5 @@
 // Where fake quantization goes in a float graph, following the placement ONNX Runtime's QDQ
-// fusion needs (docs/architecture.md, "Numerics"): the weight of every Conv, ConvTranspose, Gemm and
-// MatMul (per output channel), the activations entering them, their outputs (after a
-// following Relu, which ORT folds into the quantization), and both inputs and the output of
-// residual Adds. "Pass-through" ops (MaxPool, Reshape, Flatten, Transpose, Relu, ...) keep
-// values on their input's quantization grid, so they share its quantization: the plan puts
-// the point before them, and the export writes Q/DQ with the same parameters after them.
+// fusion needs. Placement rules: docs/quantization.md#where-the-fakequantize-nodes-go
 //
 //   QuantPlan p = plan_quantization(graph, {.exclude = {"/fc2/Gemm", "MatMul"}});
 //   for (const auto& w : p.weights) ...          // initializer, node, output-channel axis

@@ -1,15 +1,9 @@
-// Residual blocks an architecture search may drop: y = Add(x, F(x)) where the branch F reads
-// only x (and constants) and nothing outside the block reads F's values. Dropping the block
-// leaves y = x: the branch's nodes and the Add go, and every reader of y reads x.
+// Residual blocks an architecture search may drop: y = Add(x, F(x)) with an identity shortcut;
+// dropping one leaves y = x. Which blocks, and zero_params:
+// docs/search.md#search-space-compressionsearchspaceh
 //
 //   for (const ResidualBlock& b : find_residual_blocks(graph)) ... b.add, b.branch_nodes
 //   nn::Graph shallower = drop_residual_blocks(graph, {"/layer1/layer1.1/Add"});
-//
-// A block whose shortcut is computed (a projection, a strided 1x1 convolution) is not
-// droppable: its output is not x. The same block in a trained model is switched off exactly by
-// zeroing `zero_params` (the scale and shift of the BatchNormalization that ends F, or the
-// weight and bias of its last Conv / Gemm / MatMul): F then outputs exact zeros, and
-// Add(x, 0) = x. Blocks whose branch ends otherwise are listed with zero_params empty.
 #pragma once
 
 #include <tamp/nn/graph.h>

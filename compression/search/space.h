@@ -1,30 +1,11 @@
-// The search space of an architecture search over an imported graph: per-layer channel
-// widths, attention heads per block and residual blocks kept or dropped, each realised through
-// tamp's structured pruning, so every point is a physically smaller graph.
+// The search space of an architecture search over an imported graph: per-layer widths, heads
+// per block and residual blocks kept or dropped, each realised by structured pruning; masked
+// and extracted sub-networks compute the same function. Dimensions and importance order:
+// docs/search.md#search-space-compressionsearchspaceh
 //
 //   SearchSpace space = SearchSpace::of(graph, {.width_ratios = {0.25, 0.5, 0.75, 1}});
 //   Genome g = space.uniform(0.5);                 // every layer at half its channels
-//   g[0] = 3;                                      // the first dimension at its 4th choice
-//   auto masks = space.masks(g, graph);            // parameter -> 1/0 mask (super-network)
 //   nn::Graph small = space.extract(graph, g);     // the sub-network, channels removed
-//   fmt::print("{}\n", space.describe(g));         // "conv1.weight 16/32, conv2.weight 64/64, ..."
-//
-// Dimensions, in this order:
-//   width  a Conv / Gemm / MatMul whose output channels pruning/targets.h can remove; the
-//          choices are its channel counts for `width_ratios` (at least 1, rounded up to
-//          `channel_multiple`). A sub-network keeps the channels of highest importance: |scale|
-//          of the BatchNormalization after the layer (which normalises the weight's magnitude
-//          away), else the L1 norm of the weight's output row.
-//   heads  an attention block of pruning/heads.h; choices 1..H scaled by the ratios; heads
-//          ranked by the L1 norm of their V columns and output-projection rows.
-//   depth  a residual block of residual.h that can be zeroed (zero_params); choices 0
-//          (dropped) and 1 (kept).
-// The importance order is fixed when the space is made (from the graph's weights then), so
-// the sub-networks of a super-network are nested: a narrower one keeps a subset of the
-// channels of a wider one.
-//
-// A masked graph (masks() applied to the weights) and the extracted sub-network compute the
-// same function: removed channels, heads and blocks output exact zeros in the masked one.
 #pragma once
 
 #include <tamp/compression/pruning/heads.h>

@@ -1,25 +1,10 @@
-// SuperNet: trains the sub-networks of a SearchSpace together, sharing their weights (the
-// weight-sharing search of Once-for-All and Intel's DyNAS): every step samples a sub-network
-// and trains only what it uses, so that afterwards any sub-network extracted from the trained
-// weights (SearchSpace::extract) is usable without training it on its own.
+// SuperNet: trains the sub-networks of a SearchSpace together, sharing their weights
+// (Once-for-All, DyNAS): each step trains one sampled sub-network, so any sub-network extracted
+// afterwards is usable without training of its own. Hooks: docs/search.md#strategies
 //
-//   auto sn = std::make_shared<SuperNet>(SuperNetOptions{.space = {.width_ratios = {0.25, 0.5, 1}}});
+//   auto sn = std::make_shared<SuperNet>(SuperNetOptions{.space = {.width_ratios = {0.5, 1}}});
 //   Trainer(model, {sn}, options).run();       // model now holds the shared weights
 //   nn::Graph small = sn->space().extract(model.export_graph(), genome);
-//
-// Contract (component.h gives the hook order):
-//   attach          makes the space from the model's graph (the importance order is the
-//                   model's weights at that moment, and stays fixed) and puts a gradient mask
-//                   beside every parameter some sub-network removes part of.
-//   on_step_begin   samples the step's sub-network by the sandwich rule (BigNAS): step 4k
-//                   trains the largest, 4k+1 the smallest, the others a uniformly random
-//                   genome; the removed channels' weights are set to zero (their values kept).
-//   backward        the masks zero the removed entries' gradients.
-//   on_after_step   puts the kept values of the removed entries back: a step changes only
-//                   what the sampled sub-network used.
-//   finalize        removes the gradient masks; the model is the whole super-network.
-// BatchNormalization running statistics are those of the mix of sub-networks trained: measure
-// them again for one sub-network before evaluating it (its batch statistics).
 #pragma once
 
 #include <tamp/autograd/random.h>

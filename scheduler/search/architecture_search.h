@@ -1,29 +1,11 @@
-// ArchitectureSearch: neural architecture search over an imported graph, as a stage of the
-// training loop. The search space (compression/search/space.h) is per-layer channel widths,
-// attention heads and droppable residual blocks, each realised by structured pruning, so
-// every candidate is a physically smaller ONNX graph. Two strategies:
-//   dynas  weight sharing (Once-for-All, Intel's DyNAS): the stage's training steps train a
-//          super-network (compression/search/supernet.h); candidates are then extracted from
-//          its weights and evaluated without training (BatchNormalization statistics measured
-//          again on `recalibration_examples` training examples).
-//   basic  the stage's steps (if any) fine-tune the whole model; each candidate is then
-//          extracted from it, fine-tuned for `candidate_steps` steps and evaluated.
-// Candidates come from NSGA-II or random sampling (evolution.h), seeded with the largest
-// network, the smallest and uniform widths (`seed_ratios`). Objectives: top-1 accuracy on the
-// validation data and the costs named in `objectives` (macs and params counted from the graph,
-// nn/graph_cost.h; latency through the caller's `latency_ms`). The chosen candidate (`pick`)
-// replaces the model's graph at finalize; later stages fine-tune it.
+// ArchitectureSearch: neural architecture search over an imported graph as a stage of the
+// training loop (strategies dynas and basic; NSGA-II or random candidates); the chosen
+// candidate replaces the model's graph at finalize. Strategies, objectives, data: docs/search.md
 //
-//   auto s = std::make_shared<ArchitectureSearch>(SearchOptions{.objectives = {"macs"}, .pick = "within:1"});
-//   s->set_data(train, validation);
-//   Scheduler sched;
+//   auto s = std::make_shared<ArchitectureSearch>(SearchOptions{.objectives = {"macs"}});
 //   sched.append(Stage{.components = {s}, .epochs = 3});     // super-network, then the search
 //   sched.append(Stage{.epochs = 2});                         // fine-tunes the chosen sub-network
-//   sched.fit(model, fit);
 //   const SearchResult& r = s->result();                      // r.candidates, r.front, r.chosen
-//
-// Without set_data the Scheduler gives the stage its own data: FitOptions::train for
-// recalibration and fine-tuning, FitOptions::eval for the candidates' accuracy.
 #pragma once
 
 #include <tamp/compression/component.h>

@@ -1,14 +1,10 @@
-// The search over genomes of a SearchSpace on objectives to minimise: NSGA-II (non-dominated
-// sorting, crowding distance, binary tournaments, uniform crossover, per-gene mutation) or
-// random sampling, each for the same number of evaluations.
+// The search over genomes of a SearchSpace on objectives to minimise: NSGA-II or random
+// sampling, for the same number of evaluations; a repeated genome is not evaluated again
+// (docs/search.md#strategies).
 //
-//   auto eval = [&](const Genome& g) { return std::vector<double>{1 - accuracy(g), macs(g)}; };
 //   GenomeSearch s(space, {.population = 16, .generations = 6});
-//   s.run(seeds, eval);                 // seeds first (the largest, uniform widths), then search
+//   s.run(seeds, eval);                 // eval: genome -> {1 - accuracy, macs}
 //   for (const auto& e : s.evaluated()) ... e.genome, e.objectives, e.origin
-//
-// A genome is evaluated once: a repeat (a child equal to a known genome) costs nothing and
-// does not count as an evaluation.
 #pragma once
 
 #include <tamp/autograd/random.h>

@@ -1,12 +1,9 @@
-// Pareto fronts of points whose coordinates are all minimised (an architecture search's
-// 1 - accuracy, MACs, parameters, latency).
+// Pareto fronts of points whose coordinates are all minimised: a dominates b when it is no
+// worse in every coordinate and better in one; equal points are both on the front.
 //
 //   std::vector<std::vector<double>> p{{0.10, 5e6}, {0.12, 2e6}, {0.13, 3e6}};
 //   pareto_front(p);                 // {0, 1}: (0.13, 3e6) is dominated by (0.12, 2e6)
 //   non_dominated_ranks(p);          // {0, 0, 1}
-//
-// a dominates b when a is no worse in every coordinate and better in one. Equal points do not
-// dominate each other (both are on the front).
 #pragma once
 
 #include <vector>

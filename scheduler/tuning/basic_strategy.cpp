@@ -113,18 +113,17 @@ void FallbackStrategy::advance(const StrategyContext& ctx) {
       after_single(ctx, results, best_met);
       return;
     case Phase::kCumulative:
+      if (!met_ && !widened_ && has_wider_fallback(ctx)) {  // bf16 everywhere was not enough: fp32
+        widened_ = true;
+        plan_fallbacks(ctx, /*widest=*/true);
+        return;
+      }
       // Every op in fp32 is no answer: re-quantize the ones it does not need.
       if (met_ && (ctx.keep_improving || ctx.space.quantizes_nothing(met_->config))) plan_refine(ctx);
       else phase_ = Phase::kDone;
       return;
     case Phase::kRefine:
-      if (refine_at_ < static_cast<int>(refine_dims_.size())) {
-        Config c = met_->config;
-        c[static_cast<size_t>(refine_dims_[static_cast<size_t>(refine_at_++)])] = 0;
-        pending_.push_back(ctx.space.canonical(c));
-      } else {
-        plan_compress(ctx);
-      }
+      refine_step(ctx);
       return;
     case Phase::kCompress:
       compress_step(ctx, results);
@@ -201,31 +200,70 @@ void FallbackStrategy::plan_single(const StrategyContext& ctx) {
 }
 
 void FallbackStrategy::plan_cumulative(const StrategyContext& ctx, const std::map<int, double>& sensitivity) {
-  phase_ = Phase::kCumulative;
   order_dims_ = ctx.space.dimensions_of_kind(DimensionKind::kFallback);
   auto score = [&](int d) {
     auto it = sensitivity.find(d);
     return it == sensitivity.end() ? 0.0 : it->second;
   };
   std::stable_sort(order_dims_.begin(), order_dims_.end(), [&](int a, int b) { return score(a) > score(b); });
+  plan_fallbacks(ctx, /*widest=*/false);
+}
+
+// Ops fall back one more at a time in order_dims_ order, to their cheapest fallback (bf16 when
+// offered) or, widest, to the last one (fp32).
+void FallbackStrategy::plan_fallbacks(const StrategyContext& ctx, bool widest) {
+  phase_ = Phase::kCumulative;
   Config c = base_->config;
   for (int d : order_dims_) {
-    c[static_cast<size_t>(d)] = 1;
+    c[static_cast<size_t>(d)] = widest ? ctx.space.last_index(d) : 1;
     pending_.push_back(ctx.space.canonical(c));
   }
   if (pending_.empty()) phase_ = Phase::kDone;
 }
 
+bool FallbackStrategy::has_wider_fallback(const StrategyContext& ctx) const {
+  for (int d : order_dims_) if (ctx.space.last_index(d) > 1) return true;
+  return false;
+}
+
+// Re-quantizes the fallen-back ops one at a time, least sensitive first; then, where bf16 is
+// offered, moves the ops still in fp32 down to bf16 the same way.
 void FallbackStrategy::plan_refine(const StrategyContext& ctx) {
   phase_ = Phase::kRefine;
-  refine_dims_.clear();
+  refine_steps_.clear();
   refine_at_ = 0;
+  refine_to_bf16_ = false;
   std::vector<int> dims = order_dims_.empty() ? ctx.space.dimensions_of_kind(DimensionKind::kFallback) : order_dims_;
   for (auto it = dims.rbegin(); it != dims.rend(); ++it) {
-    if (met_->config[static_cast<size_t>(*it)] != 0) refine_dims_.push_back(*it);
+    if (met_->config[static_cast<size_t>(*it)] != 0) refine_steps_.push_back({*it, 0});
   }
   // plan the first one now; advance() plans the rest after each result
-  advance(ctx);
+  refine_step(ctx);
+}
+
+void FallbackStrategy::refine_step(const StrategyContext& ctx) {
+  while (true) {
+    if (refine_at_ >= refine_steps_.size()) {
+      if (refine_to_bf16_) {
+        plan_compress(ctx);
+        return;
+      }
+      refine_to_bf16_ = true;  // second pass: fp32 ops to the cheaper fallback
+      std::vector<std::pair<int, int>> lower;
+      for (const auto& [d, to] : refine_steps_) {
+        if (met_->config[static_cast<size_t>(d)] > 1) lower.push_back({d, 1});
+      }
+      refine_steps_ = std::move(lower);
+      refine_at_ = 0;
+      continue;
+    }
+    const auto [d, to] = refine_steps_[refine_at_++];
+    Config c = met_->config;
+    if (c[static_cast<size_t>(d)] <= to) continue;
+    c[static_cast<size_t>(d)] = to;
+    pending_.push_back(ctx.space.canonical(c));
+    return;
+  }
 }
 
 std::unique_ptr<Strategy> make_basic_strategy() {

@@ -1,5 +1,5 @@
 #include <tamp/autograd/variable.h>
-#include <tamp/compression/quantization/histogram_observer.h>
+#include <tamp/compression/quantization/observers/histogram_observer.h>
 #include <tamp/nn/graph_module.h>
 #include <tamp/scheduler/evaluate.h>
 #include <tamp/scheduler/tuning/calibration_cache.h>

@@ -1,15 +1,10 @@
-// Calibration done once for a whole tuning run. Every activation a trial may quantize is
-// observed in the float model, over the same calibration batches, into one histogram
-// (histogram_observer.h); a trial's scale and zero point for any calibration method
-// (min-max, percentile, entropy, MSE), scheme or percentile then come from that histogram
-// without another forward pass, and are memoised. Static PTQ (static_quantization.h)
-// observes float activations the same way (its FakeQuantize nodes are bypassed while
-// calibrating), so a trial computes what a StaticQuantization run with those settings would.
+// Calibration done once for a whole tuning run: every activation a trial may quantize is
+// observed in the float model into one histogram, and any trial's scale and zero point (any
+// calibration method, scheme or percentile) come from it without another pass, memoised.
 //
 //   CalibrationCache cache(float_graph, calibration_data, {.batches = 8});
 //   cache.observe(plan.activations);                  // one pass over the data
 //   QuantParams p = cache.qparams("/relu/Relu_output_0", spec);
-//   cache.passes();                                   // 1
 #pragma once
 
 #include <tamp/autograd/tensor.h>

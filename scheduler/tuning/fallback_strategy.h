@@ -1,15 +1,7 @@
-// The fallback search that the basic and MSE strategies share (strategy.h): all ops
-// quantized; if that misses the criterion, ops fall back to fp32 cumulatively in order of
-// sensitivity (most sensitive first) until the criterion is met; with keep-improving, the
-// fallen-back ops are then re-quantized one at a time, least sensitive first, keeping each
-// re-quantization that still meets the criterion. basic measures sensitivity with one trial
-// per op (that op alone in fp32) after trying global option changes (every op's
-// calibration, granularity, ... switched at once); when no single fallback recovers a
-// quarter of the accuracy gap (ops that hurt only together, e.g. the producer and the
-// consumer of one badly quantized activation), it orders by the problem's
-// quantization_error() instead, as mse does from the start without spending trials. With
-// keep-improving, once a config meets the criterion, per-layer sparsity levels are then
-// raised greedily one step at a time.
+// The fallback search the basic and mse strategies share: all ops quantized, then ops fall back
+// cumulatively, most sensitive first, until the criterion is met (to bf16 when offered; to fp32
+// when bf16 everywhere misses); with keep-improving, unneeded fallbacks are re-quantized, fp32
+// ones moved to bf16, and sparsity raised greedily. How sensitivity is measured: docs/tuning.md
 #pragma once
 
 #include <tamp/scheduler/tuning/strategy.h>
@@ -33,7 +25,10 @@ class FallbackStrategy : public Strategy {
   void plan_global(const StrategyContext& ctx);
   void plan_single(const StrategyContext& ctx);
   void plan_cumulative(const StrategyContext& ctx, const std::map<int, double>& sensitivity);
+  void plan_fallbacks(const StrategyContext& ctx, bool widest);
+  bool has_wider_fallback(const StrategyContext& ctx) const;
   void plan_refine(const StrategyContext& ctx);
+  void refine_step(const StrategyContext& ctx);
   void plan_compress(const StrategyContext& ctx);
   void compress_step(const StrategyContext& ctx, const std::vector<TrialRecord>& results);
   // The single-op fallbacks are in: done when one met, else fall back ops cumulatively in
@@ -48,8 +43,10 @@ class FallbackStrategy : public Strategy {
   std::optional<TrialRecord> met_;    // the config refinement starts from
   std::vector<int> order_dims_;       // fallback dimensions, most sensitive first
   std::vector<int> single_dims_;      // the dimension each single-fallback trial dropped
-  int refine_at_ = -1;                // index into the fallen-back dims being re-quantized
-  std::vector<int> refine_dims_;
+  bool widened_ = false;              // the cumulative fallback went on to the widest precision
+  size_t refine_at_ = 0;              // index into refine_steps_
+  std::vector<std::pair<int, int>> refine_steps_;  // (fallback dimension, candidate to try)
+  bool refine_to_bf16_ = false;       // the second refine pass (fp32 -> bf16) is planned
   std::vector<int> compress_dims_;   // sparsity dimensions raised greedily
   size_t compress_at_ = 0;
   bool compress_improved_ = false;

@@ -1,18 +1,10 @@
-// The tuning history, tuning.jsonl: one JSON object per line, appended and flushed as each
-// trial finishes, so an interrupted run loses at most the trial it was evaluating.
+// The tuning history, tuning.jsonl: a header (fingerprints of space, model and data), the fp32
+// baseline, then one JSON line per trial, appended and flushed as each finishes. A restarted
+// run answers every configuration found here instead of evaluating it; a file for another
+// space, model or data is refused, a torn last line ignored. Format: docs/tuning.md
 //
-//   {"tamp_tuning": 1, "space": "3f2a...", "model": "91c0...", "data": "5e77...",
-//    "dimensions": 16}                                                     header
-//   {"baseline": {"accuracy": 0.8412, "objective": 1706536}}              fp32 model
 //   {"trial": 0, "config": {"/fc1/Gemm:quantize": "int8", ...}, "accuracy": 0.62,
-//    "objective": 427000, "seconds": 0.41}                                 one per trial
-//
-// A restarted run opens the same file: the strategy replays from the start (strategies are
-// deterministic for a seed) and every configuration found here is answered from the file
-// instead of evaluated. Accuracy and objective are stored raw, so a restart may change the
-// criterion. A file written for another tuning space, another model (its content, not its
-// file name) or other data (problem.h: ProblemFingerprint) is refused; a torn last line (the
-// process was killed while writing it) is ignored.
+//    "objective": 427000, "seconds": 0.41}
 #pragma once
 
 #include <tamp/scheduler/tuning/problem.h>

@@ -3,7 +3,6 @@
 // (quant_tuning.h) is one; tests use synthetic ones with a known optimum.
 //
 //   class Toy : public TuningProblem {
-//     const TuningSpace& space() const override { return space_; }
 //     Outcome baseline() override { return {1.0, 100}; }
 //     Outcome evaluate(const Config& c) override { return {accuracy_of(c), size_of(c)}; }
 //   };

@@ -3,6 +3,7 @@
 #include <tamp/compression/quantization/batch_norm_folding.h>
 #include <tamp/compression/quantization/fake_quant_graph.h>
 #include <tamp/compression/quantization/quant_plan.h>
+#include <tamp/compression/quantization/ptq/sensitivity.h>
 #include <tamp/io/onnx_export.h>
 #include <tamp/nn/graph_edit.h>
 #include <tamp/nn/graph_module.h>
@@ -40,6 +41,16 @@ double parse_level(const std::string& text, const std::string& what) {
   return v;
 }
 
+// The fallback precisions in cost order (bf16 before fp32): a strategy tries candidate 1 of a
+// fallback dimension first, so it is the cheapest.
+void check_fallbacks(std::vector<std::string>& fallbacks) {
+  TAMP_CHECK(!fallbacks.empty(), "the fallback precisions are empty; give bf16, fp32 or both");
+  check_values("fallback precision", fallbacks, {"bf16", "fp32"});
+  std::sort(fallbacks.begin(), fallbacks.end());  // "bf16" < "fp32": cheapest first
+  TAMP_CHECK(std::adjacent_find(fallbacks.begin(), fallbacks.end()) == fallbacks.end(),
+             "fallback precision '{}' is listed twice", fallbacks.front());
+}
+
 // Every example of `data`, its dtypes and shapes included.
 void add_examples(Fnv1a& h, const nn::Dataset& data) {
   constexpr int64_t kChunk = 1024;
@@ -70,6 +81,7 @@ QuantTuningProblem::QuantTuningProblem(nn::Graph float_graph, QuantTuningOptions
                   ErrorKind::kUnsupported, "4-bit weights: use tamp quantize --method weight-only");
     }
   }
+  check_fallbacks(options_.fallbacks);
   for (const auto& s : options_.sparsities) parse_level(s, "sparsity level");
   for (const auto& [key, values] : options_.searchable) {
     if (key == "percentile") {
@@ -120,8 +132,13 @@ QuantTuningProblem::QuantTuningProblem(nn::Graph float_graph, QuantTuningOptions
 void QuantTuningProblem::build_space() {
   std::map<std::string, int> q;
   for (const auto& op : ops_) {
+    std::vector<std::string> precisions{"int8"};
+    for (const auto& f : options_.fallbacks) {
+      if (f != "bf16" || op_weights_.count(op)) precisions.push_back(f);  // bf16 stores weights: none, no bf16
+    }
+    if (precisions.size() == 1) precisions.push_back("fp32");
     q[op] = space_.add({.name = op + ":quantize", .target = op, .knob = "quantize", .kind = DimensionKind::kFallback,
-                        .values = {"int8", "fp32"}});
+                        .values = precisions});
   }
   for (const auto& op : ops_) {
     const int parent = q[op];
@@ -156,7 +173,11 @@ void QuantTuningProblem::build_space() {
 
 QuantTuningProblem::Choice QuantTuningProblem::choice(const Config& c) const {
   Choice ch;
-  for (const auto& op : ops_) if (space_.value(c, op + ":quantize", "int8") == "int8") ch.quantized.insert(op);
+  for (const auto& op : ops_) {
+    const std::string precision = space_.value(c, op + ":quantize", "int8");
+    if (precision == "int8") ch.quantized.insert(op);
+    if (precision == "bf16") ch.bf16.push_back(op);
+  }
   for (const auto& [op, ws] : op_weights_) {
     for (const auto& w : ws) {
       const std::string s = space_.value(c, w + ":sparsity", "0");
@@ -170,6 +191,7 @@ nn::Graph QuantTuningProblem::simulated_graph(const Config& c) {
   const Choice ch = choice(c);
   nn::Graph g = float_;
   for (const auto& [w, s] : ch.sparsity) prune_by_magnitude(g, w, s);
+  round_weights_bf16(g, ch.bf16);
   if (ch.quantized.empty()) return g;
   std::vector<std::string> exclude = options_.exclude;
   for (const auto& op : ops_) if (!ch.quantized.count(op)) exclude.push_back(op);
@@ -204,15 +226,20 @@ double QuantTuningProblem::objective(const Config& c) { return objective_of(choi
 double QuantTuningProblem::objective_of(const Choice& ch, const Config* c) {
   switch (options_.objective.kind) {
     case ObjectiveKind::kSize: {
-      std::set<std::string> quantized_weights;
+      std::map<std::string, double> element_bytes;  // weights stored in int8, weights and biases in bf16
+      for (const auto& node : float_.nodes) {
+        if (std::find(ch.bf16.begin(), ch.bf16.end(), node.name) == ch.bf16.end()) continue;
+        for (const auto& in : node.inputs) if (float_.initializers.count(in)) element_bytes[in] = 2;
+      }
       for (const auto& op : ch.quantized) {
-        if (auto it = op_weights_.find(op); it != op_weights_.end()) quantized_weights.insert(it->second.begin(), it->second.end());
+        if (auto it = op_weights_.find(op); it != op_weights_.end()) for (const auto& w : it->second) element_bytes[w] = 1;
       }
       double bytes = 0;
       for (const auto& [name, t] : float_.initializers) {
         double n = static_cast<double>(t.numel());
         if (auto s = ch.sparsity.find(name); s != ch.sparsity.end()) n -= std::round(s->second * n);
-        bytes += n * (quantized_weights.count(name) ? 1.0 : static_cast<double>(size_of(t.dtype())));
+        auto e = element_bytes.find(name);
+        bytes += n * (e != element_bytes.end() ? e->second : static_cast<double>(size_of(t.dtype())));
       }
       return bytes;
     }
@@ -225,7 +252,9 @@ double QuantTuningProblem::objective_of(const Choice& ch, const Config* c) {
         if (auto w = op_weights_.find(op); w != op_weights_.end() && !w->second.empty()) {
           if (auto s = ch.sparsity.find(w->second[0]); s != ch.sparsity.end()) density = 1 - s->second;
         }
-        bops += static_cast<double>(m->second) * density * (ch.quantized.count(op) ? 8.0 * 8.0 : 32.0 * 32.0);
+        const bool bf16 = std::find(ch.bf16.begin(), ch.bf16.end(), op) != ch.bf16.end();
+        const double bits = ch.quantized.count(op) ? 8 : bf16 ? 16 : 32;
+        bops += static_cast<double>(m->second) * density * bits * bits;
       }
       return bops;
     }
@@ -237,8 +266,9 @@ double QuantTuningProblem::objective_of(const Choice& ch, const Config* c) {
 
 nn::Graph QuantTuningProblem::export_graph(const Config& c, QuantFormat format) {
   nn::Graph g = simulated_graph(c);
-  if (find_fake_quantize(g).empty()) return g;
-  return lower_quantized(g, format);
+  if (!find_fake_quantize(g).empty()) g = lower_quantized(g, format);
+  store_weights_bf16(g, choice(c).bf16);
+  return g;
 }
 
 double QuantTuningProblem::run_latency(const nn::Graph& g, const std::string& stem) {
@@ -271,7 +301,7 @@ std::map<int, double> QuantTuningProblem::quantization_error() {
   const Tensor ref = run(float_);
   for (int d : fallback) {
     Config c = space_.default_config();
-    for (int e : fallback) c[static_cast<size_t>(e)] = e == d ? 0 : 1;
+    for (int e : fallback) c[static_cast<size_t>(e)] = e == d ? 0 : space_.last_index(e);  // the others in fp32
     error_[d] = relative_mse(ref, run(simulated_graph(space_.canonical(c))));
   }
   return error_;

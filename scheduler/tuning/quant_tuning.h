@@ -1,30 +1,15 @@
-// Accuracy-aware tuning of static post-training quantization (and one-shot per-layer
-// magnitude pruning): the TuningProblem whose trials are simulated fake-quant models built
-// from one calibration (calibration_cache.h) and evaluated on a dataset.
+// Accuracy-aware tuning of static PTQ (and one-shot per-layer magnitude pruning): the
+// TuningProblem whose trials are fake-quant models built from one calibration and evaluated
+// on a dataset. The space it searches: docs/tuning.md
 //
-//   QuantTuningProblem p(io::load_onnx_graph("cnn.onnx"),
-//                        {.calibration = data.train, .eval = data.test, .eval_options = {.max_batches = 8}});
+//   QuantTuningProblem p(graph, {.calibration = data.train, .eval = data.test});
 //   auto s = make_strategy("basic");
 //   TuningResult r = tune(p, *s, {.criterion = AccuracyCriterion::parse("relative:0.01")});
 //   io::save_onnx_graph(p.export_graph(r.best->config), "cnn_tuned.onnx");
-//
-// The space, per quantizable op of quant_plan.h (Conv, ConvTranspose, Gemm, MatMul, residual
-// Add), in this order:
-//   <node>:quantize     int8 | fp32 (fp32: the op is excluded from the plan)
-//   <node>:granularity  per_channel | per_tensor (weight; ops with a weight whose channel axis
-//                       is known)
-//   <node>:scheme       asym | sym (uint8 activations the op owns: zero point from the range,
-//                       or 128)
-//   <node>:calibration  minmax | percentile | entropy | mse (range rule of those activations)
-// then per weight of those ops <weight>:sparsity (the `sparsities` levels, unstructured
-// magnitude, applied before quantization; no fine-tuning), then user:<key> searchable values.
-// An op "owns" its output's quantization point, and an input point whose producer is not
-// quantized. Weights are int8 symmetric; bits other than 8 are refused (the QDQ export
-// supports 8 only). Options with one candidate are fixed, not searched.
 #pragma once
 
 #include <tamp/compression/quantization/export_target.h>
-#include <tamp/compression/quantization/lower.h>
+#include <tamp/compression/quantization/lowering/lower.h>
 #include <tamp/nn/dataset.h>
 #include <tamp/nn/graph.h>
 #include <tamp/scheduler/evaluate.h>
@@ -45,6 +30,8 @@ struct QuantTuningOptions {
   std::vector<std::string> schemes{"asym", "sym"};
   std::vector<std::string> calibrations{"minmax", "percentile", "entropy", "mse"};
   std::vector<std::string> bits{"8"};
+  // What an op that is not int8 may become, cheapest first: "bf16", "fp32" or both.
+  std::vector<std::string> fallbacks{"fp32"};
   std::vector<std::string> sparsities;   // e.g. {"0", "0.5", "0.75"}; empty: no pruning dimensions
   std::vector<std::string> exclude;      // node names or op types never quantized nor searched
   // Searchable values: "percentile" (of the percentile calibration, default 99.99) and
@@ -95,6 +82,7 @@ class QuantTuningProblem : public TuningProblem {
  private:
   struct Choice {
     std::set<std::string> quantized;            // compute nodes
+    std::vector<std::string> bf16;              // compute nodes with bf16 weights
     std::map<std::string, double> sparsity;     // weight -> level
   };
   Choice choice(const Config& c) const;

@@ -56,6 +56,7 @@ RecipeTuning read_recipe_tuning(recipe_detail::Fields& f) {
       fail(fmt::format("{}[{}]", f.at("sparsity"), i), fmt::format("'{}' is not a level in [0, 1)", t.sparsity[i]));
     }
   }
+  t.fallback = scalars(f, "fallback", {"bf16", "fp32"});
   t.exclude = f.strings("exclude");
   if (f.has("searchable")) {
     recipe_detail::Fields s(f.node("searchable"), f.at("searchable"));
@@ -80,6 +81,7 @@ QuantTuningOptions quant_tuning_options(const RecipeTuning& t) {
   if (!t.scheme.empty()) o.schemes = t.scheme;
   if (!t.calibration.empty()) o.calibrations = t.calibration;
   o.sparsities = t.sparsity;
+  if (!t.fallback.empty()) o.fallbacks = t.fallback;
   o.exclude = t.exclude;
   o.searchable = t.searchable;
   o.calibration_batches = t.calibration_batches;

@@ -1,20 +1,11 @@
-// TuningSpace: the configurations accuracy-aware tuning searches. A space is a list of
-// dimensions, each with candidate values (strings); a Config picks one index per dimension.
-// Candidate 0 is the default: for a fallback dimension "int8" (quantized), for an option the
-// first value the user listed. A dimension may depend on another (`parent`): an op's
-// granularity, scheme and calibration matter only while the op is quantized, so canonical()
-// resets them to 0 when the op falls back, and two configs that differ only there are one.
+// TuningSpace: the configurations accuracy-aware tuning searches, a list of dimensions with
+// candidate values; a Config picks one index per dimension, candidate 0 the default. A
+// dependent dimension (`parent`) is reset by canonical() when its parent falls back; a value
+// with one candidate is fixed, not a dimension (docs/tuning.md).
 //
-//   TuningSpace s;
 //   int q = s.add({.name = "/fc1/Gemm:quantize", .target = "/fc1/Gemm", .knob = "quantize",
 //                  .kind = DimensionKind::kFallback, .values = {"int8", "fp32"}});
-//   s.add({.name = "/fc1/Gemm:calibration", .target = "/fc1/Gemm", .knob = "calibration",
-//          .kind = DimensionKind::kOption, .values = {"minmax", "entropy"}, .parent = q});
-//   Config c = s.canonical({1, 1});      // {1, 0}: fc1 in fp32, its calibration irrelevant
-//   s.value(c, "/fc1/Gemm:quantize");     // "fp32"
-//
-// A searchable value with a single candidate is not a dimension: add() records it as fixed
-// (value() still answers it), so the search never spends a trial on it.
+//   s.value(s.canonical({1, 1}), "/fc1/Gemm:quantize");     // "fp32"
 #pragma once
 
 #include <map>
@@ -24,7 +15,7 @@
 namespace tamp::tuning {
 
 enum class DimensionKind {
-  kFallback,  // {"int8", "fp32"}: quantize the op or keep it in float
+  kFallback,  // {"int8", "fp32"} or {"int8", "bf16", "fp32"}: quantize the op or not, cheapest first
   kOption,    // a per-op quantization setting (granularity, scheme, calibration, bits)
   kSparsity,  // a per-layer sparsity level ("0", "0.5", ...)
   kUser,      // a value the user marked searchable
@@ -56,6 +47,8 @@ class TuningSpace {
   std::vector<int> dimensions_of_kind(DimensionKind kind) const;
 
   Config default_config() const { return Config(dims_.size(), 0); }
+  // The index of dimension d's last candidate (a fallback dimension's widest precision).
+  int last_index(int d) const { return static_cast<int>(dims_.at(static_cast<size_t>(d)).values.size()) - 1; }
   // Every fallback dimension (there is at least one) keeps its op in float: the
   // configuration quantizes nothing.
   bool quantizes_nothing(const Config& c) const;

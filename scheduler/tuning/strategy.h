@@ -1,20 +1,7 @@
-// Strategy: how the next configuration is chosen. One file per strategy behind this
-// interface; make_strategy() builds them by name.
-//
-//   basic       all ops quantized; if that misses the criterion, global option changes,
-//               then each op alone in fp32 (its measured sensitivity), then the most
-//               sensitive ops fall back cumulatively; keep-improving re-quantizes them one
-//               at a time (INC's "basic")
-//   mse         fallback order from TuningProblem::quantization_error (no trials spent on
-//               measuring it), then as basic
-//   exhaustive  every canonical configuration in order, op fallbacks most significant
-//   random      uniform canonical configurations, without repeats
-//   bayesian    Gaussian-process surrogate of the score with expected improvement
-//   tpe         tree-structured Parzen estimator (Bergstra et al. 2011) of the score
-//
-// The tuner calls next() for a configuration, evaluates it (or finds it in the history) and
-// hands the record to observe() before calling next() again. Strategies are deterministic
-// for a seed, which is what lets a restarted run replay the history without evaluating.
+// Strategy: how the next configuration is chosen (basic, mse, exhaustive, random, bayesian,
+// tpe; one file each, built by make_strategy()). The tuner calls next(), evaluates the config
+// (or finds it in the history) and hands the record to observe(). Strategies are deterministic
+// for a seed, so a restarted run replays the history. What each does: docs/tuning.md
 #pragma once
 
 #include <tamp/scheduler/tuning/problem.h>

@@ -1,5 +1,5 @@
 #include <tamp/compression/quantization/fake_quant_graph.h>
-#include <tamp/compression/quantization/observer.h>
+#include <tamp/compression/quantization/observers/observer.h>
 #include <tamp/nn/graph_cost.h>
 #include <tamp/scheduler/evaluate.h>
 #include <tamp/scheduler/tuning/detail/trial_graph.h>

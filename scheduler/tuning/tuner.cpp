@@ -36,7 +36,9 @@ std::vector<FallbackReason> explain(TuningProblem& problem, const TuningResult& 
   for (int d : fallback_dims) {
     if (r.best->config[static_cast<size_t>(d)] == 0) continue;
     FallbackReason f;
-    f.op = space.dimensions()[static_cast<size_t>(d)].target;
+    const Dimension& dim = space.dimensions()[static_cast<size_t>(d)];
+    f.op = dim.target;
+    f.precision = dim.values[static_cast<size_t>(r.best->config[static_cast<size_t>(d)])];
     for (const auto& t : r.history) {
       bool alone = t.config[static_cast<size_t>(d)] != 0;
       for (int e : fallback_dims) if (e != d) alone = alone && t.config[static_cast<size_t>(e)] == 0;
@@ -45,9 +47,9 @@ std::vector<FallbackReason> explain(TuningProblem& problem, const TuningResult& 
     if (auto it = err.find(d); it != err.end()) f.quantization_error = it->second;
     std::vector<std::string> parts;
     if (f.accuracy_alone) {
-      parts.push_back(all_int8 ? fmt::format("accuracy {:.4f} with this op alone in fp32 ({:.4f} with every op int8)",
+      parts.push_back(all_int8 ? fmt::format("accuracy {:.4f} with this op alone not int8 ({:.4f} with every op int8)",
                                              *f.accuracy_alone, all_int8->outcome.accuracy)
-                               : fmt::format("accuracy {:.4f} with this op alone in fp32", *f.accuracy_alone));
+                               : fmt::format("accuracy {:.4f} with this op alone not int8", *f.accuracy_alone));
     }
     if (f.quantization_error) parts.push_back(fmt::format("output MSE {:.3g} when quantized alone", *f.quantization_error));
     if (parts.empty()) parts.push_back("fell back together with the others (no single-op measurement)");

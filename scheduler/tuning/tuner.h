@@ -1,14 +1,10 @@
-// The accuracy-aware tuning loop: a strategy proposes configurations, each is evaluated once
-// (or answered from the history), until the exit policy stops it. The result is the
-// configuration with the smallest objective among those meeting the criterion, or — when
-// none does — the most accurate one found, with a message saying so. A configuration that
-// quantizes nothing (every op in fp32) is never the result, and stop_at_first does not stop
-// on it (TrialRecord::meets still says whether its accuracy meets the criterion).
+// The accuracy-aware tuning loop: a strategy proposes configurations, each evaluated once (or
+// answered from the history) until the exit policy stops it. Result: the smallest objective
+// meeting the criterion, else the most accurate found; never a config that quantizes nothing.
 //
-//   QuantTuningProblem problem(graph, {...});                 // quant_tuning.h
-//   auto strategy = make_strategy("basic");
-//   TuningResult r = tune(problem, *strategy, {.criterion = AccuracyCriterion::parse("relative:0.01"),
-//                                              .exit = {.max_trials = 50}, .history = "tuning.jsonl"});
+//   TuningResult r = tune(problem, *make_strategy("basic"),
+//                         {.criterion = AccuracyCriterion::parse("relative:0.01"),
+//                          .exit = {.max_trials = 50}, .history = "tuning.jsonl"});
 //   if (r.met) io::save_onnx_graph(problem.export_graph(r.best->config), "tuned.onnx");
 #pragma once
 
@@ -29,12 +25,13 @@ struct TunerOptions {
   std::function<void(const TrialRecord&)> on_trial;  // after each trial (progress lines)
 };
 
-// Why an op of the result stays in fp32.
+// Why an op of the result is not int8.
 struct FallbackReason {
   std::string op;                 // the fallback dimension's target (the node)
-  std::optional<double> accuracy_alone;     // a trial with only this op in fp32, if any ran
+  std::string precision;          // what it became: "bf16" or "fp32"
+  std::optional<double> accuracy_alone;     // a trial with only this op not int8, if any ran
   std::optional<double> quantization_error; // TuningProblem::quantization_error, if known
-  std::string text;               // "accuracy 0.83 with this op alone in fp32 (0.61 all int8)"
+  std::string text;               // "accuracy 0.83 with this op alone not int8 (0.61 all int8)"
 };
 
 struct TuningResult {

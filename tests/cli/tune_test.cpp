@@ -47,12 +47,25 @@ TEST(TuneCli, FallsBackMeetsTheCriterionAndResumes) {
   EXPECT_EQ(k.at("resumed").get<int>(), trials);
   EXPECT_EQ(k.at("best").at("config"), j.at("best").at("config"));
 
-  // the text report names the ops kept in fp32
+  // the text report names the ops not in int8 and their precision
   CliResult text = run_tamp({"tune", model, "--out", out, "--strategy", "mse", "--calibration", "minmax", "--limit",
                              "2000", "--history", dir.file("text.jsonl")});
   ASSERT_EQ(text.code, 0) << text.err;
-  EXPECT_NE(text.out.find("ops kept in fp32: 2"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("ops not in int8: 2"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("(fp32): "), std::string::npos) << text.out;
   EXPECT_NE(text.out.find("output MSE"), std::string::npos) << text.out;
+
+  // --fallback bf16,fp32: the same two ops in bf16, and the file ONNX Runtime runs agrees
+  CliResult bf16 = run_tamp({"tune", model, "--out", dir.file("bf16.onnx"), "--strategy", "mse", "--calibration",
+                             "minmax", "--limit", "2000", "--fallback", "bf16,fp32", "--history", dir.file("bf16.jsonl"),
+                             "--json"});
+  ASSERT_EQ(bf16.code, 0) << bf16.err << bf16.out;
+  const auto b = nlohmann::json::parse(bf16.out);
+  ASSERT_EQ(b.at("fallbacks").size(), 2u);
+  for (const auto& f : b.at("fallbacks")) EXPECT_EQ(f.at("precision"), "bf16") << f;
+  EXPECT_TRUE(b.at("parity").at("passed").get<bool>()) << b.at("parity");
+  EXPECT_LT(b.at("best").at("objective").get<double>(), j.at("best").at("objective").get<double>());
+  EXPECT_EQ(run_tamp({"tune", model, "--out", dir.file("x.onnx"), "--fallback", "fp16"}).code, 2);
 }
 
 TEST(TuneCli, UnreachableCriterionWritesTheBestAndExits1) {

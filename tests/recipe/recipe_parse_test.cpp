@@ -4,7 +4,7 @@
 // files users hand it.
 #include "support/ort_runner.h"  // source_dir()
 
-#include <tamp/compression/quantization/lower.h>
+#include <tamp/compression/quantization/lowering/lower.h>
 #include <tamp/scheduler/recipe.h>
 
 #include <gtest/gtest.h>

@@ -4,8 +4,8 @@
 // exported as int8 that ONNX Runtime runs as tamp does.
 #include <tamp/compression/quantization/export_target.h>
 #include <tamp/compression/quantization/fake_quant_graph.h>
-#include <tamp/compression/quantization/qat.h>
-#include <tamp/compression/quantization/static_quantization.h>
+#include <tamp/compression/quantization/ptq/static_quantization.h>
+#include <tamp/compression/quantization/qat/qat.h>
 
 #include "compression/pruning/prune_test_support.h"
 #include "quant_test_support.h"

@@ -4,7 +4,7 @@
 
 #include <tamp/autograd/random.h>
 #include <tamp/autograd/variable.h>
-#include <tamp/compression/quantization/static_quantization.h>
+#include <tamp/compression/quantization/ptq/static_quantization.h>
 #include <tamp/nn/dataset.h>
 #include <tamp/nn/graph_module.h>
 #include <tamp/scheduler/trainer.h>

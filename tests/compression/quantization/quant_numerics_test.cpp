@@ -3,13 +3,13 @@
 // BatchNorm folding against the unfolded graph; static PTQ on a small conv net in ORT; and
 // the bad inputs the issue lists, each a clear error.
 #include <tamp/autograd/apply.h>
-#include <tamp/nn/init.h>
 #include <tamp/compression/quantization/batch_norm_folding.h>
 #include <tamp/compression/quantization/fake_quant_graph.h>
-#include <tamp/compression/quantization/minmax_observer.h>
-#include <tamp/compression/quantization/observer.h>
-#include <tamp/compression/quantization/qat.h>
-#include <tamp/compression/quantization/static_quantization.h>
+#include <tamp/compression/quantization/observers/minmax_observer.h>
+#include <tamp/compression/quantization/observers/observer.h>
+#include <tamp/compression/quantization/ptq/static_quantization.h>
+#include <tamp/compression/quantization/qat/qat.h>
+#include <tamp/nn/init.h>
 
 #include "compression/pruning/prune_test_support.h"
 #include "quant_test_support.h"

@@ -2,7 +2,7 @@
 // through the Trainer, and running a model in ONNX Runtime over a dataset.
 #pragma once
 
-#include <tamp/compression/quantization/lower.h>
+#include <tamp/compression/quantization/lowering/lower.h>
 #include <tamp/io/idx.h>
 #include <tamp/io/onnx_export.h>
 #include <tamp/io/onnx_import.h>

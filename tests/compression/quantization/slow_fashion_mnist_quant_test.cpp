@@ -13,9 +13,9 @@
 //    weights against full int8 after QAT.
 // Each test prints its figures ("[ figures ] ...") for the README and docs.
 #include <tamp/compression/quantization/batch_norm_folding.h>
-#include <tamp/compression/quantization/dynamic_quantization.h>
-#include <tamp/compression/quantization/qat.h>
-#include <tamp/compression/quantization/static_quantization.h>
+#include <tamp/compression/quantization/ptq/dynamic_quantization.h>
+#include <tamp/compression/quantization/ptq/static_quantization.h>
+#include <tamp/compression/quantization/qat/qat.h>
 
 #include <tamp/nn/init.h>
 

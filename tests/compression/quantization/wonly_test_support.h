@@ -4,7 +4,7 @@
 #pragma once
 
 #include <tamp/autograd/variable.h>
-#include <tamp/compression/quantization/weight_only.h>
+#include <tamp/compression/quantization/ptq/weight_only.h>
 #include <tamp/io/idx.h>
 #include <tamp/io/onnx_export.h>
 #include <tamp/io/onnx_import.h>

@@ -3,7 +3,7 @@
 #include "support/ort_runner.h"
 
 #include <tamp/compression/pruning/pruning.h>
-#include <tamp/compression/quantization/static_quantization.h>
+#include <tamp/compression/quantization/ptq/static_quantization.h>
 #include <tamp/io/idx.h>
 #include <tamp/io/onnx_import.h>
 #include <tamp/scheduler/scheduler.h>

@@ -2,8 +2,8 @@
 // full int8 PTQ misses a 1 % relative criterion; basic and mse fall back a few ops and the
 // exported QDQ model meets the criterion in ONNX Runtime too. Calibration runs once.
 #include <tamp/compression/quantization/fake_quant_graph.h>
-#include <tamp/compression/quantization/minmax_observer.h>
-#include <tamp/compression/quantization/static_quantization.h>
+#include <tamp/compression/quantization/observers/minmax_observer.h>
+#include <tamp/compression/quantization/ptq/static_quantization.h>
 #include <tamp/io/onnx_export.h>
 #include <tamp/scheduler/tuning/quant_tuning.h>
 #include <tamp/scheduler/tuning/tuner.h>
@@ -96,6 +96,47 @@ TEST_P(HostileMlp, FallsBackAFewOpsAndTheExportMeetsTheCriterionInOrt) {
 }
 
 INSTANTIATE_TEST_SUITE_P(BasicAndMse, HostileMlp, ::testing::Values("basic", "mse"));
+
+// With bf16 offered, the two ops around the hostile channel fall back to bf16 (weights stored
+// as bfloat16 behind a Cast, float compute) instead of fp32, and ONNX Runtime computes what the
+// trial simulated.
+TEST(QuantTuning, Bf16FallbackKeepsTheHostileOpsInBf16AndOrtAgrees) {
+  QuantTuningOptions o = mlp_options();
+  o.fallbacks = {"fp32", "bf16"};  // any order: bf16 is tried first
+  QuantTuningProblem p(hostile_mlp().graph, o);
+  const auto fallback = p.space().dimensions_of_kind(DimensionKind::kFallback);
+  ASSERT_EQ(fallback.size(), 3u);
+  EXPECT_EQ(p.space().dimensions()[static_cast<size_t>(fallback[0])].values,
+            (std::vector<std::string>{"int8", "bf16", "fp32"}));
+  auto s = make_strategy("basic");
+  const auto criterion = AccuracyCriterion::parse("relative:0.01");
+  TuningResult r = tune(p, *s, {.criterion = criterion, .exit = {.max_trials = 30}});
+  ASSERT_TRUE(r.met) << r.message;
+  ASSERT_EQ(r.fallbacks.size(), 2u);
+  for (const auto& f : r.fallbacks) EXPECT_EQ(f.precision, "bf16") << f.op;
+  EXPECT_EQ(p.space().value(r.best->config, p.ops()[2] + ":quantize"), "int8");
+
+  // size: the bf16 ops' weights and biases count 2 bytes, the int8 op's weight 1
+  const double w1 = 784 * 512, w2 = 512 * 256, w3 = 256 * 10;
+  EXPECT_DOUBLE_EQ(p.objective(r.best->config), 2 * (w1 + w2) + w3 + 2 * (512 + 256) + 4 * 10);
+
+  const nn::Graph exported = p.export_graph(r.best->config);
+  int bf16_weights = 0, casts = 0;
+  for (const auto& [name, t] : exported.initializers) bf16_weights += t.dtype() == DType::kBFloat16;
+  for (const auto& n : exported.nodes) casts += n.op_type == "Cast";
+  EXPECT_EQ(bf16_weights, 4);  // the weight and bias of both Gemms
+  EXPECT_EQ(casts, 4);
+  TempDir dir;
+  const double ort_fp32 = ort_accuracy(hostile_mlp().graph, dir, "fp32.onnx");
+  const double ort_q = ort_accuracy(exported, dir, "bf16.onnx");
+  EXPECT_TRUE(criterion.met(ort_q, ort_fp32)) << ort_q << " vs fp32 " << ort_fp32;
+  EXPECT_NEAR(ort_q, r.best->outcome.accuracy, 0.003);
+
+  o.fallbacks = {"bf16", "bf16"};
+  EXPECT_THROW(QuantTuningProblem(hostile_mlp().graph, o), Error);
+  o.fallbacks = {"fp16"};
+  EXPECT_THROW(QuantTuningProblem(hostile_mlp().graph, o), Error);
+}
 
 // The shared calibration observes the float model, as ONNX Runtime's and INC's calibrators
 // do, so one calibration serves every trial. tamp's StaticQuantization component observes

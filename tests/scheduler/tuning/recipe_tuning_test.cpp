@@ -32,6 +32,7 @@ tuning:
   sparsity: [0, 0.5]
   searchable: {percentile: [99.9, 99.99]}
   exclude: [/fc3/Gemm]
+  fallback: [bf16, fp32]
   history: t.jsonl
 )", "/r");
   ASSERT_TRUE(r.tuning.has_value());
@@ -49,6 +50,7 @@ tuning:
   EXPECT_EQ(t.sparsity, (std::vector<std::string>{"0", "0.5"}));
   EXPECT_EQ(t.searchable.at("percentile"), (std::vector<std::string>{"99.9", "99.99"}));
   EXPECT_EQ(t.exclude, (std::vector<std::string>{"/fc3/Gemm"}));
+  EXPECT_EQ(t.fallback, (std::vector<std::string>{"bf16", "fp32"}));
   EXPECT_EQ(t.history, "t.jsonl");
   EXPECT_TRUE(r.stages.empty());
   EXPECT_EQ(r.export_.format, "qdq");
@@ -68,6 +70,8 @@ TEST(RecipeTuning, ErrorsNameThePath) {
   EXPECT_NE(error_of(kHead + "tuning: {strategy: annealing}\n").find("tuning.strategy: 'annealing' is not one of"),
             std::string::npos);
   EXPECT_NE(error_of(kHead + "tuning: {calibration: [kl]}\n").find("tuning.calibration[0]"), std::string::npos);
+  EXPECT_NE(error_of(kHead + "tuning: {fallback: [fp16]}\n").find("tuning.fallback[0]: 'fp16' is not one of"),
+            std::string::npos);
   EXPECT_NE(error_of(kHead + "tuning: {sparsity: [0, 1.5]}\n").find("tuning.sparsity[1]"), std::string::npos);
   EXPECT_NE(error_of(kHead + "tuning: {searchable: {lr: [1, 2]}}\n").find("tuning.searchable.lr: unknown key"),
             std::string::npos);

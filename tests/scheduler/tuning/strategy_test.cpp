@@ -73,6 +73,68 @@ TEST(FallbackStrategies, KeepImprovingRequantizesNeedlessFallbacks) {
   EXPECT_EQ(r.best->config, (Config{1, 0, 1}));
 }
 
+// Ops with three precisions: int8 costs penalty[i] accuracy and 1 size unit, bf16 costs
+// bf16_penalty[i] and 2 units, fp32 nothing and 4 units.
+class PrecisionToy : public TuningProblem {
+ public:
+  PrecisionToy(std::vector<double> penalty, std::vector<double> bf16_penalty)
+      : penalty_(std::move(penalty)), bf16_penalty_(std::move(bf16_penalty)) {
+    for (size_t i = 0; i < penalty_.size(); ++i) {
+      space_.add({.name = "op" + std::to_string(i) + ":quantize", .target = "op" + std::to_string(i),
+                  .knob = "quantize", .kind = DimensionKind::kFallback, .values = {"int8", "bf16", "fp32"}});
+    }
+  }
+  const TuningSpace& space() const override { return space_; }
+  Outcome baseline() override { return {1.0, 4.0 * static_cast<double>(penalty_.size())}; }
+  Outcome evaluate(const Config& c) override {
+    double acc = 1, size = 0;
+    for (size_t i = 0; i < penalty_.size(); ++i) {
+      acc -= c[i] == 0 ? penalty_[i] : c[i] == 1 ? bf16_penalty_[i] : 0;
+      size += c[i] == 0 ? 1 : c[i] == 1 ? 2 : 4;
+    }
+    return {acc, size};
+  }
+  std::map<int, double> quantization_error() override {
+    std::map<int, double> m;
+    for (size_t i = 0; i < penalty_.size(); ++i) m[static_cast<int>(i)] = penalty_[i];
+    return m;
+  }
+
+ private:
+  std::vector<double> penalty_, bf16_penalty_;
+  TuningSpace space_;
+};
+
+TEST(FallbackStrategies, SensitiveOpsFallBackToBf16WhenItIsEnough) {
+  for (const std::string name : {"basic", "mse"}) {
+    PrecisionToy toy(kPenalties, std::vector<double>(kPenalties.size(), 0.001));
+    auto s = make_strategy(name);
+    TuningResult r = tune(toy, *s, first_meet(100));
+    ASSERT_TRUE(r.met) << name << ": " << r.message;
+    EXPECT_EQ(r.best->config, (Config{0, 1, 0, 0, 1, 0})) << name;  // ops 1 and 4 in bf16, not fp32
+    ASSERT_EQ(r.fallbacks.size(), 2u) << name;
+    EXPECT_EQ(r.fallbacks[0].precision, "bf16") << name;
+  }
+}
+
+TEST(FallbackStrategies, AnOpBf16HurtsFallsBackToFp32AndRefinementMovesTheOthersToBf16) {
+  // op1 loses as much in bf16 as in int8: bf16 everywhere misses, so the fallback widens to
+  // fp32 ({op1, op4} in fp32 meets); refinement then moves op4 down to bf16, which still meets.
+  std::vector<double> bf16(kPenalties.size(), 0.001);
+  bf16[1] = 0.2;
+  for (const std::string name : {"basic", "mse"}) {
+    PrecisionToy toy(kPenalties, bf16);
+    auto s = make_strategy(name);
+    TuningResult r = tune(toy, *s, {.criterion = AccuracyCriterion::parse("absolute:0.05"),
+                                    .exit = {.max_trials = 100, .stop_at_first = false}});
+    ASSERT_TRUE(r.met) << name << ": " << r.message;
+    EXPECT_EQ(r.best->config, (Config{0, 2, 0, 0, 1, 0})) << name;
+    ASSERT_EQ(r.fallbacks.size(), 2u) << name;
+    EXPECT_EQ(r.fallbacks[0].precision, "fp32") << name;
+    EXPECT_EQ(r.fallbacks[1].precision, "bf16") << name;
+  }
+}
+
 // Sparsity levels with a known best: accuracy 1 - sum w_i s_i^2, objective sum (1 - s_i).
 class SparsityToy : public TuningProblem {
  public:

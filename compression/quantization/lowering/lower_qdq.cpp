@@ -1,0 +1,186 @@
+// FakeQuantize graph -> QDQ ONNX (see lower.h).
+#include <tamp/compression/quantization/detail/lower_common.h>
+#include <tamp/compression/quantization/lowering/lower.h>
+#include <tamp/compression/quantization/quant_plan.h>
+#include <tamp/nn/graph_edit.h>
+
+#include <tamp/autograd/op.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <map>
+
+namespace tamp::compression {
+
+namespace {
+
+struct ActQuant {
+  std::string scale, zero_point;  // initializers (float scale, integer zero point)
+};
+
+// Dropout is the identity at inference; its mask output must be unused.
+void remove_dropouts(nn::Graph& g) {
+  for (size_t i = g.nodes.size(); i-- > 0;) {
+    const nn::Node n = g.nodes[i];
+    if (n.op_type != "Dropout") continue;
+    if (n.outputs.size() > 1 && !n.outputs[1].empty() &&
+        (!g.consumers(n.outputs[1]).empty() || is_graph_output(g, n.outputs[1]))) {
+      continue;  // the mask is used: leave the node (ONNX Runtime runs it in inference mode)
+    }
+    g.nodes.erase(g.nodes.begin() + static_cast<std::ptrdiff_t>(i));
+    if (is_graph_output(g, n.outputs[0])) {
+      g.nodes.push_back({n.name, "Identity", "", {n.inputs[0]}, {n.outputs[0]}, nn::attrs_with({})});
+    } else {
+      replace_uses(g, n.outputs[0], n.inputs[0]);
+    }
+  }
+}
+
+nn::Node make_node(std::string name, const char* op, std::vector<std::string> in, std::vector<std::string> out,
+                   Attributes a = {}) {
+  return {std::move(name), op, "", std::move(in), std::move(out), nn::attrs_with(std::move(a))};
+}
+
+// Bias of a Conv/ConvTranspose/Gemm as int32 with scale s_x * s_w, zero point 0.
+void quantize_bias(nn::Graph& g, nn::NameScope& names, nn::Node& n, const ActQuant& x, const std::string& w_scale,
+                   std::vector<nn::Node>& added) {
+  if (n.inputs.size() < 3 || n.inputs[2].empty()) return;
+  auto bi = g.initializers.find(n.inputs[2]);
+  if (bi == g.initializers.end() || bi->second.dtype() != DType::kFloat32) return;
+  Tensor b = bi->second;
+  const Tensor& sx = g.initializers.at(x.scale);
+  const Tensor& sw = g.initializers.at(w_scale);
+  if (sx.numel() != 1) return;
+  int64_t channels = b.numel();
+  if (n.op_type == "Gemm") {
+    if (n.attrs->i("transA", 0) != 0 || !(b.rank() == 1 || (b.rank() == 2 && b.dim(0) == 1))) return;
+    const float beta = n.attrs->f("beta", 1.0f);
+    if (beta != 1.0f) {
+      b = b.clone();
+      for (int64_t i = 0; i < b.numel(); ++i) b.data<float>()[i] *= beta;
+      Attributes a = *n.attrs;
+      a.set("beta", 1.0f);
+      n.attrs = nn::attrs_with(a);
+    }
+  } else if (b.rank() != 1) {
+    return;
+  }
+  if (sw.numel() != 1 && sw.numel() != channels) return;
+  Tensor bq = Tensor::empty({channels}, DType::kInt32);
+  Tensor bs = Tensor::empty({channels});
+  const float s_x = sx.data<float>()[0];
+  for (int64_t c = 0; c < channels; ++c) {
+    const float s = s_x * sw.data<float>()[sw.numel() == 1 ? 0 : c];  // in float, as the DequantizeLinear computes
+    const double q = std::nearbyint(static_cast<double>(b.data<float>()[c]) / static_cast<double>(s));
+    if (std::fabs(q) > static_cast<double>(std::numeric_limits<int32_t>::max())) {
+      throw Error(fmt::format("node '{}': bias[{}] = {} is {:.3g} steps of s_x * s_w = {:.3g}: it does not fit int32",
+                              n.name, c, b.data<float>()[c], q, s),
+                  ErrorKind::kUnsupported, "the input or weight scale is degenerate; check the calibration data");
+    }
+    bq.data<int32_t>()[c] = static_cast<int32_t>(q);
+    bs.data<float>()[c] = s;
+  }
+  // Gemm's C given as [1, N] becomes [N]: Gemm broadcasts both the same way.
+  const std::string base = n.inputs[2];
+  const std::string q_name = names.fresh(base + "_int32"), s_name = names.fresh(base + "_scale");
+  const std::string z_name = names.fresh(base + "_zero_point"), out = names.fresh(base + "_dequantized");
+  g.initializers[q_name] = bq;
+  g.initializers[s_name] = bs;
+  g.initializers[z_name] = Tensor::zeros({channels}, DType::kInt32);
+  Attributes a;
+  a.set("axis", int64_t{0});
+  added.push_back(make_node(names.fresh(base + "_DequantizeLinear"), "DequantizeLinear", {q_name, s_name, z_name},
+                            {out}, a));
+  n.inputs[2] = out;
+}
+
+}  // namespace
+
+nn::Graph lower_to_qdq(const nn::Graph& in) {
+  nn::Graph g = in;
+  const int64_t opset = g.opset("");
+  if (opset < 13) {
+    throw Error(fmt::format("the model imports opset {}; per-channel QuantizeLinear/DequantizeLinear need opset >= 13",
+                            opset),
+                ErrorKind::kUnsupported, "re-export the float model with opset >= 13");
+  }
+  const auto sites = find_fake_quantize(g);
+  TAMP_CHECK(!sites.empty(), "the graph has no FakeQuantize node: quantize it first (QAT or static PTQ)");
+  remove_dropouts(g);
+  nn::NameScope names(g);
+  std::map<std::string, ActQuant> act;            // activation DQ output -> its parameters
+  std::map<std::string, std::string> weight_scale;  // weight DQ output -> scale initializer
+  std::vector<nn::Node> nodes;
+  for (const auto& n : g.nodes) {
+    if (n.op_type != "FakeQuantize" || canonical_domain(n.domain) != kTampDomain) {
+      nodes.push_back(n);
+      continue;
+    }
+    auto it = std::find_if(sites.begin(), sites.end(), [&](const FakeQuantSite& s) { return s.node == n.name; });
+    const FakeQuantSite& s = *it;
+    const DType type = detail::check_lowerable(g, s, n);
+    const Tensor scale = g.initializers.at(s.scale);
+    const Tensor zp_float = g.initializers.at(s.zero_point);
+    g.initializers[s.zero_point] = detail::integers_as(zp_float, type);
+    Attributes axis;
+    if (scale.rank() == 1 && scale.numel() > 1) axis.set("axis", n.attrs->i("axis", 0));
+    if (s.is_weight) {
+      const std::string q = names.fresh(s.input + (type == DType::kInt8 ? "_int8" : "_uint8"));
+      g.initializers[q] = detail::quantize_tensor(g.initializers.at(s.input), scale, zp_float,
+                                                  static_cast<int>(n.attrs->i("axis", 0)),
+                                                  static_cast<float>(n.attrs->i("quant_min", -128)),
+                                                  static_cast<float>(n.attrs->i("quant_max", 127)), type);
+      nodes.push_back(make_node(n.name, "DequantizeLinear", {q, s.scale, s.zero_point}, {s.output}, axis));
+      weight_scale[s.output] = s.scale;
+    } else {
+      const std::string q = names.fresh(s.output + "_quantized");
+      nodes.push_back(make_node(names.fresh(n.name + "_QuantizeLinear"), "QuantizeLinear",
+                                {s.input, s.scale, s.zero_point}, {q}, axis));
+      nodes.push_back(make_node(names.fresh(n.name + "_DequantizeLinear"), "DequantizeLinear",
+                                {q, s.scale, s.zero_point}, {s.output}, axis));
+      act[s.output] = {s.scale, s.zero_point};
+    }
+  }
+  // Every range is storable (check_lowerable); now each must be exact on the target's CPUs.
+  g.metadata[std::string(kTargetMetadataKey)] = std::string(export_target_name(detail::checked_export_target(g, sites)));
+  g.nodes.clear();
+  // Pass-through ops keep the grid: Q/DQ with their input's parameters after them, so ORT
+  // runs them on integers (and fuses the op after them).
+  for (auto& n : nodes) {
+    g.nodes.push_back(n);
+    if (!is_pass_through(n.op_type) || n.inputs.empty() || n.outputs.empty() || !act.count(n.inputs[0])) continue;
+    const ActQuant p = act.at(n.inputs[0]);
+    const std::string o = n.outputs[0];
+    const std::string pre = names.fresh(o + "_float"), q = names.fresh(o + "_quantized");
+    g.nodes.back().outputs[0] = pre;
+    g.nodes.push_back(make_node(names.fresh(n.name + "_QuantizeLinear"), "QuantizeLinear", {pre, p.scale, p.zero_point}, {q}));
+    g.nodes.push_back(make_node(names.fresh(n.name + "_DequantizeLinear"), "DequantizeLinear", {q, p.scale, p.zero_point}, {o}));
+    act[o] = p;
+  }
+  std::vector<nn::Node> added;
+  for (auto& n : g.nodes) {
+    if (n.op_type != "Conv" && n.op_type != "ConvTranspose" && n.op_type != "Gemm") continue;
+    if (n.inputs.size() < 2 || !act.count(n.inputs[0]) || !weight_scale.count(n.inputs[1])) continue;
+    TAMP_WITH_CONTEXT(fmt::format("node '{}' ({})", n.name, n.op_type),
+                      quantize_bias(g, names, n, act.at(n.inputs[0]), weight_scale.at(n.inputs[1]), added));
+  }
+  g.nodes.insert(g.nodes.end(), added.begin(), added.end());
+  g.opsets.erase(std::string(kTampDomain));
+  remove_unused(g);
+  g.validate();
+  return g;
+}
+
+QuantFormat quant_format_from_name(std::string_view name) {
+  if (name == "qdq") return QuantFormat::kQdq;
+  if (name == "qoperator") return QuantFormat::kQOperator;
+  throw Error(fmt::format("unknown quantization format '{}' (qdq, qoperator)", name));
+}
+
+nn::Graph lower_quantized(const nn::Graph& graph, QuantFormat format) {
+  nn::Graph qdq = lower_to_qdq(graph);
+  return format == QuantFormat::kQdq ? qdq : qdq_to_qoperator(qdq);
+}
+
+}  // namespace tamp::compression
