@@ -96,8 +96,13 @@ PruningOptions checked_pruning_options(const PruneArgs& args) {
 
 // What every Trainer of this command shares: data, batch, seed, input and output.
 TrainOptions base_train_options(const PruneArgs& args, const LoadedDataset& data) {
-  return {.train = data.selected, .batch_size = args.batch, .seed = args.seed, .input = args.input,
-          .output = args.output};
+  TrainOptions t;
+  t.train = data.selected;
+  t.batch_size = args.batch;
+  t.seed = args.seed;
+  t.input = args.input;
+  t.output = args.output;
+  return t;
 }
 
 // Prunes while fine-tuning (--finetune-epochs) or at once, then re-estimates BatchNorm

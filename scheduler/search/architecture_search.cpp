@@ -110,10 +110,16 @@ struct ArchitectureSearch::Impl {
     if (options.strategy == "basic") {
       if (options.candidate_steps == 0) return g;
       nn::GraphModule m(g);
-      Trainer(m, {}, {.train = train, .epochs = 1, .max_steps_per_epoch = options.candidate_steps,
-                       .batch_size = options.batch_size, .optimizer = options.candidate_optimizer,
-                       .seed = options.seed, .input = options.input, .output = options.output})
-          .run();
+      TrainOptions t;
+      t.train = train;
+      t.epochs = 1;
+      t.max_steps_per_epoch = options.candidate_steps;
+      t.batch_size = options.batch_size;
+      t.optimizer = options.candidate_optimizer;
+      t.seed = options.seed;
+      t.input = options.input;
+      t.output = options.output;
+      Trainer(m, {}, t).run();
       return m.export_graph();
     }
     if (has_batch_norm(g)) recalibrate_batch_norm(g, *train, options.recalibration_examples, options.input);

@@ -90,8 +90,10 @@ QuantTuningOptions quant_tuning_options(const RecipeTuning& t) {
 }
 
 TunerOptions tuner_options(const RecipeTuning& t) {
-  return {.criterion = AccuracyCriterion::parse(t.criterion),
-          .exit = {.max_trials = t.max_trials, .timeout_seconds = t.timeout, .stop_at_first = !t.keep_improving}};
+  TunerOptions o;
+  o.criterion = AccuracyCriterion::parse(t.criterion);
+  o.exit = {.max_trials = t.max_trials, .timeout_seconds = t.timeout, .stop_at_first = !t.keep_improving};
+  return o;
 }
 
 }  // namespace tamp::tuning
