@@ -1,12 +1,10 @@
 // Sums over data-parallel ranks inside an op (synchronised BatchNorm), without autograd
-// knowing MPI: the data-parallel layer (scheduler/dist.h) registers a sum over its ranks as a
-// group and marks the nodes that should use it with the attribute tamp_sync_group = id; the op
-// calls cross_rank_sum(id, t) in its forward and backward. Every rank must then run those ops
-// in the same order (they do: same graph, same steps).
+// knowing MPI: scheduler/dist.h registers a sum over its ranks as a group and marks the nodes
+// that use it with the attribute tamp_sync_group = id; the op calls cross_rank_sum(id, t) in
+// forward and backward, so every rank must run those ops in the same order (same graph, steps).
 //
 //   CrossRankGroup group([&](Tensor& t) { collective.allreduce(t, nn::Reduce::kSum); });
-//   node.attrs.set("tamp_sync_group", group.id());   // BatchNormalization: global statistics
-//   ...                                               // train; ~CrossRankGroup unregisters
+//   node.attrs.set("tamp_sync_group", group.id());   // ~CrossRankGroup unregisters
 #pragma once
 
 #include <tamp/autograd/tensor.h>

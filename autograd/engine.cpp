@@ -157,6 +157,11 @@ const Attributes& OpContext::attrs() const {
   return attrs_ptr ? *attrs_ptr : kEmpty;
 }
 
+void OpContext::throw_no_saved(bool saved_other) {
+  throw Error(saved_other ? "backward found another op's saved state" : "backward found nothing saved: forward "
+              "saves only when an input needs a gradient", ErrorKind::kInternal);
+}
+
 bool OpContext::any_grad() const {
   for (bool b : needs_grad) if (b) return true;
   return false;
@@ -295,7 +300,7 @@ void backward(const std::vector<Variable>& roots, std::vector<Tensor> seeds) {
       throw;
     }
     grad_outputs.clear();
-    node->ctx.saved.clear();
+    node->ctx.saved.reset();
     node->released = true;
     pass_to_inputs(*node, grad_inputs, pending);
     settle(*node);

@@ -1,18 +1,10 @@
 // How the integer ops (MatMulInteger, QLinearMatMul, QLinearConv) add up their 8-bit
 // products: exactly, as ONNX defines them, or as ONNX Runtime's x86 kernels do on CPUs
-// without VNNI — so that tamp can say what ONNX Runtime computes on such a CPU.
+// without VNNI (kX86Int16Pairs), so that tamp can say what ONNX Runtime computes there.
 //
-//   nn::GraphModule m(io::load_onnx_graph("cnn_int8_vnni.onnx"));
-//   m.set_integer_arithmetic(IntegerArithmetic::kX86Int16Pairs);   // what an AVX2 CPU computes
+//   m.set_integer_arithmetic(IntegerArithmetic::kX86Int16Pairs);   // nn::GraphModule m
 //   m.set_integer_arithmetic(host_integer_arithmetic());           // what this CPU computes
-//
-// kX86Int16Pairs: uint8 x int8 products (activations x weights) are summed in pairs of
-// neighbouring reduction indices (k = 2j, 2j + 1; for QLinearConv in the (kernel position,
-// input channel) order ONNX Runtime packs the filter in) of the raw stored values, and each
-// pair sum saturates to int16 before the int32 accumulation: MLAS's vpmaddubsw + vpmaddwd
-// kernels (QgemmU8S8KernelAvx2.S, ConvSymKernelAvx2.S; the AVX-512 kernels without VNNI do
-// the same). uint8 x uint8, int8 x int8 and depthwise convolutions stay exact there, and so do
-// CPUs with AVX-VNNI, AVX512-VNNI or AMX, SSE-only CPUs and ARM (docs/quantization_targets.md).
+// Which products pair, on which CPUs: docs/quantization_targets.md#what-kx86int16pairs-computes
 #pragma once
 
 #include <string_view>

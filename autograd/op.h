@@ -4,14 +4,7 @@
 //   const OpDef& relu = OpRegistry::builtin().get("", "Relu", 17);
 //   std::vector<Tensor> y = run(relu, {x});            // no autograd
 //   std::vector<Variable> v = apply(relu, {xv});       // recorded on the tape
-//
-// Contract for an op author:
-//   forward(ctx, inputs) -> outputs. inputs[i] is undefined when an optional ONNX input is
-//     omitted. Keep what backward needs with ctx.save(...) — only when ctx.any_grad().
-//   backward(ctx, grad_outputs) -> one gradient per input (undefined = no gradient).
-//     grad_outputs[i] is undefined when output i received no gradient. A gradient may have
-//     the broadcast output shape: the engine sums it down to the input's shape.
-//     Only inputs with ctx.needs_grad[i] need a gradient.
+// Writing an op: docs/architecture.md#adding-an-op
 #pragma once
 
 #include <tamp/autograd/attributes.h>
@@ -19,6 +12,7 @@
 #include <tamp/autograd/random.h>
 #include <tamp/autograd/tensor.h>
 
+#include <any>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -39,17 +33,33 @@ struct OpContext {
   bool training = false;        // module mode: Dropout drops, BatchNorm uses batch stats
   Generator* rng = nullptr;     // for random ops; the default generator when null
   std::vector<bool> needs_grad; // per input
-  std::vector<Tensor> saved;    // kept by forward for backward, freed after backward
+  // Kept by forward for backward, freed after backward: one value, the op's own struct of
+  // named tensors (`struct Saved { Tensor x, w; }; ctx.save(Saved{x, w});`).
+  std::any saved;
   int num_outputs = -1;         // outputs the caller wants (a graph node's); -1: unknown
   IntegerArithmetic integer_arithmetic = IntegerArithmetic::kExact;  // integer ops' sums
 
   const Attributes& attrs() const;
   bool any_grad() const;
-  void save(std::initializer_list<Tensor> tensors) { saved.insert(saved.end(), tensors); }
+  template <class S> void save(S value) { saved = std::move(value); }
+  // What forward saved; throws when it saved nothing or another type.
+  template <class S> const S& saved_as() const {
+    if (const S* s = std::any_cast<S>(&saved)) return *s;
+    throw_no_saved(saved.has_value());
+  }
   Generator& generator() const { return rng ? *rng : default_generator(); }
+
+ private:
+  [[noreturn]] static void throw_no_saved(bool saved_other);
 };
 
+// forward(ctx, inputs) -> outputs. inputs[i] is undefined when an optional ONNX input is
+// omitted. Keeps what backward needs with ctx.save(...), only when ctx.any_grad().
 using ForwardFn = std::vector<Tensor> (*)(OpContext& ctx, const std::vector<Tensor>& inputs);
+// backward(ctx, grad_outputs) -> one gradient per input (undefined = no gradient).
+// grad_outputs[i] is undefined when output i received no gradient. A gradient may have the
+// broadcast output shape: the engine sums it down to the input's shape. Only inputs with
+// ctx.needs_grad[i] need a gradient.
 using BackwardFn = std::vector<Tensor> (*)(OpContext& ctx, const std::vector<Tensor>& grad_outputs);
 
 struct OpDef {

@@ -1,13 +1,10 @@
 // Gradient-ready hooks: a leaf is told when its gradient is complete for the running
-// backward(), so that data-parallel training can start reducing it while the rest of the
-// backward pass still runs (scheduler/dist.h, dist::GradientReducer).
+// backward(), so data-parallel training can reduce it while the rest of the backward pass
+// runs (dist::GradientReducer). Unlike Variable::add_hook (which sees, and may replace, each
+// gradient before it is accumulated), a ready hook only observes, after accumulation.
 //
 //   int id = add_ready_hook(w, [&](const Tensor& g) { reducer.ready(i); });
-//   loss.backward();            // the hook runs once w's last contribution is accumulated
-//   remove_ready_hook(w, id);
-//
-// Unlike Variable::add_hook (which sees, and may replace, each gradient before it is
-// accumulated), a ready hook only observes, after accumulation.
+//   loss.backward();  remove_ready_hook(w, id);   // the hook ran once w's gradient was complete
 #pragma once
 
 #include <tamp/autograd/variable.h>

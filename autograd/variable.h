@@ -2,8 +2,7 @@
 // of the tape that made it. Copying a Variable shares it (like a shared_ptr).
 //
 //   Variable w(Tensor::ones({3}), /*requires_grad=*/true);
-//   Variable y = apply(OpRegistry::builtin().get("", "Mul", kMaxOpset), {w, w})[0];
-//   Variable loss = apply(..."ReduceSum"..., {y})[0];
+//   Variable loss = apply1("ReduceSum", {apply1("Mul", {w, w})});   // apply.h
 //   loss.backward();                // w.grad() == 2 * w
 //   w.add_hook([&](const Tensor& g) { return masked(g); });   // pruning masks gradients
 //   { NoGradGuard no_grad; ... }   // nothing recorded inside

@@ -1,15 +1,7 @@
 // What the subcommands of `tamp` share: the command table's types, the exit-code policy, and
 // the options several commands take (model loading, dataset selection, threads, JSON output).
-//
-// Adding a subcommand: write cli/<name>.cpp defining
-//   tamp::cli::Action tamp::cli::setup_<name>(CLI::App& sub)   // declares options, returns the action
-// and add one line TAMP_COMMAND(<name>, "...") to cli/commands.def.
-//
-//   Action setup_hello(CLI::App& sub) {
-//     auto o = std::make_shared<ModelArg>();
-//     add_model_arg(sub, *o);
-//     return [o] { auto model = load_model(o->path); fmt::print("ok\n"); return kExitOk; };
-//   }
+// Adding a subcommand (cli/<name>.cpp and one line in cli/commands.def):
+// docs/cli.md#adding-a-subcommand
 #pragma once
 
 #include <tamp/nn/dataset.h>

@@ -1,13 +1,9 @@
-// What the commands exporting int8 models share (quantize, train --qat, run): --target and
-// --parity-arithmetic, and the export-parity report (scheduler/export_parity.h) they print and
-// exit with; and the --arithmetic of eval and infer, which run a model as ONNX Runtime's
-// integer kernels would on a given CPU.
+// What the commands exporting int8 models share (quantize, train --qat, run): --target,
+// --parity-arithmetic and the export-parity report (scheduler/export_parity.h) they print and
+// exit with; and eval's and infer's --arithmetic (ONNX Runtime's integer kernels on a CPU).
 //
 //   TargetArgs t;  add_target_options(sub, t);
-//   ...
-//   const ParityResult p = check_export_parity(model, exported, data, {.arithmetic = parity_arithmetic_of(t)});
-//   print_parity(p, stdout);
-//   return parity_exit_code(p);        // kExitParity when the agreement is below 99.9 %
+//   print_parity(p, stdout);  return parity_exit_code(p);   // kExitParity below 99.9 % agreement
 #pragma once
 
 #include "common.h"

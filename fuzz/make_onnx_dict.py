@@ -46,7 +46,7 @@ while todo:
             todo.append(f.message_type)
 
 registry = open(os.path.join(here, "..", "autograd", "register_builtin_ops.cpp")).read()
-snake = re.findall(r"ops::(\w+)_op\(\)", registry)
+snake = re.findall(r"OP\((\w+)_op\)", registry)
 schemas = {s.name: s for s in onnx.defs.get_all_schemas_with_history()}
 words = set()
 for name in snake:

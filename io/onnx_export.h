@@ -1,17 +1,10 @@
-// Writing nn::Graph / nn::GraphModule as ONNX.
+// Writing nn::Graph / nn::GraphModule as ONNX: the same graph (load_onnx_graph gives back an
+// equal nn::Graph), checked by onnx's checker and written through a temporary file, so a
+// failure never leaves a broken model. Nodes of domain "tamp" are refused: lower them first.
 //
 //   io::save_onnx(module, "tuned.onnx");           // the current weights
 //   io::save_onnx_graph(graph, "graph.onnx");
-//
-// The written model is the same graph (nodes, attributes, values, initializers, opsets,
-// metadata; the producer too with keep_producer, else "tamp" and its version): load_onnx_graph
-// gives back an equal nn::Graph. It passes onnx's checker before anything is written (when
-// Debian's onnx 1.12 knows its opsets and IR version: up to opset 17, IR 8),
-// initializers of 1 KiB or more go in raw_data, and the file is written to a temporary name
-// and renamed, so a failure or a kill never leaves a broken model.
-// Nodes in domain "tamp" (training-only ops such as FakeQuantize) are refused with an error
-// naming them: lower them to standard ONNX first. Other domains allowed: ai.onnx,
-// ai.onnx.ml, ai.onnx.preview.training and com.microsoft (ONNX Runtime's contrib ops).
+// Details: docs/onnx.md (Exporter)
 #pragma once
 
 #include <tamp/nn/graph.h>

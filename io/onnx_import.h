@@ -1,17 +1,11 @@
-// Loading ONNX models into nn::Graph / nn::GraphModule.
+// Loading ONNX models into nn::Graph / nn::GraphModule. Every problem of the file is a
+// tamp::Error naming the file and the node, value or initializer: kInvalidInput for malformed
+// or hostile input (never allocating more than the file holds), kUnsupported for what tamp
+// cannot do.
 //
 //   nn::GraphModule m = io::load_onnx("cnn.onnx");        // params named after initializers
 //   nn::Graph g = io::load_onnx_graph("cnn.onnx", {.fold_constants = false});
-//
-// Guarantees: every problem of the file is a tamp::Error whose message starts with
-// "loading 'cnn.onnx': " and names the node, value or initializer concerned; malformed or
-// hostile input (truncated protobuf, negative or overflowing dims, data shorter or longer
-// than its shape, external data outside the model's folder, cycles, undefined or duplicate
-// names, missing opset imports) is kInvalidInput and never allocates more than the data the
-// file holds. What tamp cannot do (string tensors, sequence/optional types, subgraph
-// attributes such as If/Loop bodies) is kUnsupported. Any opset imports: whether a node runs
-// is the op table's answer for its op at its opset (load_onnx lists those it lacks, `tamp
-// inspect` reports them), the same answer for every command.
+// What is read, hostile files, opsets: docs/onnx.md
 #pragma once
 
 #include <tamp/nn/graph.h>

@@ -1,22 +1,10 @@
 // DataLoader: batches of a Dataset in a seeded order, assembled on a background thread while
-// the current batch trains.
+// the current batch trains; the order of an epoch is a function of (seed, epoch) alone.
 //
 //   nn::DataLoader loader(data, {.batch_size = 64, .shuffle = true, .seed = 1});
-//   for (int64_t epoch = 0; epoch < 3; ++epoch) {
-//     loader.set_epoch(epoch);                 // a new order, the same for the same (seed, epoch)
-//     for (const nn::Batch& b : loader) train_step(b.x, b.y);
-//   }
-//
-// Determinism: the order of an epoch is a function of (seed, epoch) alone — Fisher–Yates
-// driven by a tamp::Generator — and a batch is a function of its indices, so prefetching
-// changes timing only. The prefetch thread runs at idle priority, up to prefetch_depth
-// batches ahead; next() takes a batch it has ready and otherwise builds the batch itself
-// rather than wait, so prefetching never makes a step slower than building inline (on a busy
-// machine a normal-priority helper thread made next() ten times slower by preempting the
-// trainer). An error in the prefetch thread is rethrown by the call that would have
-// returned the failed batch. Sharding (data-parallel training): shard s of n takes positions
-// s, s + n, s + 2n, ... of the epoch's order, padded by wrapping around so every shard gets
-// the same count (PyTorch's DistributedSampler).
+//   loader.set_epoch(epoch);                 // a new order, the same for the same (seed, epoch)
+//   for (const nn::Batch& b : loader) train_step(b.x, b.y);
+// Determinism, prefetching, sharding: docs/nn.md#dataloader
 #pragma once
 
 #include <tamp/nn/dataset.h>

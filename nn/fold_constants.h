@@ -1,18 +1,9 @@
-// Constant folding: evaluates, once, the parts of a graph that do not depend on runtime
-// inputs or trainable parameters — PyTorch's shape arithmetic (Shape -> Gather -> Unsqueeze
-// -> Concat -> Reshape), Constant and ConstantOfShape nodes — and stores their results as
-// initializers. io::load_onnx_graph applies it by default.
+// Constant folding: evaluates, once, the parts of a graph that depend on neither runtime
+// inputs nor trainable parameters (PyTorch's shape arithmetic, Constant, ConstantOfShape) and
+// stores their results as initializers. io::load_onnx_graph applies it by default.
 //
-//   nn::Graph g = ...;
 //   nn::FoldStats s = nn::fold_constants(g);   // s.folded_nodes nodes became initializers
-//
-// What counts as constant: initializers that a GraphModule would not train (not floating, or
-// floating and read only by inputs no op differentiates, and not a running statistic),
-// Constant outputs, and Shape/Size of a graph input whose dims are all declared (the
-// executor enforces declared dims). Only deterministic, mode-independent ops of a fixed list
-// fold, and only when their output stays small (kMaxFoldElements), so a hostile graph cannot
-// make loading allocate much. A floating value read by a differentiable input is never turned
-// into an initializer (it would become a trainable parameter): its producer stays a node.
+// What counts as constant and what folds: docs/onnx.md (Importer, constant folding)
 #pragma once
 
 #include <tamp/autograd/op.h>

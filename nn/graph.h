@@ -5,8 +5,7 @@
 //   g.inputs.push_back({"x", DType::kFloat32, {Dim::symbolic("batch"), Dim::of(784)}});
 //   g.initializers["W"] = Tensor::zeros({10, 784});
 //   g.nodes.push_back({"fc", "Gemm", "", {"x", "W"}, {"y"}, attrs_with({{"transB", 1}})});
-//   g.outputs.push_back({"y", DType::kFloat32, {}});
-//   g.validate();   // SSA, defined inputs, no cycles, known opsets
+//   g.outputs.push_back({"y", DType::kFloat32, {}});  g.validate();   // SSA, no cycles, ...
 #pragma once
 
 #include <tamp/autograd/attributes.h>

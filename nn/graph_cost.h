@@ -1,20 +1,9 @@
-// What a graph costs to run and to store: multiply-accumulates (MACs) per example and the
-// parameter count, computed from the graph and the shapes of its values.
+// What a graph costs to run and to store: multiply-accumulates (MACs) per example of its
+// linear ops and the parameter count, computed from the graph and the shapes of its values.
 //
 //   auto shapes = value_shapes(graph, example_inputs(graph));   // runs one example in tamp
 //   GraphCost c = graph_cost(graph, shapes);                    // c.macs, c.parameters
-//   int64_t m = node_macs(graph.nodes[3], shapes);              // one node
-//
-// MACs count the multiply-accumulates of the linear op families only, one function each:
-//   Conv, ConvInteger, QLinearConv   output elements x (input channels / group) x kernel positions
-//   ConvTranspose                    input elements x (output channels / group) x kernel positions
-//   Gemm                             M x N x K
-//   MatMul, MatMulInteger,           output elements x K (batched and broadcast products too;
-//   QLinearMatMul, MatMulNBits       attention's Q.K and P.V count like any other product)
-// Elementwise ops, normalisation, pooling and Softmax are not counted (they are a few percent
-// of a convolutional network's work and are not multiply-accumulates). MACs are per example:
-// the count for the shapes given, divided by their batch (the first dimension of the first
-// graph input).
+// What counts as a MAC, per op: docs/nn.md#graph-cost
 #pragma once
 
 #include <tamp/nn/graph.h>

@@ -1,14 +1,10 @@
 // GraphModule: runs an nn::Graph through the op table with autograd. Float initializers that
-// feed a differentiable input become trainable parameters named after the initializer, unless
-// the graph's metadata lists them as constants (kConstantsKey, graph.h); BatchNormalization
-// running statistics become buffers; the rest are constants.
+// feed a differentiable input are trainable parameters named after the initializer (unless
+// listed under kConstantsKey, graph.h); BatchNormalization running statistics are buffers.
 //
 //   nn::GraphModule m(io::load_onnx_graph("cnn.onnx"));
-//   m.train();
-//   auto out = m.forward({{"input", x}});                       // the graph's outputs
 //   auto mid = m.forward({{"input", x}}, {"logits", "/fc1/Gemm_output_0"});  // any value
-//   m.freeze("conv1.*");                                         // regex over parameter names
-//   nn::Graph trained = m.export_graph();                        // current weights inside
+//   m.freeze("conv1.*");  nn::Graph trained = m.export_graph();   // regex; current weights
 #pragma once
 
 #include <tamp/autograd/op.h>

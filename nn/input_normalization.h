@@ -1,12 +1,9 @@
 // Input normalization inside the model: (x - mean) / std as a Sub and a Div node at the start
-// of the graph, so the model file takes raw values (what a deployer feeds it) and carries the
-// statistics it was trained with. The two initializers are listed in the graph's metadata
-// under kConstantsKey (graph.h), so GraphModule keeps them constant (never trained).
+// of the graph, so the model file takes raw values and carries the statistics it was trained
+// with; its two initializers are listed under kConstantsKey (graph.h), so never trained.
 //
-//   nn::Graph g = io::load_onnx_graph("cnn.onnx");
-//   nn::normalize_input(g, "input", {.mean = 0.286, .std = 0.353});
+//   nn::normalize_input(g, "input", {.mean = 0.286, .std = 0.353});   // again: no change
 //   nn::input_normalization(g, "input");   // {0.286, 0.353} (as float32)
-//   nn::normalize_input(g, "input", {.mean = 0.286, .std = 0.353});   // no change: already there
 #pragma once
 
 #include <tamp/nn/graph.h>

@@ -1,12 +1,9 @@
-// Layer: a Module with one input and one output — what Sequential chains and what a model
-// or head written in C++ is made of.
+// Layer: a Module with one input and one output, what Sequential chains and what a model or
+// head written in C++ is made of.
 //
-//   class Head : public nn::Layer {
-//    public:
-//     Head() : fc_(register_module("fc", std::make_shared<nn::Linear>(128, 10))) {}
-//     Variable forward(const Variable& x) override { return fc_->forward(nn::relu(x)); }
-//    private:
-//     std::shared_ptr<nn::Linear> fc_;
+//   struct Head : nn::Layer {
+//     std::shared_ptr<nn::Linear> fc = register_module("fc", std::make_shared<nn::Linear>(128, 10));
+//     Variable forward(const Variable& x) override { return fc->forward(nn::relu(x)); }
 //   };
 #pragma once
 

@@ -1,16 +1,9 @@
-// Loss functions on Variables. They run fused ops of the op table (one forward pass, one
-// backward pass, no chain of small nodes), because the loss sits on every training step:
-//   cross_entropy   ONNX SoftmaxCrossEntropyLoss; with label smoothing, tamp's extension of it
-//   nll_loss        ONNX NegativeLogLikelihoodLoss
-//   kl_div_distill  tamp::SoftmaxKLDivLoss (teacher logits -> soft targets at temperature T,
-//                   scaled by T^2, batchmean)
-//   mse_loss        tamp::MSELoss
-// The semantics are PyTorch's (F.cross_entropy, F.nll_loss, F.kl_div, F.mse_loss), which the
-// ONNX ops share; the only difference is noted at CrossEntropyOptions::label_smoothing.
+// Loss functions on Variables, each one fused op of the op table (one forward, one backward
+// node), with PyTorch's semantics (F.cross_entropy, F.nll_loss, F.kl_div, F.mse_loss).
 //
 //   Variable loss = nn::cross_entropy(logits, labels, {.label_smoothing = 0.1});
 //   Variable kd = nn::kl_div_distill(student_logits, teacher_logits.detach(), /*T=*/4);
-//   loss.backward();
+// The op behind each: docs/nn.md#losses
 #pragma once
 
 #include <tamp/autograd/variable.h>

@@ -1,12 +1,8 @@
 // Module: named parameters (trainable Variables), buffers (state such as BatchNorm running
 // statistics) and child modules, with train/eval mode and a state_dict.
 //
-//   class Head : public Module {
-//    public:
-//     Head() { fc_ = register_module("fc", std::make_shared<Linear>(128, 10)); }
-//     Variable forward(const Variable& x) { return fc_->forward(x); }
-//    private:
-//     std::shared_ptr<Linear> fc_;
+//   struct Head : Module {
+//     std::shared_ptr<Linear> fc = register_module("fc", std::make_shared<Linear>(128, 10));
 //   };
 //   Head h;  h.named_parameters();  // {"fc.weight", ...}, {"fc.bias", ...}
 #pragma once

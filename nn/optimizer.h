@@ -1,17 +1,10 @@
 // Optimizer: updates named parameters from their gradients, with per-parameter state
-// (momentum buffers, Adam moments) that can be exported and imported by name.
+// (momentum buffers, Adam moments) exported and imported by name.
 //
 //   nn::Sgd opt(model.named_parameters(), {.lr = 0.1, .momentum = 0.9});
-//   loss.backward();
-//   opt.step();                       // skips frozen parameters and those without a gradient
-//   opt.zero_grad();
-//   opt.set_lr(schedule.lr_at(step)); // LR schedules drive the rate
-//   auto st = opt.state();            // {"fc.weight.momentum_buffer": ..., ...}
-//   other.load_state(st);             // same names and shapes
-//
-// State keys are "<parameter name>.<slot>" (slots: "momentum_buffer" for SGD; "exp_avg",
-// "exp_avg_sq", "max_exp_avg_sq" (amsgrad) and "step" (int64 scalar) for Adam/AdamW, as in
-// PyTorch). A slot appears once the parameter has taken a step that creates it.
+//   loss.backward();  opt.step();  opt.zero_grad();   // step skips frozen and gradient-less ones
+//   other.load_state(opt.state());                     // same names and shapes
+// State keys: docs/nn.md#optimizers
 #pragma once
 
 #include <tamp/autograd/variable.h>

@@ -1,10 +1,7 @@
 // Internal: the entry points every convolution kernel file exports, written once. In a kernel
-// file (see simd_inl.h) whose per-target templates are PREFIX_forward<T> and
-// PREFIX_backward<T>:
-//
+// file (see simd_inl.h) whose per-target templates are PREFIX_forward<T> and PREFIX_backward<T>,
 //   TAMP_CONV_TARGET_ENTRIES(direct)                 // inside namespace HWY_NAMESPACE
 //   TAMP_CONV_EXPORTS(direct, conv_direct)           // under HWY_ONCE, in tamp::kernels
-//
 // defines the fp32 / fp64 functions per target and the dispatching conv_direct_forward<T> /
 // conv_direct_backward<T> declared in the kernel's header.
 #pragma once

@@ -1,13 +1,9 @@
 // Internal: the integer convolution of ConvInteger and QLinearConv, by im2col of the 8-bit
-// input and the integer GEMM (int8_gemm.h), parallel over the batch.
+// input and the integer GEMM (int8_gemm.h), parallel over the batch. The reduction runs in
+// (kernel offset, input channel) order, the order ONNX Runtime packs its filters in, so that
+// saturate_pairs pairs products as its kernels do; padding reads the input's zero point.
 //
 //   kernels::int8_conv(shape, {x, true, 3}, {w, true, w_zero_points.data()}, false, y);
-//   kernels::int8_conv_requantized(shape, {x, false, 128}, {w, true, zeros.data()}, false,
-//                                  {bias.data(), multipliers.data(), true, 128, false}, y8);
-//
-// The reduction runs in (kernel offset, input channel) order, the order ONNX Runtime packs
-// its filters in, so that saturate_pairs pairs the products as its x86 kernels without VNNI
-// do (int8_gemm.h). Padding reads the input's zero point (it adds nothing), as in ONNX.
 #pragma once
 
 #include <tamp/autograd/kernels/conv.h>

@@ -1,17 +1,9 @@
-// Internal: the integer GEMM of the quantized ops (MatMulInteger, QLinearMatMul, ConvInteger,
-// QLinearConv): C (int32) = (A - a_zero_point) * (B - b_zero_point) for 8-bit A and B, on the
-// best instruction set of the CPU (simd_target.h), multi-threaded over rows of C unless called
-// inside a parallel region.
+// Internal: the integer GEMM of the quantized ops: C (int32) = (A - a_zero_point) *
+// (B - b_zero_point) for 8-bit A and B, exact, or with saturate_pairs as ONNX Runtime's x86
+// kernels without VNNI compute it; threaded over rows of C unless inside a parallel region.
 //
-//   const int32_t zb = 3;
-//   kernels::int8_gemm({x, k, false}, {w, n, true, &zb}, m, n, k, false, y, n);
-//
-// Exact: the operands are widened to int16 and multiplied in pairs into int32 (x86 vpmaddwd,
-// NEON vmlal), which never saturates; sums wrap as int32 arithmetic does (only past 2^31).
-// With saturate_pairs it computes what ONNX Runtime's x86 kernels without VNNI compute
-// (vpmaddubsw): the raw products of neighbouring k (2j, 2j + 1; an odd K pairs its last one
-// with zero) summed and saturated to int16, then accumulated in int32; the zero points are
-// applied exactly afterwards through row and column sums, as MLAS does.
+//   kernels::int8_gemm({x, k, false}, {w, n, true, &zb}, m, n, k, false, y, n);   // int32_t zb
+// Details: docs/kernels.md#integer-kernels-int8
 #pragma once
 
 #include <cstdint>

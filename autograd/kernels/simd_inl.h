@@ -1,15 +1,10 @@
 // Internal: the vector layer of tamp's kernels, one copy per instruction set (Google
-// Highway). A kernel file includes it after <hwy/foreach_target.h>, which compiles the file
-// once per target (AVX-512, AVX2 + FMA, SSE4, NEON, a portable fallback); the exported entry
-// points pick the best one for the CPU at run time (simd_target.h).
+// Highway): <hwy/foreach_target.h> re-includes it once per target, hence the toggle below
+// instead of an include guard. Details: docs/kernels.md#layout
 //
 //   using S = Simd<float>;                        // inside namespace HWY_NAMESPACE
-//   S::Vec v = S::load(p);                        // S::kLanes floats, unaligned
 //   S::Vec t = S::load_first(p + i, n - i);       // the first n - i lanes, zero past them
-//   S::store(q, S::fma(S::set1(2), v, t));        // q[i] = 2 * p[i] + t[i]
-//
-// No include guard of the usual kind: the toggle below lets foreach_target.h re-include
-// this header once per target.
+//   S::store(q, S::fma(S::set1(2), S::load(p), t));   // q[i] = 2 * p[i] + t[i]
 #if defined(TAMP_AUTOGRAD_KERNELS_SIMD_INL_H_) == defined(HWY_TARGET_TOGGLE)
 #ifdef TAMP_AUTOGRAD_KERNELS_SIMD_INL_H_
 #undef TAMP_AUTOGRAD_KERNELS_SIMD_INL_H_

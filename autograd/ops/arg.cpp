@@ -1,8 +1,8 @@
 // ArgMax and ArgMin along one axis (int64 indices; not differentiable). Ties go to the first
 // index, or the last with select_last_index.
 #include <tamp/autograd/kernels/parallel.h>
+#include <tamp/autograd/op.h>
 #include <tamp/autograd/ops/op_helpers.h>
-#include <tamp/autograd/ops/ops.h>
 
 namespace tamp::ops {
 

@@ -27,8 +27,8 @@
 #include <tamp/autograd/cross_rank.h>
 #include <tamp/autograd/kernels/channels.h>
 #include <tamp/autograd/kernels/parallel.h>
+#include <tamp/autograd/op.h>
 #include <tamp/autograd/ops/op_helpers.h>
-#include <tamp/autograd/ops/ops.h>
 
 #include <Eigen/Core>
 
@@ -43,6 +43,13 @@ namespace {
 struct Geometry {
   int64_t n, c, s;   // X as (N, C, S)
   int64_t count;     // elements per channel, N * S
+};
+
+// What forward keeps for backward. total_count: elements per channel over every rank (the
+// synchronised backward divides by it).
+struct Saved {
+  Tensor x, scale, mean, rstd;
+  double total_count = 0;
 };
 
 struct Mode {
@@ -220,10 +227,7 @@ std::vector<Tensor> batch_norm_forward(OpContext& ctx, const std::vector<Tensor>
       }
     }
   });
-  if (ctx.any_grad()) {
-    if (m.training && m.group != 0) ctx.save({x, scale, mean, rstd, Tensor::scalar(count, DType::kFloat64)});
-    else ctx.save({x, scale, mean, rstd});
-  }
+  if (ctx.any_grad()) ctx.save(Saved{x, scale, mean, rstd, count});
   if (!m.training) return {y};
   if (ctx.opset >= 14) return {y, new_mean, new_var};
   return {y, new_mean, new_var, mean, var};
@@ -277,9 +281,10 @@ struct Backward {
 
 Backward backward_of(const OpContext& ctx, const std::vector<Tensor>& grads) {
   auto stat_grad = [&](size_t k) { return k < grads.size() && grads[k].defined() ? grads[k] : Tensor(); };
-  const Tensor& x = ctx.saved.at(0);
+  const Saved& s = ctx.saved_as<Saved>();
+  const Tensor& x = s.x;
   const Tensor& gy = grads[0];
-  Backward b{x, ctx.saved.at(1), ctx.saved.at(2), ctx.saved.at(3), gy, geometry(x),
+  Backward b{x, s.scale, s.mean, s.rstd, gy, geometry(x),
              stat_grad(1), stat_grad(2), stat_grad(3), stat_grad(4),
              ctx.needs_grad[0], ctx.needs_grad[1] && gy.defined(), ctx.needs_grad[2] && gy.defined(),
              Tensor(), Tensor(), Tensor()};
@@ -300,7 +305,7 @@ Backward backward_of(const OpContext& ctx, const std::vector<Tensor>& grads) {
 // total count; dscale and dB from this rank's sums.
 std::vector<Tensor> synced_backward(OpContext& ctx, const std::vector<Tensor>& grads, const Mode& m) {
   Backward b = backward_of(ctx, grads);
-  const double total = ctx.saved.at(4).item();
+  const double total = ctx.saved_as<Saved>().total_count;
   Tensor sums = Tensor::zeros({4 * b.g.c}, DType::kFloat64);  // (4, C): dY, dY * (x - mean), var and mean terms
   double* ps = sums.data<double>();
   std::vector<double> local(2 * static_cast<size_t>(b.g.c), 0.0);  // this rank's dY and dY * (x - mean) sums

@@ -4,8 +4,8 @@
 // `axis` (suffix matching, numpy's rule, without it): B is then given A's rank with 1s around
 // it, and its gradient is reduced here to that aligned shape.
 #include <tamp/autograd/kernels/broadcast.h>
+#include <tamp/autograd/op.h>
 #include <tamp/autograd/ops/op_helpers.h>
-#include <tamp/autograd/ops/ops.h>
 #include <tamp/autograd/tensor_math.h>
 
 #include <cmath>
@@ -41,15 +41,20 @@ Tensor legacy_b(const OpContext& ctx, const Tensor& a, const Tensor& b) {
   return legacy_axis(ctx) ? b.reshape(aligned_b_shape(ctx, a.rank(), b.shape())) : b;
 }
 
-// Keeps B's shape for legacy_b_grad when the legacy rule aligned it.
-void save_b_shape(OpContext& ctx, const Tensor& b) {
-  if (legacy_axis(ctx) && ctx.any_grad()) ctx.saved.push_back(Tensor::from_vector<int64_t>({b.rank()}, b.shape()));
-}
+// What the backward passes keep: the operands they need (Mul: a, b; Div: b, out; Pow: a, b,
+// out) and B's own shape when the legacy rule aligned it (for legacy_b_grad).
+struct Saved {
+  Tensor a = {}, b = {}, out = {};
+  Shape legacy_b_shape = {};
+};
+
+// B's shape for Saved::legacy_b_shape: given B when the legacy rule aligned it, else unused.
+Shape legacy_b_shape(const OpContext& ctx, const Tensor& given_b) { return legacy_axis(ctx) ? given_b.shape() : Shape{}; }
 
 // B's gradient (in the output's shape) summed to B's shape under the legacy rule.
 Tensor legacy_b_grad(const OpContext& ctx, const Tensor& gb) {
   if (!gb.defined() || !legacy_axis(ctx)) return gb;
-  const Shape b_shape = ctx.saved.back().to_vector<int64_t>();
+  const Shape& b_shape = ctx.saved_as<Saved>().legacy_b_shape;
   return sum_to(gb, aligned_b_shape(ctx, gb.rank(), b_shape)).reshape(b_shape);
 }
 
@@ -74,10 +79,11 @@ std::vector<Tensor> arith_forward(OpContext& ctx, const std::vector<Tensor>& in)
     }
   });
   if (ctx.any_grad()) {
-    if constexpr (kOp == Arith::kMul) ctx.save({a, b});
-    if constexpr (kOp == Arith::kDiv) ctx.save({b, y});
+    const Shape b_shape = legacy_b_shape(ctx, input(in, 1, "B"));
+    if constexpr (kOp == Arith::kMul) ctx.save(Saved{.a = a, .b = b, .legacy_b_shape = b_shape});
+    else if constexpr (kOp == Arith::kDiv) ctx.save(Saved{.b = b, .out = y, .legacy_b_shape = b_shape});
+    else if (legacy_axis(ctx)) ctx.save(Saved{.legacy_b_shape = b_shape});
   }
-  save_b_shape(ctx, input(in, 1, "B"));
   return {y};
 }
 
@@ -88,13 +94,13 @@ std::vector<Tensor> sub_backward(OpContext& ctx, const std::vector<Tensor>& g) {
   return {ctx.needs_grad[0] ? g[0] : Tensor(), ctx.needs_grad[1] ? legacy_b_grad(ctx, neg(g[0])) : Tensor()};
 }
 std::vector<Tensor> mul_backward(OpContext& ctx, const std::vector<Tensor>& g) {
-  const Tensor& a = ctx.saved[0];
-  const Tensor& b = ctx.saved[1];
-  return {ctx.needs_grad[0] ? mul(g[0], b) : Tensor(), ctx.needs_grad[1] ? legacy_b_grad(ctx, mul(g[0], a)) : Tensor()};
+  const Saved& s = ctx.saved_as<Saved>();
+  return {ctx.needs_grad[0] ? mul(g[0], s.b) : Tensor(), ctx.needs_grad[1] ? legacy_b_grad(ctx, mul(g[0], s.a)) : Tensor()};
 }
 std::vector<Tensor> div_backward(OpContext& ctx, const std::vector<Tensor>& g) {
-  const Tensor& b = ctx.saved[0];
-  const Tensor& y = ctx.saved[1];
+  const Saved& s = ctx.saved_as<Saved>();
+  const Tensor& b = s.b;
+  const Tensor& y = s.out;
   Tensor ga = div(g[0], b);  // d(a/b)/da = 1/b
   Tensor gb = ctx.needs_grad[1] ? neg(mul(ga, y)) : Tensor();  // d(a/b)/db = -y/b
   return {ctx.needs_grad[0] ? ga : Tensor(), legacy_b_grad(ctx, gb)};
@@ -111,15 +117,15 @@ std::vector<Tensor> pow_forward(OpContext& ctx, const std::vector<Tensor>& in) {
       return saturating_cast<T>(std::pow(static_cast<double>(a), static_cast<double>(b)));
     });
   });
-  if (ctx.any_grad()) ctx.save({x, y, out});
-  save_b_shape(ctx, input(in, 1, "Y"));
+  if (ctx.any_grad()) ctx.save(Saved{x, y, out, legacy_b_shape(ctx, input(in, 1, "Y"))});
   return {out};
 }
 
 std::vector<Tensor> pow_backward(OpContext& ctx, const std::vector<Tensor>& g) {
-  const Tensor& x = ctx.saved[0];
-  const Tensor y = ctx.saved[1].dtype() == x.dtype() ? ctx.saved[1] : ctx.saved[1].to(x.dtype());
-  const Tensor& out = ctx.saved[2];
+  const Saved& s = ctx.saved_as<Saved>();
+  const Tensor& x = s.a;
+  const Tensor y = s.b.dtype() == x.dtype() ? s.b : s.b.to(x.dtype());
+  const Tensor& out = s.out;
   Tensor gx, gy;
   dispatch_float(x.dtype(), [&](auto tag) {
     using T = decltype(tag);

@@ -1,15 +1,18 @@
 // Cast and CastLike between every tamp dtype (ONNX's string type is not one). Float to
 // float casts pass the gradient back, cast to the input's dtype.
+#include <tamp/autograd/op.h>
 #include <tamp/autograd/ops/op_helpers.h>
-#include <tamp/autograd/ops/ops.h>
 
 namespace tamp::ops {
 
 namespace {
 
+struct Saved {
+  DType from;  // the input's dtype is all backward needs
+};
+
 std::vector<Tensor> cast_to(OpContext& ctx, const Tensor& x, DType to) {
-  // An empty tensor of the input's dtype is all backward needs.
-  if (ctx.any_grad()) ctx.save({Tensor::empty({0}, x.dtype())});
+  if (ctx.any_grad()) ctx.save(Saved{x.dtype()});
   return {x.dtype() == to ? x : x.to(to)};
 }
 
@@ -24,7 +27,7 @@ std::vector<Tensor> cast_like_forward(OpContext& ctx, const std::vector<Tensor>&
 }
 
 std::vector<Tensor> cast_backward(OpContext& ctx, const std::vector<Tensor>& g) {
-  const DType from = ctx.saved.at(0).dtype();
+  const DType from = ctx.saved_as<Saved>().from;
   if (!is_floating(from) || !g[0].defined()) return {Tensor(), Tensor()};
   return {g[0].dtype() == from ? g[0] : g[0].to(from), Tensor()};
 }

@@ -3,8 +3,8 @@
 #include <tamp/autograd/kernels/broadcast.h>
 #include <tamp/autograd/kernels/elementwise.h>
 #include <tamp/autograd/kernels/parallel.h>
+#include <tamp/autograd/op.h>
 #include <tamp/autograd/ops/op_helpers.h>
-#include <tamp/autograd/ops/ops.h>
 
 #include <limits>
 #include <type_traits>
@@ -12,6 +12,10 @@
 namespace tamp::ops {
 
 namespace {
+
+struct Saved {
+  Tensor x, min, max;  // min and max undefined when omitted
+};
 
 template <class T>
 std::pair<T, T> bounds(const OpContext& ctx, const std::vector<Tensor>& in, const Tensor& x) {
@@ -55,16 +59,14 @@ std::vector<Tensor> clip_forward(OpContext& ctx, const std::vector<Tensor>& in) 
     });
     return out;
   });
-  if (ctx.any_grad()) {
-    ctx.save({x});
-    for (size_t i = 1; i < 3; ++i) ctx.saved.push_back(optional_input(in, i));
-  }
+  if (ctx.any_grad()) ctx.save(Saved{x, optional_input(in, 1), optional_input(in, 2)});
   return {y};
 }
 
 std::vector<Tensor> clip_backward(OpContext& ctx, const std::vector<Tensor>& g) {
-  const Tensor& x = ctx.saved.at(0);
-  std::vector<Tensor> inputs(ctx.saved.begin(), ctx.saved.end());
+  const Saved& s = ctx.saved_as<Saved>();
+  const Tensor& x = s.x;
+  const std::vector<Tensor> inputs{s.x, s.min, s.max};
   Tensor dx = Tensor::empty(x.shape(), x.dtype());
   dispatch_float(x.dtype(), [&](auto tag) {
     using T = decltype(tag);

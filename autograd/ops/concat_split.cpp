@@ -1,8 +1,8 @@
 // Concat and Split along one axis: block copies viewing each tensor as (outer, len, inner).
 // Each is the other's gradient.
 #include <tamp/autograd/kernels/layout.h>
+#include <tamp/autograd/op.h>
 #include <tamp/autograd/ops/op_helpers.h>
-#include <tamp/autograd/ops/ops.h>
 
 namespace tamp::ops {
 
@@ -38,9 +38,14 @@ Tensor slab(const Tensor& t, int axis, int64_t start, int64_t len) {
   return out;
 }
 
-Tensor sizes_tensor(const std::vector<int64_t>& sizes) {
-  return Tensor::from_vector<int64_t>({static_cast<int64_t>(sizes.size())}, sizes);
-}
+struct ConcatSaved {
+  std::vector<int64_t> sizes;  // each input's extent on the axis
+};
+
+struct SplitSaved {
+  std::vector<int64_t> sizes;  // each output's extent on the axis
+  Shape x_shape;
+};
 
 // Joins `parts` along `axis`; undefined parts (no gradient) are zeros of sizes[i].
 Tensor join(const std::vector<Tensor>& parts, int axis, const std::vector<int64_t>& sizes, Shape shape,
@@ -75,17 +80,17 @@ std::vector<Tensor> concat_forward(OpContext& ctx, const std::vector<Tensor>& in
     }
     sizes.push_back(t.shape()[axis]);
   }
-  if (ctx.any_grad()) ctx.save({sizes_tensor(sizes)});
+  if (ctx.any_grad()) ctx.save(ConcatSaved{sizes});
   return {join(in, axis, sizes, first.shape(), first.dtype())};
 }
 
 std::vector<Tensor> concat_backward(OpContext& ctx, const std::vector<Tensor>& g) {
-  const Tensor& sizes = ctx.saved.at(0);
+  const std::vector<int64_t>& sizes = ctx.saved_as<ConcatSaved>().sizes;
   const int axis = normalize_axis(ctx.attrs().i("axis"), g[0].rank());
-  std::vector<Tensor> grads(static_cast<size_t>(sizes.numel()));
+  std::vector<Tensor> grads(sizes.size());
   int64_t offset = 0;
   for (size_t i = 0; i < grads.size(); ++i) {
-    const int64_t len = sizes.data<int64_t>()[i];
+    const int64_t len = sizes[i];
     if (ctx.needs_grad[i]) grads[i] = slab(g[0], axis, offset, len);
     offset += len;
   }
@@ -129,13 +134,12 @@ std::vector<Tensor> split_forward(OpContext& ctx, const std::vector<Tensor>& in)
     outs.push_back(slab(x, axis, offset, len));
     offset += len;
   }
-  if (ctx.any_grad()) ctx.save({sizes_tensor(sizes), sizes_tensor(x.shape())});
+  if (ctx.any_grad()) ctx.save(SplitSaved{sizes, x.shape()});
   return outs;
 }
 
 std::vector<Tensor> split_backward(OpContext& ctx, const std::vector<Tensor>& g) {
-  const auto sizes = ctx.saved.at(0).to_vector<int64_t>();
-  const auto shape = ctx.saved.at(1).to_vector<int64_t>();
+  const auto& [sizes, shape] = ctx.saved_as<SplitSaved>();
   const int axis = normalize_axis(ctx.attrs().i("axis", 0), static_cast<int>(shape.size()));
   DType dtype = DType::kFloat32;
   for (const auto& t : g) if (t.defined()) dtype = t.dtype();

@@ -1,7 +1,7 @@
 // Ops that make tensors from attributes and sizes: Constant, ConstantOfShape, Range.
 // None is differentiable.
+#include <tamp/autograd/op.h>
 #include <tamp/autograd/ops/op_helpers.h>
-#include <tamp/autograd/ops/ops.h>
 
 #include <cmath>
 #include <cstring>

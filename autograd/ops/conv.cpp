@@ -1,13 +1,17 @@
 // Conv: grouped 1-D/2-D/3-D convolution, Y = conv(X, W) + B, with gradients for X, W and B.
 // The kernels (kernels/conv.cpp) do im2col + GEMM parallel over the batch.
 #include <tamp/autograd/kernels/conv.h>
+#include <tamp/autograd/op.h>
 #include <tamp/autograd/ops/conv_geometry.h>
 #include <tamp/autograd/ops/op_helpers.h>
-#include <tamp/autograd/ops/ops.h>
 
 namespace tamp::ops {
 
 namespace {
+
+struct Saved {
+  Tensor x, w;
+};
 
 template <class T>
 const T* data_or_null(const Tensor& t) {
@@ -29,13 +33,12 @@ std::vector<Tensor> conv_forward(OpContext& ctx, const std::vector<Tensor>& in) 
     using T = decltype(tag);
     kernels::conv_forward<T>(g.shape, x.data<T>(), w.data<T>(), data_or_null<T>(b), y.data<T>());
   });
-  if (ctx.any_grad()) ctx.save({x, w});
+  if (ctx.any_grad()) ctx.save(Saved{x, w});
   return {y};
 }
 
 std::vector<Tensor> conv_backward(OpContext& ctx, const std::vector<Tensor>& grads) {
-  const Tensor& x = ctx.saved[0];
-  const Tensor& w = ctx.saved[1];
+  const auto& [x, w] = ctx.saved_as<Saved>();
   const Tensor& dy = grads[0];  // (N, M, out...)
   if (!dy.defined()) return {};
   const ConvGeometry g = conv_geometry(ctx.attrs(), x, w, Tensor());

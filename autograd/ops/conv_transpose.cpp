@@ -4,13 +4,17 @@
 // the roles of X and dY swapped.
 #include <tamp/autograd/kernels/conv.h>
 #include <tamp/autograd/kernels/parallel.h>
+#include <tamp/autograd/op.h>
 #include <tamp/autograd/ops/conv_geometry.h>
 #include <tamp/autograd/ops/op_helpers.h>
-#include <tamp/autograd/ops/ops.h>
 
 namespace tamp::ops {
 
 namespace {
+
+struct Saved {
+  Tensor x, w;
+};
 
 std::vector<Tensor> conv_transpose_forward(OpContext& ctx, const std::vector<Tensor>& in) {
   const Tensor& x = input(in, 0, "X");
@@ -34,13 +38,12 @@ std::vector<Tensor> conv_transpose_forward(OpContext& ctx, const std::vector<Ten
       });
     }
   });
-  if (ctx.any_grad()) ctx.save({x, w});
+  if (ctx.any_grad()) ctx.save(Saved{x, w});
   return {y};
 }
 
 std::vector<Tensor> conv_transpose_backward(OpContext& ctx, const std::vector<Tensor>& grads) {
-  const Tensor& x = ctx.saved[0];
-  const Tensor& w = ctx.saved[1];
+  const auto& [x, w] = ctx.saved_as<Saved>();
   const Tensor& dy = grads[0];  // (N, M, out...)
   if (!dy.defined()) return {};
   const ConvGeometry g = conv_transpose_geometry(ctx.attrs(), x, w, Tensor());

@@ -8,8 +8,8 @@
 // 0 and no weight. reduction "mean" divides the sum by the summed weights of the positions
 // kept, "sum" sums, "none" returns (N, d1..dk). With label smoothing e (PyTorch):
 // l = (1 - e) * w[t] * -log p[t] + (e / C) * sum_c w[c] * -log p[c], same denominator.
+#include <tamp/autograd/op.h>
 #include <tamp/autograd/ops/loss_helpers.h>
-#include <tamp/autograd/ops/ops.h>
 
 namespace tamp::ops {
 
@@ -82,10 +82,18 @@ T position_scale(const ClassLoss& s, const Tensor& g, int64_t line, double denom
   return static_cast<T>(g.data<T>()[0] / denom);
 }
 
+// What both losses keep for backward. SoftmaxCrossEntropyLoss keeps the log-probabilities in
+// `scores`; NegativeLogLikelihoodLoss keeps its input, of which backward reads the shape and
+// dtype (keeping it costs no copy).
+struct Saved {
+  Tensor scores, labels, weights;  // weights undefined when omitted
+  double denom = 1;                // the reduction's divisor
+};
+
 ClassLoss saved_spec(const OpContext& ctx) {
   // Re-parses attributes; labels and weights come from the saved tensors.
-  ClassLoss s = check_class_loss(ctx.saved[0], ctx.saved[1], ctx.saved[2], ctx.attrs());
-  return s;
+  const Saved& saved = ctx.saved_as<Saved>();
+  return check_class_loss(saved.scores, saved.labels, saved.weights, ctx.attrs());
 }
 
 // ---- SoftmaxCrossEntropyLoss ----
@@ -126,14 +134,14 @@ std::vector<Tensor> sce_forward_impl(OpContext& ctx, const std::vector<Tensor>& 
     }
     return reduce_loss<T>(s, per_position, weight_sum, denom);
   });
-  if (ctx.any_grad()) ctx.save({log_prob, labels, weights, Tensor::scalar(denom, DType::kFloat64)});
+  if (ctx.any_grad()) ctx.save(Saved{log_prob, labels, weights, denom});
   return {loss, log_prob};
 }
 
 std::vector<Tensor> sce_backward_impl(OpContext& ctx, const std::vector<Tensor>& grads, double eps) {
-  const Tensor& log_prob = ctx.saved[0];
+  const Tensor& log_prob = ctx.saved_as<Saved>().scores;
   const ClassLoss s = saved_spec(ctx);
-  const double denom = ctx.saved[3].item();
+  const double denom = ctx.saved_as<Saved>().denom;
   const Tensor& g_loss = grads[0];
   const Tensor g_lp = grads.size() > 1 ? grads[1] : Tensor();
   Tensor dx = Tensor::empty(log_prob.shape(), log_prob.dtype());
@@ -210,15 +218,15 @@ std::vector<Tensor> nll_forward(OpContext& ctx, const std::vector<Tensor>& in) {
     }
     return reduce_loss<T>(s, per_position, weight_sum, denom);
   });
-  // Backward needs only the input's shape and dtype; keeping x itself costs no copy.
-  if (ctx.any_grad()) ctx.save({x, labels, weights, Tensor::scalar(denom, DType::kFloat64)});
+  if (ctx.any_grad()) ctx.save(Saved{x, labels, weights, denom});
   return {loss};
 }
 
 std::vector<Tensor> nll_backward(OpContext& ctx, const std::vector<Tensor>& grads) {
   const ClassLoss s = saved_spec(ctx);
-  const double denom = ctx.saved[3].item();
-  Tensor dx = Tensor::zeros(ctx.saved[0].shape(), ctx.saved[0].dtype());
+  const Tensor& x = ctx.saved_as<Saved>().scores;
+  const double denom = ctx.saved_as<Saved>().denom;
+  Tensor dx = Tensor::zeros(x.shape(), x.dtype());
   dispatch_float(dx.dtype(), [&](auto tag) {
     using T = decltype(tag);
     const T* w = s.weights.defined() ? s.weights.data<T>() : nullptr;

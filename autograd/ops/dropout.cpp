@@ -10,14 +10,19 @@
 // thread count nor how the loop is split. The mask is bool, as from opset 10 (before: X's
 // dtype, 1 for kept).
 #include <tamp/autograd/kernels/parallel.h>
+#include <tamp/autograd/op.h>
 #include <tamp/autograd/ops/op_helpers.h>
-#include <tamp/autograd/ops/ops.h>
 
 #include <cmath>
 
 namespace tamp::ops {
 
 namespace {
+
+struct Saved {
+  Tensor mask;  // bool, true where kept
+  double scale;
+};
 
 double ratio_of(const OpContext& ctx, const std::vector<Tensor>& in) {
   double ratio = 0.5;
@@ -85,7 +90,7 @@ std::vector<Tensor> dropout_forward(OpContext& ctx, const std::vector<Tensor>& i
     using T = decltype(tag);
     drop<T>(x.data<T>(), y.data<T>(), mask.data<bool>(), x.numel(), seed, ratio, T(scale));
   });
-  if (ctx.any_grad()) ctx.save({mask, Tensor::scalar(scale, DType::kFloat64)});
+  if (ctx.any_grad()) ctx.save(Saved{mask, scale});
   if (ctx.num_outputs == 1) return {y};
   return {y, mask_output(ctx, mask, x.dtype())};
 }
@@ -93,9 +98,8 @@ std::vector<Tensor> dropout_forward(OpContext& ctx, const std::vector<Tensor>& i
 std::vector<Tensor> dropout_backward(OpContext& ctx, const std::vector<Tensor>& grads) {
   const Tensor& gy = grads[0];
   if (!gy.defined()) return {};
-  if (ctx.saved.empty()) return {gy};
-  const Tensor& mask = ctx.saved[0];
-  const double scale = ctx.saved[1].item();
+  if (!ctx.saved.has_value()) return {gy};  // nothing dropped
+  const auto& [mask, scale] = ctx.saved_as<Saved>();
   Tensor dx = Tensor::empty(gy.shape(), gy.dtype());
   dispatch_float(gy.dtype(), [&](auto tag) {
     using T = decltype(tag);

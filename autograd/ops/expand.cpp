@@ -3,12 +3,16 @@
 // input's shape); Tile's sums the repeats.
 #include <tamp/autograd/kernels/layout.h>
 #include <tamp/autograd/kernels/reduce.h>
+#include <tamp/autograd/op.h>
 #include <tamp/autograd/ops/op_helpers.h>
-#include <tamp/autograd/ops/ops.h>
 
 namespace tamp::ops {
 
 namespace {
+
+struct TileSaved {
+  Shape view_shape;  // (repeats[0], x.shape[0], repeats[1], ...)
+};
 
 std::vector<Tensor> expand_forward(OpContext&, const std::vector<Tensor>& in) {
   const Tensor& x = input(in, 0, "input");
@@ -41,12 +45,12 @@ std::vector<Tensor> tile_forward(OpContext& ctx, const std::vector<Tensor>& in) 
   Tensor out = Tensor::empty(out_shape, x.dtype());
   kernels::copy_strided(x.raw_data(), src, 0, out.raw_data(), strides_of(view_shape), 0, view_shape,
                         size_of(x.dtype()));
-  if (ctx.any_grad()) ctx.save({Tensor::from_vector<int64_t>({static_cast<int64_t>(view_shape.size())}, view_shape)});
+  if (ctx.any_grad()) ctx.save(TileSaved{view_shape});
   return {out};
 }
 
 std::vector<Tensor> tile_backward(OpContext& ctx, const std::vector<Tensor>& g) {
-  const Shape view_shape = ctx.saved.at(0).to_vector<int64_t>();
+  const Shape& view_shape = ctx.saved_as<TileSaved>().view_shape;
   std::vector<int> repeat_axes;
   Shape in_shape;
   for (size_t d = 0; d < view_shape.size(); d += 2) {

@@ -14,8 +14,8 @@
 #include <tamp/autograd/kernels/fake_quant.h>
 #include <tamp/autograd/kernels/parallel.h>
 #include <tamp/autograd/kernels/quantize.h>
+#include <tamp/autograd/op.h>
 #include <tamp/autograd/ops/op_helpers.h>
-#include <tamp/autograd/ops/ops.h>
 
 #include <algorithm>
 #include <cmath>
@@ -24,6 +24,13 @@
 namespace tamp::ops {
 
 namespace {
+
+// Straight-through with frozen scales keeps only the clip mask (u8, 1 inside the range);
+// learnable scales keep x, scale and zero point.
+struct Saved {
+  Tensor clip_mask = {};
+  Tensor x = {}, scale = {}, zp = {};
+};
 
 struct FakeQuantParams {
   kernels::QuantLayout layout;
@@ -110,15 +117,16 @@ std::vector<Tensor> fake_quantize_forward(OpContext& ctx, const std::vector<Tens
       });
     });
   });
-  if (ste_only) ctx.save({mask});
-  else if (ctx.any_grad()) ctx.save({x, scale, zp});
+  if (ste_only) ctx.save(Saved{.clip_mask = mask});
+  else if (ctx.any_grad()) ctx.save(Saved{.x = x, .scale = scale, .zp = zp});
   return {y};
 }
 
 std::vector<Tensor> fake_quantize_backward(OpContext& ctx, const std::vector<Tensor>& grads) {
-  if (ctx.saved.size() == 1) {
+  const Saved& s = ctx.saved_as<Saved>();
+  if (s.clip_mask.defined()) {
     // Straight-through with frozen scales: the forward's clip mask decides.
-    const Tensor& mask = ctx.saved[0];
+    const Tensor& mask = s.clip_mask;
     const Tensor& g = grads[0];
     Tensor dx = Tensor::empty(g.shape(), g.dtype());
     dispatch_float(g.dtype(), [&](auto tag) {
@@ -135,9 +143,9 @@ std::vector<Tensor> fake_quantize_backward(OpContext& ctx, const std::vector<Ten
     });
     return {dx, Tensor(), Tensor()};
   }
-  const Tensor& x = ctx.saved[0];
-  const Tensor& scale = ctx.saved[1];
-  const Tensor& zp = ctx.saved[2];
+  const Tensor& x = s.x;
+  const Tensor& scale = s.scale;
+  const Tensor& zp = s.zp;
   const Tensor& g = grads[0];
   const FakeQuantParams p = params_for(ctx, x, scale, zp);
   const double factor = ctx.attrs().f("grad_factor", 1.0f);

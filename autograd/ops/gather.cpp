@@ -5,14 +5,23 @@
 // (reduction none or add; with none, an element written twice has no defined value in ONNX)
 // goes to data where nothing was replaced and to each update from the element it wrote.
 #include <tamp/autograd/kernels/parallel.h>
+#include <tamp/autograd/op.h>
 #include <tamp/autograd/ops/op_helpers.h>
-#include <tamp/autograd/ops/ops.h>
 
 #include <cstring>
 
 namespace tamp::ops {
 
 namespace {
+
+struct GatherSaved {
+  Tensor indices;
+  Shape data_shape;
+};
+
+struct ScatterSaved {
+  Tensor indices, updates;
+};
 
 // Indices as int64 in [0, dim), after checking each lies in [-dim, dim).
 std::vector<int64_t> checked_indices(const Tensor& indices, int64_t dim) {
@@ -49,16 +58,12 @@ std::vector<Tensor> gather_forward(OpContext& ctx, const std::vector<Tensor>& in
       std::memcpy(dst + k * row, src + (o * dim + idx[j]) * row, row);
     }
   });
-  if (ctx.any_grad()) {
-    const Shape& s = data.shape();
-    ctx.save({indices, Tensor::from_vector<int64_t>({static_cast<int64_t>(s.size())}, s)});
-  }
+  if (ctx.any_grad()) ctx.save(GatherSaved{indices, data.shape()});
   return {out};
 }
 
 std::vector<Tensor> gather_backward(OpContext& ctx, const std::vector<Tensor>& g) {
-  const Tensor& indices = ctx.saved.at(0);
-  const Shape shape = ctx.saved.at(1).to_vector<int64_t>();
+  const auto& [indices, shape] = ctx.saved_as<GatherSaved>();
   const int axis = normalize_axis(ctx.attrs().i("axis", 0), static_cast<int>(shape.size()));
   const int64_t dim = shape[axis];
   const auto idx = checked_indices(indices, dim);
@@ -122,16 +127,12 @@ std::vector<Tensor> gather_elements_forward(OpContext& ctx, const std::vector<Te
   for_each_element(data.shape(), indices, axis, [&](int64_t j, int64_t k) {
     std::memcpy(dst + j * elem, src + k * elem, elem);
   });
-  if (ctx.any_grad()) {
-    const Shape& s = data.shape();
-    ctx.save({indices, Tensor::from_vector<int64_t>({static_cast<int64_t>(s.size())}, s)});
-  }
+  if (ctx.any_grad()) ctx.save(GatherSaved{indices, data.shape()});
   return {out};
 }
 
 std::vector<Tensor> gather_elements_backward(OpContext& ctx, const std::vector<Tensor>& g) {
-  const Tensor& indices = ctx.saved.at(0);
-  const Shape shape = ctx.saved.at(1).to_vector<int64_t>();
+  const auto& [indices, shape] = ctx.saved_as<GatherSaved>();
   const int axis = normalize_axis(ctx.attrs().i("axis", 0), static_cast<int>(shape.size()));
   Tensor dx = Tensor::zeros(shape, g[0].dtype());
   dispatch_float(dx.dtype(), [&](auto tag) {
@@ -232,15 +233,14 @@ std::vector<Tensor> scatter_forward(OpContext& ctx, const std::vector<Tensor>& i
   if (ctx.any_grad()) {
     TAMP_CHECK(r == Reduction::kNone || r == Reduction::kAdd,
                "no gradient for reduction '{}' (none and add have one)", ctx.attrs().s("reduction", "none"));
-    ctx.save({indices, updates});
+    ctx.save(ScatterSaved{indices, updates});
   }
   return {out};
 }
 
 template <bool kND>
 std::vector<Tensor> scatter_backward(OpContext& ctx, const std::vector<Tensor>& g) {
-  const Tensor& indices = ctx.saved.at(0);
-  const Tensor& updates = ctx.saved.at(1);
+  const auto& [indices, updates] = ctx.saved_as<ScatterSaved>();
   const Shape& shape = g[0].shape();
   const int axis = kND ? 0 : normalize_axis(ctx.attrs().i("axis", 0), static_cast<int>(shape.size()));
   const bool replaced = reduction_of(ctx) == Reduction::kNone;

@@ -2,8 +2,8 @@
 // per channel plane. GlobalMaxPool takes the first maximum (NaN wins) and routes the gradient
 // to it.
 #include <tamp/autograd/kernels/parallel.h>
+#include <tamp/autograd/op.h>
 #include <tamp/autograd/ops/op_helpers.h>
-#include <tamp/autograd/ops/ops.h>
 
 #include <Eigen/Core>
 
@@ -36,7 +36,14 @@ void for_each_plane(const Geometry& g, F&& f) {
   });
 }
 
-Tensor shape_tensor(const Shape& s) { return Tensor::from_vector<int64_t>({static_cast<int64_t>(s.size())}, s); }
+struct AverageSaved {
+  Shape x_shape;
+};
+
+struct MaxSaved {
+  Tensor argmax;
+  Shape x_shape;
+};
 
 std::vector<Tensor> global_average_pool_forward(OpContext& ctx, const std::vector<Tensor>& in) {
   const Tensor& x = input(in, 0, "X");
@@ -50,12 +57,12 @@ std::vector<Tensor> global_average_pool_forward(OpContext& ctx, const std::vecto
       py[p] = g.size > 0 ? ConstVecMap<T>(px + p * g.size, g.size).sum() / T(g.size) : T(0);
     });
   });
-  if (ctx.any_grad()) ctx.save({shape_tensor(x.shape())});
+  if (ctx.any_grad()) ctx.save(AverageSaved{x.shape()});
   return {y};
 }
 
 std::vector<Tensor> global_average_pool_backward(OpContext& ctx, const std::vector<Tensor>& grads) {
-  const Shape x_shape = ctx.saved.at(0).to_vector<int64_t>();
+  const Shape& x_shape = ctx.saved_as<AverageSaved>().x_shape;
   const Geometry g = geometry(x_shape);
   const Tensor& gy = grads[0];
   Tensor dx = Tensor::empty(x_shape, gy.dtype());
@@ -90,13 +97,12 @@ std::vector<Tensor> global_max_pool_forward(OpContext& ctx, const std::vector<Te
       pa[p] = at;
     });
   });
-  if (ctx.any_grad()) ctx.save({argmax, shape_tensor(x.shape())});
+  if (ctx.any_grad()) ctx.save(MaxSaved{argmax, x.shape()});
   return {y};
 }
 
 std::vector<Tensor> global_max_pool_backward(OpContext& ctx, const std::vector<Tensor>& grads) {
-  const Tensor& argmax = ctx.saved.at(0);
-  const Shape x_shape = ctx.saved.at(1).to_vector<int64_t>();
+  const auto& [argmax, x_shape] = ctx.saved_as<MaxSaved>();
   const Geometry g = geometry(x_shape);
   const Tensor& gy = grads[0];
   Tensor dx = Tensor::zeros(x_shape, gy.dtype());

@@ -6,14 +6,18 @@
 // repeated over its channels here and its gradient summed back. Statistics are accumulated in
 // double.
 #include <tamp/autograd/kernels/parallel.h>
+#include <tamp/autograd/op.h>
 #include <tamp/autograd/ops/op_helpers.h>
-#include <tamp/autograd/ops/ops.h>
 
 #include <cmath>
 
 namespace tamp::ops {
 
 namespace {
+
+struct Saved {
+  Tensor x, scale, mean, rstd;
+};
 
 struct Geometry {
   int64_t n, c, groups, s;  // X as (N, C, S), C in `groups` groups of contiguous channels
@@ -96,7 +100,7 @@ std::vector<Tensor> norm_forward(OpContext& ctx, const std::vector<Tensor>& in) 
     forward_kernel<T>(g, eps, x.data<T>(), scale.data<T>(), bias.data<T>(), y.data<T>(), mean.data<T>(),
                       rstd.data<T>());
   });
-  if (ctx.any_grad()) ctx.save({x, scale, mean, rstd});
+  if (ctx.any_grad()) ctx.save(Saved{x, scale, mean, rstd});
   return {y};
 }
 
@@ -154,8 +158,7 @@ Tensor channel_sums(const std::vector<double>& nc, const Geometry& g, bool group
 
 template <bool kInstance>
 std::vector<Tensor> norm_backward(OpContext& ctx, const std::vector<Tensor>& grads) {
-  const Tensor& x = ctx.saved.at(0);
-  const Tensor& scale = ctx.saved.at(1);
+  const auto& [x, scale, mean, rstd] = ctx.saved_as<Saved>();
   const Geometry g = geometry(x, kInstance ? x.dim(1) : ctx.attrs().i("num_groups"));
   const bool groups = per_group(ctx, kInstance);
   if (!grads[0].defined()) return {Tensor(), Tensor(), Tensor()};
@@ -163,7 +166,7 @@ std::vector<Tensor> norm_backward(OpContext& ctx, const std::vector<Tensor>& gra
   std::vector<double> dscale_nc(static_cast<size_t>(g.n * g.c)), db_nc(dscale_nc.size());
   dispatch_float(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    backward_kernel<T>(g, x.data<T>(), scale.data<T>(), ctx.saved.at(2).data<T>(), ctx.saved.at(3).data<T>(),
+    backward_kernel<T>(g, x.data<T>(), scale.data<T>(), mean.data<T>(), rstd.data<T>(),
                        grads[0].data<T>(), dx.defined() ? dx.data<T>() : nullptr, dscale_nc.data(), db_nc.data());
   });
   return {dx, ctx.needs_grad[1] ? channel_sums(dscale_nc, g, groups, x.dtype()) : Tensor(),

@@ -4,14 +4,18 @@
 // divides the sum by dim 0 as PyTorch's kl_div does, "mean" by the element count, "sum"
 // not at all. T^2 keeps the gradient's size independent of T. Both inputs are logits and
 // both are differentiable (the teacher usually requires no gradient, and then gets none).
+#include <tamp/autograd/op.h>
 #include <tamp/autograd/ops/loss_helpers.h>
-#include <tamp/autograd/ops/ops.h>
 
 #include <vector>
 
 namespace tamp::ops {
 
 namespace {
+
+struct Saved {
+  Tensor q, lp;  // log_softmax(student / T), log_softmax(teacher / T)
+};
 
 struct KlSpec {
   ClassAxis g;
@@ -67,13 +71,12 @@ std::vector<Tensor> kl_forward(OpContext& ctx, const std::vector<Tensor>& in) {
     for (double v : per_line) total += v;
     return Tensor::scalar(total * k.temperature * k.temperature / k.divisor, s.dtype());
   });
-  if (ctx.any_grad()) ctx.save({q, lp});
+  if (ctx.any_grad()) ctx.save(Saved{q, lp});
   return {loss};
 }
 
 std::vector<Tensor> kl_backward(OpContext& ctx, const std::vector<Tensor>& grads) {
-  const Tensor& q = ctx.saved[0];
-  const Tensor& lp = ctx.saved[1];
+  const auto& [q, lp] = ctx.saved_as<Saved>();
   const KlSpec k = check_kl(q, lp, ctx.attrs());
   Tensor ds, dt;
   dispatch_float(q.dtype(), [&](auto tag) {

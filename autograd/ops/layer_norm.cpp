@@ -5,8 +5,8 @@
 // the wider of X's dtype and float32, so float64 gradient checks stay exact.
 #include <tamp/autograd/kernels/parallel.h>
 #include <tamp/autograd/kernels/rows.h>
+#include <tamp/autograd/op.h>
 #include <tamp/autograd/ops/op_helpers.h>
-#include <tamp/autograd/ops/ops.h>
 
 #include <Eigen/Core>
 
@@ -16,6 +16,11 @@
 namespace tamp::ops {
 
 namespace {
+
+struct Saved {
+  Tensor x, scale, mean, rstd;
+  Tensor b;  // undefined when omitted
+};
 
 constexpr int64_t kStashFloat = 1, kStashDouble = 11;
 
@@ -101,7 +106,7 @@ std::vector<Tensor> layer_norm_forward(OpContext& ctx, const std::vector<Tensor>
                       b.defined() ? b.data<T>() : nullptr, b.defined() ? b.numel() : 0, y.data<T>(),
                       mean.data<T>(), rstd.data<T>());
   });
-  if (ctx.any_grad()) ctx.save({x, scale, mean, rstd, b});
+  if (ctx.any_grad()) ctx.save(Saved{x, scale, mean, rstd, b});
   const DType stash_dtype = stash == kStashDouble ? DType::kFloat64 : DType::kFloat32;
   if (ctx.num_outputs == 1) return {y};
   if (stash_dtype == x.dtype()) return {y, mean, rstd};
@@ -183,10 +188,7 @@ void backward_kernel(const Geometry& g, const T* x, const T* scale, int64_t scal
 }
 
 std::vector<Tensor> layer_norm_backward(OpContext& ctx, const std::vector<Tensor>& grads) {
-  const Tensor& x = ctx.saved.at(0);
-  const Tensor& scale = ctx.saved.at(1);
-  const Tensor& mean = ctx.saved.at(2);
-  const Tensor& rstd = ctx.saved.at(3);
+  const auto& [x, scale, mean, rstd, b] = ctx.saved_as<Saved>();
   const Geometry g = geometry(ctx, x);
   const bool need_x = ctx.needs_grad[0];
   const bool need_scale = ctx.needs_grad.size() > 1 && ctx.needs_grad[1] && grads[0].defined();
@@ -197,7 +199,6 @@ std::vector<Tensor> layer_norm_backward(OpContext& ctx, const std::vector<Tensor
   const Tensor gmean = stat_grad(1), grstd = stat_grad(2);
   Tensor dx = need_x ? Tensor::empty(x.shape(), x.dtype()) : Tensor();
   Tensor dscale = need_scale ? Tensor::empty(scale.shape(), x.dtype()) : Tensor();
-  const Tensor& b = ctx.saved.at(4);
   Tensor db = need_b ? Tensor::empty(b.shape(), x.dtype()) : Tensor();
   dispatch_float(x.dtype(), [&](auto tag) {
     using T = decltype(tag);

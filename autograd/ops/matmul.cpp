@@ -1,13 +1,17 @@
 // Gemm and MatMul: the GEMMs of Linear layers and attention.
 #include <tamp/autograd/kernels/gemm.h>
 #include <tamp/autograd/kernels/parallel.h>
+#include <tamp/autograd/op.h>
 #include <tamp/autograd/tensor_math.h>
 #include <tamp/autograd/ops/op_helpers.h>
-#include <tamp/autograd/ops/ops.h>
 
 namespace tamp::ops {
 
 namespace {
+
+struct Saved {
+  Tensor a, b;
+};
 
 // ---- Gemm: Y = alpha * op(A) * op(B) + beta * C ----
 
@@ -46,13 +50,12 @@ std::vector<Tensor> gemm_forward(OpContext& ctx, const std::vector<Tensor>& in) 
     kernels::gemm(ta, tb, m, n, k, T(alpha), a.data<T>(), a.dim(1), b.data<T>(), b.dim(1),
                   bias_scale, y.data<T>(), n);
   });
-  if (ctx.any_grad()) ctx.save({a, b});
+  if (ctx.any_grad()) ctx.save(Saved{a, b});
   return {y};
 }
 
 std::vector<Tensor> gemm_backward(OpContext& ctx, const std::vector<Tensor>& g) {
-  const Tensor& a = ctx.saved[0];
-  const Tensor& b = ctx.saved[1];
+  const auto& [a, b] = ctx.saved_as<Saved>();
   const Tensor& dy = g[0];  // (M, N)
   const auto& at = ctx.attrs();
   const bool ta = at.i("transA", 0) != 0, tb = at.i("transB", 0) != 0;
@@ -146,13 +149,12 @@ std::vector<Tensor> matmul_forward(OpContext& ctx, const std::vector<Tensor>& in
                       b.data<T>(), d.b_batch, d.k, d.n, y.data<T>());
     }
   });
-  if (ctx.any_grad()) ctx.save({a, b});
+  if (ctx.any_grad()) ctx.save(Saved{a, b});
   return {y};
 }
 
 std::vector<Tensor> matmul_backward(OpContext& ctx, const std::vector<Tensor>& g) {
-  const Tensor& a = ctx.saved[0];
-  const Tensor& b = ctx.saved[1];
+  const auto& [a, b] = ctx.saved_as<Saved>();
   const MatMulDims d = matmul_dims(a, b);
   Tensor da, db;
   dispatch_float(a.dtype(), [&](auto tag) {

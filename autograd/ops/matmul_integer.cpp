@@ -11,8 +11,8 @@
 // saturating pairs along K, the zero points applied exactly afterwards through row and
 // column sums, as MLAS does.
 #include <tamp/autograd/kernels/int8_gemm.h>
+#include <tamp/autograd/op.h>
 #include <tamp/autograd/ops/op_helpers.h>
-#include <tamp/autograd/ops/ops.h>
 
 #include <vector>
 

@@ -18,8 +18,8 @@
 // fill is padding and is never read.
 #include <tamp/autograd/kernels/gemm.h>
 #include <tamp/autograd/kernels/parallel.h>
+#include <tamp/autograd/op.h>
 #include <tamp/autograd/ops/op_helpers.h>
-#include <tamp/autograd/ops/ops.h>
 
 #include <vector>
 

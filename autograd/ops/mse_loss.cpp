@@ -1,12 +1,16 @@
 // tamp::MSELoss — mean squared error between two tensors of the same shape, fused (one pass,
 // no (a - b) and (a - b)^2 temporaries): reduction "mean" (default), "sum" or "none"
 // (elementwise). Intermediate-layer distillation uses it on whole feature maps.
+#include <tamp/autograd/op.h>
 #include <tamp/autograd/ops/loss_helpers.h>
-#include <tamp/autograd/ops/ops.h>
 
 namespace tamp::ops {
 
 namespace {
+
+struct Saved {
+  Tensor a, b;
+};
 
 Reduction check_mse(const Tensor& a, const Tensor& b, const Attributes& attrs) {
   TAMP_CHECK(a.shape() == b.shape(), "input {} and target {} must have the same shape", describe(a),
@@ -44,13 +48,12 @@ std::vector<Tensor> mse_forward(OpContext& ctx, const std::vector<Tensor>& in) {
     if (r == Reduction::kMean) total /= static_cast<double>(n);
     return Tensor::scalar(total, a.dtype());
   });
-  if (ctx.any_grad()) ctx.save({a, b});
+  if (ctx.any_grad()) ctx.save(Saved{a, b});
   return {out};
 }
 
 std::vector<Tensor> mse_backward(OpContext& ctx, const std::vector<Tensor>& grads) {
-  const Tensor& a = ctx.saved[0];
-  const Tensor& b = ctx.saved[1];
+  const auto& [a, b] = ctx.saved_as<Saved>();
   const Reduction r = check_mse(a, b, ctx.attrs());
   Tensor da = Tensor::empty(a.shape(), a.dtype());
   dispatch_float(a.dtype(), [&](auto tag) {

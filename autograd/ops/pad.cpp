@@ -2,8 +2,8 @@
 // map from output to input positions (-1: the constant), so negative pads (cropping) and the
 // gradient (a scatter-add through the same maps) come for free.
 #include <tamp/autograd/kernels/parallel.h>
+#include <tamp/autograd/op.h>
 #include <tamp/autograd/ops/op_helpers.h>
-#include <tamp/autograd/ops/ops.h>
 
 #include <cstdlib>
 #include <cstring>
@@ -11,6 +11,12 @@
 namespace tamp::ops {
 
 namespace {
+
+// The input's shape and the inputs plan() reads, so backward can rebuild the plan.
+struct Saved {
+  Shape x_shape;
+  Tensor pads, axes;  // undefined when omitted (or attributes, before opset 11)
+};
 
 enum class Mode { kConstant, kReflect, kEdge, kWrap };
 
@@ -136,10 +142,7 @@ std::vector<Tensor> pad_forward(OpContext& ctx, const std::vector<Tensor>& in) {
                dtype_name(x.dtype()), describe(v));
     std::memcpy(value.raw_data(), v.raw_data(), size_of(x.dtype()));
   }
-  if (ctx.any_grad()) {
-    ctx.save({Tensor::from_vector<int64_t>({x.rank()}, x.shape())});
-    for (size_t i = 1; i < 4; ++i) ctx.saved.push_back(optional_input(in, i));
-  }
+  if (ctx.any_grad()) ctx.save(Saved{x.shape(), optional_input(in, 1), optional_input(in, 3)});
   Tensor out = Tensor::empty(p.out_shape, x.dtype());
   if (out.numel() == 0) return {out};
   auto run = [&](auto tag) {
@@ -160,9 +163,9 @@ std::vector<Tensor> pad_forward(OpContext& ctx, const std::vector<Tensor>& in) {
 // Scatter-add through the maps; serial because edge and reflect read an input element from
 // several output positions.
 std::vector<Tensor> pad_backward(OpContext& ctx, const std::vector<Tensor>& g) {
-  const Shape shape = ctx.saved.at(0).to_vector<int64_t>();
-  std::vector<Tensor> inputs(ctx.saved.begin(), ctx.saved.end());
-  const PadPlan p = plan(ctx, inputs, shape, g[0].dtype());
+  const Saved& s = ctx.saved_as<Saved>();
+  const Shape& shape = s.x_shape;
+  const PadPlan p = plan(ctx, {Tensor(), s.pads, Tensor(), s.axes}, shape, g[0].dtype());
   Tensor dx = Tensor::zeros(shape, g[0].dtype());
   if (g[0].numel() == 0) return {dx, Tensor(), Tensor(), Tensor()};
   dispatch_float(dx.dtype(), [&](auto tag) {

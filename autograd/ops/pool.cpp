@@ -9,8 +9,8 @@
 // part column-major when storage_order = 1) and routes the gradient to that element.
 #include <tamp/autograd/kernels/parallel.h>
 #include <tamp/autograd/kernels/pool.h>
+#include <tamp/autograd/op.h>
 #include <tamp/autograd/ops/op_helpers.h>
-#include <tamp/autograd/ops/ops.h>
 
 #include <algorithm>
 #include <array>
@@ -143,8 +143,14 @@ void visit_window(const Geometry& g, const std::array<Taps, kMaxSpatial>& t, int
   }
 }
 
-Tensor shape_tensor(const Shape& s) { return Tensor::from_vector<int64_t>({static_cast<int64_t>(s.size())}, s); }
-Shape shape_of(const Tensor& t) { return t.to_vector<int64_t>(); }
+struct MaxSaved {
+  Tensor argmax;  // each output's input offset
+  Shape x_shape;
+};
+
+struct AverageSaved {
+  Shape x_shape;
+};
 
 // ---- MaxPool ----
 
@@ -273,7 +279,7 @@ std::vector<Tensor> max_pool_forward(OpContext& ctx, const std::vector<Tensor>& 
   if (x.dtype() == DType::kInt8) run(int8_t{});
   else if (x.dtype() == DType::kUInt8) run(uint8_t{});
   else dispatch_float(x.dtype(), run);
-  if (ctx.any_grad()) ctx.save({idx, shape_tensor(x.shape())});
+  if (ctx.any_grad()) ctx.save(MaxSaved{idx, x.shape()});
   if (ctx.num_outputs == 1) return {y};
   if (storage_order == 0) return {y, idx};
   Tensor cm = Tensor::empty(g.out_shape, DType::kInt64);
@@ -284,8 +290,7 @@ std::vector<Tensor> max_pool_forward(OpContext& ctx, const std::vector<Tensor>& 
 }
 
 std::vector<Tensor> max_pool_backward(OpContext& ctx, const std::vector<Tensor>& grads) {
-  const Tensor& idx = ctx.saved.at(0);
-  const Shape x_shape = shape_of(ctx.saved.at(1));
+  const auto& [idx, x_shape] = ctx.saved_as<MaxSaved>();
   const Tensor& gy = grads[0];
   Tensor dx = Tensor::empty(x_shape, gy.dtype());
   const int64_t planes = x_shape[0] * x_shape[1];
@@ -344,12 +349,12 @@ std::vector<Tensor> average_pool_forward(OpContext& ctx, const std::vector<Tenso
       }
     });
   });
-  if (ctx.any_grad()) ctx.save({shape_tensor(x.shape())});
+  if (ctx.any_grad()) ctx.save(AverageSaved{x.shape()});
   return {y};
 }
 
 std::vector<Tensor> average_pool_backward(OpContext& ctx, const std::vector<Tensor>& grads) {
-  const Shape x_shape = shape_of(ctx.saved.at(0));
+  const Shape& x_shape = ctx.saved_as<AverageSaved>().x_shape;
   const Geometry g = geometry(ctx, x_shape);
   const bool include_pad = ctx.attrs().i("count_include_pad", 0) != 0;
   const auto t = taps_of(g);

@@ -2,13 +2,18 @@
 // (numpy, one way); before, slope holds one value or one per channel (axis 1), which is
 // given X's rank here, and its gradient is reduced back to that shape.
 #include <tamp/autograd/kernels/broadcast.h>
+#include <tamp/autograd/op.h>
 #include <tamp/autograd/ops/op_helpers.h>
-#include <tamp/autograd/ops/ops.h>
 #include <tamp/autograd/tensor_math.h>
 
 namespace tamp::ops {
 
 namespace {
+
+struct Saved {
+  Tensor x, slope;    // slope broadcast for X
+  Shape slope_shape;  // the slope's own shape, to sum its gradient back to
+};
 
 // slope as it broadcasts against X.
 Tensor broadcast_slope(const OpContext& ctx, const Tensor& x, const Tensor& slope) {
@@ -33,14 +38,12 @@ std::vector<Tensor> prelu_forward(OpContext& ctx, const std::vector<Tensor>& in)
     using T = decltype(tag);
     return kernels::broadcast_binary<T, T>(x, slope, x.dtype(), [](T v, T s) { return v < T(0) ? s * v : v; });
   });
-  if (ctx.any_grad()) ctx.save({x, slope, Tensor::from_vector<int64_t>({given.rank()}, given.shape())});
+  if (ctx.any_grad()) ctx.save(Saved{x, slope, given.shape()});
   return {y};
 }
 
 std::vector<Tensor> prelu_backward(OpContext& ctx, const std::vector<Tensor>& g) {
-  const Tensor& x = ctx.saved.at(0);
-  const Tensor& slope = ctx.saved.at(1);
-  const Shape given_shape = ctx.saved.at(2).to_vector<int64_t>();
+  const auto& [x, slope, given_shape] = ctx.saved_as<Saved>();
   Tensor dx, dslope;
   dispatch_float(x.dtype(), [&](auto tag) {
     using T = decltype(tag);

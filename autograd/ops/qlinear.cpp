@@ -11,9 +11,9 @@
 // the int32 sum (plus the int32 bias), rounded half to even, plus y_zero_point, saturated.
 #include <tamp/autograd/kernels/int8_conv.h>
 #include <tamp/autograd/kernels/requantize.h>
+#include <tamp/autograd/op.h>
 #include <tamp/autograd/ops/conv_geometry.h>
 #include <tamp/autograd/ops/op_helpers.h>
-#include <tamp/autograd/ops/ops.h>
 
 #include <cmath>
 

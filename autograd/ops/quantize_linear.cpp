@@ -5,8 +5,8 @@
 // and opset 21's int4 types are not tamp dtypes: their tensors are refused where they are read;
 // opset 21's blocked scales (block_size > 0) are refused here.
 #include <tamp/autograd/kernels/quantize.h>
+#include <tamp/autograd/op.h>
 #include <tamp/autograd/ops/op_helpers.h>
-#include <tamp/autograd/ops/ops.h>
 
 #include <algorithm>
 #include <cmath>

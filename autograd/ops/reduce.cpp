@@ -6,8 +6,8 @@
 #include <tamp/autograd/kernels/broadcast.h>
 #include <tamp/autograd/kernels/layout.h>
 #include <tamp/autograd/kernels/reduce.h>
+#include <tamp/autograd/op.h>
 #include <tamp/autograd/ops/op_helpers.h>
-#include <tamp/autograd/ops/ops.h>
 #include <tamp/autograd/tensor_math.h>
 
 #include <cmath>
@@ -15,6 +15,14 @@
 namespace tamp::ops {
 
 namespace {
+
+// y is kept with keepdims. x only for the reductions whose gradient reads it (not Sum, Mean).
+struct Saved {
+  std::vector<int> axes;
+  Tensor x;
+  Shape x_shape;
+  Tensor y;
+};
 
 using kernels::ReduceKind;
 
@@ -98,10 +106,8 @@ std::vector<Tensor> reduce_forward(OpContext& ctx, const std::vector<Tensor>& in
   }
   Tensor y = reduce_keepdims<K>(x, axes);
   if (ctx.any_grad()) {
-    std::vector<int64_t> a(axes.begin(), axes.end());
     const bool needs_x = K != Kind::kSum && K != Kind::kMean;
-    ctx.save({Tensor::from_vector<int64_t>({static_cast<int64_t>(a.size())}, a),
-              needs_x ? x : Tensor::from_vector<int64_t>({x.rank()}, x.shape()), y});
+    ctx.save(Saved{axes, needs_x ? x : Tensor(), x.shape(), y});
   }
   const bool keepdims = ctx.attrs().i("keepdims", 1) != 0;
   return {keepdims ? y : y.reshape(kernels::reduced_shape(x.shape(), axes, false))};
@@ -109,17 +115,17 @@ std::vector<Tensor> reduce_forward(OpContext& ctx, const std::vector<Tensor>& in
 
 template <Kind K>
 std::vector<Tensor> reduce_backward(OpContext& ctx, const std::vector<Tensor>& grads) {
-  const auto a = ctx.saved.at(0).to_vector<int64_t>();
-  const std::vector<int> axes(a.begin(), a.end());
-  const Tensor& y = ctx.saved.at(2);
+  const Saved& s = ctx.saved_as<Saved>();
+  const std::vector<int>& axes = s.axes;
+  const Tensor& y = s.y;
   const Tensor g = grads[0].reshape(y.shape());
   if constexpr (K == Kind::kSum || K == Kind::kMean) {
-    const Shape shape = ctx.saved.at(1).to_vector<int64_t>();
+    const Shape& shape = s.x_shape;
     if constexpr (K == Kind::kSum) return {kernels::expand_to(g, shape), Tensor()};
     const double n = static_cast<double>(numel(shape)) / static_cast<double>(y.numel());
     return {kernels::expand_to(map(g, [n](auto v) { return v / n; }), shape), Tensor()};
   }
-  const Tensor& x = ctx.saved.at(1);
+  const Tensor& x = s.x;
   Tensor dx;
   if constexpr (K == Kind::kMax || K == Kind::kMin) {
     Tensor hit = bmap(x, y, [](auto v, auto m) { return v == m ? 1 : 0; });

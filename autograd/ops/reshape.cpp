@@ -1,7 +1,7 @@
 // Ops that only relabel the shape: Reshape, Flatten, Squeeze, Unsqueeze, Identity (all
 // share the input's storage, forward and backward), and Shape and Size.
+#include <tamp/autograd/op.h>
 #include <tamp/autograd/ops/op_helpers.h>
-#include <tamp/autograd/ops/ops.h>
 
 #include <algorithm>
 #include <optional>
@@ -11,19 +11,17 @@ namespace tamp::ops {
 namespace {
 
 // The input's shape, kept for backward without keeping the input's data alive.
-Tensor shape_tensor(const Shape& shape) {
-  return Tensor::from_vector<int64_t>({static_cast<int64_t>(shape.size())}, shape);
-}
+struct RelabelSaved {
+  Shape x_shape;
+};
 
 std::vector<Tensor> relabel(OpContext& ctx, const Tensor& x, Shape shape) {
-  if (ctx.any_grad()) ctx.save({shape_tensor(x.shape())});
+  if (ctx.any_grad()) ctx.save(RelabelSaved{x.shape()});
   return {x.reshape(std::move(shape))};
 }
 
 std::vector<Tensor> relabel_backward(OpContext& ctx, const std::vector<Tensor>& g) {
-  const Tensor& s = ctx.saved.at(0);
-  const int64_t* p = s.data<int64_t>();
-  return {g[0].reshape(Shape(p, p + s.numel()))};
+  return {g[0].reshape(ctx.saved_as<RelabelSaved>().x_shape)};
 }
 
 // ONNX Reshape: 0 copies the input dim (unless allowzero), -1 is inferred.

@@ -6,8 +6,8 @@
 // cubic_coeff_a and exclude_outside, and from opset 18 axes, antialias (the filter stretched
 // by 1 / scale when downscaling) and keep_aspect_ratio_policy. Taps outside the input read the
 // edge. The gradient runs the passes transposed (a scatter-add of the same weights).
+#include <tamp/autograd/op.h>
 #include <tamp/autograd/ops/op_helpers.h>
-#include <tamp/autograd/ops/ops.h>
 
 #include <algorithm>
 #include <cmath>
@@ -15,6 +15,12 @@
 namespace tamp::ops {
 
 namespace {
+
+// The input's shape and the inputs plan_of reads, so backward can replay the passes.
+struct Saved {
+  Shape x_shape;
+  Tensor roi, scales, sizes;  // undefined when omitted
+};
 
 // Output index y of one axis reads input indices idx[y * n + t] with weights w[y * n + t];
 // an extrapolated y (tf_crop_and_resize outside the input) is extrapolation_value.
@@ -226,16 +232,13 @@ std::vector<Tensor> resize_forward(OpContext& ctx, const std::vector<Tensor>& in
     for (const auto& a : p.passes) y = run_pass<decltype(tag)>(y, a, p.extrapolation, false);
   });
   if (p.passes.empty()) y = x.clone();
-  if (ctx.any_grad()) {
-    ctx.save({Tensor::from_vector<int64_t>({x.rank()}, x.shape())});
-    for (size_t i = 1; i < 4; ++i) ctx.saved.push_back(optional_input(in, i));
-  }
+  if (ctx.any_grad()) ctx.save(Saved{x.shape(), optional_input(in, 1), optional_input(in, 2), optional_input(in, 3)});
   return {y};
 }
 
 std::vector<Tensor> resize_backward(OpContext& ctx, const std::vector<Tensor>& g) {
-  const Shape shape = ctx.saved.at(0).to_vector<int64_t>();
-  const Plan p = plan_of(ctx, ctx.saved, shape);
+  const Saved& s = ctx.saved_as<Saved>();
+  const Plan p = plan_of(ctx, {Tensor(), s.roi, s.scales, s.sizes}, s.x_shape);
   Tensor dx = g[0];
   dispatch_float(dx.dtype(), [&](auto tag) {
     for (auto it = p.passes.rbegin(); it != p.passes.rend(); ++it) dx = run_pass<decltype(tag)>(dx, *it, 0, true);

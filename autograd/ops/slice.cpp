@@ -1,8 +1,8 @@
 // Slice: a strided view (negative steps read backwards), copied out. The gradient writes the
 // incoming gradient back through the same view into zeros.
 #include <tamp/autograd/kernels/layout.h>
+#include <tamp/autograd/op.h>
 #include <tamp/autograd/ops/op_helpers.h>
-#include <tamp/autograd/ops/ops.h>
 
 #include <algorithm>
 #include <limits>
@@ -10,6 +10,12 @@
 namespace tamp::ops {
 
 namespace {
+
+// The input's shape and the (small) index lists, so backward can rebuild the view.
+struct Saved {
+  Shape x_shape;
+  Tensor starts, ends, axes, steps;  // undefined when omitted (or attributes, before opset 10)
+};
 
 struct SliceView {
   Shape shape;                   // of the output
@@ -82,19 +88,16 @@ std::vector<Tensor> slice_forward(OpContext& ctx, const std::vector<Tensor>& in)
   kernels::copy_strided(x.raw_data(), v.strides, v.offset, out.raw_data(), strides_of(v.shape), 0, v.shape,
                         size_of(x.dtype()));
   if (ctx.any_grad()) {
-    // The shape and the (small) index lists, so backward can rebuild the view.
-    const Shape& s = x.shape();
-    ctx.save({Tensor::from_vector<int64_t>({static_cast<int64_t>(s.size())}, s)});
-    for (size_t i = 1; i < 5; ++i) ctx.saved.push_back(optional_input(in, i));
+    ctx.save(Saved{x.shape(), optional_input(in, 1), optional_input(in, 2), optional_input(in, 3),
+                   optional_input(in, 4)});
   }
   return {out};
 }
 
 std::vector<Tensor> slice_backward(OpContext& ctx, const std::vector<Tensor>& g) {
-  const Shape in_shape = ctx.saved.at(0).to_vector<int64_t>();
-  std::vector<Tensor> lists(ctx.saved.begin() + 1, ctx.saved.end());
-  lists.insert(lists.begin(), Tensor());
-  const SliceView v = slice_view(in_shape, ctx, lists);
+  const Saved& s = ctx.saved_as<Saved>();
+  const Shape& in_shape = s.x_shape;
+  const SliceView v = slice_view(in_shape, ctx, {Tensor(), s.starts, s.ends, s.axes, s.steps});
   Tensor dx = Tensor::zeros(in_shape, g[0].dtype());
   kernels::copy_strided(g[0].raw_data(), strides_of(v.shape), 0, dx.raw_data(), v.strides, v.offset, v.shape,
                         size_of(dx.dtype()));

@@ -3,8 +3,8 @@
 // Both subtract the maximum first, so exp never overflows.
 #include <tamp/autograd/kernels/parallel.h>
 #include <tamp/autograd/kernels/rows.h>
+#include <tamp/autograd/op.h>
 #include <tamp/autograd/ops/op_helpers.h>
-#include <tamp/autograd/ops/ops.h>
 
 #include <Eigen/Core>
 
@@ -14,6 +14,10 @@
 namespace tamp::ops {
 
 namespace {
+
+struct Saved {
+  Tensor y;  // the output: softmax's or log_softmax's gradient needs only it
+};
 
 // The input seen as (outer, dim, inner); the op normalises along `dim`.
 struct Geometry {
@@ -141,13 +145,13 @@ std::vector<Tensor> softmax_forward(OpContext& ctx, const std::vector<Tensor>& i
     using T = decltype(tag);
     if (x.numel() > 0) forward_kernel<T, kLog>(g, x.data<T>(), y.data<T>());
   });
-  if (ctx.any_grad()) ctx.save({y});
+  if (ctx.any_grad()) ctx.save(Saved{y});
   return {y};
 }
 
 template <bool kLog>
 std::vector<Tensor> softmax_backward(OpContext& ctx, const std::vector<Tensor>& grads) {
-  const Tensor& y = ctx.saved.at(0);
+  const Tensor& y = ctx.saved_as<Saved>().y;
   const Geometry g = geometry(ctx, y.shape());
   Tensor dx = Tensor::empty(y.shape(), y.dtype());
   dispatch_float(y.dtype(), [&](auto tag) {

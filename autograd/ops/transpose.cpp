@@ -1,7 +1,7 @@
 // Transpose: a strided copy; the gradient is the inverse permutation.
 #include <tamp/autograd/kernels/layout.h>
+#include <tamp/autograd/op.h>
 #include <tamp/autograd/ops/op_helpers.h>
-#include <tamp/autograd/ops/ops.h>
 
 namespace tamp::ops {
 

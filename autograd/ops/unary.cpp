@@ -2,8 +2,8 @@
 // the saved input (kSavesOutput = false) or output (true).
 #include <tamp/autograd/kernels/broadcast.h>
 #include <tamp/autograd/kernels/elementwise.h>
+#include <tamp/autograd/op.h>
 #include <tamp/autograd/ops/op_helpers.h>
-#include <tamp/autograd/ops/ops.h>
 
 #include <cmath>
 #include <concepts>
@@ -12,6 +12,14 @@
 namespace tamp::ops {
 
 namespace {
+
+struct UnarySaved {
+  Tensor point;  // where the derivative is taken: the input, or the output when Fn::kSavesOutput
+};
+
+struct AbsSaved {
+  Tensor x;
+};
 
 // Functors with a vectorised fp32 kernel (kernels/elementwise.h) name it as kKernel; their
 // f and df stay the definition (fp64 and the kernel tests use them).
@@ -55,13 +63,13 @@ std::vector<Tensor> unary_forward(OpContext& ctx, const std::vector<Tensor>& in)
     }
     return out;
   });
-  if (ctx.any_grad()) ctx.save({Fn::kSavesOutput ? y : x});
+  if (ctx.any_grad()) ctx.save(UnarySaved{Fn::kSavesOutput ? y : x});
   return {y};
 }
 
 template <class Fn>
 std::vector<Tensor> unary_backward(OpContext& ctx, const std::vector<Tensor>& grads) {
-  const Tensor& s = ctx.saved.at(0);
+  const Tensor& s = ctx.saved_as<UnarySaved>().point;
   const Tensor& g = grads[0];
   const Fn fn(ctx.attrs());
   Tensor dx = Tensor::empty(s.shape(), s.dtype());
@@ -291,12 +299,12 @@ std::vector<Tensor> sign_forward(OpContext& ctx, const std::vector<Tensor>& in) 
       }
     });
   });
-  if (kAbs && ctx.any_grad()) ctx.save({x});
+  if (kAbs && ctx.any_grad()) ctx.save(AbsSaved{x});
   return {y};
 }
 
 std::vector<Tensor> abs_backward(OpContext& ctx, const std::vector<Tensor>& grads) {
-  const Tensor& x = ctx.saved.at(0);
+  const Tensor& x = ctx.saved_as<AbsSaved>().x;
   Tensor dx = Tensor::empty(x.shape(), x.dtype());
   dispatch_float(x.dtype(), [&](auto tag) {
     using T = decltype(tag);

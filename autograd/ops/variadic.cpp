@@ -4,14 +4,19 @@
 // result, split evenly between ties. Gradients come back in the output's shape; the engine
 // reduces each to its input's.
 #include <tamp/autograd/kernels/broadcast.h>
+#include <tamp/autograd/op.h>
 #include <tamp/autograd/ops/op_helpers.h>
-#include <tamp/autograd/ops/ops.h>
 
 #include <cmath>
 
 namespace tamp::ops {
 
 namespace {
+
+struct Saved {
+  std::vector<Tensor> inputs;
+  Tensor y;
+};
 
 enum class Kind { kMax, kMin, kSum, kMean };
 
@@ -56,29 +61,26 @@ std::vector<Tensor> variadic_forward(OpContext& ctx, const std::vector<Tensor>& 
     y = broadcast(y, Tensor::scalar(1.0, y.dtype()), [n](auto a, auto) { return a / n; });
   }
   if (in.size() == 1) y = y.clone();  // a fresh output, as for any other count
-  if (ctx.any_grad()) {
-    ctx.saved = in;
-    ctx.saved.push_back(y);
-  }
+  if (ctx.any_grad()) ctx.save(Saved{in, y});
   return {y};
 }
 
 template <Kind K>
 std::vector<Tensor> variadic_backward(OpContext& ctx, const std::vector<Tensor>& g) {
-  const size_t n = ctx.saved.size() - 1;
+  const auto& [inputs, y] = ctx.saved_as<Saved>();
+  const size_t n = inputs.size();
   std::vector<Tensor> grads(n);
   if (!g[0].defined()) return grads;
   if constexpr (K == Kind::kSum || K == Kind::kMean) {
     const Tensor share = K == Kind::kSum ? g[0] : div(g[0], Tensor::scalar(static_cast<double>(n), g[0].dtype()));
     for (size_t i = 0; i < n; ++i) if (ctx.needs_grad[i]) grads[i] = share;
   } else {
-    const Tensor& y = ctx.saved.back();
     auto hits = [&](const Tensor& x) { return broadcast(x, y, [](auto a, auto b) { return a == b ? 1 : 0; }); };
-    Tensor ties = hits(ctx.saved[0]);  // y has the broadcast shape of every input
-    for (size_t i = 1; i < n; ++i) ties = broadcast(ties, hits(ctx.saved[i]), [](auto a, auto b) { return a + b; });
+    Tensor ties = hits(inputs[0]);  // y has the broadcast shape of every input
+    for (size_t i = 1; i < n; ++i) ties = broadcast(ties, hits(inputs[i]), [](auto a, auto b) { return a + b; });
     const Tensor share = div(g[0], ties);
     for (size_t i = 0; i < n; ++i) {
-      if (ctx.needs_grad[i]) grads[i] = mul(share, hits(ctx.saved[i]));
+      if (ctx.needs_grad[i]) grads[i] = mul(share, hits(inputs[i]));
     }
   }
   return grads;

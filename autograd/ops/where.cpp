@@ -3,12 +3,16 @@
 // both in the output shape (the engine sums them down).
 #include <tamp/autograd/kernels/layout.h>
 #include <tamp/autograd/kernels/parallel.h>
+#include <tamp/autograd/op.h>
 #include <tamp/autograd/ops/op_helpers.h>
-#include <tamp/autograd/ops/ops.h>
 
 namespace tamp::ops {
 
 namespace {
+
+struct Saved {
+  Tensor condition;
+};
 
 // out[i] = c[i] ? x[i] : y[i] over `shape`, each operand read through broadcast strides.
 template <class W>
@@ -61,12 +65,12 @@ Tensor where(const Tensor& cond, const Tensor& x, const Tensor& y) {
 std::vector<Tensor> where_forward(OpContext& ctx, const std::vector<Tensor>& in) {
   const Tensor& cond = input(in, 0, "condition");
   Tensor out = where(cond, input(in, 1, "X"), input(in, 2, "Y"));
-  if (ctx.any_grad()) ctx.save({cond});
+  if (ctx.any_grad()) ctx.save(Saved{cond});
   return {out};
 }
 
 std::vector<Tensor> where_backward(OpContext& ctx, const std::vector<Tensor>& g) {
-  const Tensor& cond = ctx.saved.at(0);
+  const Tensor& cond = ctx.saved_as<Saved>().condition;
   const Tensor zero = Tensor::zeros({}, g[0].dtype());
   return {Tensor(), ctx.needs_grad[1] ? where(cond, g[0], zero) : Tensor(),
           ctx.needs_grad[2] ? where(cond, zero, g[0]) : Tensor()};

@@ -4,8 +4,6 @@
 //
 //   UiApi api({.models = PathJail(m, "--models"), .data = ..., .runs = ...}, "/usr/bin/tamp", "");
 //   api.catalog();                                   // {"models": [...], "datasets": [...], "goals": [...]}
-//   std::string yaml = api.new_recipe({{"model", "cnn.onnx"}, {"dataset", "fashion-mnist"},
-//                                      {"goal", "int8"}})["recipe"];
 //   std::string id = api.start_run({{"name", "cnn-int8"}, {"recipe", yaml}, {"goal", "int8"}})["id"];
 #pragma once
 

@@ -1,8 +1,6 @@
 // Where the page's recipes come from: a goal ("int8", "2:4+int8", ...) for a model and a
-// dataset becomes the text of a recipe, which the page shows for editing before a run. The
-// recipe is `tamp recipe new`'s (scheduler/recipe_generator.h), for the goals whose recipes
-// have stages: the page runs `tamp run` and shows training progress, which accuracy-aware
-// tuning (smallest-within) does not have.
+// dataset becomes the text of `tamp recipe new`'s recipe (scheduler/recipe_generator.h), for
+// the goals whose recipes have stages (the page shows training progress of `tamp run`).
 //
 //   RecipeRequest q{.model = "/m/cnn.onnx", .data = {.dataset = "fashion-mnist", .dir = "/d/fm"},
 //                   .goal = "2:4+int8", .epochs = 1, .steps_per_epoch = 20, .limit = 512};

@@ -1,7 +1,6 @@
 // The runs folder of `tamp ui` (--runs): one folder per run, holding what the UI wrote
-// (recipe.yaml, ui_run.json, log.txt, exit.json, latency.json) beside what `tamp run` writes
-// (metrics.jsonl, summary.json, report.html, checkpoint.h5, the exported model). A run's
-// state is read from its folder, so runs started by an earlier server show up as well.
+// (recipe.yaml, ui_run.json, log.txt, exit.json, latency.json) beside what `tamp run` writes.
+// A run's state is read from its folder, so runs started by an earlier server show up too.
 //
 //   RunStore store(PathJail(dir, "--runs"), "/usr/bin/tamp");
 //   std::string id = store.start("cnn-int8", yaml, {{"goal", "int8"}});

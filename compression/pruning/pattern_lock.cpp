@@ -52,6 +52,9 @@ void PatternLock::attach(nn::GraphModule& model, nn::Collective&) {
     if (dead.empty()) continue;
     std::vector<std::string> followers;
     if (!w.bias.empty()) followers.push_back(w.bias);
+    for (int dw : w.depthwise) {
+      if (g.nodes[dw].inputs.size() > 2 && !g.nodes[dw].inputs[2].empty()) followers.push_back(g.nodes[dw].inputs[2]);
+    }
     for (int bn : w.batch_norms) {
       for (size_t k = 1; k <= 2 && k < g.nodes[bn].inputs.size(); ++k) followers.push_back(g.nodes[bn].inputs[k]);
     }

@@ -126,11 +126,18 @@ std::vector<HeadTarget> select_heads(const nn::Graph& g, Selection& sel, const P
   return heads;
 }
 
-// Channel pattern: the parameters indexed by the weight's output channel (its bias, the scale
-// and bias of the BatchNormalizations that follow).
+// Channel pattern: the parameters indexed by the weight's output channel (its bias, the biases
+// of the depthwise Convs and the scale and bias of the BatchNormalizations that follow).
 std::vector<std::string> channel_followers(const nn::Graph& g, const PrunableWeight& w, const Selection& sel) {
   std::vector<std::string> followers;
   if (!w.bias.empty()) followers.push_back(w.bias);
+  for (int dw : w.depthwise) {  // a depthwise filter reads zeros; its bias would not stay zero
+    const nn::Node& n = g.nodes[dw];
+    if (n.inputs.size() < 3 || n.inputs[2].empty()) continue;
+    TAMP_CHECK(sel.is_param(n.inputs[2]), "channel pruning of '{}': {} '{}' bias '{}' is not a trainable parameter",
+               w.weight, n.op_type, n.name, n.inputs[2]);
+    followers.push_back(n.inputs[2]);
+  }
   for (int bn : w.batch_norms) {
     const nn::Node& n = g.nodes[bn];
     for (size_t k = 1; k <= 2 && k < n.inputs.size(); ++k) {

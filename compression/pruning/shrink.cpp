@@ -71,6 +71,10 @@ void shrink_channels(const nn::Graph& original, nn::Graph& g, ShrinkReport& r) {
         }
         zero = zero && at_f(shift, row) == 0 && (at_f(scale, row) == 0 || at_f(mean, row) == 0);
       }
+      for (int dw : w.depthwise) {
+        const nn::Node& n = original.nodes[dw];
+        if (zero && n.inputs.size() > 2 && !n.inputs[2].empty()) zero = at_f(original.initializers.at(n.inputs[2]), row) == 0;
+      }
       if (zero) dead.insert(row);
     }
     if (dead.empty()) continue;
@@ -105,6 +109,17 @@ void shrink_channels(const nn::Graph& original, nn::Graph& g, ShrinkReport& r) {
         const std::string& name = g.nodes[bn].inputs[k];
         g.initializers[name] = keep_along(g.initializers.at(name), 0, keep);
       }
+    }
+    // Depthwise Convs on the way: one filter (and bias entry) per channel, one group each.
+    for (int dw : w.depthwise) {
+      nn::Node& n = g.nodes[dw];
+      g.initializers[n.inputs[1]] = keep_along(g.initializers.at(n.inputs[1]), 0, keep);
+      if (n.inputs.size() > 2 && !n.inputs[2].empty()) {
+        g.initializers[n.inputs[2]] = keep_along(g.initializers.at(n.inputs[2]), 0, keep);
+      }
+      Attributes a = *n.attrs;
+      a.set("group", static_cast<int64_t>(keep.size()));
+      n.attrs = nn::attrs_with(std::move(a));
     }
     // The consumers: their input channels (H*W consecutive inputs each after a Flatten).
     for (const ChannelConsumer& c : w.consumers) {

@@ -1,6 +1,8 @@
 #include <tamp/compression/pruning/targets.h>
 
 #include <algorithm>
+#include <cmath>
+#include <optional>
 #include <set>
 
 namespace tamp::compression::pruning {
@@ -11,16 +13,45 @@ bool is_fake_quantize(const nn::Node& n) { return n.op_type == "FakeQuantize" &&
 
 bool is_float(const Tensor& t) { return t.dtype() == DType::kFloat32 || t.dtype() == DType::kFloat64; }
 
+// A Clip whose range holds 0 (ReLU6 is Clip(0, 6)) keeps a zero a zero.
+bool clip_keeps_zero(const nn::Graph& g, const nn::Node& n) {
+  if (!n.domain.empty() || n.op_type != "Clip") return false;
+  auto bound = [&](size_t input, const char* attr, double missing) -> std::optional<double> {
+    if (input < n.inputs.size() && !n.inputs[input].empty()) {
+      const Tensor t = constant_value(g, n.inputs[input]);
+      if (!t.defined() || t.numel() != 1) return std::nullopt;
+      return t.at(0);
+    }
+    return n.attrs->has(attr) ? n.attrs->f(attr) : missing;  // opset < 11 keeps min and max as attributes
+  };
+  const auto lo = bound(1, "min", -HUGE_VAL), hi = bound(2, "max", HUGE_VAL);
+  return lo && hi && *lo <= 0 && *hi >= 0;
+}
+
 // Ops that map a zero channel to a zero channel, elementwise.
-bool is_elementwise(const nn::Node& n) {
+bool is_elementwise(const nn::Graph& g, const nn::Node& n) {
   static const std::set<std::string> ops{"Relu", "LeakyRelu", "Dropout", "Identity"};
-  return n.domain.empty() && ops.count(n.op_type);
+  return (n.domain.empty() && ops.count(n.op_type)) || clip_keeps_zero(g, n);
 }
 
 // Ops that map a zero channel (axis 1) to a zero channel and keep the channel axis.
-bool is_pass_through(const nn::Node& n) {
+bool is_pass_through(const nn::Graph& g, const nn::Node& n) {
   static const std::set<std::string> ops{"MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool"};
-  return is_elementwise(n) || (n.domain.empty() && ops.count(n.op_type));
+  return is_elementwise(g, n) || (n.domain.empty() && ops.count(n.op_type));
+}
+
+// A depthwise Conv over exactly `channels` channels (group = channels, one filter per channel,
+// weight and bias initializers read directly): channel c of its output reads only channel c of
+// its input, so a removed channel takes its filter and bias along and goes on through it.
+bool is_depthwise_over(const nn::Graph& g, const nn::Node& n, int64_t channels) {
+  if (!n.domain.empty() || n.op_type != "Conv" || n.attrs->i("group", 1) != channels || n.inputs.size() < 2) {
+    return false;
+  }
+  auto w = g.initializers.find(n.inputs[1]);
+  if (w == g.initializers.end() || w->second.rank() < 3 || w->second.dim(0) != channels || w->second.dim(1) != 1) {
+    return false;
+  }
+  return n.inputs.size() < 3 || n.inputs[2].empty() || g.initializers.count(n.inputs[2]);
 }
 
 bool per_tensor_qdq(const nn::Graph& g, const nn::Node& n) {
@@ -75,11 +106,11 @@ std::string follow_consumer(const nn::Graph& g, int ci, const TracedValue& item,
   const bool first_input = !c.inputs.empty() && c.inputs[0] == item.value &&
                            std::count(c.inputs.begin(), c.inputs.end(), item.value) == 1;
   if (!first_input) return fmt::format("its channels feed input of {} other than the first", node_label(c));
-  const bool elementwise = is_elementwise(c) || is_fake_quantize(c) || per_tensor_qdq(g, c);
+  const bool elementwise = is_elementwise(g, c) || is_fake_quantize(c) || per_tensor_qdq(g, c);
   if (channels_last && !elementwise && c.op_type != "Gemm" && c.op_type != "MatMul") {
     return fmt::format("its channels (last axis) feed {}", node_label(c));
   }
-  if (elementwise || is_pass_through(c)) {
+  if (elementwise || is_pass_through(g, c)) {
     if (is_fake_quantize(c)) {
       const Tensor scale = c.inputs.size() > 1 ? constant_value(g, c.inputs[1]) : Tensor();
       if (!scale.defined() || scale.numel() != 1) return fmt::format("its channels go through per-channel {}", node_label(c));
@@ -102,6 +133,9 @@ std::string follow_consumer(const nn::Graph& g, int ci, const TracedValue& item,
     }
     w.reshapes.push_back(ci);
     todo.push_back({c.outputs[0], true});
+  } else if (!item.flattened && is_depthwise_over(g, c, channels)) {
+    w.depthwise.push_back(ci);
+    todo.push_back({c.outputs[0], false});
   } else if ((c.op_type == "Conv" || c.op_type == "Gemm" || c.op_type == "MatMul") && c.domain.empty()) {
     return add_channel_consumer(g, ci, item.flattened, channels, w);
   } else {
@@ -161,13 +195,37 @@ std::string resolve_initializer(const nn::Graph& g, const std::string& value) {
   return {};
 }
 
+// The rank-2 initializer W a MatMul reads as Transpose(W) (perm [1, 0]), as torch's
+// training-mode export writes nn.Linear on a 3-D input; FakeQuantize on either side is looked
+// through. "" if the value is not that.
+std::string transposed_initializer(const nn::Graph& g, const std::string& value) {
+  std::string v = value;
+  for (int hops = 0; hops < 4; ++hops) {
+    const int p = g.producer(v);
+    if (p < 0) return {};
+    const nn::Node& n = g.nodes[p];
+    if (is_fake_quantize(n) && !n.inputs.empty()) {
+      v = n.inputs[0];
+      continue;
+    }
+    if (n.op_type != "Transpose" || !n.domain.empty() || n.inputs.empty()) return {};
+    const auto perm = n.attrs->ints("perm", {1, 0});
+    const std::string w = resolve_initializer(g, n.inputs[0]);
+    if (w.empty() || g.initializers.at(w).rank() != 2 || perm != std::vector<int64_t>{1, 0}) return {};
+    return w;
+  }
+  return {};
+}
+
 std::vector<PrunableWeight> find_prunable_weights(const nn::Graph& g) {
   std::vector<PrunableWeight> out;
   for (size_t i = 0; i < g.nodes.size(); ++i) {
     const nn::Node& n = g.nodes[i];
     if (!n.domain.empty() || (n.op_type != "Conv" && n.op_type != "Gemm" && n.op_type != "MatMul")) continue;
     if (n.inputs.size() < 2) continue;
-    const std::string weight = resolve_initializer(g, n.inputs[1]);
+    std::string weight = resolve_initializer(g, n.inputs[1]);
+    const bool through_transpose = weight.empty() && n.op_type == "MatMul";
+    if (through_transpose) weight = transposed_initializer(g, n.inputs[1]);
     if (weight.empty()) continue;
     const Tensor& t = g.initializers.at(weight);
     if (!is_float(t)) continue;
@@ -177,7 +235,9 @@ std::vector<PrunableWeight> find_prunable_weights(const nn::Graph& g) {
     w.node = n.name;
     w.node_index = static_cast<int>(i);
     w.op_type = n.op_type;
-    w.layout = WeightLayout::of(n.op_type, t.shape(), n.op_type == "Gemm" && n.attrs->i("transB", 0) == 0);
+    // Transpose(W) is read like Gemm's B with transB = 1: W is [out, reduction].
+    w.layout = through_transpose ? WeightLayout::of("Gemm", t.shape())
+                                 : WeightLayout::of(n.op_type, t.shape(), n.op_type == "Gemm" && n.attrs->i("transB", 0) == 0);
     w.weight_is_initializer = weight == n.inputs[1];
     std::string output = n.outputs.empty() ? "" : n.outputs[0];
     if (n.op_type != "MatMul") {
@@ -200,7 +260,9 @@ std::vector<PrunableWeight> find_prunable_weights(const nn::Graph& g) {
         }
       }
     }
-    if (n.op_type == "Conv" && n.attrs->i("group", 1) != 1) {
+    if (through_transpose) {
+      w.channel_problem = "its weight is read through a Transpose";
+    } else if (n.op_type == "Conv" && n.attrs->i("group", 1) != 1) {
       w.channel_problem = "grouped convolutions keep their channels";
     } else {
       trace_channels(g, output, w.layout.out, /*channels_last=*/n.op_type != "Conv", w);

@@ -36,11 +36,14 @@ struct PrunableWeight {
   std::string channel_problem;            // why the channels cannot be removed ("" if they can)
   std::vector<int> batch_norms;           // BatchNormalization nodes on the way to the consumers
   std::vector<int> reshapes;              // Reshape nodes with a (d0, -1) target on the way
+  std::vector<int> depthwise;             // depthwise Conv nodes on the way (their filters and
+                                          // biases are indexed by the channel)
   std::vector<ChannelConsumer> consumers;
 };
 
 // Every Conv / Gemm / MatMul whose weight (input 1) is a float initializer of a layout
-// pattern.h supports, in node order. One entry per (node, weight).
+// pattern.h supports, in node order. One entry per (node, weight). A MatMul reading
+// Transpose(W) (perm [1, 0]) has W as its weight, laid out [out, reduction]; its channels stay.
 std::vector<PrunableWeight> find_prunable_weights(const nn::Graph& graph);
 
 // The initializer a node input reads, looking through tamp FakeQuantize nodes; "" if none.

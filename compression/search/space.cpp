@@ -74,6 +74,7 @@ std::string width_problem(const nn::Graph& g, const pruning::PrunableWeight& w, 
   std::string problem = w.channel_problem;
   if (problem.empty() && !w.weight_is_initializer) problem = "the weight is read through a quantizer";
   if (problem.empty() && uses > 1) problem = "the weight is shared by several layers";
+  if (problem.empty() && !w.depthwise.empty()) problem = "its channels go through a depthwise Conv";
   if (problem.empty() && w.layout.out < 2) problem = "it has one output channel";
   for (int bn : w.batch_norms) {
     for (size_t k = 1; k < 5 && k < g.nodes[bn].inputs.size() && problem.empty(); ++k) {

@@ -124,11 +124,24 @@ TEST(Engine, SavedTensorsAreFreedAfterBackward) {
   Variable x = param({3}, {1, 2, 3});
   Variable y = apply1("Mul", {x, x});
   ASSERT_TRUE(y.grad_fn());
-  EXPECT_EQ(y.grad_fn()->ctx.saved.size(), 2u);
+  EXPECT_TRUE(y.grad_fn()->ctx.saved.has_value());
   y.backward(Tensor::ones({3}));
-  EXPECT_TRUE(y.grad_fn()->ctx.saved.empty());
+  EXPECT_FALSE(y.grad_fn()->ctx.saved.has_value());
   EXPECT_TRUE(y.grad_fn()->next.empty());
   EXPECT_THROW(y.backward(Tensor::ones({3})), Error);  // a clear error, not garbage
+}
+
+TEST(Engine, SavedStateIsReadBackByItsTypeOnly) {
+  struct Saved {
+    Tensor x;
+    double scale = 0;
+  };
+  OpContext ctx;
+  EXPECT_THROW(ctx.saved_as<Saved>(), Error);  // forward saved nothing
+  ctx.save(Saved{Tensor::ones({2}), 0.5});
+  EXPECT_EQ(ctx.saved_as<Saved>().scale, 0.5);
+  EXPECT_EQ(ctx.saved_as<Saved>().x.numel(), 2);
+  EXPECT_THROW(ctx.saved_as<double>(), Error);  // another op's state
 }
 
 TEST(Engine, UnusedInputsGetNoGradientAndConstantsNoTape) {

@@ -3,6 +3,7 @@
 // stay locked across stages and next to FakeQuantize nodes; selection, overrides and bad input.
 #include <tamp/compression/pruning/checker.h>
 #include <tamp/compression/pruning/pruning.h>
+#include <tamp/compression/pruning/targets.h>
 #include <tamp/nn/loss.h>
 #include <tamp/nn/sgd.h>
 #include <tamp/scheduler/trainer.h>
@@ -167,6 +168,25 @@ TEST(Pruning, EveryPatternHoldsAfterTrainingAndExport) {
           << c.pattern << " " << w;
     }
   }
+}
+
+TEST(Pruning, AMatMulReadingATransposedWeightIsPrunedAlongItsReduction) {
+  // torch's training-mode export of nn.Linear on (N, S, C) inputs: MatMul(x, Transpose(W)).
+  Generator rng(3);
+  nn::Graph g;
+  g.inputs.push_back({"input", DType::kFloat32, {nn::Dim::symbolic("batch"), nn::Dim::of(16)}});
+  g.initializers["fc.weight"] = test::random_tensor({8, 16}, rng);
+  g.nodes.push_back({"t", "Transpose", "", {"fc.weight"}, {"wt"}, nn::attrs_with({{"perm", std::vector<int64_t>{1, 0}}})});
+  g.nodes.push_back({"mm", "MatMul", "", {"input", "wt"}, {"logits"}});
+  g.outputs.push_back({"logits", DType::kFloat32, {nn::Dim::symbolic("batch"), nn::Dim::of(8)}});
+  nn::GraphModule m(g);
+  prune_once(m, {.pattern = "2:4"});
+  const Tensor w = m.parameter("fc.weight").value();
+  EXPECT_TRUE(check_pattern(w, WeightLayout::of("Gemm", w.shape()), Pattern::parse("2:4")).valid);  // groups along K
+  EXPECT_EQ(count_zeros(w), 64);
+  const auto weights = find_prunable_weights(g);
+  ASSERT_EQ(weights.size(), 1u);
+  EXPECT_NE(weights[0].channel_problem.find("Transpose"), std::string::npos);  // its channels stay
 }
 
 TEST(Pruning, GlobalSparsityRanksAcrossLayers) {

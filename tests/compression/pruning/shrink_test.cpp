@@ -123,6 +123,52 @@ TEST(ChannelPruning, ShrunkCnnMatchesTheMaskedModelOnFashionMnist) {
   EXPECT_LT(r.parameters_after * 3, r.parameters_before);  // ~ a quarter for conv2 and fc1
 }
 
+TEST(ChannelPruning, MobileNetV2ExpandChannelsGoThroughReLU6AndTheDepthwiseConv) {
+  // expand Conv -> Clip(0, 6) -> depthwise Conv (bias: BatchNorm folded) -> Clip -> project Conv:
+  // the expand's channels, the depthwise filters and biases go together.
+  nn::GraphModule m(io::load_onnx_graph(test::model_file("mobilenet_v2")));
+  prune_once(m, {.pattern = "channel", .target_sparsity = 0.5});
+  ShrinkReport r;
+  const nn::Graph shrunk = shrink_pruned(m.export_graph(), &r);
+  int expand = 0;
+  for (const auto& l : r.layers) {
+    if (l.node.find("conv.0.0/Conv") == std::string::npos) continue;
+    ++expand;
+    EXPECT_EQ(l.after * 2, l.before) << l.node;
+  }
+  EXPECT_GE(expand, 15);  // every block with an expansion (features.2 to .17)
+  int depthwise = 0;
+  for (const auto& n : shrunk.nodes) {
+    if (n.op_type != "Conv" || n.attrs->i("group", 1) == 1) continue;
+    const Tensor& w = shrunk.initializers.at(n.inputs[1]);
+    EXPECT_EQ(n.attrs->i("group"), w.dim(0)) << n.name;
+    EXPECT_EQ(shrunk.initializers.at(n.inputs[2]).numel(), w.dim(0)) << n.name;
+    depthwise += n.name.find("conv.1.0/Conv") != std::string::npos;
+  }
+  EXPECT_GE(depthwise, 15);
+  EXPECT_LT(r.parameters_after * 10, r.parameters_before * 8);
+  Generator rng(11);
+  expect_same_model(m, shrunk, test::random_tensor({4, 3, 32, 32}, rng));
+}
+
+TEST(ChannelPruning, ClipCarriesChannelsOnlyWhenItsRangeHoldsZero) {
+  for (const double lo : {0.0, 1.0}) {  // Clip(x, 1, 6) maps a zero channel to ones
+    nn::Graph g = test::conv_bn_graph();
+    for (auto& n : g.nodes) {
+      if (n.op_type != "Relu") continue;
+      n.op_type = "Clip";
+      g.initializers[n.name + "_min"] = Tensor::scalar(lo);
+      g.initializers[n.name + "_max"] = Tensor::scalar(6.0);
+      n.inputs = {n.inputs[0], n.name + "_min", n.name + "_max"};
+    }
+    for (const auto& w : find_prunable_weights(g)) {
+      if (w.weight != "conv1.weight") continue;
+      if (lo == 0) EXPECT_EQ(w.channel_problem, "");
+      else EXPECT_NE(w.channel_problem.find("Clip"), std::string::npos) << w.channel_problem;
+    }
+  }
+}
+
 TEST(HeadPruning, FindsTheTransformersAttentionBlocks) {
   const nn::Graph g = io::load_onnx_graph(test::model_file("transformer"));
   const auto blocks = find_attention_blocks(g);
