@@ -1,7 +1,7 @@
 #include <tamp/autograd/dtype.h>
 
+#include <bit>
 #include <cmath>
-#include <cstring>
 
 namespace tamp {
 
@@ -57,14 +57,11 @@ float half_to_float(Half h) {
     while ((mantissa & 0x400u) == 0) { mantissa <<= 1; --exponent; }
     bits = sign | (exponent << 23) | ((mantissa & 0x3ffu) << 13);
   }
-  float f;
-  std::memcpy(&f, &bits, 4);
-  return f;
+  return std::bit_cast<float>(bits);
 }
 
 Half float_to_half(float f) {
-  uint32_t x;
-  std::memcpy(&x, &f, 4);
+  const auto x = std::bit_cast<uint32_t>(f);
   const uint16_t sign = static_cast<uint16_t>((x >> 16) & 0x8000u);
   const uint32_t abs = x & 0x7fffffffu;
   if (abs >= 0x7f800000u) {  // Inf or NaN (keep NaN quiet)
@@ -72,9 +69,7 @@ Half float_to_half(float f) {
   }
   if (abs >= 0x477ff000u) return {static_cast<uint16_t>(sign | 0x7c00u)};  // rounds to Inf
   if (abs < 0x38800000u) {  // becomes subnormal or zero: scale so the FPU rounds for us
-    float a;
-    std::memcpy(&a, &abs, 4);
-    const float scaled = a * 16777216.0f;  // 2^24: subnormal half unit
+    const float scaled = std::bit_cast<float>(abs) * 16777216.0f;  // 2^24: subnormal half unit
     const auto m = static_cast<uint32_t>(std::nearbyint(scaled));
     return {static_cast<uint16_t>(sign | m)};
   }
@@ -85,14 +80,11 @@ Half float_to_half(float f) {
 
 float bfloat16_to_float(BFloat16 b) {
   const uint32_t bits = static_cast<uint32_t>(b.bits) << 16;
-  float f;
-  std::memcpy(&f, &bits, 4);
-  return f;
+  return std::bit_cast<float>(bits);
 }
 
 BFloat16 float_to_bfloat16(float f) {
-  uint32_t x;
-  std::memcpy(&x, &f, 4);
+  const auto x = std::bit_cast<uint32_t>(f);
   if ((x & 0x7fffffffu) > 0x7f800000u) return {static_cast<uint16_t>((x >> 16) | 0x40u)};
   const uint32_t rounded = x + 0x7fffu + ((x >> 16) & 1u);
   return {static_cast<uint16_t>(rounded >> 16)};

@@ -78,6 +78,64 @@ std::vector<std::shared_ptr<Node>> topological_order(const std::vector<std::shar
   return {post.rbegin(), post.rend()};
 }
 
+// The roots' seeds in their nodes' gradient slots; a root that is a leaf takes its seed at
+// once (and is listed when it has ready hooks).
+struct SeededRoots {
+  std::unordered_map<Node*, std::vector<Tensor>> pending;
+  std::vector<std::shared_ptr<Node>> nodes;
+  std::unordered_set<VariableImpl*> leaves;  // with ready hooks
+};
+
+SeededRoots seed_roots(const std::vector<Variable>& roots, std::vector<Tensor> seeds) {
+  TAMP_CHECK(seeds.size() == roots.size(), "backward: {} roots but {} seeds", roots.size(), seeds.size());
+  SeededRoots out;
+  for (size_t r = 0; r < roots.size(); ++r) {
+    const auto& impl = roots[r].impl();
+    TAMP_CHECK(impl && impl->requires_grad,
+               "backward() on a Variable that requires no gradient (nothing recorded it)");
+    Tensor& seed = seeds[r];
+    if (!seed.defined()) {
+      TAMP_CHECK(impl->value.numel() == 1,
+                 "backward() without a seed needs a scalar, got {}", describe(impl->value));
+      seed = Tensor::full(impl->value.shape(), 1.0, impl->value.dtype());
+    }
+    TAMP_CHECK(seed.shape() == impl->value.shape() && seed.dtype() == impl->value.dtype(),
+               "backward seed {} does not match {}", describe(seed), describe(impl->value));
+    if (!impl->grad_fn) {
+      accumulate_leaf(*impl, seed.clone());
+      if (!impl->ready_hooks.empty()) out.leaves.insert(impl.get());
+      continue;
+    }
+    auto& slot = out.pending[impl->grad_fn.get()];
+    slot.resize(impl->grad_fn->outputs.size());
+    accumulate(slot[impl->output_index], seed.clone());
+    out.nodes.push_back(impl->grad_fn);
+  }
+  return out;
+}
+
+// The gradients of a node's inputs, reduced to their shapes (broadcasting), into the leaves
+// or the slots of the nodes that made them.
+void pass_to_inputs(const Node& node, std::vector<Tensor>& grad_inputs,
+                    std::unordered_map<Node*, std::vector<Tensor>>& pending) {
+  const size_t n = std::min(grad_inputs.size(), node.next.size());
+  for (size_t i = 0; i < n; ++i) {
+    const Node::Edge& edge = node.next[i];
+    if (!edge.connected() || !grad_inputs[i].defined()) continue;
+    Tensor g = std::move(grad_inputs[i]);
+    if (g.shape() != node.input_shapes[i]) {
+      TAMP_WITH_CONTEXT("backward of " + node.op->type, g = sum_to(g, node.input_shapes[i]));
+    }
+    if (edge.leaf) {
+      accumulate_leaf(*edge.leaf, std::move(g));
+    } else {
+      auto& slot = pending[edge.node.get()];
+      slot.resize(edge.node->outputs.size());
+      accumulate(slot[edge.index], std::move(g));
+    }
+  }
+}
+
 }  // namespace
 
 Node::~Node() {
@@ -183,32 +241,10 @@ Variable apply1(std::string_view type, const std::vector<Variable>& inputs, Attr
 void Variable::backward(Tensor seed) const { tamp::backward({*this}, {std::move(seed)}); }
 
 void backward(const std::vector<Variable>& roots, std::vector<Tensor> seeds) {
-  TAMP_CHECK(seeds.size() == roots.size(), "backward: {} roots but {} seeds", roots.size(), seeds.size());
-  std::unordered_map<Node*, std::vector<Tensor>> pending;
-  std::vector<std::shared_ptr<Node>> root_nodes;
-  std::unordered_set<VariableImpl*> root_leaves;  // with ready hooks
-  for (size_t r = 0; r < roots.size(); ++r) {
-    const auto& impl = roots[r].impl();
-    TAMP_CHECK(impl && impl->requires_grad,
-               "backward() on a Variable that requires no gradient (nothing recorded it)");
-    Tensor& seed = seeds[r];
-    if (!seed.defined()) {
-      TAMP_CHECK(impl->value.numel() == 1,
-                 "backward() without a seed needs a scalar, got {}", describe(impl->value));
-      seed = Tensor::full(impl->value.shape(), 1.0, impl->value.dtype());
-    }
-    TAMP_CHECK(seed.shape() == impl->value.shape() && seed.dtype() == impl->value.dtype(),
-               "backward seed {} does not match {}", describe(seed), describe(impl->value));
-    if (!impl->grad_fn) {
-      accumulate_leaf(*impl, seed.clone());
-      if (!impl->ready_hooks.empty()) root_leaves.insert(impl.get());
-      continue;
-    }
-    auto& slot = pending[impl->grad_fn.get()];
-    slot.resize(impl->grad_fn->outputs.size());
-    accumulate(slot[impl->output_index], seed.clone());
-    root_nodes.push_back(impl->grad_fn);
-  }
+  SeededRoots seeded = seed_roots(roots, std::move(seeds));
+  std::unordered_map<Node*, std::vector<Tensor>>& pending = seeded.pending;
+  const std::vector<std::shared_ptr<Node>>& root_nodes = seeded.nodes;
+  const std::unordered_set<VariableImpl*>& root_leaves = seeded.leaves;
 
   const std::vector<std::shared_ptr<Node>> order = topological_order(root_nodes);
   // Leaves with ready hooks: how many edges of the walk may still bring them a gradient. A
@@ -266,22 +302,7 @@ void backward(const std::vector<Variable>& roots, std::vector<Tensor> seeds) {
     grad_outputs.clear();
     node->ctx.saved.reset();
     node->released = true;
-    const size_t n = std::min(grad_inputs.size(), node->next.size());
-    for (size_t i = 0; i < n; ++i) {
-      const Node::Edge& edge = node->next[i];
-      if (!edge.connected() || !grad_inputs[i].defined()) continue;
-      Tensor g = std::move(grad_inputs[i]);
-      if (g.shape() != node->input_shapes[i]) {
-        TAMP_WITH_CONTEXT("backward of " + node->op->type, g = sum_to(g, node->input_shapes[i]));
-      }
-      if (edge.leaf) {
-        accumulate_leaf(*edge.leaf, std::move(g));
-      } else {
-        auto& slot = pending[edge.node.get()];
-        slot.resize(edge.node->outputs.size());
-        accumulate(slot[edge.index], std::move(g));
-      }
-    }
+    pass_to_inputs(*node, grad_inputs, pending);
     settle(*node);
     node->next.clear();
   }

@@ -71,12 +71,12 @@ PruningOptions pruning_options(const PruneArgs& a) {
   return o;
 }
 
-int run_prune(const PruneArgs& args) {
-  apply_threads(args.threads);
+// The flags as pruning options, refused before any work when they do not fit together.
+PruningOptions checked_pruning_options(const PruneArgs& args) {
   PruningOptions options;
   try {
     options = pruning_options(args);
-    Pruning check(options);  // validates the pattern, sparsity and flags before any work
+    Pruning check(options);  // validates the pattern, sparsity and flags
   } catch (const Error& e) {
     throw UsageError(e.message());
   }
@@ -91,37 +91,40 @@ int run_prune(const PruneArgs& args) {
   if (args.epochs == 0 && !args.schedule.empty() && args.schedule != "one_shot") {
     throw UsageError("a gradual --schedule needs --finetune-epochs");
   }
-  check_output_folder(args.out, "--out");
-  nn::GraphModule model = load_model_to_train(args.model.path);
-  check_data_input_output(model.graph(), args.input, args.output);
-  const int64_t params_before = nn::float_parameter_count(model.graph());
-  FILE* progress = args.json ? stderr : stdout;
+  return options;
+}
 
-  auto component = std::make_shared<Pruning>(options);
+// What every Trainer of this command shares: data, batch, seed, input and output.
+TrainOptions base_train_options(const PruneArgs& args, const LoadedDataset& data) {
+  TrainOptions t;
+  t.train = data.selected;
+  t.batch_size = args.batch;
+  t.seed = args.seed;
+  t.input = args.input;
+  t.output = args.output;
+  return t;
+}
+
+// Prunes while fine-tuning (--finetune-epochs) or at once, then re-estimates BatchNorm
+// statistics (--bn-reestimate); the record holds the test accuracy when there is test data.
+// `rng` (Dropout masks while fine-tuning) outlives both Trainers: the re-estimation runs the
+// model in training mode too.
+StageRecord prune_model(const PruneArgs& args, const PruningOptions& options, nn::GraphModule& model, Generator& rng,
+                        const std::optional<LoadedDataset>& data, FILE* progress, const std::shared_ptr<Pruning>& component) {
   StageRecord record;
-  std::optional<LoadedDataset> data;
-  if (args.epochs > 0 || !args.data.spec.empty()) {
-    data = load_dataset(args.data, "train");
-    normalize_model_input(model, *data, args.input);
-  }
   if (args.epochs > 0) {
-    Generator rng(args.seed);
     model.set_generator(&rng);
-    TrainOptions t;
-    t.train = data->selected;
+    TrainOptions t = base_train_options(args, *data);
     t.eval = data->test;
     t.epochs = args.epochs;
     t.max_steps_per_epoch = args.steps;
-    t.batch_size = args.batch;
     t.optimizer = SGD{.lr = args.lr, .momentum = 0.9};
     t.lr_schedule = {.kind = "cosine"};
-    t.seed = args.seed;
-    t.input = args.input;
-    t.output = args.output;
     t.on_log = print_step_progress(progress, args.epochs);
+    const pruning::Schedule& schedule = options.schedule;
     fmt::print(progress, "pruning {} to {} ({} criterion, {}) while fine-tuning {} epoch(s) on {}\n",
-               args.model.path, args.pattern, args.criterion, options.schedule.curve == pruning::Curve::kOneShot
-                   ? std::string("one shot") : pruning::curve_name(options.schedule.curve) + " schedule",
+               args.model.path, args.pattern, args.criterion, schedule.curve == pruning::Curve::kOneShot
+                   ? std::string("one shot") : pruning::curve_name(schedule.curve) + " schedule",
                args.epochs, data->name);
     record = Trainer(model, {component}, t).run();
   } else {
@@ -131,50 +134,48 @@ int run_prune(const PruneArgs& args) {
   }
   if (args.bn_batches > 0) {
     fmt::print(progress, "re-estimating BatchNorm statistics on {} batch(es) of {}\n", args.bn_batches, data->name);
-    TrainOptions t;
-    t.train = data->selected;
-    t.batch_size = args.batch;
+    TrainOptions t = base_train_options(args, *data);
     t.calibration_batches = args.bn_batches;
-    t.seed = args.seed;
-    t.input = args.input;
-    t.output = args.output;
     Trainer(model, {std::make_shared<BatchNormReestimation>()}, t).run();
   }
   if ((args.epochs == 0 || args.bn_batches > 0) && data && data->test) {
     record.eval = evaluate(model, *data->test, {.input = args.input, .output = args.output});
     record.evaluated = true;
   }
+  return record;
+}
 
-  nn::Graph out = model.export_graph();
+// What the command reports: the layers, the channels or heads removed, the parameter counts.
+struct PruneOutcome {
+  std::vector<Pruning::LayerReport> layers;
   pruning::ShrinkReport shrink;
-  const bool structured = pattern.kind == pruning::PatternKind::kChannel || pattern.kind == pruning::PatternKind::kHead;
-  if (structured && !args.no_shrink) out = pruning::shrink_pruned(out, &shrink);
-  io::save_onnx_graph(out, args.out);
-  const int64_t params_after = nn::float_parameter_count(out);
-  const auto layers = component->report();
+  int64_t params_before = 0, params_after = 0;
+  StageRecord record;
+};
 
-  if (args.json) {
-    nlohmann::json j{{"model", args.model.path}, {"out", args.out}, {"pattern", args.pattern},
-                     {"criterion", args.criterion}, {"finetune_epochs", args.epochs},
-                     {"parameters_before", params_before}, {"parameters_after", params_after}};
-    j["layers"] = nlohmann::json::array();
-    for (const auto& l : layers) {
-      j["layers"].push_back({{"weight", l.weight}, {"op_type", l.op_type}, {"pattern", l.pattern},
-                             {"target", l.target}, {"sparsity", l.sparsity},
-                             {"skipped", l.skipped.empty() ? nlohmann::json(nullptr) : nlohmann::json(l.skipped)}});
-    }
-    j["removed"] = nlohmann::json::array();
-    for (const auto& l : shrink.layers) j["removed"].push_back({{"node", l.node}, {"before", l.before}, {"after", l.after}});
-    j["bn_reestimation_batches"] = args.bn_batches;
-    j["test"] = record.evaluated ? nlohmann::json{{"examples", record.eval.count}, {"top1", record.eval.top1}}
-                                 : nlohmann::json(nullptr);
-    print_json(j);
-    return kExitOk;
+void print_prune_json(const PruneArgs& args, const PruneOutcome& r) {
+  nlohmann::json j{{"model", args.model.path}, {"out", args.out}, {"pattern", args.pattern},
+                   {"criterion", args.criterion}, {"finetune_epochs", args.epochs},
+                   {"parameters_before", r.params_before}, {"parameters_after", r.params_after}};
+  j["layers"] = nlohmann::json::array();
+  for (const auto& l : r.layers) {
+    j["layers"].push_back({{"weight", l.weight}, {"op_type", l.op_type}, {"pattern", l.pattern},
+                           {"target", l.target}, {"sparsity", l.sparsity},
+                           {"skipped", l.skipped.empty() ? nlohmann::json(nullptr) : nlohmann::json(l.skipped)}});
   }
+  j["removed"] = nlohmann::json::array();
+  for (const auto& l : r.shrink.layers) j["removed"].push_back({{"node", l.node}, {"before", l.before}, {"after", l.after}});
+  j["bn_reestimation_batches"] = args.bn_batches;
+  j["test"] = r.record.evaluated ? nlohmann::json{{"examples", r.record.eval.count}, {"top1", r.record.eval.top1}}
+                                 : nlohmann::json(nullptr);
+  print_json(j);
+}
+
+void print_prune_table(const PruneArgs& args, const PruneOutcome& r, const pruning::Pattern& pattern) {
   size_t w = 6;
-  for (const auto& l : layers) w = std::max(w, l.weight.size());
+  for (const auto& l : r.layers) w = std::max(w, l.weight.size());
   fmt::print("\n{:<{}}  {:<9}  {:<12}  {:>7}  {:>8}  {}\n", "weight", w, "op", "pattern", "target", "sparsity", "");
-  for (const auto& l : layers) {
+  for (const auto& l : r.layers) {
     if (!l.skipped.empty()) {
       fmt::print("{:<{}}  {:<9}  {:<12}  {:>7}  {:>8}  left dense: {}\n", l.weight, w, l.op_type, l.pattern, "-", "-",
                  l.skipped);
@@ -183,16 +184,44 @@ int run_prune(const PruneArgs& args) {
                  100 * l.sparsity);
     }
   }
-  for (const auto& l : shrink.layers) {
+  for (const auto& l : r.shrink.layers) {
     fmt::print("removed {} of {} {} from '{}'\n", l.before - l.after, l.before,
                pattern.kind == pruning::PatternKind::kHead ? "heads" : "channels", l.node);
   }
-  for (const auto& n : shrink.notes) fmt::print("note: {}\n", n);
-  fmt::print("parameters {} -> {}\n", count_text(params_before), count_text(params_after));
-  if (record.evaluated) {
-    fmt::print("test: {} examples, top-1 {:.2f} %\n", record.eval.count, 100 * record.eval.top1);
+  for (const auto& n : r.shrink.notes) fmt::print("note: {}\n", n);
+  fmt::print("parameters {} -> {}\n", count_text(r.params_before), count_text(r.params_after));
+  if (r.record.evaluated) {
+    fmt::print("test: {} examples, top-1 {:.2f} %\n", r.record.eval.count, 100 * r.record.eval.top1);
   }
   fmt::print("wrote {}\n", args.out);
+}
+
+int run_prune(const PruneArgs& args) {
+  apply_threads(args.threads);
+  const PruningOptions options = checked_pruning_options(args);
+  const pruning::Pattern pattern = pruning::Pattern::parse(args.pattern);
+  check_output_folder(args.out, "--out");
+  nn::GraphModule model = load_model_to_train(args.model.path);
+  check_data_input_output(model.graph(), args.input, args.output);
+  PruneOutcome r;
+  r.params_before = nn::float_parameter_count(model.graph());
+  std::optional<LoadedDataset> data;
+  if (args.epochs > 0 || !args.data.spec.empty()) {
+    data = load_dataset(args.data, "train");
+    normalize_model_input(model, *data, args.input);
+  }
+  auto component = std::make_shared<Pruning>(options);
+  Generator rng(args.seed);
+  r.record = prune_model(args, options, model, rng, data, args.json ? stderr : stdout, component);
+
+  nn::Graph out = model.export_graph();
+  const bool structured = pattern.kind == pruning::PatternKind::kChannel || pattern.kind == pruning::PatternKind::kHead;
+  if (structured && !args.no_shrink) out = pruning::shrink_pruned(out, &r.shrink);
+  io::save_onnx_graph(out, args.out);
+  r.params_after = nn::float_parameter_count(out);
+  r.layers = component->report();
+  if (args.json) print_prune_json(args, r);
+  else print_prune_table(args, r, pattern);
   return kExitOk;
 }
 

@@ -169,16 +169,16 @@ int run_tuned_quantize(const QuantizeArgs& a) {
   TuneArgs t;
   t.model = a.model;
   t.out = a.out;
-  t.criterion = a.accuracy_criterion;
-  if (!a.strategy.empty()) t.strategy = a.strategy;
+  t.search.criterion = a.accuracy_criterion;
+  if (!a.strategy.empty()) t.search.strategy = a.strategy;
   t.calib = a.calib;
   if (t.calib.spec.empty()) throw UsageError("--method static needs calibration data: give --calib-data fashion-mnist");
   if (!a.eval_data.empty()) t.eval_data = a.eval_data;
-  t.calib_batches = a.calib_batches;
+  t.search.calibration_batches = a.calib_batches;
   t.batch = a.batch;
-  if (!a.calibration.empty()) t.calibration = {a.calibration == "moving-average" ? "minmax" : a.calibration};
-  if (a.per_tensor) t.granularity = {"per_tensor"};
-  t.exclude = a.exclude;
+  if (!a.calibration.empty()) t.search.calibration = {a.calibration == "moving-average" ? "minmax" : a.calibration};
+  if (a.per_tensor) t.search.granularity = {"per_tensor"};
+  t.search.exclude = a.exclude;
   if (!a.format.empty()) t.format = a.format;
   t.input = a.input;
   t.output = a.output;
@@ -188,100 +188,88 @@ int run_tuned_quantize(const QuantizeArgs& a) {
   return run_tune(t);
 }
 
-int run_quantize(const QuantizeArgs& a) {
-  check_output_folder(a.out, "--out");
-  if (a.target.given() && a.method == "weight-only") {
-    throw UsageError("--target and --parity-arithmetic apply to --method static and dynamic (MatMulNBits has no "
-                     "integer product to make exact)");
+// Flags that --accuracy-criterion (a search over the static method) leaves no room for.
+void check_tuned_flags(const QuantizeArgs& a) {
+  if (!a.smooth_quant.empty() || a.adaround || !a.report.empty() || a.fallback_bf16 > 0) {
+    throw UsageError("--smooth-quant, --adaround, --report and --fallback-bf16 do not combine with --accuracy-criterion");
   }
-  if (a.equalize_relu6 && !a.equalize) throw UsageError("--equalize-relu6 applies with --equalize");
-  if (a.adaround && a.bias_correction) {
-    throw UsageError("--adaround and --bias-correction exclude each other: bias correction measures the rounded "
-                     "weights that AdaRound then changes");
+  if (!a.weight_calibration.empty()) throw UsageError("--weight-calibration does not combine with --accuracy-criterion");
+  if (a.equalize || a.bias_correction || a.bn_reestimate) {
+    throw UsageError("--equalize, --bias-correction and --bn-reestimate do not combine with --accuracy-criterion");
   }
-  if (!a.accuracy_criterion.empty()) {
-    if (!a.smooth_quant.empty() || a.adaround || !a.report.empty() || a.fallback_bf16 > 0) {
-      throw UsageError("--smooth-quant, --adaround, --report and --fallback-bf16 do not combine with --accuracy-criterion");
-    }
-    if (!a.weight_calibration.empty()) throw UsageError("--weight-calibration does not combine with --accuracy-criterion");
-    if (a.equalize || a.bias_correction || a.bn_reestimate) {
-      throw UsageError("--equalize, --bias-correction and --bn-reestimate do not combine with --accuracy-criterion");
-    }
-    return run_tuned_quantize(a);
-  }
-  if (!a.strategy.empty()) throw UsageError("--strategy applies with --accuracy-criterion");
-  apply_threads(a.threads);
-  if (a.symmetric && a.asymmetric) throw UsageError("--symmetric and --asymmetric exclude each other");
-  if (a.method != "static") {
-    if (!a.calibration.empty()) throw UsageError("--calibration applies to --method static");
-    if (!a.weight_calibration.empty()) throw UsageError("--weight-calibration applies to --method static");
-    if (!a.format.empty()) throw UsageError("--format applies to --method static");
-    if (a.power_of_two) throw UsageError("--power-of-two applies to --method static");
-    if (a.equalize || a.bias_correction || a.bn_reestimate) {
-      throw UsageError("--equalize, --bias-correction and --bn-reestimate apply to --method static");
-    }
-    if (!a.smooth_quant.empty() || a.adaround || !a.report.empty() || a.fallback_bf16 > 0) {
-      throw UsageError("--smooth-quant, --adaround, --report and --fallback-bf16 apply to --method static");
-    }
-  }
-  nn::Graph g = load_graph(a.model.path);
-  check_data_input_output(g, a.input, a.output);
-  if (!a.calib.normalize.empty()) {
-    // The statistics come from the calibration data, else from the evaluation data.
-    DatasetArgs d = a.calib;
-    if (d.spec.empty()) d.spec = a.eval_data;
-    if (d.spec.empty()) throw UsageError("--normalize needs --calib-data or --eval-data");
-    normalize_model_input(g, load_dataset(d, "train"), a.input);
-  }
-  Outcome r;
-  if (a.method == "static") r = run_static(a, g);
-  else if (a.method == "dynamic") r = run_dynamic(a, g);
-  else if (a.method == "weight-only") r = run_weight_only(a, g);
-  io::save_onnx_graph(r.graph, a.out);
+}
 
-  nlohmann::ordered_json eval = nullptr;
+// Flags of the static method given with another.
+void check_method_flags(const QuantizeArgs& a) {
+  if (a.symmetric && a.asymmetric) throw UsageError("--symmetric and --asymmetric exclude each other");
+  if (a.method == "static") return;
+  if (!a.calibration.empty()) throw UsageError("--calibration applies to --method static");
+  if (!a.weight_calibration.empty()) throw UsageError("--weight-calibration applies to --method static");
+  if (!a.format.empty()) throw UsageError("--format applies to --method static");
+  if (a.power_of_two) throw UsageError("--power-of-two applies to --method static");
+  if (a.equalize || a.bias_correction || a.bn_reestimate) {
+    throw UsageError("--equalize, --bias-correction and --bn-reestimate apply to --method static");
+  }
+  if (!a.smooth_quant.empty() || a.adaround || !a.report.empty() || a.fallback_bf16 > 0) {
+    throw UsageError("--smooth-quant, --adaround, --report and --fallback-bf16 apply to --method static");
+  }
+}
+
+// What the command measured after writing the file.
+struct Measured {
+  nlohmann::ordered_json eval = nullptr;   // top-1 before and after, with --eval-data
+  std::optional<ParityResult> parity;
+  std::string parity_data;
+  uint64_t in_bytes = 0, out_bytes = 0;
+};
+
+Measured measure(const QuantizeArgs& a, const nn::Graph& g, const Outcome& r) {
+  Measured m;
   const std::optional<LoadedDataset> eval_data = load_eval_data(a);
   if (eval_data) {
     nn::GraphModule before(g), after(r.graph);
     const EvalOptions eo{.input = a.input, .output = a.output};
     const EvalResult e0 = evaluate(before, *eval_data->selected, eo), e1 = evaluate(after, *eval_data->selected, eo);
-    eval = {{"dataset", eval_data->name}, {"examples", e1.count}, {"top1_float", e0.top1}, {"top1_quantized", e1.top1}};
+    m.eval = {{"dataset", eval_data->name}, {"examples", e1.count}, {"top1_float", e0.top1}, {"top1_quantized", e1.top1}};
   }
   // The file as written, against what tamp simulated: on the evaluation data, else the
   // calibration batches; dynamic quantization without either has nothing to run.
-  std::optional<ParityResult> parity;
-  std::string parity_data;
   if (r.simulated && (eval_data || !a.calib.spec.empty())) {
     const LoadedDataset data = eval_data ? *eval_data : load_dataset(a.calib, "train");
-    parity_data = data.name;
+    m.parity_data = data.name;
     ParityOptions po{.arithmetic = parity_arithmetic_of(a.target), .input = a.input, .output = a.output};
     if (!eval_data) {
       po.batch_size = a.batch;
       po.max_batches = a.calib_batches;
     }
-    parity = check_export_parity(*r.simulated, io::load_onnx_graph(a.out), *data.selected, po);
+    m.parity = check_export_parity(*r.simulated, io::load_onnx_graph(a.out), *data.selected, po);
   }
-  const uint64_t in_bytes = file_size(a.model.path), out_bytes = file_size(a.out);
-  if (a.json) {
-    nlohmann::ordered_json j{{"model", a.model.path}, {"out", a.out}};
-    j.update(r.settings);
-    j["bytes_before"] = in_bytes;
-    j["bytes_after"] = out_bytes;
-    j["layers"] = nlohmann::ordered_json::array();
-    for (const auto& l : r.layers) {
-      j["layers"].push_back({{"node", l.node}, {"k", l.k}, {"n", l.n}, {"block_size", l.block_size},
-                             {"relative_error", std::isnan(l.relative_error) ? nlohmann::ordered_json(nullptr)
-                                                                             : nlohmann::ordered_json(l.relative_error)}});
-    }
-    j["eval"] = eval;
-    if (!r.sensitivity.is_null()) j["sensitivity"] = r.sensitivity;
-    j["parity"] = parity ? parity_json(*parity) : nlohmann::ordered_json(nullptr);
-    if (parity) j["parity"]["dataset"] = parity_data;
-    print_json(j);
-    if (parity && !parity->passed()) print_parity(*parity, stderr);
-    return parity ? parity_exit_code(*parity) : kExitOk;
+  m.in_bytes = file_size(a.model.path);
+  m.out_bytes = file_size(a.out);
+  return m;
+}
+
+void print_quantize_json(const QuantizeArgs& a, const Outcome& r, const Measured& m) {
+  nlohmann::ordered_json j{{"model", a.model.path}, {"out", a.out}};
+  j.update(r.settings);
+  j["bytes_before"] = m.in_bytes;
+  j["bytes_after"] = m.out_bytes;
+  j["layers"] = nlohmann::ordered_json::array();
+  for (const auto& l : r.layers) {
+    j["layers"].push_back({{"node", l.node}, {"k", l.k}, {"n", l.n}, {"block_size", l.block_size},
+                           {"relative_error", std::isnan(l.relative_error) ? nlohmann::ordered_json(nullptr)
+                                                                           : nlohmann::ordered_json(l.relative_error)}});
   }
-  fmt::print("{}\n", r.summary);
+  j["eval"] = m.eval;
+  if (!r.sensitivity.is_null()) j["sensitivity"] = r.sensitivity;
+  j["parity"] = m.parity ? parity_json(*m.parity) : nlohmann::ordered_json(nullptr);
+  if (m.parity) j["parity"]["dataset"] = m.parity_data;
+  print_json(j);
+  if (m.parity && !m.parity->passed()) print_parity(*m.parity, stderr);
+}
+
+// The per-layer error of the weight-only methods and the sensitivity report.
+void print_layers(const QuantizeArgs& a, const Outcome& r) {
   if (!r.layers.empty()) {
     size_t w = 4;
     for (const auto& l : r.layers) w = std::max(w, l.node.size());
@@ -303,20 +291,140 @@ int run_quantize(const QuantizeArgs& a) {
     if (!a.report.empty()) fmt::print("wrote {}\n", a.report);
     fmt::print("\n");
   }
-  fmt::print("size {} -> {} ({:.2f}x)\n", bytes_text(in_bytes), bytes_text(out_bytes),
-             out_bytes ? static_cast<double>(in_bytes) / static_cast<double>(out_bytes) : 0.0);
-  if (!eval.is_null()) {
+}
+
+void print_quantize_text(const QuantizeArgs& a, const Outcome& r, const Measured& m) {
+  fmt::print("{}\n", r.summary);
+  print_layers(a, r);
+  fmt::print("size {} -> {} ({:.2f}x)\n", bytes_text(m.in_bytes), bytes_text(m.out_bytes),
+             m.out_bytes ? static_cast<double>(m.in_bytes) / static_cast<double>(m.out_bytes) : 0.0);
+  if (!m.eval.is_null()) {
     fmt::print("{}: top-1 {:.2f} % float, {:.2f} % quantized (tamp's evaluation, {} examples)\n",
-               eval["dataset"].get<std::string>(), 100 * eval["top1_float"].get<double>(),
-               100 * eval["top1_quantized"].get<double>(), eval["examples"].get<int64_t>());
+               m.eval["dataset"].get<std::string>(), 100 * m.eval["top1_float"].get<double>(),
+               100 * m.eval["top1_quantized"].get<double>(), m.eval["examples"].get<int64_t>());
   }
-  if (parity) {
-    print_parity(*parity, stdout);
+  if (m.parity) {
+    print_parity(*m.parity, stdout);
   } else if (r.simulated) {
     fmt::print("parity: not checked (no data: give --eval-data)\n");
   }
   fmt::print("wrote {}\n", a.out);
-  return parity ? parity_exit_code(*parity) : kExitOk;
+}
+
+int run_quantize(const QuantizeArgs& a) {
+  check_output_folder(a.out, "--out");
+  if (a.target.given() && a.method == "weight-only") {
+    throw UsageError("--target and --parity-arithmetic apply to --method static and dynamic (MatMulNBits has no "
+                     "integer product to make exact)");
+  }
+  if (a.equalize_relu6 && !a.equalize) throw UsageError("--equalize-relu6 applies with --equalize");
+  if (a.adaround && a.bias_correction) {
+    throw UsageError("--adaround and --bias-correction exclude each other: bias correction measures the rounded "
+                     "weights that AdaRound then changes");
+  }
+  if (!a.accuracy_criterion.empty()) {
+    check_tuned_flags(a);
+    return run_tuned_quantize(a);
+  }
+  if (!a.strategy.empty()) throw UsageError("--strategy applies with --accuracy-criterion");
+  apply_threads(a.threads);
+  check_method_flags(a);
+  nn::Graph g = load_graph(a.model.path);
+  check_data_input_output(g, a.input, a.output);
+  if (!a.calib.normalize.empty()) {
+    // The statistics come from the calibration data, else from the evaluation data.
+    DatasetArgs d = a.calib;
+    if (d.spec.empty()) d.spec = a.eval_data;
+    if (d.spec.empty()) throw UsageError("--normalize needs --calib-data or --eval-data");
+    normalize_model_input(g, load_dataset(d, "train"), a.input);
+  }
+  Outcome r;
+  if (a.method == "static") r = run_static(a, g);
+  else if (a.method == "dynamic") r = run_dynamic(a, g);
+  else if (a.method == "weight-only") r = run_weight_only(a, g);
+  io::save_onnx_graph(r.graph, a.out);
+  const Measured m = measure(a, g, r);
+  if (a.json) print_quantize_json(a, r, m);
+  else print_quantize_text(a, r, m);
+  return m.parity ? parity_exit_code(*m.parity) : kExitOk;
+}
+
+// --method static: calibration, format, the search and the recovery steps.
+void add_static_options(CLI::App& sub, QuantizeArgs& a) {
+  sub.add_option("--calibration", a.calibration, "static: how activation ranges are chosen: minmax (the default), "
+                                                 "moving-average, percentile, entropy (KL) or mse")
+      ->check(CLI::IsMember(kCalibrations));
+  sub.add_option("--weight-calibration", a.weight_calibration,
+                 "static: how weight ranges are chosen, per output channel: minmax (the default), percentile, "
+                 "entropy (KL) or mse (a histogram of each channel's weights)")
+      ->check(CLI::IsMember({"minmax", "percentile", "entropy", "mse"}));
+  sub.add_option("--percentile", a.percentile, "static --calibration percentile: the percentile kept, in (50, 100]")
+      ->check(CLI::Range(50.0, 100.0))
+      ->capture_default_str();
+  sub.add_option("--format", a.format, "static: qdq (QuantizeLinear/DequantizeLinear around float ops, the default) "
+                                       "or qoperator (QLinearConv, QLinearMatMul, MatMulInteger)")
+      ->check(CLI::IsMember({"qdq", "qoperator"}));
+  sub.add_option("--accuracy-criterion", a.accuracy_criterion,
+                 "static: search op fallbacks and settings (as tamp tune) until top-1 on --eval-data stays within "
+                 "relative:FRACTION or absolute:POINTS of the float model")
+      ->type_name("KIND:VALUE");
+  sub.add_option("--strategy", a.strategy, "with --accuracy-criterion: basic (default), mse, exhaustive, random, "
+                                           "bayesian or tpe")
+      ->check(CLI::IsMember({"basic", "mse", "exhaustive", "random", "bayesian", "tpe"}));
+  sub.add_flag("--power-of-two", a.power_of_two, "static: scales rounded up to powers of two (Vitis AI style)");
+  sub.add_flag("--equalize", a.equalize, "static: cross-layer equalization of Conv pairs before quantizing (the "
+                                         "float function stays; pairs joined by ReLU6 are left alone)");
+  sub.add_flag("--equalize-relu6", a.equalize_relu6, "with --equalize: a ReLU6 between a pair becomes Relu so the "
+                                                     "pair is equalized too (changes activations above 6)");
+  sub.add_flag("--bias-correction", a.bias_correction, "static: correct each quantized layer's bias by its mean "
+                                                       "output error against float on the calibration data");
+  sub.add_option("--bias-correction-batches", a.bias_correction_batches, "calibration batches bias correction uses")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  sub.add_flag("--bn-reestimate", a.bn_reestimate, "static: recompute BatchNorm running statistics on the "
+                                                   "calibration batches (train-mode statistics) before folding");
+  sub.add_flag("--smooth-quant{0.5}", a.smooth_quant,
+               "static: SmoothQuant before calibration, folded into the LayerNorm or linear layer producing each "
+               "smoothed activation; =ALPHA sets the migration strength (default 0.5), =search picks it per layer "
+               "on the calibration data")
+      ->type_name("[=ALPHA|search]");
+  sub.add_flag("--adaround", a.adaround, "static: learn each Conv/Gemm/MatMul weight's rounding (AdaRound) on the "
+                                         "calibration data after calibration");
+  sub.add_option("--adaround-steps", a.adaround_steps, "AdaRound: Adam steps per layer")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  sub.add_option("--report", a.report, "static: write the per-layer sensitivity (output MSE, top-1 with labels, "
+                                       "each layer alone quantized) to this JSON file")
+      ->type_name("FILE.json");
+  sub.add_option("--fallback-bf16", a.fallback_bf16, "static: keep the K most sensitive layers as bf16 weights "
+                                                     "(float32 compute) instead of int8")
+      ->check(CLI::NonNegativeNumber)
+      ->type_name("K");
+}
+
+// Normalization, calibration data and batches.
+void add_data_options(CLI::App& sub, QuantizeArgs& a) {
+  sub.add_option("--normalize", a.calib.normalize, "the model normalizes its input: (x - MEAN) / STD becomes its "
+                                                   "first nodes (kept in the file written), or 'train' for the "
+                                                   "training split's statistics")
+      ->type_name("MEAN,STD|train");
+  a.calib.data_dir = std::getenv("TAMP_FASHION_MNIST_DIR") && *std::getenv("TAMP_FASHION_MNIST_DIR")
+                         ? std::getenv("TAMP_FASHION_MNIST_DIR")
+                         : kFashionMnistDir;
+  sub.add_option("--data-dir", a.calib.data_dir, "folder of the Fashion-MNIST files")->type_name("DIR");
+  sub.add_option("--calib-batches", a.calib_batches, "calibration batches")->check(CLI::PositiveNumber)->capture_default_str();
+  sub.add_option("--batch", a.batch, "examples per calibration batch")->check(CLI::PositiveNumber)->capture_default_str();
+}
+
+// GPTQ and MatMulNBits.
+void add_weight_only_options(CLI::App& sub, QuantizeArgs& a) {
+  sub.add_option("--damp", a.damp, "GPTQ: damping, a fraction of the Hessian's mean diagonal")->capture_default_str();
+  sub.add_flag("--act-order", a.act_order, "GPTQ: quantize columns by decreasing Hessian diagonal");
+  sub.add_option("--accuracy-level", a.accuracy_level,
+                 "weight-only: MatMulNBits accuracy_level; 4 lets ONNX Runtime quantize activations to int8 on the "
+                 "fly (much faster, int8 weights above all; tamp's own evaluation stays float32)")
+      ->check(CLI::IsMember({0, 4}))
+      ->capture_default_str();
 }
 
 }  // namespace
@@ -341,77 +449,14 @@ Action setup_quantize(CLI::App& sub) {
   sub.add_option("--calib-data", a->calib.spec, "calibration data for static quantization and GPTQ (and the "
                                                 "per-layer error report): fashion-mnist[:train|:test] or hdf5:FILE.h5")
       ->type_name("NAME[:SPLIT]");
-  sub.add_option("--calibration", a->calibration, "static: how activation ranges are chosen: minmax (the default), "
-                                                  "moving-average, percentile, entropy (KL) or mse")
-      ->check(CLI::IsMember(kCalibrations));
-  sub.add_option("--weight-calibration", a->weight_calibration,
-                 "static: how weight ranges are chosen, per output channel: minmax (the default), percentile, "
-                 "entropy (KL) or mse (a histogram of each channel's weights)")
-      ->check(CLI::IsMember({"minmax", "percentile", "entropy", "mse"}));
-  sub.add_option("--percentile", a->percentile, "static --calibration percentile: the percentile kept, in (50, 100]")
-      ->check(CLI::Range(50.0, 100.0))
-      ->capture_default_str();
-  sub.add_option("--format", a->format, "static: qdq (QuantizeLinear/DequantizeLinear around float ops, the default) "
-                                        "or qoperator (QLinearConv, QLinearMatMul, MatMulInteger)")
-      ->check(CLI::IsMember({"qdq", "qoperator"}));
-  sub.add_option("--accuracy-criterion", a->accuracy_criterion,
-                 "static: search op fallbacks and settings (as tamp tune) until top-1 on --eval-data stays within "
-                 "relative:FRACTION or absolute:POINTS of the float model")
-      ->type_name("KIND:VALUE");
-  sub.add_option("--strategy", a->strategy, "with --accuracy-criterion: basic (default), mse, exhaustive, random, "
-                                            "bayesian or tpe")
-      ->check(CLI::IsMember({"basic", "mse", "exhaustive", "random", "bayesian", "tpe"}));
-  sub.add_flag("--power-of-two", a->power_of_two, "static: scales rounded up to powers of two (Vitis AI style)");
-  sub.add_flag("--equalize", a->equalize, "static: cross-layer equalization of Conv pairs before quantizing (the "
-                                          "float function stays; pairs joined by ReLU6 are left alone)");
-  sub.add_flag("--equalize-relu6", a->equalize_relu6, "with --equalize: a ReLU6 between a pair becomes Relu so the "
-                                                      "pair is equalized too (changes activations above 6)");
-  sub.add_flag("--bias-correction", a->bias_correction, "static: correct each quantized layer's bias by its mean "
-                                                        "output error against float on the calibration data");
-  sub.add_option("--bias-correction-batches", a->bias_correction_batches, "calibration batches bias correction uses")
-      ->check(CLI::PositiveNumber)
-      ->capture_default_str();
-  sub.add_flag("--bn-reestimate", a->bn_reestimate, "static: recompute BatchNorm running statistics on the "
-                                                    "calibration batches (train-mode statistics) before folding");
-  sub.add_option("--normalize", a->calib.normalize, "the model normalizes its input: (x - MEAN) / STD becomes its "
-                                                    "first nodes (kept in the file written), or 'train' for the "
-                                                    "training split's statistics")
-      ->type_name("MEAN,STD|train");
-  a->calib.data_dir = std::getenv("TAMP_FASHION_MNIST_DIR") && *std::getenv("TAMP_FASHION_MNIST_DIR")
-                          ? std::getenv("TAMP_FASHION_MNIST_DIR")
-                          : kFashionMnistDir;
-  sub.add_option("--data-dir", a->calib.data_dir, "folder of the Fashion-MNIST files")->type_name("DIR");
-  sub.add_option("--calib-batches", a->calib_batches, "calibration batches")->check(CLI::PositiveNumber)->capture_default_str();
-  sub.add_option("--batch", a->batch, "examples per calibration batch")->check(CLI::PositiveNumber)->capture_default_str();
-  sub.add_option("--damp", a->damp, "GPTQ: damping, a fraction of the Hessian's mean diagonal")->capture_default_str();
-  sub.add_flag("--act-order", a->act_order, "GPTQ: quantize columns by decreasing Hessian diagonal");
-  sub.add_option("--accuracy-level", a->accuracy_level,
-                 "weight-only: MatMulNBits accuracy_level; 4 lets ONNX Runtime quantize activations to int8 on the "
-                 "fly (much faster, int8 weights above all; tamp's own evaluation stays float32)")
-      ->check(CLI::IsMember({0, 4}))
-      ->capture_default_str();
+  add_static_options(sub, *a);
+  add_data_options(sub, *a);
+  add_weight_only_options(sub, *a);
   sub.add_option("--exclude", a->exclude, "node names, op types (MatMul, Gemm) or weight names to keep in float")
       ->type_name("NAME|OP");
   sub.add_option("--eval-data", a->eval_data, "also report top-1 accuracy of the float and quantized models in tamp "
                                               "on this dataset (fashion-mnist[:test])")
       ->type_name("NAME[:SPLIT]");
-  sub.add_flag("--smooth-quant{0.5}", a->smooth_quant,
-               "static: SmoothQuant before calibration, folded into the LayerNorm or linear layer producing each "
-               "smoothed activation; =ALPHA sets the migration strength (default 0.5), =search picks it per layer "
-               "on the calibration data")
-      ->type_name("[=ALPHA|search]");
-  sub.add_flag("--adaround", a->adaround, "static: learn each Conv/Gemm/MatMul weight's rounding (AdaRound) on the "
-                                          "calibration data after calibration");
-  sub.add_option("--adaround-steps", a->adaround_steps, "AdaRound: Adam steps per layer")
-      ->check(CLI::PositiveNumber)
-      ->capture_default_str();
-  sub.add_option("--report", a->report, "static: write the per-layer sensitivity (output MSE, top-1 with labels, "
-                                        "each layer alone quantized) to this JSON file")
-      ->type_name("FILE.json");
-  sub.add_option("--fallback-bf16", a->fallback_bf16, "static: keep the K most sensitive layers as bf16 weights "
-                                                      "(float32 compute) instead of int8")
-      ->check(CLI::NonNegativeNumber)
-      ->type_name("K");
   add_target_options(sub, a->target);
   add_data_input_output_options(sub, a->input, a->output);
   add_json_flag(sub, a->json);

@@ -124,10 +124,8 @@ nlohmann::ordered_json measure_sensitivity(const QuantizeArgs& a, const nn::Grap
   return j;
 }
 
-}  // namespace
-
-
-Outcome run_static(const QuantizeArgs& a, const nn::Graph& g) {
+// The flags as the quantizer's options, after refusing those the static method cannot honour.
+QuantizerOptions static_quantizer_options(const QuantizeArgs& a) {
   if (a.bits != -1 && a.bits != 8) throw UsageError(fmt::format("--method static stores 8-bit integers, not --bits {}", a.bits));
   if (a.calib.spec.empty()) throw UsageError("--method static needs calibration data: give --calib-data fashion-mnist");
   if (a.symmetric || a.asymmetric) {
@@ -143,6 +141,87 @@ Outcome run_static(const QuantizeArgs& a, const nn::Graph& g) {
   o.weights.observer.percentile = a.percentile;
   o.exclude = a.exclude;
   o.target = export_target_of(a.target);
+  return o;
+}
+
+// The components of the calibration run: equalization before the quantizer, bias correction
+// after it, as the flags ask.
+struct StaticSteps {
+  std::shared_ptr<StaticQuantization> sq;
+  std::shared_ptr<CrossLayerEqualization> cle;
+  std::shared_ptr<BiasCorrection> bc;
+  std::vector<std::shared_ptr<Component>> components() const {
+    std::vector<std::shared_ptr<Component>> c;
+    if (cle) c.push_back(cle);
+    c.push_back(sq);
+    if (bc) c.push_back(bc);
+    return c;
+  }
+};
+
+StaticSteps static_steps(const QuantizeArgs& a, const QuantizerOptions& o) {
+  StaticSteps s;
+  if (a.equalize) {
+    EqualizationOptions eo;
+    eo.exclude = a.exclude;
+    eo.relu6_to_relu = a.equalize_relu6;
+    s.cle = std::make_shared<CrossLayerEqualization>(eo);
+  }
+  s.sq = std::make_shared<StaticQuantization>(o);
+  if (a.bias_correction) {
+    s.bc = std::make_shared<BiasCorrection>(BiasCorrectionOptions{.batches = a.bias_correction_batches, .exclude = a.exclude});
+  }
+  return s;
+}
+
+// The outcome's settings (JSON) and summary line; `batches` is the calibration batches run.
+void describe_static(Outcome& r, const QuantizeArgs& a, const StaticSteps& steps, const QuantFormat format,
+                     const LoadedDataset& data, int64_t batches) {
+  const StaticQuantization& sq = *steps.sq;
+  const QuantizerOptions& o = sq.options();
+  const auto& cle = steps.cle;
+  const auto& bc = steps.bc;
+  int weights = 0, activations = 0;
+  for (const auto& s : sq.sites()) (s.is_weight ? weights : activations) += 1;
+  const int folded = sq.folded_batch_norms() + (cle ? cle->report().folded_batch_norms : 0);
+  const std::string format_name = format == QuantFormat::kQdq ? "qdq" : "qoperator";
+  r.settings = {{"method", "static"}, {"format", format_name}, {"target", a.target.target},
+                {"calibration", std::string(observer_name(o.activations.observer.kind))},
+                {"weight_calibration", std::string(observer_name(o.weights.observer.kind))},
+                {"calibration_data", data.name + normalization_text(data)}, {"calibration_batches", batches},
+                {"batch", a.batch}, {"power_of_two", a.power_of_two}, {"weights", o.weights.describe()},
+                {"activations", o.activations.describe()}, {"quantized_weights", weights},
+                {"quantized_activations", activations}, {"folded_batch_norms", folded},
+                {"bn_reestimation", a.bn_reestimate}};
+  r.settings["equalization"] = cle ? nlohmann::ordered_json{{"pairs", cle->report().pairs.size()},
+                                                            {"relu6_replaced", cle->report().relu6_replaced},
+                                                            {"relu6_pairs_skipped", cle->report().skipped_relu6},
+                                                            {"iterations", cle->report().iterations}}
+                                   : nlohmann::ordered_json(nullptr);
+  r.settings["bias_correction"] = bc ? nlohmann::ordered_json{{"layers", bc->report().size()},
+                                                              {"batches", std::min(a.bias_correction_batches, batches)}}
+                                     : nlohmann::ordered_json(nullptr);
+  r.summary = fmt::format("static 8-bit ({}, target {}): {} weight(s) {}, {} activation(s) {}{}, {} calibration "
+                          "batch(es) of {} from {}{}",
+                          format == QuantFormat::kQdq ? "QDQ" : "QOperator", a.target.target, weights, o.weights.describe(),
+                          activations, o.activations.describe(), a.power_of_two ? ", power-of-two scales" : "", batches,
+                          a.batch, data.name, normalization_text(data));
+  if (a.bn_reestimate) r.summary += "; BatchNorm statistics re-estimated on the calibration batches";
+  if (folded > 0) r.summary += fmt::format("; {} BatchNorm(s) folded", folded);
+  if (cle) {
+    r.summary += fmt::format("; cross-layer equalization: {} Conv pair(s)", cle->report().pairs.size());
+    if (cle->report().relu6_replaced > 0) r.summary += fmt::format(", {} ReLU6 made Relu", cle->report().relu6_replaced);
+    if (cle->report().skipped_relu6 > 0) {
+      r.summary += fmt::format(", {} pair(s) joined by ReLU6 left alone (--equalize-relu6 takes them)", cle->report().skipped_relu6);
+    }
+  }
+  if (bc) r.summary += fmt::format("; bias correction: {} layer(s)", bc->report().size());
+}
+
+}  // namespace
+
+Outcome run_static(const QuantizeArgs& a, const nn::Graph& g) {
+  QuantizerOptions o = static_quantizer_options(a);
   const QuantFormat format = quant_format_from_name(a.format.empty() ? "qdq" : a.format);
   const LoadedDataset data = load_dataset(a.calib, "train");
   if (data.selected->size() == 0) throw Error(fmt::format("calibration dataset {} is empty", data.name), ErrorKind::kInvalidInput);
@@ -165,23 +244,8 @@ Outcome run_static(const QuantizeArgs& a, const nn::Graph& g) {
     o.exclude.insert(o.exclude.end(), bf16.begin(), bf16.end());
     if (!bf16.empty()) extra_summary += fmt::format("; bf16 weights (float32 compute) for {}", fmt::join(bf16, ", "));
   }
-  auto sq = std::make_shared<StaticQuantization>(o);
-  std::vector<std::shared_ptr<Component>> components;
-  std::shared_ptr<CrossLayerEqualization> cle;
-  std::shared_ptr<BiasCorrection> bc;
-  if (a.equalize) {
-    EqualizationOptions eo;
-    eo.exclude = a.exclude;
-    eo.relu6_to_relu = a.equalize_relu6;
-    cle = std::make_shared<CrossLayerEqualization>(eo);
-    components.push_back(cle);
-  }
-  components.push_back(sq);
-  if (a.bias_correction) {
-    bc = std::make_shared<BiasCorrection>(BiasCorrectionOptions{.batches = a.bias_correction_batches, .exclude = a.exclude});
-    components.push_back(bc);
-  }
-  Trainer(*m, components, t).run();
+  const StaticSteps steps = static_steps(a, o);
+  Trainer(*m, steps.components(), t).run();
   if (a.adaround) extra_summary += run_adaround(a, *m, t, extras);
   if (!bf16.empty()) {
     nn::Graph fq = m->export_graph();
@@ -191,46 +255,11 @@ Outcome run_static(const QuantizeArgs& a, const nn::Graph& g) {
   const int64_t batches = std::min(a.calib_batches, (data.selected->size() + a.batch - 1) / a.batch);
   Outcome r{lower_quantized(m->export_graph(), format), {}, {}, {}, m, sensitivity};
   store_weights_bf16(r.graph, bf16);
-  const QuantSpec& weights_spec = sq->options().weights;
-  int weights = 0, activations = 0;
-  for (const auto& s : sq->sites()) (s.is_weight ? weights : activations) += 1;
-  const std::string format_name = format == QuantFormat::kQdq ? "qdq" : "qoperator";
-  r.settings = {{"method", "static"}, {"format", format_name}, {"target", a.target.target},
-                {"calibration", std::string(observer_name(o.activations.observer.kind))},
-                {"weight_calibration", std::string(observer_name(o.weights.observer.kind))},
-                {"calibration_data", data.name + normalization_text(data)}, {"calibration_batches", batches},
-                {"batch", a.batch}, {"power_of_two", a.power_of_two}, {"weights", weights_spec.describe()},
-                {"activations", o.activations.describe()}, {"quantized_weights", weights},
-                {"quantized_activations", activations},
-                {"folded_batch_norms", sq->folded_batch_norms() + (cle ? cle->report().folded_batch_norms : 0)},
-                {"bn_reestimation", a.bn_reestimate}};
-  r.settings["equalization"] = cle ? nlohmann::ordered_json{{"pairs", cle->report().pairs.size()},
-                                                            {"relu6_replaced", cle->report().relu6_replaced},
-                                                            {"relu6_pairs_skipped", cle->report().skipped_relu6},
-                                                            {"iterations", cle->report().iterations}}
-                                   : nlohmann::ordered_json(nullptr);
-  r.settings["bias_correction"] = bc ? nlohmann::ordered_json{{"layers", bc->report().size()},
-                                                              {"batches", std::min(a.bias_correction_batches, batches)}}
-                                     : nlohmann::ordered_json(nullptr);
-  r.summary = fmt::format("static 8-bit ({}, target {}): {} weight(s) {}, {} activation(s) {}{}, {} calibration "
-                          "batch(es) of {} from {}{}",
-                          format == QuantFormat::kQdq ? "QDQ" : "QOperator", a.target.target, weights, weights_spec.describe(), activations,
-                          o.activations.describe(), a.power_of_two ? ", power-of-two scales" : "", batches, a.batch,
-                          data.name, normalization_text(data));
-  const int folded = sq->folded_batch_norms() + (cle ? cle->report().folded_batch_norms : 0);
-  if (a.bn_reestimate) r.summary += "; BatchNorm statistics re-estimated on the calibration batches";
-  if (folded > 0) r.summary += fmt::format("; {} BatchNorm(s) folded", folded);
-  if (cle) {
-    r.summary += fmt::format("; cross-layer equalization: {} Conv pair(s)", cle->report().pairs.size());
-    if (cle->report().relu6_replaced > 0) r.summary += fmt::format(", {} ReLU6 made Relu", cle->report().relu6_replaced);
-    if (cle->report().skipped_relu6 > 0) {
-      r.summary += fmt::format(", {} pair(s) joined by ReLU6 left alone (--equalize-relu6 takes them)", cle->report().skipped_relu6);
-    }
-  }
-  if (bc) r.summary += fmt::format("; bias correction: {} layer(s)", bc->report().size());
+  describe_static(r, a, steps, format, data, batches);
   r.summary += extra_summary;
   r.settings.update(extras);
   if (!bf16.empty()) r.settings["fallback_bf16"] = bf16;
   return r;
 }
+
 }  // namespace tamp::cli

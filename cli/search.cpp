@@ -19,6 +19,7 @@
 #include <fmt/format.h>
 
 #include <cstdio>
+#include <functional>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -134,8 +135,8 @@ Finetuned finetune(const nn::Graph& g, const SearchArgs& a, int epochs, std::sha
   return f;
 }
 
-int run_search(SearchArgs a) {
-  apply_threads(a.threads);
+// The flags the search options take from text, checked.
+void apply_search_flags(SearchArgs& a) {
   if (!a.width_ratios.empty()) a.options.space.width_ratios = parse_ratios(a.width_ratios, "--width-ratios");
   if (!a.seed_ratios.empty()) a.options.seed_ratios = parse_ratios(a.seed_ratios, "--seed-ratios");
   a.options.objectives.clear();
@@ -151,19 +152,16 @@ int run_search(SearchArgs a) {
   } catch (const Error& e) {
     throw UsageError(e.message());
   }
-  const int supernet_epochs = a.supernet_epochs >= 0 ? a.supernet_epochs : a.options.strategy == "dynas" ? 2 : 0;
-  const std::string dir = a.out_dir.empty() ? (fs::path("runs") / ("search_" + fs::path(a.model.path).stem().string())).string()
-                                            : a.out_dir;
-  fs::create_directories(dir);
-  FILE* progress = a.json ? stderr : stdout;
-  auto say = [&](const std::string& line) {
-    fmt::print(progress, "{}\n", line);
-    std::fflush(progress);
-  };
+}
 
-  nn::GraphModule model = load_model_to_train(a.model.path);
-  check_data_input_output(model.graph(), a.options.input, a.options.output);
-  const nn::Graph original_graph = model.export_graph();
+// The training set split into training and validation (--val-size); the test set, or the
+// validation split when the dataset has none.
+struct SearchData {
+  std::string name;
+  std::shared_ptr<const nn::Dataset> train, validation, test;
+};
+
+SearchData load_search_data(const SearchArgs& a) {
   const LoadedDataset data = load_dataset(a.data, "train");
   auto all_train = std::dynamic_pointer_cast<const nn::TensorDataset>(data.train);
   if (!all_train) throw UsageError(fmt::format("--dataset {} has no training split to search with", a.data.spec));
@@ -172,120 +170,173 @@ int run_search(SearchArgs a) {
                                  all_train->size()));
   }
   auto [train, validation] = all_train->split(all_train->size() - a.val_size);
-  std::shared_ptr<const nn::Dataset> test = data.test ? data.test : validation;
+  return {data.name, train, validation, data.test ? data.test : validation};
+}
+
+// What every phase of one search shares.
+struct SearchRun {
+  const SearchArgs& a;
+  SearchData data;
+  std::string dir;
+  int supernet_epochs = 0;
+  std::function<void(const std::string&)> say;
+};
+
+// --compare-uniform: summary rows and report baselines.
+struct UniformComparison {
+  nlohmann::ordered_json rows = nlohmann::ordered_json::array();
+  nlohmann::ordered_json baselines = nlohmann::ordered_json::array();
+};
+
+nlohmann::ordered_json finetuned_json(const Finetuned& f) {
+  return {{"test_top1", f.accuracy}, {"macs", f.macs}, {"params", f.params}};
+}
+
+// At each uniform width: uniform channel pruning (a) from the search's weights, fine-tuned as
+// the chosen candidate is, (b) from the original weights, fine-tuned for the super-network's
+// epochs too (the same training in all); and the front's most accurate candidate at no more
+// MACs, fine-tuned as (a). All measured on the test set.
+UniformComparison compare_uniform(const SearchRun& run, const search::ArchitectureSearch& search,
+                                  const nn::Graph& original_graph) {
+  const SearchArgs& a = run.a;
+  const search::SearchResult& result = search.result();
+  UniformComparison out;
+  for (double ratio : a.options.seed_ratios) {
+    const auto genome = search.space().uniform(ratio);
+    int uniform = -1, best = -1;
+    for (size_t i = 0; i < result.candidates.size(); ++i) {
+      if (result.candidates[i].genome == genome) uniform = static_cast<int>(i);
+    }
+    const auto& u = result.candidates.at(static_cast<size_t>(uniform));
+    for (int i : result.front) {
+      const auto& c = result.candidates[static_cast<size_t>(i)];
+      if (c.macs <= u.macs && (best < 0 || c.accuracy > result.candidates[static_cast<size_t>(best)].accuracy)) best = i;
+    }
+    const auto& [name, train, validation, test] = run.data;
+    const Finetuned shared = finetune(search.candidate_graph(uniform), a, a.finetune_epochs, train, test);
+    const Finetuned original = finetune(search.space().extract(original_graph, genome), a,
+                                        a.finetune_epochs + run.supernet_epochs, train, test);
+    const Finetuned searched = finetune(search.candidate_graph(best), a, a.finetune_epochs, train, test);
+    const auto& c = result.candidates[static_cast<size_t>(best)];
+    nlohmann::ordered_json row{{"ratio", ratio}, {"uniform", u.description}, {"searched", c.description}};
+    row["uniform_shared_weights"] = finetuned_json(shared);
+    row["uniform_original_weights"] = finetuned_json(original);
+    row["searched_result"] = finetuned_json(searched);
+    row["difference_pt"] = 100 * (searched.accuracy - std::max(shared.accuracy, original.accuracy));
+    out.rows.push_back(row);
+    const std::pair<const char*, Finetuned> uniforms[] = {{"uniform (search weights)", shared},
+                                                          {"uniform (original weights)", original}};
+    for (const auto& [label, f] : uniforms) {
+      out.baselines.push_back({{"label", label}, {"macs", f.macs}, {"params", f.params}, {"accuracy", f.accuracy}});
+    }
+    run.say(fmt::format("width {:.3g}: uniform {} MACs: top-1 {:.2f} % (search weights, {} epoch(s)), {:.2f} % (original "
+                        "weights, {} epoch(s)); searched {} MACs: {:.2f} % ({:+.2f} pt): {}",
+                        ratio, count_text(shared.macs), 100 * shared.accuracy, a.finetune_epochs, 100 * original.accuracy,
+                        a.finetune_epochs + run.supernet_epochs, count_text(searched.macs), 100 * searched.accuracy,
+                        row["difference_pt"].get<double>(), c.description));
+  }
+  return out;
+}
+
+void write_search_report(const SearchRun& run, const nlohmann::ordered_json& summary, const std::string& out_model,
+                         const Finetuned& final_model, const search::Candidate& chosen,
+                         const nlohmann::ordered_json& baselines) {
+  const SearchArgs& a = run.a;
+  const SearchData& d = run.data;
+  std::string html = "<!DOCTYPE html><html><head><meta charset='utf-8'><title>tamp search report</title>"
+                     "<style>body{font-family:sans-serif;max-width:1000px;margin:auto}table{border-collapse:collapse}"
+                     "td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}</style></head><body>";
+  html += fmt::format("<h1>tamp search: {}</h1><p>{} training, {} validation, {} test examples of {}; super-network "
+                      "{} epoch(s), fine-tuning {} epoch(s){}</p>",
+                      html_escape(a.model.path), d.train->size(), d.validation->size(), d.test->size(),
+                      html_escape(d.name), run.supernet_epochs, a.finetune_epochs,
+                      a.steps > 0 ? fmt::format(" of {} steps", a.steps) : "");
+  html += fmt::format("<h2>Exported model</h2><p>{}: top-1 {:.2f} % on the test set, {} MACs, {} parameters; {}</p>",
+                      html_escape(out_model), 100 * final_model.accuracy, count_text(final_model.macs),
+                      count_text(final_model.params), html_escape(chosen.description));
+  html += search_report_section(summary["search"], baselines);
+  html += "</body></html>\n";
+  std::ofstream(fs::path(run.dir) / "report.html") << html;
+}
+
+// Trains the super-network with the search attached; the search's result is then chosen.
+StageRecord train_supernet(const SearchRun& run, nn::GraphModule& model, std::shared_ptr<search::ArchitectureSearch> search) {
+  const SearchArgs& a = run.a;
+  TrainOptions t = train_options(a, run.supernet_epochs, run.data.train);
+  t.log_every = 100;
+  t.on_log = [&](const StepLog& l) {
+    run.say(fmt::format("super-network epoch {}/{}  step {}/{}  loss {:.4f}  {:.0f} samples/s", l.epoch + 1,
+                        run.supernet_epochs, l.step, l.total_steps, l.loss, l.samples_per_s));
+  };
+  run.say(fmt::format("searching {} ({} strategy, {}): {} training / {} validation examples", a.model.path,
+                      a.options.strategy, a.options.search, run.data.train->size(), run.data.validation->size()));
+  return Trainer(model, {std::move(search)}, t).run();
+}
+
+int run_search(SearchArgs a) {
+  apply_threads(a.threads);
+  apply_search_flags(a);
+  FILE* progress = a.json ? stderr : stdout;
+  SearchRun run{a, {}, a.out_dir, a.supernet_epochs >= 0 ? a.supernet_epochs : a.options.strategy == "dynas" ? 2 : 0,
+                [progress](const std::string& line) {
+                  fmt::print(progress, "{}\n", line);
+                  std::fflush(progress);
+                }};
+  if (run.dir.empty()) run.dir = (fs::path("runs") / ("search_" + fs::path(a.model.path).stem().string())).string();
+  fs::create_directories(run.dir);
+
+  nn::GraphModule model = load_model_to_train(a.model.path);
+  check_data_input_output(model.graph(), a.options.input, a.options.output);
+  const nn::Graph original_graph = model.export_graph();
+  run.data = load_search_data(a);
+  const auto& [name, train, validation, test] = run.data;
   const Tensor example = validation->get_batch({0}).x;
   if (!a.ort_runner.empty()) {
     if (!fs::exists(a.ort_runner)) throw UsageError(fmt::format("--ort-runner '{}' does not exist", a.ort_runner));
-    a.options.latency_ms = [&, dir](const nn::Graph& g) {
+    a.options.latency_ms = [&a, &example, dir = run.dir](const nn::Graph& g) {
       return ort_latency_ms(g, a.ort_runner, dir, a.latency_runs, a.latency_batch, example);
     };
   }
-  a.options.on_progress = say;
+  a.options.on_progress = run.say;
 
   auto search = std::make_shared<search::ArchitectureSearch>(a.options);
   search->set_data(train, validation);
   Generator rng(a.options.seed);
   model.set_generator(&rng);
-  TrainOptions t = train_options(a, supernet_epochs, train);
-  t.log_every = 100;
-  t.on_log = [&](const StepLog& l) {
-    say(fmt::format("super-network epoch {}/{}  step {}/{}  loss {:.4f}  {:.0f} samples/s", l.epoch + 1,
-                    supernet_epochs, l.step, l.total_steps, l.loss, l.samples_per_s));
-  };
-  say(fmt::format("searching {} ({} strategy, {}): {} training / {} validation examples", a.model.path,
-                  a.options.strategy, a.options.search, train->size(), validation->size()));
-  const StageRecord supernet = Trainer(model, {search}, t).run();
+  const StageRecord supernet = train_supernet(run, model, search);
   const search::SearchResult& result = search->result();
   const search::Candidate& chosen = result.candidates.at(static_cast<size_t>(result.chosen));
-  say(fmt::format("chosen: top-1 {:.2f} % (validation), {} MACs, {} params: {}", 100 * chosen.accuracy,
-                  count_text(chosen.macs), count_text(chosen.parameters), chosen.description));
+  run.say(fmt::format("chosen: top-1 {:.2f} % (validation), {} MACs, {} params: {}", 100 * chosen.accuracy,
+                      count_text(chosen.macs), count_text(chosen.parameters), chosen.description));
 
   nn::Graph final_graph;
   const Finetuned final_model = finetune(model.export_graph(), a, a.finetune_epochs, train, test, &final_graph);
-  const std::string out_model = (fs::path(dir) / "model.onnx").string();
+  const std::string out_model = (fs::path(run.dir) / "model.onnx").string();
   io::save_onnx_graph(final_graph, out_model);
-  say(fmt::format("fine-tuned {} epoch(s): top-1 {:.2f} % on {} test examples; wrote {}", a.finetune_epochs,
-                  100 * final_model.accuracy, test->size(), out_model));
+  run.say(fmt::format("fine-tuned {} epoch(s): top-1 {:.2f} % on {} test examples; wrote {}", a.finetune_epochs,
+                      100 * final_model.accuracy, test->size(), out_model));
 
   nlohmann::ordered_json summary{{"model", a.model.path},
-                                 {"dataset", data.name},
+                                 {"dataset", name},
                                  {"train_examples", train->size()},
                                  {"validation_examples", validation->size()},
                                  {"test_examples", test->size()},
-                                 {"supernet_epochs", supernet_epochs},
+                                 {"supernet_epochs", run.supernet_epochs},
                                  {"supernet_steps", supernet.steps},
                                  {"finetune_epochs", a.finetune_epochs},
                                  {"steps_per_epoch", a.steps}};
   summary["search"] = search_json(result);
   summary["export"] = {{"path", out_model}, {"test_top1", final_model.accuracy}, {"macs", final_model.macs},
                        {"params", final_model.params}};
-  nlohmann::ordered_json baselines = nlohmann::ordered_json::array();
+  UniformComparison comparison;
   if (a.compare_uniform) {
-    // At each uniform width: uniform channel pruning (a) from the search's weights, fine-tuned
-    // as the chosen candidate is, (b) from the original weights, fine-tuned for the super-
-    // network's epochs too (the same training in all); and the front's most accurate candidate
-    // at no more MACs, fine-tuned as (a). All measured on the test set.
-    nlohmann::ordered_json rows = nlohmann::ordered_json::array();
-    auto row_json = [](const Finetuned& f) {
-      return nlohmann::ordered_json{{"test_top1", f.accuracy}, {"macs", f.macs}, {"params", f.params}};
-    };
-    for (double ratio : a.options.seed_ratios) {
-      const auto genome = search->space().uniform(ratio);
-      int uniform = -1, best = -1;
-      for (size_t i = 0; i < result.candidates.size(); ++i) {
-        if (result.candidates[i].genome == genome) uniform = static_cast<int>(i);
-      }
-      const auto& u = result.candidates.at(static_cast<size_t>(uniform));
-      for (int i : result.front) {
-        const auto& c = result.candidates[static_cast<size_t>(i)];
-        if (c.macs <= u.macs && (best < 0 || c.accuracy > result.candidates[static_cast<size_t>(best)].accuracy)) best = i;
-      }
-      const Finetuned shared = finetune(search->candidate_graph(uniform), a, a.finetune_epochs, train, test);
-      const Finetuned original = finetune(search->space().extract(original_graph, genome), a,
-                                          a.finetune_epochs + supernet_epochs, train, test);
-      const Finetuned searched = finetune(search->candidate_graph(best), a, a.finetune_epochs, train, test);
-      const auto& c = result.candidates[static_cast<size_t>(best)];
-      nlohmann::ordered_json row{{"ratio", ratio}, {"uniform", u.description}, {"searched", c.description}};
-      row["uniform_shared_weights"] = row_json(shared);
-      row["uniform_original_weights"] = row_json(original);
-      row["searched_result"] = row_json(searched);
-      row["difference_pt"] = 100 * (searched.accuracy - std::max(shared.accuracy, original.accuracy));
-      rows.push_back(row);
-      const std::pair<const char*, Finetuned> uniforms[] = {{"uniform (search weights)", shared},
-                                                            {"uniform (original weights)", original}};
-      for (const auto& [label, f] : uniforms) {
-        baselines.push_back({{"label", label}, {"macs", f.macs}, {"params", f.params}, {"accuracy", f.accuracy}});
-      }
-      say(fmt::format("width {:.3g}: uniform {} MACs: top-1 {:.2f} % (search weights, {} epoch(s)), {:.2f} % (original "
-                      "weights, {} epoch(s)); searched {} MACs: {:.2f} % ({:+.2f} pt): {}",
-                      ratio, count_text(shared.macs), 100 * shared.accuracy, a.finetune_epochs, 100 * original.accuracy,
-                      a.finetune_epochs + supernet_epochs, count_text(searched.macs), 100 * searched.accuracy,
-                      row["difference_pt"].get<double>(), c.description));
-    }
-    summary["uniform_comparison"] = rows;
+    comparison = compare_uniform(run, *search, original_graph);
+    summary["uniform_comparison"] = comparison.rows;
   }
-  {
-    std::ofstream f(fs::path(dir) / "summary.json");
-    f << summary.dump(2) << "\n";
-  }
-  {
-    std::string html = "<!DOCTYPE html><html><head><meta charset='utf-8'><title>tamp search report</title>"
-                       "<style>body{font-family:sans-serif;max-width:1000px;margin:auto}table{border-collapse:collapse}"
-                       "td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}</style></head><body>";
-    html += fmt::format("<h1>tamp search: {}</h1><p>{} training, {} validation, {} test examples of {}; super-network "
-                        "{} epoch(s), fine-tuning {} epoch(s){}</p>",
-                        html_escape(a.model.path), train->size(), validation->size(), test->size(), html_escape(data.name),
-                        supernet_epochs, a.finetune_epochs, a.steps > 0 ? fmt::format(" of {} steps", a.steps) : "");
-    html += fmt::format("<h2>Exported model</h2><p>{}: top-1 {:.2f} % on the test set, {} MACs, {} parameters; {}</p>",
-                        html_escape(out_model), 100 * final_model.accuracy, count_text(final_model.macs),
-                        count_text(final_model.params), html_escape(chosen.description));
-    html += search_report_section(summary["search"], baselines);
-    html += "</body></html>\n";
-    std::ofstream f(fs::path(dir) / "report.html");
-    f << html;
-  }
+  std::ofstream(fs::path(run.dir) / "summary.json") << summary.dump(2) << "\n";
+  write_search_report(run, summary, out_model, final_model, chosen, comparison.baselines);
   if (a.json) print_json(summary);
-  else say(fmt::format("wrote {}/summary.json and report.html", dir));
+  else run.say(fmt::format("wrote {}/summary.json and report.html", run.dir));
   return kExitOk;
 }
 

@@ -78,19 +78,9 @@ nlohmann::ordered_json eval_json(const StageRecord& r) {
   return {{"examples", r.eval.count}, {"top1", r.eval.top1}, {"top5", r.eval.top5}, {"loss", r.eval.loss}};
 }
 
-int run_train(const TrainArgs& args) {
-  check_output_folder(args.out, "--out");
-  apply_threads(args.threads);
-  nn::GraphModule model = load_model_to_train(args.model.path);
-  check_data_input_output(model.graph(), args.input, args.output);
-  const LoadedDataset data = load_dataset(args.data, "train");
-  normalize_model_input(model, data, args.input);
-  Generator rng(args.seed);   // Dropout masks
-  model.set_generator(&rng);
-
-  std::vector<std::shared_ptr<compression::Component>> components;  // --qat and friends add theirs
-  std::shared_ptr<compression::QuantizationAwareTraining> qat;
-  compression::QuantFormat format = compression::QuantFormat::kQdq;
+// --qat and its flags as the QuantizationAwareTraining component (null without --qat, when
+// its flags are refused).
+std::shared_ptr<compression::QuantizationAwareTraining> qat_component(const TrainArgs& args) {
   if (!args.qat) {
     if (!args.format.empty() || !args.qat_observer.empty() || args.freeze_observers >= 0 || args.learnable_scales ||
         args.power_of_two || args.per_tensor || !args.exclude.empty() || !args.freeze_bn.empty() ||
@@ -99,25 +89,23 @@ int run_train(const TrainArgs& args) {
                        "--learnable-scales, --power-of-two, --per-tensor, --exclude, --target and "
                        "--parity-arithmetic apply to --qat");
     }
-  } else {
-    compression::QuantizerOptions o;
-    o.weights.per_channel = !args.per_tensor;
-    o.weights.power_of_two = o.activations.power_of_two = args.power_of_two;
-    if (!args.qat_observer.empty()) o.activations.observer.kind = compression::observer_from_name(args.qat_observer);
-    if (!args.weight_observer.empty()) o.weights.observer.kind = compression::observer_from_name(args.weight_observer);
-    o.activations.observer.freeze_epoch = args.freeze_observers;
-    o.learnable_scales = args.learnable_scales;
-    if (args.freeze_bn == "never") o.freeze_bn_epoch = -1;
-    else if (!args.freeze_bn.empty() && args.freeze_bn != "last") o.freeze_bn_epoch = std::stoi(args.freeze_bn);
-    o.exclude = args.exclude;
-    o.target = export_target_of(args.target);
-    format = compression::quant_format_from_name(args.format.empty() ? "qdq" : args.format);
-    qat = std::make_shared<compression::QuantizationAwareTraining>(o);
-    components.push_back(qat);
+    return nullptr;
   }
+  compression::QuantizerOptions o;
+  o.weights.per_channel = !args.per_tensor;
+  o.weights.power_of_two = o.activations.power_of_two = args.power_of_two;
+  if (!args.qat_observer.empty()) o.activations.observer.kind = compression::observer_from_name(args.qat_observer);
+  if (!args.weight_observer.empty()) o.weights.observer.kind = compression::observer_from_name(args.weight_observer);
+  o.activations.observer.freeze_epoch = args.freeze_observers;
+  o.learnable_scales = args.learnable_scales;
+  if (args.freeze_bn == "never") o.freeze_bn_epoch = -1;
+  else if (!args.freeze_bn.empty() && args.freeze_bn != "last") o.freeze_bn_epoch = std::stoi(args.freeze_bn);
+  o.exclude = args.exclude;
+  o.target = export_target_of(args.target);
+  return std::make_shared<compression::QuantizationAwareTraining>(o);
+}
 
-  // Progress goes to stdout, or to stderr when stdout carries the JSON result.
-  FILE* progress = args.json ? stderr : stdout;
+TrainOptions train_options(const TrainArgs& args, const LoadedDataset& data, FILE* progress) {
   TrainOptions options;
   options.train = data.selected;
   options.eval = data.test;
@@ -132,34 +120,83 @@ int run_train(const TrainArgs& args) {
   options.input = args.input;
   options.output = args.output;
   options.on_log = print_step_progress(progress, args.epochs);
+  return options;
+}
+
+// The quantized export (--qat): the file, checked against the trained model on the test data.
+struct QuantizedExport {
+  nlohmann::ordered_json json;
+  std::optional<ParityResult> parity;
+};
+
+QuantizedExport export_quantized(const TrainArgs& args, nn::GraphModule& model, const LoadedDataset& data,
+                                 const compression::QuantizationAwareTraining& qat) {
+  const compression::QuantFormat format = compression::quant_format_from_name(args.format.empty() ? "qdq" : args.format);
+  io::save_onnx_graph(compression::lower_quantized(model.export_graph(), format), args.out);
+  QuantizedExport x;
+  if (data.test) {
+    x.parity = check_export_parity(model, io::load_onnx_graph(args.out), *data.test,
+                                   {.arithmetic = parity_arithmetic_of(args.target), .input = args.input,
+                                    .output = args.output});
+  }
+  int weights = 0, activations = 0;
+  for (const auto& s : qat.sites()) (s.is_weight ? weights : activations) += 1;
+  x.json = {{"format", format == compression::QuantFormat::kQdq ? "qdq" : "qoperator"},
+            {"target", args.target.target},
+            {"weights", qat.options().weights.describe()},
+            {"activations", qat.options().activations.describe()},
+            {"quantized_weights", weights},
+            {"quantized_activations", activations},
+            {"folded_batch_norms", qat.folded_batch_norms()},
+            {"freeze_bn", args.freeze_bn.empty() ? "last" : args.freeze_bn},
+            {"learnable_scales", args.learnable_scales},
+            {"parity", x.parity ? parity_json(*x.parity) : nlohmann::ordered_json(nullptr)}};
+  return x;
+}
+
+void print_trained(const TrainArgs& args, const StageRecord& r, const QuantizedExport& x) {
+  fmt::print("trained {} steps in {:.1f} s, mean train loss {:.4f}{}\n", r.steps, r.seconds, r.train_loss,
+             r.skipped_steps ? fmt::format(" ({} non-finite steps skipped)", r.skipped_steps) : "");
+  if (r.evaluated) {
+    fmt::print("test{}: {} examples, top-1 {:.2f} %, top-5 {:.2f} %, mean loss {:.4f}\n",
+               args.qat ? " (simulated int8)" : "", r.eval.count, 100 * r.eval.top1, 100 * r.eval.top5, r.eval.loss);
+  }
+  if (args.qat) {
+    const nlohmann::ordered_json& q = x.json;
+    const int folded = q["folded_batch_norms"].get<int>();
+    fmt::print("quantized: {} weight(s) {}, {} activation(s) {}{}; exported as {} for target {}\n",
+               q["quantized_weights"].get<int>(), q["weights"].get<std::string>(),
+               q["quantized_activations"].get<int>(), q["activations"].get<std::string>(),
+               folded ? fmt::format(", {} BatchNorm(s) folded", folded) : "",
+               q["format"] == "qdq" ? "QDQ" : "QOperator", args.target.target);
+    if (x.parity) print_parity(*x.parity, stdout);
+  }
+  fmt::print("wrote {}\n", args.out);
+}
+
+int run_train(const TrainArgs& args) {
+  check_output_folder(args.out, "--out");
+  apply_threads(args.threads);
+  nn::GraphModule model = load_model_to_train(args.model.path);
+  check_data_input_output(model.graph(), args.input, args.output);
+  const LoadedDataset data = load_dataset(args.data, "train");
+  normalize_model_input(model, data, args.input);
+  Generator rng(args.seed);   // Dropout masks
+  model.set_generator(&rng);
+  const auto qat = qat_component(args);
+  std::vector<std::shared_ptr<compression::Component>> components;
+  if (qat) components.push_back(qat);
+
+  // Progress goes to stdout, or to stderr when stdout carries the JSON result.
+  FILE* progress = args.json ? stderr : stdout;
+  const TrainOptions options = train_options(args, data, progress);
   fmt::print(progress, "training {} on {} ({} examples{}), {} epoch(s), batch {}, {} lr {:g} ({}){}\n",
              args.model.path, data.name, data.selected->size(), normalization_text(data), args.epochs, args.batch,
              args.optimizer, base_lr(options.optimizer), args.lr_schedule, args.qat ? ", quantization-aware" : "");
   const StageRecord r = Trainer(model, components, options).run();
-  nlohmann::ordered_json quantized = nullptr;
-  std::optional<ParityResult> parity;
-  if (qat) {
-    io::save_onnx_graph(compression::lower_quantized(model.export_graph(), format), args.out);
-    if (data.test) {
-      parity = check_export_parity(model, io::load_onnx_graph(args.out), *data.test,
-                                   {.arithmetic = parity_arithmetic_of(args.target), .input = args.input,
-                                    .output = args.output});
-    }
-    int weights = 0, activations = 0;
-    for (const auto& s : qat->sites()) (s.is_weight ? weights : activations) += 1;
-    quantized = {{"format", format == compression::QuantFormat::kQdq ? "qdq" : "qoperator"},
-                 {"target", args.target.target},
-                 {"weights", qat->options().weights.describe()},
-                 {"activations", qat->options().activations.describe()},
-                 {"quantized_weights", weights},
-                 {"quantized_activations", activations},
-                 {"folded_batch_norms", qat->folded_batch_norms()},
-                 {"freeze_bn", args.freeze_bn.empty() ? "last" : args.freeze_bn},
-                 {"learnable_scales", args.learnable_scales},
-                 {"parity", parity ? parity_json(*parity) : nlohmann::ordered_json(nullptr)}};
-  } else {
-    io::save_onnx(model, args.out);
-  }
+  QuantizedExport x{nullptr, std::nullopt};
+  if (qat) x = export_quantized(args, model, data, *qat);
+  else io::save_onnx(model, args.out);
 
   if (args.json) {
     print_json({{"model", args.model.path},
@@ -171,28 +208,14 @@ int run_train(const TrainArgs& args) {
                 {"skipped_steps", r.skipped_steps},
                 {"train_loss", r.train_loss},
                 {"test", eval_json(r)},
-                {"quantization", quantized},
+                {"quantization", x.json},
                 {"seconds", r.seconds},
                 {"simd", simd_target()}});
-    if (parity && !parity->passed()) print_parity(*parity, stderr);
-    return parity ? parity_exit_code(*parity) : kExitOk;
+    if (x.parity && !x.parity->passed()) print_parity(*x.parity, stderr);
+  } else {
+    print_trained(args, r, x);
   }
-  fmt::print("trained {} steps in {:.1f} s, mean train loss {:.4f}{}\n", r.steps, r.seconds, r.train_loss,
-             r.skipped_steps ? fmt::format(" ({} non-finite steps skipped)", r.skipped_steps) : "");
-  if (r.evaluated) {
-    fmt::print("test{}: {} examples, top-1 {:.2f} %, top-5 {:.2f} %, mean loss {:.4f}\n",
-               qat ? " (simulated int8)" : "", r.eval.count, 100 * r.eval.top1, 100 * r.eval.top5, r.eval.loss);
-  }
-  if (qat) {
-    fmt::print("quantized: {} weight(s) {}, {} activation(s) {}{}; exported as {} for target {}\n",
-               quantized["quantized_weights"].get<int>(), quantized["weights"].get<std::string>(),
-               quantized["quantized_activations"].get<int>(), quantized["activations"].get<std::string>(),
-               qat->folded_batch_norms() ? fmt::format(", {} BatchNorm(s) folded", qat->folded_batch_norms()) : "",
-               format == compression::QuantFormat::kQdq ? "QDQ" : "QOperator", args.target.target);
-    if (parity) print_parity(*parity, stdout);
-  }
-  fmt::print("wrote {}\n", args.out);
-  return parity ? parity_exit_code(*parity) : kExitOk;
+  return x.parity ? parity_exit_code(*x.parity) : kExitOk;
 }
 
 }  // namespace

@@ -54,6 +54,44 @@ nlohmann::ordered_json trial_json(const TuningSpace& space, const TrialRecord& r
           {"meets", r.meets}, {"resumed", r.resumed}, {"config", space.to_values(r.config)}};
 }
 
+nlohmann::ordered_json result_json(const TuneArgs& a, const QuantTuningProblem& problem, const Strategy& strategy,
+                                   const TuningResult& r, const std::optional<ParityResult>& parity) {
+  nlohmann::ordered_json j{{"model", a.model.path}, {"out", a.out}, {"strategy", strategy.name()},
+                           {"criterion", a.search.criterion}, {"objective", Objective::parse(a.search.objective).name()},
+                           {"baseline", {{"accuracy", r.baseline.accuracy}, {"objective", r.baseline.objective}}},
+                           {"required_accuracy", r.required_accuracy}, {"met", r.met}, {"trials", r.trials},
+                           {"evaluations", r.evaluations}, {"resumed", r.resumed}, {"stop_reason", r.stop_reason},
+                           {"calibration_passes", problem.calibration_passes()}, {"message", r.message},
+                           {"best", trial_json(problem.space(), *r.best)}};
+  j["fallbacks"] = nlohmann::ordered_json::array();
+  for (const auto& f : r.fallbacks) {
+    j["fallbacks"].push_back({{"op", f.op}, {"precision", f.precision}, {"reason", f.text}});
+  }
+  j["history"] = nlohmann::ordered_json::array();
+  for (const auto& h : r.history) j["history"].push_back(trial_json(problem.space(), h));
+  j["target"] = a.target.target;
+  j["parity"] = parity ? parity_json(*parity) : nlohmann::ordered_json(nullptr);
+  return j;
+}
+
+// The result, the ops not in int8 and the chosen values of the int8 ops.
+void print_result(const TuneArgs& a, const QuantTuningProblem& problem, const TuningResult& r,
+                  const std::optional<ParityResult>& parity) {
+  fmt::print("{}\n", r.message);
+  fmt::print("ops not in int8: {}\n", r.fallbacks.empty() ? "none" : std::to_string(r.fallbacks.size()));
+  for (const auto& f : r.fallbacks) fmt::print("  {} ({}): {}\n", f.op, f.precision, f.text);
+  const auto values = problem.space().to_values(r.best->config);
+  for (const auto& [name, value] : values) {
+    if (name.ends_with(":quantize")) continue;
+    const std::string op = name.substr(0, name.rfind(':'));
+    if (values.count(op + ":quantize") && values.at(op + ":quantize") != "int8") continue;
+    fmt::print("  {} = {}\n", name, value);
+  }
+  if (parity) print_parity(*parity, stdout);
+  fmt::print("wrote {} for target {} ({} trials, {} evaluated, {} from the history, {} calibration pass)\n", a.out,
+             a.target.target, r.trials, r.evaluations, r.resumed, problem.calibration_passes());
+}
+
 bool is_recipe(const std::string& path) { return path.ends_with(".yaml") || path.ends_with(".yml"); }
 
 // The arguments a tuning recipe stands for.
@@ -73,26 +111,8 @@ TuneArgs from_recipe(const TuneArgs& cli) {
   a.model.path = r.model;
   a.out = (dir / r.export_.path).string();
   a.history = (dir / t.history).string();
-  a.criterion = t.criterion;
-  a.strategy = t.strategy;
-  a.objective = t.objective;
-  a.max_trials = t.max_trials;
-  a.timeout = t.timeout;
-  a.keep_improving = t.keep_improving;
-  a.seed = t.seed;
-  a.calib_batches = t.calibration_batches;
+  a.search = t;
   a.batch = r.training.batch_size;
-  if (!t.granularity.empty()) a.granularity = t.granularity;
-  if (!t.scheme.empty()) a.scheme = t.scheme;
-  if (!t.calibration.empty()) a.calibration = t.calibration;
-  a.sparsity = t.sparsity;
-  if (!t.fallback.empty()) a.fallback = t.fallback;
-  a.exclude = t.exclude;
-  for (const auto& [k, v] : t.searchable) {
-    std::string item = k + "=";
-    for (size_t i = 0; i < v.size(); ++i) item += (i ? "," : "") + v[i];
-    a.searchable.push_back(item);
-  }
   a.format = r.export_.format;
   a.target.target = std::string(compression::export_target_name(r.export_.target));
   a.input = r.input;
@@ -116,8 +136,8 @@ int run_tune(const TuneArgs& cli) {
   check_output_folder(a.out, "--out");
   check_output_folder(a.history, "--history");
   apply_threads(a.threads);
-  const AccuracyCriterion criterion = AccuracyCriterion::parse(a.criterion);
-  auto strategy = make_strategy(a.strategy, a.seed);
+  TunerOptions t = tuner_options(a.search);
+  auto strategy = make_strategy(a.search.strategy, a.search.seed);
   const auto format = compression::quant_format_from_name(a.format);
   if (!std::filesystem::exists(a.model.path)) throw Error(fmt::format("'{}': no such file", a.model.path), ErrorKind::kIo);
   nn::Graph g = io::load_onnx_graph(a.model.path);
@@ -130,20 +150,12 @@ int run_tune(const TuneArgs& cli) {
   if (a.eval_limit != -2) e.limit = a.eval_limit;
   const LoadedDataset eval = load_dataset(e, "test");
 
-  QuantTuningOptions o;
-  o.granularities = a.granularity;
-  o.schemes = a.scheme;
-  o.calibrations = a.calibration;
-  o.sparsities = a.sparsity;
-  o.fallbacks = a.fallback;
-  o.exclude = a.exclude;
-  o.searchable = parse_searchable(a.searchable);
+  QuantTuningOptions o = quant_tuning_options(a.search);
+  for (auto& [key, values] : parse_searchable(a.searchable)) o.searchable[key] = values;
   o.calibration = calib.selected;
-  o.calibration_batches = a.calib_batches;
   o.calibration_batch_size = a.batch;
   o.eval = eval.selected;
   o.eval_options = {.max_batches = a.eval_max_batches, .input = a.input, .output = a.output};
-  o.objective = Objective::parse(a.objective);
   o.target = export_target_of(a.target);
   const std::filesystem::path out_dir = std::filesystem::absolute(a.out).parent_path();
   o.work_dir = out_dir.string();
@@ -151,12 +163,10 @@ int run_tune(const TuneArgs& cli) {
   const std::string history = a.history.empty() ? (out_dir / "tuning.jsonl").string() : a.history;
   if (!a.json) {
     fmt::print("tuning space: {} ops, {}\n", problem.ops().size(), problem.space().describe());
-    fmt::print("strategy {}, criterion {}, objective {}, history {}\n", strategy->name(), criterion.describe(),
+    fmt::print("strategy {}, criterion {}, objective {}, history {}\n", strategy->name(), t.criterion.describe(),
                o.objective.name(), history);
   }
-  TunerOptions t{.criterion = criterion,
-                 .exit = {.max_trials = a.max_trials, .timeout_seconds = a.timeout, .stop_at_first = !a.keep_improving},
-                 .history = history};
+  t.history = history;
   if (!a.json) {
     t.on_trial = [](const TrialRecord& r) {
       fmt::print("trial {:3d}: accuracy {:.4f}  objective {:.6g}  {}{}\n", r.trial, r.outcome.accuracy,
@@ -166,7 +176,6 @@ int run_tune(const TuneArgs& cli) {
   const TuningResult r = tune(problem, *strategy, t);
   if (!r.best) throw Error(r.message, ErrorKind::kInvalidInput, "allow more trials (--max-trials)");
   io::save_onnx_graph(problem.export_graph(r.best->config, format), a.out);
-  const auto values = problem.space().to_values(r.best->config);
   // The file as written against the trial tamp evaluated (nothing to check when every op
   // stayed float).
   std::optional<ParityResult> parity;
@@ -177,36 +186,10 @@ int run_tune(const TuneArgs& cli) {
                                   .max_batches = a.eval_max_batches});
   }
   if (a.json) {
-    nlohmann::ordered_json j{{"model", a.model.path}, {"out", a.out}, {"strategy", strategy->name()},
-                             {"criterion", a.criterion}, {"objective", o.objective.name()},
-                             {"baseline", {{"accuracy", r.baseline.accuracy}, {"objective", r.baseline.objective}}},
-                             {"required_accuracy", r.required_accuracy}, {"met", r.met}, {"trials", r.trials},
-                             {"evaluations", r.evaluations}, {"resumed", r.resumed}, {"stop_reason", r.stop_reason},
-                             {"calibration_passes", problem.calibration_passes()}, {"message", r.message},
-                             {"best", trial_json(problem.space(), *r.best)}};
-    j["fallbacks"] = nlohmann::ordered_json::array();
-    for (const auto& f : r.fallbacks) {
-      j["fallbacks"].push_back({{"op", f.op}, {"precision", f.precision}, {"reason", f.text}});
-    }
-    j["history"] = nlohmann::ordered_json::array();
-    for (const auto& h : r.history) j["history"].push_back(trial_json(problem.space(), h));
-    j["target"] = a.target.target;
-    j["parity"] = parity ? parity_json(*parity) : nlohmann::ordered_json(nullptr);
-    print_json(j);
+    print_json(result_json(a, problem, *strategy, r, parity));
     if (parity && !parity->passed()) print_parity(*parity, stderr);
   } else {
-    fmt::print("{}\n", r.message);
-    fmt::print("ops not in int8: {}\n", r.fallbacks.empty() ? "none" : std::to_string(r.fallbacks.size()));
-    for (const auto& f : r.fallbacks) fmt::print("  {} ({}): {}\n", f.op, f.precision, f.text);
-    for (const auto& [name, value] : values) {
-      if (name.ends_with(":quantize")) continue;
-      const std::string op = name.substr(0, name.rfind(':'));
-      if (values.count(op + ":quantize") && values.at(op + ":quantize") != "int8") continue;
-      fmt::print("  {} = {}\n", name, value);
-    }
-    if (parity) print_parity(*parity, stdout);
-    fmt::print("wrote {} for target {} ({} trials, {} evaluated, {} from the history, {} calibration pass)\n", a.out,
-               a.target.target, r.trials, r.evaluations, r.resumed, problem.calibration_passes());
+    print_result(a, problem, r, parity);
   }
   if (!r.met) {
     fmt::print(stderr, "tamp tune: the accuracy criterion was not met; {} holds the most accurate configuration\n", a.out);
@@ -217,24 +200,29 @@ int run_tune(const TuneArgs& cli) {
 
 Action setup_tune(CLI::App& sub) {
   auto a = std::make_shared<TuneArgs>();
+  const QuantTuningOptions defaults;  // shown in --help as the candidates searched
+  a->search.granularity = defaults.granularities;
+  a->search.scheme = defaults.schemes;
+  a->search.calibration = defaults.calibrations;
+  a->search.fallback = defaults.fallbacks;
   add_model_arg(sub, a->model);
   sub.add_option("--out", a->out, "where the tuned model is written (ONNX); with a recipe, the output folder "
                                   "(default runs/<recipe name>)")
       ->type_name("OUT.onnx|DIR");
-  sub.add_option("--accuracy-criterion", a->criterion, "relative:FRACTION or absolute:POINTS of top-1 lost vs fp32")
+  sub.add_option("--accuracy-criterion", a->search.criterion, "relative:FRACTION or absolute:POINTS of top-1 lost vs fp32")
       ->capture_default_str();
-  sub.add_option("--strategy", a->strategy, "basic, mse, exhaustive, random, bayesian or tpe")
+  sub.add_option("--strategy", a->search.strategy, "basic, mse, exhaustive, random, bayesian or tpe")
       ->check(CLI::IsMember(strategy_names()))
       ->capture_default_str();
-  sub.add_option("--objective", a->objective, "what to minimise: size (weight bytes), bops (MACs x bits x bits) or "
+  sub.add_option("--objective", a->search.objective, "what to minimise: size (weight bytes), bops (MACs x bits x bits) or "
                                               "latency:COMMAND (COMMAND with {model}; its last printed number)")
       ->capture_default_str();
-  sub.add_option("--max-trials", a->max_trials, "trials at most (resumed ones count)")->check(CLI::PositiveNumber)
+  sub.add_option("--max-trials", a->search.max_trials, "trials at most (resumed ones count)")->check(CLI::PositiveNumber)
       ->capture_default_str();
-  sub.add_option("--timeout", a->timeout, "seconds at most (0: none)")->check(CLI::NonNegativeNumber);
-  sub.add_flag("--keep-improving", a->keep_improving, "go on after the first config meeting the criterion");
+  sub.add_option("--timeout", a->search.timeout, "seconds at most (0: none)")->check(CLI::NonNegativeNumber);
+  sub.add_flag("--keep-improving", a->search.keep_improving, "go on after the first config meeting the criterion");
   sub.add_option("--history", a->history, "the trial history (JSON lines; default tuning.jsonl next to --out)");
-  sub.add_option("--seed", a->seed, "random, bayesian, tpe: seed")->capture_default_str();
+  sub.add_option("--seed", a->search.seed, "random, bayesian, tpe: seed")->capture_default_str();
   sub.add_option("--calib-data", a->calib.spec, "calibration data: fashion-mnist[:train|:test] or hdf5:FILE.h5")
       ->capture_default_str();
   sub.add_option("--eval-data", a->eval_data, "evaluation data for the criterion")->capture_default_str();
@@ -246,22 +234,22 @@ Action setup_tune(CLI::App& sub) {
   sub.add_option("--normalize", a->calib.normalize, "the model normalizes its input with (x - MEAN) / STD (kept in "
                                                     "the file written), or 'train' statistics")
       ->type_name("MEAN,STD|train");
-  sub.add_option("--calib-batches", a->calib_batches, "calibration batches (run once)")->check(CLI::PositiveNumber)
+  sub.add_option("--calib-batches", a->search.calibration_batches, "calibration batches (run once)")->check(CLI::PositiveNumber)
       ->capture_default_str();
   sub.add_option("--batch", a->batch, "examples per calibration batch")->check(CLI::PositiveNumber)->capture_default_str();
-  sub.add_option("--granularity", a->granularity, "weight granularities searched")->delimiter(',')->capture_default_str();
-  sub.add_option("--scheme", a->scheme, "activation schemes searched (asym, sym)")->delimiter(',')->capture_default_str();
-  sub.add_option("--calibration", a->calibration, "calibration methods searched")->delimiter(',')->capture_default_str();
-  sub.add_option("--sparsity", a->sparsity, "per-layer sparsity levels searched (e.g. 0,0.5); none by default")
+  sub.add_option("--granularity", a->search.granularity, "weight granularities searched")->delimiter(',')->capture_default_str();
+  sub.add_option("--scheme", a->search.scheme, "activation schemes searched (asym, sym)")->delimiter(',')->capture_default_str();
+  sub.add_option("--calibration", a->search.calibration, "calibration methods searched")->delimiter(',')->capture_default_str();
+  sub.add_option("--sparsity", a->search.sparsity, "per-layer sparsity levels searched (e.g. 0,0.5); none by default")
       ->delimiter(',');
   sub.add_option("--searchable", a->searchable, "KEY=V1,V2: percentile or weight_narrow_range candidates")
       ->type_name("KEY=V1,V2");
-  sub.add_option("--fallback", a->fallback, "what an op that is not int8 may become, cheapest tried first: bf16 "
-                                            "(bfloat16 weights, float compute), fp32, or bf16,fp32")
+  sub.add_option("--fallback", a->search.fallback, "what an op that is not int8 may become, cheapest tried first: "
+                                                   "bf16 (bfloat16 weights, float compute), fp32, or bf16,fp32")
       ->delimiter(',')
       ->check(CLI::IsMember({"bf16", "fp32"}))
       ->capture_default_str();
-  sub.add_option("--exclude", a->exclude, "node names or op types never quantized")->type_name("NAME|OP");
+  sub.add_option("--exclude", a->search.exclude, "node names or op types never quantized")->type_name("NAME|OP");
   sub.add_option("--format", a->format, "qdq or qoperator")->check(CLI::IsMember({"qdq", "qoperator"}))
       ->capture_default_str();
   add_data_input_output_options(sub, a->input, a->output);

@@ -10,6 +10,8 @@
 #include "common.h"
 #include "export_target_options.h"
 
+#include <tamp/scheduler/tuning/recipe_tuning.h>
+
 #include <string>
 #include <vector>
 
@@ -18,22 +20,16 @@ namespace tamp::cli {
 struct TuneArgs {
   ModelArg model;
   std::string out;
-  std::string criterion = "relative:0.01";
-  std::string strategy = "basic";
-  std::string objective = "size";
-  int max_trials = 100;
-  double timeout = 0;
-  bool keep_improving = false;
+  // What is searched and when to stop, as a recipe's tuning: section says it (its history
+  // field, a file name in a recipe's output folder, is not read: see history).
+  tuning::RecipeTuning search;
   std::string history;           // "" = tuning.jsonl next to --out
-  uint64_t seed = 0;
   DatasetArgs calib{.spec = "fashion-mnist:train"};
   std::string eval_data = "fashion-mnist:test";
   int64_t eval_limit = -2;       // -2: as --limit
   int64_t eval_max_batches = -1;
-  int64_t calib_batches = 8, batch = 64;
-  std::vector<std::string> granularity{"per_channel", "per_tensor"}, scheme{"asym", "sym"},
-      calibration{"minmax", "percentile", "entropy", "mse"}, sparsity, searchable, exclude;
-  std::vector<std::string> fallback{"fp32"};  // what an op that is not int8 may become: bf16, fp32
+  int64_t batch = 64;
+  std::vector<std::string> searchable;  // --searchable KEY=V1,V2 items, added to search.searchable
   std::string format = "qdq";
   std::string input, output;
   bool json = false;

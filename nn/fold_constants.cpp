@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
 #include <set>
 #include <unordered_map>
 
@@ -116,6 +117,63 @@ std::set<std::string> constant_initializers(const Graph& g, const OpRegistry& re
   return out;
 }
 
+// The outputs of `n` computed now: from constant inputs, or Shape / Size of a graph input
+// whose every dimension is declared. Nothing when an input is not constant, an output could
+// be too large, or the op fails (the executor then reports it with the node's name).
+std::optional<std::vector<Tensor>> fold_node(const Graph& g, const Node& n, const OpDef& op,
+                                             const std::unordered_map<std::string, Tensor>& constants,
+                                             const std::unordered_map<std::string, const ValueInfo*>& known_inputs) {
+  std::vector<Tensor> outs;
+  const bool shape_of_input = (n.op_type == "Shape" || n.op_type == "Size") && n.inputs.size() == 1 &&
+                              !constants.count(n.inputs[0]) && known_inputs.count(n.inputs[0]);
+  if (shape_of_input) {
+    Shape dims;
+    for (const auto& d : known_inputs.at(n.inputs[0])->shape) dims.push_back(d.value);
+    if (n.op_type == "Shape") outs.push_back(shape_tensor(dims, *n.attrs));
+    else outs.push_back(Tensor::scalar(static_cast<double>(numel(dims)), DType::kInt64));
+  } else {
+    std::vector<Tensor> ins;
+    bool all_constant = true;
+    for (const auto& name : n.inputs) {
+      if (name.empty()) { ins.emplace_back(); continue; }
+      auto it = constants.find(name);
+      if (it == constants.end()) { all_constant = false; break; }
+      ins.push_back(it->second);
+    }
+    if (!all_constant || output_bound(n, ins) > static_cast<double>(kMaxFoldElements)) return std::nullopt;
+    try {
+      outs = run(op, ins, n.attrs, {static_cast<int>(g.opset(n.domain)), false, nullptr});
+    } catch (const Error&) {
+      return std::nullopt;  // left to the executor, which reports it with the node's name
+    }
+  }
+  return outs;
+}
+
+// A folded float value that a kept node differentiates would become a trainable parameter:
+// its producer is kept instead (and, in turn, the producers it needs).
+void keep_differentiated_producers(const Graph& g, const OpRegistry& registry,
+                                   const std::unordered_map<std::string, Tensor>& constants,
+                                   const std::unordered_map<std::string, size_t>& folded_by, std::vector<bool>& folded) {
+  const size_t count = g.nodes.size();
+  for (bool changed = true; changed;) {
+    changed = false;
+    for (size_t j = 0; j < count; ++j) {
+      if (folded[j]) continue;
+      const Node& n = g.nodes[j];
+      const OpDef* op = op_of(g, n, registry);
+      for (size_t k = 0; k < n.inputs.size(); ++k) {
+        auto it = folded_by.find(n.inputs[k]);
+        if (it == folded_by.end() || !folded[it->second]) continue;
+        if (is_floating(constants.at(n.inputs[k]).dtype()) && (!op || op->differentiates_input(static_cast<int>(k)))) {
+          folded[it->second] = false;
+          changed = true;
+        }
+      }
+    }
+  }
+}
+
 }  // namespace
 
 FoldStats fold_constants(Graph& g, const OpRegistry& registry) {
@@ -136,30 +194,9 @@ FoldStats fold_constants(Graph& g, const OpRegistry& registry) {
     if (!n.domain.empty() || !foldable_ops().count(n.op_type)) continue;
     const OpDef* op = op_of(g, n, registry);
     if (!op || !op->state_updates.empty()) continue;
-    std::vector<Tensor> outs;
-    const bool shape_of_input = (n.op_type == "Shape" || n.op_type == "Size") && n.inputs.size() == 1 &&
-                                !constants.count(n.inputs[0]) && known_inputs.count(n.inputs[0]);
-    if (shape_of_input) {
-      Shape dims;
-      for (const auto& d : known_inputs.at(n.inputs[0])->shape) dims.push_back(d.value);
-      if (n.op_type == "Shape") outs.push_back(shape_tensor(dims, *n.attrs));
-      else outs.push_back(Tensor::scalar(static_cast<double>(numel(dims)), DType::kInt64));
-    } else {
-      std::vector<Tensor> ins;
-      bool all_constant = true;
-      for (const auto& name : n.inputs) {
-        if (name.empty()) { ins.emplace_back(); continue; }
-        auto it = constants.find(name);
-        if (it == constants.end()) { all_constant = false; break; }
-        ins.push_back(it->second);
-      }
-      if (!all_constant || output_bound(n, ins) > static_cast<double>(kMaxFoldElements)) continue;
-      try {
-        outs = run(*op, ins, n.attrs, {static_cast<int>(g.opset(n.domain)), false, nullptr});
-      } catch (const Error&) {
-        continue;  // left to the executor, which reports it with the node's name
-      }
-    }
+    const std::optional<std::vector<Tensor>> folded_outs = fold_node(g, n, *op, constants, known_inputs);
+    if (!folded_outs) continue;
+    const std::vector<Tensor>& outs = *folded_outs;
     bool fits = outs.size() >= n.outputs.size();
     for (const auto& t : outs) fits = fits && t.defined() && t.numel() <= kMaxFoldElements;
     if (!fits) continue;
@@ -171,24 +208,7 @@ FoldStats fold_constants(Graph& g, const OpRegistry& registry) {
     }
   }
 
-  // A folded float value that a kept node differentiates would become a trainable parameter:
-  // keep its producer instead (and, in turn, the producers it needs).
-  for (bool changed = true; changed;) {
-    changed = false;
-    for (size_t j = 0; j < count; ++j) {
-      if (folded[j]) continue;
-      const Node& n = g.nodes[j];
-      const OpDef* op = op_of(g, n, registry);
-      for (size_t k = 0; k < n.inputs.size(); ++k) {
-        auto it = folded_by.find(n.inputs[k]);
-        if (it == folded_by.end() || !folded[it->second]) continue;
-        if (is_floating(constants.at(n.inputs[k]).dtype()) && (!op || op->differentiates_input(static_cast<int>(k)))) {
-          folded[it->second] = false;
-          changed = true;
-        }
-      }
-    }
-  }
+  keep_differentiated_producers(g, registry, constants, folded_by, folded);
 
   FoldStats stats;
   std::set<std::string> read_before, read_after;

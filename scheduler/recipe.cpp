@@ -122,6 +122,87 @@ compression::QuantizerOptions read_quantizer(Fields& f) {
   return o;
 }
 
+namespace {
+
+RecipeData read_data(Fields& d, const std::string& base_dir) {
+  RecipeData data;
+  const std::string ds = d.str("dataset", data.dataset);
+  if (ds != "fashion-mnist" && ds.rfind("hdf5:", 0) != 0) {
+    fail(d.at("dataset"), fmt::format("'{}' is neither fashion-mnist nor hdf5:FILE", ds));
+  }
+  data.dataset = ds.rfind("hdf5:", 0) == 0 ? "hdf5:" + resolve(base_dir, ds.substr(5)) : ds;
+  const std::string eds = d.str("eval_dataset");
+  if (!eds.empty() && eds.rfind("hdf5:", 0) != 0) fail(d.at("eval_dataset"), fmt::format("'{}' is not hdf5:FILE", eds));
+  data.eval_dataset = eds.empty() ? "" : "hdf5:" + resolve(base_dir, eds.substr(5));
+  data.dir = d.str("dir", data.dir);
+  data.limit = d.integer("limit", -1, -1);
+  data.eval_limit = d.integer("eval_limit", -1, -1);
+  data.normalize = d.str("normalize");
+  d.finish();
+  return data;
+}
+
+RecipeTraining read_training(Fields& t) {
+  RecipeTraining o;
+  o.epochs = static_cast<int>(t.integer("epochs", 1, 0, 100000));
+  o.steps_per_epoch = t.integer("steps_per_epoch", -1, -1);
+  if (o.steps_per_epoch == 0) fail(t.at("steps_per_epoch"), "must be positive (or -1: whole epochs)");
+  o.batch_size = t.integer("batch_size", 64, 1, 1 << 20);
+  if (t.has("optimizer")) {
+    Fields of(t.node("optimizer"), t.at("optimizer"));
+    o.optimizer = read_optimizer(of);
+  }
+  if (t.has("lr_schedule")) {
+    Fields lf(t.node("lr_schedule"), t.at("lr_schedule"));
+    o.lr_schedule = read_lr_schedule(lf);
+  }
+  o.label_smoothing = t.num("label_smoothing", 0, 0, 1);
+  o.max_nonfinite_steps = static_cast<int>(t.integer("max_nonfinite_steps", 5, 1, 1 << 20));
+  o.calibration_batches = t.integer("calibration_batches", 32, 1);
+  o.log_every = t.integer("log_every", 50, 1);
+  o.checkpoint_every = t.integer("checkpoint_every", 200, 0);
+  o.threads = static_cast<int>(t.integer("threads", 0, 0, 1024));
+  o.sync_batch_norm = t.flag("sync_batch_norm", false);
+  t.finish();
+  return o;
+}
+
+RecipeEvaluation read_evaluation(Fields& e) {
+  RecipeEvaluation evaluation;
+  evaluation.after_each_stage = e.flag("after_each_stage", true);
+  evaluation.max_batches = e.integer("max_batches", -1, -1);
+  if (evaluation.max_batches == 0) fail(e.at("max_batches"), "must be positive (or -1: the whole set)");
+  e.finish();
+  return evaluation;
+}
+
+// `format`: the default, which follows the stages.
+RecipeExport read_export(Fields& x, const std::string& format) {
+  RecipeExport out;
+  out.format = x.choice("format", format, {"qdq", "qoperator", "float"});
+  out.path = x.str("path", "model.onnx");
+  out.target = compression::export_target_from_name(x.choice("target", "portable", {"portable", "vnni", "arm"}));
+  if (out.path.empty() || std::filesystem::path(out.path).is_absolute() ||
+      out.path.find("..") != std::string::npos) {
+    fail(x.at("path"), fmt::format("'{}' must be a file name inside the output folder", out.path));
+  }
+  x.finish();
+  return out;
+}
+
+// AdaRound learns the rounding of weights an earlier stage fake-quantized.
+void check_stage_order(const std::vector<RecipeStage>& stages) {
+  bool fake_quantized = false;
+  for (size_t i = 0; i < stages.size(); ++i) {
+    if (stages[i].adaround && !fake_quantized) {
+      fail(fmt::format("stages[{}].adaround", i), "learns the rounding of quantized weights: put a ptq (or qat) stage before it");
+    }
+    fake_quantized = fake_quantized || stages[i].qat || stages[i].ptq;
+  }
+}
+
+}  // namespace
+
 }  // namespace recipe_detail
 
 using namespace recipe_detail;
@@ -146,50 +227,15 @@ Recipe parse_recipe(const std::string& text, const std::string& base_dir, const 
   r.seed = static_cast<uint64_t>(top.integer("seed", 0, 0));
   if (top.has("data")) {
     Fields d(top.node("data"), "data");
-    const std::string ds = d.str("dataset", r.data.dataset);
-    if (ds != "fashion-mnist" && ds.rfind("hdf5:", 0) != 0) {
-      fail(d.at("dataset"), fmt::format("'{}' is neither fashion-mnist nor hdf5:FILE", ds));
-    }
-    r.data.dataset = ds.rfind("hdf5:", 0) == 0 ? "hdf5:" + resolve(base_dir, ds.substr(5)) : ds;
-    const std::string eds = d.str("eval_dataset");
-    if (!eds.empty() && eds.rfind("hdf5:", 0) != 0) fail(d.at("eval_dataset"), fmt::format("'{}' is not hdf5:FILE", eds));
-    r.data.eval_dataset = eds.empty() ? "" : "hdf5:" + resolve(base_dir, eds.substr(5));
-    r.data.dir = d.str("dir", r.data.dir);
-    r.data.limit = d.integer("limit", -1, -1);
-    r.data.eval_limit = d.integer("eval_limit", -1, -1);
-    r.data.normalize = d.str("normalize");
-    d.finish();
+    r.data = read_data(d, base_dir);
   }
   if (top.has("training")) {
     Fields t(top.node("training"), "training");
-    RecipeTraining& o = r.training;
-    o.epochs = static_cast<int>(t.integer("epochs", 1, 0, 100000));
-    o.steps_per_epoch = t.integer("steps_per_epoch", -1, -1);
-    if (o.steps_per_epoch == 0) fail(t.at("steps_per_epoch"), "must be positive (or -1: whole epochs)");
-    o.batch_size = t.integer("batch_size", 64, 1, 1 << 20);
-    if (t.has("optimizer")) {
-      Fields of(t.node("optimizer"), t.at("optimizer"));
-      o.optimizer = read_optimizer(of);
-    }
-    if (t.has("lr_schedule")) {
-      Fields lf(t.node("lr_schedule"), t.at("lr_schedule"));
-      o.lr_schedule = read_lr_schedule(lf);
-    }
-    o.label_smoothing = t.num("label_smoothing", 0, 0, 1);
-    o.max_nonfinite_steps = static_cast<int>(t.integer("max_nonfinite_steps", 5, 1, 1 << 20));
-    o.calibration_batches = t.integer("calibration_batches", 32, 1);
-    o.log_every = t.integer("log_every", 50, 1);
-    o.checkpoint_every = t.integer("checkpoint_every", 200, 0);
-    o.threads = static_cast<int>(t.integer("threads", 0, 0, 1024));
-    o.sync_batch_norm = t.flag("sync_batch_norm", false);
-    t.finish();
+    r.training = read_training(t);
   }
   if (top.has("evaluation")) {
     Fields e(top.node("evaluation"), "evaluation");
-    r.evaluation.after_each_stage = e.flag("after_each_stage", true);
-    r.evaluation.max_batches = e.integer("max_batches", -1, -1);
-    if (r.evaluation.max_batches == 0) fail(e.at("max_batches"), "must be positive (or -1: the whole set)");
-    e.finish();
+    r.evaluation = read_evaluation(e);
   }
   if (top.has("tuning")) {
     Fields t(top.node("tuning"), "tuning");
@@ -204,27 +250,14 @@ Recipe parse_recipe(const std::string& text, const std::string& base_dir, const 
       r.stages.push_back(read_stage(stages[i], fmt::format("stages[{}]", i), base_dir));
     }
   }
-  bool fake_quantized = false;
-  for (size_t i = 0; i < r.stages.size(); ++i) {
-    if (r.stages[i].adaround && !fake_quantized) {
-      fail(fmt::format("stages[{}].adaround", i), "learns the rounding of quantized weights: put a ptq (or qat) stage before it");
-    }
-    fake_quantized = fake_quantized || r.stages[i].qat || r.stages[i].ptq;
-  }
+  check_stage_order(r.stages);
   bool quantized = r.tuning.has_value();
   for (const auto& s : r.stages) quantized = quantized || s.qat || s.ptq;
   // Unwritten, the format follows the stages: a quantized model in QDQ, else float.
   r.export_.format = quantized ? "qdq" : "float";
   if (top.has("export")) {
     Fields x(top.node("export"), "export");
-    r.export_.format = x.choice("format", r.export_.format, {"qdq", "qoperator", "float"});
-    r.export_.path = x.str("path", "model.onnx");
-    r.export_.target = compression::export_target_from_name(x.choice("target", "portable", {"portable", "vnni", "arm"}));
-    if (r.export_.path.empty() || std::filesystem::path(r.export_.path).is_absolute() ||
-        r.export_.path.find("..") != std::string::npos) {
-      fail(x.at("path"), fmt::format("'{}' must be a file name inside the output folder", r.export_.path));
-    }
-    x.finish();
+    r.export_ = read_export(x, r.export_.format);
   }
   top.finish();
   for (auto& s : r.stages) {

@@ -119,6 +119,131 @@ void Trainer::explain_nonfinite(const nn::Batch& batch) {
 
 Trainer::~Trainer() = default;
 
+// What the training loop carries from step to step.
+struct Trainer::Loop {
+  std::unique_ptr<nn::Optimizer> optimizer;
+  std::shared_ptr<const nn::LrSchedule> lr_schedule;
+  TrainProgress progress;
+  std::chrono::steady_clock::time_point window_start = std::chrono::steady_clock::now();
+  std::vector<std::pair<std::string, double>> step_terms;   // of the last step
+};
+
+void Trainer::prepare_training() {
+  // Marked after the components attached (their rewrites keep the marks), removed before
+  // they finalize (folding, export) and before evaluation.
+  if (options_.sync_batch_norm && collective_.size() > 1) {
+    sync_bn_ = std::make_unique<dist::SyncBatchNorm>(model_, collective_);
+  }
+  trained_ = model_.named_parameters();
+  for (const auto& c : components_) {
+    for (auto& p : c->trainable_parameters()) trained_.push_back(std::move(p));
+  }
+  if (collective_.size() > 1) {
+    // Every rank starts from rank 0's values (initialisations may differ per process).
+    dist::broadcast_parameters(model_, collective_);
+    std::vector<Tensor> own;
+    for (const auto& c : components_) {
+      for (auto& [name, p] : c->trainable_parameters()) own.push_back(p.value());
+    }
+    collective_.broadcast_many(own, 0);
+    reducer_ = std::make_unique<dist::GradientReducer>(collective_, trained_,
+                                                       dist::ReducerOptions{.overlap = options_.overlap_allreduce});
+  }
+}
+
+void Trainer::log_window(Loop& loop, const compression::StepInfo& at) {
+  TrainProgress& progress = loop.progress;
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - loop.window_start).count();
+  // In the order the step added them (every step adds the same terms).
+  std::vector<std::pair<std::string, double>> terms;
+  for (const auto& [term, value] : loop.step_terms) {
+    terms.emplace_back(term, progress.window_terms[term] / static_cast<double>(progress.window));
+  }
+  options_.on_log({at.epoch, at.step, at.total_steps, progress.window_sum / progress.window, loop.optimizer->lr(),
+                   secs > 0 ? progress.window * options_.batch_size * collective_.size() / secs : 0,
+                   std::move(terms)});
+  progress.window_sum = 0;
+  progress.window_terms.clear();
+  progress.window = 0;
+  loop.window_start = std::chrono::steady_clock::now();
+}
+
+void Trainer::take_step(Loop& loop, const nn::Batch& batch, compression::StepInfo& at, bool epoch_end) {
+  TrainProgress& progress = loop.progress;
+  loop.lr_schedule->apply(*loop.optimizer, at.step);
+  double loss = 0;
+  const bool took = train_step(batch, at, loss, loop.step_terms);
+  if (!took) {
+    loop.optimizer->zero_grad();
+    ++progress.skipped;
+    if (++progress.bad_in_a_row >= options_.max_nonfinite_steps) explain_nonfinite(batch);
+  } else {
+    progress.bad_in_a_row = 0;
+    loop.optimizer->step();
+    loop.optimizer->zero_grad();
+    for (auto& c : components_) c->on_after_step(at);
+    progress.loss_sum += loss;
+    progress.window_sum += loss;
+    for (const auto& [term, value] : loop.step_terms) progress.window_terms[term] += value;
+    ++progress.window;
+    ++progress.steps;
+  }
+  ++at.step;
+  progress.step = at.step;
+  if (options_.on_log && took && (at.step % options_.log_every == 0 || at.step == at.total_steps)) log_window(loop, at);
+  if (options_.on_step_end) options_.on_step_end({progress, *loop.optimizer, trained_, epoch_end});
+}
+
+void Trainer::train_epoch(Loop& loop, nn::DataLoader& loader, compression::StepInfo& at, int64_t per_epoch) {
+  at.step = static_cast<int64_t>(at.epoch) * per_epoch;
+  const int64_t skip = std::max<int64_t>(0, loop.progress.step - at.step);
+  loader.set_epoch(at.epoch);
+  for (auto& c : components_) c->on_epoch_begin(at);
+  int64_t i = 0;
+  if (skip < per_epoch) {
+    for (const nn::Batch& b : loader) {
+      if (i >= per_epoch) break;
+      if (i++ < skip) {
+        ++at.step;
+        continue;
+      }
+      take_step(loop, b, at, i == per_epoch);
+    }
+  }
+  at.step = static_cast<int64_t>(at.epoch + 1) * per_epoch;
+  for (auto& c : components_) c->on_epoch_end(at);
+  if (options_.average_batch_norm_statistics) dist::average_batch_norm_statistics(model_, collective_);
+}
+
+void Trainer::train(StageRecord& record, nn::DataLoader& loader, const TrainLength& length, compression::StepInfo& at) {
+  prepare_training();
+  Loop loop;
+  loop.optimizer = make_optimizer(options_.optimizer, trained_);
+  loop.lr_schedule = make_lr_schedule(options_.lr_schedule, base_lr(options_.optimizer), length.total_steps);
+  if (options_.resume) {
+    loop.progress = *options_.resume;
+    if (options_.after_attach) options_.after_attach(trained_);
+    loop.optimizer->load_state(loop.progress.optimizer);
+    loop.progress.optimizer.clear();
+  }
+  model_.train();
+  const int64_t per_epoch = length.steps_per_epoch;
+  const int64_t done = loop.progress.step;
+  const int first_epoch = per_epoch > 0 ? static_cast<int>(std::min<int64_t>(done / per_epoch, options_.epochs)) : 0;
+  // A checkpoint taken after an epoch's last step resumes inside that epoch (its end hooks
+  // have not run yet), with every batch already done.
+  const int resume_epoch = per_epoch > 0 && done > 0 && done % per_epoch == 0 ? first_epoch - 1 : first_epoch;
+  for (int epoch = std::max(0, resume_epoch); epoch < options_.epochs; ++epoch) {
+    at.epoch = epoch;
+    train_epoch(loop, loader, at, per_epoch);
+  }
+  reducer_.reset();
+  sync_bn_.reset();
+  record.steps = loop.progress.steps;
+  record.skipped_steps = loop.progress.skipped;
+  record.train_loss = record.steps ? loop.progress.loss_sum / record.steps : 0;
+}
+
 StageRecord Trainer::run() {
   const auto start = std::chrono::steady_clock::now();
   StageRecord record;
@@ -130,114 +255,12 @@ StageRecord Trainer::run() {
                                          .num_shards = collective_.size(), .shard = collective_.rank()});
   const TrainLength length = train_length(static_cast<int64_t>(options_.train->size()), options_.batch_size,
                                           options_.epochs, options_.max_steps_per_epoch, collective_.size());
-  const int64_t per_epoch = length.steps_per_epoch;
-  compression::StepInfo at{0, 0, per_epoch, calibration_only ? 0 : length.total_steps};
+  compression::StepInfo at{0, 0, length.steps_per_epoch, calibration_only ? 0 : length.total_steps};
   for (auto& c : components_) c->on_stage_begin(at);
-
   if (calibration_only) {
     calibrate();
   } else {
-    // Marked after the components attached (their rewrites keep the marks), removed before
-    // they finalize (folding, export) and before evaluation.
-    if (options_.sync_batch_norm && collective_.size() > 1) {
-      sync_bn_ = std::make_unique<dist::SyncBatchNorm>(model_, collective_);
-    }
-    trained_ = model_.named_parameters();
-    for (const auto& c : components_) {
-      for (auto& p : c->trainable_parameters()) trained_.push_back(std::move(p));
-    }
-    if (collective_.size() > 1) {
-      // Every rank starts from rank 0's values (initialisations may differ per process).
-      dist::broadcast_parameters(model_, collective_);
-      std::vector<Tensor> own;
-      for (const auto& c : components_) {
-        for (auto& [name, p] : c->trainable_parameters()) own.push_back(p.value());
-      }
-      collective_.broadcast_many(own, 0);
-    }
-    if (collective_.size() > 1) {
-      reducer_ = std::make_unique<dist::GradientReducer>(collective_, trained_,
-                                                         dist::ReducerOptions{.overlap = options_.overlap_allreduce});
-    }
-    auto optimizer = make_optimizer(options_.optimizer, trained_);
-    const auto lr_schedule = make_lr_schedule(options_.lr_schedule, base_lr(options_.optimizer), length.total_steps);
-    TrainProgress progress;
-    if (options_.resume) {
-      progress = *options_.resume;
-      if (options_.after_attach) options_.after_attach(trained_);
-      optimizer->load_state(progress.optimizer);
-      progress.optimizer.clear();
-    }
-    model_.train();
-    auto window_start = std::chrono::steady_clock::now();
-    std::vector<std::pair<std::string, double>> step_terms;
-    const int first_epoch = per_epoch > 0 ? static_cast<int>(std::min<int64_t>(progress.step / per_epoch, options_.epochs)) : 0;
-    // A checkpoint taken after an epoch's last step resumes inside that epoch (its end hooks
-    // have not run yet), with every batch already done.
-    const int resume_epoch = per_epoch > 0 && progress.step > 0 && progress.step % per_epoch == 0 ? first_epoch - 1 : first_epoch;
-    for (int epoch = std::max(0, resume_epoch); epoch < options_.epochs; ++epoch) {
-      at.epoch = epoch;
-      at.step = static_cast<int64_t>(epoch) * per_epoch;
-      const int64_t skip = std::max<int64_t>(0, progress.step - at.step);
-      loader.set_epoch(epoch);
-      for (auto& c : components_) c->on_epoch_begin(at);
-      int64_t i = 0;
-      if (skip < per_epoch) {
-        for (const nn::Batch& b : loader) {
-          if (i >= per_epoch) break;
-          if (i++ < skip) {
-            ++at.step;
-            continue;
-          }
-          lr_schedule->apply(*optimizer, at.step);
-          double loss = 0;
-          const bool took = train_step(b, at, loss, step_terms);
-          if (!took) {
-            optimizer->zero_grad();
-            ++progress.skipped;
-            if (++progress.bad_in_a_row >= options_.max_nonfinite_steps) explain_nonfinite(b);
-          } else {
-            progress.bad_in_a_row = 0;
-            optimizer->step();
-            optimizer->zero_grad();
-            for (auto& c : components_) c->on_after_step(at);
-            progress.loss_sum += loss;
-            progress.window_sum += loss;
-            for (const auto& [term, value] : step_terms) progress.window_terms[term] += value;
-            ++progress.window;
-            ++progress.steps;
-          }
-          ++at.step;
-          progress.step = at.step;
-          if (options_.on_log && took &&
-              (at.step % options_.log_every == 0 || at.step == at.total_steps)) {
-            const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - window_start).count();
-            // In the order the step added them (every step adds the same terms).
-            std::vector<std::pair<std::string, double>> terms;
-            for (const auto& [term, value] : step_terms) {
-              terms.emplace_back(term, progress.window_terms[term] / static_cast<double>(progress.window));
-            }
-            options_.on_log({epoch, at.step, at.total_steps, progress.window_sum / progress.window, optimizer->lr(),
-                             secs > 0 ? progress.window * options_.batch_size * collective_.size() / secs : 0,
-                             std::move(terms)});
-            progress.window_sum = 0;
-            progress.window_terms.clear();
-            progress.window = 0;
-            window_start = std::chrono::steady_clock::now();
-          }
-          if (options_.on_step_end) options_.on_step_end({progress, *optimizer, trained_, i == per_epoch});
-        }
-      }
-      at.step = static_cast<int64_t>(epoch + 1) * per_epoch;
-      for (auto& c : components_) c->on_epoch_end(at);
-      if (options_.average_batch_norm_statistics) dist::average_batch_norm_statistics(model_, collective_);
-    }
-    reducer_.reset();
-    sync_bn_.reset();
-    record.steps = progress.steps;
-    record.skipped_steps = progress.skipped;
-    const double loss_sum = progress.loss_sum;
-    record.train_loss = record.steps ? loss_sum / record.steps : 0;
+    train(record, loader, length, at);
   }
   for (auto& c : components_) c->finalize(model_);
   if (options_.eval) {

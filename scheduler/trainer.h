@@ -116,6 +116,9 @@ namespace dist {
 class GradientReducer;
 class SyncBatchNorm;
 }
+namespace nn {
+class DataLoader;
+}
 
 class Trainer {
  public:
@@ -125,7 +128,19 @@ class Trainer {
   StageRecord run();
 
  private:
+  struct Loop;
   void calibrate();
+  // Trains the stage's epochs (from where options.resume left off) into record's steps,
+  // skipped steps and train loss.
+  void train(StageRecord& record, nn::DataLoader& loader, const TrainLength& length, compression::StepInfo& at);
+  // Before training: SyncBatchNorm marks, the trained parameters, rank 0's values on every
+  // rank, the gradient reducer.
+  void prepare_training();
+  // One epoch (at.epoch): its batches after those a resumed run has done, then its end hooks.
+  void train_epoch(Loop& loop, nn::DataLoader& loader, compression::StepInfo& at, int64_t per_epoch);
+  // One batch: the optimizer step (or a skipped non-finite one), the log line, on_step_end.
+  void take_step(Loop& loop, const nn::Batch& batch, compression::StepInfo& at, bool epoch_end);
+  void log_window(Loop& loop, const compression::StepInfo& at);
   // The step's loss and its terms (StepLog::terms); false when the loss was not finite.
   bool train_step(const nn::Batch& batch, const compression::StepInfo& at, double& loss_out,
                   std::vector<std::pair<std::string, double>>& terms_out);

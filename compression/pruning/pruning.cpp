@@ -53,6 +53,154 @@ Tensor nonzero_mask(const Tensor& w) {
   return m;
 }
 
+// What the options select: trainable parameters, include / exclude patterns and per-weight
+// overrides; what they leave dense, with the reason.
+class Selection {
+ public:
+  Selection(const PruningOptions& o, const nn::GraphModule& model)
+      : o_(o), include_(compile(o.include, "include")), exclude_(compile(o.exclude, "exclude")) {
+    for (const auto& [n, v] : model.named_parameters()) params_.insert(n);
+    for (const auto& ov : o.overrides) overrides_.push_back(compile({ov.match}, "override")[0]);
+  }
+
+  const PruningOptions& options() const { return o_; }
+  bool is_param(const std::string& name) const { return params_.count(name) > 0; }
+  bool has_include() const { return !include_.empty(); }
+  bool included(const std::string& name) const { return any_match(include_, name); }
+  bool excluded(const std::string& name) const { return any_match(exclude_, name); }
+
+  // The first override whose pattern matches one of the names.
+  const PruningOverride* override_for(const std::vector<std::string>& names) const {
+    for (size_t i = 0; i < o_.overrides.size(); ++i) {
+      for (const auto& n : names) if (std::regex_match(n, overrides_[i])) return &o_.overrides[i];
+    }
+    return nullptr;
+  }
+
+  // The final sparsity: the override's, the options', or the N:M pattern's own.
+  double target(const PruningOverride* ov, const Pattern& p, const std::string& where) const {
+    std::optional<double> s = ov && ov->sparsity ? ov->sparsity : o_.target_sparsity;
+    if (!s) {
+      TAMP_CHECK(p.kind == PatternKind::kNofM, "pattern {} needs a target sparsity (for {})", p.str(), where);
+      s = p.max_sparsity();
+    }
+    check_sparsity(*s, p, where);
+    return *s;
+  }
+
+  void skip(const std::string& name, const std::string& op, const std::string& pattern, std::string why) {
+    skipped.push_back({name, op, pattern, 0, 0, std::move(why)});
+  }
+
+  std::vector<Pruning::LayerReport> skipped;
+
+ private:
+  const PruningOptions& o_;
+  std::set<std::string> params_;
+  std::vector<std::regex> include_, exclude_, overrides_;
+};
+
+std::vector<HeadTarget> select_heads(const nn::Graph& g, Selection& sel, const Pattern& pattern) {
+  const auto blocks = find_attention_blocks(g);
+  if (blocks.empty()) {
+    throw Error("the head pattern found no attention block in the graph", ErrorKind::kInvalidInput,
+                "tamp recognises Q/K/V MatMul projections split by Reshape + Transpose, Softmax and a "
+                "merging Reshape + MatMul (compression/pruning/heads.h)");
+  }
+  std::vector<HeadTarget> heads;
+  for (const auto& b : blocks) {
+    const std::vector<std::string> names{b.name, b.q_weight, b.k_weight, b.v_weight, b.o_weight};
+    bool excluded = false;
+    for (const auto& n : names) excluded = excluded || sel.excluded(n);
+    const PruningOverride* ov = sel.override_for(names);
+    if (excluded || (ov && ov->exclude) || (sel.has_include() && !sel.included(b.name))) {
+      sel.skip(b.name, "attention", "head", "excluded");
+      continue;
+    }
+    for (const auto& n : {b.q_weight, b.k_weight, b.v_weight, b.o_weight}) {
+      TAMP_CHECK(sel.is_param(n), "attention block '{}': '{}' is not a trainable parameter", b.name, n);
+    }
+    heads.push_back({b, sel.target(ov, pattern, fmt::format("attention block '{}'", b.name)), 0,
+                     sel.options().global && !(ov && ov->sparsity)});
+  }
+  return heads;
+}
+
+// Channel pattern: the parameters indexed by the weight's output channel (its bias, the biases
+// of the depthwise Convs and the scale and bias of the BatchNormalizations that follow).
+std::vector<std::string> channel_followers(const nn::Graph& g, const PrunableWeight& w, const Selection& sel) {
+  std::vector<std::string> followers;
+  if (!w.bias.empty()) followers.push_back(w.bias);
+  for (int dw : w.depthwise) {  // a depthwise filter reads zeros; its bias would not stay zero
+    const nn::Node& n = g.nodes[dw];
+    if (n.inputs.size() < 3 || n.inputs[2].empty()) continue;
+    TAMP_CHECK(sel.is_param(n.inputs[2]), "channel pruning of '{}': {} '{}' bias '{}' is not a trainable parameter",
+               w.weight, n.op_type, n.name, n.inputs[2]);
+    followers.push_back(n.inputs[2]);
+  }
+  for (int bn : w.batch_norms) {
+    const nn::Node& n = g.nodes[bn];
+    for (size_t k = 1; k <= 2 && k < n.inputs.size(); ++k) {
+      const std::string v = resolve_initializer(g, n.inputs[k]);
+      TAMP_CHECK(sel.is_param(v), "channel pruning of '{}': {} '{}' input '{}' is not a trainable parameter",
+                 w.weight, n.op_type, n.name, n.inputs[k]);
+      followers.push_back(v);
+    }
+  }
+  return followers;
+}
+
+// Why `w` cannot be pruned with `p` ("" when it can).
+std::string prune_problem(const PrunableWeight& w, const Pattern& p, const Selection& sel) {
+  std::string problem = divisibility_problem(p, w.layout);
+  if (problem.empty() && p.kind == PatternKind::kChannel) problem = w.channel_problem;
+  if (problem.empty() && !sel.is_param(w.weight)) problem = "it is not a trainable parameter";
+  return problem;
+}
+
+// The weight as a target, or nothing when the options leave it out or dense.
+std::optional<WeightTarget> select_weight(const nn::Graph& g, PrunableWeight w, Selection& sel, const Pattern& pattern) {
+  const PruningOptions& o = sel.options();
+  const bool op_selected = std::count(o.op_types.begin(), o.op_types.end(), w.op_type) &&
+                           !std::count(o.exclude_op_types.begin(), o.exclude_op_types.end(), w.op_type);
+  if (!op_selected) return std::nullopt;
+  const PruningOverride* ov = sel.override_for({w.weight});
+  const bool included = sel.included(w.weight);
+  if (sel.has_include() && !included) return std::nullopt;
+  if (sel.excluded(w.weight) || (ov && ov->exclude)) {
+    sel.skip(w.weight, w.op_type, pattern.str(), "excluded");
+    return std::nullopt;
+  }
+  const Pattern p = ov && ov->pattern ? Pattern::parse(*ov->pattern) : pattern;
+  TAMP_CHECK(p.kind != PatternKind::kHead, "override for '{}': the head pattern applies to a whole model", w.weight);
+  if (const std::string problem = prune_problem(w, p, sel); !problem.empty()) {
+    if (included || ov != nullptr) {  // named by the user: refused rather than skipped
+      throw Error(fmt::format("cannot prune '{}' {} ({} weight) with pattern {}: {}", w.weight,
+                              to_string(w.layout.shape), w.op_type, p.str(), problem),
+                  ErrorKind::kInvalidInput, "exclude it, or give it another pattern with an override");
+    }
+    sel.skip(w.weight, w.op_type, p.str(), problem);
+    return std::nullopt;
+  }
+  WeightTarget t;
+  t.sparsity = sel.target(ov, p, fmt::format("'{}'", w.weight));
+  t.pattern = p;
+  t.global = o.global && !(ov && ov->sparsity) && p.kind != PatternKind::kNofM;
+  if (p.kind == PatternKind::kChannel) t.followers = channel_followers(g, w, sel);
+  t.info = std::move(w);
+  return t;
+}
+
+std::vector<WeightTarget> select_weights(const nn::Graph& g, Selection& sel, const Pattern& pattern) {
+  std::vector<WeightTarget> weights;
+  std::set<std::string> seen;
+  for (auto& w : find_prunable_weights(g)) {
+    if (!seen.insert(w.weight).second) continue;  // a shared weight: its first use decides
+    if (auto t = select_weight(g, std::move(w), sel, pattern)) weights.push_back(std::move(*t));
+  }
+  return weights;
+}
+
 }  // namespace
 
 Pruning::Pruning(PruningOptions options) : impl_(std::make_unique<Impl>()) {
@@ -72,113 +220,13 @@ void Pruning::attach(nn::GraphModule& model, nn::Collective&) {
   Impl& I = *impl_;
   TAMP_CHECK(!I.model, "a Pruning component attaches to one model once");
   I.model = &model;
-  const PruningOptions& o = I.options;
-  const nn::Graph& g = model.graph();
-  std::set<std::string> params;
-  for (const auto& [n, v] : model.named_parameters()) params.insert(n);
-  const auto include = compile(o.include, "include");
-  const auto exclude = compile(o.exclude, "exclude");
-  std::vector<std::regex> override_res;
-  for (const auto& ov : o.overrides) override_res.push_back(compile({ov.match}, "override")[0]);
-  auto find_override = [&](const std::vector<std::string>& names) -> const PruningOverride* {
-    for (size_t i = 0; i < o.overrides.size(); ++i) {
-      for (const auto& n : names) if (std::regex_match(n, override_res[i])) return &o.overrides[i];
-    }
-    return nullptr;
-  };
-  auto skip = [&](const std::string& name, const std::string& op, const std::string& pattern, std::string why) {
-    I.skipped.push_back({name, op, pattern, 0, 0, std::move(why)});
-  };
-  auto resolve_target = [&](const PruningOverride* ov, const Pattern& p, const std::string& where) {
-    std::optional<double> s = ov && ov->sparsity ? ov->sparsity : o.target_sparsity;
-    if (!s) {
-      TAMP_CHECK(p.kind == PatternKind::kNofM, "pattern {} needs a target sparsity (for {})", p.str(), where);
-      s = p.max_sparsity();
-    }
-    check_sparsity(*s, p, where);
-    return *s;
-  };
-
+  Selection sel(I.options, model);
   if (I.pattern.kind == PatternKind::kHead) {
-    const auto blocks = find_attention_blocks(g);
-    if (blocks.empty()) {
-      throw Error("the head pattern found no attention block in the graph", ErrorKind::kInvalidInput,
-                  "tamp recognises Q/K/V MatMul projections split by Reshape + Transpose, Softmax and a "
-                  "merging Reshape + MatMul (compression/pruning/heads.h)");
-    }
-    for (const auto& b : blocks) {
-      const std::vector<std::string> names{b.name, b.q_weight, b.k_weight, b.v_weight, b.o_weight};
-      bool excluded = false;
-      for (const auto& n : names) excluded = excluded || any_match(exclude, n);
-      const PruningOverride* ov = find_override(names);
-      if (excluded || (ov && ov->exclude) || (!include.empty() && !any_match(include, b.name))) {
-        skip(b.name, "attention", "head", "excluded");
-        continue;
-      }
-      for (const auto& n : {b.q_weight, b.k_weight, b.v_weight, b.o_weight}) {
-        TAMP_CHECK(params.count(n), "attention block '{}': '{}' is not a trainable parameter", b.name, n);
-      }
-      HeadTarget t{b, resolve_target(ov, I.pattern, fmt::format("attention block '{}'", b.name)), 0,
-                   o.global && !(ov && ov->sparsity)};
-      I.heads.push_back(std::move(t));
-    }
+    I.heads = select_heads(model.graph(), sel, I.pattern);
   } else {
-    std::set<std::string> seen;
-    for (auto& w : find_prunable_weights(g)) {
-      if (!seen.insert(w.weight).second) continue;  // a shared weight: its first use decides
-      const bool op_selected = std::count(o.op_types.begin(), o.op_types.end(), w.op_type) &&
-                               !std::count(o.exclude_op_types.begin(), o.exclude_op_types.end(), w.op_type);
-      if (!op_selected) continue;
-      const PruningOverride* ov = find_override({w.weight});
-      const bool included = any_match(include, w.weight);
-      if (!include.empty() && !included) continue;
-      if (any_match(exclude, w.weight) || (ov && ov->exclude)) {
-        skip(w.weight, w.op_type, I.pattern.str(), "excluded");
-        continue;
-      }
-      const Pattern p = ov && ov->pattern ? Pattern::parse(*ov->pattern) : I.pattern;
-      TAMP_CHECK(p.kind != PatternKind::kHead, "override for '{}': the head pattern applies to a whole model",
-                 w.weight);
-      const bool named = included || ov != nullptr;
-      std::string problem = divisibility_problem(p, w.layout);
-      if (problem.empty() && p.kind == PatternKind::kChannel) problem = w.channel_problem;
-      if (problem.empty() && !params.count(w.weight)) problem = "it is not a trainable parameter";
-      if (!problem.empty()) {
-        if (named) {
-          throw Error(fmt::format("cannot prune '{}' {} ({} weight) with pattern {}: {}", w.weight,
-                                  to_string(w.layout.shape), w.op_type, p.str(), problem),
-                      ErrorKind::kInvalidInput, "exclude it, or give it another pattern with an override");
-        }
-        skip(w.weight, w.op_type, p.str(), problem);
-        continue;
-      }
-      WeightTarget t;
-      t.sparsity = resolve_target(ov, p, fmt::format("'{}'", w.weight));
-      t.pattern = p;
-      t.global = o.global && !(ov && ov->sparsity) && p.kind != PatternKind::kNofM;
-      if (p.kind == PatternKind::kChannel) {
-        if (!w.bias.empty()) t.followers.push_back(w.bias);
-        for (int dw : w.depthwise) {  // a depthwise filter reads zeros; its bias would not stay zero
-          const nn::Node& n = g.nodes[dw];
-          if (n.inputs.size() < 3 || n.inputs[2].empty()) continue;
-          TAMP_CHECK(params.count(n.inputs[2]), "channel pruning of '{}': {} '{}' bias '{}' is not a trainable parameter",
-                     w.weight, n.op_type, n.name, n.inputs[2]);
-          t.followers.push_back(n.inputs[2]);
-        }
-        for (int bn : w.batch_norms) {
-          const nn::Node& n = g.nodes[bn];
-          for (size_t k = 1; k <= 2 && k < n.inputs.size(); ++k) {
-            const std::string v = resolve_initializer(g, n.inputs[k]);
-            TAMP_CHECK(params.count(v), "channel pruning of '{}': {} '{}' input '{}' is not a trainable parameter",
-                       w.weight, n.op_type, n.name, n.inputs[k]);
-            t.followers.push_back(v);
-          }
-        }
-      }
-      t.info = std::move(w);
-      I.weights.push_back(std::move(t));
-    }
+    I.weights = select_weights(model.graph(), sel, I.pattern);
   }
+  I.skipped = std::move(sel.skipped);
   if (I.weights.empty() && I.heads.empty()) {
     std::string reasons;
     for (const auto& s : I.skipped) reasons += fmt::format("\n  {} ({}): {}", s.weight, s.op_type, s.skipped);
@@ -186,38 +234,40 @@ void Pruning::attach(nn::GraphModule& model, nn::Collective&) {
                             reasons.empty() ? std::string(" (no Conv/Gemm/MatMul weight selected)") : reasons),
                 ErrorKind::kInvalidInput);
   }
+  I.add_masks();
+  I.lock_existing_heads();
+  I.sync_followers();
+}
 
-  // Masks: exact zeros of a target weight count as pruned; followers start from its rows.
+void Pruning::Impl::add_masks() {
   double global_zeros = 0, global_total = 0;
-  for (auto& t : I.weights) {
-    const Variable p = model.parameter(t.info.weight);
+  for (auto& t : weights) {
+    const Variable p = model->parameter(t.info.weight);
     const Tensor mask = nonzero_mask(p.value());
     t.initial = mask_sparsity(mask);
     if (t.global) {
       global_zeros += t.initial * static_cast<double>(mask.numel());
       global_total += static_cast<double>(mask.numel());
     }
-    I.masks.add(t.info.weight, p, mask);
-    I.params[t.info.weight] = p;
-    I.trackers.emplace(t.info.weight, ScoreTracker(o.criterion));
+    masks.add(t.info.weight, p, mask);
+    params[t.info.weight] = p;
+    trackers.emplace(t.info.weight, ScoreTracker(options.criterion));
     for (const auto& f : t.followers) {
-      if (!I.masks.has(f)) I.masks.add(f, model.parameter(f), Tensor::ones(model.parameter(f).shape()));
+      if (!masks.has(f)) masks.add(f, model->parameter(f), Tensor::ones(model->parameter(f).shape()));
     }
   }
-  for (auto& t : I.heads) {
+  for (auto& t : heads) {
     for (const auto& s : head_slices(t.block, 0)) {
-      if (!I.masks.has(s.param)) {
-        I.masks.add(s.param, model.parameter(s.param), Tensor::ones(model.parameter(s.param).shape()));
+      if (!masks.has(s.param)) {
+        masks.add(s.param, model->parameter(s.param), Tensor::ones(model->parameter(s.param).shape()));
       }
     }
     for (const auto& n : {t.block.q_weight, t.block.k_weight, t.block.v_weight, t.block.o_weight}) {
-      I.trackers.emplace(n, ScoreTracker(o.criterion));
-      I.params[n] = model.parameter(n);
+      trackers.emplace(n, ScoreTracker(options.criterion));
+      params[n] = model->parameter(n);
     }
   }
-  I.global_initial = global_total > 0 ? global_zeros / global_total : 0;
-  I.lock_existing_heads();
-  I.sync_followers();
+  global_initial = global_total > 0 ? global_zeros / global_total : 0;
 }
 
 void Pruning::on_stage_begin(const StepInfo& at) {

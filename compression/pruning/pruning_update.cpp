@@ -30,6 +30,30 @@ struct PendingWeight {
   Units units;               // unstructured / block / channel
 };
 
+// A candidate per head of `t`: the mean of its slices' scores over the projections; a head
+// whose V columns are masked already is kPruned.
+std::vector<Candidate> head_candidates(const HeadTarget& t, int32_t owner, const std::map<std::string, Tensor>& scores,
+                                       const Tensor& vmask) {
+  std::vector<Candidate> c;
+  for (int64_t h = 0; h < t.block.heads; ++h) {
+    double sum = 0;
+    int64_t count = 0;
+    for (const auto& s : head_slices(t.block, h)) {
+      if (!scores.count(s.param)) continue;  // biases do not score
+      const float* sp = scores.at(s.param).data<float>();
+      for_slice(scores.at(s.param).shape(), s.axis, s.begin, s.end, [&](int64_t k) {
+        sum += sp[k];
+        ++count;
+      });
+    }
+    bool pruned = true;
+    for_slice(vmask.shape(), 1, h * t.block.head_dim, (h + 1) * t.block.head_dim,
+              [&](int64_t k) { pruned = pruned && vmask.data<float>()[k] == 0; });
+    c.push_back({pruned ? kPruned : sum / static_cast<double>(std::max<int64_t>(count, 1)), 1, owner, h});
+  }
+  return c;
+}
+
 }  // namespace
 
 void Pruning::Impl::observe() {
@@ -77,11 +101,7 @@ void Pruning::Impl::lock_existing_heads() {
       for_slice(v.shape(), 1, h * t.block.head_dim, (h + 1) * t.block.head_dim,
                 [&](int64_t i) { zero = zero && v.data<float>()[i] == 0; });
       if (!zero) continue;
-      for (const auto& s : head_slices(t.block, h)) {
-        Tensor& m = masks.mask(s.param);
-        for_slice(m.shape(), s.axis, s.begin, s.end, [&](int64_t i) { zero_at(m, i); });
-        masks.refresh(s.param);
-      }
+      zero_head(t.block, h);
     }
     t.initial = head_fraction(t);
   }
@@ -104,12 +124,23 @@ void Pruning::Impl::sync_followers() {
   }
 }
 
-void Pruning::Impl::update(int64_t step, bool final) {
-  auto target_of = [&](double initial, double fin) {
-    return final || !clock ? fin : clock->target(step, initial, fin);
-  };
+double Pruning::Impl::target_at(int64_t step, bool final, double initial, double fin) const {
+  return final || !clock ? fin : clock->target(step, initial, fin);
+}
 
-  // Weights: layer-wise targets directly, global ones into one pool.
+void Pruning::Impl::update(int64_t step, bool final) {
+  update_weights(step, final);
+  sync_followers();
+  update_heads(step, final);
+  masks.apply_to_values();
+  masks.apply_to_grads();
+  for (auto& [name, tracker] : trackers) tracker.after_update();
+  last_update = step;
+  if (final || (clock && step >= clock->end())) final_done = true;
+}
+
+// Layer-wise targets prune directly; global ones pool their units and prune the lowest.
+void Pruning::Impl::update_weights(int64_t step, bool final) {
   std::vector<PendingWeight> pending;
   std::vector<Candidate> pool;
   double pool_total = 0, pool_zeros = 0, global_final = 0;
@@ -123,12 +154,12 @@ void Pruning::Impl::update(int64_t step, bool final) {
       pool_total += numel;
       pool_zeros += zeros;
       global_final = t.sparsity;
-    } else if (target_of(t.initial, t.sparsity) * numel <= zeros + 0.5) {
+    } else if (target_at(step, final, t.initial, t.sparsity) * numel <= zeros + 0.5) {
       continue;  // nothing new to prune
     }
     pending.push_back({i, std::move(mv), {}});
   }
-  const double global_target = target_of(global_initial, global_final) * pool_total;
+  const double global_target = target_at(step, final, global_initial, global_final) * pool_total;
   const bool pool_active = pool_total > 0 && global_target > pool_zeros + 0.5;
 
   for (auto& p : pending) {
@@ -139,7 +170,7 @@ void Pruning::Impl::update(int64_t step, bool final) {
     std::vector<float> sv;
     TAMP_WITH_CONTEXT(fmt::format("pruning '{}'", t.info.weight),
                       sv = to_view(trackers.at(t.info.weight).scores(param.value()), l));
-    const double target = target_of(t.initial, t.sparsity);
+    const double target = target_at(step, final, t.initial, t.sparsity);
     if (t.pattern.kind == PatternKind::kNofM) {
       prune_n_of_m(sv, t.pattern, l, target, p.mask);
       continue;
@@ -166,15 +197,24 @@ void Pruning::Impl::update(int64_t step, bool final) {
     m.copy_from(from_view(p.mask, t.info.layout, m.dtype()));
     masks.refresh(t.info.weight);
   }
-  sync_followers();
+}
 
-  // Attention heads: units are whole heads, scored by the mean over the four projections.
+void Pruning::Impl::zero_head(const AttentionBlock& block, int64_t h) {
+  for (const auto& s : head_slices(block, h)) {
+    Tensor& m = masks.mask(s.param);
+    for_slice(m.shape(), s.axis, s.begin, s.end, [&](int64_t i) { zero_at(m, i); });
+    masks.refresh(s.param);
+  }
+}
+
+// Units are whole heads, scored by the mean over the four projections.
+void Pruning::Impl::update_heads(int64_t step, bool final) {
   std::vector<Candidate> head_pool;
   double head_pool_target = 0;
   std::vector<std::pair<size_t, std::vector<Candidate>>> head_local;
   for (size_t i = 0; i < heads.size(); ++i) {
     const HeadTarget& t = heads[i];
-    const double target = target_of(t.initial, t.sparsity) * static_cast<double>(t.block.heads);
+    const double target = target_at(step, final, t.initial, t.sparsity) * static_cast<double>(t.block.heads);
     const auto already = static_cast<double>(pruned_heads(t));
     if (!t.global && target <= already + 0.5) continue;
     std::map<std::string, Tensor> scores;
@@ -182,25 +222,8 @@ void Pruning::Impl::update(int64_t step, bool final) {
       TAMP_WITH_CONTEXT(fmt::format("pruning heads of '{}'", t.block.name),
                         scores[n] = trackers.at(n).scores(masks.param(n).value()));
     }
-    std::vector<Candidate> c;
-    const Tensor vmask = masks.mask(t.block.v_weight).to(DType::kFloat32);
-    for (int64_t h = 0; h < t.block.heads; ++h) {
-      double sum = 0;
-      int64_t count = 0;
-      for (const auto& s : head_slices(t.block, h)) {
-        if (!scores.count(s.param)) continue;  // biases do not score
-        const float* sp = scores.at(s.param).data<float>();
-        for_slice(scores.at(s.param).shape(), s.axis, s.begin, s.end, [&](int64_t k) {
-          sum += sp[k];
-          ++count;
-        });
-      }
-      bool pruned = true;
-      for_slice(vmask.shape(), 1, h * t.block.head_dim, (h + 1) * t.block.head_dim,
-                [&](int64_t k) { pruned = pruned && vmask.data<float>()[k] == 0; });
-      c.push_back({pruned ? kPruned : sum / static_cast<double>(std::max<int64_t>(count, 1)), 1,
-                   static_cast<int32_t>(i), h});
-    }
+    std::vector<Candidate> c =
+        head_candidates(t, static_cast<int32_t>(i), scores, masks.mask(t.block.v_weight).to(DType::kFloat32));
     if (t.global) {
       head_pool.insert(head_pool.end(), c.begin(), c.end());
       head_pool_target += target;
@@ -210,24 +233,13 @@ void Pruning::Impl::update(int64_t step, bool final) {
   }
   auto prune_heads = [&](const std::vector<Candidate>& c, const std::vector<char>& chosen) {
     for (size_t k = 0; k < c.size(); ++k) {
-      if (!chosen[k]) continue;
-      for (const auto& s : head_slices(heads[c[k].owner].block, c[k].unit)) {
-        Tensor& m = masks.mask(s.param);
-        for_slice(m.shape(), s.axis, s.begin, s.end, [&](int64_t i) { zero_at(m, i); });
-        masks.refresh(s.param);
-      }
+      if (chosen[k]) zero_head(heads[c[k].owner].block, c[k].unit);
     }
   };
   for (const auto& [i, c] : head_local) {
-    prune_heads(c, select_lowest(c, target_of(heads[i].initial, heads[i].sparsity) * heads[i].block.heads));
+    prune_heads(c, select_lowest(c, target_at(step, final, heads[i].initial, heads[i].sparsity) * heads[i].block.heads));
   }
   if (!head_pool.empty()) prune_heads(head_pool, select_lowest(head_pool, head_pool_target));
-
-  masks.apply_to_values();
-  masks.apply_to_grads();
-  for (auto& [name, tracker] : trackers) tracker.after_update();
-  last_update = step;
-  if (final || (clock && step >= clock->end())) final_done = true;
 }
 
 }  // namespace tamp::compression

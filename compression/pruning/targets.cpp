@@ -62,6 +62,88 @@ bool per_tensor_qdq(const nn::Graph& g, const nn::Node& n) {
 
 std::string node_label(const nn::Node& n) { return fmt::format("{} node '{}'", n.op_type, n.name); }
 
+// A value whose channels are followed; flattened: they sit in (batch, C * H * W) now.
+struct TracedValue {
+  std::string value;
+  bool flattened;
+};
+
+// A Conv / Gemm / MatMul reading the channels: a consumer whose input channels shrink with
+// them. Returns why it cannot be ("" when it can).
+std::string add_channel_consumer(const nn::Graph& g, int ci, bool flattened, int64_t channels, PrunableWeight& w) {
+  const nn::Node& c = g.nodes[ci];
+  const std::string weight = c.inputs.size() > 1 ? c.inputs[1] : "";
+  auto it = g.initializers.find(weight);
+  if (it == g.initializers.end()) {
+    return fmt::format("{} reads them with a weight that is not an initializer", node_label(c));
+  }
+  if (c.op_type == "Conv" && (c.attrs->i("group", 1) != 1 || flattened)) {
+    return fmt::format("{} is grouped or reads flattened channels", node_label(c));
+  }
+  if (c.op_type == "Gemm" && c.attrs->i("transA", 0) != 0) return fmt::format("{} has transA = 1", node_label(c));
+  if (c.op_type != "Conv" && it->second.rank() != 2) {
+    return fmt::format("{} has a weight of rank {}", node_label(c), it->second.rank());
+  }
+  ChannelConsumer cc;
+  cc.node = ci;
+  cc.weight = weight;
+  cc.layout = WeightLayout::of(c.op_type, it->second.shape(), c.op_type == "Gemm" && c.attrs->i("transB", 0) == 0);
+  cc.flattened = flattened;
+  if (cc.layout.in_channels % channels != 0 || (!flattened && cc.layout.in_channels != channels)) {
+    return fmt::format("{} reads {} input channels, not a multiple of the {} produced", node_label(c),
+                       cc.layout.in_channels, channels);
+  }
+  cc.per_channel = cc.layout.in_channels / channels;
+  w.consumers.push_back(cc);
+  return "";
+}
+
+// One consumer of a traced value: the channels go on through it (into `todo`), end in a layer
+// that reads them (w.consumers), or cannot be removed: then the reason.
+std::string follow_consumer(const nn::Graph& g, int ci, const TracedValue& item, int64_t channels, bool channels_last,
+                            PrunableWeight& w, std::vector<TracedValue>& todo) {
+  const nn::Node& c = g.nodes[ci];
+  const bool first_input = !c.inputs.empty() && c.inputs[0] == item.value &&
+                           std::count(c.inputs.begin(), c.inputs.end(), item.value) == 1;
+  if (!first_input) return fmt::format("its channels feed input of {} other than the first", node_label(c));
+  const bool elementwise = is_elementwise(g, c) || is_fake_quantize(c) || per_tensor_qdq(g, c);
+  if (channels_last && !elementwise && c.op_type != "Gemm" && c.op_type != "MatMul") {
+    return fmt::format("its channels (last axis) feed {}", node_label(c));
+  }
+  if (elementwise || is_pass_through(g, c)) {
+    if (is_fake_quantize(c)) {
+      const Tensor scale = c.inputs.size() > 1 ? constant_value(g, c.inputs[1]) : Tensor();
+      if (!scale.defined() || scale.numel() != 1) return fmt::format("its channels go through per-channel {}", node_label(c));
+    }
+    if (item.flattened && c.op_type.find("Pool") != std::string::npos) {
+      return fmt::format("{} reads flattened channels", node_label(c));
+    }
+    todo.push_back({c.outputs[0], item.flattened});
+  } else if (c.op_type == "BatchNormalization" && c.domain.empty()) {
+    if (item.flattened) return fmt::format("{} reads flattened channels", node_label(c));
+    w.batch_norms.push_back(ci);
+    todo.push_back({c.outputs[0], false});
+  } else if (c.op_type == "Flatten" && c.domain.empty()) {
+    if (c.attrs->i("axis", 1) != 1 || item.flattened) return fmt::format("{} does not flatten from axis 1", node_label(c));
+    todo.push_back({c.outputs[0], true});
+  } else if (c.op_type == "Reshape" && c.domain.empty()) {
+    const Tensor shape = c.inputs.size() > 1 ? constant_value(g, c.inputs[1]) : Tensor();
+    if (!shape.defined() || shape.numel() != 2 || shape.at(1) != -1 || shape.at(0) == -1 || item.flattened) {
+      return fmt::format("{} is not a flatten to (batch, -1) with a constant shape", node_label(c));
+    }
+    w.reshapes.push_back(ci);
+    todo.push_back({c.outputs[0], true});
+  } else if (!item.flattened && is_depthwise_over(g, c, channels)) {
+    w.depthwise.push_back(ci);
+    todo.push_back({c.outputs[0], false});
+  } else if ((c.op_type == "Conv" || c.op_type == "Gemm" || c.op_type == "MatMul") && c.domain.empty()) {
+    return add_channel_consumer(g, ci, item.flattened, channels, w);
+  } else {
+    return fmt::format("its channels feed {}", node_label(c));
+  }
+  return "";
+}
+
 // Follows the channels of `value` to the layers that read them; fills w.channel_problem on
 // the first path that cannot carry a removed channel.
 // Conv outputs carry channels on axis 1, Gemm/MatMul outputs on the last axis; only
@@ -69,105 +151,21 @@ std::string node_label(const nn::Node& n) { return fmt::format("{} node '{}'", n
 // followed for Conv producers only.
 void trace_channels(const nn::Graph& g, const std::string& start, int64_t channels, bool channels_last,
                     PrunableWeight& w) {
-  struct Item {
-    std::string value;
-    bool flattened;
-  };
-  std::vector<Item> todo{{start, false}};
+  std::vector<TracedValue> todo{{start, false}};
   std::set<std::string> seen;
-  auto fail = [&](std::string why) {
-    if (w.channel_problem.empty()) w.channel_problem = std::move(why);
-  };
   while (!todo.empty() && w.channel_problem.empty()) {
-    const Item item = todo.back();
+    const TracedValue item = todo.back();
     todo.pop_back();
     if (!seen.insert(item.value).second) continue;
     for (const auto& o : g.outputs) {
-      if (o.name == item.value) fail(fmt::format("its channels reach the graph output '{}'", o.name));
+      if (o.name == item.value && w.channel_problem.empty()) {
+        w.channel_problem = fmt::format("its channels reach the graph output '{}'", o.name);
+      }
     }
     for (int ci : g.consumers(item.value)) {
-      const nn::Node& c = g.nodes[ci];
-      const bool first_input = !c.inputs.empty() && c.inputs[0] == item.value &&
-                               std::count(c.inputs.begin(), c.inputs.end(), item.value) == 1;
-      if (!first_input) {
-        fail(fmt::format("its channels feed input of {} other than the first", node_label(c)));
-        break;
-      }
-      const bool elementwise = is_elementwise(g, c) || is_fake_quantize(c) || per_tensor_qdq(g, c);
-      if (channels_last && !elementwise && c.op_type != "Gemm" && c.op_type != "MatMul") {
-        fail(fmt::format("its channels (last axis) feed {}", node_label(c)));
-        break;
-      }
-      if (elementwise || is_pass_through(g, c)) {
-        if (is_fake_quantize(c)) {
-          const Tensor scale = c.inputs.size() > 1 ? constant_value(g, c.inputs[1]) : Tensor();
-          if (!scale.defined() || scale.numel() != 1) {
-            fail(fmt::format("its channels go through per-channel {}", node_label(c)));
-            break;
-          }
-        }
-        if (item.flattened && c.op_type.find("Pool") != std::string::npos) {
-          fail(fmt::format("{} reads flattened channels", node_label(c)));
-          break;
-        }
-        todo.push_back({c.outputs[0], item.flattened});
-      } else if (c.op_type == "BatchNormalization" && c.domain.empty()) {
-        if (item.flattened) {
-          fail(fmt::format("{} reads flattened channels", node_label(c)));
-          break;
-        }
-        w.batch_norms.push_back(ci);
-        todo.push_back({c.outputs[0], false});
-      } else if (c.op_type == "Flatten" && c.domain.empty()) {
-        if (c.attrs->i("axis", 1) != 1 || item.flattened) {
-          fail(fmt::format("{} does not flatten from axis 1", node_label(c)));
-          break;
-        }
-        todo.push_back({c.outputs[0], true});
-      } else if (c.op_type == "Reshape" && c.domain.empty()) {
-        const Tensor shape = c.inputs.size() > 1 ? constant_value(g, c.inputs[1]) : Tensor();
-        if (!shape.defined() || shape.numel() != 2 || shape.at(1) != -1 || shape.at(0) == -1 || item.flattened) {
-          fail(fmt::format("{} is not a flatten to (batch, -1) with a constant shape", node_label(c)));
-          break;
-        }
-        w.reshapes.push_back(ci);
-        todo.push_back({c.outputs[0], true});
-      } else if (!item.flattened && is_depthwise_over(g, c, channels)) {
-        w.depthwise.push_back(ci);
-        todo.push_back({c.outputs[0], false});
-      } else if ((c.op_type == "Conv" || c.op_type == "Gemm" || c.op_type == "MatMul") && c.domain.empty()) {
-        const std::string weight = c.inputs.size() > 1 ? c.inputs[1] : "";
-        auto it = g.initializers.find(weight);
-        if (it == g.initializers.end()) {
-          fail(fmt::format("{} reads them with a weight that is not an initializer", node_label(c)));
-          break;
-        }
-        if (c.op_type == "Conv" && (c.attrs->i("group", 1) != 1 || item.flattened)) {
-          fail(fmt::format("{} is grouped or reads flattened channels", node_label(c)));
-          break;
-        }
-        if (c.op_type == "Gemm" && c.attrs->i("transA", 0) != 0) {
-          fail(fmt::format("{} has transA = 1", node_label(c)));
-          break;
-        }
-        if (c.op_type != "Conv" && it->second.rank() != 2) {
-          fail(fmt::format("{} has a weight of rank {}", node_label(c), it->second.rank()));
-          break;
-        }
-        ChannelConsumer cc;
-        cc.node = ci;
-        cc.weight = weight;
-        cc.layout = WeightLayout::of(c.op_type, it->second.shape(), c.op_type == "Gemm" && c.attrs->i("transB", 0) == 0);
-        cc.flattened = item.flattened;
-        if (cc.layout.in_channels % channels != 0 || (!item.flattened && cc.layout.in_channels != channels)) {
-          fail(fmt::format("{} reads {} input channels, not a multiple of the {} produced", node_label(c),
-                           cc.layout.in_channels, channels));
-          break;
-        }
-        cc.per_channel = cc.layout.in_channels / channels;
-        w.consumers.push_back(cc);
-      } else {
-        fail(fmt::format("its channels feed {}", node_label(c)));
+      std::string why = follow_consumer(g, ci, item, channels, channels_last, w, todo);
+      if (!why.empty()) {
+        if (w.channel_problem.empty()) w.channel_problem = std::move(why);
         break;
       }
     }

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
 #include <set>
 
 namespace tamp::compression {
@@ -38,6 +39,109 @@ std::string quantization_source(const nn::Graph& graph, const std::string& value
   return v;
 }
 
+namespace {
+
+// The axis a weight input of a compute node is quantized along per channel (-1: per
+// tensor), or -2 when an initializer feeds the data input of a convolution (no pattern).
+int weight_axis(const nn::Node& n, int input, int rank) {
+  if (input == 1) {
+    if (n.op_type == "Conv") return 0;
+    if (n.op_type == "ConvTranspose") return n.attrs->i("group", 1) == 1 ? 1 : -1;
+    if (n.op_type == "Gemm") return n.attrs->i("transB", 0) ? 0 : 1;
+    if (n.op_type == "MatMul") return rank == 2 ? 1 : -1;
+    return -1;
+  }
+  return n.op_type == "Conv" || n.op_type == "ConvTranspose" ? -2 : -1;
+}
+
+// Builds a QuantPlan node by node: the weight sites, the compute nodes and the points where
+// activations are quantized.
+class Planner {
+ public:
+  Planner(const nn::Graph& g, const PlanOptions& options) : g_(g), options_(options) {
+    for (const auto& o : g.outputs) graph_outputs_.insert(o.name);
+  }
+
+  bool excluded(const nn::Node& n) const {
+    return contains(options_.exclude, n.name) || contains(options_.exclude, n.op_type);
+  }
+
+  // The node's activation inputs when it is run in int8 (its weights are recorded), else
+  // nothing.
+  std::optional<std::vector<std::string>> activation_inputs(const nn::Node& n) {
+    std::vector<std::string> acts;
+    if (is_quantizable_compute(n.op_type)) {
+      if (n.inputs.size() < 2) return std::nullopt;
+      for (int k = 0; k < 2; ++k) {
+        const std::string& in = n.inputs[static_cast<size_t>(k)];
+        if (is_float_initializer(in)) {
+          const int axis = weight_axis(n, k, g_.initializers.at(in).rank());
+          if (axis == -2) break;
+          add_weight(in, n, axis);
+        } else if (!is_constant(in)) {
+          acts.push_back(in);
+        }
+      }
+      if (acts.empty()) return std::nullopt;  // constant-folded arithmetic, nothing to run in int8
+      return acts;
+    }
+    if (n.op_type == "Add" && n.inputs.size() == 2 && !is_constant(n.inputs[0]) && !is_constant(n.inputs[1])) {
+      return n.inputs;  // a residual connection: ORT fuses it into QLinearAdd
+    }
+    return std::nullopt;
+  }
+
+  void add_point(const std::string& v) {
+    if (!v.empty() && !contains(points_, v)) points_.push_back(v);
+  }
+
+  // The value a compute op's output is quantized at: after its only consumer when that is a Relu.
+  std::string output_point(const nn::Node& n) const {
+    if (n.outputs.empty()) return {};
+    const std::string& o = n.outputs[0];
+    const auto consumers = g_.consumers(o);
+    if (options_.fuse_relu && consumers.size() == 1 && !graph_outputs_.count(o)) {
+      const nn::Node& c = g_.nodes[static_cast<size_t>(consumers[0])];
+      if (c.op_type == "Relu" && !excluded(c)) return c.outputs[0];
+    }
+    if (consumers.empty() && !graph_outputs_.count(o)) return {};
+    return o;
+  }
+
+  const std::vector<std::string>& points() const { return points_; }
+  QuantPlan plan;
+
+ private:
+  bool is_constant(const std::string& v) const {
+    if (g_.initializers.count(v)) return true;
+    const int p = g_.producer(v);
+    return p >= 0 && g_.nodes[static_cast<size_t>(p)].op_type == "Constant";
+  }
+  bool is_float_initializer(const std::string& v) const {
+    auto it = g_.initializers.find(v);
+    return it != g_.initializers.end() && it->second.dtype() == DType::kFloat32;
+  }
+  void add_weight(const std::string& w, const nn::Node& n, int axis) {
+    auto it = weight_index_.find(w);
+    if (it == weight_index_.end()) {
+      weight_index_[w] = plan.weights.size();
+      plan.weights.push_back({w, {n.name}, axis});
+      return;
+    }
+    WeightSite& site = plan.weights[it->second];
+    site.nodes.push_back(n.name);
+    if (site.axis != axis) site.axis = -1;  // tied weights read along different axes
+  }
+
+  const nn::Graph& g_;
+  const PlanOptions& options_;
+  std::set<std::string> graph_outputs_;
+  std::vector<std::string> points_;
+  std::map<std::string, size_t> weight_index_;
+};
+
+}  // namespace
+
 QuantPlan plan_quantization(const nn::Graph& g, const PlanOptions& options) {
   std::set<std::string> names, ops;
   for (const auto& n : g.nodes) {
@@ -47,89 +151,23 @@ QuantPlan plan_quantization(const nn::Graph& g, const PlanOptions& options) {
   for (const auto& e : options.exclude) {
     TAMP_CHECK(names.count(e) || ops.count(e), "exclusion '{}' names neither a node nor an op type of the graph", e);
   }
-  auto excluded = [&](const nn::Node& n) { return contains(options.exclude, n.name) || contains(options.exclude, n.op_type); };
-  auto is_constant = [&](const std::string& v) {
-    if (g.initializers.count(v)) return true;
-    const int p = g.producer(v);
-    return p >= 0 && g.nodes[static_cast<size_t>(p)].op_type == "Constant";
-  };
-  auto is_float_initializer = [&](const std::string& v) {
-    auto it = g.initializers.find(v);
-    return it != g.initializers.end() && it->second.dtype() == DType::kFloat32;
-  };
-  std::set<std::string> graph_outputs;
-  for (const auto& o : g.outputs) graph_outputs.insert(o.name);
-
-  QuantPlan plan;
-  std::vector<std::string> points;
-  auto add_point = [&](const std::string& v) { if (!v.empty() && !contains(points, v)) points.push_back(v); };
-  std::map<std::string, size_t> weight_index;
-  auto add_weight = [&](const std::string& w, const nn::Node& n, int axis) {
-    auto it = weight_index.find(w);
-    if (it == weight_index.end()) {
-      weight_index[w] = plan.weights.size();
-      plan.weights.push_back({w, {n.name}, axis});
-      return;
-    }
-    WeightSite& site = plan.weights[it->second];
-    site.nodes.push_back(n.name);
-    if (site.axis != axis) site.axis = -1;  // tied weights read along different axes
-  };
-  // The value a compute op's output is quantized at: after its only consumer when that is a Relu.
-  auto output_point = [&](const nn::Node& n) -> std::string {
-    if (n.outputs.empty()) return {};
-    const std::string& o = n.outputs[0];
-    const auto consumers = g.consumers(o);
-    if (options.fuse_relu && consumers.size() == 1 && !graph_outputs.count(o)) {
-      const nn::Node& c = g.nodes[static_cast<size_t>(consumers[0])];
-      if (c.op_type == "Relu" && !excluded(c)) return c.outputs[0];
-    }
-    if (consumers.empty() && !graph_outputs.count(o)) return {};
-    return o;
-  };
-
+  Planner planner(g, options);
+  QuantPlan& plan = planner.plan;
   std::vector<std::pair<const nn::Node*, std::vector<std::string>>> act_inputs;
   for (const auto& n : g.nodes) {
-    if (excluded(n)) continue;
-    std::vector<std::string> acts;
-    if (is_quantizable_compute(n.op_type)) {
-      if (n.inputs.size() < 2) continue;
-      const auto& a = n.attrs;
-      for (int k = 0; k < 2; ++k) {
-        const std::string& in = n.inputs[static_cast<size_t>(k)];
-        if (is_float_initializer(in)) {
-          int axis = -1;
-          const int rank = g.initializers.at(in).rank();
-          if (k == 1) {
-            if (n.op_type == "Conv") axis = 0;
-            else if (n.op_type == "ConvTranspose") axis = a->i("group", 1) == 1 ? 1 : -1;
-            else if (n.op_type == "Gemm") axis = a->i("transB", 0) ? 0 : 1;
-            else if (n.op_type == "MatMul") axis = rank == 2 ? 1 : -1;
-          } else if (n.op_type == "Conv" || n.op_type == "ConvTranspose") {
-            axis = -2;  // an initializer as the data input: not a quantizable pattern
-          }
-          if (axis == -2) break;
-          add_weight(in, n, axis);
-        } else if (!is_constant(in)) {
-          acts.push_back(in);
-        }
-      }
-      if (acts.empty()) continue;  // constant-folded arithmetic, nothing to run in int8
-    } else if (n.op_type == "Add" && n.inputs.size() == 2 && !is_constant(n.inputs[0]) && !is_constant(n.inputs[1])) {
-      acts = n.inputs;  // a residual connection: ORT fuses it into QLinearAdd
-    } else {
-      continue;
-    }
+    if (planner.excluded(n)) continue;
+    std::optional<std::vector<std::string>> acts = planner.activation_inputs(n);
+    if (!acts) continue;
     plan.compute_nodes.push_back(n.name);
-    add_point(output_point(n));
-    act_inputs.emplace_back(&n, acts);
+    planner.add_point(planner.output_point(n));
+    act_inputs.emplace_back(&n, std::move(*acts));
   }
   for (const auto& [n, acts] : act_inputs) {
-    for (const auto& a : acts) add_point(quantization_source(g, a, points));
+    for (const auto& a : acts) planner.add_point(quantization_source(g, a, planner.points()));
   }
   // Graph order: graph inputs first, then by producer.
   std::vector<std::pair<int, std::string>> ordered;
-  for (const auto& v : points) ordered.emplace_back(g.producer(v), v);
+  for (const auto& v : planner.points()) ordered.emplace_back(g.producer(v), v);
   std::stable_sort(ordered.begin(), ordered.end(), [](const auto& x, const auto& y) { return x.first < y.first; });
   for (auto& [i, v] : ordered) plan.activations.push_back(v);
 
@@ -139,7 +177,7 @@ QuantPlan plan_quantization(const nn::Graph& g, const PlanOptions& options) {
                             options.exclude.empty() ? "" : " that is not excluded"),
                 ErrorKind::kInvalidInput);
   }
-  return plan;
+  return std::move(plan);
 }
 
 }  // namespace tamp::compression

@@ -47,6 +47,77 @@ void zero_slice(Tensor& m, int axis, int64_t begin, int64_t end) {
   pruning::for_slice(m.shape(), axis, begin, end, [&](int64_t i) { p[i] = 0; });
 }
 
+// The --exclude patterns (regular expressions over weight, block and node names).
+class Exclusions {
+ public:
+  explicit Exclusions(const std::vector<std::string>& patterns) {
+    for (const auto& e : patterns) {
+      try {
+        res_.emplace_back(e);
+      } catch (const std::regex_error& err) {
+        throw Error(fmt::format("search exclude '{}' is not a valid regular expression: {}", e, err.what()),
+                    ErrorKind::kInvalidInput);
+      }
+    }
+  }
+  bool operator()(const std::string& name) const {
+    return std::any_of(res_.begin(), res_.end(), [&](const std::regex& re) { return std::regex_match(name, re); });
+  }
+
+ private:
+  std::vector<std::regex> res_;
+};
+
+// Why the output channels of `w` cannot be searched ("" when they can); `uses`: the layers
+// reading its weight.
+std::string width_problem(const nn::Graph& g, const pruning::PrunableWeight& w, int uses) {
+  std::string problem = w.channel_problem;
+  if (problem.empty() && !w.weight_is_initializer) problem = "the weight is read through a quantizer";
+  if (problem.empty() && uses > 1) problem = "the weight is shared by several layers";
+  if (problem.empty() && !w.depthwise.empty()) problem = "its channels go through a depthwise Conv";
+  if (problem.empty() && w.layout.out < 2) problem = "it has one output channel";
+  for (int bn : w.batch_norms) {
+    for (size_t k = 1; k < 5 && k < g.nodes[bn].inputs.size() && problem.empty(); ++k) {
+      if (!g.initializers.count(g.nodes[bn].inputs[k])) problem = "a BatchNormalization input is not an initializer";
+    }
+  }
+  return problem;
+}
+
+// The parameters indexed by the output channels of `w`: bias, BatchNormalization scale and shift.
+std::vector<std::string> width_followers(const nn::Graph& g, const pruning::PrunableWeight& w) {
+  std::vector<std::string> followers;
+  if (!w.bias.empty()) followers.push_back(w.bias);
+  for (int bn : w.batch_norms) {
+    followers.push_back(g.nodes[bn].inputs[1]);
+    followers.push_back(g.nodes[bn].inputs[2]);
+  }
+  return followers;
+}
+
+// A channel's importance: |BatchNorm scale| after the layer, else the L1 norm of its weights.
+std::vector<double> channel_scores(const nn::Graph& g, const pruning::PrunableWeight& w, int out_axis) {
+  std::vector<double> score(static_cast<size_t>(w.layout.out));
+  const Tensor& wt = g.initializers.at(w.weight);
+  for (int64_t c = 0; c < w.layout.out; ++c) {
+    score[c] = w.batch_norms.empty() ? abs_sum(wt, wt.shape(), out_axis, c, c + 1)
+                                     : std::fabs(g.initializers.at(g.nodes[w.batch_norms[0]].inputs[1]).at(c));
+  }
+  return score;
+}
+
+// A head's importance: the L1 norm of its V columns and output-projection rows.
+std::vector<double> head_scores(const nn::Graph& g, const pruning::AttentionBlock& b) {
+  std::vector<double> score(static_cast<size_t>(b.heads));
+  for (int64_t h = 0; h < b.heads; ++h) {
+    const auto lo = h * b.head_dim, hi = lo + b.head_dim;
+    const Tensor& v = g.initializers.at(b.v_weight);
+    const Tensor& wo = g.initializers.at(b.o_weight);
+    score[h] = abs_sum(v, v.shape(), 1, lo, hi) + abs_sum(wo, wo.shape(), 0, lo, hi);
+  }
+  return score;
+}
+
 }  // namespace
 
 std::string dimension_kind_name(DimensionKind k) {
@@ -65,18 +136,7 @@ SearchSpace SearchSpace::of(const nn::Graph& g, const SpaceOptions& o) {
     }
   }
   TAMP_CHECK(o.channel_multiple >= 1, "channel multiple {} is below 1", o.channel_multiple);
-  std::vector<std::regex> exclude;
-  for (const auto& e : o.exclude) {
-    try {
-      exclude.emplace_back(e);
-    } catch (const std::regex_error& err) {
-      throw Error(fmt::format("search exclude '{}' is not a valid regular expression: {}", e, err.what()),
-                  ErrorKind::kInvalidInput);
-    }
-  }
-  auto excluded = [&](const std::string& name) {
-    return std::any_of(exclude.begin(), exclude.end(), [&](const std::regex& re) { return std::regex_match(name, re); });
-  };
+  const Exclusions excluded(o.exclude);
   SearchSpace s;
   std::vector<std::string> why_not;
   if (o.widths) {
@@ -84,36 +144,15 @@ SearchSpace SearchSpace::of(const nn::Graph& g, const SpaceOptions& o) {
     std::map<std::string, int> uses;
     for (const auto& w : weights) ++uses[w.weight];
     for (const auto& w : weights) {
-      std::string problem = w.channel_problem;
-      if (problem.empty() && !w.weight_is_initializer) problem = "the weight is read through a quantizer";
-      if (problem.empty() && uses[w.weight] > 1) problem = "the weight is shared by several layers";
-      if (problem.empty() && !w.depthwise.empty()) problem = "its channels go through a depthwise Conv";
-      if (problem.empty() && w.layout.out < 2) problem = "it has one output channel";
-      for (int bn : w.batch_norms) {
-        for (size_t k = 1; k < 5 && k < g.nodes[bn].inputs.size() && problem.empty(); ++k) {
-          if (!g.initializers.count(g.nodes[bn].inputs[k])) problem = "a BatchNormalization input is not an initializer";
-        }
-      }
+      std::string problem = width_problem(g, w, uses[w.weight]);
       if (problem.empty() && excluded(w.weight)) problem = "excluded";
       if (!problem.empty()) {
         why_not.push_back(fmt::format("{}: {}", w.weight, problem));
         continue;
       }
-      WidthSource src{w.weight, w.layout.kind == pruning::WeightLayout::Kind::kColumns ? 1 : 0, {}};
-      if (!w.bias.empty()) src.followers.push_back(w.bias);
-      for (int bn : w.batch_norms) {
-        src.followers.push_back(g.nodes[bn].inputs[1]);
-        src.followers.push_back(g.nodes[bn].inputs[2]);
-      }
-      std::vector<double> score(static_cast<size_t>(w.layout.out));
-      const Tensor& wt = g.initializers.at(w.weight);
-      for (int64_t c = 0; c < w.layout.out; ++c) {
-        score[c] = w.batch_norms.empty()
-                       ? abs_sum(wt, wt.shape(), src.out_axis, c, c + 1)
-                       : std::fabs(g.initializers.at(g.nodes[w.batch_norms[0]].inputs[1]).at(c));
-      }
-      s.dims_.push_back({DimensionKind::kWidth, w.weight, w.layout.out,
-                         choices_for(w.layout.out, o, o.channel_multiple), by_importance(score)});
+      WidthSource src{w.weight, w.layout.kind == pruning::WeightLayout::Kind::kColumns ? 1 : 0, width_followers(g, w)};
+      s.dims_.push_back({DimensionKind::kWidth, w.weight, w.layout.out, choices_for(w.layout.out, o, o.channel_multiple),
+                         by_importance(channel_scores(g, w, src.out_axis))});
       s.widths_.push_back(std::move(src));
     }
   }
@@ -130,14 +169,7 @@ SearchSpace SearchSpace::of(const nn::Graph& g, const SpaceOptions& o) {
                                                                             : b.heads < 2 ? "one head" : "excluded"));
         continue;
       }
-      std::vector<double> score(static_cast<size_t>(b.heads));
-      for (int64_t h = 0; h < b.heads; ++h) {
-        const auto lo = h * b.head_dim, hi = lo + b.head_dim;
-        const Tensor& v = g.initializers.at(b.v_weight);
-        const Tensor& wo = g.initializers.at(b.o_weight);
-        score[h] = abs_sum(v, v.shape(), 1, lo, hi) + abs_sum(wo, wo.shape(), 0, lo, hi);
-      }
-      s.dims_.push_back({DimensionKind::kHeads, b.name, b.heads, choices_for(b.heads, o, 1), by_importance(score)});
+      s.dims_.push_back({DimensionKind::kHeads, b.name, b.heads, choices_for(b.heads, o, 1), by_importance(head_scores(g, b))});
       s.blocks_.push_back(b);
     }
   }

@@ -109,34 +109,9 @@ void FallbackStrategy::advance(const StrategyContext& ctx) {
       }
       plan_single(ctx);
       return;
-    case Phase::kSingle: {
-      std::map<int, double> sensitivity;
-      for (size_t i = 0; i < results.size() && i < single_dims_.size(); ++i) {
-        sensitivity[single_dims_[i]] = results[i].outcome.accuracy - base_->outcome.accuracy;
-      }
-      if (best_met) {  // one op in fp32 was enough; the most accurate such trial wins ties
-        met_ = *best_met;
-        if (ctx.keep_improving) plan_refine(ctx);
-        else phase_ = Phase::kDone;
-        return;
-      }
-      double best_gain = 0;
-      for (const auto& [d, g] : sensitivity) best_gain = std::max(best_gain, g);
-      const double gap = ctx.required_accuracy - base_->outcome.accuracy;
-      if (best_gain < kWeakSignal * gap) {
-        // Ops that only hurt together (the producer and the consumer of one badly quantized
-        // activation): no single fallback shows them. The problem's quantization error
-        // (each op quantized alone) does, without trials that could stop a first-meet run
-        // on a big configuration.
-        std::map<int, double> err = ctx.problem.quantization_error();
-        if (!err.empty()) {
-          plan_cumulative(ctx, err);
-          return;
-        }
-      }
-      plan_cumulative(ctx, sensitivity);
+    case Phase::kSingle:
+      after_single(ctx, results, best_met);
       return;
-    }
     case Phase::kCumulative:
       if (!met_ && !widened_ && has_wider_fallback(ctx)) {  // bf16 everywhere was not enough: fp32
         widened_ = true;
@@ -156,6 +131,35 @@ void FallbackStrategy::advance(const StrategyContext& ctx) {
     case Phase::kDone:
       return;
   }
+}
+
+void FallbackStrategy::after_single(const StrategyContext& ctx, const std::vector<TrialRecord>& results,
+                                    const TrialRecord* best_met) {
+  std::map<int, double> sensitivity;
+  for (size_t i = 0; i < results.size() && i < single_dims_.size(); ++i) {
+    sensitivity[single_dims_[i]] = results[i].outcome.accuracy - base_->outcome.accuracy;
+  }
+  if (best_met) {  // one op in fp32 was enough; the most accurate such trial wins ties
+    met_ = *best_met;
+    if (ctx.keep_improving) plan_refine(ctx);
+    else phase_ = Phase::kDone;
+    return;
+  }
+  double best_gain = 0;
+  for (const auto& [d, g] : sensitivity) best_gain = std::max(best_gain, g);
+  const double gap = ctx.required_accuracy - base_->outcome.accuracy;
+  if (best_gain < kWeakSignal * gap) {
+    // Ops that only hurt together (the producer and the consumer of one badly quantized
+    // activation): no single fallback shows them. The problem's quantization error
+    // (each op quantized alone) does, without trials that could stop a first-meet run
+    // on a big configuration.
+    std::map<int, double> err = ctx.problem.quantization_error();
+    if (!err.empty()) {
+      plan_cumulative(ctx, err);
+      return;
+    }
+  }
+  plan_cumulative(ctx, sensitivity);
 }
 
 void FallbackStrategy::plan_global(const StrategyContext& ctx) {

@@ -109,7 +109,7 @@ class BayesianStrategy : public Strategy {
   std::optional<Config> next(const StrategyContext& ctx) override {
     const TuningSpace& space = ctx.space;
     if (ctx.history.empty()) return space.default_config();
-    if (static_cast<int>(ctx.history.size()) < kInitialTrials) return fresh_random(ctx);
+    if (static_cast<int>(ctx.history.size()) < kInitialTrials) return unseen_random_config(ctx, state_);
     const ConfigEncoding enc(space);
     std::vector<std::vector<double>> x;
     std::vector<double> y;
@@ -142,19 +142,11 @@ class BayesianStrategy : public Strategy {
         pick = c;
       }
     }
-    if (!pick) return fresh_random(ctx);
+    if (!pick) return unseen_random_config(ctx, state_);
     return pick;
   }
 
  private:
-  std::optional<Config> fresh_random(const StrategyContext& ctx) {
-    for (int i = 0; i < 1000; ++i) {
-      Config c = random_config(ctx.space, state_);
-      if (!seen_before(ctx, c)) return c;
-    }
-    return std::nullopt;
-  }
-
   uint64_t state_;
 };
 

@@ -31,6 +31,9 @@ class FallbackStrategy : public Strategy {
   void refine_step(const StrategyContext& ctx);
   void plan_compress(const StrategyContext& ctx);
   void compress_step(const StrategyContext& ctx, const std::vector<TrialRecord>& results);
+  // The single-op fallbacks are in: done when one met, else fall back ops cumulatively in
+  // the order their trials (or, with too weak a signal, their quantization errors) rank them.
+  void after_single(const StrategyContext& ctx, const std::vector<TrialRecord>& results, const TrialRecord* best_met);
 
   Order order_;
   Phase phase_ = Phase::kDefault;

@@ -20,11 +20,7 @@ class RandomStrategy : public Strategy {
       return ctx.space.default_config();
     }
     started_ = true;
-    for (int i = 0; i < kMaxRepeats; ++i) {
-      Config c = random_config(ctx.space, state_);
-      if (!seen_before(ctx, c)) return c;
-    }
-    return std::nullopt;
+    return unseen_random_config(ctx, state_, kMaxRepeats);
   }
 
  private:

@@ -1,7 +1,9 @@
 #include <tamp/scheduler/detail/recipe_fields.h>
 #include <tamp/scheduler/tuning/criterion.h>
+#include <tamp/scheduler/tuning/quant_tuning.h>
 #include <tamp/scheduler/tuning/recipe_tuning.h>
 #include <tamp/scheduler/tuning/strategy.h>
+#include <tamp/scheduler/tuning/tuner.h>
 
 namespace tamp::tuning {
 
@@ -71,6 +73,27 @@ RecipeTuning read_recipe_tuning(recipe_detail::Fields& f) {
   }
   f.finish();
   return t;
+}
+
+QuantTuningOptions quant_tuning_options(const RecipeTuning& t) {
+  QuantTuningOptions o;
+  if (!t.granularity.empty()) o.granularities = t.granularity;
+  if (!t.scheme.empty()) o.schemes = t.scheme;
+  if (!t.calibration.empty()) o.calibrations = t.calibration;
+  o.sparsities = t.sparsity;
+  if (!t.fallback.empty()) o.fallbacks = t.fallback;
+  o.exclude = t.exclude;
+  o.searchable = t.searchable;
+  o.calibration_batches = t.calibration_batches;
+  o.objective = Objective::parse(t.objective);
+  return o;
+}
+
+TunerOptions tuner_options(const RecipeTuning& t) {
+  TunerOptions o;
+  o.criterion = AccuracyCriterion::parse(t.criterion);
+  o.exit = {.max_trials = t.max_trials, .timeout_seconds = t.timeout, .stop_at_first = !t.keep_improving};
+  return o;
 }
 
 }  // namespace tamp::tuning

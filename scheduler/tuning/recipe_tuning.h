@@ -15,6 +15,11 @@ class Fields;
 
 namespace tuning {
 
+struct QuantTuningOptions;
+struct TunerOptions;
+
+// Also the settings of `tamp tune` and `tamp quantize --accuracy-criterion`, which fill it from
+// their flags: one struct, one mapping to the tuner's options below.
 struct RecipeTuning {
   std::string criterion = "relative:0.01";
   std::string strategy = "basic";
@@ -33,6 +38,15 @@ struct RecipeTuning {
 // Reads the section (and finish()es it): values checked, errors name their path
 // ("tuning.criterion: ...").
 RecipeTuning read_recipe_tuning(recipe_detail::Fields& f);
+
+// The search the settings describe: candidate lists (empty ones keep QuantTuningOptions'
+// defaults), sparsity levels, exclusions, searchable values, calibration batches and the
+// objective. The caller adds the datasets, batch size, evaluation options, target and work
+// folder. Throws (kInvalidInput) for an objective Objective::parse refuses.
+QuantTuningOptions quant_tuning_options(const RecipeTuning& t);
+// The criterion and the exit policy (max_trials, timeout, keep_improving); the caller adds the
+// history path and the progress callback.
+TunerOptions tuner_options(const RecipeTuning& t);
 
 }  // namespace tuning
 }  // namespace tamp

@@ -45,4 +45,12 @@ Config random_config(const TuningSpace& space, uint64_t& state) {
   return space.canonical(c);
 }
 
+std::optional<Config> unseen_random_config(const StrategyContext& ctx, uint64_t& state, int attempts) {
+  for (int i = 0; i < attempts; ++i) {
+    Config c = random_config(ctx.space, state);
+    if (!seen_before(ctx, c)) return c;
+  }
+  return std::nullopt;
+}
+
 }  // namespace tamp::tuning

@@ -48,6 +48,9 @@ std::unique_ptr<Strategy> make_tpe_strategy(uint64_t seed);
 // Shared by the strategies.
 bool seen_before(const StrategyContext& ctx, const Config& c);  // canonical c among ctx.history
 Config random_config(const TuningSpace& space, uint64_t& state);  // canonical, uniform per dimension
+// A random configuration not tried yet; nothing after `attempts` draws (a small space is
+// exhausted).
+std::optional<Config> unseen_random_config(const StrategyContext& ctx, uint64_t& state, int attempts = 1000);
 uint64_t next_random(uint64_t& state);                           // splitmix64
 double uniform01(uint64_t& state);
 

@@ -29,11 +29,7 @@ class TpeStrategy : public Strategy {
     if (static_cast<int>(ctx.history.size()) >= kInitialTrials) {
       if (auto c = model_based(ctx)) return c;
     }
-    for (int i = 0; i < 1000; ++i) {
-      Config c = random_config(space, state_);
-      if (!seen_before(ctx, c)) return c;
-    }
-    return std::nullopt;
+    return unseen_random_config(ctx, state_);
   }
 
  private:

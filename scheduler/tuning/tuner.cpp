@@ -59,6 +59,59 @@ std::vector<FallbackReason> explain(TuningProblem& problem, const TuningResult& 
   return out;
 }
 
+// The trial to answer with: among those quantizing something, the one meeting the criterion
+// with the lowest objective (ties: the more accurate), else the most accurate.
+std::optional<TrialRecord> best_trial(const TuningSpace& space, const std::vector<TrialRecord>& history) {
+  std::optional<TrialRecord> best;
+  for (const auto& r : history) {
+    if (space.quantizes_nothing(r.config)) continue;
+    if (r.meets) {
+      if (!best || !best->meets || r.outcome.objective < best->outcome.objective ||
+          (r.outcome.objective == best->outcome.objective && r.outcome.accuracy > best->outcome.accuracy)) {
+        best = r;
+      }
+    } else if (!best || (!best->meets && r.outcome.accuracy > best->outcome.accuracy)) {
+      best = r;
+    }
+  }
+  return best;
+}
+
+std::string result_message(const TuningResult& result, const AccuracyCriterion& criterion) {
+  const std::string crit = fmt::format("{} (accuracy >= {:.4f}, fp32 {:.4f})", criterion.describe(),
+                                       result.required_accuracy, result.baseline.accuracy);
+  if (result.met) {
+    return fmt::format("trial {} meets {}: accuracy {:.4f}, objective {:.6g} ({:.1f} % of fp32); {} trials, stopped: {}",
+                       result.best->trial, crit, result.best->outcome.accuracy, result.best->outcome.objective,
+                       result.baseline.objective > 0 ? 100 * result.best->outcome.objective / result.baseline.objective : 0.0,
+                       result.trials, result.stop_reason);
+  }
+  if (result.best) {
+    return fmt::format("no configuration met {} in {} trials (stopped: {}); the most accurate, trial {}, "
+                       "reached {:.4f}",
+                       crit, result.trials, result.stop_reason, result.best->trial, result.best->outcome.accuracy);
+  }
+  return fmt::format("no trial quantizing an op ran ({} trials, stopped: {})", result.trials, result.stop_reason);
+}
+
+// The trial of `c` from the history file, else evaluated now (counted in result).
+TrialRecord resumed_or_evaluated(TuningProblem& problem, const TuningHistory& history, const Config& c,
+                                 TuningResult& result) {
+  TrialRecord r;
+  if (const TrialRecord* done = history.find(c)) {
+    r = *done;
+    r.resumed = true;
+    ++result.resumed;
+    return r;
+  }
+  const auto t0 = Clock::now();
+  TAMP_WITH_CONTEXT(fmt::format("tuning trial {}", result.trials), r.outcome = problem.evaluate(c));
+  r.seconds = seconds_since(t0);
+  r.config = c;
+  ++result.evaluations;
+  return r;
+}
+
 }  // namespace
 
 TuningResult tune(TuningProblem& problem, Strategy& strategy, const TunerOptions& options) {
@@ -109,18 +162,7 @@ TuningResult tune(TuningProblem& problem, Strategy& strategy, const TunerOptions
       continue;
     }
     repeats = 0;
-    TrialRecord r;
-    if (const TrialRecord* done = history.find(c)) {
-      r = *done;
-      r.resumed = true;
-      ++result.resumed;
-    } else {
-      const auto t0 = Clock::now();
-      TAMP_WITH_CONTEXT(fmt::format("tuning trial {}", result.trials), r.outcome = problem.evaluate(c));
-      r.seconds = seconds_since(t0);
-      r.config = c;
-      ++result.evaluations;
-    }
+    TrialRecord r = resumed_or_evaluated(problem, history, c, result);
     r.trial = result.trials++;
     r.meets = options.criterion.met(r.outcome.accuracy, result.baseline.accuracy);
     r.score = trial_score(r.outcome.accuracy, r.outcome.objective, result.required_accuracy, result.baseline.objective);
@@ -138,33 +180,9 @@ TuningResult tune(TuningProblem& problem, Strategy& strategy, const TunerOptions
     }
   }
 
-  for (const auto& r : result.history) {
-    if (space.quantizes_nothing(r.config)) continue;
-    if (r.meets) {
-      if (!result.best || !result.best->meets || r.outcome.objective < result.best->outcome.objective ||
-          (r.outcome.objective == result.best->outcome.objective && r.outcome.accuracy > result.best->outcome.accuracy)) {
-        result.best = r;
-      }
-    } else if (!result.best || (!result.best->meets && r.outcome.accuracy > result.best->outcome.accuracy)) {
-      result.best = r;
-    }
-  }
+  result.best = best_trial(space, result.history);
   result.met = result.best && result.best->meets;
-  const std::string crit = fmt::format("{} (accuracy >= {:.4f}, fp32 {:.4f})", options.criterion.describe(),
-                                       result.required_accuracy, result.baseline.accuracy);
-  if (result.met) {
-    result.message = fmt::format("trial {} meets {}: accuracy {:.4f}, objective {:.6g} ({:.1f} % of fp32); {} trials, stopped: {}",
-                                 result.best->trial, crit, result.best->outcome.accuracy, result.best->outcome.objective,
-                                 result.baseline.objective > 0 ? 100 * result.best->outcome.objective / result.baseline.objective : 0.0,
-                                 result.trials, result.stop_reason);
-  } else if (result.best) {
-    result.message = fmt::format("no configuration met {} in {} trials (stopped: {}); the most accurate, trial {}, "
-                                 "reached {:.4f}",
-                                 crit, result.trials, result.stop_reason, result.best->trial, result.best->outcome.accuracy);
-  } else {
-    result.message = fmt::format("no trial quantizing an op ran ({} trials, stopped: {})", result.trials,
-                                 result.stop_reason);
-  }
+  result.message = result_message(result, options.criterion);
   result.fallbacks = explain(problem, result);
   return result;
 }

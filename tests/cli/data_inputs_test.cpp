@@ -4,6 +4,7 @@
 #include "tamp_runner.h"
 
 #include "support/ort_runner.h"
+#include "support/test_data.h"
 
 #include <tamp/io/idx.h>
 #include <tamp/io/onnx_export.h>
@@ -18,8 +19,6 @@
 
 namespace tamp::test {
 namespace {
-
-std::string model_path(const std::string& name) { return source_dir() + "/tests/data/models/" + name + ".onnx"; }
 
 // Top-1 accuracy of `model` in ONNX Runtime on the first n Fashion-MNIST test images, as loaded
 // (raw values in [0, 1]).
@@ -41,7 +40,7 @@ double ort_accuracy(const std::string& model, int64_t n) {
 TEST(Normalize, TheWrittenModelTakesRawPixelsAndScoresWhatTampReported) {
   TempDir dir;
   const std::string out = dir.file("n.onnx");
-  const CliResult r = run_tamp({"train", model_path("cnn"), "--dataset", "fashion-mnist", "--limit", "1000", "--steps",
+  const CliResult r = run_tamp({"train", model_file("cnn"), "--dataset", "fashion-mnist", "--limit", "1000", "--steps",
                                 "30", "--optimizer", "adam", "--normalize", "train", "--out", out, "--json"});
   ASSERT_EQ(r.code, 0) << r.err;
   const auto j = nlohmann::json::parse(r.out);

@@ -3,6 +3,7 @@
 #include "tamp_runner.h"
 
 #include "support/ort_runner.h"
+#include "support/test_data.h"
 
 #include <tamp/io/idx.h>
 #include <tamp/io/onnx_import.h>
@@ -14,17 +15,10 @@
 namespace tamp::test {
 namespace {
 
-std::string model_path(const std::string& name) { return source_dir() + "/tests/data/models/" + name + ".onnx"; }
-
-const nn::TrainTest& fashion() {
-  static const nn::TrainTest data = io::fashion_mnist("/usr/share/datasets/fashion-mnist");
-  return data;
-}
-
 class EvalModels : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(EvalModels, JsonEqualsEvaluateOnTheSameExamples) {
-  const std::string path = model_path(GetParam());
+  const std::string path = model_file(GetParam());
   const CliResult r = run_tamp({"eval", path, "--dataset", "fashion-mnist:test", "--limit", "300", "--batch", "128",
                                 "--json"});
   ASSERT_EQ(r.code, 0) << r.err;
@@ -35,7 +29,7 @@ TEST_P(EvalModels, JsonEqualsEvaluateOnTheSameExamples) {
   nn::GraphModule model = io::load_onnx(path);
   EvalOptions options;
   options.batch_size = 128;
-  const EvalResult want = evaluate(model, *fashion().test->slice(0, 300), options);
+  const EvalResult want = evaluate(model, *fashion_data().test->slice(0, 300), options);
   EXPECT_DOUBLE_EQ(j.at("top1").get<double>(), want.top1);
   EXPECT_DOUBLE_EQ(j.at("top5").get<double>(), want.top5);
   EXPECT_NEAR(j.at("loss").get<double>(), want.loss, 1e-6 * want.loss);
@@ -46,13 +40,13 @@ TEST_P(EvalModels, JsonEqualsEvaluateOnTheSameExamples) {
 INSTANTIATE_TEST_SUITE_P(TestModels, EvalModels, ::testing::Values("cnn", "mlp"));
 
 TEST(Eval, TextOnTheTrainingSplit) {
-  const CliResult r = run_tamp({"eval", model_path("cnn"), "--dataset", "fashion-mnist:train", "--limit", "100"});
+  const CliResult r = run_tamp({"eval", model_file("cnn"), "--dataset", "fashion-mnist:train", "--limit", "100"});
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(r.out.rfind("fashion-mnist:train: 100 examples, top-1 ", 0), 0u) << r.out;
 }
 
 TEST(Eval, DatasetErrors) {
-  const std::string cnn = model_path("cnn");
+  const std::string cnn = model_file("cnn");
   EXPECT_EQ(run_tamp({"eval", cnn, "--dataset", "imagenet"}).code, 2);
   EXPECT_EQ(run_tamp({"eval", cnn, "--dataset", "fashion-mnist:valid"}).code, 2);
   EXPECT_EQ(run_tamp({"eval", cnn}).code, 2) << "--dataset is required";

@@ -5,6 +5,7 @@
 #include "tamp_runner.h"
 
 #include "support/ort_runner.h"
+#include "support/test_data.h"
 
 #include <tamp/io/onnx_export.h>
 #include <tamp/io/tensor_proto.h>
@@ -15,8 +16,6 @@
 
 namespace tamp::test {
 namespace {
-
-std::string model_path(const std::string& name) { return source_dir() + "/tests/data/models/" + name + ".onnx"; }
 
 TEST(ExitCodes, VersionAndHelp) {
   const CliResult v = run_tamp({"--version"});
@@ -41,7 +40,7 @@ TEST(ExitCodes, VersionAndHelp) {
 }
 
 TEST(ExitCodes, BadUsageIsTwo) {
-  const std::string cnn = model_path("cnn");
+  const std::string cnn = model_file("cnn");
   for (const auto& args : std::vector<std::vector<std::string>>{
            {},                                   // no subcommand
            {"frobnicate"},                       // unknown subcommand
@@ -65,7 +64,7 @@ TEST(ExitCodes, BadInputFileIsThree) {
   }
   {
     std::ofstream truncated(dir.file("truncated.onnx"), std::ios::binary);
-    std::ifstream whole(model_path("cnn"), std::ios::binary);
+    std::ifstream whole(model_file("cnn"), std::ios::binary);
     std::string bytes((std::istreambuf_iterator<char>(whole)), {});
     truncated << bytes.substr(0, bytes.size() / 2);
   }

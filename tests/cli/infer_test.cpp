@@ -5,6 +5,7 @@
 #include "support/expect.h"
 #include "support/ort_runner.h"
 #include "support/random_input.h"
+#include "support/test_data.h"
 
 #include <tamp/autograd/threads.h>
 #include <tamp/io/onnx_import.h>
@@ -19,12 +20,10 @@
 namespace tamp::test {
 namespace {
 
-std::string model_path(const std::string& name) { return source_dir() + "/tests/data/models/" + name + ".onnx"; }
-
 class InferModels : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(InferModels, OutputsEqualTampsForwardAndOnnxRuntime) {
-  const std::string path = model_path(GetParam());
+  const std::string path = model_file(GetParam());
   set_num_threads(1);
   nn::GraphModule model = io::load_onnx(path);
   model.eval();
@@ -52,7 +51,7 @@ INSTANTIATE_TEST_SUITE_P(TestModels, InferModels,
                          ::testing::Values("mlp", "cnn", "cnn_bn", "cnn_wide", "transformer"));
 
 TEST(Infer, BareFilesBindInOrderAndIntermediateValuesGetSafeFileNames) {
-  const std::string path = model_path("mlp");
+  const std::string path = model_file("mlp");
   nn::GraphModule model = io::load_onnx(path);
   model.eval();
   const Tensor x = random_input(model.graph().inputs.at(0), 2, 5);
@@ -93,7 +92,7 @@ TEST(Infer, BareFilesBindInOrderAndIntermediateValuesGetSafeFileNames) {
 }
 
 TEST(Infer, UsageAndInputErrors) {
-  const std::string path = model_path("cnn");
+  const std::string path = model_file("cnn");
   TempDir dir;
   io::write_tensor_file(dir.file("x.pb"), Tensor::zeros({1, 1, 28, 28}));
   io::write_tensor_file(dir.file("bad_shape.pb"), Tensor::zeros({1, 784}));

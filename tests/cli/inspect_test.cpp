@@ -3,6 +3,7 @@
 #include "tamp_runner.h"
 
 #include "support/ort_runner.h"
+#include "support/test_data.h"
 
 #include <tamp/io/onnx_export.h>
 #include <tamp/io/onnx_import.h>
@@ -14,8 +15,6 @@
 namespace tamp::test {
 namespace {
 
-std::string model_path(const std::string& name) { return source_dir() + "/tests/data/models/" + name + ".onnx"; }
-
 nlohmann::json inspect_json(const std::string& path) {
   const CliResult r = run_tamp({"inspect", path, "--json"});
   EXPECT_EQ(r.code, 0) << r.err;
@@ -26,7 +25,7 @@ nlohmann::json inspect_json(const std::string& path) {
 class InspectModels : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(InspectModels, JsonCountsMatchTheGraph) {
-  const std::string path = model_path(GetParam());
+  const std::string path = model_file(GetParam());
   const nn::Graph g = io::load_onnx_graph(path, {.fold_constants = false});
   const nlohmann::json j = inspect_json(path);
 
@@ -87,13 +86,13 @@ INSTANTIATE_TEST_SUITE_P(TestModels, InspectModels,
 
 TEST(Inspect, ParameterCountsOfTheReferenceModels) {
   // 784*512+512 + 512*256+256 + 256*10+10, and the CNN's conv 32 / conv 64 / fc 128 / fc 10.
-  EXPECT_EQ(inspect_json(model_path("mlp")).at("parameters").at("count"), 535818);
-  EXPECT_EQ(inspect_json(model_path("cnn")).at("parameters").at("count"),
+  EXPECT_EQ(inspect_json(model_file("mlp")).at("parameters").at("count"), 535818);
+  EXPECT_EQ(inspect_json(model_file("cnn")).at("parameters").at("count"),
             32 * 9 + 32 + 64 * 32 * 9 + 64 + 1600 * 128 + 128 + 128 * 10 + 10);
 }
 
 TEST(Inspect, TextShowsShapesOpsAndNoUnsupportedOps) {
-  const CliResult r = run_tamp({"inspect", model_path("cnn")});
+  const CliResult r = run_tamp({"inspect", model_file("cnn")});
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_NE(r.out.find("input  float32 [batch, 1, 28, 28]"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("logits  float32 [batch, 10]"), std::string::npos) << r.out;
@@ -106,7 +105,7 @@ TEST(Inspect, TextShowsShapesOpsAndNoUnsupportedOps) {
 }
 
 TEST(Inspect, SparsityCountsExactZerosPerWeight) {
-  nn::Graph g = io::load_onnx_graph(model_path("mlp"));
+  nn::Graph g = io::load_onnx_graph(model_file("mlp"));
   Tensor w = g.initializers.at("fc1.weight").clone();   // [512, 784]
   for (int64_t i = 0; i < w.numel(); i += 4) w.data<float>()[i] = 0;   // 25 %
   for (int64_t i = 1; i < 784; i += 2) w.data<float>()[i] = 0;        // + 392 more in row 0
@@ -208,10 +207,10 @@ nn::Graph unsupported_graph() {
 
 // The export target tamp records in a quantized model's metadata; none in a float one.
 TEST(Inspect, ShowsTheQuantizationTarget) {
-  EXPECT_TRUE(inspect_json(model_path("mlp")).at("quantization_target").is_null());
+  EXPECT_TRUE(inspect_json(model_file("mlp")).at("quantization_target").is_null());
   TempDir dir;
   const std::string out = dir.file("mlp_dynamic.onnx");
-  const CliResult q = run_tamp({"quantize", model_path("mlp"), "--method", "dynamic", "--target", "arm", "--out", out});
+  const CliResult q = run_tamp({"quantize", model_file("mlp"), "--method", "dynamic", "--target", "arm", "--out", out});
   ASSERT_EQ(q.code, 0) << q.err;
   EXPECT_EQ(inspect_json(out).at("quantization_target"), "arm");
   const CliResult text = run_tamp({"inspect", out});
@@ -273,7 +272,7 @@ TEST(Inspect, AgreesWithInferAtEveryOpset) {
 TEST(Inspect, PatternOfInt8QdqWeights) {
   TempDir dir;
   const std::string pruned = dir.file("p.onnx"), q = dir.file("q.onnx");
-  ASSERT_EQ(run_tamp({"prune", model_path("cnn"), "--pattern", "2:4", "--out", pruned}).code, 0);
+  ASSERT_EQ(run_tamp({"prune", model_file("cnn"), "--pattern", "2:4", "--out", pruned}).code, 0);
   const CliResult quantized = run_tamp({"quantize", pruned, "--method", "static", "--calib-data", "fashion-mnist",
                                         "--calib-batches", "2", "--out", q});
   ASSERT_EQ(quantized.code, 0) << quantized.err;

@@ -3,19 +3,14 @@
 // run writes the same model, byte for byte, as the uninterrupted one.
 #include "tamp_runner.h"
 
+#include "support/kill_run.h"
 #include "support/ort_runner.h"  // source_dir()
 #include "support/temp_dir.h"
 
 #include <gtest/gtest.h>
-#include <signal.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
-#include <chrono>
 #include <fstream>
 #include <sstream>
-#include <thread>
 
 namespace tamp::test {
 namespace {
@@ -25,38 +20,6 @@ std::string slurp(const std::string& path) {
   std::ostringstream s;
   s << in.rdbuf();
   return s.str();
-}
-
-ino_t inode_of(const std::string& path) {
-  struct stat st {};
-  return ::stat(path.c_str(), &st) == 0 ? st.st_ino : 0;
-}
-
-// Runs `tamp run` and kills it once the checkpoint has been replaced `writes` times; returns
-// whether it was killed (false: it finished first).
-bool run_and_kill(const std::vector<std::string>& args, const std::string& checkpoint, int writes) {
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    std::vector<char*> argv{const_cast<char*>(TAMP_CLI_BINARY)};
-    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    ::execv(TAMP_CLI_BINARY, argv.data());
-    ::_exit(127);
-  }
-  ino_t last = 0;
-  int seen = 0, status = 0;
-  while (seen < writes) {
-    if (::waitpid(pid, &status, WNOHANG) == pid) return false;
-    const ino_t now = inode_of(checkpoint);
-    if (now != 0 && now != last) {
-      ++seen;
-      last = now;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
-  ::kill(pid, SIGKILL);
-  ::waitpid(pid, &status, 0);
-  return WIFSIGNALED(status);
 }
 
 TEST(QatBatchNormResume, KilledBeforeAndAfterTheFreezeResumesBitIdentical) {
@@ -77,7 +40,7 @@ TEST(QatBatchNormResume, KilledBeforeAndAfterTheFreezeResumesBitIdentical) {
   int killed = 0;
   for (int writes : {3, 9}) {  // BN live (step 3), BN frozen (step 9; the freeze is at step 6)
     const std::string cut = dir.file("cut" + std::to_string(writes));
-    killed += run_and_kill({"run", recipe, "--out", cut, "--quiet"}, cut + "/checkpoint.h5", writes);
+    killed += run_and_kill(TAMP_CLI_BINARY, {"run", recipe, "--out", cut, "--quiet"}, cut + "/checkpoint.h5", writes);
     const CliResult r = run_tamp({"run", recipe, "--out", cut, "--resume", "--quiet"});
     ASSERT_EQ(r.code, 0) << writes << ": " << r.err;
     EXPECT_EQ(slurp(cut + "/model.onnx"), reference) << "killed after " << writes << " checkpoints";

@@ -4,6 +4,7 @@
 #include "tamp_runner.h"
 
 #include "support/ort_runner.h"
+#include "support/test_data.h"
 
 #include <tamp/io/onnx_import.h>
 
@@ -14,8 +15,6 @@
 
 namespace tamp::test {
 namespace {
-
-std::string model_path(const std::string& name) { return source_dir() + "/tests/data/models/" + name + ".onnx"; }
 
 int count_op(const std::string& path, const std::string& op) {
   int c = 0;
@@ -39,7 +38,7 @@ double max_diff(const Tensor& a, const Tensor& b) {
 TEST(QuantizeCli, DynamicWritesMatMulIntegerThatOrtRuns) {
   TempDir dir;
   const std::string out = dir.file("mlp_dyn.onnx");
-  const CliResult r = run_tamp({"quantize", model_path("mlp"), "--method", "dynamic", "--out", out, "--json"});
+  const CliResult r = run_tamp({"quantize", model_file("mlp"), "--method", "dynamic", "--out", out, "--json"});
   ASSERT_EQ(r.code, 0) << r.err;
   const auto j = nlohmann::json::parse(r.out);
   EXPECT_EQ(j["method"], "dynamic");
@@ -47,14 +46,14 @@ TEST(QuantizeCli, DynamicWritesMatMulIntegerThatOrtRuns) {
   EXPECT_EQ(count_op(out, "MatMulInteger"), 3);
   const Tensor x = mlp_input();
   const Tensor q = run_ort(out, {{"input", x}}).at("logits");
-  const Tensor f = run_ort(model_path("mlp"), {{"input", x}}).at("logits");
+  const Tensor f = run_ort(model_file("mlp"), {{"input", x}}).at("logits");
   EXPECT_LT(max_diff(q, f), 0.02);
 }
 
 TEST(QuantizeCli, WeightOnlyGptqWithCalibrationData) {
   TempDir dir;
   const std::string out = dir.file("mlp_w4.onnx");
-  const CliResult r = run_tamp({"quantize", model_path("mlp"), "--method", "weight-only", "--bits", "4", "--group-size",
+  const CliResult r = run_tamp({"quantize", model_file("mlp"), "--method", "weight-only", "--bits", "4", "--group-size",
                                 "64", "--algorithm", "gptq", "--asymmetric", "--calib-data", "fashion-mnist",
                                 "--calib-batches", "2", "--out", out, "--json"});
   ASSERT_EQ(r.code, 0) << r.err;
@@ -69,17 +68,17 @@ TEST(QuantizeCli, WeightOnlyGptqWithCalibrationData) {
   EXPECT_EQ(count_op(out, "MatMulNBits"), 3);
   const Tensor x = mlp_input();
   const Tensor q = run_ort(out, {{"input", x}}).at("logits");
-  const Tensor f = run_ort(model_path("mlp"), {{"input", x}}).at("logits");
+  const Tensor f = run_ort(model_file("mlp"), {{"input", x}}).at("logits");
   EXPECT_LT(max_diff(q, f), 0.05);
 }
 
 TEST(QuantizeCli, TextReportAndEvaluation) {
   TempDir dir;
-  const CliResult r = run_tamp({"quantize", model_path("mlp"), "--method", "weight-only", "--out", dir.file("w.onnx"),
+  const CliResult r = run_tamp({"quantize", model_file("mlp"), "--method", "weight-only", "--out", dir.file("w.onnx"),
                                 "--eval-data", "fashion-mnist:test", "--limit", "500"});
   // --limit is not an option of quantize: usage error, the file is not written.
   EXPECT_EQ(r.code, 2) << r.err;
-  const CliResult ok = run_tamp({"quantize", model_path("mlp"), "--method", "weight-only", "--out", dir.file("w.onnx"),
+  const CliResult ok = run_tamp({"quantize", model_file("mlp"), "--method", "weight-only", "--out", dir.file("w.onnx"),
                                  "--eval-data", "fashion-mnist:test"});
   ASSERT_EQ(ok.code, 0) << ok.err;
   EXPECT_NE(ok.out.find("weight-only int4 rtn (symmetric, group 32)"), std::string::npos) << ok.out;
@@ -89,7 +88,7 @@ TEST(QuantizeCli, TextReportAndEvaluation) {
 TEST(QuantizeCli, BadArgumentsAndModels) {
   TempDir dir;
   const std::string out = dir.file("x.onnx");
-  const std::string mlp = model_path("mlp");
+  const std::string mlp = model_file("mlp");
   EXPECT_EQ(run_tamp({"quantize", mlp, "--method", "weight-only", "--bits", "3", "--out", out}).code, 2);
   EXPECT_EQ(run_tamp({"quantize", mlp, "--method", "weight-only", "--group-size", "24", "--out", out}).code, 2);
   EXPECT_EQ(run_tamp({"quantize", mlp, "--method", "weight-only", "--algorithm", "gptq", "--out", out}).code, 2);
@@ -106,19 +105,19 @@ TEST(QuantizeCli, BadArgumentsAndModels) {
 TEST(ConvertCli, Fp16KeepsIoTypesAndRunsWithinOneHundredth) {
   TempDir dir;
   const std::string out = dir.file("mlp16.onnx");
-  const CliResult r = run_tamp({"convert", model_path("mlp"), "--to", "fp16", "--keep-io-types", "--out", out, "--json"});
+  const CliResult r = run_tamp({"convert", model_file("mlp"), "--to", "fp16", "--keep-io-types", "--out", out, "--json"});
   ASSERT_EQ(r.code, 0) << r.err;
   const auto j = nlohmann::json::parse(r.out);
   EXPECT_EQ(j["blocked_ops"], nlohmann::json({"Gemm", "Relu"}));
   EXPECT_LT(j["bytes_after"].get<double>(), 0.55 * j["bytes_before"].get<double>());
   const Tensor x = mlp_input();
-  EXPECT_LT(max_diff(run_ort(out, {{"input", x}}).at("logits"), run_ort(model_path("mlp"), {{"input", x}}).at("logits")), 1e-2);
+  EXPECT_LT(max_diff(run_ort(out, {{"input", x}}).at("logits"), run_ort(model_file("mlp"), {{"input", x}}).at("logits")), 1e-2);
   // --block-op adds to the list; bad values are usage errors.
-  EXPECT_EQ(run_tamp({"convert", model_path("mlp"), "--to", "fp16", "--no-default-block-list", "--block-op", "Relu",
+  EXPECT_EQ(run_tamp({"convert", model_file("mlp"), "--to", "fp16", "--no-default-block-list", "--block-op", "Relu",
                       "--out", out}).code, 0);
   EXPECT_EQ(count_op(out, "Cast"), 4);  // into and out of float32 around each of the two Relus
-  EXPECT_EQ(run_tamp({"convert", model_path("mlp"), "--to", "int8", "--out", out}).code, 2);
-  EXPECT_EQ(run_tamp({"convert", model_path("mlp"), "--to", "fp16", "--block-node", "nope", "--out", out}).code, 2);
+  EXPECT_EQ(run_tamp({"convert", model_file("mlp"), "--to", "int8", "--out", out}).code, 2);
+  EXPECT_EQ(run_tamp({"convert", model_file("mlp"), "--to", "fp16", "--block-node", "nope", "--out", out}).code, 2);
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 
 #include "support/ort_runner.h"
 #include "support/temp_dir.h"
+#include "support/test_data.h"
 
 #include <tamp/io/idx.h>
 #include <tamp/io/onnx_import.h>
@@ -19,8 +20,6 @@
 
 namespace tamp::test {
 namespace {
-
-std::string model_path(const std::string& name) { return source_dir() + "/tests/data/models/" + name + ".onnx"; }
 
 Tensor test_images(int64_t n, bool flat) {
   static const nn::TrainTest data = io::fashion_mnist("/usr/share/datasets/fashion-mnist");
@@ -47,7 +46,7 @@ void expect_ort_agrees(const std::string& path, const Tensor& x) {
 TEST(QuantizePtqRecoveryCli, SmoothQuantOnTheMlpFoldsAndExportsPlainQdq) {
   TempDir dir;
   const std::string out = dir.file("mlp_sq.onnx");
-  const CliResult r = run_tamp({"quantize", model_path("mlp"), "--method", "static", "--smooth-quant=0.6",
+  const CliResult r = run_tamp({"quantize", model_file("mlp"), "--method", "static", "--smooth-quant=0.6",
                                 "--calib-data", "fashion-mnist", "--calib-batches", "2", "--out", out, "--json"});
   ASSERT_EQ(r.code, 0) << r.err;
   const auto j = nlohmann::json::parse(r.out);
@@ -63,7 +62,7 @@ TEST(QuantizePtqRecoveryCli, SmoothQuantOnTheMlpFoldsAndExportsPlainQdq) {
 TEST(QuantizePtqRecoveryCli, AdaRoundReportAndBf16FallbackOnTheCnn) {
   TempDir dir;
   const std::string out = dir.file("cnn_ada.onnx"), report = dir.file("sensitivity.json");
-  const CliResult r = run_tamp({"quantize", model_path("cnn_fmnist"), "--method", "static", "--adaround",
+  const CliResult r = run_tamp({"quantize", model_file("cnn_fmnist"), "--method", "static", "--adaround",
                                 "--adaround-steps", "20", "--report", report, "--fallback-bf16", "1", "--calib-data",
                                 "fashion-mnist", "--calib-batches", "2", "--out", out, "--json"});
   ASSERT_EQ(r.code, 0) << r.err;
@@ -95,7 +94,7 @@ TEST(QuantizePtqRecoveryCli, AdaRoundReportAndBf16FallbackOnTheCnn) {
 TEST(QuantizePtqRecoveryCli, BadArguments) {
   TempDir dir;
   auto code = [&](std::vector<std::string> extra) {
-    std::vector<std::string> args{"quantize", model_path("cnn"), "--out", dir.file("o.onnx")};
+    std::vector<std::string> args{"quantize", model_file("cnn"), "--out", dir.file("o.onnx")};
     args.insert(args.end(), extra.begin(), extra.end());
     return run_tamp(args).code;
   };

@@ -9,6 +9,7 @@
 
 #include "support/host_cpu.h"
 #include "support/ort_runner.h"
+#include "support/test_data.h"
 
 #include <tamp/io/idx.h>
 #include <tamp/io/onnx_import.h>
@@ -25,8 +26,6 @@
 
 namespace tamp::test {
 namespace {
-
-std::string model_path(const std::string& name) { return source_dir() + "/tests/data/models/" + name + ".onnx"; }
 
 int count_op(const std::string& path, const std::string& op) {
   int c = 0;
@@ -147,7 +146,7 @@ void expect_fused_and_agreeing(const std::string& path, const TempDir& dir, int 
 TEST(QuantizeStaticCli, EntropyQdqIsFusedByOrtAndAgreesWithTamp) {
   TempDir dir;
   const std::string out = dir.file("cnn_int8.onnx");
-  const CliResult r = run_tamp({"quantize", model_path("cnn"), "--method", "static", "--calibration", "entropy",
+  const CliResult r = run_tamp({"quantize", model_file("cnn"), "--method", "static", "--calibration", "entropy",
                                 "--calib-data", "fashion-mnist", "--calib-batches", "2", "--format", "qdq", "--out",
                                 out, "--json"});
   ASSERT_EQ(r.code, 0) << r.err;
@@ -174,7 +173,7 @@ TEST(QuantizeStaticCli, EntropyQdqIsFusedByOrtAndAgreesWithTamp) {
 TEST(QuantizeStaticCli, EqualizationAndBiasCorrectionExportPlainQdqThatOrtAgreesWith) {
   TempDir dir;
   const std::string out = dir.file("cnn_recovered.onnx");
-  const CliResult r = run_tamp({"quantize", model_path("cnn_fmnist"), "--method", "static", "--calib-data",
+  const CliResult r = run_tamp({"quantize", model_file("cnn_fmnist"), "--method", "static", "--calib-data",
                                 "fashion-mnist", "--calib-batches", "4", "--equalize", "--bias-correction",
                                 "--bias-correction-batches", "2", "--out", out, "--json"});
   ASSERT_EQ(r.code, 0) << r.err;
@@ -186,7 +185,7 @@ TEST(QuantizeStaticCli, EqualizationAndBiasCorrectionExportPlainQdqThatOrtAgrees
   expect_fused_and_agreeing(out, dir, 2, 2);
   // The biases moved: the same command without bias correction writes other int32 biases.
   const std::string plain = dir.file("cnn_equalized.onnx");
-  ASSERT_EQ(run_tamp({"quantize", model_path("cnn_fmnist"), "--method", "static", "--calib-data", "fashion-mnist",
+  ASSERT_EQ(run_tamp({"quantize", model_file("cnn_fmnist"), "--method", "static", "--calib-data", "fashion-mnist",
                       "--calib-batches", "4", "--equalize", "--out", plain}).code, 0);
   const auto a = io::load_onnx_graph(out, {.fold_constants = false}), b = io::load_onnx_graph(plain, {.fold_constants = false});
   int differing = 0;
@@ -200,13 +199,13 @@ TEST(QuantizeStaticCli, EqualizationAndBiasCorrectionExportPlainQdqThatOrtAgrees
 TEST(QuantizeStaticCli, RecoveryFlagsNeedStaticQuantization) {
   TempDir dir;
   for (const char* flag : {"--equalize", "--bias-correction", "--bn-reestimate"}) {
-    const CliResult r = run_tamp({"quantize", model_path("cnn"), "--method", "dynamic", flag, "--out", dir.file("x.onnx")});
+    const CliResult r = run_tamp({"quantize", model_file("cnn"), "--method", "dynamic", flag, "--out", dir.file("x.onnx")});
     EXPECT_EQ(r.code, 2) << flag << ": " << r.err;
   }
-  EXPECT_EQ(run_tamp({"quantize", model_path("cnn"), "--method", "static", "--calib-data", "fashion-mnist",
+  EXPECT_EQ(run_tamp({"quantize", model_file("cnn"), "--method", "static", "--calib-data", "fashion-mnist",
                       "--equalize-relu6", "--out", dir.file("x.onnx")}).code, 2);
   // No BatchNorm left to re-estimate (the file was exported with BN folded): bad input.
-  EXPECT_EQ(run_tamp({"quantize", model_path("cnn"), "--method", "static", "--calib-data", "fashion-mnist",
+  EXPECT_EQ(run_tamp({"quantize", model_file("cnn"), "--method", "static", "--calib-data", "fashion-mnist",
                       "--bn-reestimate", "--out", dir.file("x.onnx")}).code, 3);
 }
 
@@ -215,7 +214,7 @@ TEST(QuantizeStaticCli, VnniTargetAgreesWithOrtOnVnniCpus) {
   if (const std::string why = skip_unless_uint8_int8_exact(); !why.empty()) GTEST_SKIP() << why;
   TempDir dir;
   const std::string out = dir.file("cnn_vnni.onnx");
-  const CliResult r = run_tamp({"quantize", model_path("cnn"), "--method", "static", "--calib-data", "fashion-mnist",
+  const CliResult r = run_tamp({"quantize", model_file("cnn"), "--method", "static", "--calib-data", "fashion-mnist",
                                 "--calib-batches", "2", "--target", "vnni", "--out", out, "--json"});
   ASSERT_EQ(r.code, 0) << r.err;
   const auto j = nlohmann::json::parse(r.out);
@@ -231,7 +230,7 @@ TEST(QuantizeStaticCli, VnniTargetAgreesWithOrtOnVnniCpus) {
 TEST(QuantizeStaticCli, VnniTargetOnThisCpuIsWhatTampSaysOrtComputes) {
   TempDir dir;
   const std::string out = dir.file("cnn_vnni.onnx");
-  const CliResult r = run_tamp({"quantize", model_path("cnn"), "--method", "static", "--calib-data", "fashion-mnist",
+  const CliResult r = run_tamp({"quantize", model_file("cnn"), "--method", "static", "--calib-data", "fashion-mnist",
                                 "--calib-batches", "2", "--target", "vnni", "--parity-arithmetic", "host", "--out",
                                 out, "--json"});
   ASSERT_TRUE(r.code == 0 || r.code == 4) << r.err;
@@ -260,18 +259,18 @@ TEST(QuantizeStaticCli, VnniTargetOnThisCpuIsWhatTampSaysOrtComputes) {
 TEST(QuantizeStaticCli, MseWeightCalibrationIsFusedByOrtAndAgreesWithTamp) {
   TempDir dir;
   const std::string out = dir.file("cnn_w_mse.onnx");
-  const CliResult r = run_tamp({"quantize", model_path("cnn"), "--method", "static", "--weight-calibration", "mse",
+  const CliResult r = run_tamp({"quantize", model_file("cnn"), "--method", "static", "--weight-calibration", "mse",
                                 "--calib-data", "fashion-mnist", "--calib-batches", "2", "--out", out, "--json"});
   ASSERT_EQ(r.code, 0) << r.err;
   const auto j = nlohmann::json::parse(r.out);
   EXPECT_EQ(j["weight_calibration"], "mse");
   EXPECT_NE(j["weights"].get<std::string>().find("per-channel"), std::string::npos) << j["weights"];
   expect_fused_and_agreeing(out, dir, 2, 2);
-  EXPECT_EQ(run_tamp({"quantize", model_path("cnn"), "--method", "dynamic", "--weight-calibration", "mse", "--out",
+  EXPECT_EQ(run_tamp({"quantize", model_file("cnn"), "--method", "dynamic", "--weight-calibration", "mse", "--out",
                       dir.file("d.onnx")})
                 .code,
             2);
-  EXPECT_EQ(run_tamp({"quantize", model_path("cnn"), "--method", "static", "--weight-calibration", "median",
+  EXPECT_EQ(run_tamp({"quantize", model_file("cnn"), "--method", "static", "--weight-calibration", "median",
                       "--calib-data", "fashion-mnist", "--out", dir.file("m.onnx")})
                 .code,
             2);
@@ -280,10 +279,10 @@ TEST(QuantizeStaticCli, MseWeightCalibrationIsFusedByOrtAndAgreesWithTamp) {
 TEST(QuantizeStaticCli, EveryCalibrationMethodWritesAModelOrtRuns) {
   TempDir dir;
   const auto [x, y] = test_images(64);
-  const Tensor f = run_ort(model_path("cnn"), {{"input", x}}).at("logits");
+  const Tensor f = run_ort(model_file("cnn"), {{"input", x}}).at("logits");
   for (const char* method : {"minmax", "percentile", "mse", "moving-average"}) {
     const std::string out = dir.file(std::string(method) + ".onnx");
-    const CliResult r = run_tamp({"quantize", model_path("cnn"), "--method", "static", "--calibration", method,
+    const CliResult r = run_tamp({"quantize", model_file("cnn"), "--method", "static", "--calibration", method,
                                   "--calib-data", "fashion-mnist", "--calib-batches", "1", "--out", out});
     ASSERT_EQ(r.code, 0) << method << ": " << r.err;
     EXPECT_NE(r.out.find("static 8-bit (QDQ, target portable)"), std::string::npos) << r.out;
@@ -300,7 +299,7 @@ TEST(QuantizeStaticCli, EveryCalibrationMethodWritesAModelOrtRuns) {
 TEST(QuantizeStaticCli, QOperatorPowerOfTwoAndExclusions) {
   TempDir dir;
   const std::string qop = dir.file("qop.onnx");
-  CliResult r = run_tamp({"quantize", model_path("cnn"), "--method", "static", "--calib-data", "fashion-mnist",
+  CliResult r = run_tamp({"quantize", model_file("cnn"), "--method", "static", "--calib-data", "fashion-mnist",
                           "--calib-batches", "1", "--format", "qoperator", "--power-of-two", "--out", qop, "--json"});
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(nlohmann::json::parse(r.out)["power_of_two"], true);
@@ -327,7 +326,7 @@ TEST(QuantizeStaticCli, QOperatorPowerOfTwoAndExclusions) {
 
   // QOperator with the last Gemm kept float: it reads the dequantized fc1 output.
   const std::string qop_fc2 = dir.file("qop_fc2.onnx");
-  r = run_tamp({"quantize", model_path("cnn"), "--method", "static", "--calib-data", "fashion-mnist",
+  r = run_tamp({"quantize", model_file("cnn"), "--method", "static", "--calib-data", "fashion-mnist",
                 "--calib-batches", "1", "--format", "qoperator", "--exclude", "/fc2/Gemm", "--out", qop_fc2});
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(count_op(qop_fc2, "MatMulInteger"), 1);
@@ -340,7 +339,7 @@ TEST(QuantizeStaticCli, QOperatorPowerOfTwoAndExclusions) {
 
   // Excluding the Gemms keeps them float: ORT fuses the convolutions only.
   const std::string conv_only = dir.file("conv_only.onnx");
-  r = run_tamp({"quantize", model_path("cnn"), "--method", "static", "--calib-data", "fashion-mnist",
+  r = run_tamp({"quantize", model_file("cnn"), "--method", "static", "--calib-data", "fashion-mnist",
                 "--calib-batches", "1", "--exclude", "Gemm", "--out", conv_only});
   ASSERT_EQ(r.code, 0) << r.err;
   const std::string opt = dir.file("opt.onnx");
@@ -353,7 +352,7 @@ TEST(QuantizeStaticCli, QOperatorPowerOfTwoAndExclusions) {
 TEST(QuantizeStaticCli, BadArgumentsAndModels) {
   TempDir dir;
   const std::string out = dir.file("x.onnx");
-  const std::string cnn = model_path("cnn");
+  const std::string cnn = model_file("cnn");
   auto code = [&](std::vector<std::string> extra) {
     std::vector<std::string> args{"quantize", cnn, "--out", out};
     args.insert(args.end(), extra.begin(), extra.end());
@@ -385,7 +384,7 @@ void qat_round_trip(const std::string& model, const std::string& format, int fol
                     const std::vector<std::string>& extra = {}) {
   TempDir dir;
   const std::string out = dir.file("qat.onnx");
-  std::vector<std::string> args{"train", model_path(model), "--dataset", "fashion-mnist", "--limit", "512", "--steps",
+  std::vector<std::string> args{"train", model_file(model), "--dataset", "fashion-mnist", "--limit", "512", "--steps",
                                 "8", "--lr", "0.05", "--qat", "--format", format, "--out", out, "--json"};
   args.insert(args.end(), extra.begin(), extra.end());
   const CliResult r = run_tamp(args);
@@ -423,7 +422,7 @@ TEST(TrainQatCli, VnniTargetMatchesSimulatedAccuracyInOrtOnVnniCpus) {
 TEST(TrainQatCli, ArmTargetWritesNarrowInt8Weights) {
   TempDir dir;
   const std::string out = dir.file("arm.onnx");
-  const CliResult r = run_tamp({"train", model_path("cnn"), "--dataset", "fashion-mnist", "--limit", "256", "--steps",
+  const CliResult r = run_tamp({"train", model_file("cnn"), "--dataset", "fashion-mnist", "--limit", "256", "--steps",
                                 "4", "--qat", "--target", "arm", "--weight-observer", "percentile", "--out", out,
                                 "--json"});
   ASSERT_EQ(r.code, 0) << r.err;
@@ -462,19 +461,19 @@ TEST(TrainQatCli, QatOptionsNeedQat) {
       {"--format", "qdq"}, {"--learnable-scales"}, {"--exclude", "Gemm"}, {"--freeze-observers", "1"},
       {"--freeze-bn", "1"}, {"--weight-observer", "mse"}, {"--target", "vnni"}, {"--parity-arithmetic", "exact"}};
   for (const auto& extra : cases) {
-    std::vector<std::string> args{"train", model_path("cnn"), "--dataset", "fashion-mnist", "--limit", "64",
+    std::vector<std::string> args{"train", model_file("cnn"), "--dataset", "fashion-mnist", "--limit", "64",
                                   "--out", out};
     args.insert(args.end(), extra.begin(), extra.end());
     EXPECT_EQ(run_tamp(args).code, 2) << extra.front();
   }
   for (const char* bad : {"soon", "-3"}) {
-    EXPECT_EQ(run_tamp({"train", model_path("cnn"), "--dataset", "fashion-mnist", "--limit", "64", "--qat",
+    EXPECT_EQ(run_tamp({"train", model_file("cnn"), "--dataset", "fashion-mnist", "--limit", "64", "--qat",
                         "--freeze-bn", bad, "--out", out})
                   .code,
               2)
         << bad;
   }
-  const CliResult none = run_tamp({"train", model_path("cnn"), "--dataset", "fashion-mnist", "--limit", "64",
+  const CliResult none = run_tamp({"train", model_file("cnn"), "--dataset", "fashion-mnist", "--limit", "64",
                                    "--qat", "--exclude", "Conv", "Gemm", "--out", out});
   EXPECT_EQ(none.code, 3) << none.err;
   EXPECT_NE(none.err.find("no quantizable op"), std::string::npos) << none.err;

@@ -7,6 +7,7 @@
 
 #include "support/lone_gemm.h"
 #include "support/ort_runner.h"
+#include "support/test_data.h"
 
 #include <tamp/io/idx.h>
 #include <tamp/io/onnx_export.h>
@@ -21,8 +22,6 @@ namespace tamp::test {
 namespace {
 
 namespace fs = std::filesystem;
-
-std::string model_path(const std::string& name) { return source_dir() + "/tests/data/models/" + name + ".onnx"; }
 
 const nn::TrainTest& fashion_mnist() {
   static const nn::TrainTest data = io::fashion_mnist("/usr/share/datasets/fashion-mnist");
@@ -91,21 +90,21 @@ TEST(RecipeNew, EveryModelAndGoalValidates) {
   }
   EXPECT_EQ(recipes, 13 * 5);
   // To stdout with absolute paths; into a file with paths relative to it.
-  const CliResult out = run_tamp({"recipe", "new", model_path("cnn"), "--goal", "2:4"});
+  const CliResult out = run_tamp({"recipe", "new", model_file("cnn"), "--goal", "2:4"});
   ASSERT_EQ(out.code, 0) << out.err;
-  EXPECT_NE(out.out.find("model: '" + model_path("cnn") + "'"), std::string::npos) << out.out;
+  EXPECT_NE(out.out.find("model: '" + model_file("cnn") + "'"), std::string::npos) << out.out;
   EXPECT_NE(out.out.find("- 'conv1\\.weight'"), std::string::npos) << out.out;
   EXPECT_NE(out.out.find("- 'fc2\\.weight'"), std::string::npos) << out.out;
-  EXPECT_NE(slurp(dir.file("cnn_0.yaml")).find("model: '" + fs::relative(model_path("cnn"), dir.path()).string() + "'"),
+  EXPECT_NE(slurp(dir.file("cnn_0.yaml")).find("model: '" + fs::relative(model_file("cnn"), dir.path()).string() + "'"),
             std::string::npos);
-  const CliResult again = run_tamp({"recipe", "new", model_path("cnn"), "--goal", "2:4", "--out", dir.file("cnn_0.yaml")});
+  const CliResult again = run_tamp({"recipe", "new", model_file("cnn"), "--goal", "2:4", "--out", dir.file("cnn_0.yaml")});
   EXPECT_EQ(again.code, 3) << again.err;
   EXPECT_NE(again.err.find("--overwrite"), std::string::npos) << again.err;
 }
 
 TEST(RecipeNew, BadGoalsFilesAndModelsAreRefused) {
   TempDir dir;
-  const CliResult goal = run_tamp({"recipe", "new", model_path("cnn"), "--goal", "int4"});
+  const CliResult goal = run_tamp({"recipe", "new", model_file("cnn"), "--goal", "int4"});
   EXPECT_EQ(goal.code, 3) << goal.err;
   EXPECT_NE(goal.err.find("unknown goal 'int4'"), std::string::npos) << goal.err;
   EXPECT_NE(goal.err.find("smallest-within"), std::string::npos) << goal.err;   // the hint lists the goals
@@ -121,7 +120,7 @@ TEST(RecipeNew, BadGoalsFilesAndModelsAreRefused) {
   EXPECT_EQ(none.code, 3) << none.err;
   EXPECT_NE(none.err.find("nothing in the model can be pruned 2:4"), std::string::npos) << none.err;
   EXPECT_NE(none.err.find("w [10, 784] (Gemm): the first layer"), std::string::npos) << none.err;
-  const CliResult h5 = run_tamp({"recipe", "new", model_path("cnn"), "--goal", "int8", "--dataset", dir.file("one.onnx")});
+  const CliResult h5 = run_tamp({"recipe", "new", model_file("cnn"), "--goal", "int8", "--dataset", dir.file("one.onnx")});
   EXPECT_EQ(h5.code, 2) << h5.err;
 }
 
@@ -130,7 +129,7 @@ TEST(RecipeNew, BadGoalsFilesAndModelsAreRefused) {
 TEST(Compress, CnnTwoOfFourInt8) {
   TempDir dir;
   const std::string out = dir.file("run");
-  const std::vector<std::string> args{"compress", model_path("cnn"), "--goal", "2:4+int8", "--steps", "10", "--limit",
+  const std::vector<std::string> args{"compress", model_file("cnn"), "--goal", "2:4+int8", "--steps", "10", "--limit",
                                       "640", "--eval-limit", "200", "--out", out, "--quiet"};
   const CliResult r = run_tamp(args);
   ASSERT_EQ(r.code, 0) << r.err << r.out;
@@ -165,7 +164,7 @@ TEST(RecipeNew, GeneratedRecipesRunOnTheMlpAndCnn) {
   for (const Case& c : std::vector<Case>{{"mlp", "2:4", {784}}, {"mlp", "int8", {784}}, {"cnn", "int8-qat", {1, 28, 28}}}) {
     SCOPED_TRACE(c.model + " " + c.goal);
     const std::string recipe = dir.file(c.model + c.goal + ".yaml"), out = dir.file(c.model + c.goal);
-    const CliResult n = run_tamp({"recipe", "new", model_path(c.model), "--goal", c.goal, "--steps", "10", "--limit",
+    const CliResult n = run_tamp({"recipe", "new", model_file(c.model), "--goal", c.goal, "--steps", "10", "--limit",
                                   "640", "--eval-limit", "200", "--out", recipe});
     ASSERT_EQ(n.code, 0) << n.err;
     const CliResult r = run_tamp({"run", recipe, "--out", out, "--quiet"});
@@ -209,7 +208,7 @@ TEST(Compress, TransformerOnTokenisedImages) {
   const std::string out = dir.file("run");
   // 2:4 with a float export: after ten steps the untrained transformer's logits are near ties,
   // and an int8 export fails the export parity check on one argmax tie of 200 (exit 4).
-  const CliResult r = run_tamp({"compress", model_path("transformer"), "--goal", "2:4", "--dataset",
+  const CliResult r = run_tamp({"compress", model_file("transformer"), "--goal", "2:4", "--dataset",
                                 dir.file("train.h5"), "--eval-dataset", dir.file("test.h5"), "--steps", "10",
                                 "--batch", "32", "--out", out, "--quiet"});
   ASSERT_EQ(r.code, 0) << r.err << r.out;
@@ -238,16 +237,16 @@ TEST(Compress, TransformerOnTokenisedImages) {
 TEST(Compress, SmallestWithinOnePercentOfTheTrainedCnn) {
   TempDir dir;
   const std::string out = dir.file("run");
-  const CliResult r = run_tamp({"compress", model_path("cnn_fmnist"), "--goal", "smallest-within:1%", "--limit",
+  const CliResult r = run_tamp({"compress", model_file("cnn_fmnist"), "--goal", "smallest-within:1%", "--limit",
                                 "2000", "--eval-limit", "500", "--out", out});
   ASSERT_EQ(r.code, 0) << r.err << r.out;
   const std::string model = out + "/cnn_fmnist_smallest_within_1pct.onnx";
   ASSERT_TRUE(fs::exists(model)) << r.out;
   EXPECT_TRUE(fs::exists(out + "/tuning.jsonl"));
   const Tensor x = test_images(500, {1, 28, 28});
-  const double fp32 = ort_top1(model_path("cnn_fmnist"), x, fashion_mnist().test->y());
+  const double fp32 = ort_top1(model_file("cnn_fmnist"), x, fashion_mnist().test->y());
   EXPECT_GE(ort_top1(model, x, fashion_mnist().test->y()), 0.99 * fp32 - 0.0021);   // one argmax tie
-  EXPECT_LT(fs::file_size(model), fs::file_size(model_path("cnn_fmnist")) / 3);   // int8 at least
+  EXPECT_LT(fs::file_size(model), fs::file_size(model_file("cnn_fmnist")) / 3);   // int8 at least
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include "cli/tamp_runner.h"
 #include "support/ort_runner.h"
 #include "support/temp_dir.h"
+#include "support/test_data.h"
 
 #include <gtest/gtest.h>
 #include <fstream>
@@ -16,8 +17,6 @@ using namespace tamp;
 using namespace tamp::test;
 
 namespace {
-
-std::string model_path(const std::string& name) { return source_dir() + "/tests/data/models/" + name + ".onnx"; }
 
 void expect_valid_search(const nlohmann::json& s, double within_pt) {
   const auto& c = s["candidates"];
@@ -52,7 +51,7 @@ void expect_exported_model(const TempDir& dir, const nlohmann::json& summary) {
   EXPECT_EQ(cost.macs, summary["export"]["macs"].get<int64_t>());
   const auto& chosen = summary["search"]["candidates"][summary["search"]["chosen"].get<size_t>()];
   EXPECT_EQ(cost.macs, chosen["macs"].get<int64_t>());
-  EXPECT_LE(cost.macs, nn::graph_cost(io::load_onnx_graph(model_path("cnn"))).macs);
+  EXPECT_LE(cost.macs, nn::graph_cost(io::load_onnx_graph(model_file("cnn"))).macs);
   Tensor x = Tensor::zeros({2, 1, 28, 28});
   for (int64_t i = 0; i < x.numel(); ++i) x.data<float>()[i] = static_cast<float>((i * 37) % 101) / 101.0f;
   nn::GraphModule m(g);
@@ -74,7 +73,7 @@ const std::vector<std::string> kQuick{"--dataset", "fashion-mnist", "--limit", "
 
 TEST(SearchCli, DynasWritesAFrontAndASmallerModel) {
   TempDir dir;
-  std::vector<std::string> args{"search", model_path("cnn"), "--out-dir", dir.file("out"), "--supernet-epochs", "1"};
+  std::vector<std::string> args{"search", model_file("cnn"), "--out-dir", dir.file("out"), "--supernet-epochs", "1"};
   args.insert(args.end(), kQuick.begin(), kQuick.end());
   const CliResult r = run_tamp(args);
   ASSERT_EQ(r.code, 0) << r.err;
@@ -89,7 +88,7 @@ TEST(SearchCli, DynasWritesAFrontAndASmallerModel) {
 
 TEST(SearchCli, BasicFineTunesEachCandidate) {
   TempDir dir;
-  std::vector<std::string> args{"search", model_path("cnn"), "--out-dir", dir.file("out"), "--strategy", "basic",
+  std::vector<std::string> args{"search", model_file("cnn"), "--out-dir", dir.file("out"), "--strategy", "basic",
                                 "--candidate-steps", "3", "--search", "random"};
   args.insert(args.end(), kQuick.begin(), kQuick.end());
   const CliResult r = run_tamp(args);
@@ -105,7 +104,7 @@ TEST(SearchCli, RecipeStageReplacesTheModel) {
   TempDir dir;
   {
     std::ofstream f(dir.file("search.yaml"));
-    f << "model: " << model_path("cnn") << "\n"
+    f << "model: " << model_file("cnn") << "\n"
       << "data: {dataset: fashion-mnist, limit: 600, eval_limit: 300}\n"
          "training: {epochs: 1, steps_per_epoch: 4}\n"
          "stages:\n"
@@ -127,9 +126,9 @@ TEST(SearchCli, RecipeStageReplacesTheModel) {
 }
 
 TEST(SearchCli, BadArgumentsAreUsageErrors) {
-  EXPECT_EQ(run_tamp({"search", model_path("cnn"), "--dataset", "fashion-mnist", "--objectives", "flops"}).code, 2);
-  EXPECT_EQ(run_tamp({"search", model_path("cnn"), "--dataset", "fashion-mnist", "--pick", "best"}).code, 2);
-  const CliResult r = run_tamp({"search", model_path("cnn"), "--dataset", "fashion-mnist", "--objectives", "latency",
+  EXPECT_EQ(run_tamp({"search", model_file("cnn"), "--dataset", "fashion-mnist", "--objectives", "flops"}).code, 2);
+  EXPECT_EQ(run_tamp({"search", model_file("cnn"), "--dataset", "fashion-mnist", "--pick", "best"}).code, 2);
+  const CliResult r = run_tamp({"search", model_file("cnn"), "--dataset", "fashion-mnist", "--objectives", "latency",
                                 "--limit", "100", "--val-size", "50", "--steps", "1", "--supernet-epochs", "0"});
   EXPECT_EQ(r.code, 2) << r.err;
   EXPECT_NE(r.err.find("--ort-runner"), std::string::npos) << r.err;

@@ -5,6 +5,7 @@
 
 #include "support/expect.h"
 #include "support/ort_runner.h"
+#include "support/test_data.h"
 
 #include <tamp/autograd/threads.h>
 #include <tamp/io/idx.h>
@@ -21,15 +22,8 @@
 namespace tamp::test {
 namespace {
 
-std::string model_path(const std::string& name) { return source_dir() + "/tests/data/models/" + name + ".onnx"; }
-
-const nn::TrainTest& fashion() {
-  static const nn::TrainTest data = io::fashion_mnist("/usr/share/datasets/fashion-mnist");
-  return data;
-}
-
 Tensor test_images(const nn::ValueInfo& info, int64_t n) {
-  Tensor x = fashion().test->slice(0, n)->x();
+  Tensor x = fashion_data().test->slice(0, n)->x();
   return fit_input(info, x);
 }
 
@@ -48,7 +42,7 @@ void expect_tamp_equals_ort(const std::string& exported) {
 }
 
 TEST(Train, SgdStepsEqualTheTrainerAndTheExportRunsInOnnxRuntime) {
-  const std::string path = model_path("cnn");
+  const std::string path = model_file("cnn");
   TempDir dir;
   const CliResult r = run_tamp({"train", path, "--dataset", "fashion-mnist", "--limit", "256", "--epochs", "2",
                                 "--steps", "3", "--batch", "32", "--lr", "0.05", "--momentum", "0.8", "--seed", "3",
@@ -69,8 +63,8 @@ TEST(Train, SgdStepsEqualTheTrainerAndTheExportRunsInOnnxRuntime) {
   Generator rng(3);
   model.set_generator(&rng);
   TrainOptions options;
-  options.train = fashion().train->slice(0, 256);
-  options.eval = fashion().test->slice(0, 256);
+  options.train = fashion_data().train->slice(0, 256);
+  options.eval = fashion_data().test->slice(0, 256);
   options.epochs = 2;
   options.max_steps_per_epoch = 3;
   options.batch_size = 32;
@@ -97,7 +91,7 @@ TEST(Train, SgdStepsEqualTheTrainerAndTheExportRunsInOnnxRuntime) {
 
 TEST(Train, AdamOnTheFlatInputMlpPrintsProgressAndExports) {
   TempDir dir;
-  const CliResult r = run_tamp({"train", model_path("mlp"), "--dataset", "fashion-mnist", "--limit", "200",
+  const CliResult r = run_tamp({"train", model_file("mlp"), "--dataset", "fashion-mnist", "--limit", "200",
                                 "--steps", "4", "--batch", "25", "--optimizer", "adam", "--log-every", "2", "--out",
                                 dir.file("mlp.onnx")});
   ASSERT_EQ(r.code, 0) << r.err;
@@ -114,7 +108,7 @@ TEST(Train, AdamOnTheFlatInputMlpPrintsProgressAndExports) {
 TEST(Train, ATrainingModeExportIsWrittenAsAnInferenceModel) {
   TempDir dir;
   const std::string out = dir.file("trained.onnx");
-  const CliResult r = run_tamp({"train", model_path("cnn_bn_train"), "--dataset", "fashion-mnist", "--limit", "256",
+  const CliResult r = run_tamp({"train", model_file("cnn_bn_train"), "--dataset", "fashion-mnist", "--limit", "256",
                                 "--steps", "3", "--batch", "32", "--threads", "1", "--out", out});
   ASSERT_EQ(r.code, 0) << r.err;
   const nn::Graph g = io::load_onnx_graph(out);
@@ -144,7 +138,7 @@ TEST(Train, ATrainingModeExportIsWrittenAsAnInferenceModel) {
 
 TEST(Train, UsageErrors) {
   TempDir dir;
-  const std::string cnn = model_path("cnn"), out = dir.file("o.onnx");
+  const std::string cnn = model_file("cnn"), out = dir.file("o.onnx");
   for (const auto& args : std::vector<std::vector<std::string>>{
            {"train", cnn, "--dataset", "fashion-mnist"},                                       // no --out
            {"train", cnn, "--dataset", "fashion-mnist", "--out", out, "--optimizer", "rmsprop"},

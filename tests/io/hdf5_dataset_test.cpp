@@ -1,5 +1,7 @@
 #include <tamp/io/hdf5_dataset.h>
 
+#include "support/expect.h"
+
 #include <H5Cpp.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -30,15 +32,6 @@ class Hdf5Files : public ::testing::Test {
   }
 
   std::string path(const std::string& name) const { return (dir_ / name).string(); }
-
-  static std::string message_of(const std::function<void()>& f) {
-    try {
-      f();
-    } catch (const Error& e) {
-      return e.what();
-    }
-    return "(no error)";
-  }
 
   fs::path dir_;
 };
@@ -99,19 +92,19 @@ TEST_F(Hdf5Files, ErrorsNameTheFileAndTheDataset) {
     H5::StrType str(H5::PredType::C_S1, 5);
     f.createDataSet("names", str, H5::DataSpace(H5S_SCALAR));
   }
-  std::string m = message_of([&] { hdf5_dataset(path("bad.h5")); });
+  std::string m = test::error_message([&] { hdf5_dataset(path("bad.h5")); });
   EXPECT_NE(m.find("holds 3 examples but 'y' holds 4"), std::string::npos) << m;
-  m = message_of([&] { hdf5_dataset(path("bad.h5"), "x", "labels"); });
+  m = test::error_message([&] { hdf5_dataset(path("bad.h5"), "x", "labels"); });
   EXPECT_NE(m.find("no dataset 'labels'"), std::string::npos) << m;
   EXPECT_NE(m.find("bad.h5"), std::string::npos) << m;
-  m = message_of([&] { hdf5_dataset(path("bad.h5"), "s", "y"); });
+  m = test::error_message([&] { hdf5_dataset(path("bad.h5"), "s", "y"); });
   EXPECT_NE(m.find("rank 0"), std::string::npos) << m;
-  m = message_of([&] { hdf5_dataset(path("bad.h5"), "names", "y"); });
+  m = test::error_message([&] { hdf5_dataset(path("bad.h5"), "names", "y"); });
   EXPECT_NE(m.find("not numeric"), std::string::npos) << m;
-  m = message_of([&] { hdf5_dataset(path("absent.h5")); });
+  m = test::error_message([&] { hdf5_dataset(path("absent.h5")); });
   EXPECT_NE(m.find("does not exist"), std::string::npos) << m;
   std::ofstream(path("garbage.h5")) << "this is not an HDF5 file";
-  m = message_of([&] { hdf5_dataset(path("garbage.h5")); });
+  m = test::error_message([&] { hdf5_dataset(path("garbage.h5")); });
   EXPECT_NE(m.find("cannot be read"), std::string::npos) << m;
 }
 
@@ -139,7 +132,7 @@ TEST_F(Hdf5Files, StorageSmallerThanTheShapeNeedsIsRefused) {
   auto data = hdf5_dataset(path("chunks.h5"));
   EXPECT_EQ(data->x().shape(), Shape({4096, 256}));
   EXPECT_EQ(data->x().data<float>()[rows * cols - 1], 0.5f);
-  const std::string m = message_of([&] { hdf5_dataset(path("chunks.h5"), "sparse", "y"); });
+  const std::string m = test::error_message([&] { hdf5_dataset(path("chunks.h5"), "sparse", "y"); });
   EXPECT_NE(m.find("dataset 'sparse' stores"), std::string::npos) << m;
   EXPECT_NE(m.find("never fully written"), std::string::npos) << m;
 }

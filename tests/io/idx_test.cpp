@@ -1,5 +1,7 @@
 #include <tamp/io/idx.h>
 
+#include "support/expect.h"
+
 #include <gtest/gtest.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -45,15 +47,6 @@ class IdxFiles : public ::testing::Test {
     }
     b.insert(b.end(), data.begin(), data.end());
     return b;
-  }
-
-  static std::string message_of(const std::function<void()>& f) {
-    try {
-      f();
-    } catch (const Error& e) {
-      return e.what();
-    }
-    return "(no error)";
   }
 
   fs::path dir_;
@@ -106,21 +99,21 @@ TEST_F(IdxFiles, ReadsEveryTypeBigEndianPlainOrGzipped) {
 }
 
 TEST_F(IdxFiles, RejectsBadMagicTruncationAndTrailingData) {
-  std::string m = message_of([&] { read_idx(write("bad_magic", {1, 2, 8, 1, 0, 0, 0, 1, 7})); });
+  std::string m = test::error_message([&] { read_idx(write("bad_magic", {1, 2, 8, 1, 0, 0, 0, 1, 7})); });
   EXPECT_NE(m.find("bad magic"), std::string::npos) << m;
   EXPECT_NE(m.find("bad_magic"), std::string::npos) << m;
-  m = message_of([&] { read_idx(write("bad_type", idx(0x07, {1}, {0}))); });
+  m = test::error_message([&] { read_idx(write("bad_type", idx(0x07, {1}, {0}))); });
   EXPECT_NE(m.find("unknown data type"), std::string::npos) << m;
-  m = message_of([&] { read_idx(write("short.gz", idx(0x08, {10, 28, 28}, std::vector<unsigned char>(100)), true)); });
+  m = test::error_message([&] { read_idx(write("short.gz", idx(0x08, {10, 28, 28}, std::vector<unsigned char>(100)), true)); });
   EXPECT_NE(m.find("truncated"), std::string::npos) << m;
-  m = message_of([&] { read_idx(write("long", idx(0x08, {2}, {1, 2, 3}))); });
+  m = test::error_message([&] { read_idx(write("long", idx(0x08, {2}, {1, 2, 3}))); });
   EXPECT_NE(m.find("needs 2 values"), std::string::npos) << m;
-  m = message_of([&] { read_idx(write("header", {0, 0, 8, 3, 0, 0})); });
+  m = test::error_message([&] { read_idx(write("header", {0, 0, 8, 3, 0, 0})); });
   EXPECT_NE(m.find("truncated header"), std::string::npos) << m;
   // Dims whose product overflows, in a tiny file: an error, not an allocation.
-  m = message_of([&] { read_idx(write("huge", idx(0x0E, {0xFFFFFFFF, 0xFFFFFFFF, 0xFFFFFFFF}, {}))); });
+  m = test::error_message([&] { read_idx(write("huge", idx(0x0E, {0xFFFFFFFF, 0xFFFFFFFF, 0xFFFFFFFF}, {}))); });
   EXPECT_NE(m.find("huge"), std::string::npos) << m;
-  m = message_of([&] { read_idx((dir_ / "absent").string()); });
+  m = test::error_message([&] { read_idx((dir_ / "absent").string()); });
   EXPECT_NE(m.find("does not exist"), std::string::npos) << m;
 }
 
@@ -131,7 +124,7 @@ TEST_F(IdxFiles, RejectsACutGzipStream) {
   std::ifstream in(full, std::ios::binary);
   std::vector<unsigned char> gz((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   gz.resize(gz.size() / 2);
-  const std::string m = message_of([&] { read_idx(write("cut.gz", gz)); });
+  const std::string m = test::error_message([&] { read_idx(write("cut.gz", gz)); });
   EXPECT_TRUE(m.find("gzip") != std::string::npos || m.find("truncated") != std::string::npos) << m;
 }
 
@@ -153,10 +146,10 @@ TEST_F(IdxFiles, FashionMnistChecksShapesAndLabels) {
   write("train-labels-idx1-ubyte", idx(0x08, {2}, {3, 12}));
   write("t10k-images-idx3-ubyte", idx(0x08, {2, 28, 28}, img));
   write("t10k-labels-idx1-ubyte", idx(0x08, {2}, {0, 1}));
-  std::string m = message_of([&] { fashion_mnist(dir_.string()); });
+  std::string m = test::error_message([&] { fashion_mnist(dir_.string()); });
   EXPECT_NE(m.find("label 12"), std::string::npos) << m;
   write("train-labels-idx1-ubyte", idx(0x08, {3}, {3, 1, 2}));
-  m = message_of([&] { fashion_mnist(dir_.string()); });
+  m = test::error_message([&] { fashion_mnist(dir_.string()); });
   EXPECT_NE(m.find("expected 2 uint8 labels"), std::string::npos) << m;
   write("train-labels-idx1-ubyte", idx(0x08, {2}, {3, 1}));
   const auto data = fashion_mnist(dir_.string());

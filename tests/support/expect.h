@@ -81,6 +81,16 @@ void expect_close(const std::vector<T>& got, const std::vector<double>& want, To
       [&](int64_t i) { return want[static_cast<size_t>(i)]; }, tol, what);
 }
 
+// The message of the tamp::Error `f` throws, or "(no error)" (for tests that match it loosely).
+inline std::string error_message(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
 // Expects `f` to throw tamp::Error whose message contains every one of `parts`, and, when
 // `kind` is given, of that kind. Returns the message ("" when nothing was thrown) for further
 // checks.

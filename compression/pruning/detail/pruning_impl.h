@@ -45,7 +45,17 @@ struct Pruning::Impl {
   // Recomputes every mask to the schedule's target at `step` (final: the final targets),
   // then masks weights and gradients.
   void update(int64_t step, bool final);
+  // The parts of update: weight masks, then attention heads.
+  void update_weights(int64_t step, bool final);
+  void update_heads(int64_t step, bool final);
+  // A target's sparsity at `step`: the schedule's between initial and fin (final: fin).
+  double target_at(int64_t step, bool final, double initial, double fin) const;
+  // Masks head h of the block in every projection it spans.
+  void zero_head(const pruning::AttentionBlock& block, int64_t h);
   void observe();
+  // At attach: a mask per target (exact zeros of its weight count as pruned; its followers
+  // start from ones), the parameters and score trackers the targets touch, global_initial.
+  void add_masks();
   // Heads whose V columns are all zero already count as pruned (sets each target's initial).
   void lock_existing_heads();
   // Channel pattern: zeroes the biases and BatchNormalization entries of pruned rows.

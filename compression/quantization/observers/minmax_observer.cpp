@@ -16,14 +16,19 @@ void MinMaxObserver::reset() {
   channels_ = 0;
 }
 
-void MinMaxObserver::update(const Tensor& x) {
+std::optional<std::pair<Tensor, Tensor>> MinMaxObserver::later_batch_range(const Tensor& x) {
   channels_of(x);
   auto [lo, hi] = channel_min_max(x, spec().per_channel, spec().axis);
-  if (!min_.defined()) {
-    min_ = lo;
-    max_ = hi;
-    return;
-  }
+  if (min_.defined()) return std::pair{lo, hi};
+  min_ = lo;
+  max_ = hi;
+  return std::nullopt;
+}
+
+void MinMaxObserver::update(const Tensor& x) {
+  const auto batch = later_batch_range(x);
+  if (!batch) return;
+  const auto& [lo, hi] = *batch;
   float* pl = min_.data<float>();
   float* ph = max_.data<float>();
   for (int64_t c = 0; c < min_.numel(); ++c) {
@@ -65,13 +70,9 @@ void MinMaxObserver::load_state(const std::map<std::string, Tensor>& state) {
 }
 
 void MovingAverageMinMaxObserver::update(const Tensor& x) {
-  channels_of(x);
-  auto [lo, hi] = channel_min_max(x, spec().per_channel, spec().axis);
-  if (!min_.defined()) {
-    min_ = lo;
-    max_ = hi;
-    return;
-  }
+  const auto batch = later_batch_range(x);
+  if (!batch) return;
+  const auto& [lo, hi] = *batch;
   const float c = static_cast<float>(spec().observer.averaging_constant);
   float* pl = min_.data<float>();
   float* ph = max_.data<float>();

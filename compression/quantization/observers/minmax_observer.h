@@ -7,6 +7,9 @@
 
 #include <tamp/compression/quantization/observers/observer.h>
 
+#include <optional>
+#include <utility>
+
 namespace tamp::compression {
 
 class MinMaxObserver : public Observer {
@@ -22,6 +25,9 @@ class MinMaxObserver : public Observer {
 
  protected:
   void update(const Tensor& x) override;
+  // The batch's per-channel (or per-tensor) min and max; nothing when it is the first batch,
+  // whose range then becomes min_ and max_.
+  std::optional<std::pair<Tensor, Tensor>> later_batch_range(const Tensor& x);
   Tensor min_, max_;  // scalar or [C], float32
 };
 

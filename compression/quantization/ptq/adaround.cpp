@@ -71,6 +71,67 @@ Tensor full_output(const nn::Node& node, const Tensor& x, const Tensor& w, const
   return concat_rows(parts);
 }
 
+// Per weight: floor(W / s) + zp, the step s, the nearest grid point, whether the weight may
+// move at all, and the rounding variable's start (its fractional part, inverted through the
+// rectified sigmoid).
+struct Rounding {
+  std::vector<float> base, step, nearest;
+  std::vector<uint8_t> free;
+  std::vector<float> v;
+
+  template <typename Channel>
+  Rounding(const nn::Node& node, const Tensor& w, const Tensor& scale, const Tensor& zero_point, Channel channel,
+           int64_t qmin, int64_t qmax) {
+    const int64_t n = w.numel();
+    const float* pw = w.data<float>();
+    const float* ps = scale.data<float>();
+    const float* pz = zero_point.data<float>();
+    base.resize(static_cast<size_t>(n));
+    step.resize(static_cast<size_t>(n));
+    nearest.resize(static_cast<size_t>(n));
+    free.resize(static_cast<size_t>(n));
+    v.resize(static_cast<size_t>(n));
+    for (int64_t i = 0; i < n; ++i) {
+      const float s = ps[channel(i)], zp = pz[channel(i)];
+      TAMP_CHECK(s > 0, "AdaRound: '{}' has a non-positive scale", node.name);
+      const float r = pw[i] / s, f = std::floor(r);
+      base[i] = f + zp;
+      step[i] = s;
+      nearest[i] = std::clamp(std::nearbyint(r) + zp, static_cast<float>(qmin), static_cast<float>(qmax));
+      free[i] = base[i] >= static_cast<float>(qmin) && base[i] + 1 <= static_cast<float>(qmax);
+      const float frac = std::clamp(r - f, 1e-4f, 1 - 1e-4f);
+      v[i] = -std::log((kZeta - kGamma) / (frac - kGamma) - 1);
+    }
+  }
+};
+
+// One Adam step on the rounding variables v (moments m, sq) at step t: the reconstruction
+// gradient gw (d loss / d weight) through the rectified sigmoid, plus, after the warm-up,
+// the regularizer that pushes each rounding to 0 or 1 with an annealed beta.
+void adam_step(std::vector<float>& v, std::vector<float>& m, std::vector<float>& sq, const Rounding& r, const float* gw,
+               int64_t t, const AdaRoundOptions& o) {
+  const int64_t warm = static_cast<int64_t>(o.warmup * static_cast<double>(o.steps));
+  const bool reg = t >= warm;
+  const double frac = reg ? static_cast<double>(t - warm) / std::max<int64_t>(1, o.steps - warm) : 0;
+  const float beta = static_cast<float>(o.beta_start + (o.beta_end - o.beta_start) * frac);
+  const float b1 = 0.9f, b2 = 0.999f, eps = 1e-8f;
+  const float c1 = 1 - std::pow(b1, static_cast<float>(t + 1)), c2 = 1 - std::pow(b2, static_cast<float>(t + 1));
+  for (size_t i = 0; i < v.size(); ++i) {
+    if (!r.free[i]) continue;
+    const float sg = sigmoid(v[i]), raw = sg * (kZeta - kGamma) + kGamma;
+    const float dh = raw > 0 && raw < 1 ? sg * (1 - sg) * (kZeta - kGamma) : 0.0f;
+    float g = gw[i] * r.step[i] * dh;
+    if (reg) {
+      const float h = std::clamp(raw, 0.0f, 1.0f), u = 2 * h - 1;
+      const float du = u == 0 ? 0.0f : -beta * std::pow(std::abs(u), beta - 1) * (u > 0 ? 1.0f : -1.0f) * 2;
+      g += static_cast<float>(o.reg_weight) * du * dh;
+    }
+    m[i] = b1 * m[i] + (1 - b1) * g;
+    sq[i] = b2 * sq[i] + (1 - b2) * g * g;
+    v[i] -= static_cast<float>(o.lr) * (m[i] / c1) / (std::sqrt(sq[i] / c2) + eps);
+  }
+}
+
 }  // namespace
 
 Tensor adaround_weight(const nn::Node& node, const Tensor& w, const Tensor& scale, const Tensor& zero_point, int axis,
@@ -84,24 +145,11 @@ Tensor adaround_weight(const nn::Node& node, const Tensor& w, const Tensor& scal
   int64_t inner = 1;
   if (channels > 1) for (int d = axis + 1; d < w.rank(); ++d) inner *= w.dim(d);
   auto channel = [&](int64_t i) { return channels == 1 ? 0 : (i / inner) % channels; };
-  const float* pw = w.data<float>();
-  const float* ps = scale.data<float>();
   const float* pz = zero_point.data<float>();
-  // floor(W / s) + zp, the fractional part, and whether the weight may move at all.
-  std::vector<float> base(static_cast<size_t>(n)), v(static_cast<size_t>(n)), step(static_cast<size_t>(n));
-  std::vector<uint8_t> free(static_cast<size_t>(n));
-  std::vector<float> nearest(static_cast<size_t>(n));
-  for (int64_t i = 0; i < n; ++i) {
-    const float s = ps[channel(i)], zp = pz[channel(i)];
-    TAMP_CHECK(s > 0, "AdaRound: '{}' has a non-positive scale", node.name);
-    const float r = pw[i] / s, f = std::floor(r);
-    base[i] = f + zp;
-    step[i] = s;
-    nearest[i] = std::clamp(std::nearbyint(r) + zp, static_cast<float>(qmin), static_cast<float>(qmax));
-    free[i] = base[i] >= static_cast<float>(qmin) && base[i] + 1 <= static_cast<float>(qmax);
-    const float frac = std::clamp(r - f, 1e-4f, 1 - 1e-4f);
-    v[i] = -std::log((kZeta - kGamma) / (frac - kGamma) - 1);
-  }
+  Rounding rounding(node, w, scale, zero_point, channel, qmin, qmax);
+  const std::vector<float>&base = rounding.base, &step = rounding.step, &nearest = rounding.nearest;
+  const std::vector<uint8_t>& free = rounding.free;
+  std::vector<float>& v = rounding.v;
   auto grid = [&](const std::vector<float>& q) {
     Tensor t = Tensor::empty(w.shape());
     float* p = t.data<float>();
@@ -114,7 +162,6 @@ Tensor adaround_weight(const nn::Node& node, const Tensor& w, const Tensor& scal
   std::vector<float> m(static_cast<size_t>(n), 0.0f), sq(static_cast<size_t>(n), 0.0f), q(static_cast<size_t>(n));
   Generator rng(o.seed);
   const int64_t batch = std::min(o.batch, x.dim(0));
-  const int64_t warm = static_cast<int64_t>(o.warmup * static_cast<double>(o.steps));
   for (int64_t t = 0; t < o.steps; ++t) {
     std::vector<int64_t> idx(static_cast<size_t>(batch));
     for (auto& i : idx) i = static_cast<int64_t>(rng.below(static_cast<uint64_t>(x.dim(0))));
@@ -130,25 +177,7 @@ Tensor adaround_weight(const nn::Node& node, const Tensor& w, const Tensor& scal
     for (int64_t i = 0; i < seed.numel(); ++i) pg[i] = 2.0f * (py[i] - pt[i]) / static_cast<float>(batch);
     y.backward(seed);
     const float* gw = wt.grad().data<float>();
-    const bool reg = t >= warm;
-    const double frac = reg ? static_cast<double>(t - warm) / std::max<int64_t>(1, o.steps - warm) : 0;
-    const float beta = static_cast<float>(o.beta_start + (o.beta_end - o.beta_start) * frac);
-    const float b1 = 0.9f, b2 = 0.999f, eps = 1e-8f;
-    const float c1 = 1 - std::pow(b1, static_cast<float>(t + 1)), c2 = 1 - std::pow(b2, static_cast<float>(t + 1));
-    for (int64_t i = 0; i < n; ++i) {
-      if (!free[i]) continue;
-      const float sg = sigmoid(v[i]), raw = sg * (kZeta - kGamma) + kGamma;
-      const float dh = raw > 0 && raw < 1 ? sg * (1 - sg) * (kZeta - kGamma) : 0.0f;
-      float g = gw[i] * step[i] * dh;
-      if (reg) {
-        const float h = std::clamp(raw, 0.0f, 1.0f), u = 2 * h - 1;
-        const float du = u == 0 ? 0.0f : -beta * std::pow(std::abs(u), beta - 1) * (u > 0 ? 1.0f : -1.0f) * 2;
-        g += static_cast<float>(o.reg_weight) * du * dh;
-      }
-      m[i] = b1 * m[i] + (1 - b1) * g;
-      sq[i] = b2 * sq[i] + (1 - b2) * g * g;
-      v[i] -= static_cast<float>(o.lr) * (m[i] / c1) / (std::sqrt(sq[i] / c2) + eps);
-    }
+    adam_step(v, m, sq, rounding, gw, t, o);
   }
   int64_t changed = 0;
   for (int64_t i = 0; i < n; ++i) {

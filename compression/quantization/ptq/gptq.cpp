@@ -52,6 +52,32 @@ MatrixD inverse_cholesky_upper(MatrixD h, double damp_percent) {
               ErrorKind::kNumerical, "check the calibration inputs for NaN/Inf or raise damp_percent");
 }
 
+// Zeroes the weights of inputs that never fire (they carry no information, so cannot matter;
+// their Hessian diagonal becomes 1) and returns the column order (position -> original
+// column): by decreasing Hessian diagonal with act_order, else the identity.
+std::vector<int64_t> column_order(MatrixD& w, MatrixD& h, bool act_order) {
+  const int64_t k = h.rows();
+  for (int64_t c = 0; c < k; ++c) {
+    if (h(c, c) == 0) {
+      h(c, c) = 1;
+      w.col(c).setZero();
+    }
+  }
+  std::vector<int64_t> perm(static_cast<size_t>(k));
+  std::iota(perm.begin(), perm.end(), 0);
+  if (act_order) std::stable_sort(perm.begin(), perm.end(), [&](int64_t a, int64_t b) { return h(a, a) > h(b, b); });
+  return perm;
+}
+
+// w's columns and h's rows and columns in the order perm gives.
+void permute(const MatrixD& w, const MatrixD& h, const std::vector<int64_t>& perm, MatrixD& wp, MatrixD& hp) {
+  const auto k = static_cast<int64_t>(perm.size());
+  for (int64_t i = 0; i < k; ++i) {
+    wp.col(i) = w.col(perm[i]);
+    for (int64_t j = 0; j < k; ++j) hp(i, j) = h(perm[i], perm[j]);
+  }
+}
+
 }  // namespace
 
 HessianAccumulator::HessianAccumulator(int64_t k) : k_(k) {
@@ -98,19 +124,7 @@ BlockQuantized gptq_quantize(const Tensor& w_nk, const Tensor& hessian, const Qu
 
   MatrixD w = to_matrix(w_nk, n, k);
   MatrixD h = to_matrix(hessian, k, k);
-  // Inputs that never fire carry no information: their weights cannot matter, zero them.
-  for (int64_t c = 0; c < k; ++c) {
-    if (h(c, c) == 0) {
-      h(c, c) = 1;
-      w.col(c).setZero();
-    }
-  }
-  // Column order (position -> original column).
-  std::vector<int64_t> perm(static_cast<size_t>(k));
-  std::iota(perm.begin(), perm.end(), 0);
-  if (options.act_order) {
-    std::stable_sort(perm.begin(), perm.end(), [&](int64_t a, int64_t b) { return h(a, a) > h(b, b); });
-  }
+  const std::vector<int64_t> perm = column_order(w, h, options.act_order);
   // Group parameters chosen up front: all of them with act_order (static groups), or the
   // only one when a group spans the whole row.
   const bool static_groups = options.act_order || groups == 1;
@@ -126,10 +140,7 @@ BlockQuantized gptq_quantize(const Tensor& w_nk, const Tensor& hessian, const Qu
   if (static_groups) for (int64_t g = 0; g < groups; ++g) choose(g, w);
 
   MatrixD wp(n, k), hp(k, k);  // permuted copies
-  for (int64_t i = 0; i < k; ++i) {
-    wp.col(i) = w.col(perm[i]);
-    for (int64_t j = 0; j < k; ++j) hp(i, j) = h(perm[i], perm[j]);
-  }
+  permute(w, h, perm, wp, hp);
   const MatrixD u = inverse_cholesky_upper(std::move(hp), options.damp_percent);
 
   q.q = Tensor::empty({n, k}, DType::kUInt8);

@@ -6,6 +6,7 @@
 #include <tamp/scheduler/trainer.h>
 
 #include "compression/pruning/prune_test_support.h"
+#include "support/expect.h"
 
 #include <gtest/gtest.h>
 
@@ -16,41 +17,23 @@ namespace {
 
 std::shared_ptr<nn::GraphModule> module(nn::Graph g) { return std::make_shared<nn::GraphModule>(std::move(g)); }
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
-
-TrainOptions training(std::shared_ptr<nn::TensorDataset> data, int epochs) {
-  TrainOptions o;
-  o.train = std::move(data);
-  o.epochs = epochs;
-  o.batch_size = 32;
-  o.optimizer = SGD{.lr = 0.05, .momentum = 0.9};
-  return o;
-}
-
 }  // namespace
 
 TEST(Distillation, MissingValueNamesAreNamed) {
   nn::GraphModule student(test::mlp_graph(16, 32, 8));
   Distillation bad_student(module(test::mlp_graph(16, 64, 8)), {.layers = {{.student = "nope", .teacher = "h"}}});
-  std::string what = error_of([&] { bad_student.attach(student, nn::local_collective()); });
+  std::string what = test::error_message([&] { bad_student.attach(student, nn::local_collective()); });
   EXPECT_NE(what.find("student has no value named 'nope'"), std::string::npos) << what;
   nn::GraphModule student2(test::mlp_graph(16, 32, 8));
   Distillation bad_teacher(module(test::mlp_graph(16, 64, 8)), {.layers = {{.student = "h", .teacher = "/fc9"}}});
-  what = error_of([&] { bad_teacher.attach(student2, nn::local_collective()); });
+  what = test::error_message([&] { bad_teacher.attach(student2, nn::local_collective()); });
   EXPECT_NE(what.find("teacher has no value named '/fc9'"), std::string::npos) << what;
 }
 
 TEST(Distillation, TeacherWithOtherOutputShapeIsRejected) {
   nn::GraphModule student(test::mlp_graph(16, 32, 8));
   Distillation kd(module(test::mlp_graph(16, 32, 5)), {});
-  const std::string what = error_of([&] { kd.attach(student, nn::local_collective()); });
+  const std::string what = test::error_message([&] { kd.attach(student, nn::local_collective()); });
   EXPECT_NE(what.find("teacher's output 'logits' has shape [2, 5]"), std::string::npos) << what;
   EXPECT_NE(what.find("student's output 'logits' has [2, 8]"), std::string::npos) << what;
 }
@@ -68,7 +51,7 @@ TEST(Distillation, RejectsBadOptions) {
   EXPECT_THROW(SelfDistillation({}), Error);
   nn::GraphModule m(test::mlp_graph(16, 32, 8));
   SelfDistillation sd({.pairs = {{.shallow = "missing"}}});
-  EXPECT_NE(error_of([&] { sd.attach(m, nn::local_collective()); }).find("model has no value named 'missing'"),
+  EXPECT_NE(test::error_message([&] { sd.attach(m, nn::local_collective()); }).find("model has no value named 'missing'"),
             std::string::npos);
 }
 
@@ -116,7 +99,7 @@ TEST(Distillation, ProjectionsTrainWithTheStudentAndAreNotExported) {
   auto kd2 = std::make_shared<Distillation>(
       teacher, DistillationOptions{.temperature = 2, .alpha = 1, .layers = {{.student = "r", .teacher = "r"}}});
   nn::GraphModule student2(test::mlp_graph(16, 24, 8));
-  Trainer(student2, {kd2}, training(test::synthetic_data({16}, 512, 8), 3)).run();
+  Trainer(student2, {kd2}, test::quick_training(test::synthetic_data({16}, 512, 8), 3)).run();
   const auto trained = kd2->trainable_parameters();
   double moved = 0;
   for (int64_t i = 0; i < before.numel(); ++i) moved += std::fabs(trained[0].second.value().at(i) - before.at(i));
@@ -140,7 +123,7 @@ TEST(Distillation, IntermediateLayersOnlyWithCosineAndKl) {
         teacher, DistillationOptions{.logits = false, .layers = {{.student = "p1", .teacher = "p1", .loss = loss},
                                                                  {.student = "h", .teacher = "h", .loss = loss,
                                                                   .weight = 0.5}}});
-    Trainer(student, {kd}, training(test::synthetic_data({1, 12, 12}, 256, 10), 3)).run();
+    Trainer(student, {kd}, test::quick_training(test::synthetic_data({1, 12, 12}, 256, 10), 3)).run();
     EXPECT_DOUBLE_EQ(kd->task_loss_weight(), 1.0);
     EXPECT_EQ(kd->trainable_parameters().size(), 4u);  // a 1x1 conv and a linear projection
     const auto& h = kd->history();
@@ -175,7 +158,7 @@ TEST(SelfDistillation, HeadsLearnAndLossesFall) {
                 {.shallow = "f", .deep = "r3", .kd_weight = 1, .label_weight = 0.3, .feature_weight = 0.1}}};
   auto sd = std::make_shared<SelfDistillation>(options);
   const auto before = sd_parameters_after_attach(test::conv_bn_graph(), options);
-  Trainer(m, {sd}, training(test::synthetic_data({1, 12, 12}, 512, 10), 4)).run();
+  Trainer(m, {sd}, test::quick_training(test::synthetic_data({1, 12, 12}, 512, 10), 4)).run();
   std::map<std::string, Shape> params;
   for (const auto& [name, v] : sd->trainable_parameters()) params[name] = v.shape();
   EXPECT_EQ(params.at("self_distillation.head0.hidden.weight"), (Shape{64, 72}));

@@ -9,23 +9,28 @@
 #include <tamp/nn/dataset.h>
 #include <tamp/nn/graph_module.h>
 #include <tamp/nn/init.h>
+#include <tamp/scheduler/trainer.h>
 
 #include "support/ort_runner.h"
 #include "support/temp_dir.h"
+#include "support/test_data.h"
 
 #include <string>
 
 namespace tamp::test {
 
-inline std::string model_file(const std::string& name) { return source_dir() + "/tests/data/models/" + name + ".onnx"; }
-
-inline const nn::TrainTest& fashion_data() {
-  static const nn::TrainTest data = io::fashion_mnist("/usr/share/datasets/fashion-mnist");
-  return data;
-}
-
 inline Tensor random_tensor(const Shape& shape, Generator& rng, double scale = 1.0) {
   return nn::init::uniform(shape, -scale, scale, rng);
+}
+
+// A short fine-tuning run: batch 32, SGD (lr 0.05, momentum 0.9).
+inline TrainOptions quick_training(std::shared_ptr<nn::TensorDataset> data, int epochs = 1) {
+  TrainOptions o;
+  o.train = std::move(data);
+  o.epochs = epochs;
+  o.batch_size = 32;
+  o.optimizer = SGD{.lr = 0.05, .momentum = 0.9};
+  return o;
 }
 
 // x (N, in) -> Gemm(transB=1) -> Relu -> Gemm -> logits; weights "fc1.weight" [hidden, in],

@@ -38,15 +38,6 @@ void fake_step(nn::GraphModule& m, Component& c, int64_t step, Generator& rng) {
   c.on_after_step(at);
 }
 
-TrainOptions quick_training(std::shared_ptr<nn::TensorDataset> data, int epochs = 1) {
-  TrainOptions o;
-  o.train = std::move(data);
-  o.epochs = epochs;
-  o.batch_size = 32;
-  o.optimizer = SGD{.lr = 0.05, .momentum = 0.9};
-  return o;
-}
-
 }  // namespace
 
 TEST(Pruning, ScheduleHitsItsTargetsAtExactlyTheScheduledSteps) {
@@ -163,7 +154,7 @@ TEST(Pruning, EveryPatternHoldsAfterTrainingAndExport) {
     nn::GraphModule m(test::mlp_graph(32, 64, 8));
     auto p = make({.pattern = c.pattern, .target_sparsity = c.sparsity,
                    .schedule = Schedule::gradual(Curve::kCubic, 0, 20, 5)});
-    auto opts = quick_training(test::synthetic_data({32}, 512, 8), 2);
+    auto opts = test::quick_training(test::synthetic_data({32}, 512, 8), 2);
     Trainer(m, {p}, opts).run();
     test::TempDir dir;
     io::save_onnx(m, dir.file("m.onnx"));
@@ -297,7 +288,7 @@ TEST(Pruning, RejectsBadInput) {
 TEST(Pruning, MasksStayLockedInLaterStages) {
   nn::GraphModule m(test::mlp_graph(32, 64, 8));
   auto data = test::synthetic_data({32}, 512, 8);
-  Trainer(m, {make({.pattern = "2:4"})}, quick_training(data)).run();
+  Trainer(m, {make({.pattern = "2:4"})}, test::quick_training(data)).run();
   const Tensor zeros_after_1 = m.parameter("fc1.weight").value().clone();
   auto same_zeros = [&](const Tensor& now) {
     for (int64_t i = 0; i < now.numel(); ++i) {
@@ -306,21 +297,21 @@ TEST(Pruning, MasksStayLockedInLaterStages) {
     return true;
   };
   // Stage 2, no pruning component: the gradient hooks finalize left keep every zero.
-  Trainer(m, {}, quick_training(data)).run();
+  Trainer(m, {}, test::quick_training(data)).run();
   EXPECT_TRUE(same_zeros(m.parameter("fc1.weight").value()));
   // A fresh module from the exported graph has no hooks: a PatternLock keeps the zeros...
   nn::GraphModule reloaded(m.export_graph());
   auto lock = std::make_shared<PatternLock>();
-  Trainer(reloaded, {lock}, quick_training(data)).run();
+  Trainer(reloaded, {lock}, test::quick_training(data)).run();
   EXPECT_TRUE(same_zeros(reloaded.parameter("fc1.weight").value()));
   EXPECT_EQ(lock->locked().at("fc1.weight"), 1024);
   // ...which is what moves them otherwise (the test can fail).
   nn::GraphModule unlocked(m.export_graph());
-  Trainer(unlocked, {}, quick_training(data)).run();
+  Trainer(unlocked, {}, test::quick_training(data)).run();
   EXPECT_FALSE(same_zeros(unlocked.parameter("fc1.weight").value()));
   // A second pruning stage on top keeps the first stage's zeros and adds its own.
   nn::GraphModule more(m.export_graph());
-  Trainer(more, {make({.pattern = "unstructured", .target_sparsity = 0.75})}, quick_training(data)).run();
+  Trainer(more, {make({.pattern = "unstructured", .target_sparsity = 0.75})}, test::quick_training(data)).run();
   const Tensor w = more.parameter("fc1.weight").value();
   for (int64_t i = 0; i < w.numel(); ++i) {
     if (zeros_after_1.data<float>()[i] == 0) {
@@ -344,7 +335,7 @@ TEST(Pruning, CoexistsWithFakeQuantizeOnTheWeights) {
   nn::GraphModule m(std::move(g));
   m.freeze("fc1\\.weight_(scale|zp)");  // a zero point kept integral, as QAT keeps it
   auto p = make({.pattern = "2:4"});
-  Trainer(m, {p}, quick_training(test::synthetic_data({32}, 512, 8))).run();
+  Trainer(m, {p}, test::quick_training(test::synthetic_data({32}, 512, 8))).run();
   const Tensor w = m.parameter("fc1.weight").value();
   EXPECT_TRUE(check_pattern(w, WeightLayout::of("Gemm", w.shape()), Pattern::parse("2:4")).valid);
   {
@@ -373,7 +364,7 @@ TEST(Pruning, CoexistsWithFakeQuantizeOnTheWeights) {
   rewritten.nodes[1].inputs[1] = "wq";
   m2.set_graph(rewritten);
   m2.freeze("s|z");
-  Trainer(m2, {}, quick_training(test::synthetic_data({32}, 256, 8))).run();
+  Trainer(m2, {}, test::quick_training(test::synthetic_data({32}, 256, 8))).run();
   const Tensor w2 = m2.parameter("fc1.weight").value();
   EXPECT_TRUE(check_pattern(w2, WeightLayout::of("Gemm", w2.shape()), Pattern::parse("2:4")).valid);
 }

@@ -6,56 +6,13 @@
 #include <tamp/scheduler/scheduler.h>
 
 #include "support/expect.h"
+#include "support/kill_run.h"
 #include "support/temp_dir.h"
 
 #include <gtest/gtest.h>
-#include <fcntl.h>
-#include <signal.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include <chrono>
-#include <thread>
 
 namespace tamp::test {
 namespace {
-
-ino_t inode_of(const std::string& path) {
-  struct stat st {};
-  return ::stat(path.c_str(), &st) == 0 ? st.st_ino : 0;
-}
-
-// Starts `tamp run`, waits until the checkpoint has been replaced `writes` times (or the run
-// ended), waits `delay_ms` more and kills it. Returns true when it was killed, false when it
-// finished first.
-bool run_and_kill(const std::vector<std::string>& args, const std::string& checkpoint, int writes, int delay_ms) {
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    std::vector<char*> argv{const_cast<char*>(TAMP_CLI_BINARY)};
-    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    const int null = ::open("/dev/null", O_WRONLY);
-    ::dup2(null, 1);
-    ::execv(TAMP_CLI_BINARY, argv.data());
-    ::_exit(127);
-  }
-  ino_t last = inode_of(checkpoint);
-  int seen = 0;
-  int status = 0;
-  while (seen < writes) {
-    if (::waitpid(pid, &status, WNOHANG) == pid) return false;
-    const ino_t now = inode_of(checkpoint);
-    if (now != 0 && now != last) {
-      ++seen;
-      last = now;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
-  }
-  std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
-  ::kill(pid, SIGKILL);
-  ::waitpid(pid, &status, 0);
-  return WIFSIGNALED(status);
-}
 
 TEST(Resume, KilledRunsResumeBitIdenticalAcrossStages) {
   TempDir dir;
@@ -73,7 +30,7 @@ TEST(Resume, KilledRunsResumeBitIdenticalAcrossStages) {
     std::vector<std::string> args{"run", recipe, "--out", cut, "--quiet"};
     if (!first) args.push_back("--resume");
     first = false;
-    if (run_and_kill(args, ckpt, writes, delay)) ++kills;
+    if (run_and_kill(TAMP_CLI_BINARY, args, ckpt, writes, delay)) ++kills;
     else break;   // finished before the kill point
   }
   EXPECT_GE(kills, 2);
