@@ -118,6 +118,7 @@ const OpRegistry& OpRegistry::builtin() {
     r.add(ops::tamp_softmax_kl_div_loss_op());
     // ONNX Runtime's contrib ops (com.microsoft) that tamp exports and evaluates.
     r.add(ops::matmul_nbits_op());
+    r.add(ops::qlinear_add_op());
     return r;
   }();
   return registry;

@@ -171,6 +171,9 @@ OpDef conv_integer_op();
 OpDef qlinear_conv_op();
 OpDef qlinear_matmul_op();
 
+// qlinear_add.cpp
+OpDef qlinear_add_op();  // com.microsoft
+
 // quantize_linear.cpp
 OpDef dequantize_linear_op();
 OpDef dynamic_quantize_linear_op();
