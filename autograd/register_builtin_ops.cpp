@@ -68,6 +68,7 @@
   OP(pad_op) \
   OP(pow_op) \
   OP(prelu_op) \
+  OP(qlinear_add_op) \
   OP(qlinear_conv_op) \
   OP(qlinear_matmul_op) \
   OP(quantize_linear_op) \

@@ -2,7 +2,7 @@
 #include "run_report.h"
 #include "search_report.h"
 
-#include <tamp/compression/quantization/lower.h>
+#include <tamp/compression/quantization/lowering/lower.h>
 
 #include <fmt/format.h>
 #include <unistd.h>

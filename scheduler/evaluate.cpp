@@ -1,4 +1,5 @@
 #include <cstring>
+#include <tamp/compression/quantization/lowering/fused_simulation.h>
 #include <tamp/nn/data_loader.h>
 #include <tamp/nn/loss.h>
 #include <tamp/nn/metrics.h>
@@ -49,9 +50,21 @@ Tensor fit_input(const nn::ValueInfo& info, const Tensor& x) {
   return fit_shape(info, convert ? x.to(info.dtype) : x);
 }
 
-EvalResult evaluate(nn::GraphModule& model, const nn::Dataset& data, const EvalOptions& options) {
-  const bool was_training = model.is_training();
-  model.eval();
+std::unique_ptr<nn::GraphModule> onnx_runtime_simulation(const nn::GraphModule& model) {
+  int fused = 0;
+  nn::Graph g = compression::simulate_fused_like_onnx_runtime(model.export_graph(), &fused);
+  if (fused == 0) return nullptr;
+  auto m = std::make_unique<nn::GraphModule>(std::move(g));
+  m->set_integer_arithmetic(model.integer_arithmetic());
+  m->eval();
+  return m;
+}
+
+EvalResult evaluate(nn::GraphModule& evaluated, const nn::Dataset& data, const EvalOptions& options) {
+  const bool was_training = evaluated.is_training();
+  evaluated.eval();
+  const std::unique_ptr<nn::GraphModule> simulation = onnx_runtime_simulation(evaluated);
+  nn::GraphModule& model = simulation ? *simulation : evaluated;
   nn::Collective& coll = options.collective ? *options.collective : nn::local_collective();
   const nn::ValueInfo& in = input_info(model.graph(), options.input);
   const std::string out = output_name(model.graph(), options.output);
@@ -90,7 +103,7 @@ EvalResult evaluate(nn::GraphModule& model, const nn::Dataset& data, const EvalO
                                                     loss_sum, static_cast<double>(seen)});
   coll.allreduce(totals, nn::Reduce::kSum);
   const double* t = totals.data<double>();
-  model.train(was_training);
+  evaluated.train(was_training);
   EvalResult r;
   r.count = static_cast<int64_t>(t[3]);
   if (r.count > 0) {

@@ -10,6 +10,7 @@
 #include <tamp/nn/dataset.h>
 #include <tamp/nn/graph_module.h>
 
+#include <memory>
 #include <string>
 
 namespace tamp {
@@ -29,8 +30,16 @@ struct EvalResult {
   int64_t count = 0;   // examples seen (over all ranks)
 };
 
-// Runs the model in eval mode without recording a tape; restores the previous mode.
+// Runs the model in eval mode without recording a tape; restores the previous mode. A
+// FakeQuantize model runs as its export does in ONNX Runtime (onnx_runtime_simulation).
 EvalResult evaluate(nn::GraphModule& model, const nn::Dataset& data, const EvalOptions& options = {});
+
+// What evaluation runs of a FakeQuantize model (QAT, static PTQ): a module over
+// compression::simulate_fused_like_onnx_runtime of its current graph and parameters, the
+// groups ONNX Runtime fuses computed by ORT's integer kernels, with `model`'s integer
+// arithmetic; nullptr when there is no such group (run `model` itself). Training keeps the
+// float FakeQuantize graph.
+std::unique_ptr<nn::GraphModule> onnx_runtime_simulation(const nn::GraphModule& model);
 
 // `x` as graph input `info` declares it: reshaped when only the per-example layout differs
 // (same element count per example), and integers converted when the input is a float one

@@ -27,22 +27,26 @@ int64_t argmax_row(const float* row, int64_t n) { return std::max_element(row, r
 }  // namespace
 
 nn::Graph fused_like_onnx_runtime(const nn::Graph& g, bool* fused) {
-  if (fused) *fused = false;
   bool qdq = false;
   for (const auto& n : g.nodes) {
     if (!compression::is_quantizable_compute(n.op_type) || n.inputs.size() < 2) continue;
     const int p = g.producer(n.inputs[1]);
     qdq = qdq || (p >= 0 && g.nodes[static_cast<size_t>(p)].op_type == "DequantizeLinear");
   }
-  if (!qdq) return g;
-  try {
-    nn::Graph q = compression::qdq_to_qoperator(g);
-    if (fused) *fused = true;
-    return q;
-  } catch (const Error& e) {
-    if (e.kind() != ErrorKind::kUnsupported) throw;
-    return g;
+  nn::Graph q = g;
+  bool compute_fused = false;
+  if (qdq) {
+    try {
+      q = compression::qdq_to_qoperator(g);
+      compute_fused = true;
+    } catch (const Error& e) {
+      if (e.kind() != ErrorKind::kUnsupported) throw;
+    }
   }
+  int adds = 0;
+  q = compression::fuse_qdq_adds_like_onnx_runtime(q, &adds);
+  if (fused) *fused = compute_fused || adds > 0;
+  return q;
 }
 
 ParityResult check_export_parity(nn::GraphModule& simulated, const nn::Graph& exported, const nn::Dataset& data,
@@ -57,6 +61,8 @@ ParityResult check_export_parity(nn::GraphModule& simulated, const nn::Graph& ex
   integer.eval();
   const bool was_training = simulated.is_training();
   simulated.eval();
+  const std::unique_ptr<nn::GraphModule> simulation = onnx_runtime_simulation(simulated);
+  nn::GraphModule& sim = simulation ? *simulation : simulated;
   const nn::ValueInfo& in = input_info(simulated.graph(), options.input);
   const std::string sim_out = output_name(simulated.graph(), options.output);
   nn::Collective& coll = options.collective ? *options.collective : nn::local_collective();
@@ -74,7 +80,7 @@ ParityResult check_export_parity(nn::GraphModule& simulated, const nn::Graph& ex
       const Tensor x = fit_input(in, b.x);
       const int64_t n = std::min<int64_t>(x.dim(0), real - seen);
       if (n <= 0) break;
-      const Tensor ys = simulated.forward({{in.name, Variable(x)}}, {sim_out}).at(sim_out).value();
+      const Tensor ys = sim.forward({{in.name, Variable(x)}}, {sim_out}).at(sim_out).value();
       const Tensor ye = integer.forward({{in.name, Variable(x)}}, {out}).at(out).value();
       TAMP_CHECK(ys.rank() == 2 && ye.shape() == ys.shape() && ys.dtype() == DType::kFloat32 &&
                      ye.dtype() == DType::kFloat32,

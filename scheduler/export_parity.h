@@ -50,10 +50,12 @@ struct ParityResult {
 ParityResult check_export_parity(nn::GraphModule& simulated, const nn::Graph& exported, const nn::Dataset& data,
                                  const ParityOptions& options = {});
 
-// What ONNX Runtime runs of a QDQ graph: each DequantizeLinear -> Conv/MatMul/Gemm ->
-// QuantizeLinear group as one integer op (compression::qdq_to_qoperator). A graph without such
-// groups, or with groups tamp cannot fuse (ONNX Runtime then runs them in float too), comes
-// back as it is; `fused` (if given) says which.
+// What ONNX Runtime runs of a QDQ (or QOperator) graph: each DequantizeLinear ->
+// Conv/MatMul/Gemm -> QuantizeLinear group as one integer op (compression::qdq_to_qoperator),
+// each DequantizeLinear x2 -> Add -> QuantizeLinear as com.microsoft QLinearAdd
+// (compression::fuse_qdq_adds_like_onnx_runtime). A graph without such groups, or with
+// compute groups tamp cannot fuse (ONNX Runtime then runs them in float too), keeps them;
+// `fused` (if given) says whether anything was fused.
 nn::Graph fused_like_onnx_runtime(const nn::Graph& graph, bool* fused = nullptr);
 
 // "argmax agreement 100.00 % (10000 examples), max |diff| 0 output steps, integer arithmetic avx2"

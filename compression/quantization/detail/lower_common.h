@@ -26,6 +26,11 @@ ExportTarget checked_export_target(const nn::Graph& g, const std::vector<FakeQua
 Tensor quantize_tensor(const Tensor& x, const Tensor& scale, const Tensor& zero_point, int axis, float qmin,
                        float qmax, DType type);
 
+// A Conv/Gemm bias (numel channels) as int32 steps of s_x * s_w[c] (the product in float, as
+// the DequantizeLinear computes it; s_w scalar or per channel). Throws naming `node` when a
+// value does not fit int32.
+Tensor bias_as_int32(const std::string& node, const Tensor& bias, float s_x, const Tensor& s_w);
+
 // A float tensor holding integers, as `type`.
 Tensor integers_as(const Tensor& t, DType type);
 

@@ -36,4 +36,11 @@ nn::Graph lower_quantized(const nn::Graph& graph, QuantFormat format);
 nn::Graph lower_to_qdq(const nn::Graph& graph);
 nn::Graph qdq_to_qoperator(const nn::Graph& qdq);
 
+// ONNX Runtime's QLinearAdd fusion, so that tamp runs what ORT runs (the export parity
+// check): each Add whose two inputs come from per-tensor 8-bit DequantizeLinear and whose
+// output only a per-tensor QuantizeLinear of the same type reads (through a Relu when that
+// zero point is the type's minimum, which makes it redundant) becomes com.microsoft
+// QLinearAdd. The export itself keeps such Adds in float. `fused` (if given) counts them.
+nn::Graph fuse_qdq_adds_like_onnx_runtime(const nn::Graph& graph, int* fused = nullptr);
+
 }  // namespace tamp::compression

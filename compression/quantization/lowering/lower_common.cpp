@@ -65,6 +65,22 @@ DType check_lowerable(const nn::Graph& g, const FakeQuantSite& s, const nn::Node
   return qmin < 0 ? DType::kInt8 : DType::kUInt8;
 }
 
+Tensor bias_as_int32(const std::string& node, const Tensor& bias, float s_x, const Tensor& s_w) {
+  const int64_t channels = bias.numel();
+  Tensor bq = Tensor::empty({channels}, DType::kInt32);
+  for (int64_t c = 0; c < channels; ++c) {
+    const float s = s_x * s_w.data<float>()[s_w.numel() == 1 ? 0 : c];
+    const double q = std::nearbyint(static_cast<double>(bias.data<float>()[c]) / static_cast<double>(s));
+    if (std::fabs(q) > static_cast<double>(std::numeric_limits<int32_t>::max())) {
+      throw Error(fmt::format("node '{}': bias[{}] = {} is {:.3g} steps of s_x * s_w = {:.3g}: it does not fit int32",
+                              node, c, bias.data<float>()[c], q, s),
+                  ErrorKind::kUnsupported, "the input or weight scale is degenerate; check the calibration data");
+    }
+    bq.data<int32_t>()[c] = static_cast<int32_t>(q);
+  }
+  return bq;
+}
+
 Tensor integers_as(const Tensor& t, DType type) {
   Tensor out = Tensor::empty(t.shape(), type);
   for (int64_t i = 0; i < t.numel(); ++i) {

@@ -67,20 +67,10 @@ void quantize_bias(nn::Graph& g, nn::NameScope& names, nn::Node& n, const ActQua
     return;
   }
   if (sw.numel() != 1 && sw.numel() != channels) return;
-  Tensor bq = Tensor::empty({channels}, DType::kInt32);
-  Tensor bs = Tensor::empty({channels});
   const float s_x = sx.data<float>()[0];
-  for (int64_t c = 0; c < channels; ++c) {
-    const float s = s_x * sw.data<float>()[sw.numel() == 1 ? 0 : c];  // in float, as the DequantizeLinear computes
-    const double q = std::nearbyint(static_cast<double>(b.data<float>()[c]) / static_cast<double>(s));
-    if (std::fabs(q) > static_cast<double>(std::numeric_limits<int32_t>::max())) {
-      throw Error(fmt::format("node '{}': bias[{}] = {} is {:.3g} steps of s_x * s_w = {:.3g}: it does not fit int32",
-                              n.name, c, b.data<float>()[c], q, s),
-                  ErrorKind::kUnsupported, "the input or weight scale is degenerate; check the calibration data");
-    }
-    bq.data<int32_t>()[c] = static_cast<int32_t>(q);
-    bs.data<float>()[c] = s;
-  }
+  const Tensor bq = detail::bias_as_int32(n.name, b, s_x, sw);
+  Tensor bs = Tensor::empty({channels});
+  for (int64_t c = 0; c < channels; ++c) bs.data<float>()[c] = s_x * sw.data<float>()[sw.numel() == 1 ? 0 : c];
   // Gemm's C given as [1, N] becomes [N]: Gemm broadcasts both the same way.
   const std::string base = n.inputs[2];
   const std::string q_name = names.fresh(base + "_int32"), s_name = names.fresh(base + "_scale");

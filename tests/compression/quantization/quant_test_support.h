@@ -43,12 +43,15 @@ inline Tensor ort_logits(const nn::Graph& graph, const Tensor& x, const TempDir&
   return out.at(graph.outputs.at(0).name);
 }
 
-// tamp's logits for x (eval mode, no tape).
+// tamp's logits for x (eval mode, no tape) as evaluation computes them: a FakeQuantize model
+// as its export runs in ONNX Runtime (onnx_runtime_simulation).
 inline Tensor tamp_logits(nn::GraphModule& m, const Tensor& x) {
   NoGradGuard no_grad;
   const bool was = m.is_training();
   m.eval();
-  Tensor y = m.forward({{m.graph().inputs.at(0).name, Variable(fit_input(m.graph().inputs.at(0), x))}})
+  const auto simulation = onnx_runtime_simulation(m);
+  nn::GraphModule& run = simulation ? *simulation : m;
+  Tensor y = run.forward({{m.graph().inputs.at(0).name, Variable(fit_input(m.graph().inputs.at(0), x))}})
                  .at(m.graph().outputs.at(0).name)
                  .value();
   m.train(was);

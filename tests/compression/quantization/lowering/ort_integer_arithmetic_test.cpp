@@ -2,10 +2,12 @@
 // this CPU (autograd/integer_arithmetic.h) MatMulInteger, QLinearConv (both MLAS paths: the
 // symmetric indirect convolution and im2col + QGEMM) and a one-node QDQ MatMul that ORT fuses
 // give ORT's very integers, saturated int16 pairs included on x86 without VNNI; the exact
-// arithmetic then differs from ORT, so the cases can fail. One case pins where ORT's fused
-// requantization and the unfused QDQ graph round one value apart.
+// arithmetic then differs from ORT, so the cases can fail. QLinearAdd matches ORT on every
+// pair of inputs. Two cases pin where ORT's fused kernels and the unfused QDQ graph round one
+// value apart, and that tamp's simulation (FakeQuantize) evaluates to ORT's value there.
 #include <tamp/io/onnx_export.h>
 #include <tamp/io/onnx_import.h>
+#include <tamp/scheduler/evaluate.h>
 #include <tamp/scheduler/export_parity.h>
 
 #include "support/host_cpu.h"
@@ -180,6 +182,31 @@ TEST(OrtIntegerArithmetic, QdqMatMulFusedByOrtSaturatesLikeTampSays) {
   if (host_saturates_int16_pairs()) EXPECT_EQ(o.ort.at(0), 16384.0f * 64);  // 32 * 32767 = 1048544 -> 64 steps
 }
 
+// A FakeQuantize node (what QAT and static PTQ insert) on `x` with a per-tensor scale, zero
+// point 0 and the integer range [qmin, qmax].
+void add_fake_quantize(nn::Graph& g, const std::string& x, float scale, int zero_point, int64_t qmin, int64_t qmax,
+                       const std::string& y) {
+  g.opsets[std::string(kTampDomain)] = 1;
+  g.initializers[y + "_scale"] = Tensor::scalar(scale);
+  g.initializers[y + "_zero_point"] = Tensor::scalar(static_cast<float>(zero_point));
+  g.nodes.push_back({y + "_FakeQuantize", "FakeQuantize", std::string(kTampDomain), {x, y + "_scale", y + "_zero_point"},
+                     {y}, nn::attrs_with(Attributes{{"quant_min", qmin}, {"quant_max", qmax}})});
+}
+
+// `g` (a FakeQuantize graph) on `inputs`: as evaluation runs it (scheduler/evaluate.h: the
+// groups ORT fuses run as ORT's integer kernels), and as training runs it (float).
+std::pair<Tensor, Tensor> simulated_and_float(const nn::Graph& g, const std::map<std::string, Tensor>& inputs) {
+  nn::GraphModule m(g);
+  m.eval();
+  std::map<std::string, Variable> in;
+  for (const auto& [name, t] : inputs) in[name] = Variable(t);
+  NoGradGuard no_grad;
+  const auto simulation = onnx_runtime_simulation(m);
+  EXPECT_TRUE(simulation) << "the group was not rewritten";
+  const Tensor sim = simulation ? simulation->forward(in).at("y").value() : Tensor();
+  return {sim, m.forward(in).at("y").value()};
+}
+
 // Why the tiny transformer's static PTQ disagrees with ORT on a few random inputs
 // (docs/quantization_targets.md): ORT's QLinearMatMul requantizes an exact int32 sum as
 // round(float(acc) * float(x_scale * w_scale / y_scale)); the QDQ graph it fused, and tamp's
@@ -210,14 +237,30 @@ TEST(OrtIntegerArithmetic, QdqMatMulRequantizedByOrtRoundsAFloatTieTheQdqGraphDo
   EXPECT_EQ(o.exact.at(0), 54 * sy);
   EXPECT_EQ(o.same_arithmetic.at(0), 54 * sy);
   EXPECT_EQ(qdq.at(0), 53 * sy);
+  // The same MatMul as tamp simulates it (FakeQuantize x, w and y): evaluation computes ORT's
+  // 54, the float training graph the QDQ graph's 53.
+  nn::Graph fq;
+  fq.opsets[""] = 13;
+  fq.inputs.push_back({"x", DType::kFloat32, dims_of({1, 1})});
+  fq.outputs.push_back({"y", DType::kFloat32, dims_of({1, 1})});
+  fq.initializers["w"] = Tensor::from_vector<float>({1, 1}, {99 * sw});
+  add_fake_quantize(fq, "x", sa, 0, 0, 255, "xq");
+  add_fake_quantize(fq, "w", sw, 0, -128, 127, "wq");
+  fq.nodes.push_back({"mm", "MatMul", "", {"xq", "wq"}, {"yf"}});
+  add_fake_quantize(fq, "yf", sy, 0, 0, 255, "y");
+  const auto [sim, training] = simulated_and_float(fq, {{"x", x}});
+  std::cout << "[ info ] the FakeQuantize MatMul: evaluated " << sim.at(0) / sy << " steps, trained (float) "
+            << training.at(0) / sy << "\n";
+  EXPECT_EQ(sim.at(0), 54 * sy);
+  EXPECT_EQ(training.at(0), 53 * sy);
 }
 
 // The residual Add of two quantized activations: ORT fuses DequantizeLinear x2 -> Add ->
 // QuantizeLinear into com.microsoft QLinearAdd, whose arithmetic (MLAS qladd.cpp) is not the
 // graph's. Over all 65,536 input pairs at these scales 85 come out one step apart, each within
 // 3.5e-6 steps of a rounding boundary; (21, 54) is one: exactly -111.499997 steps, so 14 with
-// the zero point 125 in ORT, 13 in the QDQ graph's float arithmetic. tamp has no QLinearAdd:
-// fused_like_onnx_runtime leaves the Add in float, so the export parity check computes 13 too.
+// the zero point 125 in ORT, 13 in the QDQ graph's float arithmetic. The export parity check
+// (fused_like_onnx_runtime) and the simulation evaluated compute ORT's 14.
 TEST(OrtIntegerArithmetic, QdqResidualAddFusedByOrtRoundsAFloatTieTheQdqGraphDoesNot) {
   const float sa = 0.0213f, sb = 0.0371f, sc = 0.0442f;
   nn::Graph g;
@@ -254,9 +297,108 @@ TEST(OrtIntegerArithmetic, QdqResidualAddFusedByOrtRoundsAFloatTieTheQdqGraphDoe
   })) << "ORT no longer fuses the residual Add: this case no longer explains anything";
   const double exact = ((21 - 120) * double{sa} + (54 - 130) * double{sb}) / double{sc};
   std::cout << std::setprecision(9) << "[ info ] QDQ Add at a float tie: exact " << exact << " steps, ORT "
-            << ort.at(0) / sc << ", tamp (parity check) " << parity.at(0) / sc << "\n";
+            << ort.at(0) / sc << ", tamp's parity check (QLinearAdd) " << parity.at(0) / sc << "\n";
   EXPECT_EQ(std::lround(ort.at(0) / sc), 14 - 125);
-  EXPECT_EQ(std::lround(parity.at(0) / sc), 13 - 125);
+  EXPECT_EQ(std::lround(parity.at(0) / sc), 14 - 125);
+  nn::GraphModule unfused(g);
+  EXPECT_EQ(std::lround(unfused.forward({{"a", Variable(in.at("a"))}, {"b", Variable(in.at("b"))}}).at("y").value().at(0) / sc),
+            13 - 125);
+  // The same Add as tamp simulates it (a residual Add between FakeQuantize nodes).
+  nn::Graph fq;
+  fq.opsets[""] = 13;
+  fq.inputs = g.inputs;
+  fq.outputs = g.outputs;
+  add_fake_quantize(fq, "a", sa, 120, 0, 255, "aq");
+  add_fake_quantize(fq, "b", sb, 130, 0, 255, "bq");
+  fq.nodes.push_back({"add", "Add", "", {"aq", "bq"}, {"cf"}});
+  add_fake_quantize(fq, "cf", sc, 125, 0, 255, "y");
+  const auto [sim, training] = simulated_and_float(fq, in);
+  EXPECT_EQ(std::lround(sim.at(0) / sc), 14 - 125);
+  EXPECT_EQ(std::lround(training.at(0) / sc), 13 - 125);
+}
+
+// com.microsoft QLinearAdd over every pair of 8-bit inputs, against ONNX Runtime bit for bit:
+// tamp's op (MLAS's AVX2 arithmetic, autograd/ops/qlinear_add.cpp) must give ORT's integers,
+// where the float arithmetic of the QDQ graph it replaces gives others at some ties. Three
+// layouts: two spans (a residual Add), B one value per run of A, A one value per run of B
+// (ORT's broadcast spans, which take another order of operations).
+struct AddCase {
+  float sa, sb, sc;
+  int za, zb, zc;
+  DType type;
+};
+
+nn::Graph qlinear_add_graph(const AddCase& c, const Shape& a_shape, const Shape& b_shape) {
+  nn::Graph g;
+  g.opsets[""] = 13;
+  g.opsets["com.microsoft"] = 1;
+  g.inputs.push_back({"a", c.type, dims_of(a_shape)});
+  g.inputs.push_back({"b", c.type, dims_of(b_shape)});
+  g.outputs.push_back({"y", c.type, dims_of({256, 256})});
+  auto zp = [&](int v) { return c.type == DType::kUInt8 ? Tensor::scalar(v, DType::kUInt8) : Tensor::scalar(v, DType::kInt8); };
+  g.initializers["sa"] = Tensor::scalar(c.sa);
+  g.initializers["sb"] = Tensor::scalar(c.sb);
+  g.initializers["sc"] = Tensor::scalar(c.sc);
+  g.initializers["za"] = zp(c.za);
+  g.initializers["zb"] = zp(c.zb);
+  g.initializers["zc"] = zp(c.zc);
+  g.nodes.push_back({"add", "QLinearAdd", "com.microsoft", {"a", "sa", "za", "b", "sb", "zb", "sc", "zc"}, {"y"}});
+  return g;
+}
+
+// Every 8-bit value along the rows (a) and along the columns (b) of a 256 x 256 grid, as
+// full tensors or as one column / one row.
+Tensor grid_values(DType type, bool along_rows, bool full) {
+  Tensor t = Tensor::empty(full ? Shape{256, 256} : (along_rows ? Shape{256, 1} : Shape{1, 256}), type);
+  for (int64_t i = 0; i < t.numel(); ++i) {
+    const int64_t v = along_rows ? (full ? i / 256 : i) : i % 256;
+    if (type == DType::kUInt8) t.data<uint8_t>()[i] = static_cast<uint8_t>(v);
+    else t.data<int8_t>()[i] = static_cast<int8_t>(v - 128);
+  }
+  return t;
+}
+
+TEST(OrtIntegerArithmetic, QLinearAddMatchesOrtOnEveryInputPair) {
+  const AddCase cases[] = {
+      {0.0213f, 0.0371f, 0.0442f, 120, 130, 125, DType::kUInt8},  // both ratios < 1 (the tie test's scales)
+      {0.05f, 0.03f, 0.02f, 128, 100, 3, DType::kUInt8},          // both > 1
+      {0.011f, 0.09f, 0.04f, 0, 255, 128, DType::kUInt8},         // one < 1, one > 1
+      {0.0173f, 0.0099f, 0.0211f, -5, 10, 0, DType::kInt8},
+  };
+  int64_t qdq_differs = 0;
+  for (const AddCase& c : cases) {
+    struct Layout {
+      bool a_full, b_full;
+      const char* name;
+    };
+    for (const Layout l : {Layout{true, true, "two spans"}, Layout{true, false, "B one value per run"},
+                           Layout{false, true, "A one value per run"}}) {
+      const Tensor a = grid_values(c.type, true, l.a_full), b = grid_values(c.type, false, l.b_full);
+      const nn::Graph g = qlinear_add_graph(c, a.shape(), b.shape());
+      TempDir dir;
+      io::save_onnx_graph(g, dir.file("m.onnx"));
+      const Tensor ort = run_ort(dir.file("m.onnx"), {{"a", a}, {"b", b}}).at("y");
+      nn::GraphModule m(g);
+      NoGradGuard no_grad;
+      const Tensor tamp = m.forward({{"a", Variable(a)}, {"b", Variable(b)}}).at("y").value();
+      const std::string what = fmt::format("scales {} {} {}, zero points {} {} {}, {}, {}", c.sa, c.sb, c.sc, c.za,
+                                           c.zb, c.zc, dtype_name(c.type), l.name);
+      ASSERT_EQ(tamp.shape(), ort.shape()) << what;
+      EXPECT_EQ(differing(tamp, ort), 0) << what << " (" << host_integer_features() << ")";
+      // The QDQ graph's float arithmetic, per pair: round((sa (a - za) + sb (b - zb)) / sc) + zc.
+      for (int64_t i = 0; i < ort.numel(); ++i) {
+        const float qa = static_cast<float>(i / 256 - (c.type == DType::kUInt8 ? 0 : 128)) - static_cast<float>(c.za);
+        const float qb = static_cast<float>(i % 256 - (c.type == DType::kUInt8 ? 0 : 128)) - static_cast<float>(c.zb);
+        const float sum = c.sa * qa + c.sb * qb;
+        const float lo = c.type == DType::kUInt8 ? 0.0f : -128.0f;
+        const float q = std::clamp(std::nearbyint(sum / c.sc) + static_cast<float>(c.zc), lo, lo + 255.0f);
+        qdq_differs += q != static_cast<float>(ort.at(i));
+      }
+    }
+  }
+  std::cout << "[ info ] QLinearAdd, 12 x 65,536 pairs: the QDQ graph's float arithmetic differs from ORT on "
+            << qdq_differs << "\n";
+  EXPECT_GT(qdq_differs, 0) << "ORT's QLinearAdd no longer differs from the QDQ graph: the case tests nothing";
 }
 
 TEST(OrtIntegerArithmetic, NamesAndHostDetection) {

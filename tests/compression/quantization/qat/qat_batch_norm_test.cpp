@@ -127,8 +127,9 @@ TEST(QatBatchNorm, RanksFreezeTheAverageOfTheirStatistics) {
   EXPECT_NEAR(buffer(m, "bn2.running_var").at(0), averaged.at(0) + 0.5, 1e-6);
 }
 
-// eval() before finalize (BN live form, running statistics) = the exported QDQ in ORT within
-// one output step, frozen at epoch 1 of 2 or never frozen (export folds the final statistics).
+// Evaluation before finalize (BN live form, running statistics) = the exported QDQ in ORT
+// within one output step, frozen at epoch 1 of 2 or never frozen (export folds the final
+// statistics); after finalize its argmaxes are ORT's.
 TEST(QatBatchNorm, EvalSimulationEqualsTheExportInOrt) {
   const auto test = fashion_mnist().test->slice(0, 1000);
   for (int epoch : {1, -1}) {
@@ -162,13 +163,15 @@ TEST(QatBatchNorm, EvalSimulationEqualsTheExportInOrt) {
     EXPECT_LE(max_abs_diff(before_finalize, ort), step * 1.0001) << epoch;
     EXPECT_LE(max_abs_diff(after_finalize, ort), step * 1.0001) << epoch;
     // Before finalize BN's eval arithmetic ((y - mean) * gamma / std + beta) differs from the
-    // folded Conv's in the last bits, which can move a logit by one step across a tie.
-    // Ties between two classes' quantized logits make tamp and ORT (integer kernels) pick
-    // different classes for a few of these 1000 images of a barely trained model, folded or not.
+    // folded Conv's in the last bits, and its Conv -> BN groups evaluate in float (ORT never
+    // sees them: the export folds them) while the folded Convs evaluate as ORT's QLinearConv
+    // (docs/quantization_targets.md): either can move a logit by one step across a tie, and
+    // ties between two classes' quantized logits of this barely trained model move the argmax
+    // of a few of these 1000 images. Folded, evaluation is what ORT computes.
     EXPECT_GE(before, 995) << epoch;
-    EXPECT_GE(after, 995) << epoch;
+    EXPECT_GE(after, 999) << epoch;
     EXPECT_LE(max_abs_diff(before_finalize, after_finalize), step * 1.0001) << epoch;
-    EXPECT_GE(agreement(before_finalize, after_finalize), 998) << epoch;
+    EXPECT_GE(agreement(before_finalize, after_finalize), 995) << epoch;
   }
 }
 
