@@ -139,7 +139,9 @@ std::vector<Tensor> split_forward(OpContext& ctx, const std::vector<Tensor>& in)
 }
 
 std::vector<Tensor> split_backward(OpContext& ctx, const std::vector<Tensor>& g) {
-  const auto& [sizes, shape] = ctx.saved_as<SplitSaved>();
+  const SplitSaved& saved = ctx.saved_as<SplitSaved>();
+  const auto& sizes = saved.sizes;
+  const auto& shape = saved.x_shape;
   const int axis = normalize_axis(ctx.attrs().i("axis", 0), static_cast<int>(shape.size()));
   DType dtype = DType::kFloat32;
   for (const auto& t : g) if (t.defined()) dtype = t.dtype();

@@ -38,7 +38,9 @@ std::vector<Tensor> conv_forward(OpContext& ctx, const std::vector<Tensor>& in) 
 }
 
 std::vector<Tensor> conv_backward(OpContext& ctx, const std::vector<Tensor>& grads) {
-  const auto& [x, w] = ctx.saved_as<Saved>();
+  const Saved& saved = ctx.saved_as<Saved>();
+  const auto& x = saved.x;
+  const auto& w = saved.w;
   const Tensor& dy = grads[0];  // (N, M, out...)
   if (!dy.defined()) return {};
   const ConvGeometry g = conv_geometry(ctx.attrs(), x, w, Tensor());

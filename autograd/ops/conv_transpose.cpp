@@ -43,7 +43,9 @@ std::vector<Tensor> conv_transpose_forward(OpContext& ctx, const std::vector<Ten
 }
 
 std::vector<Tensor> conv_transpose_backward(OpContext& ctx, const std::vector<Tensor>& grads) {
-  const auto& [x, w] = ctx.saved_as<Saved>();
+  const Saved& saved = ctx.saved_as<Saved>();
+  const auto& x = saved.x;
+  const auto& w = saved.w;
   const Tensor& dy = grads[0];  // (N, M, out...)
   if (!dy.defined()) return {};
   const ConvGeometry g = conv_transpose_geometry(ctx.attrs(), x, w, Tensor());

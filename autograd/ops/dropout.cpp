@@ -99,7 +99,9 @@ std::vector<Tensor> dropout_backward(OpContext& ctx, const std::vector<Tensor>& 
   const Tensor& gy = grads[0];
   if (!gy.defined()) return {};
   if (!ctx.saved.has_value()) return {gy};  // nothing dropped
-  const auto& [mask, scale] = ctx.saved_as<Saved>();
+  const Saved& saved = ctx.saved_as<Saved>();
+  const auto& mask = saved.mask;
+  const auto& scale = saved.scale;
   Tensor dx = Tensor::empty(gy.shape(), gy.dtype());
   dispatch_float(gy.dtype(), [&](auto tag) {
     using T = decltype(tag);

@@ -63,7 +63,9 @@ std::vector<Tensor> gather_forward(OpContext& ctx, const std::vector<Tensor>& in
 }
 
 std::vector<Tensor> gather_backward(OpContext& ctx, const std::vector<Tensor>& g) {
-  const auto& [indices, shape] = ctx.saved_as<GatherSaved>();
+  const GatherSaved& saved = ctx.saved_as<GatherSaved>();
+  const auto& indices = saved.indices;
+  const auto& shape = saved.data_shape;
   const int axis = normalize_axis(ctx.attrs().i("axis", 0), static_cast<int>(shape.size()));
   const int64_t dim = shape[axis];
   const auto idx = checked_indices(indices, dim);
@@ -132,7 +134,9 @@ std::vector<Tensor> gather_elements_forward(OpContext& ctx, const std::vector<Te
 }
 
 std::vector<Tensor> gather_elements_backward(OpContext& ctx, const std::vector<Tensor>& g) {
-  const auto& [indices, shape] = ctx.saved_as<GatherSaved>();
+  const GatherSaved& saved = ctx.saved_as<GatherSaved>();
+  const auto& indices = saved.indices;
+  const auto& shape = saved.data_shape;
   const int axis = normalize_axis(ctx.attrs().i("axis", 0), static_cast<int>(shape.size()));
   Tensor dx = Tensor::zeros(shape, g[0].dtype());
   dispatch_float(dx.dtype(), [&](auto tag) {
@@ -240,7 +244,9 @@ std::vector<Tensor> scatter_forward(OpContext& ctx, const std::vector<Tensor>& i
 
 template <bool kND>
 std::vector<Tensor> scatter_backward(OpContext& ctx, const std::vector<Tensor>& g) {
-  const auto& [indices, updates] = ctx.saved_as<ScatterSaved>();
+  const ScatterSaved& saved = ctx.saved_as<ScatterSaved>();
+  const auto& indices = saved.indices;
+  const auto& updates = saved.updates;
   const Shape& shape = g[0].shape();
   const int axis = kND ? 0 : normalize_axis(ctx.attrs().i("axis", 0), static_cast<int>(shape.size()));
   const bool replaced = reduction_of(ctx) == Reduction::kNone;

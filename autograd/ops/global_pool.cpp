@@ -102,7 +102,9 @@ std::vector<Tensor> global_max_pool_forward(OpContext& ctx, const std::vector<Te
 }
 
 std::vector<Tensor> global_max_pool_backward(OpContext& ctx, const std::vector<Tensor>& grads) {
-  const auto& [argmax, x_shape] = ctx.saved_as<MaxSaved>();
+  const MaxSaved& saved = ctx.saved_as<MaxSaved>();
+  const auto& argmax = saved.argmax;
+  const auto& x_shape = saved.x_shape;
   const Geometry g = geometry(x_shape);
   const Tensor& gy = grads[0];
   Tensor dx = Tensor::zeros(x_shape, gy.dtype());

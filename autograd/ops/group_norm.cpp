@@ -158,7 +158,11 @@ Tensor channel_sums(const std::vector<double>& nc, const Geometry& g, bool group
 
 template <bool kInstance>
 std::vector<Tensor> norm_backward(OpContext& ctx, const std::vector<Tensor>& grads) {
-  const auto& [x, scale, mean, rstd] = ctx.saved_as<Saved>();
+  const Saved& saved = ctx.saved_as<Saved>();
+  const auto& x = saved.x;
+  const auto& scale = saved.scale;
+  const auto& mean = saved.mean;
+  const auto& rstd = saved.rstd;
   const Geometry g = geometry(x, kInstance ? x.dim(1) : ctx.attrs().i("num_groups"));
   const bool groups = per_group(ctx, kInstance);
   if (!grads[0].defined()) return {Tensor(), Tensor(), Tensor()};

@@ -76,7 +76,9 @@ std::vector<Tensor> kl_forward(OpContext& ctx, const std::vector<Tensor>& in) {
 }
 
 std::vector<Tensor> kl_backward(OpContext& ctx, const std::vector<Tensor>& grads) {
-  const auto& [q, lp] = ctx.saved_as<Saved>();
+  const Saved& saved = ctx.saved_as<Saved>();
+  const auto& q = saved.q;
+  const auto& lp = saved.lp;
   const KlSpec k = check_kl(q, lp, ctx.attrs());
   Tensor ds, dt;
   dispatch_float(q.dtype(), [&](auto tag) {

@@ -188,7 +188,12 @@ void backward_kernel(const Geometry& g, const T* x, const T* scale, int64_t scal
 }
 
 std::vector<Tensor> layer_norm_backward(OpContext& ctx, const std::vector<Tensor>& grads) {
-  const auto& [x, scale, mean, rstd, b] = ctx.saved_as<Saved>();
+  const Saved& saved = ctx.saved_as<Saved>();
+  const auto& x = saved.x;
+  const auto& scale = saved.scale;
+  const auto& mean = saved.mean;
+  const auto& rstd = saved.rstd;
+  const auto& b = saved.b;
   const Geometry g = geometry(ctx, x);
   const bool need_x = ctx.needs_grad[0];
   const bool need_scale = ctx.needs_grad.size() > 1 && ctx.needs_grad[1] && grads[0].defined();

@@ -55,7 +55,9 @@ std::vector<Tensor> gemm_forward(OpContext& ctx, const std::vector<Tensor>& in) 
 }
 
 std::vector<Tensor> gemm_backward(OpContext& ctx, const std::vector<Tensor>& g) {
-  const auto& [a, b] = ctx.saved_as<Saved>();
+  const Saved& saved = ctx.saved_as<Saved>();
+  const auto& a = saved.a;
+  const auto& b = saved.b;
   const Tensor& dy = g[0];  // (M, N)
   const auto& at = ctx.attrs();
   const bool ta = at.i("transA", 0) != 0, tb = at.i("transB", 0) != 0;
@@ -154,7 +156,9 @@ std::vector<Tensor> matmul_forward(OpContext& ctx, const std::vector<Tensor>& in
 }
 
 std::vector<Tensor> matmul_backward(OpContext& ctx, const std::vector<Tensor>& g) {
-  const auto& [a, b] = ctx.saved_as<Saved>();
+  const Saved& saved = ctx.saved_as<Saved>();
+  const auto& a = saved.a;
+  const auto& b = saved.b;
   const MatMulDims d = matmul_dims(a, b);
   Tensor da, db;
   dispatch_float(a.dtype(), [&](auto tag) {

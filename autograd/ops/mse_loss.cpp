@@ -53,7 +53,9 @@ std::vector<Tensor> mse_forward(OpContext& ctx, const std::vector<Tensor>& in) {
 }
 
 std::vector<Tensor> mse_backward(OpContext& ctx, const std::vector<Tensor>& grads) {
-  const auto& [a, b] = ctx.saved_as<Saved>();
+  const Saved& saved = ctx.saved_as<Saved>();
+  const auto& a = saved.a;
+  const auto& b = saved.b;
   const Reduction r = check_mse(a, b, ctx.attrs());
   Tensor da = Tensor::empty(a.shape(), a.dtype());
   dispatch_float(a.dtype(), [&](auto tag) {

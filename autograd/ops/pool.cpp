@@ -290,7 +290,9 @@ std::vector<Tensor> max_pool_forward(OpContext& ctx, const std::vector<Tensor>& 
 }
 
 std::vector<Tensor> max_pool_backward(OpContext& ctx, const std::vector<Tensor>& grads) {
-  const auto& [idx, x_shape] = ctx.saved_as<MaxSaved>();
+  const MaxSaved& saved = ctx.saved_as<MaxSaved>();
+  const auto& idx = saved.argmax;
+  const auto& x_shape = saved.x_shape;
   const Tensor& gy = grads[0];
   Tensor dx = Tensor::empty(x_shape, gy.dtype());
   const int64_t planes = x_shape[0] * x_shape[1];

@@ -43,7 +43,10 @@ std::vector<Tensor> prelu_forward(OpContext& ctx, const std::vector<Tensor>& in)
 }
 
 std::vector<Tensor> prelu_backward(OpContext& ctx, const std::vector<Tensor>& g) {
-  const auto& [x, slope, given_shape] = ctx.saved_as<Saved>();
+  const Saved& saved = ctx.saved_as<Saved>();
+  const auto& x = saved.x;
+  const auto& slope = saved.slope;
+  const auto& given_shape = saved.slope_shape;
   Tensor dx, dslope;
   dispatch_float(x.dtype(), [&](auto tag) {
     using T = decltype(tag);

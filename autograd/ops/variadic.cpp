@@ -67,7 +67,9 @@ std::vector<Tensor> variadic_forward(OpContext& ctx, const std::vector<Tensor>& 
 
 template <Kind K>
 std::vector<Tensor> variadic_backward(OpContext& ctx, const std::vector<Tensor>& g) {
-  const auto& [inputs, y] = ctx.saved_as<Saved>();
+  const Saved& saved = ctx.saved_as<Saved>();
+  const auto& inputs = saved.inputs;
+  const auto& y = saved.y;
   const size_t n = inputs.size();
   std::vector<Tensor> grads(n);
   if (!g[0].defined()) return grads;
