@@ -1,9 +1,11 @@
-#include <cstring>
+#include <tamp/compression/quantization/fake_quant_graph.h>
 #include <tamp/compression/quantization/lowering/fused_simulation.h>
 #include <tamp/nn/data_loader.h>
 #include <tamp/nn/loss.h>
 #include <tamp/nn/metrics.h>
 #include <tamp/scheduler/evaluate.h>
+
+#include <cstring>
 
 namespace tamp {
 
@@ -51,6 +53,8 @@ Tensor fit_input(const nn::ValueInfo& info, const Tensor& x) {
 }
 
 std::unique_ptr<nn::GraphModule> onnx_runtime_simulation(const nn::GraphModule& model) {
+  // A float model has nothing to fuse: no copy of its parameters on every evaluation.
+  if (compression::find_fake_quantize(model.graph()).empty()) return nullptr;
   int fused = 0;
   nn::Graph g = compression::simulate_fused_like_onnx_runtime(model.export_graph(), &fused);
   if (fused == 0) return nullptr;
