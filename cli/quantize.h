@@ -76,6 +76,9 @@ struct Outcome {
 // options ask for, lowered to --format.
 Outcome run_static(const QuantizeArgs& a, const nn::Graph& g);
 
+// The command: quantize, write --out, measure and report; the exit code.
+int run_quantize(const QuantizeArgs& a);
+
 // Up to `a.calib_batches` batches of `data` with their labels, shaped for the model input
 // (labels left empty when the data has none).
 std::vector<std::map<std::string, Tensor>> labelled_batches(const QuantizeArgs& a, const nn::Graph& g,
