@@ -47,8 +47,8 @@ void check_fallbacks(std::vector<std::string>& fallbacks) {
   TAMP_CHECK(!fallbacks.empty(), "the fallback precisions are empty; give bf16, fp32 or both");
   check_values("fallback precision", fallbacks, {"bf16", "fp32"});
   std::sort(fallbacks.begin(), fallbacks.end());  // "bf16" < "fp32": cheapest first
-  TAMP_CHECK(std::adjacent_find(fallbacks.begin(), fallbacks.end()) == fallbacks.end(),
-             "fallback precision '{}' is listed twice", fallbacks.front());
+  const auto twice = std::adjacent_find(fallbacks.begin(), fallbacks.end());
+  TAMP_CHECK(twice == fallbacks.end(), "fallback precision '{}' is listed twice", *twice);
 }
 
 // Every example of `data`, its dtypes and shapes included.
