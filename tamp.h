@@ -8,7 +8,8 @@
 //   Scheduler sched;
 //   sched.append(std::make_shared<compression::QuantizationAwareTraining>());
 //   sched.fit(model, {.train = data.train, .eval = data.test, .epochs = 1});
-//   io::save_onnx_graph(compression::lower_quantized(model.export_graph(), compression::QuantFormat::kQdq),
+//   io::save_onnx_graph(compression::lower_quantized(model.export_graph(),
+//   compression::QuantFormat::kQdq),
 //                       "cnn_int8.onnx");
 //
 // docs/architecture.md's "What the user sees" is examples/standalone/design_example.cpp.

@@ -2,8 +2,7 @@
 
 namespace tamp {
 
-template <class T>
-const T& Attributes::get(const std::string& name, const char* type) const {
+template <class T> const T& Attributes::get(const std::string& name, const char* type) const {
   auto it = values_.find(name);
   if (it == values_.end()) throw Error(fmt::format("required attribute '{}' is missing", name));
   const T* v = std::get_if<T>(&it->second);
@@ -28,7 +27,8 @@ std::string Attributes::s(const std::string& name, const std::string& fallback) 
 const std::vector<int64_t>& Attributes::ints(const std::string& name) const {
   return get<std::vector<int64_t>>(name, "ints");
 }
-std::vector<int64_t> Attributes::ints(const std::string& name, std::vector<int64_t> fallback) const {
+std::vector<int64_t> Attributes::ints(const std::string& name,
+                                      std::vector<int64_t> fallback) const {
   return has(name) ? ints(name) : fallback;
 }
 const std::vector<float>& Attributes::floats(const std::string& name) const {

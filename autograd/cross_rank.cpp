@@ -48,8 +48,10 @@ void cross_rank_sum(int64_t group, Tensor& t) {
     if (it != r.groups.end()) sum = it->second;
   }
   if (!sum) {
-    throw Error(fmt::format("tamp_sync_group {} names no registered cross-rank group", group), ErrorKind::kInvalidInput,
-                "synchronised BatchNorm runs inside a data-parallel Trainer (TrainOptions::sync_batch_norm), "
+    throw Error(fmt::format("tamp_sync_group {} names no registered cross-rank group", group),
+                ErrorKind::kInvalidInput,
+                "synchronised BatchNorm runs inside a data-parallel Trainer "
+                "(TrainOptions::sync_batch_norm), "
                 "which registers the group for the training loop");
   }
   (*sum)(t);

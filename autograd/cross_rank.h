@@ -19,8 +19,8 @@ using CrossRankSum = std::function<void(Tensor& t)>;
 
 class CrossRankGroup {
  public:
-  explicit CrossRankGroup(CrossRankSum sum);   // registers under a fresh id (>= 1)
-  ~CrossRankGroup();                           // unregisters
+  explicit CrossRankGroup(CrossRankSum sum);  // registers under a fresh id (>= 1)
+  ~CrossRankGroup();                          // unregisters
   CrossRankGroup(const CrossRankGroup&) = delete;
   CrossRankGroup& operator=(const CrossRankGroup&) = delete;
   int64_t id() const { return id_; }

@@ -11,8 +11,19 @@
 namespace tamp {
 
 enum class DType : uint8_t {
-  kFloat32, kFloat64, kFloat16, kBFloat16,
-  kInt8, kUInt8, kInt16, kUInt16, kInt32, kUInt32, kInt64, kUInt64, kBool,
+  kFloat32,
+  kFloat64,
+  kFloat16,
+  kBFloat16,
+  kInt8,
+  kUInt8,
+  kInt16,
+  kUInt16,
+  kInt32,
+  kUInt32,
+  kInt64,
+  kUInt64,
+  kBool,
 };
 
 size_t size_of(DType dtype);
@@ -21,10 +32,14 @@ bool is_floating(DType dtype);  // f32, f64, f16, bf16
 bool is_integer(DType dtype);   // signed or unsigned integer (not bool)
 
 // IEEE half and bfloat16 are stored as raw 16-bit patterns.
-struct Half { uint16_t bits; };
-struct BFloat16 { uint16_t bits; };
+struct Half {
+  uint16_t bits;
+};
+struct BFloat16 {
+  uint16_t bits;
+};
 float half_to_float(Half h);
-Half float_to_half(float f);        // round to nearest even
+Half float_to_half(float f);  // round to nearest even
 float bfloat16_to_float(BFloat16 b);
 BFloat16 float_to_bfloat16(float f);  // round to nearest even
 
@@ -45,22 +60,34 @@ template <> constexpr DType dtype_of<bool>() { return DType::kBool; }
 
 // Calls f(T{}) with T the C++ type of `dtype`, e.g.
 //   dispatch(t.dtype(), [&](auto tag) { using T = decltype(tag); ... });
-template <class F>
-decltype(auto) dispatch(DType dtype, F&& f) {
+template <class F> decltype(auto) dispatch(DType dtype, F&& f) {
   switch (dtype) {
-    case DType::kFloat32: return f(float{});
-    case DType::kFloat64: return f(double{});
-    case DType::kFloat16: return f(Half{});
-    case DType::kBFloat16: return f(BFloat16{});
-    case DType::kInt8: return f(int8_t{});
-    case DType::kUInt8: return f(uint8_t{});
-    case DType::kInt16: return f(int16_t{});
-    case DType::kUInt16: return f(uint16_t{});
-    case DType::kInt32: return f(int32_t{});
-    case DType::kUInt32: return f(uint32_t{});
-    case DType::kInt64: return f(int64_t{});
-    case DType::kUInt64: return f(uint64_t{});
-    case DType::kBool: return f(bool{});
+    case DType::kFloat32:
+      return f(float{});
+    case DType::kFloat64:
+      return f(double{});
+    case DType::kFloat16:
+      return f(Half{});
+    case DType::kBFloat16:
+      return f(BFloat16{});
+    case DType::kInt8:
+      return f(int8_t{});
+    case DType::kUInt8:
+      return f(uint8_t{});
+    case DType::kInt16:
+      return f(int16_t{});
+    case DType::kUInt16:
+      return f(uint16_t{});
+    case DType::kInt32:
+      return f(int32_t{});
+    case DType::kUInt32:
+      return f(uint32_t{});
+    case DType::kInt64:
+      return f(int64_t{});
+    case DType::kUInt64:
+      return f(uint64_t{});
+    case DType::kBool:
+      return f(bool{});
   }
   return f(float{});
 }

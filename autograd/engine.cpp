@@ -12,7 +12,8 @@ namespace tamp {
 
 namespace {
 
-std::vector<Tensor> run_forward(const OpDef& op, OpContext& ctx, const std::vector<Tensor>& inputs) {
+std::vector<Tensor> run_forward(const OpDef& op, OpContext& ctx,
+                                const std::vector<Tensor>& inputs) {
   try {
     return op.forward(ctx, inputs);
   } catch (Error& e) {
@@ -58,7 +59,8 @@ void run_ready_hooks(VariableImpl& leaf) {
 }
 
 // Reverse post-order of the nodes reachable from `roots`, without recursion.
-std::vector<std::shared_ptr<Node>> topological_order(const std::vector<std::shared_ptr<Node>>& roots) {
+std::vector<std::shared_ptr<Node>> topological_order(
+    const std::vector<std::shared_ptr<Node>>& roots) {
   std::vector<std::shared_ptr<Node>> post;
   std::unordered_set<Node*> seen;
   for (const auto& root : roots) {
@@ -87,7 +89,8 @@ struct SeededRoots {
 };
 
 SeededRoots seed_roots(const std::vector<Variable>& roots, std::vector<Tensor> seeds) {
-  TAMP_CHECK(seeds.size() == roots.size(), "backward: {} roots but {} seeds", roots.size(), seeds.size());
+  TAMP_CHECK(seeds.size() == roots.size(), "backward: {} roots but {} seeds", roots.size(),
+             seeds.size());
   SeededRoots out;
   for (size_t r = 0; r < roots.size(); ++r) {
     const auto& impl = roots[r].impl();
@@ -95,8 +98,8 @@ SeededRoots seed_roots(const std::vector<Variable>& roots, std::vector<Tensor> s
                "backward() on a Variable that requires no gradient (nothing recorded it)");
     Tensor& seed = seeds[r];
     if (!seed.defined()) {
-      TAMP_CHECK(impl->value.numel() == 1,
-                 "backward() without a seed needs a scalar, got {}", describe(impl->value));
+      TAMP_CHECK(impl->value.numel() == 1, "backward() without a seed needs a scalar, got {}",
+                 describe(impl->value));
       seed = Tensor::full(impl->value.shape(), 1.0, impl->value.dtype());
     }
     TAMP_CHECK(seed.shape() == impl->value.shape() && seed.dtype() == impl->value.dtype(),
@@ -140,13 +143,15 @@ void pass_to_inputs(const Node& node, std::vector<Tensor>& grad_inputs,
 
 Node::~Node() {
   std::vector<std::shared_ptr<Node>> doomed;
-  for (auto& e : next) if (e.node) doomed.push_back(std::move(e.node));
+  for (auto& e : next)
+    if (e.node) doomed.push_back(std::move(e.node));
   next.clear();
   while (!doomed.empty()) {
     std::shared_ptr<Node> n = std::move(doomed.back());
     doomed.pop_back();
     if (n.use_count() == 1) {  // we hold the last reference: detach its inputs first
-      for (auto& e : n->next) if (e.node) doomed.push_back(std::move(e.node));
+      for (auto& e : n->next)
+        if (e.node) doomed.push_back(std::move(e.node));
       n->next.clear();
     }
   }
@@ -158,19 +163,28 @@ const Attributes& OpContext::attrs() const {
 }
 
 void OpContext::throw_no_saved(bool saved_other) {
-  throw Error(saved_other ? "backward found another op's saved state" : "backward found nothing saved: forward "
-              "saves only when an input needs a gradient", ErrorKind::kInternal);
+  throw Error(saved_other ? "backward found another op's saved state"
+                          : "backward found nothing saved: forward "
+                            "saves only when an input needs a gradient",
+              ErrorKind::kInternal);
 }
 
 bool OpContext::any_grad() const {
-  for (bool b : needs_grad) if (b) return true;
+  for (bool b : needs_grad)
+    if (b) return true;
   return false;
 }
 
 std::vector<Tensor> run(const OpDef& op, const std::vector<Tensor>& inputs,
                         std::shared_ptr<const Attributes> attrs, const CallOptions& options) {
-  OpContext ctx{std::move(attrs), options.opset, options.training, options.rng,
-                std::vector<bool>(inputs.size(), false), {}, options.num_outputs, options.integer_arithmetic};
+  OpContext ctx{std::move(attrs),
+                options.opset,
+                options.training,
+                options.rng,
+                std::vector<bool>(inputs.size(), false),
+                {},
+                options.num_outputs,
+                options.integer_arithmetic};
   return run_forward(op, ctx, inputs);
 }
 
@@ -195,7 +209,9 @@ std::vector<Variable> apply(const OpDef& op, const std::vector<Variable>& inputs
   if (!record) std::fill(needs_grad.begin(), needs_grad.end(), false);
 
   auto node = record ? std::make_shared<Node>() : nullptr;
-  OpContext local{std::move(attrs), options.opset, options.training, options.rng, needs_grad, {},
+  OpContext local{std::move(attrs),    options.opset,
+                  options.training,    options.rng,
+                  needs_grad,          {},
                   options.num_outputs, options.integer_arithmetic};
   OpContext& ctx = node ? node->ctx : local;
   if (node) ctx = std::move(local);
@@ -213,8 +229,10 @@ std::vector<Variable> apply(const OpDef& op, const std::vector<Variable>& inputs
     node->input_shapes.push_back(values[i].defined() ? values[i].shape() : Shape{});
     if (!needs_grad[i]) continue;
     const auto& impl = inputs[i].impl();
-    if (impl->grad_fn) node->next[i] = {impl->grad_fn, impl->output_index, nullptr};
-    else node->next[i] = {nullptr, 0, impl};
+    if (impl->grad_fn)
+      node->next[i] = {impl->grad_fn, impl->output_index, nullptr};
+    else
+      node->next[i] = {nullptr, 0, impl};
   }
   for (size_t k = 0; k < result.size(); ++k) {
     auto& impl = *result[k].impl();
@@ -277,7 +295,8 @@ void backward(const std::vector<Variable>& roots, std::vector<Tensor> seeds) {
     pending.erase(it);
     if (node->released) {
       throw Error(fmt::format("backward through {} a second time: its saved tensors are freed",
-                              node->op->type), ErrorKind::kInvalidInput,
+                              node->op->type),
+                  ErrorKind::kInvalidInput,
                   "compute the forward pass again before a second backward()");
     }
     bool any = false;

@@ -3,7 +3,9 @@
 namespace tamp {
 
 Error::Error(std::string message, ErrorKind kind, std::string hint)
-    : std::runtime_error(message), message_(std::move(message)), kind_(kind),
+    : std::runtime_error(message),
+      message_(std::move(message)),
+      kind_(kind),
       hint_(std::move(hint)) {
   compose();
 }

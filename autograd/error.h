@@ -49,8 +49,8 @@ class Error : public std::runtime_error {
 };
 
 // Throws Error(fmt::format(...)) when `cond` is false.
-#define TAMP_CHECK(cond, ...)                                   \
-  do {                                                          \
+#define TAMP_CHECK(cond, ...)                                     \
+  do {                                                            \
     if (!(cond)) throw ::tamp::Error(::fmt::format(__VA_ARGS__)); \
   } while (0)
 

@@ -15,7 +15,7 @@ namespace {
 // The CPU features MLAS's platform.cpp reads to pick its uint8 x int8 GEMM kernel.
 struct X86Features {
   bool x86 = false;
-  bool avx2 = false;         // with FMA and the OS saving AVX state: the AVX2 kernels
+  bool avx2 = false;  // with FMA and the OS saving AVX state: the AVX2 kernels
   bool avx_vnni = false;
   bool avx512_core = false;  // AVX512 F, BW, DQ, VL and the OS saving their state
   bool avx512_vnni = false;
@@ -63,7 +63,8 @@ std::string_view integer_arithmetic_name(IntegerArithmetic a) {
 IntegerArithmetic integer_arithmetic_from_name(std::string_view name) {
   if (name == "exact") return IntegerArithmetic::kExact;
   if (name == "avx2") return IntegerArithmetic::kX86Int16Pairs;
-  throw Error(fmt::format("unknown integer arithmetic '{}' (exact, avx2)", name), ErrorKind::kInvalidInput);
+  throw Error(fmt::format("unknown integer arithmetic '{}' (exact, avx2)", name),
+              ErrorKind::kInvalidInput);
 }
 
 IntegerArithmetic host_integer_arithmetic() {
@@ -79,12 +80,15 @@ std::string_view host_integer_features() {
   static const std::string text = [] {
     const X86Features& f = x86_features();
     if (!f.x86) return std::string("not x86 (ONNX Runtime's integer kernels are exact there)");
-    if (!f.avx2) return std::string("x86 without AVX2 (ONNX Runtime's SSE integer kernels are exact)");
+    if (!f.avx2)
+      return std::string("x86 without AVX2 (ONNX Runtime's SSE integer kernels are exact)");
     std::string s = f.avx512_core ? "x86-64 AVX2, AVX-512" : "x86-64 AVX2";
     std::string has, lacks;
-    for (auto [on, name] : {std::pair{f.avx_vnni, "AVX-VNNI"}, std::pair{f.avx512_vnni, "AVX512-VNNI"},
-                            std::pair{f.amx_int8, "AMX-INT8"}}) {
-      (on ? has : lacks) += (on ? (has.empty() ? "" : ", ") : (lacks.empty() ? "" : "/")) + std::string(name);
+    for (auto [on, name] :
+         {std::pair{f.avx_vnni, "AVX-VNNI"}, std::pair{f.avx512_vnni, "AVX512-VNNI"},
+          std::pair{f.amx_int8, "AMX-INT8"}}) {
+      (on ? has : lacks) +=
+          (on ? (has.empty() ? "" : ", ") : (lacks.empty() ? "" : "/")) + std::string(name);
     }
     if (!has.empty()) s += ", " + has;
     if (!lacks.empty()) s += ", no " + lacks;

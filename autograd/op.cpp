@@ -9,7 +9,8 @@ std::string_view canonical_domain(std::string_view domain) {
 }
 
 bool OpDef::differentiates_input(int i) const {
-  return differentiable() && std::find(nondiff_inputs.begin(), nondiff_inputs.end(), i) == nondiff_inputs.end();
+  return differentiable() &&
+         std::find(nondiff_inputs.begin(), nondiff_inputs.end(), i) == nondiff_inputs.end();
 }
 
 void OpRegistry::add(OpDef def) {
@@ -17,7 +18,8 @@ void OpRegistry::add(OpDef def) {
   for (const auto& d : ops_) {
     if (d.domain == def.domain && d.type == def.type && d.since_version == def.since_version) {
       throw Error(fmt::format("op {} (domain '{}', since {}) registered twice", def.type,
-                              def.domain, def.since_version), ErrorKind::kInternal);
+                              def.domain, def.since_version),
+                  ErrorKind::kInternal);
     }
   }
   ops_.push_back(std::move(def));
@@ -34,15 +36,18 @@ const OpDef* OpRegistry::find(std::string_view domain, std::string_view type, in
   return best;
 }
 
-std::string OpRegistry::why_missing(std::string_view domain, std::string_view type, int opset) const {
+std::string OpRegistry::why_missing(std::string_view domain, std::string_view type,
+                                    int opset) const {
   domain = canonical_domain(domain);
   int oldest = 0;
   for (const auto& d : ops_) {
-    if (d.type == type && d.domain == domain && (oldest == 0 || d.since_version < oldest)) oldest = d.since_version;
+    if (d.type == type && d.domain == domain && (oldest == 0 || d.since_version < oldest))
+      oldest = d.since_version;
   }
   if (oldest == 0) return "tamp has no such op";
   if (!domain.empty()) return fmt::format("tamp implements it from opset {}", oldest);
-  if (opset > kMaxOpset) return fmt::format("tamp implements the default domain up to opset {}", kMaxOpset);
+  if (opset > kMaxOpset)
+    return fmt::format("tamp implements the default domain up to opset {}", kMaxOpset);
   return fmt::format("tamp implements it at opsets {} to {}", oldest, kMaxOpset);
 }
 

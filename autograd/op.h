@@ -30,13 +30,13 @@ inline constexpr std::string_view kTampDomain = "tamp";
 struct OpContext {
   std::shared_ptr<const Attributes> attrs_ptr;
   int opset = kMaxOpset;
-  bool training = false;        // module mode: Dropout drops, BatchNorm uses batch stats
-  Generator* rng = nullptr;     // for random ops; the default generator when null
-  std::vector<bool> needs_grad; // per input
+  bool training = false;         // module mode: Dropout drops, BatchNorm uses batch stats
+  Generator* rng = nullptr;      // for random ops; the default generator when null
+  std::vector<bool> needs_grad;  // per input
   // Kept by forward for backward, freed after backward: one value, the op's own struct of
   // named tensors (`struct Saved { Tensor x, w; }; ctx.save(Saved{x, w});`).
   std::any saved;
-  int num_outputs = -1;         // outputs the caller wants (a graph node's); -1: unknown
+  int num_outputs = -1;  // outputs the caller wants (a graph node's); -1: unknown
   IntegerArithmetic integer_arithmetic = IntegerArithmetic::kExact;  // integer ops' sums
 
   const Attributes& attrs() const;
@@ -63,9 +63,9 @@ using ForwardFn = std::vector<Tensor> (*)(OpContext& ctx, const std::vector<Tens
 using BackwardFn = std::vector<Tensor> (*)(OpContext& ctx, const std::vector<Tensor>& grad_outputs);
 
 struct OpDef {
-  std::string domain;      // "" is the default ONNX domain (ai.onnx)
+  std::string domain;  // "" is the default ONNX domain (ai.onnx)
   std::string type;
-  int since_version = 1;   // first opset whose semantics this def implements
+  int since_version = 1;  // first opset whose semantics this def implements
   ForwardFn forward = nullptr;
   BackwardFn backward = nullptr;  // null: not differentiable
   // Inputs the backward never differentiates even when they are float (Clip's bounds,

@@ -15,11 +15,11 @@ class Generator {
  public:
   explicit Generator(uint64_t seed = 0x5eed) { seed_with(seed); }
   void seed_with(uint64_t seed);
-  uint64_t next();               // xoshiro256**
-  float uniform();               // [0, 1), 24 random bits
-  double uniform_double();       // [0, 1), 53 random bits
-  float normal();                // standard normal (Box-Muller)
-  uint64_t below(uint64_t n);    // uniform integer in [0, n)
+  uint64_t next();             // xoshiro256**
+  float uniform();             // [0, 1), 24 random bits
+  double uniform_double();     // [0, 1), 53 random bits
+  float normal();              // standard normal (Box-Muller)
+  uint64_t below(uint64_t n);  // uniform integer in [0, n)
 
   using State = std::array<uint64_t, 4>;
   State state() const { return s_; }

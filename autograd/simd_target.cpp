@@ -20,10 +20,10 @@ struct Named {
 };
 constexpr Named kNames[] = {
 #if HWY_ARCH_X86
-    {HWY_AVX3_DL, "avx512_vnni"}, {HWY_AVX3, "avx512"}, {HWY_AVX2, "avx2"},
+    {HWY_AVX3_DL, "avx512_vnni"}, {HWY_AVX3, "avx512"},   {HWY_AVX2, "avx2"},
     {HWY_SSE4, "sse4"},           {HWY_SSSE3, "ssse3"},
 #elif HWY_ARCH_ARM
-    {HWY_SVE2, "sve2"}, {HWY_SVE, "sve"}, {HWY_NEON, "neon"},
+    {HWY_SVE2, "sve2"},     {HWY_SVE, "sve"},       {HWY_NEON, "neon"},
 #endif
     {HWY_EMU128, "scalar"},       {HWY_SCALAR, "scalar"},
 };
@@ -53,14 +53,14 @@ void choose(const std::string& name, const char* origin) {
   for (const Named& n : kNames) {
     if (name != n.name || (n.target & HWY_TARGETS) == 0) continue;
     if ((n.target & runnable) == 0) {
-      throw Error(fmt::format("{}: this CPU cannot run '{}'", origin, name), ErrorKind::kUnsupported,
-                  fmt::format("choose one of: {}", list(runnable)));
+      throw Error(fmt::format("{}: this CPU cannot run '{}'", origin, name),
+                  ErrorKind::kUnsupported, fmt::format("choose one of: {}", list(runnable)));
     }
     hwy::DisableTargets(n.target - 1);  // every better target (lower bits are better)
     return;
   }
-  throw Error(fmt::format("{}: unknown instruction set '{}'", origin, name), ErrorKind::kInvalidInput,
-              fmt::format("choose one of: best, {}", list(runnable)));
+  throw Error(fmt::format("{}: unknown instruction set '{}'", origin, name),
+              ErrorKind::kInvalidInput, fmt::format("choose one of: best, {}", list(runnable)));
 }
 
 }  // namespace

@@ -24,7 +24,9 @@ class Storage {
 };
 
 Tensor::Tensor(Shape shape, DType dtype, std::shared_ptr<Storage> storage)
-    : shape_(std::move(shape)), dtype_(dtype), numel_(tamp::numel(shape_)),
+    : shape_(std::move(shape)),
+      dtype_(dtype),
+      numel_(tamp::numel(shape_)),
       storage_(std::move(storage)) {}
 
 Tensor::Tensor(Shape shape, DType dtype) : Tensor(empty(std::move(shape), dtype)) {
@@ -82,25 +84,32 @@ Tensor Tensor::reshape(Shape shape) const {
 
 namespace {
 
-template <class T>
-double load(const T& v) {
-  if constexpr (std::is_same_v<T, Half>) return half_to_float(v);
-  else if constexpr (std::is_same_v<T, BFloat16>) return bfloat16_to_float(v);
-  else return static_cast<double>(v);
+template <class T> double load(const T& v) {
+  if constexpr (std::is_same_v<T, Half>)
+    return half_to_float(v);
+  else if constexpr (std::is_same_v<T, BFloat16>)
+    return bfloat16_to_float(v);
+  else
+    return static_cast<double>(v);
 }
 
-template <class T>
-T store(double v) {
-  if constexpr (std::is_same_v<T, Half>) return float_to_half(static_cast<float>(v));
-  else if constexpr (std::is_same_v<T, BFloat16>) return float_to_bfloat16(static_cast<float>(v));
-  else if constexpr (std::is_same_v<T, bool>) return v != 0;
+template <class T> T store(double v) {
+  if constexpr (std::is_same_v<T, Half>)
+    return float_to_half(static_cast<float>(v));
+  else if constexpr (std::is_same_v<T, BFloat16>)
+    return float_to_bfloat16(static_cast<float>(v));
+  else if constexpr (std::is_same_v<T, bool>)
+    return v != 0;
   else if constexpr (std::is_integral_v<T>) {
     // Out-of-range float to int is undefined in C++; saturate (NaN becomes 0).
     if (!(v == v)) return T{0};
-    if (v <= static_cast<double>(std::numeric_limits<T>::lowest())) return std::numeric_limits<T>::lowest();
-    if (v >= static_cast<double>(std::numeric_limits<T>::max())) return std::numeric_limits<T>::max();
+    if (v <= static_cast<double>(std::numeric_limits<T>::lowest()))
+      return std::numeric_limits<T>::lowest();
+    if (v >= static_cast<double>(std::numeric_limits<T>::max()))
+      return std::numeric_limits<T>::max();
     return static_cast<T>(v);
-  } else return static_cast<T>(v);
+  } else
+    return static_cast<T>(v);
 }
 
 }  // namespace
@@ -146,7 +155,8 @@ Tensor Tensor::to(DType dtype) const {
       } else if constexpr (std::is_same_v<S, float> && std::is_same_v<D, double>) {
         for (int64_t i = 0; i < numel_; ++i) dst[i] = src[i];
       } else if constexpr (std::is_same_v<S, double> && std::is_same_v<D, float>) {
-        for (int64_t i = 0; i < numel_; ++i) dst[i] = static_cast<D>(src[i]);  // D, not float: clang checks this in discarded branches
+        for (int64_t i = 0; i < numel_; ++i)
+          dst[i] = static_cast<D>(src[i]);  // D, not float: clang checks this in discarded branches
       } else {
         for (int64_t i = 0; i < numel_; ++i) dst[i] = store<D>(load(src[i]));
       }

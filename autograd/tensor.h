@@ -22,16 +22,19 @@ class Storage;
 
 class Tensor {
  public:
-  Tensor() = default;                                // undefined
+  Tensor() = default;                                           // undefined
   explicit Tensor(Shape shape, DType dtype = DType::kFloat32);  // zero-filled
 
   static Tensor empty(Shape shape, DType dtype = DType::kFloat32);  // uninitialised
   static Tensor zeros(Shape shape, DType dtype = DType::kFloat32);
   static Tensor full(Shape shape, double value, DType dtype = DType::kFloat32);
-  static Tensor ones(Shape shape, DType dtype = DType::kFloat32) { return full(std::move(shape), 1, dtype); }
-  static Tensor scalar(double value, DType dtype = DType::kFloat32) { return full({}, value, dtype); }
-  template <class T>
-  static Tensor from_vector(Shape shape, const std::vector<T>& values);
+  static Tensor ones(Shape shape, DType dtype = DType::kFloat32) {
+    return full(std::move(shape), 1, dtype);
+  }
+  static Tensor scalar(double value, DType dtype = DType::kFloat32) {
+    return full({}, value, dtype);
+  }
+  template <class T> static Tensor from_vector(Shape shape, const std::vector<T>& values);
 
   bool defined() const { return storage_ != nullptr; }
   const Shape& shape() const { return shape_; }
@@ -75,20 +78,17 @@ std::string describe(const Tensor& t);  // "float32[2, 3]"
 
 // ---- implementation of the templates ----
 
-template <class T>
-T* Tensor::data() {
+template <class T> T* Tensor::data() {
   check_dtype(dtype_of<T>());
   return static_cast<T*>(raw_data());
 }
 
-template <class T>
-const T* Tensor::data() const {
+template <class T> const T* Tensor::data() const {
   check_dtype(dtype_of<T>());
   return static_cast<const T*>(raw_data());
 }
 
-template <class T>
-Tensor Tensor::from_vector(Shape shape, const std::vector<T>& values) {
+template <class T> Tensor Tensor::from_vector(Shape shape, const std::vector<T>& values) {
   Tensor t = empty(std::move(shape), dtype_of<T>());
   TAMP_CHECK(static_cast<int64_t>(values.size()) == t.numel(),
              "from_vector: {} values for shape {}", values.size(), to_string(t.shape()));
@@ -101,8 +101,7 @@ Tensor Tensor::from_vector(Shape shape, const std::vector<T>& values) {
   return t;
 }
 
-template <class T>
-std::vector<T> Tensor::to_vector() const {
+template <class T> std::vector<T> Tensor::to_vector() const {
   std::vector<T> out(static_cast<size_t>(numel_));
   for (int64_t i = 0; i < numel_; ++i) out[static_cast<size_t>(i)] = static_cast<T>(at(i));
   return out;

@@ -9,8 +9,7 @@ namespace tamp {
 
 namespace {
 
-template <class T>
-void sum_to_impl(const Tensor& t, Tensor& out) {
+template <class T> void sum_to_impl(const Tensor& t, Tensor& out) {
   const Shape& in_shape = t.shape();
   const int rank = t.rank();
   // Align the output shape to the input's rank with leading 1s.
@@ -65,11 +64,16 @@ void check_same(const Tensor& a, const Tensor& b, const char* what) {
 Tensor sum_to(const Tensor& t, const Shape& shape) {
   if (t.shape() == shape) return t;
   TAMP_CHECK(broadcast_shapes(shape, t.shape()) == t.shape(),
-             "gradient of shape {} cannot be reduced to {}", to_string(t.shape()), to_string(shape));
+             "gradient of shape {} cannot be reduced to {}", to_string(t.shape()),
+             to_string(shape));
   Tensor out = Tensor::empty(shape, t.dtype());
-  if (t.dtype() == DType::kFloat32) sum_to_impl<float>(t, out);
-  else if (t.dtype() == DType::kFloat64) sum_to_impl<double>(t, out);
-  else throw Error(fmt::format("sum_to: unsupported dtype {}", dtype_name(t.dtype())), ErrorKind::kUnsupported);
+  if (t.dtype() == DType::kFloat32)
+    sum_to_impl<float>(t, out);
+  else if (t.dtype() == DType::kFloat64)
+    sum_to_impl<double>(t, out);
+  else
+    throw Error(fmt::format("sum_to: unsupported dtype {}", dtype_name(t.dtype())),
+                ErrorKind::kUnsupported);
   return out;
 }
 
@@ -86,7 +90,8 @@ void add_(Tensor& a, const Tensor& b) {
     const int64_t n = a.numel();
     for (int64_t i = 0; i < n; ++i) x[i] += y[i];
   } else {
-    throw Error(fmt::format("add_: unsupported dtype {}", dtype_name(a.dtype())), ErrorKind::kUnsupported);
+    throw Error(fmt::format("add_: unsupported dtype {}", dtype_name(a.dtype())),
+                ErrorKind::kUnsupported);
   }
 }
 
@@ -99,12 +104,15 @@ Tensor add(const Tensor& a, const Tensor& b) {
 bool all_finite(const Tensor& t) {
   if (t.dtype() == DType::kFloat32) {
     const float* p = t.data<float>();
-    for (int64_t i = 0; i < t.numel(); ++i) if (!std::isfinite(p[i])) return false;
+    for (int64_t i = 0; i < t.numel(); ++i)
+      if (!std::isfinite(p[i])) return false;
   } else if (t.dtype() == DType::kFloat64) {
     const double* p = t.data<double>();
-    for (int64_t i = 0; i < t.numel(); ++i) if (!std::isfinite(p[i])) return false;
+    for (int64_t i = 0; i < t.numel(); ++i)
+      if (!std::isfinite(p[i])) return false;
   } else if (is_floating(t.dtype())) {
-    for (int64_t i = 0; i < t.numel(); ++i) if (!std::isfinite(t.at(i))) return false;
+    for (int64_t i = 0; i < t.numel(); ++i)
+      if (!std::isfinite(t.at(i))) return false;
   }
   return true;
 }

@@ -1,8 +1,8 @@
 #include <tamp/autograd/error.h>
 #include <tamp/autograd/threads.h>
 
-#include <Eigen/Core>
 #include <omp.h>
+#include <Eigen/Core>
 
 namespace tamp {
 

@@ -40,7 +40,8 @@ Variable& Variable::set_requires_grad(bool enabled) {
     throw Error(fmt::format("Variable '{}' of dtype {} cannot require a gradient", impl.name,
                             dtype_name(impl.value.dtype())));
   }
-  TAMP_CHECK(enabled || !impl.grad_fn, "cannot stop gradients of a non-leaf Variable; use detach()");
+  TAMP_CHECK(enabled || !impl.grad_fn,
+             "cannot stop gradients of a non-leaf Variable; use detach()");
   impl.requires_grad = enabled;
   return *this;
 }
@@ -54,7 +55,8 @@ Variable& Variable::set_name(std::string name) {
 
 int Variable::add_hook(GradHook hook) {
   auto& impl = checked(impl_);
-  TAMP_CHECK(impl.requires_grad, "a gradient hook on Variable '{}' which requires no gradient", impl.name);
+  TAMP_CHECK(impl.requires_grad, "a gradient hook on Variable '{}' which requires no gradient",
+             impl.name);
   const int id = impl.next_hook_id++;
   impl.hooks.emplace(id, std::move(hook));
   return id;
@@ -65,7 +67,8 @@ void Variable::remove_hook(int id) { checked(impl_).hooks.erase(id); }
 int add_ready_hook(const Variable& leaf, GradReadyHook hook) {
   auto& impl = checked(leaf.impl());
   TAMP_CHECK(impl.requires_grad && !impl.grad_fn,
-             "a gradient-ready hook on Variable '{}', which is not a leaf that requires a gradient", impl.name);
+             "a gradient-ready hook on Variable '{}', which is not a leaf that requires a gradient",
+             impl.name);
   const int id = impl.next_hook_id++;
   impl.ready_hooks.emplace(id, std::move(hook));
   return id;

@@ -33,13 +33,13 @@ class Variable {
   const Shape& shape() const { return value().shape(); }
   DType dtype() const { return value().dtype(); }
 
-  const Tensor& grad() const;     // undefined until a backward reaches it
+  const Tensor& grad() const;  // undefined until a backward reaches it
   void set_grad(Tensor grad);
-  void zero_grad();               // makes grad undefined again
+  void zero_grad();  // makes grad undefined again
 
   bool requires_grad() const;
   Variable& set_requires_grad(bool enabled);
-  bool is_leaf() const;           // not produced by a recorded op
+  bool is_leaf() const;  // not produced by a recorded op
   const std::string& name() const;
   Variable& set_name(std::string name);
 

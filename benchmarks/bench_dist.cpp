@@ -19,8 +19,8 @@
 #include <tamp/nn/sgd.h>
 #include <tamp/scheduler/dist.h>
 
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <CLI/CLI.hpp>
 
 #include <chrono>
 #include <cmath>
@@ -56,24 +56,27 @@ int main(int argc, char** argv) {
   app.add_option("--rounds", rounds)->check(CLI::PositiveNumber);
   app.add_option("--global-batch", global_batch)->check(CLI::PositiveNumber);
   app.add_option("--bucket-bytes", bucket_bytes, "fused allreduce bucket (without --overlap)");
-  app.add_option("--overlap", reducer_options.overlap, "start gradient buckets during backward (1) or reduce after it (0)");
+  app.add_option("--overlap", reducer_options.overlap,
+                 "start gradient buckets during backward (1) or reduce after it (0)");
   app.add_option("--overlap-bucket-bytes", reducer_options.bucket_bytes);
-  app.add_option("--barrier", barrier, "time the wait for the slower rank apart (a barrier before the reduction)");
+  app.add_option("--barrier", barrier,
+                 "time the wait for the slower rank apart (a barrier before the reduction)");
   CLI11_PARSE(app, argc, argv);
 
   dist::Context world(argc, argv, {.bucket_bytes = bucket_bytes});
   nn::Collective& collective = world.collective();
   try {
     set_num_threads(threads);
-    TAMP_CHECK(global_batch % world.size() == 0, "global batch {} does not split over {} ranks", global_batch,
-               world.size());
+    TAMP_CHECK(global_batch % world.size() == 0, "global batch {} does not split over {} ranks",
+               global_batch, world.size());
     const int64_t batch = global_batch / world.size();
     nn::GraphModule model = io::load_onnx(models_dir + "/" + model_name + ".onnx");
     model.train();
     dist::broadcast_parameters(model, collective);
     const nn::Graph& g = model.graph();
     Shape shape{batch};
-    for (size_t i = 1; i < g.inputs[0].shape.size(); ++i) shape.push_back(g.inputs[0].shape[i].value);
+    for (size_t i = 1; i < g.inputs[0].shape.size(); ++i)
+      shape.push_back(g.inputs[0].shape[i].value);
 
     Generator rng(1 + static_cast<uint64_t>(world.rank()));
     constexpr int kBatches = 8;
@@ -82,7 +85,8 @@ int main(int argc, char** argv) {
       Tensor x = Tensor::empty(shape);
       for (int64_t j = 0; j < x.numel(); ++j) x.data<float>()[j] = rng.normal();
       Tensor y = Tensor::empty({batch}, DType::kInt64);
-      for (int64_t j = 0; j < batch; ++j) y.data<int64_t>()[j] = static_cast<int64_t>(rng.below(10));
+      for (int64_t j = 0; j < batch; ++j)
+        y.data<int64_t>()[j] = static_cast<int64_t>(rng.below(10));
       inputs.emplace_back(x);
       labels.emplace_back(y);
     }
@@ -94,7 +98,8 @@ int main(int argc, char** argv) {
     int64_t step = 0;
     double wait_s = 0, reduce_s = 0, reduce_min_s = INFINITY, reduce_cpu_s = 0;
     auto train_step = [&] {
-      Variable loss = nn::cross_entropy(model.forward(inputs[step % kBatches]), labels[step % kBatches]);
+      Variable loss =
+          nn::cross_entropy(model.forward(inputs[step % kBatches]), labels[step % kBatches]);
       reducer.arm();
       loss.backward();
       if (collective.size() > 1) {
@@ -107,7 +112,8 @@ int main(int argc, char** argv) {
         reducer.finish();
         reduce_cpu_s += thread_cpu_seconds() - cpu0;
         wait_s += std::chrono::duration<double>(t1 - t0).count();
-        const double reduce = std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count();
+        const double reduce =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count();
         reduce_s += reduce;
         reduce_min_s = std::min(reduce_min_s, reduce);
       }
@@ -127,29 +133,38 @@ int main(int argc, char** argv) {
       const auto t0 = std::chrono::steady_clock::now();
       const double cpu0 = thread_cpu_seconds();
       double loss = 0;
-      double step_min_s = INFINITY;  // the fastest step: the closest a busy machine gets to an idle one
+      double step_min_s =
+          INFINITY;  // the fastest step: the closest a busy machine gets to an idle one
       for (int i = 0; i < steps; ++i) {
         const auto s0 = std::chrono::steady_clock::now();
         loss = train_step();
-        step_min_s = std::min(step_min_s, std::chrono::duration<double>(std::chrono::steady_clock::now() - s0).count());
+        step_min_s =
+            std::min(step_min_s,
+                     std::chrono::duration<double>(std::chrono::steady_clock::now() - s0).count());
       }
-      const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      const double seconds =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       const double cpu = thread_cpu_seconds() - cpu0;
       const dist::CollectiveStats s = world.stats();
       std::ifstream("/proc/loadavg") >> load;
       if (world.is_root()) {
-        fmt::print("{{\"model\":\"{}\",\"ranks\":{},\"threads\":{},\"batch_per_rank\":{},\"round\":{},\"steps\":{},"
-                   "\"seconds\":{:.4f},\"samples_per_s\":{:.1f},\"step_ms\":{:.3f},\"wait_ms_per_step\":{:.3f},"
-                   "\"allreduce_ms_per_step\":{:.3f},\"allreduce_min_ms\":{:.3f},\"allreduce_calls_per_step\":{:.1f},\"allreduce_kib_per_step\":{:.1f},"
-                   "\"overlap\":{},\"buckets\":{},\"started_in_backward_per_step\":{:.2f},\"step_min_ms\":{:.3f},\"best_step_samples_per_s\":{:.1f},\"cpu_ms_per_step\":{:.3f},\"finish_cpu_ms_per_step\":{:.3f},\"loadavg_1min\":{:.2f},\"loss\":{:.4f}}}\n",
-                   model_name, world.size(), threads, batch, r, steps, seconds, steps * global_batch / seconds,
-                   1e3 * seconds / steps, 1e3 * wait_s / steps, 1e3 * reduce_s / steps,
-                   world.size() > 1 ? 1e3 * reduce_min_s : 0.0,
-                   world.size() > 1 ? double(s.calls - (barrier ? steps : 0)) / steps : 0.0,
-                   double(s.bytes) / 1024.0 / steps, reducer_options.overlap ? 1 : 0, reducer.buckets(),
-                   double(reducer.started_early() - early0) / steps, 1e3 * step_min_s, global_batch / step_min_s,
-                   1e3 * cpu / steps, 1e3 * reduce_cpu_s / steps,
-                   load, loss);
+        fmt::print(
+            "{{\"model\":\"{}\",\"ranks\":{},\"threads\":{},\"batch_per_rank\":{},\"round\":{},"
+            "\"steps\":{},"
+            "\"seconds\":{:.4f},\"samples_per_s\":{:.1f},\"step_ms\":{:.3f},\"wait_ms_per_step\":{:"
+            ".3f},"
+            "\"allreduce_ms_per_step\":{:.3f},\"allreduce_min_ms\":{:.3f},\"allreduce_calls_per_"
+            "step\":{:.1f},\"allreduce_kib_per_step\":{:.1f},"
+            "\"overlap\":{},\"buckets\":{},\"started_in_backward_per_step\":{:.2f},\"step_min_ms\":"
+            "{:.3f},\"best_step_samples_per_s\":{:.1f},\"cpu_ms_per_step\":{:.3f},\"finish_cpu_ms_"
+            "per_step\":{:.3f},\"loadavg_1min\":{:.2f},\"loss\":{:.4f}}}\n",
+            model_name, world.size(), threads, batch, r, steps, seconds,
+            steps * global_batch / seconds, 1e3 * seconds / steps, 1e3 * wait_s / steps,
+            1e3 * reduce_s / steps, world.size() > 1 ? 1e3 * reduce_min_s : 0.0,
+            world.size() > 1 ? double(s.calls - (barrier ? steps : 0)) / steps : 0.0,
+            double(s.bytes) / 1024.0 / steps, reducer_options.overlap ? 1 : 0, reducer.buckets(),
+            double(reducer.started_early() - early0) / steps, 1e3 * step_min_s,
+            global_batch / step_min_s, 1e3 * cpu / steps, 1e3 * reduce_cpu_s / steps, load, loss);
         std::fflush(stdout);
       }
     }

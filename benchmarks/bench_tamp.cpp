@@ -21,12 +21,12 @@
 #include <tamp/nn/loss.h>
 #include <tamp/nn/sgd.h>
 
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <CLI/CLI.hpp>
 
 #include <chrono>
-#include <fstream>
 #include <filesystem>
+#include <fstream>
 #include <functional>
 
 using namespace tamp;
@@ -74,25 +74,30 @@ int64_t vocab_of(const nn::Graph& g, const std::string& input) {
     if (table == g.initializers.end()) continue;
     return table->second.shape()[normalize_axis(node.attrs->i("axis", 0), table->second.rank())];
   }
-  throw Error(fmt::format("the int64 input '{}' is not the indices of a Gather from an initializer, "
-                          "so its range of token ids is unknown", input),
-              ErrorKind::kInvalidInput, "pass --vocab");
+  throw Error(
+      fmt::format("the int64 input '{}' is not the indices of a Gather from an initializer, "
+                  "so its range of token ids is unknown",
+                  input),
+      ErrorKind::kInvalidInput, "pass --vocab");
 }
 
 InputSpec input_spec(nn::GraphModule& module, const Options& o) {
   const nn::Graph& g = module.graph();
-  TAMP_CHECK(g.inputs.size() == 1 && g.outputs.size() == 1,
-             "the benchmark trains a classifier with one input and one output, the graph has {} and {}",
-             g.inputs.size(), g.outputs.size());
+  TAMP_CHECK(
+      g.inputs.size() == 1 && g.outputs.size() == 1,
+      "the benchmark trains a classifier with one input and one output, the graph has {} and {}",
+      g.inputs.size(), g.outputs.size());
   const nn::ValueInfo& in = g.inputs[0];
-  TAMP_CHECK(in.has_shape && !in.shape.empty(), "input '{}' declares no shape (batch first)", in.name);
+  TAMP_CHECK(in.has_shape && !in.shape.empty(), "input '{}' declares no shape (batch first)",
+             in.name);
   TAMP_CHECK(in.dtype == DType::kFloat32 || in.dtype == DType::kInt64,
              "input '{}' is {}; the benchmark feeds float32 values or int64 token ids", in.name,
              dtype_name(in.dtype));
   InputSpec spec;
   spec.dtype = in.dtype;
   for (size_t i = 1; i < in.shape.size(); ++i) {
-    TAMP_CHECK(in.shape[i].known(), "input '{}' dim {} is not a fixed size ('{}')", in.name, i, in.shape[i].symbol);
+    TAMP_CHECK(in.shape[i].known(), "input '{}' dim {} is not a fixed size ('{}')", in.name, i,
+               in.shape[i].symbol);
     spec.shape.push_back(in.shape[i].value);
   }
   if (in.dtype == DType::kInt64) spec.vocab = o.vocab > 0 ? o.vocab : vocab_of(g, in.name);
@@ -113,7 +118,9 @@ Trainable load(const Options& o, Generator& rng) {
   if (o.onnx.empty() && o.source == "cpp") {
     auto layer = examples::reference_model(o.model, rng);
     layer->train();
-    return {layer->named_parameters(), [layer](const Variable& x) { return layer->forward(x); }, layer,
+    return {layer->named_parameters(),
+            [layer](const Variable& x) { return layer->forward(x); },
+            layer,
             {.shape = examples::reference_input_shape(o.model)}};
   }
   const std::string path = o.onnx.empty() ? o.models_dir + "/" + o.model + ".onnx" : o.onnx;
@@ -126,7 +133,8 @@ Trainable load(const Options& o, Generator& rng) {
     throw;
   }
   module->train();
-  return {module->named_parameters(), [module](const Variable& x) { return module->forward(x); }, module, spec};
+  return {module->named_parameters(), [module](const Variable& x) { return module->forward(x); },
+          module, spec};
 }
 
 // One random batch of inputs as the spec describes them.
@@ -150,13 +158,18 @@ int main(int argc, char** argv) {
   Options o;
   o.models_dir = std::string(TAMP_SOURCE_DIR) + "/tests/data/models";
   CLI::App app{"tamp training-step benchmark"};
-  auto* model = app.add_option("--model", o.model)->check(CLI::IsMember({"mlp", "cnn", "transformer"}));
-  auto* source = app.add_option("--source", o.source, "cpp: models written with tamp's layers; onnx: imported")
-      ->check(CLI::IsMember({"cpp", "onnx"}));
+  auto* model =
+      app.add_option("--model", o.model)->check(CLI::IsMember({"mlp", "cnn", "transformer"}));
+  auto* source =
+      app.add_option("--source", o.source, "cpp: models written with tamp's layers; onnx: imported")
+          ->check(CLI::IsMember({"cpp", "onnx"}));
   app.add_option("--models", o.models_dir, "folder of the exported .onnx models");
   app.add_option("--onnx", o.onnx, "train this ONNX classifier instead of a reference model")
-      ->check(CLI::ExistingFile)->excludes(model)->excludes(source);
-  app.add_option("--vocab", o.vocab, "token ids of an int64 input lie in [0, vocab) (default: the embedding's rows)")
+      ->check(CLI::ExistingFile)
+      ->excludes(model)
+      ->excludes(source);
+  app.add_option("--vocab", o.vocab,
+                 "token ids of an int64 input lie in [0, vocab) (default: the embedding's rows)")
       ->check(CLI::PositiveNumber);
   app.add_option("--threads", o.threads)->check(CLI::PositiveNumber);
   app.add_option("--warmup", o.warmup)->check(CLI::NonNegativeNumber);
@@ -178,7 +191,8 @@ int main(int argc, char** argv) {
     for (int i = 0; i < kBatches; ++i) {
       Tensor y = Tensor::empty({o.batch}, DType::kInt64);
       for (int64_t j = 0; j < o.batch; ++j) {
-        y.data<int64_t>()[j] = static_cast<int64_t>(rng.below(static_cast<uint64_t>(model.input.classes)));
+        y.data<int64_t>()[j] =
+            static_cast<int64_t>(rng.below(static_cast<uint64_t>(model.input.classes)));
       }
       inputs.emplace_back(random_input(model.input, o.batch, rng));
       labels.emplace_back(y);
@@ -186,7 +200,8 @@ int main(int argc, char** argv) {
     nn::Sgd optimizer(model.params, {.lr = 0.01, .momentum = 0.9});
     int64_t step = 0;
     auto train_step = [&] {
-      Variable loss = nn::cross_entropy(model.forward(inputs[step % kBatches]), labels[step % kBatches]);
+      Variable loss =
+          nn::cross_entropy(model.forward(inputs[step % kBatches]), labels[step % kBatches]);
       loss.backward();
       optimizer.step();
       optimizer.zero_grad();
@@ -198,12 +213,16 @@ int main(int argc, char** argv) {
       const auto t0 = std::chrono::steady_clock::now();
       double loss = 0;
       for (int i = 0; i < o.steps; ++i) loss = train_step();
-      const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-      fmt::print("{{\"side\":\"tamp\",\"source\":\"{}\",\"model\":\"{}\",\"threads\":{},\"batch\":{},\"round\":{},"
-                 "\"steps\":{},\"seconds\":{:.6f},\"samples_per_s\":{:.1f},\"peak_rss_mib\":{:.1f},\"loss\":{:.5f},"
-                 "\"simd\":\"{}\"}}\n",
-                 o.source, o.model, o.threads, o.batch, r, o.steps, seconds, o.steps * o.batch / seconds,
-                 peak_rss_mib(), loss, simd_target());
+      const double seconds =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      fmt::print(
+          "{{\"side\":\"tamp\",\"source\":\"{}\",\"model\":\"{}\",\"threads\":{},\"batch\":{},"
+          "\"round\":{},"
+          "\"steps\":{},\"seconds\":{:.6f},\"samples_per_s\":{:.1f},\"peak_rss_mib\":{:.1f},"
+          "\"loss\":{:.5f},"
+          "\"simd\":\"{}\"}}\n",
+          o.source, o.model, o.threads, o.batch, r, o.steps, seconds, o.steps * o.batch / seconds,
+          peak_rss_mib(), loss, simd_target());
       std::fflush(stdout);
     }
   } catch (const Error& e) {

@@ -12,8 +12,8 @@
 #include <tamp/autograd/random.h>
 #include <tamp/nn/init.h>
 
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <CLI/CLI.hpp>
 
 #include <algorithm>
 #include <array>
@@ -43,7 +43,8 @@ inline void train_step(Variant& v, const Tensor& x, const Tensor& y) {
   const compression::StepInfo at{0, v.step, 1000, 1000};
   for (auto& c : v.components) c->on_step_begin(at);
   std::vector<std::string> wanted{"logits"};
-  for (auto& c : v.components) for (auto& n : c->extra_outputs()) wanted.push_back(n);
+  for (auto& c : v.components)
+    for (auto& n : c->extra_outputs()) wanted.push_back(n);
   std::sort(wanted.begin(), wanted.end());
   wanted.erase(std::unique(wanted.begin(), wanted.end()), wanted.end());
   std::map<std::string, Variable> inputs{{"input", Variable(x)}};
@@ -66,7 +67,8 @@ inline void train_step(Variant& v, const Tensor& x, const Tensor& y) {
 }
 
 inline Variant make_variant(const std::string& name, const std::string& model_path,
-                            std::vector<std::shared_ptr<compression::Component>> components, double lr = 0.01) {
+                            std::vector<std::shared_ptr<compression::Component>> components,
+                            double lr = 0.01) {
   Variant v;
   v.name = name;
   v.model = std::make_shared<nn::GraphModule>(io::load_onnx_graph(model_path));
@@ -77,7 +79,8 @@ inline Variant make_variant(const std::string& name, const std::string& model_pa
     c->on_stage_begin({0, 0, 1000, 1000});
   }
   auto params = v.model->named_parameters();
-  for (auto& c : v.components) for (auto& p : c->trainable_parameters()) params.push_back(p);
+  for (auto& c : v.components)
+    for (auto& p : c->trainable_parameters()) params.push_back(p);
   v.optimizer = std::make_unique<nn::Sgd>(params, nn::SgdOptions{.lr = lr, .momentum = 0.9});
   return v;
 }
@@ -89,13 +92,16 @@ inline double median(std::vector<double> v) {
 
 // Three warm-up steps per variant (one-shot masks, QAT's first observations), then rounds of
 // `steps` steps per variant, alternating; prints the medians and the ratios to the first.
-inline void compare(std::vector<Variant>& vs, const Tensor& x, const Tensor& y, int steps, int rounds) {
-  for (auto& v : vs) for (int i = 0; i < 3; ++i) train_step(v, x, y);
+inline void compare(std::vector<Variant>& vs, const Tensor& x, const Tensor& y, int steps,
+                    int rounds) {
+  for (auto& v : vs)
+    for (int i = 0; i < 3; ++i) train_step(v, x, y);
   for (int r = 0; r < rounds; ++r) {
     for (auto& v : vs) {
       const auto t0 = std::chrono::steady_clock::now();
       for (int i = 0; i < steps; ++i) train_step(v, x, y);
-      const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+      const double ms =
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
       v.ms_per_step.push_back(ms / steps);
     }
   }
@@ -118,12 +124,15 @@ inline std::string command_output(const std::string& cmd) {
 }
 
 // Median latency of `runs` ONNX Runtime runs (one thread) of `model` on the TensorProto `input`.
-inline double ort_median_ms(const std::string& source, const std::string& model, const std::string& input, int runs) {
-  const std::string cmd = fmt::format("node {}/tests/ort/run_ort.js {} --input input={} --bench {} --threads 1",
-                                      source, model, input, runs);
+inline double ort_median_ms(const std::string& source, const std::string& model,
+                            const std::string& input, int runs) {
+  const std::string cmd =
+      fmt::format("node {}/tests/ort/run_ort.js {} --input input={} --bench {} --threads 1", source,
+                  model, input, runs);
   const std::string out = command_output(cmd);
   const auto at = out.find("\"median_ms\":");
-  if (at == std::string::npos) throw Error(fmt::format("`{}` printed no median: {}", cmd, out), ErrorKind::kIo);
+  if (at == std::string::npos)
+    throw Error(fmt::format("`{}` printed no median: {}", cmd, out), ErrorKind::kIo);
   return std::strtod(out.c_str() + at + 12, nullptr);
 }
 

@@ -33,16 +33,17 @@ void BM_FmaPeak(benchmark::State& state) {
     }
     for (int i = 0; i < 16; ++i) benchmark::DoNotOptimize(acc[i]);
   }
-  state.counters["GFLOP/s"] = benchmark::Counter(static_cast<double>(kIters) * 16 * 32 * state.iterations() / 1e9,
-                                                 benchmark::Counter::kIsRate);
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(static_cast<double>(kIters) * 16 * 32 * state.iterations() / 1e9,
+                         benchmark::Counter::kIsRate);
 #else
   state.SkipWithError("built without AVX-512");
 #endif
 }
 BENCHMARK(BM_FmaPeak)->Unit(benchmark::kMillisecond);
 
-using GemmFn = void (*)(bool, bool, int64_t, int64_t, int64_t, float, const float*, int64_t, const float*, int64_t,
-                        float, float*, int64_t);
+using GemmFn = void (*)(bool, bool, int64_t, int64_t, int64_t, float, const float*, int64_t,
+                        const float*, int64_t, float, float*, int64_t);
 
 // kernels::gemm (tamp's AVX-512 kernel on this build) and kernels::gemm_eigen (Eigen's GEMM),
 // on the same shapes; run with --benchmark_enable_random_interleaving=true
@@ -56,7 +57,8 @@ void BM_Sgemm(benchmark::State& state, GemmFn gemm) {
     gemm(ta, tb, m, n, k, 1.0f, a.data(), ta ? m : k, b.data(), tb ? k : n, 0.0f, c.data(), n);
     benchmark::ClobberMemory();
   }
-  state.counters["GFLOP/s"] = benchmark::Counter(2.0 * m * n * k * state.iterations() / 1e9, benchmark::Counter::kIsRate);
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(2.0 * m * n * k * state.iterations() / 1e9, benchmark::Counter::kIsRate);
 }
 
 // {M, K, N, transpose bits (1: A, 2: B)}
@@ -64,20 +66,21 @@ void model_shapes(benchmark::internal::Benchmark* b) {
   b->ArgNames({"M", "K", "N", "trans"})
       ->Args({512, 512, 512, 0})
       ->Args({1024, 1024, 1024, 0})
-      ->Args({64, 784, 512, 2})     // MLP fc1 forward (Gemm transB)
-      ->Args({512, 64, 784, 1})     // MLP fc1 weight gradient
-      ->Args({4096, 128, 128, 2})   // transformer q/k/v/proj forward (64 x 64 rows)
-      ->Args({128, 4096, 128, 1})   // their weight gradient
-      ->Args({4096, 128, 512, 2})   // transformer ff1 forward
-      ->Args({4096, 512, 128, 2})   // transformer ff2 forward
-      ->Args({4096, 128, 512, 0})   // ff2 input gradient (dY * W)
-      ->Args({64, 32, 64, 0})       // one attention head (QK^T)
-      ->Args({64, 256, 10, 2})      // last layer, N = 10
+      ->Args({64, 784, 512, 2})    // MLP fc1 forward (Gemm transB)
+      ->Args({512, 64, 784, 1})    // MLP fc1 weight gradient
+      ->Args({4096, 128, 128, 2})  // transformer q/k/v/proj forward (64 x 64 rows)
+      ->Args({128, 4096, 128, 1})  // their weight gradient
+      ->Args({4096, 128, 512, 2})  // transformer ff1 forward
+      ->Args({4096, 512, 128, 2})  // transformer ff2 forward
+      ->Args({4096, 128, 512, 0})  // ff2 input gradient (dY * W)
+      ->Args({64, 32, 64, 0})      // one attention head (QK^T)
+      ->Args({64, 256, 10, 2})     // last layer, N = 10
       ->UseRealTime()
       ->Unit(benchmark::kMicrosecond);
 }
 BENCHMARK_CAPTURE(BM_Sgemm, tamp, static_cast<GemmFn>(tamp::kernels::gemm))->Apply(model_shapes);
-BENCHMARK_CAPTURE(BM_Sgemm, eigen, static_cast<GemmFn>(tamp::kernels::gemm_eigen))->Apply(model_shapes);
+BENCHMARK_CAPTURE(BM_Sgemm, eigen, static_cast<GemmFn>(tamp::kernels::gemm_eigen))
+    ->Apply(model_shapes);
 
 }  // namespace
 

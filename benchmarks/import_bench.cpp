@@ -27,7 +27,8 @@ int64_t status_bytes(const char* field) {
   std::string line;
   const std::string key = std::string(field) + ":";
   while (std::getline(status, line)) {
-    if (line.rfind(key, 0) == 0) return static_cast<int64_t>(std::strtod(line.c_str() + key.size(), nullptr) * 1024);
+    if (line.rfind(key, 0) == 0)
+      return static_cast<int64_t>(std::strtod(line.c_str() + key.size(), nullptr) * 1024);
   }
   return -1;
 }
@@ -55,10 +56,11 @@ int main(int argc, char** argv) {
     const double total_s = seconds_since(start);
     int64_t parameters = 0;
     for (const auto& [name, p] : module.named_parameters()) parameters += p.value().numel();
-    fmt::print("{{\"file_bytes\": {}, \"parse_s\": {:.6f}, \"module_s\": {:.6f}, \"total_s\": {:.6f}, "
-               "\"baseline_rss\": {}, \"peak_rss\": {}, \"parameters\": {}}}\n",
-               std::filesystem::file_size(path), parse_s, module_s, total_s, baseline, status_bytes("VmHWM"),
-               parameters);
+    fmt::print(
+        "{{\"file_bytes\": {}, \"parse_s\": {:.6f}, \"module_s\": {:.6f}, \"total_s\": {:.6f}, "
+        "\"baseline_rss\": {}, \"peak_rss\": {}, \"parameters\": {}}}\n",
+        std::filesystem::file_size(path), parse_s, module_s, total_s, baseline,
+        status_bytes("VmHWM"), parameters);
   } catch (const Error& e) {
     fmt::print(stderr, "import_bench: {}\n", e.what());
     return 1;

@@ -27,8 +27,9 @@ nn::GraphModule load_model(const std::string& path) { return io::load_onnx(path)
 
 std::function<void(const StepLog&)> print_step_progress(std::FILE* out, int epochs) {
   return [out, epochs](const StepLog& log) {
-    fmt::print(out, "epoch {}/{}  step {}/{}  loss {:.4f}  lr {:.3g}  {:.0f} samples/s\n", log.epoch + 1, epochs,
-               log.step, log.total_steps, log.loss, log.lr, log.samples_per_s);
+    fmt::print(out, "epoch {}/{}  step {}/{}  loss {:.4f}  lr {:.3g}  {:.0f} samples/s\n",
+               log.epoch + 1, epochs, log.step, log.total_steps, log.loss, log.lr,
+               log.samples_per_s);
     std::fflush(out);
   };
 }
@@ -53,7 +54,8 @@ void apply_threads(int threads) {
 
 namespace {
 
-std::shared_ptr<nn::TensorDataset> first_n(const std::shared_ptr<nn::TensorDataset>& data, int64_t limit) {
+std::shared_ptr<nn::TensorDataset> first_n(const std::shared_ptr<nn::TensorDataset>& data,
+                                           int64_t limit) {
   if (!data || limit < 0 || limit >= data->size()) return data;
   return data->slice(0, limit);
 }
@@ -72,7 +74,8 @@ std::pair<double, double> input_statistics(const nn::TensorDataset& data) {
 }
 
 // "MEAN,STD" or "train".
-std::optional<nn::InputNormalization> parse_normalize(const std::string& spec, const nn::TensorDataset* train) {
+std::optional<nn::InputNormalization> parse_normalize(const std::string& spec,
+                                                      const nn::TensorDataset* train) {
   if (spec.empty()) return std::nullopt;
   if (spec == "train") {
     if (!train) throw UsageError("--normalize train: this dataset has no training split");
@@ -85,7 +88,8 @@ std::optional<nn::InputNormalization> parse_normalize(const std::string& spec, c
     if (comma == std::string::npos) throw std::invalid_argument("no comma");
     const double mean = std::stod(spec.substr(0, comma), &used_mean);
     const double stddev = std::stod(spec.substr(comma + 1), &used_std);
-    if (used_mean != comma || used_std != spec.size() - comma - 1 || !(stddev > 0) || !std::isfinite(mean)) {
+    if (used_mean != comma || used_std != spec.size() - comma - 1 || !(stddev > 0) ||
+        !std::isfinite(mean)) {
       throw std::invalid_argument("bad numbers");
     }
     return nn::InputNormalization{mean, stddev};
@@ -103,12 +107,15 @@ std::string default_data_dir() {
 
 void add_dataset_options(CLI::App& sub, DatasetArgs& args, const std::string& default_spec) {
   args.spec = default_spec;
-  auto* opt = sub.add_option("--dataset", args.spec,
-                             "fashion-mnist[:test|:train] (the Fashion-MNIST IDX files), or hdf5:FILE.h5 "
-                             "(datasets x and y)")
-                  ->type_name("NAME[:SPLIT]");
-  if (default_spec.empty()) opt->required();
-  else opt->capture_default_str();
+  auto* opt =
+      sub.add_option("--dataset", args.spec,
+                     "fashion-mnist[:test|:train] (the Fashion-MNIST IDX files), or hdf5:FILE.h5 "
+                     "(datasets x and y)")
+          ->type_name("NAME[:SPLIT]");
+  if (default_spec.empty())
+    opt->required();
+  else
+    opt->capture_default_str();
   args.data_dir = default_data_dir();
   sub.add_option("--data-dir", args.data_dir,
                  "folder of the Fashion-MNIST files (default: $TAMP_FASHION_MNIST_DIR or " +
@@ -118,8 +125,10 @@ void add_dataset_options(CLI::App& sub, DatasetArgs& args, const std::string& de
       ->check(CLI::PositiveNumber)
       ->type_name("N");
   sub.add_option("--normalize", args.normalize,
-                 "the model normalizes its input: (x - MEAN) / STD becomes its first nodes, so it and the file "
-                 "written take raw values; 'train' takes the mean and deviation of every value of the whole "
+                 "the model normalizes its input: (x - MEAN) / STD becomes its first nodes, so it "
+                 "and the file "
+                 "written take raw values; 'train' takes the mean and deviation of every value of "
+                 "the whole "
                  "training split (default: none, Fashion-MNIST values in [0, 1])")
       ->type_name("MEAN,STD|train");
 }
@@ -133,7 +142,8 @@ LoadedDataset load_dataset(const DatasetArgs& args, const std::string& default_s
   if (name == "fashion-mnist") {
     const std::string split = has_rest ? rest : default_split;
     if (split != "test" && split != "train") {
-      throw UsageError(fmt::format("--dataset {}: the split must be 'test' or 'train', not '{}'", args.spec, split));
+      throw UsageError(fmt::format("--dataset {}: the split must be 'test' or 'train', not '{}'",
+                                   args.spec, split));
     }
     nn::TrainTest data = io::fashion_mnist(args.data_dir);
     out.name = "fashion-mnist:" + split;
@@ -153,20 +163,23 @@ LoadedDataset load_dataset(const DatasetArgs& args, const std::string& default_s
     out.train = first_n(train, args.limit);
     out.selected = out.train;
   } else {
-    throw UsageError(fmt::format("--dataset {}: unknown dataset '{}' (known: fashion-mnist, hdf5:FILE)",
-                                 args.spec, name));
+    throw UsageError(fmt::format(
+        "--dataset {}: unknown dataset '{}' (known: fashion-mnist, hdf5:FILE)", args.spec, name));
   }
   return out;
 }
 
 void add_data_input_output_options(CLI::App& sub, std::string& input, std::string& output) {
-  sub.add_option("--input", input, "the graph input fed with the examples (default: the model's only input)")
+  sub.add_option("--input", input,
+                 "the graph input fed with the examples (default: the model's only input)")
       ->type_name("NAME");
-  sub.add_option("--output", output, "the value read as logits (N, classes) (default: the first graph output)")
+  sub.add_option("--output", output,
+                 "the value read as logits (N, classes) (default: the first graph output)")
       ->type_name("NAME");
 }
 
-void check_data_input_output(const nn::Graph& graph, const std::string& input, const std::string& output) {
+void check_data_input_output(const nn::Graph& graph, const std::string& input,
+                             const std::string& output) {
   std::vector<std::string> inputs;
   for (const auto& in : graph.inputs) {
     if (!graph.initializers.count(in.name)) inputs.push_back(in.name);
@@ -174,14 +187,17 @@ void check_data_input_output(const nn::Graph& graph, const std::string& input, c
   std::string list;
   for (const auto& n : inputs) list += (list.empty() ? "'" : ", '") + n + "'";
   if (input.empty() && inputs.size() != 1) {
-    throw UsageError(fmt::format("the model has {} inputs ({}); say which one takes the data with --input",
-                                 inputs.size(), list));
+    throw UsageError(
+        fmt::format("the model has {} inputs ({}); say which one takes the data with --input",
+                    inputs.size(), list));
   }
   if (!input.empty() && std::find(inputs.begin(), inputs.end(), input) == inputs.end()) {
-    throw UsageError(fmt::format("--input {}: the model has no such input (its inputs: {})", input, list));
+    throw UsageError(
+        fmt::format("--input {}: the model has no such input (its inputs: {})", input, list));
   }
   if (output.empty()) {
-    if (graph.outputs.empty()) throw UsageError("the model has no outputs; name the logits with --output");
+    if (graph.outputs.empty())
+      throw UsageError("the model has no outputs; name the logits with --output");
     return;
   }
   const auto defined = graph.defined_values();
@@ -192,8 +208,8 @@ void check_data_input_output(const nn::Graph& graph, const std::string& input, c
 
 std::string normalization_text(const LoadedDataset& data) {
   if (!data.normalization) return "";
-  return fmt::format(", normalized in the model with mean {:.9g}, std {:.9g}", data.normalization->mean,
-                     data.normalization->std);
+  return fmt::format(", normalized in the model with mean {:.9g}, std {:.9g}",
+                     data.normalization->mean, data.normalization->std);
 }
 
 nlohmann::ordered_json normalization_json(const LoadedDataset& data) {
@@ -202,10 +218,12 @@ nlohmann::ordered_json normalization_json(const LoadedDataset& data) {
 }
 
 void normalize_model_input(nn::Graph& graph, const LoadedDataset& data, const std::string& input) {
-  if (data.normalization) nn::normalize_input(graph, input_info(graph, input).name, *data.normalization);
+  if (data.normalization)
+    nn::normalize_input(graph, input_info(graph, input).name, *data.normalization);
 }
 
-void normalize_model_input(nn::GraphModule& model, const LoadedDataset& data, const std::string& input) {
+void normalize_model_input(nn::GraphModule& model, const LoadedDataset& data,
+                           const std::string& input) {
   if (!data.normalization) return;
   nn::Graph g = model.export_graph();
   normalize_model_input(g, data, input);
@@ -217,8 +235,8 @@ void normalize_model_input(nn::GraphModule& model, const LoadedDataset& data, co
 void check_output_folder(const std::string& file, const std::string& option) {
   const std::filesystem::path folder = std::filesystem::path(file).parent_path();
   if (folder.empty() || std::filesystem::is_directory(folder)) return;
-  throw Error(fmt::format("{} {}: the folder '{}' does not exist", option, file, folder.string()), ErrorKind::kIo,
-              fmt::format("create it first (mkdir -p {})", folder.string()));
+  throw Error(fmt::format("{} {}: the folder '{}' does not exist", option, file, folder.string()),
+              ErrorKind::kIo, fmt::format("create it first (mkdir -p {})", folder.string()));
 }
 
 void add_json_flag(CLI::App& sub, bool& json) {
@@ -242,9 +260,12 @@ nlohmann::ordered_json shape_json(const nn::ValueInfo& info) {
   if (!info.has_shape) return nullptr;
   nlohmann::ordered_json dims = nlohmann::ordered_json::array();
   for (const nn::Dim& d : info.shape) {
-    if (d.known()) dims.push_back(d.value);
-    else if (!d.symbol.empty()) dims.push_back(d.symbol);
-    else dims.push_back(nullptr);
+    if (d.known())
+      dims.push_back(d.value);
+    else if (!d.symbol.empty())
+      dims.push_back(d.symbol);
+    else
+      dims.push_back(nullptr);
   }
   return dims;
 }
@@ -252,15 +273,16 @@ nlohmann::ordered_json shape_json(const nn::ValueInfo& info) {
 std::string safe_file_stem(const std::string& value_name) {
   std::string s = value_name.substr(0, 200);
   for (char& c : s) {
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
-                    c == '_' || c == '-';
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '.' || c == '_' || c == '-';
     if (!ok) c = '_';
   }
   if (s.empty() || s[0] == '.') s = "_" + s;
   return s;
 }
 
-std::vector<std::string> unique_file_names(const std::vector<std::string>& value_names, const std::string& extension) {
+std::vector<std::string> unique_file_names(const std::vector<std::string>& value_names,
+                                           const std::string& extension) {
   std::vector<std::string> out;
   std::set<std::string> taken;  // lower-cased: case-insensitive file systems
   auto lower = [](std::string s) {
@@ -270,7 +292,8 @@ std::vector<std::string> unique_file_names(const std::vector<std::string>& value
   for (const auto& name : value_names) {
     const std::string stem = safe_file_stem(name);
     std::string file = stem + extension;
-    for (int k = 2; taken.count(lower(file)); ++k) file = fmt::format("{}_{}{}", stem, k, extension);
+    for (int k = 2; taken.count(lower(file)); ++k)
+      file = fmt::format("{}_{}{}", stem, k, extension);
     taken.insert(lower(file));
     out.push_back(file);
   }

@@ -70,23 +70,24 @@ void apply_threads(int threads);
 constexpr const char* kFashionMnistDir = "/usr/share/datasets/fashion-mnist";
 
 struct DatasetArgs {
-  std::string spec;        // "fashion-mnist[:train|:test]" or "hdf5:FILE.h5"
-  std::string data_dir;    // folder of the Fashion-MNIST files (--data-dir)
-  int64_t limit = -1;      // keep only the first N examples of each split (--limit)
-  std::string normalize;   // "MEAN,STD", "train" (the training split's statistics) or "" (--normalize)
+  std::string spec;      // "fashion-mnist[:train|:test]" or "hdf5:FILE.h5"
+  std::string data_dir;  // folder of the Fashion-MNIST files (--data-dir)
+  int64_t limit = -1;    // keep only the first N examples of each split (--limit)
+  std::string
+      normalize;  // "MEAN,STD", "train" (the training split's statistics) or "" (--normalize)
 };
 // --normalize is part of the model, not of the data: the commands prepend (x - mean) / std to
 // the model's data input (normalize_model_input), so what they train, evaluate and write takes
 // raw values, as a deployer feeds them.
 
-// --dataset, --data-dir, --limit and --normalize. `default_spec` is used when --dataset is absent (empty:
-// the option is required).
+// --dataset, --data-dir, --limit and --normalize. `default_spec` is used when --dataset is absent
+// (empty: the option is required).
 void add_dataset_options(CLI::App& sub, DatasetArgs& args, const std::string& default_spec = {});
 
 struct LoadedDataset {
-  std::string name;     // canonical, e.g. "fashion-mnist:test"
-  std::shared_ptr<const nn::Dataset> train;   // may be null (a set with no training split)
-  std::shared_ptr<const nn::Dataset> test;    // may be null
+  std::string name;                          // canonical, e.g. "fashion-mnist:test"
+  std::shared_ptr<const nn::Dataset> train;  // may be null (a set with no training split)
+  std::shared_ptr<const nn::Dataset> test;   // may be null
   // The split the spec names (":test" / ":train"); the default split for specs without one.
   std::shared_ptr<const nn::Dataset> selected;
   // --normalize: the statistics the model normalizes its input with (the data stays raw).
@@ -99,7 +100,8 @@ nlohmann::ordered_json normalization_json(const LoadedDataset& data);
 // nn::normalize_input on the data input (`input`, or the only one) when `data` has a
 // normalization; a model that already normalizes with the same statistics is unchanged.
 void normalize_model_input(nn::Graph& graph, const LoadedDataset& data, const std::string& input);
-void normalize_model_input(nn::GraphModule& model, const LoadedDataset& data, const std::string& input);
+void normalize_model_input(nn::GraphModule& model, const LoadedDataset& data,
+                           const std::string& input);
 
 // Throws UsageError for an unknown dataset name or split, tamp::Error (kIo, kInvalidInput)
 // for missing or corrupt files. `default_split` is "test" or "train".
@@ -109,7 +111,8 @@ LoadedDataset load_dataset(const DatasetArgs& args, const std::string& default_s
 void add_data_input_output_options(CLI::App& sub, std::string& input, std::string& output);
 // Throws UsageError when `input` / `output` (empty: the defaults) do not name a graph input
 // / a value of the graph, or when the model has several inputs and `input` is empty.
-void check_data_input_output(const nn::Graph& graph, const std::string& input, const std::string& output);
+void check_data_input_output(const nn::Graph& graph, const std::string& input,
+                             const std::string& output);
 
 // ---- output ----
 
@@ -133,7 +136,8 @@ nlohmann::ordered_json shape_json(const nn::ValueInfo& info);
 std::string safe_file_stem(const std::string& value_name);
 // safe_file_stem of each name plus `extension`, with "_2", "_3", ... appended to the stem of
 // a later name whose file name (compared case-insensitively) is already taken.
-std::vector<std::string> unique_file_names(const std::vector<std::string>& value_names, const std::string& extension);
+std::vector<std::string> unique_file_names(const std::vector<std::string>& value_names,
+                                           const std::string& extension);
 // "1.61 MiB"
 std::string bytes_text(uint64_t bytes);
 // "421,642"

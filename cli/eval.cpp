@@ -20,7 +20,7 @@ struct EvalArgs {
   DatasetArgs data;
   int64_t batch = 256;
   std::string input, output;
-  std::string arithmetic;   // --arithmetic ("" : the model as written)
+  std::string arithmetic;  // --arithmetic ("" : the model as written)
   bool json = false;
   int threads = 0;
 };
@@ -32,8 +32,11 @@ int run_eval(const EvalArgs& args) {
   const LoadedDataset data = load_dataset(args.data, "test");
   normalize_model_input(model, data, args.input);
   const auto start = std::chrono::steady_clock::now();
-  const EvalResult r = evaluate(model, *data.selected, {.batch_size = args.batch, .input = args.input, .output = args.output});
-  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const EvalResult r =
+      evaluate(model, *data.selected,
+               {.batch_size = args.batch, .input = args.input, .output = args.output});
+  const double secs =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (args.json) {
     print_json({{"model", args.model.path},
                 {"dataset", data.name},
@@ -42,17 +45,19 @@ int run_eval(const EvalArgs& args) {
                 {"top1", r.top1},
                 {"top5", r.top5},
                 {"loss", r.loss},
-                {"arithmetic", args.arithmetic.empty() ? nlohmann::ordered_json(nullptr)
-                                                       : nlohmann::ordered_json(integer_arithmetic_name(
-                                                             model.integer_arithmetic()))},
+                {"arithmetic",
+                 args.arithmetic.empty()
+                     ? nlohmann::ordered_json(nullptr)
+                     : nlohmann::ordered_json(integer_arithmetic_name(model.integer_arithmetic()))},
                 {"seconds", secs},
                 {"simd", simd_target()}});
   } else {
-    fmt::print("{}: {} examples{}, top-1 {:.2f} %, top-5 {:.2f} %, mean loss {:.4f} ({:.1f} s){}\n", data.name,
-               r.count, normalization_text(data), 100 * r.top1, 100 * r.top5, r.loss, secs,
-               args.arithmetic.empty() ? ""
-                                       : fmt::format(", {} integer arithmetic",
-                                                     integer_arithmetic_name(model.integer_arithmetic())));
+    fmt::print(
+        "{}: {} examples{}, top-1 {:.2f} %, top-5 {:.2f} %, mean loss {:.4f} ({:.1f} s){}\n",
+        data.name, r.count, normalization_text(data), 100 * r.top1, 100 * r.top5, r.loss, secs,
+        args.arithmetic.empty() ? ""
+                                : fmt::format(", {} integer arithmetic",
+                                              integer_arithmetic_name(model.integer_arithmetic())));
   }
   return kExitOk;
 }
@@ -63,7 +68,9 @@ Action setup_eval(CLI::App& sub) {
   auto args = std::make_shared<EvalArgs>();
   add_model_arg(sub, args->model);
   add_dataset_options(sub, args->data);
-  sub.add_option("--batch", args->batch, "examples per forward pass")->check(CLI::PositiveNumber)->capture_default_str();
+  sub.add_option("--batch", args->batch, "examples per forward pass")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   add_data_input_output_options(sub, args->input, args->output);
   add_arithmetic_option(sub, args->arithmetic);
   add_json_flag(sub, args->json);

@@ -25,7 +25,9 @@ struct TargetArgs {
   std::string parity_arithmetic;    // --parity-arithmetic ("" : the target's)
   CLI::Option* target_option = nullptr;
   // Whether --target or --parity-arithmetic was on the command line (after parsing).
-  bool given() const { return (target_option && target_option->count() > 0) || !parity_arithmetic.empty(); }
+  bool given() const {
+    return (target_option && target_option->count() > 0) || !parity_arithmetic.empty();
+  }
 };
 
 // --target portable|vnni|arm and --parity-arithmetic exact|avx2|host.

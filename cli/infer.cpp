@@ -23,7 +23,7 @@ struct InferArgs {
   std::vector<std::string> inputs;
   std::vector<std::string> outputs;
   std::string output_dir;
-  std::string arithmetic;   // --arithmetic ("" : the model as written)
+  std::string arithmetic;  // --arithmetic ("" : the model as written)
   bool json = false;
   int threads = 0;
 };
@@ -36,7 +36,8 @@ std::string names_text(const std::vector<std::string>& names) {
 
 // Graph input name -> file. NAME=FILE binds by name when NAME is a graph input; every other
 // argument is a file bound, in order, to the graph inputs no NAME= took.
-std::map<std::string, std::string> bind_inputs(const nn::Graph& graph, const std::vector<std::string>& args) {
+std::map<std::string, std::string> bind_inputs(const nn::Graph& graph,
+                                               const std::vector<std::string>& args) {
   std::vector<std::string> all, required;
   for (const auto& in : graph.inputs) {
     all.push_back(in.name);
@@ -53,8 +54,8 @@ std::map<std::string, std::string> bind_inputs(const nn::Graph& graph, const std
         throw UsageError(fmt::format("--input: input '{}' is given twice", name));
       }
     } else if (eq != std::string::npos && !std::filesystem::exists(a)) {
-      throw UsageError(fmt::format("--input {}: the model has no input '{}' (its inputs: {})", a, a.substr(0, eq),
-                                   names_text(all)));
+      throw UsageError(fmt::format("--input {}: the model has no input '{}' (its inputs: {})", a,
+                                   a.substr(0, eq), names_text(all)));
     } else {
       positional.push_back(a);
     }
@@ -63,16 +64,19 @@ std::map<std::string, std::string> bind_inputs(const nn::Graph& graph, const std
   for (const auto& file : positional) {
     while (next < required.size() && bound.count(required[next])) ++next;
     if (next == required.size()) {
-      throw UsageError(fmt::format("--input {}: every input of the model is already bound (its inputs: {})", file,
-                                   names_text(required)));
+      throw UsageError(
+          fmt::format("--input {}: every input of the model is already bound (its inputs: {})",
+                      file, names_text(required)));
     }
     bound[required[next++]] = file;
   }
   std::vector<std::string> missing;
-  for (const auto& name : required) if (!bound.count(name)) missing.push_back(name);
+  for (const auto& name : required)
+    if (!bound.count(name)) missing.push_back(name);
   if (!missing.empty()) {
-    throw UsageError(fmt::format("no --input for {} (give NAME=FILE.pb, or files in the order of the inputs: {})",
-                                 names_text(missing), names_text(required)));
+    throw UsageError(fmt::format(
+        "no --input for {} (give NAME=FILE.pb, or files in the order of the inputs: {})",
+        names_text(missing), names_text(required)));
   }
   return bound;
 }
@@ -89,7 +93,8 @@ int run_infer(const InferArgs& args) {
   for (const auto& o : args.outputs) {
     if (std::find(wanted.begin(), wanted.end(), o) == wanted.end()) wanted.push_back(o);
   }
-  if (wanted.empty()) for (const auto& o : model.graph().outputs) wanted.push_back(o.name);
+  if (wanted.empty())
+    for (const auto& o : model.graph().outputs) wanted.push_back(o.name);
   std::map<std::string, Variable> results;
   {
     NoGradGuard no_grad;
@@ -98,7 +103,9 @@ int run_infer(const InferArgs& args) {
 
   std::error_code ec;
   std::filesystem::create_directories(args.output_dir, ec);
-  if (ec) throw Error(fmt::format("cannot create '{}': {}", args.output_dir, ec.message()), ErrorKind::kIo);
+  if (ec)
+    throw Error(fmt::format("cannot create '{}': {}", args.output_dir, ec.message()),
+                ErrorKind::kIo);
   const auto files = unique_file_names(wanted, ".pb");
   nlohmann::ordered_json written = nlohmann::ordered_json::array();
   for (size_t i = 0; i < wanted.size(); ++i) {
@@ -106,7 +113,10 @@ int run_infer(const InferArgs& args) {
     const std::string path = (std::filesystem::path(args.output_dir) / files[i]).string();
     io::write_tensor_file(path, t, wanted[i]);
     if (args.json) {
-      written.push_back({{"name", wanted[i]}, {"file", path}, {"dtype", dtype_name(t.dtype())}, {"shape", t.shape()}});
+      written.push_back({{"name", wanted[i]},
+                         {"file", path},
+                         {"dtype", dtype_name(t.dtype())},
+                         {"shape", t.shape()}});
     } else {
       fmt::print("{} {} -> {}\n", wanted[i], describe(t), path);
     }
@@ -120,15 +130,18 @@ int run_infer(const InferArgs& args) {
 Action setup_infer(CLI::App& sub) {
   auto args = std::make_shared<InferArgs>();
   add_model_arg(sub, args->model);
-  sub.add_option("-i,--input", args->inputs,
-                 "an input tensor (TensorProto file); NAME=FILE binds it to graph input NAME, a bare FILE "
-                 "to the next unbound input in graph order (repeatable)")
+  sub.add_option(
+         "-i,--input", args->inputs,
+         "an input tensor (TensorProto file); NAME=FILE binds it to graph input NAME, a bare FILE "
+         "to the next unbound input in graph order (repeatable)")
       ->type_name("[NAME=]FILE.pb");
-  sub.add_option("--output-dir", args->output_dir, "where the output .pb files go (created if missing)")
+  sub.add_option("--output-dir", args->output_dir,
+                 "where the output .pb files go (created if missing)")
       ->required()
       ->type_name("DIR");
   sub.add_option("--output", args->outputs,
-                 "a value to write instead of the graph outputs; any intermediate value may be named (repeatable)")
+                 "a value to write instead of the graph outputs; any intermediate value may be "
+                 "named (repeatable)")
       ->type_name("NAME");
   add_arithmetic_option(sub, args->arithmetic);
   add_json_flag(sub, args->json);

@@ -66,7 +66,8 @@ std::string version_text() {
 }
 
 int run(int argc, char** argv) {
-  CLI::App app{"tamp " TAMP_VERSION " — compress neural networks while fine-tuning them, ONNX in and out",
+  CLI::App app{"tamp " TAMP_VERSION
+               " — compress neural networks while fine-tuning them, ONNX in and out",
                "tamp"};
   app.set_version_flag("--version", version_text);
   app.require_subcommand(1);
@@ -85,8 +86,10 @@ int run(int argc, char** argv) {
     found = found || (argc > 1 && c.name == std::string_view(argv[1]));
   }
   if (argc > 1 && argv[1][0] != '-' && !found) {
-    fmt::print(stderr, "tamp: unknown subcommand '{}' (known: {})\nRun 'tamp --help' for more information.\n",
-               argv[1], known);
+    fmt::print(
+        stderr,
+        "tamp: unknown subcommand '{}' (known: {})\nRun 'tamp --help' for more information.\n",
+        argv[1], known);
     return kExitUsage;
   }
   try {
@@ -105,7 +108,8 @@ int run(int argc, char** argv) {
     }
     throw UsageError("no subcommand given");
   } catch (const UsageError& e) {
-    fmt::print(stderr, "tamp {}: {}\nRun 'tamp {} --help' for the options.\n", name, e.what(), name);
+    fmt::print(stderr, "tamp {}: {}\nRun 'tamp {} --help' for the options.\n", name, e.what(),
+               name);
     return kExitUsage;
   } catch (const Error& e) {
     fmt::print(stderr, "tamp {}: error: {}\n", name, e.what());

@@ -1,8 +1,8 @@
 #include "model_report.h"
 
 #include <tamp/compression/pruning/checker.h>
-#include <tamp/compression/quantization/export_target.h>
 #include <tamp/compression/pruning/targets.h>
+#include <tamp/compression/quantization/export_target.h>
 #include <tamp/nn/graph_module.h>
 
 #include <cmath>
@@ -23,7 +23,7 @@ std::string op_key(const nn::Node& n) {
 struct ScaleSlot {
   const char* role;
   int scale, zero_point, data;
-  int64_t default_axis;   // of a 1-D scale
+  int64_t default_axis;  // of a 1-D scale
 };
 
 // ONNX's and ONNX Runtime's quantized ops. QLinear* ops not listed put their first scale and
@@ -70,7 +70,9 @@ class ValueLookup {
     const nn::Node& n = g_.nodes[p];
     if (n.op_type != "Constant" || !canonical_domain(n.domain).empty()) return std::nullopt;
     try {
-      return run(OpRegistry::builtin().get("", "Constant", static_cast<int>(g_.opset())), {}, n.attrs).at(0);
+      return run(OpRegistry::builtin().get("", "Constant", static_cast<int>(g_.opset())), {},
+                 n.attrs)
+          .at(0);
     } catch (const Error&) {
       return std::nullopt;  // a sparse or string Constant: not a scale
     }
@@ -91,11 +93,14 @@ class ValueLookup {
 void set_bits_from(QuantScale& s, DType dtype) {
   if (!is_integer(dtype)) return;
   s.bits = static_cast<int>(size_of(dtype) * 8);
-  s.is_signed = dtype == DType::kInt8 || dtype == DType::kInt16 || dtype == DType::kInt32 || dtype == DType::kInt64;
+  s.is_signed = dtype == DType::kInt8 || dtype == DType::kInt16 || dtype == DType::kInt32 ||
+                dtype == DType::kInt64;
 }
 
 QuantScale describe_slot(const nn::Node& n, const ScaleSlot& slot, const ValueLookup& values) {
-  auto input = [&](int i) { return i >= 0 && i < static_cast<int>(n.inputs.size()) ? n.inputs[i] : std::string(); };
+  auto input = [&](int i) {
+    return i >= 0 && i < static_cast<int>(n.inputs.size()) ? n.inputs[i] : std::string();
+  };
   const Attributes& a = *n.attrs;
   QuantScale s;
   s.role = slot.role;
@@ -119,12 +124,12 @@ QuantScale describe_slot(const nn::Node& n, const ScaleSlot& slot, const ValueLo
       if (a.has("block_size")) s.block_size = a.i("block_size");
     }
   } else {
-    s.granularity = "dynamic";   // computed at run time
+    s.granularity = "dynamic";  // computed at run time
   }
 
   if (n.op_type == "MatMulNBits") {
     s.bits = static_cast<int>(a.i("bits", 4));
-    s.is_signed = false;   // stored unsigned around a zero point (2^(bits-1) by default)
+    s.is_signed = false;  // stored unsigned around a zero point (2^(bits-1) by default)
   } else if (n.op_type == "FakeQuantize") {
     const int64_t qmin = a.i("quant_min", -128), qmax = a.i("quant_max", 127);
     s.bits = static_cast<int>(std::ceil(std::log2(static_cast<double>(qmax - qmin + 1))));
@@ -136,7 +141,7 @@ QuantScale describe_slot(const nn::Node& n, const ScaleSlot& slot, const ValueLo
   } else if (auto d = values.dtype(slot.data >= 0 ? input(slot.data) : std::string())) {
     set_bits_from(s, *d);
   } else if (n.op_type == "QuantizeLinear" && s.zero_point.empty()) {
-    set_bits_from(s, DType::kUInt8);   // ONNX's default output type
+    set_bits_from(s, DType::kUInt8);  // ONNX's default output type
   }
   return s;
 }
@@ -190,7 +195,8 @@ ModelReport analyse_model(const nn::Graph& graph, const OpRegistry& registry) {
   }
   r.outputs = graph.outputs;
   r.nodes = static_cast<int64_t>(graph.nodes.size());
-  if (auto it = graph.metadata.find(std::string(compression::kTargetMetadataKey)); it != graph.metadata.end()) {
+  if (auto it = graph.metadata.find(std::string(compression::kTargetMetadataKey));
+      it != graph.metadata.end()) {
     r.quantization_target = it->second;
   }
 
@@ -201,7 +207,8 @@ ModelReport analyse_model(const nn::Graph& graph, const OpRegistry& registry) {
   for (const nn::Node& n : graph.nodes) {
     ++r.ops[op_key(n)];
     const std::string domain(canonical_domain(n.domain));
-    for (const auto& in : n.inputs) readers[in].push_back(fmt::format("{} ({})", n.name, n.op_type));
+    for (const auto& in : n.inputs)
+      readers[in].push_back(fmt::format("{} ({})", n.name, n.op_type));
     if (n.op_type == "MatMulNBits" && n.inputs.size() > 1) packed.insert(n.inputs[1]);
 
     const int64_t opset = graph.opset(n.domain);
@@ -252,10 +259,11 @@ ModelReport analyse_model(const nn::Graph& graph, const OpRegistry& registry) {
   return r;
 }
 
-void check_weight_patterns(const nn::Graph& graph, const std::string& pattern_text, ModelReport& report) {
+void check_weight_patterns(const nn::Graph& graph, const std::string& pattern_text,
+                           ModelReport& report) {
   using namespace compression::pruning;
   const Pattern pattern = Pattern::parse(pattern_text);
-  std::map<std::string, ComputedWeight> computed;   // int8 weights of a QDQ export dequantized
+  std::map<std::string, ComputedWeight> computed;  // int8 weights of a QDQ export dequantized
   for (auto& w : computed_weights(graph)) computed.emplace(w.weight, std::move(w));
   for (auto& w : report.weights) {
     auto it = computed.find(w.name);

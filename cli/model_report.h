@@ -29,30 +29,30 @@ struct WeightInfo {
   DType dtype = DType::kFloat32;
   Shape shape;
   int64_t elements = 0;
-  int64_t zeros = 0;                  // values equal to 0 (integers read by DequantizeLinear: dequantized)
-  bool packed = false;                // several values per element (MatMulNBits' B): no sparsity
-  std::vector<std::string> consumers; // "node (Op)" of every node reading it
+  int64_t zeros = 0;    // values equal to 0 (integers read by DequantizeLinear: dequantized)
+  bool packed = false;  // several values per element (MatMulNBits' B): no sparsity
+  std::vector<std::string> consumers;  // "node (Op)" of every node reading it
   // Conv / Gemm / MatMul weights: the structure their zeros follow (compression/pruning/
   // checker.h): "dense", "2:4", "channel", "4x1", "unstructured", ...; empty for others.
   std::string structure;
-  std::string structure_summary;      // e.g. "50.0 % 2:4 valid"
+  std::string structure_summary;  // e.g. "50.0 % 2:4 valid"
   // Set by check_weight_patterns (`tamp inspect --pattern P`): whether the weight satisfies P.
   std::optional<bool> pattern_valid;
-  std::string pattern_detail;         // "2:4 valid", "3 of 512 groups have more than 2 non-zeros"
+  std::string pattern_detail;  // "2:4 valid", "3 of 512 groups have more than 2 non-zeros"
   // Room for more per-weight columns (e.g. whether the weight satisfies an N:M pattern):
   // add a field here, fill it in analyse_model, print it in inspect.cpp.
 };
 
 // One scale (with its zero point) of a quantization node.
 struct QuantScale {
-  std::string role;          // "y" (QuantizeLinear), "x" (DequantizeLinear), "w", "a", "b", ...
-  std::string scale;         // value name ("" when the op has none, e.g. MatMulInteger)
-  std::string zero_point;    // value name or ""
-  std::string granularity;   // per-tensor | per-channel | per-block | dynamic | none
-  std::optional<int64_t> axis;       // per-channel: the channel axis
-  std::optional<int64_t> channels;   // per-channel: the number of scales
-  std::optional<int64_t> block_size; // per-block
-  std::optional<int> bits;           // from the quantized dtype, the zero point or attributes
+  std::string role;             // "y" (QuantizeLinear), "x" (DequantizeLinear), "w", "a", "b", ...
+  std::string scale;            // value name ("" when the op has none, e.g. MatMulInteger)
+  std::string zero_point;       // value name or ""
+  std::string granularity;      // per-tensor | per-channel | per-block | dynamic | none
+  std::optional<int64_t> axis;  // per-channel: the channel axis
+  std::optional<int64_t> channels;    // per-channel: the number of scales
+  std::optional<int64_t> block_size;  // per-block
+  std::optional<int> bits;            // from the quantized dtype, the zero point or attributes
   std::optional<bool> is_signed;
 };
 
@@ -71,13 +71,13 @@ struct ModelReport {
   std::string producer, producer_version, graph_name;
   int64_t ir_version = 0;
   std::map<std::string, int64_t> opsets;
-  std::vector<nn::ValueInfo> inputs, outputs;   // inputs exclude initializers
+  std::vector<nn::ValueInfo> inputs, outputs;  // inputs exclude initializers
   int64_t nodes = 0;
-  std::map<std::string, int64_t> ops;            // "Conv" or "domain::Op" -> count
-  InitializerTotals initializers;                // every initializer
-  InitializerTotals parameters;                  // initializers that are not int64 (shape, axes) constants
+  std::map<std::string, int64_t> ops;  // "Conv" or "domain::Op" -> count
+  InitializerTotals initializers;      // every initializer
+  InitializerTotals parameters;        // initializers that are not int64 (shape, axes) constants
   std::map<std::string, InitializerTotals> parameters_by_dtype;
-  std::optional<int64_t> trainable;              // GraphModule's trainable elements; unset when it cannot load
+  std::optional<int64_t> trainable;  // GraphModule's trainable elements; unset when it cannot load
   std::vector<WeightInfo> weights;
   std::vector<QuantNode> quantization;
   // The export target recorded in the model's metadata (compression/quantization/export_target.h);
@@ -86,7 +86,8 @@ struct ModelReport {
   std::vector<UnsupportedOp> unsupported;
 };
 
-ModelReport analyse_model(const nn::Graph& graph, const OpRegistry& registry = OpRegistry::builtin());
+ModelReport analyse_model(const nn::Graph& graph,
+                          const OpRegistry& registry = OpRegistry::builtin());
 // Checks every Conv / Gemm / MatMul weight of `report` against a pruning pattern ("2:4",
 // "4x1", "channel", ...); throws for a malformed pattern.
 void check_weight_patterns(const nn::Graph& graph, const std::string& pattern, ModelReport& report);

@@ -30,17 +30,17 @@ struct PruneArgs {
   DatasetArgs data;
   std::string out;
   std::string pattern;
-  double sparsity = -1;            // < 0: the pattern's own (N:M)
+  double sparsity = -1;  // < 0: the pattern's own (N:M)
   std::string criterion = "magnitude";
-  std::string schedule = "";       // "": cubic when fine-tuning over 2+ epochs, else one_shot
+  std::string schedule = "";  // "": cubic when fine-tuning over 2+ epochs, else one_shot
   double start_epoch = 0;
-  double end_epoch = -1;           // < 0: max(1, epochs - 1)
+  double end_epoch = -1;  // < 0: max(1, epochs - 1)
   int64_t frequency = 50;
   bool global = false;
   std::vector<std::string> exclude, exclude_op_types, include;
   bool no_shrink = false;
-  int epochs = 0;                  // --finetune-epochs
-  int64_t bn_batches = 0;          // --bn-reestimate (0: off)
+  int epochs = 0;          // --finetune-epochs
+  int64_t bn_batches = 0;  // --bn-reestimate (0: off)
   int64_t steps = -1;
   int64_t batch = 64;
   double lr = 0.01;
@@ -85,8 +85,9 @@ PruningOptions checked_pruning_options(const PruneArgs& args) {
     throw UsageError(fmt::format("--sparsity is required for the {} pattern", pattern.str()));
   }
   if (args.epochs == 0 && pruning::needs_gradients(options.criterion)) {
-    throw UsageError(fmt::format("the {} criterion scores with gradients: give --finetune-epochs (or use magnitude)",
-                                 args.criterion));
+    throw UsageError(fmt::format(
+        "the {} criterion scores with gradients: give --finetune-epochs (or use magnitude)",
+        args.criterion));
   }
   if (args.epochs == 0 && !args.schedule.empty() && args.schedule != "one_shot") {
     throw UsageError("a gradual --schedule needs --finetune-epochs");
@@ -109,8 +110,10 @@ TrainOptions base_train_options(const PruneArgs& args, const LoadedDataset& data
 // statistics (--bn-reestimate); the record holds the test accuracy when there is test data.
 // `rng` (Dropout masks while fine-tuning) outlives both Trainers: the re-estimation runs the
 // model in training mode too.
-StageRecord prune_model(const PruneArgs& args, const PruningOptions& options, nn::GraphModule& model, Generator& rng,
-                        const std::optional<LoadedDataset>& data, FILE* progress, const std::shared_ptr<Pruning>& component) {
+StageRecord prune_model(const PruneArgs& args, const PruningOptions& options,
+                        nn::GraphModule& model, Generator& rng,
+                        const std::optional<LoadedDataset>& data, FILE* progress,
+                        const std::shared_ptr<Pruning>& component) {
   StageRecord record;
   if (args.epochs > 0) {
     model.set_generator(&rng);
@@ -122,9 +125,12 @@ StageRecord prune_model(const PruneArgs& args, const PruningOptions& options, nn
     t.lr_schedule = {.kind = "cosine"};
     t.on_log = print_step_progress(progress, args.epochs);
     const pruning::Schedule& schedule = options.schedule;
-    fmt::print(progress, "pruning {} to {} ({} criterion, {}) while fine-tuning {} epoch(s) on {}\n",
-               args.model.path, args.pattern, args.criterion, schedule.curve == pruning::Curve::kOneShot
-                   ? std::string("one shot") : pruning::curve_name(schedule.curve) + " schedule",
+    fmt::print(progress,
+               "pruning {} to {} ({} criterion, {}) while fine-tuning {} epoch(s) on {}\n",
+               args.model.path, args.pattern, args.criterion,
+               schedule.curve == pruning::Curve::kOneShot
+                   ? std::string("one shot")
+                   : pruning::curve_name(schedule.curve) + " schedule",
                args.epochs, data->name);
     record = Trainer(model, {component}, t).run();
   } else {
@@ -133,7 +139,8 @@ StageRecord prune_model(const PruneArgs& args, const PruningOptions& options, nn
     component->finalize(model);
   }
   if (args.bn_batches > 0) {
-    fmt::print(progress, "re-estimating BatchNorm statistics on {} batch(es) of {}\n", args.bn_batches, data->name);
+    fmt::print(progress, "re-estimating BatchNorm statistics on {} batch(es) of {}\n",
+               args.bn_batches, data->name);
     TrainOptions t = base_train_options(args, *data);
     t.calibration_batches = args.bn_batches;
     Trainer(model, {std::make_shared<BatchNormReestimation>()}, t).run();
@@ -154,34 +161,43 @@ struct PruneOutcome {
 };
 
 void print_prune_json(const PruneArgs& args, const PruneOutcome& r) {
-  nlohmann::json j{{"model", args.model.path}, {"out", args.out}, {"pattern", args.pattern},
-                   {"criterion", args.criterion}, {"finetune_epochs", args.epochs},
-                   {"parameters_before", r.params_before}, {"parameters_after", r.params_after}};
+  nlohmann::json j{{"model", args.model.path},          {"out", args.out},
+                   {"pattern", args.pattern},           {"criterion", args.criterion},
+                   {"finetune_epochs", args.epochs},    {"parameters_before", r.params_before},
+                   {"parameters_after", r.params_after}};
   j["layers"] = nlohmann::json::array();
   for (const auto& l : r.layers) {
-    j["layers"].push_back({{"weight", l.weight}, {"op_type", l.op_type}, {"pattern", l.pattern},
-                           {"target", l.target}, {"sparsity", l.sparsity},
-                           {"skipped", l.skipped.empty() ? nlohmann::json(nullptr) : nlohmann::json(l.skipped)}});
+    j["layers"].push_back(
+        {{"weight", l.weight},
+         {"op_type", l.op_type},
+         {"pattern", l.pattern},
+         {"target", l.target},
+         {"sparsity", l.sparsity},
+         {"skipped", l.skipped.empty() ? nlohmann::json(nullptr) : nlohmann::json(l.skipped)}});
   }
   j["removed"] = nlohmann::json::array();
-  for (const auto& l : r.shrink.layers) j["removed"].push_back({{"node", l.node}, {"before", l.before}, {"after", l.after}});
+  for (const auto& l : r.shrink.layers)
+    j["removed"].push_back({{"node", l.node}, {"before", l.before}, {"after", l.after}});
   j["bn_reestimation_batches"] = args.bn_batches;
-  j["test"] = r.record.evaluated ? nlohmann::json{{"examples", r.record.eval.count}, {"top1", r.record.eval.top1}}
-                                 : nlohmann::json(nullptr);
+  j["test"] = r.record.evaluated
+                  ? nlohmann::json{{"examples", r.record.eval.count}, {"top1", r.record.eval.top1}}
+                  : nlohmann::json(nullptr);
   print_json(j);
 }
 
-void print_prune_table(const PruneArgs& args, const PruneOutcome& r, const pruning::Pattern& pattern) {
+void print_prune_table(const PruneArgs& args, const PruneOutcome& r,
+                       const pruning::Pattern& pattern) {
   size_t w = 6;
   for (const auto& l : r.layers) w = std::max(w, l.weight.size());
-  fmt::print("\n{:<{}}  {:<9}  {:<12}  {:>7}  {:>8}  {}\n", "weight", w, "op", "pattern", "target", "sparsity", "");
+  fmt::print("\n{:<{}}  {:<9}  {:<12}  {:>7}  {:>8}  {}\n", "weight", w, "op", "pattern", "target",
+             "sparsity", "");
   for (const auto& l : r.layers) {
     if (!l.skipped.empty()) {
-      fmt::print("{:<{}}  {:<9}  {:<12}  {:>7}  {:>8}  left dense: {}\n", l.weight, w, l.op_type, l.pattern, "-", "-",
-                 l.skipped);
+      fmt::print("{:<{}}  {:<9}  {:<12}  {:>7}  {:>8}  left dense: {}\n", l.weight, w, l.op_type,
+                 l.pattern, "-", "-", l.skipped);
     } else {
-      fmt::print("{:<{}}  {:<9}  {:<12}  {:>6.1f}%  {:>7.2f}%\n", l.weight, w, l.op_type, l.pattern, 100 * l.target,
-                 100 * l.sparsity);
+      fmt::print("{:<{}}  {:<9}  {:<12}  {:>6.1f}%  {:>7.2f}%\n", l.weight, w, l.op_type, l.pattern,
+                 100 * l.target, 100 * l.sparsity);
     }
   }
   for (const auto& l : r.shrink.layers) {
@@ -191,7 +207,8 @@ void print_prune_table(const PruneArgs& args, const PruneOutcome& r, const pruni
   for (const auto& n : r.shrink.notes) fmt::print("note: {}\n", n);
   fmt::print("parameters {} -> {}\n", count_text(r.params_before), count_text(r.params_after));
   if (r.record.evaluated) {
-    fmt::print("test: {} examples, top-1 {:.2f} %\n", r.record.eval.count, 100 * r.record.eval.top1);
+    fmt::print("test: {} examples, top-1 {:.2f} %\n", r.record.eval.count,
+               100 * r.record.eval.top1);
   }
   fmt::print("wrote {}\n", args.out);
 }
@@ -215,13 +232,16 @@ int run_prune(const PruneArgs& args) {
   r.record = prune_model(args, options, model, rng, data, args.json ? stderr : stdout, component);
 
   nn::Graph out = model.export_graph();
-  const bool structured = pattern.kind == pruning::PatternKind::kChannel || pattern.kind == pruning::PatternKind::kHead;
+  const bool structured =
+      pattern.kind == pruning::PatternKind::kChannel || pattern.kind == pruning::PatternKind::kHead;
   if (structured && !args.no_shrink) out = pruning::shrink_pruned(out, &r.shrink);
   io::save_onnx_graph(out, args.out);
   r.params_after = nn::float_parameter_count(out);
   r.layers = component->report();
-  if (args.json) print_prune_json(args, r);
-  else print_prune_table(args, r, pattern);
+  if (args.json)
+    print_prune_json(args, r);
+  else
+    print_prune_table(args, r, pattern);
   return kExitOk;
 }
 
@@ -230,45 +250,66 @@ int run_prune(const PruneArgs& args) {
 Action setup_prune(CLI::App& sub) {
   auto a = std::make_shared<PruneArgs>();
   add_model_arg(sub, a->model);
-  sub.add_option("--out", a->out, "where the pruned model is written (ONNX)")->required()->type_name("OUT.onnx");
-  sub.add_option("--pattern", a->pattern, "unstructured, RxC blocks (4x1, 1x4, 2x2), N:M (2:4, 1:2, 4:8), channel or head")
+  sub.add_option("--out", a->out, "where the pruned model is written (ONNX)")
+      ->required()
+      ->type_name("OUT.onnx");
+  sub.add_option("--pattern", a->pattern,
+                 "unstructured, RxC blocks (4x1, 1x4, 2x2), N:M (2:4, 1:2, 4:8), channel or head")
       ->required()
       ->type_name("PATTERN");
   sub.add_option("--sparsity", a->sparsity, "target in [0, 1) (default for N:M: 1 - N/M)");
-  sub.add_option("--criterion", a->criterion, "magnitude, gradient, snip, snip_momentum or movement")
+  sub.add_option("--criterion", a->criterion,
+                 "magnitude, gradient, snip, snip_momentum or movement")
       ->capture_default_str();
-  sub.add_option("--schedule", a->schedule,
-                 "one_shot, linear, cubic, exponential or cosine (default: cubic when fine-tuning 2+ epochs)");
-  sub.add_option("--start-epoch", a->start_epoch, "first pruning epoch")->check(CLI::NonNegativeNumber);
-  sub.add_option("--end-epoch", a->end_epoch, "the final sparsity is reached when this epoch begins "
-                                              "(default: the last epoch)")
+  sub.add_option(
+      "--schedule", a->schedule,
+      "one_shot, linear, cubic, exponential or cosine (default: cubic when fine-tuning 2+ epochs)");
+  sub.add_option("--start-epoch", a->start_epoch, "first pruning epoch")
       ->check(CLI::NonNegativeNumber);
-  sub.add_option("--frequency", a->frequency, "steps between mask updates")->check(CLI::PositiveNumber)
+  sub.add_option("--end-epoch", a->end_epoch,
+                 "the final sparsity is reached when this epoch begins "
+                 "(default: the last epoch)")
+      ->check(CLI::NonNegativeNumber);
+  sub.add_option("--frequency", a->frequency, "steps between mask updates")
+      ->check(CLI::PositiveNumber)
       ->capture_default_str();
-  sub.add_flag("--global", a->global, "one threshold over all pruned weights instead of per weight");
-  sub.add_option("--include", a->include, "prune only the weights matching these regexes")->type_name("REGEX");
-  sub.add_option("--exclude", a->exclude, "leave the weights matching these regexes dense")->type_name("REGEX");
-  sub.add_option("--exclude-op-types", a->exclude_op_types, "leave the weights of these ops dense (Conv, Gemm, MatMul)");
-  sub.add_flag("--no-shrink", a->no_shrink, "channel/head patterns: keep the zero channels instead of removing them");
-  sub.add_option("--finetune-epochs", a->epochs, "fine-tune while pruning (0: prune at once, by magnitude)")
+  sub.add_flag("--global", a->global,
+               "one threshold over all pruned weights instead of per weight");
+  sub.add_option("--include", a->include, "prune only the weights matching these regexes")
+      ->type_name("REGEX");
+  sub.add_option("--exclude", a->exclude, "leave the weights matching these regexes dense")
+      ->type_name("REGEX");
+  sub.add_option("--exclude-op-types", a->exclude_op_types,
+                 "leave the weights of these ops dense (Conv, Gemm, MatMul)");
+  sub.add_flag("--no-shrink", a->no_shrink,
+               "channel/head patterns: keep the zero channels instead of removing them");
+  sub.add_option("--finetune-epochs", a->epochs,
+                 "fine-tune while pruning (0: prune at once, by magnitude)")
       ->check(CLI::NonNegativeNumber);
-  sub.add_option("--bn-reestimate", a->bn_batches, "after pruning, recompute BatchNorm running statistics on N "
-                                                  "batches of --dataset (train-mode statistics)")
+  sub.add_option("--bn-reestimate", a->bn_batches,
+                 "after pruning, recompute BatchNorm running statistics on N "
+                 "batches of --dataset (train-mode statistics)")
       ->check(CLI::NonNegativeNumber)
       ->type_name("N");
   add_dataset_options(sub, a->data, "");
   sub.get_option("--dataset")->required(false);
-  sub.add_option("--steps", a->steps, "stop each epoch after N steps (quick runs)")->check(CLI::PositiveNumber);
-  sub.add_option("--batch", a->batch, "examples per step")->check(CLI::PositiveNumber)->capture_default_str();
-  sub.add_option("--lr", a->lr, "SGD learning rate (momentum 0.9, cosine decay)")->check(CLI::PositiveNumber)
+  sub.add_option("--steps", a->steps, "stop each epoch after N steps (quick runs)")
+      ->check(CLI::PositiveNumber);
+  sub.add_option("--batch", a->batch, "examples per step")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  sub.add_option("--lr", a->lr, "SGD learning rate (momentum 0.9, cosine decay)")
+      ->check(CLI::PositiveNumber)
       ->capture_default_str();
   sub.add_option("--seed", a->seed, "data order")->capture_default_str();
   add_data_input_output_options(sub, a->input, a->output);
   add_json_flag(sub, a->json);
   add_threads_option(sub, a->threads);
   return [a] {
-    if (a->epochs > 0 && a->data.spec.empty()) throw UsageError("--finetune-epochs needs --dataset");
-    if (a->bn_batches > 0 && a->data.spec.empty()) throw UsageError("--bn-reestimate needs --dataset");
+    if (a->epochs > 0 && a->data.spec.empty())
+      throw UsageError("--finetune-epochs needs --dataset");
+    if (a->bn_batches > 0 && a->data.spec.empty())
+      throw UsageError("--bn-reestimate needs --dataset");
     return run_prune(*a);
   };
 }

@@ -14,12 +14,12 @@ namespace tamp::cli {
 struct RecipeNewArgs {
   std::string model;
   std::string goal;
-  DatasetArgs data;                            // spec: fashion-mnist (the default), a folder of
-                                               // its IDX files, FILE.h5 or hdf5:FILE.h5
-  std::string eval_dataset;                    // FILE.h5 (an HDF5 training set needs one)
+  DatasetArgs data;          // spec: fashion-mnist (the default), a folder of
+                             // its IDX files, FILE.h5 or hdf5:FILE.h5
+  std::string eval_dataset;  // FILE.h5 (an HDF5 training set needs one)
   int64_t eval_limit = -1;
   int epochs = 1;
-  int64_t steps = -1;                          // per epoch (-1: whole epochs)
+  int64_t steps = -1;  // per epoch (-1: whole epochs)
   int64_t batch = 64;
 };
 
@@ -34,6 +34,7 @@ std::string run_name(const RecipeNewArgs& args);
 // is written to); `origin` names the command in its first comment. Throws tamp::Error for a
 // missing or malformed model and the generator's errors, UsageError for a dataset that is
 // neither fashion-mnist, a folder nor an HDF5 file.
-std::string recipe_for(const RecipeNewArgs& args, const std::string& recipe_dir, const std::string& origin);
+std::string recipe_for(const RecipeNewArgs& args, const std::string& recipe_dir,
+                       const std::string& origin);
 
 }  // namespace tamp::cli

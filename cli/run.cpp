@@ -37,7 +37,8 @@ std::shared_ptr<const nn::Dataset> limited(std::shared_ptr<const nn::Dataset> da
 // What a run writes into its folder, that an earlier run's files would be confused with.
 std::vector<fs::path> run_files(const std::string& out, const std::string& export_path) {
   std::vector<fs::path> files;
-  for (const char* f : {"checkpoint.h5", "metrics.jsonl", "summary.json", "report.html"}) files.push_back(fs::path(out) / f);
+  for (const char* f : {"checkpoint.h5", "metrics.jsonl", "summary.json", "report.html"})
+    files.push_back(fs::path(out) / f);
   files.push_back(fs::path(out) / export_path);
   return files;
 }
@@ -48,8 +49,10 @@ void clear_earlier_run(const std::string& out, const std::string& export_path, b
   std::string found;
   for (const auto& f : run_files(out, export_path)) {
     if (!fs::exists(f)) continue;
-    if (overwrite) fs::remove(f);
-    else found += (found.empty() ? "" : ", ") + f.filename().string();
+    if (overwrite)
+      fs::remove(f);
+    else
+      found += (found.empty() ? "" : ", ") + f.filename().string();
   }
   if (found.empty()) return;
   throw Error(fmt::format("'{}' holds another run ({})", out, found), ErrorKind::kInvalidInput,
@@ -67,30 +70,36 @@ RunData load_run_data(const Recipe& recipe, nn::GraphModule& model) {
   if (!recipe.data.eval_dataset.empty()) {
     DatasetArgs ea = da;
     ea.spec = recipe.data.eval_dataset;
-    ea.normalize.clear();   // the model normalizes with the training data's statistics
+    ea.normalize.clear();  // the model normalizes with the training data's statistics
     eval = load_dataset(ea, "train").train;
   }
   eval = limited(eval, recipe.data.eval_limit);
-  TAMP_CHECK(eval, "the recipe needs evaluation data: data.eval_dataset (hdf5:FILE) for an HDF5 training set");
+  TAMP_CHECK(
+      eval,
+      "the recipe needs evaluation data: data.eval_dataset (hdf5:FILE) for an HDF5 training set");
   return {data.name, limited(data.train, recipe.data.limit), eval, data.normalization};
 }
 
 // The per-rank batch: the recipe's, or on --resume the one that keeps the saved run's global
 // batch on this rank count (resume_batch).
-int64_t run_batch_size(const Recipe& recipe, const std::string& checkpoint, bool resume, dist::Context& world) {
+int64_t run_batch_size(const Recipe& recipe, const std::string& checkpoint, bool resume,
+                       dist::Context& world) {
   if (!resume) return recipe.training.batch_size;
   const ResumeBatch b = resume_batch(checkpoint, recipe.training.batch_size, world.size());
   if (world.is_root() && b.saved_ranks > 0 && b.saved_ranks != world.size()) {
-    std::fprintf(stderr, "tamp run: resuming a %lld-rank run on %d rank(s): batch %lld per rank keeps the global "
-                 "batch of %lld\n", static_cast<long long>(b.saved_ranks), world.size(),
-                 static_cast<long long>(b.batch_size), static_cast<long long>(b.global_batch));
+    std::fprintf(
+        stderr,
+        "tamp run: resuming a %lld-rank run on %d rank(s): batch %lld per rank keeps the global "
+        "batch of %lld\n",
+        static_cast<long long>(b.saved_ranks), world.size(), static_cast<long long>(b.batch_size),
+        static_cast<long long>(b.global_batch));
   }
   return b.batch_size;
 }
 
 // The recipe's fit options with the run's data, checkpoint, progress and metrics lines.
-FitOptions run_fit_options(const RunSetup& run, nn::GraphModule& model, Generator& rng, MetricsFile& metrics,
-                           Progress& progress) {
+FitOptions run_fit_options(const RunSetup& run, nn::GraphModule& model, Generator& rng,
+                           MetricsFile& metrics, Progress& progress) {
   FitOptions fit = fit_options(run.recipe);
   fit.batch_size = run.batch_size;
   fit.train = run.data.train;
@@ -101,11 +110,14 @@ FitOptions run_fit_options(const RunSetup& run, nn::GraphModule& model, Generato
   fit.collective = &run.world.collective();
   fit.sync_batch_norm = fit.sync_batch_norm || run.args.sync_batch_norm;
   fit.extra_state = [&metrics] { return metrics.state(); };
-  fit.load_extra_state = [&metrics](const std::map<std::string, Tensor>& extra) { metrics.restore(extra); };
+  fit.load_extra_state = [&metrics](const std::map<std::string, Tensor>& extra) {
+    metrics.restore(extra);
+  };
   fit.on_stage_begin = [&progress](size_t k, const Stage& s) {
     std::string names;
     for (const auto& c : s.components) names += (names.empty() ? "" : " + ") + c->name();
-    progress.stage(k, s.name.empty() ? fmt::format("stage{}", k) : s.name, names.empty() ? "fine-tuning" : names);
+    progress.stage(k, s.name.empty() ? fmt::format("stage{}", k) : s.name,
+                   names.empty() ? "fine-tuning" : names);
   };
   fit.on_log = [&run, &model, &metrics, &progress](size_t k, const StepLog& l) {
     progress.step(k, l, run.batch_size * run.world.size());
@@ -122,22 +134,29 @@ FitOptions run_fit_options(const RunSetup& run, nn::GraphModule& model, Generato
 ExportResult export_and_measure(const RunSetup& run, nn::GraphModule& model) {
   const Recipe& recipe = run.recipe;
   ExportResult x{fs::path(run.out) / recipe.export_.path, model.export_graph(), {}, {}};
-  nn::Graph exported = recipe.export_.format == "float"
-                           ? x.trained
-                           : compression::lower_quantized(x.trained, compression::quant_format_from_name(recipe.export_.format));
+  nn::Graph exported =
+      recipe.export_.format == "float"
+          ? x.trained
+          : compression::lower_quantized(
+                x.trained, compression::quant_format_from_name(recipe.export_.format));
   // Rank 0 writes and re-reads the file; the other ranks take the same graph from memory and
   // evaluate their shards of the data with it.
   const bool root = run.world.is_root();
   if (root) io::save_onnx_graph(exported, x.path.string());
   nn::GraphModule reloaded(root ? io::load_onnx_graph(x.path.string()) : exported);
-  x.eval = evaluate(reloaded, *run.data.eval, {.max_batches = recipe.evaluation.max_batches, .input = recipe.input,
-                                               .output = recipe.output, .collective = &run.world.collective()});
+  x.eval = evaluate(reloaded, *run.data.eval,
+                    {.max_batches = recipe.evaluation.max_batches,
+                     .input = recipe.input,
+                     .output = recipe.output,
+                     .collective = &run.world.collective()});
   if (recipe.export_.format != "float") {
-    x.parity = check_export_parity(model, reloaded.graph(), *run.data.eval,
-                                   {.arithmetic = compression::parity_arithmetic(recipe.export_.target),
-                                    .input = recipe.input, .output = recipe.output,
-                                    .max_batches = recipe.evaluation.max_batches,
-                                    .collective = &run.world.collective()});
+    x.parity =
+        check_export_parity(model, reloaded.graph(), *run.data.eval,
+                            {.arithmetic = compression::parity_arithmetic(recipe.export_.target),
+                             .input = recipe.input,
+                             .output = recipe.output,
+                             .max_batches = recipe.evaluation.max_batches,
+                             .collective = &run.world.collective()});
   }
   return x;
 }
@@ -145,10 +164,12 @@ ExportResult export_and_measure(const RunSetup& run, nn::GraphModule& model) {
 int run_on_rank(const RunArgs& args, dist::Context& world) {
   const Recipe recipe = load_recipe(args.recipe);
   apply_threads(args.threads >= 0 ? args.threads : recipe.training.threads);
-  const std::string out = args.out.empty() ? (fs::path("runs") / fs::path(args.recipe).stem()).string() : args.out;
+  const std::string out =
+      args.out.empty() ? (fs::path("runs") / fs::path(args.recipe).stem()).string() : args.out;
   const std::string checkpoint = (fs::path(out) / "checkpoint.h5").string();
   if (args.resume && !fs::exists(checkpoint)) {
-    throw Error(fmt::format("--resume: there is no checkpoint in '{}'", out), ErrorKind::kIo, "run once without --resume");
+    throw Error(fmt::format("--resume: there is no checkpoint in '{}'", out), ErrorKind::kIo,
+                "run once without --resume");
   }
   // Rank 0 alone looks: the others may start when it has written its first files.
   if (world.is_root() && !args.resume) clear_earlier_run(out, recipe.export_.path, args.overwrite);
@@ -156,8 +177,12 @@ int run_on_rank(const RunArgs& args, dist::Context& world) {
 
   nn::GraphModule model = load_model_to_train(recipe.model);
   check_data_input_output(model.graph(), recipe.input, recipe.output);
-  const RunSetup run{args, recipe, out, load_run_data(recipe, model),
-                     run_batch_size(recipe, checkpoint, args.resume, world), world};
+  const RunSetup run{args,
+                     recipe,
+                     out,
+                     load_run_data(recipe, model),
+                     run_batch_size(recipe, checkpoint, args.resume, world),
+                     world};
   Scheduler scheduler = build_scheduler(recipe, run.data.normalization);
   Generator rng(recipe.seed);
   Progress progress(args.quiet || !world.is_root(), recipe.stages.size());
@@ -172,7 +197,9 @@ int run_on_rank(const RunArgs& args, dist::Context& world) {
     result = scheduler.fit(model, fit);
   }
   const ExportResult exported = export_and_measure(run, model);
-  if (world.is_root()) write_run_files(run, summary_json(run, scheduler, result, exported), original, exported, progress);
+  if (world.is_root())
+    write_run_files(run, summary_json(run, scheduler, result, exported), original, exported,
+                    progress);
   return exported.parity ? parity_exit_code(*exported.parity) : kExitOk;
 }
 
@@ -184,7 +211,8 @@ int run_recipe(const RunArgs& args) {
     // of its history file; --overwrite starts afresh without it.
     TuneArgs t;
     t.model.path = args.recipe;
-    t.out = args.out.empty() ? (fs::path("runs") / fs::path(args.recipe).stem()).string() : args.out;
+    t.out =
+        args.out.empty() ? (fs::path("runs") / fs::path(args.recipe).stem()).string() : args.out;
     t.threads = std::max(0, args.threads);
     if (args.overwrite) fs::remove(fs::path(t.out) / recipe.tuning->history);
     return run_tune(t);
@@ -206,14 +234,19 @@ Action setup_run(CLI::App& sub) {
   sub.add_option("recipe", args->recipe, "the recipe (YAML; docs/recipe.schema.json)")
       ->required()
       ->type_name("RECIPE.yaml");
-  sub.add_option("--out", args->out, "output folder (default: runs/<recipe name>)")->type_name("DIR");
-  auto* resume = sub.add_flag("--resume", args->resume, "continue from DIR/checkpoint.h5 exactly where it stopped");
-  sub.add_flag("--overwrite", args->overwrite, "replace the run DIR holds (without it, a DIR holding a run is refused)")
+  sub.add_option("--out", args->out, "output folder (default: runs/<recipe name>)")
+      ->type_name("DIR");
+  auto* resume = sub.add_flag("--resume", args->resume,
+                              "continue from DIR/checkpoint.h5 exactly where it stopped");
+  sub.add_flag("--overwrite", args->overwrite,
+               "replace the run DIR holds (without it, a DIR holding a run is refused)")
       ->excludes(resume);
   sub.add_flag("--quiet", args->quiet, "no progress output");
-  sub.add_flag("--sync-batch-norm", args->sync_batch_norm,
-               "under mpirun: BatchNorm statistics over every rank (the recipe's training.sync_batch_norm)");
-  sub.add_option("--threads", args->threads, "OpenMP threads (default: the recipe's training.threads)")
+  sub.add_flag(
+      "--sync-batch-norm", args->sync_batch_norm,
+      "under mpirun: BatchNorm statistics over every rank (the recipe's training.sync_batch_norm)");
+  sub.add_option("--threads", args->threads,
+                 "OpenMP threads (default: the recipe's training.threads)")
       ->check(CLI::NonNegativeNumber);
   return [args] { return run_recipe(*args); };
 }

@@ -39,7 +39,9 @@ struct RunSetup {
   RunData data;
   int64_t batch_size = 0;
   dist::Context& world;
-  std::string metrics_path() const { return (std::filesystem::path(out) / "metrics.jsonl").string(); }
+  std::string metrics_path() const {
+    return (std::filesystem::path(out) / "metrics.jsonl").string();
+  }
   std::string checkpoint() const { return (std::filesystem::path(out) / "checkpoint.h5").string(); }
 };
 
@@ -96,11 +98,11 @@ nlohmann::ordered_json stage_metrics_json(size_t stage, const StageResult& r);
 // The closing line of a stage: its work, accuracy, sparsity and bits.
 std::string stage_done_text(const RunSetup& run, size_t k, const StageResult& r);
 
-nlohmann::ordered_json summary_json(const RunSetup& run, const Scheduler& scheduler, const FitResult& result,
-                                    const ExportResult& x);
+nlohmann::ordered_json summary_json(const RunSetup& run, const Scheduler& scheduler,
+                                    const FitResult& result, const ExportResult& x);
 
 // Rank 0: summary.json, report.html and the closing lines.
-void write_run_files(const RunSetup& run, const nlohmann::ordered_json& summary, const nn::Graph& original,
-                     const ExportResult& x, Progress& progress);
+void write_run_files(const RunSetup& run, const nlohmann::ordered_json& summary,
+                     const nn::Graph& original, const ExportResult& x, Progress& progress);
 
 }  // namespace tamp::cli

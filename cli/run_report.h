@@ -14,9 +14,9 @@ namespace tamp::cli {
 struct ReportInput {
   const Recipe& recipe;
   const nlohmann::ordered_json& summary;
-  std::string metrics_path;        // metrics.jsonl (read back: a resumed run's file is whole)
-  const nn::Graph& original;       // the model as loaded
-  const nn::Graph& trained;        // after the last stage, before lowering
+  std::string metrics_path;   // metrics.jsonl (read back: a resumed run's file is whole)
+  const nn::Graph& original;  // the model as loaded
+  const nn::Graph& trained;   // after the last stage, before lowering
 };
 
 void write_run_report(const std::string& path, const ReportInput& in);

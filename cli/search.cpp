@@ -19,9 +19,9 @@
 #include <fmt/format.h>
 
 #include <cstdio>
-#include <functional>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <sstream>
 
 namespace tamp::cli {
@@ -37,7 +37,7 @@ struct SearchArgs {
   search::SearchOptions options;
   std::string width_ratios, seed_ratios, objectives = "macs";
   bool no_heads = false, no_depth = false;
-  int supernet_epochs = -1;        // -1: 2 for dynas, 0 for basic
+  int supernet_epochs = -1;  // -1: 2 for dynas, 0 for basic
   int finetune_epochs = 1;
   int64_t steps = -1;
   double lr = 0.01;
@@ -57,7 +57,8 @@ std::vector<double> parse_ratios(const std::string& text, const char* flag) {
     char* end = nullptr;
     const double v = std::strtod(item.c_str(), &end);
     if (item.empty() || end != item.c_str() + item.size() || !(v > 0 && v <= 1)) {
-      throw UsageError(fmt::format("{} '{}': write ratios in (0, 1] separated by commas", flag, text));
+      throw UsageError(
+          fmt::format("{} '{}': write ratios in (0, 1] separated by commas", flag, text));
     }
     out.push_back(v);
   }
@@ -66,8 +67,8 @@ std::vector<double> parse_ratios(const std::string& text, const char* flag) {
 
 // Median milliseconds of `runs` runs of the graph in ONNX Runtime (node RUNNER, one thread)
 // on a zero batch of `batch` examples.
-double ort_latency_ms(const nn::Graph& g, const std::string& runner, const std::string& dir, int runs, int64_t batch,
-                      const Tensor& example) {
+double ort_latency_ms(const nn::Graph& g, const std::string& runner, const std::string& dir,
+                      int runs, int64_t batch, const Tensor& example) {
   static int serial = 0;
   const fs::path model = fs::path(dir) / fmt::format("latency_{}.onnx", serial++);
   const fs::path input = fs::path(dir) / "latency_input.pb";
@@ -76,8 +77,8 @@ double ort_latency_ms(const nn::Graph& g, const std::string& runner, const std::
   Shape shape = fit_input(in, example).shape();
   shape[0] = batch;
   io::write_tensor_file(input.string(), Tensor::zeros(shape, example.dtype()), in.name);
-  const std::string cmd = fmt::format("node '{}' '{}' --input '{}={}' --bench {} --threads 1 2>&1", runner, model.string(),
-                                      in.name, input.string(), runs);
+  const std::string cmd = fmt::format("node '{}' '{}' --input '{}={}' --bench {} --threads 1 2>&1",
+                                      runner, model.string(), in.name, input.string(), runs);
   FILE* pipe = popen(cmd.c_str(), "r");
   if (!pipe) throw Error(fmt::format("cannot run `{}`", cmd), ErrorKind::kIo);
   std::string out;
@@ -100,7 +101,8 @@ struct Finetuned {
 
 // Every phase trains alike: SGD with momentum 0.9, the learning rate decaying (cosine) over
 // the phase's steps, the data order of --seed.
-TrainOptions train_options(const SearchArgs& a, int epochs, std::shared_ptr<const nn::Dataset> train) {
+TrainOptions train_options(const SearchArgs& a, int epochs,
+                           std::shared_ptr<const nn::Dataset> train) {
   TrainOptions t;
   t.train = train;
   t.epochs = epochs;
@@ -115,7 +117,8 @@ TrainOptions train_options(const SearchArgs& a, int epochs, std::shared_ptr<cons
 }
 
 // Fine-tunes `g` (its own copy) with the search's budget and measures it on `test`.
-Finetuned finetune(const nn::Graph& g, const SearchArgs& a, int epochs, std::shared_ptr<const nn::Dataset> train,
+Finetuned finetune(const nn::Graph& g, const SearchArgs& a, int epochs,
+                   std::shared_ptr<const nn::Dataset> train,
                    std::shared_ptr<const nn::Dataset> test, nn::Graph* trained = nullptr) {
   nn::Graph own = g;
   for (auto& [name, t] : own.initializers) t = t.clone();
@@ -126,9 +129,10 @@ Finetuned finetune(const nn::Graph& g, const SearchArgs& a, int epochs, std::sha
   Finetuned f;
   f.accuracy = evaluate(m, *test, {.input = a.options.input, .output = a.options.output}).top1;
   const nn::Graph out = m.export_graph();
-  const nn::GraphCost c = nn::graph_cost(out, nn::value_shapes(out, {{input_info(out, a.options.input).name,
-                                                                      fit_input(input_info(out, a.options.input),
-                                                                                test->get_batch({0}).x)}}));
+  const nn::GraphCost c = nn::graph_cost(
+      out, nn::value_shapes(
+               out, {{input_info(out, a.options.input).name,
+                      fit_input(input_info(out, a.options.input), test->get_batch({0}).x)}}));
   f.macs = c.macs;
   f.params = c.parameters;
   if (trained) *trained = out;
@@ -137,15 +141,19 @@ Finetuned finetune(const nn::Graph& g, const SearchArgs& a, int epochs, std::sha
 
 // The flags the search options take from text, checked.
 void apply_search_flags(SearchArgs& a) {
-  if (!a.width_ratios.empty()) a.options.space.width_ratios = parse_ratios(a.width_ratios, "--width-ratios");
+  if (!a.width_ratios.empty())
+    a.options.space.width_ratios = parse_ratios(a.width_ratios, "--width-ratios");
   if (!a.seed_ratios.empty()) a.options.seed_ratios = parse_ratios(a.seed_ratios, "--seed-ratios");
   a.options.objectives.clear();
   std::stringstream objectives(a.objectives);
   for (std::string o; std::getline(objectives, o, ',');) a.options.objectives.push_back(o);
   a.options.space.heads = !a.no_heads;
   a.options.space.depth = !a.no_depth;
-  if (std::count(a.options.objectives.begin(), a.options.objectives.end(), "latency") && a.ort_runner.empty()) {
-    throw UsageError("the latency objective is measured in ONNX Runtime: give --ort-runner tests/ort/run_ort.js");
+  if (std::count(a.options.objectives.begin(), a.options.objectives.end(), "latency") &&
+      a.ort_runner.empty()) {
+    throw UsageError(
+        "the latency objective is measured in ONNX Runtime: give --ort-runner "
+        "tests/ort/run_ort.js");
   }
   try {
     search::check_search_options(a.options);
@@ -164,10 +172,11 @@ struct SearchData {
 SearchData load_search_data(const SearchArgs& a) {
   const LoadedDataset data = load_dataset(a.data, "train");
   auto all_train = std::dynamic_pointer_cast<const nn::TensorDataset>(data.train);
-  if (!all_train) throw UsageError(fmt::format("--dataset {} has no training split to search with", a.data.spec));
+  if (!all_train)
+    throw UsageError(fmt::format("--dataset {} has no training split to search with", a.data.spec));
   if (a.val_size <= 0 || a.val_size >= all_train->size()) {
-    throw UsageError(fmt::format("--val-size {} must leave training examples (the set has {})", a.val_size,
-                                 all_train->size()));
+    throw UsageError(fmt::format("--val-size {} must leave training examples (the set has {})",
+                                 a.val_size, all_train->size()));
   }
   auto [train, validation] = all_train->split(all_train->size() - a.val_size);
   return {data.name, train, validation, data.test ? data.test : validation};
@@ -210,15 +219,20 @@ UniformComparison compare_uniform(const SearchRun& run, const search::Architectu
     const auto& u = result.candidates.at(static_cast<size_t>(uniform));
     for (int i : result.front) {
       const auto& c = result.candidates[static_cast<size_t>(i)];
-      if (c.macs <= u.macs && (best < 0 || c.accuracy > result.candidates[static_cast<size_t>(best)].accuracy)) best = i;
+      if (c.macs <= u.macs &&
+          (best < 0 || c.accuracy > result.candidates[static_cast<size_t>(best)].accuracy))
+        best = i;
     }
     const auto& [name, train, validation, test] = run.data;
-    const Finetuned shared = finetune(search.candidate_graph(uniform), a, a.finetune_epochs, train, test);
+    const Finetuned shared =
+        finetune(search.candidate_graph(uniform), a, a.finetune_epochs, train, test);
     const Finetuned original = finetune(search.space().extract(original_graph, genome), a,
                                         a.finetune_epochs + run.supernet_epochs, train, test);
-    const Finetuned searched = finetune(search.candidate_graph(best), a, a.finetune_epochs, train, test);
+    const Finetuned searched =
+        finetune(search.candidate_graph(best), a, a.finetune_epochs, train, test);
     const auto& c = result.candidates[static_cast<size_t>(best)];
-    nlohmann::ordered_json row{{"ratio", ratio}, {"uniform", u.description}, {"searched", c.description}};
+    nlohmann::ordered_json row{
+        {"ratio", ratio}, {"uniform", u.description}, {"searched", c.description}};
     row["uniform_shared_weights"] = finetuned_json(shared);
     row["uniform_original_weights"] = finetuned_json(original);
     row["searched_result"] = finetuned_json(searched);
@@ -227,49 +241,61 @@ UniformComparison compare_uniform(const SearchRun& run, const search::Architectu
     const std::pair<const char*, Finetuned> uniforms[] = {{"uniform (search weights)", shared},
                                                           {"uniform (original weights)", original}};
     for (const auto& [label, f] : uniforms) {
-      out.baselines.push_back({{"label", label}, {"macs", f.macs}, {"params", f.params}, {"accuracy", f.accuracy}});
+      out.baselines.push_back(
+          {{"label", label}, {"macs", f.macs}, {"params", f.params}, {"accuracy", f.accuracy}});
     }
-    run.say(fmt::format("width {:.3g}: uniform {} MACs: top-1 {:.2f} % (search weights, {} epoch(s)), {:.2f} % (original "
-                        "weights, {} epoch(s)); searched {} MACs: {:.2f} % ({:+.2f} pt): {}",
-                        ratio, count_text(shared.macs), 100 * shared.accuracy, a.finetune_epochs, 100 * original.accuracy,
-                        a.finetune_epochs + run.supernet_epochs, count_text(searched.macs), 100 * searched.accuracy,
-                        row["difference_pt"].get<double>(), c.description));
+    run.say(fmt::format(
+        "width {:.3g}: uniform {} MACs: top-1 {:.2f} % (search weights, {} epoch(s)), {:.2f} % "
+        "(original "
+        "weights, {} epoch(s)); searched {} MACs: {:.2f} % ({:+.2f} pt): {}",
+        ratio, count_text(shared.macs), 100 * shared.accuracy, a.finetune_epochs,
+        100 * original.accuracy, a.finetune_epochs + run.supernet_epochs, count_text(searched.macs),
+        100 * searched.accuracy, row["difference_pt"].get<double>(), c.description));
   }
   return out;
 }
 
-void write_search_report(const SearchRun& run, const nlohmann::ordered_json& summary, const std::string& out_model,
-                         const Finetuned& final_model, const search::Candidate& chosen,
-                         const nlohmann::ordered_json& baselines) {
+void write_search_report(const SearchRun& run, const nlohmann::ordered_json& summary,
+                         const std::string& out_model, const Finetuned& final_model,
+                         const search::Candidate& chosen, const nlohmann::ordered_json& baselines) {
   const SearchArgs& a = run.a;
   const SearchData& d = run.data;
-  std::string html = "<!DOCTYPE html><html><head><meta charset='utf-8'><title>tamp search report</title>"
-                     "<style>body{font-family:sans-serif;max-width:1000px;margin:auto}table{border-collapse:collapse}"
-                     "td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}</style></head><body>";
-  html += fmt::format("<h1>tamp search: {}</h1><p>{} training, {} validation, {} test examples of {}; super-network "
-                      "{} epoch(s), fine-tuning {} epoch(s){}</p>",
-                      html_escape(a.model.path), d.train->size(), d.validation->size(), d.test->size(),
-                      html_escape(d.name), run.supernet_epochs, a.finetune_epochs,
-                      a.steps > 0 ? fmt::format(" of {} steps", a.steps) : "");
-  html += fmt::format("<h2>Exported model</h2><p>{}: top-1 {:.2f} % on the test set, {} MACs, {} parameters; {}</p>",
-                      html_escape(out_model), 100 * final_model.accuracy, count_text(final_model.macs),
-                      count_text(final_model.params), html_escape(chosen.description));
+  std::string html =
+      "<!DOCTYPE html><html><head><meta charset='utf-8'><title>tamp search report</title>"
+      "<style>body{font-family:sans-serif;max-width:1000px;margin:auto}table{border-collapse:"
+      "collapse}"
+      "td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}</style></head><body>";
+  html += fmt::format(
+      "<h1>tamp search: {}</h1><p>{} training, {} validation, {} test examples of {}; "
+      "super-network "
+      "{} epoch(s), fine-tuning {} epoch(s){}</p>",
+      html_escape(a.model.path), d.train->size(), d.validation->size(), d.test->size(),
+      html_escape(d.name), run.supernet_epochs, a.finetune_epochs,
+      a.steps > 0 ? fmt::format(" of {} steps", a.steps) : "");
+  html += fmt::format(
+      "<h2>Exported model</h2><p>{}: top-1 {:.2f} % on the test set, {} MACs, {} parameters; "
+      "{}</p>",
+      html_escape(out_model), 100 * final_model.accuracy, count_text(final_model.macs),
+      count_text(final_model.params), html_escape(chosen.description));
   html += search_report_section(summary["search"], baselines);
   html += "</body></html>\n";
   std::ofstream(fs::path(run.dir) / "report.html") << html;
 }
 
 // Trains the super-network with the search attached; the search's result is then chosen.
-StageRecord train_supernet(const SearchRun& run, nn::GraphModule& model, std::shared_ptr<search::ArchitectureSearch> search) {
+StageRecord train_supernet(const SearchRun& run, nn::GraphModule& model,
+                           std::shared_ptr<search::ArchitectureSearch> search) {
   const SearchArgs& a = run.a;
   TrainOptions t = train_options(a, run.supernet_epochs, run.data.train);
   t.log_every = 100;
   t.on_log = [&](const StepLog& l) {
-    run.say(fmt::format("super-network epoch {}/{}  step {}/{}  loss {:.4f}  {:.0f} samples/s", l.epoch + 1,
-                        run.supernet_epochs, l.step, l.total_steps, l.loss, l.samples_per_s));
+    run.say(fmt::format("super-network epoch {}/{}  step {}/{}  loss {:.4f}  {:.0f} samples/s",
+                        l.epoch + 1, run.supernet_epochs, l.step, l.total_steps, l.loss,
+                        l.samples_per_s));
   };
-  run.say(fmt::format("searching {} ({} strategy, {}): {} training / {} validation examples", a.model.path,
-                      a.options.strategy, a.options.search, run.data.train->size(), run.data.validation->size()));
+  run.say(fmt::format("searching {} ({} strategy, {}): {} training / {} validation examples",
+                      a.model.path, a.options.strategy, a.options.search, run.data.train->size(),
+                      run.data.validation->size()));
   return Trainer(model, {std::move(search)}, t).run();
 }
 
@@ -277,12 +303,18 @@ int run_search(SearchArgs a) {
   apply_threads(a.threads);
   apply_search_flags(a);
   FILE* progress = a.json ? stderr : stdout;
-  SearchRun run{a, {}, a.out_dir, a.supernet_epochs >= 0 ? a.supernet_epochs : a.options.strategy == "dynas" ? 2 : 0,
+  SearchRun run{a,
+                {},
+                a.out_dir,
+                a.supernet_epochs >= 0          ? a.supernet_epochs
+                : a.options.strategy == "dynas" ? 2
+                                                : 0,
                 [progress](const std::string& line) {
                   fmt::print(progress, "{}\n", line);
                   std::fflush(progress);
                 }};
-  if (run.dir.empty()) run.dir = (fs::path("runs") / ("search_" + fs::path(a.model.path).stem().string())).string();
+  if (run.dir.empty())
+    run.dir = (fs::path("runs") / ("search_" + fs::path(a.model.path).stem().string())).string();
   fs::create_directories(run.dir);
 
   nn::GraphModule model = load_model_to_train(a.model.path);
@@ -292,7 +324,8 @@ int run_search(SearchArgs a) {
   const auto& [name, train, validation, test] = run.data;
   const Tensor example = validation->get_batch({0}).x;
   if (!a.ort_runner.empty()) {
-    if (!fs::exists(a.ort_runner)) throw UsageError(fmt::format("--ort-runner '{}' does not exist", a.ort_runner));
+    if (!fs::exists(a.ort_runner))
+      throw UsageError(fmt::format("--ort-runner '{}' does not exist", a.ort_runner));
     a.options.latency_ms = [&a, &example, dir = run.dir](const nn::Graph& g) {
       return ort_latency_ms(g, a.ort_runner, dir, a.latency_runs, a.latency_batch, example);
     };
@@ -306,15 +339,17 @@ int run_search(SearchArgs a) {
   const StageRecord supernet = train_supernet(run, model, search);
   const search::SearchResult& result = search->result();
   const search::Candidate& chosen = result.candidates.at(static_cast<size_t>(result.chosen));
-  run.say(fmt::format("chosen: top-1 {:.2f} % (validation), {} MACs, {} params: {}", 100 * chosen.accuracy,
-                      count_text(chosen.macs), count_text(chosen.parameters), chosen.description));
+  run.say(fmt::format("chosen: top-1 {:.2f} % (validation), {} MACs, {} params: {}",
+                      100 * chosen.accuracy, count_text(chosen.macs), count_text(chosen.parameters),
+                      chosen.description));
 
   nn::Graph final_graph;
-  const Finetuned final_model = finetune(model.export_graph(), a, a.finetune_epochs, train, test, &final_graph);
+  const Finetuned final_model =
+      finetune(model.export_graph(), a, a.finetune_epochs, train, test, &final_graph);
   const std::string out_model = (fs::path(run.dir) / "model.onnx").string();
   io::save_onnx_graph(final_graph, out_model);
-  run.say(fmt::format("fine-tuned {} epoch(s): top-1 {:.2f} % on {} test examples; wrote {}", a.finetune_epochs,
-                      100 * final_model.accuracy, test->size(), out_model));
+  run.say(fmt::format("fine-tuned {} epoch(s): top-1 {:.2f} % on {} test examples; wrote {}",
+                      a.finetune_epochs, 100 * final_model.accuracy, test->size(), out_model));
 
   nlohmann::ordered_json summary{{"model", a.model.path},
                                  {"dataset", name},
@@ -326,7 +361,9 @@ int run_search(SearchArgs a) {
                                  {"finetune_epochs", a.finetune_epochs},
                                  {"steps_per_epoch", a.steps}};
   summary["search"] = search_json(result);
-  summary["export"] = {{"path", out_model}, {"test_top1", final_model.accuracy}, {"macs", final_model.macs},
+  summary["export"] = {{"path", out_model},
+                       {"test_top1", final_model.accuracy},
+                       {"macs", final_model.macs},
                        {"params", final_model.params}};
   UniformComparison comparison;
   if (a.compare_uniform) {
@@ -335,8 +372,10 @@ int run_search(SearchArgs a) {
   }
   std::ofstream(fs::path(run.dir) / "summary.json") << summary.dump(2) << "\n";
   write_search_report(run, summary, out_model, final_model, chosen, comparison.baselines);
-  if (a.json) print_json(summary);
-  else run.say(fmt::format("wrote {}/summary.json and report.html", run.dir));
+  if (a.json)
+    print_json(summary);
+  else
+    run.say(fmt::format("wrote {}/summary.json and report.html", run.dir));
   return kExitOk;
 }
 
@@ -346,57 +385,92 @@ Action setup_search(CLI::App& sub) {
   auto a = std::make_shared<SearchArgs>();
   add_model_arg(sub, a->model);
   add_dataset_options(sub, a->data, "");
-  sub.add_option("--out-dir", a->out_dir, "where model.onnx, summary.json and report.html go (default: runs/search_<model>)")
+  sub.add_option("--out-dir", a->out_dir,
+                 "where model.onnx, summary.json and report.html go (default: runs/search_<model>)")
       ->type_name("DIR");
-  sub.add_option("--strategy", a->options.strategy, "dynas (train a weight-sharing super-network once) or basic "
-                                                    "(fine-tune each candidate for --candidate-steps)")
-      ->check(CLI::IsMember({"dynas", "basic"}))->capture_default_str();
+  sub.add_option("--strategy", a->options.strategy,
+                 "dynas (train a weight-sharing super-network once) or basic "
+                 "(fine-tune each candidate for --candidate-steps)")
+      ->check(CLI::IsMember({"dynas", "basic"}))
+      ->capture_default_str();
   sub.add_option("--search", a->options.search, "evolution (NSGA-II) or random")
-      ->check(CLI::IsMember({"evolution", "random"}))->capture_default_str();
-  sub.add_option("--objectives", a->objectives, "costs minimised with the accuracy: macs, params, latency "
-                                                "(comma-separated; the first picks and plots)")->capture_default_str();
-  sub.add_option("--pick", a->options.pick, "within:P (smallest cost within P accuracy points of the full network) "
-                                            "or under:F (most accurate at <= F x its cost)")->capture_default_str();
-  sub.add_option("--width-ratios", a->width_ratios, "channel (and head) counts searched, as fractions of each layer's "
-                                                    "(default 0.25,0.375,...,1)")->type_name("R1,R2,...");
-  sub.add_option("--channel-multiple", a->options.space.channel_multiple, "round channel counts up to a multiple of this")
-      ->check(CLI::PositiveNumber)->capture_default_str();
+      ->check(CLI::IsMember({"evolution", "random"}))
+      ->capture_default_str();
+  sub.add_option("--objectives", a->objectives,
+                 "costs minimised with the accuracy: macs, params, latency "
+                 "(comma-separated; the first picks and plots)")
+      ->capture_default_str();
+  sub.add_option("--pick", a->options.pick,
+                 "within:P (smallest cost within P accuracy points of the full network) "
+                 "or under:F (most accurate at <= F x its cost)")
+      ->capture_default_str();
+  sub.add_option("--width-ratios", a->width_ratios,
+                 "channel (and head) counts searched, as fractions of each layer's "
+                 "(default 0.25,0.375,...,1)")
+      ->type_name("R1,R2,...");
+  sub.add_option("--channel-multiple", a->options.space.channel_multiple,
+                 "round channel counts up to a multiple of this")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   sub.add_flag("--no-heads", a->no_heads, "do not search attention heads");
   sub.add_flag("--no-depth", a->no_depth, "do not drop residual blocks");
-  sub.add_option("--exclude", a->options.space.exclude, "keep these weights / attention blocks / Add nodes as they are")
+  sub.add_option("--exclude", a->options.space.exclude,
+                 "keep these weights / attention blocks / Add nodes as they are")
       ->type_name("REGEX");
-  sub.add_option("--population", a->options.population, "candidates per generation")->check(CLI::Range(2, 100000))
+  sub.add_option("--population", a->options.population, "candidates per generation")
+      ->check(CLI::Range(2, 100000))
       ->capture_default_str();
-  sub.add_option("--generations", a->options.generations, "NSGA-II generations (random: as many candidates in all)")
-      ->check(CLI::NonNegativeNumber)->capture_default_str();
-  sub.add_option("--seed-ratios", a->seed_ratios, "uniform widths evaluated first (and --compare-uniform's)")
+  sub.add_option("--generations", a->options.generations,
+                 "NSGA-II generations (random: as many candidates in all)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  sub.add_option("--seed-ratios", a->seed_ratios,
+                 "uniform widths evaluated first (and --compare-uniform's)")
       ->type_name("R1,R2,...");
-  sub.add_option("--supernet-epochs", a->supernet_epochs, "dynas: super-network training (default 2); basic: the "
-                                                          "whole model's fine-tuning before the search (default 0)")
+  sub.add_option("--supernet-epochs", a->supernet_epochs,
+                 "dynas: super-network training (default 2); basic: the "
+                 "whole model's fine-tuning before the search (default 0)")
       ->check(CLI::NonNegativeNumber);
-  sub.add_option("--candidate-steps", a->options.candidate_steps, "basic: fine-tuning steps per candidate")
-      ->check(CLI::NonNegativeNumber)->capture_default_str();
+  sub.add_option("--candidate-steps", a->options.candidate_steps,
+                 "basic: fine-tuning steps per candidate")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
   sub.add_option("--recalibration-examples", a->options.recalibration_examples,
                  "dynas: examples that measure a candidate's BatchNormalization statistics")
-      ->check(CLI::PositiveNumber)->capture_default_str();
-  sub.add_option("--finetune-epochs", a->finetune_epochs, "fine-tuning of the chosen candidate before export")
-      ->check(CLI::NonNegativeNumber)->capture_default_str();
-  sub.add_option("--steps", a->steps, "stop each epoch after N steps (quick runs)")->check(CLI::PositiveNumber);
-  sub.add_option("--batch", a->options.batch_size, "examples per step")->check(CLI::PositiveNumber)->capture_default_str();
-  sub.add_option("--lr", a->lr, "SGD learning rate (momentum 0.9, cosine decay per phase)")->check(CLI::PositiveNumber)
+      ->check(CLI::PositiveNumber)
       ->capture_default_str();
-  sub.add_option("--val-size", a->val_size, "training examples held out to score candidates")->capture_default_str();
-  sub.add_option("--validation-batches", a->options.validation_batches, "score candidates on this many batches of 256")
+  sub.add_option("--finetune-epochs", a->finetune_epochs,
+                 "fine-tuning of the chosen candidate before export")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  sub.add_option("--steps", a->steps, "stop each epoch after N steps (quick runs)")
       ->check(CLI::PositiveNumber);
-  sub.add_option("--ort-runner", a->ort_runner, "tests/ort/run_ort.js: measure latency in ONNX Runtime (the latency "
-                                                "objective; else the front's)")->type_name("run_ort.js");
-  sub.add_option("--latency-runs", a->latency_runs, "runs per latency median")->check(CLI::PositiveNumber)
+  sub.add_option("--batch", a->options.batch_size, "examples per step")
+      ->check(CLI::PositiveNumber)
       ->capture_default_str();
-  sub.add_option("--latency-batch", a->latency_batch, "examples per latency run")->check(CLI::PositiveNumber)
+  sub.add_option("--lr", a->lr, "SGD learning rate (momentum 0.9, cosine decay per phase)")
+      ->check(CLI::PositiveNumber)
       ->capture_default_str();
-  sub.add_flag("--compare-uniform", a->compare_uniform, "also fine-tune uniform channel pruning at each --seed-ratios "
-                                                        "width and the best searched candidate at its MACs (test set)");
-  sub.add_option("--seed", a->options.seed, "data order, sampled sub-networks, evolution")->capture_default_str();
+  sub.add_option("--val-size", a->val_size, "training examples held out to score candidates")
+      ->capture_default_str();
+  sub.add_option("--validation-batches", a->options.validation_batches,
+                 "score candidates on this many batches of 256")
+      ->check(CLI::PositiveNumber);
+  sub.add_option("--ort-runner", a->ort_runner,
+                 "tests/ort/run_ort.js: measure latency in ONNX Runtime (the latency "
+                 "objective; else the front's)")
+      ->type_name("run_ort.js");
+  sub.add_option("--latency-runs", a->latency_runs, "runs per latency median")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  sub.add_option("--latency-batch", a->latency_batch, "examples per latency run")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  sub.add_flag("--compare-uniform", a->compare_uniform,
+               "also fine-tune uniform channel pruning at each --seed-ratios "
+               "width and the best searched candidate at its MACs (test set)");
+  sub.add_option("--seed", a->options.seed, "data order, sampled sub-networks, evolution")
+      ->capture_default_str();
   add_data_input_output_options(sub, a->options.input, a->options.output);
   add_json_flag(sub, a->json);
   add_threads_option(sub, a->threads);

@@ -11,9 +11,11 @@ namespace tamp::cli {
 namespace {
 
 nlohmann::ordered_json candidate_json(const search::Candidate& c) {
-  nlohmann::ordered_json j{{"description", c.description}, {"origin", c.origin},     {"accuracy", c.accuracy},
-                           {"macs", c.macs},               {"params", c.parameters}, {"on_front", c.on_front}};
-  j["latency_ms"] = std::isnan(c.latency_ms) ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(c.latency_ms);
+  nlohmann::ordered_json j{{"description", c.description}, {"origin", c.origin},
+                           {"accuracy", c.accuracy},       {"macs", c.macs},
+                           {"params", c.parameters},       {"on_front", c.on_front}};
+  j["latency_ms"] = std::isnan(c.latency_ms) ? nlohmann::ordered_json(nullptr)
+                                             : nlohmann::ordered_json(c.latency_ms);
   j["values"] = c.values;
   j["genome"] = c.genome;
   return j;
@@ -51,10 +53,12 @@ std::string scatter(const nlohmann::ordered_json& search, const nlohmann::ordere
   double x0 = 1e300, x1 = -1e300, y0 = 1e300, y1 = -1e300;
   for (const auto* set : {&all, &base}) {
     for (const auto& p : *set) {
-      x0 = std::min(x0, p.x), x1 = std::max(x1, p.x), y0 = std::min(y0, p.y), y1 = std::max(y1, p.y);
+      x0 = std::min(x0, p.x), x1 = std::max(x1, p.x), y0 = std::min(y0, p.y),
+      y1 = std::max(y1, p.y);
     }
   }
-  std::string svg = fmt::format("<svg width='{}' height='{}' xmlns='http://www.w3.org/2000/svg'>", kW, kH);
+  std::string svg =
+      fmt::format("<svg width='{}' height='{}' xmlns='http://www.w3.org/2000/svg'>", kW, kH);
   if (x0 > x1) return svg + "<text x='20' y='40'>no candidates</text></svg>";
   if (x1 == x0) x1 = x0 + 1;
   if (y1 == y0) y1 = y0 + 1;
@@ -62,33 +66,50 @@ std::string scatter(const nlohmann::ordered_json& search, const nlohmann::ordere
   y0 -= pad, y1 += pad;
   auto px = [&](double x) { return kL + (x - x0) / (x1 - x0) * (kW - kL - kR); };
   auto py = [&](double y) { return kH - kB - (y - y0) / (y1 - y0) * (kH - kT - kB); };
-  svg += fmt::format("<rect x='{}' y='{}' width='{}' height='{}' fill='none' stroke='#999'/>", kL, kT, kW - kL - kR,
-                     kH - kT - kB);
+  svg += fmt::format("<rect x='{}' y='{}' width='{}' height='{}' fill='none' stroke='#999'/>", kL,
+                     kT, kW - kL - kR, kH - kT - kB);
   for (int i = 0; i <= 4; ++i) {
     const double y = y0 + (y1 - y0) * i / 4, x = x0 + (x1 - x0) * i / 4;
-    svg += fmt::format("<text x='{}' y='{:.1f}' font-size='11' text-anchor='end'>{:.2f}</text>", kL - 4, py(y) + 4, y);
-    svg += fmt::format("<text x='{:.1f}' y='{}' font-size='11' text-anchor='middle'>{:.4g}</text>", px(x), kH - kB + 14, x);
+    svg += fmt::format("<text x='{}' y='{:.1f}' font-size='11' text-anchor='end'>{:.2f}</text>",
+                       kL - 4, py(y) + 4, y);
+    svg += fmt::format("<text x='{:.1f}' y='{}' font-size='11' text-anchor='middle'>{:.4g}</text>",
+                       px(x), kH - kB + 14, x);
   }
-  svg += fmt::format("<text x='{}' y='{}' font-size='12' text-anchor='middle'>{}</text>", (kW + kL) / 2, kH - 8,
-                     objective == "latency" ? "ONNX Runtime latency (ms)" : objective == "params" ? "parameters" : "MACs per example");
-  svg += fmt::format("<text x='14' y='{}' font-size='12' transform='rotate(-90 14 {})' text-anchor='middle'>validation "
-                     "top-1 %</text>", (kH - kB + kT) / 2, (kH - kB + kT) / 2);
-  for (const auto& p : all) svg += fmt::format("<circle cx='{:.1f}' cy='{:.1f}' r='3' fill='#bbb'/>", px(p.x), py(p.y));
+  svg += fmt::format("<text x='{}' y='{}' font-size='12' text-anchor='middle'>{}</text>",
+                     (kW + kL) / 2, kH - 8,
+                     objective == "latency"  ? "ONNX Runtime latency (ms)"
+                     : objective == "params" ? "parameters"
+                                             : "MACs per example");
+  svg += fmt::format(
+      "<text x='14' y='{}' font-size='12' transform='rotate(-90 14 {})' "
+      "text-anchor='middle'>validation "
+      "top-1 %</text>",
+      (kH - kB + kT) / 2, (kH - kB + kT) / 2);
+  for (const auto& p : all)
+    svg += fmt::format("<circle cx='{:.1f}' cy='{:.1f}' r='3' fill='#bbb'/>", px(p.x), py(p.y));
   std::string pts;
   for (const auto& p : front) pts += fmt::format("{:.1f},{:.1f} ", px(p.x), py(p.y));
-  svg += fmt::format("<polyline fill='none' stroke='#1f77b4' stroke-width='1.5' points='{}'/>", pts);
-  for (const auto& p : front) svg += fmt::format("<circle cx='{:.1f}' cy='{:.1f}' r='4' fill='#1f77b4'/>", px(p.x), py(p.y));
+  svg +=
+      fmt::format("<polyline fill='none' stroke='#1f77b4' stroke-width='1.5' points='{}'/>", pts);
+  for (const auto& p : front)
+    svg += fmt::format("<circle cx='{:.1f}' cy='{:.1f}' r='4' fill='#1f77b4'/>", px(p.x), py(p.y));
   for (const auto& p : base) {
-    svg += fmt::format("<rect x='{:.1f}' y='{:.1f}' width='8' height='8' fill='#ff7f0e'/>", px(p.x) - 4, py(p.y) - 4);
+    svg += fmt::format("<rect x='{:.1f}' y='{:.1f}' width='8' height='8' fill='#ff7f0e'/>",
+                       px(p.x) - 4, py(p.y) - 4);
   }
   if (std::isfinite(chosen.x)) {
-    svg += fmt::format("<circle cx='{:.1f}' cy='{:.1f}' r='7' fill='none' stroke='#d62728' stroke-width='2'/>",
-                       px(chosen.x), py(chosen.y));
+    svg += fmt::format(
+        "<circle cx='{:.1f}' cy='{:.1f}' r='7' fill='none' stroke='#d62728' stroke-width='2'/>",
+        px(chosen.x), py(chosen.y));
   }
-  svg += fmt::format("<text x='{}' y='{}' font-size='11' fill='#1f77b4'>Pareto front</text>", kL + 8, kT + 14);
-  svg += fmt::format("<text x='{}' y='{}' font-size='11' fill='#d62728'>chosen</text>", kL + 8, kT + 28);
+  svg += fmt::format("<text x='{}' y='{}' font-size='11' fill='#1f77b4'>Pareto front</text>",
+                     kL + 8, kT + 14);
+  svg += fmt::format("<text x='{}' y='{}' font-size='11' fill='#d62728'>chosen</text>", kL + 8,
+                     kT + 28);
   if (!base.empty()) {
-    svg += fmt::format("<text x='{}' y='{}' font-size='11' fill='#ff7f0e'>uniform channel pruning</text>", kL + 8, kT + 42);
+    svg += fmt::format(
+        "<text x='{}' y='{}' font-size='11' fill='#ff7f0e'>uniform channel pruning</text>", kL + 8,
+        kT + 42);
   }
   return svg + "</svg>";
 }
@@ -99,24 +120,38 @@ std::string html_escape(const std::string& s) {
   std::string out;
   for (char c : s) {
     switch (c) {
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '&': out += "&amp;"; break;
-      case '"': out += "&quot;"; break;
-      default: out += c;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '&':
+        out += "&amp;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      default:
+        out += c;
     }
   }
   return out;
 }
 
 nlohmann::ordered_json search_json(const search::SearchResult& r) {
-  nlohmann::ordered_json j{{"strategy", r.strategy}, {"search", r.search}, {"pick", r.pick},
-                           {"objectives", r.objectives}, {"validation_examples", r.validation_examples},
+  nlohmann::ordered_json j{{"strategy", r.strategy},
+                           {"search", r.search},
+                           {"pick", r.pick},
+                           {"objectives", r.objectives},
+                           {"validation_examples", r.validation_examples},
                            {"seconds", r.seconds}};
   j["dimensions"] = nlohmann::ordered_json::array();
   for (const auto& d : r.dimensions) {
-    j["dimensions"].push_back({{"kind", compression::search::dimension_kind_name(d.kind)}, {"name", d.name},
-                               {"full", d.full}, {"choices", d.choices}});
+    j["dimensions"].push_back({{"kind", compression::search::dimension_kind_name(d.kind)},
+                               {"name", d.name},
+                               {"full", d.full},
+                               {"choices", d.choices}});
   }
   j["candidates"] = nlohmann::ordered_json::array();
   for (const auto& c : r.candidates) j["candidates"].push_back(candidate_json(c));
@@ -125,27 +160,36 @@ nlohmann::ordered_json search_json(const search::SearchResult& r) {
   return j;
 }
 
-std::string search_report_section(const nlohmann::ordered_json& search, const nlohmann::ordered_json& baselines) {
+std::string search_report_section(const nlohmann::ordered_json& search,
+                                  const nlohmann::ordered_json& baselines) {
   std::vector<std::string> objectives;
   for (const auto& o : search["objectives"]) objectives.push_back(o.get<std::string>());
   std::string html = fmt::format(
-      "<h2>Architecture search</h2><p>strategy {}, {} over {} dimensions; {} candidates evaluated on {} validation "
+      "<h2>Architecture search</h2><p>strategy {}, {} over {} dimensions; {} candidates evaluated "
+      "on {} validation "
       "examples in {:.0f} s; pick rule {}</p>",
-      html_escape(search.value("strategy", "")), html_escape(search.value("search", "")), search["dimensions"].size(),
-      search["candidates"].size(), search.value("validation_examples", 0), search.value("seconds", 0.0),
+      html_escape(search.value("strategy", "")), html_escape(search.value("search", "")),
+      search["dimensions"].size(), search["candidates"].size(),
+      search.value("validation_examples", 0), search.value("seconds", 0.0),
       html_escape(search.value("pick", "")));
-  for (const auto& o : objectives) html += "<h3>Validation accuracy against " + html_escape(o) + "</h3>" + scatter(search, baselines, o);
-  html += "<h3>Pareto front</h3><table><tr><th></th><th>top-1 %</th><th>MACs</th><th>params</th><th>latency ms</th>"
-          "<th style='text-align:left'>sub-network</th></tr>";
+  for (const auto& o : objectives)
+    html += "<h3>Validation accuracy against " + html_escape(o) + "</h3>" +
+            scatter(search, baselines, o);
+  html +=
+      "<h3>Pareto front</h3><table><tr><th></th><th>top-1 "
+      "%</th><th>MACs</th><th>params</th><th>latency ms</th>"
+      "<th style='text-align:left'>sub-network</th></tr>";
   const auto& cands = search["candidates"];
   for (const auto& i : search["front"]) {
     const auto& c = cands[i.get<size_t>()];
     const bool chosen = i.get<int>() == search.value("chosen", -1);
-    html += fmt::format("<tr><td>{}</td><td>{:.2f}</td><td>{}</td><td>{}</td><td>{}</td><td style='text-align:left'>{}</td></tr>",
-                        chosen ? "chosen" : "", 100 * c.value("accuracy", 0.0), count_text(c.value("macs", int64_t{0})),
-                        count_text(c.value("params", int64_t{0})),
-                        c["latency_ms"].is_number() ? fmt::format("{:.3f}", c["latency_ms"].get<double>()) : "",
-                        html_escape(c.value("description", "")));
+    html += fmt::format(
+        "<tr><td>{}</td><td>{:.2f}</td><td>{}</td><td>{}</td><td>{}</td><td "
+        "style='text-align:left'>{}</td></tr>",
+        chosen ? "chosen" : "", 100 * c.value("accuracy", 0.0),
+        count_text(c.value("macs", int64_t{0})), count_text(c.value("params", int64_t{0})),
+        c["latency_ms"].is_number() ? fmt::format("{:.3f}", c["latency_ms"].get<double>()) : "",
+        html_escape(c.value("description", "")));
   }
   return html + "</table>";
 }

@@ -16,7 +16,8 @@ nlohmann::ordered_json search_json(const search::SearchResult& result);
 
 // `search` as search_json wrote it; `baselines` (may be null): a list of {"label", "macs",
 // "params", "accuracy"} points drawn beside the candidates (uniform channel pruning).
-std::string search_report_section(const nlohmann::ordered_json& search, const nlohmann::ordered_json& baselines);
+std::string search_report_section(const nlohmann::ordered_json& search,
+                                  const nlohmann::ordered_json& baselines);
 
 // `<`, `>`, `&` and `"` as HTML entities.
 std::string html_escape(const std::string& s);

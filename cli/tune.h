@@ -23,10 +23,10 @@ struct TuneArgs {
   // What is searched and when to stop, as a recipe's tuning: section says it (its history
   // field, a file name in a recipe's output folder, is not read: see history).
   tuning::RecipeTuning search;
-  std::string history;           // "" = tuning.jsonl next to --out
+  std::string history;  // "" = tuning.jsonl next to --out
   DatasetArgs calib{.spec = "fashion-mnist:train"};
   std::string eval_data = "fashion-mnist:test";
-  int64_t eval_limit = -2;       // -2: as --limit
+  int64_t eval_limit = -2;  // -2: as --limit
   int64_t eval_max_batches = -1;
   int64_t batch = 64;
   std::vector<std::string> searchable;  // --searchable KEY=V1,V2 items, added to search.searchable
@@ -34,7 +34,7 @@ struct TuneArgs {
   std::string input, output;
   bool json = false;
   int threads = 0;
-  TargetArgs target;             // --target, --parity-arithmetic
+  TargetArgs target;  // --target, --parity-arithmetic
 };
 
 // A path ending in .yaml / .yml is a recipe with a tuning: section; the other fields then

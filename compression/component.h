@@ -20,16 +20,16 @@ namespace tamp::compression {
 // Where the loop is. Steps count optimizer steps from the start of the stage.
 struct StepInfo {
   int epoch = 0;
-  int64_t step = 0;             // within the stage
+  int64_t step = 0;  // within the stage
   int64_t steps_per_epoch = 0;
-  int64_t total_steps = 0;      // of the stage
+  int64_t total_steps = 0;  // of the stage
 };
 
 // What one forward pass produced, for components that add a loss.
 struct Batch {
-  const std::map<std::string, Variable>& inputs;   // graph inputs fed to the model
-  const Variable& labels;                          // may be undefined (unlabelled data)
-  const std::map<std::string, Variable>& values;   // the model's outputs plus extra_outputs()
+  const std::map<std::string, Variable>& inputs;  // graph inputs fed to the model
+  const Variable& labels;                         // may be undefined (unlabelled data)
+  const std::map<std::string, Variable>& values;  // the model's outputs plus extra_outputs()
 };
 
 // The loop calls, for one stage (an ordered list of components trained together):

@@ -40,16 +40,16 @@ struct UnstructuredRecipe {
 };
 
 struct ExperimentOptions {
-  int base_epochs = 4;             // the dense baseline, from the model file's initialisation
-  int finetune_epochs = 3;         // every compressed run and the dense continuation
-  int distill_epochs = 4;          // student runs (alone and with the teacher)
+  int base_epochs = 4;      // the dense baseline, from the model file's initialisation
+  int finetune_epochs = 3;  // every compressed run and the dense continuation
+  int distill_epochs = 4;   // student runs (alone and with the teacher)
   int teacher_epochs = 4;
-  int64_t max_steps_per_epoch = -1;   // -1: whole epochs (quick runs set a cap)
+  int64_t max_steps_per_epoch = -1;  // -1: whole epochs (quick runs set a cap)
   int64_t batch_size = 64;
   double lr = 0.01;
   uint64_t seed = 1;
   UnstructuredRecipe unstructured = {};
-  int64_t sd_head_grid = 4;        // self-distillation heads (SelfDistillationOptions)
+  int64_t sd_head_grid = 4;  // self-distillation heads (SelfDistillationOptions)
   int64_t sd_head_hidden = 64;
   std::function<void(const std::string&)> log;  // progress lines (may be null)
 };
@@ -57,29 +57,30 @@ struct ExperimentOptions {
 std::string model_file(const std::string& source_dir, const std::string& name);
 
 struct Baseline {
-  nn::Graph trained;               // after base_epochs
-  double top1 = 0;                 // of `trained`
-  double finetuned_top1 = 0;       // after finetune_epochs more, dense
+  nn::Graph trained;          // after base_epochs
+  double top1 = 0;            // of `trained`
+  double finetuned_top1 = 0;  // after finetune_epochs more, dense
   double seconds = 0;
 };
-Baseline train_baseline(const std::string& model_path, const nn::TrainTest& data, const ExperimentOptions& o);
+Baseline train_baseline(const std::string& model_path, const nn::TrainTest& data,
+                        const ExperimentOptions& o);
 
 struct ShrinkSummary {
-  int64_t parameters_before = 0, parameters_after = 0;   // float initializer elements
-  std::vector<std::string> layers;                       // "conv1 32 -> 16", ...
+  int64_t parameters_before = 0, parameters_after = 0;  // float initializer elements
+  std::vector<std::string> layers;                      // "conv1 32 -> 16", ...
 };
 
 struct PruningRow {
   std::string pattern, criterion, schedule;
-  double target = 0;               // requested sparsity of the pruned weights
-  double sparsity = 0;             // measured over the pruned weights of the exported model
-  double model_sparsity = 0;       // over all Conv/Gemm weights
-  bool pattern_valid = false;      // every pruned weight passes the checker
-  std::vector<std::pair<std::string, double>> layers;   // sparsity of each pruned weight
+  double target = 0;           // requested sparsity of the pruned weights
+  double sparsity = 0;         // measured over the pruned weights of the exported model
+  double model_sparsity = 0;   // over all Conv/Gemm weights
+  bool pattern_valid = false;  // every pruned weight passes the checker
+  std::vector<std::pair<std::string, double>> layers;  // sparsity of each pruned weight
   double top1 = 0;
   double seconds = 0;
-  nn::Graph model;                 // the pruned model as exported (masked; channels not removed)
-  ShrinkSummary shrink;            // channel pattern: what shrink_pruned removes
+  nn::Graph model;       // the pruned model as exported (masked; channels not removed)
+  ShrinkSummary shrink;  // channel pattern: what shrink_pruned removes
 };
 // 2:4 (or any N:M / block pattern): pruned gradually over the first fine-tuning epoch, then
 // fine-tuned. "unstructured" at `sparsity`: as o.unstructured says (by default global, cubic
@@ -91,7 +92,7 @@ PruningRow run_pruning(const Baseline& base, const nn::TrainTest& data, const st
                        double sparsity = -1);
 
 struct DistillationRow {
-  std::string setting;             // "student alone", "KD T=4 alpha=0.7", ...
+  std::string setting;  // "student alone", "KD T=4 alpha=0.7", ...
   double top1 = 0;
   double seconds = 0;
   std::vector<double> epoch_losses;  // the component's total extra loss per epoch
@@ -100,7 +101,8 @@ struct DistillationRow {
 };
 // The teacher (cnn_wide) trained teacher_epochs; then the student (cnn_half) alone and with
 // logit KD, intermediate-layer KD and self-distillation, each distill_epochs, same seed.
-std::vector<DistillationRow> run_distillation(const std::string& source_dir, const nn::TrainTest& data,
-                                              const ExperimentOptions& o, double* teacher_top1 = nullptr);
+std::vector<DistillationRow> run_distillation(const std::string& source_dir,
+                                              const nn::TrainTest& data, const ExperimentOptions& o,
+                                              double* teacher_top1 = nullptr);
 
 }  // namespace tamp::examples

@@ -23,7 +23,8 @@ std::shared_ptr<nn::Layer> make_mlp(Generator& rng) {
 }
 
 std::shared_ptr<nn::Layer> make_cnn(Generator& rng) {
-  auto relu_pool = std::make_shared<nn::Lambda>([](const Variable& x) { return nn::max_pool2d(nn::relu(x), 2); });
+  auto relu_pool = std::make_shared<nn::Lambda>(
+      [](const Variable& x) { return nn::max_pool2d(nn::relu(x), 2); });
   return std::make_shared<nn::Sequential>(LayerList{
       std::make_shared<nn::Conv2d>(1, 32, 3, nn::Conv2dOptions{}, rng), relu_pool,
       std::make_shared<nn::Conv2d>(32, 64, 3, nn::Conv2dOptions{}, rng), relu_pool,
@@ -40,7 +41,8 @@ Variable transpose(const Variable& x, std::vector<int64_t> perm) {
 class EncoderLayer : public nn::Layer {
  public:
   EncoderLayer(int64_t d_model, int64_t heads, int64_t d_ff, Generator& rng)
-      : heads_(heads), d_head_(d_model / heads),
+      : heads_(heads),
+        d_head_(d_model / heads),
         scale_(Tensor::scalar(1.0 / std::sqrt(static_cast<double>(d_model / heads)))) {
     q_ = register_module("q", std::make_shared<nn::Linear>(d_model, d_model, true, rng));
     k_ = register_module("k", std::make_shared<nn::Linear>(d_model, d_model, true, rng));
@@ -58,7 +60,8 @@ class EncoderLayer : public nn::Layer {
       return transpose(nn::reshape(t, {b, s, heads_, d_head_}), {0, 2, 1, 3});
     };
     Variable qh = split(q_->forward(x)), kh = split(k_->forward(x)), vh = split(v_->forward(x));
-    Variable scores = apply1("Mul", {apply1("MatMul", {qh, transpose(kh, {0, 1, 3, 2})}), Variable(scale_)});
+    Variable scores =
+        apply1("Mul", {apply1("MatMul", {qh, transpose(kh, {0, 1, 3, 2})}), Variable(scale_)});
     Variable attn = apply1("MatMul", {nn::softmax(scores, -1), vh});  // (B, H, S, Dh)
     attn = nn::reshape(transpose(attn, {0, 2, 1, 3}), {b, s, heads_ * d_head_});
     Variable h = norm1_->forward(apply1("Add", {x, proj_->forward(attn)}));
@@ -91,7 +94,8 @@ class Transformer : public nn::Layer {
   Variable forward(const Variable& x) override {  // (B, 64, 16)
     Variable h = apply1("Add", {embed_->forward(x), pos_});
     for (auto& layer : layers_) h = layer->forward(h);
-    return head_->forward(apply1("ReduceMean", {h}, {{"axes", std::vector<int64_t>{1}}, {"keepdims", int64_t{0}}}));
+    return head_->forward(
+        apply1("ReduceMean", {h}, {{"axes", std::vector<int64_t>{1}}, {"keepdims", int64_t{0}}}));
   }
 
  private:

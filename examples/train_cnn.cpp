@@ -6,14 +6,14 @@
 
 #include <tamp/autograd/threads.h>
 #include <tamp/io/idx.h>
+#include <tamp/nn/adam.h>
 #include <tamp/nn/data_loader.h>
 #include <tamp/nn/loss.h>
 #include <tamp/nn/lr_schedule.h>
 #include <tamp/nn/metrics.h>
-#include <tamp/nn/adam.h>
 
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <CLI/CLI.hpp>
 
 #include <chrono>
 #include <cmath>
@@ -46,7 +46,8 @@ double test_accuracy(nn::Layer& model, const std::shared_ptr<const nn::Dataset>&
   NoGradGuard no_grad;
   nn::DataLoader loader(test, {.batch_size = 500, .shuffle = false});
   int64_t hits = 0;
-  for (const nn::Batch& b : loader) hits += nn::count_correct(model.forward(Variable(b.x)).value(), b.y);
+  for (const nn::Batch& b : loader)
+    hits += nn::count_correct(model.forward(Variable(b.x)).value(), b.y);
   model.train();
   return static_cast<double>(hits) / test->size();
 }
@@ -85,15 +86,18 @@ int main(int argc, char** argv) {
       nn::RunningMean loss_mean;
       for (const nn::Batch& b : loader) {
         schedule.apply(optimizer, step++);
-        Variable loss = nn::cross_entropy(model->forward(Variable(b.x)), Variable(b.y), {.label_smoothing = smoothing});
+        Variable loss = nn::cross_entropy(model->forward(Variable(b.x)), Variable(b.y),
+                                          {.label_smoothing = smoothing});
         loss.backward();
         optimizer.step();
         optimizer.zero_grad();
         loss_mean.add(loss.value().item(), b.x.dim(0));
       }
-      const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-      fmt::print("epoch {}: train loss {:.4f}, test accuracy {:.2f} %, {:.0f} samples/s\n", epoch + 1,
-                 loss_mean.mean(), 100 * test_accuracy(*model, data.test), data.train->size() / secs);
+      const double secs =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      fmt::print("epoch {}: train loss {:.4f}, test accuracy {:.2f} %, {:.0f} samples/s\n",
+                 epoch + 1, loss_mean.mean(), 100 * test_accuracy(*model, data.test),
+                 data.train->size() / secs);
     }
   } catch (const Error& e) {
     fmt::print(stderr, "train_cnn: {}\n", e.what());

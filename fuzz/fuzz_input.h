@@ -19,7 +19,8 @@ struct RemovedAtExit {
 
 inline std::string write_input_file(const uint8_t* data, size_t size, const std::string& suffix) {
   static const RemovedAtExit file{
-      (std::filesystem::temp_directory_path() / ("tamp_fuzz_" + std::to_string(getpid()) + suffix)).string()};
+      (std::filesystem::temp_directory_path() / ("tamp_fuzz_" + std::to_string(getpid()) + suffix))
+          .string()};
   const std::string& path = file.path;
   std::FILE* f = std::fopen(path.c_str(), "wb");
   if (!f) std::abort();  // the fuzzer's own environment is broken, not the reader

@@ -13,7 +13,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   try {
     const auto ds = io::hdf5_dataset(fuzz::write_input_file(data, size, ".h5"));
     if (ds->x().dim(0) != ds->y().dim(0)) std::abort();
-  } catch (const Error&) {
-  }
+  } catch (const Error&) {}
   return 0;
 }

@@ -19,7 +19,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (compress_here) {
     // A gzip stream: deflate with a gzip wrapper (windowBits 15 + 16).
     z_stream zs{};
-    if (deflateInit2(&zs, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) std::abort();
+    if (deflateInit2(&zs, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) !=
+        Z_OK)
+      std::abort();
     gz.resize(deflateBound(&zs, size) + 32);
     zs.next_in = const_cast<Bytef*>(data);
     zs.avail_in = static_cast<uInt>(size);
@@ -32,9 +34,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     size = gz.size();
   }
   try {
-    const Tensor t = io::read_idx(fuzz::write_input_file(data, size, compress_here ? ".idx.gz" : ".idx"));
+    const Tensor t =
+        io::read_idx(fuzz::write_input_file(data, size, compress_here ? ".idx.gz" : ".idx"));
     if (t.numel() > 0 && t.raw_data() == nullptr) std::abort();
-  } catch (const Error&) {
-  }
+  } catch (const Error&) {}
   return 0;
 }

@@ -24,9 +24,12 @@ Tensor make_input(const nn::ValueInfo& info) {
     if constexpr (std::is_arithmetic_v<T>) {
       T* p = t.data<T>();
       for (int64_t i = 0; i < t.numel(); ++i) {
-        if constexpr (std::is_floating_point_v<T>) p[i] = static_cast<T>((i * 7 % 11) - 5) * T(0.25);
-        else if constexpr (std::is_same_v<T, bool>) p[i] = (i % 3) == 0;
-        else p[i] = static_cast<T>(i % 3);
+        if constexpr (std::is_floating_point_v<T>)
+          p[i] = static_cast<T>((i * 7 % 11) - 5) * T(0.25);
+        else if constexpr (std::is_same_v<T, bool>)
+          p[i] = (i % 3) == 0;
+        else
+          p[i] = static_cast<T>(i % 3);
       }
     }
   });

@@ -15,7 +15,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const std::string text(reinterpret_cast<const char*>(data), size);
     if (parse_recipe(text, r.base_dir, "again").hash != r.hash) std::abort();
     (void)fit_options(r);
-  } catch (const Error&) {
-  }
+  } catch (const Error&) {}
   return 0;
 }

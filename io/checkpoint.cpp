@@ -52,7 +52,8 @@ std::string read_string_attr(const H5::H5Object& obj, const std::string& name) {
   return value;
 }
 
-void write_ints_attr(H5::H5Object& obj, const std::string& name, const std::vector<int64_t>& values) {
+void write_ints_attr(H5::H5Object& obj, const std::string& name,
+                     const std::vector<int64_t>& values) {
   const hsize_t n = values.size();
   H5::Attribute a = obj.createAttribute(name, H5::PredType::STD_I64LE, H5::DataSpace(1, &n));
   a.write(H5::PredType::NATIVE_INT64, values.data());
@@ -63,7 +64,8 @@ std::vector<int64_t> read_ints_attr(const H5::H5Object& obj, const std::string& 
   H5::Attribute a = obj.openAttribute(name);
   TAMP_CHECK(a.getTypeClass() == H5T_INTEGER, "attribute '{}' is not an integer array", name);
   H5::DataSpace space = a.getSpace();
-  TAMP_CHECK(space.isSimple() && space.getSimpleExtentNdims() == 1, "attribute '{}' is not one-dimensional", name);
+  TAMP_CHECK(space.isSimple() && space.getSimpleExtentNdims() == 1,
+             "attribute '{}' is not one-dimensional", name);
   const hssize_t n = space.getSimpleExtentNpoints();
   TAMP_CHECK(n >= 1 && n <= kMaxRank + 1, "attribute '{}' has {} values", name, n);
   std::vector<int64_t> values(static_cast<size_t>(n));
@@ -104,7 +106,8 @@ void write_file(const Checkpoint& c, const std::string& path) {
   file.close();
 }
 
-Tensor read_entry(const H5::H5File& file, const std::string& ds_name, uint64_t file_bytes, std::string& name) {
+Tensor read_entry(const H5::H5File& file, const std::string& ds_name, uint64_t file_bytes,
+                  std::string& name) {
   H5::DataSet ds = file.openDataSet(ds_name);
   name = read_string_attr(ds, "name");
   const DType dtype = dtype_from_name(read_string_attr(ds, "dtype"));
@@ -117,13 +120,14 @@ Tensor read_entry(const H5::H5File& file, const std::string& ds_name, uint64_t f
   TAMP_CHECK(ds.getTypeClass() == H5T_INTEGER && ds.getDataType().getSize() == 1,
              "entry '{}' is not stored as bytes", name);
   H5::DataSpace space = ds.getSpace();
-  TAMP_CHECK(space.isSimple() && space.getSimpleExtentNdims() == 1, "entry '{}' is not one-dimensional", name);
+  TAMP_CHECK(space.isSimple() && space.getSimpleExtentNdims() == 1,
+             "entry '{}' is not one-dimensional", name);
   hsize_t n = 0;
   space.getSimpleExtentDims(&n);
   const uint64_t want = static_cast<uint64_t>(numel) * size_of(dtype);
   TAMP_CHECK(numel <= static_cast<int64_t>(file_bytes) && want == n,
-             "entry '{}' ({} {}) should hold {} bytes but holds {}", name, dtype_name(dtype), to_string(shape), want,
-             static_cast<uint64_t>(n));
+             "entry '{}' ({} {}) should hold {} bytes but holds {}", name, dtype_name(dtype),
+             to_string(shape), want, static_cast<uint64_t>(n));
   TAMP_CHECK(n <= file_bytes, "entry '{}' declares {} bytes, more than the file's {}", name,
              static_cast<uint64_t>(n), file_bytes);
   Tensor t = Tensor::empty(shape, dtype);
@@ -138,17 +142,20 @@ detail::NamedTensors read_hdf5(const std::string& path, uint64_t file_bytes) {
   std::string where = "the file header";
   try {
     if (!H5::H5File::isHdf5(path)) {
-      throw Error(fmt::format("checkpoint '{}' is not an HDF5 file", path), ErrorKind::kInvalidInput);
+      throw Error(fmt::format("checkpoint '{}' is not an HDF5 file", path),
+                  ErrorKind::kInvalidInput);
     }
     H5::H5File file(path, H5F_ACC_RDONLY);
     TAMP_WITH_CONTEXT(fmt::format("checkpoint '{}'", path), {
       const std::string format = file.attrExists("format") ? read_string_attr(file, "format") : "";
-      TAMP_CHECK(format == kFormat, "not a tamp checkpoint (format attribute '{}', expected '{}')", format, kFormat);
+      TAMP_CHECK(format == kFormat, "not a tamp checkpoint (format attribute '{}', expected '{}')",
+                 format, kFormat);
       const auto version = read_ints_attr(file, "version");
-      TAMP_CHECK(version.size() == 1 && version[0] == kVersion, "checkpoint version {} is not {}", version[0],
-                 kVersion);
+      TAMP_CHECK(version.size() == 1 && version[0] == kVersion, "checkpoint version {} is not {}",
+                 version[0], kVersion);
       const hsize_t count = file.getNumObjs();
-      TAMP_CHECK(count <= static_cast<hsize_t>(kMaxEntries), "{} entries is more than a checkpoint holds", count);
+      TAMP_CHECK(count <= static_cast<hsize_t>(kMaxEntries),
+                 "{} entries is more than a checkpoint holds", count);
       for (hsize_t i = 0; i < count; ++i) {
         const std::string ds_name = file.getObjnameByIdx(i);
         where = fmt::format("dataset '{}'", ds_name);
@@ -159,8 +166,8 @@ detail::NamedTensors read_hdf5(const std::string& path, uint64_t file_bytes) {
       }
     });
   } catch (const H5::Exception& e) {
-    throw Error(fmt::format("checkpoint '{}' cannot be read at {}: {} ({}); the file is damaged", path, where,
-                            e.getDetailMsg(), e.getFuncName()),
+    throw Error(fmt::format("checkpoint '{}' cannot be read at {}: {} ({}); the file is damaged",
+                            path, where, e.getDetailMsg(), e.getFuncName()),
                 ErrorKind::kInvalidInput);
   }
   return tensors;
@@ -170,20 +177,22 @@ detail::NamedTensors read_hdf5(const std::string& path, uint64_t file_bytes) {
 
 const Tensor& Checkpoint::at(const std::string& name) const {
   auto it = tensors.find(name);
-  if (it == tensors.end()) throw Error(fmt::format("the checkpoint has no entry '{}'", name), ErrorKind::kInvalidInput);
+  if (it == tensors.end())
+    throw Error(fmt::format("the checkpoint has no entry '{}'", name), ErrorKind::kInvalidInput);
   return it->second;
 }
 
 std::map<std::string, Tensor> Checkpoint::group(const std::string& prefix) const {
   std::map<std::string, Tensor> out;
-  for (auto it = tensors.lower_bound(prefix); it != tensors.end() && it->first.compare(0, prefix.size(), prefix) == 0;
-       ++it) {
+  for (auto it = tensors.lower_bound(prefix);
+       it != tensors.end() && it->first.compare(0, prefix.size(), prefix) == 0; ++it) {
     out[it->first.substr(prefix.size())] = it->second;
   }
   return out;
 }
 
-void Checkpoint::set_group(const std::string& prefix, const std::map<std::string, Tensor>& entries) {
+void Checkpoint::set_group(const std::string& prefix,
+                           const std::map<std::string, Tensor>& entries) {
   for (const auto& [k, t] : entries) tensors[prefix + k] = t;
 }
 
@@ -195,7 +204,8 @@ void Checkpoint::set_string(const std::string& name, const std::string& value) {
 
 std::string Checkpoint::string(const std::string& name) const {
   const Tensor& t = at(name);
-  TAMP_CHECK(t.dtype() == DType::kUInt8 && t.shape().size() == 1, "checkpoint entry '{}' is not a string", name);
+  TAMP_CHECK(t.dtype() == DType::kUInt8 && t.shape().size() == 1,
+             "checkpoint entry '{}' is not a string", name);
   return std::string(static_cast<const char*>(t.raw_data()), static_cast<size_t>(t.numel()));
 }
 
@@ -211,7 +221,8 @@ void save_checkpoint(const Checkpoint& checkpoint, const std::string& path) {
     fsync_path(tmp, false);
   } catch (const H5::Exception& e) {
     std::remove(tmp.c_str());
-    throw Error(fmt::format("cannot write checkpoint '{}': {} ({})", path, e.getDetailMsg(), e.getFuncName()),
+    throw Error(fmt::format("cannot write checkpoint '{}': {} ({})", path, e.getDetailMsg(),
+                            e.getFuncName()),
                 ErrorKind::kIo);
   } catch (...) {
     std::remove(tmp.c_str());
@@ -221,7 +232,8 @@ void save_checkpoint(const Checkpoint& checkpoint, const std::string& path) {
   std::filesystem::rename(tmp, path, ec);
   if (ec) {
     std::remove(tmp.c_str());
-    throw Error(fmt::format("cannot rename '{}' to '{}': {}", tmp, path, ec.message()), ErrorKind::kIo);
+    throw Error(fmt::format("cannot rename '{}' to '{}': {}", tmp, path, ec.message()),
+                ErrorKind::kIo);
   }
   const auto dir = std::filesystem::path(path).parent_path();
   fsync_path(dir.empty() ? "." : dir.string(), true);
@@ -237,7 +249,8 @@ Checkpoint load_checkpoint(const std::string& path) {
   Checkpoint c;
   // The reader holds the tensors (at most the file's bytes) and writes them out: twice the
   // file plus a GiB for libhdf5 is plenty.
-  c.tensors = detail::read_isolated([&] { return read_hdf5(path, file_bytes); }, fmt::format("checkpoint '{}'", path),
+  c.tensors = detail::read_isolated([&] { return read_hdf5(path, file_bytes); },
+                                    fmt::format("checkpoint '{}'", path),
                                     2 * file_bytes + (uint64_t{1} << 30));
   return c;
 }

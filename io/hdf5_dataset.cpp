@@ -1,5 +1,5 @@
-#include <tamp/io/hdf5_dataset.h>
 #include <tamp/io/detail/isolated_read.h>
+#include <tamp/io/hdf5_dataset.h>
 
 #include <H5Cpp.h>
 
@@ -19,15 +19,16 @@ constexpr uint64_t kMaxCompression = 4096;
 
 // The bytes a dataset stores against what its shape needs, before anything is allocated:
 // contiguous and compact data is stored raw, so less than the raw size is a damaged file.
-void check_storage(const H5::DataSet& ds, const std::string& path, const std::string& name, int64_t count,
-                   uint64_t file_bytes) {
+void check_storage(const H5::DataSet& ds, const std::string& path, const std::string& name,
+                   int64_t count, uint64_t file_bytes) {
   const uint64_t need = static_cast<uint64_t>(count) * ds.getDataType().getSize();
   const uint64_t stored = ds.getStorageSize();
   const bool chunked = ds.getCreatePlist().getLayout() == H5D_CHUNKED;
   if (stored < (chunked ? need / kMaxCompression : need) || (chunked && stored > file_bytes)) {
-    throw Error(fmt::format("HDF5 file '{}': dataset '{}' stores {} bytes for {} elements that need {} raw ({}): "
-                            "the file is damaged or the dataset was never fully written",
-                            path, name, stored, count, need, chunked ? "chunked" : "not compressed"));
+    throw Error(fmt::format(
+        "HDF5 file '{}': dataset '{}' stores {} bytes for {} elements that need {} raw ({}): "
+        "the file is damaged or the dataset was never fully written",
+        path, name, stored, count, need, chunked ? "chunked" : "not compressed"));
   }
 }
 
@@ -37,42 +38,58 @@ std::pair<DType, H5::PredType> memory_type(const H5::DataSet& ds) {
   const H5::IntType stored = ds.getIntType();
   const bool is_signed = stored.getSign() != H5T_SGN_NONE;
   switch (stored.getSize()) {
-    case 1: return is_signed ? std::pair{DType::kInt8, H5::PredType::NATIVE_INT8} : std::pair{DType::kUInt8, H5::PredType::NATIVE_UINT8};
-    case 2: return is_signed ? std::pair{DType::kInt16, H5::PredType::NATIVE_INT16} : std::pair{DType::kUInt16, H5::PredType::NATIVE_UINT16};
-    case 4: return is_signed ? std::pair{DType::kInt32, H5::PredType::NATIVE_INT32} : std::pair{DType::kUInt32, H5::PredType::NATIVE_UINT32};
-    default: return is_signed ? std::pair{DType::kInt64, H5::PredType::NATIVE_INT64} : std::pair{DType::kUInt64, H5::PredType::NATIVE_UINT64};
+    case 1:
+      return is_signed ? std::pair{DType::kInt8, H5::PredType::NATIVE_INT8}
+                       : std::pair{DType::kUInt8, H5::PredType::NATIVE_UINT8};
+    case 2:
+      return is_signed ? std::pair{DType::kInt16, H5::PredType::NATIVE_INT16}
+                       : std::pair{DType::kUInt16, H5::PredType::NATIVE_UINT16};
+    case 4:
+      return is_signed ? std::pair{DType::kInt32, H5::PredType::NATIVE_INT32}
+                       : std::pair{DType::kUInt32, H5::PredType::NATIVE_UINT32};
+    default:
+      return is_signed ? std::pair{DType::kInt64, H5::PredType::NATIVE_INT64}
+                       : std::pair{DType::kUInt64, H5::PredType::NATIVE_UINT64};
   }
 }
 
-Tensor read_numeric(const H5::H5File& file, const std::string& path, const std::string& name, bool labels,
-                    uint64_t file_bytes) {
+Tensor read_numeric(const H5::H5File& file, const std::string& path, const std::string& name,
+                    bool labels, uint64_t file_bytes) {
   if (!file.nameExists(name)) {
-    throw Error(fmt::format("HDF5 file '{}' has no dataset '{}'", path, name), ErrorKind::kInvalidInput);
+    throw Error(fmt::format("HDF5 file '{}' has no dataset '{}'", path, name),
+                ErrorKind::kInvalidInput);
   }
   H5::DataSet ds = file.openDataSet(name);
   const H5T_class_t cls = ds.getTypeClass();
   if (cls != H5T_INTEGER && cls != H5T_FLOAT) {
-    throw Error(fmt::format("HDF5 file '{}': dataset '{}' is not numeric (integer or float)", path, name));
+    throw Error(
+        fmt::format("HDF5 file '{}': dataset '{}' is not numeric (integer or float)", path, name));
   }
   H5::DataSpace space = ds.getSpace();
-  if (!space.isSimple()) throw Error(fmt::format("HDF5 file '{}': dataset '{}' has no simple shape", path, name));
+  if (!space.isSimple())
+    throw Error(fmt::format("HDF5 file '{}': dataset '{}' has no simple shape", path, name));
   const int rank = space.getSimpleExtentNdims();
   if (rank < 1) {
-    throw Error(fmt::format("HDF5 file '{}': dataset '{}' has rank {}, expected >= 1 (examples first)", path, name, rank));
+    throw Error(
+        fmt::format("HDF5 file '{}': dataset '{}' has rank {}, expected >= 1 (examples first)",
+                    path, name, rank));
   }
   std::vector<hsize_t> dims(static_cast<size_t>(rank));
   space.getSimpleExtentDims(dims.data());
   Shape shape(dims.begin(), dims.end());
   int64_t count = 0;
-  TAMP_WITH_CONTEXT(fmt::format("HDF5 file '{}', dataset '{}'", path, name), count = checked_numel(shape));
+  TAMP_WITH_CONTEXT(fmt::format("HDF5 file '{}', dataset '{}'", path, name),
+                    count = checked_numel(shape));
   if (count > kMaxElements) {
-    throw Error(fmt::format("HDF5 file '{}': dataset '{}' declares {} elements ({}), more than tamp loads ({})",
-                            path, name, count, to_string(shape), kMaxElements));
+    throw Error(fmt::format(
+        "HDF5 file '{}': dataset '{}' declares {} elements ({}), more than tamp loads ({})", path,
+        name, count, to_string(shape), kMaxElements));
   }
   check_storage(ds, path, name, count, file_bytes);
   // Integer labels are int64, as cross-entropy wants them.
-  const auto [dtype, h5type] = labels && cls == H5T_INTEGER ? std::pair{DType::kInt64, H5::PredType::NATIVE_INT64}
-                                                            : memory_type(ds);
+  const auto [dtype, h5type] = labels && cls == H5T_INTEGER
+                                   ? std::pair{DType::kInt64, H5::PredType::NATIVE_INT64}
+                                   : memory_type(ds);
   Tensor t = Tensor::empty(shape, dtype);
   if (count > 0) ds.read(t.raw_data(), h5type);
   return t;
@@ -94,7 +111,8 @@ std::shared_ptr<nn::TensorDataset> hdf5_dataset(const std::string& path, const s
           return detail::NamedTensors{{"x", read_numeric(file, path, x_name, false, file_bytes)},
                                       {"y", read_numeric(file, path, y_name, true, file_bytes)}};
         } catch (const H5::Exception& e) {
-          throw Error(fmt::format("HDF5 file '{}' cannot be read: {} ({})", path, e.getDetailMsg(), e.getFuncName()),
+          throw Error(fmt::format("HDF5 file '{}' cannot be read: {} ({})", path, e.getDetailMsg(),
+                                  e.getFuncName()),
                       ErrorKind::kIo);
         }
       },
@@ -105,8 +123,8 @@ std::shared_ptr<nn::TensorDataset> hdf5_dataset(const std::string& path, const s
   Tensor& x = read.at("x");
   Tensor& y = read.at("y");
   if (x.dim(0) != y.dim(0)) {
-    throw Error(fmt::format("HDF5 file '{}': '{}' holds {} examples but '{}' holds {}", path, x_name, x.dim(0), y_name,
-                            y.dim(0)));
+    throw Error(fmt::format("HDF5 file '{}': '{}' holds {} examples but '{}' holds {}", path,
+                            x_name, x.dim(0), y_name, y.dim(0)));
   }
   return std::make_shared<nn::TensorDataset>(std::move(x), std::move(y));
 }

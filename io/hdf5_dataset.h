@@ -1,8 +1,8 @@
 // An in-memory dataset from an HDF5 file holding two datasets of the same length: inputs
 // (default "x") and targets (default "y").
 //
-//   auto train = io::hdf5_dataset("train.h5");     // x: float32 or its integer type; y: int64 or float32
-//   nn::DataLoader loader(train, {.batch_size = 64});
+//   auto train = io::hdf5_dataset("train.h5");     // x: float32 or its integer type; y: int64 or
+//   float32 nn::DataLoader loader(train, {.batch_size = 64});
 #pragma once
 
 #include <tamp/nn/dataset.h>
@@ -18,7 +18,8 @@ namespace tamp::io {
 // labels), as float32 otherwise. Errors
 // (kIo / kInvalidInput) name the file and the dataset: a missing file or dataset, a
 // non-numeric type, rank 0, lengths that differ.
-std::shared_ptr<nn::TensorDataset> hdf5_dataset(const std::string& path, const std::string& x_name = "x",
+std::shared_ptr<nn::TensorDataset> hdf5_dataset(const std::string& path,
+                                                const std::string& x_name = "x",
                                                 const std::string& y_name = "y");
 
 }  // namespace tamp::io

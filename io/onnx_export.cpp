@@ -23,14 +23,16 @@ std::string node_label(const nn::Node& n, size_t index) {
 }
 
 void check_domain(const nn::Node& n, size_t index) {
-  static const std::set<std::string> kStandard = {"", "ai.onnx", "ai.onnx.ml", "ai.onnx.preview.training",
-                                                  "com.microsoft"};
+  static const std::set<std::string> kStandard = {"", "ai.onnx", "ai.onnx.ml",
+                                                  "ai.onnx.preview.training", "com.microsoft"};
   if (n.domain == kTampDomain) {
     throw Error(fmt::format("{} is in domain 'tamp', which only tamp runs", node_label(n, index)),
-                ErrorKind::kUnsupported, "lower tamp's training ops to standard ONNX before export");
+                ErrorKind::kUnsupported,
+                "lower tamp's training ops to standard ONNX before export");
   }
   if (!kStandard.count(n.domain)) {
-    throw Error(fmt::format("{} is in domain '{}', which ONNX runtimes do not know", node_label(n, index), n.domain),
+    throw Error(fmt::format("{} is in domain '{}', which ONNX runtimes do not know",
+                            node_label(n, index), n.domain),
                 ErrorKind::kUnsupported);
   }
 }
@@ -75,8 +77,10 @@ void value_info_to_proto(const nn::ValueInfo& info, onnx::ValueInfoProto& v) {
   auto* shape = tt->mutable_shape();
   for (const nn::Dim& d : info.shape) {
     auto* dim = shape->add_dim();
-    if (d.known()) dim->set_dim_value(d.value);
-    else if (!d.symbol.empty()) dim->set_dim_param(d.symbol);
+    if (d.known())
+      dim->set_dim_value(d.value);
+    else if (!d.symbol.empty())
+      dim->set_dim_param(d.symbol);
   }
 }
 
@@ -92,7 +96,8 @@ onnx::ModelProto model_from_graph(const nn::Graph& g, const ExportOptions& optio
     p->set_value(v);
   }
   for (const auto& [domain, version] : g.opsets) {
-    if (domain == kTampDomain && !options.keep_training_ops) continue;  // no tamp node survives check_domain
+    if (domain == kTampDomain && !options.keep_training_ops)
+      continue;  // no tamp node survives check_domain
     auto* op = m.add_opset_import();
     op->set_domain(domain);
     op->set_version(version);
@@ -125,7 +130,8 @@ onnx::ModelProto model_from_graph(const nn::Graph& g, const ExportOptions& optio
     for (const auto& in : n.inputs) p->add_input(in);
     for (const auto& out : n.outputs) p->add_output(out);
     for (const auto& [name, value] : n.attrs->values()) {
-      TAMP_WITH_CONTEXT(node_label(n, i), attribute_to_proto(name, value, *p->add_attribute(), options));
+      TAMP_WITH_CONTEXT(node_label(n, i),
+                        attribute_to_proto(name, value, *p->add_attribute(), options));
     }
   }
   return m;
@@ -136,7 +142,8 @@ onnx::ModelProto model_from_graph(const nn::Graph& g, const ExportOptions& optio
 void fill_missing_io_shapes(onnx::ModelProto& m) {
   auto has_shape = [](const onnx::ValueInfoProto& v) { return v.type().tensor_type().has_shape(); };
   for (const auto& v : m.graph().input()) {
-    TAMP_CHECK(has_shape(v), "graph input '{}' has no declared shape, which ONNX requires", v.name());
+    TAMP_CHECK(has_shape(v), "graph input '{}' has no declared shape, which ONNX requires",
+               v.name());
   }
   const auto& outputs = m.graph().output();
   if (std::all_of(outputs.begin(), outputs.end(), has_shape)) return;
@@ -144,16 +151,19 @@ void fill_missing_io_shapes(onnx::ModelProto& m) {
   try {
     onnx::shape_inference::InferShapes(inferred);
   } catch (const std::exception& e) {
-    throw Error(fmt::format("a graph output has no declared shape and onnx's shape inference failed: {}", e.what()));
+    throw Error(fmt::format(
+        "a graph output has no declared shape and onnx's shape inference failed: {}", e.what()));
   }
   std::map<std::string, const onnx::TypeProto*> types;
   for (const auto& v : inferred.graph().value_info()) types[v.name()] = &v.type();
-  for (const auto& v : inferred.graph().output()) if (has_shape(v)) types[v.name()] = &v.type();
+  for (const auto& v : inferred.graph().output())
+    if (has_shape(v)) types[v.name()] = &v.type();
   for (auto& v : *m.mutable_graph()->mutable_output()) {
     if (has_shape(v)) continue;
     auto it = types.find(v.name());
     TAMP_CHECK(it != types.end() && it->second->tensor_type().has_shape(),
-               "graph output '{}' has no declared shape and onnx's shape inference finds none; ONNX requires one",
+               "graph output '{}' has no declared shape and onnx's shape inference finds none; "
+               "ONNX requires one",
                v.name());
     *v.mutable_type()->mutable_tensor_type()->mutable_shape() = it->second->tensor_type().shape();
   }
@@ -189,12 +199,14 @@ std::string serialize_onnx_graph(const nn::Graph& graph, const ExportOptions& op
   return bytes;
 }
 
-void save_onnx_graph(const nn::Graph& graph, const std::string& path, const ExportOptions& options) {
+void save_onnx_graph(const nn::Graph& graph, const std::string& path,
+                     const ExportOptions& options) {
   TAMP_WITH_CONTEXT(fmt::format("saving '{}'", path),
                     detail::write_file_atomically(path, serialize_onnx_graph(graph, options)));
 }
 
-void save_onnx(const nn::GraphModule& module, const std::string& path, const ExportOptions& options) {
+void save_onnx(const nn::GraphModule& module, const std::string& path,
+               const ExportOptions& options) {
   save_onnx_graph(module.export_graph(), path, options);
 }
 

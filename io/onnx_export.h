@@ -25,8 +25,10 @@ struct ExportOptions {
   bool keep_training_ops = false;
 };
 
-void save_onnx_graph(const nn::Graph& graph, const std::string& path, const ExportOptions& options = {});
-void save_onnx(const nn::GraphModule& module, const std::string& path, const ExportOptions& options = {});
+void save_onnx_graph(const nn::Graph& graph, const std::string& path,
+                     const ExportOptions& options = {});
+void save_onnx(const nn::GraphModule& module, const std::string& path,
+               const ExportOptions& options = {});
 // The serialized ModelProto (checked like save_onnx_graph).
 std::string serialize_onnx_graph(const nn::Graph& graph, const ExportOptions& options = {});
 

@@ -24,22 +24,31 @@ std::string node_label(const onnx::NodeProto& n, int index) {
 AttributeValue attribute_from_proto(const AttributeProto& a, const std::string& model_dir) {
   TAMP_CHECK(a.ref_attr_name().empty(), "attribute '{}' refers to a function attribute", a.name());
   switch (a.type()) {
-    case AttributeProto::INT: return a.i();
-    case AttributeProto::FLOAT: return a.f();
-    case AttributeProto::STRING: return a.s();
-    case AttributeProto::INTS: return std::vector<int64_t>(a.ints().begin(), a.ints().end());
-    case AttributeProto::FLOATS: return std::vector<float>(a.floats().begin(), a.floats().end());
-    case AttributeProto::STRINGS: return std::vector<std::string>(a.strings().begin(), a.strings().end());
+    case AttributeProto::INT:
+      return a.i();
+    case AttributeProto::FLOAT:
+      return a.f();
+    case AttributeProto::STRING:
+      return a.s();
+    case AttributeProto::INTS:
+      return std::vector<int64_t>(a.ints().begin(), a.ints().end());
+    case AttributeProto::FLOATS:
+      return std::vector<float>(a.floats().begin(), a.floats().end());
+    case AttributeProto::STRINGS:
+      return std::vector<std::string>(a.strings().begin(), a.strings().end());
     case AttributeProto::TENSOR: {
       Tensor t;
-      TAMP_WITH_CONTEXT(fmt::format("attribute '{}'", a.name()), t = detail::tensor_from_proto(a.t(), model_dir));
+      TAMP_WITH_CONTEXT(fmt::format("attribute '{}'", a.name()),
+                        t = detail::tensor_from_proto(a.t(), model_dir));
       return t;
     }
     case AttributeProto::GRAPH:
     case AttributeProto::GRAPHS:
-      throw Error(fmt::format("attribute '{}' holds a subgraph; control flow (If, Loop, Scan) is not supported",
-                              a.name()),
-                  ErrorKind::kUnsupported);
+      throw Error(
+          fmt::format(
+              "attribute '{}' holds a subgraph; control flow (If, Loop, Scan) is not supported",
+              a.name()),
+          ErrorKind::kUnsupported);
     case AttributeProto::TENSORS:
     case AttributeProto::SPARSE_TENSOR:
     case AttributeProto::SPARSE_TENSORS:
@@ -49,7 +58,8 @@ AttributeValue attribute_from_proto(const AttributeProto& a, const std::string& 
                               AttributeProto::AttributeType_Name(a.type())),
                   ErrorKind::kUnsupported);
     default:
-      throw Error(fmt::format("attribute '{}' has no valid type ({})", a.name(), static_cast<int>(a.type())));
+      throw Error(fmt::format("attribute '{}' has no valid type ({})", a.name(),
+                              static_cast<int>(a.type())));
   }
 }
 
@@ -69,8 +79,8 @@ nn::ValueInfo value_info_from_proto(const onnx::ValueInfoProto& v, const char* w
     info.dtype = detail::dtype_from_onnx(tt.elem_type());
     info.has_shape = tt.has_shape();
     const auto& dims = tt.shape().dim();
-    TAMP_CHECK(dims.size() <= detail::kMaxRank, "{} dims, more than the {} tamp accepts", dims.size(),
-               detail::kMaxRank);
+    TAMP_CHECK(dims.size() <= detail::kMaxRank, "{} dims, more than the {} tamp accepts",
+               dims.size(), detail::kMaxRank);
     for (const auto& d : dims) {
       if (d.has_dim_value()) {
         TAMP_CHECK(d.dim_value() >= 0, "negative dim {}", d.dim_value());
@@ -88,21 +98,23 @@ std::map<std::string, int64_t> read_opsets(const onnx::ModelProto& m) {
   TAMP_CHECK(m.opset_import_size() > 0, "the model has no opset import");
   for (const auto& op : m.opset_import()) {
     const std::string domain = canonical(op.domain());
-    TAMP_CHECK(opsets.emplace(domain, op.version()).second, "the opset of domain '{}' is imported twice",
-               domain.empty() ? "ai.onnx" : domain);
+    TAMP_CHECK(opsets.emplace(domain, op.version()).second,
+               "the opset of domain '{}' is imported twice", domain.empty() ? "ai.onnx" : domain);
     // The executor passes opsets as int: a huge one must not wrap around into a known one.
-    TAMP_CHECK(op.version() >= 1 && op.version() <= (int64_t{1} << 30), "domain '{}' is imported with opset {}",
-               domain, op.version());
+    TAMP_CHECK(op.version() >= 1 && op.version() <= (int64_t{1} << 30),
+               "domain '{}' is imported with opset {}", domain, op.version());
   }
   auto tamp_it = opsets.find(std::string(kTampDomain));
   if (tamp_it != opsets.end() && tamp_it->second != 1) {
-    throw Error(fmt::format("opset {} of domain 'tamp' is unknown; tamp defines version 1", tamp_it->second),
+    throw Error(fmt::format("opset {} of domain 'tamp' is unknown; tamp defines version 1",
+                            tamp_it->second),
                 ErrorKind::kUnsupported);
   }
   return opsets;
 }
 
-nn::Node node_from_proto(const onnx::NodeProto& n, int index, const std::map<std::string, int64_t>& opsets,
+nn::Node node_from_proto(const onnx::NodeProto& n, int index,
+                         const std::map<std::string, int64_t>& opsets,
                          const std::string& model_dir) {
   nn::Node node;
   TAMP_WITH_CONTEXT(node_label(n, index), {
@@ -127,14 +139,17 @@ nn::Node node_from_proto(const onnx::NodeProto& n, int index, const std::map<std
 
 // Takes `m` mutable only to free each initializer's data once it is a Tensor, so the message
 // and the tensors never both hold all the weights.
-nn::Graph graph_from_model(onnx::ModelProto& m, const ImportOptions& options, const std::string& model_dir) {
+nn::Graph graph_from_model(onnx::ModelProto& m, const ImportOptions& options,
+                           const std::string& model_dir) {
   TAMP_CHECK(m.has_graph(), "the model has no graph");
   TAMP_CHECK(m.ir_version() >= 3, "IR version {} is too old (opset imports start at IR version 3)",
              m.ir_version());
   if (m.functions_size() > 0) {
-    throw Error(fmt::format("the model defines {} local function(s) (first '{}'), which tamp does not support",
-                            m.functions_size(), m.functions(0).name()),
-                ErrorKind::kUnsupported, "re-export without export_modules_as_functions");
+    throw Error(
+        fmt::format(
+            "the model defines {} local function(s) (first '{}'), which tamp does not support",
+            m.functions_size(), m.functions(0).name()),
+        ErrorKind::kUnsupported, "re-export without export_modules_as_functions");
   }
   const onnx::GraphProto& g = m.graph();
   if (g.sparse_initializer_size() > 0) {
@@ -152,7 +167,8 @@ nn::Graph graph_from_model(onnx::ModelProto& m, const ImportOptions& options, co
   for (int i = 0; i < g.initializer_size(); ++i) {
     onnx::TensorProto& init = *m.mutable_graph()->mutable_initializer(i);
     TAMP_CHECK(!init.name().empty(), "an initializer has an empty name");
-    TAMP_CHECK(!graph.initializers.count(init.name()), "initializer '{}' is defined twice", init.name());
+    TAMP_CHECK(!graph.initializers.count(init.name()), "initializer '{}' is defined twice",
+               init.name());
     TAMP_WITH_CONTEXT(fmt::format("initializer '{}'", init.name()),
                       graph.initializers[init.name()] = detail::tensor_from_proto(init, model_dir));
     std::string().swap(*init.mutable_raw_data());
@@ -161,7 +177,8 @@ nn::Graph graph_from_model(onnx::ModelProto& m, const ImportOptions& options, co
     if (graph.initializers.count(v.name())) continue;  // IR < 4 lists initializers as inputs
     graph.inputs.push_back(value_info_from_proto(v, "graph input"));
   }
-  for (const auto& v : g.output()) graph.outputs.push_back(value_info_from_proto(v, "graph output"));
+  for (const auto& v : g.output())
+    graph.outputs.push_back(value_info_from_proto(v, "graph output"));
   for (const auto& v : g.value_info()) {
     // value_info only declares shapes: entries tamp cannot represent (other value kinds, no
     // element type, unsupported element types) are dropped.
@@ -187,10 +204,13 @@ nn::Graph parse_bytes(const std::string& bytes, std::string* owned, const Import
                       const std::string& model_dir, const std::string& label) {
   nn::Graph graph;
   TAMP_WITH_CONTEXT(fmt::format("loading '{}'", label), {
-    TAMP_CHECK(bytes.size() <= kMaxModelBytes, "{} bytes is over protobuf's 2 GiB limit; store the weights "
-               "as external data", bytes.size());
+    TAMP_CHECK(bytes.size() <= kMaxModelBytes,
+               "{} bytes is over protobuf's 2 GiB limit; store the weights "
+               "as external data",
+               bytes.size());
     onnx::ModelProto model;
-    TAMP_CHECK(model.ParseFromString(bytes), "not a valid ONNX model (truncated or corrupt protobuf)");
+    TAMP_CHECK(model.ParseFromString(bytes),
+               "not a valid ONNX model (truncated or corrupt protobuf)");
     if (owned) std::string().swap(*owned);
     graph = graph_from_model(model, options, model_dir);
   });
@@ -199,14 +219,15 @@ nn::Graph parse_bytes(const std::string& bytes, std::string* owned, const Import
 
 }  // namespace
 
-nn::Graph parse_onnx_graph(const std::string& bytes, const ImportOptions& options, const std::string& model_dir,
-                           const std::string& label) {
+nn::Graph parse_onnx_graph(const std::string& bytes, const ImportOptions& options,
+                           const std::string& model_dir, const std::string& label) {
   return parse_bytes(bytes, nullptr, options, model_dir, label);
 }
 
 nn::Graph load_onnx_graph(const std::string& path, const ImportOptions& options) {
   std::string bytes;
-  TAMP_WITH_CONTEXT(fmt::format("loading '{}'", path), bytes = detail::read_file(path, kMaxModelBytes));
+  TAMP_WITH_CONTEXT(fmt::format("loading '{}'", path),
+                    bytes = detail::read_file(path, kMaxModelBytes));
   std::string dir = std::filesystem::path(path).parent_path().string();
   if (dir.empty()) dir = ".";
   return parse_bytes(bytes, &bytes, options, dir, path);

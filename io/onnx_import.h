@@ -25,7 +25,8 @@ nn::Graph load_onnx_graph(const std::string& path, const ImportOptions& options 
 // From serialized ModelProto bytes. `model_dir` is where external data is looked up (empty:
 // external data is refused); `label` names the model in error messages.
 nn::Graph parse_onnx_graph(const std::string& bytes, const ImportOptions& options = {},
-                           const std::string& model_dir = {}, const std::string& label = "<memory>");
+                           const std::string& model_dir = {},
+                           const std::string& label = "<memory>");
 
 // load_onnx_graph, then a GraphModule over it (returned by value: guaranteed elision, no
 // copy). Throws kUnsupported listing every node whose op tamp lacks.

@@ -10,13 +10,15 @@ constexpr uint64_t kMaxProtoBytes = (uint64_t{1} << 31) - 1;
 }  // namespace
 
 NamedTensor parse_tensor_proto(const std::string& bytes) {
-  TAMP_CHECK(bytes.size() <= kMaxProtoBytes, "a TensorProto of {} bytes is over protobuf's 2 GiB limit",
-             bytes.size());
+  TAMP_CHECK(bytes.size() <= kMaxProtoBytes,
+             "a TensorProto of {} bytes is over protobuf's 2 GiB limit", bytes.size());
   onnx::TensorProto proto;
-  TAMP_CHECK(proto.ParseFromString(bytes), "not a valid TensorProto (truncated or corrupt protobuf)");
+  TAMP_CHECK(proto.ParseFromString(bytes),
+             "not a valid TensorProto (truncated or corrupt protobuf)");
   NamedTensor out;
   out.name = proto.name();
-  TAMP_WITH_CONTEXT(fmt::format("tensor '{}'", proto.name()), out.tensor = detail::tensor_from_proto(proto));
+  TAMP_WITH_CONTEXT(fmt::format("tensor '{}'", proto.name()),
+                    out.tensor = detail::tensor_from_proto(proto));
   return out;
 }
 
@@ -25,7 +27,8 @@ std::string serialize_tensor_proto(const Tensor& tensor, const std::string& name
   proto.set_name(name);
   detail::tensor_to_proto(tensor, proto);
   std::string bytes;
-  TAMP_CHECK(proto.SerializeToString(&bytes), "cannot serialize tensor '{}' {}", name, describe(tensor));
+  TAMP_CHECK(proto.SerializeToString(&bytes), "cannot serialize tensor '{}' {}", name,
+             describe(tensor));
   return bytes;
 }
 

@@ -19,9 +19,8 @@ struct AdamStep {
 // Elements [begin, end) of a float64 parameter (float32 ones go through kernels::adam_step).
 // The file is compiled with -fno-math-errno (nn/CMakeLists.txt): with errno semantics GCC
 // keeps a branch to libm's sqrt in the loop and does not vectorise it.
-template <class T, bool kAmsgrad>
-void adam_range(T* p, const T* g, T* m, T* v, T* vmax, int64_t begin,
-                                                   int64_t end, const AdamStep& s) {
+template <class T, bool kAmsgrad> void adam_range(T* p, const T* g, T* m, T* v, T* vmax,
+                                                  int64_t begin, int64_t end, const AdamStep& s) {
   const T b1 = T(s.beta1), b2 = T(s.beta2), c1 = T(1 - s.beta1), c2 = T(1 - s.beta2);
   const T l2 = T(s.l2), decay = T(s.decay_factor), step_size = T(s.step_size);
   const T inv_sqrt_bc2 = T(s.inv_sqrt_bc2), eps = T(s.eps);
@@ -48,12 +47,13 @@ void adam_kernel(T* p, const T* g, T* m, T* v, T* vmax, int64_t n, const AdamSte
   });
 }
 
-template <class T>
-void run(Tensor& value, const Tensor& grad, std::vector<Tensor>& slots, bool amsgrad, const AdamStep& s) {
+template <class T> void run(Tensor& value, const Tensor& grad, std::vector<Tensor>& slots,
+                            bool amsgrad, const AdamStep& s) {
   T* p = value.data<T>();
   const T* g = grad.data<T>();
   if (amsgrad) {
-    adam_kernel<T, true>(p, g, slots[0].data<T>(), slots[1].data<T>(), slots[2].data<T>(), value.numel(), s);
+    adam_kernel<T, true>(p, g, slots[0].data<T>(), slots[1].data<T>(), slots[2].data<T>(),
+                         value.numel(), s);
   } else {
     adam_kernel<T, false>(p, g, slots[0].data<T>(), slots[1].data<T>(), nullptr, value.numel(), s);
   }
@@ -65,8 +65,9 @@ Adam::Adam(NamedParameters params, AdamOptions options)
     : Optimizer(std::move(params), options.lr), options_(options) {
   TAMP_CHECK(options.beta1 >= 0 && options.beta1 < 1 && options.beta2 >= 0 && options.beta2 < 1,
              "Adam: betas ({}, {}) must be in [0, 1)", options.beta1, options.beta2);
-  TAMP_CHECK(options.eps >= 0 && options.weight_decay >= 0, "Adam: eps ({}) and weight_decay ({}) must be >= 0",
-             options.eps, options.weight_decay);
+  TAMP_CHECK(options.eps >= 0 && options.weight_decay >= 0,
+             "Adam: eps ({}) and weight_decay ({}) must be >= 0", options.eps,
+             options.weight_decay);
 }
 
 AdamW::AdamW(NamedParameters params, AdamOptions options) : Adam(std::move(params), options) {}
@@ -87,21 +88,24 @@ void Adam::update(Tensor& value, const Tensor& grad, ParamState& state) {
   s.step_size = lr() / (1 - std::pow(options_.beta1, t));
   s.inv_sqrt_bc2 = 1 / std::sqrt(1 - std::pow(options_.beta2, t));
   if (value.dtype() == DType::kFloat32) {
-    const kernels::AdamStep step{static_cast<float>(s.beta1),        static_cast<float>(s.beta2),
-                                 static_cast<float>(s.eps),          static_cast<float>(s.l2),
-                                 static_cast<float>(s.decay_factor), static_cast<float>(s.step_size),
-                                 static_cast<float>(s.inv_sqrt_bc2)};
+    const kernels::AdamStep step{
+        static_cast<float>(s.beta1),        static_cast<float>(s.beta2),
+        static_cast<float>(s.eps),          static_cast<float>(s.l2),
+        static_cast<float>(s.decay_factor), static_cast<float>(s.step_size),
+        static_cast<float>(s.inv_sqrt_bc2)};
     float* p = value.data<float>();
     const float* g = grad.data<float>();
     float* vmax = options_.amsgrad ? slots[2].data<float>() : nullptr;
     kernels::parallel_for(value.numel(), kGrain, [&](int64_t begin, int64_t end) {
-      kernels::adam_step(p, g, slots[0].data<float>(), slots[1].data<float>(), vmax, begin, end, step);
+      kernels::adam_step(p, g, slots[0].data<float>(), slots[1].data<float>(), vmax, begin, end,
+                         step);
     });
   } else if (value.dtype() == DType::kFloat64) {
     run<double>(value, grad, slots, options_.amsgrad, s);
   } else {
-    throw Error(fmt::format("Adam: parameters of dtype {} are not supported", dtype_name(value.dtype())),
-                ErrorKind::kUnsupported);
+    throw Error(
+        fmt::format("Adam: parameters of dtype {} are not supported", dtype_name(value.dtype())),
+        ErrorKind::kUnsupported);
   }
 }
 

@@ -27,7 +27,9 @@ class Adam : public Optimizer {
   const AdamOptions& options() const { return options_; }
 
  protected:
-  std::vector<std::string> slot_names() const override { return {"exp_avg", "exp_avg_sq", "max_exp_avg_sq"}; }
+  std::vector<std::string> slot_names() const override {
+    return {"exp_avg", "exp_avg_sq", "max_exp_avg_sq"};
+  }
   bool exports_step() const override { return true; }
   void update(Tensor& value, const Tensor& grad, ParamState& state) override;
   virtual bool decoupled() const { return false; }

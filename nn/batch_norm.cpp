@@ -6,10 +6,10 @@ namespace tamp::nn {
 
 BatchNorm2d::BatchNorm2d(int64_t num_features, BatchNormOptions o) : features_(num_features) {
   TAMP_CHECK(num_features > 0, "BatchNorm2d: num_features {} must be positive", num_features);
-  TAMP_CHECK(o.eps > 0 && o.momentum >= 0 && o.momentum <= 1, "BatchNorm2d: eps {} or momentum {} is invalid",
-             o.eps, o.momentum);
-  attrs_ = std::make_shared<const Attributes>(Attributes{{"epsilon", static_cast<float>(o.eps)},
-                                                         {"momentum", static_cast<float>(1 - o.momentum)}});
+  TAMP_CHECK(o.eps > 0 && o.momentum >= 0 && o.momentum <= 1,
+             "BatchNorm2d: eps {} or momentum {} is invalid", o.eps, o.momentum);
+  attrs_ = std::make_shared<const Attributes>(Attributes{
+      {"epsilon", static_cast<float>(o.eps)}, {"momentum", static_cast<float>(1 - o.momentum)}});
   if (o.affine) {
     weight_ = register_parameter("weight", Tensor::ones({num_features}));
     bias_ = register_parameter("bias", Tensor::zeros({num_features}));
@@ -22,8 +22,8 @@ BatchNorm2d::BatchNorm2d(int64_t num_features, BatchNormOptions o) : features_(n
 }
 
 Variable BatchNorm2d::forward(const Variable& x) {
-  TAMP_CHECK(x.value().rank() == 4 && x.shape()[1] == features_, "BatchNorm2d: input {} must be (N, {}, H, W)",
-             describe(x.value()), features_);
+  TAMP_CHECK(x.value().rank() == 4 && x.shape()[1] == features_,
+             "BatchNorm2d: input {} must be (N, {}, H, W)", describe(x.value()), features_);
   static const OpDef& bn = OpRegistry::builtin().get("", "BatchNormalization", kMaxOpset);
   const bool training = is_training();
   CallOptions options;

@@ -2,7 +2,8 @@
 // so that nn/ and compression/ stay MPI-free. scheduler/dist implements it over MPI; the
 // single-process default does nothing.
 //
-//   void Observer::sync(Collective& c) { c.allreduce(min_, Reduce::kMin); c.allreduce(max_, Reduce::kMax); }
+//   void Observer::sync(Collective& c) { c.allreduce(min_, Reduce::kMin); c.allreduce(max_,
+//   Reduce::kMax); }
 #pragma once
 
 #include <tamp/autograd/tensor.h>

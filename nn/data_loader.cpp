@@ -25,8 +25,10 @@ uint64_t mix(uint64_t x) {
 DataLoader::DataLoader(std::shared_ptr<const Dataset> dataset, DataLoaderOptions options)
     : dataset_(std::move(dataset)), options_(options) {
   TAMP_CHECK(dataset_ != nullptr, "DataLoader: the dataset is null");
-  TAMP_CHECK(options_.batch_size > 0, "DataLoader: batch_size {} must be positive", options_.batch_size);
-  TAMP_CHECK(options_.prefetch_depth > 0, "DataLoader: prefetch_depth {} must be positive", options_.prefetch_depth);
+  TAMP_CHECK(options_.batch_size > 0, "DataLoader: batch_size {} must be positive",
+             options_.batch_size);
+  TAMP_CHECK(options_.prefetch_depth > 0, "DataLoader: prefetch_depth {} must be positive",
+             options_.prefetch_depth);
   TAMP_CHECK(options_.num_shards > 0 && options_.shard >= 0 && options_.shard < options_.num_shards,
              "DataLoader: shard {} of {} is out of range", options_.shard, options_.num_shards);
 }
@@ -65,11 +67,12 @@ std::vector<int64_t> DataLoader::shard_indices(int64_t epoch) const {
 }
 
 int64_t DataLoader::num_batches() const {
-  return num_batches(static_cast<int64_t>(dataset_->size()), options_.batch_size, options_.num_shards,
-                     options_.drop_last);
+  return num_batches(static_cast<int64_t>(dataset_->size()), options_.batch_size,
+                     options_.num_shards, options_.drop_last);
 }
 
-int64_t DataLoader::num_batches(int64_t examples, int64_t batch_size, int num_shards, bool drop_last) {
+int64_t DataLoader::num_batches(int64_t examples, int64_t batch_size, int num_shards,
+                                bool drop_last) {
   const int64_t n = (examples + num_shards - 1) / num_shards;
   return drop_last ? n / batch_size : (n + batch_size - 1) / batch_size;
 }
@@ -77,7 +80,8 @@ int64_t DataLoader::num_batches(int64_t examples, int64_t batch_size, int num_sh
 std::vector<int64_t> DataLoader::batch_indices(int64_t b) const {
   const size_t begin = static_cast<size_t>(b * options_.batch_size);
   const size_t end = std::min(order_.size(), begin + static_cast<size_t>(options_.batch_size));
-  return {order_.begin() + static_cast<std::ptrdiff_t>(begin), order_.begin() + static_cast<std::ptrdiff_t>(end)};
+  return {order_.begin() + static_cast<std::ptrdiff_t>(begin),
+          order_.begin() + static_cast<std::ptrdiff_t>(end)};
 }
 
 void DataLoader::start() {
@@ -103,7 +107,8 @@ void DataLoader::worker_loop() {
       std::unique_lock lock(mutex_);
       cv_.wait(lock, [&] {
         next_build_ = std::max(next_build_, next_batch_);  // skip what the consumer built
-        return stop_ || next_build_ >= batches_ || next_build_ - next_batch_ < options_.prefetch_depth;
+        return stop_ || next_build_ >= batches_ ||
+               next_build_ - next_batch_ < options_.prefetch_depth;
       });
       if (stop_ || next_build_ >= batches_) return;
       b = next_build_++;

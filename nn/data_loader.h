@@ -10,8 +10,8 @@
 #include <tamp/nn/dataset.h>
 
 #include <condition_variable>
-#include <map>
 #include <exception>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -23,9 +23,9 @@ struct DataLoaderOptions {
   int64_t batch_size = 64;
   bool shuffle = true;
   uint64_t seed = 0;
-  bool drop_last = false;   // drop a final batch smaller than batch_size
-  bool prefetch = true;     // assemble upcoming batches on a background thread
-  int prefetch_depth = 2;   // batches kept ready ahead of the consumer
+  bool drop_last = false;  // drop a final batch smaller than batch_size
+  bool prefetch = true;    // assemble upcoming batches on a background thread
+  int prefetch_depth = 2;  // batches kept ready ahead of the consumer
   int num_shards = 1;
   int shard = 0;
 };
@@ -47,7 +47,8 @@ class DataLoader {
   int64_t num_batches() const;
   // The batches of one shard of `examples` split over `num_shards` (every shard gets the
   // ceiling share; the last batch is smaller unless dropped).
-  static int64_t num_batches(int64_t examples, int64_t batch_size, int num_shards = 1, bool drop_last = false);
+  static int64_t num_batches(int64_t examples, int64_t batch_size, int num_shards = 1,
+                             bool drop_last = false);
   const DataLoaderOptions& options() const { return options_; }
   const Dataset& dataset() const { return *dataset_; }
 
@@ -64,7 +65,10 @@ class DataLoader {
     explicit Iterator(DataLoader* loader) : loader_(loader) { advance(); }
     const Batch& operator*() const { return *current_; }
     const Batch* operator->() const { return &*current_; }
-    Iterator& operator++() { advance(); return *this; }
+    Iterator& operator++() {
+      advance();
+      return *this;
+    }
     bool operator==(const Iterator& other) const { return loader_ == other.loader_; }
 
    private:
@@ -73,7 +77,10 @@ class DataLoader {
     std::optional<Batch> current_;
   };
   // A range-for pass over the current epoch: begin() calls start().
-  Iterator begin() { start(); return Iterator(this); }
+  Iterator begin() {
+    start();
+    return Iterator(this);
+  }
   Iterator end() { return Iterator(); }
 
  private:
@@ -98,7 +105,7 @@ class DataLoader {
   };
   std::thread worker_;
   std::mutex mutex_;
-  std::condition_variable cv_;      // wakes the worker
+  std::condition_variable cv_;     // wakes the worker
   std::map<int64_t, Slot> ready_;  // built, not yet consumed
   int64_t next_build_ = 0;         // the worker's next batch
   bool stop_ = false;

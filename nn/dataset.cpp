@@ -24,10 +24,12 @@ Tensor gather_rows(const Tensor& t, const std::vector<int64_t>& indices) {
 }  // namespace
 
 TensorDataset::TensorDataset(Tensor x, Tensor y) : x_(std::move(x)), y_(std::move(y)) {
-  TAMP_CHECK(x_.defined() && x_.rank() >= 1, "TensorDataset: x must have rank >= 1 (examples first)");
+  TAMP_CHECK(x_.defined() && x_.rank() >= 1,
+             "TensorDataset: x must have rank >= 1 (examples first)");
   if (y_.defined()) {
     TAMP_CHECK(y_.rank() >= 1 && y_.dim(0) == x_.dim(0),
-               "TensorDataset: x {} and y {} hold different numbers of examples", describe(x_), describe(y_));
+               "TensorDataset: x {} and y {} hold different numbers of examples", describe(x_),
+               describe(y_));
   }
 }
 
@@ -44,14 +46,16 @@ Batch TensorDataset::get_batch(const std::vector<int64_t>& indices) const {
 }
 
 std::shared_ptr<TensorDataset> TensorDataset::slice(int64_t begin, int64_t end) const {
-  TAMP_CHECK(0 <= begin && begin <= end && end <= size(), "TensorDataset: slice [{}, {}) of {} examples",
-             begin, end, size());
+  TAMP_CHECK(0 <= begin && begin <= end && end <= size(),
+             "TensorDataset: slice [{}, {}) of {} examples", begin, end, size());
   std::vector<int64_t> rows(static_cast<size_t>(end - begin));
   for (int64_t i = begin; i < end; ++i) rows[static_cast<size_t>(i - begin)] = i;
-  return std::make_shared<TensorDataset>(gather_rows(x_, rows), y_.defined() ? gather_rows(y_, rows) : Tensor());
+  return std::make_shared<TensorDataset>(gather_rows(x_, rows),
+                                         y_.defined() ? gather_rows(y_, rows) : Tensor());
 }
 
-std::pair<std::shared_ptr<TensorDataset>, std::shared_ptr<TensorDataset>> TensorDataset::split(int64_t at) const {
+std::pair<std::shared_ptr<TensorDataset>, std::shared_ptr<TensorDataset>> TensorDataset::split(
+    int64_t at) const {
   return {slice(0, at), slice(at, size())};
 }
 

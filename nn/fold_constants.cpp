@@ -14,11 +14,23 @@ namespace {
 // around shapes and scalar constants.
 const std::set<std::string>& foldable_ops() {
   static const std::set<std::string> ops = {
-      "Abs", "Add", "And", "Cast", "CastLike", "Ceil", "Concat", "Constant", "ConstantOfShape", "Div",
-      "Equal", "Exp", "Expand", "Flatten", "Floor", "Gather", "Greater", "GreaterOrEqual", "Identity",
-      "Less", "LessOrEqual", "Log", "Max", "Min", "Mod", "Mul", "Neg", "Not", "Or", "Pow", "Range",
-      "Reciprocal", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceSum", "Reshape", "Shape", "Sign",
-      "Size", "Slice", "Split", "Sqrt", "Squeeze", "Sub", "Tile", "Transpose", "Unsqueeze", "Where", "Xor",
+      "Abs",       "Add",        "And",
+      "Cast",      "CastLike",   "Ceil",
+      "Concat",    "Constant",   "ConstantOfShape",
+      "Div",       "Equal",      "Exp",
+      "Expand",    "Flatten",    "Floor",
+      "Gather",    "Greater",    "GreaterOrEqual",
+      "Identity",  "Less",       "LessOrEqual",
+      "Log",       "Max",        "Min",
+      "Mod",       "Mul",        "Neg",
+      "Not",       "Or",         "Pow",
+      "Range",     "Reciprocal", "ReduceMax",
+      "ReduceMin", "ReduceProd", "ReduceSum",
+      "Reshape",   "Shape",      "Sign",
+      "Size",      "Slice",      "Split",
+      "Sqrt",      "Squeeze",    "Sub",
+      "Tile",      "Transpose",  "Unsqueeze",
+      "Where",     "Xor",
   };
   return ops;
 }
@@ -33,12 +45,16 @@ double product_of_values(const Tensor& t) {
 // for inputs that make no sense (the node then stays and fails at run time, with context).
 double output_bound(const Node& n, const std::vector<Tensor>& in) {
   constexpr double kHuge = 1e300;
-  auto numel_of = [&](size_t i) { return i < in.size() && in[i].defined() ? static_cast<double>(in[i].numel()) : 0.0; };
+  auto numel_of = [&](size_t i) {
+    return i < in.size() && in[i].defined() ? static_cast<double>(in[i].numel()) : 0.0;
+  };
   const std::string& op = n.op_type;
-  if (op == "ConstantOfShape") return in.empty() || !in[0].defined() ? kHuge : product_of_values(in[0]);
+  if (op == "ConstantOfShape")
+    return in.empty() || !in[0].defined() ? kHuge : product_of_values(in[0]);
   if (op == "Tile") return in.size() < 2 ? kHuge : numel_of(0) * product_of_values(in[1]);
   if (op == "Range") {
-    if (in.size() < 3 || in[2].numel() != 1 || in[0].numel() != 1 || in[1].numel() != 1) return kHuge;
+    if (in.size() < 3 || in[2].numel() != 1 || in[0].numel() != 1 || in[1].numel() != 1)
+      return kHuge;
     const double delta = in[2].item();
     return delta == 0 ? kHuge : std::abs((in[1].item() - in[0].item()) / delta) + 1;
   }
@@ -49,7 +65,8 @@ double output_bound(const Node& n, const std::vector<Tensor>& in) {
     double p = 1;
     for (int64_t d = 0; d < rank; ++d) {
       const int64_t a = d - (rank - in[0].rank()), b = d - (rank - in[1].numel());
-      const double x = a >= 0 ? static_cast<double>(s[a]) : 1, y = b >= 0 ? std::abs(in[1].at(b)) : 1;
+      const double x = a >= 0 ? static_cast<double>(s[a]) : 1,
+                   y = b >= 0 ? std::abs(in[1].at(b)) : 1;
       p *= std::max(x, y);
     }
     return p;
@@ -104,7 +121,9 @@ std::set<std::string> constant_initializers(const Graph& g, const OpRegistry& re
     for (size_t k = 0; k < n.inputs.size(); ++k) {
       if (n.inputs[k].empty()) continue;
       bool trains = !op || op->differentiates_input(static_cast<int>(k));
-      if (op) for (const auto& [out, in] : op->state_updates) trains = trains || in == static_cast<int>(k);
+      if (op)
+        for (const auto& [out, in] : op->state_updates)
+          trains = trains || in == static_cast<int>(k);
       if (trains) trainable.insert(n.inputs[k]);
     }
   }
@@ -112,7 +131,8 @@ std::set<std::string> constant_initializers(const Graph& g, const OpRegistry& re
   for (const auto& in : g.inputs) overridable.insert(in.name);
   std::set<std::string> out;
   for (const auto& [name, t] : g.initializers) {
-    if (!overridable.count(name) && (!is_floating(t.dtype()) || !trainable.count(name))) out.insert(name);
+    if (!overridable.count(name) && (!is_floating(t.dtype()) || !trainable.count(name)))
+      out.insert(name);
   }
   return out;
 }
@@ -120,27 +140,38 @@ std::set<std::string> constant_initializers(const Graph& g, const OpRegistry& re
 // The outputs of `n` computed now: from constant inputs, or Shape / Size of a graph input
 // whose every dimension is declared. Nothing when an input is not constant, an output could
 // be too large, or the op fails (the executor then reports it with the node's name).
-std::optional<std::vector<Tensor>> fold_node(const Graph& g, const Node& n, const OpDef& op,
-                                             const std::unordered_map<std::string, Tensor>& constants,
-                                             const std::unordered_map<std::string, const ValueInfo*>& known_inputs) {
+std::optional<std::vector<Tensor>> fold_node(
+    const Graph& g, const Node& n, const OpDef& op,
+    const std::unordered_map<std::string, Tensor>& constants,
+    const std::unordered_map<std::string, const ValueInfo*>& known_inputs) {
   std::vector<Tensor> outs;
-  const bool shape_of_input = (n.op_type == "Shape" || n.op_type == "Size") && n.inputs.size() == 1 &&
-                              !constants.count(n.inputs[0]) && known_inputs.count(n.inputs[0]);
+  const bool shape_of_input = (n.op_type == "Shape" || n.op_type == "Size") &&
+                              n.inputs.size() == 1 && !constants.count(n.inputs[0]) &&
+                              known_inputs.count(n.inputs[0]);
   if (shape_of_input) {
     Shape dims;
     for (const auto& d : known_inputs.at(n.inputs[0])->shape) dims.push_back(d.value);
-    if (n.op_type == "Shape") outs.push_back(shape_tensor(dims, *n.attrs));
-    else outs.push_back(Tensor::scalar(static_cast<double>(numel(dims)), DType::kInt64));
+    if (n.op_type == "Shape")
+      outs.push_back(shape_tensor(dims, *n.attrs));
+    else
+      outs.push_back(Tensor::scalar(static_cast<double>(numel(dims)), DType::kInt64));
   } else {
     std::vector<Tensor> ins;
     bool all_constant = true;
     for (const auto& name : n.inputs) {
-      if (name.empty()) { ins.emplace_back(); continue; }
+      if (name.empty()) {
+        ins.emplace_back();
+        continue;
+      }
       auto it = constants.find(name);
-      if (it == constants.end()) { all_constant = false; break; }
+      if (it == constants.end()) {
+        all_constant = false;
+        break;
+      }
       ins.push_back(it->second);
     }
-    if (!all_constant || output_bound(n, ins) > static_cast<double>(kMaxFoldElements)) return std::nullopt;
+    if (!all_constant || output_bound(n, ins) > static_cast<double>(kMaxFoldElements))
+      return std::nullopt;
     try {
       outs = run(op, ins, n.attrs, {static_cast<int>(g.opset(n.domain)), false, nullptr});
     } catch (const Error&) {
@@ -154,7 +185,8 @@ std::optional<std::vector<Tensor>> fold_node(const Graph& g, const Node& n, cons
 // its producer is kept instead (and, in turn, the producers it needs).
 void keep_differentiated_producers(const Graph& g, const OpRegistry& registry,
                                    const std::unordered_map<std::string, Tensor>& constants,
-                                   const std::unordered_map<std::string, size_t>& folded_by, std::vector<bool>& folded) {
+                                   const std::unordered_map<std::string, size_t>& folded_by,
+                                   std::vector<bool>& folded) {
   const size_t count = g.nodes.size();
   for (bool changed = true; changed;) {
     changed = false;
@@ -165,7 +197,8 @@ void keep_differentiated_producers(const Graph& g, const OpRegistry& registry,
       for (size_t k = 0; k < n.inputs.size(); ++k) {
         auto it = folded_by.find(n.inputs[k]);
         if (it == folded_by.end() || !folded[it->second]) continue;
-        if (is_floating(constants.at(n.inputs[k]).dtype()) && (!op || op->differentiates_input(static_cast<int>(k)))) {
+        if (is_floating(constants.at(n.inputs[k]).dtype()) &&
+            (!op || op->differentiates_input(static_cast<int>(k)))) {
           folded[it->second] = false;
           changed = true;
         }
@@ -178,8 +211,10 @@ void keep_differentiated_producers(const Graph& g, const OpRegistry& registry,
 
 FoldStats fold_constants(Graph& g, const OpRegistry& registry) {
   std::unordered_map<std::string, Tensor> constants;
-  for (const auto& name : constant_initializers(g, registry)) constants[name] = g.initializers.at(name);
-  std::unordered_map<std::string, const ValueInfo*> known_inputs;  // graph inputs, all dims declared
+  for (const auto& name : constant_initializers(g, registry))
+    constants[name] = g.initializers.at(name);
+  std::unordered_map<std::string, const ValueInfo*>
+      known_inputs;  // graph inputs, all dims declared
   for (const auto& in : g.inputs) {
     bool known = in.has_shape;
     for (const auto& d : in.shape) known = known && d.known();
@@ -194,7 +229,8 @@ FoldStats fold_constants(Graph& g, const OpRegistry& registry) {
     if (!n.domain.empty() || !foldable_ops().count(n.op_type)) continue;
     const OpDef* op = op_of(g, n, registry);
     if (!op || !op->state_updates.empty()) continue;
-    const std::optional<std::vector<Tensor>> folded_outs = fold_node(g, n, *op, constants, known_inputs);
+    const std::optional<std::vector<Tensor>> folded_outs =
+        fold_node(g, n, *op, constants, known_inputs);
     if (!folded_outs) continue;
     const std::vector<Tensor>& outs = *folded_outs;
     bool fits = outs.size() >= n.outputs.size();
@@ -215,8 +251,10 @@ FoldStats fold_constants(Graph& g, const OpRegistry& registry) {
   std::vector<Node> kept;
   for (size_t i = 0; i < count; ++i) {
     for (const auto& in : g.nodes[i].inputs) (folded[i] ? read_before : read_after).insert(in);
-    if (folded[i]) ++stats.folded_nodes;
-    else kept.push_back(std::move(g.nodes[i]));
+    if (folded[i])
+      ++stats.folded_nodes;
+    else
+      kept.push_back(std::move(g.nodes[i]));
   }
   if (stats.folded_nodes == 0) {
     g.nodes = std::move(kept);

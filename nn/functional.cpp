@@ -13,8 +13,8 @@ Variable op(std::string_view type, const std::vector<Variable>& inputs, Attribut
 }
 
 Attributes pool_attrs(int64_t kernel, int64_t stride, int64_t padding) {
-  TAMP_CHECK(kernel > 0 && stride >= 0 && padding >= 0, "pool2d: kernel {}, stride {}, padding {} are invalid",
-             kernel, stride, padding);
+  TAMP_CHECK(kernel > 0 && stride >= 0 && padding >= 0,
+             "pool2d: kernel {}, stride {}, padding {} are invalid", kernel, stride, padding);
   const int64_t s = stride ? stride : kernel;
   return {{"kernel_shape", std::vector<int64_t>{kernel, kernel}},
           {"strides", std::vector<int64_t>{s, s}},
@@ -39,7 +39,9 @@ Variable gelu(const Variable& x) {
 }
 
 Variable softmax(const Variable& x, int64_t axis) { return op("Softmax", {x}, {{"axis", axis}}); }
-Variable log_softmax(const Variable& x, int64_t axis) { return op("LogSoftmax", {x}, {{"axis", axis}}); }
+Variable log_softmax(const Variable& x, int64_t axis) {
+  return op("LogSoftmax", {x}, {{"axis", axis}});
+}
 
 Variable flatten(const Variable& x, int64_t axis) { return op("Flatten", {x}, {{"axis", axis}}); }
 

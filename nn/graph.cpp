@@ -17,7 +17,8 @@ int64_t Graph::opset(const std::string& domain) const {
 
 int Graph::producer(const std::string& value) const {
   for (size_t i = 0; i < nodes.size(); ++i) {
-    for (const auto& o : nodes[i].outputs) if (o == value) return static_cast<int>(i);
+    for (const auto& o : nodes[i].outputs)
+      if (o == value) return static_cast<int>(i);
   }
   return -1;
 }
@@ -36,7 +37,8 @@ std::vector<int> Graph::consumers(const std::string& value) const {
 }
 
 const Node* Graph::find_node(const std::string& n) const {
-  for (const auto& node : nodes) if (node.name == n) return &node;
+  for (const auto& node : nodes)
+    if (node.name == n) return &node;
   return nullptr;
 }
 
@@ -45,7 +47,8 @@ std::vector<std::string> Graph::defined_values() const {
   for (const auto& v : inputs) out.push_back(v.name);
   for (const auto& [n, t] : initializers) out.push_back(n);
   for (const auto& node : nodes) {
-    for (const auto& o : node.outputs) if (!o.empty()) out.push_back(o);
+    for (const auto& o : node.outputs)
+      if (!o.empty()) out.push_back(o);
   }
   return out;
 }
@@ -78,8 +81,9 @@ void Graph::validate() {
       if (o.empty()) continue;
       auto [it, fresh] = defined_by.emplace(o, static_cast<int>(i));
       if (!fresh) {
-        throw Error(fmt::format("{}: output '{}' is already defined{}", node_label(n, i), o,
-                                it->second < 0 ? " by a graph input or initializer" : " by another node"));
+        throw Error(
+            fmt::format("{}: output '{}' is already defined{}", node_label(n, i), o,
+                        it->second < 0 ? " by a graph input or initializer" : " by another node"));
       }
     }
   }
@@ -109,18 +113,23 @@ void Graph::validate() {
   }
   std::vector<int> order;
   std::vector<int> ready;
-  for (size_t i = 0; i < nodes.size(); ++i) if (pending[i] == 0) ready.push_back(static_cast<int>(i));
+  for (size_t i = 0; i < nodes.size(); ++i)
+    if (pending[i] == 0) ready.push_back(static_cast<int>(i));
   while (!ready.empty()) {
-    std::sort(ready.begin(), ready.end(), std::greater<>());  // keep the original order when possible
+    std::sort(ready.begin(), ready.end(),
+              std::greater<>());  // keep the original order when possible
     const int i = ready.back();
     ready.pop_back();
     order.push_back(i);
-    for (int r : readers[i]) if (--pending[r] == 0) ready.push_back(r);
+    for (int r : readers[i])
+      if (--pending[r] == 0) ready.push_back(r);
   }
   if (order.size() != nodes.size()) {
     std::string stuck;
     for (size_t i = 0; i < nodes.size(); ++i) {
-      if (pending[i] > 0) stuck += (stuck.empty() ? "" : ", ") + fmt::format("'{}' ({})", nodes[i].name, nodes[i].op_type);
+      if (pending[i] > 0)
+        stuck +=
+            (stuck.empty() ? "" : ", ") + fmt::format("'{}' ({})", nodes[i].name, nodes[i].op_type);
     }
     throw Error("the graph has a cycle through nodes " + stuck);
   }

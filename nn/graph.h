@@ -30,7 +30,7 @@ struct Dim {
 struct ValueInfo {
   std::string name;
   DType dtype = DType::kFloat32;
-  std::vector<Dim> shape;   // empty with has_shape = false: shape not declared
+  std::vector<Dim> shape;  // empty with has_shape = false: shape not declared
   bool has_shape = true;
   bool operator==(const ValueInfo&) const = default;
 };
@@ -38,8 +38,8 @@ struct ValueInfo {
 struct Node {
   std::string name;
   std::string op_type;
-  std::string domain;                    // "" = ai.onnx
-  std::vector<std::string> inputs;       // "" = omitted optional input
+  std::string domain;               // "" = ai.onnx
+  std::vector<std::string> inputs;  // "" = omitted optional input
   std::vector<std::string> outputs;
   std::shared_ptr<const Attributes> attrs = std::make_shared<const Attributes>();
 };
@@ -52,15 +52,15 @@ inline constexpr const char* kConstantsKey = "tamp.constants";
 
 struct Graph {
   std::string name = "tamp";
-  std::vector<Node> nodes;                   // topological order (validate() checks)
-  std::vector<ValueInfo> inputs;             // runtime inputs, initializers excluded
+  std::vector<Node> nodes;        // topological order (validate() checks)
+  std::vector<ValueInfo> inputs;  // runtime inputs, initializers excluded
   std::vector<ValueInfo> outputs;
-  std::vector<ValueInfo> value_info;         // declared shapes of intermediate values
+  std::vector<ValueInfo> value_info;  // declared shapes of intermediate values
   std::map<std::string, Tensor> initializers;
   std::map<std::string, int64_t> opsets{{"", 13}};  // domain -> version
   int64_t ir_version = 8;
   std::string producer_name, producer_version, doc_string;
-  std::map<std::string, std::string> metadata;   // kConstantsKey among them
+  std::map<std::string, std::string> metadata;  // kConstantsKey among them
 
   int64_t opset(const std::string& domain = "") const;
   // Index of the node producing `value`, or -1 (graph input, initializer or undefined).

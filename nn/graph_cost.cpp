@@ -83,9 +83,11 @@ std::map<std::string, Tensor> example_inputs(const Graph& graph) {
         continue;
       }
       if (!in.shape[d].known()) {
-        throw Error(fmt::format("graph input '{}' has the unknown dimension {} ('{}'): its cost depends on it", in.name,
-                                d, in.shape[d].symbol),
-                    ErrorKind::kInvalidInput, "give example inputs of the size to count");
+        throw Error(
+            fmt::format(
+                "graph input '{}' has the unknown dimension {} ('{}'): its cost depends on it",
+                in.name, d, in.shape[d].symbol),
+            ErrorKind::kInvalidInput, "give example inputs of the size to count");
       }
       s.push_back(in.shape[d].value);
     }
@@ -94,7 +96,8 @@ std::map<std::string, Tensor> example_inputs(const Graph& graph) {
   return out;
 }
 
-std::map<std::string, Shape> value_shapes(const Graph& graph, const std::map<std::string, Tensor>& inputs) {
+std::map<std::string, Shape> value_shapes(const Graph& graph,
+                                          const std::map<std::string, Tensor>& inputs) {
   std::map<std::string, Shape> shapes;
   for (const auto& [name, t] : graph.initializers) shapes[name] = t.shape();
   std::map<std::string, Variable> feeds;
@@ -104,7 +107,8 @@ std::map<std::string, Shape> value_shapes(const Graph& graph, const std::map<std
   }
   std::vector<std::string> wanted;
   for (const Node& n : graph.nodes) {
-    for (const auto& o : n.outputs) if (!o.empty()) wanted.push_back(o);
+    for (const auto& o : n.outputs)
+      if (!o.empty()) wanted.push_back(o);
   }
   GraphModule module(graph);
   module.eval();
@@ -120,7 +124,8 @@ int64_t node_macs(const Node& n, const std::map<std::string, Shape>& shapes) {
     if (op == "QLinearConv") return conv_macs(n, shapes, 3);
     if (op == "ConvTranspose") return conv_transpose_macs(n, shapes);
     if (op == "Gemm") return gemm_macs(n, shapes);
-    if (op == "MatMul" || op == "MatMulInteger" || op == "QLinearMatMul") return matmul_macs(n, shapes);
+    if (op == "MatMul" || op == "MatMulInteger" || op == "QLinearMatMul")
+      return matmul_macs(n, shapes);
   } else if (n.domain == "com.microsoft" && op == "MatMulNBits") {
     return matmul_nbits_macs(n, shapes);
   }
@@ -129,7 +134,8 @@ int64_t node_macs(const Node& n, const std::map<std::string, Shape>& shapes) {
 
 int64_t float_parameter_count(const Graph& graph) {
   int64_t n = 0;
-  for (const auto& [name, t] : graph.initializers) if (is_floating(t.dtype())) n += t.numel();
+  for (const auto& [name, t] : graph.initializers)
+    if (is_floating(t.dtype())) n += t.numel();
   return n;
 }
 
@@ -153,6 +159,8 @@ GraphCost graph_cost(const Graph& graph, const std::map<std::string, Shape>& sha
   return c;
 }
 
-GraphCost graph_cost(const Graph& graph) { return graph_cost(graph, value_shapes(graph, example_inputs(graph))); }
+GraphCost graph_cost(const Graph& graph) {
+  return graph_cost(graph, value_shapes(graph, example_inputs(graph)));
+}
 
 }  // namespace tamp::nn

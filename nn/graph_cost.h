@@ -19,7 +19,8 @@ std::map<std::string, Tensor> example_inputs(const Graph& graph);
 
 // The shape of every value (inputs, initializers, node outputs) when the graph runs on
 // `inputs` in tamp (eval mode, no tape).
-std::map<std::string, Shape> value_shapes(const Graph& graph, const std::map<std::string, Tensor>& inputs);
+std::map<std::string, Shape> value_shapes(const Graph& graph,
+                                          const std::map<std::string, Tensor>& inputs);
 
 // MACs of one node for the shapes given (the whole batch); 0 for ops outside the families above.
 int64_t node_macs(const Node& node, const std::map<std::string, Shape>& shapes);

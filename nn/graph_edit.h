@@ -29,7 +29,8 @@ void remove_unused(nn::Graph& graph);
 
 // Points every node reading value `from` at `to`, except node `skip` (graph outputs keep
 // their names).
-void replace_uses(nn::Graph& graph, const std::string& from, const std::string& to, const std::string& skip = {});
+void replace_uses(nn::Graph& graph, const std::string& from, const std::string& to,
+                  const std::string& skip = {});
 
 bool is_graph_output(const nn::Graph& graph, const std::string& value);
 

@@ -26,13 +26,15 @@ void check_input(const ValueInfo& info, const Tensor& t) {
       want += info.shape[i].known() ? std::to_string(info.shape[i].value)
                                     : (info.shape[i].symbol.empty() ? "?" : info.shape[i].symbol);
     }
-    throw Error(fmt::format("input '{}' must have shape {}], got {}", info.name, want, describe(t)));
+    throw Error(
+        fmt::format("input '{}' must have shape {}], got {}", info.name, want, describe(t)));
   }
 }
 
 // A value a node or the caller reads. Missing only when its producer did not return it: an
 // optional output the op leaves out (e.g. Dropout's mask), which nothing may then read.
-const Variable& computed(const std::map<std::string, Variable>& values, const std::string& name, const Graph& g) {
+const Variable& computed(const std::map<std::string, Variable>& values, const std::string& name,
+                         const Graph& g) {
   auto it = values.find(name);
   if (it != values.end()) return it->second;
   const int p = g.producer(name);
@@ -79,7 +81,8 @@ GraphModule::Role GraphModule::role_of(const std::string& init) const {
   return param ? Role::kParameter : Role::kConstant;
 }
 
-void GraphModule::build(const OpRegistry& registry, const std::map<std::string, Variable>& previous) {
+void GraphModule::build(const OpRegistry& registry,
+                        const std::map<std::string, Variable>& previous) {
   graph_.validate();
   ops_.assign(graph_.nodes.size(), nullptr);
   std::vector<std::string> missing;
@@ -88,9 +91,10 @@ void GraphModule::build(const OpRegistry& registry, const std::map<std::string, 
     const int64_t opset = graph_.opset(n.domain);
     ops_[i] = registry.find(n.domain, n.op_type, static_cast<int>(opset));
     if (!ops_[i]) {
-      missing.push_back(fmt::format("node '{}': {} (domain {}, opset {}): {}", n.name, n.op_type,
-                                    n.domain.empty() ? "ai.onnx" : n.domain, opset,
-                                    registry.why_missing(n.domain, n.op_type, static_cast<int>(opset))));
+      missing.push_back(
+          fmt::format("node '{}': {} (domain {}, opset {}): {}", n.name, n.op_type,
+                      n.domain.empty() ? "ai.onnx" : n.domain, opset,
+                      registry.why_missing(n.domain, n.op_type, static_cast<int>(opset))));
     }
   }
   if (!missing.empty()) {
@@ -106,7 +110,8 @@ void GraphModule::build(const OpRegistry& registry, const std::map<std::string, 
     const Role role = role_of(name);
     Variable v;
     auto it = previous.find(name);
-    const bool kept = it != previous.end() && it->second.shape() == t.shape() && it->second.dtype() == t.dtype();
+    const bool kept =
+        it != previous.end() && it->second.shape() == t.shape() && it->second.dtype() == t.dtype();
     if (kept) {
       v = it->second;
       v.set_value(t);
@@ -133,7 +138,8 @@ void GraphModule::build(const OpRegistry& registry, const std::map<std::string, 
 std::map<std::string, Variable> GraphModule::forward(const std::map<std::string, Variable>& inputs,
                                                      const std::vector<std::string>& outputs) {
   std::vector<std::string> wanted = outputs;
-  if (wanted.empty()) for (const auto& o : graph_.outputs) wanted.push_back(o.name);
+  if (wanted.empty())
+    for (const auto& o : graph_.outputs) wanted.push_back(o.name);
   const std::set<std::string> keep(wanted.begin(), wanted.end());
 
   std::map<std::string, Variable> values;
@@ -160,7 +166,8 @@ std::map<std::string, Variable> GraphModule::forward(const std::map<std::string,
     const Node& n = graph_.nodes[i];
     std::vector<Variable> args;
     args.reserve(n.inputs.size());
-    for (const auto& in : n.inputs) args.push_back(in.empty() ? Variable() : computed(values, in, graph_));
+    for (const auto& in : n.inputs)
+      args.push_back(in.empty() ? Variable() : computed(values, in, graph_));
     CallOptions opts = base;
     opts.opset = static_cast<int>(graph_.opset(n.domain));
     opts.num_outputs = static_cast<int>(n.outputs.size());
@@ -180,7 +187,8 @@ std::map<std::string, Variable> GraphModule::forward(const std::map<std::string,
     for (size_t k = 0; k < n.outputs.size() && k < outs.size(); ++k) {
       if (n.outputs[k].empty()) continue;
       if (check_finite_ && !all_finite(outs[k].value())) {
-        throw Error(fmt::format("{} produced a non-finite value in output '{}'", node_label(n), n.outputs[k]),
+        throw Error(fmt::format("{} produced a non-finite value in output '{}'", node_label(n),
+                                n.outputs[k]),
                     ErrorKind::kNumerical);
       }
       values[n.outputs[k]] = std::move(outs[k]);
@@ -188,7 +196,8 @@ std::map<std::string, Variable> GraphModule::forward(const std::map<std::string,
     // Drop what no later node reads (the tape keeps what backward needs).
     for (const auto& in : n.inputs) {
       auto lu = last_use_.find(in);
-      if (lu != last_use_.end() && lu->second == static_cast<int>(i) && !keep.count(in) && !initial_.count(in)) {
+      if (lu != last_use_.end() && lu->second == static_cast<int>(i) && !keep.count(in) &&
+          !initial_.count(in)) {
         values.erase(in);
       }
     }
@@ -199,9 +208,10 @@ std::map<std::string, Variable> GraphModule::forward(const std::map<std::string,
 }
 
 Variable GraphModule::forward(const Variable& input) {
-  TAMP_CHECK(graph_.inputs.size() == 1 && graph_.outputs.size() == 1,
-             "forward(Variable) needs a graph with one input and one output, this one has {} and {}",
-             graph_.inputs.size(), graph_.outputs.size());
+  TAMP_CHECK(
+      graph_.inputs.size() == 1 && graph_.outputs.size() == 1,
+      "forward(Variable) needs a graph with one input and one output, this one has {} and {}",
+      graph_.inputs.size(), graph_.outputs.size());
   return forward({{graph_.inputs[0].name, input}}).at(graph_.outputs[0].name);
 }
 
@@ -219,7 +229,8 @@ std::vector<std::string> GraphModule::parameter_names_matching(const std::string
     throw Error(fmt::format("'{}' is not a valid regular expression: {}", pattern, e.what()));
   }
   std::vector<std::string> out;
-  for (const auto& [n, v] : named_parameters()) if (std::regex_match(n, re)) out.push_back(n);
+  for (const auto& [n, v] : named_parameters())
+    if (std::regex_match(n, re)) out.push_back(n);
   return out;
 }
 
@@ -237,7 +248,8 @@ std::vector<std::string> GraphModule::parameter_names_of_op(const std::string& o
 }
 
 Variable GraphModule::parameter(const std::string& name) const {
-  for (const auto& [n, v] : named_parameters()) if (n == name) return v;
+  for (const auto& [n, v] : named_parameters())
+    if (n == name) return v;
   throw Error(fmt::format("the model has no parameter '{}'", name));
 }
 

@@ -65,9 +65,9 @@ class GraphModule : public Module {
 
   Graph graph_;
   const OpRegistry* registry_;
-  std::vector<const OpDef*> ops_;             // per node
-  std::map<std::string, Variable> initial_;   // every initializer as a Variable
-  std::map<std::string, int> last_use_;       // value -> index of the last node reading it
+  std::vector<const OpDef*> ops_;            // per node
+  std::map<std::string, Variable> initial_;  // every initializer as a Variable
+  std::map<std::string, int> last_use_;      // value -> index of the last node reading it
   bool check_finite_ = false;
   Generator* rng_ = nullptr;
   IntegerArithmetic integer_arithmetic_ = IntegerArithmetic::kExact;

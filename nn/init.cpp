@@ -8,7 +8,8 @@ Tensor uniform(const Shape& shape, double lo, double hi, Generator& rng) {
   TAMP_CHECK(lo <= hi, "init::uniform: lo {} > hi {}", lo, hi);
   Tensor t = Tensor::empty(shape, DType::kFloat32);
   float* p = t.data<float>();
-  for (int64_t i = 0; i < t.numel(); ++i) p[i] = static_cast<float>(lo + (hi - lo) * rng.uniform_double());
+  for (int64_t i = 0; i < t.numel(); ++i)
+    p[i] = static_cast<float>(lo + (hi - lo) * rng.uniform_double());
   return t;
 }
 

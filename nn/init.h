@@ -16,7 +16,8 @@ Tensor uniform(const Shape& shape, double lo, double hi, Generator& rng);
 Tensor normal(const Shape& shape, double mean, double std, Generator& rng);
 // Kaiming-uniform with negative slope a (PyTorch's nn.Linear/Conv default a = sqrt(5)):
 // U(-b, b), b = sqrt(6 / ((1 + a^2) fan_in)); with a = sqrt(5), b = 1 / sqrt(fan_in).
-Tensor kaiming_uniform(const Shape& shape, int64_t fan_in, Generator& rng, double a = 2.23606797749979);
+Tensor kaiming_uniform(const Shape& shape, int64_t fan_in, Generator& rng,
+                       double a = 2.23606797749979);
 // U(-1/sqrt(fan_in), 1/sqrt(fan_in)): PyTorch's default bias of Linear and Conv.
 Tensor fan_in_uniform(const Shape& shape, int64_t fan_in, Generator& rng);
 

@@ -15,7 +15,7 @@ namespace tamp::nn {
 
 struct InputNormalization {
   double mean = 0;
-  double std = 1;   // > 0
+  double std = 1;  // > 0
 };
 
 // The normalization normalize_input wrote at the start of `input`, if the graph has it.

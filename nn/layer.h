@@ -2,8 +2,8 @@
 // head written in C++ is made of.
 //
 //   struct Head : nn::Layer {
-//     std::shared_ptr<nn::Linear> fc = register_module("fc", std::make_shared<nn::Linear>(128, 10));
-//     Variable forward(const Variable& x) override { return fc->forward(nn::relu(x)); }
+//     std::shared_ptr<nn::Linear> fc = register_module("fc", std::make_shared<nn::Linear>(128,
+//     10)); Variable forward(const Variable& x) override { return fc->forward(nn::relu(x)); }
 //   };
 #pragma once
 

@@ -13,7 +13,8 @@ namespace tamp::nn {
 
 class Linear : public Layer {
  public:
-  Linear(int64_t in_features, int64_t out_features, bool bias = true, Generator& rng = default_generator());
+  Linear(int64_t in_features, int64_t out_features, bool bias = true,
+         Generator& rng = default_generator());
   Variable forward(const Variable& x) override;
 
   const Variable& weight() const { return weight_; }

@@ -28,9 +28,11 @@ struct CrossEntropyOptions {
 };
 
 // logits (N, C) or (N, C, d1..dk); targets int64/int32 class indices (N) or (N, d1..dk).
-Variable cross_entropy(const Variable& logits, const Variable& targets, const CrossEntropyOptions& options = {});
+Variable cross_entropy(const Variable& logits, const Variable& targets,
+                       const CrossEntropyOptions& options = {});
 // log_probs as logits above (e.g. from LogSoftmax over axis 1); label_smoothing must be 0.
-Variable nll_loss(const Variable& log_probs, const Variable& targets, const CrossEntropyOptions& options = {});
+Variable nll_loss(const Variable& log_probs, const Variable& targets,
+                  const CrossEntropyOptions& options = {});
 
 // temperature^2 * KL(softmax(teacher / T) || softmax(student / T)) along `axis`, summed and
 // divided by dim 0 (PyTorch's "batchmean"). Pass the teacher detached unless it trains too.
@@ -38,6 +40,7 @@ Variable kl_div_distill(const Variable& student_logits, const Variable& teacher_
                         double temperature = 1, int64_t axis = -1);
 
 // (input - target)^2, averaged (kMean), summed or elementwise; the shapes must match.
-Variable mse_loss(const Variable& input, const Variable& target, Reduction reduction = Reduction::kMean);
+Variable mse_loss(const Variable& input, const Variable& target,
+                  Reduction reduction = Reduction::kMean);
 
 }  // namespace tamp::nn

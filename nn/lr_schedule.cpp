@@ -20,7 +20,8 @@ double ConstantLr::lr_at(int64_t step) const {
   return lr_;
 }
 
-StepLr::StepLr(double lr, int64_t step_size, double gamma) : lr_(lr), gamma_(gamma), step_size_(step_size) {
+StepLr::StepLr(double lr, int64_t step_size, double gamma)
+    : lr_(lr), gamma_(gamma), step_size_(step_size) {
   check_lr(lr, "StepLr");
   TAMP_CHECK(step_size > 0, "StepLr: step_size {} must be positive", step_size);
   TAMP_CHECK(gamma >= 0, "StepLr: gamma {} must be >= 0", gamma);
@@ -40,7 +41,8 @@ MultiStepLr::MultiStepLr(double lr, std::vector<int64_t> milestones, double gamm
 
 double MultiStepLr::lr_at(int64_t step) const {
   check_step(step);
-  const auto passed = std::upper_bound(milestones_.begin(), milestones_.end(), step) - milestones_.begin();
+  const auto passed =
+      std::upper_bound(milestones_.begin(), milestones_.end(), step) - milestones_.begin();
   return lr_ * std::pow(gamma_, static_cast<double>(passed));
 }
 
@@ -57,18 +59,20 @@ double CosineAnnealingLr::lr_at(int64_t step) const {
   return eta_min_ + (lr_ - eta_min_) * (1 + std::cos(phase)) / 2;
 }
 
-LinearWarmup::LinearWarmup(std::shared_ptr<const LrSchedule> after, int64_t warmup_steps, double start_factor)
+LinearWarmup::LinearWarmup(std::shared_ptr<const LrSchedule> after, int64_t warmup_steps,
+                           double start_factor)
     : after_(std::move(after)), warmup_(warmup_steps), start_factor_(start_factor) {
   TAMP_CHECK(after_ != nullptr, "LinearWarmup: the schedule after warm-up is null");
   TAMP_CHECK(warmup_steps >= 0, "LinearWarmup: warmup_steps {} is negative", warmup_steps);
-  TAMP_CHECK(start_factor >= 0 && start_factor <= 1, "LinearWarmup: start_factor {} must be in [0, 1]",
-             start_factor);
+  TAMP_CHECK(start_factor >= 0 && start_factor <= 1,
+             "LinearWarmup: start_factor {} must be in [0, 1]", start_factor);
 }
 
 double LinearWarmup::lr_at(int64_t step) const {
   check_step(step);
   if (step >= warmup_) return after_->lr_at(step - warmup_);
-  const double f = start_factor_ + (1 - start_factor_) * static_cast<double>(step) / static_cast<double>(warmup_);
+  const double f = start_factor_ +
+                   (1 - start_factor_) * static_cast<double>(step) / static_cast<double>(warmup_);
   return after_->lr_at(0) * f;
 }
 

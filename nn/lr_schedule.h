@@ -69,7 +69,8 @@ class CosineAnnealingLr : public LrSchedule {
 // `after` with its step count restarted at 0 (warm-up followed by cosine, say).
 class LinearWarmup : public LrSchedule {
  public:
-  LinearWarmup(std::shared_ptr<const LrSchedule> after, int64_t warmup_steps, double start_factor = 0);
+  LinearWarmup(std::shared_ptr<const LrSchedule> after, int64_t warmup_steps,
+               double start_factor = 0);
   double lr_at(int64_t step) const override;
 
  private:

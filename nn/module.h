@@ -45,9 +45,16 @@ class Module {
     return module;
   }
   // Registers an existing Variable (kept across graph rewrites so optimizer state stays valid).
-  void adopt_parameter(std::string name, Variable v) { params_.emplace_back(std::move(name), std::move(v)); }
-  void adopt_buffer(std::string name, Variable v) { buffers_.emplace_back(std::move(name), std::move(v)); }
-  void clear_parameters_and_buffers() { params_.clear(); buffers_.clear(); }
+  void adopt_parameter(std::string name, Variable v) {
+    params_.emplace_back(std::move(name), std::move(v));
+  }
+  void adopt_buffer(std::string name, Variable v) {
+    buffers_.emplace_back(std::move(name), std::move(v));
+  }
+  void clear_parameters_and_buffers() {
+    params_.clear();
+    buffers_.clear();
+  }
   // Lets subclasses react to train()/eval() (GraphModule switches its ops' mode).
   virtual void on_train(bool on) {}
 

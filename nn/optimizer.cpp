@@ -18,7 +18,8 @@ Optimizer::Optimizer(NamedParameters params, double lr)
 }
 
 void Optimizer::set_lr(double lr) {
-  TAMP_CHECK(lr >= 0 && std::isfinite(lr), "optimizer: learning rate {} must be finite and >= 0", lr);
+  TAMP_CHECK(lr >= 0 && std::isfinite(lr), "optimizer: learning rate {} must be finite and >= 0",
+             lr);
   lr_ = lr;
 }
 
@@ -53,7 +54,8 @@ std::map<std::string, Tensor> Optimizer::state() const {
       if (st.slots[k].defined()) out.emplace(params_[i].first + "." + names[k], st.slots[k]);
     }
     if (exports_step() && st.step > 0) {
-      out.emplace(params_[i].first + ".step", Tensor::scalar(static_cast<double>(st.step), DType::kInt64));
+      out.emplace(params_[i].first + ".step",
+                  Tensor::scalar(static_cast<double>(st.step), DType::kInt64));
     }
   }
   return out;
@@ -79,7 +81,8 @@ void Optimizer::load_state(const std::map<std::string, Tensor>& state) {
     }
     if (auto it = state.find(pname + ".step"); exports_step() && it != state.end()) {
       TAMP_CHECK(it->second.numel() == 1 && it->second.item() >= 0,
-                 "optimizer state '{}' must be a non-negative scalar, got {}", it->first, describe(it->second));
+                 "optimizer state '{}' must be a non-negative scalar, got {}", it->first,
+                 describe(it->second));
       st.step = static_cast<int64_t>(it->second.item());
       ++used;
     }
@@ -89,9 +92,12 @@ void Optimizer::load_state(const std::map<std::string, Tensor>& state) {
       bool known = false;
       for (size_t i = 0; i < params_.size() && !known; ++i) {
         const std::string& pname = params_[i].first;
-        if (key.size() <= pname.size() || key.compare(0, pname.size(), pname) != 0 || key[pname.size()] != '.') continue;
+        if (key.size() <= pname.size() || key.compare(0, pname.size(), pname) != 0 ||
+            key[pname.size()] != '.')
+          continue;
         const std::string slot = key.substr(pname.size() + 1);
-        known = (exports_step() && slot == "step") || std::find(names.begin(), names.end(), slot) != names.end();
+        known = (exports_step() && slot == "step") ||
+                std::find(names.begin(), names.end(), slot) != names.end();
       }
       TAMP_CHECK(known, "optimizer state '{}' matches no parameter slot of this optimizer", key);
     }

@@ -44,8 +44,8 @@ void sgd_kernel(T* p, const T* g, T* buf, int64_t n, const SgdOptions& o, T lr, 
 Sgd::Sgd(NamedParameters params, SgdOptions options)
     : Optimizer(std::move(params), options.lr), options_(options) {
   TAMP_CHECK(options.momentum >= 0 && options.dampening >= 0 && options.weight_decay >= 0,
-             "SGD: momentum ({}), dampening ({}) and weight_decay ({}) must be >= 0", options.momentum,
-             options.dampening, options.weight_decay);
+             "SGD: momentum ({}), dampening ({}) and weight_decay ({}) must be >= 0",
+             options.momentum, options.dampening, options.weight_decay);
   TAMP_CHECK(!options.nesterov || (options.momentum > 0 && options.dampening == 0),
              "SGD: Nesterov momentum needs momentum > 0 and dampening 0");
 }
@@ -56,8 +56,8 @@ void Sgd::update(Tensor& value, const Tensor& grad, ParamState& state) {
   if (first) buf = Tensor::empty(value.shape(), value.dtype());
   if (value.dtype() == DType::kFloat32) {
     const kernels::SgdStep step{static_cast<float>(lr()), static_cast<float>(options_.weight_decay),
-                                static_cast<float>(options_.momentum), static_cast<float>(1 - options_.dampening),
-                                options_.nesterov};
+                                static_cast<float>(options_.momentum),
+                                static_cast<float>(1 - options_.dampening), options_.nesterov};
     float* p = value.data<float>();
     const float* g = grad.data<float>();
     float* b = options_.momentum != 0 ? buf.data<float>() : nullptr;
@@ -66,11 +66,12 @@ void Sgd::update(Tensor& value, const Tensor& grad, ParamState& state) {
     });
   } else if (value.dtype() == DType::kFloat64) {
     sgd_kernel<double>(value.data<double>(), grad.data<double>(),
-                       options_.momentum != 0 ? buf.data<double>() : nullptr, value.numel(), options_,
-                       lr(), first);
+                       options_.momentum != 0 ? buf.data<double>() : nullptr, value.numel(),
+                       options_, lr(), first);
   } else {
-    throw Error(fmt::format("SGD: parameters of dtype {} are not supported", dtype_name(value.dtype())),
-                ErrorKind::kUnsupported);
+    throw Error(
+        fmt::format("SGD: parameters of dtype {} are not supported", dtype_name(value.dtype())),
+        ErrorKind::kUnsupported);
   }
 }
 

@@ -23,16 +23,17 @@ namespace tamp::dist {
 constexpr int kWatchdogExitCode = 86;
 
 struct ContextOptions {
-  double watchdog_seconds = 7;             // 0 turns it off; env TAMP_DIST_WATCHDOG_SECONDS overrides
-  size_t bucket_bytes = size_t{4} << 20;   // fused allreduce bucket size
+  double watchdog_seconds = 7;  // 0 turns it off; env TAMP_DIST_WATCHDOG_SECONDS overrides
+  size_t bucket_bytes = size_t{4} << 20;  // fused allreduce bucket size
 };
 
 // Timing of the collectives since the Context started (or since reset_stats()).
 struct CollectiveStats {
-  int64_t calls = 0;           // MPI collective calls (one per bucket for the _many variants)
-  int64_t bytes = 0;           // payload bytes reduced or broadcast
-  double seconds = 0;          // wall time inside MPI collectives (includes waiting for peers)
-  int64_t nonblocking = 0;     // of the calls, MPI_Iallreduce (gradient buckets started during backward)
+  int64_t calls = 0;   // MPI collective calls (one per bucket for the _many variants)
+  int64_t bytes = 0;   // payload bytes reduced or broadcast
+  double seconds = 0;  // wall time inside MPI collectives (includes waiting for peers)
+  int64_t nonblocking =
+      0;  // of the calls, MPI_Iallreduce (gradient buckets started during backward)
 };
 
 class Context {
@@ -107,7 +108,8 @@ struct ReducerOptions {
 // that step is reduced again, synchronously, from the final gradients.
 class GradientReducer {
  public:
-  GradientReducer(nn::Collective& collective, const nn::NamedParameters& params, ReducerOptions options = {});
+  GradientReducer(nn::Collective& collective, const nn::NamedParameters& params,
+                  ReducerOptions options = {});
   ~GradientReducer();  // removes its hooks
   GradientReducer(const GradientReducer&) = delete;
   GradientReducer& operator=(const GradientReducer&) = delete;

@@ -16,20 +16,27 @@ namespace {
 
 MPI_Datatype mpi_type(DType dtype) {
   switch (dtype) {
-    case DType::kFloat32: return MPI_FLOAT;
-    case DType::kFloat64: return MPI_DOUBLE;
-    case DType::kInt64: return MPI_INT64_T;
+    case DType::kFloat32:
+      return MPI_FLOAT;
+    case DType::kFloat64:
+      return MPI_DOUBLE;
+    case DType::kInt64:
+      return MPI_INT64_T;
     default:
-      throw Error(fmt::format("collectives reduce float32, float64 and int64 tensors, not {}", dtype_name(dtype)));
+      throw Error(fmt::format("collectives reduce float32, float64 and int64 tensors, not {}",
+                              dtype_name(dtype)));
   }
 }
 
 MPI_Op mpi_op(nn::Reduce op) {
   switch (op) {
     case nn::Reduce::kSum:
-    case nn::Reduce::kMean: return MPI_SUM;
-    case nn::Reduce::kMin: return MPI_MIN;
-    case nn::Reduce::kMax: return MPI_MAX;
+    case nn::Reduce::kMean:
+      return MPI_SUM;
+    case nn::Reduce::kMin:
+      return MPI_MIN;
+    case nn::Reduce::kMax:
+      return MPI_MAX;
   }
   return MPI_SUM;
 }
@@ -53,7 +60,8 @@ void divide(void* data, DType dtype, int64_t n, int ranks) {
       for (int64_t i = 0; i < n; ++i) p[i] /= ranks;
       break;
     }
-    default: break;
+    default:
+      break;
   }
 }
 
@@ -67,7 +75,8 @@ void check_mpi(int code, const char* what) {
 
 class Impl final : public MpiCollective {
  public:
-  Impl(size_t bucket_bytes, Watchdog* watchdog) : bucket_bytes_(std::max<size_t>(bucket_bytes, 64)), watchdog_(watchdog) {
+  Impl(size_t bucket_bytes, Watchdog* watchdog)
+      : bucket_bytes_(std::max<size_t>(bucket_bytes, 64)), watchdog_(watchdog) {
     MPI_Comm_dup(MPI_COMM_WORLD, &comm_);
     // Errors come back as codes (then tamp::Error) rather than aborting inside MPI.
     MPI_Comm_set_errhandler(comm_, MPI_ERRORS_RETURN);
@@ -86,9 +95,11 @@ class Impl final : public MpiCollective {
   void allreduce(Tensor& t, nn::Reduce op) override {
     if (t.numel() == 0) return;
     const MPI_Datatype type = mpi_type(t.dtype());
-    TAMP_CHECK(t.numel() <= INT32_MAX, "allreduce of {} elements exceeds MPI's int count", t.numel());
+    TAMP_CHECK(t.numel() <= INT32_MAX, "allreduce of {} elements exceeds MPI's int count",
+               t.numel());
     timed("MPI_Allreduce", t.nbytes(), [&] {
-      return MPI_Allreduce(MPI_IN_PLACE, t.raw_data(), static_cast<int>(t.numel()), type, mpi_op(op), comm_);
+      return MPI_Allreduce(MPI_IN_PLACE, t.raw_data(), static_cast<int>(t.numel()), type,
+                           mpi_op(op), comm_);
     });
     if (op == nn::Reduce::kMean) divide(t.raw_data(), t.dtype(), t.numel(), size_);
   }
@@ -96,16 +107,19 @@ class Impl final : public MpiCollective {
   void broadcast(Tensor& t, int root) override {
     if (t.nbytes() == 0) return;
     TAMP_CHECK(root >= 0 && root < size_, "broadcast root {} is not a rank of {}", root, size_);
-    TAMP_CHECK(t.nbytes() <= INT32_MAX, "broadcast of {} bytes exceeds MPI's int count", t.nbytes());
-    timed("MPI_Bcast", t.nbytes(),
-          [&] { return MPI_Bcast(t.raw_data(), static_cast<int>(t.nbytes()), MPI_BYTE, root, comm_); });
+    TAMP_CHECK(t.nbytes() <= INT32_MAX, "broadcast of {} bytes exceeds MPI's int count",
+               t.nbytes());
+    timed("MPI_Bcast", t.nbytes(), [&] {
+      return MPI_Bcast(t.raw_data(), static_cast<int>(t.nbytes()), MPI_BYTE, root, comm_);
+    });
   }
 
   void allreduce_many(std::vector<Tensor>& ts, nn::Reduce op) override {
     for_buckets(ts, [&](void* buf, size_t bytes, DType dtype) {
       const int64_t n = static_cast<int64_t>(bytes / size_of(dtype));
       timed("MPI_Allreduce", bytes, [&] {
-        return MPI_Allreduce(MPI_IN_PLACE, buf, static_cast<int>(n), mpi_type(dtype), mpi_op(op), comm_);
+        return MPI_Allreduce(MPI_IN_PLACE, buf, static_cast<int>(n), mpi_type(dtype), mpi_op(op),
+                             comm_);
       });
       if (op == nn::Reduce::kMean) divide(buf, dtype, n, size_);
     });
@@ -114,7 +128,8 @@ class Impl final : public MpiCollective {
   void broadcast_many(std::vector<Tensor>& ts, int root) override {
     TAMP_CHECK(root >= 0 && root < size_, "broadcast root {} is not a rank of {}", root, size_);
     for_buckets(ts, [&](void* buf, size_t bytes, DType) {
-      timed("MPI_Bcast", bytes, [&] { return MPI_Bcast(buf, static_cast<int>(bytes), MPI_BYTE, root, comm_); });
+      timed("MPI_Bcast", bytes,
+            [&] { return MPI_Bcast(buf, static_cast<int>(bytes), MPI_BYTE, root, comm_); });
     });
   }
 
@@ -125,7 +140,8 @@ class Impl final : public MpiCollective {
   void start_sum(void* data, int64_t count, DType dtype) override {
     TAMP_CHECK(count <= INT32_MAX, "allreduce of {} elements exceeds MPI's int count", count);
     MPI_Request request = MPI_REQUEST_NULL;
-    check_mpi(MPI_Iallreduce(MPI_IN_PLACE, data, static_cast<int>(count), mpi_type(dtype), MPI_SUM, comm_, &request),
+    check_mpi(MPI_Iallreduce(MPI_IN_PLACE, data, static_cast<int>(count), mpi_type(dtype), MPI_SUM,
+                             comm_, &request),
               "MPI_Iallreduce");
     started_.push_back(request);
     stats_.calls += 1;
@@ -136,8 +152,9 @@ class Impl final : public MpiCollective {
   void test_started() override {
     if (started_.empty()) return;
     int done = 0;
-    check_mpi(MPI_Testall(static_cast<int>(started_.size()), started_.data(), &done, MPI_STATUSES_IGNORE),
-              "MPI_Testall");
+    check_mpi(
+        MPI_Testall(static_cast<int>(started_.size()), started_.data(), &done, MPI_STATUSES_IGNORE),
+        "MPI_Testall");
   }
 
   void wait_started() override {
@@ -155,13 +172,13 @@ class Impl final : public MpiCollective {
   void reset_stats() override { stats_ = {}; }
 
  private:
-  template <typename F>
-  void timed(const char* what, size_t bytes, F&& call) {
+  template <typename F> void timed(const char* what, size_t bytes, F&& call) {
     const auto start = std::chrono::steady_clock::now();
     if (watchdog_) watchdog_->enter(what);
     const int code = call();
     if (watchdog_) watchdog_->leave();
-    stats_.seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    stats_.seconds +=
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     stats_.calls += 1;
     stats_.bytes += static_cast<int64_t>(bytes);
     check_mpi(code, what);
@@ -169,8 +186,7 @@ class Impl final : public MpiCollective {
 
   // Packs the tensors of each dtype, in order, into buckets of at most bucket_bytes_ (a larger
   // tensor travels alone, in place), calls `reduce` on each, and unpacks.
-  template <typename F>
-  void for_buckets(std::vector<Tensor>& ts, F&& reduce) {
+  template <typename F> void for_buckets(std::vector<Tensor>& ts, F&& reduce) {
     std::map<DType, std::vector<Tensor*>> by_dtype;  // the same grouping on every rank
     for (auto& t : ts) {
       if (t.numel() > 0) by_dtype[t.dtype()].push_back(&t);
@@ -180,8 +196,8 @@ class Impl final : public MpiCollective {
       size_t i = 0;
       while (i < group.size()) {
         if (group[i]->nbytes() >= bucket_bytes_) {
-          TAMP_CHECK(group[i]->nbytes() <= INT32_MAX, "a tensor of {} bytes exceeds MPI's int count",
-                     group[i]->nbytes());
+          TAMP_CHECK(group[i]->nbytes() <= INT32_MAX,
+                     "a tensor of {} bytes exceeds MPI's int count", group[i]->nbytes());
           reduce(group[i]->raw_data(), group[i]->nbytes(), dtype);
           ++i;
           continue;

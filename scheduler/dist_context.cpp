@@ -30,7 +30,8 @@ double watchdog_seconds(const ContextOptions& o) {
   if (const char* env = std::getenv("TAMP_DIST_WATCHDOG_SECONDS")) {
     char* end = nullptr;
     const double v = std::strtod(env, &end);
-    TAMP_CHECK(end != env && *end == '\0' && v >= 0, "TAMP_DIST_WATCHDOG_SECONDS='{}' is not a number of seconds", env);
+    TAMP_CHECK(end != env && *end == '\0' && v >= 0,
+               "TAMP_DIST_WATCHDOG_SECONDS='{}' is not a number of seconds", env);
     return v;
   }
   return o.watchdog_seconds;
@@ -53,9 +54,11 @@ Context::Context(int argc, char** argv, ContextOptions options) : impl_(std::mak
   MPI_Initialized(&initialized);
   MPI_Finalized(&finalized);
   TAMP_CHECK(!initialized && !finalized,
-             "a dist::Context already exists (or existed) in this process: MPI initialises once per process");
+             "a dist::Context already exists (or existed) in this process: MPI initialises once "
+             "per process");
   int provided = 0;
-  MPI_Init_thread(argc > 0 ? &argc : nullptr, argc > 0 ? &argv : nullptr, MPI_THREAD_MULTIPLE, &provided);
+  MPI_Init_thread(argc > 0 ? &argc : nullptr, argc > 0 ? &argv : nullptr, MPI_THREAD_MULTIPLE,
+                  &provided);
   impl_->mpi = true;
   MPI_Comm_rank(MPI_COMM_WORLD, &impl_->rank);
   MPI_Comm_size(MPI_COMM_WORLD, &impl_->size);
@@ -78,8 +81,9 @@ Context::Context(int argc, char** argv, ContextOptions options) : impl_(std::mak
   const double timeout = watchdog_seconds(options);
   const bool heartbeats = provided >= MPI_THREAD_MULTIPLE;
   if (!heartbeats && impl_->rank == 0) {
-    std::fprintf(stderr, "tamp dist: MPI gives no MPI_THREAD_MULTIPLE; the watchdog checks collective "
-                         "timeouts only (no heartbeats)\n");
+    std::fprintf(stderr,
+                 "tamp dist: MPI gives no MPI_THREAD_MULTIPLE; the watchdog checks collective "
+                 "timeouts only (no heartbeats)\n");
   }
   if (timeout > 0 && impl_->size > 1) {
     impl_->watchdog = detail::start_watchdog(impl_->rank, std::move(peers), timeout, heartbeats);
@@ -116,7 +120,9 @@ void Context::abort(int exit_code) {
   std::exit(exit_code);
 }
 
-CollectiveStats Context::stats() const { return impl_->collective ? impl_->collective->stats() : CollectiveStats{}; }
+CollectiveStats Context::stats() const {
+  return impl_->collective ? impl_->collective->stats() : CollectiveStats{};
+}
 
 void Context::reset_stats() {
   if (impl_->collective) impl_->collective->reset_stats();

@@ -28,25 +28,25 @@ struct GradientReducer::Impl {
   struct Slot {
     Variable param;
     int bucket = 0;
-    int64_t offset = 0;      // elements into the bucket
+    int64_t offset = 0;  // elements into the bucket
     int hook = -1;
-    bool ready = false;      // this step
+    bool ready = false;  // this step
   };
   struct Bucket {
-    Tensor buffer;           // (numel,) of the bucket's dtype: the gradients, then their sums
+    Tensor buffer;  // (numel,) of the bucket's dtype: the gradients, then their sums
     std::vector<int> slots;
     int pending = 0;
     bool started = false;
   };
 
   nn::Collective& collective;
-  detail::MpiCollective* mpi = nullptr;   // null: no overlap
+  detail::MpiCollective* mpi = nullptr;  // null: no overlap
   ReducerOptions options;
   std::vector<Slot> slots;
   std::vector<Bucket> buckets;
-  size_t next = 0;          // the next bucket to start
+  size_t next = 0;  // the next bucket to start
   bool armed = false;
-  bool stale = false;       // a gradient changed after its bucket started
+  bool stale = false;  // a gradient changed after its bucket started
   int64_t early = 0;
 
   Impl(nn::Collective& c, ReducerOptions o) : collective(c), options(o) {}
@@ -54,11 +54,13 @@ struct GradientReducer::Impl {
   void copy_in(Slot& s) {
     Bucket& b = buckets[static_cast<size_t>(s.bucket)];
     const size_t bytes = static_cast<size_t>(s.param.value().numel()) * size_of(b.buffer.dtype());
-    auto* dst = static_cast<unsigned char*>(b.buffer.raw_data()) + static_cast<size_t>(s.offset) * size_of(b.buffer.dtype());
+    auto* dst = static_cast<unsigned char*>(b.buffer.raw_data()) +
+                static_cast<size_t>(s.offset) * size_of(b.buffer.dtype());
     const Tensor& g = s.param.grad();
     if (g.defined()) {
       TAMP_CHECK(g.shape() == s.param.shape() && g.dtype() == b.buffer.dtype(),
-                 "the gradient of '{}' is {}, its parameter {}", s.param.name(), describe(g), describe(s.param.value()));
+                 "the gradient of '{}' is {}, its parameter {}", s.param.name(), describe(g),
+                 describe(s.param.value()));
       std::memcpy(dst, g.raw_data(), bytes);
     } else {
       std::memset(dst, 0, bytes);
@@ -106,15 +108,18 @@ struct GradientReducer::Impl {
     std::vector<Tensor> grads;
     for (auto& s : slots) {
       Variable& p = s.param;
-      if (!p.grad().defined()) p.set_grad(Tensor::zeros(p.shape(), p.dtype()));
-      else if (!p.grad().unique()) p.set_grad(p.grad().clone());
+      if (!p.grad().defined())
+        p.set_grad(Tensor::zeros(p.shape(), p.dtype()));
+      else if (!p.grad().unique())
+        p.set_grad(p.grad().clone());
       grads.push_back(p.grad());
     }
     collective.allreduce_many(grads, nn::Reduce::kMean);
   }
 };
 
-GradientReducer::GradientReducer(nn::Collective& collective, const nn::NamedParameters& params, ReducerOptions options)
+GradientReducer::GradientReducer(nn::Collective& collective, const nn::NamedParameters& params,
+                                 ReducerOptions options)
     : impl_(std::make_unique<Impl>(collective, options)) {
   Impl& m = *impl_;
   for (const auto& [name, p] : params) {
@@ -132,11 +137,13 @@ GradientReducer::GradientReducer(nn::Collective& collective, const nn::NamedPara
   for (size_t k = m.slots.size(); k-- > 0;) {
     Impl::Slot& s = m.slots[k];
     const DType dtype = s.param.dtype();
-    TAMP_CHECK(dtype == DType::kFloat32 || dtype == DType::kFloat64, "parameter '{}' is {}: gradients are reduced as float32 or float64",
-               s.param.name(), describe(s.param.value()));
+    TAMP_CHECK(dtype == DType::kFloat32 || dtype == DType::kFloat64,
+               "parameter '{}' is {}: gradients are reduced as float32 or float64", s.param.name(),
+               describe(s.param.value()));
     const size_t bytes = static_cast<size_t>(s.param.value().numel()) * size_of(dtype);
-    const bool fits = !m.buckets.empty() && m.buckets.back().buffer.dtype() == dtype &&
-                      static_cast<size_t>(numel.back()) * size_of(dtype) + bytes <= options.bucket_bytes;
+    const bool fits =
+        !m.buckets.empty() && m.buckets.back().buffer.dtype() == dtype &&
+        static_cast<size_t>(numel.back()) * size_of(dtype) + bytes <= options.bucket_bytes;
     if (!fits) {
       m.buckets.push_back({Tensor::empty({1}, dtype), {}, 0, false});
       numel.push_back(0);
@@ -146,9 +153,11 @@ GradientReducer::GradientReducer(nn::Collective& collective, const nn::NamedPara
     numel.back() += s.param.value().numel();
     m.buckets.back().slots.push_back(static_cast<int>(k));
   }
-  for (size_t b = 0; b < m.buckets.size(); ++b) m.buckets[b].buffer = Tensor::empty({numel[b]}, m.buckets[b].buffer.dtype());
+  for (size_t b = 0; b < m.buckets.size(); ++b)
+    m.buckets[b].buffer = Tensor::empty({numel[b]}, m.buckets[b].buffer.dtype());
   for (size_t k = 0; k < m.slots.size(); ++k) {
-    m.slots[k].hook = add_ready_hook(m.slots[k].param, [impl = impl_.get(), k](const Tensor&) { impl->on_ready(k); });
+    m.slots[k].hook = add_ready_hook(m.slots[k].param,
+                                     [impl = impl_.get(), k](const Tensor&) { impl->on_ready(k); });
   }
   m.reset_step();
 }
@@ -187,7 +196,8 @@ void GradientReducer::finish() {
     Variable& p = s.param;
     if (!p.grad().defined() || !p.grad().unique()) p.set_grad(Tensor::empty(p.shape(), p.dtype()));
     Tensor g = p.grad();  // shares the storage just checked to be the parameter's own
-    const void* sum = static_cast<const unsigned char*>(b.buffer.raw_data()) + static_cast<size_t>(s.offset) * size_of(p.dtype());
+    const void* sum = static_cast<const unsigned char*>(b.buffer.raw_data()) +
+                      static_cast<size_t>(s.offset) * size_of(p.dtype());
     scale_into(g.raw_data(), sum, p.dtype(), p.value().numel(), ranks);
   }
   m.reset_step();

@@ -14,10 +14,12 @@ constexpr const char* kAttribute = "tamp_sync_group";
 
 SyncBatchNorm::SyncBatchNorm(nn::GraphModule& model, nn::Collective& collective) : model_(model) {
   if (collective.size() <= 1) return;
-  group_ = std::make_unique<CrossRankGroup>([&collective](Tensor& t) { collective.allreduce(t, nn::Reduce::kSum); });
+  group_ = std::make_unique<CrossRankGroup>(
+      [&collective](Tensor& t) { collective.allreduce(t, nn::Reduce::kSum); });
   nn::Graph g = model_.export_graph();
   for (auto& node : g.nodes) {
-    if (node.op_type != "BatchNormalization" || !(node.domain.empty() || node.domain == "ai.onnx")) continue;
+    if (node.op_type != "BatchNormalization" || !(node.domain.empty() || node.domain == "ai.onnx"))
+      continue;
     Attributes a = *node.attrs;
     a.set(kAttribute, group_->id());
     node.attrs = nn::attrs_with(std::move(a));
@@ -40,7 +42,8 @@ SyncBatchNorm::~SyncBatchNorm() {
   } catch (const std::exception& e) {
     // Cannot happen short of memory (set_graph took the same graph with the marks); a
     // destructor must not throw.
-    std::fprintf(stderr, "tamp dist: removing the synchronised BatchNorm marks failed: %s\n", e.what());
+    std::fprintf(stderr, "tamp dist: removing the synchronised BatchNorm marks failed: %s\n",
+                 e.what());
   }
 }
 

@@ -141,7 +141,8 @@ class Impl final : public Watchdog {
       if (send_req_[p] != MPI_REQUEST_NULL) MPI_Test(&send_req_[p], &done, MPI_STATUS_IGNORE);
       if (!done) continue;  // the previous heartbeat to this peer is still in flight
       send_buf_[p] = {seq_.load(), inside_.load() ? 1 : 0, final_ ? 1 : 0};
-      MPI_Isend(send_buf_[p].data(), 3, MPI_INT64_T, static_cast<int>(p), kTag, comm_, &send_req_[p]);
+      MPI_Isend(send_buf_[p].data(), 3, MPI_INT64_T, static_cast<int>(p), kTag, comm_,
+                &send_req_[p]);
     }
   }
 
@@ -157,20 +158,23 @@ class Impl final : public Watchdog {
       const double waited = seconds_since(entered, now);
       if (waited > timeout_) {
         const int64_t seq = seq_.load();
-        why = fmt::format("rank {} has waited {:.1f} s in collective #{} ({})", rank_, waited, seq, what_.load());
+        why = fmt::format("rank {} has waited {:.1f} s in collective #{} ({})", rank_, waited, seq,
+                          what_.load());
         std::string missing;
         if (heartbeats_) {
           for (size_t p = 0; p < peers_.size(); ++p) {
             if (static_cast<int>(p) == rank_ || peer_seq_[p] >= seq) continue;
             const double silent = seconds_since(last_heard_[p], now);
-            missing += fmt::format("\n  {} has not reached it (at collective #{}; {})", describe_peer(p, now),
-                                   peer_seq_[p],
-                                   silent > 2 * std::chrono::duration<double>(kBeatEvery).count()
-                                       ? fmt::format("silent for {:.1f} s: stopped, dead or unreachable", silent)
-                                       : std::string("alive: hung or stuck outside the collectives"));
+            missing += fmt::format(
+                "\n  {} has not reached it (at collective #{}; {})", describe_peer(p, now),
+                peer_seq_[p],
+                silent > 2 * std::chrono::duration<double>(kBeatEvery).count()
+                    ? fmt::format("silent for {:.1f} s: stopped, dead or unreachable", silent)
+                    : std::string("alive: hung or stuck outside the collectives"));
           }
         }
-        why += missing.empty() ? "; every peer has reached it (a peer may be stuck inside MPI)" : missing;
+        why += missing.empty() ? "; every peer has reached it (a peer may be stuck inside MPI)"
+                               : missing;
       }
     }
     if (why.empty() && heartbeats_) {
@@ -185,8 +189,11 @@ class Impl final : public Watchdog {
       }
     }
     if (why.empty()) return;
-    std::fprintf(stderr, "tamp dist watchdog on rank %d (%s): %s\n  timeout %.1f s; aborting the job (exit %d)\n",
-                 rank_, peers_[static_cast<size_t>(rank_)].host.c_str(), why.c_str(), timeout_, kWatchdogExitCode);
+    std::fprintf(
+        stderr,
+        "tamp dist watchdog on rank %d (%s): %s\n  timeout %.1f s; aborting the job (exit %d)\n",
+        rank_, peers_[static_cast<size_t>(rank_)].host.c_str(), why.c_str(), timeout_,
+        kWatchdogExitCode);
     std::fflush(stderr);
     MPI_Abort(MPI_COMM_WORLD, kWatchdogExitCode);
   }

@@ -15,7 +15,8 @@ const nn::ValueInfo& input_info(const nn::Graph& graph, const std::string& reque
                graph.inputs.size());
     return graph.inputs[0];
   }
-  for (const auto& in : graph.inputs) if (in.name == requested) return in;
+  for (const auto& in : graph.inputs)
+    if (in.name == requested) return in;
   throw Error(fmt::format("the model has no input '{}'", requested));
 }
 
@@ -34,12 +35,15 @@ Tensor fit_shape(const nn::ValueInfo& info, const Tensor& x) {
   int unknown = 0;
   for (size_t i = 1; i < info.shape.size(); ++i) {
     want.push_back(info.shape[i].known() ? info.shape[i].value : -1);
-    if (info.shape[i].known()) known *= info.shape[i].value;
-    else ++unknown;
+    if (info.shape[i].known())
+      known *= info.shape[i].value;
+    else
+      ++unknown;
   }
   const int64_t per_example = x.dim(0) ? x.numel() / x.dim(0) : 0;
   if (unknown > 1 || known == 0 || per_example % known != 0) return x;
-  for (auto& d : want) if (d < 0) d = per_example / known;
+  for (auto& d : want)
+    if (d < 0) d = per_example / known;
   if (unknown == 0 && known != per_example) return x;
   return want == x.shape() ? x : x.reshape(want);
 }
@@ -64,7 +68,8 @@ std::unique_ptr<nn::GraphModule> onnx_runtime_simulation(const nn::GraphModule& 
   return m;
 }
 
-EvalResult evaluate(nn::GraphModule& evaluated, const nn::Dataset& data, const EvalOptions& options) {
+EvalResult evaluate(nn::GraphModule& evaluated, const nn::Dataset& data,
+                    const EvalOptions& options) {
   const bool was_training = evaluated.is_training();
   evaluated.eval();
   const std::unique_ptr<nn::GraphModule> simulation = onnx_runtime_simulation(evaluated);
@@ -74,10 +79,14 @@ EvalResult evaluate(nn::GraphModule& evaluated, const nn::Dataset& data, const E
   const std::string out = output_name(model.graph(), options.output);
   // A view that does not own the dataset: evaluation never outlives the caller's reference.
   std::shared_ptr<const nn::Dataset> view(&data, [](const nn::Dataset*) {});
-  nn::DataLoader loader(view, {.batch_size = options.batch_size, .shuffle = false, .prefetch = true,
-                               .num_shards = coll.size(), .shard = coll.rank()});
+  nn::DataLoader loader(view, {.batch_size = options.batch_size,
+                               .shuffle = false,
+                               .prefetch = true,
+                               .num_shards = coll.size(),
+                               .shard = coll.rank()});
   // Sharding pads with wrapped examples; count only each rank's real ones.
-  const int64_t real = data.size() / coll.size() + (coll.rank() < data.size() % coll.size() ? 1 : 0);
+  const int64_t real =
+      data.size() / coll.size() + (coll.rank() < data.size() % coll.size() ? 1 : 0);
   double loss_sum = 0;
   int64_t hits1 = 0, hits5 = 0, seen = 0, batches = 0;
   {
@@ -89,7 +98,8 @@ EvalResult evaluate(nn::GraphModule& evaluated, const nn::Dataset& data, const E
       if (n <= 0) break;
       Variable logits = model.forward({{in.name, Variable(x)}}, {out}).at(out);
       const Tensor& lv = logits.value();
-      TAMP_CHECK(lv.rank() == 2, "output '{}' is {}, expected logits (N, classes)", out, describe(lv));
+      TAMP_CHECK(lv.rank() == 2, "output '{}' is {}, expected logits (N, classes)", out,
+                 describe(lv));
       Tensor l = lv, t = y;
       if (n < x.dim(0)) {
         l = Tensor::empty({n, lv.dim(1)}, lv.dtype());
@@ -99,12 +109,15 @@ EvalResult evaluate(nn::GraphModule& evaluated, const nn::Dataset& data, const E
       }
       hits1 += nn::count_correct(l, t, 1);
       hits5 += nn::count_correct(l, t, std::min<int64_t>(5, l.dim(1)));
-      loss_sum += nn::cross_entropy(Variable(l), Variable(t), {.reduction = nn::Reduction::kSum}).value().item();
+      loss_sum += nn::cross_entropy(Variable(l), Variable(t), {.reduction = nn::Reduction::kSum})
+                      .value()
+                      .item();
       seen += n;
     }
   }
-  Tensor totals = Tensor::from_vector<double>({4}, {static_cast<double>(hits1), static_cast<double>(hits5),
-                                                    loss_sum, static_cast<double>(seen)});
+  Tensor totals =
+      Tensor::from_vector<double>({4}, {static_cast<double>(hits1), static_cast<double>(hits5),
+                                        loss_sum, static_cast<double>(seen)});
   coll.allreduce(totals, nn::Reduce::kSum);
   const double* t = totals.data<double>();
   evaluated.train(was_training);

@@ -17,22 +17,23 @@ namespace tamp {
 
 struct EvalOptions {
   int64_t batch_size = 256;
-  int64_t max_batches = -1;          // -1: the whole dataset
-  std::string input;                 // graph input to feed; empty: the only one
-  std::string output;                // logits; empty: the first graph output
+  int64_t max_batches = -1;              // -1: the whole dataset
+  std::string input;                     // graph input to feed; empty: the only one
+  std::string output;                    // logits; empty: the first graph output
   nn::Collective* collective = nullptr;  // shards the data and sums the counts over ranks
 };
 
 struct EvalResult {
-  double top1 = 0;     // in [0, 1]
+  double top1 = 0;  // in [0, 1]
   double top5 = 0;
-  double loss = 0;     // mean cross-entropy
-  int64_t count = 0;   // examples seen (over all ranks)
+  double loss = 0;    // mean cross-entropy
+  int64_t count = 0;  // examples seen (over all ranks)
 };
 
 // Runs the model in eval mode without recording a tape; restores the previous mode. A
 // FakeQuantize model runs as its export does in ONNX Runtime (onnx_runtime_simulation).
-EvalResult evaluate(nn::GraphModule& model, const nn::Dataset& data, const EvalOptions& options = {});
+EvalResult evaluate(nn::GraphModule& model, const nn::Dataset& data,
+                    const EvalOptions& options = {});
 
 // What evaluation runs of a FakeQuantize model (QAT, static PTQ): a module over
 // compression::simulate_fused_like_onnx_runtime of its current graph and parameters, the

@@ -49,8 +49,8 @@ nn::Graph fused_like_onnx_runtime(const nn::Graph& g, bool* fused) {
   return q;
 }
 
-ParityResult check_export_parity(nn::GraphModule& simulated, const nn::Graph& exported, const nn::Dataset& data,
-                                 const ParityOptions& options) {
+ParityResult check_export_parity(nn::GraphModule& simulated, const nn::Graph& exported,
+                                 const nn::Dataset& data, const ParityOptions& options) {
   ParityResult r;
   r.arithmetic = options.arithmetic;
   r.min_agreement = options.min_agreement;
@@ -67,9 +67,13 @@ ParityResult check_export_parity(nn::GraphModule& simulated, const nn::Graph& ex
   const std::string sim_out = output_name(simulated.graph(), options.output);
   nn::Collective& coll = options.collective ? *options.collective : nn::local_collective();
   std::shared_ptr<const nn::Dataset> view(&data, [](const nn::Dataset*) {});
-  nn::DataLoader loader(view, {.batch_size = options.batch_size, .shuffle = false, .prefetch = true,
-                               .num_shards = coll.size(), .shard = coll.rank()});
-  const int64_t real = data.size() / coll.size() + (coll.rank() < data.size() % coll.size() ? 1 : 0);
+  nn::DataLoader loader(view, {.batch_size = options.batch_size,
+                               .shuffle = false,
+                               .prefetch = true,
+                               .num_shards = coll.size(),
+                               .shard = coll.rank()});
+  const int64_t real =
+      data.size() / coll.size() + (coll.rank() < data.size() % coll.size() ? 1 : 0);
   const double tie = std::isnan(r.output_step) ? 0.0 : r.output_step * 1.0001;
   int64_t same = 0, hits_sim = 0, hits_exp = 0, seen = 0, batches = 0;
   double max_diff = 0;
@@ -84,7 +88,8 @@ ParityResult check_export_parity(nn::GraphModule& simulated, const nn::Graph& ex
       const Tensor ye = integer.forward({{in.name, Variable(x)}}, {out}).at(out).value();
       TAMP_CHECK(ys.rank() == 2 && ye.shape() == ys.shape() && ys.dtype() == DType::kFloat32 &&
                      ye.dtype() == DType::kFloat32,
-                 "parity: the simulated output {} and the exported output {} must be float logits (N, classes) "
+                 "parity: the simulated output {} and the exported output {} must be float logits "
+                 "(N, classes) "
                  "of one shape",
                  describe(ys), describe(ye));
       const int64_t classes = ys.dim(1);
@@ -98,13 +103,15 @@ ParityResult check_export_parity(nn::GraphModule& simulated, const nn::Graph& ex
         const auto label = static_cast<int64_t>(b.y.at(i));
         hits_sim += as == label;
         hits_exp += ae == label;
-        for (int64_t c = 0; c < classes; ++c) max_diff = std::max(max_diff, std::abs(double{rs[c]} - re[c]));
+        for (int64_t c = 0; c < classes; ++c)
+          max_diff = std::max(max_diff, std::abs(double{rs[c]} - re[c]));
       }
       seen += n;
     }
   }
-  Tensor counts = Tensor::from_vector<double>({4}, {static_cast<double>(same), static_cast<double>(hits_sim),
-                                                    static_cast<double>(hits_exp), static_cast<double>(seen)});
+  Tensor counts =
+      Tensor::from_vector<double>({4}, {static_cast<double>(same), static_cast<double>(hits_sim),
+                                        static_cast<double>(hits_exp), static_cast<double>(seen)});
   coll.allreduce(counts, nn::Reduce::kSum);
   Tensor diff = Tensor::scalar(max_diff, DType::kFloat64);
   coll.allreduce(diff, nn::Reduce::kMax);
@@ -122,10 +129,11 @@ ParityResult check_export_parity(nn::GraphModule& simulated, const nn::Graph& ex
 }
 
 std::string parity_text(const ParityResult& r) {
-  const std::string diff = std::isnan(r.max_step_diff) ? fmt::format("max |diff| {:.3g}", r.max_abs_diff)
-                                                       : fmt::format("max |diff| {:.3g} output steps", r.max_step_diff);
-  return fmt::format("argmax agreement {:.2f} % ({} examples), {}, integer arithmetic {}", 100 * r.agreement,
-                     r.examples, diff, integer_arithmetic_name(r.arithmetic));
+  const std::string diff = std::isnan(r.max_step_diff)
+                               ? fmt::format("max |diff| {:.3g}", r.max_abs_diff)
+                               : fmt::format("max |diff| {:.3g} output steps", r.max_step_diff);
+  return fmt::format("argmax agreement {:.2f} % ({} examples), {}, integer arithmetic {}",
+                     100 * r.agreement, r.examples, diff, integer_arithmetic_name(r.arithmetic));
 }
 
 }  // namespace tamp

@@ -19,11 +19,11 @@ namespace tamp {
 
 struct ParityOptions {
   IntegerArithmetic arithmetic = IntegerArithmetic::kExact;
-  std::string input;                 // graph input; empty: the only one
-  std::string output;                // logits; empty: the first graph output
+  std::string input;   // graph input; empty: the only one
+  std::string output;  // logits; empty: the first graph output
   int64_t batch_size = 256;
-  int64_t max_batches = -1;          // -1: the whole dataset
-  double min_agreement = 0.999;      // passed() below this fraction of equal argmaxes
+  int64_t max_batches = -1;              // -1: the whole dataset
+  double min_agreement = 0.999;          // passed() below this fraction of equal argmaxes
   nn::Collective* collective = nullptr;  // shards the data and reduces over ranks
 };
 
@@ -33,13 +33,13 @@ struct ParityResult {
   // Fraction of examples whose exported argmax is the simulated one, or a class the simulated
   // model scored within one output step of its best (a tie on the quantized output grid).
   double agreement = 0;
-  double max_abs_diff = 0;           // over every output value
+  double max_abs_diff = 0;  // over every output value
   // The exported output's quantization step (its DequantizeLinear scale) and max_abs_diff in
   // those steps; NaN when the output is not quantized (dynamic quantization).
   double output_step = std::numeric_limits<double>::quiet_NaN();
   double max_step_diff = std::numeric_limits<double>::quiet_NaN();
   double simulated_top1 = 0, exported_top1 = 0;
-  bool fused = false;                // the QDQ file was fused into integer ops
+  bool fused = false;  // the QDQ file was fused into integer ops
   double min_agreement = 0.999;
   bool passed() const { return agreement >= min_agreement; }
 };
@@ -47,8 +47,8 @@ struct ParityResult {
 // requires: `simulated` and `exported` read the same input and write logits (N, classes).
 // ensures: both models back in the training mode they had; `simulated`'s integer arithmetic
 //          untouched.
-ParityResult check_export_parity(nn::GraphModule& simulated, const nn::Graph& exported, const nn::Dataset& data,
-                                 const ParityOptions& options = {});
+ParityResult check_export_parity(nn::GraphModule& simulated, const nn::Graph& exported,
+                                 const nn::Dataset& data, const ParityOptions& options = {});
 
 // What ONNX Runtime runs of a QDQ (or QOperator) graph: each DequantizeLinear ->
 // Conv/MatMul/Gemm -> QuantizeLinear group as one integer op (compression::qdq_to_qoperator),

@@ -21,8 +21,9 @@ bool is_constant(const nn::Graph& g, const std::string& value) {
 // Ops that carry one data input to their output unchanged in meaning (reshapes) or shifted
 // and scaled by constants (an input normalization, a bias).
 bool carries_data(const nn::Node& n) {
-  static const std::set<std::string> ops{"Reshape", "Flatten", "Transpose", "Identity", "Cast", "Squeeze",
-                                         "Unsqueeze", "Sub", "Div", "Mul", "Add"};
+  static const std::set<std::string> ops{"Reshape", "Flatten", "Transpose", "Identity",
+                                         "Cast",    "Squeeze", "Unsqueeze", "Sub",
+                                         "Div",     "Mul",     "Add"};
   return n.domain.empty() && ops.count(n.op_type);
 }
 
@@ -40,12 +41,13 @@ std::string data_input(const nn::Graph& g, const nn::Node& n) {
 // A constant, or one seen through Identity / Transpose / reshapes (weights shared between
 // layers reach their MatMuls through Identity nodes).
 bool from_constant(const nn::Graph& g, std::string value) {
-  static const std::set<std::string> ops{"Identity", "Transpose", "Reshape", "Cast", "Squeeze", "Unsqueeze"};
+  static const std::set<std::string> ops{"Identity", "Transpose", "Reshape",
+                                         "Cast",     "Squeeze",   "Unsqueeze"};
   for (size_t hops = 0; hops <= g.nodes.size(); ++hops) {
     if (is_constant(g, value)) return true;
     const int p = g.producer(value);
     if (p < 0 || !g.nodes[p].domain.empty() || !ops.count(g.nodes[p].op_type)) return false;
-    value = g.nodes[p].inputs.empty() ? "" : g.nodes[p].inputs[0];   // these ops' data input
+    value = g.nodes[p].inputs.empty() ? "" : g.nodes[p].inputs[0];  // these ops' data input
   }
   return false;
 }
@@ -99,7 +101,7 @@ ModelSurvey survey_model(const nn::Graph& g) {
   s.normalizes_input = nn::input_normalization(g, g.inputs[0].name).has_value();
   std::set<std::string> seen;
   for (const auto& w : compression::pruning::find_prunable_weights(g)) {
-    if (!seen.insert(w.weight).second) continue;   // a shared weight: its first use
+    if (!seen.insert(w.weight).second) continue;  // a shared weight: its first use
     const nn::Node& n = g.nodes[w.node_index];
     SurveyLayer l;
     l.weight = w.weight;
@@ -132,7 +134,8 @@ ModelSurvey survey_model(const nn::Graph& g) {
   for (const auto& [name, t] : g.initializers) {
     const auto readers = g.consumers(name);
     if (t.dtype() != DType::kFloat32 || t.rank() < 2 || readers.empty()) continue;
-    if (std::all_of(readers.begin(), readers.end(), [&](int r) { return g.nodes[r].op_type == "Add"; })) {
+    if (std::all_of(readers.begin(), readers.end(),
+                    [&](int r) { return g.nodes[r].op_type == "Add"; })) {
       s.embeddings.push_back(name);
     }
   }
@@ -140,7 +143,8 @@ ModelSurvey survey_model(const nn::Graph& g) {
 }
 
 std::string nm_problem(const SurveyLayer& layer, const std::string& pattern) {
-  return compression::pruning::divisibility_problem(compression::pruning::Pattern::parse(pattern), layer.layout);
+  return compression::pruning::divisibility_problem(compression::pruning::Pattern::parse(pattern),
+                                                    layer.layout);
 }
 
 }  // namespace tamp

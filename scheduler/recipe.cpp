@@ -48,11 +48,13 @@ LrScheduleSpec read_lr_schedule(Fields& f) {
   s.gamma = f.num("gamma", 0.1, 0, 1);
   if (f.has("milestones")) {
     YAML::Node n = f.node("milestones");
-    if (!n.IsSequence()) fail(f.at("milestones"), fmt::format("expected a list of integers, got {}", kind_of(n)));
+    if (!n.IsSequence())
+      fail(f.at("milestones"), fmt::format("expected a list of integers, got {}", kind_of(n)));
     for (size_t i = 0; i < n.size(); ++i) {
       int64_t v = 0;
       if (!n[i].IsScalar() || !YAML::convert<int64_t>::decode(n[i], v) || v < 0) {
-        fail(fmt::format("{}[{}]", f.at("milestones"), i), fmt::format("expected a step (integer >= 0), got {}", kind_of(n[i])));
+        fail(fmt::format("{}[{}]", f.at("milestones"), i),
+             fmt::format("expected a step (integer >= 0), got {}", kind_of(n[i])));
       }
       s.milestones.push_back(v);
     }
@@ -72,14 +74,18 @@ compression::QuantSpec read_qspec(Fields& f, compression::QuantSpec spec) {
   spec.narrow_range = f.flag("narrow_range", spec.narrow_range);
   spec.power_of_two = f.flag("power_of_two", spec.power_of_two);
   if (f.has("observer")) {
-    const std::string name = f.choice("observer", std::string(compression::observer_name(spec.observer.kind)),
-                                      {"minmax", "moving_average", "moving-average", "percentile", "entropy", "mse"});
-    spec.observer.kind = compression::observer_from_name(name == "moving_average" ? "moving-average" : name);
+    const std::string name =
+        f.choice("observer", std::string(compression::observer_name(spec.observer.kind)),
+                 {"minmax", "moving_average", "moving-average", "percentile", "entropy", "mse"});
+    spec.observer.kind =
+        compression::observer_from_name(name == "moving_average" ? "moving-average" : name);
   }
-  spec.observer.averaging_constant = f.num("averaging_constant", spec.observer.averaging_constant, 0, 1);
+  spec.observer.averaging_constant =
+      f.num("averaging_constant", spec.observer.averaging_constant, 0, 1);
   spec.observer.percentile = f.num("percentile", spec.observer.percentile, 50, 100);
   spec.observer.bins = static_cast<int>(f.integer("bins", spec.observer.bins, 16, 1 << 20));
-  spec.observer.freeze_epoch = static_cast<int>(f.integer("freeze_epoch", spec.observer.freeze_epoch, -1, 1 << 20));
+  spec.observer.freeze_epoch =
+      static_cast<int>(f.integer("freeze_epoch", spec.observer.freeze_epoch, -1, 1 << 20));
   f.finish();
   try {
     spec.validate();
@@ -95,7 +101,8 @@ compression::QuantizerOptions read_quantizer(Fields& f) {
   compression::QuantizerOptions o;
   // Refused here, not after training: ranges the export cannot write (lower.h).
   auto writable = [&](const compression::QuantSpec& spec, const char* key, bool is_weight) {
-    const std::string why = compression::unwritable_reason(spec.quant_min(), spec.quant_max(), is_weight);
+    const std::string why =
+        compression::unwritable_reason(spec.quant_min(), spec.quant_max(), is_weight);
     if (!why.empty()) fail(f.at(key), why);
   };
   if (f.has("weights")) {
@@ -114,9 +121,12 @@ compression::QuantizerOptions read_quantizer(Fields& f) {
   if (f.has("freeze_bn_epoch")) {
     // An epoch, or "last" (the default: the stage's last epoch) or "never".
     const YAML::Node n = f.node("freeze_bn_epoch");
-    if (n.IsScalar() && n.Scalar() == "last") o.freeze_bn_epoch = compression::kFreezeBnLastEpoch;
-    else if (n.IsScalar() && n.Scalar() == "never") o.freeze_bn_epoch = -1;
-    else o.freeze_bn_epoch = static_cast<int>(f.integer("freeze_bn_epoch", 0, 0, 1 << 20));
+    if (n.IsScalar() && n.Scalar() == "last")
+      o.freeze_bn_epoch = compression::kFreezeBnLastEpoch;
+    else if (n.IsScalar() && n.Scalar() == "never")
+      o.freeze_bn_epoch = -1;
+    else
+      o.freeze_bn_epoch = static_cast<int>(f.integer("freeze_bn_epoch", 0, 0, 1 << 20));
   }
   o.freeze_bn_step = f.integer("freeze_bn_step", -1, -1);
   return o;
@@ -132,7 +142,8 @@ RecipeData read_data(Fields& d, const std::string& base_dir) {
   }
   data.dataset = ds.rfind("hdf5:", 0) == 0 ? "hdf5:" + resolve(base_dir, ds.substr(5)) : ds;
   const std::string eds = d.str("eval_dataset");
-  if (!eds.empty() && eds.rfind("hdf5:", 0) != 0) fail(d.at("eval_dataset"), fmt::format("'{}' is not hdf5:FILE", eds));
+  if (!eds.empty() && eds.rfind("hdf5:", 0) != 0)
+    fail(d.at("eval_dataset"), fmt::format("'{}' is not hdf5:FILE", eds));
   data.eval_dataset = eds.empty() ? "" : "hdf5:" + resolve(base_dir, eds.substr(5));
   data.dir = d.str("dir", data.dir);
   data.limit = d.integer("limit", -1, -1);
@@ -146,7 +157,8 @@ RecipeTraining read_training(Fields& t) {
   RecipeTraining o;
   o.epochs = static_cast<int>(t.integer("epochs", 1, 0, 100000));
   o.steps_per_epoch = t.integer("steps_per_epoch", -1, -1);
-  if (o.steps_per_epoch == 0) fail(t.at("steps_per_epoch"), "must be positive (or -1: whole epochs)");
+  if (o.steps_per_epoch == 0)
+    fail(t.at("steps_per_epoch"), "must be positive (or -1: whole epochs)");
   o.batch_size = t.integer("batch_size", 64, 1, 1 << 20);
   if (t.has("optimizer")) {
     Fields of(t.node("optimizer"), t.at("optimizer"));
@@ -171,7 +183,8 @@ RecipeEvaluation read_evaluation(Fields& e) {
   RecipeEvaluation evaluation;
   evaluation.after_each_stage = e.flag("after_each_stage", true);
   evaluation.max_batches = e.integer("max_batches", -1, -1);
-  if (evaluation.max_batches == 0) fail(e.at("max_batches"), "must be positive (or -1: the whole set)");
+  if (evaluation.max_batches == 0)
+    fail(e.at("max_batches"), "must be positive (or -1: the whole set)");
   e.finish();
   return evaluation;
 }
@@ -181,7 +194,8 @@ RecipeExport read_export(Fields& x, const std::string& format) {
   RecipeExport out;
   out.format = x.choice("format", format, {"qdq", "qoperator", "float"});
   out.path = x.str("path", "model.onnx");
-  out.target = compression::export_target_from_name(x.choice("target", "portable", {"portable", "vnni", "arm"}));
+  out.target = compression::export_target_from_name(
+      x.choice("target", "portable", {"portable", "vnni", "arm"}));
   if (out.path.empty() || std::filesystem::path(out.path).is_absolute() ||
       out.path.find("..") != std::string::npos) {
     fail(x.at("path"), fmt::format("'{}' must be a file name inside the output folder", out.path));
@@ -195,7 +209,8 @@ void check_stage_order(const std::vector<RecipeStage>& stages) {
   bool fake_quantized = false;
   for (size_t i = 0; i < stages.size(); ++i) {
     if (stages[i].adaround && !fake_quantized) {
-      fail(fmt::format("stages[{}].adaround", i), "learns the rounding of quantized weights: put a ptq (or qat) stage before it");
+      fail(fmt::format("stages[{}].adaround", i),
+           "learns the rounding of quantized weights: put a ptq (or qat) stage before it");
     }
     fake_quantized = fake_quantized || stages[i].qat || stages[i].ptq;
   }
@@ -207,16 +222,18 @@ void check_stage_order(const std::vector<RecipeStage>& stages) {
 
 using namespace recipe_detail;
 
-Recipe parse_recipe(const std::string& text, const std::string& base_dir, const std::string& label) {
+Recipe parse_recipe(const std::string& text, const std::string& base_dir,
+                    const std::string& label) {
   YAML::Node root;
   try {
     root = YAML::Load(text);
   } catch (const YAML::Exception& e) {
-    throw Error(fmt::format("{}: not valid YAML: {} (line {}, column {})", label, e.msg, e.mark.line + 1,
-                            e.mark.column + 1),
+    throw Error(fmt::format("{}: not valid YAML: {} (line {}, column {})", label, e.msg,
+                            e.mark.line + 1, e.mark.column + 1),
                 ErrorKind::kInvalidInput);
   }
-  if (!root.IsMap()) fail("", fmt::format("{}: a recipe is a mapping, got {}", label, kind_of(root)));
+  if (!root.IsMap())
+    fail("", fmt::format("{}: a recipe is a mapping, got {}", label, kind_of(root)));
   Recipe r;
   r.base_dir = base_dir;
   Fields top(root, "");
@@ -241,11 +258,13 @@ Recipe parse_recipe(const std::string& text, const std::string& base_dir, const 
     Fields t(top.node("tuning"), "tuning");
     r.tuning = tuning::read_recipe_tuning(t);
     r.tuning->seed = r.seed;
-    if (top.has("stages")) fail("stages", "a tuning recipe has no stages (tuning searches post-training quantization)");
+    if (top.has("stages"))
+      fail("stages", "a tuning recipe has no stages (tuning searches post-training quantization)");
   } else {
     if (!top.has("stages")) fail("stages", "missing (required): a list of stages");
     YAML::Node stages = top.node("stages");
-    if (!stages.IsSequence() || stages.size() == 0) fail("stages", fmt::format("expected a non-empty list, got {}", kind_of(stages)));
+    if (!stages.IsSequence() || stages.size() == 0)
+      fail("stages", fmt::format("expected a non-empty list, got {}", kind_of(stages)));
     for (size_t i = 0; i < stages.size(); ++i) {
       r.stages.push_back(read_stage(stages[i], fmt::format("stages[{}]", i), base_dir));
     }
@@ -269,7 +288,8 @@ Recipe parse_recipe(const std::string& text, const std::string& base_dir, const 
     fail("export.format", "'float' cannot hold a quantized model: use qdq or qoperator");
   }
   if (!quantized && r.export_.format != "float") {
-    fail("export.format", fmt::format("'{}' needs a quantization stage (qat or ptq); use 'float'", r.export_.format));
+    fail("export.format", fmt::format("'{}' needs a quantization stage (qat or ptq); use 'float'",
+                                      r.export_.format));
   }
   r.hash = Fnv1a().add(text).hex();
   return r;
@@ -295,7 +315,8 @@ void check_recipe_files(const Recipe& r) {
   };
   onnx("model", r.model);
   for (size_t i = 0; i < r.stages.size(); ++i) {
-    if (r.stages[i].distillation) onnx(fmt::format("stages[{}].distillation.teacher", i), r.stages[i].distillation->teacher);
+    if (r.stages[i].distillation)
+      onnx(fmt::format("stages[{}].distillation.teacher", i), r.stages[i].distillation->teacher);
   }
   dataset("data.dataset", r.data.dataset);
   if (!r.data.eval_dataset.empty()) dataset("data.eval_dataset", r.data.eval_dataset);
@@ -310,7 +331,8 @@ Recipe load_recipe(const std::string& path) {
   TAMP_CHECK(text.size() < (size_t{1} << 24), "recipe '{}' is larger than 16 MiB", path);
   const auto dir = std::filesystem::path(path).parent_path();
   Recipe r;
-  TAMP_WITH_CONTEXT(fmt::format("recipe '{}'", path), r = parse_recipe(text, dir.empty() ? "." : dir.string(), path));
+  TAMP_WITH_CONTEXT(fmt::format("recipe '{}'", path),
+                    r = parse_recipe(text, dir.empty() ? "." : dir.string(), path));
   r.file = path;
   return r;
 }

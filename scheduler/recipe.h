@@ -28,16 +28,16 @@
 namespace tamp {
 
 struct RecipeData {
-  std::string dataset = "fashion-mnist";   // fashion-mnist, or hdf5:FILE (training set)
-  std::string eval_dataset;                // hdf5:FILE for evaluation ("" : fashion-mnist's test split)
+  std::string dataset = "fashion-mnist";  // fashion-mnist, or hdf5:FILE (training set)
+  std::string eval_dataset;  // hdf5:FILE for evaluation ("" : fashion-mnist's test split)
   std::string dir = "/usr/share/datasets/fashion-mnist";
-  int64_t limit = -1;                      // first N training examples (-1: all)
-  int64_t eval_limit = -1;                 // first N evaluation examples
-  std::string normalize;                   // "MEAN,STD", "train" or ""
+  int64_t limit = -1;       // first N training examples (-1: all)
+  int64_t eval_limit = -1;  // first N evaluation examples
+  std::string normalize;    // "MEAN,STD", "train" or ""
 };
 
 struct RecipeDistillation {
-  std::string teacher;                     // ONNX path
+  std::string teacher;  // ONNX path
   compression::DistillationOptions options;
 };
 
@@ -56,7 +56,7 @@ struct RecipeStage {
   std::optional<compression::PruningOptions> pruning;
   bool pattern_lock = false;
   std::optional<compression::QuantizerOptions> qat;
-  std::optional<compression::QuantizerOptions> ptq;   // calibration only: alone in its stage
+  std::optional<compression::QuantizerOptions> ptq;  // calibration only: alone in its stage
   // Accuracy recovery for post-training quantization (calibration only): equalization
   // rewrites the float model before ptq; bias_correction follows ptq in its stage;
   // batch_norm_reestimation (on the stage's calibration batches) needs BatchNorm unfolded,
@@ -84,9 +84,9 @@ struct RecipeTraining {
   int max_nonfinite_steps = 5;
   int64_t calibration_batches = 32;
   int64_t log_every = 50;
-  int64_t checkpoint_every = 200;          // steps (0: stage ends only)
-  int threads = 0;                         // OpenMP threads (0: default)
-  bool sync_batch_norm = false;            // under mpirun: BatchNorm statistics over all ranks
+  int64_t checkpoint_every = 200;  // steps (0: stage ends only)
+  int threads = 0;                 // OpenMP threads (0: default)
+  bool sync_batch_norm = false;    // under mpirun: BatchNorm statistics over all ranks
 };
 
 struct RecipeEvaluation {
@@ -95,19 +95,19 @@ struct RecipeEvaluation {
 };
 
 struct RecipeExport {
-  std::string format = "qdq";              // qdq, qoperator, float (float: no lowering); unwritten:
-                                           // qdq after a qat / ptq stage, else float
-  std::string path = "model.onnx";         // relative to the output folder
+  std::string format = "qdq";       // qdq, qoperator, float (float: no lowering); unwritten:
+                                    // qdq after a qat / ptq stage, else float
+  std::string path = "model.onnx";  // relative to the output folder
   // portable, vnni or arm (compression/quantization/export_target.h): every qat / ptq stage
   // quantizes its weights for it, and the export is checked against it (export parity).
   compression::ExportTarget target = compression::ExportTarget::kPortable;
 };
 
 struct Recipe {
-  std::string file;                        // where it was read ("" : from text)
-  std::string base_dir;                    // relative paths start here
-  std::string model;                       // ONNX path (resolved)
-  std::string input, output;               // graph input / logits ("" : defaults)
+  std::string file;           // where it was read ("" : from text)
+  std::string base_dir;       // relative paths start here
+  std::string model;          // ONNX path (resolved)
+  std::string input, output;  // graph input / logits ("" : defaults)
   uint64_t seed = 0;
   RecipeData data;
   RecipeTraining training;
@@ -115,11 +115,12 @@ struct Recipe {
   std::vector<RecipeStage> stages;
   RecipeExport export_;
   std::optional<tuning::RecipeTuning> tuning;  // `tuning:` (tamp tune RECIPE.yaml); then no stages
-  std::string hash;                        // FNV-1a 64 of the canonical text, hex
+  std::string hash;                            // FNV-1a 64 of the canonical text, hex
 };
 
 // `text` is YAML; `base_dir` resolves relative paths; `label` names the source in errors.
-Recipe parse_recipe(const std::string& text, const std::string& base_dir = ".", const std::string& label = "recipe");
+Recipe parse_recipe(const std::string& text, const std::string& base_dir = ".",
+                    const std::string& label = "recipe");
 Recipe load_recipe(const std::string& path);
 
 // Every file the recipe reads exists and loads: the model and the teachers (as ONNX), the
@@ -136,8 +137,10 @@ std::vector<std::string> component_keys(const RecipeStage& stage);
 // its input yet gets it as the student does (nn/input_normalization.h), so both read the
 // same raw data; one that does (a model tamp wrote) keeps its own.
 std::vector<std::shared_ptr<compression::Component>> build_components(
-    const RecipeStage& stage, const Recipe& recipe, const std::optional<nn::InputNormalization>& normalization = {});
-Scheduler build_scheduler(const Recipe& recipe, const std::optional<nn::InputNormalization>& normalization = {});
+    const RecipeStage& stage, const Recipe& recipe,
+    const std::optional<nn::InputNormalization>& normalization = {});
+Scheduler build_scheduler(const Recipe& recipe,
+                          const std::optional<nn::InputNormalization>& normalization = {});
 // Every FitOptions field a recipe decides (not the datasets, callbacks or checkpoint path).
 FitOptions fit_options(const Recipe& recipe);
 

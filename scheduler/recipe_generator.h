@@ -16,9 +16,9 @@
 namespace tamp {
 
 struct RecipeGoal {
-  std::string name;            // as --goal spells it ("smallest-within:1%" stands for any X)
+  std::string name;  // as --goal spells it ("smallest-within:1%" stands for any X)
   std::string description;
-  bool trains = true;          // false: the recipe calibrates or tunes only
+  bool trains = true;  // false: the recipe calibrates or tunes only
 };
 const std::vector<RecipeGoal>& recipe_goals();
 // Throws (kInvalidInput) naming the goals for anything else; smallest-within:X% needs
@@ -29,14 +29,14 @@ bool is_tuning_goal(const std::string& goal);
 
 struct RecipeRequest {
   std::string goal;
-  std::string model;                   // written as `model:` (relative: to the recipe's folder)
-  RecipeData data;                     // written as the data section (normalize "": the model's
-                                       // input is fed as the dataset holds it)
+  std::string model;  // written as `model:` (relative: to the recipe's folder)
+  RecipeData data;    // written as the data section (normalize "": the model's
+                      // input is fed as the dataset holds it)
   int epochs = 1;
-  int64_t steps_per_epoch = -1;        // -1: whole epochs
+  int64_t steps_per_epoch = -1;  // -1: whole epochs
   int64_t batch_size = 64;
   std::string export_path = "model.onnx";
-  std::string origin = "tamp recipe new";   // what wrote the recipe, in its first line
+  std::string origin = "tamp recipe new";  // what wrote the recipe, in its first line
 };
 
 // The recipe's YAML. Throws kInvalidInput for an unknown goal, values out of range, a model

@@ -14,8 +14,7 @@ namespace recipe_detail {
 namespace {
 
 // Runs `f`, turning a tamp::Error into one at `path` (the library's own messages name the value).
-template <class F>
-auto at_path(const std::string& path, F&& f) {
+template <class F> auto at_path(const std::string& path, F&& f) {
   try {
     return f();
   } catch (const Error& e) {
@@ -37,13 +36,15 @@ RecipeDistillation read_distillation(Fields& f, const std::string& base_dir) {
   o.seed = static_cast<uint64_t>(f.integer("seed", 0, 0));
   if (f.has("layers")) {
     YAML::Node layers = f.node("layers");
-    if (!layers.IsSequence()) fail(f.at("layers"), fmt::format("expected a list, got {}", kind_of(layers)));
+    if (!layers.IsSequence())
+      fail(f.at("layers"), fmt::format("expected a list, got {}", kind_of(layers)));
     for (size_t i = 0; i < layers.size(); ++i) {
       Fields l(layers[i], fmt::format("{}[{}]", f.at("layers"), i));
       compression::LayerPair p;
       p.student = l.required_str("student");
       p.teacher = l.required_str("teacher");
-      p.loss = compression::distillation::parse_feature_loss(l.choice("loss", "mse", {"mse", "cosine", "kl"}));
+      p.loss = compression::distillation::parse_feature_loss(
+          l.choice("loss", "mse", {"mse", "cosine", "kl"}));
       p.weight = l.num("weight", 1, 0, 1e6);
       p.temperature = l.num("temperature", 1, 1e-3, 1e3);
       p.project = l.flag("project", true);
@@ -63,7 +64,8 @@ compression::SelfDistillationOptions read_self_distillation(Fields& f) {
   o.head_hidden = f.integer("head_hidden", o.head_hidden, 0, 65536);
   if (!f.has("pairs")) fail(f.at("pairs"), "missing (required): a list of {shallow, deep} values");
   YAML::Node pairs = f.node("pairs");
-  if (!pairs.IsSequence() || pairs.size() == 0) fail(f.at("pairs"), fmt::format("expected a non-empty list, got {}", kind_of(pairs)));
+  if (!pairs.IsSequence() || pairs.size() == 0)
+    fail(f.at("pairs"), fmt::format("expected a non-empty list, got {}", kind_of(pairs)));
   for (size_t i = 0; i < pairs.size(); ++i) {
     Fields p(pairs[i], fmt::format("{}[{}]", f.at("pairs"), i));
     compression::SelfDistillationPair pair;
@@ -72,7 +74,8 @@ compression::SelfDistillationOptions read_self_distillation(Fields& f) {
     pair.kd_weight = p.num("kd_weight", 1, 0, 1e6);
     pair.label_weight = p.num("label_weight", 0.3, 0, 1e6);
     pair.feature_weight = p.num("feature_weight", 0, 0, 1e6);
-    if (pair.feature_weight > 0 && pair.deep.empty()) fail(p.at("deep"), "missing: feature_weight needs a deep value");
+    if (pair.feature_weight > 0 && pair.deep.empty())
+      fail(p.at("deep"), "missing: feature_weight needs a deep value");
     p.finish();
     o.pairs.push_back(pair);
   }
@@ -81,15 +84,18 @@ compression::SelfDistillationOptions read_self_distillation(Fields& f) {
 }
 
 // A list of numbers in [lo, hi] (a YAML sequence).
-std::vector<double> numbers(Fields& f, const std::string& key, std::vector<double> fallback, double lo, double hi) {
+std::vector<double> numbers(Fields& f, const std::string& key, std::vector<double> fallback,
+                            double lo, double hi) {
   if (!f.has(key)) return fallback;
   YAML::Node n = f.node(key);
-  if (!n.IsSequence() || n.size() == 0) fail(f.at(key), fmt::format("expected a non-empty list of numbers, got {}", kind_of(n)));
+  if (!n.IsSequence() || n.size() == 0)
+    fail(f.at(key), fmt::format("expected a non-empty list of numbers, got {}", kind_of(n)));
   std::vector<double> out;
   for (size_t i = 0; i < n.size(); ++i) {
     double v = 0;
     if (!n[i].IsScalar() || !YAML::convert<double>::decode(n[i], v) || !(v >= lo && v <= hi)) {
-      fail(fmt::format("{}[{}]", f.at(key), i), fmt::format("expected a number in [{}, {}], got {}", lo, hi, kind_of(n[i])));
+      fail(fmt::format("{}[{}]", f.at(key), i),
+           fmt::format("expected a number in [{}, {}], got {}", lo, hi, kind_of(n[i])));
     }
     out.push_back(v);
   }
@@ -121,14 +127,16 @@ search::SearchOptions read_search(Fields& f) {
     return 0;
   });
   if (std::count(o.objectives.begin(), o.objectives.end(), "latency")) {
-    fail(f.at("objectives"), "latency is measured by `tamp search --ort-runner`; a recipe searches macs or params");
+    fail(f.at("objectives"),
+         "latency is measured by `tamp search --ort-runner`; a recipe searches macs or params");
   }
   return o;
 }
 
 compression::pruning::Schedule read_schedule(Fields& f) {
   compression::pruning::Schedule s;
-  const std::string curve = f.choice("curve", "one_shot", {"one_shot", "linear", "cubic", "exponential", "cosine"});
+  const std::string curve =
+      f.choice("curve", "one_shot", {"one_shot", "linear", "cubic", "exponential", "cosine"});
   s.curve = compression::pruning::parse_curve(curve);
   s.start_step = f.integer("start_step", 0, 0);
   s.end_step = f.integer("end_step", s.start_step, 0);
@@ -136,7 +144,8 @@ compression::pruning::Schedule read_schedule(Fields& f) {
   s.end_epoch = f.num("end_epoch", -1, -1, 1e6);
   s.frequency = f.integer("frequency", 1, 1);
   f.finish();
-  if (s.end_epoch >= 0 && s.start_epoch >= 0 && s.end_epoch < s.start_epoch) fail(f.at("end_epoch"), "is before start_epoch");
+  if (s.end_epoch >= 0 && s.start_epoch >= 0 && s.end_epoch < s.start_epoch)
+    fail(f.at("end_epoch"), "is before start_epoch");
   if (s.end_step < s.start_step) fail(f.at("end_step"), "is before start_step");
   return s;
 }
@@ -146,8 +155,8 @@ compression::PruningOptions read_pruning(Fields& f) {
   o.pattern = f.required_str("pattern");
   at_path(f.at("pattern"), [&] { return compression::pruning::Pattern::parse(o.pattern); });
   if (f.has("sparsity")) o.target_sparsity = f.num("sparsity", 0, 0, 0.999);
-  const std::string criterion =
-      f.choice("criterion", "magnitude", {"magnitude", "gradient", "snip", "snip_momentum", "movement"});
+  const std::string criterion = f.choice(
+      "criterion", "magnitude", {"magnitude", "gradient", "snip", "snip_momentum", "movement"});
   o.criterion = compression::pruning::parse_criterion(criterion);
   if (f.has("schedule")) {
     Fields s(f.node("schedule"), f.at("schedule"));
@@ -160,7 +169,8 @@ compression::PruningOptions read_pruning(Fields& f) {
   o.exclude_op_types = f.strings("exclude_op_types");
   if (f.has("overrides")) {
     YAML::Node list = f.node("overrides");
-    if (!list.IsSequence()) fail(f.at("overrides"), fmt::format("expected a list, got {}", kind_of(list)));
+    if (!list.IsSequence())
+      fail(f.at("overrides"), fmt::format("expected a list, got {}", kind_of(list)));
     for (size_t i = 0; i < list.size(); ++i) {
       Fields x(list[i], fmt::format("{}[{}]", f.at("overrides"), i));
       compression::PruningOverride ov;
@@ -232,7 +242,8 @@ void read_section(Fields& f, const char* key, std::optional<T>& into, Read&& rea
   into = read(sub);
 }
 
-RecipeStage read_stage(const YAML::Node& node, const std::string& path, const std::string& base_dir) {
+RecipeStage read_stage(const YAML::Node& node, const std::string& path,
+                       const std::string& base_dir) {
   Fields f(node, path);
   RecipeStage s;
   s.name = f.str("name");
@@ -243,7 +254,8 @@ RecipeStage read_stage(const YAML::Node& node, const std::string& path, const st
   if (f.has("calibration_batches")) s.calibration_batches = f.integer("calibration_batches", 1, 1);
   s.evaluate = f.flag("evaluate", true);
   s.lock_masks = f.flag("lock_masks", true);
-  read_section(f, "distillation", s.distillation, [&](Fields& d) { return read_distillation(d, base_dir); });
+  read_section(f, "distillation", s.distillation,
+               [&](Fields& d) { return read_distillation(d, base_dir); });
   read_section(f, "self_distillation", s.self_distillation, read_self_distillation);
   read_section(f, "pruning", s.pruning, read_pruning);
   s.pattern_lock = f.flag("pattern_lock", false);
@@ -255,7 +267,9 @@ RecipeStage read_stage(const YAML::Node& node, const std::string& path, const st
   });
   read_section(f, "ptq", s.ptq, [](Fields& q) {
     for (const char* k : {"freeze_bn_epoch", "freeze_bn_step"}) {
-      if (q.has(k)) fail(q.at(k), "post-training quantization folds BatchNorm as it is; this key applies to qat");
+      if (q.has(k))
+        fail(q.at(k),
+             "post-training quantization folds BatchNorm as it is; this key applies to qat");
     }
     auto o = read_quantizer(q);
     q.finish();
@@ -271,25 +285,32 @@ RecipeStage read_stage(const YAML::Node& node, const std::string& path, const st
   const bool recovers = s.equalization || s.bias_correction || s.batch_norm_reestimation;
   const int calibrating = !!s.ptq + !!s.smooth_quant + !!s.adaround;
   if ((s.smooth_quant || s.adaround) && (calibrating > 1 || trains || recovers || s.search)) {
-    fail(f.at(s.smooth_quant ? "smooth_quant" : "adaround"), "only calibrates: put it in a stage of its own");
+    fail(f.at(s.smooth_quant ? "smooth_quant" : "adaround"),
+         "only calibrates: put it in a stage of its own");
   }
   if (s.ptq && trains) {
     fail(f.at("ptq"), "post-training quantization only calibrates: put it in a stage of its own");
   }
-  if (s.pruning && s.pattern_lock) fail(f.at("pattern_lock"), "pruning already keeps its masks; drop pattern_lock");
+  if (s.pruning && s.pattern_lock)
+    fail(f.at("pattern_lock"), "pruning already keeps its masks; drop pattern_lock");
   if (s.qat && s.ptq) fail(f.at("ptq"), "a stage quantizes once (qat or ptq)");
-  for (const auto& [key, present] : {std::pair<const char*, bool>{"equalization", s.equalization.has_value()},
-                                      {"bias_correction", s.bias_correction.has_value()},
-                                      {"batch_norm_reestimation", s.batch_norm_reestimation}}) {
-    if (trains && present) fail(f.at(key), "calibrates only: put it in a stage of its own (or the ptq stage)");
+  for (const auto& [key, present] :
+       {std::pair<const char*, bool>{"equalization", s.equalization.has_value()},
+        {"bias_correction", s.bias_correction.has_value()},
+        {"batch_norm_reestimation", s.batch_norm_reestimation}}) {
+    if (trains && present)
+      fail(f.at(key), "calibrates only: put it in a stage of its own (or the ptq stage)");
   }
-  if (s.bias_correction && !s.ptq) fail(f.at("bias_correction"), "corrects what ptq quantized: put it in the ptq stage");
+  if (s.bias_correction && !s.ptq)
+    fail(f.at("bias_correction"), "corrects what ptq quantized: put it in the ptq stage");
   if (s.batch_norm_reestimation && (s.ptq || s.equalization)) {
-    fail(f.at("batch_norm_reestimation"), "needs BatchNorm unfolded, and ptq and equalization fold it: put it in a "
+    fail(f.at("batch_norm_reestimation"),
+         "needs BatchNorm unfolded, and ptq and equalization fold it: put it in a "
          "stage of its own before");
   }
   if (s.search && (trains || s.ptq || recovers)) {
-    fail(f.at("search"), "an architecture search replaces the model's graph: put it in a stage of its own");
+    fail(f.at("search"),
+         "an architecture search replaces the model's graph: put it in a stage of its own");
   }
   return s;
 }
@@ -313,7 +334,8 @@ std::vector<std::string> component_keys(const RecipeStage& stage) {
 }
 
 std::vector<std::shared_ptr<compression::Component>> build_components(
-    const RecipeStage& stage, const Recipe& recipe, const std::optional<nn::InputNormalization>& normalization) {
+    const RecipeStage& stage, const Recipe& recipe,
+    const std::optional<nn::InputNormalization>& normalization) {
   std::vector<std::shared_ptr<compression::Component>> out;
   if (stage.pattern_lock) out.push_back(std::make_shared<compression::PatternLock>());
   if (stage.distillation) {
@@ -322,7 +344,8 @@ std::vector<std::shared_ptr<compression::Component>> build_components(
       nn::Graph g = io::load_onnx_graph(stage.distillation->teacher);
       // A teacher that normalizes its input already (tamp wrote it) takes raw values as it is.
       const std::string input = input_info(g, stage.distillation->options.teacher_input).name;
-      if (normalization && !nn::input_normalization(g, input)) nn::normalize_input(g, input, *normalization);
+      if (normalization && !nn::input_normalization(g, input))
+        nn::normalize_input(g, input, *normalization);
       teacher = std::make_shared<nn::GraphModule>(std::move(g));
     });
     auto o = stage.distillation->options;
@@ -337,12 +360,17 @@ std::vector<std::shared_ptr<compression::Component>> build_components(
     out.push_back(std::make_shared<compression::SelfDistillation>(o));
   }
   if (stage.pruning) out.push_back(std::make_shared<compression::Pruning>(*stage.pruning));
-  if (stage.qat) out.push_back(std::make_shared<compression::QuantizationAwareTraining>(*stage.qat));
-  if (stage.batch_norm_reestimation) out.push_back(std::make_shared<compression::BatchNormReestimation>());
-  if (stage.equalization) out.push_back(std::make_shared<compression::CrossLayerEqualization>(*stage.equalization));
+  if (stage.qat)
+    out.push_back(std::make_shared<compression::QuantizationAwareTraining>(*stage.qat));
+  if (stage.batch_norm_reestimation)
+    out.push_back(std::make_shared<compression::BatchNormReestimation>());
+  if (stage.equalization)
+    out.push_back(std::make_shared<compression::CrossLayerEqualization>(*stage.equalization));
   if (stage.ptq) out.push_back(std::make_shared<compression::StaticQuantization>(*stage.ptq));
-  if (stage.bias_correction) out.push_back(std::make_shared<compression::BiasCorrection>(*stage.bias_correction));
-  if (stage.smooth_quant) out.push_back(std::make_shared<compression::SmoothQuant>(*stage.smooth_quant));
+  if (stage.bias_correction)
+    out.push_back(std::make_shared<compression::BiasCorrection>(*stage.bias_correction));
+  if (stage.smooth_quant)
+    out.push_back(std::make_shared<compression::SmoothQuant>(*stage.smooth_quant));
   if (stage.adaround) out.push_back(std::make_shared<compression::AdaRound>(*stage.adaround));
   if (stage.search) {
     auto o = *stage.search;
@@ -354,13 +382,15 @@ std::vector<std::shared_ptr<compression::Component>> build_components(
   return out;
 }
 
-Scheduler build_scheduler(const Recipe& recipe, const std::optional<nn::InputNormalization>& normalization) {
+Scheduler build_scheduler(const Recipe& recipe,
+                          const std::optional<nn::InputNormalization>& normalization) {
   Scheduler s;
   for (size_t i = 0; i < recipe.stages.size(); ++i) {
     const RecipeStage& rs = recipe.stages[i];
     Stage st;
     st.name = rs.name;
-    TAMP_WITH_CONTEXT(fmt::format("stages[{}]", i), st.components = build_components(rs, recipe, normalization));
+    TAMP_WITH_CONTEXT(fmt::format("stages[{}]", i),
+                      st.components = build_components(rs, recipe, normalization));
     st.epochs = rs.epochs;
     st.max_steps_per_epoch = rs.steps_per_epoch;
     st.optimizer = rs.optimizer;

@@ -1,9 +1,9 @@
 #include <tamp/compression/pruning/checker.h>
 #include <tamp/compression/pruning/pruning.h>
-#include <tamp/scheduler/search/architecture_search.h>
 #include <tamp/io/onnx_import.h>
 #include <tamp/scheduler/detail/run_state.h>
 #include <tamp/scheduler/scheduler.h>
+#include <tamp/scheduler/search/architecture_search.h>
 
 #include <cmath>
 #include <filesystem>
@@ -43,16 +43,19 @@ Scheduler& Scheduler::append(std::shared_ptr<compression::Component> component) 
 
 ModelStats model_stats(const nn::Graph& graph) {
   ModelStats s;
-  std::map<std::string, int64_t> bits;   // quantized weight -> bits
+  std::map<std::string, int64_t> bits;  // quantized weight -> bits
   for (const auto& n : graph.nodes) {
-    if (n.op_type != "FakeQuantize" || n.inputs.empty() || !graph.initializers.count(n.inputs[0])) continue;
+    if (n.op_type != "FakeQuantize" || n.inputs.empty() || !graph.initializers.count(n.inputs[0]))
+      continue;
     const int64_t range = n.attrs->i("quant_max", 127) - n.attrs->i("quant_min", -128) + 1;
-    bits[n.inputs[0]] = static_cast<int64_t>(std::ceil(std::log2(static_cast<double>(std::max<int64_t>(range, 2)))));
+    bits[n.inputs[0]] = static_cast<int64_t>(
+        std::ceil(std::log2(static_cast<double>(std::max<int64_t>(range, 2)))));
   }
-  for (const auto& n : graph.nodes) {   // lowered graphs: int8 initializers behind DequantizeLinear
+  for (const auto& n : graph.nodes) {  // lowered graphs: int8 initializers behind DequantizeLinear
     if (n.op_type != "DequantizeLinear" || n.inputs.empty()) continue;
     auto it = graph.initializers.find(n.inputs[0]);
-    if (it != graph.initializers.end()) bits[n.inputs[0]] = static_cast<int64_t>(size_of(it->second.dtype()) * 8);
+    if (it != graph.initializers.end())
+      bits[n.inputs[0]] = static_cast<int64_t>(size_of(it->second.dtype()) * 8);
   }
   double bytes = 0;
   for (const auto& [name, t] : graph.initializers) {
@@ -62,7 +65,8 @@ ModelStats model_stats(const nn::Graph& graph) {
     }
     s.float_bytes += t.numel() * 4;
     auto it = bits.find(name);
-    bytes += it == bits.end() ? static_cast<double>(t.nbytes()) : static_cast<double>(t.numel()) * it->second / 8.0;
+    bytes += it == bits.end() ? static_cast<double>(t.nbytes())
+                              : static_cast<double>(t.numel()) * it->second / 8.0;
   }
   s.size_bytes = static_cast<int64_t>(std::ceil(bytes));
   if (!bits.empty()) {
@@ -110,10 +114,13 @@ FitResult initial_result(const std::vector<Stage>& stages) {
 class FitRun {
  public:
   FitRun(const std::vector<Stage>& stages, nn::GraphModule& model, const FitOptions& options)
-      : stages_(stages), model_(model), options_(options),
+      : stages_(stages),
+        model_(model),
+        options_(options),
         collective_(options.collective ? *options.collective : nn::local_collective()),
         writer_(options.is_writer ? options.is_writer() : collective_.rank() == 0),
-        checkpoints_(!options.checkpoint_path.empty()), result_(initial_result(stages)) {}
+        checkpoints_(!options.checkpoint_path.empty()),
+        result_(initial_result(stages)) {}
 
   FitResult run() {
     if (options_.generator) model_.set_generator(options_.generator);
@@ -130,12 +137,15 @@ class FitRun {
     TAMP_CHECK(checkpoints_, "resuming needs a checkpoint path");
     saved_ = detail::read_saved_run(options_.checkpoint_path, options_.recipe_hash, stages_.size());
     TAMP_WITH_CONTEXT(fmt::format("resuming from '{}'", options_.checkpoint_path), {
-      const ResumeBatch b = detail::resume_batch(saved_->checkpoint, options_.batch_size, collective_.size());
+      const ResumeBatch b =
+          detail::resume_batch(saved_->checkpoint, options_.batch_size, collective_.size());
       TAMP_CHECK(b.batch_size == options_.batch_size,
-                 "the checkpoint's global batch {} is not this run's {} (resume_batch gives the batch to pass)",
+                 "the checkpoint's global batch {} is not this run's {} (resume_batch gives the "
+                 "batch to pass)",
                  b.global_batch, options_.batch_size * collective_.size());
       detail::restore_run(*saved_, result_.stages, options_.generator);
-      model_.set_graph(io::parse_onnx_graph(saved_->start.graph, {.fold_constants = false}, {}, "the checkpoint's graph"));
+      model_.set_graph(io::parse_onnx_graph(saved_->start.graph, {.fold_constants = false}, {},
+                                            "the checkpoint's graph"));
       for (auto& [name, p] : model_.named_parameters()) {
         auto it = saved_->start.trainable.find(name);
         if (it != saved_->start.trainable.end()) p.set_requires_grad(it->second.item() != 0);
@@ -147,7 +157,9 @@ class FitRun {
     result_.resumed_step = saved_->step;
   }
 
-  bool resuming_inside(size_t k) const { return saved_ && saved_->at.stage == k && saved_->at.in_stage; }
+  bool resuming_inside(size_t k) const {
+    return saved_ && saved_->at.stage == k && saved_->at.in_stage;
+  }
 
   void run_stage(size_t k) {
     const Stage& stage = stages_[k];
@@ -155,12 +167,14 @@ class FitRun {
     if (options_.on_stage_begin) options_.on_stage_begin(k, stage);
     const auto components = stage_components(stage);
     TrainOptions t = train_options(k, stage);
-    if (checkpoints_ && options_.checkpoint_every > 0) t.on_step_end = checkpoint_hook(k, components);
+    if (checkpoints_ && options_.checkpoint_every > 0)
+      t.on_step_end = checkpoint_hook(k, components);
     if (resuming_inside(k)) {
       t.resume = detail::read_loop_progress(saved_->checkpoint);
       t.after_attach = [this, components](const nn::NamedParameters& trained) {
-        TAMP_WITH_CONTEXT(fmt::format("resuming from '{}'", options_.checkpoint_path),
-                          { detail::restore_loop_state(saved_->checkpoint, trained, model_, components); });
+        TAMP_WITH_CONTEXT(fmt::format("resuming from '{}'", options_.checkpoint_path), {
+          detail::restore_loop_state(saved_->checkpoint, trained, model_, components);
+        });
       };
     }
     result_.stages[k].record = Trainer(model_, components, t).run();
@@ -192,7 +206,7 @@ class FitRun {
     t.optimizer = stage.optimizer.value_or(options_.optimizer);
     t.lr_schedule = stage.lr_schedule.value_or(options_.lr_schedule);
     t.label_smoothing = options_.label_smoothing;
-    t.seed = options_.seed + k;   // each stage its own data order, fixed by the recipe
+    t.seed = options_.seed + k;  // each stage its own data order, fixed by the recipe
     t.max_nonfinite_steps = options_.max_nonfinite_steps;
     t.calibration_batches = stage.calibration_batches.value_or(options_.calibration_batches);
     t.log_every = options_.log_every;
@@ -208,7 +222,9 @@ class FitRun {
       size_t k, std::vector<std::shared_ptr<compression::Component>> components) {
     return [this, k, components](const TrainCheckpointView& v) {
       // A step whose loss was not finite is no place to resume from: the last good one stays.
-      if (!writer_ || v.progress.step % options_.checkpoint_every != 0 || v.progress.bad_in_a_row > 0) return;
+      if (!writer_ || v.progress.step % options_.checkpoint_every != 0 ||
+          v.progress.bad_in_a_row > 0)
+        return;
       io::Checkpoint c = detail::run_checkpoint(header({k, true}));
       detail::add_loop_state(c, v, model_, components);
       io::save_checkpoint(c, options_.checkpoint_path);
@@ -216,9 +232,15 @@ class FitRun {
   }
 
   detail::RunHeader header(detail::RunPosition at) const {
-    return {.recipe_hash = options_.recipe_hash, .at = at, .start = &start_, .results = &result_.stages,
-            .generator = options_.generator, .ranks = collective_.size(), .batch_size = options_.batch_size,
-            .extra = options_.extra_state ? options_.extra_state() : std::map<std::string, Tensor>{}};
+    return {
+        .recipe_hash = options_.recipe_hash,
+        .at = at,
+        .start = &start_,
+        .results = &result_.stages,
+        .generator = options_.generator,
+        .ranks = collective_.size(),
+        .batch_size = options_.batch_size,
+        .extra = options_.extra_state ? options_.extra_state() : std::map<std::string, Tensor>{}};
   }
 
   // Evaluation and measures of the finished stage, then the checkpoint the next one starts from.
@@ -226,8 +248,11 @@ class FitRun {
     const Stage& stage = stages_[k];
     StageResult& r = result_.stages[k];
     if (stage.evaluate && options_.eval) {
-      r.record.eval = evaluate(model_, *options_.eval, {.max_batches = options_.eval_batches, .input = options_.input,
-                                                        .output = options_.output, .collective = options_.collective});
+      r.record.eval = evaluate(model_, *options_.eval,
+                               {.max_batches = options_.eval_batches,
+                                .input = options_.input,
+                                .output = options_.output,
+                                .collective = options_.collective});
       r.record.evaluated = true;
     }
     const ModelStats stats = model_stats(model_.export_graph());
@@ -249,7 +274,7 @@ class FitRun {
   const bool writer_, checkpoints_;
   FitResult result_;
   std::optional<detail::SavedRun> saved_;
-  detail::StageStart start_;     // the running stage's starting point, for its checkpoints
+  detail::StageStart start_;  // the running stage's starting point, for its checkpoints
   bool pruned_before_ = false;
 };
 
@@ -263,8 +288,9 @@ FitResult Scheduler::fit(nn::GraphModule& model, const FitOptions& options) {
 
 ResumeBatch resume_batch(const std::string& checkpoint_path, int64_t batch_size, int ranks) {
   ResumeBatch batch;
-  TAMP_WITH_CONTEXT(fmt::format("resuming from '{}'", checkpoint_path),
-                    { batch = detail::resume_batch(io::load_checkpoint(checkpoint_path), batch_size, ranks); });
+  TAMP_WITH_CONTEXT(fmt::format("resuming from '{}'", checkpoint_path), {
+    batch = detail::resume_batch(io::load_checkpoint(checkpoint_path), batch_size, ranks);
+  });
   return batch;
 }
 

@@ -21,15 +21,15 @@
 namespace tamp {
 
 struct Stage {
-  std::string name = {};                                         // "" : "stage<i>"
+  std::string name = {};  // "" : "stage<i>"
   std::vector<std::shared_ptr<compression::Component>> components = {};
-  std::optional<int> epochs = {};                                // unset: FitOptions::epochs
-  std::optional<int64_t> max_steps_per_epoch = {};               // unset: FitOptions's
-  std::optional<OptimizerSpec> optimizer = {};                   // unset: FitOptions's
-  std::optional<LrScheduleSpec> lr_schedule = {};                // unset: FitOptions's
-  std::optional<int64_t> calibration_batches = {};               // calibration-only stages
-  bool evaluate = true;                                          // on FitOptions::eval after the stage
-  bool lock_masks = true;                                        // PatternLock after a pruning stage
+  std::optional<int> epochs = {};                   // unset: FitOptions::epochs
+  std::optional<int64_t> max_steps_per_epoch = {};  // unset: FitOptions's
+  std::optional<OptimizerSpec> optimizer = {};      // unset: FitOptions's
+  std::optional<LrScheduleSpec> lr_schedule = {};   // unset: FitOptions's
+  std::optional<int64_t> calibration_batches = {};  // calibration-only stages
+  bool evaluate = true;                             // on FitOptions::eval after the stage
+  bool lock_masks = true;                           // PatternLock after a pruning stage
 };
 
 struct StageResult {
@@ -37,9 +37,9 @@ struct StageResult {
   std::vector<std::string> components;
   bool calibration_only = false;
   StageRecord record;
-  double sparsity = 0;             // zeros over all Conv/Gemm/MatMul weights after the stage
-  int64_t weight_bits = 32;        // of the quantized weights (32: float)
-  int64_t size_bytes = 0;          // estimate: weights at their bits, the rest float
+  double sparsity = 0;       // zeros over all Conv/Gemm/MatMul weights after the stage
+  int64_t weight_bits = 32;  // of the quantized weights (32: float)
+  int64_t size_bytes = 0;    // estimate: weights at their bits, the rest float
 };
 
 struct FitOptions {
@@ -47,7 +47,7 @@ struct FitOptions {
   std::shared_ptr<const nn::Dataset> eval;
   int epochs = 1;
   int64_t max_steps_per_epoch = -1;
-  int64_t batch_size = 64;        // per rank; a resume takes resume_batch()
+  int64_t batch_size = 64;  // per rank; a resume takes resume_batch()
   OptimizerSpec optimizer = SGD{.lr = 0.01, .momentum = 0.9};
   LrScheduleSpec lr_schedule = {};
   double label_smoothing = 0;
@@ -55,21 +55,21 @@ struct FitOptions {
   int max_nonfinite_steps = 5;
   int64_t calibration_batches = 32;
   int64_t log_every = 50;
-  int64_t eval_batches = -1;       // -1: the whole eval set
+  int64_t eval_batches = -1;  // -1: the whole eval set
   std::string input, output;
-  nn::Collective* collective = nullptr;   // null: one process
-  bool sync_batch_norm = false;           // data-parallel: TrainOptions::sync_batch_norm
-  Generator* generator = nullptr;         // Dropout masks (saved in checkpoints)
+  nn::Collective* collective = nullptr;  // null: one process
+  bool sync_batch_norm = false;          // data-parallel: TrainOptions::sync_batch_norm
+  Generator* generator = nullptr;        // Dropout masks (saved in checkpoints)
 
   // stage index, its log line
   std::function<void(size_t, const StepLog&)> on_log;
   std::function<void(size_t, const Stage&)> on_stage_begin;
   std::function<void(size_t, const StageResult&)> on_stage_end;
 
-  std::string checkpoint_path;     // "" : no checkpoints
-  int64_t checkpoint_every = 0;    // steps; 0: at stage ends only
-  bool resume = false;             // continue from checkpoint_path
-  std::string recipe_hash;         // stored; a resume with another hash is refused
+  std::string checkpoint_path;   // "" : no checkpoints
+  int64_t checkpoint_every = 0;  // steps; 0: at stage ends only
+  bool resume = false;           // continue from checkpoint_path
+  std::string recipe_hash;       // stored; a resume with another hash is refused
   // Extra tensors stored with each checkpoint (the CLI's metrics-file length), and given back
   // on resume before training continues.
   std::function<std::map<std::string, Tensor>()> extra_state;
@@ -110,8 +110,8 @@ class Scheduler {
 // each rank taking its share. `batch_size` when the checkpoint records none; throws when
 // `ranks` does not divide the saved global batch. fit() refuses a resume with another one.
 struct ResumeBatch {
-  int64_t batch_size = 0;      // per rank, on `ranks` ranks
-  int64_t saved_ranks = 0;     // 0: the checkpoint records no data-parallel shape
+  int64_t batch_size = 0;   // per rank, on `ranks` ranks
+  int64_t saved_ranks = 0;  // 0: the checkpoint records no data-parallel shape
   int64_t global_batch = 0;
 };
 ResumeBatch resume_batch(const std::string& checkpoint_path, int64_t batch_size, int ranks);
@@ -121,7 +121,7 @@ struct ModelStats {
   double sparsity = 0;
   int64_t weight_bits = 32;
   int64_t size_bytes = 0;
-  int64_t float_bytes = 0;         // every parameter as float32
+  int64_t float_bytes = 0;  // every parameter as float32
 };
 ModelStats model_stats(const nn::Graph& graph);
 

@@ -37,9 +37,9 @@ class Node {
   const OpDef* op = nullptr;
   OpContext ctx;
   std::vector<Shape> input_shapes;
-  std::vector<Edge> next;                          // one per input
+  std::vector<Edge> next;                            // one per input
   std::vector<std::weak_ptr<VariableImpl>> outputs;  // for hooks on non-leaf Variables
-  bool released = false;                           // backward ran; saved tensors are gone
+  bool released = false;                             // backward ran; saved tensors are gone
 
   Node() = default;
   Node(const Node&) = delete;

@@ -18,8 +18,7 @@ using S = Simd<float>;
 using V = S::Vec;
 
 // f(i, lanes) for every vector of every run of the channel (Simd::for_vectors).
-template <class F>
-void for_channel(const Strided& ch, F&& f) {
+template <class F> void for_channel(const Strided& ch, F&& f) {
   for (int64_t r = 0; r < ch.runs; ++r) S::for_vectors(r * ch.stride, r * ch.stride + ch.len, f);
 }
 
@@ -30,8 +29,7 @@ constexpr int64_t kFlush = 1024;
 
 // Sums `term(offset, lanes)` (one vector per call) over the channel: float lanes for up to
 // kFlush values, then double.
-template <class F>
-double run_sums(const Strided& ch, F&& term) {
+template <class F> double run_sums(const Strided& ch, F&& term) {
   double total = 0;
   V acc = S::zero();
   int64_t pending = 0;
@@ -51,7 +49,8 @@ double run_sums(const Strided& ch, F&& term) {
 }  // namespace
 
 double strided_sum_f32(const float* x, const Strided& ch) {
-  return run_sums(ch, [&](int64_t o, int64_t lanes) HWY_ATTR { return S::load_first(x + o, lanes); });
+  return run_sums(ch,
+                  [&](int64_t o, int64_t lanes) HWY_ATTR { return S::load_first(x + o, lanes); });
 }
 
 double strided_centered_squares_f32(const float* x, const Strided& ch, float mu) {
@@ -69,7 +68,8 @@ void strided_affine_f32(const float* x, float* y, const Strided& ch, float a, fl
   });
 }
 
-std::pair<double, double> strided_grad_sums_f32(const float* g, const float* x, const Strided& ch, float mu) {
+std::pair<double, double> strided_grad_sums_f32(const float* g, const float* x, const Strided& ch,
+                                                float mu) {
   const V m = S::set1(mu);
   // Two sums in one pass over memory: the lanes of g * (x - mu) ride in a second accumulator
   // that run_sums cannot carry, so this keeps its own flush.
@@ -93,8 +93,8 @@ std::pair<double, double> strided_grad_sums_f32(const float* g, const float* x, 
   return {sg, sgx};
 }
 
-void strided_affine_grad_f32(const float* g, const float* x, float* dx, const Strided& ch, float mu, float alpha,
-                             float beta, float gamma) {
+void strided_affine_grad_f32(const float* g, const float* x, float* dx, const Strided& ch, float mu,
+                             float alpha, float beta, float gamma) {
   const V m = S::set1(mu), va = S::set1(alpha), vb = S::set1(beta), vc = S::set1(gamma);
   for_channel(ch, [&](int64_t o, int64_t lanes) HWY_ATTR {
     V d = hn::MulAdd(hn::Sub(S::load_first(x + o, lanes), m), vb, vc);
@@ -115,7 +115,9 @@ HWY_EXPORT(strided_affine_f32);
 HWY_EXPORT(strided_grad_sums_f32);
 HWY_EXPORT(strided_affine_grad_f32);
 
-double strided_sum(const float* x, const Strided& ch) { return TAMP_DISPATCH(strided_sum_f32)(x, ch); }
+double strided_sum(const float* x, const Strided& ch) {
+  return TAMP_DISPATCH(strided_sum_f32)(x, ch);
+}
 
 double strided_centered_squares(const float* x, const Strided& ch, float mu) {
   return TAMP_DISPATCH(strided_centered_squares_f32)(x, ch, mu);
@@ -125,12 +127,13 @@ void strided_affine(const float* x, float* y, const Strided& ch, float a, float 
   TAMP_DISPATCH(strided_affine_f32)(x, y, ch, a, b);
 }
 
-std::pair<double, double> strided_grad_sums(const float* g, const float* x, const Strided& ch, float mu) {
+std::pair<double, double> strided_grad_sums(const float* g, const float* x, const Strided& ch,
+                                            float mu) {
   return TAMP_DISPATCH(strided_grad_sums_f32)(g, x, ch, mu);
 }
 
-void strided_affine_grad(const float* g, const float* x, float* dx, const Strided& ch, float mu, float alpha,
-                         float beta, float gamma) {
+void strided_affine_grad(const float* g, const float* x, float* dx, const Strided& ch, float mu,
+                         float alpha, float beta, float gamma) {
   TAMP_DISPATCH(strided_affine_grad_f32)(g, x, dx, ch, mu, alpha, beta, gamma);
 }
 

@@ -27,10 +27,11 @@ double strided_centered_squares(const float* x, const Strided& ch, float mu);
 void strided_affine(const float* x, float* y, const Strided& ch, float a, float b);
 
 // {sum(g), sum(g * (x - mu))} over the channel, g laid out as x.
-std::pair<double, double> strided_grad_sums(const float* g, const float* x, const Strided& ch, float mu);
+std::pair<double, double> strided_grad_sums(const float* g, const float* x, const Strided& ch,
+                                            float mu);
 
 // dx = alpha * g + beta * (x - mu) + gamma over the channel; g may be null (no alpha term).
-void strided_affine_grad(const float* g, const float* x, float* dx, const Strided& ch, float mu, float alpha,
-                         float beta, float gamma);
+void strided_affine_grad(const float* g, const float* x, float* dx, const Strided& ch, float mu,
+                         float alpha, float beta, float gamma);
 
 }  // namespace tamp::kernels

@@ -12,8 +12,8 @@
 #include <hwy/highway.h>
 #include <tamp/autograd/kernels/conv.h>
 #include <tamp/autograd/kernels/conv_direct.h>
-#include <tamp/autograd/kernels/conv_implicit.h>
 #include <tamp/autograd/kernels/conv_dispatch.h>
+#include <tamp/autograd/kernels/conv_implicit.h>
 #include <tamp/autograd/kernels/gemm.h>
 #include <tamp/autograd/kernels/im2col_inl.h>
 #include <tamp/autograd/kernels/parallel.h>
@@ -34,8 +34,7 @@ constexpr int64_t kColBudgetBytes = int64_t{1} << 20;
 
 // A per-thread buffer that only grows: OpenMP threads persist, so steady-state training
 // allocates no column buffers.
-template <class T>
-T* scratch(int slot, int64_t n) {
+template <class T> T* scratch(int slot, int64_t n) {
   thread_local std::vector<T> buffers[2];
   auto& b = buffers[slot];
   if (static_cast<int64_t>(b.size()) < n) b.resize(static_cast<size_t>(n));
@@ -44,7 +43,7 @@ T* scratch(int slot, int64_t n) {
 
 struct Plan {
   int64_t cin_g, cout_g;
-  int64_t rows_g;     // rows of a group's column matrix: cin_g * kernel_size
+  int64_t rows_g;  // rows of a group's column matrix: cin_g * kernel_size
   int64_t in_size, out_size;
   int64_t out_rows;   // out[0] * out[1]
   int64_t row_len;    // out[2]
@@ -62,8 +61,11 @@ struct Plan {
     row_len = s.out[2];
     direct = s.kernel_size() == 1;
     for (int d = 0; d < 3; ++d) direct &= s.stride[d] == 1 && s.pad[d] == 0 && s.in[d] == s.out[d];
-    const int64_t row_bytes = std::max<int64_t>(1, s.in_channels * s.kernel_size() * row_len * elem_bytes);
-    tile_rows = direct ? out_rows : std::clamp<int64_t>(kColBudgetBytes / row_bytes, 1, std::max<int64_t>(out_rows, 1));
+    const int64_t row_bytes =
+        std::max<int64_t>(1, s.in_channels * s.kernel_size() * row_len * elem_bytes);
+    tile_rows = direct ? out_rows
+                       : std::clamp<int64_t>(kColBudgetBytes / row_bytes, 1,
+                                             std::max<int64_t>(out_rows, 1));
   }
 };
 
@@ -76,15 +78,16 @@ int64_t batch_chunks(int64_t batch) {
 // Images per GEMM for a small output plane: as many as keep the column buffer near the
 // budget, but no more than one thread's share of the batch.
 int64_t images_per_gemm(const ConvShape& s, const Plan& p, int64_t elem_bytes) {
-  const int64_t image_bytes = std::max<int64_t>(1, s.in_channels * s.kernel_size() * p.out_size * elem_bytes);
+  const int64_t image_bytes =
+      std::max<int64_t>(1, s.in_channels * s.kernel_size() * p.out_size * elem_bytes);
   const int64_t share = (s.batch + batch_chunks(s.batch) - 1) / batch_chunks(s.batch);
   return std::clamp<int64_t>(kColBudgetBytes / image_bytes, 1, std::max<int64_t>(share, 1));
 }
 
 // The columns of images [n0, n1) side by side, rows ld apart: each image's im2col, or for a
 // 1x1 unit-stride kernel its planes themselves.
-template <class T>
-void gather_columns(const ConvShape& s, const Plan& p, const T* x, int64_t n0, int64_t n1, T* col, int64_t ld) {
+template <class T> void gather_columns(const ConvShape& s, const Plan& p, const T* x, int64_t n0,
+                                       int64_t n1, T* col, int64_t ld) {
   const int64_t x_stride = s.in_channels * p.in_size;
   for (int64_t n = n0; n < n1; ++n) {
     T* dst = col + (n - n0) * p.out_size;
@@ -92,13 +95,14 @@ void gather_columns(const ConvShape& s, const Plan& p, const T* x, int64_t n0, i
       im2col(s, s.in_channels, x + n * x_stride, 0, p.out_rows, dst, ld);
       continue;
     }
-    for (int64_t c = 0; c < s.in_channels; ++c) std::copy_n(x + n * x_stride + c * p.in_size, p.in_size, dst + c * ld);
+    for (int64_t c = 0; c < s.in_channels; ++c)
+      std::copy_n(x + n * x_stride + c * p.in_size, p.in_size, dst + c * ld);
   }
 }
 
 // dx of images [n0, n1) = the adjoint of gather_columns applied to dcol.
-template <class T>
-void scatter_columns(const ConvShape& s, const Plan& p, const T* dcol, int64_t n0, int64_t n1, T* dx, int64_t ld) {
+template <class T> void scatter_columns(const ConvShape& s, const Plan& p, const T* dcol,
+                                        int64_t n0, int64_t n1, T* dx, int64_t ld) {
   const int64_t x_stride = s.in_channels * p.in_size;
   for (int64_t n = n0; n < n1; ++n) {
     const T* src = dcol + (n - n0) * p.out_size;
@@ -108,14 +112,15 @@ void scatter_columns(const ConvShape& s, const Plan& p, const T* dcol, int64_t n
       col2im(s, s.in_channels, src, 0, p.out_rows, dxn, ld);
       continue;
     }
-    for (int64_t c = 0; c < s.in_channels; ++c) std::copy_n(src + c * ld, p.in_size, dxn + c * p.in_size);
+    for (int64_t c = 0; c < s.in_channels; ++c)
+      std::copy_n(src + c * ld, p.in_size, dxn + c * p.in_size);
   }
 }
 
 // y of images [n0, n1) = W x (their columns side by side): one GEMM per group over
 // (n1 - n0) * out_size columns, then each image's block to its place (+ bias).
-template <class T>
-void batched_forward(const ConvShape& s, const Plan& p, const T* x, const T* w, const T* bias, T* y) {
+template <class T> void batched_forward(const ConvShape& s, const Plan& p, const T* x, const T* w,
+                                        const T* bias, T* y) {
   const int64_t per = images_per_gemm(s, p, sizeof(T)), tiles = (s.batch + per - 1) / per;
   const int64_t y_stride = s.out_channels * p.out_size;
   parallel_for(tiles, 1, [&](int64_t t0, int64_t t1) {
@@ -142,12 +147,12 @@ void batched_forward(const ConvShape& s, const Plan& p, const T* x, const T* w, 
 
 // The backward of batched_forward: dY of a tile gathered to (M, images * out), then
 // dW += dY' col^T and dcol = W^T dY', scattered back per image by col2im.
-template <class T>
-void batched_backward(const ConvShape& s, const Plan& p, const T* x, const T* w, const T* dy, T* dx, T* dw,
-                      T* dbias) {
+template <class T> void batched_backward(const ConvShape& s, const Plan& p, const T* x, const T* w,
+                                         const T* dy, T* dx, T* dw, T* dbias) {
   const int64_t per = images_per_gemm(s, p, sizeof(T)), tiles = (s.batch + per - 1) / per;
   const int64_t y_stride = s.out_channels * p.out_size;
-  const int64_t dw_size = s.out_channels * p.rows_g, chunks = std::min(batch_chunks(s.batch), tiles);
+  const int64_t dw_size = s.out_channels * p.rows_g,
+                chunks = std::min(batch_chunks(s.batch), tiles);
   // Chunk 0 accumulates into dw itself, the others into partials summed after.
   std::vector<T> dw_partial(dw ? static_cast<size_t>((chunks - 1) * dw_size) : 0, T(0));
   if (dw) std::fill(dw, dw + dw_size, T(0));
@@ -170,14 +175,15 @@ void batched_backward(const ConvShape& s, const Plan& p, const T* x, const T* w,
         const int64_t n0 = t * per, n1 = std::min(s.batch, n0 + per), cols = (n1 - n0) * p.out_size;
         for (int64_t m = 0; m < s.out_channels; ++m) {
           for (int64_t n = n0; n < n1; ++n) {
-            std::copy_n(dy + n * y_stride + m * p.out_size, p.out_size, dyt + m * cols + (n - n0) * p.out_size);
+            std::copy_n(dy + n * y_stride + m * p.out_size, p.out_size,
+                        dyt + m * cols + (n - n0) * p.out_size);
           }
         }
         if (dwc) {
           gather_columns(s, p, x, n0, n1, col, cols);
           for (int64_t g = 0; g < s.groups; ++g) {
-            gemm(false, true, p.cout_g, p.rows_g, cols, T(1), dyt + g * p.cout_g * cols, cols, col + g * p.rows_g * cols,
-                 cols, T(1), dwc + g * p.cout_g * p.rows_g, p.rows_g);
+            gemm(false, true, p.cout_g, p.rows_g, cols, T(1), dyt + g * p.cout_g * cols, cols,
+                 col + g * p.rows_g * cols, cols, T(1), dwc + g * p.cout_g * p.rows_g, p.rows_g);
           }
         }
         if (dx) {
@@ -233,9 +239,8 @@ void lowered_forward(const ConvShape& s, const T* x, const T* w, const T* bias, 
   });
 }
 
-template <class T>
-void lowered_backward(const ConvShape& s, const T* x, const T* w, const T* dy, T* dx, T* dw,
-                   T* dbias) {
+template <class T> void lowered_backward(const ConvShape& s, const T* x, const T* w, const T* dy,
+                                         T* dx, T* dw, T* dbias) {
   if (conv_direct_applies(s)) return conv_direct_backward(s, x, w, dy, dx, dw, dbias);
   if (conv_implicit_applies(s)) return conv_implicit_backward(s, x, w, dy, dx, dw, dbias);
   const Plan p(s, sizeof(T));
@@ -279,8 +284,9 @@ void lowered_backward(const ConvShape& s, const T* x, const T* w, const T* dy, T
             T* dst = p.direct ? dxn + r0 * p.row_len : dcol;
             const int64_t ld = p.direct ? p.in_size : cols;
             for (int64_t g = 0; g < s.groups; ++g) {
-              gemm(true, false, p.rows_g, cols, p.cout_g, T(1), w + g * p.cout_g * p.rows_g, p.rows_g,
-                   dy_tile + g * p.cout_g * p.out_size, p.out_size, T(0), dst + g * p.rows_g * ld, ld);
+              gemm(true, false, p.rows_g, cols, p.cout_g, T(1), w + g * p.cout_g * p.rows_g,
+                   p.rows_g, dy_tile + g * p.cout_g * p.out_size, p.out_size, T(0),
+                   dst + g * p.rows_g * ld, ld);
             }
             if (!p.direct) col2im(s, s.in_channels, dcol, r0, r1, dxn);
           }

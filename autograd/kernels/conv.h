@@ -41,7 +41,6 @@ void conv_forward(const ConvShape& s, const T* x, const T* w, const T* bias, T* 
 // From dy (N, M, out): dx (N, C, in) when non-null (overwritten), dw (M, C/groups, kernel)
 // when non-null (overwritten; needs x), dbias (M) when non-null (overwritten).
 template <class T>
-void conv_backward(const ConvShape& s, const T* x, const T* w, const T* dy, T* dx, T* dw,
-                   T* dbias);
+void conv_backward(const ConvShape& s, const T* x, const T* w, const T* dy, T* dx, T* dw, T* dbias);
 
 }  // namespace tamp::kernels

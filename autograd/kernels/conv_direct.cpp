@@ -36,13 +36,25 @@ struct Geometry {
   std::vector<int64_t> r_off;
 
   explicit Geometry(const ConvShape& s)
-      : h(s.in[1]), w(s.in[2]), oh(s.out[1]), ow(s.out[2]), sh(s.stride[1]), ph(s.pad[1]), pw(s.pad[2]),
-        hp((oh - 1) * sh + (s.kernel[1] - 1) * s.dilation[1] + 1), wp(ow + (s.kernel[2] - 1) * s.dilation[2]),
-        cin_g(s.in_channels / s.groups), cout_g(s.out_channels / s.groups),
-        rows_g(cin_g * s.kernel[1] * s.kernel[2]), in_size(h * w), out_size(oh * ow), padded_size(hp * wp) {
+      : h(s.in[1]),
+        w(s.in[2]),
+        oh(s.out[1]),
+        ow(s.out[2]),
+        sh(s.stride[1]),
+        ph(s.pad[1]),
+        pw(s.pad[2]),
+        hp((oh - 1) * sh + (s.kernel[1] - 1) * s.dilation[1] + 1),
+        wp(ow + (s.kernel[2] - 1) * s.dilation[2]),
+        cin_g(s.in_channels / s.groups),
+        cout_g(s.out_channels / s.groups),
+        rows_g(cin_g * s.kernel[1] * s.kernel[2]),
+        in_size(h * w),
+        out_size(oh * ow),
+        padded_size(hp * wp) {
     for (int64_t c = 0; c < cin_g; ++c) {
       for (int64_t i = 0; i < s.kernel[1]; ++i) {
-        for (int64_t j = 0; j < s.kernel[2]; ++j) r_off.push_back(c * padded_size + i * s.dilation[1] * wp + j * s.dilation[2]);
+        for (int64_t j = 0; j < s.kernel[2]; ++j)
+          r_off.push_back(c * padded_size + i * s.dilation[1] * wp + j * s.dilation[2]);
       }
     }
   }
@@ -50,29 +62,28 @@ struct Geometry {
 
 // A per-thread buffer that only grows (OpenMP threads persist across calls), with a vector
 // of zeroed slack past n: the forward kernel reads padded rows as whole vectors.
-template <class T>
-T* scratch(int64_t n) {
+template <class T> T* scratch(int64_t n) {
   thread_local std::vector<T> buffer;
   const int64_t size = n + Simd<T>::kLanes;
   if (static_cast<int64_t>(buffer.size()) < size) buffer.resize(static_cast<size_t>(size));
   return buffer.data();
 }
 
-template <class T>
-void pad_image(const Geometry& g, const T* x, T* xp) {
+template <class T> void pad_image(const Geometry& g, const T* x, T* xp) {
   pad_window(x, g.cin_g, g.h, g.w, g.ph, g.pw, g.hp, g.wp, xp);
 }
 
 // dx (cin_g, h, w) = the part of dxp (cin_g, hp, wp) that lies on x; zero where no output reads.
-template <class T>
-void crop_image(const Geometry& g, const T* dxp, T* dx) {
+template <class T> void crop_image(const Geometry& g, const T* dxp, T* dx) {
   for (int64_t c = 0; c < g.cin_g; ++c) {
     for (int64_t ih = 0; ih < g.h; ++ih) {
       T* dst = dx + c * g.in_size + ih * g.w;
       const int64_t ip = ih + g.ph;
       for (int64_t jw = 0; jw < g.w; ++jw) {
         const int64_t jp = jw + g.pw;
-        dst[jw] = ip >= 0 && ip < g.hp && jp >= 0 && jp < g.wp ? dxp[c * g.padded_size + ip * g.wp + jp] : T(0);
+        dst[jw] = ip >= 0 && ip < g.hp && jp >= 0 && jp < g.wp
+                      ? dxp[c * g.padded_size + ip * g.wp + jp]
+                      : T(0);
       }
     }
   }
@@ -107,18 +118,23 @@ void forward_block(const Geometry& g, const T* xp, const T* w, const T* bias, T*
 #pragma GCC unroll 8
     for (int mb = 0; mb < MB; ++mb) {
 #pragma GCC unroll 8
-      for (int ob = 0; ob < OB; ++ob) S::store_first(y + (mb * g.oh + oh0 + ob) * g.ow + ow0, acc[mb][ob], g.ow - ow0);
+      for (int ob = 0; ob < OB; ++ob)
+        S::store_first(y + (mb * g.oh + oh0 + ob) * g.ow + ow0, acc[mb][ob], g.ow - ow0);
     }
   }
 }
 
-template <class T>
-void forward_dispatch(int mb, int ob, const Geometry& g, const T* xp, const T* w, const T* bias, T* y,
-                      int64_t oh0) {
+template <class T> void forward_dispatch(int mb, int ob, const Geometry& g, const T* xp, const T* w,
+                                         const T* bias, T* y, int64_t oh0) {
   if (mb == 8) return forward_block<T, 8, 1>(g, xp, w, bias, y, oh0);
-  if (mb == 4) return ob == 2 ? forward_block<T, 4, 2>(g, xp, w, bias, y, oh0) : forward_block<T, 4, 1>(g, xp, w, bias, y, oh0);
-  if (mb == 2) return ob == 4 ? forward_block<T, 2, 4>(g, xp, w, bias, y, oh0) : forward_block<T, 2, 1>(g, xp, w, bias, y, oh0);
-  return ob == 8 ? forward_block<T, 1, 8>(g, xp, w, bias, y, oh0) : forward_block<T, 1, 1>(g, xp, w, bias, y, oh0);
+  if (mb == 4)
+    return ob == 2 ? forward_block<T, 4, 2>(g, xp, w, bias, y, oh0)
+                   : forward_block<T, 4, 1>(g, xp, w, bias, y, oh0);
+  if (mb == 2)
+    return ob == 4 ? forward_block<T, 2, 4>(g, xp, w, bias, y, oh0)
+                   : forward_block<T, 2, 1>(g, xp, w, bias, y, oh0);
+  return ob == 8 ? forward_block<T, 1, 8>(g, xp, w, bias, y, oh0)
+                 : forward_block<T, 1, 1>(g, xp, w, bias, y, oh0);
 }
 
 // Reduction rows whose accumulators stay in registers at once, for one output channel and
@@ -202,12 +218,10 @@ void data_rows(const Geometry& g, const T* w, const T* dy, T* dxp, int64_t r0) {
 }
 
 // Tables of the RB = 1..kRowBlock instantiations, indexed by RB - 1.
-template <class T, int MB, size_t... I>
-constexpr auto weight_table(std::index_sequence<I...>) {
+template <class T, int MB, size_t... I> constexpr auto weight_table(std::index_sequence<I...>) {
   return std::array{&weight_rows<T, static_cast<int>(I) + 1, MB>...};
 }
-template <class T, size_t... I>
-constexpr auto data_table(std::index_sequence<I...>) {
+template <class T, size_t... I> constexpr auto data_table(std::index_sequence<I...>) {
   return std::array{&data_rows<T, static_cast<int>(I) + 1>...};
 }
 
@@ -225,7 +239,8 @@ std::vector<int64_t> row_blocks(int64_t rows) {
 template <class T>
 void direct_forward(const ConvShape& s, const T* x, const T* w, const T* bias, T* y) {
   const Geometry g(s);
-  if (g.rows_g == 0) {  // no input channel: every output is its bias (and x, the scratch, may be null)
+  if (g.rows_g ==
+      0) {  // no input channel: every output is its bias (and x, the scratch, may be null)
     for (int64_t n = 0; n < s.batch; ++n) {
       for (int64_t c = 0; c < s.out_channels; ++c) {
         std::fill_n(y + (n * s.out_channels + c) * g.out_size, g.out_size, bias ? bias[c] : T(0));
@@ -255,9 +270,8 @@ void direct_forward(const ConvShape& s, const T* x, const T* w, const T* bias, T
   });
 }
 
-template <class T>
-void direct_backward(const ConvShape& s, const T* x, const T* w, const T* dy, T* dx, T* dw,
-                          T* dbias) {
+template <class T> void direct_backward(const ConvShape& s, const T* x, const T* w, const T* dy,
+                                        T* dx, T* dw, T* dbias) {
   const Geometry g(s);
   const std::vector<int64_t> blocks = row_blocks(g.rows_g);
   static constexpr auto data_fns = data_table<T>(std::make_index_sequence<kRowBlock>{});
@@ -296,14 +310,17 @@ void direct_backward(const ConvShape& s, const T* x, const T* w, const T* dy, T*
     T* xp = dw ? scratch<T>(g.cin_g * g.padded_size) : nullptr;
     for (int64_t chunk = c0; chunk < c1; ++chunk) {
       T* dwc = !dw ? nullptr : chunk == 0 ? dw : dw_part.data() + (chunk - 1) * dw_size;
-      T* dbc = !dbias ? nullptr : chunk == 0 ? dbias : db_part.data() + (chunk - 1) * s.out_channels;
+      T* dbc = !dbias       ? nullptr
+               : chunk == 0 ? dbias
+                            : db_part.data() + (chunk - 1) * s.out_channels;
       for (int64_t n = s.batch * chunk / chunks; n < s.batch * (chunk + 1) / chunks; ++n) {
         for (int64_t grp = 0; grp < s.groups; ++grp) {
           if (dwc) pad_image(g, x + n * x_stride + grp * g.cin_g * g.in_size, xp);
           for (int64_t m = grp * g.cout_g; m < (grp + 1) * g.cout_g; ++m) {
             const T* dy_m = dy + n * dy_stride + m * g.out_size;
             if (dwc && pairs && m + 1 < (grp + 1) * g.cout_g) {
-              weight2_fns[blocks[0] - 1](g, xp, dy_m, 0, dwc + m * g.rows_g, dbc ? dbc + m : nullptr);
+              weight2_fns[blocks[0] - 1](g, xp, dy_m, 0, dwc + m * g.rows_g,
+                                         dbc ? dbc + m : nullptr);
               ++m;
               continue;
             }
@@ -317,7 +334,8 @@ void direct_backward(const ConvShape& s, const T* x, const T* w, const T* dy, T*
             }
             int64_t r0 = 0;
             for (int64_t rb : blocks) {
-              weight_fns[rb - 1](g, xp, dy_m, r0, dwc + m * g.rows_g + r0, r0 == 0 && dbc ? dbc + m : nullptr);
+              weight_fns[rb - 1](g, xp, dy_m, r0, dwc + m * g.rows_g + r0,
+                                 r0 == 0 && dbc ? dbc + m : nullptr);
               r0 += rb;
             }
           }
@@ -347,7 +365,8 @@ namespace tamp::kernels {
 
 bool conv_direct_applies(const ConvShape& s) {
   const bool planar = s.in[0] == 1 && s.out[0] == 1 && s.kernel[0] == 1 && s.pad[0] == 0;
-  return planar && s.stride[2] == 1 && (s.in_channels / s.groups) * s.kernel_size() <= kDirectMaxRows;
+  return planar && s.stride[2] == 1 &&
+         (s.in_channels / s.groups) * s.kernel_size() <= kDirectMaxRows;
 }
 
 TAMP_CONV_EXPORTS(direct, conv_direct);

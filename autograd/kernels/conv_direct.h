@@ -16,8 +16,7 @@ template <class T>
 void conv_direct_forward(const ConvShape& s, const T* x, const T* w, const T* bias, T* y);
 
 // As conv_backward: dx, dw, dbias each optional (null), overwritten.
-template <class T>
-void conv_direct_backward(const ConvShape& s, const T* x, const T* w, const T* dy, T* dx, T* dw,
-                          T* dbias);
+template <class T> void conv_direct_backward(const ConvShape& s, const T* x, const T* w,
+                                             const T* dy, T* dx, T* dw, T* dbias);
 
 }  // namespace tamp::kernels

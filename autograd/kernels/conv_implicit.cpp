@@ -12,8 +12,8 @@
 #include <hwy/foreach_target.h>  // IWYU pragma: keep
 
 #include <hwy/highway.h>
-#include <tamp/autograd/kernels/conv_implicit.h>
 #include <tamp/autograd/kernels/conv_dispatch.h>
+#include <tamp/autograd/kernels/conv_implicit.h>
 #include <tamp/autograd/kernels/im2col_inl.h>
 #include <tamp/autograd/kernels/parallel.h>
 #include <tamp/autograd/kernels/simd_inl.h>
@@ -35,8 +35,7 @@ namespace {
 constexpr int kTileRows = kVectorRegisters >= 32 ? 6 : 4;
 constexpr int kTileVecs = kVectorRegisters >= 32 ? 4 : 3;
 
-template <class T>
-T* scratch(int slot, int64_t n) {
+template <class T> T* scratch(int slot, int64_t n) {
   thread_local std::vector<T> buffers[4];
   auto& b = buffers[slot];
   if (static_cast<int64_t>(b.size()) < n) b.resize(static_cast<size_t>(n));
@@ -46,9 +45,9 @@ T* scratch(int slot, int64_t n) {
 // c[i][j0 + j] (+)= sum over r < depth of a[i][aidx[r]] * b[boff[r] + j], for i < MR, j < n.
 // B rows are read as whole vectors past n (every B buffer has a vector of slack); C only
 // within n.
-template <class T, int MR, int NV>
-void tile(int64_t depth, const T* const* a, const int64_t* aidx, const T* b, const int64_t* boff, int64_t n,
-          T* const* c, int64_t j0, bool accumulate) {
+template <class T, int MR, int NV> void tile(int64_t depth, const T* const* a, const int64_t* aidx,
+                                             const T* b, const int64_t* boff, int64_t n,
+                                             T* const* c, int64_t j0, bool accumulate) {
   using S = Simd<T>;
   constexpr int kL = S::kLanes;
   typename S::Vec acc[MR][NV];
@@ -82,25 +81,25 @@ void tile(int64_t depth, const T* const* a, const int64_t* aidx, const T* b, con
   }
 }
 
-template <class T>
-using TileFn = void (*)(int64_t, const T* const*, const int64_t*, const T*, const int64_t*, int64_t, T* const*,
-                        int64_t, bool);
+template <class T> using TileFn = void (*)(int64_t, const T* const*, const int64_t*, const T*,
+                                           const int64_t*, int64_t, T* const*, int64_t, bool);
 
 template <class T, int MR, size_t... V>
 constexpr std::array<TileFn<T>, kTileVecs> tile_row(std::index_sequence<V...>) {
   return {&tile<T, MR, static_cast<int>(V) + 1>...};
 }
 template <class T, size_t... R>
-constexpr std::array<std::array<TileFn<T>, kTileVecs>, kTileRows> tile_table(std::index_sequence<R...>) {
+constexpr std::array<std::array<TileFn<T>, kTileVecs>, kTileRows> tile_table(
+    std::index_sequence<R...>) {
   return {tile_row<T, static_cast<int>(R) + 1>(std::make_index_sequence<kTileVecs>{})...};
 }
 
 // C (rows, cols) (+)= A B, where A[i][r] = a[i][aidx[r]], row r of B starts at b + boff[r]
 // and row i of C at c[i]. Rows of C may overlap (a fused col2im): tiles run in order, each
 // adding into memory.
-template <class T>
-void implicit_gemm(int64_t rows, int64_t cols, int64_t depth, const T* const* a, const int64_t* aidx,
-                   const T* b, const int64_t* boff, T* const* c, bool accumulate) {
+template <class T> void implicit_gemm(int64_t rows, int64_t cols, int64_t depth, const T* const* a,
+                                      const int64_t* aidx, const T* b, const int64_t* boff,
+                                      T* const* c, bool accumulate) {
   static constexpr auto table = tile_table<T>(std::make_index_sequence<kTileRows>{});
   constexpr int64_t kL = Simd<T>::kLanes;
   // Column tiles as even as possible (143 columns: 3 x 3 vectors, not 4 + 4 + 1).
@@ -122,23 +121,28 @@ struct Window {
   int64_t channels, h, w, pad_h, pad_w, hp, wp, positions, size;
   std::vector<int64_t> off;
 
-  Window(int64_t channels_, int64_t h_, int64_t w_, int64_t oh, int64_t ow, int64_t pad_h_, int64_t pad_w_,
-         const ConvShape& s)
-      : channels(channels_), h(h_), w(w_), pad_h(pad_h_), pad_w(pad_w_),
-        hp(oh + (s.kernel[1] - 1) * s.dilation[1]), wp(ow + (s.kernel[2] - 1) * s.dilation[2]),
-        positions(oh * wp), size(channels * hp * wp + (s.kernel[2] - 1) * s.dilation[2] + 64) {}
+  Window(int64_t channels_, int64_t h_, int64_t w_, int64_t oh, int64_t ow, int64_t pad_h_,
+         int64_t pad_w_, const ConvShape& s)
+      : channels(channels_),
+        h(h_),
+        w(w_),
+        pad_h(pad_h_),
+        pad_w(pad_w_),
+        hp(oh + (s.kernel[1] - 1) * s.dilation[1]),
+        wp(ow + (s.kernel[2] - 1) * s.dilation[2]),
+        positions(oh * wp),
+        size(channels * hp * wp + (s.kernel[2] - 1) * s.dilation[2] + 64) {}
 
   // Fills dst (size elements) from src (channels, h, w).
-  template <class T>
-  void fill(const T* src, T* dst) const {
+  template <class T> void fill(const T* src, T* dst) const {
     pad_window(src, channels, h, w, pad_h, pad_w, hp, wp, dst);
     std::fill(dst + channels * hp * wp, dst + size, T(0));
   }
 };
 
 // dst (rows, oh, ow) = src (rows, oh * wp) without the wp - ow dropped columns, + bias[row].
-template <class T>
-void compact(const T* src, int64_t rows, int64_t oh, int64_t ow, int64_t wp, const T* bias, T* dst) {
+template <class T> void compact(const T* src, int64_t rows, int64_t oh, int64_t ow, int64_t wp,
+                                const T* bias, T* dst) {
   for (int64_t r = 0; r < rows; ++r) {
     const T b = bias ? bias[r] : T(0);
     for (int64_t o = 0; o < oh; ++o, dst += ow) {
@@ -150,14 +154,15 @@ void compact(const T* src, int64_t rows, int64_t oh, int64_t ow, int64_t wp, con
 
 // dst (channels, h, w) = the part of the window src that lies on the input; zero where no
 // output reads.
-template <class T>
-void crop(const T* src, const Window& win, T* dst) {
+template <class T> void crop(const T* src, const Window& win, T* dst) {
   for (int64_t c = 0; c < win.channels; ++c) {
     for (int64_t ih = 0; ih < win.h; ++ih, dst += win.w) {
       const int64_t ip = ih + win.pad_h;
       for (int64_t jw = 0; jw < win.w; ++jw) {
         const int64_t jp = jw + win.pad_w;
-        dst[jw] = ip >= 0 && ip < win.hp && jp >= 0 && jp < win.wp ? src[(c * win.hp + ip) * win.wp + jp] : T(0);
+        dst[jw] = ip >= 0 && ip < win.hp && jp >= 0 && jp < win.wp
+                      ? src[(c * win.hp + ip) * win.wp + jp]
+                      : T(0);
       }
     }
   }
@@ -178,7 +183,8 @@ void implicit_forward(const ConvShape& s, const T* x, const T* w, const T* bias,
   std::vector<int64_t> off;
   for (int64_t c = 0; c < cin_g; ++c)
     for (int64_t i = 0; i < s.kernel[1]; ++i)
-      for (int64_t j = 0; j < s.kernel[2]; ++j) off.push_back((c * win.hp + i * s.dilation[1]) * win.wp + j * s.dilation[2]);
+      for (int64_t j = 0; j < s.kernel[2]; ++j)
+        off.push_back((c * win.hp + i * s.dilation[1]) * win.wp + j * s.dilation[2]);
   std::vector<const T*> w_rows;
   for (int64_t m = 0; m < s.out_channels; ++m) w_rows.push_back(w + m * rows_g);
   std::vector<int64_t> iota(static_cast<size_t>(rows_g));
@@ -191,18 +197,18 @@ void implicit_forward(const ConvShape& s, const T* x, const T* w, const T* bias,
     for (int64_t item = begin; item < end; ++item) {
       const int64_t n = item / s.groups, grp = item % s.groups;
       win.fill(x + (n * s.in_channels + grp * cin_g) * s.in_size(), xp);
-      implicit_gemm<T>(cout_g, win.positions, rows_g, w_rows.data() + grp * cout_g, iota.data(), xp, off.data(),
-                       y_rows.data(), false);
+      implicit_gemm<T>(cout_g, win.positions, rows_g, w_rows.data() + grp * cout_g, iota.data(), xp,
+                       off.data(), y_rows.data(), false);
       compact(yf, cout_g, oh, ow, win.wp, bias ? bias + grp * cout_g : nullptr,
               y + (n * s.out_channels + grp * cout_g) * s.out_size());
     }
   });
 }
 
-template <class T>
-void implicit_backward(const ConvShape& s, const T* x, const T* w, const T* dy, T* dx, T* dw,
-                            T* dbias) {
-  const int64_t cin_g = s.in_channels / s.groups, cout_g = s.out_channels / s.groups, k = s.kernel_size();
+template <class T> void implicit_backward(const ConvShape& s, const T* x, const T* w, const T* dy,
+                                          T* dx, T* dw, T* dbias) {
+  const int64_t cin_g = s.in_channels / s.groups, cout_g = s.out_channels / s.groups,
+                k = s.kernel_size();
   const int64_t rows_g = cin_g * k, h = s.in[1], wd = s.in[2], oh = s.out[1], ow = s.out[2];
   const int64_t dh = s.dilation[1], dwl = s.dilation[2], kh = s.kernel[1], kw = s.kernel[2];
   const int64_t x_stride = s.in_channels * s.in_size(), dy_stride = s.out_channels * s.out_size();
@@ -244,11 +250,11 @@ void implicit_backward(const ConvShape& s, const T* x, const T* w, const T* dy, 
       for (int64_t r : order) dx_rows.push_back(dxp + off[r]);
       for (int64_t item = begin; item < end; ++item) {
         const int64_t n = item / s.groups, grp = item % s.groups;
-        pad_window(dy + n * dy_stride + grp * cout_g * s.out_size(), cout_g, oh, ow, int64_t{0}, int64_t{0}, oh,
-                   win.wp, dyp);
+        pad_window(dy + n * dy_stride + grp * cout_g * s.out_size(), cout_g, oh, ow, int64_t{0},
+                   int64_t{0}, oh, win.wp, dyp);
         std::fill(dxp, dxp + win.size, T(0));
-        implicit_gemm<T>(rows_g, win.positions, cout_g, wt_rows.data() + grp * rows_g, iota.data(), dyp,
-                         dy_off.data(), dx_rows.data(), true);
+        implicit_gemm<T>(rows_g, win.positions, cout_g, wt_rows.data() + grp * rows_g, iota.data(),
+                         dyp, dy_off.data(), dx_rows.data(), true);
         crop(dxp, win, dx + n * x_stride + grp * cin_g * s.in_size());
       }
     });
@@ -299,8 +305,8 @@ void implicit_backward(const ConvShape& s, const T* x, const T* w, const T* dy, 
             rows[r] = xp + off[r];
             part_rows[r] = part + r * cout_g;
           }
-          implicit_gemm<T>(rows_g, cout_g, s.out_size(), rows.data(), x_pos.data(), dyt, dy_rows.data(),
-                           part_rows.data(), true);
+          implicit_gemm<T>(rows_g, cout_g, s.out_size(), rows.data(), x_pos.data(), dyt,
+                           dy_rows.data(), part_rows.data(), true);
         }
       }
     }
@@ -310,7 +316,8 @@ void implicit_backward(const ConvShape& s, const T* x, const T* w, const T* dy, 
       for (int64_t m = 0; m < cout_g; ++m) {
         for (int64_t r = 0; r < rows_g; ++r) {
           T sum = T(0);
-          for (int64_t c = 0; c < chunks; ++c) sum += parts[(c * s.groups + grp) * rows_g * cout_g + r * cout_g + m];
+          for (int64_t c = 0; c < chunks; ++c)
+            sum += parts[(c * s.groups + grp) * rows_g * cout_g + r * cout_g + m];
           dw[(grp * cout_g + m) * rows_g + r] = sum;
         }
       }

@@ -13,8 +13,7 @@ template <class T>
 void conv_implicit_forward(const ConvShape& s, const T* x, const T* w, const T* bias, T* y);
 
 // As conv_backward: dx, dw, dbias each optional (null), overwritten.
-template <class T>
-void conv_implicit_backward(const ConvShape& s, const T* x, const T* w, const T* dy, T* dx, T* dw,
-                            T* dbias);
+template <class T> void conv_implicit_backward(const ConvShape& s, const T* x, const T* w,
+                                               const T* dy, T* dx, T* dw, T* dbias);
 
 }  // namespace tamp::kernels

@@ -14,7 +14,6 @@
 
 #include <limits>
 
-
 HWY_BEFORE_NAMESPACE();
 namespace tamp::kernels::HWY_NAMESPACE {
 namespace {
@@ -31,8 +30,7 @@ using math::tame;
 constexpr int64_t kGrain = 32768;  // elements per thread before splitting pays
 
 // y[i] = f(x[i]): whole vectors, then the tail through a partial vector.
-template <class F>
-void map1(const float* x, float* y, int64_t n, F f) {
+template <class F> void map1(const float* x, float* y, int64_t n, F f) {
   parallel_for(n, kGrain, [&](int64_t begin, int64_t end) HWY_ATTR {
     int64_t i = begin;
     for (; i + S::kLanes <= end; i += S::kLanes) S::store(y + i, f(S::load(x + i)));
@@ -41,12 +39,14 @@ void map1(const float* x, float* y, int64_t n, F f) {
 }
 
 // dx[i] = f(s[i], g[i]).
-template <class F>
-void map2(const float* s, const float* g, float* dx, int64_t n, F f) {
+template <class F> void map2(const float* s, const float* g, float* dx, int64_t n, F f) {
   parallel_for(n, kGrain, [&](int64_t begin, int64_t end) HWY_ATTR {
     int64_t i = begin;
-    for (; i + S::kLanes <= end; i += S::kLanes) S::store(dx + i, f(S::load(s + i), S::load(g + i)));
-    if (i < end) S::store_first(dx + i, f(S::load_first(s + i, end - i), S::load_first(g + i, end - i)), end - i);
+    for (; i + S::kLanes <= end; i += S::kLanes)
+      S::store(dx + i, f(S::load(s + i), S::load(g + i)));
+    if (i < end)
+      S::store_first(dx + i, f(S::load_first(s + i, end - i), S::load_first(g + i, end - i)),
+                     end - i);
   });
 }
 
@@ -60,7 +60,8 @@ ValueAndSlope gelu(V x) {
   const V half = hn::Set(d, 0.5f);
   const V phi = math::normal_cdf(x);
   const V t = tame(x, -20.0f, 20.0f);
-  const V pdf = hn::Mul(hn::Set(d, 0.39894228040143268f), hn::Exp(d, hn::Mul(hn::Neg(half), hn::Mul(t, t))));
+  const V pdf =
+      hn::Mul(hn::Set(d, 0.39894228040143268f), hn::Exp(d, hn::Mul(hn::Neg(half), hn::Mul(t, t))));
   return {hn::Mul(x, phi), keep_nan(x, hn::MulAdd(x, pdf, phi))};
 }
 
@@ -92,20 +93,26 @@ void unary_forward_f32(Unary f, UnaryParams p, const float* x, float* y, int64_t
     case Unary::kRelu:  // max(x, 0) takes 0 for NaN, as the scalar x > 0 ? x : 0 does
       return map1(x, y, n, [&](V v) HWY_ATTR { return hn::Max(v, zero); });
     case Unary::kLeakyRelu:
-      return map1(x, y, n, [&](V v) HWY_ATTR { return hn::IfThenElse(hn::Ge(v, zero), v, hn::Mul(alpha, v)); });
+      return map1(x, y, n, [&](V v) HWY_ATTR {
+        return hn::IfThenElse(hn::Ge(v, zero), v, hn::Mul(alpha, v));
+      });
     case Unary::kSigmoid:
       return map1(x, y, n, [&](V v) HWY_ATTR { return sigmoid(v); });
     case Unary::kTanh:
-      return map1(x, y, n, [&](V v) HWY_ATTR { return keep_nan(v, hn::Tanh(d, tame(v, -20.0f, 20.0f))); });
+      return map1(x, y, n,
+                  [&](V v) HWY_ATTR { return keep_nan(v, hn::Tanh(d, tame(v, -20.0f, 20.0f))); });
     case Unary::kExp:
       return map1(x, y, n, [&](V v) HWY_ATTR { return exp_all(v); });
     case Unary::kErf:
       return map1(x, y, n, [&](V v) HWY_ATTR { return erf(v); });
     case Unary::kHardSigmoid:
-      return map1(x, y, n, [&](V v) HWY_ATTR { return keep_nan(v, clamp01(hn::MulAdd(alpha, v, beta))); });
+      return map1(x, y, n,
+                  [&](V v) HWY_ATTR { return keep_nan(v, clamp01(hn::MulAdd(alpha, v, beta))); });
     case Unary::kHardSwish: {
       const V sixth = hn::Set(d, 1.0f / 6.0f), half = hn::Set(d, 0.5f);
-      return map1(x, y, n, [&](V v) HWY_ATTR { return keep_nan(v, hn::Mul(v, clamp01(hn::MulAdd(v, sixth, half)))); });
+      return map1(x, y, n, [&](V v) HWY_ATTR {
+        return keep_nan(v, hn::Mul(v, clamp01(hn::MulAdd(v, sixth, half))));
+      });
     }
     case Unary::kGelu:
       if (p.alpha != 0) return map1(x, y, n, [&](V v) HWY_ATTR { return gelu_tanh(v).value; });
@@ -118,25 +125,34 @@ void unary_forward_f32(Unary f, UnaryParams p, const float* x, float* y, int64_t
   }
 }
 
-void unary_backward_f32(Unary f, UnaryParams p, const float* saved, const float* dy, float* dx, int64_t n) {
+void unary_backward_f32(Unary f, UnaryParams p, const float* saved, const float* dy, float* dx,
+                        int64_t n) {
   const S::D d;
-  const V zero = hn::Zero(d), one = hn::Set(d, 1.0f), alpha = hn::Set(d, p.alpha), beta = hn::Set(d, p.beta);
+  const V zero = hn::Zero(d), one = hn::Set(d, 1.0f), alpha = hn::Set(d, p.alpha),
+          beta = hn::Set(d, p.beta);
   switch (f) {
     case Unary::kRelu:  // dy * (y > 0 ? 1 : 0): a NaN dy stays NaN, as in the scalar product
-      return map2(saved, dy, dx, n, [&](V y, V g) HWY_ATTR { return hn::Mul(g, hn::IfThenElseZero(hn::Gt(y, zero), one)); });
+      return map2(saved, dy, dx, n, [&](V y, V g) HWY_ATTR {
+        return hn::Mul(g, hn::IfThenElseZero(hn::Gt(y, zero), one));
+      });
     case Unary::kLeakyRelu:
-      return map2(saved, dy, dx, n, [&](V x, V g) HWY_ATTR { return hn::Mul(g, hn::IfThenElse(hn::Ge(x, zero), one, alpha)); });
+      return map2(saved, dy, dx, n, [&](V x, V g) HWY_ATTR {
+        return hn::Mul(g, hn::IfThenElse(hn::Ge(x, zero), one, alpha));
+      });
     case Unary::kSigmoid:
-      return map2(saved, dy, dx, n, [&](V y, V g) HWY_ATTR { return hn::Mul(g, hn::Mul(y, hn::Sub(one, y))); });
+      return map2(saved, dy, dx, n,
+                  [&](V y, V g) HWY_ATTR { return hn::Mul(g, hn::Mul(y, hn::Sub(one, y))); });
     case Unary::kTanh:
-      return map2(saved, dy, dx, n, [&](V y, V g) HWY_ATTR { return hn::Mul(g, hn::NegMulAdd(y, y, one)); });
+      return map2(saved, dy, dx, n,
+                  [&](V y, V g) HWY_ATTR { return hn::Mul(g, hn::NegMulAdd(y, y, one)); });
     case Unary::kExp:
       return map2(saved, dy, dx, n, [&](V y, V g) HWY_ATTR { return hn::Mul(g, y); });
     case Unary::kErf: {
       const V two_over_sqrt_pi = hn::Set(d, 1.1283791670955126f);
       return map2(saved, dy, dx, n, [&](V x, V g) HWY_ATTR {
         const V t = tame(x, -10.0f, 10.0f);  // exp(-100) is 0 in float
-        return hn::Mul(g, keep_nan(x, hn::Mul(two_over_sqrt_pi, hn::Exp(d, hn::Neg(hn::Mul(t, t))))));
+        return hn::Mul(g,
+                       keep_nan(x, hn::Mul(two_over_sqrt_pi, hn::Exp(d, hn::Neg(hn::Mul(t, t))))));
       });
     }
     case Unary::kHardSigmoid:
@@ -148,12 +164,15 @@ void unary_backward_f32(Unary f, UnaryParams p, const float* saved, const float*
       const V three = hn::Set(d, 3.0f), third = hn::Set(d, 1.0f / 3.0f), half = hn::Set(d, 0.5f);
       return map2(saved, dy, dx, n, [&](V x, V g) HWY_ATTR {
         const V inside = hn::MulAdd(x, third, half);  // (2x + 3) / 6
-        const V slope = hn::IfThenElse(hn::Lt(x, hn::Neg(three)), zero, hn::IfThenElse(hn::Gt(x, three), one, inside));
+        const V slope = hn::IfThenElse(hn::Lt(x, hn::Neg(three)), zero,
+                                       hn::IfThenElse(hn::Gt(x, three), one, inside));
         return hn::Mul(g, slope);
       });
     }
     case Unary::kGelu:
-      if (p.alpha != 0) return map2(saved, dy, dx, n, [&](V x, V g) HWY_ATTR { return hn::Mul(g, gelu_tanh(x).slope); });
+      if (p.alpha != 0)
+        return map2(saved, dy, dx, n,
+                    [&](V x, V g) HWY_ATTR { return hn::Mul(g, gelu_tanh(x).slope); });
       return map2(saved, dy, dx, n, [&](V x, V g) HWY_ATTR { return hn::Mul(g, gelu(x).slope); });
     case Unary::kClip:
       return map2(saved, dy, dx, n, [&](V x, V g) HWY_ATTR {
@@ -175,7 +194,8 @@ void unary_forward(Unary f, UnaryParams p, const float* x, float* y, int64_t n) 
   TAMP_DISPATCH(unary_forward_f32)(f, p, x, y, n);
 }
 
-void unary_backward(Unary f, UnaryParams p, const float* saved, const float* dy, float* dx, int64_t n) {
+void unary_backward(Unary f, UnaryParams p, const float* saved, const float* dy, float* dx,
+                    int64_t n) {
   TAMP_DISPATCH(unary_backward_f32)(f, p, saved, dy, dx, n);
 }
 

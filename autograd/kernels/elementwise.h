@@ -31,6 +31,7 @@ struct UnaryParams {
 void unary_forward(Unary f, UnaryParams p, const float* x, float* y, int64_t n);
 
 // dx[i] = dy[i] * f'(...) from `saved`, the op's input or output as listed above.
-void unary_backward(Unary f, UnaryParams p, const float* saved, const float* dy, float* dx, int64_t n);
+void unary_backward(Unary f, UnaryParams p, const float* saved, const float* dy, float* dx,
+                    int64_t n);
 
 }  // namespace tamp::kernels

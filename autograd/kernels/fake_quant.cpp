@@ -17,7 +17,8 @@ void fake_quantize_run_f32(const float* x, float* y, uint8_t* mask, int64_t n, F
   using S = Simd<float>;
   using V = S::Vec;
   const S::D d;
-  const V s = hn::Set(d, p.scale), z = hn::Set(d, p.zero_point), qmin = hn::Set(d, p.qmin), qmax = hn::Set(d, p.qmax);
+  const V s = hn::Set(d, p.scale), z = hn::Set(d, p.zero_point), qmin = hn::Set(d, p.qmin),
+          qmax = hn::Set(d, p.qmax);
   int64_t i = 0;
   for (; i + S::kLanes <= n; i += S::kLanes) {
     const V q = hn::Add(hn::Round(hn::Div(S::load(x + i), s)), z);
@@ -28,11 +29,13 @@ void fake_quantize_run_f32(const float* x, float* y, uint8_t* mask, int64_t n, F
     if (mask) {
       uint8_t bits[8] = {};  // one bit per lane
       hn::StoreMaskBits(d, hn::And(hn::Ge(q, qmin), hn::Le(q, qmax)), bits);
-      for (int lane = 0; lane < S::kLanes; ++lane) mask[i + lane] = (bits[lane / 8] >> (lane % 8)) & 1;
+      for (int lane = 0; lane < S::kLanes; ++lane)
+        mask[i + lane] = (bits[lane / 8] >> (lane % 8)) & 1;
     }
   }
   for (; i < n; ++i) {
-    const float q = std::nearbyint(x[i] / p.scale) + p.zero_point;  // quantize_value before its clamp
+    const float q =
+        std::nearbyint(x[i] / p.scale) + p.zero_point;  // quantize_value before its clamp
     y[i] = ((q < p.qmin ? p.qmin : (q > p.qmax ? p.qmax : q)) - p.zero_point) * p.scale;
     if (mask) mask[i] = static_cast<uint8_t>((q >= p.qmin) & (q <= p.qmax));
   }

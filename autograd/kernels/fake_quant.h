@@ -2,7 +2,8 @@
 // zero point, on the CPU's best instruction set (simd_inl.h), bit for bit what
 // quantize.h's scalar quantize_value gives (the same float division and round-half-to-even).
 //
-//   kernels::fake_quantize_run(x, y, mask, n, {.scale = s, .zero_point = z, .qmin = 0, .qmax = 255});
+//   kernels::fake_quantize_run(x, y, mask, n, {.scale = s, .zero_point = z, .qmin = 0, .qmax =
+//   255});
 #pragma once
 
 #include <cstdint>

@@ -22,24 +22,24 @@ namespace detail {
 
 // Short-row helpers: conv rows are often shorter than a vector or two (11 and 26 floats in a
 // small CNN), where a scalar remainder loop or a memmove call per row would dominate im2col.
-template <class T>
-inline void copy_row(const T* src, T* dst, int64_t n) {
+template <class T> inline void copy_row(const T* src, T* dst, int64_t n) {
   using S = Simd<T>;
   int64_t i = 0;
   for (; i + S::kLanes <= n; i += S::kLanes) S::store(dst + i, S::load(src + i));
   if (i < n) S::store_first(dst + i, S::load_first(src + i, n - i), n - i);
 }
 
-template <class T>
-inline void add_row(const T* src, T* dst, int64_t n) {
+template <class T> inline void add_row(const T* src, T* dst, int64_t n) {
   using S = Simd<T>;
   int64_t i = 0;
-  for (; i + S::kLanes <= n; i += S::kLanes) S::store(dst + i, S::add(S::load(dst + i), S::load(src + i)));
-  if (i < n) S::store_first(dst + i, S::add(S::load_first(dst + i, n - i), S::load_first(src + i, n - i)), n - i);
+  for (; i + S::kLanes <= n; i += S::kLanes)
+    S::store(dst + i, S::add(S::load(dst + i), S::load(src + i)));
+  if (i < n)
+    S::store_first(dst + i, S::add(S::load_first(dst + i, n - i), S::load_first(src + i, n - i)),
+                   n - i);
 }
 
-template <class T>
-inline void zero_row(T* dst, int64_t n) {
+template <class T> inline void zero_row(T* dst, int64_t n) {
   using S = Simd<T>;
   int64_t i = 0;
   for (; i + S::kLanes <= n; i += S::kLanes) S::store(dst + i, S::zero());
@@ -99,9 +99,8 @@ void for_each_col_row(const ConvShape& s, int64_t channels, T* x, int64_t r0, in
 // dst (channels, hp, wp) = the window of src (channels, h, w) that starts at row -pad_h and
 // column -pad_w (pads may be negative: a crop), zero outside src. The direct kernels read
 // this instead of bounds-checking every load.
-template <class T>
-void pad_window(const T* src, int64_t channels, int64_t h, int64_t w, int64_t pad_h, int64_t pad_w,
-                int64_t hp, int64_t wp, T* dst) {
+template <class T> void pad_window(const T* src, int64_t channels, int64_t h, int64_t w,
+                                   int64_t pad_h, int64_t pad_w, int64_t hp, int64_t wp, T* dst) {
   const int64_t j0 = std::clamp<int64_t>(pad_w, 0, wp), j1 = std::clamp<int64_t>(pad_w + w, j0, wp);
   for (int64_t c = 0; c < channels; ++c) {
     for (int64_t ip = 0; ip < hp; ++ip, dst += wp) {
@@ -121,45 +120,47 @@ void pad_window(const T* src, int64_t channels, int64_t h, int64_t w, int64_t pa
 // col (channels * kernel_size, cols) = the input patches of output rows [r0, r1), cols =
 // (r1 - r0) * out[2]; rows of col are ld apart (ld > cols: several images side by side).
 // x is (channels, in).
-template <class T>
-void im2col(const ConvShape& s, int64_t channels, const T* x, int64_t r0, int64_t r1, T* col, int64_t ld = 0) {
+template <class T> void im2col(const ConvShape& s, int64_t channels, const T* x, int64_t r0,
+                               int64_t r1, T* col, int64_t ld = 0) {
   const int64_t row_len = s.out[2], stride = s.stride[2];
   const int64_t cols = ld > 0 ? ld : (r1 - r0) * row_len;
   detail::for_each_col_row(s, channels, x, r0, r1, cols,
                            [&](int64_t at, const T* src, int64_t base, int64_t lo, int64_t hi) {
-    T* dst = col + at;
-    if (!src) {
-      detail::zero_row(dst, row_len);
-      return;
-    }
-    if (stride == 1) {
-      detail::zero_row(dst, lo);
-      detail::copy_row(src + lo + base, dst + lo, hi - lo);
-      detail::zero_row(dst + hi, row_len - hi);
-    } else {
-      std::fill(dst, dst + lo, T(0));
-      for (int64_t ow = lo; ow < hi; ++ow) dst[ow] = src[ow * stride + base];
-      std::fill(dst + hi, dst + row_len, T(0));
-    }
-  });
+                             T* dst = col + at;
+                             if (!src) {
+                               detail::zero_row(dst, row_len);
+                               return;
+                             }
+                             if (stride == 1) {
+                               detail::zero_row(dst, lo);
+                               detail::copy_row(src + lo + base, dst + lo, hi - lo);
+                               detail::zero_row(dst + hi, row_len - hi);
+                             } else {
+                               std::fill(dst, dst + lo, T(0));
+                               for (int64_t ow = lo; ow < hi; ++ow)
+                                 dst[ow] = src[ow * stride + base];
+                               std::fill(dst + hi, dst + row_len, T(0));
+                             }
+                           });
 }
 
 // x (channels, in) += the patches of col (channels * kernel_size, cols), the adjoint of im2col
 // (the same ld).
-template <class T>
-void col2im(const ConvShape& s, int64_t channels, const T* col, int64_t r0, int64_t r1, T* x, int64_t ld = 0) {
+template <class T> void col2im(const ConvShape& s, int64_t channels, const T* col, int64_t r0,
+                               int64_t r1, T* x, int64_t ld = 0) {
   const int64_t row_len = s.out[2], stride = s.stride[2];
   const int64_t cols = ld > 0 ? ld : (r1 - r0) * row_len;
   detail::for_each_col_row(s, channels, x, r0, r1, cols,
                            [&](int64_t at, T* dst, int64_t base, int64_t lo, int64_t hi) {
-    if (!dst) return;
-    const T* src = col + at;
-    if (stride == 1) {
-      detail::add_row(src + lo, dst + lo + base, hi - lo);
-    } else {
-      for (int64_t ow = lo; ow < hi; ++ow) dst[ow * stride + base] += src[ow];
-    }
-  });
+                             if (!dst) return;
+                             const T* src = col + at;
+                             if (stride == 1) {
+                               detail::add_row(src + lo, dst + lo + base, hi - lo);
+                             } else {
+                               for (int64_t ow = lo; ow < hi; ++ow)
+                                 dst[ow * stride + base] += src[ow];
+                             }
+                           });
 }
 
 }  // namespace tamp::kernels::HWY_NAMESPACE

@@ -32,28 +32,30 @@ constexpr int64_t kMinColumns = 256;
 // col (channels * kernel_size, ld) from column `at0` on: the patches of one image x (channels,
 // in) in (kernel offset, channel) row order, `pad` outside the input. Bytes: int8 and uint8
 // are copied alike.
-void im2col_bytes(const ConvShape& s, int64_t channels, const uint8_t* x, uint8_t pad, uint8_t* col, int64_t ld) {
+void im2col_bytes(const ConvShape& s, int64_t channels, const uint8_t* x, uint8_t pad, uint8_t* col,
+                  int64_t ld) {
   const int64_t row_len = s.out[2], stride = s.stride[2];
-  detail::for_each_col_row<true>(s, channels, x, 0, s.out[0] * s.out[1], ld,
-                                 [&](int64_t at, const uint8_t* src, int64_t base, int64_t lo, int64_t hi) {
-    uint8_t* dst = col + at;
-    if (!src) {
-      std::memset(dst, pad, static_cast<size_t>(row_len));
-      return;
-    }
-    std::memset(dst, pad, static_cast<size_t>(lo));
-    if (stride == 1) {
-      std::memcpy(dst + lo, src + lo + base, static_cast<size_t>(hi - lo));
-    } else {
-      for (int64_t ow = lo; ow < hi; ++ow) dst[ow] = src[ow * stride + base];
-    }
-    std::memset(dst + hi, pad, static_cast<size_t>(row_len - hi));
-  });
+  detail::for_each_col_row<true>(
+      s, channels, x, 0, s.out[0] * s.out[1], ld,
+      [&](int64_t at, const uint8_t* src, int64_t base, int64_t lo, int64_t hi) {
+        uint8_t* dst = col + at;
+        if (!src) {
+          std::memset(dst, pad, static_cast<size_t>(row_len));
+          return;
+        }
+        std::memset(dst, pad, static_cast<size_t>(lo));
+        if (stride == 1) {
+          std::memcpy(dst + lo, src + lo + base, static_cast<size_t>(hi - lo));
+        } else {
+          for (int64_t ow = lo; ow < hi; ++ow) dst[ow] = src[ow * stride + base];
+        }
+        std::memset(dst + hi, pad, static_cast<size_t>(row_len - hi));
+      });
 }
 
 // The int32 sums into y32, or requantized by r into y8.
-void int8_conv_any(const ConvShape& s, const Int8ConvInput& x, const Int8ConvWeights& w, bool saturate_pairs,
-                   int32_t* y32, const Requantization* r, void* y8) {
+void int8_conv_any(const ConvShape& s, const Int8ConvInput& x, const Int8ConvWeights& w,
+                   bool saturate_pairs, int32_t* y32, const Requantization* r, void* y8) {
   const int64_t cg = s.in_channels / s.groups, mg = s.out_channels / s.groups, ks = s.kernel_size();
   const int64_t k = ks * cg, out = s.out_size(), in = s.in_size();
   // The filters as rows of A, (M, kernel offset, channel).
@@ -80,10 +82,12 @@ void int8_conv_any(const ConvShape& s, const Int8ConvInput& x, const Int8ConvWei
       int32_t* block = direct ? nullptr : thread_scratch<int32_t, 2>(mg * cols);
       for (int64_t g = 0; g < s.groups; ++g) {
         for (int64_t i = 0; i < count; ++i) {
-          im2col_bytes(s, cg, px + ((n0 + i) * s.in_channels + g * cg) * in, pad, col + i * out, cols);
+          im2col_bytes(s, cg, px + ((n0 + i) * s.in_channels + g * cg) * in, pad, col + i * out,
+                       cols);
         }
         const int64_t y0 = (n0 * s.out_channels + g * mg) * out;  // y (image n0, channel g * mg)
-        const Int8Matrix a{filters.data() + g * mg * k, k, w.is_signed, w.zero_points + g * mg, true};
+        const Int8Matrix a{filters.data() + g * mg * k, k, w.is_signed, w.zero_points + g * mg,
+                           true};
         const Int8Matrix b{col, cols, x.is_signed, &x.zero_point, false};
         int32_t* c = direct ? y32 + y0 : block;
         if (k > 0) {
@@ -102,8 +106,8 @@ void int8_conv_any(const ConvShape& s, const Int8ConvInput& x, const Int8ConvWei
               continue;
             }
             const Requantization channel_r{r->bias ? r->bias + channel : nullptr,
-                                           r->multipliers + (r->per_channel ? channel : 0), false, r->zero_point,
-                                           r->is_signed};
+                                           r->multipliers + (r->per_channel ? channel : 0), false,
+                                           r->zero_point, r->is_signed};
             requantize(sums, 1, 1, out, channel_r, static_cast<uint8_t*>(y8) + at);
           }
         }
@@ -114,13 +118,14 @@ void int8_conv_any(const ConvShape& s, const Int8ConvInput& x, const Int8ConvWei
 
 }  // namespace
 
-void int8_conv_i32(const ConvShape& s, const Int8ConvInput& x, const Int8ConvWeights& w, bool saturate_pairs,
-                   int32_t* y) {
+void int8_conv_i32(const ConvShape& s, const Int8ConvInput& x, const Int8ConvWeights& w,
+                   bool saturate_pairs, int32_t* y) {
   int8_conv_any(s, x, w, saturate_pairs, y, nullptr, nullptr);
 }
 
-void int8_conv_requantized_8bit(const ConvShape& s, const Int8ConvInput& x, const Int8ConvWeights& w,
-                              bool saturate_pairs, const Requantization& r, void* y) {
+void int8_conv_requantized_8bit(const ConvShape& s, const Int8ConvInput& x,
+                                const Int8ConvWeights& w, bool saturate_pairs,
+                                const Requantization& r, void* y) {
   int8_conv_any(s, x, w, saturate_pairs, nullptr, &r, y);
 }
 
@@ -133,12 +138,13 @@ namespace tamp::kernels {
 HWY_EXPORT(int8_conv_i32);
 HWY_EXPORT(int8_conv_requantized_8bit);
 
-void int8_conv(const ConvShape& s, const Int8ConvInput& x, const Int8ConvWeights& w, bool saturate_pairs, int32_t* y) {
+void int8_conv(const ConvShape& s, const Int8ConvInput& x, const Int8ConvWeights& w,
+               bool saturate_pairs, int32_t* y) {
   TAMP_DISPATCH(int8_conv_i32)(s, x, w, saturate_pairs, y);
 }
 
-void int8_conv_requantized(const ConvShape& s, const Int8ConvInput& x, const Int8ConvWeights& w, bool saturate_pairs,
-                           const Requantization& r, void* y) {
+void int8_conv_requantized(const ConvShape& s, const Int8ConvInput& x, const Int8ConvWeights& w,
+                           bool saturate_pairs, const Requantization& r, void* y) {
   TAMP_DISPATCH(int8_conv_requantized_8bit)(s, x, w, saturate_pairs, r, y);
 }
 

@@ -26,11 +26,12 @@ struct Int8ConvWeights {
 };
 
 // y (N, M, out...) = the int32 sums of conv(x - x_zero_point, w - w_zero_points[m]).
-void int8_conv(const ConvShape& s, const Int8ConvInput& x, const Int8ConvWeights& w, bool saturate_pairs, int32_t* y);
+void int8_conv(const ConvShape& s, const Int8ConvInput& x, const Int8ConvWeights& w,
+               bool saturate_pairs, int32_t* y);
 
 // The same sums requantized (channel m: r.bias[m], r.multipliers[m]) into the 8-bit y while
 // they are in cache: QLinearConv without an int32 tensor of the whole output.
-void int8_conv_requantized(const ConvShape& s, const Int8ConvInput& x, const Int8ConvWeights& w, bool saturate_pairs,
-                           const Requantization& r, void* y);
+void int8_conv_requantized(const ConvShape& s, const Int8ConvInput& x, const Int8ConvWeights& w,
+                           bool saturate_pairs, const Requantization& r, void* y);
 
 }  // namespace tamp::kernels

@@ -40,17 +40,16 @@ int32_t wrapped(int64_t v) { return static_cast<int32_t>(static_cast<uint32_t>(v
 // One pair of int16 in a 32-bit word, the even k in the low half (a little-endian int16 lane
 // pair, as the vector loads see it).
 inline int32_t pair_of(int32_t even, int32_t odd) {
-  return static_cast<int32_t>((static_cast<uint32_t>(even) & 0xFFFFu) | (static_cast<uint32_t>(odd) << 16));
+  return static_cast<int32_t>((static_cast<uint32_t>(even) & 0xFFFFu) |
+                              (static_cast<uint32_t>(odd) << 16));
 }
 
-template <class T8>
-const T8* row_of(const Int8Matrix& x, int64_t r) {
+template <class T8> const T8* row_of(const Int8Matrix& x, int64_t r) {
   return static_cast<const T8*>(x.data) + r * x.ld;
 }
 
 // Lanes [0, n) of p widened to int32, zero past n; nothing past p + n is read.
-template <class T8>
-S::Vec load_widened(const T8* p, int64_t n) {
+template <class T8> S::Vec load_widened(const T8* p, int64_t n) {
   const hn::Rebind<T8, S::D> d8;
   if (n >= kL) return hn::PromoteTo(S::D(), hn::LoadU(d8, p));
   T8 buf[kL] = {};
@@ -76,7 +75,8 @@ void pack_b(const Int8Matrix& b, int64_t k, int64_t n, int32_t* out, int32_t* co
         const int64_t cols = n - j - v * kL;
         const S::Vec lo = load_widened(even + v * kL, cols);
         const S::Vec hi = odd ? load_widened(odd + v * kL, cols) : S::zero();
-        hn::Store(hn::Or(hn::And(lo, low), hn::ShiftLeft<16>(hi)), S::D(), panel + p * kNr + v * kL);
+        hn::Store(hn::Or(hn::And(lo, low), hn::ShiftLeft<16>(hi)), S::D(),
+                  panel + p * kNr + v * kL);
         sums[v] = hn::Add(sums[v], hn::Add(lo, hi));
       }
     }
@@ -108,9 +108,9 @@ void pack_a(const Int8Matrix& a, int64_t r0, int64_t rows, int64_t p0, int64_t k
 // with colterm[j] = colsum[j] - k * zb[j] (all wrapping like int32): the expansion of
 // sum_k (A - za)(B - zb). Column vectors are padded to whole panels.
 struct ZeroPointTerms {
-  bool a_shifted = false, b_shifted = false;  // some zero point of A / B is not 0
+  bool a_shifted = false, b_shifted = false;           // some zero point of A / B is not 0
   bool any() const { return a_shifted || b_shifted; }  // (else none of the rest is set)
-  std::vector<int32_t> za, rowsum;   // (m)
+  std::vector<int32_t> za, rowsum;                     // (m)
   std::vector<int32_t> zb, colterm;  // (panels * kNr); colterm holds colsum until finish()
 };
 
@@ -120,9 +120,8 @@ int32_t zero_point_of(const Int8Matrix& x, int64_t i) {
 
 // Reads the zero points and A's row sums (when B has a zero point); B's column sums (needed
 // when A has one) come from pack_b into colterm, then finish() turns them into the terms.
-template <class TA>
-void start_zero_point_terms(const Int8Matrix& a, const Int8Matrix& b, int64_t m, int64_t n, int64_t k,
-                            ZeroPointTerms& t) {
+template <class TA> void start_zero_point_terms(const Int8Matrix& a, const Int8Matrix& b, int64_t m,
+                                                int64_t n, int64_t k, ZeroPointTerms& t) {
   for (int64_t i = 0; i < m && !t.a_shifted; ++i) t.a_shifted = zero_point_of(a, i) != 0;
   for (int64_t j = 0; j < n && !t.b_shifted; ++j) t.b_shifted = zero_point_of(b, j) != 0;
   if (!t.any()) return;
@@ -143,21 +142,22 @@ void start_zero_point_terms(const Int8Matrix& a, const Int8Matrix& b, int64_t m,
 }
 
 void finish_zero_point_terms(int64_t n, int64_t k, ZeroPointTerms& t) {
-  for (int64_t j = 0; j < n; ++j) t.colterm[j] = wrapped(int64_t{t.colterm[j]} - k * int64_t{t.zb[j]});
+  for (int64_t j = 0; j < n; ++j)
+    t.colterm[j] = wrapped(int64_t{t.colterm[j]} - k * int64_t{t.zb[j]});
 }
 
 #if HWY_TARGET != HWY_SCALAR
 // Per 32-bit lane: the sum of its two int16 products, saturated to int16 (vpmaddubsw).
 S::Vec saturated_pair_sums(hn::Vec<D16> products) {
   const S::Vec words = hn::BitCast(S::D(), products);
-  const S::Vec sum = hn::Add(hn::ShiftRight<16>(hn::ShiftLeft<16>(words)), hn::ShiftRight<16>(words));
+  const S::Vec sum =
+      hn::Add(hn::ShiftRight<16>(hn::ShiftLeft<16>(words)), hn::ShiftRight<16>(words));
   return hn::Min(hn::Max(sum, S::set1(-32768)), S::set1(32767));
 }
 
 // acc[r][v] = the raw sums of a tile over `pairs` pairs: A's row r at a + r * lda, B's panel at bp.
-template <bool kSaturate>
-void tile_sums(int64_t pairs, const int32_t* HWY_RESTRICT a, int64_t lda, const int32_t* HWY_RESTRICT bp,
-               S::Vec (&acc)[kMr][2]) {
+template <bool kSaturate> void tile_sums(int64_t pairs, const int32_t* HWY_RESTRICT a, int64_t lda,
+                                         const int32_t* HWY_RESTRICT bp, S::Vec (&acc)[kMr][2]) {
   const D16 d16;
   S::Vec acc1[kMr][2];  // NEON's second sums (unused on x86, where the compiler drops them)
 #pragma GCC unroll 12
@@ -188,9 +188,8 @@ void tile_sums(int64_t pairs, const int32_t* HWY_RESTRICT a, int64_t lda, const 
 #else
 // One lane: the pairs of a word multiplied out in scalar code (a vector of int16 there holds
 // one value, not a pair).
-template <bool kSaturate>
-void tile_sums(int64_t pairs, const int32_t* HWY_RESTRICT a, int64_t lda, const int32_t* HWY_RESTRICT bp,
-               S::Vec (&acc)[kMr][2]) {
+template <bool kSaturate> void tile_sums(int64_t pairs, const int32_t* HWY_RESTRICT a, int64_t lda,
+                                         const int32_t* HWY_RESTRICT bp, S::Vec (&acc)[kMr][2]) {
   uint32_t sums[kMr][kNr] = {};  // unsigned: wraps like int32 arithmetic
   for (int64_t p = 0; p < pairs; ++p) {
     for (int64_t r = 0; r < kMr; ++r) {
@@ -213,9 +212,9 @@ void tile_sums(int64_t pairs, const int32_t* HWY_RESTRICT a, int64_t lda, const 
 // The C tile (rows x cols valid) at c = its sums (+ C when accumulating), zero points applied
 // when `terms` is given (the last k block): rows from row0, columns from col0 of C.
 template <bool kSaturate>
-void micro_kernel(int64_t pairs, const int32_t* a, int64_t lda, const int32_t* bp, int32_t* c, int64_t ldc,
-                  int64_t rows, int64_t cols, bool accumulate, const ZeroPointTerms* terms, int64_t row0,
-                  int64_t col0) {
+void micro_kernel(int64_t pairs, const int32_t* a, int64_t lda, const int32_t* bp, int32_t* c,
+                  int64_t ldc, int64_t rows, int64_t cols, bool accumulate,
+                  const ZeroPointTerms* terms, int64_t row0, int64_t col0) {
   S::Vec acc[kMr][2];
   tile_sums<kSaturate>(pairs, a, lda, bp, acc);
   for (int64_t r = 0; r < rows; ++r) {
@@ -228,8 +227,10 @@ void micro_kernel(int64_t pairs, const int32_t* a, int64_t lda, const int32_t* b
       if (accumulate) out = hn::Add(out, S::load_first(row + v * kL, n));
       if (terms) {
         const int64_t j = col0 + v * kL;
-        out = hn::Sub(out, hn::Mul(S::set1(terms->za[row0 + r]), hn::LoadU(S::D(), terms->colterm.data() + j)));
-        out = hn::Sub(out, hn::Mul(S::set1(terms->rowsum[row0 + r]), hn::LoadU(S::D(), terms->zb.data() + j)));
+        out = hn::Sub(out, hn::Mul(S::set1(terms->za[row0 + r]),
+                                   hn::LoadU(S::D(), terms->colterm.data() + j)));
+        out = hn::Sub(out, hn::Mul(S::set1(terms->rowsum[row0 + r]),
+                                   hn::LoadU(S::D(), terms->zb.data() + j)));
       }
       S::store_first(row + v * kL, out, n);
     }
@@ -237,10 +238,11 @@ void micro_kernel(int64_t pairs, const int32_t* a, int64_t lda, const int32_t* b
 }
 
 template <class TA, bool kSaturate>
-void gemm_rows(const Int8Matrix& a, const int32_t* bpack, int64_t i_begin, int64_t i_end, int64_t n, int64_t k,
-               const ZeroPointTerms* terms, int32_t* c, int64_t ldc) {
+void gemm_rows(const Int8Matrix& a, const int32_t* bpack, int64_t i_begin, int64_t i_end, int64_t n,
+               int64_t k, const ZeroPointTerms* terms, int32_t* c, int64_t ldc) {
   const int64_t all_pairs = (k + 1) / 2;
-  int32_t* apack = thread_scratch<int32_t, 1>((std::min(kMc, i_end - i_begin) + kMr) * ((std::min(kKc, k) + 1) / 2));
+  int32_t* apack = thread_scratch<int32_t, 1>((std::min(kMc, i_end - i_begin) + kMr) *
+                                              ((std::min(kKc, k) + 1) / 2));
   for (int64_t p0 = 0; p0 < k; p0 += kKc) {
     const int64_t kc = std::min(kKc, k - p0), pairs = (kc + 1) / 2;
     const bool last = p0 + kc == k;
@@ -251,8 +253,8 @@ void gemm_rows(const Int8Matrix& a, const int32_t* bpack, int64_t i_begin, int64
         const int32_t* bp = bpack + j / kNr * all_pairs * kNr + p0 / 2 * kNr;
         for (int64_t i = 0; i < mc; i += kMr) {
           micro_kernel<kSaturate>(pairs, apack + i * pairs, pairs, bp, c + (i0 + i) * ldc + j, ldc,
-                                  std::min(kMr, mc - i), std::min(kNr, n - j), p0 > 0, last ? terms : nullptr,
-                                  i0 + i, j);
+                                  std::min(kMr, mc - i), std::min(kNr, n - j), p0 > 0,
+                                  last ? terms : nullptr, i0 + i, j);
         }
       }
     }
@@ -260,7 +262,8 @@ void gemm_rows(const Int8Matrix& a, const int32_t* bpack, int64_t i_begin, int64
 }
 
 template <class TA, class TB, bool kSaturate>
-void gemm_typed(const Int8Matrix& a, const Int8Matrix& b, int64_t m, int64_t n, int64_t k, int32_t* c, int64_t ldc) {
+void gemm_typed(const Int8Matrix& a, const Int8Matrix& b, int64_t m, int64_t n, int64_t k,
+                int32_t* c, int64_t ldc) {
   int32_t* bpack = thread_scratch<int32_t, 0>((n + kNr - 1) / kNr * kNr * ((k + 1) / 2));
   ZeroPointTerms terms;
   start_zero_point_terms<TA>(a, b, m, n, k, terms);
@@ -268,17 +271,18 @@ void gemm_typed(const Int8Matrix& a, const Int8Matrix& b, int64_t m, int64_t n, 
   if (terms.any()) finish_zero_point_terms(n, k, terms);
   // Whole register tiles per thread, and enough work per thread to pay for waking it.
   const int64_t tiles = (m + kMr - 1) / kMr;
-  const int64_t grain = std::max<int64_t>(1, (int64_t{1} << 18) / std::max<int64_t>(1, kMr * n * k));
+  const int64_t grain =
+      std::max<int64_t>(1, (int64_t{1} << 18) / std::max<int64_t>(1, kMr * n * k));
   parallel_for(tiles, grain, [&](int64_t t0, int64_t t1) {
-    gemm_rows<TA, kSaturate>(a, bpack, t0 * kMr, std::min(m, t1 * kMr), n, k, terms.any() ? &terms : nullptr,
-                             c, ldc);
+    gemm_rows<TA, kSaturate>(a, bpack, t0 * kMr, std::min(m, t1 * kMr), n, k,
+                             terms.any() ? &terms : nullptr, c, ldc);
   });
 }
 
-template <bool kSaturate>
-void gemm_signedness(const Int8Matrix& a, const Int8Matrix& b, int64_t m, int64_t n, int64_t k, int32_t* c,
-                     int64_t ldc) {
-  if (a.is_signed && b.is_signed) return gemm_typed<int8_t, int8_t, kSaturate>(a, b, m, n, k, c, ldc);
+template <bool kSaturate> void gemm_signedness(const Int8Matrix& a, const Int8Matrix& b, int64_t m,
+                                               int64_t n, int64_t k, int32_t* c, int64_t ldc) {
+  if (a.is_signed && b.is_signed)
+    return gemm_typed<int8_t, int8_t, kSaturate>(a, b, m, n, k, c, ldc);
   if (a.is_signed) return gemm_typed<int8_t, uint8_t, kSaturate>(a, b, m, n, k, c, ldc);
   if (b.is_signed) return gemm_typed<uint8_t, int8_t, kSaturate>(a, b, m, n, k, c, ldc);
   gemm_typed<uint8_t, uint8_t, kSaturate>(a, b, m, n, k, c, ldc);
@@ -286,8 +290,8 @@ void gemm_signedness(const Int8Matrix& a, const Int8Matrix& b, int64_t m, int64_
 
 }  // namespace
 
-void int8_gemm_i32(const Int8Matrix& a, const Int8Matrix& b, int64_t m, int64_t n, int64_t k, bool saturate_pairs,
-                   int32_t* c, int64_t ldc) {
+void int8_gemm_i32(const Int8Matrix& a, const Int8Matrix& b, int64_t m, int64_t n, int64_t k,
+                   bool saturate_pairs, int32_t* c, int64_t ldc) {
   if (saturate_pairs) {
     gemm_signedness<true>(a, b, m, n, k, c, ldc);
   } else {
@@ -303,8 +307,8 @@ namespace tamp::kernels {
 
 HWY_EXPORT(int8_gemm_i32);
 
-void int8_gemm(const Int8Matrix& a, const Int8Matrix& b, int64_t m, int64_t n, int64_t k, bool saturate_pairs,
-               int32_t* c, int64_t ldc) {
+void int8_gemm(const Int8Matrix& a, const Int8Matrix& b, int64_t m, int64_t n, int64_t k,
+               bool saturate_pairs, int32_t* c, int64_t ldc) {
   TAMP_CHECK(m > 0 && n > 0 && k > 0, "int8_gemm: empty product ({} x {} x {})", m, k, n);
   TAMP_CHECK(!saturate_pairs || a.is_signed != b.is_signed,
              "int8_gemm: saturated int16 pairs need one uint8 and one int8 operand");

@@ -22,7 +22,7 @@ struct Int8Matrix {
 
 // c (m, n; rows ldc apart) = (A - za)(B - zb), A (m, k), B (k, n); m, n, k > 0. saturate_pairs
 // needs one uint8 and one int8 operand (their products fit int16).
-void int8_gemm(const Int8Matrix& a, const Int8Matrix& b, int64_t m, int64_t n, int64_t k, bool saturate_pairs,
-               int32_t* c, int64_t ldc);
+void int8_gemm(const Int8Matrix& a, const Int8Matrix& b, int64_t m, int64_t n, int64_t k,
+               bool saturate_pairs, int32_t* c, int64_t ldc);
 
 }  // namespace tamp::kernels

@@ -14,7 +14,8 @@ struct Plan {
 
 // Drops size-1 dims and merges neighbours that are contiguous on both sides, so a copy of
 // whole rows becomes one long run.
-Plan simplify(const Shape& shape, const std::vector<int64_t>& src, const std::vector<int64_t>& dst) {
+Plan simplify(const Shape& shape, const std::vector<int64_t>& src,
+              const std::vector<int64_t>& dst) {
   Plan p;
   for (size_t d = 0; d < shape.size(); ++d) {
     if (shape[d] == 1) continue;
@@ -31,8 +32,7 @@ Plan simplify(const Shape& shape, const std::vector<int64_t>& src, const std::ve
   return p;
 }
 
-template <class W>
-void copy_run(const char* s, int64_t ss, char* d, int64_t ds, int64_t n) {
+template <class W> void copy_run(const char* s, int64_t ss, char* d, int64_t ds, int64_t n) {
   const W* sp = reinterpret_cast<const W*>(s);
   W* dp = reinterpret_cast<W*>(d);
   if (ss == 1 && ds == 1) {  // short contiguous runs: cheaper than a memcpy call
@@ -52,10 +52,14 @@ void run(const char* s, int64_t ss, char* d, int64_t ds, int64_t n, size_t elem)
     return;
   }
   switch (elem) {
-    case 1: return copy_run<uint8_t>(s, ss, d, ds, n);
-    case 2: return copy_run<uint16_t>(s, ss, d, ds, n);
-    case 4: return copy_run<uint32_t>(s, ss, d, ds, n);
-    case 8: return copy_run<uint64_t>(s, ss, d, ds, n);
+    case 1:
+      return copy_run<uint8_t>(s, ss, d, ds, n);
+    case 2:
+      return copy_run<uint16_t>(s, ss, d, ds, n);
+    case 4:
+      return copy_run<uint32_t>(s, ss, d, ds, n);
+    case 8:
+      return copy_run<uint64_t>(s, ss, d, ds, n);
     default:
       for (int64_t i = 0; i < n; ++i) std::memcpy(d + i * ds * elem, s + i * ss * elem, elem);
   }
@@ -63,13 +67,13 @@ void run(const char* s, int64_t ss, char* d, int64_t ds, int64_t n, size_t elem)
 
 // A transpose-like copy: the source is contiguous along dim k, the destination along the
 // last dim. Copying square tiles keeps both sides' cache lines in use.
-template <class W>
-void copy_tiled(const char* s0, char* d0, const Plan& p, int k) {
+template <class W> void copy_tiled(const char* s0, char* d0, const Plan& p, int k) {
   constexpr int64_t kTile = 16;
   const int rank = static_cast<int>(p.dims.size());
   const int last = rank - 1;
   std::vector<int> others;
-  for (int d = 0; d < last; ++d) if (d != k) others.push_back(d);
+  for (int d = 0; d < last; ++d)
+    if (d != k) others.push_back(d);
   int64_t outer = 1;
   for (int d : others) outer *= p.dims[d];
   const int64_t rows = p.dims[k], cols = p.dims[last];
@@ -103,7 +107,8 @@ void copy_tiled(const char* s0, char* d0, const Plan& p, int k) {
 void copy_strided(const void* src, const std::vector<int64_t>& src_strides, int64_t src_offset,
                   void* dst, const std::vector<int64_t>& dst_strides, int64_t dst_offset,
                   const Shape& shape, size_t elem_size) {
-  for (int64_t d : shape) if (d == 0) return;
+  for (int64_t d : shape)
+    if (d == 0) return;
   const char* s0 = static_cast<const char*>(src) + src_offset * static_cast<int64_t>(elem_size);
   char* d0 = static_cast<char*>(dst) + dst_offset * static_cast<int64_t>(elem_size);
   const Plan p = simplify(shape, src_strides, dst_strides);
@@ -114,21 +119,28 @@ void copy_strided(const void* src, const std::vector<int64_t>& src_strides, int6
   }
   const int64_t inner = p.dims[rank - 1];
   int k = -1;  // a dim along which the source is contiguous
-  for (int d = 0; d < rank - 1; ++d) if (p.src[d] == 1 && p.dims[d] >= 8) k = d;
+  for (int d = 0; d < rank - 1; ++d)
+    if (p.src[d] == 1 && p.dims[d] >= 8) k = d;
   if (k >= 0 && p.dst[rank - 1] == 1 && p.src[rank - 1] != 1 && inner >= 8) {
     switch (elem_size) {
-      case 1: return copy_tiled<uint8_t>(s0, d0, p, k);
-      case 2: return copy_tiled<uint16_t>(s0, d0, p, k);
-      case 4: return copy_tiled<uint32_t>(s0, d0, p, k);
-      case 8: return copy_tiled<uint64_t>(s0, d0, p, k);
-      default: break;
+      case 1:
+        return copy_tiled<uint8_t>(s0, d0, p, k);
+      case 2:
+        return copy_tiled<uint16_t>(s0, d0, p, k);
+      case 4:
+        return copy_tiled<uint32_t>(s0, d0, p, k);
+      case 8:
+        return copy_tiled<uint64_t>(s0, d0, p, k);
+      default:
+        break;
     }
   }
   int64_t outer = 1;
   for (int d = 0; d < rank - 1; ++d) outer *= p.dims[d];
   const int64_t elem = static_cast<int64_t>(elem_size);
   // Rows per thread chunk: about 256 KiB of data each.
-  const int64_t grain = std::max<int64_t>(1, (int64_t{1} << 18) / std::max<int64_t>(1, inner * elem));
+  const int64_t grain =
+      std::max<int64_t>(1, (int64_t{1} << 18) / std::max<int64_t>(1, inner * elem));
   parallel_for(outer, grain, [&](int64_t begin, int64_t end) {
     // Odometer over the outer dims, started at row `begin`.
     std::vector<int64_t> idx(static_cast<size_t>(std::max(rank - 1, 0)));
@@ -154,7 +166,8 @@ void copy_strided(const void* src, const std::vector<int64_t>& src_strides, int6
 }
 
 std::vector<int64_t> broadcast_strides(const Shape& in, const Shape& out) {
-  TAMP_CHECK(in.size() <= out.size(), "shape {} cannot be broadcast to {}", to_string(in), to_string(out));
+  TAMP_CHECK(in.size() <= out.size(), "shape {} cannot be broadcast to {}", to_string(in),
+             to_string(out));
   std::vector<int64_t> strides(out.size(), 0);
   const size_t lead = out.size() - in.size();
   int64_t s = 1;
@@ -171,7 +184,8 @@ Tensor expand_to(const Tensor& t, const Shape& shape) {
   if (t.shape() == shape) return t;
   const auto src = broadcast_strides(t.shape(), shape);
   Tensor out = Tensor::empty(shape, t.dtype());
-  copy_strided(t.raw_data(), src, 0, out.raw_data(), strides_of(shape), 0, shape, size_of(t.dtype()));
+  copy_strided(t.raw_data(), src, 0, out.raw_data(), strides_of(shape), 0, shape,
+               size_of(t.dtype()));
   return out;
 }
 
@@ -184,7 +198,8 @@ Tensor permute(const Tensor& t, const std::vector<int>& perm) {
     src[k] = in_strides[perm[k]];
   }
   Tensor out = Tensor::empty(shape, t.dtype());
-  copy_strided(t.raw_data(), src, 0, out.raw_data(), strides_of(shape), 0, shape, size_of(t.dtype()));
+  copy_strided(t.raw_data(), src, 0, out.raw_data(), strides_of(shape), 0, shape,
+               size_of(t.dtype()));
   return out;
 }
 

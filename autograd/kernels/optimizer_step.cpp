@@ -14,8 +14,10 @@ namespace tamp::kernels::HWY_NAMESPACE {
 using S = Simd<float>;
 using V = S::Vec;
 
-void sgd_step_f32(float* p, const float* g, float* buf, int64_t begin, int64_t end, const SgdStep& s, bool first) {
-  const V lr = S::set1(s.lr), wd = S::set1(s.weight_decay), mu = S::set1(s.momentum), keep = S::set1(s.keep);
+void sgd_step_f32(float* p, const float* g, float* buf, int64_t begin, int64_t end,
+                  const SgdStep& s, bool first) {
+  const V lr = S::set1(s.lr), wd = S::set1(s.weight_decay), mu = S::set1(s.momentum),
+          keep = S::set1(s.keep);
   S::for_vectors(begin, end, [&](int64_t i, int64_t lanes) HWY_ATTR {
     const V pv = S::load_first(p + i, lanes);
     const V d = hn::MulAdd(wd, pv, S::load_first(g + i, lanes));
@@ -29,9 +31,10 @@ void sgd_step_f32(float* p, const float* g, float* buf, int64_t begin, int64_t e
   });
 }
 
-void adam_step_f32(float* p, const float* g, float* m, float* v, float* vmax, int64_t begin, int64_t end,
-                   const AdamStep& s) {
-  const V b1 = S::set1(s.beta1), b2 = S::set1(s.beta2), c1 = S::set1(1 - s.beta1), c2 = S::set1(1 - s.beta2);
+void adam_step_f32(float* p, const float* g, float* m, float* v, float* vmax, int64_t begin,
+                   int64_t end, const AdamStep& s) {
+  const V b1 = S::set1(s.beta1), b2 = S::set1(s.beta2), c1 = S::set1(1 - s.beta1),
+          c2 = S::set1(1 - s.beta2);
   const V l2 = S::set1(s.l2), decay = S::set1(s.decay_factor), step_size = S::set1(s.step_size);
   const V inv_sqrt_bc2 = S::set1(s.inv_sqrt_bc2), eps = S::set1(s.eps);
   S::for_vectors(begin, end, [&](int64_t i, int64_t lanes) HWY_ATTR {
@@ -59,12 +62,13 @@ namespace tamp::kernels {
 HWY_EXPORT(sgd_step_f32);
 HWY_EXPORT(adam_step_f32);
 
-void sgd_step(float* p, const float* g, float* buf, int64_t begin, int64_t end, const SgdStep& s, bool first) {
+void sgd_step(float* p, const float* g, float* buf, int64_t begin, int64_t end, const SgdStep& s,
+              bool first) {
   TAMP_DISPATCH(sgd_step_f32)(p, g, buf, begin, end, s, first);
 }
 
-void adam_step(float* p, const float* g, float* m, float* v, float* vmax, int64_t begin, int64_t end,
-               const AdamStep& s) {
+void adam_step(float* p, const float* g, float* m, float* v, float* vmax, int64_t begin,
+               int64_t end, const AdamStep& s) {
   TAMP_DISPATCH(adam_step_f32)(p, g, m, v, vmax, begin, end, s);
 }
 

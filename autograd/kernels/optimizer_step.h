@@ -11,13 +11,14 @@ namespace tamp::kernels {
 
 struct SgdStep {
   float lr, weight_decay, momentum;
-  float keep;      // 1 - dampening
+  float keep;  // 1 - dampening
   bool nesterov;
 };
 
 // d = g + wd * p; without a buffer p -= lr * d; else buf = first ? d : mu * buf + keep * d and
 // p -= lr * (nesterov ? d + mu * buf : buf).
-void sgd_step(float* p, const float* g, float* buf, int64_t begin, int64_t end, const SgdStep& s, bool first);
+void sgd_step(float* p, const float* g, float* buf, int64_t begin, int64_t end, const SgdStep& s,
+              bool first);
 
 struct AdamStep {
   float beta1, beta2, eps;
@@ -28,7 +29,7 @@ struct AdamStep {
 };
 
 // m, v updated; with vmax (AMSGrad) the denominator uses max(vmax, v), stored back in vmax.
-void adam_step(float* p, const float* g, float* m, float* v, float* vmax, int64_t begin, int64_t end,
-               const AdamStep& s);
+void adam_step(float* p, const float* g, float* m, float* v, float* vmax, int64_t begin,
+               int64_t end, const AdamStep& s);
 
 }  // namespace tamp::kernels

@@ -12,8 +12,7 @@ namespace tamp::kernels {
 // Calls f(begin, end) on disjoint chunks of [0, n), in parallel when n is at least `grain`
 // per thread and we are not already inside a parallel region. An exception thrown by f (one
 // of them, when several threads throw) is rethrown here: it may not leave an OpenMP region.
-template <class F>
-void parallel_for(int64_t n, int64_t grain, F&& f) {
+template <class F> void parallel_for(int64_t n, int64_t grain, F&& f) {
   const int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
   const int64_t chunks = std::min<int64_t>(threads, grain > 0 ? n / grain : n);
   if (chunks <= 1) {
@@ -21,7 +20,7 @@ void parallel_for(int64_t n, int64_t grain, F&& f) {
     return;
   }
   std::exception_ptr failure;
-#pragma omp parallel num_threads(static_cast<int>(chunks))
+#pragma omp parallel num_threads(static_cast <int>(chunks))
   {
     const int64_t t = omp_get_thread_num();
     const int64_t begin = n * t / chunks;

@@ -13,7 +13,8 @@
 HWY_BEFORE_NAMESPACE();
 namespace tamp::kernels::HWY_NAMESPACE {
 
-bool max_pool_2x2_row_f32(const float* row, int64_t w, int64_t n, int64_t base, float* y, int64_t* idx) {
+bool max_pool_2x2_row_f32(const float* row, int64_t w, int64_t n, int64_t base, float* y,
+                          int64_t* idx) {
   const hn::ScalableTag<float> d;
   const hn::RebindToSigned<decltype(d)> di;
   constexpr int64_t kL = static_cast<int64_t>(hn::MaxLanes(d));
@@ -26,7 +27,8 @@ bool max_pool_2x2_row_f32(const float* row, int64_t w, int64_t n, int64_t base, 
     hn::Vec<decltype(d)> a, b, c, e;  // window (a b / c e)
     hn::LoadInterleaved2(d, row + 2 * j, a, b);
     hn::LoadInterleaved2(d, next + 2 * j, c, e);
-    nan = hn::Or(nan, hn::Or(hn::Or(hn::IsNaN(a), hn::IsNaN(b)), hn::Or(hn::IsNaN(c), hn::IsNaN(e))));
+    nan =
+        hn::Or(nan, hn::Or(hn::Or(hn::IsNaN(a), hn::IsNaN(b)), hn::Or(hn::IsNaN(c), hn::IsNaN(e))));
     const auto top = hn::Max(a, b), bottom = hn::Max(c, e);
     hn::StoreU(hn::Max(top, bottom), d, y + j);
     if (!idx) continue;
@@ -34,7 +36,8 @@ bool max_pool_2x2_row_f32(const float* row, int64_t w, int64_t n, int64_t base, 
     // only when its maximum is greater.
     const auto right_top = hn::IfThenElseZero(hn::RebindMask(di, hn::Gt(b, a)), one);
     const auto right_bottom = hn::IfThenElseZero(hn::RebindMask(di, hn::Gt(e, c)), one);
-    const auto pick = hn::IfThenElse(hn::RebindMask(di, hn::Gt(bottom, top)), hn::Add(width, right_bottom), right_top);
+    const auto pick = hn::IfThenElse(hn::RebindMask(di, hn::Gt(bottom, top)),
+                                     hn::Add(width, right_bottom), right_top);
     hn::Store(pick, di, offset);
     for (int64_t k = 0; k < kL; ++k) idx[j + k] = base + 2 * (j + k) + offset[k];
   }
@@ -57,7 +60,8 @@ namespace tamp::kernels {
 
 HWY_EXPORT(max_pool_2x2_row_f32);
 
-bool max_pool_2x2_row(const float* row, int64_t w, int64_t n, int64_t base, float* y, int64_t* idx) {
+bool max_pool_2x2_row(const float* row, int64_t w, int64_t n, int64_t base, float* y,
+                      int64_t* idx) {
   return TAMP_DISPATCH(max_pool_2x2_row_f32)(row, w, n, base, y, idx);
 }
 

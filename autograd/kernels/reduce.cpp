@@ -10,18 +10,21 @@ namespace tamp::kernels {
 
 namespace {
 
-template <class T, ReduceKind K>
-struct Fold {
+template <class T, ReduceKind K> struct Fold {
   static T identity() {
     if constexpr (K == ReduceKind::kSum) return T(0);
     if constexpr (K == ReduceKind::kProd) return T(1);
     if constexpr (K == ReduceKind::kMax) {
-      if constexpr (std::numeric_limits<T>::has_infinity) return -std::numeric_limits<T>::infinity();
-      else return std::numeric_limits<T>::lowest();
+      if constexpr (std::numeric_limits<T>::has_infinity)
+        return -std::numeric_limits<T>::infinity();
+      else
+        return std::numeric_limits<T>::lowest();
     }
     if constexpr (K == ReduceKind::kMin) {
-      if constexpr (std::numeric_limits<T>::has_infinity) return std::numeric_limits<T>::infinity();
-      else return std::numeric_limits<T>::max();
+      if constexpr (std::numeric_limits<T>::has_infinity)
+        return std::numeric_limits<T>::infinity();
+      else
+        return std::numeric_limits<T>::max();
     }
   }
   static T apply(T a, T b) {
@@ -40,8 +43,9 @@ void reduce_block(const T* in, T* out, int64_t outer, int64_t r_len, int64_t inn
   if constexpr (kFloatSum) {
     if (inner == 1) {
       const int64_t grain = std::max<int64_t>(1, 32768 / std::max<int64_t>(r_len, 1));
-      parallel_for(outer, grain,
-                   [&](int64_t begin, int64_t end) { row_sums(in + begin * r_len, out + begin, end - begin, r_len); });
+      parallel_for(outer, grain, [&](int64_t begin, int64_t end) {
+        row_sums(in + begin * r_len, out + begin, end - begin, r_len);
+      });
       return;
     }
   }
@@ -67,7 +71,8 @@ void reduce_block(const T* in, T* out, int64_t outer, int64_t r_len, int64_t inn
   }
   constexpr int64_t kChunk = 512;  // columns per task
   const int64_t chunks = (inner + kChunk - 1) / kChunk;
-  const int64_t grain = std::max<int64_t>(1, 32768 / std::max<int64_t>(r_len * std::min(inner, kChunk), 1));
+  const int64_t grain =
+      std::max<int64_t>(1, 32768 / std::max<int64_t>(r_len * std::min(inner, kChunk), 1));
   parallel_for(outer * chunks, grain, [&](int64_t begin, int64_t end) {
     for (int64_t task = begin; task < end; ++task) {
       const int64_t o = task / chunks;
@@ -98,7 +103,8 @@ Tensor reduce_typed(const Tensor& x, std::vector<Group> groups, const Shape& out
   Tensor cur = x;
   while (true) {
     int g = -1;
-    for (int i = static_cast<int>(groups.size()) - 1; i >= 0 && g < 0; --i) if (groups[i].reduced) g = i;
+    for (int i = static_cast<int>(groups.size()) - 1; i >= 0 && g < 0; --i)
+      if (groups[i].reduced) g = i;
     if (g < 0) break;
     int64_t outer = 1, inner = 1;
     for (int i = 0; i < g; ++i) outer *= groups[i].size;
@@ -108,7 +114,8 @@ Tensor reduce_typed(const Tensor& x, std::vector<Group> groups, const Shape& out
     cur = next;
     groups.erase(groups.begin() + g);
     // The neighbours of the reduced group are now adjacent and both kept: merge them.
-    if (g > 0 && g < static_cast<int>(groups.size()) && !groups[g - 1].reduced && !groups[g].reduced) {
+    if (g > 0 && g < static_cast<int>(groups.size()) && !groups[g - 1].reduced &&
+        !groups[g].reduced) {
       groups[g - 1].size *= groups[g].size;
       groups.erase(groups.begin() + g);
     }
@@ -124,8 +131,10 @@ Shape reduced_shape(const Shape& shape, const std::vector<int>& axes, bool keepd
   for (int a : axes) reduce.at(static_cast<size_t>(a)) = true;
   Shape out;
   for (size_t d = 0; d < shape.size(); ++d) {
-    if (!reduce[d]) out.push_back(shape[d]);
-    else if (keepdims) out.push_back(1);
+    if (!reduce[d])
+      out.push_back(shape[d]);
+    else if (keepdims)
+      out.push_back(1);
   }
   return out;
 }
@@ -139,32 +148,49 @@ Tensor reduce(const Tensor& x, const std::vector<int>& axes, ReduceKind kind) {
   for (size_t d = 0; d < x.shape().size(); ++d) {
     const int64_t n = x.shape()[d];
     if (n == 1) continue;
-    if (!groups.empty() && groups.back().reduced == reduced[d]) groups.back().size *= n;
-    else groups.push_back({n, reduced[d]});
+    if (!groups.empty() && groups.back().reduced == reduced[d])
+      groups.back().size *= n;
+    else
+      groups.push_back({n, reduced[d]});
   }
   auto run = [&](auto tag) -> Tensor {
     using T = decltype(tag);
     switch (kind) {
-      case ReduceKind::kSum: return reduce_typed<T, ReduceKind::kSum>(x, groups, out_shape);
-      case ReduceKind::kProd: return reduce_typed<T, ReduceKind::kProd>(x, groups, out_shape);
-      case ReduceKind::kMax: return reduce_typed<T, ReduceKind::kMax>(x, groups, out_shape);
-      case ReduceKind::kMin: return reduce_typed<T, ReduceKind::kMin>(x, groups, out_shape);
+      case ReduceKind::kSum:
+        return reduce_typed<T, ReduceKind::kSum>(x, groups, out_shape);
+      case ReduceKind::kProd:
+        return reduce_typed<T, ReduceKind::kProd>(x, groups, out_shape);
+      case ReduceKind::kMax:
+        return reduce_typed<T, ReduceKind::kMax>(x, groups, out_shape);
+      case ReduceKind::kMin:
+        return reduce_typed<T, ReduceKind::kMin>(x, groups, out_shape);
     }
     return {};
   };
   switch (x.dtype()) {
-    case DType::kFloat32: return run(float{});
-    case DType::kFloat64: return run(double{});
-    case DType::kInt8: return run(int8_t{});
-    case DType::kUInt8: return run(uint8_t{});
-    case DType::kInt16: return run(int16_t{});
-    case DType::kUInt16: return run(uint16_t{});
-    case DType::kInt32: return run(int32_t{});
-    case DType::kUInt32: return run(uint32_t{});
-    case DType::kInt64: return run(int64_t{});
-    case DType::kUInt64: return run(uint64_t{});
+    case DType::kFloat32:
+      return run(float{});
+    case DType::kFloat64:
+      return run(double{});
+    case DType::kInt8:
+      return run(int8_t{});
+    case DType::kUInt8:
+      return run(uint8_t{});
+    case DType::kInt16:
+      return run(int16_t{});
+    case DType::kUInt16:
+      return run(uint16_t{});
+    case DType::kInt32:
+      return run(int32_t{});
+    case DType::kUInt32:
+      return run(uint32_t{});
+    case DType::kInt64:
+      return run(int64_t{});
+    case DType::kUInt64:
+      return run(uint64_t{});
     default:
-      throw Error(fmt::format("reduction of {} is not supported", describe(x)), ErrorKind::kUnsupported);
+      throw Error(fmt::format("reduction of {} is not supported", describe(x)),
+                  ErrorKind::kUnsupported);
   }
 }
 

@@ -20,6 +20,7 @@ struct Requantization {
 
 // y (outer, channels, inner) 8-bit from acc of that shape; channel c of acc's element
 // (o, c, i) picks bias[c] and multipliers[c].
-void requantize(const int32_t* acc, int64_t outer, int64_t channels, int64_t inner, const Requantization& r, void* y);
+void requantize(const int32_t* acc, int64_t outer, int64_t channels, int64_t inner,
+                const Requantization& r, void* y);
 
 }  // namespace tamp::kernels

@@ -21,10 +21,7 @@ using S = Simd<float>;
 using V = S::Vec;
 
 // f(i, lanes) over a row of n values (Simd::for_vectors).
-template <class F>
-void for_vectors(int64_t n, F&& f) {
-  S::for_vectors(0, n, f);
-}
+template <class F> void for_vectors(int64_t n, F&& f) { S::for_vectors(0, n, f); }
 
 float row_max(const float* x, int64_t n) {
   const V lowest = S::set1(-HUGE_VALF);
@@ -42,7 +39,8 @@ void softmax_rows_f32(const float* x, float* y, int64_t rows, int64_t n, bool lo
     const V m = S::set1(row_max(x, n));
     V sum = S::zero();
     for_vectors(n, [&](int64_t i, int64_t lanes) HWY_ATTR {
-      const V e = S::first_or(math::exp_all(hn::Sub(S::load_first(x + i, lanes), m)), lanes, S::zero());
+      const V e =
+          S::first_or(math::exp_all(hn::Sub(S::load_first(x + i, lanes), m)), lanes, S::zero());
       if (!log) S::store_first(y + i, e, lanes);
       sum = hn::Add(sum, e);
     });
@@ -61,7 +59,8 @@ void softmax_rows_f32(const float* x, float* y, int64_t rows, int64_t n, bool lo
   }
 }
 
-void softmax_rows_backward_f32(const float* y, const float* g, float* dx, int64_t rows, int64_t n, bool log) {
+void softmax_rows_backward_f32(const float* y, const float* g, float* dx, int64_t rows, int64_t n,
+                               bool log) {
   for (int64_t r = 0; r < rows; ++r, y += n, g += n, dx += n) {
     V acc = S::zero();
     for_vectors(n, [&](int64_t i, int64_t lanes) HWY_ATTR {
@@ -77,12 +76,13 @@ void softmax_rows_backward_f32(const float* y, const float* g, float* dx, int64_
   }
 }
 
-void layer_norm_rows_f32(const float* x, const float* scale, const float* bias, float eps, float* y, float* mean,
-                         float* rstd, int64_t rows, int64_t n) {
+void layer_norm_rows_f32(const float* x, const float* scale, const float* bias, float eps, float* y,
+                         float* mean, float* rstd, int64_t rows, int64_t n) {
   const float inv_n = n > 0 ? 1.0f / static_cast<float>(n) : 0.0f;
   for (int64_t r = 0; r < rows; ++r, x += n, y += n) {
     V acc = S::zero();
-    for_vectors(n, [&](int64_t i, int64_t lanes) HWY_ATTR { acc = hn::Add(acc, S::load_first(x + i, lanes)); });
+    for_vectors(n, [&](int64_t i, int64_t lanes)
+                       HWY_ATTR { acc = hn::Add(acc, S::load_first(x + i, lanes)); });
     const float mu = S::sum(acc) * inv_n;
     const V m = S::set1(mu);
     acc = S::zero();
@@ -95,22 +95,25 @@ void layer_norm_rows_f32(const float* x, const float* scale, const float* bias, 
     rstd[r] = rs;
     const V vr = S::set1(rs);
     for_vectors(n, [&](int64_t i, int64_t lanes) HWY_ATTR {
-      V v = hn::Mul(hn::Mul(hn::Sub(S::load_first(x + i, lanes), m), vr), S::load_first(scale + i, lanes));
+      V v = hn::Mul(hn::Mul(hn::Sub(S::load_first(x + i, lanes), m), vr),
+                    S::load_first(scale + i, lanes));
       if (bias) v = hn::Add(v, S::load_first(bias + i, lanes));
       S::store_first(y + i, v, lanes);
     });
   }
 }
 
-void layer_norm_rows_backward_f32(const float* x, const float* scale, const float* mean, const float* rstd,
-                                  const float* dy, float* dx, int64_t rows, int64_t n) {
+void layer_norm_rows_backward_f32(const float* x, const float* scale, const float* mean,
+                                  const float* rstd, const float* dy, float* dx, int64_t rows,
+                                  int64_t n) {
   const float inv_n = n > 0 ? 1.0f / static_cast<float>(n) : 0.0f;
   for (int64_t r = 0; r < rows; ++r, x += n, dy += n, dx += n) {
     const V m = S::set1(mean[r]), vr = S::set1(rstd[r]);
     V sum_gs = S::zero(), sum_gsx = S::zero();
     for_vectors(n, [&](int64_t i, int64_t lanes) HWY_ATTR {
       const V gs = hn::Mul(S::load_first(dy + i, lanes), S::load_first(scale + i, lanes));
-      const V xhat = S::first_or(hn::Mul(hn::Sub(S::load_first(x + i, lanes), m), vr), lanes, S::zero());
+      const V xhat =
+          S::first_or(hn::Mul(hn::Sub(S::load_first(x + i, lanes), m), vr), lanes, S::zero());
       sum_gs = hn::Add(sum_gs, gs);
       sum_gsx = hn::MulAdd(gs, xhat, sum_gsx);
     });
@@ -126,7 +129,8 @@ void layer_norm_rows_backward_f32(const float* x, const float* scale, const floa
 void row_sums_f32(const float* x, float* out, int64_t rows, int64_t n) {
   for (int64_t r = 0; r < rows; ++r, x += n) {
     V acc = S::zero();
-    for_vectors(n, [&](int64_t i, int64_t lanes) HWY_ATTR { acc = hn::Add(acc, S::load_first(x + i, lanes)); });
+    for_vectors(n, [&](int64_t i, int64_t lanes)
+                       HWY_ATTR { acc = hn::Add(acc, S::load_first(x + i, lanes)); });
     out[r] = S::sum(acc);
   }
 }
@@ -152,7 +156,9 @@ HWY_EXPORT(layer_norm_rows_backward_f32);
 HWY_EXPORT(row_sums_f32);
 HWY_EXPORT(add_rows_f32);
 
-void row_sums(const float* x, float* out, int64_t rows, int64_t n) { TAMP_DISPATCH(row_sums_f32)(x, out, rows, n); }
+void row_sums(const float* x, float* out, int64_t rows, int64_t n) {
+  TAMP_DISPATCH(row_sums_f32)(x, out, rows, n);
+}
 
 void add_rows(const float* x, int64_t stride, float* out, int64_t rows, int64_t n) {
   TAMP_DISPATCH(add_rows_f32)(x, stride, out, rows, n);
@@ -162,17 +168,19 @@ void softmax_rows(const float* x, float* y, int64_t rows, int64_t n, bool log) {
   TAMP_DISPATCH(softmax_rows_f32)(x, y, rows, n, log);
 }
 
-void softmax_rows_backward(const float* y, const float* g, float* dx, int64_t rows, int64_t n, bool log) {
+void softmax_rows_backward(const float* y, const float* g, float* dx, int64_t rows, int64_t n,
+                           bool log) {
   TAMP_DISPATCH(softmax_rows_backward_f32)(y, g, dx, rows, n, log);
 }
 
-void layer_norm_rows(const float* x, const float* scale, const float* bias, float eps, float* y, float* mean,
-                     float* rstd, int64_t rows, int64_t n) {
+void layer_norm_rows(const float* x, const float* scale, const float* bias, float eps, float* y,
+                     float* mean, float* rstd, int64_t rows, int64_t n) {
   TAMP_DISPATCH(layer_norm_rows_f32)(x, scale, bias, eps, y, mean, rstd, rows, n);
 }
 
-void layer_norm_rows_backward(const float* x, const float* scale, const float* mean, const float* rstd,
-                              const float* dy, float* dx, int64_t rows, int64_t n) {
+void layer_norm_rows_backward(const float* x, const float* scale, const float* mean,
+                              const float* rstd, const float* dy, float* dx, int64_t rows,
+                              int64_t n) {
   TAMP_DISPATCH(layer_norm_rows_backward_f32)(x, scale, mean, rstd, dy, dx, rows, n);
 }
 

@@ -15,18 +15,20 @@ namespace tamp::kernels {
 void softmax_rows(const float* x, float* y, int64_t rows, int64_t n, bool log);
 
 // dx[r] = y * (g - sum(g * y)) (softmax) or g - exp(y) * sum(g) (log_softmax), y the output.
-void softmax_rows_backward(const float* y, const float* g, float* dx, int64_t rows, int64_t n, bool log);
+void softmax_rows_backward(const float* y, const float* g, float* dx, int64_t rows, int64_t n,
+                           bool log);
 
 // y[r] = (x[r] - mean) * rstd * scale + bias per row; mean and rstd (1 / sqrt(var + eps)) of
 // each row stored. scale and bias have n values (bias may be null).
-void layer_norm_rows(const float* x, const float* scale, const float* bias, float eps, float* y, float* mean,
-                     float* rstd, int64_t rows, int64_t n);
+void layer_norm_rows(const float* x, const float* scale, const float* bias, float eps, float* y,
+                     float* mean, float* rstd, int64_t rows, int64_t n);
 
 // dx[r] = rstd * (gs - mean(gs) - xhat * mean(gs * xhat)) with gs = dy * scale and
 // xhat = (x - mean) * rstd: the data gradient of layer_norm_rows without its statistics'
 // own gradients (the op adds those).
-void layer_norm_rows_backward(const float* x, const float* scale, const float* mean, const float* rstd,
-                              const float* dy, float* dx, int64_t rows, int64_t n);
+void layer_norm_rows_backward(const float* x, const float* scale, const float* mean,
+                              const float* rstd, const float* dy, float* dx, int64_t rows,
+                              int64_t n);
 
 // out[r] = sum of row r (n values), for `rows` rows; float lanes, summed at the end.
 void row_sums(const float* x, float* out, int64_t rows, int64_t n);

@@ -11,8 +11,7 @@ namespace tamp::kernels {
 // At least n T, aligned for vector loads, owned by this thread; slot kSlot keeps apart the
 // buffers one call needs at once. Grown on demand and kept: OpenMP threads persist, so a
 // steady state allocates nothing. The contents are not kept when it grows.
-template <class T, int kSlot>
-T* thread_scratch(int64_t n) {
+template <class T, int kSlot> T* thread_scratch(int64_t n) {
   thread_local hwy::AlignedFreeUniquePtr<T[]> buffer;
   thread_local int64_t size = 0;
   if (size < n) {

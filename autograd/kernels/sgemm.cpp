@@ -24,8 +24,8 @@ namespace {
 
 using S = Simd<float>;
 constexpr int64_t kL = S::kLanes;
-constexpr int64_t kNr = 2 * kL;                                // columns of a register tile
-constexpr int64_t kMr = kVectorRegisters >= 32 ? 12 : 6;      // rows: 2 * kMr accumulators
+constexpr int64_t kNr = 2 * kL;                           // columns of a register tile
+constexpr int64_t kMr = kVectorRegisters >= 32 ? 12 : 6;  // rows: 2 * kMr accumulators
 // kKc x kNr of B stays in L1 (40 KiB with AVX-512, 20 KiB with AVX2); kMc x kKc of A (240
 // KiB) in L2; kKc x kNc of B in L3. kKc = 320 keeps the im2col GEMM of a 3x3 conv over 32
 // channels (K = 288) in one block.
@@ -109,19 +109,22 @@ void pack_b(const Operand& b, int64_t p0, int64_t kc, int64_t j0, int64_t nc, fl
       for (int64_t k = 0; k < kc; ++k) {
         const float* src = b.data + (p0 + k) * b.ld + j0 + j;
         float* dst = panel + k * kNr;
-        for (int64_t v = 0; v < kNr; v += kL) hn::Store(S::load_first(src + v, cols - v), S::D(), dst + v);
+        for (int64_t v = 0; v < kNr; v += kL)
+          hn::Store(S::load_first(src + v, cols - v), S::D(), dst + v);
       }
       continue;
     }
     // op(B)(k, j) = B[j][k]: 4 x 4 blocks through registers, the ragged edges one by one.
     const float* src = b.data + (j0 + j) * b.ld + p0;
-    const int64_t c4 = kTransposeBlock == 4 ? cols / 4 * 4 : 0, k4 = kTransposeBlock == 4 ? kc / 4 * 4 : 0;
+    const int64_t c4 = kTransposeBlock == 4 ? cols / 4 * 4 : 0,
+                  k4 = kTransposeBlock == 4 ? kc / 4 * 4 : 0;
     for (int64_t c = 0; c < c4; c += 4) {
       for (int64_t k = 0; k < k4; k += 4) transpose4(src + c * b.ld + k, b.ld, panel + k * kNr + c);
     }
     for (int64_t c = 0; c < kNr; ++c) {
       const bool real = c < cols;
-      for (int64_t k = c < c4 ? k4 : 0; k < kc; ++k) panel[k * kNr + c] = real ? src[c * b.ld + k] : 0.0f;
+      for (int64_t k = c < c4 ? k4 : 0; k < kc; ++k)
+        panel[k * kNr + c] = real ? src[c * b.ld + k] : 0.0f;
     }
   }
 }
@@ -129,9 +132,10 @@ void pack_b(const Operand& b, int64_t p0, int64_t kc, int64_t j0, int64_t nc, fl
 // C tile (rows x cols of it valid) = alpha * A * Bpanel + (accumulate ? C : beta * C), where
 // A(r, k) is a[k * kMr + r] in a packed panel, or a[r * lda + k] read in place from a
 // row-major op(A) (whole panels only: all kMr rows exist).
-template <bool kPacked>
-void micro_kernel(int64_t kc, const float* HWY_RESTRICT a, int64_t lda, const float* HWY_RESTRICT bp,
-                  float* c, int64_t ldc, int64_t rows, int64_t cols, float alpha, float beta, bool accumulate) {
+template <bool kPacked> void micro_kernel(int64_t kc, const float* HWY_RESTRICT a, int64_t lda,
+                                          const float* HWY_RESTRICT bp, float* c, int64_t ldc,
+                                          int64_t rows, int64_t cols, float alpha, float beta,
+                                          bool accumulate) {
   const S::D d;
   S::Vec acc[kMr][2];
 #pragma GCC unroll 12
@@ -163,8 +167,8 @@ void micro_kernel(int64_t kc, const float* HWY_RESTRICT a, int64_t lda, const fl
 }
 
 // C[0:m, 0:n] of this part, serially, through the packed blocks.
-void gemm_part(const Operand& a, const Operand& b, int64_t m, int64_t n, int64_t k, float alpha, float beta,
-               float* c, int64_t ldc) {
+void gemm_part(const Operand& a, const Operand& b, int64_t m, int64_t n, int64_t k, float alpha,
+               float beta, float* c, int64_t ldc) {
   const int64_t nc_max = std::min(kNc, (n + kNr - 1) / kNr * kNr);
   const int64_t kc_max = std::min(kKc, k);
   float* bpack = scratch(0, nc_max * kc_max);
@@ -181,19 +185,21 @@ void gemm_part(const Operand& a, const Operand& b, int64_t m, int64_t n, int64_t
         // A transposed one is packed, which makes its rows contiguous.
         const int64_t in_place = a.trans ? 0 : mc / kMr * kMr;
         if (in_place < mc) {
-          const Operand rest{a.trans ? a.data + i0 + in_place : a.data + (i0 + in_place) * a.ld, a.ld, a.trans};
+          const Operand rest{a.trans ? a.data + i0 + in_place : a.data + (i0 + in_place) * a.ld,
+                             a.ld, a.trans};
           pack_a(rest, 0, mc - in_place, p0, kc, apack);
         }
         for (int64_t j = 0; j < nc; j += kNr) {
           const int64_t cols = std::min(kNr, nc - j);
           float* c_block = c + i0 * ldc + j0 + j;
           for (int64_t i = 0; i < in_place; i += kMr) {
-            micro_kernel<false>(kc, a.data + (i0 + i) * a.ld + p0, a.ld, bpack + j * kc, c_block + i * ldc, ldc, kMr,
-                                cols, alpha, beta, p0 > 0);
+            micro_kernel<false>(kc, a.data + (i0 + i) * a.ld + p0, a.ld, bpack + j * kc,
+                                c_block + i * ldc, ldc, kMr, cols, alpha, beta, p0 > 0);
           }
           for (int64_t i = in_place; i < mc; i += kMr) {
-            micro_kernel<true>(kc, apack + (i - in_place) * kc, 0, bpack + j * kc, c_block + i * ldc, ldc,
-                               std::min(kMr, mc - i), cols, alpha, beta, p0 > 0);
+            micro_kernel<true>(kc, apack + (i - in_place) * kc, 0, bpack + j * kc,
+                               c_block + i * ldc, ldc, std::min(kMr, mc - i), cols, alpha, beta,
+                               p0 > 0);
           }
         }
       }
@@ -203,8 +209,9 @@ void gemm_part(const Operand& a, const Operand& b, int64_t m, int64_t n, int64_t
 
 }  // namespace
 
-void sgemm_f32(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
-               int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
+void sgemm_f32(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
+               const float* a, int64_t lda, const float* b, int64_t ldb, float beta, float* c,
+               int64_t ldc) {
   const Operand ao{a, lda, trans_a}, bo{b, ldb, trans_b};
   // Threads split C into slabs along its longer side (in whole register tiles): each packs
   // its own blocks, no synchronisation. Small products stay on one thread.
@@ -213,7 +220,8 @@ void sgemm_f32(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, floa
   const bool split_m = m_tiles >= n_tiles;
   const int64_t tiles = split_m ? m_tiles : n_tiles;
   const int64_t work = m * n * k;
-  const int threads = static_cast<int>(std::min<int64_t>({max_threads, tiles, std::max<int64_t>(1, work / (1 << 18))}));
+  const int threads = static_cast<int>(
+      std::min<int64_t>({max_threads, tiles, std::max<int64_t>(1, work / (1 << 18))}));
   if (threads <= 1) {
     gemm_part(ao, bo, m, n, k, alpha, beta, c, ldc);
     return;
@@ -249,8 +257,8 @@ namespace tamp::kernels {
 
 HWY_EXPORT(sgemm_f32);
 
-void sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
-           const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
+void sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
+           int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
   TAMP_DISPATCH(sgemm_f32)(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 

@@ -45,8 +45,7 @@ constexpr bool kNativePartialStore = true;
 constexpr bool kNativePartialStore = false;
 #endif
 
-template <class T>
-struct Simd {
+template <class T> struct Simd {
   using D = hn::ScalableTag<T>;
   using Vec = hn::Vec<D>;
   // Fixed-width targets only (SVE and RVV are disabled in the build): lanes are a constant.
@@ -79,8 +78,7 @@ struct Simd {
   }
   // f(i, lanes) for i = begin, begin + kLanes, ... < end, lanes = min(kLanes, end - i): a
   // loop over whole vectors that finishes with a partial one (load_first / store_first).
-  template <class F>
-  static void for_vectors(int64_t begin, int64_t end, F&& f) {
+  template <class F> static void for_vectors(int64_t begin, int64_t end, F&& f) {
     int64_t i = begin;
     for (; i + kLanes <= end; i += kLanes) f(i, int64_t{kLanes});
     if (i < end) f(i, end - i);

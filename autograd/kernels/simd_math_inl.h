@@ -48,7 +48,8 @@ inline V erf_small(V a) {
   const S::D d;
   const V u = hn::Mul(a, a);
   V p = hn::Set(d, -6.122645088e-04f);
-  for (float c : {5.018991900e-03f, -2.678440870e-02f, 1.128232484e-01f, -3.761254711e-01f, 1.128379161e+00f}) {
+  for (float c : {5.018991900e-03f, -2.678440870e-02f, 1.128232484e-01f, -3.761254711e-01f,
+                  1.128379161e+00f}) {
     p = hn::MulAdd(p, u, hn::Set(d, c));
   }
   return hn::Mul(p, a);
@@ -57,8 +58,8 @@ inline V erfc_large(V a) {
   const S::D d;
   const V t = hn::Div(hn::Set(d, 1.0f), hn::MulAdd(a, hn::Set(d, 0.5f), hn::Set(d, 1.0f)));
   V r = hn::Set(d, -5.007146611e-02f);
-  for (float c : {-6.711600507e-02f, 4.152007702e-01f, 9.429462432e-02f, 3.332265551e-01f, 2.731863237e-01f,
-                  6.387433549e-04f}) {
+  for (float c : {-6.711600507e-02f, 4.152007702e-01f, 9.429462432e-02f, 3.332265551e-01f,
+                  2.731863237e-01f, 6.387433549e-04f}) {
     r = hn::MulAdd(r, t, hn::Set(d, c));
   }
   return hn::Mul(hn::Exp(d, hn::Neg(hn::Mul(a, a))), r);
@@ -68,7 +69,8 @@ inline V erf(V x) {
   const S::D d;
   const V a = hn::Abs(tame(x, -3.92f, 3.92f));
   const V one = hn::Set(d, 1.0f);
-  const V magnitude = hn::IfThenElse(hn::Le(a, hn::Set(d, 0.9f)), erf_small(a), hn::Sub(one, erfc_large(a)));
+  const V magnitude =
+      hn::IfThenElse(hn::Le(a, hn::Set(d, 0.9f)), erf_small(a), hn::Sub(one, erfc_large(a)));
   return keep_nan(x, hn::CopySign(magnitude, x));
 }
 
@@ -80,8 +82,10 @@ inline V normal_cdf(V x) {
   const S::D d;
   const V a = hn::Mul(hn::Abs(tame(x, -14.0f, 14.0f)), hn::Set(d, 0.70710678118654752f));
   const V half = hn::Set(d, 0.5f), one = hn::Set(d, 1.0f);
-  const V erfc_a = hn::IfThenElse(hn::Le(a, hn::Set(d, 0.9f)), hn::Sub(one, erf_small(a)), erfc_large(a));
-  const V tail = hn::IfThenElseZero(hn::Le(hn::Abs(x), hn::Set(d, 14.0f)), hn::Mul(half, erfc_a));  // Phi(-|x|)
+  const V erfc_a =
+      hn::IfThenElse(hn::Le(a, hn::Set(d, 0.9f)), hn::Sub(one, erf_small(a)), erfc_large(a));
+  const V tail = hn::IfThenElseZero(hn::Le(hn::Abs(x), hn::Set(d, 14.0f)),
+                                    hn::Mul(half, erfc_a));  // Phi(-|x|)
   return keep_nan(x, hn::IfThenElse(hn::Lt(x, hn::Zero(d)), tail, hn::Sub(one, tail)));
 }
 

@@ -21,25 +21,29 @@ std::vector<Tensor> arg_forward(OpContext& ctx, const std::vector<Tensor>& in) {
   TAMP_CHECK(len > 0 || outer * inner == 0, "cannot take the arg{} of the empty axis {} of {}",
              kMax ? "max" : "min", axis, describe(x));
   Shape shape = x.shape();
-  if (keepdims) shape[axis] = 1;
-  else shape.erase(shape.begin() + axis);
+  if (keepdims)
+    shape[axis] = 1;
+  else
+    shape.erase(shape.begin() + axis);
   Tensor out = Tensor::empty(shape, DType::kInt64);
   int64_t* dst = out.data<int64_t>();
   dispatch_numeric(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
     const T* src = x.data<T>();
-    kernels::parallel_for(outer * inner, std::max<int64_t>(1, 32768 / std::max<int64_t>(len, 1)), [&](int64_t b, int64_t e) {
-      for (int64_t k = b; k < e; ++k) {
-        const T* p = src + (k / inner) * len * inner + k % inner;
-        int64_t best = 0;
-        for (int64_t r = 1; r < len; ++r) {
-          const T v = p[r * inner], cur = p[best * inner];
-          const bool better = kMax ? (v > cur || (last && v == cur)) : (v < cur || (last && v == cur));
-          if (better) best = r;
-        }
-        dst[k] = best;
-      }
-    });
+    kernels::parallel_for(outer * inner, std::max<int64_t>(1, 32768 / std::max<int64_t>(len, 1)),
+                          [&](int64_t b, int64_t e) {
+                            for (int64_t k = b; k < e; ++k) {
+                              const T* p = src + (k / inner) * len * inner + k % inner;
+                              int64_t best = 0;
+                              for (int64_t r = 1; r < len; ++r) {
+                                const T v = p[r * inner], cur = p[best * inner];
+                                const bool better = kMax ? (v > cur || (last && v == cur))
+                                                         : (v < cur || (last && v == cur));
+                                if (better) best = r;
+                              }
+                              dst[k] = best;
+                            }
+                          });
   });
   return {out};
 }

@@ -41,8 +41,8 @@ namespace tamp::ops {
 namespace {
 
 struct Geometry {
-  int64_t n, c, s;   // X as (N, C, S)
-  int64_t count;     // elements per channel, N * S
+  int64_t n, c, s;  // X as (N, C, S)
+  int64_t count;    // elements per channel, N * S
 };
 
 // What forward keeps for backward. total_count: elements per channel over every rank (the
@@ -54,9 +54,9 @@ struct Saved {
 
 struct Mode {
   bool training;
-  bool unbiased;     // running_var takes the unbiased batch variance
+  bool unbiased;  // running_var takes the unbiased batch variance
   double momentum, epsilon;
-  int64_t group = 0; // tamp_sync_group: statistics summed over ranks (0: this process only)
+  int64_t group = 0;  // tamp_sync_group: statistics summed over ranks (0: this process only)
 };
 
 Mode mode_of(const OpContext& ctx) {
@@ -66,10 +66,13 @@ Mode mode_of(const OpContext& ctx) {
   // tamp's QAT freezes a BatchNormalization while the model trains (running statistics, no
   // updates); the attribute never reaches an export, the folding pass removes the node first.
   const bool frozen = at.i("tamp_frozen_statistics", 0) != 0;
-  Mode m{!frozen && (ctx.training || node_training), !onnx_training, at.f("momentum", 0.9f), at.f("epsilon", 1e-5f)};
+  Mode m{!frozen && (ctx.training || node_training), !onnx_training, at.f("momentum", 0.9f),
+         at.f("epsilon", 1e-5f)};
   TAMP_CHECK(std::isfinite(m.momentum), "momentum must be finite, got {}", m.momentum);
-  TAMP_CHECK(std::isfinite(m.epsilon) && m.epsilon >= 0, "epsilon must be finite and >= 0, got {}", m.epsilon);
-  TAMP_CHECK(at.i("spatial", 1) == 1, "spatial = 0 is not supported; flatten X to (N, C * D1 * ... * Dn) instead");
+  TAMP_CHECK(std::isfinite(m.epsilon) && m.epsilon >= 0, "epsilon must be finite and >= 0, got {}",
+             m.epsilon);
+  TAMP_CHECK(at.i("spatial", 1) == 1,
+             "spatial = 0 is not supported; flatten X to (N, C * D1 * ... * Dn) instead");
   m.group = at.i("tamp_sync_group", 0);
   return m;
 }
@@ -83,39 +86,36 @@ Geometry geometry(const Tensor& x) {
 
 void check_channel_input(const Tensor& t, const Tensor& x, const Geometry& g, const char* name) {
   expect_same_dtype(x, t, name);
-  TAMP_CHECK(t.rank() == 1 && t.dim(0) == g.c, "{} {} must have shape [{}] (the channels of X {})", name,
-             describe(t), g.c, describe(x));
+  TAMP_CHECK(t.rank() == 1 && t.dim(0) == g.c, "{} {} must have shape [{}] (the channels of X {})",
+             name, describe(t), g.c, describe(x));
 }
 
-template <class T>
-using ConstVecMap = Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>>;
-template <class T>
-using VecMap = Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>>;
+template <class T> using ConstVecMap = Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>>;
+template <class T> using VecMap = Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>>;
 
 // Channel c of an (N, C, S) tensor: N runs of S values, C * S apart.
 kernels::Strided channel_runs(const Geometry& g) { return {g.n, g.c * g.s, g.s}; }
 
 // Sum over channel c of f(offset of a run), in double across runs (float64 tensors; float32
 // ones go through the vectorised kernels of kernels/channels.h).
-template <class F>
-double run_sum(const Geometry& g, int64_t c, F&& f) {
+template <class F> double run_sum(const Geometry& g, int64_t c, F&& f) {
   double total = 0;
   for (int64_t i = 0; i < g.n; ++i) total += static_cast<double>(f((i * g.c + c) * g.s));
   return total;
 }
 
 // sum(x) over channel c.
-template <class T>
-double channel_sum(const Geometry& g, const T* x, int64_t c) {
+template <class T> double channel_sum(const Geometry& g, const T* x, int64_t c) {
   if constexpr (std::is_same_v<T, float>) return kernels::strided_sum(x + c * g.s, channel_runs(g));
   return run_sum(g, c, [&](int64_t off) { return ConstVecMap<T>(x + off, g.s).sum(); });
 }
 
 // sum((x - mu)^2) over channel c.
-template <class T>
-double channel_centered_squares(const Geometry& g, const T* x, int64_t c, T mu) {
-  if constexpr (std::is_same_v<T, float>) return kernels::strided_centered_squares(x + c * g.s, channel_runs(g), mu);
-  return run_sum(g, c, [&](int64_t off) { return (ConstVecMap<T>(x + off, g.s) - mu).square().sum(); });
+template <class T> double channel_centered_squares(const Geometry& g, const T* x, int64_t c, T mu) {
+  if constexpr (std::is_same_v<T, float>)
+    return kernels::strided_centered_squares(x + c * g.s, channel_runs(g), mu);
+  return run_sum(g, c,
+                 [&](int64_t off) { return (ConstVecMap<T>(x + off, g.s) - mu).square().sum(); });
 }
 
 template <class T>
@@ -243,12 +243,12 @@ struct Backward {
   Tensor dx, dscale, db;
 
   // sum(dY) and sum(dY * (x - mean)) over channel c, in one pass over memory.
-  template <class T>
-  std::pair<double, double> channel_sums(int64_t c) const {
+  template <class T> std::pair<double, double> channel_sums(int64_t c) const {
     const T* px = x.data<T>();
     const T* pg = gy.data<T>();
     const T mu = mean.data<T>()[c];
-    if constexpr (std::is_same_v<T, float>) return kernels::strided_grad_sums(pg + c * g.s, px + c * g.s, channel_runs(g), mu);
+    if constexpr (std::is_same_v<T, float>)
+      return kernels::strided_grad_sums(pg + c * g.s, px + c * g.s, channel_runs(g), mu);
     double sg = 0, sgx = 0;
     for (int64_t i = 0; i < g.n; ++i) {
       const int64_t off = (i * g.c + c) * g.s;
@@ -260,34 +260,51 @@ struct Backward {
   }
 
   // dX = alpha * dY + beta * (x - mean) + gamma over channel c (no dY term when dY is absent).
-  template <class T>
-  void write_dx(int64_t c, T alpha, T beta, T gamma) {
+  template <class T> void write_dx(int64_t c, T alpha, T beta, T gamma) {
     const T* px = x.data<T>();
     const T* pg = gy.defined() ? gy.data<T>() : nullptr;
     const T mu = mean.data<T>()[c];
     T* pd = dx.data<T>();
     if constexpr (std::is_same_v<T, float>) {
       const float* pgc = pg ? pg + c * g.s : nullptr;
-      return kernels::strided_affine_grad(pgc, px + c * g.s, pd + c * g.s, channel_runs(g), mu, alpha, beta, gamma);
+      return kernels::strided_affine_grad(pgc, px + c * g.s, pd + c * g.s, channel_runs(g), mu,
+                                          alpha, beta, gamma);
     }
     for (int64_t i = 0; i < g.n; ++i) {
       const int64_t off = (i * g.c + c) * g.s;
       VecMap<T> d(pd + off, g.s);
-      if (pg) d = ConstVecMap<T>(pg + off, g.s) * alpha + (ConstVecMap<T>(px + off, g.s) - mu) * beta + gamma;
-      else d = (ConstVecMap<T>(px + off, g.s) - mu) * beta + gamma;
+      if (pg)
+        d = ConstVecMap<T>(pg + off, g.s) * alpha + (ConstVecMap<T>(px + off, g.s) - mu) * beta +
+            gamma;
+      else
+        d = (ConstVecMap<T>(px + off, g.s) - mu) * beta + gamma;
     }
   }
 };
 
 Backward backward_of(const OpContext& ctx, const std::vector<Tensor>& grads) {
-  auto stat_grad = [&](size_t k) { return k < grads.size() && grads[k].defined() ? grads[k] : Tensor(); };
+  auto stat_grad = [&](size_t k) {
+    return k < grads.size() && grads[k].defined() ? grads[k] : Tensor();
+  };
   const Saved& s = ctx.saved_as<Saved>();
   const Tensor& x = s.x;
   const Tensor& gy = grads[0];
-  Backward b{x, s.scale, s.mean, s.rstd, gy, geometry(x),
-             stat_grad(1), stat_grad(2), stat_grad(3), stat_grad(4),
-             ctx.needs_grad[0], ctx.needs_grad[1] && gy.defined(), ctx.needs_grad[2] && gy.defined(),
-             Tensor(), Tensor(), Tensor()};
+  Backward b{x,
+             s.scale,
+             s.mean,
+             s.rstd,
+             gy,
+             geometry(x),
+             stat_grad(1),
+             stat_grad(2),
+             stat_grad(3),
+             stat_grad(4),
+             ctx.needs_grad[0],
+             ctx.needs_grad[1] && gy.defined(),
+             ctx.needs_grad[2] && gy.defined(),
+             Tensor(),
+             Tensor(),
+             Tensor()};
   if (b.need_x) b.dx = Tensor::empty(x.shape(), x.dtype());
   if (b.need_scale) b.dscale = Tensor::empty({b.g.c}, x.dtype());
   if (b.need_b) b.db = Tensor::empty({b.g.c}, x.dtype());
@@ -303,17 +320,22 @@ Backward backward_of(const OpContext& ctx, const std::vector<Tensor>& grads) {
 // Synchronised training backward: the same formula with sum(dY), sum(dY * (x - mean)) and the
 // statistics outputs' terms summed over the ranks (one cross-rank sum of 4C values) and the
 // total count; dscale and dB from this rank's sums.
-std::vector<Tensor> synced_backward(OpContext& ctx, const std::vector<Tensor>& grads, const Mode& m) {
+std::vector<Tensor> synced_backward(OpContext& ctx, const std::vector<Tensor>& grads,
+                                    const Mode& m) {
   Backward b = backward_of(ctx, grads);
   const double total = ctx.saved_as<Saved>().total_count;
-  Tensor sums = Tensor::zeros({4 * b.g.c}, DType::kFloat64);  // (4, C): dY, dY * (x - mean), var and mean terms
+  Tensor sums = Tensor::zeros({4 * b.g.c},
+                              DType::kFloat64);  // (4, C): dY, dY * (x - mean), var and mean terms
   double* ps = sums.data<double>();
-  std::vector<double> local(2 * static_cast<size_t>(b.g.c), 0.0);  // this rank's dY and dY * (x - mean) sums
+  std::vector<double> local(2 * static_cast<size_t>(b.g.c),
+                            0.0);  // this rank's dY and dY * (x - mean) sums
   dispatch_float(b.x.dtype(), [&](auto tag) {
     using T = decltype(tag);
     const T* ps_scale = b.scale.data<T>();
     const T* pr = b.rstd.data<T>();
-    auto at = [](const Tensor& t, int64_t c) { return t.defined() ? static_cast<double>(t.data<T>()[c]) : 0.0; };
+    auto at = [](const Tensor& t, int64_t c) {
+      return t.defined() ? static_cast<double>(t.data<T>()[c]) : 0.0;
+    };
     const double keep = 1.0 - static_cast<double>(static_cast<T>(m.momentum));
     const double correction = m.unbiased && total > 1 ? total / (total - 1) : 1.0;
     kernels::parallel_for(b.g.c, 1, [&](int64_t c0, int64_t c1) {
@@ -330,7 +352,8 @@ std::vector<Tensor> synced_backward(OpContext& ctx, const std::vector<Tensor>& g
     // Every rank sums, whether or not it needs dX here (the graphs are the same, so they all do).
     if (b.need_x) cross_rank_sum(m.group, sums);
     for (int64_t c = 0; c < b.g.c; ++c) {
-      if (b.need_scale) b.dscale.data<T>()[c] = static_cast<T>(local[static_cast<size_t>(b.g.c + c)]) * pr[c];
+      if (b.need_scale)
+        b.dscale.data<T>()[c] = static_cast<T>(local[static_cast<size_t>(b.g.c + c)]) * pr[c];
       if (b.need_b) b.db.data<T>()[c] = static_cast<T>(local[static_cast<size_t>(c)]);
     }
     if (!b.need_x) return;
@@ -338,7 +361,8 @@ std::vector<Tensor> synced_backward(OpContext& ctx, const std::vector<Tensor>& g
       for (int64_t c = c0; c < c1; ++c) {
         const T rs = pr[c];
         const T alpha = b.gy.defined() ? ps_scale[c] * rs : T(0);
-        const T beta = static_cast<T>(-alpha * rs * rs * ps[b.g.c + c] / total + ps[2 * b.g.c + c] / total);
+        const T beta =
+            static_cast<T>(-alpha * rs * rs * ps[b.g.c + c] / total + ps[2 * b.g.c + c] / total);
         const T gamma = static_cast<T>(-alpha * ps[c] / total + ps[3 * b.g.c + c] / total);
         b.write_dx<T>(c, alpha, beta, gamma);
       }
@@ -362,7 +386,8 @@ std::vector<Tensor> batch_norm_backward(OpContext& ctx, const std::vector<Tensor
     kernels::parallel_for(b.g.c, 1, [&](int64_t c0, int64_t c1) {
       for (int64_t c = c0; c < c1; ++c) {
         const T rs = pr[c];
-        const bool need_sums = b.gy.defined() && (b.need_scale || b.need_b || (b.need_x && m.training));
+        const bool need_sums =
+            b.gy.defined() && (b.need_scale || b.need_b || (b.need_x && m.training));
         const auto [sg, sgx] = need_sums ? b.channel_sums<T>(c) : std::pair<double, double>();
         if (b.need_scale) b.dscale.data<T>()[c] = static_cast<T>(sgx) * rs;
         if (b.need_b) b.db.data<T>()[c] = static_cast<T>(sg);
@@ -372,7 +397,8 @@ std::vector<Tensor> batch_norm_backward(OpContext& ctx, const std::vector<Tensor
         if (m.training) {
           beta = -alpha * rs * rs * static_cast<T>(sgx) / cnt +
                  T(2) * (at(b.g_run_var, c) * keep * correction + at(b.g_saved_var, c)) / cnt;
-          gamma = -alpha * static_cast<T>(sg) / cnt + (at(b.g_run_mean, c) * keep + at(b.g_saved_mean, c)) / cnt;
+          gamma = -alpha * static_cast<T>(sg) / cnt +
+                  (at(b.g_run_mean, c) * keep + at(b.g_saved_mean, c)) / cnt;
         }
         b.write_dx<T>(c, alpha, beta, gamma);
       }

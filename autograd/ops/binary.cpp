@@ -25,8 +25,8 @@ Shape aligned_b_shape(const OpContext& ctx, int a_rank, const Shape& b) {
   const int b_rank = static_cast<int>(b.size());
   int64_t axis = ctx.attrs().i("axis");
   if (axis < 0) axis += a_rank;
-  TAMP_CHECK(axis >= 0 && axis + b_rank <= a_rank, "B {} does not fit in A (rank {}) from axis {}", to_string(b),
-             a_rank, ctx.attrs().i("axis"));
+  TAMP_CHECK(axis >= 0 && axis + b_rank <= a_rank, "B {} does not fit in A (rank {}) from axis {}",
+             to_string(b), a_rank, ctx.attrs().i("axis"));
   Shape s(static_cast<size_t>(a_rank), 1);
   std::copy(b.begin(), b.end(), s.begin() + axis);
   return s;
@@ -35,8 +35,8 @@ Shape aligned_b_shape(const OpContext& ctx, int a_rank, const Shape& b) {
 // B as the op broadcasts it (see the file comment).
 Tensor legacy_b(const OpContext& ctx, const Tensor& a, const Tensor& b) {
   if (ctx.opset < 7 && ctx.attrs().i("broadcast", 0) == 0) {
-    TAMP_CHECK(a.shape() == b.shape(), "A {} and B {} differ and broadcast is 0 (opset {})", describe(a),
-               describe(b), ctx.opset);
+    TAMP_CHECK(a.shape() == b.shape(), "A {} and B {} differ and broadcast is 0 (opset {})",
+               describe(a), describe(b), ctx.opset);
   }
   return legacy_axis(ctx) ? b.reshape(aligned_b_shape(ctx, a.rank(), b.shape())) : b;
 }
@@ -49,7 +49,9 @@ struct Saved {
 };
 
 // B's shape for Saved::legacy_b_shape: given B when the legacy rule aligned it, else unused.
-Shape legacy_b_shape(const OpContext& ctx, const Tensor& given_b) { return legacy_axis(ctx) ? given_b.shape() : Shape{}; }
+Shape legacy_b_shape(const OpContext& ctx, const Tensor& given_b) {
+  return legacy_axis(ctx) ? given_b.shape() : Shape{};
+}
 
 // B's gradient (in the output's shape) summed to B's shape under the legacy rule.
 Tensor legacy_b_grad(const OpContext& ctx, const Tensor& gb) {
@@ -67,9 +69,12 @@ std::vector<Tensor> arith_forward(OpContext& ctx, const std::vector<Tensor>& in)
   expect_same_dtype(a, b, "A and B");
   Tensor y = dispatch_numeric(a.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    if constexpr (kOp == Arith::kAdd) return kernels::broadcast_binary<T, T>(a, b, a.dtype(), [](T x, T z) { return T(x + z); });
-    if constexpr (kOp == Arith::kSub) return kernels::broadcast_binary<T, T>(a, b, a.dtype(), [](T x, T z) { return T(x - z); });
-    if constexpr (kOp == Arith::kMul) return kernels::broadcast_binary<T, T>(a, b, a.dtype(), [](T x, T z) { return T(x * z); });
+    if constexpr (kOp == Arith::kAdd)
+      return kernels::broadcast_binary<T, T>(a, b, a.dtype(), [](T x, T z) { return T(x + z); });
+    if constexpr (kOp == Arith::kSub)
+      return kernels::broadcast_binary<T, T>(a, b, a.dtype(), [](T x, T z) { return T(x - z); });
+    if constexpr (kOp == Arith::kMul)
+      return kernels::broadcast_binary<T, T>(a, b, a.dtype(), [](T x, T z) { return T(x * z); });
     if constexpr (kOp == Arith::kDiv) {
       if constexpr (std::is_integral_v<T>) {
         const T* pb = b.data<T>();
@@ -80,28 +85,34 @@ std::vector<Tensor> arith_forward(OpContext& ctx, const std::vector<Tensor>& in)
   });
   if (ctx.any_grad()) {
     const Shape b_shape = legacy_b_shape(ctx, input(in, 1, "B"));
-    if constexpr (kOp == Arith::kMul) ctx.save(Saved{.a = a, .b = b, .legacy_b_shape = b_shape});
-    else if constexpr (kOp == Arith::kDiv) ctx.save(Saved{.b = b, .out = y, .legacy_b_shape = b_shape});
-    else if (legacy_axis(ctx)) ctx.save(Saved{.legacy_b_shape = b_shape});
+    if constexpr (kOp == Arith::kMul)
+      ctx.save(Saved{.a = a, .b = b, .legacy_b_shape = b_shape});
+    else if constexpr (kOp == Arith::kDiv)
+      ctx.save(Saved{.b = b, .out = y, .legacy_b_shape = b_shape});
+    else if (legacy_axis(ctx))
+      ctx.save(Saved{.legacy_b_shape = b_shape});
   }
   return {y};
 }
 
 std::vector<Tensor> add_backward(OpContext& ctx, const std::vector<Tensor>& g) {
-  return {ctx.needs_grad[0] ? g[0] : Tensor(), ctx.needs_grad[1] ? legacy_b_grad(ctx, g[0]) : Tensor()};
+  return {ctx.needs_grad[0] ? g[0] : Tensor(),
+          ctx.needs_grad[1] ? legacy_b_grad(ctx, g[0]) : Tensor()};
 }
 std::vector<Tensor> sub_backward(OpContext& ctx, const std::vector<Tensor>& g) {
-  return {ctx.needs_grad[0] ? g[0] : Tensor(), ctx.needs_grad[1] ? legacy_b_grad(ctx, neg(g[0])) : Tensor()};
+  return {ctx.needs_grad[0] ? g[0] : Tensor(),
+          ctx.needs_grad[1] ? legacy_b_grad(ctx, neg(g[0])) : Tensor()};
 }
 std::vector<Tensor> mul_backward(OpContext& ctx, const std::vector<Tensor>& g) {
   const Saved& s = ctx.saved_as<Saved>();
-  return {ctx.needs_grad[0] ? mul(g[0], s.b) : Tensor(), ctx.needs_grad[1] ? legacy_b_grad(ctx, mul(g[0], s.a)) : Tensor()};
+  return {ctx.needs_grad[0] ? mul(g[0], s.b) : Tensor(),
+          ctx.needs_grad[1] ? legacy_b_grad(ctx, mul(g[0], s.a)) : Tensor()};
 }
 std::vector<Tensor> div_backward(OpContext& ctx, const std::vector<Tensor>& g) {
   const Saved& s = ctx.saved_as<Saved>();
   const Tensor& b = s.b;
   const Tensor& y = s.out;
-  Tensor ga = div(g[0], b);  // d(a/b)/da = 1/b
+  Tensor ga = div(g[0], b);                                    // d(a/b)/da = 1/b
   Tensor gb = ctx.needs_grad[1] ? neg(mul(ga, y)) : Tensor();  // d(a/b)/db = -y/b
   return {ctx.needs_grad[0] ? ga : Tensor(), legacy_b_grad(ctx, gb)};
 }
@@ -131,14 +142,14 @@ std::vector<Tensor> pow_backward(OpContext& ctx, const std::vector<Tensor>& g) {
     using T = decltype(tag);
     if (ctx.needs_grad[0]) {
       // y * x^(y-1), written without dividing by x so x = 0 works.
-      Tensor d = kernels::broadcast_binary<T, T>(x, y, x.dtype(), [](T a, T b) {
-        return b == T(0) ? T(0) : b * std::pow(a, b - T(1));
-      });
+      Tensor d = kernels::broadcast_binary<T, T>(
+          x, y, x.dtype(), [](T a, T b) { return b == T(0) ? T(0) : b * std::pow(a, b - T(1)); });
       gx = mul(g[0], d);
     }
     if (ctx.needs_grad[1]) {
       Tensor logx = Tensor::empty(x.shape(), x.dtype());
-      kernels::map_unary(x.data<T>(), logx.data<T>(), x.numel(), [](T a) { return a > T(0) ? std::log(a) : T(0); });
+      kernels::map_unary(x.data<T>(), logx.data<T>(), x.numel(),
+                         [](T a) { return a > T(0) ? std::log(a) : T(0); });
       gy = mul(g[0], mul(out, logx));
     }
   });
@@ -159,7 +170,8 @@ std::vector<Tensor> compare_forward(OpContext& ctx, const std::vector<Tensor>& i
     if constexpr (kOp == Cmp::kGreater) return x > z;
     if constexpr (kOp == Cmp::kGreaterOrEqual) return x >= z;
   };
-  if (a.dtype() == DType::kBool) return {kernels::broadcast_binary<bool, bool>(a, b, DType::kBool, cmp)};
+  if (a.dtype() == DType::kBool)
+    return {kernels::broadcast_binary<bool, bool>(a, b, DType::kBool, cmp)};
   return {dispatch_numeric(a.dtype(), [&](auto tag) {
     using T = decltype(tag);
     return kernels::broadcast_binary<T, bool>(a, b, DType::kBool, cmp);
@@ -172,8 +184,8 @@ template <Logic kOp>
 std::vector<Tensor> logic_forward(OpContext& ctx, const std::vector<Tensor>& in) {
   const Tensor& a = input(in, 0, "A");
   const Tensor b = legacy_b(ctx, a, input(in, 1, "B"));
-  TAMP_CHECK(a.dtype() == DType::kBool && b.dtype() == DType::kBool, "inputs must be bool, got {} and {}",
-             describe(a), describe(b));
+  TAMP_CHECK(a.dtype() == DType::kBool && b.dtype() == DType::kBool,
+             "inputs must be bool, got {} and {}", describe(a), describe(b));
   return {kernels::broadcast_binary<bool, bool>(a, b, DType::kBool, [](bool x, bool z) {
     if constexpr (kOp == Logic::kAnd) return x && z;
     if constexpr (kOp == Logic::kOr) return x || z;
@@ -188,9 +200,13 @@ OpDef and_op() { return {"", "And", 1, &logic_forward<Logic::kAnd>, nullptr}; }
 OpDef div_op() { return {"", "Div", 6, &arith_forward<Arith::kDiv>, &div_backward}; }
 OpDef equal_op() { return {"", "Equal", 1, &compare_forward<Cmp::kEqual>, nullptr}; }
 OpDef greater_op() { return {"", "Greater", 1, &compare_forward<Cmp::kGreater>, nullptr}; }
-OpDef greater_or_equal_op() { return {"", "GreaterOrEqual", 12, &compare_forward<Cmp::kGreaterOrEqual>, nullptr}; }
+OpDef greater_or_equal_op() {
+  return {"", "GreaterOrEqual", 12, &compare_forward<Cmp::kGreaterOrEqual>, nullptr};
+}
 OpDef less_op() { return {"", "Less", 1, &compare_forward<Cmp::kLess>, nullptr}; }
-OpDef less_or_equal_op() { return {"", "LessOrEqual", 12, &compare_forward<Cmp::kLessOrEqual>, nullptr}; }
+OpDef less_or_equal_op() {
+  return {"", "LessOrEqual", 12, &compare_forward<Cmp::kLessOrEqual>, nullptr};
+}
 OpDef mul_op() { return {"", "Mul", 6, &arith_forward<Arith::kMul>, &mul_backward}; }
 OpDef or_op() { return {"", "Or", 1, &logic_forward<Logic::kOr>, nullptr}; }
 OpDef pow_op() { return {"", "Pow", 1, &pow_forward, &pow_backward}; }

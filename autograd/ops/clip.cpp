@@ -24,7 +24,8 @@ std::pair<T, T> bounds(const OpContext& ctx, const std::vector<Tensor>& in, cons
     // Float bounds as attributes; ONNX allows these opsets float tensors only (an integer one
     // would also make the default bounds unrepresentable).
     if constexpr (!std::is_floating_point_v<T>) {
-      throw Error(fmt::format("Clip before opset 11 takes float tensors, got {} (opset {})", describe(x), ctx.opset));
+      throw Error(fmt::format("Clip before opset 11 takes float tensors, got {} (opset {})",
+                              describe(x), ctx.opset));
     }
     lo = static_cast<T>(ctx.attrs().f("min", std::numeric_limits<float>::lowest()));
     hi = static_cast<T>(ctx.attrs().f("max", std::numeric_limits<float>::max()));
@@ -49,7 +50,8 @@ std::vector<Tensor> clip_forward(OpContext& ctx, const std::vector<Tensor>& in) 
     const auto [lo, hi] = bounds<T>(ctx, in, x);
     Tensor out = Tensor::empty(x.shape(), x.dtype());
     if constexpr (std::is_same_v<T, float>) {
-      kernels::unary_forward(kernels::Unary::kClip, {lo, hi}, x.data<float>(), out.data<float>(), x.numel());
+      kernels::unary_forward(kernels::Unary::kClip, {lo, hi}, x.data<float>(), out.data<float>(),
+                             x.numel());
       return out;
     }
     // As numpy.clip: the upper bound wins when min > max.

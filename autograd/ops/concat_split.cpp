@@ -21,11 +21,11 @@ void copy_block(const Tensor& src, Tensor& dst, int axis, int64_t offset, bool f
   const std::vector<int64_t> whole_strides{whole_len * inner, inner, 1};
   const Shape shape{outer, len, inner};
   if (from_dst) {
-    kernels::copy_strided(src.raw_data(), whole_strides, offset * inner, dst.raw_data(), part_strides, 0,
-                          shape, size_of(src.dtype()));
+    kernels::copy_strided(src.raw_data(), whole_strides, offset * inner, dst.raw_data(),
+                          part_strides, 0, shape, size_of(src.dtype()));
   } else {
-    kernels::copy_strided(src.raw_data(), part_strides, 0, dst.raw_data(), whole_strides, offset * inner,
-                          shape, size_of(src.dtype()));
+    kernels::copy_strided(src.raw_data(), part_strides, 0, dst.raw_data(), whole_strides,
+                          offset * inner, shape, size_of(src.dtype()));
   }
 }
 
@@ -48,8 +48,8 @@ struct SplitSaved {
 };
 
 // Joins `parts` along `axis`; undefined parts (no gradient) are zeros of sizes[i].
-Tensor join(const std::vector<Tensor>& parts, int axis, const std::vector<int64_t>& sizes, Shape shape,
-            DType dtype) {
+Tensor join(const std::vector<Tensor>& parts, int axis, const std::vector<int64_t>& sizes,
+            Shape shape, DType dtype) {
   int64_t total = 0;
   for (int64_t s : sizes) total += s;
   shape[axis] = total;
@@ -102,8 +102,10 @@ std::vector<Tensor> concat_backward(OpContext& ctx, const std::vector<Tensor>& g
 std::vector<int64_t> split_sizes(const OpContext& ctx, const std::vector<Tensor>& in, int64_t dim) {
   std::vector<int64_t> sizes;
   Tensor split = optional_input(in, 1);
-  if (split.defined()) sizes = to_int64s(split, "split");
-  else if (ctx.attrs().has("split")) sizes = ctx.attrs().ints("split");
+  if (split.defined())
+    sizes = to_int64s(split, "split");
+  else if (ctx.attrs().has("split"))
+    sizes = ctx.attrs().ints("split");
   if (!sizes.empty()) {
     int64_t total = 0;
     for (int64_t s : sizes) {
@@ -117,10 +119,13 @@ std::vector<int64_t> split_sizes(const OpContext& ctx, const std::vector<Tensor>
   }
   const int64_t parts = ctx.attrs().i("num_outputs", ctx.num_outputs);
   TAMP_CHECK(parts > 0, "Split without sizes needs its number of outputs (run it as a graph node)");
-  TAMP_CHECK(parts <= std::max<int64_t>(dim, 65536), "an axis of {} cannot be split into {} parts", dim, parts);
+  TAMP_CHECK(parts <= std::max<int64_t>(dim, 65536), "an axis of {} cannot be split into {} parts",
+             dim, parts);
   const int64_t chunk = (dim + parts - 1) / parts;
-  TAMP_CHECK(dim == 0 || (parts - 1) * chunk < dim, "an axis of {} cannot be split into {} parts", dim, parts);
-  for (int64_t i = 0; i < parts; ++i) sizes.push_back(std::min(chunk, dim - std::min(dim, i * chunk)));
+  TAMP_CHECK(dim == 0 || (parts - 1) * chunk < dim, "an axis of {} cannot be split into {} parts",
+             dim, parts);
+  for (int64_t i = 0; i < parts; ++i)
+    sizes.push_back(std::min(chunk, dim - std::min(dim, i * chunk)));
   return sizes;
 }
 
@@ -144,7 +149,8 @@ std::vector<Tensor> split_backward(OpContext& ctx, const std::vector<Tensor>& g)
   const auto& shape = saved.x_shape;
   const int axis = normalize_axis(ctx.attrs().i("axis", 0), static_cast<int>(shape.size()));
   DType dtype = DType::kFloat32;
-  for (const auto& t : g) if (t.defined()) dtype = t.dtype();
+  for (const auto& t : g)
+    if (t.defined()) dtype = t.dtype();
   std::vector<Tensor> parts(g.begin(), g.end());
   parts.resize(sizes.size());
   return {join(parts, axis, sizes, shape, dtype)};

@@ -14,10 +14,12 @@ namespace {
 // every forward pass.
 std::vector<Tensor> constant_forward(OpContext& ctx, const std::vector<Tensor>&) {
   const Attributes& a = ctx.attrs();
-  TAMP_CHECK(a.values().size() == 1, "Constant needs exactly one value attribute, got {}", a.values().size());
+  TAMP_CHECK(a.values().size() == 1, "Constant needs exactly one value attribute, got {}",
+             a.values().size());
   if (a.has("value")) return {a.t("value")};
   if (a.has("value_float")) return {Tensor::scalar(a.f("value_float"), DType::kFloat32)};
-  if (a.has("value_int")) return {Tensor::scalar(static_cast<double>(a.i("value_int")), DType::kInt64)};
+  if (a.has("value_int"))
+    return {Tensor::scalar(static_cast<double>(a.i("value_int")), DType::kInt64)};
   if (a.has("value_floats")) {
     const auto& v = a.floats("value_floats");
     return {Tensor::from_vector<float>({static_cast<int64_t>(v.size())}, v)};
@@ -38,7 +40,8 @@ std::vector<Tensor> constant_forward(OpContext& ctx, const std::vector<Tensor>&)
 
 std::vector<Tensor> constant_of_shape_forward(OpContext& ctx, const std::vector<Tensor>& in) {
   const auto dims = to_int64s(input(in, 0, "input"), "shape");
-  Tensor value = ctx.attrs().has("value") ? ctx.attrs().t("value") : Tensor::scalar(0, DType::kFloat32);
+  Tensor value =
+      ctx.attrs().has("value") ? ctx.attrs().t("value") : Tensor::scalar(0, DType::kFloat32);
   TAMP_CHECK(value.numel() == 1, "value must hold one element, got {}", describe(value));
   check_output_size(dims, value.dtype(), "ConstantOfShape");
   Tensor out = Tensor::empty(dims, value.dtype());
@@ -49,8 +52,7 @@ std::vector<Tensor> constant_of_shape_forward(OpContext& ctx, const std::vector<
 }
 
 // ceil((limit - start) / delta), at least 0, checked to fit a tensor.
-template <class T>
-int64_t range_count(T start, T limit, T delta) {
+template <class T> int64_t range_count(T start, T limit, T delta) {
   TAMP_CHECK(delta != T(0), "delta is 0");
   double n;
   if constexpr (std::is_integral_v<T>) {
@@ -60,7 +62,8 @@ int64_t range_count(T start, T limit, T delta) {
     if (q * d != span && ((span > 0) == (d > 0))) ++q;  // round towards +inf
     n = static_cast<double>(q);
   } else {
-    n = std::ceil((static_cast<double>(limit) - static_cast<double>(start)) / static_cast<double>(delta));
+    n = std::ceil((static_cast<double>(limit) - static_cast<double>(start)) /
+                  static_cast<double>(delta));
     TAMP_CHECK(std::isfinite(n), "Range({}, {}, {}) has no finite length", start, limit, delta);
   }
   if (n <= 0) return 0;
@@ -73,10 +76,11 @@ std::vector<Tensor> range_forward(OpContext&, const std::vector<Tensor>& in) {
   const Tensor& limit = input(in, 1, "limit");
   const Tensor& delta = input(in, 2, "delta");
   TAMP_CHECK(start.dtype() == limit.dtype() && start.dtype() == delta.dtype(),
-             "start, limit and delta have different dtypes: {}, {}, {}", describe(start), describe(limit),
-             describe(delta));
+             "start, limit and delta have different dtypes: {}, {}, {}", describe(start),
+             describe(limit), describe(delta));
   TAMP_CHECK(start.numel() == 1 && limit.numel() == 1 && delta.numel() == 1,
-             "start, limit and delta must be scalars: {}, {}, {}", describe(start), describe(limit), describe(delta));
+             "start, limit and delta must be scalars: {}, {}, {}", describe(start), describe(limit),
+             describe(delta));
   return {dispatch_numeric(start.dtype(), [&](auto tag) {
     using T = decltype(tag);
     const T s = start.data<T>()[0], d = delta.data<T>()[0];
@@ -93,7 +97,9 @@ std::vector<Tensor> range_forward(OpContext&, const std::vector<Tensor>& in) {
 
 }  // namespace
 
-OpDef constant_of_shape_op() { return {"", "ConstantOfShape", 9, &constant_of_shape_forward, nullptr}; }
+OpDef constant_of_shape_op() {
+  return {"", "ConstantOfShape", 9, &constant_of_shape_forward, nullptr};
+}
 OpDef constant_op() { return {"", "Constant", 1, &constant_forward, nullptr}; }
 OpDef range_op() { return {"", "Range", 11, &range_forward, nullptr}; }
 

@@ -13,15 +13,11 @@ struct Saved {
   Tensor x, w;
 };
 
-template <class T>
-const T* data_or_null(const Tensor& t) {
+template <class T> const T* data_or_null(const Tensor& t) {
   return t.defined() ? t.data<T>() : nullptr;
 }
 
-template <class T>
-T* data_or_null(Tensor& t) {
-  return t.defined() ? t.data<T>() : nullptr;
-}
+template <class T> T* data_or_null(Tensor& t) { return t.defined() ? t.data<T>() : nullptr; }
 
 std::vector<Tensor> conv_forward(OpContext& ctx, const std::vector<Tensor>& in) {
   const Tensor& x = input(in, 0, "X");

@@ -15,7 +15,8 @@ struct ConvGeometry {
 };
 
 // b may be undefined (no bias).
-ConvGeometry conv_geometry(const Attributes& attrs, const Tensor& x, const Tensor& w, const Tensor& b);
+ConvGeometry conv_geometry(const Attributes& attrs, const Tensor& x, const Tensor& w,
+                           const Tensor& b);
 ConvGeometry conv_transpose_geometry(const Attributes& attrs, const Tensor& x, const Tensor& w,
                                      const Tensor& b);
 

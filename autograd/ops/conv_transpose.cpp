@@ -24,7 +24,8 @@ std::vector<Tensor> conv_transpose_forward(OpContext& ctx, const std::vector<Ten
   Tensor y = Tensor::empty(g.y_shape, x.dtype());
   dispatch_float(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    kernels::conv_backward<T>(g.shape, nullptr, w.data<T>(), x.data<T>(), y.data<T>(), nullptr, nullptr);
+    kernels::conv_backward<T>(g.shape, nullptr, w.data<T>(), x.data<T>(), y.data<T>(), nullptr,
+                              nullptr);
     if (b.defined()) {
       const int64_t channels = g.shape.in_channels, size = g.shape.in_size();
       const T* pb = b.data<T>();
@@ -59,8 +60,8 @@ std::vector<Tensor> conv_transpose_backward(OpContext& ctx, const std::vector<Te
     }
     if (ctx.needs_grad[1]) {
       dw = Tensor::empty(w.shape(), w.dtype());
-      kernels::conv_backward<T>(g.shape, dy.data<T>(), w.data<T>(), x.data<T>(), nullptr, dw.data<T>(),
-                                nullptr);
+      kernels::conv_backward<T>(g.shape, dy.data<T>(), w.data<T>(), x.data<T>(), nullptr,
+                                dw.data<T>(), nullptr);
     }
     if (want_b) {
       // dB[m] = sum of dY over the batch and the spatial positions of channel m.

@@ -44,12 +44,15 @@ ClassLoss check_class_loss(const Tensor& x, const Tensor& labels, const Tensor& 
   TAMP_CHECK(labels.shape() == s.loss_shape, "labels {} do not match scores {}: expected shape {}",
              describe(labels), describe(x), to_string(s.loss_shape));
   s.g = class_axis(x.shape(), 1);
-  if (labels.dtype() == DType::kInt64) s.labels.i64 = labels.data<int64_t>();
-  else s.labels.i32 = labels.data<int32_t>();
+  if (labels.dtype() == DType::kInt64)
+    s.labels.i64 = labels.data<int64_t>();
+  else
+    s.labels.i32 = labels.data<int32_t>();
   if (weights.defined()) {
     expect_same_dtype(x, weights, "scores and weights");
     TAMP_CHECK(weights.rank() == 1 && weights.dim(0) == s.g.classes,
-               "weights {} must be 1-D with one weight per class ({})", describe(weights), s.g.classes);
+               "weights {} must be 1-D with one weight per class ({})", describe(weights),
+               s.g.classes);
     s.weights = weights;
   }
   s.has_ignore = attrs.has("ignore_index");
@@ -59,7 +62,8 @@ ClassLoss check_class_loss(const Tensor& x, const Tensor& labels, const Tensor& 
     const int64_t t = s.labels[i];
     if (s.ignored(t)) continue;
     TAMP_CHECK(t >= 0 && t < s.g.classes, "label {} at position {} is outside [0, {}){}", t, i,
-               s.g.classes, s.has_ignore ? fmt::format(" and is not ignore_index ({})", s.ignore_index) : "");
+               s.g.classes,
+               s.has_ignore ? fmt::format(" and is not ignore_index ({})", s.ignore_index) : "");
   }
   return s;
 }
@@ -138,7 +142,8 @@ std::vector<Tensor> sce_forward_impl(OpContext& ctx, const std::vector<Tensor>& 
   return {loss, log_prob};
 }
 
-std::vector<Tensor> sce_backward_impl(OpContext& ctx, const std::vector<Tensor>& grads, double eps) {
+std::vector<Tensor> sce_backward_impl(OpContext& ctx, const std::vector<Tensor>& grads,
+                                      double eps) {
   const Tensor& log_prob = ctx.saved_as<Saved>().scores;
   const ClassLoss s = saved_spec(ctx);
   const double denom = ctx.saved_as<Saved>().denom;
@@ -161,10 +166,12 @@ std::vector<Tensor> sce_backward_impl(OpContext& ctx, const std::vector<Tensor>&
         const bool skip = s.ignored(t) || !g_loss.defined();
         const T scale = skip ? T(0) : position_scale<T>(s, g_loss, line, denom);
         const T wt = skip ? T(0) : (w ? w[t] : T(1));
-        // d/dx_c of the smoothed loss: p_c * (keep*w_t + spread*sum(w)) - keep*w_t*[c==t] - spread*w_c
+        // d/dx_c of the smoothed loss: p_c * (keep*w_t + spread*sum(w)) - keep*w_t*[c==t] -
+        // spread*w_c
         const T a = scale * (keep * wt + spread * weight_total);
         T glp_sum = 0;
-        if (glp) for (int64_t c = 0; c < g.classes; ++c) glp_sum += glp[b + c * g.inner];
+        if (glp)
+          for (int64_t c = 0; c < g.classes; ++c) glp_sum += glp[b + c * g.inner];
         for (int64_t c = 0; c < g.classes; ++c) {
           const int64_t k = b + c * g.inner;
           const T p = std::exp(lp[k]);
@@ -234,7 +241,8 @@ std::vector<Tensor> nll_backward(OpContext& ctx, const std::vector<Tensor>& grad
     for (int64_t line = 0; line < s.g.lines(); ++line) {
       const int64_t t = s.labels[line];
       if (s.ignored(t)) continue;
-      d[s.g.base(line) + t * s.g.inner] = -(w ? w[t] : T(1)) * position_scale<T>(s, grads[0], line, denom);
+      d[s.g.base(line) + t * s.g.inner] =
+          -(w ? w[t] : T(1)) * position_scale<T>(s, grads[0], line, denom);
     }
   });
   return {dx, Tensor(), Tensor()};
@@ -249,8 +257,8 @@ OpDef softmax_cross_entropy_loss_op() {
   return {"", "SoftmaxCrossEntropyLoss", 12, &sce_forward, &sce_backward, {2}};
 }
 OpDef tamp_softmax_cross_entropy_loss_op() {
-  return {std::string(kTampDomain), "SoftmaxCrossEntropyLoss", 1, &smoothed_sce_forward,
-          &smoothed_sce_backward, {2}};
+  return {std::string(kTampDomain), "SoftmaxCrossEntropyLoss", 1,
+          &smoothed_sce_forward,    &smoothed_sce_backward,    {2}};
 }
 
 }  // namespace tamp::ops

@@ -29,7 +29,8 @@ double ratio_of(const OpContext& ctx, const std::vector<Tensor>& in) {
   if (ctx.opset < 12) {
     ratio = ctx.attrs().f("ratio", 0.5f);
   } else if (Tensor r = optional_input(in, 1); r.defined()) {
-    TAMP_CHECK(r.numel() == 1 && is_floating(r.dtype()), "ratio must be a floating-point scalar, got {}", describe(r));
+    TAMP_CHECK(r.numel() == 1 && is_floating(r.dtype()),
+               "ratio must be a floating-point scalar, got {}", describe(r));
     ratio = r.item();
   }
   TAMP_CHECK(ratio >= 0 && ratio < 1, "ratio must be in [0, 1), got {}", ratio);
@@ -47,22 +48,23 @@ bool training_of(const OpContext& ctx, const std::vector<Tensor>& in) {
 
 template <class T>
 void drop(const T* x, T* y, bool* keep, int64_t n, uint64_t seed, double ratio, T scale) {
-  const auto threshold = static_cast<uint64_t>(std::ldexp(ratio, 32));  // P(keep) = 1 - ratio within 2^-32
-  kernels::parallel_for(n, 32768, [=](int64_t b, int64_t e) {  // by value: bool stores may alias refs
-    for (int64_t i = b; i < e; ++i) {
-      uint64_t z = seed + static_cast<uint64_t>(i + 1) * 0x9e3779b97f4a7c15ull;
-      z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-      z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-      z ^= z >> 31;
-      const bool k = (z >> 32) >= threshold;
-      keep[i] = k;
-      y[i] = k ? x[i] * scale : T(0);
-    }
-  });
+  const auto threshold =
+      static_cast<uint64_t>(std::ldexp(ratio, 32));  // P(keep) = 1 - ratio within 2^-32
+  kernels::parallel_for(
+      n, 32768, [=](int64_t b, int64_t e) {  // by value: bool stores may alias refs
+        for (int64_t i = b; i < e; ++i) {
+          uint64_t z = seed + static_cast<uint64_t>(i + 1) * 0x9e3779b97f4a7c15ull;
+          z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+          z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+          z ^= z >> 31;
+          const bool k = (z >> 32) >= threshold;
+          keep[i] = k;
+          y[i] = k ? x[i] * scale : T(0);
+        }
+      });
 }
 
-template <class T>
-void apply_mask(const T* x, const bool* keep, T scale, T* y, int64_t n) {
+template <class T> void apply_mask(const T* x, const bool* keep, T scale, T* y, int64_t n) {
   kernels::parallel_for(n, 32768, [=](int64_t b, int64_t e) {
     for (int64_t i = b; i < e; ++i) y[i] = keep[i] ? x[i] * scale : T(0);
   });

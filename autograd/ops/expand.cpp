@@ -23,7 +23,9 @@ std::vector<Tensor> expand_forward(OpContext&, const std::vector<Tensor>& in) {
   return {kernels::expand_to(x, shape)};
 }
 
-std::vector<Tensor> expand_backward(OpContext&, const std::vector<Tensor>& g) { return {g[0], Tensor()}; }
+std::vector<Tensor> expand_backward(OpContext&, const std::vector<Tensor>& g) {
+  return {g[0], Tensor()};
+}
 
 // Tile as a copy into the view (r0, d0, r1, d1, ...) of the output, reading the input with
 // stride 0 along each repeat dim.

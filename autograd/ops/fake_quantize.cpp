@@ -37,7 +37,8 @@ struct FakeQuantParams {
   double qmin, qmax;
 };
 
-FakeQuantParams params_for(const OpContext& ctx, const Tensor& x, const Tensor& scale, const Tensor& zp) {
+FakeQuantParams params_for(const OpContext& ctx, const Tensor& x, const Tensor& scale,
+                           const Tensor& zp) {
   const auto& a = ctx.attrs();
   FakeQuantParams p;
   p.qmin = static_cast<double>(a.i("quant_min", -128));
@@ -46,12 +47,13 @@ FakeQuantParams params_for(const OpContext& ctx, const Tensor& x, const Tensor& 
   TAMP_CHECK(p.qmax - p.qmin <= 65535, "range [{}, {}] is wider than 16 bits", p.qmin, p.qmax);
   expect_same_dtype(x, scale, "X and scale");
   expect_same_dtype(x, zp, "X and zero_point");
-  TAMP_CHECK(zp.shape() == scale.shape(), "zero_point {} and scale {} differ", describe(zp), describe(scale));
+  TAMP_CHECK(zp.shape() == scale.shape(), "zero_point {} and scale {} differ", describe(zp),
+             describe(scale));
   if (scale.numel() != 1) {
     TAMP_CHECK(scale.rank() == 1, "scale must be a scalar or 1-D, got {}", describe(scale));
     const int axis = normalize_axis(a.i("axis", 0), x.rank());
-    TAMP_CHECK(scale.dim(0) == x.dim(axis), "scale {} does not match axis {} of X {}", describe(scale),
-               axis, describe(x));
+    TAMP_CHECK(scale.dim(0) == x.dim(axis), "scale {} does not match axis {} of X {}",
+               describe(scale), axis, describe(x));
     p.layout.channels = x.dim(axis);
     p.layout.inner = numel(x.shape(), axis + 1, x.rank());
   }
@@ -73,13 +75,13 @@ void for_each_channel_run(const kernels::QuantLayout& layout, int64_t b, int64_t
   }
 }
 
-template <class T>
-void check_scale_values(const Tensor& scale) {
+template <class T> void check_scale_values(const Tensor& scale) {
   const T* s = scale.data<T>();
   for (int64_t i = 0; i < scale.numel(); ++i) {
     if (!(std::isfinite(s[i]) && s[i] > T(0))) {
-      throw Error(fmt::format("scale[{}] = {} must be finite and positive", i, static_cast<double>(s[i])),
-                  ErrorKind::kNumerical);
+      throw Error(
+          fmt::format("scale[{}] = {} must be finite and positive", i, static_cast<double>(s[i])),
+          ErrorKind::kNumerical);
     }
   }
 }
@@ -91,7 +93,8 @@ std::vector<Tensor> fake_quantize_forward(OpContext& ctx, const std::vector<Tens
   const FakeQuantParams p = params_for(ctx, x, scale, zp);
   Tensor y = Tensor::empty(x.shape(), x.dtype());
   const bool ste_only = ctx.any_grad() && !ctx.needs_grad[1] && !ctx.needs_grad[2];
-  Tensor mask = ste_only ? Tensor::empty(x.shape(), DType::kUInt8) : Tensor();  // 1: inside the clip range
+  Tensor mask =
+      ste_only ? Tensor::empty(x.shape(), DType::kUInt8) : Tensor();  // 1: inside the clip range
   dispatch_float(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
     check_scale_values<T>(scale);
@@ -103,8 +106,9 @@ std::vector<Tensor> fake_quantize_forward(OpContext& ctx, const std::vector<Tens
     kernels::parallel_for(x.numel(), 16384, [&](int64_t b, int64_t e) {
       for_each_channel_run(p.layout, b, e, [&](int64_t i0, int64_t i1, int64_t c) {
         if constexpr (std::is_same_v<T, float>) {
-          kernels::fake_quantize_run(px + i0, py + i0, pm ? pm + i0 : nullptr, i1 - i0,
-                                     {.scale = ps[c], .zero_point = pz[c], .qmin = float(p.qmin), .qmax = float(p.qmax)});
+          kernels::fake_quantize_run(
+              px + i0, py + i0, pm ? pm + i0 : nullptr, i1 - i0,
+              {.scale = ps[c], .zero_point = pz[c], .qmin = float(p.qmin), .qmax = float(p.qmax)});
           return;
         }
         // float64: the scalar definition (kernels/quantize.h), the reference of the fp32 kernel.
@@ -117,8 +121,10 @@ std::vector<Tensor> fake_quantize_forward(OpContext& ctx, const std::vector<Tens
       });
     });
   });
-  if (ste_only) ctx.save(Saved{.clip_mask = mask});
-  else if (ctx.any_grad()) ctx.save(Saved{.x = x, .scale = scale, .zp = zp});
+  if (ste_only)
+    ctx.save(Saved{.clip_mask = mask});
+  else if (ctx.any_grad())
+    ctx.save(Saved{.x = x, .scale = scale, .zp = zp});
   return {y};
 }
 
@@ -167,13 +173,15 @@ std::vector<Tensor> fake_quantize_backward(OpContext& ctx, const std::vector<Ten
       const int64_t c = p.layout.channel_of(i);
       const T v = px[i] / ps[c];
       const T q = std::nearbyint(v) + pz[c];
-      const bool below = q < T(p.qmin), above = q > T(p.qmax);
+      const bool below = q<T(p.qmin), above = q> T(p.qmax);
       if (pdx) pdx[i] = below || above ? T(0) : pg[i];
       if (below || above) {
-        ds[c] += static_cast<double>(pg[i]) * ((below ? p.qmin : p.qmax) - static_cast<double>(pz[c]));
+        ds[c] +=
+            static_cast<double>(pg[i]) * ((below ? p.qmin : p.qmax) - static_cast<double>(pz[c]));
         dz[c] -= static_cast<double>(pg[i]) * static_cast<double>(ps[c]);
       } else {
-        ds[c] += static_cast<double>(pg[i]) * (static_cast<double>(std::nearbyint(v)) - static_cast<double>(v));
+        ds[c] += static_cast<double>(pg[i]) *
+                 (static_cast<double>(std::nearbyint(v)) - static_cast<double>(v));
       }
     }
     auto to_tensor = [&](const std::vector<double>& v) {
@@ -190,7 +198,8 @@ std::vector<Tensor> fake_quantize_backward(OpContext& ctx, const std::vector<Ten
 }  // namespace
 
 OpDef fake_quantize_op() {
-  return {std::string(kTampDomain), "FakeQuantize", 1, &fake_quantize_forward, &fake_quantize_backward};
+  return {std::string(kTampDomain), "FakeQuantize", 1, &fake_quantize_forward,
+          &fake_quantize_backward};
 }
 
 }  // namespace tamp::ops

@@ -29,7 +29,8 @@ std::vector<int64_t> checked_indices(const Tensor& indices, int64_t dim) {
              "indices must be int64 or int32, got {}", describe(indices));
   std::vector<int64_t> idx(static_cast<size_t>(indices.numel()));
   for (int64_t j = 0; j < indices.numel(); ++j) {
-    const int64_t i = indices.dtype() == DType::kInt64 ? indices.data<int64_t>()[j] : indices.data<int32_t>()[j];
+    const int64_t i =
+        indices.dtype() == DType::kInt64 ? indices.data<int64_t>()[j] : indices.data<int32_t>()[j];
     TAMP_CHECK(i >= -dim && i < dim, "index {} is out of range for an axis of size {}", i, dim);
     idx[j] = i < 0 ? i + dim : i;
   }
@@ -48,16 +49,18 @@ std::vector<Tensor> gather_forward(OpContext& ctx, const std::vector<Tensor>& in
   shape.insert(shape.end(), data.shape().begin() + axis + 1, data.shape().end());
   Tensor out = Tensor::empty(shape, data.dtype());
   const int64_t outer = numel(data.shape(), 0, axis);
-  const size_t row = static_cast<size_t>(numel(data.shape(), axis + 1, data.rank())) * size_of(data.dtype());
+  const size_t row =
+      static_cast<size_t>(numel(data.shape(), axis + 1, data.rank())) * size_of(data.dtype());
   const int64_t n = static_cast<int64_t>(idx.size());
   const char* src = static_cast<const char*>(data.raw_data());
   char* dst = static_cast<char*>(out.raw_data());
-  kernels::parallel_for(outer * n, std::max<int64_t>(1, 65536 / std::max<size_t>(row, 1)), [&](int64_t b, int64_t e) {
-    for (int64_t k = b; k < e; ++k) {
-      const int64_t o = k / n, j = k % n;
-      std::memcpy(dst + k * row, src + (o * dim + idx[j]) * row, row);
-    }
-  });
+  kernels::parallel_for(outer * n, std::max<int64_t>(1, 65536 / std::max<size_t>(row, 1)),
+                        [&](int64_t b, int64_t e) {
+                          for (int64_t k = b; k < e; ++k) {
+                            const int64_t o = k / n, j = k % n;
+                            std::memcpy(dst + k * row, src + (o * dim + idx[j]) * row, row);
+                          }
+                        });
   if (ctx.any_grad()) ctx.save(GatherSaved{indices, data.shape()});
   return {out};
 }
@@ -78,15 +81,16 @@ std::vector<Tensor> gather_backward(OpContext& ctx, const std::vector<Tensor>& g
     const T* src = g[0].data<T>();
     T* dst = dx.data<T>();
     // Threads own disjoint outer slices, so repeated indices never race.
-    kernels::parallel_for(outer, std::max<int64_t>(1, 65536 / std::max<int64_t>(n * inner, 1)), [&](int64_t b, int64_t e) {
-      for (int64_t o = b; o < e; ++o) {
-        for (int64_t j = 0; j < n; ++j) {
-          const T* s = src + (o * n + j) * inner;
-          T* d = dst + (o * dim + idx[j]) * inner;
-          for (int64_t i = 0; i < inner; ++i) d[i] += s[i];
-        }
-      }
-    });
+    kernels::parallel_for(outer, std::max<int64_t>(1, 65536 / std::max<int64_t>(n * inner, 1)),
+                          [&](int64_t b, int64_t e) {
+                            for (int64_t o = b; o < e; ++o) {
+                              for (int64_t j = 0; j < n; ++j) {
+                                const T* s = src + (o * n + j) * inner;
+                                T* d = dst + (o * dim + idx[j]) * inner;
+                                for (int64_t i = 0; i < inner; ++i) d[i] += s[i];
+                              }
+                            }
+                          });
   });
   return {dx, Tensor()};
 }
@@ -99,8 +103,8 @@ void for_each_element(const Shape& data_shape, const Tensor& indices, int axis, 
   TAMP_CHECK(indices.rank() == rank, "indices {} must have the rank of data {}", describe(indices),
              to_string(data_shape));
   for (int d = 0; d < rank; ++d) {
-    TAMP_CHECK(d == axis || indices.shape()[d] <= data_shape[d], "indices {} exceed data {} on axis {}",
-               describe(indices), to_string(data_shape), d);
+    TAMP_CHECK(d == axis || indices.shape()[d] <= data_shape[d],
+               "indices {} exceed data {} on axis {}", describe(indices), to_string(data_shape), d);
   }
   const auto idx = checked_indices(indices, data_shape[axis]);
   const auto strides = strides_of(data_shape);
@@ -160,37 +164,42 @@ Reduction reduction_of(const OpContext& ctx) {
   throw Error(fmt::format("unknown reduction '{}' (none, add, mul, max or min)", r));
 }
 
-template <class T>
-T reduce_into(Reduction r, T old, T update) {
+template <class T> T reduce_into(Reduction r, T old, T update) {
   switch (r) {
-    case Reduction::kAdd: return static_cast<T>(old + update);
-    case Reduction::kMul: return static_cast<T>(old * update);
-    case Reduction::kMax: return old < update ? update : old;
-    case Reduction::kMin: return update < old ? update : old;
-    default: return update;
+    case Reduction::kAdd:
+      return static_cast<T>(old + update);
+    case Reduction::kMul:
+      return static_cast<T>(old * update);
+    case Reduction::kMax:
+      return old < update ? update : old;
+    case Reduction::kMin:
+      return update < old ? update : old;
+    default:
+      return update;
   }
 }
 
 // Calls f(flat index into updates, flat index into data, count) for each run of `count`
 // elements an update writes: single elements for ScatterElements (count 1), slices for
 // ScatterND.
-template <bool kND, class F>
-void for_each_write(const Shape& data_shape, const Tensor& indices, const Tensor& updates, int axis, F f) {
+template <bool kND, class F> void for_each_write(const Shape& data_shape, const Tensor& indices,
+                                                 const Tensor& updates, int axis, F f) {
   if constexpr (!kND) {
-    TAMP_CHECK(updates.shape() == indices.shape(), "updates {} must have the shape of indices {}", describe(updates),
-               describe(indices));
+    TAMP_CHECK(updates.shape() == indices.shape(), "updates {} must have the shape of indices {}",
+               describe(updates), describe(indices));
     for_each_element(data_shape, indices, axis, [&](int64_t j, int64_t k) { f(j, k, int64_t{1}); });
   } else {
     const int rank = static_cast<int>(data_shape.size());
     TAMP_CHECK(indices.rank() >= 1, "indices {} must have rank >= 1", describe(indices));
     const int k = static_cast<int>(indices.shape().back());
-    TAMP_CHECK(k >= 1 && k <= rank, "indices {} index {} axes of data {} (1 to its rank)", describe(indices), k,
-               to_string(data_shape));
+    TAMP_CHECK(k >= 1 && k <= rank, "indices {} index {} axes of data {} (1 to its rank)",
+               describe(indices), k, to_string(data_shape));
     Shape want(indices.shape().begin(), indices.shape().end() - 1);
     want.insert(want.end(), data_shape.begin() + k, data_shape.end());
-    TAMP_CHECK(updates.shape() == want, "updates {} must have shape {} (indices {}, data {})", describe(updates),
-               to_string(want), describe(indices), to_string(data_shape));
-    TAMP_CHECK(indices.dtype() == DType::kInt64, "indices must be int64, got {}", describe(indices));
+    TAMP_CHECK(updates.shape() == want, "updates {} must have shape {} (indices {}, data {})",
+               describe(updates), to_string(want), describe(indices), to_string(data_shape));
+    TAMP_CHECK(indices.dtype() == DType::kInt64, "indices must be int64, got {}",
+               describe(indices));
     const int64_t slice = numel(data_shape, k, rank);
     const auto strides = strides_of(data_shape);
     const int64_t* idx = indices.data<int64_t>();
@@ -199,7 +208,8 @@ void for_each_write(const Shape& data_shape, const Tensor& indices, const Tensor
       int64_t offset = 0;
       for (int d = 0; d < k; ++d) {
         const int64_t v = idx[i * k + d], dim = data_shape[d];
-        TAMP_CHECK(v >= -dim && v < dim, "index {} is out of range for axis {} of size {}", v, d, dim);
+        TAMP_CHECK(v >= -dim && v < dim, "index {} is out of range for axis {} of size {}", v, d,
+                   dim);
         offset += (v < 0 ? v + dim : v) * strides[d];
       }
       f(i * slice, offset, slice);
@@ -229,14 +239,17 @@ std::vector<Tensor> scatter_forward(OpContext& ctx, const std::vector<Tensor>& i
       using T = decltype(tag);
       const T* src = updates.data<T>();
       T* dst = out.data<T>();
-      for_each_write<kND>(data.shape(), indices, updates, axis, [&](int64_t j, int64_t k, int64_t n) {
-        for (int64_t t = 0; t < n; ++t) dst[k + t] = reduce_into(r, dst[k + t], src[j + t]);
-      });
+      for_each_write<kND>(data.shape(), indices, updates, axis,
+                          [&](int64_t j, int64_t k, int64_t n) {
+                            for (int64_t t = 0; t < n; ++t)
+                              dst[k + t] = reduce_into(r, dst[k + t], src[j + t]);
+                          });
     });
   }
   if (ctx.any_grad()) {
     TAMP_CHECK(r == Reduction::kNone || r == Reduction::kAdd,
-               "no gradient for reduction '{}' (none and add have one)", ctx.attrs().s("reduction", "none"));
+               "no gradient for reduction '{}' (none and add have one)",
+               ctx.attrs().s("reduction", "none"));
     ctx.save(ScatterSaved{indices, updates});
   }
   return {out};
@@ -248,7 +261,8 @@ std::vector<Tensor> scatter_backward(OpContext& ctx, const std::vector<Tensor>& 
   const auto& indices = saved.indices;
   const auto& updates = saved.updates;
   const Shape& shape = g[0].shape();
-  const int axis = kND ? 0 : normalize_axis(ctx.attrs().i("axis", 0), static_cast<int>(shape.size()));
+  const int axis =
+      kND ? 0 : normalize_axis(ctx.attrs().i("axis", 0), static_cast<int>(shape.size()));
   const bool replaced = reduction_of(ctx) == Reduction::kNone;
   Tensor ddata = ctx.needs_grad[0] ? g[0].clone() : Tensor();
   Tensor dupdates = ctx.needs_grad[2] ? Tensor::empty(updates.shape(), g[0].dtype()) : Tensor();
@@ -257,7 +271,8 @@ std::vector<Tensor> scatter_backward(OpContext& ctx, const std::vector<Tensor>& 
     const T* src = g[0].data<T>();
     for_each_write<kND>(shape, indices, updates, axis, [&](int64_t j, int64_t k, int64_t n) {
       if (dupdates.defined()) std::copy(src + k, src + k + n, dupdates.data<T>() + j);
-      if (ddata.defined() && replaced) std::fill(ddata.data<T>() + k, ddata.data<T>() + k + n, T(0));
+      if (ddata.defined() && replaced)
+        std::fill(ddata.data<T>() + k, ddata.data<T>() + k + n, T(0));
     });
   });
   return {ddata, Tensor(), dupdates};
@@ -272,6 +287,8 @@ OpDef gather_op() { return {"", "Gather", 1, &gather_forward, &gather_backward, 
 OpDef scatter_elements_op() {
   return {"", "ScatterElements", 11, &scatter_forward<false>, &scatter_backward<false>, {1}};
 }
-OpDef scatter_nd_op() { return {"", "ScatterND", 11, &scatter_forward<true>, &scatter_backward<true>, {1}}; }
+OpDef scatter_nd_op() {
+  return {"", "ScatterND", 11, &scatter_forward<true>, &scatter_backward<true>, {1}};
+}
 
 }  // namespace tamp::ops

@@ -23,13 +23,10 @@ Geometry geometry(const Shape& x) {
   return g;
 }
 
-template <class T>
-using ConstVecMap = Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>>;
-template <class T>
-using VecMap = Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>>;
+template <class T> using ConstVecMap = Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>>;
+template <class T> using VecMap = Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>>;
 
-template <class F>
-void for_each_plane(const Geometry& g, F&& f) {
+template <class F> void for_each_plane(const Geometry& g, F&& f) {
   const int64_t grain = std::max<int64_t>(1, 16384 / std::max<int64_t>(g.size, 1));
   kernels::parallel_for(g.planes, grain, [&](int64_t p0, int64_t p1) {
     for (int64_t p = p0; p < p1; ++p) f(p);
@@ -70,7 +67,8 @@ std::vector<Tensor> global_average_pool_backward(OpContext& ctx, const std::vect
     using T = decltype(tag);
     const T* pg = gy.data<T>();
     T* pd = dx.data<T>();
-    for_each_plane(g, [&](int64_t p) { VecMap<T>(pd + p * g.size, g.size).setConstant(pg[p] / T(g.size)); });
+    for_each_plane(
+        g, [&](int64_t p) { VecMap<T>(pd + p * g.size, g.size).setConstant(pg[p] / T(g.size)); });
   });
   return {dx};
 }
@@ -123,6 +121,8 @@ std::vector<Tensor> global_max_pool_backward(OpContext& ctx, const std::vector<T
 OpDef global_average_pool_op() {
   return {"", "GlobalAveragePool", 1, &global_average_pool_forward, &global_average_pool_backward};
 }
-OpDef global_max_pool_op() { return {"", "GlobalMaxPool", 1, &global_max_pool_forward, &global_max_pool_backward}; }
+OpDef global_max_pool_op() {
+  return {"", "GlobalMaxPool", 1, &global_max_pool_forward, &global_max_pool_backward};
+}
 
 }  // namespace tamp::ops

@@ -34,9 +34,15 @@ KlSpec check_kl(const Tensor& s, const Tensor& t, const Attributes& attrs) {
              k.temperature);
   k.g = class_axis(s.shape(), normalize_axis(attrs.i("axis", -1), s.rank()));
   switch (parse_reduction(attrs, "batchmean", {"batchmean", "sum", "mean"})) {
-    case Reduction::kBatchMean: k.divisor = static_cast<double>(s.dim(0)); break;
-    case Reduction::kMean: k.divisor = static_cast<double>(s.numel()); break;
-    default: k.divisor = 1; break;
+    case Reduction::kBatchMean:
+      k.divisor = static_cast<double>(s.dim(0));
+      break;
+    case Reduction::kMean:
+      k.divisor = static_cast<double>(s.numel());
+      break;
+    default:
+      k.divisor = 1;
+      break;
   }
   return k;
 }

@@ -33,8 +33,8 @@ struct Geometry {
 Geometry geometry(const OpContext& ctx, const Tensor& x) {
   const int rank = x.rank();
   int64_t axis = ctx.attrs().i("axis", -1);
-  TAMP_CHECK(axis >= -rank && axis <= rank, "axis {} is out of range [-{}, {}] for X {}", axis, rank,
-             rank, describe(x));
+  TAMP_CHECK(axis >= -rank && axis <= rank, "axis {} is out of range [-{}, {}] for X {}", axis,
+             rank, rank, describe(x));
   if (axis < 0) axis += rank;
   Geometry g{static_cast<int>(axis), numel(x.shape(), 0, static_cast<int>(axis)),
              numel(x.shape(), static_cast<int>(axis), rank), x.shape()};
@@ -50,38 +50,41 @@ void check_affine(const Tensor& t, const Tensor& x, const Geometry& g, const cha
              g.cols, describe(x), g.axis);
 }
 
-template <class T>
-using Vec = Eigen::Array<T, Eigen::Dynamic, 1>;
-template <class T>
-using ConstVecMap = Eigen::Map<const Vec<T>>;
-template <class T>
-using VecMap = Eigen::Map<Vec<T>>;
+template <class T> using Vec = Eigen::Array<T, Eigen::Dynamic, 1>;
+template <class T> using ConstVecMap = Eigen::Map<const Vec<T>>;
+template <class T> using VecMap = Eigen::Map<Vec<T>>;
 
 // y = (x - mean) * rstd * scale + b per row; mean and rstd of every row are stored.
-template <class T>
-void forward_kernel(const Geometry& g, T eps, const T* x, const T* scale, int64_t scale_n,
-                    const T* b, int64_t b_n, T* y, T* mean, T* rstd) {
+template <class T> void forward_kernel(const Geometry& g, T eps, const T* x, const T* scale,
+                                       int64_t scale_n, const T* b, int64_t b_n, T* y, T* mean,
+                                       T* rstd) {
   const int64_t n = g.cols;
-  kernels::parallel_for(g.rows, std::max<int64_t>(1, 8192 / std::max<int64_t>(n, 1)), [&](int64_t r0, int64_t r1) {
-    if constexpr (std::is_same_v<T, float>) {
-      if (scale_n == n && (!b || b_n == n)) {
-        return kernels::layer_norm_rows(x + r0 * n, scale, b, eps, y + r0 * n, mean + r0, rstd + r0, r1 - r0, n);
-      }
-    }
-    for (int64_t r = r0; r < r1; ++r) {
-      ConstVecMap<T> xr(x + r * n, n);
-      VecMap<T> yr(y + r * n, n);
-      const T mu = n > 0 ? xr.sum() / T(n) : T(0);
-      const T var = n > 0 ? (xr - mu).square().sum() / T(n) : T(0);
-      const T rs = T(1) / std::sqrt(var + eps);
-      mean[r] = mu;
-      rstd[r] = rs;
-      if (scale_n == n) yr = (xr - mu) * rs * ConstVecMap<T>(scale, n);
-      else yr = (xr - mu) * (rs * scale[0]);
-      if (b && b_n == n) yr += ConstVecMap<T>(b, n);
-      else if (b) yr += b[0];
-    }
-  });
+  kernels::parallel_for(g.rows, std::max<int64_t>(1, 8192 / std::max<int64_t>(n, 1)),
+                        [&](int64_t r0, int64_t r1) {
+                          if constexpr (std::is_same_v<T, float>) {
+                            if (scale_n == n && (!b || b_n == n)) {
+                              return kernels::layer_norm_rows(x + r0 * n, scale, b, eps, y + r0 * n,
+                                                              mean + r0, rstd + r0, r1 - r0, n);
+                            }
+                          }
+                          for (int64_t r = r0; r < r1; ++r) {
+                            ConstVecMap<T> xr(x + r * n, n);
+                            VecMap<T> yr(y + r * n, n);
+                            const T mu = n > 0 ? xr.sum() / T(n) : T(0);
+                            const T var = n > 0 ? (xr - mu).square().sum() / T(n) : T(0);
+                            const T rs = T(1) / std::sqrt(var + eps);
+                            mean[r] = mu;
+                            rstd[r] = rs;
+                            if (scale_n == n)
+                              yr = (xr - mu) * rs * ConstVecMap<T>(scale, n);
+                            else
+                              yr = (xr - mu) * (rs * scale[0]);
+                            if (b && b_n == n)
+                              yr += ConstVecMap<T>(b, n);
+                            else if (b)
+                              yr += b[0];
+                          }
+                        });
 }
 
 std::vector<Tensor> layer_norm_forward(OpContext& ctx, const std::vector<Tensor>& in) {
@@ -114,11 +117,12 @@ std::vector<Tensor> layer_norm_forward(OpContext& ctx, const std::vector<Tensor>
 }
 
 // One row's dx through the vector kernel (fp32, a scale per element): false for other dtypes.
-bool dx_row_kernel(const double*, const double*, const double*, const double*, const double*, double*, int64_t) {
+bool dx_row_kernel(const double*, const double*, const double*, const double*, const double*,
+                   double*, int64_t) {
   return false;
 }
-bool dx_row_kernel(const float* x, const float* scale, const float* mean, const float* rstd, const float* dy, float* dx,
-                   int64_t n) {
+bool dx_row_kernel(const float* x, const float* scale, const float* mean, const float* rstd,
+                   const float* dy, float* dx, int64_t n) {
   kernels::layer_norm_rows_backward(x, scale, mean, rstd, dy, dx, 1, n);
   return true;
 }
@@ -129,14 +133,15 @@ bool dx_row_kernel(const float* x, const float* scale, const float* mean, const 
 //   dScale = sum over rows of dY * xhat,  dB = sum over rows of dY.
 // Rows are split into a fixed number of blocks whose partial dScale/dB sums are added in
 // order, so results do not depend on the thread count.
-template <class T>
-void backward_kernel(const Geometry& g, const T* x, const T* scale, int64_t scale_n,
-                     int64_t b_n, const T* mean, const T* rstd, const T* gy, const T* gmean,
-                     const T* grstd, T* dx, T* dscale, T* db) {
+template <class T> void backward_kernel(const Geometry& g, const T* x, const T* scale,
+                                        int64_t scale_n, int64_t b_n, const T* mean, const T* rstd,
+                                        const T* gy, const T* gmean, const T* grstd, T* dx,
+                                        T* dscale, T* db) {
   const int64_t n = g.cols;
   const int64_t blocks = std::min<int64_t>(g.rows, 32);
   const bool want_affine = dscale || db;
-  std::vector<T> partial(want_affine ? static_cast<size_t>(blocks * 2 * n) : 0, T(0));  // (blocks, 2, N)
+  std::vector<T> partial(want_affine ? static_cast<size_t>(blocks * 2 * n) : 0,
+                         T(0));  // (blocks, 2, N)
   kernels::parallel_for(blocks, 1, [&](int64_t k0, int64_t k1) {
     Vec<T> xhat(n), gs(n);
     for (int64_t k = k0; k < k1; ++k) {
@@ -152,10 +157,14 @@ void backward_kernel(const Geometry& g, const T* x, const T* scale, int64_t scal
             ps += gr * xhat;
             pb += gr;
           }
-          const bool by_kernel = dx && scale_n == n && dx_row_kernel(x + r * n, scale, mean + r, rstd + r, gy + r * n, dx + r * n, n);
+          const bool by_kernel =
+              dx && scale_n == n &&
+              dx_row_kernel(x + r * n, scale, mean + r, rstd + r, gy + r * n, dx + r * n, n);
           if (dx && !by_kernel) {
-            if (scale_n == n) gs = gr * ConstVecMap<T>(scale, n);
-            else gs = gr * scale[0];
+            if (scale_n == n)
+              gs = gr * ConstVecMap<T>(scale, n);
+            else
+              gs = gr * scale[0];
             const T inv_n = T(1) / T(n);
             const T m1 = gs.sum() * inv_n, m2 = (gs * xhat).sum() * inv_n;
             VecMap<T>(dx + r * n, n) = rstd[r] * (gs - m1 - xhat * m2);
@@ -178,12 +187,16 @@ void backward_kernel(const Geometry& g, const T* x, const T* scale, int64_t scal
     tb += ConstVecMap<T>(partial.data() + (k * 2 + 1) * n, n);
   }
   if (dscale) {
-    if (scale_n == n) VecMap<T>(dscale, n) = ts;
-    else dscale[0] = ts.sum();
+    if (scale_n == n)
+      VecMap<T>(dscale, n) = ts;
+    else
+      dscale[0] = ts.sum();
   }
   if (db) {
-    if (b_n == n) VecMap<T>(db, n) = tb;
-    else db[0] = tb.sum();
+    if (b_n == n)
+      VecMap<T>(db, n) = tb;
+    else
+      db[0] = tb.sum();
   }
 }
 

@@ -30,11 +30,12 @@ struct ClassAxis {
 ClassAxis class_axis(const Shape& shape, int axis);
 
 // Lines per parallel chunk so that each chunk touches ~16k elements.
-inline int64_t line_grain(const ClassAxis& g) { return std::max<int64_t>(1, 16384 / std::max<int64_t>(1, g.classes)); }
+inline int64_t line_grain(const ClassAxis& g) {
+  return std::max<int64_t>(1, 16384 / std::max<int64_t>(1, g.classes));
+}
 
 // y = log_softmax(x * inv_temperature) along the class axis.
-template <class T>
-void log_softmax_lines(const T* x, T* y, const ClassAxis& g, T inv_temperature) {
+template <class T> void log_softmax_lines(const T* x, T* y, const ClassAxis& g, T inv_temperature) {
   const int64_t c = g.classes, stride = g.inner;
   kernels::parallel_for(g.lines(), line_grain(g), [&](int64_t begin, int64_t end) {
     for (int64_t line = begin; line < end; ++line) {

@@ -2,8 +2,8 @@
 #include <tamp/autograd/kernels/gemm.h>
 #include <tamp/autograd/kernels/parallel.h>
 #include <tamp/autograd/op.h>
-#include <tamp/autograd/tensor_math.h>
 #include <tamp/autograd/ops/op_helpers.h>
+#include <tamp/autograd/tensor_math.h>
 
 namespace tamp::ops {
 
@@ -37,7 +37,8 @@ std::vector<Tensor> gemm_forward(OpContext& ctx, const std::vector<Tensor>& in) 
       TAMP_CHECK(broadcast_shapes(c.shape(), {m, n}) == Shape({m, n}),
                  "C {} does not broadcast to [{}, {}]", describe(c), m, n);
       // Write C, broadcast, into Y; the GEMM then accumulates onto it.
-      const Shape cs = c.rank() == 2 ? c.shape() : (c.rank() == 1 ? Shape{1, c.dim(0)} : Shape{1, 1});
+      const Shape cs =
+          c.rank() == 2 ? c.shape() : (c.rank() == 1 ? Shape{1, c.dim(0)} : Shape{1, 1});
       const T* pc = c.data<T>();
       T* py = y.data<T>();
       for (int64_t i = 0; i < m; ++i) {
@@ -72,14 +73,18 @@ std::vector<Tensor> gemm_backward(OpContext& ctx, const std::vector<Tensor>& g) 
     if (ctx.needs_grad[0]) {
       da = Tensor::empty(a.shape(), a.dtype());
       // op(A) grad = alpha * dY * op(B)^T (M x K); stored transposed when transA.
-      if (!ta) kernels::gemm(false, !tb, m, k, n, T(alpha), pg, n, pb, b.dim(1), T(0), da.data<T>(), k);
-      else kernels::gemm(tb, true, k, m, n, T(alpha), pb, b.dim(1), pg, n, T(0), da.data<T>(), m);
+      if (!ta)
+        kernels::gemm(false, !tb, m, k, n, T(alpha), pg, n, pb, b.dim(1), T(0), da.data<T>(), k);
+      else
+        kernels::gemm(tb, true, k, m, n, T(alpha), pb, b.dim(1), pg, n, T(0), da.data<T>(), m);
     }
     if (ctx.needs_grad[1]) {
       db = Tensor::empty(b.shape(), b.dtype());
       // op(B) grad = alpha * op(A)^T * dY (K x N); stored transposed when transB.
-      if (!tb) kernels::gemm(!ta, false, k, n, m, T(alpha), pa, a.dim(1), pg, n, T(0), db.data<T>(), n);
-      else kernels::gemm(true, ta, n, k, m, T(alpha), pg, n, pa, a.dim(1), T(0), db.data<T>(), k);
+      if (!tb)
+        kernels::gemm(!ta, false, k, n, m, T(alpha), pa, a.dim(1), pg, n, T(0), db.data<T>(), n);
+      else
+        kernels::gemm(true, ta, n, k, m, T(alpha), pg, n, pa, a.dim(1), T(0), db.data<T>(), k);
     }
     if (ctx.needs_grad.size() > 2 && ctx.needs_grad[2]) {
       dc = beta == 1.0f ? dy : mul(dy, Tensor::scalar(beta, dy.dtype()));
@@ -92,14 +97,15 @@ std::vector<Tensor> gemm_backward(OpContext& ctx, const std::vector<Tensor>& g) 
 
 struct MatMulDims {
   int64_t m, k, n;
-  Shape batch;                 // broadcast batch dims of the output
-  Shape a_batch, b_batch;      // each operand's own batch dims
-  bool a_vector, b_vector;     // 1-D operands (promoted, then squeezed from the result)
+  Shape batch;              // broadcast batch dims of the output
+  Shape a_batch, b_batch;   // each operand's own batch dims
+  bool a_vector, b_vector;  // 1-D operands (promoted, then squeezed from the result)
   Shape out_shape;
 };
 
 MatMulDims matmul_dims(const Tensor& a, const Tensor& b) {
-  TAMP_CHECK(a.rank() >= 1 && b.rank() >= 1, "operands {} and {} must have rank >= 1", describe(a), describe(b));
+  TAMP_CHECK(a.rank() >= 1 && b.rank() >= 1, "operands {} and {} must have rank >= 1", describe(a),
+             describe(b));
   MatMulDims d;
   d.a_vector = a.rank() == 1;
   d.b_vector = b.rank() == 1;
@@ -108,7 +114,8 @@ MatMulDims matmul_dims(const Tensor& a, const Tensor& b) {
   d.m = as[as.size() - 2];
   d.k = as.back();
   d.n = bs.back();
-  TAMP_CHECK(d.k == bs[bs.size() - 2], "A {} and B {} disagree on the inner dimension", describe(a), describe(b));
+  TAMP_CHECK(d.k == bs[bs.size() - 2], "A {} and B {} disagree on the inner dimension", describe(a),
+             describe(b));
   d.a_batch.assign(as.begin(), as.end() - 2);
   d.b_batch.assign(bs.begin(), bs.end() - 2);
   d.batch = broadcast_shapes(d.a_batch, d.b_batch);
@@ -119,10 +126,10 @@ MatMulDims matmul_dims(const Tensor& a, const Tensor& b) {
 }
 
 // C[b] = op(A[b]) * op(B[b]) over the output batch, parallel over the batch.
-template <class T>
-void batched_gemm(const MatMulDims& d, bool ta, bool tb, int64_t m, int64_t n, int64_t k,
-                  const T* a, const Shape& a_batch, int64_t a_rows, int64_t a_cols, const T* b,
-                  const Shape& b_batch, int64_t b_rows, int64_t b_cols, T* c) {
+template <class T> void batched_gemm(const MatMulDims& d, bool ta, bool tb, int64_t m, int64_t n,
+                                     int64_t k, const T* a, const Shape& a_batch, int64_t a_rows,
+                                     int64_t a_cols, const T* b, const Shape& b_batch,
+                                     int64_t b_rows, int64_t b_cols, T* c) {
   const int64_t count = numel(d.batch);
   kernels::parallel_for(count, 1, [&](int64_t begin, int64_t end) {
     for (int64_t i = begin; i < end; ++i) {
@@ -147,8 +154,8 @@ std::vector<Tensor> matmul_forward(OpContext& ctx, const std::vector<Tensor>& in
       kernels::gemm(false, false, rows, d.n, d.k, T(1), a.data<T>(), d.k, b.data<T>(), d.n, T(0),
                     y.data<T>(), d.n);
     } else {
-      batched_gemm<T>(d, false, false, d.m, d.n, d.k, a.data<T>(), d.a_batch, d.m, d.k,
-                      b.data<T>(), d.b_batch, d.k, d.n, y.data<T>());
+      batched_gemm<T>(d, false, false, d.m, d.n, d.k, a.data<T>(), d.a_batch, d.m, d.k, b.data<T>(),
+                      d.b_batch, d.k, d.n, y.data<T>());
     }
   });
   if (ctx.any_grad()) ctx.save(Saved{a, b});

@@ -31,7 +31,9 @@ struct ZeroPoints {
   int64_t vectors = 1;
   bool scalar = true;
   // The zero points of one matrix: one value, or `vectors`.
-  const int32_t* of_matrix(int64_t matrix) const { return scalar ? values.data() : values.data() + matrix * vectors; }
+  const int32_t* of_matrix(int64_t matrix) const {
+    return scalar ? values.data() : values.data() + matrix * vectors;
+  }
 };
 
 // `operand` is A (per_row) or B (per column); `own` is its shape with 1-D operands promoted.
@@ -42,8 +44,8 @@ ZeroPoints zero_points(const Tensor& zp, const Tensor& operand, const Shape& own
     z.values = {0};
     return z;
   }
-  TAMP_CHECK(zp.dtype() == operand.dtype(), "{} {} must have the dtype of its operand {}", name, describe(zp),
-             describe(operand));
+  TAMP_CHECK(zp.dtype() == operand.dtype(), "{} {} must have the dtype of its operand {}", name,
+             describe(zp), describe(operand));
   if (zp.numel() == 1) {
     z.values = {int_at(zp, 0)};
     return z;
@@ -54,9 +56,9 @@ ZeroPoints zero_points(const Tensor& zp, const Tensor& operand, const Shape& own
   Shape want = own;
   want[per_row ? rank - 1 : rank - 2] = 1;
   const bool one_d = zp.rank() == 1 && zp.dim(0) == vectors && rank == 2;
-  TAMP_CHECK(one_d || zp.shape() == want,
-             "{} {} must be a scalar, or per {} of {} ([{}] or {})", name, describe(zp),
-             per_row ? "row" : "column", describe(operand), vectors, to_string(want));
+  TAMP_CHECK(one_d || zp.shape() == want, "{} {} must be a scalar, or per {} of {} ([{}] or {})",
+             name, describe(zp), per_row ? "row" : "column", describe(operand), vectors,
+             to_string(want));
   z.scalar = false;
   z.vectors = vectors;
   z.values.resize(zp.numel());
@@ -68,14 +70,16 @@ std::vector<Tensor> matmul_integer(OpContext& ctx, const std::vector<Tensor>& in
   const Tensor& a = input(in, 0, "A");
   const Tensor& b = input(in, 1, "B");
   const auto is_8bit = [](DType t) { return t == DType::kInt8 || t == DType::kUInt8; };
-  TAMP_CHECK(is_8bit(a.dtype()) && is_8bit(b.dtype()), "A {} and B {} must be int8 or uint8", describe(a),
+  TAMP_CHECK(is_8bit(a.dtype()) && is_8bit(b.dtype()), "A {} and B {} must be int8 or uint8",
+             describe(a), describe(b));
+  TAMP_CHECK(a.rank() >= 1 && b.rank() >= 1, "A {} and B {} must have rank >= 1", describe(a),
              describe(b));
-  TAMP_CHECK(a.rank() >= 1 && b.rank() >= 1, "A {} and B {} must have rank >= 1", describe(a), describe(b));
   const bool a_vector = a.rank() == 1, b_vector = b.rank() == 1;
   const Shape as = a_vector ? Shape{1, a.dim(0)} : a.shape();
   const Shape bs = b_vector ? Shape{b.dim(0), 1} : b.shape();
   const int64_t m = as[as.size() - 2], k = as.back(), n = bs.back();
-  TAMP_CHECK(k == bs[bs.size() - 2], "A {} and B {} disagree on the inner dimension", describe(a), describe(b));
+  TAMP_CHECK(k == bs[bs.size() - 2], "A {} and B {} disagree on the inner dimension", describe(a),
+             describe(b));
   const Shape a_batch(as.begin(), as.end() - 2), b_batch(bs.begin(), bs.end() - 2);
   const Shape batch = broadcast_shapes(a_batch, b_batch);
   Shape out_shape = batch;
@@ -89,7 +93,8 @@ std::vector<Tensor> matmul_integer(OpContext& ctx, const std::vector<Tensor>& in
   Tensor y = Tensor::empty(out_shape, DType::kInt32);
   if (y.numel() == 0) return {y};
   const bool a_signed = a.dtype() == DType::kInt8, b_signed = b.dtype() == DType::kInt8;
-  const bool pairs = ctx.integer_arithmetic == IntegerArithmetic::kX86Int16Pairs && !a_signed && b_signed;
+  const bool pairs =
+      ctx.integer_arithmetic == IntegerArithmetic::kX86Int16Pairs && !a_signed && b_signed;
   const auto* pa = static_cast<const uint8_t*>(a.raw_data());
   const auto* pb = static_cast<const uint8_t*>(b.raw_data());
   for (int64_t bi = 0; bi < numel(batch); ++bi) {

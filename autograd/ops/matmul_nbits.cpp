@@ -42,26 +42,32 @@ void check_shape(const Tensor& t, const char* name, DType dtype, int64_t rows, i
 
 std::vector<Tensor> matmul_nbits(OpContext& ctx, const std::vector<Tensor>& in) {
   const Attributes& at = ctx.attrs();
-  const int64_t k = at.i("K", -1), n = at.i("N", -1), bits = at.i("bits", -1), block = at.i("block_size", -1);
+  const int64_t k = at.i("K", -1), n = at.i("N", -1), bits = at.i("bits", -1),
+                block = at.i("block_size", -1);
   TAMP_CHECK(k > 0 && n > 0, "attributes K ({}) and N ({}) must be given and positive", k, n);
-  TAMP_CHECK(bits == 2 || bits == 4 || bits == 8, "bits must be 2, 4 or 8 (as ONNX Runtime), got {}", bits);
-  TAMP_CHECK(block >= 16 && (block & (block - 1)) == 0, "block_size must be a power of 2 and >= 16, got {}", block);
+  TAMP_CHECK(bits == 2 || bits == 4 || bits == 8,
+             "bits must be 2, 4 or 8 (as ONNX Runtime), got {}", bits);
+  TAMP_CHECK(block >= 16 && (block & (block - 1)) == 0,
+             "block_size must be a power of 2 and >= 16, got {}", block);
   const Tensor& a = input(in, 0, "A");
   const Tensor& b = input(in, 1, "B");
   const Tensor& scales = input(in, 2, "scales");
-  const Tensor zp = optional_input(in, 3), g_idx = optional_input(in, 4), bias = optional_input(in, 5);
+  const Tensor zp = optional_input(in, 3), g_idx = optional_input(in, 4),
+               bias = optional_input(in, 5);
   TAMP_CHECK(a.dtype() == DType::kFloat32, "A {} must be float32", describe(a));
   TAMP_CHECK(a.rank() >= 1 && a.shape().back() == k, "A {} must end in K = {}", describe(a), k);
   const int64_t k_blocks = (k + block - 1) / block, blob = block * bits / 8;
   TAMP_CHECK(b.dtype() == DType::kUInt8 && b.shape() == Shape({n, k_blocks, blob}),
-             "B {} must be uint8[{}, {}, {}] (N, ceil(K / block_size), block_size * bits / 8)", describe(b), n,
-             k_blocks, blob);
+             "B {} must be uint8[{}, {}, {}] (N, ceil(K / block_size), block_size * bits / 8)",
+             describe(b), n, k_blocks, blob);
   check_shape(scales, "scales", DType::kFloat32, n, k_blocks);
   const int64_t zp_bytes = (k_blocks * bits + 7) / 8;
   if (zp.defined()) {
     if (zp.dtype() != DType::kUInt8) {
-      throw Error(fmt::format("zero_points {} of the scales' type are not supported (uint8 ones are)", describe(zp)),
-                  ErrorKind::kUnsupported);
+      throw Error(
+          fmt::format("zero_points {} of the scales' type are not supported (uint8 ones are)",
+                      describe(zp)),
+          ErrorKind::kUnsupported);
     }
     check_shape(zp, "zero_points", DType::kUInt8, n, zp_bytes);
   }
@@ -73,13 +79,14 @@ std::vector<Tensor> matmul_nbits(OpContext& ctx, const std::vector<Tensor>& in) 
                "g_idx {} must be int32[{}] or int32[{}]", describe(g_idx), k, k_blocks * block);
     const int32_t* pg = g_idx.data<int32_t>();
     for (int64_t c = 0; c < k; ++c) {
-      TAMP_CHECK(pg[c] >= 0 && pg[c] < k_blocks, "g_idx[{}] = {} is outside [0, {})", c, pg[c], k_blocks);
+      TAMP_CHECK(pg[c] >= 0 && pg[c] < k_blocks, "g_idx[{}] = {} is outside [0, {})", c, pg[c],
+                 k_blocks);
       block_of[c] = pg[c];
     }
   }
   if (bias.defined()) {
-    TAMP_CHECK(bias.dtype() == DType::kFloat32 && bias.shape() == Shape({n}), "bias {} must be float32[{}]",
-               describe(bias), n);
+    TAMP_CHECK(bias.dtype() == DType::kFloat32 && bias.shape() == Shape({n}),
+               "bias {} must be float32[{}]", describe(bias), n);
   }
 
   // The dequantized weight, one output channel per row: (N, K).
@@ -114,7 +121,8 @@ std::vector<Tensor> matmul_nbits(OpContext& ctx, const std::vector<Tensor>& in) 
     for (int64_t i = 0; i < m; ++i) std::copy(pbias, pbias + n, py + i * n);
   }
   if (m > 0) {
-    kernels::gemm(false, true, m, n, k, 1.0f, a.data<float>(), k, pw, k, bias.defined() ? 1.0f : 0.0f, py, n);
+    kernels::gemm(false, true, m, n, k, 1.0f, a.data<float>(), k, pw, k,
+                  bias.defined() ? 1.0f : 0.0f, py, n);
   }
   return {y};
 }

@@ -81,6 +81,8 @@ std::vector<Tensor> mse_backward(OpContext& ctx, const std::vector<Tensor>& grad
 
 }  // namespace
 
-OpDef tamp_mse_loss_op() { return {std::string(kTampDomain), "MSELoss", 1, &mse_forward, &mse_backward}; }
+OpDef tamp_mse_loss_op() {
+  return {std::string(kTampDomain), "MSELoss", 1, &mse_forward, &mse_backward};
+}
 
 }  // namespace tamp::ops

@@ -36,18 +36,31 @@ std::vector<std::vector<int64_t>> index_maps(const Shape& in, const Shape& out_s
   std::vector<std::vector<int64_t>> maps(in.size());
   for (size_t d = 0; d < in.size(); ++d) {
     const int64_t n = in[d], out = out_shape[d];
-    TAMP_CHECK(mode == Mode::kConstant || n > 0 || out == 0, "cannot pad the empty axis {} in this mode", d);
+    TAMP_CHECK(mode == Mode::kConstant || n > 0 || out == 0,
+               "cannot pad the empty axis {} in this mode", d);
     auto& m = maps[d];
     m.resize(static_cast<size_t>(out));
     for (int64_t o = 0; o < out; ++o) {
       const int64_t i = o - begin[d];
-      if (i >= 0 && i < n) { m[o] = i; continue; }
+      if (i >= 0 && i < n) {
+        m[o] = i;
+        continue;
+      }
       switch (mode) {
-        case Mode::kConstant: m[o] = -1; break;
-        case Mode::kEdge: m[o] = i < 0 ? 0 : n - 1; break;
-        case Mode::kWrap: m[o] = ((i % n) + n) % n; break;
+        case Mode::kConstant:
+          m[o] = -1;
+          break;
+        case Mode::kEdge:
+          m[o] = i < 0 ? 0 : n - 1;
+          break;
+        case Mode::kWrap:
+          m[o] = ((i % n) + n) % n;
+          break;
         case Mode::kReflect: {  // as numpy: reflect about the edge elements, repeatedly
-          if (n == 1) { m[o] = 0; break; }
+          if (n == 1) {
+            m[o] = 0;
+            break;
+          }
           const int64_t period = 2 * (n - 1);
           const int64_t j = ((i % period) + period) % period;
           m[o] = j < n ? j : period - j;
@@ -74,9 +87,11 @@ PadPlan plan(const OpContext& ctx, const std::vector<Tensor>& in, const Shape& s
     Tensor a = optional_input(in, 3);
     if (a.defined()) axes = normalize_axes(to_int64s(a, "axes"), rank);
   }
-  if (axes.empty()) for (int d = 0; d < rank; ++d) axes.push_back(d);
+  if (axes.empty())
+    for (int d = 0; d < rank; ++d) axes.push_back(d);
   const size_t k = axes.size();
-  TAMP_CHECK(pads.size() == 2 * k, "pads has {} values, expected {} for {} axes", pads.size(), 2 * k, k);
+  TAMP_CHECK(pads.size() == 2 * k, "pads has {} values, expected {} for {} axes", pads.size(),
+             2 * k, k);
   std::vector<int64_t> begin(rank, 0), end(rank, 0);
   for (size_t i = 0; i < k; ++i) {
     begin[axes[i]] = pads[i];
@@ -85,9 +100,11 @@ PadPlan plan(const OpContext& ctx, const std::vector<Tensor>& in, const Shape& s
   PadPlan p{shape, {}, {}};
   for (int d = 0; d < rank; ++d) {
     // |pads| < 2^62 keeps the sum below from overflowing.
-    const bool sane = std::abs(begin[d]) < (int64_t{1} << 62) && std::abs(end[d]) < (int64_t{1} << 62);
+    const bool sane =
+        std::abs(begin[d]) < (int64_t{1} << 62) && std::abs(end[d]) < (int64_t{1} << 62);
     TAMP_CHECK(sane && shape[d] + begin[d] + end[d] >= 0,
-               "pads {} and {} on axis {} of size {} leave a negative size", begin[d], end[d], d, shape[d]);
+               "pads {} and {} on axis {} of size {} leave a negative size", begin[d], end[d], d,
+               shape[d]);
     p.out_shape.push_back(shape[d] + begin[d] + end[d]);
   }
   check_output_size(p.out_shape, dtype, "Pad");
@@ -99,8 +116,7 @@ PadPlan plan(const OpContext& ctx, const std::vector<Tensor>& in, const Shape& s
 }
 
 // Calls f(out_row, in_row_offset or -1) for every output row (all dims but the last).
-template <class F>
-void for_each_row(const PadPlan& p, F f) {
+template <class F> void for_each_row(const PadPlan& p, F f) {
   const int rank = static_cast<int>(p.out_shape.size());
   const auto strides = strides_of(p.in_shape);
   const int64_t rows = numel(p.out_shape, 0, std::max(rank - 1, 0));
@@ -115,8 +131,7 @@ void for_each_row(const PadPlan& p, F f) {
   }
 }
 
-template <class W>
-void pad_rows(const PadPlan& p, const W* src, W* dst, W value) {
+template <class W> void pad_rows(const PadPlan& p, const W* src, W* dst, W value) {
   const int rank = static_cast<int>(p.out_shape.size());
   const int64_t inner = rank ? p.out_shape[rank - 1] : 1;
   static const std::vector<int64_t> kScalarMap{0};
@@ -138,8 +153,8 @@ std::vector<Tensor> pad_forward(OpContext& ctx, const std::vector<Tensor>& in) {
   if (ctx.opset < 11) {
     value.fill(ctx.attrs().f("value", 0.0f));
   } else if (Tensor v = optional_input(in, 2); v.defined()) {
-    TAMP_CHECK(v.dtype() == x.dtype() && v.numel() == 1, "constant_value must be a {} scalar, got {}",
-               dtype_name(x.dtype()), describe(v));
+    TAMP_CHECK(v.dtype() == x.dtype() && v.numel() == 1,
+               "constant_value must be a {} scalar, got {}", dtype_name(x.dtype()), describe(v));
     std::memcpy(value.raw_data(), v.raw_data(), size_of(x.dtype()));
   }
   if (ctx.any_grad()) ctx.save(Saved{x.shape(), optional_input(in, 1), optional_input(in, 3)});
@@ -151,11 +166,21 @@ std::vector<Tensor> pad_forward(OpContext& ctx, const std::vector<Tensor>& in) {
                 *static_cast<const W*>(value.raw_data()));
   };
   switch (size_of(x.dtype())) {
-    case 1: run(uint8_t{}); break;
-    case 2: run(uint16_t{}); break;
-    case 4: run(uint32_t{}); break;
-    case 8: run(uint64_t{}); break;
-    default: throw Error(fmt::format("Pad: unsupported dtype {}", dtype_name(x.dtype())), ErrorKind::kUnsupported);
+    case 1:
+      run(uint8_t{});
+      break;
+    case 2:
+      run(uint16_t{});
+      break;
+    case 4:
+      run(uint32_t{});
+      break;
+    case 8:
+      run(uint64_t{});
+      break;
+    default:
+      throw Error(fmt::format("Pad: unsupported dtype {}", dtype_name(x.dtype())),
+                  ErrorKind::kUnsupported);
   }
   return {out};
 }
@@ -174,12 +199,16 @@ std::vector<Tensor> pad_backward(OpContext& ctx, const std::vector<Tensor>& g) {
     const int64_t inner = rank ? p.out_shape[rank - 1] : 1;
     const T* src = g[0].data<T>();
     T* dst = dx.data<T>();
-    if (rank == 0) { dst[0] = src[0]; return; }
+    if (rank == 0) {
+      dst[0] = src[0];
+      return;
+    }
     const auto& map = p.maps[rank - 1];
     for_each_row(p, [&](int64_t r, int64_t off) {
       if (off < 0) return;
       const T* row = src + r * inner;
-      for (int64_t j = 0; j < inner; ++j) if (map[j] >= 0) dst[off + map[j]] += row[j];
+      for (int64_t j = 0; j < inner; ++j)
+        if (map[j] >= 0) dst[off + map[j]] += row[j];
     });
   });
   return {dx, Tensor(), Tensor(), Tensor()};

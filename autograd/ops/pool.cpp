@@ -37,11 +37,11 @@ struct Geometry {
   Shape out_shape;
 };
 
-std::vector<int64_t> spatial_attr(const Attributes& at, const char* name, size_t size, int64_t fallback,
-                                  const Shape& x_shape) {
+std::vector<int64_t> spatial_attr(const Attributes& at, const char* name, size_t size,
+                                  int64_t fallback, const Shape& x_shape) {
   std::vector<int64_t> v = at.ints(name, std::vector<int64_t>(size, fallback));
-  TAMP_CHECK(v.size() == size, "attribute {} has {} values, expected {} for X {}", name, v.size(), size,
-             to_string(x_shape));
+  TAMP_CHECK(v.size() == size, "attribute {} has {} values, expected {} for X {}", name, v.size(),
+             size, to_string(x_shape));
   return v;
 }
 
@@ -56,10 +56,12 @@ Geometry geometry(const OpContext& ctx, const Shape& x_shape) {
   TAMP_CHECK(at.has("kernel_shape"), "attribute kernel_shape is required");
   const auto kernel = spatial_attr(at, "kernel_shape", ns, 1, x_shape);
   const auto strides = spatial_attr(at, "strides", ns, 1, x_shape);
-  const auto dilations = spatial_attr(at, "dilations", ns, 1, x_shape);  // AveragePool's from opset 19
+  const auto dilations =
+      spatial_attr(at, "dilations", ns, 1, x_shape);  // AveragePool's from opset 19
   const auto pads = spatial_attr(at, "pads", 2 * ns, 0, x_shape);
   const std::string auto_pad = at.s("auto_pad", "NOTSET");
-  TAMP_CHECK(auto_pad == "NOTSET" || auto_pad == "VALID" || auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER",
+  TAMP_CHECK(auto_pad == "NOTSET" || auto_pad == "VALID" || auto_pad == "SAME_UPPER" ||
+                 auto_pad == "SAME_LOWER",
              "auto_pad '{}' is not one of NOTSET, VALID, SAME_UPPER, SAME_LOWER", auto_pad);
   const bool ceil_mode = at.i("ceil_mode", 0) != 0;
   g.planes = x_shape[0] * x_shape[1];
@@ -67,23 +69,31 @@ Geometry geometry(const OpContext& ctx, const Shape& x_shape) {
   for (size_t i = 0; i < ns; ++i) {
     const size_t d = kMaxSpatial - ns + i;
     const int64_t in = x_shape[2 + i], k = kernel[i], s = strides[i], dil = dilations[i];
-    TAMP_CHECK(k >= 1 && s >= 1 && dil >= 1,
-               "kernel_shape, strides and dilations must be >= 1, got {}, {} and {} on spatial axis {}", k, s, dil, i);
-    TAMP_CHECK(k <= (int64_t{1} << 31) && dil <= (int64_t{1} << 31), "kernel_shape {} or dilation {} is too large", k, dil);
+    TAMP_CHECK(
+        k >= 1 && s >= 1 && dil >= 1,
+        "kernel_shape, strides and dilations must be >= 1, got {}, {} and {} on spatial axis {}", k,
+        s, dil, i);
+    TAMP_CHECK(k <= (int64_t{1} << 31) && dil <= (int64_t{1} << 31),
+               "kernel_shape {} or dilation {} is too large", k, dil);
     const int64_t ek = (k - 1) * dil + 1;
     int64_t pb = pads[i], pe = pads[i + ns], out;
     if (auto_pad == "NOTSET") {
-      TAMP_CHECK(pb >= 0 && pe >= 0 && pb < ek && pe < ek,
-                 "pads {} and {} on spatial axis {} must be >= 0 and smaller than the kernel extent {}", pb, pe, i, ek);
+      TAMP_CHECK(
+          pb >= 0 && pe >= 0 && pb < ek && pe < ek,
+          "pads {} and {} on spatial axis {} must be >= 0 and smaller than the kernel extent {}",
+          pb, pe, i, ek);
       const int64_t span = in + pb + pe - ek;
-      TAMP_CHECK(span >= 0, "the kernel extent {} exceeds the padded input ({} + {} + {}) on spatial axis {} of X {}",
-                 ek, in, pb, pe, i, to_string(x_shape));
+      TAMP_CHECK(
+          span >= 0,
+          "the kernel extent {} exceeds the padded input ({} + {} + {}) on spatial axis {} of X {}",
+          ek, in, pb, pe, i, to_string(x_shape));
       out = (ceil_mode ? (span + s - 1) / s : span / s) + 1;
       if (ceil_mode && (out - 1) * s >= in + pb) --out;
     } else if (auto_pad == "VALID") {
       pb = pe = 0;
-      TAMP_CHECK(in >= ek, "the kernel extent {} exceeds the input size {} on spatial axis {} of X {}", ek, in, i,
-                 to_string(x_shape));
+      TAMP_CHECK(in >= ek,
+                 "the kernel extent {} exceeds the input size {} on spatial axis {} of X {}", ek,
+                 in, i, to_string(x_shape));
       out = (in - ek) / s + 1;
     } else {
       out = (in + s - 1) / s;
@@ -131,13 +141,13 @@ std::array<Taps, kMaxSpatial> taps_of(const Geometry& g) {
 }
 
 // Visits the input elements of window (a, b, c) as plane-local flat indices.
-template <class V>
-void visit_window(const Geometry& g, const std::array<Taps, kMaxSpatial>& t, int64_t a, int64_t b,
-                  int64_t c, V&& v) {
+template <class V> void visit_window(const Geometry& g, const std::array<Taps, kMaxSpatial>& t,
+                                     int64_t a, int64_t b, int64_t c, V&& v) {
   for (int64_t ja = t[0].lo[a]; ja < t[0].hi[a]; ++ja) {
     const int64_t ia = t[0].start[a] + ja * g.dilation[0];
     for (int64_t jb = t[1].lo[b]; jb < t[1].hi[b]; ++jb) {
-      const int64_t row = (ia * g.in[1] + t[1].start[b] + jb * g.dilation[1]) * g.in[2] + t[2].start[c];
+      const int64_t row =
+          (ia * g.in[1] + t[1].start[b] + jb * g.dilation[1]) * g.in[2] + t[2].start[c];
       for (int64_t jc = t[2].lo[c]; jc < t[2].hi[c]; ++jc) v(row + jc * g.dilation[2]);
     }
   }
@@ -156,8 +166,8 @@ struct AverageSaved {
 
 // The first maximum of a window (NaN wins) as (value, plane-local index; -1 when empty).
 template <class T>
-std::pair<T, int64_t> window_max(const Geometry& g, const std::array<Taps, kMaxSpatial>& t, const T* plane,
-                                 int64_t a, int64_t b, int64_t c) {
+std::pair<T, int64_t> window_max(const Geometry& g, const std::array<Taps, kMaxSpatial>& t,
+                                 const T* plane, int64_t a, int64_t b, int64_t c) {
   T best = std::numeric_limits<T>::lowest();
   if constexpr (std::numeric_limits<T>::has_infinity) best = -std::numeric_limits<T>::infinity();
   int64_t at = -1;
@@ -174,8 +184,9 @@ std::pair<T, int64_t> window_max(const Geometry& g, const std::array<Taps, kMaxS
 // 2x2 windows with stride 2 and no leading padding (a CNN's pooling) take a branch-free loop
 // the compiler vectorises; windows cut by the input's end (ceil_mode, SAME_*) do not.
 bool is_2x2_stride_2(const Geometry& g) {
-  return g.spatial == 2 && g.kernel[1] == 2 && g.kernel[2] == 2 && g.stride[1] == 2 && g.stride[2] == 2 &&
-         g.dilation[1] == 1 && g.dilation[2] == 1 && g.pad_begin[1] == 0 && g.pad_begin[2] == 0;
+  return g.spatial == 2 && g.kernel[1] == 2 && g.kernel[2] == 2 && g.stride[1] == 2 &&
+         g.stride[2] == 2 && g.dilation[1] == 1 && g.dilation[2] == 1 && g.pad_begin[1] == 0 &&
+         g.pad_begin[2] == 0;
 }
 
 // n full windows over input rows r0 and r0 + w, with window_max's rules: the first maximum
@@ -199,7 +210,8 @@ void max_row_2x2(const T* r0, int64_t w, int64_t n, int64_t base, T* y, int64_t*
     using U = std::conditional_t<sizeof(T) == 4, uint32_t, uint64_t>;
     constexpr U kAbs = std::numeric_limits<U>::max() >> 1;
     U hi = 0;  // largest magnitude bit pattern; above infinity's means NaN
-    for (int64_t i = 0; i < 2 * n; ++i) hi = std::max({hi, std::bit_cast<U>(r0[i]) & kAbs, std::bit_cast<U>(r1[i]) & kAbs});
+    for (int64_t i = 0; i < 2 * n; ++i)
+      hi = std::max({hi, std::bit_cast<U>(r0[i]) & kAbs, std::bit_cast<U>(r1[i]) & kAbs});
     if (hi <= std::bit_cast<U>(std::numeric_limits<T>::infinity())) return;
     for (int64_t j = 0; j < n; ++j) {
       const T v[4] = {r0[2 * j], r0[2 * j + 1], r1[2 * j], r1[2 * j + 1]};
@@ -215,29 +227,30 @@ void max_row_2x2(const T* r0, int64_t w, int64_t n, int64_t base, T* y, int64_t*
 
 // Calls row(p, a, b, o) for each output row (plane p, outer indices a, b; first output o),
 // parallel over planes.
-template <class F>
-void for_each_row(const Geometry& g, F&& row) {
+template <class F> void for_each_row(const Geometry& g, F&& row) {
   const int64_t grain = std::max<int64_t>(1, 4096 / std::max<int64_t>(g.out_plane, 1));
   kernels::parallel_for(g.planes, grain, [&](int64_t p0, int64_t p1) {
     for (int64_t p = p0; p < p1; ++p) {
       for (int64_t a = 0; a < g.out[0]; ++a) {
-        for (int64_t b = 0; b < g.out[1]; ++b) row(p, a, b, (p * g.out[0] + a) * g.out[1] * g.out[2] + b * g.out[2]);
+        for (int64_t b = 0; b < g.out[1]; ++b)
+          row(p, a, b, (p * g.out[0] + a) * g.out[1] * g.out[2] + b * g.out[2]);
       }
     }
   });
 }
 
 // idx (row-major, flat over the input) is written when kIndex.
-template <class T, bool kIndex>
-void max_pool_kernel(const Geometry& g, const std::array<Taps, kMaxSpatial>& t, const T* x, T* y, int64_t* idx) {
+template <class T, bool kIndex> void max_pool_kernel(const Geometry& g,
+                                                     const std::array<Taps, kMaxSpatial>& t,
+                                                     const T* x, T* y, int64_t* idx) {
   const bool fast = is_2x2_stride_2(g);
   const int64_t full_rows = g.in[1] / 2, full_cols = std::min(g.out[2], g.in[2] / 2);
   for_each_row(g, [&](int64_t p, int64_t a, int64_t b, int64_t o) {
     const T* plane = x + p * g.in_plane;
     int64_t c = 0;
     if (fast && b < full_rows) {
-      max_row_2x2<T, kIndex>(plane + 2 * b * g.in[2], g.in[2], full_cols, p * g.in_plane + 2 * b * g.in[2], y + o,
-                             kIndex ? idx + o : nullptr);
+      max_row_2x2<T, kIndex>(plane + 2 * b * g.in[2], g.in[2], full_cols,
+                             p * g.in_plane + 2 * b * g.in[2], y + o, kIndex ? idx + o : nullptr);
       c = full_cols;
     }
     for (; c < g.out[2]; ++c) {
@@ -265,7 +278,8 @@ std::vector<Tensor> max_pool_forward(OpContext& ctx, const std::vector<Tensor>& 
   const Tensor& x = input(in, 0, "X");
   const Geometry g = geometry(ctx, x.shape());
   const int64_t storage_order = ctx.attrs().i("storage_order", 0);
-  TAMP_CHECK(storage_order == 0 || storage_order == 1, "storage_order must be 0 or 1, got {}", storage_order);
+  TAMP_CHECK(storage_order == 0 || storage_order == 1, "storage_order must be 0 or 1, got {}",
+             storage_order);
   const auto t = taps_of(g);
   // Indices serve both the optional output and backward; skipped when neither wants them.
   const bool want_indices = ctx.num_outputs != 1 || ctx.any_grad();
@@ -273,12 +287,17 @@ std::vector<Tensor> max_pool_forward(OpContext& ctx, const std::vector<Tensor>& 
   Tensor idx = want_indices ? Tensor::empty(g.out_shape, DType::kInt64) : Tensor();
   auto run = [&](auto tag) {
     using T = decltype(tag);
-    if (want_indices) max_pool_kernel<T, true>(g, t, x.data<T>(), y.data<T>(), idx.data<int64_t>());
-    else max_pool_kernel<T, false>(g, t, x.data<T>(), y.data<T>(), nullptr);
+    if (want_indices)
+      max_pool_kernel<T, true>(g, t, x.data<T>(), y.data<T>(), idx.data<int64_t>());
+    else
+      max_pool_kernel<T, false>(g, t, x.data<T>(), y.data<T>(), nullptr);
   };
-  if (x.dtype() == DType::kInt8) run(int8_t{});
-  else if (x.dtype() == DType::kUInt8) run(uint8_t{});
-  else dispatch_float(x.dtype(), run);
+  if (x.dtype() == DType::kInt8)
+    run(int8_t{});
+  else if (x.dtype() == DType::kUInt8)
+    run(uint8_t{});
+  else
+    dispatch_float(x.dtype(), run);
   if (ctx.any_grad()) ctx.save(MaxSaved{idx, x.shape()});
   if (ctx.num_outputs == 1) return {y};
   if (storage_order == 0) return {y, idx};
@@ -296,7 +315,8 @@ std::vector<Tensor> max_pool_backward(OpContext& ctx, const std::vector<Tensor>&
   const Tensor& gy = grads[0];
   Tensor dx = Tensor::empty(x_shape, gy.dtype());
   const int64_t planes = x_shape[0] * x_shape[1];
-  const int64_t in_plane = planes > 0 ? dx.numel() / planes : 0, out_plane = planes > 0 ? idx.numel() / planes : 0;
+  const int64_t in_plane = planes > 0 ? dx.numel() / planes : 0,
+                out_plane = planes > 0 ? idx.numel() / planes : 0;
   dispatch_float(gy.dtype(), [&](auto tag) {
     using T = decltype(tag);
     const T* pg = gy.data<T>();
@@ -317,8 +337,8 @@ std::vector<Tensor> max_pool_backward(OpContext& ctx, const std::vector<Tensor>&
 
 // ---- AveragePool ----
 
-template <class T>
-T divisor(const Geometry& g, const std::array<Taps, kMaxSpatial>& t, bool include_pad, int64_t a, int64_t b, int64_t c) {
+template <class T> T divisor(const Geometry& g, const std::array<Taps, kMaxSpatial>& t,
+                             bool include_pad, int64_t a, int64_t b, int64_t c) {
   if (include_pad) return T(t[0].padded[a] * t[1].padded[b] * t[2].padded[c]);
   return T((t[0].hi[a] - t[0].lo[a]) * (t[1].hi[b] - t[1].lo[b]) * (t[2].hi[c] - t[2].lo[c]));
 }
@@ -341,7 +361,8 @@ std::vector<Tensor> average_pool_forward(OpContext& ctx, const std::vector<Tenso
       if (fast && b < full_rows) {
         const T* r0 = plane + 2 * b * g.in[2];
         const T* r1 = r0 + g.in[2];
-        for (; c < full_cols; ++c) py[o + c] = (r0[2 * c] + r0[2 * c + 1] + r1[2 * c] + r1[2 * c + 1]) * T(0.25);
+        for (; c < full_cols; ++c)
+          py[o + c] = (r0[2 * c] + r0[2 * c + 1] + r1[2 * c] + r1[2 * c + 1]) * T(0.25);
       }
       for (; c < g.out[2]; ++c) {
         T sum = 0;
@@ -393,7 +414,9 @@ std::vector<Tensor> average_pool_backward(OpContext& ctx, const std::vector<Tens
 
 }  // namespace
 
-OpDef average_pool_op() { return {"", "AveragePool", 1, &average_pool_forward, &average_pool_backward}; }
+OpDef average_pool_op() {
+  return {"", "AveragePool", 1, &average_pool_forward, &average_pool_backward};
+}
 OpDef max_pool_op() { return {"", "MaxPool", 1, &max_pool_forward, &max_pool_backward}; }
 
 }  // namespace tamp::ops

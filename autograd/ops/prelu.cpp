@@ -18,14 +18,15 @@ struct Saved {
 // slope as it broadcasts against X.
 Tensor broadcast_slope(const OpContext& ctx, const Tensor& x, const Tensor& slope) {
   if (ctx.opset < 7 && slope.numel() > 1) {
-    TAMP_CHECK(x.rank() >= 2 && slope.numel() == x.dim(1), "slope {} must hold 1 value or one per channel of X {}",
-               describe(slope), describe(x));
+    TAMP_CHECK(x.rank() >= 2 && slope.numel() == x.dim(1),
+               "slope {} must hold 1 value or one per channel of X {}", describe(slope),
+               describe(x));
     Shape s(static_cast<size_t>(x.rank()), 1);
     s[1] = slope.numel();
     return slope.reshape(s);
   }
-  TAMP_CHECK(broadcast_shapes(x.shape(), slope.shape()) == x.shape(), "slope {} does not broadcast to X {}",
-             describe(slope), describe(x));
+  TAMP_CHECK(broadcast_shapes(x.shape(), slope.shape()) == x.shape(),
+             "slope {} does not broadcast to X {}", describe(slope), describe(x));
   return slope;
 }
 
@@ -36,7 +37,8 @@ std::vector<Tensor> prelu_forward(OpContext& ctx, const std::vector<Tensor>& in)
   const Tensor slope = broadcast_slope(ctx, x, given);
   Tensor y = dispatch_float(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    return kernels::broadcast_binary<T, T>(x, slope, x.dtype(), [](T v, T s) { return v < T(0) ? s * v : v; });
+    return kernels::broadcast_binary<T, T>(x, slope, x.dtype(),
+                                           [](T v, T s) { return v < T(0) ? s * v : v; });
   });
   if (ctx.any_grad()) ctx.save(Saved{x, slope, given.shape()});
   return {y};
@@ -51,12 +53,14 @@ std::vector<Tensor> prelu_backward(OpContext& ctx, const std::vector<Tensor>& g)
   dispatch_float(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
     if (ctx.needs_grad[0]) {
-      const Tensor factor = kernels::broadcast_binary<T, T>(x, slope, x.dtype(), [](T v, T s) { return v < T(0) ? s : T(1); });
+      const Tensor factor = kernels::broadcast_binary<T, T>(
+          x, slope, x.dtype(), [](T v, T s) { return v < T(0) ? s : T(1); });
       dx = mul(g[0], factor);
     }
     if (ctx.needs_grad[1]) {
       Tensor negative = Tensor::empty(x.shape(), x.dtype());
-      kernels::map_unary(x.data<T>(), negative.data<T>(), x.numel(), [](T v) { return v < T(0) ? v : T(0); });
+      kernels::map_unary(x.data<T>(), negative.data<T>(), x.numel(),
+                         [](T v) { return v < T(0) ? v : T(0); });
       // Summed to the broadcast slope's shape here: the engine's numpy rule would align a
       // per-channel slope of opset 6 with X's last axis.
       dslope = sum_to(mul(g[0], negative), slope.shape()).reshape(given_shape);

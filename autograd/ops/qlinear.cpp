@@ -25,35 +25,48 @@ bool is_8bit(DType t) { return t == DType::kInt8 || t == DType::kUInt8; }
 
 double int_at(const Tensor& t, int64_t i) {
   switch (t.dtype()) {
-    case DType::kInt8: return t.data<int8_t>()[i];
-    case DType::kUInt8: return t.data<uint8_t>()[i];
-    case DType::kInt32: return t.data<int32_t>()[i];
-    default: throw Error(fmt::format("expected an int8, uint8 or int32 tensor, got {}", describe(t)), ErrorKind::kUnsupported);
+    case DType::kInt8:
+      return t.data<int8_t>()[i];
+    case DType::kUInt8:
+      return t.data<uint8_t>()[i];
+    case DType::kInt32:
+      return t.data<int32_t>()[i];
+    default:
+      throw Error(fmt::format("expected an int8, uint8 or int32 tensor, got {}", describe(t)),
+                  ErrorKind::kUnsupported);
   }
 }
 
 // A scalar, or one value per output channel (`channels`), of a scale or zero point.
-std::vector<double> per_channel(const Tensor& t, int64_t channels, const char* name, bool allow_vector) {
+std::vector<double> per_channel(const Tensor& t, int64_t channels, const char* name,
+                                bool allow_vector) {
   if (!t.defined()) return {0.0};
-  TAMP_CHECK(t.numel() == 1 || (allow_vector && t.rank() == 1 && t.numel() == channels),
-             "{} {} must be a scalar{}", name, describe(t),
-             allow_vector ? fmt::format(" or have {} values (one per output channel)", channels) : "");
+  TAMP_CHECK(
+      t.numel() == 1 || (allow_vector && t.rank() == 1 && t.numel() == channels),
+      "{} {} must be a scalar{}", name, describe(t),
+      allow_vector ? fmt::format(" or have {} values (one per output channel)", channels) : "");
   std::vector<double> v(static_cast<size_t>(t.numel()));
-  for (int64_t i = 0; i < t.numel(); ++i) v[i] = t.dtype() == DType::kFloat32 ? t.data<float>()[i] : int_at(t, i);
+  for (int64_t i = 0; i < t.numel(); ++i)
+    v[i] = t.dtype() == DType::kFloat32 ? t.data<float>()[i] : int_at(t, i);
   return v;
 }
 
 void check_scales(const std::vector<double>& s, const char* name) {
-  for (double v : s) TAMP_CHECK(std::isfinite(v) && v > 0, "{} {} must be finite and positive", name, v);
+  for (double v : s)
+    TAMP_CHECK(std::isfinite(v) && v > 0, "{} {} must be finite and positive", name, v);
 }
 
-double at(const std::vector<double>& v, int64_t c) { return v.size() == 1 ? v[0] : v[static_cast<size_t>(c)]; }
+double at(const std::vector<double>& v, int64_t c) {
+  return v.size() == 1 ? v[0] : v[static_cast<size_t>(c)];
+}
 
 // The convolution of x - x_zp with w - w_zp (w_zp per M): its int32 sums (N, M, out...), or
 // with `r` those sums requantized to r's 8-bit type (`type`).
-Tensor integer_conv(const OpContext& ctx, const Tensor& x, const Tensor& x_zp, const Tensor& w, const Tensor& w_zp,
-                    const kernels::Requantization* r = nullptr, DType type = DType::kInt32) {
-  TAMP_CHECK(is_8bit(x.dtype()) && is_8bit(w.dtype()), "x {} and w {} must be int8 or uint8", describe(x), describe(w));
+Tensor integer_conv(const OpContext& ctx, const Tensor& x, const Tensor& x_zp, const Tensor& w,
+                    const Tensor& w_zp, const kernels::Requantization* r = nullptr,
+                    DType type = DType::kInt32) {
+  TAMP_CHECK(is_8bit(x.dtype()) && is_8bit(w.dtype()), "x {} and w {} must be int8 or uint8",
+             describe(x), describe(w));
   TAMP_CHECK(w.rank() >= 3, "w {} must have rank >= 3", describe(w));
   if (x_zp.defined()) expect_same_dtype(x, x_zp, "x and x_zero_point");
   if (w_zp.defined()) expect_same_dtype(w, w_zp, "w and w_zero_point");
@@ -63,13 +76,13 @@ Tensor integer_conv(const OpContext& ctx, const Tensor& x, const Tensor& x_zp, c
   std::vector<int32_t> zw_per_m(static_cast<size_t>(m));
   for (int64_t c = 0; c < m; ++c) zw_per_m[c] = static_cast<int32_t>(at(zw, c));
   // conv_geometry reads the shapes and wants one dtype for both (a uint8 x may meet an int8 w).
-  const ConvGeometry g = conv_geometry(ctx.attrs(), x, w.dtype() == x.dtype() ? w : Tensor::empty(w.shape(), x.dtype()),
-                                       Tensor());
+  const ConvGeometry g = conv_geometry(
+      ctx.attrs(), x, w.dtype() == x.dtype() ? w : Tensor::empty(w.shape(), x.dtype()), Tensor());
   const kernels::ConvShape& s = g.shape;
   // MLAS widens depthwise convolutions to 32 bits: exact on every CPU.
   const bool depthwise = s.in_channels == s.groups && s.out_channels == s.groups;
-  const bool pairs = ctx.integer_arithmetic == IntegerArithmetic::kX86Int16Pairs && x.dtype() == DType::kUInt8 &&
-                     w.dtype() == DType::kInt8 && !depthwise;
+  const bool pairs = ctx.integer_arithmetic == IntegerArithmetic::kX86Int16Pairs &&
+                     x.dtype() == DType::kUInt8 && w.dtype() == DType::kInt8 && !depthwise;
   Tensor y = Tensor::empty(g.y_shape, type);
   if (y.numel() == 0) return y;
   const kernels::Int8ConvInput xi{x.raw_data(), x.dtype() == DType::kInt8, zx};
@@ -83,25 +96,27 @@ Tensor integer_conv(const OpContext& ctx, const Tensor& x, const Tensor& x_zp, c
 }
 
 std::vector<Tensor> conv_integer(OpContext& ctx, const std::vector<Tensor>& in) {
-  return {integer_conv(ctx, input(in, 0, "x"), optional_input(in, 2), input(in, 1, "w"), optional_input(in, 3))};
+  return {integer_conv(ctx, input(in, 0, "x"), optional_input(in, 2), input(in, 1, "w"),
+                       optional_input(in, 3))};
 }
 
 // ONNX Runtime's requantization (kernels/requantize.h) to y_zp's type; bias and multiplier
 // must outlive its use.
-kernels::Requantization requantization(const std::vector<int32_t>& bias, const std::vector<float>& multiplier,
-                                       const Tensor& y_zp) {
-  TAMP_CHECK(is_8bit(y_zp.dtype()) && y_zp.numel() == 1, "y_zero_point {} must be an int8 or uint8 scalar",
-             describe(y_zp));
+kernels::Requantization requantization(const std::vector<int32_t>& bias,
+                                       const std::vector<float>& multiplier, const Tensor& y_zp) {
+  TAMP_CHECK(is_8bit(y_zp.dtype()) && y_zp.numel() == 1,
+             "y_zero_point {} must be an int8 or uint8 scalar", describe(y_zp));
   return {bias.empty() ? nullptr : bias.data(), multiplier.data(), multiplier.size() > 1,
           static_cast<int32_t>(int_at(y_zp, 0)), y_zp.dtype() == DType::kInt8};
 }
 
-std::vector<float> multipliers(const std::vector<double>& a, const std::vector<double>& b, double y) {
+std::vector<float> multipliers(const std::vector<double>& a, const std::vector<double>& b,
+                               double y) {
   std::vector<float> m(std::max(a.size(), b.size()));
   for (size_t c = 0; c < m.size(); ++c) {
     // In float, as ONNX Runtime computes its output scales.
-    m[c] = static_cast<float>(a[a.size() == 1 ? 0 : c]) * static_cast<float>(b[b.size() == 1 ? 0 : c]) /
-           static_cast<float>(y);
+    m[c] = static_cast<float>(a[a.size() == 1 ? 0 : c]) *
+           static_cast<float>(b[b.size() == 1 ? 0 : c]) / static_cast<float>(y);
   }
   return m;
 }
@@ -119,19 +134,22 @@ std::vector<Tensor> qlinear_conv(OpContext& ctx, const std::vector<Tensor>& in) 
   check_scales(sy, "y_scale");
   std::vector<int32_t> bias;
   if (const Tensor b = optional_input(in, 8); b.defined()) {
-    TAMP_CHECK(b.dtype() == DType::kInt32 && b.rank() == 1 && b.dim(0) == m, "B {} must be int32 [{}]", describe(b), m);
+    TAMP_CHECK(b.dtype() == DType::kInt32 && b.rank() == 1 && b.dim(0) == m,
+               "B {} must be int32 [{}]", describe(b), m);
     bias.assign(b.data<int32_t>(), b.data<int32_t>() + m);
   }
   const std::vector<float> multiplier = multipliers(sx, sw, sy[0]);
   const Tensor& y_zp = input(in, 7, "y_zero_point");
   const kernels::Requantization r = requantization(bias, multiplier, y_zp);
-  return {integer_conv(ctx, x, input(in, 2, "x_zero_point"), w, input(in, 5, "w_zero_point"), &r, y_zp.dtype())};
+  return {integer_conv(ctx, x, input(in, 2, "x_zero_point"), w, input(in, 5, "w_zero_point"), &r,
+                       y_zp.dtype())};
 }
 
 std::vector<Tensor> qlinear_matmul(OpContext& ctx, const std::vector<Tensor>& in) {
   const Tensor& a = input(in, 0, "a");
   const Tensor& b = input(in, 3, "b");
-  TAMP_CHECK(a.rank() >= 2 && b.rank() >= 2, "a {} and b {} must have rank >= 2", describe(a), describe(b));
+  TAMP_CHECK(a.rank() >= 2 && b.rank() >= 2, "a {} and b {} must have rank >= 2", describe(a),
+             describe(b));
   const int64_t n = b.dim(-1);
   // Per-tensor a; b per tensor or per column (1-D [N]), the layouts exporters write.
   const auto sa = per_channel(input(in, 1, "a_scale"), 1, "a_scale", false);
@@ -141,8 +159,8 @@ std::vector<Tensor> qlinear_matmul(OpContext& ctx, const std::vector<Tensor>& in
   check_scales(sb, "b_scale");
   check_scales(sy, "y_scale");
   const Tensor& b_zp = input(in, 5, "b_zero_point");
-  TAMP_CHECK(b_zp.numel() == static_cast<int64_t>(sb.size()), "b_zero_point {} and b_scale must have one shape",
-             describe(b_zp));
+  TAMP_CHECK(b_zp.numel() == static_cast<int64_t>(sb.size()),
+             "b_zero_point {} and b_scale must have one shape", describe(b_zp));
   const Tensor a_zp = input(in, 2, "a_zero_point").reshape({});
   const Tensor b_zp_arg = b_zp.numel() == 1 ? b_zp.reshape({}) : b_zp;
   static const OpDef& matmul_integer = OpRegistry::builtin().get("", "MatMulInteger", 10);

@@ -34,8 +34,10 @@ enum class Kind { kSum, kMean, kMax, kMin, kProd, kL1, kL2, kSumSquare, kLogSum,
 std::vector<int> reduce_axes(const OpContext& ctx, const std::vector<Tensor>& in, int rank) {
   std::vector<int64_t> axes;
   Tensor t = optional_input(in, 1);
-  if (t.defined()) axes = to_int64s(t, "axes");
-  else axes = ctx.attrs().ints("axes", {});
+  if (t.defined())
+    axes = to_int64s(t, "axes");
+  else
+    axes = ctx.attrs().ints("axes", {});
   if (axes.empty()) {
     if (ctx.attrs().i("noop_with_empty_axes", 0) != 0) return {};
     for (int64_t d = 0; d < rank; ++d) axes.push_back(d);
@@ -44,27 +46,26 @@ std::vector<int> reduce_axes(const OpContext& ctx, const std::vector<Tensor>& in
 }
 
 // f(x) elementwise, same dtype.
-template <class F>
-Tensor map(const Tensor& x, F f) {
+template <class F> Tensor map(const Tensor& x, F f) {
   return dispatch_numeric(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
     Tensor out = Tensor::empty(x.shape(), x.dtype());
-    kernels::map_unary(x.data<T>(), out.data<T>(), x.numel(), [&](T v) { return static_cast<T>(f(v)); });
+    kernels::map_unary(x.data<T>(), out.data<T>(), x.numel(),
+                       [&](T v) { return static_cast<T>(f(v)); });
     return out;
   });
 }
 
 // f(x, k) with k of the reduced (keepdims) shape broadcast over x.
-template <class F>
-Tensor bmap(const Tensor& x, const Tensor& k, F f) {
+template <class F> Tensor bmap(const Tensor& x, const Tensor& k, F f) {
   return dispatch_numeric(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    return kernels::broadcast_binary<T, T>(x, k, x.dtype(), [&](T a, T b) { return static_cast<T>(f(a, b)); });
+    return kernels::broadcast_binary<T, T>(x, k, x.dtype(),
+                                           [&](T a, T b) { return static_cast<T>(f(a, b)); });
   });
 }
 
-template <Kind K>
-Tensor reduce_keepdims(const Tensor& x, const std::vector<int>& axes) {
+template <Kind K> Tensor reduce_keepdims(const Tensor& x, const std::vector<int>& axes) {
   const auto sum = ReduceKind::kSum;
   if constexpr (K == Kind::kSum) return kernels::reduce(x, axes, sum);
   if constexpr (K == Kind::kMax) return kernels::reduce(x, axes, ReduceKind::kMax);
@@ -78,16 +79,22 @@ Tensor reduce_keepdims(const Tensor& x, const std::vector<int>& axes) {
     if (is_integer(x.dtype())) return map(s, [n](auto v) { return n ? v / n : 0; });
     return map(s, [scale](auto v) { return v * scale; });
   }
-  if constexpr (K == Kind::kL1) return kernels::reduce(map(x, [](auto v) { return v < 0 ? -v : v; }), axes, sum);
-  if constexpr (K == Kind::kSumSquare) return kernels::reduce(map(x, [](auto v) { return v * v; }), axes, sum);
+  if constexpr (K == Kind::kL1)
+    return kernels::reduce(map(x, [](auto v) { return v < 0 ? -v : v; }), axes, sum);
+  if constexpr (K == Kind::kSumSquare)
+    return kernels::reduce(map(x, [](auto v) { return v * v; }), axes, sum);
   if constexpr (K == Kind::kL2) {
-    return map(kernels::reduce(map(x, [](auto v) { return v * v; }), axes, sum), [](auto v) { return std::sqrt(v); });
+    return map(kernels::reduce(map(x, [](auto v) { return v * v; }), axes, sum),
+               [](auto v) { return std::sqrt(v); });
   }
-  if constexpr (K == Kind::kLogSum) return map(kernels::reduce(x, axes, sum), [](auto v) { return std::log(v); });
+  if constexpr (K == Kind::kLogSum)
+    return map(kernels::reduce(x, axes, sum), [](auto v) { return std::log(v); });
   if constexpr (K == Kind::kLogSumExp) {
     // log(sum(exp(x - m))) + m with m the max, finite even for large x.
-    Tensor m = map(kernels::reduce(x, axes, ReduceKind::kMax), [](auto v) { return std::isfinite(v) ? v : 0; });
-    Tensor s = kernels::reduce(bmap(x, m, [](auto a, auto b) { return std::exp(a - b); }), axes, sum);
+    Tensor m = map(kernels::reduce(x, axes, ReduceKind::kMax),
+                   [](auto v) { return std::isfinite(v) ? v : 0; });
+    Tensor s =
+        kernels::reduce(bmap(x, m, [](auto a, auto b) { return std::exp(a - b); }), axes, sum);
     return bmap(s, m, [](auto a, auto b) { return std::log(a) + b; });
   }
 }
@@ -133,8 +140,10 @@ std::vector<Tensor> reduce_backward(OpContext& ctx, const std::vector<Tensor>& g
     dx = bmap(hit, share, [](auto h, auto s) { return h * s; });
   } else if constexpr (K == Kind::kProd) {
     // d/dx_i = product of the others, computed without dividing by zero.
-    Tensor zeros = kernels::reduce(map(x, [](auto v) { return v == 0 ? 1 : 0; }), axes, ReduceKind::kSum);
-    Tensor others = kernels::reduce(map(x, [](auto v) { return v == 0 ? 1 : v; }), axes, ReduceKind::kProd);
+    Tensor zeros =
+        kernels::reduce(map(x, [](auto v) { return v == 0 ? 1 : 0; }), axes, ReduceKind::kSum);
+    Tensor others =
+        kernels::reduce(map(x, [](auto v) { return v == 0 ? 1 : v; }), axes, ReduceKind::kProd);
     Tensor gp = mul(g, others);
     Tensor no_zero = mul(gp, map(zeros, [](auto z) { return z == 0 ? 1 : 0; }));
     Tensor one_zero = mul(gp, map(zeros, [](auto z) { return z == 1 ? 1 : 0; }));
@@ -148,15 +157,16 @@ std::vector<Tensor> reduce_backward(OpContext& ctx, const std::vector<Tensor>& g
   } else if constexpr (K == Kind::kSumSquare) {
     dx = bmap(x, g, [](auto v, auto k) { return 2 * v * k; });
   } else if constexpr (K == Kind::kLogSum) {
-    dx = kernels::expand_to(bmap(g, y, [](auto gv, auto yv) { return gv * std::exp(-yv); }), x.shape());
+    dx = kernels::expand_to(bmap(g, y, [](auto gv, auto yv) { return gv * std::exp(-yv); }),
+                            x.shape());
   } else if constexpr (K == Kind::kLogSumExp) {
-    dx = bmap(bmap(x, y, [](auto v, auto yv) { return std::exp(v - yv); }), g, [](auto e, auto k) { return e * k; });
+    dx = bmap(bmap(x, y, [](auto v, auto yv) { return std::exp(v - yv); }), g,
+              [](auto e, auto k) { return e * k; });
   }
   return {dx, Tensor()};
 }
 
-template <Kind K>
-OpDef reduce_def(const char* type, int since) {
+template <Kind K> OpDef reduce_def(const char* type, int since) {
   return {"", type, since, &reduce_forward<K>, &reduce_backward<K>, {1}};
 }
 

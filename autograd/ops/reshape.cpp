@@ -47,7 +47,8 @@ Shape reshape_target(const Shape& in, const std::vector<int64_t>& spec, bool all
   const int64_t known = checked_numel(out);
   if (infer >= 0) {
     TAMP_CHECK(known != 0, "shape {} cannot infer its -1 next to a 0 dim", to_string(spec));
-    TAMP_CHECK(n % known == 0, "cannot reshape {} ({} elements) to {}", to_string(in), n, to_string(spec));
+    TAMP_CHECK(n % known == 0, "cannot reshape {} ({} elements) to {}", to_string(in), n,
+               to_string(spec));
     out[infer] = n / known;
   } else {
     TAMP_CHECK(known == n, "cannot reshape {} ({} elements) to {} ({} elements)", to_string(in), n,
@@ -66,7 +67,8 @@ std::vector<Tensor> reshape_forward(OpContext& ctx, const std::vector<Tensor>& i
 std::vector<Tensor> flatten_forward(OpContext& ctx, const std::vector<Tensor>& in) {
   const Tensor& x = input(in, 0, "input");
   int64_t axis = ctx.attrs().i("axis", 1);
-  TAMP_CHECK(axis >= -x.rank() && axis <= x.rank(), "axis {} is out of range for {}", axis, describe(x));
+  TAMP_CHECK(axis >= -x.rank() && axis <= x.rank(), "axis {} is out of range for {}", axis,
+             describe(x));
   if (axis < 0) axis += x.rank();
   const int a = static_cast<int>(axis);
   return relabel(ctx, x, {numel(x.shape(), 0, a), numel(x.shape(), a, x.rank())});
@@ -85,21 +87,24 @@ std::vector<Tensor> squeeze_forward(OpContext& ctx, const std::vector<Tensor>& i
   std::vector<bool> drop(x.shape().size(), false);
   if (auto axes = axes_of(ctx, in)) {
     for (int a : normalize_axes(*axes, x.rank())) {
-      TAMP_CHECK(x.shape()[a] == 1, "cannot squeeze axis {} of {}: its size is not 1", a, describe(x));
+      TAMP_CHECK(x.shape()[a] == 1, "cannot squeeze axis {} of {}: its size is not 1", a,
+                 describe(x));
       drop[a] = true;
     }
   } else {
     for (size_t d = 0; d < drop.size(); ++d) drop[d] = x.shape()[d] == 1;
   }
   Shape out;
-  for (size_t d = 0; d < drop.size(); ++d) if (!drop[d]) out.push_back(x.shape()[d]);
+  for (size_t d = 0; d < drop.size(); ++d)
+    if (!drop[d]) out.push_back(x.shape()[d]);
   return relabel(ctx, x, out);
 }
 
 std::vector<Tensor> unsqueeze_forward(OpContext& ctx, const std::vector<Tensor>& in) {
   const Tensor& x = input(in, 0, "data");
   auto axes = axes_of(ctx, in);
-  TAMP_CHECK(axes.has_value(), "Unsqueeze needs axes (an input from opset 13, an attribute before)");
+  TAMP_CHECK(axes.has_value(),
+             "Unsqueeze needs axes (an input from opset 13, an attribute before)");
   const int rank = x.rank() + static_cast<int>(axes->size());
   std::vector<bool> inserted(static_cast<size_t>(rank), false);
   for (int a : normalize_axes(*axes, rank)) inserted[a] = true;

@@ -39,20 +39,22 @@ SliceView slice_view(const Shape& in_shape, const OpContext& ctx, const std::vec
   } else {
     starts = list_input(in, 1, "starts");
     ends = list_input(in, 2, "ends");
-    TAMP_CHECK(optional_input(in, 1).defined() && optional_input(in, 2).defined(), "Slice needs starts and ends");
+    TAMP_CHECK(optional_input(in, 1).defined() && optional_input(in, 2).defined(),
+               "Slice needs starts and ends");
     axes = list_input(in, 3, "axes");
     steps = list_input(in, 4, "steps");
   }
   const int rank = static_cast<int>(in_shape.size());
   TAMP_CHECK(starts.size() == ends.size(), "{} starts but {} ends", starts.size(), ends.size());
   if (axes.empty()) {
-    TAMP_CHECK(static_cast<int>(starts.size()) <= rank, "{} starts for an input of rank {}", starts.size(), rank);
+    TAMP_CHECK(static_cast<int>(starts.size()) <= rank, "{} starts for an input of rank {}",
+               starts.size(), rank);
     for (size_t i = 0; i < starts.size(); ++i) axes.push_back(static_cast<int64_t>(i));
   }
   if (steps.empty()) steps.assign(starts.size(), 1);
   TAMP_CHECK(axes.size() == starts.size() && steps.size() == starts.size(),
-             "starts, ends, axes and steps have {}, {}, {} and {} entries", starts.size(), ends.size(),
-             axes.size(), steps.size());
+             "starts, ends, axes and steps have {}, {}, {} and {} entries", starts.size(),
+             ends.size(), axes.size(), steps.size());
   SliceView v{in_shape, strides_of(in_shape), 0};
   const auto axis_list = normalize_axes(axes, rank);
   for (size_t i = 0; i < axis_list.size(); ++i) {
@@ -85,8 +87,8 @@ std::vector<Tensor> slice_forward(OpContext& ctx, const std::vector<Tensor>& in)
   const Tensor& x = input(in, 0, "data");
   const SliceView v = slice_view(x.shape(), ctx, in);
   Tensor out = Tensor::empty(v.shape, x.dtype());
-  kernels::copy_strided(x.raw_data(), v.strides, v.offset, out.raw_data(), strides_of(v.shape), 0, v.shape,
-                        size_of(x.dtype()));
+  kernels::copy_strided(x.raw_data(), v.strides, v.offset, out.raw_data(), strides_of(v.shape), 0,
+                        v.shape, size_of(x.dtype()));
   if (ctx.any_grad()) {
     ctx.save(Saved{x.shape(), optional_input(in, 1), optional_input(in, 2), optional_input(in, 3),
                    optional_input(in, 4)});
@@ -99,8 +101,8 @@ std::vector<Tensor> slice_backward(OpContext& ctx, const std::vector<Tensor>& g)
   const Shape& in_shape = s.x_shape;
   const SliceView v = slice_view(in_shape, ctx, {Tensor(), s.starts, s.ends, s.axes, s.steps});
   Tensor dx = Tensor::zeros(in_shape, g[0].dtype());
-  kernels::copy_strided(g[0].raw_data(), strides_of(v.shape), 0, dx.raw_data(), v.strides, v.offset, v.shape,
-                        size_of(dx.dtype()));
+  kernels::copy_strided(g[0].raw_data(), strides_of(v.shape), 0, dx.raw_data(), v.strides, v.offset,
+                        v.shape, size_of(dx.dtype()));
   return {dx};
 }
 

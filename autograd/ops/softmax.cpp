@@ -29,27 +29,26 @@ Geometry geometry(const OpContext& ctx, const Shape& shape) {
   if (ctx.opset >= 13) {
     TAMP_CHECK(rank >= 1, "input must have rank >= 1, got a scalar");
     const int64_t a = ctx.attrs().i("axis", -1);
-    TAMP_CHECK(a >= -rank && a < rank, "axis {} is out of range for input {} (opset {} allows [-{}, {}])", a,
+    TAMP_CHECK(a >= -rank && a < rank,
+               "axis {} is out of range for input {} (opset {} allows [-{}, {}])", a,
                to_string(shape), ctx.opset, rank, rank - 1);
     const int axis = normalize_axis(a, rank);
     return {numel(shape, 0, axis), shape[axis], numel(shape, axis + 1, rank)};
   }
   int64_t axis = ctx.attrs().i("axis", 1);
-  TAMP_CHECK(axis >= -rank && axis <= rank, "axis {} is out of range for input {} (opset {} allows [-{}, {}])",
-             axis, to_string(shape), ctx.opset, rank, rank);
+  TAMP_CHECK(axis >= -rank && axis <= rank,
+             "axis {} is out of range for input {} (opset {} allows [-{}, {}])", axis,
+             to_string(shape), ctx.opset, rank, rank);
   if (axis < 0) axis += rank;
   const int a = static_cast<int>(axis);
   return {numel(shape, 0, a), numel(shape, a, rank), 1};
 }
 
-template <class T>
-using Vec = Eigen::Array<T, Eigen::Dynamic, 1>;
-template <class T>
-using Block = Eigen::Array<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-template <class T>
-using BlockMap = Eigen::Map<Block<T>, Eigen::Unaligned, Eigen::OuterStride<>>;
-template <class T>
-using ConstBlockMap = Eigen::Map<const Block<T>, Eigen::Unaligned, Eigen::OuterStride<>>;
+template <class T> using Vec = Eigen::Array<T, Eigen::Dynamic, 1>;
+template <class T> using Block = Eigen::Array<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+template <class T> using BlockMap = Eigen::Map<Block<T>, Eigen::Unaligned, Eigen::OuterStride<>>;
+template <class T> using ConstBlockMap =
+    Eigen::Map<const Block<T>, Eigen::Unaligned, Eigen::OuterStride<>>;
 
 // Strided case: columns of width up to kWidth are normalised together, so the reductions
 // along `dim` run as vector operations across the columns.
@@ -76,11 +75,11 @@ void for_each_slice(const Geometry& g, Rows&& rows, Blocks&& blocks) {
   });
 }
 
-template <class T, bool kLog>
-void forward_kernel(const Geometry& g, const T* x, T* y) {
+template <class T, bool kLog> void forward_kernel(const Geometry& g, const T* x, T* y) {
   const int64_t d = g.dim;
   auto rows = [&](int64_t off) {
-    if constexpr (std::is_same_v<T, float>) return kernels::softmax_rows(x + off, y + off, 1, d, kLog);
+    if constexpr (std::is_same_v<T, float>)
+      return kernels::softmax_rows(x + off, y + off, 1, d, kLog);
     Eigen::Map<const Vec<T>> xr(x + off, d);
     Eigen::Map<Vec<T>> yr(y + off, d);
     const T m = xr.maxCoeff();
@@ -112,7 +111,8 @@ template <class T, bool kLog>
 void backward_kernel(const Geometry& g, const T* y, const T* gy, T* dx) {
   const int64_t d = g.dim;
   auto rows = [&](int64_t off) {
-    if constexpr (std::is_same_v<T, float>) return kernels::softmax_rows_backward(y + off, gy + off, dx + off, 1, d, kLog);
+    if constexpr (std::is_same_v<T, float>)
+      return kernels::softmax_rows_backward(y + off, gy + off, dx + off, 1, d, kLog);
     Eigen::Map<const Vec<T>> yr(y + off, d), gr(gy + off, d);
     Eigen::Map<Vec<T>> dr(dx + off, d);
     if constexpr (kLog) {
@@ -163,7 +163,9 @@ std::vector<Tensor> softmax_backward(OpContext& ctx, const std::vector<Tensor>& 
 
 }  // namespace
 
-OpDef log_softmax_op() { return {"", "LogSoftmax", 1, &softmax_forward<true>, &softmax_backward<true>}; }
+OpDef log_softmax_op() {
+  return {"", "LogSoftmax", 1, &softmax_forward<true>, &softmax_backward<true>};
+}
 OpDef softmax_op() { return {"", "Softmax", 1, &softmax_forward<false>, &softmax_backward<false>}; }
 
 }  // namespace tamp::ops

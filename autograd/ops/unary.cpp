@@ -30,19 +30,14 @@ concept HasKernel = requires(const Fn& fn) {
 };
 
 // y = f(x) through the functor's kernel: true when there is one for T.
-template <class Fn, class T>
-bool kernel_forward(const Fn&, const T*, T*, int64_t) {
-  return false;
-}
-template <HasKernel Fn>
-bool kernel_forward(const Fn& fn, const float* x, float* y, int64_t n) {
+template <class Fn, class T> bool kernel_forward(const Fn&, const T*, T*, int64_t) { return false; }
+template <HasKernel Fn> bool kernel_forward(const Fn& fn, const float* x, float* y, int64_t n) {
   kernels::unary_forward(Fn::kKernel, fn.params(), x, y, n);
   return true;
 }
 
 // dx = dy * f'(saved) through the functor's kernel: true when there is one for T.
-template <class Fn, class T>
-bool kernel_backward(const Fn&, const T*, const T*, T*, int64_t) {
+template <class Fn, class T> bool kernel_backward(const Fn&, const T*, const T*, T*, int64_t) {
   return false;
 }
 template <HasKernel Fn>
@@ -101,16 +96,14 @@ std::vector<Tensor> unary_forward_only(OpContext& ctx, const std::vector<Tensor>
 }
 
 // Stable on both sides: exp of a non-positive number never overflows.
-template <class T>
-T sigmoid(T x) {
+template <class T> T sigmoid(T x) {
   if (x >= 0) return T(1) / (T(1) + std::exp(-x));
   const T e = std::exp(x);
   return e / (T(1) + e);
 }
 
 // log(1 + exp(x)) without overflow for large x.
-template <class T>
-T softplus(T x) {
+template <class T> T softplus(T x) {
   return x > T(0) ? x + std::log1p(std::exp(-x)) : std::log1p(std::exp(x));
 }
 
@@ -202,10 +195,15 @@ struct EluFn {
 };
 struct SeluFn {
   explicit SeluFn(const Attributes& a)
-      : alpha(a.f("alpha", 1.67326319217681884765625f)), gamma(a.f("gamma", 1.05070102214813232421875f)) {}
+      : alpha(a.f("alpha", 1.67326319217681884765625f)),
+        gamma(a.f("gamma", 1.05070102214813232421875f)) {}
   static constexpr bool kSavesOutput = false;
-  template <class T> T f(T x) const { return x > T(0) ? T(gamma) * x : T(gamma) * T(alpha) * (std::exp(x) - T(1)); }
-  template <class T> T df(T x) const { return x > T(0) ? T(gamma) : T(gamma) * T(alpha) * std::exp(x); }
+  template <class T> T f(T x) const {
+    return x > T(0) ? T(gamma) * x : T(gamma) * T(alpha) * (std::exp(x) - T(1));
+  }
+  template <class T> T df(T x) const {
+    return x > T(0) ? T(gamma) : T(gamma) * T(alpha) * std::exp(x);
+  }
   float alpha, gamma;
 };
 // Gelu (opset 20): x * Phi(x) with the exact normal CDF, or its tanh approximation.
@@ -219,13 +217,15 @@ struct GeluFn {
   kernels::UnaryParams params() const { return {tanh_approx ? 1.0f : 0.0f, 0}; }
   static constexpr double kSqrt2OverPi = 0.79788456080286535588, kCubic = 0.044715;
   template <class T> T f(T x) const {
-    if (tanh_approx) return T(0.5) * x * (T(1) + std::tanh(T(kSqrt2OverPi) * (x + T(kCubic) * x * x * x)));
+    if (tanh_approx)
+      return T(0.5) * x * (T(1) + std::tanh(T(kSqrt2OverPi) * (x + T(kCubic) * x * x * x)));
     return T(0.5) * x * (T(1) + std::erf(x * T(0.70710678118654752440)));
   }
   template <class T> T df(T x) const {
     if (tanh_approx) {
       const T t = std::tanh(T(kSqrt2OverPi) * (x + T(kCubic) * x * x * x));
-      return T(0.5) * (T(1) + t) + T(0.5) * x * (T(1) - t * t) * T(kSqrt2OverPi) * (T(1) + T(3 * kCubic) * x * x);
+      return T(0.5) * (T(1) + t) +
+             T(0.5) * x * (T(1) - t * t) * T(kSqrt2OverPi) * (T(1) + T(3 * kCubic) * x * x);
     }
     return T(0.5) * (T(1) + std::erf(x * T(0.70710678118654752440))) +
            x * std::exp(T(-0.5) * x * x) * T(0.39894228040143267794);  // x * pdf(x)
@@ -248,7 +248,8 @@ struct MishFn : NoAttrs {  // x * tanh(softplus(x)), opset 18
   }
 };
 struct HardSigmoidFn {
-  explicit HardSigmoidFn(const Attributes& a) : alpha(a.f("alpha", 0.2f)), beta(a.f("beta", 0.5f)) {}
+  explicit HardSigmoidFn(const Attributes& a)
+      : alpha(a.f("alpha", 0.2f)), beta(a.f("beta", 0.5f)) {}
   static constexpr auto kKernel = kernels::Unary::kHardSigmoid;
   static constexpr bool kSavesOutput = false;
   template <class T> T f(T x) const { return std::clamp(T(alpha) * x + T(beta), T(0), T(1)); }
@@ -292,8 +293,10 @@ std::vector<Tensor> sign_forward(OpContext& ctx, const std::vector<Tensor>& in) 
     using T = decltype(tag);
     kernels::map_unary(x.data<T>(), y.data<T>(), x.numel(), [](T v) -> T {
       if constexpr (kAbs) {
-        if constexpr (std::is_unsigned_v<T>) return v;
-        else return v < T(0) ? T(-v) : v;
+        if constexpr (std::is_unsigned_v<T>)
+          return v;
+        else
+          return v < T(0) ? T(-v) : v;
       } else {
         return static_cast<T>(-v);
       }
@@ -311,12 +314,15 @@ std::vector<Tensor> abs_backward(OpContext& ctx, const std::vector<Tensor>& grad
     const T* px = x.data<T>();
     const T* pg = grads[0].data<T>();
     T* pd = dx.data<T>();
-    for (int64_t i = 0; i < x.numel(); ++i) pd[i] = px[i] > T(0) ? pg[i] : (px[i] < T(0) ? -pg[i] : T(0));
+    for (int64_t i = 0; i < x.numel(); ++i)
+      pd[i] = px[i] > T(0) ? pg[i] : (px[i] < T(0) ? -pg[i] : T(0));
   });
   return {dx};
 }
 
-std::vector<Tensor> neg_backward(OpContext&, const std::vector<Tensor>& grads) { return {neg(grads[0])}; }
+std::vector<Tensor> neg_backward(OpContext&, const std::vector<Tensor>& grads) {
+  return {neg(grads[0])};
+}
 
 std::vector<Tensor> not_forward(OpContext&, const std::vector<Tensor>& in) {
   const Tensor& x = input(in, 0, "X");
@@ -326,8 +332,7 @@ std::vector<Tensor> not_forward(OpContext&, const std::vector<Tensor>& in) {
   return {y};
 }
 
-template <class Fn>
-OpDef unary(const char* type, int since = 6) {
+template <class Fn> OpDef unary(const char* type, int since = 6) {
   return {"", type, since, &unary_forward<Fn>, &unary_backward<Fn>};
 }
 

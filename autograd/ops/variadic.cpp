@@ -20,8 +20,7 @@ struct Saved {
 
 enum class Kind { kMax, kMin, kSum, kMean };
 
-template <Kind K, class T>
-T combine(T a, T b) {
+template <Kind K, class T> T combine(T a, T b) {
   if constexpr (K == Kind::kSum || K == Kind::kMean) {
     return static_cast<T>(a + b);
   } else {
@@ -29,17 +28,19 @@ T combine(T a, T b) {
       if (std::isnan(a)) return a;
       if (std::isnan(b)) return b;
     }
-    if constexpr (K == Kind::kMax) return a < b ? b : a;
-    else return b < a ? b : a;
+    if constexpr (K == Kind::kMax)
+      return a < b ? b : a;
+    else
+      return b < a ? b : a;
   }
 }
 
 // Elementwise f(a, b) with broadcasting, in a's dtype.
-template <class F>
-Tensor broadcast(const Tensor& a, const Tensor& b, F f) {
+template <class F> Tensor broadcast(const Tensor& a, const Tensor& b, F f) {
   return dispatch_numeric(a.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    return kernels::broadcast_binary<T, T>(a, b, a.dtype(), [&](T x, T y) { return static_cast<T>(f(x, y)); });
+    return kernels::broadcast_binary<T, T>(a, b, a.dtype(),
+                                           [&](T x, T y) { return static_cast<T>(f(x, y)); });
   });
 }
 
@@ -74,12 +75,17 @@ std::vector<Tensor> variadic_backward(OpContext& ctx, const std::vector<Tensor>&
   std::vector<Tensor> grads(n);
   if (!g[0].defined()) return grads;
   if constexpr (K == Kind::kSum || K == Kind::kMean) {
-    const Tensor share = K == Kind::kSum ? g[0] : div(g[0], Tensor::scalar(static_cast<double>(n), g[0].dtype()));
-    for (size_t i = 0; i < n; ++i) if (ctx.needs_grad[i]) grads[i] = share;
+    const Tensor share =
+        K == Kind::kSum ? g[0] : div(g[0], Tensor::scalar(static_cast<double>(n), g[0].dtype()));
+    for (size_t i = 0; i < n; ++i)
+      if (ctx.needs_grad[i]) grads[i] = share;
   } else {
-    auto hits = [&](const Tensor& x) { return broadcast(x, y, [](auto a, auto b) { return a == b ? 1 : 0; }); };
+    auto hits = [&](const Tensor& x) {
+      return broadcast(x, y, [](auto a, auto b) { return a == b ? 1 : 0; });
+    };
     Tensor ties = hits(inputs[0]);  // y has the broadcast shape of every input
-    for (size_t i = 1; i < n; ++i) ties = broadcast(ties, hits(inputs[i]), [](auto a, auto b) { return a + b; });
+    for (size_t i = 1; i < n; ++i)
+      ties = broadcast(ties, hits(inputs[i]), [](auto a, auto b) { return a + b; });
     const Tensor share = div(g[0], ties);
     for (size_t i = 0; i < n; ++i) {
       if (ctx.needs_grad[i]) grads[i] = mul(share, hits(inputs[i]));
@@ -88,8 +94,7 @@ std::vector<Tensor> variadic_backward(OpContext& ctx, const std::vector<Tensor>&
   return grads;
 }
 
-template <Kind K>
-OpDef variadic(const char* type) {
+template <Kind K> OpDef variadic(const char* type) {
   return {"", type, 6, &variadic_forward<K>, &variadic_backward<K>};
 }
 

@@ -15,28 +15,31 @@ struct Saved {
 };
 
 // out[i] = c[i] ? x[i] : y[i] over `shape`, each operand read through broadcast strides.
-template <class W>
-void select(const bool* c, const W* x, const W* y, W* out, const Shape& shape, const std::vector<int64_t>& sc,
-            const std::vector<int64_t>& sx, const std::vector<int64_t>& sy) {
+template <class W> void select(const bool* c, const W* x, const W* y, W* out, const Shape& shape,
+                               const std::vector<int64_t>& sc, const std::vector<int64_t>& sx,
+                               const std::vector<int64_t>& sy) {
   const int rank = static_cast<int>(shape.size());
   const int64_t inner = rank ? shape[rank - 1] : 1;
   const int64_t total = numel(shape);
   const int64_t outer = inner ? total / inner : 0;
-  const int64_t ic = rank ? sc[rank - 1] : 0, ix = rank ? sx[rank - 1] : 0, iy = rank ? sy[rank - 1] : 0;
-  kernels::parallel_for(outer, std::max<int64_t>(1, 32768 / std::max<int64_t>(inner, 1)), [&](int64_t b, int64_t e) {
-    for (int64_t o = b; o < e; ++o) {
-      int64_t oc = 0, ox = 0, oy = 0, rem = o;
-      for (int d = rank - 2; d >= 0; --d) {
-        const int64_t i = rem % shape[d];
-        rem /= shape[d];
-        oc += i * sc[d];
-        ox += i * sx[d];
-        oy += i * sy[d];
-      }
-      W* dst = out + o * inner;
-      for (int64_t i = 0; i < inner; ++i) dst[i] = c[oc + i * ic] ? x[ox + i * ix] : y[oy + i * iy];
-    }
-  });
+  const int64_t ic = rank ? sc[rank - 1] : 0, ix = rank ? sx[rank - 1] : 0,
+                iy = rank ? sy[rank - 1] : 0;
+  kernels::parallel_for(outer, std::max<int64_t>(1, 32768 / std::max<int64_t>(inner, 1)),
+                        [&](int64_t b, int64_t e) {
+                          for (int64_t o = b; o < e; ++o) {
+                            int64_t oc = 0, ox = 0, oy = 0, rem = o;
+                            for (int d = rank - 2; d >= 0; --d) {
+                              const int64_t i = rem % shape[d];
+                              rem /= shape[d];
+                              oc += i * sc[d];
+                              ox += i * sx[d];
+                              oy += i * sy[d];
+                            }
+                            W* dst = out + o * inner;
+                            for (int64_t i = 0; i < inner; ++i)
+                              dst[i] = c[oc + i * ic] ? x[ox + i * ix] : y[oy + i * iy];
+                          }
+                        });
 }
 
 Tensor where(const Tensor& cond, const Tensor& x, const Tensor& y) {
@@ -49,15 +52,26 @@ Tensor where(const Tensor& cond, const Tensor& x, const Tensor& y) {
   const auto sy = kernels::broadcast_strides(y.shape(), shape);
   auto run = [&](auto tag) {
     using W = decltype(tag);
-    select<W>(cond.data<bool>(), static_cast<const W*>(x.raw_data()), static_cast<const W*>(y.raw_data()),
-              static_cast<W*>(out.raw_data()), shape, sc, sx, sy);
+    select<W>(cond.data<bool>(), static_cast<const W*>(x.raw_data()),
+              static_cast<const W*>(y.raw_data()), static_cast<W*>(out.raw_data()), shape, sc, sx,
+              sy);
   };
   switch (size_of(x.dtype())) {
-    case 1: run(uint8_t{}); break;
-    case 2: run(uint16_t{}); break;
-    case 4: run(uint32_t{}); break;
-    case 8: run(uint64_t{}); break;
-    default: throw Error(fmt::format("Where: unsupported dtype {}", dtype_name(x.dtype())), ErrorKind::kUnsupported);
+    case 1:
+      run(uint8_t{});
+      break;
+    case 2:
+      run(uint16_t{});
+      break;
+    case 4:
+      run(uint32_t{});
+      break;
+    case 8:
+      run(uint64_t{});
+      break;
+    default:
+      throw Error(fmt::format("Where: unsupported dtype {}", dtype_name(x.dtype())),
+                  ErrorKind::kUnsupported);
   }
   return out;
 }

@@ -29,9 +29,7 @@ struct MlpImpl : torch::nn::Module {
       : fc1(register_module("fc1", torch::nn::Linear(784, 512))),
         fc2(register_module("fc2", torch::nn::Linear(512, 256))),
         fc3(register_module("fc3", torch::nn::Linear(256, kClasses))) {}
-  torch::Tensor forward(torch::Tensor x) {
-    return fc3(torch::relu(fc2(torch::relu(fc1(x)))));
-  }
+  torch::Tensor forward(torch::Tensor x) { return fc3(torch::relu(fc2(torch::relu(fc1(x))))); }
   torch::nn::Linear fc1, fc2, fc3;
 };
 TORCH_MODULE(Mlp);
@@ -42,7 +40,7 @@ struct CnnImpl : torch::nn::Module {
         conv2(register_module("conv2", torch::nn::Conv2d(torch::nn::Conv2dOptions(32, 64, 3)))),
         fc1(register_module("fc1", torch::nn::Linear(64 * 5 * 5, 128))),
         fc2(register_module("fc2", torch::nn::Linear(128, kClasses))) {}
-  torch::Tensor forward(torch::Tensor x) {  // (N, 1, 28, 28)
+  torch::Tensor forward(torch::Tensor x) {            // (N, 1, 28, 28)
     x = torch::max_pool2d(torch::relu(conv1(x)), 2);  // (N, 32, 13, 13)
     x = torch::max_pool2d(torch::relu(conv2(x)), 2);  // (N, 64, 5, 5)
     return fc2(torch::relu(fc1(torch::flatten(x, 1))));
@@ -63,8 +61,10 @@ struct EncoderLayerImpl : torch::nn::Module {
         proj(register_module("proj", torch::nn::Linear(d_model, d_model))),
         ff1(register_module("ff1", torch::nn::Linear(d_model, d_ff))),
         ff2(register_module("ff2", torch::nn::Linear(d_ff, d_model))),
-        norm1(register_module("norm1", torch::nn::LayerNorm(torch::nn::LayerNormOptions({d_model})))),
-        norm2(register_module("norm2", torch::nn::LayerNorm(torch::nn::LayerNormOptions({d_model})))) {}
+        norm1(
+            register_module("norm1", torch::nn::LayerNorm(torch::nn::LayerNormOptions({d_model})))),
+        norm2(register_module("norm2",
+                              torch::nn::LayerNorm(torch::nn::LayerNormOptions({d_model})))) {}
 
   torch::Tensor split_heads(const torch::Tensor& x) const {  // (B, S, D) -> (B, H, S, Dh)
     return x.reshape({x.size(0), x.size(1), heads_, d_head_}).transpose(1, 2);
@@ -90,7 +90,8 @@ struct TransformerImpl : torch::nn::Module {
         pos(register_parameter("pos", torch::randn({kSeq, kModel}) * 0.1)),
         head(register_module("head", torch::nn::Linear(kModel, kClasses))) {
     for (int64_t i = 0; i < kLayers; ++i)
-      layers.push_back(register_module("layer" + std::to_string(i), EncoderLayer(kModel, kHeads, kFf)));
+      layers.push_back(
+          register_module("layer" + std::to_string(i), EncoderLayer(kModel, kHeads, kFf)));
   }
   torch::Tensor forward(torch::Tensor x) {  // (B, 64, 16)
     x = embed(x) + pos;
@@ -112,8 +113,9 @@ struct Options {
 
 [[noreturn]] void usage(const std::string& message) {
   if (!message.empty()) std::cerr << "bench_torch: " << message << "\n";
-  std::cerr << "usage: bench_torch --model mlp|cnn|transformer [--threads N] [--warmup W] [--steps S]"
-               " [--rounds R] [--batch B]\n";
+  std::cerr
+      << "usage: bench_torch --model mlp|cnn|transformer [--threads N] [--warmup W] [--steps S]"
+         " [--rounds R] [--batch B]\n";
   std::exit(2);
 }
 
@@ -121,7 +123,8 @@ int positive_int(const std::string& flag, const std::string& value, bool allow_z
   char* end = nullptr;
   long v = std::strtol(value.c_str(), &end, 10);
   if (end == value.c_str() || *end != '\0' || v < (allow_zero ? 0 : 1) || v > 1000000)
-    usage(flag + " needs a " + (allow_zero ? "non-negative" : "positive") + " integer, got '" + value + "'");
+    usage(flag + " needs a " + (allow_zero ? "non-negative" : "positive") + " integer, got '" +
+          value + "'");
   return static_cast<int>(v);
 }
 
@@ -133,16 +136,25 @@ Options parse(int argc, char** argv) {
       if (i + 1 >= argc) usage(a + " needs a value");
       return argv[++i];
     };
-    if (a == "--model") o.model = value();
-    else if (a == "--threads") o.threads = positive_int(a, value());
-    else if (a == "--warmup") o.warmup = positive_int(a, value(), true);
-    else if (a == "--steps") o.steps = positive_int(a, value());
-    else if (a == "--rounds") o.rounds = positive_int(a, value());
-    else if (a == "--batch") o.batch = positive_int(a, value());
-    else if (a == "-h" || a == "--help") usage("");
-    else usage("unknown argument " + a);
+    if (a == "--model")
+      o.model = value();
+    else if (a == "--threads")
+      o.threads = positive_int(a, value());
+    else if (a == "--warmup")
+      o.warmup = positive_int(a, value(), true);
+    else if (a == "--steps")
+      o.steps = positive_int(a, value());
+    else if (a == "--rounds")
+      o.rounds = positive_int(a, value());
+    else if (a == "--batch")
+      o.batch = positive_int(a, value());
+    else if (a == "-h" || a == "--help")
+      usage("");
+    else
+      usage("unknown argument " + a);
   }
-  if (o.model != "mlp" && o.model != "cnn" && o.model != "transformer") usage("unknown model " + o.model);
+  if (o.model != "mlp" && o.model != "cnn" && o.model != "transformer")
+    usage("unknown model " + o.model);
   return o;
 }
 
@@ -168,7 +180,8 @@ void run(Model model, const Options& o, const std::vector<int64_t>& input_shape)
     labels.push_back(torch::randint(0, kClasses, {o.batch}, torch::kLong));
   }
   model->train();
-  torch::optim::SGD optimizer(model->parameters(), torch::optim::SGDOptions(o.lr).momentum(o.momentum));
+  torch::optim::SGD optimizer(model->parameters(),
+                              torch::optim::SGDOptions(o.lr).momentum(o.momentum));
   int64_t step = 0;
   float last_loss = 0;
   auto train_step = [&] {
@@ -188,7 +201,8 @@ void run(Model model, const Options& o, const std::vector<int64_t>& input_shape)
     last_loss = loss.item<float>();  // inside the timed region: it waits for nothing on CPU
     double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     std::printf(
-        "{\"side\":\"torch\",\"model\":\"%s\",\"threads\":%d,\"batch\":%d,\"round\":%d,\"steps\":%d,"
+        "{\"side\":\"torch\",\"model\":\"%s\",\"threads\":%d,\"batch\":%d,\"round\":%d,\"steps\":%"
+        "d,"
         "\"seconds\":%.6f,\"samples_per_s\":%.1f,\"peak_rss_mib\":%.1f,\"loss\":%.5f}\n",
         o.model.c_str(), o.threads, o.batch, r, o.steps, seconds, o.steps * o.batch / seconds,
         peak_rss_mib(), last_loss);
@@ -205,9 +219,12 @@ int main(int argc, char** argv) {
   at::set_num_threads(o.threads);
   torch::manual_seed(0);
   try {
-    if (o.model == "mlp") run(Mlp(), o, {784});
-    else if (o.model == "cnn") run(Cnn(), o, {1, 28, 28});
-    else run(Transformer(), o, {TransformerImpl::kSeq, TransformerImpl::kIn});
+    if (o.model == "mlp")
+      run(Mlp(), o, {784});
+    else if (o.model == "cnn")
+      run(Cnn(), o, {1, 28, 28});
+    else
+      run(Transformer(), o, {TransformerImpl::kSeq, TransformerImpl::kIn});
   } catch (const std::exception& e) {
     std::cerr << "bench_torch: " << e.what() << "\n";
     return 1;

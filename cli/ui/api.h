@@ -3,8 +3,9 @@
 // and UsageError 400). Tests call them directly.
 //
 //   UiApi api({.models = PathJail(m, "--models"), .data = ..., .runs = ...}, "/usr/bin/tamp", "");
-//   api.catalog();                                   // {"models": [...], "datasets": [...], "goals": [...]}
-//   std::string id = api.start_run({{"name", "cnn-int8"}, {"recipe", yaml}, {"goal", "int8"}})["id"];
+//   api.catalog();                                   // {"models": [...], "datasets": [...],
+//   "goals": [...]} std::string id = api.start_run({{"name", "cnn-int8"}, {"recipe", yaml},
+//   {"goal", "int8"}})["id"];
 #pragma once
 
 #include "ui/path_jail.h"
@@ -20,9 +21,9 @@
 namespace tamp::cli::ui {
 
 struct UiFolders {
-  PathJail models;   // ONNX files to compress (and teachers)
-  PathJail data;     // Fashion-MNIST folders and .h5 files
-  PathJail runs;     // one folder per run
+  PathJail models;  // ONNX files to compress (and teachers)
+  PathJail data;    // Fashion-MNIST folders and .h5 files
+  PathJail runs;    // one folder per run
 };
 
 class UiApi {

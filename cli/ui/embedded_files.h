@@ -10,7 +10,7 @@
 namespace tamp::cli::ui {
 
 struct EmbeddedFile {
-  std::string_view path;    // relative to the embedded folder, e.g. "app.js"
+  std::string_view path;  // relative to the embedded folder, e.g. "app.js"
   std::string_view bytes;
 };
 

@@ -14,7 +14,7 @@ namespace fs = std::filesystem;
 namespace {
 
 int bits_of(const WeightInfo& w) {
-  if (w.packed) return 4;   // MatMulNBits: two 4-bit values per byte
+  if (w.packed) return 4;  // MatMulNBits: two 4-bit values per byte
   return static_cast<int>(size_of(w.dtype) * 8);
 }
 
@@ -33,13 +33,16 @@ void replace_all(std::string& text, const std::string& key, const std::string& v
 }  // namespace
 
 nlohmann::json layer_table(const fs::path& model) {
-  const ModelReport report = analyse_model(io::load_onnx_graph(model.string(), {.fold_constants = false}));
+  const ModelReport report =
+      analyse_model(io::load_onnx_graph(model.string(), {.fold_constants = false}));
   nlohmann::json rows = nlohmann::json::array();
   for (const WeightInfo& w : report.weights) {
     rows.push_back({{"name", w.name},
                     {"shape", w.shape},
                     {"elements", w.elements},
-                    {"sparsity", w.packed || w.elements == 0 ? 0.0 : static_cast<double>(w.zeros) / static_cast<double>(w.elements)},
+                    {"sparsity", w.packed || w.elements == 0 ? 0.0
+                                                             : static_cast<double>(w.zeros) /
+                                                                   static_cast<double>(w.elements)},
                     {"bits", bits_of(w)},
                     {"structure", w.structure}});
   }
@@ -54,7 +57,8 @@ double command_latency(const std::string& command, const fs::path& model, const 
   }
   TAMP_CHECK(!inputs.empty(), "'{}' has no input", model.string());
   Shape shape;
-  for (const nn::Dim& d : inputs[0].shape) shape.push_back(d.known() ? d.value : 1);   // symbolic: a batch of one
+  for (const nn::Dim& d : inputs[0].shape)
+    shape.push_back(d.known() ? d.value : 1);  // symbolic: a batch of one
   const fs::path input = work / "latency_input.pb";
   io::write_tensor_file(input.string(), Tensor::zeros(shape, inputs[0].dtype), inputs[0].name);
 

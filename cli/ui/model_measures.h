@@ -2,8 +2,9 @@
 // (every weight: shape, sparsity, bits, the structure of its zeros) and its latency, measured
 // by a command the server was started with (--latency-command, e.g. ONNX Runtime).
 //
-//   nlohmann::json t = layer_table("/runs/cnn-1/model.onnx");   // [{"name": ..., "sparsity": 0.5, ...}]
-//   double ms = command_latency("bench.sh {model} {input}", "/runs/cnn-1/model.onnx", "/runs/cnn-1");
+//   nlohmann::json t = layer_table("/runs/cnn-1/model.onnx");   // [{"name": ..., "sparsity": 0.5,
+//   ...}] double ms = command_latency("bench.sh {model} {input}", "/runs/cnn-1/model.onnx",
+//   "/runs/cnn-1");
 #pragma once
 
 #include <nlohmann/json.hpp>

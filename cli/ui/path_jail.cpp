@@ -10,12 +10,14 @@ namespace tamp::cli::ui {
 namespace fs = std::filesystem;
 
 OutsideFolder::OutsideFolder(const std::string& what)
-    : Error(what, ErrorKind::kInvalidInput, "name a file inside the folders tamp ui was started with") {}
+    : Error(what, ErrorKind::kInvalidInput,
+            "name a file inside the folders tamp ui was started with") {}
 
 PathJail::PathJail(const std::string& root, std::string option) : option_(std::move(option)) {
   std::error_code ec;
   if (!fs::is_directory(root, ec)) {
-    throw Error(fmt::format("{} {}: not a folder", option_, root), ErrorKind::kIo, "create it or name another");
+    throw Error(fmt::format("{} {}: not a folder", option_, root), ErrorKind::kIo,
+                "create it or name another");
   }
   root_ = fs::canonical(root);
 }
@@ -54,13 +56,15 @@ fs::path PathJail::resolve(const std::string& relative) const {
   const fs::path p(relative);
   const bool dotdot = std::any_of(p.begin(), p.end(), [](const fs::path& c) { return c == ".."; });
   if (relative.empty() || p.is_absolute() || dotdot || relative.find('\0') != std::string::npos) {
-    throw OutsideFolder(fmt::format("'{}' is not a name inside {} ({}): names are relative, without '..'",
-                                    relative, option_, root_.string()));
+    throw OutsideFolder(
+        fmt::format("'{}' is not a name inside {} ({}): names are relative, without '..'", relative,
+                    option_, root_.string()));
   }
   const std::optional<fs::path> resolved = canonical_or_none(root_ / p);
   if (!resolved || !is_within(*resolved, root_)) {
-    throw OutsideFolder(fmt::format("'{}' leads outside {} ({}){}", relative, option_, root_.string(),
-                                    resolved ? " to '" + resolved->string() + "'" : " through a dangling link"));
+    throw OutsideFolder(
+        fmt::format("'{}' leads outside {} ({}){}", relative, option_, root_.string(),
+                    resolved ? " to '" + resolved->string() + "'" : " through a dangling link"));
   }
   return *resolved;
 }
@@ -75,10 +79,13 @@ bool PathJail::contains(const fs::path& path) const {
 
 void PathJail::require(const fs::path& path, const std::string& what) const {
   if (!contains(path)) {
-    throw OutsideFolder(fmt::format("{} '{}' is outside {} ({})", what, path.string(), option_, root_.string()));
+    throw OutsideFolder(
+        fmt::format("{} '{}' is outside {} ({})", what, path.string(), option_, root_.string()));
   }
 }
 
-std::string PathJail::relative(const fs::path& inside) const { return inside.lexically_relative(root_).string(); }
+std::string PathJail::relative(const fs::path& inside) const {
+  return inside.lexically_relative(root_).string();
+}
 
 }  // namespace tamp::cli::ui

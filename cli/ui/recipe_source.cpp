@@ -17,8 +17,9 @@ std::vector<RecipeGoal> recipe_goals() {
 
 std::string generate_recipe(const RecipeRequest& q) {
   if (is_tuning_goal(q.goal)) {
-    throw Error(fmt::format("goal '{}' tunes without training: run it with `tamp compress`", q.goal),
-                ErrorKind::kInvalidInput);
+    throw Error(
+        fmt::format("goal '{}' tunes without training: run it with `tamp compress`", q.goal),
+        ErrorKind::kInvalidInput);
   }
   tamp::RecipeRequest r;
   r.goal = q.goal;

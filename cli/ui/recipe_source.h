@@ -21,13 +21,13 @@ namespace tamp::cli::ui {
 std::vector<RecipeGoal> recipe_goals();
 
 struct RecipeRequest {
-  std::string model;               // absolute path of the ONNX file
+  std::string model;  // absolute path of the ONNX file
   RecipeDataChoice data;
-  std::string goal;                // one of recipe_goals()
+  std::string goal;  // one of recipe_goals()
   int epochs = 1;
-  int64_t steps_per_epoch = -1;    // -1: whole epochs
-  int64_t limit = -1;              // training examples (-1: all)
-  int64_t eval_limit = -1;         // evaluation examples
+  int64_t steps_per_epoch = -1;  // -1: whole epochs
+  int64_t limit = -1;            // training examples (-1: all)
+  int64_t eval_limit = -1;       // evaluation examples
 };
 
 // The recipe's YAML, commented. Throws kInvalidInput for a goal the page does not offer,

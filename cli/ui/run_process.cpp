@@ -23,7 +23,8 @@ namespace tamp::cli::ui {
 namespace fs = std::filesystem;
 
 pid_t spawn_tamp_run(const std::string& tamp_binary, const fs::path& folder, bool resume) {
-  std::vector<std::string> args{tamp_binary, "run", (folder / "recipe.yaml").string(), "--out", folder.string()};
+  std::vector<std::string> args{tamp_binary, "run", (folder / "recipe.yaml").string(), "--out",
+                                folder.string()};
   if (resume) args.push_back("--resume");
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
@@ -46,13 +47,15 @@ pid_t spawn_tamp_run(const std::string& tamp_binary, const fs::path& folder, boo
   for (int s : {SIGPIPE, SIGINT, SIGTERM, SIGHUP}) sigaddset(&defaults, s);
   posix_spawnattr_setsigmask(&attr, &none);
   posix_spawnattr_setsigdefault(&attr, &defaults);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+  posix_spawnattr_setflags(&attr,
+                           POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
   pid_t pid = 0;
   const int rc = posix_spawn(&pid, tamp_binary.c_str(), &actions, &attr, argv.data(), environ);
   posix_spawn_file_actions_destroy(&actions);
   posix_spawnattr_destroy(&attr);
   if (rc != 0) {
-    throw Error(fmt::format("cannot start '{} run' in '{}': {}", tamp_binary, folder.string(), std::strerror(rc)),
+    throw Error(fmt::format("cannot start '{} run' in '{}': {}", tamp_binary, folder.string(),
+                            std::strerror(rc)),
                 ErrorKind::kIo);
   }
   return pid;

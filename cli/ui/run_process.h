@@ -16,12 +16,13 @@ namespace tamp::cli::ui {
 
 // Runs `tamp_binary run FOLDER/recipe.yaml --out FOLDER [--resume]` in FOLDER, stdin from
 // /dev/null, stdout and stderr appended to FOLDER/log.txt. Throws kIo when it cannot start.
-pid_t spawn_tamp_run(const std::string& tamp_binary, const std::filesystem::path& folder, bool resume);
+pid_t spawn_tamp_run(const std::string& tamp_binary, const std::filesystem::path& folder,
+                     bool resume);
 
 // How a child ended, from waitpid's status.
 struct ExitStatus {
-  int code = -1;      // the exit code, or -1 when a signal ended it
-  int signal = 0;     // the signal that ended it, or 0
+  int code = -1;   // the exit code, or -1 when a signal ended it
+  int signal = 0;  // the signal that ended it, or 0
 };
 ExitStatus wait_for(pid_t pid);
 

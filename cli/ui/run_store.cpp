@@ -1,6 +1,6 @@
 #include "ui/run_store.h"
-#include "ui/run_process.h"
 #include "common.h"
+#include "ui/run_process.h"
 
 #include <fmt/format.h>
 
@@ -51,13 +51,15 @@ std::string read_text(const fs::path& path, uint64_t tail = 0) {
 
 }  // namespace
 
-RunStore::RunStore(PathJail runs, std::string tamp_binary) : runs_(std::move(runs)), tamp_binary_(std::move(tamp_binary)) {}
+RunStore::RunStore(PathJail runs, std::string tamp_binary)
+    : runs_(std::move(runs)), tamp_binary_(std::move(tamp_binary)) {}
 
-std::string RunStore::start(const std::string& name, const std::string& recipe_text, nlohmann::json meta,
-                            const Check& check) {
+std::string RunStore::start(const std::string& name, const std::string& recipe_text,
+                            nlohmann::json meta, const Check& check) {
   const std::string stem = safe_file_stem(name.empty() ? "run" : name);
   std::string id = stem;
-  for (int k = 2; !fs::create_directory(runs_.root() / id); ++k) {   // create_directory: taken is false
+  for (int k = 2; !fs::create_directory(runs_.root() / id);
+       ++k) {  // create_directory: taken is false
     TAMP_CHECK(k < 10000, "no free run name for '{}' in {}", stem, runs_.root().string());
     id = fmt::format("{}-{}", stem, k);
   }
@@ -94,7 +96,8 @@ void RunStore::launch(const std::string& id, const fs::path& dir, bool resume) {
   std::thread([children = children_, id, dir, pid] {
     const ExitStatus e = wait_for(pid);
     std::lock_guard reaper_lock(children->mutex);
-    write_json_file(dir / "exit.json", {{"code", e.code}, {"signal", e.signal}, {"ended", now_seconds()}});
+    write_json_file(dir / "exit.json",
+                    {{"code", e.code}, {"signal", e.signal}, {"ended", now_seconds()}});
     children->pids.erase(id);
   }).detach();
 }
@@ -106,15 +109,16 @@ void RunStore::resume(const std::string& id) {
     throw Error(fmt::format("run '{}' is {}: nothing to resume", id, s), ErrorKind::kInvalidInput);
   }
   if (!fs::exists(dir / "checkpoint.h5")) {
-    throw Error(fmt::format("run '{}' has no checkpoint to resume from", id), ErrorKind::kInvalidInput,
-                "start it again instead");
+    throw Error(fmt::format("run '{}' has no checkpoint to resume from", id),
+                ErrorKind::kInvalidInput, "start it again instead");
   }
   launch(id, dir, true);
 }
 
 void RunStore::stop(const std::string& id) {
   const fs::path dir = folder(id);
-  if (status(id) != "running") throw Error(fmt::format("run '{}' is not running", id), ErrorKind::kInvalidInput);
+  if (status(id) != "running")
+    throw Error(fmt::format("run '{}' is not running", id), ErrorKind::kInvalidInput);
   stop_run(read_json_file(dir / "ui_run.json").value("pid", 0));
 }
 
@@ -138,7 +142,8 @@ fs::path RunStore::folder(const std::string& id) const {
     throw OutsideFolder(fmt::format("'{}' is not a run name", id));
   }
   const fs::path dir = runs_.resolve(id);
-  if (!fs::exists(dir / "ui_run.json")) throw NotFound(fmt::format("no run '{}' in {}", id, runs_.root().string()));
+  if (!fs::exists(dir / "ui_run.json"))
+    throw NotFound(fmt::format("no run '{}' in {}", id, runs_.root().string()));
   return dir;
 }
 

@@ -1,6 +1,6 @@
 #include "ui/server.h"
-#include "ui/embedded_files.h"
 #include "common.h"
+#include "ui/embedded_files.h"
 
 #include <fmt/format.h>
 #include <httplib.h>
@@ -13,8 +13,10 @@ namespace fs = std::filesystem;
 
 void require_loopback(const std::string& address) {
   if (address != "127.0.0.1" && address != "localhost") {
-    throw UsageError(fmt::format("--bind {}: tamp ui serves on 127.0.0.1 only (it starts runs and hands out files); "
-                                 "reach it from another machine through an SSH tunnel (docs/ui.md)", address));
+    throw UsageError(fmt::format(
+        "--bind {}: tamp ui serves on 127.0.0.1 only (it starts runs and hands out files); "
+        "reach it from another machine through an SSH tunnel (docs/ui.md)",
+        address));
   }
 }
 
@@ -35,8 +37,7 @@ void send_json(httplib::Response& res, const nlohmann::json& j, int status = 200
 }
 
 // Runs an endpoint; its exceptions become the status codes of api.h with {"error", "hint"}.
-template <typename Body>
-void respond(httplib::Response& res, Body body) {
+template <typename Body> void respond(httplib::Response& res, Body body) {
   try {
     body();
   } catch (const OutsideFolder& e) {
@@ -44,7 +45,8 @@ void respond(httplib::Response& res, Body body) {
   } catch (const NotFound& e) {
     send_json(res, {{"error", e.message()}, {"hint", e.hint()}}, 404);
   } catch (const Error& e) {
-    send_json(res, {{"error", e.message()}, {"hint", e.hint()}}, e.kind() == ErrorKind::kInternal ? 500 : 400);
+    send_json(res, {{"error", e.message()}, {"hint", e.hint()}},
+              e.kind() == ErrorKind::kInternal ? 500 : 400);
   } catch (const UsageError& e) {
     send_json(res, {{"error", e.what()}, {"hint", ""}}, 400);
   } catch (const nlohmann::json::exception& e) {
@@ -56,29 +58,35 @@ void respond(httplib::Response& res, Body body) {
 
 nlohmann::json request_json(const httplib::Request& req) {
   nlohmann::json j = nlohmann::json::parse(req.body, nullptr, false);
-  if (j.is_discarded() || !j.is_object()) throw Error("the request body is not a JSON object", ErrorKind::kInvalidInput);
+  if (j.is_discarded() || !j.is_object())
+    throw Error("the request body is not a JSON object", ErrorKind::kInvalidInput);
   return j;
 }
 
 // A file as the response body, read in pieces as the client takes them.
-void send_file(httplib::Response& res, const fs::path& path, const char* type, const std::string& download_name) {
+void send_file(httplib::Response& res, const fs::path& path, const char* type,
+               const std::string& download_name) {
   const uint64_t size = fs::file_size(path);
   auto file = std::make_shared<std::ifstream>(path, std::ios::binary);
   if (!*file) throw NotFound(fmt::format("cannot read '{}'", path.string()));
   if (!download_name.empty()) {
-    res.set_header("Content-Disposition", fmt::format("attachment; filename=\"{}\"", download_name));
+    res.set_header("Content-Disposition",
+                   fmt::format("attachment; filename=\"{}\"", download_name));
   }
-  res.set_content_provider(size, type, [file](size_t offset, size_t length, httplib::DataSink& sink) {
-    std::vector<char> buf(std::min<size_t>(length, 1 << 16));
-    file->seekg(static_cast<std::streamoff>(offset));
-    file->read(buf.data(), static_cast<std::streamsize>(buf.size()));
-    return file->gcount() > 0 && sink.write(buf.data(), static_cast<size_t>(file->gcount()));
-  });
+  res.set_content_provider(
+      size, type, [file](size_t offset, size_t length, httplib::DataSink& sink) {
+        std::vector<char> buf(std::min<size_t>(length, 1 << 16));
+        file->seekg(static_cast<std::streamoff>(offset));
+        file->read(buf.data(), static_cast<std::streamsize>(buf.size()));
+        return file->gcount() > 0 && sink.write(buf.data(), static_cast<size_t>(file->gcount()));
+      });
 }
 
 }  // namespace
 
-UiServer::UiServer(UiApi& api) : api_(api), http_(std::make_unique<httplib::Server>()) { add_routes(); }
+UiServer::UiServer(UiApi& api) : api_(api), http_(std::make_unique<httplib::Server>()) {
+  add_routes();
+}
 
 UiServer::~UiServer() = default;
 
@@ -100,9 +108,11 @@ void UiServer::serve() { http_->listen_after_bind(); }
 
 void UiServer::stop() { http_->stop(); }
 
-bool UiServer::allowed(const std::string& host, const std::string& origin, const std::string& method,
-                       const std::string& content_type, std::string& why) const {
-  const std::string hosts[] = {fmt::format("127.0.0.1:{}", port_), fmt::format("localhost:{}", port_)};
+bool UiServer::allowed(const std::string& host, const std::string& origin,
+                       const std::string& method, const std::string& content_type,
+                       std::string& why) const {
+  const std::string hosts[] = {fmt::format("127.0.0.1:{}", port_),
+                               fmt::format("localhost:{}", port_)};
   if (host != hosts[0] && host != hosts[1]) {
     why = fmt::format("Host '{}' is not this server (127.0.0.1:{})", host, port_);
     return false;
@@ -123,11 +133,12 @@ bool UiServer::allowed(const std::string& host, const std::string& origin, const
 
 void UiServer::add_routes() {
   httplib::Server& s = *http_;
-  s.set_payload_max_length(4 << 20);   // recipes are a few KiB
-  s.set_default_headers({{"Content-Security-Policy",
-                          "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:"},
-                         {"X-Content-Type-Options", "nosniff"},
-                         {"Cache-Control", "no-store"}});
+  s.set_payload_max_length(4 << 20);  // recipes are a few KiB
+  s.set_default_headers(
+      {{"Content-Security-Policy",
+        "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:"},
+       {"X-Content-Type-Options", "nosniff"},
+       {"Cache-Control", "no-store"}});
   s.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
     std::string why;
     if (allowed(req.get_header_value("Host"), req.get_header_value("Origin"), req.method,
@@ -143,7 +154,8 @@ void UiServer::add_routes() {
     if (!f) return send_json(res, {{"error", "no such file"}, {"hint", ""}}, 404);
     res.set_content(std::string(f->bytes), mime_type(path));
   };
-  s.Get("/", [asset](const httplib::Request&, httplib::Response& res) { asset("index.html", res); });
+  s.Get("/",
+        [asset](const httplib::Request&, httplib::Response& res) { asset("index.html", res); });
   s.Get("/assets/([A-Za-z0-9_.-]+)", [asset](const httplib::Request& req, httplib::Response& res) {
     asset(req.matches[1], res);
   });
@@ -166,7 +178,8 @@ void UiServer::add_routes() {
   s.Get("/api/runs/([^/]+)/metrics", [this](const httplib::Request& req, httplib::Response& res) {
     respond(res, [&] {
       const std::string from = req.has_param("from") ? req.get_param_value("from") : "0";
-      if (from.empty() || from.find_first_not_of("0123456789") != std::string::npos || from.size() > 18) {
+      if (from.empty() || from.find_first_not_of("0123456789") != std::string::npos ||
+          from.size() > 18) {
         throw Error(fmt::format("from={}: want a byte offset", from), ErrorKind::kInvalidInput);
       }
       send_json(res, api_.metrics(req.matches[1], std::stoull(from)));
@@ -175,21 +188,26 @@ void UiServer::add_routes() {
   s.Get("/api/runs/([^/]+)/layers", [this](const httplib::Request& req, httplib::Response& res) {
     respond(res, [&] { send_json(res, api_.layers(req.matches[1])); });
   });
-  s.Post("/api/runs/([^/]+)/(stop|resume|latency)", [this](const httplib::Request& req, httplib::Response& res) {
-    respond(res, [&] {
-      const std::string id = req.matches[1], action = req.matches[2];
-      send_json(res, action == "stop" ? api_.stop(id) : action == "resume" ? api_.resume(id) : api_.measure_latency(id));
-    });
-  });
+  s.Post("/api/runs/([^/]+)/(stop|resume|latency)",
+         [this](const httplib::Request& req, httplib::Response& res) {
+           respond(res, [&] {
+             const std::string id = req.matches[1], action = req.matches[2];
+             send_json(res, action == "stop"     ? api_.stop(id)
+                            : action == "resume" ? api_.resume(id)
+                                                 : api_.measure_latency(id));
+           });
+         });
   s.Get("/runs/([^/]+)/model", [this](const httplib::Request& req, httplib::Response& res) {
     respond(res, [&] {
       const std::string id = req.matches[1];
       const fs::path model = api_.exported_model(id);
-      send_file(res, model, "application/octet-stream", id + "-" + safe_file_stem(model.filename().string()));
+      send_file(res, model, "application/octet-stream",
+                id + "-" + safe_file_stem(model.filename().string()));
     });
   });
   s.Get("/runs/([^/]+)/report", [this](const httplib::Request& req, httplib::Response& res) {
-    respond(res, [&] { send_file(res, api_.report(req.matches[1]), "text/html; charset=utf-8", ""); });
+    respond(res,
+            [&] { send_file(res, api_.report(req.matches[1]), "text/html; charset=utf-8", ""); });
   });
 }
 

@@ -25,15 +25,20 @@ struct Distillation::Impl {
 Distillation::Distillation(std::shared_ptr<nn::GraphModule> teacher, DistillationOptions options)
     : impl_(std::make_unique<Impl>()) {
   TAMP_CHECK(teacher, "distillation needs a teacher model");
-  TAMP_CHECK(options.temperature > 0, "distillation temperature must be positive, got {}", options.temperature);
-  TAMP_CHECK(options.alpha >= 0 && options.alpha <= 1, "distillation alpha must be in [0, 1], got {}", options.alpha);
+  TAMP_CHECK(options.temperature > 0, "distillation temperature must be positive, got {}",
+             options.temperature);
+  TAMP_CHECK(options.alpha >= 0 && options.alpha <= 1,
+             "distillation alpha must be in [0, 1], got {}", options.alpha);
   TAMP_CHECK(options.logits || !options.layers.empty(),
              "distillation with logits = false needs at least one layer pair");
   for (size_t i = 0; i < options.layers.size(); ++i) {
     const LayerPair& p = options.layers[i];
-    TAMP_CHECK(!p.student.empty() && !p.teacher.empty(), "distillation layer pair {} names no value", i);
-    TAMP_CHECK(p.weight >= 0, "distillation layer pair {} ('{}'): weight {} is negative", i, p.student, p.weight);
-    TAMP_CHECK(p.temperature > 0, "distillation layer pair {} ('{}'): temperature must be positive", i, p.student);
+    TAMP_CHECK(!p.student.empty() && !p.teacher.empty(),
+               "distillation layer pair {} names no value", i);
+    TAMP_CHECK(p.weight >= 0, "distillation layer pair {} ('{}'): weight {} is negative", i,
+               p.student, p.weight);
+    TAMP_CHECK(p.temperature > 0, "distillation layer pair {} ('{}'): temperature must be positive",
+               i, p.student);
   }
   teacher->eval();
   teacher->freeze(".*");
@@ -46,7 +51,8 @@ Distillation::~Distillation() = default;
 void Distillation::attach(nn::GraphModule& model, nn::Collective&) {
   Impl& I = *impl_;
   TAMP_CHECK(!I.student, "a Distillation component attaches to one model once");
-  TAMP_CHECK(&model != I.teacher.get(), "the teacher cannot be the student itself: use SelfDistillation");
+  TAMP_CHECK(&model != I.teacher.get(),
+             "the teacher cannot be the student itself: use SelfDistillation");
   const DistillationOptions& o = I.options;
   const nn::Graph& sg = model.graph();
   const nn::Graph& tg = I.teacher->graph();
@@ -72,26 +78,28 @@ void Distillation::attach(nn::GraphModule& model, nn::Collective&) {
 
   const Tensor x = o.example_input.defined() ? o.example_input : example_input(s_in, 2, "student");
   const auto s_shapes = probe_shapes(model, I.student_input, x, s_names);
-  const auto t_shapes =
-      probe_shapes(*I.teacher, I.teacher_input, fit_to(I.teacher_input_info, Variable(x)).value(), t_names);
+  const auto t_shapes = probe_shapes(*I.teacher, I.teacher_input,
+                                     fit_to(I.teacher_input_info, Variable(x)).value(), t_names);
   if (o.logits && s_shapes.at(I.student_output) != t_shapes.at(I.teacher_output)) {
-    throw Error(fmt::format("the teacher's output '{}' has shape {} but the student's output '{}' has {}",
-                            I.teacher_output, to_string(t_shapes.at(I.teacher_output)), I.student_output,
-                            to_string(s_shapes.at(I.student_output))),
-                ErrorKind::kInvalidInput, "logit distillation needs a teacher with the student's classes");
+    throw Error(
+        fmt::format("the teacher's output '{}' has shape {} but the student's output '{}' has {}",
+                    I.teacher_output, to_string(t_shapes.at(I.teacher_output)), I.student_output,
+                    to_string(s_shapes.at(I.student_output))),
+        ErrorKind::kInvalidInput, "logit distillation needs a teacher with the student's classes");
   }
   Generator rng(o.seed);
   for (size_t i = 0; i < o.layers.size(); ++i) {
     const LayerPair& p = o.layers[i];
     const Shape& a = s_shapes.at(p.student);
     const Shape& b = t_shapes.at(p.teacher);
-    const std::string label = fmt::format("distillation layer pair {} (student '{}', teacher '{}')", i, p.student,
-                                          p.teacher);
+    const std::string label = fmt::format("distillation layer pair {} (student '{}', teacher '{}')",
+                                          i, p.student, p.teacher);
     if (a == b) {
       I.projections.emplace_back(std::nullopt);
       continue;
     }
-    TAMP_CHECK(p.project, "{}: shapes {} and {} differ and project is off", label, to_string(a), to_string(b));
+    TAMP_CHECK(p.project, "{}: shapes {} and {} differ and project is off", label, to_string(a),
+               to_string(b));
     I.projections.emplace_back(Projection(a, b, rng, label));
   }
   std::set<std::string> unique(t_names.begin(), t_names.end());
@@ -106,13 +114,16 @@ std::vector<std::string> Distillation::extra_outputs() const {
   return out;
 }
 
-double Distillation::task_loss_weight() const { return impl_->options.logits ? 1 - impl_->options.alpha : 1.0; }
+double Distillation::task_loss_weight() const {
+  return impl_->options.logits ? 1 - impl_->options.alpha : 1.0;
+}
 
 std::vector<std::pair<std::string, Variable>> Distillation::trainable_parameters() const {
   std::vector<std::pair<std::string, Variable>> out;
   for (size_t i = 0; i < impl_->projections.size(); ++i) {
     if (!impl_->projections[i]) continue;
-    for (auto& p : impl_->projections[i]->named_parameters(fmt::format("distillation.layer{}", i))) {
+    for (auto& p :
+         impl_->projections[i]->named_parameters(fmt::format("distillation.layer{}", i))) {
       out.push_back(std::move(p));
     }
   }
@@ -124,15 +135,18 @@ Variable Distillation::extra_loss(const Batch& batch, const StepInfo&) {
   TAMP_CHECK(I.student, "Distillation: attach before training");
   I.history.begin_step();
   auto in = batch.inputs.find(I.student_input);
-  TAMP_CHECK(in != batch.inputs.end(), "distillation: the batch has no student input '{}'", I.student_input);
+  TAMP_CHECK(in != batch.inputs.end(), "distillation: the batch has no student input '{}'",
+             I.student_input);
   std::map<std::string, Variable> t_values;
   {
     NoGradGuard no_grad;
-    t_values = I.teacher->forward({{I.teacher_input, fit_to(I.teacher_input_info, in->second)}}, I.teacher_values);
+    t_values = I.teacher->forward({{I.teacher_input, fit_to(I.teacher_input_info, in->second)}},
+                                  I.teacher_values);
   }
   auto student_value = [&](const std::string& name) {
     auto it = batch.values.find(name);
-    TAMP_CHECK(it != batch.values.end(), "distillation: the forward pass did not return '{}'", name);
+    TAMP_CHECK(it != batch.values.end(), "distillation: the forward pass did not return '{}'",
+               name);
     return it->second;
   };
   Variable total;
@@ -145,8 +159,9 @@ Variable Distillation::extra_loss(const Batch& batch, const StepInfo&) {
     const Variable s = student_value(I.student_output);
     const Tensor& t = t_values.at(I.teacher_output).value();
     if (s.shape() != t.shape()) {
-      throw Error(fmt::format("the teacher's output '{}' has shape {} but the student's output '{}' has {}",
-                              I.teacher_output, describe(t), I.student_output, describe(s.value())));
+      throw Error(
+          fmt::format("the teacher's output '{}' has shape {} but the student's output '{}' has {}",
+                      I.teacher_output, describe(t), I.student_output, describe(s.value())));
     }
     Variable l = logit_loss(s, t, o.loss, o.temperature);
     add("logits", apply1("Mul", {l, Variable(Tensor::scalar(o.alpha, l.dtype()))}));
@@ -158,7 +173,8 @@ Variable Distillation::extra_loss(const Batch& batch, const StepInfo&) {
     Variable l;
     TAMP_WITH_CONTEXT(fmt::format("distillation layer pair {} ('{}')", i, p.student),
                       l = feature_loss(s, t_values.at(p.teacher).value(), p.loss, p.temperature));
-    add(fmt::format("layer{}", i), apply1("Mul", {l, Variable(Tensor::scalar(p.weight, l.dtype()))}));
+    add(fmt::format("layer{}", i),
+        apply1("Mul", {l, Variable(Tensor::scalar(p.weight, l.dtype()))}));
   }
   if (total.defined()) I.history.add_total(total.value().item());
   return total;
@@ -166,7 +182,9 @@ Variable Distillation::extra_loss(const Batch& batch, const StepInfo&) {
 
 void Distillation::on_epoch_end(const StepInfo&) { impl_->history.end_epoch(); }
 
-const std::vector<std::map<std::string, double>>& Distillation::history() const { return impl_->history.epochs(); }
+const std::vector<std::map<std::string, double>>& Distillation::history() const {
+  return impl_->history.epochs();
+}
 
 std::vector<std::pair<std::string, double>> Distillation::loss_terms() const {
   return impl_->history.step_terms();
@@ -184,8 +202,8 @@ void Distillation::load_state(const std::map<std::string, Tensor>& state) {
     bool found = false;
     for (auto& [name, v] : params) {
       if (name != key) continue;
-      TAMP_CHECK(t.shape() == v.shape(), "distillation state: '{}' is {}, the projection is {}", key, describe(t),
-                 describe(v.value()));
+      TAMP_CHECK(t.shape() == v.shape(), "distillation state: '{}' is {}, the projection is {}",
+                 key, describe(t), describe(v.value()));
       Tensor dst = v.value();
       dst.copy_from(t.to(v.dtype()));
       found = true;

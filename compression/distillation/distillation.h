@@ -18,26 +18,26 @@
 namespace tamp::compression {
 
 struct LayerPair {
-  std::string student = {};            // value name in the student graph
-  std::string teacher = {};            // value name in the teacher graph
+  std::string student = {};  // value name in the student graph
+  std::string teacher = {};  // value name in the teacher graph
   distillation::FeatureLoss loss = distillation::FeatureLoss::kMSE;
   double weight = 1;
-  double temperature = 1;              // for the KL feature loss
-  bool project = true;                 // learn a projection when the widths differ
+  double temperature = 1;  // for the KL feature loss
+  bool project = true;     // learn a projection when the widths differ
 };
 
 struct DistillationOptions {
-  double temperature = 1;              // > 0
-  double alpha = 0.5;                  // in [0, 1]
+  double temperature = 1;  // > 0
+  double alpha = 0.5;      // in [0, 1]
   distillation::LogitLoss loss = distillation::LogitLoss::kKL;
-  bool logits = true;                  // false: intermediate layers only
-  std::string student_output = {};     // empty: the student's first graph output
-  std::string teacher_output = {};     // empty: the teacher's first graph output
-  std::string student_input = {};      // empty: the only input
-  std::string teacher_input = {};      // empty: the only input
+  bool logits = true;               // false: intermediate layers only
+  std::string student_output = {};  // empty: the student's first graph output
+  std::string teacher_output = {};  // empty: the teacher's first graph output
+  std::string student_input = {};   // empty: the only input
+  std::string teacher_input = {};   // empty: the only input
   std::vector<LayerPair> layers = {};
-  Tensor example_input = {};           // for the shape probe; empty: zeros of the declared shape
-  uint64_t seed = 0;                   // projection initialisation
+  Tensor example_input = {};  // for the shape probe; empty: zeros of the declared shape
+  uint64_t seed = 0;          // projection initialisation
 };
 
 class Distillation : public Component {

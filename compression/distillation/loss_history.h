@@ -2,9 +2,9 @@
 // the terms of the current step, for the training loop's log (Component::loss_terms).
 //
 //   LossHistory h;
-//   h.begin_step();  h.add("logits", 0.8);  h.add_total(0.8);   // h.step_terms() == {{"logits", 0.8}}
-//   h.begin_step();  h.add("logits", 0.6);  h.add_total(0.6);
-//   h.end_epoch();          // h.epochs() == {{"logits", 0.7}, {"total", 0.7}}
+//   h.begin_step();  h.add("logits", 0.8);  h.add_total(0.8);   // h.step_terms() == {{"logits",
+//   0.8}} h.begin_step();  h.add("logits", 0.6);  h.add_total(0.6); h.end_epoch();          //
+//   h.epochs() == {{"logits", 0.7}, {"total", 0.7}}
 #pragma once
 
 #include <map>
@@ -27,7 +27,8 @@ class LossHistory {
   void end_epoch() {
     if (sums_.empty()) return;
     std::map<std::string, double> means;
-    for (const auto& [term, s] : sums_) means[term] = s.second ? s.first / static_cast<double>(s.second) : 0.0;
+    for (const auto& [term, s] : sums_)
+      means[term] = s.second ? s.first / static_cast<double>(s.second) : 0.0;
     epochs_.push_back(std::move(means));
     sums_.clear();
   }

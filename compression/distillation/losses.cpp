@@ -8,12 +8,15 @@ namespace tamp::compression::distillation {
 
 namespace {
 
-Variable scalar_like(double v, const Variable& like) { return Variable(Tensor::scalar(v, like.dtype())); }
+Variable scalar_like(double v, const Variable& like) {
+  return Variable(Tensor::scalar(v, like.dtype()));
+}
 
 Variable sum_all(const Variable& x) { return apply1("ReduceSum", {x}, {{"keepdims", int64_t{0}}}); }
 
 Variable sum_rows(const Variable& x) {
-  return apply1("ReduceSum", {x, Variable(Tensor::from_vector<int64_t>({1}, {1}))}, {{"keepdims", int64_t{0}}});
+  return apply1("ReduceSum", {x, Variable(Tensor::from_vector<int64_t>({1}, {1}))},
+                {{"keepdims", int64_t{0}}});
 }
 
 void check_shapes(const Variable& s, const Tensor& t, const char* what) {
@@ -31,7 +34,10 @@ Variable soft_cross_entropy(const Variable& s, const Tensor& t, double temperatu
   Tensor p;
   {
     NoGradGuard no_grad;
-    const Variable scaled_t = temperature == 1 ? Variable(t) : apply1("Mul", {Variable(t), Variable(Tensor::scalar(1 / temperature, t.dtype()))});
+    const Variable scaled_t =
+        temperature == 1
+            ? Variable(t)
+            : apply1("Mul", {Variable(t), Variable(Tensor::scalar(1 / temperature, t.dtype()))});
     p = nn::softmax(scaled_t, -1).value();
   }
   Variable scaled = temperature == 1 ? s : apply1("Mul", {s, scalar_like(1 / temperature, s)});
@@ -60,34 +66,45 @@ FeatureLoss parse_feature_loss(const std::string& text) {
 
 std::string logit_loss_name(LogitLoss l) {
   switch (l) {
-    case LogitLoss::kKL: return "kl";
-    case LogitLoss::kSoftCrossEntropy: return "soft_ce";
-    case LogitLoss::kMSE: return "mse";
+    case LogitLoss::kKL:
+      return "kl";
+    case LogitLoss::kSoftCrossEntropy:
+      return "soft_ce";
+    case LogitLoss::kMSE:
+      return "mse";
   }
   return "?";
 }
 
 std::string feature_loss_name(FeatureLoss l) {
   switch (l) {
-    case FeatureLoss::kMSE: return "mse";
-    case FeatureLoss::kCosine: return "cosine";
-    case FeatureLoss::kKL: return "kl";
+    case FeatureLoss::kMSE:
+      return "mse";
+    case FeatureLoss::kCosine:
+      return "cosine";
+    case FeatureLoss::kKL:
+      return "kl";
   }
   return "?";
 }
 
-Variable logit_loss(const Variable& student, const Tensor& teacher, LogitLoss loss, double temperature) {
+Variable logit_loss(const Variable& student, const Tensor& teacher, LogitLoss loss,
+                    double temperature) {
   check_shapes(student, teacher, "logit distillation");
   TAMP_CHECK(temperature > 0, "distillation temperature must be positive, got {}", temperature);
   switch (loss) {
-    case LogitLoss::kKL: return nn::kl_div_distill(student, Variable(teacher), temperature, -1);
-    case LogitLoss::kSoftCrossEntropy: return soft_cross_entropy(student, teacher, temperature);
-    case LogitLoss::kMSE: return nn::mse_loss(student, Variable(teacher));
+    case LogitLoss::kKL:
+      return nn::kl_div_distill(student, Variable(teacher), temperature, -1);
+    case LogitLoss::kSoftCrossEntropy:
+      return soft_cross_entropy(student, teacher, temperature);
+    case LogitLoss::kMSE:
+      return nn::mse_loss(student, Variable(teacher));
   }
   return {};
 }
 
-Variable feature_loss(const Variable& student, const Tensor& teacher, FeatureLoss loss, double temperature) {
+Variable feature_loss(const Variable& student, const Tensor& teacher, FeatureLoss loss,
+                      double temperature) {
   check_shapes(student, teacher, "feature distillation");
   const int64_t n = student.value().dim(0);
   switch (loss) {
@@ -95,7 +112,8 @@ Variable feature_loss(const Variable& student, const Tensor& teacher, FeatureLos
       return nn::mse_loss(student, Variable(teacher));
     case FeatureLoss::kKL: {
       const Variable s = nn::reshape(student, {n, -1});
-      return nn::kl_div_distill(s, Variable(teacher.reshape({n, teacher.numel() / n})), temperature, -1);
+      return nn::kl_div_distill(s, Variable(teacher.reshape({n, teacher.numel() / n})), temperature,
+                                -1);
     }
     case FeatureLoss::kCosine: {
       const Variable s = nn::reshape(student, {n, -1});
@@ -106,10 +124,13 @@ Variable feature_loss(const Variable& student, const Tensor& teacher, FeatureLos
         t_norm = apply1("Sqrt", {sum_rows(apply1("Mul", {Variable(t), Variable(t)}))}).value();
       }
       const Variable dot = sum_rows(apply1("Mul", {s, Variable(t)}));
-      const Variable s_norm = apply1("Sqrt", {apply1("Add", {sum_rows(apply1("Mul", {s, s})), scalar_like(1e-12, s)})});
-      const Variable denom = apply1("Add", {apply1("Mul", {s_norm, Variable(t_norm)}), scalar_like(1e-8, s)});
+      const Variable s_norm =
+          apply1("Sqrt", {apply1("Add", {sum_rows(apply1("Mul", {s, s})), scalar_like(1e-12, s)})});
+      const Variable denom =
+          apply1("Add", {apply1("Mul", {s_norm, Variable(t_norm)}), scalar_like(1e-8, s)});
       const Variable cos = apply1("Div", {dot, denom});
-      const Variable mean = apply1("Mul", {sum_all(cos), scalar_like(1.0 / static_cast<double>(n), s)});
+      const Variable mean =
+          apply1("Mul", {sum_all(cos), scalar_like(1.0 / static_cast<double>(n), s)});
       return apply1("Sub", {scalar_like(1.0, s), mean});
     }
   }

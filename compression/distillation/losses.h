@@ -19,9 +19,9 @@ enum class LogitLoss {
 };
 
 enum class FeatureLoss {
-  kMSE,      // mean (s - t)^2
-  kCosine,   // 1 - mean over examples of cos(s_i, t_i), each example flattened
-  kKL,       // T^2 KL(softmax(t_i/T) || softmax(s_i/T)) over each example's flattened features
+  kMSE,     // mean (s - t)^2
+  kCosine,  // 1 - mean over examples of cos(s_i, t_i), each example flattened
+  kKL,      // T^2 KL(softmax(t_i/T) || softmax(s_i/T)) over each example's flattened features
 };
 
 // "kl", "soft_ce" (or "soft-ce", "ce"), "mse".
@@ -32,8 +32,10 @@ std::string logit_loss_name(LogitLoss l);
 std::string feature_loss_name(FeatureLoss l);
 
 // requires: same shapes, classes on the last axis (N, C).
-Variable logit_loss(const Variable& student, const Tensor& teacher, LogitLoss loss, double temperature);
+Variable logit_loss(const Variable& student, const Tensor& teacher, LogitLoss loss,
+                    double temperature);
 // requires: same shapes, dim 0 the batch.
-Variable feature_loss(const Variable& student, const Tensor& teacher, FeatureLoss loss, double temperature = 1);
+Variable feature_loss(const Variable& student, const Tensor& teacher, FeatureLoss loss,
+                      double temperature = 1);
 
 }  // namespace tamp::compression::distillation

@@ -22,10 +22,12 @@ namespace tamp::compression::distillation {
 
 // Throws (kInvalidInput) naming the first value that `graph` neither takes as input, holds as
 // an initializer nor computes, with a few of the graph's value names as a hint.
-void check_values_exist(const nn::Graph& graph, const std::vector<std::string>& names, const std::string& model);
+void check_values_exist(const nn::Graph& graph, const std::vector<std::string>& names,
+                        const std::string& model);
 
 // The graph input `requested` (empty: the only one).
-const nn::ValueInfo& graph_input(const nn::Graph& graph, const std::string& requested, const std::string& model);
+const nn::ValueInfo& graph_input(const nn::Graph& graph, const std::string& requested,
+                                 const std::string& model);
 // A zero tensor for `info` with batch `batch` in its first dim; throws when another dim is
 // not declared (give an example input instead).
 Tensor example_input(const nn::ValueInfo& info, int64_t batch, const std::string& model);
@@ -33,8 +35,8 @@ Tensor example_input(const nn::ValueInfo& info, int64_t batch, const std::string
 Variable fit_to(const nn::ValueInfo& info, const Variable& x);
 
 // Shapes of `names`, from one eval-mode forward pass without a tape (the mode is restored).
-std::map<std::string, Shape> probe_shapes(nn::GraphModule& model, const std::string& input, const Tensor& x,
-                                          const std::vector<std::string>& names);
+std::map<std::string, Shape> probe_shapes(nn::GraphModule& model, const std::string& input,
+                                          const Tensor& x, const std::vector<std::string>& names);
 
 // The width of a value: dim 1 of (N, C, H, W), the last dim of (N, C) and (N, S, C).
 int64_t width_of(const Shape& shape);

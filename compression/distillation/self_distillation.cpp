@@ -18,8 +18,8 @@ namespace {
 // A classifier on one shallow value (see the header): grid pooling, optional hidden layer.
 struct Head {
   int rank = 2;
-  Attributes pool;                           // AveragePool attributes; empty: no pooling
-  std::shared_ptr<nn::Linear> hidden, out;   // hidden may be null
+  Attributes pool;                          // AveragePool attributes; empty: no pooling
+  std::shared_ptr<nn::Linear> hidden, out;  // hidden may be null
 
   Head(const Shape& s, int64_t classes, int64_t grid, int64_t hidden_width, Generator& rng)
       : rank(static_cast<int>(s.size())) {
@@ -30,8 +30,10 @@ struct Head {
       std::vector<int64_t> kernel, begin, end;
       int64_t cells = 1;
       for (int axis = 2; axis < 4; ++axis) {
-        TAMP_CHECK(s[axis] > 0, "self-distillation: a head needs a non-empty value, got {}", to_string(s));
-        const int64_t k = (s[axis] + grid - 1) / grid, n = (s[axis] + k - 1) / k, pad = n * k - s[axis];
+        TAMP_CHECK(s[axis] > 0, "self-distillation: a head needs a non-empty value, got {}",
+                   to_string(s));
+        const int64_t k = (s[axis] + grid - 1) / grid, n = (s[axis] + k - 1) / k,
+                      pad = n * k - s[axis];
         kernel.push_back(k);
         begin.push_back(pad / 2);
         end.push_back(pad - pad / 2);
@@ -65,9 +67,11 @@ struct Head {
 
   std::vector<std::pair<std::string, Variable>> named_parameters(const std::string& prefix) const {
     std::vector<std::pair<std::string, Variable>> params;
-    const std::string last = hidden ? prefix + ".out" : prefix;   // a linear head keeps the old names
+    const std::string last =
+        hidden ? prefix + ".out" : prefix;  // a linear head keeps the old names
     if (hidden) {
-      for (auto& [n, v] : hidden->named_parameters()) params.emplace_back(prefix + ".hidden." + n, v);
+      for (auto& [n, v] : hidden->named_parameters())
+        params.emplace_back(prefix + ".hidden." + n, v);
     }
     for (auto& [n, v] : out->named_parameters()) params.emplace_back(last + "." + n, v);
     return params;
@@ -87,11 +91,13 @@ struct SelfDistillation::Impl {
   Variable head(size_t i, const Variable& shallow) const { return heads[i].forward(shallow); }
 };
 
-SelfDistillation::SelfDistillation(SelfDistillationOptions options) : impl_(std::make_unique<Impl>()) {
-  TAMP_CHECK(options.temperature > 0, "self-distillation temperature must be positive, got {}", options.temperature);
+SelfDistillation::SelfDistillation(SelfDistillationOptions options)
+    : impl_(std::make_unique<Impl>()) {
+  TAMP_CHECK(options.temperature > 0, "self-distillation temperature must be positive, got {}",
+             options.temperature);
   TAMP_CHECK(!options.pairs.empty(), "self-distillation needs at least one pair of values");
-  TAMP_CHECK(options.head_grid >= 1 && options.head_grid <= 64, "self-distillation head_grid must be in [1, 64], got {}",
-             options.head_grid);
+  TAMP_CHECK(options.head_grid >= 1 && options.head_grid <= 64,
+             "self-distillation head_grid must be in [1, 64], got {}", options.head_grid);
   TAMP_CHECK(options.head_hidden >= 0 && options.head_hidden <= 65536,
              "self-distillation head_hidden must be in [0, 65536], got {}", options.head_hidden);
   for (size_t i = 0; i < options.pairs.size(); ++i) {
@@ -120,21 +126,24 @@ void SelfDistillation::attach(nn::GraphModule& model, nn::Collective&) {
     if (!p.deep.empty()) names.push_back(p.deep);
   }
   check_values_exist(g, names, "model");
-  const Tensor x = I.options.example_input.defined() ? I.options.example_input : example_input(in, 2, "model");
+  const Tensor x =
+      I.options.example_input.defined() ? I.options.example_input : example_input(in, 2, "model");
   const auto shapes = probe_shapes(model, in.name, x, names);
   const Shape& logits = shapes.at(I.output);
-  TAMP_CHECK(logits.size() == 2, "self-distillation needs (N, classes) logits, '{}' is {}", I.output,
-             to_string(logits));
+  TAMP_CHECK(logits.size() == 2, "self-distillation needs (N, classes) logits, '{}' is {}",
+             I.output, to_string(logits));
   Generator rng(I.options.seed);
   for (size_t i = 0; i < I.options.pairs.size(); ++i) {
     const auto& p = I.options.pairs[i];
     const Shape& s = shapes.at(p.shallow);
-    TAMP_CHECK(s.size() >= 2 && s.size() <= 4, "self-distillation pair {}: '{}' is {}, need rank 2, 3 or 4", i,
-               p.shallow, to_string(s));
+    TAMP_CHECK(s.size() >= 2 && s.size() <= 4,
+               "self-distillation pair {}: '{}' is {}, need rank 2, 3 or 4", i, p.shallow,
+               to_string(s));
     I.heads.emplace_back(s, logits[1], I.options.head_grid, I.options.head_hidden, rng);
     if (p.feature_weight > 0 && s != shapes.at(p.deep)) {
-      I.projections.emplace_back(Projection(s, shapes.at(p.deep), rng,
-                                            fmt::format("self-distillation pair {} ('{}' -> '{}')", i, p.shallow, p.deep)));
+      I.projections.emplace_back(Projection(
+          s, shapes.at(p.deep), rng,
+          fmt::format("self-distillation pair {} ('{}' -> '{}')", i, p.shallow, p.deep)));
     } else {
       I.projections.emplace_back(std::nullopt);
     }
@@ -154,9 +163,11 @@ std::vector<std::string> SelfDistillation::extra_outputs() const {
 std::vector<std::pair<std::string, Variable>> SelfDistillation::trainable_parameters() const {
   std::vector<std::pair<std::string, Variable>> out;
   for (size_t i = 0; i < impl_->heads.size(); ++i) {
-    for (auto& p : impl_->heads[i].named_parameters(fmt::format("self_distillation.head{}", i))) out.push_back(std::move(p));
+    for (auto& p : impl_->heads[i].named_parameters(fmt::format("self_distillation.head{}", i)))
+      out.push_back(std::move(p));
     if (impl_->projections[i]) {
-      for (auto& p : impl_->projections[i]->named_parameters(fmt::format("self_distillation.proj{}", i))) {
+      for (auto& p :
+           impl_->projections[i]->named_parameters(fmt::format("self_distillation.proj{}", i))) {
         out.push_back(std::move(p));
       }
     }
@@ -164,8 +175,10 @@ std::vector<std::pair<std::string, Variable>> SelfDistillation::trainable_parame
   return out;
 }
 
-Variable SelfDistillation::head_logits(size_t i, const std::map<std::string, Variable>& values) const {
-  TAMP_CHECK(i < impl_->heads.size(), "self-distillation has {} heads, not {}", impl_->heads.size(), i + 1);
+Variable SelfDistillation::head_logits(size_t i,
+                                       const std::map<std::string, Variable>& values) const {
+  TAMP_CHECK(i < impl_->heads.size(), "self-distillation has {} heads, not {}", impl_->heads.size(),
+             i + 1);
   return impl_->head(i, values.at(impl_->options.pairs[i].shallow));
 }
 
@@ -175,7 +188,8 @@ Variable SelfDistillation::extra_loss(const Batch& batch, const StepInfo&) {
   I.history.begin_step();
   auto value = [&](const std::string& name) {
     auto it = batch.values.find(name);
-    TAMP_CHECK(it != batch.values.end(), "self-distillation: the forward pass did not return '{}'", name);
+    TAMP_CHECK(it != batch.values.end(), "self-distillation: the forward pass did not return '{}'",
+               name);
     return it->second;
   };
   const Tensor logits = value(I.output).value();
@@ -190,14 +204,15 @@ Variable SelfDistillation::extra_loss(const Batch& batch, const StepInfo&) {
     const auto& p = I.options.pairs[i];
     const Variable shallow = value(p.shallow);
     const Variable h = I.head(i, shallow);
-    add(fmt::format("head{}.kd", i), logit_loss(h, logits, LogitLoss::kKL, I.options.temperature), p.kd_weight);
+    add(fmt::format("head{}.kd", i), logit_loss(h, logits, LogitLoss::kKL, I.options.temperature),
+        p.kd_weight);
     if (p.label_weight > 0 && batch.labels.defined()) {
       add(fmt::format("head{}.ce", i), nn::cross_entropy(h, batch.labels), p.label_weight);
     }
     if (p.feature_weight > 0) {
       const Variable s = I.projections[i] ? I.projections[i]->forward(shallow) : shallow;
-      add(fmt::format("head{}.feature", i), feature_loss(s, value(p.deep).value(), FeatureLoss::kMSE),
-          p.feature_weight);
+      add(fmt::format("head{}.feature", i),
+          feature_loss(s, value(p.deep).value(), FeatureLoss::kMSE), p.feature_weight);
     }
   }
   if (total.defined()) I.history.add_total(total.value().item());

@@ -17,22 +17,22 @@
 namespace tamp::compression {
 
 struct SelfDistillationPair {
-  std::string shallow = {};     // a value early in the model
-  std::string deep = {};        // a deeper value for the feature term ("" : none)
+  std::string shallow = {};  // a value early in the model
+  std::string deep = {};     // a deeper value for the feature term ("" : none)
   double kd_weight = 1;
   double label_weight = 0.3;
-  double feature_weight = 0;    // needs `deep`
+  double feature_weight = 0;  // needs `deep`
 };
 
 struct SelfDistillationOptions {
   double temperature = 3;
   std::vector<SelfDistillationPair> pairs = {};
-  std::string output = {};      // the logits; empty: the first graph output
-  std::string input = {};       // empty: the only input
-  Tensor example_input = {};    // for the shape probe
-  uint64_t seed = 0;            // heads and projections
-  int64_t head_grid = 4;        // in [1, 64]
-  int64_t head_hidden = 64;     // in [0, 65536]; 0: a linear head
+  std::string output = {};    // the logits; empty: the first graph output
+  std::string input = {};     // empty: the only input
+  Tensor example_input = {};  // for the shape probe
+  uint64_t seed = 0;          // heads and projections
+  int64_t head_grid = 4;      // in [1, 64]
+  int64_t head_hidden = 64;   // in [0, 65536]; 0: a linear head
 };
 
 class SelfDistillation : public Component {

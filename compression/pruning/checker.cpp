@@ -3,7 +3,8 @@
 
 namespace tamp::compression::pruning {
 
-PatternCheck check_pattern(const Tensor& weight, const WeightLayout& layout, const Pattern& pattern) {
+PatternCheck check_pattern(const Tensor& weight, const WeightLayout& layout,
+                           const Pattern& pattern) {
   PatternCheck c;
   const std::vector<float> v = to_view(weight, layout);
   int64_t zeros = 0;
@@ -59,7 +60,8 @@ PatternCheck check_pattern(const Tensor& weight, const WeightLayout& layout, con
   if (c.valid) {
     c.detail = fmt::format("{} valid", pattern.str());
   } else if (pattern.kind == PatternKind::kNofM) {
-    c.detail = fmt::format("{} of {} groups have more than {} non-zeros", c.violations, c.units, pattern.n);
+    c.detail = fmt::format("{} of {} groups have more than {} non-zeros", c.violations, c.units,
+                           pattern.n);
   } else {
     c.detail = fmt::format("{} of {} {} are partly zero", c.violations, c.units,
                            pattern.kind == PatternKind::kChannel ? "channels" : "blocks");
@@ -113,7 +115,8 @@ Tensor dequantized(const Tensor& q, const Tensor& scale, const Tensor& zero_poin
   const int64_t a = axis < 0 ? axis + q.rank() : axis;
   const bool per_channel = scale.numel() > 1;
   TAMP_CHECK(!per_channel || (a >= 0 && a < q.rank() && q.dim(a) == scale.numel()),
-             "DequantizeLinear scale {} does not match axis {} of {}", describe(scale), axis, describe(q));
+             "DequantizeLinear scale {} does not match axis {} of {}", describe(scale), axis,
+             describe(q));
   int64_t inner = 1;
   for (int64_t d = a + 1; per_channel && d < q.rank(); ++d) inner *= q.dim(d);
   float* o = out.data<float>();
@@ -133,18 +136,23 @@ std::vector<ComputedWeight> computed_weights(const nn::Graph& g) {
     out.push_back({w.weight, w.node, w.op_type, w.layout, g.initializers.at(w.weight)});
   }
   for (const nn::Node& n : g.nodes) {
-    if (!n.domain.empty() || (n.op_type != "Conv" && n.op_type != "Gemm" && n.op_type != "MatMul")) continue;
+    if (!n.domain.empty() || (n.op_type != "Conv" && n.op_type != "Gemm" && n.op_type != "MatMul"))
+      continue;
     if (n.inputs.size() < 2) continue;
     int p = g.producer(n.inputs[1]);
-    // MatMul(x, Transpose(DequantizeLinear(W))): torch's nn.Linear on a 3-D input, W [out, reduction]
+    // MatMul(x, Transpose(DequantizeLinear(W))): torch's nn.Linear on a 3-D input, W [out,
+    // reduction]
     const bool transposed = n.op_type == "MatMul" && p >= 0 && g.nodes[p].op_type == "Transpose" &&
-                            g.nodes[p].domain.empty() && g.nodes[p].attrs->ints("perm", {1, 0}) == std::vector<int64_t>{1, 0};
+                            g.nodes[p].domain.empty() &&
+                            g.nodes[p].attrs->ints("perm", {1, 0}) == std::vector<int64_t>{1, 0};
     if (transposed) p = g.producer(g.nodes[p].inputs.at(0));
     if (p < 0 || g.nodes[p].op_type != "DequantizeLinear" || !g.nodes[p].domain.empty()) continue;
     const nn::Node& dq = g.nodes[p];
     auto q = g.initializers.find(dq.inputs.at(0));
     auto scale = dq.inputs.size() > 1 ? g.initializers.find(dq.inputs[1]) : g.initializers.end();
-    if (q == g.initializers.end() || scale == g.initializers.end() || !is_integer(q->second.dtype())) continue;
+    if (q == g.initializers.end() || scale == g.initializers.end() ||
+        !is_integer(q->second.dtype()))
+      continue;
     Tensor zero_point;
     if (dq.inputs.size() > 2 && !dq.inputs[2].empty()) {
       auto z = g.initializers.find(dq.inputs[2]);
@@ -153,8 +161,10 @@ std::vector<ComputedWeight> computed_weights(const nn::Graph& g) {
     }
     const Tensor& t = q->second;
     if (n.op_type == "Conv" ? t.rank() < 3 : t.rank() != 2) continue;
-    const WeightLayout layout = transposed ? WeightLayout::of("Gemm", t.shape())
-                                           : WeightLayout::of(n.op_type, t.shape(), n.op_type == "Gemm" && n.attrs->i("transB", 0) == 0);
+    const WeightLayout layout =
+        transposed ? WeightLayout::of("Gemm", t.shape())
+                   : WeightLayout::of(n.op_type, t.shape(),
+                                      n.op_type == "Gemm" && n.attrs->i("transB", 0) == 0);
     out.push_back({q->first, n.name, n.op_type, layout,
                    dequantized(t, scale->second, zero_point, dq.attrs->i("axis", 1))});
   }

@@ -17,21 +17,22 @@ namespace tamp::compression::pruning {
 
 struct PatternCheck {
   bool valid = false;
-  double sparsity = 0;       // zeros / elements of the weight
-  int64_t units = 0;         // groups (N:M), blocks, rows (channel) or elements
-  int64_t zero_units = 0;    // all-zero blocks / rows / elements (N:M: groups with <= N non-zeros)
-  int64_t violations = 0;    // groups over N non-zeros, partly zero blocks or rows
+  double sparsity = 0;     // zeros / elements of the weight
+  int64_t units = 0;       // groups (N:M), blocks, rows (channel) or elements
+  int64_t zero_units = 0;  // all-zero blocks / rows / elements (N:M: groups with <= N non-zeros)
+  int64_t violations = 0;  // groups over N non-zeros, partly zero blocks or rows
   std::string detail;
 };
 
-PatternCheck check_pattern(const Tensor& weight, const WeightLayout& layout, const Pattern& pattern);
+PatternCheck check_pattern(const Tensor& weight, const WeightLayout& layout,
+                           const Pattern& pattern);
 
 struct WeightSparsity {
   std::string weight, node, op_type;
   Shape shape;
   double sparsity = 0;
-  std::string structure;     // "dense", "2:4", "4x1", "channel", "unstructured"
-  std::string summary;       // "50.0 % 2:4 valid", "dense", ...
+  std::string structure;  // "dense", "2:4", "4x1", "channel", "unstructured"
+  std::string summary;    // "50.0 % 2:4 valid", "dense", ...
 };
 
 // A Conv / Gemm / MatMul weight as the node computes with it: a float initializer (found as
@@ -39,10 +40,10 @@ struct WeightSparsity {
 // a DequantizeLinear with initializer scale and zero point (a QDQ export), dequantized — so
 // the zeros pruning left show in an int8 model too (a stored value equal to its zero point).
 struct ComputedWeight {
-  std::string weight;        // the initializer
+  std::string weight;  // the initializer
   std::string node, op_type;
   WeightLayout layout;
-  Tensor values;             // float32 (float64 when stored so)
+  Tensor values;  // float32 (float64 when stored so)
 };
 std::vector<ComputedWeight> computed_weights(const nn::Graph& graph);
 

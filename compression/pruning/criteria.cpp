@@ -16,11 +16,16 @@ Criterion parse_criterion(const std::string& text) {
 
 std::string criterion_name(Criterion c) {
   switch (c) {
-    case Criterion::kMagnitude: return "magnitude";
-    case Criterion::kGradient: return "gradient";
-    case Criterion::kSnip: return "snip";
-    case Criterion::kSnipMomentum: return "snip_momentum";
-    case Criterion::kMovement: return "movement";
+    case Criterion::kMagnitude:
+      return "magnitude";
+    case Criterion::kGradient:
+      return "gradient";
+    case Criterion::kSnip:
+      return "snip";
+    case Criterion::kSnipMomentum:
+      return "snip_momentum";
+    case Criterion::kMovement:
+      return "movement";
   }
   return "?";
 }
@@ -34,8 +39,10 @@ struct Reader {
   const float* f = nullptr;
   const double* d = nullptr;
   explicit Reader(const Tensor& t) {
-    if (t.dtype() == DType::kFloat32) f = t.data<float>();
-    else d = t.data<double>();
+    if (t.dtype() == DType::kFloat32)
+      f = t.data<float>();
+    else
+      d = t.data<double>();
   }
   float operator[](int64_t i) const { return f ? f[i] : static_cast<float>(d[i]); }
 };
@@ -51,8 +58,8 @@ void ScoreTracker::observe(const Tensor& w, const Tensor& g) {
   if (criterion_ == Criterion::kMagnitude) return;
   check_float(w, "weight");
   check_float(g, "gradient");
-  TAMP_CHECK(w.shape() == g.shape(), "pruning scores: gradient {} does not match weight {}", describe(g),
-             describe(w));
+  TAMP_CHECK(w.shape() == g.shape(), "pruning scores: gradient {} does not match weight {}",
+             describe(g), describe(w));
   if (!acc_.defined() || acc_.shape() != w.shape()) {
     acc_ = Tensor::zeros(w.shape());
     observations_ = 0;
@@ -68,7 +75,8 @@ void ScoreTracker::observe(const Tensor& w, const Tensor& g) {
       for (int64_t i = 0; i < n; ++i) a[i] = std::fabs(wr[i] * gr[i]);
       break;
     case Criterion::kSnipMomentum:
-      for (int64_t i = 0; i < n; ++i) a[i] = static_cast<float>(kMomentum) * a[i] + std::fabs(wr[i] * gr[i]);
+      for (int64_t i = 0; i < n; ++i)
+        a[i] = static_cast<float>(kMomentum) * a[i] + std::fabs(wr[i] * gr[i]);
       break;
     case Criterion::kMovement:
       for (int64_t i = 0; i < n; ++i) a[i] -= wr[i] * gr[i];
@@ -90,10 +98,12 @@ Tensor ScoreTracker::scores(const Tensor& w) const {
     return s;
   }
   if (observations_ == 0 || !acc_.defined()) {
-    throw Error(fmt::format("the {} criterion has no gradient to score with yet", criterion_name(criterion_)),
-                ErrorKind::kInvalidInput,
-                "gradient-based criteria score during training: fine-tune (or use the magnitude criterion "
-                "for one-shot pruning without data)");
+    throw Error(
+        fmt::format("the {} criterion has no gradient to score with yet",
+                    criterion_name(criterion_)),
+        ErrorKind::kInvalidInput,
+        "gradient-based criteria score during training: fine-tune (or use the magnitude criterion "
+        "for one-shot pruning without data)");
   }
   TAMP_CHECK(acc_.shape() == w.shape(), "pruning scores: accumulated {} does not match weight {}",
              describe(acc_), describe(w));
@@ -114,8 +124,8 @@ void ScoreTracker::after_update() {
 }
 
 void ScoreTracker::load_state(Tensor acc, int64_t observations) {
-  TAMP_CHECK(!acc.defined() || acc.dtype() == DType::kFloat32, "pruning score state must be float32, got {}",
-             describe(acc));
+  TAMP_CHECK(!acc.defined() || acc.dtype() == DType::kFloat32,
+             "pruning score state must be float32, got {}", describe(acc));
   acc_ = acc.defined() ? acc.clone() : Tensor();
   observations_ = observations;
 }

@@ -42,8 +42,8 @@ class ScoreTracker {
 
  private:
   Criterion criterion_;
-  Tensor acc_;                 // float32, the weight's shape
-  int64_t observations_ = 0;   // since the last update (gradient) or in total
+  Tensor acc_;                // float32, the weight's shape
+  int64_t observations_ = 0;  // since the last update (gradient) or in total
 };
 
 }  // namespace tamp::compression::pruning

@@ -24,7 +24,9 @@ int only_reader(const nn::Graph& g, const std::string& value, const char* op) {
   return n.domain.empty() && n.op_type == op && n.inputs[0] == value ? readers[0] : -1;
 }
 
-bool has_perm(const nn::Node* n, const Perm& perm) { return n && n->attrs->ints("perm", {}) == perm; }
+bool has_perm(const nn::Node* n, const Perm& perm) {
+  return n && n->attrs->ints("perm", {}) == perm;
+}
 
 struct Projection {
   std::string weight, bias;
@@ -33,7 +35,8 @@ struct Projection {
 };
 
 // Reshape(MatMul(x, W) [+ b], [*, S, H, Dh]) ending in `value`'s Transpose chain.
-std::optional<Projection> trace_projection(const nn::Graph& g, const std::string& value, bool is_key) {
+std::optional<Projection> trace_projection(const nn::Graph& g, const std::string& value,
+                                           bool is_key) {
   const nn::Node* t = producer_of(g, value, "Transpose");
   if (!t) return std::nullopt;
   if (is_key && has_perm(t, {0, 1, 3, 2})) {
@@ -43,9 +46,11 @@ std::optional<Projection> trace_projection(const nn::Graph& g, const std::string
     return std::nullopt;
   }
   const int ri = g.producer(t->inputs[0]);
-  if (ri < 0 || g.nodes[ri].op_type != "Reshape" || g.nodes[ri].inputs.size() < 2) return std::nullopt;
+  if (ri < 0 || g.nodes[ri].op_type != "Reshape" || g.nodes[ri].inputs.size() < 2)
+    return std::nullopt;
   const Tensor shape = constant_value(g, g.nodes[ri].inputs[1]);
-  if (!shape.defined() || shape.numel() != 4 || shape.at(2) <= 0 || shape.at(3) <= 0) return std::nullopt;
+  if (!shape.defined() || shape.numel() != 4 || shape.at(2) <= 0 || shape.at(3) <= 0)
+    return std::nullopt;
   Projection p;
   p.reshape = ri;
   p.heads = static_cast<int64_t>(shape.at(2));
@@ -82,8 +87,10 @@ const nn::Node* scores_matmul(const nn::Graph& g, std::string v) {
     if (n.op_type != "Mul" && n.op_type != "Div" && n.op_type != "Add") return nullptr;
     if (n.inputs.size() != 2) return nullptr;
     // Follow the operand that is computed from the scores, not the constant or the mask input.
-    const bool first_computed = g.producer(n.inputs[0]) >= 0 && !constant_value(g, n.inputs[0]).defined();
-    const bool second_computed = g.producer(n.inputs[1]) >= 0 && !constant_value(g, n.inputs[1]).defined();
+    const bool first_computed =
+        g.producer(n.inputs[0]) >= 0 && !constant_value(g, n.inputs[0]).defined();
+    const bool second_computed =
+        g.producer(n.inputs[1]) >= 0 && !constant_value(g, n.inputs[1]).defined();
     if (n.op_type == "Div" && !first_computed) return nullptr;
     if (first_computed == second_computed && n.op_type != "Div") {
       if (!first_computed) return nullptr;
@@ -113,7 +120,8 @@ std::vector<AttentionBlock> find_attention_blocks(const nn::Graph& g) {
     if (!q || !k || m2 < 0) continue;
     auto v = trace_projection(g, g.nodes[m2].inputs[1], false);
     if (!v) continue;
-    if (q->heads != k->heads || q->heads != v->heads || q->head_dim != k->head_dim || q->head_dim != v->head_dim) {
+    if (q->heads != k->heads || q->heads != v->heads || q->head_dim != k->head_dim ||
+        q->head_dim != v->head_dim) {
       continue;
     }
     const int t = only_reader(g, g.nodes[m2].outputs[0], "Transpose");
@@ -122,11 +130,13 @@ std::vector<AttentionBlock> find_attention_blocks(const nn::Graph& g) {
     if (r < 0) continue;
     const Tensor merged = constant_value(g, g.nodes[r].inputs[1]);
     const int64_t width = q->heads * q->head_dim;
-    if (!merged.defined() || merged.numel() != 3 || (merged.at(2) != -1 && merged.at(2) != width)) continue;
+    if (!merged.defined() || merged.numel() != 3 || (merged.at(2) != -1 && merged.at(2) != width))
+      continue;
     const int o = only_reader(g, g.nodes[r].outputs[0], "MatMul");
     if (o < 0) continue;
     const std::string wo = resolve_initializer(g, g.nodes[o].inputs[1]);
-    if (wo.empty() || g.initializers.at(wo).rank() != 2 || g.initializers.at(wo).dim(0) != width) continue;
+    if (wo.empty() || g.initializers.at(wo).rank() != 2 || g.initializers.at(wo).dim(0) != width)
+      continue;
     AttentionBlock b;
     b.name = sm.name;
     b.q_weight = q->weight;
@@ -146,9 +156,12 @@ std::vector<AttentionBlock> find_attention_blocks(const nn::Graph& g) {
 }
 
 std::vector<HeadSlice> head_slices(const AttentionBlock& b, int64_t head) {
-  TAMP_CHECK(head >= 0 && head < b.heads, "attention block '{}' has {} heads, no head {}", b.name, b.heads, head);
+  TAMP_CHECK(head >= 0 && head < b.heads, "attention block '{}' has {} heads, no head {}", b.name,
+             b.heads, head);
   const int64_t begin = head * b.head_dim, end = begin + b.head_dim;
-  std::vector<HeadSlice> s{{b.q_weight, 1, begin, end}, {b.k_weight, 1, begin, end}, {b.v_weight, 1, begin, end},
+  std::vector<HeadSlice> s{{b.q_weight, 1, begin, end},
+                           {b.k_weight, 1, begin, end},
+                           {b.v_weight, 1, begin, end},
                            {b.o_weight, 0, begin, end}};
   for (const auto* bias : {&b.q_bias, &b.k_bias, &b.v_bias}) {
     if (!bias->empty()) s.push_back({*bias, -1, begin, end});

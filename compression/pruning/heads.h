@@ -14,12 +14,12 @@
 namespace tamp::compression::pruning {
 
 struct AttentionBlock {
-  std::string name;                        // the Softmax node
+  std::string name;  // the Softmax node
   std::string q_weight, k_weight, v_weight, o_weight;
-  std::string q_bias, k_bias, v_bias;      // "" when absent
+  std::string q_bias, k_bias, v_bias;  // "" when absent
   int64_t heads = 0, head_dim = 0;
-  std::vector<int> split_reshapes;         // the Q, K, V Reshape nodes
-  int merge_reshape = -1;                  // the Reshape back to [*, S, H*Dh]
+  std::vector<int> split_reshapes;  // the Q, K, V Reshape nodes
+  int merge_reshape = -1;           // the Reshape back to [*, S, H*Dh]
 };
 
 std::vector<AttentionBlock> find_attention_blocks(const nn::Graph& graph);
@@ -35,8 +35,7 @@ std::vector<HeadSlice> head_slices(const AttentionBlock& block, int64_t head);
 
 // Calls f(flat index) for the elements of a tensor of `shape` whose index along `axis` (-1:
 // the last) is in [begin, end): a head's slice, a layer's output channel.
-template <class F>
-void for_slice(const Shape& shape, int axis, int64_t begin, int64_t end, F&& f) {
+template <class F> void for_slice(const Shape& shape, int axis, int64_t begin, int64_t end, F&& f) {
   const int rank = static_cast<int>(shape.size());
   if (axis < 0) axis += rank;
   int64_t outer = 1, inner = 1;

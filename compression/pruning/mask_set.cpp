@@ -17,14 +17,12 @@ struct MaskSet::Entry {
 
 namespace {
 
-template <class T>
-void multiply(T* x, const T* m, int64_t n) {
+template <class T> void multiply(T* x, const T* m, int64_t n) {
 #pragma omp simd
   for (int64_t i = 0; i < n; ++i) x[i] *= m[i];
 }
 
-template <class T>
-void multiply_into(T* out, const T* x, const T* m, int64_t n) {
+template <class T> void multiply_into(T* out, const T* x, const T* m, int64_t n) {
 #pragma omp simd
   for (int64_t i = 0; i < n; ++i) out[i] = x[i] * m[i];
 }
@@ -32,22 +30,27 @@ void multiply_into(T* out, const T* x, const T* m, int64_t n) {
 bool any_zero(const Tensor& m) {
   if (m.dtype() == DType::kFloat32) {
     const float* p = m.data<float>();
-    for (int64_t i = 0; i < m.numel(); ++i) if (p[i] == 0) return true;
+    for (int64_t i = 0; i < m.numel(); ++i)
+      if (p[i] == 0) return true;
     return false;
   }
   const double* p = m.data<double>();
-  for (int64_t i = 0; i < m.numel(); ++i) if (p[i] == 0) return true;
+  for (int64_t i = 0; i < m.numel(); ++i)
+    if (p[i] == 0) return true;
   return false;
 }
 
 }  // namespace
 
 void multiply_in_place(Tensor& x, const Tensor& mask) {
-  TAMP_CHECK(x.shape() == mask.shape() && x.dtype() == mask.dtype(), "mask {} does not fit {}", describe(mask),
-             describe(x));
-  if (x.dtype() == DType::kFloat32) multiply(x.data<float>(), mask.data<float>(), x.numel());
-  else if (x.dtype() == DType::kFloat64) multiply(x.data<double>(), mask.data<double>(), x.numel());
-  else throw Error(fmt::format("masks apply to float32 or float64 tensors, not {}", describe(x)));
+  TAMP_CHECK(x.shape() == mask.shape() && x.dtype() == mask.dtype(), "mask {} does not fit {}",
+             describe(mask), describe(x));
+  if (x.dtype() == DType::kFloat32)
+    multiply(x.data<float>(), mask.data<float>(), x.numel());
+  else if (x.dtype() == DType::kFloat64)
+    multiply(x.data<double>(), mask.data<double>(), x.numel());
+  else
+    throw Error(fmt::format("masks apply to float32 or float64 tensors, not {}", describe(x)));
 }
 
 MaskSet::~MaskSet() {
@@ -56,10 +59,11 @@ MaskSet::~MaskSet() {
 
 void MaskSet::add(const std::string& name, Variable param, const Tensor& mask) {
   TAMP_CHECK(param.defined(), "mask for '{}': no such parameter", name);
-  TAMP_CHECK(mask.shape() == param.shape(), "mask {} for parameter '{}' {} has another shape", describe(mask), name,
-             describe(param.value()));
+  TAMP_CHECK(mask.shape() == param.shape(), "mask {} for parameter '{}' {} has another shape",
+             describe(mask), name, describe(param.value()));
   TAMP_CHECK(param.dtype() == DType::kFloat32 || param.dtype() == DType::kFloat64,
-             "parameter '{}' is {}: only float parameters can be masked", name, describe(param.value()));
+             "parameter '{}' is {}: only float parameters can be masked", name,
+             describe(param.value()));
   TAMP_CHECK(!entries_.count(name), "parameter '{}' already has a mask", name);
   auto e = std::make_shared<Entry>();
   e->param = param;

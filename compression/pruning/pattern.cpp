@@ -58,11 +58,16 @@ Pattern Pattern::parse(const std::string& text) {
 
 std::string Pattern::str() const {
   switch (kind) {
-    case PatternKind::kUnstructured: return "unstructured";
-    case PatternKind::kBlock: return fmt::format("{}x{}", block_rows, block_cols);
-    case PatternKind::kNofM: return fmt::format("{}:{}", n, m);
-    case PatternKind::kChannel: return "channel";
-    case PatternKind::kHead: return "head";
+    case PatternKind::kUnstructured:
+      return "unstructured";
+    case PatternKind::kBlock:
+      return fmt::format("{}x{}", block_rows, block_cols);
+    case PatternKind::kNofM:
+      return fmt::format("{}:{}", n, m);
+    case PatternKind::kChannel:
+      return "channel";
+    case PatternKind::kHead:
+      return "head";
   }
   return "?";
 }
@@ -74,7 +79,8 @@ double Pattern::max_sparsity() const {
 WeightLayout WeightLayout::of(const std::string& op_type, const Shape& shape, bool transposed) {
   WeightLayout l;
   l.shape = shape;
-  for (int64_t d : shape) TAMP_CHECK(d >= 0, "weight shape {} has a negative dim", to_string(shape));
+  for (int64_t d : shape)
+    TAMP_CHECK(d >= 0, "weight shape {} has a negative dim", to_string(shape));
   if (op_type == "Conv" || op_type == "ConvTranspose") {
     TAMP_CHECK(op_type == "Conv", "pruning ConvTranspose weights is not supported");
     TAMP_CHECK(shape.size() >= 3, "a Conv weight must have rank >= 3, got {}", to_string(shape));
@@ -87,7 +93,8 @@ WeightLayout WeightLayout::of(const std::string& op_type, const Shape& shape, bo
   }
   TAMP_CHECK(op_type == "Gemm" || op_type == "MatMul",
              "only Conv, Gemm and MatMul weights can be pruned, not {} weights", op_type);
-  TAMP_CHECK(shape.size() == 2, "a {} weight must have rank 2 to be pruned, got {}", op_type, to_string(shape));
+  TAMP_CHECK(shape.size() == 2, "a {} weight must have rank 2 to be pruned, got {}", op_type,
+             to_string(shape));
   const bool cols = op_type == "MatMul" || transposed;
   l.kind = cols ? Kind::kColumns : Kind::kRows;
   l.out = cols ? shape[1] : shape[0];
@@ -98,8 +105,10 @@ WeightLayout WeightLayout::of(const std::string& op_type, const Shape& shape, bo
 
 int64_t WeightLayout::flat_index(int64_t row, int64_t col) const {
   switch (kind) {
-    case Kind::kRows: return row * reduction + col;
-    case Kind::kColumns: return col * out + row;
+    case Kind::kRows:
+      return row * reduction + col;
+    case Kind::kColumns:
+      return col * out + row;
     case Kind::kConv: {
       const int64_t p = col / in_channels, c = col % in_channels;
       return (row * in_channels + c) * positions + p;
@@ -110,8 +119,7 @@ int64_t WeightLayout::flat_index(int64_t row, int64_t col) const {
 
 namespace {
 
-template <class F>
-void for_each_view_index(const WeightLayout& l, F&& f) {
+template <class F> void for_each_view_index(const WeightLayout& l, F&& f) {
   for (int64_t r = 0; r < l.out; ++r) {
     for (int64_t c = 0; c < l.reduction; ++c) f(r * l.reduction + c, l.flat_index(r, c));
   }
@@ -120,7 +128,8 @@ void for_each_view_index(const WeightLayout& l, F&& f) {
 }  // namespace
 
 std::vector<float> to_view(const Tensor& w, const WeightLayout& l) {
-  TAMP_CHECK(w.shape() == l.shape, "weight {} does not have the layout's shape {}", describe(w), to_string(l.shape));
+  TAMP_CHECK(w.shape() == l.shape, "weight {} does not have the layout's shape {}", describe(w),
+             to_string(l.shape));
   std::vector<float> v(static_cast<size_t>(l.numel()));
   if (w.dtype() == DType::kFloat32) {
     const float* p = w.data<float>();
@@ -130,7 +139,8 @@ std::vector<float> to_view(const Tensor& w, const WeightLayout& l) {
       for_each_view_index(l, [&](int64_t vi, int64_t fi) { v[vi] = p[fi]; });
     }
   } else {
-    TAMP_CHECK(w.dtype() == DType::kFloat64, "pruning needs a float32 or float64 weight, got {}", describe(w));
+    TAMP_CHECK(w.dtype() == DType::kFloat64, "pruning needs a float32 or float64 weight, got {}",
+               describe(w));
     const double* p = w.data<double>();
     for_each_view_index(l, [&](int64_t vi, int64_t fi) { v[vi] = static_cast<float>(p[fi]); });
   }
@@ -138,8 +148,8 @@ std::vector<float> to_view(const Tensor& w, const WeightLayout& l) {
 }
 
 Tensor from_view(const std::vector<float>& view, const WeightLayout& l, DType dtype) {
-  TAMP_CHECK(static_cast<int64_t>(view.size()) == l.numel(), "view of {} values for a weight {}", view.size(),
-             to_string(l.shape));
+  TAMP_CHECK(static_cast<int64_t>(view.size()) == l.numel(), "view of {} values for a weight {}",
+             view.size(), to_string(l.shape));
   Tensor t = Tensor::empty(l.shape, dtype);
   if (dtype == DType::kFloat32) {
     float* p = t.data<float>();
@@ -153,7 +163,8 @@ Tensor from_view(const std::vector<float>& view, const WeightLayout& l, DType dt
 }
 
 std::string divisibility_problem(const Pattern& p, const WeightLayout& l) {
-  const char* axis = l.kind == WeightLayout::Kind::kConv ? "input channels" : "reduction (K) elements";
+  const char* axis =
+      l.kind == WeightLayout::Kind::kConv ? "input channels" : "reduction (K) elements";
   switch (p.kind) {
     case PatternKind::kUnstructured:
     case PatternKind::kChannel:
@@ -162,17 +173,18 @@ std::string divisibility_problem(const Pattern& p, const WeightLayout& l) {
       return "the head pattern applies to attention blocks, not to single weights";
     case PatternKind::kNofM:
       if (l.in_channels % p.m != 0) {
-        return fmt::format("{} groups need the {} ({}) to be a multiple of {}", p.str(), axis, l.in_channels, p.m);
+        return fmt::format("{} groups need the {} ({}) to be a multiple of {}", p.str(), axis,
+                           l.in_channels, p.m);
       }
       return {};
     case PatternKind::kBlock:
       if (l.out % p.block_rows != 0) {
-        return fmt::format("{} blocks need the output channels ({}) to be a multiple of {}", p.str(), l.out,
-                           p.block_rows);
+        return fmt::format("{} blocks need the output channels ({}) to be a multiple of {}",
+                           p.str(), l.out, p.block_rows);
       }
       if (l.in_channels % p.block_cols != 0) {
-        return fmt::format("{} blocks need the {} ({}) to be a multiple of {}", p.str(), axis, l.in_channels,
-                           p.block_cols);
+        return fmt::format("{} blocks need the {} ({}) to be a multiple of {}", p.str(), axis,
+                           l.in_channels, p.block_cols);
       }
       return {};
   }

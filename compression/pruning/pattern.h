@@ -33,11 +33,11 @@ struct Pattern {
 struct WeightLayout {
   enum class Kind { kRows, kColumns, kConv };
   Kind kind = Kind::kRows;
-  Shape shape;                 // the weight as stored
-  int64_t out = 0;             // view rows
-  int64_t reduction = 0;       // view columns
-  int64_t in_channels = 0;     // Conv: C (columns run along C first); else = reduction
-  int64_t positions = 1;       // Conv: kernel positions k1*k2*...; else 1
+  Shape shape;              // the weight as stored
+  int64_t out = 0;          // view rows
+  int64_t reduction = 0;    // view columns
+  int64_t in_channels = 0;  // Conv: C (columns run along C first); else = reduction
+  int64_t positions = 1;    // Conv: kernel positions k1*k2*...; else 1
 
   // op_type "Conv" (rank >= 3), "Gemm" (rank 2; transposed = !transB), "MatMul" (rank 2,
   // the weight as the second operand: always transposed). Throws for anything else.
@@ -49,7 +49,8 @@ struct WeightLayout {
 // The weight's elements as float in view order (row-major [out, reduction]); any float dtype.
 std::vector<float> to_view(const Tensor& w, const WeightLayout& layout);
 // Writes `view` back into a tensor of the layout's shape and `dtype`.
-Tensor from_view(const std::vector<float>& view, const WeightLayout& layout, DType dtype = DType::kFloat32);
+Tensor from_view(const std::vector<float>& view, const WeightLayout& layout,
+                 DType dtype = DType::kFloat32);
 
 // Why `pattern` cannot tile `layout` ("" when it can): blocks and N:M groups must divide the
 // view, and must not straddle two kernel positions of a Conv (so C, not C*k*k, must divide).

@@ -31,21 +31,24 @@ void PatternLock::attach(nn::GraphModule& model, nn::Collective&) {
   };
   auto ones_except = [&](const std::string& name, const std::vector<int64_t>& zero_at) {
     Tensor m = Tensor::ones(params.at(name).shape());
-    for (int64_t i : zero_at) if (i < m.numel()) m.data<float>()[i] = 0;
+    for (int64_t i : zero_at)
+      if (i < m.numel()) m.data<float>()[i] = 0;
     return m;
   };
   for (const auto& w : pruning::find_prunable_weights(g)) {
     if (!params.count(w.weight)) continue;
     const Tensor v = params.at(w.weight).value().to(DType::kFloat32);
     Tensor mask = Tensor::empty(v.shape());
-    for (int64_t i = 0; i < v.numel(); ++i) mask.data<float>()[i] = v.data<float>()[i] != 0 ? 1.0f : 0.0f;
+    for (int64_t i = 0; i < v.numel(); ++i)
+      mask.data<float>()[i] = v.data<float>()[i] != 0 ? 1.0f : 0.0f;
     // Rows (output channels) that are all zero keep their bias and BatchNormalization entries
     // at zero too: otherwise the channel would carry a constant and could not be removed.
     const std::vector<float> view = pruning::to_view(mask, w.layout);
     std::vector<int64_t> dead;
     for (int64_t r = 0; r < w.layout.out; ++r) {
       bool zero = true;
-      for (int64_t c = 0; c < w.layout.reduction && zero; ++c) zero = view[r * w.layout.reduction + c] == 0;
+      for (int64_t c = 0; c < w.layout.reduction && zero; ++c)
+        zero = view[r * w.layout.reduction + c] == 0;
       if (zero) dead.push_back(r);
     }
     lock(w.weight, mask);
@@ -53,12 +56,15 @@ void PatternLock::attach(nn::GraphModule& model, nn::Collective&) {
     std::vector<std::string> followers;
     if (!w.bias.empty()) followers.push_back(w.bias);
     for (int dw : w.depthwise) {
-      if (g.nodes[dw].inputs.size() > 2 && !g.nodes[dw].inputs[2].empty()) followers.push_back(g.nodes[dw].inputs[2]);
+      if (g.nodes[dw].inputs.size() > 2 && !g.nodes[dw].inputs[2].empty())
+        followers.push_back(g.nodes[dw].inputs[2]);
     }
     for (int bn : w.batch_norms) {
-      for (size_t k = 1; k <= 2 && k < g.nodes[bn].inputs.size(); ++k) followers.push_back(g.nodes[bn].inputs[k]);
+      for (size_t k = 1; k <= 2 && k < g.nodes[bn].inputs.size(); ++k)
+        followers.push_back(g.nodes[bn].inputs[k]);
     }
-    for (const auto& f : followers) if (params.count(f)) lock(f, ones_except(f, dead));
+    for (const auto& f : followers)
+      if (params.count(f)) lock(f, ones_except(f, dead));
   }
   // Attention heads whose V columns are all zero keep their Q/K/V bias entries at zero.
   for (const auto& b : pruning::find_attention_blocks(g)) {
@@ -69,7 +75,8 @@ void PatternLock::attach(nn::GraphModule& model, nn::Collective&) {
     for (int64_t h = 0; h < b.heads; ++h) {
       bool zero = true;
       for (int64_t r = 0; r < v.dim(0) && zero; ++r) {
-        for (int64_t c = h * b.head_dim; c < (h + 1) * b.head_dim && zero; ++c) zero = v.data<float>()[r * width + c] == 0;
+        for (int64_t c = h * b.head_dim; c < (h + 1) * b.head_dim && zero; ++c)
+          zero = v.data<float>()[r * width + c] == 0;
       }
       if (!zero) continue;
       for (int64_t c = h * b.head_dim; c < (h + 1) * b.head_dim; ++c) dead.push_back(c);

@@ -21,24 +21,24 @@
 namespace tamp::compression {
 
 struct PruningOverride {
-  std::string match = {};               // regular expression over weight (or attention block) names
+  std::string match = {};  // regular expression over weight (or attention block) names
   std::optional<std::string> pattern = {};  // replaces the pattern for these weights
-  std::optional<double> sparsity = {};  // replaces the target (layer-wise, even when global)
-  bool exclude = false;                 // leave these weights dense
+  std::optional<double> sparsity = {};      // replaces the target (layer-wise, even when global)
+  bool exclude = false;                     // leave these weights dense
 };
 
 struct PruningOptions {
-  std::string pattern = "unstructured";       // pattern.h
+  std::string pattern = "unstructured";  // pattern.h
   // In [0, 1). Unset: the pattern's own (1 - N/M for N:M; required for the others).
   std::optional<double> target_sparsity = {};
   pruning::Criterion criterion = pruning::Criterion::kMagnitude;
-  pruning::Schedule schedule = {};              // one-shot at step 0 by default
+  pruning::Schedule schedule = {};  // one-shot at step 0 by default
   // Rank units of every selected weight together (one threshold) instead of reaching the
   // target in each weight. Not for N:M (every group keeps N anyway).
   bool global = false;
   std::vector<std::string> op_types = {"Conv", "Gemm", "MatMul"};
-  std::vector<std::string> include = {};        // regexes; when set, only these weights
-  std::vector<std::string> exclude = {};        // regexes over weight names
+  std::vector<std::string> include = {};  // regexes; when set, only these weights
+  std::vector<std::string> exclude = {};  // regexes over weight names
   std::vector<std::string> exclude_op_types = {};
   std::vector<PruningOverride> overrides = {};  // the first matching one applies
   bool keep_locked = true;                      // finalize leaves the gradient hooks
@@ -65,12 +65,12 @@ class Pruning : public Component {
   void release();
 
   struct LayerReport {
-    std::string weight;          // weight or attention block
-    std::string op_type;         // "Conv", "Gemm", "MatMul", "attention"
+    std::string weight;   // weight or attention block
+    std::string op_type;  // "Conv", "Gemm", "MatMul", "attention"
     std::string pattern;
-    double target = 0;           // final target (0 when skipped)
-    double sparsity = 0;         // of the weight now (heads: fraction of heads pruned)
-    std::string skipped;         // why it is left dense ("" when pruned)
+    double target = 0;    // final target (0 when skipped)
+    double sparsity = 0;  // of the weight now (heads: fraction of heads pruned)
+    std::string skipped;  // why it is left dense ("" when pruned)
   };
   std::vector<LayerReport> report() const;
   // The masks by parameter name (float, 1 keep / 0 pruned), the parameter's shape.

@@ -14,8 +14,10 @@ namespace {
 constexpr double kPruned = -std::numeric_limits<double>::infinity();
 
 void zero_at(Tensor& m, int64_t i) {
-  if (m.dtype() == DType::kFloat32) m.data<float>()[i] = 0;
-  else m.data<double>()[i] = 0;
+  if (m.dtype() == DType::kFloat32)
+    m.data<float>()[i] = 0;
+  else
+    m.data<double>()[i] = 0;
 }
 
 int64_t count_zeros(const std::vector<float>& v) {
@@ -26,13 +28,14 @@ int64_t count_zeros(const std::vector<float>& v) {
 
 struct PendingWeight {
   size_t target;
-  std::vector<float> mask;   // view order
-  Units units;               // unstructured / block / channel
+  std::vector<float> mask;  // view order
+  Units units;              // unstructured / block / channel
 };
 
 // A candidate per head of `t`: the mean of its slices' scores over the projections; a head
 // whose V columns are masked already is kPruned.
-std::vector<Candidate> head_candidates(const HeadTarget& t, int32_t owner, const std::map<std::string, Tensor>& scores,
+std::vector<Candidate> head_candidates(const HeadTarget& t, int32_t owner,
+                                       const std::map<std::string, Tensor>& scores,
                                        const Tensor& vmask) {
   std::vector<Candidate> c;
   for (int64_t h = 0; h < t.block.heads; ++h) {
@@ -49,7 +52,8 @@ std::vector<Candidate> head_candidates(const HeadTarget& t, int32_t owner, const
     bool pruned = true;
     for_slice(vmask.shape(), 1, h * t.block.head_dim, (h + 1) * t.block.head_dim,
               [&](int64_t k) { pruned = pruned && vmask.data<float>()[k] == 0; });
-    c.push_back({pruned ? kPruned : sum / static_cast<double>(std::max<int64_t>(count, 1)), 1, owner, h});
+    c.push_back(
+        {pruned ? kPruned : sum / static_cast<double>(std::max<int64_t>(count, 1)), 1, owner, h});
   }
   return c;
 }
@@ -69,7 +73,8 @@ int64_t Pruning::Impl::pruned_heads(const HeadTarget& t) const {
   int64_t pruned = 0;
   for (int64_t h = 0; h < t.block.heads; ++h) {
     bool zero = true;
-    for_slice(m.shape(), 1, h * t.block.head_dim, (h + 1) * t.block.head_dim, [&](int64_t i) { zero = zero && p[i] == 0; });
+    for_slice(m.shape(), 1, h * t.block.head_dim, (h + 1) * t.block.head_dim,
+              [&](int64_t i) { zero = zero && p[i] == 0; });
     pruned += zero;
   }
   return pruned;
@@ -87,7 +92,8 @@ double Pruning::Impl::head_fraction(const HeadTarget& t) const {
   int64_t pruned = 0;
   for (int64_t h = 0; h < t.block.heads; ++h) {
     bool zero = true;
-    for_slice(v.shape(), 1, h * t.block.head_dim, (h + 1) * t.block.head_dim, [&](int64_t i) { zero = zero && v.data<float>()[i] == 0; });
+    for_slice(v.shape(), 1, h * t.block.head_dim, (h + 1) * t.block.head_dim,
+              [&](int64_t i) { zero = zero && v.data<float>()[i] == 0; });
     pruned += zero;
   }
   return t.block.heads ? static_cast<double>(pruned) / static_cast<double>(t.block.heads) : 0.0;
@@ -180,15 +186,20 @@ void Pruning::Impl::update_weights(int64_t step, bool final) {
       const auto c = candidates(p.units, static_cast<int32_t>(p.target));
       pool.insert(pool.end(), c.begin(), c.end());
     } else {
-      apply_units(p.units, select_lowest(candidates(p.units, 0), target * static_cast<double>(l.numel())), p.mask);
+      apply_units(p.units,
+                  select_lowest(candidates(p.units, 0), target * static_cast<double>(l.numel())),
+                  p.mask);
     }
   }
   if (pool_active && !pool.empty()) {
     const auto chosen = select_lowest(pool, global_target);
     std::map<size_t, std::vector<char>> flags;
-    for (auto& p : pending) if (weights[p.target].global) flags[p.target].assign(p.units.count, 0);
-    for (size_t i = 0; i < pool.size(); ++i) if (chosen[i]) flags[pool[i].owner][pool[i].unit] = 1;
-    for (auto& p : pending) if (weights[p.target].global) apply_units(p.units, flags[p.target], p.mask);
+    for (auto& p : pending)
+      if (weights[p.target].global) flags[p.target].assign(p.units.count, 0);
+    for (size_t i = 0; i < pool.size(); ++i)
+      if (chosen[i]) flags[pool[i].owner][pool[i].unit] = 1;
+    for (auto& p : pending)
+      if (weights[p.target].global) apply_units(p.units, flags[p.target], p.mask);
   }
   for (auto& p : pending) {
     const WeightTarget& t = weights[p.target];
@@ -214,7 +225,8 @@ void Pruning::Impl::update_heads(int64_t step, bool final) {
   std::vector<std::pair<size_t, std::vector<Candidate>>> head_local;
   for (size_t i = 0; i < heads.size(); ++i) {
     const HeadTarget& t = heads[i];
-    const double target = target_at(step, final, t.initial, t.sparsity) * static_cast<double>(t.block.heads);
+    const double target =
+        target_at(step, final, t.initial, t.sparsity) * static_cast<double>(t.block.heads);
     const auto already = static_cast<double>(pruned_heads(t));
     if (!t.global && target <= already + 0.5) continue;
     std::map<std::string, Tensor> scores;
@@ -222,8 +234,8 @@ void Pruning::Impl::update_heads(int64_t step, bool final) {
       TAMP_WITH_CONTEXT(fmt::format("pruning heads of '{}'", t.block.name),
                         scores[n] = trackers.at(n).scores(masks.param(n).value()));
     }
-    std::vector<Candidate> c =
-        head_candidates(t, static_cast<int32_t>(i), scores, masks.mask(t.block.v_weight).to(DType::kFloat32));
+    std::vector<Candidate> c = head_candidates(t, static_cast<int32_t>(i), scores,
+                                               masks.mask(t.block.v_weight).to(DType::kFloat32));
     if (t.global) {
       head_pool.insert(head_pool.end(), c.begin(), c.end());
       head_pool_target += target;
@@ -237,7 +249,8 @@ void Pruning::Impl::update_heads(int64_t step, bool final) {
     }
   };
   for (const auto& [i, c] : head_local) {
-    prune_heads(c, select_lowest(c, target_at(step, final, heads[i].initial, heads[i].sparsity) * heads[i].block.heads));
+    prune_heads(c, select_lowest(c, target_at(step, final, heads[i].initial, heads[i].sparsity) *
+                                        heads[i].block.heads));
   }
   if (!head_pool.empty()) prune_heads(head_pool, select_lowest(head_pool, head_pool_target));
 }

@@ -23,16 +23,18 @@ struct Schedule {
   Curve curve = Curve::kOneShot;
   int64_t start_step = 0;
   int64_t end_step = 0;
-  double start_epoch = -1;         // >= 0: overrides start_step
-  double end_epoch = -1;           // >= 0: overrides end_step
-  int64_t frequency = 1;           // steps between updates
-  double frequency_epochs = -1;    // > 0: overrides frequency
+  double start_epoch = -1;       // >= 0: overrides start_step
+  double end_epoch = -1;         // >= 0: overrides end_step
+  int64_t frequency = 1;         // steps between updates
+  double frequency_epochs = -1;  // > 0: overrides frequency
 
   static Schedule one_shot(int64_t step = 0) { return {Curve::kOneShot, step, step}; }
-  static Schedule gradual(Curve curve, int64_t start_step, int64_t end_step, int64_t frequency = 1) {
+  static Schedule gradual(Curve curve, int64_t start_step, int64_t end_step,
+                          int64_t frequency = 1) {
     return {curve, start_step, end_step, -1, -1, frequency};
   }
-  static Schedule gradual_epochs(Curve curve, double start_epoch, double end_epoch, int64_t frequency = 1) {
+  static Schedule gradual_epochs(Curve curve, double start_epoch, double end_epoch,
+                                 int64_t frequency = 1) {
     return {curve, 0, 0, start_epoch, end_epoch, frequency};
   }
 };

@@ -12,8 +12,7 @@ namespace {
 constexpr double kPruned = -std::numeric_limits<double>::infinity();
 
 // Calls f(view index) for every element of unit u.
-template <class F>
-void for_each_element(const Units& units, int64_t u, F&& f) {
+template <class F> void for_each_element(const Units& units, int64_t u, F&& f) {
   const WeightLayout& l = units.layout;
   switch (units.pattern.kind) {
     case PatternKind::kChannel:
@@ -35,16 +34,16 @@ void for_each_element(const Units& units, int64_t u, F&& f) {
 
 }  // namespace
 
-Units unit_scores(const std::vector<float>& scores, const std::vector<float>& mask, const Pattern& pattern,
-                  const WeightLayout& layout) {
+Units unit_scores(const std::vector<float>& scores, const std::vector<float>& mask,
+                  const Pattern& pattern, const WeightLayout& layout) {
   TAMP_CHECK(pattern.kind == PatternKind::kUnstructured || pattern.kind == PatternKind::kBlock ||
                  pattern.kind == PatternKind::kChannel,
              "unit_scores: pattern {} has no per-weight units", pattern.str());
   const std::string problem = divisibility_problem(pattern, layout);
   TAMP_CHECK(problem.empty(), "weight {}: {}", to_string(layout.shape), problem);
   TAMP_CHECK(static_cast<int64_t>(scores.size()) == layout.numel() && scores.size() == mask.size(),
-             "unit_scores: {} scores and {} mask values for a weight of {} elements", scores.size(), mask.size(),
-             layout.numel());
+             "unit_scores: {} scores and {} mask values for a weight of {} elements", scores.size(),
+             mask.size(), layout.numel());
   Units u{pattern, layout, 0, 1, {}};
   switch (pattern.kind) {
     case PatternKind::kChannel:
@@ -72,8 +71,8 @@ Units unit_scores(const std::vector<float>& scores, const std::vector<float>& ma
 }
 
 void apply_units(const Units& units, const std::vector<char>& pruned, std::vector<float>& mask) {
-  TAMP_CHECK(static_cast<int64_t>(pruned.size()) == units.count, "apply_units: {} flags for {} units",
-             pruned.size(), units.count);
+  TAMP_CHECK(static_cast<int64_t>(pruned.size()) == units.count,
+             "apply_units: {} flags for {} units", pruned.size(), units.count);
   for (int64_t i = 0; i < units.count; ++i) {
     if (pruned[i]) for_each_element(units, i, [&](int64_t e) { mask[e] = 0.0f; });
   }
@@ -95,7 +94,8 @@ std::vector<char> select_lowest(const std::vector<Candidate>& c, double target_e
     if (c[a].owner != c[b].owner) return c[a].owner < c[b].owner;
     return c[a].unit < c[b].unit;
   };
-  const bool same_size = std::all_of(c.begin(), c.end(), [&](const Candidate& x) { return x.size == c[0].size; });
+  const bool same_size =
+      std::all_of(c.begin(), c.end(), [&](const Candidate& x) { return x.size == c[0].size; });
   size_t limit = c.size();
   if (same_size) {
     // Only the k lowest matter: a partial selection instead of a full sort.
@@ -104,7 +104,8 @@ std::vector<char> select_lowest(const std::vector<Candidate>& c, double target_e
     const double k = std::floor(target_elements / static_cast<double>(c[0].size) + 0.5);
     limit = std::min(c.size(), std::max(prunedcount, static_cast<size_t>(std::max(0.0, k))));
     if (limit == 0) return chosen;
-    std::nth_element(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(limit - 1), order.end(), less);
+    std::nth_element(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(limit - 1),
+                     order.end(), less);
     std::sort(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(limit), less);
   } else {
     std::sort(order.begin(), order.end(), less);
@@ -120,13 +121,15 @@ std::vector<char> select_lowest(const std::vector<Candidate>& c, double target_e
   return chosen;
 }
 
-void prune_n_of_m(const std::vector<float>& scores, const Pattern& pattern, const WeightLayout& layout,
-                  double sparsity, std::vector<float>& mask) {
-  TAMP_CHECK(pattern.kind == PatternKind::kNofM, "prune_n_of_m: pattern {} is not N:M", pattern.str());
+void prune_n_of_m(const std::vector<float>& scores, const Pattern& pattern,
+                  const WeightLayout& layout, double sparsity, std::vector<float>& mask) {
+  TAMP_CHECK(pattern.kind == PatternKind::kNofM, "prune_n_of_m: pattern {} is not N:M",
+             pattern.str());
   const std::string problem = divisibility_problem(pattern, layout);
   TAMP_CHECK(problem.empty(), "weight {}: {}", to_string(layout.shape), problem);
   TAMP_CHECK(sparsity >= 0 && sparsity <= pattern.max_sparsity() + 1e-12,
-             "{} allows a sparsity of at most {}, not {}", pattern.str(), pattern.max_sparsity(), sparsity);
+             "{} allows a sparsity of at most {}, not {}", pattern.str(), pattern.max_sparsity(),
+             sparsity);
   const int64_t m = pattern.m, drop = pattern.m - pattern.n;
   std::vector<Candidate> c;
   c.reserve(static_cast<size_t>(layout.numel() / m * drop));
@@ -134,8 +137,11 @@ void prune_n_of_m(const std::vector<float>& scores, const Pattern& pattern, cons
   for (int64_t g0 = 0; g0 < layout.numel(); g0 += m) {
     // A group: m consecutive view columns of one row (C % m == 0 keeps it on one kernel position).
     std::iota(idx.begin(), idx.end(), g0);
-    auto score_of = [&](int64_t e) { return mask[e] == 0 ? kPruned : static_cast<double>(scores[e]); };
-    std::stable_sort(idx.begin(), idx.end(), [&](int64_t a, int64_t b) { return score_of(a) < score_of(b); });
+    auto score_of = [&](int64_t e) {
+      return mask[e] == 0 ? kPruned : static_cast<double>(scores[e]);
+    };
+    std::stable_sort(idx.begin(), idx.end(),
+                     [&](int64_t a, int64_t b) { return score_of(a) < score_of(b); });
     int64_t taken = 0;
     for (int64_t e : idx) {
       const double s = score_of(e);
@@ -145,7 +151,8 @@ void prune_n_of_m(const std::vector<float>& scores, const Pattern& pattern, cons
     }
   }
   const auto chosen = select_lowest(c, sparsity * static_cast<double>(layout.numel()));
-  for (size_t i = 0; i < c.size(); ++i) if (chosen[i]) mask[c[i].unit] = 0.0f;
+  for (size_t i = 0; i < c.size(); ++i)
+    if (chosen[i]) mask[c[i].unit] = 0.0f;
 }
 
 }  // namespace tamp::compression::pruning

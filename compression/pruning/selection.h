@@ -17,23 +17,23 @@ namespace tamp::compression::pruning {
 struct Units {
   Pattern pattern;
   WeightLayout layout;
-  int64_t count = 0;           // number of units
-  int64_t size = 1;            // elements per unit
-  std::vector<double> score;   // mean element score per unit; -inf when already pruned
+  int64_t count = 0;          // number of units
+  int64_t size = 1;           // elements per unit
+  std::vector<double> score;  // mean element score per unit; -inf when already pruned
 };
 
 // requires: scores and mask in view order of `layout`; the pattern tiles the layout
 //           (divisibility_problem is "") and is unstructured, a block or channel.
-Units unit_scores(const std::vector<float>& scores, const std::vector<float>& mask, const Pattern& pattern,
-                  const WeightLayout& layout);
+Units unit_scores(const std::vector<float>& scores, const std::vector<float>& mask,
+                  const Pattern& pattern, const WeightLayout& layout);
 // Sets the elements of every unit u with pruned[u] to 0 in `mask`.
 void apply_units(const Units& units, const std::vector<char>& pruned, std::vector<float>& mask);
 
 struct Candidate {
   double score;
-  int64_t size;    // elements
-  int32_t owner;   // which weight
-  int64_t unit;    // index within the owner
+  int64_t size;   // elements
+  int32_t owner;  // which weight
+  int64_t unit;   // index within the owner
 };
 std::vector<Candidate> candidates(const Units& units, int32_t owner);
 
@@ -46,7 +46,7 @@ std::vector<char> select_lowest(const std::vector<Candidate>& c, double target_e
 // weight until `sparsity` of its elements are pruned (at 1 - N/M every group keeps exactly
 // its N highest). Groups run along the layout's input channels.
 // requires: divisibility_problem(pattern, layout) == "", sparsity <= 1 - N/M.
-void prune_n_of_m(const std::vector<float>& scores, const Pattern& pattern, const WeightLayout& layout,
-                  double sparsity, std::vector<float>& mask);
+void prune_n_of_m(const std::vector<float>& scores, const Pattern& pattern,
+                  const WeightLayout& layout, double sparsity, std::vector<float>& mask);
 
 }  // namespace tamp::compression::pruning

@@ -38,7 +38,8 @@ float at_f(const Tensor& t, int64_t i) { return static_cast<float>(t.at(i)); }
 
 // Points input `k` of node `n` at a new initializer holding `value` (the old one may be
 // shared); remembers the old name in `replaced`.
-void replace_constant_input(nn::Graph& g, nn::Node& n, size_t k, Tensor value, std::set<std::string>& replaced) {
+void replace_constant_input(nn::Graph& g, nn::Node& n, size_t k, Tensor value,
+                            std::set<std::string>& replaced) {
   replaced.insert(n.inputs[k]);
   std::string name = n.inputs[k] + "_pruned";
   while (g.initializers.count(name)) name += "_";
@@ -48,7 +49,8 @@ void replace_constant_input(nn::Graph& g, nn::Node& n, size_t k, Tensor value, s
 
 std::vector<int64_t> complement(int64_t n, const std::set<int64_t>& dead) {
   std::vector<int64_t> keep;
-  for (int64_t i = 0; i < n; ++i) if (!dead.count(i)) keep.push_back(i);
+  for (int64_t i = 0; i < n; ++i)
+    if (!dead.count(i)) keep.push_back(i);
   return keep;
 }
 
@@ -59,11 +61,13 @@ void shrink_channels(const nn::Graph& original, nn::Graph& g, ShrinkReport& r) {
     std::set<int64_t> dead;
     for (int64_t row = 0; row < w.layout.out; ++row) {
       bool zero = true;
-      for (int64_t c = 0; c < w.layout.reduction && zero; ++c) zero = view[row * w.layout.reduction + c] == 0;
+      for (int64_t c = 0; c < w.layout.reduction && zero; ++c)
+        zero = view[row * w.layout.reduction + c] == 0;
       if (zero && !w.bias.empty()) zero = at_f(original.initializers.at(w.bias), row) == 0;
       for (int bn : w.batch_norms) {
         const nn::Node& n = original.nodes[bn];
-        const Tensor scale = constant_value(original, n.inputs[1]), shift = constant_value(original, n.inputs[2]);
+        const Tensor scale = constant_value(original, n.inputs[1]),
+                     shift = constant_value(original, n.inputs[2]);
         const Tensor mean = n.inputs.size() > 3 ? constant_value(original, n.inputs[3]) : Tensor();
         if (!scale.defined() || !shift.defined() || !mean.defined()) {
           zero = false;
@@ -73,19 +77,21 @@ void shrink_channels(const nn::Graph& original, nn::Graph& g, ShrinkReport& r) {
       }
       for (int dw : w.depthwise) {
         const nn::Node& n = original.nodes[dw];
-        if (zero && n.inputs.size() > 2 && !n.inputs[2].empty()) zero = at_f(original.initializers.at(n.inputs[2]), row) == 0;
+        if (zero && n.inputs.size() > 2 && !n.inputs[2].empty())
+          zero = at_f(original.initializers.at(n.inputs[2]), row) == 0;
       }
       if (zero) dead.insert(row);
     }
     if (dead.empty()) continue;
     const std::string where = fmt::format("'{}' ({} node '{}')", w.weight, w.op_type, w.node);
     if (!w.channel_problem.empty()) {
-      r.notes.push_back(fmt::format("{}: {} zero channels stay: {}", where, dead.size(), w.channel_problem));
+      r.notes.push_back(
+          fmt::format("{}: {} zero channels stay: {}", where, dead.size(), w.channel_problem));
       continue;
     }
     if (!w.weight_is_initializer) {
-      r.notes.push_back(fmt::format("{}: {} zero channels stay: the weight is read through a quantizer", where,
-                                    dead.size()));
+      r.notes.push_back(fmt::format(
+          "{}: {} zero channels stay: the weight is read through a quantizer", where, dead.size()));
       continue;
     }
     bool ok = true;
@@ -95,10 +101,12 @@ void shrink_channels(const nn::Graph& original, nn::Graph& g, ShrinkReport& r) {
       }
     }
     if (!ok) {
-      r.notes.push_back(fmt::format("{}: zero channels stay: a BatchNormalization input is not an initializer", where));
+      r.notes.push_back(fmt::format(
+          "{}: zero channels stay: a BatchNormalization input is not an initializer", where));
       continue;
     }
-    if (static_cast<int64_t>(dead.size()) == w.layout.out) dead.erase(dead.begin());  // keep one channel
+    if (static_cast<int64_t>(dead.size()) == w.layout.out)
+      dead.erase(dead.begin());  // keep one channel
     const std::vector<int64_t> keep = complement(w.layout.out, dead);
     // The producer: weight rows (axis 0 for Conv and transB=1 Gemm, else 1), bias, BN entries.
     const int out_axis = w.layout.kind == WeightLayout::Kind::kColumns ? 1 : 0;
@@ -124,7 +132,8 @@ void shrink_channels(const nn::Graph& original, nn::Graph& g, ShrinkReport& r) {
     // The consumers: their input channels (H*W consecutive inputs each after a Flatten).
     for (const ChannelConsumer& c : w.consumers) {
       std::vector<int64_t> cols;
-      for (int64_t ch : keep) for (int64_t j = 0; j < c.per_channel; ++j) cols.push_back(ch * c.per_channel + j);
+      for (int64_t ch : keep)
+        for (int64_t j = 0; j < c.per_channel; ++j) cols.push_back(ch * c.per_channel + j);
       const int in_axis = c.layout.kind == WeightLayout::Kind::kColumns ? 0 : 1;
       g.initializers[c.weight] = keep_along(g.initializers.at(c.weight), in_axis, cols);
     }
@@ -132,7 +141,8 @@ void shrink_channels(const nn::Graph& original, nn::Graph& g, ShrinkReport& r) {
   }
 }
 
-void shrink_heads(const nn::Graph& original, nn::Graph& g, ShrinkReport& r, std::set<std::string>& replaced) {
+void shrink_heads(const nn::Graph& original, nn::Graph& g, ShrinkReport& r,
+                  std::set<std::string>& replaced) {
   for (const AttentionBlock& b : find_attention_blocks(original)) {
     const bool direct = [&] {
       for (const auto& n : {b.q_weight, b.k_weight, b.v_weight, b.o_weight}) {
@@ -150,22 +160,27 @@ void shrink_heads(const nn::Graph& original, nn::Graph& g, ShrinkReport& r, std:
     for (int64_t h = 0; h < b.heads; ++h) {
       bool zero = true;
       for (int64_t row = 0; row < v.dim(0) && zero; ++row) {
-        for (int64_t c = h * b.head_dim; c < (h + 1) * b.head_dim && zero; ++c) zero = at_f(v, row * v.dim(1) + c) == 0;
+        for (int64_t c = h * b.head_dim; c < (h + 1) * b.head_dim && zero; ++c)
+          zero = at_f(v, row * v.dim(1) + c) == 0;
       }
-      for (int64_t c = h * b.head_dim; bv && c < (h + 1) * b.head_dim && zero; ++c) zero = at_f(*bv, c) == 0;
+      for (int64_t c = h * b.head_dim; bv && c < (h + 1) * b.head_dim && zero; ++c)
+        zero = at_f(*bv, c) == 0;
       if (zero) dead.insert(h);
     }
     if (dead.empty()) continue;
     if (!direct) {
-      r.notes.push_back(fmt::format("attention '{}': {} zero heads stay: a weight is read through a quantizer",
-                                    b.name, dead.size()));
+      r.notes.push_back(
+          fmt::format("attention '{}': {} zero heads stay: a weight is read through a quantizer",
+                      b.name, dead.size()));
       continue;
     }
     if (static_cast<int64_t>(dead.size()) == b.heads) dead.erase(dead.begin());
     const std::vector<int64_t> heads = complement(b.heads, dead);
     std::vector<int64_t> cols;
-    for (int64_t h : heads) for (int64_t j = 0; j < b.head_dim; ++j) cols.push_back(h * b.head_dim + j);
-    for (const auto& n : {b.q_weight, b.k_weight, b.v_weight}) g.initializers[n] = keep_along(g.initializers.at(n), 1, cols);
+    for (int64_t h : heads)
+      for (int64_t j = 0; j < b.head_dim; ++j) cols.push_back(h * b.head_dim + j);
+    for (const auto& n : {b.q_weight, b.k_weight, b.v_weight})
+      g.initializers[n] = keep_along(g.initializers.at(n), 1, cols);
     for (const auto* n : {&b.q_bias, &b.k_bias, &b.v_bias}) {
       if (!n->empty()) g.initializers[*n] = keep_along(g.initializers.at(*n), -1, cols);
     }
@@ -176,7 +191,8 @@ void shrink_heads(const nn::Graph& original, nn::Graph& g, ShrinkReport& r, std:
       shape.data<int64_t>()[2] = kept;
       replace_constant_input(g, g.nodes[ri], 1, shape, replaced);
     }
-    Tensor merged = constant_value(original, original.nodes[b.merge_reshape].inputs[1]).to(DType::kInt64);
+    Tensor merged =
+        constant_value(original, original.nodes[b.merge_reshape].inputs[1]).to(DType::kInt64);
     if (merged.data<int64_t>()[2] != -1) merged.data<int64_t>()[2] = kept * b.head_dim;
     replace_constant_input(g, g.nodes[b.merge_reshape], 1, merged, replaced);
     r.layers.push_back({b.name, b.v_weight, b.heads, kept});
@@ -201,7 +217,8 @@ nn::Graph shrink_pruned(const nn::Graph& graph, ShrinkReport* report) {
     for (const auto& n : g.nodes) used.insert(n.inputs.begin(), n.inputs.end());
     for (const auto& i : g.inputs) used.insert(i.name);
     for (const auto& o : g.outputs) used.insert(o.name);
-    for (const auto& name : replaced) if (!used.count(name)) g.initializers.erase(name);
+    for (const auto& name : replaced)
+      if (!used.count(name)) g.initializers.erase(name);
   }
   g.validate();
   r.parameters_after = nn::float_parameter_count(g);

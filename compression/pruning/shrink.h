@@ -17,12 +17,12 @@ namespace tamp::compression::pruning {
 struct ShrinkReport {
   struct Layer {
     std::string node, weight;
-    int64_t before = 0, after = 0;   // output channels or heads
+    int64_t before = 0, after = 0;  // output channels or heads
   };
-  std::vector<Layer> layers;         // layers and attention blocks that lost channels / heads
-  int64_t parameters_before = 0;     // elements of float initializers
+  std::vector<Layer> layers;      // layers and attention blocks that lost channels / heads
+  int64_t parameters_before = 0;  // elements of float initializers
   int64_t parameters_after = 0;
-  std::vector<std::string> notes;    // zero channels that stayed, and why
+  std::vector<std::string> notes;  // zero channels that stayed, and why
 };
 
 nn::Graph shrink_pruned(const nn::Graph& graph, ShrinkReport* report = nullptr);

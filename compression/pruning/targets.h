@@ -15,29 +15,29 @@
 namespace tamp::compression::pruning {
 
 struct ChannelConsumer {
-  int node = -1;             // Conv / Gemm / MatMul reading the channels
-  std::string weight;        // its weight initializer
-  WeightLayout layout;       // the consumer weight's layout
-  int64_t per_channel = 1;   // reduction elements per channel (H*W after a Flatten)
-  bool flattened = false;    // reached through Flatten / Reshape
+  int node = -1;            // Conv / Gemm / MatMul reading the channels
+  std::string weight;       // its weight initializer
+  WeightLayout layout;      // the consumer weight's layout
+  int64_t per_channel = 1;  // reduction elements per channel (H*W after a Flatten)
+  bool flattened = false;   // reached through Flatten / Reshape
 };
 
 struct PrunableWeight {
-  std::string weight;        // initializer name (also the parameter name)
-  std::string node;          // the Conv / Gemm / MatMul using it
+  std::string weight;  // initializer name (also the parameter name)
+  std::string node;    // the Conv / Gemm / MatMul using it
   int node_index = -1;
   std::string op_type;
   WeightLayout layout;
   bool weight_is_initializer = true;  // false when read through FakeQuantize
-  std::string bias;          // initializer indexed by output channel ("" when none): Conv/Gemm
-                             // input 2, or the initializer of an Add right after a MatMul
-  int bias_add = -1;         // that Add node (MatMul), else -1
+  std::string bias;   // initializer indexed by output channel ("" when none): Conv/Gemm
+                      // input 2, or the initializer of an Add right after a MatMul
+  int bias_add = -1;  // that Add node (MatMul), else -1
   // Channel flow (filled for every weight; channel pruning uses it).
-  std::string channel_problem;            // why the channels cannot be removed ("" if they can)
-  std::vector<int> batch_norms;           // BatchNormalization nodes on the way to the consumers
-  std::vector<int> reshapes;              // Reshape nodes with a (d0, -1) target on the way
-  std::vector<int> depthwise;             // depthwise Conv nodes on the way (their filters and
-                                          // biases are indexed by the channel)
+  std::string channel_problem;   // why the channels cannot be removed ("" if they can)
+  std::vector<int> batch_norms;  // BatchNormalization nodes on the way to the consumers
+  std::vector<int> reshapes;     // Reshape nodes with a (d0, -1) target on the way
+  std::vector<int> depthwise;    // depthwise Conv nodes on the way (their filters and
+                                 // biases are indexed by the channel)
   std::vector<ChannelConsumer> consumers;
 };
 

@@ -10,7 +10,8 @@ namespace {
 
 bool used(const nn::Graph& g, const std::string& v) {
   if (!g.consumers(v).empty()) return true;
-  for (const auto& o : g.outputs) if (o.name == v) return true;
+  for (const auto& o : g.outputs)
+    if (o.name == v) return true;
   return false;
 }
 
@@ -26,7 +27,8 @@ bool fold_one(nn::Graph& g, size_t c, size_t b, std::vector<FoldedBatchNorm>* re
   nn::Node& conv = g.nodes[c];
   const nn::Node bn = g.nodes[b];
   if (bn.inputs.size() < 5 || conv.inputs.size() < 2) return false;
-  for (size_t k = 1; k < bn.outputs.size(); ++k) if (!bn.outputs[k].empty() && used(g, bn.outputs[k])) return false;
+  for (size_t k = 1; k < bn.outputs.size(); ++k)
+    if (!bn.outputs[k].empty() && used(g, bn.outputs[k])) return false;
   const Tensor* w = float_initializer(g, conv.inputs[1], -1);
   if (!w || w->rank() < 2) return false;
   const int64_t channels = w->dim(0);
@@ -38,7 +40,9 @@ bool fold_one(nn::Graph& g, size_t c, size_t b, std::vector<FoldedBatchNorm>* re
   const Tensor* bias = has_bias ? float_initializer(g, conv.inputs[2], channels) : nullptr;
   if (!gamma || !beta || !mean || !var || (has_bias && !bias)) return false;
   // A weight or bias shared with another node cannot change for this one alone.
-  if (g.consumers(conv.inputs[1]).size() != 1 || (has_bias && g.consumers(conv.inputs[2]).size() != 1)) return false;
+  if (g.consumers(conv.inputs[1]).size() != 1 ||
+      (has_bias && g.consumers(conv.inputs[2]).size() != 1))
+    return false;
 
   const double eps = bn.attrs->f("epsilon", 1e-5f);
   Tensor new_w = w->clone();
@@ -46,18 +50,22 @@ bool fold_one(nn::Graph& g, size_t c, size_t b, std::vector<FoldedBatchNorm>* re
   const int64_t per_channel = w->numel() / channels;
   for (int64_t o = 0; o < channels; ++o) {
     const double v = var->data<float>()[o];
-    TAMP_CHECK(v + eps > 0, "BatchNormalization '{}': running variance {} of channel {} plus epsilon is not positive",
-               bn.name, v, o);
+    TAMP_CHECK(
+        v + eps > 0,
+        "BatchNormalization '{}': running variance {} of channel {} plus epsilon is not positive",
+        bn.name, v, o);
     const double f = gamma->data<float>()[o] / std::sqrt(v + eps);
     float* wo = new_w.data<float>() + o * per_channel;
     for (int64_t i = 0; i < per_channel; ++i) wo[i] = static_cast<float>(wo[i] * f);
     const double b0 = bias ? bias->data<float>()[o] : 0.0;
-    new_b.data<float>()[o] = static_cast<float>((b0 - mean->data<float>()[o]) * f + beta->data<float>()[o]);
+    new_b.data<float>()[o] =
+        static_cast<float>((b0 - mean->data<float>()[o]) * f + beta->data<float>()[o]);
   }
   const std::string bias_name = has_bias ? conv.inputs[2] : bn.inputs[2];
   if (record) {
-    record->push_back({conv.name, conv.inputs[1], bias_name, w->clone(), bias ? bias->clone() : Tensor(), bn,
-                       gamma->clone(), beta->clone(), mean->clone(), var->clone()});
+    record->push_back({conv.name, conv.inputs[1], bias_name, w->clone(),
+                       bias ? bias->clone() : Tensor(), bn, gamma->clone(), beta->clone(),
+                       mean->clone(), var->clone()});
   }
   g.initializers[conv.inputs[1]] = new_w;
   if (conv.inputs.size() < 3) conv.inputs.resize(3);
@@ -74,7 +82,8 @@ bool fold_one(nn::Graph& g, size_t c, size_t b, std::vector<FoldedBatchNorm>* re
 
 }  // namespace
 
-int fold_batch_norms(nn::Graph& g, const std::vector<std::string>& exclude, std::vector<FoldedBatchNorm>* record) {
+int fold_batch_norms(nn::Graph& g, const std::vector<std::string>& exclude,
+                     std::vector<FoldedBatchNorm>* record) {
   auto is_excluded = [&](const nn::Node& n) {
     return std::find(exclude.begin(), exclude.end(), n.name) != exclude.end();
   };

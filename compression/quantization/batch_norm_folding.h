@@ -14,12 +14,12 @@ namespace tamp::compression {
 
 // What one fold changed, so QAT can undo it while BatchNorm still trains (batch_norm_qat.h).
 struct FoldedBatchNorm {
-  std::string conv;            // the Conv node (keeps its name)
-  std::string weight;          // its weight initializer (now holding the folded values)
-  std::string bias;            // its bias initializer after folding (the Conv's own or the BN's B)
-  Tensor weight_before;        // the weight as it was
-  Tensor conv_bias_before;     // the Conv's own bias (undefined when it had none)
-  nn::Node bn;                 // the BatchNormalization node as it was
+  std::string conv;         // the Conv node (keeps its name)
+  std::string weight;       // its weight initializer (now holding the folded values)
+  std::string bias;         // its bias initializer after folding (the Conv's own or the BN's B)
+  Tensor weight_before;     // the weight as it was
+  Tensor conv_bias_before;  // the Conv's own bias (undefined when it had none)
+  nn::Node bn;              // the BatchNormalization node as it was
   Tensor gamma, beta, mean, var;  // its initializers as they were
 };
 

@@ -17,13 +17,16 @@ constexpr TargetName kTargetNames[] = {
 }  // namespace
 
 std::string_view export_target_name(ExportTarget t) {
-  for (const auto& e : kTargetNames) if (e.target == t) return e.name;
+  for (const auto& e : kTargetNames)
+    if (e.target == t) return e.name;
   return "unknown";
 }
 
 ExportTarget export_target_from_name(std::string_view name) {
-  for (const auto& e : kTargetNames) if (e.name == name) return e.target;
-  throw Error(fmt::format("unknown export target '{}' (portable, vnni, arm)", name), ErrorKind::kInvalidInput);
+  for (const auto& e : kTargetNames)
+    if (e.name == name) return e.target;
+  throw Error(fmt::format("unknown export target '{}' (portable, vnni, arm)", name),
+              ErrorKind::kInvalidInput);
 }
 
 bool weight_range_exact_on(ExportTarget target, int64_t qmin, int64_t qmax) {
@@ -31,23 +34,30 @@ bool weight_range_exact_on(ExportTarget target, int64_t qmin, int64_t qmax) {
   // umlal) or uses udot / VNNI / AMX, none of which saturates below 32 bits.
   if (qmin >= 0) return true;
   switch (target) {
-    case ExportTarget::kVnni: return true;
+    case ExportTarget::kVnni:
+      return true;
     // x86 without VNNI: vpmaddubsw adds two uint8 x int8 products in int16; 2 * 255 * 64 =
     // 32640 fits, 2 * 255 * 65 does not.
-    case ExportTarget::kPortable: return qmin >= -64 && qmax <= 64;
+    case ExportTarget::kPortable:
+      return qmin >= -64 && qmax <= 64;
     // ARM NEON without dot products: activations become int8 (x - 128) and smull + smlal add
     // two int8 x int8 products in int16; only (-128)(-128) + (-128)(-128) = 32768 overflows.
-    case ExportTarget::kArm: return qmin >= -127;
+    case ExportTarget::kArm:
+      return qmin >= -127;
   }
   return false;
 }
 
-QuantSpec weights_for_target(const QuantSpec& weights, const QuantSpec& activations, ExportTarget target) {
+QuantSpec weights_for_target(const QuantSpec& weights, const QuantSpec& activations,
+                             ExportTarget target) {
   QuantSpec w = weights;
   if (target == ExportTarget::kPortable && activations.is_signed) {
-    throw Error("export target portable needs uint8 activations: ONNX Runtime has no int8 x uint8 kernel for the "
-                "uint8 weights it exports",
-                ErrorKind::kInvalidInput, "use uint8 activations, or export target vnni / arm for int8 activations");
+    throw Error(
+        "export target portable needs uint8 activations: ONNX Runtime has no int8 x uint8 kernel "
+        "for the "
+        "uint8 weights it exports",
+        ErrorKind::kInvalidInput,
+        "use uint8 activations, or export target vnni / arm for int8 activations");
   }
   if (weight_range_exact_on(target, w.quant_min(), w.quant_max())) return w;
   if (target == ExportTarget::kArm) {
@@ -62,7 +72,8 @@ QuantSpec weights_for_target(const QuantSpec& weights, const QuantSpec& activati
 }
 
 IntegerArithmetic parity_arithmetic(ExportTarget target) {
-  return target == ExportTarget::kPortable ? IntegerArithmetic::kX86Int16Pairs : IntegerArithmetic::kExact;
+  return target == ExportTarget::kPortable ? IntegerArithmetic::kX86Int16Pairs
+                                           : IntegerArithmetic::kExact;
 }
 
 }  // namespace tamp::compression

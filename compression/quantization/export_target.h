@@ -28,7 +28,8 @@ ExportTarget export_target_from_name(std::string_view name);
 // The weight spec that computes exactly on the target's kernels, given the user's weight spec
 // and the activations it multiplies. Throws (kInvalidInput) for int8 activations with the
 // portable target (ONNX Runtime has no int8 x uint8 kernel).
-QuantSpec weights_for_target(const QuantSpec& weights, const QuantSpec& activations, ExportTarget target);
+QuantSpec weights_for_target(const QuantSpec& weights, const QuantSpec& activations,
+                             ExportTarget target);
 
 // Whether weights stored in [qmin, qmax] (int8 when qmin < 0, else uint8) multiplied by uint8
 // activations compute exactly on every kernel the target covers.

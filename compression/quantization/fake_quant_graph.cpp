@@ -24,7 +24,8 @@ Attributes fake_quantize_attrs(const QuantSpec& spec, double grad_factor) {
   return a;
 }
 
-std::vector<FakeQuantSite> insert_fake_quantize(nn::Graph& g, const QuantPlan& plan, const QuantSpec& weights,
+std::vector<FakeQuantSite> insert_fake_quantize(nn::Graph& g, const QuantPlan& plan,
+                                                const QuantSpec& weights,
                                                 const QuantSpec& activations, bool bypass) {
   weights.validate();
   activations.validate();
@@ -40,8 +41,10 @@ std::vector<FakeQuantSite> insert_fake_quantize(nn::Graph& g, const QuantPlan& p
     s.spec = weights;
     const Tensor& t = g.initializers.at(w.weight);
     if (s.spec.per_channel) {
-      if (w.axis < 0 || t.rank() < 1) s.spec.per_channel = false;
-      else s.spec.axis = w.axis;
+      if (w.axis < 0 || t.rank() < 1)
+        s.spec.per_channel = false;
+      else
+        s.spec.axis = w.axis;
     }
     s.output = names.fresh(w.weight + "_quantized");
     s.node = names.fresh(w.weight + "_FakeQuantize");
@@ -52,9 +55,14 @@ std::vector<FakeQuantSite> insert_fake_quantize(nn::Graph& g, const QuantPlan& p
     g.initializers[s.zero_point] = p.zero_point;
     for (auto& n : g.nodes) {
       if (std::find(w.nodes.begin(), w.nodes.end(), n.name) == w.nodes.end()) continue;
-      for (auto& in : n.inputs) if (in == w.weight) in = s.output;
+      for (auto& in : n.inputs)
+        if (in == w.weight) in = s.output;
     }
-    added.push_back({s.node, "FakeQuantize", std::string(kTampDomain), {s.input, s.scale, s.zero_point}, {s.output},
+    added.push_back({s.node,
+                     "FakeQuantize",
+                     std::string(kTampDomain),
+                     {s.input, s.scale, s.zero_point},
+                     {s.output},
                      nn::attrs_with(fake_quantize_attrs(s.spec))});
     sites.push_back(s);
   }
@@ -71,7 +79,8 @@ std::vector<FakeQuantSite> insert_fake_quantize(nn::Graph& g, const QuantPlan& p
     if (p >= 0) {
       // Readers keep reading `v`; the producer now writes the float value under a new name.
       s.input = names.fresh(v + "_float");
-      for (auto& o : g.nodes[static_cast<size_t>(p)].outputs) if (o == v) o = s.input;
+      for (auto& o : g.nodes[static_cast<size_t>(p)].outputs)
+        if (o == v) o = s.input;
       s.output = v;
     } else {
       // A graph input (or initializer used as an activation): readers move to the new value.
@@ -88,7 +97,11 @@ std::vector<FakeQuantSite> insert_fake_quantize(nn::Graph& g, const QuantPlan& p
       y = names.fresh(s.node + "_unused");
       added.push_back({s.bypass_node, "Identity", "", {s.input}, {s.output}, nn::attrs_with({})});
     }
-    added.push_back({s.node, "FakeQuantize", std::string(kTampDomain), {s.input, s.scale, s.zero_point}, {y},
+    added.push_back({s.node,
+                     "FakeQuantize",
+                     std::string(kTampDomain),
+                     {s.input, s.scale, s.zero_point},
+                     {y},
                      nn::attrs_with(fake_quantize_attrs(s.spec))});
     sites.push_back(s);
   }
@@ -106,7 +119,8 @@ void activate_fake_quantize(nn::Graph& g, std::vector<FakeQuantSite>& sites) {
         break;
       }
     }
-    for (auto& n : g.nodes) if (n.name == s.node) n.outputs = {s.output};
+    for (auto& n : g.nodes)
+      if (n.name == s.node) n.outputs = {s.output};
     s.bypass_node.clear();
   }
   remove_unused(g);
@@ -117,7 +131,8 @@ std::vector<FakeQuantSite> find_fake_quantize(const nn::Graph& g) {
   std::vector<FakeQuantSite> sites;
   for (const auto& n : g.nodes) {
     if (n.op_type != "FakeQuantize" || canonical_domain(n.domain) != kTampDomain) continue;
-    TAMP_CHECK(n.inputs.size() == 3 && n.outputs.size() == 1, "FakeQuantize '{}' needs 3 inputs and 1 output", n.name);
+    TAMP_CHECK(n.inputs.size() == 3 && n.outputs.size() == 1,
+               "FakeQuantize '{}' needs 3 inputs and 1 output", n.name);
     FakeQuantSite s;
     s.node = n.name;
     s.input = n.inputs[0];
@@ -134,18 +149,23 @@ std::vector<FakeQuantSite> find_fake_quantize(const nn::Graph& g) {
     }
     const int64_t qmin = n.attrs->i("quant_min", -128), qmax = n.attrs->i("quant_max", 127);
     TAMP_CHECK(qmin < qmax && qmax - qmin <= 255,
-               "FakeQuantize '{}' has integer range [{}, {}]: more than 8 bits", n.name, qmin, qmax);
+               "FakeQuantize '{}' has integer range [{}, {}]: more than 8 bits", n.name, qmin,
+               qmax);
     s.spec.is_signed = qmin < 0;
     s.spec.narrow_range = qmin < 0 && qmin == -qmax;
-    s.spec.bits = static_cast<int>(std::ceil(std::log2(static_cast<double>(qmax - qmin + 1)) - 1e-9));
+    s.spec.bits =
+        static_cast<int>(std::ceil(std::log2(static_cast<double>(qmax - qmin + 1)) - 1e-9));
     auto it = g.initializers.find(s.scale);
-    s.spec.per_channel = it != g.initializers.end() && it->second.rank() == 1 && n.attrs->has("axis");
+    s.spec.per_channel =
+        it != g.initializers.end() && it->second.rank() == 1 && n.attrs->has("axis");
     s.spec.axis = static_cast<int>(n.attrs->i("axis", 0));
     auto zp = g.initializers.find(s.zero_point);
     bool zero_centred = zp != g.initializers.end();
     if (zero_centred) {
-      const double mid = s.spec.is_signed ? 0.0 : std::floor(static_cast<double>(qmin + qmax + 1) / 2);
-      for (int64_t i = 0; i < zp->second.numel(); ++i) zero_centred = zero_centred && zp->second.at(i) == mid;
+      const double mid =
+          s.spec.is_signed ? 0.0 : std::floor(static_cast<double>(qmin + qmax + 1) / 2);
+      for (int64_t i = 0; i < zp->second.numel(); ++i)
+        zero_centred = zero_centred && zp->second.at(i) == mid;
     }
     s.spec.symmetric = zero_centred;
     sites.push_back(s);

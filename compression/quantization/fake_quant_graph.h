@@ -17,20 +17,22 @@
 namespace tamp::compression {
 
 struct FakeQuantSite {
-  std::string value;        // activation: the value readers see; weight: the initializer
-  std::string input;        // X of the FakeQuantize node (the float value / the weight)
-  std::string output;       // Y of the FakeQuantize node once active
-  std::string node;         // the FakeQuantize node
-  std::string bypass_node;  // the Identity standing in while bypassed ("" when none)
+  std::string value;              // activation: the value readers see; weight: the initializer
+  std::string input;              // X of the FakeQuantize node (the float value / the weight)
+  std::string output;             // Y of the FakeQuantize node once active
+  std::string node;               // the FakeQuantize node
+  std::string bypass_node;        // the Identity standing in while bypassed ("" when none)
   std::string scale, zero_point;  // float initializers (scalar, or [C] per channel)
-  QuantSpec spec;           // per_channel and axis as applied to this tensor
+  QuantSpec spec;                 // per_channel and axis as applied to this tensor
   bool is_weight = false;
 };
 
 // Rewrites `graph` in place; returns one site per weight and activation of `plan`.
 // Weights get their scales from their current values; activations scale 1 until observed.
-std::vector<FakeQuantSite> insert_fake_quantize(nn::Graph& graph, const QuantPlan& plan, const QuantSpec& weights,
-                                                const QuantSpec& activations, bool bypass_activations);
+std::vector<FakeQuantSite> insert_fake_quantize(nn::Graph& graph, const QuantPlan& plan,
+                                                const QuantSpec& weights,
+                                                const QuantSpec& activations,
+                                                bool bypass_activations);
 
 // Removes the bypass Identities: FakeQuantize outputs reach the readers. Idempotent.
 void activate_fake_quantize(nn::Graph& graph, std::vector<FakeQuantSite>& sites);

@@ -6,7 +6,6 @@
 
 namespace tamp::compression {
 
-
 FakeQuantizer::FakeQuantizer(QuantizerOptions options) : options_(std::move(options)) {
   options_.weights.validate();
   options_.activations.validate();
@@ -21,11 +20,13 @@ nn::GraphModule& FakeQuantizer::model() const {
 void FakeQuantizer::attach(nn::GraphModule& m, nn::Collective& collective) {
   TAMP_CHECK(!model_, "{} is already attached to a model", name());
   nn::Graph g = m.export_graph();
-  TAMP_CHECK(find_fake_quantize(g).empty(), "the model already holds FakeQuantize nodes (quantized twice?)");
+  TAMP_CHECK(find_fake_quantize(g).empty(),
+             "the model already holds FakeQuantize nodes (quantized twice?)");
   release_training_modes(g);
   if (options_.fold_batch_norm) folded_ = fold_batch_norms(g, options_.exclude, &folds_);
   remove_unused(g);
-  const QuantPlan plan = plan_quantization(g, {.exclude = options_.exclude, .fuse_relu = !options_.activations.symmetric});
+  const QuantPlan plan = plan_quantization(
+      g, {.exclude = options_.exclude, .fuse_relu = !options_.activations.symmetric});
   sites_ = insert_fake_quantize(g, plan, options_.weights, options_.activations, /*bypass=*/true);
   g.metadata[std::string(kTargetMetadataKey)] = std::string(export_target_name(options_.target));
   m.set_graph(std::move(g));
@@ -64,8 +65,10 @@ void FakeQuantizer::observe(const Batch& batch) {
   for (const auto& s : sites_) {
     if (s.is_weight) continue;
     const Variable* v = nullptr;
-    if (auto it = batch.values.find(s.input); it != batch.values.end()) v = &it->second;
-    else if (auto jt = batch.inputs.find(s.input); jt != batch.inputs.end()) v = &jt->second;
+    if (auto it = batch.values.find(s.input); it != batch.values.end())
+      v = &it->second;
+    else if (auto jt = batch.inputs.find(s.input); jt != batch.inputs.end())
+      v = &jt->second;
     auto& obs = *observers_.at(s.value);
     if (!v || obs.frozen()) continue;
     TAMP_WITH_CONTEXT(fmt::format("observing '{}'", s.value), obs.observe(v->value()));
@@ -96,9 +99,12 @@ Tensor FakeQuantizer::weight_value(const FakeQuantSite& s) const {
     if (l.fold.weight != s.value) continue;
     const nn::Node& bn = *model().graph().find_node(l.fold.bn.name);
     Tensor var;
-    for (const auto& [name, v] : model().named_buffers()) if (name == bn.inputs[4]) var = v.value();
-    TAMP_CHECK(var.defined(), "BatchNormalization '{}' lost its running variance '{}'", bn.name, bn.inputs[4]);
-    return live_folded_weight(model().parameter(s.value).value(), model().parameter(bn.inputs[1]).value(), var,
+    for (const auto& [name, v] : model().named_buffers())
+      if (name == bn.inputs[4]) var = v.value();
+    TAMP_CHECK(var.defined(), "BatchNormalization '{}' lost its running variance '{}'", bn.name,
+               bn.inputs[4]);
+    return live_folded_weight(model().parameter(s.value).value(),
+                              model().parameter(bn.inputs[1]).value(), var,
                               bn.attrs->f("epsilon", 1e-5f));
   }
   return model().parameter(s.input).value();
@@ -109,7 +115,8 @@ void FakeQuantizer::unfold_batch_norms() {
   nn::Graph g = model().export_graph();
   for (const auto& f : folds_) {
     live_.push_back(unfold_for_training(g, f));
-    for (auto& s : sites_) if (s.is_weight && s.value == f.weight) s.input = live_.back().folded_weight;
+    for (auto& s : sites_)
+      if (s.is_weight && s.value == f.weight) s.input = live_.back().folded_weight;
     if (bn_frozen_) set_batch_norm_frozen(g, live_.back(), true);
   }
   model().set_graph(std::move(g));
@@ -138,7 +145,8 @@ void FakeQuantizer::freeze_batch_norms() {
 void FakeQuantizer::refresh_weight_scales() {
   for (const auto& s : sites_) {
     if (!s.is_weight) continue;
-    TAMP_WITH_CONTEXT(fmt::format("weight '{}'", s.value), write_scale(s, weight_qparams(s.spec, weight_value(s))));
+    TAMP_WITH_CONTEXT(fmt::format("weight '{}'", s.value),
+                      write_scale(s, weight_qparams(s.spec, weight_value(s))));
   }
 }
 
@@ -167,10 +175,12 @@ void FakeQuantizer::activate() {
     for (auto& n : g.nodes) {
       for (const auto& s : sites_) {
         if (n.name != s.node) continue;
-        const double count = s.is_weight ? static_cast<double>(weight_value(s).numel()) /
-                                               static_cast<double>(model().parameter(s.scale).value().numel())
-                                         : static_cast<double>(observed_numel_[s.value]);
-        const double factor = 1.0 / std::sqrt(std::max(1.0, count) * static_cast<double>(s.spec.quant_max()));
+        const double count =
+            s.is_weight ? static_cast<double>(weight_value(s).numel()) /
+                              static_cast<double>(model().parameter(s.scale).value().numel())
+                        : static_cast<double>(observed_numel_[s.value]);
+        const double factor =
+            1.0 / std::sqrt(std::max(1.0, count) * static_cast<double>(s.spec.quant_max()));
         n.attrs = nn::attrs_with(fake_quantize_attrs(s.spec, factor));
       }
     }
@@ -195,7 +205,8 @@ void FakeQuantizer::finalize(nn::GraphModule& m) {
     nn::Graph g = m.export_graph();
     for (const auto& l : live_) {
       refold(g, l);
-      for (auto& s : sites_) if (s.is_weight && s.value == l.fold.weight) s.input = l.fold.weight;
+      for (auto& s : sites_)
+        if (s.is_weight && s.value == l.fold.weight) s.input = l.fold.weight;
     }
     m.set_graph(std::move(g));
     live_.clear();
@@ -209,8 +220,8 @@ void FakeQuantizer::finalize(nn::GraphModule& m) {
     for (int64_t i = 0; i < sv.numel(); ++i) {
       const float v = sv.data<float>()[i];
       if (!(std::isfinite(v) && v > 0)) {
-        throw Error(fmt::format("the scale of '{}' became {} during training", s.value, v), ErrorKind::kNumerical,
-                    "lower the learning rate or disable learnable scales");
+        throw Error(fmt::format("the scale of '{}' became {} during training", s.value, v),
+                    ErrorKind::kNumerical, "lower the learning rate or disable learnable scales");
       }
     }
   }
@@ -242,7 +253,8 @@ void FakeQuantizer::load_state(const std::map<std::string, Tensor>& state) {
     auto f = state.find(prefix + "frozen");
     obs->freeze(f != state.end() && f->second.item() != 0);
   }
-  if (auto f = state.find("batch_norm_frozen"); f != state.end() && f->second.item() != 0 && !bn_frozen_) {
+  if (auto f = state.find("batch_norm_frozen");
+      f != state.end() && f->second.item() != 0 && !bn_frozen_) {
     bn_frozen_ = true;  // the running statistics came back with the model's buffers
     if (!live_.empty()) {
       nn::Graph g = model().export_graph();

@@ -23,17 +23,17 @@ inline constexpr int kFreezeBnLastEpoch = -2;
 struct QuantizerOptions {
   QuantSpec weights = qint8_per_channel;  // observer.kind: min-max of the current weights (the
                                           // default), or percentile / entropy / MSE per channel
-  QuantSpec activations = quint8;     // observer.kind picks the calibration method
-  std::vector<std::string> exclude;   // node names or op types kept in float
+  QuantSpec activations = quint8;         // observer.kind picks the calibration method
+  std::vector<std::string> exclude;       // node names or op types kept in float
   bool fold_batch_norm = true;
-  bool learnable_scales = false;      // LSQ (Esser et al.): scales trained by the optimizer
+  bool learnable_scales = false;  // LSQ (Esser et al.): scales trained by the optimizer
   // QAT only (batch_norm_qat.h): a folded BatchNorm keeps training (batch statistics, running
   // statistics updated, gamma and beta learnt) until this epoch, then uses its running
   // statistics. 0: frozen from the start (folded into the Conv at attach); -1: never frozen
   // while training (the export folds the final running statistics); kFreezeBnLastEpoch: the
   // start of the stage's last epoch (one epoch of QAT: frozen from the start).
   int freeze_bn_epoch = kFreezeBnLastEpoch;
-  int64_t freeze_bn_step = -1;        // >= 0: freeze at this step of the stage instead
+  int64_t freeze_bn_step = -1;  // >= 0: freeze at this step of the stage instead
   // The CPUs the export must compute exactly on (export_target.h): the weights are quantized
   // to the range the target exports (weights_for_target), so training sees what ONNX Runtime
   // computes; the graph records the target for the export.

@@ -22,13 +22,16 @@ constexpr ObserverNameEntry kObserverNames[] = {
 }  // namespace
 
 std::string_view observer_name(ObserverKind kind) {
-  for (const auto& e : kObserverNames) if (e.kind == kind) return e.name;
+  for (const auto& e : kObserverNames)
+    if (e.kind == kind) return e.name;
   return "unknown";
 }
 
 ObserverKind observer_from_name(std::string_view name) {
-  for (const auto& e : kObserverNames) if (e.name == name) return e.kind;
-  throw Error(fmt::format("unknown observer '{}' (minmax, moving-average, percentile, entropy, mse)", name));
+  for (const auto& e : kObserverNames)
+    if (e.name == name) return e.kind;
+  throw Error(fmt::format(
+      "unknown observer '{}' (minmax, moving-average, percentile, entropy, mse)", name));
 }
 
 int64_t QuantSpec::quant_min() const {
@@ -51,14 +54,17 @@ void QuantSpec::validate() const {
              "observer averaging constant must be in (0, 1], got {}", observer.averaging_constant);
   TAMP_CHECK(observer.percentile > 50 && observer.percentile <= 100,
              "observer percentile must be in (50, 100], got {}", observer.percentile);
-  TAMP_CHECK(observer.bins >= 16 && observer.bins <= (1 << 16), "observer bins must be in 16..65536, got {}",
-             observer.bins);
+  TAMP_CHECK(observer.bins >= 16 && observer.bins <= (1 << 16),
+             "observer bins must be in 16..65536, got {}", observer.bins);
 }
 
 std::string QuantSpec::describe() const {
-  std::string s = fmt::format("{}int{} {}", is_signed ? "" : "u", bits, symmetric ? "symmetric" : "asymmetric");
-  if (per_channel) s += fmt::format(" per-channel(axis {})", axis);
-  else s += " per-tensor";
+  std::string s =
+      fmt::format("{}int{} {}", is_signed ? "" : "u", bits, symmetric ? "symmetric" : "asymmetric");
+  if (per_channel)
+    s += fmt::format(" per-channel(axis {})", axis);
+  else
+    s += " per-tensor";
   if (group_size > 0) s += fmt::format(" group {}", group_size);
   if (narrow_range) s += " narrow";
   if (power_of_two) s += " pow2";
@@ -76,8 +82,8 @@ float power_of_two_scale(float scale) {
 QuantParams choose_qparams(const QuantSpec& spec, const Tensor& min, const Tensor& max) {
   spec.validate();
   TAMP_CHECK(min.defined() && max.defined() && min.shape() == max.shape(),
-             "range bounds must have the same shape, got {} and {}", min.defined() ? describe(min) : "none",
-             max.defined() ? describe(max) : "none");
+             "range bounds must have the same shape, got {} and {}",
+             min.defined() ? describe(min) : "none", max.defined() ? describe(max) : "none");
   TAMP_CHECK(min.rank() <= 1, "range bounds must be a scalar or 1-D, got {}", describe(min));
   const int64_t n = min.numel();
   TAMP_CHECK(n > 0, "range bounds are empty ({})", describe(min));
@@ -89,10 +95,11 @@ QuantParams choose_qparams(const QuantSpec& spec, const Tensor& min, const Tenso
   for (int64_t c = 0; c < n; ++c) {
     double lo = min.at(c), hi = max.at(c);
     if (!std::isfinite(lo) || !std::isfinite(hi)) {
-      throw Error(fmt::format("observed range [{}, {}] (channel {}) is not finite: the values quantized "
-                              "contain NaN or Inf",
-                              lo, hi, c),
-                  ErrorKind::kNumerical);
+      throw Error(
+          fmt::format("observed range [{}, {}] (channel {}) is not finite: the values quantized "
+                      "contain NaN or Inf",
+                      lo, hi, c),
+          ErrorKind::kNumerical);
     }
     TAMP_CHECK(lo <= hi, "observed range [{}, {}] (channel {}) has min above max", lo, hi, c);
     lo = std::min(lo, 0.0);
@@ -112,7 +119,8 @@ QuantParams choose_qparams(const QuantSpec& spec, const Tensor& min, const Tenso
     // Subnormal scales would overflow int32 biases; treat them the same way.
     if (!(s >= 1e-30f)) s = 1.0f;
     if (spec.power_of_two) s = power_of_two_scale(s);
-    if (!spec.symmetric) zp = std::clamp(qmin - std::nearbyint(lo / static_cast<double>(s)), qmin, qmax);
+    if (!spec.symmetric)
+      zp = std::clamp(qmin - std::nearbyint(lo / static_cast<double>(s)), qmin, qmax);
     ps[c] = s;
     pz[c] = static_cast<float>(zp);
   }

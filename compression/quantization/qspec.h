@@ -37,15 +37,15 @@ struct ObserverOptions {
 };
 
 struct QuantSpec {
-  int bits = 8;                  // 2..8 (the integer range stored in int8/uint8)
-  bool is_signed = true;         // int8-style range [-2^(b-1), 2^(b-1)-1], else [0, 2^b-1]
-  bool symmetric = true;         // zero point 0 (signed) or 2^(b-1) (unsigned)
-  bool per_channel = false;      // one scale per slice along `axis`
-  int axis = 0;                  // channel axis; the QAT pass sets the op's output-channel axis
-  int64_t group_size = 0;        // > 0: one scale per block of this many along the reduction
-                                 //      axis (weight-only MatMulNBits); 0: whole axis
-  bool narrow_range = false;     // signed: [-(2^(b-1)-1), 2^(b-1)-1] (drops -128 for int8)
-  bool power_of_two = false;     // scales rounded up to a power of two (Vitis AI style)
+  int bits = 8;               // 2..8 (the integer range stored in int8/uint8)
+  bool is_signed = true;      // int8-style range [-2^(b-1), 2^(b-1)-1], else [0, 2^b-1]
+  bool symmetric = true;      // zero point 0 (signed) or 2^(b-1) (unsigned)
+  bool per_channel = false;   // one scale per slice along `axis`
+  int axis = 0;               // channel axis; the QAT pass sets the op's output-channel axis
+  int64_t group_size = 0;     // > 0: one scale per block of this many along the reduction
+                              //      axis (weight-only MatMulNBits); 0: whole axis
+  bool narrow_range = false;  // signed: [-(2^(b-1)-1), 2^(b-1)-1] (drops -128 for int8)
+  bool power_of_two = false;  // scales rounded up to a power of two (Vitis AI style)
   ObserverOptions observer = {};
 
   int64_t quant_min() const;
@@ -60,12 +60,14 @@ struct QuantSpec {
 };
 
 // Weights: int8 symmetric (zero point 0) per output channel, min-max range.
-inline constexpr QuantSpec qint8_per_channel{.bits = 8, .is_signed = true, .symmetric = true,
-                                             .per_channel = true};
+inline constexpr QuantSpec qint8_per_channel{
+    .bits = 8, .is_signed = true, .symmetric = true, .per_channel = true};
 // int8 symmetric per tensor.
 inline constexpr QuantSpec qint8{.bits = 8, .is_signed = true, .symmetric = true};
 // Activations: uint8 asymmetric per tensor, moving-average min-max range.
-inline constexpr QuantSpec quint8{.bits = 8, .is_signed = false, .symmetric = false,
+inline constexpr QuantSpec quint8{.bits = 8,
+                                  .is_signed = false,
+                                  .symmetric = false,
                                   .observer = {.kind = ObserverKind::kMovingAverageMinMax}};
 
 // Scale and zero point as FakeQuantize takes them: float32 tensors of the same shape, a

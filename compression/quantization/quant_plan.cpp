@@ -20,8 +20,9 @@ bool is_quantizable_compute(const std::string& op) {
 }
 
 bool is_pass_through(const std::string& op) {
-  static const std::set<std::string> kOps{"MaxPool", "GlobalMaxPool", "Reshape", "Flatten", "Transpose",
-                                          "Squeeze", "Unsqueeze", "Identity", "Dropout"};
+  static const std::set<std::string> kOps{"MaxPool",   "GlobalMaxPool", "Reshape",
+                                          "Flatten",   "Transpose",     "Squeeze",
+                                          "Unsqueeze", "Identity",      "Dropout"};
   return kOps.count(op) != 0;
 }
 
@@ -33,7 +34,8 @@ std::string quantization_source(const nn::Graph& graph, const std::string& value
     const int p = graph.producer(v);
     if (p < 0) break;
     const nn::Node& n = graph.nodes[static_cast<size_t>(p)];
-    if (!is_pass_through(n.op_type) || n.inputs.empty() || n.outputs.empty() || n.outputs[0] != v) break;
+    if (!is_pass_through(n.op_type) || n.inputs.empty() || n.outputs.empty() || n.outputs[0] != v)
+      break;
     v = n.inputs[0];
   }
   return v;
@@ -85,7 +87,8 @@ class Planner {
       if (acts.empty()) return std::nullopt;  // constant-folded arithmetic, nothing to run in int8
       return acts;
     }
-    if (n.op_type == "Add" && n.inputs.size() == 2 && !is_constant(n.inputs[0]) && !is_constant(n.inputs[1])) {
+    if (n.op_type == "Add" && n.inputs.size() == 2 && !is_constant(n.inputs[0]) &&
+        !is_constant(n.inputs[1])) {
       return n.inputs;  // a residual connection: ORT fuses it into QLinearAdd
     }
     return std::nullopt;
@@ -149,7 +152,8 @@ QuantPlan plan_quantization(const nn::Graph& g, const PlanOptions& options) {
     ops.insert(n.op_type);
   }
   for (const auto& e : options.exclude) {
-    TAMP_CHECK(names.count(e) || ops.count(e), "exclusion '{}' names neither a node nor an op type of the graph", e);
+    TAMP_CHECK(names.count(e) || ops.count(e),
+               "exclusion '{}' names neither a node nor an op type of the graph", e);
   }
   Planner planner(g, options);
   QuantPlan& plan = planner.plan;
@@ -168,14 +172,16 @@ QuantPlan plan_quantization(const nn::Graph& g, const PlanOptions& options) {
   // Graph order: graph inputs first, then by producer.
   std::vector<std::pair<int, std::string>> ordered;
   for (const auto& v : planner.points()) ordered.emplace_back(g.producer(v), v);
-  std::stable_sort(ordered.begin(), ordered.end(), [](const auto& x, const auto& y) { return x.first < y.first; });
+  std::stable_sort(ordered.begin(), ordered.end(),
+                   [](const auto& x, const auto& y) { return x.first < y.first; });
   for (auto& [i, v] : ordered) plan.activations.push_back(v);
 
   if (plan.compute_nodes.empty()) {
-    throw Error(fmt::format("the model has no quantizable op (Conv, ConvTranspose, Gemm, MatMul with an "
-                            "activation input, or a residual Add){}",
-                            options.exclude.empty() ? "" : " that is not excluded"),
-                ErrorKind::kInvalidInput);
+    throw Error(
+        fmt::format("the model has no quantizable op (Conv, ConvTranspose, Gemm, MatMul with an "
+                    "activation input, or a residual Add){}",
+                    options.exclude.empty() ? "" : " that is not excluded"),
+        ErrorKind::kInvalidInput);
   }
   return std::move(plan);
 }

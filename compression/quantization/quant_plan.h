@@ -14,14 +14,14 @@
 namespace tamp::compression {
 
 struct WeightSite {
-  std::string weight;          // the initializer
+  std::string weight;              // the initializer
   std::vector<std::string> nodes;  // the nodes reading it (tied weights: more than one)
-  int axis = 0;                // output-channel axis of the weight; -1: per tensor only
+  int axis = 0;                    // output-channel axis of the weight; -1: per tensor only
 };
 
 struct QuantPlan {
   std::vector<WeightSite> weights;
-  std::vector<std::string> activations;  // values to fake-quantize, in graph order
+  std::vector<std::string> activations;    // values to fake-quantize, in graph order
   std::vector<std::string> compute_nodes;  // the quantized Conv/Gemm/MatMul/Add nodes
 };
 

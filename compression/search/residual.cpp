@@ -35,7 +35,8 @@ std::set<int> branch_of(const nn::Graph& g, const std::string& skip, const std::
 }
 
 // F's values are read only inside F (and F(x) by the Add alone), and none is a graph output.
-bool self_contained(const nn::Graph& g, const std::set<int>& nodes, const std::string& branch, int add) {
+bool self_contained(const nn::Graph& g, const std::set<int>& nodes, const std::string& branch,
+                    int add) {
   std::set<std::string> outputs;
   for (const auto& o : g.outputs) outputs.insert(o.name);
   for (int i : nodes) {
@@ -55,19 +56,23 @@ std::vector<std::string> zeroing_params(const nn::Graph& g, const std::string& b
   const int p = g.producer(branch);
   if (p < 0) return {};
   const nn::Node& n = g.nodes[p];
-  auto init = [&](size_t k) { return k < n.inputs.size() && g.initializers.count(n.inputs[k]) ? n.inputs[k] : ""; };
+  auto init = [&](size_t k) {
+    return k < n.inputs.size() && g.initializers.count(n.inputs[k]) ? n.inputs[k] : "";
+  };
   if (!n.domain.empty()) return {};
   if (n.op_type == "BatchNormalization") {
     if (init(1).empty() || init(2).empty()) return {};
     return {init(1), init(2)};
   }
   if (n.op_type == "Conv" || n.op_type == "Gemm") {
-    if (init(1).empty() || (n.inputs.size() > 2 && !n.inputs[2].empty() && init(2).empty())) return {};
+    if (init(1).empty() || (n.inputs.size() > 2 && !n.inputs[2].empty() && init(2).empty()))
+      return {};
     std::vector<std::string> out{init(1)};
     if (!init(2).empty()) out.push_back(init(2));
     return out;
   }
-  if (n.op_type == "MatMul") return init(1).empty() ? std::vector<std::string>{} : std::vector<std::string>{init(1)};
+  if (n.op_type == "MatMul")
+    return init(1).empty() ? std::vector<std::string>{} : std::vector<std::string>{init(1)};
   if (n.op_type == "Add") {  // x @ W + b
     for (size_t k = 0; k < 2; ++k) {
       const std::string bias = n.inputs[1 - k];
@@ -88,7 +93,9 @@ std::vector<ResidualBlock> find_residual_blocks(const nn::Graph& g) {
   std::vector<ResidualBlock> out;
   for (size_t i = 0; i < g.nodes.size(); ++i) {
     const nn::Node& n = g.nodes[i];
-    if (n.op_type != "Add" || !n.domain.empty() || n.inputs.size() != 2 || n.inputs[0] == n.inputs[1]) continue;
+    if (n.op_type != "Add" || !n.domain.empty() || n.inputs.size() != 2 ||
+        n.inputs[0] == n.inputs[1])
+      continue;
     for (int k = 0; k < 2; ++k) {
       const std::string& skip = n.inputs[static_cast<size_t>(k)];
       const std::string& branch = n.inputs[static_cast<size_t>(1 - k)];
@@ -108,9 +115,10 @@ nn::Graph drop_residual_blocks(const nn::Graph& graph, const std::vector<std::st
   if (adds.empty()) return graph;
   const auto blocks = find_residual_blocks(graph);
   std::set<std::string> removed;
-  std::map<std::string, std::string> replaced;   // a dropped Add's output -> its x
+  std::map<std::string, std::string> replaced;  // a dropped Add's output -> its x
   for (const auto& name : adds) {
-    auto it = std::find_if(blocks.begin(), blocks.end(), [&](const ResidualBlock& b) { return b.add == name; });
+    auto it = std::find_if(blocks.begin(), blocks.end(),
+                           [&](const ResidualBlock& b) { return b.add == name; });
     TAMP_CHECK(it != blocks.end(), "'{}' is not a droppable residual block's Add", name);
     removed.insert(it->branch_nodes.begin(), it->branch_nodes.end());
     removed.insert(it->add);
@@ -125,7 +133,8 @@ nn::Graph drop_residual_blocks(const nn::Graph& graph, const std::vector<std::st
   for (const nn::Node& n : graph.nodes) {
     if (removed.count(n.name)) continue;
     nn::Node copy = n;
-    for (auto& in : copy.inputs) if (!in.empty()) in = resolve(in);
+    for (auto& in : copy.inputs)
+      if (!in.empty()) in = resolve(in);
     g.nodes.push_back(std::move(copy));
   }
   for (const auto& o : graph.outputs) {

@@ -14,11 +14,11 @@
 namespace tamp::compression::search {
 
 struct ResidualBlock {
-  std::string add;                         // the Add node's name
-  std::string skip;                        // x
-  std::string branch;                      // F(x), the Add's other input
-  std::vector<std::string> branch_nodes;   // names of F's nodes
-  std::vector<std::string> zero_params;    // initializers whose zeros make F(x) = 0
+  std::string add;                        // the Add node's name
+  std::string skip;                       // x
+  std::string branch;                     // F(x), the Add's other input
+  std::vector<std::string> branch_nodes;  // names of F's nodes
+  std::vector<std::string> zero_params;   // initializers whose zeros make F(x) = 0
 };
 
 // In node order of the Adds.

@@ -26,7 +26,8 @@ std::vector<int64_t> choices_for(int64_t full, const SpaceOptions& o, int64_t mu
 std::vector<int64_t> by_importance(const std::vector<double>& score) {
   std::vector<int64_t> order(score.size());
   std::iota(order.begin(), order.end(), int64_t{0});
-  std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return score[a] > score[b]; });
+  std::stable_sort(order.begin(), order.end(),
+                   [&](int64_t a, int64_t b) { return score[a] > score[b]; });
   return order;
 }
 
@@ -36,9 +37,11 @@ double abs_sum(const Tensor& t, const Shape& shape, int axis, int64_t begin, int
   return s;
 }
 
-Tensor& mask_of(std::map<std::string, Tensor>& masks, const nn::Graph& g, const std::string& param) {
+Tensor& mask_of(std::map<std::string, Tensor>& masks, const nn::Graph& g,
+                const std::string& param) {
   auto it = masks.find(param);
-  if (it == masks.end()) it = masks.emplace(param, Tensor::ones(g.initializers.at(param).shape())).first;
+  if (it == masks.end())
+    it = masks.emplace(param, Tensor::ones(g.initializers.at(param).shape())).first;
   return it->second;
 }
 
@@ -55,13 +58,15 @@ class Exclusions {
       try {
         res_.emplace_back(e);
       } catch (const std::regex_error& err) {
-        throw Error(fmt::format("search exclude '{}' is not a valid regular expression: {}", e, err.what()),
-                    ErrorKind::kInvalidInput);
+        throw Error(
+            fmt::format("search exclude '{}' is not a valid regular expression: {}", e, err.what()),
+            ErrorKind::kInvalidInput);
       }
     }
   }
   bool operator()(const std::string& name) const {
-    return std::any_of(res_.begin(), res_.end(), [&](const std::regex& re) { return std::regex_match(name, re); });
+    return std::any_of(res_.begin(), res_.end(),
+                       [&](const std::regex& re) { return std::regex_match(name, re); });
   }
 
  private:
@@ -72,13 +77,15 @@ class Exclusions {
 // reading its weight.
 std::string width_problem(const nn::Graph& g, const pruning::PrunableWeight& w, int uses) {
   std::string problem = w.channel_problem;
-  if (problem.empty() && !w.weight_is_initializer) problem = "the weight is read through a quantizer";
+  if (problem.empty() && !w.weight_is_initializer)
+    problem = "the weight is read through a quantizer";
   if (problem.empty() && uses > 1) problem = "the weight is shared by several layers";
   if (problem.empty() && !w.depthwise.empty()) problem = "its channels go through a depthwise Conv";
   if (problem.empty() && w.layout.out < 2) problem = "it has one output channel";
   for (int bn : w.batch_norms) {
     for (size_t k = 1; k < 5 && k < g.nodes[bn].inputs.size() && problem.empty(); ++k) {
-      if (!g.initializers.count(g.nodes[bn].inputs[k])) problem = "a BatchNormalization input is not an initializer";
+      if (!g.initializers.count(g.nodes[bn].inputs[k]))
+        problem = "a BatchNormalization input is not an initializer";
     }
   }
   return problem;
@@ -96,12 +103,14 @@ std::vector<std::string> width_followers(const nn::Graph& g, const pruning::Prun
 }
 
 // A channel's importance: |BatchNorm scale| after the layer, else the L1 norm of its weights.
-std::vector<double> channel_scores(const nn::Graph& g, const pruning::PrunableWeight& w, int out_axis) {
+std::vector<double> channel_scores(const nn::Graph& g, const pruning::PrunableWeight& w,
+                                   int out_axis) {
   std::vector<double> score(static_cast<size_t>(w.layout.out));
   const Tensor& wt = g.initializers.at(w.weight);
   for (int64_t c = 0; c < w.layout.out; ++c) {
-    score[c] = w.batch_norms.empty() ? abs_sum(wt, wt.shape(), out_axis, c, c + 1)
-                                     : std::fabs(g.initializers.at(g.nodes[w.batch_norms[0]].inputs[1]).at(c));
+    score[c] = w.batch_norms.empty()
+                   ? abs_sum(wt, wt.shape(), out_axis, c, c + 1)
+                   : std::fabs(g.initializers.at(g.nodes[w.batch_norms[0]].inputs[1]).at(c));
   }
   return score;
 }
@@ -122,9 +131,12 @@ std::vector<double> head_scores(const nn::Graph& g, const pruning::AttentionBloc
 
 std::string dimension_kind_name(DimensionKind k) {
   switch (k) {
-    case DimensionKind::kWidth: return "width";
-    case DimensionKind::kHeads: return "heads";
-    case DimensionKind::kDepth: return "depth";
+    case DimensionKind::kWidth:
+      return "width";
+    case DimensionKind::kHeads:
+      return "heads";
+    case DimensionKind::kDepth:
+      return "depth";
   }
   return "?";
 }
@@ -150,8 +162,10 @@ SearchSpace SearchSpace::of(const nn::Graph& g, const SpaceOptions& o) {
         why_not.push_back(fmt::format("{}: {}", w.weight, problem));
         continue;
       }
-      WidthSource src{w.weight, w.layout.kind == pruning::WeightLayout::Kind::kColumns ? 1 : 0, width_followers(g, w)};
-      s.dims_.push_back({DimensionKind::kWidth, w.weight, w.layout.out, choices_for(w.layout.out, o, o.channel_multiple),
+      WidthSource src{w.weight, w.layout.kind == pruning::WeightLayout::Kind::kColumns ? 1 : 0,
+                      width_followers(g, w)};
+      s.dims_.push_back({DimensionKind::kWidth, w.weight, w.layout.out,
+                         choices_for(w.layout.out, o, o.channel_multiple),
                          by_importance(channel_scores(g, w, src.out_axis))});
       s.widths_.push_back(std::move(src));
     }
@@ -162,14 +176,18 @@ SearchSpace SearchSpace::of(const nn::Graph& g, const SpaceOptions& o) {
       for (const auto& p : {b.q_weight, b.k_weight, b.v_weight, b.o_weight}) {
         const auto readers = g.consumers(p);
         direct = direct && g.initializers.count(p) && !readers.empty() &&
-                 std::all_of(readers.begin(), readers.end(), [&](int r) { return g.nodes[r].op_type == "MatMul"; });
+                 std::all_of(readers.begin(), readers.end(),
+                             [&](int r) { return g.nodes[r].op_type == "MatMul"; });
       }
       if (!direct || excluded(b.name) || b.heads < 2) {
-        why_not.push_back(fmt::format("attention '{}': {}", b.name, !direct ? "weights read through quantizers"
-                                                                            : b.heads < 2 ? "one head" : "excluded"));
+        why_not.push_back(fmt::format("attention '{}': {}", b.name,
+                                      !direct       ? "weights read through quantizers"
+                                      : b.heads < 2 ? "one head"
+                                                    : "excluded"));
         continue;
       }
-      s.dims_.push_back({DimensionKind::kHeads, b.name, b.heads, choices_for(b.heads, o, 1), by_importance(head_scores(g, b))});
+      s.dims_.push_back({DimensionKind::kHeads, b.name, b.heads, choices_for(b.heads, o, 1),
+                         by_importance(head_scores(g, b))});
       s.blocks_.push_back(b);
     }
   }
@@ -177,8 +195,9 @@ SearchSpace SearchSpace::of(const nn::Graph& g, const SpaceOptions& o) {
     for (const auto& b : find_residual_blocks(g)) {
       if (b.zero_params.empty() || excluded(b.add)) {
         why_not.push_back(fmt::format("residual block '{}': {}", b.add,
-                                      b.zero_params.empty() ? "its branch does not end in a layer that can be zeroed"
-                                                            : "excluded"));
+                                      b.zero_params.empty()
+                                          ? "its branch does not end in a layer that can be zeroed"
+                                          : "excluded"));
         continue;
       }
       s.dims_.push_back({DimensionKind::kDepth, b.add, 1, {0, 1}, {}});
@@ -188,9 +207,12 @@ SearchSpace SearchSpace::of(const nn::Graph& g, const SpaceOptions& o) {
   if (s.dims_.empty()) {
     std::string reasons;
     for (const auto& w : why_not) reasons += "\n  " + w;
-    throw Error(fmt::format("the graph has nothing to search (no removable channels, heads or residual blocks){}",
-                            reasons),
-                ErrorKind::kInvalidInput, "compression/pruning/targets.h says which layers' channels can be removed");
+    throw Error(
+        fmt::format(
+            "the graph has nothing to search (no removable channels, heads or residual blocks){}",
+            reasons),
+        ErrorKind::kInvalidInput,
+        "compression/pruning/targets.h says which layers' channels can be removed");
   }
   return s;
 }
@@ -213,7 +235,8 @@ Genome SearchSpace::uniform(double ratio) const {
     const double want = ratio * static_cast<double>(d.full);
     int best = 0;
     for (size_t i = 0; i < d.choices.size(); ++i) {
-      if (std::fabs(static_cast<double>(d.choices[i]) - want) < std::fabs(static_cast<double>(d.choices[best]) - want)) {
+      if (std::fabs(static_cast<double>(d.choices[i]) - want) <
+          std::fabs(static_cast<double>(d.choices[best]) - want)) {
         best = static_cast<int>(i);
       }
     }
@@ -223,10 +246,12 @@ Genome SearchSpace::uniform(double ratio) const {
 }
 
 void SearchSpace::check(const Genome& g) const {
-  TAMP_CHECK(g.size() == dims_.size(), "a genome of {} genes for a space of {} dimensions", g.size(), dims_.size());
+  TAMP_CHECK(g.size() == dims_.size(), "a genome of {} genes for a space of {} dimensions",
+             g.size(), dims_.size());
   for (size_t i = 0; i < g.size(); ++i) {
-    TAMP_CHECK(g[i] >= 0 && g[i] < static_cast<int>(dims_[i].choices.size()), "gene {} = {} is outside the {} choices of '{}'",
-               i, g[i], dims_[i].choices.size(), dims_[i].name);
+    TAMP_CHECK(g[i] >= 0 && g[i] < static_cast<int>(dims_[i].choices.size()),
+               "gene {} = {} is outside the {} choices of '{}'", i, g[i], dims_[i].choices.size(),
+               dims_[i].name);
   }
 }
 
@@ -244,8 +269,11 @@ std::string SearchSpace::describe(const Genome& g) const {
     const Dimension& d = dims_[i];
     if (v[i] == d.full) continue;
     out += out.empty() ? "" : ", ";
-    if (d.kind == DimensionKind::kDepth) out += d.name + " dropped";
-    else out += fmt::format("{} {}/{}{}", d.name, v[i], d.full, d.kind == DimensionKind::kHeads ? " heads" : "");
+    if (d.kind == DimensionKind::kDepth)
+      out += d.name + " dropped";
+    else
+      out += fmt::format("{} {}/{}{}", d.name, v[i], d.full,
+                         d.kind == DimensionKind::kHeads ? " heads" : "");
   }
   return out.empty() ? "full" : out;
 }

@@ -24,18 +24,18 @@ struct SpaceOptions {
   bool widths = true;
   bool heads = true;
   bool depth = true;
-  std::vector<std::string> exclude = {};   // regexes over weight, attention block and Add names
+  std::vector<std::string> exclude = {};  // regexes over weight, attention block and Add names
 };
 
 enum class DimensionKind { kWidth, kHeads, kDepth };
-std::string dimension_kind_name(DimensionKind k);   // "width", "heads", "depth"
+std::string dimension_kind_name(DimensionKind k);  // "width", "heads", "depth"
 
 struct Dimension {
   DimensionKind kind = DimensionKind::kWidth;
-  std::string name;                 // the weight (width), Softmax node (heads), Add node (depth)
-  int64_t full = 0;                 // channels, heads, or 1 (depth)
-  std::vector<int64_t> choices;     // ascending, the last = full
-  std::vector<int64_t> order;       // units by importance, most important first (width, heads)
+  std::string name;              // the weight (width), Softmax node (heads), Add node (depth)
+  int64_t full = 0;              // channels, heads, or 1 (depth)
+  std::vector<int64_t> choices;  // ascending, the last = full
+  std::vector<int64_t> order;    // units by importance, most important first (width, heads)
 };
 
 // One index into choices per dimension.
@@ -75,8 +75,8 @@ class SearchSpace {
     std::vector<std::string> followers;  // bias and BatchNormalization scale and shift
   };
   std::vector<Dimension> dims_;
-  std::vector<WidthSource> widths_;              // per width dimension
-  std::vector<pruning::AttentionBlock> blocks_;  // per heads dimension
+  std::vector<WidthSource> widths_;                    // per width dimension
+  std::vector<pruning::AttentionBlock> blocks_;        // per heads dimension
   std::vector<std::vector<std::string>> zero_params_;  // per depth dimension
 };
 

@@ -8,7 +8,7 @@ struct SuperNet::Impl {
   std::optional<SearchSpace> space;
   nn::GraphModule* model = nullptr;
   pruning::MaskSet masks;
-  std::map<std::string, Tensor> saved;   // the values of the step's masked parameters
+  std::map<std::string, Tensor> saved;  // the values of the step's masked parameters
   Generator rng;
 };
 
@@ -40,7 +40,8 @@ Genome SuperNet::genome_at(int64_t step) {
   if (step % 4 == 0) return s.largest();
   if (step % 4 == 1) return s.smallest();
   Genome g;
-  for (const auto& d : s.dimensions()) g.push_back(static_cast<int>(impl_->rng.below(d.choices.size())));
+  for (const auto& d : s.dimensions())
+    g.push_back(static_cast<int>(impl_->rng.below(d.choices.size())));
   return g;
 }
 
@@ -52,8 +53,10 @@ void SuperNet::on_step_begin(const StepInfo& at) {
   for (const auto& [name, m] : I.masks.masks()) {
     Tensor& mask = I.masks.mask(name);
     auto it = step_masks.find(name);
-    if (it == step_masks.end()) mask.copy_from(Tensor::ones(mask.shape(), mask.dtype()));
-    else mask.copy_from(it->second.to(mask.dtype()));
+    if (it == step_masks.end())
+      mask.copy_from(Tensor::ones(mask.shape(), mask.dtype()));
+    else
+      mask.copy_from(it->second.to(mask.dtype()));
     I.masks.refresh(name);
     if (it != step_masks.end()) I.saved[name] = I.masks.param(name).value().clone();
   }
@@ -65,11 +68,14 @@ void SuperNet::on_after_step(const StepInfo&) {
   for (const auto& [name, kept] : I.saved) {
     Tensor v = I.masks.param(name).value();
     const Tensor& m = I.masks.mask(name);
-    TAMP_CHECK(v.dtype() == DType::kFloat32 || v.dtype() == DType::kFloat64, "SuperNet: '{}' is {}", name, describe(v));
+    TAMP_CHECK(v.dtype() == DType::kFloat32 || v.dtype() == DType::kFloat64, "SuperNet: '{}' is {}",
+               name, describe(v));
     for (int64_t i = 0; i < v.numel(); ++i) {
       if (m.at(i) != 0) continue;
-      if (v.dtype() == DType::kFloat32) v.data<float>()[i] = kept.data<float>()[i];
-      else v.data<double>()[i] = kept.data<double>()[i];
+      if (v.dtype() == DType::kFloat32)
+        v.data<float>()[i] = kept.data<float>()[i];
+      else
+        v.data<double>()[i] = kept.data<double>()[i];
     }
   }
   I.saved.clear();

@@ -18,7 +18,7 @@ namespace tamp::compression::search {
 
 struct SuperNetOptions {
   SpaceOptions space = {};
-  uint64_t seed = 0;   // the sampled genomes (the same on every rank)
+  uint64_t seed = 0;  // the sampled genomes (the same on every rank)
 };
 
 class SuperNet : public Component {

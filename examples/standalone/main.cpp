@@ -45,34 +45,42 @@ int main(int argc, char** argv) try {
   nn::GraphModule model = io::load_onnx(argv[1]);
   const bool real_data = argc > 3;
   const nn::TrainTest data = real_data ? io::fashion_mnist(argv[3]) : random_images();
-  const TrainOptions options{.train = data.train, .eval = data.test, .epochs = 1,
-                             .max_steps_per_epoch = real_data ? 300 : 4, .batch_size = 32,
+  const TrainOptions options{.train = data.train,
+                             .eval = data.test,
+                             .epochs = 1,
+                             .max_steps_per_epoch = real_data ? 300 : 4,
+                             .batch_size = 32,
                              .optimizer = SGD{.lr = 0.01, .momentum = 0.9}};
 
   // Stage 1: 2:4 sparsity (one shot, then trained with the masks); stage 2: QAT, the masks
   // stay locked.
-  auto prune = std::make_shared<compression::Pruning>(compression::PruningOptions{.pattern = "2:4"});
+  auto prune =
+      std::make_shared<compression::Pruning>(compression::PruningOptions{.pattern = "2:4"});
   const StageRecord pruned = Trainer(model, {prune}, options).run();
   auto qat = std::make_shared<compression::QuantizationAwareTraining>(compression::QuantizerOptions{
       .weights = compression::qint8_per_channel, .activations = compression::quint8});
   const StageRecord quantized = Trainer(model, {qat}, options).run();
-  fmt::print("pruning: {} steps, loss {:.4f}, top-1 {:.3f}\n", pruned.steps, pruned.train_loss, pruned.eval.top1);
-  fmt::print("QAT:     {} steps, loss {:.4f}, top-1 {:.3f}\n", quantized.steps, quantized.train_loss,
-             quantized.eval.top1);
+  fmt::print("pruning: {} steps, loss {:.4f}, top-1 {:.3f}\n", pruned.steps, pruned.train_loss,
+             pruned.eval.top1);
+  fmt::print("QAT:     {} steps, loss {:.4f}, top-1 {:.3f}\n", quantized.steps,
+             quantized.train_loss, quantized.eval.top1);
 
-  io::save_onnx_graph(compression::lower_quantized(model.export_graph(), compression::QuantFormat::kQdq), argv[2]);
+  io::save_onnx_graph(
+      compression::lower_quantized(model.export_graph(), compression::QuantFormat::kQdq), argv[2]);
 
   // What was written: int8 weights that keep the 2:4 zeros, and who wrote it.
   const nn::Graph exported = io::load_onnx_graph(argv[2]);
   int quantize_nodes = 0;
   for (const nn::Node& n : exported.nodes) quantize_nodes += n.op_type == "QuantizeLinear";
   for (const auto& [name, t] : exported.initializers) {
-    if (t.dtype() == DType::kInt8 && name.find("zero_point") == std::string::npos) fmt::print("{}: int8, {:.0f} % zeros\n", name, 100 * zero_fraction(t));
+    if (t.dtype() == DType::kInt8 && name.find("zero_point") == std::string::npos)
+      fmt::print("{}: int8, {:.0f} % zeros\n", name, 100 * zero_fraction(t));
   }
   nn::GraphModule int8(exported);
   const EvalResult r = evaluate(int8, *data.test);
-  fmt::print("{}: {} nodes, {} QuantizeLinear, top-1 {:.3f}, written by {} {}\n", argv[2], exported.nodes.size(),
-             quantize_nodes, r.top1, exported.producer_name, exported.producer_version);
+  fmt::print("{}: {} nodes, {} QuantizeLinear, top-1 {:.3f}, written by {} {}\n", argv[2],
+             exported.nodes.size(), quantize_nodes, r.top1, exported.producer_name,
+             exported.producer_version);
   return 0;
 } catch (const Error& e) {
   fmt::print(stderr, "error: {}\n", e.what());

@@ -14,7 +14,8 @@ namespace tamp::io::detail {
 namespace {
 
 // The layout is in checkpoint_seal.h: magic at 0, version at 16, CRC-32 at 20, length at 24.
-constexpr std::array<char, 16> kSealMagic{'t', 'a', 'm', 'p', '-', 'c', 'h', 'e', 'c', 'k', 'p', 'o', 'i', 'n', 't', '\n'};
+constexpr std::array<char, 16> kSealMagic{'t', 'a', 'm', 'p', '-', 'c', 'h', 'e',
+                                          'c', 'k', 'p', 'o', 'i', 'n', 't', '\n'};
 constexpr uint32_t kSealVersion = 1;
 constexpr std::array<char, 8> kHdf5Signature{'\x89', 'H', 'D', 'F', '\r', '\n', '\x1a', '\n'};
 
@@ -23,15 +24,14 @@ struct Seal {
   uint64_t length = 0;
 };
 
-template <class U>
-void put_le(char* at, U value) {
+template <class U> void put_le(char* at, U value) {
   for (size_t i = 0; i < sizeof(U); ++i) at[i] = static_cast<char>((value >> (8 * i)) & 0xff);
 }
 
-template <class U>
-U get_le(const char* at) {
+template <class U> U get_le(const char* at) {
   U value = 0;
-  for (size_t i = 0; i < sizeof(U); ++i) value |= static_cast<U>(static_cast<unsigned char>(at[i])) << (8 * i);
+  for (size_t i = 0; i < sizeof(U); ++i)
+    value |= static_cast<U>(static_cast<unsigned char>(at[i])) << (8 * i);
   return value;
 }
 
@@ -43,7 +43,8 @@ uint32_t crc_after_block(std::istream& in, const std::string& path) {
   while (in) {
     in.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
     const std::streamsize got = in.gcount();
-    if (got > 0) crc = crc32(crc, reinterpret_cast<const Bytef*>(buffer.data()), static_cast<uInt>(got));
+    if (got > 0)
+      crc = crc32(crc, reinterpret_cast<const Bytef*>(buffer.data()), static_cast<uInt>(got));
   }
   if (!in.eof()) throw Error(fmt::format("cannot read checkpoint '{}'", path), ErrorKind::kIo);
   return static_cast<uint32_t>(crc);
@@ -71,25 +72,34 @@ void check_checkpoint_seal(const std::string& path, uint64_t file_bytes) {
   if (!in) throw Error(fmt::format("cannot open checkpoint '{}'", path), ErrorKind::kIo);
   std::array<char, kSealBytes> block{};
   in.read(block.data(), block.size());
-  const auto starts_with = [&](const auto& magic) { return std::equal(magic.begin(), magic.end(), block.begin()); };
+  const auto starts_with = [&](const auto& magic) {
+    return std::equal(magic.begin(), magic.end(), block.begin());
+  };
   if (static_cast<uint64_t>(in.gcount()) < kSealBytes || !starts_with(kSealMagic)) {
-    throw Error(starts_with(kHdf5Signature)
-                    ? fmt::format("checkpoint '{}' is an HDF5 file without tamp's seal: tamp did not write it, or a "
-                                  "tamp from before checkpoints were sealed did (re-create it)",
-                                  path)
-                    : fmt::format("checkpoint '{}' is not a tamp checkpoint (no tamp seal; {} bytes)", path, file_bytes),
-                ErrorKind::kInvalidInput);
+    throw Error(
+        starts_with(kHdf5Signature)
+            ? fmt::format("checkpoint '{}' is an HDF5 file without tamp's seal: tamp did not write "
+                          "it, or a "
+                          "tamp from before checkpoints were sealed did (re-create it)",
+                          path)
+            : fmt::format("checkpoint '{}' is not a tamp checkpoint (no tamp seal; {} bytes)", path,
+                          file_bytes),
+        ErrorKind::kInvalidInput);
   }
   TAMP_CHECK(std::all_of(block.begin() + 32, block.end(), [](char b) { return b == 0; }),
              "checkpoint '{}' is damaged: its seal's reserved bytes are not zero", path);
   Seal seal{get_le<uint32_t>(block.data() + 16), get_le<uint32_t>(block.data() + 20),
             get_le<uint64_t>(block.data() + 24)};
-  TAMP_CHECK(seal.version == kSealVersion, "checkpoint '{}' has seal version {}; this tamp reads {}", path,
-             seal.version, kSealVersion);
-  TAMP_CHECK(seal.length == file_bytes, "checkpoint '{}' is {} bytes but was written with {}: it was truncated or "
-             "appended to", path, file_bytes, seal.length);
+  TAMP_CHECK(seal.version == kSealVersion,
+             "checkpoint '{}' has seal version {}; this tamp reads {}", path, seal.version,
+             kSealVersion);
+  TAMP_CHECK(seal.length == file_bytes,
+             "checkpoint '{}' is {} bytes but was written with {}: it was truncated or "
+             "appended to",
+             path, file_bytes, seal.length);
   const uint32_t crc = crc_after_block(in, path);
-  TAMP_CHECK(crc == seal.crc, "checkpoint '{}' is damaged: the CRC-32 of its contents is {:08x}, written as {:08x}",
+  TAMP_CHECK(crc == seal.crc,
+             "checkpoint '{}' is damaged: the CRC-32 of its contents is {:08x}, written as {:08x}",
              path, crc, seal.crc);
 }
 

@@ -17,19 +17,25 @@ std::string read_file(const std::string& path, uint64_t max_bytes) {
   std::error_code ec;
   const fs::file_status st = fs::status(path, ec);
   if (ec || !fs::exists(st)) throw Error(fmt::format("'{}' does not exist", path), ErrorKind::kIo);
-  if (!fs::is_regular_file(st)) throw Error(fmt::format("'{}' is not a regular file", path), ErrorKind::kIo);
+  if (!fs::is_regular_file(st))
+    throw Error(fmt::format("'{}' is not a regular file", path), ErrorKind::kIo);
   const uint64_t size = fs::file_size(path, ec);
-  if (ec) throw Error(fmt::format("cannot read the size of '{}': {}", path, ec.message()), ErrorKind::kIo);
+  if (ec)
+    throw Error(fmt::format("cannot read the size of '{}': {}", path, ec.message()),
+                ErrorKind::kIo);
   if (size > max_bytes) {
-    throw Error(fmt::format("'{}' has {} bytes, more than the {} this reader accepts", path, size, max_bytes),
+    throw Error(fmt::format("'{}' has {} bytes, more than the {} this reader accepts", path, size,
+                            max_bytes),
                 ErrorKind::kInvalidInput);
   }
   std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error(fmt::format("cannot open '{}': {}", path, std::strerror(errno)), ErrorKind::kIo);
+  if (!in)
+    throw Error(fmt::format("cannot open '{}': {}", path, std::strerror(errno)), ErrorKind::kIo);
   std::string bytes(static_cast<size_t>(size), '\0');
   in.read(bytes.data(), static_cast<std::streamsize>(size));
   if (in.gcount() != static_cast<std::streamsize>(size)) {
-    throw Error(fmt::format("cannot read '{}' ({} of {} bytes)", path, in.gcount(), size), ErrorKind::kIo);
+    throw Error(fmt::format("cannot read '{}' ({} of {} bytes)", path, in.gcount(), size),
+                ErrorKind::kIo);
   }
   return bytes;
 }
@@ -37,12 +43,13 @@ std::string read_file(const std::string& path, uint64_t max_bytes) {
 void write_file_atomically(const std::string& path, const std::string& bytes) {
   const fs::path target(path);
   std::random_device rd;
-  const fs::path tmp = target.parent_path() /
-                       fmt::format(".{}.tmp{:08x}", target.filename().string(), rd());
+  const fs::path tmp =
+      target.parent_path() / fmt::format(".{}.tmp{:08x}", target.filename().string(), rd());
   {
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
     if (!out) {
-      throw Error(fmt::format("cannot write '{}': {}", tmp.string(), std::strerror(errno)), ErrorKind::kIo);
+      throw Error(fmt::format("cannot write '{}': {}", tmp.string(), std::strerror(errno)),
+                  ErrorKind::kIo);
     }
     out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
     out.flush();

@@ -37,10 +37,7 @@ void put(int fd, const void* data, size_t size) {
   }
 }
 
-template <class T>
-void put_value(int fd, T v) {
-  put(fd, &v, sizeof v);
-}
+template <class T> void put_value(int fd, T v) { put(fd, &v, sizeof v); }
 
 void put_string(int fd, const std::string& s) {
   put_value<uint64_t>(fd, s.size());
@@ -65,7 +62,7 @@ rlim_t address_space_limit(uint64_t max_bytes) {
   set_num_threads(1);
   if (reader_memory_is_limited()) {
     const rlim_t bytes = address_space_limit(max_bytes);
-    const struct rlimit limit{bytes, bytes};
+    const struct rlimit limit { bytes, bytes };
     ::setrlimit(RLIMIT_AS, &limit);
   }
   try {
@@ -97,8 +94,7 @@ class Reply {
  public:
   Reply(int fd, uint64_t size, const std::string& what) : fd_(fd), left_(size), what_(what) {}
 
-  template <class T>
-  T value() {
+  template <class T> T value() {
     T v;
     read_into(&v, sizeof v);
     return v;
@@ -110,7 +106,9 @@ class Reply {
   }
   // n, if that many bytes are left.
   uint64_t check(uint64_t n) const {
-    if (n > left_) throw Error(fmt::format("{}: the reader process returned a truncated reply", what_), ErrorKind::kInternal);
+    if (n > left_)
+      throw Error(fmt::format("{}: the reader process returned a truncated reply", what_),
+                  ErrorKind::kInternal);
     return n;
   }
   void read_into(void* dst, uint64_t n) {
@@ -118,7 +116,8 @@ class Reply {
     for (char* p = static_cast<char*>(dst); n > 0;) {
       const ssize_t got = ::pread(fd_, p, n, static_cast<off_t>(offset_));
       if (got < 0 && errno == EINTR) continue;
-      if (got <= 0) throw Error(fmt::format("{}: cannot read the reader's reply", what_), ErrorKind::kIo);
+      if (got <= 0)
+        throw Error(fmt::format("{}: cannot read the reader's reply", what_), ErrorKind::kIo);
       p += got;
       n -= static_cast<uint64_t>(got);
       offset_ += static_cast<uint64_t>(got);
@@ -144,12 +143,14 @@ NamedTensors parse_reply(int fd, uint64_t size, const std::string& what) {
     const int32_t dtype = r.value<int32_t>();
     const uint64_t rank = r.value<uint64_t>();
     if (dtype < 0 || dtype > static_cast<int32_t>(DType::kBool) || rank > 64) {
-      throw Error(fmt::format("{}: the reader process returned a malformed tensor '{}'", what, name),
-                  ErrorKind::kInternal);
+      throw Error(
+          fmt::format("{}: the reader process returned a malformed tensor '{}'", what, name),
+          ErrorKind::kInternal);
     }
     Shape shape(rank);
     for (int64_t& d : shape) d = r.value<int64_t>();
-    const uint64_t nbytes = static_cast<uint64_t>(checked_numel(shape)) * size_of(static_cast<DType>(dtype));
+    const uint64_t nbytes =
+        static_cast<uint64_t>(checked_numel(shape)) * size_of(static_cast<DType>(dtype));
     r.check(nbytes);  // before anything is allocated
     Tensor t = Tensor::empty(shape, static_cast<DType>(dtype));
     r.read_into(t.raw_data(), nbytes);
@@ -165,29 +166,40 @@ struct Fd {
 
 }  // namespace
 
-NamedTensors read_isolated(const std::function<NamedTensors()>& read, const std::string& what, uint64_t max_bytes) {
+NamedTensors read_isolated(const std::function<NamedTensors()>& read, const std::string& what,
+                           uint64_t max_bytes) {
   if (!isolation) return read();
   const Fd file{::memfd_create("tamp-read", MFD_CLOEXEC)};
-  if (file.fd < 0) throw Error(fmt::format("{}: cannot create the reader's memory file: {}", what, std::strerror(errno)), ErrorKind::kIo);
+  if (file.fd < 0)
+    throw Error(
+        fmt::format("{}: cannot create the reader's memory file: {}", what, std::strerror(errno)),
+        ErrorKind::kIo);
   pid_t pid = 0;
   {
     const auto no_libhdf5_call_in_flight = lock_libhdf5_in_caller();
     pid = ::fork();
   }
-  if (pid < 0) throw Error(fmt::format("{}: cannot start the reader process: {}", what, std::strerror(errno)), ErrorKind::kIo);
+  if (pid < 0)
+    throw Error(fmt::format("{}: cannot start the reader process: {}", what, std::strerror(errno)),
+                ErrorKind::kIo);
   if (pid == 0) child(file.fd, read, max_bytes);
   int status = 0;
   while (::waitpid(pid, &status, 0) < 0) {
-    if (errno != EINTR) throw Error(fmt::format("{}: lost the reader process: {}", what, std::strerror(errno)), ErrorKind::kIo);
+    if (errno != EINTR)
+      throw Error(fmt::format("{}: lost the reader process: {}", what, std::strerror(errno)),
+                  ErrorKind::kIo);
   }
   if (WIFSIGNALED(status)) {
-    throw Error(fmt::format("{}: the reader crashed ({}) parsing it: the file is damaged or crafted; nothing was "
-                            "loaded",
-                            what, ::strsignal(WTERMSIG(status))),
-                ErrorKind::kInvalidInput);
+    throw Error(
+        fmt::format(
+            "{}: the reader crashed ({}) parsing it: the file is damaged or crafted; nothing was "
+            "loaded",
+            what, ::strsignal(WTERMSIG(status))),
+        ErrorKind::kInvalidInput);
   }
   if (WEXITSTATUS(status) != 0) {
-    throw Error(fmt::format("{}: the reader stopped with exit code {} parsing it (a sanitizer's report, or no memory "
+    throw Error(fmt::format("{}: the reader stopped with exit code {} parsing it (a sanitizer's "
+                            "report, or no memory "
                             "for its reply): the file is damaged or crafted; nothing was loaded",
                             what, WEXITSTATUS(status)),
                 ErrorKind::kInvalidInput);

@@ -23,7 +23,8 @@ using NamedTensors = std::map<std::string, Tensor>;
 // address space is limited to `max_bytes` (capped at the machine's memory; not in sanitizer
 // builds, whose shadow memory it would count): a file that makes the parser ask for more is an
 // error, not a machine out of memory.
-NamedTensors read_isolated(const std::function<NamedTensors()>& read, const std::string& what, uint64_t max_bytes);
+NamedTensors read_isolated(const std::function<NamedTensors()>& read, const std::string& what,
+                           uint64_t max_bytes);
 
 // Held around tamp's libhdf5 calls in the caller's process (save_checkpoint) and across the
 // reader's fork, so that the reader never inherits libhdf5's global lock (Debian's libhdf5 is

@@ -13,20 +13,34 @@ using onnx::TensorProto;
 
 DType dtype_from_onnx(int32_t t) {
   switch (t) {
-    case TensorProto::FLOAT: return DType::kFloat32;
-    case TensorProto::DOUBLE: return DType::kFloat64;
-    case TensorProto::FLOAT16: return DType::kFloat16;
-    case TensorProto::BFLOAT16: return DType::kBFloat16;
-    case TensorProto::INT8: return DType::kInt8;
-    case TensorProto::UINT8: return DType::kUInt8;
-    case TensorProto::INT16: return DType::kInt16;
-    case TensorProto::UINT16: return DType::kUInt16;
-    case TensorProto::INT32: return DType::kInt32;
-    case TensorProto::UINT32: return DType::kUInt32;
-    case TensorProto::INT64: return DType::kInt64;
-    case TensorProto::UINT64: return DType::kUInt64;
-    case TensorProto::BOOL: return DType::kBool;
-    default: break;
+    case TensorProto::FLOAT:
+      return DType::kFloat32;
+    case TensorProto::DOUBLE:
+      return DType::kFloat64;
+    case TensorProto::FLOAT16:
+      return DType::kFloat16;
+    case TensorProto::BFLOAT16:
+      return DType::kBFloat16;
+    case TensorProto::INT8:
+      return DType::kInt8;
+    case TensorProto::UINT8:
+      return DType::kUInt8;
+    case TensorProto::INT16:
+      return DType::kInt16;
+    case TensorProto::UINT16:
+      return DType::kUInt16;
+    case TensorProto::INT32:
+      return DType::kInt32;
+    case TensorProto::UINT32:
+      return DType::kUInt32;
+    case TensorProto::INT64:
+      return DType::kInt64;
+    case TensorProto::UINT64:
+      return DType::kUInt64;
+    case TensorProto::BOOL:
+      return DType::kBool;
+    default:
+      break;
   }
   if (TensorProto::DataType_IsValid(t) && t != TensorProto::UNDEFINED) {
     throw Error(fmt::format("element type {} is not supported by tamp", onnx_type_name(t)),
@@ -37,30 +51,45 @@ DType dtype_from_onnx(int32_t t) {
 
 int32_t onnx_from_dtype(DType d) {
   switch (d) {
-    case DType::kFloat32: return TensorProto::FLOAT;
-    case DType::kFloat64: return TensorProto::DOUBLE;
-    case DType::kFloat16: return TensorProto::FLOAT16;
-    case DType::kBFloat16: return TensorProto::BFLOAT16;
-    case DType::kInt8: return TensorProto::INT8;
-    case DType::kUInt8: return TensorProto::UINT8;
-    case DType::kInt16: return TensorProto::INT16;
-    case DType::kUInt16: return TensorProto::UINT16;
-    case DType::kInt32: return TensorProto::INT32;
-    case DType::kUInt32: return TensorProto::UINT32;
-    case DType::kInt64: return TensorProto::INT64;
-    case DType::kUInt64: return TensorProto::UINT64;
-    case DType::kBool: return TensorProto::BOOL;
+    case DType::kFloat32:
+      return TensorProto::FLOAT;
+    case DType::kFloat64:
+      return TensorProto::DOUBLE;
+    case DType::kFloat16:
+      return TensorProto::FLOAT16;
+    case DType::kBFloat16:
+      return TensorProto::BFLOAT16;
+    case DType::kInt8:
+      return TensorProto::INT8;
+    case DType::kUInt8:
+      return TensorProto::UINT8;
+    case DType::kInt16:
+      return TensorProto::INT16;
+    case DType::kUInt16:
+      return TensorProto::UINT16;
+    case DType::kInt32:
+      return TensorProto::INT32;
+    case DType::kUInt32:
+      return TensorProto::UINT32;
+    case DType::kInt64:
+      return TensorProto::INT64;
+    case DType::kUInt64:
+      return TensorProto::UINT64;
+    case DType::kBool:
+      return TensorProto::BOOL;
   }
   return TensorProto::UNDEFINED;
 }
 
 std::string onnx_type_name(int32_t t) {
-  if (TensorProto::DataType_IsValid(t)) return TensorProto::DataType_Name(static_cast<TensorProto::DataType>(t));
+  if (TensorProto::DataType_IsValid(t))
+    return TensorProto::DataType_Name(static_cast<TensorProto::DataType>(t));
   return std::to_string(t);
 }
 
 Shape checked_shape(const google::protobuf::RepeatedField<int64_t>& dims) {
-  TAMP_CHECK(dims.size() <= kMaxRank, "{} dims, more than the {} tamp accepts", dims.size(), kMaxRank);
+  TAMP_CHECK(dims.size() <= kMaxRank, "{} dims, more than the {} tamp accepts", dims.size(),
+             kMaxRank);
   Shape shape(dims.begin(), dims.end());
   int64_t n = 1;
   for (int64_t d : shape) {
@@ -83,7 +112,8 @@ uint64_t byte_size(int64_t numel, DType dtype) {
   return static_cast<uint64_t>(numel) * elem;
 }
 
-Tensor from_bytes(const Shape& shape, DType dtype, const char* bytes, uint64_t size, const char* where) {
+Tensor from_bytes(const Shape& shape, DType dtype, const char* bytes, uint64_t size,
+                  const char* where) {
   const int64_t n = numel(shape);
   const uint64_t want = byte_size(n, dtype);
   TAMP_CHECK(size == want, "{} has {} bytes, but {} {} needs {}", where, size, dtype_name(dtype),
@@ -98,10 +128,11 @@ Tensor from_bytes(const Shape& shape, DType dtype, const char* bytes, uint64_t s
   return t;
 }
 
-template <class Field>
-void check_count(const Field& field, int64_t n, const char* field_name, DType dtype, const Shape& shape) {
-  TAMP_CHECK(static_cast<int64_t>(field.size()) == n, "{} holds {} values, but {} {} has {} elements",
-             field_name, field.size(), dtype_name(dtype), to_string(shape), n);
+template <class Field> void check_count(const Field& field, int64_t n, const char* field_name,
+                                        DType dtype, const Shape& shape) {
+  TAMP_CHECK(static_cast<int64_t>(field.size()) == n,
+             "{} holds {} values, but {} {} has {} elements", field_name, field.size(),
+             dtype_name(dtype), to_string(shape), n);
 }
 
 Tensor from_typed(const TensorProto& p, const Shape& shape, DType dtype) {
@@ -144,13 +175,15 @@ int64_t parse_int(const std::string& key, const std::string& text) {
 
 // The file named by `location`, which must resolve (symlinks included) inside `model_dir`.
 fs::path external_path(const std::string& location, const std::string& model_dir) {
-  TAMP_CHECK(!model_dir.empty(), "external data ('{}') needs the model's folder; load the model from a file",
-             location);
+  TAMP_CHECK(!model_dir.empty(),
+             "external data ('{}') needs the model's folder; load the model from a file", location);
   TAMP_CHECK(!location.empty(), "external data without a location");
-  TAMP_CHECK(location.find('\0') == std::string::npos, "external data location contains a NUL byte");
+  TAMP_CHECK(location.find('\0') == std::string::npos,
+             "external data location contains a NUL byte");
   const fs::path rel(location);
   TAMP_CHECK(!rel.is_absolute() && !rel.has_root_name() && !rel.has_root_directory(),
-             "external data location '{}' is absolute; it must be relative to the model's folder", location);
+             "external data location '{}' is absolute; it must be relative to the model's folder",
+             location);
   std::error_code ec;
   const fs::path root = fs::weakly_canonical(fs::absolute(model_dir), ec);
   TAMP_CHECK(!ec, "cannot resolve the model folder '{}': {}", model_dir, ec.message());
@@ -164,39 +197,45 @@ fs::path external_path(const std::string& location, const std::string& model_dir
                "external data location '{}' resolves to '{}', outside the model's folder '{}'",
                location, file.string(), root.string());
   }
-  TAMP_CHECK(fs::is_regular_file(file, ec), "external data file '{}' does not exist or is not a regular file",
-             location);
+  TAMP_CHECK(fs::is_regular_file(file, ec),
+             "external data file '{}' does not exist or is not a regular file", location);
   return file;
 }
 
-Tensor from_external(const TensorProto& p, const Shape& shape, DType dtype, const std::string& model_dir) {
+Tensor from_external(const TensorProto& p, const Shape& shape, DType dtype,
+                     const std::string& model_dir) {
   std::string location;
   int64_t offset = 0, length = -1;
   for (const auto& kv : p.external_data()) {
-    if (kv.key() == "location") location = kv.value();
-    else if (kv.key() == "offset") offset = parse_int("offset", kv.value());
-    else if (kv.key() == "length") length = parse_int("length", kv.value());
+    if (kv.key() == "location")
+      location = kv.value();
+    else if (kv.key() == "offset")
+      offset = parse_int("offset", kv.value());
+    else if (kv.key() == "length")
+      length = parse_int("length", kv.value());
   }
   const fs::path file = external_path(location, model_dir);
   std::error_code ec;
   const uint64_t size = fs::file_size(file, ec);
   TAMP_CHECK(!ec, "cannot read the size of external data file '{}'", location);
-  TAMP_CHECK(static_cast<uint64_t>(offset) <= size, "external data offset {} is past the end of '{}' ({} bytes)",
-             offset, location, size);
+  TAMP_CHECK(static_cast<uint64_t>(offset) <= size,
+             "external data offset {} is past the end of '{}' ({} bytes)", offset, location, size);
   const uint64_t available = size - static_cast<uint64_t>(offset);
   if (length < 0) length = static_cast<int64_t>(available);
   TAMP_CHECK(static_cast<uint64_t>(length) <= available,
-             "external data offset {} + length {} is past the end of '{}' ({} bytes)", offset, length,
-             location, size);
+             "external data offset {} + length {} is past the end of '{}' ({} bytes)", offset,
+             length, location, size);
   const uint64_t want = byte_size(numel(shape), dtype);
-  TAMP_CHECK(static_cast<uint64_t>(length) == want, "external data in '{}' has {} bytes, but {} {} needs {}",
-             location, length, dtype_name(dtype), to_string(shape), want);
+  TAMP_CHECK(static_cast<uint64_t>(length) == want,
+             "external data in '{}' has {} bytes, but {} {} needs {}", location, length,
+             dtype_name(dtype), to_string(shape), want);
   std::ifstream in(file, std::ios::binary);
   TAMP_CHECK(in, "cannot open external data file '{}'", location);
   std::string bytes(static_cast<size_t>(length), '\0');
   in.seekg(offset);
   in.read(bytes.data(), length);
-  TAMP_CHECK(in.gcount() == length, "cannot read {} bytes at offset {} of '{}'", length, offset, location);
+  TAMP_CHECK(in.gcount() == length, "cannot read {} bytes at offset {} of '{}'", length, offset,
+             location);
   return from_bytes(shape, dtype, bytes.data(), bytes.size(), "external data");
 }
 
@@ -228,12 +267,18 @@ void tensor_to_proto(const Tensor& t, TensorProto& p, size_t raw_threshold) {
     using T = decltype(tag);
     const T* v = t.template data<T>();
     for (int64_t i = 0; i < n; ++i) {
-      if constexpr (std::is_same_v<T, float>) p.add_float_data(v[i]);
-      else if constexpr (std::is_same_v<T, double>) p.add_double_data(v[i]);
-      else if constexpr (std::is_same_v<T, Half> || std::is_same_v<T, BFloat16>) p.add_int32_data(v[i].bits);
-      else if constexpr (std::is_same_v<T, int64_t>) p.add_int64_data(v[i]);
-      else if constexpr (std::is_same_v<T, uint32_t> || std::is_same_v<T, uint64_t>) p.add_uint64_data(v[i]);
-      else p.add_int32_data(static_cast<int32_t>(v[i]));
+      if constexpr (std::is_same_v<T, float>)
+        p.add_float_data(v[i]);
+      else if constexpr (std::is_same_v<T, double>)
+        p.add_double_data(v[i]);
+      else if constexpr (std::is_same_v<T, Half> || std::is_same_v<T, BFloat16>)
+        p.add_int32_data(v[i].bits);
+      else if constexpr (std::is_same_v<T, int64_t>)
+        p.add_int64_data(v[i]);
+      else if constexpr (std::is_same_v<T, uint32_t> || std::is_same_v<T, uint64_t>)
+        p.add_uint64_data(v[i]);
+      else
+        p.add_int32_data(static_cast<int32_t>(v[i]));
     }
   });
 }

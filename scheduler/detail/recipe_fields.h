@@ -17,15 +17,20 @@
 namespace tamp::recipe_detail {
 
 [[noreturn]] inline void fail(const std::string& path, const std::string& message) {
-  throw Error(fmt::format("{}: {}", path.empty() ? "(top level)" : path, message), ErrorKind::kInvalidInput);
+  throw Error(fmt::format("{}: {}", path.empty() ? "(top level)" : path, message),
+              ErrorKind::kInvalidInput);
 }
 
 inline std::string kind_of(const YAML::Node& n) {
   switch (n.Type()) {
-    case YAML::NodeType::Map: return "a mapping";
-    case YAML::NodeType::Sequence: return "a list";
-    case YAML::NodeType::Null: return "nothing (null)";
-    default: return fmt::format("'{}'", n.Scalar());
+    case YAML::NodeType::Map:
+      return "a mapping";
+    case YAML::NodeType::Sequence:
+      return "a list";
+    case YAML::NodeType::Null:
+      return "nothing (null)";
+    default:
+      return fmt::format("'{}'", n.Scalar());
   }
 }
 
@@ -59,7 +64,8 @@ class Fields {
     if (!has(key)) fail(at(key), "missing (required)");
     return str(key);
   }
-  double num(const std::string& key, double fallback, double lo = -std::numeric_limits<double>::infinity(),
+  double num(const std::string& key, double fallback,
+             double lo = -std::numeric_limits<double>::infinity(),
              double hi = std::numeric_limits<double>::infinity()) {
     if (!has(key)) return fallback;
     YAML::Node n = node(key);
@@ -74,7 +80,8 @@ class Fields {
     if (!has(key)) return std::nullopt;
     return num(key, 0, lo, hi);
   }
-  int64_t integer(const std::string& key, int64_t fallback, int64_t lo = std::numeric_limits<int64_t>::min(),
+  int64_t integer(const std::string& key, int64_t fallback,
+                  int64_t lo = std::numeric_limits<int64_t>::min(),
                   int64_t hi = std::numeric_limits<int64_t>::max()) {
     if (!has(key)) return fallback;
     YAML::Node n = node(key);
@@ -98,17 +105,22 @@ class Fields {
     std::vector<std::string> out;
     if (!has(key)) return out;
     YAML::Node n = node(key);
-    if (!n.IsSequence()) fail(at(key), fmt::format("expected a list of strings, got {}", kind_of(n)));
+    if (!n.IsSequence())
+      fail(at(key), fmt::format("expected a list of strings, got {}", kind_of(n)));
     for (size_t i = 0; i < n.size(); ++i) {
-      if (!n[i].IsScalar()) fail(fmt::format("{}[{}]", at(key), i), fmt::format("expected a string, got {}", kind_of(n[i])));
+      if (!n[i].IsScalar())
+        fail(fmt::format("{}[{}]", at(key), i),
+             fmt::format("expected a string, got {}", kind_of(n[i])));
       out.push_back(n[i].Scalar());
     }
     return out;
   }
   // One of `allowed` (the error lists them).
-  std::string choice(const std::string& key, const std::string& fallback, const std::vector<std::string>& allowed) {
+  std::string choice(const std::string& key, const std::string& fallback,
+                     const std::vector<std::string>& allowed) {
     const std::string v = str(key, fallback);
-    for (const auto& a : allowed) if (a == v) return v;
+    for (const auto& a : allowed)
+      if (a == v) return v;
     std::string list;
     for (const auto& a : allowed) list += (list.empty() ? "" : ", ") + a;
     fail(at(key), fmt::format("'{}' is not one of: {}", v, list));
@@ -119,7 +131,8 @@ class Fields {
       if (used_.count(k)) continue;
       std::string list;
       for (const auto& k2 : asked_) list += (list.empty() ? "" : ", ") + k2;
-      fail(at(k), "unknown key" + (list.empty() ? std::string() : fmt::format(" (known here: {})", list)));
+      fail(at(k),
+           "unknown key" + (list.empty() ? std::string() : fmt::format(" (known here: {})", list)));
     }
   }
   void allow(const std::vector<std::string>& keys) {
@@ -140,16 +153,21 @@ class Fields {
       if (!key_node.IsScalar()) fail(path_, "keys must be strings");
       const std::string key = key_node.Scalar();
       if (key == "<<") {
-        if (value.IsMap()) merges.push_back(value);
-        else if (value.IsSequence()) for (const auto& m : value) merges.push_back(m);
-        else fail(at("<<"), fmt::format("a merge key needs a mapping or a list of mappings, got {}", kind_of(value)));
+        if (value.IsMap())
+          merges.push_back(value);
+        else if (value.IsSequence())
+          for (const auto& m : value) merges.push_back(m);
+        else
+          fail(at("<<"), fmt::format("a merge key needs a mapping or a list of mappings, got {}",
+                                     kind_of(value)));
         continue;
       }
       if (explicit_keys && entries_.count(key)) fail(at(key), "duplicate key");
       entries_.emplace(key, value);
     }
     for (const auto& m : merges) {
-      if (!m.IsMap()) fail(at("<<"), fmt::format("a merge key needs a mapping, got {}", kind_of(m)));
+      if (!m.IsMap())
+        fail(at("<<"), fmt::format("a merge key needs a mapping, got {}", kind_of(m)));
       add(m, false, depth + 1);
     }
   }
@@ -165,12 +183,12 @@ inline std::string resolve(const std::string& base_dir, const std::string& p) {
   return (std::filesystem::path(base_dir) / p).lexically_normal().string();
 }
 
-
 OptimizerSpec read_optimizer(Fields& f);
 LrScheduleSpec read_lr_schedule(Fields& f);
 // Reads weights / activations / exclude / fold_batch_norm / learnable_scales / freeze_bn_epoch
 // (an epoch, "last" or "never") / freeze_bn_step (not finish()).
 compression::QuantizerOptions read_quantizer(Fields& f);
-RecipeStage read_stage(const YAML::Node& node, const std::string& path, const std::string& base_dir);
+RecipeStage read_stage(const YAML::Node& node, const std::string& path,
+                       const std::string& base_dir);
 
 }  // namespace tamp::recipe_detail

@@ -18,7 +18,7 @@ using compression::search::SearchSpace;
 namespace {
 
 struct PickRule {
-  bool within = true;    // within:P, else under:F
+  bool within = true;  // within:P, else under:F
   double value = 1;
 };
 
@@ -32,25 +32,29 @@ PickRule parse_pick(const std::string& text) {
   if (kind == "within" && numeric && v >= 0) return {true, v};
   if (kind == "under" && numeric && v > 0 && v <= 1) return {false, v};
   throw Error(fmt::format("unknown pick rule '{}'", text), ErrorKind::kInvalidInput,
-              "within:P (smallest cost within P accuracy points of the full network) or under:F (most accurate "
+              "within:P (smallest cost within P accuracy points of the full network) or under:F "
+              "(most accurate "
               "with cost <= F x the full network's, 0 < F <= 1)");
 }
 
 bool has_batch_norm(const nn::Graph& g) {
-  return std::any_of(g.nodes.begin(), g.nodes.end(), [](const nn::Node& n) { return n.op_type == "BatchNormalization"; });
+  return std::any_of(g.nodes.begin(), g.nodes.end(),
+                     [](const nn::Node& n) { return n.op_type == "BatchNormalization"; });
 }
 
 }  // namespace
 
 void check_search_options(const SearchOptions& o) {
   if (o.strategy != "dynas" && o.strategy != "basic") {
-    throw Error(fmt::format("unknown search strategy '{}'", o.strategy), ErrorKind::kInvalidInput, "use dynas or basic");
+    throw Error(fmt::format("unknown search strategy '{}'", o.strategy), ErrorKind::kInvalidInput,
+                "use dynas or basic");
   }
   if (o.search != "evolution" && o.search != "random") {
     throw Error(fmt::format("unknown search algorithm '{}'", o.search), ErrorKind::kInvalidInput,
                 "use evolution or random");
   }
-  TAMP_CHECK(!o.objectives.empty(), "a search needs at least one cost objective (macs, params or latency)");
+  TAMP_CHECK(!o.objectives.empty(),
+             "a search needs at least one cost objective (macs, params or latency)");
   for (const auto& obj : o.objectives) {
     if (obj != "macs" && obj != "params" && obj != "latency") {
       throw Error(fmt::format("unknown search objective '{}'", obj), ErrorKind::kInvalidInput,
@@ -58,19 +62,20 @@ void check_search_options(const SearchOptions& o) {
     }
   }
   parse_pick(o.pick);
-  TAMP_CHECK(o.population >= 2 && o.generations >= 0, "population {} (>= 2) and generations {} (>= 0)", o.population,
-             o.generations);
+  TAMP_CHECK(o.population >= 2 && o.generations >= 0,
+             "population {} (>= 2) and generations {} (>= 0)", o.population, o.generations);
   TAMP_CHECK(o.batch_size > 0 && o.candidate_steps >= 0 && o.recalibration_examples > 0,
              "batch size, candidate steps and recalibration examples must be positive");
 }
 
-void recalibrate_batch_norm(nn::Graph& graph, const nn::Dataset& data, int64_t examples, const std::string& input) {
+void recalibrate_batch_norm(nn::Graph& graph, const nn::Dataset& data, int64_t examples,
+                            const std::string& input) {
   nn::Graph g = graph;
   std::vector<std::string> stats;
   for (auto& n : g.nodes) {
     if (n.op_type != "BatchNormalization" || !n.domain.empty()) continue;
     Attributes a = *n.attrs;
-    a.set("momentum", 0.0f);   // running = this batch's statistics
+    a.set("momentum", 0.0f);  // running = this batch's statistics
     n.attrs = nn::attrs_with(a);
     for (size_t k = 3; k < 5 && k < n.inputs.size(); ++k) {
       g.initializers[n.inputs[k]] = g.initializers.at(n.inputs[k]).clone();
@@ -80,7 +85,8 @@ void recalibrate_batch_norm(nn::Graph& graph, const nn::Dataset& data, int64_t e
   if (stats.empty()) return;
   std::vector<int64_t> rows(static_cast<size_t>(std::min(examples, data.size())));
   std::iota(rows.begin(), rows.end(), int64_t{0});
-  TAMP_CHECK(!rows.empty(), "BatchNormalization recalibration needs data: the training set is empty");
+  TAMP_CHECK(!rows.empty(),
+             "BatchNormalization recalibration needs data: the training set is empty");
   const nn::ValueInfo& in = input_info(g, input);
   nn::GraphModule m(g);
   m.train();
@@ -95,10 +101,10 @@ struct ArchitectureSearch::Impl {
   SearchOptions options;
   std::shared_ptr<const nn::Dataset> train, validation;
   std::unique_ptr<compression::search::SuperNet> supernet;
-  std::optional<SearchSpace> space;   // basic
+  std::optional<SearchSpace> space;  // basic
   bool attached = false;
   std::optional<SearchResult> result;
-  nn::Graph base;                     // the weights the candidates are extracted from
+  nn::Graph base;  // the weights the candidates are extracted from
 
   const SearchSpace& the_space() const { return supernet ? supernet->space() : *space; }
 
@@ -106,7 +112,8 @@ struct ArchitectureSearch::Impl {
   // BatchNormalization statistics (dynas).
   nn::Graph realise(const nn::Graph& base, const Genome& genome) const {
     nn::Graph g = the_space().extract(base, genome);
-    for (auto& [name, t] : g.initializers) t = t.clone();   // training and recalibration write in place
+    for (auto& [name, t] : g.initializers)
+      t = t.clone();  // training and recalibration write in place
     if (options.strategy == "basic") {
       if (options.candidate_steps == 0) return g;
       nn::GraphModule m(g);
@@ -122,7 +129,8 @@ struct ArchitectureSearch::Impl {
       Trainer(m, {}, t).run();
       return m.export_graph();
     }
-    if (has_batch_norm(g)) recalibrate_batch_norm(g, *train, options.recalibration_examples, options.input);
+    if (has_batch_norm(g))
+      recalibrate_batch_norm(g, *train, options.recalibration_examples, options.input);
     return g;
   }
 
@@ -133,21 +141,27 @@ struct ArchitectureSearch::Impl {
     c.values = the_space().values(genome);
     c.description = the_space().describe(genome);
     nn::GraphModule m(g);
-    c.accuracy = evaluate(m, *validation, {.max_batches = options.validation_batches, .input = options.input,
-                                          .output = options.output}).top1;
+    c.accuracy = evaluate(m, *validation,
+                          {.max_batches = options.validation_batches,
+                           .input = options.input,
+                           .output = options.output})
+                     .top1;
     const nn::ValueInfo& in = input_info(g, options.input);
-    const nn::GraphCost cost =
-        nn::graph_cost(g, nn::value_shapes(g, {{in.name, fit_input(in, validation->get_batch({0}).x)}}));
+    const nn::GraphCost cost = nn::graph_cost(
+        g, nn::value_shapes(g, {{in.name, fit_input(in, validation->get_batch({0}).x)}}));
     c.macs = cost.macs;
     c.parameters = cost.parameters;
-    if (std::count(options.objectives.begin(), options.objectives.end(), "latency")) c.latency_ms = options.latency_ms(g);
+    if (std::count(options.objectives.begin(), options.objectives.end(), "latency"))
+      c.latency_ms = options.latency_ms(g);
     return c;
   }
 
   std::vector<double> objectives(const Candidate& c) const {
     std::vector<double> v{1 - c.accuracy};
     for (const auto& o : options.objectives) {
-      v.push_back(o == "macs" ? static_cast<double>(c.macs) : o == "params" ? static_cast<double>(c.parameters) : c.latency_ms);
+      v.push_back(o == "macs"     ? static_cast<double>(c.macs)
+                  : o == "params" ? static_cast<double>(c.parameters)
+                                  : c.latency_ms);
     }
     return v;
   }
@@ -168,9 +182,10 @@ struct ArchitectureSearch::Impl {
       }
     }
     if (best < 0) {
-      throw Error(fmt::format("no candidate meets the pick rule '{}' (the full network: top-1 {:.2f} %)", options.pick,
-                              100 * full.accuracy),
-                  ErrorKind::kInvalidInput, "loosen the rule, or search longer");
+      throw Error(
+          fmt::format("no candidate meets the pick rule '{}' (the full network: top-1 {:.2f} %)",
+                      options.pick, 100 * full.accuracy),
+          ErrorKind::kInvalidInput, "loosen the rule, or search longer");
     }
     return best;
   }
@@ -183,8 +198,10 @@ ArchitectureSearch::ArchitectureSearch(SearchOptions options) : impl_(std::make_
 
 ArchitectureSearch::~ArchitectureSearch() = default;
 
-void ArchitectureSearch::set_data(std::shared_ptr<const nn::Dataset> train, std::shared_ptr<const nn::Dataset> validation) {
-  TAMP_CHECK(train && validation && validation->size() > 0, "architecture search needs training and validation data");
+void ArchitectureSearch::set_data(std::shared_ptr<const nn::Dataset> train,
+                                  std::shared_ptr<const nn::Dataset> validation) {
+  TAMP_CHECK(train && validation && validation->size() > 0,
+             "architecture search needs training and validation data");
   impl_->train = std::move(train);
   impl_->validation = std::move(validation);
 }
@@ -202,7 +219,8 @@ void ArchitectureSearch::attach(nn::GraphModule& model, nn::Collective& collecti
   } else {
     I.space = SearchSpace::of(model.graph(), I.options.space);
   }
-  if (std::count(I.options.objectives.begin(), I.options.objectives.end(), "latency") && !I.options.latency_ms) {
+  if (std::count(I.options.objectives.begin(), I.options.objectives.end(), "latency") &&
+      !I.options.latency_ms) {
     throw Error("the latency objective needs a way to measure latency", ErrorKind::kInvalidInput,
                 "tamp search measures it in ONNX Runtime with --ort-runner tests/ort/run_ort.js");
   }
@@ -236,8 +254,8 @@ const SearchResult& ArchitectureSearch::result() const {
 
 nn::Graph ArchitectureSearch::candidate_graph(int index) const {
   const SearchResult& r = result();
-  TAMP_CHECK(index >= 0 && index < static_cast<int>(r.candidates.size()), "no candidate {} (of {})", index,
-             r.candidates.size());
+  TAMP_CHECK(index >= 0 && index < static_cast<int>(r.candidates.size()), "no candidate {} (of {})",
+             index, r.candidates.size());
   return impl_->realise(impl_->base, r.candidates[static_cast<size_t>(index)].genome);
 }
 
@@ -263,16 +281,18 @@ void ArchitectureSearch::finalize(nn::GraphModule& model) {
   std::vector<Genome> seeds{space.largest()};
   for (double ratio : I.options.seed_ratios) seeds.push_back(space.uniform(ratio));
   seeds.push_back(space.smallest());
-  GenomeSearch search(space, {.random = I.options.search == "random", .population = I.options.population,
-                              .generations = I.options.generations, .seed = I.options.seed});
+  GenomeSearch search(space, {.random = I.options.search == "random",
+                              .population = I.options.population,
+                              .generations = I.options.generations,
+                              .seed = I.options.seed});
   search.run(seeds, [&](const Genome& g) {
     r.candidates.push_back(I.measure(base, g));
     const Candidate& c = r.candidates.back();
     if (I.options.on_progress) {
-      I.options.on_progress(fmt::format("candidate {:>3}: top-1 {:6.2f} %  {:>12} MACs  {:>10} params{}  {}",
-                                        r.candidates.size(), 100 * c.accuracy, c.macs, c.parameters,
-                                        std::isnan(c.latency_ms) ? "" : fmt::format("  {:.3f} ms", c.latency_ms),
-                                        c.description));
+      I.options.on_progress(fmt::format(
+          "candidate {:>3}: top-1 {:6.2f} %  {:>12} MACs  {:>10} params{}  {}", r.candidates.size(),
+          100 * c.accuracy, c.macs, c.parameters,
+          std::isnan(c.latency_ms) ? "" : fmt::format("  {:.3f} ms", c.latency_ms), c.description));
     }
     return I.objectives(c);
   });
@@ -282,11 +302,13 @@ void ArchitectureSearch::finalize(nn::GraphModule& model) {
     points.push_back(search.evaluated()[i].objectives);
   }
   r.front = pareto_front(points);
-  std::stable_sort(r.front.begin(), r.front.end(), [&](int a, int b) { return points[a][1] < points[b][1]; });
+  std::stable_sort(r.front.begin(), r.front.end(),
+                   [&](int a, int b) { return points[a][1] < points[b][1]; });
   for (int i : r.front) {
     Candidate& c = r.candidates[static_cast<size_t>(i)];
     c.on_front = true;
-    if (std::isnan(c.latency_ms) && I.options.latency_ms) c.latency_ms = I.options.latency_ms(I.realise(base, c.genome));
+    if (std::isnan(c.latency_ms) && I.options.latency_ms)
+      c.latency_ms = I.options.latency_ms(I.realise(base, c.genome));
   }
   r.chosen = I.pick(r);
   model.set_graph(I.realise(base, r.candidates[static_cast<size_t>(r.chosen)].genome));

@@ -22,8 +22,8 @@
 namespace tamp::search {
 
 struct SearchOptions {
-  std::string strategy = "dynas";          // dynas | basic
-  std::string search = "evolution";        // evolution | random
+  std::string strategy = "dynas";    // dynas | basic
+  std::string search = "evolution";  // evolution | random
   compression::search::SpaceOptions space = {};
   std::vector<std::string> objectives = {"macs"};  // one or more of macs, params, latency
   int population = 16;
@@ -34,9 +34,9 @@ struct SearchOptions {
   std::string pick = "within:1";
   std::vector<double> seed_ratios = {0.25, 0.5, 0.75};
   int64_t batch_size = 64;
-  int64_t validation_batches = -1;         // per candidate evaluation; -1: all
-  int64_t recalibration_examples = 512;    // dynas, graphs with BatchNormalization
-  int64_t candidate_steps = 100;           // basic
+  int64_t validation_batches = -1;       // per candidate evaluation; -1: all
+  int64_t recalibration_examples = 512;  // dynas, graphs with BatchNormalization
+  int64_t candidate_steps = 100;         // basic
   OptimizerSpec candidate_optimizer = SGD{.lr = 0.01, .momentum = 0.9};
   uint64_t seed = 0;
   std::string input, output;
@@ -51,12 +51,12 @@ void check_search_options(const SearchOptions& options);
 
 struct Candidate {
   compression::search::Genome genome;
-  std::vector<int64_t> values;         // per dimension: channels, heads, 0/1 kept
-  std::string description;             // SearchSpace::describe
-  std::string origin;                  // seed, initial, generation N, random
-  double accuracy = 0;                 // top-1 on the validation data, in [0, 1]
+  std::vector<int64_t> values;  // per dimension: channels, heads, 0/1 kept
+  std::string description;      // SearchSpace::describe
+  std::string origin;           // seed, initial, generation N, random
+  double accuracy = 0;          // top-1 on the validation data, in [0, 1]
   int64_t macs = 0, parameters = 0;
-  double latency_ms = std::numeric_limits<double>::quiet_NaN();   // NaN: not measured
+  double latency_ms = std::numeric_limits<double>::quiet_NaN();  // NaN: not measured
   bool on_front = false;
 };
 
@@ -64,11 +64,11 @@ struct SearchResult {
   std::string strategy, search, pick;
   std::vector<std::string> objectives;
   std::vector<compression::search::Dimension> dimensions;
-  std::vector<Candidate> candidates;   // in evaluation order; [0] is the full network
-  std::vector<int> front;              // indices of the Pareto front, by the first objective
+  std::vector<Candidate> candidates;  // in evaluation order; [0] is the full network
+  std::vector<int> front;             // indices of the Pareto front, by the first objective
   int chosen = -1;
   int64_t validation_examples = 0;
-  double seconds = 0;                  // the search after the stage's training
+  double seconds = 0;  // the search after the stage's training
 };
 
 class ArchitectureSearch : public compression::Component {
@@ -78,7 +78,8 @@ class ArchitectureSearch : public compression::Component {
   std::string name() const override { return "search"; }
 
   // train: BatchNormalization recalibration and basic's fine-tuning; validation: accuracy.
-  void set_data(std::shared_ptr<const nn::Dataset> train, std::shared_ptr<const nn::Dataset> validation);
+  void set_data(std::shared_ptr<const nn::Dataset> train,
+                std::shared_ptr<const nn::Dataset> validation);
   bool has_data() const;
 
   void attach(nn::GraphModule& model, nn::Collective& collective) override;
@@ -103,6 +104,7 @@ class ArchitectureSearch : public compression::Component {
 
 // Sets the BatchNormalization running statistics of `graph` to the statistics of the first
 // `examples` examples of `data` (one batch in training mode), in new tensors.
-void recalibrate_batch_norm(nn::Graph& graph, const nn::Dataset& data, int64_t examples, const std::string& input);
+void recalibrate_batch_norm(nn::Graph& graph, const nn::Dataset& data, int64_t examples,
+                            const std::string& input);
 
 }  // namespace tamp::search

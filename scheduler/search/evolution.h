@@ -20,18 +20,18 @@ using compression::search::Genome;
 using compression::search::SearchSpace;
 
 struct GenomeSearchOptions {
-  bool random = false;        // random sampling instead of NSGA-II
+  bool random = false;  // random sampling instead of NSGA-II
   int population = 16;
-  int generations = 6;        // evaluations: about population x (generations + 1), seeds included
-  double mutation = 0.0;      // per gene; 0: 1 / dimensions
-  double crossover = 0.9;     // probability that a child mixes two parents
+  int generations = 6;     // evaluations: about population x (generations + 1), seeds included
+  double mutation = 0.0;   // per gene; 0: 1 / dimensions
+  double crossover = 0.9;  // probability that a child mixes two parents
   uint64_t seed = 0;
 };
 
 struct Evaluated {
   Genome genome;
   std::vector<double> objectives;
-  std::string origin;         // "seed", "initial", "generation N", "random"
+  std::string origin;  // "seed", "initial", "generation N", "random"
 };
 
 class GenomeSearch {

@@ -21,7 +21,8 @@ std::vector<int> pareto_front(const std::vector<std::vector<double>>& points) {
   std::vector<int> front;
   for (size_t i = 0; i < points.size(); ++i) {
     bool dominated = false;
-    for (size_t j = 0; j < points.size() && !dominated; ++j) dominated = j != i && dominates(points[j], points[i]);
+    for (size_t j = 0; j < points.size() && !dominated; ++j)
+      dominated = j != i && dominates(points[j], points[i]);
     if (!dominated) front.push_back(static_cast<int>(i));
   }
   return front;
@@ -46,7 +47,8 @@ std::vector<int> non_dominated_ranks(const std::vector<std::vector<double>>& poi
   return rank;
 }
 
-std::vector<double> crowding_distance(const std::vector<std::vector<double>>& points, const std::vector<int>& members) {
+std::vector<double> crowding_distance(const std::vector<std::vector<double>>& points,
+                                      const std::vector<int>& members) {
   const size_t n = members.size();
   std::vector<double> d(n, 0.0);
   if (n == 0) return d;

@@ -21,6 +21,7 @@ std::vector<int> non_dominated_ranks(const std::vector<std::vector<double>>& poi
 // NSGA-II's crowding distance of each point among `members` (indices into points, one
 // rank): infinite at the extremes of any coordinate, else the sum over coordinates of the
 // neighbours' gap divided by the coordinate's range. Aligned with `members`.
-std::vector<double> crowding_distance(const std::vector<std::vector<double>>& points, const std::vector<int>& members);
+std::vector<double> crowding_distance(const std::vector<std::vector<double>>& points,
+                                      const std::vector<int>& members);
 
 }  // namespace tamp::search

@@ -43,7 +43,8 @@ void FallbackStrategy::plan_compress(const StrategyContext& ctx) {
 // Greedy: raise one sparsity level at a time (candidates are listed from least to most
 // sparse), keeping each step that still meets the criterion with a better score; passes
 // over the layers until a whole pass changes nothing.
-void FallbackStrategy::compress_step(const StrategyContext& ctx, const std::vector<TrialRecord>& results) {
+void FallbackStrategy::compress_step(const StrategyContext& ctx,
+                                     const std::vector<TrialRecord>& results) {
   if (!results.empty()) {
     const TrialRecord& r = results.back();
     if (r.meets && r.score < met_->score) {
@@ -77,7 +78,8 @@ void FallbackStrategy::advance(const StrategyContext& ctx) {
   std::vector<TrialRecord> results = std::move(phase_results_);
   phase_results_.clear();
   const TrialRecord* best_met = nullptr;
-  for (const auto& r : results) if (r.meets && (!best_met || r.score < best_met->score)) best_met = &r;
+  for (const auto& r : results)
+    if (r.meets && (!best_met || r.score < best_met->score)) best_met = &r;
 
   switch (phase_) {
     case Phase::kDefault:
@@ -88,8 +90,10 @@ void FallbackStrategy::advance(const StrategyContext& ctx) {
       base_ = results.front();
       if (base_->meets) {  // nothing falls back: nothing to re-quantize
         met_ = base_;
-        if (ctx.keep_improving) plan_compress(ctx);
-        else phase_ = Phase::kDone;
+        if (ctx.keep_improving)
+          plan_compress(ctx);
+        else
+          phase_ = Phase::kDone;
         return;
       }
       if (order_ == Order::kMeasured) {
@@ -100,11 +104,14 @@ void FallbackStrategy::advance(const StrategyContext& ctx) {
       }
       return;
     case Phase::kGlobal:
-      for (const auto& r : results) if (r.outcome.accuracy > base_->outcome.accuracy) base_ = r;
+      for (const auto& r : results)
+        if (r.outcome.accuracy > base_->outcome.accuracy) base_ = r;
       if (best_met) {  // met without any fallback
         met_ = *best_met;
-        if (ctx.keep_improving) plan_compress(ctx);
-        else phase_ = Phase::kDone;
+        if (ctx.keep_improving)
+          plan_compress(ctx);
+        else
+          phase_ = Phase::kDone;
         return;
       }
       plan_single(ctx);
@@ -119,8 +126,10 @@ void FallbackStrategy::advance(const StrategyContext& ctx) {
         return;
       }
       // Every op in fp32 is no answer: re-quantize the ones it does not need.
-      if (met_ && (ctx.keep_improving || ctx.space.quantizes_nothing(met_->config))) plan_refine(ctx);
-      else phase_ = Phase::kDone;
+      if (met_ && (ctx.keep_improving || ctx.space.quantizes_nothing(met_->config)))
+        plan_refine(ctx);
+      else
+        phase_ = Phase::kDone;
       return;
     case Phase::kRefine:
       refine_step(ctx);
@@ -133,7 +142,8 @@ void FallbackStrategy::advance(const StrategyContext& ctx) {
   }
 }
 
-void FallbackStrategy::after_single(const StrategyContext& ctx, const std::vector<TrialRecord>& results,
+void FallbackStrategy::after_single(const StrategyContext& ctx,
+                                    const std::vector<TrialRecord>& results,
                                     const TrialRecord* best_met) {
   std::map<int, double> sensitivity;
   for (size_t i = 0; i < results.size() && i < single_dims_.size(); ++i) {
@@ -141,8 +151,10 @@ void FallbackStrategy::after_single(const StrategyContext& ctx, const std::vecto
   }
   if (best_met) {  // one op in fp32 was enough; the most accurate such trial wins ties
     met_ = *best_met;
-    if (ctx.keep_improving) plan_refine(ctx);
-    else phase_ = Phase::kDone;
+    if (ctx.keep_improving)
+      plan_refine(ctx);
+    else
+      phase_ = Phase::kDone;
     return;
   }
   double best_gain = 0;
@@ -167,10 +179,12 @@ void FallbackStrategy::plan_global(const StrategyContext& ctx) {
   // Option dimensions grouped by knob ("calibration", "granularity", ...): each alternative
   // value is tried for every op at once, as INC's op-type-wise tuning does.
   std::map<std::string, std::vector<int>> by_knob;
-  for (int d : ctx.space.dimensions_of_kind(DimensionKind::kOption)) by_knob[ctx.space.dimensions()[static_cast<size_t>(d)].knob].push_back(d);
+  for (int d : ctx.space.dimensions_of_kind(DimensionKind::kOption))
+    by_knob[ctx.space.dimensions()[static_cast<size_t>(d)].knob].push_back(d);
   for (const auto& [knob, dims] : by_knob) {
     std::set<std::string> values;
-    for (int d : dims) for (const auto& v : ctx.space.dimensions()[static_cast<size_t>(d)].values) values.insert(v);
+    for (int d : dims)
+      for (const auto& v : ctx.space.dimensions()[static_cast<size_t>(d)].values) values.insert(v);
     for (const auto& v : values) {
       Config c = base_->config;
       bool changed = false;
@@ -199,13 +213,15 @@ void FallbackStrategy::plan_single(const StrategyContext& ctx) {
   if (pending_.empty()) phase_ = Phase::kDone;
 }
 
-void FallbackStrategy::plan_cumulative(const StrategyContext& ctx, const std::map<int, double>& sensitivity) {
+void FallbackStrategy::plan_cumulative(const StrategyContext& ctx,
+                                       const std::map<int, double>& sensitivity) {
   order_dims_ = ctx.space.dimensions_of_kind(DimensionKind::kFallback);
   auto score = [&](int d) {
     auto it = sensitivity.find(d);
     return it == sensitivity.end() ? 0.0 : it->second;
   };
-  std::stable_sort(order_dims_.begin(), order_dims_.end(), [&](int a, int b) { return score(a) > score(b); });
+  std::stable_sort(order_dims_.begin(), order_dims_.end(),
+                   [&](int a, int b) { return score(a) > score(b); });
   plan_fallbacks(ctx, /*widest=*/false);
 }
 
@@ -222,7 +238,8 @@ void FallbackStrategy::plan_fallbacks(const StrategyContext& ctx, bool widest) {
 }
 
 bool FallbackStrategy::has_wider_fallback(const StrategyContext& ctx) const {
-  for (int d : order_dims_) if (ctx.space.last_index(d) > 1) return true;
+  for (int d : order_dims_)
+    if (ctx.space.last_index(d) > 1) return true;
   return false;
 }
 
@@ -233,7 +250,8 @@ void FallbackStrategy::plan_refine(const StrategyContext& ctx) {
   refine_steps_.clear();
   refine_at_ = 0;
   refine_to_bf16_ = false;
-  std::vector<int> dims = order_dims_.empty() ? ctx.space.dimensions_of_kind(DimensionKind::kFallback) : order_dims_;
+  std::vector<int> dims =
+      order_dims_.empty() ? ctx.space.dimensions_of_kind(DimensionKind::kFallback) : order_dims_;
   for (auto it = dims.rbegin(); it != dims.rend(); ++it) {
     if (met_->config[static_cast<size_t>(*it)] != 0) refine_steps_.push_back({*it, 0});
   }

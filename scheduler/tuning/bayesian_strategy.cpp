@@ -57,7 +57,8 @@ class GaussianProcess {
   std::pair<double, double> predict(const std::vector<double>& q) const {
     const auto n = static_cast<Eigen::Index>(x_.size());
     Eigen::VectorXd k(n);
-    for (Eigen::Index i = 0; i < n; ++i) k(i) = matern52(distance(x_[static_cast<size_t>(i)], q), length_);
+    for (Eigen::Index i = 0; i < n; ++i)
+      k(i) = matern52(distance(x_[static_cast<size_t>(i)], q), length_);
     const double mu = k.dot(alpha_);
     const Eigen::VectorXd v = llt_.matrixL().solve(k);
     const double var = std::max(1.0 - v.squaredNorm(), 1e-12);
@@ -77,7 +78,8 @@ class GaussianProcess {
     Eigen::MatrixXd k(n, n);
     for (Eigen::Index i = 0; i < n; ++i) {
       for (Eigen::Index j = 0; j < n; ++j) {
-        k(i, j) = matern52(distance(x_[static_cast<size_t>(i)], x_[static_cast<size_t>(j)]), length);
+        k(i, j) =
+            matern52(distance(x_[static_cast<size_t>(i)], x_[static_cast<size_t>(j)]), length);
       }
       k(i, i) += kNoise;
     }
@@ -109,7 +111,8 @@ class BayesianStrategy : public Strategy {
   std::optional<Config> next(const StrategyContext& ctx) override {
     const TuningSpace& space = ctx.space;
     if (ctx.history.empty()) return space.default_config();
-    if (static_cast<int>(ctx.history.size()) < kInitialTrials) return unseen_random_config(ctx, state_);
+    if (static_cast<int>(ctx.history.size()) < kInitialTrials)
+      return unseen_random_config(ctx, state_);
     const ConfigEncoding enc(space);
     std::vector<std::vector<double>> x;
     std::vector<double> y;
@@ -152,6 +155,8 @@ class BayesianStrategy : public Strategy {
 
 }  // namespace
 
-std::unique_ptr<Strategy> make_bayesian_strategy(uint64_t seed) { return std::make_unique<BayesianStrategy>(seed); }
+std::unique_ptr<Strategy> make_bayesian_strategy(uint64_t seed) {
+  return std::make_unique<BayesianStrategy>(seed);
+}
 
 }  // namespace tamp::tuning

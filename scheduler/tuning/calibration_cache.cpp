@@ -28,8 +28,9 @@ CalibrationCache::CalibrationCache(nn::Graph float_graph, std::shared_ptr<const 
                                    CalibrationOptions options)
     : graph_(std::move(float_graph)), data_(std::move(data)), options_(std::move(options)) {
   TAMP_CHECK(data_ && data_->size() > 0, "calibration needs a non-empty dataset");
-  TAMP_CHECK(options_.batches > 0 && options_.batch_size > 0, "calibration batches ({}) and batch size ({}) must be positive",
-             options_.batches, options_.batch_size);
+  TAMP_CHECK(options_.batches > 0 && options_.batch_size > 0,
+             "calibration batches ({}) and batch size ({}) must be positive", options_.batches,
+             options_.batch_size);
   input_ = input_info(graph_, options_.input).name;
   const int64_t n = std::min(options_.batch_size, data_->size());
   std::vector<int64_t> idx(static_cast<size_t>(n));
@@ -40,13 +41,16 @@ CalibrationCache::CalibrationCache(nn::Graph float_graph, std::shared_ptr<const 
 void CalibrationCache::observe(const std::vector<std::string>& values) {
   std::vector<std::string> todo;
   for (const auto& v : values) {
-    if (!states_.count(v) && std::find(todo.begin(), todo.end(), v) == todo.end()) todo.push_back(v);
+    if (!states_.count(v) && std::find(todo.begin(), todo.end(), v) == todo.end())
+      todo.push_back(v);
   }
   if (todo.empty()) return;
   std::vector<std::string> outputs;
-  for (const auto& v : todo) if (v != input_) outputs.push_back(v);
+  for (const auto& v : todo)
+    if (v != input_) outputs.push_back(v);
   std::map<std::string, std::unique_ptr<HistogramObserver>> obs;
-  for (const auto& v : todo) obs[v] = std::make_unique<HistogramObserver>(histogram_spec(options_.bins));
+  for (const auto& v : todo)
+    obs[v] = std::make_unique<HistogramObserver>(histogram_spec(options_.bins));
   nn::GraphModule model(graph_);
   model.eval();
   NoGradGuard no_grad;
@@ -54,9 +58,12 @@ void CalibrationCache::observe(const std::vector<std::string>& values) {
   const int64_t size = data_->size();
   for (int64_t b = 0; b < options_.batches && b * options_.batch_size < size; ++b) {
     std::vector<int64_t> idx;
-    for (int64_t i = b * options_.batch_size; i < std::min(size, (b + 1) * options_.batch_size); ++i) idx.push_back(i);
+    for (int64_t i = b * options_.batch_size; i < std::min(size, (b + 1) * options_.batch_size);
+         ++i)
+      idx.push_back(i);
     const Tensor x = fit_input(info, data_->get_batch(idx).x);
-    auto out = outputs.empty() ? std::map<std::string, Variable>{} : model.forward({{input_, Variable(x)}}, outputs);
+    auto out = outputs.empty() ? std::map<std::string, Variable>{}
+                               : model.forward({{input_, Variable(x)}}, outputs);
     for (const auto& v : todo) {
       const Tensor& t = v == input_ ? x : out.at(v).value();
       if (b == 0) shapes_[v] = t.shape();
@@ -73,10 +80,12 @@ void CalibrationCache::observe(const std::vector<std::string>& values) {
 QuantParams CalibrationCache::qparams(const std::string& value, const QuantSpec& spec) {
   auto it = states_.find(value);
   TAMP_CHECK(it != states_.end(), "activation '{}' was not calibrated", value);
-  const ObserverKind kind = spec.observer.kind == ObserverKind::kMovingAverageMinMax ? ObserverKind::kMinMax
-                                                                                      : spec.observer.kind;
-  const std::string key = fmt::format("{}|{}|{}|{}|{}|{}", value, observer_name(kind), spec.symmetric, spec.is_signed,
-                                      spec.bits, spec.observer.percentile);
+  const ObserverKind kind = spec.observer.kind == ObserverKind::kMovingAverageMinMax
+                                ? ObserverKind::kMinMax
+                                : spec.observer.kind;
+  const std::string key =
+      fmt::format("{}|{}|{}|{}|{}|{}", value, observer_name(kind), spec.symmetric, spec.is_signed,
+                  spec.bits, spec.observer.percentile);
   if (auto m = memo_.find(key); m != memo_.end()) return m->second;
   QuantSpec s = spec;
   s.per_channel = false;

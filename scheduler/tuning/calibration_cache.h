@@ -22,14 +22,15 @@ namespace tamp::tuning {
 struct CalibrationOptions {
   int64_t batches = 8;
   int64_t batch_size = 64;
-  std::string input;   // graph input fed with the data; "" = the only one
-  int bins = 2048;     // histogram bins per sign
+  std::string input;  // graph input fed with the data; "" = the only one
+  int bins = 2048;    // histogram bins per sign
 };
 
 class CalibrationCache {
  public:
   // Throws (kInvalidInput) for an empty dataset.
-  CalibrationCache(nn::Graph float_graph, std::shared_ptr<const nn::Dataset> data, CalibrationOptions options);
+  CalibrationCache(nn::Graph float_graph, std::shared_ptr<const nn::Dataset> data,
+                   CalibrationOptions options);
 
   // Observes, in one pass over the calibration batches, the values not observed yet (a
   // value that is a graph input is read from the batch). Values already seen cost nothing.

@@ -23,20 +23,26 @@ double parse_number(const std::string& text, const std::string& what) {
 }  // namespace
 
 AccuracyCriterion AccuracyCriterion::parse(const std::string& text) {
-  const std::string hint = "write relative:FRACTION (e.g. relative:0.01) or absolute:POINTS (e.g. absolute:0.005)";
+  const std::string hint =
+      "write relative:FRACTION (e.g. relative:0.01) or absolute:POINTS (e.g. absolute:0.005)";
   const auto colon = text.find(':');
   if (colon == std::string::npos) {
-    throw Error(fmt::format("accuracy criterion '{}' has no kind", text), ErrorKind::kInvalidInput, hint);
+    throw Error(fmt::format("accuracy criterion '{}' has no kind", text), ErrorKind::kInvalidInput,
+                hint);
   }
   const std::string kind = text.substr(0, colon);
   AccuracyCriterion c;
-  if (kind == "relative") c.kind = Kind::kRelative;
-  else if (kind == "absolute") c.kind = Kind::kAbsolute;
-  else throw Error(fmt::format("accuracy criterion kind '{}' is unknown", kind), ErrorKind::kInvalidInput, hint);
+  if (kind == "relative")
+    c.kind = Kind::kRelative;
+  else if (kind == "absolute")
+    c.kind = Kind::kAbsolute;
+  else
+    throw Error(fmt::format("accuracy criterion kind '{}' is unknown", kind),
+                ErrorKind::kInvalidInput, hint);
   c.tolerance = parse_number(text.substr(colon + 1), "accuracy criterion");
   if (c.tolerance < 0 || (c.kind == Kind::kRelative && c.tolerance >= 1) || c.tolerance > 1) {
-    throw Error(fmt::format("accuracy criterion '{}': the tolerance must be in [0, 1)", text), ErrorKind::kInvalidInput,
-                hint);
+    throw Error(fmt::format("accuracy criterion '{}': the tolerance must be in [0, 1)", text),
+                ErrorKind::kInvalidInput, hint);
   }
   return c;
 }
@@ -65,8 +71,10 @@ Objective Objective::parse(const std::string& text) {
     o.kind = ObjectiveKind::kLatency;
     o.command = text.substr(8);
     if (o.command.find("{model}") == std::string::npos) {
-      throw Error(fmt::format("latency command '{}' does not contain {{model}}", o.command), ErrorKind::kInvalidInput,
-                  "the command is run with {model} replaced by the exported file and must print the latency last");
+      throw Error(fmt::format("latency command '{}' does not contain {{model}}", o.command),
+                  ErrorKind::kInvalidInput,
+                  "the command is run with {model} replaced by the exported file and must print "
+                  "the latency last");
     }
     return o;
   }
@@ -76,14 +84,18 @@ Objective Objective::parse(const std::string& text) {
 
 std::string Objective::name() const {
   switch (kind) {
-    case ObjectiveKind::kSize: return "size";
-    case ObjectiveKind::kBops: return "bops";
-    case ObjectiveKind::kLatency: return "latency";
+    case ObjectiveKind::kSize:
+      return "size";
+    case ObjectiveKind::kBops:
+      return "bops";
+    case ObjectiveKind::kLatency:
+      return "latency";
   }
   return "?";
 }
 
-double trial_score(double accuracy, double objective, double required_accuracy, double baseline_objective) {
+double trial_score(double accuracy, double objective, double required_accuracy,
+                   double baseline_objective) {
   if (accuracy >= required_accuracy - 1e-12) {
     return baseline_objective > 0 ? objective / baseline_objective : objective;
   }

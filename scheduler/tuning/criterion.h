@@ -14,7 +14,8 @@ namespace tamp::tuning {
 struct AccuracyCriterion {
   enum class Kind { kRelative, kAbsolute };
   Kind kind = Kind::kRelative;
-  double tolerance = 0.01;  // relative: fraction of the baseline; absolute: accuracy points in [0, 1]
+  double tolerance =
+      0.01;  // relative: fraction of the baseline; absolute: accuracy points in [0, 1]
 
   // "relative:0.01" or "absolute:0.005"; throws (kInvalidInput) naming the accepted forms
   // for anything else, a negative or non-finite tolerance, or a relative one >= 1.
@@ -25,8 +26,8 @@ struct AccuracyCriterion {
 };
 
 enum class ObjectiveKind {
-  kSize,     // bytes of the weights as exported (int8 = 1 byte; zeros of a pruned layer not counted)
-  kBops,     // bit operations: MACs x weight bits x activation bits (fp32 ops count 32 x 32)
+  kSize,  // bytes of the weights as exported (int8 = 1 byte; zeros of a pruned layer not counted)
+  kBops,  // bit operations: MACs x weight bits x activation bits (fp32 ops count 32 x 32)
   kLatency,  // the last number a user command prints for the exported file ({model} in it)
 };
 
@@ -40,15 +41,16 @@ struct Objective {
 };
 
 struct ExitPolicy {
-  int max_trials = 100;         // trials (evaluations of a configuration), resumed ones included
-  double timeout_seconds = 0;   // 0: none
-  bool stop_at_first = true;    // stop at the first config that meets the criterion
+  int max_trials = 100;        // trials (evaluations of a configuration), resumed ones included
+  double timeout_seconds = 0;  // 0: none
+  bool stop_at_first = true;   // stop at the first config that meets the criterion
 };
 
 // The one number the model-based strategies (Bayesian, TPE) minimise: objective / the fp32
 // model's objective (in (0, ~1]) when the criterion is met, otherwise 1 + 10 x the accuracy
 // shortfall relative to the required accuracy, so any config that meets the criterion
 // scores better than one that does not, and nearer misses better than far ones.
-double trial_score(double accuracy, double objective, double required_accuracy, double baseline_objective);
+double trial_score(double accuracy, double objective, double required_accuracy,
+                   double baseline_objective);
 
 }  // namespace tamp::tuning

@@ -31,8 +31,10 @@ std::vector<double> ConfigEncoding::encode(const Config& c) const {
   std::vector<double> x(width_, 0.0);
   for (size_t i = 0; i < slots_.size(); ++i) {
     const Slot& s = slots_[i];
-    if (s.one_hot) x[s.offset + static_cast<size_t>(c[i])] = std::sqrt(0.5);
-    else x[s.offset] = s.count > 1 ? static_cast<double>(c[i]) / (s.count - 1) : 0.0;
+    if (s.one_hot)
+      x[s.offset + static_cast<size_t>(c[i])] = std::sqrt(0.5);
+    else
+      x[s.offset] = s.count > 1 ? static_cast<double>(c[i]) / (s.count - 1) : 0.0;
   }
   return x;
 }

@@ -39,6 +39,8 @@ class ExhaustiveStrategy : public Strategy {
 
 }  // namespace
 
-std::unique_ptr<Strategy> make_exhaustive_strategy() { return std::make_unique<ExhaustiveStrategy>(); }
+std::unique_ptr<Strategy> make_exhaustive_strategy() {
+  return std::make_unique<ExhaustiveStrategy>();
+}
 
 }  // namespace tamp::tuning

@@ -33,21 +33,22 @@ class FallbackStrategy : public Strategy {
   void compress_step(const StrategyContext& ctx, const std::vector<TrialRecord>& results);
   // The single-op fallbacks are in: done when one met, else fall back ops cumulatively in
   // the order their trials (or, with too weak a signal, their quantization errors) rank them.
-  void after_single(const StrategyContext& ctx, const std::vector<TrialRecord>& results, const TrialRecord* best_met);
+  void after_single(const StrategyContext& ctx, const std::vector<TrialRecord>& results,
+                    const TrialRecord* best_met);
 
   Order order_;
   Phase phase_ = Phase::kDefault;
   std::deque<Config> pending_;
   std::vector<TrialRecord> phase_results_;
-  std::optional<TrialRecord> base_;   // best accuracy so far before fallback
-  std::optional<TrialRecord> met_;    // the config refinement starts from
-  std::vector<int> order_dims_;       // fallback dimensions, most sensitive first
-  std::vector<int> single_dims_;      // the dimension each single-fallback trial dropped
-  bool widened_ = false;              // the cumulative fallback went on to the widest precision
-  size_t refine_at_ = 0;              // index into refine_steps_
+  std::optional<TrialRecord> base_;  // best accuracy so far before fallback
+  std::optional<TrialRecord> met_;   // the config refinement starts from
+  std::vector<int> order_dims_;      // fallback dimensions, most sensitive first
+  std::vector<int> single_dims_;     // the dimension each single-fallback trial dropped
+  bool widened_ = false;             // the cumulative fallback went on to the widest precision
+  size_t refine_at_ = 0;             // index into refine_steps_
   std::vector<std::pair<int, int>> refine_steps_;  // (fallback dimension, candidate to try)
-  bool refine_to_bf16_ = false;       // the second refine pass (fp32 -> bf16) is planned
-  std::vector<int> compress_dims_;   // sparsity dimensions raised greedily
+  bool refine_to_bf16_ = false;     // the second refine pass (fp32 -> bf16) is planned
+  std::vector<int> compress_dims_;  // sparsity dimensions raised greedily
   size_t compress_at_ = 0;
   bool compress_improved_ = false;
 };

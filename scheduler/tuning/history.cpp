@@ -13,14 +13,16 @@ namespace tamp::tuning {
 
 using nlohmann::json;
 
-TuningHistory::TuningHistory(std::string path, const TuningSpace& space, const ProblemFingerprint& fingerprint)
+TuningHistory::TuningHistory(std::string path, const TuningSpace& space,
+                             const ProblemFingerprint& fingerprint)
     : path_(std::move(path)), space_(space) {
   if (path_.empty()) return;
   std::vector<std::string> lines;
   if (std::filesystem::exists(path_)) {
     std::ifstream in(path_);
     if (!in) throw Error(fmt::format("cannot read the tuning history '{}'", path_), ErrorKind::kIo);
-    for (std::string line; std::getline(in, line);) if (!line.empty()) lines.push_back(line);
+    for (std::string line; std::getline(in, line);)
+      if (!line.empty()) lines.push_back(line);
   }
   if (!lines.empty()) {  // a torn last line stays alone on its line; later appends start afresh
     std::ifstream tail(path_, std::ios::binary | std::ios::ate);
@@ -30,8 +32,11 @@ TuningHistory::TuningHistory(std::string path, const TuningSpace& space, const P
     }
   }
   if (lines.empty()) {
-    write_line(json{{"tamp_tuning", 1}, {"space", space.signature()}, {"model", fingerprint.model},
-                    {"data", fingerprint.data}, {"dimensions", space.size()}}
+    write_line(json{{"tamp_tuning", 1},
+                    {"space", space.signature()},
+                    {"model", fingerprint.model},
+                    {"data", fingerprint.data},
+                    {"dimensions", space.size()}}
                    .dump());
     return;
   }
@@ -39,23 +44,29 @@ TuningHistory::TuningHistory(std::string path, const TuningSpace& space, const P
     try {
       const json j = json::parse(lines[i]);
       if (i == 0) {
-        TAMP_CHECK(j.contains("tamp_tuning") && j.contains("space"), "the first line is not a tamp tuning header");
+        TAMP_CHECK(j.contains("tamp_tuning") && j.contains("space"),
+                   "the first line is not a tamp tuning header");
         if (j.at("space").get<std::string>() != space.signature()) {
-          throw Error(fmt::format("the tuning history '{}' was written for another tuning space (model, options or "
-                                  "searchable values differ)",
-                                  path_),
-                      ErrorKind::kInvalidInput, "delete it to start afresh, or give another history file");
+          throw Error(
+              fmt::format(
+                  "the tuning history '{}' was written for another tuning space (model, options or "
+                  "searchable values differ)",
+                  path_),
+              ErrorKind::kInvalidInput, "delete it to start afresh, or give another history file");
         }
         // Files without these keys predate them: their trials may belong to any model.
-        for (const auto& [key, want, what] : {std::tuple{"model", fingerprint.model, "another model (its weights or graph differ)"},
-                                             std::tuple{"data", fingerprint.data, "other data (examples or settings differ)"}}) {
+        for (const auto& [key, want, what] :
+             {std::tuple{"model", fingerprint.model, "another model (its weights or graph differ)"},
+              std::tuple{"data", fingerprint.data, "other data (examples or settings differ)"}}) {
           if (j.value(key, std::string()) != want) {
-            throw Error(fmt::format("the tuning history '{}' was written for {}", path_, what), ErrorKind::kInvalidInput,
+            throw Error(fmt::format("the tuning history '{}' was written for {}", path_, what),
+                        ErrorKind::kInvalidInput,
                         "delete it to start afresh, or give another history file");
           }
         }
       } else if (j.contains("baseline")) {
-        baseline_ = Outcome{j.at("baseline").at("accuracy").get<double>(), j.at("baseline").at("objective").get<double>()};
+        baseline_ = Outcome{j.at("baseline").at("accuracy").get<double>(),
+                            j.at("baseline").at("objective").get<double>()};
       } else {
         TrialRecord r;
         r.trial = j.at("trial").get<int>();
@@ -67,9 +78,11 @@ TuningHistory::TuningHistory(std::string path, const TuningSpace& space, const P
       }
     } catch (const json::parse_error& e) {
       if (i > 0) continue;  // a torn line: the run was killed while writing it
-      throw Error(fmt::format("tuning history '{}', line {}: {}", path_, i + 1, e.what()), ErrorKind::kInvalidInput);
+      throw Error(fmt::format("tuning history '{}', line {}: {}", path_, i + 1, e.what()),
+                  ErrorKind::kInvalidInput);
     } catch (const json::exception& e) {
-      throw Error(fmt::format("tuning history '{}', line {}: {}", path_, i + 1, e.what()), ErrorKind::kInvalidInput);
+      throw Error(fmt::format("tuning history '{}', line {}: {}", path_, i + 1, e.what()),
+                  ErrorKind::kInvalidInput);
     } catch (Error& e) {
       if (i == 0) throw;
       e.add_context(fmt::format("tuning history '{}', line {}", path_, i + 1));
@@ -80,7 +93,8 @@ TuningHistory::TuningHistory(std::string path, const TuningSpace& space, const P
 
 void TuningHistory::set_baseline(const Outcome& b) {
   baseline_ = b;
-  if (!path_.empty()) write_line(json{{"baseline", {{"accuracy", b.accuracy}, {"objective", b.objective}}}}.dump());
+  if (!path_.empty())
+    write_line(json{{"baseline", {{"accuracy", b.accuracy}, {"objective", b.objective}}}}.dump());
 }
 
 const TrialRecord* TuningHistory::find(const Config& c) const {
@@ -91,8 +105,13 @@ const TrialRecord* TuningHistory::find(const Config& c) const {
 void TuningHistory::append(const TrialRecord& r) {
   trials_.emplace(space_.key(r.config), r);
   if (path_.empty()) return;
-  json j{{"trial", r.trial}, {"config", space_.to_values(r.config)}, {"accuracy", r.outcome.accuracy},
-         {"objective", r.outcome.objective}, {"score", r.score}, {"meets", r.meets}, {"seconds", r.seconds}};
+  json j{{"trial", r.trial},
+         {"config", space_.to_values(r.config)},
+         {"accuracy", r.outcome.accuracy},
+         {"objective", r.outcome.objective},
+         {"score", r.score},
+         {"meets", r.meets},
+         {"seconds", r.seconds}};
   write_line(j.dump());
 }
 

@@ -19,7 +19,8 @@ class TuningHistory {
  public:
   // path "" keeps nothing. Throws (kInvalidInput) for a file of another space, model or
   // data, or a malformed line other than the last, (kIo) when the file cannot be written.
-  TuningHistory(std::string path, const TuningSpace& space, const ProblemFingerprint& fingerprint = {});
+  TuningHistory(std::string path, const TuningSpace& space,
+                const ProblemFingerprint& fingerprint = {});
 
   const std::optional<Outcome>& baseline() const { return baseline_; }
   void set_baseline(const Outcome& b);

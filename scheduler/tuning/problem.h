@@ -47,13 +47,13 @@ class TuningProblem {
 
 // One finished trial.
 struct TrialRecord {
-  int trial = 0;          // 0-based, in the order the strategy proposed it
+  int trial = 0;  // 0-based, in the order the strategy proposed it
   Config config;
   Outcome outcome;
-  double score = 0;       // trial_score (criterion.h); lower is better
+  double score = 0;  // trial_score (criterion.h); lower is better
   bool meets = false;
-  double seconds = 0;     // evaluation time (of the original run when resumed)
-  bool resumed = false;   // read from the history, not evaluated in this run
+  double seconds = 0;    // evaluation time (of the original run when resumed)
+  bool resumed = false;  // read from the history, not evaluated in this run
 };
 
 }  // namespace tamp::tuning

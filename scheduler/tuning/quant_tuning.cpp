@@ -2,14 +2,14 @@
 #include <tamp/autograd/variable.h>
 #include <tamp/compression/quantization/batch_norm_folding.h>
 #include <tamp/compression/quantization/fake_quant_graph.h>
-#include <tamp/compression/quantization/quant_plan.h>
 #include <tamp/compression/quantization/ptq/sensitivity.h>
+#include <tamp/compression/quantization/quant_plan.h>
 #include <tamp/io/onnx_export.h>
 #include <tamp/nn/graph_edit.h>
 #include <tamp/nn/graph_module.h>
-#include <tamp/scheduler/tuning/quant_tuning.h>
 #include <tamp/scheduler/tuning/detail/trial_graph.h>
 #include <tamp/scheduler/tuning/latency_command.h>
+#include <tamp/scheduler/tuning/quant_tuning.h>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -24,10 +24,12 @@ using namespace compression;
 
 namespace {
 
-void check_values(const std::string& what, const std::vector<std::string>& values, const std::vector<std::string>& allowed) {
+void check_values(const std::string& what, const std::vector<std::string>& values,
+                  const std::vector<std::string>& allowed) {
   for (const auto& v : values) {
     if (std::find(allowed.begin(), allowed.end(), v) == allowed.end()) {
-      throw Error(fmt::format("{} '{}' is unknown; use {}", what, v, fmt::join(allowed, ", ")), ErrorKind::kInvalidInput);
+      throw Error(fmt::format("{} '{}' is unknown; use {}", what, v, fmt::join(allowed, ", ")),
+                  ErrorKind::kInvalidInput);
     }
   }
 }
@@ -36,7 +38,8 @@ double parse_level(const std::string& text, const std::string& what) {
   char* end = nullptr;
   const double v = std::strtod(text.c_str(), &end);
   if (text.empty() || end != text.c_str() + text.size() || !(v >= 0 && v < 1)) {
-    throw Error(fmt::format("{} '{}' is not a number in [0, 1)", what, text), ErrorKind::kInvalidInput);
+    throw Error(fmt::format("{} '{}' is not a number in [0, 1)", what, text),
+                ErrorKind::kInvalidInput);
   }
   return v;
 }
@@ -74,11 +77,13 @@ QuantTuningProblem::QuantTuningProblem(nn::Graph float_graph, QuantTuningOptions
   TAMP_CHECK(options_.eval, "quantization tuning needs evaluation data");
   check_values("granularity", options_.granularities, {"per_channel", "per_tensor"});
   check_values("activation scheme", options_.schemes, {"asym", "sym"});
-  check_values("calibration method", options_.calibrations, {"minmax", "percentile", "entropy", "mse"});
+  check_values("calibration method", options_.calibrations,
+               {"minmax", "percentile", "entropy", "mse"});
   for (const auto& b : options_.bits) {
     if (b != "8") {
-      throw Error(fmt::format("bits '{}': the QDQ export of static quantization supports 8 bits only", b),
-                  ErrorKind::kUnsupported, "4-bit weights: use tamp quantize --method weight-only");
+      throw Error(
+          fmt::format("bits '{}': the QDQ export of static quantization supports 8 bits only", b),
+          ErrorKind::kUnsupported, "4-bit weights: use tamp quantize --method weight-only");
     }
   }
   check_fallbacks(options_.fallbacks);
@@ -94,17 +99,21 @@ QuantTuningProblem::QuantTuningProblem(nn::Graph float_graph, QuantTuningOptions
     } else if (key == "weight_narrow_range") {
       check_values("weight_narrow_range value", values, {"true", "false"});
     } else {
-      throw Error(fmt::format("searchable value '{}' is unknown; use percentile or weight_narrow_range", key),
-                  ErrorKind::kInvalidInput);
+      throw Error(
+          fmt::format("searchable value '{}' is unknown; use percentile or weight_narrow_range",
+                      key),
+          ErrorKind::kInvalidInput);
     }
   }
-  fingerprint_.model = Fnv1a().add(io::serialize_onnx_graph(float_, {.keep_training_ops = true})).hex();
+  fingerprint_.model =
+      Fnv1a().add(io::serialize_onnx_graph(float_, {.keep_training_ops = true})).hex();
   Fnv1a data;
   add_examples(data, *options_.calibration);
   add_examples(data, *options_.eval);
   data.add(fmt::format("calibration {} x {}; eval batch {}, max {}, input '{}', output '{}'",
-                       options_.calibration_batches, options_.calibration_batch_size, options_.eval_options.batch_size,
-                       options_.eval_options.max_batches, options_.eval_options.input, options_.eval_options.output));
+                       options_.calibration_batches, options_.calibration_batch_size,
+                       options_.eval_options.batch_size, options_.eval_options.max_batches,
+                       options_.eval_options.input, options_.eval_options.output));
   fingerprint_.data = data.hex();
   fold_batch_norms(float_, options_.exclude);
   remove_unused(float_);
@@ -116,15 +125,16 @@ QuantTuningProblem::QuantTuningProblem(nn::Graph float_graph, QuantTuningOptions
     }
   } catch (Error& e) {
     if (options_.sparsities.empty() && options_.searchable.empty()) {
-      throw Error(fmt::format("the tuning space is empty: {}", e.message()), ErrorKind::kInvalidInput,
-                  "exclude fewer ops, or give sparsity levels");
+      throw Error(fmt::format("the tuning space is empty: {}", e.message()),
+                  ErrorKind::kInvalidInput, "exclude fewer ops, or give sparsity levels");
     }
   }
   build_space();
-  cache_ = std::make_unique<CalibrationCache>(float_, options_.calibration,
-                                              CalibrationOptions{.batches = options_.calibration_batches,
-                                                                 .batch_size = options_.calibration_batch_size,
-                                                                 .input = options_.eval_options.input});
+  cache_ = std::make_unique<CalibrationCache>(
+      float_, options_.calibration,
+      CalibrationOptions{.batches = options_.calibration_batches,
+                         .batch_size = options_.calibration_batch_size,
+                         .input = options_.eval_options.input});
   cache_->observe(calibration_values(float_, ops_, options_.exclude));
   macs_ = macs_per_example(float_, ops_, cache_->shapes());
 }
@@ -134,10 +144,14 @@ void QuantTuningProblem::build_space() {
   for (const auto& op : ops_) {
     std::vector<std::string> precisions{"int8"};
     for (const auto& f : options_.fallbacks) {
-      if (f != "bf16" || op_weights_.count(op)) precisions.push_back(f);  // bf16 stores weights: none, no bf16
+      if (f != "bf16" || op_weights_.count(op))
+        precisions.push_back(f);  // bf16 stores weights: none, no bf16
     }
     if (precisions.size() == 1) precisions.push_back("fp32");
-    q[op] = space_.add({.name = op + ":quantize", .target = op, .knob = "quantize", .kind = DimensionKind::kFallback,
+    q[op] = space_.add({.name = op + ":quantize",
+                        .target = op,
+                        .knob = "quantize",
+                        .kind = DimensionKind::kFallback,
                         .values = precisions});
   }
   for (const auto& op : ops_) {
@@ -145,15 +159,31 @@ void QuantTuningProblem::build_space() {
     auto w = op_weights_.find(op);
     if (w != op_weights_.end()) {
       bool channel_axis = true;
-      for (const auto& name : w->second) channel_axis = channel_axis && weight_has_channel_axis(float_, op, name);
+      for (const auto& name : w->second)
+        channel_axis = channel_axis && weight_has_channel_axis(float_, op, name);
       std::vector<std::string> g = options_.granularities;
       if (!channel_axis) g = {"per_tensor"};
-      space_.add({.name = op + ":granularity", .target = op, .knob = "granularity", .values = g, .parent = parent});
+      space_.add({.name = op + ":granularity",
+                  .target = op,
+                  .knob = "granularity",
+                  .values = g,
+                  .parent = parent});
     }
-    space_.add({.name = op + ":scheme", .target = op, .knob = "scheme", .values = options_.schemes, .parent = parent});
-    space_.add({.name = op + ":calibration", .target = op, .knob = "calibration", .values = options_.calibrations,
+    space_.add({.name = op + ":scheme",
+                .target = op,
+                .knob = "scheme",
+                .values = options_.schemes,
                 .parent = parent});
-    space_.add({.name = op + ":bits", .target = op, .knob = "bits", .values = options_.bits, .parent = parent});
+    space_.add({.name = op + ":calibration",
+                .target = op,
+                .knob = "calibration",
+                .values = options_.calibrations,
+                .parent = parent});
+    space_.add({.name = op + ":bits",
+                .target = op,
+                .knob = "bits",
+                .values = options_.bits,
+                .parent = parent});
   }
   if (!options_.sparsities.empty()) {
     std::vector<std::string> seen;
@@ -161,13 +191,20 @@ void QuantTuningProblem::build_space() {
       for (const auto& w : op_weights_[op]) {
         if (std::find(seen.begin(), seen.end(), w) != seen.end()) continue;
         seen.push_back(w);
-        space_.add({.name = w + ":sparsity", .target = w, .knob = "sparsity", .kind = DimensionKind::kSparsity,
+        space_.add({.name = w + ":sparsity",
+                    .target = w,
+                    .knob = "sparsity",
+                    .kind = DimensionKind::kSparsity,
                     .values = options_.sparsities});
       }
     }
   }
   for (const auto& [key, values] : options_.searchable) {
-    space_.add({.name = "user:" + key, .target = key, .knob = key, .kind = DimensionKind::kUser, .values = values});
+    space_.add({.name = "user:" + key,
+                .target = key,
+                .knob = key,
+                .kind = DimensionKind::kUser,
+                .values = values});
   }
 }
 
@@ -194,13 +231,15 @@ nn::Graph QuantTuningProblem::simulated_graph(const Config& c) {
   round_weights_bf16(g, ch.bf16);
   if (ch.quantized.empty()) return g;
   std::vector<std::string> exclude = options_.exclude;
-  for (const auto& op : ops_) if (!ch.quantized.count(op)) exclude.push_back(op);
+  for (const auto& op : ops_)
+    if (!ch.quantized.count(op)) exclude.push_back(op);
   const QuantPlan plan = plan_quantization(g, {.exclude = exclude, .fuse_relu = true});
   cache_->observe(plan.activations);  // a no-op unless this plan has a point never seen
   TrialSettings settings{
-      .setting = [&](const std::string& op, const std::string& knob, const std::string& otherwise) {
-        return space_.value(c, op + ":" + knob, otherwise);
-      },
+      .setting =
+          [&](const std::string& op, const std::string& knob, const std::string& otherwise) {
+            return space_.value(c, op + ":" + knob, otherwise);
+          },
       .percentile = std::stod(space_.value(c, "user:percentile", "99.99")),
       .weight_narrow_range = space_.value(c, "user:weight_narrow_range", "false") == "true",
       .target = options_.target};
@@ -226,20 +265,24 @@ double QuantTuningProblem::objective(const Config& c) { return objective_of(choi
 double QuantTuningProblem::objective_of(const Choice& ch, const Config* c) {
   switch (options_.objective.kind) {
     case ObjectiveKind::kSize: {
-      std::map<std::string, double> element_bytes;  // weights stored in int8, weights and biases in bf16
+      std::map<std::string, double>
+          element_bytes;  // weights stored in int8, weights and biases in bf16
       for (const auto& node : float_.nodes) {
         if (std::find(ch.bf16.begin(), ch.bf16.end(), node.name) == ch.bf16.end()) continue;
-        for (const auto& in : node.inputs) if (float_.initializers.count(in)) element_bytes[in] = 2;
+        for (const auto& in : node.inputs)
+          if (float_.initializers.count(in)) element_bytes[in] = 2;
       }
       for (const auto& op : ch.quantized) {
-        if (auto it = op_weights_.find(op); it != op_weights_.end()) for (const auto& w : it->second) element_bytes[w] = 1;
+        if (auto it = op_weights_.find(op); it != op_weights_.end())
+          for (const auto& w : it->second) element_bytes[w] = 1;
       }
       double bytes = 0;
       for (const auto& [name, t] : float_.initializers) {
         double n = static_cast<double>(t.numel());
         if (auto s = ch.sparsity.find(name); s != ch.sparsity.end()) n -= std::round(s->second * n);
         auto e = element_bytes.find(name);
-        bytes += n * (e != element_bytes.end() ? e->second : static_cast<double>(size_of(t.dtype())));
+        bytes +=
+            n * (e != element_bytes.end() ? e->second : static_cast<double>(size_of(t.dtype())));
       }
       return bytes;
     }
@@ -250,7 +293,8 @@ double QuantTuningProblem::objective_of(const Choice& ch, const Config* c) {
         if (m == macs_.end()) continue;
         double density = 1;
         if (auto w = op_weights_.find(op); w != op_weights_.end() && !w->second.empty()) {
-          if (auto s = ch.sparsity.find(w->second[0]); s != ch.sparsity.end()) density = 1 - s->second;
+          if (auto s = ch.sparsity.find(w->second[0]); s != ch.sparsity.end())
+            density = 1 - s->second;
         }
         const bool bf16 = std::find(ch.bf16.begin(), ch.bf16.end(), op) != ch.bf16.end();
         const double bits = ch.quantized.count(op) ? 8 : bf16 ? 16 : 32;
@@ -272,8 +316,9 @@ nn::Graph QuantTuningProblem::export_graph(const Config& c, QuantFormat format) 
 }
 
 double QuantTuningProblem::run_latency(const nn::Graph& g, const std::string& stem) {
-  const std::string path =
-      (std::filesystem::path(options_.work_dir) / fmt::format("tamp_tune_{}_{}.onnx", stem, exports_++)).string();
+  const std::string path = (std::filesystem::path(options_.work_dir) /
+                            fmt::format("tamp_tune_{}_{}.onnx", stem, exports_++))
+                               .string();
   io::save_onnx_graph(g, path);
   std::string cmd = options_.objective.command;
   for (size_t at; (at = cmd.find("{model}")) != std::string::npos;) cmd.replace(at, 7, path);
@@ -296,12 +341,15 @@ std::map<int, double> QuantTuningProblem::quantization_error() {
     m.eval();
     NoGradGuard no_grad;
     const std::string out = output_name(g, options_.eval_options.output);
-    return m.forward({{cache_->input_name(), Variable(cache_->first_input())}}, {out}).at(out).value();
+    return m.forward({{cache_->input_name(), Variable(cache_->first_input())}}, {out})
+        .at(out)
+        .value();
   };
   const Tensor ref = run(float_);
   for (int d : fallback) {
     Config c = space_.default_config();
-    for (int e : fallback) c[static_cast<size_t>(e)] = e == d ? 0 : space_.last_index(e);  // the others in fp32
+    for (int e : fallback)
+      c[static_cast<size_t>(e)] = e == d ? 0 : space_.last_index(e);  // the others in fp32
     error_[d] = relative_mse(ref, run(simulated_graph(space_.canonical(c))));
   }
   return error_;

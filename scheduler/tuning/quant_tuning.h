@@ -32,8 +32,8 @@ struct QuantTuningOptions {
   std::vector<std::string> bits{"8"};
   // What an op that is not int8 may become, cheapest first: "bf16", "fp32" or both.
   std::vector<std::string> fallbacks{"fp32"};
-  std::vector<std::string> sparsities;   // e.g. {"0", "0.5", "0.75"}; empty: no pruning dimensions
-  std::vector<std::string> exclude;      // node names or op types never quantized nor searched
+  std::vector<std::string> sparsities;  // e.g. {"0", "0.5", "0.75"}; empty: no pruning dimensions
+  std::vector<std::string> exclude;     // node names or op types never quantized nor searched
   // Searchable values: "percentile" (of the percentile calibration, default 99.99) and
   // "weight_narrow_range" (true | false, default false).
   std::map<std::string, std::vector<std::string>> searchable;
@@ -45,9 +45,9 @@ struct QuantTuningOptions {
   int64_t calibration_batches = 8;
   int64_t calibration_batch_size = 64;
   std::shared_ptr<const nn::Dataset> eval;
-  EvalOptions eval_options;              // batch size, max batches, input, output
+  EvalOptions eval_options;  // batch size, max batches, input, output
   Objective objective;
-  std::string work_dir = ".";            // latency objective: where trial models are written
+  std::string work_dir = ".";  // latency objective: where trial models are written
 };
 
 class QuantTuningProblem : public TuningProblem {
@@ -72,7 +72,8 @@ class QuantTuningProblem : public TuningProblem {
   // The fake-quant model of a configuration (what a trial evaluates).
   nn::Graph simulated_graph(const Config& c);
   // The model as exported: lowered to QDQ / QOperator, or float when nothing is quantized.
-  nn::Graph export_graph(const Config& c, compression::QuantFormat format = compression::QuantFormat::kQdq);
+  nn::Graph export_graph(const Config& c,
+                         compression::QuantFormat format = compression::QuantFormat::kQdq);
   double objective(const Config& c);
 
   int calibration_passes() const { return cache_->passes(); }
@@ -81,9 +82,9 @@ class QuantTuningProblem : public TuningProblem {
 
  private:
   struct Choice {
-    std::set<std::string> quantized;            // compute nodes
-    std::vector<std::string> bf16;              // compute nodes with bf16 weights
-    std::map<std::string, double> sparsity;     // weight -> level
+    std::set<std::string> quantized;         // compute nodes
+    std::vector<std::string> bf16;           // compute nodes with bf16 weights
+    std::map<std::string, double> sparsity;  // weight -> level
   };
   Choice choice(const Config& c) const;
   void build_space();
@@ -91,14 +92,14 @@ class QuantTuningProblem : public TuningProblem {
   double objective_of(const Choice& ch, const Config* c);
   double run_latency(const nn::Graph& g, const std::string& stem);
 
-  nn::Graph float_;                       // BatchNorm folded
+  nn::Graph float_;  // BatchNorm folded
   QuantTuningOptions options_;
   ProblemFingerprint fingerprint_;
   TuningSpace space_;
   std::unique_ptr<CalibrationCache> cache_;
-  std::vector<std::string> ops_;          // quantizable compute nodes, graph order
+  std::vector<std::string> ops_;  // quantizable compute nodes, graph order
   std::map<std::string, std::vector<std::string>> op_weights_;  // node -> its weights
-  std::map<std::string, int64_t> macs_;   // per example
+  std::map<std::string, int64_t> macs_;                         // per example
   std::map<int, double> error_;
   bool error_done_ = false;
   int evaluations_ = 0;

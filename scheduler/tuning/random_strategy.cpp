@@ -30,6 +30,8 @@ class RandomStrategy : public Strategy {
 
 }  // namespace
 
-std::unique_ptr<Strategy> make_random_strategy(uint64_t seed) { return std::make_unique<RandomStrategy>(seed); }
+std::unique_ptr<Strategy> make_random_strategy(uint64_t seed) {
+  return std::make_unique<RandomStrategy>(seed);
+}
 
 }  // namespace tamp::tuning

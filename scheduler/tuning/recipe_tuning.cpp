@@ -12,14 +12,16 @@ using recipe_detail::fail;
 namespace {
 
 // A list of scalars (numbers stay as written: "0.5").
-std::vector<std::string> scalars(recipe_detail::Fields& f, const std::string& key, const std::vector<std::string>& allowed) {
+std::vector<std::string> scalars(recipe_detail::Fields& f, const std::string& key,
+                                 const std::vector<std::string>& allowed) {
   std::vector<std::string> out = f.strings(key);
   if (f.has(key) && out.empty()) fail(f.at(key), "expected at least one candidate");
   for (size_t i = 0; i < out.size() && !allowed.empty(); ++i) {
     if (std::find(allowed.begin(), allowed.end(), out[i]) == allowed.end()) {
       std::string list;
       for (const auto& a : allowed) list += (list.empty() ? "" : ", ") + a;
-      fail(fmt::format("{}[{}]", f.at(key), i), fmt::format("'{}' is not one of: {}", out[i], list));
+      fail(fmt::format("{}[{}]", f.at(key), i),
+           fmt::format("'{}' is not one of: {}", out[i], list));
     }
   }
   return out;
@@ -53,7 +55,8 @@ RecipeTuning read_recipe_tuning(recipe_detail::Fields& f) {
   for (size_t i = 0; i < t.sparsity.size(); ++i) {
     double v = -1;
     if (!YAML::convert<double>::decode(YAML::Node(t.sparsity[i]), v) || !(v >= 0 && v < 1)) {
-      fail(fmt::format("{}[{}]", f.at("sparsity"), i), fmt::format("'{}' is not a level in [0, 1)", t.sparsity[i]));
+      fail(fmt::format("{}[{}]", f.at("sparsity"), i),
+           fmt::format("'{}' is not a level in [0, 1)", t.sparsity[i]));
     }
   }
   t.fallback = scalars(f, "fallback", {"bf16", "fp32"});
@@ -61,15 +64,19 @@ RecipeTuning read_recipe_tuning(recipe_detail::Fields& f) {
   if (f.has("searchable")) {
     recipe_detail::Fields s(f.node("searchable"), f.at("searchable"));
     for (const std::string key : {"percentile", "weight_narrow_range"}) {
-      if (s.has(key)) t.searchable[key] = scalars(s, key, key == std::string("weight_narrow_range")
-                                                                ? std::vector<std::string>{"true", "false"}
-                                                                : std::vector<std::string>{});
+      if (s.has(key))
+        t.searchable[key] = scalars(s, key,
+                                    key == std::string("weight_narrow_range")
+                                        ? std::vector<std::string>{"true", "false"}
+                                        : std::vector<std::string>{});
     }
     s.finish();
   }
   t.history = f.str("history", t.history);
-  if (t.history.empty() || std::filesystem::path(t.history).is_absolute() || t.history.find("..") != std::string::npos) {
-    fail(f.at("history"), fmt::format("'{}' must be a file name inside the output folder", t.history));
+  if (t.history.empty() || std::filesystem::path(t.history).is_absolute() ||
+      t.history.find("..") != std::string::npos) {
+    fail(f.at("history"),
+         fmt::format("'{}' must be a file name inside the output folder", t.history));
   }
   f.finish();
   return t;
@@ -92,7 +99,8 @@ QuantTuningOptions quant_tuning_options(const RecipeTuning& t) {
 TunerOptions tuner_options(const RecipeTuning& t) {
   TunerOptions o;
   o.criterion = AccuracyCriterion::parse(t.criterion);
-  o.exit = {.max_trials = t.max_trials, .timeout_seconds = t.timeout, .stop_at_first = !t.keep_improving};
+  o.exit = {
+      .max_trials = t.max_trials, .timeout_seconds = t.timeout, .stop_at_first = !t.keep_improving};
   return o;
 }
 

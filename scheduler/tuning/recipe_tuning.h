@@ -27,7 +27,7 @@ struct RecipeTuning {
   int max_trials = 100;
   double timeout = 0;
   bool keep_improving = false;
-  uint64_t seed = 0;                 // the recipe's seed
+  uint64_t seed = 0;  // the recipe's seed
   int64_t calibration_batches = 8;
   std::vector<std::string> granularity, scheme, calibration, sparsity, exclude;  // empty: defaults
   std::vector<std::string> fallback;  // bf16, fp32 or both; empty: fp32

@@ -13,19 +13,23 @@ namespace tamp::tuning {
 int TuningSpace::add(Dimension d) {
   TAMP_CHECK(!d.name.empty(), "a tuning dimension needs a name");
   if (d.values.empty()) {
-    throw Error(fmt::format("searchable value '{}' has no candidates", d.name), ErrorKind::kInvalidInput);
+    throw Error(fmt::format("searchable value '{}' has no candidates", d.name),
+                ErrorKind::kInvalidInput);
   }
   std::set<std::string> seen;
   for (const auto& v : d.values) {
     if (!seen.insert(v).second) {
-      throw Error(fmt::format("searchable value '{}' lists candidate '{}' twice", d.name, v), ErrorKind::kInvalidInput);
+      throw Error(fmt::format("searchable value '{}' lists candidate '{}' twice", d.name, v),
+                  ErrorKind::kInvalidInput);
     }
   }
   if (index_.count(d.name) || fixed_.count(d.name)) {
-    throw Error(fmt::format("tuning dimension '{}' is defined twice", d.name), ErrorKind::kInvalidInput);
+    throw Error(fmt::format("tuning dimension '{}' is defined twice", d.name),
+                ErrorKind::kInvalidInput);
   }
   if (d.parent < -1 || d.parent >= static_cast<int>(dims_.size())) {
-    throw Error(fmt::format("tuning dimension '{}' depends on dimension {}, which does not exist", d.name, d.parent),
+    throw Error(fmt::format("tuning dimension '{}' depends on dimension {}, which does not exist",
+                            d.name, d.parent),
                 ErrorKind::kInvalidInput);
   }
   if (d.values.size() == 1) {
@@ -44,7 +48,8 @@ int TuningSpace::index_of(const std::string& name) const {
 
 std::vector<int> TuningSpace::dimensions_of_kind(DimensionKind kind) const {
   std::vector<int> out;
-  for (size_t i = 0; i < dims_.size(); ++i) if (dims_[i].kind == kind) out.push_back(static_cast<int>(i));
+  for (size_t i = 0; i < dims_.size(); ++i)
+    if (dims_[i].kind == kind) out.push_back(static_cast<int>(i));
   return out;
 }
 
@@ -58,20 +63,24 @@ bool TuningSpace::quantizes_nothing(const Config& c) const {
 }
 
 Config TuningSpace::canonical(Config c) const {
-  TAMP_CHECK(c.size() == dims_.size(), "a configuration of {} values for a space of {} dimensions", c.size(),
-             dims_.size());
+  TAMP_CHECK(c.size() == dims_.size(), "a configuration of {} values for a space of {} dimensions",
+             c.size(), dims_.size());
   for (size_t i = 0; i < dims_.size(); ++i) {
     TAMP_CHECK(c[i] >= 0 && c[i] < static_cast<int>(dims_[i].values.size()),
-               "index {} out of range for dimension '{}' ({} candidates)", c[i], dims_[i].name, dims_[i].values.size());
+               "index {} out of range for dimension '{}' ({} candidates)", c[i], dims_[i].name,
+               dims_[i].values.size());
     const int p = dims_[i].parent;
-    if (p >= 0 && c[static_cast<size_t>(p)] != 0) c[i] = 0;  // parents come first, already canonical
+    if (p >= 0 && c[static_cast<size_t>(p)] != 0)
+      c[i] = 0;  // parents come first, already canonical
   }
   return c;
 }
 
-std::string TuningSpace::value(const Config& c, const std::string& name, const std::string& otherwise) const {
+std::string TuningSpace::value(const Config& c, const std::string& name,
+                               const std::string& otherwise) const {
   if (auto it = index_.find(name); it != index_.end()) {
-    return dims_[static_cast<size_t>(it->second)].values.at(static_cast<size_t>(c.at(static_cast<size_t>(it->second))));
+    return dims_[static_cast<size_t>(it->second)].values.at(
+        static_cast<size_t>(c.at(static_cast<size_t>(it->second))));
   }
   if (auto it = fixed_.find(name); it != fixed_.end()) return it->second;
   return otherwise;
@@ -79,7 +88,8 @@ std::string TuningSpace::value(const Config& c, const std::string& name, const s
 
 std::map<std::string, std::string> TuningSpace::to_values(const Config& c) const {
   std::map<std::string, std::string> out;
-  for (size_t i = 0; i < dims_.size(); ++i) out[dims_[i].name] = dims_[i].values.at(static_cast<size_t>(c.at(i)));
+  for (size_t i = 0; i < dims_.size(); ++i)
+    out[dims_[i].name] = dims_[i].values.at(static_cast<size_t>(c.at(i)));
   return out;
 }
 
@@ -93,7 +103,8 @@ Config TuningSpace::from_values(const std::map<std::string, std::string>& values
     TAMP_CHECK(it != cand.end(), "'{}' is not a candidate of dimension '{}'", v, name);
     c[static_cast<size_t>(i)] = static_cast<int>(it - cand.begin());
   }
-  for (size_t i = 0; i < c.size(); ++i) TAMP_CHECK(c[i] >= 0, "dimension '{}' has no value", dims_[i].name);
+  for (size_t i = 0; i < c.size(); ++i)
+    TAMP_CHECK(c[i] >= 0, "dimension '{}' has no value", dims_[i].name);
   return canonical(c);
 }
 
@@ -125,10 +136,12 @@ std::string TuningSpace::describe() const {
   const size_t fb = dimensions_of_kind(DimensionKind::kFallback).size();
   const size_t sp = dimensions_of_kind(DimensionKind::kSparsity).size();
   const size_t us = dimensions_of_kind(DimensionKind::kUser).size();
-  return fmt::format("{} dimensions ({} fallback, {} options, {} sparsity, {} user), ~10^{:.1f} configurations, {} fixed "
-                     "value{}",
-                     dims_.size(), fb, dims_.size() - fb - sp - us, sp, us, log10_count(), fixed_.size(),
-                     fixed_.size() == 1 ? "" : "s");
+  return fmt::format(
+      "{} dimensions ({} fallback, {} options, {} sparsity, {} user), ~10^{:.1f} configurations, "
+      "{} fixed "
+      "value{}",
+      dims_.size(), fb, dims_.size() - fb - sp - us, sp, us, log10_count(), fixed_.size(),
+      fixed_.size() == 1 ? "" : "s");
 }
 
 }  // namespace tamp::tuning

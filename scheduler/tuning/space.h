@@ -15,16 +15,17 @@
 namespace tamp::tuning {
 
 enum class DimensionKind {
-  kFallback,  // {"int8", "fp32"} or {"int8", "bf16", "fp32"}: quantize the op or not, cheapest first
+  kFallback,  // {"int8", "fp32"} or {"int8", "bf16", "fp32"}: quantize the op or not, cheapest
+              // first
   kOption,    // a per-op quantization setting (granularity, scheme, calibration, bits)
   kSparsity,  // a per-layer sparsity level ("0", "0.5", ...)
   kUser,      // a value the user marked searchable
 };
 
 struct Dimension {
-  std::string name;                 // unique: "<target>:<knob>"
-  std::string target;               // node, weight or user key
-  std::string knob;                 // "quantize", "granularity", "scheme", "calibration", "sparsity", ...
+  std::string name;    // unique: "<target>:<knob>"
+  std::string target;  // node, weight or user key
+  std::string knob;    // "quantize", "granularity", "scheme", "calibration", "sparsity", ...
   DimensionKind kind = DimensionKind::kOption;
   std::vector<std::string> values;  // candidates; values[0] is the default
   int parent = -1;                  // matters only while dimension `parent` is at index 0
@@ -48,7 +49,9 @@ class TuningSpace {
 
   Config default_config() const { return Config(dims_.size(), 0); }
   // The index of dimension d's last candidate (a fallback dimension's widest precision).
-  int last_index(int d) const { return static_cast<int>(dims_.at(static_cast<size_t>(d)).values.size()) - 1; }
+  int last_index(int d) const {
+    return static_cast<int>(dims_.at(static_cast<size_t>(d)).values.size()) - 1;
+  }
   // Every fallback dimension (there is at least one) keeps its op in float: the
   // configuration quantizes nothing.
   bool quantizes_nothing(const Config& c) const;
@@ -57,7 +60,8 @@ class TuningSpace {
   Config canonical(Config c) const;
   bool is_canonical(const Config& c) const { return canonical(c) == c; }
   // The value of dimension `name` in c; a fixed value; else `otherwise`.
-  std::string value(const Config& c, const std::string& name, const std::string& otherwise = "") const;
+  std::string value(const Config& c, const std::string& name,
+                    const std::string& otherwise = "") const;
 
   // Config <-> {dimension name: value}, the history file's form. from_values throws naming
   // the dimension when a name or value is unknown or a dimension is missing.

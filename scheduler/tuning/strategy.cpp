@@ -7,7 +7,8 @@
 namespace tamp::tuning {
 
 const std::vector<std::string>& strategy_names() {
-  static const std::vector<std::string> kNames{"basic", "mse", "exhaustive", "random", "bayesian", "tpe"};
+  static const std::vector<std::string> kNames{"basic",  "mse",      "exhaustive",
+                                               "random", "bayesian", "tpe"};
   return kNames;
 }
 
@@ -18,13 +19,15 @@ std::unique_ptr<Strategy> make_strategy(const std::string& name, uint64_t seed) 
   if (name == "random") return make_random_strategy(seed);
   if (name == "bayesian") return make_bayesian_strategy(seed);
   if (name == "tpe") return make_tpe_strategy(seed);
-  throw Error(fmt::format("tuning strategy '{}' is unknown; use one of {}", name, fmt::join(strategy_names(), ", ")),
+  throw Error(fmt::format("tuning strategy '{}' is unknown; use one of {}", name,
+                          fmt::join(strategy_names(), ", ")),
               ErrorKind::kInvalidInput);
 }
 
 bool seen_before(const StrategyContext& ctx, const Config& c) {
   const Config k = ctx.space.canonical(c);
-  for (const auto& r : ctx.history) if (r.config == k) return true;
+  for (const auto& r : ctx.history)
+    if (r.config == k) return true;
   return false;
 }
 
@@ -35,7 +38,9 @@ uint64_t next_random(uint64_t& state) {
   return z ^ (z >> 31);
 }
 
-double uniform01(uint64_t& state) { return static_cast<double>(next_random(state) >> 11) * 0x1.0p-53; }
+double uniform01(uint64_t& state) {
+  return static_cast<double>(next_random(state) >> 11) * 0x1.0p-53;
+}
 
 Config random_config(const TuningSpace& space, uint64_t& state) {
   Config c(space.size());
@@ -45,7 +50,8 @@ Config random_config(const TuningSpace& space, uint64_t& state) {
   return space.canonical(c);
 }
 
-std::optional<Config> unseen_random_config(const StrategyContext& ctx, uint64_t& state, int attempts) {
+std::optional<Config> unseen_random_config(const StrategyContext& ctx, uint64_t& state,
+                                           int attempts) {
   for (int i = 0; i < attempts; ++i) {
     Config c = random_config(ctx.space, state);
     if (!seen_before(ctx, c)) return c;

@@ -19,7 +19,7 @@ struct StrategyContext {
   TuningProblem& problem;
   const std::vector<TrialRecord>& history;  // this run's distinct trials, in order
   double required_accuracy = 0;
-  bool keep_improving = false;              // the exit policy does not stop at the first meet
+  bool keep_improving = false;  // the exit policy does not stop at the first meet
 };
 
 class Strategy {
@@ -47,11 +47,13 @@ std::unique_ptr<Strategy> make_tpe_strategy(uint64_t seed);
 
 // Shared by the strategies.
 bool seen_before(const StrategyContext& ctx, const Config& c);  // canonical c among ctx.history
-Config random_config(const TuningSpace& space, uint64_t& state);  // canonical, uniform per dimension
+Config random_config(const TuningSpace& space,
+                     uint64_t& state);  // canonical, uniform per dimension
 // A random configuration not tried yet; nothing after `attempts` draws (a small space is
 // exhausted).
-std::optional<Config> unseen_random_config(const StrategyContext& ctx, uint64_t& state, int attempts = 1000);
-uint64_t next_random(uint64_t& state);                           // splitmix64
+std::optional<Config> unseen_random_config(const StrategyContext& ctx, uint64_t& state,
+                                           int attempts = 1000);
+uint64_t next_random(uint64_t& state);  // splitmix64
 double uniform01(uint64_t& state);
 
 }  // namespace tamp::tuning

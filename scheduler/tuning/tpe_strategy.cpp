@@ -37,14 +37,17 @@ class TpeStrategy : public Strategy {
     const TuningSpace& space = ctx.space;
     std::vector<const TrialRecord*> ranked;
     for (const auto& r : ctx.history) ranked.push_back(&r);
-    std::stable_sort(ranked.begin(), ranked.end(), [](auto* a, auto* b) { return a->score < b->score; });
-    const size_t n_good = std::max<size_t>(1, static_cast<size_t>(std::ceil(kGamma * static_cast<double>(ranked.size()))));
+    std::stable_sort(ranked.begin(), ranked.end(),
+                     [](auto* a, auto* b) { return a->score < b->score; });
+    const size_t n_good = std::max<size_t>(
+        1, static_cast<size_t>(std::ceil(kGamma * static_cast<double>(ranked.size()))));
     // log l(v) - log g(v) per dimension and candidate, and l itself to sample from.
     std::vector<std::vector<double>> l(space.size()), ratio(space.size());
     for (size_t d = 0; d < space.size(); ++d) {
       const size_t k = space.dimensions()[d].values.size();
       std::vector<double> good(k, 1.0), bad(k, 1.0);  // one pseudo-count each
-      for (size_t i = 0; i < ranked.size(); ++i) (i < n_good ? good : bad)[static_cast<size_t>(ranked[i]->config[d])] += 1;
+      for (size_t i = 0; i < ranked.size(); ++i)
+        (i < n_good ? good : bad)[static_cast<size_t>(ranked[i]->config[d])] += 1;
       double sg = 0, sb = 0;
       for (size_t v = 0; v < k; ++v) {
         sg += good[v];
@@ -86,6 +89,8 @@ class TpeStrategy : public Strategy {
 
 }  // namespace
 
-std::unique_ptr<Strategy> make_tpe_strategy(uint64_t seed) { return std::make_unique<TpeStrategy>(seed); }
+std::unique_ptr<Strategy> make_tpe_strategy(uint64_t seed) {
+  return std::make_unique<TpeStrategy>(seed);
+}
 
 }  // namespace tamp::tuning

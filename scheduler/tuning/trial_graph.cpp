@@ -38,7 +38,8 @@ std::map<std::string, std::string> point_owners(const nn::Graph& g, const QuantP
     for (const auto& name : plan.compute_nodes) {
       const nn::Node* n = g.find_node(name);
       bool reads = false;
-      for (const auto& in : n->inputs) reads = reads || (!in.empty() && quantization_source(g, in, plan.activations) == p);
+      for (const auto& in : n->inputs)
+        reads = reads || (!in.empty() && quantization_source(g, in, plan.activations) == p);
       if (reads) {
         owner[p] = name;
         break;
@@ -56,18 +57,21 @@ void set_attrs(nn::Graph& g, const std::string& node, const QuantSpec& spec) {
 
 }  // namespace
 
-void apply_quantization(nn::Graph& g, const QuantPlan& plan, const TrialSettings& st, CalibrationCache& cache) {
+void apply_quantization(nn::Graph& g, const QuantPlan& plan, const TrialSettings& st,
+                        CalibrationCache& cache) {
   const auto owners = point_owners(g, plan);
   std::map<std::string, std::string> weight_owner;
   for (const auto& w : plan.weights) weight_owner[w.weight] = w.nodes.at(0);
-  auto sites = insert_fake_quantize(g, plan, qint8_per_channel, quint8, /*bypass_activations=*/false);
+  auto sites =
+      insert_fake_quantize(g, plan, qint8_per_channel, quint8, /*bypass_activations=*/false);
   for (const auto& s : sites) {
     QuantParams p;
     QuantSpec spec;
     if (s.is_weight) {
       const std::string& op = weight_owner.at(s.value);
       spec = qint8;
-      spec.per_channel = s.spec.per_channel && st.setting(op, "granularity", "per_channel") == "per_channel";
+      spec.per_channel =
+          s.spec.per_channel && st.setting(op, "granularity", "per_channel") == "per_channel";
       spec.axis = s.spec.axis;
       spec.narrow_range = st.weight_narrow_range;
       spec = weights_for_target(spec, quint8, st.target);
@@ -93,14 +97,16 @@ std::vector<std::string> calibration_values(const nn::Graph& g, const std::vecto
                                             const std::vector<std::string>& exclude) {
   std::vector<std::string> values;
   auto add = [&](const std::vector<std::string>& vs) {
-    for (const auto& v : vs) if (std::find(values.begin(), values.end(), v) == values.end()) values.push_back(v);
+    for (const auto& v : vs)
+      if (std::find(values.begin(), values.end(), v) == values.end()) values.push_back(v);
   };
   if (ops.empty()) return values;
   add(plan_quantization(g, {.exclude = exclude}).activations);
   for (const auto& op : ops) {
     std::vector<std::string> without = exclude, alone = exclude;
     without.push_back(op);
-    for (const auto& other : ops) if (other != op) alone.push_back(other);
+    for (const auto& other : ops)
+      if (other != op) alone.push_back(other);
     if (ops.size() > 1) add(plan_quantization(g, {.exclude = without}).activations);
     add(plan_quantization(g, {.exclude = alone}).activations);
   }
@@ -112,9 +118,10 @@ std::vector<std::string> calibration_values(const nn::Graph& g, const std::vecto
   return values;
 }
 
-std::map<std::string, int64_t> macs_per_example(const nn::Graph& g, const std::vector<std::string>& ops,
+std::map<std::string, int64_t> macs_per_example(const nn::Graph& g,
+                                                const std::vector<std::string>& ops,
                                                 const std::map<std::string, Shape>& shapes) {
-  std::map<std::string, Shape> all = shapes;   // the calibration values, and the weights
+  std::map<std::string, Shape> all = shapes;  // the calibration values, and the weights
   for (const auto& [name, t] : g.initializers) all.emplace(name, t.shape());
   std::map<std::string, int64_t> macs;
   for (const auto& op : ops) {
@@ -144,7 +151,8 @@ void prune_by_magnitude(nn::Graph& g, const std::string& weight, double sparsity
   float* x = t.data<float>();
   std::vector<int64_t> order(static_cast<size_t>(n));
   std::iota(order.begin(), order.end(), int64_t{0});
-  std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return std::fabs(x[a]) < std::fabs(x[b]); });
+  std::stable_sort(order.begin(), order.end(),
+                   [&](int64_t a, int64_t b) { return std::fabs(x[a]) < std::fabs(x[b]); });
   for (int64_t i = 0; i < std::min(k, n); ++i) x[order[static_cast<size_t>(i)]] = 0.0f;
   g.initializers[weight] = t;
 }

@@ -15,7 +15,9 @@ constexpr int kMaxRepeats = 200;  // proposals already answered in a row before 
 
 using Clock = std::chrono::steady_clock;
 
-double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+double seconds_since(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
 
 std::vector<FallbackReason> explain(TuningProblem& problem, const TuningResult& r) {
   std::vector<FallbackReason> out;
@@ -41,18 +43,24 @@ std::vector<FallbackReason> explain(TuningProblem& problem, const TuningResult& 
     f.precision = dim.values[static_cast<size_t>(r.best->config[static_cast<size_t>(d)])];
     for (const auto& t : r.history) {
       bool alone = t.config[static_cast<size_t>(d)] != 0;
-      for (int e : fallback_dims) if (e != d) alone = alone && t.config[static_cast<size_t>(e)] == 0;
-      if (alone && (!f.accuracy_alone || t.outcome.accuracy > *f.accuracy_alone)) f.accuracy_alone = t.outcome.accuracy;
+      for (int e : fallback_dims)
+        if (e != d) alone = alone && t.config[static_cast<size_t>(e)] == 0;
+      if (alone && (!f.accuracy_alone || t.outcome.accuracy > *f.accuracy_alone))
+        f.accuracy_alone = t.outcome.accuracy;
     }
     if (auto it = err.find(d); it != err.end()) f.quantization_error = it->second;
     std::vector<std::string> parts;
     if (f.accuracy_alone) {
-      parts.push_back(all_int8 ? fmt::format("accuracy {:.4f} with this op alone not int8 ({:.4f} with every op int8)",
-                                             *f.accuracy_alone, all_int8->outcome.accuracy)
-                               : fmt::format("accuracy {:.4f} with this op alone not int8", *f.accuracy_alone));
+      parts.push_back(
+          all_int8 ? fmt::format(
+                         "accuracy {:.4f} with this op alone not int8 ({:.4f} with every op int8)",
+                         *f.accuracy_alone, all_int8->outcome.accuracy)
+                   : fmt::format("accuracy {:.4f} with this op alone not int8", *f.accuracy_alone));
     }
-    if (f.quantization_error) parts.push_back(fmt::format("output MSE {:.3g} when quantized alone", *f.quantization_error));
-    if (parts.empty()) parts.push_back("fell back together with the others (no single-op measurement)");
+    if (f.quantization_error)
+      parts.push_back(fmt::format("output MSE {:.3g} when quantized alone", *f.quantization_error));
+    if (parts.empty())
+      parts.push_back("fell back together with the others (no single-op measurement)");
     for (size_t i = 0; i < parts.size(); ++i) f.text += (i ? "; " : "") + parts[i];
     out.push_back(f);
   }
@@ -61,13 +69,15 @@ std::vector<FallbackReason> explain(TuningProblem& problem, const TuningResult& 
 
 // The trial to answer with: among those quantizing something, the one meeting the criterion
 // with the lowest objective (ties: the more accurate), else the most accurate.
-std::optional<TrialRecord> best_trial(const TuningSpace& space, const std::vector<TrialRecord>& history) {
+std::optional<TrialRecord> best_trial(const TuningSpace& space,
+                                      const std::vector<TrialRecord>& history) {
   std::optional<TrialRecord> best;
   for (const auto& r : history) {
     if (space.quantizes_nothing(r.config)) continue;
     if (r.meets) {
       if (!best || !best->meets || r.outcome.objective < best->outcome.objective ||
-          (r.outcome.objective == best->outcome.objective && r.outcome.accuracy > best->outcome.accuracy)) {
+          (r.outcome.objective == best->outcome.objective &&
+           r.outcome.accuracy > best->outcome.accuracy)) {
         best = r;
       }
     } else if (!best || (!best->meets && r.outcome.accuracy > best->outcome.accuracy)) {
@@ -81,22 +91,28 @@ std::string result_message(const TuningResult& result, const AccuracyCriterion& 
   const std::string crit = fmt::format("{} (accuracy >= {:.4f}, fp32 {:.4f})", criterion.describe(),
                                        result.required_accuracy, result.baseline.accuracy);
   if (result.met) {
-    return fmt::format("trial {} meets {}: accuracy {:.4f}, objective {:.6g} ({:.1f} % of fp32); {} trials, stopped: {}",
-                       result.best->trial, crit, result.best->outcome.accuracy, result.best->outcome.objective,
-                       result.baseline.objective > 0 ? 100 * result.best->outcome.objective / result.baseline.objective : 0.0,
-                       result.trials, result.stop_reason);
+    return fmt::format(
+        "trial {} meets {}: accuracy {:.4f}, objective {:.6g} ({:.1f} % of fp32); {} trials, "
+        "stopped: {}",
+        result.best->trial, crit, result.best->outcome.accuracy, result.best->outcome.objective,
+        result.baseline.objective > 0
+            ? 100 * result.best->outcome.objective / result.baseline.objective
+            : 0.0,
+        result.trials, result.stop_reason);
   }
   if (result.best) {
-    return fmt::format("no configuration met {} in {} trials (stopped: {}); the most accurate, trial {}, "
-                       "reached {:.4f}",
-                       crit, result.trials, result.stop_reason, result.best->trial, result.best->outcome.accuracy);
+    return fmt::format(
+        "no configuration met {} in {} trials (stopped: {}); the most accurate, trial {}, "
+        "reached {:.4f}",
+        crit, result.trials, result.stop_reason, result.best->trial, result.best->outcome.accuracy);
   }
-  return fmt::format("no trial quantizing an op ran ({} trials, stopped: {})", result.trials, result.stop_reason);
+  return fmt::format("no trial quantizing an op ran ({} trials, stopped: {})", result.trials,
+                     result.stop_reason);
 }
 
 // The trial of `c` from the history file, else evaluated now (counted in result).
-TrialRecord resumed_or_evaluated(TuningProblem& problem, const TuningHistory& history, const Config& c,
-                                 TuningResult& result) {
+TrialRecord resumed_or_evaluated(TuningProblem& problem, const TuningHistory& history,
+                                 const Config& c, TuningResult& result) {
   TrialRecord r;
   if (const TrialRecord* done = history.find(c)) {
     r = *done;
@@ -118,11 +134,13 @@ TuningResult tune(TuningProblem& problem, Strategy& strategy, const TunerOptions
   const TuningSpace& space = problem.space();
   if (space.empty()) {
     throw Error("the tuning space is empty: nothing to search", ErrorKind::kInvalidInput,
-                "give the model a quantizable op that is not excluded, sparsity levels, or a searchable value with "
+                "give the model a quantizable op that is not excluded, sparsity levels, or a "
+                "searchable value with "
                 "two or more candidates");
   }
   if (options.exit.max_trials < 1) {
-    throw Error(fmt::format("max trials must be at least 1 (got {})", options.exit.max_trials), ErrorKind::kInvalidInput);
+    throw Error(fmt::format("max trials must be at least 1 (got {})", options.exit.max_trials),
+                ErrorKind::kInvalidInput);
   }
   const auto start = Clock::now();
   TuningHistory history(options.history, space, problem.fingerprint());
@@ -146,7 +164,8 @@ TuningResult tune(TuningProblem& problem, Strategy& strategy, const TunerOptions
       result.stop_reason = "timeout";
       break;
     }
-    StrategyContext ctx{space, problem, result.history, result.required_accuracy, !options.exit.stop_at_first};
+    StrategyContext ctx{space, problem, result.history, result.required_accuracy,
+                        !options.exit.stop_at_first};
     std::optional<Config> proposal = strategy.next(ctx);
     if (!proposal) {
       result.stop_reason = "strategy exhausted";
@@ -165,12 +184,14 @@ TuningResult tune(TuningProblem& problem, Strategy& strategy, const TunerOptions
     TrialRecord r = resumed_or_evaluated(problem, history, c, result);
     r.trial = result.trials++;
     r.meets = options.criterion.met(r.outcome.accuracy, result.baseline.accuracy);
-    r.score = trial_score(r.outcome.accuracy, r.outcome.objective, result.required_accuracy, result.baseline.objective);
+    r.score = trial_score(r.outcome.accuracy, r.outcome.objective, result.required_accuracy,
+                          result.baseline.objective);
     if (!r.resumed) history.append(r);
     index[space.key(c)] = result.history.size();
     result.history.push_back(r);
-    strategy.observe(result.history.back(), StrategyContext{space, problem, result.history, result.required_accuracy,
-                                                            !options.exit.stop_at_first});
+    strategy.observe(result.history.back(),
+                     StrategyContext{space, problem, result.history, result.required_accuracy,
+                                     !options.exit.stop_at_first});
     if (options.on_trial) options.on_trial(r);
     // Quantizing nothing is the float model again: never an answer to a quantization goal
     // (strategies still see that it meets, and may re-quantize ops from there).

@@ -21,30 +21,30 @@ namespace tamp::tuning {
 struct TunerOptions {
   AccuracyCriterion criterion;
   ExitPolicy exit;
-  std::string history;                             // tuning.jsonl; "" keeps none
+  std::string history;                               // tuning.jsonl; "" keeps none
   std::function<void(const TrialRecord&)> on_trial;  // after each trial (progress lines)
 };
 
 // Why an op of the result is not int8.
 struct FallbackReason {
-  std::string op;                 // the fallback dimension's target (the node)
-  std::string precision;          // what it became: "bf16" or "fp32"
-  std::optional<double> accuracy_alone;     // a trial with only this op not int8, if any ran
-  std::optional<double> quantization_error; // TuningProblem::quantization_error, if known
-  std::string text;               // "accuracy 0.83 with this op alone not int8 (0.61 all int8)"
+  std::string op;                            // the fallback dimension's target (the node)
+  std::string precision;                     // what it became: "bf16" or "fp32"
+  std::optional<double> accuracy_alone;      // a trial with only this op not int8, if any ran
+  std::optional<double> quantization_error;  // TuningProblem::quantization_error, if known
+  std::string text;  // "accuracy 0.83 with this op alone not int8 (0.61 all int8)"
 };
 
 struct TuningResult {
   Outcome baseline;
   double required_accuracy = 0;
-  bool met = false;                     // best meets the criterion
-  std::optional<TrialRecord> best;      // null only when no trial quantizing something ran
-  int trials = 0;                       // proposed and answered, resumed ones included
-  int evaluations = 0;                  // run in this process
-  int resumed = 0;                      // answered from the history
-  std::string stop_reason;              // "criterion met", "max trials", "timeout", "strategy exhausted"
-  std::string message;                  // a sentence for the user
-  std::vector<TrialRecord> history;     // this run's trials in order
+  bool met = false;                 // best meets the criterion
+  std::optional<TrialRecord> best;  // null only when no trial quantizing something ran
+  int trials = 0;                   // proposed and answered, resumed ones included
+  int evaluations = 0;              // run in this process
+  int resumed = 0;                  // answered from the history
+  std::string stop_reason;  // "criterion met", "max trials", "timeout", "strategy exhausted"
+  std::string message;      // a sentence for the user
+  std::vector<TrialRecord> history;       // this run's trials in order
   std::vector<FallbackReason> fallbacks;  // of best
 };
 

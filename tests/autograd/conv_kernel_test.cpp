@@ -68,8 +68,7 @@ ConvShape shape_of(const Case& c) {
 }
 
 // Calls f(x index, w index, y index) for every product term of the convolution.
-template <class F>
-void for_each_term(const ConvShape& s, F&& f) {
+template <class F> void for_each_term(const ConvShape& s, F&& f) {
   const int64_t cg = s.in_channels / s.groups, mg = s.out_channels / s.groups;
   for (int64_t b = 0; b < s.batch; ++b)
     for (int64_t o = 0; o < s.out_channels; ++o)
@@ -82,7 +81,8 @@ void for_each_term(const ConvShape& s, F&& f) {
                 const int64_t iw = j * s.stride[2] - s.pad[2] + v * s.dilation[2];
                 if (ih < 0 || ih >= s.in[1] || iw < 0 || iw >= s.in[2]) continue;
                 const int64_t ch = (o / mg) * cg + ci;
-                f(((b * s.in_channels + ch) * s.in[1] + ih) * s.in[2] + iw, ((o * cg + ci) * s.kernel[1] + u) * s.kernel[2] + v,
+                f(((b * s.in_channels + ch) * s.in[1] + ih) * s.in[2] + iw,
+                  ((o * cg + ci) * s.kernel[1] + u) * s.kernel[2] + v,
                   ((b * s.out_channels + o) * s.out[1] + i) * s.out[2] + j);
               }
 }
@@ -94,18 +94,18 @@ std::vector<double> random_values(size_t n, uint64_t seed) {
   return v;
 }
 
-template <class T>
-std::vector<T> cast(const std::vector<double>& v) {
+template <class T> std::vector<T> cast(const std::vector<double>& v) {
   return std::vector<T>(v.begin(), v.end());
 }
 
-template <class T>
-void check_case(const Case& c, double tol) {
+template <class T> void check_case(const Case& c, double tol) {
   SCOPED_TRACE(c.what);
   const ConvShape s = shape_of(c);
-  const size_t nx = s.batch * s.in_channels * s.in_size(), ny = s.batch * s.out_channels * s.out_size();
+  const size_t nx = s.batch * s.in_channels * s.in_size(),
+               ny = s.batch * s.out_channels * s.out_size();
   const size_t nw = s.out_channels * (s.in_channels / s.groups) * s.kernel_size();
-  const auto x = random_values(nx, 1), w = random_values(nw, 2), bias = random_values(s.out_channels, 3);
+  const auto x = random_values(nx, 1), w = random_values(nw, 2),
+             bias = random_values(s.out_channels, 3);
   const auto dy = random_values(ny, 4);
 
   std::vector<double> y(ny), dx(nx, 0.0), dw(nw, 0.0), db(s.out_channels, 0.0);
@@ -121,7 +121,8 @@ void check_case(const Case& c, double tol) {
   std::vector<T> got_y(ny), got_dx(nx, T(7)), got_dw(nw, T(7)), got_db(s.out_channels, T(7));
   kernels::conv_forward<T>(s, xt.data(), wt.data(), bt.data(), got_y.data());
   expect_close(got_y, y, {.atol = tol, .rtol = tol}, "y");
-  kernels::conv_backward<T>(s, xt.data(), wt.data(), dyt.data(), got_dx.data(), got_dw.data(), got_db.data());
+  kernels::conv_backward<T>(s, xt.data(), wt.data(), dyt.data(), got_dx.data(), got_dw.data(),
+                            got_db.data());
   expect_close(got_dx, dx, {.atol = tol, .rtol = tol}, "dx");
   expect_close(got_dw, dw, {.atol = tol, .rtol = tol}, "dw");
   expect_close(got_db, db, {.atol = tol, .rtol = tol}, "dbias");

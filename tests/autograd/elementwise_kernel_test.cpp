@@ -25,8 +25,14 @@ struct Activation {
 };
 
 const std::vector<Activation> kActivations = {
-    {"Relu", {}},        {"LeakyRelu", {{"alpha", 0.1f}}}, {"Sigmoid", {}},   {"Tanh", {}},
-    {"Exp", {}},         {"Erf", {}},                      {"HardSwish", {}}, {"HardSigmoid", {{"alpha", 0.25f}, {"beta", 0.4f}}},
+    {"Relu", {}},
+    {"LeakyRelu", {{"alpha", 0.1f}}},
+    {"Sigmoid", {}},
+    {"Tanh", {}},
+    {"Exp", {}},
+    {"Erf", {}},
+    {"HardSwish", {}},
+    {"HardSigmoid", {{"alpha", 0.25f}, {"beta", 0.4f}}},
     {"Gelu", {}},
     {"Gelu", {{"approximate", std::string("tanh")}}},
     {"Clip", {{"min", 0.0f}, {"max", 6.0f}}, 6},   // bounds as attributes (opset 6): ReLU6
@@ -37,11 +43,33 @@ const std::vector<Activation> kActivations = {
 // float extremes and the non-finite values; 1,037 in all, so the last vector is partial.
 std::vector<float> inputs() {
   std::vector<float> v;
-  for (int i = -500; i < 500; ++i) v.push_back(std::copysign(std::pow(std::abs(i) / 500.0f, 3.0f) * 100, float(i)));
-  for (float x : {0.0f, -0.0f, 0.9f, -0.9f, 0.90001f, 3.92f, 3.93f, -3.93f, 88.7f, 88.8f, 104.0f, 200.0f, -200.0f,
-                  3.0f, -3.0f, 2.9999f, -3.0001f, 1e-30f, -1e-30f, 1e-40f, std::numeric_limits<float>::max(),
-                  std::numeric_limits<float>::lowest(), std::numeric_limits<float>::infinity(),
-                  -std::numeric_limits<float>::infinity(), std::numeric_limits<float>::quiet_NaN()}) {
+  for (int i = -500; i < 500; ++i)
+    v.push_back(std::copysign(std::pow(std::abs(i) / 500.0f, 3.0f) * 100, float(i)));
+  for (float x : {0.0f,
+                  -0.0f,
+                  0.9f,
+                  -0.9f,
+                  0.90001f,
+                  3.92f,
+                  3.93f,
+                  -3.93f,
+                  88.7f,
+                  88.8f,
+                  104.0f,
+                  200.0f,
+                  -200.0f,
+                  3.0f,
+                  -3.0f,
+                  2.9999f,
+                  -3.0001f,
+                  1e-30f,
+                  -1e-30f,
+                  1e-40f,
+                  std::numeric_limits<float>::max(),
+                  std::numeric_limits<float>::lowest(),
+                  std::numeric_limits<float>::infinity(),
+                  -std::numeric_limits<float>::infinity(),
+                  std::numeric_limits<float>::quiet_NaN()}) {
     v.push_back(x);
   }
   while (v.size() < 1037) v.push_back(0.5f * static_cast<float>(v.size() % 13) - 3);
@@ -55,11 +83,13 @@ Tensor from(const std::vector<float>& v) {
 }
 
 // float32 agrees with float64 within 4 float ulps, or 2e-7 absolute near 0; NaN with NaN.
-void expect_matches(const Tensor& got, const Tensor& want, const std::vector<float>& x, const char* what) {
+void expect_matches(const Tensor& got, const Tensor& want, const std::vector<float>& x,
+                    const char* what) {
   for (int64_t i = 0; i < got.numel(); ++i) {
     const double g = got.at(i), w = static_cast<float>(want.at(i));
     if (std::isnan(w) || std::isinf(w)) {
-      ASSERT_TRUE(std::isnan(w) ? std::isnan(g) : g == w) << what << " at x = " << x[i] << ": " << g << " vs " << w;
+      ASSERT_TRUE(std::isnan(w) ? std::isnan(g) : g == w)
+          << what << " at x = " << x[i] << ": " << g << " vs " << w;
       continue;
     }
     ASSERT_NEAR(g, w, std::max(2e-7, 4 * std::numeric_limits<float>::epsilon() * std::abs(w)))

@@ -71,7 +71,10 @@ TEST(Engine, HookOnAnIntermediateSeesItsTotalGradient) {
   Variable x = param({1}, {2});
   Variable h = apply1("Mul", {x, x});  // 4
   Tensor seen;
-  h.add_hook([&](const Tensor& g) { seen = g.clone(); return g; });
+  h.add_hook([&](const Tensor& g) {
+    seen = g.clone();
+    return g;
+  });
   Variable y = apply1("Add", {h, h});  // dy/dh = 2
   y.backward(Tensor::ones({1}));
   EXPECT_EQ(values(seen), (std::vector<float>{2}));
@@ -88,8 +91,8 @@ TEST(Engine, ReadyHookRunsOnceAfterTheLastContributionOfALeaf) {
   add_ready_hook(x, [&](const Tensor& g) { seen.emplace_back("x", g.data<float>()[0]); });
   add_ready_hook(w, [&](const Tensor& g) { seen.emplace_back("w", g.data<float>()[0]); });
   const int id = add_ready_hook(unused, [&](const Tensor&) { seen.emplace_back("unused", 0.f); });
-  Variable h = apply1("Mul", {x, w});                        // 6
-  Variable y = apply1("Add", {apply1("Mul", {h, h}), x});    // h^2 + x
+  Variable h = apply1("Mul", {x, w});                      // 6
+  Variable y = apply1("Add", {apply1("Mul", {h, h}), x});  // h^2 + x
   y.backward(Tensor::ones({1}));
   ASSERT_EQ(seen.size(), 2u);  // an unreachable leaf's hook does not run
   std::sort(seen.begin(), seen.end());

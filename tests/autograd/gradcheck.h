@@ -18,14 +18,14 @@ namespace tamp::test {
 
 struct GradCase {
   std::string op;
-  std::vector<Tensor> inputs;   // float64 for the inputs to check
+  std::vector<Tensor> inputs;  // float64 for the inputs to check
   Attributes attrs = {};
-  std::vector<int> wrt = {};    // inputs to differentiate; empty: every float64 input
-  std::string label = {};       // tells cases of one op apart: the test is named OP_LABEL
+  std::vector<int> wrt = {};  // inputs to differentiate; empty: every float64 input
+  std::string label = {};     // tells cases of one op apart: the test is named OP_LABEL
   int opset = kMaxOpset;
   std::string domain = {};
   bool training = false;
-  double eps = 1e-6;            // central-difference step
+  double eps = 1e-6;  // central-difference step
   double atol = 1e-6;
   double rtol = 1e-5;
   // For straight-through estimators, whose true derivative is zero almost everywhere: a
@@ -33,7 +33,8 @@ struct GradCase {
   // `base` inputs) that equals the op at `base` and whose derivative is the gradient the op
   // claims. Central differences are then taken of the surrogate.
   std::function<std::vector<Tensor>(const std::vector<Tensor>& inputs,
-                                    const std::vector<Tensor>& base)> surrogate = {};
+                                    const std::vector<Tensor>& base)>
+      surrogate = {};
 };
 
 std::vector<GradCase>& grad_cases();
@@ -44,9 +45,9 @@ struct GradCaseRegistrar {
   }
 };
 
-#define TAMP_GRAD_CASES(name)                                           \
-  static std::vector<::tamp::test::GradCase> name();                    \
-  static ::tamp::test::GradCaseRegistrar name##_registrar_{&name};      \
+#define TAMP_GRAD_CASES(name)                                      \
+  static std::vector<::tamp::test::GradCase> name();               \
+  static ::tamp::test::GradCaseRegistrar name##_registrar_{&name}; \
   static std::vector<::tamp::test::GradCase> name()
 
 // Deterministic float64 tensors. `gap` keeps every value at least that far from each of

@@ -10,8 +10,9 @@ namespace tamp::test {
 
 namespace {
 
-std::vector<Tensor> fake_quant_surrogate(const std::vector<Tensor>& in, const std::vector<Tensor>& base,
-                                         int64_t axis, double qmin, double qmax) {
+std::vector<Tensor> fake_quant_surrogate(const std::vector<Tensor>& in,
+                                         const std::vector<Tensor>& base, int64_t axis, double qmin,
+                                         double qmax) {
   const Tensor& x = in[0];
   const Tensor& s = in[1];
   const Tensor& z = in[2];
@@ -53,19 +54,26 @@ Tensor grid_values(const Shape& shape, const Tensor& scale, const Tensor& zp, in
 
 TAMP_GRAD_CASES(fake_quantize_cases) {
   const Attributes int8{{"quant_min", int64_t{-128}}, {"quant_max", int64_t{127}}};
-  const Attributes uint8_ch{{"quant_min", int64_t{0}}, {"quant_max", int64_t{255}}, {"axis", int64_t{1}}};
+  const Attributes uint8_ch{
+      {"quant_min", int64_t{0}}, {"quant_max", int64_t{255}}, {"axis", int64_t{1}}};
   const Tensor s1 = Tensor::scalar(0.05, DType::kFloat64), z1 = Tensor::scalar(3, DType::kFloat64);
   const Tensor s2 = Tensor::from_vector<double>({3}, {0.01, 0.02, 0.015});
   const Tensor z2 = Tensor::from_vector<double>({3}, {100, 128, 90});
   return {
       {.op = "FakeQuantize",
        .inputs = {grid_values({4, 6}, s1, z1, 1, -128, 127, -8, 8, 1), s1, z1},
-       .attrs = int8, .label = "per_tensor_with_clipping", .domain = "tamp",
-       .surrogate = [](const auto& in, const auto& base) { return fake_quant_surrogate(in, base, 0, -128, 127); }},
+       .attrs = int8,
+       .label = "per_tensor_with_clipping",
+       .domain = "tamp",
+       .surrogate = [](const auto& in,
+                       const auto& base) { return fake_quant_surrogate(in, base, 0, -128, 127); }},
       {.op = "FakeQuantize",
        .inputs = {grid_values({2, 3, 4}, s2, z2, 4, 0, 255, -1.5, 2.5, 2), s2, z2},
-       .attrs = uint8_ch, .label = "per_channel_axis1", .domain = "tamp",
-       .surrogate = [](const auto& in, const auto& base) { return fake_quant_surrogate(in, base, 1, 0, 255); }},
+       .attrs = uint8_ch,
+       .label = "per_channel_axis1",
+       .domain = "tamp",
+       .surrogate = [](const auto& in,
+                       const auto& base) { return fake_quant_surrogate(in, base, 1, 0, 255); }},
   };
 }
 

@@ -83,7 +83,8 @@ void check_case(const GradCase& c) {
   std::vector<int> wrt = c.wrt;
   if (wrt.empty()) {
     for (size_t i = 0; i < c.inputs.size(); ++i) {
-      if (c.inputs[i].defined() && c.inputs[i].dtype() == DType::kFloat64) wrt.push_back(static_cast<int>(i));
+      if (c.inputs[i].defined() && c.inputs[i].dtype() == DType::kFloat64)
+        wrt.push_back(static_cast<int>(i));
     }
   }
   ASSERT_FALSE(wrt.empty()) << "no float64 input to check";
@@ -112,7 +113,8 @@ void check_case(const GradCase& c) {
     for (size_t k = 0; k < roots.size() && k < ref.size(); ++k) {
       const double* a = outs[k].value().data<double>();
       const double* b = ref[k].data<double>();
-      for (int64_t j = 0; j < ref[k].numel(); ++j) ASSERT_NEAR(a[j], b[j], 1e-12) << "surrogate differs at " << j;
+      for (int64_t j = 0; j < ref[k].numel(); ++j)
+        ASSERT_NEAR(a[j], b[j], 1e-12) << "surrogate differs at " << j;
     }
   }
   backward(roots, seeds);
@@ -147,7 +149,8 @@ TEST(GradCheckCoverage, EveryDifferentiableOpHasACase) {
   for (const auto& def : OpRegistry::builtin().ops()) {
     if (!def.differentiable()) continue;
     EXPECT_TRUE(covered.count(def.domain + "::" + def.type))
-        << def.type << " (domain '" << def.domain << "') is differentiable but has no gradient case";
+        << def.type << " (domain '" << def.domain
+        << "') is differentiable but has no gradient case";
   }
 }
 
@@ -157,12 +160,12 @@ TEST_P(GradCheck, MatchesCentralDifferences) { check_case(grad_cases().at(GetPar
 
 // Named by op and label, not by position, so that adding a case renames no other; googletest
 // stops with "Duplicate parameterized test name" when two cases of one op share a label.
-INSTANTIATE_TEST_SUITE_P(
-    Ops, GradCheck, ::testing::Range<size_t>(0, grad_cases().size()),
-    [](const ::testing::TestParamInfo<size_t>& info) {
-      std::string name = case_name(grad_cases()[info.param]);
-      for (char& ch : name) if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
-      return name;
-    });
+INSTANTIATE_TEST_SUITE_P(Ops, GradCheck, ::testing::Range<size_t>(0, grad_cases().size()),
+                         [](const ::testing::TestParamInfo<size_t>& info) {
+                           std::string name = case_name(grad_cases()[info.param]);
+                           for (char& ch : name)
+                             if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
+                           return name;
+                         });
 
 }  // namespace tamp::test

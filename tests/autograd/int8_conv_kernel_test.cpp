@@ -30,28 +30,127 @@ struct Case {
 };
 
 const std::vector<Case> kCases = {
-    {"3x3 pad 1, 3 -> 5 channels, 9x9 (images share a GEMM)", 3, 3, 5, 1,
-     {1, 9, 9}, {1, 3, 3}, {1, 1, 1}, {1, 1, 1}, {0, 1, 1}, {0, 1, 1}},
-    {"3x3 on 20x21, one image per GEMM", 2, 4, 7, 1,
-     {1, 20, 21}, {1, 3, 3}, {1, 1, 1}, {1, 1, 1}, {0, 1, 1}, {0, 1, 1}},
-    {"stride 2, dilation 2, asymmetric pads", 2, 5, 6, 1,
-     {1, 13, 11}, {1, 3, 2}, {1, 2, 2}, {1, 2, 2}, {0, 2, 0}, {0, 1, 3}},
-    {"groups 2, 6 -> 4 channels", 3, 6, 4, 2,
-     {1, 7, 8}, {1, 3, 3}, {1, 1, 1}, {1, 1, 1}, {0, 1, 0}, {0, 1, 0}},
-    {"depthwise 5 channels, stride 2", 2, 5, 5, 5,
-     {1, 10, 9}, {1, 3, 3}, {1, 2, 2}, {1, 1, 1}, {0, 1, 1}, {0, 1, 1}},
-    {"1x1, 37 -> 19 channels (K odd, past a vector)", 4, 37, 19, 1,
-     {1, 5, 6}, {1, 1, 1}, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, {0, 0, 0}},
-    {"1-D, kernel 5, stride 3", 2, 3, 4, 1,
-     {1, 1, 40}, {1, 1, 5}, {1, 1, 3}, {1, 1, 1}, {0, 0, 2}, {0, 0, 1}},
-    {"3-D 2x3x3 on 4x5x5", 2, 2, 3, 1,
-     {4, 5, 5}, {2, 3, 3}, {1, 1, 1}, {1, 1, 1}, {1, 1, 1}, {0, 1, 1}},
-    {"64 channels 3x3 (K = 576 > a k block)", 2, 64, 8, 1,
-     {1, 6, 6}, {1, 3, 3}, {1, 1, 1}, {1, 1, 1}, {0, 1, 1}, {0, 1, 1}},
-    {"one image, 16 channels on 12x12", 1, 8, 16, 1,
-     {1, 12, 12}, {1, 3, 3}, {1, 1, 1}, {1, 1, 1}, {0, 1, 1}, {0, 1, 1}},
-    {"no input channels: sums of nothing", 2, 0, 3, 1,
-     {1, 4, 4}, {1, 3, 3}, {1, 1, 1}, {1, 1, 1}, {0, 1, 1}, {0, 1, 1}},
+    {"3x3 pad 1, 3 -> 5 channels, 9x9 (images share a GEMM)",
+     3,
+     3,
+     5,
+     1,
+     {1, 9, 9},
+     {1, 3, 3},
+     {1, 1, 1},
+     {1, 1, 1},
+     {0, 1, 1},
+     {0, 1, 1}},
+    {"3x3 on 20x21, one image per GEMM",
+     2,
+     4,
+     7,
+     1,
+     {1, 20, 21},
+     {1, 3, 3},
+     {1, 1, 1},
+     {1, 1, 1},
+     {0, 1, 1},
+     {0, 1, 1}},
+    {"stride 2, dilation 2, asymmetric pads",
+     2,
+     5,
+     6,
+     1,
+     {1, 13, 11},
+     {1, 3, 2},
+     {1, 2, 2},
+     {1, 2, 2},
+     {0, 2, 0},
+     {0, 1, 3}},
+    {"groups 2, 6 -> 4 channels",
+     3,
+     6,
+     4,
+     2,
+     {1, 7, 8},
+     {1, 3, 3},
+     {1, 1, 1},
+     {1, 1, 1},
+     {0, 1, 0},
+     {0, 1, 0}},
+    {"depthwise 5 channels, stride 2",
+     2,
+     5,
+     5,
+     5,
+     {1, 10, 9},
+     {1, 3, 3},
+     {1, 2, 2},
+     {1, 1, 1},
+     {0, 1, 1},
+     {0, 1, 1}},
+    {"1x1, 37 -> 19 channels (K odd, past a vector)",
+     4,
+     37,
+     19,
+     1,
+     {1, 5, 6},
+     {1, 1, 1},
+     {1, 1, 1},
+     {1, 1, 1},
+     {0, 0, 0},
+     {0, 0, 0}},
+    {"1-D, kernel 5, stride 3",
+     2,
+     3,
+     4,
+     1,
+     {1, 1, 40},
+     {1, 1, 5},
+     {1, 1, 3},
+     {1, 1, 1},
+     {0, 0, 2},
+     {0, 0, 1}},
+    {"3-D 2x3x3 on 4x5x5",
+     2,
+     2,
+     3,
+     1,
+     {4, 5, 5},
+     {2, 3, 3},
+     {1, 1, 1},
+     {1, 1, 1},
+     {1, 1, 1},
+     {0, 1, 1}},
+    {"64 channels 3x3 (K = 576 > a k block)",
+     2,
+     64,
+     8,
+     1,
+     {1, 6, 6},
+     {1, 3, 3},
+     {1, 1, 1},
+     {1, 1, 1},
+     {0, 1, 1},
+     {0, 1, 1}},
+    {"one image, 16 channels on 12x12",
+     1,
+     8,
+     16,
+     1,
+     {1, 12, 12},
+     {1, 3, 3},
+     {1, 1, 1},
+     {1, 1, 1},
+     {0, 1, 1},
+     {0, 1, 1}},
+    {"no input channels: sums of nothing",
+     2,
+     0,
+     3,
+     1,
+     {1, 4, 4},
+     {1, 3, 3},
+     {1, 1, 1},
+     {1, 1, 1},
+     {0, 1, 1},
+     {0, 1, 1}},
 };
 
 ConvShape shape_of(const Case& c) {
@@ -66,7 +165,9 @@ ConvShape shape_of(const Case& c) {
     s.stride[d] = c.stride[d];
     s.dilation[d] = c.dilation[d];
     s.pad[d] = c.pad_begin[d];
-    s.out[d] = (c.in[d] + c.pad_begin[d] + c.pad_end[d] - (c.kernel[d] - 1) * c.dilation[d] - 1) / c.stride[d] + 1;
+    s.out[d] = (c.in[d] + c.pad_begin[d] + c.pad_end[d] - (c.kernel[d] - 1) * c.dilation[d] - 1) /
+                   c.stride[d] +
+               1;
   }
   return s;
 }
@@ -76,8 +177,12 @@ struct Data {
   bool x_signed, w_signed;
   int32_t zx;
   std::vector<int32_t> zw;  // (M)
-  int32_t x_at(size_t i) const { return x_signed ? int32_t{static_cast<int8_t>(x[i])} : int32_t{x[i]}; }
-  int32_t w_at(size_t i) const { return w_signed ? int32_t{static_cast<int8_t>(w[i])} : int32_t{w[i]}; }
+  int32_t x_at(size_t i) const {
+    return x_signed ? int32_t{static_cast<int8_t>(x[i])} : int32_t{x[i]};
+  }
+  int32_t w_at(size_t i) const {
+    return w_signed ? int32_t{static_cast<int8_t>(w[i])} : int32_t{w[i]};
+  }
 };
 
 // y (N, M, out) from the definition, in int64 then wrapped to int32.
@@ -90,7 +195,8 @@ std::vector<int32_t> reference(const ConvShape& s, const Data& d, bool saturate_
       for (int64_t o = 0; o < s.out_size(); ++o) {
         const int64_t od[3] = {o / (s.out[1] * s.out[2]), o / s.out[2] % s.out[1], o % s.out[2]};
         for (int64_t p = 0; p < ks; ++p) {
-          const int64_t kd[3] = {p / (s.kernel[1] * s.kernel[2]), p / s.kernel[2] % s.kernel[1], p % s.kernel[2]};
+          const int64_t kd[3] = {p / (s.kernel[1] * s.kernel[2]), p / s.kernel[2] % s.kernel[1],
+                                 p % s.kernel[2]};
           bool inside = true;
           int64_t offset = 0;
           for (int e = 0; e < 3; ++e) {
@@ -100,7 +206,8 @@ std::vector<int32_t> reference(const ConvShape& s, const Data& d, bool saturate_
           }
           for (int64_t c = 0; c < cg; ++c) {
             const int64_t ch = m / mg * cg + c;
-            patch[p * cg + c] = inside ? d.x_at((b * s.in_channels + ch) * s.in_size() + offset) : d.zx;
+            patch[p * cg + c] =
+                inside ? d.x_at((b * s.in_channels + ch) * s.in_size() + offset) : d.zx;
             filter[p * cg + c] = d.w_at((m * cg + c) * ks + p);
           }
         }
@@ -122,7 +229,8 @@ std::vector<int32_t> reference(const ConvShape& s, const Data& d, bool saturate_
           const int64_t k = static_cast<int64_t>(patch.size());
           sum += -d.zx * filter_sum - zw * patch_sum + k * d.zx * zw;
         }
-        y[(b * s.out_channels + m) * s.out_size() + o] = static_cast<int32_t>(static_cast<uint32_t>(sum));
+        y[(b * s.out_channels + m) * s.out_size() + o] =
+            static_cast<int32_t>(static_cast<uint32_t>(sum));
       }
     }
   }
@@ -137,27 +245,33 @@ class Int8ConvKernel : public OnEverySimdTarget {
   }
 
   Data random_data(const ConvShape& s, bool x_signed, bool w_signed, bool per_channel) {
-    Generator rng(static_cast<uint64_t>(s.in_channels * 97 + s.out_channels * 13 + x_signed * 2 + w_signed));
+    Generator rng(
+        static_cast<uint64_t>(s.in_channels * 97 + s.out_channels * 13 + x_signed * 2 + w_signed));
     Data d{{}, {}, x_signed, w_signed, int8_test_value(rng, x_signed), {}};
     d.x.resize(static_cast<size_t>(s.batch * s.in_channels * s.in_size()));
     d.w.resize(static_cast<size_t>(s.out_channels * s.in_channels / s.groups * s.kernel_size()));
     for (uint8_t& v : d.x) v = static_cast<uint8_t>(int8_test_value(rng, x_signed));
     for (uint8_t& v : d.w) v = static_cast<uint8_t>(int8_test_value(rng, w_signed));
     const int32_t shared = int8_test_value(rng, w_signed);
-    for (int64_t m = 0; m < s.out_channels; ++m) d.zw.push_back(per_channel ? int8_test_value(rng, w_signed) : shared);
+    for (int64_t m = 0; m < s.out_channels; ++m)
+      d.zw.push_back(per_channel ? int8_test_value(rng, w_signed) : shared);
     return d;
   }
 
   // Returns how many outputs differ from the exact convolution (for the saturated mode).
-  int64_t check(const Case& c, bool x_signed, bool w_signed, bool per_channel, bool saturate_pairs, int threads) {
-    SCOPED_TRACE(::testing::Message() << c.what << ": x " << (x_signed ? "s8" : "u8") << ", w "
-                                      << (w_signed ? "s8" : "u8") << (per_channel ? ", w_zp per channel" : "")
-                                      << (saturate_pairs ? ", saturated pairs" : "") << ", threads " << threads);
+  int64_t check(const Case& c, bool x_signed, bool w_signed, bool per_channel, bool saturate_pairs,
+                int threads) {
+    SCOPED_TRACE(::testing::Message()
+                 << c.what << ": x " << (x_signed ? "s8" : "u8") << ", w "
+                 << (w_signed ? "s8" : "u8") << (per_channel ? ", w_zp per channel" : "")
+                 << (saturate_pairs ? ", saturated pairs" : "") << ", threads " << threads);
     set_num_threads(threads);
     const ConvShape s = shape_of(c);
     const Data d = random_data(s, x_signed, w_signed, per_channel);
-    std::vector<int32_t> y(static_cast<size_t>(s.batch * s.out_channels * s.out_size()), 0x5a5a5a5a);
-    kernels::int8_conv(s, {d.x.data(), x_signed, d.zx}, {d.w.data(), w_signed, d.zw.data()}, saturate_pairs, y.data());
+    std::vector<int32_t> y(static_cast<size_t>(s.batch * s.out_channels * s.out_size()),
+                           0x5a5a5a5a);
+    kernels::int8_conv(s, {d.x.data(), x_signed, d.zx}, {d.w.data(), w_signed, d.zw.data()},
+                       saturate_pairs, y.data());
     const std::vector<int32_t> want = reference(s, d, saturate_pairs);
     for (size_t i = 0; i < y.size(); ++i) {
       if (y[i] != want[i]) {
@@ -218,8 +332,8 @@ TEST_P(Int8ConvKernel, RequantizedOutputIsTheSumsRequantized) {
         bias.push_back(static_cast<int32_t>(m * 37 % 201) - 100);
         multipliers.push_back(1e-3f * static_cast<float>(1 + m % 7));
       }
-      const kernels::Requantization r{t & 2 ? bias.data() : nullptr, multipliers.data(), true, t & 1 ? -5 : 120,
-                                      static_cast<bool>(t & 1)};
+      const kernels::Requantization r{t & 2 ? bias.data() : nullptr, multipliers.data(), true,
+                                      t & 1 ? -5 : 120, static_cast<bool>(t & 1)};
       const kernels::Int8ConvInput x{d.x.data(), false, d.zx};
       const kernels::Int8ConvWeights w{d.w.data(), static_cast<bool>(t & 1), d.zw.data()};
       kernels::int8_conv(s, x, w, false, sums.data());

@@ -26,9 +26,10 @@ struct Case {
 
 // Tile ends (6 x 16 with AVX2, 12 x 32 with AVX-512, 6 x 8 with SSE4, 6 x 2 scalar), k block
 // ends (512 pairs' worth of k), the 192-row block.
-const std::vector<Case> kCases = {{1, 1, 1},   {1, 1, 2},     {3, 5, 7},    {6, 16, 32},   {7, 17, 33},
-                                  {13, 33, 63}, {12, 32, 64}, {5, 40, 511}, {2, 9, 512},   {4, 3, 513},
-                                  {3, 7, 1025}, {200, 19, 9}, {25, 65, 288}, {1, 100, 17}, {64, 1, 40}};
+const std::vector<Case> kCases = {{1, 1, 1},     {1, 1, 2},    {3, 5, 7},    {6, 16, 32},
+                                  {7, 17, 33},   {13, 33, 63}, {12, 32, 64}, {5, 40, 511},
+                                  {2, 9, 512},   {4, 3, 513},  {3, 7, 1025}, {200, 19, 9},
+                                  {25, 65, 288}, {1, 100, 17}, {64, 1, 40}};
 
 enum class ZeroPoints { kNone, kPerTensor, kPerVector };
 
@@ -45,12 +46,13 @@ struct Operand {
     return zero_points.empty() ? 0 : zero_points[zero_points.size() == 1 ? 0 : i];
   }
   kernels::Int8Matrix matrix() const {
-    return {bytes.data(), ld, is_signed, zero_points.empty() ? nullptr : zero_points.data(), zero_points.size() > 1};
+    return {bytes.data(), ld, is_signed, zero_points.empty() ? nullptr : zero_points.data(),
+            zero_points.size() > 1};
   }
 };
 
-Operand random_operand(Generator& rng, int64_t rows, int64_t cols, int64_t pad, bool is_signed, ZeroPoints zp,
-                       int64_t vectors) {
+Operand random_operand(Generator& rng, int64_t rows, int64_t cols, int64_t pad, bool is_signed,
+                       ZeroPoints zp, int64_t vectors) {
   Operand o{{}, cols + pad, is_signed, {}};
   o.bytes.resize(static_cast<size_t>(rows * o.ld));
   for (uint8_t& b : o.bytes) b = static_cast<uint8_t>(int8_test_value(rng, is_signed));
@@ -63,7 +65,8 @@ int32_t wrap(int64_t v) { return static_cast<int32_t>(static_cast<uint32_t>(v));
 
 // C(i, j) in int64: exact, or as vpmaddubsw + vpmaddwd sum (raw pairs along k clamped to
 // int16, an odd k's last product alone), the zero points expanded exactly.
-int32_t reference(const Operand& a, const Operand& b, int64_t i, int64_t j, int64_t k, bool saturate_pairs) {
+int32_t reference(const Operand& a, const Operand& b, int64_t i, int64_t j, int64_t k,
+                  bool saturate_pairs) {
   const int64_t za = a.zero_point(i), zb = b.zero_point(j);
   if (!saturate_pairs) {
     int64_t sum = 0;
@@ -91,10 +94,13 @@ class Int8GemmKernel : public OnEverySimdTarget {
   }
 
   // Returns how many entries differ from the exact product (for the saturated mode).
-  int64_t check(const Case& cs, bool a_signed, bool b_signed, ZeroPoints zp, bool saturate_pairs, int threads) {
-    SCOPED_TRACE(::testing::Message() << "m=" << cs.m << " n=" << cs.n << " k=" << cs.k << " A " << (a_signed ? "s8" : "u8")
-                                      << " B " << (b_signed ? "s8" : "u8") << " zero points " << static_cast<int>(zp)
-                                      << " saturate_pairs=" << saturate_pairs << " threads=" << threads);
+  int64_t check(const Case& cs, bool a_signed, bool b_signed, ZeroPoints zp, bool saturate_pairs,
+                int threads) {
+    SCOPED_TRACE(::testing::Message()
+                 << "m=" << cs.m << " n=" << cs.n << " k=" << cs.k << " A "
+                 << (a_signed ? "s8" : "u8") << " B " << (b_signed ? "s8" : "u8") << " zero points "
+                 << static_cast<int>(zp) << " saturate_pairs=" << saturate_pairs
+                 << " threads=" << threads);
     set_num_threads(threads);
     Generator rng(cs.m * 1009 + cs.n * 31 + cs.k * 7 + a_signed * 2 + b_signed);
     const Operand a = random_operand(rng, cs.m, cs.k, 3, a_signed, zp, cs.m);

@@ -23,7 +23,8 @@ Tensor tied_input(const Shape& shape, uint64_t seed, bool with_nan) {
   Generator rng(seed);
   Tensor t = Tensor::empty(shape, DType::kFloat32);
   float* p = t.data<float>();
-  for (int64_t i = 0; i < t.numel(); ++i) p[i] = static_cast<float>(rng.below(5)) - 2;  // -2 .. 2, many ties
+  for (int64_t i = 0; i < t.numel(); ++i)
+    p[i] = static_cast<float>(rng.below(5)) - 2;  // -2 .. 2, many ties
   if (with_nan) {
     for (int64_t i = 7; i < t.numel(); i += 97) p[i] = std::numeric_limits<float>::quiet_NaN();
   }
@@ -44,7 +45,8 @@ std::pair<std::vector<float>, std::vector<int64_t>> reference(const Tensor& x) {
         for (int64_t a = 0; a < 2; ++a) {
           for (int64_t b = 0; b < 2; ++b) {
             const int64_t at = plane * s[2] * s[3] + (2 * i + a) * s[3] + 2 * j + b;
-            const bool better = best < 0 || (!std::isnan(p[best]) && (p[at] > p[best] || std::isnan(p[at])));
+            const bool better =
+                best < 0 || (!std::isnan(p[best]) && (p[at] > p[best] || std::isnan(p[at])));
             if (better) best = at;
           }
         }
@@ -59,8 +61,10 @@ std::pair<std::vector<float>, std::vector<int64_t>> reference(const Tensor& x) {
 class MaxPoolKernel : public OnEverySimdTarget {};
 
 TEST_P(MaxPoolKernel, TwoByTwoMatchesTheDefinitionWithTiesAndNaN) {
-  const Attributes attrs{{"kernel_shape", std::vector<int64_t>{2, 2}}, {"strides", std::vector<int64_t>{2, 2}}};
-  for (const Shape& shape : std::vector<Shape>{{2, 3, 8, 34}, {1, 2, 5, 19}, {3, 1, 6, 2}, {1, 1, 4, 64}}) {
+  const Attributes attrs{{"kernel_shape", std::vector<int64_t>{2, 2}},
+                         {"strides", std::vector<int64_t>{2, 2}}};
+  for (const Shape& shape :
+       std::vector<Shape>{{2, 3, 8, 34}, {1, 2, 5, 19}, {3, 1, 6, 2}, {1, 1, 4, 64}}) {
     for (bool with_nan : {false, true}) {
       SCOPED_TRACE(to_string(shape) + (with_nan ? " with NaN" : ""));
       const Tensor x = tied_input(shape, shape[3] * 7 + with_nan, with_nan);
@@ -78,7 +82,8 @@ TEST_P(MaxPoolKernel, TwoByTwoMatchesTheDefinitionWithTiesAndNaN) {
       backward({y}, {Tensor::full(y.shape(), 1.0f)});
       std::vector<float> want_dx(x.numel(), 0.0f);
       for (int64_t at : want_idx) want_dx[at] += 1;
-      for (int64_t i = 0; i < x.numel(); ++i) ASSERT_EQ(xv.grad().data<float>()[i], want_dx[i]) << "dx[" << i << "]";
+      for (int64_t i = 0; i < x.numel(); ++i)
+        ASSERT_EQ(xv.grad().data<float>()[i], want_dx[i]) << "dx[" << i << "]";
     }
   }
 }

@@ -26,11 +26,11 @@ Tensor arange(Shape s, DType dtype = DType::kFloat32) {
 Tensor run1(std::string_view op, std::vector<Tensor> in, Attributes a = {}, int opset = kMaxOpset) {
   return run(op, in, std::move(a), {.opset = opset}).at(0);
 }
-template <class T>
-std::vector<T> values(const Tensor& t) { return t.to_vector<T>(); }
+template <class T> std::vector<T> values(const Tensor& t) { return t.to_vector<T>(); }
 
 // The error message of running `op`, or "" when it did not throw.
-std::string error_of(std::string_view op, std::vector<Tensor> in, Attributes a = {}, int opset = kMaxOpset) {
+std::string error_of(std::string_view op, std::vector<Tensor> in, Attributes a = {},
+                     int opset = kMaxOpset) {
   try {
     run(op, in, std::move(a), {.opset = opset});
   } catch (const Error& e) {
@@ -45,7 +45,8 @@ TEST(ShapeOps, ReshapeCopiesZeroAndInfersMinusOne) {
   Tensor x = arange({2, 3, 4});
   EXPECT_EQ(run1("Reshape", {x, i64({0, -1})}).shape(), (Shape{2, 12}));
   EXPECT_EQ(run1("Reshape", {x, i64({-1, 0, 2})}).shape(), (Shape{4, 3, 2}));
-  EXPECT_EQ(run1("Reshape", {arange({0, 3}), i64({3, 0})}, {{"allowzero", int64_t{1}}}).shape(), (Shape{3, 0}));
+  EXPECT_EQ(run1("Reshape", {arange({0, 3}), i64({3, 0})}, {{"allowzero", int64_t{1}}}).shape(),
+            (Shape{3, 0}));
   EXPECT_TRUE(run1("Reshape", {x, i64({24})}).shares_storage(x));
 }
 
@@ -68,8 +69,10 @@ TEST(ShapeOps, SqueezeUnsqueezeFlattenShape) {
   EXPECT_NE(error_of("Unsqueeze", {arange({3}), i64({0, 0})}).find("twice"), std::string::npos);
   EXPECT_EQ(run1("Flatten", {x}, {{"axis", int64_t{0}}}).shape(), (Shape{1, 12}));
   EXPECT_EQ(run1("Flatten", {x}, {{"axis", int64_t{-2}}}).shape(), (Shape{3, 4}));
-  EXPECT_EQ(values<int64_t>(run1("Shape", {x}, {{"start", int64_t{-3}}, {"end", int64_t{-1}}})), (I{1, 4}));
-  EXPECT_EQ(values<int64_t>(run1("Shape", {x}, {{"start", int64_t{-10}}, {"end", int64_t{10}}})), (I{3, 1, 4, 1}));
+  EXPECT_EQ(values<int64_t>(run1("Shape", {x}, {{"start", int64_t{-3}}, {"end", int64_t{-1}}})),
+            (I{1, 4}));
+  EXPECT_EQ(values<int64_t>(run1("Shape", {x}, {{"start", int64_t{-10}}, {"end", int64_t{10}}})),
+            (I{3, 1, 4, 1}));
 }
 
 TEST(ShapeOps, TransposeAnyDtype) {
@@ -79,11 +82,14 @@ TEST(ShapeOps, TransposeAnyDtype) {
     ASSERT_EQ(y.shape(), (Shape{4, 2, 3}));
     for (int64_t a = 0; a < 2; ++a)
       for (int64_t b = 0; b < 3; ++b)
-        for (int64_t c = 0; c < 4; ++c) EXPECT_EQ(y.at(c * 6 + a * 3 + b), x.at(a * 12 + b * 4 + c));
+        for (int64_t c = 0; c < 4; ++c)
+          EXPECT_EQ(y.at(c * 6 + a * 3 + b), x.at(a * 12 + b * 4 + c));
   }
   EXPECT_EQ(run1("Transpose", {arange({2, 3, 4})}).shape(), (Shape{4, 3, 2}));
-  EXPECT_NE(error_of("Transpose", {arange({2, 3})}, {{"perm", I{0, 0}}}).find("permutation"), std::string::npos);
-  EXPECT_NE(error_of("Transpose", {arange({2, 3})}, {{"perm", I{0}}}).find("rank 2"), std::string::npos);
+  EXPECT_NE(error_of("Transpose", {arange({2, 3})}, {{"perm", I{0, 0}}}).find("permutation"),
+            std::string::npos);
+  EXPECT_NE(error_of("Transpose", {arange({2, 3})}, {{"perm", I{0}}}).find("rank 2"),
+            std::string::npos);
 }
 
 TEST(ShapeOps, TransposeOfLargeMatricesGoesThroughTiles) {
@@ -94,29 +100,38 @@ TEST(ShapeOps, TransposeOfLargeMatricesGoesThroughTiles) {
     ASSERT_EQ(y.shape(), (Shape{3, 45, 37}));
     for (int64_t b = 0; b < 3; ++b)
       for (int64_t r = 0; r < 37; ++r)
-        for (int64_t c = 0; c < 45; ++c) ASSERT_EQ(y.at((b * 45 + c) * 37 + r), x.at((b * 37 + r) * 45 + c));
+        for (int64_t c = 0; c < 45; ++c)
+          ASSERT_EQ(y.at((b * 45 + c) * 37 + r), x.at((b * 37 + r) * 45 + c));
   }
 }
 
 TEST(ShapeOps, SliceClampsAndStepsBackwards) {
   const int64_t lo = std::numeric_limits<int64_t>::min(), hi = std::numeric_limits<int64_t>::max();
   Tensor x = arange({10});
-  EXPECT_EQ(values<float>(run1("Slice", {x, i64({8}), i64({1}), i64({0}), i64({-3})})), (F{8, 5, 2}));
+  EXPECT_EQ(values<float>(run1("Slice", {x, i64({8}), i64({1}), i64({0}), i64({-3})})),
+            (F{8, 5, 2}));
   EXPECT_EQ(values<float>(run1("Slice", {x, i64({-100}), i64({3})})), (F{0, 1, 2}));
-  EXPECT_EQ(values<float>(run1("Slice", {x, i64({100}), i64({lo}), i64({0}), i64({-4})})), (F{9, 5, 1}));
+  EXPECT_EQ(values<float>(run1("Slice", {x, i64({100}), i64({lo}), i64({0}), i64({-4})})),
+            (F{9, 5, 1}));
   EXPECT_EQ(values<float>(run1("Slice", {x, i64({2}), i64({hi}), i64({-1}), i64({hi})})), (F{2}));
   EXPECT_EQ(run1("Slice", {x, i64({5}), i64({2})}).numel(), 0);
   Tensor m = arange({3, 4});
-  EXPECT_EQ(values<float>(run1("Slice", {m, i64({3, 0}), i64({lo, hi}), i64({1, 0}), i64({-2, 2})})), (F{3, 1, 11, 9}));
-  EXPECT_EQ(values<float>(run1("Slice", {m}, {{"starts", I{1}}, {"ends", I{2}}}, 9)), (F{4, 5, 6, 7}));
-  EXPECT_NE(error_of("Slice", {x, i64({0}), i64({5}), i64({0}), i64({0})}).find("step 0"), std::string::npos);
-  EXPECT_NE(error_of("Slice", {x, i64({0}), i64({5}), i64({1})}).find("out of range"), std::string::npos);
+  EXPECT_EQ(
+      values<float>(run1("Slice", {m, i64({3, 0}), i64({lo, hi}), i64({1, 0}), i64({-2, 2})})),
+      (F{3, 1, 11, 9}));
+  EXPECT_EQ(values<float>(run1("Slice", {m}, {{"starts", I{1}}, {"ends", I{2}}}, 9)),
+            (F{4, 5, 6, 7}));
+  EXPECT_NE(error_of("Slice", {x, i64({0}), i64({5}), i64({0}), i64({0})}).find("step 0"),
+            std::string::npos);
+  EXPECT_NE(error_of("Slice", {x, i64({0}), i64({5}), i64({1})}).find("out of range"),
+            std::string::npos);
 }
 
 TEST(ShapeOps, ConcatSplit) {
   Tensor a = arange({2, 1}), b = arange({2, 2});
   EXPECT_EQ(values<float>(run1("Concat", {a, b}, {{"axis", int64_t{-1}}})), (F{0, 0, 1, 1, 2, 3}));
-  EXPECT_NE(error_of("Concat", {a, arange({3, 1})}, {{"axis", int64_t{1}}}).find("differ off axis"), std::string::npos);
+  EXPECT_NE(error_of("Concat", {a, arange({3, 1})}, {{"axis", int64_t{1}}}).find("differ off axis"),
+            std::string::npos);
   auto parts = run("Split", {arange({5})}, {}, {.num_outputs = 2});
   ASSERT_EQ(parts.size(), 2u);
   EXPECT_EQ(values<float>(parts[1]), (F{3, 4}));
@@ -125,7 +140,8 @@ TEST(ShapeOps, ConcatSplit) {
   EXPECT_EQ(values<float>(sized[2]), (F{1, 2, 4, 5}));
   EXPECT_NE(error_of("Split", {arange({5}), i64({2, 2})}).find("add up to 4"), std::string::npos);
   EXPECT_NE(error_of("Split", {arange({5})}).find("number of outputs"), std::string::npos);
-  EXPECT_NE(error_of("Split", {arange({5})}, {{"num_outputs", std::numeric_limits<int64_t>::max()}}).find("parts"),
+  EXPECT_NE(error_of("Split", {arange({5})}, {{"num_outputs", std::numeric_limits<int64_t>::max()}})
+                .find("parts"),
             std::string::npos);
 }
 
@@ -133,7 +149,8 @@ TEST(ShapeOps, GatherChecksIndices) {
   Tensor x = arange({3, 2});
   EXPECT_EQ(values<float>(run1("Gather", {x, i64({2, -3, 2})})), (F{4, 5, 0, 1, 4, 5}));
   Tensor b = Tensor::from_vector<bool>({3}, {true, false, true});
-  EXPECT_EQ(values<int>(run1("Gather", {b, Tensor::from_vector<int32_t>({2, 1}, {1, 2})})), (std::vector<int>{0, 1}));
+  EXPECT_EQ(values<int>(run1("Gather", {b, Tensor::from_vector<int32_t>({2, 1}, {1, 2})})),
+            (std::vector<int>{0, 1}));
   EXPECT_NE(error_of("Gather", {x, i64({3})}).find("out of range"), std::string::npos);
   EXPECT_NE(error_of("Gather", {x, i64({-4})}).find("out of range"), std::string::npos);
 }
@@ -141,13 +158,18 @@ TEST(ShapeOps, GatherChecksIndices) {
 TEST(ShapeOps, GatherElementsAndSize) {
   // numpy.take_along_axis(x, idx, axis=1) for x = arange(6).reshape(2, 3).
   Tensor x = arange({2, 3});
-  EXPECT_EQ(values<float>(run1("GatherElements", {x, Tensor::from_vector<int64_t>({2, 2}, {2, 0, -1, 1})},
-                               {{"axis", int64_t{1}}})),
-            (F{2, 0, 5, 4}));
-  EXPECT_EQ(values<float>(run1("GatherElements", {x, Tensor::from_vector<int64_t>({1, 3}, {1, 0, 1})})), (F{3, 1, 5}));
-  EXPECT_NE(error_of("GatherElements", {x, Tensor::from_vector<int64_t>({1, 3}, {2, 0, 0})}).find("out of range"),
+  EXPECT_EQ(
+      values<float>(run1("GatherElements", {x, Tensor::from_vector<int64_t>({2, 2}, {2, 0, -1, 1})},
+                         {{"axis", int64_t{1}}})),
+      (F{2, 0, 5, 4}));
+  EXPECT_EQ(
+      values<float>(run1("GatherElements", {x, Tensor::from_vector<int64_t>({1, 3}, {1, 0, 1})})),
+      (F{3, 1, 5}));
+  EXPECT_NE(error_of("GatherElements", {x, Tensor::from_vector<int64_t>({1, 3}, {2, 0, 0})})
+                .find("out of range"),
             std::string::npos);
-  EXPECT_NE(error_of("GatherElements", {x, Tensor::from_vector<int64_t>({1, 4}, {0, 0, 0, 0})}).find("exceed"),
+  EXPECT_NE(error_of("GatherElements", {x, Tensor::from_vector<int64_t>({1, 4}, {0, 0, 0, 0})})
+                .find("exceed"),
             std::string::npos);
   EXPECT_NE(error_of("GatherElements", {x, i64({0})}).find("rank"), std::string::npos);
   Tensor n = run1("Size", {x});
@@ -160,7 +182,8 @@ TEST(ShapeOps, ExpandTileRejectHostileSizes) {
   EXPECT_EQ(values<float>(run1("Tile", {arange({2}), i64({3})})), (F{0, 1, 0, 1, 0, 1}));
   EXPECT_NE(error_of("Expand", {arange({1}), i64({-2})}).find("negative"), std::string::npos);
   EXPECT_NE(error_of("Expand", {arange({1}), i64({kBig})}).find("GiB"), std::string::npos);
-  EXPECT_NE(error_of("Expand", {arange({1}), i64({kBig, kBig, kBig})}).find("int64"), std::string::npos);
+  EXPECT_NE(error_of("Expand", {arange({1}), i64({kBig, kBig, kBig})}).find("int64"),
+            std::string::npos);
   EXPECT_NE(error_of("Tile", {arange({2}), i64({-1})}).find("negative"), std::string::npos);
   EXPECT_NE(error_of("Tile", {arange({2, 2}), i64({kBig, 1})}).find("GiB"), std::string::npos);
   EXPECT_NE(error_of("Tile", {arange({2, 2}), i64({kBig, kBig})}).find("int64"), std::string::npos);
@@ -168,17 +191,21 @@ TEST(ShapeOps, ExpandTileRejectHostileSizes) {
 
 TEST(ShapeOps, ConstantOfShapeAndRangeRejectHostileSizes) {
   Tensor seven = Tensor::scalar(7, DType::kInt32).reshape({1});
-  EXPECT_EQ(values<int>(run1("ConstantOfShape", {i64({2})}, {{"value", seven}})), (std::vector<int>{7, 7}));
+  EXPECT_EQ(values<int>(run1("ConstantOfShape", {i64({2})}, {{"value", seven}})),
+            (std::vector<int>{7, 7}));
   EXPECT_EQ(run1("ConstantOfShape", {i64({})}).shape(), Shape{});
   EXPECT_NE(error_of("ConstantOfShape", {i64({-1})}).find("negative"), std::string::npos);
   EXPECT_NE(error_of("ConstantOfShape", {i64({kBig})}).find("GiB"), std::string::npos);
   auto scalar64 = [](int64_t v) { return Tensor::scalar(static_cast<double>(v), DType::kInt64); };
   EXPECT_EQ(values<int64_t>(run1("Range", {scalar64(10), scalar64(4), scalar64(-3)})), (I{10, 7}));
   EXPECT_EQ(run1("Range", {scalar64(0), scalar64(5), scalar64(-1)}).numel(), 0);
-  EXPECT_NE(error_of("Range", {scalar64(0), scalar64(5), scalar64(0)}).find("delta is 0"), std::string::npos);
+  EXPECT_NE(error_of("Range", {scalar64(0), scalar64(5), scalar64(0)}).find("delta is 0"),
+            std::string::npos);
   const int64_t hi = std::numeric_limits<int64_t>::max(), lo = std::numeric_limits<int64_t>::min();
-  EXPECT_NE(error_of("Range", {scalar64(lo), scalar64(hi), scalar64(1)}).find("elements"), std::string::npos);
-  EXPECT_NE(error_of("Range", {scalar64(0), scalar64(kBig), scalar64(1)}).find("GiB"), std::string::npos);
+  EXPECT_NE(error_of("Range", {scalar64(lo), scalar64(hi), scalar64(1)}).find("elements"),
+            std::string::npos);
+  EXPECT_NE(error_of("Range", {scalar64(0), scalar64(kBig), scalar64(1)}).find("GiB"),
+            std::string::npos);
   auto f = [](double v) { return Tensor::scalar(v, DType::kFloat32); };
   EXPECT_EQ(values<float>(run1("Range", {f(1), f(5), f(1.5)})), (F{1, 2.5, 4}));
   EXPECT_NE(error_of("Range", {f(0), f(INFINITY), f(1)}).find("finite"), std::string::npos);
@@ -187,16 +214,21 @@ TEST(ShapeOps, ConstantOfShapeAndRangeRejectHostileSizes) {
 TEST(ShapeOps, ConstantAttributes) {
   EXPECT_EQ(values<int64_t>(run1("Constant", {}, {{"value_ints", I{3, 4}}})), (I{3, 4}));
   EXPECT_EQ(run1("Constant", {}, {{"value_float", 2.5f}}).item(), 2.5);
-  EXPECT_NE(error_of("Constant", {}, {{"sparse_value", arange({2})}}).find("sparse"), std::string::npos);
+  EXPECT_NE(error_of("Constant", {}, {{"sparse_value", arange({2})}}).find("sparse"),
+            std::string::npos);
 }
 
 TEST(ShapeOps, PadModesMatchNumpy) {
   Tensor x = arange({3});
-  EXPECT_EQ(values<float>(run1("Pad", {x, i64({2, 2})}, {{"mode", std::string("reflect")}})), (F{2, 1, 0, 1, 2, 1, 0}));
-  EXPECT_EQ(values<float>(run1("Pad", {x, i64({5, 0})}, {{"mode", std::string("reflect")}})), (F{1, 0, 1, 2, 1, 0, 1, 2}));
-  EXPECT_EQ(values<float>(run1("Pad", {x, i64({2, 1})}, {{"mode", std::string("edge")}})), (F{0, 0, 0, 1, 2, 2}));
+  EXPECT_EQ(values<float>(run1("Pad", {x, i64({2, 2})}, {{"mode", std::string("reflect")}})),
+            (F{2, 1, 0, 1, 2, 1, 0}));
+  EXPECT_EQ(values<float>(run1("Pad", {x, i64({5, 0})}, {{"mode", std::string("reflect")}})),
+            (F{1, 0, 1, 2, 1, 0, 1, 2}));
+  EXPECT_EQ(values<float>(run1("Pad", {x, i64({2, 1})}, {{"mode", std::string("edge")}})),
+            (F{0, 0, 0, 1, 2, 2}));
   EXPECT_EQ(values<float>(run1("Pad", {x, i64({1, -1}), Tensor::scalar(9)})), (F{9, 0, 1}));
-  EXPECT_EQ(values<float>(run1("Pad", {x, i64({2, 1})}, {{"mode", std::string("wrap")}})), (F{1, 2, 0, 1, 2, 0}));
+  EXPECT_EQ(values<float>(run1("Pad", {x, i64({2, 1})}, {{"mode", std::string("wrap")}})),
+            (F{1, 2, 0, 1, 2, 0}));
   EXPECT_NE(error_of("Pad", {x, i64({-2, -2})}).find("negative size"), std::string::npos);
   EXPECT_NE(error_of("Pad", {x, i64({kBig, 0})}).find("GiB"), std::string::npos);
   EXPECT_NE(error_of("Pad", {x, i64({1})}).find("expected 2"), std::string::npos);
@@ -208,16 +240,19 @@ TEST(ShapeOps, WhereClipCast) {
   Tensor y = Tensor::from_vector<int64_t>({}, {-1});
   EXPECT_EQ(values<int64_t>(run1("Where", {c, x, y})), (I{1, 2, 3, -1, -1, -1}));
   Tensor v = f32({4}, {-2, -0.5f, 0.5f, 2});
-  EXPECT_EQ(values<float>(run1("Clip", {v, Tensor::scalar(-1), Tensor::scalar(1)})), (F{-1, -0.5f, 0.5f, 1}));
+  EXPECT_EQ(values<float>(run1("Clip", {v, Tensor::scalar(-1), Tensor::scalar(1)})),
+            (F{-1, -0.5f, 0.5f, 1}));
   EXPECT_EQ(values<float>(run1("Clip", {v, Tensor(), Tensor::scalar(0)})), (F{-2, -0.5f, 0, 0}));
   EXPECT_EQ(values<float>(run1("Clip", {v}, {{"min", 0.0f}}, 6)), (F{0, 0, 0.5f, 2}));
   // Found by the onnx_model fuzzer: an int8 tensor under Clip-6 cast the float default bounds
   // to int8 (undefined behaviour); those opsets take float tensors only.
   const Tensor i8 = Tensor::from_vector<int8_t>({2}, {-5, 5});
-  EXPECT_NE(error_of("Clip", {i8}, {}, 6).find("Clip before opset 11 takes float tensors, got int8[2]"),
-            std::string::npos)
+  EXPECT_NE(
+      error_of("Clip", {i8}, {}, 6).find("Clip before opset 11 takes float tensors, got int8[2]"),
+      std::string::npos)
       << error_of("Clip", {i8}, {}, 6);
-  EXPECT_EQ(values<int>(run1("Cast", {f32({3}, {-1.7f, 0.2f, 2.9f})}, {{"to", int64_t{6}}})), (std::vector<int>{-1, 0, 2}));
+  EXPECT_EQ(values<int>(run1("Cast", {f32({3}, {-1.7f, 0.2f, 2.9f})}, {{"to", int64_t{6}}})),
+            (std::vector<int>{-1, 0, 2}));
   Tensor b = run1("Cast", {f32({3}, {0, -0.1f, 2})}, {{"to", int64_t{9}}});
   EXPECT_EQ(b.dtype(), DType::kBool);
   EXPECT_EQ(values<int>(b), (std::vector<int>{0, 1, 1}));
@@ -228,11 +263,15 @@ TEST(ShapeOps, WhereClipCast) {
 
 TEST(ReduceOps, MatchNumpy) {
   Tensor x = arange({2, 3, 4});
-  EXPECT_EQ(values<float>(run1("ReduceSum", {x, i64({0, 2})}, {{"keepdims", int64_t{0}}})), (F{60, 92, 124}));
-  EXPECT_EQ(run1("ReduceSum", {x, i64({})}, {{"noop_with_empty_axes", int64_t{1}}}).shape(), (Shape{2, 3, 4}));
+  EXPECT_EQ(values<float>(run1("ReduceSum", {x, i64({0, 2})}, {{"keepdims", int64_t{0}}})),
+            (F{60, 92, 124}));
+  EXPECT_EQ(run1("ReduceSum", {x, i64({})}, {{"noop_with_empty_axes", int64_t{1}}}).shape(),
+            (Shape{2, 3, 4}));
   EXPECT_EQ(run1("ReduceSum", {x}).shape(), (Shape{1, 1, 1}));
-  EXPECT_EQ(values<float>(run1("ReduceMean", {x}, {{"axes", I{1}}})), (F{4, 5, 6, 7, 16, 17, 18, 19}));
-  EXPECT_EQ(values<float>(run1("ReduceMax", {x}, {{"axes", I{-1}}, {"keepdims", int64_t{0}}})), (F{3, 7, 11, 15, 19, 23}));
+  EXPECT_EQ(values<float>(run1("ReduceMean", {x}, {{"axes", I{1}}})),
+            (F{4, 5, 6, 7, 16, 17, 18, 19}));
+  EXPECT_EQ(values<float>(run1("ReduceMax", {x}, {{"axes", I{-1}}, {"keepdims", int64_t{0}}})),
+            (F{3, 7, 11, 15, 19, 23}));
   EXPECT_EQ(values<float>(run1("ReduceMin", {x}, {{"axes", I{0, 1}}})), (F{0, 1, 2, 3}));
   EXPECT_EQ(values<float>(run1("ReduceProd", {arange({2, 3})}, {{"axes", I{1}}})), (F{0, 60}));
   EXPECT_EQ(values<float>(run1("ReduceL1", {f32({2}, {-3, 4})})), (F{7}));
@@ -247,7 +286,8 @@ TEST(ReduceOps, MatchNumpy) {
 TEST(ReduceOps, LargeInnerReductionMatchesDoubleSum) {
   // The transformer's ReduceMean over the sequence: (64, 64, 128) -> (64, 128).
   Tensor x = Tensor::empty({64, 64, 128});
-  for (int64_t i = 0; i < x.numel(); ++i) x.data<float>()[i] = static_cast<float>((i * 7919) % 1000) / 1000.0f;
+  for (int64_t i = 0; i < x.numel(); ++i)
+    x.data<float>()[i] = static_cast<float>((i * 7919) % 1000) / 1000.0f;
   Tensor y = run1("ReduceMean", {x}, {{"axes", I{1}}, {"keepdims", int64_t{0}}});
   ASSERT_EQ(y.shape(), (Shape{64, 128}));
   for (int64_t b = 0; b < 64; b += 7) {
@@ -265,9 +305,11 @@ TEST(ReduceOps, RandomAxesMatchNaiveLoops) {
   for (int trial = 0; trial < 200; ++trial) {
     const int rank = 1 + static_cast<int>(g.uniform_double() * 5);
     Shape shape;
-    for (int d = 0; d < rank; ++d) shape.push_back(1 + static_cast<int64_t>(g.uniform_double() * 4));
+    for (int d = 0; d < rank; ++d)
+      shape.push_back(1 + static_cast<int64_t>(g.uniform_double() * 4));
     I axes;
-    for (int d = 0; d < rank; ++d) if (g.uniform_double() < 0.5) axes.push_back(d);
+    for (int d = 0; d < rank; ++d)
+      if (g.uniform_double() < 0.5) axes.push_back(d);
     if (axes.empty()) axes.push_back(rank - 1);
     Tensor x = Tensor::empty(shape, DType::kFloat64);
     for (int64_t i = 0; i < x.numel(); ++i) x.data<double>()[i] = g.uniform_double() - 0.5;
@@ -277,7 +319,8 @@ TEST(ReduceOps, RandomAxesMatchNaiveLoops) {
     const auto in_strides = strides_of(shape), out_strides = strides_of(out_shape);
     for (int64_t i = 0; i < x.numel(); ++i) {
       int64_t o = 0;
-      for (int d = 0; d < rank; ++d) o += out_shape[d] == 1 ? 0 : (i / in_strides[d] % shape[d]) * out_strides[d];
+      for (int d = 0; d < rank; ++d)
+        o += out_shape[d] == 1 ? 0 : (i / in_strides[d] % shape[d]) * out_strides[d];
       sum[o] += x.data<double>()[i];
       max[o] = std::max(max[o], x.data<double>()[i]);
     }
@@ -296,7 +339,9 @@ TEST(ReduceOps, RandomAxesMatchNaiveLoops) {
 // enumerated element by element.
 TEST(ShapeOps, RandomSlicesMatchPythonSemanticsAsOnnxAmendsThem) {
   Generator g(11);
-  auto pick = [&](int64_t lo, int64_t hi) { return lo + static_cast<int64_t>(g.uniform_double() * (hi - lo + 1)); };
+  auto pick = [&](int64_t lo, int64_t hi) {
+    return lo + static_cast<int64_t>(g.uniform_double() * (hi - lo + 1));
+  };
   for (int trial = 0; trial < 300; ++trial) {
     const Shape shape{pick(1, 6), pick(1, 6)};
     Tensor x = arange(shape, DType::kInt64);
@@ -320,10 +365,11 @@ TEST(ShapeOps, RandomSlicesMatchPythonSemanticsAsOnnxAmendsThem) {
       const int64_t first = clamp(start, true), last = clamp(stop, false);
       for (int64_t i = first; step > 0 ? i < last : i > last; i += step) picked[d].push_back(i);
     }
-    SCOPED_TRACE(to_string(shape) + " starts " + to_string(starts) + " ends " + to_string(ends) + " steps " +
-                 to_string(steps));
+    SCOPED_TRACE(to_string(shape) + " starts " + to_string(starts) + " ends " + to_string(ends) +
+                 " steps " + to_string(steps));
     Tensor y = run1("Slice", {x, i64(starts), i64(ends), i64({0, 1}), i64(steps)});
-    ASSERT_EQ(y.shape(), (Shape{static_cast<int64_t>(picked[0].size()), static_cast<int64_t>(picked[1].size())}));
+    ASSERT_EQ(y.shape(), (Shape{static_cast<int64_t>(picked[0].size()),
+                                static_cast<int64_t>(picked[1].size())}));
     int64_t k = 0;
     for (int64_t r : picked[0])
       for (int64_t c : picked[1]) ASSERT_EQ(y.data<int64_t>()[k++], r * shape[1] + c);
@@ -340,8 +386,12 @@ TEST(ReduceOps, MaxGradientSplitsTiesEvenly) {
 TEST(ArgOps, FirstOrLastIndexOfTies) {
   Tensor x = f32({2, 3}, {1, 5, 5, 7, 0, 0});
   EXPECT_EQ(values<int64_t>(run1("ArgMax", {x}, {{"axis", int64_t{1}}})), (I{1, 0}));
-  EXPECT_EQ(values<int64_t>(run1("ArgMax", {x}, {{"axis", int64_t{1}}, {"select_last_index", int64_t{1}}})), (I{2, 0}));
-  Tensor m = run1("ArgMin", {x}, {{"axis", int64_t{-1}}, {"keepdims", int64_t{0}}, {"select_last_index", int64_t{1}}});
+  EXPECT_EQ(values<int64_t>(
+                run1("ArgMax", {x}, {{"axis", int64_t{1}}, {"select_last_index", int64_t{1}}})),
+            (I{2, 0}));
+  Tensor m =
+      run1("ArgMin", {x},
+           {{"axis", int64_t{-1}}, {"keepdims", int64_t{0}}, {"select_last_index", int64_t{1}}});
   EXPECT_EQ(m.shape(), (Shape{2}));
   EXPECT_EQ(values<int64_t>(m), (I{0, 2}));
 }

@@ -46,7 +46,8 @@ TEST(SimdTargetArm64, SveIsNotBuilt) {
     FAIL() << "sve was accepted; the kernels assume a lane count fixed at compile time";
   } catch (const Error& e) {
     EXPECT_EQ(e.kind(), ErrorKind::kInvalidInput) << e.what();
-    EXPECT_NE(e.hint().find("scalar"), std::string::npos) << "the hint lists the choices: " << e.hint();
+    EXPECT_NE(e.hint().find("scalar"), std::string::npos)
+        << "the hint lists the choices: " << e.hint();
   }
 }
 #endif

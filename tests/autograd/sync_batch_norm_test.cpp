@@ -37,7 +37,8 @@ struct Exchange {
 Tensor random_tensor(const Shape& shape, uint64_t seed, float lo, float hi) {
   Generator rng(seed);
   Tensor t = Tensor::empty(shape);
-  for (int64_t i = 0; i < t.numel(); ++i) t.data<float>()[i] = lo + (hi - lo) * static_cast<float>(rng.uniform());
+  for (int64_t i = 0; i < t.numel(); ++i)
+    t.data<float>()[i] = lo + (hi - lo) * static_cast<float>(rng.uniform());
   return t;
 }
 
@@ -57,12 +58,14 @@ struct Result {
 
 // Forward (module in train mode, opset 15: unbiased running variance) and backward of
 // sum(Y * upstream).
-Result run_bn(const Tensor& x, const Tensor& upstream, const Tensor& scale, const Tensor& bias, int64_t group) {
+Result run_bn(const Tensor& x, const Tensor& upstream, const Tensor& scale, const Tensor& bias,
+              int64_t group) {
   Variable vx(x.clone(), true), vs(scale.clone(), true), vb(bias.clone(), true);
   Variable rm(Tensor::zeros(scale.shape())), rv(Tensor::ones(scale.shape()));
   Attributes attrs{{"momentum", 0.9f}};
   if (group != 0) attrs.set("tamp_sync_group", group);
-  auto out = apply("BatchNormalization", {vx, vs, vb, rm, rv}, attrs, {.opset = 15, .training = true});
+  auto out =
+      apply("BatchNormalization", {vx, vs, vb, rm, rv}, attrs, {.opset = 15, .training = true});
   out[0].backward(upstream);
   return {out[0].value(), out[1].value(), out[2].value(), vx.grad(), vs.grad(), vb.grad()};
 }
@@ -85,7 +88,8 @@ TEST(SyncBatchNorm, TwoRanksEqualOneProcessWithTheWholeBatch) {
   CrossRankGroup g1([&](Tensor& t) { exchange.sum(1, t); });
   Result part[2];
   const int64_t split = 2;
-  std::thread other([&] { part[1] = run_bn(rows(x, split, 6), rows(upstream, split, 6), scale, bias, g1.id()); });
+  std::thread other(
+      [&] { part[1] = run_bn(rows(x, split, 6), rows(upstream, split, 6), scale, bias, g1.id()); });
   part[0] = run_bn(rows(x, 0, split), rows(upstream, 0, split), scale, bias, g0.id());
   other.join();
 
@@ -94,17 +98,21 @@ TEST(SyncBatchNorm, TwoRanksEqualOneProcessWithTheWholeBatch) {
     const int64_t begin = r == 0 ? 0 : split, end = r == 0 ? split : 6;
     expect_close(part[r].y, rows(whole.y, begin, end), {.atol = 1e-5, .rtol_of_max = 1e-5}, "Y");
     expect_close(part[r].dx, rows(whole.dx, begin, end), {.atol = 1e-5, .rtol_of_max = 1e-5}, "dX");
-    expect_close(part[r].run_mean, whole.run_mean, {.atol = 1e-6, .rtol_of_max = 1e-6}, "running mean");
-    expect_close(part[r].run_var, whole.run_var, {.atol = 1e-6, .rtol_of_max = 1e-6}, "running variance (unbiased over 120 values per channel)");
+    expect_close(part[r].run_mean, whole.run_mean, {.atol = 1e-6, .rtol_of_max = 1e-6},
+                 "running mean");
+    expect_close(part[r].run_var, whole.run_var, {.atol = 1e-6, .rtol_of_max = 1e-6},
+                 "running variance (unbiased over 120 values per channel)");
   }
-  expect_close(add(part[0].dscale, part[1].dscale), whole.dscale, {.atol = 1e-5, .rtol_of_max = 1e-5}, "dscale");
+  expect_close(add(part[0].dscale, part[1].dscale), whole.dscale,
+               {.atol = 1e-5, .rtol_of_max = 1e-5}, "dscale");
   expect_close(add(part[0].db, part[1].db), whole.db, {.atol = 1e-5, .rtol_of_max = 1e-5}, "dB");
 
   // Unsynchronised, each half normalises with its own statistics: Y differs (the test can fail).
   const Result local = run_bn(rows(x, 0, split), rows(upstream, 0, split), scale, bias, 0);
   double diff = 0;
   for (int64_t i = 0; i < local.y.numel(); ++i) {
-    diff = std::max(diff, std::abs(double(local.y.data<float>()[i]) - double(part[0].y.data<float>()[i])));
+    diff = std::max(
+        diff, std::abs(double(local.y.data<float>()[i]) - double(part[0].y.data<float>()[i])));
   }
   EXPECT_GT(diff, 1e-3);
 }
@@ -112,7 +120,8 @@ TEST(SyncBatchNorm, TwoRanksEqualOneProcessWithTheWholeBatch) {
 TEST(SyncBatchNorm, UnregisteredGroupIsAClearError) {
   const Tensor x = random_tensor({4, 2}, 5, -1.f, 1.f);
   try {
-    run("BatchNormalization", {x, Tensor::ones({2}), Tensor::zeros({2}), Tensor::zeros({2}), Tensor::ones({2})},
+    run("BatchNormalization",
+        {x, Tensor::ones({2}), Tensor::zeros({2}), Tensor::zeros({2}), Tensor::ones({2})},
         {{"tamp_sync_group", int64_t{987654}}}, {.opset = 15, .training = true});
     FAIL() << "no error";
   } catch (const Error& e) {

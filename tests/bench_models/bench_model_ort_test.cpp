@@ -20,7 +20,9 @@ namespace {
 
 constexpr int64_t kBatch = 3;
 
-std::string model_path(const std::string& name) { return std::string(TAMP_BENCH_MODELS) + "/" + name + ".onnx"; }
+std::string model_path(const std::string& name) {
+  return std::string(TAMP_BENCH_MODELS) + "/" + name + ".onnx";
+}
 
 // Float inputs from N(0, 1); int64 inputs are token ids below the rows of the embedding.
 Tensor random_input(const nn::GraphModule& model, uint64_t seed) {
@@ -29,7 +31,8 @@ Tensor random_input(const nn::GraphModule& model, uint64_t seed) {
   for (size_t i = 1; i < in.shape.size(); ++i) shape.push_back(in.shape[i].value);
   Generator g(seed);
   Tensor t = Tensor::empty(shape, in.dtype);
-  const int64_t vocab = in.dtype == DType::kInt64 ? model.graph().initializers.at("tokens.weight").shape()[0] : 0;
+  const int64_t vocab =
+      in.dtype == DType::kInt64 ? model.graph().initializers.at("tokens.weight").shape()[0] : 0;
   for (int64_t i = 0; i < t.numel(); ++i) {
     if (in.dtype == DType::kInt64) {
       t.data<int64_t>()[i] = static_cast<int64_t>(g.below(static_cast<uint64_t>(vocab)));
@@ -64,9 +67,10 @@ TEST_P(BenchModel, ForwardMatchesOnnxRuntimeOnEverySimdTarget) {
     }
     ASSERT_EQ(mine.shape(), ort.shape()) << target;
     double worst = 0;
-    for (int64_t i = 0; i < ort.numel(); ++i) worst = std::max(worst, std::abs(mine.at(i) - ort.at(i)));
-    EXPECT_LE(worst, 1e-4 * scale) << GetParam() << " on " << target << ": largest |tamp - ORT| " << worst
-                                   << ", logits up to " << scale;
+    for (int64_t i = 0; i < ort.numel(); ++i)
+      worst = std::max(worst, std::abs(mine.at(i) - ort.at(i)));
+    EXPECT_LE(worst, 1e-4 * scale) << GetParam() << " on " << target << ": largest |tamp - ORT| "
+                                   << worst << ", logits up to " << scale;
   }
   set_simd_target(before);
 }
@@ -76,7 +80,8 @@ TEST_P(BenchModel, OneTrainingStepReachesEveryParameter) {
   model.train();
   Tensor labels = Tensor::empty({kBatch}, DType::kInt64);
   for (int64_t i = 0; i < kBatch; ++i) labels.data<int64_t>()[i] = (3 * i + 1) % 10;
-  Variable loss = nn::cross_entropy(model.forward(Variable(random_input(model, 12))), Variable(labels));
+  Variable loss =
+      nn::cross_entropy(model.forward(Variable(random_input(model, 12))), Variable(labels));
   ASSERT_TRUE(std::isfinite(loss.value().item()));
   loss.backward();
   const auto params = model.named_parameters();
@@ -90,7 +95,8 @@ TEST_P(BenchModel, OneTrainingStepReachesEveryParameter) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Exported, BenchModel, ::testing::Values("resnet18", "mobilenetv2", "bert"));
+INSTANTIATE_TEST_SUITE_P(Exported, BenchModel,
+                         ::testing::Values("resnet18", "mobilenetv2", "bert"));
 
 }  // namespace
 }  // namespace tamp::test

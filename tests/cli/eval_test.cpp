@@ -19,8 +19,8 @@ class EvalModels : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(EvalModels, JsonEqualsEvaluateOnTheSameExamples) {
   const std::string path = model_file(GetParam());
-  const CliResult r = run_tamp({"eval", path, "--dataset", "fashion-mnist:test", "--limit", "300", "--batch", "128",
-                                "--json"});
+  const CliResult r = run_tamp({"eval", path, "--dataset", "fashion-mnist:test", "--limit", "300",
+                                "--batch", "128", "--json"});
   ASSERT_EQ(r.code, 0) << r.err;
   const auto j = nlohmann::json::parse(r.out);
   EXPECT_EQ(j.at("dataset"), "fashion-mnist:test");
@@ -40,7 +40,8 @@ TEST_P(EvalModels, JsonEqualsEvaluateOnTheSameExamples) {
 INSTANTIATE_TEST_SUITE_P(TestModels, EvalModels, ::testing::Values("cnn", "mlp"));
 
 TEST(Eval, TextOnTheTrainingSplit) {
-  const CliResult r = run_tamp({"eval", model_file("cnn"), "--dataset", "fashion-mnist:train", "--limit", "100"});
+  const CliResult r =
+      run_tamp({"eval", model_file("cnn"), "--dataset", "fashion-mnist:train", "--limit", "100"});
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(r.out.rfind("fashion-mnist:train: 100 examples, top-1 ", 0), 0u) << r.out;
 }
@@ -53,9 +54,11 @@ TEST(Eval, DatasetErrors) {
   EXPECT_EQ(run_tamp({"eval", cnn, "--dataset", "fashion-mnist", "--input", "nosuch"}).code, 2);
   EXPECT_EQ(run_tamp({"eval", cnn, "--dataset", "fashion-mnist", "--limit", "0"}).code, 2);
   TempDir empty;
-  const CliResult r = run_tamp({"eval", cnn, "--dataset", "fashion-mnist", "--data-dir", empty.path().string()});
+  const CliResult r =
+      run_tamp({"eval", cnn, "--dataset", "fashion-mnist", "--data-dir", empty.path().string()});
   EXPECT_EQ(r.code, 3) << r.err;
-  EXPECT_NE(r.err.find("dataset-fashion-mnist"), std::string::npos) << "names the Debian package: " << r.err;
+  EXPECT_NE(r.err.find("dataset-fashion-mnist"), std::string::npos)
+      << "names the Debian package: " << r.err;
 }
 
 }  // namespace

@@ -20,12 +20,14 @@ namespace {
 TEST(ExitCodes, VersionAndHelp) {
   const CliResult v = run_tamp({"--version"});
   EXPECT_EQ(v.code, 0);
-  EXPECT_EQ(v.out.rfind("tamp " TAMP_PROJECT_VERSION " (kernels: " + simd_target(), 0), 0u) << v.out;
+  EXPECT_EQ(v.out.rfind("tamp " TAMP_PROJECT_VERSION " (kernels: " + simd_target(), 0), 0u)
+      << v.out;
 
   // A lower instruction set on request; one this CPU lacks is named in the message.
   const std::vector<std::string> targets = simd_targets_available();
   const CliResult low = run_tamp({"--version"}, {{"TAMP_SIMD", targets.back()}});
-  EXPECT_EQ(low.out.rfind("tamp " TAMP_PROJECT_VERSION " (kernels: " + targets.back(), 0), 0u) << low.out;
+  EXPECT_EQ(low.out.rfind("tamp " TAMP_PROJECT_VERSION " (kernels: " + targets.back(), 0), 0u)
+      << low.out;
   const CliResult bad = run_tamp({"--version"}, {{"TAMP_SIMD", "avx9"}});
   EXPECT_NE(bad.out.find("unknown instruction set 'avx9'"), std::string::npos) << bad.out;
 
@@ -42,11 +44,11 @@ TEST(ExitCodes, VersionAndHelp) {
 TEST(ExitCodes, BadUsageIsTwo) {
   const std::string cnn = model_file("cnn");
   for (const auto& args : std::vector<std::vector<std::string>>{
-           {},                                   // no subcommand
-           {"frobnicate"},                       // unknown subcommand
-           {"inspect"},                          // no model
+           {},              // no subcommand
+           {"frobnicate"},  // unknown subcommand
+           {"inspect"},     // no model
            {"inspect", cnn, "--no-such-flag"},
-           {"inspect", cnn, cnn},                // one argument too many
+           {"inspect", cnn, cnn},  // one argument too many
            {"eval", cnn, "--dataset", "fashion-mnist", "--batch", "zero"},
            {"infer", cnn, "--threads", "-2", "--output-dir", "x"},
        }) {
@@ -77,16 +79,19 @@ TEST(ExitCodes, BadInputFileIsThree) {
   for (const char* file : {"missing.onnx", "garbage.onnx", "truncated.onnx"}) {
     const CliResult r = run_tamp({"inspect", dir.file(file)});
     EXPECT_EQ(r.code, 3) << file << ": " << r.err;
-    EXPECT_NE(r.err.find(dir.file(file)), std::string::npos) << "the message names the file: " << r.err;
+    EXPECT_NE(r.err.find(dir.file(file)), std::string::npos)
+        << "the message names the file: " << r.err;
     EXPECT_EQ(r.out, "");
   }
   // The op tamp lacks: inspect reports it (0); running the model is refused (3), naming it.
   EXPECT_EQ(run_tamp({"inspect", dir.file("unsupported.onnx")}).code, 0);
   io::write_tensor_file(dir.file("x.pb"), Tensor::zeros({1, 5}));
   for (const auto& args : std::vector<std::vector<std::string>>{
-           {"infer", dir.file("unsupported.onnx"), "--input", dir.file("x.pb"), "--output-dir", dir.file("o")},
+           {"infer", dir.file("unsupported.onnx"), "--input", dir.file("x.pb"), "--output-dir",
+            dir.file("o")},
            {"eval", dir.file("unsupported.onnx"), "--dataset", "fashion-mnist", "--limit", "10"},
-           {"train", dir.file("unsupported.onnx"), "--dataset", "fashion-mnist", "--out", dir.file("t.onnx")},
+           {"train", dir.file("unsupported.onnx"), "--dataset", "fashion-mnist", "--out",
+            dir.file("t.onnx")},
        }) {
     const CliResult r = run_tamp(args);
     EXPECT_EQ(r.code, 3) << args[0] << ": " << r.err;

@@ -20,12 +20,15 @@ namespace {
 // What examples/train_cnn.cpp trains with (Adam, cosine decay per step, label smoothing,
 // inputs standardized with the training split's statistics); the test checks the example
 // still says so and passes both programs the same values.
-constexpr const char* kExampleOptimizerLine = "nn::Adam optimizer(model->named_parameters(), {.lr = lr});";
-constexpr const char* kExampleScheduleLine = "const nn::CosineAnnealingLr schedule(lr, epochs * loader.num_batches());";
-const std::vector<std::string> kExampleFlags = {"--lr", "0.003", "--label-smoothing", "0.1", "--batch", "64"};
-const std::vector<std::string> kTampOptimizerFlags = {"--optimizer", "adam", "--lr", "0.003", "--lr-schedule", "cosine",
-                                                      "--label-smoothing", "0.1", "--normalize", "train",
-                                                      "--batch", "64"};
+constexpr const char* kExampleOptimizerLine =
+    "nn::Adam optimizer(model->named_parameters(), {.lr = lr});";
+constexpr const char* kExampleScheduleLine =
+    "const nn::CosineAnnealingLr schedule(lr, epochs * loader.num_batches());";
+const std::vector<std::string> kExampleFlags = {"--lr", "0.003",   "--label-smoothing",
+                                                "0.1",  "--batch", "64"};
+const std::vector<std::string> kTampOptimizerFlags = {
+    "--optimizer",       "adam", "--lr",        "0.003", "--lr-schedule", "cosine",
+    "--label-smoothing", "0.1",  "--normalize", "train", "--batch",       "64"};
 constexpr const char* kSeed = "1";
 constexpr const char* kThreads = "2";
 
@@ -48,7 +51,8 @@ TEST(SlowFineTuneParity, ImportedCnnMatchesTheCppCnnAfterTwoEpochs) {
   ASSERT_EQ(cpp.code, 0) << cpp.err;
   std::smatch m;
   std::string last;
-  for (auto it = cpp.out.cbegin(); std::regex_search(it, cpp.out.cend(), m, std::regex("test accuracy ([0-9.]+) %"));
+  for (auto it = cpp.out.cbegin();
+       std::regex_search(it, cpp.out.cend(), m, std::regex("test accuracy ([0-9.]+) %"));
        it = m.suffix().first) {
     last = m[1];
   }
@@ -56,9 +60,13 @@ TEST(SlowFineTuneParity, ImportedCnnMatchesTheCppCnnAfterTwoEpochs) {
   const double cpp_top1 = std::stod(last);
 
   TempDir dir;
-  std::vector<std::string> args{"train", source_dir() + "/tests/data/models/cnn.onnx", "--dataset", "fashion-mnist",
-                                "--epochs", "2", "--seed", kSeed, "--threads", kThreads, "--out",
-                                dir.file("cnn_tuned.onnx"), "--json"};
+  std::vector<std::string> args{"train",     source_dir() + "/tests/data/models/cnn.onnx",
+                                "--dataset", "fashion-mnist",
+                                "--epochs",  "2",
+                                "--seed",    kSeed,
+                                "--threads", kThreads,
+                                "--out",     dir.file("cnn_tuned.onnx"),
+                                "--json"};
   args.insert(args.end(), kTampOptimizerFlags.begin(), kTampOptimizerFlags.end());
   const CliResult tamp = run_tamp(args);
   ASSERT_EQ(tamp.code, 0) << tamp.err;

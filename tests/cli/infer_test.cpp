@@ -37,13 +37,15 @@ TEST_P(InferModels, OutputsEqualTampsForwardAndOnnxRuntime) {
 
   TempDir dir;
   io::write_tensor_file(dir.file("x.pb"), x, in.name);
-  const CliResult r = run_tamp({"infer", path, "--input", "input=" + dir.file("x.pb"), "--output-dir",
-                                dir.file("out"), "--threads", "1"});
+  const CliResult r = run_tamp({"infer", path, "--input", "input=" + dir.file("x.pb"),
+                                "--output-dir", dir.file("out"), "--threads", "1"});
   ASSERT_EQ(r.code, 0) << r.err;
-  EXPECT_NE(r.out.find("logits float32[3, 10] -> " + dir.file("out") + "/logits.pb"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("logits float32[3, 10] -> " + dir.file("out") + "/logits.pb"),
+            std::string::npos)
+      << r.out;
   const io::NamedTensor written = io::read_named_tensor_file(dir.file("out/logits.pb"));
   EXPECT_EQ(written.name, "logits");
-  expect_close(written.tensor, mine, {.rtol_of_max = 1e-6});   // same code, same thread count
+  expect_close(written.tensor, mine, {.rtol_of_max = 1e-6});  // same code, same thread count
   expect_close(written.tensor, run_ort(path, {{in.name, x}}).at("logits"), {.rtol_of_max = 1e-4});
 }
 
@@ -73,14 +75,15 @@ TEST(Infer, BareFilesBindInOrderAndIntermediateValuesGetSafeFileNames) {
   }
 
   TempDir dir;
-  io::write_tensor_file(dir.file("a=b.pb"), x);   // '=' in a path that names no input: a file
-  const CliResult r = run_tamp({"infer", path, "--input", dir.file("a=b.pb"), "--output-dir", dir.file("o"),
-                                "--output", hidden, "--output", "logits", "--json"});
+  io::write_tensor_file(dir.file("a=b.pb"), x);  // '=' in a path that names no input: a file
+  const CliResult r = run_tamp({"infer", path, "--input", dir.file("a=b.pb"), "--output-dir",
+                                dir.file("o"), "--output", hidden, "--output", "logits", "--json"});
   ASSERT_EQ(r.code, 0) << r.err;
   const auto j = nlohmann::json::parse(r.out);
   ASSERT_EQ(j.at("outputs").size(), 2u);
   std::string safe = hidden;
-  for (char& c : safe) if (c == '/') c = '_';
+  for (char& c : safe)
+    if (c == '/') c = '_';
   EXPECT_EQ(j.at("outputs")[0].at("name"), hidden);
   EXPECT_EQ(j.at("outputs")[0].at("file"), dir.file("o") + "/" + safe + ".pb");
   EXPECT_EQ(j.at("outputs")[1].at("shape"), (Shape{2, 10}));
@@ -105,9 +108,10 @@ TEST(Infer, UsageAndInputErrors) {
   for (const auto& args : std::vector<std::vector<std::string>>{
            {"infer", path, "--output-dir", out},
            {"infer", path, "--input", "nosuch=" + dir.file("x.pb"), "--output-dir", out},
-           {"infer", path, "--input", "input=" + dir.file("x.pb"), "--input", "input=" + dir.file("x.pb"),
-            "--output-dir", out},
-           {"infer", path, "--input", dir.file("x.pb"), "--input", dir.file("x.pb"), "--output-dir", out},
+           {"infer", path, "--input", "input=" + dir.file("x.pb"), "--input",
+            "input=" + dir.file("x.pb"), "--output-dir", out},
+           {"infer", path, "--input", dir.file("x.pb"), "--input", dir.file("x.pb"), "--output-dir",
+            out},
            {"infer", path, "--input", dir.file("x.pb")},
        }) {
     const CliResult r = run_tamp(args);

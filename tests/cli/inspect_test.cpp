@@ -36,7 +36,7 @@ TEST_P(InspectModels, JsonCountsMatchTheGraph) {
   ASSERT_EQ(j.at("inputs").size(), 1u);
   EXPECT_EQ(j.at("inputs")[0].at("name"), "input");
   EXPECT_EQ(j.at("inputs")[0].at("dtype"), "float32");
-  EXPECT_EQ(j.at("inputs")[0].at("shape")[0], "batch");   // symbolic dims are strings
+  EXPECT_EQ(j.at("inputs")[0].at("shape")[0], "batch");  // symbolic dims are strings
   ASSERT_EQ(j.at("inputs")[0].at("shape").size(), g.inputs[0].shape.size());
   for (size_t i = 1; i < g.inputs[0].shape.size(); ++i) {
     EXPECT_EQ(j.at("inputs")[0].at("shape")[i], g.inputs[0].shape[i].value);
@@ -64,7 +64,8 @@ TEST_P(InspectModels, JsonCountsMatchTheGraph) {
   EXPECT_EQ(j.at("parameters").at("tensors"), tensors);
   EXPECT_EQ(j.at("parameters").at("by_dtype").at("float32").at("count"), count);
   int64_t trainable = 0;
-  for (const auto& [name, p] : io::load_onnx(path).named_parameters()) trainable += p.value().numel();
+  for (const auto& [name, p] : io::load_onnx(path).named_parameters())
+    trainable += p.value().numel();
   EXPECT_EQ(j.at("parameters").at("trainable"), trainable);
 
   ASSERT_EQ(j.at("weights").size(), static_cast<size_t>(weights));
@@ -82,7 +83,8 @@ TEST_P(InspectModels, JsonCountsMatchTheGraph) {
 }
 
 INSTANTIATE_TEST_SUITE_P(TestModels, InspectModels,
-                         ::testing::Values("mlp", "cnn", "cnn_bn", "cnn_bn_train", "cnn_wide", "transformer"));
+                         ::testing::Values("mlp", "cnn", "cnn_bn", "cnn_bn_train", "cnn_wide",
+                                           "transformer"));
 
 TEST(Inspect, ParameterCountsOfTheReferenceModels) {
   // 784*512+512 + 512*256+256 + 256*10+10, and the CNN's conv 32 / conv 64 / fc 128 / fc 10.
@@ -106,8 +108,8 @@ TEST(Inspect, TextShowsShapesOpsAndNoUnsupportedOps) {
 
 TEST(Inspect, SparsityCountsExactZerosPerWeight) {
   nn::Graph g = io::load_onnx_graph(model_file("mlp"));
-  Tensor w = g.initializers.at("fc1.weight").clone();   // [512, 784]
-  for (int64_t i = 0; i < w.numel(); i += 4) w.data<float>()[i] = 0;   // 25 %
+  Tensor w = g.initializers.at("fc1.weight").clone();                 // [512, 784]
+  for (int64_t i = 0; i < w.numel(); i += 4) w.data<float>()[i] = 0;  // 25 %
   for (int64_t i = 1; i < 784; i += 2) w.data<float>()[i] = 0;        // + 392 more in row 0
   g.initializers["fc1.weight"] = w;
   TempDir dir;
@@ -136,14 +138,27 @@ nn::Graph quantized_graph() {
   g.initializers["w_q"] = Tensor::full({32, 16}, 3, DType::kInt8);
   g.initializers["w_scale"] = Tensor::full({16}, 0.01f);
   g.initializers["w_zp"] = Tensor::zeros({16}, DType::kInt8);
-  g.initializers["b_packed"] = Tensor::full({8, 1, 16}, 0x88, DType::kUInt8);   // N 8, K 32, block 32
+  g.initializers["b_packed"] =
+      Tensor::full({8, 1, 16}, 0x88, DType::kUInt8);  // N 8, K 32, block 32
   g.initializers["b_scales"] = Tensor::full({8}, 0.1f);
   g.nodes.push_back({"q_x", "QuantizeLinear", "", {"x", "x_scale", "x_zp"}, {"xq"}});
   g.nodes.push_back({"dq_x", "DequantizeLinear", "", {"xq", "x_scale", "x_zp"}, {"xd"}});
-  g.nodes.push_back({"dq_w", "DequantizeLinear", "", {"w_q", "w_scale", "w_zp"}, {"wd"}, nn::attrs_with({{"axis", int64_t{1}}})});
+  g.nodes.push_back({"dq_w",
+                     "DequantizeLinear",
+                     "",
+                     {"w_q", "w_scale", "w_zp"},
+                     {"wd"},
+                     nn::attrs_with({{"axis", int64_t{1}}})});
   g.nodes.push_back({"mm", "MatMul", "", {"xd", "wd"}, {"y"}});
-  g.nodes.push_back({"mm4", "MatMulNBits", "com.microsoft", {"x", "b_packed", "b_scales"}, {"z"},
-                     nn::attrs_with({{"K", int64_t{32}}, {"N", int64_t{8}}, {"bits", int64_t{4}}, {"block_size", int64_t{32}}})});
+  g.nodes.push_back({"mm4",
+                     "MatMulNBits",
+                     "com.microsoft",
+                     {"x", "b_packed", "b_scales"},
+                     {"z"},
+                     nn::attrs_with({{"K", int64_t{32}},
+                                     {"N", int64_t{8}},
+                                     {"bits", int64_t{4}},
+                                     {"block_size", int64_t{32}}})});
   g.outputs.push_back({"y", DType::kFloat32, {nn::Dim::symbolic("n"), nn::Dim::of(16)}});
   g.outputs.push_back({"z", DType::kFloat32, {nn::Dim::symbolic("n"), nn::Dim::of(8)}});
   return g;
@@ -186,9 +201,13 @@ TEST(Inspect, QuantizationNodesWithGranularityAndBits) {
   EXPECT_EQ(j.at("parameters").at("by_dtype").at("int8").at("count"), 32 * 16 + 16);
 
   const CliResult text = run_tamp({"inspect", dir.file("q.onnx")});
-  EXPECT_NE(text.out.find("dq_w (DequantizeLinear)  x: int8 per-channel (16, axis 1)"), std::string::npos) << text.out;
-  EXPECT_NE(text.out.find("q_x (QuantizeLinear)  y: uint8 per-tensor"), std::string::npos) << text.out;
-  EXPECT_NE(text.out.find("mm4 (com.microsoft:MatMulNBits)  b: uint4 per-block (32)"), std::string::npos)
+  EXPECT_NE(text.out.find("dq_w (DequantizeLinear)  x: int8 per-channel (16, axis 1)"),
+            std::string::npos)
+      << text.out;
+  EXPECT_NE(text.out.find("q_x (QuantizeLinear)  y: uint8 per-tensor"), std::string::npos)
+      << text.out;
+  EXPECT_NE(text.out.find("mm4 (com.microsoft:MatMulNBits)  b: uint4 per-block (32)"),
+            std::string::npos)
       << text.out;
 }
 
@@ -210,11 +229,13 @@ TEST(Inspect, ShowsTheQuantizationTarget) {
   EXPECT_TRUE(inspect_json(model_file("mlp")).at("quantization_target").is_null());
   TempDir dir;
   const std::string out = dir.file("mlp_dynamic.onnx");
-  const CliResult q = run_tamp({"quantize", model_file("mlp"), "--method", "dynamic", "--target", "arm", "--out", out});
+  const CliResult q = run_tamp(
+      {"quantize", model_file("mlp"), "--method", "dynamic", "--target", "arm", "--out", out});
   ASSERT_EQ(q.code, 0) << q.err;
   EXPECT_EQ(inspect_json(out).at("quantization_target"), "arm");
   const CliResult text = run_tamp({"inspect", out});
-  EXPECT_NE(text.out.find("target arm: exported to compute exactly"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("target arm: exported to compute exactly"), std::string::npos)
+      << text.out;
 }
 
 TEST(Inspect, ListsUnsupportedOpsAndStillSucceeds) {
@@ -234,8 +255,11 @@ TEST(Inspect, ListsUnsupportedOpsAndStillSucceeds) {
 
   const CliResult text = run_tamp({"inspect", dir.file("u.onnx")});
   EXPECT_EQ(text.code, 0);
-  EXPECT_NE(text.out.find("Hardmax (ai.onnx, opset 13): 1 node(s): hm"), std::string::npos) << text.out;
-  EXPECT_NE(text.out.find("FastGelu (com.microsoft, opset 1): 2 node(s): g1, g2"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("Hardmax (ai.onnx, opset 13): 1 node(s): hm"), std::string::npos)
+      << text.out;
+  EXPECT_NE(text.out.find("FastGelu (com.microsoft, opset 1): 2 node(s): g1, g2"),
+            std::string::npos)
+      << text.out;
 }
 
 // What inspect reports unsupported is what infer refuses, at any opset: both ask the op
@@ -256,13 +280,15 @@ TEST(Inspect, AgreesWithInferAtEveryOpset) {
     const std::string path = dir.file("opset" + std::to_string(opset) + ".onnx");
     io::save_onnx_graph(g, path);
     const nlohmann::json j = inspect_json(path);
-    const CliResult r = run_tamp({"infer", path, "--input", dir.file("x.pb"), "--output-dir", dir.file("out")});
+    const CliResult r =
+        run_tamp({"infer", path, "--input", dir.file("x.pb"), "--output-dir", dir.file("out")});
     const bool runnable = opset <= kMaxOpset;
     EXPECT_EQ(j.at("runnable"), runnable);
     EXPECT_EQ(j.at("unsupported_ops").size(), runnable ? 0u : 2u);
     EXPECT_EQ(r.code == 0, runnable) << r.err;
     if (!runnable) {
-      EXPECT_NE(r.err.find("tamp implements the default domain up to opset 21"), std::string::npos) << r.err;
+      EXPECT_NE(r.err.find("tamp implements the default domain up to opset 21"), std::string::npos)
+          << r.err;
     }
   }
 }
@@ -273,15 +299,17 @@ TEST(Inspect, PatternOfInt8QdqWeights) {
   TempDir dir;
   const std::string pruned = dir.file("p.onnx"), q = dir.file("q.onnx");
   ASSERT_EQ(run_tamp({"prune", model_file("cnn"), "--pattern", "2:4", "--out", pruned}).code, 0);
-  const CliResult quantized = run_tamp({"quantize", pruned, "--method", "static", "--calib-data", "fashion-mnist",
-                                        "--calib-batches", "2", "--out", q});
+  const CliResult quantized = run_tamp({"quantize", pruned, "--method", "static", "--calib-data",
+                                        "fashion-mnist", "--calib-batches", "2", "--out", q});
   ASSERT_EQ(quantized.code, 0) << quantized.err;
-  const nlohmann::json j = nlohmann::json::parse(run_tamp({"inspect", q, "--pattern", "2:4", "--json"}).out);
+  const nlohmann::json j =
+      nlohmann::json::parse(run_tamp({"inspect", q, "--pattern", "2:4", "--json"}).out);
   int checked = 0, valid = 0;
   for (const auto& w : j.at("weights")) {
     if (!w.contains("pattern")) continue;
     ++checked;
-    EXPECT_EQ(w.at("dtype"), "uint8") << w.dump();   // the portable target: zero point 128 is the zero
+    EXPECT_EQ(w.at("dtype"), "uint8")
+        << w.dump();  // the portable target: zero point 128 is the zero
     // conv1 has one input channel (9 values per output: no groups of 4) and stays dense
     if (w.at("shape")[1] == 1) continue;
     valid += w.at("pattern").at("valid").get<bool>();
@@ -290,7 +318,7 @@ TEST(Inspect, PatternOfInt8QdqWeights) {
   EXPECT_EQ(checked, 4);
   EXPECT_EQ(valid, 3);
   const CliResult dense = run_tamp({"inspect", q, "--pattern", "1:4"});
-  EXPECT_NE(dense.out.find("1:4: "), std::string::npos) << dense.out;   // violations named
+  EXPECT_NE(dense.out.find("1:4: "), std::string::npos) << dense.out;  // violations named
 }
 
 }  // namespace

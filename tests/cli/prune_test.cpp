@@ -64,7 +64,8 @@ std::pair<double, int64_t> compare(const Tensor& a, const Tensor& b) {
 }
 
 const nlohmann::json* layer(const nlohmann::json& j, const std::string& weight) {
-  for (const auto& l : j.at("layers")) if (l.at("weight") == weight) return &l;
+  for (const auto& l : j.at("layers"))
+    if (l.at("weight") == weight) return &l;
   return nullptr;
 }
 
@@ -89,7 +90,8 @@ TEST(PruneCli, TwoFourFileSatisfiesThePatternAndMatchesInProcessPruningInOrt) {
   // The file: every pruned weight passes the checker, conv1 is untouched.
   const nn::Graph g = io::load_onnx_graph(out);
   for (const PrunableWeight& w : find_prunable_weights(g)) {
-    const PatternCheck c = check_pattern(g.initializers.at(w.weight), w.layout, Pattern::parse("2:4"));
+    const PatternCheck c =
+        check_pattern(g.initializers.at(w.weight), w.layout, Pattern::parse("2:4"));
     if (w.weight == "conv1.weight") {
       EXPECT_FALSE(c.valid);
       EXPECT_EQ(c.sparsity, 0.0);
@@ -102,7 +104,8 @@ TEST(PruneCli, TwoFourFileSatisfiesThePatternAndMatchesInProcessPruningInOrt) {
   nn::GraphModule m(io::load_onnx_graph(cnn_path()));
   prune_once(m, {.pattern = "2:4"});
   const Tensor x = test_images();
-  const auto [worst, differ] = compare(run_ort(out, {{"input", x}}).at("logits"), tamp_logits(m, x));
+  const auto [worst, differ] =
+      compare(run_ort(out, {{"input", x}}).at("logits"), tamp_logits(m, x));
   EXPECT_LE(worst, 1e-4);
   EXPECT_EQ(differ, 0);
 }
@@ -121,7 +124,8 @@ TEST(PruneCli, InspectChecksEveryWeightAgainstAPattern) {
     const bool conv1 = w.at("name") == "conv1.weight";
     EXPECT_EQ(w.at("pattern").at("valid").get<bool>(), !conv1) << w.dump();
     if (conv1) {
-      EXPECT_NE(w.at("pattern").at("detail").get<std::string>().find("2:4: "), std::string::npos) << w.dump();
+      EXPECT_NE(w.at("pattern").at("detail").get<std::string>().find("2:4: "), std::string::npos)
+          << w.dump();
     } else {
       EXPECT_EQ(w.at("pattern").at("detail"), "2:4 valid");
       EXPECT_EQ(w.at("structure"), "2:4");
@@ -136,8 +140,9 @@ TEST(PruneCli, InspectChecksEveryWeightAgainstAPattern) {
   for (const auto& w : j.at("weights")) {
     if (w.at("name") != "fc1.weight") continue;
     EXPECT_FALSE(w.at("pattern").at("valid").get<bool>());
-    EXPECT_NE(w.at("pattern").at("detail").get<std::string>().find("groups have more than 2 non-zeros"),
-              std::string::npos);
+    EXPECT_NE(
+        w.at("pattern").at("detail").get<std::string>().find("groups have more than 2 non-zeros"),
+        std::string::npos);
   }
   // Text: the pattern column, and a usage error for a malformed pattern.
   r = run_tamp({"inspect", out, "--pattern", "2:4"});
@@ -149,12 +154,13 @@ TEST(PruneCli, InspectChecksEveryWeightAgainstAPattern) {
 TEST(PruneCli, ChannelPruningWritesASmallerGraphEqualToTheMaskedModel) {
   TempDir dir;
   const std::string out = dir.file("cnn_half_channels.onnx");
-  const CliResult r =
-      run_tamp({"prune", cnn_path(), "--pattern", "channel", "--sparsity", "0.5", "--out", out, "--json"});
+  const CliResult r = run_tamp(
+      {"prune", cnn_path(), "--pattern", "channel", "--sparsity", "0.5", "--out", out, "--json"});
   ASSERT_EQ(r.code, 0) << r.err;
   const auto j = nlohmann::json::parse(r.out);
   EXPECT_EQ(j.at("removed").size(), 3u) << r.out;  // conv1, conv2, fc1 (fc2 feeds the output)
-  const double before = j.at("parameters_before").get<double>(), after = j.at("parameters_after").get<double>();
+  const double before = j.at("parameters_before").get<double>(),
+               after = j.at("parameters_after").get<double>();
   EXPECT_LT(after * 3, before) << r.out;
   const nn::Graph g = io::load_onnx_graph(out);
   EXPECT_EQ(g.initializers.at("conv2.weight").shape(), (Shape{32, 16, 3, 3}));
@@ -164,27 +170,51 @@ TEST(PruneCli, ChannelPruningWritesASmallerGraphEqualToTheMaskedModel) {
   nn::GraphModule masked(io::load_onnx_graph(cnn_path()));
   prune_once(masked, {.pattern = "channel", .target_sparsity = 0.5});
   const Tensor x = test_images();
-  const auto [worst, differ] = compare(run_ort(out, {{"input", x}}).at("logits"), tamp_logits(masked, x));
+  const auto [worst, differ] =
+      compare(run_ort(out, {{"input", x}}).at("logits"), tamp_logits(masked, x));
   EXPECT_LE(worst, 1e-4);
   EXPECT_EQ(differ, 0);
   // --no-shrink keeps the shapes, with the channels zero.
   const std::string kept = dir.file("kept.onnx");
-  ASSERT_EQ(run_tamp({"prune", cnn_path(), "--pattern", "channel", "--sparsity", "0.5", "--no-shrink", "--out", kept})
+  ASSERT_EQ(run_tamp({"prune", cnn_path(), "--pattern", "channel", "--sparsity", "0.5",
+                      "--no-shrink", "--out", kept})
                 .code,
             0);
   const nn::Graph k = io::load_onnx_graph(kept);
   EXPECT_EQ(k.initializers.at("conv2.weight").shape(), (Shape{64, 32, 3, 3}));
-  const auto s = describe_sparsity(k.initializers.at("conv2.weight"), WeightLayout::of("Conv", {64, 32, 3, 3}));
+  const auto s = describe_sparsity(k.initializers.at("conv2.weight"),
+                                   WeightLayout::of("Conv", {64, 32, 3, 3}));
   EXPECT_EQ(s.structure, "channel");
 }
 
 TEST(PruneCli, FineTunesWithAGradientCriterionAndReportsAccuracy) {
   TempDir dir;
   const std::string out = dir.file("cnn_4x1.onnx");
-  const CliResult ok = run_tamp({"prune", cnn_path(), "--pattern", "4x1", "--sparsity", "0.5", "--criterion",
-                                 "snip_momentum", "--finetune-epochs", "2", "--steps", "8", "--frequency", "3",
-                                 "--dataset", "fashion-mnist", "--limit", "512", "--batch", "32", "--threads", "1",
-                                 "--out", out, "--json"});
+  const CliResult ok = run_tamp({"prune",
+                                 cnn_path(),
+                                 "--pattern",
+                                 "4x1",
+                                 "--sparsity",
+                                 "0.5",
+                                 "--criterion",
+                                 "snip_momentum",
+                                 "--finetune-epochs",
+                                 "2",
+                                 "--steps",
+                                 "8",
+                                 "--frequency",
+                                 "3",
+                                 "--dataset",
+                                 "fashion-mnist",
+                                 "--limit",
+                                 "512",
+                                 "--batch",
+                                 "32",
+                                 "--threads",
+                                 "1",
+                                 "--out",
+                                 out,
+                                 "--json"});
   ASSERT_EQ(ok.code, 0) << ok.err;
   const auto j = nlohmann::json::parse(ok.out);
   EXPECT_EQ(j.at("criterion"), "snip_momentum");
@@ -192,9 +222,11 @@ TEST(PruneCli, FineTunesWithAGradientCriterionAndReportsAccuracy) {
   ASSERT_TRUE(j.at("test").is_object()) << ok.out;
   EXPECT_EQ(j.at("test").at("examples"), 512);
   // The accuracy reported is the written model's: `tamp eval` on the file agrees.
-  const CliResult eval = run_tamp({"eval", out, "--dataset", "fashion-mnist:test", "--limit", "512", "--json"});
+  const CliResult eval =
+      run_tamp({"eval", out, "--dataset", "fashion-mnist:test", "--limit", "512", "--json"});
   ASSERT_EQ(eval.code, 0) << eval.err;
-  EXPECT_NEAR(nlohmann::json::parse(eval.out).at("top1").get<double>(), j.at("test").at("top1").get<double>(), 1e-9);
+  EXPECT_NEAR(nlohmann::json::parse(eval.out).at("top1").get<double>(),
+              j.at("test").at("top1").get<double>(), 1e-9);
   const auto* fc2 = layer(j, "fc2.weight");
   ASSERT_NE(fc2, nullptr);
   EXPECT_TRUE(fc2->at("skipped").is_string());  // 10 output rows do not split into 4x1 blocks
@@ -204,7 +236,9 @@ TEST(PruneCli, FineTunesWithAGradientCriterionAndReportsAccuracy) {
     const WeightLayout l = WeightLayout::of(w[0] == 'c' ? "Conv" : "Gemm", t.shape());
     const PatternCheck c = check_pattern(t, l, Pattern::parse("4x1"));
     EXPECT_TRUE(c.valid) << w << ": " << c.detail;
-    EXPECT_LE(std::fabs(c.sparsity * static_cast<double>(t.numel()) - 0.5 * static_cast<double>(t.numel())), 2.0)
+    EXPECT_LE(std::fabs(c.sparsity * static_cast<double>(t.numel()) -
+                        0.5 * static_cast<double>(t.numel())),
+              2.0)
         << w;  // within half a block of 4
   }
 }
@@ -214,9 +248,14 @@ TEST(PruneCli, FineTunesWithAGradientCriterionAndReportsAccuracy) {
 TEST(PruneCli, BatchNormReestimationRewritesTheRunningStatistics) {
   TempDir dir;
   const std::string with = dir.file("with.onnx"), without = dir.file("without.onnx");
-  const std::vector<std::string> common{"prune", source_dir() + "/tests/data/models/cnn_bn_train.onnx", "--pattern",
-                                        "unstructured", "--sparsity", "0.7", "--dataset", "fashion-mnist",
-                                        "--limit", "256", "--batch", "32", "--json"};
+  const std::vector<std::string> common{
+      "prune",      source_dir() + "/tests/data/models/cnn_bn_train.onnx",
+      "--pattern",  "unstructured",
+      "--sparsity", "0.7",
+      "--dataset",  "fashion-mnist",
+      "--limit",    "256",
+      "--batch",    "32",
+      "--json"};
   auto args = common;
   for (const char* a : {"--bn-reestimate", "2", "--out"}) args.push_back(a);
   args.push_back(with);
@@ -228,15 +267,19 @@ TEST(PruneCli, BatchNormReestimationRewritesTheRunningStatistics) {
   args.push_back(without);
   ASSERT_EQ(run_tamp(args).code, 0);
   const nn::Graph a = io::load_onnx_graph(with), b = io::load_onnx_graph(without);
-  for (const char* name : {"bn1.running_mean", "bn1.running_var", "bn2.running_mean", "bn2.running_var"}) {
+  for (const char* name :
+       {"bn1.running_mean", "bn1.running_var", "bn2.running_mean", "bn2.running_var"}) {
     const Tensor& x = a.initializers.at(name);
     const Tensor& y = b.initializers.at(name);
     double d = 0;
     for (int64_t i = 0; i < x.numel(); ++i) d = std::max(d, std::fabs(double(x.at(i)) - y.at(i)));
     EXPECT_GT(d, 1e-4) << name;
   }
-  EXPECT_EQ(run_tamp({"prune", source_dir() + "/tests/data/models/cnn_bn_train.onnx", "--pattern", "unstructured",
-                      "--sparsity", "0.5", "--bn-reestimate", "2", "--out", dir.file("x.onnx")}).code, 2);
+  EXPECT_EQ(run_tamp({"prune", source_dir() + "/tests/data/models/cnn_bn_train.onnx", "--pattern",
+                      "unstructured", "--sparsity", "0.5", "--bn-reestimate", "2", "--out",
+                      dir.file("x.onnx")})
+                .code,
+            2);
 }
 
 TEST(PruneCli, BadArgumentsAreUsageErrorsAndImpossiblePatternsBadInput) {
@@ -250,16 +293,18 @@ TEST(PruneCli, BadArgumentsAreUsageErrorsAndImpossiblePatternsBadInput) {
   for (const auto& args : std::vector<std::vector<std::string>>{
            {"--pattern", "unstructured", "--sparsity", "1.0"},
            {"--pattern", "unstructured", "--sparsity", "-0.2"},
-           {"--pattern", "unstructured"},  // no target
+           {"--pattern", "unstructured"},              // no target
            {"--pattern", "2:4", "--sparsity", "0.6"},  // above what 2:4 allows
            {"--pattern", "3:3"},
            {"--pattern", "2:4", "--criterion", "random"},
-           {"--pattern", "2:4", "--criterion", "snip"},  // gradients need fine-tuning
-           {"--pattern", "2:4", "--schedule", "cubic"},  // so does a gradual schedule
+           {"--pattern", "2:4", "--criterion", "snip"},     // gradients need fine-tuning
+           {"--pattern", "2:4", "--schedule", "cubic"},     // so does a gradual schedule
            {"--pattern", "2:4", "--finetune-epochs", "1"},  // without --dataset
            {"--pattern", "2:4", "--global"}}) {
     const CliResult r = code(args);
-    EXPECT_EQ(r.code, 2) << args[1] << " " << (args.size() > 2 ? args[2] + " " + args[3] : "") << "\n" << r.err;
+    EXPECT_EQ(r.code, 2) << args[1] << " " << (args.size() > 2 ? args[2] + " " + args[3] : "")
+                         << "\n"
+                         << r.err;
   }
   // conv1 has one input channel: naming it with 2:4 is bad input, with the weight in the message.
   const CliResult r = code({"--pattern", "2:4", "--include", "conv1.weight"});

@@ -38,7 +38,8 @@ double max_diff(const Tensor& a, const Tensor& b) {
 TEST(QuantizeCli, DynamicWritesMatMulIntegerThatOrtRuns) {
   TempDir dir;
   const std::string out = dir.file("mlp_dyn.onnx");
-  const CliResult r = run_tamp({"quantize", model_file("mlp"), "--method", "dynamic", "--out", out, "--json"});
+  const CliResult r =
+      run_tamp({"quantize", model_file("mlp"), "--method", "dynamic", "--out", out, "--json"});
   ASSERT_EQ(r.code, 0) << r.err;
   const auto j = nlohmann::json::parse(r.out);
   EXPECT_EQ(j["method"], "dynamic");
@@ -53,9 +54,10 @@ TEST(QuantizeCli, DynamicWritesMatMulIntegerThatOrtRuns) {
 TEST(QuantizeCli, WeightOnlyGptqWithCalibrationData) {
   TempDir dir;
   const std::string out = dir.file("mlp_w4.onnx");
-  const CliResult r = run_tamp({"quantize", model_file("mlp"), "--method", "weight-only", "--bits", "4", "--group-size",
-                                "64", "--algorithm", "gptq", "--asymmetric", "--calib-data", "fashion-mnist",
-                                "--calib-batches", "2", "--out", out, "--json"});
+  const CliResult r =
+      run_tamp({"quantize", model_file("mlp"), "--method", "weight-only", "--bits", "4",
+                "--group-size", "64", "--algorithm", "gptq", "--asymmetric", "--calib-data",
+                "fashion-mnist", "--calib-batches", "2", "--out", out, "--json"});
   ASSERT_EQ(r.code, 0) << r.err;
   const auto j = nlohmann::json::parse(r.out);
   EXPECT_EQ(j["algorithm"], "gptq");
@@ -74,12 +76,13 @@ TEST(QuantizeCli, WeightOnlyGptqWithCalibrationData) {
 
 TEST(QuantizeCli, TextReportAndEvaluation) {
   TempDir dir;
-  const CliResult r = run_tamp({"quantize", model_file("mlp"), "--method", "weight-only", "--out", dir.file("w.onnx"),
-                                "--eval-data", "fashion-mnist:test", "--limit", "500"});
+  const CliResult r =
+      run_tamp({"quantize", model_file("mlp"), "--method", "weight-only", "--out",
+                dir.file("w.onnx"), "--eval-data", "fashion-mnist:test", "--limit", "500"});
   // --limit is not an option of quantize: usage error, the file is not written.
   EXPECT_EQ(r.code, 2) << r.err;
-  const CliResult ok = run_tamp({"quantize", model_file("mlp"), "--method", "weight-only", "--out", dir.file("w.onnx"),
-                                 "--eval-data", "fashion-mnist:test"});
+  const CliResult ok = run_tamp({"quantize", model_file("mlp"), "--method", "weight-only", "--out",
+                                 dir.file("w.onnx"), "--eval-data", "fashion-mnist:test"});
   ASSERT_EQ(ok.code, 0) << ok.err;
   EXPECT_NE(ok.out.find("weight-only int4 rtn (symmetric, group 32)"), std::string::npos) << ok.out;
   EXPECT_NE(ok.out.find("top-1"), std::string::npos) << ok.out;
@@ -89,35 +92,60 @@ TEST(QuantizeCli, BadArgumentsAndModels) {
   TempDir dir;
   const std::string out = dir.file("x.onnx");
   const std::string mlp = model_file("mlp");
-  EXPECT_EQ(run_tamp({"quantize", mlp, "--method", "weight-only", "--bits", "3", "--out", out}).code, 2);
-  EXPECT_EQ(run_tamp({"quantize", mlp, "--method", "weight-only", "--group-size", "24", "--out", out}).code, 2);
-  EXPECT_EQ(run_tamp({"quantize", mlp, "--method", "weight-only", "--algorithm", "gptq", "--out", out}).code, 2);
-  EXPECT_EQ(run_tamp({"quantize", mlp, "--method", "weight-only", "--algorithm", "awq", "--out", out}).code, 2);
-  EXPECT_EQ(run_tamp({"quantize", mlp, "--method", "dynamic", "--bits", "4", "--out", out}).code, 2);
+  EXPECT_EQ(
+      run_tamp({"quantize", mlp, "--method", "weight-only", "--bits", "3", "--out", out}).code, 2);
+  EXPECT_EQ(
+      run_tamp({"quantize", mlp, "--method", "weight-only", "--group-size", "24", "--out", out})
+          .code,
+      2);
+  EXPECT_EQ(
+      run_tamp({"quantize", mlp, "--method", "weight-only", "--algorithm", "gptq", "--out", out})
+          .code,
+      2);
+  EXPECT_EQ(
+      run_tamp({"quantize", mlp, "--method", "weight-only", "--algorithm", "awq", "--out", out})
+          .code,
+      2);
+  EXPECT_EQ(run_tamp({"quantize", mlp, "--method", "dynamic", "--bits", "4", "--out", out}).code,
+            2);
   EXPECT_EQ(run_tamp({"quantize", mlp, "--method", "magic", "--out", out}).code, 2);
-  EXPECT_EQ(run_tamp({"quantize", mlp, "--method", "dynamic", "--symmetric", "--asymmetric", "--out", out}).code, 2);
-  const CliResult none = run_tamp({"quantize", mlp, "--method", "dynamic", "--exclude", "Gemm", "--out", out});
+  EXPECT_EQ(run_tamp({"quantize", mlp, "--method", "dynamic", "--symmetric", "--asymmetric",
+                      "--out", out})
+                .code,
+            2);
+  const CliResult none =
+      run_tamp({"quantize", mlp, "--method", "dynamic", "--exclude", "Gemm", "--out", out});
   EXPECT_EQ(none.code, 3) << none.err;
   EXPECT_NE(none.err.find("nothing to quantize"), std::string::npos) << none.err;
-  EXPECT_EQ(run_tamp({"quantize", dir.file("missing.onnx"), "--method", "dynamic", "--out", out}).code, 3);
+  EXPECT_EQ(
+      run_tamp({"quantize", dir.file("missing.onnx"), "--method", "dynamic", "--out", out}).code,
+      3);
 }
 
 TEST(ConvertCli, Fp16KeepsIoTypesAndRunsWithinOneHundredth) {
   TempDir dir;
   const std::string out = dir.file("mlp16.onnx");
-  const CliResult r = run_tamp({"convert", model_file("mlp"), "--to", "fp16", "--keep-io-types", "--out", out, "--json"});
+  const CliResult r = run_tamp(
+      {"convert", model_file("mlp"), "--to", "fp16", "--keep-io-types", "--out", out, "--json"});
   ASSERT_EQ(r.code, 0) << r.err;
   const auto j = nlohmann::json::parse(r.out);
   EXPECT_EQ(j["blocked_ops"], nlohmann::json({"Gemm", "Relu"}));
   EXPECT_LT(j["bytes_after"].get<double>(), 0.55 * j["bytes_before"].get<double>());
   const Tensor x = mlp_input();
-  EXPECT_LT(max_diff(run_ort(out, {{"input", x}}).at("logits"), run_ort(model_file("mlp"), {{"input", x}}).at("logits")), 1e-2);
+  EXPECT_LT(max_diff(run_ort(out, {{"input", x}}).at("logits"),
+                     run_ort(model_file("mlp"), {{"input", x}}).at("logits")),
+            1e-2);
   // --block-op adds to the list; bad values are usage errors.
-  EXPECT_EQ(run_tamp({"convert", model_file("mlp"), "--to", "fp16", "--no-default-block-list", "--block-op", "Relu",
-                      "--out", out}).code, 0);
+  EXPECT_EQ(run_tamp({"convert", model_file("mlp"), "--to", "fp16", "--no-default-block-list",
+                      "--block-op", "Relu", "--out", out})
+                .code,
+            0);
   EXPECT_EQ(count_op(out, "Cast"), 4);  // into and out of float32 around each of the two Relus
   EXPECT_EQ(run_tamp({"convert", model_file("mlp"), "--to", "int8", "--out", out}).code, 2);
-  EXPECT_EQ(run_tamp({"convert", model_file("mlp"), "--to", "fp16", "--block-node", "nope", "--out", out}).code, 2);
+  EXPECT_EQ(
+      run_tamp({"convert", model_file("mlp"), "--to", "fp16", "--block-node", "nope", "--out", out})
+          .code,
+      2);
 }
 
 }  // namespace

@@ -34,7 +34,8 @@ void expect_ort_agrees(const std::string& path, const Tensor& x) {
   nn::GraphModule m(g);
   m.eval();
   NoGradGuard no_grad;
-  const Tensor mine = m.forward({{g.inputs.at(0).name, Variable(x)}}).at(g.outputs.at(0).name).value();
+  const Tensor mine =
+      m.forward({{g.inputs.at(0).name, Variable(x)}}).at(g.outputs.at(0).name).value();
   double d = 0, s = 0;
   for (int64_t i = 0; i < ort.numel(); ++i) {
     d = std::max(d, std::abs(ort.at(i) - mine.at(i)));
@@ -46,8 +47,9 @@ void expect_ort_agrees(const std::string& path, const Tensor& x) {
 TEST(QuantizePtqRecoveryCli, SmoothQuantOnTheMlpFoldsAndExportsPlainQdq) {
   TempDir dir;
   const std::string out = dir.file("mlp_sq.onnx");
-  const CliResult r = run_tamp({"quantize", model_file("mlp"), "--method", "static", "--smooth-quant=0.6",
-                                "--calib-data", "fashion-mnist", "--calib-batches", "2", "--out", out, "--json"});
+  const CliResult r =
+      run_tamp({"quantize", model_file("mlp"), "--method", "static", "--smooth-quant=0.6",
+                "--calib-data", "fashion-mnist", "--calib-batches", "2", "--out", out, "--json"});
   ASSERT_EQ(r.code, 0) << r.err;
   const auto j = nlohmann::json::parse(r.out);
   ASSERT_TRUE(j.contains("smooth_quant")) << j;
@@ -55,16 +57,18 @@ TEST(QuantizePtqRecoveryCli, SmoothQuantOnTheMlpFoldsAndExportsPlainQdq) {
   ASSERT_GE(j["smooth_quant"]["groups"].size(), 1u);
   for (const auto& grp : j["smooth_quant"]["groups"]) EXPECT_TRUE(grp["through_relu"].get<bool>());
   EXPECT_TRUE(j["parity"]["passed"].get<bool>()) << j["parity"];
-  for (const auto& n : io::load_onnx_graph(out, {.fold_constants = false}).nodes) EXPECT_NE(n.op_type, "Mul");
+  for (const auto& n : io::load_onnx_graph(out, {.fold_constants = false}).nodes)
+    EXPECT_NE(n.op_type, "Mul");
   expect_ort_agrees(out, test_images(128, true));
 }
 
 TEST(QuantizePtqRecoveryCli, AdaRoundReportAndBf16FallbackOnTheCnn) {
   TempDir dir;
   const std::string out = dir.file("cnn_ada.onnx"), report = dir.file("sensitivity.json");
-  const CliResult r = run_tamp({"quantize", model_file("cnn_fmnist"), "--method", "static", "--adaround",
-                                "--adaround-steps", "20", "--report", report, "--fallback-bf16", "1", "--calib-data",
-                                "fashion-mnist", "--calib-batches", "2", "--out", out, "--json"});
+  const CliResult r =
+      run_tamp({"quantize", model_file("cnn_fmnist"), "--method", "static", "--adaround",
+                "--adaround-steps", "20", "--report", report, "--fallback-bf16", "1",
+                "--calib-data", "fashion-mnist", "--calib-batches", "2", "--out", out, "--json"});
   ASSERT_EQ(r.code, 0) << r.err;
   const auto j = nlohmann::json::parse(r.out);
   ASSERT_TRUE(j.contains("adaround")) << j;
@@ -76,7 +80,8 @@ TEST(QuantizePtqRecoveryCli, AdaRoundReportAndBf16FallbackOnTheCnn) {
   const auto rep = nlohmann::json::parse(slurp(report));
   const auto& layers = rep["layers"];
   ASSERT_GE(layers.size(), 4u);
-  for (size_t i = 1; i < layers.size(); ++i) EXPECT_GE(layers[i - 1]["output_mse"], layers[i]["output_mse"]);
+  for (size_t i = 1; i < layers.size(); ++i)
+    EXPECT_GE(layers[i - 1]["output_mse"], layers[i]["output_mse"]);
   EXPECT_EQ(layers[0]["precision"], "bf16");
   EXPECT_EQ(layers[1]["precision"], "int8");
   EXPECT_TRUE(layers[0]["top1"].is_number());  // the calibration data has labels
@@ -101,7 +106,8 @@ TEST(QuantizePtqRecoveryCli, BadArguments) {
   EXPECT_EQ(code({"--method", "static", "--calib-data", "fashion-mnist", "--smooth-quant=1.5"}), 2);
   EXPECT_EQ(code({"--method", "static", "--calib-data", "fashion-mnist", "--smooth-quant=x"}), 2);
   EXPECT_EQ(code({"--method", "dynamic", "--adaround"}), 2);
-  EXPECT_EQ(code({"--method", "static", "--calib-data", "fashion-mnist", "--adaround-steps", "0"}), 2);
+  EXPECT_EQ(code({"--method", "static", "--calib-data", "fashion-mnist", "--adaround-steps", "0"}),
+            2);
 }
 
 }  // namespace

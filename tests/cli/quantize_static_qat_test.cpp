@@ -29,7 +29,8 @@ namespace {
 
 int count_op(const std::string& path, const std::string& op) {
   int c = 0;
-  for (const auto& n : io::load_onnx_graph(path, {.fold_constants = false}).nodes) c += n.op_type == op;
+  for (const auto& n : io::load_onnx_graph(path, {.fold_constants = false}).nodes)
+    c += n.op_type == op;
   return c;
 }
 
@@ -107,7 +108,8 @@ std::set<DType> weight_dtypes(const std::string& path) {
   const nn::Graph g = io::load_onnx_graph(path, {.fold_constants = false});
   std::set<DType> out;
   for (const auto& n : g.nodes) {
-    if ((n.op_type == "DequantizeLinear" || n.op_type == "QLinearConv" || n.op_type == "MatMulInteger") &&
+    if ((n.op_type == "DequantizeLinear" || n.op_type == "QLinearConv" ||
+         n.op_type == "MatMulInteger") &&
         !n.inputs.empty()) {
       const size_t w = n.op_type == "QLinearConv" ? 3 : n.op_type == "MatMulInteger" ? 1 : 0;
       auto it = g.initializers.find(n.inputs.at(w));
@@ -118,7 +120,8 @@ std::set<DType> weight_dtypes(const std::string& path) {
 }
 
 // The export parity the command reported: passed, on at least `examples` examples.
-void expect_parity_passed(const nlohmann::json& parity, int64_t examples, const std::string& arithmetic) {
+void expect_parity_passed(const nlohmann::json& parity, int64_t examples,
+                          const std::string& arithmetic) {
   ASSERT_TRUE(parity.is_object()) << parity;
   EXPECT_TRUE(parity["passed"].get<bool>()) << parity;
   EXPECT_EQ(parity["arithmetic"], arithmetic);
@@ -129,11 +132,13 @@ void expect_parity_passed(const nlohmann::json& parity, int64_t examples, const 
 
 // ORT fuses every Conv/Gemm of the file (its optimized graph holds no float one), and ORT's
 // logits equal tamp's run of the same file within one output step.
-void expect_fused_and_agreeing(const std::string& path, const TempDir& dir, int qlinear_conv, int qgemm) {
+void expect_fused_and_agreeing(const std::string& path, const TempDir& dir, int qlinear_conv,
+                               int qgemm) {
   const auto [x, y] = test_images(256);
   const std::string opt = dir.file("opt.onnx");
   const Tensor ort = run_ort(path, {{"input", x}}, {.optimized_model = opt}).at("logits");
-  for (const char* fp : {"Conv", "Gemm", "MatMul", "FakeQuantize"}) EXPECT_EQ(count_op(opt, fp), 0) << fp;
+  for (const char* fp : {"Conv", "Gemm", "MatMul", "FakeQuantize"})
+    EXPECT_EQ(count_op(opt, fp), 0) << fp;
   EXPECT_EQ(count_op(opt, "QLinearConv"), qlinear_conv);
   EXPECT_EQ(count_op(opt, "QGemm"), qgemm);
   const Tensor mine = tamp_run(path, x);
@@ -146,9 +151,9 @@ void expect_fused_and_agreeing(const std::string& path, const TempDir& dir, int 
 TEST(QuantizeStaticCli, EntropyQdqIsFusedByOrtAndAgreesWithTamp) {
   TempDir dir;
   const std::string out = dir.file("cnn_int8.onnx");
-  const CliResult r = run_tamp({"quantize", model_file("cnn"), "--method", "static", "--calibration", "entropy",
-                                "--calib-data", "fashion-mnist", "--calib-batches", "2", "--format", "qdq", "--out",
-                                out, "--json"});
+  const CliResult r = run_tamp({"quantize", model_file("cnn"), "--method", "static",
+                                "--calibration", "entropy", "--calib-data", "fashion-mnist",
+                                "--calib-batches", "2", "--format", "qdq", "--out", out, "--json"});
   ASSERT_EQ(r.code, 0) << r.err;
   const auto j = nlohmann::json::parse(r.out);
   EXPECT_EQ(j["method"], "static");
@@ -173,9 +178,10 @@ TEST(QuantizeStaticCli, EntropyQdqIsFusedByOrtAndAgreesWithTamp) {
 TEST(QuantizeStaticCli, EqualizationAndBiasCorrectionExportPlainQdqThatOrtAgreesWith) {
   TempDir dir;
   const std::string out = dir.file("cnn_recovered.onnx");
-  const CliResult r = run_tamp({"quantize", model_file("cnn_fmnist"), "--method", "static", "--calib-data",
-                                "fashion-mnist", "--calib-batches", "4", "--equalize", "--bias-correction",
-                                "--bias-correction-batches", "2", "--out", out, "--json"});
+  const CliResult r =
+      run_tamp({"quantize", model_file("cnn_fmnist"), "--method", "static", "--calib-data",
+                "fashion-mnist", "--calib-batches", "4", "--equalize", "--bias-correction",
+                "--bias-correction-batches", "2", "--out", out, "--json"});
   ASSERT_EQ(r.code, 0) << r.err;
   const auto j = nlohmann::json::parse(r.out);
   EXPECT_EQ(j["equalization"]["pairs"], 1);
@@ -185,13 +191,17 @@ TEST(QuantizeStaticCli, EqualizationAndBiasCorrectionExportPlainQdqThatOrtAgrees
   expect_fused_and_agreeing(out, dir, 2, 2);
   // The biases moved: the same command without bias correction writes other int32 biases.
   const std::string plain = dir.file("cnn_equalized.onnx");
-  ASSERT_EQ(run_tamp({"quantize", model_file("cnn_fmnist"), "--method", "static", "--calib-data", "fashion-mnist",
-                      "--calib-batches", "4", "--equalize", "--out", plain}).code, 0);
-  const auto a = io::load_onnx_graph(out, {.fold_constants = false}), b = io::load_onnx_graph(plain, {.fold_constants = false});
+  ASSERT_EQ(run_tamp({"quantize", model_file("cnn_fmnist"), "--method", "static", "--calib-data",
+                      "fashion-mnist", "--calib-batches", "4", "--equalize", "--out", plain})
+                .code,
+            0);
+  const auto a = io::load_onnx_graph(out, {.fold_constants = false}),
+             b = io::load_onnx_graph(plain, {.fold_constants = false});
   int differing = 0;
   for (const auto& [name, t] : a.initializers) {
     auto it = b.initializers.find(name);
-    if (t.dtype() == DType::kInt32 && it != b.initializers.end() && max_diff(t, it->second) > 0) ++differing;
+    if (t.dtype() == DType::kInt32 && it != b.initializers.end() && max_diff(t, it->second) > 0)
+      ++differing;
   }
   EXPECT_EQ(differing, 4);
 }
@@ -199,14 +209,19 @@ TEST(QuantizeStaticCli, EqualizationAndBiasCorrectionExportPlainQdqThatOrtAgrees
 TEST(QuantizeStaticCli, RecoveryFlagsNeedStaticQuantization) {
   TempDir dir;
   for (const char* flag : {"--equalize", "--bias-correction", "--bn-reestimate"}) {
-    const CliResult r = run_tamp({"quantize", model_file("cnn"), "--method", "dynamic", flag, "--out", dir.file("x.onnx")});
+    const CliResult r = run_tamp(
+        {"quantize", model_file("cnn"), "--method", "dynamic", flag, "--out", dir.file("x.onnx")});
     EXPECT_EQ(r.code, 2) << flag << ": " << r.err;
   }
-  EXPECT_EQ(run_tamp({"quantize", model_file("cnn"), "--method", "static", "--calib-data", "fashion-mnist",
-                      "--equalize-relu6", "--out", dir.file("x.onnx")}).code, 2);
+  EXPECT_EQ(run_tamp({"quantize", model_file("cnn"), "--method", "static", "--calib-data",
+                      "fashion-mnist", "--equalize-relu6", "--out", dir.file("x.onnx")})
+                .code,
+            2);
   // No BatchNorm left to re-estimate (the file was exported with BN folded): bad input.
-  EXPECT_EQ(run_tamp({"quantize", model_file("cnn"), "--method", "static", "--calib-data", "fashion-mnist",
-                      "--bn-reestimate", "--out", dir.file("x.onnx")}).code, 3);
+  EXPECT_EQ(run_tamp({"quantize", model_file("cnn"), "--method", "static", "--calib-data",
+                      "fashion-mnist", "--bn-reestimate", "--out", dir.file("x.onnx")})
+                .code,
+            3);
 }
 
 // Full-range int8 weights: exact in ORT on CPUs with VNNI only.
@@ -214,8 +229,9 @@ TEST(QuantizeStaticCli, VnniTargetAgreesWithOrtOnVnniCpus) {
   if (const std::string why = skip_unless_uint8_int8_exact(); !why.empty()) GTEST_SKIP() << why;
   TempDir dir;
   const std::string out = dir.file("cnn_vnni.onnx");
-  const CliResult r = run_tamp({"quantize", model_file("cnn"), "--method", "static", "--calib-data", "fashion-mnist",
-                                "--calib-batches", "2", "--target", "vnni", "--out", out, "--json"});
+  const CliResult r = run_tamp({"quantize", model_file("cnn"), "--method", "static", "--calib-data",
+                                "fashion-mnist", "--calib-batches", "2", "--target", "vnni",
+                                "--out", out, "--json"});
   ASSERT_EQ(r.code, 0) << r.err;
   const auto j = nlohmann::json::parse(r.out);
   EXPECT_EQ(j["target"], "vnni");
@@ -230,12 +246,13 @@ TEST(QuantizeStaticCli, VnniTargetAgreesWithOrtOnVnniCpus) {
 TEST(QuantizeStaticCli, VnniTargetOnThisCpuIsWhatTampSaysOrtComputes) {
   TempDir dir;
   const std::string out = dir.file("cnn_vnni.onnx");
-  const CliResult r = run_tamp({"quantize", model_file("cnn"), "--method", "static", "--calib-data", "fashion-mnist",
-                                "--calib-batches", "2", "--target", "vnni", "--parity-arithmetic", "host", "--out",
-                                out, "--json"});
+  const CliResult r = run_tamp({"quantize", model_file("cnn"), "--method", "static", "--calib-data",
+                                "fashion-mnist", "--calib-batches", "2", "--target", "vnni",
+                                "--parity-arithmetic", "host", "--out", out, "--json"});
   ASSERT_TRUE(r.code == 0 || r.code == 4) << r.err;
   const auto j = nlohmann::json::parse(r.out);
-  EXPECT_EQ(j["parity"]["arithmetic"], std::string(integer_arithmetic_name(host_integer_arithmetic())));
+  EXPECT_EQ(j["parity"]["arithmetic"],
+            std::string(integer_arithmetic_name(host_integer_arithmetic())));
   EXPECT_EQ(r.code == 0, j["parity"]["passed"].get<bool>());
   EXPECT_EQ(weight_dtypes(out), std::set<DType>{DType::kInt8});
   EXPECT_EQ(target_of(out), "vnni");
@@ -247,8 +264,8 @@ TEST(QuantizeStaticCli, VnniTargetOnThisCpuIsWhatTampSaysOrtComputes) {
     EXPECT_GT(max_diff(ort, tamp_run(out, x)), 2 * output_step(out));
   }
   // tamp eval --arithmetic host: ORT's accuracy on this CPU.
-  const CliResult e = run_tamp({"eval", out, "--dataset", "fashion-mnist:test", "--limit", "256", "--arithmetic",
-                                "host", "--json"});
+  const CliResult e = run_tamp({"eval", out, "--dataset", "fashion-mnist:test", "--limit", "256",
+                                "--arithmetic", "host", "--json"});
   ASSERT_EQ(e.code, 0) << e.err;
   const auto je = nlohmann::json::parse(e.out);
   EXPECT_EQ(je["examples"], 256);
@@ -259,19 +276,20 @@ TEST(QuantizeStaticCli, VnniTargetOnThisCpuIsWhatTampSaysOrtComputes) {
 TEST(QuantizeStaticCli, MseWeightCalibrationIsFusedByOrtAndAgreesWithTamp) {
   TempDir dir;
   const std::string out = dir.file("cnn_w_mse.onnx");
-  const CliResult r = run_tamp({"quantize", model_file("cnn"), "--method", "static", "--weight-calibration", "mse",
-                                "--calib-data", "fashion-mnist", "--calib-batches", "2", "--out", out, "--json"});
+  const CliResult r =
+      run_tamp({"quantize", model_file("cnn"), "--method", "static", "--weight-calibration", "mse",
+                "--calib-data", "fashion-mnist", "--calib-batches", "2", "--out", out, "--json"});
   ASSERT_EQ(r.code, 0) << r.err;
   const auto j = nlohmann::json::parse(r.out);
   EXPECT_EQ(j["weight_calibration"], "mse");
   EXPECT_NE(j["weights"].get<std::string>().find("per-channel"), std::string::npos) << j["weights"];
   expect_fused_and_agreeing(out, dir, 2, 2);
-  EXPECT_EQ(run_tamp({"quantize", model_file("cnn"), "--method", "dynamic", "--weight-calibration", "mse", "--out",
-                      dir.file("d.onnx")})
+  EXPECT_EQ(run_tamp({"quantize", model_file("cnn"), "--method", "dynamic", "--weight-calibration",
+                      "mse", "--out", dir.file("d.onnx")})
                 .code,
             2);
-  EXPECT_EQ(run_tamp({"quantize", model_file("cnn"), "--method", "static", "--weight-calibration", "median",
-                      "--calib-data", "fashion-mnist", "--out", dir.file("m.onnx")})
+  EXPECT_EQ(run_tamp({"quantize", model_file("cnn"), "--method", "static", "--weight-calibration",
+                      "median", "--calib-data", "fashion-mnist", "--out", dir.file("m.onnx")})
                 .code,
             2);
 }
@@ -282,8 +300,9 @@ TEST(QuantizeStaticCli, EveryCalibrationMethodWritesAModelOrtRuns) {
   const Tensor f = run_ort(model_file("cnn"), {{"input", x}}).at("logits");
   for (const char* method : {"minmax", "percentile", "mse", "moving-average"}) {
     const std::string out = dir.file(std::string(method) + ".onnx");
-    const CliResult r = run_tamp({"quantize", model_file("cnn"), "--method", "static", "--calibration", method,
-                                  "--calib-data", "fashion-mnist", "--calib-batches", "1", "--out", out});
+    const CliResult r =
+        run_tamp({"quantize", model_file("cnn"), "--method", "static", "--calibration", method,
+                  "--calib-data", "fashion-mnist", "--calib-batches", "1", "--out", out});
     ASSERT_EQ(r.code, 0) << method << ": " << r.err;
     EXPECT_NE(r.out.find("static 8-bit (QDQ, target portable)"), std::string::npos) << r.out;
     EXPECT_NE(r.out.find("parity: argmax agreement"), std::string::npos) << r.out;
@@ -291,7 +310,8 @@ TEST(QuantizeStaticCli, EveryCalibrationMethodWritesAModelOrtRuns) {
     // The untrained CNN's logits are small and close together: a loose agreement, but a
     // wrong scale or zero point would scatter them.
     double scale = 0;
-    for (int64_t i = 0; i < f.numel(); ++i) scale = std::max(scale, static_cast<double>(std::abs(f.at(i))));
+    for (int64_t i = 0; i < f.numel(); ++i)
+      scale = std::max(scale, static_cast<double>(std::abs(f.at(i))));
     EXPECT_LT(max_diff(q, f), 0.1 * scale) << method;
   }
 }
@@ -299,8 +319,9 @@ TEST(QuantizeStaticCli, EveryCalibrationMethodWritesAModelOrtRuns) {
 TEST(QuantizeStaticCli, QOperatorPowerOfTwoAndExclusions) {
   TempDir dir;
   const std::string qop = dir.file("qop.onnx");
-  CliResult r = run_tamp({"quantize", model_file("cnn"), "--method", "static", "--calib-data", "fashion-mnist",
-                          "--calib-batches", "1", "--format", "qoperator", "--power-of-two", "--out", qop, "--json"});
+  CliResult r = run_tamp({"quantize", model_file("cnn"), "--method", "static", "--calib-data",
+                          "fashion-mnist", "--calib-batches", "1", "--format", "qoperator",
+                          "--power-of-two", "--out", qop, "--json"});
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(nlohmann::json::parse(r.out)["power_of_two"], true);
   EXPECT_EQ(count_op(qop, "QLinearConv"), 2);
@@ -326,8 +347,9 @@ TEST(QuantizeStaticCli, QOperatorPowerOfTwoAndExclusions) {
 
   // QOperator with the last Gemm kept float: it reads the dequantized fc1 output.
   const std::string qop_fc2 = dir.file("qop_fc2.onnx");
-  r = run_tamp({"quantize", model_file("cnn"), "--method", "static", "--calib-data", "fashion-mnist",
-                "--calib-batches", "1", "--format", "qoperator", "--exclude", "/fc2/Gemm", "--out", qop_fc2});
+  r = run_tamp({"quantize", model_file("cnn"), "--method", "static", "--calib-data",
+                "fashion-mnist", "--calib-batches", "1", "--format", "qoperator", "--exclude",
+                "/fc2/Gemm", "--out", qop_fc2});
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(count_op(qop_fc2, "MatMulInteger"), 1);
   EXPECT_EQ(count_op(qop_fc2, "Gemm"), 1);
@@ -339,13 +361,14 @@ TEST(QuantizeStaticCli, QOperatorPowerOfTwoAndExclusions) {
 
   // Excluding the Gemms keeps them float: ORT fuses the convolutions only.
   const std::string conv_only = dir.file("conv_only.onnx");
-  r = run_tamp({"quantize", model_file("cnn"), "--method", "static", "--calib-data", "fashion-mnist",
-                "--calib-batches", "1", "--exclude", "Gemm", "--out", conv_only});
+  r = run_tamp({"quantize", model_file("cnn"), "--method", "static", "--calib-data",
+                "fashion-mnist", "--calib-batches", "1", "--exclude", "Gemm", "--out", conv_only});
   ASSERT_EQ(r.code, 0) << r.err;
   const std::string opt = dir.file("opt.onnx");
   run_ort(conv_only, {{"input", x}}, {.optimized_model = opt});
   EXPECT_EQ(count_op(opt, "QLinearConv"), 2);
-  EXPECT_EQ(count_op(opt, "Gemm") + count_op(opt, "FusedGemm"), 2);  // ORT fuses fc1's Relu into FusedGemm
+  EXPECT_EQ(count_op(opt, "Gemm") + count_op(opt, "FusedGemm"),
+            2);  // ORT fuses fc1's Relu into FusedGemm
   EXPECT_EQ(count_op(opt, "QGemm"), 0);
 }
 
@@ -361,18 +384,22 @@ TEST(QuantizeStaticCli, BadArgumentsAndModels) {
   EXPECT_EQ(code({"--method", "static"}).code, 2);  // no calibration data
   EXPECT_NE(code({"--method", "static"}).err.find("--calib-data"), std::string::npos);
   EXPECT_EQ(code({"--method", "static", "--calib-data", "fashion-mnist", "--bits", "4"}).code, 2);
-  EXPECT_EQ(code({"--method", "static", "--calib-data", "fashion-mnist", "--calibration", "kl"}).code, 2);
-  EXPECT_EQ(code({"--method", "static", "--calib-data", "fashion-mnist", "--format", "qlinear"}).code, 2);
+  EXPECT_EQ(
+      code({"--method", "static", "--calib-data", "fashion-mnist", "--calibration", "kl"}).code, 2);
+  EXPECT_EQ(
+      code({"--method", "static", "--calib-data", "fashion-mnist", "--format", "qlinear"}).code, 2);
   EXPECT_EQ(code({"--method", "static", "--calib-data", "fashion-mnist", "--asymmetric"}).code, 2);
   EXPECT_EQ(code({"--method", "static", "--calib-data", "fashion-mnist:validation"}).code, 2);
   EXPECT_EQ(code({"--method", "dynamic", "--format", "qdq"}).code, 2);
   EXPECT_EQ(code({"--method", "dynamic", "--calibration", "entropy"}).code, 2);
   EXPECT_EQ(code({"--method", "weight-only", "--power-of-two"}).code, 2);
   // Nothing left to quantize, or an exclusion naming nothing: bad input, nothing written.
-  const CliResult none = code({"--method", "static", "--calib-data", "fashion-mnist", "--exclude", "Conv", "Gemm"});
+  const CliResult none =
+      code({"--method", "static", "--calib-data", "fashion-mnist", "--exclude", "Conv", "Gemm"});
   EXPECT_EQ(none.code, 3) << none.err;
   EXPECT_NE(none.err.find("no quantizable op"), std::string::npos) << none.err;
-  const CliResult typo = code({"--method", "static", "--calib-data", "fashion-mnist", "--exclude", "Comv"});
+  const CliResult typo =
+      code({"--method", "static", "--calib-data", "fashion-mnist", "--exclude", "Comv"});
   EXPECT_EQ(typo.code, 3) << typo.err;
   EXPECT_NE(typo.err.find("Comv"), std::string::npos) << typo.err;
   EXPECT_FALSE(std::filesystem::exists(out));
@@ -384,8 +411,10 @@ void qat_round_trip(const std::string& model, const std::string& format, int fol
                     const std::vector<std::string>& extra = {}) {
   TempDir dir;
   const std::string out = dir.file("qat.onnx");
-  std::vector<std::string> args{"train", model_file(model), "--dataset", "fashion-mnist", "--limit", "512", "--steps",
-                                "8", "--lr", "0.05", "--qat", "--format", format, "--out", out, "--json"};
+  std::vector<std::string> args{"train", model_file(model), "--dataset", "fashion-mnist", "--limit",
+                                "512",   "--steps",         "8",         "--lr",          "0.05",
+                                "--qat", "--format",        format,      "--out",         out,
+                                "--json"};
   args.insert(args.end(), extra.begin(), extra.end());
   const CliResult r = run_tamp(args);
   ASSERT_EQ(r.code, 0) << r.err;
@@ -399,13 +428,15 @@ void qat_round_trip(const std::string& model, const std::string& format, int fol
   EXPECT_EQ(target_of(out), target);
   const auto [x, y] = test_images(512);
   const Tensor ort = run_ort(out, {{"input", x}}).at("logits");
-  EXPECT_NEAR(accuracy(ort, y), j["test"]["top1"].get<double>(), 2.5 / 512) << model << " " << format;
+  EXPECT_NEAR(accuracy(ort, y), j["test"]["top1"].get<double>(), 2.5 / 512)
+      << model << " " << format;
   EXPECT_LE(max_diff(ort, tamp_run(out, x)), output_step(out) * 1.0001);
   EXPECT_LE(max_diff(ort, tamp_run_as_ort_here(out, x)), output_step(out) * 1.0001);
   if (format == "qdq") {
     TempDir d2;
     run_ort(out, {{"input", x}}, {.optimized_model = d2.file("opt.onnx")});
-    for (const char* fp : {"Conv", "Gemm", "BatchNormalization"}) EXPECT_EQ(count_op(d2.file("opt.onnx"), fp), 0) << fp;
+    for (const char* fp : {"Conv", "Gemm", "BatchNormalization"})
+      EXPECT_EQ(count_op(d2.file("opt.onnx"), fp), 0) << fp;
   } else {
     EXPECT_EQ(count_op(out, "QLinearConv"), 2);
   }
@@ -422,13 +453,14 @@ TEST(TrainQatCli, VnniTargetMatchesSimulatedAccuracyInOrtOnVnniCpus) {
 TEST(TrainQatCli, ArmTargetWritesNarrowInt8Weights) {
   TempDir dir;
   const std::string out = dir.file("arm.onnx");
-  const CliResult r = run_tamp({"train", model_file("cnn"), "--dataset", "fashion-mnist", "--limit", "256", "--steps",
-                                "4", "--qat", "--target", "arm", "--weight-observer", "percentile", "--out", out,
-                                "--json"});
+  const CliResult r = run_tamp({"train", model_file("cnn"), "--dataset", "fashion-mnist", "--limit",
+                                "256", "--steps", "4", "--qat", "--target", "arm",
+                                "--weight-observer", "percentile", "--out", out, "--json"});
   ASSERT_EQ(r.code, 0) << r.err;
   const auto j = nlohmann::json::parse(r.out);
   EXPECT_EQ(j["quantization"]["target"], "arm");
-  EXPECT_EQ(j["quantization"]["weights"].get<std::string>().rfind("int8 symmetric", 0), 0u) << j["quantization"];
+  EXPECT_EQ(j["quantization"]["weights"].get<std::string>().rfind("int8 symmetric", 0), 0u)
+      << j["quantization"];
   EXPECT_NE(j["quantization"]["weights"].get<std::string>().find("narrow"), std::string::npos);
   expect_parity_passed(j["quantization"]["parity"], 256, "exact");
   EXPECT_EQ(target_of(out), "arm");
@@ -437,11 +469,14 @@ TEST(TrainQatCli, ArmTargetWritesNarrowInt8Weights) {
   for (const auto& [name, t] : g.initializers) {
     if (t.dtype() != DType::kInt8 || t.rank() < 2) continue;
     ++weights;
-    for (int64_t i = 0; i < t.numel(); ++i) ASSERT_GE(t.at(i), -127) << name;  // the percentile clips some
+    for (int64_t i = 0; i < t.numel(); ++i)
+      ASSERT_GE(t.at(i), -127) << name;  // the percentile clips some
   }
   EXPECT_EQ(weights, 4);
 }
-TEST(TrainQatCli, CnnQOperatorMatchesSimulatedAccuracyInOrt) { qat_round_trip("cnn", "qoperator", 0); }
+TEST(TrainQatCli, CnnQOperatorMatchesSimulatedAccuracyInOrt) {
+  qat_round_trip("cnn", "qoperator", 0);
+}
 TEST(TrainQatCli, BatchNormCnnFoldsAndMatchesInOrt) { qat_round_trip("cnn_bn_train", "qdq", 2); }
 // BN trains live (batch statistics) in epoch 0, frozen in epoch 1; the export folds the final
 // running statistics and ORT computes what tamp reported.
@@ -458,23 +493,26 @@ TEST(TrainQatCli, QatOptionsNeedQat) {
   TempDir dir;
   const std::string out = dir.file("x.onnx");
   const std::vector<std::vector<std::string>> cases = {
-      {"--format", "qdq"}, {"--learnable-scales"}, {"--exclude", "Gemm"}, {"--freeze-observers", "1"},
-      {"--freeze-bn", "1"}, {"--weight-observer", "mse"}, {"--target", "vnni"}, {"--parity-arithmetic", "exact"}};
+      {"--format", "qdq"},   {"--learnable-scales"},
+      {"--exclude", "Gemm"}, {"--freeze-observers", "1"},
+      {"--freeze-bn", "1"},  {"--weight-observer", "mse"},
+      {"--target", "vnni"},  {"--parity-arithmetic", "exact"}};
   for (const auto& extra : cases) {
-    std::vector<std::string> args{"train", model_file("cnn"), "--dataset", "fashion-mnist", "--limit", "64",
-                                  "--out", out};
+    std::vector<std::string> args{
+        "train", model_file("cnn"), "--dataset", "fashion-mnist", "--limit", "64", "--out", out};
     args.insert(args.end(), extra.begin(), extra.end());
     EXPECT_EQ(run_tamp(args).code, 2) << extra.front();
   }
   for (const char* bad : {"soon", "-3"}) {
-    EXPECT_EQ(run_tamp({"train", model_file("cnn"), "--dataset", "fashion-mnist", "--limit", "64", "--qat",
-                        "--freeze-bn", bad, "--out", out})
+    EXPECT_EQ(run_tamp({"train", model_file("cnn"), "--dataset", "fashion-mnist", "--limit", "64",
+                        "--qat", "--freeze-bn", bad, "--out", out})
                   .code,
               2)
         << bad;
   }
-  const CliResult none = run_tamp({"train", model_file("cnn"), "--dataset", "fashion-mnist", "--limit", "64",
-                                   "--qat", "--exclude", "Conv", "Gemm", "--out", out});
+  const CliResult none =
+      run_tamp({"train", model_file("cnn"), "--dataset", "fashion-mnist", "--limit", "64", "--qat",
+                "--exclude", "Conv", "Gemm", "--out", out});
   EXPECT_EQ(none.code, 3) << none.err;
   EXPECT_NE(none.err.find("no quantizable op"), std::string::npos) << none.err;
 }

@@ -23,22 +23,26 @@ void expect_valid_search(const nlohmann::json& s, double within_pt) {
   ASSERT_GE(c.size(), 5u);
   EXPECT_EQ(c[0]["description"], "full");
   std::vector<std::vector<double>> points;
-  for (const auto& x : c) points.push_back({1 - x["accuracy"].get<double>(), x["macs"].get<double>()});
+  for (const auto& x : c)
+    points.push_back({1 - x["accuracy"].get<double>(), x["macs"].get<double>()});
   std::set<int> front;
   for (const auto& i : s["front"]) front.insert(i.get<int>());
   for (size_t i = 0; i < points.size(); ++i) {
     bool dominated = false;
     for (const auto& q : points) {
-      dominated = dominated || (q[0] <= points[i][0] && q[1] <= points[i][1] && (q[0] < points[i][0] || q[1] < points[i][1]));
+      dominated = dominated || (q[0] <= points[i][0] && q[1] <= points[i][1] &&
+                                (q[0] < points[i][0] || q[1] < points[i][1]));
     }
     EXPECT_EQ(front.count(static_cast<int>(i)) == 1, !dominated) << "candidate " << i;
     EXPECT_EQ(c[i]["on_front"].get<bool>(), front.count(static_cast<int>(i)) == 1);
   }
   const int chosen = s["chosen"].get<int>();
   EXPECT_TRUE(front.count(chosen));
-  EXPECT_LE(100 * (c[0]["accuracy"].get<double>() - c[chosen]["accuracy"].get<double>()), within_pt + 1e-9);
-  for (int i : front) {   // nothing on the front within the rule is cheaper
-    if (100 * (c[0]["accuracy"].get<double>() - c[i]["accuracy"].get<double>()) <= within_pt + 1e-9) {
+  EXPECT_LE(100 * (c[0]["accuracy"].get<double>() - c[chosen]["accuracy"].get<double>()),
+            within_pt + 1e-9);
+  for (int i : front) {  // nothing on the front within the rule is cheaper
+    if (100 * (c[0]["accuracy"].get<double>() - c[i]["accuracy"].get<double>()) <=
+        within_pt + 1e-9) {
       EXPECT_GE(c[i]["macs"].get<int64_t>(), c[chosen]["macs"].get<int64_t>());
     }
   }
@@ -53,7 +57,8 @@ void expect_exported_model(const TempDir& dir, const nlohmann::json& summary) {
   EXPECT_EQ(cost.macs, chosen["macs"].get<int64_t>());
   EXPECT_LE(cost.macs, nn::graph_cost(io::load_onnx_graph(model_file("cnn"))).macs);
   Tensor x = Tensor::zeros({2, 1, 28, 28});
-  for (int64_t i = 0; i < x.numel(); ++i) x.data<float>()[i] = static_cast<float>((i * 37) % 101) / 101.0f;
+  for (int64_t i = 0; i < x.numel(); ++i)
+    x.data<float>()[i] = static_cast<float>((i * 37) % 101) / 101.0f;
   nn::GraphModule m(g);
   m.eval();
   NoGradGuard no_grad;
@@ -66,14 +71,32 @@ void expect_exported_model(const TempDir& dir, const nlohmann::json& summary) {
   EXPECT_NE(html.find("Pareto front"), std::string::npos);
 }
 
-const std::vector<std::string> kQuick{"--dataset", "fashion-mnist", "--limit", "900", "--val-size", "300",
-                                      "--steps", "6", "--population", "4", "--generations", "1",
-                                      "--finetune-epochs", "1", "--width-ratios", "0.25,0.5,0.75,1",
-                                      "--seed-ratios", "0.5", "--pick", "within:3", "--json"};
+const std::vector<std::string> kQuick{"--dataset",
+                                      "fashion-mnist",
+                                      "--limit",
+                                      "900",
+                                      "--val-size",
+                                      "300",
+                                      "--steps",
+                                      "6",
+                                      "--population",
+                                      "4",
+                                      "--generations",
+                                      "1",
+                                      "--finetune-epochs",
+                                      "1",
+                                      "--width-ratios",
+                                      "0.25,0.5,0.75,1",
+                                      "--seed-ratios",
+                                      "0.5",
+                                      "--pick",
+                                      "within:3",
+                                      "--json"};
 
 TEST(SearchCli, DynasWritesAFrontAndASmallerModel) {
   TempDir dir;
-  std::vector<std::string> args{"search", model_file("cnn"), "--out-dir", dir.file("out"), "--supernet-epochs", "1"};
+  std::vector<std::string> args{"search",        model_file("cnn"),   "--out-dir",
+                                dir.file("out"), "--supernet-epochs", "1"};
   args.insert(args.end(), kQuick.begin(), kQuick.end());
   const CliResult r = run_tamp(args);
   ASSERT_EQ(r.code, 0) << r.err;
@@ -88,8 +111,9 @@ TEST(SearchCli, DynasWritesAFrontAndASmallerModel) {
 
 TEST(SearchCli, BasicFineTunesEachCandidate) {
   TempDir dir;
-  std::vector<std::string> args{"search", model_file("cnn"), "--out-dir", dir.file("out"), "--strategy", "basic",
-                                "--candidate-steps", "3", "--search", "random"};
+  std::vector<std::string> args{
+      "search", model_file("cnn"),   "--out-dir", dir.file("out"), "--strategy",
+      "basic",  "--candidate-steps", "3",         "--search",      "random"};
   args.insert(args.end(), kQuick.begin(), kQuick.end());
   const CliResult r = run_tamp(args);
   ASSERT_EQ(r.code, 0) << r.err;
@@ -109,27 +133,36 @@ TEST(SearchCli, RecipeStageReplacesTheModel) {
          "training: {epochs: 1, steps_per_epoch: 4}\n"
          "stages:\n"
          "  - name: search\n"
-         "    search: {population: 4, generations: 1, width_ratios: [0.25, 0.5, 1], seed_ratios: [0.5], pick: \"within:50\"}\n"
+         "    search: {population: 4, generations: 1, width_ratios: [0.25, 0.5, 1], seed_ratios: "
+         "[0.5], pick: \"within:50\"}\n"
          "  - name: finetune\n"
          "export: {format: float, path: model.onnx}\n";
   }
-  const CliResult r = run_tamp({"run", dir.file("search.yaml"), "--out", dir.file("out"), "--quiet"});
+  const CliResult r =
+      run_tamp({"run", dir.file("search.yaml"), "--out", dir.file("out"), "--quiet"});
   ASSERT_EQ(r.code, 0) << r.err;
   const auto summary = nlohmann::json::parse(slurp(dir.file("out/summary.json")));
   ASSERT_TRUE(summary.contains("search"));
   const auto& s = summary["search"];
   expect_valid_search(s, 50);
   const auto& chosen = s["candidates"][s["chosen"].get<size_t>()];
-  EXPECT_EQ(nn::graph_cost(io::load_onnx_graph(dir.file("out/model.onnx"))).macs, chosen["macs"].get<int64_t>());
+  EXPECT_EQ(nn::graph_cost(io::load_onnx_graph(dir.file("out/model.onnx"))).macs,
+            chosen["macs"].get<int64_t>());
   EXPECT_LT(chosen["macs"].get<int64_t>(), s["candidates"][0]["macs"].get<int64_t>());
   EXPECT_NE(slurp(dir.file("out/report.html")).find("Architecture search"), std::string::npos);
 }
 
 TEST(SearchCli, BadArgumentsAreUsageErrors) {
-  EXPECT_EQ(run_tamp({"search", model_file("cnn"), "--dataset", "fashion-mnist", "--objectives", "flops"}).code, 2);
-  EXPECT_EQ(run_tamp({"search", model_file("cnn"), "--dataset", "fashion-mnist", "--pick", "best"}).code, 2);
-  const CliResult r = run_tamp({"search", model_file("cnn"), "--dataset", "fashion-mnist", "--objectives", "latency",
-                                "--limit", "100", "--val-size", "50", "--steps", "1", "--supernet-epochs", "0"});
+  EXPECT_EQ(
+      run_tamp({"search", model_file("cnn"), "--dataset", "fashion-mnist", "--objectives", "flops"})
+          .code,
+      2);
+  EXPECT_EQ(
+      run_tamp({"search", model_file("cnn"), "--dataset", "fashion-mnist", "--pick", "best"}).code,
+      2);
+  const CliResult r = run_tamp({"search", model_file("cnn"), "--dataset", "fashion-mnist",
+                                "--objectives", "latency", "--limit", "100", "--val-size", "50",
+                                "--steps", "1", "--supernet-epochs", "0"});
   EXPECT_EQ(r.code, 2) << r.err;
   EXPECT_NE(r.err.find("--ort-runner"), std::string::npos) << r.err;
 }

@@ -43,7 +43,8 @@ inline CliResult run_program(const std::string& program, const std::vector<std::
                              const Environment& env = {}) {
   TempDir dir;
   std::string cmd;
-  for (const auto& [name, value] : env) cmd.append(name).append("=").append(shell_quote(value)).append(" ");
+  for (const auto& [name, value] : env)
+    cmd.append(name).append("=").append(shell_quote(value)).append(" ");
   cmd.append(shell_quote(program));
   for (const auto& a : args) cmd.append(" ").append(shell_quote(a));
   cmd.append(" >").append(shell_quote(dir.file("out")));
@@ -51,7 +52,8 @@ inline CliResult run_program(const std::string& program, const std::vector<std::
   cmd.append(" </dev/null");
   const int status = std::system(cmd.c_str());
   CliResult r;
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+  r.code =
+      WIFEXITED(status) ? WEXITSTATUS(status) : 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
   r.out = slurp(dir.file("out"));
   r.err = slurp(dir.file("err"));
   return r;

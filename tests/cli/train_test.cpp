@@ -44,15 +44,25 @@ void expect_tamp_equals_ort(const std::string& exported) {
 TEST(Train, SgdStepsEqualTheTrainerAndTheExportRunsInOnnxRuntime) {
   const std::string path = model_file("cnn");
   TempDir dir;
-  const CliResult r = run_tamp({"train", path, "--dataset", "fashion-mnist", "--limit", "256", "--epochs", "2",
-                                "--steps", "3", "--batch", "32", "--lr", "0.05", "--momentum", "0.8", "--seed", "3",
-                                "--threads", "1", "--out", dir.file("tuned.onnx"), "--json"});
+  const CliResult r = run_tamp({"train",      path,
+                                "--dataset",  "fashion-mnist",
+                                "--limit",    "256",
+                                "--epochs",   "2",
+                                "--steps",    "3",
+                                "--batch",    "32",
+                                "--lr",       "0.05",
+                                "--momentum", "0.8",
+                                "--seed",     "3",
+                                "--threads",  "1",
+                                "--out",      dir.file("tuned.onnx"),
+                                "--json"});
   ASSERT_EQ(r.code, 0) << r.err;
   const auto j = nlohmann::json::parse(r.out);
   EXPECT_EQ(j.at("steps"), 6);
   EXPECT_EQ(j.at("dataset"), "fashion-mnist:train");
   EXPECT_EQ(j.at("test").at("examples"), 256);
-  EXPECT_NE(r.err.find("training "), std::string::npos) << "progress goes to stderr with --json: " << r.err;
+  EXPECT_NE(r.err.find("training "), std::string::npos)
+      << "progress goes to stderr with --json: " << r.err;
 
   // The same stage in this process.
   set_num_threads(1);
@@ -91,9 +101,9 @@ TEST(Train, SgdStepsEqualTheTrainerAndTheExportRunsInOnnxRuntime) {
 
 TEST(Train, AdamOnTheFlatInputMlpPrintsProgressAndExports) {
   TempDir dir;
-  const CliResult r = run_tamp({"train", model_file("mlp"), "--dataset", "fashion-mnist", "--limit", "200",
-                                "--steps", "4", "--batch", "25", "--optimizer", "adam", "--log-every", "2", "--out",
-                                dir.file("mlp.onnx")});
+  const CliResult r = run_tamp({"train", model_file("mlp"), "--dataset", "fashion-mnist", "--limit",
+                                "200", "--steps", "4", "--batch", "25", "--optimizer", "adam",
+                                "--log-every", "2", "--out", dir.file("mlp.onnx")});
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_NE(r.out.find("epoch 1/1  step 2/4  loss "), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("epoch 1/1  step 4/4  loss "), std::string::npos) << r.out;
@@ -108,8 +118,9 @@ TEST(Train, AdamOnTheFlatInputMlpPrintsProgressAndExports) {
 TEST(Train, ATrainingModeExportIsWrittenAsAnInferenceModel) {
   TempDir dir;
   const std::string out = dir.file("trained.onnx");
-  const CliResult r = run_tamp({"train", model_file("cnn_bn_train"), "--dataset", "fashion-mnist", "--limit", "256",
-                                "--steps", "3", "--batch", "32", "--threads", "1", "--out", out});
+  const CliResult r =
+      run_tamp({"train", model_file("cnn_bn_train"), "--dataset", "fashion-mnist", "--limit", "256",
+                "--steps", "3", "--batch", "32", "--threads", "1", "--out", out});
   ASSERT_EQ(r.code, 0) << r.err;
   const nn::Graph g = io::load_onnx_graph(out);
   int batch_norms = 0, dropouts = 0;
@@ -140,9 +151,10 @@ TEST(Train, UsageErrors) {
   TempDir dir;
   const std::string cnn = model_file("cnn"), out = dir.file("o.onnx");
   for (const auto& args : std::vector<std::vector<std::string>>{
-           {"train", cnn, "--dataset", "fashion-mnist"},                                       // no --out
+           {"train", cnn, "--dataset", "fashion-mnist"},  // no --out
            {"train", cnn, "--dataset", "fashion-mnist", "--out", out, "--optimizer", "rmsprop"},
-           {"train", cnn, "--dataset", "fashion-mnist", "--out", out, "--optimizer", "adam", "--momentum", "0.9"},
+           {"train", cnn, "--dataset", "fashion-mnist", "--out", out, "--optimizer", "adam",
+            "--momentum", "0.9"},
            {"train", cnn, "--dataset", "fashion-mnist", "--out", out, "--lr", "-1"},
            {"train", cnn, "--dataset", "fashion-mnist", "--out", out, "--epochs", "0"},
        }) {

@@ -26,8 +26,10 @@ std::string hostile_model(const TempDir& dir) {
 TEST(TuneCli, FallsBackMeetsTheCriterionAndResumes) {
   TempDir dir;
   const std::string model = hostile_model(dir), out = dir.file("tuned.onnx");
-  const std::vector<std::string> args{"tune", model, "--out", out, "--strategy", "mse", "--calibration", "minmax",
-                                      "--limit", "2000", "--accuracy-criterion", "relative:0.01", "--json"};
+  const std::vector<std::string> args{
+      "tune",          model,    "--out",   out,    "--strategy",           "mse",
+      "--calibration", "minmax", "--limit", "2000", "--accuracy-criterion", "relative:0.01",
+      "--json"};
   CliResult r = run_tamp(args);
   ASSERT_EQ(r.code, 0) << r.err << r.out;
   const auto j = nlohmann::json::parse(r.out);
@@ -48,17 +50,17 @@ TEST(TuneCli, FallsBackMeetsTheCriterionAndResumes) {
   EXPECT_EQ(k.at("best").at("config"), j.at("best").at("config"));
 
   // the text report names the ops not in int8 and their precision
-  CliResult text = run_tamp({"tune", model, "--out", out, "--strategy", "mse", "--calibration", "minmax", "--limit",
-                             "2000", "--history", dir.file("text.jsonl")});
+  CliResult text = run_tamp({"tune", model, "--out", out, "--strategy", "mse", "--calibration",
+                             "minmax", "--limit", "2000", "--history", dir.file("text.jsonl")});
   ASSERT_EQ(text.code, 0) << text.err;
   EXPECT_NE(text.out.find("ops not in int8: 2"), std::string::npos) << text.out;
   EXPECT_NE(text.out.find("(fp32): "), std::string::npos) << text.out;
   EXPECT_NE(text.out.find("output MSE"), std::string::npos) << text.out;
 
   // --fallback bf16,fp32: the same two ops in bf16, and the file ONNX Runtime runs agrees
-  CliResult bf16 = run_tamp({"tune", model, "--out", dir.file("bf16.onnx"), "--strategy", "mse", "--calibration",
-                             "minmax", "--limit", "2000", "--fallback", "bf16,fp32", "--history", dir.file("bf16.jsonl"),
-                             "--json"});
+  CliResult bf16 = run_tamp({"tune", model, "--out", dir.file("bf16.onnx"), "--strategy", "mse",
+                             "--calibration", "minmax", "--limit", "2000", "--fallback",
+                             "bf16,fp32", "--history", dir.file("bf16.jsonl"), "--json"});
   ASSERT_EQ(bf16.code, 0) << bf16.err << bf16.out;
   const auto b = nlohmann::json::parse(bf16.out);
   ASSERT_EQ(b.at("fallbacks").size(), 2u);
@@ -71,8 +73,9 @@ TEST(TuneCli, FallsBackMeetsTheCriterionAndResumes) {
 TEST(TuneCli, UnreachableCriterionWritesTheBestAndExits1) {
   TempDir dir;
   const std::string model = hostile_model(dir), out = dir.file("best.onnx");
-  CliResult r = run_tamp({"tune", model, "--out", out, "--strategy", "random", "--max-trials", "3", "--limit", "1000",
-                          "--accuracy-criterion", "absolute:0", "--objective", "bops", "--calibration", "minmax"});
+  CliResult r = run_tamp({"tune", model, "--out", out, "--strategy", "random", "--max-trials", "3",
+                          "--limit", "1000", "--accuracy-criterion", "absolute:0", "--objective",
+                          "bops", "--calibration", "minmax"});
   // absolute:0 can be met only by trials as accurate as fp32: all-fp32 is never proposed in 3
   // random trials here, or if it is, the run succeeds; both end with a written model
   EXPECT_TRUE(std::filesystem::exists(out));
@@ -122,19 +125,20 @@ TEST(TuneCli, QuantizeStaticWithAnAccuracyCriterion) {
   TempDir dir;
   const std::string model = hostile_model(dir), out = dir.file("q.onnx");
   CliResult r = run_tamp({"quantize", model, "--method", "static", "--calib-data", "fashion-mnist",
-                          "--calibration", "minmax", "--calib-batches", "8", "--eval-data", "fashion-mnist:test",
-                          "--accuracy-criterion", "relative:0.01", "--strategy", "mse", "--out", out, "--json"});
+                          "--calibration", "minmax", "--calib-batches", "8", "--eval-data",
+                          "fashion-mnist:test", "--accuracy-criterion", "relative:0.01",
+                          "--strategy", "mse", "--out", out, "--json"});
   ASSERT_EQ(r.code, 0) << r.err << r.out;
   const auto j = nlohmann::json::parse(r.out);
   EXPECT_TRUE(j.at("met").get<bool>());
   EXPECT_EQ(j.at("strategy"), "mse");
   EXPECT_EQ(j.at("fallbacks").size(), 2u);
   EXPECT_TRUE(std::filesystem::exists(out));
-  CliResult bad = run_tamp({"quantize", model, "--method", "static", "--calib-data", "fashion-mnist", "--strategy",
-                            "mse", "--out", out});
+  CliResult bad = run_tamp({"quantize", model, "--method", "static", "--calib-data",
+                            "fashion-mnist", "--strategy", "mse", "--out", out});
   EXPECT_EQ(bad.code, 2) << bad.err;
-  CliResult dyn = run_tamp({"quantize", model, "--method", "dynamic", "--accuracy-criterion", "relative:0.01",
-                            "--out", out});
+  CliResult dyn = run_tamp({"quantize", model, "--method", "dynamic", "--accuracy-criterion",
+                            "relative:0.01", "--out", out});
   EXPECT_EQ(dyn.code, 2) << dyn.err;
 }
 
@@ -145,15 +149,17 @@ TEST(TuneCli, HistoryOfAnotherModelOrOtherDataIsRefused) {
   const std::string model = dir.file("mlp.onnx"), out = dir.file("q.onnx");
   std::filesystem::copy_file(source_dir() + "/tests/data/models/mlp.onnx", model);
   auto tune_with = [&](const std::string& limit) {
-    return run_tamp({"tune", model, "--out", out, "--strategy", "basic", "--calibration", "minmax", "--max-trials", "1",
-                     "--calib-batches", "2", "--limit", limit, "--accuracy-criterion", "absolute:0.5"});
+    return run_tamp({"tune", model, "--out", out, "--strategy", "basic", "--calibration", "minmax",
+                     "--max-trials", "1", "--calib-batches", "2", "--limit", limit,
+                     "--accuracy-criterion", "absolute:0.5"});
   };
   ASSERT_EQ(tune_with("300").code, 0);
   const std::string untrained = slurp(model);
   io::save_onnx_graph(trained_mlp(20, /*hostile=*/false), model);
   const CliResult other_model = tune_with("300");
   EXPECT_EQ(other_model.code, 3) << other_model.err;
-  EXPECT_NE(other_model.err.find("written for another model"), std::string::npos) << other_model.err;
+  EXPECT_NE(other_model.err.find("written for another model"), std::string::npos)
+      << other_model.err;
   std::ofstream(model, std::ios::binary) << untrained;
   const CliResult other_data = tune_with("200");
   EXPECT_EQ(other_data.code, 3) << other_data.err;
@@ -169,7 +175,8 @@ TEST(TuneCli, MissingOutputFolderIsNamed) {
   const std::string out = dir.file("newdir") + "/x.onnx";
   const CliResult r = run_tamp({"tune", model, "--out", out, "--limit", "200"});
   EXPECT_EQ(r.code, 3) << r.err;
-  EXPECT_NE(r.err.find("the folder '" + dir.file("newdir") + "' does not exist"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("the folder '" + dir.file("newdir") + "' does not exist"), std::string::npos)
+      << r.err;
   for (const std::string cmd : {"train", "prune", "convert", "quantize"}) {
     std::vector<std::string> args{cmd, model, "--out", out};
     if (cmd == "train") args.insert(args.end(), {"--dataset", "fashion-mnist"});
@@ -185,11 +192,14 @@ TEST(TuneCli, MissingOutputFolderIsNamed) {
 TEST(TuneCli, BadArguments) {
   TempDir dir;
   const std::string model = source_dir() + "/tests/data/models/mlp.onnx";
-  EXPECT_EQ(run_tamp({"tune", model, "--out", dir.file("x.onnx"), "--strategy", "annealing"}).code, 2);
-  CliResult c = run_tamp({"tune", model, "--out", dir.file("x.onnx"), "--accuracy-criterion", "loss:1"});
+  EXPECT_EQ(run_tamp({"tune", model, "--out", dir.file("x.onnx"), "--strategy", "annealing"}).code,
+            2);
+  CliResult c =
+      run_tamp({"tune", model, "--out", dir.file("x.onnx"), "--accuracy-criterion", "loss:1"});
   EXPECT_EQ(c.code, 3) << c.err;
   EXPECT_NE(c.err.find("relative:FRACTION"), std::string::npos) << c.err;
-  CliResult e = run_tamp({"tune", model, "--out", dir.file("x.onnx"), "--exclude", "Gemm", "--limit", "200"});
+  CliResult e =
+      run_tamp({"tune", model, "--out", dir.file("x.onnx"), "--exclude", "Gemm", "--limit", "200"});
   EXPECT_EQ(e.code, 3) << e.err;
   EXPECT_NE(e.err.find("tuning space is empty"), std::string::npos) << e.err;
 }

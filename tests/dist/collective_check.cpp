@@ -27,9 +27,12 @@ Tensor filled(int r, Shape shape, DType dtype) {
   Tensor t = Tensor::empty(shape, dtype);
   for (int64_t i = 0; i < t.numel(); ++i) {
     const double v = dtype == DType::kInt64 ? std::floor(value(r, i) * 2) : value(r, i);
-    if (dtype == DType::kFloat32) t.data<float>()[i] = static_cast<float>(v);
-    else if (dtype == DType::kFloat64) t.data<double>()[i] = v;
-    else t.data<int64_t>()[i] = static_cast<int64_t>(v);
+    if (dtype == DType::kFloat32)
+      t.data<float>()[i] = static_cast<float>(v);
+    else if (dtype == DType::kFloat64)
+      t.data<double>()[i] = v;
+    else
+      t.data<int64_t>()[i] = static_cast<int64_t>(v);
   }
   return t;
 }
@@ -49,11 +52,15 @@ double expected(nn::Reduce op, int size, DType dtype, int64_t i) {
     hi = std::max(hi, v);
   }
   switch (op) {
-    case nn::Reduce::kSum: return sum;
+    case nn::Reduce::kSum:
+      return sum;
     case nn::Reduce::kMean:
-      return dtype == DType::kInt64 ? static_cast<double>(static_cast<int64_t>(sum) / size) : sum / size;
-    case nn::Reduce::kMin: return lo;
-    case nn::Reduce::kMax: return hi;
+      return dtype == DType::kInt64 ? static_cast<double>(static_cast<int64_t>(sum) / size)
+                                    : sum / size;
+    case nn::Reduce::kMin:
+      return lo;
+    case nn::Reduce::kMax:
+      return hi;
   }
   return 0;
 }
@@ -77,7 +84,8 @@ int main(int argc, char** argv) {
   const int r = world.rank(), n = world.size();
   try {
     expect(c.rank() == r && c.size() == n, "collective rank/size");
-    const nn::Reduce ops[] = {nn::Reduce::kSum, nn::Reduce::kMean, nn::Reduce::kMin, nn::Reduce::kMax};
+    const nn::Reduce ops[] = {nn::Reduce::kSum, nn::Reduce::kMean, nn::Reduce::kMin,
+                              nn::Reduce::kMax};
     const DType dtypes[] = {DType::kFloat32, DType::kFloat64, DType::kInt64};
     for (nn::Reduce op : ops) {
       for (DType dt : dtypes) {
@@ -87,21 +95,27 @@ int main(int argc, char** argv) {
         // Fused: mixed dtypes and sizes, some above the bucket size, an empty one.
         std::vector<Tensor> many;
         for (int64_t len : {1, 17, 3000, 0, 40, 100000, 5}) many.push_back(filled(r, {len}, dt));
-        many.push_back(filled(r, {4, 4}, dt == DType::kFloat32 ? DType::kFloat64 : DType::kFloat32));
+        many.push_back(
+            filled(r, {4, 4}, dt == DType::kFloat32 ? DType::kFloat64 : DType::kFloat32));
         c.allreduce_many(many, op);
         for (size_t k = 0; k < many.size(); ++k) {
-          check(many[k], op, n, fmt::format("allreduce_many op {} {} tensor {}", static_cast<int>(op), dtype_name(dt), k));
+          check(many[k], op, n,
+                fmt::format("allreduce_many op {} {} tensor {}", static_cast<int>(op),
+                            dtype_name(dt), k));
         }
       }
     }
     // Broadcast from the last rank: everyone ends with its values.
     Tensor b = filled(r, {7}, DType::kFloat32);
     c.broadcast(b, n - 1);
-    for (int64_t i = 0; i < 7; ++i) expect(at(b, i) == static_cast<float>(value(n - 1, i)), "broadcast");
-    std::vector<Tensor> bs{filled(r, {9}, DType::kFloat64), filled(r, {20000}, DType::kFloat32), filled(r, {3}, DType::kInt64)};
+    for (int64_t i = 0; i < 7; ++i)
+      expect(at(b, i) == static_cast<float>(value(n - 1, i)), "broadcast");
+    std::vector<Tensor> bs{filled(r, {9}, DType::kFloat64), filled(r, {20000}, DType::kFloat32),
+                           filled(r, {3}, DType::kInt64)};
     c.broadcast_many(bs, 0);
     for (int64_t i = 0; i < 9; ++i) expect(at(bs[0], i) == value(0, i), "broadcast_many f64");
-    for (int64_t i = 0; i < 20000; ++i) expect(at(bs[1], i) == static_cast<float>(value(0, i)), "broadcast_many f32");
+    for (int64_t i = 0; i < 20000; ++i)
+      expect(at(bs[1], i) == static_cast<float>(value(0, i)), "broadcast_many f32");
     c.barrier();
     // Unsupported dtype: a clear error, thrown on every rank before anything is sent.
     Tensor i8 = Tensor::zeros({2}, DType::kInt8);

@@ -72,7 +72,8 @@ TEST_P(FuzzRegression, EveryCommittedInputGivesSuccessOrError) {
     // Printed first: a crash ends the process before gtest can name the input.
     std::cerr << "replaying " << file.string() << std::endl;
     std::ifstream in(file, std::ios::binary);
-    const std::vector<uint8_t> bytes{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+    const std::vector<uint8_t> bytes{std::istreambuf_iterator<char>(in),
+                                     std::istreambuf_iterator<char>()};
     EXPECT_EQ(target.run(bytes.data(), bytes.size()), 0) << file;
   }
 }

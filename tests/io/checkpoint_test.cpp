@@ -59,7 +59,8 @@ void expect_load_error(const std::string& path, const std::string& fragment) {
     ADD_FAILURE() << "no error for " << fragment;
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find(fragment), std::string::npos) << e.what();
-    EXPECT_NE(std::string(e.what()).find(path), std::string::npos) << "names the file: " << e.what();
+    EXPECT_NE(std::string(e.what()).find(path), std::string::npos)
+        << "names the file: " << e.what();
   }
 }
 
@@ -74,8 +75,8 @@ TEST(Checkpoint, HostileAndDamagedFilesGiveClearErrors) {
     return std::string(std::istreambuf_iterator<char>(in), {});
   }();
   // Cut at many points: every prefix is rejected with an error, never a crash.
-  for (size_t cut : {size_t{0}, size_t{100}, size_t{600}, bytes.size() / 3, bytes.size() / 2, bytes.size() - 100,
-                     bytes.size() - 1}) {
+  for (size_t cut : {size_t{0}, size_t{100}, size_t{600}, bytes.size() / 3, bytes.size() / 2,
+                     bytes.size() - 100, bytes.size() - 1}) {
     const std::string p = dir.file("cut.h5");
     std::ofstream(p, std::ios::binary).write(bytes.data(), static_cast<std::streamsize>(cut));
     EXPECT_THROW(io::load_checkpoint(p), Error) << "cut at " << cut;
@@ -83,17 +84,18 @@ TEST(Checkpoint, HostileAndDamagedFilesGiveClearErrors) {
   // One flipped bit anywhere (the seal, HDF5's metadata, a tensor's bytes) is caught by the
   // seal, which names what is wrong.
   const auto write = [&](const std::string& name, const std::string& content) {
-    std::ofstream(dir.file(name), std::ios::binary).write(content.data(), static_cast<std::streamsize>(content.size()));
+    std::ofstream(dir.file(name), std::ios::binary)
+        .write(content.data(), static_cast<std::streamsize>(content.size()));
     return dir.file(name);
   };
   for (size_t at = 0; at < bytes.size(); at += at < 4096 ? 13 : 997) {
     std::string bad = bytes;
     bad[at] = static_cast<char>(bad[at] ^ (1 << (at % 8)));
     const std::string p = write("flip.h5", bad);
-    const std::string want = at < 16   ? "not a tamp checkpoint"
-                             : at < 20 ? "seal version"
-                             : at < 24 ? "damaged: the CRC-32"
-                             : at < 32 ? "truncated or appended"
+    const std::string want = at < 16    ? "not a tamp checkpoint"
+                             : at < 20  ? "seal version"
+                             : at < 24  ? "damaged: the CRC-32"
+                             : at < 32  ? "truncated or appended"
                              : at < 512 ? "reserved bytes"
                                         : "damaged: the CRC-32";
     SCOPED_TRACE(fmt::format("bit flipped at byte {}", at));

@@ -23,15 +23,18 @@ bool same_value(const AttributeValue& a, const AttributeValue& b) {
   return std::visit(
       [&](const auto& x) {
         using V = std::decay_t<decltype(x)>;
-        if constexpr (std::is_same_v<V, Tensor>) return false;  // handled above
-        else return x == std::get<V>(b);
+        if constexpr (std::is_same_v<V, Tensor>)
+          return false;  // handled above
+        else
+          return x == std::get<V>(b);
       },
       a);
 }
 
 std::string describe_info(const nn::ValueInfo& v) {
   std::string s = fmt::format("{}: {} has_shape={} [", v.name, dtype_name(v.dtype), v.has_shape);
-  for (const auto& d : v.shape) s += d.known() ? fmt::format("{} ", d.value) : fmt::format("'{}' ", d.symbol);
+  for (const auto& d : v.shape)
+    s += d.known() ? fmt::format("{} ", d.value) : fmt::format("'{}' ", d.symbol);
   return s + "]";
 }
 
@@ -39,7 +42,8 @@ std::string infos_difference(const char* what, const std::vector<nn::ValueInfo>&
                              const std::vector<nn::ValueInfo>& b) {
   if (a.size() != b.size()) return fmt::format("{}: {} vs {} entries", what, a.size(), b.size());
   for (size_t i = 0; i < a.size(); ++i) {
-    if (!(a[i] == b[i])) return fmt::format("{} #{}: {} vs {}", what, i, describe_info(a[i]), describe_info(b[i]));
+    if (!(a[i] == b[i]))
+      return fmt::format("{} #{}: {} vs {}", what, i, describe_info(a[i]), describe_info(b[i]));
   }
   return {};
 }
@@ -48,12 +52,15 @@ std::string infos_difference(const char* what, const std::vector<nn::ValueInfo>&
 
 std::string graph_difference(const nn::Graph& a, const nn::Graph& b) {
   if (a.name != b.name) return fmt::format("name '{}' vs '{}'", a.name, b.name);
-  if (a.ir_version != b.ir_version) return fmt::format("ir_version {} vs {}", a.ir_version, b.ir_version);
-  if (a.producer_name != b.producer_name || a.producer_version != b.producer_version) return "producer differs";
+  if (a.ir_version != b.ir_version)
+    return fmt::format("ir_version {} vs {}", a.ir_version, b.ir_version);
+  if (a.producer_name != b.producer_name || a.producer_version != b.producer_version)
+    return "producer differs";
   if (a.doc_string != b.doc_string) return "doc_string differs";
   if (a.metadata != b.metadata) return "metadata differs";
   if (a.opsets != b.opsets) return "opset imports differ";
-  for (auto d : {infos_difference("input", a.inputs, b.inputs), infos_difference("output", a.outputs, b.outputs),
+  for (auto d : {infos_difference("input", a.inputs, b.inputs),
+                 infos_difference("output", a.outputs, b.outputs),
                  infos_difference("value_info", a.value_info, b.value_info)}) {
     if (!d.empty()) return d;
   }
@@ -65,18 +72,21 @@ std::string graph_difference(const nn::Graph& a, const nn::Graph& b) {
     if (it == b.initializers.end()) return fmt::format("initializer '{}' missing", name);
     if (!same_tensor(t, it->second)) return fmt::format("initializer '{}' differs", name);
   }
-  if (a.nodes.size() != b.nodes.size()) return fmt::format("{} vs {} nodes", a.nodes.size(), b.nodes.size());
+  if (a.nodes.size() != b.nodes.size())
+    return fmt::format("{} vs {} nodes", a.nodes.size(), b.nodes.size());
   for (size_t i = 0; i < a.nodes.size(); ++i) {
     const nn::Node& x = a.nodes[i];
     const nn::Node& y = b.nodes[i];
     if (x.name != y.name || x.op_type != y.op_type || x.domain != y.domain) {
-      return fmt::format("node #{}: '{}' {} '{}' vs '{}' {} '{}'", i, x.name, x.op_type, x.domain, y.name,
-                         y.op_type, y.domain);
+      return fmt::format("node #{}: '{}' {} '{}' vs '{}' {} '{}'", i, x.name, x.op_type, x.domain,
+                         y.name, y.op_type, y.domain);
     }
-    if (x.inputs != y.inputs || x.outputs != y.outputs) return fmt::format("node #{} ({}): inputs/outputs differ", i, x.op_type);
+    if (x.inputs != y.inputs || x.outputs != y.outputs)
+      return fmt::format("node #{} ({}): inputs/outputs differ", i, x.op_type);
     const auto& xa = x.attrs->values();
     const auto& ya = y.attrs->values();
-    if (xa.size() != ya.size()) return fmt::format("node #{} ({}): {} vs {} attributes", i, x.op_type, xa.size(), ya.size());
+    if (xa.size() != ya.size())
+      return fmt::format("node #{} ({}): {} vs {} attributes", i, x.op_type, xa.size(), ya.size());
     for (const auto& [name, v] : xa) {
       auto it = ya.find(name);
       if (it == ya.end() || !same_value(v, it->second)) {

@@ -18,14 +18,15 @@ class Hdf5Files : public ::testing::Test {
  protected:
   void SetUp() override {
     dir_ = fs::temp_directory_path() /
-           fmt::format("tamp_h5_{}_{}", ::getpid(), ::testing::UnitTest::GetInstance()->current_test_info()->name());
+           fmt::format("tamp_h5_{}_{}", ::getpid(),
+                       ::testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::create_directories(dir_);
   }
   void TearDown() override { fs::remove_all(dir_); }
 
-  template <class T>
-  static void put(H5::H5File& f, const std::string& name, const std::vector<hsize_t>& dims, const std::vector<T>& v,
-                  const H5::PredType& type) {
+  template <class T> static void put(H5::H5File& f, const std::string& name,
+                                     const std::vector<hsize_t>& dims, const std::vector<T>& v,
+                                     const H5::PredType& type) {
     H5::DataSpace space(static_cast<int>(dims.size()), dims.data());
     H5::DataSet ds = f.createDataSet(name, type, space);
     ds.write(v.data(), type);
@@ -43,7 +44,8 @@ TEST_F(Hdf5Files, ReadsBackWhatWasWritten) {
     for (size_t i = 0; i < x.size(); ++i) x[i] = 0.5 * static_cast<double>(i);
     put(f, "x", {4, 2, 3}, x, H5::PredType::NATIVE_DOUBLE);
     put(f, "y", {4}, std::vector<int32_t>{3, 0, 7, 1}, H5::PredType::NATIVE_INT32);
-    put(f, "targets", {4, 2}, std::vector<float>{1, 2, 3, 4, 5, 6, 7, 8}, H5::PredType::NATIVE_FLOAT);
+    put(f, "targets", {4, 2}, std::vector<float>{1, 2, 3, 4, 5, 6, 7, 8},
+        H5::PredType::NATIVE_FLOAT);
   }
   auto data = hdf5_dataset(path("d.h5"));
   ASSERT_EQ(data->size(), 4);
@@ -86,7 +88,8 @@ TEST_F(Hdf5Files, ErrorsNameTheFileAndTheDataset) {
     H5::H5File f(path("bad.h5"), H5F_ACC_TRUNC);
     put(f, "x", {3, 2}, std::vector<float>(6, 1.0f), H5::PredType::NATIVE_FLOAT);
     put(f, "y", {4}, std::vector<int64_t>{0, 1, 2, 3}, H5::PredType::NATIVE_INT64);
-    H5::DataSet scalar = f.createDataSet("s", H5::PredType::NATIVE_FLOAT, H5::DataSpace(H5S_SCALAR));
+    H5::DataSet scalar =
+        f.createDataSet("s", H5::PredType::NATIVE_FLOAT, H5::DataSpace(H5S_SCALAR));
     const float one = 1;
     scalar.write(&one, H5::PredType::NATIVE_FLOAT);
     H5::StrType str(H5::PredType::C_S1, 5);
@@ -119,20 +122,23 @@ TEST_F(Hdf5Files, StorageSmallerThanTheShapeNeedsIsRefused) {
     deflate.setChunk(2, chunk);
     deflate.setDeflate(9);
     const hsize_t dims[2] = {rows, cols};
-    H5::DataSet x = f.createDataSet("x", H5::PredType::NATIVE_FLOAT, H5::DataSpace(2, dims), deflate);
+    H5::DataSet x =
+        f.createDataSet("x", H5::PredType::NATIVE_FLOAT, H5::DataSpace(2, dims), deflate);
     x.write(std::vector<float>(rows * cols, 0.5f).data(), H5::PredType::NATIVE_FLOAT);
-    H5::DataSet sparse = f.createDataSet("sparse", H5::PredType::NATIVE_FLOAT, H5::DataSpace(2, dims), deflate);
+    H5::DataSet sparse =
+        f.createDataSet("sparse", H5::PredType::NATIVE_FLOAT, H5::DataSpace(2, dims), deflate);
     H5::DataSpace file_part(2, dims);
     const hsize_t start[2] = {0, 0};
     file_part.selectHyperslab(H5S_SELECT_SET, chunk, start);
-    sparse.write(std::vector<float>(64 * 256, 0.5f).data(), H5::PredType::NATIVE_FLOAT, H5::DataSpace(2, chunk),
-                 file_part);
+    sparse.write(std::vector<float>(64 * 256, 0.5f).data(), H5::PredType::NATIVE_FLOAT,
+                 H5::DataSpace(2, chunk), file_part);
     put(f, "y", {rows}, std::vector<int32_t>(rows, 1), H5::PredType::NATIVE_INT32);
   }
   auto data = hdf5_dataset(path("chunks.h5"));
   EXPECT_EQ(data->x().shape(), Shape({4096, 256}));
   EXPECT_EQ(data->x().data<float>()[rows * cols - 1], 0.5f);
-  const std::string m = test::error_message([&] { hdf5_dataset(path("chunks.h5"), "sparse", "y"); });
+  const std::string m =
+      test::error_message([&] { hdf5_dataset(path("chunks.h5"), "sparse", "y"); });
   EXPECT_NE(m.find("dataset 'sparse' stores"), std::string::npos) << m;
   EXPECT_NE(m.find("never fully written"), std::string::npos) << m;
 }

@@ -61,7 +61,8 @@ class HostileOnnx : public ::testing::Test {
   std::string write(const onnx::ModelProto& m) { return write(m.SerializeAsString()); }
 
   // Loads, expects an Error of `kind` whose message has the file's context and every part.
-  void expect_load_error(const std::string& path, ErrorKind kind, const std::vector<std::string>& parts) {
+  void expect_load_error(const std::string& path, ErrorKind kind,
+                         const std::vector<std::string>& parts) {
     const std::string what = expect_error([&] { io::load_onnx_graph(path); }, kind, parts);
     if (!what.empty()) {
       EXPECT_EQ(what.rfind("loading '" + path + "': ", 0), 0u) << what;
@@ -83,8 +84,8 @@ TEST_F(HostileOnnx, TheBaseModelLoads) {
 }
 
 TEST_F(HostileOnnx, GarbageIsNotAModel) {
-  expect_load_error(write(std::string("\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01", 11)), ErrorKind::kInvalidInput,
-               {"not a valid ONNX model"});
+  expect_load_error(write(std::string("\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01", 11)),
+                    ErrorKind::kInvalidInput, {"not a valid ONNX model"});
 }
 
 TEST_F(HostileOnnx, MissingFileIsAnIoError) {
@@ -143,7 +144,8 @@ TEST_F(HostileOnnx, AbsurdNumberOfDims) {
   for (int i = 0; i < 1000; ++i) w(m).add_dims(1);
   expect_invalid(m, {"initializer 'W'", "1001 dims"});
   auto m2 = base_model();
-  auto* shape = m2.mutable_graph()->mutable_input(0)->mutable_type()->mutable_tensor_type()->mutable_shape();
+  auto* shape =
+      m2.mutable_graph()->mutable_input(0)->mutable_type()->mutable_tensor_type()->mutable_shape();
   for (int i = 0; i < 100000; ++i) shape->add_dim()->set_dim_value(1);
   expect_invalid(m2, {"graph input 'x'", "100002 dims"});
 }
@@ -222,9 +224,10 @@ TEST_F(HostileOnnx, OpsetsAreJudgedPerNodeByTheOpTable) {
     FAIL() << "expected an error";
   } catch (const Error& e) {
     EXPECT_EQ(e.kind(), ErrorKind::kUnsupported);
-    EXPECT_NE(std::string(e.what()).find(
-                  "node 'add1': Add (domain ai.onnx, opset 22): tamp implements the default domain up to opset 21"),
-              std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("node 'add1': Add (domain ai.onnx, opset 22): tamp "
+                                         "implements the default domain up to opset 21"),
+              std::string::npos)
+        << e.what();
   }
   m.mutable_opset_import(0)->set_version(int64_t{1} << 40);  // must not wrap around to a small int
   expect_invalid(m, {"imported with opset 1099511627776"});
@@ -259,9 +262,13 @@ TEST_F(HostileOnnx, UnknownOpsAreListedWithTheFile) {
     FAIL() << "expected an error";
   } catch (const Error& e) {
     EXPECT_EQ(e.kind(), ErrorKind::kUnsupported);
-    EXPECT_NE(std::string(e.what()).find("loading '" + path + "': 1 node(s) use ops tamp does not support"),
-              std::string::npos) << e.what();
-    EXPECT_NE(std::string(e.what()).find("node 'add1': NoSuchOp (domain ai.onnx, opset 13): tamp has no such op"), std::string::npos)
+    EXPECT_NE(std::string(e.what()).find("loading '" + path +
+                                         "': 1 node(s) use ops tamp does not support"),
+              std::string::npos)
+        << e.what();
+    EXPECT_NE(std::string(e.what()).find(
+                  "node 'add1': NoSuchOp (domain ai.onnx, opset 13): tamp has no such op"),
+              std::string::npos)
         << e.what();
   }
 }
@@ -272,7 +279,8 @@ TEST_F(HostileOnnx, SubgraphAttributeNamesTheNode) {
   a->set_name("then_branch");
   a->set_type(onnx::AttributeProto::GRAPH);
   a->mutable_g()->set_name("branch");
-  expect_load_error(write(m), ErrorKind::kUnsupported, {"node 'add1' (Add)", "attribute 'then_branch' holds a subgraph"});
+  expect_load_error(write(m), ErrorKind::kUnsupported,
+                    {"node 'add1' (Add)", "attribute 'then_branch' holds a subgraph"});
 }
 
 TEST_F(HostileOnnx, StringTensorsAreUnsupported) {
@@ -287,7 +295,8 @@ TEST_F(HostileOnnx, StringTensorsAreUnsupported) {
 class HostileExternalData : public HostileOnnx {
  protected:
   // W's 12 bytes live in `location`.
-  onnx::ModelProto external(const std::string& location, const std::string& offset = "", const std::string& length = "") {
+  onnx::ModelProto external(const std::string& location, const std::string& offset = "",
+                            const std::string& length = "") {
     auto m = base_model();
     w(m).clear_raw_data();
     w(m).set_data_location(TensorProto::EXTERNAL);
@@ -319,9 +328,11 @@ TEST_F(HostileExternalData, InsideTheFolderLoads) {
 TEST_F(HostileExternalData, EscapesAreRefused) {
   TempDir outside;
   write_weights(outside.path() / "secret.bin");
-  const std::string up = fs::relative(outside.path() / "secret.bin", dir_.path()).string();  // ../tamp_io_test_x/secret.bin
+  const std::string up = fs::relative(outside.path() / "secret.bin", dir_.path())
+                             .string();  // ../tamp_io_test_x/secret.bin
   expect_invalid(external(up), {"initializer 'W'", "outside the model's folder"});
-  expect_invalid(external((outside.path() / "secret.bin").string()), {"initializer 'W'", "is absolute"});
+  expect_invalid(external((outside.path() / "secret.bin").string()),
+                 {"initializer 'W'", "is absolute"});
   fs::create_symlink(outside.path() / "secret.bin", dir_.path() / "link.bin");
   expect_invalid(external("link.bin"), {"initializer 'W'", "outside the model's folder"});
   fs::create_directory_symlink(outside.path(), dir_.path() / "linkdir");
@@ -344,7 +355,8 @@ TEST_F(HostileExternalData, RefusedWithoutAModelFolder) {
     io::parse_onnx_graph(external("w.bin").SerializeAsString());
     FAIL() << "expected an error";
   } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("needs the model's folder"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("needs the model's folder"), std::string::npos)
+        << e.what();
   }
 }
 
@@ -385,7 +397,8 @@ TEST_F(HostileOnnx, ReadingAnOutputTheOpDoesNotReturnIsAnError) {
     ADD_FAILURE() << "forward returned a value the node never computed";
   } catch (const Error& e) {
     EXPECT_EQ(e.kind(), ErrorKind::kInvalidInput);
-    EXPECT_NE(std::string(e.what()).find("'running_mean' is read but was never computed: node 'bn' (BatchNormalization)"),
+    EXPECT_NE(std::string(e.what()).find(
+                  "'running_mean' is read but was never computed: node 'bn' (BatchNormalization)"),
               std::string::npos)
         << e.what();
   }

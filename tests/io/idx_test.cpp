@@ -21,26 +21,30 @@ class IdxFiles : public ::testing::Test {
  protected:
   void SetUp() override {
     dir_ = fs::temp_directory_path() /
-           fmt::format("tamp_idx_{}_{}", ::getpid(), ::testing::UnitTest::GetInstance()->current_test_info()->name());
+           fmt::format("tamp_idx_{}_{}", ::getpid(),
+                       ::testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::create_directories(dir_);
   }
   void TearDown() override { fs::remove_all(dir_); }
 
-  std::string write(const std::string& name, const std::vector<unsigned char>& bytes, bool gzip = false) {
+  std::string write(const std::string& name, const std::vector<unsigned char>& bytes,
+                    bool gzip = false) {
     const std::string path = (dir_ / name).string();
     if (gzip) {
       gzFile f = gzopen(path.c_str(), "wb");
       gzwrite(f, bytes.data(), static_cast<unsigned>(bytes.size()));
       gzclose(f);
     } else {
-      std::ofstream(path, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()),
-                                                  static_cast<std::streamsize>(bytes.size()));
+      std::ofstream(path, std::ios::binary)
+          .write(reinterpret_cast<const char*>(bytes.data()),
+                 static_cast<std::streamsize>(bytes.size()));
     }
     return path;
   }
 
   // An IDX header for `type` and dims, followed by `data`.
-  static std::vector<unsigned char> idx(unsigned char type, std::vector<uint32_t> dims, std::vector<unsigned char> data) {
+  static std::vector<unsigned char> idx(unsigned char type, std::vector<uint32_t> dims,
+                                        std::vector<unsigned char> data) {
     std::vector<unsigned char> b{0, 0, type, static_cast<unsigned char>(dims.size())};
     for (uint32_t d : dims) {
       for (int s = 24; s >= 0; s -= 8) b.push_back(static_cast<unsigned char>(d >> s));
@@ -99,19 +103,25 @@ TEST_F(IdxFiles, ReadsEveryTypeBigEndianPlainOrGzipped) {
 }
 
 TEST_F(IdxFiles, RejectsBadMagicTruncationAndTrailingData) {
-  std::string m = test::error_message([&] { read_idx(write("bad_magic", {1, 2, 8, 1, 0, 0, 0, 1, 7})); });
+  std::string m = test::error_message([&] {
+    read_idx(write("bad_magic", {1, 2, 8, 1, 0, 0, 0, 1, 7}));
+  });
   EXPECT_NE(m.find("bad magic"), std::string::npos) << m;
   EXPECT_NE(m.find("bad_magic"), std::string::npos) << m;
   m = test::error_message([&] { read_idx(write("bad_type", idx(0x07, {1}, {0}))); });
   EXPECT_NE(m.find("unknown data type"), std::string::npos) << m;
-  m = test::error_message([&] { read_idx(write("short.gz", idx(0x08, {10, 28, 28}, std::vector<unsigned char>(100)), true)); });
+  m = test::error_message([&] {
+    read_idx(write("short.gz", idx(0x08, {10, 28, 28}, std::vector<unsigned char>(100)), true));
+  });
   EXPECT_NE(m.find("truncated"), std::string::npos) << m;
   m = test::error_message([&] { read_idx(write("long", idx(0x08, {2}, {1, 2, 3}))); });
   EXPECT_NE(m.find("needs 2 values"), std::string::npos) << m;
   m = test::error_message([&] { read_idx(write("header", {0, 0, 8, 3, 0, 0})); });
   EXPECT_NE(m.find("truncated header"), std::string::npos) << m;
   // Dims whose product overflows, in a tiny file: an error, not an allocation.
-  m = test::error_message([&] { read_idx(write("huge", idx(0x0E, {0xFFFFFFFF, 0xFFFFFFFF, 0xFFFFFFFF}, {}))); });
+  m = test::error_message([&] {
+    read_idx(write("huge", idx(0x0E, {0xFFFFFFFF, 0xFFFFFFFF, 0xFFFFFFFF}, {})));
+  });
   EXPECT_NE(m.find("huge"), std::string::npos) << m;
   m = test::error_message([&] { read_idx((dir_ / "absent").string()); });
   EXPECT_NE(m.find("does not exist"), std::string::npos) << m;
@@ -122,7 +132,8 @@ TEST_F(IdxFiles, RejectsACutGzipStream) {
   for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<unsigned char>(i * 7919 % 251);
   const std::string full = write("full.gz", idx(0x08, {5000}, data), true);
   std::ifstream in(full, std::ios::binary);
-  std::vector<unsigned char> gz((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::vector<unsigned char> gz((std::istreambuf_iterator<char>(in)),
+                                std::istreambuf_iterator<char>());
   gz.resize(gz.size() / 2);
   const std::string m = test::error_message([&] { read_idx(write("cut.gz", gz)); });
   EXPECT_TRUE(m.find("gzip") != std::string::npos || m.find("truncated") != std::string::npos) << m;

@@ -56,8 +56,9 @@ TEST(IsolatedRead, TensorsOfEveryDtypeComeBackExactly) {
 
 TEST(IsolatedRead, ATampErrorKeepsItsMessageAndKind) {
   try {
-    read_isolated([]() -> NamedTensors { throw Error("entry 'w': no such thing", ErrorKind::kUnsupported); }, "f",
-                  uint64_t{1} << 30);
+    read_isolated(
+        []() -> NamedTensors { throw Error("entry 'w': no such thing", ErrorKind::kUnsupported); },
+        "f", uint64_t{1} << 30);
     FAIL() << "no error";
   } catch (const Error& e) {
     EXPECT_EQ(std::string(e.what()), "entry 'w': no such thing");
@@ -126,8 +127,11 @@ TEST(IsolatedRead, AReaderRunsParallelKernelsAfterTheCallerDid) {
   EXPECT_TRUE(comes_back(1, [&] {
     in_caller = count();  // on the thread that forks next
     for (int i = 0; i < 3; ++i) {
-      read_isolated([&] { return NamedTensors{{"n", Tensor::scalar(static_cast<double>(count()), DType::kInt64)}}; },
-                    "test", uint64_t{1} << 30);
+      read_isolated(
+          [&] {
+            return NamedTensors{{"n", Tensor::scalar(static_cast<double>(count()), DType::kInt64)}};
+          },
+          "test", uint64_t{1} << 30);
     }
   }));
   EXPECT_EQ(in_caller, 1 << 20);
@@ -144,8 +148,11 @@ TEST(IsolatedRead, AReaderAllocatesWhileAnotherThreadOfTheCallerDoes) {
     while (!stop) Tensor t = Tensor::empty({1 << 16}, DType::kFloat32);  // cached sizes: the lock
   });
   const bool ok = comes_back(200, [] {
-    read_isolated([] { return NamedTensors{{"t", Tensor::zeros({1 << 16}, DType::kFloat32)}}; }, "test",
-                  uint64_t{1} << 30);
+    read_isolated(
+        [] {
+          return NamedTensors{{"t", Tensor::zeros({1 << 16}, DType::kFloat32)}};
+        },
+        "test", uint64_t{1} << 30);
   });
   stop = true;
   allocating.join();
@@ -175,7 +182,8 @@ TEST(IsolatedRead, ACheckpointLoadsWhileAnotherThreadSavesOne) {
 // "the reader crashed" (the ones that only read out of bounds need a sanitizer to stop).
 std::vector<std::string> crash_inputs(const std::string& target) {
   std::vector<std::string> files;
-  for (const auto& e : std::filesystem::directory_iterator(source_dir() + "/tests/data/libhdf5_crashes/" + target)) {
+  for (const auto& e : std::filesystem::directory_iterator(
+           source_dir() + "/tests/data/libhdf5_crashes/" + target)) {
     files.push_back(e.path().string());
   }
   return files;
@@ -194,7 +202,8 @@ TEST(IsolatedRead, InputsThatCrashLibhdf5AreErrorsThroughTheLoaders) {
       crashed += std::string(e.what()).find("nothing was loaded") != std::string::npos;
     }
   };
-  for (const std::string& f : crash_inputs("hdf5_dataset")) expect_error(f, [&] { io::hdf5_dataset(f); });
+  for (const std::string& f : crash_inputs("hdf5_dataset"))
+    expect_error(f, [&] { io::hdf5_dataset(f); });
   for (const std::string& f : crash_inputs("checkpoint")) {
     // As the fuzz target did: the file sealed, as a crafted checkpoint would be.
     const std::string sealed = dir.file("sealed.h5");
@@ -208,13 +217,15 @@ TEST(IsolatedRead, InputsThatCrashLibhdf5AreErrorsThroughTheLoaders) {
 
 // A 2 KB dataset file (found by the hdf5_dataset fuzzer) on which libhdf5's read of 3 elements
 // asks for 22 GB and a minute. The reader's address-space limit turns it into an error within
-// seconds, the reader process never resident above ~1.3 GB. Sanitizer builds set no limit (it would count their shadow memory), so there the
-// file would really take 22 GB: the release suite runs this test.
+// seconds, the reader process never resident above ~1.3 GB. Sanitizer builds set no limit (it would
+// count their shadow memory), so there the file would really take 22 GB: the release suite runs
+// this test.
 TEST(IsolatedRead, AFileThatMakesLibhdf5AskForTooMuchMemoryIsAnError) {
   if (!io::detail::reader_memory_is_limited()) {
     GTEST_SKIP() << "no address-space limit under a sanitizer; the release suite runs this test";
   }
-  const std::string f = source_dir() + "/tests/data/libhdf5_memory/oom-b6ed605c29df81912fed040e5c0a194d99bc3e92";
+  const std::string f =
+      source_dir() + "/tests/data/libhdf5_memory/oom-b6ed605c29df81912fed040e5c0a194d99bc3e92";
   EXPECT_THROW(io::hdf5_dataset(f), Error);
   struct rusage children {};
   ::getrusage(RUSAGE_CHILDREN, &children);  // the largest resident size of any reader so far

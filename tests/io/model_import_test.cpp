@@ -3,16 +3,16 @@
 #include <tamp/autograd/variable.h>
 #include <tamp/io/onnx_export.h>
 #include <tamp/io/onnx_import.h>
-#include <tamp/version.h>
 #include <tamp/io/tensor_proto.h>
+#include <tamp/version.h>
 
 #include "io/graph_compare.h"
 #include "support/expect.h"
 #include "support/temp_dir.h"
 
 #include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 #include <onnx/onnx_pb.h>
+#include <nlohmann/json.hpp>
 
 #include <cmath>
 #include <cstdlib>
@@ -27,7 +27,8 @@ namespace fs = std::filesystem;
 
 fs::path data_dir() {
   const char* env = std::getenv("TAMP_SOURCE_DIR");
-  const fs::path root = env ? fs::path(env) : fs::path(__FILE__).parent_path().parent_path().parent_path();
+  const fs::path root =
+      env ? fs::path(env) : fs::path(__FILE__).parent_path().parent_path().parent_path();
   return root / "tests" / "data";
 }
 
@@ -39,7 +40,8 @@ nlohmann::json fixture(const std::string& name) {
 Tensor run(nn::GraphModule& m, const nlohmann::json& fx, const std::string& name) {
   m.eval();
   NoGradGuard no_grad;
-  const Tensor x = io::read_tensor_file((data_dir() / "fixtures" / name / fx["input"]["file"].get<std::string>()).string());
+  const Tensor x = io::read_tensor_file(
+      (data_dir() / "fixtures" / name / fx["input"]["file"].get<std::string>()).string());
   return m.forward({{fx["input"]["name"].get<std::string>(), Variable(x)}}).at("logits").value();
 }
 
@@ -69,7 +71,8 @@ TEST_P(TorchModel, LoadsWithTorchParameterNamesAndOutputs) {
   for (const auto& [n, v] : m.named_parameters()) params.insert(n);
   for (const auto& [n, file] : fx["gradients"].items()) torch_params.insert(n);
   EXPECT_EQ(params, torch_params);  // constant folding made no parameter of its own
-  const Tensor logits = io::read_tensor_file((data_dir() / "fixtures" / name / fx["logits"].get<std::string>()).string());
+  const Tensor logits = io::read_tensor_file(
+      (data_dir() / "fixtures" / name / fx["logits"].get<std::string>()).string());
   expect_close(run(m, fx, name), logits, {.atol = 1e-5, .rtol = 1e-4});
 }
 
@@ -97,7 +100,8 @@ TEST_P(TorchModel, SavesCurrentWeights) {
   // A "training step": every parameter moves.
   for (auto& [n, v] : m.named_parameters()) {
     Tensor t = v.value().clone();
-    for (int64_t i = 0; i < t.numel(); ++i) t.data<float>()[i] += 0.001f * static_cast<float>(i % 7);
+    for (int64_t i = 0; i < t.numel(); ++i)
+      t.data<float>()[i] += 0.001f * static_cast<float>(i % 7);
     v.set_value(t);
   }
   TempDir tmp;
@@ -120,7 +124,8 @@ TEST_P(TorchModel, SavesCurrentWeights) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Fixtures, TorchModel, ::testing::Values("mlp", "cnn", "cnn_bn", "cnn_wide", "transformer"));
+INSTANTIATE_TEST_SUITE_P(Fixtures, TorchModel,
+                         ::testing::Values("mlp", "cnn", "cnn_bn", "cnn_wide", "transformer"));
 
 }  // namespace
 }  // namespace tamp::test

@@ -30,7 +30,8 @@ std::vector<std::string> node_test_dirs(const std::string& root) {
   std::vector<std::string> out;
   std::error_code ec;
   for (const auto& e : fs::directory_iterator(root, ec)) {
-    if (e.is_directory() && fs::exists(e.path() / "model.onnx")) out.push_back(e.path().filename().string());
+    if (e.is_directory() && fs::exists(e.path() / "model.onnx"))
+      out.push_back(e.path().filename().string());
   }
   std::sort(out.begin(), out.end());
   if (out.empty()) out.push_back("no_node_tests_found");
@@ -61,8 +62,10 @@ const std::map<std::string, std::string>& excluded_node_tests() {
       // onnx 1.12 made the expected bfloat16 values by truncation; tamp rounds to nearest
       // even, as ONNX Runtime, PyTorch and onnx >= 1.14 do.
       {"test_cast_FLOAT_to_BFLOAT16", "expected data truncates to bfloat16 instead of rounding"},
-      {"test_castlike_FLOAT_to_BFLOAT16", "expected data truncates to bfloat16 instead of rounding"},
-      {"test_castlike_FLOAT_to_BFLOAT16_expanded", "expected data truncates to bfloat16 instead of rounding"},
+      {"test_castlike_FLOAT_to_BFLOAT16",
+       "expected data truncates to bfloat16 instead of rounding"},
+      {"test_castlike_FLOAT_to_BFLOAT16_expanded",
+       "expected data truncates to bfloat16 instead of rounding"},
       // The model declares input 'like' as [3, 4] but its test data is [1] (onnx 1.12 bug).
       {"test_castlike_BFLOAT16_to_FLOAT", "model declares 'like' [3, 4], data is [1]"},
       {"test_castlike_BFLOAT16_to_FLOAT_expanded", "model declares 'like' [3, 4], data is [1]"},
@@ -85,11 +88,14 @@ std::string op_of(const fs::path& dir) {
   const std::string test = dir.filename().string();
   const std::string suffix = "_expanded";
   const bool expanded = test.size() > suffix.size() && test.ends_with(suffix);
-  const fs::path base_dir = dir.parent_path() / test.substr(0, test.size() - (expanded ? suffix.size() : 0));
-  const onnx::ModelProto m = read_model_proto((fs::exists(base_dir) ? base_dir : dir) / "model.onnx");
+  const fs::path base_dir =
+      dir.parent_path() / test.substr(0, test.size() - (expanded ? suffix.size() : 0));
+  const onnx::ModelProto m =
+      read_model_proto((fs::exists(base_dir) ? base_dir : dir) / "model.onnx");
   std::vector<std::string> ops;
   for (const auto& n : m.graph().node()) {
-    if (n.op_type() != "Constant" && std::find(ops.begin(), ops.end(), n.op_type()) == ops.end()) ops.push_back(n.op_type());
+    if (n.op_type() != "Constant" && std::find(ops.begin(), ops.end(), n.op_type()) == ops.end())
+      ops.push_back(n.op_type());
   }
   std::string op;
   for (const auto& o : ops) op += (op.empty() ? "" : "+") + o;
@@ -98,7 +104,8 @@ std::string op_of(const fs::path& dir) {
 }
 
 int64_t default_opset(const onnx::ModelProto& m) {
-  for (const auto& o : m.opset_import()) if (o.domain().empty() || o.domain() == "ai.onnx") return o.version();
+  for (const auto& o : m.opset_import())
+    if (o.domain().empty() || o.domain() == "ai.onnx") return o.version();
   return 0;
 }
 
@@ -113,15 +120,19 @@ std::string compare(const Tensor& got, const Tensor& want) {
   for (int64_t i = 0; i < want.numel(); ++i) {
     const double g = got.at(i), w = want.at(i);
     bool ok;
-    if (exact) ok = g == w;
-    else if (std::isnan(w)) ok = std::isnan(g);
-    else if (std::isinf(w)) ok = g == w;
-    else ok = std::abs(g - w) <= kAtol + kRtol * std::abs(w);
+    if (exact)
+      ok = g == w;
+    else if (std::isnan(w))
+      ok = std::isnan(g);
+    else if (std::isinf(w))
+      ok = g == w;
+    else
+      ok = std::abs(g - w) <= kAtol + kRtol * std::abs(w);
     if (!ok && bad++ == 0) first = i;
   }
   if (bad == 0) return {};
-  return fmt::format("{} of {} elements differ; first at flat index {}: got {}, expected {}", bad, want.numel(),
-                     first, got.at(first), want.at(first));
+  return fmt::format("{} of {} elements differ; first at flat index {}: got {}, expected {}", bad,
+                     want.numel(), first, got.at(first), want.at(first));
 }
 
 // One line for the summary: without the "loading '<path>': " prefix and the hint, the
@@ -132,7 +143,8 @@ std::string short_message(const Error& e) {
     static const std::regex missing(R"(: (\w+) \(domain ([^,]+), opset (\d+)\))");
     std::string ops;
     for (std::sregex_iterator it(s.begin(), s.end(), missing), end; it != end; ++it) {
-      const std::string op = (*it)[2] == "ai.onnx" ? (*it)[1].str() : (*it)[2].str() + "." + (*it)[1].str();
+      const std::string op =
+          (*it)[2] == "ai.onnx" ? (*it)[1].str() : (*it)[2].str() + "." + (*it)[1].str();
       const std::string entry = op + " (opset " + (*it)[3].str() + ")";
       if (ops.find(entry) == std::string::npos) ops += (ops.empty() ? "" : ", ") + entry;
     }
@@ -142,7 +154,8 @@ std::string short_message(const Error& e) {
   const std::string marker = "model.onnx': ";
   if (auto at = s.find(marker); at != std::string::npos) s = s.substr(at + marker.size());
   s = s.substr(0, s.find("\nhint: "));
-  for (char& c : s) if (c == '\n') c = ' ';
+  for (char& c : s)
+    if (c == '\n') c = ' ';
   return s;
 }
 
@@ -176,9 +189,11 @@ std::string run_data_sets(const fs::path& dir) {
     const auto outputs = m.forward(inputs);
     for (size_t k = 0; k < g.outputs.size(); ++k) {
       const Tensor& got = outputs.at(g.outputs[k].name).value();
-      const Tensor want = read_node_test_tensor((data / fmt::format("output_{}.pb", k)).string(), got.dtype());
+      const Tensor want =
+          read_node_test_tensor((data / fmt::format("output_{}.pb", k)).string(), got.dtype());
       const std::string diff = compare(got, want);
-      if (!diff.empty()) return fmt::format("data set {}, output '{}': {}", sets, g.outputs[k].name, diff);
+      if (!diff.empty())
+        return fmt::format("data set {}, output '{}': {}", sets, g.outputs[k].name, diff);
     }
   }
   if (sets == 0) return fmt::format("no test_data_set_* in {}", dir.string());
@@ -203,8 +218,10 @@ NodeTestOutcome run_node_test(const std::string& dir_name) {
     o.category = NodeTestCategory::kFail;
     if (e.kind() == ErrorKind::kUnsupported) {
       const onnx::ModelProto m = read_model_proto(dir / "model.onnx");
-      o.category = missing_only_at_old_opset(m) ? NodeTestCategory::kSkipped : NodeTestCategory::kUnsupported;
-      if (o.category == NodeTestCategory::kSkipped) o.detail = fmt::format("opset {}: {}", default_opset(m), o.detail);
+      o.category = missing_only_at_old_opset(m) ? NodeTestCategory::kSkipped
+                                                : NodeTestCategory::kUnsupported;
+      if (o.category == NodeTestCategory::kSkipped)
+        o.detail = fmt::format("opset {}: {}", default_opset(m), o.detail);
     }
   }
   return o;

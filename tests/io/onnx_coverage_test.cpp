@@ -28,17 +28,60 @@ namespace fs = std::filesystem;
 // onnx 1.12's schema registry predates.
 const std::map<int, std::vector<std::string>>& newer_versions() {
   static const std::map<int, std::vector<std::string>> v = {
-      {18, {"BitwiseAnd", "BitwiseNot", "BitwiseOr", "BitwiseXor", "CenterCropPad", "Col2Im", "GroupNormalization",
-            "LpPool", "Mish", "OptionalGetElement", "OptionalHasElement", "Pad", "ReduceL1", "ReduceL2",
-            "ReduceLogSum", "ReduceLogSumExp", "ReduceMax", "ReduceMean", "ReduceMin", "ReduceProd",
-            "ReduceSumSquare", "Resize", "ScatterElements", "ScatterND", "Split"}},
-      {19, {"AveragePool", "Cast", "CastLike", "Constant", "DeformConv", "DequantizeLinear", "Equal", "Identity",
-            "If", "Loop", "Pad", "QuantizeLinear", "Reshape", "Resize", "Scan", "Shape", "Size"}},
-      {20, {"AffineGrid", "ConstantOfShape", "DFT", "Gelu", "GridSample", "ImageDecoder", "IsInf", "IsNaN",
-            "ReduceMax", "ReduceMin", "RegexFullMatch", "StringConcat", "StringSplit"}},
-      {21, {"Cast", "CastLike", "Constant", "ConstantOfShape", "DequantizeLinear", "Flatten", "GroupNormalization",
-            "Identity", "If", "Loop", "Pad", "QLinearMatMul", "QuantizeLinear", "Reshape", "Scan", "Shape", "Size",
-            "Squeeze", "Transpose", "Unsqueeze"}},
+      {18,
+       {"BitwiseAnd",
+        "BitwiseNot",
+        "BitwiseOr",
+        "BitwiseXor",
+        "CenterCropPad",
+        "Col2Im",
+        "GroupNormalization",
+        "LpPool",
+        "Mish",
+        "OptionalGetElement",
+        "OptionalHasElement",
+        "Pad",
+        "ReduceL1",
+        "ReduceL2",
+        "ReduceLogSum",
+        "ReduceLogSumExp",
+        "ReduceMax",
+        "ReduceMean",
+        "ReduceMin",
+        "ReduceProd",
+        "ReduceSumSquare",
+        "Resize",
+        "ScatterElements",
+        "ScatterND",
+        "Split"}},
+      {19,
+       {"AveragePool", "Cast", "CastLike", "Constant", "DeformConv", "DequantizeLinear", "Equal",
+        "Identity", "If", "Loop", "Pad", "QuantizeLinear", "Reshape", "Resize", "Scan", "Shape",
+        "Size"}},
+      {20,
+       {"AffineGrid", "ConstantOfShape", "DFT", "Gelu", "GridSample", "ImageDecoder", "IsInf",
+        "IsNaN", "ReduceMax", "ReduceMin", "RegexFullMatch", "StringConcat", "StringSplit"}},
+      {21,
+       {"Cast",
+        "CastLike",
+        "Constant",
+        "ConstantOfShape",
+        "DequantizeLinear",
+        "Flatten",
+        "GroupNormalization",
+        "Identity",
+        "If",
+        "Loop",
+        "Pad",
+        "QLinearMatMul",
+        "QuantizeLinear",
+        "Reshape",
+        "Scan",
+        "Shape",
+        "Size",
+        "Squeeze",
+        "Transpose",
+        "Unsqueeze"}},
   };
   return v;
 }
@@ -54,7 +97,8 @@ std::map<std::string, std::set<int>> onnx_operators() {
     auto& n = newest[s.Name()];
     if (s.SinceVersion() >= n.first) n = {s.SinceVersion(), s.Deprecated()};
   }
-  for (const auto& [name, n] : newest) if (n.second) ops.erase(name);
+  for (const auto& [name, n] : newest)
+    if (n.second) ops.erase(name);
   for (const auto& [version, names] : newer_versions()) {
     for (const auto& name : names) ops[name].insert(version);
   }
@@ -106,14 +150,17 @@ std::string pytorch_section() {
       if (!fs::exists(root / name / "model.onnx")) continue;
       const NodeTestOutcome o = run_node_test((root / name).string());
       ++all;
-      if (o.category == NodeTestCategory::kPass) ++passed;
-      else others += fmt::format("- `{}/{}`: {}\n", suite, name, o.detail);
+      if (o.category == NodeTestCategory::kPass)
+        ++passed;
+      else
+        others += fmt::format("- `{}/{}`: {}\n", suite, name, o.detail);
     }
   }
-  return fmt::format("\n## PyTorch-exported operator tests\n\nlibonnx-testdata's `pytorch-operator` and "
-                     "`pytorch-converted` folders (torch.nn modules exported at opset 6): {} of {} pass "
-                     "(`tests/io/pytorch_operator_test.cpp` holds the rate at 97 % or more).{}\n{}",
-                     passed, all, others.empty() ? "" : " Not passing:\n", others);
+  return fmt::format(
+      "\n## PyTorch-exported operator tests\n\nlibonnx-testdata's `pytorch-operator` and "
+      "`pytorch-converted` folders (torch.nn modules exported at opset 6): {} of {} pass "
+      "(`tests/io/pytorch_operator_test.cpp` holds the rate at 97 % or more).{}\n{}",
+      passed, all, others.empty() ? "" : " Not passing:\n", others);
 }
 
 std::string coverage_markdown() {
@@ -132,32 +179,44 @@ std::string coverage_markdown() {
       with_gradient += it->second.gradient;
     }
     auto t = tests.find(name);
-    const std::string passing = t == tests.end() ? "—" : fmt::format("{} of {}", t->second.first, t->second.second);
-    rows += fmt::format("| {} | {} | {} | {} | {} |\n", name, versions_text(versions), accepts, gradient, passing);
+    const std::string passing =
+        t == tests.end() ? "—" : fmt::format("{} of {}", t->second.first, t->second.second);
+    rows += fmt::format("| {} | {} | {} | {} | {} |\n", name, versions_text(versions), accepts,
+                        gradient, passing);
   }
   std::string other;
   for (const auto& [key, op] : tamp) {
     if (key.first.empty()) continue;
-    other += fmt::format("| {} | {} | {}+ | {} |\n", key.second, key.first, op.oldest, op.gradient ? "yes" : "no");
+    other += fmt::format("| {} | {} | {}+ | {} |\n", key.second, key.first, op.oldest,
+                         op.gradient ? "yes" : "no");
   }
   std::ostringstream md;
   md << "# ONNX operator coverage\n\n"
      << "Generated by `tests/io/onnx_coverage_test.cpp` from tamp's op table "
-        "(`autograd/register_builtin_ops.cpp`) and Debian's libonnx-testdata node tests; do not edit by hand. "
-        "Rewrite it with `TAMP_UPDATE_DOCS=1 build/release/tests/io_tests --gtest_filter='OnnxCoverage.*'`; "
+        "(`autograd/register_builtin_ops.cpp`) and Debian's libonnx-testdata node tests; do not "
+        "edit by hand. "
+        "Rewrite it with `TAMP_UPDATE_DOCS=1 build/release/tests/io_tests "
+        "--gtest_filter='OnnxCoverage.*'`; "
         "the test fails while it is stale.\n\n"
-     << fmt::format("tamp implements {} of the {} operators of the default ONNX domain up to opset {}, {} of them "
-                    "with a gradient. A model imports at any opset; each node runs when tamp implements its op "
-                    "at the model's opset (the *tamp accepts* column), and no default-domain node of an opset "
-                    "above {} does.\n\n",
-                    implemented, onnx_ops.size(), kMaxOpset, with_gradient, kMaxOpset)
-     << "- *ONNX versions*: the opsets that introduced or changed the operator (deprecated operators left out).\n"
+     << fmt::format(
+            "tamp implements {} of the {} operators of the default ONNX domain up to opset {}, {} "
+            "of them "
+            "with a gradient. A model imports at any opset; each node runs when tamp implements "
+            "its op "
+            "at the model's opset (the *tamp accepts* column), and no default-domain node of an "
+            "opset "
+            "above {} does.\n\n",
+            implemented, onnx_ops.size(), kMaxOpset, with_gradient, kMaxOpset)
+     << "- *ONNX versions*: the opsets that introduced or changed the operator (deprecated "
+        "operators left out).\n"
         "- *gradient*: tamp differentiates it (a finite-difference check covers every such op).\n"
-        "- *node tests*: ONNX backend node tests of the operator alone (onnx 1.12's, opsets up to 17) that pass "
+        "- *node tests*: ONNX backend node tests of the operator alone (onnx 1.12's, opsets up to "
+        "17) that pass "
         "in tamp, of all of them.\n\n"
      << "| op | ONNX versions | tamp accepts | gradient | node tests |\n|---|---|---|---|---|\n"
-     << rows << "\nOps of other domains:\n\n| op | domain | tamp accepts | gradient |\n|---|---|---|---|\n" << other
-     << pytorch_section();
+     << rows
+     << "\nOps of other domains:\n\n| op | domain | tamp accepts | gradient |\n|---|---|---|---|\n"
+     << other << pytorch_section();
   return md.str();
 }
 
@@ -175,7 +234,8 @@ TEST(OnnxCoverage, CommittedTableIsCurrent) {
   std::ifstream in(path);
   std::stringstream committed;
   committed << in.rdbuf();
-  EXPECT_EQ(committed.str(), now) << path << " is stale: rewrite it with TAMP_UPDATE_DOCS=1 (see its first lines)";
+  EXPECT_EQ(committed.str(), now)
+      << path << " is stale: rewrite it with TAMP_UPDATE_DOCS=1 (see its first lines)";
 }
 
 }  // namespace

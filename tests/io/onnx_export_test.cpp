@@ -23,10 +23,13 @@ namespace fs = std::filesystem;
 nn::Graph relu_graph() {
   nn::Graph g;
   g.name = "relu";
-  g.inputs.push_back({"x", DType::kFloat32, {nn::Dim::symbolic("batch"), nn::Dim{}, nn::Dim::of(4)}});
+  g.inputs.push_back(
+      {"x", DType::kFloat32, {nn::Dim::symbolic("batch"), nn::Dim{}, nn::Dim::of(4)}});
   g.nodes.push_back({"r", "Relu", "", {"x"}, {"y"}, nn::attrs_with({})});
-  g.outputs.push_back({"y", DType::kFloat32, {nn::Dim::symbolic("batch"), nn::Dim{}, nn::Dim::of(4)}});
-  g.value_info.push_back({"y", DType::kFloat32, {nn::Dim::symbolic("batch"), nn::Dim{}, nn::Dim::of(4)}});
+  g.outputs.push_back(
+      {"y", DType::kFloat32, {nn::Dim::symbolic("batch"), nn::Dim{}, nn::Dim::of(4)}});
+  g.value_info.push_back(
+      {"y", DType::kFloat32, {nn::Dim::symbolic("batch"), nn::Dim{}, nn::Dim::of(4)}});
   g.producer_name = "tamp-test";
   g.doc_string = "doc";
   g.metadata["k"] = "v";
@@ -100,7 +103,9 @@ TEST(OnnxExport, UndeclaredOutputShapesComeFromOnnxShapeInference) {
     io::serialize_onnx_graph(g);
     FAIL() << "expected an error";
   } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("graph input 'x' has no declared shape"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("graph input 'x' has no declared shape"),
+              std::string::npos)
+        << e.what();
   }
 }
 
@@ -117,8 +122,10 @@ TEST(OnnxExport, RefusesTheTampDomainAndLeavesTheOldFile) {
     FAIL() << "expected an error";
   } catch (const Error& e) {
     EXPECT_EQ(e.kind(), ErrorKind::kUnsupported);
-    EXPECT_NE(std::string(e.what()).find("saving '" + path + "': node 'fq1' (FakeQuantize) is in domain 'tamp'"),
-              std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("saving '" + path +
+                                         "': node 'fq1' (FakeQuantize) is in domain 'tamp'"),
+              std::string::npos)
+        << e.what();
     EXPECT_NE(e.hint().find("lower"), std::string::npos);
   }
   EXPECT_EQ(read_bytes(path), "previous model");

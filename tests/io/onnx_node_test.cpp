@@ -34,7 +34,8 @@ class OnnxNodeTest : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(OnnxNodeTest, MatchesReference) {
   const fs::path dir = fs::path(node_test_root()) / GetParam();
-  if (!fs::exists(dir / "model.onnx")) GTEST_SKIP() << "no ONNX node tests under " << node_test_root();
+  if (!fs::exists(dir / "model.onnx"))
+    GTEST_SKIP() << "no ONNX node tests under " << node_test_root();
   NodeTestOutcome o = run_node_test(dir.string());
   {
     std::lock_guard<std::mutex> lock(results_mutex);
@@ -55,16 +56,30 @@ class SummaryEnvironment : public ::testing::Environment {
   void TearDown() override {
     const auto& r = results();
     if (r.size() < 2) return;
-    struct Counts { int pass = 0, fail = 0, unsupported = 0, skipped = 0; };
+    struct Counts {
+      int pass = 0, fail = 0, unsupported = 0, skipped = 0;
+    };
     std::map<std::string, Counts> per_op;
     Counts total;
     for (const auto& o : r) {
       Counts& c = per_op[o.op];
       switch (o.category) {
-        case NodeTestCategory::kPass: ++c.pass; ++total.pass; break;
-        case NodeTestCategory::kFail: ++c.fail; ++total.fail; break;
-        case NodeTestCategory::kUnsupported: ++c.unsupported; ++total.unsupported; break;
-        case NodeTestCategory::kSkipped: ++c.skipped; ++total.skipped; break;
+        case NodeTestCategory::kPass:
+          ++c.pass;
+          ++total.pass;
+          break;
+        case NodeTestCategory::kFail:
+          ++c.fail;
+          ++total.fail;
+          break;
+        case NodeTestCategory::kUnsupported:
+          ++c.unsupported;
+          ++total.unsupported;
+          break;
+        case NodeTestCategory::kSkipped:
+          ++c.skipped;
+          ++total.skipped;
+          break;
       }
     }
     std::string md = fmt::format(
@@ -72,15 +87,18 @@ class SummaryEnvironment : public ::testing::Environment {
         "| op | pass | fail | unsupported | skipped |\n|---|---:|---:|---:|---:|\n",
         node_test_root(), r.size(), total.pass, total.fail, total.unsupported, total.skipped);
     for (const auto& [op, c] : per_op) {
-      md += fmt::format("| {} | {} | {} | {} | {} |\n", op, c.pass, c.fail, c.unsupported, c.skipped);
+      md +=
+          fmt::format("| {} | {} | {} | {} | {} |\n", op, c.pass, c.fail, c.unsupported, c.skipped);
     }
     // Failures one by one; skipped and unsupported tests grouped by reason.
     auto list = [&](NodeTestCategory category, bool grouped) {
       std::map<std::string, std::vector<std::string>> by_reason;
       for (const auto& o : r) {
         if (o.category != category) continue;
-        if (grouped) by_reason[o.detail].push_back(o.test);
-        else md += fmt::format("- `{}` ({}): {}\n", o.test, o.op, o.detail);
+        if (grouped)
+          by_reason[o.detail].push_back(o.test);
+        else
+          md += fmt::format("- `{}` ({}): {}\n", o.test, o.op, o.detail);
       }
       for (const auto& [reason, tests] : by_reason) {
         std::string names;
@@ -99,7 +117,10 @@ class SummaryEnvironment : public ::testing::Environment {
     // By default next to the test binary, so a run from the source tree leaves it clean.
     std::error_code ec;
     const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
-    const std::string path = env ? env : (ec ? fs::path("onnx_node_tests.md") : exe.parent_path() / "onnx_node_tests.md").string();
+    const std::string path =
+        env ? env
+            : (ec ? fs::path("onnx_node_tests.md") : exe.parent_path() / "onnx_node_tests.md")
+                  .string();
     std::ofstream(path) << md;
     std::cout << "summary written to " << path << "\n";
   }

@@ -25,7 +25,8 @@ class OnnxRoundTrip : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(OnnxRoundTrip, ReimportsEqualGraphAndOutputs) {
   const fs::path dir = fs::path(node_test_root()) / GetParam();
-  if (!fs::exists(dir / "model.onnx")) GTEST_SKIP() << "no ONNX node tests under " << node_test_root();
+  if (!fs::exists(dir / "model.onnx"))
+    GTEST_SKIP() << "no ONNX node tests under " << node_test_root();
   nn::Graph original;
   try {
     original = io::load_onnx_graph((dir / "model.onnx").string(), kAsIs);
@@ -53,7 +54,9 @@ TEST_P(OnnxRoundTrip, ReimportsEqualGraphAndOutputs) {
   std::map<std::string, Variable> inputs;
   for (size_t k = 0; k < original.inputs.size(); ++k) {
     const fs::path f = dir / "test_data_set_0" / fmt::format("input_{}.pb", k);
-    if (fs::exists(f)) inputs[original.inputs[k].name] = Variable(read_node_test_tensor(f.string(), original.inputs[k].dtype));
+    if (fs::exists(f))
+      inputs[original.inputs[k].name] =
+          Variable(read_node_test_tensor(f.string(), original.inputs[k].dtype));
   }
   Generator rng_a(7), rng_b(7);  // random ops draw the same numbers in both
   a->set_generator(&rng_a);

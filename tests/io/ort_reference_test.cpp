@@ -36,11 +36,13 @@ TEST_P(OrtReference, TampMatchesOnnxRuntimeBeforeAndAfterExport) {
 
   TempDir dir;
   io::save_onnx(model, dir.file("roundtrip.onnx"));
-  expect_close(mine, run_ort(dir.file("roundtrip.onnx"), {{in.name, x}}).at(out), {.rtol_of_max = 1e-4});
+  expect_close(mine, run_ort(dir.file("roundtrip.onnx"), {{in.name, x}}).at(out),
+               {.rtol_of_max = 1e-4});
 }
 
 INSTANTIATE_TEST_SUITE_P(Models, OrtReference,
-                         ::testing::Values("mlp", "cnn", "cnn_bn", "cnn_wide", "transformer", "cnn_fmnist"));
+                         ::testing::Values("mlp", "cnn", "cnn_bn", "cnn_wide", "transformer",
+                                           "cnn_fmnist"));
 
 // scripts/export_test_models.py --architectures: torch's opset-17 exports, the encoder also
 // upgraded to opsets 18 and 21 by the script (Reduce axes inputs, Gelu). The CNNs use no op
@@ -49,15 +51,18 @@ INSTANTIATE_TEST_SUITE_P(Models, OrtReference,
 struct ArchitectureCase {
   std::string model;  // under tests/data/models
   int opset;
-  std::string file;   // the opset's own file, or "" to raise the opset of `model`
+  std::string file;  // the opset's own file, or "" to raise the opset of `model`
 };
 
 std::string with_opset(const std::string& path, int opset, const TempDir& dir) {
   onnx::ModelProto m;
   std::ifstream in(path, std::ios::binary);
   EXPECT_TRUE(m.ParseFromIstream(&in)) << path;
-  for (auto& o : *m.mutable_opset_import()) if (o.domain().empty()) o.set_version(opset);
-  m.set_ir_version(opset >= 21 ? 10 : opset >= 19 ? 9 : 8);  // the IR version released with the opset
+  for (auto& o : *m.mutable_opset_import())
+    if (o.domain().empty()) o.set_version(opset);
+  m.set_ir_version(opset >= 21   ? 10
+                   : opset >= 19 ? 9
+                                 : 8);  // the IR version released with the opset
   const std::string out = dir.file("opset" + std::to_string(opset) + ".onnx");
   std::ofstream f(out, std::ios::binary);
   m.SerializeToOstream(&f);
@@ -70,7 +75,8 @@ TEST_P(ArchitectureOpsets, TampMatchesOnnxRuntime) {
   const ArchitectureCase& c = GetParam();
   const std::string models = source_dir() + "/tests/data/models/";
   TempDir dir;
-  const std::string path = c.file.empty() ? with_opset(models + c.model + ".onnx", c.opset, dir) : models + c.file;
+  const std::string path =
+      c.file.empty() ? with_opset(models + c.model + ".onnx", c.opset, dir) : models + c.file;
   nn::GraphModule model = io::load_onnx(path);
   ASSERT_EQ(model.graph().opset(""), c.opset);
   model.eval();
@@ -85,7 +91,8 @@ TEST_P(ArchitectureOpsets, TampMatchesOnnxRuntime) {
   const Tensor ort = run_ort(path, {{in.name, x}}).at(out);
   expect_close(mine, ort, {.rtol_of_max = 1e-4});
   // The upgraded file computes what torch's opset-17 export computes.
-  expect_close(ort, run_ort(models + c.model + ".onnx", {{in.name, x}}).at(out), {.rtol_of_max = 1e-5});
+  expect_close(ort, run_ort(models + c.model + ".onnx", {{in.name, x}}).at(out),
+               {.rtol_of_max = 1e-5});
   // tamp writes the opset it read (onnx 1.12's checker skipped above opset 17).
   io::save_onnx(model, dir.file("tamp.onnx"));
   expect_close(mine, run_ort(dir.file("tamp.onnx"), {{in.name, x}}).at(out), {.rtol_of_max = 1e-4});
@@ -93,9 +100,11 @@ TEST_P(ArchitectureOpsets, TampMatchesOnnxRuntime) {
 
 INSTANTIATE_TEST_SUITE_P(
     Models, ArchitectureOpsets,
-    ::testing::Values(ArchitectureCase{"resnet18", 17, "resnet18.onnx"}, ArchitectureCase{"resnet18", 18, ""},
-                      ArchitectureCase{"resnet18", 21, ""}, ArchitectureCase{"mobilenet_v2", 17, "mobilenet_v2.onnx"},
-                      ArchitectureCase{"mobilenet_v2", 18, ""}, ArchitectureCase{"mobilenet_v2", 21, ""},
+    ::testing::Values(ArchitectureCase{"resnet18", 17, "resnet18.onnx"},
+                      ArchitectureCase{"resnet18", 18, ""}, ArchitectureCase{"resnet18", 21, ""},
+                      ArchitectureCase{"mobilenet_v2", 17, "mobilenet_v2.onnx"},
+                      ArchitectureCase{"mobilenet_v2", 18, ""},
+                      ArchitectureCase{"mobilenet_v2", 21, ""},
                       ArchitectureCase{"bert_encoder", 17, "bert_encoder.onnx"},
                       ArchitectureCase{"bert_encoder", 18, "bert_encoder_opset18.onnx"},
                       ArchitectureCase{"bert_encoder", 21, "bert_encoder_opset21.onnx"}),

@@ -31,7 +31,8 @@ std::vector<std::string> pytorch_test_dirs() {
 class PytorchOperatorTest : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(PytorchOperatorTest, MatchesReference) {
-  if (!fs::exists(fs::path(GetParam()) / "model.onnx")) GTEST_SKIP() << "no tests under " << onnx_test_data_root();
+  if (!fs::exists(fs::path(GetParam()) / "model.onnx"))
+    GTEST_SKIP() << "no tests under " << onnx_test_data_root();
   const NodeTestOutcome o = run_node_test(GetParam());
   EXPECT_EQ(o.category, NodeTestCategory::kPass) << o.detail;
 }
@@ -39,24 +40,30 @@ TEST_P(PytorchOperatorTest, MatchesReference) {
 INSTANTIATE_TEST_SUITE_P(Torch, PytorchOperatorTest, ::testing::ValuesIn(pytorch_test_dirs()),
                          [](const ::testing::TestParamInfo<std::string>& info) {
                            const fs::path p(info.param);
-                           std::string name = p.parent_path().filename().string() + "_" + p.filename().string();
-                           for (char& c : name) if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
+                           std::string name =
+                               p.parent_path().filename().string() + "_" + p.filename().string();
+                           for (char& c : name)
+                             if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
                            return name;
                          });
 
 TEST(PytorchOperatorTests, PassRateIsAtLeast97Percent) {
   const auto dirs = pytorch_test_dirs();
-  if (!fs::exists(fs::path(dirs.front()) / "model.onnx")) GTEST_SKIP() << "no tests under " << onnx_test_data_root();
+  if (!fs::exists(fs::path(dirs.front()) / "model.onnx"))
+    GTEST_SKIP() << "no tests under " << onnx_test_data_root();
   int passed = 0;
   std::string others;
   for (const auto& dir : dirs) {
     const NodeTestOutcome o = run_node_test(dir);
-    if (o.category == NodeTestCategory::kPass) ++passed;
-    else others += fmt::format("\n  {}/{}: {}", fs::path(dir).parent_path().filename().string(), o.test, o.detail);
+    if (o.category == NodeTestCategory::kPass)
+      ++passed;
+    else
+      others += fmt::format("\n  {}/{}: {}", fs::path(dir).parent_path().filename().string(),
+                            o.test, o.detail);
   }
   const double rate = static_cast<double>(passed) / static_cast<double>(dirs.size());
-  std::cout << fmt::format("PyTorch operator tests: {} of {} pass ({:.1f} %){}\n", passed, dirs.size(), 100 * rate,
-                           others);
+  std::cout << fmt::format("PyTorch operator tests: {} of {} pass ({:.1f} %){}\n", passed,
+                           dirs.size(), 100 * rate, others);
   EXPECT_GE(rate, kMinPassRate) << "not passing:" << others;
 }
 

@@ -22,7 +22,8 @@ namespace fs = std::filesystem;
 
 fs::path samples_dir() {
   const char* env = std::getenv("TAMP_SOURCE_DIR");
-  const fs::path root = env ? fs::path(env) : fs::path(__FILE__).parent_path().parent_path().parent_path();
+  const fs::path root =
+      env ? fs::path(env) : fs::path(__FILE__).parent_path().parent_path().parent_path();
   return root / "tests" / "data" / "tensor_proto";
 }
 
@@ -91,7 +92,8 @@ std::vector<Tensor> every_dtype() {
 }
 
 bool same_bits(const Tensor& a, const Tensor& b) {
-  return a.dtype() == b.dtype() && a.shape() == b.shape() && std::memcmp(a.raw_data(), b.raw_data(), a.nbytes()) == 0;
+  return a.dtype() == b.dtype() && a.shape() == b.shape() &&
+         std::memcmp(a.raw_data(), b.raw_data(), a.nbytes()) == 0;
 }
 
 TEST(TensorProtoFiles, EveryDtypeRoundTripsThroughRawData) {
@@ -103,7 +105,8 @@ TEST(TensorProtoFiles, EveryDtypeRoundTripsThroughRawData) {
     EXPECT_EQ(back.name, "value");
     EXPECT_TRUE(same_bits(back.tensor, t));
   }
-  EXPECT_EQ(std::distance(fs::directory_iterator(dir.path()), fs::directory_iterator()), 1);  // no temp files left
+  EXPECT_EQ(std::distance(fs::directory_iterator(dir.path()), fs::directory_iterator()),
+            1);  // no temp files left
 }
 
 TEST(TensorProtoFiles, EveryDtypeRoundTripsThroughTypedFields) {
@@ -127,17 +130,20 @@ TEST(TensorProtoFiles, NonzeroBoolBytesReadAsTrue) {
 TEST(TensorProtoFiles, BadFilesNameTheFileAndTheProblem) {
   TempDir dir;
   const std::string path = dir.file("bad.pb");
-  std::ofstream(path, std::ios::binary) << std::string("\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01", 11);
+  std::ofstream(path, std::ios::binary)
+      << std::string("\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01", 11);
   expect_error([&] { io::read_tensor_file(path); }, ErrorKind::kInvalidInput,
                {"reading '" + path + "'", "not a valid TensorProto"});
-  expect_error([&] { io::read_tensor_file(dir.file("absent.pb")); }, ErrorKind::kIo, {"absent.pb", "does not exist"});
+  expect_error([&] { io::read_tensor_file(dir.file("absent.pb")); }, ErrorKind::kIo,
+               {"absent.pb", "does not exist"});
 
   onnx::TensorProto p;
   p.set_name("s");
   p.set_data_type(onnx::TensorProto::STRING);
   p.add_string_data("hello");
   std::ofstream(path, std::ios::binary | std::ios::trunc) << p.SerializeAsString();
-  expect_error([&] { io::read_tensor_file(path); }, ErrorKind::kUnsupported, {"tensor 's'", "STRING"});
+  expect_error([&] { io::read_tensor_file(path); }, ErrorKind::kUnsupported,
+               {"tensor 's'", "STRING"});
 
   p.Clear();
   p.set_data_type(onnx::TensorProto::INT64);
@@ -149,7 +155,8 @@ TEST(TensorProtoFiles, BadFilesNameTheFileAndTheProblem) {
   expect_error([&] { io::parse_tensor_proto(p.SerializeAsString()); }, ErrorKind::kInvalidInput,
                {"12345 is not a valid ONNX data type"});
   p.set_data_type(onnx::TensorProto::COMPLEX64);
-  expect_error([&] { io::parse_tensor_proto(p.SerializeAsString()); }, ErrorKind::kUnsupported, {"COMPLEX64"});
+  expect_error([&] { io::parse_tensor_proto(p.SerializeAsString()); }, ErrorKind::kUnsupported,
+               {"COMPLEX64"});
 }
 
 }  // namespace

@@ -25,7 +25,8 @@ namespace fs = std::filesystem;
 
 fs::path fixture_dir() {
   const char* env = std::getenv("TAMP_SOURCE_DIR");
-  const fs::path root = env ? fs::path(env) : fs::path(__FILE__).parent_path().parent_path().parent_path();
+  const fs::path root =
+      env ? fs::path(env) : fs::path(__FILE__).parent_path().parent_path().parent_path();
   return root / "tests" / "data";
 }
 
@@ -40,17 +41,21 @@ nlohmann::json index(const std::string& fixture) {
 
 // Cross-entropy of the module's logits for the fixture's input, backward, then every
 // parameter's gradient against torch's.
-void check_gradients(nn::GraphModule& m, const std::string& fixture, const nlohmann::json& fx, double rtol) {
+void check_gradients(nn::GraphModule& m, const std::string& fixture, const nlohmann::json& fx,
+                     double rtol) {
   const Tensor x = read(fixture, fx["input"]["file"].get<std::string>());
-  const Variable logits = m.forward({{fx["input"]["name"].get<std::string>(), Variable(x)}}).at("logits");
-  expect_close(logits.value(), read(fixture, fx["logits"].get<std::string>()), {.atol = 1e-5, .rtol = 1e-4}, "logits");
-  Variable loss = apply1("SoftmaxCrossEntropyLoss", {logits, Variable(read(fixture, fx["labels"].get<std::string>()))});
+  const Variable logits =
+      m.forward({{fx["input"]["name"].get<std::string>(), Variable(x)}}).at("logits");
+  expect_close(logits.value(), read(fixture, fx["logits"].get<std::string>()),
+               {.atol = 1e-5, .rtol = 1e-4}, "logits");
+  Variable loss = apply1("SoftmaxCrossEntropyLoss",
+                         {logits, Variable(read(fixture, fx["labels"].get<std::string>()))});
   EXPECT_NEAR(loss.value().item(), fx["loss_value"].get<double>(), 1e-5);
   loss.backward();
   for (const auto& [name, param] : m.named_parameters()) {
     ASSERT_TRUE(param.grad().defined()) << name;
-    expect_close(param.grad(), read(fixture, fx["gradients"][name].get<std::string>()), {.atol = 1e-5, .rtol = rtol},
-                 "gradient of " + name);
+    expect_close(param.grad(), read(fixture, fx["gradients"][name].get<std::string>()),
+                 {.atol = 1e-5, .rtol = rtol}, "gradient of " + name);
   }
 }
 
@@ -92,7 +97,8 @@ TEST_F(BatchNormTraining, LogitsGradientsAndRunningStatisticsMatchTorch) {
   module_->train();
   check_gradients(*module_, "cnn_bn_train", fx_, 1e-3);
   for (const auto& [name, file] : fx_["running_stats_after"].items()) {
-    expect_close(buffer(name), read("cnn_bn_train", file.get<std::string>()), {.atol = 1e-6, .rtol = 1e-5}, name);
+    expect_close(buffer(name), read("cnn_bn_train", file.get<std::string>()),
+                 {.atol = 1e-6, .rtol = 1e-5}, name);
   }
 }
 

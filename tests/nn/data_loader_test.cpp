@@ -17,7 +17,8 @@ std::shared_ptr<TensorDataset> numbered(int64_t n) {
   Tensor x({n, 3});
   Tensor y({n}, DType::kInt64);
   for (int64_t i = 0; i < n; ++i) {
-    for (int k = 0; k < 3; ++k) x.data<float>()[i * 3 + k] = static_cast<float>(i * (k == 0 ? 1 : k == 1 ? 10 : 100));
+    for (int k = 0; k < 3; ++k)
+      x.data<float>()[i * 3 + k] = static_cast<float>(i * (k == 0 ? 1 : k == 1 ? 10 : 100));
     y.data<int64_t>()[i] = i;
   }
   return std::make_shared<TensorDataset>(x, y);
@@ -29,7 +30,8 @@ std::vector<std::vector<int64_t>> collect(DataLoader& loader) {
     EXPECT_EQ(b.x.dim(0), b.y.dim(0));
     std::vector<int64_t> ys = b.y.to_vector<int64_t>();
     EXPECT_EQ(ys, b.indices);
-    for (size_t k = 0; k < ys.size(); ++k) EXPECT_EQ(b.x.data<float>()[k * 3 + 2], 100.0f * static_cast<float>(ys[k]));
+    for (size_t k = 0; k < ys.size(); ++k)
+      EXPECT_EQ(b.x.data<float>()[k * 3 + 2], 100.0f * static_cast<float>(ys[k]));
     out.push_back(ys);
   }
   return out;
@@ -135,7 +137,7 @@ TEST(DataLoader, PrefetchErrorsArriveWithTheFailedBatch) {
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("example 17 is corrupt"), std::string::npos);
   }
-  EXPECT_EQ(good, 4);  // batches 0..3 are fine, batch 4 holds example 17
+  EXPECT_EQ(good, 4);                       // batches 0..3 are fine, batch 4 holds example 17
   EXPECT_FALSE(loader.next().has_value());  // the pass ended with the error
 }
 
@@ -143,7 +145,8 @@ TEST(DataLoader, PrefetchErrorsArriveWithTheFailedBatch) {
 // late copies of batches the consumer built itself must be dropped.
 class SlowWorkerDataset : public Dataset {
  public:
-  explicit SlowWorkerDataset(std::thread::id consumer) : inner_(numbered(30)), consumer_(consumer) {}
+  explicit SlowWorkerDataset(std::thread::id consumer)
+      : inner_(numbered(30)), consumer_(consumer) {}
   int64_t size() const override { return inner_->size(); }
   Batch get_batch(const std::vector<int64_t>& indices) const override {
     if (std::this_thread::get_id() != consumer_) {
@@ -165,12 +168,14 @@ TEST(DataLoader, NeverWaitsForASlowWorker) {
   DataLoader inline_loader(numbered(30), {.batch_size = 4, .seed = 2, .prefetch = false});
   slow.start();
   // Let the (idle-priority) worker claim batch 0 and get stuck in it.
-  for (int i = 0; i < 400 && data->worker_calls.load() == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  for (int i = 0; i < 400 && data->worker_calls.load() == 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
   const bool worker_started = data->worker_calls.load() > 0;
   const auto start = std::chrono::steady_clock::now();
   std::vector<std::vector<int64_t>> got;
   while (auto b = slow.next()) got.push_back(b->y.to_vector<int64_t>());
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   EXPECT_EQ(got, collect(inline_loader));
   // Waiting on the worker would take >= 200 ms per batch it holds; building inline takes
   // microseconds. (A loose bound: a check that nothing blocks, not a speed assertion.)

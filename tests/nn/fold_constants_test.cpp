@@ -8,9 +8,10 @@
 namespace tamp::nn {
 namespace {
 
-Node node(std::string name, std::string op, std::vector<std::string> in, std::vector<std::string> out,
-          Attributes attrs = {}) {
-  return {std::move(name), std::move(op), "", std::move(in), std::move(out), attrs_with(std::move(attrs))};
+Node node(std::string name, std::string op, std::vector<std::string> in,
+          std::vector<std::string> out, Attributes attrs = {}) {
+  return {std::move(name), std::move(op),  "",
+          std::move(in),   std::move(out), attrs_with(std::move(attrs))};
 }
 
 Node constant(std::string out, Tensor value) {
@@ -92,8 +93,9 @@ TEST(FoldConstants, NothingDerivedFromATrainableParameterFolds) {
   Graph g;
   g.inputs.push_back({"x", DType::kFloat32, {Dim::of(1), Dim::of(3)}});
   g.initializers["W"] = iota({2, 3});
-  g.nodes = {node("t", "Transpose", {"W"}, {"Wt"}, Attributes{{"perm", std::vector<int64_t>{1, 0}}}),
-             node("mm", "MatMul", {"x", "Wt"}, {"y"})};
+  g.nodes = {
+      node("t", "Transpose", {"W"}, {"Wt"}, Attributes{{"perm", std::vector<int64_t>{1, 0}}}),
+      node("mm", "MatMul", {"x", "Wt"}, {"y"})};
   g.outputs.push_back({"y", DType::kFloat32, {}, false});
   g.validate();
   EXPECT_EQ(fold_constants(g).folded_nodes, 0);
@@ -125,8 +127,9 @@ TEST(FoldConstants, ShapeWithStartAndEnd) {
   Graph g;
   g.opsets[""] = 15;
   g.inputs.push_back({"x", DType::kFloat32, {Dim::of(2), Dim::of(3), Dim::of(5), Dim::of(7)}});
-  g.nodes = {node("s", "Shape", {"x"}, {"tail"}, Attributes{{"start", int64_t{-2}}}),
-             node("s2", "Shape", {"x"}, {"mid"}, Attributes{{"start", int64_t{1}}, {"end", int64_t{-1}}})};
+  g.nodes = {
+      node("s", "Shape", {"x"}, {"tail"}, Attributes{{"start", int64_t{-2}}}),
+      node("s2", "Shape", {"x"}, {"mid"}, Attributes{{"start", int64_t{1}}, {"end", int64_t{-1}}})};
   g.outputs = {{"tail", DType::kInt64, {}, false}, {"mid", DType::kInt64, {}, false}};
   g.validate();
   EXPECT_EQ(fold_constants(g).folded_nodes, 2);
@@ -140,7 +143,8 @@ TEST(FoldConstants, HugeResultsStayNodesAndAllocateNothing) {
   g.initializers["huge"] = Tensor::from_vector<int64_t>({2}, {int64_t{1} << 40, int64_t{1} << 40});
   g.initializers["big"] = Tensor::from_vector<int64_t>({2}, {512, 256});
   g.initializers["one"] = Tensor::scalar(1, DType::kInt64);
-  g.nodes = {node("cos", "ConstantOfShape", {"huge"}, {"h"}), node("expand", "Expand", {"one", "big"}, {"e"})};
+  g.nodes = {node("cos", "ConstantOfShape", {"huge"}, {"h"}),
+             node("expand", "Expand", {"one", "big"}, {"e"})};
   g.outputs = {{"h", DType::kFloat32, {}, false}, {"e", DType::kInt64, {}, false}};
   g.validate();
   EXPECT_EQ(fold_constants(g).folded_nodes, 0);

@@ -7,7 +7,8 @@
 namespace tamp::nn {
 namespace {
 
-Node node(std::string name, std::string op, std::vector<std::string> in, std::vector<std::string> out) {
+Node node(std::string name, std::string op, std::vector<std::string> in,
+          std::vector<std::string> out) {
   Node n;
   n.name = std::move(name);
   n.op_type = std::move(op);
@@ -37,9 +38,9 @@ TEST(GraphEdit, NameScopeHandsOutNamesNoValueOrNodeUses) {
   const Graph g = small_graph();
   NameScope names(g);
   EXPECT_EQ(names.fresh("z"), "z");
-  EXPECT_EQ(names.fresh("z"), "z_1");   // reserved by the call before
-  EXPECT_EQ(names.fresh("w"), "w_1");   // an initializer
-  EXPECT_EQ(names.fresh("a"), "a_1");   // a node name
+  EXPECT_EQ(names.fresh("z"), "z_1");  // reserved by the call before
+  EXPECT_EQ(names.fresh("w"), "w_1");  // an initializer
+  EXPECT_EQ(names.fresh("a"), "a_1");  // a node name
 }
 
 TEST(GraphEdit, RemoveUnusedDropsDeadNodesTheirInitializersAndValueInfo) {
@@ -69,13 +70,14 @@ TEST(GraphEdit, ReleaseTrainingModesTurnsTrainingNodesIntoInferenceOnes) {
   g.initializers["train"] = Tensor::ones({});
   for (const char* p : {"scale", "bias", "mean", "var"}) g.initializers[p] = Tensor::ones({1});
   g.nodes = {node("drop", "Dropout", {"x", "ratio", "train"}, {"d"}),
-             node("bn", "BatchNormalization", {"d", "scale", "bias", "mean", "var"}, {"z", "run_mean", "run_var"})};
+             node("bn", "BatchNormalization", {"d", "scale", "bias", "mean", "var"},
+                  {"z", "run_mean", "run_var"})};
   g.nodes[1].attrs = attrs_with({{"training_mode", int64_t{1}}});
   release_training_modes(g);
   EXPECT_EQ(g.nodes[0].inputs, (std::vector<std::string>{"x", "ratio"}));
   EXPECT_EQ(g.nodes[1].outputs, (std::vector<std::string>{"z"}));
   EXPECT_FALSE(g.nodes[1].attrs->has("training_mode"));
-  EXPECT_EQ(g.initializers.count("train"), 0u);   // read by nothing once released
+  EXPECT_EQ(g.initializers.count("train"), 0u);  // read by nothing once released
 }
 
 }  // namespace

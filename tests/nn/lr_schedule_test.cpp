@@ -9,11 +9,13 @@ namespace tamp::nn {
 namespace {
 
 void expect_schedule(const LrSchedule& s, const std::vector<double>& want) {
-  for (size_t i = 0; i < want.size(); ++i) EXPECT_NEAR(s.lr_at(static_cast<int64_t>(i)), want[i], 1e-12) << "step " << i;
+  for (size_t i = 0; i < want.size(); ++i)
+    EXPECT_NEAR(s.lr_at(static_cast<int64_t>(i)), want[i], 1e-12) << "step " << i;
 }
 
 TEST(LrSchedule, StepMatchesTorch) {
-  expect_schedule(StepLr(0.1, 3, 0.5), {0.1, 0.1, 0.1, 0.05, 0.05, 0.05, 0.025, 0.025, 0.025, 0.0125, 0.0125, 0.0125});
+  expect_schedule(StepLr(0.1, 3, 0.5),
+                  {0.1, 0.1, 0.1, 0.05, 0.05, 0.05, 0.025, 0.025, 0.025, 0.0125, 0.0125, 0.0125});
 }
 
 TEST(LrSchedule, MultiStepMatchesTorch) {

@@ -7,9 +7,9 @@ namespace {
 
 TEST(Metrics, AccuracyAndTopK) {
   const Tensor logits = Tensor::from_vector<float>({4, 3}, {0.1f, 0.7f, 0.2f,    // argmax 1
-                                                           0.5f, 0.2f, 0.3f,    // argmax 0, then 2
-                                                           0.3f, 0.3f, 0.1f,    // tie: argmax 0
-                                                           0.0f, 0.1f, 0.9f});  // argmax 2, then 1
+                                                            0.5f, 0.2f, 0.3f,    // argmax 0, then 2
+                                                            0.3f, 0.3f, 0.1f,    // tie: argmax 0
+                                                            0.0f, 0.1f, 0.9f});  // argmax 2, then 1
   const Tensor labels = Tensor::from_vector<int64_t>({4}, {1, 2, 1, 0});
   EXPECT_EQ(count_correct(logits, labels), 1);
   EXPECT_DOUBLE_EQ(accuracy(logits, labels), 0.25);

@@ -20,13 +20,17 @@ namespace {
 
 Tensor grad_at(int t, double scale = 1) {
   std::vector<float> g(4);
-  for (int i = 0; i < 4; ++i) g[i] = static_cast<float>(scale * (0.3 * std::cos(1.1 * t + 0.7 * i) - 0.05 * i));
+  for (int i = 0; i < 4; ++i)
+    g[i] = static_cast<float>(scale * (0.3 * std::cos(1.1 * t + 0.7 * i) - 0.05 * i));
   return Tensor::from_vector<float>({4}, g);
 }
 
-Variable make_param() { return Variable(Tensor::from_vector<float>({4}, {0.5f, -1.0f, 2.0f, 0.25f}), true); }
+Variable make_param() {
+  return Variable(Tensor::from_vector<float>({4}, {0.5f, -1.0f, 2.0f, 0.25f}), true);
+}
 
-void run_steps(Optimizer& opt, Variable& p, int steps, const std::function<double(int)>& scale = nullptr) {
+void run_steps(Optimizer& opt, Variable& p, int steps,
+               const std::function<double(int)>& scale = nullptr) {
   for (int t = 0; t < steps; ++t) {
     p.set_grad(grad_at(t, scale ? scale(t) : 1.0));
     opt.step();
@@ -36,7 +40,8 @@ void run_steps(Optimizer& opt, Variable& p, int steps, const std::function<doubl
 void expect_values(const Tensor& got, const std::vector<double>& want, double tol = 2e-6) {
   ASSERT_EQ(got.numel(), static_cast<int64_t>(want.size()));
   for (size_t i = 0; i < want.size(); ++i) {
-    EXPECT_NEAR(got.at(static_cast<int64_t>(i)), want[i], tol * std::max(1.0, std::abs(want[i]))) << "element " << i;
+    EXPECT_NEAR(got.at(static_cast<int64_t>(i)), want[i], tol * std::max(1.0, std::abs(want[i])))
+        << "element " << i;
   }
 }
 
@@ -53,7 +58,8 @@ TEST(Sgd, MomentumDampeningWeightDecayMatchTorch) {
   Sgd opt({{"p", p}}, {.lr = 0.1, .momentum = 0.9, .dampening = 0.1, .weight_decay = 0.01});
   run_steps(opt, p, 4);
   expect_values(p.value(), {0.416525692, -0.943828046, 2.15517592, 0.503350437});
-  expect_values(opt.state().at("p.momentum_buffer"), {-0.0774992332, -0.485146552, -0.611590028, -0.719407678});
+  expect_values(opt.state().at("p.momentum_buffer"),
+                {-0.0774992332, -0.485146552, -0.611590028, -0.719407678});
 }
 
 TEST(Sgd, NesterovMatchesTorch) {
@@ -61,7 +67,8 @@ TEST(Sgd, NesterovMatchesTorch) {
   Sgd opt({{"p", p}}, {.lr = 0.05, .momentum = 0.8, .weight_decay = 0.001, .nesterov = true});
   run_steps(opt, p, 4);
   expect_values(p.value(), {0.477442026, -0.948406756, 2.11176038, 0.396188945});
-  expect_values(opt.state().at("p.momentum_buffer"), {-0.195419371, -0.505818188, -0.635834277, -0.616860271});
+  expect_values(opt.state().at("p.momentum_buffer"),
+                {-0.195419371, -0.505818188, -0.635834277, -0.616860271});
 }
 
 TEST(Sgd, RejectsNesterovWithoutMomentum) {
@@ -78,7 +85,8 @@ TEST(Adam, DefaultsMatchTorch) {
   expect_values(p.value(), {0.479130924, -1.00033569, 2.03581691, 0.287169278});
   const auto st = opt.state();
   expect_values(st.at("p.exp_avg"), {-0.0126215396, -0.0518140905, -0.0747247487, -0.0786653385});
-  expect_values(st.at("p.exp_avg_sq"), {0.000227110053, 0.000222963252, 0.000264798931, 0.000366827328});
+  expect_values(st.at("p.exp_avg_sq"),
+                {0.000227110053, 0.000222963252, 0.000264798931, 0.000366827328});
   EXPECT_EQ(st.at("p.step").item(), 4);
   EXPECT_EQ(st.count("p.max_exp_avg_sq"), 0u);
 }
@@ -88,7 +96,8 @@ TEST(Adam, L2WeightDecayAndBetasMatchTorch) {
   Adam opt({{"p", p}}, {.lr = 0.01, .beta1 = 0.8, .beta2 = 0.99, .eps = 1e-6, .weight_decay = 0.1});
   run_steps(opt, p, 4);
   expect_values(p.value(), {0.477343202, -0.987870514, 1.99699163, 0.286081702});
-  expect_values(opt.state().at("p.exp_avg"), {-0.0107427947, -0.159752458, -0.0106513286, -0.107759953});
+  expect_values(opt.state().at("p.exp_avg"),
+                {-0.0107427947, -0.159752458, -0.0106513286, -0.107759953});
 }
 
 TEST(Adam, AmsgradMatchesTorch) {
@@ -96,7 +105,8 @@ TEST(Adam, AmsgradMatchesTorch) {
   Adam opt({{"p", p}}, {.lr = 0.02, .amsgrad = true});
   run_steps(opt, p, 4, [](int t) { return t == 0 ? 3.0 : 0.1; });  // shrinking gradients
   expect_values(p.value(), {0.448081076, -1.04940188, 2.0651052, 0.304612219});
-  expect_values(opt.state().at("p.max_exp_avg_sq"), {0.000810000114, 0.000290869299, 2.41769503e-05, 0.000819072244});
+  expect_values(opt.state().at("p.max_exp_avg_sq"),
+                {0.000810000114, 0.000290869299, 2.41769503e-05, 0.000819072244});
 }
 
 TEST(AdamW, DecoupledDecayMatchesTorch) {
@@ -105,7 +115,8 @@ TEST(AdamW, DecoupledDecayMatchesTorch) {
   run_steps(opt, p, 4);
   expect_values(p.value(), {0.477185488, -0.996313751, 2.02777338, 0.286111295});
   // The moments see the raw gradient only, so they equal plain Adam's.
-  expect_values(opt.state().at("p.exp_avg"), {-0.0126215396, -0.0518140905, -0.0747247487, -0.0786653385});
+  expect_values(opt.state().at("p.exp_avg"),
+                {-0.0126215396, -0.0518140905, -0.0747247487, -0.0786653385});
 }
 
 TEST(Optimizer, SkipsFrozenAndGradlessParameters) {
@@ -183,11 +194,14 @@ TEST(Optimizer, LargeTensorsTakeTheParallelPathIdentically) {
     g.data<float>()[i] = static_cast<float>(std::cos(0.003 * static_cast<double>(i)));
   }
   Variable big(v.clone(), true);
-  Variable small(Tensor::from_vector<float>({3}, {v.data<float>()[0], v.data<float>()[n / 2], v.data<float>()[n - 1]}), true);
+  Variable small(Tensor::from_vector<float>(
+                     {3}, {v.data<float>()[0], v.data<float>()[n / 2], v.data<float>()[n - 1]}),
+                 true);
   Adam a({{"big", big}}, {.lr = 0.01}), b({{"small", small}}, {.lr = 0.01});
   for (int t = 0; t < 3; ++t) {
     big.set_grad(g);
-    small.set_grad(Tensor::from_vector<float>({3}, {g.data<float>()[0], g.data<float>()[n / 2], g.data<float>()[n - 1]}));
+    small.set_grad(Tensor::from_vector<float>(
+        {3}, {g.data<float>()[0], g.data<float>()[n / 2], g.data<float>()[n - 1]}));
     a.step();
     b.step();
   }
@@ -198,16 +212,19 @@ TEST(Optimizer, LargeTensorsTakeTheParallelPathIdentically) {
 
 // Steps of the optimizer `make` builds on float32 and float64 copies of the same parameter
 // (length n, gradients varying per step) agree to float rounding.
-void expect_float32_follows_float64(const std::function<std::unique_ptr<Optimizer>(NamedParameters)>& make) {
+void expect_float32_follows_float64(
+    const std::function<std::unique_ptr<Optimizer>(NamedParameters)>& make) {
   for (int64_t n : {1, 7, 8, 9, 37, 64}) {
     SCOPED_TRACE("length " + std::to_string(n));
     Tensor start = Tensor::empty({n}, DType::kFloat64);
-    for (int64_t i = 0; i < n; ++i) start.data<double>()[i] = std::sin(0.7 * static_cast<double>(i)) + 0.1;
+    for (int64_t i = 0; i < n; ++i)
+      start.data<double>()[i] = std::sin(0.7 * static_cast<double>(i)) + 0.1;
     Variable p32(start.to(DType::kFloat32), true), p64(start.clone(), true);
     auto opt32 = make({{"p", p32}}), opt64 = make({{"p", p64}});
     for (int t = 0; t < 5; ++t) {
       Tensor g = Tensor::empty({n}, DType::kFloat64);
-      for (int64_t i = 0; i < n; ++i) g.data<double>()[i] = 0.4 * std::cos(1.3 * t + 0.9 * static_cast<double>(i));
+      for (int64_t i = 0; i < n; ++i)
+        g.data<double>()[i] = 0.4 * std::cos(1.3 * t + 0.9 * static_cast<double>(i));
       p32.set_grad(g.to(DType::kFloat32));
       p64.set_grad(g);
       opt32->step();
@@ -215,7 +232,8 @@ void expect_float32_follows_float64(const std::function<std::unique_ptr<Optimize
     }
     for (int64_t i = 0; i < n; ++i) {
       const double want = p64.value().data<double>()[i];
-      ASSERT_NEAR(p32.value().data<float>()[i], want, 2e-6 * std::max(1.0, std::abs(want))) << "element " << i;
+      ASSERT_NEAR(p32.value().data<float>()[i], want, 2e-6 * std::max(1.0, std::abs(want)))
+          << "element " << i;
     }
   }
 }
@@ -223,12 +241,17 @@ void expect_float32_follows_float64(const std::function<std::unique_ptr<Optimize
 class OptimizerKernel : public test::OnEverySimdTarget {};
 
 TEST_P(OptimizerKernel, SgdFloat32FollowsFloat64) {
-  expect_float32_follows_float64([](NamedParameters p) { return std::make_unique<Sgd>(std::move(p), SgdOptions{.lr = 0.1}); });
+  expect_float32_follows_float64(
+      [](NamedParameters p) { return std::make_unique<Sgd>(std::move(p), SgdOptions{.lr = 0.1}); });
   expect_float32_follows_float64([](NamedParameters p) {
-    return std::make_unique<Sgd>(std::move(p), SgdOptions{.lr = 0.1, .momentum = 0.9, .dampening = 0.1, .weight_decay = 0.01});
+    return std::make_unique<Sgd>(
+        std::move(p),
+        SgdOptions{.lr = 0.1, .momentum = 0.9, .dampening = 0.1, .weight_decay = 0.01});
   });
   expect_float32_follows_float64([](NamedParameters p) {
-    return std::make_unique<Sgd>(std::move(p), SgdOptions{.lr = 0.05, .momentum = 0.8, .weight_decay = 0.001, .nesterov = true});
+    return std::make_unique<Sgd>(
+        std::move(p),
+        SgdOptions{.lr = 0.05, .momentum = 0.8, .weight_decay = 0.001, .nesterov = true});
   });
 }
 

@@ -25,7 +25,9 @@ nn::Graph model(const std::string& name) {
 }
 
 // The recipe's comments joined into lines, so that a sentence wrapped over two lines is found.
-std::string unwrapped(const std::string& text) { return std::regex_replace(text, std::regex("\n *# "), " "); }
+std::string unwrapped(const std::string& text) {
+  return std::regex_replace(text, std::regex("\n *# "), " ");
+}
 
 std::string recipe(const nn::Graph& g, const std::string& goal, const std::string& name = "m") {
   RecipeRequest q;
@@ -97,7 +99,10 @@ TEST(RecipeGenerator, EveryModelAndGoalParsesWithTheGoalsStages) {
         for (const SurveyLayer& l : survey_model(g).layers) {
           if (const std::string why = nm_problem(l, "2:4"); !why.empty()) {
             EXPECT_TRUE(std::count(out.begin(), out.end(), l.weight)) << l.weight;
-            EXPECT_NE(unwrapped(text).find(l.depthwise ? "depthwise: one input channel per group" : why), std::string::npos) << l.weight;
+            EXPECT_NE(
+                unwrapped(text).find(l.depthwise ? "depthwise: one input channel per group" : why),
+                std::string::npos)
+                << l.weight;
           }
         }
         EXPECT_LT(out.size(), survey_model(g).layers.size());
@@ -111,20 +116,23 @@ TEST(RecipeGenerator, CnnLeavesItsFirstConvAndClassifierDense) {
   const nn::Graph g = model("cnn");
   const ModelSurvey s = survey_model(g);
   ASSERT_EQ(s.layers.size(), 4u);
-  EXPECT_TRUE(s.layers[0].first);        // conv1 reads the input
+  EXPECT_TRUE(s.layers[0].first);  // conv1 reads the input
   EXPECT_FALSE(s.layers[1].first || s.layers[1].classifier);
-  EXPECT_TRUE(s.layers[3].classifier);   // fc2 gives the logits
+  EXPECT_TRUE(s.layers[3].classifier);  // fc2 gives the logits
   const std::string text = recipe(g, "2:4+int8");
   const Recipe r = parse_recipe(text);
   EXPECT_EQ(excluded(g, r), (std::vector<std::string>{"conv1.weight", "fc2.weight"}));
-  EXPECT_NE(unwrapped(text).find("conv1.weight [32, 1, 3, 3] (Conv): the first layer"), std::string::npos) << text;
-  EXPECT_NE(unwrapped(text).find("fc2.weight [10, 128] (Gemm): the classifier"), std::string::npos) << text;
+  EXPECT_NE(unwrapped(text).find("conv1.weight [32, 1, 3, 3] (Conv): the first layer"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(unwrapped(text).find("fc2.weight [10, 128] (Gemm): the classifier"), std::string::npos)
+      << text;
   // 10 steps: masks every step, the ramp over the first half, a log line every step.
   EXPECT_EQ(r.stages[0].pruning->schedule.frequency, 1);
   EXPECT_DOUBLE_EQ(r.stages[0].pruning->schedule.end_epoch, 0.5);
   EXPECT_EQ(r.training.log_every, 1);
   EXPECT_EQ(r.data.limit, 640);
-  EXPECT_EQ(r.data.normalize, "");   // a user's model is fed as it was trained
+  EXPECT_EQ(r.data.normalize, "");  // a user's model is fed as it was trained
 }
 
 TEST(RecipeGenerator, MlpAndTransformerExcludeTheirInputAndOutputLayers) {
@@ -145,7 +153,7 @@ TEST(RecipeGenerator, MlpAndTransformerExcludeTheirInputAndOutputLayers) {
   const nn::Graph t = model("transformer");
   const Recipe r = parse_recipe(recipe(t, "int8-qat"));
   EXPECT_TRUE(std::holds_alternative<AdamW>(r.training.optimizer));
-  EXPECT_EQ(survey_model(t).attention_matmuls.size(), 4u);   // Q K^T and P V of two layers
+  EXPECT_EQ(survey_model(t).attention_matmuls.size(), 4u);  // Q K^T and P V of two layers
 }
 
 TEST(RecipeGenerator, BertKeepsItsEmbeddingsAndMobileNetItsDepthwiseConvs) {
@@ -154,12 +162,18 @@ TEST(RecipeGenerator, BertKeepsItsEmbeddingsAndMobileNetItsDepthwiseConvs) {
   ASSERT_GE(b.embeddings.size(), 1u);
   const std::string text = recipe(bert, "2:4+int8");
   EXPECT_EQ(b.embeddings, (std::vector<std::string>{"tokens.weight", "positions"}));
-  EXPECT_EQ(b.attention_matmuls.size(), 8u);   // Q K^T and P V of four layers (shared weights are no activations)
-  EXPECT_NE(unwrapped(text).find("embedding and position tables tokens.weight, positions"), std::string::npos) << text;
-  EXPECT_NE(unwrapped(text).find("The embedding and position tables are looked up (Gather) or added"), std::string::npos)
+  EXPECT_EQ(b.attention_matmuls.size(),
+            8u);  // Q K^T and P V of four layers (shared weights are no activations)
+  EXPECT_NE(unwrapped(text).find("embedding and position tables tokens.weight, positions"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(
+      unwrapped(text).find("The embedding and position tables are looked up (Gather) or added"),
+      std::string::npos)
       << text;
   const auto out = excluded(bert, parse_recipe(text));
-  EXPECT_EQ(out, std::vector<std::string>{b.layers.back().weight});   // the classifier; the rest tiles 2:4
+  EXPECT_EQ(
+      out, std::vector<std::string>{b.layers.back().weight});  // the classifier; the rest tiles 2:4
 
   const nn::Graph m = model("mobilenet_v2");
   const ModelSurvey s = survey_model(m);
@@ -171,7 +185,8 @@ TEST(RecipeGenerator, BertKeepsItsEmbeddingsAndMobileNetItsDepthwiseConvs) {
     EXPECT_TRUE(std::count(dense.begin(), dense.end(), l.weight)) << l.weight;
   }
   EXPECT_GE(depthwise, 10);
-  EXPECT_TRUE(std::count(dense.begin(), dense.end(), s.layers.front().weight));   // the stem, 3 input channels
+  EXPECT_TRUE(std::count(dense.begin(), dense.end(),
+                         s.layers.front().weight));  // the stem, 3 input channels
 }
 
 // Fashion-MNIST (the default data) feeds 1x28x28 or 784-value inputs: a recipe for a model
@@ -188,8 +203,8 @@ TEST(RecipeGenerator, ARecipeSaysWhenFashionMnistCannotFeedTheModel) {
 
 TEST(RecipeGenerator, BadGoalsAndUnprunableModelsAreRefused) {
   const nn::Graph g = model("cnn");
-  for (const char* goal : {"int4", "smallest", "smallest-within:0%", "smallest-within:1", "smallest-within:x%",
-                           "smallest-within:100%"}) {
+  for (const char* goal : {"int4", "smallest", "smallest-within:0%", "smallest-within:1",
+                           "smallest-within:x%", "smallest-within:100%"}) {
     try {
       recipe(g, goal);
       ADD_FAILURE() << goal;
@@ -205,8 +220,10 @@ TEST(RecipeGenerator, BadGoalsAndUnprunableModelsAreRefused) {
     recipe(one, "2:4");
     ADD_FAILURE() << "2:4 of a lone classifier";
   } catch (const Error& e) {
-    EXPECT_NE(e.message().find("nothing in the model can be pruned 2:4"), std::string::npos) << e.what();
-    EXPECT_NE(e.message().find("w [10, 784] (Gemm): the first layer"), std::string::npos) << e.what();
+    EXPECT_NE(e.message().find("nothing in the model can be pruned 2:4"), std::string::npos)
+        << e.what();
+    EXPECT_NE(e.message().find("w [10, 784] (Gemm): the first layer"), std::string::npos)
+        << e.what();
   }
   EXPECT_NO_THROW(parse_recipe(recipe(one, "int8-qat")));
 }

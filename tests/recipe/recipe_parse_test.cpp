@@ -36,8 +36,8 @@ std::string error_of(const std::string& text) {
 struct BadRecipe {
   const char* what;
   std::string text;
-  const char* path;       // the error starts with this path
-  const char* detail;     // and says this
+  const char* path;    // the error starts with this path
+  const char* detail;  // and says this
 };
 
 TEST(Recipe, BadRecipesNameThePathOfTheProblem) {
@@ -47,76 +47,105 @@ TEST(Recipe, BadRecipesNameThePathOfTheProblem) {
       {"missing model", "stages: [{name: a}]\n", "model: missing", ""},
       {"missing stages", "model: m.onnx\n", "stages: missing", ""},
       {"empty stages", "model: m.onnx\nstages: []\n", "stages: expected a non-empty list", ""},
-      {"unknown stage key", "model: m.onnx\nstages:\n  - {name: a, prunning: {}}\n", "stages[0].prunning: unknown key", ""},
+      {"unknown stage key", "model: m.onnx\nstages:\n  - {name: a, prunning: {}}\n",
+       "stages[0].prunning: unknown key", ""},
       {"bad pattern", "model: m.onnx\nstages:\n  - {qat: {}}\n  - pruning: {pattern: \"5:4\"}\n",
        "stages[1].pruning.pattern:", ""},
-      {"pattern of wrong type", "model: m.onnx\nstages:\n  - {qat: {}}\n  - pruning: {pattern: [2, 4]}\n",
+      {"pattern of wrong type",
+       "model: m.onnx\nstages:\n  - {qat: {}}\n  - pruning: {pattern: [2, 4]}\n",
        "stages[1].pruning.pattern: expected a string", ""},
       {"missing pattern", "model: m.onnx\nstages:\n  - pruning: {sparsity: 0.5}\n  - {qat: {}}\n",
        "stages[0].pruning.pattern: missing", ""},
-      {"sparsity out of range", "model: m.onnx\nstages:\n  - pruning: {pattern: unstructured, sparsity: 1.5}\n  - {qat: {}}\n",
+      {"sparsity out of range",
+       "model: m.onnx\nstages:\n  - pruning: {pattern: unstructured, sparsity: 1.5}\n  - {qat: "
+       "{}}\n",
        "stages[0].pruning.sparsity: 1.5 is outside", ""},
-      {"sparsity not a number", "model: m.onnx\nstages:\n  - pruning: {pattern: unstructured, sparsity: half}\n  - {qat: {}}\n",
+      {"sparsity not a number",
+       "model: m.onnx\nstages:\n  - pruning: {pattern: unstructured, sparsity: half}\n  - {qat: "
+       "{}}\n",
        "stages[0].pruning.sparsity: expected a number", "half"},
-      {"unknown criterion", "model: m.onnx\nstages:\n  - pruning: {pattern: \"2:4\", criterion: biggest}\n  - {qat: {}}\n",
+      {"unknown criterion",
+       "model: m.onnx\nstages:\n  - pruning: {pattern: \"2:4\", criterion: biggest}\n  - {qat: "
+       "{}}\n",
        "stages[0].pruning.criterion: 'biggest' is not one of", "magnitude"},
-      {"schedule curve", "model: m.onnx\nstages:\n  - pruning: {pattern: \"2:4\", schedule: {curve: quadratic}}\n  - {qat: {}}\n",
+      {"schedule curve",
+       "model: m.onnx\nstages:\n  - pruning: {pattern: \"2:4\", schedule: {curve: quadratic}}\n  - "
+       "{qat: {}}\n",
        "stages[0].pruning.schedule.curve:", "cubic"},
-      {"epochs not an integer", base + "training: {epochs: 1.5}\n", "training.epochs: expected an integer", ""},
-      {"negative batch", base + "training: {batch_size: -4}\n", "training.batch_size: -4 is outside", ""},
-      {"optimizer kind", base + "training: {optimizer: {kind: rmsprop}}\n", "training.optimizer.kind:", "adamw"},
-      {"sgd has no beta1", base + "training: {optimizer: {kind: sgd, beta1: 0.9}}\n", "training.optimizer.beta1: unknown key", ""},
-      {"lr schedule kind", base + "training: {lr_schedule: {kind: onecycle}}\n", "training.lr_schedule.kind:", ""},
+      {"epochs not an integer", base + "training: {epochs: 1.5}\n",
+       "training.epochs: expected an integer", ""},
+      {"negative batch", base + "training: {batch_size: -4}\n",
+       "training.batch_size: -4 is outside", ""},
+      {"optimizer kind", base + "training: {optimizer: {kind: rmsprop}}\n",
+       "training.optimizer.kind:", "adamw"},
+      {"sgd has no beta1", base + "training: {optimizer: {kind: sgd, beta1: 0.9}}\n",
+       "training.optimizer.beta1: unknown key", ""},
+      {"lr schedule kind", base + "training: {lr_schedule: {kind: onecycle}}\n",
+       "training.lr_schedule.kind:", ""},
       {"milestones", base + "training: {lr_schedule: {kind: multistep, milestones: [10, x]}}\n",
        "training.lr_schedule.milestones[1]:", ""},
-      {"qat bits", "model: m.onnx\nstages:\n  - qat: {weights: {bits: 16}}\n", "stages[0].qat.weights.bits: 16 is outside", ""},
+      {"qat bits", "model: m.onnx\nstages:\n  - qat: {weights: {bits: 16}}\n",
+       "stages[0].qat.weights.bits: 16 is outside", ""},
       {"observer", "model: m.onnx\nstages:\n  - ptq: {activations: {observer: median}}\n",
        "stages[0].ptq.activations.observer:", "entropy"},
       {"freeze_bn_epoch word", "model: m.onnx\nstages:\n  - qat: {freeze_bn_epoch: soon}\n",
        "stages[0].qat.freeze_bn_epoch:", "integer"},
       {"freeze_bn_step on ptq", "model: m.onnx\nstages:\n  - ptq: {freeze_bn_step: 3}\n",
        "stages[0].ptq.freeze_bn_step:", "applies to qat"},
-      {"bias correction without ptq", "model: m.onnx\nstages:\n  - bias_correction: {}\n", "stages[0].bias_correction:",
-       "put it in the ptq stage"},
-      {"equalization while training", "model: m.onnx\nstages:\n  - {equalization: {}, pruning: {pattern: \"2:4\"}}\n",
+      {"bias correction without ptq", "model: m.onnx\nstages:\n  - bias_correction: {}\n",
+       "stages[0].bias_correction:", "put it in the ptq stage"},
+      {"equalization while training",
+       "model: m.onnx\nstages:\n  - {equalization: {}, pruning: {pattern: \"2:4\"}}\n",
        "stages[0].equalization:", "calibrates only"},
-      {"batch norm re-estimation beside ptq", "model: m.onnx\nstages:\n  - {batch_norm_reestimation: true, ptq: {}}\n",
+      {"batch norm re-estimation beside ptq",
+       "model: m.onnx\nstages:\n  - {batch_norm_reestimation: true, ptq: {}}\n",
        "stages[0].batch_norm_reestimation:", "stage of its own before"},
-      {"bias correction batches", "model: m.onnx\nstages:\n  - {ptq: {}, bias_correction: {batches: 0}}\n",
+      {"bias correction batches",
+       "model: m.onnx\nstages:\n  - {ptq: {}, bias_correction: {batches: 0}}\n",
        "stages[0].bias_correction.batches:", ""},
-      {"adaround before ptq", "model: m.onnx\nstages:\n  - adaround: {}\n  - ptq: {}\n", "stages[0].adaround:",
-       "ptq"},
-      {"smooth_quant with ptq", "model: m.onnx\nstages:\n  - {smooth_quant: {}, ptq: {}}\n", "stages[0].smooth_quant:",
-       "its own"},
+      {"adaround before ptq", "model: m.onnx\nstages:\n  - adaround: {}\n  - ptq: {}\n",
+       "stages[0].adaround:", "ptq"},
+      {"smooth_quant with ptq", "model: m.onnx\nstages:\n  - {smooth_quant: {}, ptq: {}}\n",
+       "stages[0].smooth_quant:", "its own"},
       {"smooth_quant alpha", "model: m.onnx\nstages:\n  - smooth_quant: {alpha: 2}\n  - ptq: {}\n",
        "stages[0].smooth_quant.alpha:", ""},
-      {"ptq with training", "model: m.onnx\nstages:\n  - {ptq: {}, pruning: {pattern: \"2:4\"}}\n", "stages[0].ptq:",
-       "stage of its own"},
+      {"ptq with training", "model: m.onnx\nstages:\n  - {ptq: {}, pruning: {pattern: \"2:4\"}}\n",
+       "stages[0].ptq:", "stage of its own"},
       {"teacher missing", "model: m.onnx\nstages:\n  - distillation: {alpha: 0.5}\n  - {qat: {}}\n",
        "stages[0].distillation.teacher: missing", ""},
-      {"alpha range", "model: m.onnx\nstages:\n  - distillation: {teacher: t.onnx, alpha: 2}\n  - {qat: {}}\n",
+      {"alpha range",
+       "model: m.onnx\nstages:\n  - distillation: {teacher: t.onnx, alpha: 2}\n  - {qat: {}}\n",
        "stages[0].distillation.alpha: 2 is outside", ""},
-      {"layer key", "model: m.onnx\nstages:\n  - distillation: {teacher: t.onnx, layers: [{student: a, teacher: b, wieght: 1}]}\n  - {qat: {}}\n",
+      {"layer key",
+       "model: m.onnx\nstages:\n  - distillation: {teacher: t.onnx, layers: [{student: a, teacher: "
+       "b, wieght: 1}]}\n  - {qat: {}}\n",
        "stages[0].distillation.layers[0].wieght: unknown key", ""},
-      {"self-distillation pairs", "model: m.onnx\nstages:\n  - self_distillation: {temperature: 3}\n  - {qat: {}}\n",
+      {"self-distillation pairs",
+       "model: m.onnx\nstages:\n  - self_distillation: {temperature: 3}\n  - {qat: {}}\n",
        "stages[0].self_distillation.pairs: missing", ""},
-      {"self-distillation head grid", "model: m.onnx\nstages:\n  - self_distillation: {head_grid: 0, pairs: [{shallow: a}]}\n",
+      {"self-distillation head grid",
+       "model: m.onnx\nstages:\n  - self_distillation: {head_grid: 0, pairs: [{shallow: a}]}\n",
        "stages[0].self_distillation.head_grid: 0 is outside", ""},
       {"export format", base + "export: {format: tflite}\n", "export.format:", "qoperator"},
-      {"float export of a quantized model", base + "export: {format: float}\n", "export.format:", "quantized"},
-      {"qdq export without quantization", "model: m.onnx\nstages: [{name: a}]\nexport: {format: qdq}\n",
-       "export.format:", "float"},
+      {"float export of a quantized model", base + "export: {format: float}\n",
+       "export.format:", "quantized"},
+      {"qdq export without quantization",
+       "model: m.onnx\nstages: [{name: a}]\nexport: {format: qdq}\n", "export.format:", "float"},
       // Ranges the export cannot write are refused before any training (lower.h).
       {"4-bit ptq activations", "model: m.onnx\nstages:\n  - ptq: {activations: {bits: 4}}\n",
        "stages[0].ptq.activations:", "[0, 255]"},
-      {"narrow-range activations", "model: m.onnx\nstages:\n  - qat: {activations: {signed: true, narrow_range: true}}\n",
+      {"narrow-range activations",
+       "model: m.onnx\nstages:\n  - qat: {activations: {signed: true, narrow_range: true}}\n",
        "stages[0].qat.activations:", "[-127, 127]"},
-      {"export outside the folder", base + "export: {path: ../x.onnx}\n", "export.path:", "inside the output folder"},
+      {"export outside the folder", base + "export: {path: ../x.onnx}\n",
+       "export.path:", "inside the output folder"},
       {"export target", base + "export: {target: avx512}\n", "export.target:", "portable"},
       {"data set", base + "data: {dataset: cifar10}\n", "data.dataset:", "hdf5:FILE"},
-      {"stage is a list", "model: m.onnx\nstages:\n  - [qat]\n", "stages[0]: expected a mapping", ""},
+      {"stage is a list", "model: m.onnx\nstages:\n  - [qat]\n", "stages[0]: expected a mapping",
+       ""},
       {"duplicate key", "model: m.onnx\nmodel: n.onnx\nstages: [{qat: {}}]\n", "", "duplicate"},
-      {"merge of a scalar", "model: m.onnx\nstages:\n  - {<<: 3, qat: {}}\n", "stages[0].<<:", "mapping"},
+      {"merge of a scalar", "model: m.onnx\nstages:\n  - {<<: 3, qat: {}}\n",
+       "stages[0].<<:", "mapping"},
       {"not YAML", "model: [unclosed\n", "r.yaml: not valid YAML", ""},
   };
   for (const auto& bad : table) {
@@ -133,13 +162,15 @@ TEST(Recipe, QuantizationBitsAreWhatTheExportWrites) {
   for (int bits = 2; bits <= 8; ++bits) {
     for (const bool is_signed : {true, false}) {
       for (const char* role : {"weights", "activations"}) {
-        const std::string text = fmt::format("model: m.onnx\nstages:\n  - qat: {{{}: {{bits: {}, signed: {}}}}}\n", role,
-                                             bits, is_signed);
+        const std::string text =
+            fmt::format("model: m.onnx\nstages:\n  - qat: {{{}: {{bits: {}, signed: {}}}}}\n", role,
+                        bits, is_signed);
         const compression::QuantSpec spec{.bits = bits, .is_signed = is_signed};
         const bool writable = compression::unwritable_reason(spec.quant_min(), spec.quant_max(),
                                                              std::string(role) == "weights") == "";
         EXPECT_EQ(error_of(text) == "", writable) << text;
-        EXPECT_EQ(writable, bits == 8 || std::string(role) == "weights") << text;   // 2-8 bit weights, 8-bit activations
+        EXPECT_EQ(writable, bits == 8 || std::string(role) == "weights")
+            << text;  // 2-8 bit weights, 8-bit activations
       }
     }
   }
@@ -147,36 +178,44 @@ TEST(Recipe, QuantizationBitsAreWhatTheExportWrites) {
 
 TEST(Recipe, ExportFormatFollowsTheStagesWhenUnwritten) {
   EXPECT_EQ(parse_recipe("model: m.onnx\nstages: [{name: a}]\n").export_.format, "float");
-  EXPECT_EQ(parse_recipe("model: m.onnx\nstages: [{pruning: {pattern: \"2:4\"}}]\nexport: {path: p.onnx}\n").export_.format,
+  EXPECT_EQ(parse_recipe(
+                "model: m.onnx\nstages: [{pruning: {pattern: \"2:4\"}}]\nexport: {path: p.onnx}\n")
+                .export_.format,
             "float");
   EXPECT_EQ(parse_recipe("model: m.onnx\nstages: [{qat: {}}]\n").export_.format, "qdq");
-  EXPECT_EQ(parse_recipe("model: m.onnx\nstages: [{ptq: {}}]\nexport: {format: qoperator}\n").export_.format,
+  EXPECT_EQ(parse_recipe("model: m.onnx\nstages: [{ptq: {}}]\nexport: {format: qoperator}\n")
+                .export_.format,
             "qoperator");
 }
 
 // One name per method: recipe key, Component::name(), logs and summaries.
 TEST(Recipe, EveryComponentIsNamedAfterItsRecipeKey) {
   const std::string model = source_dir() + "/tests/data/models/cnn.onnx";
-  const Recipe r = parse_recipe("model: " + model + "\nstages:\n"
-                                "  - distillation: {teacher: " + model + "}\n"
-                                "    self_distillation: {pairs: [{shallow: x}]}\n"
-                                "    pruning: {pattern: \"2:4\"}\n"
-                                "    qat: {}\n"
-                                "  - pattern_lock: true\n"
-                                "  - ptq: {}\n"
-                                "  - batch_norm_reestimation: true\n"
-                                "  - {equalization: {relu6_to_relu: true}, ptq: {}, bias_correction: {batches: 4}}\n"
-                                "  - smooth_quant: {alpha: 0.7}\n"
-                                "  - ptq: {}\n"
-                                "  - adaround: {steps: 10}\n");
+  const Recipe r = parse_recipe(
+      "model: " + model +
+      "\nstages:\n"
+      "  - distillation: {teacher: " +
+      model +
+      "}\n"
+      "    self_distillation: {pairs: [{shallow: x}]}\n"
+      "    pruning: {pattern: \"2:4\"}\n"
+      "    qat: {}\n"
+      "  - pattern_lock: true\n"
+      "  - ptq: {}\n"
+      "  - batch_norm_reestimation: true\n"
+      "  - {equalization: {relu6_to_relu: true}, ptq: {}, bias_correction: {batches: 4}}\n"
+      "  - smooth_quant: {alpha: 0.7}\n"
+      "  - ptq: {}\n"
+      "  - adaround: {steps: 10}\n");
   std::vector<std::string> keys, names;
   for (const auto& stage : r.stages) {
     for (const auto& k : component_keys(stage)) keys.push_back(k);
     for (const auto& c : build_components(stage, r)) names.push_back(c->name());
   }
   EXPECT_EQ(names, keys);
-  EXPECT_EQ(keys, (std::vector<std::string>{"distillation", "self_distillation", "pruning", "qat", "pattern_lock", "ptq",
-                                            "batch_norm_reestimation", "equalization", "ptq", "bias_correction",
+  EXPECT_EQ(keys, (std::vector<std::string>{"distillation", "self_distillation", "pruning", "qat",
+                                            "pattern_lock", "ptq", "batch_norm_reestimation",
+                                            "equalization", "ptq", "bias_correction",
                                             "smooth_quant", "ptq", "adaround"}));
   EXPECT_TRUE(r.stages[4].equalization->relu6_to_relu);
   EXPECT_EQ(r.stages[4].bias_correction->batches, 4);
@@ -186,7 +225,9 @@ TEST(Recipe, EveryComponentIsNamedAfterItsRecipeKey) {
 
 TEST(Recipe, QatFreezeBatchNormKeys) {
   auto qat_of = [](const std::string& options) {
-    return *parse_recipe("model: m.onnx\nstages:\n  - qat: " + options + "\n", "/models", "r.yaml").stages.at(0).qat;
+    return *parse_recipe("model: m.onnx\nstages:\n  - qat: " + options + "\n", "/models", "r.yaml")
+                .stages.at(0)
+                .qat;
   };
   EXPECT_EQ(qat_of("{}").freeze_bn_epoch, compression::kFreezeBnLastEpoch);
   EXPECT_EQ(qat_of("{freeze_bn_epoch: 2}").freeze_bn_epoch, 2);
@@ -196,12 +237,14 @@ TEST(Recipe, QatFreezeBatchNormKeys) {
   EXPECT_EQ(qat_of("{freeze_bn_step: 500}").freeze_bn_step, 500);
   EXPECT_EQ(qat_of("{}").freeze_bn_step, -1);
   // Weight ranges by a per-channel histogram observer (per_channel is the weights' default).
-  EXPECT_EQ(qat_of("{weights: {observer: mse}}").weights.observer.kind, compression::ObserverKind::kMse);
+  EXPECT_EQ(qat_of("{weights: {observer: mse}}").weights.observer.kind,
+            compression::ObserverKind::kMse);
 }
 
 // export.target reaches every quantization stage (what QAT and PTQ simulate), portable when absent.
 TEST(Recipe, ExportTargetReachesEveryQuantizationStage) {
-  const std::string stages = "model: m.onnx\nstages:\n  - {name: q, qat: {}}\n  - {name: p, ptq: {}}\n";
+  const std::string stages =
+      "model: m.onnx\nstages:\n  - {name: q, qat: {}}\n  - {name: p, ptq: {}}\n";
   const Recipe portable = parse_recipe(stages, "/models", "r.yaml");
   EXPECT_EQ(portable.export_.target, compression::ExportTarget::kPortable);
   EXPECT_EQ(portable.stages.at(0).qat->target, compression::ExportTarget::kPortable);
@@ -231,7 +274,8 @@ stages:
   EXPECT_EQ(std::get<AdamW>(*r.stages[1].optimizer).lr, 0.05);
   EXPECT_EQ(std::get<AdamW>(*r.stages[1].optimizer).weight_decay, 0.01);
   EXPECT_EQ(r.stages[0].pruning->pattern, "2:4");
-  EXPECT_EQ(r.stages[0].pruning->criterion, compression::pruning::Criterion::kMagnitude) << "explicit keys win";
+  EXPECT_EQ(r.stages[0].pruning->criterion, compression::pruning::Criterion::kMagnitude)
+      << "explicit keys win";
   EXPECT_EQ(r.stages[1].pruning->criterion, compression::pruning::Criterion::kSnipMomentum);
   EXPECT_TRUE(r.stages[2].ptq.has_value());
   EXPECT_EQ(r.export_.format, "qdq");
@@ -239,11 +283,13 @@ stages:
 }
 
 TEST(Recipe, SelfDistillationHeadShape) {
-  const Recipe plain = parse_recipe("model: m.onnx\nstages:\n  - self_distillation: {pairs: [{shallow: a}]}\n  - {qat: {}}\n");
+  const Recipe plain = parse_recipe(
+      "model: m.onnx\nstages:\n  - self_distillation: {pairs: [{shallow: a}]}\n  - {qat: {}}\n");
   EXPECT_EQ(plain.stages[0].self_distillation->head_grid, 4);
   EXPECT_EQ(plain.stages[0].self_distillation->head_hidden, 64);
   const Recipe r = parse_recipe(
-      "model: m.onnx\nstages:\n  - self_distillation: {head_grid: 1, head_hidden: 0, pairs: [{shallow: a}]}\n  - {qat: {}}\n");
+      "model: m.onnx\nstages:\n  - self_distillation: {head_grid: 1, head_hidden: 0, pairs: "
+      "[{shallow: a}]}\n  - {qat: {}}\n");
   EXPECT_EQ(r.stages[0].self_distillation->head_grid, 1);
   EXPECT_EQ(r.stages[0].self_distillation->head_hidden, 0);
 }
@@ -274,7 +320,8 @@ stages:
     search: {strategy: basic, search: random, objectives: [params, macs], pick: "under:0.5", population: 6,
              generations: 2, width_ratios: [0.5, 1], heads: false, candidate_steps: 7, exclude: [fc2.*]}
   - name: finetune
-)", "/models", "r.yaml");
+)",
+                                "/models", "r.yaml");
   ASSERT_TRUE(r.stages[0].search);
   const search::SearchOptions& o = *r.stages[0].search;
   EXPECT_EQ(o.strategy, "basic");
@@ -289,12 +336,19 @@ stages:
   EXPECT_FALSE(r.stages[1].search);
 
   const std::string head = "model: m.onnx\nstages:\n  - search: ";
-  EXPECT_NE(error_of(head + "{strategy: ofa}\n").find("stages[0].search.strategy"), std::string::npos);
-  EXPECT_NE(error_of(head + "{pick: \"best\"}\n").find("unknown pick rule 'best'"), std::string::npos);
-  EXPECT_NE(error_of(head + "{objectives: [latency]}\n").find("stages[0].search.objectives: latency"), std::string::npos);
-  EXPECT_NE(error_of(head + "{width_ratios: [0, 1]}\n").find("stages[0].search.width_ratios[0]"), std::string::npos);
-  EXPECT_NE(error_of(head + "{populations: 3}\n").find("stages[0].search.populations: unknown key"), std::string::npos);
-  EXPECT_NE(error_of(head + "{}\n    pruning: {pattern: channel, sparsity: 0.5}\n").find("stage of its own"),
+  EXPECT_NE(error_of(head + "{strategy: ofa}\n").find("stages[0].search.strategy"),
+            std::string::npos);
+  EXPECT_NE(error_of(head + "{pick: \"best\"}\n").find("unknown pick rule 'best'"),
+            std::string::npos);
+  EXPECT_NE(
+      error_of(head + "{objectives: [latency]}\n").find("stages[0].search.objectives: latency"),
+      std::string::npos);
+  EXPECT_NE(error_of(head + "{width_ratios: [0, 1]}\n").find("stages[0].search.width_ratios[0]"),
+            std::string::npos);
+  EXPECT_NE(error_of(head + "{populations: 3}\n").find("stages[0].search.populations: unknown key"),
+            std::string::npos);
+  EXPECT_NE(error_of(head + "{}\n    pruning: {pattern: channel, sparsity: 0.5}\n")
+                .find("stage of its own"),
             std::string::npos);
 }
 

@@ -15,13 +15,14 @@ using namespace tamp::search;
 namespace {
 
 TEST(Pareto, HandPoints) {
-  const std::vector<std::vector<double>> p{{0.10, 5}, {0.12, 2}, {0.13, 3}, {0.10, 5}, {0.20, 1}, {0.30, 1}};
-  EXPECT_EQ(pareto_front(p), (std::vector<int>{0, 1, 3, 4}));   // equal points both stay
+  const std::vector<std::vector<double>> p{{0.10, 5}, {0.12, 2}, {0.13, 3},
+                                           {0.10, 5}, {0.20, 1}, {0.30, 1}};
+  EXPECT_EQ(pareto_front(p), (std::vector<int>{0, 1, 3, 4}));  // equal points both stay
   EXPECT_EQ(non_dominated_ranks(p), (std::vector<int>{0, 0, 1, 0, 0, 1}));
   EXPECT_TRUE(dominates({1, 1}, {1, 2}));
   EXPECT_FALSE(dominates({1, 2}, {1, 2}));
   EXPECT_FALSE(dominates({0, 3}, {1, 2}));
-  const auto d = crowding_distance(p, {0, 1, 4});   // sorted by x: 0 (0.10), 1, 4 (0.20)
+  const auto d = crowding_distance(p, {0, 1, 4});  // sorted by x: 0 (0.10), 1, 4 (0.20)
   EXPECT_TRUE(std::isinf(d[0]) && std::isinf(d[2]));
   EXPECT_NEAR(d[1], (0.20 - 0.10) / 0.10 + (5.0 - 1.0) / 4.0, 1e-12);
 }
@@ -29,11 +30,13 @@ TEST(Pareto, HandPoints) {
 TEST(Pareto, FrontOfRandomPointsIsNonDominatedAndDominatesTheRest) {
   Generator rng(11);
   std::vector<std::vector<double>> p;
-  for (int i = 0; i < 200; ++i) p.push_back({std::floor(rng.uniform() * 20), std::floor(rng.uniform() * 20), rng.uniform()});
+  for (int i = 0; i < 200; ++i)
+    p.push_back({std::floor(rng.uniform() * 20), std::floor(rng.uniform() * 20), rng.uniform()});
   const auto front = pareto_front(p);
   const std::set<int> on(front.begin(), front.end());
   for (int i : front) {
-    for (size_t j = 0; j < p.size(); ++j) EXPECT_FALSE(dominates(p[j], p[i])) << j << " dominates front point " << i;
+    for (size_t j = 0; j < p.size(); ++j)
+      EXPECT_FALSE(dominates(p[j], p[i])) << j << " dominates front point " << i;
   }
   for (size_t j = 0; j < p.size(); ++j) {
     if (on.count(static_cast<int>(j))) continue;
@@ -49,7 +52,8 @@ TEST(GenomeSearch, EvaluatesEachGenomeOnceAndMovesTowardsTheFront) {
   // A synthetic trade-off: "error" falls with the total width, "cost" rises with conv2's.
   auto objectives = [&](const Genome& genome) {
     const auto v = space.values(genome);
-    return std::vector<double>{1.0 / static_cast<double>(v[0] + v[1] + v[2]), static_cast<double>(v[1] * v[1])};
+    return std::vector<double>{1.0 / static_cast<double>(v[0] + v[1] + v[2]),
+                               static_cast<double>(v[1] * v[1])};
   };
   GenomeSearch s(space, {.population = 8, .generations = 5, .seed = 4});
   s.run({space.largest(), space.smallest()}, objectives);

@@ -48,25 +48,37 @@ inline Tensor random_tensor(const Shape& shape, uint64_t seed) {
 //            -> block B: z = relu(bn(conv_s2(y)) + bn(conv1x1_s2(y)))  (projection shortcut)
 inline nn::Graph residual_graph() {
   nn::Graph g;
-  g.inputs.push_back({"x", DType::kFloat32, {nn::Dim::symbolic("batch"), nn::Dim::of(4), nn::Dim::of(6), nn::Dim::of(6)}});
+  g.inputs.push_back(
+      {"x",
+       DType::kFloat32,
+       {nn::Dim::symbolic("batch"), nn::Dim::of(4), nn::Dim::of(6), nn::Dim::of(6)}});
   Generator rng(3);
   auto init = [&](const std::string& name, Shape shape, double offset = 0) {
     g.initializers[name] = random_tensor(shape, rng.next());
     if (offset != 0) {
       for (int64_t i = 0; i < g.initializers[name].numel(); ++i) {
-        g.initializers[name].data<float>()[i] = static_cast<float>(offset + 0.1 * std::fabs(g.initializers[name].at(i)));
+        g.initializers[name].data<float>()[i] =
+            static_cast<float>(offset + 0.1 * std::fabs(g.initializers[name].at(i)));
       }
     }
   };
-  auto conv_bn = [&](const std::string& p, const std::string& in, const std::string& out, int64_t k, int64_t stride) {
+  auto conv_bn = [&](const std::string& p, const std::string& in, const std::string& out, int64_t k,
+                     int64_t stride) {
     init(p + ".w", {4, 4, k, k});
     for (const char* s : {".scale", ".bias", ".mean"}) init(p + s, {4});
     init(p + ".var", {4}, 1.0);
     const int64_t pad = k / 2;
-    g.nodes.push_back({p + "/Conv", "Conv", "", {in, p + ".w"}, {p + "_c"},
+    g.nodes.push_back({p + "/Conv",
+                       "Conv",
+                       "",
+                       {in, p + ".w"},
+                       {p + "_c"},
                        nn::attrs_with({{"pads", std::vector<int64_t>{pad, pad, pad, pad}},
                                        {"strides", std::vector<int64_t>{stride, stride}}})});
-    g.nodes.push_back({p + "/BN", "BatchNormalization", "", {p + "_c", p + ".scale", p + ".bias", p + ".mean", p + ".var"},
+    g.nodes.push_back({p + "/BN",
+                       "BatchNormalization",
+                       "",
+                       {p + "_c", p + ".scale", p + ".bias", p + ".mean", p + ".var"},
                        {out}});
   };
   conv_bn("a1", "x", "a1_out", 3, 1);

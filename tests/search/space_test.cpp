@@ -28,15 +28,19 @@ nn::Graph masked(const nn::Graph& g, const SearchSpace& space, const Genome& gen
 }
 
 // The sub-network runs in ONNX Runtime and in tamp like the masked super-network.
-void expect_equivalent(const nn::Graph& g, const SearchSpace& space, const Genome& genome, const Tensor& x) {
+void expect_equivalent(const nn::Graph& g, const SearchSpace& space, const Genome& genome,
+                       const Tensor& x) {
   const nn::Graph sub = space.extract(g, genome);
   const Tensor reference = test::run_tamp(masked(g, space, genome), x);
-  EXPECT_LE(test::max_abs_diff(test::run_tamp(sub, x), reference), 1e-4 * (1 + test::max_abs(reference)))
+  EXPECT_LE(test::max_abs_diff(test::run_tamp(sub, x), reference),
+            1e-4 * (1 + test::max_abs(reference)))
       << space.describe(genome);
   test::TempDir dir;
   io::save_onnx_graph(sub, dir.file("sub.onnx"));
-  const Tensor ort = test::run_ort(dir.file("sub.onnx"), {{sub.inputs[0].name, x}}).at(sub.outputs[0].name);
-  EXPECT_LE(test::max_abs_diff(ort, reference), 1e-4 * (1 + test::max_abs(reference))) << space.describe(genome);
+  const Tensor ort =
+      test::run_ort(dir.file("sub.onnx"), {{sub.inputs[0].name, x}}).at(sub.outputs[0].name);
+  EXPECT_LE(test::max_abs_diff(ort, reference), 1e-4 * (1 + test::max_abs(reference)))
+      << space.describe(genome);
 }
 
 Genome random_genome(const SearchSpace& s, Generator& rng) {
@@ -48,7 +52,7 @@ Genome random_genome(const SearchSpace& s, Generator& rng) {
 TEST(SearchSpace, CnnWidths) {
   const nn::Graph g = test::test_model("cnn");
   const SearchSpace s = SearchSpace::of(g, {.width_ratios = {0.25, 0.5, 1}});
-  ASSERT_EQ(s.dimensions().size(), 3u);   // conv1, conv2, fc1; fc2 feeds the output
+  ASSERT_EQ(s.dimensions().size(), 3u);  // conv1, conv2, fc1; fc2 feeds the output
   EXPECT_EQ(s.dimensions()[0].name, "conv1.weight");
   EXPECT_EQ(s.dimensions()[1].choices, (std::vector<int64_t>{16, 32, 64}));
   EXPECT_EQ(s.dimensions()[2].choices, (std::vector<int64_t>{32, 64, 128}));
@@ -98,9 +102,11 @@ TEST(SearchSpace, BatchNormWidthsAndResidualDepth) {
   // Channels rank by |BatchNormalization scale|.
   const Tensor& scale = g.initializers.at("a1.scale");
   const auto& order = s.dimensions()[0].order;
-  for (size_t i = 1; i < order.size(); ++i) EXPECT_GE(std::fabs(scale.at(order[i - 1])), std::fabs(scale.at(order[i])));
+  for (size_t i = 1; i < order.size(); ++i)
+    EXPECT_GE(std::fabs(scale.at(order[i - 1])), std::fabs(scale.at(order[i])));
   const Tensor x = test::random_tensor({2, 4, 6, 6}, 2);
-  for (const Genome& genome : {Genome{0, 1}, Genome{1, 1}, Genome{0, 0}, Genome{2, 0}}) expect_equivalent(g, s, genome, x);
+  for (const Genome& genome : {Genome{0, 1}, Genome{1, 1}, Genome{0, 0}, Genome{2, 0}})
+    expect_equivalent(g, s, genome, x);
   EXPECT_EQ(s.extract(g, {0, 1}).initializers.at("a1.w").shape(), (Shape{1, 4, 3, 3}));
   EXPECT_FALSE(s.extract(g, {2, 0}).initializers.count("a1.w"));
 }
@@ -114,9 +120,9 @@ TEST(SearchSpace, TransformerHeadsWidthsAndDepth) {
     widths += d.kind == DimensionKind::kWidth;
     depth += d.kind == DimensionKind::kDepth;
   }
-  EXPECT_EQ(heads, 2);    // two encoder layers of 4 heads
-  EXPECT_GE(widths, 2);   // the feed-forward layers
-  EXPECT_EQ(depth, 4);    // attention and feed-forward residuals of both layers
+  EXPECT_EQ(heads, 2);   // two encoder layers of 4 heads
+  EXPECT_GE(widths, 2);  // the feed-forward layers
+  EXPECT_EQ(depth, 4);   // attention and feed-forward residuals of both layers
   const Tensor x = test::random_tensor({3, 64, 16}, 3);
   Generator rng(9);
   expect_equivalent(g, s, s.smallest(), x);

@@ -20,8 +20,9 @@ std::shared_ptr<nn::TensorDataset> random_data(int64_t n) {
 
 TEST(SuperNet, StepsTrainOnlyTheSampledSubNetwork) {
   nn::GraphModule model(test::test_model("cnn"));
-  auto sn = std::make_shared<SuperNet>(SuperNetOptions{.space = {.width_ratios = {0.25, 0.5, 1}}, .seed = 3});
-  std::vector<std::map<std::string, Tensor>> after;   // parameter values after each step
+  auto sn = std::make_shared<SuperNet>(
+      SuperNetOptions{.space = {.width_ratios = {0.25, 0.5, 1}}, .seed = 3});
+  std::vector<std::map<std::string, Tensor>> after;  // parameter values after each step
   TrainOptions t;
   t.train = random_data(64);
   t.epochs = 1;
@@ -50,12 +51,13 @@ TEST(SuperNet, StepsTrainOnlyTheSampledSubNetwork) {
       moved += now.at(i) != before.at(i);
     }
   }
-  EXPECT_EQ(frozen, 24 * 9);       // 32 -> 8 channels
+  EXPECT_EQ(frozen, 24 * 9);  // 32 -> 8 channels
   EXPECT_GT(moved, 8 * 9 / 2);
   // The largest sub-network (step 0) moved every conv1 weight; finalize left no mask behind.
   const Tensor initial = test::test_model("cnn").initializers.at("conv1.weight");
   int64_t unchanged = 0;
-  for (int64_t i = 0; i < initial.numel(); ++i) unchanged += after[0].at("conv1.weight").at(i) == initial.at(i);
+  for (int64_t i = 0; i < initial.numel(); ++i)
+    unchanged += after[0].at("conv1.weight").at(i) == initial.at(i);
   EXPECT_LT(unchanged, 5);
   EXPECT_EQ(sn->genome_at(0), s.largest());
   EXPECT_EQ(sn->genome_at(4), s.largest());

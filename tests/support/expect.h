@@ -57,27 +57,29 @@ void expect_close_elements(int64_t n, Got got, Want want, Tolerance tol, const s
 }  // namespace detail
 
 // Same shape, same dtype and every element close.
-inline void expect_close(const Tensor& got, const Tensor& want, Tolerance tol, const std::string& what = "") {
+inline void expect_close(const Tensor& got, const Tensor& want, Tolerance tol,
+                         const std::string& what = "") {
   ASSERT_EQ(got.shape(), want.shape()) << what;
   ASSERT_EQ(got.dtype(), want.dtype()) << what;
   detail::expect_close_elements(
-      want.numel(), [&](int64_t i) { return got.at(i); }, [&](int64_t i) { return want.at(i); }, tol, what);
+      want.numel(), [&](int64_t i) { return got.at(i); }, [&](int64_t i) { return want.at(i); },
+      tol, what);
 }
 
 inline void expect_close(const Tensor& got, const std::vector<double>& want, Tolerance tol,
                          const std::string& what = "") {
   ASSERT_EQ(got.numel(), static_cast<int64_t>(want.size())) << what;
   detail::expect_close_elements(
-      got.numel(), [&](int64_t i) { return got.at(i); }, [&](int64_t i) { return want[static_cast<size_t>(i)]; },
-      tol, what);
+      got.numel(), [&](int64_t i) { return got.at(i); },
+      [&](int64_t i) { return want[static_cast<size_t>(i)]; }, tol, what);
 }
 
-template <class T>
-void expect_close(const std::vector<T>& got, const std::vector<double>& want, Tolerance tol,
-                  const std::string& what = "") {
+template <class T> void expect_close(const std::vector<T>& got, const std::vector<double>& want,
+                                     Tolerance tol, const std::string& what = "") {
   ASSERT_EQ(got.size(), want.size()) << what;
   detail::expect_close_elements(
-      static_cast<int64_t>(want.size()), [&](int64_t i) { return static_cast<double>(got[static_cast<size_t>(i)]); },
+      static_cast<int64_t>(want.size()),
+      [&](int64_t i) { return static_cast<double>(got[static_cast<size_t>(i)]); },
       [&](int64_t i) { return want[static_cast<size_t>(i)]; }, tol, what);
 }
 
@@ -108,11 +110,13 @@ inline std::string expect_error(const std::function<void()>& f, std::optional<Er
     }
     return message;
   }
-  ADD_FAILURE() << "no error; expected one containing '" << (parts.empty() ? "" : parts.front()) << "'";
+  ADD_FAILURE() << "no error; expected one containing '" << (parts.empty() ? "" : parts.front())
+                << "'";
   return "";
 }
 
-inline std::string expect_error(const std::function<void()>& f, const std::vector<std::string>& parts) {
+inline std::string expect_error(const std::function<void()>& f,
+                                const std::vector<std::string>& parts) {
   return expect_error(f, std::nullopt, parts);
 }
 

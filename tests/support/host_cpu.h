@@ -2,7 +2,8 @@
 // hold on some CPUs only: the vnni export target is exact where uint8 x int8 products are
 // (VNNI, AMX), and ORT saturates int16 pairs on x86 with AVX2 and without them.
 //
-//   if (const std::string why = test::skip_unless_uint8_int8_exact(); !why.empty()) GTEST_SKIP() << why;
+//   if (const std::string why = test::skip_unless_uint8_int8_exact(); !why.empty()) GTEST_SKIP() <<
+//   why;
 #pragma once
 
 #include <tamp/autograd/integer_arithmetic.h>
@@ -21,11 +22,14 @@ inline bool host_saturates_int16_pairs() {
 inline std::string skip_unless_uint8_int8_exact() {
   const std::string features(host_integer_features());
   if (host_saturates_int16_pairs()) {
-    return "this CPU (" + features + ") has no VNNI: ONNX Runtime saturates uint8 x int8 pair sums to int16, so a "
-           "full-range int8 (vnni target) model computes differently here; the portable-target cases cover it";
+    return "this CPU (" + features +
+           ") has no VNNI: ONNX Runtime saturates uint8 x int8 pair sums to int16, so a "
+           "full-range int8 (vnni target) model computes differently here; the portable-target "
+           "cases cover it";
   }
   if (features.rfind("x86-64", 0) != 0) {
-    return "this CPU (" + features + ") is not an x86 CPU with AVX2 and VNNI: the vnni target makes no promise here";
+    return "this CPU (" + features +
+           ") is not an x86 CPU with AVX2 and VNNI: the vnni target makes no promise here";
   }
   return "";
 }

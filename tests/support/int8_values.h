@@ -14,9 +14,12 @@ namespace tamp::test {
 inline int32_t int8_test_value(Generator& rng, bool is_signed) {
   const int32_t lo = is_signed ? -128 : 0, hi = is_signed ? 127 : 255;
   switch (rng.below(4)) {
-    case 0: return lo;
-    case 1: return hi;
-    default: return lo + static_cast<int32_t>(rng.below(256));
+    case 0:
+      return lo;
+    case 1:
+      return hi;
+    default:
+      return lo + static_cast<int32_t>(rng.below(256));
   }
 }
 

@@ -2,7 +2,8 @@
 // binary, wait until it has replaced its checkpoint file `writes` times (checkpoints are
 // renamed into place, so every write is a new inode), wait `delay_ms` more and send SIGKILL.
 //
-//   bool killed = run_and_kill(TAMP_CLI_BINARY, {"run", recipe, "--out", dir}, dir + "/checkpoint.h5", 3);
+//   bool killed = run_and_kill(TAMP_CLI_BINARY, {"run", recipe, "--out", dir}, dir +
+//   "/checkpoint.h5", 3);
 #pragma once
 
 #include <fcntl.h>
@@ -24,8 +25,8 @@ inline ino_t inode_of(const std::string& path) {
 }
 
 // True when the run was killed, false when it finished first. Its stdout goes to /dev/null.
-inline bool run_and_kill(const std::string& binary, const std::vector<std::string>& args, const std::string& checkpoint,
-                         int writes, int delay_ms = 0) {
+inline bool run_and_kill(const std::string& binary, const std::vector<std::string>& args,
+                         const std::string& checkpoint, int writes, int delay_ms = 0) {
   const pid_t pid = ::fork();
   if (pid == 0) {
     std::vector<char*> argv{const_cast<char*>(binary.c_str())};

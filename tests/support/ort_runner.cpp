@@ -16,7 +16,9 @@ namespace tamp::test {
 
 std::string source_dir() {
   const char* dir = std::getenv("TAMP_SOURCE_DIR");
-  if (!dir) throw Error("TAMP_SOURCE_DIR is not set (ctest sets it; export it to run a test binary by hand)");
+  if (!dir)
+    throw Error(
+        "TAMP_SOURCE_DIR is not set (ctest sets it; export it to run a test binary by hand)");
   return dir;
 }
 
@@ -38,7 +40,8 @@ std::string file_name_for(const std::string& output) {  // a safe file name
 
 }  // namespace
 
-std::map<std::string, Tensor> run_ort(const std::string& model, const std::map<std::string, Tensor>& inputs,
+std::map<std::string, Tensor> run_ort(const std::string& model,
+                                      const std::map<std::string, Tensor>& inputs,
                                       const OrtOptions& options) {
   TempDir dir;
   std::string cmd = "node " + quote(source_dir() + "/tests/ort/run_ort.js") + " " + quote(model);
@@ -49,7 +52,8 @@ std::map<std::string, Tensor> run_ort(const std::string& model, const std::map<s
   }
   const std::string out_dir = dir.file("out");
   cmd += " --output-dir " + quote(out_dir) + " --threads " + std::to_string(options.threads);
-  if (!options.optimized_model.empty()) cmd += " --optimized-model " + quote(options.optimized_model);
+  if (!options.optimized_model.empty())
+    cmd += " --optimized-model " + quote(options.optimized_model);
   cmd += " 2>" + quote(dir.file("stderr.txt"));
   FILE* pipe = popen(cmd.c_str(), "r");
   if (!pipe) throw Error("cannot start node for ONNX Runtime");

@@ -19,7 +19,8 @@ struct OrtOptions {
 
 // Throws tamp::Error with ORT's stderr when the run fails (node or onnxruntime-node missing:
 // run tests/ort/setup.sh).
-std::map<std::string, Tensor> run_ort(const std::string& model, const std::map<std::string, Tensor>& inputs,
+std::map<std::string, Tensor> run_ort(const std::string& model,
+                                      const std::map<std::string, Tensor>& inputs,
                                       const OrtOptions& options = {});
 
 // The repository root (TAMP_SOURCE_DIR, set by ctest).

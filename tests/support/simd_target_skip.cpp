@@ -18,7 +18,9 @@ const bool kSkipChecked = [] {
     unsetenv("TAMP_SIMD");
     const std::string best = tamp::simd_target();
     if (wanted == best) {
-      std::fprintf(stderr, "skipped: %s is this CPU's best instruction set, which the default run tests\n", env);
+      std::fprintf(stderr,
+                   "skipped: %s is this CPU's best instruction set, which the default run tests\n",
+                   env);
       std::exit(77);
     }
     tamp::set_simd_target(wanted);

@@ -23,7 +23,7 @@ class OnEverySimdTarget : public ::testing::TestWithParam<std::string> {
   const std::string before_ = simd_target();
 };
 
-#define TAMP_ON_EVERY_SIMD_TARGET(Suite)                                                  \
+#define TAMP_ON_EVERY_SIMD_TARGET(Suite)                                                       \
   INSTANTIATE_TEST_SUITE_P(Simd, Suite, ::testing::ValuesIn(::tamp::simd_targets_available()), \
                            [](const auto& info) { return info.param; })
 

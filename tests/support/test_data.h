@@ -13,7 +13,9 @@
 
 namespace tamp::test {
 
-inline std::string model_file(const std::string& name) { return source_dir() + "/tests/data/models/" + name + ".onnx"; }
+inline std::string model_file(const std::string& name) {
+  return source_dir() + "/tests/data/models/" + name + ".onnx";
+}
 
 inline const nn::TrainTest& fashion_data() {
   static const nn::TrainTest data = io::fashion_mnist("/usr/share/datasets/fashion-mnist");

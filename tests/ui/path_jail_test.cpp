@@ -36,15 +36,16 @@ TEST_F(PathJailTest, ResolvesNamesInsideToCanonicalPaths) {
   const PathJail jail(root_.string(), "--models");
   EXPECT_EQ(jail.resolve("cnn.onnx"), fs::canonical(root_ / "cnn.onnx"));
   EXPECT_EQ(jail.resolve("sub/mlp.onnx"), fs::canonical(root_ / "sub" / "mlp.onnx"));
-  EXPECT_EQ(jail.resolve("new/run"), fs::canonical(root_) / "new" / "run");   // need not exist
+  EXPECT_EQ(jail.resolve("new/run"), fs::canonical(root_) / "new" / "run");  // need not exist
   EXPECT_EQ(jail.relative(jail.resolve("sub/mlp.onnx")), "sub/mlp.onnx");
 }
 
 TEST_F(PathJailTest, RefusesAbsoluteEmptyAndDotDotNames) {
   const PathJail jail(root_.string(), "--models");
-  for (const std::string& bad : std::vector<std::string>{"", "/etc/passwd", (tmp_.path() / "outside" / "secret.onnx").string(),
-                                "../outside/secret.onnx", "sub/../../outside/secret.onnx", "sub/../cnn.onnx", "..",
-                                "../models2/sibling.onnx", std::string("cnn.onnx\0x", 10)}) {
+  for (const std::string& bad : std::vector<std::string>{
+           "", "/etc/passwd", (tmp_.path() / "outside" / "secret.onnx").string(),
+           "../outside/secret.onnx", "sub/../../outside/secret.onnx", "sub/../cnn.onnx", "..",
+           "../models2/sibling.onnx", std::string("cnn.onnx\0x", 10)}) {
     EXPECT_THROW(jail.resolve(bad), OutsideFolder) << "'" << bad << "'";
   }
 }
@@ -66,8 +67,9 @@ TEST_F(PathJailTest, RefusesLinksLeadingOutside) {
 TEST_F(PathJailTest, ContainsComparesWholeComponents) {
   const PathJail jail(root_.string(), "--models");
   EXPECT_TRUE(jail.contains(root_ / "cnn.onnx"));
-  EXPECT_TRUE(jail.contains(root_ / "sub" / ".." / "cnn.onnx"));   // resolved: still inside
-  EXPECT_FALSE(jail.contains(tmp_.path() / "models2" / "sibling.onnx"));   // "models" is a prefix of "models2"
+  EXPECT_TRUE(jail.contains(root_ / "sub" / ".." / "cnn.onnx"));  // resolved: still inside
+  EXPECT_FALSE(jail.contains(tmp_.path() / "models2" /
+                             "sibling.onnx"));  // "models" is a prefix of "models2"
   EXPECT_FALSE(jail.contains(root_ / ".." / "outside" / "secret.onnx"));
   EXPECT_FALSE(jail.contains("/etc/passwd"));
   fs::create_symlink(tmp_.path() / "outside", root_ / "out");

@@ -1,9 +1,9 @@
 // `tamp ui` over HTTP: loopback only, requests must name the server as Host, POSTs must be
 // JSON from its own origin, errors come back as status codes with a JSON reason, the page's
 // assets are the embedded ones.
-#include "ui/embedded_files.h"
 #include "ui/server.h"
 #include "common.h"
+#include "ui/embedded_files.h"
 
 #include "cli/tamp_runner.h"
 #include "support/temp_dir.h"
@@ -22,13 +22,15 @@ namespace fs = std::filesystem;
 class UiServerTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    for (const char* d : {"models", "data", "runs", "outside"}) fs::create_directories(tmp_.path() / d);
+    for (const char* d : {"models", "data", "runs", "outside"})
+      fs::create_directories(tmp_.path() / d);
     std::ofstream(tmp_.path() / "models/m.onnx") << "not a model";
     std::ofstream(tmp_.path() / "outside/secret.onnx") << "secret";
-    api_ = std::make_unique<UiApi>(UiFolders{PathJail((tmp_.path() / "models").string(), "--models"),
-                                             PathJail((tmp_.path() / "data").string(), "--data"),
-                                             PathJail((tmp_.path() / "runs").string(), "--runs")},
-                                   TAMP_CLI_BINARY, "");
+    api_ =
+        std::make_unique<UiApi>(UiFolders{PathJail((tmp_.path() / "models").string(), "--models"),
+                                          PathJail((tmp_.path() / "data").string(), "--data"),
+                                          PathJail((tmp_.path() / "runs").string(), "--runs")},
+                                TAMP_CLI_BINARY, "");
     server_ = std::make_unique<UiServer>(*api_);
     port_ = server_->bind("127.0.0.1", 0);
     thread_ = std::thread([this] { server_->serve(); });
@@ -60,7 +62,7 @@ TEST_F(UiServerTest, ServesTheEmbeddedPage) {
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 200);
   EXPECT_EQ(r->get_header_value("Content-Type"), "text/javascript; charset=utf-8");
-  r = client_->Get("/assets/../api/catalog");   // the client sends it as written
+  r = client_->Get("/assets/../api/catalog");  // the client sends it as written
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 404);
   r = client_->Get("/assets/missing.js");
@@ -82,21 +84,23 @@ TEST_F(UiServerTest, RefusesRequestsForAnotherHost) {
 
 TEST_F(UiServerTest, PostsMustBeJsonFromThisOrigin) {
   const std::string recipe = R"({"model": "m.onnx", "dataset": "x", "goal": "int8"})";
-  auto r = client_->Post("/api/recipe", {{"Origin", "http://evil.example"}}, recipe, "application/json");
+  auto r =
+      client_->Post("/api/recipe", {{"Origin", "http://evil.example"}}, recipe, "application/json");
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 403);
-  r = client_->Post("/api/recipe", recipe, "text/plain");   // what a cross-site form may send
+  r = client_->Post("/api/recipe", recipe, "text/plain");  // what a cross-site form may send
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 403);
-  r = client_->Post("/api/recipe", {{"Origin", "http://127.0.0.1:" + std::to_string(port_)}}, recipe,
-                    "application/json");
+  r = client_->Post("/api/recipe", {{"Origin", "http://127.0.0.1:" + std::to_string(port_)}},
+                    recipe, "application/json");
   ASSERT_TRUE(r);
-  EXPECT_EQ(r->status, 400);   // allowed through; the data set 'x' does not exist
+  EXPECT_EQ(r->status, 400);  // allowed through; the data set 'x' does not exist
   EXPECT_FALSE(body(r)["error"].get<std::string>().empty());
 }
 
 TEST_F(UiServerTest, ErrorsBecomeStatusCodes) {
-  auto r = client_->Post("/api/recipe", R"({"model": "../outside/secret.onnx", "dataset": "x", "goal": "int8"})",
+  auto r = client_->Post("/api/recipe",
+                         R"({"model": "../outside/secret.onnx", "dataset": "x", "goal": "int8"})",
                          "application/json");
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 403);
@@ -133,7 +137,8 @@ TEST_F(UiServerTest, DownloadsTheExportedModelOfARun) {
   EXPECT_EQ(r->body, bytes);
   EXPECT_EQ(r->get_header_value("Content-Disposition"), "attachment; filename=\"done-model.onnx\"");
   // A summary that points outside the run's folder is not followed.
-  write_json_file(dir / "summary.json", {{"export", {{"path", (tmp_.path() / "outside/secret.onnx").string()}}}});
+  write_json_file(dir / "summary.json",
+                  {{"export", {{"path", (tmp_.path() / "outside/secret.onnx").string()}}}});
   r = client_->Get("/runs/done/model");
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 403);
@@ -146,8 +151,9 @@ TEST(UiBind, RefusesAddressesOtherThanLoopback) {
   EXPECT_NO_THROW(require_loopback("127.0.0.1"));
   EXPECT_NO_THROW(require_loopback("localhost"));
   test::TempDir tmp;
-  const test::CliResult r = test::run_tamp({"ui", "--bind", "0.0.0.0", "--models", tmp.path().string(), "--data",
-                                            tmp.path().string(), "--runs", tmp.file("runs")});
+  const test::CliResult r =
+      test::run_tamp({"ui", "--bind", "0.0.0.0", "--models", tmp.path().string(), "--data",
+                      tmp.path().string(), "--runs", tmp.file("runs")});
   EXPECT_EQ(r.code, 2) << r.err;
   EXPECT_NE(r.err.find("127.0.0.1 only"), std::string::npos) << r.err;
 }

@@ -15,15 +15,15 @@ namespace tamp::compression {
 struct WeightTarget {
   pruning::PrunableWeight info;
   pruning::Pattern pattern;
-  double sparsity = 0;   // final
-  double initial = 0;    // at attach (existing zeros)
+  double sparsity = 0;  // final
+  double initial = 0;   // at attach (existing zeros)
   bool global = false;
   std::vector<std::string> followers;  // channel pattern: params indexed by output channel
 };
 
 struct HeadTarget {
   pruning::AttentionBlock block;
-  double sparsity = 0;   // fraction of heads, final
+  double sparsity = 0;  // fraction of heads, final
   double initial = 0;
   bool global = false;
 };
@@ -65,7 +65,7 @@ struct Pruning::Impl {
   // Fractions of zeros / zero heads in the parameters' values (also after release()).
   double weight_sparsity(const std::string& weight) const;
   double head_fraction(const HeadTarget& t) const;
-  std::map<std::string, Variable> params;   // every parameter a target touches, by name
+  std::map<std::string, Variable> params;  // every parameter a target touches, by name
 };
 
 }  // namespace tamp::compression

@@ -23,8 +23,8 @@ DType check_lowerable(const nn::Graph& g, const FakeQuantSite& site, const nn::N
 ExportTarget checked_export_target(const nn::Graph& g, const std::vector<FakeQuantSite>& sites);
 
 // x quantized with a FakeQuantize's float scale, zero point and range (its numerics), as `type`.
-Tensor quantize_tensor(const Tensor& x, const Tensor& scale, const Tensor& zero_point, int axis, float qmin,
-                       float qmax, DType type);
+Tensor quantize_tensor(const Tensor& x, const Tensor& scale, const Tensor& zero_point, int axis,
+                       float qmin, float qmax, DType type);
 
 // A Conv/Gemm bias (numel channels) as int32 steps of s_x * s_w[c] (the product in float, as
 // the DequantizeLinear computes it; s_w scalar or per channel). Throws naming `node` when a

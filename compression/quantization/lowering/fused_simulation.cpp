@@ -32,15 +32,19 @@ class Rewriter {
   }
 
   int run() {
-    if (g_.opset("") < 13 || by_output_.empty()) return 0;  // per-axis QuantizeLinear needs opset 13
+    if (g_.opset("") < 13 || by_output_.empty())
+      return 0;  // per-axis QuantizeLinear needs opset 13
     int fused = 0;
     for (const auto& n : g_.nodes) {
-      if (n.op_type == "MatMul" || n.op_type == "Conv") fused += fuse_compute(n);
-      else if (n.op_type == "Add") fused += fuse_add(n);
+      if (n.op_type == "MatMul" || n.op_type == "Conv")
+        fused += fuse_compute(n);
+      else if (n.op_type == "Add")
+        fused += fuse_add(n);
     }
     if (fused == 0) return 0;
     std::vector<nn::Node> kept;
-    for (auto& n : out_.nodes) if (!removed_.count(n.name)) kept.push_back(std::move(n));
+    for (auto& n : out_.nodes)
+      if (!removed_.count(n.name)) kept.push_back(std::move(n));
     kept.insert(kept.end(), added_.begin(), added_.end());
     out_.nodes = std::move(kept);
     out_.validate();  // topological order
@@ -81,7 +85,8 @@ class Rewriter {
     if (r.op_type == "Relu" && chain.empty()) {
       chain.push_back(r.name);
       auto grid = output_grid(r.outputs.at(0), chain);
-      if (!grid || g_.initializers.at(grid->site->zero_point).at(0) != static_cast<double>(grid->qmin)) {
+      if (!grid ||
+          g_.initializers.at(grid->site->zero_point).at(0) != static_cast<double>(grid->qmin)) {
         return std::nullopt;
       }
       return grid;
@@ -98,7 +103,8 @@ class Rewriter {
     auto [it, fresh] = zero_points_.try_emplace(grid.site->node);
     if (fresh) {
       it->second = names_.fresh(grid.site->zero_point + "_" + std::string(dtype_name(grid.type)));
-      out_.initializers[it->second] = detail::integers_as(g_.initializers.at(grid.site->zero_point), grid.type);
+      out_.initializers[it->second] =
+          detail::integers_as(g_.initializers.at(grid.site->zero_point), grid.type);
     }
     return it->second;
   }
@@ -106,18 +112,27 @@ class Rewriter {
   std::string quantize(const std::string& v, const Grid& grid) {
     const std::string q = names_.fresh(v + "_quantized_int");
     Attributes a;
-    if (g_.initializers.at(grid.site->scale).numel() != 1) a.set("axis", grid.node->attrs->i("axis", 0));
-    added_.push_back({names_.fresh(v + "_QuantizeLinear"), "QuantizeLinear", "", {v, grid.site->scale, zero_point(grid)},
-                      {q}, nn::attrs_with(a)});
+    if (g_.initializers.at(grid.site->scale).numel() != 1)
+      a.set("axis", grid.node->attrs->i("axis", 0));
+    added_.push_back({names_.fresh(v + "_QuantizeLinear"),
+                      "QuantizeLinear",
+                      "",
+                      {v, grid.site->scale, zero_point(grid)},
+                      {q},
+                      nn::attrs_with(a)});
     return q;
   }
 
-  void finish(const nn::Node& n, const std::vector<std::string>& chain, const Grid& y, nn::Node fused,
-              const std::string& y_q) {
+  void finish(const nn::Node& n, const std::vector<std::string>& chain, const Grid& y,
+              nn::Node fused, const std::string& y_q) {
     const nn::Node* fq = g_.find_node(chain.back());
     added_.push_back(std::move(fused));
-    added_.push_back({names_.fresh(n.name + "_DequantizeLinear"), "DequantizeLinear", "",
-                      {y_q, y.site->scale, zero_point(y)}, {fq->outputs.at(0)}, nn::attrs_with({})});
+    added_.push_back({names_.fresh(n.name + "_DequantizeLinear"),
+                      "DequantizeLinear",
+                      "",
+                      {y_q, y.site->scale, zero_point(y)},
+                      {fq->outputs.at(0)},
+                      nn::attrs_with({})});
     removed_.insert(n.name);
     removed_.insert(chain.begin(), chain.end());
   }
@@ -136,19 +151,30 @@ class Rewriter {
     std::string bias;
     if (conv && n.inputs.size() > 2 && !n.inputs[2].empty()) {
       auto b = g_.initializers.find(n.inputs[2]);
-      if (b == g_.initializers.end() || b->second.dtype() != DType::kFloat32 || b->second.rank() != 1) return 0;
+      if (b == g_.initializers.end() || b->second.dtype() != DType::kFloat32 ||
+          b->second.rank() != 1)
+        return 0;
       const float s_a = g_.initializers.at(a->site->scale).data<float>()[0];
       bias = names_.fresh(n.inputs[2] + "_int32");
       out_.initializers[bias] = detail::bias_as_int32(n.name, b->second, s_a, sw);
     }
-    std::vector<std::string> in{quantize(n.inputs[0], *a), a->site->scale, zero_point(*a),
-                                quantize(n.inputs[1], *w), w->site->scale, zero_point(*w),
-                                y->site->scale,           zero_point(*y)};
+    std::vector<std::string> in{quantize(n.inputs[0], *a),
+                                a->site->scale,
+                                zero_point(*a),
+                                quantize(n.inputs[1], *w),
+                                w->site->scale,
+                                zero_point(*w),
+                                y->site->scale,
+                                zero_point(*y)};
     if (!bias.empty()) in.push_back(bias);
     const std::string y_q = names_.fresh(n.outputs[0] + "_quantized_int");
     finish(n, chain, *y,
-           {names_.fresh(n.name + (conv ? "_QLinearConv" : "_QLinearMatMul")), conv ? "QLinearConv" : "QLinearMatMul",
-            "", std::move(in), {y_q}, conv ? n.attrs : nn::attrs_with({})},
+           {names_.fresh(n.name + (conv ? "_QLinearConv" : "_QLinearMatMul")),
+            conv ? "QLinearConv" : "QLinearMatMul",
+            "",
+            std::move(in),
+            {y_q},
+            conv ? n.attrs : nn::attrs_with({})},
            y_q);
     return 1;
   }
@@ -167,10 +193,13 @@ class Rewriter {
     out_.opsets["com.microsoft"] = 1;
     const std::string y_q = names_.fresh(n.outputs[0] + "_quantized_int");
     finish(n, chain, *y,
-           {names_.fresh(n.name + "_QLinearAdd"), "QLinearAdd", "com.microsoft",
-            {quantize(n.inputs[0], *a), a->site->scale, zero_point(*a), quantize(n.inputs[1], *b), b->site->scale,
-             zero_point(*b), y->site->scale, zero_point(*y)},
-            {y_q}, nn::attrs_with({})},
+           {names_.fresh(n.name + "_QLinearAdd"),
+            "QLinearAdd",
+            "com.microsoft",
+            {quantize(n.inputs[0], *a), a->site->scale, zero_point(*a), quantize(n.inputs[1], *b),
+             b->site->scale, zero_point(*b), y->site->scale, zero_point(*y)},
+            {y_q},
+            nn::attrs_with({})},
            y_q);
     return 1;
   }

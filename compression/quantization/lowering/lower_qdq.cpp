@@ -30,21 +30,22 @@ void remove_dropouts(nn::Graph& g) {
     }
     g.nodes.erase(g.nodes.begin() + static_cast<std::ptrdiff_t>(i));
     if (is_graph_output(g, n.outputs[0])) {
-      g.nodes.push_back({n.name, "Identity", "", {n.inputs[0]}, {n.outputs[0]}, nn::attrs_with({})});
+      g.nodes.push_back(
+          {n.name, "Identity", "", {n.inputs[0]}, {n.outputs[0]}, nn::attrs_with({})});
     } else {
       replace_uses(g, n.outputs[0], n.inputs[0]);
     }
   }
 }
 
-nn::Node make_node(std::string name, const char* op, std::vector<std::string> in, std::vector<std::string> out,
-                   Attributes a = {}) {
+nn::Node make_node(std::string name, const char* op, std::vector<std::string> in,
+                   std::vector<std::string> out, Attributes a = {}) {
   return {std::move(name), op, "", std::move(in), std::move(out), nn::attrs_with(std::move(a))};
 }
 
 // Bias of a Conv/ConvTranspose/Gemm as int32 with scale s_x * s_w, zero point 0.
-void quantize_bias(nn::Graph& g, nn::NameScope& names, nn::Node& n, const ActQuant& x, const std::string& w_scale,
-                   std::vector<nn::Node>& added) {
+void quantize_bias(nn::Graph& g, nn::NameScope& names, nn::Node& n, const ActQuant& x,
+                   const std::string& w_scale, std::vector<nn::Node>& added) {
   if (n.inputs.size() < 3 || n.inputs[2].empty()) return;
   auto bi = g.initializers.find(n.inputs[2]);
   if (bi == g.initializers.end() || bi->second.dtype() != DType::kFloat32) return;
@@ -54,7 +55,8 @@ void quantize_bias(nn::Graph& g, nn::NameScope& names, nn::Node& n, const ActQua
   if (sx.numel() != 1) return;
   int64_t channels = b.numel();
   if (n.op_type == "Gemm") {
-    if (n.attrs->i("transA", 0) != 0 || !(b.rank() == 1 || (b.rank() == 2 && b.dim(0) == 1))) return;
+    if (n.attrs->i("transA", 0) != 0 || !(b.rank() == 1 || (b.rank() == 2 && b.dim(0) == 1)))
+      return;
     const float beta = n.attrs->f("beta", 1.0f);
     if (beta != 1.0f) {
       b = b.clone();
@@ -70,18 +72,20 @@ void quantize_bias(nn::Graph& g, nn::NameScope& names, nn::Node& n, const ActQua
   const float s_x = sx.data<float>()[0];
   const Tensor bq = detail::bias_as_int32(n.name, b, s_x, sw);
   Tensor bs = Tensor::empty({channels});
-  for (int64_t c = 0; c < channels; ++c) bs.data<float>()[c] = s_x * sw.data<float>()[sw.numel() == 1 ? 0 : c];
+  for (int64_t c = 0; c < channels; ++c)
+    bs.data<float>()[c] = s_x * sw.data<float>()[sw.numel() == 1 ? 0 : c];
   // Gemm's C given as [1, N] becomes [N]: Gemm broadcasts both the same way.
   const std::string base = n.inputs[2];
   const std::string q_name = names.fresh(base + "_int32"), s_name = names.fresh(base + "_scale");
-  const std::string z_name = names.fresh(base + "_zero_point"), out = names.fresh(base + "_dequantized");
+  const std::string z_name = names.fresh(base + "_zero_point"),
+                    out = names.fresh(base + "_dequantized");
   g.initializers[q_name] = bq;
   g.initializers[s_name] = bs;
   g.initializers[z_name] = Tensor::zeros({channels}, DType::kInt32);
   Attributes a;
   a.set("axis", int64_t{0});
-  added.push_back(make_node(names.fresh(base + "_DequantizeLinear"), "DequantizeLinear", {q_name, s_name, z_name},
-                            {out}, a));
+  added.push_back(make_node(names.fresh(base + "_DequantizeLinear"), "DequantizeLinear",
+                            {q_name, s_name, z_name}, {out}, a));
   n.inputs[2] = out;
 }
 
@@ -91,15 +95,17 @@ nn::Graph lower_to_qdq(const nn::Graph& in) {
   nn::Graph g = in;
   const int64_t opset = g.opset("");
   if (opset < 13) {
-    throw Error(fmt::format("the model imports opset {}; per-channel QuantizeLinear/DequantizeLinear need opset >= 13",
+    throw Error(fmt::format("the model imports opset {}; per-channel "
+                            "QuantizeLinear/DequantizeLinear need opset >= 13",
                             opset),
                 ErrorKind::kUnsupported, "re-export the float model with opset >= 13");
   }
   const auto sites = find_fake_quantize(g);
-  TAMP_CHECK(!sites.empty(), "the graph has no FakeQuantize node: quantize it first (QAT or static PTQ)");
+  TAMP_CHECK(!sites.empty(),
+             "the graph has no FakeQuantize node: quantize it first (QAT or static PTQ)");
   remove_dropouts(g);
   nn::NameScope names(g);
-  std::map<std::string, ActQuant> act;            // activation DQ output -> its parameters
+  std::map<std::string, ActQuant> act;              // activation DQ output -> its parameters
   std::map<std::string, std::string> weight_scale;  // weight DQ output -> scale initializer
   std::vector<nn::Node> nodes;
   for (const auto& n : g.nodes) {
@@ -107,7 +113,8 @@ nn::Graph lower_to_qdq(const nn::Graph& in) {
       nodes.push_back(n);
       continue;
     }
-    auto it = std::find_if(sites.begin(), sites.end(), [&](const FakeQuantSite& s) { return s.node == n.name; });
+    auto it = std::find_if(sites.begin(), sites.end(),
+                           [&](const FakeQuantSite& s) { return s.node == n.name; });
     const FakeQuantSite& s = *it;
     const DType type = detail::check_lowerable(g, s, n);
     const Tensor scale = g.initializers.at(s.scale);
@@ -117,11 +124,12 @@ nn::Graph lower_to_qdq(const nn::Graph& in) {
     if (scale.rank() == 1 && scale.numel() > 1) axis.set("axis", n.attrs->i("axis", 0));
     if (s.is_weight) {
       const std::string q = names.fresh(s.input + (type == DType::kInt8 ? "_int8" : "_uint8"));
-      g.initializers[q] = detail::quantize_tensor(g.initializers.at(s.input), scale, zp_float,
-                                                  static_cast<int>(n.attrs->i("axis", 0)),
-                                                  static_cast<float>(n.attrs->i("quant_min", -128)),
-                                                  static_cast<float>(n.attrs->i("quant_max", 127)), type);
-      nodes.push_back(make_node(n.name, "DequantizeLinear", {q, s.scale, s.zero_point}, {s.output}, axis));
+      g.initializers[q] = detail::quantize_tensor(
+          g.initializers.at(s.input), scale, zp_float, static_cast<int>(n.attrs->i("axis", 0)),
+          static_cast<float>(n.attrs->i("quant_min", -128)),
+          static_cast<float>(n.attrs->i("quant_max", 127)), type);
+      nodes.push_back(
+          make_node(n.name, "DequantizeLinear", {q, s.scale, s.zero_point}, {s.output}, axis));
       weight_scale[s.output] = s.scale;
     } else {
       const std::string q = names.fresh(s.output + "_quantized");
@@ -133,27 +141,34 @@ nn::Graph lower_to_qdq(const nn::Graph& in) {
     }
   }
   // Every range is storable (check_lowerable); now each must be exact on the target's CPUs.
-  g.metadata[std::string(kTargetMetadataKey)] = std::string(export_target_name(detail::checked_export_target(g, sites)));
+  g.metadata[std::string(kTargetMetadataKey)] =
+      std::string(export_target_name(detail::checked_export_target(g, sites)));
   g.nodes.clear();
   // Pass-through ops keep the grid: Q/DQ with their input's parameters after them, so ORT
   // runs them on integers (and fuses the op after them).
   for (auto& n : nodes) {
     g.nodes.push_back(n);
-    if (!is_pass_through(n.op_type) || n.inputs.empty() || n.outputs.empty() || !act.count(n.inputs[0])) continue;
+    if (!is_pass_through(n.op_type) || n.inputs.empty() || n.outputs.empty() ||
+        !act.count(n.inputs[0]))
+      continue;
     const ActQuant p = act.at(n.inputs[0]);
     const std::string o = n.outputs[0];
     const std::string pre = names.fresh(o + "_float"), q = names.fresh(o + "_quantized");
     g.nodes.back().outputs[0] = pre;
-    g.nodes.push_back(make_node(names.fresh(n.name + "_QuantizeLinear"), "QuantizeLinear", {pre, p.scale, p.zero_point}, {q}));
-    g.nodes.push_back(make_node(names.fresh(n.name + "_DequantizeLinear"), "DequantizeLinear", {q, p.scale, p.zero_point}, {o}));
+    g.nodes.push_back(make_node(names.fresh(n.name + "_QuantizeLinear"), "QuantizeLinear",
+                                {pre, p.scale, p.zero_point}, {q}));
+    g.nodes.push_back(make_node(names.fresh(n.name + "_DequantizeLinear"), "DequantizeLinear",
+                                {q, p.scale, p.zero_point}, {o}));
     act[o] = p;
   }
   std::vector<nn::Node> added;
   for (auto& n : g.nodes) {
     if (n.op_type != "Conv" && n.op_type != "ConvTranspose" && n.op_type != "Gemm") continue;
-    if (n.inputs.size() < 2 || !act.count(n.inputs[0]) || !weight_scale.count(n.inputs[1])) continue;
-    TAMP_WITH_CONTEXT(fmt::format("node '{}' ({})", n.name, n.op_type),
-                      quantize_bias(g, names, n, act.at(n.inputs[0]), weight_scale.at(n.inputs[1]), added));
+    if (n.inputs.size() < 2 || !act.count(n.inputs[0]) || !weight_scale.count(n.inputs[1]))
+      continue;
+    TAMP_WITH_CONTEXT(
+        fmt::format("node '{}' ({})", n.name, n.op_type),
+        quantize_bias(g, names, n, act.at(n.inputs[0]), weight_scale.at(n.inputs[1]), added));
   }
   g.nodes.insert(g.nodes.end(), added.begin(), added.end());
   g.opsets.erase(std::string(kTampDomain));

@@ -30,7 +30,8 @@ class Rewriter {
     if (p < 0) return false;
     const nn::Node& n = g_.nodes[static_cast<size_t>(p)];
     if (n.op_type != "DequantizeLinear" || n.inputs.size() < 3) return false;
-    out = {n.inputs[0], n.inputs[1], n.inputs[2], n.attrs->i("axis", 1), init(n.inputs[1]).numel() > 1};
+    out = {n.inputs[0], n.inputs[1], n.inputs[2], n.attrs->i("axis", 1),
+           init(n.inputs[1]).numel() > 1};
     return g_.initializers.count(n.inputs[1]) && g_.initializers.count(n.inputs[2]);
   }
   bool scalar_dq(const std::string& v, Dq& out) const { return dq(v, out) && !out.per_axis; }
@@ -55,7 +56,10 @@ class Rewriter {
       relu = true;
       return q;
     }
-    return n && n->op_type == "QuantizeLinear" && n->inputs.size() >= 3 && init(n->inputs[1]).numel() == 1 ? n : nullptr;
+    return n && n->op_type == "QuantizeLinear" && n->inputs.size() >= 3 &&
+                   init(n->inputs[1]).numel() == 1
+               ? n
+               : nullptr;
   }
 
   const nn::Node* only_reader(const std::string& v) const {
@@ -71,7 +75,8 @@ class Rewriter {
   nn::NameScope names_;
 };
 
-nn::Node node(std::string name, const char* op, std::vector<std::string> in, std::vector<std::string> out,
+nn::Node node(std::string name, const char* op, std::vector<std::string> in,
+              std::vector<std::string> out,
               std::shared_ptr<const Attributes> a = nn::attrs_with({})) {
   return {std::move(name), op, "", std::move(in), std::move(out), std::move(a)};
 }
@@ -89,7 +94,8 @@ bool lower_compute(Rewriter& r, size_t i, std::vector<nn::Node>& out, std::set<i
   const std::string y = q->outputs[0];
   if (n.op_type == "Conv") {
     if (!r.is_initializer(w.x) || (w.per_axis && w.axis != 0)) return false;
-    std::vector<std::string> in{x.x, x.scale, x.zero_point, w.x, w.scale, w.zero_point, q->inputs[1], q->inputs[2]};
+    std::vector<std::string> in{x.x,     x.scale,      x.zero_point, w.x,
+                                w.scale, w.zero_point, q->inputs[1], q->inputs[2]};
     if (n.inputs.size() > 2 && !n.inputs[2].empty()) {
       Dq b;
       if (!r.dq(n.inputs[2], b) || r.init(b.x).dtype() != DType::kInt32) return false;
@@ -99,8 +105,9 @@ bool lower_compute(Rewriter& r, size_t i, std::vector<nn::Node>& out, std::set<i
   } else if (n.op_type == "MatMul") {
     const int64_t rank_b = r.is_initializer(w.x) ? r.init(w.x).rank() : 2;
     if (w.per_axis && !(rank_b == 2 && (w.axis == 1 || w.axis == -1))) return false;
-    out.push_back(node(n.name, "QLinearMatMul",
-                       {x.x, x.scale, x.zero_point, w.x, w.scale, w.zero_point, q->inputs[1], q->inputs[2]}, {y}));
+    out.push_back(node(
+        n.name, "QLinearMatMul",
+        {x.x, x.scale, x.zero_point, w.x, w.scale, w.zero_point, q->inputs[1], q->inputs[2]}, {y}));
   } else if (n.op_type == "Gemm") {
     // MatMulInteger, int32 bias, then requantization in float: Cast, Mul by s_x s_w alpha.
     const auto& a = *n.attrs;
@@ -111,7 +118,8 @@ bool lower_compute(Rewriter& r, size_t i, std::vector<nn::Node>& out, std::set<i
     std::string b_int = w.x;
     if (trans_b) {  // MatMulInteger wants B as [K, N]
       b_int = r.fresh(w.x + "_transposed");
-      r.g_.initializers[b_int] = run("Transpose", {wq}, Attributes{{"perm", std::vector<int64_t>{1, 0}}}).at(0);
+      r.g_.initializers[b_int] =
+          run("Transpose", {wq}, Attributes{{"perm", std::vector<int64_t>{1, 0}}}).at(0);
     }
     const int64_t cols = wq.dim(trans_b ? 0 : 1);
     const Tensor& sx = r.init(x.scale);
@@ -137,9 +145,11 @@ bool lower_compute(Rewriter& r, size_t i, std::vector<nn::Node>& out, std::set<i
     const std::string f = r.fresh(n.name + "_float"), m = r.fresh(n.name + "_multiplier");
     const std::string scaled = r.fresh(n.name + "_output");
     r.g_.initializers[m] = mult;
-    out.push_back(node(r.fresh(n.name + "_Cast"), "Cast", {acc}, {f}, nn::attrs_with({{"to", int64_t{1}}})));
+    out.push_back(
+        node(r.fresh(n.name + "_Cast"), "Cast", {acc}, {f}, nn::attrs_with({{"to", int64_t{1}}})));
     out.push_back(node(r.fresh(n.name + "_Requantize"), "Mul", {f, m}, {scaled}));
-    out.push_back(node(r.fresh(n.name + "_QuantizeLinear"), "QuantizeLinear", {scaled, q->inputs[1], q->inputs[2]}, {y}));
+    out.push_back(node(r.fresh(n.name + "_QuantizeLinear"), "QuantizeLinear",
+                       {scaled, q->inputs[1], q->inputs[2]}, {y}));
   } else {
     return false;
   }
@@ -148,14 +158,14 @@ bool lower_compute(Rewriter& r, size_t i, std::vector<nn::Node>& out, std::set<i
   return true;
 }
 
-bool same_params(const Rewriter& r, const std::string& s1, const std::string& z1, const std::string& s2,
-                 const std::string& z2) {
+bool same_params(const Rewriter& r, const std::string& s1, const std::string& z1,
+                 const std::string& s2, const std::string& z2) {
   if (s1 == s2 && z1 == z2) return true;
   const Tensor &a = r.init(s1), &b = r.init(s2), &c = r.init(z1), &d = r.init(z2);
-  return a.defined() && b.defined() && c.defined() && d.defined() && a.numel() == 1 && b.numel() == 1 &&
-         c.numel() == 1 && d.numel() == 1 && a.at(0) == b.at(0) && c.at(0) == d.at(0) && c.dtype() == d.dtype();
+  return a.defined() && b.defined() && c.defined() && d.defined() && a.numel() == 1 &&
+         b.numel() == 1 && c.numel() == 1 && d.numel() == 1 && a.at(0) == b.at(0) &&
+         c.at(0) == d.at(0) && c.dtype() == d.dtype();
 }
-
 
 // Pass-through ops between a DequantizeLinear and a QuantizeLinear with the same parameters
 // run on the integers: DQ -> MaxPool -> Q becomes MaxPool on the quantized value.
@@ -169,8 +179,8 @@ void integer_pass_through(nn::Graph& g) {
     Dq x;
     bool relu = false;
     const nn::Node* q = nullptr;
-    if (is_pass_through(n.op_type) && !n.inputs.empty() && n.outputs.size() >= 1 && r.scalar_dq(n.inputs[0], x) &&
-        (q = r.quantizer_after(n.outputs[0], relu)) && !relu &&
+    if (is_pass_through(n.op_type) && !n.inputs.empty() && n.outputs.size() >= 1 &&
+        r.scalar_dq(n.inputs[0], x) && (q = r.quantizer_after(n.outputs[0], relu)) && !relu &&
         same_params(r, x.scale, x.zero_point, q->inputs[1], q->inputs[2])) {
       drop.insert(g.producer(q->outputs[0]));
       n.inputs[0] = x.x;
@@ -187,8 +197,11 @@ void cancel_dq_q(nn::Graph& g) {
   Rewriter r(g);
   for (const auto& n : std::vector<nn::Node>(g.nodes)) {
     Dq x;
-    if (n.op_type != "QuantizeLinear" || n.inputs.size() < 3 || !r.scalar_dq(n.inputs[0], x)) continue;
-    if (!same_params(r, x.scale, x.zero_point, n.inputs[1], n.inputs[2]) || is_graph_output(g, n.outputs[0])) continue;
+    if (n.op_type != "QuantizeLinear" || n.inputs.size() < 3 || !r.scalar_dq(n.inputs[0], x))
+      continue;
+    if (!same_params(r, x.scale, x.zero_point, n.inputs[1], n.inputs[2]) ||
+        is_graph_output(g, n.outputs[0]))
+      continue;
     replace_uses(g, n.outputs[0], x.x);
   }
   remove_unused(g);
@@ -206,7 +219,8 @@ nn::Graph qdq_to_qoperator(const nn::Graph& qdq) {
     for (size_t i = 0; i < g.nodes.size(); ++i) {
       if (drop.count(static_cast<int>(i))) continue;
       const std::string& op = g.nodes[i].op_type;
-      if ((op == "Conv" || op == "MatMul" || op == "Gemm") && lower_compute(r, i, out, drop)) continue;
+      if ((op == "Conv" || op == "MatMul" || op == "Gemm") && lower_compute(r, i, out, drop))
+        continue;
       out.push_back(g.nodes[i]);
     }
     g.nodes = std::move(out);
@@ -223,12 +237,14 @@ nn::Graph qdq_to_qoperator(const nn::Graph& qdq) {
     // activation; a quantized op left unlowered reads a dequantized weight.
     Dq b;
     if (!r.dq(n.inputs[1], b)) continue;
-    throw Error(fmt::format("node '{}' ({}) reads quantized values but has no QOperator form here: QLinearConv needs "
-                            "a per-tensor input, weights per output channel and a QuantizeLinear after it "
-                            "(a Relu in between only with the zero point at the bottom of the range); "
-                            "QLinearMatMul and MatMulInteger (Gemm) likewise; ConvTranspose has none",
-                            n.name, n.op_type),
-                ErrorKind::kUnsupported, "export with --format qdq, or exclude the node from quantization");
+    throw Error(
+        fmt::format("node '{}' ({}) reads quantized values but has no QOperator form here: "
+                    "QLinearConv needs "
+                    "a per-tensor input, weights per output channel and a QuantizeLinear after it "
+                    "(a Relu in between only with the zero point at the bottom of the range); "
+                    "QLinearMatMul and MatMulInteger (Gemm) likewise; ConvTranspose has none",
+                    n.name, n.op_type),
+        ErrorKind::kUnsupported, "export with --format qdq, or exclude the node from quantization");
   }
   g.validate();
   return g;

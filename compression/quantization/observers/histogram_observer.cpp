@@ -17,7 +17,8 @@ double power_of_two_at_least(double v) {
   return m == 0.5 ? v : std::ldexp(1.0, exp);
 }
 
-void bin_into(const float* x, int64_t n, double lo, double inv_width, int64_t last, double* counts) {
+void bin_into(const float* x, int64_t n, double lo, double inv_width, int64_t last,
+              double* counts) {
   for (int64_t i = 0; i < n; ++i) {
     const int64_t b = static_cast<int64_t>((static_cast<double>(x[i]) - lo) * inv_width);
     counts[std::clamp<int64_t>(b, 0, last)] += 1;
@@ -49,13 +50,15 @@ void Histogram::add(const float* x, int64_t n) {
     bin_into(x, n, lo, inv_width, last, counts.data());
     return;
   }
-  std::vector<std::vector<double>> part(static_cast<size_t>(threads), std::vector<double>(counts.size(), 0.0));
+  std::vector<std::vector<double>> part(static_cast<size_t>(threads),
+                                        std::vector<double>(counts.size(), 0.0));
 #pragma omp parallel for num_threads(threads) schedule(static)
   for (int t = 0; t < threads; ++t) {
     const int64_t b = n * t / threads, e = n * (t + 1) / threads;
     bin_into(x + b, e - b, lo, inv_width, last, part[static_cast<size_t>(t)].data());
   }
-  for (const auto& p : part) for (size_t i = 0; i < counts.size(); ++i) counts[i] += p[i];
+  for (const auto& p : part)
+    for (size_t i = 0; i < counts.size(); ++i) counts[i] += p[i];
 }
 
 HistogramObserver::HistogramObserver(QuantSpec spec) : Observer(spec) { reset(); }
@@ -82,8 +85,8 @@ void HistogramObserver::update(const Tensor& x) {
   for (int64_t c = 0; c < channels; ++c) {
     const double l = lo.at(c), h = hi.at(c);
     if (!std::isfinite(l) || !std::isfinite(h)) {
-      throw Error(fmt::format("observed values reach [{}, {}]{}: a histogram needs finite values", l, h,
-                              spec().per_channel ? fmt::format(" in channel {}", c) : ""),
+      throw Error(fmt::format("observed values reach [{}, {}]{}: a histogram needs finite values",
+                              l, h, spec().per_channel ? fmt::format(" in channel {}", c) : ""),
                   ErrorKind::kNumerical);
     }
     Channel& ch = hists_[static_cast<size_t>(c)];
@@ -107,21 +110,27 @@ void HistogramObserver::update(const Tensor& x) {
     Channel& ch = hists_[static_cast<size_t>(c)];
     const double inv_width = 1.0 / ch.hist.bin_width();
     const int64_t last = static_cast<int64_t>(ch.hist.counts.size()) - 1;
-    for (int64_t o = 0; o < outer; ++o) bin_into(p + (o * channels + c) * inner, inner, -ch.hist.range, inv_width, last, ch.hist.counts.data());
+    for (int64_t o = 0; o < outer; ++o)
+      bin_into(p + (o * channels + c) * inner, inner, -ch.hist.range, inv_width, last,
+               ch.hist.counts.data());
     ch.count += static_cast<double>(outer * inner);
   }
 }
 
 std::pair<double, double> HistogramObserver::channel_range(const Channel& c) const {
   switch (spec().observer.kind) {
-    case ObserverKind::kPercentile: return percentile_range(c.hist, spec().observer.percentile, c.min, c.max);
+    case ObserverKind::kPercentile:
+      return percentile_range(c.hist, spec().observer.percentile, c.min, c.max);
     case ObserverKind::kEntropy: {
       // Levels available on the side(s) the data occupies.
       const int64_t levels = spec().quant_max() - spec().quant_min() + 1;
-      return entropy_range(c.hist, static_cast<int>(c.min < 0 && c.max > 0 ? levels / 2 : levels), c.min, c.max);
+      return entropy_range(c.hist, static_cast<int>(c.min < 0 && c.max > 0 ? levels / 2 : levels),
+                           c.min, c.max);
     }
-    case ObserverKind::kMse: return mse_range(c.hist, spec(), c.min, c.max);
-    default: return {c.min, c.max};
+    case ObserverKind::kMse:
+      return mse_range(c.hist, spec(), c.min, c.max);
+    default:
+      return {c.min, c.max};
   }
 }
 
@@ -148,21 +157,22 @@ void HistogramObserver::sync(nn::Collective& collective) {
     collective.allreduce(c, nn::Reduce::kMax);
     if (c.item() == 0) return;
     if (hists_.empty()) make_channels(static_cast<int64_t>(c.item()));
-    TAMP_CHECK(hists_.size() == static_cast<size_t>(c.item()), "ranks observed {} and {} channels", hists_.size(),
-               c.item());
+    TAMP_CHECK(hists_.size() == static_cast<size_t>(c.item()), "ranks observed {} and {} channels",
+               hists_.size(), c.item());
   }
   const int64_t n = static_cast<int64_t>(hists_.size());
   const size_t bins = hists_[0].hist.counts.size();
   std::vector<double> ranges(static_cast<size_t>(n));
-  for (int64_t c = 0; c < n; ++c) ranges[static_cast<size_t>(c)] = hists_[static_cast<size_t>(c)].hist.range;
+  for (int64_t c = 0; c < n; ++c)
+    ranges[static_cast<size_t>(c)] = hists_[static_cast<size_t>(c)].hist.range;
   Tensor r = Tensor::from_vector<double>({n}, ranges);
   collective.allreduce(r, nn::Reduce::kMax);
   bool any = false;
   for (int64_t c = 0; c < n; ++c) any = any || r.data<double>()[c] > 0;
   if (!any) return;  // no rank saw data
   // Only what this rank added since the previous sync is summed over the ranks.
-  std::vector<double> delta(static_cast<size_t>(n) * bins), lo(static_cast<size_t>(n)), hi(static_cast<size_t>(n)),
-      added(static_cast<size_t>(n));
+  std::vector<double> delta(static_cast<size_t>(n) * bins), lo(static_cast<size_t>(n)),
+      hi(static_cast<size_t>(n)), added(static_cast<size_t>(n));
   for (int64_t c = 0; c < n; ++c) {
     Channel& ch = hists_[static_cast<size_t>(c)];
     const double rc = r.data<double>()[c];
@@ -174,7 +184,8 @@ void HistogramObserver::sync(nn::Collective& collective) {
       if (ch.synced.range == 0) ch.synced.range = rc;
     }
     for (size_t i = 0; i < bins; ++i) {
-      delta[static_cast<size_t>(c) * bins + i] = ch.hist.counts[i] - (ch.synced.counts.empty() ? 0.0 : ch.synced.counts[i]);
+      delta[static_cast<size_t>(c) * bins + i] =
+          ch.hist.counts[i] - (ch.synced.counts.empty() ? 0.0 : ch.synced.counts[i]);
     }
     lo[static_cast<size_t>(c)] = ch.min;
     hi[static_cast<size_t>(c)] = ch.max;
@@ -189,7 +200,8 @@ void HistogramObserver::sync(nn::Collective& collective) {
   collective.allreduce(tn, nn::Reduce::kSum);
   for (int64_t c = 0; c < n; ++c) {
     Channel& ch = hists_[static_cast<size_t>(c)];
-    if (r.data<double>()[c] == 0) continue;  // no rank saw this channel (cannot happen past the first batch)
+    if (r.data<double>()[c] == 0)
+      continue;  // no rank saw this channel (cannot happen past the first batch)
     const double* sum = counts.data<double>() + static_cast<size_t>(c) * bins;
     for (size_t i = 0; i < bins; ++i) ch.hist.counts[i] = ch.synced.counts[i] + sum[i];
     ch.min = tlo.data<double>()[c];
@@ -202,7 +214,8 @@ void HistogramObserver::sync(nn::Collective& collective) {
 
 std::map<std::string, Tensor> HistogramObserver::state() const {
   if (!has_data()) return {};
-  const int64_t n = static_cast<int64_t>(hists_.size()), bins = static_cast<int64_t>(hists_[0].hist.counts.size());
+  const int64_t n = static_cast<int64_t>(hists_.size()),
+                bins = static_cast<int64_t>(hists_[0].hist.counts.size());
   std::vector<double> counts, range, min, max, count;
   for (const auto& ch : hists_) {
     counts.insert(counts.end(), ch.hist.counts.begin(), ch.hist.counts.end());
@@ -228,13 +241,15 @@ void HistogramObserver::load_state(const std::map<std::string, Tensor>& state) {
   int64_t n = 1;
   if (spec().per_channel) {
     const Tensor h = state_entry(state, "histogram");
-    TAMP_CHECK(h.rank() == 2 && h.dim(0) > 0, "per-channel histogram observer state needs a [C, {}] histogram, got {}",
-               bins, describe(h));
+    TAMP_CHECK(h.rank() == 2 && h.dim(0) > 0,
+               "per-channel histogram observer state needs a [C, {}] histogram, got {}", bins,
+               describe(h));
     n = h.dim(0);
   }
   make_channels(n);
   const Shape shape = spec().per_channel ? Shape{n} : Shape{};
-  const Tensor like = Tensor::zeros(spec().per_channel ? Shape{n, bins} : Shape{bins}, DType::kFloat64);
+  const Tensor like =
+      Tensor::zeros(spec().per_channel ? Shape{n, bins} : Shape{bins}, DType::kFloat64);
   const Tensor per = Tensor::zeros(shape, DType::kFloat64);
   const auto counts = state_entry(state, "histogram", like).to_vector<double>();
   const auto range = state_entry(state, "range", per).to_vector<double>();
@@ -251,9 +266,11 @@ void HistogramObserver::load_state(const std::map<std::string, Tensor>& state) {
     ch.max = max[k];
     ch.count = count[k];
     const double r = ch.hist.range;
-    TAMP_CHECK(r > 0 && std::isfinite(r) && power_of_two_at_least(r) == r && ch.min <= ch.max && ch.count > 0,
-               "histogram observer state is inconsistent (channel {}: range {}, min {}, max {}, count {})", c, r,
-               ch.min, ch.max, ch.count);
+    TAMP_CHECK(
+        r > 0 && std::isfinite(r) && power_of_two_at_least(r) == r && ch.min <= ch.max &&
+            ch.count > 0,
+        "histogram observer state is inconsistent (channel {}: range {}, min {}, max {}, count {})",
+        c, r, ch.min, ch.max, ch.count);
     // A saved state is the ranks' common one (checkpoints are taken after a sync).
     ch.synced = ch.hist;
     ch.synced_count = ch.count;

@@ -26,12 +26,14 @@ struct Histogram {
 // Range selection over a histogram; min and max are the extremes observed (the result stays
 // within them).
 // [lo, hi] keeping `percentile` % of the mass below hi and above lo.
-std::pair<double, double> percentile_range(const Histogram& h, double percentile, double min, double max);
+std::pair<double, double> percentile_range(const Histogram& h, double percentile, double min,
+                                           double max);
 // Threshold T minimising KL(P || Q) between the |x| distribution clipped at T and its
 // quantization to `levels` levels; returns [max(min, -T), min(max, T)].
 std::pair<double, double> entropy_range(const Histogram& h, int levels, double min, double max);
 // [a min, a max] for the a in (0, 1] minimising the quantization MSE under spec.
-std::pair<double, double> mse_range(const Histogram& h, const QuantSpec& spec, double min, double max);
+std::pair<double, double> mse_range(const Histogram& h, const QuantSpec& spec, double min,
+                                    double max);
 
 class HistogramObserver : public Observer {
  public:
@@ -46,13 +48,15 @@ class HistogramObserver : public Observer {
   // Per tensor: histogram [2 bins], range/min/max/count scalars; per channel: [C, 2 bins], [C].
   std::map<std::string, Tensor> state() const override;
   void load_state(const std::map<std::string, Tensor>& state) override;
-  const Histogram& histogram(int64_t channel = 0) const { return hists_.at(static_cast<size_t>(channel)).hist; }
+  const Histogram& histogram(int64_t channel = 0) const {
+    return hists_.at(static_cast<size_t>(channel)).hist;
+  }
 
   struct Channel {
     Histogram hist;
     double min, max;
     double count = 0;
-    Histogram synced;        // hist as of the previous sync (the same on every rank)
+    Histogram synced;  // hist as of the previous sync (the same on every rank)
     double synced_count = 0;
   };
 

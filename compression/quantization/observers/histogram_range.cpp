@@ -22,7 +22,8 @@ double total_of(const Histogram& h) {
 
 }  // namespace
 
-std::pair<double, double> percentile_range(const Histogram& h, double percentile, double min, double max) {
+std::pair<double, double> percentile_range(const Histogram& h, double percentile, double min,
+                                           double max) {
   const double total = total_of(h);
   const double w = h.bin_width();
   const double below_lo = total * (1 - percentile / 100), below_hi = total * percentile / 100;
@@ -97,14 +98,17 @@ std::pair<double, double> entropy_range(const Histogram& h, int levels, double m
   return within(-t, t, min, max);
 }
 
-std::pair<double, double> mse_range(const Histogram& h, const QuantSpec& spec, double min, double max) {
+std::pair<double, double> mse_range(const Histogram& h, const QuantSpec& spec, double min,
+                                    double max) {
   total_of(h);
   const double w = h.bin_width();
   std::vector<std::pair<double, double>> bins;  // (centre, count) of non-empty bins
   for (size_t i = 0; i < h.counts.size(); ++i) {
-    if (h.counts[i] > 0) bins.emplace_back(-h.range + (static_cast<double>(i) + 0.5) * w, h.counts[i]);
+    if (h.counts[i] > 0)
+      bins.emplace_back(-h.range + (static_cast<double>(i) + 0.5) * w, h.counts[i]);
   }
-  const double qmin = static_cast<double>(spec.quant_min()), qmax = static_cast<double>(spec.quant_max());
+  const double qmin = static_cast<double>(spec.quant_min()),
+               qmax = static_cast<double>(spec.quant_max());
   constexpr int kSteps = 400;
   double best_err = std::numeric_limits<double>::infinity(), best_a = 1;
   for (int k = kSteps; k >= 1; --k) {

@@ -39,10 +39,13 @@ void MinMaxObserver::update(const Tensor& x) {
 
 void MinMaxObserver::sync(nn::Collective& collective) {
   // A rank that saw nothing contributes the neutral element; every rank must take part.
-  TAMP_CHECK(min_.defined() || !spec().per_channel,
-             "per-channel observer sync before any data: every rank must observe at least one batch");
-  Tensor lo = min_.defined() ? min_.clone() : Tensor::scalar(std::numeric_limits<float>::infinity());
-  Tensor hi = max_.defined() ? max_.clone() : Tensor::scalar(-std::numeric_limits<float>::infinity());
+  TAMP_CHECK(
+      min_.defined() || !spec().per_channel,
+      "per-channel observer sync before any data: every rank must observe at least one batch");
+  Tensor lo =
+      min_.defined() ? min_.clone() : Tensor::scalar(std::numeric_limits<float>::infinity());
+  Tensor hi =
+      max_.defined() ? max_.clone() : Tensor::scalar(-std::numeric_limits<float>::infinity());
   collective.allreduce(lo, nn::Reduce::kMin);
   collective.allreduce(hi, nn::Reduce::kMax);
   if (min_.defined()) {
@@ -62,8 +65,10 @@ void MinMaxObserver::load_state(const std::map<std::string, Tensor>& state) {
     return;
   }
   Tensor lo = state_entry(state, "min"), hi = state_entry(state, "max", lo);
-  TAMP_CHECK(lo.dtype() == DType::kFloat32 && lo.rank() <= 1, "observer state 'min' must be a float32 scalar or "
-             "vector, got {}", describe(lo));
+  TAMP_CHECK(lo.dtype() == DType::kFloat32 && lo.rank() <= 1,
+             "observer state 'min' must be a float32 scalar or "
+             "vector, got {}",
+             describe(lo));
   min_ = lo.clone();
   max_ = hi.clone();
   channels_ = spec().per_channel ? min_.numel() : 1;
@@ -84,7 +89,8 @@ void MovingAverageMinMaxObserver::update(const Tensor& x) {
 
 void MovingAverageMinMaxObserver::sync(nn::Collective& collective) {
   if (!min_.defined()) {
-    throw Error("moving-average observer sync before any data: every rank must observe at least one batch");
+    throw Error(
+        "moving-average observer sync before any data: every rank must observe at least one batch");
   }
   // Synced after every update, the ranks enter an update with the same state, and the update
   // is monotonic in the batch's min and max: the min over ranks of the updated mins is the

@@ -34,7 +34,8 @@ MinMaxAcc scan(const float* p, int64_t n, MinMaxAcc a) {
 }
 
 void throw_nan(int64_t count, const Tensor& x) {
-  throw Error(fmt::format("{} NaN value(s) in the observed tensor {}", count, describe(x)), ErrorKind::kNumerical,
+  throw Error(fmt::format("{} NaN value(s) in the observed tensor {}", count, describe(x)),
+              ErrorKind::kNumerical,
               "the model produces NaN before this point; check the inputs and the learning rate");
 }
 
@@ -58,19 +59,19 @@ QuantParams Observer::qparams() const {
 int64_t Observer::channels_of(const Tensor& x) {
   int64_t c = 1;
   if (spec_.per_channel) {
-    TAMP_CHECK(spec_.axis >= -x.rank() && spec_.axis < x.rank(), "channel axis {} is out of range for {}",
-               spec_.axis, describe(x));
+    TAMP_CHECK(spec_.axis >= -x.rank() && spec_.axis < x.rank(),
+               "channel axis {} is out of range for {}", spec_.axis, describe(x));
     c = x.dim(spec_.axis);
   }
-  TAMP_CHECK(channels_ == 0 || channels_ == c, "observer saw {} channels before, now {} ({})", channels_, c,
-             describe(x));
+  TAMP_CHECK(channels_ == 0 || channels_ == c, "observer saw {} channels before, now {} ({})",
+             channels_, c, describe(x));
   channels_ = c;
   return c;
 }
 
 std::pair<Tensor, Tensor> channel_min_max(const Tensor& x, bool per_channel, int axis) {
-  TAMP_CHECK(x.dtype() == DType::kFloat32 && x.numel() > 0, "min/max needs a non-empty float32 tensor, got {}",
-             describe(x));
+  TAMP_CHECK(x.dtype() == DType::kFloat32 && x.numel() > 0,
+             "min/max needs a non-empty float32 tensor, got {}", describe(x));
   const float* p = x.data<float>();
   if (!per_channel) {
     const int64_t n = x.numel();
@@ -90,7 +91,8 @@ std::pair<Tensor, Tensor> channel_min_max(const Tensor& x, bool per_channel, int
     if (all.nan) throw_nan(all.nan, x);
     return {Tensor::scalar(all.lo), Tensor::scalar(all.hi)};
   }
-  TAMP_CHECK(axis >= -x.rank() && axis < x.rank(), "channel axis {} is out of range for {}", axis, describe(x));
+  TAMP_CHECK(axis >= -x.rank() && axis < x.rank(), "channel axis {} is out of range for {}", axis,
+             describe(x));
   const int a = axis < 0 ? axis + x.rank() : axis;
   const int64_t channels = x.dim(a);
   int64_t inner = 1, outer = 1;
@@ -99,7 +101,8 @@ std::pair<Tensor, Tensor> channel_min_max(const Tensor& x, bool per_channel, int
   std::vector<MinMaxAcc> acc(static_cast<size_t>(channels));
   for (int64_t o = 0; o < outer; ++o) {
     for (int64_t c = 0; c < channels; ++c) {
-      acc[static_cast<size_t>(c)] = scan(p + (o * channels + c) * inner, inner, acc[static_cast<size_t>(c)]);
+      acc[static_cast<size_t>(c)] =
+          scan(p + (o * channels + c) * inner, inner, acc[static_cast<size_t>(c)]);
     }
   }
   Tensor lo = Tensor::empty({channels}), hi = Tensor::empty({channels});
@@ -113,7 +116,8 @@ std::pair<Tensor, Tensor> channel_min_max(const Tensor& x, bool per_channel, int
   return {lo, hi};
 }
 
-Tensor state_entry(const std::map<std::string, Tensor>& state, const std::string& key, const Tensor& like) {
+Tensor state_entry(const std::map<std::string, Tensor>& state, const std::string& key,
+                   const Tensor& like) {
   auto it = state.find(key);
   TAMP_CHECK(it != state.end(), "observer state has no '{}' entry", key);
   if (like.defined()) {
@@ -126,11 +130,14 @@ Tensor state_entry(const std::map<std::string, Tensor>& state, const std::string
 std::unique_ptr<Observer> make_observer(const QuantSpec& spec) {
   spec.validate();
   switch (spec.observer.kind) {
-    case ObserverKind::kMinMax: return std::make_unique<MinMaxObserver>(spec);
-    case ObserverKind::kMovingAverageMinMax: return std::make_unique<MovingAverageMinMaxObserver>(spec);
+    case ObserverKind::kMinMax:
+      return std::make_unique<MinMaxObserver>(spec);
+    case ObserverKind::kMovingAverageMinMax:
+      return std::make_unique<MovingAverageMinMaxObserver>(spec);
     case ObserverKind::kPercentile:
     case ObserverKind::kEntropy:
-    case ObserverKind::kMse: return std::make_unique<HistogramObserver>(spec);
+    case ObserverKind::kMse:
+      return std::make_unique<HistogramObserver>(spec);
   }
   throw Error("unknown observer kind", ErrorKind::kInternal);
 }

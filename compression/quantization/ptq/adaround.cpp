@@ -26,7 +26,8 @@ Tensor take_rows(const Tensor& x, const std::vector<int64_t>& idx) {
   Tensor out = Tensor::empty(s, x.dtype());
   auto* dst = static_cast<char*>(out.raw_data());
   const auto* src = static_cast<const char*>(x.raw_data());
-  for (size_t i = 0; i < idx.size(); ++i) std::memcpy(dst + i * row, src + static_cast<size_t>(idx[i]) * row, row);
+  for (size_t i = 0; i < idx.size(); ++i)
+    std::memcpy(dst + i * row, src + static_cast<size_t>(idx[i]) * row, row);
   return out;
 }
 
@@ -44,9 +45,11 @@ Tensor concat_rows(const std::vector<Tensor>& parts) {
 }
 
 // The layer's output for inputs x and weight w (a Variable, so gradients reach it).
-Variable layer_output(const nn::Node& node, const Variable& x, const Variable& w, const std::vector<Tensor>& inputs) {
+Variable layer_output(const nn::Node& node, const Variable& x, const Variable& w,
+                      const std::vector<Tensor>& inputs) {
   std::vector<Variable> in{x, w};
-  for (size_t i = 2; i < inputs.size(); ++i) in.push_back(inputs[i].defined() ? Variable(inputs[i]) : Variable());
+  for (size_t i = 2; i < inputs.size(); ++i)
+    in.push_back(inputs[i].defined() ? Variable(inputs[i]) : Variable());
   return apply1(node.op_type, in, *node.attrs);
 }
 
@@ -60,7 +63,8 @@ double per_example_sse(const Tensor& a, const Tensor& b) {
 }
 
 // The layer's output over all of x, in chunks, without a tape.
-Tensor full_output(const nn::Node& node, const Tensor& x, const Tensor& w, const std::vector<Tensor>& inputs) {
+Tensor full_output(const nn::Node& node, const Tensor& x, const Tensor& w,
+                   const std::vector<Tensor>& inputs) {
   NoGradGuard no_grad;
   std::vector<Tensor> parts;
   for (int64_t at = 0; at < x.dim(0); at += 64) {
@@ -79,9 +83,9 @@ struct Rounding {
   std::vector<uint8_t> free;
   std::vector<float> v;
 
-  template <typename Channel>
-  Rounding(const nn::Node& node, const Tensor& w, const Tensor& scale, const Tensor& zero_point, Channel channel,
-           int64_t qmin, int64_t qmax) {
+  template <typename Channel> Rounding(const nn::Node& node, const Tensor& w, const Tensor& scale,
+                                       const Tensor& zero_point, Channel channel, int64_t qmin,
+                                       int64_t qmax) {
     const int64_t n = w.numel();
     const float* pw = w.data<float>();
     const float* ps = scale.data<float>();
@@ -97,7 +101,8 @@ struct Rounding {
       const float r = pw[i] / s, f = std::floor(r);
       base[i] = f + zp;
       step[i] = s;
-      nearest[i] = std::clamp(std::nearbyint(r) + zp, static_cast<float>(qmin), static_cast<float>(qmax));
+      nearest[i] =
+          std::clamp(std::nearbyint(r) + zp, static_cast<float>(qmin), static_cast<float>(qmax));
       free[i] = base[i] >= static_cast<float>(qmin) && base[i] + 1 <= static_cast<float>(qmax);
       const float frac = std::clamp(r - f, 1e-4f, 1 - 1e-4f);
       v[i] = -std::log((kZeta - kGamma) / (frac - kGamma) - 1);
@@ -108,14 +113,16 @@ struct Rounding {
 // One Adam step on the rounding variables v (moments m, sq) at step t: the reconstruction
 // gradient gw (d loss / d weight) through the rectified sigmoid, plus, after the warm-up,
 // the regularizer that pushes each rounding to 0 or 1 with an annealed beta.
-void adam_step(std::vector<float>& v, std::vector<float>& m, std::vector<float>& sq, const Rounding& r, const float* gw,
-               int64_t t, const AdaRoundOptions& o) {
+void adam_step(std::vector<float>& v, std::vector<float>& m, std::vector<float>& sq,
+               const Rounding& r, const float* gw, int64_t t, const AdaRoundOptions& o) {
   const int64_t warm = static_cast<int64_t>(o.warmup * static_cast<double>(o.steps));
   const bool reg = t >= warm;
-  const double frac = reg ? static_cast<double>(t - warm) / std::max<int64_t>(1, o.steps - warm) : 0;
+  const double frac =
+      reg ? static_cast<double>(t - warm) / std::max<int64_t>(1, o.steps - warm) : 0;
   const float beta = static_cast<float>(o.beta_start + (o.beta_end - o.beta_start) * frac);
   const float b1 = 0.9f, b2 = 0.999f, eps = 1e-8f;
-  const float c1 = 1 - std::pow(b1, static_cast<float>(t + 1)), c2 = 1 - std::pow(b2, static_cast<float>(t + 1));
+  const float c1 = 1 - std::pow(b1, static_cast<float>(t + 1)),
+              c2 = 1 - std::pow(b2, static_cast<float>(t + 1));
   for (size_t i = 0; i < v.size(); ++i) {
     if (!r.free[i]) continue;
     const float sg = sigmoid(v[i]), raw = sg * (kZeta - kGamma) + kGamma;
@@ -123,7 +130,8 @@ void adam_step(std::vector<float>& v, std::vector<float>& m, std::vector<float>&
     float g = gw[i] * r.step[i] * dh;
     if (reg) {
       const float h = std::clamp(raw, 0.0f, 1.0f), u = 2 * h - 1;
-      const float du = u == 0 ? 0.0f : -beta * std::pow(std::abs(u), beta - 1) * (u > 0 ? 1.0f : -1.0f) * 2;
+      const float du =
+          u == 0 ? 0.0f : -beta * std::pow(std::abs(u), beta - 1) * (u > 0 ? 1.0f : -1.0f) * 2;
       g += static_cast<float>(o.reg_weight) * du * dh;
     }
     m[i] = b1 * m[i] + (1 - b1) * g;
@@ -134,16 +142,20 @@ void adam_step(std::vector<float>& v, std::vector<float>& m, std::vector<float>&
 
 }  // namespace
 
-Tensor adaround_weight(const nn::Node& node, const Tensor& w, const Tensor& scale, const Tensor& zero_point, int axis,
-                       int64_t qmin, int64_t qmax, const Tensor& x, const std::vector<Tensor>& inputs,
-                       const AdaRoundOptions& o, AdaRoundLayer* report) {
-  TAMP_CHECK(w.dtype() == DType::kFloat32 && x.dtype() == DType::kFloat32 && x.rank() >= 1 && x.dim(0) > 0,
-             "AdaRound: '{}' needs float32 weights and a non-empty float32 input", node.name);
+Tensor adaround_weight(const nn::Node& node, const Tensor& w, const Tensor& scale,
+                       const Tensor& zero_point, int axis, int64_t qmin, int64_t qmax,
+                       const Tensor& x, const std::vector<Tensor>& inputs, const AdaRoundOptions& o,
+                       AdaRoundLayer* report) {
+  TAMP_CHECK(
+      w.dtype() == DType::kFloat32 && x.dtype() == DType::kFloat32 && x.rank() >= 1 && x.dim(0) > 0,
+      "AdaRound: '{}' needs float32 weights and a non-empty float32 input", node.name);
   const int64_t n = w.numel(), channels = scale.numel();
   TAMP_CHECK(zero_point.numel() == channels && (channels == 1 || w.dim(axis) == channels),
-             "AdaRound: '{}': {} scales for a weight of shape {}", node.name, channels, to_string(w.shape()));
+             "AdaRound: '{}': {} scales for a weight of shape {}", node.name, channels,
+             to_string(w.shape()));
   int64_t inner = 1;
-  if (channels > 1) for (int d = axis + 1; d < w.rank(); ++d) inner *= w.dim(d);
+  if (channels > 1)
+    for (int d = axis + 1; d < w.rank(); ++d) inner *= w.dim(d);
   auto channel = [&](int64_t i) { return channels == 1 ? 0 : (i / inner) % channels; };
   const float* pz = zero_point.data<float>();
   Rounding rounding(node, w, scale, zero_point, channel, qmin, qmax);
@@ -159,7 +171,8 @@ Tensor adaround_weight(const nn::Node& node, const Tensor& w, const Tensor& scal
   const Tensor target = full_output(node, x, w, inputs);
   const Tensor w_nearest = grid(nearest);
 
-  std::vector<float> m(static_cast<size_t>(n), 0.0f), sq(static_cast<size_t>(n), 0.0f), q(static_cast<size_t>(n));
+  std::vector<float> m(static_cast<size_t>(n), 0.0f), sq(static_cast<size_t>(n), 0.0f),
+      q(static_cast<size_t>(n));
   Generator rng(o.seed);
   const int64_t batch = std::min(o.batch, x.dim(0));
   for (int64_t t = 0; t < o.steps; ++t) {
@@ -174,7 +187,8 @@ Tensor adaround_weight(const nn::Node& node, const Tensor& w, const Tensor& scal
     const float* py = y.value().data<float>();
     const float* pt = yt.data<float>();
     float* pg = seed.data<float>();
-    for (int64_t i = 0; i < seed.numel(); ++i) pg[i] = 2.0f * (py[i] - pt[i]) / static_cast<float>(batch);
+    for (int64_t i = 0; i < seed.numel(); ++i)
+      pg[i] = 2.0f * (py[i] - pt[i]) / static_cast<float>(batch);
     y.backward(seed);
     const float* gw = wt.grad().data<float>();
     adam_step(v, m, sq, rounding, gw, t, o);
@@ -196,17 +210,22 @@ Tensor adaround_weight(const nn::Node& node, const Tensor& w, const Tensor& scal
 
 AdaRound::AdaRound(AdaRoundOptions options) : options_(std::move(options)) {
   const auto& o = options_;
-  TAMP_CHECK(o.steps >= 0 && o.batch > 0 && o.max_examples > 0, "AdaRound: steps >= 0, batch > 0 and max_examples > 0");
-  TAMP_CHECK(o.lr > 0 && o.reg_weight >= 0 && o.warmup >= 0 && o.warmup <= 1 && o.beta_start > 0 && o.beta_end > 0,
+  TAMP_CHECK(o.steps >= 0 && o.batch > 0 && o.max_examples > 0,
+             "AdaRound: steps >= 0, batch > 0 and max_examples > 0");
+  TAMP_CHECK(o.lr > 0 && o.reg_weight >= 0 && o.warmup >= 0 && o.warmup <= 1 && o.beta_start > 0 &&
+                 o.beta_end > 0,
              "AdaRound: lr > 0, reg_weight >= 0, warmup in [0, 1] and positive betas");
 }
 
 void AdaRound::attach(nn::GraphModule& model, nn::Collective&) {
   const auto sites = find_fake_quantize(model.graph());
-  const bool any = std::any_of(sites.begin(), sites.end(), [](const FakeQuantSite& s) { return s.is_weight; });
+  const bool any =
+      std::any_of(sites.begin(), sites.end(), [](const FakeQuantSite& s) { return s.is_weight; });
   if (!any) {
-    throw Error("AdaRound learns the rounding of fake-quantized weights: the model has none (run it after a ptq stage)",
-                ErrorKind::kInvalidInput);
+    throw Error(
+        "AdaRound learns the rounding of fake-quantized weights: the model has none (run it after "
+        "a ptq stage)",
+        ErrorKind::kInvalidInput);
   }
 }
 
@@ -229,16 +248,18 @@ void AdaRound::finalize(nn::GraphModule& model) {
   TAMP_CHECK(!inputs_.empty(), "AdaRound: no calibration batch was seen");
   model.eval();
   const auto& ex = options_.exclude;
-  auto excluded = [&](const nn::Node& n) { return std::find(ex.begin(), ex.end(), n.name) != ex.end() ||
-                                                  std::find(ex.begin(), ex.end(), n.op_type) != ex.end(); };
+  auto excluded = [&](const nn::Node& n) {
+    return std::find(ex.begin(), ex.end(), n.name) != ex.end() ||
+           std::find(ex.begin(), ex.end(), n.op_type) != ex.end();
+  };
   for (const FakeQuantSite& site : find_fake_quantize(model.graph())) {
     if (!site.is_weight) continue;
     const nn::Graph& g = model.graph();
     const auto readers = g.consumers(site.output);
     if (readers.size() != 1) continue;
     const nn::Node node = g.nodes[static_cast<size_t>(readers[0])];
-    if (!is_quantizable_compute(node.op_type) || node.op_type == "ConvTranspose" || node.inputs.size() < 2 ||
-        node.inputs[1] != site.output || excluded(node)) {
+    if (!is_quantizable_compute(node.op_type) || node.op_type == "ConvTranspose" ||
+        node.inputs.size() < 2 || node.inputs[1] != site.output || excluded(node)) {
       continue;
     }
     std::vector<Tensor> parts;
@@ -263,9 +284,10 @@ void AdaRound::finalize(nn::GraphModule& model) {
     AdaRoundLayer report;
     Tensor learned;
     TAMP_WITH_CONTEXT(fmt::format("AdaRound of '{}'", node.name),
-                      learned = adaround_weight(node, g.initializers.at(site.input), g.initializers.at(site.scale),
-                                                g.initializers.at(site.zero_point), axis, site.spec.quant_min(),
-                                                site.spec.quant_max(), concat_rows(parts), others, options_, &report));
+                      learned = adaround_weight(
+                          node, g.initializers.at(site.input), g.initializers.at(site.scale),
+                          g.initializers.at(site.zero_point), axis, site.spec.quant_min(),
+                          site.spec.quant_max(), concat_rows(parts), others, options_, &report));
     report.weight = site.input;
     layers_.push_back(report);
     nn::Graph edited = model.export_graph();

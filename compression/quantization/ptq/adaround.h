@@ -15,13 +15,13 @@
 namespace tamp::compression {
 
 struct AdaRoundOptions {
-  int64_t steps = 500;          // Adam steps per layer
-  int64_t batch = 32;           // calibration examples per step
-  int64_t max_examples = 256;   // calibration examples kept (the layer inputs are held in memory)
+  int64_t steps = 500;         // Adam steps per layer
+  int64_t batch = 32;          // calibration examples per step
+  int64_t max_examples = 256;  // calibration examples kept (the layer inputs are held in memory)
   double lr = 1e-2;
-  double reg_weight = 0.01;     // λ
+  double reg_weight = 0.01;  // λ
   double beta_start = 20, beta_end = 2;
-  double warmup = 0.2;          // fraction of the steps without the regulariser
+  double warmup = 0.2;  // fraction of the steps without the regulariser
   uint64_t seed = 0;
   std::vector<std::string> exclude;  // node names or op types keeping round-to-nearest
 };
@@ -29,10 +29,10 @@ struct AdaRoundOptions {
 struct AdaRoundLayer {
   std::string node;
   std::string weight;
-  double mse_nearest = 0;       // ||W x − Ŵ x||² per example, round-to-nearest
-  double mse_adaround = 0;      // the same with the learned rounding
-  int64_t changed = 0;          // weights rounded differently from nearest
-  bool kept_nearest = false;    // learned rounding was worse: round-to-nearest kept
+  double mse_nearest = 0;     // ||W x − Ŵ x||² per example, round-to-nearest
+  double mse_adaround = 0;    // the same with the learned rounding
+  int64_t changed = 0;        // weights rounded differently from nearest
+  bool kept_nearest = false;  // learned rounding was worse: round-to-nearest kept
 };
 
 // One layer: the learned integer weights (as float grid values s · (q − zp)) of node `node`
@@ -40,8 +40,9 @@ struct AdaRoundLayer {
 // data input); `inputs` holds the node's other constant inputs by position (the bias).
 // scale and zero_point are scalars or per channel along `axis` of the weight.
 // ensures: report.mse_* over all of x; the returned weight lies on the grid within [qmin, qmax].
-Tensor adaround_weight(const nn::Node& node, const Tensor& w, const Tensor& scale, const Tensor& zero_point, int axis,
-                       int64_t qmin, int64_t qmax, const Tensor& x, const std::vector<Tensor>& inputs,
+Tensor adaround_weight(const nn::Node& node, const Tensor& w, const Tensor& scale,
+                       const Tensor& zero_point, int axis, int64_t qmin, int64_t qmax,
+                       const Tensor& x, const std::vector<Tensor>& inputs,
                        const AdaRoundOptions& options, AdaRoundLayer* report);
 
 class AdaRound : public Component {

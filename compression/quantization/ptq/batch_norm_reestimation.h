@@ -29,7 +29,7 @@ class BatchNormReestimation : public Component {
 
  private:
   struct Stats {
-    std::string input, mean, var;     // the BN's X and its running-statistic buffers
+    std::string input, mean, var;  // the BN's X and its running-statistic buffers
     std::vector<double> mean_sum, var_sum;
   };
   nn::GraphModule* model_ = nullptr;

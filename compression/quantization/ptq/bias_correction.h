@@ -14,13 +14,13 @@
 namespace tamp::compression {
 
 struct BiasCorrectionOptions {
-  int64_t batches = 8;                 // calibration batches used (the first ones)
-  std::vector<std::string> exclude;    // node names or op types left as they are
+  int64_t batches = 8;               // calibration batches used (the first ones)
+  std::vector<std::string> exclude;  // node names or op types left as they are
 };
 
 struct CorrectedLayer {
   std::string node;
-  double mean_shift = 0;               // mean |correction| over the output channels
+  double mean_shift = 0;  // mean |correction| over the output channels
 };
 
 using InputBatch = std::map<std::string, Variable>;
@@ -29,7 +29,8 @@ using InputBatch = std::map<std::string, Variable>;
 //           QAT model); `batches` are graph inputs. With a collective of several ranks, every
 //           rank calls it (with its own batches) and the means are over all of them.
 // ensures: the biases of the quantized compute layers are corrected; returns them in order.
-std::vector<CorrectedLayer> correct_biases(nn::GraphModule& model, const std::vector<InputBatch>& batches,
+std::vector<CorrectedLayer> correct_biases(nn::GraphModule& model,
+                                           const std::vector<InputBatch>& batches,
                                            const BiasCorrectionOptions& options = {},
                                            nn::Collective* collective = nullptr);
 

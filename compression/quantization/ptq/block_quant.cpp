@@ -24,16 +24,21 @@ QuantSpec params_spec(const QuantSpec& spec) {
 int64_t block_size_for(const QuantSpec& spec, int64_t k) {
   spec.validate();
   TAMP_CHECK(k > 0, "a weight with K = {} input features cannot be quantized", k);
-  const int64_t whole_row = std::clamp<int64_t>(static_cast<int64_t>(std::bit_ceil(static_cast<uint64_t>(k))), 16, 256);
+  const int64_t whole_row =
+      std::clamp<int64_t>(static_cast<int64_t>(std::bit_ceil(static_cast<uint64_t>(k))), 16, 256);
   const int64_t block = spec.group_size > 0 ? spec.group_size : whole_row;
   check_matmul_nbits_format(spec.bits, block);
   return block;
 }
 
-int64_t scale_group_for(const QuantSpec& spec, int64_t k) { return spec.group_size > 0 ? spec.group_size : k; }
+int64_t scale_group_for(const QuantSpec& spec, int64_t k) {
+  return spec.group_size > 0 ? spec.group_size : k;
+}
 
-BlockParams block_params(const float* w, int64_t n, int64_t k, int64_t begin, int64_t end, const QuantSpec& spec) {
-  TAMP_CHECK(0 <= begin && begin < end && end <= k, "block [{}, {}) is outside K = {}", begin, end, k);
+BlockParams block_params(const float* w, int64_t n, int64_t k, int64_t begin, int64_t end,
+                         const QuantSpec& spec) {
+  TAMP_CHECK(0 <= begin && begin < end && end <= k, "block [{}, {}) is outside K = {}", begin, end,
+             k);
   Tensor lo = Tensor::empty({n}), hi = Tensor::empty({n});
   float* pl = lo.data<float>();
   float* ph = hi.data<float>();
@@ -82,13 +87,15 @@ BlockQuantized quantize_blocks_rtn(const Tensor& w_nk, const QuantSpec& spec) {
     const int64_t end = std::min(k, begin + group);
     const BlockParams p = block_params(pw, n, k, begin, end, spec);
     for (int64_t r = 0; r < n; ++r) {
-      for (int64_t c = begin; c < end; ++c) pq[r * k + c] = static_cast<uint8_t>(quantize_code(pw[r * k + c], p, r));
+      for (int64_t c = begin; c < end; ++c)
+        pq[r * k + c] = static_cast<uint8_t>(quantize_code(pw[r * k + c], p, r));
     }
     // Storage blocks inside the group repeat its parameters.
     for (int64_t blk = begin / q.block_size; blk < kb && blk * q.block_size < end; ++blk) {
       for (int64_t r = 0; r < n; ++r) {
         q.scales.data<float>()[r * kb + blk] = p.scale[r];
-        if (!spec.symmetric) q.zero_points.data<uint8_t>()[r * kb + blk] = static_cast<uint8_t>(p.zero_point[r]);
+        if (!spec.symmetric)
+          q.zero_points.data<uint8_t>()[r * kb + blk] = static_cast<uint8_t>(p.zero_point[r]);
       }
     }
   }

@@ -25,14 +25,15 @@ int64_t scale_group_for(const QuantSpec& spec, int64_t k);
 
 // Per-row scale and zero point (unsigned code) of one block of columns.
 struct BlockParams {
-  std::vector<float> scale;     // [N]
-  std::vector<int> zero_point;  // [N]
+  std::vector<float> scale;         // [N]
+  std::vector<int> zero_point;      // [N]
   int code_min = 0, code_max = 15;  // the code range (narrow range drops code 0)
 };
 
 // Parameters for columns [begin, end) of the row-major float matrix w [n, k] (rows are
 // output channels). Throws (kNumerical) for NaN or infinite weights.
-BlockParams block_params(const float* w, int64_t n, int64_t k, int64_t begin, int64_t end, const QuantSpec& spec);
+BlockParams block_params(const float* w, int64_t n, int64_t k, int64_t begin, int64_t end,
+                         const QuantSpec& spec);
 
 // clamp(round_half_to_even(w / scale) + zp, code_min, code_max): the code MatMulNBits stores.
 inline int quantize_code(float w, const BlockParams& p, int64_t row) {

@@ -54,16 +54,20 @@ QuantizedWeight quantize_weight(const Tensor& w, const QuantSpec& spec) {
     for (int64_t j = 0; j < n; ++j) {
       const int64_t c = spec.per_channel ? j : 0;
       const float q = std::clamp(std::nearbyint(pw[i * n + j] / ps[c]) + pz[c], qmin, qmax);
-      if (s.is_signed) out.q.data<int8_t>()[i * n + j] = static_cast<int8_t>(q);
-      else out.q.data<uint8_t>()[i * n + j] = static_cast<uint8_t>(q);
+      if (s.is_signed)
+        out.q.data<int8_t>()[i * n + j] = static_cast<int8_t>(q);
+      else
+        out.q.data<uint8_t>()[i * n + j] = static_cast<uint8_t>(q);
     }
   }
   const bool zero_is_zero = std::all_of(pz, pz + channels, [](float z) { return z == 0; });
   if (!(zero_is_zero && s.is_signed)) {
     out.zero_point = Tensor::empty(param_shape, s.storage_dtype());
     for (int64_t c = 0; c < channels; ++c) {
-      if (s.is_signed) out.zero_point.data<int8_t>()[c] = static_cast<int8_t>(pz[c]);
-      else out.zero_point.data<uint8_t>()[c] = static_cast<uint8_t>(pz[c]);
+      if (s.is_signed)
+        out.zero_point.data<int8_t>()[c] = static_cast<int8_t>(pz[c]);
+      else
+        out.zero_point.data<uint8_t>()[c] = static_cast<uint8_t>(pz[c]);
     }
   }
   return out;
@@ -88,7 +92,10 @@ void rewrite_layer(nn::Graph& g, const LinearLayer& layer, const QuantSpec& spec
   if (fresh) {
     it->second = {names.fresh(layer.input + "_quantized"), names.fresh(layer.input + "_scale"),
                   names.fresh(layer.input + "_zero_point")};
-    nodes.push_back({names.fresh(node + "_quantize_input"), "DynamicQuantizeLinear", "", {layer.input},
+    nodes.push_back({names.fresh(node + "_quantize_input"),
+                     "DynamicQuantizeLinear",
+                     "",
+                     {layer.input},
                      {it->second.q, it->second.scale, it->second.zero_point}});
   }
   const std::string xq = it->second.q, xs = it->second.scale, xz = it->second.zero_point;
@@ -97,11 +104,18 @@ void rewrite_layer(nn::Graph& g, const LinearLayer& layer, const QuantSpec& spec
     mm_inputs.push_back(names.fresh(base + "_zero_point"));
     g.initializers[mm_inputs.back()] = w.zero_point;
   }
-  const std::string acc = names.fresh(layer.node_output + "_int32"), accf = names.fresh(layer.node_output + "_float");
+  const std::string acc = names.fresh(layer.node_output + "_int32"),
+                    accf = names.fresh(layer.node_output + "_float");
   const std::string scale = names.fresh(layer.node_output + "_scale");
-  const std::string scaled = layer.bias.defined() ? names.fresh(layer.node_output + "_scaled") : layer.output;
+  const std::string scaled =
+      layer.bias.defined() ? names.fresh(layer.node_output + "_scaled") : layer.output;
   nodes.push_back({node, "MatMulInteger", "", mm_inputs, {acc}});
-  nodes.push_back({names.fresh(node + "_cast"), "Cast", "", {acc}, {accf}, nn::attrs_with({{"to", kOnnxFloat}})});
+  nodes.push_back({names.fresh(node + "_cast"),
+                   "Cast",
+                   "",
+                   {acc},
+                   {accf},
+                   nn::attrs_with({{"to", kOnnxFloat}})});
   // Scale product first with the input's scale first: ORT's fusion reads its inputs in this order.
   nodes.push_back({names.fresh(node + "_scale"), "Mul", "", {xs, ws}, {scale}});
   nodes.push_back({names.fresh(node + "_rescale"), "Mul", "", {accf, scale}, {scaled}});
@@ -118,11 +132,15 @@ void rewrite_layer(nn::Graph& g, const LinearLayer& layer, const QuantSpec& spec
 
 nn::Graph quantize_dynamic(const nn::Graph& graph, const DynamicQuantOptions& options) {
   options.weights.validate();
-  TAMP_CHECK(options.weights.bits == 8, "dynamic quantization stores 8-bit weights (MatMulInteger), got {} bits",
+  TAMP_CHECK(options.weights.bits == 8,
+             "dynamic quantization stores 8-bit weights (MatMulInteger), got {} bits",
              options.weights.bits);
-  TAMP_CHECK(options.weights.group_size == 0, "dynamic quantization has no groups (got group size {}); use "
-             "weight-only quantization for block-wise scales", options.weights.group_size);
-  TAMP_CHECK(graph.opset() >= 11, "dynamic quantization needs opset >= 11 (DynamicQuantizeLinear), the graph has {}",
+  TAMP_CHECK(options.weights.group_size == 0,
+             "dynamic quantization has no groups (got group size {}); use "
+             "weight-only quantization for block-wise scales",
+             options.weights.group_size);
+  TAMP_CHECK(graph.opset() >= 11,
+             "dynamic quantization needs opset >= 11 (DynamicQuantizeLinear), the graph has {}",
              graph.opset());
   nn::Graph g = graph;
   release_training_modes(g);  // the written model is an inference model

@@ -19,7 +19,8 @@ struct DynamicQuantOptions {
   // 8 bits. Symmetric: int8 with zero point 0 (no b_zero_point written); asymmetric: int8 or
   // uint8 (is_signed) with per-column zero points. per_channel: one scale per output column
   // (axis 1 of the weight as MatMulInteger reads it, [K, N]).
-  QuantSpec weights{.bits = 8, .is_signed = true, .symmetric = true, .per_channel = true, .axis = 1};
+  QuantSpec weights{
+      .bits = 8, .is_signed = true, .symmetric = true, .per_channel = true, .axis = 1};
   // Node names, op types or weight names left in float.
   std::vector<std::string> exclude;
   // The CPUs the model must compute exactly on (export_target.h): the weights are stored in

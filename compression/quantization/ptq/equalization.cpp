@@ -12,26 +12,31 @@ namespace tamp::compression {
 namespace {
 
 struct Pair {
-  size_t first, second;   // Conv node indices
+  size_t first, second;  // Conv node indices
 };
 
 int node_index(const nn::Graph& g, const std::string& name) {
-  for (size_t i = 0; i < g.nodes.size(); ++i) if (g.nodes[i].name == name) return static_cast<int>(i);
+  for (size_t i = 0; i < g.nodes.size(); ++i)
+    if (g.nodes[i].name == name) return static_cast<int>(i);
   return -1;
 }
 
 // A float initializer read by this node only (scaling it must not change another node).
 bool own_float(const nn::Graph& g, const std::string& name) {
   auto it = g.initializers.find(name);
-  return it != g.initializers.end() && it->second.dtype() == DType::kFloat32 && g.consumers(name).size() == 1;
+  return it != g.initializers.end() && it->second.dtype() == DType::kFloat32 &&
+         g.consumers(name).size() == 1;
 }
 
 // The scalar value of an optional Clip bound; nullopt-like NaN when it is not a constant.
-double clip_bound(const nn::Graph& g, const nn::Node& n, size_t input, const char* attr, double absent) {
-  if (g.opset(n.domain) < 11) return n.attrs->has(attr) ? n.attrs->f(attr, static_cast<float>(absent)) : absent;
+double clip_bound(const nn::Graph& g, const nn::Node& n, size_t input, const char* attr,
+                  double absent) {
+  if (g.opset(n.domain) < 11)
+    return n.attrs->has(attr) ? n.attrs->f(attr, static_cast<float>(absent)) : absent;
   if (n.inputs.size() <= input || n.inputs[input].empty()) return absent;
   auto it = g.initializers.find(n.inputs[input]);
-  if (it == g.initializers.end() || it->second.numel() != 1) return std::numeric_limits<double>::quiet_NaN();
+  if (it == g.initializers.end() || it->second.numel() != 1)
+    return std::numeric_limits<double>::quiet_NaN();
   return it->second.item();
 }
 
@@ -40,13 +45,15 @@ enum class Activation { kHomogeneous, kRelu6, kOther };
 // Per-channel ops that commute with a positive per-channel scale: f(x / s) = f(x) / s.
 Activation classify(const nn::Graph& g, const nn::Node& n) {
   if (!n.domain.empty()) return Activation::kOther;
-  if (n.op_type == "Relu" || n.op_type == "LeakyRelu" || n.op_type == "MaxPool" || n.op_type == "AveragePool") {
-    return n.outputs.size() == 1 || n.outputs[1].empty() ? Activation::kHomogeneous : Activation::kOther;
+  if (n.op_type == "Relu" || n.op_type == "LeakyRelu" || n.op_type == "MaxPool" ||
+      n.op_type == "AveragePool") {
+    return n.outputs.size() == 1 || n.outputs[1].empty() ? Activation::kHomogeneous
+                                                         : Activation::kOther;
   }
   if (n.op_type != "Clip") return Activation::kOther;
   const double lo = clip_bound(g, n, 1, "min", -std::numeric_limits<double>::infinity());
   const double hi = clip_bound(g, n, 2, "max", std::numeric_limits<double>::infinity());
-  if (lo != 0) return Activation::kOther;   // NaN (not constant) lands here too
+  if (lo != 0) return Activation::kOther;  // NaN (not constant) lands here too
   if (std::isinf(hi) && hi > 0) return Activation::kHomogeneous;
   return hi > 0 ? Activation::kRelu6 : Activation::kOther;
 }
@@ -56,7 +63,8 @@ bool excluded(const EqualizationOptions& o, const nn::Node& n) {
 }
 
 bool is_float_conv(const nn::Graph& g, const nn::Node& n) {
-  if (n.op_type != "Conv" || !n.domain.empty() || n.inputs.size() < 2 || !own_float(g, n.inputs[1])) return false;
+  if (n.op_type != "Conv" || !n.domain.empty() || n.inputs.size() < 2 || !own_float(g, n.inputs[1]))
+    return false;
   if (g.initializers.at(n.inputs[1]).rank() < 3) return false;
   return n.inputs.size() < 3 || n.inputs[2].empty() || own_float(g, n.inputs[2]);
 }
@@ -104,7 +112,7 @@ std::vector<Pair> find_pairs(nn::Graph& g, const EqualizationOptions& o, Equaliz
     }
     r.pairs.emplace_back(g.nodes[i].name, second.name);
   }
-  remove_unused(g);   // a replaced Clip's bounds
+  remove_unused(g);  // a replaced Clip's bounds
   std::vector<Pair> out;
   for (const auto& [a, b] : r.pairs) {
     out.push_back({static_cast<size_t>(node_index(g, a)), static_cast<size_t>(node_index(g, b))});
@@ -118,18 +126,20 @@ std::vector<double> output_ranges(const Tensor& w) {
   std::vector<double> r(static_cast<size_t>(c), 0.0);
   for (int64_t o = 0; o < c; ++o) {
     const float* p = w.data<float>() + o * per;
-    for (int64_t k = 0; k < per; ++k) r[static_cast<size_t>(o)] = std::max(r[static_cast<size_t>(o)], std::fabs(double(p[k])));
+    for (int64_t k = 0; k < per; ++k)
+      r[static_cast<size_t>(o)] = std::max(r[static_cast<size_t>(o)], std::fabs(double(p[k])));
   }
   return r;
 }
 
 // Calls f(input_channel, pointer to the kernel) for every (output channel, input slot) of a
 // grouped Conv weight [Cout, Cin / group, k...]: input channel = group * (Cin / group) + slot.
-template <class F>
-void for_input_channels(Tensor& w, int64_t group, F&& f) {
-  const int64_t cout = w.dim(0), slots = w.dim(1), kernel = w.numel() / (cout * slots), per_group = cout / group;
+template <class F> void for_input_channels(Tensor& w, int64_t group, F&& f) {
+  const int64_t cout = w.dim(0), slots = w.dim(1), kernel = w.numel() / (cout * slots),
+                per_group = cout / group;
   for (int64_t o = 0; o < cout; ++o) {
-    for (int64_t s = 0; s < slots; ++s) f((o / per_group) * slots + s, w.data<float>() + (o * slots + s) * kernel, kernel);
+    for (int64_t s = 0; s < slots; ++s)
+      f((o / per_group) * slots + s, w.data<float>() + (o * slots + s) * kernel, kernel);
   }
 }
 
@@ -143,12 +153,13 @@ double equalize_pair(nn::Graph& g, const Pair& p) {
   const std::vector<double> r1 = output_ranges(w1);
   std::vector<double> r2(r1.size(), 0.0);
   for_input_channels(w2, group, [&](int64_t i, const float* k, int64_t n) {
-    for (int64_t j = 0; j < n; ++j) r2[static_cast<size_t>(i)] = std::max(r2[static_cast<size_t>(i)], std::fabs(double(k[j])));
+    for (int64_t j = 0; j < n; ++j)
+      r2[static_cast<size_t>(i)] = std::max(r2[static_cast<size_t>(i)], std::fabs(double(k[j])));
   });
   std::vector<double> s(r1.size(), 1.0);
   double change = 0;
   for (size_t i = 0; i < s.size(); ++i) {
-    if (r1[i] > 0 && r2[i] > 0) s[i] = std::sqrt(r1[i] * r2[i]) / r2[i];   // a dead channel stays
+    if (r1[i] > 0 && r2[i] > 0) s[i] = std::sqrt(r1[i] * r2[i]) / r2[i];  // a dead channel stays
     change = std::max(change, std::fabs(std::log(s[i])));
   }
   const int64_t per = w1.numel() / w1.dim(0);
@@ -163,7 +174,8 @@ double equalize_pair(nn::Graph& g, const Pair& p) {
   g.initializers[b.inputs[1]] = w2;
   if (a.inputs.size() > 2 && !a.inputs[2].empty()) {
     Tensor b1 = g.initializers.at(a.inputs[2]).clone();
-    for (int64_t o = 0; o < b1.numel(); ++o) b1.data<float>()[o] = static_cast<float>(b1.data<float>()[o] / s[static_cast<size_t>(o)]);
+    for (int64_t o = 0; o < b1.numel(); ++o)
+      b1.data<float>()[o] = static_cast<float>(b1.data<float>()[o] / s[static_cast<size_t>(o)]);
     g.initializers[a.inputs[2]] = b1;
   }
   return change;
@@ -172,11 +184,14 @@ double equalize_pair(nn::Graph& g, const Pair& p) {
 }  // namespace
 
 EqualizationReport equalize_cross_layer(nn::Graph& g, const EqualizationOptions& o) {
-  TAMP_CHECK(o.max_iterations >= 1 && o.tolerance >= 0, "equalization: max_iterations {} must be positive and "
-             "tolerance {} not negative", o.max_iterations, o.tolerance);
+  TAMP_CHECK(o.max_iterations >= 1 && o.tolerance >= 0,
+             "equalization: max_iterations {} must be positive and "
+             "tolerance {} not negative",
+             o.max_iterations, o.tolerance);
   if (!find_fake_quantize(g).empty()) {
-    throw Error("cross-layer equalization rescales float weights, and this model is quantized already",
-                ErrorKind::kInvalidInput, "equalize before quantizing (equalization before ptq)");
+    throw Error(
+        "cross-layer equalization rescales float weights, and this model is quantized already",
+        ErrorKind::kInvalidInput, "equalize before quantizing (equalization before ptq)");
   }
   EqualizationReport r;
   release_training_modes(g);

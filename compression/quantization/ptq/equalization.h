@@ -16,17 +16,17 @@
 namespace tamp::compression {
 
 struct EqualizationOptions {
-  std::vector<std::string> exclude;   // Conv node names left alone (either side of a pair)
-  bool relu6_to_relu = false;         // replace Clip(0, 6) between a pair by Relu (see above)
-  int max_iterations = 20;            // passes over the pairs
-  double tolerance = 1e-4;            // stop once every |ln s_i| of a pass is below this
+  std::vector<std::string> exclude;  // Conv node names left alone (either side of a pair)
+  bool relu6_to_relu = false;        // replace Clip(0, 6) between a pair by Relu (see above)
+  int max_iterations = 20;           // passes over the pairs
+  double tolerance = 1e-4;           // stop once every |ln s_i| of a pass is below this
 };
 
 struct EqualizationReport {
   std::vector<std::pair<std::string, std::string>> pairs;  // Conv node names, in graph order
   int folded_batch_norms = 0;
   int relu6_replaced = 0;
-  int skipped_relu6 = 0;              // pairs joined by a ReLU6 and left alone
+  int skipped_relu6 = 0;  // pairs joined by a ReLU6 and left alone
   int iterations = 0;
 };
 
@@ -38,7 +38,8 @@ EqualizationReport equalize_cross_layer(nn::Graph& graph, const EqualizationOpti
 // ptq stage (before ptq) or a stage of its own.
 class CrossLayerEqualization : public Component {
  public:
-  explicit CrossLayerEqualization(EqualizationOptions options = {}) : options_(std::move(options)) {}
+  explicit CrossLayerEqualization(EqualizationOptions options = {})
+      : options_(std::move(options)) {}
   std::string name() const override { return "equalization"; }
   // requires: a float model (no FakeQuantize nodes).
   // ensures: BatchNorms folded, every eligible Conv pair equalized (report()).

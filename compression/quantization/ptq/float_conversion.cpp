@@ -15,8 +15,9 @@ constexpr int64_t kOnnxFloat = 1, kOnnxFloat16 = 10, kOnnxBFloat16 = 16;
 
 // Ops that move data without arithmetic: they run in whatever precision their input has.
 bool is_data_movement(const std::string& op, DType to) {
-  static const std::set<std::string> kBoth = {"Reshape", "Transpose", "Flatten", "Squeeze", "Unsqueeze", "Identity",
-                                              "Slice",   "Gather",    "Concat",  "Split",   "Dropout"};
+  static const std::set<std::string> kBoth = {"Reshape",   "Transpose", "Flatten", "Squeeze",
+                                              "Unsqueeze", "Identity",  "Slice",   "Gather",
+                                              "Concat",    "Split",     "Dropout"};
   return kBoth.count(op) || (to == DType::kFloat16 && op == "Expand");
 }
 
@@ -40,24 +41,30 @@ std::map<std::string, DType> infer_dtypes(const nn::Graph& g) {
     if (i < n.inputs.size() && !n.inputs[i].empty() && t.count(n.inputs[i])) return t[n.inputs[i]];
     return DType::kFloat32;
   };
-  static const std::set<std::string> kInt64 = {"Shape", "Size", "ArgMax", "ArgMin", "NonZero", "NonMaxSuppression"};
-  static const std::set<std::string> kBool = {"Equal", "Less", "Greater", "LessOrEqual", "GreaterOrEqual",
-                                              "Not",   "And",  "Or",      "Xor",         "IsNaN", "IsInf"};
+  static const std::set<std::string> kInt64 = {"Shape",  "Size",    "ArgMax",
+                                               "ArgMin", "NonZero", "NonMaxSuppression"};
+  static const std::set<std::string> kBool = {
+      "Equal", "Less", "Greater", "LessOrEqual", "GreaterOrEqual", "Not",
+      "And",   "Or",   "Xor",     "IsNaN",       "IsInf"};
   for (const auto& n : g.nodes) {
     for (size_t o = 0; o < n.outputs.size(); ++o) {
       DType d = in_type(n, 0);
       const Attributes& a = *n.attrs;
       if (n.op_type == "Cast") {
-        d = a.i("to") == kOnnxFloat ? DType::kFloat32 : (a.i("to") == kOnnxFloat16 ? DType::kFloat16 : DType::kInt64);
+        d = a.i("to") == kOnnxFloat ? DType::kFloat32
+                                    : (a.i("to") == kOnnxFloat16 ? DType::kFloat16 : DType::kInt64);
         if (a.i("to") == kOnnxBFloat16) d = DType::kBFloat16;
       } else if (n.op_type == "CastLike" || n.op_type == "Where") {
         d = in_type(n, 1);
-      } else if (kInt64.count(n.op_type) || (o == 1 && (n.op_type == "MaxPool" || n.op_type == "TopK"))) {
+      } else if (kInt64.count(n.op_type) ||
+                 (o == 1 && (n.op_type == "MaxPool" || n.op_type == "TopK"))) {
         d = DType::kInt64;
       } else if (kBool.count(n.op_type) || (o == 1 && n.op_type == "Dropout")) {
         d = DType::kBool;
       } else if (n.op_type == "Constant" || n.op_type == "ConstantOfShape") {
-        d = a.has("value") ? a.t("value").dtype() : (a.has("value_int") || a.has("value_ints") ? DType::kInt64 : DType::kFloat32);
+        d = a.has("value")
+                ? a.t("value").dtype()
+                : (a.has("value_int") || a.has("value_ints") ? DType::kInt64 : DType::kFloat32);
       } else if (n.op_type == "DynamicQuantizeLinear") {
         d = o == 1 ? DType::kFloat32 : DType::kUInt8;
       } else if (n.op_type == "QuantizeLinear") {
@@ -76,7 +83,8 @@ std::map<std::string, DType> infer_dtypes(const nn::Graph& g) {
 
 class Converter {
  public:
-  Converter(const nn::Graph& g, const FloatConversionOptions& o) : g_(g), opt_(o), names_(g), dtypes_(infer_dtypes(g)) {
+  Converter(const nn::Graph& g, const FloatConversionOptions& o)
+      : g_(g), opt_(o), names_(g), dtypes_(infer_dtypes(g)) {
     low_code_ = o.to == DType::kFloat16 ? kOnnxFloat16 : kOnnxBFloat16;
     suffix_ = o.to == DType::kFloat16 ? "fp16" : "bf16";
   }
@@ -103,7 +111,8 @@ class Converter {
     fix_outputs(out);
     for (auto& v : out.value_info) {
       auto it = precision_.find(v.name);
-      if (it != precision_.end() && v.dtype == DType::kFloat32 && it->second == Precision::kLow) v.dtype = opt_.to;
+      if (it != precision_.end() && v.dtype == DType::kFloat32 && it->second == Precision::kLow)
+        v.dtype = opt_.to;
     }
     out.validate();
     return out;
@@ -128,8 +137,11 @@ class Converter {
   }
 
   bool blocked(const nn::Node& n) const {
-    if (std::find(opt_.block_nodes.begin(), opt_.block_nodes.end(), n.name) != opt_.block_nodes.end()) return true;
-    if (std::find(opt_.block_ops.begin(), opt_.block_ops.end(), n.op_type) != opt_.block_ops.end()) return true;
+    if (std::find(opt_.block_nodes.begin(), opt_.block_nodes.end(), n.name) !=
+        opt_.block_nodes.end())
+      return true;
+    if (std::find(opt_.block_ops.begin(), opt_.block_ops.end(), n.op_type) != opt_.block_ops.end())
+      return true;
     return opt_.default_block_list && !ort_cpu_has_kernel(n.op_type, opt_.to);
   }
 
@@ -140,7 +152,11 @@ class Converter {
     const auto key = std::make_pair(v, p);
     if (auto c = casts_.find(key); c != casts_.end()) return c->second;
     const std::string out = names_.fresh(v + (p == Precision::kLow ? "_" + suffix_ : "_fp32"));
-    nodes.push_back({names_.fresh(out + "_cast"), "Cast", "", {v}, {out},
+    nodes.push_back({names_.fresh(out + "_cast"),
+                     "Cast",
+                     "",
+                     {v},
+                     {out},
                      nn::attrs_with({{"to", p == Precision::kLow ? low_code_ : kOnnxFloat}})});
     casts_[key] = out;
     return out;
@@ -153,7 +169,8 @@ class Converter {
       if (is_float32(n.inputs[i]) && precision_.count(n.inputs[i])) float_inputs.push_back(i);
     }
     // Cast accepts any input type, and Constant-like producers keep their float32 values.
-    const bool untouched = n.op_type == "Cast" || n.op_type == "Constant" || n.op_type == "ConstantOfShape";
+    const bool untouched =
+        n.op_type == "Cast" || n.op_type == "Constant" || n.op_type == "ConstantOfShape";
     Precision p = Precision::kFloat32;
     if (untouched) {
       p = Precision::kFloat32;
@@ -163,7 +180,8 @@ class Converter {
       // Low only when every non-constant float input already is.
       p = Precision::kLow;
       for (size_t i : float_inputs) {
-        if (!g_.initializers.count(n.inputs[i]) && precision_[n.inputs[i]] == Precision::kFloat32) p = Precision::kFloat32;
+        if (!g_.initializers.count(n.inputs[i]) && precision_[n.inputs[i]] == Precision::kFloat32)
+          p = Precision::kFloat32;
       }
     } else {
       p = Precision::kLow;
@@ -173,7 +191,8 @@ class Converter {
         c.inputs[i] = as(n.inputs[i], fixed_float32_input(n, i) ? Precision::kFloat32 : p, nodes);
       }
     }
-    for (const auto& o : n.outputs) if (is_float32(o)) precision_[o] = p;
+    for (const auto& o : n.outputs)
+      if (is_float32(o)) precision_[o] = p;
     nodes.push_back(std::move(c));
   }
 
@@ -186,15 +205,25 @@ class Converter {
       o.dtype = want == Precision::kLow ? opt_.to : DType::kFloat32;
       if (precision_[o.name] == want) continue;
       const int producer = out.producer(o.name);
-      TAMP_CHECK(producer >= 0, "graph output '{}' is a graph input or initializer in the wrong precision; "
-                 "convert with keep_io_types", o.name);
-      const std::string renamed = names_.fresh(o.name + (want == Precision::kLow ? "_fp32" : "_" + suffix_));
+      TAMP_CHECK(producer >= 0,
+                 "graph output '{}' is a graph input or initializer in the wrong precision; "
+                 "convert with keep_io_types",
+                 o.name);
+      const std::string renamed =
+          names_.fresh(o.name + (want == Precision::kLow ? "_fp32" : "_" + suffix_));
       for (auto& n : out.nodes) {
-        for (auto& v : n.outputs) if (v == o.name) v = renamed;
-        for (auto& v : n.inputs) if (v == o.name) v = renamed;
+        for (auto& v : n.outputs)
+          if (v == o.name) v = renamed;
+        for (auto& v : n.inputs)
+          if (v == o.name) v = renamed;
       }
-      out.nodes.push_back({names_.fresh(o.name + "_cast"), "Cast", "", {renamed}, {o.name},
-                           nn::attrs_with({{"to", want == Precision::kLow ? low_code_ : kOnnxFloat}})});
+      out.nodes.push_back(
+          {names_.fresh(o.name + "_cast"),
+           "Cast",
+           "",
+           {renamed},
+           {o.name},
+           nn::attrs_with({{"to", want == Precision::kLow ? low_code_ : kOnnxFloat}})});
     }
   }
 
@@ -212,7 +241,8 @@ class Converter {
 
 bool ort_cpu_has_kernel(const std::string& op_type, DType to) {
   if (is_data_movement(op_type, to)) return true;
-  static const std::set<std::string> kFloat16 = {"LayerNormalization", "Clip", "Max", "Min", "Round"};
+  static const std::set<std::string> kFloat16 = {"LayerNormalization", "Clip", "Max", "Min",
+                                                 "Round"};
   static const std::set<std::string> kBFloat16 = {"LayerNormalization"};
   return to == DType::kFloat16 ? kFloat16.count(op_type) > 0 : kBFloat16.count(op_type) > 0;
 }
@@ -220,7 +250,8 @@ bool ort_cpu_has_kernel(const std::string& op_type, DType to) {
 std::vector<std::string> default_blocked_ops(const nn::Graph& graph, DType to) {
   std::set<std::string> ops;
   for (const auto& n : graph.nodes) {
-    if (n.op_type != "Cast" && n.op_type != "Constant" && n.op_type != "ConstantOfShape" && !ort_cpu_has_kernel(n.op_type, to)) {
+    if (n.op_type != "Cast" && n.op_type != "Constant" && n.op_type != "ConstantOfShape" &&
+        !ort_cpu_has_kernel(n.op_type, to)) {
       ops.insert(n.op_type);
     }
   }
@@ -231,10 +262,12 @@ nn::Graph convert_float(const nn::Graph& graph, const FloatConversionOptions& op
   TAMP_CHECK(options.to == DType::kFloat16 || options.to == DType::kBFloat16,
              "float conversion targets float16 or bfloat16, not {}", dtype_name(options.to));
   for (const auto& name : options.block_nodes) {
-    TAMP_CHECK(graph.find_node(name) != nullptr, "--block-node '{}' names no node of the graph", name);
+    TAMP_CHECK(graph.find_node(name) != nullptr, "--block-node '{}' names no node of the graph",
+               name);
   }
   bool any_float = false;
-  for (const auto& [name, t] : graph.initializers) any_float = any_float || t.dtype() == DType::kFloat32;
+  for (const auto& [name, t] : graph.initializers)
+    any_float = any_float || t.dtype() == DType::kFloat32;
   for (const auto& v : graph.inputs) any_float = any_float || v.dtype == DType::kFloat32;
   TAMP_CHECK(any_float, "the graph has no float32 input or initializer to convert");
   return Converter(graph, options).run();

@@ -15,9 +15,9 @@
 namespace tamp::compression {
 
 struct FloatConversionOptions {
-  DType to = DType::kFloat16;        // kFloat16 or kBFloat16
-  bool keep_io_types = false;        // graph inputs and outputs stay float32
-  bool default_block_list = true;    // block ops without an ORT CPU kernel for `to`
+  DType to = DType::kFloat16;            // kFloat16 or kBFloat16
+  bool keep_io_types = false;            // graph inputs and outputs stay float32
+  bool default_block_list = true;        // block ops without an ORT CPU kernel for `to`
   std::vector<std::string> block_ops;    // more op types kept in float32
   std::vector<std::string> block_nodes;  // node names kept in float32
 };

@@ -18,7 +18,8 @@ MatrixD to_matrix(const Tensor& t, int64_t rows, int64_t cols) {
   if (t.dtype() == DType::kFloat64) {
     m = Eigen::Map<const MatrixD>(t.data<double>(), rows, cols);
   } else {
-    m = Eigen::Map<const Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>(t.data<float>(), rows, cols)
+    m = Eigen::Map<const Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>(
+            t.data<float>(), rows, cols)
             .cast<double>();
   }
   return m;
@@ -35,7 +36,8 @@ MatrixD inverse_cholesky_upper(MatrixD h, double damp_percent) {
   const int64_t k = h.rows();
   const double mean_diag = h.diagonal().mean();
   if (!std::isfinite(mean_diag)) {
-    throw Error("the Hessian holds NaN or Inf: the calibration inputs are not finite", ErrorKind::kNumerical);
+    throw Error("the Hessian holds NaN or Inf: the calibration inputs are not finite",
+                ErrorKind::kNumerical);
   }
   double damp = std::max(damp_percent, 1e-6) * mean_diag;
   for (int attempt = 0; attempt < 6; ++attempt, damp *= 10) {
@@ -48,8 +50,10 @@ MatrixD inverse_cholesky_upper(MatrixD h, double damp_percent) {
     if (llt_inv.info() != Eigen::Success) continue;
     return llt_inv.matrixU();
   }
-  throw Error(fmt::format("the damped Hessian ({} x {}) is not positive definite even with damping {:.3g}", k, k, damp),
-              ErrorKind::kNumerical, "check the calibration inputs for NaN/Inf or raise damp_percent");
+  throw Error(
+      fmt::format("the damped Hessian ({} x {}) is not positive definite even with damping {:.3g}",
+                  k, k, damp),
+      ErrorKind::kNumerical, "check the calibration inputs for NaN/Inf or raise damp_percent");
 }
 
 // Zeroes the weights of inputs that never fire (they carry no information, so cannot matter;
@@ -65,12 +69,15 @@ std::vector<int64_t> column_order(MatrixD& w, MatrixD& h, bool act_order) {
   }
   std::vector<int64_t> perm(static_cast<size_t>(k));
   std::iota(perm.begin(), perm.end(), 0);
-  if (act_order) std::stable_sort(perm.begin(), perm.end(), [&](int64_t a, int64_t b) { return h(a, a) > h(b, b); });
+  if (act_order)
+    std::stable_sort(perm.begin(), perm.end(),
+                     [&](int64_t a, int64_t b) { return h(a, a) > h(b, b); });
   return perm;
 }
 
 // w's columns and h's rows and columns in the order perm gives.
-void permute(const MatrixD& w, const MatrixD& h, const std::vector<int64_t>& perm, MatrixD& wp, MatrixD& hp) {
+void permute(const MatrixD& w, const MatrixD& h, const std::vector<int64_t>& perm, MatrixD& wp,
+             MatrixD& hp) {
   const auto k = static_cast<int64_t>(perm.size());
   for (int64_t i = 0; i < k; ++i) {
     wp.col(i) = w.col(perm[i]);
@@ -87,7 +94,8 @@ HessianAccumulator::HessianAccumulator(int64_t k) : k_(k) {
 
 void HessianAccumulator::add(const Tensor& x) {
   TAMP_CHECK(x.defined() && x.dtype() == DType::kFloat32 && x.rank() >= 1 && x.shape().back() == k_,
-             "layer input must be float32 [..., {}], got {}", k_, x.defined() ? describe(x) : "none");
+             "layer input must be float32 [..., {}], got {}", k_,
+             x.defined() ? describe(x) : "none");
   const int64_t rows = x.numel() / k_;
   if (rows == 0) return;
   using MatrixF = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
@@ -109,11 +117,14 @@ Tensor HessianAccumulator::hessian() const {
 
 BlockQuantized gptq_quantize(const Tensor& w_nk, const Tensor& hessian, const QuantSpec& spec,
                              const GptqOptions& options) {
-  TAMP_CHECK(w_nk.defined() && w_nk.dtype() == DType::kFloat32 && w_nk.rank() == 2 && w_nk.numel() > 0,
-             "weight must be a non-empty float32 [N, K], got {}", w_nk.defined() ? describe(w_nk) : "none");
-  TAMP_CHECK(options.damp_percent > 0 && options.damp_percent < 1, "damp_percent must be in (0, 1), got {}",
-             options.damp_percent);
-  TAMP_CHECK(options.block_size > 0, "GPTQ block size must be positive, got {}", options.block_size);
+  TAMP_CHECK(
+      w_nk.defined() && w_nk.dtype() == DType::kFloat32 && w_nk.rank() == 2 && w_nk.numel() > 0,
+      "weight must be a non-empty float32 [N, K], got {}",
+      w_nk.defined() ? describe(w_nk) : "none");
+  TAMP_CHECK(options.damp_percent > 0 && options.damp_percent < 1,
+             "damp_percent must be in (0, 1), got {}", options.damp_percent);
+  TAMP_CHECK(options.block_size > 0, "GPTQ block size must be positive, got {}",
+             options.block_size);
   const int64_t n = w_nk.dim(0), k = w_nk.dim(1);
   check_hessian(hessian, k);
   BlockQuantized q;
@@ -133,11 +144,13 @@ BlockQuantized gptq_quantize(const Tensor& w_nk, const Tensor& hessian, const Qu
     const int64_t begin = g * group, end = std::min(k, begin + group);
     std::vector<float> rows(static_cast<size_t>(n * (end - begin)));
     for (int64_t r = 0; r < n; ++r) {
-      for (int64_t c = begin; c < end; ++c) rows[r * (end - begin) + (c - begin)] = static_cast<float>(from(r, c));
+      for (int64_t c = begin; c < end; ++c)
+        rows[r * (end - begin) + (c - begin)] = static_cast<float>(from(r, c));
     }
     params[g] = block_params(rows.data(), n, end - begin, 0, end - begin, spec);
   };
-  if (static_groups) for (int64_t g = 0; g < groups; ++g) choose(g, w);
+  if (static_groups)
+    for (int64_t g = 0; g < groups; ++g) choose(g, w);
 
   MatrixD wp(n, k), hp(k, k);  // permuted copies
   permute(w, h, perm, wp, hp);
@@ -146,8 +159,9 @@ BlockQuantized gptq_quantize(const Tensor& w_nk, const Tensor& hessian, const Qu
   q.q = Tensor::empty({n, k}, DType::kUInt8);
   uint8_t* codes = q.q.data<uint8_t>();
   // A lazy batch holds whole groups, so a group's parameters see every earlier update.
-  const int64_t batch = static_groups ? options.block_size
-                                      : (std::max(options.block_size, group) + group - 1) / group * group;
+  const int64_t batch = static_groups
+                            ? options.block_size
+                            : (std::max(options.block_size, group) + group - 1) / group * group;
   MatrixD err(n, batch);
   // Without static groups the order is the identity, so a group's columns are positions
   // [col, col + group) of wp, inside the current batch.
@@ -165,10 +179,12 @@ BlockQuantized gptq_quantize(const Tensor& w_nk, const Tensor& hessian, const Qu
       }
       // Error feedback onto the rest of the batch.
       if (pos + 1 < i2) {
-        wp.block(0, pos + 1, n, i2 - pos - 1).noalias() -= err.col(i) * u.block(pos, pos + 1, 1, i2 - pos - 1);
+        wp.block(0, pos + 1, n, i2 - pos - 1).noalias() -=
+            err.col(i) * u.block(pos, pos + 1, 1, i2 - pos - 1);
       }
     }
-    if (i2 < k) wp.rightCols(k - i2).noalias() -= err.leftCols(count) * u.block(i1, i2, count, k - i2);
+    if (i2 < k)
+      wp.rightCols(k - i2).noalias() -= err.leftCols(count) * u.block(i1, i2, count, k - i2);
   }
 
   q.scales = Tensor::empty({n, kb});
@@ -177,16 +193,18 @@ BlockQuantized gptq_quantize(const Tensor& w_nk, const Tensor& hessian, const Qu
     const BlockParams& p = params[blk * q.block_size / group];  // a group holds whole blocks
     for (int64_t r = 0; r < n; ++r) {
       q.scales.data<float>()[r * kb + blk] = p.scale[r];
-      if (!spec.symmetric) q.zero_points.data<uint8_t>()[r * kb + blk] = static_cast<uint8_t>(p.zero_point[r]);
+      if (!spec.symmetric)
+        q.zero_points.data<uint8_t>()[r * kb + blk] = static_cast<uint8_t>(p.zero_point[r]);
     }
   }
   return q;
 }
 
 double reconstruction_error(const Tensor& w_nk, const Tensor& w_hat_nk, const Tensor& hessian) {
-  TAMP_CHECK(w_nk.defined() && w_hat_nk.defined() && w_nk.rank() == 2 && w_nk.shape() == w_hat_nk.shape(),
-             "weights {} and {} must be the same 2-D shape", w_nk.defined() ? describe(w_nk) : "none",
-             w_hat_nk.defined() ? describe(w_hat_nk) : "none");
+  TAMP_CHECK(
+      w_nk.defined() && w_hat_nk.defined() && w_nk.rank() == 2 && w_nk.shape() == w_hat_nk.shape(),
+      "weights {} and {} must be the same 2-D shape", w_nk.defined() ? describe(w_nk) : "none",
+      w_hat_nk.defined() ? describe(w_hat_nk) : "none");
   const int64_t n = w_nk.dim(0), k = w_nk.dim(1);
   check_hessian(hessian, k);
   const MatrixD d = to_matrix(w_nk, n, k) - to_matrix(w_hat_nk, n, k);

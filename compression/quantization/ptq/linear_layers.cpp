@@ -16,14 +16,16 @@ const Tensor* float_initializer(const nn::Graph& g, const std::string& name) {
   auto it = g.initializers.find(name);
   if (it == g.initializers.end() || it->second.dtype() != DType::kFloat32) return nullptr;
   // An initializer that is also a graph input can be overridden at run time: not a constant.
-  for (const auto& in : g.inputs) if (in.name == name) return nullptr;
+  for (const auto& in : g.inputs)
+    if (in.name == name) return nullptr;
   return &it->second;
 }
 
 // `c` as a bias vector [n] when it broadcasts to [rows, n] along the rows (shape [], [1], [n],
 // [1, n], ...), else undefined.
 Tensor as_bias(const Tensor& c, int64_t n, float scale) {
-  for (int64_t i = 0; i + 1 < c.rank(); ++i) if (c.dim(static_cast<int>(i)) != 1) return {};
+  for (int64_t i = 0; i + 1 < c.rank(); ++i)
+    if (c.dim(static_cast<int>(i)) != 1) return {};
   const int64_t last = c.rank() == 0 ? 1 : c.shape().back();
   if (last != 1 && last != n) return {};
   Tensor b = Tensor::empty({n});
@@ -40,7 +42,8 @@ Tensor gemm_weight(const Tensor& b, bool trans_b, float alpha) {
   const float* pb = b.data<float>();
   float* pw = w.data<float>();
   for (int64_t i = 0; i < k; ++i) {
-    for (int64_t j = 0; j < n; ++j) pw[i * n + j] = alpha * (trans_b ? pb[j * k + i] : pb[i * n + j]);
+    for (int64_t j = 0; j < n; ++j)
+      pw[i * n + j] = alpha * (trans_b ? pb[j * k + i] : pb[i * n + j]);
   }
   return w;
 }
@@ -55,7 +58,8 @@ std::vector<LinearLayer> find_linear_layers(const nn::Graph& g, const LinearLaye
   }
   for (const auto& [name, t] : g.initializers) known.insert(name);
   for (const auto& e : options.exclude) {
-    TAMP_CHECK(known.count(e), "exclusion '{}' names no node, op type or initializer of the graph", e);
+    TAMP_CHECK(known.count(e), "exclusion '{}' names no node, op type or initializer of the graph",
+               e);
   }
   std::set<std::string> outputs;
   for (const auto& o : g.outputs) outputs.insert(o.name);
@@ -70,7 +74,8 @@ std::vector<LinearLayer> find_linear_layers(const nn::Graph& g, const LinearLaye
         contains(options.exclude, node.inputs[1])) {
       continue;
     }
-    LinearLayer l{node.name, node.outputs[0], node.op_type, node.inputs[0], node.inputs[1], {}, {}, {}, node.outputs[0]};
+    LinearLayer l{node.name, node.outputs[0], node.op_type, node.inputs[0], node.inputs[1], {}, {},
+                  {},        node.outputs[0]};
     if (node.op_type == "Gemm") {
       const Attributes& a = *node.attrs;
       if (a.i("transA", 0) != 0) continue;
@@ -89,7 +94,8 @@ std::vector<LinearLayer> find_linear_layers(const nn::Graph& g, const LinearLaye
       if (consumers.size() == 1 && !outputs.count(node.outputs[0])) {
         const nn::Node& add = g.nodes[static_cast<size_t>(consumers[0])];
         if (add.op_type == "Add" && add.domain.empty() && add.inputs.size() == 2) {
-          const std::string& other = add.inputs[0] == node.outputs[0] ? add.inputs[1] : add.inputs[0];
+          const std::string& other =
+              add.inputs[0] == node.outputs[0] ? add.inputs[1] : add.inputs[0];
           const Tensor* c = float_initializer(g, other);
           if (c && c->rank() >= 1 && c->shape().back() == l.n()) {
             l.bias = as_bias(*c, l.n(), 1.0f);
@@ -112,11 +118,15 @@ void require_linear_layers(const nn::Graph& g, const std::vector<LinearLayer>& l
   std::map<std::string, int> ops;
   for (const auto& n : g.nodes) ++ops[n.op_type];
   std::string list;
-  for (const auto& [op, count] : ops) list += fmt::format("{}{} x{}", list.empty() ? "" : ", ", op, count);
-  throw Error(fmt::format("nothing to quantize: the graph has no MatMul or Gemm with a constant 2-D float weight{} "
-                          "(ops: {})",
-                          options.exclude.empty() ? "" : " left after the exclusions", list.empty() ? "none" : list),
-              ErrorKind::kInvalidInput);
+  for (const auto& [op, count] : ops)
+    list += fmt::format("{}{} x{}", list.empty() ? "" : ", ", op, count);
+  throw Error(
+      fmt::format(
+          "nothing to quantize: the graph has no MatMul or Gemm with a constant 2-D float weight{} "
+          "(ops: {})",
+          options.exclude.empty() ? "" : " left after the exclusions",
+          list.empty() ? "none" : list),
+      ErrorKind::kInvalidInput);
 }
 
 size_t remove_linear_layer(nn::Graph& g, const LinearLayer& layer) {

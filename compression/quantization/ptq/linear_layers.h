@@ -38,7 +38,8 @@ struct LinearLayerOptions {
 // a constant broadcastable to [N].
 // Throws (kInvalidInput) when an exclusion matches no node name, op type or initializer of the
 // graph (a typo would silently quantize everything).
-std::vector<LinearLayer> find_linear_layers(const nn::Graph& graph, const LinearLayerOptions& options = {});
+std::vector<LinearLayer> find_linear_layers(const nn::Graph& graph,
+                                            const LinearLayerOptions& options = {});
 
 // Throws (kInvalidInput) naming the graph's ops when `layers` is empty: nothing to quantize.
 void require_linear_layers(const nn::Graph& graph, const std::vector<LinearLayer>& layers,

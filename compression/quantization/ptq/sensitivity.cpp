@@ -1,7 +1,7 @@
 #include <tamp/compression/quantization/ptq/sensitivity.h>
 
-#include <tamp/nn/graph_edit.h>
 #include <tamp/compression/quantization/quant_plan.h>
+#include <tamp/nn/graph_edit.h>
 #include <tamp/nn/graph_module.h>
 
 #include <algorithm>
@@ -11,15 +11,18 @@ namespace tamp::compression {
 
 namespace {
 
-bool is_fake_quantize(const nn::Node& n) { return n.op_type == "FakeQuantize" && n.domain == "tamp"; }
+bool is_fake_quantize(const nn::Node& n) {
+  return n.op_type == "FakeQuantize" && n.domain == "tamp";
+}
 
 // Conv/Gemm/MatMul, and Adds of two computed values (residual Adds; a bias Add belongs to its
 // MatMul).
 bool is_layer(const nn::Graph& g, const nn::Node& n) {
   if (!n.domain.empty()) return false;
   if (is_quantizable_compute(n.op_type)) return true;
-  return n.op_type == "Add" && std::none_of(n.inputs.begin(), n.inputs.end(),
-                                            [&](const std::string& v) { return g.initializers.count(v) > 0; });
+  return n.op_type == "Add" &&
+         std::none_of(n.inputs.begin(), n.inputs.end(),
+                      [&](const std::string& v) { return g.initializers.count(v) > 0; });
 }
 
 // The FakeQuantize nodes (indices) whose outputs reach node `at`'s inputs through
@@ -44,7 +47,8 @@ std::set<int> feeding_fake_quantize(const nn::Graph& g, int at) {
 }
 
 int node_index(const nn::Graph& g, const std::string& name) {
-  for (size_t i = 0; i < g.nodes.size(); ++i) if (g.nodes[i].name == name) return static_cast<int>(i);
+  for (size_t i = 0; i < g.nodes.size(); ++i)
+    if (g.nodes[i].name == name) return static_cast<int>(i);
   return -1;
 }
 
@@ -60,7 +64,9 @@ std::vector<std::string> private_float_params(const nn::Graph& g, const nn::Node
   for (size_t i = 1; i < node.inputs.size(); ++i) {
     const std::string& in = node.inputs[i];
     auto it = g.initializers.find(in);
-    if (it == g.initializers.end() || it->second.dtype() != DType::kFloat32 || g.consumers(in).size() != 1) continue;
+    if (it == g.initializers.end() || it->second.dtype() != DType::kFloat32 ||
+        g.consumers(in).size() != 1)
+      continue;
     out.push_back(in);
   }
   return out;
@@ -68,7 +74,9 @@ std::vector<std::string> private_float_params(const nn::Graph& g, const nn::Node
 
 const nn::Node& require_node(const nn::Graph& g, const std::string& name) {
   const nn::Node* n = g.find_node(name);
-  if (!n) throw Error(fmt::format("bf16 fallback: no node '{}' in the graph", name), ErrorKind::kInvalidInput);
+  if (!n)
+    throw Error(fmt::format("bf16 fallback: no node '{}' in the graph", name),
+                ErrorKind::kInvalidInput);
   return *n;
 }
 
@@ -89,7 +97,8 @@ nn::Graph isolate_layer(const nn::Graph& fq_graph, const std::string& node) {
   const int at = node_index(fq_graph, node);
   const auto layers = quantized_layers(fq_graph);
   if (at < 0 || std::find(layers.begin(), layers.end(), node) == layers.end()) {
-    throw Error(fmt::format("'{}' is not a quantized layer of the graph", node), ErrorKind::kInvalidInput);
+    throw Error(fmt::format("'{}' is not a quantized layer of the graph", node),
+                ErrorKind::kInvalidInput);
   }
   const std::set<int> keep = feeding_fake_quantize(fq_graph, at);
   nn::Graph g = fq_graph;
@@ -105,12 +114,13 @@ nn::Graph isolate_layer(const nn::Graph& fq_graph, const std::string& node) {
   return g;
 }
 
-std::vector<LayerSensitivity> layer_sensitivity(const nn::Graph& float_graph, const nn::Graph& fq_graph,
-                                                const std::vector<std::map<std::string, Tensor>>& batches,
-                                                const std::vector<Tensor>& labels, const SensitivityOptions& options) {
+std::vector<LayerSensitivity> layer_sensitivity(
+    const nn::Graph& float_graph, const nn::Graph& fq_graph,
+    const std::vector<std::map<std::string, Tensor>>& batches, const std::vector<Tensor>& labels,
+    const SensitivityOptions& options) {
   TAMP_CHECK(!batches.empty(), "sensitivity needs at least one batch");
-  TAMP_CHECK(labels.empty() || labels.size() == batches.size(), "sensitivity: {} label tensors for {} batches",
-             labels.size(), batches.size());
+  TAMP_CHECK(labels.empty() || labels.size() == batches.size(),
+             "sensitivity: {} label tensors for {} batches", labels.size(), batches.size());
   const std::string out = first_output(float_graph, options.output);
   NoGradGuard no_grad;
   auto run = [&](nn::GraphModule& m, size_t b) {
@@ -134,7 +144,8 @@ std::vector<LayerSensitivity> layer_sensitivity(const nn::Graph& float_graph, co
       const Tensor y = run(m, b);
       const float* py = y.data<float>();
       const float* pe = expected[b].data<float>();
-      for (int64_t i = 0; i < y.numel(); ++i) sse += static_cast<double>(py[i] - pe[i]) * (py[i] - pe[i]);
+      for (int64_t i = 0; i < y.numel(); ++i)
+        sse += static_cast<double>(py[i] - pe[i]) * (py[i] - pe[i]);
       count += y.numel();
       if (labels.empty()) continue;
       const int64_t n = y.dim(0), c = y.numel() / n;
@@ -148,7 +159,8 @@ std::vector<LayerSensitivity> layer_sensitivity(const nn::Graph& float_graph, co
     if (!labels.empty()) s.top1 = static_cast<double>(correct) / static_cast<double>(examples);
     result.push_back(s);
   }
-  std::stable_sort(result.begin(), result.end(), [](const auto& a, const auto& b) { return a.mse > b.mse; });
+  std::stable_sort(result.begin(), result.end(),
+                   [](const auto& a, const auto& b) { return a.mse > b.mse; });
   return result;
 }
 
@@ -164,14 +176,17 @@ void store_weights_bf16(nn::Graph& g, const std::vector<std::string>& nodes) {
   nn::NameScope names(g);
   for (const auto& name : nodes) {
     const int at = node_index(g, name);
-    if (at < 0) throw Error(fmt::format("bf16 fallback: no node '{}' in the graph", name), ErrorKind::kInvalidInput);
+    if (at < 0)
+      throw Error(fmt::format("bf16 fallback: no node '{}' in the graph", name),
+                  ErrorKind::kInvalidInput);
     for (const auto& p : private_float_params(g, g.nodes[static_cast<size_t>(at)])) {
       const std::string stored = names.fresh(p + "_bf16");
       g.initializers[stored] = g.initializers.at(p).to(DType::kBFloat16);
       g.initializers.erase(p);
       Attributes a;
       a.set("to", int64_t{1});  // FLOAT
-      nn::Node cast{names.fresh(p + "_Cast"), "Cast", "", {stored}, {p}, nn::attrs_with(std::move(a))};
+      nn::Node cast{names.fresh(p + "_Cast"),    "Cast", "", {stored}, {p},
+                    nn::attrs_with(std::move(a))};
       g.nodes.insert(g.nodes.begin() + node_index(g, name), std::move(cast));
     }
   }

@@ -20,12 +20,12 @@ namespace tamp::compression {
 struct LayerSensitivity {
   std::string node;
   std::string op_type;
-  double mse = 0;       // mean squared difference of the output from the float model's
+  double mse = 0;  // mean squared difference of the output from the float model's
   double top1 = std::numeric_limits<double>::quiet_NaN();  // with labels: top-1 accuracy
 };
 
 struct SensitivityOptions {
-  std::string output;   // the value compared ("" = the graph's first output)
+  std::string output;  // the value compared ("" = the graph's first output)
 };
 
 // The compute nodes of a FakeQuantize graph that read at least one fake-quantized value.
@@ -37,10 +37,10 @@ nn::Graph isolate_layer(const nn::Graph& fq_graph, const std::string& node);
 
 // requires: batches of graph inputs; labels empty or one int64 [batch] tensor per batch.
 // ensures: one entry per quantized layer, most sensitive first (largest mse).
-std::vector<LayerSensitivity> layer_sensitivity(const nn::Graph& float_graph, const nn::Graph& fq_graph,
-                                                const std::vector<std::map<std::string, Tensor>>& batches,
-                                                const std::vector<Tensor>& labels = {},
-                                                const SensitivityOptions& options = {});
+std::vector<LayerSensitivity> layer_sensitivity(
+    const nn::Graph& float_graph, const nn::Graph& fq_graph,
+    const std::vector<std::map<std::string, Tensor>>& batches,
+    const std::vector<Tensor>& labels = {}, const SensitivityOptions& options = {});
 
 // The float32 weight and bias initializers of `nodes` rounded to bfloat16 (kept float32):
 // what a bf16 fallback computes. Throws (kInvalidInput) for an unknown node.

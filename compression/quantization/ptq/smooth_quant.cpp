@@ -18,14 +18,18 @@ using Matrix = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMa
 // A float initializer read by exactly one node (its edit changes nothing else).
 bool private_initializer(const nn::Graph& g, const std::string& name, int64_t numel) {
   auto it = g.initializers.find(name);
-  if (it == g.initializers.end() || it->second.dtype() != DType::kFloat32 || it->second.numel() != numel) return false;
-  for (const auto& in : g.inputs) if (in.name == name) return false;
+  if (it == g.initializers.end() || it->second.dtype() != DType::kFloat32 ||
+      it->second.numel() != numel)
+    return false;
+  for (const auto& in : g.inputs)
+    if (in.name == name) return false;
   return g.consumers(name).size() == 1;
 }
 
 // A copy of initializer `name` ([R, C] or any shape of f.size() values when axis < 0) with
 // element (r, c) multiplied (or divided) by f[r] (axis 0), f[c] (axis 1), f[flat] (axis < 0).
-void scale_initializer(nn::Graph& g, const std::string& name, int axis, const std::vector<float>& f, bool divide) {
+void scale_initializer(nn::Graph& g, const std::string& name, int axis, const std::vector<float>& f,
+                       bool divide) {
   Tensor t = g.initializers.at(name).clone();
   float* p = t.data<float>();
   const int64_t cols = axis < 0 ? 1 : t.dim(1);
@@ -37,8 +41,10 @@ void scale_initializer(nn::Graph& g, const std::string& name, int axis, const st
 }
 
 const nn::Node& node_named(const nn::Graph& g, const std::string& name) {
-  for (const auto& n : g.nodes) if (n.name == name) return n;
-  throw Error(fmt::format("SmoothQuant: node '{}' is not in the graph", name), ErrorKind::kInvalidInput);
+  for (const auto& n : g.nodes)
+    if (n.name == name) return n;
+  throw Error(fmt::format("SmoothQuant: node '{}' is not in the graph", name),
+              ErrorKind::kInvalidInput);
 }
 
 // The constant bias initializer of a linear layer (Gemm's C or the bias Add's constant), or "".
@@ -53,11 +59,15 @@ std::string bias_initializer(const nn::Graph& g, const LinearLayer& l) {
 }
 
 // Whether node `n` (a linear layer) has its weight stored transposed ([N, K]).
-bool stored_transposed(const nn::Node& n) { return n.op_type == "Gemm" && n.attrs->i("transB", 0) != 0; }
+bool stored_transposed(const nn::Node& n) {
+  return n.op_type == "Gemm" && n.attrs->i("transB", 0) != 0;
+}
 
 bool foldable_layer_norm(const nn::Graph& g, const nn::Node& n, int64_t k) {
-  if (n.op_type != "LayerNormalization" || !n.domain.empty() || n.attrs->i("axis", -1) != -1) return false;
-  for (size_t o = 1; o < n.outputs.size(); ++o) if (!n.outputs[o].empty() && !g.consumers(n.outputs[o]).empty()) return false;
+  if (n.op_type != "LayerNormalization" || !n.domain.empty() || n.attrs->i("axis", -1) != -1)
+    return false;
+  for (size_t o = 1; o < n.outputs.size(); ++o)
+    if (!n.outputs[o].empty() && !g.consumers(n.outputs[o]).empty()) return false;
   if (n.inputs.size() < 2 || !private_initializer(g, n.inputs[1], k)) return false;
   return n.inputs.size() < 3 || n.inputs[2].empty() || private_initializer(g, n.inputs[2], k);
 }
@@ -68,7 +78,8 @@ void fake_quantize_activation(Matrix& x) {
   const float lo = std::min(0.0f, x.minCoeff()), hi = std::max(0.0f, x.maxCoeff());
   if (hi <= lo) return;
   const float s = (hi - lo) / 255.0f, zp = std::nearbyint(-lo / s);
-  x = x.unaryExpr([&](float v) { return (std::clamp(std::nearbyint(v / s) + zp, 0.0f, 255.0f) - zp) * s; });
+  x = x.unaryExpr(
+      [&](float v) { return (std::clamp(std::nearbyint(v / s) + zp, 0.0f, 255.0f) - zp) * s; });
 }
 
 void fake_quantize_columns(Matrix& w) {
@@ -76,13 +87,15 @@ void fake_quantize_columns(Matrix& w) {
     const float m = w.col(c).cwiseAbs().maxCoeff();
     if (m == 0) continue;
     const float s = m / 127.0f;
-    w.col(c) = w.col(c).unaryExpr([&](float v) { return std::clamp(std::nearbyint(v / s), -127.0f, 127.0f) * s; });
+    w.col(c) = w.col(c).unaryExpr(
+        [&](float v) { return std::clamp(std::nearbyint(v / s), -127.0f, 127.0f) * s; });
   }
 }
 
 }  // namespace
 
-std::vector<SmoothGroup> find_smooth_groups(const nn::Graph& g, const std::vector<std::string>& exclude) {
+std::vector<SmoothGroup> find_smooth_groups(const nn::Graph& g,
+                                            const std::vector<std::string>& exclude) {
   const std::vector<LinearLayer> readers = find_linear_layers(g, {.exclude = exclude});
   const std::vector<LinearLayer> all = find_linear_layers(g);
   std::vector<SmoothGroup> groups;
@@ -96,7 +109,8 @@ std::vector<SmoothGroup> find_smooth_groups(const nn::Graph& g, const std::vecto
     bool ok = true;
     for (int c : g.consumers(v)) {
       const nn::Node& n = g.nodes[static_cast<size_t>(c)];
-      auto l = std::find_if(readers.begin(), readers.end(), [&](const LinearLayer& r) { return r.node_output == n.outputs[0]; });
+      auto l = std::find_if(readers.begin(), readers.end(),
+                            [&](const LinearLayer& r) { return r.node_output == n.outputs[0]; });
       ok = ok && l != readers.end() && n.inputs[0] == v && n.inputs[1] != v &&
            private_initializer(g, l->weight_name, l->k() * l->n());
       if (ok) grp.readers.push_back(n.name);
@@ -118,8 +132,11 @@ std::vector<SmoothGroup> find_smooth_groups(const nn::Graph& g, const std::vecto
       groups.push_back(std::move(grp));
       continue;
     }
-    auto l = std::find_if(all.begin(), all.end(), [&](const LinearLayer& r) { return r.output == y; });
-    if (l == all.end() || l->n() != grp.channels || !private_initializer(g, l->weight_name, l->k() * l->n())) continue;
+    auto l =
+        std::find_if(all.begin(), all.end(), [&](const LinearLayer& r) { return r.output == y; });
+    if (l == all.end() || l->n() != grp.channels ||
+        !private_initializer(g, l->weight_name, l->k() * l->n()))
+      continue;
     const std::string b = bias_initializer(g, *l);
     if (!b.empty() && !private_initializer(g, b, l->n())) continue;
     grp.producer = l->node;
@@ -129,11 +146,14 @@ std::vector<SmoothGroup> find_smooth_groups(const nn::Graph& g, const std::vecto
   return groups;
 }
 
-std::vector<float> smoothing_factors(const std::vector<float>& act_absmax, const std::vector<float>& weight_absmax,
-                                     double alpha) {
-  TAMP_CHECK(act_absmax.size() == weight_absmax.size(), "SmoothQuant: {} activation channels, {} weight rows",
-             act_absmax.size(), weight_absmax.size());
-  if (!(alpha >= 0 && alpha <= 1)) throw Error(fmt::format("SmoothQuant: alpha {} is outside [0, 1]", alpha), ErrorKind::kInvalidInput);
+std::vector<float> smoothing_factors(const std::vector<float>& act_absmax,
+                                     const std::vector<float>& weight_absmax, double alpha) {
+  TAMP_CHECK(act_absmax.size() == weight_absmax.size(),
+             "SmoothQuant: {} activation channels, {} weight rows", act_absmax.size(),
+             weight_absmax.size());
+  if (!(alpha >= 0 && alpha <= 1))
+    throw Error(fmt::format("SmoothQuant: alpha {} is outside [0, 1]", alpha),
+                ErrorKind::kInvalidInput);
   std::vector<float> s(act_absmax.size(), 1.0f);
   for (size_t j = 0; j < s.size(); ++j) {
     const double a = act_absmax[j], w = weight_absmax[j];
@@ -159,16 +179,19 @@ std::vector<float> reader_weight_absmax(const nn::Graph& g, const SmoothGroup& g
 }
 
 void apply_smoothing(nn::Graph& g, const SmoothGroup& group, const std::vector<float>& s) {
-  TAMP_CHECK(static_cast<int64_t>(s.size()) == group.channels, "SmoothQuant: {} factors for {} channels", s.size(),
-             group.channels);
-  for (float f : s) TAMP_CHECK(f > 0 && std::isfinite(f), "SmoothQuant: factor {} is not positive", f);
+  TAMP_CHECK(static_cast<int64_t>(s.size()) == group.channels,
+             "SmoothQuant: {} factors for {} channels", s.size(), group.channels);
+  for (float f : s)
+    TAMP_CHECK(f > 0 && std::isfinite(f), "SmoothQuant: factor {} is not positive", f);
   const nn::Node& prod = node_named(g, group.producer);
   if (group.producer_op == "LayerNormalization") {
     scale_initializer(g, prod.inputs[1], -1, s, true);
-    if (prod.inputs.size() > 2 && !prod.inputs[2].empty()) scale_initializer(g, prod.inputs[2], -1, s, true);
+    if (prod.inputs.size() > 2 && !prod.inputs[2].empty())
+      scale_initializer(g, prod.inputs[2], -1, s, true);
   } else {
     LinearLayer l;
-    for (const LinearLayer& c : find_linear_layers(g)) if (c.node == group.producer) l = c;
+    for (const LinearLayer& c : find_linear_layers(g))
+      if (c.node == group.producer) l = c;
     TAMP_CHECK(!l.node.empty(), "SmoothQuant: '{}' is no longer a linear layer", group.producer);
     scale_initializer(g, prod.inputs[1], stored_transposed(prod) ? 0 : 1, s, true);
     const std::string b = bias_initializer(g, l);
@@ -182,7 +205,8 @@ void apply_smoothing(nn::Graph& g, const SmoothGroup& group, const std::vector<f
 
 SmoothQuant::SmoothQuant(SmoothQuantOptions options) : options_(std::move(options)) {
   if (!(options_.alpha >= 0 && options_.alpha <= 1)) {
-    throw Error(fmt::format("SmoothQuant: alpha {} is outside [0, 1]", options_.alpha), ErrorKind::kInvalidInput);
+    throw Error(fmt::format("SmoothQuant: alpha {} is outside [0, 1]", options_.alpha),
+                ErrorKind::kInvalidInput);
   }
   TAMP_CHECK(options_.search_rows > 0, "SmoothQuant: search_rows must be positive");
 }
@@ -206,22 +230,27 @@ void SmoothQuant::on_calibration_batch(const Batch& batch) {
     const Tensor& x = batch.values.at(groups_[i].value).value();
     const int64_t k = groups_[i].channels;
     TAMP_CHECK(x.dtype() == DType::kFloat32 && x.rank() >= 1 && x.shape().back() == k,
-               "SmoothQuant: '{}' has shape {}, expected [..., {}]", groups_[i].value, to_string(x.shape()), k);
+               "SmoothQuant: '{}' has shape {}, expected [..., {}]", groups_[i].value,
+               to_string(x.shape()), k);
     auto& m = absmax_[i];
     if (m.empty()) m.assign(static_cast<size_t>(k), 0.0f);
     const float* p = x.data<float>();
     for (int64_t e = 0; e < x.numel(); ++e) {
-      if (std::isnan(p[e])) throw Error(fmt::format("SmoothQuant: '{}' holds NaN", groups_[i].value), ErrorKind::kNumerical);
+      if (std::isnan(p[e]))
+        throw Error(fmt::format("SmoothQuant: '{}' holds NaN", groups_[i].value),
+                    ErrorKind::kNumerical);
       m[static_cast<size_t>(e % k)] = std::max(m[static_cast<size_t>(e % k)], std::abs(p[e]));
     }
     if (!options_.search_alpha) continue;
     auto& rows = rows_[i];
-    const int64_t keep = std::min(x.numel() / k, options_.search_rows - static_cast<int64_t>(rows.size()) / k);
+    const int64_t keep =
+        std::min(x.numel() / k, options_.search_rows - static_cast<int64_t>(rows.size()) / k);
     if (keep > 0) rows.insert(rows.end(), p, p + keep * k);
   }
 }
 
-double SmoothQuant::search_alpha(size_t i, const std::vector<float>& act_absmax, const std::vector<float>& weight_absmax) const {
+double SmoothQuant::search_alpha(size_t i, const std::vector<float>& act_absmax,
+                                 const std::vector<float>& weight_absmax) const {
   const SmoothGroup& grp = groups_[i];
   const nn::Graph& g = model_->graph();
   const int64_t k = grp.channels, m = static_cast<int64_t>(rows_[i].size()) / k;
@@ -260,14 +289,16 @@ void SmoothQuant::finalize(nn::GraphModule& model) {
   for (size_t i = 0; i < groups_.size(); ++i) {
     auto& m = absmax_[i];
     if (m.empty()) {
-      throw Error(fmt::format("SmoothQuant: '{}' was never observed (no calibration batch)", groups_[i].value),
+      throw Error(fmt::format("SmoothQuant: '{}' was never observed (no calibration batch)",
+                              groups_[i].value),
                   ErrorKind::kInvalidInput);
     }
     Tensor t = Tensor::from_vector<float>({groups_[i].channels}, m);
     collective_->allreduce(t, nn::Reduce::kMax);
     m = t.to_vector<float>();
     const std::vector<float> w = reader_weight_absmax(g, groups_[i]);
-    double alpha = options_.search_alpha && !rows_[i].empty() ? search_alpha(i, m, w) : options_.alpha;
+    double alpha =
+        options_.search_alpha && !rows_[i].empty() ? search_alpha(i, m, w) : options_.alpha;
     Tensor a = Tensor::scalar(alpha, DType::kFloat64);
     collective_->broadcast(a);  // each rank searched its own rows: rank 0's choice holds
     groups_[i].alpha = alpha = a.item();

@@ -15,7 +15,7 @@
 namespace tamp::compression {
 
 struct SmoothQuantOptions {
-  double alpha = 0.5;          // migration strength in [0, 1]
+  double alpha = 0.5;  // migration strength in [0, 1]
   // Per group: α from 0, 0.1, ..., 1 minimising the squared error of the readers' outputs with
   // the activation quantized to uint8 per tensor and the weights to int8 per channel, on up
   // to search_rows calibration rows.
@@ -25,23 +25,24 @@ struct SmoothQuantOptions {
 };
 
 struct SmoothGroup {
-  std::string producer;                // the node the division is folded into
-  std::string producer_op;             // LayerNormalization, MatMul or Gemm
-  std::string value;                   // the smoothed activation [..., K]
-  bool through_relu = false;           // a Relu sits between the producer and `value`
-  std::vector<std::string> readers;    // linear layer node names reading `value`
-  int64_t channels = 0;                // K
-  double alpha = 0;                    // the α used (set when folded)
+  std::string producer;              // the node the division is folded into
+  std::string producer_op;           // LayerNormalization, MatMul or Gemm
+  std::string value;                 // the smoothed activation [..., K]
+  bool through_relu = false;         // a Relu sits between the producer and `value`
+  std::vector<std::string> readers;  // linear layer node names reading `value`
+  int64_t channels = 0;              // K
+  double alpha = 0;                  // the α used (set when folded)
 };
 
 // The activations SmoothQuant can fold, in graph order. Throws (kInvalidInput) for an
 // exclusion naming no node or op type.
-std::vector<SmoothGroup> find_smooth_groups(const nn::Graph& graph, const std::vector<std::string>& exclude = {});
+std::vector<SmoothGroup> find_smooth_groups(const nn::Graph& graph,
+                                            const std::vector<std::string>& exclude = {});
 
 // s_j = max|X_j|^α / max|W_j|^(1-α), clamped to [1e-5, 1e5]; 1 for a channel that is zero in
 // X or W.
-std::vector<float> smoothing_factors(const std::vector<float>& act_absmax, const std::vector<float>& weight_absmax,
-                                     double alpha);
+std::vector<float> smoothing_factors(const std::vector<float>& act_absmax,
+                                     const std::vector<float>& weight_absmax, double alpha);
 
 // Per input channel j: max over the readers' outputs of |W[j, n]| (weights as [K, N]).
 std::vector<float> reader_weight_absmax(const nn::Graph& graph, const SmoothGroup& group);
@@ -65,14 +66,16 @@ class SmoothQuant : public Component {
   const std::vector<SmoothGroup>& groups() const { return groups_; }
 
  private:
-  double search_alpha(size_t group, const std::vector<float>& act_absmax, const std::vector<float>& weight_absmax) const;
+  double search_alpha(size_t group, const std::vector<float>& act_absmax,
+                      const std::vector<float>& weight_absmax) const;
 
   SmoothQuantOptions options_;
   nn::GraphModule* model_ = nullptr;
   nn::Collective* collective_ = nullptr;
   std::vector<SmoothGroup> groups_;
-  std::vector<std::vector<float>> absmax_;   // per group, [K]
-  std::vector<std::vector<float>> rows_;     // per group, kept rows (row-major, K each) for the α search
+  std::vector<std::vector<float>> absmax_;  // per group, [K]
+  std::vector<std::vector<float>>
+      rows_;  // per group, kept rows (row-major, K each) for the α search
 };
 
 }  // namespace tamp::compression

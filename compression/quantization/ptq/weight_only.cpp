@@ -16,11 +16,13 @@ struct AlgorithmName {
   WeightOnlyAlgorithm algorithm;
   std::string_view name;
 };
-constexpr AlgorithmName kAlgorithmNames[] = {{WeightOnlyAlgorithm::kRtn, "rtn"}, {WeightOnlyAlgorithm::kGptq, "gptq"}};
+constexpr AlgorithmName kAlgorithmNames[] = {{WeightOnlyAlgorithm::kRtn, "rtn"},
+                                             {WeightOnlyAlgorithm::kGptq, "gptq"}};
 
 // Hessians of the inputs of `which` layers over the calibration data, running `graph` in
 // tamp (earlier layers may already be MatMulNBits).
-void accumulate_hessians(const nn::Graph& graph, const std::vector<LinearLayer>& layers, const std::vector<size_t>& which,
+void accumulate_hessians(const nn::Graph& graph, const std::vector<LinearLayer>& layers,
+                         const std::vector<size_t>& which,
                          const std::vector<CalibrationBatch>& calibration,
                          std::vector<std::optional<HessianAccumulator>>& hessians) {
   nn::GraphModule model(graph);
@@ -28,19 +30,22 @@ void accumulate_hessians(const nn::Graph& graph, const std::vector<LinearLayer>&
   NoGradGuard no_grad;
   std::vector<std::string> wanted;
   for (size_t l : which) {
-    if (std::find(wanted.begin(), wanted.end(), layers[l].input) == wanted.end()) wanted.push_back(layers[l].input);
+    if (std::find(wanted.begin(), wanted.end(), layers[l].input) == wanted.end())
+      wanted.push_back(layers[l].input);
     if (!hessians[l]) hessians[l].emplace(layers[l].k());
   }
   for (size_t b = 0; b < calibration.size(); ++b) {
     std::map<std::string, Variable> inputs;
     for (const auto& [name, t] : calibration[b]) inputs.emplace(name, Variable(t));
     std::map<std::string, Variable> values;
-    TAMP_WITH_CONTEXT(fmt::format("calibration batch {}", b), values = model.forward(inputs, wanted));
+    TAMP_WITH_CONTEXT(fmt::format("calibration batch {}", b),
+                      values = model.forward(inputs, wanted));
     for (size_t l : which) hessians[l]->add(values.at(layers[l].input).value());
   }
 }
 
-WeightOnlyLayerReport report_for(const LinearLayer& layer, const Tensor& w_nk, const BlockQuantized& q,
+WeightOnlyLayerReport report_for(const LinearLayer& layer, const Tensor& w_nk,
+                                 const BlockQuantized& q,
                                  const std::optional<HessianAccumulator>& h) {
   WeightOnlyLayerReport r{layer.node, layer.k(), layer.n(), q.block_size};
   if (!h || h->rows() == 0) {
@@ -57,20 +62,24 @@ WeightOnlyLayerReport report_for(const LinearLayer& layer, const Tensor& w_nk, c
 }  // namespace
 
 std::string_view weight_only_algorithm_name(WeightOnlyAlgorithm a) {
-  for (const auto& e : kAlgorithmNames) if (e.algorithm == a) return e.name;
+  for (const auto& e : kAlgorithmNames)
+    if (e.algorithm == a) return e.name;
   return "unknown";
 }
 
 WeightOnlyAlgorithm weight_only_algorithm_from_name(std::string_view name) {
-  for (const auto& e : kAlgorithmNames) if (e.name == name) return e.algorithm;
+  for (const auto& e : kAlgorithmNames)
+    if (e.name == name) return e.algorithm;
   throw Error(fmt::format("unknown weight-only algorithm '{}' (rtn, gptq)", name));
 }
 
-void rewrite_as_matmul_nbits(nn::Graph& g, const LinearLayer& layer, const BlockQuantized& q, int accuracy_level) {
-  TAMP_CHECK(accuracy_level >= 0 && accuracy_level <= 4, "MatMulNBits accuracy_level must be in 0..4, got {}",
-             accuracy_level);
-  TAMP_CHECK(q.n() == layer.n() && q.k() == layer.k(), "quantized weight [{}, {}] does not fit layer '{}' (K {}, N {})",
-             q.n(), q.k(), layer.node, layer.k(), layer.n());
+void rewrite_as_matmul_nbits(nn::Graph& g, const LinearLayer& layer, const BlockQuantized& q,
+                             int accuracy_level) {
+  TAMP_CHECK(accuracy_level >= 0 && accuracy_level <= 4,
+             "MatMulNBits accuracy_level must be in 0..4, got {}", accuracy_level);
+  TAMP_CHECK(q.n() == layer.n() && q.k() == layer.k(),
+             "quantized weight [{}, {}] does not fit layer '{}' (K {}, N {})", q.n(), q.k(),
+             layer.node, layer.k(), layer.n());
   const MatMulNBitsWeights packed = pack_matmul_nbits(q);
   nn::NameScope names(g);
   const std::string base = layer.weight_name;
@@ -82,16 +91,25 @@ void rewrite_as_matmul_nbits(nn::Graph& g, const LinearLayer& layer, const Block
     inputs.push_back(names.fresh(base + "_zero_points"));
     g.initializers[inputs.back()] = packed.zero_points;
   }
-  const std::string node_name = layer.node.empty() ? names.fresh(base + "_MatMulNBits") : layer.node;
-  const std::string product = layer.bias.defined() ? names.fresh(layer.node_output + "_nbits") : layer.output;
-  Attributes attrs{{"K", layer.k()}, {"N", layer.n()}, {"bits", int64_t{q.bits}}, {"block_size", q.block_size}};
+  const std::string node_name =
+      layer.node.empty() ? names.fresh(base + "_MatMulNBits") : layer.node;
+  const std::string product =
+      layer.bias.defined() ? names.fresh(layer.node_output + "_nbits") : layer.output;
+  Attributes attrs{
+      {"K", layer.k()}, {"N", layer.n()}, {"bits", int64_t{q.bits}}, {"block_size", q.block_size}};
   if (accuracy_level != 0) attrs.set("accuracy_level", int64_t{accuracy_level});
   std::vector<nn::Node> nodes;
-  nodes.push_back({node_name, "MatMulNBits", "com.microsoft", inputs, {product}, nn::attrs_with(std::move(attrs))});
+  nodes.push_back({node_name,
+                   "MatMulNBits",
+                   "com.microsoft",
+                   inputs,
+                   {product},
+                   nn::attrs_with(std::move(attrs))});
   if (layer.bias.defined()) {
     const std::string bias_name = names.fresh(base + "_bias");
     g.initializers[bias_name] = layer.bias;
-    nodes.push_back({names.fresh(node_name + "_bias"), "Add", "", {product, bias_name}, {layer.output}});
+    nodes.push_back(
+        {names.fresh(node_name + "_bias"), "Add", "", {product, bias_name}, {layer.output}});
   }
   const size_t at = remove_linear_layer(g, layer);
   g.nodes.insert(g.nodes.begin() + static_cast<std::ptrdiff_t>(at), nodes.begin(), nodes.end());
@@ -108,18 +126,22 @@ nn::Graph dequantize_matmul_nbits(const nn::Graph& graph) {
       if (i >= node.inputs.size() || node.inputs[i].empty()) return {};
       auto it = g.initializers.find(node.inputs[i]);
       if (it == g.initializers.end()) {
-        throw Error(fmt::format("MatMulNBits '{}': input {} ('{}') is not an initializer", node.name, i, node.inputs[i]),
+        throw Error(fmt::format("MatMulNBits '{}': input {} ('{}') is not an initializer",
+                                node.name, i, node.inputs[i]),
                     ErrorKind::kUnsupported);
       }
       return it->second;
     };
-    TAMP_CHECK(node.inputs.size() >= 3, "MatMulNBits '{}' has {} inputs, needs at least 3", node.name, node.inputs.size());
+    TAMP_CHECK(node.inputs.size() >= 3, "MatMulNBits '{}' has {} inputs, needs at least 3",
+               node.name, node.inputs.size());
     if (node.inputs.size() > 4 && !node.inputs[4].empty()) {
-      throw Error(fmt::format("MatMulNBits '{}' uses g_idx, which the simulation does not support", node.name),
+      throw Error(fmt::format("MatMulNBits '{}' uses g_idx, which the simulation does not support",
+                              node.name),
                   ErrorKind::kUnsupported);
     }
     const Attributes& a = *node.attrs;
-    MatMulNBitsWeights w{constant(1), constant(2), constant(3), a.i("K"), a.i("N"), static_cast<int>(a.i("bits")),
+    MatMulNBitsWeights w{constant(1),      constant(2), constant(3),
+                         a.i("K"),         a.i("N"),    static_cast<int>(a.i("bits")),
                          a.i("block_size")};
     const Tensor w_kn = to_output_major(dequantize(w));  // [N, K] transposed: [K, N]
     const std::string weight = names.fresh(node.inputs[1] + "_dequantized");
@@ -130,7 +152,8 @@ nn::Graph dequantize_matmul_nbits(const nn::Graph& graph) {
       product = names.fresh(product + "_matmul");
       const std::string bias_name = names.fresh(node.inputs[5] + "_bias");
       g.initializers[bias_name] = bias;
-      bias_adds.push_back({names.fresh(node.name + "_bias"), "Add", "", {product, bias_name}, {node.outputs[0]}});
+      bias_adds.push_back(
+          {names.fresh(node.name + "_bias"), "Add", "", {product, bias_name}, {node.outputs[0]}});
     }
     node = nn::Node{node.name, "MatMul", "", {node.inputs[0], weight}, {product}};
   }
@@ -140,7 +163,8 @@ nn::Graph dequantize_matmul_nbits(const nn::Graph& graph) {
   return g;
 }
 
-WeightOnlyResult quantize_weight_only(const nn::Graph& graph, const std::vector<CalibrationBatch>& calibration,
+WeightOnlyResult quantize_weight_only(const nn::Graph& graph,
+                                      const std::vector<CalibrationBatch>& calibration,
                                       const WeightOnlyOptions& options) {
   options.weights.validate();
   check_matmul_nbits_format(options.weights.bits, 16);
@@ -152,12 +176,13 @@ WeightOnlyResult quantize_weight_only(const nn::Graph& graph, const std::vector<
   const std::vector<LinearLayer> layers = find_linear_layers(g, find);
   require_linear_layers(g, layers, find);
   for (const auto& l : layers) {
-    TAMP_WITH_CONTEXT(fmt::format("layer '{}' (K {}, N {})", l.node, l.k(), l.n()), block_size_for(options.weights, l.k()));
+    TAMP_WITH_CONTEXT(fmt::format("layer '{}' (K {}, N {})", l.node, l.k(), l.n()),
+                      block_size_for(options.weights, l.k()));
   }
   const bool gptq = options.algorithm == WeightOnlyAlgorithm::kGptq;
   if (gptq && calibration.empty()) {
-    throw Error("GPTQ needs calibration data, but the calibration set is empty", ErrorKind::kInvalidInput,
-                "give calibration batches, or use RTN, which needs none");
+    throw Error("GPTQ needs calibration data, but the calibration set is empty",
+                ErrorKind::kInvalidInput, "give calibration batches, or use RTN, which needs none");
   }
   // Layers reading the same value (attention's q, k and v) are calibrated together.
   std::vector<std::vector<size_t>> groups;
@@ -182,10 +207,12 @@ WeightOnlyResult quantize_weight_only(const nn::Graph& graph, const std::vector<
       try {
         const Tensor w_nk = to_output_major(layer.weight);
         if (gptq && hessians[l]->rows() == 0) {
-          throw Error("the calibration batches hold no rows for this layer (empty batches)", ErrorKind::kInvalidInput);
+          throw Error("the calibration batches hold no rows for this layer (empty batches)",
+                      ErrorKind::kInvalidInput);
         }
-        BlockQuantized q = gptq ? gptq_quantize(w_nk, hessians[l]->hessian(), options.weights, options.gptq)
-                                : quantize_blocks_rtn(w_nk, options.weights);
+        BlockQuantized q =
+            gptq ? gptq_quantize(w_nk, hessians[l]->hessian(), options.weights, options.gptq)
+                 : quantize_blocks_rtn(w_nk, options.weights);
         result.layers.push_back(report_for(layer, w_nk, q, hessians[l]));
         quantized.push_back(std::move(q));
       } catch (Error& e) {

@@ -63,7 +63,8 @@ struct WeightOnlyResult {
 // ensures: result.graph computes with MatMulNBits in place of every quantized layer, validates,
 //          and imports com.microsoft opset 1. RTN ignores the calibration data except to
 //          report errors.
-WeightOnlyResult quantize_weight_only(const nn::Graph& graph, const std::vector<CalibrationBatch>& calibration,
+WeightOnlyResult quantize_weight_only(const nn::Graph& graph,
+                                      const std::vector<CalibrationBatch>& calibration,
                                       const WeightOnlyOptions& options = {});
 
 // The float graph that simulates a weight-only export in tamp: every MatMulNBits becomes a

@@ -13,8 +13,10 @@ namespace {
 constexpr const char* kFrozen = "tamp_frozen_statistics";
 
 nn::Node& node_named(nn::Graph& g, const std::string& name) {
-  for (auto& n : g.nodes) if (n.name == name) return n;
-  throw Error(fmt::format("the graph has no node '{}' (was it rewritten since QAT attached?)", name));
+  for (auto& n : g.nodes)
+    if (n.name == name) return n;
+  throw Error(
+      fmt::format("the graph has no node '{}' (was it rewritten since QAT attached?)", name));
 }
 
 float epsilon_of(const nn::Node& bn) { return bn.attrs->f("epsilon", 1e-5f); }
@@ -37,8 +39,9 @@ const Tensor& init(const nn::Graph& g, const std::string& name) {
 
 Tensor live_folded_weight(const Tensor& w, const Tensor& gamma, const Tensor& var, float eps) {
   const int64_t channels = w.dim(0), per = w.numel() / std::max<int64_t>(1, channels);
-  TAMP_CHECK(gamma.numel() == channels && var.numel() == channels, "weight {} and BatchNorm scale {} / var {} disagree",
-             describe(w), describe(gamma), describe(var));
+  TAMP_CHECK(gamma.numel() == channels && var.numel() == channels,
+             "weight {} and BatchNorm scale {} / var {} disagree", describe(w), describe(gamma),
+             describe(var));
   Tensor out = Tensor::empty(w.shape(), DType::kFloat32);
   for (int64_t o = 0; o < channels; ++o) {
     // Add, Sqrt, Div, Mul: one rounding each, as the graph's float32 kernels do.
@@ -58,7 +61,8 @@ LiveBatchNorm unfold_for_training(nn::Graph& g, const FoldedBatchNorm& f) {
   for (auto& n : g.nodes) {
     if (n.op_type == "FakeQuantize" && !n.inputs.empty() && n.inputs[0] == f.weight) fq = &n;
   }
-  TAMP_CHECK(fq, "QAT BatchNorm: no FakeQuantize reads the weight '{}' of Conv '{}'", f.weight, f.conv);
+  TAMP_CHECK(fq, "QAT BatchNorm: no FakeQuantize reads the weight '{}' of Conv '{}'", f.weight,
+             f.conv);
   live.fake_quantize = fq->name;
   nn::NameScope names(g);
   const int rank = f.weight_before.rank();
@@ -72,16 +76,19 @@ LiveBatchNorm unfold_for_training(nn::Graph& g, const FoldedBatchNorm& f) {
   std::vector<nn::Node> added;
   auto add = [&](const std::string& op, std::vector<std::string> in, std::vector<std::string> out,
                  Attributes a = {}) {
-    added.push_back({names.fresh(base + "/qat_" + op), op, "", std::move(in), std::move(out), nn::attrs_with(std::move(a))});
+    added.push_back({names.fresh(base + "/qat_" + op), op, "", std::move(in), std::move(out),
+                     nn::attrs_with(std::move(a))});
     live.nodes.push_back(added.back().name);
   };
 
-  const std::string eps = value("_epsilon"), var_eps = value("_var_eps"), sd = value("_std"), s = value("_scale_factor");
+  const std::string eps = value("_epsilon"), var_eps = value("_var_eps"), sd = value("_std"),
+                    s = value("_scale_factor");
   const std::string shape_w = value("_weight_shape"), shape_y = value("_channel_shape");
   const std::string s_w = value("_scale_factor_weight"), inv = value("_inverse_scale_factor");
   const std::string inv_y = value("_inverse_scale_factor_channel");
   live.folded_weight = names.fresh(f.weight + "_folded");
-  add("Constant", {}, {eps}, Attributes{{"value", Tensor::scalar(epsilon_of(f.bn), DType::kFloat32)}});
+  add("Constant", {}, {eps},
+      Attributes{{"value", Tensor::scalar(epsilon_of(f.bn), DType::kFloat32)}});
   add("Add", {var, eps}, {var_eps});
   add("Sqrt", {var_eps}, {sd});
   add("Div", {gamma, sd}, {s});
@@ -108,7 +115,11 @@ LiveBatchNorm unfold_for_training(nn::Graph& g, const FoldedBatchNorm& f) {
   add("Mul", {live.conv_output, inv_y}, {y});
   Attributes bn_attrs = *f.bn.attrs;
   bn_attrs.erase("training_mode");  // follows the module's train()/eval(), as torch's BN does
-  added.push_back({f.bn.name, "BatchNormalization", "", {y, gamma, beta, mean, var}, {out},
+  added.push_back({f.bn.name,
+                   "BatchNormalization",
+                   "",
+                   {y, gamma, beta, mean, var},
+                   {out},
                    nn::attrs_with(std::move(bn_attrs))});
   live.nodes.push_back(f.bn.name);
 
@@ -128,8 +139,10 @@ LiveBatchNorm unfold_for_training(nn::Graph& g, const FoldedBatchNorm& f) {
 void set_batch_norm_frozen(nn::Graph& g, const LiveBatchNorm& live, bool frozen) {
   nn::Node& bn = node_named(g, live.fold.bn.name);
   Attributes a = *bn.attrs;
-  if (frozen) a.set(kFrozen, int64_t{1});
-  else a.erase(kFrozen);
+  if (frozen)
+    a.set(kFrozen, int64_t{1});
+  else
+    a.erase(kFrozen);
   bn.attrs = nn::attrs_with(std::move(a));
 }
 
@@ -158,7 +171,8 @@ void refold(nn::Graph& g, const LiveBatchNorm& live) {
   node_named(g, live.fake_quantize).inputs[0] = f.weight;
   g.nodes.erase(std::remove_if(g.nodes.begin(), g.nodes.end(),
                                [&](const nn::Node& n) {
-                                 return std::find(live.nodes.begin(), live.nodes.end(), n.name) != live.nodes.end();
+                                 return std::find(live.nodes.begin(), live.nodes.end(), n.name) !=
+                                        live.nodes.end();
                                }),
                 g.nodes.end());
   g.initializers[f.weight] = new_w;

@@ -31,7 +31,8 @@ void set_batch_norm_frozen(nn::Graph& graph, const LiveBatchNorm& live, bool fro
 
 // W * gamma / sqrt(var + eps) computed as the live graph computes it (float32, same order),
 // so a weight scale chosen from it fits the value FakeQuantize sees bit for bit.
-Tensor live_folded_weight(const Tensor& weight, const Tensor& gamma, const Tensor& var, float epsilon);
+Tensor live_folded_weight(const Tensor& weight, const Tensor& gamma, const Tensor& var,
+                          float epsilon);
 
 // ensures: the folded form of fold_batch_norms from the graph's current initializers; the
 //          FakeQuantize reads the weight initializer again.

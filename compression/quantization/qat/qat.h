@@ -13,7 +13,8 @@ namespace tamp::compression {
 
 class QuantizationAwareTraining : public FakeQuantizer {
  public:
-  explicit QuantizationAwareTraining(QuantizerOptions options = {}) : FakeQuantizer(std::move(options)) {}
+  explicit QuantizationAwareTraining(QuantizerOptions options = {})
+      : FakeQuantizer(std::move(options)) {}
   std::string name() const override { return "qat"; }
 
   void on_stage_begin(const StepInfo& at) override;

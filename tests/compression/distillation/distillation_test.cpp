@@ -15,17 +15,22 @@ using namespace tamp::compression;
 
 namespace {
 
-std::shared_ptr<nn::GraphModule> module(nn::Graph g) { return std::make_shared<nn::GraphModule>(std::move(g)); }
+std::shared_ptr<nn::GraphModule> module(nn::Graph g) {
+  return std::make_shared<nn::GraphModule>(std::move(g));
+}
 
 }  // namespace
 
 TEST(Distillation, MissingValueNamesAreNamed) {
   nn::GraphModule student(test::mlp_graph(16, 32, 8));
-  Distillation bad_student(module(test::mlp_graph(16, 64, 8)), {.layers = {{.student = "nope", .teacher = "h"}}});
-  std::string what = test::error_message([&] { bad_student.attach(student, nn::local_collective()); });
+  Distillation bad_student(module(test::mlp_graph(16, 64, 8)),
+                           {.layers = {{.student = "nope", .teacher = "h"}}});
+  std::string what =
+      test::error_message([&] { bad_student.attach(student, nn::local_collective()); });
   EXPECT_NE(what.find("student has no value named 'nope'"), std::string::npos) << what;
   nn::GraphModule student2(test::mlp_graph(16, 32, 8));
-  Distillation bad_teacher(module(test::mlp_graph(16, 64, 8)), {.layers = {{.student = "h", .teacher = "/fc9"}}});
+  Distillation bad_teacher(module(test::mlp_graph(16, 64, 8)),
+                           {.layers = {{.student = "h", .teacher = "/fc9"}}});
   what = test::error_message([&] { bad_teacher.attach(student2, nn::local_collective()); });
   EXPECT_NE(what.find("teacher has no value named '/fc9'"), std::string::npos) << what;
 }
@@ -51,7 +56,9 @@ TEST(Distillation, RejectsBadOptions) {
   EXPECT_THROW(SelfDistillation({}), Error);
   nn::GraphModule m(test::mlp_graph(16, 32, 8));
   SelfDistillation sd({.pairs = {{.shallow = "missing"}}});
-  EXPECT_NE(test::error_message([&] { sd.attach(m, nn::local_collective()); }).find("model has no value named 'missing'"),
+  EXPECT_NE(test::error_message([&] {
+              sd.attach(m, nn::local_collective());
+            }).find("model has no value named 'missing'"),
             std::string::npos);
 }
 
@@ -72,7 +79,8 @@ TEST(Distillation, TeacherIsFrozenAndKeepsNoTape) {
   EXPECT_TRUE(loss.value().item() > 0);
   EXPECT_EQ(loss.grad_fn() != nullptr, true);
   loss.backward();
-  for (const auto& [name, p] : teacher->named_parameters()) EXPECT_FALSE(p.grad().defined()) << name;
+  for (const auto& [name, p] : teacher->named_parameters())
+    EXPECT_FALSE(p.grad().defined()) << name;
   EXPECT_TRUE(student.parameter("fc1.weight").grad().defined());
   // The logit term is alpha * T^2 KL, computed from the teacher's eval-mode logits.
   NoGradGuard no_grad;
@@ -86,7 +94,9 @@ TEST(Distillation, ProjectionsTrainWithTheStudentAndAreNotExported) {
   nn::GraphModule student(test::mlp_graph(16, 24, 8));
   auto kd = std::make_shared<Distillation>(
       teacher, DistillationOptions{.temperature = 2,
-                                   .layers = {{.student = "r", .teacher = "r", .loss = distillation::FeatureLoss::kMSE,
+                                   .layers = {{.student = "r",
+                                               .teacher = "r",
+                                               .loss = distillation::FeatureLoss::kMSE,
                                                .weight = 1}}});
   kd->attach(student, nn::local_collective());
   const auto params = kd->trainable_parameters();
@@ -97,12 +107,14 @@ TEST(Distillation, ProjectionsTrainWithTheStudentAndAreNotExported) {
   // attach was done above; a Trainer attaches again, so train a fresh component.
   // alpha 1: the (untrained) teacher alone; its logits and its activations are what to learn.
   auto kd2 = std::make_shared<Distillation>(
-      teacher, DistillationOptions{.temperature = 2, .alpha = 1, .layers = {{.student = "r", .teacher = "r"}}});
+      teacher, DistillationOptions{
+                   .temperature = 2, .alpha = 1, .layers = {{.student = "r", .teacher = "r"}}});
   nn::GraphModule student2(test::mlp_graph(16, 24, 8));
   Trainer(student2, {kd2}, test::quick_training(test::synthetic_data({16}, 512, 8), 3)).run();
   const auto trained = kd2->trainable_parameters();
   double moved = 0;
-  for (int64_t i = 0; i < before.numel(); ++i) moved += std::fabs(trained[0].second.value().at(i) - before.at(i));
+  for (int64_t i = 0; i < before.numel(); ++i)
+    moved += std::fabs(trained[0].second.value().at(i) - before.at(i));
   EXPECT_GT(moved, 1e-3);
   const auto h = kd2->history();
   ASSERT_EQ(h.size(), 3u);
@@ -111,7 +123,8 @@ TEST(Distillation, ProjectionsTrainWithTheStudentAndAreNotExported) {
   // The student's graph gained nothing: export holds its own initializers only.
   const nn::Graph exported = student2.export_graph();
   EXPECT_EQ(exported.initializers.size(), 4u);
-  for (const auto& [name, t] : exported.initializers) EXPECT_EQ(name.find("distillation"), std::string::npos);
+  for (const auto& [name, t] : exported.initializers)
+    EXPECT_EQ(name.find("distillation"), std::string::npos);
   EXPECT_EQ(kd2->state().count("distillation.layer0.weight"), 1u);
 }
 
@@ -120,10 +133,12 @@ TEST(Distillation, IntermediateLayersOnlyWithCosineAndKl) {
   for (auto loss : {distillation::FeatureLoss::kCosine, distillation::FeatureLoss::kKL}) {
     nn::GraphModule student(test::conv_bn_graph(8, 8, 16));
     auto kd = std::make_shared<Distillation>(
-        teacher, DistillationOptions{.logits = false, .layers = {{.student = "p1", .teacher = "p1", .loss = loss},
-                                                                 {.student = "h", .teacher = "h", .loss = loss,
-                                                                  .weight = 0.5}}});
-    Trainer(student, {kd}, test::quick_training(test::synthetic_data({1, 12, 12}, 256, 10), 3)).run();
+        teacher, DistillationOptions{
+                     .logits = false,
+                     .layers = {{.student = "p1", .teacher = "p1", .loss = loss},
+                                {.student = "h", .teacher = "h", .loss = loss, .weight = 0.5}}});
+    Trainer(student, {kd}, test::quick_training(test::synthetic_data({1, 12, 12}, 256, 10), 3))
+        .run();
     EXPECT_DOUBLE_EQ(kd->task_loss_weight(), 1.0);
     EXPECT_EQ(kd->trainable_parameters().size(), 4u);  // a 1x1 conv and a linear projection
     const auto& h = kd->history();
@@ -136,7 +151,8 @@ namespace {
 
 // The component's parameters as attach (which a Trainer calls again) initialises them: the
 // head seed is fixed, so a copy attached to another model starts from the same values.
-std::map<std::string, Tensor> sd_parameters_after_attach(nn::Graph g, const SelfDistillationOptions& options) {
+std::map<std::string, Tensor> sd_parameters_after_attach(nn::Graph g,
+                                                         const SelfDistillationOptions& options) {
   nn::GraphModule m(std::move(g));
   SelfDistillation copy(options);
   copy.attach(m, nn::local_collective());
@@ -152,10 +168,13 @@ TEST(SelfDistillation, HeadsLearnAndLossesFall) {
   // head0 on the first block (8 channels, 5x5, pooled to 3x3 cells of 2x2, the last one cut:
   // 72 features); head1 on the flattened second block (72 features), which is also pulled
   // towards the fc1 activations (16) through a projection. Both heads: 64 hidden units.
-  const SelfDistillationOptions options{
-      .temperature = 3,
-      .pairs = {{.shallow = "p1"},
-                {.shallow = "f", .deep = "r3", .kd_weight = 1, .label_weight = 0.3, .feature_weight = 0.1}}};
+  const SelfDistillationOptions options{.temperature = 3,
+                                        .pairs = {{.shallow = "p1"},
+                                                  {.shallow = "f",
+                                                   .deep = "r3",
+                                                   .kd_weight = 1,
+                                                   .label_weight = 0.3,
+                                                   .feature_weight = 0.1}}};
   auto sd = std::make_shared<SelfDistillation>(options);
   const auto before = sd_parameters_after_attach(test::conv_bn_graph(), options);
   Trainer(m, {sd}, test::quick_training(test::synthetic_data({1, 12, 12}, 512, 10), 4)).run();
@@ -168,7 +187,8 @@ TEST(SelfDistillation, HeadsLearnAndLossesFall) {
   EXPECT_EQ(params.at("self_distillation.proj1.weight"), (Shape{16, 72}));
   const auto& h = sd->history();
   ASSERT_EQ(h.size(), 4u);
-  for (const char* term : {"head0.kd", "head0.ce", "head1.kd", "head1.ce", "head1.feature", "total"}) {
+  for (const char* term :
+       {"head0.kd", "head0.ce", "head1.kd", "head1.ce", "head1.feature", "total"}) {
     EXPECT_TRUE(h[0].count(term)) << term;
   }
   // On this synthetic task (labels a random linear map of Gaussian pixels) the heads' label
@@ -178,7 +198,8 @@ TEST(SelfDistillation, HeadsLearnAndLossesFall) {
   for (const char* term : {"head0.ce", "head1.ce"}) EXPECT_LT(h[3].at(term), h[0].at(term)) << term;
   for (const auto& [name, v] : sd->trainable_parameters()) {
     double moved = 0;
-    for (int64_t i = 0; i < v.value().numel(); ++i) moved += std::fabs(v.value().at(i) - before.at(name).at(i));
+    for (int64_t i = 0; i < v.value().numel(); ++i)
+      moved += std::fabs(v.value().at(i) - before.at(name).at(i));
     EXPECT_GT(moved, 1e-4) << name;
   }
   EXPECT_EQ(m.export_graph().initializers.size(), test::conv_bn_graph().initializers.size());

@@ -59,7 +59,8 @@ void expect_gradient(LogitLoss loss, double t) {
     NoGradGuard no_grad;
     return logit_loss(Variable(x), mat(kTeacher), loss, t).value().item();
   });
-  for (int i = 0; i < 6; ++i) EXPECT_NEAR(s.grad().at(i), numeric[i], 1e-6) << logit_loss_name(loss) << " " << i;
+  for (int i = 0; i < 6; ++i)
+    EXPECT_NEAR(s.grad().at(i), numeric[i], 1e-6) << logit_loss_name(loss) << " " << i;
 }
 
 }  // namespace
@@ -67,13 +68,18 @@ void expect_gradient(LogitLoss loss, double t) {
 TEST(DistillationLosses, KlAndSoftCrossEntropyMatchTheDefinitions) {
   for (double t : {1.0, 4.0}) {
     const auto [kl, ce] = reference(t);
-    EXPECT_NEAR(logit_loss(Variable(mat(kStudent)), mat(kTeacher), LogitLoss::kKL, t).value().item(), kl, 1e-10);
-    EXPECT_NEAR(logit_loss(Variable(mat(kStudent)), mat(kTeacher), LogitLoss::kSoftCrossEntropy, t).value().item(),
+    EXPECT_NEAR(
+        logit_loss(Variable(mat(kStudent)), mat(kTeacher), LogitLoss::kKL, t).value().item(), kl,
+        1e-10);
+    EXPECT_NEAR(logit_loss(Variable(mat(kStudent)), mat(kTeacher), LogitLoss::kSoftCrossEntropy, t)
+                    .value()
+                    .item(),
                 ce, 1e-10);
   }
   double mse = 0;
   for (int i = 0; i < 6; ++i) mse += (kStudent[i] - kTeacher[i]) * (kStudent[i] - kTeacher[i]);
-  EXPECT_NEAR(logit_loss(Variable(mat(kStudent)), mat(kTeacher), LogitLoss::kMSE, 3).value().item(), mse / 6, 1e-12);
+  EXPECT_NEAR(logit_loss(Variable(mat(kStudent)), mat(kTeacher), LogitLoss::kMSE, 3).value().item(),
+              mse / 6, 1e-12);
 }
 
 TEST(DistillationLosses, GradientsMatchFiniteDifferences) {
@@ -107,9 +113,13 @@ TEST(DistillationLosses, FeatureLosses) {
 }
 
 TEST(DistillationLosses, RejectMismatchedShapes) {
-  EXPECT_THROW(logit_loss(Variable(mat(kStudent)), Tensor::zeros({2, 4}, DType::kFloat64), LogitLoss::kKL, 1), Error);
+  EXPECT_THROW(logit_loss(Variable(mat(kStudent)), Tensor::zeros({2, 4}, DType::kFloat64),
+                          LogitLoss::kKL, 1),
+               Error);
   EXPECT_THROW(logit_loss(Variable(mat(kStudent)), mat(kTeacher), LogitLoss::kKL, 0), Error);
-  EXPECT_THROW(feature_loss(Variable(mat(kStudent)), Tensor::zeros({3, 2}, DType::kFloat64), FeatureLoss::kMSE), Error);
+  EXPECT_THROW(feature_loss(Variable(mat(kStudent)), Tensor::zeros({3, 2}, DType::kFloat64),
+                            FeatureLoss::kMSE),
+               Error);
   EXPECT_THROW(parse_logit_loss("hinge"), Error);
   EXPECT_EQ(parse_feature_loss("cos"), FeatureLoss::kCosine);
 }

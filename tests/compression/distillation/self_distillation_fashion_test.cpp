@@ -18,7 +18,8 @@ using namespace tamp::compression;
 namespace {
 
 // Windows of `steps` steps each (one capped "epoch" per window), SGD as in the experiments.
-std::vector<std::map<std::string, double>> windows(SelfDistillationOptions options, int count, int64_t steps) {
+std::vector<std::map<std::string, double>> windows(SelfDistillationOptions options, int count,
+                                                   int64_t steps) {
   nn::GraphModule m(io::load_onnx_graph(test::model_file("cnn_half")));
   options.pairs = {{.shallow = "/MaxPool_output_0"}, {.shallow = "/MaxPool_1_output_0"}};
   auto sd = std::make_shared<SelfDistillation>(options);
@@ -65,4 +66,3 @@ TEST(SelfDistillationFashionMnist, AGlobalPooledLinearHeadOnTheFirstBlockFallsBe
   ASSERT_EQ(h.size(), 3u);
   EXPECT_GT(h.back().at("head0.kd"), h.front().at("head0.kd")) << describe(h);
 }
-

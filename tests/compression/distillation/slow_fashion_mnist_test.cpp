@@ -15,7 +15,8 @@ using namespace tamp;
 
 TEST(SlowDistillationFashionMnist, StudentWithTeacherAgainstStudentAlone) {
   double teacher = 0;
-  const auto rows = examples::run_distillation(test::source_dir(), test::fashion_data(), {}, &teacher);
+  const auto rows =
+      examples::run_distillation(test::source_dir(), test::fashion_data(), {}, &teacher);
   ASSERT_EQ(rows.size(), 4u);
   RecordProperty("teacher_top1", fmt::format("{:.4f}", teacher));
   const double alone = rows[0].top1;

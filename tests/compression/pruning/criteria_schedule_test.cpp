@@ -11,9 +11,13 @@ using namespace tamp::compression::pruning;
 
 namespace {
 
-Tensor vec(std::vector<float> v) { return Tensor::from_vector<float>({static_cast<int64_t>(v.size())}, v); }
+Tensor vec(std::vector<float> v) {
+  return Tensor::from_vector<float>({static_cast<int64_t>(v.size())}, v);
+}
 
-std::vector<float> scores(const ScoreTracker& t, const Tensor& w) { return t.scores(w).to_vector<float>(); }
+std::vector<float> scores(const ScoreTracker& t, const Tensor& w) {
+  return t.scores(w).to_vector<float>();
+}
 
 }  // namespace
 
@@ -49,8 +53,8 @@ TEST(PruningCriteria, SnipUsesTheLatestGradient) {
 TEST(PruningCriteria, SnipMomentumDecaysByNineTenths) {
   ScoreTracker t(Criterion::kSnipMomentum);
   const Tensor w = vec({1, -2});
-  t.observe(w, vec({1, 1}));   // s = |w g| = {1, 2}
-  t.observe(w, vec({2, 0}));   // s = 0.9 s + {2, 0} = {2.9, 1.8}
+  t.observe(w, vec({1, 1}));  // s = |w g| = {1, 2}
+  t.observe(w, vec({2, 0}));  // s = 0.9 s + {2, 0} = {2.9, 1.8}
   const auto s = scores(t, w);
   EXPECT_NEAR(s[0], 2.9f, 1e-6);
   EXPECT_NEAR(s[1], 1.8f, 1e-6);
@@ -69,7 +73,8 @@ TEST(PruningCriteria, MovementRewardsWeightsMovingAwayFromZero) {
 }
 
 TEST(PruningCriteria, GradientCriteriaNeedAGradient) {
-  for (Criterion c : {Criterion::kGradient, Criterion::kSnip, Criterion::kSnipMomentum, Criterion::kMovement}) {
+  for (Criterion c :
+       {Criterion::kGradient, Criterion::kSnip, Criterion::kSnipMomentum, Criterion::kMovement}) {
     ScoreTracker t(c);
     EXPECT_THROW(t.scores(vec({1})), Error) << criterion_name(c);
     EXPECT_THROW(t.observe(vec({1, 2}), vec({1})), Error);
@@ -99,7 +104,8 @@ TEST(PruningSchedule, CurvesStartAtInitialAndEndExactlyAtFinal) {
 TEST(PruningSchedule, UpdatesAtStartEveryFrequencyAndEnd) {
   const ScheduleClock c(Schedule::gradual(Curve::kCubic, 10, 35, 10), 100);
   std::vector<int64_t> updates;
-  for (int64_t s = 0; s < 100; ++s) if (c.is_update(s)) updates.push_back(s);
+  for (int64_t s = 0; s < 100; ++s)
+    if (c.is_update(s)) updates.push_back(s);
   EXPECT_EQ(updates, (std::vector<int64_t>{10, 20, 30, 35}));
   EXPECT_EQ(c.target(5, 0, 0.9), 0);
   EXPECT_EQ(c.target(10, 0, 0.9), 0);

@@ -20,7 +20,8 @@ nn::TrainTest small_fashion() {
   for (int64_t i = 0; i < 256; ++i) rows[i] = i;
   const nn::Batch train = test::fashion_data().train->get_batch(rows);
   const nn::Batch eval = test::fashion_data().test->get_batch(rows);
-  return {std::make_shared<nn::TensorDataset>(train.x, train.y), std::make_shared<nn::TensorDataset>(eval.x, eval.y)};
+  return {std::make_shared<nn::TensorDataset>(train.x, train.y),
+          std::make_shared<nn::TensorDataset>(eval.x, eval.y)};
 }
 
 std::map<std::string, std::vector<float>> weights(const nn::Graph& g) {

@@ -33,8 +33,8 @@ TEST(PruningPattern, ParsesEveryForm) {
 }
 
 TEST(PruningPattern, RejectsMalformedPatterns) {
-  for (const char* bad : {"", "2:2", "4:2", "0:4", "2:", ":4", "a:b", "2:4:8", "0x4", "4x", "x", "-1x4", "2:100",
-                          "99999999x1", "block", "2 :4"}) {
+  for (const char* bad : {"", "2:2", "4:2", "0:4", "2:", ":4", "a:b", "2:4:8", "0x4", "4x", "x",
+                          "-1x4", "2:100", "99999999x1", "block", "2 :4"}) {
     EXPECT_THROW(Pattern::parse(bad), Error) << bad;
   }
   try {
@@ -52,10 +52,10 @@ TEST(PruningLayout, ConvColumnsRunAlongInputChannelsFirst) {
   EXPECT_EQ(l.reduction, 8);
   EXPECT_EQ(l.in_channels, 4);
   EXPECT_EQ(l.positions, 2);
-  EXPECT_EQ(l.flat_index(0, 0), 0);      // (m0, c0, p0)
-  EXPECT_EQ(l.flat_index(0, 1), 2);      // (m0, c1, p0)
-  EXPECT_EQ(l.flat_index(0, 4), 1);      // (m0, c0, p1)
-  EXPECT_EQ(l.flat_index(1, 7), 15);     // (m1, c3, p1)
+  EXPECT_EQ(l.flat_index(0, 0), 0);   // (m0, c0, p0)
+  EXPECT_EQ(l.flat_index(0, 1), 2);   // (m0, c1, p0)
+  EXPECT_EQ(l.flat_index(0, 4), 1);   // (m0, c0, p1)
+  EXPECT_EQ(l.flat_index(1, 7), 15);  // (m1, c3, p1)
   Tensor w = Tensor::from_vector<float>({2, 4, 1, 2}, [] {
     std::vector<float> v(16);
     std::iota(v.begin(), v.end(), 0.0f);
@@ -87,12 +87,16 @@ TEST(PruningLayout, GemmAndMatMulViewsAreOutByReduction) {
 
 TEST(PruningLayout, DivisibilityNamesTheAxis) {
   const WeightLayout conv1 = WeightLayout::of("Conv", {32, 1, 3, 3});
-  EXPECT_NE(divisibility_problem(Pattern::parse("2:4"), conv1).find("input channels (1)"), std::string::npos);
-  // C*k*k = 9*4 = 36 is a multiple of 4, but groups must stay on one kernel position.
-  EXPECT_NE(divisibility_problem(Pattern::parse("1x8"), WeightLayout::of("Conv", {8, 4, 3, 3})), "");
-  EXPECT_EQ(divisibility_problem(Pattern::parse("2:4"), WeightLayout::of("Conv", {8, 4, 3, 3})), "");
-  EXPECT_NE(divisibility_problem(Pattern::parse("4x1"), WeightLayout::of("Gemm", {10, 128})).find("(10)"),
+  EXPECT_NE(divisibility_problem(Pattern::parse("2:4"), conv1).find("input channels (1)"),
             std::string::npos);
+  // C*k*k = 9*4 = 36 is a multiple of 4, but groups must stay on one kernel position.
+  EXPECT_NE(divisibility_problem(Pattern::parse("1x8"), WeightLayout::of("Conv", {8, 4, 3, 3})),
+            "");
+  EXPECT_EQ(divisibility_problem(Pattern::parse("2:4"), WeightLayout::of("Conv", {8, 4, 3, 3})),
+            "");
+  EXPECT_NE(
+      divisibility_problem(Pattern::parse("4x1"), WeightLayout::of("Gemm", {10, 128})).find("(10)"),
+      std::string::npos);
   EXPECT_EQ(divisibility_problem(Pattern::parse("channel"), WeightLayout::of("Gemm", {10, 7})), "");
 }
 
@@ -115,8 +119,8 @@ TEST(PruningSelection, TargetsAreMetWithinHalfAUnit) {
   std::vector<Candidate> c;
   for (int i = 0; i < 10; ++i) c.push_back({static_cast<double>(i), 4, 0, i});
   auto count = [](const std::vector<char>& v) { return std::count(v.begin(), v.end(), 1); };
-  EXPECT_EQ(count(select_lowest(c, 9.0)), 2);    // 8 elements (9 is within 2 of 8)
-  EXPECT_EQ(count(select_lowest(c, 10.0)), 3);   // 12 (10 + 4/2 = 12 still allowed)
+  EXPECT_EQ(count(select_lowest(c, 9.0)), 2);   // 8 elements (9 is within 2 of 8)
+  EXPECT_EQ(count(select_lowest(c, 10.0)), 3);  // 12 (10 + 4/2 = 12 still allowed)
   EXPECT_EQ(count(select_lowest(c, 0.0)), 0);
   EXPECT_EQ(count(select_lowest(c, 1000.0)), 10);
   // Mixed sizes (global channel pruning) take the lowest scores first.
@@ -153,7 +157,8 @@ TEST(PruningSelection, NofMKeepsTheLargestInEveryGroup) {
   EXPECT_EQ(std::count(half.begin(), half.end(), 0.0f), 4);
   EXPECT_EQ(half[10], 0.0f);
   EXPECT_EQ(half[15], 0.0f);
-  for (int g = 0; g < 16; g += 4) EXPECT_LE(std::count(half.begin() + g, half.begin() + g + 4, 0.0f), 2) << g;
+  for (int g = 0; g < 16; g += 4)
+    EXPECT_LE(std::count(half.begin() + g, half.begin() + g + 4, 0.0f), 2) << g;
   EXPECT_THROW(prune_n_of_m(scores, Pattern::parse("2:4"), l, 0.6, mask), Error);
 }
 
@@ -195,13 +200,19 @@ TEST(PruningChecker, SeesTheZerosOfAQuantizedWeightReadThroughATranspose) {
   // MatMul(x, Transpose(DequantizeLinear(W))) as the QDQ export of torch's nn.Linear on a 3-D
   // input writes it: W [out 4, reduction 8] uint8 with zero point 119, 2:4 along the reduction.
   std::vector<uint8_t> q(32, 200);
-  for (int64_t i = 0; i < 32; i += 4) q[static_cast<size_t>(i)] = q[static_cast<size_t>(i) + 1] = 119;
+  for (int64_t i = 0; i < 32; i += 4)
+    q[static_cast<size_t>(i)] = q[static_cast<size_t>(i) + 1] = 119;
   nn::Graph g;
   g.initializers["W_q"] = Tensor::from_vector<uint8_t>({4, 8}, q);
   g.initializers["s"] = Tensor::scalar(0.1f);
   g.initializers["z"] = Tensor::from_vector<uint8_t>({}, {119});
   g.nodes.push_back({"dq", "DequantizeLinear", "", {"W_q", "s", "z"}, {"W"}});
-  g.nodes.push_back({"t", "Transpose", "", {"W"}, {"Wt"}, nn::attrs_with({{"perm", std::vector<int64_t>{1, 0}}})});
+  g.nodes.push_back({"t",
+                     "Transpose",
+                     "",
+                     {"W"},
+                     {"Wt"},
+                     nn::attrs_with({{"perm", std::vector<int64_t>{1, 0}}})});
   g.nodes.push_back({"mm", "MatMul", "", {"x", "Wt"}, {"y"}});
   const std::vector<WeightSparsity> report = sparsity_report(g);
   ASSERT_EQ(report.size(), 1u);

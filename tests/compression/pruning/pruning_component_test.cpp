@@ -43,7 +43,8 @@ void fake_step(nn::GraphModule& m, Component& c, int64_t step, Generator& rng) {
 TEST(Pruning, ScheduleHitsItsTargetsAtExactlyTheScheduledSteps) {
   for (Curve curve : {Curve::kLinear, Curve::kCubic, Curve::kExponential, Curve::kCosine}) {
     nn::GraphModule m(test::mlp_graph(16, 32, 8));
-    auto p = make({.pattern = "unstructured", .target_sparsity = 0.8,
+    auto p = make({.pattern = "unstructured",
+                   .target_sparsity = 0.8,
                    .schedule = Schedule::gradual(curve, 10, 40, 10)});
     p->attach(m, nn::local_collective());
     p->on_stage_begin({0, 0, 100, 100});
@@ -65,9 +66,11 @@ TEST(Pruning, ScheduleHitsItsTargetsAtExactlyTheScheduledSteps) {
 }
 
 TEST(Pruning, GradientCriteriaPruneInTheLoop) {
-  for (Criterion c : {Criterion::kGradient, Criterion::kSnip, Criterion::kSnipMomentum, Criterion::kMovement}) {
+  for (Criterion c :
+       {Criterion::kGradient, Criterion::kSnip, Criterion::kSnipMomentum, Criterion::kMovement}) {
     nn::GraphModule m(test::mlp_graph(16, 32, 8));
-    auto p = make({.pattern = "2:4", .criterion = c, .schedule = Schedule::gradual(Curve::kCubic, 2, 8, 2)});
+    auto p = make(
+        {.pattern = "2:4", .criterion = c, .schedule = Schedule::gradual(Curve::kCubic, 2, 8, 2)});
     p->attach(m, nn::local_collective());
     p->on_stage_begin({0, 0, 100, 100});
     Generator rng(6);
@@ -81,8 +84,11 @@ TEST(Pruning, GradientCriteriaPruneInTheLoop) {
 
 TEST(Pruning, SnipMomentumKeepsTheWeightsWithLargestAccumulatedSensitivity) {
   nn::GraphModule m(test::mlp_graph(4, 4, 2));
-  auto p = make({.pattern = "unstructured", .target_sparsity = 0.5, .criterion = Criterion::kSnipMomentum,
-                 .schedule = Schedule::one_shot(1), .include = {"fc1.weight"}});
+  auto p = make({.pattern = "unstructured",
+                 .target_sparsity = 0.5,
+                 .criterion = Criterion::kSnipMomentum,
+                 .schedule = Schedule::one_shot(1),
+                 .include = {"fc1.weight"}});
   p->attach(m, nn::local_collective());
   p->on_stage_begin({0, 0, 10, 10});
   Variable w = m.parameter("fc1.weight");
@@ -148,11 +154,12 @@ TEST(Pruning, EveryPatternHoldsAfterTrainingAndExport) {
     double sparsity;
     int64_t block;
   };
-  for (const Case& c : {Case{"2:4", 0.5, 1}, Case{"1:2", 0.5, 1}, Case{"4:8", 0.5, 1}, Case{"1:4", 0.75, 1},
-                        Case{"4x1", 0.6, 4}, Case{"1x4", 0.6, 4}, Case{"2x2", 0.6, 4},
-                        Case{"unstructured", 0.7, 1}}) {
+  for (const Case& c : {Case{"2:4", 0.5, 1}, Case{"1:2", 0.5, 1}, Case{"4:8", 0.5, 1},
+                        Case{"1:4", 0.75, 1}, Case{"4x1", 0.6, 4}, Case{"1x4", 0.6, 4},
+                        Case{"2x2", 0.6, 4}, Case{"unstructured", 0.7, 1}}) {
     nn::GraphModule m(test::mlp_graph(32, 64, 8));
-    auto p = make({.pattern = c.pattern, .target_sparsity = c.sparsity,
+    auto p = make({.pattern = c.pattern,
+                   .target_sparsity = c.sparsity,
                    .schedule = Schedule::gradual(Curve::kCubic, 0, 20, 5)});
     auto opts = test::quick_training(test::synthetic_data({32}, 512, 8), 2);
     Trainer(m, {p}, opts).run();
@@ -161,7 +168,8 @@ TEST(Pruning, EveryPatternHoldsAfterTrainingAndExport) {
     const nn::Graph g = io::load_onnx_graph(dir.file("m.onnx"));
     for (const auto& w : {std::string("fc1.weight"), std::string("fc2.weight")}) {
       const Tensor& t = g.initializers.at(w);
-      const PatternCheck check = check_pattern(t, WeightLayout::of("Gemm", t.shape()), Pattern::parse(c.pattern));
+      const PatternCheck check =
+          check_pattern(t, WeightLayout::of("Gemm", t.shape()), Pattern::parse(c.pattern));
       EXPECT_TRUE(check.valid) << c.pattern << " " << w << ": " << check.detail;
       const double expected = c.sparsity * static_cast<double>(t.numel());
       EXPECT_LE(std::abs(static_cast<double>(count_zeros(t)) - expected), c.block / 2.0 + 1e-9)
@@ -176,13 +184,19 @@ TEST(Pruning, AMatMulReadingATransposedWeightIsPrunedAlongItsReduction) {
   nn::Graph g;
   g.inputs.push_back({"input", DType::kFloat32, {nn::Dim::symbolic("batch"), nn::Dim::of(16)}});
   g.initializers["fc.weight"] = test::random_tensor({8, 16}, rng);
-  g.nodes.push_back({"t", "Transpose", "", {"fc.weight"}, {"wt"}, nn::attrs_with({{"perm", std::vector<int64_t>{1, 0}}})});
+  g.nodes.push_back({"t",
+                     "Transpose",
+                     "",
+                     {"fc.weight"},
+                     {"wt"},
+                     nn::attrs_with({{"perm", std::vector<int64_t>{1, 0}}})});
   g.nodes.push_back({"mm", "MatMul", "", {"input", "wt"}, {"logits"}});
   g.outputs.push_back({"logits", DType::kFloat32, {nn::Dim::symbolic("batch"), nn::Dim::of(8)}});
   nn::GraphModule m(g);
   prune_once(m, {.pattern = "2:4"});
   const Tensor w = m.parameter("fc.weight").value();
-  EXPECT_TRUE(check_pattern(w, WeightLayout::of("Gemm", w.shape()), Pattern::parse("2:4")).valid);  // groups along K
+  EXPECT_TRUE(check_pattern(w, WeightLayout::of("Gemm", w.shape()), Pattern::parse("2:4"))
+                  .valid);  // groups along K
   EXPECT_EQ(count_zeros(w), 64);
   const auto weights = find_prunable_weights(g);
   ASSERT_EQ(weights.size(), 1u);
@@ -207,7 +221,8 @@ TEST(Pruning, GlobalSparsityRanksAcrossLayers) {
 TEST(Pruning, OverridesAndExclusionsByNameAndOpType) {
   {
     nn::GraphModule m(test::mlp_graph(16, 32, 8));
-    prune_once(m, {.pattern = "unstructured", .target_sparsity = 0.5,
+    prune_once(m, {.pattern = "unstructured",
+                   .target_sparsity = 0.5,
                    .overrides = {{.match = "fc1\\..*", .sparsity = 0.25}}});
     EXPECT_EQ(count_zeros(m.parameter("fc1.weight").value()), 128);
     EXPECT_EQ(count_zeros(m.parameter("fc2.weight").value()), 128);
@@ -218,20 +233,24 @@ TEST(Pruning, OverridesAndExclusionsByNameAndOpType) {
     EXPECT_EQ(count_zeros(m.parameter("fc2.weight").value()), 0);
     EXPECT_EQ(count_zeros(m.parameter("fc1.weight").value()), 256);
     bool reported = false;
-    for (const auto& l : r) reported = reported || (l.weight == "fc2.weight" && l.skipped == "excluded");
+    for (const auto& l : r)
+      reported = reported || (l.weight == "fc2.weight" && l.skipped == "excluded");
     EXPECT_TRUE(reported);
   }
   {
     nn::GraphModule m(test::mlp_graph(16, 32, 8));
-    prune_once(m, {.pattern = "2:4", .overrides = {{.match = "fc2.weight", .pattern = "1x4", .sparsity = 0.5}}});
+    prune_once(m, {.pattern = "2:4",
+                   .overrides = {{.match = "fc2.weight", .pattern = "1x4", .sparsity = 0.5}}});
     const Tensor w2 = m.parameter("fc2.weight").value();
-    EXPECT_TRUE(check_pattern(w2, WeightLayout::of("Gemm", w2.shape()), Pattern::parse("1x4")).valid);
+    EXPECT_TRUE(
+        check_pattern(w2, WeightLayout::of("Gemm", w2.shape()), Pattern::parse("1x4")).valid);
     EXPECT_EQ(count_zeros(w2), 128);
   }
   {
     nn::GraphModule m(test::mlp_graph(16, 32, 8));
     EXPECT_THROW(prune_once(m, {.pattern = "2:4", .exclude_op_types = {"Gemm"}}), Error);
-    EXPECT_THROW(prune_once(m, {.pattern = "2:4", .overrides = {{.match = ".*", .exclude = true}}}), Error);
+    EXPECT_THROW(prune_once(m, {.pattern = "2:4", .overrides = {{.match = ".*", .exclude = true}}}),
+                 Error);
   }
 }
 
@@ -262,7 +281,8 @@ TEST(Pruning, IndivisibleWeightsStayDenseUnlessNamed) {
     EXPECT_NE(what.find("2:4"), std::string::npos) << what;
   }
   nn::GraphModule blocks(io::load_onnx_graph(test::model_file("cnn")));
-  EXPECT_THROW(prune_once(blocks, {.pattern = "4x1", .target_sparsity = 0.5,
+  EXPECT_THROW(prune_once(blocks, {.pattern = "4x1",
+                                   .target_sparsity = 0.5,
                                    .overrides = {{.match = "fc2.weight", .sparsity = 0.5}}}),
                Error);  // fc2 has 10 outputs, named by the override
 }
@@ -277,10 +297,13 @@ TEST(Pruning, RejectsBadInput) {
   EXPECT_THROW(Pruning({.pattern = "3:5:7"}), Error);
   EXPECT_THROW(prune_once(m, {.pattern = "unstructured"}), Error);  // no target sparsity
   EXPECT_THROW(prune_once(m, {.pattern = "2:4", .exclude = {"(unclosed"}}), Error);
-  EXPECT_THROW(prune_once(m, {.pattern = "head", .target_sparsity = 0.5}), Error);  // no attention here
-  EXPECT_THROW(prune_once(m, {.pattern = "2:4", .criterion = Criterion::kSnip}), Error);  // no gradient yet
+  EXPECT_THROW(prune_once(m, {.pattern = "head", .target_sparsity = 0.5}),
+               Error);  // no attention here
+  EXPECT_THROW(prune_once(m, {.pattern = "2:4", .criterion = Criterion::kSnip}),
+               Error);  // no gradient yet
   nn::GraphModule m2(test::mlp_graph(16, 32, 8));
-  EXPECT_THROW(prune_once(m2, {.pattern = "unstructured", .target_sparsity = 0.5,
+  EXPECT_THROW(prune_once(m2, {.pattern = "unstructured",
+                               .target_sparsity = 0.5,
                                .overrides = {{.match = "fc1.weight", .sparsity = 1.0}}}),
                Error);
 }
@@ -311,7 +334,9 @@ TEST(Pruning, MasksStayLockedInLaterStages) {
   EXPECT_FALSE(same_zeros(unlocked.parameter("fc1.weight").value()));
   // A second pruning stage on top keeps the first stage's zeros and adds its own.
   nn::GraphModule more(m.export_graph());
-  Trainer(more, {make({.pattern = "unstructured", .target_sparsity = 0.75})}, test::quick_training(data)).run();
+  Trainer(more, {make({.pattern = "unstructured", .target_sparsity = 0.75})},
+          test::quick_training(data))
+      .run();
   const Tensor w = more.parameter("fc1.weight").value();
   for (int64_t i = 0; i < w.numel(); ++i) {
     if (zeros_after_1.data<float>()[i] == 0) {
@@ -329,8 +354,12 @@ TEST(Pruning, CoexistsWithFakeQuantizeOnTheWeights) {
   Tensor scale = Tensor::full({64}, 0.01);
   g.initializers["fc1.weight_scale"] = scale;
   g.initializers["fc1.weight_zp"] = Tensor::zeros({64});
-  g.nodes.insert(g.nodes.begin(), nn::Node{"fq", "FakeQuantize", "tamp", {"fc1.weight", "fc1.weight_scale", "fc1.weight_zp"},
-                                           {"fc1.weight_fq"}, nn::attrs_with({{"axis", int64_t{0}}})});
+  g.nodes.insert(g.nodes.begin(), nn::Node{"fq",
+                                           "FakeQuantize",
+                                           "tamp",
+                                           {"fc1.weight", "fc1.weight_scale", "fc1.weight_zp"},
+                                           {"fc1.weight_fq"},
+                                           nn::attrs_with({{"axis", int64_t{0}}})});
   g.nodes[1].inputs[1] = "fc1.weight_fq";
   nn::GraphModule m(std::move(g));
   m.freeze("fc1\\.weight_(scale|zp)");  // a zero point kept integral, as QAT keeps it
@@ -340,8 +369,9 @@ TEST(Pruning, CoexistsWithFakeQuantizeOnTheWeights) {
   EXPECT_TRUE(check_pattern(w, WeightLayout::of("Gemm", w.shape()), Pattern::parse("2:4")).valid);
   {
     NoGradGuard no_grad;
-    const Tensor fq =
-        m.forward({{"input", Variable(Tensor::zeros({1, 32}))}}, {"fc1.weight_fq"}).at("fc1.weight_fq").value();
+    const Tensor fq = m.forward({{"input", Variable(Tensor::zeros({1, 32}))}}, {"fc1.weight_fq"})
+                          .at("fc1.weight_fq")
+                          .value();
     for (int64_t i = 0; i < w.numel(); ++i) {
       if (w.data<float>()[i] == 0) {
         EXPECT_EQ(fq.data<float>()[i], 0.0f);
@@ -359,8 +389,12 @@ TEST(Pruning, CoexistsWithFakeQuantizeOnTheWeights) {
   rewritten.opsets["tamp"] = 1;
   rewritten.initializers["s"] = Tensor::full({64}, 0.01);
   rewritten.initializers["z"] = Tensor::zeros({64});
-  rewritten.nodes.insert(rewritten.nodes.begin(), nn::Node{"fq", "FakeQuantize", "tamp", {"fc1.weight", "s", "z"},
-                                                           {"wq"}, nn::attrs_with({{"axis", int64_t{0}}})});
+  rewritten.nodes.insert(rewritten.nodes.begin(), nn::Node{"fq",
+                                                           "FakeQuantize",
+                                                           "tamp",
+                                                           {"fc1.weight", "s", "z"},
+                                                           {"wq"},
+                                                           nn::attrs_with({{"axis", int64_t{0}}})});
   rewritten.nodes[1].inputs[1] = "wq";
   m2.set_graph(rewritten);
   m2.freeze("s|z");
@@ -371,7 +405,8 @@ TEST(Pruning, CoexistsWithFakeQuantizeOnTheWeights) {
 
 TEST(Pruning, StateRoundTripsMasks) {
   nn::GraphModule m(test::mlp_graph(16, 32, 8));
-  auto p = make({.pattern = "2:4", .criterion = Criterion::kSnipMomentum, .schedule = Schedule::one_shot(1)});
+  auto p = make(
+      {.pattern = "2:4", .criterion = Criterion::kSnipMomentum, .schedule = Schedule::one_shot(1)});
   p->attach(m, nn::local_collective());
   p->on_stage_begin({0, 0, 10, 10});
   Generator rng(7);
@@ -380,10 +415,12 @@ TEST(Pruning, StateRoundTripsMasks) {
   ASSERT_TRUE(state.count("fc1.weight.mask"));
   ASSERT_TRUE(state.count("fc1.weight.score"));
   nn::GraphModule m2(test::mlp_graph(16, 32, 8));
-  auto q = make({.pattern = "2:4", .criterion = Criterion::kSnipMomentum, .schedule = Schedule::one_shot(1)});
+  auto q = make(
+      {.pattern = "2:4", .criterion = Criterion::kSnipMomentum, .schedule = Schedule::one_shot(1)});
   q->attach(m2, nn::local_collective());
   q->load_state(state);
-  EXPECT_EQ(q->masks().at("fc1.weight").to_vector<float>(), p->masks().at("fc1.weight").to_vector<float>());
+  EXPECT_EQ(q->masks().at("fc1.weight").to_vector<float>(),
+            p->masks().at("fc1.weight").to_vector<float>());
   EXPECT_EQ(count_zeros(m2.parameter("fc1.weight").value()), 256);
   EXPECT_THROW(q->load_state({{"nope.mask", Tensor::ones({2})}}), Error);
 }

@@ -46,7 +46,8 @@ std::pair<double, int64_t> compare_logits(const Tensor& a, const Tensor& b) {
 }
 
 const ShrinkReport::Layer* find_layer(const ShrinkReport& r, const std::string& weight) {
-  for (const auto& l : r.layers) if (l.weight == weight) return &l;
+  for (const auto& l : r.layers)
+    if (l.weight == weight) return &l;
   return nullptr;
 }
 
@@ -54,7 +55,8 @@ const ShrinkReport::Layer* find_layer(const ShrinkReport& r, const std::string& 
 void expect_same_model(nn::GraphModule& masked, const nn::Graph& shrunk, const Tensor& x) {
   test::TempDir dir;
   io::save_onnx_graph(shrunk, dir.file("shrunk.onnx"));
-  const Tensor ort = test::run_ort(dir.file("shrunk.onnx"), {{shrunk.inputs[0].name, x}}).at(shrunk.outputs[0].name);
+  const Tensor ort = test::run_ort(dir.file("shrunk.onnx"), {{shrunk.inputs[0].name, x}})
+                         .at(shrunk.outputs[0].name);
   const auto [worst, diff] = compare_logits(ort, eval_logits(masked, x));
   EXPECT_LE(worst, 1e-4);
   EXPECT_EQ(diff, 0);
@@ -87,9 +89,12 @@ TEST(ChannelPruning, ShrunkGraphWithBatchNormEqualsTheMaskedModelInOrt) {
   o.epochs = 2;
   o.batch_size = 32;
   o.optimizer = SGD{.lr = 0.05, .momentum = 0.9};
-  auto p = std::make_shared<Pruning>(PruningOptions{
-      .pattern = "channel", .target_sparsity = 0.5, .schedule = Schedule::gradual(Curve::kLinear, 0, 8, 4)});
-  Trainer(m, {p}, o).run();  // BatchNormalization trains (batch statistics) with its channels masked
+  auto p = std::make_shared<Pruning>(
+      PruningOptions{.pattern = "channel",
+                     .target_sparsity = 0.5,
+                     .schedule = Schedule::gradual(Curve::kLinear, 0, 8, 4)});
+  Trainer(m, {p}, o)
+      .run();  // BatchNormalization trains (batch statistics) with its channels masked
   ShrinkReport r;
   const nn::Graph shrunk = shrink_pruned(m.export_graph(), &r);
   for (const char* w : {"conv1.weight", "conv2.weight", "fc1.weight"}) {
@@ -100,7 +105,8 @@ TEST(ChannelPruning, ShrunkGraphWithBatchNormEqualsTheMaskedModelInOrt) {
   EXPECT_EQ(find_layer(r, "fc2.weight"), nullptr);  // its channels are the graph output
   EXPECT_EQ(shrunk.initializers.at("conv2.weight").shape(), (Shape{4, 4, 3, 3}));
   EXPECT_EQ(shrunk.initializers.at("bn.mean").shape(), (Shape{4}));
-  EXPECT_EQ(shrunk.initializers.at("fc1.weight").shape(), (Shape{8, 36}));  // 4 channels x 3x3 after Flatten
+  EXPECT_EQ(shrunk.initializers.at("fc1.weight").shape(),
+            (Shape{8, 36}));  // 4 channels x 3x3 after Flatten
   EXPECT_EQ(shrunk.initializers.at("fc2.weight").shape(), (Shape{10, 8}));
   EXPECT_LT(r.parameters_after, r.parameters_before);
   Generator rng(9);
@@ -163,8 +169,10 @@ TEST(ChannelPruning, ClipCarriesChannelsOnlyWhenItsRangeHoldsZero) {
     }
     for (const auto& w : find_prunable_weights(g)) {
       if (w.weight != "conv1.weight") continue;
-      if (lo == 0) EXPECT_EQ(w.channel_problem, "");
-      else EXPECT_NE(w.channel_problem.find("Clip"), std::string::npos) << w.channel_problem;
+      if (lo == 0)
+        EXPECT_EQ(w.channel_problem, "");
+      else
+        EXPECT_NE(w.channel_problem.find("Clip"), std::string::npos) << w.channel_problem;
     }
   }
 }
@@ -199,7 +207,8 @@ TEST(HeadPruning, ShrunkTransformerEqualsTheMaskedModelInOrt) {
 
 TEST(ChannelPruning, ZeroChannelsThatCannotGoAreNoted) {
   nn::Graph g = test::mlp_graph(8, 16, 4);
-  for (int64_t k = 0; k < 16; ++k) g.initializers["fc2.weight"].data<float>()[k] = 0;  // output row 0
+  for (int64_t k = 0; k < 16; ++k)
+    g.initializers["fc2.weight"].data<float>()[k] = 0;  // output row 0
   g.initializers["fc2.bias"].data<float>()[0] = 0;
   ShrinkReport r;
   const nn::Graph same = shrink_pruned(g, &r);

@@ -22,12 +22,14 @@ using namespace tamp::compression::pruning;
 namespace {
 
 const examples::Baseline& baseline() {
-  static const examples::Baseline b =
-      examples::train_baseline(test::model_file("cnn"), test::fashion_data(), examples::ExperimentOptions{});
+  static const examples::Baseline b = examples::train_baseline(
+      test::model_file("cnn"), test::fashion_data(), examples::ExperimentOptions{});
   return b;
 }
 
-void record(const char* key, double value) { testing::Test::RecordProperty(key, fmt::format("{:.4f}", value)); }
+void record(const char* key, double value) {
+  testing::Test::RecordProperty(key, fmt::format("{:.4f}", value));
+}
 
 }  // namespace
 
@@ -46,25 +48,28 @@ TEST(SlowPruningFashionMnist, TwoFourLosesAtMostHalfAPoint) {
 // layers' shares differ (fc1 sparser than 90 %, conv1 and fc2 much less sparse).
 TEST(SlowPruningFashionMnist, NinetyPercentCubicLosesAtMostOneAndAHalfPoints) {
   const auto& b = baseline();
-  const auto r = examples::run_pruning(b, test::fashion_data(), "unstructured", Criterion::kMagnitude, {}, 0.9);
+  const auto r = examples::run_pruning(b, test::fashion_data(), "unstructured",
+                                       Criterion::kMagnitude, {}, 0.9);
   record("dense_top1", b.finetuned_top1);
   record("top1_90pct", r.top1);
   for (const auto& [weight, sparsity] : r.layers) record(("sparsity_" + weight).c_str(), sparsity);
   EXPECT_TRUE(r.pattern_valid);
   EXPECT_NEAR(r.sparsity, 0.9, 1e-3);
   EXPECT_NEAR(r.model_sparsity, 0.9, 1e-3);
-  EXPECT_EQ(r.layers.size(), 4u);   // conv1, conv2, fc1, fc2: every Conv/Gemm weight takes part
+  EXPECT_EQ(r.layers.size(), 4u);  // conv1, conv2, fc1, fc2: every Conv/Gemm weight takes part
   EXPECT_GE(r.top1, b.finetuned_top1 - 0.015);
 }
 
 TEST(SlowPruningFashionMnist, EveryCriterionGivesValidTwoFourMasks) {
   const auto& b = baseline();
-  for (Criterion c : {Criterion::kGradient, Criterion::kSnip, Criterion::kSnipMomentum, Criterion::kMovement}) {
+  for (Criterion c :
+       {Criterion::kGradient, Criterion::kSnip, Criterion::kSnipMomentum, Criterion::kMovement}) {
     const auto r = examples::run_pruning(b, test::fashion_data(), "2:4", c, {});
     record(("top1_2of4_" + criterion_name(c)).c_str(), r.top1);
     EXPECT_TRUE(r.pattern_valid) << criterion_name(c);
     EXPECT_DOUBLE_EQ(r.sparsity, 0.5) << criterion_name(c);
-    EXPECT_GE(r.top1, b.finetuned_top1 - 0.02) << criterion_name(c);  // a broken criterion loses far more
+    EXPECT_GE(r.top1, b.finetuned_top1 - 0.02)
+        << criterion_name(c);  // a broken criterion loses far more
   }
 }
 
@@ -72,7 +77,8 @@ TEST(SlowPruningFashionMnist, EveryCriterionGivesValidTwoFourMasks) {
 // Runtime on the whole test set, gives tamp's masked model's argmax and logits within 1e-4.
 TEST(SlowPruningFashionMnist, ShrunkChannelPrunedModelInOrtEqualsTheMaskedModelOnTheTestSet) {
   const auto& b = baseline();
-  const auto r = examples::run_pruning(b, test::fashion_data(), "channel", Criterion::kMagnitude, {}, 0.5);
+  const auto r =
+      examples::run_pruning(b, test::fashion_data(), "channel", Criterion::kMagnitude, {}, 0.5);
   record("top1_channel50", r.top1);
   EXPECT_TRUE(r.pattern_valid);
   EXPECT_GE(r.top1, b.finetuned_top1 - 0.05);  // half the channels of every hidden layer

@@ -38,7 +38,9 @@ TEST(ExportTarget, WeightRangesPerTarget) {
   EXPECT_FALSE(weight_range_exact_on(ExportTarget::kPortable, -65, 64));  // 2 * 255 * 65 = 33150
   EXPECT_FALSE(weight_range_exact_on(ExportTarget::kArm, -128, 127));
   EXPECT_TRUE(weight_range_exact_on(ExportTarget::kArm, 0, 255));
-  EXPECT_THROW(weights_for_target(qint8_per_channel, QuantSpec{.is_signed = true}, ExportTarget::kPortable), Error);
+  EXPECT_THROW(
+      weights_for_target(qint8_per_channel, QuantSpec{.is_signed = true}, ExportTarget::kPortable),
+      Error);
   EXPECT_EQ(export_target_from_name("arm"), ExportTarget::kArm);
   EXPECT_EQ(export_target_name(ExportTarget::kPortable), "portable");
   EXPECT_THROW(export_target_from_name("avx2"), Error);
@@ -60,7 +62,9 @@ TEST(ExportTarget, PortableUint8GridIsTheInt8Grid) {
     Tensor lo = Tensor::empty({16}), hi = Tensor::empty({16});
     for (int64_t c = 0; c < 16; ++c) {
       float mn = 1e30f, mx = -1e30f;
-      for (int64_t k = 0; k < 40; ++k) mn = std::min(mn, w.data<float>()[c * 40 + k]), mx = std::max(mx, w.data<float>()[c * 40 + k]);
+      for (int64_t k = 0; k < 40; ++k)
+        mn = std::min(mn, w.data<float>()[c * 40 + k]),
+        mx = std::max(mx, w.data<float>()[c * 40 + k]);
       lo.data<float>()[c] = mn;
       hi.data<float>()[c] = mx;
     }
@@ -73,7 +77,8 @@ TEST(ExportTarget, PortableUint8GridIsTheInt8Grid) {
                         .at(0));
     }
     for (int64_t i = 0; i < w.numel(); ++i) {
-      ASSERT_EQ(out[0].data<float>()[i], out[1].data<float>()[i]) << "symmetric " << symmetric << " at " << i;
+      ASSERT_EQ(out[0].data<float>()[i], out[1].data<float>()[i])
+          << "symmetric " << symmetric << " at " << i;
     }
   }
 }
@@ -91,7 +96,8 @@ nn::Graph calibrated(const QuantSpec& weights, ExportTarget target) {
 
 std::set<DType> weight_dtypes(const nn::Graph& q) {
   std::set<DType> out;
-  for (const auto& [name, t] : q.initializers) if (t.rank() == 2 && t.dtype() != DType::kFloat32) out.insert(t.dtype());
+  for (const auto& [name, t] : q.initializers)
+    if (t.rank() == 2 && t.dtype() != DType::kFloat32) out.insert(t.dtype());
   return out;
 }
 
@@ -102,15 +108,18 @@ TEST(ExportTarget, RecordedInTheExportAndCheckedAgainstTheRanges) {
     for (QuantFormat f : {QuantFormat::kQdq, QuantFormat::kQOperator}) {
       const nn::Graph q = lower_quantized(g, f);
       EXPECT_EQ(q.metadata.at("tamp.quantization_target"), export_target_name(t));
-      EXPECT_EQ(weight_dtypes(q), std::set<DType>{t == ExportTarget::kPortable ? DType::kUInt8 : DType::kInt8});
+      EXPECT_EQ(weight_dtypes(q),
+                std::set<DType>{t == ExportTarget::kPortable ? DType::kUInt8 : DType::kInt8});
     }
   }
   // A full-range int8 weight in a graph that says portable: refused, naming the node.
   nn::Graph g = calibrated(qint8_per_channel, ExportTarget::kPortable);
   for (auto& n : g.nodes) {
     if (n.op_type == "FakeQuantize" && n.inputs[0] == "fc2.weight") {
-      n.attrs = nn::attrs_with({{"axis", int64_t{0}}, {"quant_min", int64_t{-128}}, {"quant_max", int64_t{127}}});
-      Tensor& zero_points = g.initializers.at(n.inputs.at(2));  // the uint8 grid's 128 becomes int8's 0
+      n.attrs = nn::attrs_with(
+          {{"axis", int64_t{0}}, {"quant_min", int64_t{-128}}, {"quant_max", int64_t{127}}});
+      Tensor& zero_points =
+          g.initializers.at(n.inputs.at(2));  // the uint8 grid's 128 becomes int8's 0
       zero_points = Tensor::zeros(zero_points.shape(), zero_points.dtype());
     }
   }
@@ -154,12 +163,14 @@ TEST(ExportTarget, FewerBitWeightsExportAndOrtAgrees) {
     const Tensor mine = tamp_logits(exported, x), simulated = tamp_logits(sim, x);
     double step = 0;
     for (const auto& n : q.nodes) {
-      if (n.op_type == "DequantizeLinear" && n.outputs[0] == "logits") step = q.initializers.at(n.inputs[1]).at(0);
+      if (n.op_type == "DequantizeLinear" && n.outputs[0] == "logits")
+        step = q.initializers.at(n.inputs[1]).at(0);
     }
     ASSERT_GT(step, 0);
     for (int64_t i = 0; i < ort.numel(); ++i) {
       ASSERT_LE(std::abs(ort.at(i) - mine.at(i)), step * 1.0001) << bits << " bits, logit " << i;
-      ASSERT_LE(std::abs(ort.at(i) - simulated.at(i)), step * 1.0001) << bits << " bits, logit " << i;
+      ASSERT_LE(std::abs(ort.at(i) - simulated.at(i)), step * 1.0001)
+          << bits << " bits, logit " << i;
     }
   }
 }

@@ -32,7 +32,8 @@ inline std::shared_ptr<nn::Dataset> unlabelled(const Tensor& x) {
 }
 
 // Runs one calibration-only stage of `components` over x.
-inline void calibrate(nn::GraphModule& m, std::vector<std::shared_ptr<compression::Component>> components,
+inline void calibrate(nn::GraphModule& m,
+                      std::vector<std::shared_ptr<compression::Component>> components,
                       const Tensor& x, int64_t batch = 16) {
   TrainOptions t;
   t.train = unlabelled(x);
@@ -55,7 +56,8 @@ inline Tensor run(const nn::Graph& g, const Tensor& x) {
 
 inline double mse(const Tensor& a, const Tensor& b) {
   double s = 0;
-  for (int64_t i = 0; i < a.numel(); ++i) s += std::pow(static_cast<double>(a.data<float>()[i]) - b.data<float>()[i], 2);
+  for (int64_t i = 0; i < a.numel(); ++i)
+    s += std::pow(static_cast<double>(a.data<float>()[i]) - b.data<float>()[i], 2);
   return s / static_cast<double>(a.numel());
 }
 
@@ -71,7 +73,8 @@ inline double relative_max_error(const Tensor& a, const Tensor& b) {
 
 inline double max_abs_diff(const Tensor& a, const Tensor& b) {
   double d = 0;
-  for (int64_t i = 0; i < a.numel(); ++i) d = std::max(d, std::abs(static_cast<double>(a.data<float>()[i]) - b.data<float>()[i]));
+  for (int64_t i = 0; i < a.numel(); ++i)
+    d = std::max(d, std::abs(static_cast<double>(a.data<float>()[i]) - b.data<float>()[i]));
   return d;
 }
 

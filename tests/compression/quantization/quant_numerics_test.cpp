@@ -31,7 +31,8 @@ struct QdqPair {
   nn::Graph fake, onnx;
 };
 
-QdqPair qdq_pair(const Shape& shape, const Tensor& scale, const Tensor& zp, int64_t qmin, int64_t qmax, int axis) {
+QdqPair qdq_pair(const Shape& shape, const Tensor& scale, const Tensor& zp, int64_t qmin,
+                 int64_t qmax, int axis) {
   QdqPair p;
   std::vector<nn::Dim> dims;
   for (int64_t d : shape) dims.push_back(nn::Dim::of(d));
@@ -44,17 +45,22 @@ QdqPair qdq_pair(const Shape& shape, const Tensor& scale, const Tensor& zp, int6
   p.fake.initializers["zp"] = zp;
   Attributes a{{"quant_min", qmin}, {"quant_max", qmax}};
   if (scale.numel() > 1) a.set("axis", static_cast<int64_t>(axis));
-  p.fake.nodes.push_back({"fq", "FakeQuantize", "tamp", {"x", "scale", "zp"}, {"y"}, nn::attrs_with(a)});
+  p.fake.nodes.push_back(
+      {"fq", "FakeQuantize", "tamp", {"x", "scale", "zp"}, {"y"}, nn::attrs_with(a)});
   Tensor zq(zp.shape(), qmin < 0 ? DType::kInt8 : DType::kUInt8);
   for (int64_t i = 0; i < zp.numel(); ++i) {
-    if (qmin < 0) zq.data<int8_t>()[i] = static_cast<int8_t>(zp.at(i));
-    else zq.data<uint8_t>()[i] = static_cast<uint8_t>(zp.at(i));
+    if (qmin < 0)
+      zq.data<int8_t>()[i] = static_cast<int8_t>(zp.at(i));
+    else
+      zq.data<uint8_t>()[i] = static_cast<uint8_t>(zp.at(i));
   }
   p.onnx.initializers["zp"] = zq;
   Attributes b;
   if (scale.numel() > 1) b.set("axis", static_cast<int64_t>(axis));
-  p.onnx.nodes.push_back({"q", "QuantizeLinear", "", {"x", "scale", "zp"}, {"xq"}, nn::attrs_with(b)});
-  p.onnx.nodes.push_back({"dq", "DequantizeLinear", "", {"xq", "scale", "zp"}, {"y"}, nn::attrs_with(b)});
+  p.onnx.nodes.push_back(
+      {"q", "QuantizeLinear", "", {"x", "scale", "zp"}, {"xq"}, nn::attrs_with(b)});
+  p.onnx.nodes.push_back(
+      {"dq", "DequantizeLinear", "", {"xq", "scale", "zp"}, {"y"}, nn::attrs_with(b)});
   return p;
 }
 
@@ -68,8 +74,10 @@ void expect_bit_exact_with_ort(const QdqPair& p, const Tensor& x) {
   ASSERT_EQ(mine.shape(), ort.shape());
   int64_t differ = 0;
   for (int64_t i = 0; i < x.numel(); ++i) {
-    if (std::memcmp(mine.data<float>() + i, ort.data<float>() + i, sizeof(float)) != 0 && ++differ <= 5) {
-      ADD_FAILURE() << "x[" << i << "] = " << x.at(i) << ": tamp " << mine.at(i) << ", ORT " << ort.at(i);
+    if (std::memcmp(mine.data<float>() + i, ort.data<float>() + i, sizeof(float)) != 0 &&
+        ++differ <= 5) {
+      ADD_FAILURE() << "x[" << i << "] = " << x.at(i) << ": tamp " << mine.at(i) << ", ORT "
+                    << ort.at(i);
     }
   }
   EXPECT_EQ(differ, 0);
@@ -80,29 +88,35 @@ TEST(FakeQuantizeNumerics, PerTensorUint8TiesAndSaturationBitExactWithOrt) {
   const float s = 0.0625f;
   const int64_t zp = 131;
   std::vector<float> xs;
-  for (int k = -140; k <= 140; ++k) xs.push_back((static_cast<float>(k) + 0.5f) * s);  // ties, both signs
-  for (float v : {-1e6f, -100.f, -8.25f, 7.97f, 8.0f, 100.f, 1e6f, 0.f, -0.f}) xs.push_back(v);  // saturation
+  for (int k = -140; k <= 140; ++k)
+    xs.push_back((static_cast<float>(k) + 0.5f) * s);  // ties, both signs
+  for (float v : {-1e6f, -100.f, -8.25f, 7.97f, 8.0f, 100.f, 1e6f, 0.f, -0.f})
+    xs.push_back(v);  // saturation
   Generator rng(11);
   for (int i = 0; i < 2000; ++i) xs.push_back(static_cast<float>(rng.uniform() * 24 - 12));
   const Tensor x = Tensor::from_vector<float>({static_cast<int64_t>(xs.size())}, xs);
-  expect_bit_exact_with_ort(qdq_pair(x.shape(), Tensor::scalar(s), Tensor::scalar(static_cast<double>(zp)), 0, 255, 0),
-                            x);
+  expect_bit_exact_with_ort(
+      qdq_pair(x.shape(), Tensor::scalar(s), Tensor::scalar(static_cast<double>(zp)), 0, 255, 0),
+      x);
   // An arbitrary scale: x / s computed as ORT computes it.
-  expect_bit_exact_with_ort(qdq_pair(x.shape(), Tensor::scalar(0.0371f), Tensor::scalar(97.0), 0, 255, 0), x);
+  expect_bit_exact_with_ort(
+      qdq_pair(x.shape(), Tensor::scalar(0.0371f), Tensor::scalar(97.0), 0, 255, 0), x);
 }
 
 TEST(FakeQuantizeNumerics, PerChannelInt8BitExactWithOrt) {
   Generator rng(12);
   const int64_t c = 5;
   Tensor scale = Tensor::empty({c}), zp = Tensor::zeros({c});
-  for (int64_t i = 0; i < c; ++i) scale.data<float>()[i] = static_cast<float>(0.003 + 0.02 * rng.uniform());
+  for (int64_t i = 0; i < c; ++i)
+    scale.data<float>()[i] = static_cast<float>(0.003 + 0.02 * rng.uniform());
   scale.data<float>()[0] = 0.125f;  // exact ties in channel 0
   Tensor x = Tensor::empty({3, c, 4, 7});
   for (int64_t i = 0; i < x.numel(); ++i) {
     const int64_t ch = (i / 28) % c;
     const double r = rng.uniform();
-    x.data<float>()[i] = ch == 0 ? static_cast<float>((std::floor(r * 300) - 150 + 0.5) * 0.125)
-                                 : static_cast<float>((r * 2 - 1) * 3.5);  // beyond 127 s for the small scales
+    x.data<float>()[i] =
+        ch == 0 ? static_cast<float>((std::floor(r * 300) - 150 + 0.5) * 0.125)
+                : static_cast<float>((r * 2 - 1) * 3.5);  // beyond 127 s for the small scales
   }
   expect_bit_exact_with_ort(qdq_pair(x.shape(), scale, zp, -128, 127, 1), x);
 }
@@ -113,11 +127,15 @@ TEST(FakeQuantizeNumerics, FrozenScalePathGivesTheSameXGradient) {
   Generator rng(13);
   for (bool per_channel : {false, true}) {
     Tensor x = Tensor::empty({4, 3, 5, 6});
-    for (int64_t i = 0; i < x.numel(); ++i) x.data<float>()[i] = static_cast<float>(rng.uniform() * 6 - 3);
-    const Tensor scale = per_channel ? Tensor::from_vector<float>({3}, {0.01f, 0.02f, 0.005f}) : Tensor::scalar(0.015f);
-    const Tensor zp = per_channel ? Tensor::from_vector<float>({3}, {10, 128, 200}) : Tensor::scalar(90.0);
+    for (int64_t i = 0; i < x.numel(); ++i)
+      x.data<float>()[i] = static_cast<float>(rng.uniform() * 6 - 3);
+    const Tensor scale = per_channel ? Tensor::from_vector<float>({3}, {0.01f, 0.02f, 0.005f})
+                                     : Tensor::scalar(0.015f);
+    const Tensor zp =
+        per_channel ? Tensor::from_vector<float>({3}, {10, 128, 200}) : Tensor::scalar(90.0);
     Tensor g = Tensor::empty(x.shape());
-    for (int64_t i = 0; i < g.numel(); ++i) g.data<float>()[i] = static_cast<float>(rng.uniform() - 0.5);
+    for (int64_t i = 0; i < g.numel(); ++i)
+      g.data<float>()[i] = static_cast<float>(rng.uniform() - 0.5);
     Attributes a{{"quant_min", int64_t{0}}, {"quant_max", int64_t{255}}};
     if (per_channel) a.set("axis", int64_t{1});
     const OpDef& op = OpRegistry::builtin().get("tamp", "FakeQuantize", 1);
@@ -127,7 +145,8 @@ TEST(FakeQuantizeNumerics, FrozenScalePathGivesTheSameXGradient) {
       vx.set_requires_grad(true);
       vs.set_requires_grad(learn == 1);
       Variable y = apply(op, {vx, vs, vz}, std::make_shared<Attributes>(a)).at(0);
-      Variable loss = apply1("ReduceSum", {apply1("Mul", {y, Variable(g)})}, {{"keepdims", int64_t{0}}});
+      Variable loss =
+          apply1("ReduceSum", {apply1("Mul", {y, Variable(g)})}, {{"keepdims", int64_t{0}}});
       loss.backward();
       dx[learn] = vx.grad();
     }
@@ -145,7 +164,8 @@ TEST(Observers, RangesOnKnownData) {
   // 10000 values uniform in [-1, 1] and one outlier at 50.
   Generator rng(3);
   Tensor x = Tensor::empty({10001});
-  for (int64_t i = 0; i < 10000; ++i) x.data<float>()[i] = static_cast<float>(rng.uniform() * 2 - 1);
+  for (int64_t i = 0; i < 10000; ++i)
+    x.data<float>()[i] = static_cast<float>(rng.uniform() * 2 - 1);
   x.data<float>()[10000] = 50;
   auto range_of = [&](ObserverKind kind) {
     QuantSpec s = quint8;
@@ -224,8 +244,10 @@ TEST(Observers, RangesOnKnownData) {
   pc.observe(Tensor::from_vector<float>({2, 3}, {1, -2, 3, -4, 5, 0.5}));
   const auto [lo, hi] = pc.range();
   EXPECT_EQ(lo.shape(), Shape({3}));
-  EXPECT_EQ(std::vector<float>(lo.data<float>(), lo.data<float>() + 3), std::vector<float>({-4, -2, 0.5}));
-  EXPECT_EQ(std::vector<float>(hi.data<float>(), hi.data<float>() + 3), std::vector<float>({1, 5, 3}));
+  EXPECT_EQ(std::vector<float>(lo.data<float>(), lo.data<float>() + 3),
+            std::vector<float>({-4, -2, 0.5}));
+  EXPECT_EQ(std::vector<float>(hi.data<float>(), hi.data<float>() + 3),
+            std::vector<float>({1, 5, 3}));
 }
 
 TEST(QParams, PowerOfTwoAndZeroPoint) {
@@ -240,7 +262,8 @@ TEST(QParams, PowerOfTwoAndZeroPoint) {
   EXPECT_EQ(power_of_two_scale(0.25f), 0.25f);
   QuantSpec w = qint8_per_channel;
   w.power_of_two = true;
-  const QuantParams r = choose_qparams(w, Tensor::from_vector<float>({2}, {-0.9f, -3}), Tensor::from_vector<float>({2}, {0.5f, 1}));
+  const QuantParams r = choose_qparams(w, Tensor::from_vector<float>({2}, {-0.9f, -3}),
+                                       Tensor::from_vector<float>({2}, {0.5f, 1}));
   EXPECT_EQ(r.scale.at(0), 1.0 / 128);
   EXPECT_EQ(r.scale.at(1), 1.0 / 32);
   EXPECT_EQ(r.zero_point.at(0), 0);
@@ -266,8 +289,8 @@ TEST(BatchNormFolding, FoldedGraphComputesWhatConvBnComputed) {
 // excluded and stays a float Gemm.
 TEST(StaticQuantization, EveryObserverExportsWhatTampSimulates) {
   const auto data = synthetic_data({1, 12, 12}, 256, 10);
-  for (ObserverKind kind : {ObserverKind::kMinMax, ObserverKind::kPercentile, ObserverKind::kEntropy,
-                            ObserverKind::kMse}) {
+  for (ObserverKind kind : {ObserverKind::kMinMax, ObserverKind::kPercentile,
+                            ObserverKind::kEntropy, ObserverKind::kMse}) {
     const bool exclude = kind == ObserverKind::kMse;
     nn::GraphModule m(conv_bn_graph());
     QuantizerOptions o;
@@ -294,7 +317,8 @@ TEST(StaticQuantization, EveryObserverExportsWhatTampSimulates) {
       amax = std::max(amax, std::abs(sim.at(i)));
     }
     if (exclude) {
-      EXPECT_LT(diff, 0.05 * amax) << observer_name(kind);  // fc2 in float after one-step differences of fc1
+      EXPECT_LT(diff, 0.05 * amax)
+          << observer_name(kind);  // fc2 in float after one-step differences of fc1
     } else {
       EXPECT_LE(diff, m.parameter("logits_scale").value().item() * 1.0001) << observer_name(kind);
     }
@@ -305,9 +329,11 @@ TEST(StaticQuantization, EveryObserverExportsWhatTampSimulates) {
 
 TEST(QuantizationBadInput, CalibratingWithAnEmptyDataset) {
   nn::GraphModule m(mlp_graph(8, 16, 4));
-  auto empty = std::make_shared<nn::TensorDataset>(Tensor::empty({0, 8}), Tensor({0}, DType::kInt64));
-  expect_error([&] { Trainer(m, {std::make_shared<StaticQuantization>()}, {.train = empty}).run(); },
-               {"calibration needs data"});
+  auto empty =
+      std::make_shared<nn::TensorDataset>(Tensor::empty({0, 8}), Tensor({0}, DType::kInt64));
+  expect_error(
+      [&] { Trainer(m, {std::make_shared<StaticQuantization>()}, {.train = empty}).run(); },
+      {"calibration needs data"});
 }
 
 TEST(QuantizationBadInput, ModelWithNoQuantizableOp) {
@@ -327,7 +353,8 @@ TEST(QuantizationBadInput, ModelWithNoQuantizableOp) {
 // The MLP after static PTQ, with one FakeQuantize edited.
 nn::Graph calibrated_mlp() {
   nn::GraphModule m(mlp_graph(8, 16, 4));
-  Trainer(m, {std::make_shared<StaticQuantization>()}, {.train = synthetic_data({8}, 64, 4), .calibration_batches = 1})
+  Trainer(m, {std::make_shared<StaticQuantization>()},
+          {.train = synthetic_data({8}, 64, 4), .calibration_batches = 1})
       .run();
   return m.export_graph();
 }
@@ -342,12 +369,14 @@ TEST(QuantizationBadInput, FourBitActivationAndOversizedWeightToQdq) {
       break;
     }
   }
-  expect_error([&] { lower_quantized(g, QuantFormat::kQdq); }, {"an activation quantized to [0, 15] (4 bits)"});
+  expect_error([&] { lower_quantized(g, QuantFormat::kQdq); },
+               {"an activation quantized to [0, 15] (4 bits)"});
   expect_error([&] { lower_quantized(g, QuantFormat::kQOperator); }, {"QuantizeLinear saturates"});
   nn::Graph w = calibrated_mlp();
   for (auto& n : w.nodes) {
     if (n.op_type == "FakeQuantize" && n.inputs[0] == "fc1.weight") {
-      n.attrs = nn::attrs_with({{"axis", int64_t{0}}, {"quant_min", int64_t{-200}}, {"quant_max", int64_t{200}}});
+      n.attrs = nn::attrs_with(
+          {{"axis", int64_t{0}}, {"quant_min", int64_t{-200}}, {"quant_max", int64_t{200}}});
     }
   }
   expect_error([&] { lower_quantized(w, QuantFormat::kQdq); }, {"more than 8 bits"});
@@ -357,10 +386,12 @@ TEST(QuantizationBadInput, ZeroAndNanScales) {
   for (float bad : {0.0f, std::numeric_limits<float>::quiet_NaN(), -0.5f}) {
     nn::Graph g = calibrated_mlp();
     std::string act_scale;
-    for (const auto& s : find_fake_quantize(g)) if (!s.is_weight) act_scale = s.scale;
+    for (const auto& s : find_fake_quantize(g))
+      if (!s.is_weight) act_scale = s.scale;
     ASSERT_FALSE(act_scale.empty());
     g.initializers[act_scale] = Tensor::scalar(bad);
-    expect_error([&] { lower_quantized(g, QuantFormat::kQdq); }, {"scales must be finite and positive"});
+    expect_error([&] { lower_quantized(g, QuantFormat::kQdq); },
+                 {"scales must be finite and positive"});
     // The simulated model refuses it too.
     nn::GraphModule m(g);
     expect_error([&] { tamp_logits(m, Tensor::zeros({2, 8})); }, {"must be finite and positive"});
@@ -372,13 +403,19 @@ TEST(QuantizationBadInput, ZeroAndNanScales) {
   // Observers and choose_qparams refuse NaN ranges.
   auto obs = make_observer(quint8);
   expect_error([&] { obs->observe(Tensor::from_vector<float>({2}, {1, std::nanf("")})); }, {"NaN"});
-  expect_error([&] { choose_qparams(quint8, Tensor::scalar(std::nanf("")), Tensor::scalar(1.0f)); }, {"not finite"});
+  expect_error([&] { choose_qparams(quint8, Tensor::scalar(std::nanf("")), Tensor::scalar(1.0f)); },
+               {"not finite"});
 }
 
 TEST(QuantizationBadInput, InconsistentSpecsAndNeverCalibratedExport) {
-  expect_error([] { QuantizationAwareTraining({.weights = QuantSpec{.bits = 9}}); }, {"bits must be in 2..8"});
-  expect_error([] { QuantizationAwareTraining({.activations = QuantSpec{.is_signed = false, .narrow_range = true}}); },
-               {"narrow range"});
+  expect_error([] { QuantizationAwareTraining({.weights = QuantSpec{.bits = 9}}); },
+               {"bits must be in 2..8"});
+  expect_error(
+      [] {
+        QuantizationAwareTraining(
+            {.activations = QuantSpec{.is_signed = false, .narrow_range = true}});
+      },
+      {"narrow range"});
   expect_error([] { observer_from_name("kl"); }, {"unknown observer 'kl'"});
   expect_error([] { quant_format_from_name("qlinear"); }, {"unknown quantization format"});
   // Attached but never calibrated: activations still bypassed.
@@ -386,7 +423,8 @@ TEST(QuantizationBadInput, InconsistentSpecsAndNeverCalibratedExport) {
   QuantizationAwareTraining qat;
   qat.attach(m, nn::local_collective());
   expect_error([&] { lower_quantized(m.export_graph(), QuantFormat::kQdq); }, {"never calibrated"});
-  expect_error([&] { lower_quantized(mlp_graph(8, 16, 4), QuantFormat::kQdq); }, {"no FakeQuantize node"});
+  expect_error([&] { lower_quantized(mlp_graph(8, 16, 4), QuantFormat::kQdq); },
+               {"no FakeQuantize node"});
 }
 
 }  // namespace

@@ -30,12 +30,14 @@ inline std::string model_path(const std::string& name) {
   return source_dir() + "/tests/data/models/" + name + ".onnx";
 }
 
-inline nn::Graph load_model(const std::string& name) { return io::load_onnx_graph(model_path(name)); }
+inline nn::Graph load_model(const std::string& name) {
+  return io::load_onnx_graph(model_path(name));
+}
 
 // Logits of `graph` for `x` in ONNX Runtime; with `optimized` set, ORT's optimised graph is
 // saved there.
-inline Tensor ort_logits(const nn::Graph& graph, const Tensor& x, const TempDir& dir, const std::string& file,
-                         const std::string& optimized = {}) {
+inline Tensor ort_logits(const nn::Graph& graph, const Tensor& x, const TempDir& dir,
+                         const std::string& file, const std::string& optimized = {}) {
   const std::string path = dir.file(file);
   io::save_onnx_graph(graph, path);
   const std::string input = graph.inputs.at(0).name;
@@ -51,9 +53,10 @@ inline Tensor tamp_logits(nn::GraphModule& m, const Tensor& x) {
   m.eval();
   const auto simulation = onnx_runtime_simulation(m);
   nn::GraphModule& run = simulation ? *simulation : m;
-  Tensor y = run.forward({{m.graph().inputs.at(0).name, Variable(fit_input(m.graph().inputs.at(0), x))}})
-                 .at(m.graph().outputs.at(0).name)
-                 .value();
+  Tensor y =
+      run.forward({{m.graph().inputs.at(0).name, Variable(fit_input(m.graph().inputs.at(0), x))}})
+          .at(m.graph().outputs.at(0).name)
+          .value();
   m.train(was);
   return y;
 }
@@ -71,7 +74,8 @@ inline std::vector<int64_t> argmax_rows(const Tensor& logits) {
 inline double accuracy(const Tensor& logits, const Tensor& labels) {
   const auto am = argmax_rows(logits);
   int64_t hits = 0;
-  for (size_t i = 0; i < am.size(); ++i) hits += am[i] == static_cast<int64_t>(labels.at(static_cast<int64_t>(i)));
+  for (size_t i = 0; i < am.size(); ++i)
+    hits += am[i] == static_cast<int64_t>(labels.at(static_cast<int64_t>(i)));
   return static_cast<double>(hits) / static_cast<double>(am.size());
 }
 

@@ -37,8 +37,8 @@ using namespace compression;
 constexpr int kFloatEpochs = 2;
 
 struct FloatModel {
-  nn::Graph graph;   // trained, as exported (BatchNorm unfolded)
-  double top1 = 0;   // tamp, eval mode, 10000 test images
+  nn::Graph graph;  // trained, as exported (BatchNorm unfolded)
+  double top1 = 0;  // tamp, eval mode, 10000 test images
 };
 
 // fp32 training from the model file's initialisation (SGD momentum 0.9, cosine over the run).
@@ -48,7 +48,9 @@ const FloatModel& trained(const std::string& name) {
   if (it != cache.end()) return it->second;
   const auto& data = fashion_mnist();
   nn::GraphModule m(load_model(name));
-  TrainOptions o{.train = data.train, .epochs = kFloatEpochs, .optimizer = SGD{.lr = 0.02, .momentum = 0.9},
+  TrainOptions o{.train = data.train,
+                 .epochs = kFloatEpochs,
+                 .optimizer = SGD{.lr = 0.02, .momentum = 0.9},
                  .lr_schedule = {.kind = "cosine"}};
   Trainer(m, {}, o).run();
   FloatModel f{m.export_graph(), evaluate(m, *data.test).top1};
@@ -64,7 +66,8 @@ Agreement compare(const Tensor& a, const Tensor& b) {
   const auto x = argmax_rows(a), y = argmax_rows(b);
   for (size_t i = 0; i < x.size(); ++i) r.argmax += x[i] == y[i];
   r.argmax /= static_cast<double>(x.size());
-  for (int64_t i = 0; i < a.numel(); ++i) r.max_diff = std::max(r.max_diff, std::fabs(a.at(i) - b.at(i)));
+  for (int64_t i = 0; i < a.numel(); ++i)
+    r.max_diff = std::max(r.max_diff, std::fabs(a.at(i) - b.at(i)));
   return r;
 }
 
@@ -83,14 +86,18 @@ void qat_budget(const std::string& name) {
   TempDir dir;
   for (QuantFormat format : {QuantFormat::kQdq, QuantFormat::kQOperator}) {
     const char* fname = format == QuantFormat::kQdq ? "QDQ" : "QOperator";
-    const Tensor ort = ort_logits(lower_quantized(m.export_graph(), format), x, dir, std::string(fname) + ".onnx");
+    const Tensor ort =
+        ort_logits(lower_quantized(m.export_graph(), format), x, dir, std::string(fname) + ".onnx");
     const double acc = accuracy(ort, y);
     const Agreement a = compare(sim, ort);
-    fmt::print("[ figures ] {} QAT ({} BN folded, {} steps, {:.0f} s): fp32 {:.2f} %, simulated int8 {:.2f} %, "
-               "{} in ORT {:.2f} % (drop {:.2f} pt); argmax agreement tamp vs ORT {:.3f} %, max |logit diff| {:.4g} "
-               "= {:.3f} output steps\n",
-               name, qat->folded_batch_norms(), r.steps, r.seconds, 100 * f.top1, 100 * accuracy(sim, y), fname,
-               100 * acc, 100 * (f.top1 - acc), 100 * a.argmax, a.max_diff, a.max_diff / step);
+    fmt::print(
+        "[ figures ] {} QAT ({} BN folded, {} steps, {:.0f} s): fp32 {:.2f} %, simulated int8 "
+        "{:.2f} %, "
+        "{} in ORT {:.2f} % (drop {:.2f} pt); argmax agreement tamp vs ORT {:.3f} %, max |logit "
+        "diff| {:.4g} "
+        "= {:.3f} output steps\n",
+        name, qat->folded_batch_norms(), r.steps, r.seconds, 100 * f.top1, 100 * accuracy(sim, y),
+        fname, 100 * acc, 100 * (f.top1 - acc), 100 * a.argmax, a.max_diff, a.max_diff / step);
     EXPECT_GE(acc, f.top1 - 0.003) << name << " " << fname;
     EXPECT_GE(a.argmax, 0.999) << name << " " << fname;
     EXPECT_LE(a.max_diff, step * 1.0001) << name << " " << fname;
@@ -98,7 +105,9 @@ void qat_budget(const std::string& name) {
 }
 
 TEST(SlowQuantFashionMnist, CnnQatExportsLoseAtMostThreeTenthsInOrt) { qat_budget("cnn"); }
-TEST(SlowQuantFashionMnist, CnnBnQatExportsLoseAtMostThreeTenthsInOrt) { qat_budget("cnn_bn_train"); }
+TEST(SlowQuantFashionMnist, CnnBnQatExportsLoseAtMostThreeTenthsInOrt) {
+  qat_budget("cnn_bn_train");
+}
 
 // The freeze-BN schedule on the whole data set: from the same fp32 CNN-BN, two epochs of QAT
 // with BatchNorm folded at attach (frozen from the start) and with BN live for the first epoch,
@@ -114,18 +123,22 @@ TEST(SlowQuantFashionMnist, CnnBnFreezeBnAtEpochOneNoWorseThanFoldAtAttach) {
     nn::GraphModule m(g);
     QuantizerOptions q;
     q.freeze_bn_epoch = epoch;
-    TrainOptions o{.train = data.train, .epochs = 2, .optimizer = SGD{.lr = 0.002, .momentum = 0.9},
+    TrainOptions o{.train = data.train,
+                   .epochs = 2,
+                   .optimizer = SGD{.lr = 0.002, .momentum = 0.9},
                    .lr_schedule = {.kind = "cosine"}};
     o.seed = 7;
     const StageRecord r = Trainer(m, {std::make_shared<QuantizationAwareTraining>(q)}, o).run();
     const Tensor sim = tamp_logits(m, data.test->x());
-    const double ort =
-        accuracy(ort_logits(lower_quantized(m.export_graph(), QuantFormat::kQdq), data.test->x(), dir, "q.onnx"),
-                 data.test->y());
+    const double ort = accuracy(ort_logits(lower_quantized(m.export_graph(), QuantFormat::kQdq),
+                                           data.test->x(), dir, "q.onnx"),
+                                data.test->y());
     top1[epoch] = ort;
-    fmt::print("[ figures ] cnn_bn_train fp32 {:.2f} % -> 2 epochs QAT ({:.0f} s), freeze_bn_epoch {}: simulated "
-               "{:.2f} %, QDQ in ORT {:.2f} %\n",
-               100 * f.top1, r.seconds, epoch, 100 * accuracy(sim, data.test->y()), 100 * ort);
+    fmt::print(
+        "[ figures ] cnn_bn_train fp32 {:.2f} % -> 2 epochs QAT ({:.0f} s), freeze_bn_epoch {}: "
+        "simulated "
+        "{:.2f} %, QDQ in ORT {:.2f} %\n",
+        100 * f.top1, r.seconds, epoch, 100 * accuracy(sim, data.test->y()), 100 * ort);
   }
   EXPECT_GE(top1[1], top1[0] - 0.005);  // 10000 images: 0.3 pt is one standard error
 }
@@ -134,22 +147,28 @@ void static_ptq_budget(const std::vector<ObserverKind>& kinds) {
   const auto& data = fashion_mnist();
   const FloatModel& f = trained("cnn");
   TempDir dir;
-  const double fp32_ort = accuracy(ort_logits(f.graph, data.test->x(), dir, "fp32.onnx"), data.test->y());
+  const double fp32_ort =
+      accuracy(ort_logits(f.graph, data.test->x(), dir, "fp32.onnx"), data.test->y());
   fmt::print("[ figures ] cnn fp32: tamp {:.2f} %, ORT {:.2f} %\n", 100 * f.top1, 100 * fp32_ort);
   for (ObserverKind kind : kinds) {
     nn::GraphModule m(f.graph);
     QuantizerOptions q;
     q.activations.observer.kind = kind;
     const auto start = std::chrono::steady_clock::now();
-    Trainer(m, {std::make_shared<StaticQuantization>(q)}, {.train = data.train, .calibration_batches = 32}).run();
-    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    Trainer(m, {std::make_shared<StaticQuantization>(q)},
+            {.train = data.train, .calibration_batches = 32})
+        .run();
+    const double secs =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     for (QuantFormat format : {QuantFormat::kQdq, QuantFormat::kQOperator}) {
       const char* fname = format == QuantFormat::kQdq ? "QDQ" : "QOperator";
-      const double acc = accuracy(ort_logits(lower_quantized(m.export_graph(), format), data.test->x(), dir,
-                                             "ptq.onnx"),
-                                  data.test->y());
-      fmt::print("[ figures ] cnn static PTQ {} (32 batches of 64, {:.1f} s): {} in ORT {:.2f} % (drop {:.2f} pt)\n",
-                 observer_name(kind), secs, fname, 100 * acc, 100 * (fp32_ort - acc));
+      const double acc = accuracy(
+          ort_logits(lower_quantized(m.export_graph(), format), data.test->x(), dir, "ptq.onnx"),
+          data.test->y());
+      fmt::print(
+          "[ figures ] cnn static PTQ {} (32 batches of 64, {:.1f} s): {} in ORT {:.2f} % (drop "
+          "{:.2f} pt)\n",
+          observer_name(kind), secs, fname, 100 * acc, 100 * (fp32_ort - acc));
       EXPECT_GE(acc, fp32_ort - 0.01) << observer_name(kind) << " " << fname;
     }
   }
@@ -158,8 +177,8 @@ void static_ptq_budget(const std::vector<ObserverKind>& kinds) {
 // Entropy lost 5.77 pt here until its KL search stopped comparing the zero bin (the ReLU spike;
 // histogram_range.cpp): it clipped every ReLU output to about half its maximum.
 TEST(SlowQuantFashionMnist, StaticPtqCalibrationLosesAtMostOnePoint) {
-  static_ptq_budget({ObserverKind::kMinMax, ObserverKind::kMovingAverageMinMax, ObserverKind::kPercentile,
-                     ObserverKind::kEntropy, ObserverKind::kMse});
+  static_ptq_budget({ObserverKind::kMinMax, ObserverKind::kMovingAverageMinMax,
+                     ObserverKind::kPercentile, ObserverKind::kEntropy, ObserverKind::kMse});
 }
 
 // ---- every export agrees with ONNX Runtime for its target (issue 17) ----
@@ -168,8 +187,8 @@ TEST(SlowQuantFashionMnist, StaticPtqCalibrationLosesAtMostOnePoint) {
 // input is not an image) random inputs labelled with the fp32 model's own predictions.
 struct Bench {
   nn::Graph fp32;
-  Tensor x, y;                                   // evaluation
-  std::shared_ptr<const nn::Dataset> train;      // calibration and QAT
+  Tensor x, y;                               // evaluation
+  std::shared_ptr<const nn::Dataset> train;  // calibration and QAT
 };
 
 Bench bench(const std::string& name) {
@@ -207,18 +226,21 @@ double output_step_of(const nn::Graph& q) {
 }
 
 // ORT on this CPU against tamp's simulated model: the issue's bar.
-void expect_ort_matches_simulation(const std::string& what, const Tensor& sim, const nn::Graph& exported,
-                                   const Bench& b) {
+void expect_ort_matches_simulation(const std::string& what, const Tensor& sim,
+                                   const nn::Graph& exported, const Bench& b) {
   TempDir dir;
   const Tensor ort = ort_logits(exported, b.x, dir, "export.onnx");
   const Agreement a = compare(sim, ort);
   const double step = output_step_of(exported);
   const double sim_top1 = accuracy(sim, b.y), ort_top1 = accuracy(ort, b.y);
-  fmt::print("[ figures ] {} (target {}): argmax agreement tamp vs ORT {:.2f} % of {}, max |diff| {}, top-1 "
-             "simulated {:.2f} %, ORT {:.2f} % ({})\n",
-             what, exported.metadata.at("tamp.quantization_target"), 100 * a.argmax, b.y.numel(),
-             step > 0 ? fmt::format("{:.3f} output steps", a.max_diff / step) : fmt::format("{:.3g}", a.max_diff),
-             100 * sim_top1, 100 * ort_top1, host_integer_features());
+  fmt::print(
+      "[ figures ] {} (target {}): argmax agreement tamp vs ORT {:.2f} % of {}, max |diff| {}, "
+      "top-1 "
+      "simulated {:.2f} %, ORT {:.2f} % ({})\n",
+      what, exported.metadata.at("tamp.quantization_target"), 100 * a.argmax, b.y.numel(),
+      step > 0 ? fmt::format("{:.3f} output steps", a.max_diff / step)
+               : fmt::format("{:.3g}", a.max_diff),
+      100 * sim_top1, 100 * ort_top1, host_integer_features());
   // The bar holds for every model, the transformer included: tamp's simulation evaluates the
   // groups ORT fuses (QLinearMatMul, QLinearAdd) with ORT's arithmetic, whose roundings at
   // near-ties used to spread through its twenty requantized ops to random inputs labelled by
@@ -231,30 +253,39 @@ void expect_ort_matches_simulation(const std::string& what, const Tensor& sim, c
   // Dynamic quantization (float output): over the 10,000 test images of the CNN one logit is
   // 0.022 (1e-3 of the largest) apart, one runtime-quantized activation a step away in ORT;
   // the cause (DynamicQuantizeLinear's float scale, or the ConvInteger path) is not isolated.
-  else EXPECT_LE(a.max_diff, (float_ops_between ? 2e-2 : 2e-3) * std::max(1.0, max_abs(ort))) << what;
+  else
+    EXPECT_LE(a.max_diff, (float_ops_between ? 2e-2 : 2e-3) * std::max(1.0, max_abs(ort))) << what;
   EXPECT_LE(std::fabs(ort_top1 - sim_top1), (float_ops_between ? 0.003 : 0.0005) + 1e-9) << what;
 }
 
 void every_export_matches_ort(const std::string& name) {
   const Bench b = bench(name);
-  const std::pair<QuantFormat, const char*> formats[] = {{QuantFormat::kQdq, "QDQ"}, {QuantFormat::kQOperator, "QOperator"}};
-  for (ObserverKind kind : {ObserverKind::kMinMax, ObserverKind::kMovingAverageMinMax, ObserverKind::kPercentile,
-                            ObserverKind::kEntropy, ObserverKind::kMse}) {
+  const std::pair<QuantFormat, const char*> formats[] = {{QuantFormat::kQdq, "QDQ"},
+                                                         {QuantFormat::kQOperator, "QOperator"}};
+  for (ObserverKind kind :
+       {ObserverKind::kMinMax, ObserverKind::kMovingAverageMinMax, ObserverKind::kPercentile,
+        ObserverKind::kEntropy, ObserverKind::kMse}) {
     nn::GraphModule m(b.fp32);
     QuantizerOptions q;
     q.activations.observer.kind = kind;
-    Trainer(m, {std::make_shared<StaticQuantization>(q)}, {.train = b.train, .calibration_batches = 16}).run();
+    Trainer(m, {std::make_shared<StaticQuantization>(q)},
+            {.train = b.train, .calibration_batches = 16})
+        .run();
     const Tensor sim = tamp_logits(m, b.x);
     for (const auto& [format, fname] : formats) {
-      expect_ort_matches_simulation(fmt::format("{} static PTQ {} {}", name, observer_name(kind), fname), sim,
-                                    lower_quantized(m.export_graph(), format), b);
+      expect_ort_matches_simulation(
+          fmt::format("{} static PTQ {} {}", name, observer_name(kind), fname), sim,
+          lower_quantized(m.export_graph(), format), b);
     }
   }
   const nn::Graph dynamic = quantize_dynamic(b.fp32);
   nn::GraphModule dm(dynamic);
   expect_ort_matches_simulation(name + " dynamic", tamp_logits(dm, b.x), dynamic, b);
   nn::GraphModule m(b.fp32);
-  TrainOptions o{.train = b.train, .epochs = 1, .max_steps_per_epoch = 200, .optimizer = SGD{.lr = 0.002, .momentum = 0.9}};
+  TrainOptions o{.train = b.train,
+                 .epochs = 1,
+                 .max_steps_per_epoch = 200,
+                 .optimizer = SGD{.lr = 0.002, .momentum = 0.9}};
   o.seed = 7;
   Trainer(m, {std::make_shared<QuantizationAwareTraining>()}, o).run();
   const Tensor sim = tamp_logits(m, b.x);
@@ -265,9 +296,13 @@ void every_export_matches_ort(const std::string& name) {
 }
 
 TEST(SlowQuantFashionMnist, PortableExportsOfTheCnnMatchOrt) { every_export_matches_ort("cnn"); }
-TEST(SlowQuantFashionMnist, PortableExportsOfTheCnnBnMatchOrt) { every_export_matches_ort("cnn_bn_train"); }
+TEST(SlowQuantFashionMnist, PortableExportsOfTheCnnBnMatchOrt) {
+  every_export_matches_ort("cnn_bn_train");
+}
 TEST(SlowQuantFashionMnist, PortableExportsOfTheMlpMatchOrt) { every_export_matches_ort("mlp"); }
-TEST(SlowQuantFashionMnist, PortableExportsOfTheTransformerMatchOrt) { every_export_matches_ort("transformer"); }
+TEST(SlowQuantFashionMnist, PortableExportsOfTheTransformerMatchOrt) {
+  every_export_matches_ort("transformer");
+}
 
 // One epoch of QAT from the trained fp32 CNN with int8 (vnni), uint8 (portable) and 7-bit
 // reduce-range weights: the accuracy each target costs. uint8 is the int8 grid moved by 128, so
@@ -283,7 +318,8 @@ TEST(SlowQuantFashionMnist, AccuracyCostOfThePortableTargetAfterQat) {
     ExportTarget target;
     int bits;
   };
-  for (const Variant v : {Variant{"int8 (vnni)", ExportTarget::kVnni, 8}, Variant{"uint8 (portable)", ExportTarget::kPortable, 8},
+  for (const Variant v : {Variant{"int8 (vnni)", ExportTarget::kVnni, 8},
+                          Variant{"uint8 (portable)", ExportTarget::kPortable, 8},
                           Variant{"7-bit reduce-range (portable)", ExportTarget::kPortable, 7}}) {
     nn::Graph g = f.graph;
     for (auto& [name, t] : g.initializers) t = t.clone();
@@ -291,22 +327,26 @@ TEST(SlowQuantFashionMnist, AccuracyCostOfThePortableTargetAfterQat) {
     QuantizerOptions q;
     q.weights.bits = v.bits;
     q.target = v.target;
-    TrainOptions o{.train = data.train, .epochs = 1, .optimizer = SGD{.lr = 0.002, .momentum = 0.9}};
+    TrainOptions o{
+        .train = data.train, .epochs = 1, .optimizer = SGD{.lr = 0.002, .momentum = 0.9}};
     o.seed = 7;
     const StageRecord r = Trainer(m, {std::make_shared<QuantizationAwareTraining>(q)}, o).run();
     const double sim = accuracy(tamp_logits(m, data.test->x()), data.test->y());
     simulated[v.name] = sim;
     const bool exact_here = v.target == ExportTarget::kPortable || !host_saturates_int16_pairs();
-    const double ort = accuracy(ort_logits(lower_quantized(m.export_graph(), QuantFormat::kQdq), data.test->x(), dir,
-                                           "q.onnx"),
+    const double ort = accuracy(ort_logits(lower_quantized(m.export_graph(), QuantFormat::kQdq),
+                                           data.test->x(), dir, "q.onnx"),
                                 data.test->y());
-    fmt::print("[ figures ] cnn fp32 {:.2f} % -> 1 epoch QAT ({:.0f} s), weights {}: simulated {:.2f} %, QDQ in ORT "
-               "{:.2f} % on {}{}\n",
-               100 * f.top1, r.seconds, v.name, 100 * sim, 100 * ort, host_integer_features(),
-               exact_here ? "" : " (not this target's CPU)");
+    fmt::print(
+        "[ figures ] cnn fp32 {:.2f} % -> 1 epoch QAT ({:.0f} s), weights {}: simulated {:.2f} %, "
+        "QDQ in ORT "
+        "{:.2f} % on {}{}\n",
+        100 * f.top1, r.seconds, v.name, 100 * sim, 100 * ort, host_integer_features(),
+        exact_here ? "" : " (not this target's CPU)");
     if (exact_here) EXPECT_NEAR(ort, sim, 0.0005 + 1e-9) << v.name;
   }
-  EXPECT_EQ(simulated["uint8 (portable)"], simulated["int8 (vnni)"]);  // the same grid, the same run
+  EXPECT_EQ(simulated["uint8 (portable)"],
+            simulated["int8 (vnni)"]);  // the same grid, the same run
   EXPECT_GE(simulated["uint8 (portable)"], simulated["int8 (vnni)"] - 0.001);
 }
 

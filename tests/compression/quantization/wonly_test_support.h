@@ -44,8 +44,13 @@ inline Tensor flat_images(const Tensor& x, int64_t begin, int64_t end) {
 inline const nn::Graph& trained_mlp() {
   static const nn::Graph g = [] {
     nn::GraphModule m(load_model("mlp"));
-    Trainer t(m, {}, {.train = fashion_mnist().train, .epochs = 1, .max_steps_per_epoch = 300, .batch_size = 64,
-                      .optimizer = SGD{.lr = 0.05, .momentum = 0.9}, .seed = 7});
+    Trainer t(m, {},
+              {.train = fashion_mnist().train,
+               .epochs = 1,
+               .max_steps_per_epoch = 300,
+               .batch_size = 64,
+               .optimizer = SGD{.lr = 0.05, .momentum = 0.9},
+               .seed = 7});
     t.run();
     return m.export_graph();
   }();
@@ -56,7 +61,8 @@ inline const nn::Graph& trained_mlp() {
 inline std::vector<compression::CalibrationBatch> mlp_calibration(int count, int64_t batch = 64) {
   std::vector<compression::CalibrationBatch> out;
   const Tensor& x = fashion_mnist().train->x();
-  for (int i = 0; i < count; ++i) out.push_back({{"input", flat_images(x, i * batch, (i + 1) * batch)}});
+  for (int i = 0; i < count; ++i)
+    out.push_back({{"input", flat_images(x, i * batch, (i + 1) * batch)}});
   return out;
 }
 
@@ -69,18 +75,20 @@ inline Tensor transformer_input(int64_t n, uint64_t seed) {
   return x;
 }
 
-inline std::vector<compression::CalibrationBatch> transformer_calibration(int count, int64_t batch = 16) {
+inline std::vector<compression::CalibrationBatch> transformer_calibration(int count,
+                                                                          int64_t batch = 16) {
   std::vector<compression::CalibrationBatch> out;
   for (int i = 0; i < count; ++i) out.push_back({{"input", transformer_input(batch, 100 + i)}});
   return out;
 }
 
 // The graph's only output for `x` in ONNX Runtime (saved to `dir`/`file`).
-inline Tensor ort_output(const nn::Graph& g, const Tensor& x, const TempDir& dir, const std::string& file,
-                         const std::string& optimized = {}) {
+inline Tensor ort_output(const nn::Graph& g, const Tensor& x, const TempDir& dir,
+                         const std::string& file, const std::string& optimized = {}) {
   const std::string path = dir.file(file);
   io::save_onnx_graph(g, path);
-  return run_ort(path, {{g.inputs.at(0).name, x}}, {.optimized_model = optimized}).at(g.outputs.at(0).name);
+  return run_ort(path, {{g.inputs.at(0).name, x}}, {.optimized_model = optimized})
+      .at(g.outputs.at(0).name);
 }
 
 // The graph's only output for `x` in tamp (eval mode, no tape).
@@ -94,7 +102,8 @@ inline Tensor tamp_output(const nn::Graph& g, const Tensor& x) {
 inline double max_abs_diff(const Tensor& a, const Tensor& b) {
   EXPECT_EQ(a.shape(), b.shape());
   double m = 0;
-  for (int64_t i = 0; i < std::min(a.numel(), b.numel()); ++i) m = std::max(m, std::abs(a.at(i) - b.at(i)));
+  for (int64_t i = 0; i < std::min(a.numel(), b.numel()); ++i)
+    m = std::max(m, std::abs(a.at(i) - b.at(i)));
   return m;
 }
 
@@ -128,7 +137,8 @@ inline double accuracy(const Tensor& logits, const Tensor& labels) {
 // Op types of an ONNX file (ORT's optimised graph), read without folding.
 inline std::vector<std::string> op_types(const std::string& path) {
   std::vector<std::string> ops;
-  for (const auto& n : io::load_onnx_graph(path, {.fold_constants = false}).nodes) ops.push_back(n.op_type);
+  for (const auto& n : io::load_onnx_graph(path, {.fold_constants = false}).nodes)
+    ops.push_back(n.op_type);
   return ops;
 }
 

@@ -29,7 +29,8 @@ export: {format: float}
   const std::string out = dir.file("out");
   const CliResult r = run_tamp({"run", dir.file("r.yaml"), "--out", out, "--quiet"});
   EXPECT_EQ(r.code, 1) << r.out << r.err;
-  EXPECT_NE(r.err.find("3 training steps in a row had a non-finite loss"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("3 training steps in a row had a non-finite loss"), std::string::npos)
+      << r.err;
   EXPECT_NE(r.err.find("node"), std::string::npos) << "names the node: " << r.err;
   EXPECT_FALSE(std::filesystem::exists(out + "/model.onnx"));
   const io::Checkpoint c = io::load_checkpoint(out + "/checkpoint.h5");

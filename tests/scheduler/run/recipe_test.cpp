@@ -22,10 +22,12 @@ TEST(Recipe, ValidateAcceptsEveryExampleRecipe) {
 
 TEST(Recipe, ValidateReportsThePathAndExitsWithThree) {
   TempDir dir;
-  std::ofstream(dir.file("bad.yaml")) << "model: m.onnx\nstages:\n  - {qat: {}}\n  - pruning: {pattern: \"2:4\", sparsity: x}\n";
+  std::ofstream(dir.file("bad.yaml"))
+      << "model: m.onnx\nstages:\n  - {qat: {}}\n  - pruning: {pattern: \"2:4\", sparsity: x}\n";
   const CliResult r = run_tamp({"recipe", "validate", dir.file("bad.yaml")});
   EXPECT_EQ(r.code, 3);
-  EXPECT_NE(r.err.find("stages[1].pruning.sparsity: expected a number"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("stages[1].pruning.sparsity: expected a number"), std::string::npos)
+      << r.err;
   const CliResult missing = run_tamp({"recipe", "validate", dir.file("none.yaml")});
   EXPECT_EQ(missing.code, 3);
   EXPECT_EQ(run_tamp({"recipe"}).code, 2);
@@ -42,15 +44,24 @@ TEST(Recipe, ValidateChecksTheFilesTheRecipeReads) {
   };
   const CliResult model = validate("model: nowhere.onnx\nstages: [{name: a}]\n");
   EXPECT_EQ(model.code, 3);
-  EXPECT_NE(model.err.find("model: '" + dir.file("nowhere.onnx") + "' does not exist"), std::string::npos) << model.err;
-  const CliResult teacher = validate("model: " + cnn + "\nstages:\n  - distillation: {teacher: t.onnx}\n");
+  EXPECT_NE(model.err.find("model: '" + dir.file("nowhere.onnx") + "' does not exist"),
+            std::string::npos)
+      << model.err;
+  const CliResult teacher =
+      validate("model: " + cnn + "\nstages:\n  - distillation: {teacher: t.onnx}\n");
   EXPECT_EQ(teacher.code, 3);
-  EXPECT_NE(teacher.err.find("stages[0].distillation.teacher: '" + dir.file("t.onnx") + "' does not exist"),
-            std::string::npos) << teacher.err;
-  const CliResult hdf5 = validate("model: " + cnn + "\ndata: {dataset: hdf5:d.h5}\nstages: [{name: a}]\n");
+  EXPECT_NE(teacher.err.find("stages[0].distillation.teacher: '" + dir.file("t.onnx") +
+                             "' does not exist"),
+            std::string::npos)
+      << teacher.err;
+  const CliResult hdf5 =
+      validate("model: " + cnn + "\ndata: {dataset: hdf5:d.h5}\nstages: [{name: a}]\n");
   EXPECT_EQ(hdf5.code, 3);
-  EXPECT_NE(hdf5.err.find("data.dataset: '" + dir.file("d.h5") + "' does not exist"), std::string::npos) << hdf5.err;
-  const CliResult idx = validate("model: " + cnn + "\ndata: {dir: " + dir.file("none") + "}\nstages: [{name: a}]\n");
+  EXPECT_NE(hdf5.err.find("data.dataset: '" + dir.file("d.h5") + "' does not exist"),
+            std::string::npos)
+      << hdf5.err;
+  const CliResult idx =
+      validate("model: " + cnn + "\ndata: {dir: " + dir.file("none") + "}\nstages: [{name: a}]\n");
   EXPECT_EQ(idx.code, 3);
   EXPECT_NE(idx.err.find("data.dataset: Fashion-MNIST file"), std::string::npos) << idx.err;
   std::ofstream(dir.file("broken.onnx")) << "not a model";

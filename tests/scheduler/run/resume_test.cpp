@@ -30,14 +30,17 @@ TEST(Resume, KilledRunsResumeBitIdenticalAcrossStages) {
     std::vector<std::string> args{"run", recipe, "--out", cut, "--quiet"};
     if (!first) args.push_back("--resume");
     first = false;
-    if (run_and_kill(TAMP_CLI_BINARY, args, ckpt, writes, delay)) ++kills;
-    else break;   // finished before the kill point
+    if (run_and_kill(TAMP_CLI_BINARY, args, ckpt, writes, delay))
+      ++kills;
+    else
+      break;  // finished before the kill point
   }
   EXPECT_GE(kills, 2);
   const CliResult b = run_tamp({"run", recipe, "--out", cut, "--resume", "--quiet"});
   ASSERT_EQ(b.code, 0) << b.err;
   EXPECT_EQ(slurp(full + "/model.onnx"), slurp(cut + "/model.onnx")) << "exported models differ";
-  EXPECT_EQ(metrics_without_timing(full + "/metrics.jsonl"), metrics_without_timing(cut + "/metrics.jsonl"));
+  EXPECT_EQ(metrics_without_timing(full + "/metrics.jsonl"),
+            metrics_without_timing(cut + "/metrics.jsonl"));
   const auto sa = nlohmann::json::parse(slurp(full + "/summary.json"));
   const auto sb = nlohmann::json::parse(slurp(cut + "/summary.json"));
   EXPECT_EQ(sa["export"]["eval"], sb["export"]["eval"]);
@@ -47,7 +50,8 @@ TEST(Resume, KilledRunsResumeBitIdenticalAcrossStages) {
   }
   EXPECT_TRUE(sb["resumed"].get<bool>());
   for (const auto& e : std::filesystem::directory_iterator(cut)) {
-    EXPECT_EQ(e.path().filename().string().find(".tmp-"), std::string::npos) << "left behind: " << e.path();
+    EXPECT_EQ(e.path().filename().string().find(".tmp-"), std::string::npos)
+        << "left behind: " << e.path();
   }
 }
 
@@ -61,8 +65,12 @@ TEST(Resume, AFolderHoldingAnotherRunIsRefusedUnlessOverwritten) {
   const std::string summary = slurp(out + "/summary.json");
   const CliResult again = run_tamp({"run", recipe, "--out", out, "--quiet"});
   EXPECT_EQ(again.code, 3);
-  EXPECT_NE(again.err.find("'" + out + "' holds another run (checkpoint.h5, metrics.jsonl, summary.json, report.html, "
-                           "model.onnx)"), std::string::npos) << again.err;
+  EXPECT_NE(again.err.find(
+                "'" + out +
+                "' holds another run (checkpoint.h5, metrics.jsonl, summary.json, report.html, "
+                "model.onnx)"),
+            std::string::npos)
+      << again.err;
   EXPECT_NE(again.err.find("--overwrite"), std::string::npos) << again.err;
   EXPECT_EQ(slurp(out + "/summary.json"), summary) << "the refused run changed the folder";
   EXPECT_EQ(run_tamp({"run", recipe, "--out", out, "--resume", "--overwrite"}).code, 2);
@@ -104,12 +112,12 @@ TEST(Resume, AnotherRankCountKeepsTheSavedGlobalBatch) {
   EXPECT_EQ(four.saved_ranks, 2);
   EXPECT_EQ(four.global_batch, 32);
   expect_error([&] { resume_batch(path, 64, 3); }, ErrorKind::kInvalidInput,
-               {"resuming from '" + path + "'", "global batch of 32, which 3 ranks cannot share evenly",
-                "mpirun -np 2"});
+               {"resuming from '" + path + "'",
+                "global batch of 32, which 3 ranks cannot share evenly", "mpirun -np 2"});
   io::Checkpoint unshaped;
   unshaped.tensors["pos/stage"] = Tensor::scalar(0, DType::kInt64);
   io::save_checkpoint(unshaped, path);
-  EXPECT_EQ(resume_batch(path, 64, 3).batch_size, 64);   // none recorded: the recipe's batch
+  EXPECT_EQ(resume_batch(path, 64, 3).batch_size, 64);  // none recorded: the recipe's batch
 }
 
 }  // namespace

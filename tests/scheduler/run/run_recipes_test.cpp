@@ -39,7 +39,8 @@ TEST_P(SixCombinations, RunsExportsAndAgreesWithOnnxRuntime) {
   const std::string out = dir.file("out");
   const CliResult r = run_tamp({"run", recipe, "--out", out});
   ASSERT_EQ(r.code, 0) << r.out << r.err;
-  for (const char* f : {"metrics.jsonl", "summary.json", "report.html", "checkpoint.h5", "model.onnx"}) {
+  for (const char* f :
+       {"metrics.jsonl", "summary.json", "report.html", "checkpoint.h5", "model.onnx"}) {
     EXPECT_TRUE(std::filesystem::exists(out + "/" + f)) << f;
   }
   const auto summary = nlohmann::json::parse(slurp(out + "/summary.json"));
@@ -77,20 +78,21 @@ TEST_P(SixCombinations, RunsExportsAndAgreesWithOnnxRuntime) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Recipes, SixCombinations,
-                         ::testing::Values("oneshot_prune_qat", "oneshot_distill_lock", "oneshot_distill_lock_qat",
-                                           "multishot_prune_ptq", "multishot_distill_ptq",
-                                           "multishot_distill_prune_ptq"));
+                         ::testing::Values("oneshot_prune_qat", "oneshot_distill_lock",
+                                           "oneshot_distill_lock_qat", "multishot_prune_ptq",
+                                           "multishot_distill_ptq", "multishot_distill_prune_ptq"));
 
 TEST(RunRecipe, MasksOfAPruningStageStayThroughLaterStages) {
   TempDir dir;
   const std::string out = dir.file("out");
-  const CliResult r = run_tamp({"run", tiny_recipe("multishot_distill_prune_ptq", dir), "--out", out, "--quiet"});
+  const CliResult r =
+      run_tamp({"run", tiny_recipe("multishot_distill_prune_ptq", dir), "--out", out, "--quiet"});
   ASSERT_EQ(r.code, 0) << r.err;
   const auto summary = nlohmann::json::parse(slurp(out + "/summary.json"));
   const auto& stages = summary["stages"];
   ASSERT_EQ(stages.size(), 3u);
   EXPECT_LT(stages[0]["sparsity"].get<double>(), 0.01);
-  EXPECT_GT(stages[1]["sparsity"].get<double>(), 0.4);   // 2:4 on every layer but conv1
+  EXPECT_GT(stages[1]["sparsity"].get<double>(), 0.4);  // 2:4 on every layer but conv1
   EXPECT_EQ(stages[2]["sparsity"].get<double>(), stages[1]["sparsity"].get<double>());
   EXPECT_EQ(stages[2]["weight_bits"].get<int>(), 8);
   EXPECT_TRUE(stages[2]["calibration_only"].get<bool>());
@@ -101,8 +103,8 @@ TEST(RunRecipe, MasksOfAPruningStageStayThroughLaterStages) {
 TEST(RunRecipe, PatternLockKeepsTheZerosOfAPrunedStudent) {
   TempDir dir;
   const std::string pruned = dir.file("pruned.onnx");
-  const CliResult p = run_tamp({"prune", source_dir() + "/tests/data/models/cnn.onnx", "--pattern", "2:4",
-                                "--out", pruned, "--exclude", "conv1"});
+  const CliResult p = run_tamp({"prune", source_dir() + "/tests/data/models/cnn.onnx", "--pattern",
+                                "2:4", "--out", pruned, "--exclude", "conv1"});
   ASSERT_EQ(p.code, 0) << p.err;
   const nn::Graph before = io::load_onnx_graph(pruned);
   for (const std::string name : {"oneshot_distill_lock", "oneshot_distill_lock_qat"}) {
@@ -169,8 +171,9 @@ TEST(RunRecipe, DistillationLogsEveryLossTermAndPtqSaysItCalibrated) {
     const auto& terms = j.at("terms");
     ASSERT_EQ(terms.size(), 3u) << line;
     double sum = 0;
-    for (const char* t : {"task", "distillation.logits", "distillation.layer0"}) sum += terms.at(t).get<double>();
-    EXPECT_NEAR(sum, j.at("loss").get<double>(), 1e-6 * std::max(1.0, sum)) << line;   // float terms
+    for (const char* t : {"task", "distillation.logits", "distillation.layer0"})
+      sum += terms.at(t).get<double>();
+    EXPECT_NEAR(sum, j.at("loss").get<double>(), 1e-6 * std::max(1.0, sum)) << line;  // float terms
   }
   EXPECT_EQ(train_lines, 2);
   const auto summary = nlohmann::json::parse(slurp(out + "/summary.json"));
@@ -187,8 +190,10 @@ TEST(RunRecipe, ProgressIsABarOnATerminalAndPlainLinesOtherwise) {
   EXPECT_EQ(plain.out.find('\r'), std::string::npos);
   EXPECT_NE(plain.out.find("stage 1 epoch 1 step 2/8"), std::string::npos) << plain.out;
   EXPECT_NE(plain.out.find("ETA"), std::string::npos);
-  if (!std::filesystem::exists("/usr/bin/script")) GTEST_SKIP() << "no script(1) to give tamp a terminal";
-  const std::string cmd = shell_quote(TAMP_CLI_BINARY) + " run " + shell_quote(recipe) + " --out " + shell_quote(dir.file("b"));
+  if (!std::filesystem::exists("/usr/bin/script"))
+    GTEST_SKIP() << "no script(1) to give tamp a terminal";
+  const std::string cmd = shell_quote(TAMP_CLI_BINARY) + " run " + shell_quote(recipe) + " --out " +
+                          shell_quote(dir.file("b"));
   const CliResult tty = run_program("/usr/bin/script", {"-qec", cmd, "/dev/null"});
   ASSERT_EQ(tty.code, 0) << tty.out;
   EXPECT_NE(tty.out.find("\r  ["), std::string::npos) << "a bar redrawn in place: " << tty.out;

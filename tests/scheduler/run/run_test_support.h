@@ -13,14 +13,16 @@
 namespace tamp::test {
 
 inline std::string replace_all(std::string s, const std::string& from, const std::string& to) {
-  for (size_t at = s.find(from); at != std::string::npos; at = s.find(from, at + to.size())) s.replace(at, from.size(), to);
+  for (size_t at = s.find(from); at != std::string::npos; at = s.find(from, at + to.size()))
+    s.replace(at, from.size(), to);
   return s;
 }
 
 // examples/recipes/<name>.yaml with absolute model paths (the teacher: the trained
 // cnn_fmnist.onnx), 512 training and 300 evaluation examples, `steps` steps per epoch, one
 // epoch per stage.
-inline std::string tiny_recipe(const std::string& name, const TempDir& dir, int64_t steps = 6, int64_t checkpoint_every = 0) {
+inline std::string tiny_recipe(const std::string& name, const TempDir& dir, int64_t steps = 6,
+                               int64_t checkpoint_every = 0) {
   const std::string root = source_dir();
   std::string text = slurp(root + "/examples/recipes/" + name + ".yaml");
   text = replace_all(text, "../../tests/data/models/", root + "/tests/data/models/");

@@ -37,7 +37,8 @@ TEST(Scheduler, StagesRunInOrderAndLaterStagesKeepTheMasks) {
   Scheduler s;
   s.append(Scheduler::combine({prune}));
   s.append(Stage{.name = "finetune", .optimizer = SGD{.lr = 0.05, .momentum = 0.9}});
-  s.append(Stage{.name = "ptq", .components = {std::make_shared<compression::StaticQuantization>()},
+  s.append(Stage{.name = "ptq",
+                 .components = {std::make_shared<compression::StaticQuantization>()},
                  .calibration_batches = 2});
   std::vector<size_t> began;
   FitOptions o;
@@ -81,16 +82,17 @@ TEST(Scheduler, RefusesWhatCannotRun) {
   nn::GraphModule model(io::load_onnx_graph(source_dir() + "/tests/data/models/cnn.onnx"));
   FitOptions o;
   o.train = fashion(true, 64);
-  EXPECT_THROW(Scheduler().fit(model, o), Error);   // no stage
+  EXPECT_THROW(Scheduler().fit(model, o), Error);  // no stage
   Scheduler mixed;
-  mixed.append(Scheduler::combine({std::make_shared<compression::StaticQuantization>(),
-                                   std::make_shared<compression::Pruning>(compression::PruningOptions{.pattern = "2:4"})}));
-  EXPECT_THROW(mixed.fit(model, o), Error);          // calibration and training in one stage
+  mixed.append(Scheduler::combine(
+      {std::make_shared<compression::StaticQuantization>(),
+       std::make_shared<compression::Pruning>(compression::PruningOptions{.pattern = "2:4"})}));
+  EXPECT_THROW(mixed.fit(model, o), Error);  // calibration and training in one stage
   Scheduler one;
   one.append(Stage{});
   FitOptions resume = o;
   resume.resume = true;
-  EXPECT_THROW(one.fit(model, resume), Error);       // resume without a checkpoint path
+  EXPECT_THROW(one.fit(model, resume), Error);  // resume without a checkpoint path
   EXPECT_THROW(make_lr_schedule({.kind = "onecycle"}, 0.1, 10), Error);
 }
 

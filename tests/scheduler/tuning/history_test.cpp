@@ -21,7 +21,8 @@ using test::TempDir;
 
 TunerOptions keep_going(int max_trials, const std::string& history) {
   return {.criterion = AccuracyCriterion::parse("absolute:0.05"),
-          .exit = {.max_trials = max_trials, .stop_at_first = false}, .history = history};
+          .exit = {.max_trials = max_trials, .stop_at_first = false},
+          .history = history};
 }
 
 int count_lines(const std::string& path) {
@@ -69,7 +70,8 @@ TEST_P(Resume, StoppedAfterKTrialsThenRestartedEvaluatesNoFinishedTrial) {
 }
 
 INSTANTIATE_TEST_SUITE_P(EveryStrategy, Resume,
-                         ::testing::Values("basic", "mse", "exhaustive", "random", "bayesian", "tpe"));
+                         ::testing::Values("basic", "mse", "exhaustive", "random", "bayesian",
+                                           "tpe"));
 
 TEST(History, TornLastLineIsIgnoredAndTheTrialRunsAgain) {
   TempDir dir;
@@ -134,7 +136,9 @@ TEST(BadInput, UnreachableCriterionEndsWithTheBestConfigAndAClearMessage) {
   toy.accuracy_offset = -0.5;  // even all-fp32 loses half the accuracy
   for (const std::string name : {"basic", "mse", "random", "bayesian", "tpe", "exhaustive"}) {
     auto s = make_strategy(name, 2);
-    TuningResult r = tune(toy, *s, {.criterion = AccuracyCriterion::parse("relative:0.01"), .exit = {.max_trials = 20}});
+    TuningResult r =
+        tune(toy, *s,
+             {.criterion = AccuracyCriterion::parse("relative:0.01"), .exit = {.max_trials = 20}});
     EXPECT_FALSE(r.met) << name;
     ASSERT_TRUE(r.best.has_value()) << name;
     // The most accurate trial that quantizes something (all fp32, at 0.5, is no answer).
@@ -144,7 +148,8 @@ TEST(BadInput, UnreachableCriterionEndsWithTheBestConfigAndAClearMessage) {
     }
     EXPECT_FALSE(toy.space().quantizes_nothing(r.best->config)) << name;
     EXPECT_NEAR(r.best->outcome.accuracy, most, 1e-9) << name;
-    EXPECT_NE(r.message.find("no configuration met relative loss <= 1 %"), std::string::npos) << r.message;
+    EXPECT_NE(r.message.find("no configuration met relative loss <= 1 %"), std::string::npos)
+        << r.message;
     EXPECT_NE(r.message.find(fmt::format("reached {:.4f}", most)), std::string::npos) << r.message;
   }
 }
@@ -155,7 +160,9 @@ TEST(BadInput, QuantizingNothingIsNeverTheAnswer) {
   for (const std::string name : {"basic", "mse", "random", "bayesian", "tpe", "exhaustive"}) {
     FallbackToy toy({0.3, 0.3});
     auto s = make_strategy(name, 3);
-    TuningResult r = tune(toy, *s, {.criterion = AccuracyCriterion::parse("absolute:0.05"), .exit = {.max_trials = 20}});
+    TuningResult r =
+        tune(toy, *s,
+             {.criterion = AccuracyCriterion::parse("absolute:0.05"), .exit = {.max_trials = 20}});
     EXPECT_FALSE(r.met) << name << ": " << r.message;
     ASSERT_TRUE(r.best.has_value()) << name;
     EXPECT_FALSE(toy.space().quantizes_nothing(r.best->config)) << name;
@@ -169,9 +176,11 @@ TEST(BadInput, AllFp32MeetingLeadsToRequantizing) {
   struct Misleading : FallbackToy {
     using FallbackToy::FallbackToy;
     std::map<int, double> quantization_error() override { return {{0, 3.0}, {1, 2.0}, {2, 1.0}}; }
-  } toy({0.3, 0.01, 0.3});   // op1 can be quantized, the others cannot
+  } toy({0.3, 0.01, 0.3});  // op1 can be quantized, the others cannot
   auto s = make_strategy("mse");
-  TuningResult r = tune(toy, *s, {.criterion = AccuracyCriterion::parse("absolute:0.05"), .exit = {.max_trials = 20}});
+  TuningResult r =
+      tune(toy, *s,
+           {.criterion = AccuracyCriterion::parse("absolute:0.05"), .exit = {.max_trials = 20}});
   ASSERT_TRUE(r.met) << r.message;
   EXPECT_EQ(r.best->config, (Config{1, 0, 1}));
   EXPECT_EQ(r.stop_reason, "criterion met");
@@ -199,7 +208,9 @@ TEST(BadInput, SearchableValueWithOneCandidateIsFixedNotSearched) {
   EXPECT_EQ(s.add({.name = "user:percentile", .values = {"99.9"}}), -1);
   EXPECT_TRUE(s.empty());
   EXPECT_EQ(s.value({}, "user:percentile"), "99.9");
-  EXPECT_EQ(s.add({.name = "op:quantize", .kind = DimensionKind::kFallback, .values = {"int8", "fp32"}}), 0);
+  EXPECT_EQ(
+      s.add({.name = "op:quantize", .kind = DimensionKind::kFallback, .values = {"int8", "fp32"}}),
+      0);
   EXPECT_EQ(s.size(), 1u);
   EXPECT_THROW(s.add({.name = "x", .values = {}}), Error);
   EXPECT_THROW(s.add({.name = "y", .values = {"a", "a"}}), Error);
@@ -208,7 +219,8 @@ TEST(BadInput, SearchableValueWithOneCandidateIsFixedNotSearched) {
 
 TEST(Space, CanonicalResetsOptionsOfFallenBackOps) {
   TuningSpace s;
-  const int q = s.add({.name = "n:quantize", .kind = DimensionKind::kFallback, .values = {"int8", "fp32"}});
+  const int q =
+      s.add({.name = "n:quantize", .kind = DimensionKind::kFallback, .values = {"int8", "fp32"}});
   s.add({.name = "n:calibration", .values = {"minmax", "entropy", "mse"}, .parent = q});
   EXPECT_EQ(s.canonical({1, 2}), (Config{1, 0}));
   EXPECT_EQ(s.canonical({0, 2}), (Config{0, 2}));
@@ -224,7 +236,8 @@ TEST(Criterion, ParsesAndRefuses) {
   EXPECT_NEAR(r.required(0.9), 0.891, 1e-12);
   auto a = AccuracyCriterion::parse("absolute:0.02");
   EXPECT_NEAR(a.required(0.9), 0.88, 1e-12);
-  for (const char* bad : {"relative", "relative:x", "relative:-0.1", "relative:1", "loss:0.01", "absolute:nan"}) {
+  for (const char* bad :
+       {"relative", "relative:x", "relative:-0.1", "relative:1", "loss:0.01", "absolute:nan"}) {
     EXPECT_THROW(AccuracyCriterion::parse(bad), Error) << bad;
   }
   EXPECT_EQ(Objective::parse("bops").kind, ObjectiveKind::kBops);
@@ -242,7 +255,8 @@ TEST(ExitPolicy, TimeoutStopsTheRun) {
     }
   } slow(3, 4, {1, 2, 3});
   auto s = make_strategy("random", 1);
-  TuningResult r = tune(slow, *s, {.exit = {.max_trials = 1000, .timeout_seconds = 0.2, .stop_at_first = false}});
+  TuningResult r = tune(
+      slow, *s, {.exit = {.max_trials = 1000, .timeout_seconds = 0.2, .stop_at_first = false}});
   EXPECT_EQ(r.stop_reason, "timeout");
   EXPECT_LT(r.trials, 20);
   EXPECT_GE(r.trials, 2);

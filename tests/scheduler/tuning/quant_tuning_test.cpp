@@ -69,8 +69,9 @@ TEST_P(HostileMlp, FallsBackAFewOpsAndTheExportMeetsTheCriterionInOrt) {
   auto s = make_strategy(GetParam());
   const auto criterion = AccuracyCriterion::parse("relative:0.01");
   TuningResult r = tune(p, *s, {.criterion = criterion, .exit = {.max_trials = 30}});
-  std::printf("%s: fp32 %.4f, all-int8 %.4f, best %.4f after %d trials, %zu ops in fp32\n", GetParam().c_str(),
-              r.baseline.accuracy, r.history[0].outcome.accuracy, r.best->outcome.accuracy, r.trials, r.fallbacks.size());
+  std::printf("%s: fp32 %.4f, all-int8 %.4f, best %.4f after %d trials, %zu ops in fp32\n",
+              GetParam().c_str(), r.baseline.accuracy, r.history[0].outcome.accuracy,
+              r.best->outcome.accuracy, r.trials, r.fallbacks.size());
   // full int8 PTQ misses the criterion
   EXPECT_FALSE(r.history[0].meets);
   EXPECT_LT(r.history[0].outcome.accuracy, r.required_accuracy - 0.05);
@@ -159,7 +160,8 @@ TEST(QuantTuning, AllInt8MinMaxTrialMatchesFloatMinMaxAndStaticQuantization) {
 
   // min-max of each activation over the calibration set, in the float model
   std::vector<std::string> acts;
-  for (const auto& s : sites) if (!s.is_weight) acts.push_back(s.value);
+  for (const auto& s : sites)
+    if (!s.is_weight) acts.push_back(s.value);
   nn::GraphModule fp(m.graph);
   fp.eval();
   std::map<std::string, compression::MinMaxObserver> obs;
@@ -169,7 +171,8 @@ TEST(QuantTuning, AllInt8MinMaxTrialMatchesFloatMinMaxAndStaticQuantization) {
     const Tensor& x = m.calib->x();
     const std::string in = m.graph.inputs.at(0).name;
     std::vector<std::string> outs;
-    for (const auto& v : acts) if (v != in) outs.push_back(v);
+    for (const auto& v : acts)
+      if (v != in) outs.push_back(v);
     const Tensor flat = x.reshape({x.dim(0), x.numel() / x.dim(0)});
     auto values = fp.forward({{in, Variable(flat)}}, outs);
     for (auto& [v, o] : obs) o.observe(v == in ? flat : values.at(v).value());
@@ -179,7 +182,8 @@ TEST(QuantTuning, AllInt8MinMaxTrialMatchesFloatMinMaxAndStaticQuantization) {
     const Tensor ps = ptq.initializers.at(s.scale), pz = ptq.initializers.at(s.zero_point);
     ASSERT_EQ(ts.shape(), ps.shape()) << s.value;
     if (s.is_weight) {  // from the weights alone: identical
-      for (int64_t i = 0; i < ts.numel(); ++i) EXPECT_FLOAT_EQ(ts.at(i), ps.at(i)) << s.value << "[" << i << "]";
+      for (int64_t i = 0; i < ts.numel(); ++i)
+        EXPECT_FLOAT_EQ(ts.at(i), ps.at(i)) << s.value << "[" << i << "]";
       continue;
     }
     const compression::QuantParams want = obs.at(s.value).qparams();
@@ -198,14 +202,18 @@ TEST(QuantTuning, RestartedRunEvaluatesOnlyNewTrials) {
   const std::string file = dir.file("tuning.jsonl");
   QuantTuningProblem a(hostile_mlp().graph, mlp_options());
   auto s1 = make_strategy("basic");
-  TuningResult first = tune(a, *s1, {.criterion = AccuracyCriterion::parse("relative:0.01"),
-                                     .exit = {.max_trials = 3}, .history = file});
+  TuningResult first = tune(a, *s1,
+                            {.criterion = AccuracyCriterion::parse("relative:0.01"),
+                             .exit = {.max_trials = 3},
+                             .history = file});
   EXPECT_EQ(a.evaluations(), 3);
   EXPECT_FALSE(first.met);
   QuantTuningProblem b(hostile_mlp().graph, mlp_options());
   auto s2 = make_strategy("basic");
-  TuningResult second = tune(b, *s2, {.criterion = AccuracyCriterion::parse("relative:0.01"),
-                                      .exit = {.max_trials = 30}, .history = file});
+  TuningResult second = tune(b, *s2,
+                             {.criterion = AccuracyCriterion::parse("relative:0.01"),
+                              .exit = {.max_trials = 30},
+                              .history = file});
   EXPECT_TRUE(second.met);
   EXPECT_EQ(second.resumed, 3);
   EXPECT_EQ(b.evaluations(), second.trials - 3);
@@ -218,7 +226,8 @@ TEST(QuantTuning, ObjectivesCountBytesAndBitOperations) {
   QuantTuningProblem bops(hostile_mlp().graph, o);
   const Config all_int8 = size.space().default_config();
   Config all_fp32 = all_int8;
-  for (int d : size.space().dimensions_of_kind(DimensionKind::kFallback)) all_fp32[static_cast<size_t>(d)] = 1;
+  for (int d : size.space().dimensions_of_kind(DimensionKind::kFallback))
+    all_fp32[static_cast<size_t>(d)] = 1;
   // weights 784x512, 512x256, 256x10; biases stay float
   const double weights = 784 * 512 + 512 * 256 + 256 * 10, biases = 512 + 256 + 10;
   EXPECT_DOUBLE_EQ(size.objective(all_fp32), 4 * (weights + biases));

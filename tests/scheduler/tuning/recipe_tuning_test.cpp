@@ -34,7 +34,8 @@ tuning:
   exclude: [/fc3/Gemm]
   fallback: [bf16, fp32]
   history: t.jsonl
-)", "/r");
+)",
+                                "/r");
   ASSERT_TRUE(r.tuning.has_value());
   const auto& t = *r.tuning;
   EXPECT_EQ(t.criterion, "absolute:0.005");
@@ -66,21 +67,32 @@ TEST(RecipeTuning, DefaultsAndNoStagesNeeded) {
 }
 
 TEST(RecipeTuning, ErrorsNameThePath) {
-  EXPECT_NE(error_of(kHead + "tuning: {criterion: loss:1}\n").find("tuning.criterion:"), std::string::npos);
-  EXPECT_NE(error_of(kHead + "tuning: {strategy: annealing}\n").find("tuning.strategy: 'annealing' is not one of"),
+  EXPECT_NE(error_of(kHead + "tuning: {criterion: loss:1}\n").find("tuning.criterion:"),
             std::string::npos);
-  EXPECT_NE(error_of(kHead + "tuning: {calibration: [kl]}\n").find("tuning.calibration[0]"), std::string::npos);
-  EXPECT_NE(error_of(kHead + "tuning: {fallback: [fp16]}\n").find("tuning.fallback[0]: 'fp16' is not one of"),
+  EXPECT_NE(error_of(kHead + "tuning: {strategy: annealing}\n")
+                .find("tuning.strategy: 'annealing' is not one of"),
             std::string::npos);
-  EXPECT_NE(error_of(kHead + "tuning: {sparsity: [0, 1.5]}\n").find("tuning.sparsity[1]"), std::string::npos);
-  EXPECT_NE(error_of(kHead + "tuning: {searchable: {lr: [1, 2]}}\n").find("tuning.searchable.lr: unknown key"),
+  EXPECT_NE(error_of(kHead + "tuning: {calibration: [kl]}\n").find("tuning.calibration[0]"),
             std::string::npos);
-  EXPECT_NE(error_of(kHead + "tuning: {trials: 3}\n").find("tuning.trials: unknown key"), std::string::npos);
-  EXPECT_NE(error_of(kHead + "tuning: {max_trials: 0}\n").find("tuning.max_trials"), std::string::npos);
-  EXPECT_NE(error_of(kHead + "tuning: {history: ../x.jsonl}\n").find("tuning.history"), std::string::npos);
-  EXPECT_NE(error_of(kHead + "tuning: {}\nstages: [{ptq: {}}]\n").find("a tuning recipe has no stages"),
+  EXPECT_NE(error_of(kHead + "tuning: {fallback: [fp16]}\n")
+                .find("tuning.fallback[0]: 'fp16' is not one of"),
             std::string::npos);
-  EXPECT_NE(error_of(kHead + "tuning: {}\nexport: {format: float}\n").find("export.format"), std::string::npos);
+  EXPECT_NE(error_of(kHead + "tuning: {sparsity: [0, 1.5]}\n").find("tuning.sparsity[1]"),
+            std::string::npos);
+  EXPECT_NE(error_of(kHead + "tuning: {searchable: {lr: [1, 2]}}\n")
+                .find("tuning.searchable.lr: unknown key"),
+            std::string::npos);
+  EXPECT_NE(error_of(kHead + "tuning: {trials: 3}\n").find("tuning.trials: unknown key"),
+            std::string::npos);
+  EXPECT_NE(error_of(kHead + "tuning: {max_trials: 0}\n").find("tuning.max_trials"),
+            std::string::npos);
+  EXPECT_NE(error_of(kHead + "tuning: {history: ../x.jsonl}\n").find("tuning.history"),
+            std::string::npos);
+  EXPECT_NE(
+      error_of(kHead + "tuning: {}\nstages: [{ptq: {}}]\n").find("a tuning recipe has no stages"),
+      std::string::npos);
+  EXPECT_NE(error_of(kHead + "tuning: {}\nexport: {format: float}\n").find("export.format"),
+            std::string::npos);
 }
 
 }  // namespace

@@ -19,15 +19,19 @@
 namespace tamp::tuning {
 namespace {
 
-void compare(const nn::Graph& trained, const QuantTuningOptions& o, const std::string& criterion, ExitPolicy exit) {
-  std::printf("| strategy | met | trials to first meet | trial of best / trials | best size (%% of fp32) | best top-1 (fp32) | "
-              "ops in fp32 | seconds |\n|---|---|---|---|---|---|---|---|\n");
+void compare(const nn::Graph& trained, const QuantTuningOptions& o, const std::string& criterion,
+             ExitPolicy exit) {
+  std::printf(
+      "| strategy | met | trials to first meet | trial of best / trials | best size (%% of fp32) | "
+      "best top-1 (fp32) | "
+      "ops in fp32 | seconds |\n|---|---|---|---|---|---|---|---|\n");
   for (const std::string name : {"basic", "mse", "exhaustive", "random", "bayesian", "tpe"}) {
     QuantTuningProblem p(trained, o);
     auto s = make_strategy(name, 1);
     const auto t0 = std::chrono::steady_clock::now();
     TuningResult r = tune(p, *s, {.criterion = AccuracyCriterion::parse(criterion), .exit = exit});
-    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    const double secs =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     int first = -1;
     for (const auto& h : r.history) {
       if (h.meets) {
@@ -36,10 +40,10 @@ void compare(const nn::Graph& trained, const QuantTuningOptions& o, const std::s
       }
     }
     EXPECT_EQ(p.calibration_passes(), 1);
-    std::printf("| %s | %s | %s | %d / %d | %.1f | %.4f (%.4f) | %zu | %.0f |\n", name.c_str(), r.met ? "yes" : "no",
-                first < 0 ? "-" : std::to_string(first).c_str(), r.best->trial + 1, r.trials,
-                100 * r.best->outcome.objective / r.baseline.objective, r.best->outcome.accuracy, r.baseline.accuracy,
-                r.fallbacks.size(), secs);
+    std::printf("| %s | %s | %s | %d / %d | %.1f | %.4f (%.4f) | %zu | %.0f |\n", name.c_str(),
+                r.met ? "yes" : "no", first < 0 ? "-" : std::to_string(first).c_str(),
+                r.best->trial + 1, r.trials, 100 * r.best->outcome.objective / r.baseline.objective,
+                r.best->outcome.accuracy, r.baseline.accuracy, r.fallbacks.size(), secs);
     std::fflush(stdout);
   }
 }
@@ -48,7 +52,8 @@ void compare(const nn::Graph& trained, const QuantTuningOptions& o, const std::s
 // `factor`, its input slice in conv2 divided by it.
 nn::Graph hostile_cnn(nn::Graph g, float factor) {
   std::vector<const nn::Node*> convs;
-  for (const auto& n : g.nodes) if (n.op_type == "Conv") convs.push_back(&n);
+  for (const auto& n : g.nodes)
+    if (n.op_type == "Conv") convs.push_back(&n);
   EXPECT_GE(convs.size(), 2u);
   const auto relu = g.consumers(convs[0]->outputs[0]);
   EXPECT_EQ(relu.size(), 1u);
@@ -59,12 +64,14 @@ nn::Graph hostile_cnn(nn::Graph g, float factor) {
     m.eval();
     NoGradGuard no_grad;
     const Tensor x = test::fashion_mnist().train->slice(0, 256)->x();
-    const Tensor a = m.forward({{g.inputs[0].name, Variable(x)}}, {act}).at(act).value();  // (N, C, H, W)
+    const Tensor a =
+        m.forward({{g.inputs[0].name, Variable(x)}}, {act}).at(act).value();  // (N, C, H, W)
     const int64_t n = a.dim(0), c = a.dim(1), hw = a.dim(2) * a.dim(3);
     double best = -1;
     for (int64_t ch = 0; ch < c; ++ch) {
       double sum = 0;
-      for (int64_t i = 0; i < n; ++i) for (int64_t j = 0; j < hw; ++j) sum += a.data<float>()[(i * c + ch) * hw + j];
+      for (int64_t i = 0; i < n; ++i)
+        for (int64_t j = 0; j < hw; ++j) sum += a.data<float>()[(i * c + ch) * hw + j];
       if (sum > best) {
         best = sum;
         channel = ch;
@@ -89,15 +96,20 @@ nn::Graph hostile_cnn(nn::Graph g, float factor) {
 
 TEST(SlowStrategyComparison, FashionMnistCnn) {
   nn::GraphModule m(io::load_onnx_graph(test::source_dir() + "/tests/data/models/cnn.onnx"));
-  Trainer(m, {}, {.train = test::fashion_mnist().train, .epochs = 1, .max_steps_per_epoch = 600, .batch_size = 64,
-                  .optimizer = SGD{.lr = 0.05, .momentum = 0.9}})
+  Trainer(m, {},
+          {.train = test::fashion_mnist().train,
+           .epochs = 1,
+           .max_steps_per_epoch = 600,
+           .batch_size = 64,
+           .optimizer = SGD{.lr = 0.05, .momentum = 0.9}})
       .run();
   const nn::Graph trained = m.export_graph();
   QuantTuningOptions o;
   o.calibration = test::fashion_mnist().train->slice(0, 512);
   o.eval = test::fashion_mnist().test->slice(0, 2000);
   o.eval_options.batch_size = 250;
-  std::printf("A. range-hostile CNN, first meet, relative 1 %%, objective size, at most 40 trials\n");
+  std::printf(
+      "A. range-hostile CNN, first meet, relative 1 %%, objective size, at most 40 trials\n");
   compare(hostile_cnn(trained, 300.0f), o, "relative:0.01", {.max_trials = 40});
   std::printf("B. keep improving with sparsity levels, relative 1 %%, objective size, 30 trials\n");
   o.sparsities = {"0", "0.5", "0.75", "0.9", "0.95"};

@@ -17,7 +17,8 @@ const std::vector<double> kPenalties{0.01, 0.2, 0.015, 0.01, 0.1, 0.01};
 const Config kOptimum{0, 1, 0, 0, 1, 0};
 
 TunerOptions first_meet(int max_trials) {
-  return {.criterion = AccuracyCriterion::parse("absolute:0.05"), .exit = {.max_trials = max_trials}};
+  return {.criterion = AccuracyCriterion::parse("absolute:0.05"),
+          .exit = {.max_trials = max_trials}};
 }
 
 TEST(FallbackStrategies, BasicFallsBackTheSensitiveOps) {
@@ -53,7 +54,8 @@ TEST(FallbackStrategies, BasicTriesGlobalOptionsBeforeFallingBack) {
   auto s = make_strategy("basic");
   TuningResult r = tune(toy, *s, first_meet(100));
   ASSERT_TRUE(r.met) << r.message;
-  EXPECT_EQ(r.history[1].config, (Config{0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1}));  // the global change
+  EXPECT_EQ(r.history[1].config,
+            (Config{0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1}));  // the global change
   // base with entropy everywhere: {op1} alone meets? loss 0.0725 - no; {op1, op4}: 0.0225
   EXPECT_EQ(r.best->config[1], 1);
   EXPECT_EQ(r.best->config[4], 1);
@@ -67,8 +69,9 @@ TEST(FallbackStrategies, KeepImprovingRequantizesNeedlessFallbacks) {
     std::map<int, double> quantization_error() override { return {{0, 3.0}, {1, 2.0}, {2, 1.0}}; }
   } misled({0.2, 0.01, 0.3});
   auto s = make_strategy("mse");
-  TuningResult r = tune(misled, *s, {.criterion = AccuracyCriterion::parse("absolute:0.05"),
-                                     .exit = {.max_trials = 50, .stop_at_first = false}});
+  TuningResult r = tune(misled, *s,
+                        {.criterion = AccuracyCriterion::parse("absolute:0.05"),
+                         .exit = {.max_trials = 50, .stop_at_first = false}});
   ASSERT_TRUE(r.met) << r.message;
   EXPECT_EQ(r.best->config, (Config{1, 0, 1}));
 }
@@ -80,8 +83,11 @@ class PrecisionToy : public TuningProblem {
   PrecisionToy(std::vector<double> penalty, std::vector<double> bf16_penalty)
       : penalty_(std::move(penalty)), bf16_penalty_(std::move(bf16_penalty)) {
     for (size_t i = 0; i < penalty_.size(); ++i) {
-      space_.add({.name = "op" + std::to_string(i) + ":quantize", .target = "op" + std::to_string(i),
-                  .knob = "quantize", .kind = DimensionKind::kFallback, .values = {"int8", "bf16", "fp32"}});
+      space_.add({.name = "op" + std::to_string(i) + ":quantize",
+                  .target = "op" + std::to_string(i),
+                  .knob = "quantize",
+                  .kind = DimensionKind::kFallback,
+                  .values = {"int8", "bf16", "fp32"}});
     }
   }
   const TuningSpace& space() const override { return space_; }
@@ -125,8 +131,9 @@ TEST(FallbackStrategies, AnOpBf16HurtsFallsBackToFp32AndRefinementMovesTheOthers
   for (const std::string name : {"basic", "mse"}) {
     PrecisionToy toy(kPenalties, bf16);
     auto s = make_strategy(name);
-    TuningResult r = tune(toy, *s, {.criterion = AccuracyCriterion::parse("absolute:0.05"),
-                                    .exit = {.max_trials = 100, .stop_at_first = false}});
+    TuningResult r = tune(toy, *s,
+                          {.criterion = AccuracyCriterion::parse("absolute:0.05"),
+                           .exit = {.max_trials = 100, .stop_at_first = false}});
     ASSERT_TRUE(r.met) << name << ": " << r.message;
     EXPECT_EQ(r.best->config, (Config{0, 2, 0, 0, 1, 0})) << name;
     ASSERT_EQ(r.fallbacks.size(), 2u) << name;
@@ -140,7 +147,9 @@ class SparsityToy : public TuningProblem {
  public:
   SparsityToy() {
     for (int i = 0; i < 3; ++i) {
-      space_.add({.name = "w" + std::to_string(i) + ":sparsity", .knob = "sparsity", .kind = DimensionKind::kSparsity,
+      space_.add({.name = "w" + std::to_string(i) + ":sparsity",
+                  .knob = "sparsity",
+                  .kind = DimensionKind::kSparsity,
                   .values = {"0", "0.25", "0.5", "0.75"}});
     }
   }
@@ -165,8 +174,9 @@ TEST(FallbackStrategies, KeepImprovingRaisesSparsityGreedily) {
   for (const std::string name : {"basic", "mse"}) {
     SparsityToy toy;
     auto s = make_strategy(name);
-    TuningResult r = tune(toy, *s, {.criterion = AccuracyCriterion::parse("absolute:0.1"),
-                                    .exit = {.max_trials = 50, .stop_at_first = false}});
+    TuningResult r = tune(toy, *s,
+                          {.criterion = AccuracyCriterion::parse("absolute:0.1"),
+                           .exit = {.max_trials = 50, .stop_at_first = false}});
     ASSERT_TRUE(r.met) << name;
     EXPECT_EQ(r.best->config, (Config{3, 1, 0})) << name;  // the best under the budget 0.1
     EXPECT_EQ(r.stop_reason, "strategy exhausted") << name;
@@ -176,8 +186,9 @@ TEST(FallbackStrategies, KeepImprovingRaisesSparsityGreedily) {
 TEST(Exhaustive, VisitsEveryCanonicalConfigOnce) {
   FallbackToy toy({0.1, 0.2}, {"a", "b", "c"});
   auto s = make_strategy("exhaustive");
-  TuningResult r = tune(toy, *s, {.criterion = AccuracyCriterion::parse("absolute:0.05"),
-                                  .exit = {.max_trials = 1000, .stop_at_first = false}});
+  TuningResult r = tune(toy, *s,
+                        {.criterion = AccuracyCriterion::parse("absolute:0.05"),
+                         .exit = {.max_trials = 1000, .stop_at_first = false}});
   // per op: int8 with 3 options, or fp32 -> 4 x 4
   EXPECT_EQ(r.trials, 16);
   EXPECT_EQ(toy.evaluations, 16);
@@ -189,8 +200,9 @@ TEST(Exhaustive, VisitsEveryCanonicalConfigOnce) {
 TEST(Exhaustive, FindsTheFallbackOptimum) {
   FallbackToy toy(kPenalties);
   auto s = make_strategy("exhaustive");
-  TuningResult r = tune(toy, *s, {.criterion = AccuracyCriterion::parse("absolute:0.05"),
-                                  .exit = {.max_trials = 64, .stop_at_first = false}});
+  TuningResult r = tune(toy, *s,
+                        {.criterion = AccuracyCriterion::parse("absolute:0.05"),
+                         .exit = {.max_trials = 64, .stop_at_first = false}});
   ASSERT_TRUE(r.met);
   EXPECT_EQ(r.best->config, kOptimum);
 }
@@ -198,8 +210,9 @@ TEST(Exhaustive, FindsTheFallbackOptimum) {
 TEST(Random, NeverRepeatsAndStopsWhenExhausted) {
   FallbackToy toy({0.1, 0.2, 0.3});
   auto s = make_strategy("random", 3);
-  TuningResult r = tune(toy, *s, {.criterion = AccuracyCriterion::parse("absolute:0.1"),
-                                  .exit = {.max_trials = 100, .stop_at_first = false}});
+  TuningResult r = tune(toy, *s,
+                        {.criterion = AccuracyCriterion::parse("absolute:0.1"),
+                         .exit = {.max_trials = 100, .stop_at_first = false}});
   EXPECT_EQ(r.trials, 8);
   EXPECT_EQ(toy.evaluations, 8);
   EXPECT_EQ(r.stop_reason, "strategy exhausted");
@@ -214,8 +227,9 @@ double mean_best(const std::string& strategy, int trials, int seeds) {
   for (int seed = 0; seed < seeds; ++seed) {
     BowlToy toy(5, 7, {5, 1, 3, 6, 2});  // 16807 configurations, optimum 1
     auto s = make_strategy(strategy, static_cast<uint64_t>(seed));
-    TuningResult r = tune(toy, *s, {.criterion = AccuracyCriterion::parse("relative:0.01"),
-                                    .exit = {.max_trials = trials, .stop_at_first = false}});
+    TuningResult r = tune(toy, *s,
+                          {.criterion = AccuracyCriterion::parse("relative:0.01"),
+                           .exit = {.max_trials = trials, .stop_at_first = false}});
     EXPECT_EQ(r.trials, trials);
     sum += r.best->outcome.objective;
   }
@@ -229,8 +243,10 @@ TEST(ModelBased, BayesianAndTpeBeatRandomOnABowl) {
   RecordProperty("random", std::to_string(random));
   RecordProperty("bayesian", std::to_string(bayes));
   RecordProperty("tpe", std::to_string(tpe));
-  std::printf("mean best objective after 30 trials over 8 seeds (optimum 1): random %.2f, bayesian %.2f, tpe %.2f\n",
-              random, bayes, tpe);
+  std::printf(
+      "mean best objective after 30 trials over 8 seeds (optimum 1): random %.2f, bayesian %.2f, "
+      "tpe %.2f\n",
+      random, bayes, tpe);
   EXPECT_LT(bayes, random);
   EXPECT_LT(tpe, random);
   EXPECT_LT(bayes, 4.0);  // the GP gets near the optimum, not merely ahead of random
@@ -240,8 +256,9 @@ TEST(ModelBased, BayesianFindsTheFallbackOptimum) {
   FallbackToy toy(kPenalties);
   for (const std::string name : {"bayesian", "tpe"}) {
     auto s = make_strategy(name, 1);
-    TuningResult r = tune(toy, *s, {.criterion = AccuracyCriterion::parse("absolute:0.05"),
-                                    .exit = {.max_trials = 40, .stop_at_first = false}});
+    TuningResult r = tune(toy, *s,
+                          {.criterion = AccuracyCriterion::parse("absolute:0.05"),
+                           .exit = {.max_trials = 40, .stop_at_first = false}});
     ASSERT_TRUE(r.met) << name;
     EXPECT_EQ(r.best->config, kOptimum) << name;
   }
@@ -252,7 +269,9 @@ TEST(Strategies, UnknownNameListsTheKnownOnes) {
     make_strategy("annealing");
     FAIL();
   } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("basic, mse, exhaustive, random, bayesian, tpe"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("basic, mse, exhaustive, random, bayesian, tpe"),
+              std::string::npos)
+        << e.what();
   }
 }
 

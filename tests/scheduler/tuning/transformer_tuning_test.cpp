@@ -26,7 +26,8 @@ Tensor argmax_labels(const Tensor& logits) {
 }
 
 TEST(TransformerTuning, MseMeetsOnePercentAgreementAndOrtAgrees) {
-  const nn::Graph g = io::load_onnx_graph(test::source_dir() + "/tests/data/models/transformer.onnx");
+  const nn::Graph g =
+      io::load_onnx_graph(test::source_dir() + "/tests/data/models/transformer.onnx");
   std::mt19937 rng(3);
   std::normal_distribution<float> normal(0, 1);
   auto random_x = [&](int64_t n) {
@@ -44,15 +45,18 @@ TEST(TransformerTuning, MseMeetsOnePercentAgreementAndOrtAgrees) {
   }
   QuantTuningOptions o;
   o.calibrations = {"minmax", "entropy"};
-  o.calibration = std::make_shared<nn::TensorDataset>(xc, argmax_labels(fp.forward({{"input", Variable(xc)}}).at("logits").value()));
+  o.calibration = std::make_shared<nn::TensorDataset>(
+      xc, argmax_labels(fp.forward({{"input", Variable(xc)}}).at("logits").value()));
   o.calibration_batches = 4;
   o.eval = std::make_shared<nn::TensorDataset>(xe, argmax_labels(logits));
   QuantTuningProblem p(g, o);
   auto s = make_strategy("mse");
   const auto criterion = AccuracyCriterion::parse("relative:0.01");
   TuningResult r = tune(p, *s, {.criterion = criterion, .exit = {.max_trials = 40}});
-  std::printf("transformer: %zu ops, all-int8 agreement %.4f, best %.4f after %d trials, %zu ops in fp32\n",
-              p.ops().size(), r.history[0].outcome.accuracy, r.best->outcome.accuracy, r.trials, r.fallbacks.size());
+  std::printf(
+      "transformer: %zu ops, all-int8 agreement %.4f, best %.4f after %d trials, %zu ops in fp32\n",
+      p.ops().size(), r.history[0].outcome.accuracy, r.best->outcome.accuracy, r.trials,
+      r.fallbacks.size());
   EXPECT_DOUBLE_EQ(r.baseline.accuracy, 1.0);
   EXPECT_FALSE(r.history[0].meets);  // every op int8 misses 1 %
   ASSERT_TRUE(r.met) << r.message;
@@ -62,7 +66,8 @@ TEST(TransformerTuning, MseMeetsOnePercentAgreementAndOrtAgrees) {
   const Tensor q = test::run_ort(dir.file("t.onnx"), {{"input", xe}}).at("logits");
   const Tensor lab = argmax_labels(logits), pred = argmax_labels(q);
   int64_t same = 0;
-  for (int64_t i = 0; i < lab.numel(); ++i) same += lab.data<int64_t>()[i] == pred.data<int64_t>()[i];
+  for (int64_t i = 0; i < lab.numel(); ++i)
+    same += lab.data<int64_t>()[i] == pred.data<int64_t>()[i];
   const double ort = static_cast<double>(same) / static_cast<double>(lab.numel());
   std::printf("ORT agreement of the exported model: %.4f\n", ort);
   EXPECT_TRUE(criterion.met(ort, 1.0)) << ort;

@@ -30,12 +30,18 @@ class FallbackToy : public tuning::TuningProblem {
   explicit FallbackToy(std::vector<double> penalty, std::vector<std::string> options = {})
       : penalty_(std::move(penalty)) {
     for (size_t i = 0; i < penalty_.size(); ++i) {
-      space_.add({.name = "op" + std::to_string(i) + ":quantize", .target = "op" + std::to_string(i),
-                  .knob = "quantize", .kind = tuning::DimensionKind::kFallback, .values = {"int8", "fp32"}});
+      space_.add({.name = "op" + std::to_string(i) + ":quantize",
+                  .target = "op" + std::to_string(i),
+                  .knob = "quantize",
+                  .kind = tuning::DimensionKind::kFallback,
+                  .values = {"int8", "fp32"}});
     }
     for (size_t i = 0; i < penalty_.size() && !options.empty(); ++i) {
-      space_.add({.name = "op" + std::to_string(i) + ":calibration", .target = "op" + std::to_string(i),
-                  .knob = "calibration", .values = options, .parent = static_cast<int>(i)});
+      space_.add({.name = "op" + std::to_string(i) + ":calibration",
+                  .target = "op" + std::to_string(i),
+                  .knob = "calibration",
+                  .values = options,
+                  .parent = static_cast<int>(i)});
     }
   }
   const tuning::TuningSpace& space() const override { return space_; }
@@ -73,8 +79,11 @@ class BowlToy : public tuning::TuningProblem {
     std::vector<std::string> values;
     for (int v = 0; v < levels; ++v) values.push_back(std::to_string(v));
     for (int d = 0; d < dims; ++d) {
-      space_.add({.name = "x" + std::to_string(d), .target = "x" + std::to_string(d), .knob = "level",
-                  .kind = tuning::DimensionKind::kUser, .values = values});
+      space_.add({.name = "x" + std::to_string(d),
+                  .target = "x" + std::to_string(d),
+                  .knob = "level",
+                  .kind = tuning::DimensionKind::kUser,
+                  .values = values});
     }
   }
   const tuning::TuningSpace& space() const override { return space_; }
@@ -97,13 +106,18 @@ class BowlToy : public tuning::TuningProblem {
 // scaled by `factor`, its column in the second Gemm divided by it.
 inline nn::Graph trained_mlp(int64_t steps, bool hostile, float factor = 300.0f) {
   nn::GraphModule m(io::load_onnx_graph(source_dir() + "/tests/data/models/mlp.onnx"));
-  Trainer(m, {}, {.train = fashion_mnist().train, .epochs = 1, .max_steps_per_epoch = steps, .batch_size = 64,
-                  .optimizer = SGD{.lr = 0.05, .momentum = 0.9}})
+  Trainer(m, {},
+          {.train = fashion_mnist().train,
+           .epochs = 1,
+           .max_steps_per_epoch = steps,
+           .batch_size = 64,
+           .optimizer = SGD{.lr = 0.05, .momentum = 0.9}})
       .run();
   nn::Graph g = m.export_graph();
   if (!hostile) return g;
   std::vector<const nn::Node*> gemms;
-  for (const auto& n : g.nodes) if (n.op_type == "Gemm") gemms.push_back(&n);
+  for (const auto& n : g.nodes)
+    if (n.op_type == "Gemm") gemms.push_back(&n);
   EXPECT_GE(gemms.size(), 2u);
   Tensor w1 = g.initializers.at(gemms[0]->inputs[1]).clone();  // [512, 784], transB = 1
   Tensor b1 = g.initializers.at(gemms[0]->inputs[2]).clone();

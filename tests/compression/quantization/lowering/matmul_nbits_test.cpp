@@ -27,20 +27,24 @@ std::vector<int> bytes_of(const Tensor& t) {
   return v;
 }
 
-BlockQuantized make(int bits, int64_t block, int64_t n, int64_t k, bool zero_points, uint64_t seed) {
+BlockQuantized make(int bits, int64_t block, int64_t n, int64_t k, bool zero_points,
+                    uint64_t seed) {
   Generator rng(seed);
   BlockQuantized q;
   q.bits = bits;
   q.block_size = block;
   q.q = Tensor::empty({n, k}, DType::kUInt8);
   const int levels = 1 << bits;
-  for (int64_t i = 0; i < q.q.numel(); ++i) q.q.data<uint8_t>()[i] = static_cast<uint8_t>(rng.uniform() * levels);
+  for (int64_t i = 0; i < q.q.numel(); ++i)
+    q.q.data<uint8_t>()[i] = static_cast<uint8_t>(rng.uniform() * levels);
   const int64_t kb = (k + block - 1) / block;
   q.scales = Tensor::empty({n, kb});
-  for (int64_t i = 0; i < q.scales.numel(); ++i) q.scales.data<float>()[i] = 0.005f + 0.05f * rng.uniform();
+  for (int64_t i = 0; i < q.scales.numel(); ++i)
+    q.scales.data<float>()[i] = 0.005f + 0.05f * rng.uniform();
   if (zero_points) {
     q.zero_points = Tensor::empty({n, kb}, DType::kUInt8);
-    for (int64_t i = 0; i < q.zero_points.numel(); ++i) q.zero_points.data<uint8_t>()[i] = static_cast<uint8_t>(rng.uniform() * levels);
+    for (int64_t i = 0; i < q.zero_points.numel(); ++i)
+      q.zero_points.data<uint8_t>()[i] = static_cast<uint8_t>(rng.uniform() * levels);
   }
   return q;
 }
@@ -55,8 +59,8 @@ TEST(MatMulNBitsPacking, FourBitsLowNibbleFirst) {
   q.scales = Tensor::full({1, 1}, 0.5);
   const MatMulNBitsWeights w = compression::pack_matmul_nbits(q);
   EXPECT_EQ(w.b.shape(), Shape({1, 1, 16}));
-  EXPECT_EQ(bytes_of(w.b), std::vector<int>({0x10, 0x32, 0x54, 0x76, 0x98, 0xBA, 0xDC, 0xFE,
-                                             0x10, 0x32, 0x54, 0x76, 0x98, 0xBA, 0xDC, 0xFE}));
+  EXPECT_EQ(bytes_of(w.b), std::vector<int>({0x10, 0x32, 0x54, 0x76, 0x98, 0xBA, 0xDC, 0xFE, 0x10,
+                                             0x32, 0x54, 0x76, 0x98, 0xBA, 0xDC, 0xFE}));
   EXPECT_EQ(w.scales.shape(), Shape({1}));
   EXPECT_FALSE(w.zero_points.defined());
   // Without zero points the zero point is 8: code 0 is -8 * scale.
@@ -71,7 +75,8 @@ TEST(MatMulNBitsPacking, PaddedLastBlockAndPackedZeroPoints) {
   q.bits = 4;
   q.block_size = 16;
   std::vector<int> values;
-  for (int r = 0; r < 2; ++r) for (int c = 0; c < 40; ++c) values.push_back((c + r) % 16);
+  for (int r = 0; r < 2; ++r)
+    for (int c = 0; c < 40; ++c) values.push_back((c + r) % 16);
   q.q = u8({2, 40}, values);
   q.scales = Tensor::full({2, 3}, 1.0);
   q.zero_points = u8({2, 3}, {1, 2, 3, 4, 5, 6});
@@ -138,8 +143,14 @@ nn::Graph matmul_nbits_graph(const MatMulNBitsWeights& w, const Shape& a_shape) 
     g.initializers["zero_points"] = w.zero_points;
     inputs.push_back("zero_points");
   }
-  g.nodes.push_back({"q", "MatMulNBits", "com.microsoft", inputs, {"Y"},
-                     nn::attrs_with({{"K", w.k}, {"N", w.n}, {"bits", int64_t{w.bits}}, {"block_size", w.block_size}})});
+  g.nodes.push_back(
+      {"q",
+       "MatMulNBits",
+       "com.microsoft",
+       inputs,
+       {"Y"},
+       nn::attrs_with(
+           {{"K", w.k}, {"N", w.n}, {"bits", int64_t{w.bits}}, {"block_size", w.block_size}})});
   std::vector<nn::Dim> out = dims;
   out.back() = nn::Dim::of(w.n);
   g.outputs.push_back({"Y", DType::kFloat32, out});
@@ -163,7 +174,8 @@ class MatMulNBitsOp : public ::testing::TestWithParam<Case> {};
 
 TEST_P(MatMulNBitsOp, MatchesOrtAndDequantizedMatMul) {
   const Case c = GetParam();
-  const MatMulNBitsWeights w = compression::pack_matmul_nbits(make(c.bits, c.block, c.n, c.k, c.zero_points, 11));
+  const MatMulNBitsWeights w =
+      compression::pack_matmul_nbits(make(c.bits, c.block, c.n, c.k, c.zero_points, 11));
   for (const Shape& a_shape : {Shape{3, c.k}, Shape{2, 5, c.k}}) {
     Generator rng(5);
     Tensor a = Tensor::empty(a_shape);
@@ -187,7 +199,8 @@ INSTANTIATE_TEST_SUITE_P(Shapes, MatMulNBitsOp,
                                            Case{8, 48, 24, 16, false}),
                          [](const auto& info) {
                            const Case& c = info.param;
-                           return fmt::format("b{}_k{}_n{}_block{}{}", c.bits, c.k, c.n, c.block, c.zero_points ? "_zp" : "");
+                           return fmt::format("b{}_k{}_n{}_block{}{}", c.bits, c.k, c.n, c.block,
+                                              c.zero_points ? "_zp" : "");
                          });
 
 TEST(MatMulNBitsOpChecks, RejectsInconsistentInputs) {
@@ -198,12 +211,13 @@ TEST(MatMulNBitsOpChecks, RejectsInconsistentInputs) {
     return nn::attrs_with({{"K", k}, {"N", int64_t{4}}, {"bits", bits}, {"block_size", block}});
   };
   EXPECT_NO_THROW(run(op, {a, w.b, w.scales, w.zero_points}, attrs(64, 4, 32)));
-  EXPECT_THROW(run(op, {a, w.b, w.scales}, attrs(64, 3, 32)), Error);               // bits
-  EXPECT_THROW(run(op, {a, w.b, w.scales}, attrs(64, 4, 24)), Error);               // block size
-  EXPECT_THROW(run(op, {a, w.b, w.scales}, attrs(65, 4, 32)), Error);               // K vs A
+  EXPECT_THROW(run(op, {a, w.b, w.scales}, attrs(64, 3, 32)), Error);  // bits
+  EXPECT_THROW(run(op, {a, w.b, w.scales}, attrs(64, 4, 24)), Error);  // block size
+  EXPECT_THROW(run(op, {a, w.b, w.scales}, attrs(65, 4, 32)), Error);  // K vs A
   EXPECT_THROW(run(op, {Tensor::ones({2, 65}), w.b, w.scales}, attrs(65, 4, 32)), Error);  // K vs B
-  EXPECT_THROW(run(op, {a, w.b, Tensor::ones({7})}, attrs(64, 4, 32)), Error);      // scales
-  EXPECT_THROW(run(op, {a, w.b, w.scales, Tensor::zeros({3}, DType::kUInt8)}, attrs(64, 4, 32)), Error);
+  EXPECT_THROW(run(op, {a, w.b, Tensor::ones({7})}, attrs(64, 4, 32)), Error);             // scales
+  EXPECT_THROW(run(op, {a, w.b, w.scales, Tensor::zeros({3}, DType::kUInt8)}, attrs(64, 4, 32)),
+               Error);
   Tensor g_idx = Tensor::zeros({64}, DType::kInt32);
   g_idx.data<int32_t>()[3] = 2;  // only blocks 0 and 1 exist
   EXPECT_THROW(run(op, {a, w.b, w.scales, w.zero_points, g_idx}, attrs(64, 4, 32)), Error);
@@ -219,9 +233,13 @@ TEST(MatMulNBitsOpChecks, GroupIndexPicksTheScaleOfEachColumn) {
   Tensor a = Tensor::zeros({1, 32});
   a.data<float>()[5] = 1;  // picks column 5: block 1 by g_idx, block 0 by position
   const Tensor y = run(op, {a, w.b, w.scales, w.zero_points, g_idx},
-                       nn::attrs_with({{"K", int64_t{32}}, {"N", int64_t{3}}, {"bits", int64_t{4}}, {"block_size", int64_t{16}}}))[0];
+                       nn::attrs_with({{"K", int64_t{32}},
+                                       {"N", int64_t{3}},
+                                       {"bits", int64_t{4}},
+                                       {"block_size", int64_t{16}}}))[0];
   for (int r = 0; r < 3; ++r) {
-    const float expected = static_cast<float>(int{q.q.data<uint8_t>()[r * 32 + 5]} - int{q.zero_points.data<uint8_t>()[r * 2 + 1]}) *
+    const float expected = static_cast<float>(int{q.q.data<uint8_t>()[r * 32 + 5]} -
+                                              int{q.zero_points.data<uint8_t>()[r * 2 + 1]}) *
                            q.scales.data<float>()[r * 2 + 1];
     EXPECT_FLOAT_EQ(y.data<float>()[r], expected);
   }

@@ -76,9 +76,11 @@ int64_t differing(const Tensor& a, const Tensor& b) {
 // tamp with this CPU's arithmetic gives ORT's integers; with the exact one it does not when
 // this CPU saturates (every case here has saturating pairs).
 void expect_host_arithmetic_is_ort(const Outputs& o, const std::string& what) {
-  EXPECT_EQ(differing(o.same_arithmetic, o.ort), 0) << what << " (" << host_integer_features() << ")";
+  EXPECT_EQ(differing(o.same_arithmetic, o.ort), 0)
+      << what << " (" << host_integer_features() << ")";
   if (host_saturates_int16_pairs()) {
-    EXPECT_GT(differing(o.exact, o.ort), 0) << what << ": the exact sums should differ from ORT's saturated ones";
+    EXPECT_GT(differing(o.exact, o.ort), 0)
+        << what << ": the exact sums should differ from ORT's saturated ones";
   } else {
     EXPECT_EQ(differing(o.exact, o.ort), 0) << what;
   }
@@ -96,7 +98,8 @@ TEST(OrtIntegerArithmetic, MatMulIntegerSaturatedPairsAlongK) {
     g.initializers["x_zp"] = Tensor::scalar(3, DType::kUInt8);
     g.initializers["w_zp"] = random_int8({n}, rng);
     g.nodes.push_back({"mm", "MatMulInteger", "", {"x", "w", "x_zp", "w_zp"}, {"y"}});
-    expect_host_arithmetic_is_ort(run_both(g, random_uint8({m, k}, rng, 128, 255)), fmt::format("K = {}", k));
+    expect_host_arithmetic_is_ort(run_both(g, random_uint8({m, k}, rng, 128, 255)),
+                                  fmt::format("K = {}", k));
   }
 }
 
@@ -121,21 +124,27 @@ TEST(OrtIntegerArithmetic, QLinearConvBothMlasPathsSaturateAlike) {
     g.initializers["x_scale"] = Tensor::scalar(0.02f);
     g.initializers["x_zp"] = Tensor::scalar(9, DType::kUInt8);
     Tensor ws = Tensor::empty({c.cout});
-    for (int64_t i = 0; i < c.cout; ++i) ws.data<float>()[i] = 0.01f + 0.001f * static_cast<float>(i);
+    for (int64_t i = 0; i < c.cout; ++i)
+      ws.data<float>()[i] = 0.01f + 0.001f * static_cast<float>(i);
     g.initializers["w_scale"] = ws;
     g.initializers["w_zp"] = Tensor::zeros({c.cout}, DType::kInt8);
     // One output step spans a few hundred integer units: sums that lose 32003 to a saturated
     // pair land far away, and the uint8 range still holds most outputs.
     g.initializers["y_scale"] = Tensor::scalar(0.02f * 0.015f * 400.0f * static_cast<float>(c.cin));
     g.initializers["y_zp"] = Tensor::scalar(128, DType::kUInt8);
-    g.initializers["b"] = Tensor::from_vector<int32_t>({c.cout}, std::vector<int32_t>(static_cast<size_t>(c.cout), 1000));
-    Attributes a{{"pads", std::vector<int64_t>{1, 1, 1, 1}}, {"strides", std::vector<int64_t>{c.stride, c.stride}},
+    g.initializers["b"] = Tensor::from_vector<int32_t>(
+        {c.cout}, std::vector<int32_t>(static_cast<size_t>(c.cout), 1000));
+    Attributes a{{"pads", std::vector<int64_t>{1, 1, 1, 1}},
+                 {"strides", std::vector<int64_t>{c.stride, c.stride}},
                  {"kernel_shape", std::vector<int64_t>{3, 3}}};
-    g.nodes.push_back({"conv", "QLinearConv", "",
+    g.nodes.push_back({"conv",
+                       "QLinearConv",
+                       "",
                        {"x", "x_scale", "x_zp", "w", "w_scale", "w_zp", "y_scale", "y_zp", "b"},
                        {"y"},
                        nn::attrs_with(a)});
-    expect_host_arithmetic_is_ort(run_both(g, random_uint8({2, c.cin, h, h}, rng, 100, 255)), c.path);
+    expect_host_arithmetic_is_ort(run_both(g, random_uint8({2, c.cin, h, h}, rng, 100, 255)),
+                                  c.path);
   }
 }
 
@@ -168,34 +177,42 @@ nn::Graph qdq_matmul(int64_t rows, const Tensor& w, float x_scale, float w_scale
 TEST(OrtIntegerArithmetic, QdqMatMulFusedByOrtSaturatesLikeTampSays) {
   const int64_t k = 64, n = 3;
   Tensor w = Tensor::empty({k, n}, DType::kInt8);
-  for (int64_t i = 0; i < w.numel(); ++i) w.data<int8_t>()[i] = static_cast<int8_t>(i % n == 2 ? -7 : 127);
+  for (int64_t i = 0; i < w.numel(); ++i)
+    w.data<int8_t>()[i] = static_cast<int8_t>(i % n == 2 ? -7 : 127);
   // y scale 16384: 2,072,640 and 2,097,088 stay below 255 steps
   const nn::Graph g = qdq_matmul(2, w, 1.0f, 1.0f, 16384.0f);
   Tensor x = Tensor::empty({2, k});
   for (int64_t i = 0; i < x.numel(); ++i) x.data<float>()[i] = 255.0f;
   const Outputs o = run_both(g, x);
-  std::cout << "[ info ] one-node QDQ MatMul, exact sum 2072640: ORT " << o.ort.at(0) << ", tamp exact "
-            << o.exact.at(0) << ", tamp " << integer_arithmetic_name(host_integer_arithmetic()) << " "
-            << o.same_arithmetic.at(0) << " (" << host_integer_features() << ")\n";
+  std::cout << "[ info ] one-node QDQ MatMul, exact sum 2072640: ORT " << o.ort.at(0)
+            << ", tamp exact " << o.exact.at(0) << ", tamp "
+            << integer_arithmetic_name(host_integer_arithmetic()) << " " << o.same_arithmetic.at(0)
+            << " (" << host_integer_features() << ")\n";
   EXPECT_EQ(o.exact.at(0), 16384.0f * 127);  // round(2072640 / 16384) = 127
   expect_host_arithmetic_is_ort(o, "QDQ MatMul");
-  if (host_saturates_int16_pairs()) EXPECT_EQ(o.ort.at(0), 16384.0f * 64);  // 32 * 32767 = 1048544 -> 64 steps
+  if (host_saturates_int16_pairs())
+    EXPECT_EQ(o.ort.at(0), 16384.0f * 64);  // 32 * 32767 = 1048544 -> 64 steps
 }
 
 // A FakeQuantize node (what QAT and static PTQ insert) on `x` with a per-tensor scale, zero
 // point 0 and the integer range [qmin, qmax].
-void add_fake_quantize(nn::Graph& g, const std::string& x, float scale, int zero_point, int64_t qmin, int64_t qmax,
-                       const std::string& y) {
+void add_fake_quantize(nn::Graph& g, const std::string& x, float scale, int zero_point,
+                       int64_t qmin, int64_t qmax, const std::string& y) {
   g.opsets[std::string(kTampDomain)] = 1;
   g.initializers[y + "_scale"] = Tensor::scalar(scale);
   g.initializers[y + "_zero_point"] = Tensor::scalar(static_cast<float>(zero_point));
-  g.nodes.push_back({y + "_FakeQuantize", "FakeQuantize", std::string(kTampDomain), {x, y + "_scale", y + "_zero_point"},
-                     {y}, nn::attrs_with(Attributes{{"quant_min", qmin}, {"quant_max", qmax}})});
+  g.nodes.push_back({y + "_FakeQuantize",
+                     "FakeQuantize",
+                     std::string(kTampDomain),
+                     {x, y + "_scale", y + "_zero_point"},
+                     {y},
+                     nn::attrs_with(Attributes{{"quant_min", qmin}, {"quant_max", qmax}})});
 }
 
 // `g` (a FakeQuantize graph) on `inputs`: as evaluation runs it (scheduler/evaluate.h: the
 // groups ORT fuses run as ORT's integer kernels), and as training runs it (float).
-std::pair<Tensor, Tensor> simulated_and_float(const nn::Graph& g, const std::map<std::string, Tensor>& inputs) {
+std::pair<Tensor, Tensor> simulated_and_float(const nn::Graph& g,
+                                              const std::map<std::string, Tensor>& inputs) {
   nn::GraphModule m(g);
   m.eval();
   std::map<std::string, Variable> in;
@@ -220,17 +237,20 @@ TEST(OrtIntegerArithmetic, QdqMatMulRequantizedByOrtRoundsAFloatTieTheQdqGraphDo
   Tensor w = Tensor::empty({1, 1}, DType::kInt8);
   w.data<int8_t>()[0] = 99;
   const nn::Graph g = qdq_matmul(1, w, sa, sw, sy);
-  const Tensor x = Tensor::from_vector<float>({1, 1}, {64 * sa});  // quantizes to 64: acc = 64 * 99 = 6336
+  const Tensor x =
+      Tensor::from_vector<float>({1, 1}, {64 * sa});  // quantizes to 64: acc = 64 * 99 = 6336
   const Outputs o = run_both(g, x);
   Tensor qdq;
   {
-    nn::GraphModule m(g);  // not fused: the QDQ graph's own float arithmetic, which FakeQuantize simulates
+    nn::GraphModule m(
+        g);  // not fused: the QDQ graph's own float arithmetic, which FakeQuantize simulates
     NoGradGuard no_grad;
     qdq = m.forward({{"x", Variable(x)}}).at("y").value();
   }
   const double exact = 6336.0 * double{sa} * double{sw} / double{sy};
-  std::cout << std::setprecision(9) << "[ info ] QDQ MatMul at a float tie: exact " << exact << " steps, ORT " << o.ort.at(0) / sy
-            << ", tamp fused " << o.exact.at(0) / sy << ", tamp QDQ in float " << qdq.at(0) / sy << "\n";
+  std::cout << std::setprecision(9) << "[ info ] QDQ MatMul at a float tie: exact " << exact
+            << " steps, ORT " << o.ort.at(0) / sy << ", tamp fused " << o.exact.at(0) / sy
+            << ", tamp QDQ in float " << qdq.at(0) / sy << "\n";
   ASSERT_GT(exact, 53.49999) << "the case must sit just below the boundary";
   ASSERT_LT(exact, 53.5);
   EXPECT_EQ(o.ort.at(0), 54 * sy);
@@ -249,8 +269,8 @@ TEST(OrtIntegerArithmetic, QdqMatMulRequantizedByOrtRoundsAFloatTieTheQdqGraphDo
   fq.nodes.push_back({"mm", "MatMul", "", {"xq", "wq"}, {"yf"}});
   add_fake_quantize(fq, "yf", sy, 0, 0, 255, "y");
   const auto [sim, training] = simulated_and_float(fq, {{"x", x}});
-  std::cout << "[ info ] the FakeQuantize MatMul: evaluated " << sim.at(0) / sy << " steps, trained (float) "
-            << training.at(0) / sy << "\n";
+  std::cout << "[ info ] the FakeQuantize MatMul: evaluated " << sim.at(0) / sy
+            << " steps, trained (float) " << training.at(0) / sy << "\n";
   EXPECT_EQ(sim.at(0), 54 * sy);
   EXPECT_EQ(training.at(0), 53 * sy);
 }
@@ -296,12 +316,17 @@ TEST(OrtIntegerArithmetic, QdqResidualAddFusedByOrtRoundsAFloatTieTheQdqGraphDoe
     return n.op_type == "QLinearAdd";
   })) << "ORT no longer fuses the residual Add: this case no longer explains anything";
   const double exact = ((21 - 120) * double{sa} + (54 - 130) * double{sb}) / double{sc};
-  std::cout << std::setprecision(9) << "[ info ] QDQ Add at a float tie: exact " << exact << " steps, ORT "
-            << ort.at(0) / sc << ", tamp's parity check (QLinearAdd) " << parity.at(0) / sc << "\n";
+  std::cout << std::setprecision(9) << "[ info ] QDQ Add at a float tie: exact " << exact
+            << " steps, ORT " << ort.at(0) / sc << ", tamp's parity check (QLinearAdd) "
+            << parity.at(0) / sc << "\n";
   EXPECT_EQ(std::lround(ort.at(0) / sc), 14 - 125);
   EXPECT_EQ(std::lround(parity.at(0) / sc), 14 - 125);
   nn::GraphModule unfused(g);
-  EXPECT_EQ(std::lround(unfused.forward({{"a", Variable(in.at("a"))}, {"b", Variable(in.at("b"))}}).at("y").value().at(0) / sc),
+  EXPECT_EQ(std::lround(unfused.forward({{"a", Variable(in.at("a"))}, {"b", Variable(in.at("b"))}})
+                            .at("y")
+                            .value()
+                            .at(0) /
+                        sc),
             13 - 125);
   // The same Add as tamp simulates it (a residual Add between FakeQuantize nodes).
   nn::Graph fq;
@@ -335,34 +360,45 @@ nn::Graph qlinear_add_graph(const AddCase& c, const Shape& a_shape, const Shape&
   g.inputs.push_back({"a", c.type, dims_of(a_shape)});
   g.inputs.push_back({"b", c.type, dims_of(b_shape)});
   g.outputs.push_back({"y", c.type, dims_of({256, 256})});
-  auto zp = [&](int v) { return c.type == DType::kUInt8 ? Tensor::scalar(v, DType::kUInt8) : Tensor::scalar(v, DType::kInt8); };
+  auto zp = [&](int v) {
+    return c.type == DType::kUInt8 ? Tensor::scalar(v, DType::kUInt8)
+                                   : Tensor::scalar(v, DType::kInt8);
+  };
   g.initializers["sa"] = Tensor::scalar(c.sa);
   g.initializers["sb"] = Tensor::scalar(c.sb);
   g.initializers["sc"] = Tensor::scalar(c.sc);
   g.initializers["za"] = zp(c.za);
   g.initializers["zb"] = zp(c.zb);
   g.initializers["zc"] = zp(c.zc);
-  g.nodes.push_back({"add", "QLinearAdd", "com.microsoft", {"a", "sa", "za", "b", "sb", "zb", "sc", "zc"}, {"y"}});
+  g.nodes.push_back({"add",
+                     "QLinearAdd",
+                     "com.microsoft",
+                     {"a", "sa", "za", "b", "sb", "zb", "sc", "zc"},
+                     {"y"}});
   return g;
 }
 
 // Every 8-bit value along the rows (a) and along the columns (b) of a 256 x 256 grid, as
 // full tensors or as one column / one row.
 Tensor grid_values(DType type, bool along_rows, bool full) {
-  Tensor t = Tensor::empty(full ? Shape{256, 256} : (along_rows ? Shape{256, 1} : Shape{1, 256}), type);
+  Tensor t =
+      Tensor::empty(full ? Shape{256, 256} : (along_rows ? Shape{256, 1} : Shape{1, 256}), type);
   for (int64_t i = 0; i < t.numel(); ++i) {
     const int64_t v = along_rows ? (full ? i / 256 : i) : i % 256;
-    if (type == DType::kUInt8) t.data<uint8_t>()[i] = static_cast<uint8_t>(v);
-    else t.data<int8_t>()[i] = static_cast<int8_t>(v - 128);
+    if (type == DType::kUInt8)
+      t.data<uint8_t>()[i] = static_cast<uint8_t>(v);
+    else
+      t.data<int8_t>()[i] = static_cast<int8_t>(v - 128);
   }
   return t;
 }
 
 TEST(OrtIntegerArithmetic, QLinearAddMatchesOrtOnEveryInputPair) {
   const AddCase cases[] = {
-      {0.0213f, 0.0371f, 0.0442f, 120, 130, 125, DType::kUInt8},  // both ratios < 1 (the tie test's scales)
-      {0.05f, 0.03f, 0.02f, 128, 100, 3, DType::kUInt8},          // both > 1
-      {0.011f, 0.09f, 0.04f, 0, 255, 128, DType::kUInt8},         // one < 1, one > 1
+      {0.0213f, 0.0371f, 0.0442f, 120, 130, 125,
+       DType::kUInt8},                                    // both ratios < 1 (the tie test's scales)
+      {0.05f, 0.03f, 0.02f, 128, 100, 3, DType::kUInt8},  // both > 1
+      {0.011f, 0.09f, 0.04f, 0, 255, 128, DType::kUInt8},  // one < 1, one > 1
       {0.0173f, 0.0099f, 0.0211f, -5, 10, 0, DType::kInt8},
   };
   int64_t qdq_differs = 0;
@@ -371,9 +407,11 @@ TEST(OrtIntegerArithmetic, QLinearAddMatchesOrtOnEveryInputPair) {
       bool a_full, b_full;
       const char* name;
     };
-    for (const Layout l : {Layout{true, true, "two spans"}, Layout{true, false, "B one value per run"},
-                           Layout{false, true, "A one value per run"}}) {
-      const Tensor a = grid_values(c.type, true, l.a_full), b = grid_values(c.type, false, l.b_full);
+    for (const Layout l :
+         {Layout{true, true, "two spans"}, Layout{true, false, "B one value per run"},
+          Layout{false, true, "A one value per run"}}) {
+      const Tensor a = grid_values(c.type, true, l.a_full),
+                   b = grid_values(c.type, false, l.b_full);
       const nn::Graph g = qlinear_add_graph(c, a.shape(), b.shape());
       TempDir dir;
       io::save_onnx_graph(g, dir.file("m.onnx"));
@@ -381,31 +419,38 @@ TEST(OrtIntegerArithmetic, QLinearAddMatchesOrtOnEveryInputPair) {
       nn::GraphModule m(g);
       NoGradGuard no_grad;
       const Tensor tamp = m.forward({{"a", Variable(a)}, {"b", Variable(b)}}).at("y").value();
-      const std::string what = fmt::format("scales {} {} {}, zero points {} {} {}, {}, {}", c.sa, c.sb, c.sc, c.za,
-                                           c.zb, c.zc, dtype_name(c.type), l.name);
+      const std::string what =
+          fmt::format("scales {} {} {}, zero points {} {} {}, {}, {}", c.sa, c.sb, c.sc, c.za, c.zb,
+                      c.zc, dtype_name(c.type), l.name);
       ASSERT_EQ(tamp.shape(), ort.shape()) << what;
       EXPECT_EQ(differing(tamp, ort), 0) << what << " (" << host_integer_features() << ")";
       // The QDQ graph's float arithmetic, per pair: round((sa (a - za) + sb (b - zb)) / sc) + zc.
       for (int64_t i = 0; i < ort.numel(); ++i) {
-        const float qa = static_cast<float>(i / 256 - (c.type == DType::kUInt8 ? 0 : 128)) - static_cast<float>(c.za);
-        const float qb = static_cast<float>(i % 256 - (c.type == DType::kUInt8 ? 0 : 128)) - static_cast<float>(c.zb);
+        const float qa = static_cast<float>(i / 256 - (c.type == DType::kUInt8 ? 0 : 128)) -
+                         static_cast<float>(c.za);
+        const float qb = static_cast<float>(i % 256 - (c.type == DType::kUInt8 ? 0 : 128)) -
+                         static_cast<float>(c.zb);
         const float sum = c.sa * qa + c.sb * qb;
         const float lo = c.type == DType::kUInt8 ? 0.0f : -128.0f;
-        const float q = std::clamp(std::nearbyint(sum / c.sc) + static_cast<float>(c.zc), lo, lo + 255.0f);
+        const float q =
+            std::clamp(std::nearbyint(sum / c.sc) + static_cast<float>(c.zc), lo, lo + 255.0f);
         qdq_differs += q != static_cast<float>(ort.at(i));
       }
     }
   }
-  std::cout << "[ info ] QLinearAdd, 12 x 65,536 pairs: the QDQ graph's float arithmetic differs from ORT on "
+  std::cout << "[ info ] QLinearAdd, 12 x 65,536 pairs: the QDQ graph's float arithmetic differs "
+               "from ORT on "
             << qdq_differs << "\n";
-  EXPECT_GT(qdq_differs, 0) << "ORT's QLinearAdd no longer differs from the QDQ graph: the case tests nothing";
+  EXPECT_GT(qdq_differs, 0)
+      << "ORT's QLinearAdd no longer differs from the QDQ graph: the case tests nothing";
 }
 
 TEST(OrtIntegerArithmetic, NamesAndHostDetection) {
   EXPECT_EQ(integer_arithmetic_from_name("avx2"), IntegerArithmetic::kX86Int16Pairs);
   EXPECT_EQ(integer_arithmetic_name(IntegerArithmetic::kExact), "exact");
   EXPECT_THROW(integer_arithmetic_from_name("vnni"), Error);
-  std::cout << "[ info ] this CPU: " << host_integer_features() << "; ONNX Runtime integer arithmetic "
+  std::cout << "[ info ] this CPU: " << host_integer_features()
+            << "; ONNX Runtime integer arithmetic "
             << integer_arithmetic_name(host_integer_arithmetic()) << "\n";
   EXPECT_FALSE(host_integer_features().empty());
 }

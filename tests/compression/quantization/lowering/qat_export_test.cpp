@@ -21,11 +21,16 @@ class QatCnn : public ::testing::Test {
     auto train = data.train->slice(0, 4096);
     test_ = data.test->slice(0, 1000);
     model_ = std::make_unique<nn::GraphModule>(load_model("cnn"));
-    Trainer(*model_, {}, {.train = train, .epochs = 1, .optimizer = SGD{.lr = 0.05, .momentum = 0.9}}).run();
+    Trainer(*model_, {},
+            {.train = train, .epochs = 1, .optimizer = SGD{.lr = 0.05, .momentum = 0.9}})
+        .run();
     float_graph_ = model_->export_graph();
     fp32_ = evaluate(*model_, *test_).top1;
     Trainer(*model_, {std::make_shared<QuantizationAwareTraining>()},
-            {.train = train, .epochs = 1, .max_steps_per_epoch = 30, .optimizer = SGD{.lr = 0.005, .momentum = 0.9}})
+            {.train = train,
+             .epochs = 1,
+             .max_steps_per_epoch = 30,
+             .optimizer = SGD{.lr = 0.005, .momentum = 0.9}})
         .run();
     simulated_ = tamp_logits(*model_, test_->x());
   }
@@ -44,8 +49,8 @@ double QatCnn::fp32_ = 0;
 Tensor QatCnn::simulated_;
 
 struct Agreement {
-  double argmax = 0;     // share of rows with the same argmax
-  double max_diff = 0;   // largest |a - b|
+  double argmax = 0;    // share of rows with the same argmax
+  double max_diff = 0;  // largest |a - b|
 };
 
 Agreement compare(const Tensor& a, const Tensor& b) {
@@ -53,14 +58,17 @@ Agreement compare(const Tensor& a, const Tensor& b) {
   const auto x = argmax_rows(a), y = argmax_rows(b);
   for (size_t i = 0; i < x.size(); ++i) r.argmax += x[i] == y[i];
   r.argmax /= static_cast<double>(x.size());
-  for (int64_t i = 0; i < a.numel(); ++i) r.max_diff = std::max(r.max_diff, std::fabs(a.at(i) - b.at(i)));
+  for (int64_t i = 0; i < a.numel(); ++i)
+    r.max_diff = std::max(r.max_diff, std::fabs(a.at(i) - b.at(i)));
   return r;
 }
 
 TEST_F(QatCnn, SimulatedAccuracyCloseToFloat) {
   const double sim = accuracy(simulated_, test_->y());
   fmt::print("fp32 {:.4f}, simulated int8 {:.4f}\n", fp32_, sim);
-  EXPECT_GE(sim, fp32_ - 0.02);  // 1000 images, 30 QAT steps: a loose bound; the slow test has the real one
+  EXPECT_GE(
+      sim,
+      fp32_ - 0.02);  // 1000 images, 30 QAT steps: a loose bound; the slow test has the real one
 }
 
 TEST_F(QatCnn, QdqFusedByOrtAndAgreesWithinOneStep) {
@@ -68,7 +76,8 @@ TEST_F(QatCnn, QdqFusedByOrtAndAgreesWithinOneStep) {
   TempDir dir;
   const Tensor ort = ort_logits(qdq, test_->x(), dir, "cnn_qdq.onnx", dir.file("opt.onnx"));
   const auto ops = op_types(dir.file("opt.onnx"));
-  for (const char* fp : {"Conv", "Gemm", "MatMul"}) EXPECT_EQ(std::count(ops.begin(), ops.end(), fp), 0) << fp;
+  for (const char* fp : {"Conv", "Gemm", "MatMul"})
+    EXPECT_EQ(std::count(ops.begin(), ops.end(), fp), 0) << fp;
   EXPECT_EQ(std::count(ops.begin(), ops.end(), "QLinearConv"), 2);
   EXPECT_EQ(std::count(ops.begin(), ops.end(), "QGemm"), 2);
   const double step = model_->parameter("logits_scale").value().item();
@@ -96,8 +105,10 @@ TEST_F(QatCnn, QOperatorRunsInOrtAndTampAndAgrees) {
   for (const auto& n : qop.nodes) ops.push_back(n.op_type);
   EXPECT_EQ(std::count(ops.begin(), ops.end(), "QLinearConv"), 2);
   EXPECT_EQ(std::count(ops.begin(), ops.end(), "MatMulInteger"), 2);
-  for (const char* fp : {"Conv", "Gemm", "MatMul"}) EXPECT_EQ(std::count(ops.begin(), ops.end(), fp), 0) << fp;
-  EXPECT_EQ(std::count(ops.begin(), ops.end(), "QuantizeLinear"), 3);    // entry + 2 requantized Gemms
+  for (const char* fp : {"Conv", "Gemm", "MatMul"})
+    EXPECT_EQ(std::count(ops.begin(), ops.end(), fp), 0) << fp;
+  EXPECT_EQ(std::count(ops.begin(), ops.end(), "QuantizeLinear"),
+            3);  // entry + 2 requantized Gemms
   EXPECT_EQ(std::count(ops.begin(), ops.end(), "DequantizeLinear"), 1);  // exit
   TempDir dir;
   const Tensor ort = ort_logits(qop, test_->x(), dir, "cnn_qop.onnx");

@@ -24,8 +24,8 @@ Tensor channel_data(int64_t n, int64_t c, Generator& rng, float grow) {
     for (int64_t k = 0; k < c; ++k) {
       for (int64_t j = 0; j < 30; ++j) {
         float v = static_cast<float>(rng.normal()) * static_cast<float>(1 << k) * grow;
-        if (k % 2 == 1) v = std::max(v, 0.0f);                 // ReLU-like: a spike at zero
-        if (k == 2 && j == 0 && i == 0) v = 40.0f * grow;      // one outlier
+        if (k % 2 == 1) v = std::max(v, 0.0f);             // ReLU-like: a spike at zero
+        if (k == 2 && j == 0 && i == 0) v = 40.0f * grow;  // one outlier
         p[((i * c) + k) * 30 + j] = v;
       }
     }
@@ -53,20 +53,23 @@ class TwinPeer : public nn::Collective {
   }
 };
 
-void expect_same_ranges(const HistogramObserver& pc, const std::vector<HistogramObserver>& pt, const char* what) {
+void expect_same_ranges(const HistogramObserver& pc, const std::vector<HistogramObserver>& pt,
+                        const char* what) {
   auto [lo, hi] = pc.range();
   ASSERT_EQ(lo.numel(), static_cast<int64_t>(pt.size()));
   for (size_t k = 0; k < pt.size(); ++k) {
     auto [l, h] = pt[k].range();
     EXPECT_EQ(lo.at(static_cast<int64_t>(k)), l.item()) << what << " channel " << k;
     EXPECT_EQ(hi.at(static_cast<int64_t>(k)), h.item()) << what << " channel " << k;
-    EXPECT_EQ(pc.histogram(static_cast<int64_t>(k)).counts, pt[k].histogram().counts) << what << " channel " << k;
+    EXPECT_EQ(pc.histogram(static_cast<int64_t>(k)).counts, pt[k].histogram().counts)
+        << what << " channel " << k;
   }
 }
 
 TEST(PerChannelHistogram, EachChannelEqualsThePerTensorObserverOfItsValues) {
   constexpr int64_t kChannels = 4;
-  for (ObserverKind kind : {ObserverKind::kPercentile, ObserverKind::kEntropy, ObserverKind::kMse}) {
+  for (ObserverKind kind :
+       {ObserverKind::kPercentile, ObserverKind::kEntropy, ObserverKind::kMse}) {
     for (QuantSpec base : {quint8, qint8}) {
       QuantSpec pt_spec = base;
       pt_spec.observer = {.kind = kind, .percentile = 99.0, .bins = 256};
@@ -81,13 +84,15 @@ TEST(PerChannelHistogram, EachChannelEqualsThePerTensorObserverOfItsValues) {
       for (float grow : {0.5f, 1.0f, 3.0f}) {
         const Tensor x = channel_data(8, kChannels, rng, grow);
         pc.observe(x);
-        for (int64_t k = 0; k < kChannels; ++k) pt[static_cast<size_t>(k)].observe(channel_slice(x, k));
+        for (int64_t k = 0; k < kChannels; ++k)
+          pt[static_cast<size_t>(k)].observe(channel_slice(x, k));
         if (grow == 1.0f) {
           pc.sync(peer);
           for (auto& o : pt) o.sync(peer);
         }
       }
-      const std::string what = fmt::format("{} {}", observer_name(kind), base.is_signed ? "int8" : "uint8");
+      const std::string what =
+          fmt::format("{} {}", observer_name(kind), base.is_signed ? "int8" : "uint8");
       expect_same_ranges(pc, pt, what.c_str());
       // A checkpoint round trip keeps every channel.
       HistogramObserver back(pc_spec);
@@ -168,7 +173,8 @@ TEST(PerChannelHistogram, MseWeightRangesInStaticQuantizationRunInOrt) {
   const auto test = data.test->slice(0, 500);
   const Tensor sim = tamp_logits(m, test->x());
   TempDir dir;
-  const Tensor ort = ort_logits(lower_quantized(m.export_graph(), QuantFormat::kQdq), test->x(), dir, "q.onnx");
+  const Tensor ort =
+      ort_logits(lower_quantized(m.export_graph(), QuantFormat::kQdq), test->x(), dir, "q.onnx");
   double diff = 0;
   for (int64_t i = 0; i < sim.numel(); ++i) diff = std::max(diff, std::fabs(sim.at(i) - ort.at(i)));
   EXPECT_LE(diff, m.parameter("logits_scale").value().item() * 1.0001);

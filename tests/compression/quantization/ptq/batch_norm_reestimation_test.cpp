@@ -21,7 +21,8 @@ Tensor fixture(const std::string& file) {
 }
 
 Tensor buffer(const nn::GraphModule& m, const std::string& name) {
-  for (const auto& [n, v] : m.named_buffers()) if (n == name) return v.value();
+  for (const auto& [n, v] : m.named_buffers())
+    if (n == name) return v.value();
   ADD_FAILURE() << "no buffer " << name;
   return Tensor::zeros({1});
 }
@@ -39,18 +40,21 @@ TEST(BatchNormReestimation, ReproducesPyTorchsRunningStatistics) {
   bnr.attach(m, nn::local_collective());
   const Variable labels;
   for (int i = 0; i < 3; ++i) {
-    const std::map<std::string, Variable> in{{"input", Variable(fixture(fmt::format("batch{}.pb", i)))}};
+    const std::map<std::string, Variable> in{
+        {"input", Variable(fixture(fmt::format("batch{}.pb", i)))}};
     const std::map<std::string, Variable> values;
     bnr.on_calibration_batch({in, labels, values});
   }
   bnr.finalize(m);
-  EXPECT_FALSE(m.is_training());   // left as it was
+  EXPECT_FALSE(m.is_training());  // left as it was
   EXPECT_EQ(bnr.batches_seen(), 3);
-  for (const char* name : {"bn1.running_mean", "bn1.running_var", "bn2.running_mean", "bn2.running_var"}) {
+  for (const char* name :
+       {"bn1.running_mean", "bn1.running_var", "bn2.running_mean", "bn2.running_var"}) {
     SCOPED_TRACE(name);
     const Tensor want = fixture(std::string(name) + ".pb"), got = buffer(m, name);
     ASSERT_EQ(got.shape(), want.shape());
-    for (int64_t i = 0; i < want.numel(); ++i) EXPECT_NEAR(got.at(i), want.at(i), 1e-5 + 1e-4 * std::fabs(want.at(i))) << i;
+    for (int64_t i = 0; i < want.numel(); ++i)
+      EXPECT_NEAR(got.at(i), want.at(i), 1e-5 + 1e-4 * std::fabs(want.at(i))) << i;
   }
 }
 
@@ -65,7 +69,8 @@ TEST(BatchNormReestimation, RunsAsACalibrationStage) {
   Trainer(m, {std::make_shared<BatchNormReestimation>()}, o).run();
   double moved = 0;
   const Tensor after = buffer(m, "bn2.running_var");
-  for (int64_t i = 0; i < after.numel(); ++i) moved = std::max(moved, std::fabs(after.at(i) - before.at(i)));
+  for (int64_t i = 0; i < after.numel(); ++i)
+    moved = std::max(moved, std::fabs(after.at(i) - before.at(i)));
   EXPECT_GT(moved, 1e-3);
 }
 

@@ -19,14 +19,22 @@ using namespace compression;
 nn::Graph one_conv(bool bias) {
   Generator rng(3);
   nn::Graph g;
-  g.inputs.push_back({"x", DType::kFloat32, {nn::Dim::symbolic("batch"), nn::Dim::of(8), nn::Dim::of(6), nn::Dim::of(6)}});
+  g.inputs.push_back(
+      {"x",
+       DType::kFloat32,
+       {nn::Dim::symbolic("batch"), nn::Dim::of(8), nn::Dim::of(6), nn::Dim::of(6)}});
   g.initializers["w"] = nn::init::uniform({16, 8, 3, 3}, -1, 1, rng);
   std::vector<std::string> in{"x", "w"};
   if (bias) {
     g.initializers["b"] = nn::init::uniform({16}, -0.5, 0.5, rng);
     in.push_back("b");
   }
-  g.nodes.push_back({"conv", "Conv", "", in, {"y"}, nn::attrs_with({{"pads", std::vector<int64_t>{1, 1, 1, 1}}})});
+  g.nodes.push_back({"conv",
+                     "Conv",
+                     "",
+                     in,
+                     {"y"},
+                     nn::attrs_with({{"pads", std::vector<int64_t>{1, 1, 1, 1}}})});
   g.outputs.push_back({"y", DType::kFloat32, {}});
   return g;
 }
@@ -34,7 +42,8 @@ nn::Graph one_conv(bool bias) {
 // Inputs with a positive mean, so the weights' rounding error does not average out.
 std::shared_ptr<nn::TensorDataset> inputs(int64_t n, uint64_t seed) {
   Generator rng(seed);
-  return std::make_shared<nn::TensorDataset>(nn::init::uniform({n, 8, 6, 6}, 0, 2, rng), Tensor::zeros({n}, DType::kInt64));
+  return std::make_shared<nn::TensorDataset>(nn::init::uniform({n, 8, 6, 6}, 0, 2, rng),
+                                             Tensor::zeros({n}, DType::kInt64));
 }
 
 // Per-tensor 4-bit weights: a large, channel-dependent rounding bias.
@@ -53,7 +62,9 @@ double mean_channel_error(nn::GraphModule& quantized, nn::GraphModule& reference
   for (int64_t ch = 0; ch < c; ++ch) {
     double s = 0;
     for (int64_t b = 0; b < n; ++b) {
-      for (int64_t k = 0; k < inner; ++k) s += yq.data<float>()[(b * c + ch) * inner + k] - yf.data<float>()[(b * c + ch) * inner + k];
+      for (int64_t k = 0; k < inner; ++k)
+        s +=
+            yq.data<float>()[(b * c + ch) * inner + k] - yf.data<float>()[(b * c + ch) * inner + k];
     }
     total += std::fabs(s / static_cast<double>(n * inner));
   }
@@ -67,7 +78,8 @@ struct Quantized {
 
 Quantized quantize(const nn::Graph& g, bool correct) {
   Quantized q{std::make_unique<nn::GraphModule>(g), nullptr};
-  std::vector<std::shared_ptr<Component>> components{std::make_shared<StaticQuantization>(coarse())};
+  std::vector<std::shared_ptr<Component>> components{
+      std::make_shared<StaticQuantization>(coarse())};
   if (correct) {
     BiasCorrectionOptions o;
     o.batches = 4;
@@ -91,7 +103,7 @@ TEST(BiasCorrection, ReducesTheMeanOutputErrorOnHeldOutData) {
     const Tensor held_out = inputs(128, 99)->x();
     const double before = mean_channel_error(*plain.model, reference, held_out);
     const double after = mean_channel_error(*corrected.model, reference, held_out);
-    EXPECT_GT(before, 0.05);           // 4-bit per-tensor weights do shift the means
+    EXPECT_GT(before, 0.05);  // 4-bit per-tensor weights do shift the means
     EXPECT_LT(after, 0.2 * before) << "before " << before << ", after " << after;
     ASSERT_EQ(corrected.correction->report().size(), 1u);
     EXPECT_EQ(corrected.correction->report()[0].node, "conv");

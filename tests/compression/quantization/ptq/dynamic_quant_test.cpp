@@ -38,7 +38,8 @@ std::string all_ops(const std::string& path) {
 // The dtypes of the MatMulInteger weights (input 1).
 std::set<DType> weight_dtypes(const nn::Graph& q) {
   std::set<DType> out;
-  for (const auto& n : q.nodes) if (n.op_type == "MatMulInteger") out.insert(q.initializers.at(n.inputs[1]).dtype());
+  for (const auto& n : q.nodes)
+    if (n.op_type == "MatMulInteger") out.insert(q.initializers.at(n.inputs[1]).dtype());
   return out;
 }
 
@@ -66,7 +67,8 @@ TEST(DynamicQuantization, MlpFusesInOrtAndTampAgrees) {
     EXPECT_EQ(f.dynamic_matmuls, 3) << all_ops(dir.file("opt.onnx"));
     EXPECT_EQ(f.float_matmuls + f.gemms, 0) << all_ops(dir.file("opt.onnx"));
     const Tensor mine = tamp_output(q, x);
-    EXPECT_LE(max_abs_diff(mine, ort), 1e-5 * std::max(1.0, max_abs(ort))) << "per_channel " << per_channel;
+    EXPECT_LE(max_abs_diff(mine, ort), 1e-5 * std::max(1.0, max_abs(ort)))
+        << "per_channel " << per_channel;
     const double err = relative_error(ort, tamp_output(g, x));
     std::cout << "[ info ] MLP dynamic int8 (" << (per_channel ? "per-channel" : "per-tensor")
               << "): logits relative error vs fp32 " << err << "\n";
@@ -91,8 +93,8 @@ TEST(DynamicQuantization, TransformerFusesInOrtAndTampAgrees) {
   const Tensor mine = tamp_output(q, x);
   EXPECT_LE(max_abs_diff(mine, ort), 1e-4 * std::max(1.0, max_abs(ort)));
   const double err = relative_error(ort, tamp_output(g, x));
-  std::cout << "[ info ] transformer dynamic int8 per-channel: output relative error vs fp32 " << err
-            << ", tamp vs ORT max |diff| " << max_abs_diff(mine, ort) << "\n";
+  std::cout << "[ info ] transformer dynamic int8 per-channel: output relative error vs fp32 "
+            << err << ", tamp vs ORT max |diff| " << max_abs_diff(mine, ort) << "\n";
   EXPECT_LT(err, 0.05);
 }
 
@@ -100,25 +102,29 @@ TEST(DynamicQuantization, TransformerFusesInOrtAndTampAgrees) {
 // arithmetic is ORT only where uint8 x int8 is exact (on x86 without VNNI the MLP's 784-long
 // rows of bright pixels times large weights saturate).
 TEST(DynamicQuantization, VnniTargetIsWhatTampSaysOrtComputesHere) {
-  const nn::Graph q = compression::quantize_dynamic(load_model("mlp"), {.target = compression::ExportTarget::kVnni});
+  const nn::Graph q = compression::quantize_dynamic(load_model("mlp"),
+                                                    {.target = compression::ExportTarget::kVnni});
   EXPECT_EQ(weight_dtypes(q), std::set<DType>{DType::kInt8});
   EXPECT_EQ(q.metadata.at("tamp.quantization_target"), "vnni");
   const Tensor x = flat_images(fashion_mnist().test->x(), 0, 64);
   TempDir dir;
   const Tensor ort = ort_output(q, x, dir, "mlp_vnni.onnx");
   const double tol = 1e-5 * std::max(1.0, max_abs(ort));
-  EXPECT_LE(max_abs_diff(tamp_output_with(q, x, host_integer_arithmetic()), ort), tol) << host_integer_features();
+  EXPECT_LE(max_abs_diff(tamp_output_with(q, x, host_integer_arithmetic()), ort), tol)
+      << host_integer_features();
   const double exact = max_abs_diff(tamp_output_with(q, x, IntegerArithmetic::kExact), ort);
-  std::cout << "[ info ] MLP dynamic, vnni target on " << host_integer_features() << ": ORT vs tamp exact max |diff| "
-            << exact << "\n";
-  if (host_saturates_int16_pairs()) EXPECT_GT(exact, 100 * tol);
-  else EXPECT_LE(exact, tol);
+  std::cout << "[ info ] MLP dynamic, vnni target on " << host_integer_features()
+            << ": ORT vs tamp exact max |diff| " << exact << "\n";
+  if (host_saturates_int16_pairs())
+    EXPECT_GT(exact, 100 * tol);
+  else
+    EXPECT_LE(exact, tol);
 }
 
 TEST(DynamicQuantization, VnniTargetAgreesWithOrtOnVnniCpus) {
   if (const std::string why = skip_unless_uint8_int8_exact(); !why.empty()) GTEST_SKIP() << why;
-  const nn::Graph q =
-      compression::quantize_dynamic(load_model("transformer"), {.target = compression::ExportTarget::kVnni});
+  const nn::Graph q = compression::quantize_dynamic(load_model("transformer"),
+                                                    {.target = compression::ExportTarget::kVnni});
   const Tensor x = transformer_input(8, 2);
   TempDir dir;
   const Tensor ort = ort_output(q, x, dir, "transformer_vnni.onnx");
@@ -146,7 +152,8 @@ TEST(DynamicQuantization, TrainingModeExportBecomesAnInferenceModel) {
   EXPECT_EQ(batch_norms, 2);
   const Tensor x = flat_images(fashion_mnist().test->x(), 0, 32).reshape({32, 1, 28, 28});
   TempDir dir;
-  const Tensor first = ort_output(q, x, dir, "cnn_bn_dyn.onnx"), second = ort_output(q, x, dir, "cnn_bn_dyn2.onnx");
+  const Tensor first = ort_output(q, x, dir, "cnn_bn_dyn.onnx"),
+               second = ort_output(q, x, dir, "cnn_bn_dyn2.onnx");
   EXPECT_EQ(max_abs_diff(first, second), 0.0);
   EXPECT_LE(max_abs_diff(tamp_output(q, x), first), 2e-3 * std::max(1.0, max_abs(first)));
 }
@@ -194,8 +201,10 @@ TEST(SlowDynamicQuantization, MlpFashionMnistAccuracyInOrt) {
   const Tensor& labels = fashion_mnist().test->y();
   TempDir dir;
   const double fp32 = accuracy(ort_output(g, x, dir, "mlp_fp32.onnx"), labels);
-  const double int8 = accuracy(ort_output(compression::quantize_dynamic(g), x, dir, "mlp_dyn.onnx"), labels);
-  std::cout << "[ info ] MLP Fashion-MNIST accuracy: fp32 " << 100 * fp32 << " %, dynamic int8 " << 100 * int8 << " %\n";
+  const double int8 =
+      accuracy(ort_output(compression::quantize_dynamic(g), x, dir, "mlp_dyn.onnx"), labels);
+  std::cout << "[ info ] MLP Fashion-MNIST accuracy: fp32 " << 100 * fp32 << " %, dynamic int8 "
+            << 100 * int8 << " %\n";
   EXPECT_GT(int8, fp32 - 0.005);
 }
 

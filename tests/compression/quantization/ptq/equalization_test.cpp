@@ -32,12 +32,20 @@ nn::Graph two_convs(int64_t c_in, int64_t mid, int64_t c_out, int64_t g1, int64_
                     const std::string& act) {
   Generator rng(7);
   nn::Graph g;
-  g.inputs.push_back({"x", DType::kFloat32, {nn::Dim::symbolic("batch"), nn::Dim::of(c_in), nn::Dim::of(8), nn::Dim::of(8)}});
+  g.inputs.push_back(
+      {"x",
+       DType::kFloat32,
+       {nn::Dim::symbolic("batch"), nn::Dim::of(c_in), nn::Dim::of(8), nn::Dim::of(8)}});
   g.initializers["w1"] = uneven_weight({mid, c_in / g1, 3, 3}, rng);
   g.initializers["b1"] = nn::init::uniform({mid}, -1, 1, rng);
   g.initializers["w2"] = nn::init::uniform({c_out, mid / g2, k2, k2}, -1, 1, rng);
   g.initializers["b2"] = nn::init::uniform({c_out}, -1, 1, rng);
-  g.nodes.push_back({"conv1", "Conv", "", {"x", "w1", "b1"}, {"h"}, nn::attrs_with({{"group", g1}, {"pads", std::vector<int64_t>{1, 1, 1, 1}}})});
+  g.nodes.push_back({"conv1",
+                     "Conv",
+                     "",
+                     {"x", "w1", "b1"},
+                     {"h"},
+                     nn::attrs_with({{"group", g1}, {"pads", std::vector<int64_t>{1, 1, 1, 1}}})});
   std::string joined = "h";
   if (act == "Relu") {
     g.nodes.push_back({"act", "Relu", "", {"h"}, {"a"}});
@@ -48,7 +56,8 @@ nn::Graph two_convs(int64_t c_in, int64_t mid, int64_t c_out, int64_t g1, int64_
     g.nodes.push_back({"act", "Clip", "", {"h", "lo", "hi"}, {"a"}});
     joined = "a";
   }
-  g.nodes.push_back({"conv2", "Conv", "", {joined, "w2", "b2"}, {"y"}, nn::attrs_with({{"group", g2}})});
+  g.nodes.push_back(
+      {"conv2", "Conv", "", {joined, "w2", "b2"}, {"y"}, nn::attrs_with({{"group", g2}})});
   g.outputs.push_back({"y", DType::kFloat32, {}});
   return g;
 }
@@ -77,7 +86,9 @@ std::vector<double> channel_ranges(const Tensor& w, bool input_axis, int64_t gro
     for (int64_t s = 0; s < slots; ++s) {
       const int64_t c = input_axis ? (o / (cout / group)) * slots + s : o;
       for (int64_t k = 0; k < kernel; ++k) {
-        r[static_cast<size_t>(c)] = std::max(r[static_cast<size_t>(c)], std::fabs(double(w.data<float>()[(o * slots + s) * kernel + k])));
+        r[static_cast<size_t>(c)] =
+            std::max(r[static_cast<size_t>(c)],
+                     std::fabs(double(w.data<float>()[(o * slots + s) * kernel + k])));
       }
     }
   }
@@ -90,7 +101,7 @@ EqualizationOptions relu6_to_relu() {
   return o;
 }
 
-double spread(const std::vector<double>& r) {   // smallest / largest channel range
+double spread(const std::vector<double>& r) {  // smallest / largest channel range
   return *std::min_element(r.begin(), r.end()) / *std::max_element(r.begin(), r.end());
 }
 
@@ -108,11 +119,12 @@ TEST(CrossLayerEqualization, ConvReluConvKeepsTheFunctionAndEqualizesTheRanges) 
   ASSERT_EQ(r.pairs.size(), 1u);
   EXPECT_EQ(r.pairs[0], std::make_pair(std::string("conv1"), std::string("conv2")));
   expect_same_function(g, e, 1e-4);
-  const auto r1 = channel_ranges(e.initializers.at("w1"), false), r2 = channel_ranges(e.initializers.at("w2"), true);
+  const auto r1 = channel_ranges(e.initializers.at("w1"), false),
+             r2 = channel_ranges(e.initializers.at("w2"), true);
   for (size_t i = 0; i < r1.size(); ++i) EXPECT_NEAR(r1[i], r2[i], 1e-5 * r1[i]) << "channel " << i;
   // r1_i becomes sqrt(r1_i * r2_i): with even r2, the spread of r1 about its square root.
   const double before = spread(channel_ranges(g.initializers.at("w1"), false));
-  EXPECT_LT(before, 0.02);     // orders of magnitude apart
+  EXPECT_LT(before, 0.02);  // orders of magnitude apart
   EXPECT_GT(spread(r1), 5 * before);
   // A graph sharing the tensors keeps its values (equalization writes new tensors).
   EXPECT_EQ(relative_difference(g.initializers.at("w1"), w1_before), 0);
@@ -123,7 +135,8 @@ TEST(CrossLayerEqualization, DepthwiseThenPointwiseKeepsTheFunction) {
   nn::Graph e = g;
   ASSERT_EQ(equalize_cross_layer(e).pairs.size(), 1u);
   expect_same_function(g, e, 1e-4);
-  const auto r1 = channel_ranges(e.initializers.at("w1"), false), r2 = channel_ranges(e.initializers.at("w2"), true);
+  const auto r1 = channel_ranges(e.initializers.at("w1"), false),
+             r2 = channel_ranges(e.initializers.at("w2"), true);
   for (size_t i = 0; i < r1.size(); ++i) EXPECT_NEAR(r1[i], r2[i], 1e-5 * r1[i]) << "channel " << i;
   EXPECT_GT(spread(r1), 5 * spread(channel_ranges(g.initializers.at("w1"), false)));
 }
@@ -167,13 +180,14 @@ TEST(CrossLayerEqualization, MobileNetV2KeepsItsFunction) {
 
   nn::Graph relu = g;
   const EqualizationReport q = equalize_cross_layer(relu, relu6_to_relu());
-  EXPECT_EQ(q.relu6_replaced, r.skipped_relu6);   // every skipped pair is taken
+  EXPECT_EQ(q.relu6_replaced, r.skipped_relu6);  // every skipped pair is taken
   EXPECT_EQ(q.pairs.size(), r.pairs.size() + static_cast<size_t>(r.skipped_relu6));
   EXPECT_GT(q.iterations, 1);
   // Against the unequalized weights in the graph with those Clips as Relu (no BatchNorm to
   // fold: the names and shapes are the same).
   nn::Graph reference = relu;
-  for (auto& [name, t] : reference.initializers) if (g.initializers.count(name)) t = g.initializers.at(name);
+  for (auto& [name, t] : reference.initializers)
+    if (g.initializers.count(name)) t = g.initializers.at(name);
   expect_same_function(reference, relu, 1e-4);
 }
 

@@ -44,11 +44,13 @@ TEST_P(Fp16Models, RunInOrtWithinOneHundredthOfFp32) {
       EXPECT_EQ(h.inputs[0].dtype, keep_io ? DType::kFloat32 : DType::kFloat16);
       EXPECT_EQ(h.outputs[0].dtype, keep_io ? DType::kFloat32 : DType::kFloat16);
       for (const auto& [init, t] : h.initializers) EXPECT_NE(t.dtype(), DType::kFloat32) << init;
-      const Tensor y = ort_output(h, keep_io ? x : x.to(DType::kFloat16), dir, "fp16.onnx").to(DType::kFloat32);
+      const Tensor y =
+          ort_output(h, keep_io ? x : x.to(DType::kFloat16), dir, "fp16.onnx").to(DType::kFloat32);
       const double diff = max_abs_diff(y, fp32);
-      std::cout << "[ info ] " << name << " fp16 (keep_io_types " << keep_io << ", default block list " << default_list
-                << ", " << count_casts(h) << " Casts): max |y - y_fp32| " << diff << " (max |y_fp32| "
-                << max_abs(fp32) << ")\n";
+      std::cout << "[ info ] " << name << " fp16 (keep_io_types " << keep_io
+                << ", default block list " << default_list << ", " << count_casts(h)
+                << " Casts): max |y - y_fp32| " << diff << " (max |y_fp32| " << max_abs(fp32)
+                << ")\n";
       EXPECT_LE(diff, 1e-2);
       if (keep_io && default_list) {
         const auto bytes = std::filesystem::file_size(dir.file("fp16.onnx"));
@@ -59,7 +61,8 @@ TEST_P(Fp16Models, RunInOrtWithinOneHundredthOfFp32) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(TestModels, Fp16Models, ::testing::Values("mlp", "cnn", "cnn_bn", "transformer"));
+INSTANTIATE_TEST_SUITE_P(TestModels, Fp16Models,
+                         ::testing::Values("mlp", "cnn", "cnn_bn", "transformer"));
 
 TEST(Bf16Conversion, RunsInOrtWithReportedError) {
   for (const std::string name : {"mlp", "cnn", "transformer"}) {
@@ -68,11 +71,12 @@ TEST(Bf16Conversion, RunsInOrtWithReportedError) {
     TempDir dir;
     const Tensor fp32 = ort_output(g, x, dir, "fp32.onnx");
     // onnxruntime-node cannot feed bfloat16 tensors: bf16 models keep float32 I/O here.
-    const nn::Graph b = compression::convert_float(g, {.to = DType::kBFloat16, .keep_io_types = true});
+    const nn::Graph b =
+        compression::convert_float(g, {.to = DType::kBFloat16, .keep_io_types = true});
     const Tensor y = ort_output(b, x, dir, "bf16.onnx");
     const double diff = max_abs_diff(y, fp32), rel = relative_error(y, fp32);
-    std::cout << "[ info ] " << name << " bf16: max |y - y_fp32| " << diff << ", relative " << rel << " (max |y_fp32| "
-              << max_abs(fp32) << ")\n";
+    std::cout << "[ info ] " << name << " bf16: max |y - y_fp32| " << diff << ", relative " << rel
+              << " (max |y_fp32| " << max_abs(fp32) << ")\n";
     EXPECT_LT(rel, 0.05);
   }
 }
@@ -101,12 +105,14 @@ nn::Graph single_op(const std::string& op, DType to) {
   g.outputs.push_back({"y", DType::kFloat32, out});
   g.validate();
   // Everything in `to`, no block list, float32 I/O: the Casts at the boundary are the only ones.
-  return compression::convert_float(g, {.to = to, .keep_io_types = true, .default_block_list = false});
+  return compression::convert_float(g,
+                                    {.to = to, .keep_io_types = true, .default_block_list = false});
 }
 
 TEST(FloatConversion, DefaultBlockListMatchesOrtCpuKernels) {
   const Tensor x = Tensor::full({2, 3, 4, 5}, 0.5);
-  for (const std::string op : {"Add", "Mul", "MatMul", "Relu", "Softmax", "LayerNormalization", "Transpose"}) {
+  for (const std::string op :
+       {"Add", "Mul", "MatMul", "Relu", "Softmax", "LayerNormalization", "Transpose"}) {
     const bool kernel = compression::ort_cpu_has_kernel(op, DType::kFloat16);
     // fp16: ORT inserts Casts to float32 around an op it has no fp16 kernel for.
     const nn::Graph h = single_op(op, DType::kFloat16);
@@ -130,7 +136,8 @@ TEST(FloatConversion, DefaultBlockListMatchesOrtCpuKernels) {
 TEST(FloatConversion, BlockedOpsReadFloat32ThroughCasts) {
   const nn::Graph g = load_model("mlp");
   const nn::Graph h = compression::convert_float(g, {.to = DType::kFloat16, .keep_io_types = true});
-  EXPECT_EQ(compression::default_blocked_ops(g, DType::kFloat16), std::vector<std::string>({"Gemm", "Relu"}));
+  EXPECT_EQ(compression::default_blocked_ops(g, DType::kFloat16),
+            std::vector<std::string>({"Gemm", "Relu"}));
   // Gemm and Relu have no fp16 CPU kernel: they stay float32, the weights are stored in fp16
   // and cast back, and no Cast sits between two float32 ops.
   for (const auto& n : h.nodes) {
@@ -140,12 +147,16 @@ TEST(FloatConversion, BlockedOpsReadFloat32ThroughCasts) {
       ASSERT_GE(p, 0) << n.inputs[i];
       EXPECT_EQ(h.nodes[p].op_type, "Cast");
     }
-    EXPECT_EQ(h.producer(n.inputs[0]) >= 0 ? h.nodes[h.producer(n.inputs[0])].op_type : "input", n.name == "/fc1/Gemm" ? "input" : "Relu");
+    EXPECT_EQ(h.producer(n.inputs[0]) >= 0 ? h.nodes[h.producer(n.inputs[0])].op_type : "input",
+              n.name == "/fc1/Gemm" ? "input" : "Relu");
   }
   // Blocking by node name and by op type.
-  const nn::Graph all = compression::convert_float(g, {.default_block_list = false, .block_nodes = {"/fc3/Gemm"}});
+  const nn::Graph all =
+      compression::convert_float(g, {.default_block_list = false, .block_nodes = {"/fc3/Gemm"}});
   for (const auto& n : all.nodes) {
-    if (n.op_type == "Gemm" && n.name != "/fc3/Gemm") EXPECT_NE(all.producer(n.inputs[1]) >= 0 ? all.nodes[all.producer(n.inputs[1])].op_type : "", "Cast");
+    if (n.op_type == "Gemm" && n.name != "/fc3/Gemm")
+      EXPECT_NE(all.producer(n.inputs[1]) >= 0 ? all.nodes[all.producer(n.inputs[1])].op_type : "",
+                "Cast");
   }
 }
 

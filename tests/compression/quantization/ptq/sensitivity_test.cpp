@@ -29,15 +29,16 @@ std::string make_fragile(nn::Graph& g, const std::string& gemm) {
   return gemm;
 }
 
-std::vector<LayerSensitivity> sensitivity_of(const nn::Graph& g, const Tensor& calib, const Tensor& x,
-                                             const Tensor& labels) {
+std::vector<LayerSensitivity> sensitivity_of(const nn::Graph& g, const Tensor& calib,
+                                             const Tensor& x, const Tensor& labels) {
   auto fq = test::ptq::quantized(g, calib);
   return layer_sensitivity(g, fq->export_graph(), {{{g.inputs[0].name, x}}}, {labels});
 }
 
 std::vector<std::string> gemms(const nn::Graph& g) {
   std::vector<std::string> out;
-  for (const auto& n : g.nodes) if (n.op_type == "Gemm") out.push_back(n.name);
+  for (const auto& n : g.nodes)
+    if (n.op_type == "Gemm") out.push_back(n.name);
   return out;
 }
 
@@ -89,7 +90,8 @@ TEST(Sensitivity, Bf16FallbackLayerExportsAndRunsInOrt) {
   const int w = qdq.producer(layer->inputs[1]);
   ASSERT_GE(w, 0);
   EXPECT_EQ(qdq.nodes[static_cast<size_t>(w)].op_type, "Cast");
-  EXPECT_EQ(qdq.initializers.at(qdq.nodes[static_cast<size_t>(w)].inputs[0]).dtype(), DType::kBFloat16);
+  EXPECT_EQ(qdq.initializers.at(qdq.nodes[static_cast<size_t>(w)].inputs[0]).dtype(),
+            DType::kBFloat16);
   test::TempDir dir;
   const Tensor ort = test::ort_logits(qdq, x, dir, "cnn_bf16_fallback.onnx");
   const Tensor ours = test::tamp_logits(*m, x);

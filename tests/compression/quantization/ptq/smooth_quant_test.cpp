@@ -31,7 +31,8 @@ nn::Graph outlier_layer() {
   g.initializers["fc.bias"] = randn({32}, 7, 0.1f);
   Attributes ln;
   ln.set("axis", int64_t{-1});
-  g.nodes.push_back({"ln", "LayerNormalization", "", {"x", "ln.scale", "ln.bias"}, {"h"}, nn::attrs_with(ln)});
+  g.nodes.push_back(
+      {"ln", "LayerNormalization", "", {"x", "ln.scale", "ln.bias"}, {"h"}, nn::attrs_with(ln)});
   g.nodes.push_back({"fc", "MatMul", "", {"h", "fc.weight"}, {"fc_out"}});
   g.nodes.push_back({"fc_add", "Add", "", {"fc_out", "fc.bias"}, {"y"}});
   g.outputs.push_back({"y", DType::kFloat32, {nn::Dim::symbolic("batch"), nn::Dim::of(32)}});
@@ -53,23 +54,25 @@ double matmul_error(const nn::Graph& g, const Tensor& calib, const Tensor& x) {
   auto q = test::ptq::quantized(g, calib);
   q->eval();
   const Tensor want = f.forward({{"x", Variable(x)}}, {"fc_out"}).at("fc_out").value();
-  return test::ptq::mse(q->forward({{"x", Variable(x)}}, {"fc_out_float"}).at("fc_out_float").value(), want);
+  return test::ptq::mse(
+      q->forward({{"x", Variable(x)}}, {"fc_out_float"}).at("fc_out_float").value(), want);
 }
 
 bool weights_changed(const nn::Graph& before, const nn::Graph& after) {
   for (const auto& [name, t] : before.initializers) {
     if (t.dtype() != DType::kFloat32) continue;
     const Tensor& u = after.initializers.at(name);
-    for (int64_t i = 0; i < t.numel(); ++i) if (t.data<float>()[i] != u.data<float>()[i]) return true;
+    for (int64_t i = 0; i < t.numel(); ++i)
+      if (t.data<float>()[i] != u.data<float>()[i]) return true;
   }
   return false;
 }
 
 TEST(SmoothQuant, FactorsFollowThePaper) {
   const auto s = smoothing_factors({4.0f, 1.0f, 0.0f}, {1.0f, 4.0f, 2.0f}, 0.5);
-  EXPECT_FLOAT_EQ(s[0], 2.0f);   // sqrt(4) / sqrt(1)
-  EXPECT_FLOAT_EQ(s[1], 0.5f);   // sqrt(1) / sqrt(4)
-  EXPECT_FLOAT_EQ(s[2], 1.0f);   // dead channel: unchanged
+  EXPECT_FLOAT_EQ(s[0], 2.0f);  // sqrt(4) / sqrt(1)
+  EXPECT_FLOAT_EQ(s[1], 0.5f);  // sqrt(1) / sqrt(4)
+  EXPECT_FLOAT_EQ(s[2], 1.0f);  // dead channel: unchanged
   EXPECT_FLOAT_EQ(smoothing_factors({8.0f}, {2.0f}, 1.0)[0], 8.0f);
   EXPECT_THROW(smoothing_factors({1.0f}, {1.0f}, 1.5), Error);
 }
@@ -90,14 +93,16 @@ TEST(SmoothQuant, TransformerFoldsItsReluFeedForwardAndKeepsTheFunction) {
   nn::GraphModule m(copy);
   for (const auto& grp : smooth(m, x, {.alpha = 0.8})) EXPECT_DOUBLE_EQ(grp.alpha, 0.8);
   EXPECT_TRUE(weights_changed(g, m.export_graph()));
-  EXPECT_LT(test::ptq::relative_max_error(test::ptq::run(m, probe), test::ptq::run(g, probe)), 1e-4);
+  EXPECT_LT(test::ptq::relative_max_error(test::ptq::run(m, probe), test::ptq::run(g, probe)),
+            1e-4);
 }
 
 TEST(SmoothQuant, BertEncoderKeepsTheFunction) {
   const nn::Graph g = model("bert_encoder");
   Tensor ids = Tensor::empty({16, 16}, DType::kInt64);
   Generator rng(3);
-  for (int64_t i = 0; i < ids.numel(); ++i) ids.data<int64_t>()[i] = static_cast<int64_t>(rng.below(100));
+  for (int64_t i = 0; i < ids.numel(); ++i)
+    ids.data<int64_t>()[i] = static_cast<int64_t>(rng.below(100));
   nn::Graph copy = g;
   for (auto& [n, t] : copy.initializers) t = t.clone();
   nn::GraphModule m(copy);
@@ -129,7 +134,8 @@ TEST(SmoothQuant, LayerNormFoldFlattensOutliersAndLowersQuantizedError) {
     NoGradGuard no_grad;
     const Tensor h = mm.forward({{"x", Variable(x)}}, {"h"}).at("h").value();
     std::vector<float> r(64, 0.0f);
-    for (int64_t i = 0; i < h.numel(); ++i) r[i % 64] = std::max(r[i % 64], std::abs(h.data<float>()[i]));
+    for (int64_t i = 0; i < h.numel(); ++i)
+      r[i % 64] = std::max(r[i % 64], std::abs(h.data<float>()[i]));
     std::sort(r.begin(), r.end());
     return r.back() / r[32];
   };
@@ -141,7 +147,8 @@ TEST(SmoothQuant, LayerNormFoldFlattensOutliersAndLowersQuantizedError) {
   const double plain = matmul_error(g, calib, x), with = matmul_error(smoothed, calib, x);
   EXPECT_LT(with, plain / 3) << "plain " << plain << ", smoothed " << with;
   const double plain_y = test::ptq::mse(test::ptq::run(*test::ptq::quantized(g, calib), x), y);
-  const double with_y = test::ptq::mse(test::ptq::run(*test::ptq::quantized(smoothed, calib), x), y);
+  const double with_y =
+      test::ptq::mse(test::ptq::run(*test::ptq::quantized(smoothed, calib), x), y);
   EXPECT_LT(with_y, 0.7 * plain_y) << "plain " << plain_y << ", smoothed " << with_y;
 }
 

@@ -32,7 +32,8 @@ void expect_all_nbits(const nn::Graph& g, int layers, int gemms = 0) {
 // Sum over layers of ||W X - Ŵ X||² with the float model's inputs X: the measure GPTQ
 // minimises, the same for both algorithms.
 double total_reconstruction_error(const nn::Graph& float_graph, const nn::Graph& quantized,
-                                  const std::vector<compression::CalibrationBatch>& calib, std::vector<double>* per_layer) {
+                                  const std::vector<compression::CalibrationBatch>& calib,
+                                  std::vector<double>* per_layer) {
   const auto layers = compression::find_linear_layers(float_graph);
   nn::GraphModule m(float_graph);
   m.eval();
@@ -54,7 +55,8 @@ double total_reconstruction_error(const nn::Graph& float_graph, const nn::Graph&
     const nn::Node* node = sim.find_node(layers[i].node);
     EXPECT_NE(node, nullptr) << layers[i].node;
     const Tensor w_hat = compression::to_output_major(sim.initializers.at(node->inputs[1]));
-    const double e = compression::reconstruction_error(compression::to_output_major(layers[i].weight), w_hat, h[i].hessian());
+    const double e = compression::reconstruction_error(
+        compression::to_output_major(layers[i].weight), w_hat, h[i].hessian());
     if (per_layer) per_layer->push_back(e);
     total += e;
   }
@@ -63,7 +65,8 @@ double total_reconstruction_error(const nn::Graph& float_graph, const nn::Graph&
 
 TEST(WeightOnly, RtnInt4MlpRunsInOrtAndTampAgrees) {
   const nn::Graph g = load_model("mlp");
-  const auto r = compression::quantize_weight_only(g, {}, {.weights = {.bits = 4, .group_size = 32}});
+  const auto r =
+      compression::quantize_weight_only(g, {}, {.weights = {.bits = 4, .group_size = 32}});
   expect_all_nbits(r.graph, 3);
   ASSERT_EQ(r.layers.size(), 3u);
   EXPECT_TRUE(std::isnan(r.layers[0].error));  // no calibration data: no error to report
@@ -82,7 +85,8 @@ TEST(WeightOnly, RtnInt4MlpRunsInOrtAndTampAgrees) {
 
 TEST(WeightOnly, AsymmetricEightBitsWritesZeroPoints) {
   const nn::Graph g = load_model("mlp");
-  const auto r = compression::quantize_weight_only(g, {}, {.weights = {.bits = 8, .symmetric = false, .group_size = 64}});
+  const auto r = compression::quantize_weight_only(
+      g, {}, {.weights = {.bits = 8, .symmetric = false, .group_size = 64}});
   int with_zp = 0;
   for (const auto& n : r.graph.nodes) {
     if (n.op_type == "MatMulNBits") {
@@ -113,17 +117,21 @@ TEST(WeightOnly, GptqNoWorseThanRtnOnMlpReconstruction) {
     const double t_gptq = total_reconstruction_error(g, gptq.graph, calib, &e_gptq);
     // The same on held-out inputs: GPTQ fits the calibration set, the gain must carry over.
     std::vector<compression::CalibrationBatch> held_out;
-    for (int i = 0; i < 8; ++i) held_out.push_back({{"input", flat_images(fashion_mnist().test->x(), 64 * i, 64 * (i + 1))}});
+    for (int i = 0; i < 8; ++i)
+      held_out.push_back({{"input", flat_images(fashion_mnist().test->x(), 64 * i, 64 * (i + 1))}});
     const double h_rtn = total_reconstruction_error(g, rtn.graph, held_out, nullptr);
     const double h_gptq = total_reconstruction_error(g, gptq.graph, held_out, nullptr);
-    std::cout << "[ info ] MLP int4 group " << group << ": total ||WX - ŴX||² on calibration data RTN " << t_rtn
-              << ", GPTQ " << t_gptq << "; on held-out test images RTN " << h_rtn << ", GPTQ " << h_gptq << "\n";
+    std::cout << "[ info ] MLP int4 group " << group
+              << ": total ||WX - ŴX||² on calibration data RTN " << t_rtn << ", GPTQ " << t_gptq
+              << "; on held-out test images RTN " << h_rtn << ", GPTQ " << h_gptq << "\n";
     EXPECT_LT(h_gptq, h_rtn);
     for (size_t i = 0; i < e_rtn.size(); ++i) {
-      std::cout << "[ info ] MLP int4 group " << group << " layer " << i << ": ||WX - ŴX||² RTN " << e_rtn[i]
-                << ", GPTQ " << e_gptq[i] << " (relative " << gptq.layers[i].relative_error << ")\n";
+      std::cout << "[ info ] MLP int4 group " << group << " layer " << i << ": ||WX - ŴX||² RTN "
+                << e_rtn[i] << ", GPTQ " << e_gptq[i] << " (relative "
+                << gptq.layers[i].relative_error << ")\n";
       EXPECT_LE(e_gptq[i], e_rtn[i]) << "layer " << i;
-      EXPECT_NEAR(gptq.layers[i].error, e_gptq[i], 1e-3 * e_gptq[i]);  // the report measures the same
+      EXPECT_NEAR(gptq.layers[i].error, e_gptq[i],
+                  1e-3 * e_gptq[i]);  // the report measures the same
     }
     EXPECT_LT(t_gptq, 0.9 * t_rtn);
   }
@@ -136,8 +144,10 @@ TEST(WeightOnly, GptqActOrderAndSequentialRunInOrt) {
   const Tensor ref = tamp_output(g, x);
   for (bool act_order : {false, true}) {
     const auto r = compression::quantize_weight_only(
-        g, calib, {.weights = {.bits = 4, .symmetric = false, .group_size = 32}, .algorithm = WeightOnlyAlgorithm::kGptq,
-                   .gptq = {.act_order = act_order}});
+        g, calib,
+        {.weights = {.bits = 4, .symmetric = false, .group_size = 32},
+         .algorithm = WeightOnlyAlgorithm::kGptq,
+         .gptq = {.act_order = act_order}});
     TempDir dir;
     const Tensor ort = ort_output(r.graph, x, dir, "mlp_gptq.onnx");
     EXPECT_LE(max_abs_diff(tamp_output(compression::dequantize_matmul_nbits(r.graph), x), ort),
@@ -157,8 +167,8 @@ TEST(WeightOnly, TransformerInt4RtnAndGptqInOrt) {
     double errs[2];
     for (auto algorithm : {WeightOnlyAlgorithm::kRtn, WeightOnlyAlgorithm::kGptq}) {
       // embed has K = 16: a single block padded to the group size.
-      const auto r = compression::quantize_weight_only(g, calib, {.weights = {.bits = 4, .group_size = group},
-                                                                  .algorithm = algorithm});
+      const auto r = compression::quantize_weight_only(
+          g, calib, {.weights = {.bits = 4, .group_size = group}, .algorithm = algorithm});
       expect_all_nbits(r.graph, 14);  // the two attention products per layer stay MatMul
       TempDir dir;
       const Tensor ort = ort_output(r.graph, x, dir, "transformer_w4.onnx", dir.file("opt.onnx"));
@@ -168,8 +178,9 @@ TEST(WeightOnly, TransformerInt4RtnAndGptqInOrt) {
                 1e-4 * std::max(1.0, max_abs(ort)));
       const int a = algorithm == WeightOnlyAlgorithm::kGptq;
       errs[a] = relative_error(ort, ref);
-      std::cout << "[ info ] transformer int4 " << compression::weight_only_algorithm_name(algorithm) << " group "
-                << group << ": output relative error vs fp32 " << errs[a] << "\n";
+      std::cout << "[ info ] transformer int4 "
+                << compression::weight_only_algorithm_name(algorithm) << " group " << group
+                << ": output relative error vs fp32 " << errs[a] << "\n";
     }
     EXPECT_LT(errs[1], 0.25);
     EXPECT_LT(errs[0], 0.25);
@@ -181,8 +192,10 @@ TEST(WeightOnly, AccuracyLevelFourRunsInOrtCloseToFloatPath) {
   const nn::Graph g = load_model("transformer");
   const Tensor x = transformer_input(4, 9);
   for (int bits : {4, 8}) {
-    const auto r0 = compression::quantize_weight_only(g, {}, {.weights = {.bits = bits, .group_size = 32}});
-    const auto r4 = compression::quantize_weight_only(g, {}, {.weights = {.bits = bits, .group_size = 32}, .accuracy_level = 4});
+    const auto r0 =
+        compression::quantize_weight_only(g, {}, {.weights = {.bits = bits, .group_size = 32}});
+    const auto r4 = compression::quantize_weight_only(
+        g, {}, {.weights = {.bits = bits, .group_size = 32}, .accuracy_level = 4});
     for (const auto& n : r4.graph.nodes) {
       if (n.op_type == "MatMulNBits") EXPECT_EQ(n.attrs->i("accuracy_level"), 4);
     }
@@ -190,8 +203,10 @@ TEST(WeightOnly, AccuracyLevelFourRunsInOrtCloseToFloatPath) {
     const Tensor y0 = ort_output(r0.graph, x, dir, "level0.onnx");
     const Tensor y4 = ort_output(r4.graph, x, dir, "level4.onnx");
     const double rel = relative_error(y4, y0);
-    std::cout << "[ info ] transformer int" << bits << " accuracy_level 4 vs 0 in ORT: relative difference " << rel
-              << "; tamp vs ORT at level 4 " << relative_error(tamp_output(r4.graph, x), y4) << "\n";
+    std::cout << "[ info ] transformer int" << bits
+              << " accuracy_level 4 vs 0 in ORT: relative difference " << rel
+              << "; tamp vs ORT at level 4 " << relative_error(tamp_output(r4.graph, x), y4)
+              << "\n";
     EXPECT_GT(rel, 0.0);  // ORT really took the int8 path
     EXPECT_LT(rel, 0.03);
   }
@@ -203,12 +218,14 @@ TEST(WeightOnly, ExcludedLayersStayFloat) {
   const auto r = compression::quantize_weight_only(g, {}, {.exclude = {"/fc3/Gemm"}});
   expect_all_nbits(r.graph, 2, 1);
   EXPECT_NE(r.graph.find_node("/fc3/Gemm"), nullptr);
-  EXPECT_THROW(compression::quantize_weight_only(g, {}, {.exclude = {"/fc9/Gemm"}}), Error);  // a typo
+  EXPECT_THROW(compression::quantize_weight_only(g, {}, {.exclude = {"/fc9/Gemm"}}),
+               Error);  // a typo
 }
 
 TEST(WeightOnly, BadInputsAreClearErrors) {
   const nn::Graph g = load_model("mlp");
-  auto message = [&](const WeightOnlyOptions& o, const std::vector<compression::CalibrationBatch>& calib = {}) {
+  auto message = [&](const WeightOnlyOptions& o,
+                     const std::vector<compression::CalibrationBatch>& calib = {}) {
     try {
       compression::quantize_weight_only(g, calib, o);
     } catch (const Error& e) {
@@ -218,9 +235,12 @@ TEST(WeightOnly, BadInputsAreClearErrors) {
   };
   EXPECT_NE(message({.weights = {.bits = 3}}).find("4 and 8 bits"), std::string::npos);
   EXPECT_NE(message({.weights = {.bits = 2}}).find("4 and 8 bits"), std::string::npos);
-  EXPECT_NE(message({.weights = {.bits = 4, .group_size = 48}}).find("power of two"), std::string::npos);
-  EXPECT_NE(message({.weights = {.bits = 4, .group_size = 8}}).find("power of two"), std::string::npos);
-  EXPECT_NE(message({.algorithm = WeightOnlyAlgorithm::kGptq}).find("calibration set is empty"), std::string::npos);
+  EXPECT_NE(message({.weights = {.bits = 4, .group_size = 48}}).find("power of two"),
+            std::string::npos);
+  EXPECT_NE(message({.weights = {.bits = 4, .group_size = 8}}).find("power of two"),
+            std::string::npos);
+  EXPECT_NE(message({.algorithm = WeightOnlyAlgorithm::kGptq}).find("calibration set is empty"),
+            std::string::npos);
   // Every layer excluded, or a model without MatMul/Gemm: nothing to quantize.
   EXPECT_NE(message({.exclude = {"Gemm"}}).find("no MatMul or Gemm"), std::string::npos);
   nn::Graph relu;
@@ -236,14 +256,16 @@ TEST(WeightOnly, BadInputsAreClearErrors) {
 
 TEST(WeightOnly, GroupSizeZeroMeansOneScalePerChannel) {
   // K = 784: ORT takes blocks of at most 256, so 4 blocks per row that repeat the row's scale.
-  const auto r = compression::quantize_weight_only(load_model("mlp"), {}, {.weights = {.bits = 8, .group_size = 0}});
+  const auto r = compression::quantize_weight_only(load_model("mlp"), {},
+                                                   {.weights = {.bits = 8, .group_size = 0}});
   const nn::Node* fc1 = r.graph.find_node("/fc1/Gemm");
   ASSERT_NE(fc1, nullptr);
   EXPECT_EQ(fc1->attrs->i("block_size"), 256);
   const Tensor& scales = r.graph.initializers.at(fc1->inputs[2]);
   ASSERT_EQ(scales.numel(), 512 * 4);
   for (int64_t row = 0; row < 512; ++row) {
-    for (int blk = 1; blk < 4; ++blk) ASSERT_EQ(scales.at(row * 4 + blk), scales.at(row * 4)) << row;
+    for (int blk = 1; blk < 4; ++blk)
+      ASSERT_EQ(scales.at(row * 4 + blk), scales.at(row * 4)) << row;
   }
   // fc3 (K = 256): one block per row.
   EXPECT_EQ(r.graph.find_node("/fc3/Gemm")->attrs->i("block_size"), 256);
@@ -257,7 +279,8 @@ TEST(Gptq, RecoversExactlyRepresentableWeights) {
   // Weights already on the quantization grid are kept exactly, whatever H is.
   Generator rng(3);
   Tensor w = Tensor::empty({4, 32});
-  for (int64_t i = 0; i < w.numel(); ++i) w.data<float>()[i] = static_cast<float>(static_cast<int>(rng.uniform() * 15) - 7) * 0.1f;
+  for (int64_t i = 0; i < w.numel(); ++i)
+    w.data<float>()[i] = static_cast<float>(static_cast<int>(rng.uniform() * 15) - 7) * 0.1f;
   for (int r = 0; r < 4; ++r) w.data<float>()[r * 32] = 0.7f;  // max |w| = 7 steps in every row
   compression::HessianAccumulator h(32);
   Tensor x = Tensor::empty({64, 32});
@@ -286,12 +309,13 @@ TEST(SlowWeightOnly, MlpFashionMnistAccuracyInOrt) {
   for (int64_t group : {0, 32, 128}) {
     double acc[2];
     for (auto algorithm : {WeightOnlyAlgorithm::kRtn, WeightOnlyAlgorithm::kGptq}) {
-      const auto r = compression::quantize_weight_only(g, calib, {.weights = {.bits = 4, .group_size = group},
-                                                                  .algorithm = algorithm});
+      const auto r = compression::quantize_weight_only(
+          g, calib, {.weights = {.bits = 4, .group_size = group}, .algorithm = algorithm});
       const int a = algorithm == WeightOnlyAlgorithm::kGptq;
       acc[a] = accuracy(ort_output(r.graph, x, dir, "mlp_w4.onnx"), labels);
-      std::cout << "[ info ] MLP int4 " << compression::weight_only_algorithm_name(algorithm) << " group " << group
-                << " accuracy " << 100 * acc[a] << " % (fp32 " << 100 * fp32 << " %)\n";
+      std::cout << "[ info ] MLP int4 " << compression::weight_only_algorithm_name(algorithm)
+                << " group " << group << " accuracy " << 100 * acc[a] << " % (fp32 " << 100 * fp32
+                << " %)\n";
     }
     EXPECT_GT(acc[0], fp32 - 0.03);
     EXPECT_GT(acc[1], fp32 - 0.02);

@@ -24,7 +24,8 @@ QuantizerOptions with_freeze(int epoch) {
 }
 
 Tensor buffer(const nn::GraphModule& m, const std::string& name) {
-  for (const auto& [n, v] : m.named_buffers()) if (n == name) return v.value().clone();
+  for (const auto& [n, v] : m.named_buffers())
+    if (n == name) return v.value().clone();
   ADD_FAILURE() << "no buffer " << name;
   return Tensor::zeros({1});
 }
@@ -35,7 +36,9 @@ double max_abs_diff(const Tensor& a, const Tensor& b) {
   return d;
 }
 
-std::shared_ptr<nn::TensorDataset> train_subset(int64_t n) { return fashion_mnist().train->slice(0, n); }
+std::shared_ptr<nn::TensorDataset> train_subset(int64_t n) {
+  return fashion_mnist().train->slice(0, n);
+}
 
 TEST(QatBatchNorm, FreezeAtZeroFoldsAtAttachAndLaterFreezeKeepsBatchNormLive) {
   for (int epoch : {0, 1}) {
@@ -60,7 +63,8 @@ TEST(QatBatchNorm, GammaAndBetaGetGradientsWhileLiveAndStatisticsAreBuffers) {
   m.train();
   Variable logits = m.forward(Variable(fit_input(m.graph().inputs.at(0), data->x())));
   nn::cross_entropy(logits, Variable(data->y())).backward();
-  for (const char* p : {"bn1.weight", "bn1.bias", "bn2.weight", "bn2.bias", "conv1.weight", "conv1.bias"}) {
+  for (const char* p :
+       {"bn1.weight", "bn1.bias", "bn2.weight", "bn2.bias", "conv1.weight", "conv1.bias"}) {
     const Tensor g = m.parameter(p).grad();
     ASSERT_TRUE(g.defined()) << p;
     double norm = 0;
@@ -70,7 +74,8 @@ TEST(QatBatchNorm, GammaAndBetaGetGradientsWhileLiveAndStatisticsAreBuffers) {
   // dist::average_batch_norm_statistics (the Trainer's end-of-epoch averaging) sees them.
   std::vector<std::string> buffers;
   for (const auto& [n, v] : m.named_buffers()) buffers.push_back(n);
-  for (const char* b : {"bn1.running_mean", "bn1.running_var", "bn2.running_mean", "bn2.running_var"}) {
+  for (const char* b :
+       {"bn1.running_mean", "bn1.running_var", "bn2.running_mean", "bn2.running_var"}) {
     EXPECT_NE(std::find(buffers.begin(), buffers.end(), b), buffers.end()) << b;
   }
 }
@@ -80,7 +85,9 @@ TEST(QatBatchNorm, RunningStatisticsMoveBeforeTheFreezeEpochAndStopAfter) {
   nn::GraphModule m(load_model("cnn_bn_train"));
   auto qat = std::make_shared<QuantizationAwareTraining>(with_freeze(1));
   std::vector<Tensor> means, gammas;
-  TrainOptions o{.train = train_subset(1024), .epochs = 2, .max_steps_per_epoch = 4,
+  TrainOptions o{.train = train_subset(1024),
+                 .epochs = 2,
+                 .max_steps_per_epoch = 4,
                  .optimizer = SGD{.lr = 0.01, .momentum = 0.9}};
   o.on_step_end = [&](const TrainCheckpointView&) {
     means.push_back(buffer(m, "bn1.running_mean"));
@@ -136,7 +143,9 @@ TEST(QatBatchNorm, EvalSimulationEqualsTheExportInOrt) {
     nn::GraphModule m(load_model("cnn_bn_train"));
     auto qat = std::make_shared<QuantizationAwareTraining>(with_freeze(epoch));
     Tensor before_finalize;
-    TrainOptions o{.train = train_subset(2048), .epochs = 2, .max_steps_per_epoch = 12,
+    TrainOptions o{.train = train_subset(2048),
+                   .epochs = 2,
+                   .max_steps_per_epoch = 12,
                    .optimizer = SGD{.lr = 0.01, .momentum = 0.9}};
     int steps = 0;
     o.on_step_end = [&](const TrainCheckpointView&) {
@@ -147,7 +156,8 @@ TEST(QatBatchNorm, EvalSimulationEqualsTheExportInOrt) {
     EXPECT_EQ(qat->batch_norms_frozen(), epoch == 1);
     const Tensor after_finalize = tamp_logits(m, test->x());
     TempDir dir;
-    const Tensor ort = ort_logits(lower_quantized(m.export_graph(), QuantFormat::kQdq), test->x(), dir, "qdq.onnx");
+    const Tensor ort = ort_logits(lower_quantized(m.export_graph(), QuantFormat::kQdq), test->x(),
+                                  dir, "qdq.onnx");
     const double step = m.parameter("logits_scale").value().item();
     auto agreement = [](const Tensor& x, const Tensor& y) {
       int agree = 0;
@@ -156,10 +166,11 @@ TEST(QatBatchNorm, EvalSimulationEqualsTheExportInOrt) {
       return agree;
     };
     const int before = agreement(before_finalize, ort), after = agreement(after_finalize, ort);
-    fmt::print("freeze_bn_epoch {}: eval before finalize vs ORT max |diff| {:.3f} steps, argmax {}/1000; "
-               "after finalize vs ORT {:.3f} steps, argmax {}/1000\n",
-               epoch, max_abs_diff(before_finalize, ort) / step, before, max_abs_diff(after_finalize, ort) / step,
-               after);
+    fmt::print(
+        "freeze_bn_epoch {}: eval before finalize vs ORT max |diff| {:.3f} steps, argmax {}/1000; "
+        "after finalize vs ORT {:.3f} steps, argmax {}/1000\n",
+        epoch, max_abs_diff(before_finalize, ort) / step, before,
+        max_abs_diff(after_finalize, ort) / step, after);
     EXPECT_LE(max_abs_diff(before_finalize, ort), step * 1.0001) << epoch;
     EXPECT_LE(max_abs_diff(after_finalize, ort), step * 1.0001) << epoch;
     // Before finalize BN's eval arithmetic ((y - mean) * gamma / std + beta) differs from the
@@ -188,21 +199,25 @@ TEST(QatBatchNorm, FreezeAtEpochOneNoWorseThanFoldAtAttachOnASubset) {
   auto train = data.train->slice(0, 4096);
   auto test = data.test->slice(0, 2000);
   nn::GraphModule fp32(load_model("cnn_bn_train"));
-  Trainer(fp32, {}, {.train = train, .epochs = 1, .optimizer = SGD{.lr = 0.05, .momentum = 0.9}}).run();
+  Trainer(fp32, {}, {.train = train, .epochs = 1, .optimizer = SGD{.lr = 0.05, .momentum = 0.9}})
+      .run();
   const nn::Graph trained = fp32.export_graph();
   std::map<int, double> top1;
   for (int epoch : {0, 1}) {
     nn::GraphModule m(own_copy(trained));
-    TrainOptions o{.train = train, .epochs = 2, .max_steps_per_epoch = 40,
+    TrainOptions o{.train = train,
+                   .epochs = 2,
+                   .max_steps_per_epoch = 40,
                    .optimizer = SGD{.lr = 0.005, .momentum = 0.9}};
     o.seed = 3;
     Trainer(m, {std::make_shared<QuantizationAwareTraining>(with_freeze(epoch))}, o).run();
     const Tensor logits = tamp_logits(m, test->x());
     top1[epoch] = accuracy(logits, test->y());
   }
-  fmt::print("cnn_bn_train, 2 x 40 QAT steps on 4096 images, 2000 test images: fold at attach {:.2f} %, "
-             "BN live for epoch 0 and frozen at 1 {:.2f} %\n",
-             100 * top1[0], 100 * top1[1]);
+  fmt::print(
+      "cnn_bn_train, 2 x 40 QAT steps on 4096 images, 2000 test images: fold at attach {:.2f} %, "
+      "BN live for epoch 0 and frozen at 1 {:.2f} %\n",
+      100 * top1[0], 100 * top1[1]);
   EXPECT_GE(top1[1], top1[0] - 0.02);  // 2000 images: 1 pt is about 2 standard errors
 }
 
