@@ -24,6 +24,86 @@ Attributes fake_quantize_attrs(const QuantSpec& spec, double grad_factor) {
   return a;
 }
 
+namespace {
+
+nn::Node fake_quantize_node(const FakeQuantSite& s, const std::string& output) {
+  return {s.node,
+          "FakeQuantize",
+          std::string(kTampDomain),
+          {s.input, s.scale, s.zero_point},
+          {output},
+          nn::attrs_with(fake_quantize_attrs(s.spec))};
+}
+
+// The weight's readers named in the plan read its fake-quantized copy.
+FakeQuantSite weight_site(nn::Graph& g, nn::NameScope& names, const WeightSite& w,
+                          const QuantSpec& weights) {
+  FakeQuantSite s;
+  s.is_weight = true;
+  s.value = s.input = w.weight;
+  s.spec = weights;
+  const Tensor& t = g.initializers.at(w.weight);
+  if (s.spec.per_channel) {
+    if (w.axis < 0 || t.rank() < 1)
+      s.spec.per_channel = false;
+    else
+      s.spec.axis = w.axis;
+  }
+  s.output = names.fresh(w.weight + "_quantized");
+  s.node = names.fresh(w.weight + "_FakeQuantize");
+  s.scale = names.fresh(w.weight + "_scale");
+  s.zero_point = names.fresh(w.weight + "_zero_point");
+  QuantParams p = weight_qparams(s.spec, t);
+  g.initializers[s.scale] = p.scale;
+  g.initializers[s.zero_point] = p.zero_point;
+  for (auto& n : g.nodes) {
+    if (std::find(w.nodes.begin(), w.nodes.end(), n.name) == w.nodes.end()) continue;
+    for (auto& in : n.inputs)
+      if (in == w.weight) in = s.output;
+  }
+  return s;
+}
+
+// Every reader of activation `v` reads its fake-quantized value; with `bypass` an Identity
+// carries the float value until activate_fake_quantize switches the FakeQuantize in.
+FakeQuantSite activation_site(nn::Graph& g, nn::NameScope& names, const std::string& v,
+                              const QuantSpec& activations, bool bypass,
+                              std::vector<nn::Node>& added) {
+  FakeQuantSite s;
+  s.value = v;
+  s.spec = activations;
+  s.spec.per_channel = false;  // activations are quantized per tensor (what ORT fuses)
+  s.node = names.fresh(v + "_FakeQuantize");
+  s.scale = names.fresh(v + "_scale");
+  s.zero_point = names.fresh(v + "_zero_point");
+  const int p = g.producer(v);
+  if (p >= 0) {
+    // Readers keep reading `v`; the producer now writes the float value under a new name.
+    s.input = names.fresh(v + "_float");
+    for (auto& o : g.nodes[static_cast<size_t>(p)].outputs)
+      if (o == v) o = s.input;
+    s.output = v;
+  } else {
+    // A graph input (or initializer used as an activation): readers move to the new value.
+    s.input = v;
+    s.output = names.fresh(v + "_quantized");
+    replace_uses(g, v, s.output);
+  }
+  QuantParams q = choose_qparams(s.spec, Tensor::scalar(0.0), Tensor::scalar(0.0));
+  g.initializers[s.scale] = q.scale;
+  g.initializers[s.zero_point] = q.zero_point;
+  std::string y = s.output;
+  if (bypass) {
+    s.bypass_node = s.node + kBypassSuffix;
+    y = names.fresh(s.node + "_unused");
+    added.push_back({s.bypass_node, "Identity", "", {s.input}, {s.output}, nn::attrs_with({})});
+  }
+  added.push_back(fake_quantize_node(s, y));
+  return s;
+}
+
+}  // namespace
+
 std::vector<FakeQuantSite> insert_fake_quantize(nn::Graph& g, const QuantPlan& plan,
                                                 const QuantSpec& weights,
                                                 const QuantSpec& activations, bool bypass) {
@@ -33,78 +113,12 @@ std::vector<FakeQuantSite> insert_fake_quantize(nn::Graph& g, const QuantPlan& p
   g.opsets[std::string(kTampDomain)] = 1;
   std::vector<FakeQuantSite> sites;
   std::vector<nn::Node> added;
-
   for (const auto& w : plan.weights) {
-    FakeQuantSite s;
-    s.is_weight = true;
-    s.value = s.input = w.weight;
-    s.spec = weights;
-    const Tensor& t = g.initializers.at(w.weight);
-    if (s.spec.per_channel) {
-      if (w.axis < 0 || t.rank() < 1)
-        s.spec.per_channel = false;
-      else
-        s.spec.axis = w.axis;
-    }
-    s.output = names.fresh(w.weight + "_quantized");
-    s.node = names.fresh(w.weight + "_FakeQuantize");
-    s.scale = names.fresh(w.weight + "_scale");
-    s.zero_point = names.fresh(w.weight + "_zero_point");
-    QuantParams p = weight_qparams(s.spec, t);
-    g.initializers[s.scale] = p.scale;
-    g.initializers[s.zero_point] = p.zero_point;
-    for (auto& n : g.nodes) {
-      if (std::find(w.nodes.begin(), w.nodes.end(), n.name) == w.nodes.end()) continue;
-      for (auto& in : n.inputs)
-        if (in == w.weight) in = s.output;
-    }
-    added.push_back({s.node,
-                     "FakeQuantize",
-                     std::string(kTampDomain),
-                     {s.input, s.scale, s.zero_point},
-                     {s.output},
-                     nn::attrs_with(fake_quantize_attrs(s.spec))});
-    sites.push_back(s);
+    sites.push_back(weight_site(g, names, w, weights));
+    added.push_back(fake_quantize_node(sites.back(), sites.back().output));
   }
-
-  for (const auto& v : plan.activations) {
-    FakeQuantSite s;
-    s.value = v;
-    s.spec = activations;
-    s.spec.per_channel = false;  // activations are quantized per tensor (what ORT fuses)
-    s.node = names.fresh(v + "_FakeQuantize");
-    s.scale = names.fresh(v + "_scale");
-    s.zero_point = names.fresh(v + "_zero_point");
-    const int p = g.producer(v);
-    if (p >= 0) {
-      // Readers keep reading `v`; the producer now writes the float value under a new name.
-      s.input = names.fresh(v + "_float");
-      for (auto& o : g.nodes[static_cast<size_t>(p)].outputs)
-        if (o == v) o = s.input;
-      s.output = v;
-    } else {
-      // A graph input (or initializer used as an activation): readers move to the new value.
-      s.input = v;
-      s.output = names.fresh(v + "_quantized");
-      replace_uses(g, v, s.output);
-    }
-    QuantParams q = choose_qparams(s.spec, Tensor::scalar(0.0), Tensor::scalar(0.0));
-    g.initializers[s.scale] = q.scale;
-    g.initializers[s.zero_point] = q.zero_point;
-    std::string y = s.output;
-    if (bypass) {
-      s.bypass_node = s.node + kBypassSuffix;
-      y = names.fresh(s.node + "_unused");
-      added.push_back({s.bypass_node, "Identity", "", {s.input}, {s.output}, nn::attrs_with({})});
-    }
-    added.push_back({s.node,
-                     "FakeQuantize",
-                     std::string(kTampDomain),
-                     {s.input, s.scale, s.zero_point},
-                     {y},
-                     nn::attrs_with(fake_quantize_attrs(s.spec))});
-    sites.push_back(s);
-  }
+  for (const auto& v : plan.activations)
+    sites.push_back(activation_site(g, names, v, activations, bypass, added));
   g.nodes.insert(g.nodes.end(), added.begin(), added.end());
   g.validate();  // puts the new nodes in topological order
   return sites;

@@ -89,6 +89,44 @@ void quantize_bias(nn::Graph& g, nn::NameScope& names, nn::Node& n, const ActQua
   n.inputs[2] = out;
 }
 
+// Replaces g's nodes by `nodes`; pass-through ops keep the grid: Q/DQ with their input's
+// parameters after them, so ORT runs them on integers (and fuses the op after them).
+void append_with_pass_through_qdq(nn::Graph& g, nn::NameScope& names,
+                                  const std::vector<nn::Node>& nodes,
+                                  std::map<std::string, ActQuant>& act) {
+  g.nodes.clear();
+  for (const auto& n : nodes) {
+    g.nodes.push_back(n);
+    if (!is_pass_through(n.op_type) || n.inputs.empty() || n.outputs.empty() ||
+        !act.count(n.inputs[0]))
+      continue;
+    const ActQuant p = act.at(n.inputs[0]);
+    const std::string o = n.outputs[0];
+    const std::string pre = names.fresh(o + "_float"), q = names.fresh(o + "_quantized");
+    g.nodes.back().outputs[0] = pre;
+    g.nodes.push_back(make_node(names.fresh(n.name + "_QuantizeLinear"), "QuantizeLinear",
+                                {pre, p.scale, p.zero_point}, {q}));
+    g.nodes.push_back(make_node(names.fresh(n.name + "_DequantizeLinear"), "DequantizeLinear",
+                                {q, p.scale, p.zero_point}, {o}));
+    act[o] = p;
+  }
+}
+
+// Conv / ConvTranspose / Gemm between a quantized activation and weight get an int32 bias.
+void quantize_biases(nn::Graph& g, nn::NameScope& names, const std::map<std::string, ActQuant>& act,
+                     const std::map<std::string, std::string>& weight_scale) {
+  std::vector<nn::Node> added;
+  for (auto& n : g.nodes) {
+    if (n.op_type != "Conv" && n.op_type != "ConvTranspose" && n.op_type != "Gemm") continue;
+    if (n.inputs.size() < 2 || !act.count(n.inputs[0]) || !weight_scale.count(n.inputs[1]))
+      continue;
+    TAMP_WITH_CONTEXT(
+        fmt::format("node '{}' ({})", n.name, n.op_type),
+        quantize_bias(g, names, n, act.at(n.inputs[0]), weight_scale.at(n.inputs[1]), added));
+  }
+  g.nodes.insert(g.nodes.end(), added.begin(), added.end());
+}
+
 }  // namespace
 
 nn::Graph lower_to_qdq(const nn::Graph& in) {
@@ -143,34 +181,8 @@ nn::Graph lower_to_qdq(const nn::Graph& in) {
   // Every range is storable (check_lowerable); now each must be exact on the target's CPUs.
   g.metadata[std::string(kTargetMetadataKey)] =
       std::string(export_target_name(detail::checked_export_target(g, sites)));
-  g.nodes.clear();
-  // Pass-through ops keep the grid: Q/DQ with their input's parameters after them, so ORT
-  // runs them on integers (and fuses the op after them).
-  for (auto& n : nodes) {
-    g.nodes.push_back(n);
-    if (!is_pass_through(n.op_type) || n.inputs.empty() || n.outputs.empty() ||
-        !act.count(n.inputs[0]))
-      continue;
-    const ActQuant p = act.at(n.inputs[0]);
-    const std::string o = n.outputs[0];
-    const std::string pre = names.fresh(o + "_float"), q = names.fresh(o + "_quantized");
-    g.nodes.back().outputs[0] = pre;
-    g.nodes.push_back(make_node(names.fresh(n.name + "_QuantizeLinear"), "QuantizeLinear",
-                                {pre, p.scale, p.zero_point}, {q}));
-    g.nodes.push_back(make_node(names.fresh(n.name + "_DequantizeLinear"), "DequantizeLinear",
-                                {q, p.scale, p.zero_point}, {o}));
-    act[o] = p;
-  }
-  std::vector<nn::Node> added;
-  for (auto& n : g.nodes) {
-    if (n.op_type != "Conv" && n.op_type != "ConvTranspose" && n.op_type != "Gemm") continue;
-    if (n.inputs.size() < 2 || !act.count(n.inputs[0]) || !weight_scale.count(n.inputs[1]))
-      continue;
-    TAMP_WITH_CONTEXT(
-        fmt::format("node '{}' ({})", n.name, n.op_type),
-        quantize_bias(g, names, n, act.at(n.inputs[0]), weight_scale.at(n.inputs[1]), added));
-  }
-  g.nodes.insert(g.nodes.end(), added.begin(), added.end());
+  append_with_pass_through_qdq(g, names, nodes, act);
+  quantize_biases(g, names, act, weight_scale);
   g.opsets.erase(std::string(kTampDomain));
   remove_unused(g);
   g.validate();
