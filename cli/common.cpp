@@ -116,6 +116,10 @@ void add_dataset_options(CLI::App& sub, DatasetArgs& args, const std::string& de
     opt->required();
   else
     opt->capture_default_str();
+  add_data_source_options(sub, args);
+}
+
+void add_data_source_options(CLI::App& sub, DatasetArgs& args) {
   args.data_dir = default_data_dir();
   sub.add_option("--data-dir", args.data_dir,
                  "folder of the Fashion-MNIST files (default: $TAMP_FASHION_MNIST_DIR or " +
@@ -126,10 +130,9 @@ void add_dataset_options(CLI::App& sub, DatasetArgs& args, const std::string& de
       ->type_name("N");
   sub.add_option("--normalize", args.normalize,
                  "the model normalizes its input: (x - MEAN) / STD becomes its first nodes, so it "
-                 "and the file "
-                 "written take raw values; 'train' takes the mean and deviation of every value of "
-                 "the whole "
-                 "training split (default: none, Fashion-MNIST values in [0, 1])")
+                 "and the file written take raw values; 'train' takes the mean and deviation of "
+                 "every value of the whole training split (default: none, Fashion-MNIST values in "
+                 "[0, 1])")
       ->type_name("MEAN,STD|train");
 }
 

@@ -83,6 +83,8 @@ struct DatasetArgs {
 // --dataset, --data-dir, --limit and --normalize. `default_spec` is used when --dataset is absent
 // (empty: the option is required).
 void add_dataset_options(CLI::App& sub, DatasetArgs& args, const std::string& default_spec = {});
+// --data-dir, --limit and --normalize alone (commands whose data options have other names).
+void add_data_source_options(CLI::App& sub, DatasetArgs& args);
 
 struct LoadedDataset {
   std::string name;                          // canonical, e.g. "fashion-mnist:test"

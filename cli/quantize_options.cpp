@@ -84,16 +84,7 @@ void add_static_options(CLI::App& sub, QuantizeArgs& a) {
 
 // Normalization, calibration data and batches.
 void add_data_options(CLI::App& sub, QuantizeArgs& a) {
-  sub.add_option("--normalize", a.calib.normalize,
-                 "the model normalizes its input: (x - MEAN) / STD becomes its "
-                 "first nodes (kept in the file written), or 'train' for the "
-                 "training split's statistics")
-      ->type_name("MEAN,STD|train");
-  a.calib.data_dir = std::getenv("TAMP_FASHION_MNIST_DIR") && *std::getenv("TAMP_FASHION_MNIST_DIR")
-                         ? std::getenv("TAMP_FASHION_MNIST_DIR")
-                         : kFashionMnistDir;
-  sub.add_option("--data-dir", a.calib.data_dir, "folder of the Fashion-MNIST files")
-      ->type_name("DIR");
+  add_data_source_options(sub, a.calib);
   sub.add_option("--calib-batches", a.calib_batches, "calibration batches")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();

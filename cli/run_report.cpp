@@ -121,36 +121,68 @@ std::vector<std::pair<std::string, double>> bits_per_tensor(const nn::Graph& g) 
   return {bits.begin(), bits.end()};
 }
 
+// The training loss per stage (over the steps of all stages) and the accuracy after each
+// stage, from the metrics file's JSON lines.
+struct MetricsSeries {
+  std::vector<Series> loss;
+  std::vector<std::pair<double, double>> accuracy;
+};
+
+MetricsSeries read_metrics(const std::string& metrics_path) {
+  std::map<int, Series> loss;
+  MetricsSeries out;
+  std::map<int, int64_t> stage_offset;  // cumulative steps before each stage
+  int64_t offset = 0;
+  std::ifstream f(metrics_path);
+  std::string line;
+  while (std::getline(f, line)) {
+    const auto j = nlohmann::json::parse(line, nullptr, false);
+    if (j.is_discarded() || !j.contains("type")) continue;
+    const int stage = j.value("stage", 0);
+    if (!stage_offset.count(stage)) stage_offset[stage] = offset;
+    if (j["type"] == "train") {
+      auto& s = loss[stage];
+      s.label = fmt::format("stage {}", stage + 1);
+      s.points.emplace_back(static_cast<double>(stage_offset[stage] + j.value("step", int64_t{0})),
+                            j.value("loss", 0.0));
+    } else if (j["type"] == "stage") {
+      offset = stage_offset[stage] + j.value("steps", int64_t{0});
+      if (j.contains("eval"))
+        out.accuracy.emplace_back(stage + 1, 100 * j["eval"].value("top1", 0.0));
+    }
+  }
+  for (auto& [k, s] : loss) out.loss.push_back(s);
+  return out;
+}
+
+std::string stages_table(const nlohmann::json& stages) {
+  std::string html =
+      "<h2>Stages</h2><table><tr><th>stage</th><th>components</th><th>steps</th><th>train "
+      "loss</th><th>top-1 %</th><th>sparsity %</th><th>bits</th><th>size</th><th>seconds</th>"
+      "</tr>";
+  for (const auto& s : stages) {
+    std::string comps;
+    for (const auto& c : s["components"])
+      comps += (comps.empty() ? "" : " + ") + c.get<std::string>();
+    // A calibration-only stage (ptq) trains nothing: no loss to show.
+    const std::string loss = s["train_loss"].is_null()
+                                 ? "calibration"
+                                 : fmt::format("{:.4f}", s["train_loss"].get<double>());
+    html += fmt::format(
+        "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.1f}</td><td>{}</td>"
+        "<td>{}</td><td>{:.1f}</td></tr>",
+        html_escape(s.value("name", "")), html_escape(comps), s.value("steps", 0), loss,
+        s["eval"].is_null() ? "" : fmt::format("{:.2f}", 100 * s["eval"].value("top1", 0.0)),
+        100 * s.value("sparsity", 0.0), s.value("weight_bits", 32),
+        bytes_text(s.value("size_bytes", uint64_t{0})), s.value("seconds", 0.0));
+  }
+  return html + "</table>";
+}
+
 }  // namespace
 
 void write_run_report(const std::string& path, const ReportInput& in) {
-  std::map<int, Series> loss;
-  std::vector<std::pair<double, double>> acc;
-  std::vector<std::string> stage_names;
-  std::map<int, int64_t> stage_offset;  // cumulative steps before each stage
-  int64_t offset = 0;
-  {
-    std::ifstream f(in.metrics_path);
-    std::string line;
-    while (std::getline(f, line)) {
-      const auto j = nlohmann::json::parse(line, nullptr, false);
-      if (j.is_discarded() || !j.contains("type")) continue;
-      const int stage = j.value("stage", 0);
-      if (!stage_offset.count(stage)) stage_offset[stage] = offset;
-      if (j["type"] == "train") {
-        auto& s = loss[stage];
-        s.label = fmt::format("stage {}", stage + 1);
-        s.points.emplace_back(
-            static_cast<double>(stage_offset[stage] + j.value("step", int64_t{0})),
-            j.value("loss", 0.0));
-      } else if (j["type"] == "stage") {
-        offset = stage_offset[stage] + j.value("steps", int64_t{0});
-        if (j.contains("eval")) acc.emplace_back(stage + 1, 100 * j["eval"].value("top1", 0.0));
-      }
-    }
-  }
-  std::vector<Series> loss_series;
-  for (auto& [k, s] : loss) loss_series.push_back(s);
+  const MetricsSeries metrics = read_metrics(in.metrics_path);
   std::vector<std::pair<std::string, double>> sparsity;
   for (const auto& w : compression::pruning::sparsity_report(in.trained))
     sparsity.emplace_back(w.weight, 100 * w.sparsity);
@@ -160,33 +192,12 @@ void write_run_report(const std::string& path, const ReportInput& in) {
   std::string html =
       "<!DOCTYPE html><html><head><meta charset='utf-8'><title>tamp run report</title>"
       "<style>body{font-family:sans-serif;max-width:1000px;margin:auto}table{border-collapse:"
-      "collapse}"
-      "td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}</style></head><body>";
+      "collapse}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}</style></head>"
+      "<body>";
   html += fmt::format("<h1>tamp run: {}</h1><p>model {} &middot; recipe hash {}</p>",
                       html_escape(in.summary.value("recipe", "")), html_escape(in.recipe.model),
                       html_escape(in.recipe.hash));
-  html +=
-      "<h2>Stages</h2><table><tr><th>stage</th><th>components</th><th>steps</th><th>train "
-      "loss</th><th>top-1 %</th>"
-      "<th>sparsity %</th><th>bits</th><th>size</th><th>seconds</th></tr>";
-  for (const auto& s : in.summary["stages"]) {
-    std::string comps;
-    for (const auto& c : s["components"])
-      comps += (comps.empty() ? "" : " + ") + c.get<std::string>();
-    // A calibration-only stage (ptq) trains nothing: no loss to show.
-    const std::string loss = s["train_loss"].is_null()
-                                 ? "calibration"
-                                 : fmt::format("{:.4f}", s["train_loss"].get<double>());
-    html += fmt::format(
-        "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.1f}</td><td>{}</"
-        "td><td>{}</td>"
-        "<td>{:.1f}</td></tr>",
-        html_escape(s.value("name", "")), html_escape(comps), s.value("steps", 0), loss,
-        s["eval"].is_null() ? "" : fmt::format("{:.2f}", 100 * s["eval"].value("top1", 0.0)),
-        100 * s.value("sparsity", 0.0), s.value("weight_bits", 32),
-        bytes_text(s.value("size_bytes", uint64_t{0})), s.value("seconds", 0.0));
-  }
-  html += "</table>";
+  html += stages_table(in.summary["stages"]);
   html += fmt::format(
       "<h2>Exported model</h2><p>{} ({}): top-1 {:.2f} % on {} examples measured in tamp; {} "
       "&rarr; {}</p>",
@@ -194,8 +205,8 @@ void write_run_report(const std::string& path, const ReportInput& in) {
       100 * ex["eval"].value("top1", 0.0), ex["eval"].value("examples", 0),
       bytes_text(static_cast<uint64_t>(before)), bytes_text(static_cast<uint64_t>(after)));
   if (in.summary.contains("search")) html += search_report_section(in.summary["search"], nullptr);
-  html += line_plot("Training loss", "step (over all stages)", loss_series);
-  html += line_plot("Accuracy after each stage", "stage", {Series{"top-1 %", acc}});
+  html += line_plot("Training loss", "step (over all stages)", metrics.loss);
+  html += line_plot("Accuracy after each stage", "stage", {Series{"top-1 %", metrics.accuracy}});
   html += bar_chart("Sparsity per layer", sparsity, " %");
   html += bar_chart("Bits per tensor", bits_per_tensor(in.trained), "");
   html +=

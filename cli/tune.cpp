@@ -263,17 +263,7 @@ Action setup_tune(CLI::App& sub) {
       ->capture_default_str();
   sub.add_option("--eval-data", a->eval_data, "evaluation data for the criterion")
       ->capture_default_str();
-  a->calib.data_dir =
-      std::getenv("TAMP_FASHION_MNIST_DIR") && *std::getenv("TAMP_FASHION_MNIST_DIR")
-          ? std::getenv("TAMP_FASHION_MNIST_DIR")
-          : kFashionMnistDir;
-  sub.add_option("--data-dir", a->calib.data_dir, "folder of the Fashion-MNIST files")
-      ->type_name("DIR");
-  sub.add_option("--limit", a->calib.limit, "use only the first N examples of each split");
-  sub.add_option("--normalize", a->calib.normalize,
-                 "the model normalizes its input with (x - MEAN) / STD (kept in "
-                 "the file written), or 'train' statistics")
-      ->type_name("MEAN,STD|train");
+  add_data_source_options(sub, a->calib);
   sub.add_option("--calib-batches", a->search.calibration_batches, "calibration batches (run once)")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();

@@ -57,16 +57,20 @@ namespace {
 std::string node_label(const Node& n, size_t index) {
   return fmt::format("node '{}' ({}, #{})", n.name, n.op_type, index);
 }
-}  // namespace
 
-void Graph::validate() {
+// Who defines each value (-1: a graph input or initializer; else the node's index), checking
+// that every value is defined once and every node input and graph output is defined.
+std::unordered_map<std::string, int> value_definitions(const Graph& g) {
+  const auto& inputs = g.inputs;
+  const auto& nodes = g.nodes;
+  const auto& outputs = g.outputs;
   // Values defined outside the nodes.
   std::unordered_map<std::string, int> defined_by;  // -1: input or initializer
   for (const auto& v : inputs) {
     TAMP_CHECK(!v.name.empty(), "a graph input has an empty name");
     TAMP_CHECK(defined_by.emplace(v.name, -1).second, "graph input '{}' is declared twice", v.name);
   }
-  for (const auto& [n, t] : initializers) {
+  for (const auto& [n, t] : g.initializers) {
     defined_by.emplace(n, -1);  // an initializer may double as a graph input (default value)
   }
   std::set<std::string> node_names;
@@ -75,7 +79,7 @@ void Graph::validate() {
     if (!n.name.empty() && !node_names.insert(n.name).second) {
       throw Error(fmt::format("{}: another node has the same name", node_label(n, i)));
     }
-    TAMP_CHECK(opsets.count(n.domain == "ai.onnx" ? "" : n.domain),
+    TAMP_CHECK(g.opsets.count(n.domain == "ai.onnx" ? "" : n.domain),
                "{}: domain '{}' has no opset import", node_label(n, i), n.domain);
     for (const auto& o : n.outputs) {
       if (o.empty()) continue;
@@ -98,7 +102,13 @@ void Graph::validate() {
   for (const auto& o : outputs) {
     TAMP_CHECK(defined_by.count(o.name), "graph output '{}' is not defined", o.name);
   }
-  // Kahn's algorithm: a stable topological order, or the nodes on a cycle.
+  return defined_by;
+}
+
+// Kahn's algorithm: a stable topological order of the nodes, or an error naming the nodes on
+// a cycle.
+std::vector<int> topological_order(const std::vector<Node>& nodes,
+                                   const std::unordered_map<std::string, int>& defined_by) {
   std::vector<int> pending(nodes.size(), 0);
   std::vector<std::vector<int>> readers(nodes.size());
   for (size_t i = 0; i < nodes.size(); ++i) {
@@ -133,6 +143,13 @@ void Graph::validate() {
     }
     throw Error("the graph has a cycle through nodes " + stuck);
   }
+  return order;
+}
+
+}  // namespace
+
+void Graph::validate() {
+  const std::vector<int> order = topological_order(nodes, value_definitions(*this));
   bool sorted = true;
   for (size_t i = 0; i < order.size(); ++i) sorted &= order[i] == static_cast<int>(i);
   if (!sorted) {

@@ -40,28 +40,51 @@ void check_shape(const Tensor& t, const char* name, DType dtype, int64_t rows, i
   TAMP_CHECK(ok, "{} {} must be [{}] or [{}, {}]", name, describe(t), rows * cols, rows, cols);
 }
 
-std::vector<Tensor> matmul_nbits(OpContext& ctx, const std::vector<Tensor>& in) {
-  const Attributes& at = ctx.attrs();
-  const int64_t k = at.i("K", -1), n = at.i("N", -1), bits = at.i("bits", -1),
-                block = at.i("block_size", -1);
-  TAMP_CHECK(k > 0 && n > 0, "attributes K ({}) and N ({}) must be given and positive", k, n);
-  TAMP_CHECK(bits == 2 || bits == 4 || bits == 8,
-             "bits must be 2, 4 or 8 (as ONNX Runtime), got {}", bits);
-  TAMP_CHECK(block >= 16 && (block & (block - 1)) == 0,
-             "block_size must be a power of 2 and >= 16, got {}", block);
-  const Tensor& a = input(in, 0, "A");
-  const Tensor& b = input(in, 1, "B");
-  const Tensor& scales = input(in, 2, "scales");
-  const Tensor zp = optional_input(in, 3), g_idx = optional_input(in, 4),
-               bias = optional_input(in, 5);
+// K, N, bits and block_size, and the packed sizes they give.
+struct NBitsLayout {
+  int64_t k, n, bits, block;
+  int64_t k_blocks() const { return (k + block - 1) / block; }
+  int64_t blob() const { return block * bits / 8; }  // bytes per block of B
+  int64_t zp_bytes() const { return (k_blocks() * bits + 7) / 8; }
+};
+
+NBitsLayout layout_of(const Attributes& at) {
+  const NBitsLayout l{at.i("K", -1), at.i("N", -1), at.i("bits", -1), at.i("block_size", -1)};
+  TAMP_CHECK(l.k > 0 && l.n > 0, "attributes K ({}) and N ({}) must be given and positive", l.k,
+             l.n);
+  TAMP_CHECK(l.bits == 2 || l.bits == 4 || l.bits == 8,
+             "bits must be 2, 4 or 8 (as ONNX Runtime), got {}", l.bits);
+  TAMP_CHECK(l.block >= 16 && (l.block & (l.block - 1)) == 0,
+             "block_size must be a power of 2 and >= 16, got {}", l.block);
+  return l;
+}
+
+// The scale block of every column: g_idx's (act-order GPTQ) or k / block_size.
+std::vector<int64_t> block_of_columns(const NBitsLayout& l, const Tensor& g_idx) {
+  std::vector<int64_t> block_of(static_cast<size_t>(l.k));
+  for (int64_t c = 0; c < l.k; ++c) block_of[c] = c / l.block;
+  if (!g_idx.defined()) return block_of;
+  TAMP_CHECK(g_idx.dtype() == DType::kInt32 && g_idx.rank() == 1 &&
+                 (g_idx.dim(0) == l.k || g_idx.dim(0) == l.k_blocks() * l.block),
+             "g_idx {} must be int32[{}] or int32[{}]", describe(g_idx), l.k,
+             l.k_blocks() * l.block);
+  const int32_t* pg = g_idx.data<int32_t>();
+  for (int64_t c = 0; c < l.k; ++c) {
+    TAMP_CHECK(pg[c] >= 0 && pg[c] < l.k_blocks(), "g_idx[{}] = {} is outside [0, {})", c, pg[c],
+               l.k_blocks());
+    block_of[c] = pg[c];
+  }
+  return block_of;
+}
+
+void check_inputs(const NBitsLayout& l, const Tensor& a, const Tensor& b, const Tensor& scales,
+                  const Tensor& zp, const Tensor& bias) {
   TAMP_CHECK(a.dtype() == DType::kFloat32, "A {} must be float32", describe(a));
-  TAMP_CHECK(a.rank() >= 1 && a.shape().back() == k, "A {} must end in K = {}", describe(a), k);
-  const int64_t k_blocks = (k + block - 1) / block, blob = block * bits / 8;
-  TAMP_CHECK(b.dtype() == DType::kUInt8 && b.shape() == Shape({n, k_blocks, blob}),
+  TAMP_CHECK(a.rank() >= 1 && a.shape().back() == l.k, "A {} must end in K = {}", describe(a), l.k);
+  TAMP_CHECK(b.dtype() == DType::kUInt8 && b.shape() == Shape({l.n, l.k_blocks(), l.blob()}),
              "B {} must be uint8[{}, {}, {}] (N, ceil(K / block_size), block_size * bits / 8)",
-             describe(b), n, k_blocks, blob);
-  check_shape(scales, "scales", DType::kFloat32, n, k_blocks);
-  const int64_t zp_bytes = (k_blocks * bits + 7) / 8;
+             describe(b), l.n, l.k_blocks(), l.blob());
+  check_shape(scales, "scales", DType::kFloat32, l.n, l.k_blocks());
   if (zp.defined()) {
     if (zp.dtype() != DType::kUInt8) {
       throw Error(
@@ -69,59 +92,62 @@ std::vector<Tensor> matmul_nbits(OpContext& ctx, const std::vector<Tensor>& in) 
                       describe(zp)),
           ErrorKind::kUnsupported);
     }
-    check_shape(zp, "zero_points", DType::kUInt8, n, zp_bytes);
-  }
-  std::vector<int64_t> block_of(static_cast<size_t>(k));
-  for (int64_t c = 0; c < k; ++c) block_of[c] = c / block;
-  if (g_idx.defined()) {
-    TAMP_CHECK(g_idx.dtype() == DType::kInt32 && g_idx.rank() == 1 &&
-                   (g_idx.dim(0) == k || g_idx.dim(0) == k_blocks * block),
-               "g_idx {} must be int32[{}] or int32[{}]", describe(g_idx), k, k_blocks * block);
-    const int32_t* pg = g_idx.data<int32_t>();
-    for (int64_t c = 0; c < k; ++c) {
-      TAMP_CHECK(pg[c] >= 0 && pg[c] < k_blocks, "g_idx[{}] = {} is outside [0, {})", c, pg[c],
-                 k_blocks);
-      block_of[c] = pg[c];
-    }
+    check_shape(zp, "zero_points", DType::kUInt8, l.n, l.zp_bytes());
   }
   if (bias.defined()) {
-    TAMP_CHECK(bias.dtype() == DType::kFloat32 && bias.shape() == Shape({n}),
-               "bias {} must be float32[{}]", describe(bias), n);
+    TAMP_CHECK(bias.dtype() == DType::kFloat32 && bias.shape() == Shape({l.n}),
+               "bias {} must be float32[{}]", describe(bias), l.n);
   }
+}
 
-  // The dequantized weight, one output channel per row: (N, K).
-  Tensor w = Tensor::empty({n, k});
+// The dequantized weight, one output channel per row: (N, K).
+Tensor dequantize_weight(const NBitsLayout& l, const Tensor& b, const Tensor& scales,
+                         const Tensor& zp, const std::vector<int64_t>& block_of) {
+  Tensor w = Tensor::empty({l.n, l.k});
   const uint8_t* pb = b.data<uint8_t>();
   const float* ps = scales.data<float>();
   const uint8_t* pz = zp.defined() ? zp.data<uint8_t>() : nullptr;
   float* pw = w.data<float>();
-  const int default_zp = 1 << (bits - 1);
-  kernels::parallel_for(n, 8, [&](int64_t begin, int64_t end) {
+  const int bits = static_cast<int>(l.bits), default_zp = 1 << (bits - 1);
+  const int64_t k = l.k, k_blocks = l.k_blocks(), blob = l.blob(), zp_bytes = l.zp_bytes();
+  kernels::parallel_for(l.n, 8, [&](int64_t begin, int64_t end) {
     for (int64_t r = begin; r < end; ++r) {
       const uint8_t* row = pb + r * k_blocks * blob;
       for (int64_t c = 0; c < k; ++c) {
         const int64_t blk = block_of[c];
         // Column c sits at position c of the row's packed blocks even when g_idx
         // reassigns its scale.
-        const int q = unpack_at(row, c, static_cast<int>(bits));
-        const int z = pz ? unpack_at(pz + r * zp_bytes, blk, static_cast<int>(bits)) : default_zp;
+        const int q = unpack_at(row, c, bits);
+        const int z = pz ? unpack_at(pz + r * zp_bytes, blk, bits) : default_zp;
         pw[r * k + c] = static_cast<float>(q - z) * ps[r * k_blocks + blk];
       }
     }
   });
+  return w;
+}
+
+std::vector<Tensor> matmul_nbits(OpContext& ctx, const std::vector<Tensor>& in) {
+  const NBitsLayout l = layout_of(ctx.attrs());
+  const Tensor& a = input(in, 0, "A");
+  const Tensor& b = input(in, 1, "B");
+  const Tensor& scales = input(in, 2, "scales");
+  const Tensor zp = optional_input(in, 3), g_idx = optional_input(in, 4),
+               bias = optional_input(in, 5);
+  check_inputs(l, a, b, scales, zp, bias);
+  const Tensor w = dequantize_weight(l, b, scales, zp, block_of_columns(l, g_idx));
 
   Shape out_shape = a.shape();
-  out_shape.back() = n;
+  out_shape.back() = l.n;
   check_output_size(out_shape, DType::kFloat32, "MatMulNBits output");
   Tensor y = Tensor::empty(out_shape);
-  const int64_t m = a.numel() / k;
+  const int64_t m = a.numel() / l.k, n = l.n;
   float* py = y.data<float>();
   if (bias.defined()) {
     const float* pbias = bias.data<float>();
     for (int64_t i = 0; i < m; ++i) std::copy(pbias, pbias + n, py + i * n);
   }
   if (m > 0) {
-    kernels::gemm(false, true, m, n, k, 1.0f, a.data<float>(), k, pw, k,
+    kernels::gemm(false, true, m, n, l.k, 1.0f, a.data<float>(), l.k, w.data<float>(), l.k,
                   bias.defined() ? 1.0f : 0.0f, py, n);
   }
   return {y};

@@ -54,89 +54,95 @@ std::vector<int64_t> complement(int64_t n, const std::set<int64_t>& dead) {
   return keep;
 }
 
+// The output channels of `w` that are zero everywhere they reach: weight row, bias, the
+// BatchNormalizations' shift (with a zero scale or mean) and the depthwise Convs' bias.
+std::set<int64_t> dead_channels(const nn::Graph& original, const PrunableWeight& w) {
+  const std::vector<float> view = to_view(original.initializers.at(w.weight), w.layout);
+  std::set<int64_t> dead;
+  for (int64_t row = 0; row < w.layout.out; ++row) {
+    bool zero = true;
+    for (int64_t c = 0; c < w.layout.reduction && zero; ++c)
+      zero = view[row * w.layout.reduction + c] == 0;
+    if (zero && !w.bias.empty()) zero = at_f(original.initializers.at(w.bias), row) == 0;
+    for (int bn : w.batch_norms) {
+      const nn::Node& n = original.nodes[bn];
+      const Tensor scale = constant_value(original, n.inputs[1]),
+                   shift = constant_value(original, n.inputs[2]);
+      const Tensor mean = n.inputs.size() > 3 ? constant_value(original, n.inputs[3]) : Tensor();
+      if (!scale.defined() || !shift.defined() || !mean.defined()) {
+        zero = false;
+        break;
+      }
+      zero = zero && at_f(shift, row) == 0 && (at_f(scale, row) == 0 || at_f(mean, row) == 0);
+    }
+    for (int dw : w.depthwise) {
+      const nn::Node& n = original.nodes[dw];
+      if (zero && n.inputs.size() > 2 && !n.inputs[2].empty())
+        zero = at_f(original.initializers.at(n.inputs[2]), row) == 0;
+    }
+    if (zero) dead.insert(row);
+  }
+  return dead;
+}
+
+// Why the zero channels of `w` cannot be removed ("" when they can).
+std::string why_channels_stay(const nn::Graph& original, const PrunableWeight& w) {
+  if (!w.channel_problem.empty()) return w.channel_problem;
+  if (!w.weight_is_initializer) return "the weight is read through a quantizer";
+  for (int bn : w.batch_norms)
+    for (size_t k = 1; k < 5 && k < original.nodes[bn].inputs.size(); ++k)
+      if (!original.initializers.count(original.nodes[bn].inputs[k]))
+        return "a BatchNormalization input is not an initializer";
+  return "";
+}
+
+// Keeps the channels `keep` of `w`'s producer, depthwise Convs and consumers.
+void keep_channels(nn::Graph& g, const PrunableWeight& w, const std::vector<int64_t>& keep) {
+  // The producer: weight rows (axis 0 for Conv and transB=1 Gemm, else 1), bias, BN entries.
+  const int out_axis = w.layout.kind == WeightLayout::Kind::kColumns ? 1 : 0;
+  g.initializers[w.weight] = keep_along(g.initializers.at(w.weight), out_axis, keep);
+  if (!w.bias.empty()) g.initializers[w.bias] = keep_along(g.initializers.at(w.bias), -1, keep);
+  for (int bn : w.batch_norms) {
+    for (size_t k = 1; k < 5 && k < g.nodes[bn].inputs.size(); ++k) {
+      const std::string& name = g.nodes[bn].inputs[k];
+      g.initializers[name] = keep_along(g.initializers.at(name), 0, keep);
+    }
+  }
+  // Depthwise Convs on the way: one filter (and bias entry) per channel, one group each.
+  for (int dw : w.depthwise) {
+    nn::Node& n = g.nodes[dw];
+    g.initializers[n.inputs[1]] = keep_along(g.initializers.at(n.inputs[1]), 0, keep);
+    if (n.inputs.size() > 2 && !n.inputs[2].empty()) {
+      g.initializers[n.inputs[2]] = keep_along(g.initializers.at(n.inputs[2]), 0, keep);
+    }
+    Attributes a = *n.attrs;
+    a.set("group", static_cast<int64_t>(keep.size()));
+    n.attrs = nn::attrs_with(std::move(a));
+  }
+  // The consumers: their input channels (H*W consecutive inputs each after a Flatten).
+  for (const ChannelConsumer& c : w.consumers) {
+    std::vector<int64_t> cols;
+    for (int64_t ch : keep)
+      for (int64_t j = 0; j < c.per_channel; ++j) cols.push_back(ch * c.per_channel + j);
+    const int in_axis = c.layout.kind == WeightLayout::Kind::kColumns ? 0 : 1;
+    g.initializers[c.weight] = keep_along(g.initializers.at(c.weight), in_axis, cols);
+  }
+}
+
 void shrink_channels(const nn::Graph& original, nn::Graph& g, ShrinkReport& r) {
   for (const PrunableWeight& w : find_prunable_weights(original)) {
-    const Tensor& wt = original.initializers.at(w.weight);
-    const std::vector<float> view = to_view(wt, w.layout);
-    std::set<int64_t> dead;
-    for (int64_t row = 0; row < w.layout.out; ++row) {
-      bool zero = true;
-      for (int64_t c = 0; c < w.layout.reduction && zero; ++c)
-        zero = view[row * w.layout.reduction + c] == 0;
-      if (zero && !w.bias.empty()) zero = at_f(original.initializers.at(w.bias), row) == 0;
-      for (int bn : w.batch_norms) {
-        const nn::Node& n = original.nodes[bn];
-        const Tensor scale = constant_value(original, n.inputs[1]),
-                     shift = constant_value(original, n.inputs[2]);
-        const Tensor mean = n.inputs.size() > 3 ? constant_value(original, n.inputs[3]) : Tensor();
-        if (!scale.defined() || !shift.defined() || !mean.defined()) {
-          zero = false;
-          break;
-        }
-        zero = zero && at_f(shift, row) == 0 && (at_f(scale, row) == 0 || at_f(mean, row) == 0);
-      }
-      for (int dw : w.depthwise) {
-        const nn::Node& n = original.nodes[dw];
-        if (zero && n.inputs.size() > 2 && !n.inputs[2].empty())
-          zero = at_f(original.initializers.at(n.inputs[2]), row) == 0;
-      }
-      if (zero) dead.insert(row);
-    }
+    std::set<int64_t> dead = dead_channels(original, w);
     if (dead.empty()) continue;
-    const std::string where = fmt::format("'{}' ({} node '{}')", w.weight, w.op_type, w.node);
-    if (!w.channel_problem.empty()) {
-      r.notes.push_back(
-          fmt::format("{}: {} zero channels stay: {}", where, dead.size(), w.channel_problem));
-      continue;
-    }
-    if (!w.weight_is_initializer) {
-      r.notes.push_back(fmt::format(
-          "{}: {} zero channels stay: the weight is read through a quantizer", where, dead.size()));
-      continue;
-    }
-    bool ok = true;
-    for (int bn : w.batch_norms) {
-      for (size_t k = 1; k < 5 && k < original.nodes[bn].inputs.size(); ++k) {
-        ok = ok && original.initializers.count(original.nodes[bn].inputs[k]);
-      }
-    }
-    if (!ok) {
-      r.notes.push_back(fmt::format(
-          "{}: zero channels stay: a BatchNormalization input is not an initializer", where));
+    const std::string why = why_channels_stay(original, w);
+    if (!why.empty()) {
+      const std::string where = fmt::format("'{}' ({} node '{}')", w.weight, w.op_type, w.node);
+      r.notes.push_back(fmt::format("{}: {} zero channels stay: {}", where, dead.size(), why));
       continue;
     }
     if (static_cast<int64_t>(dead.size()) == w.layout.out)
       dead.erase(dead.begin());  // keep one channel
     const std::vector<int64_t> keep = complement(w.layout.out, dead);
-    // The producer: weight rows (axis 0 for Conv and transB=1 Gemm, else 1), bias, BN entries.
-    const int out_axis = w.layout.kind == WeightLayout::Kind::kColumns ? 1 : 0;
-    g.initializers[w.weight] = keep_along(g.initializers.at(w.weight), out_axis, keep);
-    if (!w.bias.empty()) g.initializers[w.bias] = keep_along(g.initializers.at(w.bias), -1, keep);
-    for (int bn : w.batch_norms) {
-      for (size_t k = 1; k < 5 && k < g.nodes[bn].inputs.size(); ++k) {
-        const std::string& name = g.nodes[bn].inputs[k];
-        g.initializers[name] = keep_along(g.initializers.at(name), 0, keep);
-      }
-    }
-    // Depthwise Convs on the way: one filter (and bias entry) per channel, one group each.
-    for (int dw : w.depthwise) {
-      nn::Node& n = g.nodes[dw];
-      g.initializers[n.inputs[1]] = keep_along(g.initializers.at(n.inputs[1]), 0, keep);
-      if (n.inputs.size() > 2 && !n.inputs[2].empty()) {
-        g.initializers[n.inputs[2]] = keep_along(g.initializers.at(n.inputs[2]), 0, keep);
-      }
-      Attributes a = *n.attrs;
-      a.set("group", static_cast<int64_t>(keep.size()));
-      n.attrs = nn::attrs_with(std::move(a));
-    }
-    // The consumers: their input channels (H*W consecutive inputs each after a Flatten).
-    for (const ChannelConsumer& c : w.consumers) {
-      std::vector<int64_t> cols;
-      for (int64_t ch : keep)
-        for (int64_t j = 0; j < c.per_channel; ++j) cols.push_back(ch * c.per_channel + j);
-      const int in_axis = c.layout.kind == WeightLayout::Kind::kColumns ? 0 : 1;
-      g.initializers[c.weight] = keep_along(g.initializers.at(c.weight), in_axis, cols);
-    }
+    keep_channels(g, w, keep);
     r.layers.push_back({w.node, w.weight, w.layout.out, static_cast<int64_t>(keep.size())});
   }
 }

@@ -115,8 +115,9 @@ Tensor HessianAccumulator::hessian() const {
   return t;
 }
 
-BlockQuantized gptq_quantize(const Tensor& w_nk, const Tensor& hessian, const QuantSpec& spec,
-                             const GptqOptions& options) {
+namespace {
+
+void check_gptq_inputs(const Tensor& w_nk, const GptqOptions& options) {
   TAMP_CHECK(
       w_nk.defined() && w_nk.dtype() == DType::kFloat32 && w_nk.rank() == 2 && w_nk.numel() > 0,
       "weight must be a non-empty float32 [N, K], got {}",
@@ -125,12 +126,34 @@ BlockQuantized gptq_quantize(const Tensor& w_nk, const Tensor& hessian, const Qu
              "damp_percent must be in (0, 1), got {}", options.damp_percent);
   TAMP_CHECK(options.block_size > 0, "GPTQ block size must be positive, got {}",
              options.block_size);
+}
+
+// Each block's scale (and zero point) per row, from the scale group holding it.
+void store_block_params(const std::vector<BlockParams>& params, int64_t group,
+                        const QuantSpec& spec, BlockQuantized& q) {
+  const int64_t n = q.q.dim(0), k = q.q.dim(1), kb = (k + q.block_size - 1) / q.block_size;
+  q.scales = Tensor::empty({n, kb});
+  if (!spec.symmetric) q.zero_points = Tensor::empty({n, kb}, DType::kUInt8);
+  for (int64_t blk = 0; blk < kb; ++blk) {
+    const BlockParams& p = params[blk * q.block_size / group];  // a group holds whole blocks
+    for (int64_t r = 0; r < n; ++r) {
+      q.scales.data<float>()[r * kb + blk] = p.scale[r];
+      if (!spec.symmetric)
+        q.zero_points.data<uint8_t>()[r * kb + blk] = static_cast<uint8_t>(p.zero_point[r]);
+    }
+  }
+}
+
+}  // namespace
+
+BlockQuantized gptq_quantize(const Tensor& w_nk, const Tensor& hessian, const QuantSpec& spec,
+                             const GptqOptions& options) {
+  check_gptq_inputs(w_nk, options);
   const int64_t n = w_nk.dim(0), k = w_nk.dim(1);
   check_hessian(hessian, k);
   BlockQuantized q;
   q.bits = spec.bits;
   q.block_size = block_size_for(spec, k);
-  const int64_t kb = (k + q.block_size - 1) / q.block_size;
   const int64_t group = scale_group_for(spec, k), groups = (k + group - 1) / group;  // scale groups
 
   MatrixD w = to_matrix(w_nk, n, k);
@@ -187,16 +210,7 @@ BlockQuantized gptq_quantize(const Tensor& w_nk, const Tensor& hessian, const Qu
       wp.rightCols(k - i2).noalias() -= err.leftCols(count) * u.block(i1, i2, count, k - i2);
   }
 
-  q.scales = Tensor::empty({n, kb});
-  if (!spec.symmetric) q.zero_points = Tensor::empty({n, kb}, DType::kUInt8);
-  for (int64_t blk = 0; blk < kb; ++blk) {
-    const BlockParams& p = params[blk * q.block_size / group];  // a group holds whole blocks
-    for (int64_t r = 0; r < n; ++r) {
-      q.scales.data<float>()[r * kb + blk] = p.scale[r];
-      if (!spec.symmetric)
-        q.zero_points.data<uint8_t>()[r * kb + blk] = static_cast<uint8_t>(p.zero_point[r]);
-    }
-  }
+  store_block_params(params, group, spec, q);
   return q;
 }
 

@@ -54,15 +54,32 @@ Tensor live_folded_weight(const Tensor& w, const Tensor& gamma, const Tensor& va
   return out;
 }
 
+namespace {
+
+nn::Node& weight_fake_quantize(nn::Graph& g, const FoldedBatchNorm& f) {
+  for (auto& n : g.nodes) {
+    if (n.op_type == "FakeQuantize" && !n.inputs.empty() && n.inputs[0] == f.weight) return n;
+  }
+  throw Error(fmt::format("QAT BatchNorm: no FakeQuantize reads the weight '{}' of Conv '{}'",
+                          f.weight, f.conv));
+}
+
+// The Conv's weight and bias and the BatchNormalization's parameters as before folding.
+void restore_unfolded_parameters(nn::Graph& g, const FoldedBatchNorm& f) {
+  g.initializers[f.weight] = f.weight_before.clone();
+  if (f.conv_bias_before.defined()) g.initializers[f.bias] = f.conv_bias_before.clone();
+  g.initializers[f.bn.inputs[1]] = f.gamma.clone();
+  g.initializers[f.bn.inputs[2]] = f.beta.clone();
+  g.initializers[f.bn.inputs[3]] = f.mean.clone();
+  g.initializers[f.bn.inputs[4]] = f.var.clone();
+}
+
+}  // namespace
+
 LiveBatchNorm unfold_for_training(nn::Graph& g, const FoldedBatchNorm& f) {
   LiveBatchNorm live;
   live.fold = f;
-  nn::Node* fq = nullptr;
-  for (auto& n : g.nodes) {
-    if (n.op_type == "FakeQuantize" && !n.inputs.empty() && n.inputs[0] == f.weight) fq = &n;
-  }
-  TAMP_CHECK(fq, "QAT BatchNorm: no FakeQuantize reads the weight '{}' of Conv '{}'", f.weight,
-             f.conv);
+  nn::Node* fq = &weight_fake_quantize(g, f);
   live.fake_quantize = fq->name;
   nn::NameScope names(g);
   const int rank = f.weight_before.rank();
@@ -123,12 +140,7 @@ LiveBatchNorm unfold_for_training(nn::Graph& g, const FoldedBatchNorm& f) {
                    nn::attrs_with(std::move(bn_attrs))});
   live.nodes.push_back(f.bn.name);
 
-  g.initializers[f.weight] = f.weight_before.clone();
-  if (has_bias) g.initializers[f.bias] = f.conv_bias_before.clone();
-  g.initializers[gamma] = f.gamma.clone();
-  g.initializers[beta] = f.beta.clone();
-  g.initializers[mean] = f.mean.clone();
-  g.initializers[var] = f.var.clone();
+  restore_unfolded_parameters(g, f);
   g.initializers[shape_w] = channel_shape(rank, 0);
   g.initializers[shape_y] = channel_shape(rank, 1);
   g.nodes.insert(g.nodes.end(), added.begin(), added.end());
