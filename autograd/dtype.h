@@ -5,8 +5,12 @@
 //   size_of(t.dtype()) == 4;  dtype_name(t.dtype()) == "float32";
 #pragma once
 
+#include <tamp/autograd/error.h>
+
 #include <cstdint>
+#include <limits>
 #include <string_view>
+#include <type_traits>
 
 namespace tamp {
 
@@ -58,18 +62,9 @@ template <> constexpr DType dtype_of<int64_t>() { return DType::kInt64; }
 template <> constexpr DType dtype_of<uint64_t>() { return DType::kUInt64; }
 template <> constexpr DType dtype_of<bool>() { return DType::kBool; }
 
-// Calls f(T{}) with T the C++ type of `dtype`, e.g.
-//   dispatch(t.dtype(), [&](auto tag) { using T = decltype(tag); ... });
-template <class F> decltype(auto) dispatch(DType dtype, F&& f) {
+// Calls f(T{}) with T the integer type of `dtype`, or otherwise() when it is not an integer.
+template <class F, class G> decltype(auto) dispatch_integer_or(DType dtype, F&& f, G&& otherwise) {
   switch (dtype) {
-    case DType::kFloat32:
-      return f(float{});
-    case DType::kFloat64:
-      return f(double{});
-    case DType::kFloat16:
-      return f(Half{});
-    case DType::kBFloat16:
-      return f(BFloat16{});
     case DType::kInt8:
       return f(int8_t{});
     case DType::kUInt8:
@@ -86,10 +81,79 @@ template <class F> decltype(auto) dispatch(DType dtype, F&& f) {
       return f(int64_t{});
     case DType::kUInt64:
       return f(uint64_t{});
-    case DType::kBool:
-      return f(bool{});
+    default:
+      return otherwise();
   }
-  return f(float{});
+}
+
+// Calls f(T{}) with T the C++ type of `dtype`, e.g.
+//   dispatch(t.dtype(), [&](auto tag) { using T = decltype(tag); ... });
+template <class F> decltype(auto) dispatch(DType dtype, F&& f) {
+  return dispatch_integer_or(dtype, f, [&]() -> decltype(auto) {
+    switch (dtype) {
+      case DType::kFloat64:
+        return f(double{});
+      case DType::kFloat16:
+        return f(Half{});
+      case DType::kBFloat16:
+        return f(BFloat16{});
+      case DType::kBool:
+        return f(bool{});
+      default:
+        return f(float{});
+    }
+  });
+}
+
+// Calls f(T{}) for float/double tensors; throws kUnsupported naming the dtype otherwise.
+template <class F> decltype(auto) dispatch_float(DType dtype, F&& f) {
+  if (dtype == DType::kFloat32) return f(float{});
+  if (dtype == DType::kFloat64) return f(double{});
+  throw Error(fmt::format("dtype {} is not supported (float32 and float64 are)", dtype_name(dtype)),
+              ErrorKind::kUnsupported);
+}
+
+// As dispatch_float, plus every integer type.
+template <class F> decltype(auto) dispatch_numeric(DType dtype, F&& f) {
+  return dispatch_integer_or(dtype, f, [&]() -> decltype(auto) {
+    if (dtype == DType::kFloat32) return f(float{});
+    if (dtype == DType::kFloat64) return f(double{});
+    throw Error(
+        fmt::format("dtype {} is not supported (float32, float64 and the integer types are)",
+                    dtype_name(dtype)),
+        ErrorKind::kUnsupported);
+  });
+}
+
+// Calls f(U{}) with U the unsigned integer as wide as one element of `dtype`: for code that
+// only moves elements (pads, selects, gathers).
+template <class F> decltype(auto) dispatch_by_size(DType dtype, F&& f) {
+  switch (size_of(dtype)) {
+    case 1:
+      return f(uint8_t{});
+    case 2:
+      return f(uint16_t{});
+    case 4:
+      return f(uint32_t{});
+    case 8:
+      return f(uint64_t{});
+    default:
+      throw Error(fmt::format("dtype {} is not supported", dtype_name(dtype)),
+                  ErrorKind::kUnsupported);
+  }
+}
+
+// A double result stored as T. Integers saturate and NaN becomes 0, as in Tensor::to: an
+// out-of-range float-to-integer conversion is undefined behaviour in C++ (Pow(0, -1) on ints).
+template <class T> T saturating_cast(double v) {
+  if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
+    if (!(v == v)) return T{0};
+    if (v <= static_cast<double>(std::numeric_limits<T>::lowest()))
+      return std::numeric_limits<T>::lowest();
+    if (v >= static_cast<double>(std::numeric_limits<T>::max()))
+      return std::numeric_limits<T>::max();
+  }
+  return static_cast<T>(v);
 }
 
 }  // namespace tamp

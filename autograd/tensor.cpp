@@ -100,16 +100,8 @@ template <class T> T store(double v) {
     return float_to_bfloat16(static_cast<float>(v));
   else if constexpr (std::is_same_v<T, bool>)
     return v != 0;
-  else if constexpr (std::is_integral_v<T>) {
-    // Out-of-range float to int is undefined in C++; saturate (NaN becomes 0).
-    if (!(v == v)) return T{0};
-    if (v <= static_cast<double>(std::numeric_limits<T>::lowest()))
-      return std::numeric_limits<T>::lowest();
-    if (v >= static_cast<double>(std::numeric_limits<T>::max()))
-      return std::numeric_limits<T>::max();
-    return static_cast<T>(v);
-  } else
-    return static_cast<T>(v);
+  else
+    return saturating_cast<T>(v);
 }
 
 }  // namespace

@@ -68,6 +68,22 @@ std::unique_ptr<nn::GraphModule> onnx_runtime_simulation(const nn::GraphModule& 
   return m;
 }
 
+EvaluationShard evaluation_shard(const nn::Dataset& data, int64_t batch_size,
+                                 const nn::Collective& coll) {
+  // A view that does not own the dataset: evaluation never outlives the caller's reference.
+  std::shared_ptr<const nn::Dataset> view(&data, [](const nn::Dataset*) {});
+  EvaluationShard shard;
+  shard.loader =
+      std::make_unique<nn::DataLoader>(view, nn::DataLoaderOptions{.batch_size = batch_size,
+                                                                   .shuffle = false,
+                                                                   .prefetch = true,
+                                                                   .num_shards = coll.size(),
+                                                                   .shard = coll.rank()});
+  shard.real_examples =
+      data.size() / coll.size() + (coll.rank() < data.size() % coll.size() ? 1 : 0);
+  return shard;
+}
+
 EvalResult evaluate(nn::GraphModule& evaluated, const nn::Dataset& data,
                     const EvalOptions& options) {
   const bool was_training = evaluated.is_training();
@@ -77,21 +93,13 @@ EvalResult evaluate(nn::GraphModule& evaluated, const nn::Dataset& data,
   nn::Collective& coll = options.collective ? *options.collective : nn::local_collective();
   const nn::ValueInfo& in = input_info(model.graph(), options.input);
   const std::string out = output_name(model.graph(), options.output);
-  // A view that does not own the dataset: evaluation never outlives the caller's reference.
-  std::shared_ptr<const nn::Dataset> view(&data, [](const nn::Dataset*) {});
-  nn::DataLoader loader(view, {.batch_size = options.batch_size,
-                               .shuffle = false,
-                               .prefetch = true,
-                               .num_shards = coll.size(),
-                               .shard = coll.rank()});
-  // Sharding pads with wrapped examples; count only each rank's real ones.
-  const int64_t real =
-      data.size() / coll.size() + (coll.rank() < data.size() % coll.size() ? 1 : 0);
+  const EvaluationShard shard = evaluation_shard(data, options.batch_size, coll);
+  const int64_t real = shard.real_examples;
   double loss_sum = 0;
   int64_t hits1 = 0, hits5 = 0, seen = 0, batches = 0;
   {
     NoGradGuard no_grad;
-    for (const nn::Batch& b : loader) {
+    for (const nn::Batch& b : *shard.loader) {
       if (options.max_batches >= 0 && batches++ >= options.max_batches) break;
       Tensor x = fit_input(in, b.x), y = b.y;
       int64_t n = std::min<int64_t>(x.dim(0), real - seen);

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <tamp/nn/collective.h>
+#include <tamp/nn/data_loader.h>
 #include <tamp/nn/dataset.h>
 #include <tamp/nn/graph_module.h>
 
@@ -41,6 +42,15 @@ EvalResult evaluate(nn::GraphModule& model, const nn::Dataset& data,
 // arithmetic; nullptr when there is no such group (run `model` itself). Training keeps the
 // float FakeQuantize graph.
 std::unique_ptr<nn::GraphModule> onnx_runtime_simulation(const nn::GraphModule& model);
+
+// This rank's shard of `data` in order, for evaluation. `data` is not owned and must outlive
+// the loader; `real_examples` counts the shard's own examples (sharding pads with wrapped ones).
+struct EvaluationShard {
+  std::unique_ptr<nn::DataLoader> loader;
+  int64_t real_examples = 0;
+};
+EvaluationShard evaluation_shard(const nn::Dataset& data, int64_t batch_size,
+                                 const nn::Collective& coll);
 
 // `x` as graph input `info` declares it: reshaped when only the per-example layout differs
 // (same element count per example), and integers converted when the input is a float one

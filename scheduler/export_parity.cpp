@@ -66,20 +66,14 @@ ParityResult check_export_parity(nn::GraphModule& simulated, const nn::Graph& ex
   const nn::ValueInfo& in = input_info(simulated.graph(), options.input);
   const std::string sim_out = output_name(simulated.graph(), options.output);
   nn::Collective& coll = options.collective ? *options.collective : nn::local_collective();
-  std::shared_ptr<const nn::Dataset> view(&data, [](const nn::Dataset*) {});
-  nn::DataLoader loader(view, {.batch_size = options.batch_size,
-                               .shuffle = false,
-                               .prefetch = true,
-                               .num_shards = coll.size(),
-                               .shard = coll.rank()});
-  const int64_t real =
-      data.size() / coll.size() + (coll.rank() < data.size() % coll.size() ? 1 : 0);
+  const EvaluationShard shard = evaluation_shard(data, options.batch_size, coll);
+  const int64_t real = shard.real_examples;
   const double tie = std::isnan(r.output_step) ? 0.0 : r.output_step * 1.0001;
   int64_t same = 0, hits_sim = 0, hits_exp = 0, seen = 0, batches = 0;
   double max_diff = 0;
   {
     NoGradGuard no_grad;
-    for (const nn::Batch& b : loader) {
+    for (const nn::Batch& b : *shard.loader) {
       if (options.max_batches >= 0 && batches++ >= options.max_batches) break;
       const Tensor x = fit_input(in, b.x);
       const int64_t n = std::min<int64_t>(x.dim(0), real - seen);

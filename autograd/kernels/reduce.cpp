@@ -167,31 +167,7 @@ Tensor reduce(const Tensor& x, const std::vector<int>& axes, ReduceKind kind) {
     }
     return {};
   };
-  switch (x.dtype()) {
-    case DType::kFloat32:
-      return run(float{});
-    case DType::kFloat64:
-      return run(double{});
-    case DType::kInt8:
-      return run(int8_t{});
-    case DType::kUInt8:
-      return run(uint8_t{});
-    case DType::kInt16:
-      return run(int16_t{});
-    case DType::kUInt16:
-      return run(uint16_t{});
-    case DType::kInt32:
-      return run(int32_t{});
-    case DType::kUInt32:
-      return run(uint32_t{});
-    case DType::kInt64:
-      return run(int64_t{});
-    case DType::kUInt64:
-      return run(uint64_t{});
-    default:
-      throw Error(fmt::format("reduction of {} is not supported", describe(x)),
-                  ErrorKind::kUnsupported);
-  }
+  return dispatch_numeric(x.dtype(), run);
 }
 
 }  // namespace tamp::kernels

@@ -14,51 +14,6 @@ const Tensor& input(const std::vector<Tensor>& inputs, size_t i, const char* nam
 // inputs[i] if present, else an undefined Tensor.
 Tensor optional_input(const std::vector<Tensor>& inputs, size_t i);
 
-// Calls f(T{}) for float/double tensors; throws kUnsupported naming the dtype otherwise.
-template <class F> decltype(auto) dispatch_float(DType dtype, F&& f) {
-  if (dtype == DType::kFloat32) return f(float{});
-  if (dtype == DType::kFloat64) return f(double{});
-  throw Error(fmt::format("dtype {} is not supported (float32 and float64 are)", dtype_name(dtype)),
-              ErrorKind::kUnsupported);
-}
-
-// As dispatch_float, plus every integer type.
-template <class F> decltype(auto) dispatch_numeric(DType dtype, F&& f) {
-  switch (dtype) {
-    case DType::kInt8:
-      return f(int8_t{});
-    case DType::kUInt8:
-      return f(uint8_t{});
-    case DType::kInt16:
-      return f(int16_t{});
-    case DType::kUInt16:
-      return f(uint16_t{});
-    case DType::kInt32:
-      return f(int32_t{});
-    case DType::kUInt32:
-      return f(uint32_t{});
-    case DType::kInt64:
-      return f(int64_t{});
-    case DType::kUInt64:
-      return f(uint64_t{});
-    default:
-      return dispatch_float(dtype, std::forward<F>(f));
-  }
-}
-
-// A double result stored as T. Integers saturate and NaN becomes 0, as in Tensor::to: an
-// out-of-range float-to-integer conversion is undefined behaviour in C++ (Pow(0, -1) on ints).
-template <class T> T saturating_cast(double v) {
-  if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
-    if (!(v == v)) return T{0};
-    if (v <= static_cast<double>(std::numeric_limits<T>::lowest()))
-      return std::numeric_limits<T>::lowest();
-    if (v >= static_cast<double>(std::numeric_limits<T>::max()))
-      return std::numeric_limits<T>::max();
-  }
-  return static_cast<T>(v);
-}
-
 // An int64/int32 tensor (shape, axes, indices) as a vector.
 std::vector<int64_t> to_int64s(const Tensor& t, const char* what);
 

@@ -165,23 +165,7 @@ std::vector<Tensor> pad_forward(OpContext& ctx, const std::vector<Tensor>& in) {
     pad_rows<W>(p, static_cast<const W*>(x.raw_data()), static_cast<W*>(out.raw_data()),
                 *static_cast<const W*>(value.raw_data()));
   };
-  switch (size_of(x.dtype())) {
-    case 1:
-      run(uint8_t{});
-      break;
-    case 2:
-      run(uint16_t{});
-      break;
-    case 4:
-      run(uint32_t{});
-      break;
-    case 8:
-      run(uint64_t{});
-      break;
-    default:
-      throw Error(fmt::format("Pad: unsupported dtype {}", dtype_name(x.dtype())),
-                  ErrorKind::kUnsupported);
-  }
+  dispatch_by_size(x.dtype(), run);
   return {out};
 }
 

@@ -56,23 +56,7 @@ Tensor where(const Tensor& cond, const Tensor& x, const Tensor& y) {
               static_cast<const W*>(y.raw_data()), static_cast<W*>(out.raw_data()), shape, sc, sx,
               sy);
   };
-  switch (size_of(x.dtype())) {
-    case 1:
-      run(uint8_t{});
-      break;
-    case 2:
-      run(uint16_t{});
-      break;
-    case 4:
-      run(uint32_t{});
-      break;
-    case 8:
-      run(uint64_t{});
-      break;
-    default:
-      throw Error(fmt::format("Where: unsupported dtype {}", dtype_name(x.dtype())),
-                  ErrorKind::kUnsupported);
-  }
+  dispatch_by_size(x.dtype(), run);
   return out;
 }
 

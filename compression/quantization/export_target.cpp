@@ -1,14 +1,12 @@
 #include <tamp/compression/quantization/export_target.h>
 
+#include <tamp/autograd/enum_names.h>
+
 namespace tamp::compression {
 
 namespace {
 
-struct TargetName {
-  ExportTarget target;
-  std::string_view name;
-};
-constexpr TargetName kTargetNames[] = {
+constexpr EnumName<ExportTarget> kTargetNames[] = {
     {ExportTarget::kPortable, "portable"},
     {ExportTarget::kVnni, "vnni"},
     {ExportTarget::kArm, "arm"},
@@ -16,17 +14,10 @@ constexpr TargetName kTargetNames[] = {
 
 }  // namespace
 
-std::string_view export_target_name(ExportTarget t) {
-  for (const auto& e : kTargetNames)
-    if (e.target == t) return e.name;
-  return "unknown";
-}
+std::string_view export_target_name(ExportTarget t) { return name_of(kTargetNames, t); }
 
 ExportTarget export_target_from_name(std::string_view name) {
-  for (const auto& e : kTargetNames)
-    if (e.name == name) return e.target;
-  throw Error(fmt::format("unknown export target '{}' (portable, vnni, arm)", name),
-              ErrorKind::kInvalidInput);
+  return value_named(kTargetNames, name, "export target");
 }
 
 bool weight_range_exact_on(ExportTarget target, int64_t qmin, int64_t qmax) {

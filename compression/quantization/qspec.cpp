@@ -1,5 +1,7 @@
 #include <tamp/compression/quantization/qspec.h>
 
+#include <tamp/autograd/enum_names.h>
+
 #include <algorithm>
 #include <cmath>
 
@@ -7,11 +9,7 @@ namespace tamp::compression {
 
 namespace {
 
-struct ObserverNameEntry {
-  ObserverKind kind;
-  std::string_view name;
-};
-constexpr ObserverNameEntry kObserverNames[] = {
+constexpr EnumName<ObserverKind> kObserverNames[] = {
     {ObserverKind::kMinMax, "minmax"},
     {ObserverKind::kMovingAverageMinMax, "moving-average"},
     {ObserverKind::kPercentile, "percentile"},
@@ -21,17 +19,10 @@ constexpr ObserverNameEntry kObserverNames[] = {
 
 }  // namespace
 
-std::string_view observer_name(ObserverKind kind) {
-  for (const auto& e : kObserverNames)
-    if (e.kind == kind) return e.name;
-  return "unknown";
-}
+std::string_view observer_name(ObserverKind kind) { return name_of(kObserverNames, kind); }
 
 ObserverKind observer_from_name(std::string_view name) {
-  for (const auto& e : kObserverNames)
-    if (e.name == name) return e.kind;
-  throw Error(fmt::format(
-      "unknown observer '{}' (minmax, moving-average, percentile, entropy, mse)", name));
+  return value_named(kObserverNames, name, "observer");
 }
 
 int64_t QuantSpec::quant_min() const {

@@ -1,5 +1,6 @@
 #include <tamp/compression/quantization/ptq/weight_only.h>
 
+#include <tamp/autograd/enum_names.h>
 #include <tamp/autograd/variable.h>
 #include <tamp/nn/graph_edit.h>
 #include <tamp/nn/graph_module.h>
@@ -12,12 +13,8 @@ namespace tamp::compression {
 
 namespace {
 
-struct AlgorithmName {
-  WeightOnlyAlgorithm algorithm;
-  std::string_view name;
-};
-constexpr AlgorithmName kAlgorithmNames[] = {{WeightOnlyAlgorithm::kRtn, "rtn"},
-                                             {WeightOnlyAlgorithm::kGptq, "gptq"}};
+constexpr EnumName<WeightOnlyAlgorithm> kAlgorithmNames[] = {{WeightOnlyAlgorithm::kRtn, "rtn"},
+                                                             {WeightOnlyAlgorithm::kGptq, "gptq"}};
 
 // Hessians of the inputs of `which` layers over the calibration data, running `graph` in
 // tamp (earlier layers may already be MatMulNBits).
@@ -62,15 +59,11 @@ WeightOnlyLayerReport report_for(const LinearLayer& layer, const Tensor& w_nk,
 }  // namespace
 
 std::string_view weight_only_algorithm_name(WeightOnlyAlgorithm a) {
-  for (const auto& e : kAlgorithmNames)
-    if (e.algorithm == a) return e.name;
-  return "unknown";
+  return name_of(kAlgorithmNames, a);
 }
 
 WeightOnlyAlgorithm weight_only_algorithm_from_name(std::string_view name) {
-  for (const auto& e : kAlgorithmNames)
-    if (e.name == name) return e.algorithm;
-  throw Error(fmt::format("unknown weight-only algorithm '{}' (rtn, gptq)", name));
+  return value_named(kAlgorithmNames, name, "weight-only algorithm");
 }
 
 void rewrite_as_matmul_nbits(nn::Graph& g, const LinearLayer& layer, const BlockQuantized& q,
