@@ -14,6 +14,7 @@ packages=(
   libopenmpi-dev openmpi-bin libhdf5-dev libfmt-dev zlib1g-dev
   libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev libyaml-cpp-dev nlohmann-json3-dev libcpp-httplib-dev
   dataset-fashion-mnist libonnx-testdata
+  clang-format  # the style.clang_format test
 )
 # NodeSource's nodejs bundles npm and conflicts with Debian's npm package.
 command -v npm >/dev/null || packages+=(nodejs npm)
