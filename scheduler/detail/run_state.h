@@ -1,12 +1,10 @@
 // Internal to scheduler/: the one writer and the one reader of a run's checkpoint layout
-// (io/checkpoint.h stores it). Every checkpoint holds
-//   meta/recipe_hash, graph (the stage's starting graph, training ops kept), trainable/NAME,
-//   pos/stage, pos/in_stage, records/K (finished stages), rng (the Dropout generator),
-//   run/ranks, run/batch (the data-parallel shape: ranks x per-rank batch), extra/* (the caller's);
-// one written inside a stage adds the loop position and what the loop trains:
-//   pos/step, pos/loss_sum, pos/window_sum, pos/window_terms/TERM, pos/window, pos/steps,
-//   pos/skipped, pos/bad_in_a_row, param/NAME, buffer/NAME, optim/*, comp/I/* (component I's
-//   state).
+// (io/checkpoint.h stores it). Every checkpoint holds meta/recipe_hash, graph, trainable/NAME,
+//   pos/stage, pos/in_stage, records/K, rng, run/ranks, run/batch (ranks x per-rank batch),
+//   extra/* (the caller's);
+// one written inside a stage adds the loop position and what the loop trains: pos/step,
+//   pos/loss_sum, pos/window*, pos/steps, pos/skipped, pos/bad_in_a_row, param/NAME,
+//   buffer/NAME, optim/*, comp/I/* (component I's state); docs/recipes.md#the-checkpoint-file
 #pragma once
 
 #include <tamp/io/checkpoint.h>

@@ -78,13 +78,17 @@ TEST(QuantizeCli, TextReportAndEvaluation) {
   TempDir dir;
   const CliResult r =
       run_tamp({"quantize", model_file("mlp"), "--method", "weight-only", "--out",
-                dir.file("w.onnx"), "--eval-data", "fashion-mnist:test", "--limit", "500"});
-  // --limit is not an option of quantize: usage error, the file is not written.
+                dir.file("w.onnx"), "--eval-data", "fashion-mnist:test", "--no-such-option"});
+  // An unknown option is a usage error and the file is not written.
   EXPECT_EQ(r.code, 2) << r.err;
-  const CliResult ok = run_tamp({"quantize", model_file("mlp"), "--method", "weight-only", "--out",
-                                 dir.file("w.onnx"), "--eval-data", "fashion-mnist:test"});
+  EXPECT_FALSE(std::filesystem::exists(dir.file("w.onnx")));
+  const CliResult ok =
+      run_tamp({"quantize", model_file("mlp"), "--method", "weight-only", "--out",
+                dir.file("w.onnx"), "--eval-data", "fashion-mnist:test", "--limit", "500"});
   ASSERT_EQ(ok.code, 0) << ok.err;
   EXPECT_NE(ok.out.find("weight-only int4 rtn (symmetric, group 32)"), std::string::npos) << ok.out;
+  // --limit keeps the first 500 examples of the evaluation split.
+  EXPECT_NE(ok.out.find("(tamp's evaluation, 500 examples)"), std::string::npos) << ok.out;
   EXPECT_NE(ok.out.find("top-1"), std::string::npos) << ok.out;
 }
 
