@@ -1,7 +1,7 @@
 // ONNX Runtime 1.30's float CPU kernels as they compute on x86 with AVX2 + FMA, bit for bit, in
 // the tamp domain (version 1). Forward only: the simulation of a quantized model's run in ONNX
-// Runtime (fused_simulation.h) evaluates them in place of Softmax and LayerNormalization, whose
-// last bits move a value over the rounding boundary of the QuantizeLinear after them.
+// Runtime (fused_simulation.h) evaluates them in place of the ONNX op, whose last bits move a
+// value over the rounding boundary of the QuantizeLinear after it.
 //
 // OrtSoftmax (Softmax, opset 13: one axis, default -1): MLAS (core/mlas/lib/compute.cpp,
 // MlasComputeSoftmaxThreaded; x86_64/TransKernelFma3.S, MlasComputeSumExpF32KernelFma3): per
@@ -10,11 +10,6 @@
 // ((l4 + l5) + (l6 + l7)) + ((l0 + l1) + (l2 + l3)); then y_i = e_i * (1 / sum). AVX-512 CPUs
 // run the 16-lane kernel (SoftmaxKernelAvx512F.S) and ARM the generic one; they sum in another
 // order and may differ from this in the last bit.
-//
-// OrtLayerNormalization (LayerNormalization, Y only; providers/cpu/nn/layer_norm_impl.cc,
-// ComputeJob): per row, float sums of x and of fl(x * x) in order, mean = sum / n,
-// d = sqrt(sum_sq / n - mean * mean + epsilon), y = (x - mean) / d * scale + bias, every
-// operation rounded to float (ORT's generic x86-64 build has no FMA contraction).
 #include <tamp/autograd/op.h>
 #include <tamp/autograd/ops/op_helpers.h>
 
@@ -95,52 +90,8 @@ std::vector<Tensor> ort_softmax(OpContext& ctx, const std::vector<Tensor>& in) {
   return {y};
 }
 
-// One row of n values: ONNX Runtime's ComputeJob<float>.
-void ort_layer_norm_row(const float* x, const float* scale, const float* bias, float epsilon,
-                        int64_t n, float* y) {
-  float sum = 0, sum_sq = 0;
-  for (int64_t h = 0; h < n; ++h) {
-    sum += x[h];
-    const float sq = x[h] * x[h];
-    sum_sq += sq;
-  }
-  const float count = static_cast<float>(n);
-  const float mean = sum / count;
-  const float mean_sq = mean * mean;
-  const float d = std::sqrt(sum_sq / count - mean_sq + epsilon);
-  for (int64_t h = 0; h < n; ++h) {
-    const float scaled = (x[h] - mean) / d * scale[h];
-    y[h] = bias ? scaled + bias[h] : scaled;
-  }
-}
-
-std::vector<Tensor> ort_layer_norm(OpContext& ctx, const std::vector<Tensor>& in) {
-  const Tensor& x = input(in, 0, "X");
-  const Tensor& scale = input(in, 1, "Scale");
-  const Tensor b = optional_input(in, 2);
-  TAMP_CHECK(x.dtype() == DType::kFloat32 && x.rank() >= 1, "X {} must be float32", describe(x));
-  const int axis = normalize_axis(ctx.attrs().i("axis", -1), x.rank());
-  const int64_t n = numel(x.shape(), axis, x.rank());
-  for (const Tensor* t : {&scale, &b}) {
-    TAMP_CHECK(!t->defined() || (t->dtype() == DType::kFloat32 && t->numel() == n),
-               "Scale and B must be float32 with {} values (X {} from axis {}), got {}", n,
-               describe(x), axis, describe(*t));
-  }
-  const float epsilon = ctx.attrs().f("epsilon", 1e-5f);
-  Tensor y = Tensor::empty(x.shape(), x.dtype());
-  for (int64_t r = 0; n > 0 && r < x.numel() / n; ++r) {
-    ort_layer_norm_row(x.data<float>() + r * n, scale.data<float>(),
-                       b.defined() ? b.data<float>() : nullptr, epsilon, n,
-                       y.data<float>() + r * n);
-  }
-  return {y};
-}
-
 }  // namespace
 
-OpDef ort_layer_normalization_op() {
-  return {std::string(kTampDomain), "OrtLayerNormalization", 1, &ort_layer_norm, nullptr};
-}
 OpDef ort_softmax_op() {
   return {std::string(kTampDomain), "OrtSoftmax", 1, &ort_softmax, nullptr};
 }

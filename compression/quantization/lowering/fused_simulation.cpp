@@ -7,7 +7,6 @@
 
 #include <tamp/autograd/op.h>
 
-#include <algorithm>
 #include <cmath>
 #include <map>
 #include <optional>
@@ -45,7 +44,7 @@ class Rewriter {
         fused += fuse_add(n);
     }
     if (fused == 0) return 0;
-    float_ops_as_onnx_runtime();
+    softmax_as_onnx_runtime();
     std::vector<nn::Node> kept;
     for (auto& n : out_.nodes)
       if (!removed_.count(n.name)) kept.push_back(std::move(n));
@@ -183,22 +182,14 @@ class Rewriter {
     return 1;
   }
 
-  // ORT runs Softmax and LayerNormalization in float with its own arithmetic, whose last bits
-  // decide some roundings of the QuantizeLinear after them: tamp's Ort* ops compute it. A
-  // Softmax right after a DequantizeLinear (attention has a Mul between) would become
-  // com.microsoft QLinearSoftmax, which is not modelled: that one stays as it is.
-  void float_ops_as_onnx_runtime() {
+  // ORT runs a Softmax whose input is not a DequantizeLinear (attention's scaling Mul sits
+  // between) in float, with MLAS's own exp and sum, whose last bits decide some roundings of
+  // the QuantizeLinear after it. DequantizeLinear -> Softmax -> QuantizeLinear would become
+  // com.microsoft QLinearSoftmax, which is not modelled: that Softmax stays as it is.
+  void softmax_as_onnx_runtime() {
     for (auto& n : out_.nodes) {
-      if (!n.domain.empty()) continue;
-      const bool y_only =
-          n.outputs.size() == 1 || std::all_of(n.outputs.begin() + 1, n.outputs.end(),
-                                               [](const std::string& o) { return o.empty(); });
-      if (n.op_type == "Softmax" && !by_output_.count(n.inputs.at(0)))
-        n.op_type = "OrtSoftmax";
-      else if (n.op_type == "LayerNormalization" && y_only)
-        n.op_type = "OrtLayerNormalization";
-      else
-        continue;
+      if (n.op_type != "Softmax" || !n.domain.empty() || by_output_.count(n.inputs.at(0))) continue;
+      n.op_type = "OrtSoftmax";
       n.domain = std::string(kTampDomain);
       out_.opsets[std::string(kTampDomain)] = 1;
     }
