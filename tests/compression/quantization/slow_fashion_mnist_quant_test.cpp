@@ -244,11 +244,12 @@ void expect_ort_matches_simulation(const std::string& what, const Tensor& sim,
                : fmt::format("{:.3g}", a.max_diff),
       100 * sim_top1, 100 * ort_top1, host_integer_features());
   // The bar holds for every model, the transformer included: tamp's simulation evaluates the
-  // groups ORT fuses (QLinearMatMul, QLinearAdd) with ORT's arithmetic, whose roundings at
-  // near-ties used to spread through its twenty requantized ops to random inputs labelled by
-  // the untrained model itself (docs/quantization_targets.md, "Evaluation computes what ONNX
-  // Runtime's fused kernels compute"). Its output is the head's float bias Add (no output
-  // step): Softmax and LayerNorm are float in both, MLAS's exp and sums a few ulps apart.
+  // groups ORT fuses (QLinearMatMul, QLinearAdd) and the attention's Softmax (MLAS's exp and
+  // sum) with ORT's arithmetic, whose roundings at near-ties used to spread through its twenty
+  // requantized ops to random inputs labelled by the untrained model itself
+  // (docs/quantization_targets.md, "Evaluation computes what ONNX Runtime's fused kernels
+  // compute"). Its output is the head's float bias Add (no output step); LayerNormalization is
+  // tamp's, a last bit apart from ORT's at times (TransformerStaticPtqMatchesOrtValueByValue).
   const bool float_ops_between = what.rfind("transformer", 0) == 0;
   EXPECT_GE(a.argmax, 0.999) << what;
   if (step > 0) EXPECT_LE(a.max_diff, step * 1.0001) << what;
@@ -257,7 +258,7 @@ void expect_ort_matches_simulation(const std::string& what, const Tensor& sim,
   // the cause (DynamicQuantizeLinear's float scale, or the ConvInteger path) is not isolated.
   else
     EXPECT_LE(a.max_diff, (float_ops_between ? 2e-2 : 2e-3) * std::max(1.0, max_abs(ort))) << what;
-  EXPECT_LE(std::fabs(ort_top1 - sim_top1), (float_ops_between ? 0.003 : 0.0005) + 1e-9) << what;
+  EXPECT_LE(std::fabs(ort_top1 - sim_top1), 0.0005 + 1e-9) << what;
 }
 
 // The bench's float model statically quantized (FakeQuantize), activations calibrated by `kind`.
@@ -316,9 +317,11 @@ TEST(SlowQuantFashionMnist, PortableExportsOfTheTransformerMatchOrt) {
 
 // One static PTQ export of the transformer against ORT, quantized activation by quantized
 // activation: for each input whose argmax ORT and tamp's simulation disagree on, the first
-// value (in graph order) where their integers part names the op tamp computes differently.
-// Reproduces one case of the test above in about a minute: TAMP_TRACE_CALIBRATION picks the
-// calibration (default percentile).
+// value (in graph order) where their integers part names the op tamp computes differently;
+// then every quantized activation of the first 64 inputs. One case of the test above (267 s on
+// the loaded 2-core EPYC against its 754 s): TAMP_TRACE_CALIBRATION picks the calibration
+// (default percentile). Percentile: 1 input of 2,000 disagrees, from one LayerNormalization
+// output 5.5000005 steps in tamp (LayerNormalization is not modelled); inputs 0..63: none.
 TEST(SlowQuantFashionMnist, TransformerStaticPtqMatchesOrtValueByValue) {
   const char* env = std::getenv("TAMP_TRACE_CALIBRATION");
   const ObserverKind kind = observer_from_name(env ? env : "percentile");
