@@ -115,6 +115,8 @@
   OP(tamp_mse_loss_op)                                                                \
   OP(tamp_softmax_cross_entropy_loss_op)                                              \
   OP(tamp_softmax_kl_div_loss_op)                                                     \
+  /* ONNX Runtime's float kernels, bit for bit: the fused-kernel simulation. */       \
+  OP(ort_softmax_op)                                                                  \
   /* ONNX Runtime's contrib ops (com.microsoft) that tamp exports and evaluates. */   \
   OP(matmul_nbits_op)
 

@@ -34,4 +34,16 @@ inline std::string skip_unless_uint8_int8_exact() {
   return "";
 }
 
+// "" when ONNX Runtime's float kernels here are MLAS's AVX2 + FMA ones (x86 with AVX2 and FMA,
+// without AVX-512F, which takes MLAS's AVX-512 kernels); else why a test of them is skipped.
+inline std::string skip_unless_mlas_avx2_float_kernels() {
+#if defined(__x86_64__) || defined(__i386__)
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+      !__builtin_cpu_supports("avx512f"))
+    return "";
+#endif
+  return "ONNX Runtime's float kernels on this CPU (" + std::string(host_integer_features()) +
+         ") are not MLAS's AVX2 + FMA ones (x86 with AVX2 and FMA, no AVX-512F) that tamp models";
+}
+
 }  // namespace tamp::test

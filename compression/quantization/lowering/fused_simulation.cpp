@@ -5,6 +5,8 @@
 #include <tamp/compression/quantization/quant_plan.h>
 #include <tamp/nn/graph_edit.h>
 
+#include <tamp/autograd/op.h>
+
 #include <cmath>
 #include <map>
 #include <optional>
@@ -42,6 +44,7 @@ class Rewriter {
         fused += fuse_add(n);
     }
     if (fused == 0) return 0;
+    softmax_as_onnx_runtime();
     std::vector<nn::Node> kept;
     for (auto& n : out_.nodes)
       if (!removed_.count(n.name)) kept.push_back(std::move(n));
@@ -177,6 +180,19 @@ class Rewriter {
             conv ? n.attrs : nn::attrs_with({})},
            y_q);
     return 1;
+  }
+
+  // ORT runs a Softmax whose input is not a DequantizeLinear (attention's scaling Mul sits
+  // between) in float, with MLAS's own exp and sum, whose last bits decide some roundings of
+  // the QuantizeLinear after it. DequantizeLinear -> Softmax -> QuantizeLinear would become
+  // com.microsoft QLinearSoftmax, which is not modelled: that Softmax stays as it is.
+  void softmax_as_onnx_runtime() {
+    for (auto& n : out_.nodes) {
+      if (n.op_type != "Softmax" || !n.domain.empty() || by_output_.count(n.inputs.at(0))) continue;
+      n.op_type = "OrtSoftmax";
+      n.domain = std::string(kTampDomain);
+      out_.opsets[std::string(kTampDomain)] = 1;
+    }
   }
 
   int fuse_add(const nn::Node& n) {

@@ -1,7 +1,8 @@
 // What a FakeQuantize graph (QAT, static PTQ) computes once exported and run by ONNX Runtime:
 // each group ORT fuses (MatMul / Conv between fake-quantized values, a residual Add of two)
-// replaced by tamp's integer op with the FakeQuantize nodes' scales and zero points. Evaluation
-// runs it (scheduler/evaluate.h); training keeps the float graph. Which groups and why:
+// replaced by tamp's integer op with the FakeQuantize nodes' scales and zero points, Softmax by
+// MLAS's (OrtSoftmax). Evaluation runs it (scheduler/evaluate.h); training keeps the float
+// graph. Which groups and why:
 // docs/quantization_targets.md#evaluation-computes-what-onnx-runtimes-fused-kernels-compute
 //
 //   nn::GraphModule m(simulate_fused_like_onnx_runtime(model.export_graph()));

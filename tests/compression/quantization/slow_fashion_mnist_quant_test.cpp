@@ -22,9 +22,11 @@
 #include "support/host_cpu.h"
 
 #include "quant_test_support.h"
+#include "quantized_value_trace.h"
 
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <map>
 #include <utility>
 #include <vector>
@@ -242,11 +244,12 @@ void expect_ort_matches_simulation(const std::string& what, const Tensor& sim,
                : fmt::format("{:.3g}", a.max_diff),
       100 * sim_top1, 100 * ort_top1, host_integer_features());
   // The bar holds for every model, the transformer included: tamp's simulation evaluates the
-  // groups ORT fuses (QLinearMatMul, QLinearAdd) with ORT's arithmetic, whose roundings at
-  // near-ties used to spread through its twenty requantized ops to random inputs labelled by
-  // the untrained model itself (docs/quantization_targets.md, "Evaluation computes what ONNX
-  // Runtime's fused kernels compute"). Its output is the head's float bias Add (no output
-  // step): Softmax and LayerNorm are float in both, MLAS's exp and sums a few ulps apart.
+  // groups ORT fuses (QLinearMatMul, QLinearAdd) and the attention's Softmax (MLAS's exp and
+  // sum) with ORT's arithmetic, whose roundings at near-ties used to spread through its twenty
+  // requantized ops to random inputs labelled by the untrained model itself
+  // (docs/quantization_targets.md, "Evaluation computes what ONNX Runtime's fused kernels
+  // compute"). Its output is the head's float bias Add (no output step); LayerNormalization is
+  // tamp's, a last bit apart from ORT's at times (TransformerStaticPtqMatchesOrtValueByValue).
   const bool float_ops_between = what.rfind("transformer", 0) == 0;
   EXPECT_GE(a.argmax, 0.999) << what;
   if (step > 0) EXPECT_LE(a.max_diff, step * 1.0001) << what;
@@ -255,22 +258,30 @@ void expect_ort_matches_simulation(const std::string& what, const Tensor& sim,
   // the cause (DynamicQuantizeLinear's float scale, or the ConvInteger path) is not isolated.
   else
     EXPECT_LE(a.max_diff, (float_ops_between ? 2e-2 : 2e-3) * std::max(1.0, max_abs(ort))) << what;
-  EXPECT_LE(std::fabs(ort_top1 - sim_top1), (float_ops_between ? 0.003 : 0.0005) + 1e-9) << what;
+  EXPECT_LE(std::fabs(ort_top1 - sim_top1), 0.0005 + 1e-9) << what;
 }
+
+// The bench's float model statically quantized (FakeQuantize), activations calibrated by `kind`.
+nn::GraphModule statically_quantized(const Bench& b, ObserverKind kind) {
+  nn::GraphModule m(b.fp32);
+  QuantizerOptions q;
+  q.activations.observer.kind = kind;
+  Trainer(m, {std::make_shared<StaticQuantization>(q)},
+          {.train = b.train, .calibration_batches = 16})
+      .run();
+  return m;
+}
+
+const std::pair<QuantFormat, const char*> kFormats[] = {{QuantFormat::kQdq, "QDQ"},
+                                                        {QuantFormat::kQOperator, "QOperator"}};
 
 void every_export_matches_ort(const std::string& name) {
   const Bench b = bench(name);
-  const std::pair<QuantFormat, const char*> formats[] = {{QuantFormat::kQdq, "QDQ"},
-                                                         {QuantFormat::kQOperator, "QOperator"}};
+  const auto& formats = kFormats;
   for (ObserverKind kind :
        {ObserverKind::kMinMax, ObserverKind::kMovingAverageMinMax, ObserverKind::kPercentile,
         ObserverKind::kEntropy, ObserverKind::kMse}) {
-    nn::GraphModule m(b.fp32);
-    QuantizerOptions q;
-    q.activations.observer.kind = kind;
-    Trainer(m, {std::make_shared<StaticQuantization>(q)},
-            {.train = b.train, .calibration_batches = 16})
-        .run();
+    nn::GraphModule m = statically_quantized(b, kind);
     const Tensor sim = tamp_logits(m, b.x);
     for (const auto& [format, fname] : formats) {
       expect_ort_matches_simulation(
@@ -289,7 +300,7 @@ void every_export_matches_ort(const std::string& name) {
   o.seed = 7;
   Trainer(m, {std::make_shared<QuantizationAwareTraining>()}, o).run();
   const Tensor sim = tamp_logits(m, b.x);
-  for (const auto& [format, fname] : formats) {
+  for (const auto& [format, fname] : kFormats) {
     expect_ort_matches_simulation(fmt::format("{} QAT (200 steps) {}", name, fname), sim,
                                   lower_quantized(m.export_graph(), format), b);
   }
@@ -302,6 +313,48 @@ TEST(SlowQuantFashionMnist, PortableExportsOfTheCnnBnMatchOrt) {
 TEST(SlowQuantFashionMnist, PortableExportsOfTheMlpMatchOrt) { every_export_matches_ort("mlp"); }
 TEST(SlowQuantFashionMnist, PortableExportsOfTheTransformerMatchOrt) {
   every_export_matches_ort("transformer");
+}
+
+// One static PTQ export of the transformer against ORT, quantized activation by quantized
+// activation: for each input whose argmax ORT and tamp's simulation disagree on, the first
+// value (in graph order) where their integers part names the op tamp computes differently;
+// then every quantized activation of the first 64 inputs. One case of the test above (267 s on
+// the loaded 2-core EPYC against its 754 s): TAMP_TRACE_CALIBRATION picks the calibration
+// (default percentile). Percentile: 1 input of 2,000 disagrees, from one LayerNormalization
+// output 5.5000005 steps in tamp (LayerNormalization is not modelled); inputs 0..63: none.
+TEST(SlowQuantFashionMnist, TransformerStaticPtqMatchesOrtValueByValue) {
+  const char* env = std::getenv("TAMP_TRACE_CALIBRATION");
+  const ObserverKind kind = observer_from_name(env ? env : "percentile");
+  const Bench b = bench("transformer");
+  nn::GraphModule m = statically_quantized(b, kind);
+  const Tensor sim = tamp_logits(m, b.x);
+  TempDir dir;
+  const Tensor ort =
+      ort_logits(lower_quantized(m.export_graph(), QuantFormat::kQdq), b.x, dir, "export.onnx");
+  const auto s = argmax_rows(sim), o = argmax_rows(ort);
+  std::vector<int64_t> disagreeing;
+  for (size_t i = 0; i < s.size(); ++i)
+    if (s[i] != o[i]) disagreeing.push_back(static_cast<int64_t>(i));
+  for (int64_t row : disagreeing) {
+    for (const auto& d : trace_quantized_values(m.export_graph(), rows_of(b.x, {row}))) {
+      if (d.differing == 0) continue;
+      fmt::print(
+          "[ trace ] input {}: first differing quantized value {} ({} of {} elements, max {} "
+          "steps; element {} at {:.7f} steps in tamp before rounding)\n",
+          row, d.value, d.differing, d.total, d.max_steps, d.first, d.tamp_float_input);
+      break;
+    }
+  }
+  std::vector<int64_t> first(64);
+  for (int64_t i = 0; i < 64; ++i) first[static_cast<size_t>(i)] = i;
+  for (const auto& d : trace_quantized_values(m.export_graph(), rows_of(b.x, first))) {
+    if (d.differing == 0) continue;
+    fmt::print("[ trace ] inputs 0..63: {} differs on {} of {} elements (max {} steps)\n", d.value,
+               d.differing, d.total, d.max_steps);
+  }
+  fmt::print("[ figures ] transformer static PTQ {} QDQ: {} of {} inputs disagree\n",
+             observer_name(kind), disagreeing.size(), s.size());
+  EXPECT_LE(disagreeing.size(), s.size() / 1000);
 }
 
 // One epoch of QAT from the trained fp32 CNN with int8 (vnni), uint8 (portable) and 7-bit
