@@ -17,8 +17,10 @@ Per model (--models resnet18,mobilenet_v2,bert_encoder), in --work/<model>/:
      default portable target): plain, with --equalize --equalize-relu6 --bias-correction, and
      with --adaround;
   4. QAT: `tamp train --qat` from the float model, --qat-steps;
-  5. 2:4 + KD + int8: `tamp run` of a one-stage recipe (teacher = the float model, 2:4 cubic
-     over the first third of the steps, QAT), --kd-steps;
+  5. 2:4 + KD + int8: `tamp run` of a two-stage recipe (teacher = the float model): logit KD
+     with 2:4 pruning, cubic over the first third of --kd-steps, BatchNorm live; then QAT + KD
+     for --qat-steps with the masks locked; --kd-dense-below N leaves the weights with fewer
+     than N input channels, and the classifier, dense;
   6. 50 % channel pruning: `tamp prune --pattern channel --sparsity 0.5` (removed from the
      graph), fine-tuned --prune-steps; ORT latency at batch 1 next to the float model's;
   7. PyTorch: the float ONNX's weights loaded into the torch module, FX static PTQ (same
@@ -239,34 +241,69 @@ def tamp_qat(model, d, args):
     return {"file": out, "seconds": secs, "exit": rc, **ort_eval(model, out, args)}
 
 
+def dense_weights(model_file, min_channels):
+    """Regexes naming the Conv / Gemm / MatMul weights the 2:4 stage leaves dense: fewer than
+    min_channels input channels (dimension 1 of W; MatMul's [K, N] dimension 0, or W's 1 when it is
+    read through a Transpose), and the classifier (the layer that writes the graph output)."""
+    m = onnx.load(model_file)
+    inits = {t.name: list(t.dims) for t in m.graph.initializer}
+    producer = {o: n for n in m.graph.node for o in n.output}
+    outputs = {o.name for o in m.graph.output}
+    dense = []
+    for n in m.graph.node:
+        grouped = any(a.name == "group" and a.i > 1 for a in n.attribute)  # depthwise: never 2:4
+        if n.op_type not in ("Conv", "Gemm", "MatMul") or len(n.input) < 2 or grouped:
+            continue
+        w, t = n.input[1], producer.get(n.input[1])
+        if w not in inits and t is not None and t.op_type == "Transpose" and t.input[0] in inits:
+            w, inputs = t.input[0], inits[t.input[0]][1]
+        elif w in inits:
+            inputs = inits[w][0] if n.op_type == "MatMul" else inits[w][1]
+        else:
+            continue
+        trans_b = any(a.name == "transB" and a.i for a in n.attribute)
+        if n.op_type == "Gemm" and not trans_b:
+            inputs = inits[w][0]
+        if inputs < min_channels or n.output[0] in outputs:
+            dense.append("^" + w.replace(".", "\\.") + "$")
+    return dense
+
+
 def tamp_kd_24_int8(model, d, args):
     run_dir = os.path.join(d, "kd_24_int8")
     recipe = os.path.join(d, "kd_24_int8.yaml")
     teacher = os.path.join(d, "float.onnx")
     data = (f"{{dataset: 'hdf5:{args.tokens['train']}', eval_dataset: 'hdf5:{args.tokens['test']}'}}"
             if model == "bert_encoder" else "{dataset: fashion-mnist}")
+    dense = dense_weights(teacher, args.kd_dense_below) if args.kd_dense_below else []
+    exclude = f"\n      exclude: {json.dumps(dense)}" if dense else ""
     with open(recipe, "w") as f:
-        f.write(f"""# one stage: logit distillation from the float model, 2:4 pruning, QAT (written by
-# scripts/real_model_figures.py)
+        f.write(f"""# two stages (written by scripts/real_model_figures.py): logit distillation from the float
+# model with 2:4 pruning (BatchNorm live, so its statistics follow the pruned weights), then QAT
+# with distillation, the 2:4 masks locked
 model: {teacher}
 seed: 1
 data: {data}
 training:
   epochs: 1
-  steps_per_epoch: {args.kd_steps}
   batch_size: {BATCH}
-  optimizer: {{kind: adam, lr: {args.kd_lr}}}
   lr_schedule: {{kind: cosine}}
   log_every: 50
   checkpoint_every: 0
   threads: {args.threads}
 evaluation: {{after_each_stage: false}}
 stages:
-  - name: distill+2:4+qat
+  - name: distill+2:4
+    steps_per_epoch: {args.kd_steps}
+    optimizer: {{kind: adam, lr: {args.kd_lr}}}
     distillation: {{teacher: {teacher}, temperature: 4, alpha: 0.5}}
     pruning:
       pattern: "2:4"
-      schedule: {{curve: cubic, start_step: 0, end_step: {args.kd_steps // 3}, frequency: 25}}
+      schedule: {{curve: cubic, start_step: 0, end_step: {args.kd_steps // 3}, frequency: 25}}{exclude}
+  - name: qat+distill
+    steps_per_epoch: {args.qat_steps}
+    optimizer: {{kind: adam, lr: {args.qat_lr}}}
+    distillation: {{teacher: {teacher}, temperature: 4, alpha: 0.5}}
     qat:
       weights: {{bits: 8, per_channel: true}}
       activations: {{bits: 8, signed: false, symmetric: false, observer: moving_average}}
@@ -274,8 +311,8 @@ export: {{format: qdq, target: portable, path: model_int8_2of4.onnx}}
 """)
     _, rc, secs = run([args.tamp, "run", recipe, "--out", run_dir, "--overwrite", "--quiet"], ok=(0, 4))
     out = os.path.join(run_dir, "model_int8_2of4.onnx")
-    return {"file": out, "recipe": recipe, "seconds": secs, "exit": rc, **weight_sparsity(out, args),
-            **ort_eval(model, out, args)}
+    return {"file": out, "recipe": recipe, "seconds": secs, "exit": rc, "dense": dense,
+            **weight_sparsity(out, args), **ort_eval(model, out, args)}
 
 
 def tamp_channel_prune(model, d, args):
@@ -448,7 +485,7 @@ def torch_side(model, d, args):
 ROWS = [("float", "float (tamp train)"), ("ptq_minmax", "static PTQ, minmax"),
         ("ptq_cle_bc", "static PTQ + CLE + bias correction"),
         ("ptq_adaround", "static PTQ + AdaRound"), ("qat", "QAT (tamp train --qat)"),
-        ("kd_24_int8", "2:4 + KD + int8 (one stage)"), ("channel50", "50 % channel pruning (float, removed)")]
+        ("kd_24_int8", "2:4 + KD, then QAT + KD (int8)"), ("channel50", "50 % channel pruning (float, removed)")]
 
 
 def pct(v):
@@ -518,7 +555,9 @@ def main():
     p.add_argument("--float-steps", type=int, help="float training steps of every model (default: FLOAT_TRAINING)")
     p.add_argument("--qat-steps", type=int, default=300)
     p.add_argument("--qat-lr", type=float, default=1e-4)
-    p.add_argument("--kd-steps", type=int, default=600)
+    p.add_argument("--kd-steps", type=int, default=938, help="steps of the 2:4 + KD stage (938: one epoch)")
+    p.add_argument("--kd-dense-below", type=int, default=0,
+                   help="2:4 + KD: weights with fewer input channels, and the classifier, stay dense (0: none)")
     p.add_argument("--kd-lr", type=float, default=5e-4)
     p.add_argument("--prune-steps", type=int, default=600)
     p.add_argument("--adaround-steps", type=int, default=300)

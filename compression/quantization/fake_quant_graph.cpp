@@ -35,7 +35,8 @@ nn::Node fake_quantize_node(const FakeQuantSite& s, const std::string& output) {
           nn::attrs_with(fake_quantize_attrs(s.spec))};
 }
 
-// The weight's readers named in the plan read its fake-quantized copy.
+// The weight's readers named in the plan (compute nodes, Transposes) read its fake-quantized
+// copy.
 FakeQuantSite weight_site(nn::Graph& g, nn::NameScope& names, const WeightSite& w,
                           const QuantSpec& weights) {
   FakeQuantSite s;
@@ -56,8 +57,12 @@ FakeQuantSite weight_site(nn::Graph& g, nn::NameScope& names, const WeightSite& 
   QuantParams p = weight_qparams(s.spec, t);
   g.initializers[s.scale] = p.scale;
   g.initializers[s.zero_point] = p.zero_point;
+  const auto reads = [&](const std::string& node) {
+    return std::find(w.nodes.begin(), w.nodes.end(), node) != w.nodes.end() ||
+           std::find(w.transposes.begin(), w.transposes.end(), node) != w.transposes.end();
+  };
   for (auto& n : g.nodes) {
-    if (std::find(w.nodes.begin(), w.nodes.end(), n.name) == w.nodes.end()) continue;
+    if (!reads(n.name)) continue;
     for (auto& in : n.inputs)
       if (in == w.weight) in = s.output;
   }

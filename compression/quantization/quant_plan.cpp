@@ -76,7 +76,9 @@ class Planner {
       if (n.inputs.size() < 2) return std::nullopt;
       for (int k = 0; k < 2; ++k) {
         const std::string& in = n.inputs[static_cast<size_t>(k)];
-        if (is_float_initializer(in)) {
+        if (const nn::Node* t = k == 1 ? transposed_weight(n, in) : nullptr) {
+          add_weight(t->inputs[0], n, 0, t->name);  // W [N, K]: its output channels on axis 0
+        } else if (is_float_initializer(in)) {
           const int axis = weight_axis(n, k, g_.initializers.at(in).rank());
           if (axis == -2) break;
           add_weight(in, n, axis);
@@ -124,16 +126,37 @@ class Planner {
     auto it = g_.initializers.find(v);
     return it != g_.initializers.end() && it->second.dtype() == DType::kFloat32;
   }
-  void add_weight(const std::string& w, const nn::Node& n, int axis) {
+  // The Transpose (perm [1, 0]) of a rank-2 float initializer that MatMul `n` reads as its B
+  // input `v`, when only MatMuls that are quantized read it as B; null otherwise.
+  const nn::Node* transposed_weight(const nn::Node& n, const std::string& v) const {
+    const int p = g_.producer(v);
+    if (n.op_type != "MatMul" || p < 0 || graph_outputs_.count(v)) return nullptr;
+    const nn::Node& t = g_.nodes[static_cast<size_t>(p)];
+    if (t.op_type != "Transpose" || !t.domain.empty() || t.inputs.size() != 1 ||
+        !is_float_initializer(t.inputs[0]) || g_.initializers.at(t.inputs[0]).rank() != 2 ||
+        t.attrs->ints("perm", {1, 0}) != std::vector<int64_t>{1, 0})
+      return nullptr;
+    for (int c : g_.consumers(v)) {
+      const nn::Node& r = g_.nodes[static_cast<size_t>(c)];
+      if (r.op_type != "MatMul" || r.inputs.size() != 2 || r.inputs[0] == v || excluded(r))
+        return nullptr;
+    }
+    return &t;
+  }
+  void add_weight(const std::string& w, const nn::Node& n, int axis,
+                  const std::string& transpose = {}) {
     auto it = weight_index_.find(w);
     if (it == weight_index_.end()) {
       weight_index_[w] = plan.weights.size();
-      plan.weights.push_back({w, {n.name}, axis});
-      return;
+      plan.weights.push_back({w, {n.name}, axis, {}});
+      it = weight_index_.find(w);
+    } else {
+      WeightSite& site = plan.weights[it->second];
+      site.nodes.push_back(n.name);
+      if (site.axis != axis) site.axis = -1;  // tied weights read along different axes
     }
-    WeightSite& site = plan.weights[it->second];
-    site.nodes.push_back(n.name);
-    if (site.axis != axis) site.axis = -1;  // tied weights read along different axes
+    auto& through = plan.weights[it->second].transposes;
+    if (!transpose.empty() && !contains(through, transpose)) through.push_back(transpose);
   }
 
   const nn::Graph& g_;

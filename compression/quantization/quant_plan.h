@@ -17,6 +17,9 @@ struct WeightSite {
   std::string weight;              // the initializer
   std::vector<std::string> nodes;  // the nodes reading it (tied weights: more than one)
   int axis = 0;                    // output-channel axis of the weight; -1: per tensor only
+  // Transpose nodes the compute nodes read it through (MatMul(x, Transpose(W)), torch's
+  // nn.Linear on a 3-D input); its fake-quantized copy goes before them.
+  std::vector<std::string> transposes;
 };
 
 struct QuantPlan {

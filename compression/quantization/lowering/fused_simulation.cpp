@@ -7,6 +7,7 @@
 
 #include <tamp/autograd/op.h>
 
+#include <algorithm>
 #include <cmath>
 #include <map>
 #include <optional>
@@ -112,11 +113,35 @@ class Rewriter {
     return it->second;
   }
 
+  // The axis of `v` a per-channel grid runs along: the FakeQuantize's, carried through the
+  // Transposes between them (MatMul(x, Transpose(W))); -1 when another op reorders the axes.
+  int axis_at(const std::string& v, const Grid& grid) const {
+    std::vector<const nn::Node*> path;  // from `v` up to the FakeQuantize
+    for (std::string u = v; u != grid.site->output;) {
+      const nn::Node& p = g_.nodes[static_cast<size_t>(g_.producer(u))];
+      path.push_back(&p);
+      u = p.inputs.at(0);
+    }
+    int axis = static_cast<int>(grid.node->attrs->i("axis", 0));
+    const int64_t rank =
+        g_.initializers.count(grid.site->input) ? g_.initializers.at(grid.site->input).rank() : -1;
+    for (auto it = path.rbegin(); it != path.rend(); ++it) {
+      const nn::Node& p = **it;
+      if (p.op_type == "Identity" || p.op_type == "Dropout") continue;
+      if (p.op_type != "Transpose" || rank < 1) return -1;
+      std::vector<int64_t> perm = p.attrs->ints("perm", {});
+      for (int64_t d = rank - 1; perm.empty() && d >= 0; --d) perm.push_back(d);
+      const auto at = std::find(perm.begin(), perm.end(), int64_t{axis});
+      if (at == perm.end()) return -1;
+      axis = static_cast<int>(at - perm.begin());
+    }
+    return axis;
+  }
+
   std::string quantize(const std::string& v, const Grid& grid) {
     const std::string q = names_.fresh(v + "_quantized_int");
     Attributes a;
-    if (g_.initializers.at(grid.site->scale).numel() != 1)
-      a.set("axis", grid.node->attrs->i("axis", 0));
+    if (g_.initializers.at(grid.site->scale).numel() != 1) a.set("axis", int64_t{axis_at(v, grid)});
     added_.push_back({names_.fresh(v + "_QuantizeLinear"),
                       "QuantizeLinear",
                       "",
@@ -149,7 +174,7 @@ class Rewriter {
     if (!y || !a || !w || y->site->is_weight) return 0;
     const Tensor& sw = g_.initializers.at(w->site->scale);
     const int out_axis = n.op_type == "Conv" ? 0 : 1;  // the output channel of the weight
-    if (sw.numel() != 1 && w->node->attrs->i("axis", 0) != out_axis) return 0;
+    if (sw.numel() != 1 && axis_at(n.inputs[1], *w) != out_axis) return 0;
     const bool conv = n.op_type == "Conv";
     std::string bias;
     if (conv && n.inputs.size() > 2 && !n.inputs[2].empty()) {

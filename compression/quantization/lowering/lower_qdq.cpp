@@ -1,6 +1,7 @@
 // FakeQuantize graph -> QDQ ONNX (see lower.h).
 #include <tamp/compression/quantization/detail/lower_common.h>
 #include <tamp/compression/quantization/lowering/lower.h>
+#include <tamp/compression/quantization/ptq/block_quant.h>
 #include <tamp/compression/quantization/quant_plan.h>
 #include <tamp/nn/graph_edit.h>
 
@@ -10,6 +11,7 @@
 #include <cmath>
 #include <limits>
 #include <map>
+#include <set>
 
 namespace tamp::compression {
 
@@ -127,6 +129,46 @@ void quantize_biases(nn::Graph& g, nn::NameScope& names, const std::map<std::str
   g.nodes.insert(g.nodes.end(), added.begin(), added.end());
 }
 
+// The Transpose (perm [1, 0]) that is the only reader of a rank-2 weight's fake-quantized
+// copy (MatMul(x, Transpose(W)), torch's nn.Linear on a 3-D input), or null. Lowering stores
+// that weight transposed so its DequantizeLinear feeds the MatMul directly, the pattern ONNX
+// Runtime fuses into QLinearMatMul (QDQ) and qdq_to_qoperator writes as MatMulInteger.
+const nn::Node* foldable_transpose(const nn::Graph& g, const FakeQuantSite& s) {
+  const auto readers = g.consumers(s.output);
+  if (!s.is_weight || readers.size() != 1 || is_graph_output(g, s.output) ||
+      g.initializers.at(s.input).rank() != 2)
+    return nullptr;
+  const nn::Node& t = g.nodes[static_cast<size_t>(readers[0])];
+  if (t.op_type != "Transpose" || !t.domain.empty() ||
+      t.attrs->ints("perm", {1, 0}) != std::vector<int64_t>{1, 0})
+    return nullptr;
+  return &t;
+}
+
+// The DequantizeLinear of weight site `s` (its FakeQuantize `n`) over the weight quantized as
+// `type`; a Transpose it folds (foldable_transpose) is added to `folded`.
+nn::Node dequantized_weight(nn::Graph& g, nn::NameScope& names, const FakeQuantSite& s,
+                            const nn::Node& n, DType type, std::set<std::string>& folded) {
+  const Tensor& scale = g.initializers.at(s.scale);
+  Tensor w = g.initializers.at(s.input);
+  int axis = static_cast<int>(n.attrs->i("axis", 0));
+  std::string output = s.output;
+  if (const nn::Node* t = foldable_transpose(g, s)) {
+    w = to_output_major(w);
+    axis = 1 - axis;
+    output = t->outputs.at(0);
+    folded.insert(t->name);
+  }
+  const std::string q = names.fresh(s.input + (type == DType::kInt8 ? "_int8" : "_uint8"));
+  g.initializers[q] =
+      detail::quantize_tensor(w, scale, g.initializers.at(s.zero_point), axis,
+                              static_cast<float>(n.attrs->i("quant_min", -128)),
+                              static_cast<float>(n.attrs->i("quant_max", 127)), type);
+  Attributes a;
+  if (scale.rank() == 1 && scale.numel() > 1) a.set("axis", int64_t{axis});
+  return make_node(n.name, "DequantizeLinear", {q, s.scale, s.zero_point}, {output}, a);
+}
+
 }  // namespace
 
 nn::Graph lower_to_qdq(const nn::Graph& in) {
@@ -146,7 +188,9 @@ nn::Graph lower_to_qdq(const nn::Graph& in) {
   std::map<std::string, ActQuant> act;              // activation DQ output -> its parameters
   std::map<std::string, std::string> weight_scale;  // weight DQ output -> scale initializer
   std::vector<nn::Node> nodes;
+  std::set<std::string> folded;  // Transposes stored in their weight's initializer
   for (const auto& n : g.nodes) {
+    if (folded.count(n.name)) continue;
     if (n.op_type != "FakeQuantize" || canonical_domain(n.domain) != kTampDomain) {
       nodes.push_back(n);
       continue;
@@ -155,21 +199,13 @@ nn::Graph lower_to_qdq(const nn::Graph& in) {
                            [&](const FakeQuantSite& s) { return s.node == n.name; });
     const FakeQuantSite& s = *it;
     const DType type = detail::check_lowerable(g, s, n);
-    const Tensor scale = g.initializers.at(s.scale);
-    const Tensor zp_float = g.initializers.at(s.zero_point);
-    g.initializers[s.zero_point] = detail::integers_as(zp_float, type);
-    Attributes axis;
-    if (scale.rank() == 1 && scale.numel() > 1) axis.set("axis", n.attrs->i("axis", 0));
     if (s.is_weight) {
-      const std::string q = names.fresh(s.input + (type == DType::kInt8 ? "_int8" : "_uint8"));
-      g.initializers[q] = detail::quantize_tensor(
-          g.initializers.at(s.input), scale, zp_float, static_cast<int>(n.attrs->i("axis", 0)),
-          static_cast<float>(n.attrs->i("quant_min", -128)),
-          static_cast<float>(n.attrs->i("quant_max", 127)), type);
-      nodes.push_back(
-          make_node(n.name, "DequantizeLinear", {q, s.scale, s.zero_point}, {s.output}, axis));
-      weight_scale[s.output] = s.scale;
+      nodes.push_back(dequantized_weight(g, names, s, n, type, folded));
+      weight_scale[nodes.back().outputs[0]] = s.scale;
     } else {
+      const Tensor scale = g.initializers.at(s.scale);
+      Attributes axis;
+      if (scale.rank() == 1 && scale.numel() > 1) axis.set("axis", n.attrs->i("axis", 0));
       const std::string q = names.fresh(s.output + "_quantized");
       nodes.push_back(make_node(names.fresh(n.name + "_QuantizeLinear"), "QuantizeLinear",
                                 {s.input, s.scale, s.zero_point}, {q}, axis));
@@ -177,6 +213,7 @@ nn::Graph lower_to_qdq(const nn::Graph& in) {
                                 {q, s.scale, s.zero_point}, {s.output}, axis));
       act[s.output] = {s.scale, s.zero_point};
     }
+    g.initializers[s.zero_point] = detail::integers_as(g.initializers.at(s.zero_point), type);
   }
   // Every range is storable (check_lowerable); now each must be exact on the target's CPUs.
   g.metadata[std::string(kTargetMetadataKey)] =
