@@ -19,6 +19,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -182,10 +183,38 @@ nlohmann::ordered_json finetuned_json(const Finetuned& f) {
   return {{"test_top1", f.accuracy}, {"macs", f.macs}, {"params", f.params}};
 }
 
-// At each uniform width: uniform channel pruning (a) from the search's weights, fine-tuned as
-// the chosen candidate is, (b) from the original weights, fine-tuned for the super-network's
-// epochs too (the same training in all); and the front's most accurate candidate at no more
-// MACs, fine-tuned as (a). All measured on the test set.
+// The front's most accurate candidate (on validation) costing at most `macs`.
+int best_on_front_within(const search::SearchResult& result, int64_t macs) {
+  int best = -1;
+  for (int i : result.front) {
+    const auto& c = result.candidates[static_cast<size_t>(i)];
+    if (c.macs <= macs &&
+        (best < 0 || c.accuracy > result.candidates[static_cast<size_t>(best)].accuracy))
+      best = i;
+  }
+  return best;
+}
+
+// One architecture fine-tuned both ways --compare-uniform trains: from the search's weights
+// for --finetune-epochs, and from the original weights for the super-network's epochs too.
+struct BothWays {
+  Finetuned search_weights, original_weights;
+  double best() const { return std::max(search_weights.accuracy, original_weights.accuracy); }
+};
+
+BothWays finetune_both_ways(const SearchRun& run, const search::ArchitectureSearch& search,
+                            const nn::Graph& original_graph, int candidate) {
+  const SearchArgs& a = run.a;
+  const auto& genome = search.result().candidates.at(static_cast<size_t>(candidate)).genome;
+  return {finetune(search.candidate_graph(candidate), a, a.finetune_epochs, run.data.train,
+                   run.data.test),
+          finetune(search.space().extract(original_graph, genome), a,
+                   a.finetune_epochs + run.supernet_epochs, run.data.train, run.data.test)};
+}
+
+// At each uniform width: uniform channel pruning and the front's most accurate candidate at
+// no more MACs, each fine-tuned the same two ways (finetune_both_ways), measured on the test
+// set. The difference is the searched network's better way against the uniform one's.
 UniformComparison compare_uniform(const SearchRun& run, const search::ArchitectureSearch& search,
                                   const nn::Graph& original_graph) {
   const SearchArgs& a = run.a;
@@ -193,45 +222,36 @@ UniformComparison compare_uniform(const SearchRun& run, const search::Architectu
   UniformComparison out;
   for (double ratio : a.options.seed_ratios) {
     const auto genome = search.space().uniform(ratio);
-    int uniform = -1, best = -1;
-    for (size_t i = 0; i < result.candidates.size(); ++i) {
-      if (result.candidates[i].genome == genome) uniform = static_cast<int>(i);
-    }
-    const auto& u = result.candidates.at(static_cast<size_t>(uniform));
-    for (int i : result.front) {
-      const auto& c = result.candidates[static_cast<size_t>(i)];
-      if (c.macs <= u.macs &&
-          (best < 0 || c.accuracy > result.candidates[static_cast<size_t>(best)].accuracy))
-        best = i;
-    }
-    const auto& [name, train, validation, test] = run.data;
-    const Finetuned shared =
-        finetune(search.candidate_graph(uniform), a, a.finetune_epochs, train, test);
-    const Finetuned original = finetune(search.space().extract(original_graph, genome), a,
-                                        a.finetune_epochs + run.supernet_epochs, train, test);
-    const Finetuned searched =
-        finetune(search.candidate_graph(best), a, a.finetune_epochs, train, test);
+    const auto found = std::find_if(result.candidates.begin(), result.candidates.end(),
+                                    [&](const auto& c) { return c.genome == genome; });
+    const int uniform = static_cast<int>(found - result.candidates.begin());
+    const int best = best_on_front_within(result, found->macs);
+    const BothWays u = finetune_both_ways(run, search, original_graph, uniform);
+    const BothWays s = finetune_both_ways(run, search, original_graph, best);
     const auto& c = result.candidates[static_cast<size_t>(best)];
     nlohmann::ordered_json row{
-        {"ratio", ratio}, {"uniform", u.description}, {"searched", c.description}};
-    row["uniform_shared_weights"] = finetuned_json(shared);
-    row["uniform_original_weights"] = finetuned_json(original);
-    row["searched_result"] = finetuned_json(searched);
-    row["difference_pt"] = 100 * (searched.accuracy - std::max(shared.accuracy, original.accuracy));
+        {"ratio", ratio}, {"uniform", found->description}, {"searched", c.description}};
+    row["uniform_shared_weights"] = finetuned_json(u.search_weights);
+    row["uniform_original_weights"] = finetuned_json(u.original_weights);
+    row["searched_shared_weights"] = finetuned_json(s.search_weights);
+    row["searched_original_weights"] = finetuned_json(s.original_weights);
+    row["difference_pt"] = 100 * (s.best() - u.best());
     out.rows.push_back(row);
-    const std::pair<const char*, Finetuned> uniforms[] = {{"uniform (search weights)", shared},
-                                                          {"uniform (original weights)", original}};
+    const std::pair<const char*, Finetuned> uniforms[] = {
+        {"uniform (search weights)", u.search_weights},
+        {"uniform (original weights)", u.original_weights}};
     for (const auto& [label, f] : uniforms) {
       out.baselines.push_back(
           {{"label", label}, {"macs", f.macs}, {"params", f.params}, {"accuracy", f.accuracy}});
     }
     run.say(fmt::format(
-        "width {:.3g}: uniform {} MACs: top-1 {:.2f} % (search weights, {} epoch(s)), {:.2f} % "
-        "(original "
-        "weights, {} epoch(s)); searched {} MACs: {:.2f} % ({:+.2f} pt): {}",
-        ratio, count_text(shared.macs), 100 * shared.accuracy, a.finetune_epochs,
-        100 * original.accuracy, a.finetune_epochs + run.supernet_epochs, count_text(searched.macs),
-        100 * searched.accuracy, row["difference_pt"].get<double>(), c.description));
+        "width {:.3g}: uniform {} MACs: top-1 {:.2f} % / {:.2f} %; searched {} MACs: {:.2f} % / "
+        "{:.2f} % (search weights, {} epoch(s) / original weights, {} epoch(s)); {:+.2f} pt: {}",
+        ratio, count_text(u.search_weights.macs), 100 * u.search_weights.accuracy,
+        100 * u.original_weights.accuracy, count_text(s.search_weights.macs),
+        100 * s.search_weights.accuracy, 100 * s.original_weights.accuracy, a.finetune_epochs,
+        a.finetune_epochs + run.supernet_epochs, row["difference_pt"].get<double>(),
+        c.description));
   }
   return out;
 }
