@@ -7,7 +7,8 @@
 // summary.json (every candidate, the Pareto front, the test accuracy) and report.html.
 // --compare-uniform also fine-tunes uniform channel pruning at each --seed-ratios width and
 // the front's most accurate candidate at no more MACs, with the same budget, on the test set.
-#include "common.h"
+// The options are declared in cli/search_options.cpp.
+#include "search.h"
 #include "search_report.h"
 
 #include <tamp/io/onnx_export.h>
@@ -18,6 +19,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -29,26 +31,6 @@ namespace tamp::cli {
 namespace {
 
 namespace fs = std::filesystem;
-
-struct SearchArgs {
-  ModelArg model;
-  DatasetArgs data;
-  std::string out_dir;
-  search::SearchOptions options;
-  std::string width_ratios, seed_ratios, objectives = "macs";
-  bool no_heads = false, no_depth = false;
-  int supernet_epochs = -1;  // -1: 2 for dynas, 0 for basic
-  int finetune_epochs = 1;
-  int64_t steps = -1;
-  double lr = 0.01;
-  int64_t val_size = 5000;
-  std::string ort_runner;
-  int latency_runs = 50;
-  int64_t latency_batch = 1;
-  bool compare_uniform = false;
-  bool json = false;
-  int threads = 0;
-};
 
 std::vector<double> parse_ratios(const std::string& text, const char* flag) {
   std::vector<double> out;
@@ -201,10 +183,38 @@ nlohmann::ordered_json finetuned_json(const Finetuned& f) {
   return {{"test_top1", f.accuracy}, {"macs", f.macs}, {"params", f.params}};
 }
 
-// At each uniform width: uniform channel pruning (a) from the search's weights, fine-tuned as
-// the chosen candidate is, (b) from the original weights, fine-tuned for the super-network's
-// epochs too (the same training in all); and the front's most accurate candidate at no more
-// MACs, fine-tuned as (a). All measured on the test set.
+// The front's most accurate candidate (on validation) costing at most `macs`.
+int best_on_front_within(const search::SearchResult& result, int64_t macs) {
+  int best = -1;
+  for (int i : result.front) {
+    const auto& c = result.candidates[static_cast<size_t>(i)];
+    if (c.macs <= macs &&
+        (best < 0 || c.accuracy > result.candidates[static_cast<size_t>(best)].accuracy))
+      best = i;
+  }
+  return best;
+}
+
+// One architecture fine-tuned both ways --compare-uniform trains: from the search's weights
+// for --finetune-epochs, and from the original weights for the super-network's epochs too.
+struct BothWays {
+  Finetuned search_weights, original_weights;
+  double best() const { return std::max(search_weights.accuracy, original_weights.accuracy); }
+};
+
+BothWays finetune_both_ways(const SearchRun& run, const search::ArchitectureSearch& search,
+                            const nn::Graph& original_graph, int candidate) {
+  const SearchArgs& a = run.a;
+  const auto& genome = search.result().candidates.at(static_cast<size_t>(candidate)).genome;
+  return {finetune(search.candidate_graph(candidate), a, a.finetune_epochs, run.data.train,
+                   run.data.test),
+          finetune(search.space().extract(original_graph, genome), a,
+                   a.finetune_epochs + run.supernet_epochs, run.data.train, run.data.test)};
+}
+
+// At each uniform width: uniform channel pruning and the front's most accurate candidate at
+// no more MACs, each fine-tuned the same two ways (finetune_both_ways), measured on the test
+// set. The difference is the searched network's better way against the uniform one's.
 UniformComparison compare_uniform(const SearchRun& run, const search::ArchitectureSearch& search,
                                   const nn::Graph& original_graph) {
   const SearchArgs& a = run.a;
@@ -212,45 +222,36 @@ UniformComparison compare_uniform(const SearchRun& run, const search::Architectu
   UniformComparison out;
   for (double ratio : a.options.seed_ratios) {
     const auto genome = search.space().uniform(ratio);
-    int uniform = -1, best = -1;
-    for (size_t i = 0; i < result.candidates.size(); ++i) {
-      if (result.candidates[i].genome == genome) uniform = static_cast<int>(i);
-    }
-    const auto& u = result.candidates.at(static_cast<size_t>(uniform));
-    for (int i : result.front) {
-      const auto& c = result.candidates[static_cast<size_t>(i)];
-      if (c.macs <= u.macs &&
-          (best < 0 || c.accuracy > result.candidates[static_cast<size_t>(best)].accuracy))
-        best = i;
-    }
-    const auto& [name, train, validation, test] = run.data;
-    const Finetuned shared =
-        finetune(search.candidate_graph(uniform), a, a.finetune_epochs, train, test);
-    const Finetuned original = finetune(search.space().extract(original_graph, genome), a,
-                                        a.finetune_epochs + run.supernet_epochs, train, test);
-    const Finetuned searched =
-        finetune(search.candidate_graph(best), a, a.finetune_epochs, train, test);
+    const auto found = std::find_if(result.candidates.begin(), result.candidates.end(),
+                                    [&](const auto& c) { return c.genome == genome; });
+    const int uniform = static_cast<int>(found - result.candidates.begin());
+    const int best = best_on_front_within(result, found->macs);
+    const BothWays u = finetune_both_ways(run, search, original_graph, uniform);
+    const BothWays s = finetune_both_ways(run, search, original_graph, best);
     const auto& c = result.candidates[static_cast<size_t>(best)];
     nlohmann::ordered_json row{
-        {"ratio", ratio}, {"uniform", u.description}, {"searched", c.description}};
-    row["uniform_shared_weights"] = finetuned_json(shared);
-    row["uniform_original_weights"] = finetuned_json(original);
-    row["searched_result"] = finetuned_json(searched);
-    row["difference_pt"] = 100 * (searched.accuracy - std::max(shared.accuracy, original.accuracy));
+        {"ratio", ratio}, {"uniform", found->description}, {"searched", c.description}};
+    row["uniform_shared_weights"] = finetuned_json(u.search_weights);
+    row["uniform_original_weights"] = finetuned_json(u.original_weights);
+    row["searched_shared_weights"] = finetuned_json(s.search_weights);
+    row["searched_original_weights"] = finetuned_json(s.original_weights);
+    row["difference_pt"] = 100 * (s.best() - u.best());
     out.rows.push_back(row);
-    const std::pair<const char*, Finetuned> uniforms[] = {{"uniform (search weights)", shared},
-                                                          {"uniform (original weights)", original}};
+    const std::pair<const char*, Finetuned> uniforms[] = {
+        {"uniform (search weights)", u.search_weights},
+        {"uniform (original weights)", u.original_weights}};
     for (const auto& [label, f] : uniforms) {
       out.baselines.push_back(
           {{"label", label}, {"macs", f.macs}, {"params", f.params}, {"accuracy", f.accuracy}});
     }
     run.say(fmt::format(
-        "width {:.3g}: uniform {} MACs: top-1 {:.2f} % (search weights, {} epoch(s)), {:.2f} % "
-        "(original "
-        "weights, {} epoch(s)); searched {} MACs: {:.2f} % ({:+.2f} pt): {}",
-        ratio, count_text(shared.macs), 100 * shared.accuracy, a.finetune_epochs,
-        100 * original.accuracy, a.finetune_epochs + run.supernet_epochs, count_text(searched.macs),
-        100 * searched.accuracy, row["difference_pt"].get<double>(), c.description));
+        "width {:.3g}: uniform {} MACs: top-1 {:.2f} % / {:.2f} %; searched {} MACs: {:.2f} % / "
+        "{:.2f} % (search weights, {} epoch(s) / original weights, {} epoch(s)); {:+.2f} pt: {}",
+        ratio, count_text(u.search_weights.macs), 100 * u.search_weights.accuracy,
+        100 * u.original_weights.accuracy, count_text(s.search_weights.macs),
+        100 * s.search_weights.accuracy, 100 * s.original_weights.accuracy, a.finetune_epochs,
+        a.finetune_epochs + run.supernet_epochs, row["difference_pt"].get<double>(),
+        c.description));
   }
   return out;
 }
@@ -298,6 +299,8 @@ StageRecord train_supernet(const SearchRun& run, nn::GraphModule& model,
                       run.data.validation->size()));
   return Trainer(model, {std::move(search)}, t).run();
 }
+
+}  // namespace
 
 int run_search(SearchArgs a) {
   apply_threads(a.threads);
@@ -377,104 +380,6 @@ int run_search(SearchArgs a) {
   else
     run.say(fmt::format("wrote {}/summary.json and report.html", run.dir));
   return kExitOk;
-}
-
-}  // namespace
-
-Action setup_search(CLI::App& sub) {
-  auto a = std::make_shared<SearchArgs>();
-  add_model_arg(sub, a->model);
-  add_dataset_options(sub, a->data, "");
-  sub.add_option("--out-dir", a->out_dir,
-                 "where model.onnx, summary.json and report.html go (default: runs/search_<model>)")
-      ->type_name("DIR");
-  sub.add_option("--strategy", a->options.strategy,
-                 "dynas (train a weight-sharing super-network once) or basic "
-                 "(fine-tune each candidate for --candidate-steps)")
-      ->check(CLI::IsMember({"dynas", "basic"}))
-      ->capture_default_str();
-  sub.add_option("--search", a->options.search, "evolution (NSGA-II) or random")
-      ->check(CLI::IsMember({"evolution", "random"}))
-      ->capture_default_str();
-  sub.add_option("--objectives", a->objectives,
-                 "costs minimised with the accuracy: macs, params, latency "
-                 "(comma-separated; the first picks and plots)")
-      ->capture_default_str();
-  sub.add_option("--pick", a->options.pick,
-                 "within:P (smallest cost within P accuracy points of the full network) "
-                 "or under:F (most accurate at <= F x its cost)")
-      ->capture_default_str();
-  sub.add_option("--width-ratios", a->width_ratios,
-                 "channel (and head) counts searched, as fractions of each layer's "
-                 "(default 0.25,0.375,...,1)")
-      ->type_name("R1,R2,...");
-  sub.add_option("--channel-multiple", a->options.space.channel_multiple,
-                 "round channel counts up to a multiple of this")
-      ->check(CLI::PositiveNumber)
-      ->capture_default_str();
-  sub.add_flag("--no-heads", a->no_heads, "do not search attention heads");
-  sub.add_flag("--no-depth", a->no_depth, "do not drop residual blocks");
-  sub.add_option("--exclude", a->options.space.exclude,
-                 "keep these weights / attention blocks / Add nodes as they are")
-      ->type_name("REGEX");
-  sub.add_option("--population", a->options.population, "candidates per generation")
-      ->check(CLI::Range(2, 100000))
-      ->capture_default_str();
-  sub.add_option("--generations", a->options.generations,
-                 "NSGA-II generations (random: as many candidates in all)")
-      ->check(CLI::NonNegativeNumber)
-      ->capture_default_str();
-  sub.add_option("--seed-ratios", a->seed_ratios,
-                 "uniform widths evaluated first (and --compare-uniform's)")
-      ->type_name("R1,R2,...");
-  sub.add_option("--supernet-epochs", a->supernet_epochs,
-                 "dynas: super-network training (default 2); basic: the "
-                 "whole model's fine-tuning before the search (default 0)")
-      ->check(CLI::NonNegativeNumber);
-  sub.add_option("--candidate-steps", a->options.candidate_steps,
-                 "basic: fine-tuning steps per candidate")
-      ->check(CLI::NonNegativeNumber)
-      ->capture_default_str();
-  sub.add_option("--recalibration-examples", a->options.recalibration_examples,
-                 "dynas: examples that measure a candidate's BatchNormalization statistics")
-      ->check(CLI::PositiveNumber)
-      ->capture_default_str();
-  sub.add_option("--finetune-epochs", a->finetune_epochs,
-                 "fine-tuning of the chosen candidate before export")
-      ->check(CLI::NonNegativeNumber)
-      ->capture_default_str();
-  sub.add_option("--steps", a->steps, "stop each epoch after N steps (quick runs)")
-      ->check(CLI::PositiveNumber);
-  sub.add_option("--batch", a->options.batch_size, "examples per step")
-      ->check(CLI::PositiveNumber)
-      ->capture_default_str();
-  sub.add_option("--lr", a->lr, "SGD learning rate (momentum 0.9, cosine decay per phase)")
-      ->check(CLI::PositiveNumber)
-      ->capture_default_str();
-  sub.add_option("--val-size", a->val_size, "training examples held out to score candidates")
-      ->capture_default_str();
-  sub.add_option("--validation-batches", a->options.validation_batches,
-                 "score candidates on this many batches of 256")
-      ->check(CLI::PositiveNumber);
-  sub.add_option("--ort-runner", a->ort_runner,
-                 "tests/ort/run_ort.js: measure latency in ONNX Runtime (the latency "
-                 "objective; else the front's)")
-      ->type_name("run_ort.js");
-  sub.add_option("--latency-runs", a->latency_runs, "runs per latency median")
-      ->check(CLI::PositiveNumber)
-      ->capture_default_str();
-  sub.add_option("--latency-batch", a->latency_batch, "examples per latency run")
-      ->check(CLI::PositiveNumber)
-      ->capture_default_str();
-  sub.add_flag("--compare-uniform", a->compare_uniform,
-               "also fine-tune uniform channel pruning at each --seed-ratios "
-               "width and the best searched candidate at its MACs (test set)");
-  sub.add_option("--seed", a->options.seed, "data order, sampled sub-networks, evolution")
-      ->capture_default_str();
-  add_data_input_output_options(sub, a->options.input, a->options.output);
-  add_json_flag(sub, a->json);
-  add_threads_option(sub, a->threads);
-  return [a] { return run_search(*a); };
 }
 
 }  // namespace tamp::cli

@@ -124,6 +124,57 @@ TEST(SearchCli, BasicFineTunesEachCandidate) {
   expect_exported_model(dir, summary);
 }
 
+// --compare-uniform: the searched network is the front's most accurate at no more MACs than
+// the uniform one, and both are fine-tuned the same two ways (the same MACs either way).
+TEST(SearchCli, CompareUniformTrainsBothSidesAlike) {
+  TempDir dir;
+  std::vector<std::string> args{"search",           model_file("cnn"),   "--out-dir",
+                                dir.file("out"),    "--supernet-epochs", "1",
+                                "--compare-uniform"};
+  args.insert(args.end(), kQuick.begin(), kQuick.end());
+  const CliResult r = run_tamp(args);
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto summary = nlohmann::json::parse(r.out);
+  const auto& s = summary["search"];
+  ASSERT_EQ(summary["uniform_comparison"].size(), 1u);
+  const auto& row = summary["uniform_comparison"][0];
+  EXPECT_EQ(row["ratio"].get<double>(), 0.5);
+  const int64_t uniform_macs = row["uniform_shared_weights"]["macs"].get<int64_t>();
+  EXPECT_EQ(row["uniform_original_weights"]["macs"].get<int64_t>(), uniform_macs);
+  const int64_t searched_macs = row["searched_shared_weights"]["macs"].get<int64_t>();
+  EXPECT_EQ(row["searched_original_weights"]["macs"].get<int64_t>(), searched_macs);
+  EXPECT_LE(searched_macs, uniform_macs);
+  double best_within = -1;
+  for (const auto& i : s["front"]) {
+    const auto& c = s["candidates"][i.get<size_t>()];
+    if (c["macs"].get<int64_t>() <= uniform_macs)
+      best_within = std::max(best_within, c["accuracy"].get<double>());
+  }
+  int found = 0;
+  for (const auto& i : s["front"]) {
+    const auto& c = s["candidates"][i.get<size_t>()];
+    if (c["description"] != row["searched"]) continue;
+    ++found;
+    EXPECT_EQ(c["macs"].get<int64_t>(), searched_macs);
+    EXPECT_EQ(c["accuracy"].get<double>(), best_within);
+  }
+  EXPECT_EQ(found, 1);
+  auto top1 = [&](const char* key) { return row[key]["test_top1"].get<double>(); };
+  for (const char* key : {"uniform_shared_weights", "uniform_original_weights",
+                          "searched_shared_weights", "searched_original_weights"}) {
+    EXPECT_GE(top1(key), 0.0);
+    EXPECT_LE(top1(key), 1.0);
+  }
+  EXPECT_NEAR(row["difference_pt"].get<double>(),
+              100 * (std::max(top1("searched_shared_weights"), top1("searched_original_weights")) -
+                     std::max(top1("uniform_shared_weights"), top1("uniform_original_weights"))),
+              1e-9);
+  if (row["searched"] == row["uniform"]) {  // the same network trained alike: the same result
+    EXPECT_EQ(top1("searched_shared_weights"), top1("uniform_shared_weights"));
+    EXPECT_EQ(top1("searched_original_weights"), top1("uniform_original_weights"));
+  }
+}
+
 TEST(SearchCli, RecipeStageReplacesTheModel) {
   TempDir dir;
   {
