@@ -1,3 +1,4 @@
+#include <tamp/compression/quantization/lowering/fused_simulation.h>
 #include <tamp/compression/quantization/lowering/lower.h>
 #include <tamp/compression/quantization/quant_plan.h>
 #include <tamp/nn/data_loader.h>
@@ -7,6 +8,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <set>
 
 namespace tamp {
 
@@ -46,6 +48,12 @@ nn::Graph fused_like_onnx_runtime(const nn::Graph& g, bool* fused) {
   int adds = 0;
   q = compression::fuse_qdq_adds_like_onnx_runtime(q, &adds);
   if (fused) *fused = compute_fused || adds > 0;
+  if (compute_fused || adds > 0) {  // a quantized model: its float Softmax as ORT's, as simulated
+    std::set<std::string> dequantized;
+    for (const auto& n : q.nodes)
+      if (n.op_type == "DequantizeLinear" && !n.outputs.empty()) dequantized.insert(n.outputs[0]);
+    compression::softmax_like_onnx_runtime(q, dequantized);
+  }
   return q;
 }
 

@@ -55,7 +55,8 @@ ParityResult check_export_parity(nn::GraphModule& simulated, const nn::Graph& ex
 // each DequantizeLinear x2 -> Add -> QuantizeLinear as com.microsoft QLinearAdd
 // (compression::fuse_qdq_adds_like_onnx_runtime). A graph without such groups, or with
 // compute groups tamp cannot fuse (ONNX Runtime then runs them in float too), keeps them;
-// `fused` (if given) says whether anything was fused.
+// `fused` (if given) says whether anything was fused. When something was, the float Softmax
+// nodes run as ORT's (compression::softmax_like_onnx_runtime), as the simulation does.
 nn::Graph fused_like_onnx_runtime(const nn::Graph& graph, bool* fused = nullptr);
 
 // "argmax agreement 100.00 % (10000 examples), max |diff| 0 output steps, integer arithmetic avx2"

@@ -45,7 +45,9 @@ class Rewriter {
         fused += fuse_add(n);
     }
     if (fused == 0) return 0;
-    softmax_as_onnx_runtime();
+    std::set<std::string> quantized;
+    for (const auto& [value, site] : by_output_) quantized.insert(value);
+    softmax_like_onnx_runtime(out_, quantized);
     std::vector<nn::Node> kept;
     for (auto& n : out_.nodes)
       if (!removed_.count(n.name)) kept.push_back(std::move(n));
@@ -207,19 +209,6 @@ class Rewriter {
     return 1;
   }
 
-  // ORT runs a Softmax whose input is not a DequantizeLinear (attention's scaling Mul sits
-  // between) in float, with MLAS's own exp and sum, whose last bits decide some roundings of
-  // the QuantizeLinear after it. DequantizeLinear -> Softmax -> QuantizeLinear would become
-  // com.microsoft QLinearSoftmax, which is not modelled: that Softmax stays as it is.
-  void softmax_as_onnx_runtime() {
-    for (auto& n : out_.nodes) {
-      if (n.op_type != "Softmax" || !n.domain.empty() || by_output_.count(n.inputs.at(0))) continue;
-      n.op_type = "OrtSoftmax";
-      n.domain = std::string(kTampDomain);
-      out_.opsets[std::string(kTampDomain)] = 1;
-    }
-  }
-
   int fuse_add(const nn::Node& n) {
     if (n.inputs.size() != 2) return 0;
     std::vector<std::string> chain;
@@ -256,6 +245,20 @@ class Rewriter {
 };
 
 }  // namespace
+
+int softmax_like_onnx_runtime(nn::Graph& graph, const std::set<std::string>& quantized) {
+  int replaced = 0;
+  for (auto& n : graph.nodes) {
+    if (n.op_type != "Softmax" || !n.domain.empty() || n.inputs.empty() ||
+        quantized.count(n.inputs[0]))
+      continue;
+    n.op_type = "OrtSoftmax";
+    n.domain = std::string(kTampDomain);
+    ++replaced;
+  }
+  if (replaced > 0) graph.opsets[std::string(kTampDomain)] = 1;
+  return replaced;
+}
 
 nn::Graph simulate_fused_like_onnx_runtime(const nn::Graph& graph, int* fused) {
   Rewriter r(graph);

@@ -3,6 +3,7 @@
 // Softmax on this CPU, element by element. tamp's own Softmax (Highway's exp, another summation
 // order) differs from ORT in the last bits of some elements, which moves a quantized attention
 // probability over a rounding boundary.
+#include <tamp/compression/quantization/lowering/fused_simulation.h>
 #include <tamp/io/onnx_export.h>
 #include <tamp/nn/graph_module.h>
 
@@ -75,6 +76,23 @@ TEST(OrtFloatKernels, SoftmaxMatchesOrtBitForBit) {
   }
   fmt::print("[ info ] tamp's own Softmax differs from ORT's in the last bits on {} of {}\n",
              plain_differs, total);
+}
+
+// The simulation and the integer run of an exported file share the choice: a Softmax reading a
+// quantized value (ORT's QLinearSoftmax, not modelled) stays, every other one is MLAS's.
+TEST(OrtFloatKernels, OnlySoftmaxesOffTheQuantizedGridBecomeOrtSoftmax) {
+  nn::Graph g = softmax_graph({2, 8}, -1, false);
+  g.nodes.push_back({"softmax_of_dq", "Softmax", "", {"dq"}, {"y2"}, nn::attrs_with(Attributes{})});
+  EXPECT_EQ(compression::softmax_like_onnx_runtime(g, {"dq"}), 1);
+  EXPECT_EQ(g.nodes[0].op_type, "OrtSoftmax");
+  EXPECT_EQ(g.nodes[0].domain, std::string(kTampDomain));
+  EXPECT_EQ(g.nodes[1].op_type, "Softmax");
+  EXPECT_TRUE(g.nodes[1].domain.empty());
+  EXPECT_EQ(g.opsets.at(std::string(kTampDomain)), 1);
+  nn::Graph plain = softmax_graph({2, 8}, -1, false);
+  plain.nodes[0].inputs = {"dq"};
+  EXPECT_EQ(compression::softmax_like_onnx_runtime(plain, {"dq"}), 0);
+  EXPECT_FALSE(plain.opsets.count(std::string(kTampDomain)));
 }
 
 }  // namespace
